@@ -1,0 +1,37 @@
+# GroupChat. Every target installs what it needs (pinned) and delegates the
+# real work to scripts/ so each step reads on one screen.
+SHELL := /bin/bash
+ENV ?= dev
+export GOFLAGS := -buildvcs=false
+
+.PHONY: dev test build lint deps synth deploy diff bench fuzz clean
+
+## dev: run the whole chat locally (local API Gateway stand-in + dynalite), no AWS account
+dev: deps
+	@scripts/dev.sh
+
+## test: every test: Go unit and integration, lint, CDK templates, frontend, browser end to end
+test: deps
+	@scripts/test.sh
+
+## build: the Lambda bootstrap for provided.al2023 arm64 into bin/lambda/bootstrap
+build:
+	@scripts/build-lambda.sh bin/lambda
+
+## lint: gofmt, go vet, staticcheck (pinned in go.mod as a tool)
+lint:
+	@scripts/lint.sh
+
+## deps: the pinned npm packages the Go code runs (dynalite)
+deps:
+	@scripts/deps.sh
+
+## bench: Go benchmarks (handler cost per sendPublic, binary size)
+bench: deps
+	@scripts/bench.sh
+
+synth deploy diff: deps
+	@scripts/cdk.sh $@ $(ENV)
+
+clean:
+	rm -rf bin cdk.out node_modules frontend/node_modules frontend/dist .venv

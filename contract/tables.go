@@ -1,0 +1,66 @@
+package contract
+
+// Attribute names and index names of the two tables. Every key attribute is a
+// DynamoDB string (S); TTL attributes are numbers of epoch seconds.
+const (
+	// Connections table: one item per live connection (pk "c#<connectionId>")
+	// and one per claimed name (pk "n#<room>#<folded name>").
+	ConnPK          = "pk"
+	ConnRoom        = "room"         // partition key of RoomIndex; connection items only
+	ConnID          = "connectionId" // sort key of RoomIndex; on both item kinds
+	ConnExpiresAt   = "expiresAt"    // TTL
+	RoomIndex       = "byRoom"
+	RoomIndexName   = "name" // projected into RoomIndex so fan-out needs no second read
+	MessagesStream  = "stream"
+	MessagesID      = "id"
+	MessagesExpires = "expiresAt" // TTL
+)
+
+// Table describes one DynamoDB table's key schema.
+type Table struct {
+	// ID is the construct id in the stack and the table's name in the local stack.
+	ID string
+	// EnvVar carries the deployed table's generated name to the function.
+	EnvVar       string
+	PartitionKey string
+	// SortKey is empty for a table without one.
+	SortKey      string
+	TTLAttribute string
+	Indexes      []Index
+}
+
+// Index is a global secondary index with an INCLUDE projection.
+type Index struct {
+	Name         string
+	PartitionKey string
+	SortKey      string
+	// NonKeyAttributes are projected besides the keys.
+	NonKeyAttributes []string
+}
+
+// Connections maps connections to their room and name, and claims names.
+var Connections = Table{
+	ID:           "Connections",
+	EnvVar:       EnvConnectionsTable,
+	PartitionKey: ConnPK,
+	TTLAttribute: ConnExpiresAt,
+	Indexes: []Index{{
+		Name:             RoomIndex,
+		PartitionKey:     ConnRoom,
+		SortKey:          ConnID,
+		NonKeyAttributes: []string{RoomIndexName, ConnExpiresAt},
+	}},
+}
+
+// Messages records every message and every connection activity, one
+// partition per room and kind, sorted by a time-ordered id.
+var Messages = Table{
+	ID:           "Messages",
+	EnvVar:       EnvMessagesTable,
+	PartitionKey: MessagesStream,
+	SortKey:      MessagesID,
+	TTLAttribute: MessagesExpires,
+}
+
+// Tables lists every table the chat uses.
+func Tables() []Table { return []Table{Connections, Messages} }

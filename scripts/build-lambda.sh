@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds the Lambda for provided.al2023 on arm64: a static, stripped binary
+# named bootstrap, without the RPC shim (lambda.norpc). Usage: build-lambda.sh OUTDIR
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="${1:?usage: build-lambda.sh OUTDIR}"
+mkdir -p "$out"
+cd "$root"
+CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -tags lambda.norpc -ldflags='-s -w' -o "$out/bootstrap" ./lambda
+echo "built $out/bootstrap ($(stat -c %s "$out/bootstrap") bytes)"

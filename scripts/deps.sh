@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs the pinned npm packages at the repository root (dynalite) when the
+# lockfile changed since the last install. Go modules come with `go` itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v node >/dev/null || { echo "deps: Node.js (20 or later; 22+ recommended) is required" >&2; exit 1; }
+stamp=node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
