@@ -15,3 +15,7 @@ const (
 	// EnvDynamoDBEndpoint overrides the DynamoDB endpoint (local stack only).
 	EnvDynamoDBEndpoint = "DYNAMODB_ENDPOINT"
 )
+
+// EnvFrontendWSURL is the variable Amplify's build of frontend/ reads: the
+// stage's wss:// URL, written into the page's runtime config (config.json).
+const EnvFrontendWSURL = "GROUPCHAT_WS_URL"
