@@ -1,0 +1,116 @@
+package localgw
+
+import (
+	"io"
+	"math/rand/v2"
+	"time"
+)
+
+// Config tunes the stand-in. The zero value of every field means its default,
+// which is API Gateway's own value where API Gateway has one.
+type Config struct {
+	// Stage is the stage name: clients connect to ws://HOST/<Stage> and the
+	// management API also answers at /<Stage>/@connections/{id}.
+	// Default "local".
+	Stage string
+	// APIID is the requestContext.apiId of every event. Default "local".
+	APIID string
+
+	// MessageLimit is the largest message a client may send, in bytes; a
+	// larger one closes the connection with 1009. It also bounds the body of
+	// a management API POST (413 above it). Default 128 KiB, as API Gateway.
+	MessageLimit int64
+	// FrameLimit is the largest single frame a client may send, in bytes; a
+	// larger one closes the connection with 1009. Default 32 KiB, as API
+	// Gateway.
+	FrameLimit int64
+	// IdleTimeout closes a connection with 1001 "Going Away" when the client
+	// has sent no message for this long. Default 10 minutes, as API Gateway.
+	IdleTimeout time.Duration
+	// MaxConnectionDuration closes every connection with 1001 "Going Away"
+	// this long after it connected. Default 2 hours, as API Gateway.
+	MaxConnectionDuration time.Duration
+	// HandlerTimeout is the deadline of the context each handler invocation
+	// gets, as a Lambda function's timeout; a handler that returns later
+	// counts as failed. Default 29 seconds (API Gateway's integration
+	// timeout).
+	HandlerTimeout time.Duration
+
+	// StaticDir is served at / (with /config.json answered by the gateway).
+	// Default "": a small built-in page that says how to connect.
+	StaticDir string
+
+	// Log receives one line per event (and per failed management call).
+	// Default nil: no log.
+	Log io.Writer
+	// LogManagement also logs every successful management API call.
+	// Default false: a broadcast to many connections stays one log line.
+	LogManagement bool
+
+	// Faults are injected into the management API. Default: none.
+	Faults Faults
+}
+
+// Faults make the management API behave worse than loopback does, for load
+// and fault tests. The zero value injects nothing.
+type Faults struct {
+	// Latency delays every management API call (POST, GET, DELETE) before
+	// it is answered; about 20ms makes loopback behave like AWS.
+	Latency time.Duration
+	// FailPost, when it returns true for a POST's connection id, answers the
+	// POST with 500 InternalServerErrorException and sends nothing.
+	FailPost func(connectionID string) bool
+	// StallPost, when it returns true for a POST's connection id, holds the
+	// POST unanswered until the caller gives up or the gateway shuts down,
+	// and sends nothing.
+	StallPost func(connectionID string) bool
+}
+
+// Fraction returns a predicate for Faults.FailPost or Faults.StallPost that
+// is true for about the fraction p (0–1) of calls, chosen at random per call.
+// It returns nil for p <= 0.
+func Fraction(p float64) func(connectionID string) bool {
+	if p <= 0 {
+		return nil
+	}
+	return func(string) bool { return rand.Float64() < p }
+}
+
+// Defaults of Config, exported so a command can show them in its flags.
+const (
+	DefaultStage                 = "local"
+	DefaultAPIID                 = "local"
+	DefaultMessageLimit          = 128 << 10
+	DefaultFrameLimit            = 32 << 10
+	DefaultIdleTimeout           = 10 * time.Minute
+	DefaultMaxConnectionDuration = 2 * time.Hour
+	DefaultHandlerTimeout        = 29 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.Stage == "" {
+		c.Stage = DefaultStage
+	}
+	if c.APIID == "" {
+		c.APIID = DefaultAPIID
+	}
+	if c.MessageLimit <= 0 {
+		c.MessageLimit = DefaultMessageLimit
+	}
+	if c.FrameLimit <= 0 {
+		c.FrameLimit = DefaultFrameLimit
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxConnectionDuration <= 0 {
+		c.MaxConnectionDuration = DefaultMaxConnectionDuration
+	}
+	if c.HandlerTimeout <= 0 {
+		c.HandlerTimeout = DefaultHandlerTimeout
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	return c
+}

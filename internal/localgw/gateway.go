@@ -1,0 +1,413 @@
+// Package localgw is a local stand-in for API Gateway's WebSocket API: it
+// accepts WebSocket clients, turns their handshakes, frames and closes into
+// the events API Gateway sends a Lambda function ($connect, routed messages,
+// $disconnect), calls the handler in-process, and serves the @connections
+// management API the handler answers through — on one port, with API
+// Gateway's limits. It knows nothing about the chat: any handler with the
+// Lambda signature runs behind it.
+package localgw
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/coder/websocket"
+
+	"github.com/groupchat/groupchat/contract"
+)
+
+// Handler is a Lambda handler for the API's routes.
+type Handler func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error)
+
+const (
+	routeConnect    = contract.RouteConnect
+	routeDisconnect = contract.RouteDisconnect
+
+	// writeTimeout bounds one frame written to a client (a route response
+	// or a management API POST); a client that reads nothing for this long
+	// is disconnected.
+	writeTimeout = 10 * time.Second
+	// messageQueue is how many received messages may wait for the handler
+	// before the gateway stops reading from the client.
+	messageQueue = 16
+)
+
+// Gateway is the stand-in; it is an http.Handler serving the WebSocket
+// endpoint, the management API, a local admin API and the page.
+type Gateway struct {
+	cfg     Config
+	handler Handler
+	static  http.Handler
+
+	mu       sync.Mutex
+	conns    map[string]*conn
+	stopping bool
+	stop     chan struct{} // closed when Shutdown starts
+	running  sync.WaitGroup
+	logMu    sync.Mutex
+	newID    func() string // replaced in tests to get ids with "/" and "+"
+}
+
+// New returns a gateway that calls h for every event.
+func New(h Handler, cfg Config) *Gateway {
+	cfg = cfg.withDefaults()
+	return &Gateway{
+		cfg:     cfg,
+		handler: h,
+		static:  staticHandler(cfg.StaticDir),
+		conns:   make(map[string]*conn),
+		stop:    make(chan struct{}),
+		newID:   newID,
+	}
+}
+
+// Config returns the configuration in effect, defaults filled in.
+func (g *Gateway) Config() Config { return g.cfg }
+
+// conn is one open client connection.
+type conn struct {
+	id          string
+	ws          *websocket.Conn
+	frames      *frameConn
+	connectedAt time.Time
+	host        string
+	sourceIP    string
+	userAgent   string
+	lastActive  atomic.Int64 // unix milliseconds of the last client message
+
+	closeOnce sync.Once
+	closing   sync.WaitGroup // the Close started by closeWith
+	closeMu   sync.Mutex
+	closedBy  *closeStatus // set when the gateway closed the connection
+
+	done chan struct{} // closed once $disconnect has run
+}
+
+// closeStatus is how a connection ended, as $disconnect reports it.
+type closeStatus struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+// closeWith closes the connection from the gateway's side with a close
+// frame; only the first call counts. It does not wait.
+func (c *conn) closeWith(code websocket.StatusCode, reason string) {
+	c.closeOnce.Do(func() {
+		c.closeMu.Lock()
+		c.closedBy = &closeStatus{code, reason}
+		c.closeMu.Unlock()
+		c.closing.Add(1)
+		go func() {
+			defer c.closing.Done()
+			_ = c.ws.Close(code, reason)
+		}()
+	})
+}
+
+func (c *conn) gatewayClose() *closeStatus {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	return c.closedBy
+}
+
+// ServeHTTP routes a request to the WebSocket endpoint, the management API,
+// the admin API or the page.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	stage := "/" + g.cfg.Stage
+	switch {
+	case path == stage || path == stage+"/":
+		g.serveWebSocket(w, r)
+	case strings.HasPrefix(path, stage+"/@connections/"):
+		g.serveManagement(w, r, strings.TrimPrefix(path, stage+"/@connections/"))
+	case strings.HasPrefix(path, "/@connections/"):
+		g.serveManagement(w, r, strings.TrimPrefix(path, "/@connections/"))
+	case path == "/_local/connections":
+		g.serveAdmin(w, r)
+	case path == "/config.json":
+		g.serveConfig(w, r)
+	default:
+		g.static.ServeHTTP(w, r)
+	}
+}
+
+// WebSocketURL is the URL a client on host (such as "127.0.0.1:8080")
+// connects to.
+func (g *Gateway) WebSocketURL(host string) string {
+	return "ws://" + host + "/" + g.cfg.Stage
+}
+
+func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		w.Header().Set("Upgrade", "websocket")
+		http.Error(w, "This is the WebSocket endpoint: connect with a WebSocket client to "+g.WebSocketURL(r.Host), http.StatusUpgradeRequired)
+		return
+	}
+	g.mu.Lock()
+	if g.stopping {
+		g.mu.Unlock()
+		http.Error(w, "The local gateway is shutting down.", http.StatusServiceUnavailable)
+		return
+	}
+	g.running.Add(1)
+	g.mu.Unlock()
+	defer g.running.Done()
+
+	now := time.Now()
+	c := &conn{
+		id:          g.newID(),
+		connectedAt: now,
+		host:        r.Host,
+		sourceIP:    remoteIP(r),
+		userAgent:   r.UserAgent(),
+		done:        make(chan struct{}),
+	}
+	c.lastActive.Store(now.UnixMilli())
+
+	ev := g.connectEvent(c, r, now)
+	resp, took, err := g.invoke(ev)
+	if err != nil {
+		g.logf("%s %s error after %s: %v", c.id, routeConnect, took, err)
+		http.Error(w, "Internal server error", http.StatusInternalServerError)
+		return
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		g.logf("%s %s refused %d in %s %s", c.id, routeConnect, resp.StatusCode, took, r.URL.RawQuery)
+		for k, v := range resp.Headers {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.WriteString(w, resp.Body)
+		return
+	}
+
+	fw := &frameLimitWriter{ResponseWriter: w, limit: g.cfg.FrameLimit}
+	ws, err := websocket.Accept(fw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		// The handler has accepted a connection that never opened; tell it
+		// the connection is gone, as API Gateway would.
+		g.logf("%s handshake failed after %s: %v", c.id, routeConnect, err)
+		g.disconnect(c, closeStatus{websocket.StatusAbnormalClosure, "Handshake failed"})
+		return
+	}
+	ws.SetReadLimit(g.cfg.MessageLimit)
+	c.ws, c.frames = ws, fw.conn
+	g.logf("%s %s %d in %s from %s %s", c.id, routeConnect, resp.StatusCode, took, c.sourceIP, r.URL.RawQuery)
+
+	g.mu.Lock()
+	g.conns[c.id] = c
+	stopping := g.stopping
+	g.mu.Unlock()
+	if stopping {
+		c.closeWith(websocket.StatusGoingAway, "Going Away")
+	}
+	g.serveConn(c)
+}
+
+// message is one data message received from a client.
+type message struct {
+	binary bool
+	data   []byte
+	at     time.Time
+}
+
+// serveConn reads the client's messages and hands them, in order, to one
+// worker that invokes the handler; when reading ends, for whatever reason, it
+// runs $disconnect once the worker is done.
+func (g *Gateway) serveConn(c *conn) {
+	queue := make(chan message, messageQueue)
+	worked := make(chan struct{})
+	go func() {
+		defer close(worked)
+		for m := range queue {
+			g.message(c, m)
+		}
+	}()
+
+	idle := time.AfterFunc(g.cfg.IdleTimeout, func() { c.closeWith(websocket.StatusGoingAway, "Going Away") })
+	maxAge := time.AfterFunc(g.cfg.MaxConnectionDuration, func() { c.closeWith(websocket.StatusGoingAway, "Going Away") })
+	var st closeStatus
+	for {
+		typ, data, err := c.ws.Read(context.Background())
+		if err != nil {
+			st = g.readEnded(c, err)
+			break
+		}
+		now := time.Now()
+		idle.Reset(g.cfg.IdleTimeout)
+		c.lastActive.Store(now.UnixMilli())
+		queue <- message{binary: typ == websocket.MessageBinary, data: data, at: now}
+	}
+	idle.Stop()
+	maxAge.Stop()
+
+	g.mu.Lock()
+	delete(g.conns, c.id)
+	g.mu.Unlock()
+
+	c.closeOnce.Do(func() {}) // no close may start after this point
+	c.closing.Wait()
+	_ = c.ws.CloseNow()
+
+	close(queue)
+	<-worked
+	g.disconnect(c, st)
+	close(c.done)
+}
+
+// readEnded works out why reading from the client failed and closes the
+// connection with 1009 when a limit was the reason.
+func (g *Gateway) readEnded(c *conn, err error) closeStatus {
+	if st := c.gatewayClose(); st != nil {
+		return *st
+	}
+	if c.frames.tripped.Load() {
+		c.closeWith(websocket.StatusMessageTooBig, fmt.Sprintf("Frame over %d bytes", g.cfg.FrameLimit))
+		return *c.gatewayClose()
+	}
+	if errors.Is(err, websocket.ErrMessageTooBig) {
+		c.closeWith(websocket.StatusMessageTooBig, fmt.Sprintf("Message over %d bytes", g.cfg.MessageLimit))
+		return *c.gatewayClose()
+	}
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return closeStatus{ce.Code, ce.Reason}
+	}
+	return closeStatus{websocket.StatusAbnormalClosure, "Connection lost"}
+}
+
+// message runs the handler for one client message and sends the route
+// response back when the route has one.
+func (g *Gateway) message(c *conn, m message) {
+	body := string(m.data)
+	route := contract.SelectRoute(m.data)
+	if m.binary {
+		body = base64.StdEncoding.EncodeToString(m.data)
+	}
+	ev := g.messageEvent(c, route, body, m.binary, m.at)
+	resp, took, err := g.invoke(ev)
+	if err != nil {
+		g.logf("%s %s error after %s: %v", c.id, route, took, err)
+		// What API Gateway sends the client when the integration fails.
+		frame, _ := json.Marshal(map[string]string{
+			"message":      "Internal server error",
+			"connectionId": c.id,
+			"requestId":    ev.RequestContext.RequestID,
+		})
+		g.send(c, frame)
+		return
+	}
+	g.logf("%s %s %d in %s, %d bytes", c.id, route, resp.StatusCode, took, len(m.data))
+	if r, ok := contract.LookupRoute(route); ok && r.TwoWay && resp.Body != "" {
+		g.send(c, []byte(resp.Body))
+	}
+}
+
+func (g *Gateway) send(c *conn, frame []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	_ = c.ws.Write(ctx, websocket.MessageText, frame)
+}
+
+func (g *Gateway) disconnect(c *conn, st closeStatus) {
+	ev := g.disconnectEvent(c, st, time.Now())
+	resp, took, err := g.invoke(ev)
+	if err != nil {
+		g.logf("%s %s (%d %q) error after %s: %v", c.id, routeDisconnect, st.code, st.reason, took, err)
+		return
+	}
+	g.logf("%s %s (%d %q) %d in %s", c.id, routeDisconnect, st.code, st.reason, resp.StatusCode, took)
+}
+
+// invoke calls the handler the way Lambda would: with a deadline, a Lambda
+// context carrying the request id, and a panic turned into an error.
+func (g *Gateway) invoke(ev events.APIGatewayWebsocketProxyRequest) (resp events.APIGatewayProxyResponse, took time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.HandlerTimeout)
+	defer cancel()
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: ev.RequestContext.RequestID})
+	start := time.Now()
+	defer func() {
+		took = time.Since(start).Round(10 * time.Microsecond)
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panicked: %v", p)
+		}
+		if err == nil && ctx.Err() != nil {
+			err = fmt.Errorf("handler timed out after %s", g.cfg.HandlerTimeout)
+		}
+	}()
+	resp, err = g.handler(ctx, ev)
+	return resp, 0, err
+}
+
+// Shutdown closes every open connection with 1001 "Going Away", waits until
+// $disconnect has run for each, and refuses new connections from then on.
+// Management API calls keep working meanwhile, so $disconnect handlers can
+// still notify other connections. Shut the HTTP server down afterwards.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	if !g.stopping {
+		g.stopping = true
+		close(g.stop)
+	}
+	g.mu.Unlock()
+	g.closeAll()
+	done := make(chan struct{})
+	go func() {
+		g.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("local gateway shutdown: %w", ctx.Err())
+	}
+}
+
+// closeAll closes every open connection with 1001 "Going Away" and returns
+// them.
+func (g *Gateway) closeAll() []*conn {
+	g.mu.Lock()
+	all := make([]*conn, 0, len(g.conns))
+	for _, c := range g.conns {
+		all = append(all, c)
+	}
+	g.mu.Unlock()
+	for _, c := range all {
+		c.closeWith(websocket.StatusGoingAway, "Going Away")
+	}
+	return all
+}
+
+func (g *Gateway) lookup(id string) *conn {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.conns[id]
+}
+
+func (g *Gateway) logf(format string, args ...any) {
+	line := time.Now().Format("15:04:05.000 ") + fmt.Sprintf(format, args...) + "\n"
+	g.logMu.Lock()
+	defer g.logMu.Unlock()
+	_, _ = io.WriteString(g.cfg.Log, line)
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
