@@ -1,0 +1,448 @@
+// ChatClient keeps one chat connection alive: it connects, says hello, pings
+// against API Gateway's idle timeout, reconnects with exponential backoff and
+// jitter when the socket closes (API Gateway closes every connection after two
+// hours), and keeps an outbox so that nothing the user sends is lost silently:
+// every outgoing frame is queued until the connection is ready, then sent, then
+// either confirmed by the server's echo (matched by ref), failed with the
+// server's error, or marked unconfirmed when the socket dropped before the echo.
+// It knows nothing about the DOM; the page subscribes to its events.
+
+import {
+  parseFrame,
+  type ClientFrame,
+  type ErrorFrame,
+  type ServerFrame,
+  type StateFrame,
+} from './protocol';
+
+/** The subset of the browser's WebSocket the client uses (tests pass a fake). */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string; wasClean?: boolean }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+export type SocketFactory = (url: string) => SocketLike;
+
+const OPEN = 1;
+
+export interface Backoff {
+  /** Delay before the first retry, before jitter. Default 1000 ms. */
+  initialMs: number;
+  /** Upper bound of any delay. Default 30000 ms. */
+  maxMs: number;
+  /** Growth per failed attempt. Default 2. */
+  factor: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, maxMs: 30_000, factor: 2 };
+
+/**
+ * The wait before retry number `attempt` (0-based): exponential growth capped at
+ * maxMs, with "equal jitter" — half of it fixed, half random — so that a room
+ * full of clients dropped at once does not reconnect in lockstep, while no
+ * retry comes sooner than half the nominal delay.
+ */
+export function backoffDelay(attempt: number, b: Backoff, random: () => number): number {
+  const nominal = Math.min(b.maxMs, b.initialMs * Math.pow(b.factor, attempt));
+  return Math.round(nominal / 2 + random() * (nominal / 2));
+}
+
+/**
+ * connecting: the socket is opening. joining: it is open and hello was sent.
+ * ready: the state arrived; frames flow. waiting: the socket closed and a retry
+ * is scheduled. stopped: stop() was called.
+ */
+export type ConnState = 'connecting' | 'joining' | 'ready' | 'waiting' | 'stopped';
+
+export interface Status {
+  state: ConnState;
+  /** Failed attempts since the connection was last ready. */
+  attempt: number;
+  /** When state is waiting: the time (Date.now()) of the next attempt. */
+  retryAt?: number;
+  /** Why the last socket closed, when one did. */
+  lastClose?: { code: number; reason: string };
+}
+
+/**
+ * queued: waits for a ready connection. sent: on the wire, no answer yet.
+ * unconfirmed: the socket closed before the server answered; it may or may not
+ * have arrived. failed: the server answered with an error. done: the server
+ * echoed it (the item leaves the outbox).
+ */
+export type OutboxState = 'queued' | 'sent' | 'unconfirmed' | 'failed' | 'done';
+
+export interface OutboxItem {
+  ref: string;
+  frame: ClientFrame & { ref: string };
+  state: OutboxState;
+  /** Date.now() when it was last put on the wire. */
+  sentAt?: number;
+  error?: ErrorFrame;
+  /** The server frame that confirmed it (public, private or renamed). */
+  echo?: ServerFrame;
+}
+
+export interface ClientEvents {
+  /** Every well-formed frame from the server, in order of arrival. */
+  frame?(frame: ServerFrame): void;
+  status?(status: Status): void;
+  /** An outbox item changed state. */
+  outbox?(item: OutboxItem): void;
+  /** A frame the client could not parse; it is otherwise ignored. */
+  invalid?(reason: string, text: string): void;
+}
+
+export interface ClientOptions {
+  /** The stage's ws:// or wss:// URL; name and room are added as query parameters. */
+  url: string;
+  name: string;
+  room: string;
+  socket?: SocketFactory;
+  /** App-level ping period, well inside API Gateway's 10-minute idle timeout. Default 4 minutes. */
+  pingIntervalMs?: number;
+  /** A ping unanswered this long means the connection is dead. Default 20 s. */
+  pongTimeoutMs?: number;
+  backoff?: Partial<Backoff>;
+  random?: () => number;
+}
+
+let refSeq = 0;
+const refPrefix = Math.random().toString(36).slice(2, 8);
+
+function newRef(): string {
+  refSeq += 1;
+  return `${refPrefix}-${refSeq}`;
+}
+
+/** The connection URL: the stage URL with name and room added to its query. */
+export function connectUrl(base: string, name: string, room: string): string {
+  const u = new URL(base);
+  if (name) u.searchParams.set('name', name);
+  else u.searchParams.delete('name');
+  u.searchParams.set('room', room);
+  return u.toString();
+}
+
+export class ChatClient {
+  private readonly opts: Required<Omit<ClientOptions, 'backoff'>> & { backoff: Backoff };
+  private readonly events: ClientEvents;
+  private socket: SocketLike | null = null;
+  private status: Status = { state: 'stopped', attempt: 0 };
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private pingTimer: ReturnType<typeof setInterval> | null = null;
+  private pongTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly outbox: OutboxItem[] = [];
+  /** The name to (re)connect with: the one the server last gave us. */
+  private name: string;
+  private room: string;
+
+  constructor(options: ClientOptions, events: ClientEvents = {}) {
+    this.opts = {
+      socket: (url) => new WebSocket(url) as unknown as SocketLike,
+      pingIntervalMs: 4 * 60_000,
+      pongTimeoutMs: 20_000,
+      random: Math.random,
+      ...options,
+      backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+    };
+    this.events = events;
+    this.name = options.name;
+    this.room = options.room;
+  }
+
+  get state(): Status {
+    return { ...this.status };
+  }
+
+  /** The name the client reconnects with (the server's, once it answered). */
+  get currentName(): string {
+    return this.name;
+  }
+
+  get currentRoom(): string {
+    return this.room;
+  }
+
+  /** Items not yet confirmed: queued, sent, unconfirmed or failed. */
+  pending(): OutboxItem[] {
+    return this.outbox.map((i) => ({ ...i }));
+  }
+
+  start(): void {
+    if (this.status.state !== 'stopped') return;
+    this.status = { state: 'stopped', attempt: 0 };
+    this.open();
+  }
+
+  /** Closes for good (until start()); queued frames stay queued for a later start(). */
+  stop(): void {
+    this.clearTimers();
+    const s = this.socket;
+    this.detach();
+    if (s) s.close(1000, 'bye');
+    this.markInFlightUnconfirmed();
+    this.setStatus({ state: 'stopped', attempt: 0 });
+  }
+
+  /** Skips the wait of a scheduled retry (for a "retry now" button or the browser's online event). */
+  reconnectNow(): void {
+    if (this.status.state !== 'waiting') return;
+    this.clearRetry();
+    this.open();
+  }
+
+  /**
+   * Sends a frame, or queues it until the connection is ready. hello and ping
+   * go out only on a live socket; everything else goes through the outbox.
+   */
+  send(frame: ClientFrame): OutboxItem {
+    const item: OutboxItem = { ref: frame.ref ?? newRef(), frame: { ...frame, ref: frame.ref ?? '' }, state: 'queued' };
+    item.frame.ref = item.ref;
+    this.outbox.push(item);
+    if (this.status.state === 'ready') this.transmit(item);
+    else this.emitOutbox(item);
+    return { ...item };
+  }
+
+  /** Queues an unconfirmed or failed item again. */
+  retry(ref: string): void {
+    const item = this.outbox.find((i) => i.ref === ref);
+    if (!item || (item.state !== 'unconfirmed' && item.state !== 'failed')) return;
+    item.state = 'queued';
+    delete item.error;
+    if (this.status.state === 'ready') this.transmit(item);
+    else this.emitOutbox(item);
+  }
+
+  /** Forgets an item that is not on the wire (the user gave up on it). */
+  discard(ref: string): void {
+    const i = this.outbox.findIndex((x) => x.ref === ref);
+    if (i < 0 || this.outbox[i].state === 'sent') return;
+    const [item] = this.outbox.splice(i, 1);
+    item.state = 'done';
+    this.emitOutbox(item);
+  }
+
+  private open(): void {
+    let socket: SocketLike;
+    this.setStatus({ ...this.status, state: 'connecting', retryAt: undefined });
+    try {
+      socket = this.opts.socket(connectUrl(this.opts.url, this.name, this.room));
+    } catch {
+      // A malformed URL does not get better by retrying, but the page may be
+      // given another one; keep the loop so the state stays visible.
+      this.scheduleRetry({ code: 0, reason: 'invalid WebSocket URL' });
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      if (this.socket !== socket) return;
+      this.setStatus({ ...this.status, state: 'joining' });
+      this.raw({ action: 'hello' });
+    };
+    socket.onmessage = (ev) => {
+      if (this.socket !== socket) return;
+      if (typeof ev.data === 'string') this.receive(ev.data);
+    };
+    socket.onerror = () => {
+      // The close event that follows carries the information.
+    };
+    socket.onclose = (ev) => {
+      if (this.socket !== socket) return;
+      this.detach();
+      this.markInFlightUnconfirmed();
+      this.scheduleRetry({ code: ev.code, reason: ev.reason });
+    };
+  }
+
+  private receive(text: string): void {
+    const parsed = parseFrame(text);
+    if (!parsed.ok) {
+      this.events.invalid?.(parsed.reason, text);
+      return;
+    }
+    const f = parsed.frame;
+    this.notePong();
+    switch (f.type) {
+      case 'state':
+        this.onState(f);
+        break;
+      case 'renamed':
+        if (f.oldName === this.name) this.name = f.name;
+        break;
+      case 'error':
+        if (f.code === 'not_connected') {
+          // The server forgot this connection (it expired): a new one fixes it.
+          this.events.frame?.(f);
+          this.settle(f);
+          this.drop({ code: 4000, reason: 'server forgot the connection' });
+          return;
+        }
+        break;
+    }
+    this.events.frame?.(f);
+    this.settle(f);
+  }
+
+  private onState(f: StateFrame): void {
+    const sender = this.name;
+    this.name = f.you;
+    this.room = f.room;
+    // A public message that went out just before a drop is in the history if
+    // the server stored it; that confirms it without sending it twice.
+    const matched = new Set<string>();
+    for (const item of this.outbox) {
+      if (item.state !== 'unconfirmed' || item.frame.action !== 'sendPublic') continue;
+      const text = item.frame.message;
+      const since = (item.sentAt ?? 0) - 5 * 60_000;
+      const echo = f.history.find((h) => h.from === sender && h.message === text && h.ts >= since && !matched.has(h.id));
+      if (echo) {
+        matched.add(echo.id);
+        item.state = 'done';
+        item.echo = echo;
+      }
+    }
+    for (const item of this.outbox.filter((i) => i.state === 'done')) this.remove(item);
+    this.setStatus({ state: 'ready', attempt: 0 });
+    this.startPing();
+    for (const item of this.outbox) if (item.state === 'queued') this.transmit(item);
+  }
+
+  /** Matches a frame carrying our ref to the outbox item it answers. */
+  private settle(f: ServerFrame): void {
+    const ref = 'ref' in f ? f.ref : undefined;
+    if (ref === undefined) return;
+    const item = this.outbox.find((i) => i.ref === ref);
+    if (!item) return;
+    if (f.type === 'error') {
+      item.state = 'failed';
+      item.error = f;
+      this.emitOutbox(item);
+    } else {
+      item.state = 'done';
+      item.echo = f;
+      this.remove(item);
+    }
+  }
+
+  private remove(item: OutboxItem): void {
+    const i = this.outbox.indexOf(item);
+    if (i >= 0) this.outbox.splice(i, 1);
+    this.emitOutbox(item);
+  }
+
+  private transmit(item: OutboxItem): void {
+    if (!this.raw(item.frame)) return;
+    item.state = 'sent';
+    item.sentAt = Date.now();
+    this.emitOutbox(item);
+  }
+
+  private raw(frame: ClientFrame): boolean {
+    const s = this.socket;
+    if (!s || s.readyState !== OPEN) return false;
+    try {
+      s.send(JSON.stringify(frame));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private startPing(): void {
+    this.stopPing();
+    this.pingTimer = setInterval(() => {
+      if (!this.raw({ action: 'ping' })) return;
+      if (this.pongTimer === null) {
+        this.pongTimer = setTimeout(() => {
+          this.pongTimer = null;
+          this.drop({ code: 4001, reason: 'no answer to ping' });
+        }, this.opts.pongTimeoutMs);
+      }
+    }, this.opts.pingIntervalMs);
+  }
+
+  /** Any frame proves the connection is alive, not only pong. */
+  private notePong(): void {
+    if (this.pongTimer !== null) {
+      clearTimeout(this.pongTimer);
+      this.pongTimer = null;
+    }
+  }
+
+  private stopPing(): void {
+    if (this.pingTimer !== null) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+    this.notePong();
+  }
+
+  /** Abandons the current socket without waiting for its close handshake. */
+  private drop(why: { code: number; reason: string }): void {
+    const s = this.socket;
+    this.detach();
+    if (s) {
+      try {
+        s.close(1000, why.reason);
+      } catch {
+        // Already closing.
+      }
+    }
+    this.markInFlightUnconfirmed();
+    this.scheduleRetry(why);
+  }
+
+  private detach(): void {
+    const s = this.socket;
+    if (s) {
+      s.onopen = s.onmessage = s.onerror = s.onclose = null;
+    }
+    this.socket = null;
+    this.stopPing();
+  }
+
+  private markInFlightUnconfirmed(): void {
+    for (const item of this.outbox) {
+      if (item.state === 'sent') {
+        item.state = 'unconfirmed';
+        this.emitOutbox(item);
+      }
+    }
+  }
+
+  private scheduleRetry(lastClose: { code: number; reason: string }): void {
+    if (this.status.state === 'stopped') return;
+    const attempt = this.status.state === 'ready' ? 0 : this.status.attempt;
+    const delay = backoffDelay(attempt, this.opts.backoff, this.opts.random);
+    this.clearRetry();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.open();
+    }, delay);
+    this.setStatus({ state: 'waiting', attempt: attempt + 1, retryAt: Date.now() + delay, lastClose });
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  private clearTimers(): void {
+    this.clearRetry();
+    this.stopPing();
+  }
+
+  private setStatus(s: Status): void {
+    this.status = s;
+    this.events.status?.({ ...s });
+  }
+
+  private emitOutbox(item: OutboxItem): void {
+    this.events.outbox?.({ ...item });
+  }
+}

@@ -1,0 +1,43 @@
+// Where the page finds the WebSocket API at run time. The built page is the
+// same everywhere; only config.json next to it differs: Amplify's build writes
+// it from GROUPCHAT_WS_URL, the local stack answers it with its own ws:// URL.
+// A ?ws= query parameter overrides both, for development.
+
+export interface RuntimeConfig {
+  wsUrl: string;
+  /** Where wsUrl came from, shown when connecting fails. */
+  source: 'query' | 'config.json' | 'fallback';
+}
+
+export function isWebSocketUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'ws:' || u.protocol === 'wss:';
+  } catch {
+    return false;
+  }
+}
+
+/** The guess when config.json is missing: the local stack's stage on this host. */
+export function fallbackUrl(loc: { protocol: string; host: string }): string {
+  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/local`;
+}
+
+export async function loadConfig(
+  loc: { href: string; protocol: string; host: string } = window.location,
+  fetchFn: typeof fetch = (...a) => fetch(...a),
+): Promise<RuntimeConfig> {
+  const override = new URL(loc.href).searchParams.get('ws');
+  if (override && isWebSocketUrl(override)) return { wsUrl: override, source: 'query' };
+  try {
+    const res = await fetchFn(new URL('config.json', loc.href).toString(), { cache: 'no-store' });
+    if (res.ok) {
+      const body: unknown = await res.json();
+      const ws = (body as { wsUrl?: unknown } | null)?.wsUrl;
+      if (typeof ws === 'string' && isWebSocketUrl(ws)) return { wsUrl: ws, source: 'config.json' };
+    }
+  } catch {
+    // No config.json (e.g. `vite` dev server): fall through to the guess.
+  }
+  return { wsUrl: fallbackUrl(loc), source: 'fallback' };
+}

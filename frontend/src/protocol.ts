@@ -1,0 +1,280 @@
+// The GroupChat wire protocol (docs/protocol.md) as TypeScript types, and a
+// parser that turns one text frame from the server into a checked value. The
+// page trusts nothing it did not check here: a frame of the wrong shape is
+// reported, never half-rendered.
+
+export interface Limits {
+  nameMax: number;
+  messageMax: number;
+  recipientsMax: number;
+}
+
+/** The bounds the protocol documents; the server's state frame overrides them. */
+export const DEFAULT_LIMITS: Limits = { nameMax: 32, messageMax: 2000, recipientsMax: 20 };
+
+export interface PublicFrame {
+  type: 'public';
+  id: string;
+  ts: number;
+  room: string;
+  from: string;
+  message: string;
+  ref?: string;
+}
+
+export interface PrivateFrame {
+  type: 'private';
+  id: string;
+  ts: number;
+  room: string;
+  from: string;
+  to: string[];
+  message: string;
+  ref?: string;
+}
+
+export interface Warning {
+  code: string;
+  message: string;
+}
+
+export interface StateFrame {
+  type: 'state';
+  room: string;
+  you: string;
+  members: string[];
+  history: PublicFrame[];
+  limits: Limits;
+  warning?: Warning;
+}
+
+export interface PongFrame {
+  type: 'pong';
+  ts: number;
+}
+
+export interface JoinedFrame {
+  type: 'joined';
+  room: string;
+  name: string;
+  ts: number;
+}
+
+export interface LeftFrame {
+  type: 'left';
+  room: string;
+  name: string;
+  ts: number;
+}
+
+export interface MembersFrame {
+  type: 'members';
+  room: string;
+  members: string[];
+  gone: string[];
+  ts: number;
+}
+
+export interface RenamedFrame {
+  type: 'renamed';
+  room: string;
+  oldName: string;
+  name: string;
+  ts: number;
+  ref?: string;
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  code: string;
+  message: string;
+  action?: string;
+  unknown?: string[];
+  ref?: string;
+}
+
+export type ServerFrame =
+  | StateFrame
+  | PongFrame
+  | JoinedFrame
+  | LeftFrame
+  | MembersFrame
+  | RenamedFrame
+  | PublicFrame
+  | PrivateFrame
+  | ErrorFrame;
+
+export type ClientFrame =
+  | { action: 'hello'; ref?: string }
+  | { action: 'ping'; ref?: string }
+  | { action: 'setName'; name: string; ref?: string }
+  | { action: 'sendPublic'; message: string; ref?: string }
+  | { action: 'sendPrivate'; to: string[]; message: string; ref?: string };
+
+export type ParseResult = { ok: true; frame: ServerFrame } | { ok: false; reason: string };
+
+type Obj = Record<string, unknown>;
+
+class FrameError extends Error {}
+
+function str(o: Obj, key: string): string {
+  const v = o[key];
+  if (typeof v !== 'string') throw new FrameError(`"${key}" is not a string`);
+  return v;
+}
+
+function optStr(o: Obj, key: string): string | undefined {
+  return o[key] === undefined ? undefined : str(o, key);
+}
+
+function num(o: Obj, key: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new FrameError(`"${key}" is not a number`);
+  return v;
+}
+
+function strList(o: Obj, key: string): string[] {
+  const v = o[key];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+    throw new FrameError(`"${key}" is not a list of strings`);
+  }
+  return v as string[];
+}
+
+function obj(v: unknown, what: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new FrameError(`${what} is not an object`);
+  return v as Obj;
+}
+
+// Optional fields are copied only when present so that a parsed frame compares
+// equal to the frame the server meant (no "ref: undefined" keys).
+function withOpt<T extends object>(base: T, extra: Record<string, unknown>): T {
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) (base as Obj)[k] = v;
+  return base;
+}
+
+function parsePublic(o: Obj): PublicFrame {
+  return withOpt<PublicFrame>(
+    { type: 'public', id: str(o, 'id'), ts: num(o, 'ts'), room: str(o, 'room'), from: str(o, 'from'), message: str(o, 'message') },
+    { ref: optStr(o, 'ref') },
+  );
+}
+
+function parseLimits(v: unknown): Limits {
+  if (v === undefined) return { ...DEFAULT_LIMITS };
+  const o = obj(v, '"limits"');
+  return { nameMax: num(o, 'nameMax'), messageMax: num(o, 'messageMax'), recipientsMax: num(o, 'recipientsMax') };
+}
+
+function parseObject(o: Obj): ServerFrame {
+  const type = str(o, 'type');
+  switch (type) {
+    case 'state': {
+      const history = o.history === undefined ? [] : o.history;
+      if (!Array.isArray(history)) throw new FrameError('"history" is not a list');
+      let warning: Warning | undefined;
+      if (o.warning !== undefined) {
+        const w = obj(o.warning, '"warning"');
+        warning = { code: str(w, 'code'), message: str(w, 'message') };
+      }
+      return withOpt<StateFrame>(
+        {
+          type,
+          room: str(o, 'room'),
+          you: str(o, 'you'),
+          members: strList(o, 'members'),
+          history: history.map((h) => parsePublic(obj(h, 'a history entry'))),
+          limits: parseLimits(o.limits),
+        },
+        { warning },
+      );
+    }
+    case 'pong':
+      return { type, ts: num(o, 'ts') };
+    case 'joined':
+    case 'left':
+      return { type, room: str(o, 'room'), name: str(o, 'name'), ts: num(o, 'ts') };
+    case 'members':
+      return {
+        type,
+        room: str(o, 'room'),
+        members: strList(o, 'members'),
+        gone: o.gone === undefined ? [] : strList(o, 'gone'),
+        ts: num(o, 'ts'),
+      };
+    case 'renamed':
+      return withOpt<RenamedFrame>(
+        { type, room: str(o, 'room'), oldName: str(o, 'oldName'), name: str(o, 'name'), ts: num(o, 'ts') },
+        { ref: optStr(o, 'ref') },
+      );
+    case 'public':
+      return parsePublic(o);
+    case 'private':
+      return withOpt<PrivateFrame>(
+        {
+          type,
+          id: str(o, 'id'),
+          ts: num(o, 'ts'),
+          room: str(o, 'room'),
+          from: str(o, 'from'),
+          to: strList(o, 'to'),
+          message: str(o, 'message'),
+        },
+        { ref: optStr(o, 'ref') },
+      );
+    case 'error':
+      return withOpt<ErrorFrame>(
+        { type, code: str(o, 'code'), message: str(o, 'message') },
+        {
+          action: optStr(o, 'action'),
+          unknown: o.unknown === undefined ? undefined : strList(o, 'unknown'),
+          ref: optStr(o, 'ref'),
+        },
+      );
+    default:
+      throw new FrameError(`unknown frame type "${type}"`);
+  }
+}
+
+/** Parses one text frame from the server. Unknown fields are ignored. */
+export function parseFrame(text: string): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  try {
+    return { ok: true, frame: parseObject(obj(value, 'the frame')) };
+  } catch (e) {
+    if (e instanceof FrameError) return { ok: false, reason: e.message };
+    throw e;
+  }
+}
+
+/** Names compare like the server compares them: case-insensitively, NFC. */
+export function foldName(name: string): string {
+  return name.normalize('NFC').toLowerCase();
+}
+
+/** Sorts names case-insensitively, the order the server sends members in. */
+export function sortNames(names: Iterable<string>): string[] {
+  return [...names].sort((a, b) => {
+    const fa = foldName(a);
+    const fb = foldName(b);
+    return fa < fb ? -1 : fa > fb ? 1 : a < b ? -1 : a > b ? 1 : 0;
+  });
+}
+
+/** The room rule of the handshake: 1–32 of a-z 0-9 _ -, starting with a letter or digit. */
+export function normalizeRoom(room: string): string | null {
+  const r = room.trim().toLowerCase() || 'lobby';
+  return /^[a-z0-9][a-z0-9_-]{0,31}$/.test(r) ? r : null;
+}
+
+/** Counts Unicode code points, the unit of the server's message bound. */
+export function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
