@@ -1,0 +1,96 @@
+package chat
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/groupchat/groupchat/contract"
+)
+
+// recorder collects one invocation's metrics and writes them as a single
+// CloudWatch embedded-metric-format line, so metrics cost no API call.
+type recorder struct {
+	mu        sync.Mutex
+	stage     string
+	route     string
+	accepted  int
+	delivered int
+	failed    int
+	stale     int
+	internal  int
+	sizes     []float64
+	durations []float64
+}
+
+func (r *recorder) add(field *int, n int) {
+	r.mu.Lock()
+	*field += n
+	r.mu.Unlock()
+}
+
+func (r *recorder) fanout(size int, d time.Duration) {
+	r.mu.Lock()
+	r.sizes = append(r.sizes, float64(size))
+	r.durations = append(r.durations, float64(d.Microseconds())/1000)
+	r.mu.Unlock()
+}
+
+type emfMetric struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
+
+type emfDirective struct {
+	Namespace  string      `json:"Namespace"`
+	Dimensions [][]string  `json:"Dimensions"`
+	Metrics    []emfMetric `json:"Metrics"`
+}
+
+// flush writes the EMF line; it writes nothing when nothing was recorded.
+func (r *recorder) flush(w io.Writer, now time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	line := map[string]any{contract.MetricDimensionStage: r.stage}
+	var stageMetrics []emfMetric
+	count := func(name string, v int) {
+		if v > 0 {
+			line[name] = v
+			stageMetrics = append(stageMetrics, emfMetric{name, "Count"})
+		}
+	}
+	count(contract.MetricDeliveries, r.delivered)
+	count(contract.MetricFailedDeliveries, r.failed)
+	count(contract.MetricStaleRemoved, r.stale)
+	count(contract.MetricInternalErrors, r.internal)
+	if len(r.sizes) > 0 {
+		line[contract.MetricFanoutSize] = r.sizes
+		line[contract.MetricFanoutDuration] = r.durations
+		stageMetrics = append(stageMetrics,
+			emfMetric{contract.MetricFanoutSize, "Count"},
+			emfMetric{contract.MetricFanoutDuration, "Milliseconds"})
+	}
+	var directives []emfDirective
+	if len(stageMetrics) > 0 {
+		directives = append(directives, emfDirective{contract.MetricNamespace,
+			[][]string{{contract.MetricDimensionStage}}, stageMetrics})
+	}
+	if r.accepted > 0 {
+		line[contract.MetricDimensionRoute] = r.route
+		line[contract.MetricMessagesAccepted] = r.accepted
+		directives = append(directives, emfDirective{contract.MetricNamespace,
+			[][]string{{contract.MetricDimensionStage, contract.MetricDimensionRoute}},
+			[]emfMetric{{contract.MetricMessagesAccepted, "Count"}}})
+	}
+	if len(directives) == 0 {
+		return nil
+	}
+	line["_aws"] = map[string]any{"Timestamp": now.UnixMilli(), "CloudWatchMetrics": directives}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

@@ -1,0 +1,103 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store is everything the chat needs from storage. The DynamoDB adapter in
+// lambda/dynamo implements it.
+type Store interface {
+	// ClaimName makes c.Name c.ID's name in c.Room. It fails with ErrNameTaken
+	// when another live connection holds the name (compared by Fold) and the
+	// claim does not present that connection's resume token. On success it
+	// returns the id of the connection the name was taken over from, if any.
+	ClaimName(ctx context.Context, c Claim) (previousOwner string, err error)
+	// ReleaseName gives up a claim, only if connID still holds it.
+	ReleaseName(ctx context.Context, room, name, connID string) error
+
+	// PutConnection records a new connection.
+	PutConnection(ctx context.Context, c Connection) error
+	// GetConnection returns a live connection, or ErrNotFound.
+	GetConnection(ctx context.Context, id string) (Connection, error)
+	// Rename changes a live connection's name and clears its warning, or
+	// fails with ErrNotFound.
+	Rename(ctx context.Context, id, name string) error
+	// DeleteConnection removes a connection's record and returns it; ok is
+	// false when there was none (already removed).
+	DeleteConnection(ctx context.Context, id string) (c Connection, ok bool, err error)
+	// Members lists the live connections of a room: one Query of the room
+	// index, cost proportional to the room.
+	Members(ctx context.Context, room string) ([]Member, error)
+	// Owner returns the connection holding a name in a room, with the name as
+	// its holder spelled it; ok is false when nobody holds it.
+	Owner(ctx context.Context, room, name string) (m Member, ok bool, err error)
+
+	// Append adds a record to the message log.
+	Append(ctx context.Context, r Record) error
+	// History returns a room's most recent public messages, oldest first.
+	History(ctx context.Context, room string, limit int) ([]Record, error)
+}
+
+// Poster delivers a frame to one connection: the management API's
+// PostToConnection. It returns ErrGone when the connection no longer exists.
+type Poster interface {
+	Post(ctx context.Context, connID string, data []byte) error
+}
+
+var (
+	// ErrNotFound: no live record.
+	ErrNotFound = errors.New("not found")
+	// ErrNameTaken: another live connection holds the name.
+	ErrNameTaken = errors.New("name taken")
+	// ErrGone: the connection is gone (410 from the management API).
+	ErrGone = errors.New("connection gone")
+)
+
+// Connection is one client's record.
+type Connection struct {
+	ID          string
+	Room        string
+	Name        string
+	ConnectedAt time.Time
+	ExpiresAt   time.Time
+	// ResumeToken lets the same person take their name back on reconnect
+	// before the old connection's record is gone. It is a secret: it is only
+	// ever sent to this connection, in its state frame.
+	ResumeToken string
+	// Warning is set when the requested name could not be given at connect.
+	Warning *Problem
+}
+
+// Claim asks for a name.
+type Claim struct {
+	Room, Name, ConnID string
+	// Token is stored with the claim, so a later reconnect can present it.
+	Token string
+	// Resume, when not empty, is a token presented by the client: a claim by
+	// another connection carrying the same token is taken over.
+	Resume    string
+	ExpiresAt time.Time
+}
+
+// Member is a live connection in a room.
+type Member struct {
+	ConnID string
+	Name   string
+}
+
+// Record is one entry of the message log.
+type Record struct {
+	Kind    string // public, private, joined, left, renamed, gone
+	ID      string // ULID: unique and time-ordered
+	TS      time.Time
+	Room    string
+	From    string   // sender (messages) or subject (activity)
+	To      []string // private recipients
+	OldName string   // renamed
+	Message string
+	ConnID  string // the connection the activity is about
+	// ExpiresAt is when the log may drop the record (its retention).
+	ExpiresAt time.Time
+}

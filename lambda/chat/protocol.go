@@ -1,0 +1,130 @@
+package chat
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Client actions. The route-backed ones are the custom route keys in contract.
+const (
+	ActionHello = "hello"
+	ActionPing  = "ping"
+)
+
+// Error codes: stable, for programs. docs/protocol.md lists when each is sent.
+const (
+	CodeBadJSON            = "bad_json"
+	CodeUnknownAction      = "unknown_action"
+	CodeBadField           = "bad_field"
+	CodeMissingField       = "missing_field"
+	CodeNameEmpty          = "name_empty"
+	CodeNameTooLong        = "name_too_long"
+	CodeNameInvalid        = "name_invalid"
+	CodeNameTaken          = "name_taken"
+	CodeMessageEmpty       = "message_empty"
+	CodeMessageTooLong     = "message_too_long"
+	CodeMessageInvalid     = "message_invalid"
+	CodeRecipientsEmpty    = "recipients_empty"
+	CodeRecipientsTooMany  = "recipients_too_many"
+	CodeRecipientsUnknown  = "recipients_unknown"
+	CodeNotConnected       = "not_connected"
+	CodeInternal           = "internal"
+)
+
+// Problem is an error a client is told about: a code and a sentence.
+type Problem struct {
+	Code    string   `json:"code"`
+	Message string   `json:"message"`
+	Unknown []string `json:"unknown,omitempty"`
+}
+
+func (p *Problem) Error() string { return p.Code + ": " + p.Message }
+
+// Limits are the bounds a client can show; sent in every state frame.
+type Limits struct {
+	NameMax       int `json:"nameMax"`
+	MessageMax    int `json:"messageMax"`
+	RecipientsMax int `json:"recipientsMax"`
+}
+
+// Server → client frames. Field order follows docs/protocol.md.
+
+type stateFrame struct {
+	Type    string        `json:"type"`
+	Room    string        `json:"room"`
+	You     string        `json:"you"`
+	Members []string      `json:"members"`
+	History []publicFrame `json:"history"`
+	Limits  Limits        `json:"limits"`
+	Resume  string        `json:"resume"`
+	Warning *Problem      `json:"warning,omitempty"`
+}
+
+type pongFrame struct {
+	Type string `json:"type"`
+	TS   int64  `json:"ts"`
+}
+
+type presenceFrame struct { // joined, left
+	Type string `json:"type"`
+	Room string `json:"room"`
+	Name string `json:"name"`
+	TS   int64  `json:"ts"`
+}
+
+type membersFrame struct {
+	Type    string   `json:"type"`
+	Room    string   `json:"room"`
+	Members []string `json:"members"`
+	Gone    []string `json:"gone"`
+	TS      int64    `json:"ts"`
+}
+
+type renamedFrame struct {
+	Type    string `json:"type"`
+	Room    string `json:"room"`
+	OldName string `json:"oldName"`
+	Name    string `json:"name"`
+	TS      int64  `json:"ts"`
+	Ref     string `json:"ref,omitempty"`
+}
+
+type publicFrame struct {
+	Type    string `json:"type"`
+	ID      string `json:"id"`
+	TS      int64  `json:"ts"`
+	Room    string `json:"room"`
+	From    string `json:"from"`
+	Message string `json:"message"`
+	Ref     string `json:"ref,omitempty"`
+}
+
+type privateFrame struct {
+	Type    string   `json:"type"`
+	ID      string   `json:"id"`
+	TS      int64    `json:"ts"`
+	Room    string   `json:"room"`
+	From    string   `json:"from"`
+	To      []string `json:"to"`
+	Message string   `json:"message"`
+	Ref     string   `json:"ref,omitempty"`
+}
+
+type errorFrame struct {
+	Type string `json:"type"`
+	Problem
+	Action string `json:"action,omitempty"`
+	Ref    string `json:"ref,omitempty"`
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// encode marshals a frame. The frames are plain structs of strings and
+// numbers, so marshalling cannot fail.
+func encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("chat: encode frame: " + err.Error())
+	}
+	return b
+}

@@ -1,0 +1,471 @@
+// Package chat is GroupChat's logic: what each WebSocket route does. It knows
+// storage and delivery only through the Store and Poster interfaces, so the
+// same code runs in Lambda, in the local stack and in tests.
+package chat
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/groupchat/groupchat/contract"
+)
+
+// Options tune a Service. The zero value of every field means its default.
+type Options struct {
+	// PoolSize bounds concurrent deliveries of one broadcast. Default 32.
+	PoolSize int
+	// PostTimeout bounds one delivery. Default 3s.
+	PostTimeout time.Duration
+	// DeadlineMargin is kept free before the invocation's deadline to finish
+	// cleanly after a fan-out. Default 500ms.
+	DeadlineMargin time.Duration
+	// MessageRetention is how long the message log keeps a record. Default 30 days.
+	MessageRetention time.Duration
+	// ConnectionTTL is how long a connection record lives at most: a little
+	// past API Gateway's 2-hour connection limit. Default 2h10m.
+	ConnectionTTL time.Duration
+	// Logger receives structured logs. Default: slog.Default().
+	Logger *slog.Logger
+	// Metrics receives one embedded-metric-format line per invocation.
+	// Default os.Stdout (where Lambda's log capture reads it).
+	Metrics io.Writer
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Service handles API Gateway WebSocket events.
+type Service struct {
+	store  Store
+	poster Poster
+	opt    Options
+}
+
+// New returns a Service, filling in defaults.
+func New(store Store, poster Poster, opt Options) *Service {
+	if opt.PoolSize <= 0 {
+		opt.PoolSize = 32
+	}
+	if opt.PostTimeout <= 0 {
+		opt.PostTimeout = 3 * time.Second
+	}
+	if opt.DeadlineMargin <= 0 {
+		opt.DeadlineMargin = 500 * time.Millisecond
+	}
+	if opt.MessageRetention <= 0 {
+		opt.MessageRetention = 30 * 24 * time.Hour
+	}
+	if opt.ConnectionTTL <= 0 {
+		opt.ConnectionTTL = 2*time.Hour + 10*time.Minute
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Metrics == nil {
+		opt.Metrics = os.Stdout
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Service{store: store, poster: poster, opt: opt}
+}
+
+// invocation is the state of one event being handled.
+type invocation struct {
+	*Service
+	ctx    context.Context
+	connID string
+	route  string
+	log    *slog.Logger
+	m      *recorder
+}
+
+// Handle is the Lambda handler for every route.
+func (s *Service) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	rc := req.RequestContext
+	inv := &invocation{
+		Service: s,
+		ctx:     ctx,
+		connID:  rc.ConnectionID,
+		route:   rc.RouteKey,
+		log:     slog.New(boundHandler{s.opt.Logger.Handler(), ctx}).With("route", rc.RouteKey, "connectionId", rc.ConnectionID),
+		m:       &recorder{stage: rc.Stage, route: rc.RouteKey},
+	}
+	defer func() {
+		if err := inv.m.flush(s.opt.Metrics, s.opt.Now()); err != nil {
+			inv.log.Warn("write metrics", "error", err)
+		}
+	}()
+
+	switch rc.RouteKey {
+	case contract.RouteConnect:
+		return inv.connect(req.QueryStringParameters), nil
+	case contract.RouteDisconnect:
+		inv.disconnect()
+		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+	}
+	reply := inv.message(req.Body)
+	route, ok := contract.LookupRoute(rc.RouteKey)
+	if !ok {
+		inv.log.Error("event for a route the API does not have")
+	}
+	if route.TwoWay {
+		return events.APIGatewayProxyResponse{StatusCode: 200, Body: string(reply)}, nil
+	}
+	if reply != nil {
+		inv.reply(reply)
+	}
+	return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+}
+
+// message handles a frame on any message route and returns the reply for the
+// caller, if any. The API has already picked the route by the frame's
+// action; the frame is decoded again here to read its fields.
+func (inv *invocation) message(body string) []byte {
+	req, p := parseRequest(body)
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	switch inv.route {
+	case contract.RouteSetName:
+		return inv.setName(req)
+	case contract.RouteSendPublic:
+		return inv.sendPublic(req)
+	case contract.RouteSendPrivate:
+		return inv.sendPrivate(req)
+	}
+	switch req.Action {
+	case ActionPing:
+		return encode(pongFrame{Type: "pong", TS: millis(inv.opt.Now())})
+	case ActionHello:
+		return inv.hello(req)
+	}
+	return inv.fail(req, problem(CodeUnknownAction,
+		"Unknown action; valid actions are %s.", strings.Join(validActions(), ", ")))
+}
+
+func validActions() []string {
+	return []string{ActionHello, ActionPing, contract.RouteSetName, contract.RouteSendPublic, contract.RouteSendPrivate}
+}
+
+// fail turns a problem into the error frame for the caller.
+func (inv *invocation) fail(req request, p *Problem) []byte {
+	inv.log.Info("rejected", "code", p.Code, "action", req.Action)
+	return encode(errorFrame{Type: "error", Problem: *p, Action: req.Action, Ref: req.Ref})
+}
+
+// internal logs a server-side failure and returns the error frame for it.
+// Internal error text never reaches the client.
+func (inv *invocation) internal(req request, doing string, err error) []byte {
+	inv.log.Error(doing, "error", err)
+	inv.m.add(&inv.m.internal, 1)
+	return encode(errorFrame{Type: "error", Action: req.Action, Ref: req.Ref,
+		Problem: Problem{Code: CodeInternal, Message: "The server could not do that just now; please try again."}})
+}
+
+// caller loads the caller's record, or returns the error frame to send.
+func (inv *invocation) caller(req request) (Connection, []byte) {
+	c, err := inv.store.GetConnection(inv.ctx, inv.connID)
+	if errors.Is(err, ErrNotFound) {
+		return c, inv.fail(req, problem(CodeNotConnected, "This connection is no longer known to the server; please reconnect."))
+	}
+	if err != nil {
+		return c, inv.internal(req, "load connection", err)
+	}
+	return c, nil
+}
+
+func (inv *invocation) connect(query map[string]string) events.APIGatewayProxyResponse {
+	now := inv.opt.Now()
+	room, p := CleanRoom(query["room"])
+	if p != nil {
+		inv.log.Info("connect refused", "code", p.Code)
+		return events.APIGatewayProxyResponse{StatusCode: 400, Body: string(encode(p))}
+	}
+	c := Connection{ID: inv.connID, Room: room, ConnectedAt: now,
+		ExpiresAt: now.Add(inv.opt.ConnectionTTL), ResumeToken: newToken()}
+	claim := Claim{Room: room, ConnID: c.ID, Token: c.ResumeToken, Resume: query["resume"], ExpiresAt: c.ExpiresAt}
+
+	var previous string
+	var err error
+	if requested := query["name"]; requested != "" {
+		if claim.Name, c.Warning = CleanName(requested); c.Warning == nil {
+			previous, err = inv.store.ClaimName(inv.ctx, claim)
+			if errors.Is(err, ErrNameTaken) {
+				c.Warning = problem(CodeNameTaken, "The name %q is already taken in this room.", claim.Name)
+			} else if err != nil {
+				inv.log.Error("claim name", "error", err)
+				return events.APIGatewayProxyResponse{StatusCode: 500}
+			}
+		}
+	}
+	if requested := query["name"]; requested == "" || c.Warning != nil {
+		if claim.Name, err = inv.claimGuestName(claim); err != nil {
+			inv.log.Error("claim guest name", "error", err)
+			return events.APIGatewayProxyResponse{StatusCode: 500}
+		}
+		if c.Warning != nil {
+			c.Warning.Message += fmt.Sprintf(" You are %s.", claim.Name)
+		}
+	}
+	c.Name = claim.Name
+	if err := inv.store.PutConnection(inv.ctx, c); err != nil {
+		inv.log.Error("record connection", "error", err)
+		_ = inv.store.ReleaseName(inv.ctx, room, c.Name, c.ID)
+		return events.APIGatewayProxyResponse{StatusCode: 500}
+	}
+	if previous != "" && previous != c.ID {
+		// The same person reconnected before the old connection's record was
+		// gone: the old record goes without a "left", the room sees one join.
+		if _, _, err := inv.store.DeleteConnection(inv.ctx, previous); err != nil {
+			inv.log.Warn("remove replaced connection", "replaced", previous, "error", err)
+		}
+	}
+	inv.record(Record{Kind: "joined", Room: room, From: c.Name, ConnID: c.ID})
+	inv.log.Info("connected", "room", room)
+	// API Gateway does not deliver to a connection before $connect returns,
+	// so the newcomer is left out; it asks for its state with hello.
+	inv.broadcast(room, encode(presenceFrame{Type: "joined", Room: room, Name: c.Name, TS: millis(now)}),
+		"", nil, c.ID, previous)
+	return events.APIGatewayProxyResponse{StatusCode: 200}
+}
+
+func (inv *invocation) claimGuestName(claim Claim) (string, error) {
+	claim.Resume = ""
+	var err error
+	for range 8 {
+		claim.Name = fmt.Sprintf("guest-%04d", mrand.IntN(10000))
+		if _, err = inv.store.ClaimName(inv.ctx, claim); !errors.Is(err, ErrNameTaken) {
+			return claim.Name, err
+		}
+	}
+	return "", fmt.Errorf("no free guest name after 8 tries: %w", err)
+}
+
+func (inv *invocation) disconnect() {
+	c, ok, err := inv.store.DeleteConnection(inv.ctx, inv.connID)
+	if err != nil {
+		inv.log.Error("remove connection", "error", err)
+		return
+	}
+	if !ok {
+		return // already removed, e.g. after a 410 during a broadcast
+	}
+	if err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
+		inv.log.Warn("release name", "error", err)
+	}
+	inv.record(Record{Kind: "left", Room: c.Room, From: c.Name, ConnID: c.ID})
+	inv.log.Info("disconnected", "room", c.Room)
+	inv.broadcast(c.Room, encode(presenceFrame{Type: "left", Room: c.Room, Name: c.Name, TS: millis(inv.opt.Now())}), "", nil)
+}
+
+func (inv *invocation) hello(req request) []byte {
+	c, fail := inv.caller(req)
+	if fail != nil {
+		return fail
+	}
+	members, err := inv.store.Members(inv.ctx, c.Room)
+	if err != nil {
+		return inv.internal(req, "list members", err)
+	}
+	recs, err := inv.store.History(inv.ctx, c.Room, HistoryLimit)
+	if err != nil {
+		return inv.internal(req, "read history", err)
+	}
+	history := make([]publicFrame, len(recs))
+	for i, r := range recs {
+		history[i] = publicFrame{Type: "public", ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message}
+	}
+	return encode(stateFrame{Type: "state", Room: c.Room, You: c.Name, Members: sortedNames(members),
+		History: history, Limits: limits, Resume: c.ResumeToken, Warning: c.Warning})
+}
+
+func (inv *invocation) setName(req request) []byte {
+	raw, p := req.str("name")
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	name, p := CleanName(raw)
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	c, fail := inv.caller(req)
+	if fail != nil {
+		return fail
+	}
+	now := inv.opt.Now()
+	if name == c.Name {
+		return encode(renamedFrame{Type: "renamed", Room: c.Room, OldName: c.Name, Name: name, TS: millis(now), Ref: req.Ref})
+	}
+	_, err := inv.store.ClaimName(inv.ctx, Claim{Room: c.Room, Name: name, ConnID: c.ID, Token: c.ResumeToken, ExpiresAt: c.ExpiresAt})
+	if errors.Is(err, ErrNameTaken) {
+		return inv.fail(req, problem(CodeNameTaken, "The name %q is already taken in this room.", name))
+	}
+	if err != nil {
+		return inv.internal(req, "claim name", err)
+	}
+	sameName := Fold(name) == Fold(c.Name)
+	if err := inv.store.Rename(inv.ctx, c.ID, name); err != nil {
+		if !sameName {
+			_ = inv.store.ReleaseName(inv.ctx, c.Room, name, c.ID)
+		}
+		if errors.Is(err, ErrNotFound) {
+			return inv.fail(req, problem(CodeNotConnected, "This connection is no longer known to the server; please reconnect."))
+		}
+		return inv.internal(req, "rename", err)
+	}
+	if !sameName {
+		if err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
+			inv.log.Warn("release old name", "error", err)
+		}
+	}
+	inv.m.add(&inv.m.accepted, 1)
+	inv.record(Record{Kind: "renamed", Room: c.Room, From: name, OldName: c.Name, ConnID: c.ID})
+	frame := renamedFrame{Type: "renamed", Room: c.Room, OldName: c.Name, Name: name, TS: millis(now)}
+	mine := frame
+	mine.Ref = req.Ref
+	inv.broadcast(c.Room, encode(frame), c.ID, encode(mine))
+	return nil
+}
+
+func (inv *invocation) sendPublic(req request) []byte {
+	raw, p := req.str("message")
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	msg, p := cleanMessage(raw)
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	c, fail := inv.caller(req)
+	if fail != nil {
+		return fail
+	}
+	r := Record{Kind: "public", Room: c.Room, From: c.Name, Message: msg, ConnID: c.ID}
+	r.ID, r.TS = inv.stamp()
+	r.ExpiresAt = r.TS.Add(inv.opt.MessageRetention)
+	if err := inv.store.Append(inv.ctx, r); err != nil {
+		return inv.internal(req, "record message", err)
+	}
+	inv.m.add(&inv.m.accepted, 1)
+	frame := publicFrame{Type: "public", ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message}
+	mine := frame
+	mine.Ref = req.Ref
+	inv.broadcast(c.Room, encode(frame), c.ID, encode(mine))
+	return nil
+}
+
+func (inv *invocation) sendPrivate(req request) []byte {
+	rawTo, p := req.strs("to")
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	to, p := cleanRecipients(rawTo)
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	raw, p := req.str("message")
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	msg, p := cleanMessage(raw)
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	c, fail := inv.caller(req)
+	if fail != nil {
+		return fail
+	}
+	var recipients []Member
+	var unknown []string
+	for _, name := range to {
+		m, ok, err := inv.store.Owner(inv.ctx, c.Room, name)
+		if err != nil {
+			return inv.internal(req, "look up recipient", err)
+		}
+		if !ok {
+			unknown = append(unknown, name)
+			continue
+		}
+		recipients = append(recipients, m)
+	}
+	if len(unknown) > 0 {
+		p := problem(CodeRecipientsUnknown, "Nobody called %s is in this room.", strings.Join(unknown, ", "))
+		p.Unknown = unknown
+		return inv.fail(req, p)
+	}
+	r := Record{Kind: "private", Room: c.Room, From: c.Name, To: names(recipients), Message: msg, ConnID: c.ID}
+	r.ID, r.TS = inv.stamp()
+	r.ExpiresAt = r.TS.Add(inv.opt.MessageRetention)
+	if err := inv.store.Append(inv.ctx, r); err != nil {
+		return inv.internal(req, "record message", err)
+	}
+	inv.m.add(&inv.m.accepted, 1)
+	frame := privateFrame{Type: "private", ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, To: r.To, Message: r.Message}
+	mine := frame
+	mine.Ref = req.Ref
+	targets := []target{{Member{ConnID: c.ID, Name: c.Name}, encode(mine)}}
+	data := encode(frame)
+	for _, m := range recipients {
+		if m.ConnID != c.ID {
+			targets = append(targets, target{m, data})
+		}
+	}
+	inv.deliver(targets)
+	return nil
+}
+
+// record appends to the message log. A failure is logged, not returned: the
+// activity it records has already happened.
+func (inv *invocation) record(r Record) {
+	r.ID, r.TS = inv.stamp()
+	r.ExpiresAt = r.TS.Add(inv.opt.MessageRetention)
+	if err := inv.store.Append(inv.ctx, r); err != nil {
+		inv.log.Error("record activity", "kind", r.Kind, "error", err)
+		inv.m.add(&inv.m.internal, 1)
+	}
+}
+
+func names(ms []Member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Name
+	}
+	return out
+}
+
+// sortedNames lists members' names the way people read a list: ignoring case.
+func sortedNames(ms []Member) []string {
+	out := names(ms)
+	slices.SortFunc(out, func(a, b string) int {
+		return cmp.Or(strings.Compare(Fold(a), Fold(b)), strings.Compare(a, b))
+	})
+	return out
+}
+
+// stamp returns a new record's id and time: a ULID, unique and sorting by
+// time as a string, and the millisecond it stands for.
+func (inv *invocation) stamp() (string, time.Time) {
+	now := inv.opt.Now().Truncate(time.Millisecond)
+	return ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String(), now
+}
+
+// newToken returns a 128-bit random resume token.
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
+}

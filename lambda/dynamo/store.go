@@ -1,0 +1,405 @@
+// Package dynamo is the chat's storage on DynamoDB: the chat.Store adapter
+// and the table definitions for the local stack and tests. Every route's
+// reads are GetItem or a Query of one partition; nothing Scans.
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/lambda/chat"
+)
+
+// API is the part of the DynamoDB client the store calls. The function's
+// IAM policy allows exactly these actions.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+var _ API = (*dynamodb.Client)(nil)
+
+// Names are the deployed tables' names.
+type Names struct {
+	Connections string
+	Messages    string
+}
+
+func (n Names) of(t contract.Table) string {
+	if t.ID == contract.Connections.ID {
+		return n.Connections
+	}
+	return n.Messages
+}
+
+// orphanGrace is how old a name claim must be before it may be taken from a
+// connection that has no record: younger claims may belong to a $connect
+// that has claimed the name but not yet written its record.
+const orphanGrace = 30 * time.Second
+
+// Store implements chat.Store.
+type Store struct {
+	db    API
+	names Names
+	now   func() time.Time
+}
+
+var _ chat.Store = (*Store)(nil)
+
+// New returns a Store on the given tables. now may be nil (time.Now).
+func New(db API, names Names, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: db, names: names, now: now}
+}
+
+// Items. The tags of key and index attributes must match contract; a test
+// pins them.
+
+type connItem struct {
+	PK           string `dynamodbav:"pk"`
+	ConnectionID string `dynamodbav:"connectionId"`
+	Room         string `dynamodbav:"room"`
+	Name         string `dynamodbav:"name"`
+	ConnectedAt  int64  `dynamodbav:"connectedAt"` // ms
+	ExpiresAt    int64  `dynamodbav:"expiresAt"`   // s, TTL
+	Resume       string `dynamodbav:"resume"`
+	WarnCode     string `dynamodbav:"warnCode,omitempty"`
+	WarnMessage  string `dynamodbav:"warnMessage,omitempty"`
+}
+
+type claimItem struct {
+	PK           string `dynamodbav:"pk"`
+	ConnectionID string `dynamodbav:"connectionId"`
+	Name         string `dynamodbav:"name"`
+	Resume       string `dynamodbav:"resume"`
+	ClaimedAt    int64  `dynamodbav:"claimedAt"` // ms
+	ExpiresAt    int64  `dynamodbav:"expiresAt"` // s, TTL
+}
+
+type recordItem struct {
+	Stream       string   `dynamodbav:"stream"`
+	ID           string   `dynamodbav:"id"`
+	Kind         string   `dynamodbav:"kind"`
+	TS           int64    `dynamodbav:"ts"` // ms
+	Room         string   `dynamodbav:"room"`
+	From         string   `dynamodbav:"from"`
+	To           []string `dynamodbav:"to,omitempty"`
+	OldName      string   `dynamodbav:"oldName,omitempty"`
+	Message      string   `dynamodbav:"message,omitempty"`
+	ConnectionID string   `dynamodbav:"connectionId"`
+	ExpiresAt    int64    `dynamodbav:"expiresAt"` // s, TTL
+}
+
+func connKey(id string) string { return "c#" + id }
+
+func claimKey(room, name string) string { return "n#" + room + "#" + chat.Fold(name) }
+
+// streamKey puts public messages, private messages and activity of a room in
+// partitions of their own, so a room's history is one Query that reads
+// nothing else.
+func streamKey(kind, room string) string {
+	switch kind {
+	case "public", "private":
+		return kind + "#" + room
+	}
+	return "activity#" + room
+}
+
+func key(attr, value string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attr: &types.AttributeValueMemberS{Value: value}}
+}
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func num(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: fmt.Sprint(v)}
+}
+
+func conditionFailed(err error) bool {
+	var cf *types.ConditionalCheckFailedException
+	return errors.As(err, &cf)
+}
+
+// ClaimName implements chat.Store. One conditional PutItem, plus two
+// GetItems and a second PutItem only when the name is held.
+func (s *Store) ClaimName(ctx context.Context, c chat.Claim) (string, error) {
+	now := s.now()
+	item, err := attributevalue.MarshalMap(claimItem{
+		PK: claimKey(c.Room, c.Name), ConnectionID: c.ConnID, Name: c.Name, Resume: c.Token,
+		ClaimedAt: now.UnixMilli(), ExpiresAt: c.ExpiresAt.Unix(),
+	})
+	if err != nil {
+		return "", fmt.Errorf("claim name: %w", err)
+	}
+	cond := "attribute_not_exists(#pk) OR #conn = :me OR #exp < :now"
+	values := map[string]types.AttributeValue{":me": str(c.ConnID), ":now": num(now.Unix())}
+	if c.Resume != "" {
+		cond += " OR #resume = :resume"
+		values[":resume"] = str(c.Resume)
+	}
+	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Item:                      item,
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#pk": contract.ConnPK, "#conn": contract.ConnID, "#exp": contract.ConnExpiresAt, "#resume": "resume"},
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllOld,
+	})
+	if err == nil {
+		return previousOwner(out.Attributes, c.ConnID), nil
+	}
+	if !conditionFailed(err) {
+		return "", fmt.Errorf("claim name: %w", err)
+	}
+	return s.takeOrphan(ctx, c, item, now)
+}
+
+func previousOwner(old map[string]types.AttributeValue, me string) string {
+	var prev claimItem
+	if err := attributevalue.UnmarshalMap(old, &prev); err != nil || prev.ConnectionID == me {
+		return ""
+	}
+	return prev.ConnectionID
+}
+
+// takeOrphan takes a name whose holder has no connection record (its
+// $connect failed half-way, or its record was removed but the release
+// failed) once the claim is older than orphanGrace.
+func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, item map[string]types.AttributeValue, now time.Time) (string, error) {
+	var held claimItem
+	if found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, claimKey(c.Room, c.Name)), &held); err != nil {
+		return "", fmt.Errorf("read name claim: %w", err)
+	} else if !found || now.Sub(time.UnixMilli(held.ClaimedAt)) < orphanGrace {
+		return "", chat.ErrNameTaken
+	}
+	var owner connItem
+	if found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, connKey(held.ConnectionID)), &owner); err != nil {
+		return "", fmt.Errorf("read name holder: %w", err)
+	} else if found && owner.ExpiresAt >= now.Unix() {
+		return "", chat.ErrNameTaken
+	}
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Item:                      item,
+		ConditionExpression:       aws.String("#conn = :held"),
+		ExpressionAttributeNames:  map[string]string{"#conn": contract.ConnID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":held": str(held.ConnectionID)},
+	})
+	switch {
+	case err == nil:
+		return held.ConnectionID, nil
+	case conditionFailed(err):
+		return "", chat.ErrNameTaken
+	}
+	return "", fmt.Errorf("take orphaned name: %w", err)
+}
+
+// ReleaseName implements chat.Store.
+func (s *Store) ReleaseName(ctx context.Context, room, name, connID string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       key(contract.ConnPK, claimKey(room, name)),
+		ConditionExpression:       aws.String("#conn = :me"),
+		ExpressionAttributeNames:  map[string]string{"#conn": contract.ConnID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(connID)},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fmt.Errorf("release name: %w", err)
+	}
+	return nil
+}
+
+// PutConnection implements chat.Store.
+func (s *Store) PutConnection(ctx context.Context, c chat.Connection) error {
+	it := connItem{
+		PK: connKey(c.ID), ConnectionID: c.ID, Room: c.Room, Name: c.Name,
+		ConnectedAt: c.ConnectedAt.UnixMilli(), ExpiresAt: c.ExpiresAt.Unix(), Resume: c.ResumeToken,
+	}
+	if c.Warning != nil {
+		it.WarnCode, it.WarnMessage = c.Warning.Code, c.Warning.Message
+	}
+	item, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return fmt.Errorf("record connection: %w", err)
+	}
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.names.Connections), Item: item}); err != nil {
+		return fmt.Errorf("record connection: %w", err)
+	}
+	return nil
+}
+
+// GetConnection implements chat.Store.
+func (s *Store) GetConnection(ctx context.Context, id string) (chat.Connection, error) {
+	var it connItem
+	found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, connKey(id)), &it)
+	if err != nil {
+		return chat.Connection{}, fmt.Errorf("read connection: %w", err)
+	}
+	if !found || it.ExpiresAt < s.now().Unix() {
+		return chat.Connection{}, chat.ErrNotFound
+	}
+	return it.connection(), nil
+}
+
+func (it connItem) connection() chat.Connection {
+	c := chat.Connection{
+		ID: it.ConnectionID, Room: it.Room, Name: it.Name, ResumeToken: it.Resume,
+		ConnectedAt: time.UnixMilli(it.ConnectedAt), ExpiresAt: time.Unix(it.ExpiresAt, 0),
+	}
+	if it.WarnCode != "" {
+		c.Warning = &chat.Problem{Code: it.WarnCode, Message: it.WarnMessage}
+	}
+	return c
+}
+
+// Rename implements chat.Store.
+func (s *Store) Rename(ctx context.Context, id, name string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       key(contract.ConnPK, connKey(id)),
+		UpdateExpression:          aws.String("SET #name = :name REMOVE warnCode, warnMessage"),
+		ConditionExpression:       aws.String("attribute_exists(#pk)"),
+		ExpressionAttributeNames:  map[string]string{"#name": contract.RoomIndexName, "#pk": contract.ConnPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":name": str(name)},
+	})
+	if conditionFailed(err) {
+		return chat.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("rename: %w", err)
+	}
+	return nil
+}
+
+// DeleteConnection implements chat.Store.
+func (s *Store) DeleteConnection(ctx context.Context, id string) (chat.Connection, bool, error) {
+	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:    aws.String(s.names.Connections),
+		Key:          key(contract.ConnPK, connKey(id)),
+		ReturnValues: types.ReturnValueAllOld,
+	})
+	if err != nil {
+		return chat.Connection{}, false, fmt.Errorf("remove connection: %w", err)
+	}
+	if len(out.Attributes) == 0 {
+		return chat.Connection{}, false, nil
+	}
+	var it connItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return chat.Connection{}, false, fmt.Errorf("decode removed connection: %w", err)
+	}
+	return it.connection(), true, nil
+}
+
+// Members implements chat.Store: one Query of the room's partition of the
+// room index (paged past 1 MB), expired records left out.
+func (s *Store) Members(ctx context.Context, room string) ([]chat.Member, error) {
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.names.Connections),
+		IndexName:                 aws.String(contract.RoomIndex),
+		KeyConditionExpression:    aws.String("#room = :room"),
+		ExpressionAttributeNames:  map[string]string{"#room": contract.ConnRoom},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":room": str(room)},
+	})
+	now := s.now().Unix()
+	var members []chat.Member
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query room %s: %w", room, err)
+		}
+		var items []connItem
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
+			return nil, fmt.Errorf("decode room %s: %w", room, err)
+		}
+		for _, it := range items {
+			if it.ExpiresAt >= now {
+				members = append(members, chat.Member{ConnID: it.ConnectionID, Name: it.Name})
+			}
+		}
+	}
+	return members, nil
+}
+
+// Owner implements chat.Store.
+func (s *Store) Owner(ctx context.Context, room, name string) (chat.Member, bool, error) {
+	var it claimItem
+	found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, claimKey(room, name)), &it)
+	if err != nil {
+		return chat.Member{}, false, fmt.Errorf("read name claim: %w", err)
+	}
+	if !found || it.ExpiresAt < s.now().Unix() {
+		return chat.Member{}, false, nil
+	}
+	return chat.Member{ConnID: it.ConnectionID, Name: it.Name}, true, nil
+}
+
+// Append implements chat.Store.
+func (s *Store) Append(ctx context.Context, r chat.Record) error {
+	item, err := attributevalue.MarshalMap(recordItem{
+		Stream: streamKey(r.Kind, r.Room), ID: r.ID, Kind: r.Kind, TS: r.TS.UnixMilli(), Room: r.Room,
+		From: r.From, To: r.To, OldName: r.OldName, Message: r.Message, ConnectionID: r.ConnID,
+		ExpiresAt: r.ExpiresAt.Unix(),
+	})
+	if err != nil {
+		return fmt.Errorf("record %s: %w", r.Kind, err)
+	}
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.names.Messages), Item: item}); err != nil {
+		return fmt.Errorf("record %s: %w", r.Kind, err)
+	}
+	return nil
+}
+
+// History implements chat.Store: one Query, newest first, then reversed.
+func (s *Store) History(ctx context.Context, room string, limit int) ([]chat.Record, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.names.Messages),
+		KeyConditionExpression:    aws.String("#stream = :stream"),
+		ExpressionAttributeNames:  map[string]string{"#stream": contract.MessagesStream},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":stream": str(streamKey("public", room))},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(int32(limit)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query history of %s: %w", room, err)
+	}
+	var items []recordItem
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+		return nil, fmt.Errorf("decode history of %s: %w", room, err)
+	}
+	now := s.now().Unix()
+	recs := make([]chat.Record, 0, len(items))
+	for _, it := range slices.Backward(items) {
+		if it.ExpiresAt >= now {
+			recs = append(recs, chat.Record{Kind: it.Kind, ID: it.ID, TS: time.UnixMilli(it.TS), Room: it.Room,
+				From: it.From, Message: it.Message, ConnID: it.ConnectionID})
+		}
+	}
+	return recs, nil
+}
+
+// get reads one item with a strongly consistent read into v.
+func (s *Store) get(ctx context.Context, table string, k map[string]types.AttributeValue, v any) (bool, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: k, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, err
+	}
+	if len(out.Item) == 0 {
+		return false, nil
+	}
+	return true, attributevalue.UnmarshalMap(out.Item, v)
+}

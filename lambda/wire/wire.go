@@ -1,0 +1,103 @@
+// Package wire builds the chat service from configuration: the one place that
+// turns environment variables into clients and adapters, shared by the Lambda
+// (lambda/main.go) and the local stack, so both run the same code.
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/lambda/dynamo"
+	"github.com/groupchat/groupchat/lambda/mgmt"
+)
+
+// Config is the function's configuration, read once at init.
+type Config struct {
+	Tables dynamo.Names
+	// ManagementEndpoint is the @connections API's base URL (the stage's
+	// callback URL), required.
+	ManagementEndpoint string
+	// DynamoDBEndpoint overrides DynamoDB's endpoint; empty on AWS.
+	DynamoDBEndpoint string
+	// PoolSize bounds concurrent deliveries per broadcast. Default 32.
+	PoolSize int
+	// MessageRetention is the message log's TTL. Default 30 days.
+	MessageRetention time.Duration
+}
+
+// ConfigFromEnv reads Config from the variables named in contract.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	cfg := Config{
+		Tables:             dynamo.Names{Connections: getenv(contract.EnvConnectionsTable), Messages: getenv(contract.EnvMessagesTable)},
+		ManagementEndpoint: getenv(contract.EnvManagementEndpoint),
+		DynamoDBEndpoint:   getenv(contract.EnvDynamoDBEndpoint),
+	}
+	var errs []error
+	required := func(name, v string) {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s is not set", name))
+		}
+	}
+	required(contract.EnvConnectionsTable, cfg.Tables.Connections)
+	required(contract.EnvMessagesTable, cfg.Tables.Messages)
+	required(contract.EnvManagementEndpoint, cfg.ManagementEndpoint)
+	if cfg.ManagementEndpoint != "" {
+		if u, err := url.Parse(cfg.ManagementEndpoint); err != nil || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s is not a URL: %q", contract.EnvManagementEndpoint, cfg.ManagementEndpoint))
+		}
+	}
+	positive := func(name string) int {
+		v := getenv(name)
+		if v == "" {
+			return 0
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be a positive whole number, not %q", name, v))
+		}
+		return n
+	}
+	cfg.PoolSize = positive(contract.EnvFanoutPoolSize)
+	cfg.MessageRetention = time.Duration(positive(contract.EnvMessageRetentionDays)) * 24 * time.Hour
+	return cfg, errors.Join(errs...)
+}
+
+// New builds the service: one DynamoDB client and one management API client,
+// shared by every invocation. opt's PoolSize and MessageRetention are taken
+// from cfg when cfg sets them.
+func New(cfg Config, awsCfg aws.Config, opt chat.Options) *chat.Service {
+	if cfg.PoolSize > 0 {
+		opt.PoolSize = cfg.PoolSize
+	}
+	if cfg.MessageRetention > 0 {
+		opt.MessageRetention = cfg.MessageRetention
+	}
+	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if cfg.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
+		}
+	})
+	// Keep a warm connection per concurrent delivery: the SDK's default of
+	// 10 idle connections per host would reconnect on every large fan-out.
+	pool := max(opt.PoolSize, 32)
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = pool
+		t.MaxIdleConnsPerHost = pool
+	})
+	api := apigatewaymanagementapi.NewFromConfig(awsCfg, func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(cfg.ManagementEndpoint)
+		o.HTTPClient = httpClient
+	})
+	return chat.New(dynamo.New(db, cfg.Tables, opt.Now), mgmt.New(api), opt)
+}
