@@ -1,23 +1,9 @@
-// Vite builds the page into dist/. When GROUPCHAT_WS_URL is set (Amplify's
-// build gets it from the stack), the build also writes dist/config.json, the
-// runtime configuration the page fetches to find the WebSocket API.
-import type { Plugin } from 'vite';
+// Vite builds the page into dist/ (relative asset paths, so it works under any
+// prefix); the runtime-config plugin adds dist/config.json when the build has a
+// WebSocket URL to pass on. Unit tests run in Node: the code under test never
+// touches the DOM.
 import { defineConfig } from 'vitest/config';
-
-function runtimeConfig(): Plugin {
-  return {
-    name: 'groupchat-runtime-config',
-    apply: 'build',
-    generateBundle() {
-      const wsUrl = process.env.GROUPCHAT_WS_URL;
-      if (!wsUrl) return;
-      if (!/^wss?:\/\//.test(wsUrl)) {
-        this.error(`GROUPCHAT_WS_URL must be a ws:// or wss:// URL, got "${wsUrl}"`);
-      }
-      this.emitFile({ type: 'asset', fileName: 'config.json', source: JSON.stringify({ wsUrl }) + '\n' });
-    },
-  };
-}
+import { runtimeConfig } from './build/runtime-config.ts';
 
 export default defineConfig({
   base: './',

@@ -1,0 +1,426 @@
+// ChatClient against a fake socket and fake timers: hello on open, reconnect
+// with exponential backoff and jitter, the keep-alive ping, and the outbox
+// (queued while disconnected, sent after reconnect and hello, confirmed by ref,
+// or visibly failed/unconfirmed — never dropped silently).
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  backoffDelay,
+  ChatClient,
+  connectUrl,
+  DEFAULT_BACKOFF,
+  type ClientOptions,
+  type OutboxItem,
+  type SocketLike,
+  type Status,
+} from '../src/client';
+import type { ServerFrame } from '../src/protocol';
+
+class FakeSocket implements SocketLike {
+  readyState = 0;
+  sent: Array<Record<string, unknown>> = [];
+  closedWith: { code?: number; reason?: string } | null = null;
+  onopen: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  constructor(readonly url: string) {}
+
+  send(data: string): void {
+    if (this.readyState !== 1) throw new Error('not open');
+    this.sent.push(JSON.parse(data));
+  }
+  close(code?: number, reason?: string): void {
+    this.closedWith = { code, reason };
+    this.readyState = 3;
+  }
+  // Test drivers: what the server side does.
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  receive(frame: object | string): void {
+    this.onmessage?.({ data: typeof frame === 'string' ? frame : JSON.stringify(frame) });
+  }
+  serverClose(code = 1001, reason = 'going away'): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  actions(): unknown[] {
+    return this.sent.map((f) => f.action);
+  }
+}
+
+const limits = { nameMax: 32, messageMax: 2000, recipientsMax: 20 };
+function state(you: string, extra: object = {}) {
+  return { type: 'state', room: 'lobby', you, members: [you], history: [], limits, ...extra };
+}
+
+interface Harness {
+  client: ChatClient;
+  sockets: FakeSocket[];
+  last(): FakeSocket;
+  frames: ServerFrame[];
+  statuses: Status[];
+  outbox: OutboxItem[];
+  invalid: string[];
+}
+
+function harness(opts: Partial<ClientOptions> = {}): Harness {
+  const sockets: FakeSocket[] = [];
+  const h: Harness = {
+    sockets,
+    last: () => sockets[sockets.length - 1],
+    frames: [],
+    statuses: [],
+    outbox: [],
+    invalid: [],
+    client: undefined as unknown as ChatClient,
+  };
+  h.client = new ChatClient(
+    {
+      url: 'ws://127.0.0.1:8080/local',
+      name: 'Alice',
+      room: 'lobby',
+      socket: (url) => {
+        const s = new FakeSocket(url);
+        sockets.push(s);
+        return s;
+      },
+      random: () => 0.5,
+      ...opts,
+    },
+    {
+      frame: (f) => h.frames.push(f),
+      status: (s) => h.statuses.push(s),
+      outbox: (i) => h.outbox.push(i),
+      invalid: (reason) => h.invalid.push(reason),
+    },
+  );
+  return h;
+}
+
+/** Starts the client and brings it to ready as `you`. */
+function ready(h: Harness, you = 'Alice'): FakeSocket {
+  if (h.client.state.state === 'stopped') h.client.start();
+  const s = h.last();
+  s.open();
+  s.receive(state(you));
+  return s;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(new Date('2025-11-26T10:00:00Z'));
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('connecting', () => {
+  it('puts name and room into the query, keeping the stage path', () => {
+    expect(connectUrl('ws://127.0.0.1:8080/local', 'Al ice&x', 'lobby')).toBe(
+      'ws://127.0.0.1:8080/local?name=Al+ice%26x&room=lobby',
+    );
+    expect(connectUrl('wss://abc.execute-api.eu-west-1.amazonaws.com/prod', '', 'team')).toBe(
+      'wss://abc.execute-api.eu-west-1.amazonaws.com/prod?room=team',
+    );
+  });
+
+  it('sends hello first and is ready when state arrives', () => {
+    const h = harness();
+    h.client.start();
+    expect(h.client.state.state).toBe('connecting');
+    const s = h.last();
+    expect(s.url).toBe('ws://127.0.0.1:8080/local?name=Alice&room=lobby');
+    s.open();
+    expect(h.client.state.state).toBe('joining');
+    expect(s.sent).toEqual([{ action: 'hello' }]);
+    s.receive(state('Alice'));
+    expect(h.client.state.state).toBe('ready');
+    expect(h.frames.map((f) => f.type)).toEqual(['state']);
+  });
+
+  it('takes the name the server gave (a guest name after a taken one)', () => {
+    const h = harness();
+    h.client.start();
+    h.last().open();
+    h.last().receive(
+      state('guest-4821', { warning: { code: 'name_taken', message: 'The name "Alice" is already taken; you are guest-4821.' } }),
+    );
+    expect(h.client.currentName).toBe('guest-4821');
+    const f = h.frames[0];
+    expect(f.type === 'state' && f.warning?.code).toBe('name_taken');
+  });
+
+  it('reports frames it cannot parse and carries on', () => {
+    const h = harness();
+    const s = ready(h);
+    s.receive('not json');
+    s.receive({ type: 'pong', ts: 1 });
+    expect(h.invalid).toEqual(['not JSON']);
+    expect(h.frames.map((f) => f.type)).toEqual(['state', 'pong']);
+  });
+});
+
+describe('reconnecting', () => {
+  it('computes exponential delays with equal jitter, capped', () => {
+    const b = DEFAULT_BACKOFF;
+    expect([0, 1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, b, () => 0))).toEqual([
+      500, 1000, 2000, 4000, 8000, 15000, 15000,
+    ]);
+    expect([0, 1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, b, () => 1))).toEqual([
+      1000, 2000, 4000, 8000, 16000, 30000, 30000,
+    ]);
+    expect(backoffDelay(2, b, () => 0.5)).toBe(3000);
+  });
+
+  it('reconnects after a drop, with growing delays while attempts fail', () => {
+    const h = harness({ random: () => 0 });
+    const first = ready(h);
+    first.serverClose(1001, 'Going Away');
+    expect(h.client.state).toMatchObject({ state: 'waiting', attempt: 1, lastClose: { code: 1001, reason: 'Going Away' } });
+    expect(h.client.state.retryAt).toBe(Date.now() + 500);
+
+    vi.advanceTimersByTime(499);
+    expect(h.sockets).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(h.sockets).toHaveLength(2);
+
+    // The server is unreachable: each failure waits twice as long.
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      h.last().serverClose(1006, '');
+      const st = h.client.state;
+      waits.push((st.retryAt ?? 0) - Date.now());
+      vi.advanceTimersByTime(waits[i]);
+    }
+    expect(waits).toEqual([1000, 2000, 4000, 8000, 15000]);
+    expect(h.sockets).toHaveLength(7);
+  });
+
+  it('spreads the retries of many clients (jitter)', () => {
+    const delays = new Set<number>();
+    for (const r of [0.1, 0.4, 0.7, 0.95]) {
+      const h = harness({ random: () => r });
+      ready(h).serverClose();
+      delays.add((h.client.state.retryAt ?? 0) - Date.now());
+    }
+    expect(delays.size).toBe(4);
+    for (const d of delays) expect(d).toBeGreaterThanOrEqual(500);
+    for (const d of delays) expect(d).toBeLessThanOrEqual(1000);
+  });
+
+  it('says hello again on the new socket, with the name it had, and resets the backoff', () => {
+    const h = harness();
+    const s1 = ready(h);
+    s1.receive({ type: 'renamed', room: 'lobby', oldName: 'Alice', name: 'Alicia', ts: 1 });
+    s1.serverClose();
+    vi.runOnlyPendingTimers();
+    const s2 = h.last();
+    expect(s2.url).toContain('name=Alicia');
+    s2.open();
+    expect(s2.sent).toEqual([{ action: 'hello' }]);
+    s2.receive(state('Alicia'));
+    expect(h.client.state).toMatchObject({ state: 'ready', attempt: 0 });
+    s2.serverClose();
+    expect((h.client.state.retryAt ?? 0) - Date.now()).toBe(750);
+  });
+
+  it('follows only its own renames, not other people\'s', () => {
+    const h = harness();
+    const s = ready(h);
+    s.receive({ type: 'renamed', room: 'lobby', oldName: 'Bob', name: 'Robert', ts: 1 });
+    expect(h.client.currentName).toBe('Alice');
+  });
+
+  it('reconnects when the server no longer knows the connection', () => {
+    const h = harness();
+    const s = ready(h);
+    s.receive({ type: 'error', code: 'not_connected', message: 'Reconnect.' });
+    expect(s.closedWith).not.toBeNull();
+    expect(h.client.state.state).toBe('waiting');
+    vi.runOnlyPendingTimers();
+    expect(h.sockets).toHaveLength(2);
+  });
+
+  it('retries at once on reconnectNow', () => {
+    const h = harness();
+    ready(h).serverClose();
+    h.client.reconnectNow();
+    expect(h.sockets).toHaveLength(2);
+    expect(h.client.state.state).toBe('connecting');
+  });
+
+  it('stays down after stop()', () => {
+    const h = harness();
+    const s = ready(h);
+    h.client.stop();
+    expect(s.closedWith?.code).toBe(1000);
+    vi.advanceTimersByTime(10 * 60_000);
+    expect(h.sockets).toHaveLength(1);
+    expect(h.client.state.state).toBe('stopped');
+  });
+});
+
+describe('keep-alive', () => {
+  it('pings every interval while connected', () => {
+    const h = harness({ pingIntervalMs: 60_000 });
+    const s = ready(h);
+    vi.advanceTimersByTime(59_999);
+    expect(s.actions()).toEqual(['hello']);
+    vi.advanceTimersByTime(1);
+    expect(s.actions()).toEqual(['hello', 'ping']);
+    for (let i = 0; i < 2; i++) {
+      s.receive({ type: 'pong', ts: 1 });
+      vi.advanceTimersByTime(60_000);
+    }
+    expect(s.actions()).toEqual(['hello', 'ping', 'ping', 'ping']);
+    expect(h.client.state.state).toBe('ready');
+  });
+
+  it('pings every four minutes by default, inside the 10-minute idle timeout', () => {
+    const h = harness();
+    const s = ready(h);
+    vi.advanceTimersByTime(4 * 60_000);
+    expect(s.actions()).toEqual(['hello', 'ping']);
+  });
+
+  it('treats an unanswered ping as a dead connection and reconnects', () => {
+    const h = harness({ pingIntervalMs: 60_000, pongTimeoutMs: 10_000 });
+    const s = ready(h);
+    vi.advanceTimersByTime(60_000 + 9_999);
+    expect(h.client.state.state).toBe('ready');
+    vi.advanceTimersByTime(1);
+    expect(h.client.state).toMatchObject({ state: 'waiting', lastClose: { code: 4001 } });
+    expect(s.closedWith).not.toBeNull();
+  });
+
+  it('does not ping while disconnected', () => {
+    const h = harness({ pingIntervalMs: 1_000, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    const s = ready(h);
+    s.serverClose();
+    vi.advanceTimersByTime(20_000);
+    expect(s.actions()).toEqual(['hello']);
+  });
+});
+
+describe('the outbox', () => {
+  it('sends at once when ready and forgets the item on its echo', () => {
+    const h = harness();
+    const s = ready(h);
+    const item = h.client.send({ action: 'sendPublic', message: 'hi' });
+    expect(s.sent[1]).toEqual({ action: 'sendPublic', message: 'hi', ref: item.ref });
+    expect(h.client.pending().map((i) => i.state)).toEqual(['sent']);
+    s.receive({ type: 'public', id: '01A', ts: 1, room: 'lobby', from: 'Alice', message: 'hi', ref: item.ref });
+    expect(h.client.pending()).toEqual([]);
+    expect(h.outbox.at(-1)).toMatchObject({ ref: item.ref, state: 'done' });
+  });
+
+  it('gives every frame its own ref, at most 64 characters', () => {
+    const h = harness();
+    ready(h);
+    const a = h.client.send({ action: 'sendPublic', message: 'a' });
+    const b = h.client.send({ action: 'sendPublic', message: 'b' });
+    expect(a.ref).not.toBe(b.ref);
+    expect(a.ref.length).toBeLessThanOrEqual(64);
+  });
+
+  it('marks an item failed with the server\'s error', () => {
+    const h = harness();
+    const s = ready(h);
+    const item = h.client.send({ action: 'sendPrivate', to: ['Zed'], message: 'psst' });
+    s.receive({ type: 'error', code: 'recipients_unknown', message: 'Nobody called Zed is in this room.', action: 'sendPrivate', unknown: ['Zed'], ref: item.ref });
+    const [p] = h.client.pending();
+    expect(p).toMatchObject({ state: 'failed', error: { code: 'recipients_unknown', unknown: ['Zed'] } });
+    h.client.discard(item.ref);
+    expect(h.client.pending()).toEqual([]);
+  });
+
+  it('queues while reconnecting and sends after the new hello is answered, in order', () => {
+    const h = harness();
+    ready(h).serverClose();
+    const a = h.client.send({ action: 'sendPublic', message: 'one' });
+    const b = h.client.send({ action: 'sendPrivate', to: ['Bob'], message: 'two' });
+    expect(h.client.pending().map((i) => i.state)).toEqual(['queued', 'queued']);
+
+    vi.runOnlyPendingTimers();
+    const s2 = h.last();
+    s2.open();
+    // Nothing but hello until the state arrives: the server must know us first.
+    expect(s2.actions()).toEqual(['hello']);
+    s2.receive(state('Alice'));
+    expect(s2.sent.slice(1)).toEqual([
+      { action: 'sendPublic', message: 'one', ref: a.ref },
+      { action: 'sendPrivate', to: ['Bob'], message: 'two', ref: b.ref },
+    ]);
+    expect(h.client.pending().map((i) => i.state)).toEqual(['sent', 'sent']);
+  });
+
+  it('queues what is sent before the first connection is ready', () => {
+    const h = harness();
+    h.client.start();
+    h.client.send({ action: 'sendPublic', message: 'early' });
+    h.last().open();
+    h.last().receive(state('Alice'));
+    expect(h.last().actions()).toEqual(['hello', 'sendPublic']);
+  });
+
+  it('marks in-flight items unconfirmed when the socket drops, never drops them', () => {
+    const h = harness();
+    const s = ready(h);
+    const item = h.client.send({ action: 'sendPrivate', to: ['Bob'], message: 'psst' });
+    s.serverClose();
+    expect(h.client.pending()).toEqual([expect.objectContaining({ ref: item.ref, state: 'unconfirmed' })]);
+    expect(h.outbox.at(-1)).toMatchObject({ ref: item.ref, state: 'unconfirmed' });
+
+    // It is not resent by itself (that could duplicate it); retry queues it.
+    vi.runOnlyPendingTimers();
+    const s2 = h.last();
+    s2.open();
+    s2.receive(state('Alice'));
+    expect(s2.actions()).toEqual(['hello']);
+    h.client.retry(item.ref);
+    expect(s2.actions()).toEqual(['hello', 'sendPrivate']);
+  });
+
+  it('confirms an unconfirmed public message found in the history after reconnect', () => {
+    const h = harness();
+    const s = ready(h);
+    const item = h.client.send({ action: 'sendPublic', message: 'did it arrive?' });
+    s.serverClose();
+    vi.runOnlyPendingTimers();
+    const s2 = h.last();
+    s2.open();
+    const stored = { type: 'public', id: '01B', ts: Date.now(), room: 'lobby', from: 'Alice', message: 'did it arrive?' };
+    s2.receive(state('Alice', { history: [stored] }));
+    expect(h.client.pending()).toEqual([]);
+    expect(h.outbox.at(-1)).toMatchObject({ ref: item.ref, state: 'done', echo: stored });
+    expect(s2.actions()).toEqual(['hello']);
+  });
+
+  it('keeps queued items across stop() and sends them after start()', () => {
+    const h = harness();
+    const s = ready(h);
+    h.client.stop();
+    h.client.send({ action: 'sendPublic', message: 'later' });
+    expect(s.actions()).toEqual(['hello']);
+    h.client.start();
+    h.last().open();
+    h.last().receive(state('Alice'));
+    expect(h.last().actions()).toEqual(['hello', 'sendPublic']);
+  });
+
+  it('queues a rename made while reconnecting like any other frame', () => {
+    const h = harness();
+    ready(h).serverClose();
+    const item = h.client.send({ action: 'setName', name: 'Al' });
+    vi.runOnlyPendingTimers();
+    const s2 = h.last();
+    s2.open();
+    s2.receive(state('Alice'));
+    expect(s2.sent.at(-1)).toEqual({ action: 'setName', name: 'Al', ref: item.ref });
+    s2.receive({ type: 'renamed', room: 'lobby', oldName: 'Alice', name: 'Al', ts: 2, ref: item.ref });
+    expect(h.client.currentName).toBe('Al');
+    expect(h.client.pending()).toEqual([]);
+  });
+});

@@ -1,0 +1,74 @@
+// Where the page learns the WebSocket URL: ?ws=, then config.json, then a
+// guess; and what the build writes into dist/config.json.
+import { describe, expect, it, vi } from 'vitest';
+import { configJson, runtimeConfig } from '../build/runtime-config';
+import { fallbackUrl, loadConfig } from '../src/config';
+
+const loc = (href: string) => {
+  const u = new URL(href);
+  return { href, protocol: u.protocol, host: u.host };
+};
+
+function answering(body: unknown, ok = true): typeof fetch {
+  return vi.fn(async () => ({ ok, json: async () => body }) as Response);
+}
+
+describe('loadConfig', () => {
+  it('reads wsUrl from config.json next to the page', async () => {
+    const f = answering({ wsUrl: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod' });
+    const c = await loadConfig(loc('https://main.d1.amplifyapp.com/'), f);
+    expect(c).toEqual({ wsUrl: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod', source: 'config.json' });
+    expect(f).toHaveBeenCalledWith('https://main.d1.amplifyapp.com/config.json', { cache: 'no-store' });
+  });
+
+  it('prefers a ?ws= override', async () => {
+    const f = answering({ wsUrl: 'wss://x.example/prod' });
+    const c = await loadConfig(loc('http://127.0.0.1:5173/?ws=ws%3A%2F%2F127.0.0.1%3A8080%2Flocal'), f);
+    expect(c).toEqual({ wsUrl: 'ws://127.0.0.1:8080/local', source: 'query' });
+    expect(f).not.toHaveBeenCalled();
+  });
+
+  it('ignores an override that is not a WebSocket URL', async () => {
+    const c = await loadConfig(loc('http://127.0.0.1:8080/?ws=javascript:alert(1)'), answering({ wsUrl: 'ws://127.0.0.1:8080/local' }));
+    expect(c.source).toBe('config.json');
+  });
+
+  it.each([
+    ['config.json is missing', answering({}, false)],
+    ['config.json has no wsUrl', answering({ other: 1 })],
+    ['config.json has an http URL', answering({ wsUrl: 'http://x/' })],
+    ['fetch fails', vi.fn(async () => Promise.reject(new Error('offline'))) as unknown as typeof fetch],
+  ])('falls back to this host\'s local stage when %s', async (_, f) => {
+    const c = await loadConfig(loc('http://127.0.0.1:8080/'), f);
+    expect(c).toEqual({ wsUrl: 'ws://127.0.0.1:8080/local', source: 'fallback' });
+  });
+
+  it('guesses wss:// for a page served over https', () => {
+    expect(fallbackUrl({ protocol: 'https:', host: 'chat.example' })).toBe('wss://chat.example/local');
+  });
+});
+
+describe('the build\'s config.json', () => {
+  function emitted(env: Record<string, string | undefined>): unknown[] {
+    const files: unknown[] = [];
+    const plugin = runtimeConfig(env);
+    const hook = plugin.generateBundle as (this: unknown) => void;
+    hook.call({ emitFile: (f: unknown) => files.push(f) });
+    return files;
+  }
+
+  it('writes GROUPCHAT_WS_URL into config.json', () => {
+    expect(emitted({ GROUPCHAT_WS_URL: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod' })).toEqual([
+      { type: 'asset', fileName: 'config.json', source: '{"wsUrl":"wss://abc.execute-api.eu-west-1.amazonaws.com/prod"}\n' },
+    ]);
+  });
+
+  it('writes nothing without the variable', () => {
+    expect(emitted({})).toEqual([]);
+    expect(emitted({ GROUPCHAT_WS_URL: '  ' })).toEqual([]);
+  });
+
+  it('refuses a URL that is not ws:// or wss://', () => {
+    expect(() => configJson('https://abc/prod')).toThrow(/GROUPCHAT_WS_URL must be a ws:\/\/ or wss:\/\/ URL/);
+  });
+});

@@ -1,0 +1,125 @@
+// Parsing every frame type the server sends (docs/protocol.md), and the
+// small rules the page shares with the server: name folding, member order,
+// the room rule and counting code points.
+import { describe, expect, it } from 'vitest';
+import { codePoints, DEFAULT_LIMITS, normalizeRoom, parseFrame, sortNames } from '../src/protocol';
+
+const pub = { type: 'public', id: '01JDZ4W7Q8T5V9XGQ2J3K4M5N6', ts: 1764128310123, room: 'lobby', from: 'Bob', message: 'hi' };
+
+describe('parseFrame accepts every documented frame', () => {
+  const cases: Array<[string, object]> = [
+    [
+      'state with history and limits',
+      {
+        type: 'state',
+        room: 'lobby',
+        you: 'Alice',
+        members: ['Alice', 'Bob'],
+        history: [pub],
+        limits: { nameMax: 32, messageMax: 2000, recipientsMax: 20 },
+      },
+    ],
+    [
+      'state with a warning about the name',
+      {
+        type: 'state',
+        room: 'lobby',
+        you: 'guest-4821',
+        members: ['guest-4821'],
+        history: [],
+        limits: { nameMax: 32, messageMax: 2000, recipientsMax: 20 },
+        warning: { code: 'name_taken', message: 'The name "Alice" is already taken in this room; you are guest-4821.' },
+      },
+    ],
+    ['pong', { type: 'pong', ts: 1764128310123 }],
+    ['joined', { type: 'joined', room: 'lobby', name: 'Carol', ts: 1 }],
+    ['left', { type: 'left', room: 'lobby', name: 'Carol', ts: 1 }],
+    ['members after stale connections went', { type: 'members', room: 'lobby', members: ['Alice', 'Bob'], gone: ['Carol'], ts: 1 }],
+    ['renamed with the sender\'s ref', { type: 'renamed', room: 'lobby', oldName: 'guest-4821', name: 'Alice', ts: 1, ref: 'r1' }],
+    ['renamed as others see it', { type: 'renamed', room: 'lobby', oldName: 'guest-4821', name: 'Alice', ts: 1 }],
+    ['public', { ...pub, ref: 'r2' }],
+    [
+      'private',
+      { type: 'private', id: '01JDZ4W7Q8T5V9XGQ2J3K4M5N7', ts: 1, room: 'lobby', from: 'Alice', to: ['Bob', 'Carol'], message: 'psst', ref: 'r3' },
+    ],
+    [
+      'error with unknown recipients',
+      { type: 'error', code: 'recipients_unknown', message: 'Nobody called Zed is in this room.', action: 'sendPrivate', unknown: ['Zed'], ref: 'r3' },
+    ],
+    ['error without action or ref', { type: 'error', code: 'bad_json', message: 'That is not JSON.' }],
+  ];
+  it.each(cases)('%s', (_, frame) => {
+    expect(parseFrame(JSON.stringify(frame))).toEqual({ ok: true, frame });
+  });
+});
+
+describe('parseFrame', () => {
+  it('ignores unknown fields', () => {
+    const r = parseFrame(JSON.stringify({ type: 'pong', ts: 5, extra: { a: 1 } }));
+    expect(r).toEqual({ ok: true, frame: { type: 'pong', ts: 5 } });
+  });
+
+  it('fills in the documented limits when state has none', () => {
+    const r = parseFrame(JSON.stringify({ type: 'state', room: 'x', you: 'A', members: ['A'], history: [] }));
+    expect(r.ok && r.frame.type === 'state' && r.frame.limits).toEqual(DEFAULT_LIMITS);
+  });
+
+  it('takes the limits the server sends', () => {
+    const r = parseFrame(
+      JSON.stringify({ type: 'state', room: 'x', you: 'A', members: ['A'], history: [], limits: { nameMax: 10, messageMax: 50, recipientsMax: 3 } }),
+    );
+    expect(r.ok && r.frame.type === 'state' && r.frame.limits).toEqual({ nameMax: 10, messageMax: 50, recipientsMax: 3 });
+  });
+
+  it('treats a members frame without gone as nobody gone', () => {
+    const r = parseFrame(JSON.stringify({ type: 'members', room: 'x', members: ['A'], ts: 1 }));
+    expect(r.ok && r.frame.type === 'members' && r.frame.gone).toEqual([]);
+  });
+
+  it.each([
+    ['not JSON', '{nope', 'not JSON'],
+    ['a JSON array', '[1,2]', 'the frame is not an object'],
+    ['JSON null', 'null', 'the frame is not an object'],
+    ['no type', '{"ts":1}', '"type" is not a string'],
+    ['an unknown type', '{"type":"shout"}', 'unknown frame type "shout"'],
+    ['a public frame without a message', JSON.stringify({ ...pub, message: undefined }), '"message" is not a string'],
+    ['a ts that is a string', JSON.stringify({ ...pub, ts: '1' }), '"ts" is not a number'],
+    ['members that are not strings', '{"type":"joined","room":"x","name":7,"ts":1}', '"name" is not a string'],
+    ['a private frame whose to is not a list', JSON.stringify({ ...pub, type: 'private', to: 'Bob' }), '"to" is not a list of strings'],
+    ['a history entry of the wrong shape', '{"type":"state","room":"x","you":"A","members":[],"history":[{"type":"public"}]}', '"id" is not a string'],
+    ['a warning without a message', '{"type":"state","room":"x","you":"A","members":[],"history":[],"warning":{"code":"name_taken"}}', '"message" is not a string'],
+    ['a ref that is a number', JSON.stringify({ ...pub, ref: 3 }), '"ref" is not a string'],
+  ])('rejects %s', (_, text, reason) => {
+    expect(parseFrame(text)).toEqual({ ok: false, reason });
+  });
+
+  it('keeps HTML in names and messages as plain strings', () => {
+    const name = '<img src=x onerror=alert(1)>';
+    const r = parseFrame(JSON.stringify({ ...pub, from: name, message: '<b>bold</b>' }));
+    expect(r.ok && r.frame.type === 'public' && [r.frame.from, r.frame.message]).toEqual([name, '<b>bold</b>']);
+  });
+});
+
+describe('names and rooms', () => {
+  it('sorts members case-insensitively, as the server does', () => {
+    expect(sortNames(['bob', 'Alice', 'carol', 'Bea'])).toEqual(['Alice', 'Bea', 'bob', 'carol']);
+  });
+
+  it.each([
+    ['', 'lobby'],
+    ['  Lobby ', 'lobby'],
+    ['team-1_a', 'team-1_a'],
+    ['-dash', null],
+    ['has space', null],
+    ['a'.repeat(32), 'a'.repeat(32)],
+    ['a'.repeat(33), null],
+  ])('room %j becomes %j', (input, want) => {
+    expect(normalizeRoom(input)).toBe(want);
+  });
+
+  it('counts code points, not UTF-16 units', () => {
+    expect(codePoints('héllo')).toBe(5);
+    expect(codePoints('👋🏽')).toBe(2);
+    expect('👋🏽'.length).toBe(4);
+  });
+});
