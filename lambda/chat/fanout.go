@@ -126,13 +126,13 @@ func (inv *invocation) removeStale(stale []Member) {
 	for round := 0; len(stale) > 0 && round < 3; round++ {
 		gone := map[string][]string{} // room → names that went
 		for _, m := range stale {
-			c, ok, err := inv.store.DeleteConnection(inv.ctx, m.ConnID)
+			c, ok, err := inv.store.RemoveStale(inv.ctx, m.ConnID, inv.opt.Now().Add(-inv.opt.StaleGrace))
 			if err != nil {
 				inv.log.Error("remove stale connection", "stale", m.ConnID, "error", err)
 				continue
 			}
 			if !ok {
-				continue // another invocation removed it first
+				continue // removed by another invocation, or still connecting
 			}
 			if err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
 				inv.log.Warn("release stale name", "stale", c.ID, "error", err)

@@ -27,6 +27,10 @@ type Store interface {
 	// DeleteConnection removes a connection's record and returns it; ok is
 	// false when there was none (already removed).
 	DeleteConnection(ctx context.Context, id string) (c Connection, ok bool, err error)
+	// RemoveStale removes a connection's record like DeleteConnection, but
+	// only when it connected before connectedBefore: a connection whose
+	// $connect is still running answers 410 as well, and must be kept.
+	RemoveStale(ctx context.Context, id string, connectedBefore time.Time) (c Connection, ok bool, err error)
 	// Members lists the live connections of a room: one Query of the room
 	// index, cost proportional to the room.
 	Members(ctx context.Context, room string) ([]Member, error)

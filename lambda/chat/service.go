@@ -35,6 +35,11 @@ type Options struct {
 	DeadlineMargin time.Duration
 	// MessageRetention is how long the message log keeps a record. Default 30 days.
 	MessageRetention time.Duration
+	// StaleGrace is how long a new connection is spared removal on 410: API
+	// Gateway answers 410 for a connection whose $connect has not returned
+	// yet, and a $connect can take up to the 29 s integration timeout.
+	// Default 30s.
+	StaleGrace time.Duration
 	// ConnectionTTL is how long a connection record lives at most: a little
 	// past API Gateway's 2-hour connection limit. Default 2h10m.
 	ConnectionTTL time.Duration
@@ -67,6 +72,9 @@ func New(store Store, poster Poster, opt Options) *Service {
 	}
 	if opt.MessageRetention <= 0 {
 		opt.MessageRetention = 30 * 24 * time.Hour
+	}
+	if opt.StaleGrace <= 0 {
+		opt.StaleGrace = 30 * time.Second
 	}
 	if opt.ConnectionTTL <= 0 {
 		opt.ConnectionTTL = 2*time.Hour + 10*time.Minute

@@ -146,16 +146,18 @@ func (s *Store) ClaimName(ctx context.Context, c chat.Claim) (string, error) {
 		return "", fmt.Errorf("claim name: %w", err)
 	}
 	cond := "attribute_not_exists(#pk) OR #conn = :me OR #exp < :now"
+	names := map[string]string{"#pk": contract.ConnPK, "#conn": contract.ConnID, "#exp": contract.ConnExpiresAt}
 	values := map[string]types.AttributeValue{":me": str(c.ConnID), ":now": num(now.Unix())}
 	if c.Resume != "" {
 		cond += " OR #resume = :resume"
+		names["#resume"] = "resume"
 		values[":resume"] = str(c.Resume)
 	}
 	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(s.names.Connections),
 		Item:                      item,
 		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  map[string]string{"#pk": contract.ConnPK, "#conn": contract.ConnID, "#exp": contract.ConnExpiresAt, "#resume": "resume"},
+		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 		ReturnValues:              types.ReturnValueAllOld,
 	})
@@ -292,6 +294,10 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) (chat.Connectio
 		Key:          key(contract.ConnPK, connKey(id)),
 		ReturnValues: types.ReturnValueAllOld,
 	})
+	return removed(out, err)
+}
+
+func removed(out *dynamodb.DeleteItemOutput, err error) (chat.Connection, bool, error) {
 	if err != nil {
 		return chat.Connection{}, false, fmt.Errorf("remove connection: %w", err)
 	}
@@ -303,6 +309,22 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) (chat.Connectio
 		return chat.Connection{}, false, fmt.Errorf("decode removed connection: %w", err)
 	}
 	return it.connection(), true, nil
+}
+
+// RemoveStale implements chat.Store.
+func (s *Store) RemoveStale(ctx context.Context, id string, connectedBefore time.Time) (chat.Connection, bool, error) {
+	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       key(contract.ConnPK, connKey(id)),
+		ConditionExpression:       aws.String("#at < :before"),
+		ExpressionAttributeNames:  map[string]string{"#at": "connectedAt"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":before": num(connectedBefore.UnixMilli())},
+		ReturnValues:              types.ReturnValueAllOld,
+	})
+	if conditionFailed(err) {
+		return chat.Connection{}, false, nil
+	}
+	return removed(out, err)
 }
 
 // Members implements chat.Store: one Query of the room's partition of the

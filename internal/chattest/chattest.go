@@ -1,0 +1,331 @@
+// Package chattest runs the chat handler against real parts for tests and
+// benchmarks: dynalite through the real DynamoDB client, and an HTTP server
+// standing in for API Gateway's management API, reached through the real
+// management API client. Only AWS itself is stood in for.
+package chattest
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/internal/dynalite"
+	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/lambda/dynamo"
+	"github.com/groupchat/groupchat/lambda/wire"
+)
+
+// AWSConfig is a configuration with dummy credentials: enough for the SDK
+// to sign requests to local endpoints.
+func AWSConfig() aws.Config {
+	return aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	}
+}
+
+var (
+	shared     *dynalite.Server
+	sharedOnce sync.Once
+	sharedErr  error
+)
+
+// Main starts one dynalite for a test binary, runs the tests, stops it.
+// Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		_ = shared.Stop()
+	}
+	os.Exit(code)
+}
+
+// DynamoDB returns a client for the test binary's dynalite, starting it on
+// first use.
+func DynamoDB(t testing.TB) (*dynamodb.Client, string) {
+	t.Helper()
+	sharedOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		shared, sharedErr = dynalite.Start(ctx, dynalite.Options{})
+	})
+	if sharedErr != nil {
+		t.Fatalf("dynalite: %v", sharedErr)
+	}
+	db := dynamodb.NewFromConfig(AWSConfig(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(shared.Endpoint()) })
+	return db, shared.Endpoint()
+}
+
+var tableSeq atomic.Int64
+
+var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+
+// NewTables creates a fresh pair of tables for one test.
+func NewTables(t testing.TB, db *dynamodb.Client) dynamo.Names {
+	t.Helper()
+	base := unsafeName.ReplaceAllString(t.Name(), "_")
+	if len(base) > 150 {
+		base = base[:150]
+	}
+	n := tableSeq.Add(1)
+	names := dynamo.Names{
+		Connections: fmt.Sprintf("%s-%d-%s", base, n, contract.Connections.ID),
+		Messages:    fmt.Sprintf("%s-%d-%s", base, n, contract.Messages.ID),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := dynamo.CreateTables(ctx, db, names); err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// Gateway stands in for the management API (POST /@connections/{id}). Each
+// live connection has an inbox of the frames posted to it. Connections that
+// were never opened, or have vanished, answer 410 GoneException the way
+// API Gateway does; connections marked failing answer 500.
+type Gateway struct {
+	*httptest.Server
+	mu      sync.Mutex
+	inbox   map[string][]json.RawMessage
+	failing map[string]bool
+	posts   atomic.Int64
+	// Latency, when set, delays every POST, like a call to AWS would take.
+	Latency time.Duration
+}
+
+// NewGateway starts a Gateway; it stops when the test ends.
+func NewGateway(t testing.TB) *Gateway {
+	g := &Gateway{inbox: map[string][]json.RawMessage{}, failing: map[string]bool{}}
+	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
+	t.Cleanup(g.Close)
+	return g
+}
+
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
+	id, ok := strings.CutPrefix(r.URL.Path, "/@connections/")
+	if !ok || r.Method != http.MethodPost {
+		http.Error(w, "not supported", http.StatusBadRequest)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	g.posts.Add(1)
+	if g.Latency > 0 {
+		time.Sleep(g.Latency)
+	}
+	g.mu.Lock()
+	box, live := g.inbox[id]
+	failing := g.failing[id]
+	if live && !failing {
+		g.inbox[id] = append(box, json.RawMessage(body))
+	}
+	g.mu.Unlock()
+	switch {
+	case !live:
+		w.Header().Set("X-Amzn-Errortype", "GoneException")
+		w.WriteHeader(http.StatusGone)
+		_, _ = w.Write([]byte(`{"message":"Gone"}`))
+	case failing:
+		w.Header().Set("X-Amzn-Errortype", "InternalServerErrorException")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"message":"Internal server error"}`))
+	default:
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// Open makes a connection live.
+func (g *Gateway) Open(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.inbox[id]; !ok {
+		g.inbox[id] = []json.RawMessage{}
+	}
+}
+
+// Vanish makes a connection gone without telling the handler, like a client
+// that lost its network: posts to it answer 410 from now on.
+func (g *Gateway) Vanish(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.inbox, id)
+}
+
+// Fail makes posts to a connection answer 500.
+func (g *Gateway) Fail(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.failing[id] = true
+}
+
+// Take returns and clears the frames posted to a connection.
+func (g *Gateway) Take(id string) []json.RawMessage {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	box := g.inbox[id]
+	if _, ok := g.inbox[id]; ok {
+		g.inbox[id] = []json.RawMessage{}
+	}
+	return box
+}
+
+// Posts counts every POST received.
+func (g *Gateway) Posts() int64 { return g.posts.Load() }
+
+// Harness is a chat service on fresh tables with a Gateway in front.
+type Harness struct {
+	t       testing.TB
+	Service *chat.Service
+	Store   *dynamo.Store
+	DB      *dynamodb.Client
+	Tables  dynamo.Names
+	GW      *Gateway
+	Metrics *SyncBuffer
+	Stage   string
+	offset  atomic.Int64
+}
+
+// Now is the harness's clock: real time plus whatever Advance added.
+func (h *Harness) Now() time.Time { return time.Now().Add(time.Duration(h.offset.Load())) }
+
+// Advance moves the harness's clock forward.
+func (h *Harness) Advance(d time.Duration) { h.offset.Add(int64(d)) }
+
+// Option adjusts the service's options before it is built.
+type Option func(*chat.Options)
+
+// New builds a Harness.
+func New(t testing.TB, opts ...Option) *Harness {
+	t.Helper()
+	db, endpoint := DynamoDB(t)
+	h := &Harness{t: t, DB: db, Tables: NewTables(t, db), GW: NewGateway(t), Metrics: &SyncBuffer{}, Stage: "test"}
+	o := chat.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: h.Metrics, Now: h.Now}
+	if testing.Verbose() {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	cfg := wire.Config{Tables: h.Tables, ManagementEndpoint: h.GW.URL, DynamoDBEndpoint: endpoint}
+	h.Service = wire.New(cfg, AWSConfig(), o)
+	h.Store = dynamo.New(db, h.Tables, o.Now)
+	return h
+}
+
+// NewConnID returns an id shaped like API Gateway's.
+func NewConnID() string {
+	b := make([]byte, 11)
+	for i := range b {
+		b[i] = byte(rand.IntN(256))
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func (h *Harness) event(ctx context.Context, id, route, body string, query map[string]string) events.APIGatewayProxyResponse {
+	h.t.Helper()
+	eventType := "MESSAGE"
+	switch route {
+	case contract.RouteConnect:
+		eventType = "CONNECT"
+	case contract.RouteDisconnect:
+		eventType = "DISCONNECT"
+	}
+	now := time.Now()
+	req := events.APIGatewayWebsocketProxyRequest{
+		Body:                  body,
+		QueryStringParameters: query,
+		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
+			RouteKey: route, EventType: eventType, ConnectionID: id, Stage: h.Stage,
+			RequestTimeEpoch: now.UnixMilli(), ConnectedAt: now.UnixMilli(), RequestID: fmt.Sprint(now.UnixNano()),
+		},
+	}
+	resp, err := h.Service.Handle(ctx, req)
+	if err != nil {
+		h.t.Fatalf("%s returned an error: %v", route, err)
+	}
+	return resp
+}
+
+// Connect opens a connection with the given query (name, room, resume) and
+// returns its id and the $connect response.
+func (h *Harness) Connect(query map[string]string) (string, events.APIGatewayProxyResponse) {
+	h.t.Helper()
+	id := NewConnID()
+	resp := h.event(context.Background(), id, contract.RouteConnect, "", query)
+	if resp.StatusCode == 200 {
+		h.GW.Open(id)
+	}
+	return id, resp
+}
+
+// Join connects with a name in a room and fails the test unless it worked.
+func (h *Harness) Join(name, room string) string {
+	h.t.Helper()
+	q := map[string]string{"name": name}
+	if room != "" {
+		q["room"] = room
+	}
+	id, resp := h.Connect(q)
+	if resp.StatusCode != 200 {
+		h.t.Fatalf("connect %s: status %d %s", name, resp.StatusCode, resp.Body)
+	}
+	return id
+}
+
+// Send delivers a frame as API Gateway would: the route picked from the
+// frame by the shared route table. It returns the route response body.
+func (h *Harness) Send(id, body string) string {
+	h.t.Helper()
+	return h.SendCtx(context.Background(), id, body)
+}
+
+// SendCtx is Send with a context (an invocation deadline).
+func (h *Harness) SendCtx(ctx context.Context, id, body string) string {
+	h.t.Helper()
+	return h.event(ctx, id, contract.SelectRoute([]byte(body)), body, nil).Body
+}
+
+// Disconnect runs $disconnect for a connection, as API Gateway does after a close.
+func (h *Harness) Disconnect(id string) {
+	h.t.Helper()
+	h.GW.Vanish(id)
+	h.event(context.Background(), id, contract.RouteDisconnect, "", nil)
+}
+
+// SyncBuffer is a goroutine-safe bytes buffer for metrics output.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

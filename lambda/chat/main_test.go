@@ -1,0 +1,88 @@
+package chat_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/groupchat/groupchat/internal/chattest"
+)
+
+func TestMain(m *testing.M) { chattest.Main(m) }
+
+// frame is a decoded server frame, loose enough for every type.
+type frame struct {
+	Type    string   `json:"type"`
+	Code    string   `json:"code"`
+	Message string   `json:"message"`
+	Action  string   `json:"action"`
+	Ref     string   `json:"ref"`
+	Unknown []string `json:"unknown"`
+	Room    string   `json:"room"`
+	Name    string   `json:"name"`
+	OldName string   `json:"oldName"`
+	From    string   `json:"from"`
+	To      []string `json:"to"`
+	ID      string   `json:"id"`
+	TS      int64    `json:"ts"`
+	You     string   `json:"you"`
+	Members []string `json:"members"`
+	Gone    []string `json:"gone"`
+	History []frame  `json:"history"`
+	Resume  string   `json:"resume"`
+	Limits  *struct {
+		NameMax, MessageMax, RecipientsMax int
+	} `json:"limits"`
+	Warning *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"warning"`
+}
+
+func decode(t *testing.T, raw []byte) frame {
+	t.Helper()
+	var f frame
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatalf("server frame is not JSON: %q: %v", raw, err)
+	}
+	if f.Type == "" {
+		t.Fatalf("server frame has no type: %s", raw)
+	}
+	return f
+}
+
+// inbox returns and clears the frames delivered to a connection.
+func inbox(t *testing.T, h *chattest.Harness, id string) []frame {
+	t.Helper()
+	var out []frame
+	for _, raw := range h.GW.Take(id) {
+		out = append(out, decode(t, raw))
+	}
+	return out
+}
+
+// state sends hello and returns the state frame.
+func state(t *testing.T, h *chattest.Harness, id string) frame {
+	t.Helper()
+	f := decode(t, []byte(h.Send(id, `{"action":"hello"}`)))
+	if f.Type != "state" {
+		t.Fatalf("hello answered %+v, want a state frame", f)
+	}
+	return f
+}
+
+func types(fs []frame) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Type
+	}
+	return out
+}
+
+// only asserts that fs is exactly one frame of the given type and returns it.
+func only(t *testing.T, fs []frame, typ string) frame {
+	t.Helper()
+	if len(fs) != 1 || fs[0].Type != typ {
+		t.Fatalf("got frames %v, want exactly one %q", types(fs), typ)
+	}
+	return fs[0]
+}
