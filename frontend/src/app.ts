@@ -22,6 +22,7 @@ export interface AppOptions {
   wsUrl: string;
   socket?: SocketFactory;
   pingIntervalMs?: number;
+  backoffInitialMs?: number;
 }
 
 const STORAGE_KEY = 'groupchat.join';
@@ -164,7 +165,14 @@ export class ChatApp {
     this.ui.joinView.hidden = true;
     this.ui.chatView.hidden = false;
     this.client = new ChatClient(
-      { url: this.opts.wsUrl, name, room, socket: this.opts.socket, pingIntervalMs: this.opts.pingIntervalMs },
+      {
+        url: this.opts.wsUrl,
+        name,
+        room,
+        socket: this.opts.socket,
+        pingIntervalMs: this.opts.pingIntervalMs,
+        backoff: this.opts.backoffInitialMs ? { initialMs: this.opts.backoffInitialMs } : undefined,
+      },
       {
         frame: (f) => this.onFrame(f),
         status: (s) => this.onStatus(s),

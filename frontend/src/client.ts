@@ -143,13 +143,20 @@ export class ChatClient {
   private room: string;
 
   constructor(options: ClientOptions, events: ClientEvents = {}) {
+    const b = options.backoff ?? {};
     this.opts = {
-      socket: (url) => new WebSocket(url) as unknown as SocketLike,
-      pingIntervalMs: 4 * 60_000,
-      pongTimeoutMs: 20_000,
-      random: Math.random,
-      ...options,
-      backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+      url: options.url,
+      name: options.name,
+      room: options.room,
+      socket: options.socket ?? ((url) => new WebSocket(url) as unknown as SocketLike),
+      pingIntervalMs: options.pingIntervalMs ?? 4 * 60_000,
+      pongTimeoutMs: options.pongTimeoutMs ?? 20_000,
+      random: options.random ?? Math.random,
+      backoff: {
+        initialMs: b.initialMs ?? DEFAULT_BACKOFF.initialMs,
+        maxMs: b.maxMs ?? DEFAULT_BACKOFF.maxMs,
+        factor: b.factor ?? DEFAULT_BACKOFF.factor,
+      },
     };
     this.events = events;
     this.name = options.name;

@@ -424,3 +424,15 @@ describe('the outbox', () => {
     expect(h.client.pending()).toEqual([]);
   });
 });
+
+describe('options', () => {
+  it('keeps the defaults for options given as undefined', () => {
+    const h = harness({ pingIntervalMs: undefined, backoff: { initialMs: undefined } });
+    const s = ready(h);
+    vi.advanceTimersByTime(4 * 60_000);
+    expect(s.actions()).toEqual(['hello', 'ping']);
+    s.receive({ type: 'pong', ts: 1 });
+    s.serverClose();
+    expect((h.client.state.retryAt ?? 0) - Date.now()).toBe(750);
+  });
+});

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Browser end-to-end tests: builds the page, starts the local stack
+# (cmd/local, with its own dynalite) on a free port, drives Debian's Chromium
+# headless through playwright-core against it (frontend/e2e/), then stops the
+# stack's whole process group.
+#
+# Chromium: CHROMIUM_PATH, default /usr/bin/chromium. In CI (CI=true) a missing
+# Chromium is installed with apt-get; anywhere else the script says what to
+# install and fails. The tests never skip.
+# GROUPCHAT_UPDATE_SCREENSHOT=1 rewrites docs/screenshot.png from the run.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"
+
+if [ ! -x "$chromium" ]; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "test-e2e: $chromium is missing; installing Debian's chromium"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    [ -x "$chromium" ] || { echo "test-e2e: FAILED: chromium installed but $chromium is still missing" >&2; exit 1; }
+  else
+    cat >&2 <<EOF
+test-e2e: the browser tests need Chromium at $chromium.
+  Debian/Ubuntu:  sudo apt-get install chromium
+  or point CHROMIUM_PATH at a Chromium or Chrome binary.
+EOF
+    exit 1
+  fi
+fi
+command -v node >/dev/null || { echo "test-e2e: Node.js 20.19 or later is required" >&2; exit 1; }
+command -v go >/dev/null || { echo "test-e2e: Go is required (the local stack is Go)" >&2; exit 1; }
+[ -d cmd/local ] || { echo "test-e2e: FAILED: cmd/local (the local stack) is missing" >&2; exit 1; }
+
+scripts/deps.sh # dynalite, which the local stack runs
+cd frontend
+stamp=node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "test-e2e: building the page"
+npx --no-install vite build --logLevel warn
+cd "$root"
+
+work="$(mktemp -d)"
+pid=""
+cleanup() {
+  status=$?
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  if [ "$status" -ne 0 ] && [ -s "$work/local.log" ]; then
+    echo "--- local stack log (last 40 lines) ---" >&2
+    tail -n 40 "$work/local.log" >&2
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "test-e2e: building the local stack"
+go build -o "$work/local" ./cmd/local
+port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+# setsid gives the stack (and the dynalite it starts) a process group of its
+# own, so that cleanup ends all of it and nothing else.
+PORT="$port" setsid "$work/local" </dev/null >"$work/local.log" 2>&1 &
+pid=$!
+base="http://127.0.0.1:$port"
+echo "test-e2e: local stack pid $pid at $base"
+node -e '
+  const url = process.argv[1] + "/config.json", pid = Number(process.argv[2]);
+  const deadline = Date.now() + 90_000;
+  (async () => {
+    for (;;) {
+      try { process.kill(pid, 0); } catch { console.error("test-e2e: the local stack exited during start-up"); process.exit(1); }
+      try { const r = await fetch(url); if (r.ok) return; } catch {}
+      if (Date.now() > deadline) { console.error("test-e2e: the local stack did not answer " + url + " within 90 s"); process.exit(1); }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+' "$base" "$pid"
+
+cd frontend
+GROUPCHAT_E2E_URL="$base" CHROMIUM_PATH="$chromium" npx --no-install vitest run --config vitest.e2e.config.ts
