@@ -34,9 +34,15 @@ export function timeEl(ts: number): HTMLTimeElement {
   return el('time', { text: clockTime(ts), attrs: { datetime: d.toISOString(), title: d.toLocaleString() } });
 }
 
-/** A stable hue per name so that senders are told apart at a glance. */
+/** Hues far enough apart to tell senders apart; violet is left to private messages. */
+const HUES = [0, 25, 210, 140, 165, 95, 45, 320];
+
+/** A stable hue per name (FNV-1a of the lower-cased name picks one of HUES). */
 export function nameHue(name: string): number {
-  let h = 0;
-  for (const ch of name.toLowerCase()) h = (h * 31 + (ch.codePointAt(0) ?? 0)) % 360;
-  return h;
+  let h = 2166136261;
+  for (const ch of name.toLowerCase()) {
+    h ^= ch.codePointAt(0) ?? 0;
+    h = Math.imul(h, 16777619) >>> 0;
+  }
+  return HUES[h % HUES.length];
 }
