@@ -64,9 +64,13 @@ type Faults struct {
 	// POST unanswered until the caller gives up or the gateway shuts down,
 	// and sends nothing.
 	StallPost func(connectionID string) bool
+	// DropDisconnect, when it returns true for a connection that ends,
+	// skips its $disconnect, as AWS may (delivery is best effort): the
+	// handler's record of it goes stale and is found by a 410 later.
+	DropDisconnect func(connectionID string) bool
 }
 
-// Fraction returns a predicate for Faults.FailPost or Faults.StallPost that
+// Fraction returns a predicate for the Faults switches that
 // is true for about the fraction p (0–1) of calls, chosen at random per call.
 // It returns nil for p <= 0.
 func Fraction(p float64) func(connectionID string) bool {

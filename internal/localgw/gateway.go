@@ -184,7 +184,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		g.logf("%s %s refused %d in %s %s", c.id, routeConnect, resp.StatusCode, took, r.URL.RawQuery)
+		g.logf("%s %s refused %d in %s from %s%s", c.id, routeConnect, resp.StatusCode, took, c.sourceIP, query(r))
 		for k, v := range resp.Headers {
 			w.Header().Set(k, v)
 		}
@@ -204,7 +204,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(g.cfg.MessageLimit)
 	c.ws, c.frames = ws, fw.conn
-	g.logf("%s %s %d in %s from %s %s", c.id, routeConnect, resp.StatusCode, took, c.sourceIP, r.URL.RawQuery)
+	g.logf("%s %s %d in %s from %s%s", c.id, routeConnect, resp.StatusCode, took, c.sourceIP, query(r))
 
 	g.mu.Lock()
 	g.conns[c.id] = c
@@ -322,6 +322,10 @@ func (g *Gateway) send(c *conn, frame []byte) {
 }
 
 func (g *Gateway) disconnect(c *conn, st closeStatus) {
+	if f := g.cfg.Faults.DropDisconnect; f != nil && f(c.id) {
+		g.logf("%s %s (%d %q) dropped (fault injected)", c.id, routeDisconnect, st.code, st.reason)
+		return
+	}
 	ev := g.disconnectEvent(c, st, time.Now())
 	resp, took, err := g.invoke(ev)
 	if err != nil {
@@ -410,4 +414,12 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// query is the handshake's query string for a log line.
+func query(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return " ?" + r.URL.RawQuery
 }

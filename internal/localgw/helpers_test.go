@@ -28,13 +28,16 @@ type stack struct {
 
 // start serves a gateway with handler h (the recorder sees every event
 // before h does) and shuts it down at the end of the test.
-func start(t *testing.T, h Handler, cfg Config) *stack {
+func start(t *testing.T, h Handler, cfg Config, setup ...func(*Gateway)) *stack {
 	t.Helper()
 	rec := &recorder{changed: make(chan struct{})}
 	if cfg.Log == nil {
 		cfg.Log = testLog{t}
 	}
 	gw := New(rec.wrap(h), cfg)
+	for _, f := range setup {
+		f(gw)
+	}
 	srv := httptest.NewServer(gw)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
