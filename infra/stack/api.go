@@ -1,0 +1,116 @@
+// API: the WebSocket API with exactly the routes of contract.Routes(), all
+// integrated with the one function, and its stage with throttling and access
+// logs (plus, when configured, API Gateway's account-level CloudWatch role).
+package stack
+
+import (
+	"strconv"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/groupchat/groupchat/contract"
+)
+
+// accessLogFormat is one JSON object per WebSocket event.
+const accessLogFormat = `{"requestId":"$context.requestId","connectionId":"$context.connectionId",` +
+	`"eventType":"$context.eventType","routeKey":"$context.routeKey","status":"$context.status",` +
+	`"requestTime":"$context.requestTimeEpoch","ip":"$context.identity.sourceIp",` +
+	`"integrationStatus":"$context.integration.status","integrationLatency":"$context.integration.latency",` +
+	`"integrationError":"$context.integration.error","error":"$context.error.message"}`
+
+// API is the WebSocket API and its stage.
+type API struct {
+	Api       awsapigatewayv2.WebSocketApi
+	Stage     awsapigatewayv2.WebSocketStage
+	Routes    []awsapigatewayv2.WebSocketRoute
+	AccessLog awslogs.LogGroup
+}
+
+func newAPI(scope constructs.Construct, cfg Config, c *Compute) *API {
+	api := awsapigatewayv2.NewWebSocketApi(scope, jsii.String("ChatApi"), &awsapigatewayv2.WebSocketApiProps{
+		ApiName:                  jsii.String(cfg.StackName()),
+		Description:              jsii.String("GroupChat WebSocket API (" + cfg.Env + ")"),
+		RouteSelectionExpression: jsii.String(contract.RouteSelectionExpression),
+	})
+	// One integration object: CDK creates one integration resource for it
+	// and a Lambda permission per route.
+	integration := awsapigatewayv2integrations.NewWebSocketLambdaIntegration(jsii.String("Handler"), c.Function, nil)
+	a := &API{Api: api}
+	for _, r := range contract.Routes() {
+		route := api.AddRoute(jsii.String(r.Key), &awsapigatewayv2.WebSocketRouteOptions{
+			Integration:    integration,
+			ReturnResponse: jsii.Bool(r.TwoWay),
+		})
+		a.Routes = append(a.Routes, route)
+		skipCheckov(route, "CKV_AWS_309", anonymousChat)
+	}
+	suppressNag(api, "AwsSolutions-APIG4", anonymousChat)
+
+	a.AccessLog = awslogs.NewLogGroup(scope, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
+		Retention:     logRetention[cfg.LogRetentionDays],
+		RemovalPolicy: removalPolicy(cfg),
+	})
+	skipCheckov(a.AccessLog, "CKV_AWS_158", "CloudWatch Logs encrypts log data at rest with its service key; access logs hold request metadata only.")
+	if cfg.LogRetentionDays < 365 {
+		skipCheckov(a.AccessLog, "CKV_AWS_338", "Retention is "+strconv.Itoa(cfg.LogRetentionDays)+" days by this environment's config (logRetentionDays): operational logs, no audit requirement.")
+	}
+	a.Stage = awsapigatewayv2.NewWebSocketStage(scope, jsii.String("Stage"), &awsapigatewayv2.WebSocketStageProps{
+		WebSocketApi: api,
+		StageName:    jsii.String(cfg.StageName),
+		AutoDeploy:   jsii.Bool(true),
+		Throttle: &awsapigatewayv2.ThrottleSettings{
+			RateLimit:  jsii.Number(cfg.ThrottleRateLimit),
+			BurstLimit: jsii.Number(cfg.ThrottleBurstLimit),
+		},
+		AccessLogSettings: &accessLogs{group: a.AccessLog},
+	})
+	if cfg.ManageAPIGatewayAccountRole {
+		a.Stage.Node().AddDependency(newAccountRole(scope))
+	}
+	return a
+}
+
+// anonymousChat is why no route has an authorizer.
+const anonymousChat = "GroupChat is an anonymous chat by design (docs/protocol.md): anyone with the URL may join. " +
+	"A WebSocket API can only attach an authorizer to $connect anyway; the other routes run on an admitted connection."
+
+// accessLogs implements awsapigatewayv2.IAccessLogSettings.
+type accessLogs struct{ group awslogs.LogGroup }
+
+func (a *accessLogs) Destination() awsapigatewayv2.IAccessLogDestination {
+	return awsapigatewayv2.NewLogGroupLogDestination(a.group)
+}
+
+func (a *accessLogs) Format() awsapigateway.AccessLogFormat {
+	return awsapigateway.AccessLogFormat_Custom(jsii.String(accessLogFormat))
+}
+
+// newAccountRole sets the account-wide role API Gateway needs to write any
+// stage's logs. The role is retained when the stack goes, so the account
+// setting never points at a deleted role; see docs/deploy.md.
+func newAccountRole(scope constructs.Construct) awsapigateway.CfnAccount {
+	role := awsiam.NewRole(scope, jsii.String("ApiGatewayCloudWatchRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil),
+		Description: jsii.String("API Gateway's account-level role for writing stage logs to CloudWatch Logs"),
+		ManagedPolicies: &[]awsiam.IManagedPolicy{
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AmazonAPIGatewayPushToCloudWatchLogs")),
+		},
+	})
+	role.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN)
+	suppressNag(role, "AwsSolutions-IAM4",
+		"AmazonAPIGatewayPushToCloudWatchLogs is the AWS-maintained policy for API Gateway's account-wide logging role; "+
+			"it must reach log groups API Gateway creates and names itself, for every API in the account.",
+		"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+	account := awsapigateway.NewCfnAccount(scope, jsii.String("ApiGatewayAccount"), &awsapigateway.CfnAccountProps{
+		CloudWatchRoleArn: role.RoleArn(),
+	})
+	account.Node().AddDependency(role)
+	return account
+}

@@ -1,0 +1,88 @@
+// Data: the DynamoDB tables, built from the shared key schema in contract.
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/groupchat/groupchat/contract"
+)
+
+// Data holds the chat's tables, keyed by contract.Table.ID.
+type Data struct {
+	Connections awsdynamodb.Table
+	Messages    awsdynamodb.Table
+	// Specs pairs each table with its contract entry, in contract order.
+	Specs []TableSpec
+}
+
+// TableSpec is a deployed table and the contract entry it was built from.
+type TableSpec struct {
+	Contract contract.Table
+	Table    awsdynamodb.Table
+}
+
+func newData(scope constructs.Construct, cfg Config) *Data {
+	d := &Data{}
+	for _, t := range contract.Tables() {
+		table := newTable(scope, cfg, t)
+		d.Specs = append(d.Specs, TableSpec{Contract: t, Table: table})
+		switch t.ID {
+		case contract.Connections.ID:
+			d.Connections = table
+		case contract.Messages.ID:
+			d.Messages = table
+		}
+	}
+	return d
+}
+
+// newTable builds one on-demand table with TTL; PITR, deletion protection and
+// the removal policy follow the environment's config.
+func newTable(scope constructs.Construct, cfg Config, t contract.Table) awsdynamodb.Table {
+	props := &awsdynamodb.TableProps{
+		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String(t.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute: jsii.String(t.TTLAttribute),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(cfg.PointInTimeRecovery),
+		},
+		DeletionProtection: jsii.Bool(cfg.DeletionProtection),
+		RemovalPolicy:      removalPolicy(cfg),
+	}
+	if t.SortKey != "" {
+		props.SortKey = &awsdynamodb.Attribute{Name: jsii.String(t.SortKey), Type: awsdynamodb.AttributeType_STRING}
+	}
+	table := awsdynamodb.NewTable(scope, jsii.String(t.ID), props)
+	for _, ix := range t.Indexes {
+		gsi := &awsdynamodb.GlobalSecondaryIndexProps{
+			IndexName:        jsii.String(ix.Name),
+			PartitionKey:     &awsdynamodb.Attribute{Name: jsii.String(ix.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
+			ProjectionType:   awsdynamodb.ProjectionType_INCLUDE,
+			NonKeyAttributes: jsii.Strings(ix.NonKeyAttributes...),
+		}
+		if ix.SortKey != "" {
+			gsi.SortKey = &awsdynamodb.Attribute{Name: jsii.String(ix.SortKey), Type: awsdynamodb.AttributeType_STRING}
+		}
+		table.AddGlobalSecondaryIndex(gsi)
+	}
+	if !cfg.PointInTimeRecovery {
+		reason := "Point-in-time recovery is off by this environment's config (pointInTimeRecovery=false): " +
+			"it holds short-lived test chat data that expires by TTL; prod enables it."
+		suppressNag(table, "AwsSolutions-DDB3", reason)
+		skipCheckov(table, "CKV_AWS_28", reason)
+	}
+	skipCheckov(table, "CKV_AWS_119",
+		"Encrypted at rest with the DynamoDB-owned key: the items are ephemeral chat data that expire by TTL, "+
+			"and a customer-managed key would add a KMS call per request without a key policy anyone needs.")
+	return table
+}
+
+func removalPolicy(cfg Config) awscdk.RemovalPolicy {
+	if cfg.Retain() {
+		return awscdk.RemovalPolicy_RETAIN
+	}
+	return awscdk.RemovalPolicy_DESTROY
+}

@@ -1,0 +1,106 @@
+// The stack: one per environment, assembled from the concerns in this package.
+package stack
+
+import (
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// Props configure one GroupChat stack.
+type Props struct {
+	awscdk.StackProps
+	Config Config
+	// Code is the function's code; nil builds lambda/ with scripts/build-lambda.sh.
+	Code awslambda.Code
+	// Root is the repository root, used when Code is nil.
+	Root string
+}
+
+// GroupChat is one environment's stack and its parts.
+type GroupChat struct {
+	awscdk.Stack
+	Data          *Data
+	Compute       *Compute
+	API           *API
+	Observability *Observability
+	Hosting       *Hosting
+}
+
+// New builds the stack for props.Config.Env and checks it with cdk-nag's
+// AwsSolutions rules.
+func New(scope constructs.Construct, props *Props) *GroupChat {
+	cfg := props.Config
+	sp := props.StackProps
+	if sp.Env == nil {
+		sp.Env = environment(cfg)
+	}
+	if sp.Description == nil {
+		sp.Description = jsii.String("GroupChat (" + cfg.Env + "): WebSocket API, Lambda, DynamoDB, dashboard, alarms, Amplify hosting")
+	}
+	st := awscdk.NewStack(scope, jsii.String(cfg.StackName()), &sp)
+	awscdk.Tags_Of(st).Add(jsii.String("app"), jsii.String("groupchat"), nil)
+	awscdk.Tags_Of(st).Add(jsii.String("env"), jsii.String(cfg.Env), nil)
+
+	code := props.Code
+	if code == nil {
+		code = LambdaCode(props.Root)
+	}
+	g := &GroupChat{Stack: st}
+	g.Data = newData(st, cfg)
+	g.Compute = newCompute(st, cfg, code)
+	g.API = newAPI(st, cfg, g.Compute)
+	g.Compute.useTables(g.Data)
+	g.Compute.useManagementAPI(g.API.Api, g.API.Stage)
+	g.Compute.acceptFindings(cfg, g.API.Api)
+	g.Observability = newObservability(st, monitored{cfg: cfg, compute: g.Compute, data: g.Data, api: g.API})
+	g.Hosting = newHosting(st, cfg, g.API.Stage.Url())
+	g.outputs()
+
+	awscdk.Aspects_Of(st).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	return g
+}
+
+func (g *GroupChat) outputs() {
+	out := func(id, desc string, value *string) {
+		awscdk.NewCfnOutput(g.Stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(desc)})
+	}
+	out("WebSocketURL", "wss:// URL of the chat's API stage (clients connect here)", g.API.Stage.Url())
+	out("ManagementURL", "https:// callback URL of the stage (the handler's PostToConnection endpoint)", g.API.Stage.CallbackUrl())
+	out("FrontendURL", "https:// address of this environment's Amplify branch", g.Hosting.URL)
+	out("AmplifyAppId", "Amplify app id (console: Amplify > Apps)", g.Hosting.App.AttrAppId())
+	out("DashboardURL", "CloudWatch dashboard of this environment",
+		jsii.String("https://console.aws.amazon.com/cloudwatch/home?region="+*g.Region()+"#dashboards:name="+*g.Observability.Dashboard.DashboardName()))
+	out("AlarmTopicArn", "SNS topic every alarm notifies", g.Observability.Topic.TopicArn())
+	for _, spec := range g.Data.Specs {
+		out(spec.Contract.ID+"TableName", "DynamoDB table "+spec.Contract.ID+" (the function's "+spec.Contract.EnvVar+")", spec.Table.TableName())
+	}
+	out("FunctionName", "the Lambda handler", g.Compute.Function.FunctionName())
+}
+
+// environment pins the stack to the configured account and region, else to
+// the CLI's (CDK_DEFAULT_*); with neither the stack is environment-agnostic,
+// so synth needs no AWS credentials.
+func environment(cfg Config) *awscdk.Environment {
+	account, region := cfg.Account, cfg.Region
+	// The CLI sets CDK_DEFAULT_ACCOUNT only when it found credentials (its
+	// region then defaults to us-east-1), so an offline synth stays agnostic.
+	if account == "" && region == "" && os.Getenv("CDK_DEFAULT_ACCOUNT") != "" {
+		account, region = os.Getenv("CDK_DEFAULT_ACCOUNT"), os.Getenv("CDK_DEFAULT_REGION")
+	}
+	if account == "" && region == "" {
+		return nil
+	}
+	env := &awscdk.Environment{}
+	if account != "" {
+		env.Account = jsii.String(account)
+	}
+	if region != "" {
+		env.Region = jsii.String(region)
+	}
+	return env
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs the pinned AWS CDK CLI (infra/_cli/package-lock.json) on the Go app in infra/.
+#   cdk.sh synth [ENV]   synthesizes EVERY environment in cdk.json into cdk.out (ENV is ignored)
+#   cdk.sh diff ENV      compares one environment's stack with what is deployed
+#   cdk.sh deploy ENV    deploys one environment's stack (needs AWS credentials)
+# synth works offline and without AWS credentials.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmd="${1:?usage: cdk.sh synth|diff|deploy [ENV]}"
+env="${2:-dev}"
+
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
+export CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=1
+export GOFLAGS=-buildvcs=false
+# Install the CLI when its lockfile changed since the last install.
+stamp=infra/_cli/node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ infra/_cli/package-lock.json -nt "$stamp" ]; then
+  npm ci --prefix infra/_cli --no-audit --no-fund --loglevel=error
+fi
+cdk=(infra/_cli/node_modules/.bin/cdk --no-notices)
+
+case "$cmd" in
+  synth)
+    # No credentials are needed: do not let the SDK probe the EC2 metadata service.
+    AWS_EC2_METADATA_DISABLED=true "${cdk[@]}" synth --quiet
+    echo "synth: $(ls cdk.out/*.template.json | xargs -n1 basename | tr '\n' ' ')"
+    ;;
+  diff)
+    "${cdk[@]}" diff -c env="$env" "GroupChat-$env"
+    ;;
+  deploy)
+    "${cdk[@]}" deploy -c env="$env" "GroupChat-$env" --require-approval broadening
+    ;;
+  *)
+    echo "cdk.sh: unknown command $cmd (want synth, diff or deploy)" >&2
+    exit 2
+    ;;
+esac
