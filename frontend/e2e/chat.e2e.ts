@@ -192,6 +192,20 @@ describe('three people in one room', () => {
     for (const p of all()) expect(await members(p)).toEqual(['Alice', 'Carol', 'Robert']);
   });
 
+  it('joining with a taken name shows the server\'s warning and a guest name', async () => {
+    const dave = await open();
+    try {
+      await join(dave, 'ALICE');
+      const warning = (await dave.page.textContent('#name-error')) ?? '';
+      expect(warning).toMatch(/ALICE/);
+      expect(await dave.page.textContent('#my-name')).toMatch(/^guest-\d{4}$/);
+      expect(warning).toContain((await dave.page.textContent('#my-name')) ?? '?');
+    } finally {
+      await dave.context.close();
+    }
+    for (const p of all()) await poll(() => members(p)).toEqual(['Alice', 'Carol', 'Robert']);
+  });
+
   it('a name with HTML in it shows as text and runs nothing', async () => {
     const c = people.carol.page;
     await c.click('#name-edit');
