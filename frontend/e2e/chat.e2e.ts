@@ -30,7 +30,12 @@ let browser: Browser;
 const people: Record<'alice' | 'bob' | 'carol', Person> = {} as never;
 
 async function open(query = ''): Promise<Person> {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, deviceScaleFactor: 1 });
+  const context = await browser.newContext({
+    viewport: { width: 1000, height: 700 },
+    deviceScaleFactor: 1,
+    locale: 'en-GB',
+    timezoneId: 'Europe/London',
+  });
   const page = await context.newPage();
   const p: Person = { page, context, dialogs: [], errors: [] };
   page.on('dialog', (d) => {
