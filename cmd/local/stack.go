@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -53,6 +54,9 @@ type stack struct {
 	db       *dynalite.Server // nil when an endpoint was given
 	host     string           // 127.0.0.1:PORT
 	dynamoDB string
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // localAWS is what the SDK needs to sign requests to local endpoints.
@@ -126,7 +130,13 @@ func (s *stack) pageURL() string { return "http://" + s.host + "/" }
 
 // stop delivers $disconnect for every open connection (the management API
 // still answering meanwhile), then closes the listener and stops dynalite.
+// Later calls return the first call's result.
 func (s *stack) stop(ctx context.Context) error {
+	s.stopOnce.Do(func() { s.stopErr = s.stopAll(ctx) })
+	return s.stopErr
+}
+
+func (s *stack) stopAll(ctx context.Context) error {
 	errGW := s.gw.Shutdown(ctx)
 	errHTTP := s.srv.Shutdown(ctx)
 	if errors.Is(errHTTP, context.DeadlineExceeded) {
