@@ -4,12 +4,12 @@
 package main
 
 import (
-	"context"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/wire"
@@ -22,11 +22,18 @@ func main() {
 		logger.Error("invalid configuration", "error", err)
 		os.Exit(1)
 	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		logger.Error("load AWS configuration", "error", err)
-		os.Exit(1)
-	}
-	svc := wire.New(cfg, awsCfg, chat.Options{Logger: logger})
+	svc := wire.New(cfg, lambdaAWSConfig(), chat.Options{Logger: logger})
 	lambda.Start(svc.Handle)
+}
+
+// lambdaAWSConfig reads the region and the execution role's credentials that
+// Lambda puts in every function's environment. The SDK's general loader
+// (config.LoadDefaultConfig) would also link the SSO, STS and IMDS clients,
+// which a function never uses, and push the binary past 10 MB.
+func lambdaAWSConfig() aws.Config {
+	return aws.Config{
+		Region: os.Getenv("AWS_REGION"),
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(
+			os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))),
+	}
 }

@@ -111,6 +111,9 @@ type Gateway struct {
 	posts   atomic.Int64
 	// Latency, when set, delays every POST, like a call to AWS would take.
 	Latency time.Duration
+	// Discard, when set, drops delivered frames instead of keeping them in
+	// the inboxes (for benchmarks).
+	Discard bool
 }
 
 // NewGateway starts a Gateway; it stops when the test ends.
@@ -135,7 +138,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	box, live := g.inbox[id]
 	failing := g.failing[id]
-	if live && !failing {
+	if live && !failing && !g.Discard {
 		g.inbox[id] = append(box, json.RawMessage(body))
 	}
 	g.mu.Unlock()
@@ -201,7 +204,14 @@ type Harness struct {
 	GW      *Gateway
 	Metrics *SyncBuffer
 	Stage   string
-	offset  atomic.Int64
+	offset  *atomic.Int64
+}
+
+// With returns the harness reporting to t: for a fuzz target's inner test.
+func (h *Harness) With(t testing.TB) *Harness {
+	c := *h
+	c.t = t
+	return &c
 }
 
 // Now is the harness's clock: real time plus whatever Advance added.
@@ -217,7 +227,8 @@ type Option func(*chat.Options)
 func New(t testing.TB, opts ...Option) *Harness {
 	t.Helper()
 	db, endpoint := DynamoDB(t)
-	h := &Harness{t: t, DB: db, Tables: NewTables(t, db), GW: NewGateway(t), Metrics: &SyncBuffer{}, Stage: "test"}
+	h := &Harness{t: t, DB: db, Tables: NewTables(t, db), GW: NewGateway(t), Metrics: &SyncBuffer{}, Stage: "test",
+		offset: new(atomic.Int64)}
 	o := chat.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: h.Metrics, Now: h.Now}
 	if testing.Verbose() {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -302,6 +313,29 @@ func (h *Harness) Send(id, body string) string {
 func (h *Harness) SendCtx(ctx context.Context, id, body string) string {
 	h.t.Helper()
 	return h.event(ctx, id, contract.SelectRoute([]byte(body)), body, nil).Body
+}
+
+// Populate puts n members in a room without the joins' broadcasts (which
+// would cost n² deliveries): their records, their names and their gateway
+// connections, as if they had joined a minute ago. It returns their ids.
+func (h *Harness) Populate(room string, n int) []string {
+	h.t.Helper()
+	ctx := context.Background()
+	now := h.Now().Add(-time.Minute)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = NewConnID()
+		c := chat.Connection{ID: ids[i], Room: room, Name: fmt.Sprintf("member-%d", i), ConnectedAt: now,
+			ExpiresAt: now.Add(2 * time.Hour), ResumeToken: "t"}
+		if _, err := h.Store.ClaimName(ctx, chat.Claim{Room: room, Name: c.Name, ConnID: c.ID, ExpiresAt: c.ExpiresAt}); err != nil {
+			h.t.Fatal(err)
+		}
+		if err := h.Store.PutConnection(ctx, c); err != nil {
+			h.t.Fatal(err)
+		}
+		h.GW.Open(c.ID)
+	}
+	return ids
 }
 
 // Disconnect runs $disconnect for a connection, as API Gateway does after a close.

@@ -13,7 +13,9 @@ type boundHandler struct {
 	ctx context.Context
 }
 
-func (h boundHandler) Handle(_ context.Context, r slog.Record) error { return h.Handler.Handle(h.ctx, r) }
+func (h boundHandler) Handle(_ context.Context, r slog.Record) error {
+	return h.Handler.Handle(h.ctx, r)
+}
 
 func (h boundHandler) WithAttrs(a []slog.Attr) slog.Handler {
 	return boundHandler{h.Handler.WithAttrs(a), h.ctx}
@@ -23,4 +25,6 @@ func (h boundHandler) WithGroup(name string) slog.Handler {
 	return boundHandler{h.Handler.WithGroup(name), h.ctx}
 }
 
-func (h boundHandler) Enabled(_ context.Context, l slog.Level) bool { return h.Handler.Enabled(h.ctx, l) }
+func (h boundHandler) Enabled(_ context.Context, l slog.Level) bool {
+	return h.Handler.Enabled(h.ctx, l)
+}

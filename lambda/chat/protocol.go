@@ -13,22 +13,22 @@ const (
 
 // Error codes: stable, for programs. docs/protocol.md lists when each is sent.
 const (
-	CodeBadJSON            = "bad_json"
-	CodeUnknownAction      = "unknown_action"
-	CodeBadField           = "bad_field"
-	CodeMissingField       = "missing_field"
-	CodeNameEmpty          = "name_empty"
-	CodeNameTooLong        = "name_too_long"
-	CodeNameInvalid        = "name_invalid"
-	CodeNameTaken          = "name_taken"
-	CodeMessageEmpty       = "message_empty"
-	CodeMessageTooLong     = "message_too_long"
-	CodeMessageInvalid     = "message_invalid"
-	CodeRecipientsEmpty    = "recipients_empty"
-	CodeRecipientsTooMany  = "recipients_too_many"
-	CodeRecipientsUnknown  = "recipients_unknown"
-	CodeNotConnected       = "not_connected"
-	CodeInternal           = "internal"
+	CodeBadJSON           = "bad_json"
+	CodeUnknownAction     = "unknown_action"
+	CodeBadField          = "bad_field"
+	CodeMissingField      = "missing_field"
+	CodeNameEmpty         = "name_empty"
+	CodeNameTooLong       = "name_too_long"
+	CodeNameInvalid       = "name_invalid"
+	CodeNameTaken         = "name_taken"
+	CodeMessageEmpty      = "message_empty"
+	CodeMessageTooLong    = "message_too_long"
+	CodeMessageInvalid    = "message_invalid"
+	CodeRecipientsEmpty   = "recipients_empty"
+	CodeRecipientsTooMany = "recipients_too_many"
+	CodeRecipientsUnknown = "recipients_unknown"
+	CodeNotConnected      = "not_connected"
+	CodeInternal          = "internal"
 )
 
 // Problem is an error a client is told about: a code and a sentence.

@@ -1,0 +1,214 @@
+package chat_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/groupchat/groupchat/internal/chattest"
+	"github.com/groupchat/groupchat/lambda/chat"
+)
+
+// metricTotals sums each metric over the EMF lines the service wrote.
+func metricTotals(t *testing.T, h *chattest.Harness) map[string]float64 {
+	t.Helper()
+	totals := map[string]float64{}
+	for line := range strings.Lines(h.Metrics.String()) {
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(line), &doc); err != nil {
+			t.Fatalf("metrics line is not JSON: %q", line)
+		}
+		aws, _ := doc["_aws"].(map[string]any)
+		directives, _ := aws["CloudWatchMetrics"].([]any)
+		if len(directives) == 0 {
+			t.Fatalf("metrics line without directives: %s", line)
+		}
+		for _, d := range directives {
+			for _, m := range d.(map[string]any)["Metrics"].([]any) {
+				name := m.(map[string]any)["Name"].(string)
+				switch v := doc[name].(type) {
+				case float64:
+					totals[name] += v
+				case []any:
+					for _, x := range v {
+						totals[name] += x.(float64)
+					}
+				default:
+					t.Fatalf("metric %s has no value in %s", name, line)
+				}
+			}
+		}
+	}
+	return totals
+}
+
+func TestVanishedConnectionIsRemovedOnTheNextBroadcast(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice, bob, carol := h.Join("Alice", ""), h.Join("Bob", ""), h.Join("Carol", "")
+	h.Advance(time.Minute) // past the grace given to connections still connecting
+	for _, id := range []string{alice, bob, carol} {
+		h.GW.Take(id)
+	}
+	h.GW.Vanish(carol) // no close frame, no $disconnect
+
+	h.Send(alice, `{"action":"sendPublic","message":"still there?"}`)
+	for _, id := range []string{alice, bob} {
+		fs := inbox(t, h, id)
+		if !slices.Equal(types(fs), []string{"public", "members"}) {
+			t.Fatalf("live member received %v, want the message then the new member list", types(fs))
+		}
+		if m := fs[1]; !slices.Equal(m.Members, []string{"Alice", "Bob"}) || !slices.Equal(m.Gone, []string{"Carol"}) {
+			t.Fatalf("members frame = %+v", m)
+		}
+	}
+	if _, err := h.Store.GetConnection(context.Background(), carol); err != chat.ErrNotFound {
+		t.Fatalf("the stale record is still there (err %v)", err)
+	}
+	if s := state(t, h, h.Join("carol", "")); s.You != "carol" {
+		t.Fatalf("the stale connection's name was not freed: %q", s.You)
+	}
+	if got := metricTotals(t, h)["StaleConnectionsRemoved"]; got != 1 {
+		t.Fatalf("StaleConnectionsRemoved = %v, want 1", got)
+	}
+}
+
+func TestConnectionsStillConnectingAreNotRemovedOn410(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice := h.Join("Alice", "")
+	// A $connect that has recorded its connection but not yet returned:
+	// API Gateway answers 410 for it.
+	bob := chattest.NewConnID()
+	h.Connect(map[string]string{"name": "Bob"}) // a normal, open one for contrast
+	if err := h.Store.PutConnection(context.Background(), chat.Connection{ID: bob, Room: "lobby", Name: "Bobby",
+		ConnectedAt: h.Now(), ExpiresAt: h.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	h.Send(alice, `{"action":"sendPublic","message":"hi"}`)
+	if _, err := h.Store.GetConnection(context.Background(), bob); err != nil {
+		t.Fatalf("a connecting client's record was removed: %v", err)
+	}
+}
+
+func TestFailedDeliveriesAreCountedAndOthersStillReceive(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice, bob, carol := h.Join("Alice", ""), h.Join("Bob", ""), h.Join("Carol", "")
+	h.Advance(time.Minute)
+	for _, id := range []string{alice, bob, carol} {
+		h.GW.Take(id)
+	}
+	h.GW.Fail(bob) // 500 for Bob
+	h.Send(alice, `{"action":"sendPublic","message":"hi"}`)
+	for _, id := range []string{alice, carol} {
+		only(t, inbox(t, h, id), "public")
+	}
+	if _, err := h.Store.GetConnection(context.Background(), bob); err != nil {
+		t.Fatalf("a 500 must not remove the connection: %v", err)
+	}
+	m := metricTotals(t, h)
+	if m["FailedDeliveries"] != 1 || m["StaleConnectionsRemoved"] != 0 {
+		t.Fatalf("metrics = %v; want FailedDeliveries 1 and nothing removed", m)
+	}
+}
+
+func TestFanOutStopsAtTheInvocationDeadline(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, func(o *chat.Options) { o.PoolSize = 2; o.DeadlineMargin = 100 * time.Millisecond })
+	ids := make([]string, 40)
+	for i := range ids {
+		ids[i] = h.Join(strings.Repeat("n", 1+i%30)+string(rune('A'+i)), "")
+	}
+	h.GW.Latency = 50 * time.Millisecond // 40 posts, 2 at a time: a second in all
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	h.SendCtx(ctx, ids[0], `{"action":"sendPublic","message":"hi"}`)
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Fatalf("the handler returned after %s, past its 400ms deadline", took)
+	}
+	m := metricTotals(t, h)
+	if m["Deliveries"] == 0 || m["FailedDeliveries"] == 0 || m["Deliveries"]+m["FailedDeliveries"] < 40 {
+		t.Fatalf("metrics = %v; want some delivered and the rest counted as failed", m)
+	}
+}
+
+func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice := h.Join("Alice", "")
+	h.Join("Bob", "")
+	h.Send(alice, `{"action":"sendPublic","message":"hi"}`)
+	lines := strings.Split(strings.TrimSpace(h.Metrics.String()), "\n")
+	var doc struct {
+		AWS struct {
+			CloudWatchMetrics []struct {
+				Namespace  string
+				Dimensions [][]string
+				Metrics    []struct{ Name, Unit string }
+			}
+		} `json:"_aws"`
+		Stage            string
+		Route            string
+		MessagesAccepted int
+		Deliveries       int
+		FanoutSize       []float64
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Stage != "test" || doc.Route != "sendPublic" || doc.MessagesAccepted != 1 || doc.Deliveries != 2 ||
+		!slices.Equal(doc.FanoutSize, []float64{2}) {
+		t.Fatalf("metrics line = %s", lines[len(lines)-1])
+	}
+	dims := map[string][][]string{}
+	for _, d := range doc.AWS.CloudWatchMetrics {
+		if d.Namespace != "GroupChat" {
+			t.Fatalf("namespace %q", d.Namespace)
+		}
+		for _, m := range d.Metrics {
+			dims[m.Name] = d.Dimensions
+		}
+	}
+	if !slices.Equal(dims["MessagesAccepted"][0], []string{"Stage", "Route"}) || !slices.Equal(dims["Deliveries"][0], []string{"Stage"}) {
+		t.Fatalf("dimensions = %v", dims)
+	}
+}
+
+func TestExpiredConnectionsAreIgnoredBeforeTTLDeletesThem(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice := h.Join("Alice", "")
+	h.Advance(3 * time.Hour) // past the record's TTL; DynamoDB may take hours to delete it
+	bob := h.Join("Bob", "")
+	if s := state(t, h, bob); !slices.Equal(s.Members, []string{"Bob"}) {
+		t.Fatalf("members = %v; an expired record is listed", s.Members)
+	}
+	if e := sendErr(t, h, alice, `{"action":"hello"}`); e.Code != "not_connected" {
+		t.Fatalf("expired connection got %+v", e)
+	}
+	if s := state(t, h, h.Join("ALICE", "")); s.You != "ALICE" {
+		t.Fatalf("an expired connection still holds its name: you = %q", s.You)
+	}
+}
+
+func TestAnOrphanedNameClaimIsFreedAfterTheGrace(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	// A $connect that claimed a name and then failed before recording its connection.
+	if _, err := h.Store.ClaimName(context.Background(), chat.Claim{Room: "lobby", Name: "Alice", ConnID: "crashed",
+		Token: "t", ExpiresAt: h.Now().Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if s := state(t, h, h.Join("Alice", "")); s.You == "Alice" {
+		t.Fatal("a fresh claim was taken: the claimer may still be connecting")
+	}
+	h.Advance(time.Minute)
+	if s := state(t, h, h.Join("Alice", "")); s.You != "Alice" {
+		t.Fatalf("the orphaned claim was not taken over: you = %q", s.You)
+	}
+}

@@ -1,0 +1,48 @@
+package wire
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/groupchat/groupchat/contract"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestConfigFromEnv(t *testing.T) {
+	good := map[string]string{
+		contract.EnvConnectionsTable:     "conns",
+		contract.EnvMessagesTable:        "msgs",
+		contract.EnvManagementEndpoint:   "https://abc.execute-api.eu-west-1.amazonaws.com/dev",
+		contract.EnvFanoutPoolSize:       "64",
+		contract.EnvMessageRetentionDays: "7",
+	}
+	cfg, err := ConfigFromEnv(env(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Tables.Connections != "conns" || cfg.Tables.Messages != "msgs" || cfg.PoolSize != 64 || cfg.MessageRetention != 7*24*time.Hour {
+		t.Fatalf("cfg = %+v", cfg)
+	}
+
+	for _, tc := range []struct {
+		key, value, want string
+	}{
+		{contract.EnvConnectionsTable, "", "CONNECTIONS_TABLE is not set"},
+		{contract.EnvMessagesTable, "", "MESSAGES_TABLE is not set"},
+		{contract.EnvManagementEndpoint, "", "MANAGEMENT_ENDPOINT is not set"},
+		{contract.EnvManagementEndpoint, "not a url", "MANAGEMENT_ENDPOINT is not a URL"},
+		{contract.EnvFanoutPoolSize, "0", "FANOUT_POOL_SIZE must be a positive whole number"},
+		{contract.EnvMessageRetentionDays, "seven", "MESSAGE_RETENTION_DAYS must be a positive whole number"},
+	} {
+		bad := map[string]string{}
+		for k, v := range good {
+			bad[k] = v
+		}
+		bad[tc.key] = tc.value
+		if _, err := ConfigFromEnv(env(bad)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%q: error %v, want %q", tc.key, tc.value, err, tc.want)
+		}
+	}
+}
