@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# What `make dev` runs (after scripts/deps.sh): builds the page when frontend/
+# exists, builds cmd/local and runs it in the foreground, so Ctrl-C reaches it
+# directly. Flags are passed on: scripts/dev.sh -port 9000 -data .dynalite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -f frontend/package.json ]; then
+  (
+    cd frontend
+    stamp=node_modules/.package-lock.json
+    if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+      npm ci --no-audit --no-fund --loglevel=error
+    fi
+    npm run build --silent -- --logLevel warn
+  )
+fi
+mkdir -p bin
+go build -o bin/local ./cmd/local
+exec bin/local "$@"
