@@ -3,8 +3,6 @@
 package stack
 
 import (
-	"strings"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
@@ -126,15 +124,17 @@ func newObservability(scope constructs.Construct, m monitored) *Observability {
 // emf is one of the handler's own metrics for this stage (and route).
 func emf(cfg Config, name, stat string, route *contract.Route) awscloudwatch.IMetric {
 	dims := map[string]*string{contract.MetricDimensionStage: jsii.String(cfg.StageName)}
-	label := name + " " + strings.ToLower(stat)
-	if route != nil {
-		dims[contract.MetricDimensionRoute] = jsii.String(route.Key)
-		label = route.Key
-	}
-	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+	props := &awscloudwatch.MetricProps{
 		Namespace: jsii.String(contract.MetricNamespace), MetricName: jsii.String(name),
-		DimensionsMap: &dims, Statistic: jsii.String(stat), Period: period, Label: jsii.String(label),
-	})
+		DimensionsMap: &dims, Statistic: jsii.String(stat), Period: period,
+	}
+	if route != nil {
+		// Labelled by route on the dashboard (a label would turn an alarm's
+		// metric into a metric-math form, so the others have none).
+		dims[contract.MetricDimensionRoute] = jsii.String(route.Key)
+		props.Label = jsii.String(route.Key)
+	}
+	return awscloudwatch.NewMetric(props)
 }
 
 // opNames maps CDK's operation enum to DynamoDB's metric dimension value.

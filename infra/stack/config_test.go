@@ -1,0 +1,140 @@
+package stack
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// shippedContext is cdk.json's "groupchat" context, as the CLI passes it.
+func shippedContext(t testing.TB) map[string]any {
+	t.Helper()
+	ctx, err := loadContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+func loadContext() (map[string]any, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(root, "cdk.json"))
+	if err != nil {
+		return nil, err
+	}
+	var file struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(b, &file); err != nil {
+		return nil, fmt.Errorf("cdk.json: %w", err)
+	}
+	ctx, ok := file.Context[ContextKey].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("cdk.json has no context %q", ContextKey)
+	}
+	return ctx, nil
+}
+
+func TestShippedConfigIsValid(t *testing.T) {
+	t.Parallel()
+	ctx := shippedContext(t)
+	names, err := EnvNames(ctx)
+	if err != nil || strings.Join(names, ",") != "dev,prod" {
+		t.Fatalf("environments = %v, %v; want dev,prod", names, err)
+	}
+	dev, err := ParseConfig(ctx, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := ParseConfig(ctx, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev.StackName() != "GroupChat-dev" || prod.StackName() != "GroupChat-prod" {
+		t.Errorf("stack names %q, %q", dev.StackName(), prod.StackName())
+	}
+	if !prod.PointInTimeRecovery || !prod.DeletionProtection || !prod.Retain() {
+		t.Errorf("prod must keep its data: %+v", prod)
+	}
+	if dev.PointInTimeRecovery || dev.DeletionProtection || dev.Retain() {
+		t.Errorf("dev is disposable: %+v", dev)
+	}
+	for _, days := range retentions {
+		if _, ok := logRetention[days]; !ok {
+			t.Errorf("retention %d accepted by config but has no CDK value", days)
+		}
+	}
+}
+
+// TestBadConfigIsRejected: every mistake fails with a message naming the key.
+func TestBadConfigIsRejected(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		env   string
+		edit  func(map[string]any)
+		error string
+	}{
+		{"unknown environment", "staging", nil, `unknown environment "staging": cdk.json defines dev, prod`},
+		{"typo in environment", "Dev", nil, `unknown environment "Dev"`},
+		{"missing key", "dev", func(m map[string]any) { delete(m, "stageName") }, "groupchat.dev.stageName: missing"},
+		{"wrong type", "dev", func(m map[string]any) { m["pointInTimeRecovery"] = "yes" }, "groupchat.dev.pointInTimeRecovery: want true or false, got string"},
+		{"retention CloudWatch does not offer", "dev", func(m map[string]any) { m["logRetentionDays"] = 10.0 }, "groupchat.dev.logRetentionDays: 10 is not a CloudWatch Logs retention"},
+		{"fractional count", "prod", func(m map[string]any) { m["fanoutPoolSize"] = 2.5 }, "groupchat.prod.fanoutPoolSize: want a whole number, got 2.5"},
+		{"out of range", "prod", func(m map[string]any) { m["fanoutPoolSize"] = 0.0 }, "groupchat.prod.fanoutPoolSize: 0 is out of range [1, 100]"},
+		{"bad removal policy", "prod", func(m map[string]any) { m["removalPolicy"] = "keep" }, "groupchat.prod.removalPolicy: want one of destroy, retain, got keep"},
+		{"bad e-mail", "prod", func(m map[string]any) { m["alarmEmail"] = "ops" }, `groupchat.prod.alarmEmail: invalid value "ops"`},
+		{"bad account", "dev", func(m map[string]any) { m["account"] = "12345" }, `groupchat.dev.account: invalid value "12345"`},
+		{"bad region", "dev", func(m map[string]any) { m["region"] = "mars" }, `groupchat.dev.region: invalid value "mars"`},
+		{"bad stage name", "dev", func(m map[string]any) { m["stageName"] = "my stage" }, `groupchat.dev.stageName: invalid value "my stage"`},
+		{"repository not on GitHub", "dev", func(m map[string]any) { m["amplifyRepository"] = "git@example.com:x/y" }, "groupchat.dev.amplifyRepository: invalid value"},
+		{"misspelt key", "dev", func(m map[string]any) { m["alarmEmial"] = "a@b.c" }, "groupchat.dev.alarmEmial: unknown key"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := shippedContext(t)
+			if tc.edit != nil {
+				env := maps.Clone(ctx[tc.env].(map[string]any))
+				tc.edit(env)
+				ctx[tc.env] = env
+			}
+			_, err := ParseConfig(ctx, tc.env)
+			if err == nil || !strings.Contains(err.Error(), tc.error) {
+				t.Fatalf("error = %v, want one containing %q", err, tc.error)
+			}
+		})
+	}
+}
+
+func TestContextMustBeAnObject(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []any{nil, "dev", map[string]any{}} {
+		if _, err := ParseConfig(raw, "dev"); err == nil || !strings.Contains(err.Error(), `context "groupchat"`) {
+			t.Errorf("ParseConfig(%v) error = %v", raw, err)
+		}
+	}
+	if _, err := ParseConfig(map[string]any{"dev": 1.0}, "dev"); err == nil || err.Error() != "groupchat.dev: want an object" {
+		t.Errorf("non-object environment: %v", err)
+	}
+}
+
+func TestOptionalValuesMayBeOmittedOrEmpty(t *testing.T) {
+	t.Parallel()
+	ctx := shippedContext(t)
+	env := maps.Clone(ctx["prod"].(map[string]any))
+	delete(env, "alarmEmail")
+	env["account"] = ""
+	ctx["prod"] = env
+	cfg, err := ParseConfig(ctx, "prod")
+	if err != nil || cfg.AlarmEmail != "" || cfg.Account != "" {
+		t.Fatalf("cfg = %+v, err = %v", cfg, err)
+	}
+}
