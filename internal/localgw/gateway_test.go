@@ -345,8 +345,8 @@ func TestMaxConnectionDurationClosesBusyConnections(t *testing.T) {
 	ctx := testContext(t)
 	const maxAge = 300 * time.Millisecond
 	s := start(t, echo, Config{MaxConnectionDuration: maxAge})
+	opened := time.Now() // before the gateway's own clock starts
 	c, id := s.dial(ctx, t, "")
-	opened := time.Now()
 	var ce websocket.CloseError
 	for {
 		if err := c.Write(ctx, websocket.MessageText, []byte("busy")); err != nil {
