@@ -276,6 +276,7 @@ export class ChatApp {
         if (f.oldName === this.you) {
           this.you = f.name;
           this.ui.myName.textContent = f.name;
+          this.ui.nameError.textContent = '';
           this.notice(`You are now ${f.name}`, f.ts);
         } else {
           this.notice(`${f.oldName} is now ${f.name}`, f.ts);

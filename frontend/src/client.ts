@@ -8,6 +8,7 @@
 // It knows nothing about the DOM; the page subscribes to its events.
 
 import {
+  foldName,
   parseFrame,
   type ClientFrame,
   type ErrorFrame,
@@ -114,6 +115,8 @@ export interface ClientOptions {
 
 let refSeq = 0;
 const refPrefix = Math.random().toString(36).slice(2, 8);
+/** The ref of the client's own attempts to take its name back after a reconnect. */
+const RECLAIM_REF = `${refPrefix}-reclaim`;
 
 function newRef(): string {
   refSeq += 1;
@@ -141,6 +144,18 @@ export class ChatClient {
   /** The name to (re)connect with: the one the server last gave us. */
   private name: string;
   private room: string;
+  /**
+   * The name this client had before a reconnect found it taken — usually by
+   * its own previous connection, which API Gateway has not cleaned up yet. The
+   * client asks for it back (see reclaim) until it gets it or the user picks
+   * another name.
+   */
+  private wanted: string | null = null;
+  private reclaimTimers: Array<ReturnType<typeof setTimeout>> = [];
+  private everReady = false;
+
+  /** Delays after a reconnect's state at which a taken name is asked for again. */
+  static readonly RECLAIM_AFTER_MS = [2_000, 5_000, 15_000, 60_000];
 
   constructor(options: ClientOptions, events: ClientEvents = {}) {
     const b = options.backoff ?? {};
@@ -209,6 +224,7 @@ export class ChatClient {
    * go out only on a live socket; everything else goes through the outbox.
    */
   send(frame: ClientFrame): OutboxItem {
+    if (frame.action === 'setName') this.giveUpReclaim(); // the user's choice wins
     const item: OutboxItem = { ref: frame.ref ?? newRef(), frame: { ...frame, ref: frame.ref ?? '' }, state: 'queued' };
     item.frame.ref = item.ref;
     this.outbox.push(item);
@@ -240,7 +256,7 @@ export class ChatClient {
     let socket: SocketLike;
     this.setStatus({ ...this.status, state: 'connecting', retryAt: undefined });
     try {
-      socket = this.opts.socket(connectUrl(this.opts.url, this.name, this.room));
+      socket = this.opts.socket(connectUrl(this.opts.url, this.wanted ?? this.name, this.room));
     } catch {
       // A malformed URL does not get better by retrying, but the page may be
       // given another one; keep the loop so the state stays visible.
@@ -281,9 +297,18 @@ export class ChatClient {
         this.onState(f);
         break;
       case 'renamed':
-        if (f.oldName === this.name) this.name = f.name;
+        if (f.oldName === this.name) {
+          this.name = f.name;
+          if (this.wanted !== null && foldName(f.name) === foldName(this.wanted)) this.giveUpReclaim();
+        }
+        break;
+      case 'members':
+        // A stale connection was removed: if it held our name, ask at once.
+        if (this.wanted !== null && f.gone.some((g) => foldName(g) === foldName(this.wanted ?? ''))) this.reclaim();
         break;
       case 'error':
+        if (f.ref === RECLAIM_REF) return; // still taken: the next attempt is scheduled
+
         if (f.code === 'not_connected') {
           // The server forgot this connection (it expired): a new one fixes it.
           this.events.frame?.(f);
@@ -299,8 +324,12 @@ export class ChatClient {
 
   private onState(f: StateFrame): void {
     const sender = this.name;
+    const asked = this.wanted ?? this.name;
     this.name = f.you;
     this.room = f.room;
+    if (this.everReady && f.warning?.code === 'name_taken' && foldName(asked) !== foldName(f.you)) {
+      this.wanted = asked;
+    }
     // A public message that went out just before a drop is in the history if
     // the server stored it; that confirms it without sending it twice.
     const matched = new Set<string>();
@@ -316,8 +345,13 @@ export class ChatClient {
       }
     }
     for (const item of this.outbox.filter((i) => i.state === 'done')) this.remove(item);
+    this.everReady = true;
     this.setStatus({ state: 'ready', attempt: 0 });
     this.startPing();
+    if (this.wanted !== null) {
+      this.clearReclaim();
+      this.reclaimTimers = ChatClient.RECLAIM_AFTER_MS.map((ms) => setTimeout(() => this.reclaim(), ms));
+    }
     for (const item of this.outbox) if (item.state === 'queued') this.transmit(item);
   }
 
@@ -405,6 +439,7 @@ export class ChatClient {
   }
 
   private detach(): void {
+    this.clearReclaim();
     const s = this.socket;
     if (s) {
       s.onopen = s.onmessage = s.onerror = s.onclose = null;
@@ -442,6 +477,23 @@ export class ChatClient {
   private clearTimers(): void {
     this.clearRetry();
     this.stopPing();
+    this.clearReclaim();
+  }
+
+  /** Asks for the wanted name back; the server answers renamed or name_taken. */
+  private reclaim(): void {
+    if (this.wanted === null || this.status.state !== 'ready') return;
+    this.raw({ action: 'setName', name: this.wanted, ref: RECLAIM_REF });
+  }
+
+  private giveUpReclaim(): void {
+    this.wanted = null;
+    this.clearReclaim();
+  }
+
+  private clearReclaim(): void {
+    for (const t of this.reclaimTimers) clearTimeout(t);
+    this.reclaimTimers = [];
   }
 
   private setStatus(s: Status): void {

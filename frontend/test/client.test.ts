@@ -436,3 +436,72 @@ describe('options', () => {
     expect((h.client.state.retryAt ?? 0) - Date.now()).toBe(750);
   });
 });
+
+describe('taking the name back after a reconnect', () => {
+  const taken = (you: string) => ({
+    warning: { code: 'name_taken', message: `The name "Alice" is already taken in this room; you are ${you}.` },
+  });
+
+  /** Alice drops; her old connection still holds the name when she is back. */
+  function reconnectedAsGuest(h: Harness): FakeSocket {
+    ready(h).serverClose();
+    vi.runOnlyPendingTimers();
+    const s = h.last();
+    s.open();
+    s.receive(state('guest-1234', { members: ['Alice', 'guest-1234'], ...taken('guest-1234') }));
+    return s;
+  }
+
+  it('asks for the name again a little later, hiding the refusals', () => {
+    const h = harness();
+    const s = reconnectedAsGuest(h);
+    expect(h.client.currentName).toBe('guest-1234');
+    expect(s.actions()).toEqual(['hello']);
+    vi.advanceTimersByTime(2_000);
+    const ask = s.sent.at(-1);
+    expect(ask).toMatchObject({ action: 'setName', name: 'Alice' });
+    const before = h.frames.length;
+    s.receive({ type: 'error', code: 'name_taken', message: 'taken', action: 'setName', ref: ask?.ref });
+    expect(h.frames).toHaveLength(before);
+
+    vi.advanceTimersByTime(3_000);
+    expect(s.sent.at(-1)).toMatchObject({ action: 'setName', name: 'Alice' });
+    s.receive({ type: 'renamed', room: 'lobby', oldName: 'guest-1234', name: 'Alice', ts: 3, ref: ask?.ref });
+    expect(h.client.currentName).toBe('Alice');
+    const sent = s.sent.length;
+    vi.advanceTimersByTime(120_000 - 5_000);
+    expect(s.sent.slice(sent).filter((f) => f.action === 'setName')).toEqual([]);
+  });
+
+  it('asks at once when the stale connection holding it is removed', () => {
+    const h = harness();
+    const s = reconnectedAsGuest(h);
+    s.receive({ type: 'members', room: 'lobby', members: ['guest-1234'], gone: ['Alice'], ts: 2 });
+    expect(s.sent.at(-1)).toMatchObject({ action: 'setName', name: 'Alice' });
+  });
+
+  it('reconnects with the wanted name, not the guest name', () => {
+    const h = harness();
+    reconnectedAsGuest(h).serverClose();
+    vi.runOnlyPendingTimers();
+    expect(h.last().url).toContain('name=Alice');
+  });
+
+  it('stops asking once the user picks a name', () => {
+    const h = harness();
+    const s = reconnectedAsGuest(h);
+    h.client.send({ action: 'setName', name: 'Al' });
+    vi.advanceTimersByTime(120_000);
+    expect(s.sent.filter((f) => f.action === 'setName').map((f) => f.name)).toEqual(['Al']);
+  });
+
+  it('does not fight for a name that was taken on the first connect', () => {
+    const h = harness();
+    h.client.start();
+    const s = h.last();
+    s.open();
+    s.receive(state('guest-1234', taken('guest-1234')));
+    vi.advanceTimersByTime(120_000);
+    expect(s.sent.filter((f) => f.action === 'setName')).toEqual([]);
+  });
+});
