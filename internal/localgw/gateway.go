@@ -92,7 +92,8 @@ type conn struct {
 	closeMu   sync.Mutex
 	closedBy  *closeStatus // set when the gateway closed the connection
 
-	done chan struct{} // closed once $disconnect has run
+	ready chan struct{} // closed when the handshake is over; ws is nil if it failed
+	done  chan struct{} // closed once $disconnect has run
 }
 
 // closeStatus is how a connection ended, as $disconnect reports it.
@@ -172,6 +173,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		host:        r.Host,
 		sourceIP:    remoteIP(r),
 		userAgent:   r.UserAgent(),
+		ready:       make(chan struct{}),
 		done:        make(chan struct{}),
 	}
 	c.lastActive.Store(now.UnixMilli())
@@ -193,21 +195,32 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// The connection is listed before the handshake completes, so that a
+	// client holding its 101 can be posted to at once; management calls
+	// wait for ready.
+	g.mu.Lock()
+	g.conns[c.id] = c
+	g.mu.Unlock()
 	fw := &frameLimitWriter{ResponseWriter: w, limit: g.cfg.FrameLimit}
 	ws, err := websocket.Accept(fw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
+		g.mu.Lock()
+		delete(g.conns, c.id)
+		g.mu.Unlock()
+		close(c.ready)
 		// The handler has accepted a connection that never opened; tell it
 		// the connection is gone, as API Gateway would.
 		g.logf("%s handshake failed after %s: %v", c.id, routeConnect, err)
 		g.disconnect(c, closeStatus{websocket.StatusAbnormalClosure, "Handshake failed"})
+		close(c.done)
 		return
 	}
 	ws.SetReadLimit(g.cfg.MessageLimit)
 	c.ws, c.frames = ws, fw.conn
+	close(c.ready)
 	g.logf("%s %s %d in %s from %s%s", c.id, routeConnect, resp.StatusCode, took, c.sourceIP, query(r))
 
 	g.mu.Lock()
-	g.conns[c.id] = c
 	stopping := g.stopping
 	g.mu.Unlock()
 	if stopping {
@@ -389,16 +402,34 @@ func (g *Gateway) closeAll() []*conn {
 		all = append(all, c)
 	}
 	g.mu.Unlock()
+	open := all[:0]
 	for _, c := range all {
-		c.closeWith(websocket.StatusGoingAway, "Going Away")
+		if <-c.ready; c.ws != nil {
+			c.closeWith(websocket.StatusGoingAway, "Going Away")
+			open = append(open, c)
+		}
 	}
-	return all
+	return open
 }
 
-func (g *Gateway) lookup(id string) *conn {
+// lookup returns the open connection id, waiting for a handshake in
+// progress; nil when there is none.
+func (g *Gateway) lookup(ctx context.Context, id string) *conn {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.conns[id]
+	c := g.conns[id]
+	g.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	select {
+	case <-c.ready:
+	case <-ctx.Done():
+		return nil
+	}
+	if c.ws == nil {
+		return nil
+	}
+	return c
 }
 
 func (g *Gateway) logf(format string, args ...any) {

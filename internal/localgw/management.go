@@ -46,7 +46,7 @@ func (g *Gateway) serveManagement(w http.ResponseWriter, r *http.Request, escape
 			return
 		}
 	}
-	c := g.lookup(id)
+	c := g.lookup(r.Context(), id)
 	if c == nil {
 		g.logf("@connections %s %s 410 Gone", r.Method, id)
 		writeError(w, http.StatusGone, "GoneException", "")
