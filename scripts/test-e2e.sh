@@ -84,4 +84,4 @@ node -e '
 ' "$base" "$pid"
 
 cd frontend
-GROUPCHAT_E2E_URL="$base" CHROMIUM_PATH="$chromium" npx --no-install vitest run --config vitest.e2e.config.ts
+GROUPCHAT_E2E_FRESH=1 GROUPCHAT_E2E_URL="$base" CHROMIUM_PATH="$chromium" npx --no-install vitest run --config vitest.e2e.config.ts

@@ -11,7 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const BASE = process.env.GROUPCHAT_E2E_URL ?? '';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ROOM = process.env.GROUPCHAT_E2E_ROOM ?? 'lobby';
+// scripts/test-e2e.sh starts a fresh stack (GROUPCHAT_E2E_FRESH=1), so the
+// conversation can happen in the lobby; against a stack already in use it
+// gets a room of its own.
+const ROOM =
+  process.env.GROUPCHAT_E2E_ROOM ??
+  (process.env.GROUPCHAT_E2E_FRESH === '1' ? 'lobby' : `e2e-${Date.now().toString(36)}`);
 const here = dirname(fileURLToPath(import.meta.url));
 const SCREENSHOT =
   process.env.GROUPCHAT_UPDATE_SCREENSHOT === '1'
@@ -197,7 +202,7 @@ describe('three people in one room', () => {
     for (const p of all()) expect(await members(p)).toEqual(['Alice', 'Carol', 'Robert']);
   });
 
-  it('joining with a taken name shows the server\'s warning and a guest name', async () => {
+  it('a late joiner gets the public history; a taken name shows the server\'s warning and a guest name', async () => {
     const dave = await open();
     try {
       await join(dave, 'ALICE');
@@ -205,6 +210,14 @@ describe('three people in one room', () => {
       expect(warning).toMatch(/ALICE/);
       expect(await dave.page.textContent('#my-name')).toMatch(/^guest-\d{4}$/);
       expect(warning).toContain((await dave.page.textContent('#my-name')) ?? '?');
+      // The room's recent public history arrives with the state; private messages are not in it.
+      expect(await texts(dave, 'public')).toEqual([
+        'Morning all! Stand-up in five minutes.',
+        'On my way.',
+        'Could someone share the agenda?',
+        'Agenda: demo, then the release plan.',
+      ]);
+      expect(await texts(dave, 'private')).toEqual([]);
     } finally {
       await dave.context.close();
     }
