@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -371,12 +373,31 @@ func TestMaxConnectionDurationClosesBusyConnections(t *testing.T) {
 func TestVanishedClientGetsDisconnect(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	s := start(t, echo, Config{})
+	var dropped sync.Map
+	s := start(t, echo, Config{Faults: Faults{DropDisconnect: func(id string) bool { _, ok := dropped.Load(id); return ok }}})
+
 	c, id := s.dial(ctx, t, "")
 	_ = c.CloseNow() // no close frame: the TCP connection just ends
 	d := s.events.disconnectOf(ctx, t, id)
 	if d.RequestContext.DisconnectStatusCode != 1006 {
 		t.Errorf("$disconnect status %d, want 1006", d.RequestContext.DisconnectStatusCode)
+	}
+
+	// With the DropDisconnect fault the connection ends silently: it is
+	// gone from the list, and no $disconnect ever comes.
+	c, id = s.dial(ctx, t, "")
+	dropped.Store(id, true)
+	_ = c.CloseNow()
+	for slices.Contains(adminList(ctx, t, s), id) {
+		time.Sleep(5 * time.Millisecond) // polling the list; nothing else signals the end
+	}
+	other, otherID := s.dial(ctx, t, "")
+	_ = other.Close(websocket.StatusNormalClosure, "")
+	s.events.disconnectOf(ctx, t, otherID) // events after the drop have run
+	for _, ev := range s.events.all() {
+		if ev.RequestContext.RouteKey == "$disconnect" && ev.RequestContext.ConnectionID == id {
+			t.Errorf("$disconnect delivered for %s despite DropDisconnect", id)
+		}
 	}
 }
 
