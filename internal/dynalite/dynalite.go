@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -69,6 +70,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		cmd.Env = append(cmd.Env, "DYNALITE_PATH="+opts.Dir)
 	}
 	cmd.Stderr = opts.Stderr
+	// A process group of its own: Ctrl-C in a terminal signals the whole
+	// foreground group, and dynalite must outlive the parent's graceful
+	// shutdown (which still writes to it). It ends when Stop closes stdin,
+	// or when the parent dies and the pipe closes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("start dynalite: %w", err)
