@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -447,10 +448,21 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
-// query is the handshake's query string for a log line.
+// query is the handshake's query string for a log line. Only the values of
+// name and room are shown: others (the chat's resume token, a client's auth
+// token) may be secrets, and no secret goes into a log.
 func query(r *http.Request) string {
-	if r.URL.RawQuery == "" {
+	q := r.URL.Query()
+	if len(q) == 0 {
 		return ""
 	}
-	return " ?" + r.URL.RawQuery
+	for k, vs := range q {
+		if k != "name" && k != "room" {
+			for i := range vs {
+				vs[i] = "***"
+			}
+		}
+	}
+	s, _ := url.QueryUnescape(q.Encode())
+	return " ?" + s
 }

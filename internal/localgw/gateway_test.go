@@ -520,3 +520,36 @@ func TestPageAndRuntimeConfig(t *testing.T) {
 		}
 	}
 }
+
+// syncLog collects the gateway's log lines.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestConnectLogLineHidesQueryValuesThatMayBeSecret(t *testing.T) {
+	t.Parallel()
+	log := &syncLog{}
+	s := start(t, echo, Config{Log: log})
+	ctx := testContext(t)
+	s.dial(ctx, t, "?name=Alice&room=lobby&resume=s3cr3t-token")
+	line := log.String()
+	if !strings.Contains(line, "name=Alice") || !strings.Contains(line, "room=lobby") {
+		t.Fatalf("log %q does not show who connected where", line)
+	}
+	if strings.Contains(line, "s3cr3t-token") || !strings.Contains(line, "resume=***") {
+		t.Fatalf("log %q shows the resume token", line)
+	}
+}
