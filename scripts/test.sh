@@ -3,8 +3,17 @@
 # be run alone while working on one part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$SECONDS
+stage() { echo; echo "=== $1 ($((SECONDS - start))s)"; }
+stage lint
 scripts/lint.sh
+stage "go test"
 go test -count=1 -timeout 20m ./...
-for stage in scripts/test-infra.sh scripts/test-frontend.sh scripts/test-e2e.sh; do
-  if [ -x "$stage" ]; then "$stage"; fi
+for s in scripts/fuzz.sh scripts/test-infra.sh scripts/test-frontend.sh scripts/test-e2e.sh; do
+  if [ -x "$s" ]; then
+    stage "$s"
+    "$s"
+  fi
 done
+echo
+echo "=== all tests passed in $((SECONDS - start))s"
