@@ -123,12 +123,13 @@ function newRef(): string {
   return `${refPrefix}-${refSeq}`;
 }
 
-/** The connection URL: the stage URL with name and room added to its query. */
-export function connectUrl(base: string, name: string, room: string): string {
+/** The connection URL: the stage URL with name, room and a resume token added to its query. */
+export function connectUrl(base: string, name: string, room: string, resume?: string | null): string {
   const u = new URL(base);
   if (name) u.searchParams.set('name', name);
   else u.searchParams.delete('name');
   u.searchParams.set('room', room);
+  if (resume) u.searchParams.set('resume', resume);
   return u.toString();
 }
 
@@ -152,6 +153,15 @@ export class ChatClient {
    */
   private wanted: string | null = null;
   private reclaimTimers: Array<ReturnType<typeof setTimeout>> = [];
+  /**
+   * The resume token of the connection whose claim holds our name: presented
+   * on reconnect, the server hands the name over at once (docs/protocol.md).
+   * A reconnect that ended up a guest keeps the older token, which still
+   * matches the claim on the name it wants.
+   */
+  private resume: string | null = null;
+  /** The current connection's token; it holds the name after a rename. */
+  private connToken: string | null = null;
   private everReady = false;
 
   /** Delays after a reconnect's state at which a taken name is asked for again. */
@@ -256,7 +266,7 @@ export class ChatClient {
     let socket: SocketLike;
     this.setStatus({ ...this.status, state: 'connecting', retryAt: undefined });
     try {
-      socket = this.opts.socket(connectUrl(this.opts.url, this.wanted ?? this.name, this.room));
+      socket = this.opts.socket(connectUrl(this.opts.url, this.wanted ?? this.name, this.room, this.resume));
     } catch {
       // A malformed URL does not get better by retrying, but the page may be
       // given another one; keep the loop so the state stays visible.
@@ -299,6 +309,7 @@ export class ChatClient {
       case 'renamed':
         if (f.oldName === this.name) {
           this.name = f.name;
+          this.resume = this.connToken;
           if (this.wanted !== null && foldName(f.name) === foldName(this.wanted)) this.giveUpReclaim();
         }
         break;
@@ -330,6 +341,8 @@ export class ChatClient {
     if (this.everReady && f.warning?.code === 'name_taken' && foldName(asked) !== foldName(f.you)) {
       this.wanted = asked;
     }
+    this.connToken = f.resume ?? null;
+    if (this.wanted === null) this.resume = this.connToken;
     // A public message that went out just before a drop is in the history if
     // the server stored it; that confirms it without sending it twice.
     const matched = new Set<string>();

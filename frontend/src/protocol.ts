@@ -46,6 +46,8 @@ export interface StateFrame {
   history: PublicFrame[];
   limits: Limits;
   warning?: Warning;
+  /** A secret for this connection: presented on reconnect (?resume=), it takes the name back at once. */
+  resume?: string;
 }
 
 export interface PongFrame {
@@ -186,7 +188,7 @@ function parseObject(o: Obj): ServerFrame {
           history: history.map((h) => parsePublic(obj(h, 'a history entry'))),
           limits: parseLimits(o.limits),
         },
-        { warning },
+        { warning, resume: optStr(o, 'resume') },
       );
     }
     case 'pong':

@@ -505,3 +505,54 @@ describe('taking the name back after a reconnect', () => {
     expect(s.sent.filter((f) => f.action === 'setName')).toEqual([]);
   });
 });
+
+describe('the resume token', () => {
+  it('is presented on reconnect, not on the first connect', () => {
+    const h = harness();
+    h.client.start();
+    expect(h.last().url).not.toContain('resume=');
+    h.last().open();
+    h.last().receive(state('Alice', { resume: 'tok-1' }));
+    h.last().serverClose();
+    vi.runOnlyPendingTimers();
+    expect(h.last().url).toBe('ws://127.0.0.1:8080/local?name=Alice&room=lobby&resume=tok-1');
+    h.last().open();
+    h.last().receive(state('Alice', { resume: 'tok-2' }));
+    h.last().serverClose();
+    vi.runOnlyPendingTimers();
+    expect(h.last().url).toContain('resume=tok-2');
+  });
+
+  it('stays the one that holds the wanted name while the client is a guest', () => {
+    const h = harness();
+    h.client.start();
+    h.last().open();
+    h.last().receive(state('Alice', { resume: 'tok-1' }));
+    h.last().serverClose();
+    vi.runOnlyPendingTimers();
+    h.last().open();
+    h.last().receive(
+      state('guest-1234', { resume: 'tok-2', warning: { code: 'name_taken', message: 'taken' } }),
+    );
+    h.last().serverClose();
+    vi.runOnlyPendingTimers();
+    expect(h.last().url).toContain('name=Alice');
+    expect(h.last().url).toContain('resume=tok-1');
+  });
+
+  it('follows the name to the connection that took it by setName', () => {
+    const h = harness();
+    h.client.start();
+    h.last().open();
+    h.last().receive(state('Alice', { resume: 'tok-1' }));
+    h.last().serverClose();
+    vi.runOnlyPendingTimers();
+    const s = h.last();
+    s.open();
+    s.receive(state('guest-1234', { resume: 'tok-2', warning: { code: 'name_taken', message: 'taken' } }));
+    s.receive({ type: 'renamed', room: 'lobby', oldName: 'guest-1234', name: 'Alice', ts: 5 });
+    s.serverClose();
+    vi.runOnlyPendingTimers();
+    expect(h.last().url).toContain('resume=tok-2');
+  });
+});

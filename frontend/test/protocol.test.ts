@@ -17,6 +17,7 @@ describe('parseFrame accepts every documented frame', () => {
         members: ['Alice', 'Bob'],
         history: [pub],
         limits: { nameMax: 32, messageMax: 2000, recipientsMax: 20 },
+        resume: '9nq3d0fS1bXy2Zz0cQ7m1w',
       },
     ],
     [
