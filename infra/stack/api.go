@@ -111,6 +111,5 @@ func newAccountRole(scope constructs.Construct) awsapigateway.CfnAccount {
 	account := awsapigateway.NewCfnAccount(scope, jsii.String("ApiGatewayAccount"), &awsapigateway.CfnAccountProps{
 		CloudWatchRoleArn: role.RoleArn(),
 	})
-	account.Node().AddDependency(role)
 	return account
 }

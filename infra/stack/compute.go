@@ -142,6 +142,10 @@ func (c *Compute) acceptFindings(cfg Config, api awsapigatewayv2.WebSocketApi) {
 	if cfg.ReservedConcurrency == 0 {
 		skipCheckov(fn, "CKV_AWS_115", "Reserved concurrency is opt-in per environment (reservedConcurrency): reserving it fails on new accounts whose concurrency quota is 10.")
 	}
+	ignoreCfnLint(fn, "W3005", "CDK makes the function depend on its role and the role's policy, so the policy exists "+
+		"before the first invocation; the extra DependsOn on the role is redundant but harmless.")
+	ignoreCfnLint(fn, "WS1004", "The function logs to its own explicit log group (LoggingConfig.LogGroup, HandlerLogs) "+
+		"with RetentionInDays; this rule only recognises a group named /aws/lambda/<function name>.")
 	skipCheckov(c.LogGroup, "CKV_AWS_158", "CloudWatch Logs encrypts log data at rest with its service key; the handler logs no message text or secrets.")
 	if cfg.LogRetentionDays < 365 {
 		skipCheckov(c.LogGroup, "CKV_AWS_338", fmt.Sprintf("Retention is %d days by this environment's config (logRetentionDays): operational logs, no audit requirement.", cfg.LogRetentionDays))
