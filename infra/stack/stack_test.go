@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/groupchat/groupchat/contract"
@@ -79,13 +78,11 @@ func synthAll() error {
 			return err
 		}
 		s.raw = string(b)
-		ann := assertions.Annotations_FromStack(s.stack.Stack)
-		any := assertions.Match_StringLikeRegexp(jsii.String(".*"))
-		for _, msgs := range []*[]*cxapi.SynthesisMessage{ann.FindError(jsii.String("*"), any), ann.FindWarning(jsii.String("*"), any)} {
-			for _, msg := range *msgs {
-				s.findings = append(s.findings, fmt.Sprintf("%s: %v", *msg.Id, msg.Entry.Data))
-			}
+		findings, err := nagFindings(assertions.Annotations_FromStack(s.stack.Stack))
+		if err != nil {
+			return err
 		}
+		s.findings = findings
 	}
 	return nil
 }
@@ -99,6 +96,33 @@ func check(t *testing.T, assertion func()) {
 		}
 	}()
 	assertion()
+}
+
+// nagFindings lists the stack's error and warning annotations (cdk-nag's
+// unsuppressed findings). They are read through JSON: the Go type the
+// assertions API returns is deprecated and has no Go replacement yet.
+func nagFindings(ann assertions.Annotations) ([]string, error) {
+	pattern := assertions.Match_StringLikeRegexp(jsii.String(".*"))
+	var out []string
+	for _, found := range []any{ann.FindError(jsii.String("*"), pattern), ann.FindWarning(jsii.String("*"), pattern)} {
+		b, err := json.Marshal(found)
+		if err != nil {
+			return nil, err
+		}
+		var msgs []struct {
+			ID    string `json:"id"`
+			Entry struct {
+				Data any `json:"data"`
+			} `json:"entry"`
+		}
+		if err := json.Unmarshal(b, &msgs); err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			out = append(out, fmt.Sprintf("%s: %v", m.ID, m.Entry.Data))
+		}
+	}
+	return out, nil
 }
 
 // each runs f once per environment.
@@ -553,6 +577,15 @@ func TestEverySkipHasAReason(t *testing.T) {
 				n++
 				if c, _ := sk.(map[string]any)["comment"].(string); len(c) < 40 {
 					t.Errorf("%s: checkov skip %v has no real reason", id, sk)
+				}
+			}
+			lint, _ := meta["cfn-lint"].(map[string]any)
+			lintCfg, _ := lint["config"].(map[string]any)
+			ignored, _ := lintCfg["ignore_checks"].([]any)
+			reasons, _ := meta["cfn-lint-reasons"].(map[string]any)
+			for _, rule := range ignored {
+				if reason, _ := reasons[rule.(string)].(string); len(reason) < 40 {
+					t.Errorf("%s: cfn-lint ignores %v without a reason", id, rule)
 				}
 			}
 			nag, _ := meta["cdk_nag"].(map[string]any)
