@@ -46,13 +46,18 @@ cd "$root"
 
 work="$(mktemp -d)"
 pid=""
-cleanup() {
-  status=$?
+# stop_stack ends the running stack's whole process group: TERM, then KILL.
+stop_stack() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM -- "-$pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -KILL -- "-$pid" 2>/dev/null || true
   fi
+  pid=""
+}
+cleanup() {
+  status=$?
+  stop_stack
   if [ "$status" -ne 0 ] && [ -s "$work/local.log" ]; then
     echo "--- local stack log (last 40 lines) ---" >&2
     tail -n 40 "$work/local.log" >&2
@@ -61,27 +66,48 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# start_stack ARGS... starts the local stack on a free port and waits until it
+# answers; it sets pid and base.
+start_stack() {
+  local port
+  port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+  # setsid gives the stack a process group of its own, so that stop_stack
+  # ends all of it and nothing else.
+  PORT="$port" setsid "$work/local" "$@" </dev/null >"$work/local.log" 2>&1 &
+  pid=$!
+  base="http://127.0.0.1:$port"
+  echo "test-e2e: local stack $* (pid $pid) at $base"
+  node -e '
+    const url = process.argv[1] + "/config.json", pid = Number(process.argv[2]);
+    const deadline = Date.now() + 90_000;
+    (async () => {
+      for (;;) {
+        try { process.kill(pid, 0); } catch { console.error("test-e2e: the local stack exited during start-up"); process.exit(1); }
+        try { const r = await fetch(url); if (r.ok) return; } catch {}
+        if (Date.now() > deadline) { console.error("test-e2e: the local stack did not answer " + url + " within 90 s"); process.exit(1); }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+  ' "$base" "$pid"
+}
+
+# run_e2e FILE runs one browser test file against the running stack.
+run_e2e() {
+  (cd frontend && GROUPCHAT_E2E_FRESH=1 GROUPCHAT_E2E_URL="$base" CHROMIUM_PATH="$chromium" \
+    npx --no-install vitest run --config vitest.e2e.config.ts "$1")
+}
+
 echo "test-e2e: building the local stack"
 go build -o "$work/local" ./cmd/local
-port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-# setsid gives the stack (and the dynalite it starts) a process group of its
-# own, so that cleanup ends all of it and nothing else.
-PORT="$port" setsid "$work/local" </dev/null >"$work/local.log" 2>&1 &
-pid=$!
-base="http://127.0.0.1:$port"
-echo "test-e2e: local stack pid $pid at $base"
-node -e '
-  const url = process.argv[1] + "/config.json", pid = Number(process.argv[2]);
-  const deadline = Date.now() + 90_000;
-  (async () => {
-    for (;;) {
-      try { process.kill(pid, 0); } catch { console.error("test-e2e: the local stack exited during start-up"); process.exit(1); }
-      try { const r = await fetch(url); if (r.ok) return; } catch {}
-      if (Date.now() > deadline) { console.error("test-e2e: the local stack did not answer " + url + " within 90 s"); process.exit(1); }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
-' "$base" "$pid"
 
-cd frontend
-GROUPCHAT_E2E_FRESH=1 GROUPCHAT_E2E_URL="$base" CHROMIUM_PATH="$chromium" npx --no-install vitest run --config vitest.e2e.config.ts
+# The conversation: three people, public and private messages, renames,
+# hostile names, a dropped connection, a leave.
+start_stack
+run_e2e e2e/chat.e2e.ts
+stop_stack
+
+# The same stack losing every $disconnect: reconnects rely on the resume token.
+start_stack -fault-drop-disconnect 1
+run_e2e e2e/stale.e2e.ts
+stop_stack
+echo "test-e2e: ok"

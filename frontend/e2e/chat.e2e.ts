@@ -1,22 +1,28 @@
 // End to end: three people in three browser contexts of Debian's Chromium,
-// driven by playwright-core, chat through the local stack (go run ./cmd/local)
-// that scripts/test-e2e.sh starts. GROUPCHAT_E2E_URL is the stack's http://
-// URL. The cases run in order and share the three pages, like one
-// conversation.
+// driven by playwright-core, chat through the local stack (cmd/local) that
+// scripts/test-e2e.sh starts. The cases run in order and share the three
+// pages, like one conversation.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  dropAllConnections,
+  join,
+  launch,
+  members,
+  messages,
+  notices,
+  open,
+  poll,
+  ROOM,
+  say,
+  texts,
+  you,
+  type Person,
+} from './browser';
 
-const BASE = process.env.GROUPCHAT_E2E_URL ?? '';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// scripts/test-e2e.sh starts a fresh stack (GROUPCHAT_E2E_FRESH=1), so the
-// conversation can happen in the lobby; against a stack already in use it
-// gets a room of its own.
-const ROOM =
-  process.env.GROUPCHAT_E2E_ROOM ??
-  (process.env.GROUPCHAT_E2E_FRESH === '1' ? 'lobby' : `e2e-${Date.now().toString(36)}`);
 const here = dirname(fileURLToPath(import.meta.url));
 const SCREENSHOT =
   process.env.GROUPCHAT_UPDATE_SCREENSHOT === '1'
@@ -24,97 +30,18 @@ const SCREENSHOT =
     : resolve(here, '../e2e-output/screenshot.png');
 const EVIL = '<img src=x onerror=alert(1)>';
 
-interface Person {
-  page: Page;
-  context: BrowserContext;
-  dialogs: string[];
-  errors: string[];
-}
-
 let browser: Browser;
 const people: Record<'alice' | 'bob' | 'carol', Person> = {} as never;
 
-async function open(query = ''): Promise<Person> {
-  const context = await browser.newContext({
-    viewport: { width: 1000, height: 700 },
-    deviceScaleFactor: 1,
-    locale: 'en-GB',
-    timezoneId: 'Europe/London',
-  });
-  const page = await context.newPage();
-  const p: Person = { page, context, dialogs: [], errors: [] };
-  page.on('dialog', (d) => {
-    p.dialogs.push(d.message());
-    void d.dismiss();
-  });
-  page.on('pageerror', (e) => p.errors.push(String(e)));
-  await page.goto(`${BASE}/${query}`);
-  return p;
-}
-
-async function join(p: Person, name: string): Promise<void> {
-  await p.page.fill('#join-name', name);
-  await p.page.fill('#join-room', ROOM);
-  await p.page.press('#join-room', 'Enter');
-  await p.page.waitForSelector('#conn[data-state="ready"]');
-}
-
-async function say(p: Person, text: string): Promise<void> {
-  await p.page.fill('#message', text);
-  await p.page.press('#message', 'Enter');
-}
-
-async function members(p: Person): Promise<string[]> {
-  return p.page.$$eval('#members .member-name', (els) => els.map((e) => e.textContent ?? ''));
-}
-
-async function you(p: Person): Promise<string[]> {
-  return p.page.$$eval('#members .is-you .member-name', (els) => els.map((e) => e.textContent ?? ''));
-}
-
-/** The texts of the messages shown, with their kind, sender and state. */
-async function messages(p: Person): Promise<Array<{ kind: string; from: string; text: string; pending: boolean }>> {
-  return p.page.$$eval('#log .msg', (els) =>
-    els.map((e) => ({
-      kind: e.classList.contains('private') ? 'private' : 'public',
-      from: e.querySelector('.from')?.textContent ?? '',
-      text: e.querySelector('.text')?.textContent ?? '',
-      pending: e.classList.contains('pending'),
-    })),
-  );
-}
-
-async function texts(p: Person, kind?: string): Promise<string[]> {
-  return (await messages(p)).filter((m) => !m.pending && (!kind || m.kind === kind)).map((m) => m.text);
-}
-
-async function notices(p: Person): Promise<string[]> {
-  return p.page.$$eval('#log .notice > span', (els) => els.map((e) => e.textContent ?? ''));
-}
-
 const all = (): Person[] => [people.alice, people.bob, people.carol];
-const poll = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: 15_000, interval: 100 });
 
 beforeAll(async () => {
-  if (!BASE) throw new Error('GROUPCHAT_E2E_URL is not set: run scripts/test-e2e.sh, which starts the local stack');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
+  browser = await launch();
   // Alice's page waits 3–6 s before reconnecting, so that a message can be
   // typed while it is down; the others use the default backoff.
-  people.alice = await open('?backoff=6000');
-  people.bob = await open();
-  people.carol = await open();
+  people.alice = await open(browser, '?backoff=6000');
+  people.bob = await open(browser);
+  people.carol = await open(browser);
 });
 
 afterAll(async () => {
@@ -203,7 +130,7 @@ describe('three people in one room', () => {
   });
 
   it('a late joiner gets the public history; a taken name shows the server\'s warning and a guest name', async () => {
-    const dave = await open();
+    const dave = await open(browser);
     try {
       await join(dave, 'ALICE');
       const warning = (await dave.page.textContent('#name-error')) ?? '';
@@ -242,8 +169,7 @@ describe('three people in one room', () => {
   });
 
   it('after the stack drops every connection, the pages reconnect by themselves and chat goes on', async () => {
-    const res = await fetch(`${BASE}/_local/connections`, { method: 'DELETE' });
-    expect(res.status).toBe(200);
+    await dropAllConnections();
     const a = people.alice.page;
     await a.waitForSelector('#conn[data-state="waiting"]', { timeout: 5_000 });
     expect(await a.textContent('#conn-text')).toMatch(/Connection lost — reconnecting in \d+ s/);

@@ -1,0 +1,112 @@
+// Shared by the browser tests: launching Debian's Chromium through
+// playwright-core, opening a person's page, and reading what the page shows.
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+
+/** The local stack's http:// URL; scripts/test-e2e.sh sets it. */
+export const BASE = process.env.GROUPCHAT_E2E_URL ?? '';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/**
+ * scripts/test-e2e.sh starts a fresh stack (GROUPCHAT_E2E_FRESH=1), so the
+ * conversation can happen in the lobby; against a stack already in use each
+ * run gets a room of its own.
+ */
+export const ROOM =
+  process.env.GROUPCHAT_E2E_ROOM ??
+  (process.env.GROUPCHAT_E2E_FRESH === '1' ? 'lobby' : `e2e-${Date.now().toString(36)}`);
+
+export interface Person {
+  page: Page;
+  context: BrowserContext;
+  dialogs: string[];
+  errors: string[];
+}
+
+/** Starts headless Chromium; throws (the tests fail, never skip) when it cannot. */
+export async function launch(): Promise<Browser> {
+  if (!BASE) throw new Error('GROUPCHAT_E2E_URL is not set: run scripts/test-e2e.sh, which starts the local stack');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+}
+
+/** A person: a browser context of their own (own storage) with the page open. */
+export async function open(browser: Browser, query = ''): Promise<Person> {
+  const context = await browser.newContext({
+    viewport: { width: 1000, height: 700 },
+    deviceScaleFactor: 1,
+    locale: 'en-GB',
+    timezoneId: 'Europe/London',
+  });
+  const page = await context.newPage();
+  const p: Person = { page, context, dialogs: [], errors: [] };
+  page.on('dialog', (d) => {
+    p.dialogs.push(d.message());
+    void d.dismiss();
+  });
+  page.on('pageerror', (e) => p.errors.push(String(e)));
+  await page.goto(`${BASE}/${query}`);
+  return p;
+}
+
+export async function join(p: Person, name: string, room = ROOM): Promise<void> {
+  await p.page.fill('#join-name', name);
+  await p.page.fill('#join-room', room);
+  await p.page.press('#join-room', 'Enter');
+  await p.page.waitForSelector('#conn[data-state="ready"]');
+}
+
+export async function say(p: Person, text: string): Promise<void> {
+  await p.page.fill('#message', text);
+  await p.page.press('#message', 'Enter');
+}
+
+export async function members(p: Person): Promise<string[]> {
+  return p.page.$$eval('#members .member-name', (els) => els.map((e) => e.textContent ?? ''));
+}
+
+export async function you(p: Person): Promise<string[]> {
+  return p.page.$$eval('#members .is-you .member-name', (els) => els.map((e) => e.textContent ?? ''));
+}
+
+/** The messages shown, with their kind, sender and whether they are still pending. */
+export async function messages(
+  p: Person,
+): Promise<Array<{ kind: string; from: string; text: string; pending: boolean }>> {
+  return p.page.$$eval('#log .msg', (els) =>
+    els.map((e) => ({
+      kind: e.classList.contains('private') ? 'private' : 'public',
+      from: e.querySelector('.from')?.textContent ?? '',
+      text: e.querySelector('.text')?.textContent ?? '',
+      pending: e.classList.contains('pending'),
+    })),
+  );
+}
+
+/** The texts of the confirmed messages, optionally of one kind. */
+export async function texts(p: Person, kind?: string): Promise<string[]> {
+  return (await messages(p)).filter((m) => !m.pending && (!kind || m.kind === kind)).map((m) => m.text);
+}
+
+export async function notices(p: Person): Promise<string[]> {
+  return p.page.$$eval('#log .notice > span', (els) => els.map((e) => e.textContent ?? ''));
+}
+
+/** Waits for what the page shows to match: frames arrive asynchronously. */
+export const poll = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: 15_000, interval: 100 });
+
+/** Asks the local stack to close every connection with 1001, as API Gateway's 2-hour limit does. */
+export async function dropAllConnections(): Promise<void> {
+  const res = await fetch(`${BASE}/_local/connections`, { method: 'DELETE' });
+  expect(res.status).toBe(200);
+}
