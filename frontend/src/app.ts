@@ -26,6 +26,7 @@ export interface AppOptions {
 }
 
 const STORAGE_KEY = 'groupchat.join';
+const MAX_LOG_ENTRIES = 1000;
 
 export class ChatApp {
   private client: ChatClient | null = null;
@@ -547,6 +548,8 @@ export class ChatApp {
     const log = this.ui.log;
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     log.append(node);
+    // A long session keeps the page light: the oldest entries go first.
+    while (log.childElementCount > MAX_LOG_ENTRIES) log.firstElementChild?.remove();
     if (atBottom || force) log.scrollTop = log.scrollHeight;
   }
 }
