@@ -1,0 +1,95 @@
+package load
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// A message the tool sends carries a marker in its text, "load:<run>:<seq>",
+// and its sequence number as ref. The marker finds the message in every
+// member's copy (ref is only in the sender's copy); the run id keeps the
+// messages of two runs against one stack apart.
+const markerPrefix = "load:"
+
+// marker is the text every message of run seq starts with.
+func marker(run string, seq int) string {
+	return markerPrefix + run + ":" + strconv.Itoa(seq) + ":"
+}
+
+// frame is what the tool reads from a server frame.
+type frame struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Ref     string `json:"ref"`
+	Room    string `json:"room"`
+	Message string `json:"message"`
+}
+
+// kind is what a server frame means to the tool.
+type kind int
+
+const (
+	kindOther    kind = iota // a frame the tool does not track (joined, left, members, state, …)
+	kindPublic               // a public message of this run: seq is set
+	kindForeign              // a public message of another run or another client
+	kindError                // an error frame: code, and seq when it carries this tool's ref
+	kindGateway              // not a chat frame: API Gateway's own error ({"message":"Internal server error"})
+	kindBadFrame             // not a JSON object
+)
+
+// parsed is a classified server frame.
+type parsed struct {
+	kind kind
+	typ  string
+	seq  int  // the message's sequence number, -1 when none
+	own  bool // the frame carries a ref: it is the sender's own copy or its error
+	code string
+}
+
+// parseFrame classifies one server frame for run. It never fails: what it
+// cannot read is kindBadFrame.
+func parseFrame(data []byte, run string) parsed {
+	p := parsed{seq: -1}
+	var f frame
+	if err := json.Unmarshal(data, &f); err != nil {
+		p.kind = kindBadFrame
+		return p
+	}
+	p.typ = f.Type
+	p.own = f.Ref != ""
+	switch f.Type {
+	case "public":
+		p.kind = kindForeign
+		if seq, ok := parseMarker(f.Message, run); ok {
+			p.kind, p.seq = kindPublic, seq
+		}
+	case "error":
+		p.kind, p.code = kindError, f.Code
+		if n, err := strconv.Atoi(f.Ref); err == nil && n >= 0 {
+			p.seq = n
+		}
+	case "":
+		p.kind = kindGateway
+	default:
+		p.kind = kindOther
+	}
+	return p
+}
+
+// parseMarker reads the sequence number from a message of run.
+func parseMarker(msg, run string) (int, bool) {
+	rest, ok := strings.CutPrefix(msg, markerPrefix+run+":")
+	if !ok {
+		return 0, false
+	}
+	num, _, ok := strings.Cut(rest, ":")
+	if !ok || num == "" || len(num) > 9 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 0 || strconv.Itoa(n) != num {
+		return 0, false
+	}
+	return n, true
+}
