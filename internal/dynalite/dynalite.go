@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +27,10 @@ type Options struct {
 	// Dir is a directory for an on-disk store that survives restarts.
 	// Default "": in memory.
 	Dir string
+	// Port is the loopback port to listen on; with Dir, a stopped server can
+	// be started again at the same endpoint with its tables, as a DynamoDB
+	// outage that ends. Default 0: a free port.
+	Port int
 	// Root is the directory whose node_modules holds dynalite. Default: the
 	// nearest directory above the working directory that has it.
 	Root string
@@ -69,6 +74,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		cmd.Env = append(cmd.Env, "DYNALITE_PATH="+opts.Dir)
 	}
+	if opts.Port < 0 || opts.Port > 65535 {
+		return nil, fmt.Errorf("start dynalite: port %d is out of range", opts.Port)
+	}
+	cmd.Env = append(cmd.Env, "DYNALITE_PORT="+strconv.Itoa(opts.Port))
 	cmd.Stderr = opts.Stderr
 	// A process group of its own: Ctrl-C in a terminal signals the whole
 	// foreground group, and dynalite must outlive the parent's graceful

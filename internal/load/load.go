@@ -350,8 +350,8 @@ func (r *run) settle(ctx context.Context) {
 
 // steady sends Rate messages per second for Duration, round-robin over the
 // rooms and, within a room, over its live members.
-func (r *run) steady(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Duration)
+func (r *run) steady(parent context.Context) {
+	ctx, cancel := context.WithTimeout(parent, r.cfg.Duration)
 	defer cancel()
 	start := time.Now()
 	vanishAt := time.Duration(math.MaxInt64)
@@ -380,7 +380,7 @@ func (r *run) steady(ctx context.Context) {
 			if sender == nil {
 				return // nobody left to send
 			}
-			sends.Go(func() { r.send(ctx, sender) })
+			sends.Go(func() { r.send(parent, sender) })
 		}
 	}
 }

@@ -1,0 +1,124 @@
+package faults
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/groupchat/groupchat/internal/load/localstack"
+)
+
+// long selects the longer variants: go test ./internal/faults -faults.long
+var long = flag.Bool("faults.long", false, "run the longer variants of the fault scenarios (bigger, longer runs)")
+
+// scale returns short in `go test ./...` and long with -faults.long.
+func scale[T any](short, long_ T) T {
+	if *long {
+		return long_
+	}
+	return short
+}
+
+func testContext(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func startStack(ctx context.Context, t *testing.T, o localstack.Options) *localstack.Stack {
+	t.Helper()
+	s, err := localstack.Start(ctx, o)
+	if err != nil {
+		t.Fatalf("start the local stack: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			t.Errorf("stop the local stack: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("stack log (last 4000 bytes):\n%s", tail(s.Log(), 4000))
+		}
+	})
+	return s
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// record is one item of the Connections table: a connection (pk c#…) or a
+// name claim (pk n#…).
+type record struct {
+	PK           string `dynamodbav:"pk"`
+	ConnectionID string `dynamodbav:"connectionId"`
+	Room         string `dynamodbav:"room"`
+	Name         string `dynamodbav:"name"`
+}
+
+// connectionsTable reads the whole Connections table through the real
+// DynamoDB client. (The chat never scans; a test may.)
+func connectionsTable(ctx context.Context, t *testing.T, s *localstack.Stack) (conns, claims []record) {
+	t.Helper()
+	p := dynamodb.NewScanPaginator(s.DB, &dynamodb.ScanInput{TableName: aws.String(s.Tables.Connections)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("scan the Connections table: %v", err)
+		}
+		var recs []record
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &recs); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if strings.HasPrefix(r.PK, "c#") {
+				conns = append(conns, r)
+			} else {
+				claims = append(claims, r)
+			}
+		}
+	}
+	return conns, claims
+}
+
+// metricTotals sums each metric over the EMF lines the chat wrote.
+func metricTotals(t *testing.T, emf string) map[string]float64 {
+	t.Helper()
+	totals := map[string]float64{}
+	for line := range strings.Lines(emf) {
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(line), &doc); err != nil {
+			t.Fatalf("a metrics line is not JSON: %q", line)
+		}
+		aws, _ := doc["_aws"].(map[string]any)
+		directives, _ := aws["CloudWatchMetrics"].([]any)
+		for _, d := range directives {
+			metrics, _ := d.(map[string]any)["Metrics"].([]any)
+			for _, m := range metrics {
+				name, _ := m.(map[string]any)["Name"].(string)
+				switch v := doc[name].(type) {
+				case float64:
+					totals[name] += v
+				case []any:
+					for _, x := range v {
+						f, _ := x.(float64)
+						totals[name] += f
+					}
+				}
+			}
+		}
+	}
+	return totals
+}

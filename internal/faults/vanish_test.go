@@ -1,0 +1,83 @@
+package faults
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/groupchat/groupchat/internal/load"
+	"github.com/groupchat/groupchat/internal/load/localstack"
+	"github.com/groupchat/groupchat/internal/localgw"
+	"github.com/groupchat/groupchat/lambda/chat"
+)
+
+// TestLiveClientsLoseNothingWhenAThirdVanish: 30% of the clients drop
+// mid-run without a close frame and without a $disconnect (a lost network);
+// every message still reaches every live member exactly once, and the next
+// broadcast in each room removes every stale record and frees its name.
+func TestLiveClientsLoseNothingWhenAThirdVanish(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t, scale(90*time.Second, 10*time.Minute))
+	s := startStack(ctx, t, localstack.Options{
+		Gateway: localgw.Config{Faults: localgw.Faults{
+			// No $disconnect ever arrives: the records of vanished clients
+			// go stale and only a 410 during a broadcast finds them.
+			DropDisconnect: func(string) bool { return true },
+		}},
+		// The clients vanish seconds after joining; the default 30 s grace
+		// would spare their records.
+		Chat: chat.Options{StaleGrace: time.Millisecond},
+	})
+
+	var liveNames []string
+	var conns, claims []record
+	var metrics map[string]float64
+	cfg := load.Config{
+		URL: s.URL, Clients: scale(30, 300), RoomSize: 10,
+		Rate: scale(30.0, 100.0), Duration: scale(3*time.Second, 30*time.Second),
+		VanishFraction: 0.3, VanishAfter: scale(time.Second, 10*time.Second),
+		// One at a time: a join's broadcast must not find a client whose
+		// $connect is still running (with a 1 ms grace it would be removed).
+		ConnectConcurrency: 1,
+		Drain:              5 * time.Second,
+		BeforeClose: func() {
+			conns, claims = connectionsTable(ctx, t, s)
+			metrics = metricTotals(t, s.Metrics())
+		},
+	}
+	res, err := load.Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("load run: %v", err)
+	}
+	t.Logf("%+v", res)
+
+	vanished := int(0.3 * float64(cfg.Clients))
+	if res.Vanished != vanished || res.Disconnected != 0 {
+		t.Fatalf("%d clients vanished and %d were disconnected; want %d and 0", res.Vanished, res.Disconnected, vanished)
+	}
+	d := res.Deliveries
+	if res.Messages.Accepted != res.Messages.Sent || d.Lost != 0 || d.Duplicates != 0 || d.Misdelivered != 0 || d.Delivered == 0 {
+		t.Fatalf("live clients did not get every message exactly once: messages %+v, deliveries %+v", res.Messages, d)
+	}
+	if res.Frames.ByType["members"] == 0 {
+		t.Errorf("no room was told who went (no members frame)")
+	}
+
+	// What the table holds: exactly the live clients, connections and names.
+	for _, c := range conns {
+		liveNames = append(liveNames, c.Name)
+	}
+	if live := cfg.Clients - vanished; len(conns) != live || len(claims) != live {
+		t.Errorf("the Connections table holds %d connections and %d name claims; want the %d live clients'", len(conns), len(claims), live)
+	}
+	for _, c := range claims {
+		if !slices.Contains(liveNames, c.Name) {
+			t.Errorf("the vanished client %s still holds its name", c.Name)
+		}
+	}
+	if got := metrics["StaleConnectionsRemoved"]; got != float64(vanished) {
+		t.Errorf("StaleConnectionsRemoved = %v, want %d", got, vanished)
+	}
+	_ = context.Background
+}
