@@ -32,8 +32,8 @@ type Config struct {
 	FanoutPoolSize       int     // concurrent PostToConnection calls per invocation
 	ReservedConcurrency  int     // 0: none (opt-in; fails on accounts with a low limit)
 	// ManageAPIGatewayAccountRole creates the account-level CloudWatch role of
-	// API Gateway (stage logging needs it). Set it in exactly one environment
-	// per account; see docs/deploy.md.
+	// API Gateway (stage logging needs it); false when the account's role is
+	// managed elsewhere. See docs/deploy.md.
 	ManageAPIGatewayAccountRole bool
 	AmplifyRepository           string // https://github.com/OWNER/REPO
 	AmplifyBranch               string // the branch this environment builds
