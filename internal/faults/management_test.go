@@ -1,0 +1,115 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/internal/load"
+	"github.com/groupchat/groupchat/internal/load/localstack"
+	"github.com/groupchat/groupchat/internal/localgw"
+)
+
+// TestFailingAndStallingDeliveriesSpareTheOthers: the management API answers
+// 500 for one member of every room and never answers for another. Every
+// other member still receives every message, the handler returns within its
+// deadline, and each failed delivery is counted in FailedDeliveries.
+func TestFailingAndStallingDeliveriesSpareTheOthers(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t, scale(90*time.Second, 10*time.Minute))
+	var failing, stalling sync.Map // connection ids
+	const handlerTimeout = 1500 * time.Millisecond
+	s := startStack(ctx, t, localstack.Options{
+		Gateway: localgw.Config{
+			// A stalled POST outlives the invocation: the fan-out must give
+			// up at the deadline less its margin (500 ms), not wait for the
+			// 3 s per-call timeout.
+			HandlerTimeout: handlerTimeout,
+			Faults: localgw.Faults{
+				FailPost:  func(id string) bool { _, ok := failing.Load(id); return ok },
+				StallPost: func(id string) bool { _, ok := stalling.Load(id); return ok },
+				// The clients' closes at the end must not add deliveries.
+				DropDisconnect: func(string) bool { return true },
+			},
+		},
+	})
+
+	var victims []string
+	var before, after map[string]float64
+	cfg := load.Config{
+		URL: s.URL, Clients: scale(30, 300), RoomSize: 10,
+		Rate: scale(20.0, 50.0), Duration: scale(2*time.Second, 30*time.Second),
+		Drain: 3 * time.Second,
+		AfterJoin: func(ctx context.Context) error {
+			// Member 1 of each room gets 500s, member 2 stalls.
+			conns, _ := connectionsTable(ctx, t, s)
+			for _, c := range conns {
+				// Clients are named l<run>-<n> and fill rooms of 10 in order.
+				_, num, _ := strings.Cut(c.Name, "-")
+				n, err := strconv.Atoi(num)
+				if err != nil {
+					return fmt.Errorf("unexpected client name %q", c.Name)
+				}
+				switch n % 10 {
+				case 1:
+					failing.Store(c.ConnectionID, true)
+					victims = append(victims, c.Name)
+				case 2:
+					stalling.Store(c.ConnectionID, true)
+					victims = append(victims, c.Name)
+				}
+			}
+			before = metricTotals(t, s.Metrics())
+			return nil
+		},
+		BeforeClose: func() { after = metricTotals(t, s.Metrics()) },
+	}
+	res, err := load.Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("load run: %v", err)
+	}
+	rooms := cfg.Clients / cfg.RoomSize
+	if len(victims) != 2*rooms {
+		t.Fatalf("found %d clients to fail, want %d", len(victims), 2*rooms)
+	}
+
+	// Everyone else received every message; the victims missed every one.
+	m, d := res.Messages, res.Deliveries
+	if m.Sent == 0 || m.Accepted != m.Sent || m.Rejected != 0 || d.Duplicates != 0 || d.Misdelivered != 0 {
+		t.Fatalf("messages %+v, deliveries %+v", m, d)
+	}
+	if d.Lost != 2*m.Accepted {
+		t.Errorf("%d deliveries lost; want exactly the 2 faulty members' copies of each of the %d messages", d.Lost, m.Accepted)
+	}
+	for name := range d.LostByClient {
+		if !slices.Contains(victims, name) {
+			t.Errorf("%s lost %d messages, but the management API fails only for %v", name, d.LostByClient[name], victims)
+		}
+	}
+	// The failures are counted, and nothing else failed.
+	if got := after[contract.MetricFailedDeliveries] - before[contract.MetricFailedDeliveries]; got != float64(d.Lost) {
+		t.Errorf("FailedDeliveries grew by %v, want %d (one per lost delivery)", got, d.Lost)
+	}
+	if got := after[contract.MetricDeliveries] - before[contract.MetricDeliveries]; got != float64(d.Delivered) {
+		t.Errorf("Deliveries grew by %v, want %d", got, d.Delivered)
+	}
+	// Every invocation returned in time; the gateway never had to answer
+	// for a timed-out handler.
+	var slowest time.Duration
+	for _, inv := range s.Invocations() {
+		slowest = max(slowest, inv.Took)
+		if inv.Took >= handlerTimeout || inv.Err != nil {
+			t.Errorf("a %s invocation took %s of its %s (error %v)", inv.Route, inv.Took, handlerTimeout, inv.Err)
+		}
+	}
+	t.Logf("%d messages, %d deliveries lost of %d, slowest invocation %s", m.Sent, d.Lost, d.Expected, slowest)
+	if res.Frames.GatewayErrors != 0 {
+		t.Errorf("%d clients got API Gateway's internal server error frame", res.Frames.GatewayErrors)
+	}
+}
