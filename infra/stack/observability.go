@@ -91,8 +91,8 @@ func newObservability(scope constructs.Construct, m monitored) *Observability {
 			graph(name+" latency (ms)", latency...),
 		))
 	}
+	// The handler writes MessagesAccepted with Stage and Route only: one line per route.
 	var accepted []awscloudwatch.IMetric
-	accepted = append(accepted, own(contract.MetricMessagesAccepted, "Sum"))
 	for _, r := range contract.Routes() {
 		accepted = append(accepted, emf(m.cfg, contract.MetricMessagesAccepted, "Sum", &r))
 	}
@@ -108,7 +108,7 @@ func newObservability(scope constructs.Construct, m monitored) *Observability {
 		row(title("DynamoDB"))}
 	rows = append(rows, tableRows...)
 	rows = append(rows, row(title("Chat (the handler's own metrics, namespace "+contract.MetricNamespace+")")),
-		row(graph("Messages accepted (all routes and per route)", accepted...),
+		row(graph("Messages accepted per route", accepted...),
 			graph("Deliveries", own(contract.MetricDeliveries, "Sum"), own(contract.MetricFailedDeliveries, "Sum"),
 				own(contract.MetricStaleRemoved, "Sum"), own(contract.MetricInternalErrors, "Sum")),
 			graph("Fan-out size", own(contract.MetricFanoutSize, "Average"), own(contract.MetricFanoutSize, "Maximum")),
