@@ -69,7 +69,11 @@ type Stack struct {
 	srv          *http.Server
 	served       chan error
 
+	pool       atomic.Int64
+	newService func(pool int) *chat.Service
+
 	mu          sync.Mutex
+	services    map[int]*chat.Service // by pool size
 	invocations []Invocation
 }
 
@@ -142,24 +146,39 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	opt := o.Chat
 	opt.Metrics = &s.metrics
 	opt.Logger = slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc := wire.New(fnCfg, AWSConfig(), opt)
+	s.newService = func(pool int) *chat.Service {
+		cfg := fnCfg
+		cfg.PoolSize = pool
+		return wire.New(cfg, AWSConfig(), opt)
+	}
+	s.services = map[int]*chat.Service{}
+	s.pool.Store(int64(o.Chat.PoolSize))
 
 	budget := gwCfg.HandlerTimeout
 	if budget <= 0 {
 		budget = localgw.DefaultHandlerTimeout
 	}
-	s.gw = localgw.New(s.handler(svc.Handle, budget), gwCfg)
+	s.gw = localgw.New(s.handler(budget), gwCfg)
 	s.srv = &http.Server{Handler: s.withLatency(s.gw), ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.served <- s.srv.Serve(ln) }()
 	s.URL = s.gw.WebSocketURL(host)
 	return s, nil
 }
 
-// handler records every invocation of h.
-func (s *Stack) handler(h localgw.Handler, budget time.Duration) localgw.Handler {
+// handler runs the chat service of the current pool size and records every
+// invocation.
+func (s *Stack) handler(budget time.Duration) localgw.Handler {
 	return func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		pool := int(s.pool.Load())
+		s.mu.Lock()
+		svc := s.services[pool]
+		if svc == nil {
+			svc = s.newService(pool)
+			s.services[pool] = svc
+		}
+		s.mu.Unlock()
 		start := time.Now()
-		resp, err := h(ctx, ev)
+		resp, err := svc.Handle(ctx, ev)
 		s.mu.Lock()
 		s.invocations = append(s.invocations, Invocation{Route: ev.RequestContext.RouteKey, Took: time.Since(start),
 			Budget: budget, Err: err, Status: resp.StatusCode})
@@ -186,6 +205,11 @@ func (s *Stack) withLatency(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// SetPoolSize makes later invocations fan out through a pool of n (as the
+// function's FANOUT_POOL_SIZE; 0: the chat's default), so one stack with
+// one set of clients can compare pool sizes.
+func (s *Stack) SetPoolSize(n int) { s.pool.Store(int64(n)) }
 
 // SetLatency delays every later management API call by d (0: none).
 func (s *Stack) SetLatency(d time.Duration) { s.latency.Store(int64(d)) }
