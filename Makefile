@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV ?= dev
 export GOFLAGS := -buildvcs=false
 
-.PHONY: dev test build lint deps synth deploy diff bench fuzz clean
+.PHONY: dev test build lint lint-infra deps synth deploy diff bench fuzz clean
 
 ## dev: run the whole chat locally (local API Gateway stand-in + dynalite), no AWS account
 dev: deps
@@ -22,6 +22,10 @@ build:
 lint:
 	@scripts/lint.sh
 
+## lint-infra: synth every environment, then cfn-lint (+ serverless rules) and checkov from a pinned .venv
+lint-infra: deps
+	@scripts/test-infra.sh
+
 ## deps: the pinned npm packages the Go code runs (dynalite)
 deps:
 	@scripts/deps.sh
@@ -29,6 +33,10 @@ deps:
 ## bench: Go benchmarks (handler cost per sendPublic, binary size)
 bench: deps
 	@scripts/bench.sh
+
+## fuzz: a short fixed-time run of every fuzz target
+fuzz:
+	@scripts/fuzz.sh
 
 synth deploy diff: deps
 	@scripts/cdk.sh $@ $(ENV)
