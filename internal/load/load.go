@@ -84,6 +84,9 @@ type Config struct {
 	// BeforeClose, when set, is called after the last delivery was awaited,
 	// before the clients close.
 	BeforeClose func()
+	// BeforeBroadcast, when set, is called before broadcast i (broadcast
+	// mode), such as to change the stack between broadcasts.
+	BeforeBroadcast func(i int)
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -391,6 +394,9 @@ func (r *run) broadcasts(ctx context.Context) {
 		sender := r.pickSender(i)
 		if sender == nil || ctx.Err() != nil {
 			return
+		}
+		if r.cfg.BeforeBroadcast != nil {
+			r.cfg.BeforeBroadcast(i)
 		}
 		if m := r.send(ctx, sender); m != nil {
 			r.t.wait(ctx, m, r.cfg.Drain)

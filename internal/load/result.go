@@ -33,7 +33,10 @@ type Result struct {
 	// LatencyMS is the time from sending a message to each member's
 	// receiving it (the sender's own copy included), in milliseconds.
 	LatencyMS Percentiles `json:"latencyMs"`
-	Frames    FrameResult `json:"frames"`
+	// BroadcastMS is, in broadcast mode, for each broadcast the time until
+	// the last member had it (-1: not every member did).
+	BroadcastMS []float64   `json:"broadcastMs,omitempty"`
+	Frames      FrameResult `json:"frames"`
 
 	Vanished     int `json:"vanished"`     // clients dropped on purpose without a close frame
 	Disconnected int `json:"disconnected"` // clients whose connection ended without the tool closing it
@@ -140,6 +143,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 		d.Delivered, d.Expected, d.Lost, d.Duplicates, d.Misdelivered, d.Excused)
 	l := r.LatencyMS
 	fmt.Fprintf(w, "latency     p50 %.1fms  p95 %.1fms  p99 %.1fms  max %.1fms  (%d deliveries)\n", l.P50, l.P95, l.P99, l.Max, l.Count)
+	if len(r.BroadcastMS) > 0 {
+		fmt.Fprintf(w, "broadcasts  time until the last member had it (ms): %v\n", r.BroadcastMS)
+	}
 	fmt.Fprintf(w, "frames      %d while sending %v, %d gateway errors, %d not JSON; %d vanished, %d disconnected\n",
 		r.Frames.Total, sortedCounts(r.Frames.ByType), r.Frames.GatewayErrors, r.Frames.NotJSON, r.Vanished, r.Disconnected)
 	verdict := "COMPLETE: every accepted message reached every member of its room exactly once, and nobody else"

@@ -19,9 +19,10 @@ type sent struct {
 	got    []uint16
 	// outstanding counts expected members that have not received it yet.
 	outstanding int
-	accepted    bool   // the sender's own copy or any member's copy arrived
-	rejected    string // the error code the sender got for it
-	failed      bool   // the tool could not send it
+	accepted    bool      // the sender's own copy or any member's copy arrived
+	rejected    string    // the error code the sender got for it
+	failed      bool      // the tool could not send it
+	last        time.Time // when the last expected member received it
 	done        chan struct{}
 	closed      bool
 }
@@ -145,6 +146,7 @@ func (t *tracker) frame(c *client, p parsed, now time.Time) {
 			m.outstanding--
 			t.delivered++
 			t.latencies = append(t.latencies, now.Sub(m.at))
+			m.last = now
 		}
 		if t.complete(m) {
 			t.finish(m)
@@ -285,6 +287,15 @@ func (t *tracker) result(res *Result) {
 		res.Deliveries.LostByClient = lostBy
 	}
 	res.LatencyMS = percentiles(t.latencies)
+	if res.Mode == "broadcast" {
+		for _, m := range t.msgs {
+			done := -1.0
+			if m.accepted && m.outstanding == 0 && !m.last.IsZero() {
+				done = ms(m.last.Sub(m.at))
+			}
+			res.BroadcastMS = append(res.BroadcastMS, done)
+		}
+	}
 	res.Frames = FrameResult{Total: t.frames, ByType: t.byType, Foreign: t.foreign,
 		GatewayErrors: t.gatewayErrors, NotJSON: t.badFrames}
 	res.Vanished = t.vanishedN
