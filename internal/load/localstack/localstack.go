@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/groupchat/groupchat/contract"
@@ -225,6 +226,34 @@ func (s *Stack) Invocations() []Invocation {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Invocation(nil), s.invocations...)
+}
+
+// ConnectionsByName reads the Connections table and maps each live
+// connection's name to its connection id: how a test finds the id of a
+// client it knows by name.
+func (s *Stack) ConnectionsByName(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	p := dynamodb.NewScanPaginator(s.DB, &dynamodb.ScanInput{TableName: aws.String(s.Tables.Connections)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", s.Tables.Connections, err)
+		}
+		for _, item := range page.Items {
+			var c struct {
+				PK   string `dynamodbav:"pk"`
+				ID   string `dynamodbav:"connectionId"`
+				Name string `dynamodbav:"name"`
+			}
+			if err := attributevalue.UnmarshalMap(item, &c); err != nil {
+				return nil, err
+			}
+			if strings.HasPrefix(c.PK, "c#") {
+				out[c.Name] = c.ID
+			}
+		}
+	}
+	return out, nil
 }
 
 // Stop closes every connection (running $disconnect unless the gateway's
