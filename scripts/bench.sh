@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The figures of docs/benchmarks.md, measured on this machine:
+#   1. the handler's Go benchmarks (cost per sendPublic, binary size);
+#   2. broadcast latency to rooms of 10, 100 and 1,000 real WebSocket
+#      clients, the bounded fan-out pool against a sequential one under 20 ms
+#      of management API latency, and the DynamoDB items read per broadcast
+#      (internal/bench, against an in-process local stack);
+#   3. the steady load: cmd/load with 1,000 clients sending 50 messages/s in
+#      total for 60 s against cmd/local, the stack `make dev` runs.
+# Usage: scripts/bench.sh [go|stack|load|all]   (default all)
+# BENCH_OUT (default bin/bench/) keeps the logs and the load run's JSON.
+# The load average is printed before each part: on a busy machine the
+# figures are worse, so note it with them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-all}"
+out="${BENCH_OUT:-bin/bench}"
+mkdir -p "$out"
+load_avg() { echo "bench: load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"; }
+
+if [ "$what" = go ] || [ "$what" = all ]; then
+  load_avg
+  echo "bench: go test -run '^\$' -bench . ./lambda/..."
+  go test -run '^$' -bench . ./lambda/... | tee "$out/lambda.txt"
+fi
+
+if [ "$what" = stack ] || [ "$what" = all ]; then
+  load_avg
+  echo "bench: go test -run '^\$' -bench . -benchtime 1x -timeout 60m ./internal/bench"
+  go test -run '^$' -bench . -benchtime 1x -timeout 60m ./internal/bench | tee "$out/stack.txt"
+fi
+
+if [ "$what" = load ] || [ "$what" = all ]; then
+  go build -o "$out/local" ./cmd/local
+  go build -o "$out/load" ./cmd/load
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  # setsid: the stack and its dynalite get a process group of their own, so
+  # the cleanup ends exactly them.
+  setsid "$out/local" -port "$port" -static /nonexistent >"$out/local.log" 2>&1 </dev/null &
+  pid=$!
+  trap 'kill -TERM -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
+  for _ in $(seq 300); do
+    curl -fsS "http://127.0.0.1:$port/config.json" >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || { echo "bench: the local stack exited; see $out/local.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  load_avg
+  cmd=("$out/load" -url "ws://127.0.0.1:$port/local" -clients 1000 -room-size 10 -rate 50 -duration 60s
+    -connect-concurrency 16 -json "$out/steady.json")
+  echo "bench: ${cmd[*]}   (against: $out/local -port $port)"
+  "${cmd[@]}" 2>"$out/steady.progress" | tee "$out/steady.txt"
+  load_avg
+fi
