@@ -44,7 +44,6 @@ type tracker struct {
 	rejectedBy                                map[string]int
 	expected, delivered                       int
 	duplicates, misdelivered, excused         int
-	lostByClient                              map[string]int
 	vanishedN, disconnected                   int
 }
 
