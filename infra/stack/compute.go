@@ -32,7 +32,7 @@ const (
 
 // tableActions are exactly the DynamoDB actions the handler calls, per table.
 var tableActions = map[string][]string{
-	contract.Connections.ID: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"},
+	contract.Connections.ID: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 	contract.Messages.ID:    {"dynamodb:PutItem", "dynamodb:Query"},
 }
 

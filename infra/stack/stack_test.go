@@ -231,7 +231,7 @@ func TestHandlerPolicyIsExact(t *testing.T) {
 			map[string]any{"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": []any{"logs:CreateLogStream", "logs:PutLogEvents"}, "Resource": arnOf(logs)},
 			map[string]any{"Effect": "Allow", "Action": []any{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "Resource": "*"},
 			map[string]any{"Sid": "ConnectionsTable", "Effect": "Allow", "Resource": arnOf(conn),
-				"Action": []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"}},
+				"Action": []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}},
 			map[string]any{"Sid": "ConnectionsIndexbyRoom", "Effect": "Allow", "Action": "dynamodb:Query",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{arnOf(conn), "/index/" + contract.RoomIndex}}}},
 			map[string]any{"Sid": "MessagesTable", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:Query"}, "Resource": arnOf(msgs)},

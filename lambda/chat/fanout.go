@@ -124,6 +124,10 @@ func (inv *invocation) post(ctx context.Context, t target) error {
 // enough, and whatever is left is found by the next broadcast or expires.
 func (inv *invocation) removeStale(stale []Member) {
 	for round := 0; len(stale) > 0 && round < 3; round++ {
+		if deadline, ok := inv.ctx.Deadline(); ok && time.Until(deadline) < 2*inv.opt.DeadlineMargin {
+			inv.log.Warn("stale connections left for a later broadcast: the invocation is out of time", "count", len(stale))
+			return
+		}
 		gone := map[string][]string{} // room → names that went
 		for _, m := range stale {
 			c, ok, err := inv.store.RemoveStale(inv.ctx, m.ConnID, inv.opt.Now().Add(-inv.opt.StaleGrace))
@@ -137,7 +141,7 @@ func (inv *invocation) removeStale(stale []Member) {
 			if err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
 				inv.log.Warn("release stale name", "stale", c.ID, "error", err)
 			}
-			inv.record(Record{Kind: "gone", Room: c.Room, From: c.Name, ConnID: c.ID})
+			_ = inv.append(&Record{Kind: "gone", Room: c.Room, From: c.Name, ConnID: c.ID})
 			inv.m.add(&inv.m.stale, 1)
 			gone[c.Room] = append(gone[c.Room], c.Name)
 		}

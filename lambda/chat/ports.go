@@ -21,9 +21,11 @@ type Store interface {
 	PutConnection(ctx context.Context, c Connection) error
 	// GetConnection returns a live connection, or ErrNotFound.
 	GetConnection(ctx context.Context, id string) (Connection, error)
-	// Rename changes a live connection's name and clears its warning, or
-	// fails with ErrNotFound.
-	Rename(ctx context.Context, id, name string) error
+	// Rename changes a live connection's name from oldName to name and clears
+	// its warning. It fails with ErrNotFound when there is no record, and
+	// with ErrConflict when the name is no longer oldName (a concurrent
+	// rename won).
+	Rename(ctx context.Context, id, oldName, name string) error
 	// DeleteConnection removes a connection's record and returns it; ok is
 	// false when there was none (already removed).
 	DeleteConnection(ctx context.Context, id string) (c Connection, ok bool, err error)
@@ -57,6 +59,8 @@ var (
 	ErrNameTaken = errors.New("name taken")
 	// ErrGone: the connection is gone (410 from the management API).
 	ErrGone = errors.New("connection gone")
+	// ErrConflict: a conditional change lost to a concurrent one.
+	ErrConflict = errors.New("conflict")
 )
 
 // Connection is one client's record.

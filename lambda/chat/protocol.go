@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 )
@@ -28,8 +29,13 @@ const (
 	CodeRecipientsTooMany = "recipients_too_many"
 	CodeRecipientsUnknown = "recipients_unknown"
 	CodeNotConnected      = "not_connected"
+	CodeBusy              = "busy"
 	CodeInternal          = "internal"
 )
+
+// StateMaxBytes bounds a state frame: the oldest history entries that do
+// not fit are left out, so the frame stays inside API Gateway's 128 KB.
+const StateMaxBytes = 100 * 1024
 
 // Problem is an error a client is told about: a code and a sentence.
 type Problem struct {
@@ -50,14 +56,14 @@ type Limits struct {
 // Server → client frames. Field order follows docs/protocol.md.
 
 type stateFrame struct {
-	Type    string        `json:"type"`
-	Room    string        `json:"room"`
-	You     string        `json:"you"`
-	Members []string      `json:"members"`
-	History []publicFrame `json:"history"`
-	Limits  Limits        `json:"limits"`
-	Resume  string        `json:"resume"`
-	Warning *Problem      `json:"warning,omitempty"`
+	Type    string            `json:"type"`
+	Room    string            `json:"room"`
+	You     string            `json:"you"`
+	Members []string          `json:"members"`
+	History []json.RawMessage `json:"history"`
+	Limits  Limits            `json:"limits"`
+	Resume  string            `json:"resume"`
+	Warning *Problem          `json:"warning,omitempty"`
 }
 
 type pongFrame struct {
@@ -119,12 +125,28 @@ type errorFrame struct {
 
 func millis(t time.Time) int64 { return t.UnixMilli() }
 
-// encode marshals a frame. The frames are plain structs of strings and
-// numbers, so marshalling cannot fail.
+// withRef returns a frame's copy for the client whose action caused it.
+func withRef[F renamedFrame | publicFrame | privateFrame](f F, ref string) F {
+	switch f := any(&f).(type) {
+	case *renamedFrame:
+		f.Ref = ref
+	case *publicFrame:
+		f.Ref = ref
+	case *privateFrame:
+		f.Ref = ref
+	}
+	return f
+}
+
+// encode marshals a frame. HTML is not escaped: "<" stays one byte instead
+// of six, and the page renders every field as text anyway. The frames are
+// plain structs of strings and numbers, so marshalling cannot fail.
 func encode(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic("chat: encode frame: " + err.Error())
 	}
-	return b
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }

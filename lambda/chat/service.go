@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -59,8 +60,8 @@ type Service struct {
 	opt    Options
 }
 
-// New returns a Service, filling in defaults.
-func New(store Store, poster Poster, opt Options) *Service {
+// WithDefaults returns the options with every zero field set to its default.
+func (opt Options) WithDefaults() Options {
 	if opt.PoolSize <= 0 {
 		opt.PoolSize = 32
 	}
@@ -88,7 +89,12 @@ func New(store Store, poster Poster, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Service{store: store, poster: poster, opt: opt}
+	return opt
+}
+
+// New returns a Service with opt's defaults filled in.
+func New(store Store, poster Poster, opt Options) *Service {
+	return &Service{store: store, poster: poster, opt: opt.WithDefaults()}
 }
 
 // invocation is the state of one event being handled.
@@ -184,11 +190,13 @@ func (inv *invocation) internal(req request, doing string, err error) []byte {
 		Problem: Problem{Code: CodeInternal, Message: "The server could not do that just now; please try again."}})
 }
 
+var notConnected = &Problem{Code: CodeNotConnected, Message: "This connection is no longer known to the server; please reconnect."}
+
 // caller loads the caller's record, or returns the error frame to send.
 func (inv *invocation) caller(req request) (Connection, []byte) {
 	c, err := inv.store.GetConnection(inv.ctx, inv.connID)
 	if errors.Is(err, ErrNotFound) {
-		return c, inv.fail(req, problem(CodeNotConnected, "This connection is no longer known to the server; please reconnect."))
+		return c, inv.fail(req, notConnected)
 	}
 	if err != nil {
 		return c, inv.internal(req, "load connection", err)
@@ -207,9 +215,12 @@ func (inv *invocation) connect(query map[string]string) events.APIGatewayProxyRe
 		ExpiresAt: now.Add(inv.opt.ConnectionTTL), ResumeToken: newToken()}
 	claim := Claim{Room: room, ConnID: c.ID, Token: c.ResumeToken, Resume: query["resume"], ExpiresAt: c.ExpiresAt}
 
+	// The requested name if it is valid and free; otherwise a guest name
+	// and a warning that says why.
 	var previous string
 	var err error
-	if requested := query["name"]; requested != "" {
+	requested := query["name"]
+	if requested != "" {
 		if claim.Name, c.Warning = CleanName(requested); c.Warning == nil {
 			previous, err = inv.store.ClaimName(inv.ctx, claim)
 			if errors.Is(err, ErrNameTaken) {
@@ -220,7 +231,7 @@ func (inv *invocation) connect(query map[string]string) events.APIGatewayProxyRe
 			}
 		}
 	}
-	if requested := query["name"]; requested == "" || c.Warning != nil {
+	if requested == "" || c.Warning != nil {
 		if claim.Name, err = inv.claimGuestName(claim); err != nil {
 			inv.log.Error("claim guest name", "error", err)
 			return events.APIGatewayProxyResponse{StatusCode: 500}
@@ -232,17 +243,21 @@ func (inv *invocation) connect(query map[string]string) events.APIGatewayProxyRe
 	c.Name = claim.Name
 	if err := inv.store.PutConnection(inv.ctx, c); err != nil {
 		inv.log.Error("record connection", "error", err)
-		_ = inv.store.ReleaseName(inv.ctx, room, c.Name, c.ID)
+		if previous == "" {
+			// A name taken over from a previous connection stays claimed:
+			// the client retries with its token, or the claim is orphaned.
+			_ = inv.store.ReleaseName(inv.ctx, room, c.Name, c.ID)
+		}
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
-	if previous != "" && previous != c.ID {
+	if previous != "" {
 		// The same person reconnected before the old connection's record was
 		// gone: the old record goes without a "left", the room sees one join.
 		if _, _, err := inv.store.DeleteConnection(inv.ctx, previous); err != nil {
 			inv.log.Warn("remove replaced connection", "replaced", previous, "error", err)
 		}
 	}
-	inv.record(Record{Kind: "joined", Room: room, From: c.Name, ConnID: c.ID})
+	_ = inv.append(&Record{Kind: "joined", Room: room, From: c.Name, ConnID: c.ID})
 	inv.log.Info("connected", "room", room)
 	// API Gateway does not deliver to a connection before $connect returns,
 	// so the newcomer is left out; it asks for its state with hello.
@@ -270,12 +285,18 @@ func (inv *invocation) disconnect() {
 		return
 	}
 	if !ok {
-		return // already removed, e.g. after a 410 during a broadcast
+		return // already removed: after a 410 during a broadcast, or replaced by a resume
+	}
+	// A reconnect with the resume token may have taken the name over before
+	// this $disconnect came: then the person has not left.
+	if owner, held, err := inv.store.Owner(inv.ctx, c.Room, c.Name); err == nil && held && owner.ConnID != c.ID {
+		inv.log.Info("disconnected; name already resumed by a new connection", "room", c.Room)
+		return
 	}
 	if err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
 		inv.log.Warn("release name", "error", err)
 	}
-	inv.record(Record{Kind: "left", Room: c.Room, From: c.Name, ConnID: c.ID})
+	_ = inv.append(&Record{Kind: "left", Room: c.Room, From: c.Name, ConnID: c.ID})
 	inv.log.Info("disconnected", "room", c.Room)
 	inv.broadcast(c.Room, encode(presenceFrame{Type: "left", Room: c.Room, Name: c.Name, TS: millis(inv.opt.Now())}), "", nil)
 }
@@ -289,20 +310,33 @@ func (inv *invocation) hello(req request) []byte {
 	if err != nil {
 		return inv.internal(req, "list members", err)
 	}
+	if !slices.ContainsFunc(members, func(m Member) bool { return m.ConnID == c.ID }) {
+		// The room index is eventually consistent: a hello right after
+		// $connect may not find the caller in it yet.
+		members = append(members, Member{ConnID: c.ID, Name: c.Name})
+	}
 	recs, err := inv.store.History(inv.ctx, c.Room, HistoryLimit)
 	if err != nil {
 		return inv.internal(req, "read history", err)
 	}
-	history := make([]publicFrame, len(recs))
-	for i, r := range recs {
-		history[i] = publicFrame{Type: "public", ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message}
+	frame := stateFrame{Type: "state", Room: c.Room, You: c.Name, Members: sortedNames(members),
+		History: []json.RawMessage{}, Limits: limits, Resume: c.ResumeToken, Warning: c.Warning}
+	// The newest messages that fit: the frame stays inside API Gateway's
+	// 128 KB message limit however long the messages are.
+	budget := StateMaxBytes - len(encode(frame))
+	for _, r := range slices.Backward(recs) {
+		entry := encode(publicFrame{Type: "public", ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message})
+		if budget -= len(entry) + 1; budget < 0 {
+			break
+		}
+		frame.History = append(frame.History, entry)
 	}
-	return encode(stateFrame{Type: "state", Room: c.Room, You: c.Name, Members: sortedNames(members),
-		History: history, Limits: limits, Resume: c.ResumeToken, Warning: c.Warning})
+	slices.Reverse(frame.History)
+	return encode(frame)
 }
 
 func (inv *invocation) setName(req request) []byte {
-	raw, p := req.str("name")
+	raw, p := field[string](req, "name", "a string")
 	if p != nil {
 		return inv.fail(req, p)
 	}
@@ -315,8 +349,9 @@ func (inv *invocation) setName(req request) []byte {
 		return fail
 	}
 	now := inv.opt.Now()
+	frame := renamedFrame{Type: "renamed", Room: c.Room, OldName: c.Name, Name: name, TS: millis(now)}
 	if name == c.Name {
-		return encode(renamedFrame{Type: "renamed", Room: c.Room, OldName: c.Name, Name: name, TS: millis(now), Ref: req.Ref})
+		return encode(withRef(frame, req.Ref))
 	}
 	_, err := inv.store.ClaimName(inv.ctx, Claim{Room: c.Room, Name: name, ConnID: c.ID, Token: c.ResumeToken, ExpiresAt: c.ExpiresAt})
 	if errors.Is(err, ErrNameTaken) {
@@ -326,12 +361,15 @@ func (inv *invocation) setName(req request) []byte {
 		return inv.internal(req, "claim name", err)
 	}
 	sameName := Fold(name) == Fold(c.Name)
-	if err := inv.store.Rename(inv.ctx, c.ID, name); err != nil {
+	if err := inv.store.Rename(inv.ctx, c.ID, c.Name, name); err != nil {
 		if !sameName {
 			_ = inv.store.ReleaseName(inv.ctx, c.Room, name, c.ID)
 		}
-		if errors.Is(err, ErrNotFound) {
-			return inv.fail(req, problem(CodeNotConnected, "This connection is no longer known to the server; please reconnect."))
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return inv.fail(req, notConnected)
+		case errors.Is(err, ErrConflict):
+			return inv.fail(req, problem(CodeBusy, "Your name was being changed by another request; try again."))
 		}
 		return inv.internal(req, "rename", err)
 	}
@@ -341,16 +379,13 @@ func (inv *invocation) setName(req request) []byte {
 		}
 	}
 	inv.m.add(&inv.m.accepted, 1)
-	inv.record(Record{Kind: "renamed", Room: c.Room, From: name, OldName: c.Name, ConnID: c.ID})
-	frame := renamedFrame{Type: "renamed", Room: c.Room, OldName: c.Name, Name: name, TS: millis(now)}
-	mine := frame
-	mine.Ref = req.Ref
-	inv.broadcast(c.Room, encode(frame), c.ID, encode(mine))
+	_ = inv.append(&Record{Kind: "renamed", Room: c.Room, From: name, OldName: c.Name, ConnID: c.ID})
+	inv.broadcast(c.Room, encode(frame), c.ID, encode(withRef(frame, req.Ref)))
 	return nil
 }
 
 func (inv *invocation) sendPublic(req request) []byte {
-	raw, p := req.str("message")
+	raw, p := field[string](req, "message", "a string")
 	if p != nil {
 		return inv.fail(req, p)
 	}
@@ -363,29 +398,25 @@ func (inv *invocation) sendPublic(req request) []byte {
 		return fail
 	}
 	r := Record{Kind: "public", Room: c.Room, From: c.Name, Message: msg, ConnID: c.ID}
-	r.ID, r.TS = inv.stamp()
-	r.ExpiresAt = r.TS.Add(inv.opt.MessageRetention)
-	if err := inv.store.Append(inv.ctx, r); err != nil {
+	if err := inv.append(&r); err != nil {
 		return inv.internal(req, "record message", err)
 	}
 	inv.m.add(&inv.m.accepted, 1)
 	frame := publicFrame{Type: "public", ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message}
-	mine := frame
-	mine.Ref = req.Ref
-	inv.broadcast(c.Room, encode(frame), c.ID, encode(mine))
+	inv.broadcast(c.Room, encode(frame), c.ID, encode(withRef(frame, req.Ref)))
 	return nil
 }
 
 func (inv *invocation) sendPrivate(req request) []byte {
-	rawTo, p := req.strs("to")
+	rawTo, p := field[[]string](req, "to", "a list of names")
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	to, p := cleanRecipients(rawTo)
+	to, unknown, p := cleanRecipients(rawTo)
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	raw, p := req.str("message")
+	raw, p := field[string](req, "message", "a string")
 	if p != nil {
 		return inv.fail(req, p)
 	}
@@ -398,7 +429,6 @@ func (inv *invocation) sendPrivate(req request) []byte {
 		return fail
 	}
 	var recipients []Member
-	var unknown []string
 	for _, name := range to {
 		m, ok, err := inv.store.Owner(inv.ctx, c.Room, name)
 		if err != nil {
@@ -406,9 +436,9 @@ func (inv *invocation) sendPrivate(req request) []byte {
 		}
 		if !ok {
 			unknown = append(unknown, name)
-			continue
+		} else if !slices.ContainsFunc(recipients, func(r Member) bool { return r.ConnID == m.ConnID }) {
+			recipients = append(recipients, m)
 		}
-		recipients = append(recipients, m)
 	}
 	if len(unknown) > 0 {
 		p := problem(CodeRecipientsUnknown, "Nobody called %s is in this room.", strings.Join(unknown, ", "))
@@ -416,16 +446,12 @@ func (inv *invocation) sendPrivate(req request) []byte {
 		return inv.fail(req, p)
 	}
 	r := Record{Kind: "private", Room: c.Room, From: c.Name, To: names(recipients), Message: msg, ConnID: c.ID}
-	r.ID, r.TS = inv.stamp()
-	r.ExpiresAt = r.TS.Add(inv.opt.MessageRetention)
-	if err := inv.store.Append(inv.ctx, r); err != nil {
+	if err := inv.append(&r); err != nil {
 		return inv.internal(req, "record message", err)
 	}
 	inv.m.add(&inv.m.accepted, 1)
 	frame := privateFrame{Type: "private", ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, To: r.To, Message: r.Message}
-	mine := frame
-	mine.Ref = req.Ref
-	targets := []target{{Member{ConnID: c.ID, Name: c.Name}, encode(mine)}}
+	targets := []target{{Member{ConnID: c.ID, Name: c.Name}, encode(withRef(frame, req.Ref))}}
 	data := encode(frame)
 	for _, m := range recipients {
 		if m.ConnID != c.ID {
@@ -436,15 +462,20 @@ func (inv *invocation) sendPrivate(req request) []byte {
 	return nil
 }
 
-// record appends to the message log. A failure is logged, not returned: the
-// activity it records has already happened.
-func (inv *invocation) record(r Record) {
-	r.ID, r.TS = inv.stamp()
-	r.ExpiresAt = r.TS.Add(inv.opt.MessageRetention)
-	if err := inv.store.Append(inv.ctx, r); err != nil {
+// append stamps a record (id, time, retention) and adds it to the message
+// log. Activity records (joined, left, renamed, gone) have already happened
+// when they are recorded: for them a failure is only logged and counted.
+func (inv *invocation) append(r *Record) error {
+	now := inv.opt.Now().Truncate(time.Millisecond)
+	r.ID = ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String()
+	r.TS = now
+	r.ExpiresAt = now.Add(inv.opt.MessageRetention)
+	err := inv.store.Append(inv.ctx, *r)
+	if err != nil && r.Kind != "public" && r.Kind != "private" {
 		inv.log.Error("record activity", "kind", r.Kind, "error", err)
 		inv.m.add(&inv.m.internal, 1)
 	}
+	return err
 }
 
 func names(ms []Member) []string {
@@ -462,13 +493,6 @@ func sortedNames(ms []Member) []string {
 		return cmp.Or(strings.Compare(Fold(a), Fold(b)), strings.Compare(a, b))
 	})
 	return out
-}
-
-// stamp returns a new record's id and time: a ULID, unique and sorting by
-// time as a string, and the millisecond it stands for.
-func (inv *invocation) stamp() (string, time.Time) {
-	now := inv.opt.Now().Truncate(time.Millisecond)
-	return ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String(), now
 }
 
 // newToken returns a 128-bit random resume token.

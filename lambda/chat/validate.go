@@ -15,6 +15,7 @@ import (
 // The bounds of docs/protocol.md.
 const (
 	NameMax       = 32
+	NameMaxBytes  = 64 // in UTF-8: bounds member lists (1,000 names < 70 KB)
 	MessageMax    = 2000
 	RecipientsMax = 20
 	RefMax        = 64
@@ -59,30 +60,18 @@ func parseRequest(body string) (request, *Problem) {
 	return r, nil
 }
 
-// str reads a required string field.
-func (r request) str(field string) (string, *Problem) {
-	raw, ok := r.fields[field]
+// field reads a required field of request r into a T; what names the
+// expected type in the error ("a string").
+func field[T any](r request, name, what string) (T, *Problem) {
+	var v T
+	raw, ok := r.fields[name]
 	if !ok || string(raw) == "null" {
-		return "", problem(CodeMissingField, "The field %q is required.", field)
+		return v, problem(CodeMissingField, "The field %q is required.", name)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", problem(CodeBadField, "The field %q must be a string.", field)
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, problem(CodeBadField, "The field %q must be %s.", name, what)
 	}
-	return s, nil
-}
-
-// strs reads a required list-of-strings field.
-func (r request) strs(field string) ([]string, *Problem) {
-	raw, ok := r.fields[field]
-	if !ok || string(raw) == "null" {
-		return nil, problem(CodeMissingField, "The field %q is required.", field)
-	}
-	var s []string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, problem(CodeBadField, "The field %q must be a list of names.", field)
-	}
-	return s, nil
+	return v, nil
 }
 
 // CleanName returns the name as it will be stored and shown: trimmed and
@@ -93,12 +82,12 @@ func CleanName(name string) (string, *Problem) {
 	switch {
 	case n == 0:
 		return "", problem(CodeNameEmpty, "Choose a name of at least one character.")
-	case n > NameMax:
-		return "", problem(CodeNameTooLong, "Names are at most %d characters.", NameMax)
+	case n > NameMax || len(name) > NameMaxBytes:
+		return "", problem(CodeNameTooLong, "Names are at most %d characters (%d bytes).", NameMax, NameMaxBytes)
 	}
 	for _, r := range name {
-		if r == utf8.RuneError || !(unicode.IsGraphic(r) && !unicode.Is(unicode.Cf, r)) {
-			return "", problem(CodeNameInvalid, "Names cannot contain control or formatting characters.")
+		if r == utf8.RuneError || !unicode.IsGraphic(r) || invisible(r) {
+			return "", problem(CodeNameInvalid, "Names cannot contain control, formatting or invisible characters.")
 		}
 		if unicode.IsSpace(r) && r != ' ' {
 			return "", problem(CodeNameInvalid, "Names can contain spaces but no other white space.")
@@ -107,9 +96,18 @@ func CleanName(name string) (string, *Problem) {
 	return name, nil
 }
 
+// invisible reports characters that render as nothing, or as nothing more
+// than their neighbour, and would let "Alice" and "Alice" plus an invisible
+// character be two names.
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
+}
+
 // Fold is the form names are compared in: two names are the same name when
-// their folds are equal ("Alice", "ALICE" and "alice" are one name).
-func Fold(name string) string { return cases.Fold().String(norm.NFC.String(name)) }
+// their folds are equal. Compatibility normalisation (NFKC) and case folding
+// make "Alice", "ALICE", "alice" and fullwidth "Ａｌｉｃｅ" one name.
+// (Look-alikes from other scripts, such as Cyrillic "е", stay distinct.)
+func Fold(name string) string { return cases.Fold().String(norm.NFKC.String(name)) }
 
 // CleanRoom returns the room's canonical (lower-case) form, or a problem.
 func CleanRoom(room string) (string, *Problem) {
@@ -132,32 +130,37 @@ func cleanMessage(msg string) (string, *Problem) {
 		return "", problem(CodeMessageTooLong, "Messages are at most %d characters.", MessageMax)
 	}
 	for _, r := range msg {
-		if r == '\n' || r == '\t' || r == '\r' {
-			continue
-		}
-		if unicode.IsControl(r) || r == utf8.RuneError {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
 			return "", problem(CodeMessageInvalid, "Messages cannot contain control characters.")
 		}
 	}
 	return msg, nil
 }
 
-// cleanRecipients dedupes names by Fold and checks the count.
-func cleanRecipients(to []string) ([]string, *Problem) {
-	if len(to) == 0 {
-		return nil, problem(CodeRecipientsEmpty, "Choose at least one recipient.")
+// cleanRecipients dedupes names by Fold and checks the count. Names that
+// are not valid names are returned in invalid: nobody can be called that.
+func cleanRecipients(to []string) (valid, invalid []string, p *Problem) {
+	tooMany := problem(CodeRecipientsTooMany, "A private message can go to at most %d people.", RecipientsMax)
+	switch {
+	case len(to) == 0:
+		return nil, nil, problem(CodeRecipientsEmpty, "Choose at least one recipient.")
+	case len(to) > 5*RecipientsMax: // not worth folding
+		return nil, nil, tooMany
 	}
 	seen := make(map[string]bool, len(to))
-	out := make([]string, 0, len(to))
-	for _, name := range to {
-		name = norm.NFC.String(strings.TrimSpace(name))
+	for _, raw := range to {
+		name, p := CleanName(raw)
+		if p != nil {
+			invalid = append(invalid, raw)
+			continue
+		}
 		if f := Fold(name); !seen[f] {
 			seen[f] = true
-			out = append(out, name)
+			valid = append(valid, name)
 		}
 	}
-	if len(out) > RecipientsMax {
-		return nil, problem(CodeRecipientsTooMany, "A private message can go to at most %d people.", RecipientsMax)
+	if len(valid)+len(invalid) > RecipientsMax {
+		return nil, nil, tooMany
 	}
-	return out, nil
+	return valid, invalid, nil
 }

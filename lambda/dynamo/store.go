@@ -67,7 +67,14 @@ func New(db API, names Names, now func() time.Time) *Store {
 }
 
 // Items. The tags of key and index attributes must match contract; a test
-// pins them.
+// pins them. Attributes named in expressions have constants, checked by the
+// same test.
+const (
+	attrResume      = "resume"
+	attrConnectedAt = "connectedAt"
+	attrWarnCode    = "warnCode"
+	attrWarnMessage = "warnMessage"
+)
 
 type connItem struct {
 	PK           string `dynamodbav:"pk"`
@@ -150,7 +157,7 @@ func (s *Store) ClaimName(ctx context.Context, c chat.Claim) (string, error) {
 	values := map[string]types.AttributeValue{":me": str(c.ConnID), ":now": num(now.Unix())}
 	if c.Resume != "" {
 		cond += " OR #resume = :resume"
-		names["#resume"] = "resume"
+		names["#resume"] = attrResume
 		values[":resume"] = str(c.Resume)
 	}
 	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
@@ -178,9 +185,10 @@ func previousOwner(old map[string]types.AttributeValue, me string) string {
 	return prev.ConnectionID
 }
 
-// takeOrphan takes a name whose holder has no connection record (its
-// $connect failed half-way, or its record was removed but the release
-// failed) once the claim is older than orphanGrace.
+// takeOrphan takes a name whose holder no longer has it: no live record
+// (its $connect failed half-way, or the record was removed but the release
+// failed), or a record under another name (a failed release after a
+// rename), once the claim is older than orphanGrace.
 func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, item map[string]types.AttributeValue, now time.Time) (string, error) {
 	var held claimItem
 	if found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, claimKey(c.Room, c.Name)), &held); err != nil {
@@ -191,7 +199,7 @@ func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, item map[string]ty
 	var owner connItem
 	if found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, connKey(held.ConnectionID)), &owner); err != nil {
 		return "", fmt.Errorf("read name holder: %w", err)
-	} else if found && owner.ExpiresAt >= now.Unix() {
+	} else if found && owner.ExpiresAt >= now.Unix() && chat.Fold(owner.Name) == chat.Fold(c.Name) {
 		return "", chat.ErrNameTaken
 	}
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
@@ -268,18 +276,23 @@ func (it connItem) connection() chat.Connection {
 	return c
 }
 
-// Rename implements chat.Store.
-func (s *Store) Rename(ctx context.Context, id, name string) error {
+// Rename implements chat.Store: one UpdateItem, conditional on the old
+// name so that of two concurrent renames of one connection only one lands
+// (the loser releases the name it claimed), plus a GetItem when it fails.
+func (s *Store) Rename(ctx context.Context, id, oldName, name string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.names.Connections),
 		Key:                       key(contract.ConnPK, connKey(id)),
-		UpdateExpression:          aws.String("SET #name = :name REMOVE warnCode, warnMessage"),
-		ConditionExpression:       aws.String("attribute_exists(#pk)"),
-		ExpressionAttributeNames:  map[string]string{"#name": contract.RoomIndexName, "#pk": contract.ConnPK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":name": str(name)},
+		UpdateExpression:          aws.String("SET #name = :name REMOVE #warnCode, #warnMessage"),
+		ConditionExpression:       aws.String("#name = :old"),
+		ExpressionAttributeNames:  map[string]string{"#name": contract.RoomIndexName, "#warnCode": attrWarnCode, "#warnMessage": attrWarnMessage},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":name": str(name), ":old": str(oldName)},
 	})
 	if conditionFailed(err) {
-		return chat.ErrNotFound
+		if _, err := s.GetConnection(ctx, id); err != nil {
+			return err
+		}
+		return chat.ErrConflict
 	}
 	if err != nil {
 		return fmt.Errorf("rename: %w", err)
@@ -317,7 +330,7 @@ func (s *Store) RemoveStale(ctx context.Context, id string, connectedBefore time
 		TableName:                 aws.String(s.names.Connections),
 		Key:                       key(contract.ConnPK, connKey(id)),
 		ConditionExpression:       aws.String("#at < :before"),
-		ExpressionAttributeNames:  map[string]string{"#at": "connectedAt"},
+		ExpressionAttributeNames:  map[string]string{"#at": attrConnectedAt},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":before": num(connectedBefore.UnixMilli())},
 		ReturnValues:              types.ReturnValueAllOld,
 	})

@@ -22,6 +22,10 @@ import (
 	"github.com/groupchat/groupchat/lambda/mgmt"
 )
 
+// dynamoRequestTimeout bounds one DynamoDB HTTP request; a healthy one
+// takes milliseconds.
+const dynamoRequestTimeout = 3 * time.Second
+
 // Config is the function's configuration, read once at init.
 type Config struct {
 	Tables dynamo.Names
@@ -30,7 +34,8 @@ type Config struct {
 	ManagementEndpoint string
 	// DynamoDBEndpoint overrides DynamoDB's endpoint; empty on AWS.
 	DynamoDBEndpoint string
-	// PoolSize bounds concurrent deliveries per broadcast. Default 32.
+	// PoolSize bounds concurrent deliveries per broadcast. Default: the
+	// chat's (chat.Options.PoolSize).
 	PoolSize int
 	// MessageRetention is the message log's TTL. Default 30 days.
 	MessageRetention time.Duration
@@ -87,10 +92,14 @@ func New(cfg Config, awsCfg aws.Config, opt chat.Options) *chat.Service {
 		if cfg.DynamoDBEndpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
 		}
+		// Every request gets its own time limit: a stalled call must not
+		// eat the invocation (the SDK retries within the invocation's context).
+		o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(dynamoRequestTimeout)
 	})
 	// Keep a warm connection per concurrent delivery: the SDK's default of
 	// 10 idle connections per host would reconnect on every large fan-out.
-	pool := max(opt.PoolSize, 32)
+	opt = opt.WithDefaults()
+	pool := opt.PoolSize
 	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns = pool
 		t.MaxIdleConnsPerHost = pool
