@@ -366,10 +366,15 @@ func (r *run) steady(parent context.Context) {
 	var sends sync.WaitGroup
 	defer sends.Wait()
 	seq := 0
+	total := int(r.cfg.Duration.Seconds() * r.cfg.Rate)
 	for {
+		last := false
 		select {
 		case <-ctx.Done():
-			return
+			if parent.Err() != nil {
+				return
+			}
+			last = true // the duration is over: send what is still due
 		case <-tick.C:
 		}
 		elapsed := time.Since(start)
@@ -377,13 +382,19 @@ func (r *run) steady(parent context.Context) {
 			r.vanish()
 			vanishAt = time.Duration(math.MaxInt64)
 		}
-		due := int(elapsed.Seconds() * r.cfg.Rate)
+		due := min(int(elapsed.Seconds()*r.cfg.Rate), total)
+		if last {
+			due = total
+		}
 		for ; seq < due; seq++ {
 			sender := r.pickSender(seq)
 			if sender == nil {
 				return // nobody left to send
 			}
 			sends.Go(func() { r.send(parent, sender) })
+		}
+		if last {
+			return
 		}
 	}
 }
