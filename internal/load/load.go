@@ -424,7 +424,7 @@ func (r *run) pickSender(i int) *client {
 		room := r.rooms[(i+k)%len(r.rooms)]
 		turn := i / len(r.rooms)
 		for j := range len(room) {
-			if c := room[(turn+j)%len(room)]; !c.gone {
+			if c := room[(turn+j)%len(room)]; !c.gone && c.ws != nil {
 				return c
 			}
 		}
