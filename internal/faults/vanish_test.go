@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -79,5 +78,4 @@ func TestLiveClientsLoseNothingWhenAThirdVanish(t *testing.T) {
 	if got := metrics["StaleConnectionsRemoved"]; got != float64(vanished) {
 		t.Errorf("StaleConnectionsRemoved = %v, want %d", got, vanished)
 	}
-	_ = context.Background
 }
