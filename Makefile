@@ -30,7 +30,7 @@ lint-infra: deps
 deps:
 	@scripts/deps.sh
 
-## bench: Go benchmarks (handler cost per sendPublic, binary size)
+## bench: Go benchmarks (handler cost, binary size), local-stack broadcast/pool/items benchmarks, the steady load run
 bench: deps
 	@scripts/bench.sh
 

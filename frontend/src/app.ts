@@ -386,8 +386,8 @@ export class ChatApp {
       this.ui.nameError.textContent = 'A name needs at least one character.';
       return;
     }
-    if (codePoints(name) > this.limits.nameMax) {
-      this.ui.nameError.textContent = `A name has at most ${this.limits.nameMax} characters.`;
+    if (codePoints(name) > this.limits.nameMax || new TextEncoder().encode(name).length > this.limits.nameMaxBytes) {
+      this.ui.nameError.textContent = `A name has at most ${this.limits.nameMax} characters (${this.limits.nameMaxBytes} bytes).`;
       return;
     }
     this.ui.nameError.textContent = '';

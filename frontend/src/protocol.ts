@@ -5,12 +5,14 @@
 
 export interface Limits {
   nameMax: number;
+  /** Names are also bounded in UTF-8 bytes. */
+  nameMaxBytes: number;
   messageMax: number;
   recipientsMax: number;
 }
 
 /** The bounds the protocol documents; the server's state frame overrides them. */
-export const DEFAULT_LIMITS: Limits = { nameMax: 32, messageMax: 2000, recipientsMax: 20 };
+export const DEFAULT_LIMITS: Limits = { nameMax: 32, nameMaxBytes: 64, messageMax: 2000, recipientsMax: 20 };
 
 export interface PublicFrame {
   type: 'public';
@@ -165,7 +167,12 @@ function parsePublic(o: Obj): PublicFrame {
 function parseLimits(v: unknown): Limits {
   if (v === undefined) return { ...DEFAULT_LIMITS };
   const o = obj(v, '"limits"');
-  return { nameMax: num(o, 'nameMax'), messageMax: num(o, 'messageMax'), recipientsMax: num(o, 'recipientsMax') };
+  return {
+    nameMax: num(o, 'nameMax'),
+    nameMaxBytes: o.nameMaxBytes === undefined ? DEFAULT_LIMITS.nameMaxBytes : num(o, 'nameMaxBytes'),
+    messageMax: num(o, 'messageMax'),
+    recipientsMax: num(o, 'recipientsMax'),
+  };
 }
 
 function parseObject(o: Obj): ServerFrame {

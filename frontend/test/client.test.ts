@@ -50,7 +50,7 @@ class FakeSocket implements SocketLike {
   }
 }
 
-const limits = { nameMax: 32, messageMax: 2000, recipientsMax: 20 };
+const limits = { nameMax: 32, nameMaxBytes: 64, messageMax: 2000, recipientsMax: 20 };
 function state(you: string, extra: object = {}) {
   return { type: 'state', room: 'lobby', you, members: [you], history: [], limits, ...extra };
 }

@@ -16,7 +16,7 @@ describe('parseFrame accepts every documented frame', () => {
         you: 'Alice',
         members: ['Alice', 'Bob'],
         history: [pub],
-        limits: { nameMax: 32, messageMax: 2000, recipientsMax: 20 },
+        limits: { nameMax: 32, nameMaxBytes: 64, messageMax: 2000, recipientsMax: 20 },
         resume: '9nq3d0fS1bXy2Zz0cQ7m1w',
       },
     ],
@@ -28,8 +28,8 @@ describe('parseFrame accepts every documented frame', () => {
         you: 'guest-4821',
         members: ['guest-4821'],
         history: [],
-        limits: { nameMax: 32, messageMax: 2000, recipientsMax: 20 },
-        warning: { code: 'name_taken', message: 'The name "Alice" is already taken in this room; you are guest-4821.' },
+        limits: { nameMax: 32, nameMaxBytes: 64, messageMax: 2000, recipientsMax: 20 },
+        warning: { code: 'name_taken', message: 'The name "Alice" is already taken in this room. You are guest-4821.' },
       },
     ],
     ['pong', { type: 'pong', ts: 1764128310123 }],
@@ -67,9 +67,9 @@ describe('parseFrame', () => {
 
   it('takes the limits the server sends', () => {
     const r = parseFrame(
-      JSON.stringify({ type: 'state', room: 'x', you: 'A', members: ['A'], history: [], limits: { nameMax: 10, messageMax: 50, recipientsMax: 3 } }),
+      JSON.stringify({ type: 'state', room: 'x', you: 'A', members: ['A'], history: [], limits: { nameMax: 10, nameMaxBytes: 20, messageMax: 50, recipientsMax: 3 } }),
     );
-    expect(r.ok && r.frame.type === 'state' && r.frame.limits).toEqual({ nameMax: 10, messageMax: 50, recipientsMax: 3 });
+    expect(r.ok && r.frame.type === 'state' && r.frame.limits).toEqual({ nameMax: 10, nameMaxBytes: 20, messageMax: 50, recipientsMax: 3 });
   });
 
   it('treats a members frame without gone as nobody gone', () => {

@@ -49,6 +49,7 @@ func (p *Problem) Error() string { return p.Code + ": " + p.Message }
 // Limits are the bounds a client can show; sent in every state frame.
 type Limits struct {
 	NameMax       int `json:"nameMax"`
+	NameMaxBytes  int `json:"nameMaxBytes"`
 	MessageMax    int `json:"messageMax"`
 	RecipientsMax int `json:"recipientsMax"`
 }

@@ -23,7 +23,7 @@ const (
 	DefaultRoom   = "lobby"
 )
 
-var limits = Limits{NameMax: NameMax, MessageMax: MessageMax, RecipientsMax: RecipientsMax}
+var limits = Limits{NameMax: NameMax, NameMaxBytes: NameMaxBytes, MessageMax: MessageMax, RecipientsMax: RecipientsMax}
 
 var roomPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
