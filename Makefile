@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV ?= dev
 export GOFLAGS := -buildvcs=false
 
-.PHONY: dev test build lint lint-infra deps synth deploy diff bench fuzz clean
+.PHONY: dev test build lint lint-infra deps synth bootstrap deploy diff bench fuzz clean
 
 ## dev: run the whole chat locally (local API Gateway stand-in + dynalite), no AWS account
 dev: deps
@@ -38,7 +38,8 @@ bench: deps
 fuzz:
 	@scripts/fuzz.sh
 
-synth deploy diff: deps
+## synth | bootstrap | diff | deploy [ENV=dev|prod]: the CDK app (synth does every environment)
+synth bootstrap deploy diff: deps
 	@scripts/cdk.sh $@ $(ENV)
 
 clean:

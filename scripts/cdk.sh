@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs the pinned AWS CDK CLI (infra/_cli/package-lock.json) on the Go app in infra/.
 #   cdk.sh synth [ENV]   synthesizes EVERY environment in cdk.json into cdk.out (ENV is ignored)
+#   cdk.sh bootstrap ENV  prepares ENV's account and region for deploys (once)
 #   cdk.sh diff ENV      compares one environment's stack with what is deployed
 #   cdk.sh deploy ENV    deploys one environment's stack (needs AWS credentials)
 # synth works offline and without AWS credentials.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmd="${1:?usage: cdk.sh synth|diff|deploy [ENV]}"
+cmd="${1:?usage: cdk.sh synth|bootstrap|diff|deploy [ENV]}"
 env="${2:-dev}"
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
@@ -28,11 +29,16 @@ case "$cmd" in
   diff)
     "${cdk[@]}" diff -c env="$env" "GroupChat-$env"
     ;;
+  bootstrap)
+    # The CDK's asset bucket and deploy roles, once per account and region
+    # (those of ENV's config, else of the current credentials).
+    "${cdk[@]}" bootstrap -c env="$env"
+    ;;
   deploy)
     "${cdk[@]}" deploy -c env="$env" "GroupChat-$env" --require-approval broadening
     ;;
   *)
-    echo "cdk.sh: unknown command $cmd (want synth, diff or deploy)" >&2
+    echo "cdk.sh: unknown command $cmd (want synth, bootstrap, diff or deploy)" >&2
     exit 2
     ;;
 esac
