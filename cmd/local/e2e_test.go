@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/groupchat/groupchat/internal/localgw"
+	"github.com/groupchat/groupchat/internal/localstack"
 )
 
 // TestChatEndToEnd drives the real chat handler and dynalite through the
@@ -149,14 +150,14 @@ func TestChatEndToEnd(t *testing.T) {
 		for _, c := range []*client{alice, bob, dave} {
 			go func() { codes <- c.closeStatus(ctx) }()
 		}
-		if err := s.stop(ctx); err != nil {
+		if err := s.Stop(ctx); err != nil {
 			t.Fatal(err)
 		}
 		for range 3 {
 			must(t, <-codes == websocket.StatusGoingAway, "a client was closed without 1001")
 		}
 		select {
-		case <-s.db.Done():
+		case <-s.Dynalite.Done():
 		default:
 			t.Error("dynalite still runs after stop")
 		}
@@ -172,7 +173,7 @@ func TestGatewayWithChat(t *testing.T) {
 	s := startTestStack(ctx, t, localgw.Config{IdleTimeout: idle})
 
 	t.Run("an invalid room refuses the handshake with 400", func(t *testing.T) {
-		_, resp, err := websocket.Dial(ctx, s.wsURL()+"?room=no%20spaces", nil)
+		_, resp, err := websocket.Dial(ctx, s.URL+"?room=no%20spaces", nil)
 		must(t, err != nil && resp != nil && resp.StatusCode == http.StatusBadRequest, "dial: %v %v", err, resp)
 	})
 
@@ -195,8 +196,8 @@ func TestGatewayWithChat(t *testing.T) {
 		id := newID(t, before, s.connectionIDs(ctx, t))
 		ben, _ := s.join(ctx, t, "Ben", "mgmt")
 		ann.expect(ctx, "joined")
-		api := apigatewaymanagementapi.NewFromConfig(localAWS(), func(o *apigatewaymanagementapi.Options) {
-			o.BaseEndpoint = aws.String("http://" + s.host + "/" + localgw.DefaultStage)
+		api := apigatewaymanagementapi.NewFromConfig(localstack.AWSConfig(), func(o *apigatewaymanagementapi.Options) {
+			o.BaseEndpoint = aws.String("http://" + s.Addr + "/" + localgw.DefaultStage)
 		})
 		_, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: []byte(`{"type":"pong","ts":1}`)})
 		must(t, err == nil, "PostToConnection: %v", err)

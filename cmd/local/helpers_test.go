@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,33 +13,33 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/groupchat/groupchat/internal/localgw"
+	"github.com/groupchat/groupchat/internal/localstack"
 	"github.com/groupchat/groupchat/lambda/chat"
 )
 
 // testStack is a whole local stack (its own dynalite included) for one test.
 type testStack struct {
-	*stack
+	*localstack.Stack
 	dropped sync.Map // connection ids whose $disconnect is skipped
 }
 
 func startTestStack(ctx context.Context, t *testing.T, gw localgw.Config) *testStack {
 	t.Helper()
 	ts := &testStack{}
-	gw.Log = testWriter{t}
 	gw.Faults.DropDisconnect = func(id string) bool { _, ok := ts.dropped.Load(id); return ok }
-	s, err := startStack(ctx, stackOptions{
+	s, err := localstack.Start(ctx, localstack.Options{
 		Gateway: gw,
 		// StaleGrace spares brand-new connections from 410 clean-up; the
 		// tests vanish clients seconds after they joined.
-		Chat:   chat.Options{Logger: chatLogger(testWriter{t}, false), Metrics: io.Discard, StaleGrace: time.Millisecond},
-		Stderr: testWriter{t},
+		Chat: chat.Options{StaleGrace: time.Millisecond},
+		Log:  testWriter{t},
 	})
 	if err != nil {
 		t.Fatalf("start the local stack: %v", err)
 	}
-	ts.stack = s
+	ts.Stack = s
 	t.Cleanup(func() {
-		if err := ts.stop(context.Background()); err != nil {
+		if err := ts.Stop(context.Background()); err != nil {
 			t.Errorf("stop the local stack: %v", err)
 		}
 	})
@@ -77,7 +76,7 @@ type client struct {
 // join connects to room as name, sends hello and returns the state frame.
 func (s *testStack) join(ctx context.Context, t *testing.T, name, room string) (*client, frame) {
 	t.Helper()
-	u := s.wsURL() + "?" + url.Values{"name": {name}, "room": {room}}.Encode()
+	u := s.URL + "?" + url.Values{"name": {name}, "room": {room}}.Encode()
 	ws, _, err := websocket.Dial(ctx, u, nil)
 	if err != nil {
 		t.Fatalf("%s joins %s: %v", name, room, err)
@@ -149,7 +148,7 @@ func (c *client) closeStatus(ctx context.Context) websocket.StatusCode {
 // connectionIDs lists the gateway's open connections (admin API).
 func (s *testStack) connectionIDs(ctx context.Context, t *testing.T) []string {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.pageURL()+"_local/connections", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.PageURL+"_local/connections", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -6,19 +6,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"time"
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/localgw"
-	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/internal/localstack"
 )
 
 // shutdownTimeout bounds the graceful stop.
 const shutdownTimeout = 15 * time.Second
 
-// run parses the flags, starts the stack, prints where it listens and stops
-// it when ctx ends.
+// run parses the flags into localstack.Options, starts the stack, prints
+// where it listens and stops it when ctx ends.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	defaultPort := 8080
 	if p := getenv("PORT"); p != "" {
@@ -31,19 +32,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		o         stackOptions
+		o         localstack.Options
 		gw        = &o.Gateway
-		static    string
-		verbose   bool
 		postError float64
 		postStall float64
 		dropDisc  float64
 	)
 	fs.IntVar(&o.Port, "port", defaultPort, "port on 127.0.0.1 (0: any free port; default from $PORT, else 8080)")
 	fs.StringVar(&gw.Stage, "stage", localgw.DefaultStage, "stage name: the WebSocket URL is ws://127.0.0.1:PORT/<stage>")
-	fs.StringVar(&static, "static", "frontend/dist", "directory served at / (a built-in page when it does not exist)")
+	fs.StringVar(&gw.StaticDir, "static", "frontend/dist", "directory served at / (a built-in page when it does not exist)")
 	fs.StringVar(&o.DynamoDBEndpoint, "dynamodb-endpoint", getenv(contract.EnvDynamoDBEndpoint), "use this DynamoDB API instead of starting dynalite (default $"+contract.EnvDynamoDBEndpoint+")")
-	fs.StringVar(&o.DataDir, "data", "", "keep dynalite's data in this directory across restarts (default: in memory)")
+	fs.StringVar(&o.Dynalite.Dir, "data", "", "keep dynalite's data in this directory across restarts (default: in memory)")
 	fs.Int64Var(&gw.MessageLimit, "message-limit", localgw.DefaultMessageLimit, "largest client message in bytes (larger: close 1009)")
 	fs.Int64Var(&gw.FrameLimit, "frame-limit", localgw.DefaultFrameLimit, "largest client frame in bytes (larger: close 1009)")
 	fs.DurationVar(&gw.IdleTimeout, "idle-timeout", localgw.DefaultIdleTimeout, "close a connection without client messages for this long (1001)")
@@ -53,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Float64Var(&postError, "fault-post-error", 0, "fraction (0-1) of management API POSTs answered 500")
 	fs.Float64Var(&postStall, "fault-post-stall", 0, "fraction (0-1) of management API POSTs left unanswered until the caller gives up")
 	fs.Float64Var(&dropDisc, "fault-drop-disconnect", 0, "fraction (0-1) of closed connections whose $disconnect is skipped")
-	fs.BoolVar(&verbose, "v", false, "also log every management API call and the chat's info logs")
+	fs.BoolVar(&o.Verbose, "v", false, "also log every management API call and the chat's info logs")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -63,46 +62,44 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags only; -h lists them)", fs.Args())
 	}
-	if dirExists(static) {
-		gw.StaticDir = static
-	}
-	gw.Log = stderr
-	gw.LogManagement = verbose
 	gw.Faults.FailPost = localgw.Fraction(postError)
 	gw.Faults.StallPost = localgw.Fraction(postStall)
 	gw.Faults.DropDisconnect = localgw.Fraction(dropDisc)
-	o.Chat = chat.Options{Logger: chatLogger(stderr, verbose), Metrics: io.Discard}
 	o.Getenv = getenv
-	o.Stderr = stderr
+	o.Log = stderr
 
-	s, err := startStack(ctx, o)
+	s, err := localstack.Start(ctx, o)
 	if err != nil {
 		return err
 	}
-	db := s.dynamoDB
+	db := s.DynamoDBEndpoint
 	switch {
-	case s.db != nil && o.DataDir != "":
-		db += " (dynalite, data in " + o.DataDir + ")"
-	case s.db != nil:
+	case s.Dynalite != nil && o.Dynalite.Dir != "":
+		db += " (dynalite, data in " + o.Dynalite.Dir + ")"
+	case s.Dynalite != nil:
 		db += " (dynalite, in memory)"
 	}
 	page := "built-in page (frontend/dist not built)"
-	if gw.StaticDir != "" {
+	if dirExists(gw.StaticDir) {
 		page = gw.StaticDir
 	}
 	fmt.Fprintf(stdout, "GroupChat is running locally.\n"+
 		"  chat page  %s  (%s)\n"+
 		"  WebSocket  %s  (try: websocat '%s?name=Alice&room=lobby')\n"+
 		"  DynamoDB   %s\n"+
-		"Ctrl-C stops.\n", s.pageURL(), page, s.wsURL(), s.wsURL(), db)
+		"Ctrl-C stops.\n", s.PageURL, page, s.URL, s.URL, db)
 
 	select {
 	case <-ctx.Done():
-	case err := <-s.served:
-		s.served <- err // stop reads it again
+	case <-s.Done(): // the server failed; Stop says why
 	}
 	fmt.Fprintln(stderr, "stopping: closing connections (1001), running $disconnect, stopping dynalite")
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	return s.stop(stopCtx)
+	return s.Stop(stopCtx)
+}
+
+func dirExists(dir string) bool {
+	st, err := os.Stat(dir)
+	return err == nil && st.IsDir()
 }

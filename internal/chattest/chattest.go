@@ -29,6 +29,7 @@ import (
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/dynalite"
+	"github.com/groupchat/groupchat/internal/syncbuf"
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/dynamo"
 	"github.com/groupchat/groupchat/lambda/wire"
@@ -202,7 +203,7 @@ type Harness struct {
 	DB      *dynamodb.Client
 	Tables  dynamo.Names
 	GW      *Gateway
-	Metrics *SyncBuffer
+	Metrics *syncbuf.Buffer
 	Stage   string
 	offset  *atomic.Int64
 }
@@ -227,7 +228,7 @@ type Option func(*chat.Options)
 func New(t testing.TB, opts ...Option) *Harness {
 	t.Helper()
 	db, endpoint := DynamoDB(t)
-	h := &Harness{t: t, DB: db, Tables: NewTables(t, db), GW: NewGateway(t), Metrics: &SyncBuffer{}, Stage: "test",
+	h := &Harness{t: t, DB: db, Tables: NewTables(t, db), GW: NewGateway(t), Metrics: &syncbuf.Buffer{}, Stage: "test",
 		offset: new(atomic.Int64)}
 	o := chat.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: h.Metrics, Now: h.Now}
 	if testing.Verbose() {
@@ -343,23 +344,4 @@ func (h *Harness) Disconnect(id string) {
 	h.t.Helper()
 	h.GW.Vanish(id)
 	h.event(context.Background(), id, contract.RouteDisconnect, "", nil)
-}
-
-// SyncBuffer is a goroutine-safe bytes buffer for metrics output.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns everything written so far.
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/dynalite"
-	"github.com/groupchat/groupchat/internal/load/localstack"
+	"github.com/groupchat/groupchat/internal/localstack"
 )
 
 // TestDynamoDBOutageAnswersInternalAndServiceResumes: DynamoDB (dynalite)

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/groupchat/groupchat/internal/load/localstack"
+	"github.com/groupchat/groupchat/internal/localstack"
 )
 
 // long selects the longer variants: go test ./internal/faults -faults.long
@@ -33,8 +33,11 @@ func testContext(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+// startStack starts a stack that captures its metrics, log and
+// invocations; its log is shown when the test fails.
 func startStack(ctx context.Context, t *testing.T, o localstack.Options) *localstack.Stack {
 	t.Helper()
+	o.Capture = true
 	s, err := localstack.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("start the local stack: %v", err)

@@ -12,8 +12,8 @@ import (
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/load"
-	"github.com/groupchat/groupchat/internal/load/localstack"
 	"github.com/groupchat/groupchat/internal/localgw"
+	"github.com/groupchat/groupchat/internal/localstack"
 )
 
 // TestFailingAndStallingDeliveriesSpareTheOthers: the management API answers

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/groupchat/groupchat/internal/load"
-	"github.com/groupchat/groupchat/internal/load/localstack"
 	"github.com/groupchat/groupchat/internal/localgw"
+	"github.com/groupchat/groupchat/internal/localstack"
 	"github.com/groupchat/groupchat/lambda/chat"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/groupchat/groupchat/internal/load/localstack"
 	"github.com/groupchat/groupchat/internal/localgw"
+	"github.com/groupchat/groupchat/internal/localstack"
 )
 
 func startStack(t *testing.T, o localstack.Options) *localstack.Stack {

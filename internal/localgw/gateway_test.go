@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/coder/websocket"
+
+	"github.com/groupchat/groupchat/internal/syncbuf"
 )
 
 var idFormat = regexp.MustCompile(`^[A-Za-z0-9+/]{15}=$`)
@@ -521,27 +523,9 @@ func TestPageAndRuntimeConfig(t *testing.T) {
 	}
 }
 
-// syncLog collects the gateway's log lines.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestConnectLogLineHidesQueryValuesThatMayBeSecret(t *testing.T) {
 	t.Parallel()
-	log := &syncLog{}
+	log := &syncbuf.Buffer{}
 	s := start(t, echo, Config{Log: log})
 	ctx := testContext(t)
 	s.dial(ctx, t, "?name=Alice&room=lobby&resume=s3cr3t-token")
