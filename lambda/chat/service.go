@@ -336,11 +336,7 @@ func (inv *invocation) hello(req request) []byte {
 }
 
 func (inv *invocation) setName(req request) []byte {
-	raw, p := field[string](req, "name", "a string")
-	if p != nil {
-		return inv.fail(req, p)
-	}
-	name, p := CleanName(raw)
+	name, p := text(req, "name", CleanName)
 	if p != nil {
 		return inv.fail(req, p)
 	}
@@ -385,11 +381,7 @@ func (inv *invocation) setName(req request) []byte {
 }
 
 func (inv *invocation) sendPublic(req request) []byte {
-	raw, p := field[string](req, "message", "a string")
-	if p != nil {
-		return inv.fail(req, p)
-	}
-	msg, p := cleanMessage(raw)
+	msg, p := text(req, "message", cleanMessage)
 	if p != nil {
 		return inv.fail(req, p)
 	}
@@ -416,11 +408,7 @@ func (inv *invocation) sendPrivate(req request) []byte {
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	raw, p := field[string](req, "message", "a string")
-	if p != nil {
-		return inv.fail(req, p)
-	}
-	msg, p := cleanMessage(raw)
+	msg, p := text(req, "message", cleanMessage)
 	if p != nil {
 		return inv.fail(req, p)
 	}

@@ -74,6 +74,15 @@ func field[T any](r request, name, what string) (T, *Problem) {
 	return v, nil
 }
 
+// text reads a required string field and cleans it.
+func text(r request, name string, clean func(string) (string, *Problem)) (string, *Problem) {
+	raw, p := field[string](r, name, "a string")
+	if p != nil {
+		return "", p
+	}
+	return clean(raw)
+}
+
 // CleanName returns the name as it will be stored and shown: trimmed and
 // NFC-normalised, or the problem that makes it unusable.
 func CleanName(name string) (string, *Problem) {
