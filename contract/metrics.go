@@ -7,7 +7,7 @@ const (
 	MetricNamespace        = "GroupChat"
 	MetricDimensionStage   = "Stage"
 	MetricDimensionRoute   = "Route"
-	MetricMessagesAccepted = "MessagesAccepted"        // Count: valid messages/actions accepted, per route
+	MetricMessagesAccepted = "MessagesAccepted"        // Count: actions done, per route: connections, disconnections, hello/ping, renames, messages
 	MetricDeliveries       = "Deliveries"              // Count: frames delivered by PostToConnection
 	MetricFailedDeliveries = "FailedDeliveries"        // Count: deliveries that failed for a reason other than 410 Gone
 	MetricStaleRemoved     = "StaleConnectionsRemoved" // Count: connections removed after 410 Gone

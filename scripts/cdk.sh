@@ -35,6 +35,16 @@ case "$cmd" in
     "${cdk[@]}" bootstrap -c env="$env"
     ;;
   deploy)
+    # The repository's cdk.json ships example values; refuse to deploy them.
+    node -e '
+      const [env] = process.argv.slice(1);
+      const c = require("./cdk.json").context.groupchat[env] || {};
+      const bad = Object.entries({ amplifyRepository: /\/groupchat\/groupchat$/, alarmEmail: /@example\.com$/ })
+        .filter(([k, re]) => re.test(c[k] || "")).map(([k]) => k);
+      if (bad.length) {
+        console.error(`cdk.sh: in cdk.json, ${bad.map((k) => env + "." + k).join(" and ")} still has the example value; set yours before deploying`);
+        process.exit(1);
+      }' "$env"
     "${cdk[@]}" deploy -c env="$env" "GroupChat-$env" --require-approval broadening
     ;;
   *)

@@ -26,6 +26,8 @@ applications:
       phases:
         preBuild:
           commands:
+            # Vite needs Node 20.19 or later; do not depend on the image's default.
+            - nvm use 22 || nvm install 22
             - npm ci
         build:
           commands:

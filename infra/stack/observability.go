@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"slices"
 
 	"github.com/groupchat/groupchat/contract"
 )
@@ -143,10 +144,21 @@ var opNames = map[awsdynamodb.Operation]string{
 	awsdynamodb.Operation_QUERY: "Query",
 }
 
-// operations are the DynamoDB operations the handler calls on a table.
+// operations are the DynamoDB operations the handler calls on a table and
+// its indexes (CloudWatch reports an index's Query under the table).
 func operations(tableID string) []awsdynamodb.Operation {
+	actions := tableActions[tableID]
+	for _, t := range contract.Tables() {
+		if t.ID == tableID && len(t.Indexes) > 0 {
+			for _, a := range indexActions {
+				if !slices.Contains(actions, a) {
+					actions = append(slices.Clone(actions), a)
+				}
+			}
+		}
+	}
 	var ops []awsdynamodb.Operation
-	for _, action := range tableActions[tableID] {
+	for _, action := range actions {
 		for op, name := range opNames {
 			if "dynamodb:"+name == action {
 				ops = append(ops, op)

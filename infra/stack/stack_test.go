@@ -539,7 +539,7 @@ func TestAmplifyTokenIsADynamicReference(t *testing.T) {
 func TestSPARewriteLeavesFilesAlone(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not installed")
+		t.Fatal("node is required (the CDK runs on it too)")
 	}
 	re := strings.TrimSuffix(strings.TrimPrefix(spaRewrite, "</"), "/>")
 	script := `const re = new RegExp(process.argv[1]); for (const p of process.argv.slice(2)) console.log(p, re.test(p))`
@@ -598,6 +598,46 @@ func TestEverySkipHasAReason(t *testing.T) {
 		}
 		if n == 0 {
 			t.Error("no checkov skips found: the metadata helper is broken")
+		}
+	})
+}
+
+// TestTableAlarmsCoverEveryOperationTheHandlerCalls: the throttle and
+// system-error alarms watch each operation the handler makes, including the
+// Query of the room index behind every broadcast.
+func TestTableAlarmsCoverEveryOperationTheHandlerCalls(t *testing.T) {
+	want := map[string][]string{
+		contract.Connections.ID: {"DeleteItem", "GetItem", "PutItem", "Query", "UpdateItem"},
+		contract.Messages.ID:    {"PutItem", "Query"},
+	}
+	each(t, func(t *testing.T, s *synthesized) {
+		found := 0
+		for id, a := range s.resources("AWS::CloudWatch::Alarm") {
+			for table, ops := range want {
+				if !strings.HasPrefix(id, table+"Throttles") && !strings.HasPrefix(id, table+"SystemErrors") {
+					continue
+				}
+				found++
+				var got []string
+				for _, m := range props(a)["Metrics"].([]any) {
+					stat, ok := m.(map[string]any)["MetricStat"].(map[string]any)
+					if !ok {
+						continue
+					}
+					for _, d := range stat["Metric"].(map[string]any)["Dimensions"].([]any) {
+						if d := d.(map[string]any); d["Name"] == "Operation" {
+							got = append(got, d["Value"].(string))
+						}
+					}
+				}
+				sort.Strings(got)
+				if !slices.Equal(got, ops) {
+					t.Errorf("alarm %s watches %v, want %v", id, got, ops)
+				}
+			}
+		}
+		if found != 4 {
+			t.Errorf("found %d table alarms, want 4", found)
 		}
 	})
 }

@@ -212,3 +212,33 @@ func TestAnOrphanedNameClaimIsFreedAfterTheGrace(t *testing.T) {
 		t.Fatalf("the orphaned claim was not taken over: you = %q", s.You)
 	}
 }
+
+func TestEveryRouteCountsWhatItAccepted(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+	h.Send(alice, `{"action":"ping"}`)
+	h.Send(alice, `{"action":"hello"}`)
+	h.Send(alice, `{"action":"setName","name":"Ally"}`)
+	h.Send(alice, `{"action":"sendPublic","message":"hi"}`)
+	h.Send(alice, `{"action":"sendPrivate","to":["Bob"],"message":"psst"}`)
+	h.Send(alice, `{"action":"sendPublic","message":""}`) // refused: not counted
+	h.Disconnect(bob)
+	perRoute := map[string]float64{}
+	for line := range strings.Lines(h.Metrics.String()) {
+		var doc struct {
+			Route            string
+			MessagesAccepted float64
+		}
+		if err := json.Unmarshal([]byte(line), &doc); err != nil {
+			t.Fatal(err)
+		}
+		perRoute[doc.Route] += doc.MessagesAccepted
+	}
+	want := map[string]float64{"$connect": 2, "$default": 2, "setName": 1, "sendPublic": 1, "sendPrivate": 1, "$disconnect": 1}
+	for route, n := range want {
+		if perRoute[route] != n {
+			t.Errorf("MessagesAccepted for %s = %v, want %v (all: %v)", route, perRoute[route], n, perRoute)
+		}
+	}
+}

@@ -163,6 +163,7 @@ func (inv *invocation) message(body string) []byte {
 	}
 	switch req.Action {
 	case ActionPing:
+		inv.m.add(&inv.m.accepted, 1)
 		return encode(pongFrame{Type: "pong", TS: millis(inv.opt.Now())})
 	case ActionHello:
 		return inv.hello(req)
@@ -257,6 +258,7 @@ func (inv *invocation) connect(query map[string]string) events.APIGatewayProxyRe
 			inv.log.Warn("remove replaced connection", "replaced", previous, "error", err)
 		}
 	}
+	inv.m.add(&inv.m.accepted, 1)
 	_ = inv.append(&Record{Kind: "joined", Room: room, From: c.Name, ConnID: c.ID})
 	inv.log.Info("connected", "room", room)
 	// API Gateway does not deliver to a connection before $connect returns,
@@ -296,6 +298,7 @@ func (inv *invocation) disconnect() {
 	if err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
 		inv.log.Warn("release name", "error", err)
 	}
+	inv.m.add(&inv.m.accepted, 1)
 	_ = inv.append(&Record{Kind: "left", Room: c.Room, From: c.Name, ConnID: c.ID})
 	inv.log.Info("disconnected", "room", c.Room)
 	inv.broadcast(c.Room, encode(presenceFrame{Type: "left", Room: c.Room, Name: c.Name, TS: millis(inv.opt.Now())}), "", nil)
@@ -332,6 +335,7 @@ func (inv *invocation) hello(req request) []byte {
 		frame.History = append(frame.History, entry)
 	}
 	slices.Reverse(frame.History)
+	inv.m.add(&inv.m.accepted, 1)
 	return encode(frame)
 }
 
