@@ -3,6 +3,7 @@
 // the connection's state lives in the client.
 
 import { ChatClient, type OutboxItem, type SocketFactory, type Status } from './client';
+import { connStatusText } from './connstatus';
 import { byId, el, nameHue, timeEl } from './dom';
 import {
   codePoints,
@@ -50,7 +51,8 @@ export class ChatApp {
     chatView: byId('chat'),
     roomLabel: byId('room-label'),
     conn: byId('conn'),
-    connText: byId('conn-text'),
+    connMsg: byId('conn-msg'),
+    connSecs: byId('conn-secs'),
     retryNow: byId<HTMLButtonElement>('retry-now'),
     myName: byId('my-name'),
     nameForm: byId<HTMLFormElement>('name-form'),
@@ -224,26 +226,15 @@ export class ChatApp {
     ui.retryNow.hidden = s.state !== 'waiting';
     if (this.countdown !== null) clearInterval(this.countdown);
     this.countdown = null;
-    const text = (): string => {
-      switch (s.state) {
-        case 'connecting':
-          return s.attempt > 0 ? `Reconnecting (attempt ${s.attempt + 1})…` : 'Connecting…';
-        case 'joining':
-          return `Joining #${this.room}…`;
-        case 'ready':
-          return 'Connected';
-        case 'waiting': {
-          const secs = Math.max(0, Math.ceil(((s.retryAt ?? Date.now()) - Date.now()) / 1000));
-          const why = this.everReady ? 'Connection lost' : 'Cannot reach the chat server';
-          return `${why} — reconnecting in ${secs} s`;
-        }
-        case 'stopped':
-          return 'Not connected';
-      }
-    };
-    ui.connText.textContent = text();
+    // Only the state's text is announced (#conn is a live region); the seconds
+    // tick in an aria-hidden span, or screen readers would read every one.
+    const view = () => connStatusText(s, { room: this.room, everReady: this.everReady, now: Date.now() });
+    const first = view();
+    // Rewriting the same text could be read out again.
+    if (ui.connMsg.textContent !== first.text) ui.connMsg.textContent = first.text;
+    ui.connSecs.textContent = first.ticking;
     if (s.state === 'waiting') {
-      this.countdown = setInterval(() => (ui.connText.textContent = text()), 1000);
+      this.countdown = setInterval(() => (ui.connSecs.textContent = view().ticking), 1000);
     }
     if (s.state === 'ready') {
       if (this.everReady) this.notice('Reconnected.', Date.now(), 'info');

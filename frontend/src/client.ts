@@ -84,6 +84,11 @@ export interface OutboxItem {
   state: OutboxState;
   /** Date.now() when it was last put on the wire. */
   sentAt?: number;
+  /**
+   * The newest message id the client had seen when it last put the item on the
+   * wire ('' when none): the server's id for it, if it stored it, sorts after.
+   */
+  seenId?: string;
   error?: ErrorFrame;
   /** The server frame that confirmed it (public, private or renamed). */
   echo?: ServerFrame;
@@ -107,8 +112,18 @@ export interface ClientOptions {
   socket?: SocketFactory;
   /** App-level ping period, well inside API Gateway's 10-minute idle timeout. Default 4 minutes. */
   pingIntervalMs?: number;
-  /** A ping unanswered this long means the connection is dead. Default 20 s. */
+  /**
+   * A ping unanswered this long means the connection is dead. Default 20 s.
+   * A hello unanswered by a state this long is treated the same way.
+   */
   pongTimeoutMs?: number;
+  /**
+   * A connection must stay ready this long for the backoff to start over from
+   * the first delay; a shorter one (say, a state then not_connected) keeps
+   * counting, so a server that drops every connection at once is not hit about
+   * once a second forever. Default 30 s.
+   */
+  stableMs?: number;
   backoff?: Partial<Backoff>;
   random?: () => number;
 }
@@ -141,6 +156,19 @@ export class ChatClient {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private pongTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Runs from hello until the state arrives; firing means the join failed. */
+  private helloTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Failed attempts since the last connection that stayed ready stableMs: what the backoff grows with. */
+  private failures = 0;
+  /** Date.now() when the current connection became ready. */
+  private readySince = 0;
+  /** The newest message id (public or private) seen; ULIDs sort by time as strings. */
+  private newestId = '';
+  /**
+   * Ids that already confirmed an outbox item (by ref or from history): a
+   * message confirms at most one item. Bounded: only recent ids matter.
+   */
+  private readonly confirmedIds = new Set<string>();
   private readonly outbox: OutboxItem[] = [];
   /** The name to (re)connect with: the one the server last gave us. */
   private name: string;
@@ -176,6 +204,7 @@ export class ChatClient {
       socket: options.socket ?? ((url) => new WebSocket(url) as unknown as SocketLike),
       pingIntervalMs: options.pingIntervalMs ?? 4 * 60_000,
       pongTimeoutMs: options.pongTimeoutMs ?? 20_000,
+      stableMs: options.stableMs ?? 30_000,
       random: options.random ?? Math.random,
       backoff: {
         initialMs: b.initialMs ?? DEFAULT_BACKOFF.initialMs,
@@ -209,6 +238,7 @@ export class ChatClient {
   start(): void {
     if (this.status.state !== 'stopped') return;
     this.status = { state: 'stopped', attempt: 0 };
+    this.failures = 0;
     this.open();
   }
 
@@ -278,6 +308,13 @@ export class ChatClient {
       if (this.socket !== socket) return;
       this.setStatus({ ...this.status, state: 'joining' });
       this.raw({ action: 'hello' });
+      // Without a state the connection is useless (nothing may be sent before
+      // it), and API Gateway would keep it open for 10 idle minutes.
+      this.clearHello();
+      this.helloTimer = setTimeout(() => {
+        this.helloTimer = null;
+        this.drop({ code: 4002, reason: 'no answer to hello' });
+      }, this.opts.pongTimeoutMs);
     };
     socket.onmessage = (ev) => {
       if (this.socket !== socket) return;
@@ -302,6 +339,7 @@ export class ChatClient {
     }
     const f = parsed.frame;
     this.notePong();
+    if ((f.type === 'public' || f.type === 'private') && f.id > this.newestId) this.newestId = f.id;
     switch (f.type) {
       case 'state':
         this.onState(f);
@@ -320,6 +358,12 @@ export class ChatClient {
       case 'error':
         if (f.ref === RECLAIM_REF) return; // still taken: the next attempt is scheduled
 
+        if (f.action === 'hello') {
+          // No state is coming on this connection (e.g. internal): start over.
+          this.events.frame?.(f);
+          this.drop({ code: 4003, reason: `hello failed: ${f.code}` });
+          return;
+        }
         if (f.code === 'not_connected') {
           // The server forgot this connection (it expired): a new one fixes it.
           this.events.frame?.(f);
@@ -334,6 +378,7 @@ export class ChatClient {
   }
 
   private onState(f: StateFrame): void {
+    this.clearHello();
     const sender = this.name;
     const asked = this.wanted ?? this.name;
     this.name = f.you;
@@ -344,21 +389,28 @@ export class ChatClient {
     this.connToken = f.resume ?? null;
     if (this.wanted === null) this.resume = this.connToken;
     // A public message that went out just before a drop is in the history if
-    // the server stored it; that confirms it without sending it twice.
-    const matched = new Set<string>();
+    // the server stored it; that confirms it without sending it twice. Only a
+    // message stored after the item went out can be it (its id sorts after
+    // every id seen by then), and a message confirms at most one item: an
+    // earlier, already confirmed "ok" must not swallow a second "ok".
     for (const item of this.outbox) {
       if (item.state !== 'unconfirmed' || item.frame.action !== 'sendPublic') continue;
       const text = item.frame.message;
       const since = (item.sentAt ?? 0) - 5 * 60_000;
-      const echo = f.history.find((h) => h.from === sender && h.message === text && h.ts >= since && !matched.has(h.id));
+      const after = item.seenId ?? '';
+      const echo = f.history.find(
+        (h) => h.from === sender && h.message === text && h.ts >= since && h.id > after && !this.confirmedIds.has(h.id),
+      );
       if (echo) {
-        matched.add(echo.id);
+        this.noteConfirmed(echo.id);
         item.state = 'done';
         item.echo = echo;
       }
     }
+    for (const h of f.history) if (h.id > this.newestId) this.newestId = h.id;
     for (const item of this.outbox.filter((i) => i.state === 'done')) this.remove(item);
     this.everReady = true;
+    this.readySince = Date.now();
     this.setStatus({ state: 'ready', attempt: 0 });
     this.startPing();
     if (this.wanted !== null) {
@@ -379,9 +431,19 @@ export class ChatClient {
       item.error = f;
       this.emitOutbox(item);
     } else {
+      if (f.type === 'public' || f.type === 'private') this.noteConfirmed(f.id);
       item.state = 'done';
       item.echo = f;
       this.remove(item);
+    }
+  }
+
+  private noteConfirmed(id: string): void {
+    this.confirmedIds.add(id);
+    if (this.confirmedIds.size > 1000) {
+      // Sets iterate in insertion order: forget the oldest.
+      const oldest = this.confirmedIds.values().next().value;
+      if (oldest !== undefined) this.confirmedIds.delete(oldest);
     }
   }
 
@@ -395,6 +457,7 @@ export class ChatClient {
     if (!this.raw(item.frame)) return;
     item.state = 'sent';
     item.sentAt = Date.now();
+    item.seenId = this.newestId;
     this.emitOutbox(item);
   }
 
@@ -459,6 +522,12 @@ export class ChatClient {
     }
     this.socket = null;
     this.stopPing();
+    this.clearHello();
+  }
+
+  private clearHello(): void {
+    if (this.helloTimer !== null) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
   }
 
   private markInFlightUnconfirmed(): void {
@@ -472,8 +541,13 @@ export class ChatClient {
 
   private scheduleRetry(lastClose: { code: number; reason: string }): void {
     if (this.status.state === 'stopped') return;
-    const attempt = this.status.state === 'ready' ? 0 : this.status.attempt;
-    const delay = backoffDelay(attempt, this.opts.backoff, this.opts.random);
+    const wasReady = this.status.state === 'ready';
+    // Only a connection that held for stableMs starts the backoff over; one
+    // that was ready only briefly counts as another failed attempt.
+    if (wasReady && Date.now() - this.readySince >= this.opts.stableMs) this.failures = 0;
+    const delay = backoffDelay(this.failures, this.opts.backoff, this.opts.random);
+    this.failures += 1;
+    const attempt = wasReady ? 0 : this.status.attempt;
     this.clearRetry();
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
@@ -490,6 +564,7 @@ export class ChatClient {
   private clearTimers(): void {
     this.clearRetry();
     this.stopPing();
+    this.clearHello();
     this.clearReclaim();
   }
 

@@ -1,7 +1,11 @@
 // Where the page finds the WebSocket API at run time. The built page is the
 // same everywhere; only config.json next to it differs: Amplify's build writes
 // it from GROUPCHAT_WS_URL, the local stack answers it with its own ws:// URL.
-// A ?ws= query parameter overrides both, for development.
+// A ?ws= query parameter overrides both, for development only: a development
+// build (Vite's dev server) or a page served from this machine (127.0.0.1,
+// localhost, [::1] — the local stack and the browser tests). On the real site it
+// is ignored, or a link with ?ws=wss://elsewhere would make the page send its
+// user's chat to someone else's server.
 
 export interface RuntimeConfig {
   wsUrl: string;
@@ -23,12 +27,26 @@ export function fallbackUrl(loc: { protocol: string; host: string }): string {
   return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/local`;
 }
 
+/** Hosts that are this machine: a page served from one may take ?ws=. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+export function isLoopbackPage(href: string): boolean {
+  try {
+    return LOOPBACK_HOSTS.has(new URL(href).hostname);
+  } catch {
+    return false;
+  }
+}
+
 export async function loadConfig(
   loc: { href: string; protocol: string; host: string } = window.location,
   fetchFn: typeof fetch = (...a) => fetch(...a),
+  dev: boolean = import.meta.env.DEV,
 ): Promise<RuntimeConfig> {
   const override = new URL(loc.href).searchParams.get('ws');
-  if (override && isWebSocketUrl(override)) return { wsUrl: override, source: 'query' };
+  if (override && isWebSocketUrl(override) && (dev || isLoopbackPage(loc.href))) {
+    return { wsUrl: override, source: 'query' };
+  }
   try {
     const res = await fetchFn(new URL('config.json', loc.href).toString(), { cache: 'no-store' });
     if (res.ok) {

@@ -261,9 +261,16 @@ export function parseFrame(text: string): ParseResult {
   }
 }
 
-/** Names compare like the server compares them: case-insensitively, NFC. */
+/**
+ * Names compare like the server compares them (lambda/chat/validate.go Fold):
+ * NFKC normalisation, then Unicode case folding, so that "Alice", "ALICE" and
+ * fullwidth "Ａｌｉｃｅ" are one name. JavaScript has no case folding;
+ * toLowerCase is the closest, and the two differences that matter for names
+ * are mended by hand: folding turns ß (and ẞ, which lower-cases to ß) into
+ * "ss", and final ς into σ (toLowerCase even makes a final Σ into ς).
+ */
 export function foldName(name: string): string {
-  return name.normalize('NFC').toLowerCase();
+  return name.normalize('NFKC').toLowerCase().replace(/ß/g, 'ss').replace(/ς/g, 'σ');
 }
 
 /** Sorts names case-insensitively, the order the server sends members in. */

@@ -210,7 +210,7 @@ describe('reconnecting', () => {
     for (const d of delays) expect(d).toBeLessThanOrEqual(1000);
   });
 
-  it('says hello again on the new socket, with the name it had, and resets the backoff', () => {
+  it('says hello again on the new socket, with the name it had, and resets the backoff once it held', () => {
     const h = harness();
     const s1 = ready(h);
     s1.receive({ type: 'renamed', room: 'lobby', oldName: 'Alice', name: 'Alicia', ts: 1 });
@@ -222,8 +222,92 @@ describe('reconnecting', () => {
     expect(s2.sent).toEqual([{ action: 'hello' }]);
     s2.receive(state('Alicia'));
     expect(h.client.state).toMatchObject({ state: 'ready', attempt: 0 });
+    vi.advanceTimersByTime(30_000);
     s2.serverClose();
     expect((h.client.state.retryAt ?? 0) - Date.now()).toBe(750);
+  });
+
+  it('keeps backing off when each connection is ready only briefly (state, then not_connected)', () => {
+    const h = harness({ random: () => 0 });
+    ready(h);
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      // Ready, then at once the server says it does not know the connection.
+      h.last().receive({ type: 'error', code: 'not_connected', message: 'Reconnect.' });
+      expect(h.client.state.state).toBe('waiting');
+      const wait = (h.client.state.retryAt ?? 0) - Date.now();
+      waits.push(wait);
+      vi.advanceTimersByTime(wait);
+      h.last().open();
+      h.last().receive(state('Alice'));
+      expect(h.client.state).toMatchObject({ state: 'ready', attempt: 0 });
+    }
+    expect(waits).toEqual([500, 1000, 2000, 4000, 8000]);
+
+    // A connection that held for 30 s starts the backoff over.
+    vi.advanceTimersByTime(29_999);
+    h.last().serverClose();
+    expect((h.client.state.retryAt ?? 0) - Date.now()).toBe(15000);
+    vi.advanceTimersByTime(15000);
+    h.last().open();
+    h.last().receive(state('Alice'));
+    vi.advanceTimersByTime(30_000);
+    h.last().serverClose();
+    expect((h.client.state.retryAt ?? 0) - Date.now()).toBe(500);
+  });
+
+  it('starts over when hello is answered with an error instead of a state', () => {
+    const h = harness({ random: () => 0 });
+    h.client.send({ action: 'sendPublic', message: 'queued' });
+    h.client.start();
+    const s1 = h.last();
+    s1.open();
+    s1.receive({ type: 'error', code: 'internal', message: 'Try again.', action: 'hello' });
+    expect(s1.closedWith).not.toBeNull();
+    expect(h.client.state).toMatchObject({ state: 'waiting', attempt: 1, lastClose: { code: 4003 } });
+    expect(h.frames.at(-1)).toMatchObject({ type: 'error', code: 'internal', action: 'hello' });
+    vi.advanceTimersByTime(500);
+    expect(h.sockets).toHaveLength(2);
+    // The normal backoff: a second failure waits longer.
+    h.last().open();
+    h.last().receive({ type: 'error', code: 'internal', message: 'Try again.', action: 'hello' });
+    expect((h.client.state.retryAt ?? 0) - Date.now()).toBe(1000);
+    vi.advanceTimersByTime(1000);
+    const s3 = h.last();
+    s3.open();
+    s3.receive(state('Alice'));
+    expect(s3.actions()).toEqual(['hello', 'sendPublic']);
+  });
+
+  it('starts over when hello gets no state within the pong timeout', () => {
+    const h = harness({ pongTimeoutMs: 10_000, random: () => 0 });
+    h.client.start();
+    const s1 = h.last();
+    s1.open();
+    vi.advanceTimersByTime(9_999);
+    expect(h.client.state.state).toBe('joining');
+    vi.advanceTimersByTime(1);
+    expect(s1.closedWith).not.toBeNull();
+    expect(h.client.state).toMatchObject({ state: 'waiting', attempt: 1, lastClose: { code: 4002 } });
+    vi.advanceTimersByTime(500);
+    const s2 = h.last();
+    s2.open();
+    s2.receive(state('Alice'));
+    // Answered in time: the hello timer is gone, nothing else drops it.
+    vi.advanceTimersByTime(60_000);
+    expect(h.client.state.state).toBe('ready');
+    expect(h.sockets).toHaveLength(2);
+  });
+
+  it('ignores errors of other actions while joining', () => {
+    const h = harness();
+    h.client.start();
+    const s = h.last();
+    s.open();
+    s.receive({ type: 'error', code: 'bad_json', message: 'Not JSON.' });
+    expect(h.client.state.state).toBe('joining');
+    s.receive(state('Alice'));
+    expect(h.client.state.state).toBe('ready');
   });
 
   it('follows only its own renames, not other people\'s', () => {
@@ -396,6 +480,50 @@ describe('the outbox', () => {
     expect(h.client.pending()).toEqual([]);
     expect(h.outbox.at(-1)).toMatchObject({ ref: item.ref, state: 'done', echo: stored });
     expect(s2.actions()).toEqual(['hello']);
+  });
+
+  it('does not take an earlier, already confirmed message in the history for an unconfirmed one', () => {
+    const h = harness();
+    const s = ready(h);
+    const first = h.client.send({ action: 'sendPublic', message: 'ok' });
+    const echoed = { type: 'public', id: '01JDZ4W7Q8T5V9XGQ2J3K4M5N6', ts: Date.now(), room: 'lobby', from: 'Alice', message: 'ok' };
+    s.receive({ ...echoed, ref: first.ref });
+    expect(h.client.pending()).toEqual([]);
+
+    vi.advanceTimersByTime(60_000);
+    const second = h.client.send({ action: 'sendPublic', message: 'ok' });
+    s.serverClose(); // before the server got it
+    vi.runOnlyPendingTimers();
+    const s2 = h.last();
+    s2.open();
+    s2.receive(state('Alice', { history: [echoed] }));
+    expect(h.client.pending()).toEqual([expect.objectContaining({ ref: second.ref, state: 'unconfirmed' })]);
+  });
+
+  it('does not take an older message sent while the echo was still due for a newer one', () => {
+    // "ok" twice in a row: the first echo arrives after the second went out,
+    // so its id is newer than anything seen then — but it confirmed the first.
+    const h = harness();
+    const s = ready(h);
+    const a = h.client.send({ action: 'sendPublic', message: 'ok' });
+    const b = h.client.send({ action: 'sendPublic', message: 'ok' });
+    const echoA = { type: 'public', id: '01JDZ4W7Q8T5V9XGQ2J3K4M5N6', ts: Date.now(), room: 'lobby', from: 'Alice', message: 'ok' };
+    s.receive({ ...echoA, ref: a.ref });
+    s.serverClose();
+    vi.runOnlyPendingTimers();
+    const s2 = h.last();
+    s2.open();
+    s2.receive(state('Alice', { history: [echoA] }));
+    expect(h.client.pending()).toEqual([expect.objectContaining({ ref: b.ref, state: 'unconfirmed' })]);
+
+    // If the server did store it, the newer entry confirms it.
+    const echoB = { ...echoA, id: '01JDZ4W7Q8T5V9XGQ2J3K4M5N7' };
+    s2.serverClose();
+    vi.runOnlyPendingTimers();
+    h.last().open();
+    h.last().receive(state('Alice', { history: [echoA, echoB] }));
+    expect(h.client.pending()).toEqual([]);
+    expect(h.outbox.at(-1)).toMatchObject({ ref: b.ref, state: 'done', echo: echoB });
   });
 
   it('keeps queued items across stop() and sends them after start()', () => {

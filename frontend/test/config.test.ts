@@ -28,6 +28,27 @@ describe('loadConfig', () => {
     expect(f).not.toHaveBeenCalled();
   });
 
+  it('ignores ?ws= on a production build served from a real host', async () => {
+    const f = answering({ wsUrl: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod' });
+    const c = await loadConfig(loc('https://main.d1.amplifyapp.com/?ws=wss%3A%2F%2Fattacker.example%2Fx'), f, false);
+    expect(c).toEqual({ wsUrl: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod', source: 'config.json' });
+    const sneaky = await loadConfig(loc('https://127.0.0.1.attacker.example/?ws=wss%3A%2F%2Fattacker.example%2Fx'), f, false);
+    expect(sneaky.source).toBe('config.json');
+  });
+
+  it.each(['http://127.0.0.1:8080/', 'http://localhost:5173/', 'http://[::1]:8080/'])(
+    'honours ?ws= on a production build served from this machine (%s)',
+    async (page) => {
+      const c = await loadConfig(loc(`${page}?ws=ws%3A%2F%2F127.0.0.1%3A9000%2Flocal`), answering({}), false);
+      expect(c).toEqual({ wsUrl: 'ws://127.0.0.1:9000/local', source: 'query' });
+    },
+  );
+
+  it('honours ?ws= from any host in a development build', async () => {
+    const c = await loadConfig(loc('http://devbox.lan:5173/?ws=ws%3A%2F%2Fdevbox.lan%3A8080%2Flocal'), answering({}), true);
+    expect(c).toEqual({ wsUrl: 'ws://devbox.lan:8080/local', source: 'query' });
+  });
+
   it('ignores an override that is not a WebSocket URL', async () => {
     const c = await loadConfig(loc('http://127.0.0.1:8080/?ws=javascript:alert(1)'), answering({ wsUrl: 'ws://127.0.0.1:8080/local' }));
     expect(c.source).toBe('config.json');

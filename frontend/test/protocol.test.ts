@@ -2,7 +2,7 @@
 // small rules the page shares with the server: name folding, member order,
 // the room rule and counting code points.
 import { describe, expect, it } from 'vitest';
-import { codePoints, DEFAULT_LIMITS, normalizeRoom, parseFrame, sortNames } from '../src/protocol';
+import { codePoints, DEFAULT_LIMITS, foldName, normalizeRoom, parseFrame, sortNames } from '../src/protocol';
 
 const pub = { type: 'public', id: '01JDZ4W7Q8T5V9XGQ2J3K4M5N6', ts: 1764128310123, room: 'lobby', from: 'Bob', message: 'hi' };
 
@@ -104,6 +104,27 @@ describe('parseFrame', () => {
 describe('names and rooms', () => {
   it('sorts members case-insensitively, as the server does', () => {
     expect(sortNames(['bob', 'Alice', 'carol', 'Bea'])).toEqual(['Alice', 'Bea', 'bob', 'carol']);
+  });
+
+  // The folds below are what the server's Fold (NFKC, then Unicode case
+  // folding: lambda/chat/validate.go) gives for these names.
+  it.each([
+    ['Alice', 'alice'],
+    ['ＡＬＩＣＥ', 'alice'], // fullwidth: NFKC, not NFC
+    ['ﬁona', 'fiona'], // the ligature ﬁ is two letters under NFKC
+    ['Straße', 'strasse'], // case folding turns ß into ss; toLowerCase keeps it
+    ['STRASSE', 'strasse'],
+    ['ẞ', 'ss'],
+    ['ΣΑΣ', 'σασ'], // folding has no final sigma
+    ['σας', 'σασ'],
+    ['Café', 'café'], // composed and decomposed é are one name
+    ['Cafe\u0301', 'café'],
+  ])('folds the name %j to %j, as the server does', (name, want) => {
+    expect(foldName(name)).toBe(want);
+  });
+
+  it('keeps look-alikes from other scripts apart', () => {
+    expect(foldName('Аlice')).not.toBe(foldName('Alice')); // Cyrillic А
   });
 
   it.each([
