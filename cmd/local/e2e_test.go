@@ -24,7 +24,7 @@ import (
 func TestChatEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	s := startTestStack(ctx, t, localgw.Config{})
+	s := startTestStack(t, localgw.Config{})
 
 	alice, st := s.join(ctx, t, "Alice", "lobby")
 	must(t, st.str("you") == "Alice" && slices.Equal(st.strs("members"), []string{"Alice"}), "Alice's state: %v", st)
@@ -170,7 +170,7 @@ func TestGatewayWithChat(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	const idle = 500 * time.Millisecond
-	s := startTestStack(ctx, t, localgw.Config{IdleTimeout: idle})
+	s := startTestStack(t, localgw.Config{IdleTimeout: idle})
 
 	t.Run("an invalid room refuses the handshake with 400", func(t *testing.T) {
 		_, resp, err := websocket.Dial(ctx, s.URL+"?room=no%20spaces", nil)

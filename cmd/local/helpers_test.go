@@ -14,6 +14,7 @@ import (
 
 	"github.com/groupchat/groupchat/internal/localgw"
 	"github.com/groupchat/groupchat/internal/localstack"
+	"github.com/groupchat/groupchat/internal/localstack/localstacktest"
 	"github.com/groupchat/groupchat/lambda/chat"
 )
 
@@ -23,25 +24,16 @@ type testStack struct {
 	dropped sync.Map // connection ids whose $disconnect is skipped
 }
 
-func startTestStack(ctx context.Context, t *testing.T, gw localgw.Config) *testStack {
+func startTestStack(t *testing.T, gw localgw.Config) *testStack {
 	t.Helper()
 	ts := &testStack{}
 	gw.Faults.DropDisconnect = func(id string) bool { _, ok := ts.dropped.Load(id); return ok }
-	s, err := localstack.Start(ctx, localstack.Options{
+	ts.Stack = localstacktest.Start(t, localstack.Options{
 		Gateway: gw,
 		// StaleGrace spares brand-new connections from 410 clean-up; the
 		// tests vanish clients seconds after they joined.
 		Chat: chat.Options{StaleGrace: time.Millisecond},
 		Log:  testWriter{t},
-	})
-	if err != nil {
-		t.Fatalf("start the local stack: %v", err)
-	}
-	ts.Stack = s
-	t.Cleanup(func() {
-		if err := ts.Stop(context.Background()); err != nil {
-			t.Errorf("stop the local stack: %v", err)
-		}
 	})
 	return ts
 }

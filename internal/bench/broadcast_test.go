@@ -13,6 +13,7 @@ import (
 	"github.com/groupchat/groupchat/internal/load"
 	"github.com/groupchat/groupchat/internal/localgw"
 	"github.com/groupchat/groupchat/internal/localstack"
+	"github.com/groupchat/groupchat/internal/localstack/localstacktest"
 )
 
 var (
@@ -33,20 +34,7 @@ func progress() io.Writer {
 func startStack(b *testing.B, o localstack.Options) *localstack.Stack {
 	b.Helper()
 	o.Gateway.Faults.DropDisconnect = func(string) bool { return true }
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := localstack.Start(ctx, o)
-	if err != nil {
-		b.Fatalf("start the local stack: %v", err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := s.Stop(ctx); err != nil {
-			b.Errorf("stop the local stack: %v", err)
-		}
-	})
-	return s
+	return localstacktest.Start(b, o)
 }
 
 // BenchmarkBroadcast: one member of a room of 10, 100 or 1,000 real

@@ -27,7 +27,7 @@ func TestDynamoDBOutageAnswersInternalAndServiceResumes(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
 	db := startDynalite(ctx, t, dynalite.Options{Dir: dir, Port: port})
-	s := startStack(ctx, t, localstack.Options{DynamoDBEndpoint: db.Endpoint()})
+	s := startStack(t, localstack.Options{DynamoDBEndpoint: db.Endpoint()})
 
 	alice := dial(ctx, t, s, "Alice")
 	alice.send(ctx, `{"action":"hello"}`)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/groupchat/groupchat/internal/localstack"
+	"github.com/groupchat/groupchat/internal/localstack/localstacktest"
 )
 
 // long selects the longer variants: go test ./internal/faults -faults.long
@@ -35,19 +36,11 @@ func testContext(t *testing.T, d time.Duration) context.Context {
 
 // startStack starts a stack that captures its metrics, log and
 // invocations; its log is shown when the test fails.
-func startStack(ctx context.Context, t *testing.T, o localstack.Options) *localstack.Stack {
+func startStack(t *testing.T, o localstack.Options) *localstack.Stack {
 	t.Helper()
 	o.Capture = true
-	s, err := localstack.Start(ctx, o)
-	if err != nil {
-		t.Fatalf("start the local stack: %v", err)
-	}
+	s := localstacktest.Start(t, o)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := s.Stop(ctx); err != nil {
-			t.Errorf("stop the local stack: %v", err)
-		}
 		if t.Failed() {
 			t.Logf("stack log (last 4000 bytes):\n%s", tail(s.Log(), 4000))
 		}

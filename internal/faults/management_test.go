@@ -25,7 +25,7 @@ func TestFailingAndStallingDeliveriesSpareTheOthers(t *testing.T) {
 	ctx := testContext(t, scale(90*time.Second, 10*time.Minute))
 	var failing, stalling sync.Map // connection ids
 	const handlerTimeout = 2 * time.Second
-	s := startStack(ctx, t, localstack.Options{
+	s := startStack(t, localstack.Options{
 		Gateway: localgw.Config{
 			// A stalled POST outlives the invocation: the fan-out must give
 			// up at the deadline less its margin (500 ms), not wait for the

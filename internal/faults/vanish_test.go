@@ -18,7 +18,7 @@ import (
 func TestLiveClientsLoseNothingWhenAThirdVanish(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t, scale(90*time.Second, 10*time.Minute))
-	s := startStack(ctx, t, localstack.Options{
+	s := startStack(t, localstack.Options{
 		Gateway: localgw.Config{Faults: localgw.Faults{
 			// No $disconnect ever arrives: the records of vanished clients
 			// go stale and only a 410 during a broadcast finds them.

@@ -11,25 +11,8 @@ import (
 
 	"github.com/groupchat/groupchat/internal/localgw"
 	"github.com/groupchat/groupchat/internal/localstack"
+	"github.com/groupchat/groupchat/internal/localstack/localstacktest"
 )
-
-func startStack(t *testing.T, o localstack.Options) *localstack.Stack {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := localstack.Start(ctx, o)
-	if err != nil {
-		t.Fatalf("start the local stack: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := s.Stop(ctx); err != nil {
-			t.Errorf("stop the local stack: %v", err)
-		}
-	})
-	return s
-}
 
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -39,7 +22,7 @@ func testContext(t *testing.T) context.Context {
 
 func TestSteadyRunAgainstTheLocalStackIsComplete(t *testing.T) {
 	t.Parallel()
-	s := startStack(t, localstack.Options{})
+	s := localstacktest.Start(t, localstack.Options{})
 	var stdout, stderr bytes.Buffer
 	code := Main(testContext(t), []string{"-url", s.URL, "-clients", "25", "-room-size", "10", "-rate", "20",
 		"-duration", "2s", "-json", t.TempDir() + "/result.json"}, &stdout, &stderr)
@@ -59,7 +42,7 @@ func TestSteadyRunAgainstTheLocalStackIsComplete(t *testing.T) {
 
 func TestBroadcastModeMeasuresEachBroadcast(t *testing.T) {
 	t.Parallel()
-	s := startStack(t, localstack.Options{})
+	s := localstacktest.Start(t, localstack.Options{})
 	res, err := Run(testContext(t), Config{URL: s.URL, Clients: 12, RoomSize: 6, Broadcasts: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +63,7 @@ func TestLossIsReported(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	victim := ""
-	s := startStack(t, localstack.Options{Gateway: localgw.Config{Faults: localgw.Faults{
+	s := localstacktest.Start(t, localstack.Options{Gateway: localgw.Config{Faults: localgw.Faults{
 		FailPost: func(id string) bool {
 			mu.Lock()
 			defer mu.Unlock()
