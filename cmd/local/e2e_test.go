@@ -169,7 +169,9 @@ func TestChatEndToEnd(t *testing.T) {
 func TestGatewayWithChat(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	const idle = 500 * time.Millisecond
+	// Long enough that no client of the other subtests, silent between its
+	// join and its checks, is closed for idling on a busy machine.
+	const idle = 3 * time.Second
 	s := startTestStack(t, localgw.Config{IdleTimeout: idle})
 
 	t.Run("an invalid room refuses the handshake with 400", func(t *testing.T) {
