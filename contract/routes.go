@@ -8,6 +8,7 @@ package contract
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 )
 
 // RouteSelectionExpression is the API's route selection expression: the
@@ -56,24 +57,24 @@ func LookupRoute(key string) (Route, bool) {
 }
 
 // SelectRoute picks the route for a message frame the way API Gateway
-// evaluates RouteSelectionExpression: a JSON object whose "action" is a string
-// naming a custom route selects that route; anything else (not JSON, no
-// action, an action of another type, an unknown action, or one of the
-// reserved $-keys) goes to $default.
+// evaluates RouteSelectionExpression: a JSON object whose "action" key (that
+// exact spelling) is a string naming a custom route of the table selects that
+// route; anything else (not JSON, no action, an "Action" or "ACTION" key, an
+// action of another type, an unknown action, or one of the reserved $-keys)
+// goes to $default.
 func SelectRoute(body []byte) string {
-	var frame struct {
-		Action json.RawMessage `json:"action"`
-	}
+	// A map, not a struct: encoding/json matches struct fields whatever
+	// their case, and API Gateway's $request.body.action does not.
+	var frame map[string]json.RawMessage
 	if json.Unmarshal(body, &frame) != nil {
 		return RouteDefault
 	}
 	var action string
-	if json.Unmarshal(frame.Action, &action) != nil {
+	if json.Unmarshal(frame["action"], &action) != nil || strings.HasPrefix(action, "$") {
 		return RouteDefault
 	}
-	switch action {
-	case RouteSetName, RouteSendPublic, RouteSendPrivate:
-		return action
+	if r, ok := LookupRoute(action); ok {
+		return r.Key
 	}
 	return RouteDefault
 }

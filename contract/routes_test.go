@@ -32,6 +32,10 @@ func TestSelectRouteLikeAPIGateway(t *testing.T) {
 		{`{"action":"sendPrivate"}`, RouteSendPrivate},
 		{`{"action":"ping"}`, RouteDefault},
 		{`{"action":"SENDPUBLIC"}`, RouteDefault},
+		{`{"Action":"sendPublic"}`, RouteDefault}, // the key's case matters too
+		{`{"ACTION":"setName"}`, RouteDefault},
+		{`{"action":"ping","Action":"sendPrivate"}`, RouteDefault},
+		{`{"action":"$default"}`, RouteDefault},
 		{`{"action":"$connect"}`, RouteDefault},
 		{`{"action":"$disconnect"}`, RouteDefault},
 		{`{"action":1}`, RouteDefault},
@@ -59,7 +63,7 @@ func TestLookupRoute(t *testing.T) {
 // $connect or $disconnect, and a custom route only when the frame's action
 // names it exactly.
 func FuzzSelectRoute(f *testing.F) {
-	for _, s := range []string{`{"action":"sendPublic"}`, `{"action":"x"}`, `{`, `{"action":"setName","action":"ping"}`, "\xff"} {
+	for _, s := range []string{`{"action":"sendPublic"}`, `{"action":"x"}`, `{`, `{"action":"setName","action":"ping"}`, `{"Action":"sendPublic"}`, "\xff"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -69,9 +73,9 @@ func FuzzSelectRoute(f *testing.F) {
 			t.Fatalf("SelectRoute(%q) = %q", body, route)
 		}
 		if route != RouteDefault {
-			var frame struct{ Action string }
-			if err := json.Unmarshal(body, &frame); err != nil || frame.Action != route {
-				t.Fatalf("SelectRoute(%q) = %q, but the frame's action is %q (%v)", body, route, frame.Action, err)
+			var frame map[string]any
+			if err := json.Unmarshal(body, &frame); err != nil || frame["action"] != route {
+				t.Fatalf("SelectRoute(%q) = %q, but the frame's \"action\" is %v (%v)", body, route, frame["action"], err)
 			}
 		}
 	})

@@ -80,11 +80,10 @@ func (g *Gateway) connectEvent(c *conn, r *http.Request, at time.Time) events.AP
 	return ev
 }
 
-func (g *Gateway) messageEvent(c *conn, routeKey string, body string, base64Encoded bool, at time.Time) events.APIGatewayWebsocketProxyRequest {
+func (g *Gateway) messageEvent(c *conn, routeKey string, body string, at time.Time) events.APIGatewayWebsocketProxyRequest {
 	ev := g.event(c, routeKey, eventMessage, at)
 	ev.RequestContext.MessageID = newID()
 	ev.Body = body
-	ev.IsBase64Encoded = base64Encoded
 	return ev
 }
 

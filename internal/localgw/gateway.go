@@ -9,7 +9,6 @@ package localgw
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -230,11 +229,10 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	g.serveConn(c)
 }
 
-// message is one data message received from a client.
+// message is one text message received from a client.
 type message struct {
-	binary bool
-	data   []byte
-	at     time.Time
+	data []byte
+	at   time.Time
 }
 
 // serveConn reads the client's messages and hands them, in order, to one
@@ -259,10 +257,16 @@ func (g *Gateway) serveConn(c *conn) {
 			st = g.readEnded(c, err)
 			break
 		}
+		if typ == websocket.MessageBinary {
+			// API Gateway takes no binary frames: it closes the connection
+			// with 1003 and invokes nothing for the frame.
+			c.closeWith(websocket.StatusUnsupportedData, "Binary frames are not supported")
+			continue // reading ends with the close handshake
+		}
 		now := time.Now()
 		idle.Reset(g.cfg.IdleTimeout)
 		c.lastActive.Store(now.UnixMilli())
-		queue <- message{binary: typ == websocket.MessageBinary, data: data, at: now}
+		queue <- message{data: data, at: now}
 	}
 	idle.Stop()
 	maxAge.Stop()
@@ -305,12 +309,8 @@ func (g *Gateway) readEnded(c *conn, err error) closeStatus {
 // message runs the handler for one client message and sends the route
 // response back when the route has one.
 func (g *Gateway) message(c *conn, m message) {
-	body := string(m.data)
 	route := contract.SelectRoute(m.data)
-	if m.binary {
-		body = base64.StdEncoding.EncodeToString(m.data)
-	}
-	ev := g.messageEvent(c, route, body, m.binary, m.at)
+	ev := g.messageEvent(c, route, string(m.data), m.at)
 	resp, took, err := g.invoke(ev)
 	if err != nil {
 		g.logf("%s %s error after %s: %v", c.id, route, took, err)

@@ -297,6 +297,27 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+func TestBinaryFrameClosesWith1003AndInvokesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	s := start(t, echo, Config{})
+	c, id := s.dial(ctx, t, "")
+	if err := c.Write(ctx, websocket.MessageBinary, []byte(`{"action":"sendPublic","message":"hi"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if ce := closeStatusOf(ctx, t, c); ce.Code != websocket.StatusUnsupportedData {
+		t.Errorf("closed with %v, want 1003 like API Gateway", ce)
+	}
+	if d := s.events.disconnectOf(ctx, t, id); d.RequestContext.DisconnectStatusCode != 1003 {
+		t.Errorf("$disconnect status %d, want 1003", d.RequestContext.DisconnectStatusCode)
+	}
+	for _, ev := range s.events.all() {
+		if ev.RequestContext.ConnectionID == id && ev.RequestContext.EventType == "MESSAGE" {
+			t.Errorf("the binary frame was handed to route %s", ev.RequestContext.RouteKey)
+		}
+	}
+}
+
 // writeFrames sends msg as one message split into frames of step bytes.
 func writeFrames(ctx context.Context, t *testing.T, c *websocket.Conn, msg string, step int) {
 	t.Helper()
