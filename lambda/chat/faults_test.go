@@ -245,3 +245,37 @@ func TestEveryRouteCountsWhatItAccepted(t *testing.T) {
 		}
 	}
 }
+
+// A rename whose release of the old name failed leaves that name's claim
+// pointing at a connection now called something else. That stale claim must
+// neither route private messages for the old name to the renamed member nor,
+// once someone takes the name over, cost the renamed member its connection.
+func TestAStaleClaimAfterARenameHarmsNobody(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+	h.Send(bob, `{"action":"setName","name":"Robert"}`)
+	// What a failed release leaves behind: "Bob" still claimed by Bob's connection.
+	if _, err := h.Store.ClaimName(context.Background(), chat.Claim{Room: "lobby", Name: "Bob", ConnID: bob,
+		Token: "t", ExpiresAt: h.Now().Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	inbox(t, h, alice)
+	inbox(t, h, bob)
+
+	if e := sendErr(t, h, alice, `{"action":"sendPrivate","to":["Bob"],"message":"for Bob only"}`); e.Code != "recipients_unknown" {
+		t.Fatalf("a private message to the stale name: %+v, want recipients_unknown", e)
+	}
+	if fs := inbox(t, h, bob); len(fs) != 0 {
+		t.Fatalf("Robert received %v, sent to the name he gave up", types(fs))
+	}
+
+	h.Advance(time.Minute) // past the grace that protects claims still being made
+	newBob := h.Join("Bob", "")
+	if s := state(t, h, newBob); s.You != "Bob" {
+		t.Fatalf("the stale claim was not taken over: you = %q", s.You)
+	}
+	if s := state(t, h, bob); s.You != "Robert" || !slices.Equal(s.Members, []string{"Alice", "Bob", "Robert"}) {
+		t.Fatalf("Robert after the takeover: you %q, members %v", s.You, s.Members)
+	}
+}

@@ -12,7 +12,8 @@ type Store interface {
 	// ClaimName makes c.Name c.ID's name in c.Room. It fails with ErrNameTaken
 	// when another live connection holds the name (compared by Fold) and the
 	// claim does not present that connection's resume token. On success it
-	// returns the id of the connection the name was taken over from, if any.
+	// returns the id of the connection the name was taken over from with
+	// that token, if any: the same person's previous connection.
 	ClaimName(ctx context.Context, c Claim) (previousOwner string, err error)
 	// ReleaseName gives up a claim, only if connID still holds it.
 	ReleaseName(ctx context.Context, room, name, connID string) error
@@ -36,8 +37,10 @@ type Store interface {
 	// Members lists the live connections of a room: one Query of the room
 	// index, cost proportional to the room.
 	Members(ctx context.Context, room string) ([]Member, error)
-	// Owner returns the connection holding a name in a room, with the name as
-	// its holder spelled it; ok is false when nobody holds it.
+	// Owner returns the connection holding a name's claim in a room, with the
+	// name as its holder spelled it; ok is false when nobody holds it. The
+	// holder may be a reconnect still in $connect, or (after a release that
+	// failed) a connection now called something else.
 	Owner(ctx context.Context, room, name string) (m Member, ok bool, err error)
 
 	// Append adds a record to the message log.

@@ -422,7 +422,7 @@ func (inv *invocation) sendPrivate(req request) []byte {
 	}
 	var recipients []Member
 	for _, name := range to {
-		m, ok, err := inv.store.Owner(inv.ctx, c.Room, name)
+		m, ok, err := inv.recipient(c.Room, name)
 		if err != nil {
 			return inv.internal(req, "look up recipient", err)
 		}
@@ -452,6 +452,26 @@ func (inv *invocation) sendPrivate(req request) []byte {
 	}
 	inv.deliver(targets)
 	return nil
+}
+
+// recipient finds the member called name in room: the claim's holder, if
+// its record is live and still carries that name. A private message must
+// never reach a connection that holds a stale claim under another name.
+func (inv *invocation) recipient(room, name string) (Member, bool, error) {
+	m, ok, err := inv.store.Owner(inv.ctx, room, name)
+	if err != nil || !ok {
+		return Member{}, false, err
+	}
+	c, err := inv.store.GetConnection(inv.ctx, m.ConnID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Member{}, false, nil
+	case err != nil:
+		return Member{}, false, err
+	case c.Room != room || Fold(c.Name) != Fold(name):
+		return Member{}, false, nil
+	}
+	return Member{ConnID: c.ID, Name: c.Name}, true, nil
 }
 
 // append stamps a record (id, time, retention) and adds it to the message

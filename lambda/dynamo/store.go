@@ -211,7 +211,9 @@ func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, item map[string]ty
 	})
 	switch {
 	case err == nil:
-		return held.ConnectionID, nil
+		// Not a resume: the holder, if it still exists, keeps its
+		// connection (under its other name) and must not be replaced.
+		return "", nil
 	case conditionFailed(err):
 		return "", chat.ErrNameTaken
 	}
@@ -370,7 +372,7 @@ func (s *Store) Members(ctx context.Context, room string) ([]chat.Member, error)
 	return members, nil
 }
 
-// Owner implements chat.Store.
+// Owner implements chat.Store: one GetItem of the claim.
 func (s *Store) Owner(ctx context.Context, room, name string) (chat.Member, bool, error) {
 	var it claimItem
 	found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, claimKey(room, name)), &it)
