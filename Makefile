@@ -34,7 +34,7 @@ deps:
 bench: deps
 	@scripts/bench.sh
 
-## fuzz: a short fixed-time run of every fuzz target
+## fuzz: a short fixed-count run of every fuzz target (about 10 s each)
 fuzz:
 	@scripts/fuzz.sh
 
