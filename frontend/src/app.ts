@@ -18,6 +18,7 @@ import {
   type ServerFrame,
   type StateFrame,
 } from './protocol';
+import { watchWake } from './wake';
 
 export interface AppOptions {
   wsUrl: string;
@@ -88,7 +89,7 @@ export class ChatApp {
       this.join();
     });
     ui.retryNow.addEventListener('click', () => this.client?.reconnectNow());
-    window.addEventListener('online', () => this.client?.reconnectNow());
+    watchWake(window, document, () => this.client);
 
     ui.nameEdit.addEventListener('click', () => this.editName(true));
     ui.nameCancel.addEventListener('click', () => this.editName(false));

@@ -113,8 +113,9 @@ export interface ClientOptions {
   /** App-level ping period, well inside API Gateway's 10-minute idle timeout. Default 4 minutes. */
   pingIntervalMs?: number;
   /**
-   * A ping unanswered this long means the connection is dead. Default 20 s.
-   * A hello unanswered by a state this long is treated the same way.
+   * A ping, or any other frame sent, unanswered this long means the connection
+   * is dead. Default 20 s. A hello unanswered by a state this long is treated
+   * the same way.
    */
   pongTimeoutMs?: number;
   /**
@@ -155,7 +156,13 @@ export class ChatClient {
   private status: Status = { state: 'stopped', attempt: 0 };
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
-  private pongTimer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * Runs from the first frame put on the wire (a ping or anything the user
+   * sends) that got no answer yet; any frame received stops it, and firing
+   * means the connection is dead (half-open: the socket looks open, nothing
+   * comes back).
+   */
+  private answerTimer: ReturnType<typeof setTimeout> | null = null;
   /** Runs from hello until the state arrives; firing means the join failed. */
   private helloTimer: ReturnType<typeof setTimeout> | null = null;
   /** Failed attempts since the last connection that stayed ready stableMs: what the backoff grows with. */
@@ -260,6 +267,16 @@ export class ChatClient {
   }
 
   /**
+   * Pings at once when ready (the page calls it when the network comes back or
+   * the page becomes visible again): a connection that died meanwhile is then
+   * noticed within the answer timeout, not at the next keep-alive ping.
+   */
+  pingNow(): void {
+    if (this.status.state !== 'ready') return;
+    if (this.raw({ action: 'ping' })) this.awaitAnswer('no answer to ping');
+  }
+
+  /**
    * Sends a frame, or queues it until the connection is ready. hello and ping
    * go out only on a live socket; everything else goes through the outbox.
    */
@@ -338,7 +355,7 @@ export class ChatClient {
       return;
     }
     const f = parsed.frame;
-    this.notePong();
+    this.noteAnswer();
     if ((f.type === 'public' || f.type === 'private') && f.id > this.newestId) this.newestId = f.id;
     switch (f.type) {
       case 'state':
@@ -455,6 +472,7 @@ export class ChatClient {
 
   private transmit(item: OutboxItem): void {
     if (!this.raw(item.frame)) return;
+    this.awaitAnswer(`no answer to ${item.frame.action}`);
     item.state = 'sent';
     item.sentAt = Date.now();
     item.seenId = this.newestId;
@@ -475,28 +493,35 @@ export class ChatClient {
   private startPing(): void {
     this.stopPing();
     this.pingTimer = setInterval(() => {
-      if (!this.raw({ action: 'ping' })) return;
-      if (this.pongTimer === null) {
-        this.pongTimer = setTimeout(() => {
-          this.pongTimer = null;
-          this.drop({ code: 4001, reason: 'no answer to ping' });
-        }, this.opts.pongTimeoutMs);
-      }
+      if (this.raw({ action: 'ping' })) this.awaitAnswer('no answer to ping');
     }, this.opts.pingIntervalMs);
   }
 
+  /**
+   * A frame just went out: unless the answer timer already runs (its deadline
+   * counts from the oldest unanswered frame, later ones do not push it back),
+   * the server has pongTimeoutMs to send anything at all.
+   */
+  private awaitAnswer(reason: string): void {
+    if (this.answerTimer !== null) return;
+    this.answerTimer = setTimeout(() => {
+      this.answerTimer = null;
+      this.drop({ code: 4001, reason });
+    }, this.opts.pongTimeoutMs);
+  }
+
   /** Any frame proves the connection is alive, not only pong. */
-  private notePong(): void {
-    if (this.pongTimer !== null) {
-      clearTimeout(this.pongTimer);
-      this.pongTimer = null;
+  private noteAnswer(): void {
+    if (this.answerTimer !== null) {
+      clearTimeout(this.answerTimer);
+      this.answerTimer = null;
     }
   }
 
   private stopPing(): void {
     if (this.pingTimer !== null) clearInterval(this.pingTimer);
     this.pingTimer = null;
-    this.notePong();
+    this.noteAnswer();
   }
 
   /** Abandons the current socket without waiting for its close handshake. */
@@ -571,7 +596,7 @@ export class ChatClient {
   /** Asks for the wanted name back; the server answers renamed or name_taken. */
   private reclaim(): void {
     if (this.wanted === null || this.status.state !== 'ready') return;
-    this.raw({ action: 'setName', name: this.wanted, ref: RECLAIM_REF });
+    if (this.raw({ action: 'setName', name: this.wanted, ref: RECLAIM_REF })) this.awaitAnswer('no answer to setName');
   }
 
   private giveUpReclaim(): void {

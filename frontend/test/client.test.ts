@@ -14,6 +14,7 @@ import {
   type Status,
 } from '../src/client';
 import type { ServerFrame } from '../src/protocol';
+import { watchWake } from '../src/wake';
 
 class FakeSocket implements SocketLike {
   readyState = 0;
@@ -379,11 +380,114 @@ describe('keep-alive', () => {
     expect(s.closedWith).not.toBeNull();
   });
 
+  it('treats a sent frame that gets no answer within 20 s as a dead connection', () => {
+    // A half-open connection: the socket looks open, nothing comes back. The
+    // send must not wait for the 4-minute ping to find out.
+    const h = harness({ random: () => 0 });
+    const s = ready(h);
+    vi.advanceTimersByTime(60_000);
+    const item = h.client.send({ action: 'sendPublic', message: 'anyone?' });
+    vi.advanceTimersByTime(19_999);
+    expect(h.client.state.state).toBe('ready');
+    expect(h.client.pending()).toEqual([expect.objectContaining({ ref: item.ref, state: 'sent' })]);
+    vi.advanceTimersByTime(1);
+    expect(s.closedWith).not.toBeNull();
+    expect(h.client.state).toMatchObject({ state: 'waiting', attempt: 1, lastClose: { code: 4001, reason: 'no answer to sendPublic' } });
+    // What the outbox always does for a drop after sending.
+    expect(h.client.pending()).toEqual([expect.objectContaining({ ref: item.ref, state: 'unconfirmed' })]);
+    vi.advanceTimersByTime(500);
+    expect(h.sockets).toHaveLength(2);
+    h.last().open();
+    h.last().receive(state('Alice'));
+    expect(h.last().actions()).toEqual(['hello']);
+  });
+
+  it('stops the answer timer on any frame, and counts it from the oldest unanswered frame', () => {
+    const h = harness();
+    const s = ready(h);
+    h.client.send({ action: 'sendPublic', message: 'one' });
+    vi.advanceTimersByTime(15_000);
+    // Someone else's message: the connection is alive, even before the echo.
+    s.receive({ type: 'joined', room: 'lobby', name: 'Bob', ts: 1 });
+    vi.advanceTimersByTime(60_000);
+    expect(h.client.state.state).toBe('ready');
+
+    // A second send does not push the first one's deadline back.
+    h.client.send({ action: 'sendPublic', message: 'two' });
+    vi.advanceTimersByTime(10_000);
+    h.client.send({ action: 'sendPublic', message: 'three' });
+    vi.advanceTimersByTime(10_000);
+    expect(h.client.state).toMatchObject({ state: 'waiting', lastClose: { code: 4001 } });
+  });
+
+  it('pings at once on pingNow when ready, and not otherwise', () => {
+    const h = harness({ backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    const s = ready(h);
+    h.client.pingNow();
+    expect(s.actions()).toEqual(['hello', 'ping']);
+    vi.advanceTimersByTime(20_000);
+    expect(h.client.state).toMatchObject({ state: 'waiting', lastClose: { code: 4001, reason: 'no answer to ping' } });
+    h.client.pingNow();
+    expect(s.actions()).toEqual(['hello', 'ping']);
+    expect(h.sockets).toHaveLength(1);
+  });
+
   it('does not ping while disconnected', () => {
     const h = harness({ pingIntervalMs: 1_000, backoff: { initialMs: 60_000, maxMs: 60_000 } });
     const s = ready(h);
     s.serverClose();
     vi.advanceTimersByTime(20_000);
+    expect(s.actions()).toEqual(['hello']);
+  });
+});
+
+describe('waking up (online, page visible again)', () => {
+  function page() {
+    const win = new EventTarget();
+    const doc = Object.assign(new EventTarget(), { visibilityState: 'hidden' });
+    const show = (v: 'visible' | 'hidden') => {
+      doc.visibilityState = v;
+      doc.dispatchEvent(new Event('visibilitychange'));
+    };
+    return { win, doc, show };
+  }
+
+  it('pings a ready connection at once when the network is back or the page is shown', () => {
+    const h = harness();
+    const s = ready(h);
+    const p = page();
+    const stop = watchWake(p.win, p.doc, () => h.client);
+    p.win.dispatchEvent(new Event('online'));
+    expect(s.actions()).toEqual(['hello', 'ping']);
+    s.receive({ type: 'pong', ts: 1 });
+    p.show('hidden');
+    expect(s.actions()).toEqual(['hello', 'ping']);
+    p.show('visible');
+    expect(s.actions()).toEqual(['hello', 'ping', 'ping']);
+    // The wake-up ping is held to the same answer timeout.
+    vi.advanceTimersByTime(20_000);
+    expect(h.client.state).toMatchObject({ state: 'waiting', lastClose: { code: 4001 } });
+    stop();
+  });
+
+  it('retries a scheduled reconnect at once when the network is back', () => {
+    const h = harness({ backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    ready(h).serverClose();
+    const p = page();
+    const stop = watchWake(p.win, p.doc, () => h.client);
+    p.win.dispatchEvent(new Event('online'));
+    expect(h.sockets).toHaveLength(2);
+    expect(h.client.state.state).toBe('connecting');
+    stop();
+  });
+
+  it('stops listening when told to', () => {
+    const h = harness();
+    const s = ready(h);
+    const p = page();
+    watchWake(p.win, p.doc, () => h.client)();
+    p.win.dispatchEvent(new Event('online'));
+    p.show('visible');
     expect(s.actions()).toEqual(['hello']);
   });
 });
