@@ -22,6 +22,7 @@ func TestBadInputGetsAStableErrorAndChangesNothing(t *testing.T) {
 		{"no action", `{"message":"hi"}`, "unknown_action", ""},
 		{"unknown action", `{"action":"dance"}`, "unknown_action", "dance"},
 		{"action of another type", `{"action":42}`, "unknown_action", ""},
+		{"action key in another case", `{"Action":"sendPublic","message":"hi"}`, "unknown_action", ""},
 		{"ref too long", `{"action":"ping","ref":"` + strings.Repeat("r", 65) + `"}`, "bad_field", "ping"},
 		{"ref not a string", `{"action":"ping","ref":7}`, "bad_field", "ping"},
 		{"name missing", `{"action":"setName"}`, "missing_field", "setName"},
