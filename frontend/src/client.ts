@@ -114,8 +114,8 @@ export interface ClientOptions {
   pingIntervalMs?: number;
   /**
    * A ping, or any other frame sent, unanswered this long means the connection
-   * is dead. Default 20 s. A hello unanswered by a state this long is treated
-   * the same way.
+   * is dead. Default 20 s. A socket that does not open this long, or a hello
+   * unanswered by a state this long, is treated the same way.
    */
   pongTimeoutMs?: number;
   /**
@@ -163,8 +163,12 @@ export class ChatClient {
    * comes back).
    */
   private answerTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Runs from hello until the state arrives; firing means the join failed. */
-  private helloTimer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * Runs from open() until the state arrives, pongTimeoutMs for each step: for
+   * the socket to open, then (started again at onopen) for hello's answer.
+   * Firing means the attempt failed: drop it and retry with the backoff.
+   */
+  private handshakeTimer: ReturnType<typeof setTimeout> | null = null;
   /** Failed attempts since the last connection that stayed ready stableMs: what the backoff grows with. */
   private failures = 0;
   /** Date.now() when the current connection became ready. */
@@ -321,17 +325,17 @@ export class ChatClient {
       return;
     }
     this.socket = socket;
+    // A handshake that never completes (a dead network path, a proxy that
+    // swallows the upgrade) would otherwise leave the page connecting for as
+    // long as the browser cares to wait.
+    this.startHandshakeTimer({ code: 4004, reason: 'no answer to connect' });
     socket.onopen = () => {
       if (this.socket !== socket) return;
       this.setStatus({ ...this.status, state: 'joining' });
       this.raw({ action: 'hello' });
       // Without a state the connection is useless (nothing may be sent before
       // it), and API Gateway would keep it open for 10 idle minutes.
-      this.clearHello();
-      this.helloTimer = setTimeout(() => {
-        this.helloTimer = null;
-        this.drop({ code: 4002, reason: 'no answer to hello' });
-      }, this.opts.pongTimeoutMs);
+      this.startHandshakeTimer({ code: 4002, reason: 'no answer to hello' });
     };
     socket.onmessage = (ev) => {
       if (this.socket !== socket) return;
@@ -395,7 +399,7 @@ export class ChatClient {
   }
 
   private onState(f: StateFrame): void {
-    this.clearHello();
+    this.clearHandshake();
     const sender = this.name;
     const asked = this.wanted ?? this.name;
     this.name = f.you;
@@ -547,12 +551,20 @@ export class ChatClient {
     }
     this.socket = null;
     this.stopPing();
-    this.clearHello();
+    this.clearHandshake();
   }
 
-  private clearHello(): void {
-    if (this.helloTimer !== null) clearTimeout(this.helloTimer);
-    this.helloTimer = null;
+  private startHandshakeTimer(why: { code: number; reason: string }): void {
+    this.clearHandshake();
+    this.handshakeTimer = setTimeout(() => {
+      this.handshakeTimer = null;
+      this.drop(why);
+    }, this.opts.pongTimeoutMs);
+  }
+
+  private clearHandshake(): void {
+    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
   }
 
   private markInFlightUnconfirmed(): void {
@@ -589,7 +601,7 @@ export class ChatClient {
   private clearTimers(): void {
     this.clearRetry();
     this.stopPing();
-    this.clearHello();
+    this.clearHandshake();
     this.clearReclaim();
   }
 

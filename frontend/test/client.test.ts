@@ -300,6 +300,34 @@ describe('reconnecting', () => {
     expect(h.sockets).toHaveLength(2);
   });
 
+  it('gives up on a socket that does not open within the answer timeout, and retries with the backoff', () => {
+    const h = harness({ random: () => 0 });
+    h.client.start();
+    const s1 = h.last();
+    vi.advanceTimersByTime(19_999);
+    expect(h.client.state.state).toBe('connecting');
+    vi.advanceTimersByTime(1);
+    expect(s1.closedWith).not.toBeNull();
+    expect(h.client.state).toMatchObject({ state: 'waiting', attempt: 1, lastClose: { code: 4004, reason: 'no answer to connect' } });
+    vi.advanceTimersByTime(500);
+    expect(h.sockets).toHaveLength(2);
+    // The second attempt hangs too: it waits its 20 s, then the backoff grows.
+    vi.advanceTimersByTime(20_000);
+    expect(h.client.state).toMatchObject({ state: 'waiting', attempt: 2, lastClose: { code: 4004 } });
+    expect((h.client.state.retryAt ?? 0) - Date.now()).toBe(1000);
+    vi.advanceTimersByTime(1000);
+    // The third opens late but in time: hello gets a fresh 20 s of its own.
+    const s3 = h.last();
+    vi.advanceTimersByTime(19_000);
+    s3.open();
+    vi.advanceTimersByTime(19_999);
+    expect(h.client.state.state).toBe('joining');
+    s3.receive(state('Alice'));
+    vi.advanceTimersByTime(60_000);
+    expect(h.client.state.state).toBe('ready');
+    expect(h.sockets).toHaveLength(3);
+  });
+
   it('ignores errors of other actions while joining', () => {
     const h = harness();
     h.client.start();
