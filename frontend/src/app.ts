@@ -17,6 +17,7 @@ import {
   type PublicFrame,
   type ServerFrame,
   type StateFrame,
+  type Warning,
 } from './protocol';
 import { watchWake } from './wake';
 
@@ -181,6 +182,7 @@ export class ChatApp {
         frame: (f) => this.onFrame(f),
         status: (s) => this.onStatus(s),
         outbox: (i) => this.onOutbox(i),
+        warning: (w) => this.onWarning(w),
         invalid: (reason) => console.warn('ignored a frame from the server:', reason),
       },
     );
@@ -299,11 +301,13 @@ export class ChatApp {
     this.ui.nameInput.maxLength = f.limits.nameMax;
     this.setMembers(f.members);
     for (const h of f.history) this.showMessage(h);
-    if (f.warning) {
-      this.ui.nameError.textContent = f.warning.message;
-      this.notice(f.warning.message, Date.now(), 'warn');
-    }
     this.updateCounter();
+  }
+
+  /** A new warning about the name (the client leaves out repeats after a reconnect). */
+  private onWarning(w: Warning): void {
+    this.ui.nameError.textContent = w.message;
+    this.notice(w.message, Date.now(), 'warn');
   }
 
   private onError(f: ErrorFrame): void {

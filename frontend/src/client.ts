@@ -14,6 +14,7 @@ import {
   type ErrorFrame,
   type ServerFrame,
   type StateFrame,
+  type Warning,
 } from './protocol';
 
 /** The subset of the browser's WebSocket the client uses (tests pass a fake). */
@@ -100,6 +101,13 @@ export interface ClientEvents {
   status?(status: Status): void;
   /** An outbox item changed state. */
   outbox?(item: OutboxItem): void;
+  /**
+   * The state's warning about the name (taken or invalid, so the client is a
+   * guest), after the state's frame event; only when it differs in code or
+   * message from the last one reported by this client: the server repeats it
+   * in every state until the name changes, that is after every reconnect.
+   */
+  warning?(warning: Warning): void;
   /** A frame the client could not parse; it is otherwise ignored. */
   invalid?(reason: string, text: string): void;
 }
@@ -202,6 +210,8 @@ export class ChatClient {
   /** The current connection's token; it holds the name after a rename. */
   private connToken: string | null = null;
   private everReady = false;
+  /** The last warning reported by the warning event. */
+  private lastWarning: Warning | null = null;
 
   /** Delays after a reconnect's state at which a taken name is asked for again. */
   static readonly RECLAIM_AFTER_MS = [2_000, 5_000, 15_000, 60_000];
@@ -395,7 +405,15 @@ export class ChatClient {
         break;
     }
     this.events.frame?.(f);
+    if (f.type === 'state' && f.warning) this.reportWarning(f.warning);
     this.settle(f);
+  }
+
+  private reportWarning(w: Warning): void {
+    const last = this.lastWarning;
+    if (last && last.code === w.code && last.message === w.message) return;
+    this.lastWarning = { ...w };
+    this.events.warning?.({ ...w });
   }
 
   private onState(f: StateFrame): void {

@@ -13,7 +13,7 @@ import {
   type SocketLike,
   type Status,
 } from '../src/client';
-import type { ServerFrame } from '../src/protocol';
+import type { ServerFrame, Warning } from '../src/protocol';
 import { watchWake } from '../src/wake';
 
 class FakeSocket implements SocketLike {
@@ -64,6 +64,9 @@ interface Harness {
   statuses: Status[];
   outbox: OutboxItem[];
   invalid: string[];
+  /** Every event in order, as "frame:<type>" or "warning:<message>". */
+  log: string[];
+  warnings: Warning[];
 }
 
 function harness(opts: Partial<ClientOptions> = {}): Harness {
@@ -75,6 +78,8 @@ function harness(opts: Partial<ClientOptions> = {}): Harness {
     statuses: [],
     outbox: [],
     invalid: [],
+    log: [],
+    warnings: [],
     client: undefined as unknown as ChatClient,
   };
   h.client = new ChatClient(
@@ -91,7 +96,14 @@ function harness(opts: Partial<ClientOptions> = {}): Harness {
       ...opts,
     },
     {
-      frame: (f) => h.frames.push(f),
+      frame: (f) => {
+        h.frames.push(f);
+        h.log.push(`frame:${f.type}`);
+      },
+      warning: (w) => {
+        h.warnings.push(w);
+        h.log.push(`warning:${w.message}`);
+      },
       status: (s) => h.statuses.push(s),
       outbox: (i) => h.outbox.push(i),
       invalid: (reason) => h.invalid.push(reason),
@@ -160,6 +172,44 @@ describe('connecting', () => {
     s.receive({ type: 'pong', ts: 1 });
     expect(h.invalid).toEqual(['not JSON']);
     expect(h.frames.map((f) => f.type)).toEqual(['state', 'pong']);
+  });
+});
+
+describe('the name warning', () => {
+  const guest = (message = 'The name "Alice" is already taken in this room. You are guest-4821.') =>
+    state('guest-4821', { warning: { code: 'name_taken', message } });
+
+  it('is reported once, after its state, not again with every reconnect', () => {
+    const h = harness();
+    h.client.start();
+    h.last().open();
+    h.last().receive(guest());
+    expect(h.log).toEqual(['frame:state', 'warning:The name "Alice" is already taken in this room. You are guest-4821.']);
+    // The server repeats it in every state until the name changes.
+    for (let i = 0; i < 3; i++) {
+      h.last().serverClose();
+      vi.runOnlyPendingTimers();
+      h.last().open();
+      h.last().receive(guest());
+    }
+    expect(h.frames.filter((f) => f.type === 'state' && f.warning)).toHaveLength(4);
+    expect(h.warnings).toHaveLength(1);
+  });
+
+  it('is reported again when its code or message differs from the last one', () => {
+    const h = harness();
+    const s = ready(h, 'guest-4821');
+    s.receive(guest('one'));
+    s.receive(guest('one'));
+    s.receive(guest('two'));
+    s.receive(state('guest-4821', { warning: { code: 'name_invalid', message: 'two' } }));
+    s.receive(state('guest-4821'));
+    s.receive(state('guest-4821', { warning: { code: 'name_invalid', message: 'two' } }));
+    expect(h.warnings).toEqual([
+      { code: 'name_taken', message: 'one' },
+      { code: 'name_taken', message: 'two' },
+      { code: 'name_invalid', message: 'two' },
+    ]);
   });
 });
 
