@@ -179,7 +179,8 @@ func graph(t string, metrics ...awscloudwatch.IMetric) awscloudwatch.IWidget {
 }
 
 // newAlarmTopic is the alarms' SNS topic: encrypted with a rotating key that
-// CloudWatch may use, and refusing requests without TLS.
+// CloudWatch may use, refusing requests without TLS, and open to publishing
+// by this account's CloudWatch alarms.
 func newAlarmTopic(scope constructs.Construct, cfg Config) awssns.Topic {
 	key := awskms.NewKey(scope, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
 		Description:       jsii.String(cfg.StackName() + " alarm topic encryption"),
@@ -197,6 +198,20 @@ func newAlarmTopic(scope constructs.Construct, cfg Config) awssns.Topic {
 		MasterKey:   key,
 		EnforceSSL:  jsii.Bool(true),
 	})
+	// EnforceSSL gives the topic a policy of its own (a Deny without TLS),
+	// which replaces SNS's default policy: CloudWatch alarms of this account
+	// and region are allowed to publish explicitly.
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  jsii.Strings(*topic.TopicArn()),
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+			"ArnLike": map[string]any{"aws:SourceArn": "arn:" + *awscdk.Aws_PARTITION() + ":cloudwatch:" +
+				*awscdk.Aws_REGION() + ":" + *awscdk.Aws_ACCOUNT_ID() + ":alarm:*"},
+		},
+	}))
 	if cfg.AlarmEmail != "" {
 		sub := awssns.NewSubscription(scope, jsii.String("AlarmEmail"), &awssns.SubscriptionProps{
 			Topic: topic, Protocol: awssns.SubscriptionProtocol_EMAIL, Endpoint: jsii.String(cfg.AlarmEmail),

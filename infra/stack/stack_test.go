@@ -404,14 +404,31 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 		check(t, func() {
 			s.template.HasResourceProperties(jsii.String("AWS::SNS::Topic"), map[string]any{"KmsMasterKeyId": assertions.Match_AnyValue()})
 		})
-		check(t, func() {
-			s.template.HasResourceProperties(jsii.String("AWS::SNS::TopicPolicy"), map[string]any{
-				"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{map[string]any{
-					"Effect": "Deny", "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
-					"Action": "sns:Publish", "Principal": "*", "Resource": ref(topic), "Sid": assertions.Match_AnyValue(),
-				}})},
-			})
-		})
+		// The topic's own policy replaces SNS's default one, so besides the
+		// Deny without TLS it must allow this account's alarms to publish.
+		policies := s.resources("AWS::SNS::TopicPolicy")
+		if len(policies) != 1 {
+			t.Errorf("%d topic policies, want 1", len(policies))
+		}
+		for id, p := range policies {
+			if !sameJSON(props(p)["Topics"], []any{ref(topic)}) {
+				t.Errorf("topic policy %s applies to %v", id, props(p)["Topics"])
+			}
+			got := props(p)["PolicyDocument"].(map[string]any)["Statement"]
+			want := []any{
+				map[string]any{"Sid": "AllowPublishThroughSSLOnly", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
+					"Resource": ref(topic), "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}},
+				map[string]any{"Sid": "CloudWatchAlarmsPublish", "Effect": "Allow", "Principal": map[string]any{"Service": "cloudwatch.amazonaws.com"},
+					"Action": "sns:Publish", "Resource": ref(topic), "Condition": map[string]any{
+						"StringEquals": map[string]any{"aws:SourceAccount": ref("AWS::AccountId")},
+						"ArnLike": map[string]any{"aws:SourceArn": map[string]any{"Fn::Join": []any{"", []any{
+							"arn:", ref("AWS::Partition"), ":cloudwatch:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":alarm:*"}}}},
+					}},
+			}
+			if !sameJSON(got, want) {
+				t.Errorf("topic policy statements:\n got %s\nwant %s", asJSON(got), asJSON(want))
+			}
+		}
 		check(t, func() {
 			s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
 		})
