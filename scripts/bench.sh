@@ -6,8 +6,10 @@
 #      of management API latency, and the DynamoDB items read per broadcast
 #      (internal/bench, against an in-process local stack);
 #   3. the steady load: cmd/load with 1,000 clients sending 50 messages/s in
-#      total for 60 s against cmd/local, the stack `make dev` runs.
-# Usage: scripts/bench.sh [go|stack|load|all]   (default all)
+#      total for 60 s against cmd/local, the stack `make dev` runs;
+#   4. the longer variants of the fault scenarios (internal/faults
+#      -faults.long): each logs its load run's figures.
+# Usage: scripts/bench.sh [go|stack|load|faults|all]   (default all)
 # BENCH_OUT (default bin/bench/) keeps the logs and the load run's JSON.
 # The load average is printed before each part: on a busy machine the
 # figures are worse, so note it with them.
@@ -49,5 +51,17 @@ if [ "$what" = load ] || [ "$what" = all ]; then
     -connect-concurrency 16 -json "$out/steady.json")
   echo "bench: ${cmd[*]}   (against: $out/local -port $port)"
   "${cmd[@]}" 2>"$out/steady.progress" | tee "$out/steady.txt"
+  load_avg
+fi
+
+if [ "$what" = faults ] || [ "$what" = all ]; then
+  load_avg
+  echo "bench: go test -count=1 -v -run . -timeout 30m ./internal/faults -faults.long"
+  go test -count=1 -v -run . -timeout 30m ./internal/faults -faults.long >"$out/faults.log" 2>&1 || {
+    tail -n 60 "$out/faults.log" >&2
+    echo "bench: the long fault scenarios failed; the whole log is $out/faults.log" >&2
+    exit 1
+  }
+  grep -E '^(--- |ok|FAIL)|figures:' "$out/faults.log" | tee "$out/faults.txt"
   load_avg
 fi

@@ -115,7 +115,8 @@ func TestFailingAndStallingDeliveriesSpareTheOthers(t *testing.T) {
 			t.Errorf("a %s invocation took %s of its %s (error %v)", inv.Route, inv.Took, handlerTimeout, inv.Err)
 		}
 	}
-	t.Logf("%d messages, %d deliveries lost of %d, slowest invocation %s", m.Sent, d.Lost, d.Expected, slowest)
+	t.Logf("figures: %d clients, %d messages, %d of %d deliveries lost (the faulty members' copies), slowest invocation %s of %s",
+		cfg.Clients, m.Sent, d.Lost, d.Expected, slowest, handlerTimeout)
 	if res.Frames.GatewayErrors != 0 {
 		t.Errorf("%d clients got API Gateway's internal server error frame", res.Frames.GatewayErrors)
 	}

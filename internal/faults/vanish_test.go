@@ -49,7 +49,9 @@ func TestLiveClientsLoseNothingWhenAThirdVanish(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load run: %v", err)
 	}
-	t.Logf("%+v", res)
+	t.Logf("figures: %d clients, %d vanished; %d of %d messages accepted; %d of %d deliveries to live clients made, %d lost, %d duplicates; latency p50 %.1f ms p99 %.1f ms; %d members frames",
+		cfg.Clients, res.Vanished, res.Messages.Accepted, res.Messages.Sent, res.Deliveries.Delivered, res.Deliveries.Expected,
+		res.Deliveries.Lost, res.Deliveries.Duplicates, res.LatencyMS.P50, res.LatencyMS.P99, res.Frames.ByType["members"])
 
 	vanished := int(0.3 * float64(cfg.Clients))
 	if res.Vanished != vanished || res.Disconnected != 0 {
