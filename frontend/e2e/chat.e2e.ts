@@ -209,6 +209,23 @@ describe('three people in one room', () => {
   });
 });
 
+describe('a server that cannot be reached', () => {
+  it('says where the WebSocket URL came from', async () => {
+    // Nothing listens on port 1: the first attempt fails at once.
+    const lost = await open(browser, `?ws=${encodeURIComponent('ws://127.0.0.1:1/local')}`);
+    try {
+      await lost.page.fill('#join-name', 'Nobody');
+      await lost.page.fill('#join-room', ROOM);
+      await lost.page.press('#join-room', 'Enter');
+      await lost.page.waitForSelector('#conn[data-state="waiting"]');
+      expect(await lost.page.textContent('#conn-msg')).toBe('Cannot reach the chat server (URL from ?ws=) — reconnecting');
+      expect(lost.errors).toEqual([]);
+    } finally {
+      await lost.context.close();
+    }
+  });
+});
+
 function screenshotPath(): string {
   mkdirSync(dirname(SCREENSHOT), { recursive: true });
   return SCREENSHOT;

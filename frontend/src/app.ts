@@ -3,6 +3,7 @@
 // the connection's state lives in the client.
 
 import { ChatClient, type OutboxItem, type SocketFactory, type Status } from './client';
+import type { ConfigSource } from './config';
 import { connStatusText } from './connstatus';
 import { byId, el, nameHue, timeEl } from './dom';
 import {
@@ -23,6 +24,8 @@ import { watchWake } from './wake';
 
 export interface AppOptions {
   wsUrl: string;
+  /** Where wsUrl came from; the status says so while the first connection fails. */
+  wsSource?: ConfigSource;
   socket?: SocketFactory;
   pingIntervalMs?: number;
   backoffInitialMs?: number;
@@ -231,7 +234,8 @@ export class ChatApp {
     this.countdown = null;
     // Only the state's text is announced (#conn is a live region); the seconds
     // tick in an aria-hidden span, or screen readers would read every one.
-    const view = () => connStatusText(s, { room: this.room, everReady: this.everReady, now: Date.now() });
+    const view = () =>
+      connStatusText(s, { room: this.room, everReady: this.everReady, now: Date.now(), source: this.opts.wsSource });
     const first = view();
     // Rewriting the same text could be read out again.
     if (ui.connMsg.textContent !== first.text) ui.connMsg.textContent = first.text;

@@ -7,10 +7,27 @@
 // is ignored, or a link with ?ws=wss://elsewhere would make the page send its
 // user's chat to someone else's server.
 
+export type ConfigSource = 'query' | 'config.json' | 'fallback';
+
 export interface RuntimeConfig {
   wsUrl: string;
-  /** Where wsUrl came from, shown when connecting fails. */
-  source: 'query' | 'config.json' | 'fallback';
+  /**
+   * Where wsUrl came from: the status bar says so (sourceLabel) while the
+   * first connection fails, since a wrong URL is the likeliest cause then.
+   */
+  source: ConfigSource;
+}
+
+/** How the status bar names a source: "URL from config.json". */
+export function sourceLabel(source: ConfigSource): string {
+  switch (source) {
+    case 'query':
+      return 'URL from ?ws=';
+    case 'config.json':
+      return 'URL from config.json';
+    case 'fallback':
+      return 'no config.json, URL guessed';
+  }
 }
 
 export function isWebSocketUrl(s: string): boolean {

@@ -4,6 +4,7 @@
 // second (`ticking`) goes into an aria-hidden span next to it.
 
 import type { Status } from './client';
+import { sourceLabel, type ConfigSource } from './config';
 
 export interface ConnStatusText {
   /** Announced: changes only when the state does. */
@@ -12,7 +13,10 @@ export interface ConnStatusText {
   ticking: string;
 }
 
-export function connStatusText(s: Status, ctx: { room: string; everReady: boolean; now: number }): ConnStatusText {
+export function connStatusText(
+  s: Status,
+  ctx: { room: string; everReady: boolean; now: number; source?: ConfigSource },
+): ConnStatusText {
   switch (s.state) {
     case 'connecting':
       return { text: s.attempt > 0 ? `Reconnecting (attempt ${s.attempt + 1})…` : 'Connecting…', ticking: '' };
@@ -22,7 +26,9 @@ export function connStatusText(s: Status, ctx: { room: string; everReady: boolea
       return { text: 'Connected', ticking: '' };
     case 'waiting': {
       const secs = Math.max(0, Math.ceil(((s.retryAt ?? ctx.now) - ctx.now) / 1000));
-      const why = ctx.everReady ? 'Connection lost' : 'Cannot reach the chat server';
+      // Before the first connection a wrong URL is the likely cause: say where it came from.
+      const from = ctx.source ? ` (${sourceLabel(ctx.source)})` : '';
+      const why = ctx.everReady ? 'Connection lost' : `Cannot reach the chat server${from}`;
       return { text: `${why} — reconnecting`, ticking: ` in ${secs} s` };
     }
     case 'stopped':

@@ -15,6 +15,7 @@ const positive = (key: string): number | undefined => {
 const ping = positive('ping');
 new ChatApp({
   wsUrl: config.wsUrl,
+  wsSource: config.source,
   pingIntervalMs: ping && ping * 1000,
   backoffInitialMs: positive('backoff'),
 });

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Status } from '../src/client';
+import type { ConfigSource } from '../src/config';
 import { connStatusText } from '../src/connstatus';
 
 const now = Date.parse('2025-11-26T10:00:00Z');
@@ -22,6 +23,17 @@ describe('the connection status', () => {
   it('says why before the first connection', () => {
     const v = connStatusText({ state: 'waiting', attempt: 1, retryAt: now + 1_000 }, { ...ctx, everReady: false });
     expect(v).toEqual({ text: 'Cannot reach the chat server — reconnecting', ticking: ' in 1 s' });
+  });
+
+  it.each<[ConfigSource, string]>([
+    ['config.json', 'Cannot reach the chat server (URL from config.json) — reconnecting'],
+    ['query', 'Cannot reach the chat server (URL from ?ws=) — reconnecting'],
+    ['fallback', 'Cannot reach the chat server (no config.json, URL guessed) — reconnecting'],
+  ])('says where the URL came from (%s) while the first connection fails', (source, text) => {
+    const s: Status = { state: 'waiting', attempt: 1, retryAt: now + 1_000 };
+    expect(connStatusText(s, { ...ctx, everReady: false, source })).toEqual({ text, ticking: ' in 1 s' });
+    // Once it worked, the URL is not the problem.
+    expect(connStatusText(s, { ...ctx, everReady: true, source }).text).toBe('Connection lost — reconnecting');
   });
 
   it.each<[Status, string]>([
