@@ -123,14 +123,11 @@ func (c *Compute) allow(sid string, actions []string, resource string) {
 // each narrowed to the exact resource strings it concerns.
 func (c *Compute) acceptFindings(cfg Config, api awsapigatewayv2.WebSocketApi) {
 	stack := awscdk.Stack_Of(c.Role)
-	logGroupID := *stack.GetLogicalId(cfnOf(c.LogGroup))
 	apiID := *stack.GetLogicalId(cfnOf(api))
 	suppressNag(c.Role, "AwsSolutions-IAM5",
 		"X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions (Resource *); "+
-			"the log streams of the function's own log group, and the connection ids on its own stage, "+
-			"are only known at run time.",
+			"the connection ids on the function's own stage are only known at run time.",
 		"Resource::*",
-		"Resource::<"+logGroupID+".Arn>",
 		// Region and account are tokens or literals, depending on the stack's env.
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:execute-api:[^/]+:<` + apiID + `>\/` +
 			cfg.StageName + `\/POST\/@connections\/\*$/`)},

@@ -1,12 +1,14 @@
 package stack
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -28,6 +30,7 @@ type synthesized struct {
 	json     map[string]any // the template as plain Go values
 	raw      string         // the template as JSON text
 	findings []string       // cdk-nag errors and warnings
+	report   [][]string     // cdk-nag's compliance report (NagReport.csv), one row per rule and resource
 }
 
 var stacks = map[string]*synthesized{}
@@ -83,8 +86,25 @@ func synthAll() error {
 			return err
 		}
 		s.findings = findings
+		// cdk-nag writes its report into the app's outdir while synthesizing.
+		if s.report, err = readNagReport(filepath.Join(dir, "cdk.out", "AwsSolutions--"+s.cfg.StackName()+"-NagReport.csv")); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+func readNagReport(path string) ([][]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) == 0 {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return rows[1:], nil // without the header
 }
 
 // check turns a failed assertions.* call (a panic through jsii) into a test error.
@@ -159,6 +179,64 @@ func TestCdkNagFindsNothing(t *testing.T) {
 	each(t, func(t *testing.T, s *synthesized) {
 		if len(s.findings) > 0 {
 			t.Errorf("%d unsuppressed cdk-nag findings:\n%s", len(s.findings), strings.Join(s.findings, "\n"))
+		}
+	})
+}
+
+// TestEveryNagSuppressionIsUsed: each cdk-nag suppression, and each
+// appliesTo entry of a granular one, silences a finding cdk-nag actually
+// reports (a "Suppressed" row of its compliance report), so none is stale.
+func TestEveryNagSuppressionIsUsed(t *testing.T) {
+	each(t, func(t *testing.T, s *synthesized) {
+		var suppressed []string // "rule|exception reason"
+		for _, row := range s.report {
+			if len(row) > 3 && row[2] == "Suppressed" {
+				suppressed = append(suppressed, row[0]+"|"+row[3])
+			}
+		}
+		if len(suppressed) == 0 {
+			t.Fatal("the cdk-nag report has no suppressed findings: is it read from the right place?")
+		}
+		used := func(rule string, finding func(reason string) bool) bool {
+			return slices.ContainsFunc(suppressed, func(sr string) bool {
+				r, reason, _ := strings.Cut(sr, "|")
+				return r == rule && finding(reason)
+			})
+		}
+		for id, r := range s.json["Resources"].(map[string]any) {
+			meta, _ := r.(map[string]any)["Metadata"].(map[string]any)
+			nag, _ := meta["cdk_nag"].(map[string]any)
+			rules, _ := nag["rules_to_suppress"].([]any)
+			for _, x := range rules {
+				rule := x.(map[string]any)
+				ruleID := rule["id"].(string)
+				appliesTo, _ := rule["applies_to"].([]any)
+				if len(appliesTo) == 0 && !used(ruleID, func(string) bool { return true }) {
+					t.Errorf("%s: suppression of %s silences no finding", id, ruleID)
+				}
+				// A granular finding's reason starts with "[the finding] ".
+				for _, a := range appliesTo {
+					var match func(string) bool
+					switch a := a.(type) {
+					case string:
+						match = func(reason string) bool { return strings.HasPrefix(reason, "["+a+"] ") }
+					case map[string]any:
+						re, err := regexp.Compile(strings.TrimSuffix(strings.TrimPrefix(a["regex"].(string), "/"), "/"))
+						if err != nil {
+							t.Fatalf("%s: %v", id, err)
+						}
+						match = func(reason string) bool {
+							finding, _, ok := strings.Cut(strings.TrimPrefix(reason, "["), "] ")
+							return strings.HasPrefix(reason, "[") && ok && re.MatchString(finding)
+						}
+					default:
+						t.Fatalf("%s: appliesTo entry %v", id, a)
+					}
+					if !used(ruleID, match) {
+						t.Errorf("%s: %s suppression lists %v, which cdk-nag never reports", id, ruleID, a)
+					}
+				}
+			}
 		}
 	})
 }
