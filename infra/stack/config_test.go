@@ -138,3 +138,43 @@ func TestOptionalValuesMayBeOmittedOrEmpty(t *testing.T) {
 		t.Fatalf("cfg = %+v, err = %v", cfg, err)
 	}
 }
+
+// TestEnvironmentFallsBackPerField: the configured account and region win;
+// each missing one comes from the CLI's CDK_DEFAULT_* on its own.
+func TestEnvironmentFallsBackPerField(t *testing.T) {
+	const acct, other, region = "111111111111", "222222222222", "eu-west-1"
+	cases := []struct {
+		name                  string
+		cfg                   Config
+		envAccount, envRegion string
+		want                  string // "account/region", "" for no env at all
+	}{
+		{"both set", Config{}, acct, region, acct + "/" + region},
+		{"region only", Config{}, "", region, "/" + region},
+		{"account only", Config{}, acct, "", acct + "/"},
+		{"neither", Config{}, "", "", ""},
+		{"configured account, CLI region", Config{Account: other}, acct, region, other + "/" + region},
+		{"configured region, CLI account", Config{Region: "ap-south-1"}, acct, region, acct + "/ap-south-1"},
+		{"both configured", Config{Account: other, Region: "ap-south-1"}, acct, region, other + "/ap-south-1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CDK_DEFAULT_ACCOUNT", tc.envAccount)
+			t.Setenv("CDK_DEFAULT_REGION", tc.envRegion)
+			env := environment(tc.cfg)
+			got := ""
+			if env != nil {
+				deref := func(s *string) string {
+					if s == nil {
+						return ""
+					}
+					return *s
+				}
+				got = deref(env.Account) + "/" + deref(env.Region)
+			}
+			if got != tc.want {
+				t.Errorf("environment = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -82,15 +82,19 @@ func (g *GroupChat) outputs() {
 	out("FunctionName", "the Lambda handler", g.Compute.Function.FunctionName())
 }
 
-// environment pins the stack to the configured account and region, else to
-// the CLI's (CDK_DEFAULT_*); with neither the stack is environment-agnostic,
-// so synth needs no AWS credentials.
+// environment pins the stack to the configured account and region, each
+// falling back separately to the CLI's (CDK_DEFAULT_ACCOUNT, CDK_DEFAULT_REGION);
+// with neither the stack is environment-agnostic. The CLI always sets
+// CDK_DEFAULT_REGION (us-east-1 when no region is configured) but sets
+// CDK_DEFAULT_ACCOUNT only when it found credentials, so an offline synth
+// pins the region and leaves the account a token.
 func environment(cfg Config) *awscdk.Environment {
 	account, region := cfg.Account, cfg.Region
-	// The CLI sets CDK_DEFAULT_ACCOUNT only when it found credentials (its
-	// region then defaults to us-east-1), so an offline synth stays agnostic.
-	if account == "" && region == "" && os.Getenv("CDK_DEFAULT_ACCOUNT") != "" {
-		account, region = os.Getenv("CDK_DEFAULT_ACCOUNT"), os.Getenv("CDK_DEFAULT_REGION")
+	if account == "" {
+		account = os.Getenv("CDK_DEFAULT_ACCOUNT")
+	}
+	if region == "" {
+		region = os.Getenv("CDK_DEFAULT_REGION")
 	}
 	if account == "" && region == "" {
 		return nil
