@@ -440,6 +440,29 @@ func TestTablesFollowContractAndEnvironment(t *testing.T) {
 	})
 }
 
+// TestLogGroupsAndKeysFollowRemovalPolicy: every log group and KMS key is
+// deleted with a dev stack and retained by a prod one, on replacement too.
+func TestLogGroupsAndKeysFollowRemovalPolicy(t *testing.T) {
+	each(t, func(t *testing.T, s *synthesized) {
+		want := map[string]string{"dev": "Delete", "prod": "Retain"}[s.cfg.Env]
+		if want == "" {
+			t.Fatalf("no expectation for environment %s", s.cfg.Env)
+		}
+		for typ, n := range map[string]int{"AWS::Logs::LogGroup": 2, "AWS::KMS::Key": 1} {
+			rs := s.resources(typ)
+			if len(rs) != n {
+				t.Errorf("%d %s resources, want %d", len(rs), typ, n)
+			}
+			for id, r := range rs {
+				if r["DeletionPolicy"] != want || r["UpdateReplacePolicy"] != want {
+					t.Errorf("%s (%s): DeletionPolicy %v, UpdateReplacePolicy %v, want %s",
+						id, typ, r["DeletionPolicy"], r["UpdateReplacePolicy"], want)
+				}
+			}
+		}
+	})
+}
+
 func toAny(s []string) []any {
 	out := make([]any, len(s))
 	for i, v := range s {
