@@ -20,6 +20,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/lambda/dynamo"
+	"github.com/groupchat/groupchat/lambda/mgmt"
 )
 
 // synthesized is one environment's stack, synthesized once for every test.
@@ -323,28 +325,118 @@ func TestHandlerPolicyIsExact(t *testing.T) {
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":execute-api:", ref("AWS::Region"), ":",
 					ref("AWS::AccountId"), ":", ref(api), "/" + s.cfg.StageName + "/POST/@connections/*"}}}},
 		}
-		role := s.logicalID(cfnOf(s.stack.Compute.Role))
-		var found bool
-		for _, p := range s.resources("AWS::IAM::Policy") {
-			if !sameJSON(props(p)["Roles"], []any{ref(role)}) {
-				continue
-			}
-			found = true
-			got := props(p)["PolicyDocument"].(map[string]any)["Statement"]
-			if !sameJSON(got, want) {
-				t.Errorf("handler policy:\n got %s\nwant %s", asJSON(got), asJSON(want))
-			}
+		if got := handlerStatements(t, s); !sameJSON(got, want) {
+			t.Errorf("handler policy:\n got %s\nwant %s", asJSON(got), asJSON(want))
 		}
-		if !found {
-			t.Fatal("no policy attached to the handler role")
-		}
-		r := s.resources("AWS::IAM::Role")[role]
+		r := s.resources("AWS::IAM::Role")[s.logicalID(cfnOf(s.stack.Compute.Role))]
 		if p := props(r); p["ManagedPolicyArns"] != nil || p["Policies"] != nil {
 			t.Errorf("handler role has other policies: %v", p)
 		}
 		for _, bad := range []string{`"dynamodb:Scan"`, `"dynamodb:*"`, `FullAccess`, `"Action":"*"`} {
 			if strings.Contains(s.raw, bad) {
 				t.Errorf("template contains %s", bad)
+			}
+		}
+	})
+}
+
+// handlerStatements are the statements of the one policy attached to the
+// handler's role.
+func handlerStatements(t *testing.T, s *synthesized) []any {
+	t.Helper()
+	role := s.logicalID(cfnOf(s.stack.Compute.Role))
+	var statements []any
+	found := 0
+	for _, p := range s.resources("AWS::IAM::Policy") {
+		if sameJSON(props(p)["Roles"], []any{ref(role)}) {
+			found++
+			statements = props(p)["PolicyDocument"].(map[string]any)["Statement"].([]any)
+		}
+	}
+	if found != 1 {
+		t.Fatalf("%d policies attached to the handler role, want 1", found)
+	}
+	return statements
+}
+
+// managementVerbs maps each management API call to the HTTP verb its
+// execute-api:ManageConnections permission names in the resource.
+var managementVerbs = map[string]string{"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
+
+// TestHandlerPolicyMatchesTheSDKInterfaces ties the policy to the code: every
+// method of the interfaces through which the handler calls AWS (dynamo.API,
+// mgmt.API) is granted, and the policy grants no DynamoDB action and no
+// @connections verb that none of them calls.
+func TestHandlerPolicyMatchesTheSDKInterfaces(t *testing.T) {
+	methods := func(iface reflect.Type) []string {
+		var out []string
+		for i := range iface.NumMethod() {
+			out = append(out, iface.Method(i).Name)
+		}
+		return out
+	}
+	dynamoCalls := methods(reflect.TypeFor[dynamo.API]())
+	mgmtCalls := methods(reflect.TypeFor[mgmt.API]())
+	if len(dynamoCalls) == 0 || len(mgmtCalls) == 0 {
+		t.Fatalf("no methods found: dynamo.API %v, mgmt.API %v", dynamoCalls, mgmtCalls)
+	}
+	verbRe := regexp.MustCompile(`/([A-Z]+)/@connections/\*"`)
+	each(t, func(t *testing.T, s *synthesized) {
+		tables := []string{s.logicalID(cfnOf(s.stack.Data.Connections)), s.logicalID(cfnOf(s.stack.Data.Messages))}
+		api := s.logicalID(cfnOf(s.stack.API.Api))
+		dynamoGranted := map[string]bool{} // "dynamodb:Action", on a table or its index
+		verbsGranted := map[string]bool{}  // @connections verbs allowed by execute-api:ManageConnections
+		for _, st := range handlerStatements(t, s) {
+			st := st.(map[string]any)
+			actions, ok := st["Action"].([]any)
+			if !ok {
+				actions = []any{st["Action"]}
+			}
+			resource := asJSON(st["Resource"])
+			for _, a := range actions {
+				a := a.(string)
+				switch {
+				case strings.HasPrefix(a, "dynamodb:"):
+					onTable := func(id string) bool { return strings.Contains(resource, asJSON(arnOf(id))) } // the table or its index
+					if !slices.ContainsFunc(tables, onTable) {
+						t.Errorf("%s is granted on %s, not on one of the tables %v", a, resource, tables)
+					}
+					dynamoGranted[a] = true
+				case a == "execute-api:ManageConnections":
+					m := verbRe.FindStringSubmatch(resource)
+					if m == nil || !strings.Contains(resource, asJSON(ref(api))) {
+						t.Errorf("%s is granted on %s, not on the API's @connections", a, resource)
+						continue
+					}
+					verbsGranted[m[1]] = true
+				}
+			}
+		}
+		for _, m := range dynamoCalls {
+			if !dynamoGranted["dynamodb:"+m] {
+				t.Errorf("dynamo.API calls %s, but the policy does not grant dynamodb:%s", m, m)
+			}
+		}
+		for a := range dynamoGranted {
+			if !slices.Contains(dynamoCalls, strings.TrimPrefix(a, "dynamodb:")) {
+				t.Errorf("the policy grants %s, which no method of dynamo.API calls", a)
+			}
+		}
+		var verbsCalled []string
+		for _, m := range mgmtCalls {
+			verb, ok := managementVerbs[m]
+			if !ok {
+				t.Errorf("mgmt.API calls %s: add its permission to the policy and to managementVerbs", m)
+				continue
+			}
+			verbsCalled = append(verbsCalled, verb)
+			if !verbsGranted[verb] {
+				t.Errorf("mgmt.API calls %s, but the policy does not grant execute-api:ManageConnections on %s @connections", m, verb)
+			}
+		}
+		for v := range verbsGranted {
+			if !slices.Contains(verbsCalled, v) {
+				t.Errorf("the policy grants ManageConnections for %s @connections, which no method of mgmt.API calls", v)
 			}
 		}
 	})
