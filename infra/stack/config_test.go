@@ -178,3 +178,29 @@ func TestEnvironmentFallsBackPerField(t *testing.T) {
 		})
 	}
 }
+
+// TestCdkJSONHasNoV1Flags: CDK v1's core feature flags only restate what v2
+// always does (new-style synthesis, stack-relative exports, duplicate stack
+// names); cdk.json should not carry them as if they changed anything.
+func TestCdkJSONHasNoV1Flags(t *testing.T) {
+	t.Parallel()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []string{"@aws-cdk/core:newStyleStackSynthesis", "@aws-cdk/core:stackRelativeExports", "@aws-cdk/core:enableStackNameDuplicates"} {
+		if _, ok := file.Context[flag]; ok {
+			t.Errorf("cdk.json sets %s, a CDK v1 flag with no effect in v2", flag)
+		}
+	}
+}
