@@ -140,7 +140,9 @@ func TestOptionalValuesMayBeOmittedOrEmpty(t *testing.T) {
 }
 
 // TestEnvironmentFallsBackPerField: the configured account and region win;
-// each missing one comes from the CLI's CDK_DEFAULT_* on its own.
+// each missing one comes from the CLI's CDK_DEFAULT_*, except that the CLI's
+// region alone (it always sets one, us-east-1 by default, even without
+// credentials) does not pin an otherwise agnostic stack.
 func TestEnvironmentFallsBackPerField(t *testing.T) {
 	const acct, other, region = "111111111111", "222222222222", "eu-west-1"
 	cases := []struct {
@@ -150,7 +152,8 @@ func TestEnvironmentFallsBackPerField(t *testing.T) {
 		want                  string // "account/region", "" for no env at all
 	}{
 		{"both set", Config{}, acct, region, acct + "/" + region},
-		{"region only", Config{}, "", region, "/" + region},
+		{"CLI region only: stays agnostic", Config{}, "", region, ""},
+		{"configured region only", Config{Region: "ap-south-1"}, "", region, "/ap-south-1"},
 		{"account only", Config{}, acct, "", acct + "/"},
 		{"neither", Config{}, "", "", ""},
 		{"configured account, CLI region", Config{Account: other}, acct, region, other + "/" + region},

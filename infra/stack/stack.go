@@ -83,17 +83,18 @@ func (g *GroupChat) outputs() {
 }
 
 // environment pins the stack to the configured account and region, each
-// falling back separately to the CLI's (CDK_DEFAULT_ACCOUNT, CDK_DEFAULT_REGION);
-// with neither the stack is environment-agnostic. The CLI always sets
-// CDK_DEFAULT_REGION (us-east-1 when no region is configured) but sets
-// CDK_DEFAULT_ACCOUNT only when it found credentials, so an offline synth
-// pins the region and leaves the account a token.
+// missing one falling back to the CLI's (CDK_DEFAULT_ACCOUNT,
+// CDK_DEFAULT_REGION). The CLI sets CDK_DEFAULT_ACCOUNT only when it found
+// credentials, but always sets CDK_DEFAULT_REGION (us-east-1 when nothing is
+// configured), so the CLI's region counts only alongside a known account: an
+// offline synth without account or region configured stays
+// environment-agnostic instead of naming a region nobody chose.
 func environment(cfg Config) *awscdk.Environment {
 	account, region := cfg.Account, cfg.Region
 	if account == "" {
 		account = os.Getenv("CDK_DEFAULT_ACCOUNT")
 	}
-	if region == "" {
+	if region == "" && account != "" {
 		region = os.Getenv("CDK_DEFAULT_REGION")
 	}
 	if account == "" && region == "" {
