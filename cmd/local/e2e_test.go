@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	"github.com/coder/websocket"
 
-	"github.com/groupchat/groupchat/internal/localgw"
-	"github.com/groupchat/groupchat/internal/localstack"
+	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/gateway"
 )
 
 // TestChatEndToEnd drives the real chat handler and dynalite through the
@@ -24,7 +24,7 @@ import (
 func TestChatEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	s := startTestStack(t, localgw.Config{})
+	s := startTestStack(t, gateway.Config{})
 
 	alice, st := s.join(ctx, t, "Alice", "lobby")
 	must(t, st.str("you") == "Alice" && slices.Equal(st.strs("members"), []string{"Alice"}), "Alice's state: %v", st)
@@ -172,7 +172,7 @@ func TestGatewayWithChat(t *testing.T) {
 	// Long enough that no client of the other subtests, silent between its
 	// join and its checks, is closed for idling on a busy machine.
 	const idle = 3 * time.Second
-	s := startTestStack(t, localgw.Config{IdleTimeout: idle})
+	s := startTestStack(t, gateway.Config{IdleTimeout: idle})
 
 	t.Run("an invalid room refuses the handshake with 400", func(t *testing.T) {
 		_, resp, err := websocket.Dial(ctx, s.URL+"?room=no%20spaces", nil)
@@ -198,8 +198,8 @@ func TestGatewayWithChat(t *testing.T) {
 		id := newID(t, before, s.connectionIDs(ctx, t))
 		ben, _ := s.join(ctx, t, "Ben", "mgmt")
 		ann.expect(ctx, "joined")
-		api := apigatewaymanagementapi.NewFromConfig(localstack.AWSConfig(), func(o *apigatewaymanagementapi.Options) {
-			o.BaseEndpoint = aws.String("http://" + s.Addr + "/" + localgw.DefaultStage)
+		api := apigatewaymanagementapi.NewFromConfig(local.AWSConfig(), func(o *apigatewaymanagementapi.Options) {
+			o.BaseEndpoint = aws.String("http://" + s.Addr + "/" + gateway.DefaultStage)
 		})
 		_, err := api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: []byte(`{"type":"pong","ts":1}`)})
 		must(t, err == nil, "PostToConnection: %v", err)

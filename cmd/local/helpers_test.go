@@ -12,23 +12,23 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/groupchat/groupchat/internal/localgw"
-	"github.com/groupchat/groupchat/internal/localstack"
-	"github.com/groupchat/groupchat/internal/localstack/localstacktest"
+	"github.com/groupchat/groupchat/internal/testkit/localtest"
 	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/gateway"
 )
 
 // testStack is a whole local stack (its own dynalite included) for one test.
 type testStack struct {
-	*localstack.Stack
+	*local.Stack
 	dropped sync.Map // connection ids whose $disconnect is skipped
 }
 
-func startTestStack(t *testing.T, gw localgw.Config) *testStack {
+func startTestStack(t *testing.T, gw gateway.Config) *testStack {
 	t.Helper()
 	ts := &testStack{}
 	gw.Faults.DropDisconnect = func(id string) bool { _, ok := ts.dropped.Load(id); return ok }
-	ts.Stack = localstacktest.Start(t, localstack.Options{
+	ts.Stack = localtest.Start(t, local.Options{
 		Gateway: gw,
 		// StaleGrace spares brand-new connections from 410 clean-up; the
 		// tests vanish clients seconds after they joined.

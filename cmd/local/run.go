@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"github.com/groupchat/groupchat/contract"
-	"github.com/groupchat/groupchat/internal/localgw"
-	"github.com/groupchat/groupchat/internal/localstack"
+	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/gateway"
 )
 
 // shutdownTimeout bounds the graceful stop.
 const shutdownTimeout = 15 * time.Second
 
-// run parses the flags into localstack.Options, starts the stack, prints
+// run parses the flags into local.Options, starts the stack, prints
 // where it listens and stops it when ctx ends.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	defaultPort := 8080
@@ -32,22 +32,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		o         localstack.Options
+		o         local.Options
 		gw        = &o.Gateway
 		postError float64
 		postStall float64
 		dropDisc  float64
 	)
 	fs.IntVar(&o.Port, "port", defaultPort, "port on 127.0.0.1 (0: any free port; default from $PORT, else 8080)")
-	fs.StringVar(&gw.Stage, "stage", localgw.DefaultStage, "stage name: the WebSocket URL is ws://127.0.0.1:PORT/<stage>")
+	fs.StringVar(&gw.Stage, "stage", gateway.DefaultStage, "stage name: the WebSocket URL is ws://127.0.0.1:PORT/<stage>")
 	fs.StringVar(&gw.StaticDir, "static", "frontend/dist", "directory served at / (a built-in page when it does not exist)")
 	fs.StringVar(&o.DynamoDBEndpoint, "dynamodb-endpoint", getenv(contract.EnvDynamoDBEndpoint), "use this DynamoDB API instead of starting dynalite (default $"+contract.EnvDynamoDBEndpoint+")")
 	fs.StringVar(&o.Dynalite.Dir, "data", "", "keep dynalite's data in this directory across restarts (default: in memory)")
-	fs.Int64Var(&gw.MessageLimit, "message-limit", localgw.DefaultMessageLimit, "largest client message in bytes (larger: close 1009)")
-	fs.Int64Var(&gw.FrameLimit, "frame-limit", localgw.DefaultFrameLimit, "largest client frame in bytes (larger: close 1009)")
-	fs.DurationVar(&gw.IdleTimeout, "idle-timeout", localgw.DefaultIdleTimeout, "close a connection without client messages for this long (1001)")
-	fs.DurationVar(&gw.MaxConnectionDuration, "max-connection", localgw.DefaultMaxConnectionDuration, "close every connection this long after it opened (1001)")
-	fs.DurationVar(&gw.HandlerTimeout, "handler-timeout", localgw.DefaultHandlerTimeout, "deadline of each handler invocation")
+	fs.Int64Var(&gw.MessageLimit, "message-limit", gateway.DefaultMessageLimit, "largest client message in bytes (larger: close 1009)")
+	fs.Int64Var(&gw.FrameLimit, "frame-limit", gateway.DefaultFrameLimit, "largest client frame in bytes (larger: close 1009)")
+	fs.DurationVar(&gw.IdleTimeout, "idle-timeout", gateway.DefaultIdleTimeout, "close a connection without client messages for this long (1001)")
+	fs.DurationVar(&gw.MaxConnectionDuration, "max-connection", gateway.DefaultMaxConnectionDuration, "close every connection this long after it opened (1001)")
+	fs.DurationVar(&gw.HandlerTimeout, "handler-timeout", gateway.DefaultHandlerTimeout, "deadline of each handler invocation")
 	fs.DurationVar(&gw.Faults.Latency, "fault-latency", 0, "delay every management API call by this much (20ms is about AWS)")
 	fs.Float64Var(&postError, "fault-post-error", 0, "fraction (0-1) of management API POSTs answered 500")
 	fs.Float64Var(&postStall, "fault-post-stall", 0, "fraction (0-1) of management API POSTs left unanswered until the caller gives up")
@@ -62,13 +62,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags only; -h lists them)", fs.Args())
 	}
-	gw.Faults.FailPost = localgw.Fraction(postError)
-	gw.Faults.StallPost = localgw.Fraction(postStall)
-	gw.Faults.DropDisconnect = localgw.Fraction(dropDisc)
+	gw.Faults.FailPost = gateway.Fraction(postError)
+	gw.Faults.StallPost = gateway.Fraction(postStall)
+	gw.Faults.DropDisconnect = gateway.Fraction(dropDisc)
 	o.Getenv = getenv
 	o.Log = stderr
 
-	s, err := localstack.Start(ctx, o)
+	s, err := local.Start(ctx, o)
 	if err != nil {
 		return err
 	}

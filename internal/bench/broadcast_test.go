@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/groupchat/groupchat/internal/load"
-	"github.com/groupchat/groupchat/internal/localgw"
-	"github.com/groupchat/groupchat/internal/localstack"
-	"github.com/groupchat/groupchat/internal/localstack/localstacktest"
+	"github.com/groupchat/groupchat/internal/testkit/localtest"
+	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/gateway"
 )
 
 var (
@@ -31,10 +31,10 @@ func progress() io.Writer {
 // startStack starts an in-process local stack whose $disconnects are
 // skipped: a benchmark's clients all leave at once at the end, and the
 // "left" broadcasts (n² deliveries for a room of n) measure nothing.
-func startStack(b *testing.B, o localstack.Options) *localstack.Stack {
+func startStack(b *testing.B, o local.Options) *local.Stack {
 	b.Helper()
 	o.Gateway.Faults.DropDisconnect = func(string) bool { return true }
-	return localstacktest.Start(b, o)
+	return localtest.Start(b, o)
 }
 
 // BenchmarkBroadcast: one member of a room of 10, 100 or 1,000 real
@@ -45,7 +45,7 @@ func startStack(b *testing.B, o localstack.Options) *localstack.Stack {
 func BenchmarkBroadcast(b *testing.B) {
 	for _, size := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("room=%d", size), func(b *testing.B) {
-			s := startStack(b, localstack.Options{})
+			s := startStack(b, local.Options{})
 			for b.Loop() {
 				res := run(b, load.Config{URL: s.URL, Clients: size, RoomSize: size, Broadcasts: *broadcasts,
 					ConnectConcurrency: 4, Progress: progress()})
@@ -75,7 +75,7 @@ func BenchmarkFanoutPool(b *testing.B) {
 	const size, latency = 1000, 20 * time.Millisecond
 	// A sequential fan-out to 1,000 members takes 20 s and more; give the
 	// invocation room (on AWS its 29 s would be the limit).
-	s := startStack(b, localstack.Options{Gateway: localgw.Config{HandlerTimeout: 2 * time.Minute}})
+	s := startStack(b, local.Options{Gateway: gateway.Config{HandlerTimeout: 2 * time.Minute}})
 	pools := []int{32, 32, 32, 1}
 	for b.Loop() {
 		res := run(b, load.Config{URL: s.URL, Clients: size, RoomSize: size, Broadcasts: len(pools),

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/groupchat/groupchat/internal/chattest"
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/dynamo"
 	"github.com/groupchat/groupchat/lambda/mgmt"

@@ -12,8 +12,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/groupchat/groupchat/contract"
-	"github.com/groupchat/groupchat/internal/dynalite"
-	"github.com/groupchat/groupchat/internal/localstack"
+	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/dynalite"
 )
 
 // TestDynamoDBOutageAnswersInternalAndServiceResumes: DynamoDB (dynalite)
@@ -27,7 +27,7 @@ func TestDynamoDBOutageAnswersInternalAndServiceResumes(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
 	db := startDynalite(ctx, t, dynalite.Options{Dir: dir, Port: port})
-	s := startStack(t, localstack.Options{DynamoDBEndpoint: db.Endpoint()})
+	s := startStack(t, local.Options{DynamoDBEndpoint: db.Endpoint()})
 
 	alice := dial(ctx, t, s, "Alice")
 	alice.send(ctx, `{"action":"hello"}`)
@@ -120,7 +120,7 @@ type wsClient struct {
 	ws   *websocket.Conn
 }
 
-func dial(ctx context.Context, t *testing.T, s *localstack.Stack, name string) *wsClient {
+func dial(ctx context.Context, t *testing.T, s *local.Stack, name string) *wsClient {
 	t.Helper()
 	ws, _, err := websocket.Dial(ctx, s.URL+"?"+url.Values{"name": {name}, "room": {"outage"}}.Encode(), nil)
 	if err != nil {

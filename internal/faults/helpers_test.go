@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/groupchat/groupchat/internal/localstack"
-	"github.com/groupchat/groupchat/internal/localstack/localstacktest"
+	"github.com/groupchat/groupchat/internal/testkit/localtest"
+	"github.com/groupchat/groupchat/local"
 )
 
 // long selects the longer variants: go test ./internal/faults -faults.long
@@ -36,10 +36,10 @@ func testContext(t *testing.T, d time.Duration) context.Context {
 
 // startStack starts a stack that captures its metrics, log and
 // invocations; its log is shown when the test fails.
-func startStack(t *testing.T, o localstack.Options) *localstack.Stack {
+func startStack(t *testing.T, o local.Options) *local.Stack {
 	t.Helper()
 	o.Capture = true
-	s := localstacktest.Start(t, o)
+	s := localtest.Start(t, o)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("stack log (last 4000 bytes):\n%s", tail(s.Log(), 4000))
@@ -66,7 +66,7 @@ type record struct {
 
 // connectionsTable reads the whole Connections table through the real
 // DynamoDB client. (The chat never scans; a test may.)
-func connectionsTable(ctx context.Context, t *testing.T, s *localstack.Stack) (conns, claims []record) {
+func connectionsTable(ctx context.Context, t *testing.T, s *local.Stack) (conns, claims []record) {
 	t.Helper()
 	p := dynamodb.NewScanPaginator(s.DB, &dynamodb.ScanInput{TableName: aws.String(s.Tables.Connections)})
 	for p.HasMorePages() {

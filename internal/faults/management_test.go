@@ -12,8 +12,8 @@ import (
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/load"
-	"github.com/groupchat/groupchat/internal/localgw"
-	"github.com/groupchat/groupchat/internal/localstack"
+	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/gateway"
 )
 
 // TestFailingAndStallingDeliveriesSpareTheOthers: the management API answers
@@ -25,13 +25,13 @@ func TestFailingAndStallingDeliveriesSpareTheOthers(t *testing.T) {
 	ctx := testContext(t, scale(90*time.Second, 10*time.Minute))
 	var failing, stalling sync.Map // connection ids
 	const handlerTimeout = 2 * time.Second
-	s := startStack(t, localstack.Options{
-		Gateway: localgw.Config{
+	s := startStack(t, local.Options{
+		Gateway: gateway.Config{
 			// A stalled POST outlives the invocation: the fan-out must give
 			// up at the deadline less its margin (500 ms), not wait for the
 			// 3 s per-call timeout.
 			HandlerTimeout: handlerTimeout,
-			Faults: localgw.Faults{
+			Faults: gateway.Faults{
 				FailPost:  func(id string) bool { _, ok := failing.Load(id); return ok },
 				StallPost: func(id string) bool { _, ok := stalling.Load(id); return ok },
 				// The clients' closes at the end must not add deliveries.

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/groupchat/groupchat/internal/load"
-	"github.com/groupchat/groupchat/internal/localgw"
-	"github.com/groupchat/groupchat/internal/localstack"
 	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/gateway"
 )
 
 // TestLiveClientsLoseNothingWhenAThirdVanish: 30% of the clients drop
@@ -18,8 +18,8 @@ import (
 func TestLiveClientsLoseNothingWhenAThirdVanish(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t, scale(90*time.Second, 10*time.Minute))
-	s := startStack(t, localstack.Options{
-		Gateway: localgw.Config{Faults: localgw.Faults{
+	s := startStack(t, local.Options{
+		Gateway: gateway.Config{Faults: gateway.Faults{
 			// No $disconnect ever arrives: the records of vanished clients
 			// go stale and only a 410 during a broadcast finds them.
 			DropDisconnect: func(string) bool { return true },

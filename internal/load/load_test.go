@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/groupchat/groupchat/internal/localgw"
-	"github.com/groupchat/groupchat/internal/localstack"
-	"github.com/groupchat/groupchat/internal/localstack/localstacktest"
+	"github.com/groupchat/groupchat/local/gateway"
+	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/internal/testkit/localtest"
 )
 
 func testContext(t *testing.T) context.Context {
@@ -22,7 +22,7 @@ func testContext(t *testing.T) context.Context {
 
 func TestSteadyRunAgainstTheLocalStackIsComplete(t *testing.T) {
 	t.Parallel()
-	s := localstacktest.Start(t, localstack.Options{})
+	s := localtest.Start(t, local.Options{})
 	var stdout, stderr bytes.Buffer
 	code := Main(testContext(t), []string{"-url", s.URL, "-clients", "25", "-room-size", "10", "-rate", "20",
 		"-duration", "2s", "-json", t.TempDir() + "/result.json"}, &stdout, &stderr)
@@ -42,7 +42,7 @@ func TestSteadyRunAgainstTheLocalStackIsComplete(t *testing.T) {
 
 func TestBroadcastModeMeasuresEachBroadcast(t *testing.T) {
 	t.Parallel()
-	s := localstacktest.Start(t, localstack.Options{})
+	s := localtest.Start(t, local.Options{})
 	res, err := Run(testContext(t), Config{URL: s.URL, Clients: 12, RoomSize: 6, Broadcasts: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func TestLossIsReported(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	victim := ""
-	s := localstacktest.Start(t, localstack.Options{Gateway: localgw.Config{Faults: localgw.Faults{
+	s := localtest.Start(t, local.Options{Gateway: gateway.Config{Faults: gateway.Faults{
 		FailPost: func(id string) bool {
 			mu.Lock()
 			defer mu.Unlock()

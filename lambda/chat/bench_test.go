@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/groupchat/groupchat/internal/chattest"
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
 )
 
 // BenchmarkSendPublic measures the handler's cost for one sendPublic in rooms

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/groupchat/groupchat/internal/chattest"
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
 )
 
 // sendErr sends a frame that must be refused and returns the error frame,

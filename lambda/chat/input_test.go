@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/groupchat/groupchat/internal/chattest"
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
 )
 
 func TestBadInputGetsAStableErrorAndChangesNothing(t *testing.T) {

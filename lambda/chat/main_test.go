@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/groupchat/groupchat/internal/chattest"
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
 )
 
 func TestMain(m *testing.M) { chattest.Main(m) }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/groupchat/groupchat/internal/chattest"
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/lambda/chat"
 )
 

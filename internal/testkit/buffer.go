@@ -2,7 +2,7 @@
 // the local stack use to capture logs and metrics written from many
 // goroutines. It imports nothing of the project, so any package (and any
 // package's tests) can use it without an import cycle.
-package syncbuf
+package testkit
 
 import (
 	"strings"

@@ -6,7 +6,7 @@
 // in-process and use its test hooks: a switchable fan-out pool size and
 // management API latency, and (with Capture) the chat's metrics, the log and
 // every handler invocation's duration.
-package localstack
+package local
 
 import (
 	"context"
@@ -29,12 +29,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/groupchat/groupchat/contract"
-	"github.com/groupchat/groupchat/internal/dynalite"
-	"github.com/groupchat/groupchat/internal/localgw"
-	"github.com/groupchat/groupchat/internal/syncbuf"
+	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/dynamo"
 	"github.com/groupchat/groupchat/lambda/wire"
+	"github.com/groupchat/groupchat/local/dynalite"
+	"github.com/groupchat/groupchat/local/gateway"
 )
 
 // Options describe a stack. The zero value of every field means its default.
@@ -42,8 +42,8 @@ type Options struct {
 	// Port on 127.0.0.1. Default 0: a free port.
 	Port int
 	// Gateway configures the stand-in (stage, limits, static directory,
-	// faults). Its Log is replaced by Log. Default stage: localgw.DefaultStage.
-	Gateway localgw.Config
+	// faults). Its Log is replaced by Log. Default stage: gateway.DefaultStage.
+	Gateway gateway.Config
 	// DynamoDBEndpoint is a running DynamoDB API to use; the stack creates
 	// its tables there (keeping tables that exist). Default: the stack
 	// starts its own dynalite with Dynalite.
@@ -88,7 +88,7 @@ type Stack struct {
 	// Dynalite is the stack's own dynalite, nil with a DynamoDBEndpoint.
 	Dynalite *dynalite.Server
 
-	gw       *localgw.Gateway
+	gw       *gateway.Gateway
 	srv      *http.Server
 	served   chan struct{} // closed when the server stops serving
 	serveErr error         // what Serve returned, once served is closed
@@ -99,8 +99,8 @@ type Stack struct {
 
 	// capture, when set, records metrics, log and invocations.
 	capture     bool
-	metrics     syncbuf.Buffer
-	log         syncbuf.Buffer
+	metrics     testkit.Buffer
+	log         testkit.Buffer
 	newService  func(pool int) *chat.Service
 	mu          sync.Mutex
 	services    map[int]*chat.Service // by pool size
@@ -163,7 +163,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	gwCfg := o.Gateway
 	if gwCfg.Stage == "" {
-		gwCfg.Stage = localgw.DefaultStage
+		gwCfg.Stage = gateway.DefaultStage
 	}
 	gwCfg.Log = logTo
 	gwCfg.LogManagement = gwCfg.LogManagement || o.Verbose
@@ -218,9 +218,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	s.budget = gwCfg.HandlerTimeout
 	if s.budget <= 0 {
-		s.budget = localgw.DefaultHandlerTimeout
+		s.budget = gateway.DefaultHandlerTimeout
 	}
-	s.gw = localgw.New(s.handle, gwCfg)
+	s.gw = gateway.New(s.handle, gwCfg)
 	s.srv = &http.Server{Handler: s.withLatency(s.gw), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		s.serveErr = s.srv.Serve(ln)

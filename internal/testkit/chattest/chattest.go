@@ -28,11 +28,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/groupchat/groupchat/contract"
-	"github.com/groupchat/groupchat/internal/dynalite"
-	"github.com/groupchat/groupchat/internal/syncbuf"
+	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/dynamo"
 	"github.com/groupchat/groupchat/lambda/wire"
+	"github.com/groupchat/groupchat/local/dynalite"
 )
 
 // AWSConfig is a configuration with dummy credentials: enough for the SDK
@@ -203,7 +203,7 @@ type Harness struct {
 	DB      *dynamodb.Client
 	Tables  dynamo.Names
 	GW      *Gateway
-	Metrics *syncbuf.Buffer
+	Metrics *testkit.Buffer
 	Stage   string
 	offset  *atomic.Int64
 }
@@ -228,7 +228,7 @@ type Option func(*chat.Options)
 func New(t testing.TB, opts ...Option) *Harness {
 	t.Helper()
 	db, endpoint := DynamoDB(t)
-	h := &Harness{t: t, DB: db, Tables: NewTables(t, db), GW: NewGateway(t), Metrics: &syncbuf.Buffer{}, Stage: "test",
+	h := &Harness{t: t, DB: db, Tables: NewTables(t, db), GW: NewGateway(t), Metrics: &testkit.Buffer{}, Stage: "test",
 		offset: new(atomic.Int64)}
 	o := chat.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: h.Metrics, Now: h.Now}
 	if testing.Verbose() {

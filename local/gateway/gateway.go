@@ -5,7 +5,7 @@
 // management API the handler answers through — on one port, with API
 // Gateway's limits. It knows nothing about the chat: any handler with the
 // Lambda signature runs behind it.
-package localgw
+package gateway
 
 import (
 	"context"

@@ -1,22 +1,22 @@
 // Package localstacktest starts an in-process local stack for one test or
 // benchmark and stops it when that ends.
-package localstacktest
+package localtest
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/groupchat/groupchat/internal/localstack"
+	"github.com/groupchat/groupchat/local"
 )
 
 // Start starts a stack with o (its own dynalite unless o names an endpoint);
 // it is stopped, every connection's $disconnect run, when tb ends.
-func Start(tb testing.TB, o localstack.Options) *localstack.Stack {
+func Start(tb testing.TB, o local.Options) *local.Stack {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := localstack.Start(ctx, o)
+	s, err := local.Start(ctx, o)
 	if err != nil {
 		tb.Fatalf("start the local stack: %v", err)
 	}

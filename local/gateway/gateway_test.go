@@ -1,4 +1,4 @@
-package localgw
+package gateway
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/coder/websocket"
 
-	"github.com/groupchat/groupchat/internal/syncbuf"
+	"github.com/groupchat/groupchat/internal/testkit"
 )
 
 var idFormat = regexp.MustCompile(`^[A-Za-z0-9+/]{15}=$`)
@@ -548,7 +548,7 @@ func TestPageAndRuntimeConfig(t *testing.T) {
 
 func TestConnectLogLineHidesQueryValuesThatMayBeSecret(t *testing.T) {
 	t.Parallel()
-	log := &syncbuf.Buffer{}
+	log := &testkit.Buffer{}
 	s := start(t, echo, Config{Log: log})
 	ctx := testContext(t)
 	s.dial(ctx, t, "?name=Alice&room=lobby&resume=s3cr3t-token")
