@@ -1,9 +1,13 @@
 package load
 
+// The frames the tool writes and how it reads the server's: docs/protocol.md.
+
 import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // A message the tool sends carries a marker in its text, "load:<run>:<seq>",
@@ -15,6 +19,19 @@ const markerPrefix = "load:"
 // marker is the text every message of run seq starts with.
 func marker(run string, seq int) string {
 	return markerPrefix + run + ":" + strconv.Itoa(seq) + ":"
+}
+
+// sendPublicFrame is the one frame the tool sends: a sendPublic action whose
+// ref is the message's sequence number.
+type sendPublicFrame struct {
+	Action  string `json:"action"`
+	Message string `json:"message"`
+	Ref     string `json:"ref"`
+}
+
+// encodeSendPublic returns the frame that sends text as message seq.
+func encodeSendPublic(text string, seq int) ([]byte, error) {
+	return json.Marshal(sendPublicFrame{Action: contract.RouteSendPublic, Message: text, Ref: strconv.Itoa(seq)})
 }
 
 // frame is what the tool reads from a server frame.

@@ -1,0 +1,114 @@
+package load
+
+// The connect phase: every client dials, then the run waits for the joined
+// frames to pass.
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// connect opens every client, ConnectConcurrency at a time.
+func (r *run) connect(ctx context.Context) ConnectResult {
+	var (
+		mu    sync.Mutex
+		res   ConnectResult
+		times []time.Duration
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, r.cfg.ConnectConcurrency)
+	)
+	start := time.Now()
+	for _, c := range r.clients {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			t0 := time.Now()
+			err := r.dial(ctx, c)
+			took := time.Since(t0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				res.Failed++
+				if res.FirstError == "" {
+					res.FirstError = err.Error()
+				}
+				return
+			}
+			res.Connected++
+			times = append(times, took)
+		})
+	}
+	wg.Wait()
+	res.Seconds = time.Since(start).Seconds()
+	if res.Seconds > 0 {
+		res.PerSecond = float64(res.Connected) / res.Seconds
+	}
+	res.LatencyMS = percentiles(times)
+	return res
+}
+
+func (r *run) dial(ctx context.Context, c *client) error {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
+	defer cancel()
+	u := r.cfg.URL + "?" + url.Values{"name": {c.name}, "room": {r.roomName(c.room)}}.Encode()
+	ws, resp, err := websocket.Dial(ctx, u, nil)
+	if err != nil {
+		r.t.markGone(c)
+		if resp != nil {
+			return fmt.Errorf("connect %s: HTTP %d: %w", c.name, resp.StatusCode, err)
+		}
+		return fmt.Errorf("connect %s: %w", c.name, err)
+	}
+	ws.SetReadLimit(1 << 20)
+	r.t.mu.Lock()
+	c.ws = ws
+	r.t.mu.Unlock()
+	r.readers.Go(func() { r.read(c) })
+	return nil
+}
+
+// read hands every frame the client receives to the tracker until the
+// connection ends.
+func (r *run) read(c *client) {
+	for {
+		_, data, err := c.ws.Read(context.Background())
+		now := time.Now()
+		if err != nil {
+			r.t.readEnded(c)
+			return
+		}
+		r.t.frame(c, parseFrame(data, r.cfg.Run), now)
+	}
+}
+
+// settle waits until no frame has arrived for Settle.
+func (r *run) settle(ctx context.Context) {
+	deadline := time.Now().Add(r.cfg.SettleMax)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		quiet := time.Since(r.t.lastFrameAt())
+		if quiet >= r.cfg.Settle {
+			return
+		}
+		sleep(ctx, r.cfg.Settle-quiet)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
