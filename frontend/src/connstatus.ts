@@ -3,7 +3,7 @@
 // with the state (`text`) is announced, while the countdown that ticks every
 // second (`ticking`) goes into an aria-hidden span next to it.
 
-import type { Status } from './client';
+import type { Status } from './connection';
 import { sourceLabel, type ConfigSource } from './config';
 
 export interface ConnStatusText {

@@ -1,0 +1,244 @@
+// Connection keeps one WebSocket to the chat alive, and nothing more: it opens
+// the socket, says hello, pings against API Gateway's idle timeout, notices a
+// dead connection (a socket that never opens, a hello or any frame sent that
+// gets no answer: half-open), and reconnects with exponential backoff and
+// jitter. What the frames mean is the owner's business: it hands over every
+// text message, tells when the socket is lost, and is told when the state
+// arrived (the connection is then ready).
+
+import { RetrySchedule, type Backoff } from './backoff';
+import { Alarm, Heartbeat } from './heartbeat';
+import type { ClientFrame } from './protocol';
+import type { SocketFactory, SocketLike, Wire } from './wire';
+
+const OPEN = 1;
+
+export interface CloseReason {
+  code: number;
+  reason: string;
+}
+
+/**
+ * connecting: the socket is opening. joining: it is open and hello was sent.
+ * ready: the state arrived; frames flow. waiting: the socket closed and a retry
+ * is scheduled. stopped: stop() was called.
+ */
+export type ConnState = 'connecting' | 'joining' | 'ready' | 'waiting' | 'stopped';
+
+export interface Status {
+  state: ConnState;
+  /** Failed attempts since the connection was last ready. */
+  attempt: number;
+  /** When state is waiting: the time (Date.now()) of the next attempt. */
+  retryAt?: number;
+  /** Why the last socket closed, when one did. */
+  lastClose?: CloseReason;
+}
+
+export interface ConnectionOptions {
+  socket?: SocketFactory;
+  /** App-level ping period, well inside API Gateway's 10-minute idle timeout. Default 4 minutes. */
+  pingIntervalMs?: number;
+  /**
+   * A ping, or any other frame sent, unanswered this long means the connection
+   * is dead. Default 20 s. A socket that does not open this long, or a hello
+   * unanswered by a state this long, is treated the same way.
+   */
+  pongTimeoutMs?: number;
+  /** A connection must stay ready this long for the backoff to start over (see RetrySchedule). Default 30 s. */
+  stableMs?: number;
+  backoff?: Partial<Backoff>;
+  random?: () => number;
+}
+
+export interface ConnectionHooks {
+  /** The URL for the next socket: the name and the resume token may have changed since the last. */
+  url(): string;
+  /** A text message from the server on the current socket. */
+  message(text: string): void;
+  /** The socket is gone (closed, dropped or stopped): what was sent on it may never be answered. */
+  lost(): void;
+  status(status: Status): void;
+}
+
+export class Connection implements Wire {
+  private readonly socketFactory: SocketFactory;
+  private readonly pongTimeoutMs: number;
+  private readonly schedule: RetrySchedule;
+  private readonly heartbeat: Heartbeat;
+  private socket: SocketLike | null = null;
+  private status: Status = { state: 'stopped', attempt: 0 };
+  private readonly retry = new Alarm();
+  /**
+   * Runs from open() until the state arrives, pongTimeoutMs for each step: for
+   * the socket to open, then (started again at onopen) for hello's answer.
+   * Firing means the attempt failed: drop it and retry with the backoff.
+   */
+  private readonly handshake = new Alarm();
+
+  constructor(options: ConnectionOptions, private readonly hooks: ConnectionHooks) {
+    this.socketFactory = options.socket ?? ((url) => new WebSocket(url) as unknown as SocketLike);
+    this.pongTimeoutMs = options.pongTimeoutMs ?? 20_000;
+    this.schedule = new RetrySchedule(options.backoff, options.stableMs ?? 30_000, options.random ?? Math.random);
+    this.heartbeat = new Heartbeat(
+      { intervalMs: options.pingIntervalMs ?? 4 * 60_000, timeoutMs: this.pongTimeoutMs },
+      () => this.send({ action: 'ping' }),
+      (reason) => this.drop({ code: 4001, reason }),
+    );
+  }
+
+  get state(): Status {
+    return { ...this.status };
+  }
+
+  get ready(): boolean {
+    return this.status.state === 'ready';
+  }
+
+  start(): void {
+    if (this.status.state !== 'stopped') return;
+    this.status = { state: 'stopped', attempt: 0 };
+    this.schedule.reset();
+    this.open();
+  }
+
+  /** Closes for good (until start()). */
+  stop(): void {
+    this.retry.stop();
+    const s = this.socket;
+    this.detach();
+    if (s) s.close(1000, 'bye');
+    this.hooks.lost();
+    this.setStatus({ state: 'stopped', attempt: 0 });
+  }
+
+  /** Skips the wait of a scheduled retry (for a "retry now" button or the browser's online event). */
+  reconnectNow(): void {
+    if (this.status.state !== 'waiting') return;
+    this.retry.stop();
+    this.open();
+  }
+
+  /**
+   * Pings at once when ready (the page calls it when the network comes back or
+   * the page becomes visible again): a connection that died meanwhile is then
+   * noticed within the answer timeout, not at the next keep-alive ping.
+   */
+  pingNow(): void {
+    if (this.status.state !== 'ready') return;
+    this.send({ action: 'ping' });
+  }
+
+  send(frame: ClientFrame): boolean {
+    if (!this.raw(frame)) return false;
+    this.heartbeat.sent(frame.action);
+    return true;
+  }
+
+  /** A well-formed frame arrived: the connection is alive. */
+  answered(): void {
+    this.heartbeat.answered();
+  }
+
+  /** The state arrived: the connection is ready, and kept alive by pings from now on. */
+  joined(): void {
+    this.handshake.stop();
+    this.schedule.ready();
+    this.setStatus({ state: 'ready', attempt: 0 });
+    this.heartbeat.start();
+  }
+
+  /** Abandons the current socket without waiting for its close handshake, and retries with the backoff. */
+  drop(why: CloseReason): void {
+    const s = this.socket;
+    this.detach();
+    if (s) {
+      try {
+        s.close(1000, why.reason);
+      } catch {
+        // Already closing.
+      }
+    }
+    this.hooks.lost();
+    this.scheduleRetry(why);
+  }
+
+  private open(): void {
+    let socket: SocketLike;
+    this.setStatus({ ...this.status, state: 'connecting', retryAt: undefined });
+    try {
+      socket = this.socketFactory(this.hooks.url());
+    } catch {
+      // A malformed URL does not get better by retrying, but the page may be
+      // given another one; keep the loop so the state stays visible.
+      this.scheduleRetry({ code: 0, reason: 'invalid WebSocket URL' });
+      return;
+    }
+    this.socket = socket;
+    // A handshake that never completes (a dead network path, a proxy that
+    // swallows the upgrade) would otherwise leave the page connecting for as
+    // long as the browser cares to wait.
+    this.failAfterTimeout({ code: 4004, reason: 'no answer to connect' });
+    socket.onopen = () => {
+      if (this.socket !== socket) return;
+      this.setStatus({ ...this.status, state: 'joining' });
+      this.raw({ action: 'hello' });
+      // Without a state the connection is useless (nothing may be sent before
+      // it), and API Gateway would keep it open for 10 idle minutes.
+      this.failAfterTimeout({ code: 4002, reason: 'no answer to hello' });
+    };
+    socket.onmessage = (ev) => {
+      if (this.socket !== socket) return;
+      if (typeof ev.data === 'string') this.hooks.message(ev.data);
+    };
+    socket.onerror = () => {
+      // The close event that follows carries the information.
+    };
+    socket.onclose = (ev) => {
+      if (this.socket !== socket) return;
+      this.detach();
+      this.hooks.lost();
+      this.scheduleRetry({ code: ev.code, reason: ev.reason });
+    };
+  }
+
+  private raw(frame: ClientFrame): boolean {
+    const s = this.socket;
+    if (!s || s.readyState !== OPEN) return false;
+    try {
+      s.send(JSON.stringify(frame));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private failAfterTimeout(why: CloseReason): void {
+    this.handshake.start(this.pongTimeoutMs, () => this.drop(why));
+  }
+
+  /** Forgets the current socket and every timer that belongs to it. */
+  private detach(): void {
+    const s = this.socket;
+    if (s) {
+      s.onopen = s.onmessage = s.onerror = s.onclose = null;
+    }
+    this.socket = null;
+    this.heartbeat.stop();
+    this.handshake.stop();
+  }
+
+  private scheduleRetry(lastClose: CloseReason): void {
+    if (this.status.state === 'stopped') return;
+    const wasReady = this.status.state === 'ready';
+    const delay = this.schedule.next(wasReady);
+    const attempt = wasReady ? 0 : this.status.attempt;
+    this.retry.start(delay, () => this.open());
+    this.setStatus({ state: 'waiting', attempt: attempt + 1, retryAt: Date.now() + delay, lastClose });
+  }
+
+  private setStatus(s: Status): void {
+    this.status = s;
+    this.hooks.status({ ...s });
+  }
+}

@@ -1,0 +1,190 @@
+// The outbox makes sure nothing the user sends is lost silently. Every frame
+// gets a ref and is queued until the connection is ready, then sent, then
+// either confirmed by the server's echo (matched by ref, or found in the
+// history after a reconnect), failed with the server's error, or marked
+// unconfirmed when the socket dropped before the echo. It never resends by
+// itself what may have arrived: that could post it twice.
+
+import type { ClientFrame, ErrorFrame, PublicFrame, ServerFrame } from './protocol';
+import type { Wire } from './wire';
+
+/**
+ * queued: waits for a ready connection. sent: on the wire, no answer yet.
+ * unconfirmed: the socket closed before the server answered; it may or may not
+ * have arrived. failed: the server answered with an error. done: the server
+ * echoed it (the item leaves the outbox).
+ */
+export type OutboxState = 'queued' | 'sent' | 'unconfirmed' | 'failed' | 'done';
+
+export interface OutboxItem {
+  ref: string;
+  frame: ClientFrame & { ref: string };
+  state: OutboxState;
+  /** Date.now() when it was last put on the wire. */
+  sentAt?: number;
+  /**
+   * The newest message id the client had seen when it last put the item on the
+   * wire ('' when none): the server's id for it, if it stored it, sorts after.
+   */
+  seenId?: string;
+  error?: ErrorFrame;
+  /** The server frame that confirmed it (public, private or renamed). */
+  echo?: ServerFrame;
+}
+
+let refSeq = 0;
+const refPrefix = Math.random().toString(36).slice(2, 8);
+
+/** A ref unique to this page load. */
+export function newRef(): string {
+  refSeq += 1;
+  return `${refPrefix}-${refSeq}`;
+}
+
+/** A fixed ref of this page load, for frames that bypass the outbox; it never clashes with newRef's. */
+export function fixedRef(name: string): string {
+  return `${refPrefix}-${name}`;
+}
+
+export class Outbox {
+  private readonly items: OutboxItem[] = [];
+  /** The newest message id (public or private) seen; ULIDs sort by time as strings. */
+  private newestId = '';
+  /**
+   * Ids that already confirmed an item (by ref or from history): a message
+   * confirms at most one item. Bounded: only recent ids matter.
+   */
+  private readonly confirmedIds = new Set<string>();
+
+  /** emit is told of every change of an item's state (with a copy). */
+  constructor(
+    private readonly wire: Wire,
+    private readonly emit: (item: OutboxItem) => void,
+  ) {}
+
+  /** Items not yet confirmed: queued, sent, unconfirmed or failed. */
+  pending(): OutboxItem[] {
+    return this.items.map((i) => ({ ...i }));
+  }
+
+  /** Sends a frame when the wire is ready, or queues it until flush(). */
+  add(frame: ClientFrame): OutboxItem {
+    const item: OutboxItem = { ref: frame.ref ?? newRef(), frame: { ...frame, ref: frame.ref ?? '' }, state: 'queued' };
+    item.frame.ref = item.ref;
+    this.items.push(item);
+    if (this.wire.ready) this.transmit(item);
+    else this.changed(item);
+    return { ...item };
+  }
+
+  /** Queues an unconfirmed or failed item again. */
+  retry(ref: string): void {
+    const item = this.items.find((i) => i.ref === ref);
+    if (!item || (item.state !== 'unconfirmed' && item.state !== 'failed')) return;
+    item.state = 'queued';
+    delete item.error;
+    if (this.wire.ready) this.transmit(item);
+    else this.changed(item);
+  }
+
+  /** Forgets an item that is not on the wire (the user gave up on it). */
+  discard(ref: string): void {
+    const i = this.items.findIndex((x) => x.ref === ref);
+    if (i < 0 || this.items[i].state === 'sent') return;
+    const [item] = this.items.splice(i, 1);
+    item.state = 'done';
+    this.changed(item);
+  }
+
+  /** The wire became ready: sends the queued items, in order. */
+  flush(): void {
+    for (const item of this.items) if (item.state === 'queued') this.transmit(item);
+  }
+
+  /** The socket is gone: what was sent may or may not have arrived. */
+  lost(): void {
+    for (const item of this.items) {
+      if (item.state === 'sent') {
+        item.state = 'unconfirmed';
+        this.changed(item);
+      }
+    }
+  }
+
+  /** A message (public or private) arrived with this id. */
+  seen(id: string): void {
+    if (id > this.newestId) this.newestId = id;
+  }
+
+  /** Matches a frame carrying our ref to the item it answers. */
+  settle(f: ServerFrame): void {
+    const ref = 'ref' in f ? f.ref : undefined;
+    if (ref === undefined) return;
+    const item = this.items.find((i) => i.ref === ref);
+    if (!item) return;
+    if (f.type === 'error') {
+      item.state = 'failed';
+      item.error = f;
+      this.changed(item);
+    } else {
+      if (f.type === 'public' || f.type === 'private') this.noteConfirmed(f.id);
+      item.state = 'done';
+      item.echo = f;
+      this.remove(item);
+    }
+  }
+
+  /**
+   * A public message that went out just before a drop is in the state's
+   * history if the server stored it; that confirms it without sending it
+   * twice. Only an entry from `sender` (the name it was sent under) stored
+   * after the item went out can be it (its id sorts after every id seen by
+   * then), and a message confirms at most one item: an earlier, already
+   * confirmed "ok" must not swallow a second "ok".
+   */
+  confirmFromHistory(history: PublicFrame[], sender: string): void {
+    for (const item of this.items) {
+      if (item.state !== 'unconfirmed' || item.frame.action !== 'sendPublic') continue;
+      const text = item.frame.message;
+      const since = (item.sentAt ?? 0) - 5 * 60_000;
+      const after = item.seenId ?? '';
+      const echo = history.find(
+        (h) => h.from === sender && h.message === text && h.ts >= since && h.id > after && !this.confirmedIds.has(h.id),
+      );
+      if (echo) {
+        this.noteConfirmed(echo.id);
+        item.state = 'done';
+        item.echo = echo;
+      }
+    }
+    for (const h of history) this.seen(h.id);
+    for (const item of this.items.filter((i) => i.state === 'done')) this.remove(item);
+  }
+
+  private transmit(item: OutboxItem): void {
+    if (!this.wire.send(item.frame)) return;
+    item.state = 'sent';
+    item.sentAt = Date.now();
+    item.seenId = this.newestId;
+    this.changed(item);
+  }
+
+  private noteConfirmed(id: string): void {
+    this.confirmedIds.add(id);
+    if (this.confirmedIds.size > 1000) {
+      // Sets iterate in insertion order: forget the oldest.
+      const oldest = this.confirmedIds.values().next().value;
+      if (oldest !== undefined) this.confirmedIds.delete(oldest);
+    }
+  }
+
+  private remove(item: OutboxItem): void {
+    const i = this.items.indexOf(item);
+    if (i >= 0) this.items.splice(i, 1);
+    this.changed(item);
+  }
+
+  private changed(item: OutboxItem): void {
+    this.emit({ ...item });
+  }
+}
