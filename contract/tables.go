@@ -14,6 +14,11 @@ const (
 	MessagesStream  = "stream"
 	MessagesID      = "id"
 	MessagesExpires = "expiresAt" // TTL
+
+	// ConnItemPrefix and NameItemPrefix begin the pk of a connection item
+	// and of a name claim item.
+	ConnItemPrefix = "c#"
+	NameItemPrefix = "n#"
 )
 
 // Table describes one DynamoDB table's key schema.

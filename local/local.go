@@ -1,11 +1,9 @@
-// Package localstack runs the whole chat in one process: dynalite (or another
+// Package local runs the whole chat in one process: dynalite (or another
 // DynamoDB API) with the tables created from the shared key schema, the real
 // chat handler (wired by lambda/wire as on AWS) and the API Gateway stand-in
-// (internal/localgw) on one loopback port. cmd/local (`make dev`) serves it;
-// the load tool's tests, the fault tests and the benchmarks start it
-// in-process and use its test hooks: a switchable fan-out pool size and
-// management API latency, and (with Capture) the chat's metrics, the log and
-// every handler invocation's duration.
+// (local/gateway) on one loopback port. cmd/local (`make dev`) serves it; the
+// load tool's tests, the fault tests and the benchmarks start it in-process
+// through internal/testkit/localtest.
 package local
 
 import (
@@ -17,19 +15,14 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/groupchat/groupchat/contract"
-	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/dynamo"
 	"github.com/groupchat/groupchat/lambda/wire"
@@ -67,10 +60,12 @@ type Options struct {
 	Log io.Writer
 	// Verbose also logs every management API call and the chat's info logs.
 	Verbose bool
-	// Capture keeps the chat's metrics, the log and every handler
-	// invocation in memory for Metrics, Log and Invocations: for tests, as
-	// a long-running stack would grow without bound. Default: off.
-	Capture bool
+	// Function builds the handler the gateway invokes from the function's
+	// configuration (parsed from the same environment variables as on AWS)
+	// and the chat's options, as lambda/main.go does on AWS. Default:
+	// wire.New with AWSConfig. A test harness wraps it to observe
+	// invocations or to build several handlers.
+	Function func(fn wire.Config, opt chat.Options) gateway.Handler
 }
 
 // Stack is a running local stack.
@@ -87,37 +82,16 @@ type Stack struct {
 	Tables           dynamo.Names
 	// Dynalite is the stack's own dynalite, nil with a DynamoDBEndpoint.
 	Dynalite *dynalite.Server
+	// Gateway is the API Gateway stand-in (its faults can be switched while
+	// the stack runs).
+	Gateway *gateway.Gateway
 
-	gw       *gateway.Gateway
 	srv      *http.Server
 	served   chan struct{} // closed when the server stops serving
 	serveErr error         // what Serve returned, once served is closed
-	budget   time.Duration // the handler's deadline, for Invocations
-
-	latency atomic.Int64                 // management API delay (SetLatency)
-	svc     atomic.Pointer[chat.Service] // the service of the current pool size
-
-	// capture, when set, records metrics, log and invocations.
-	capture     bool
-	metrics     testkit.Buffer
-	log         testkit.Buffer
-	newService  func(pool int) *chat.Service
-	mu          sync.Mutex
-	services    map[int]*chat.Service // by pool size
-	invocations []Invocation
 
 	stopOnce sync.Once
 	stopErr  error
-}
-
-// Invocation is one call of the handler.
-type Invocation struct {
-	Route string
-	Took  time.Duration
-	// Budget is the time the invocation had (the gateway's HandlerTimeout).
-	Budget time.Duration
-	Err    error
-	Status int
 }
 
 // AWSConfig signs requests to local endpoints with dummy credentials.
@@ -127,13 +101,10 @@ func AWSConfig() aws.Config {
 
 // Start starts a stack and returns once it is listening; Stop ends it.
 func Start(ctx context.Context, o Options) (_ *Stack, err error) {
-	s := &Stack{served: make(chan struct{}), capture: o.Capture}
+	s := &Stack{served: make(chan struct{})}
 	logTo := o.Log
 	if logTo == nil {
 		logTo = io.Discard
-	}
-	if o.Capture {
-		logTo = io.MultiWriter(&s.log, logTo)
 	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)))
@@ -198,9 +169,6 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if opt.Metrics == nil {
 		opt.Metrics = io.Discard
 	}
-	if o.Capture {
-		opt.Metrics = io.MultiWriter(&s.metrics, opt.Metrics)
-	}
 	if opt.Logger == nil {
 		level := slog.LevelWarn
 		if o.Verbose {
@@ -208,121 +176,21 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 		opt.Logger = slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level}))
 	}
-	s.newService = func(pool int) *chat.Service {
-		cfg := fnCfg
-		cfg.PoolSize = pool
-		return wire.New(cfg, AWSConfig(), opt)
+	function := o.Function
+	if function == nil {
+		function = func(fn wire.Config, opt chat.Options) gateway.Handler {
+			return wire.New(fn, AWSConfig(), opt).Handle
+		}
 	}
-	s.services = map[int]*chat.Service{}
-	s.SetPoolSize(fnCfg.PoolSize)
-
-	s.budget = gwCfg.HandlerTimeout
-	if s.budget <= 0 {
-		s.budget = gateway.DefaultHandlerTimeout
-	}
-	s.gw = gateway.New(s.handle, gwCfg)
-	s.srv = &http.Server{Handler: s.withLatency(s.gw), ReadHeaderTimeout: 10 * time.Second}
+	s.Gateway = gateway.New(function(fnCfg, opt), gwCfg)
+	s.srv = &http.Server{Handler: s.Gateway, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		s.serveErr = s.srv.Serve(ln)
 		close(s.served)
 	}()
-	s.URL = s.gw.WebSocketURL(s.Addr)
+	s.URL = s.Gateway.WebSocketURL(s.Addr)
 	s.PageURL = "http://" + s.Addr + "/"
 	return s, nil
-}
-
-// handle runs the chat service of the current pool size and, with Capture,
-// records the invocation.
-func (s *Stack) handle(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-	svc := s.svc.Load()
-	if !s.capture {
-		return svc.Handle(ctx, ev)
-	}
-	start := time.Now()
-	resp, err := svc.Handle(ctx, ev)
-	s.mu.Lock()
-	s.invocations = append(s.invocations, Invocation{Route: ev.RequestContext.RouteKey, Took: time.Since(start),
-		Budget: s.budget, Err: err, Status: resp.StatusCode})
-	s.mu.Unlock()
-	return resp, err
-}
-
-// withLatency delays every management API call by the current latency, as
-// localgw's Faults.Latency does, but switchable while the stack runs: a
-// benchmark fills a room at loopback speed, then measures a broadcast at
-// AWS's.
-func (s *Stack) withLatency(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d := time.Duration(s.latency.Load()); d > 0 && strings.Contains(r.URL.Path, "/@connections/") {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// SetPoolSize makes later invocations fan out through a pool of n (as the
-// function's FANOUT_POOL_SIZE; 0: Chat.PoolSize, else the chat's default),
-// so one stack with one set of clients can compare pool sizes. Each size
-// gets its own service, built once and kept, with its warm connections.
-func (s *Stack) SetPoolSize(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	svc := s.services[n]
-	if svc == nil {
-		svc = s.newService(n)
-		s.services[n] = svc
-	}
-	s.svc.Store(svc)
-}
-
-// SetLatency delays every later management API call by d (0: none).
-func (s *Stack) SetLatency(d time.Duration) { s.latency.Store(int64(d)) }
-
-// Metrics returns every EMF line the chat wrote so far (with Capture).
-func (s *Stack) Metrics() string { return s.metrics.String() }
-
-// Log returns the gateway's and the chat's log so far (with Capture).
-func (s *Stack) Log() string { return s.log.String() }
-
-// Invocations returns every handler invocation so far (with Capture).
-func (s *Stack) Invocations() []Invocation {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Invocation(nil), s.invocations...)
-}
-
-// ConnectionsByName reads the Connections table and maps each live
-// connection's name to its connection id: how a test finds the id of a
-// client it knows by name.
-func (s *Stack) ConnectionsByName(ctx context.Context) (map[string]string, error) {
-	out := map[string]string{}
-	p := dynamodb.NewScanPaginator(s.DB, &dynamodb.ScanInput{TableName: aws.String(s.Tables.Connections)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("scan %s: %w", s.Tables.Connections, err)
-		}
-		for _, item := range page.Items {
-			var c struct {
-				PK   string `dynamodbav:"pk"`
-				ID   string `dynamodbav:"connectionId"`
-				Name string `dynamodbav:"name"`
-			}
-			if err := attributevalue.UnmarshalMap(item, &c); err != nil {
-				return nil, err
-			}
-			if strings.HasPrefix(c.PK, "c#") {
-				out[c.Name] = c.ID
-			}
-		}
-	}
-	return out, nil
 }
 
 // Done is closed when the stack stops serving: after Stop, or when its
@@ -339,7 +207,7 @@ func (s *Stack) Stop(ctx context.Context) error {
 }
 
 func (s *Stack) stop(ctx context.Context) error {
-	errGW := s.gw.Shutdown(ctx)
+	errGW := s.Gateway.Shutdown(ctx)
 	errHTTP := s.srv.Shutdown(ctx)
 	if errors.Is(errHTTP, context.DeadlineExceeded) {
 		errHTTP = errors.Join(errHTTP, s.srv.Close())

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	"github.com/coder/websocket"
 
+	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/local"
 	"github.com/groupchat/groupchat/local/gateway"
 )
@@ -23,7 +24,7 @@ import (
 // Dave in the den.
 func TestChatEndToEnd(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 60*time.Second)
 	s := startTestStack(t, gateway.Config{})
 
 	alice, st := s.join(ctx, t, "Alice", "lobby")
@@ -168,7 +169,7 @@ func TestChatEndToEnd(t *testing.T) {
 // real chat handler: refusal, limits, idle timeout, the management API.
 func TestGatewayWithChat(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 60*time.Second)
 	// Long enough that no client of the other subtests, silent between its
 	// join and its checks, is closed for idling on a busy machine.
 	const idle = 3 * time.Second
@@ -222,7 +223,7 @@ func TestGatewayWithChat(t *testing.T) {
 // TestRunServesUntilCancelled runs the command itself on a free port.
 func TestRunServesUntilCancelled(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 60*time.Second)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out := &lineWriter{lines: make(chan string, 16)}

@@ -20,7 +20,7 @@ import (
 
 // testStack is a whole local stack (its own dynalite included) for one test.
 type testStack struct {
-	*local.Stack
+	*localtest.Stack
 	dropped sync.Map // connection ids whose $disconnect is skipped
 }
 
@@ -178,13 +178,6 @@ func (s *testStack) waitGone(ctx context.Context, t *testing.T, id string) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-}
-
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 func must(t *testing.T, cond bool, format string, args ...any) {

@@ -31,7 +31,7 @@ func progress() io.Writer {
 // startStack starts an in-process local stack whose $disconnects are
 // skipped: a benchmark's clients all leave at once at the end, and the
 // "left" broadcasts (n² deliveries for a room of n) measure nothing.
-func startStack(b *testing.B, o local.Options) *local.Stack {
+func startStack(b *testing.B, o local.Options) *localtest.Stack {
 	b.Helper()
 	o.Gateway.Faults.DropDisconnect = func(string) bool { return true }
 	return localtest.Start(b, o)

@@ -12,6 +12,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/internal/testkit"
+	"github.com/groupchat/groupchat/internal/testkit/localtest"
 	"github.com/groupchat/groupchat/local"
 	"github.com/groupchat/groupchat/local/dynalite"
 )
@@ -23,7 +25,7 @@ import (
 // the same endpoint the chat works again without a restart.
 func TestDynamoDBOutageAnswersInternalAndServiceResumes(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t, scale(120*time.Second, 5*time.Minute))
+	ctx := testkit.Context(t, scale(120*time.Second, 5*time.Minute))
 	dir := t.TempDir()
 	port := freePort(t)
 	db := startDynalite(ctx, t, dynalite.Options{Dir: dir, Port: port})
@@ -120,7 +122,7 @@ type wsClient struct {
 	ws   *websocket.Conn
 }
 
-func dial(ctx context.Context, t *testing.T, s *local.Stack, name string) *wsClient {
+func dial(ctx context.Context, t *testing.T, s *localtest.Stack, name string) *wsClient {
 	t.Helper()
 	ws, _, err := websocket.Dial(ctx, s.URL+"?"+url.Values{"name": {name}, "room": {"outage"}}.Encode(), nil)
 	if err != nil {

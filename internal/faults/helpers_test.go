@@ -6,7 +6,6 @@ import (
 	"flag"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -27,18 +26,10 @@ func scale[T any](short, long_ T) T {
 	return short
 }
 
-func testContext(t *testing.T, d time.Duration) context.Context {
+// startStack starts a stack (capturing its metrics, log and
+// invocations); its log is shown when the test fails.
+func startStack(t *testing.T, o local.Options) *localtest.Stack {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// startStack starts a stack that captures its metrics, log and
-// invocations; its log is shown when the test fails.
-func startStack(t *testing.T, o local.Options) *local.Stack {
-	t.Helper()
-	o.Capture = true
 	s := localtest.Start(t, o)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -66,7 +57,7 @@ type record struct {
 
 // connectionsTable reads the whole Connections table through the real
 // DynamoDB client. (The chat never scans; a test may.)
-func connectionsTable(ctx context.Context, t *testing.T, s *local.Stack) (conns, claims []record) {
+func connectionsTable(ctx context.Context, t *testing.T, s *localtest.Stack) (conns, claims []record) {
 	t.Helper()
 	p := dynamodb.NewScanPaginator(s.DB, &dynamodb.ScanInput{TableName: aws.String(s.Tables.Connections)})
 	for p.HasMorePages() {

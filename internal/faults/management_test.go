@@ -12,6 +12,7 @@ import (
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/load"
+	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/local"
 	"github.com/groupchat/groupchat/local/gateway"
 )
@@ -22,7 +23,7 @@ import (
 // deadline, and each failed delivery is counted in FailedDeliveries.
 func TestFailingAndStallingDeliveriesSpareTheOthers(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t, scale(90*time.Second, 10*time.Minute))
+	ctx := testkit.Context(t, scale(90*time.Second, 10*time.Minute))
 	var failing, stalling sync.Map // connection ids
 	const handlerTimeout = 2 * time.Second
 	s := startStack(t, local.Options{

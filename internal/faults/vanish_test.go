@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/groupchat/groupchat/internal/load"
+	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/local"
 	"github.com/groupchat/groupchat/local/gateway"
@@ -17,7 +18,7 @@ import (
 // broadcast in each room removes every stale record and frees its name.
 func TestLiveClientsLoseNothingWhenAThirdVanish(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t, scale(90*time.Second, 10*time.Minute))
+	ctx := testkit.Context(t, scale(90*time.Second, 10*time.Minute))
 	s := startStack(t, local.Options{
 		Gateway: gateway.Config{Faults: gateway.Faults{
 			// No $disconnect ever arrives: the records of vanished clients

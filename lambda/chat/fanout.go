@@ -141,7 +141,7 @@ func (inv *invocation) removeStale(stale []Member) {
 			if err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
 				inv.log.Warn("release stale name", "stale", c.ID, "error", err)
 			}
-			_ = inv.append(&Record{Kind: "gone", Room: c.Room, From: c.Name, ConnID: c.ID})
+			_ = inv.append(&Record{Kind: KindGone, Room: c.Room, From: c.Name, ConnID: c.ID})
 			inv.m.add(&inv.m.stale, 1)
 			gone[c.Room] = append(gone[c.Room], c.Name)
 		}
@@ -153,7 +153,7 @@ func (inv *invocation) removeStale(stale []Member) {
 				continue
 			}
 			inv.log.Info("removed stale connections", "room", room, "count", len(names))
-			frame := encode(membersFrame{Type: "members", Room: room, Members: sortedNames(members),
+			frame := encode(membersFrame{Type: KindMembers, Room: room, Members: sortedNames(members),
 				Gone: names, TS: millis(inv.opt.Now())})
 			targets := make([]target, len(members))
 			for i, m := range members {

@@ -86,3 +86,15 @@ func only(t *testing.T, fs []frame, typ string) frame {
 	}
 	return fs[0]
 }
+
+// sendErr sends a frame that must be refused and returns the error frame,
+// wherever the route delivers it (route response or PostToConnection).
+func sendErr(t *testing.T, h *chattest.Harness, id, body string) frame {
+	t.Helper()
+	var fs []frame
+	if resp := h.Send(id, body); resp != "" {
+		fs = append(fs, decode(t, []byte(resp)))
+	}
+	fs = append(fs, inbox(t, h, id)...)
+	return only(t, fs, "error")
+}

@@ -100,7 +100,7 @@ type Member struct {
 
 // Record is one entry of the message log.
 type Record struct {
-	Kind    string // public, private, joined, left, renamed, gone
+	Kind    Kind
 	ID      string // ULID: unique and time-ordered
 	TS      time.Time
 	Room    string

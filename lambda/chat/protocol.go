@@ -12,6 +12,33 @@ const (
 	ActionPing  = "ping"
 )
 
+// Kind names what a frame or a message-log record is: a frame's "type" and a
+// record's kind. A record's kind is one of the message and activity kinds; a
+// frame carries any kind but KindGone.
+type Kind string
+
+// Messages people send, and the activity the log records.
+const (
+	KindPublic  Kind = "public"
+	KindPrivate Kind = "private"
+	KindJoined  Kind = "joined"
+	KindLeft    Kind = "left"
+	KindRenamed Kind = "renamed"
+	KindGone    Kind = "gone" // removed after API Gateway answered 410; a log record only
+)
+
+// Frames that are not records.
+const (
+	KindState   Kind = "state"
+	KindPong    Kind = "pong"
+	KindMembers Kind = "members"
+	KindError   Kind = "error"
+)
+
+// IsMessage reports whether a record is a message someone sent, rather than
+// activity that has already happened when it is recorded.
+func (k Kind) IsMessage() bool { return k == KindPublic || k == KindPrivate }
+
 // Error codes: stable, for programs. docs/protocol.md lists when each is sent.
 const (
 	CodeBadJSON           = "bad_json"
@@ -57,7 +84,7 @@ type Limits struct {
 // Server → client frames. Field order follows docs/protocol.md.
 
 type stateFrame struct {
-	Type    string            `json:"type"`
+	Type    Kind              `json:"type"`
 	Room    string            `json:"room"`
 	You     string            `json:"you"`
 	Members []string          `json:"members"`
@@ -68,19 +95,19 @@ type stateFrame struct {
 }
 
 type pongFrame struct {
-	Type string `json:"type"`
-	TS   int64  `json:"ts"`
+	Type Kind  `json:"type"`
+	TS   int64 `json:"ts"`
 }
 
 type presenceFrame struct { // joined, left
-	Type string `json:"type"`
+	Type Kind   `json:"type"`
 	Room string `json:"room"`
 	Name string `json:"name"`
 	TS   int64  `json:"ts"`
 }
 
 type membersFrame struct {
-	Type    string   `json:"type"`
+	Type    Kind     `json:"type"`
 	Room    string   `json:"room"`
 	Members []string `json:"members"`
 	Gone    []string `json:"gone"`
@@ -88,7 +115,7 @@ type membersFrame struct {
 }
 
 type renamedFrame struct {
-	Type    string `json:"type"`
+	Type    Kind   `json:"type"`
 	Room    string `json:"room"`
 	OldName string `json:"oldName"`
 	Name    string `json:"name"`
@@ -97,7 +124,7 @@ type renamedFrame struct {
 }
 
 type publicFrame struct {
-	Type    string `json:"type"`
+	Type    Kind   `json:"type"`
 	ID      string `json:"id"`
 	TS      int64  `json:"ts"`
 	Room    string `json:"room"`
@@ -107,7 +134,7 @@ type publicFrame struct {
 }
 
 type privateFrame struct {
-	Type    string   `json:"type"`
+	Type    Kind     `json:"type"`
 	ID      string   `json:"id"`
 	TS      int64    `json:"ts"`
 	Room    string   `json:"room"`
@@ -118,7 +145,7 @@ type privateFrame struct {
 }
 
 type errorFrame struct {
-	Type string `json:"type"`
+	Type Kind `json:"type"`
 	Problem
 	Action string `json:"action,omitempty"`
 	Ref    string `json:"ref,omitempty"`

@@ -98,30 +98,31 @@ type claimItem struct {
 }
 
 type recordItem struct {
-	Stream       string   `dynamodbav:"stream"`
-	ID           string   `dynamodbav:"id"`
-	Kind         string   `dynamodbav:"kind"`
-	TS           int64    `dynamodbav:"ts"` // ms
-	Room         string   `dynamodbav:"room"`
-	From         string   `dynamodbav:"from"`
-	To           []string `dynamodbav:"to,omitempty"`
-	OldName      string   `dynamodbav:"oldName,omitempty"`
-	Message      string   `dynamodbav:"message,omitempty"`
-	ConnectionID string   `dynamodbav:"connectionId"`
-	ExpiresAt    int64    `dynamodbav:"expiresAt"` // s, TTL
+	Stream       string    `dynamodbav:"stream"`
+	ID           string    `dynamodbav:"id"`
+	Kind         chat.Kind `dynamodbav:"kind"`
+	TS           int64     `dynamodbav:"ts"` // ms
+	Room         string    `dynamodbav:"room"`
+	From         string    `dynamodbav:"from"`
+	To           []string  `dynamodbav:"to,omitempty"`
+	OldName      string    `dynamodbav:"oldName,omitempty"`
+	Message      string    `dynamodbav:"message,omitempty"`
+	ConnectionID string    `dynamodbav:"connectionId"`
+	ExpiresAt    int64     `dynamodbav:"expiresAt"` // s, TTL
 }
 
-func connKey(id string) string { return "c#" + id }
+func connKey(id string) string { return contract.ConnItemPrefix + id }
 
-func claimKey(room, name string) string { return "n#" + room + "#" + chat.Fold(name) }
+func claimKey(room, name string) string {
+	return contract.NameItemPrefix + room + "#" + chat.Fold(name)
+}
 
 // streamKey puts public messages, private messages and activity of a room in
 // partitions of their own, so a room's history is one Query that reads
 // nothing else.
-func streamKey(kind, room string) string {
-	switch kind {
-	case "public", "private":
-		return kind + "#" + room
+func streamKey(kind chat.Kind, room string) string {
+	if kind.IsMessage() {
+		return string(kind) + "#" + room
 	}
 	return "activity#" + room
 }
@@ -407,7 +408,7 @@ func (s *Store) History(ctx context.Context, room string, limit int) ([]chat.Rec
 		TableName:                 aws.String(s.names.Messages),
 		KeyConditionExpression:    aws.String("#stream = :stream"),
 		ExpressionAttributeNames:  map[string]string{"#stream": contract.MessagesStream},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":stream": str(streamKey("public", room))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":stream": str(streamKey(chat.KindPublic, room))},
 		ScanIndexForward:          aws.Bool(false),
 		Limit:                     aws.Int32(int32(limit)),
 	})

@@ -48,6 +48,7 @@ const (
 // endpoint, the management API, a local admin API and the page.
 type Gateway struct {
 	cfg     Config
+	faults  atomic.Pointer[Faults] // cfg.Faults, replaced by SetFaults
 	handler Handler
 	static  http.Handler
 
@@ -63,7 +64,7 @@ type Gateway struct {
 // New returns a gateway that calls h for every event.
 func New(h Handler, cfg Config) *Gateway {
 	cfg = cfg.withDefaults()
-	return &Gateway{
+	g := &Gateway{
 		cfg:     cfg,
 		handler: h,
 		static:  staticHandler(cfg.StaticDir),
@@ -71,10 +72,22 @@ func New(h Handler, cfg Config) *Gateway {
 		stop:    make(chan struct{}),
 		newID:   newID,
 	}
+	g.faults.Store(&cfg.Faults)
+	return g
 }
 
-// Config returns the configuration in effect, defaults filled in.
-func (g *Gateway) Config() Config { return g.cfg }
+// Config returns the configuration in effect, defaults filled in; its
+// Faults are the ones in effect now.
+func (g *Gateway) Config() Config {
+	c := g.cfg
+	c.Faults = *g.faults.Load()
+	return c
+}
+
+// SetFaults replaces the faults for every later event and management API
+// call: a benchmark fills a room at loopback speed, then measures a
+// broadcast at AWS's latency.
+func (g *Gateway) SetFaults(f Faults) { g.faults.Store(&f) }
 
 // conn is one open client connection.
 type conn struct {
@@ -336,7 +349,7 @@ func (g *Gateway) send(c *conn, frame []byte) {
 }
 
 func (g *Gateway) disconnect(c *conn, st closeStatus) {
-	if f := g.cfg.Faults.DropDisconnect; f != nil && f(c.id) {
+	if f := g.faults.Load().DropDisconnect; f != nil && f(c.id) {
 		g.logf("%s %s (%d %q) dropped (fault injected)", c.id, routeDisconnect, st.code, st.reason)
 		return
 	}

@@ -27,7 +27,7 @@ var idFormat = regexp.MustCompile(`^[A-Za-z0-9+/]{15}=$`)
 
 func TestEventsAreShapedLikeAPIGateways(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	s := start(t, echo, Config{Stage: "dev", APIID: "abc123"})
 	before := time.Now().UnixMilli()
 
@@ -94,7 +94,7 @@ func TestEventsAreShapedLikeAPIGateways(t *testing.T) {
 
 func TestRoutesAndRouteResponses(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	s := start(t, echo, Config{})
 	c, _ := s.dial(ctx, t, "")
 	cases := []struct {
@@ -134,7 +134,7 @@ func TestRoutesAndRouteResponses(t *testing.T) {
 
 func TestEmptyRouteResponseSendsNothing(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	s := start(t, func(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		if ev.Body == "quiet" {
 			return events.APIGatewayProxyResponse{StatusCode: 200}, nil
@@ -151,7 +151,7 @@ func TestEmptyRouteResponseSendsNothing(t *testing.T) {
 
 func TestEventsOnOneConnectionRunInOrder(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	s := start(t, func(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		if ev.Body == "0" {
 			time.Sleep(50 * time.Millisecond) // a slow first message must not be overtaken
@@ -171,7 +171,7 @@ func TestEventsOnOneConnectionRunInOrder(t *testing.T) {
 
 func TestConnectRefusedWithTheHandlersStatus(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	s := start(t, func(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		if ev.RequestContext.RouteKey == "$connect" && ev.QueryStringParameters["room"] == "!" {
 			return events.APIGatewayProxyResponse{StatusCode: 400, Body: "bad room"}, nil
@@ -206,7 +206,7 @@ func TestConnectRefusedWithTheHandlersStatus(t *testing.T) {
 
 func TestHandlerFailureSendsAPIGatewaysErrorFrame(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	s := start(t, func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		switch ev.Body {
 		case "fail":
@@ -238,7 +238,7 @@ func TestHandlerFailureSendsAPIGatewaysErrorFrame(t *testing.T) {
 
 func TestHandlerGetsALambdaLikeContext(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	s := start(t, func(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		deadline, ok := ctx.Deadline()
 		lc, _ := lambdacontext.FromContext(ctx)
@@ -257,7 +257,7 @@ func TestHandlerGetsALambdaLikeContext(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	s := start(t, echo, Config{})
 
 	// Frames of up to 32 KB make up messages of up to 128 KB.
@@ -299,7 +299,7 @@ func TestLimits(t *testing.T) {
 
 func TestBinaryFrameClosesWith1003AndInvokesNothing(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	s := start(t, echo, Config{})
 	c, id := s.dial(ctx, t, "")
 	if err := c.Write(ctx, websocket.MessageBinary, []byte(`{"action":"sendPublic","message":"hi"}`)); err != nil {
@@ -337,7 +337,7 @@ func writeFrames(ctx context.Context, t *testing.T, c *websocket.Conn, msg strin
 
 func TestIdleTimeoutClosesWith1001(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	// A whole second: each round trip below must fit in the 3/4 of it left
 	// after the pause, on however busy a machine.
 	const idle = time.Second
@@ -369,7 +369,7 @@ func TestIdleTimeoutClosesWith1001(t *testing.T) {
 
 func TestMaxConnectionDurationClosesBusyConnections(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	const maxAge = 300 * time.Millisecond
 	s := start(t, echo, Config{MaxConnectionDuration: maxAge})
 	opened := time.Now() // before the gateway's own clock starts
@@ -397,7 +397,7 @@ func TestMaxConnectionDurationClosesBusyConnections(t *testing.T) {
 
 func TestVanishedClientGetsDisconnect(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	var dropped sync.Map
 	s := start(t, echo, Config{Faults: Faults{DropDisconnect: func(id string) bool { _, ok := dropped.Load(id); return ok }}})
 
@@ -428,7 +428,7 @@ func TestVanishedClientGetsDisconnect(t *testing.T) {
 
 func TestAdminClosesEveryConnection(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	s := start(t, echo, Config{})
 	var clients []*websocket.Conn
 	for range 3 {
@@ -485,7 +485,7 @@ func adminList(ctx context.Context, t *testing.T, s *stack) []string {
 
 func TestShutdownDisconnectsEveryone(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	s := start(t, echo, Config{})
 	a, idA := s.dial(ctx, t, "")
 	b, idB := s.dial(ctx, t, "")
@@ -516,7 +516,7 @@ func TestShutdownDisconnectsEveryone(t *testing.T) {
 
 func TestPageAndRuntimeConfig(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("<h1>built frontend</h1>"), 0o644); err != nil {
 		t.Fatal(err)
@@ -550,7 +550,7 @@ func TestConnectLogLineHidesQueryValuesThatMayBeSecret(t *testing.T) {
 	t.Parallel()
 	log := &testkit.Buffer{}
 	s := start(t, echo, Config{Log: log})
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	s.dial(ctx, t, "?name=Alice&room=lobby&resume=s3cr3t-token")
 	// The line is written once the handshake completes on the server side,
 	// which may be just after the client's dial returns.

@@ -129,13 +129,6 @@ func echo(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.
 	return events.APIGatewayProxyResponse{StatusCode: 200, Body: ev.RequestContext.RouteKey + ":" + ev.Body}, nil
 }
 
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // dial connects a client and returns it with the connection id the gateway
 // gave it (from the $connect event).
 func (s *stack) dial(ctx context.Context, t *testing.T, query string) (*websocket.Conn, string) {

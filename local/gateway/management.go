@@ -37,7 +37,7 @@ func (g *Gateway) serveManagement(w http.ResponseWriter, r *http.Request, escape
 		writeError(w, http.StatusBadRequest, "BadRequestException", "Invalid connection id.")
 		return
 	}
-	if d := g.cfg.Faults.Latency; d > 0 {
+	if d := g.faults.Load().Latency; d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -84,7 +84,7 @@ func (g *Gateway) post(w http.ResponseWriter, r *http.Request, c *conn) {
 		writeError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", "Message too long.")
 		return
 	}
-	if f := g.cfg.Faults.StallPost; f != nil && f(c.id) {
+	if f := g.faults.Load().StallPost; f != nil && f(c.id) {
 		g.logf("@connections POST %s stalled (fault injected)", c.id)
 		select {
 		case <-r.Context().Done():
@@ -93,7 +93,7 @@ func (g *Gateway) post(w http.ResponseWriter, r *http.Request, c *conn) {
 		}
 		return
 	}
-	if f := g.cfg.Faults.FailPost; f != nil && f(c.id) {
+	if f := g.faults.Load().FailPost; f != nil && f(c.id) {
 		g.logf("@connections POST %s 500 (fault injected)", c.id)
 		writeError(w, http.StatusInternalServerError, "InternalServerErrorException", "Internal server error (injected).")
 		return

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/coder/websocket"
+
+	"github.com/groupchat/groupchat/internal/testkit"
 )
 
 // broadcaster is a handler that answers through the management API, as the
@@ -59,7 +61,7 @@ func fixedIDs(ids ...string) func(*Gateway) {
 
 func TestManagementAPIWithTheRealSDKClient(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	b := &broadcaster{ids: map[string]bool{}}
 	s := start(t, b.handle, Config{}, fixedIDs("a/b+c/d+e/f+g/h=", "Zz+/Zz+/Zz+/ZzA="))
 	b.client = s.managementClient()
@@ -133,7 +135,7 @@ func TestManagementAPIWithTheRealSDKClient(t *testing.T) {
 
 func TestManagementFaultInjection(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 20*time.Second)
 	var failing, stalling atomic.Bool
 	const latency = 50 * time.Millisecond
 	s := start(t, echo, Config{Faults: Faults{

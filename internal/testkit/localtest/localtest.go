@@ -1,31 +1,168 @@
-// Package localstacktest starts an in-process local stack for one test or
-// benchmark and stops it when that ends.
+// Package localtest starts an in-process local stack for one test or
+// benchmark, stops it when that ends, and adds what only tests need: the
+// chat's metrics, the log and every handler invocation kept in memory, a
+// fan-out pool size and a management API latency switchable while the stack
+// runs, and a look-up of connection ids by name.
 package localtest
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/internal/testkit"
+	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/lambda/wire"
 	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/gateway"
 )
 
+// Stack is a running local stack with its test hooks.
+type Stack struct {
+	*local.Stack
+
+	metrics testkit.Buffer
+	log     testkit.Buffer
+
+	fn  wire.Config
+	opt chat.Options
+	svc atomic.Pointer[chat.Service] // the service of the current pool size
+
+	mu          sync.Mutex
+	services    map[int]*chat.Service // by pool size, each with its warm connections
+	invocations []Invocation
+}
+
+// Invocation is one call of the handler.
+type Invocation struct {
+	Route string
+	Took  time.Duration
+	// Budget is the time the invocation had (the gateway's HandlerTimeout).
+	Budget time.Duration
+	Err    error
+	Status int
+}
+
 // Start starts a stack with o (its own dynalite unless o names an endpoint);
-// it is stopped, every connection's $disconnect run, when tb ends.
-func Start(tb testing.TB, o local.Options) *local.Stack {
+// it is stopped, every connection's $disconnect run, when tb ends. o.Log and
+// o.Chat.Metrics still receive what the stack writes.
+func Start(tb testing.TB, o local.Options) *Stack {
 	tb.Helper()
+	s := &Stack{services: map[int]*chat.Service{}}
+	s.log.Tee = o.Log
+	o.Log = &s.log
+	s.metrics.Tee = o.Chat.Metrics
+	o.Chat.Metrics = &s.metrics
+	o.Function = func(fn wire.Config, opt chat.Options) gateway.Handler {
+		s.fn, s.opt = fn, opt
+		s.SetPoolSize(fn.PoolSize)
+		return s.handle
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := local.Start(ctx, o)
+	ls, err := local.Start(ctx, o)
 	if err != nil {
 		tb.Fatalf("start the local stack: %v", err)
 	}
+	s.Stack = ls
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := s.Stop(ctx); err != nil {
+		if err := ls.Stop(ctx); err != nil {
 			tb.Errorf("stop the local stack: %v", err)
 		}
 	})
 	return s
+}
+
+// handle runs the service of the current pool size and records the
+// invocation.
+func (s *Stack) handle(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	start := time.Now()
+	resp, err := s.svc.Load().Handle(ctx, ev)
+	inv := Invocation{Route: ev.RequestContext.RouteKey, Took: time.Since(start), Err: err, Status: resp.StatusCode}
+	if dl, ok := ctx.Deadline(); ok {
+		inv.Budget = dl.Sub(start)
+	}
+	s.mu.Lock()
+	s.invocations = append(s.invocations, inv)
+	s.mu.Unlock()
+	return resp, err
+}
+
+// SetPoolSize makes later invocations fan out through a pool of n (as the
+// function's FANOUT_POOL_SIZE; 0: the chat's default), so one stack with one
+// set of clients can compare pool sizes. Each size gets its own service,
+// built once and kept.
+func (s *Stack) SetPoolSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	svc := s.services[n]
+	if svc == nil {
+		fn := s.fn
+		fn.PoolSize = n
+		svc = wire.New(fn, local.AWSConfig(), s.opt)
+		s.services[n] = svc
+	}
+	s.svc.Store(svc)
+}
+
+// SetLatency delays every later management API call by d (0: none),
+// keeping the gateway's other faults.
+func (s *Stack) SetLatency(d time.Duration) {
+	f := s.Gateway.Config().Faults
+	f.Latency = d
+	s.Gateway.SetFaults(f)
+}
+
+// Metrics returns every EMF line the chat wrote so far.
+func (s *Stack) Metrics() string { return s.metrics.String() }
+
+// Log returns the gateway's and the chat's log so far.
+func (s *Stack) Log() string { return s.log.String() }
+
+// Invocations returns every handler invocation so far.
+func (s *Stack) Invocations() []Invocation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Invocation(nil), s.invocations...)
+}
+
+// ConnectionsByName reads the Connections table and maps each live
+// connection's name to its connection id: how a test finds the id of a
+// client it knows by name.
+func (s *Stack) ConnectionsByName(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	p := dynamodb.NewScanPaginator(s.DB, &dynamodb.ScanInput{TableName: aws.String(s.Tables.Connections)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", s.Tables.Connections, err)
+		}
+		for _, item := range page.Items {
+			var c struct {
+				PK   string `dynamodbav:"pk"`
+				ID   string `dynamodbav:"connectionId"`
+				Name string `dynamodbav:"name"`
+			}
+			if err := attributevalue.UnmarshalMap(item, &c); err != nil {
+				return nil, err
+			}
+			if strings.HasPrefix(c.PK, contract.ConnItemPrefix) {
+				out[c.Name] = c.ID
+			}
+		}
+	}
+	return out, nil
 }

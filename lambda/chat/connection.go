@@ -1,0 +1,121 @@
+// Connecting and leaving: $connect claims a name (the requested one, the
+// one a resume token holds, or a guest name) and records the connection;
+// $disconnect removes it, releases the name and tells the room.
+
+package chat
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+func (inv *invocation) connect(query map[string]string) events.APIGatewayProxyResponse {
+	now := inv.opt.Now()
+	room, p := CleanRoom(query["room"])
+	if p != nil {
+		inv.log.Info("connect refused", "code", p.Code)
+		return events.APIGatewayProxyResponse{StatusCode: 400, Body: string(encode(p))}
+	}
+	c := Connection{ID: inv.connID, Room: room, ConnectedAt: now,
+		ExpiresAt: now.Add(inv.opt.ConnectionTTL), ResumeToken: newToken()}
+	claim := Claim{Room: room, ConnID: c.ID, Token: c.ResumeToken, Resume: query["resume"], ExpiresAt: c.ExpiresAt}
+
+	// The requested name if it is valid and free; otherwise a guest name
+	// and a warning that says why.
+	var previous string
+	var err error
+	requested := query["name"]
+	if requested != "" {
+		if claim.Name, c.Warning = CleanName(requested); c.Warning == nil {
+			previous, err = inv.store.ClaimName(inv.ctx, claim)
+			if errors.Is(err, ErrNameTaken) {
+				c.Warning = problem(CodeNameTaken, "The name %q is already taken in this room.", claim.Name)
+			} else if err != nil {
+				inv.log.Error("claim name", "error", err)
+				return events.APIGatewayProxyResponse{StatusCode: 500}
+			}
+		}
+	}
+	if requested == "" || c.Warning != nil {
+		if claim.Name, err = inv.claimGuestName(claim); err != nil {
+			inv.log.Error("claim guest name", "error", err)
+			return events.APIGatewayProxyResponse{StatusCode: 500}
+		}
+		if c.Warning != nil {
+			c.Warning.Message += fmt.Sprintf(" You are %s.", claim.Name)
+		}
+	}
+	c.Name = claim.Name
+	if err := inv.store.PutConnection(inv.ctx, c); err != nil {
+		inv.log.Error("record connection", "error", err)
+		if previous == "" {
+			// A name taken over from a previous connection stays claimed:
+			// the client retries with its token, or the claim is orphaned.
+			_ = inv.store.ReleaseName(inv.ctx, room, c.Name, c.ID)
+		}
+		return events.APIGatewayProxyResponse{StatusCode: 500}
+	}
+	if previous != "" {
+		// The same person reconnected before the old connection's record was
+		// gone: the old record goes without a "left", the room sees one join.
+		if _, _, err := inv.store.DeleteConnection(inv.ctx, previous); err != nil {
+			inv.log.Warn("remove replaced connection", "replaced", previous, "error", err)
+		}
+	}
+	inv.m.add(&inv.m.accepted, 1)
+	_ = inv.append(&Record{Kind: KindJoined, Room: room, From: c.Name, ConnID: c.ID})
+	inv.log.Info("connected", "room", room)
+	// API Gateway does not deliver to a connection before $connect returns,
+	// so the newcomer is left out; it asks for its state with hello.
+	inv.broadcast(room, encode(presenceFrame{Type: KindJoined, Room: room, Name: c.Name, TS: millis(now)}),
+		"", nil, c.ID, previous)
+	return events.APIGatewayProxyResponse{StatusCode: 200}
+}
+
+func (inv *invocation) claimGuestName(claim Claim) (string, error) {
+	claim.Resume = ""
+	var err error
+	for range 8 {
+		claim.Name = fmt.Sprintf("guest-%04d", mrand.IntN(10000))
+		if _, err = inv.store.ClaimName(inv.ctx, claim); !errors.Is(err, ErrNameTaken) {
+			return claim.Name, err
+		}
+	}
+	return "", fmt.Errorf("no free guest name after 8 tries: %w", err)
+}
+
+func (inv *invocation) disconnect() {
+	c, ok, err := inv.store.DeleteConnection(inv.ctx, inv.connID)
+	if err != nil {
+		inv.log.Error("remove connection", "error", err)
+		return
+	}
+	if !ok {
+		return // already removed: after a 410 during a broadcast, or replaced by a resume
+	}
+	// A reconnect with the resume token may have taken the name over before
+	// this $disconnect came: then the person has not left.
+	if owner, held, err := inv.store.Owner(inv.ctx, c.Room, c.Name); err == nil && held && owner.ConnID != c.ID {
+		inv.log.Info("disconnected; name already resumed by a new connection", "room", c.Room)
+		return
+	}
+	if err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
+		inv.log.Warn("release name", "error", err)
+	}
+	inv.m.add(&inv.m.accepted, 1)
+	_ = inv.append(&Record{Kind: KindLeft, Room: c.Room, From: c.Name, ConnID: c.ID})
+	inv.log.Info("disconnected", "room", c.Room)
+	inv.broadcast(c.Room, encode(presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(inv.opt.Now())}), "", nil)
+}
+
+// newToken returns a 128-bit random resume token.
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,152 @@
+package chat_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/lambda/chat"
+)
+
+func TestConnectDefaultsToGuestInLobbyAndTellsTheRoom(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice := h.Join("Alice", "")
+	guest, resp := h.Connect(nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("connect without query: status %d", resp.StatusCode)
+	}
+	s := state(t, h, guest)
+	if s.Room != "lobby" || !strings.HasPrefix(s.You, "guest-") || s.Warning != nil {
+		t.Fatalf("state = room %q you %q warning %v; want lobby, a guest name, no warning", s.Room, s.You, s.Warning)
+	}
+	joined := only(t, inbox(t, h, alice), "joined")
+	if joined.Name != s.You || joined.Room != "lobby" {
+		t.Fatalf("Alice saw %+v, want %s joined lobby", joined, s.You)
+	}
+	if fs := inbox(t, h, guest); len(fs) != 0 {
+		t.Fatalf("the newcomer received %v; it cannot receive before $connect returns", types(fs))
+	}
+}
+
+func TestConnectRefusesAnInvalidRoom(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	for _, room := range []string{"no spaces", strings.Repeat("r", 33), "-lead", "ünï"} {
+		if _, resp := h.Connect(map[string]string{"room": room}); resp.StatusCode != 400 {
+			t.Errorf("room %q: status %d, want 400", room, resp.StatusCode)
+		}
+	}
+	if _, resp := h.Connect(map[string]string{"room": "Team-Blue_2"}); resp.StatusCode != 200 {
+		t.Errorf("room Team-Blue_2: status %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestConnectWithTakenOrInvalidNameJoinsAsGuestWithWarning(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	h.Join("Alice", "")
+	for _, tc := range []struct{ name, code string }{
+		{"ALICE", "name_taken"},
+		{" alice ", "name_taken"},
+		{strings.Repeat("x", 33), "name_too_long"},
+		{"bad\u0007bell", "name_invalid"},
+		{"   ", "name_empty"},
+	} {
+		id, resp := h.Connect(map[string]string{"name": tc.name})
+		if resp.StatusCode != 200 {
+			t.Fatalf("connect as %q: status %d, want 200 (joins as a guest)", tc.name, resp.StatusCode)
+		}
+		s := state(t, h, id)
+		if !strings.HasPrefix(s.You, "guest-") || s.Warning == nil || s.Warning.Code != tc.code {
+			t.Errorf("connect as %q: you %q warning %+v; want a guest name and warning %s", tc.name, s.You, s.Warning, tc.code)
+		} else if !strings.Contains(s.Warning.Message, s.You) {
+			t.Errorf("warning %q does not tell the guest name %s", s.Warning.Message, s.You)
+		}
+	}
+}
+
+func TestDisconnectTellsTheRoomOnceAndFreesTheName(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+	h.GW.Take(alice)
+	h.Disconnect(bob)
+	h.Disconnect(bob) // API Gateway may deliver $disconnect more than once
+	if f := only(t, inbox(t, h, alice), "left"); f.Name != "Bob" {
+		t.Fatalf("left = %+v", f)
+	}
+	if s := state(t, h, alice); !slices.Equal(s.Members, []string{"Alice"}) {
+		t.Fatalf("members = %v", s.Members)
+	}
+	if s := state(t, h, h.Join("BOB", "")); s.You != "BOB" {
+		t.Fatalf("the name was not freed: you = %q", s.You)
+	}
+}
+
+func TestResumeTakesTheNameBackBeforeTheOldConnectionIsGone(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+	token := state(t, h, alice).Resume
+	// Without the token the name is taken…
+	if s := state(t, h, h.Join("Alice", "")); s.You == "Alice" {
+		t.Fatal("took Alice's name without her resume token")
+	}
+	// …a wrong token does not help…
+	wrong, _ := h.Connect(map[string]string{"name": "Alice", "resume": "guess"})
+	if s := state(t, h, wrong); s.You == "Alice" {
+		t.Fatal("took Alice's name with a wrong token")
+	}
+	// …and with it, the reconnecting client gets its name back at once.
+	again, _ := h.Connect(map[string]string{"name": "Alice", "resume": token})
+	if s := state(t, h, again); s.You != "Alice" {
+		t.Fatalf("reconnect with the resume token: you = %q (%+v)", s.You, s.Warning)
+	}
+	members := state(t, h, bob).Members
+	if n := slices.Index(members, "Alice"); n < 0 || slices.Contains(members[n+1:], "Alice") {
+		t.Fatalf("members = %v; want Alice exactly once", members)
+	}
+	h.GW.Take(bob)
+	h.Disconnect(alice) // the old connection's late $disconnect
+	if fs := inbox(t, h, bob); len(fs) != 0 {
+		t.Fatalf("the replaced connection's $disconnect sent %v", types(fs))
+	}
+	if s := state(t, h, again); s.You != "Alice" {
+		t.Fatalf("after the old $disconnect: you = %q", s.You)
+	}
+}
+
+func TestDisconnectAfterAResumeTakeoverSaysNothing(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+	token := state(t, h, alice).Resume
+	// A reconnect has taken the claim, and the old connection's $disconnect
+	// runs before the reconnect removed the old record.
+	if _, err := h.Store.ClaimName(context.Background(), chat.Claim{Room: "lobby", Name: "Alice", ConnID: chattest.NewConnID(),
+		Resume: token, ExpiresAt: h.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	h.GW.Take(bob)
+	h.Disconnect(alice)
+	if fs := inbox(t, h, bob); len(fs) != 0 {
+		t.Fatalf("the room was told %v although Alice is back", types(fs))
+	}
+}
+
+func TestUnknownConnectionIsToldToReconnect(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	ghost := chattest.NewConnID()
+	h.GW.Open(ghost)
+	if e := sendErr(t, h, ghost, `{"action":"hello"}`); e.Code != "not_connected" {
+		t.Fatalf("error = %+v", e)
+	}
+	if e := sendErr(t, h, ghost, `{"action":"sendPublic","message":"hi"}`); e.Code != "not_connected" {
+		t.Fatalf("error = %+v", e)
+	}
+}

@@ -1,0 +1,119 @@
+// Messages: sendPublic and sendPrivate record a message in the log and
+// deliver it to the room or to the named recipients.
+
+package chat
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+func (inv *invocation) sendPublic(req request) []byte {
+	msg, p := text(req, "message", cleanMessage)
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	c, fail := inv.caller(req)
+	if fail != nil {
+		return fail
+	}
+	r := Record{Kind: KindPublic, Room: c.Room, From: c.Name, Message: msg, ConnID: c.ID}
+	if err := inv.append(&r); err != nil {
+		return inv.internal(req, "record message", err)
+	}
+	inv.m.add(&inv.m.accepted, 1)
+	frame := publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message}
+	inv.broadcast(c.Room, encode(frame), c.ID, encode(withRef(frame, req.Ref)))
+	return nil
+}
+
+func (inv *invocation) sendPrivate(req request) []byte {
+	rawTo, p := field[[]string](req, "to", "a list of names")
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	to, unknown, p := cleanRecipients(rawTo)
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	msg, p := text(req, "message", cleanMessage)
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	c, fail := inv.caller(req)
+	if fail != nil {
+		return fail
+	}
+	var recipients []Member
+	for _, name := range to {
+		m, ok, err := inv.recipient(c.Room, name)
+		if err != nil {
+			return inv.internal(req, "look up recipient", err)
+		}
+		if !ok {
+			unknown = append(unknown, name)
+		} else if !slices.ContainsFunc(recipients, func(r Member) bool { return r.ConnID == m.ConnID }) {
+			recipients = append(recipients, m)
+		}
+	}
+	if len(unknown) > 0 {
+		p := problem(CodeRecipientsUnknown, "Nobody called %s is in this room.", strings.Join(unknown, ", "))
+		p.Unknown = unknown
+		return inv.fail(req, p)
+	}
+	r := Record{Kind: KindPrivate, Room: c.Room, From: c.Name, To: names(recipients), Message: msg, ConnID: c.ID}
+	if err := inv.append(&r); err != nil {
+		return inv.internal(req, "record message", err)
+	}
+	inv.m.add(&inv.m.accepted, 1)
+	frame := privateFrame{Type: KindPrivate, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, To: r.To, Message: r.Message}
+	targets := []target{{Member{ConnID: c.ID, Name: c.Name}, encode(withRef(frame, req.Ref))}}
+	data := encode(frame)
+	for _, m := range recipients {
+		if m.ConnID != c.ID {
+			targets = append(targets, target{m, data})
+		}
+	}
+	inv.deliver(targets)
+	return nil
+}
+
+// recipient finds the member called name in room: the claim's holder, if
+// its record is live and still carries that name. A private message must
+// never reach a connection that holds a stale claim under another name.
+func (inv *invocation) recipient(room, name string) (Member, bool, error) {
+	m, ok, err := inv.store.Owner(inv.ctx, room, name)
+	if err != nil || !ok {
+		return Member{}, false, err
+	}
+	c, err := inv.store.GetConnection(inv.ctx, m.ConnID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Member{}, false, nil
+	case err != nil:
+		return Member{}, false, err
+	case c.Room != room || Fold(c.Name) != Fold(name):
+		return Member{}, false, nil
+	}
+	return Member{ConnID: c.ID, Name: c.Name}, true, nil
+}
+
+// append stamps a record (id, time, retention) and adds it to the message
+// log. Activity records (joined, left, renamed, gone) have already happened
+// when they are recorded: for them a failure is only logged and counted.
+func (inv *invocation) append(r *Record) error {
+	now := inv.opt.Now().Truncate(time.Millisecond)
+	r.ID = ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String()
+	r.TS = now
+	r.ExpiresAt = now.Add(inv.opt.MessageRetention)
+	err := inv.store.Append(inv.ctx, *r)
+	if err != nil && !r.Kind.IsMessage() {
+		inv.log.Error("record activity", "kind", r.Kind, "error", err)
+		inv.m.add(&inv.m.internal, 1)
+	}
+	return err
+}

@@ -1,0 +1,111 @@
+package chat_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
+)
+
+func TestSendPublicReachesEveryoneInTheRoomExactlyOnce(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice, bob, carol := h.Join("Alice", "r1"), h.Join("Bob", "r1"), h.Join("Carol", "r1")
+	dave := h.Join("Dave", "r2")
+	for _, id := range []string{alice, bob, carol, dave} {
+		h.GW.Take(id)
+	}
+	if resp := h.Send(alice, `{"action":"sendPublic","message":"hi all","from":"Mallory","ref":"a1"}`); resp != "" {
+		t.Fatalf("sendPublic has no route response, got %q", resp)
+	}
+	for _, id := range []string{alice, bob, carol} {
+		f := only(t, inbox(t, h, id), "public")
+		if f.From != "Alice" || f.Message != "hi all" || f.Room != "r1" || f.ID == "" || f.TS == 0 {
+			t.Fatalf("delivered %+v; want Alice's message with id and time (the payload's from is ignored)", f)
+		}
+		if wantRef := map[bool]string{true: "a1", false: ""}[id == alice]; f.Ref != wantRef {
+			t.Fatalf("ref = %q, want %q (only the sender's copy carries it)", f.Ref, wantRef)
+		}
+	}
+	if fs := inbox(t, h, dave); len(fs) != 0 {
+		t.Fatalf("another room received %v", types(fs))
+	}
+	if s := state(t, h, bob); len(s.History) != 1 || s.History[0].Message != "hi all" {
+		t.Fatalf("history = %+v", s.History)
+	}
+}
+
+func TestSendPrivateReachesOnlyTheRecipientsAndTheSender(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice, bob, carol, dave := h.Join("Alice", ""), h.Join("Bob", ""), h.Join("Carol", ""), h.Join("Dave", "")
+	eve := h.Join("Eve", "other")
+	all := []string{alice, bob, carol, dave, eve}
+	for _, id := range all {
+		h.GW.Take(id)
+	}
+	h.Send(alice, `{"action":"sendPrivate","to":["bob","DAVE","Bob"],"message":"psst","ref":"p1"}`)
+	got := map[string][]frame{}
+	for _, id := range all {
+		got[id] = inbox(t, h, id)
+	}
+	for _, id := range []string{alice, bob, dave} {
+		f := only(t, got[id], "private")
+		if f.From != "Alice" || f.Message != "psst" || !slices.Equal(f.To, []string{"Bob", "Dave"}) {
+			t.Fatalf("delivered %+v; want from Alice to [Bob Dave] as the server spells them", f)
+		}
+	}
+	if got[alice][0].Ref != "p1" || got[bob][0].Ref != "" {
+		t.Fatalf("ref: sender %q, recipient %q", got[alice][0].Ref, got[bob][0].Ref)
+	}
+	for _, id := range []string{carol, eve} {
+		if len(got[id]) != 0 {
+			t.Fatalf("a non-recipient received %v", types(got[id]))
+		}
+	}
+	if s := state(t, h, carol); len(s.History) != 0 {
+		t.Fatalf("a private message shows in the public history: %+v", s.History)
+	}
+
+	// Naming yourself: one copy.
+	h.Send(bob, `{"action":"sendPrivate","to":["Bob"],"message":"note to self"}`)
+	only(t, inbox(t, h, bob), "private")
+	// Someone in another room is unknown here, and nothing is sent.
+	e := sendErr(t, h, alice, `{"action":"sendPrivate","to":["Eve","Bob","Zed"],"message":"x","ref":"p2"}`)
+	if e.Code != "recipients_unknown" || !slices.Equal(e.Unknown, []string{"Eve", "Zed"}) || e.Ref != "p2" || e.Action != "sendPrivate" {
+		t.Fatalf("error = %+v; want recipients_unknown naming Eve and Zed", e)
+	}
+	for _, id := range all {
+		if fs := inbox(t, h, id); len(fs) != 0 {
+			t.Fatalf("a refused private message delivered %v", types(fs))
+		}
+	}
+}
+
+func TestFramesKeepHTMLCharactersAsTheyAre(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice := h.Join("Alice", "")
+	h.Send(alice, `{"action":"sendPublic","message":"<b>&</b>"}`)
+	raw := string(h.GW.Take(alice)[0])
+	if !strings.Contains(raw, `"<b>&</b>"`) {
+		t.Fatalf("frame %s escapes HTML characters (six bytes each instead of one)", raw)
+	}
+}
+
+func TestOverlongRecipientNamesAreUnknownNotInternalErrors(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice := h.Join("Alice", "")
+	h.Join("Bob", "")
+	h.GW.Take(alice)
+	huge := strings.Repeat("z", 3000)
+	e := sendErr(t, h, alice, `{"action":"sendPrivate","to":["Bob","`+huge+`"],"message":"x"}`)
+	if e.Code != "recipients_unknown" || len(e.Unknown) != 1 || e.Unknown[0] != huge {
+		t.Fatalf("error = %s %v", e.Code, len(e.Unknown))
+	}
+	if n := metricTotals(t, h)["InternalErrors"]; n != 0 {
+		t.Fatalf("InternalErrors = %v: a client can set off the internal-error alarm", n)
+	}
+}

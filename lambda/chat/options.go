@@ -1,0 +1,70 @@
+// The Service's options and their defaults.
+
+package chat
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// Options tune a Service. The zero value of every field means its default.
+type Options struct {
+	// PoolSize bounds concurrent deliveries of one broadcast. Default 32.
+	PoolSize int
+	// PostTimeout bounds one delivery. Default 3s.
+	PostTimeout time.Duration
+	// DeadlineMargin is kept free before the invocation's deadline to finish
+	// cleanly after a fan-out. Default 500ms.
+	DeadlineMargin time.Duration
+	// MessageRetention is how long the message log keeps a record. Default 30 days.
+	MessageRetention time.Duration
+	// StaleGrace is how long a new connection is spared removal on 410: API
+	// Gateway answers 410 for a connection whose $connect has not returned
+	// yet, and a $connect can take up to the 29 s integration timeout.
+	// Default 30s.
+	StaleGrace time.Duration
+	// ConnectionTTL is how long a connection record lives at most: a little
+	// past API Gateway's 2-hour connection limit. Default 2h10m.
+	ConnectionTTL time.Duration
+	// Logger receives structured logs. Default: slog.Default().
+	Logger *slog.Logger
+	// Metrics receives one embedded-metric-format line per invocation.
+	// Default os.Stdout (where Lambda's log capture reads it).
+	Metrics io.Writer
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// WithDefaults returns the options with every zero field set to its default.
+func (opt Options) WithDefaults() Options {
+	if opt.PoolSize <= 0 {
+		opt.PoolSize = 32
+	}
+	if opt.PostTimeout <= 0 {
+		opt.PostTimeout = 3 * time.Second
+	}
+	if opt.DeadlineMargin <= 0 {
+		opt.DeadlineMargin = 500 * time.Millisecond
+	}
+	if opt.MessageRetention <= 0 {
+		opt.MessageRetention = 30 * 24 * time.Hour
+	}
+	if opt.StaleGrace <= 0 {
+		opt.StaleGrace = 30 * time.Second
+	}
+	if opt.ConnectionTTL <= 0 {
+		opt.ConnectionTTL = 2*time.Hour + 10*time.Minute
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Metrics == nil {
+		opt.Metrics = os.Stdout
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return opt
+}

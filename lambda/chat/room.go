@@ -1,0 +1,63 @@
+// Room state: hello answers with the members, recent history, limits and
+// the resume token a page needs to show the room.
+
+package chat
+
+import (
+	"cmp"
+	"encoding/json"
+	"slices"
+	"strings"
+)
+
+func (inv *invocation) hello(req request) []byte {
+	c, fail := inv.caller(req)
+	if fail != nil {
+		return fail
+	}
+	members, err := inv.store.Members(inv.ctx, c.Room)
+	if err != nil {
+		return inv.internal(req, "list members", err)
+	}
+	if !slices.ContainsFunc(members, func(m Member) bool { return m.ConnID == c.ID }) {
+		// The room index is eventually consistent: a hello right after
+		// $connect may not find the caller in it yet.
+		members = append(members, Member{ConnID: c.ID, Name: c.Name})
+	}
+	recs, err := inv.store.History(inv.ctx, c.Room, HistoryLimit)
+	if err != nil {
+		return inv.internal(req, "read history", err)
+	}
+	frame := stateFrame{Type: KindState, Room: c.Room, You: c.Name, Members: sortedNames(members),
+		History: []json.RawMessage{}, Limits: limits, Resume: c.ResumeToken, Warning: c.Warning}
+	// The newest messages that fit: the frame stays inside API Gateway's
+	// 128 KB message limit however long the messages are.
+	budget := StateMaxBytes - len(encode(frame))
+	for _, r := range slices.Backward(recs) {
+		entry := encode(publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message})
+		if budget -= len(entry) + 1; budget < 0 {
+			break
+		}
+		frame.History = append(frame.History, entry)
+	}
+	slices.Reverse(frame.History)
+	inv.m.add(&inv.m.accepted, 1)
+	return encode(frame)
+}
+
+func names(ms []Member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Name
+	}
+	return out
+}
+
+// sortedNames lists members' names the way people read a list: ignoring case.
+func sortedNames(ms []Member) []string {
+	out := names(ms)
+	slices.SortFunc(out, func(a, b string) int {
+		return cmp.Or(strings.Compare(Fold(a), Fold(b)), strings.Compare(a, b))
+	})
+	return out
+}
