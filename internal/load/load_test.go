@@ -9,22 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/groupchat/groupchat/local/gateway"
-	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/internal/testkit/localtest"
+	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/gateway"
 )
-
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 func TestSteadyRunAgainstTheLocalStackIsComplete(t *testing.T) {
 	t.Parallel()
 	s := localtest.Start(t, local.Options{})
 	var stdout, stderr bytes.Buffer
-	code := Main(testContext(t), []string{"-url", s.URL, "-clients", "25", "-room-size", "10", "-rate", "20",
+	code := Main(testkit.Context(t, 90*time.Second), []string{"-url", s.URL, "-clients", "25", "-room-size", "10", "-rate", "20",
 		"-duration", "2s", "-json", t.TempDir() + "/result.json"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
@@ -43,7 +38,7 @@ func TestSteadyRunAgainstTheLocalStackIsComplete(t *testing.T) {
 func TestBroadcastModeMeasuresEachBroadcast(t *testing.T) {
 	t.Parallel()
 	s := localtest.Start(t, local.Options{})
-	res, err := Run(testContext(t), Config{URL: s.URL, Clients: 12, RoomSize: 6, Broadcasts: 4})
+	res, err := Run(testkit.Context(t, 90*time.Second), Config{URL: s.URL, Clients: 12, RoomSize: 6, Broadcasts: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +65,7 @@ func TestLossIsReported(t *testing.T) {
 			return id == victim
 		},
 	}}})
-	res, err := Run(testContext(t), Config{URL: s.URL, Clients: 3, RoomSize: 3, Broadcasts: 3, Drain: time.Second,
+	res, err := Run(testkit.Context(t, 90*time.Second), Config{URL: s.URL, Clients: 3, RoomSize: 3, Broadcasts: 3, Drain: time.Second,
 		ConnectConcurrency: 1,
 		AfterJoin: func(ctx context.Context) error {
 			ids, err := s.ConnectionsByName(ctx)
@@ -121,7 +116,7 @@ func TestConfigIsValidatedAndBounded(t *testing.T) {
 func TestUnreachableTargetFailsWithExit2(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
-	code := Main(testContext(t), []string{"-url", "ws://127.0.0.1:1/local", "-clients", "2", "-q"}, &stdout, &stderr)
+	code := Main(testkit.Context(t, 90*time.Second), []string{"-url", "ws://127.0.0.1:1/local", "-clients", "2", "-q"}, &stdout, &stderr)
 	if code != 2 || !strings.Contains(stderr.String(), "no client connected") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
