@@ -1,60 +1,14 @@
-// ChatClient against a fake socket and fake timers: hello on open, reconnect
-// with exponential backoff and jitter, the keep-alive ping, and the outbox
-// (queued while disconnected, sent after reconnect and hello, confirmed by ref,
-// or visibly failed/unconfirmed — never dropped silently).
+// ChatClient as the page uses it, against a fake socket and fake timers: the
+// connection, outbox and session together (each is also tested alone in its
+// own file). Hello on open, reconnect with exponential backoff and jitter, the
+// keep-alive ping, and the outbox (queued while disconnected, sent after
+// reconnect and hello, confirmed by ref, or visibly failed/unconfirmed — never
+// dropped silently).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  backoffDelay,
-  ChatClient,
-  connectUrl,
-  DEFAULT_BACKOFF,
-  type ClientOptions,
-  type OutboxItem,
-  type SocketLike,
-  type Status,
-} from '../src/client';
+import { ChatClient, type ClientOptions, type OutboxItem, type Status } from '../src/client';
 import type { ServerFrame, Warning } from '../src/protocol';
 import { watchWake } from '../src/wake';
-
-class FakeSocket implements SocketLike {
-  readyState = 0;
-  sent: Array<Record<string, unknown>> = [];
-  closedWith: { code?: number; reason?: string } | null = null;
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  constructor(readonly url: string) {}
-
-  send(data: string): void {
-    if (this.readyState !== 1) throw new Error('not open');
-    this.sent.push(JSON.parse(data));
-  }
-  close(code?: number, reason?: string): void {
-    this.closedWith = { code, reason };
-    this.readyState = 3;
-  }
-  // Test drivers: what the server side does.
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-  receive(frame: object | string): void {
-    this.onmessage?.({ data: typeof frame === 'string' ? frame : JSON.stringify(frame) });
-  }
-  serverClose(code = 1001, reason = 'going away'): void {
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-  }
-  actions(): unknown[] {
-    return this.sent.map((f) => f.action);
-  }
-}
-
-const limits = { nameMax: 32, nameMaxBytes: 64, messageMax: 2000, recipientsMax: 20 };
-function state(you: string, extra: object = {}) {
-  return { type: 'state', room: 'lobby', you, members: [you], history: [], limits, ...extra };
-}
+import { FakeSocket, state } from './fakes';
 
 interface Harness {
   client: ChatClient;
@@ -130,15 +84,6 @@ afterEach(() => {
 });
 
 describe('connecting', () => {
-  it('puts name and room into the query, keeping the stage path', () => {
-    expect(connectUrl('ws://127.0.0.1:8080/local', 'Al ice&x', 'lobby')).toBe(
-      'ws://127.0.0.1:8080/local?name=Al+ice%26x&room=lobby',
-    );
-    expect(connectUrl('wss://abc.execute-api.eu-west-1.amazonaws.com/prod', '', 'team')).toBe(
-      'wss://abc.execute-api.eu-west-1.amazonaws.com/prod?room=team',
-    );
-  });
-
   it('sends hello first and is ready when state arrives', () => {
     const h = harness();
     h.client.start();
@@ -214,17 +159,6 @@ describe('the name warning', () => {
 });
 
 describe('reconnecting', () => {
-  it('computes exponential delays with equal jitter, capped', () => {
-    const b = DEFAULT_BACKOFF;
-    expect([0, 1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, b, () => 0))).toEqual([
-      500, 1000, 2000, 4000, 8000, 15000, 15000,
-    ]);
-    expect([0, 1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, b, () => 1))).toEqual([
-      1000, 2000, 4000, 8000, 16000, 30000, 30000,
-    ]);
-    expect(backoffDelay(2, b, () => 0.5)).toBe(3000);
-  });
-
   it('reconnects after a drop, with growing delays while attempts fail', () => {
     const h = harness({ random: () => 0 });
     const first = ready(h);
