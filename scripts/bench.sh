@@ -14,6 +14,7 @@
 # The load average is printed before each part: on a busy machine the
 # figures are worse, so note it with them.
 set -euo pipefail
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # at least the Go release go.mod's toolchain line pins
 cd "$(dirname "$0")/.."
 what="${1:-all}"
 out="${BENCH_OUT:-bin/bench}"

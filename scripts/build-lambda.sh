@@ -2,6 +2,7 @@
 # Builds the Lambda for provided.al2023 on arm64: a static, stripped binary
 # named bootstrap, without the RPC shim (lambda.norpc). Usage: build-lambda.sh OUTDIR
 set -euo pipefail
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # at least the Go release go.mod's toolchain line pins
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:?usage: build-lambda.sh OUTDIR}"
 mkdir -p "$out"

@@ -6,6 +6,7 @@
 #   cdk.sh deploy ENV    deploys one environment's stack (needs AWS credentials)
 # synth works offline and without AWS credentials.
 set -euo pipefail
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # at least the Go release go.mod's toolchain line pins
 cd "$(dirname "$0")/.."
 cmd="${1:?usage: cdk.sh synth|bootstrap|diff|deploy [ENV]}"
 env="${2:-dev}"

@@ -3,6 +3,7 @@
 # exists, builds cmd/local and runs it in the foreground, so Ctrl-C reaches it
 # directly. Flags are passed on: scripts/dev.sh -port 9000 -data .dynalite
 set -euo pipefail
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # at least the Go release go.mod's toolchain line pins
 cd "$(dirname "$0")/.."
 if [ -f frontend/package.json ]; then
   (

@@ -12,6 +12,7 @@
 # testdata/fuzz/<Target>/: commit it, and plain `go test` replays it as a
 # regression case from then on.
 set -euo pipefail
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # at least the Go release go.mod's toolchain line pins
 cd "$(dirname "$0")/.."
 targets=(
   "./contract FuzzSelectRoute 250000x"       # route selection: any frame picks one of the API's routes

@@ -9,6 +9,7 @@
 # install and fails. The tests never skip.
 # GROUPCHAT_UPDATE_SCREENSHOT=1 rewrites docs/screenshot.png from the run.
 set -euo pipefail
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # at least the Go release go.mod's toolchain line pins
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"

@@ -2,6 +2,7 @@
 # Runs every test the project has. Each stage is a script of its own so it can
 # be run alone while working on one part.
 set -euo pipefail
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # at least the Go release go.mod's toolchain line pins
 cd "$(dirname "$0")/.."
 start=$SECONDS
 stage() { echo; echo "=== $1 ($((SECONDS - start))s)"; }
