@@ -1,0 +1,79 @@
+// The composer: the message box (Enter sends, Shift+Enter adds a line), the
+// counter of code points against the room's limit, and the checks that keep an
+// over-long message or too many recipients from being sent.
+
+import { byId } from './dom';
+import { codePoints, type ClientFrame, type Limits } from './protocol';
+
+export type MessageFrame = Extract<ClientFrame, { action: 'sendPublic' | 'sendPrivate' }>;
+
+export class Composer {
+  private readonly form = byId<HTMLFormElement>('composer');
+  private readonly message = byId<HTMLTextAreaElement>('message');
+  private readonly counter = byId('counter');
+  private readonly errorEl = byId('send-error');
+
+  /** limits gives the room's bounds; submit is called on Enter or Send. */
+  constructor(
+    private readonly limits: () => Limits,
+    submit: () => void,
+  ) {
+    this.message.addEventListener('input', () => this.updateCounter());
+    this.message.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        submit();
+      }
+    });
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      submit();
+    });
+    this.updateCounter();
+  }
+
+  focus(): void {
+    this.message.focus();
+  }
+
+  /** An error about sending; '' clears it. */
+  error(text: string): void {
+    this.errorEl.textContent = text;
+  }
+
+  /**
+   * The frame for what was typed, to everyone or privately to `to`; null when
+   * there is nothing to send or it breaks the limits (the composer says why).
+   */
+  draft(to: string[]): MessageFrame | null {
+    const message = this.message.value;
+    if (!message.trim()) return null;
+    const { messageMax, recipientsMax } = this.limits();
+    const n = codePoints(message);
+    if (n > messageMax) {
+      this.error(`That is ${n} characters; a message has at most ${messageMax}.`);
+      return null;
+    }
+    if (to.length > recipientsMax) {
+      this.error(`A private message goes to at most ${recipientsMax} people.`);
+      return null;
+    }
+    this.error('');
+    return to.length ? { action: 'sendPrivate', to, message } : { action: 'sendPublic', message };
+  }
+
+  /** The message went out: an empty box, ready for the next. */
+  sent(): void {
+    this.message.value = '';
+    this.updateCounter();
+    this.message.focus();
+  }
+
+  /** Counts against the limit (it may have changed with the room's state). */
+  updateCounter(): void {
+    const n = codePoints(this.message.value);
+    const max = this.limits().messageMax;
+    this.counter.textContent = `${n} / ${max}`;
+    this.counter.classList.toggle('over', n > max);
+  }
+}

@@ -1,0 +1,65 @@
+// The join form: name and room, prefilled from ?name= and ?room= or from what
+// this browser last joined with, and the room name checked before connecting.
+
+import { byId } from './dom';
+import { normalizeRoom } from './protocol';
+
+const STORAGE_KEY = 'groupchat.join';
+
+export class JoinForm {
+  private readonly view = byId('join');
+  private readonly form = byId<HTMLFormElement>('join-form');
+  private readonly name = byId<HTMLInputElement>('join-name');
+  private readonly room = byId<HTMLInputElement>('join-room');
+  private readonly errorEl = byId('join-error');
+
+  /** join is called with the trimmed name ('' for a guest) and the normalized room. */
+  constructor(join: (name: string, room: string) => void) {
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.submit(join);
+    });
+  }
+
+  /** Fills the form from the page's query, else from the last join. */
+  prefill(): void {
+    const q = new URL(window.location.href).searchParams;
+    let saved: { name?: string; room?: string } = {};
+    try {
+      saved = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? '{}') ?? {};
+    } catch {
+      // Private mode or a corrupt entry: start empty.
+    }
+    this.name.value = q.get('name') ?? saved.name ?? '';
+    this.room.value = q.get('room') ?? saved.room ?? 'lobby';
+    this.name.focus();
+  }
+
+  hide(): void {
+    this.view.hidden = true;
+  }
+
+  /** Shows the form again (after leaving), with the name you had. */
+  show(name: string): void {
+    this.view.hidden = false;
+    this.name.value = name;
+    this.name.focus();
+  }
+
+  private submit(join: (name: string, room: string) => void): void {
+    const name = this.name.value.trim();
+    const room = normalizeRoom(this.room.value);
+    if (room === null) {
+      this.errorEl.textContent = 'A room name is 1–32 letters a–z, digits, "_" or "-", starting with a letter or digit.';
+      this.room.focus();
+      return;
+    }
+    this.errorEl.textContent = '';
+    try {
+      localStorage.setItem(STORAGE_KEY, JSON.stringify({ name, room }));
+    } catch {
+      // Not remembering is fine.
+    }
+    join(name, room);
+  }
+}

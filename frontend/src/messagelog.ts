@@ -1,0 +1,165 @@
+// The message log: messages (each shown once, by id), notices, and the
+// pending bubbles of what the user sent, with their outbox state — queued,
+// sending, not sent or not confirmed (with *Send again* / *Dismiss*) — until
+// the server's echo turns them into the message in place.
+
+import type { OutboxItem } from './client';
+import { byId, el, nameHue, timeEl } from './dom';
+import type { PrivateFrame, PublicFrame } from './protocol';
+
+const MAX_LOG_ENTRIES = 1000;
+
+type Message = PublicFrame | PrivateFrame;
+
+export interface MessageLogHooks {
+  /** The name messages from you are shown under. */
+  you(): string;
+  /** Send again an item that failed or was not confirmed. */
+  retry(ref: string): void;
+  /** Give up on it. */
+  discard(ref: string): void;
+}
+
+export class MessageLog {
+  private readonly log = byId('log');
+  /** Ids of the messages shown. */
+  private readonly seen = new Set<string>();
+  /** The pending bubbles, by the ref of their outbox item. */
+  private readonly pending = new Map<string, HTMLElement>();
+
+  constructor(private readonly hooks: MessageLogHooks) {}
+
+  clear(): void {
+    this.seen.clear();
+    this.pending.clear();
+    this.log.replaceChildren();
+  }
+
+  /** A message from the server: a new one, or the echo of a pending bubble. */
+  show(f: Message): void {
+    if (this.seen.has(f.id)) return;
+    const bubble = f.ref !== undefined ? this.pending.get(f.ref) : undefined;
+    if (bubble && f.ref !== undefined) {
+      this.pending.delete(f.ref);
+      this.confirm(bubble, f);
+      return;
+    }
+    this.seen.add(f.id);
+    this.append(this.messageEl(f), f.from === this.hooks.you());
+  }
+
+  notice(text: string, ts: number, kind: 'info' | 'warn' = 'info'): void {
+    this.append(el('p', { class: `notice ${kind}` }, el('span', { text }), ' ', timeEl(ts)), false);
+  }
+
+  /** Shows what the user just sent, as pending, until the outbox says more. */
+  addPending(ref: string, draft: { room: string; message: string; to: string[] }): void {
+    const { room, message, to } = draft;
+    const from = this.hooks.you();
+    const bubble = this.messageEl(
+      to.length
+        ? { type: 'private', id: '', ts: Date.now(), room, from, to, message }
+        : { type: 'public', id: '', ts: Date.now(), room, from, message },
+    );
+    bubble.classList.add('pending');
+    bubble.dataset.ref = ref;
+    this.pending.set(ref, bubble);
+    this.append(bubble, true);
+  }
+
+  /** An outbox item of a message changed state. */
+  outbox(item: OutboxItem): void {
+    const e = this.pending.get(item.ref);
+    if (!e) return;
+    switch (item.state) {
+      case 'queued':
+        this.setStatus(e, 'Queued — sent when the connection is back', 'queued');
+        break;
+      case 'sent':
+        this.setStatus(e, 'Sending…', 'sending');
+        break;
+      case 'unconfirmed':
+        this.setStatus(e, 'Not confirmed: the connection dropped before the server answered. It may not have been sent.', 'failed', item.ref);
+        break;
+      case 'failed':
+        this.setStatus(e, `Not sent: ${item.error?.message ?? 'the server refused it.'}`, 'failed', item.ref);
+        break;
+      case 'done':
+        this.pending.delete(item.ref);
+        if (item.echo && (item.echo.type === 'public' || item.echo.type === 'private')) this.confirm(e, item.echo);
+        else e.remove();
+        break;
+    }
+  }
+
+  /** The user left the room: what is still pending was not sent. */
+  abandon(items: OutboxItem[]): void {
+    for (const item of items) {
+      const e = this.pending.get(item.ref);
+      if (e) this.setStatus(e, 'Not sent: you left the room.', 'failed');
+    }
+    this.pending.clear();
+  }
+
+  private setStatus(e: HTMLElement, text: string, kind: string, retryRef?: string): void {
+    let status = e.querySelector<HTMLElement>('.msg-status');
+    if (!status) {
+      status = el('div', { class: 'msg-status' });
+      e.append(status);
+    }
+    status.dataset.kind = kind;
+    status.replaceChildren(el('span', { text }));
+    status.setAttribute('role', kind === 'failed' ? 'alert' : 'status');
+    if (retryRef) {
+      const again = el('button', { class: 'link', text: 'Send again', attrs: { type: 'button' } });
+      again.addEventListener('click', () => this.hooks.retry(retryRef));
+      const drop = el('button', { class: 'link', text: 'Dismiss', attrs: { type: 'button' } });
+      drop.addEventListener('click', () => {
+        this.hooks.discard(retryRef);
+        e.remove();
+        this.pending.delete(retryRef);
+      });
+      status.append(' ', again, ' ', drop);
+    }
+  }
+
+  /** Turns a pending bubble into the message the server confirmed, in place. */
+  private confirm(bubble: HTMLElement, f: Message): void {
+    if (this.seen.has(f.id)) {
+      bubble.remove();
+      return;
+    }
+    this.seen.add(f.id);
+    bubble.replaceWith(this.messageEl(f));
+  }
+
+  private messageEl(f: Message): HTMLElement {
+    const you = this.hooks.you();
+    const mine = f.from === you;
+    const from = el('span', { class: 'from', text: mine ? `${f.from} (you)` : f.from });
+    from.style.setProperty('--hue', String(nameHue(f.from)));
+    const head = el('div', { class: 'msg-head' }, from);
+    if (f.type === 'private') {
+      head.append(el('span', { class: 'badge', text: 'private' }));
+      head.append(el('span', { class: 'to', text: `to ${f.to.map((n) => (n === you ? 'you' : n)).join(', ')}` }));
+    }
+    head.append(timeEl(f.ts));
+    const article = el(
+      'article',
+      { class: `msg ${f.type}${mine ? ' mine' : ''}` },
+      head,
+      el('p', { class: 'text', text: f.message }),
+    );
+    if (f.id) article.dataset.id = f.id;
+    return article;
+  }
+
+  private append(node: HTMLElement, force: boolean): void {
+    const log = this.log;
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    log.append(node);
+    // A long session keeps the page light: the oldest entries go first.
+    while (log.childElementCount > MAX_LOG_ENTRIES) log.firstElementChild?.remove();
+    if (atBottom || force) log.scrollTop = log.scrollHeight;
+  }
+}
