@@ -14,30 +14,57 @@ import (
 // ContextKey is the cdk.json context key that holds one object per environment.
 const ContextKey = "groupchat"
 
-// Config is one environment's validated configuration. Every field comes
-// from cdk.json's context "groupchat.<env>"; see docs/deploy.md.
+// Config is one environment's validated configuration: Defaults, overridden
+// by the keys cdk.json's context "groupchat.<env>" lists (each field's json
+// tag is its key); see docs/deploy.md.
 type Config struct {
-	Env                  string  // the environment name (dev, prod)
-	Account              string  // optional: 12 digits; empty means CDK_DEFAULT_ACCOUNT
-	Region               string  // optional: empty means CDK_DEFAULT_REGION
-	StageName            string  // the API stage, also the metrics' Stage dimension
-	LogRetentionDays     int     // one of CloudWatch Logs' retention values
-	MessageRetentionDays int     // how long the message log keeps a record (TTL)
-	RemovalPolicy        string  // "destroy" or "retain": tables and log groups
-	PointInTimeRecovery  bool    // DynamoDB PITR
-	DeletionProtection   bool    // DynamoDB deletion protection
-	AlarmEmail           string  // optional: subscribed to the alarm topic
-	ThrottleRateLimit    float64 // stage default route steady-state requests/s
-	ThrottleBurstLimit   int     // stage default route burst
-	FanoutPoolSize       int     // concurrent PostToConnection calls per invocation
-	ReservedConcurrency  int     // 0: none (opt-in; fails on accounts with a low limit)
+	Env                  string  `json:"-"`                    // the environment name (dev, prod)
+	Account              string  `json:"account"`              // optional: 12 digits; empty means CDK_DEFAULT_ACCOUNT
+	Region               string  `json:"region"`               // optional: empty means CDK_DEFAULT_REGION
+	StageName            string  `json:"stageName"`            // the API stage, also the metrics' Stage dimension
+	LogRetentionDays     int     `json:"logRetentionDays"`     // one of CloudWatch Logs' retention values
+	MessageRetentionDays int     `json:"messageRetentionDays"` // how long the message log keeps a record (TTL)
+	RemovalPolicy        string  `json:"removalPolicy"`        // "destroy" or "retain": tables, log groups, the alarm key
+	PointInTimeRecovery  bool    `json:"pointInTimeRecovery"`  // DynamoDB PITR
+	DeletionProtection   bool    `json:"deletionProtection"`   // DynamoDB deletion protection
+	AlarmEmail           string  `json:"alarmEmail"`           // optional: subscribed to the alarm topic
+	ThrottleRateLimit    float64 `json:"throttleRateLimit"`    // stage default route steady-state requests/s
+	ThrottleBurstLimit   int     `json:"throttleBurstLimit"`   // stage default route burst
+	FanoutPoolSize       int     `json:"fanoutPoolSize"`       // concurrent PostToConnection calls per invocation
+	ReservedConcurrency  int     `json:"reservedConcurrency"`  // 0: none (opt-in; fails on accounts with a low limit)
 	// ManageAPIGatewayAccountRole creates the account-level CloudWatch role of
 	// API Gateway (stage logging needs it); false when the account's role is
 	// managed elsewhere. See docs/deploy.md.
-	ManageAPIGatewayAccountRole bool
-	AmplifyRepository           string // https://github.com/OWNER/REPO
-	AmplifyBranch               string // the branch this environment builds
-	GitHubTokenSecretName       string // Secrets Manager secret holding the token
+	ManageAPIGatewayAccountRole bool   `json:"manageApiGatewayAccountRole"`
+	AmplifyRepository           string `json:"amplifyRepository"`     // required, no default: https://github.com/OWNER/REPO
+	AmplifyBranch               string `json:"amplifyBranch"`         // the branch this environment builds
+	GitHubTokenSecretName       string `json:"githubTokenSecretName"` // Secrets Manager secret holding the token
+}
+
+// Defaults is the configuration of an environment whose cdk.json entry lists
+// nothing but its repository; an entry lists only what differs from it. The
+// defaults are production's: an environment that leaves a key out keeps its
+// data (retained, PITR, deletion protection) and gets production's sizing, so
+// a disposable environment opts out in writing. AmplifyRepository and
+// AlarmEmail have none: they are each deployment's own (scripts/cdk.sh
+// refuses to deploy the example values cdk.json ships).
+func Defaults(env string) Config {
+	return Config{
+		Env:                         env,
+		StageName:                   env,
+		LogRetentionDays:            90,
+		MessageRetentionDays:        30,
+		RemovalPolicy:               "retain",
+		PointInTimeRecovery:         true,
+		DeletionProtection:          true,
+		ThrottleRateLimit:           500,
+		ThrottleBurstLimit:          1000,
+		FanoutPoolSize:              32,
+		ReservedConcurrency:         0,
+		ManageAPIGatewayAccountRole: true,
+		AmplifyBranch:               "main",
+		GitHubTokenSecretName:       "groupchat/github-token",
+	}
 }
 
 // StackName is the CloudFormation stack name; it makes the environment obvious.
@@ -73,7 +100,8 @@ func EnvNames(raw any) ([]string, error) {
 }
 
 // ParseConfig validates the environment env of the context value raw (the
-// decoded JSON of cdk.json's "groupchat" key). Errors name the offending key.
+// decoded JSON of cdk.json's "groupchat" key) over Defaults(env). Errors
+// name the offending key.
 func ParseConfig(raw any, env string) (Config, error) {
 	names, err := EnvNames(raw)
 	if err != nil {
@@ -90,26 +118,24 @@ func ParseConfig(raw any, env string) (Config, error) {
 		return Config{}, fmt.Errorf("%s.%s: environment names are 1-16 lower-case letters and digits", ContextKey, env)
 	}
 	r := reader{prefix: ContextKey + "." + env + ".", obj: obj, seen: map[string]bool{}}
-	c := Config{
-		Env:                         env,
-		Account:                     r.str("account", accountRe, true),
-		Region:                      r.str("region", regionRe, true),
-		StageName:                   r.str("stageName", stageRe, false),
-		LogRetentionDays:            r.oneOf("logRetentionDays", retentions),
-		MessageRetentionDays:        r.intIn("messageRetentionDays", 1, 3650),
-		RemovalPolicy:               r.enum("removalPolicy", "destroy", "retain"),
-		PointInTimeRecovery:         r.boolean("pointInTimeRecovery"),
-		DeletionProtection:          r.boolean("deletionProtection"),
-		AlarmEmail:                  r.str("alarmEmail", emailRe, true),
-		ThrottleRateLimit:           r.number("throttleRateLimit", 1, 10000),
-		ThrottleBurstLimit:          r.intIn("throttleBurstLimit", 1, 5000),
-		FanoutPoolSize:              r.intIn("fanoutPoolSize", 1, 100),
-		ReservedConcurrency:         r.intIn("reservedConcurrency", 0, 1000),
-		ManageAPIGatewayAccountRole: r.boolean("manageApiGatewayAccountRole"),
-		AmplifyRepository:           r.str("amplifyRepository", repoRe, false),
-		AmplifyBranch:               r.str("amplifyBranch", branchRe, false),
-		GitHubTokenSecretName:       r.str("githubTokenSecretName", secretRe, false),
-	}
+	c := Defaults(env)
+	r.str(&c.Account, "account", accountRe, optional)
+	r.str(&c.Region, "region", regionRe, optional)
+	r.str(&c.StageName, "stageName", stageRe, required)
+	r.oneOf(&c.LogRetentionDays, "logRetentionDays", retentions)
+	r.intIn(&c.MessageRetentionDays, "messageRetentionDays", 1, 3650)
+	r.enum(&c.RemovalPolicy, "removalPolicy", "destroy", "retain")
+	r.boolean(&c.PointInTimeRecovery, "pointInTimeRecovery")
+	r.boolean(&c.DeletionProtection, "deletionProtection")
+	r.str(&c.AlarmEmail, "alarmEmail", emailRe, optional)
+	r.number(&c.ThrottleRateLimit, "throttleRateLimit", 1, 10000)
+	r.intIn(&c.ThrottleBurstLimit, "throttleBurstLimit", 1, 5000)
+	r.intIn(&c.FanoutPoolSize, "fanoutPoolSize", 1, 100)
+	r.intIn(&c.ReservedConcurrency, "reservedConcurrency", 0, 1000)
+	r.boolean(&c.ManageAPIGatewayAccountRole, "manageApiGatewayAccountRole")
+	r.str(&c.AmplifyRepository, "amplifyRepository", repoRe, required)
+	r.str(&c.AmplifyBranch, "amplifyBranch", branchRe, required)
+	r.str(&c.GitHubTokenSecretName, "githubTokenSecretName", secretRe, required)
 	for key := range obj {
 		if !r.seen[key] {
 			r.fail(key, "unknown key")
@@ -119,104 +145,4 @@ func ParseConfig(raw any, env string) (Config, error) {
 		return Config{}, r.err
 	}
 	return c, nil
-}
-
-// reader reads typed values with comma-ok checks and keeps the first error.
-type reader struct {
-	prefix string
-	obj    map[string]any
-	seen   map[string]bool
-	err    error
-}
-
-func (r *reader) fail(key, format string, args ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%s%s: %s", r.prefix, key, fmt.Sprintf(format, args...))
-	}
-}
-
-func (r *reader) get(key string) (any, bool) {
-	r.seen[key] = true
-	v, ok := r.obj[key]
-	if !ok {
-		r.fail(key, "missing")
-	}
-	return v, ok
-}
-
-func (r *reader) str(key string, re *regexp.Regexp, optional bool) string {
-	r.seen[key] = true
-	v, present := r.obj[key]
-	if !present && optional {
-		return ""
-	}
-	if !present {
-		r.fail(key, "missing")
-		return ""
-	}
-	s, ok := v.(string)
-	switch {
-	case !ok:
-		r.fail(key, "want a string, got %T", v)
-	case s == "" && optional:
-	case !re.MatchString(s):
-		r.fail(key, "invalid value %q (want %s)", s, re)
-	}
-	return s
-}
-
-func (r *reader) boolean(key string) bool {
-	v, ok := r.get(key)
-	if !ok {
-		return false
-	}
-	b, ok := v.(bool)
-	if !ok {
-		r.fail(key, "want true or false, got %T", v)
-	}
-	return b
-}
-
-func (r *reader) number(key string, lo, hi float64) float64 {
-	v, ok := r.get(key)
-	if !ok {
-		return 0
-	}
-	f, ok := v.(float64)
-	if !ok {
-		r.fail(key, "want a number, got %T", v)
-		return 0
-	}
-	if f < lo || f > hi {
-		r.fail(key, "%v is out of range [%v, %v]", f, lo, hi)
-	}
-	return f
-}
-
-func (r *reader) intIn(key string, lo, hi int) int {
-	f := r.number(key, float64(lo), float64(hi))
-	if f != float64(int(f)) {
-		r.fail(key, "want a whole number, got %v", f)
-	}
-	return int(f)
-}
-
-func (r *reader) oneOf(key string, allowed []int) int {
-	n := r.intIn(key, allowed[0], allowed[len(allowed)-1])
-	if r.err == nil && !slices.Contains(allowed, n) {
-		r.fail(key, "%d is not a CloudWatch Logs retention (%v)", n, allowed)
-	}
-	return n
-}
-
-func (r *reader) enum(key string, allowed ...string) string {
-	v, ok := r.get(key)
-	if !ok {
-		return ""
-	}
-	s, ok := v.(string)
-	if !ok || !slices.Contains(allowed, s) {
-		r.fail(key, "want one of %s, got %v", strings.Join(allowed, ", "), v)
-	}
-	return s
 }

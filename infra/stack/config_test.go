@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -84,7 +85,8 @@ func TestBadConfigIsRejected(t *testing.T) {
 	}{
 		{"unknown environment", "staging", nil, `unknown environment "staging": cdk.json defines dev, prod`},
 		{"typo in environment", "Dev", nil, `unknown environment "Dev"`},
-		{"missing key", "dev", func(m map[string]any) { delete(m, "stageName") }, "groupchat.dev.stageName: missing"},
+		{"missing key without a default", "dev", func(m map[string]any) { delete(m, "amplifyRepository") }, "groupchat.dev.amplifyRepository: missing"},
+		{"empty key with a default", "prod", func(m map[string]any) { m["stageName"] = "" }, `groupchat.prod.stageName: invalid value ""`},
 		{"wrong type", "dev", func(m map[string]any) { m["pointInTimeRecovery"] = "yes" }, "groupchat.dev.pointInTimeRecovery: want true or false, got string"},
 		{"retention CloudWatch does not offer", "dev", func(m map[string]any) { m["logRetentionDays"] = 10.0 }, "groupchat.dev.logRetentionDays: 10 is not a CloudWatch Logs retention"},
 		{"fractional count", "prod", func(m map[string]any) { m["fanoutPoolSize"] = 2.5 }, "groupchat.prod.fanoutPoolSize: want a whole number, got 2.5"},
@@ -111,6 +113,67 @@ func TestBadConfigIsRejected(t *testing.T) {
 				t.Fatalf("error = %v, want one containing %q", err, tc.error)
 			}
 		})
+	}
+}
+
+// exampleRepository is the repository the shipped cdk.json names.
+const exampleRepository = "https://github.com/groupchat/groupchat"
+
+// defaultsAsEntry is Defaults(env) written out as a cdk.json entry, every key
+// listed, plus the repository that has no default.
+func defaultsAsEntry(t *testing.T, env string) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(Defaults(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entry map[string]any
+	if err := json.Unmarshal(b, &entry); err != nil {
+		t.Fatal(err)
+	}
+	entry["amplifyRepository"] = exampleRepository
+	return entry
+}
+
+// TestLeftOutKeysTakeTheDefaults: a new environment that names only its
+// repository gets production's settings, so it keeps its data.
+func TestLeftOutKeysTakeTheDefaults(t *testing.T) {
+	t.Parallel()
+	got, err := ParseConfig(map[string]any{"staging": map[string]any{"amplifyRepository": exampleRepository}}, "staging")
+	want := Defaults("staging")
+	want.AmplifyRepository = exampleRepository
+	if err != nil || got != want {
+		t.Fatalf("cfg = %+v, err = %v; want %+v", got, err, want)
+	}
+	if got.StageName != "staging" || !got.Retain() || !got.PointInTimeRecovery || !got.DeletionProtection {
+		t.Errorf("a new environment should be its own stage and keep its data: %+v", got)
+	}
+}
+
+// TestDefaultsPassTheirOwnValidation: the defaults, written out key by key,
+// are accepted and read back unchanged, so every default is a valid value
+// and every Config field is read from its key.
+func TestDefaultsPassTheirOwnValidation(t *testing.T) {
+	t.Parallel()
+	got, err := ParseConfig(map[string]any{"staging": defaultsAsEntry(t, "staging")}, "staging")
+	want := Defaults("staging")
+	want.AmplifyRepository = exampleRepository
+	if err != nil || got != want {
+		t.Fatalf("cfg = %+v, err = %v; want %+v", got, err, want)
+	}
+}
+
+// TestShippedEnvironmentsListOnlyWhatDiffers: cdk.json repeats no default.
+func TestShippedEnvironmentsListOnlyWhatDiffers(t *testing.T) {
+	t.Parallel()
+	for env, entry := range shippedContext(t) {
+		defaults := defaultsAsEntry(t, env)
+		delete(defaults, "amplifyRepository") // no default: every entry names one
+		for key, value := range entry.(map[string]any) {
+			if d, ok := defaults[key]; ok && reflect.DeepEqual(d, value) {
+				t.Errorf("cdk.json: %s.%s.%s repeats its default %v", ContextKey, env, key, value)
+			}
+		}
 	}
 }
 

@@ -32,10 +32,19 @@ type GroupChat struct {
 }
 
 // New builds the stack for props.Config.Env and checks it with cdk-nag's
-// AwsSolutions rules.
+// AwsSolutions rules. Nil props read as empty ones, like the CDK's Go
+// template; but a stack needs a Config (from ParseConfig), so an empty one
+// stops here with a message naming it, before any construct exists.
 func New(scope constructs.Construct, props *Props) *GroupChat {
-	cfg := props.Config
-	sp := props.StackProps
+	var p Props
+	if props != nil {
+		p = *props
+	}
+	cfg := p.Config
+	if cfg.Env == "" {
+		panic("stack.New: props.Config is empty; build it with stack.ParseConfig")
+	}
+	sp := p.StackProps
 	if sp.Env == nil {
 		sp.Env = environment(cfg)
 	}
@@ -46,9 +55,9 @@ func New(scope constructs.Construct, props *Props) *GroupChat {
 	awscdk.Tags_Of(st).Add(jsii.String("app"), jsii.String("groupchat"), nil)
 	awscdk.Tags_Of(st).Add(jsii.String("env"), jsii.String(cfg.Env), nil)
 
-	code := props.Code
+	code := p.Code
 	if code == nil {
-		code = LambdaCode(props.Root)
+		code = LambdaCode(p.Root)
 	}
 	g := &GroupChat{Stack: st}
 	g.Data = newData(st, cfg)

@@ -857,3 +857,19 @@ func TestTableAlarmsCoverEveryOperationTheHandlerCalls(t *testing.T) {
 		}
 	})
 }
+
+// TestNewWithoutConfigNamesIt: nil or empty props stop with a message that
+// names the missing Config, not with a nil dereference deep in the stack.
+func TestNewWithoutConfigNamesIt(t *testing.T) {
+	t.Parallel()
+	for _, props := range []*Props{nil, {}} {
+		func() {
+			defer func() {
+				if msg, _ := recover().(string); !strings.Contains(msg, "props.Config is empty") {
+					t.Errorf("New(%v) panicked with %q, want one naming props.Config", props, msg)
+				}
+			}()
+			New(nil, props)
+		}()
+	}
+}

@@ -1,0 +1,77 @@
+// Dashboard: one CloudWatch dashboard per environment, a section per part of
+// the chat (API, Lambda, DynamoDB, the handler's own metrics), 5-minute periods.
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/groupchat/groupchat/contract"
+)
+
+func newDashboard(scope constructs.Construct, m monitored) awscloudwatch.Dashboard {
+	fn := m.compute.Function
+	rows := []*[]awscloudwatch.IWidget{
+		row(title("WebSocket API (stage " + m.cfg.StageName + ")")),
+		row(graph("Connections and messages", m.apiMetric("ConnectCount", "Sum"), m.apiMetric("MessageCount", "Sum")),
+			graph("Errors", m.apiMetric("IntegrationError", "Sum"), m.apiMetric("ClientError", "Sum"), m.apiMetric("ExecutionError", "Sum")),
+			graph("Integration latency (ms)", m.apiMetric("IntegrationLatency", "p50"), m.apiMetric("IntegrationLatency", "p99"))),
+		row(title("Lambda handler")),
+		row(graph("Invocations, errors, throttles", fn.MetricInvocations(stat("Sum")), fn.MetricErrors(stat("Sum")), fn.MetricThrottles(stat("Sum"))),
+			graph("Duration (ms)", fn.MetricDuration(stat("p50")), fn.MetricDuration(stat("p99"))),
+			graph("Concurrent executions", fn.Metric(jsii.String("ConcurrentExecutions"), stat("Maximum")))),
+		row(title("DynamoDB")),
+	}
+	for _, spec := range m.data.Specs {
+		rows = append(rows, tableRow(spec))
+	}
+	rows = append(rows, row(title("Chat (the handler's own metrics, namespace "+contract.MetricNamespace+")")), chatRow(m))
+	return awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		DashboardName: jsii.String(m.cfg.StackName()),
+		Widgets:       &rows,
+	})
+}
+
+// tableRow is one table's capacity, throttles, system errors and latency.
+func tableRow(spec TableSpec) *[]awscloudwatch.IWidget {
+	t, name := spec.Table, spec.Contract.ID
+	var latency []awscloudwatch.IMetric
+	for _, op := range operations(name) {
+		latency = append(latency, t.MetricSuccessfulRequestLatency(&awscloudwatch.MetricOptions{
+			DimensionsMap: &map[string]*string{"TableName": t.TableName(), "Operation": jsii.String(opNames[op])},
+			Statistic:     jsii.String("p99"), Period: period, Label: jsii.String(opNames[op] + " p99"),
+		}))
+	}
+	return row(
+		graph(name+" consumed capacity", t.MetricConsumedReadCapacityUnits(stat("Sum")), t.MetricConsumedWriteCapacityUnits(stat("Sum"))),
+		// Two graphs: both math expressions name their parts by operation.
+		graph(name+" throttled requests", throttled(spec)),
+		graph(name+" system errors", systemErrors(spec)),
+		graph(name+" latency (ms)", latency...),
+	)
+}
+
+// chatRow is the handler's own metrics: messages per route, deliveries, fan-out.
+func chatRow(m monitored) *[]awscloudwatch.IWidget {
+	// The handler writes MessagesAccepted with Stage and Route only: one line per route.
+	var accepted []awscloudwatch.IMetric
+	for _, r := range contract.Routes() {
+		accepted = append(accepted, emf(m.cfg, contract.MetricMessagesAccepted, "Sum", &r))
+	}
+	return row(graph("Messages accepted per route", accepted...),
+		graph("Deliveries", m.own(contract.MetricDeliveries, "Sum"), m.own(contract.MetricFailedDeliveries, "Sum"),
+			m.own(contract.MetricStaleRemoved, "Sum"), m.own(contract.MetricInternalErrors, "Sum")),
+		graph("Fan-out size", m.own(contract.MetricFanoutSize, "Average"), m.own(contract.MetricFanoutSize, "Maximum")),
+		graph("Fan-out duration (ms)", m.own(contract.MetricFanoutDuration, "p50"), m.own(contract.MetricFanoutDuration, "p99")))
+}
+
+func row(w ...awscloudwatch.IWidget) *[]awscloudwatch.IWidget { return &w }
+
+func title(s string) awscloudwatch.IWidget {
+	return awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{Markdown: jsii.String("## " + s), Width: jsii.Number(24), Height: jsii.Number(1)})
+}
+
+func graph(t string, metrics ...awscloudwatch.IMetric) awscloudwatch.IWidget {
+	return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String(t), Left: &metrics, Width: jsii.Number(6), Height: jsii.Number(6)})
+}
