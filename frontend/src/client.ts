@@ -12,10 +12,10 @@ import { Outbox, type OutboxItem } from './outbox';
 import { parseFrame, type ClientFrame, type ServerFrame, type StateFrame, type Warning } from './protocol';
 import { RECLAIM_AFTER_MS, Session } from './session';
 
-export { backoffDelay, DEFAULT_BACKOFF, type Backoff } from './backoff';
+// The types the page needs along with ChatClient.
+export type { Backoff } from './backoff';
 export type { ConnState, Status } from './connection';
 export type { OutboxItem, OutboxState } from './outbox';
-export { connectUrl } from './session';
 export type { SocketFactory, SocketLike } from './wire';
 
 export interface ClientEvents {
