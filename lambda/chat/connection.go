@@ -21,8 +21,15 @@ func (inv *invocation) connect(query map[string]string) events.APIGatewayProxyRe
 		inv.log.Info("connect refused", "code", p.Code)
 		return events.APIGatewayProxyResponse{StatusCode: 400, Body: string(encode(p))}
 	}
+	// A reconnect keeps the token it presents: if this $connect fails after
+	// its claim took the name over, the client's retry with the same token
+	// still finds the name.
+	token := query["resume"]
+	if !wellFormedToken(token) {
+		token = newToken()
+	}
 	c := Connection{ID: inv.connID, Room: room, ConnectedAt: now,
-		ExpiresAt: now.Add(inv.opt.ConnectionTTL), ResumeToken: newToken()}
+		ExpiresAt: now.Add(inv.opt.ConnectionTTL), ResumeToken: token}
 	claim := Claim{Room: room, ConnID: c.ID, Token: c.ResumeToken, Resume: query["resume"], ExpiresAt: c.ExpiresAt}
 
 	// The requested name if it is valid and free; otherwise a guest name
@@ -56,7 +63,9 @@ func (inv *invocation) connect(query map[string]string) events.APIGatewayProxyRe
 		if previous == "" {
 			// A name taken over from a previous connection stays claimed:
 			// the client retries with its token, or the claim is orphaned.
-			_ = inv.store.ReleaseName(inv.ctx, room, c.Name, c.ID)
+			if _, err := inv.store.ReleaseName(inv.ctx, room, c.Name, c.ID); err != nil {
+				inv.log.Warn("release name", "error", err)
+			}
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
@@ -93,24 +102,30 @@ func (inv *invocation) disconnect() {
 	c, ok, err := inv.store.DeleteConnection(inv.ctx, inv.connID)
 	if err != nil {
 		inv.log.Error("remove connection", "error", err)
-		return
 	}
 	if !ok {
 		return // already removed: after a 410 during a broadcast, or replaced by a resume
 	}
 	// A reconnect with the resume token may have taken the name over before
-	// this $disconnect came: then the person has not left.
-	if owner, held, err := inv.store.Owner(inv.ctx, c.Room, c.Name); err == nil && held && owner.ConnID != c.ID {
+	// the release: then the person has not left.
+	heldByOther, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID)
+	if err != nil {
+		inv.log.Warn("release name", "error", err)
+	}
+	if heldByOther {
 		inv.log.Info("disconnected; name already resumed by a new connection", "room", c.Room)
 		return
-	}
-	if err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
-		inv.log.Warn("release name", "error", err)
 	}
 	inv.m.add(&inv.m.accepted, 1)
 	_ = inv.append(&Record{Kind: KindLeft, Room: c.Room, From: c.Name, ConnID: c.ID})
 	inv.log.Info("disconnected", "room", c.Room)
 	inv.broadcast(c.Room, encode(presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(inv.opt.Now())}), "", nil)
+}
+
+// wellFormedToken reports whether t looks like a token newToken made.
+func wellFormedToken(t string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(t)
+	return err == nil && len(b) == 16
 }
 
 // newToken returns a 128-bit random resume token.

@@ -17,23 +17,31 @@ type target struct {
 // broadcast sends frame to every live member of room except those in skip;
 // the member self gets selfFrame instead (its own copy, carrying its ref).
 // It is one Query of the room index plus one PostToConnection per member.
+// The index is eventually consistent: it may not list self yet (right after
+// its $connect), so self is sent its copy whether the index lists it or not;
+// its copy is its only confirmation.
 func (inv *invocation) broadcast(room string, frame []byte, self string, selfFrame []byte, skip ...string) {
 	members, err := inv.store.Members(inv.ctx, room)
 	if err != nil {
 		inv.log.Error("list members for broadcast", "room", room, "error", err)
 		inv.m.add(&inv.m.internal, 1)
+		if self != "" && selfFrame != nil {
+			inv.deliver([]target{{Member{ConnID: self}, selfFrame}})
+		}
 		return
 	}
-	targets := make([]target, 0, len(members))
+	targets := make([]target, 0, len(members)+1)
+	if self != "" {
+		if selfFrame == nil {
+			selfFrame = frame
+		}
+		targets = append(targets, target{Member{ConnID: self}, selfFrame})
+	}
 	for _, m := range members {
-		if slices.Contains(skip, m.ConnID) {
+		if m.ConnID == self || slices.Contains(skip, m.ConnID) {
 			continue
 		}
-		data := frame
-		if m.ConnID == self && selfFrame != nil {
-			data = selfFrame
-		}
-		targets = append(targets, target{m, data})
+		targets = append(targets, target{m, frame})
 	}
 	inv.deliver(targets)
 }
@@ -60,12 +68,8 @@ func (inv *invocation) fanout(targets []target) (stale []Member) {
 	if len(targets) == 0 {
 		return nil
 	}
-	ctx := inv.ctx
-	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-inv.opt.DeadlineMargin))
-		defer cancel()
-	}
+	ctx, cancel := inv.fanoutContext()
+	defer cancel()
 	var (
 		mu        sync.Mutex
 		wg        sync.WaitGroup
@@ -112,6 +116,14 @@ feed:
 	return stale
 }
 
+// fanoutContext ends DeadlineMargin before the invocation's deadline.
+func (inv *invocation) fanoutContext() (context.Context, context.CancelFunc) {
+	if deadline, ok := inv.ctx.Deadline(); ok {
+		return context.WithDeadline(inv.ctx, deadline.Add(-inv.opt.DeadlineMargin))
+	}
+	return context.WithCancel(inv.ctx)
+}
+
 func (inv *invocation) post(ctx context.Context, t target) error {
 	ctx, cancel := context.WithTimeout(ctx, inv.opt.PostTimeout)
 	defer cancel()
@@ -122,29 +134,12 @@ func (inv *invocation) post(ctx context.Context, t target) error {
 // close, frees their names and sends each affected room one members frame.
 // That frame can itself find more stale connections; a few rounds are
 // enough, and whatever is left is found by the next broadcast or expires.
+// The removals of a round run through the delivery pool and stop at the
+// same deadline as a fan-out: after a mass drop there can be hundreds.
 func (inv *invocation) removeStale(stale []Member) {
+	removed := map[string]bool{} // by this invocation: the index may still list them
 	for round := 0; len(stale) > 0 && round < 3; round++ {
-		if deadline, ok := inv.ctx.Deadline(); ok && time.Until(deadline) < 2*inv.opt.DeadlineMargin {
-			inv.log.Warn("stale connections left for a later broadcast: the invocation is out of time", "count", len(stale))
-			return
-		}
-		gone := map[string][]string{} // room → names that went
-		for _, m := range stale {
-			c, ok, err := inv.store.RemoveStale(inv.ctx, m.ConnID, inv.opt.Now().Add(-inv.opt.StaleGrace))
-			if err != nil {
-				inv.log.Error("remove stale connection", "stale", m.ConnID, "error", err)
-				continue
-			}
-			if !ok {
-				continue // removed by another invocation, or still connecting
-			}
-			if err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
-				inv.log.Warn("release stale name", "stale", c.ID, "error", err)
-			}
-			_ = inv.append(&Record{Kind: KindGone, Room: c.Room, From: c.Name, ConnID: c.ID})
-			inv.m.add(&inv.m.stale, 1)
-			gone[c.Room] = append(gone[c.Room], c.Name)
-		}
+		gone := inv.removeAll(stale, removed)
 		stale = nil
 		for room, names := range gone {
 			members, err := inv.store.Members(inv.ctx, room)
@@ -152,6 +147,7 @@ func (inv *invocation) removeStale(stale []Member) {
 				inv.log.Error("list members after stale removal", "room", room, "error", err)
 				continue
 			}
+			members = slices.DeleteFunc(members, func(m Member) bool { return removed[m.ConnID] })
 			inv.log.Info("removed stale connections", "room", room, "count", len(names))
 			frame := encode(membersFrame{Type: KindMembers, Room: room, Members: sortedNames(members),
 				Gone: names, TS: millis(inv.opt.Now())})
@@ -162,4 +158,66 @@ func (inv *invocation) removeStale(stale []Member) {
 			stale = append(stale, inv.fanout(targets)...)
 		}
 	}
+}
+
+// removeAll removes stale connections through a pool of PoolSize, each
+// removal a conditional delete, a name release and a "gone" record, and
+// returns the names that went, by room. It starts no removal past the
+// fan-out deadline; those left are found again by a later broadcast.
+func (inv *invocation) removeAll(stale []Member, removed map[string]bool) map[string][]string {
+	ctx, cancel := inv.fanoutContext()
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		gone = map[string][]string{}
+		next = make(chan Member)
+	)
+	for range min(inv.opt.PoolSize, len(stale)) {
+		wg.Go(func() {
+			for m := range next {
+				c, ok := inv.removeOne(m)
+				if !ok {
+					continue
+				}
+				mu.Lock()
+				removed[c.ID] = true
+				gone[c.Room] = append(gone[c.Room], c.Name)
+				mu.Unlock()
+			}
+		})
+	}
+	sent := 0
+feed:
+	for _, m := range stale {
+		select {
+		case next <- m:
+			sent++
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if left := len(stale) - sent; left > 0 {
+		inv.log.Warn("stale connections left for a later broadcast: the invocation is out of time", "count", left)
+	}
+	return gone
+}
+
+// removeOne removes one stale connection; ok when this invocation removed it.
+func (inv *invocation) removeOne(m Member) (Connection, bool) {
+	c, ok, err := inv.store.RemoveStale(inv.ctx, m.ConnID, inv.opt.Now().Add(-inv.opt.StaleGrace))
+	if err != nil {
+		inv.log.Error("remove stale connection", "stale", m.ConnID, "error", err)
+	}
+	if !ok {
+		return c, false // removed by another invocation, still connecting, or failed
+	}
+	if _, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
+		inv.log.Warn("release stale name", "stale", c.ID, "error", err)
+	}
+	_ = inv.append(&Record{Kind: KindGone, Room: c.Room, From: c.Name, ConnID: c.ID})
+	inv.m.add(&inv.m.stale, 1)
+	return c, true
 }

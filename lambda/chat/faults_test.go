@@ -279,3 +279,36 @@ func TestAStaleClaimAfterARenameHarmsNobody(t *testing.T) {
 		t.Fatalf("Robert after the takeover: you %q, members %v", s.You, s.Members)
 	}
 }
+
+func TestAMassDropIsCleanedUpInsideTheDeadline(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	ids := h.Populate("dropped", 200)
+	h.Advance(time.Minute)
+	alice := h.Join("Alice", "dropped")
+	for _, id := range ids {
+		h.GW.Vanish(id)
+	}
+	const deadline = 2 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	h.SendCtx(ctx, alice, `{"action":"sendPublic","message":"anyone?"}`)
+	if took := time.Since(start); took >= deadline {
+		t.Fatalf("the handler returned after %s, past its %s deadline", took, deadline)
+	}
+	members, err := h.Store.Members(context.Background(), "dropped")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(members) != 1 {
+		t.Fatalf("%d of 200 vanished connections are still recorded", len(members)-1)
+	}
+	if got := metricTotals(t, h)["StaleConnectionsRemoved"]; got != 200 {
+		t.Fatalf("StaleConnectionsRemoved = %v, want 200", got)
+	}
+	fs := inbox(t, h, alice)
+	if !slices.Equal(types(fs), []string{"public", "members"}) || !slices.Equal(fs[1].Members, []string{"Alice"}) {
+		t.Fatalf("Alice received %v (members %v), want her message and a member list of herself", types(fs), fs[len(fs)-1].Members)
+	}
+}

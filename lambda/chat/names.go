@@ -28,19 +28,12 @@ func (inv *invocation) setName(req request) []byte {
 	}
 	sameName := Fold(name) == Fold(c.Name)
 	if err := inv.store.Rename(inv.ctx, c.ID, c.Name, name); err != nil {
-		if !sameName {
-			_ = inv.store.ReleaseName(inv.ctx, c.Room, name, c.ID)
+		if reply, done := inv.renameFailed(req, c, name, sameName, frame, err); done {
+			return reply
 		}
-		switch {
-		case errors.Is(err, ErrNotFound):
-			return inv.fail(req, notConnected)
-		case errors.Is(err, ErrConflict):
-			return inv.fail(req, problem(CodeBusy, "Your name was being changed by another request; try again."))
-		}
-		return inv.internal(req, "rename", err)
 	}
 	if !sameName {
-		if err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
+		if _, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
 			inv.log.Warn("release old name", "error", err)
 		}
 	}
@@ -48,4 +41,41 @@ func (inv *invocation) setName(req request) []byte {
 	_ = inv.append(&Record{Kind: KindRenamed, Room: c.Room, From: name, OldName: c.Name, ConnID: c.ID})
 	inv.broadcast(c.Room, encode(frame), c.ID, encode(withRef(frame, req.Ref)))
 	return nil
+}
+
+// renameFailed decides what a failed Rename leaves. The new name's claim is
+// released only when the connection's record is known not to carry it: a
+// concurrent setName to the same name from this connection may have won
+// (its record then carries the name, and the claim is that request's), and
+// a write that failed by timeout may have been applied. It returns the
+// reply and true when setName is over; false when the rename turned out to
+// have been applied by this request and setName goes on as if it had
+// succeeded.
+func (inv *invocation) renameFailed(req request, c Connection, name string, sameName bool, frame renamedFrame, err error) ([]byte, bool) {
+	cur, getErr := inv.store.GetConnection(inv.ctx, c.ID)
+	switch {
+	case getErr == nil && cur.Name == name && errors.Is(err, ErrConflict):
+		// Another request of this connection made the same rename and
+		// tells the room; this one only confirms it to its sender.
+		return encode(withRef(frame, req.Ref)), true
+	case getErr == nil && cur.Name == name:
+		return nil, false
+	case getErr != nil && !errors.Is(getErr, ErrNotFound):
+		// Unknown: keeping a claim is safe (it is orphaned, and taken over
+		// later, if the record does not carry the name); releasing one the
+		// record carries would let a second person take the name.
+		return inv.internal(req, "rename", errors.Join(err, getErr)), true
+	}
+	if !sameName && (getErr != nil || Fold(cur.Name) != Fold(name)) {
+		if _, err := inv.store.ReleaseName(inv.ctx, c.Room, name, c.ID); err != nil {
+			inv.log.Warn("release unused name", "error", err)
+		}
+	}
+	switch {
+	case errors.Is(err, ErrNotFound) || errors.Is(getErr, ErrNotFound):
+		return inv.fail(req, notConnected), true
+	case errors.Is(err, ErrConflict):
+		return inv.fail(req, problem(CodeBusy, "Your name was being changed by another request; try again.")), true
+	}
+	return inv.internal(req, "rename", err), true
 }

@@ -151,3 +151,23 @@ func TestLookAlikeNamesAreOneNameOrRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestTwoSetNamesToTheSameNameKeepItClaimed(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	for round := range 8 {
+		room := fmt.Sprintf("same-name-%d", round)
+		eve := h.Join("Eve", room)
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() { h.Send(eve, `{"action":"setName","name":"Ann"}`) })
+		}
+		wg.Wait()
+		if s := state(t, h, eve); s.You != "Ann" {
+			t.Fatalf("round %d: Eve is %q after two setName Ann", round, s.You)
+		}
+		if s := state(t, h, h.Join("Ann", room)); s.You == "Ann" {
+			t.Fatalf("round %d: a second person became Ann while Eve is Ann", round)
+		}
+	}
+}

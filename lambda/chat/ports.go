@@ -15,8 +15,10 @@ type Store interface {
 	// returns the id of the connection the name was taken over from with
 	// that token, if any: the same person's previous connection.
 	ClaimName(ctx context.Context, c Claim) (previousOwner string, err error)
-	// ReleaseName gives up a claim, only if connID still holds it.
-	ReleaseName(ctx context.Context, room, name, connID string) error
+	// ReleaseName gives up a claim, only if connID still holds it. It
+	// reports whether another live connection holds the name (a resume or a
+	// take-over got there first); a claim already gone is released.
+	ReleaseName(ctx context.Context, room, name, connID string) (heldByOther bool, err error)
 
 	// PutConnection records a new connection.
 	PutConnection(ctx context.Context, c Connection) error
@@ -28,7 +30,10 @@ type Store interface {
 	// rename won).
 	Rename(ctx context.Context, id, oldName, name string) error
 	// DeleteConnection removes a connection's record and returns it; ok is
-	// false when there was none (already removed).
+	// false when there was none (already removed) or another call is removing
+	// it: of concurrent and retried removals exactly one gets ok. With ok,
+	// err may still report that the record's final delete failed (it is
+	// then hidden from GetConnection and finished by a later removal).
 	DeleteConnection(ctx context.Context, id string) (c Connection, ok bool, err error)
 	// RemoveStale removes a connection's record like DeleteConnection, but
 	// only when it connected before connectedBefore: a connection whose

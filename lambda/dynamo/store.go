@@ -5,6 +5,8 @@ package dynamo
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -74,7 +76,24 @@ const (
 	attrConnectedAt = "connectedAt"
 	attrWarnCode    = "warnCode"
 	attrWarnMessage = "warnMessage"
+	attrClaimedAt   = "claimedAt"
+	attrWrite       = "w"
+	attrPrevious    = "prev"
+	attrGone        = "gone"
 )
+
+// Every conditional write stamps the item with a token of its own (attrWrite,
+// or attrGone for a removal), and its condition also accepts an item that
+// already carries that token. DynamoDB may apply a write and still answer
+// with an error, and the SDK then sends the same request again: the retry
+// passes its condition and comes to the outcome the first attempt had,
+// instead of failing as if another request had won. docs/design.md lists
+// the rule of each write.
+func newWriteToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
+}
 
 type connItem struct {
 	PK           string `dynamodbav:"pk"`
@@ -86,6 +105,8 @@ type connItem struct {
 	Resume       string `dynamodbav:"resume"`
 	WarnCode     string `dynamodbav:"warnCode,omitempty"`
 	WarnMessage  string `dynamodbav:"warnMessage,omitempty"`
+	Write        string `dynamodbav:"w,omitempty"`    // token of the last rename
+	Gone         string `dynamodbav:"gone,omitempty"` // token of the removal in progress
 }
 
 type claimItem struct {
@@ -93,8 +114,10 @@ type claimItem struct {
 	ConnectionID string `dynamodbav:"connectionId"`
 	Name         string `dynamodbav:"name"`
 	Resume       string `dynamodbav:"resume"`
-	ClaimedAt    int64  `dynamodbav:"claimedAt"` // ms
-	ExpiresAt    int64  `dynamodbav:"expiresAt"` // s, TTL
+	ClaimedAt    int64  `dynamodbav:"claimedAt"`      // ms
+	ExpiresAt    int64  `dynamodbav:"expiresAt"`      // s, TTL
+	Write        string `dynamodbav:"w,omitempty"`    // token of the write that made this claim
+	Previous     string `dynamodbav:"prev,omitempty"` // the holder before that write
 }
 
 type recordItem struct {
@@ -142,55 +165,64 @@ func conditionFailed(err error) bool {
 	return errors.As(err, &cf)
 }
 
-// ClaimName implements chat.Store. One conditional PutItem, plus two
-// GetItems and a second PutItem only when the name is held.
+// ClaimName implements chat.Store. One conditional UpdateItem, plus two
+// GetItems and a PutItem only when the name is held. The update records the
+// holder it replaced (prev), so a retry of an applied claim still reports
+// the connection a resume took the name over from.
 func (s *Store) ClaimName(ctx context.Context, c chat.Claim) (string, error) {
 	now := s.now()
-	item, err := attributevalue.MarshalMap(claimItem{
-		PK: claimKey(c.Room, c.Name), ConnectionID: c.ConnID, Name: c.Name, Resume: c.Token,
-		ClaimedAt: now.UnixMilli(), ExpiresAt: c.ExpiresAt.Unix(),
-	})
-	if err != nil {
-		return "", fmt.Errorf("claim name: %w", err)
-	}
-	cond := "attribute_not_exists(#pk) OR #conn = :me OR #exp < :now"
-	names := map[string]string{"#pk": contract.ConnPK, "#conn": contract.ConnID, "#exp": contract.ConnExpiresAt}
-	values := map[string]types.AttributeValue{":me": str(c.ConnID), ":now": num(now.Unix())}
+	w := newWriteToken()
+	cond := "attribute_not_exists(#pk) OR #conn = :me OR #exp < :now OR #w = :w"
+	names := map[string]string{"#pk": contract.ConnPK, "#conn": contract.ConnID, "#exp": contract.ConnExpiresAt,
+		"#name": contract.RoomIndexName, "#resume": attrResume, "#at": attrClaimedAt, "#w": attrWrite, "#prev": attrPrevious}
+	values := map[string]types.AttributeValue{":me": str(c.ConnID), ":now": num(now.Unix()), ":name": str(c.Name),
+		":token": str(c.Token), ":at": num(now.UnixMilli()), ":exp": num(c.ExpiresAt.Unix()), ":w": str(w), ":none": str("")}
 	if c.Resume != "" {
 		cond += " OR #resume = :resume"
-		names["#resume"] = attrResume
 		values[":resume"] = str(c.Resume)
 	}
-	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.names.Connections),
-		Item:                      item,
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.names.Connections),
+		Key:       key(contract.ConnPK, claimKey(c.Room, c.Name)),
+		UpdateExpression: aws.String("SET #prev = if_not_exists(#conn, :none), #conn = :me, #name = :name, " +
+			"#resume = :token, #at = :at, #exp = :exp, #w = :w"),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 		ReturnValues:              types.ReturnValueAllOld,
 	})
 	if err == nil {
-		return previousOwner(out.Attributes, c.ConnID), nil
+		return previousOwner(out.Attributes, c.ConnID, w), nil
 	}
 	if !conditionFailed(err) {
 		return "", fmt.Errorf("claim name: %w", err)
 	}
-	return s.takeOrphan(ctx, c, item, now)
+	return s.takeOrphan(ctx, c, now, w)
 }
 
-func previousOwner(old map[string]types.AttributeValue, me string) string {
+// previousOwner reads the connection a claim replaced from the item as it
+// was before the update: its holder then, or, when that item was written by
+// an earlier attempt of this very request, the holder that attempt replaced.
+func previousOwner(old map[string]types.AttributeValue, me, w string) string {
 	var prev claimItem
-	if err := attributevalue.UnmarshalMap(old, &prev); err != nil || prev.ConnectionID == me {
+	if err := attributevalue.UnmarshalMap(old, &prev); err != nil {
 		return ""
 	}
-	return prev.ConnectionID
+	owner := prev.ConnectionID
+	if prev.Write == w {
+		owner = prev.Previous
+	}
+	if owner == me {
+		return ""
+	}
+	return owner
 }
 
 // takeOrphan takes a name whose holder no longer has it: no live record
 // (its $connect failed half-way, or the record was removed but the release
 // failed), or a record under another name (a failed release after a
 // rename), once the claim is older than orphanGrace.
-func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, item map[string]types.AttributeValue, now time.Time) (string, error) {
+func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, now time.Time, w string) (string, error) {
 	var held claimItem
 	if found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, claimKey(c.Room, c.Name)), &held); err != nil {
 		return "", fmt.Errorf("read name claim: %w", err)
@@ -203,12 +235,22 @@ func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, item map[string]ty
 	} else if found && owner.ExpiresAt >= now.Unix() && chat.Fold(owner.Name) == chat.Fold(c.Name) {
 		return "", chat.ErrNameTaken
 	}
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.names.Connections),
-		Item:                      item,
-		ConditionExpression:       aws.String("#conn = :held"),
-		ExpressionAttributeNames:  map[string]string{"#conn": contract.ConnID},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":held": str(held.ConnectionID)},
+	// The claim read above, unchanged since: not refreshed by its holder
+	// (same connection id, a newer claimedAt) in between.
+	item, err := attributevalue.MarshalMap(claimItem{
+		PK: claimKey(c.Room, c.Name), ConnectionID: c.ConnID, Name: c.Name, Resume: c.Token,
+		ClaimedAt: now.UnixMilli(), ExpiresAt: c.ExpiresAt.Unix(), Write: w,
+	})
+	if err != nil {
+		return "", fmt.Errorf("take orphaned name: %w", err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.names.Connections),
+		Item:                     item,
+		ConditionExpression:      aws.String("(#conn = :held AND #at = :heldAt) OR #w = :w"),
+		ExpressionAttributeNames: map[string]string{"#conn": contract.ConnID, "#at": attrClaimedAt, "#w": attrWrite},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":held": str(held.ConnectionID),
+			":heldAt": num(held.ClaimedAt), ":w": str(w)},
 	})
 	switch {
 	case err == nil:
@@ -221,19 +263,30 @@ func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, item map[string]ty
 	return "", fmt.Errorf("take orphaned name: %w", err)
 }
 
-// ReleaseName implements chat.Store.
-func (s *Store) ReleaseName(ctx context.Context, room, name, connID string) error {
+// ReleaseName implements chat.Store: one conditional DeleteItem, plus a
+// GetItem when its condition fails. A retry of an applied release finds no
+// claim, which is the outcome it wanted.
+func (s *Store) ReleaseName(ctx context.Context, room, name, connID string) (bool, error) {
+	k := key(contract.ConnPK, claimKey(room, name))
 	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.names.Connections),
-		Key:                       key(contract.ConnPK, claimKey(room, name)),
+		Key:                       k,
 		ConditionExpression:       aws.String("#conn = :me"),
 		ExpressionAttributeNames:  map[string]string{"#conn": contract.ConnID},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(connID)},
 	})
-	if err != nil && !conditionFailed(err) {
-		return fmt.Errorf("release name: %w", err)
+	if err == nil {
+		return false, nil
 	}
-	return nil
+	if !conditionFailed(err) {
+		return false, fmt.Errorf("release name: %w", err)
+	}
+	var held claimItem
+	found, err := s.get(ctx, s.names.Connections, k, &held)
+	if err != nil {
+		return false, fmt.Errorf("read name claim: %w", err)
+	}
+	return found && held.ConnectionID != connID && held.ExpiresAt >= s.now().Unix(), nil
 }
 
 // PutConnection implements chat.Store.
@@ -262,7 +315,7 @@ func (s *Store) GetConnection(ctx context.Context, id string) (chat.Connection, 
 	if err != nil {
 		return chat.Connection{}, fmt.Errorf("read connection: %w", err)
 	}
-	if !found || it.ExpiresAt < s.now().Unix() {
+	if !found || it.ExpiresAt < s.now().Unix() || it.Gone != "" {
 		return chat.Connection{}, chat.ErrNotFound
 	}
 	return it.connection(), nil
@@ -280,16 +333,18 @@ func (it connItem) connection() chat.Connection {
 }
 
 // Rename implements chat.Store: one UpdateItem, conditional on the old
-// name so that of two concurrent renames of one connection only one lands
-// (the loser releases the name it claimed), plus a GetItem when it fails.
+// name so that of two concurrent renames of one connection only one lands,
+// plus a GetItem when it fails. Its own retry passes by its token.
 func (s *Store) Rename(ctx context.Context, id, oldName, name string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.names.Connections),
-		Key:                       key(contract.ConnPK, connKey(id)),
-		UpdateExpression:          aws.String("SET #name = :name REMOVE #warnCode, #warnMessage"),
-		ConditionExpression:       aws.String("#name = :old"),
-		ExpressionAttributeNames:  map[string]string{"#name": contract.RoomIndexName, "#warnCode": attrWarnCode, "#warnMessage": attrWarnMessage},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":name": str(name), ":old": str(oldName)},
+		TableName:           aws.String(s.names.Connections),
+		Key:                 key(contract.ConnPK, connKey(id)),
+		UpdateExpression:    aws.String("SET #name = :name, #w = :w REMOVE #warnCode, #warnMessage"),
+		ConditionExpression: aws.String("attribute_not_exists(#gone) AND (#name = :old OR #w = :w)"),
+		ExpressionAttributeNames: map[string]string{"#name": contract.RoomIndexName, "#warnCode": attrWarnCode,
+			"#warnMessage": attrWarnMessage, "#w": attrWrite, "#gone": attrGone},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":name": str(name), ":old": str(oldName),
+			":w": str(newWriteToken())},
 	})
 	if conditionFailed(err) {
 		if _, err := s.GetConnection(ctx, id); err != nil {
@@ -305,42 +360,67 @@ func (s *Store) Rename(ctx context.Context, id, oldName, name string) error {
 
 // DeleteConnection implements chat.Store.
 func (s *Store) DeleteConnection(ctx context.Context, id string) (chat.Connection, bool, error) {
-	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:    aws.String(s.names.Connections),
-		Key:          key(contract.ConnPK, connKey(id)),
-		ReturnValues: types.ReturnValueAllOld,
-	})
-	return removed(out, err)
+	return s.remove(ctx, id, "", nil)
 }
 
-func removed(out *dynamodb.DeleteItemOutput, err error) (chat.Connection, bool, error) {
-	if err != nil {
-		return chat.Connection{}, false, fmt.Errorf("remove connection: %w", err)
+// RemoveStale implements chat.Store.
+func (s *Store) RemoveStale(ctx context.Context, id string, connectedBefore time.Time) (chat.Connection, bool, error) {
+	return s.remove(ctx, id, "#at < :before", map[string]types.AttributeValue{":before": num(connectedBefore.UnixMilli())})
+}
+
+// remove takes a connection's record in two steps, so that exactly one
+// caller learns it removed it, even when DynamoDB applies a step and the SDK
+// retries it: an UpdateItem marks the record gone with this call's token
+// (a retry passes by the same token and still gets the record back), then a
+// DeleteItem deletes it. A record marked by another call is a removal in
+// progress: it is not this call's, but this call finishes the delete, in
+// case the other call could not.
+func (s *Store) remove(ctx context.Context, id, cond string, values map[string]types.AttributeValue) (chat.Connection, bool, error) {
+	k := key(contract.ConnPK, connKey(id))
+	condition := "attribute_exists(#pk) AND (attribute_not_exists(#gone) OR #gone = :w)"
+	names := map[string]string{"#pk": contract.ConnPK, "#gone": attrGone}
+	if values == nil {
+		values = map[string]types.AttributeValue{}
 	}
-	if len(out.Attributes) == 0 {
+	if cond != "" {
+		condition += " AND " + cond
+		names["#at"] = attrConnectedAt
+	}
+	values[":w"] = str(newWriteToken())
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       k,
+		UpdateExpression:          aws.String("SET #gone = :w"),
+		ConditionExpression:       aws.String(condition),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if conditionFailed(err) {
+		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName:                aws.String(s.names.Connections),
+			Key:                      k,
+			ConditionExpression:      aws.String("attribute_exists(#gone)"),
+			ExpressionAttributeNames: map[string]string{"#gone": attrGone},
+		})
+		if err != nil && !conditionFailed(err) {
+			return chat.Connection{}, false, fmt.Errorf("finish removing connection: %w", err)
+		}
 		return chat.Connection{}, false, nil
+	}
+	if err != nil {
+		return chat.Connection{}, false, fmt.Errorf("mark connection removed: %w", err)
 	}
 	var it connItem
 	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
 		return chat.Connection{}, false, fmt.Errorf("decode removed connection: %w", err)
 	}
-	return it.connection(), true, nil
-}
-
-// RemoveStale implements chat.Store.
-func (s *Store) RemoveStale(ctx context.Context, id string, connectedBefore time.Time) (chat.Connection, bool, error) {
-	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.names.Connections),
-		Key:                       key(contract.ConnPK, connKey(id)),
-		ConditionExpression:       aws.String("#at < :before"),
-		ExpressionAttributeNames:  map[string]string{"#at": attrConnectedAt},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":before": num(connectedBefore.UnixMilli())},
-		ReturnValues:              types.ReturnValueAllOld,
-	})
-	if conditionFailed(err) {
-		return chat.Connection{}, false, nil
+	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.names.Connections), Key: k}); err != nil {
+		// Marked: invisible to GetConnection, and the next call that finds
+		// it (a $disconnect, or a 410 in a broadcast) finishes the delete.
+		return it.connection(), true, fmt.Errorf("remove connection: %w", err)
 	}
-	return removed(out, err)
+	return it.connection(), true, nil
 }
 
 // Members implements chat.Store: one Query of the room's partition of the
