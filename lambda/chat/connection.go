@@ -77,11 +77,12 @@ func (inv *invocation) connect(query map[string]string) events.APIGatewayProxyRe
 		}
 	}
 	inv.m.add(&inv.m.accepted, 1)
-	_ = inv.append(&Record{Kind: KindJoined, Room: room, From: c.Name, ConnID: c.ID})
+	joined := Record{Kind: KindJoined, Room: room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // after the claim
+	_ = inv.append(&joined)
 	inv.log.Info("connected", "room", room)
 	// API Gateway does not deliver to a connection before $connect returns,
 	// so the newcomer is left out; it asks for its state with hello.
-	inv.broadcast(room, encode(presenceFrame{Type: KindJoined, Room: room, Name: c.Name, TS: millis(now)}),
+	inv.broadcast(room, encode(presenceFrame{Type: KindJoined, Room: room, Name: c.Name, TS: millis(joined.TS)}),
 		"", nil, c.ID, previous)
 	return events.APIGatewayProxyResponse{StatusCode: 200}
 }
@@ -108,6 +109,7 @@ func (inv *invocation) disconnect() {
 	}
 	// A reconnect with the resume token may have taken the name over before
 	// the release: then the person has not left.
+	left := Record{Kind: KindLeft, Room: c.Room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // before the release
 	heldByOther, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID)
 	if err != nil {
 		inv.log.Warn("release name", "error", err)
@@ -117,9 +119,9 @@ func (inv *invocation) disconnect() {
 		return
 	}
 	inv.m.add(&inv.m.accepted, 1)
-	_ = inv.append(&Record{Kind: KindLeft, Room: c.Room, From: c.Name, ConnID: c.ID})
+	_ = inv.append(&left)
 	inv.log.Info("disconnected", "room", c.Room)
-	inv.broadcast(c.Room, encode(presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(inv.opt.Now())}), "", nil)
+	inv.broadcast(c.Room, encode(presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(left.TS)}), "", nil)
 }
 
 // wellFormedToken reports whether t looks like a token newToken made.

@@ -214,10 +214,11 @@ func (inv *invocation) removeOne(m Member) (Connection, bool) {
 	if !ok {
 		return c, false // removed by another invocation, still connecting, or failed
 	}
+	gone := Record{Kind: KindGone, Room: c.Room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // before the release
 	if _, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
 		inv.log.Warn("release stale name", "stale", c.ID, "error", err)
 	}
-	_ = inv.append(&Record{Kind: KindGone, Room: c.Room, From: c.Name, ConnID: c.ID})
+	_ = inv.append(&gone)
 	inv.m.add(&inv.m.stale, 1)
 	return c, true
 }

@@ -4,6 +4,7 @@
 package chat
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"strings"
@@ -102,11 +103,12 @@ func (inv *invocation) recipient(room, name string) (Member, bool, error) {
 	return Member{ConnID: c.ID, Name: c.Name}, true, nil
 }
 
-// append stamps a record (id, time, retention) and adds it to the message
-// log. Activity records (joined, left, renamed, gone) have already happened
-// when they are recorded: for them a failure is only logged and counted.
+// append stamps a record (id, time unless it has one, retention) and adds
+// it to the message log. Activity records (joined, left, renamed, gone) have
+// already happened when they are recorded: for them a failure is only logged
+// and counted.
 func (inv *invocation) append(r *Record) error {
-	now := inv.opt.Now().Truncate(time.Millisecond)
+	now := cmp.Or(r.TS, inv.opt.Now()).Truncate(time.Millisecond)
 	r.ID = ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String()
 	r.TS = now
 	r.ExpiresAt = now.Add(inv.opt.MessageRetention)

@@ -14,8 +14,7 @@ func (inv *invocation) setName(req request) []byte {
 	if fail != nil {
 		return fail
 	}
-	now := inv.opt.Now()
-	frame := renamedFrame{Type: KindRenamed, Room: c.Room, OldName: c.Name, Name: name, TS: millis(now)}
+	frame := renamedFrame{Type: KindRenamed, Room: c.Room, OldName: c.Name, Name: name, TS: millis(inv.opt.Now())}
 	if name == c.Name {
 		return encode(withRef(frame, req.Ref))
 	}
@@ -32,13 +31,16 @@ func (inv *invocation) setName(req request) []byte {
 			return reply
 		}
 	}
+	// After the new name's claim, before the old name's release.
+	renamed := Record{Kind: KindRenamed, Room: c.Room, From: name, OldName: c.Name, ConnID: c.ID, TS: inv.opt.Now()}
+	frame.TS = millis(renamed.TS)
 	if !sameName {
 		if _, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
 			inv.log.Warn("release old name", "error", err)
 		}
 	}
 	inv.m.add(&inv.m.accepted, 1)
-	_ = inv.append(&Record{Kind: KindRenamed, Room: c.Room, From: name, OldName: c.Name, ConnID: c.ID})
+	_ = inv.append(&renamed)
 	inv.broadcast(c.Room, encode(frame), c.ID, encode(withRef(frame, req.Ref)))
 	return nil
 }
