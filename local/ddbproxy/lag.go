@@ -1,0 +1,422 @@
+package ddbproxy
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The index lag keeps, per table with a global secondary index and per
+// primary key, the images of the item (after each write through the proxy
+// in the last IndexLag, and the one before the first of them). An index
+// Query then answers with each recently written item's image of IndexLag
+// ago instead of dynalite's current one.
+
+// history is what the proxy knows of one item.
+type history struct {
+	// ready is closed once images holds the item as it was before the
+	// first write (or the read of it failed: then images starts empty and
+	// the item is not lagged until its first write is IndexLag old).
+	ready chan struct{}
+	// images are time-ordered; the base image has the zero time.
+	images []image
+	// pending counts writes of the item in flight: while one is, the
+	// target may already have applied it.
+	pending int
+}
+
+type image struct {
+	at   time.Time
+	item item // nil: no item
+}
+
+// at returns the item as it was at t; ok is false when that is unknown.
+func (h *history) at(t time.Time) (it item, ok bool) {
+	for _, im := range slices.Backward(h.images) {
+		if !im.at.After(t) {
+			return im.item, true
+		}
+	}
+	return nil, false
+}
+
+// lagged reports whether the index may show the item differently from the
+// target at cutoff: it was written (or is being written) after cutoff.
+func (h *history) lagged(cutoff time.Time) bool {
+	if h.pending > 0 {
+		return true
+	}
+	return len(h.images) > 0 && h.images[len(h.images)-1].at.After(cutoff)
+}
+
+// prune forgets images nobody can ask about any more (older than cutoff,
+// except the newest of those) and reports whether the whole history can
+// go: nothing in flight and nothing newer than cutoff.
+func (h *history) prune(cutoff time.Time) (drop bool) {
+	i := 0
+	for i+1 < len(h.images) && !h.images[i+1].at.After(cutoff) {
+		i++
+	}
+	h.images = h.images[i:]
+	return h.pending == 0 && !h.lagged(cutoff)
+}
+
+// tracker holds the histories of the items written through the proxy.
+type tracker struct {
+	mu        sync.Mutex
+	items     map[string]map[string]*history // table name → primary key → history
+	lastSweep time.Time
+}
+
+func newTracker() *tracker { return &tracker{items: map[string]map[string]*history{}} }
+
+// begin registers a write of an item in flight and returns its history;
+// first is true when the caller must read the base image and call ready.
+func (tr *tracker) begin(tableName, key string) (h *history, first bool) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	keys := tr.items[tableName]
+	if keys == nil {
+		keys = map[string]*history{}
+		tr.items[tableName] = keys
+	}
+	h = keys[key]
+	if h == nil {
+		h = &history{ready: make(chan struct{})}
+		keys[key] = h
+		first = true
+	}
+	h.pending++
+	return h, first
+}
+
+// setBase records the item as it was before the first write; ok is false
+// when it could not be read.
+func (tr *tracker) setBase(h *history, base item, ok bool) {
+	tr.mu.Lock()
+	if ok {
+		h.images = append([]image{{item: base}}, h.images...)
+	}
+	tr.mu.Unlock()
+	close(h.ready)
+}
+
+// end records a write's outcome: the item's image after it when the
+// target applied it (applied false: it did not).
+func (tr *tracker) end(tableName, key string, h *history, applied bool, after item, lag time.Duration) {
+	now := time.Now()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	h.pending--
+	if applied {
+		h.images = append(h.images, image{at: now, item: after})
+	}
+	cutoff := now.Add(-lag)
+	if h.prune(cutoff) && tr.items[tableName][key] == h {
+		delete(tr.items[tableName], key)
+	}
+	if now.Sub(tr.lastSweep) < lag {
+		return
+	}
+	tr.lastSweep = now
+	for _, keys := range tr.items {
+		for k, h := range keys {
+			if h.prune(cutoff) {
+				delete(keys, k)
+			}
+		}
+	}
+}
+
+// asOf returns, for every item of a table that the index may show
+// differently at cutoff, the item as it was then (nil: none). Items whose
+// state then is unknown are left out: the target's answer stands for them.
+func (tr *tracker) asOf(tableName string, cutoff time.Time) map[string]item {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	out := map[string]item{}
+	for k, h := range tr.items[tableName] {
+		if !h.lagged(cutoff) {
+			continue
+		}
+		if it, ok := h.at(cutoff); ok {
+			out[k] = it
+		}
+	}
+	return out
+}
+
+func (tr *tracker) reset() {
+	tr.mu.Lock()
+	tr.items = map[string]map[string]*history{}
+	tr.mu.Unlock()
+}
+
+// change is one item a write touches.
+type change struct {
+	table string
+	// it holds the item's key, and for a put the whole item.
+	it item
+	// afterPut: the item after the write is it; afterDelete: none;
+	// afterRead: read it back.
+	after int
+}
+
+const (
+	afterPut = iota
+	afterDelete
+	afterRead
+)
+
+// changes lists the items a write request touches, and the table for
+// Write.Table.
+func changes(op string, body []byte) (cs []change, tableName string) {
+	type keyed struct {
+		TableName string
+		Item, Key item
+	}
+	one := func(k *keyed, after int) change {
+		if after == afterPut {
+			return change{table: k.TableName, it: k.Item, after: after}
+		}
+		return change{table: k.TableName, it: k.Key, after: after}
+	}
+	switch op {
+	case "PutItem", "UpdateItem", "DeleteItem":
+		var in keyed
+		if json.Unmarshal(body, &in) != nil {
+			return nil, ""
+		}
+		after := map[string]int{"PutItem": afterPut, "UpdateItem": afterRead, "DeleteItem": afterDelete}[op]
+		return []change{one(&in, after)}, in.TableName
+	case "BatchWriteItem":
+		var in struct {
+			RequestItems map[string][]struct{ PutRequest, DeleteRequest *keyed }
+		}
+		if json.Unmarshal(body, &in) != nil {
+			return nil, ""
+		}
+		for name, reqs := range in.RequestItems {
+			tableName = name
+			for _, r := range reqs {
+				// Read back: items left unprocessed were not written.
+				switch {
+				case r.PutRequest != nil:
+					cs = append(cs, change{table: name, it: r.PutRequest.Item, after: afterRead})
+				case r.DeleteRequest != nil:
+					cs = append(cs, change{table: name, it: r.DeleteRequest.Key, after: afterRead})
+				}
+			}
+		}
+		if len(in.RequestItems) != 1 {
+			tableName = ""
+		}
+		return cs, tableName
+	case "TransactWriteItems":
+		var in struct {
+			TransactItems []struct{ Put, Update, Delete *keyed }
+		}
+		if json.Unmarshal(body, &in) != nil {
+			return nil, ""
+		}
+		tables := map[string]bool{}
+		for _, ti := range in.TransactItems {
+			switch {
+			case ti.Put != nil:
+				cs = append(cs, one(ti.Put, afterPut))
+			case ti.Update != nil:
+				cs = append(cs, one(ti.Update, afterRead))
+			case ti.Delete != nil:
+				cs = append(cs, one(ti.Delete, afterDelete))
+			default:
+				continue // a ConditionCheck writes nothing
+			}
+			tables[cs[len(cs)-1].table] = true
+		}
+		for name := range tables {
+			tableName = name
+		}
+		if len(tables) != 1 {
+			tableName = ""
+		}
+		return cs, tableName
+	}
+	return nil, ""
+}
+
+// trackedWrite is a write whose items are tracked for the index lag.
+type trackedWrite struct {
+	p     *Proxy
+	hdr   http.Header
+	lag   time.Duration
+	items []trackedItem
+}
+
+type trackedItem struct {
+	change
+	t   *table
+	key string
+	h   *history
+}
+
+// track registers a write's items (those of tables with an index) before
+// it is forwarded, reading each item's base image the first time.
+func (p *Proxy) track(ctx context.Context, hdr http.Header, cs []change, lag time.Duration) *trackedWrite {
+	tw := &trackedWrite{p: p, hdr: hdr, lag: lag}
+	for _, c := range cs {
+		t, err := p.tableOf(ctx, hdr, c.table)
+		if err != nil || len(t.indexes) == 0 {
+			continue // an unknown table: the write fails; no index: nothing to lag
+		}
+		key := t.key(c.it)
+		if key == "" {
+			continue
+		}
+		h, first := p.lag.begin(c.table, key)
+		if first {
+			base, err := p.getItem(ctx, hdr, c.table, t, c.it)
+			p.lag.setBase(h, base, err == nil)
+		} else {
+			select {
+			case <-h.ready:
+			case <-ctx.Done():
+			}
+		}
+		tw.items = append(tw.items, trackedItem{change: c, t: t, key: key, h: h})
+	}
+	return tw
+}
+
+// done records the items' images after the write: applied when the target
+// answered 200; unknown when it did not answer (it may have applied the
+// write: the items are read back as they are now).
+func (tw *trackedWrite) done(ctx context.Context, applied, unknown bool) {
+	for _, ti := range tw.items {
+		var after item
+		ok := applied || unknown
+		if ok {
+			how := ti.after
+			if unknown {
+				how = afterRead
+			}
+			switch how {
+			case afterPut:
+				after = ti.it
+			case afterRead:
+				var err error
+				after, err = tw.p.getItem(ctx, tw.hdr, ti.table, ti.t, ti.it)
+				ok = err == nil
+			}
+		}
+		tw.p.lag.end(ti.table, ti.key, ti.h, ok, after, tw.lag)
+	}
+}
+
+// queryIn is what the proxy reads of a Query request.
+type queryIn struct {
+	TableName, IndexName      string
+	KeyConditionExpression    string
+	ExpressionAttributeNames  map[string]string
+	ExpressionAttributeValues item
+	Select                    string
+	ScanIndexForward          *bool
+	// Set only for shapes the lag does not support.
+	FilterExpression, ProjectionExpression string
+	KeyConditions, QueryFilter             json.RawMessage
+	AttributesToGet                        []string
+}
+
+var partitionEquality = regexp.MustCompile(`^\(?\s*(#?[A-Za-z0-9_.\-]+)\s*=\s*(:[A-Za-z0-9_]+)\s*\)?$`)
+
+// partition returns the attribute and the value of a key condition that
+// is a partition key equality only, like "#room = :room".
+func (q *queryIn) partition() (attr string, v json.RawMessage, ok bool) {
+	m := partitionEquality.FindStringSubmatch(strings.TrimSpace(q.KeyConditionExpression))
+	if m == nil {
+		return "", nil, false
+	}
+	attr = m[1]
+	if strings.HasPrefix(attr, "#") {
+		if attr, ok = q.ExpressionAttributeNames[attr]; !ok {
+			return "", nil, false
+		}
+	}
+	v, ok = q.ExpressionAttributeValues[m[2]]
+	return attr, v, ok
+}
+
+// supported reports whether the lag can rewrite the Query's answer: an
+// index, a partition key equality, no filter or projection.
+func (q *queryIn) supported() bool {
+	return q.IndexName != "" && q.FilterExpression == "" && q.ProjectionExpression == "" &&
+		len(q.KeyConditions) == 0 && len(q.QueryFilter) == 0 && len(q.AttributesToGet) == 0 &&
+		(q.Select == "" || q.Select == "ALL_PROJECTED_ATTRIBUTES" || q.Select == "ALL_ATTRIBUTES")
+}
+
+// lagQuery rewrites an index Query's answer (a 200 from the target) to
+// show the index as it was lag ago. It returns nil when the answer stands
+// as it is.
+func (p *Proxy) lagQuery(t *table, ix index, q *queryIn, pkValue json.RawMessage, answer []byte, lag time.Duration) []byte {
+	var out map[string]json.RawMessage
+	if json.Unmarshal(answer, &out) != nil {
+		return nil
+	}
+	var items []item
+	if json.Unmarshal(out["Items"], &items) != nil {
+		return nil
+	}
+	var scanned int
+	_ = json.Unmarshal(out["ScannedCount"], &scanned)
+
+	then := p.lag.asOf(q.TableName, time.Now().Add(-lag))
+	if len(then) == 0 {
+		return nil
+	}
+	kept := slices.DeleteFunc(slices.Clone(items), func(it item) bool {
+		_, changed := then[t.key(it)]
+		return changed
+	})
+	dropped := len(items) - len(kept)
+	lastPage := len(out["LastEvaluatedKey"]) == 0 || string(out["LastEvaluatedKey"]) == "null"
+	if lastPage {
+		for _, it := range then {
+			if it == nil || !sameValue(it[ix.hash], pkValue) {
+				continue
+			}
+			if _, ok := parseScalar(it[ix.rng]); ix.rng != "" && !ok {
+				continue // not in the index: it lacks the index's sort key
+			}
+			kept = append(kept, t.project(it, ix))
+		}
+	}
+	if dropped == 0 && len(kept) == len(items) {
+		return nil // nothing recently written is in this partition
+	}
+	if ix.rng != "" {
+		forward := q.ScanIndexForward == nil || *q.ScanIndexForward
+		slices.SortStableFunc(kept, func(a, b item) int {
+			x, _ := parseScalar(a[ix.rng])
+			y, _ := parseScalar(b[ix.rng])
+			if forward {
+				return x.compare(y)
+			}
+			return y.compare(x)
+		})
+	}
+	if kept == nil {
+		kept = []item{}
+	}
+	out["Items"], _ = json.Marshal(kept)
+	out["Count"], _ = json.Marshal(len(kept))
+	out["ScannedCount"], _ = json.Marshal(max(0, scanned-len(items)+len(kept)))
+	body, err := json.Marshal(out)
+	if err != nil {
+		return nil
+	}
+	return body
+}

@@ -1,0 +1,293 @@
+// Package ddbproxy is a DynamoDB-API proxy for the local stack and tests: it
+// forwards every request to a DynamoDB API (dynalite) unchanged, counts
+// them per operation, and on request is as unkind as DynamoDB on AWS is in
+// two ways dynalite is not, both of which hide races in a handler:
+//
+//   - a global secondary index that lags behind the table (Faults.IndexLag),
+//   - a write that is applied and then answered with 500, so that the SDK
+//     retries it (Faults.ApplyThenFail).
+//
+// Index lag, in detail. After every write through the proxy to a table
+// with an index (PutItem, UpdateItem, DeleteItem, BatchWriteItem,
+// TransactWriteItems) the proxy keeps the item's image after it (the
+// request's item for a put, none for a delete, a strongly consistent
+// GetItem for an update) and, on the item's first write, the image before
+// it. A Query of an index then takes the target's answer, drops the items
+// written less than IndexLag ago (or being written) and adds their images
+// of IndexLag ago that belong to the queried partition, projected as the
+// index projects. Its limits:
+//
+//   - Only writes through the proxy lag; items written straight to the
+//     target are seen as they are.
+//   - Only a key condition that is a partition key equality ("#room = :room"
+//     or "room = :room") lags. A sort key condition, a filter, a projection
+//     expression, Select COUNT or the legacy KeyConditions parameters pass
+//     through unlagged.
+//   - Items lagged into a partition are added to its last page (the one
+//     without a LastEvaluatedKey), after the target's own, so that page may
+//     hold more than a Limit; they are sorted with that page only.
+//   - Numbers are compared by their spelling for the partition key.
+//
+// Base-table reads (GetItem, a Query without IndexName, Scan) are never
+// lagged: DynamoDB's are strongly consistent when asked to be.
+package ddbproxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// readBackTimeout bounds the proxy's own read of an item after a write.
+const readBackTimeout = 5 * time.Second
+
+// targetPrefix begins the X-Amz-Target header of every DynamoDB request.
+const targetPrefix = "DynamoDB_20120810."
+
+// Proxy is a running proxy.
+type Proxy struct {
+	target   string // base URL, no trailing slash
+	endpoint string
+	srv      *http.Server
+	client   *http.Client
+	lag      *tracker
+
+	mu     sync.Mutex
+	faults Faults
+	counts map[string]int64
+	tables map[string]*table // descriptions by table name
+}
+
+// Start starts a proxy on a free loopback port in front of target, a
+// DynamoDB API's endpoint URL such as dynalite's.
+func Start(target string, f Faults) (*Proxy, error) {
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("DynamoDB proxy: the target must be an http(s) URL, not %q", target)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("DynamoDB proxy: listen: %w", err)
+	}
+	p := &Proxy{
+		target:   strings.TrimSuffix(target, "/"),
+		endpoint: "http://" + ln.Addr().String(),
+		// Bodies are read whole and never compressed: the proxy may rewrite
+		// them. Keep a warm connection per concurrent caller.
+		client: &http.Client{Transport: &http.Transport{
+			Proxy: nil, DisableCompression: true, MaxIdleConns: 256, MaxIdleConnsPerHost: 256,
+			IdleConnTimeout: 90 * time.Second,
+		}},
+		lag:    newTracker(),
+		faults: f,
+		counts: map[string]int64{},
+		tables: map[string]*table{},
+	}
+	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = p.srv.Serve(ln) }()
+	return p, nil
+}
+
+// Endpoint is the proxy's base URL, for the DynamoDB client's BaseEndpoint.
+func (p *Proxy) Endpoint() string { return p.endpoint }
+
+// Close stops the proxy at once, ending requests in flight.
+func (p *Proxy) Close() error {
+	err := p.srv.Close()
+	p.client.CloseIdleConnections()
+	return err
+}
+
+// SetFaults switches the faults for later requests. Switching IndexLag to
+// 0 forgets every image kept for it.
+func (p *Proxy) SetFaults(f Faults) {
+	p.mu.Lock()
+	p.faults = f
+	p.mu.Unlock()
+	if f.IndexLag <= 0 {
+		p.lag.reset()
+	}
+}
+
+// Faults returns the faults in effect.
+func (p *Proxy) Faults() Faults {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.faults
+}
+
+// Counts returns how many requests the proxy received so far, per
+// operation (such as "Query"; a retry counts again). The proxy's own reads
+// for the index lag are not counted.
+func (p *Proxy) Counts() map[string]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int64, len(p.counts))
+	for op, n := range p.counts {
+		out[op] = n
+	}
+	return out
+}
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "read the request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	op, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	p.mu.Lock()
+	f := p.faults
+	if op != "" {
+		p.counts[op]++
+	}
+	p.mu.Unlock()
+
+	switch op {
+	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems":
+		p.serveWrite(w, r, op, body, f)
+	case "Query":
+		p.serveQuery(w, r, body, f)
+	case "CreateTable", "UpdateTable", "DeleteTable":
+		var in struct{ TableName string }
+		_ = json.Unmarshal(body, &in)
+		p.forgetTable(in.TableName)
+		resp := p.forward(r, body)
+		p.forgetTable(in.TableName)
+		resp.send(w, nil)
+	default:
+		p.forward(r, body).send(w, nil)
+	}
+}
+
+func (p *Proxy) serveWrite(w http.ResponseWriter, r *http.Request, op string, body []byte, f Faults) {
+	cs, tableName := changes(op, body)
+	var tw *trackedWrite
+	if f.IndexLag > 0 {
+		tw = p.track(r.Context(), r.Header, cs, f.IndexLag)
+	}
+	resp := p.forward(r, body)
+	applied := resp.status == http.StatusOK
+	if tw != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), readBackTimeout)
+		tw.done(ctx, applied, resp.err != nil)
+		cancel()
+	}
+	if applied && f.ApplyThenFail != nil && f.ApplyThenFail(Write{Op: op, Table: tableName, Body: body}) {
+		internalServerError(w, "The write was applied, then failed (ddbproxy ApplyThenFail).")
+		return
+	}
+	resp.send(w, nil)
+}
+
+func (p *Proxy) serveQuery(w http.ResponseWriter, r *http.Request, body []byte, f Faults) {
+	var q queryIn
+	if f.IndexLag <= 0 || json.Unmarshal(body, &q) != nil || !q.supported() {
+		p.forward(r, body).send(w, nil)
+		return
+	}
+	t, err := p.tableOf(r.Context(), r.Header, q.TableName)
+	ix, found := index{}, false
+	if err == nil {
+		ix, found = t.indexes[q.IndexName]
+	}
+	attr, pkValue, ok := q.partition()
+	if !found || !ok || attr != ix.hash {
+		p.forward(r, body).send(w, nil)
+		return
+	}
+	resp := p.forward(r, body)
+	if resp.status != http.StatusOK {
+		resp.send(w, nil)
+		return
+	}
+	resp.send(w, p.lagQuery(t, ix, &q, pkValue, resp.body, f.IndexLag))
+}
+
+// response is the target's answer, read whole.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	err    error // the target could not be reached or did not answer
+}
+
+// hopHeaders are not forwarded either way.
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding",
+	"Upgrade", "Content-Length", "Accept-Encoding"}
+
+func forwardHeader(h http.Header) http.Header {
+	out := h.Clone()
+	for _, k := range hopHeaders {
+		out.Del(k)
+	}
+	return out
+}
+
+// forward sends the request to the target as it came.
+func (p *Proxy) forward(r *http.Request, body []byte) response {
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, p.target+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		return response{err: err}
+	}
+	req.Header = forwardHeader(r.Header)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return response{err: err}
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return response{err: err}
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: got}
+}
+
+// send writes the response to the client, with body instead of the
+// target's when body is not nil. A target that could not be reached is
+// passed on as a connection that ends without an answer, as the target's
+// own would.
+func (r response) send(w http.ResponseWriter, body []byte) {
+	if r.err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	h := w.Header()
+	for k, v := range r.header {
+		h[k] = v
+	}
+	for _, k := range hopHeaders {
+		h.Del(k)
+	}
+	if body != nil {
+		r.body = body
+		// The SDK checks DynamoDB's checksum of the body.
+		h.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
+	}
+	h.Set("Content-Length", strconv.Itoa(len(r.body)))
+	w.WriteHeader(r.status)
+	_, _ = w.Write(r.body)
+}
+
+// internalServerError answers as DynamoDB does when it fails internally.
+func internalServerError(w http.ResponseWriter, message string) {
+	body, _ := json.Marshal(map[string]string{
+		"__type":  "com.amazonaws.dynamodb.v20120810#InternalServerError",
+		"message": message,
+	})
+	h := w.Header()
+	h.Set("Content-Type", "application/x-amz-json-1.0")
+	h.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = w.Write(body)
+}
