@@ -4,6 +4,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"time"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // Config tunes the stand-in. The zero value of every field means its default,
@@ -17,8 +19,10 @@ type Config struct {
 	APIID string
 
 	// MessageLimit is the largest message a client may send, in bytes; a
-	// larger one closes the connection with 1009. It also bounds the body of
-	// a management API POST (413 above it). Default 128 KiB, as API Gateway.
+	// larger one closes the connection with 1009. It also bounds what is
+	// sent to a client: a management API POST above it is answered 413, and
+	// a route response above it is not delivered (and logged). Default
+	// 128 KiB, as API Gateway.
 	MessageLimit int64
 	// FrameLimit is the largest single frame a client may send, in bytes; a
 	// larger one closes the connection with 1009. Default 32 KiB, as API
@@ -31,10 +35,21 @@ type Config struct {
 	// this long after it connected. Default 2 hours, as API Gateway.
 	MaxConnectionDuration time.Duration
 	// HandlerTimeout is the deadline of the context each handler invocation
-	// gets, as a Lambda function's timeout; a handler that returns later
-	// counts as failed. Default 29 seconds (API Gateway's integration
-	// timeout).
+	// gets; a handler that returns later counts as failed (the client of a
+	// message gets API Gateway's "Internal server error" frame). On AWS the
+	// deadline is the Lambda function's timeout, which is shorter than API
+	// Gateway's 29-second integration timeout. Default
+	// contract.FunctionTimeout (25 seconds), the deployed function's timeout.
 	HandlerTimeout time.Duration
+	// SerialFrames hands one connection's messages to the handler one at a
+	// time, in the order they arrived, and runs $disconnect only after the
+	// last of them has been handled, as the stand-in used to. API Gateway
+	// does not do this: it invokes the handler for every message as it
+	// arrives, so messages of one connection are handled concurrently,
+	// their route responses come back in the order the invocations finish,
+	// and $disconnect may run while some are still in the handler.
+	// Default false: AWS's behaviour.
+	SerialFrames bool
 
 	// StaticDir is served at / (with /config.json answered by the gateway).
 	// Default "": a small built-in page that says how to connect.
@@ -88,7 +103,7 @@ const (
 	DefaultFrameLimit            = 32 << 10
 	DefaultIdleTimeout           = 10 * time.Minute
 	DefaultMaxConnectionDuration = 2 * time.Hour
-	DefaultHandlerTimeout        = 29 * time.Second
+	DefaultHandlerTimeout        = contract.FunctionTimeout
 )
 
 func (c Config) withDefaults() Config {

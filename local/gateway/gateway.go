@@ -1,4 +1,4 @@
-// Package localgw is a local stand-in for API Gateway's WebSocket API: it
+// Package gateway is a local stand-in for API Gateway's WebSocket API: it
 // accepts WebSocket clients, turns their handshakes, frames and closes into
 // the events API Gateway sends a Lambda function ($connect, routed messages,
 // $disconnect), calls the handler in-process, and serves the @connections
@@ -39,9 +39,14 @@ const (
 	// or a management API POST); a client that reads nothing for this long
 	// is disconnected.
 	writeTimeout = 10 * time.Second
-	// messageQueue is how many received messages may wait for the handler
-	// before the gateway stops reading from the client.
-	messageQueue = 16
+	// maxInFlight is how many messages of one connection may be in the
+	// handler at once (with SerialFrames: wait for it) before the gateway
+	// stops reading from the client until one is done. API Gateway has no
+	// such cap — it keeps reading and invokes the function for every frame,
+	// up to the account's Lambda concurrency — but the stand-in runs every
+	// invocation in one process, and a flooding client must not start
+	// goroutines without bound.
+	maxInFlight = 16
 )
 
 // Gateway is the stand-in; it is an http.Handler serving the WebSocket
@@ -106,6 +111,7 @@ type conn struct {
 	closedBy  *closeStatus // set when the gateway closed the connection
 
 	ready chan struct{} // closed when the handshake is over; ws is nil if it failed
+	ended chan struct{} // closed when reading from the client has ended
 	done  chan struct{} // closed once $disconnect has run
 }
 
@@ -187,6 +193,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		sourceIP:    remoteIP(r),
 		userAgent:   r.UserAgent(),
 		ready:       make(chan struct{}),
+		ended:       make(chan struct{}),
 		done:        make(chan struct{}),
 	}
 	c.lastActive.Store(now.UnixMilli())
@@ -221,6 +228,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		delete(g.conns, c.id)
 		g.mu.Unlock()
 		close(c.ready)
+		close(c.ended)
 		// The handler has accepted a connection that never opened; tell it
 		// the connection is gone, as API Gateway would.
 		g.logf("%s handshake failed after %s: %v", c.id, routeConnect, err)
@@ -248,18 +256,13 @@ type message struct {
 	at   time.Time
 }
 
-// serveConn reads the client's messages and hands them, in order, to one
-// worker that invokes the handler; when reading ends, for whatever reason, it
-// runs $disconnect once the worker is done.
+// serveConn reads the client's messages and invokes the handler for each as
+// it arrives (see dispatcher). When reading ends, for whatever reason, it
+// runs $disconnect at once, as API Gateway does: messages still in the
+// handler carry on, and their route responses are dropped. With
+// SerialFrames, $disconnect waits for them instead.
 func (g *Gateway) serveConn(c *conn) {
-	queue := make(chan message, messageQueue)
-	worked := make(chan struct{})
-	go func() {
-		defer close(worked)
-		for m := range queue {
-			g.message(c, m)
-		}
-	}()
+	dispatch, drain := g.dispatcher(c)
 
 	idle := time.AfterFunc(g.cfg.IdleTimeout, func() { c.closeWith(websocket.StatusGoingAway, "Going Away") })
 	maxAge := time.AfterFunc(g.cfg.MaxConnectionDuration, func() { c.closeWith(websocket.StatusGoingAway, "Going Away") })
@@ -279,10 +282,11 @@ func (g *Gateway) serveConn(c *conn) {
 		now := time.Now()
 		idle.Reset(g.cfg.IdleTimeout)
 		c.lastActive.Store(now.UnixMilli())
-		queue <- message{data: data, at: now}
+		dispatch(message{data: data, at: now})
 	}
 	idle.Stop()
 	maxAge.Stop()
+	close(c.ended) // route responses from here on are dropped
 
 	g.mu.Lock()
 	delete(g.conns, c.id)
@@ -292,10 +296,42 @@ func (g *Gateway) serveConn(c *conn) {
 	c.closing.Wait()
 	_ = c.ws.CloseNow()
 
-	close(queue)
-	<-worked
+	drain()
 	g.disconnect(c, st)
 	close(c.done)
+}
+
+// dispatcher returns how serveConn hands a message to the handler, and what
+// it waits for before $disconnect. By default, as on AWS, every message gets
+// its own invocation at once, so messages of one connection are handled
+// concurrently and answered in the order they finish; with SerialFrames one
+// worker handles them in order. Either way at most maxInFlight are taken
+// in before dispatch blocks, and with it the reading.
+func (g *Gateway) dispatcher(c *conn) (dispatch func(message), drain func()) {
+	if g.cfg.SerialFrames {
+		queue := make(chan message, maxInFlight)
+		worked := make(chan struct{})
+		go func() {
+			defer close(worked)
+			for m := range queue {
+				g.message(c, m)
+			}
+		}()
+		return func(m message) { queue <- m }, func() { close(queue); <-worked }
+	}
+	slots := make(chan struct{}, maxInFlight)
+	dispatch = func(m message) {
+		slots <- struct{}{}
+		// The connection's own count keeps running above zero here, so
+		// Shutdown, which waits for running, also waits for this message.
+		g.running.Add(1)
+		go func() {
+			defer g.running.Done()
+			defer func() { <-slots }()
+			g.message(c, m)
+		}()
+	}
+	return dispatch, func() {}
 }
 
 // readEnded works out why reading from the client failed and closes the
@@ -333,19 +369,35 @@ func (g *Gateway) message(c *conn, m message) {
 			"connectionId": c.id,
 			"requestId":    ev.RequestContext.RequestID,
 		})
-		g.send(c, frame)
+		g.send(c, route, frame)
 		return
 	}
 	g.logf("%s %s %d in %s, %d bytes", c.id, route, resp.StatusCode, took, len(m.data))
 	if r, ok := contract.LookupRoute(route); ok && r.TwoWay && resp.Body != "" {
-		g.send(c, []byte(resp.Body))
+		if n := len(resp.Body); int64(n) > g.cfg.MessageLimit {
+			// API Gateway does not deliver a message over its limit.
+			g.logf("%s %s route response of %d bytes not delivered: over the %d-byte message limit", c.id, route, n, g.cfg.MessageLimit)
+			return
+		}
+		g.send(c, route, []byte(resp.Body))
 	}
 }
 
-func (g *Gateway) send(c *conn, frame []byte) {
+// send writes a route response (or the error frame) for a message of route
+// to the client. A connection that has ended gets nothing: its messages may
+// still be in the handler while it closes and its $disconnect runs.
+func (g *Gateway) send(c *conn, route string, frame []byte) {
+	select {
+	case <-c.ended:
+		g.logf("%s %s route response dropped: the connection has ended", c.id, route)
+		return
+	default:
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	_ = c.ws.Write(ctx, websocket.MessageText, frame)
+	if err := c.ws.Write(ctx, websocket.MessageText, frame); err != nil {
+		g.logf("%s %s route response not delivered: %v", c.id, route, err)
+	}
 }
 
 func (g *Gateway) disconnect(c *conn, st closeStatus) {
@@ -383,7 +435,8 @@ func (g *Gateway) invoke(ev events.APIGatewayWebsocketProxyRequest) (resp events
 }
 
 // Shutdown closes every open connection with 1001 "Going Away", waits until
-// $disconnect has run for each, and refuses new connections from then on.
+// $disconnect has run for each and every message still in the handler is
+// done, and refuses new connections from then on.
 // Management API calls keep working meanwhile, so $disconnect handlers can
 // still notify other connections. Shut the HTTP server down afterwards.
 func (g *Gateway) Shutdown(ctx context.Context) error {
