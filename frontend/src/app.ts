@@ -133,15 +133,15 @@ export class ChatApp {
         this.onState(f);
         break;
       case 'joined':
-        this.members.joined(f.name);
+        this.members.apply(f);
         this.log.notice(`${f.name} joined`, f.ts);
         break;
       case 'left':
-        this.members.left(f.name);
+        this.members.apply(f);
         this.log.notice(`${f.name} left`, f.ts);
         break;
       case 'members':
-        this.members.set(f.members);
+        this.members.apply(f);
         for (const g of f.gone) this.log.notice(`${g} left (connection lost)`, f.ts);
         break;
       case 'renamed':
@@ -154,7 +154,7 @@ export class ChatApp {
         } else {
           this.log.notice(`${f.oldName} is now ${f.name}`, f.ts);
         }
-        this.members.renamed(f.oldName, f.name);
+        this.members.apply(f);
         break;
       case 'public':
       case 'private':
@@ -175,7 +175,7 @@ export class ChatApp {
     this.nameBar.show(f.you);
     this.roomLabel.textContent = `#${f.room}`;
     this.nameBar.setMaxLength(f.limits.nameMax);
-    this.members.set(f.members);
+    this.members.apply(f);
     for (const h of f.history) this.log.show(h);
     this.composer.updateCounter();
   }

@@ -1,8 +1,10 @@
 // The member list and the private recipients chosen from it: a checkbox per
 // member (but not for you) picks who the next message goes to privately, and
-// the composer's "to" line says so.
+// the composer's "to" line says so. Who is in follows the presence frames by
+// the rule of presence.ts.
 
 import { byId, el, nameHue } from './dom';
+import { applyPresence, NO_PRESENCE, presentNames, type Presence, type PresenceFrame } from './presence';
 import { foldName, sortNames } from './protocol';
 
 export class MemberList {
@@ -11,6 +13,8 @@ export class MemberList {
   private readonly toText = byId('to-text');
   private readonly toClear = byId<HTMLButtonElement>('to-clear');
   private readonly composer = byId<HTMLFormElement>('composer');
+  private presence: Presence = NO_PRESENCE;
+  /** The names in presence, sorted as shown. */
   private members: string[] = [];
   /** Chosen private recipients, keyed by folded name. */
   private readonly selected = new Map<string, string>();
@@ -43,34 +47,40 @@ export class MemberList {
 
   /** Empties the list and the choice (a room is joined). */
   reset(): void {
+    this.presence = NO_PRESENCE;
     this.members = [];
     this.selected.clear();
     this.renderMembers();
     this.renderRecipients();
   }
 
-  /** The whole list; people no longer in it are no longer recipients. */
-  set(names: string[]): void {
-    this.members = sortNames(new Set(names));
-    const present = new Set(this.members.map(foldName));
-    for (const k of [...this.selected.keys()]) if (!present.has(k)) this.selected.delete(k);
+  /**
+   * A presence frame, applied by the rule of presence.ts (per name, only what
+   * is newer than the last applied). People no longer in the list are no
+   * longer recipients; a rename keeps its holder chosen.
+   */
+  apply(f: PresenceFrame): void {
+    const next = applyPresence(this.presence, f);
+    if (f.type === 'renamed') this.follow(f.oldName, f.name, next);
+    this.presence = next;
+    this.members = sortNames(presentNames(next));
+    for (const k of [...this.selected.keys()]) if (!next.members.has(k)) this.selected.delete(k);
     this.renderMembers();
     this.renderRecipients();
   }
 
-  joined(name: string): void {
-    this.set([...this.members.filter((m) => foldName(m) !== foldName(name)), name]);
-  }
-
-  left(name: string): void {
-    this.set(this.members.filter((m) => m !== name));
-  }
-
-  /** A rename keeps its holder chosen. */
-  renamed(oldName: string, name: string): void {
-    if (this.selected.delete(foldName(oldName))) this.selected.set(foldName(name), name);
-    this.set(this.members.map((m) => (m === oldName ? name : m)));
-    this.renderRecipients();
+  /**
+   * Moves the choice of oldName to name, unless the old name is still in the
+   * list: then someone took it after the rename, and the choice stays with
+   * the name the user sees.
+   */
+  private follow(oldName: string, name: string, next: Presence): void {
+    const from = foldName(oldName);
+    const to = foldName(name);
+    const shown = next.members.get(to);
+    if (!this.selected.has(from) || shown === undefined || (from !== to && next.members.has(from))) return;
+    this.selected.delete(from);
+    this.selected.set(to, shown);
   }
 
   private renderMembers(): void {

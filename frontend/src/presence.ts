@@ -1,0 +1,108 @@
+// Who is in the room, from presence frames that may arrive out of order.
+// API Gateway runs each action as its own invocation, so the `left` of Ann's
+// dropped connection can arrive after the `joined` of her reconnect. The
+// server orders the presence of one name by ts (docs/protocol.md): a frame's
+// ts is taken after the claim it announces and before the release it
+// announces. So the page remembers, per name (folded as the server folds
+// names), the last claim or release it applied, and applies a frame's part
+// for a name only when it is newer. Pure: the member list (members.ts) keeps
+// the value and shows it.
+
+import { foldName, type JoinedFrame, type LeftFrame, type MembersFrame, type RenamedFrame, type StateFrame } from './protocol';
+
+/** The last claim (here) or release (not here) applied for one name. */
+interface Mark {
+  readonly ts: number;
+  readonly here: boolean;
+}
+
+export interface Presence {
+  /** Who is in: the name as shown, by folded name. */
+  readonly members: ReadonlyMap<string, string>;
+  /** The last claim or release applied, by folded name. */
+  readonly last: ReadonlyMap<string, Mark>;
+}
+
+/** The parts of the presence frames the rule reads. */
+export type PresenceFrame =
+  | Pick<StateFrame, 'type' | 'members'>
+  | Pick<JoinedFrame, 'type' | 'name' | 'ts'>
+  | Pick<LeftFrame, 'type' | 'name' | 'ts'>
+  | Pick<RenamedFrame, 'type' | 'oldName' | 'name' | 'ts'>
+  | Pick<MembersFrame, 'type' | 'members' | 'ts'>;
+
+/** Nobody, and nothing remembered: before the first state. */
+export const NO_PRESENCE: Presence = { members: new Map(), last: new Map() };
+
+/** The names in, in no particular order. */
+export function presentNames(p: Presence): string[] {
+  return [...p.members.values()];
+}
+
+/**
+ * Applies one presence frame:
+ * - `state` is the whole list at a moment of its own (it has no ts): it
+ *   replaces the list and forgets what was remembered;
+ * - `joined` claims its name, `left` releases it;
+ * - `renamed` releases the old name and claims the new one, each part on its
+ *   own; a change of case only is one name, claimed in its new spelling;
+ * - `members` is the whole list again, except for names with a claim or
+ *   release newer than its ts (see fromList). It remembers nothing itself.
+ * At an equal ts being there wins: a name freed and taken again within one
+ * millisecond is possible, a claim and the release of that same claim are not.
+ */
+export function applyPresence(p: Presence, f: PresenceFrame): Presence {
+  switch (f.type) {
+    case 'state':
+      return { members: byFold(f.members), last: new Map() };
+    case 'joined':
+      return mark(p, f.name, f.ts, true);
+    case 'left':
+      return mark(p, f.name, f.ts, false);
+    case 'renamed':
+      if (f.oldName === f.name) return p; // the answer to a no-op setName announces nothing
+      if (foldName(f.oldName) === foldName(f.name)) return mark(p, f.name, f.ts, true);
+      return mark(mark(p, f.oldName, f.ts, false), f.name, f.ts, true);
+    case 'members':
+      return fromList(p, f.members, f.ts);
+  }
+}
+
+/** A claim or release at ts for name, if newer than the last one applied for it. */
+function mark(p: Presence, name: string, ts: number, here: boolean): Presence {
+  const key = foldName(name);
+  const last = p.last.get(key);
+  if (last && (ts < last.ts || (ts === last.ts && (last.here || !here)))) return p;
+  const members = new Map(p.members);
+  if (here) members.set(key, name);
+  else members.delete(key);
+  return { members, last: new Map(p.last).set(key, { ts, here }) };
+}
+
+/**
+ * A members frame's list, read before its ts: a name claimed at or after the
+ * ts stays (as shown), a name released after it is not brought back, every
+ * other name is in exactly when listed. The frame leaves the memory alone:
+ * the list is read from an index that may lag, so it is no claim or release
+ * of its own, and a frame for a name that arrives later is still applied
+ * against that name's last claim or release.
+ */
+function fromList(p: Presence, list: string[], ts: number): Presence {
+  const listed = byFold(list);
+  const members = new Map<string, string>();
+  for (const key of new Set([...p.members.keys(), ...listed.keys()])) {
+    const last = p.last.get(key);
+    const shown = p.members.get(key);
+    if (last?.here && last.ts >= ts && shown !== undefined) members.set(key, shown);
+    else if (last && !last.here && last.ts > ts) continue;
+    else {
+      const name = listed.get(key);
+      if (name !== undefined) members.set(key, name);
+    }
+  }
+  return { members, last: p.last };
+}
+
+function byFold(names: string[]): Map<string, string> {
+  return new Map(names.map((n) => [foldName(n), n]));
+}

@@ -1,0 +1,124 @@
+// Who the member list shows when presence frames arrive out of order: per
+// name, only a claim or release newer (by ts) than the last one applied
+// counts; a state starts over; a members frame is the whole list except for
+// names with newer news of their own.
+import { describe, expect, it } from 'vitest';
+import { applyPresence, NO_PRESENCE, presentNames, type Presence, type PresenceFrame } from '../src/presence';
+import { sortNames } from '../src/protocol';
+
+const state = (...members: string[]): PresenceFrame => ({ type: 'state', members });
+const joined = (name: string, ts: number): PresenceFrame => ({ type: 'joined', name, ts });
+const left = (name: string, ts: number): PresenceFrame => ({ type: 'left', name, ts });
+const renamed = (oldName: string, name: string, ts: number): PresenceFrame => ({ type: 'renamed', oldName, name, ts });
+const members = (ts: number, ...names: string[]): PresenceFrame => ({ type: 'members', members: names, ts });
+
+/** The list after the frames, in the order they arrived, sorted as the page shows it. */
+function shown(...frames: PresenceFrame[]): string[] {
+  return sortNames(presentNames(frames.reduce<Presence>(applyPresence, NO_PRESENCE)));
+}
+
+describe('the member list, frame by frame in arrival order', () => {
+  const cases: Array<[string, PresenceFrame[], string[]]> = [
+    ['a state shows its members', [state('Bob', 'Alice')], ['Alice', 'Bob']],
+    ['someone joining is added', [state('Alice'), joined('Bob', 10)], ['Alice', 'Bob']],
+    ['someone leaving is removed', [state('Alice', 'Bob'), left('Bob', 10)], ['Alice']],
+    [
+      'a late `left` of a dropped connection does not remove the person who reconnected',
+      [state('Alice'), joined('Ann', 20), left('Ann', 10)],
+      ['Alice', 'Ann'],
+    ],
+    [
+      'a late `joined` does not bring back someone who has left since',
+      [state('Alice'), left('Ann', 20), joined('Ann', 10)],
+      ['Alice'],
+    ],
+    ['frames in order still work: joined, left, joined again', [state('Alice'), joined('Ann', 10), left('Ann', 20), joined('Ann', 30)], ['Alice', 'Ann']],
+    [
+      'names are one whatever their case: a late `left` of "ann" does not remove "Ann" who came back',
+      [state('Alice'), joined('Ann', 20), left('ann', 10)],
+      ['Alice', 'Ann'],
+    ],
+    ['a `left` in another case removes the person', [state('Alice', 'Ann'), left('ANN', 10)], ['Alice']],
+    ['a rename replaces the old name with the new one', [state('Alice', 'Ann'), renamed('Ann', 'Bob', 10)], ['Alice', 'Bob']],
+    [
+      'a late rename away from Ann keeps the Ann who joined after it, and still adds Bob',
+      [state('Alice'), joined('Ann', 40), renamed('Ann', 'Bob', 30)],
+      ['Alice', 'Ann', 'Bob'],
+    ],
+    [
+      'a late rename to Bob does not bring back a Bob who left after it',
+      [state('Alice', 'Ann'), left('Bob', 40), renamed('Ann', 'Bob', 30)],
+      ['Alice'],
+    ],
+    [
+      'a late `left` of the old name does not remove the person who took it by renaming',
+      [state('Alice', 'Ann'), renamed('guest-1', 'Ann', 20), left('Ann', 10)],
+      ['Alice', 'Ann'],
+    ],
+    ['a change of case only shows the new spelling', [state('Alice', 'ann'), renamed('ann', 'Ann', 10)], ['Alice', 'Ann']],
+    ['a late change of case does not bring back someone who left', [state('Alice', 'ann'), left('ann', 20), renamed('ann', 'Ann', 10)], ['Alice']],
+    ['the answer to setting the name one already has changes nothing', [state('Alice', 'Ann'), left('Ann', 20), renamed('Ann', 'Ann', 30)], ['Alice']],
+    [
+      'at an equal ts being there wins: a name freed and taken in one millisecond stays',
+      [state('Alice'), joined('Ann', 10), left('Ann', 10)],
+      ['Alice', 'Ann'],
+    ],
+    ['at an equal ts being there wins, in the other order too', [state('Alice', 'Ann'), left('Ann', 10), joined('Ann', 10)], ['Alice', 'Ann']],
+    [
+      'a state starts over: it shows its list, and a `left` after it applies whatever came before',
+      [joined('Ann', 50), state('Alice', 'Ann'), left('Ann', 10)],
+      ['Alice'],
+    ],
+    ['a state replaces the list, even a newer-looking one', [state('Alice'), joined('Ann', 50), state('Alice', 'Bob')], ['Alice', 'Bob']],
+  ];
+  it.each(cases)('%s', (_, frames, want) => {
+    expect(shown(...frames)).toEqual(want);
+  });
+});
+
+describe('a members frame (the list after stale connections were removed)', () => {
+  const cases: Array<[string, PresenceFrame[], string[]]> = [
+    ['replaces the list: who went is removed, who is listed is added', [state('Alice', 'Carol'), members(10, 'Alice', 'Bob')], ['Alice', 'Bob']],
+    [
+      'keeps someone who joined after its ts, though not listed',
+      [state('Alice', 'Carol'), joined('Dan', 20), members(10, 'Alice')],
+      ['Alice', 'Dan'],
+    ],
+    [
+      'keeps someone who took a name by renaming after its ts',
+      [state('Alice', 'Carol'), renamed('Carol', 'Cat', 20), members(10, 'Alice', 'Carol')],
+      ['Alice', 'Cat'],
+    ],
+    ['removes someone who joined before its ts and is not listed', [state('Alice'), joined('Dan', 5), members(10, 'Alice')], ['Alice']],
+    ['does not bring back someone who left after its ts', [state('Alice', 'Bob'), left('Bob', 20), members(10, 'Alice', 'Bob')], ['Alice']],
+    ['brings back someone listed who left before its ts', [state('Alice', 'Bob'), left('Bob', 5), members(10, 'Alice', 'Bob')], ['Alice', 'Bob']],
+    [
+      'remembers nothing itself: a late `joined` older than it still adds the person',
+      [state('Alice', 'Carol'), members(10, 'Alice'), joined('Dan', 5)],
+      ['Alice', 'Dan'],
+    ],
+    [
+      'leaves the memory alone: a late `left` older than a `joined` before it is still ignored',
+      [state('Alice'), joined('Dan', 5), members(10, 'Alice', 'Dan'), left('Dan', 3)],
+      ['Alice', 'Dan'],
+    ],
+  ];
+  it.each(cases)('%s', (_, frames, want) => {
+    expect(shown(...frames)).toEqual(want);
+  });
+});
+
+describe('applyPresence is pure', () => {
+  it('returns a new value and leaves the old one as it was', () => {
+    const before = applyPresence(NO_PRESENCE, state('Alice'));
+    const after = applyPresence(before, joined('Ann', 10));
+    expect(presentNames(before)).toEqual(['Alice']);
+    expect(sortNames(presentNames(after))).toEqual(['Alice', 'Ann']);
+    expect(presentNames(NO_PRESENCE)).toEqual([]);
+  });
+
+  it('returns the same value for a frame it ignores', () => {
+    const p = [state('Alice'), joined('Ann', 20)].reduce<Presence>(applyPresence, NO_PRESENCE);
+    expect(applyPresence(p, left('Ann', 10))).toBe(p);
+  });
+});
