@@ -1,6 +1,6 @@
 // Package contract is the one definition of what the CDK stack, the Lambda
 // handler and the local stack must agree on: the WebSocket route table, the
-// DynamoDB key schema and the environment variables that carry generated
+// DynamoDB key schema, the function's timeout and the environment variables that carry generated
 // names from the stack to the function. Nobody else spells a route key, a key
 // attribute or one of these variable names.
 package contract

@@ -5,6 +5,7 @@ package stack
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -24,10 +25,10 @@ const (
 	// calls; 512 MB (about 0.3 vCPU on arm64) keeps a fan-out to a busy room
 	// well under a second at a cost per ms that stays negligible.
 	memoryMB = 512
-	// 25 s: API Gateway's WebSocket integration times out at 29 s. Ending the
+	// contract.FunctionTimeout (25 s): API Gateway's WebSocket integration times out at 29 s. Ending the
 	// invocation first means a stuck call is cut, logged and counted by the
 	// duration alarm, instead of API Gateway giving up on it silently.
-	timeoutSeconds = 25
+	timeoutSeconds = float64(contract.FunctionTimeout / time.Second) // 25
 )
 
 // tableActions are exactly the DynamoDB actions the handler calls, per table.
