@@ -26,6 +26,7 @@ import (
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/dynamo"
 	"github.com/groupchat/groupchat/lambda/wire"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/dynalite"
 	"github.com/groupchat/groupchat/local/gateway"
 )
@@ -45,6 +46,10 @@ type Options struct {
 	// disk; Port and Dir let a test restart it). Its Stderr defaults to Log.
 	// Ignored with DynamoDBEndpoint.
 	Dynalite dynalite.Options
+	// DynamoDB sets the faults of the proxy the function reaches DynamoDB
+	// through (a lagging index, writes applied then failed; switchable
+	// later on Stack.DynamoDBProxy). Default: none, a transparent proxy.
+	DynamoDB ddbproxy.Faults
 	// Tables names the tables. Default: the shared names in contract, as
 	// on AWS; set unique ones to share one DynamoDB between stacks.
 	Tables dynamo.Names
@@ -76,12 +81,16 @@ type Stack struct {
 	// page's, http://127.0.0.1:PORT/.
 	URL, PageURL string
 	// DynamoDBEndpoint is the DynamoDB API in use; DB a client on it and
-	// Tables the stack's tables there.
+	// Tables the stack's tables there. DB reaches it directly, not through
+	// DynamoDBProxy: what a test reads with it is never lagged.
 	DynamoDBEndpoint string
 	DB               *dynamodb.Client
 	Tables           dynamo.Names
 	// Dynalite is the stack's own dynalite, nil with a DynamoDBEndpoint.
 	Dynalite *dynalite.Server
+	// DynamoDBProxy stands between the function and DynamoDBEndpoint, with
+	// Options.DynamoDB's faults (switchable while the stack runs).
+	DynamoDBProxy *ddbproxy.Proxy
 	// Gateway is the API Gateway stand-in (its faults can be switched while
 	// the stack runs).
 	Gateway *gateway.Gateway
@@ -114,22 +123,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	defer func() {
 		if err != nil {
 			_ = ln.Close()
-			if s.Dynalite != nil {
-				_ = s.Dynalite.Stop()
-			}
+			_ = s.stopDynamoDB()
 		}
 	}()
 	s.Addr = ln.Addr().String()
-	s.DynamoDBEndpoint = o.DynamoDBEndpoint
-	if s.DynamoDBEndpoint == "" {
-		dl := o.Dynalite
-		if dl.Stderr == nil {
-			dl.Stderr = logTo
-		}
-		if s.Dynalite, err = dynalite.Start(ctx, dl); err != nil {
-			return nil, err
-		}
-		s.DynamoDBEndpoint = s.Dynalite.Endpoint()
+	if err := s.startDynamoDB(ctx, o, logTo); err != nil {
+		return nil, err
 	}
 
 	gwCfg := o.Gateway
@@ -149,7 +148,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		contract.EnvConnectionsTable:   s.Tables.Connections,
 		contract.EnvMessagesTable:      s.Tables.Messages,
 		contract.EnvManagementEndpoint: "http://" + s.Addr + "/" + gwCfg.Stage,
-		contract.EnvDynamoDBEndpoint:   s.DynamoDBEndpoint,
+		contract.EnvDynamoDBEndpoint:   s.DynamoDBProxy.Endpoint(),
 	}
 	if o.Getenv != nil {
 		for _, k := range []string{contract.EnvFanoutPoolSize, contract.EnvMessageRetentionDays} {
@@ -193,14 +192,44 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	return s, nil
 }
 
+// startDynamoDB starts the stack's own dynalite unless o names an
+// endpoint, and the proxy the function reaches it through.
+func (s *Stack) startDynamoDB(ctx context.Context, o Options, logTo io.Writer) (err error) {
+	s.DynamoDBEndpoint = o.DynamoDBEndpoint
+	if s.DynamoDBEndpoint == "" {
+		dl := o.Dynalite
+		if dl.Stderr == nil {
+			dl.Stderr = logTo
+		}
+		if s.Dynalite, err = dynalite.Start(ctx, dl); err != nil {
+			return err
+		}
+		s.DynamoDBEndpoint = s.Dynalite.Endpoint()
+	}
+	s.DynamoDBProxy, err = ddbproxy.Start(s.DynamoDBEndpoint, o.DynamoDB)
+	return err
+}
+
+// stopDynamoDB closes the proxy and stops the stack's own dynalite.
+func (s *Stack) stopDynamoDB() error {
+	var errProxy, errDB error
+	if s.DynamoDBProxy != nil {
+		errProxy = s.DynamoDBProxy.Close()
+	}
+	if s.Dynalite != nil {
+		errDB = s.Dynalite.Stop()
+	}
+	return errors.Join(errProxy, errDB)
+}
+
 // Done is closed when the stack stops serving: after Stop, or when its
 // server fails on its own (Stop then returns why).
 func (s *Stack) Done() <-chan struct{} { return s.served }
 
 // Stop closes every connection with 1001 and runs its $disconnect (unless
 // the gateway's DropDisconnect says otherwise; the management API still
-// answers meanwhile), then closes the listener and stops the stack's
-// dynalite. Later calls return the first call's result.
+// answers meanwhile), then closes the listener and the DynamoDB proxy and
+// stops the stack's dynalite. Later calls return the first call's result.
 func (s *Stack) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
 	return s.stopErr
@@ -216,9 +245,5 @@ func (s *Stack) stop(ctx context.Context) error {
 	if !errors.Is(s.serveErr, http.ErrServerClosed) {
 		errHTTP = errors.Join(errHTTP, s.serveErr)
 	}
-	var errDB error
-	if s.Dynalite != nil {
-		errDB = s.Dynalite.Stop()
-	}
-	return errors.Join(errGW, errHTTP, errDB)
+	return errors.Join(errGW, errHTTP, s.stopDynamoDB())
 }

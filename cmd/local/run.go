@@ -12,11 +12,18 @@ import (
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/gateway"
 )
 
 // shutdownTimeout bounds the graceful stop.
 const shutdownTimeout = 15 * time.Second
+
+// defaultIndexLag is how far the room index lags behind its table by
+// default. AWS's lags by up to about a second; the default stays 0 until
+// the chat copes: with 100ms, members who join or reconnect together miss
+// each other, and the browser tests fail.
+const defaultIndexLag = 0
 
 // run parses the flags into local.Options, starts the stack, prints
 // where it listens and stops it when ctx ends.
@@ -37,6 +44,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		postError float64
 		postStall float64
 		dropDisc  float64
+		applyFail float64
 	)
 	fs.IntVar(&o.Port, "port", defaultPort, "port on 127.0.0.1 (0: any free port; default from $PORT, else 8080)")
 	fs.StringVar(&gw.Stage, "stage", gateway.DefaultStage, "stage name: the WebSocket URL is ws://127.0.0.1:PORT/<stage>")
@@ -52,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Float64Var(&postError, "fault-post-error", 0, "fraction (0-1) of management API POSTs answered 500")
 	fs.Float64Var(&postStall, "fault-post-stall", 0, "fraction (0-1) of management API POSTs left unanswered until the caller gives up")
 	fs.Float64Var(&dropDisc, "fault-drop-disconnect", 0, "fraction (0-1) of closed connections whose $disconnect is skipped")
+	fs.DurationVar(&o.DynamoDB.IndexLag, "fault-index-lag", defaultIndexLag, "answer DynamoDB index queries as the index was this long ago (AWS's indexes are eventually consistent)")
+	fs.Float64Var(&applyFail, "fault-dynamodb-apply-then-fail", 0, "fraction (0-1) of DynamoDB writes applied, then answered 500 (the SDK retries them)")
 	fs.BoolVar(&o.Verbose, "v", false, "also log every management API call and the chat's info logs")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -65,6 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	gw.Faults.FailPost = gateway.Fraction(postError)
 	gw.Faults.StallPost = gateway.Fraction(postStall)
 	gw.Faults.DropDisconnect = gateway.Fraction(dropDisc)
+	o.DynamoDB.ApplyThenFail = ddbproxy.Fraction(applyFail)
 	o.Getenv = getenv
 	o.Log = stderr
 

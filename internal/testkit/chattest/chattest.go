@@ -1,7 +1,9 @@
 // Package chattest runs the chat handler against real parts for tests and
 // benchmarks: dynalite through the real DynamoDB client, and an HTTP server
 // standing in for API Gateway's management API, reached through the real
-// management API client. Only AWS itself is stood in for.
+// management API client. Only AWS itself is stood in for. The handler
+// reaches dynalite through a local/ddbproxy proxy, whose faults a test can
+// switch (a lagging index, writes applied then failed).
 package chattest
 
 import (
@@ -32,6 +34,7 @@ import (
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/dynamo"
 	"github.com/groupchat/groupchat/lambda/wire"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/dynalite"
 )
 
@@ -199,13 +202,19 @@ func (g *Gateway) Posts() int64 { return g.posts.Load() }
 type Harness struct {
 	t       testing.TB
 	Service *chat.Service
-	Store   *dynamo.Store
-	DB      *dynamodb.Client
-	Tables  dynamo.Names
-	GW      *Gateway
-	Metrics *testkit.Buffer
-	Stage   string
-	offset  *atomic.Int64
+	// Store and DB reach dynalite directly, for setting up and inspecting
+	// the tables: never lagged, never failed.
+	Store  *dynamo.Store
+	DB     *dynamodb.Client
+	Tables dynamo.Names
+	// DynamoDB is the proxy the Service reaches dynalite through; it has no
+	// faults until the test sets some (SetFaults) and counts the Service's
+	// requests per operation.
+	DynamoDB *ddbproxy.Proxy
+	GW       *Gateway
+	Metrics  *testkit.Buffer
+	Stage    string
+	offset   *atomic.Int64
 }
 
 // With returns the harness reporting to t: for a fuzz target's inner test.
@@ -237,7 +246,13 @@ func New(t testing.TB, opts ...Option) *Harness {
 	for _, f := range opts {
 		f(&o)
 	}
-	cfg := wire.Config{Tables: h.Tables, ManagementEndpoint: h.GW.URL, DynamoDBEndpoint: endpoint}
+	proxy, err := ddbproxy.Start(endpoint, ddbproxy.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	h.DynamoDB = proxy
+	cfg := wire.Config{Tables: h.Tables, ManagementEndpoint: h.GW.URL, DynamoDBEndpoint: proxy.Endpoint()}
 	h.Service = wire.New(cfg, AWSConfig(), o)
 	h.Store = dynamo.New(db, h.Tables, o.Now)
 	return h
