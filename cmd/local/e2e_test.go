@@ -25,7 +25,11 @@ import (
 func TestChatEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t, 60*time.Second)
-	s := startTestStack(t, gateway.Config{})
+	// Serial frames: quiet's ping is then answered only after the sender's
+	// previous action (its whole broadcast) is over, which is what makes
+	// "received nothing" a proof. API Gateway runs frames concurrently; the
+	// races that exposes are tested in lambda/chat and the stress test.
+	s := startTestStack(t, gateway.Config{SerialFrames: true})
 
 	alice, st := s.join(ctx, t, "Alice", "lobby")
 	must(t, st.str("you") == "Alice" && slices.Equal(st.strs("members"), []string{"Alice"}), "Alice's state: %v", st)
