@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
 func TestConnectDefaultsToGuestInLobbyAndTellsTheRoom(t *testing.T) {
@@ -148,5 +150,28 @@ func TestUnknownConnectionIsToldToReconnect(t *testing.T) {
 	}
 	if e := sendErr(t, h, ghost, `{"action":"sendPublic","message":"hi"}`); e.Code != "not_connected" {
 		t.Fatalf("error = %+v", e)
+	}
+}
+
+// A reconnect whose record could not be written after its claim took the
+// name over: the client never saw a new token, and its retry with the one
+// it has must still get its name back.
+func TestAResumeThatFailedOnceGetsItsNameOnRetry(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice := h.Join("Alice", "")
+	token := state(t, h, alice).Resume
+	h.GW.Vanish(alice) // the network dropped; $disconnect has not come yet
+	h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
+		// Every attempt of the new connection's record, until the SDK gives up.
+		return w.Op == "PutItem" && bytes.Contains(w.Body, []byte(`"connectedAt"`))
+	}})
+	if _, resp := h.Connect(map[string]string{"name": "Alice", "resume": token}); resp.StatusCode != 500 {
+		t.Fatalf("the failing reconnect answered %d", resp.StatusCode)
+	}
+	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	again, _ := h.Connect(map[string]string{"name": "Alice", "resume": token})
+	if s := state(t, h, again); s.You != "Alice" || s.Warning != nil {
+		t.Fatalf("the retry got %q (warning %+v), want Alice", s.You, s.Warning)
 	}
 }

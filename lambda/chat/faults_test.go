@@ -10,6 +10,7 @@ import (
 
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
 // metricTotals sums each metric over the EMF lines the service wrote.
@@ -310,5 +311,26 @@ func TestAMassDropIsCleanedUpInsideTheDeadline(t *testing.T) {
 	fs := inbox(t, h, alice)
 	if !slices.Equal(types(fs), []string{"public", "members"}) || !slices.Equal(fs[1].Members, []string{"Alice"}) {
 		t.Fatalf("Alice received %v (members %v), want her message and a member list of herself", types(fs), fs[len(fs)-1].Members)
+	}
+}
+
+// The index still lists a connection just removed as stale; the member list
+// sent after the removal must not.
+func TestTheMemberListAfterAStaleRemovalLeavesTheRemovedOut(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice, bob, carol := h.Join("Alice", ""), h.Join("Bob", ""), h.Join("Carol", "")
+	h.Advance(time.Minute)
+	h.DynamoDB.SetFaults(ddbproxy.Faults{IndexLag: time.Minute}) // from now on the index lags behind
+	h.GW.Take(alice)
+	h.GW.Take(bob)
+	h.GW.Vanish(carol)
+	h.Send(alice, `{"action":"sendPublic","message":"still there?"}`)
+	fs := inbox(t, h, bob)
+	if !slices.Equal(types(fs), []string{"public", "members"}) {
+		t.Fatalf("Bob received %v", types(fs))
+	}
+	if m := fs[1]; !slices.Equal(m.Members, []string{"Alice", "Bob"}) || !slices.Equal(m.Gone, []string{"Carol"}) {
+		t.Fatalf("members frame = %+v, want Alice and Bob with Carol gone", m)
 	}
 }

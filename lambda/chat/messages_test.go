@@ -4,8 +4,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
 func TestSendPublicReachesEveryoneInTheRoomExactlyOnce(t *testing.T) {
@@ -107,5 +109,22 @@ func TestOverlongRecipientNamesAreUnknownNotInternalErrors(t *testing.T) {
 	}
 	if n := metricTotals(t, h)["InternalErrors"]; n != 0 {
 		t.Fatalf("InternalErrors = %v: a client can set off the internal-error alarm", n)
+	}
+}
+
+// The room index is eventually consistent: right after $connect it may not
+// list the newcomer, yet a sender's own copy is its only confirmation.
+func TestASenderRightAfterConnectGetsItsOwnCopy(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	h.DynamoDB.SetFaults(ddbproxy.Faults{IndexLag: time.Minute})
+	alice := h.Join("Alice", "")
+	h.Send(alice, `{"action":"sendPublic","message":"first","ref":"r1"}`)
+	if f := only(t, inbox(t, h, alice), "public"); f.Ref != "r1" {
+		t.Fatalf("Alice's copy = %+v, want ref r1", f)
+	}
+	h.Send(alice, `{"action":"setName","name":"Alicia","ref":"r2"}`)
+	if f := only(t, inbox(t, h, alice), "renamed"); f.Ref != "r2" || f.Name != "Alicia" {
+		t.Fatalf("Alice's rename confirmation = %+v", f)
 	}
 }

@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
 func TestSetNameRenamesAndTellsTheRoom(t *testing.T) {
@@ -169,5 +171,28 @@ func TestTwoSetNamesToTheSameNameKeepItClaimed(t *testing.T) {
 		if s := state(t, h, h.Join("Ann", room)); s.You == "Ann" {
 			t.Fatalf("round %d: a second person became Ann while Eve is Ann", round)
 		}
+	}
+}
+
+// DynamoDB may apply the rename and still answer 500; the SDK then sends it
+// again. The retry must not fail as if another request had renamed Eve.
+func TestARenameAppliedThenRetriedKeepsTheNameClaimed(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	eve, bob := h.Join("Eve", ""), h.Join("Bob", "")
+	h.GW.Take(eve)
+	h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: ddbproxy.Once(func(w ddbproxy.Write) bool {
+		return w.Op == "UpdateItem" && bytes.Contains(w.Body, []byte(`"UpdateExpression":"SET #name = :name`))
+	})})
+	h.Send(eve, `{"action":"setName","name":"Ann","ref":"r1"}`)
+	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	if f := only(t, inbox(t, h, eve), "renamed"); f.Name != "Ann" || f.Ref != "r1" {
+		t.Fatalf("Eve's confirmation = %+v", f)
+	}
+	if s := state(t, h, h.Join("Ann", "")); s.You == "Ann" {
+		t.Fatal("a second person became Ann while Eve is Ann")
+	}
+	if m := state(t, h, bob).Members; slices.Contains(m, "Eve") || !slices.Contains(m, "Ann") {
+		t.Fatalf("members = %v", m)
 	}
 }

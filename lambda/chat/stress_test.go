@@ -1,0 +1,241 @@
+package chat_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/local/ddbproxy"
+)
+
+var stressLong = flag.Bool("stress.long", false, "run the concurrency stress test long (scripts/bench.sh stress)")
+
+// stressPerson is one person of the stress test: a connection at a time,
+// reconnecting with its resume token, and the refs it is owed answers for.
+type stressPerson struct {
+	h     *chattest.Harness
+	room  string
+	conn  string
+	token string
+	// answers counts, per ref this person sent, the frames that answered it
+	// (its own copy, or an error): each must be exactly one.
+	answers map[string]int
+	seq     int
+}
+
+// TestConcurrentRoutesKeepTheInvariants runs every route at once for a few
+// people who share a handful of names, on a lagging room index and with
+// DynamoDB answering 500 after applying some writes, then checks what a
+// user would notice: one holder per name, every connection's name claimed
+// by it, nobody seen leaving who is connected, and every message and rename
+// answered to its sender exactly once.
+func TestConcurrentRoutesKeepTheInvariants(t *testing.T) {
+	t.Parallel()
+	people, rounds := 6, 25
+	if *stressLong {
+		people, rounds = 12, 250
+	}
+	h := chattest.New(t)
+	h.DynamoDB.SetFaults(ddbproxy.Faults{IndexLag: 50 * time.Millisecond, ApplyThenFail: ddbproxy.Fraction(0.05)})
+	const room = "stress"
+	names := []string{"Ann", "Bob", "Cid", "Dot"}
+
+	ps := make([]*stressPerson, people)
+	for i := range ps {
+		ps[i] = &stressPerson{h: h, room: room, answers: map[string]int{}}
+		ps[i].connect(t, names[i%len(names)])
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() {
+			for range rounds {
+				switch n := rand.IntN(10); {
+				case n < 4:
+					p.send(t, `{"action":"sendPublic","message":"hi","ref":"%s"}`)
+				case n < 6:
+					p.send(t, `{"action":"setName","name":"`+names[rand.IntN(len(names))]+`","ref":"%s"}`)
+				case n < 8:
+					// Two renames to one name from one connection at once.
+					name := names[rand.IntN(len(names))]
+					var twins sync.WaitGroup
+					for range 2 {
+						twins.Go(func() { p.send(t, `{"action":"setName","name":"`+name+`","ref":"%s"}`) })
+					}
+					twins.Wait()
+				default:
+					p.reconnect(t)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+
+	for _, p := range ps {
+		p.collect(t, p.conn)
+		for ref, n := range p.answers {
+			if n != 1 {
+				t.Errorf("ref %s was answered %d times, want exactly once", ref, n)
+			}
+		}
+	}
+	live := liveConnections(t, h, room)
+	if len(live) != people {
+		t.Errorf("%d live connections, want %d (one per person)", len(live), people)
+	}
+	held := map[string]string{}
+	for _, c := range live {
+		if other, dup := held[chat.Fold(c.Name)]; dup {
+			t.Errorf("%q is held by two live connections (%s and %s)", c.Name, other, c.ID)
+		}
+		held[chat.Fold(c.Name)] = c.ID
+		if owner, ok, err := h.Store.Owner(context.Background(), room, c.Name); err != nil || !ok || owner.ConnID != c.ID {
+			t.Errorf("%s is called %q but the name's claim is %+v (held %v, err %v)", c.ID, c.Name, owner, ok, err)
+		}
+		if last := lastPresence(t, h, room, c.Name); last != "" {
+			t.Errorf("%q is connected, yet the newest presence record for the name says %s", c.Name, last)
+		}
+	}
+	counts := h.DynamoDB.Counts()
+	t.Logf("%d people × %d rounds in %s; DynamoDB requests: %v", people, rounds, took.Round(time.Millisecond), counts)
+}
+
+func (p *stressPerson) connect(t *testing.T, name string) {
+	t.Helper()
+	for range 5 {
+		q := map[string]string{"name": name, "room": p.room}
+		if p.token != "" {
+			q["resume"] = p.token
+		}
+		id, resp := p.h.Connect(q)
+		if resp.StatusCode == 200 {
+			p.conn = id
+			p.token = decode(t, []byte(p.h.Send(id, `{"action":"hello"}`))).Resume
+			return
+		}
+	}
+	t.Errorf("%s could not connect in 5 tries", name)
+}
+
+// send sends a frame whose "%s" is replaced by a fresh ref and counts the
+// answers it gets.
+func (p *stressPerson) send(t *testing.T, format string) {
+	p.seq++
+	ref := fmt.Sprintf("%p-%d", p, p.seq)
+	p.answers[ref] = 0
+	p.h.Send(p.conn, fmt.Sprintf(format, ref))
+}
+
+// reconnect drops the connection the way a phone does and reconnects with
+// the resume token, while the old connection's $disconnect runs.
+func (p *stressPerson) reconnect(t *testing.T) {
+	old := p.conn
+	p.collect(t, old)
+	name := state(t, p.h, old).You
+	var wg sync.WaitGroup
+	wg.Go(func() { p.h.Disconnect(old) })
+	p.connect(t, name)
+	wg.Wait()
+}
+
+// collect counts the answers to this person's refs delivered to conn.
+func (p *stressPerson) collect(t *testing.T, conn string) {
+	for _, raw := range p.h.GW.Take(conn) {
+		f := decode(t, raw)
+		if _, mine := p.answers[f.Ref]; mine && f.Ref != "" {
+			p.answers[f.Ref]++
+		}
+	}
+}
+
+type liveConn struct {
+	ID   string `dynamodbav:"connectionId"`
+	Room string `dynamodbav:"room"`
+	Name string `dynamodbav:"name"`
+	Gone string `dynamodbav:"gone"`
+}
+
+// liveConnections reads the Connections table itself (not the lagging
+// index) for the room's live connection records.
+func liveConnections(t *testing.T, h *chattest.Harness, room string) []liveConn {
+	t.Helper()
+	out, err := h.DB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(h.Tables.Connections), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []liveConn
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &all); err != nil {
+		t.Fatal(err)
+	}
+	return slices.DeleteFunc(all, func(c liveConn) bool { return c.Room != room || c.Gone != "" })
+}
+
+// lastPresence returns "" when the newest presence record about name says
+// someone has it (joined, renamed to it), else the kind that says nobody
+// has (left, gone, renamed away from it). Records of one millisecond tie;
+// a tie with any "has it" record counts as having it.
+func lastPresence(t *testing.T, h *chattest.Harness, room, name string) string {
+	t.Helper()
+	out, err := h.DB.Query(context.Background(), &dynamodb.QueryInput{
+		TableName:                 aws.String(h.Tables.Messages),
+		KeyConditionExpression:    aws.String("#s = :s"),
+		ExpressionAttributeNames:  map[string]string{"#s": contract.MessagesStream},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: "activity#" + room}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []struct {
+		Kind    chat.Kind `dynamodbav:"kind"`
+		TS      int64     `dynamodbav:"ts"`
+		From    string    `dynamodbav:"from"`
+		OldName string    `dynamodbav:"oldName"`
+	}
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &recs); err != nil {
+		t.Fatal(err)
+	}
+	var newest int64 = -1
+	has, hasNot := false, ""
+	for _, r := range recs {
+		var says string // "+" has it, else the kind that says nobody has
+		switch {
+		case chat.Fold(r.From) == chat.Fold(name) && (r.Kind == chat.KindJoined || r.Kind == chat.KindRenamed):
+			says = "+"
+		case chat.Fold(r.From) == chat.Fold(name) && (r.Kind == chat.KindLeft || r.Kind == chat.KindGone):
+			says = string(r.Kind)
+		case r.Kind == chat.KindRenamed && chat.Fold(r.OldName) == chat.Fold(name) && chat.Fold(r.From) != chat.Fold(name):
+			says = "renamed away"
+		default:
+			continue
+		}
+		if r.TS > newest {
+			newest, has, hasNot = r.TS, false, ""
+		}
+		if r.TS == newest {
+			if says == "+" {
+				has = true
+			} else {
+				hasNot = says
+			}
+		}
+	}
+	if has || newest < 0 {
+		return ""
+	}
+	return hasNot
+}
