@@ -48,7 +48,7 @@ type fixture struct {
 	conns, messages string
 }
 
-func newFixture(t *testing.T, f Faults) *fixture {
+func newFixture(t testing.TB, f Faults) *fixture {
 	t.Helper()
 	sharedOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -322,5 +322,52 @@ func TestTransparentByDefault(t *testing.T) {
 	want := map[string]int64{"PutItem": 2, "Query": 1}
 	if got := fx.proxy.Counts(); len(got) != len(want) || got["PutItem"] != 2 || got["Query"] != 1 {
 		t.Errorf("Counts = %v; want %v", got, want)
+	}
+}
+
+// BenchmarkOverhead compares a GetItem and an index Query straight to
+// dynalite with the same through the proxy (transparent, and lagging).
+func BenchmarkOverhead(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		faults *Faults // nil: straight to dynalite
+	}{{"direct", nil}, {"proxy", &Faults{}}, {"proxy-lag", &Faults{IndexLag: time.Second}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			fx := newFixture(b, Faults{})
+			db := fx.direct
+			if bc.faults != nil {
+				fx.proxy.SetFaults(*bc.faults)
+				db = fx.via
+			}
+			ctx := context.Background()
+			if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(fx.conns), Item: conn("a", "lobby", "Alice")}); err != nil {
+				b.Fatal(err)
+			}
+			b.Run("GetItem", func(b *testing.B) {
+				for b.Loop() {
+					if _, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(fx.conns),
+						Key: map[string]types.AttributeValue{contract.ConnPK: s("c#a")}, ConsistentRead: aws.Bool(true)}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("PutItem", func(b *testing.B) {
+				for b.Loop() {
+					if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(fx.conns), Item: conn("a", "lobby", "Alice")}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("Query", func(b *testing.B) {
+				for b.Loop() {
+					if _, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(fx.conns), IndexName: aws.String(contract.RoomIndex),
+						KeyConditionExpression:    aws.String("#room = :room"),
+						ExpressionAttributeNames:  map[string]string{"#room": contract.ConnRoom},
+						ExpressionAttributeValues: map[string]types.AttributeValue{":room": s("lobby")}}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
 	}
 }
