@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Float64Var(&dropDisc, "fault-drop-disconnect", 0, "fraction (0-1) of closed connections whose $disconnect is skipped")
 	fs.DurationVar(&o.DynamoDB.IndexLag, "fault-index-lag", defaultIndexLag, "answer DynamoDB index queries as the index was this long ago (AWS's indexes are eventually consistent)")
 	fs.Float64Var(&applyFail, "fault-dynamodb-apply-then-fail", 0, "fraction (0-1) of DynamoDB writes applied, then answered 500 (the SDK retries them)")
+	fs.DurationVar(&o.DynamoDB.Latency, "fault-dynamodb-latency", 0, "delay every DynamoDB request by this much (a few ms is about AWS)")
 	fs.BoolVar(&o.Verbose, "v", false, "also log every management API call and the chat's info logs")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -175,3 +175,112 @@ func TestAResumeThatFailedOnceGetsItsNameOnRetry(t *testing.T) {
 		t.Fatalf("the retry got %q (warning %+v), want Alice", s.You, s.Warning)
 	}
 }
+
+// A reconnect that takes the name over while the old connection's
+// $disconnect is between removing its record and releasing the name: the
+// person never left, and the room must not be told so.
+func TestAResumeDuringTheOldDisconnectIsNoLeave(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+	token := state(t, h, alice).Resume
+	h.GW.Take(bob)
+	var again string
+	h.DynamoDB.SetFaults(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+		// Just before the release of Alice's name claim.
+		if again == "" && w.Op == "DeleteItem" && bytes.Contains(w.Body, []byte(`"n#lobby#alice"`)) {
+			again = "connecting"
+			again, _ = h.Connect(map[string]string{"name": "Alice", "resume": token})
+		}
+	}})
+	h.Disconnect(alice)
+	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	if again == "" {
+		t.Fatal("the $disconnect never released Alice's name claim")
+	}
+	if s := state(t, h, again); s.You != "Alice" {
+		t.Fatalf("the reconnect is %q, want Alice", s.You)
+	}
+	fs := inbox(t, h, bob)
+	for _, f := range fs {
+		if f.Type == "left" {
+			t.Fatalf("Bob was told %q left, yet she is connected (frames %v)", f.Name, types(fs))
+		}
+	}
+	if m := state(t, h, bob).Members; !slices.Contains(m, "Alice") {
+		t.Fatalf("members = %v; want Alice", m)
+	}
+}
+
+// touches reports whether a DynamoDB request is about connection id's record.
+func touches(w ddbproxy.Write, id string) bool {
+	return bytes.Contains(w.Body, []byte(`"c#`+id+`"`))
+}
+
+// A removal DynamoDB applied and answered 500: the SDK's retry finds no
+// record. The person has still left, and their name is free again.
+func TestARemovalAppliedThenRetriedStillFreesTheName(t *testing.T) {
+	t.Parallel()
+	for _, how := range []string{"disconnect", "stale"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			h := chattest.New(t)
+			alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+			h.Advance(time.Minute)
+			h.GW.Take(bob)
+			h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: ddbproxy.Once(func(w ddbproxy.Write) bool {
+				return (w.Op == "DeleteItem" || w.Op == "UpdateItem") && touches(w, alice)
+			})})
+			if how == "disconnect" {
+				h.Disconnect(alice)
+			} else {
+				h.GW.Vanish(alice)
+				h.Send(bob, `{"action":"sendPublic","message":"anyone?"}`)
+			}
+			h.DynamoDB.SetFaults(ddbproxy.Faults{})
+			var told bool
+			for _, f := range inbox(t, h, bob) {
+				told = told || (f.Type == "left" && f.Name == "Alice") || (f.Type == "members" && slices.Contains(f.Gone, "Alice"))
+			}
+			if !told {
+				t.Error("Bob was never told Alice went")
+			}
+			if s := state(t, h, h.Join("Alice", "")); s.You != "Alice" {
+				t.Errorf("Alice's name is still held: a newcomer got %q", s.You)
+			}
+		})
+	}
+}
+
+// A resume's claim DynamoDB applied and answered 500: the retry must still
+// learn which connection the name was taken from, so the old record goes and
+// the room lists the person once.
+func TestAResumeClaimAppliedThenRetriedReplacesTheOldConnection(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+	token := state(t, h, alice).Resume
+	h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: ddbproxy.Once(func(w ddbproxy.Write) bool {
+		return bytes.Contains(w.Body, []byte(`"n#lobby#alice"`))
+	})})
+	again, _ := h.Connect(map[string]string{"name": "Alice", "resume": token})
+	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	if s := state(t, h, again); s.You != "Alice" {
+		t.Fatalf("the reconnect is %q", s.You)
+	}
+	if m := state(t, h, bob).Members; countOf(m, "Alice") != 1 {
+		t.Fatalf("members = %v; want Alice exactly once", m)
+	}
+	if _, err := h.Store.GetConnection(context.Background(), alice); err != chat.ErrNotFound {
+		t.Fatalf("the replaced connection's record is still there (err %v)", err)
+	}
+}
+
+func countOf(xs []string, x string) (n int) {
+	for _, v := range xs {
+		if v == x {
+			n++
+		}
+	}
+	return n
+}

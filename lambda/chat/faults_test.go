@@ -290,6 +290,9 @@ func TestAMassDropIsCleanedUpInsideTheDeadline(t *testing.T) {
 	for _, id := range ids {
 		h.GW.Vanish(id)
 	}
+	// DynamoDB answers in milliseconds, not at loopback speed: 200 removals
+	// of three or four requests each, one at a time, would take seconds.
+	h.DynamoDB.SetFaults(ddbproxy.Faults{Latency: 8 * time.Millisecond})
 	const deadline = 2 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()

@@ -32,6 +32,7 @@ type stressPerson struct {
 	token string
 	// answers counts, per ref this person sent, the frames that answered it
 	// (its own copy, or an error): each must be exactly one.
+	mu      sync.Mutex // two setNames of one person run at once
 	answers map[string]int
 	seq     int
 }
@@ -135,9 +136,11 @@ func (p *stressPerson) connect(t *testing.T, name string) {
 // send sends a frame whose "%s" is replaced by a fresh ref and counts the
 // answers it gets.
 func (p *stressPerson) send(t *testing.T, format string) {
+	p.mu.Lock()
 	p.seq++
 	ref := fmt.Sprintf("%p-%d", p, p.seq)
 	p.answers[ref] = 0
+	p.mu.Unlock()
 	p.h.Send(p.conn, fmt.Sprintf(format, ref))
 }
 
@@ -155,6 +158,8 @@ func (p *stressPerson) reconnect(t *testing.T) {
 
 // collect counts the answers to this person's refs delivered to conn.
 func (p *stressPerson) collect(t *testing.T, conn string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, raw := range p.h.GW.Take(conn) {
 		f := decode(t, raw)
 		if _, mine := p.answers[f.Ref]; mine && f.Ref != "" {

@@ -28,9 +28,19 @@ type Faults struct {
 	// target refuses is answered as it is. It may be called concurrently.
 	// Default nil: never.
 	ApplyThenFail func(w Write) bool
+	// Latency delays every request before it is forwarded: DynamoDB answers
+	// in single-digit milliseconds, dynalite on loopback faster. Default 0.
+	Latency time.Duration
+	// Before, when set, is called with every request (reads too: Op is
+	// e.g. "GetItem") before it is forwarded, and the request waits for it:
+	// a test uses it to make something happen at an exact point between two
+	// requests of a handler. It may be called concurrently, and from inside
+	// itself when it makes requests through the proxy. Default nil.
+	Before func(r Write)
 }
 
-// Write is a write request as the proxy received it.
+// Write is a request as the proxy received it: a write, for ApplyThenFail;
+// any request, for Before.
 type Write struct {
 	// Op is the operation, e.g. "PutItem".
 	Op string

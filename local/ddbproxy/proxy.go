@@ -152,6 +152,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.counts[op]++
 	}
 	p.mu.Unlock()
+	if f.Latency > 0 {
+		select {
+		case <-time.After(f.Latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if f.Before != nil && op != "" {
+		var in struct{ TableName string }
+		_ = json.Unmarshal(body, &in)
+		f.Before(Write{Op: op, Table: in.TableName, Body: body})
+	}
 
 	switch op {
 	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems":

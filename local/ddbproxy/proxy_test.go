@@ -325,6 +325,37 @@ func TestTransparentByDefault(t *testing.T) {
 	}
 }
 
+func TestBeforeRunsAtThatPointOfTheRequest(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, time.Minute)
+	fx := newFixture(t, Faults{})
+	var ops []string
+	fx.proxy.SetFaults(Faults{Before: func(w Write) {
+		ops = append(ops, w.Op)
+		if w.Op == "Query" && len(ops) == 1 {
+			// Something happening between the caller's requests: Bob joins
+			// just before the Query is answered, so it lists him.
+			fx.put(ctx, t, fx.direct, conn("b", "lobby", "Bob"))
+		}
+	}})
+	expect(t, "lobby", fx.members(ctx, t, "lobby"), "b=Bob")
+	if !slices.Equal(ops, []string{"Query"}) {
+		t.Errorf("Before saw %v, want the one Query", ops)
+	}
+}
+
+func TestLatencyDelaysEveryRequest(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, time.Minute)
+	fx := newFixture(t, Faults{Latency: 50 * time.Millisecond})
+	start := time.Now()
+	fx.put(ctx, t, fx.via, conn("a", "lobby", "Alice"))
+	fx.members(ctx, t, "lobby")
+	if took := time.Since(start); took < 100*time.Millisecond {
+		t.Errorf("a put and a Query took %s, want at least 2 × 50ms", took)
+	}
+}
+
 // BenchmarkOverhead compares a GetItem and an index Query straight to
 // dynalite with the same through the proxy (transparent, and lagging).
 func BenchmarkOverhead(b *testing.B) {
