@@ -8,8 +8,10 @@
 #   3. the steady load: cmd/load with 1,000 clients sending 50 messages/s in
 #      total for 60 s against cmd/local, the stack `make dev` runs;
 #   4. the longer variants of the fault scenarios (internal/faults
-#      -faults.long): each logs its load run's figures.
-# Usage: scripts/bench.sh [go|stack|load|faults|all]   (default all)
+#      -faults.long): each logs its load run's figures;
+#   5. the long concurrency stress test (lambda/chat -stress.long): every
+#      route at once on a lagging index with writes applied then failed.
+# Usage: scripts/bench.sh [go|stack|load|faults|stress|all]   (default all)
 # BENCH_OUT (default bin/bench/) keeps the logs and the load run's JSON.
 # The load average is printed before each part: on a busy machine the
 # figures are worse, so note it with them.
@@ -64,5 +66,17 @@ if [ "$what" = faults ] || [ "$what" = all ]; then
     exit 1
   }
   grep -E '^(--- |ok|FAIL)|figures:' "$out/faults.log" | tee "$out/faults.txt"
+  load_avg
+fi
+
+if [ "$what" = stress ] || [ "$what" = all ]; then
+  load_avg
+  echo "bench: go test -count=1 -v -run TestConcurrentRoutesKeepTheInvariants -timeout 30m ./lambda/chat -stress.long"
+  go test -count=1 -v -run TestConcurrentRoutesKeepTheInvariants -timeout 30m ./lambda/chat -stress.long >"$out/stress.log" 2>&1 || {
+    grep -v '^time=' "$out/stress.log" | tail -n 60 >&2
+    echo "bench: the long stress test failed; the whole log is $out/stress.log" >&2
+    exit 1
+  }
+  grep -E '^(--- |ok|FAIL)|people ×' "$out/stress.log" | tee "$out/stress.txt"
   load_avg
 fi

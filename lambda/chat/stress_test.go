@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,7 +51,15 @@ func TestConcurrentRoutesKeepTheInvariants(t *testing.T) {
 		people, rounds = 12, 250
 	}
 	h := chattest.New(t)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{IndexLag: 50 * time.Millisecond, ApplyThenFail: ddbproxy.Fraction(0.05)})
+	var injected atomic.Int64
+	fail := ddbproxy.Fraction(0.05)
+	h.DynamoDB.SetFaults(ddbproxy.Faults{IndexLag: 50 * time.Millisecond, ApplyThenFail: func(w ddbproxy.Write) bool {
+		if fail(w) {
+			injected.Add(1)
+			return true
+		}
+		return false
+	}})
 	const room = "stress"
 	names := []string{"Ann", "Bob", "Cid", "Dot"}
 
@@ -87,8 +96,10 @@ func TestConcurrentRoutesKeepTheInvariants(t *testing.T) {
 	took := time.Since(start)
 	h.DynamoDB.SetFaults(ddbproxy.Faults{})
 
+	refs := 0
 	for _, p := range ps {
 		p.collect(t, p.conn)
+		refs += len(p.answers)
 		for ref, n := range p.answers {
 			if n != 1 {
 				t.Errorf("ref %s was answered %d times, want exactly once", ref, n)
@@ -112,8 +123,8 @@ func TestConcurrentRoutesKeepTheInvariants(t *testing.T) {
 			t.Errorf("%q is connected, yet the newest presence record for the name says %s", c.Name, last)
 		}
 	}
-	counts := h.DynamoDB.Counts()
-	t.Logf("%d people × %d rounds in %s; DynamoDB requests: %v", people, rounds, took.Round(time.Millisecond), counts)
+	t.Logf("%d people × %d rounds in %s: %d sends and renames answered, %d live connections checked, %d writes applied then failed; DynamoDB requests: %v",
+		people, rounds, took.Round(time.Millisecond), refs, len(live), injected.Load(), h.DynamoDB.Counts())
 }
 
 func (p *stressPerson) connect(t *testing.T, name string) {
