@@ -16,6 +16,7 @@ import (
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/dynamo"
 	"github.com/groupchat/groupchat/lambda/mgmt"
+	"github.com/groupchat/groupchat/local"
 )
 
 func TestMain(m *testing.M) { chattest.Main(m) }
@@ -53,7 +54,7 @@ func itemsRead(tb testing.TB, roomSize, others int) (items, calls float64) {
 	ids := h.Populate("measured", roomSize)
 	populate(tb, h, others)
 	db := &counting{API: h.DB}
-	api := apigatewaymanagementapi.NewFromConfig(chattest.AWSConfig(), func(o *apigatewaymanagementapi.Options) {
+	api := apigatewaymanagementapi.NewFromConfig(local.AWSConfig(), func(o *apigatewaymanagementapi.Options) {
 		o.BaseEndpoint = aws.String(h.GW.URL)
 	})
 	h.Service = chat.New(dynamo.New(db, h.Tables, h.Now), mgmt.New(api), chat.Options{Metrics: h.Metrics, Now: h.Now})

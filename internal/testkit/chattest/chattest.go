@@ -26,7 +26,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/groupchat/groupchat/contract"
@@ -34,18 +33,10 @@ import (
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/dynamo"
 	"github.com/groupchat/groupchat/lambda/wire"
+	"github.com/groupchat/groupchat/local"
 	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/dynalite"
 )
-
-// AWSConfig is a configuration with dummy credentials: enough for the SDK
-// to sign requests to local endpoints.
-func AWSConfig() aws.Config {
-	return aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-	}
-}
 
 var (
 	shared     *dynalite.Server
@@ -75,7 +66,7 @@ func DynamoDB(t testing.TB) (*dynamodb.Client, string) {
 	if sharedErr != nil {
 		t.Fatalf("dynalite: %v", sharedErr)
 	}
-	db := dynamodb.NewFromConfig(AWSConfig(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(shared.Endpoint()) })
+	db := dynamodb.NewFromConfig(local.AWSConfig(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(shared.Endpoint()) })
 	return db, shared.Endpoint()
 }
 
@@ -253,7 +244,7 @@ func New(t testing.TB, opts ...Option) *Harness {
 	t.Cleanup(func() { _ = proxy.Close() })
 	h.DynamoDB = proxy
 	cfg := wire.Config{Tables: h.Tables, ManagementEndpoint: h.GW.URL, DynamoDBEndpoint: proxy.Endpoint()}
-	h.Service = wire.New(cfg, AWSConfig(), o)
+	h.Service = wire.New(cfg, local.AWSConfig(), o)
 	h.Store = dynamo.New(db, h.Tables, o.Now)
 	return h
 }
