@@ -1,0 +1,102 @@
+// Stale connections: a 410 from the management API means the connection
+// vanished without a close; its record and name go, and the room is told.
+
+package chat
+
+import (
+	"slices"
+	"sync"
+)
+
+// removeStale deletes the records of connections that vanished without a
+// close, frees their names and sends each affected room one members frame.
+// That frame can itself find more stale connections; a few rounds are
+// enough, and whatever is left is found by the next broadcast or expires.
+// The removals of a round run through the delivery pool and stop at the
+// same deadline as a fan-out: after a mass drop there can be hundreds.
+func (inv *invocation) removeStale(stale []Member) {
+	removed := map[string]bool{} // by this invocation: the index may still list them
+	for round := 0; len(stale) > 0 && round < 3; round++ {
+		gone := inv.removeAll(stale, removed)
+		stale = nil
+		for room, names := range gone {
+			members, err := inv.store.Members(inv.ctx, room)
+			if err != nil {
+				inv.log.Error("list members after stale removal", "room", room, "error", err)
+				continue
+			}
+			members = slices.DeleteFunc(members, func(m Member) bool { return removed[m.ConnID] })
+			inv.log.Info("removed stale connections", "room", room, "count", len(names))
+			frame := encode(membersFrame{Type: KindMembers, Room: room, Members: sortedNames(members),
+				Gone: names, TS: millis(inv.opt.Now())})
+			targets := make([]target, len(members))
+			for i, m := range members {
+				targets[i] = target{m, frame}
+			}
+			stale = append(stale, inv.fanout(targets)...)
+		}
+	}
+}
+
+// removeAll removes stale connections through a pool of PoolSize, each
+// removal a conditional delete, a name release and a "gone" record, and
+// returns the names that went, by room. It starts no removal past the
+// fan-out deadline; those left are found again by a later broadcast.
+func (inv *invocation) removeAll(stale []Member, removed map[string]bool) map[string][]string {
+	ctx, cancel := inv.fanoutContext()
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		gone = map[string][]string{}
+		next = make(chan Member)
+	)
+	for range min(inv.opt.PoolSize, len(stale)) {
+		wg.Go(func() {
+			for m := range next {
+				c, ok := inv.removeOne(m)
+				if !ok {
+					continue
+				}
+				mu.Lock()
+				removed[c.ID] = true
+				gone[c.Room] = append(gone[c.Room], c.Name)
+				mu.Unlock()
+			}
+		})
+	}
+	sent := 0
+feed:
+	for _, m := range stale {
+		select {
+		case next <- m:
+			sent++
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if left := len(stale) - sent; left > 0 {
+		inv.log.Warn("stale connections left for a later broadcast: the invocation is out of time", "count", left)
+	}
+	return gone
+}
+
+// removeOne removes one stale connection; ok when this invocation removed it.
+func (inv *invocation) removeOne(m Member) (Connection, bool) {
+	c, ok, err := inv.store.RemoveStale(inv.ctx, m.ConnID, inv.opt.Now().Add(-inv.opt.StaleGrace))
+	if err != nil {
+		inv.log.Error("remove stale connection", "stale", m.ConnID, "error", err)
+	}
+	if !ok {
+		return c, false // removed by another invocation, still connecting, or failed
+	}
+	gone := Record{Kind: KindGone, Room: c.Room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // before the release
+	if _, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
+		inv.log.Warn("release stale name", "stale", c.ID, "error", err)
+	}
+	_ = inv.append(&gone)
+	inv.m.add(&inv.m.stale, 1)
+	return c, true
+}
