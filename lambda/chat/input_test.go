@@ -2,12 +2,17 @@ package chat_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/rangetable"
+
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/lambda/chat"
 )
 
 func TestBadInputGetsAStableErrorAndChangesNothing(t *testing.T) {
@@ -141,4 +146,143 @@ func FuzzHandle(f *testing.F) {
 		}
 		h.GW.Take("")
 	})
+}
+
+// blankCharacters render as nothing: alone they make a name that looks
+// empty, after a real name a second "Bob" that looks exactly like Bob.
+var blankCharacters = []struct {
+	what string
+	r    rune
+}{
+	{"braille pattern blank", '\u2800'},
+	{"hangul filler", '\u3164'},
+	{"hangul choseong filler", '\u115f'},
+	{"hangul jungseong filler", '\u1160'},
+	{"halfwidth hangul filler", '\uffa0'},
+	{"zero width space", '\u200b'},
+	{"word joiner", '\u2060'},
+	{"mongolian vowel separator", '\u180e'},
+	{"combining grapheme joiner", '\u034f'},
+	{"soft hyphen", '\u00ad'},
+	{"zero width no-break space", '\ufeff'},
+	{"khmer vowel inherent aq", '\u17b4'},
+	{"variation selector-16", '\ufe0f'},
+	{"tag space", '\U000e0020'},
+	{"ideographic space", '\u3000'},
+	{"no-break space", '\u00a0'},
+}
+
+func TestNamesAndRoomsThatLookBlankOrLikeAnotherAreRefused(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	h.Join("Bob", "")
+	for _, c := range blankCharacters {
+		blank := string(c.r)
+		// White space around a name is trimmed: alone it leaves nothing,
+		// at either end it leaves Bob, who is taken.
+		alone, edge := "name_invalid", "name_invalid"
+		if unicode.IsSpace(c.r) {
+			alone, edge = "name_empty", "name_taken"
+		}
+		for _, tc := range []struct{ name, code string }{
+			{blank, alone}, {"Bob" + blank, edge}, {blank + "Bob", edge}, {"B" + blank + "ob", "name_invalid"},
+		} {
+			id, resp := h.Connect(map[string]string{"name": tc.name})
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: connect as %+q: status %d, want 200 (joins as a guest)", c.what, tc.name, resp.StatusCode)
+			}
+			s := state(t, h, id)
+			if s.Warning == nil || !strings.HasPrefix(s.You, "guest-") {
+				t.Errorf("%s: connect as %+q made %+q with no warning; want a guest name", c.what, tc.name, s.You)
+			} else if s.Warning.Code != tc.code {
+				t.Errorf("%s: connect as %+q warned %s, want %s", c.what, tc.name, s.Warning.Code, tc.code)
+			}
+		}
+	}
+	for _, c := range blankCharacters {
+		for _, room := range []string{string(c.r), "lobby" + string(c.r), string(c.r) + "lobby"} {
+			if _, resp := h.Connect(map[string]string{"room": room}); resp.StatusCode != 400 {
+				t.Errorf("%s: room %+q: status %d, want 400", c.what, room, resp.StatusCode)
+			}
+		}
+	}
+}
+
+// Every character Unicode marks as white space (but the ordinary space) or
+// as ignorable in rendering (format characters, variation selectors,
+// fillers) is refused inside a name: the rule is the properties, not a list.
+func TestNamesRefuseEveryWhiteSpaceAndDefaultIgnorableCharacter(t *testing.T) {
+	t.Parallel()
+	for _, table := range []*unicode.RangeTable{unicode.White_Space, unicode.Other_Default_Ignorable_Code_Point,
+		unicode.Cf, unicode.Variation_Selector} {
+		rangetable.Visit(table, func(r rune) {
+			if r == ' ' {
+				return
+			}
+			if name, p := chat.CleanName("Bob" + string(r) + "by"); p == nil {
+				t.Errorf("U+%04X: accepted as %+q", r, name)
+			}
+		})
+	}
+}
+
+func TestNamesInOtherScriptsStillPass(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	for _, name := range []string{"Zoë", "José María", "O'Brien", "Иван", "Ελένη", "李小龙", "김민준", "محمد", "דוד",
+		"नमस्ते", "สมชาย", "ཀུན་དགའ", "សុខា", "ᠮᠣᠩᠭᠣᠯ", "⠃⠕⠃", "🙂 Ana"} {
+		if _, p := chat.CleanName(name); p != nil {
+			t.Errorf("%q refused: %v", name, p)
+			continue
+		}
+		if s := state(t, h, h.Join(name, "")); s.You != name || s.Warning != nil {
+			t.Errorf("connect as %q: you %q, warning %+v", name, s.You, s.Warning)
+		}
+	}
+}
+
+// The limit on recipients counts people, not how often the list names them.
+func TestRecipientsAreCountedOnceEach(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+	members := h.Populate("lobby", 20)
+	repeat := func(names []string, n int) string {
+		var to []string
+		for range n {
+			to = append(to, names...)
+		}
+		b, _ := json.Marshal(to)
+		return string(b)
+	}
+	var twenty []string
+	for i := range 20 {
+		twenty = append(twenty, fmt.Sprintf("member-%d", i))
+	}
+
+	h.GW.Take(alice)
+	h.GW.Take(bob)
+	h.Send(alice, `{"action":"sendPrivate","to":`+repeat([]string{"Bob", "BOB", " bob "}, 101)+`,"message":"psst","ref":"r1"}`)
+	if f := only(t, inbox(t, h, bob), "private"); !slices.Equal(f.To, []string{"Bob"}) {
+		t.Fatalf("Bob got to %v, want [Bob]", f.To)
+	}
+	if f := only(t, inbox(t, h, alice), "private"); f.Ref != "r1" || !slices.Equal(f.To, []string{"Bob"}) {
+		t.Fatalf("Alice's copy = %+v", f)
+	}
+
+	h.Send(alice, `{"action":"sendPrivate","to":`+repeat(twenty, 6)+`,"message":"all of you"}`)
+	for i, id := range members {
+		if f := only(t, inbox(t, h, id), "private"); len(f.To) != 20 {
+			t.Fatalf("member-%d got to %v, want the 20 names", i, f.To)
+		}
+	}
+	inbox(t, h, alice)
+
+	if e := sendErr(t, h, alice, `{"action":"sendPrivate","to":`+repeat(append(twenty, "Bob"), 3)+`,"message":"x"}`); e.Code != "recipients_too_many" {
+		t.Fatalf("21 people named three times each: error %+v, want recipients_too_many", e)
+	}
+	e := sendErr(t, h, alice, `{"action":"sendPrivate","to":`+repeat([]string{"Zed"}, 150)+`,"message":"x"}`)
+	if e.Code != "recipients_unknown" || !slices.Equal(e.Unknown, []string{"Zed"}) {
+		t.Fatalf("150 copies of an unknown name: error %+v, want recipients_unknown listing Zed once", e)
+	}
 }

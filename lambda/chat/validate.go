@@ -107,10 +107,22 @@ func CleanName(name string) (string, *Problem) {
 
 // invisible reports characters that render as nothing, or as nothing more
 // than their neighbour, and would let "Alice" and "Alice" plus an invisible
-// character be two names.
+// character be two names, or a name look empty: Unicode's
+// Default_Ignorable_Code_Point (format characters, variation selectors, the
+// Hangul fillers, the combining grapheme joiner…), taken from the tables it
+// is derived from, and the braille blank. White space other than the space
+// is refused beside it, in CleanName.
 func invisible(r rune) bool {
-	return unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
+	return unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) ||
+		r == brailleBlank
 }
+
+// brailleBlank (U+2800 BRAILLE PATTERN BLANK) is a Braille cell with no
+// dots: it is drawn blank, yet no Unicode property says so. It is an
+// ordinary symbol (So), deliberately neither White_Space (the code chart
+// notes that it does not act as a space) nor default-ignorable, so it is
+// named here; the other braille patterns have dots and stay valid.
+const brailleBlank = '\u2800'
 
 // Fold is the form names are compared in: two names are the same name when
 // their folds are equal. Compatibility normalisation (NFKC) and case folding
@@ -146,30 +158,34 @@ func cleanMessage(msg string) (string, *Problem) {
 	return msg, nil
 }
 
-// cleanRecipients dedupes names by Fold and checks the count. Names that
-// are not valid names are returned in invalid: nobody can be called that.
+// cleanRecipients dedupes names by Fold and checks the count of distinct
+// names, so a list that names one person many times is one recipient. Names
+// that are not valid names are returned in invalid, once each as given:
+// nobody can be called that. Each distinct string is cleaned once, and the
+// count stops at the first name past the limit, so a long list of copies
+// (the frame bounds it: 128 KB) costs a map lookup per entry.
 func cleanRecipients(to []string) (valid, invalid []string, p *Problem) {
-	tooMany := problem(CodeRecipientsTooMany, "A private message can go to at most %d people.", RecipientsMax)
-	switch {
-	case len(to) == 0:
+	if len(to) == 0 {
 		return nil, nil, problem(CodeRecipientsEmpty, "Choose at least one recipient.")
-	case len(to) > 5*RecipientsMax: // not worth folding
-		return nil, nil, tooMany
 	}
-	seen := make(map[string]bool, len(to))
+	given := make(map[string]bool, min(len(to), RecipientsMax+1))
+	folds := make(map[string]bool, RecipientsMax+1)
 	for _, raw := range to {
-		name, p := CleanName(raw)
-		if p != nil {
-			invalid = append(invalid, raw)
+		if given[raw] {
 			continue
 		}
-		if f := Fold(name); !seen[f] {
-			seen[f] = true
+		given[raw] = true
+		name, p := CleanName(raw)
+		switch {
+		case p != nil:
+			invalid = append(invalid, raw)
+		case !folds[Fold(name)]:
+			folds[Fold(name)] = true
 			valid = append(valid, name)
 		}
-	}
-	if len(valid)+len(invalid) > RecipientsMax {
-		return nil, nil, tooMany
+		if len(valid)+len(invalid) > RecipientsMax {
+			return nil, nil, problem(CodeRecipientsTooMany, "A private message can go to at most %d people.", RecipientsMax)
+		}
 	}
 	return valid, invalid, nil
 }
