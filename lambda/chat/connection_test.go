@@ -284,3 +284,25 @@ func countOf(xs []string, x string) (n int) {
 	}
 	return n
 }
+
+// A room is an address people share: it must be one spelling, a-z 0-9 _ -
+// with only ASCII case folded, and never a different room than the one
+// asked for. Letters that only Unicode case mapping turns into ASCII (the
+// Kelvin sign, dotted capital I) are refused, not quietly folded.
+func TestConnectRefusesRoomsThatOnlyCaseMappingMakesValid(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	for _, room := range []string{"\u212ax", "\u0130", "lobb\u0130", "\u212a", "\u212bngstrom", "\u017fhip"} {
+		if _, resp := h.Connect(map[string]string{"room": room}); resp.StatusCode != 400 {
+			t.Errorf("room %+q: status %d, want 400", room, resp.StatusCode)
+		}
+	}
+	for room, want := range map[string]string{"KX": "kx", "Team-Blue_2": "team-blue_2", "i": "i"} {
+		id, resp := h.Connect(map[string]string{"room": room})
+		if resp.StatusCode != 200 {
+			t.Errorf("room %q: status %d, want 200", room, resp.StatusCode)
+		} else if s := state(t, h, id); s.Room != want {
+			t.Errorf("room %q: joined %q, want %q", room, s.Room, want)
+		}
+	}
+}

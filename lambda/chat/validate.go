@@ -25,7 +25,7 @@ const (
 
 var limits = Limits{NameMax: NameMax, NameMaxBytes: NameMaxBytes, MessageMax: MessageMax, RecipientsMax: RecipientsMax}
 
-var roomPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+var roomPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,31}$`)
 
 // request is a decoded client frame. Fields are read on demand, so each
 // action checks only the fields it uses and names the one that is wrong.
@@ -131,15 +131,21 @@ const brailleBlank = '\u2800'
 func Fold(name string) string { return cases.Fold().String(norm.NFKC.String(name)) }
 
 // CleanRoom returns the room's canonical (lower-case) form, or a problem.
+// It checks before it folds, and the pattern is ASCII, so only A-Z fold: a
+// room is an address people pass around as a link, and the room a link reads
+// as must be the room it leads to. Unicode case mapping would also take a
+// Kelvin sign (U+212A) to "k" and a dotted capital I (U+0130) to "i", by
+// rules that change with Unicode versions, so "?room=%E2%84%AAx" would land
+// in room "kx" while a person, a filter or a log search reads another name.
+// Those are refused like every character outside a-z.
 func CleanRoom(room string) (string, *Problem) {
 	if room == "" {
 		return DefaultRoom, nil
 	}
-	room = strings.ToLower(room)
 	if !roomPattern.MatchString(room) {
 		return "", problem(CodeBadField, "Room names are 1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit.")
 	}
-	return room, nil
+	return strings.ToLower(room), nil
 }
 
 // cleanMessage checks a message's text.
