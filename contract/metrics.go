@@ -3,15 +3,37 @@ package contract
 // The function's own CloudWatch metrics, written as embedded metric format
 // log lines. Every metric has the dimension Stage (the API stage name);
 // MetricMessagesAccepted also comes with Stage and Route.
+//
+// Every recipient of a fan-out is counted once, in one of six metrics, so
+// over any period
+//
+//	sum of FanoutSize = Deliveries + FailedDeliveries + StaleConnectionsRemoved
+//	                  + GoneWhileConnecting + GoneAlreadyRemoved + StaleConnectionsLeft
+//
+// the last four splitting the deliveries answered 410 Gone by what became
+// of the connection.
 const (
-	MetricNamespace        = "GroupChat"
-	MetricDimensionStage   = "Stage"
-	MetricDimensionRoute   = "Route"
-	MetricMessagesAccepted = "MessagesAccepted"        // Count: actions done, per route: connections, disconnections, hello/ping, renames, messages
-	MetricDeliveries       = "Deliveries"              // Count: frames delivered by PostToConnection
-	MetricFailedDeliveries = "FailedDeliveries"        // Count: deliveries that failed for a reason other than 410 Gone
-	MetricStaleRemoved     = "StaleConnectionsRemoved" // Count: connections removed after 410 Gone
-	MetricFanoutSize       = "FanoutSize"              // Count: recipients of one broadcast
-	MetricFanoutDuration   = "FanoutDuration"          // Milliseconds: wall time of one broadcast
-	MetricInternalErrors   = "InternalErrors"          // Count: actions answered with the "internal" error
+	MetricNamespace           = "GroupChat"
+	MetricDimensionStage      = "Stage"
+	MetricDimensionRoute      = "Route"
+	MetricMessagesAccepted    = "MessagesAccepted"        // Count: actions done, per route: connections, disconnections, hello/ping, renames, messages
+	MetricDeliveries          = "Deliveries"              // Count: frames delivered by PostToConnection
+	MetricFailedDeliveries    = "FailedDeliveries"        // Count: deliveries that failed for a reason other than 410 Gone, or were not sent by the deadline
+	MetricStaleRemoved        = "StaleConnectionsRemoved" // Count: 410 Gone, and this invocation removed the connection's record
+	MetricGoneWhileConnecting = "GoneWhileConnecting"     // Count: 410 Gone from a connection younger than the stale grace (API Gateway answers 410 while its $connect runs): kept, the frame lost
+	MetricGoneAlreadyRemoved  = "GoneAlreadyRemoved"      // Count: 410 Gone from a connection the index still listed but whose record its $disconnect or another invocation had removed
+	MetricStaleLeft           = "StaleConnectionsLeft"    // Count: 410 Gone whose removal was not done (it failed, the deadline came, the rounds ran out): a later broadcast or the TTL removes it
+	MetricFanoutSize          = "FanoutSize"              // Count: recipients of one fan-out (a broadcast, a private message, a member list after stale removals, a reply)
+	MetricFanoutDuration      = "FanoutDuration"          // Milliseconds: wall time of one fan-out
+	MetricInternalErrors      = "InternalErrors"          // Count: actions answered with the "internal" error
 )
+
+// MetricLogLevel is the "level" of every metrics line. With the JSON log
+// format, Lambda sends only the application log lines at or above the
+// function's application log level, and gives a line without a level, or
+// without a valid RFC 3339 "timestamp", the level INFO: at WARN or above,
+// unlabelled metrics lines would be dropped before CloudWatch reads them.
+// FATAL, the most severe of Lambda's levels, passes every level the function
+// can be set to. The handler logs nothing else at FATAL, so in its log group
+// FATAL means "a metrics line".
+const MetricLogLevel = "FATAL"

@@ -48,26 +48,25 @@ func (inv *invocation) broadcast(room string, frame []byte, self string, selfFra
 
 // deliver fans the targets out, then removes the connections found stale.
 func (inv *invocation) deliver(targets []target) {
-	start := time.Now()
-	stale := inv.fanout(targets)
-	inv.m.fanout(len(targets), time.Since(start))
-	inv.removeStale(stale)
+	inv.removeStale(inv.fanout(targets))
 }
 
 // reply sends the caller its answer on a route without a route response.
 func (inv *invocation) reply(data []byte) {
-	inv.removeStale(inv.fanout([]target{{Member{ConnID: inv.connID}, data}}))
+	inv.deliver([]target{{Member{ConnID: inv.connID}, data}})
 }
 
 // fanout posts every target's frame through a pool of at most PoolSize
 // goroutines, each call with its own timeout and the whole fan-out bounded by
 // the invocation's deadline less DeadlineMargin. It returns the members whose
-// connection is gone (410). Other failures are logged and counted, and never
-// stop the remaining deliveries.
+// connection is gone (410), for removeStale to count. Other failures are
+// logged and counted, and never stop the remaining deliveries.
 func (inv *invocation) fanout(targets []target) (stale []Member) {
 	if len(targets) == 0 {
 		return nil
 	}
+	start := time.Now()
+	defer func() { inv.m.fanout(len(targets), time.Since(start)) }()
 	ctx, cancel := inv.fanoutContext()
 	defer cancel()
 	var (

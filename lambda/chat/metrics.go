@@ -11,17 +11,23 @@ import (
 
 // recorder collects one invocation's metrics and writes them as a single
 // CloudWatch embedded-metric-format line, so metrics cost no API call.
+// Every recipient of a fan-out (sizes) is counted once: delivered, failed,
+// or one of the four outcomes of a 410 Gone (stale, connecting, removed,
+// left); see contract.MetricFanoutSize.
 type recorder struct {
-	mu        sync.Mutex
-	stage     string
-	route     string
-	accepted  int
-	delivered int
-	failed    int
-	stale     int
-	internal  int
-	sizes     []float64
-	durations []float64
+	mu         sync.Mutex
+	stage      string
+	route      string
+	accepted   int
+	delivered  int
+	failed     int
+	stale      int // 410, removed by this invocation
+	connecting int // 410 within the stale grace: kept
+	removed    int // 410, the record already removed elsewhere
+	left       int // 410, removal not done
+	internal   int
+	sizes      []float64
+	durations  []float64
 }
 
 func (r *recorder) add(field *int, n int) {
@@ -48,6 +54,9 @@ type emfDirective struct {
 	Metrics    []emfMetric `json:"Metrics"`
 }
 
+// rfc3339Millis is RFC 3339 with milliseconds, the precision of _aws.Timestamp.
+const rfc3339Millis = "2006-01-02T15:04:05.000Z07:00"
+
 // flush writes the EMF line; it writes nothing when nothing was recorded.
 func (r *recorder) flush(w io.Writer, now time.Time) error {
 	r.mu.Lock()
@@ -63,6 +72,9 @@ func (r *recorder) flush(w io.Writer, now time.Time) error {
 	count(contract.MetricDeliveries, r.delivered)
 	count(contract.MetricFailedDeliveries, r.failed)
 	count(contract.MetricStaleRemoved, r.stale)
+	count(contract.MetricGoneWhileConnecting, r.connecting)
+	count(contract.MetricGoneAlreadyRemoved, r.removed)
+	count(contract.MetricStaleLeft, r.left)
 	count(contract.MetricInternalErrors, r.internal)
 	if len(r.sizes) > 0 {
 		line[contract.MetricFanoutSize] = r.sizes
@@ -87,6 +99,10 @@ func (r *recorder) flush(w io.Writer, now time.Time) error {
 		return nil
 	}
 	line["_aws"] = map[string]any{"Timestamp": now.UnixMilli(), "CloudWatchMetrics": directives}
+	// A level and a time Lambda can read, so that no application log level
+	// filters the line out (contract.MetricLogLevel).
+	line["level"] = contract.MetricLogLevel
+	line["timestamp"] = now.UTC().Format(rfc3339Millis)
 	b, err := json.Marshal(line)
 	if err != nil {
 		return err

@@ -1,12 +1,19 @@
 // Stale connections: a 410 from the management API means the connection
 // vanished without a close; its record and name go, and the room is told.
+// Every 410 is counted once, by what became of the connection.
 
 package chat
 
 import (
+	"errors"
 	"slices"
 	"sync"
+	"time"
 )
+
+// staleRounds bounds the member lists sent after removals (each can find
+// more stale connections).
+const staleRounds = 3
 
 // removeStale deletes the records of connections that vanished without a
 // close, frees their names and sends each affected room one members frame.
@@ -16,7 +23,7 @@ import (
 // same deadline as a fan-out: after a mass drop there can be hundreds.
 func (inv *invocation) removeStale(stale []Member) {
 	removed := map[string]bool{} // by this invocation: the index may still list them
-	for round := 0; len(stale) > 0 && round < 3; round++ {
+	for round := 0; len(stale) > 0 && round < staleRounds; round++ {
 		gone := inv.removeAll(stale, removed)
 		stale = nil
 		for room, names := range gone {
@@ -36,6 +43,10 @@ func (inv *invocation) removeStale(stale []Member) {
 			stale = append(stale, inv.fanout(targets)...)
 		}
 	}
+	if len(stale) > 0 {
+		inv.log.Warn("stale connections left for a later broadcast: the rounds of member lists ran out", "count", len(stale))
+		inv.m.add(&inv.m.left, len(stale))
+	}
 }
 
 // removeAll removes stale connections through a pool of PoolSize, each
@@ -45,6 +56,8 @@ func (inv *invocation) removeStale(stale []Member) {
 func (inv *invocation) removeAll(stale []Member, removed map[string]bool) map[string][]string {
 	ctx, cancel := inv.fanoutContext()
 	defer cancel()
+	// One cutoff for the round: a connection younger than this is spared.
+	connectedBefore := inv.opt.Now().Add(-inv.opt.StaleGrace)
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup
@@ -54,7 +67,7 @@ func (inv *invocation) removeAll(stale []Member, removed map[string]bool) map[st
 	for range min(inv.opt.PoolSize, len(stale)) {
 		wg.Go(func() {
 			for m := range next {
-				c, ok := inv.removeOne(m)
+				c, ok := inv.removeOne(m, connectedBefore)
 				if !ok {
 					continue
 				}
@@ -79,18 +92,21 @@ feed:
 	wg.Wait()
 	if left := len(stale) - sent; left > 0 {
 		inv.log.Warn("stale connections left for a later broadcast: the invocation is out of time", "count", left)
+		inv.m.add(&inv.m.left, left)
 	}
 	return gone
 }
 
-// removeOne removes one stale connection; ok when this invocation removed it.
-func (inv *invocation) removeOne(m Member) (Connection, bool) {
-	c, ok, err := inv.store.RemoveStale(inv.ctx, m.ConnID, inv.opt.Now().Add(-inv.opt.StaleGrace))
+// removeOne removes one stale connection; ok when this invocation removed
+// it. It counts the 410 under what became of the connection.
+func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connection, bool) {
+	c, ok, err := inv.store.RemoveStale(inv.ctx, m.ConnID, connectedBefore)
 	if err != nil {
 		inv.log.Error("remove stale connection", "stale", m.ConnID, "error", err)
 	}
 	if !ok {
-		return c, false // removed by another invocation, still connecting, or failed
+		inv.notRemoved(m, connectedBefore, err)
+		return c, false
 	}
 	gone := Record{Kind: KindGone, Room: c.Room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // before the release
 	if _, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
@@ -99,4 +115,35 @@ func (inv *invocation) removeOne(m Member) (Connection, bool) {
 	_ = inv.append(&gone)
 	inv.m.add(&inv.m.stale, 1)
 	return c, true
+}
+
+// notRemoved counts a 410 whose connection RemoveStale did not remove: it
+// is still connecting (spared), its record is already gone (removed by its
+// $disconnect or another invocation), or the removal failed (left). The
+// store does not say which of the first two, so one read of the record
+// tells; it is made only on this path, never for a removal that worked.
+func (inv *invocation) notRemoved(m Member, connectedBefore time.Time, removeErr error) {
+	if removeErr != nil {
+		inv.m.add(&inv.m.left, 1)
+		return
+	}
+	c, err := inv.store.GetConnection(inv.ctx, m.ConnID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		inv.log.Debug("410 from a connection already removed", "to", m.ConnID)
+		inv.m.add(&inv.m.removed, 1)
+	case err != nil:
+		inv.log.Error("read a connection that answered 410", "to", m.ConnID, "error", err)
+		inv.m.add(&inv.m.left, 1)
+	case !c.ConnectedAt.Before(connectedBefore):
+		// API Gateway answers 410 until $connect returns: the frame is lost,
+		// and the client asks for its state (hello) once connected.
+		inv.log.Info("410 from a connection still connecting: kept", "to", m.ConnID, "connectedAt", c.ConnectedAt)
+		inv.m.add(&inv.m.connecting, 1)
+	default:
+		// Live and old enough, yet RemoveStale kept it: the record changed
+		// between the two requests. Not expected; the next 410 decides.
+		inv.log.Warn("stale connection not removed", "to", m.ConnID, "connectedAt", c.ConnectedAt)
+		inv.m.add(&inv.m.left, 1)
+	}
 }
