@@ -15,7 +15,7 @@ import (
 // The bounds of docs/protocol.md.
 const (
 	NameMax       = 32
-	NameMaxBytes  = 64 // in UTF-8: bounds member lists (1,000 names < 70 KB)
+	NameMaxBytes  = 64 // in UTF-8: bounds member lists (1,000 names ≤ 88 KB of JSON)
 	MessageMax    = 2000
 	RecipientsMax = 20
 	RefMax        = 64
