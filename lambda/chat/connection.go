@@ -71,9 +71,16 @@ func (inv *invocation) connect(query map[string]string) events.APIGatewayProxyRe
 	}
 	if previous != "" {
 		// The same person reconnected before the old connection's record was
-		// gone: the old record goes without a "left", the room sees one join.
-		if _, _, err := inv.store.DeleteConnection(inv.ctx, previous); err != nil {
+		// gone (or the old one expired): the old record goes without a
+		// "left", the room sees one join, and the log records the
+		// replacement. Only the remover that got the record records it: its
+		// own $disconnect, running now, may have it instead.
+		old, ok, err := inv.store.DeleteConnection(inv.ctx, previous)
+		if err != nil {
 			inv.log.Warn("remove replaced connection", "replaced", previous, "error", err)
+		}
+		if ok {
+			inv.replaced(old, c.ID)
 		}
 	}
 	inv.m.add(&inv.m.accepted, 1)
@@ -115,13 +122,33 @@ func (inv *invocation) disconnect() {
 		inv.log.Warn("release name", "error", err)
 	}
 	if heldByOther {
-		inv.log.Info("disconnected; name already resumed by a new connection", "room", c.Room)
+		// This $disconnect removed the record, so the connection that took
+		// the name finds it gone and records nothing: the replacement is
+		// recorded here. One read names that connection.
+		inv.log.Info("disconnected; the name is already held by a new connection", "room", c.Room)
+		by, _, err := inv.store.Owner(inv.ctx, c.Room, c.Name)
+		if err != nil {
+			inv.log.Warn("read the name's new holder", "error", err)
+		}
+		inv.replaced(c, by.ConnID)
 		return
 	}
 	inv.m.add(&inv.m.accepted, 1)
 	_ = inv.append(&left)
 	inv.log.Info("disconnected", "room", c.Room)
 	inv.broadcast(c.Room, encode(presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(left.TS)}), "", nil)
+}
+
+// replaced records that connection old was removed because connection by
+// took its name over: by the resume token, or because old had expired (its
+// record, and so its claim, outlived their TTL).
+func (inv *invocation) replaced(old Connection, by string) {
+	r := Record{Kind: KindReplaced, Room: old.Room, From: old.Name, ConnID: old.ID, ReplacedBy: by,
+		Reason: ReasonResumed, TS: inv.opt.Now()}
+	if old.ExpiresAt.Before(r.TS) {
+		r.Reason = ReasonExpired
+	}
+	_ = inv.append(&r)
 }
 
 // wellFormedToken reports whether t looks like a token newToken made.

@@ -8,6 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/local/ddbproxy"
@@ -305,4 +311,140 @@ func TestConnectRefusesRoomsThatOnlyCaseMappingMakesValid(t *testing.T) {
 			t.Errorf("room %q: joined %q, want %q", room, s.Room, want)
 		}
 	}
+}
+
+// activityRecord is one record of a room's activity log, as stored.
+type activityRecord struct {
+	Kind       chat.Kind `dynamodbav:"kind"`
+	From       string    `dynamodbav:"from"`
+	ConnID     string    `dynamodbav:"connectionId"`
+	ReplacedBy string    `dynamodbav:"replacedBy"`
+	Reason     string    `dynamodbav:"reason"`
+}
+
+// activityLog reads a room's activity log from the table itself.
+func activityLog(t *testing.T, h *chattest.Harness, room string) []activityRecord {
+	t.Helper()
+	p := dynamodb.NewQueryPaginator(h.DB, &dynamodb.QueryInput{
+		TableName:                 aws.String(h.Tables.Messages),
+		KeyConditionExpression:    aws.String("#s = :s"),
+		ExpressionAttributeNames:  map[string]string{"#s": contract.MessagesStream},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: "activity#" + room}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	var all []activityRecord
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page []activityRecord
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &page); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page...)
+	}
+	return all
+}
+
+// balanced checks that the activity log accounts for every connection: each
+// that joined has left, gone or been replaced, or is still connected.
+func balanced(t *testing.T, h *chattest.Harness, room string) map[chat.Kind]int {
+	t.Helper()
+	n := map[chat.Kind]int{}
+	for _, r := range activityLog(t, h, room) {
+		n[r.Kind]++
+	}
+	live := len(liveConnections(t, h, room))
+	if n[chat.KindJoined] != n[chat.KindLeft]+n[chat.KindGone]+n[chat.KindReplaced]+live {
+		t.Errorf("the log holds %d joined against %d left + %d gone + %d replaced + %d still connected",
+			n[chat.KindJoined], n[chat.KindLeft], n[chat.KindGone], n[chat.KindReplaced], live)
+	}
+	return n
+}
+
+// A resume that takes a name over removes the connection it replaced: the
+// log records that (who, which connection, by which, why), once, so every
+// joined is matched by a left, a gone or a replaced.
+func TestAResumeRecordsTheConnectionItReplaced(t *testing.T) {
+	t.Parallel()
+	t.Run("after the old connection dropped", func(t *testing.T) {
+		t.Parallel()
+		h := chattest.New(t)
+		alice := h.Join("Alice", "")
+		h.Join("Bob", "")
+		token := state(t, h, alice).Resume
+		want := map[string]string{} // replaced → by
+		for range 3 {
+			h.GW.Vanish(alice) // the network dropped; $disconnect comes late
+			again, _ := h.Connect(map[string]string{"name": "Alice", "resume": token})
+			if s := state(t, h, again); s.You != "Alice" {
+				t.Fatalf("the resume got %q", s.You)
+			}
+			want[alice] = again
+			h.Disconnect(alice)
+			h.Disconnect(alice)
+			alice = again
+		}
+		h.Disconnect(alice)
+		n := balanced(t, h, "lobby")
+		if n[chat.KindReplaced] != 3 || n[chat.KindLeft] != 1 {
+			t.Errorf("the log holds %v; want 3 replaced and Alice's one left", n)
+		}
+		for _, r := range activityLog(t, h, "lobby") {
+			if r.Kind != chat.KindReplaced {
+				continue
+			}
+			if r.From != "Alice" || r.Reason != "resumed" || want[r.ConnID] == "" || r.ReplacedBy != want[r.ConnID] {
+				t.Errorf("replaced = %+v; want Alice's connection, the one that replaced it (%s) and reason resumed",
+					r, want[r.ConnID])
+			}
+			delete(want, r.ConnID)
+		}
+	})
+	t.Run("during the old $disconnect", func(t *testing.T) {
+		t.Parallel()
+		h := chattest.New(t)
+		alice := h.Join("Alice", "")
+		token := state(t, h, alice).Resume
+		var again string
+		h.DynamoDB.SetFaults(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+			// Just before the release of Alice's name claim.
+			if again == "" && w.Op == "DeleteItem" && bytes.Contains(w.Body, []byte(`"n#lobby#alice"`)) {
+				again = "connecting"
+				again, _ = h.Connect(map[string]string{"name": "Alice", "resume": token})
+			}
+		}})
+		h.Disconnect(alice)
+		h.DynamoDB.SetFaults(ddbproxy.Faults{})
+		n := balanced(t, h, "lobby")
+		if n[chat.KindReplaced] != 1 || n[chat.KindLeft] != 0 {
+			t.Fatalf("the log holds %v; want one replaced and no left", n)
+		}
+		for _, r := range activityLog(t, h, "lobby") {
+			if r.Kind == chat.KindReplaced && (r.ConnID != alice || r.ReplacedBy != again || r.Reason != "resumed") {
+				t.Errorf("replaced = %+v; want %s replaced by %s, resumed", r, alice, again)
+			}
+		}
+	})
+	t.Run("from a connection that expired", func(t *testing.T) {
+		t.Parallel()
+		h := chattest.New(t)
+		alice := h.Join("Alice", "")
+		h.GW.Vanish(alice) // and its $disconnect never comes
+		h.Advance(3 * time.Hour)
+		carol := h.Join("Alice", "")
+		if s := state(t, h, carol); s.You != "Alice" {
+			t.Fatalf("the expired name was not free: you = %q", s.You)
+		}
+		n := balanced(t, h, "lobby")
+		if n[chat.KindReplaced] != 1 {
+			t.Fatalf("the log holds %v; want one replaced", n)
+		}
+		for _, r := range activityLog(t, h, "lobby") {
+			if r.Kind == chat.KindReplaced && (r.ConnID != alice || r.ReplacedBy != carol || r.Reason != "expired") {
+				t.Errorf("replaced = %+v; want %s replaced by %s, expired", r, alice, carol)
+			}
+		}
+	})
 }

@@ -114,6 +114,10 @@ type Record struct {
 	OldName string   // renamed
 	Message string
 	ConnID  string // the connection the activity is about
+	// ReplacedBy and Reason (replaced): the connection that took ConnID's
+	// name over, and why (ReasonResumed, ReasonExpired).
+	ReplacedBy string
+	Reason     string
 	// ExpiresAt is when the log may drop the record (its retention).
 	ExpiresAt time.Time
 }

@@ -14,7 +14,7 @@ const (
 
 // Kind names what a frame or a message-log record is: a frame's "type" and a
 // record's kind. A record's kind is one of the message and activity kinds; a
-// frame carries any kind but KindGone.
+// frame carries any kind but KindGone and KindReplaced.
 type Kind string
 
 // Messages people send, and the activity the log records.
@@ -25,6 +25,19 @@ const (
 	KindLeft    Kind = "left"
 	KindRenamed Kind = "renamed"
 	KindGone    Kind = "gone" // removed after API Gateway answered 410; a log record only
+	// KindReplaced: removed because another connection took its name over
+	// (Record.ReplacedBy, for Record.Reason); a log record only: the room
+	// sees the newcomer's joined and no left.
+	KindReplaced Kind = "replaced"
+)
+
+// Why a connection was replaced (Record.Reason).
+const (
+	// ReasonResumed: the same person reconnected with its resume token.
+	ReasonResumed = "resumed"
+	// ReasonExpired: the connection had outlived its TTL (its $disconnect
+	// never came) and someone else took the name.
+	ReasonExpired = "expired"
 )
 
 // Frames that are not records.

@@ -131,6 +131,8 @@ type recordItem struct {
 	OldName      string    `dynamodbav:"oldName,omitempty"`
 	Message      string    `dynamodbav:"message,omitempty"`
 	ConnectionID string    `dynamodbav:"connectionId"`
+	ReplacedBy   string    `dynamodbav:"replacedBy,omitempty"`
+	Reason       string    `dynamodbav:"reason,omitempty"`
 	ExpiresAt    int64     `dynamodbav:"expiresAt"` // s, TTL
 }
 
@@ -471,7 +473,7 @@ func (s *Store) Append(ctx context.Context, r chat.Record) error {
 	item, err := attributevalue.MarshalMap(recordItem{
 		Stream: streamKey(r.Kind, r.Room), ID: r.ID, Kind: r.Kind, TS: r.TS.UnixMilli(), Room: r.Room,
 		From: r.From, To: r.To, OldName: r.OldName, Message: r.Message, ConnectionID: r.ConnID,
-		ExpiresAt: r.ExpiresAt.Unix(),
+		ReplacedBy: r.ReplacedBy, Reason: r.Reason, ExpiresAt: r.ExpiresAt.Unix(),
 	})
 	if err != nil {
 		return fmt.Errorf("record %s: %w", r.Kind, err)
