@@ -52,18 +52,38 @@ func tableRow(spec TableSpec) *[]awscloudwatch.IWidget {
 	)
 }
 
-// chatRow is the handler's own metrics: messages per route, deliveries, fan-out.
+// chatRow is the handler's own metrics: actions per route, what became of
+// every recipient of a fan-out, fan-out size and duration.
 func chatRow(m monitored) *[]awscloudwatch.IWidget {
 	// The handler writes MessagesAccepted with Stage and Route only: one line per route.
 	var accepted []awscloudwatch.IMetric
 	for _, r := range contract.Routes() {
 		accepted = append(accepted, emf(m.cfg, contract.MetricMessagesAccepted, "Sum", &r))
 	}
-	return row(graph("Messages accepted per route", accepted...),
-		graph("Deliveries", m.own(contract.MetricDeliveries, "Sum"), m.own(contract.MetricFailedDeliveries, "Sum"),
-			m.own(contract.MetricStaleRemoved, "Sum"), m.own(contract.MetricInternalErrors, "Sum")),
+	accepted = append(accepted, labelled(m.own(contract.MetricInternalErrors, "Sum"), "internal errors"))
+	// Every recipient is counted in exactly one outcome, so the outcomes add
+	// up to the recipients line (contract.MetricFanoutSize).
+	recipients := []awscloudwatch.IMetric{labelled(m.own(contract.MetricFanoutSize, "Sum"), "recipients (sum of FanoutSize)")}
+	for _, o := range []struct{ metric, label string }{
+		{contract.MetricDeliveries, "delivered"},
+		{contract.MetricFailedDeliveries, "failed"},
+		{contract.MetricStaleRemoved, "410: stale, removed"},
+		{contract.MetricGoneWhileConnecting, "410: still connecting, kept"},
+		{contract.MetricGoneAlreadyRemoved, "410: already removed"},
+		{contract.MetricStaleLeft, "410: stale, left for later"},
+	} {
+		recipients = append(recipients, labelled(m.own(o.metric, "Sum"), o.label))
+	}
+	return row(graph("Actions accepted per route, internal errors", accepted...),
+		graph("Recipients and what became of them", recipients...),
 		graph("Fan-out size", m.own(contract.MetricFanoutSize, "Average"), m.own(contract.MetricFanoutSize, "Maximum")),
 		graph("Fan-out duration (ms)", m.own(contract.MetricFanoutDuration, "p50"), m.own(contract.MetricFanoutDuration, "p99")))
+}
+
+// labelled is a dashboard line's metric with a label of its own (alarms
+// take theirs unlabelled: see emf).
+func labelled(metric awscloudwatch.IMetric, label string) awscloudwatch.IMetric {
+	return metric.(awscloudwatch.Metric).With(&awscloudwatch.MetricOptions{Label: jsii.String(label)})
 }
 
 func row(w ...awscloudwatch.IWidget) *[]awscloudwatch.IWidget { return &w }
