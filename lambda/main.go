@@ -1,6 +1,7 @@
 // Command lambda is the GroupChat function: one handler for all six
-// WebSocket routes. It only wires: configuration from the environment, clients
-// built once at init, then lambda.Start.
+// WebSocket routes. It only wires: configuration from the environment (an
+// invalid one reported to Lambda as the init error), clients built once at
+// init, then lambda.Start.
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/lambda/runtimeapi"
 	"github.com/groupchat/groupchat/lambda/wire"
 )
 
@@ -19,7 +21,12 @@ func main() {
 	logger := lambdacontext.NewLogger()
 	cfg, err := wire.ConfigFromEnv(os.Getenv)
 	if err != nil {
+		// Reported as the init error, the reason reaches the console, not
+		// only the logs (Runtime.ExitError says nothing of it).
 		logger.Error("invalid configuration", "error", err)
+		if err := runtimeapi.ReportInitError(os.Getenv(runtimeapi.EnvRuntimeAPI), runtimeapi.ErrorTypeInvalidConfiguration, err); err != nil {
+			logger.Error("report the init error to Lambda", "error", err)
+		}
 		os.Exit(1)
 	}
 	svc := wire.New(cfg, lambdaAWSConfig(), chat.Options{Logger: logger})

@@ -41,7 +41,9 @@ type Config struct {
 	MessageRetention time.Duration
 }
 
-// ConfigFromEnv reads Config from the variables named in contract.
+// ConfigFromEnv reads Config from the variables named in contract. Its
+// errors name the variables and what is wrong, never their values: on
+// Lambda they become the init error the console shows (lambda/runtimeapi).
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Tables:             dynamo.Names{Connections: getenv(contract.EnvConnectionsTable), Messages: getenv(contract.EnvMessagesTable)},
@@ -59,7 +61,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	required(contract.EnvManagementEndpoint, cfg.ManagementEndpoint)
 	if cfg.ManagementEndpoint != "" {
 		if u, err := url.Parse(cfg.ManagementEndpoint); err != nil || u.Host == "" {
-			errs = append(errs, fmt.Errorf("%s is not a URL: %q", contract.EnvManagementEndpoint, cfg.ManagementEndpoint))
+			errs = append(errs, fmt.Errorf("%s is not a URL with a host", contract.EnvManagementEndpoint))
 		}
 	}
 	positive := func(name string) int {
@@ -69,7 +71,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("%s must be a positive whole number, not %q", name, v))
+			errs = append(errs, fmt.Errorf("%s must be a positive whole number", name))
 		}
 		return n
 	}

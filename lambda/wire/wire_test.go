@@ -46,3 +46,27 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// The errors become the init error the Lambda console shows: a value put in
+// the wrong variable (a token pasted by mistake) must not appear there.
+func TestConfigErrorsNameVariablesNotValues(t *testing.T) {
+	const secret = "s3cr3t-t0ken"
+	_, err := ConfigFromEnv(env(map[string]string{
+		contract.EnvConnectionsTable:     "conns",
+		contract.EnvMessagesTable:        "msgs",
+		contract.EnvManagementEndpoint:   secret,
+		contract.EnvFanoutPoolSize:       secret,
+		contract.EnvMessageRetentionDays: secret,
+	}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Fatalf("the error carries a value: %v", err)
+	}
+	for _, name := range []string{contract.EnvManagementEndpoint, contract.EnvFanoutPoolSize, contract.EnvMessageRetentionDays} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("the error does not name %s: %v", name, err)
+		}
+	}
+}
