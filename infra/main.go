@@ -24,23 +24,26 @@ func main() {
 func run() error {
 	app := awscdk.NewApp(nil)
 	raw := app.Node().TryGetContext(jsii.String(stack.ContextKey))
-	envs, err := stack.EnvNames(raw)
+	// Every environment is validated, and checked against the others, even
+	// when only one is built: a deploy of one must not take over what
+	// another manages.
+	cfgs, err := stack.ParseEnvironments(raw)
 	if err != nil {
 		return err
 	}
 	// `-c env=NAME` must name a configured environment; it builds only that one.
 	if only, ok := app.Node().TryGetContext(jsii.String("env")).(string); ok && only != "" {
-		envs = []string{only}
+		cfg, err := stack.ParseConfig(raw, only)
+		if err != nil {
+			return err
+		}
+		cfgs = []stack.Config{cfg}
 	}
 	root, err := stack.RepoRoot()
 	if err != nil {
 		return err
 	}
-	for _, env := range envs {
-		cfg, err := stack.ParseConfig(raw, env)
-		if err != nil {
-			return err
-		}
+	for _, cfg := range cfgs {
 		stack.New(app, &stack.Props{Config: cfg, Root: root})
 	}
 	app.Synth(nil)

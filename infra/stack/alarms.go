@@ -58,11 +58,18 @@ func newAlarmTopic(scope constructs.Construct, cfg Config) awssns.Topic {
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     removalPolicy(cfg),
 	})
+	// Only on behalf of this account's alarms, as the topic policy below: the
+	// key request CloudWatch makes to publish an alarm to an encrypted topic
+	// carries the alarm's account as aws:SourceAccount (EventBridge's does
+	// not, so do not copy this condition onto a statement for events).
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("CloudWatchAlarmsPublish"),
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
 		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
 		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+		},
 	}), nil)
 	topic := awssns.NewTopic(scope, jsii.String("AlarmTopic"), &awssns.TopicProps{
 		DisplayName: jsii.String(cfg.StackName() + " alarms"),

@@ -4,8 +4,6 @@
 package stack
 
 import (
-	"strconv"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -49,7 +47,6 @@ func newAPI(scope constructs.Construct, cfg Config, c *Compute) *API {
 			ReturnResponse: jsii.Bool(r.TwoWay),
 		})
 		a.Routes = append(a.Routes, route)
-		skipCheckov(route, "CKV_AWS_309", anonymousChat)
 	}
 	suppressNag(api, "AwsSolutions-APIG4", anonymousChat)
 
@@ -58,9 +55,6 @@ func newAPI(scope constructs.Construct, cfg Config, c *Compute) *API {
 		RemovalPolicy: removalPolicy(cfg),
 	})
 	skipCheckov(a.AccessLog, "CKV_AWS_158", "CloudWatch Logs encrypts log data at rest with its service key; access logs hold request metadata only.")
-	if cfg.LogRetentionDays < 365 {
-		skipCheckov(a.AccessLog, "CKV_AWS_338", "Retention is "+strconv.Itoa(cfg.LogRetentionDays)+" days by this environment's config (logRetentionDays): operational logs, no audit requirement.")
-	}
 	a.Stage = awsapigatewayv2.NewWebSocketStage(scope, jsii.String("Stage"), &awsapigatewayv2.WebSocketStageProps{
 		WebSocketApi: api,
 		StageName:    jsii.String(cfg.StageName),
@@ -72,7 +66,7 @@ func newAPI(scope constructs.Construct, cfg Config, c *Compute) *API {
 		AccessLogSettings: &accessLogs{group: a.AccessLog},
 	})
 	if cfg.ManageAPIGatewayAccountRole {
-		a.Stage.Node().AddDependency(newAccountRole(scope))
+		a.Stage.Node().AddDependency(newAccountRole(scope, api))
 	}
 	return a
 }
@@ -93,9 +87,14 @@ func (a *accessLogs) Format() awsapigateway.AccessLogFormat {
 }
 
 // newAccountRole sets the account-wide role API Gateway needs to write any
-// stage's logs. The role is retained when the stack goes, so the account
-// setting never points at a deleted role; see docs/deploy.md.
-func newAccountRole(scope constructs.Construct) awsapigateway.CfnAccount {
+// stage's logs. Removing an AWS::ApiGateway::Account resource leaves the
+// account's setting as it is, so the role is retained even when the stack
+// operation that created it rolls back (DeletionPolicy Retain, not the
+// RetainExceptOnCreate of the stateful resources): a failed first deploy may
+// already have pointed the setting at it, and deleting the role then would
+// silently stop the logs of every API in the account and region. The cost is
+// an IAM role left behind; see docs/deploy.md.
+func newAccountRole(scope constructs.Construct, api awsapigatewayv2.WebSocketApi) awsapigateway.CfnAccount {
 	role := awsiam.NewRole(scope, jsii.String("ApiGatewayCloudWatchRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil),
 		Description: jsii.String("API Gateway's account-level role for writing stage logs to CloudWatch Logs"),
@@ -111,5 +110,11 @@ func newAccountRole(scope constructs.Construct) awsapigateway.CfnAccount {
 	account := awsapigateway.NewCfnAccount(scope, jsii.String("ApiGatewayAccount"), &awsapigateway.CfnAccountProps{
 		CloudWatchRoleArn: role.RoleArn(),
 	})
+	// CloudFormation's reference for AWS::ApiGateway::Account: where the
+	// account has never had an API Gateway resource, the Account must depend
+	// on one. The CDK's RestApi makes its Account depend on its API; without
+	// it a fresh account's first deploy may fail with "The role ARN does not
+	// have required permissions set to API Gateway".
+	account.AddDependency(cfnOf(api))
 	return account
 }

@@ -3,7 +3,6 @@
 package stack
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
@@ -145,9 +144,6 @@ func (c *Compute) acceptFindings(cfg Config, api awsapigatewayv2.WebSocketApi) {
 	ignoreCfnLint(fn, "WS1004", "The function logs to its own explicit log group (LoggingConfig.LogGroup, HandlerLogs) "+
 		"with RetentionInDays; this rule only recognises a group named /aws/lambda/<function name>.")
 	skipCheckov(c.LogGroup, "CKV_AWS_158", "CloudWatch Logs encrypts log data at rest with its service key; the handler logs no message text or secrets.")
-	if cfg.LogRetentionDays < 365 {
-		skipCheckov(c.LogGroup, "CKV_AWS_338", fmt.Sprintf("Retention is %d days by this environment's config (logRetentionDays): operational logs, no audit requirement.", cfg.LogRetentionDays))
-	}
 }
 
 // logRetention maps the configured days to CDK's enum (config.go accepts

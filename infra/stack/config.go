@@ -33,8 +33,11 @@ type Config struct {
 	FanoutPoolSize       int     `json:"fanoutPoolSize"`       // concurrent PostToConnection calls per invocation
 	ReservedConcurrency  int     `json:"reservedConcurrency"`  // 0: none (opt-in; fails on accounts with a low limit)
 	// ManageAPIGatewayAccountRole creates the account-level CloudWatch role of
-	// API Gateway (stage logging needs it); false when the account's role is
-	// managed elsewhere. See docs/deploy.md.
+	// API Gateway (stage logging needs it) and points the account's setting
+	// at it. Default false: the setting is one per account and region, so at
+	// most one stack there may manage it, and an environment takes it over
+	// only when its cdk.json entry says so (ParseEnvironments refuses two
+	// owners in one account and region). See docs/deploy.md.
 	ManageAPIGatewayAccountRole bool   `json:"manageApiGatewayAccountRole"`
 	AmplifyRepository           string `json:"amplifyRepository"`     // required, no default: https://github.com/OWNER/REPO
 	AmplifyBranch               string `json:"amplifyBranch"`         // the branch this environment builds
@@ -45,9 +48,12 @@ type Config struct {
 // nothing but its repository; an entry lists only what differs from it. The
 // defaults are production's: an environment that leaves a key out keeps its
 // data (retained, PITR, deletion protection) and gets production's sizing, so
-// a disposable environment opts out in writing. AmplifyRepository and
-// AlarmEmail have none: they are each deployment's own (scripts/cdk.sh
-// refuses to deploy the example values cdk.json ships).
+// a disposable environment opts out in writing. The one exception is
+// ManageAPIGatewayAccountRole, an account-wide setting rather than part of
+// the stack: no environment takes it over unless its entry says so.
+// AmplifyRepository and AlarmEmail have no default: they are each
+// deployment's own (a stack that still carries cdk.json's example values
+// cannot be deployed; see examples.go).
 func Defaults(env string) Config {
 	return Config{
 		Env:                         env,
@@ -61,7 +67,7 @@ func Defaults(env string) Config {
 		ThrottleBurstLimit:          1000,
 		FanoutPoolSize:              32,
 		ReservedConcurrency:         0,
-		ManageAPIGatewayAccountRole: true,
+		ManageAPIGatewayAccountRole: false,
 		AmplifyBranch:               "main",
 		GitHubTokenSecretName:       "groupchat/github-token",
 	}

@@ -80,9 +80,17 @@ func newTable(scope constructs.Construct, cfg Config, t contract.Table) awsdynam
 	return table
 }
 
+// removalPolicy is what happens to a stateful resource (a table, a log
+// group, the alarm key) when it leaves the stack. A retaining environment
+// keeps it on stack deletion, on removal from the template and on
+// replacement (UpdateReplacePolicy Retain), but not when the stack operation
+// that created it rolls back (DeletionPolicy RetainExceptOnCreate): a failed
+// first deploy leaves no new, empty resources behind to clash with the
+// retry. A table with deletion protection still refuses that rollback's
+// delete; docs/deploy.md ("If the first deploy fails") has the way out.
 func removalPolicy(cfg Config) awscdk.RemovalPolicy {
 	if cfg.Retain() {
-		return awscdk.RemovalPolicy_RETAIN
+		return awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE
 	}
 	return awscdk.RemovalPolicy_DESTROY
 }

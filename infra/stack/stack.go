@@ -69,6 +69,7 @@ func New(scope constructs.Construct, props *Props) *GroupChat {
 	g.Observability = newObservability(st, monitored{cfg: cfg, compute: g.Compute, data: g.Data, api: g.API})
 	g.Hosting = newHosting(st, cfg, g.API.Stage.Url())
 	g.outputs()
+	refuseExampleValues(st, cfg)
 
 	awscdk.Aspects_Of(st).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	return g
@@ -83,7 +84,7 @@ func (g *GroupChat) outputs() {
 	out("FrontendURL", "https:// address of this environment's Amplify branch", g.Hosting.URL)
 	out("AmplifyAppId", "Amplify app id (console: Amplify > Apps)", g.Hosting.App.AttrAppId())
 	out("DashboardURL", "CloudWatch dashboard of this environment",
-		jsii.String("https://console.aws.amazon.com/cloudwatch/home?region="+*g.Region()+"#dashboards:name="+*g.Observability.Dashboard.DashboardName()))
+		jsii.String("https://"+*consoleHost(g.Stack)+"/cloudwatch/home?region="+*g.Region()+"#dashboards:name="+*g.Observability.Dashboard.DashboardName()))
 	out("AlarmTopicArn", "SNS topic every alarm notifies", g.Observability.Topic.TopicArn())
 	for _, spec := range g.Data.Specs {
 		out(spec.Contract.ID+"TableName", "DynamoDB table "+spec.Contract.ID+" (the function's "+spec.Contract.EnvVar+")", spec.Table.TableName())
@@ -91,21 +92,30 @@ func (g *GroupChat) outputs() {
 	out("FunctionName", "the Lambda handler", g.Compute.Function.FunctionName())
 }
 
+// consoleHost is the AWS console's host name in the stack's partition. The
+// URL suffix does not give it (China's is amazonaws.com.cn, its console
+// console.amazonaws.cn; GovCloud's is amazonaws.com, its console
+// console.amazonaws-us-gov.com), so it is chosen by AWS::Partition, with the
+// commercial console for any other partition: a partition mapping would
+// fail the deploy where it has no entry, for the sake of an output.
+func consoleHost(st awscdk.Stack) *string {
+	partitionIs := func(id, partition string) *string {
+		c := awscdk.NewCfnCondition(st, jsii.String(id), &awscdk.CfnConditionProps{
+			Expression: awscdk.Fn_ConditionEquals(awscdk.Aws_PARTITION(), jsii.String(partition)),
+		})
+		return c.LogicalId()
+	}
+	china, gov := partitionIs("PartitionIsChina", "aws-cn"), partitionIs("PartitionIsGovCloud", "aws-us-gov")
+	host := awscdk.Fn_ConditionIf(china, jsii.String("console.amazonaws.cn"),
+		awscdk.Fn_ConditionIf(gov, jsii.String("console.amazonaws-us-gov.com"), jsii.String("console.aws.amazon.com")))
+	return awscdk.Token_AsString(host, nil)
+}
+
 // environment pins the stack to the configured account and region, each
-// missing one falling back to the CLI's (CDK_DEFAULT_ACCOUNT,
-// CDK_DEFAULT_REGION). The CLI sets CDK_DEFAULT_ACCOUNT only when it found
-// credentials, but always sets CDK_DEFAULT_REGION (us-east-1 when nothing is
-// configured), so the CLI's region counts only alongside a known account: an
-// offline synth without account or region configured stays
-// environment-agnostic instead of naming a region nobody chose.
+// missing one falling back to the CLI's (see target); nil when neither is
+// known, so an offline synth stays environment-agnostic.
 func environment(cfg Config) *awscdk.Environment {
-	account, region := cfg.Account, cfg.Region
-	if account == "" {
-		account = os.Getenv("CDK_DEFAULT_ACCOUNT")
-	}
-	if region == "" && account != "" {
-		region = os.Getenv("CDK_DEFAULT_REGION")
-	}
+	account, region := cfg.target()
 	if account == "" && region == "" {
 		return nil
 	}
@@ -117,4 +127,21 @@ func environment(cfg Config) *awscdk.Environment {
 		env.Region = jsii.String(region)
 	}
 	return env
+}
+
+// target is the account and region the stack deploys to, "" where unknown:
+// each configured one, else the CLI's (CDK_DEFAULT_ACCOUNT,
+// CDK_DEFAULT_REGION). The CLI sets CDK_DEFAULT_ACCOUNT only when it found
+// credentials, but always sets CDK_DEFAULT_REGION (us-east-1 when nothing is
+// configured), so the CLI's region counts only alongside a known account
+// instead of naming a region nobody chose.
+func (c Config) target() (account, region string) {
+	account, region = c.Account, c.Region
+	if account == "" {
+		account = os.Getenv("CDK_DEFAULT_ACCOUNT")
+	}
+	if region == "" && account != "" {
+		region = os.Getenv("CDK_DEFAULT_REGION")
+	}
+	return account, region
 }

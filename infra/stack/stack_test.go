@@ -513,9 +513,12 @@ func TestTablesFollowContractAndEnvironment(t *testing.T) {
 					t.Errorf("%s %s = %s, want %s", c.ID, k, asJSON(p[k]), asJSON(v))
 				}
 			}
-			policy := map[bool]string{true: "Retain", false: "Delete"}[s.cfg.Retain()]
-			if r["DeletionPolicy"] != policy || r["UpdateReplacePolicy"] != policy {
-				t.Errorf("%s deletion policy %v, want %s", c.ID, r["DeletionPolicy"], policy)
+			deletion, replace := "Delete", "Delete"
+			if s.cfg.Retain() {
+				deletion, replace = "RetainExceptOnCreate", "Retain"
+			}
+			if r["DeletionPolicy"] != deletion || r["UpdateReplacePolicy"] != replace {
+				t.Errorf("%s DeletionPolicy %v, UpdateReplacePolicy %v, want %s, %s", c.ID, r["DeletionPolicy"], r["UpdateReplacePolicy"], deletion, replace)
 			}
 			var gsis []any
 			for _, ix := range c.Indexes {
@@ -533,11 +536,13 @@ func TestTablesFollowContractAndEnvironment(t *testing.T) {
 }
 
 // TestLogGroupsAndKeysFollowRemovalPolicy: every log group and KMS key is
-// deleted with a dev stack and retained by a prod one, on replacement too.
+// deleted with a dev stack and retained by a prod one, on replacement too,
+// except when the operation that created it rolls back.
 func TestLogGroupsAndKeysFollowRemovalPolicy(t *testing.T) {
 	each(t, func(t *testing.T, s *synthesized) {
-		want := map[string]string{"dev": "Delete", "prod": "Retain"}[s.cfg.Env]
-		if want == "" {
+		wantDeletion := map[string]string{"dev": "Delete", "prod": "RetainExceptOnCreate"}[s.cfg.Env]
+		wantReplace := map[string]string{"dev": "Delete", "prod": "Retain"}[s.cfg.Env]
+		if wantDeletion == "" {
 			t.Fatalf("no expectation for environment %s", s.cfg.Env)
 		}
 		for typ, n := range map[string]int{"AWS::Logs::LogGroup": 2, "AWS::KMS::Key": 1} {
@@ -546,9 +551,9 @@ func TestLogGroupsAndKeysFollowRemovalPolicy(t *testing.T) {
 				t.Errorf("%d %s resources, want %d", len(rs), typ, n)
 			}
 			for id, r := range rs {
-				if r["DeletionPolicy"] != want || r["UpdateReplacePolicy"] != want {
-					t.Errorf("%s (%s): DeletionPolicy %v, UpdateReplacePolicy %v, want %s",
-						id, typ, r["DeletionPolicy"], r["UpdateReplacePolicy"], want)
+				if r["DeletionPolicy"] != wantDeletion || r["UpdateReplacePolicy"] != wantReplace {
+					t.Errorf("%s (%s): DeletionPolicy %v, UpdateReplacePolicy %v, want %s, %s",
+						id, typ, r["DeletionPolicy"], r["UpdateReplacePolicy"], wantDeletion, wantReplace)
 				}
 			}
 		}
