@@ -169,7 +169,7 @@ func cleanMessage(msg string) (string, *Problem) {
 // that are not valid names are returned in invalid, once each as given:
 // nobody can be called that. Each distinct string is cleaned once, and the
 // count stops at the first name past the limit, so a long list of copies
-// (the frame bounds it: 128 KB) costs a map lookup per entry.
+// (only the frame's size bounds it) costs a map lookup per copy.
 func cleanRecipients(to []string) (valid, invalid []string, p *Problem) {
 	if len(to) == 0 {
 		return nil, nil, problem(CodeRecipientsEmpty, "Choose at least one recipient.")
@@ -181,12 +181,10 @@ func cleanRecipients(to []string) (valid, invalid []string, p *Problem) {
 			continue
 		}
 		given[raw] = true
-		name, p := CleanName(raw)
-		switch {
-		case p != nil:
+		if name, p := CleanName(raw); p != nil {
 			invalid = append(invalid, raw)
-		case !folds[Fold(name)]:
-			folds[Fold(name)] = true
+		} else if f := Fold(name); !folds[f] {
+			folds[f] = true
 			valid = append(valid, name)
 		}
 		if len(valid)+len(invalid) > RecipientsMax {
