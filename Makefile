@@ -42,8 +42,10 @@ fuzz:
 	@scripts/fuzz.sh
 
 ## synth | bootstrap | diff | deploy [ENV=dev|prod]: the CDK app (synth does every environment)
+## deploy [APPROVAL=broadening|never|any-change]: never for pipelines (no terminal to confirm IAM broadening);
+## after the deploy it starts the Amplify build when the page lacks the deployed WebSocket URL
 synth bootstrap deploy diff: deps
-	@scripts/cdk.sh $@ $(ENV)
+	@APPROVAL=$(APPROVAL) scripts/cdk.sh $@ $(ENV)
 
 clean:
 	rm -rf bin cdk.out node_modules frontend/node_modules frontend/dist .venv

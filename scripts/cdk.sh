@@ -1,31 +1,42 @@
 #!/usr/bin/env bash
-# Runs the pinned AWS CDK CLI (infra/_cli/package-lock.json) on the Go app in infra/.
-#   cdk.sh synth [ENV]   synthesizes EVERY environment in cdk.json into cdk.out (ENV is ignored)
-#   cdk.sh bootstrap ENV  prepares ENV's account and region for deploys (once)
-#   cdk.sh diff ENV      compares one environment's stack with what is deployed
-#   cdk.sh deploy ENV    deploys one environment's stack (needs AWS credentials)
+# Runs the pinned AWS CDK CLI (the aws-cdk devDependency of the root package.json,
+# the same one `npx cdk` runs there) on the Go app in infra/.
+#   cdk.sh synth [ENV]       synthesizes EVERY environment in cdk.json into cdk.out (ENV is ignored)
+#   cdk.sh synth-tree DIR    the same for the checkout at DIR (a worktree of another commit) into
+#                            DIR/cdk.out, with this checkout's CLI (scripts/pr-summary.sh)
+#   cdk.sh bootstrap ENV     prepares ENV's account and region for deploys (once)
+#   cdk.sh diff ENV          compares one environment's stack with what is deployed
+#   cdk.sh deploy ENV        deploys one environment's stack (needs AWS credentials), then has
+#                            Amplify build its page when the page lacks the deployed WebSocket URL
+#                            (scripts/frontend-release.sh)
+# APPROVAL (deploy): broadening (default: asks before IAM or security-group broadening, which
+# needs a terminal), never (pipelines) or any-change; the CLI's --require-approval.
 # synth works offline and without AWS credentials.
 set -euo pipefail
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # at least the Go release go.mod's toolchain line pins
 cd "$(dirname "$0")/.."
-cmd="${1:?usage: cdk.sh synth|bootstrap|diff|deploy [ENV]}"
+cmd="${1:?usage: cdk.sh synth|synth-tree|bootstrap|diff|deploy [ENV|DIR]}"
 env="${2:-dev}"
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 export CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=1
 export GOFLAGS=-buildvcs=false
-# Install the CLI when its lockfile changed since the last install.
-stamp=infra/_cli/node_modules/.package-lock.json
-if [ ! -f "$stamp" ] || [ infra/_cli/package-lock.json -nt "$stamp" ]; then
-  npm ci --prefix infra/_cli --no-audit --no-fund --loglevel=error
-fi
-cdk=(infra/_cli/node_modules/.bin/cdk --no-notices)
+scripts/deps.sh # installs the pinned CLI with the rest of the root lockfile
+cdk=("$PWD/node_modules/.bin/cdk" --no-notices)
+
+synth() {
+  # No credentials are needed: do not let the SDK probe the EC2 metadata service.
+  (cd "$1" && AWS_EC2_METADATA_DISABLED=true "${cdk[@]}" synth --quiet)
+  echo "synth: $(cd "$1" && ls cdk.out/*.template.json | xargs -n1 basename | tr '\n' ' ')"
+}
 
 case "$cmd" in
   synth)
-    # No credentials are needed: do not let the SDK probe the EC2 metadata service.
-    AWS_EC2_METADATA_DISABLED=true "${cdk[@]}" synth --quiet
-    echo "synth: $(ls cdk.out/*.template.json | xargs -n1 basename | tr '\n' ' ')"
+    synth .
+    ;;
+  synth-tree)
+    [ -f "$2/cdk.json" ] || { echo "cdk.sh: synth-tree wants a checkout with a cdk.json, got ${2:-nothing}" >&2; exit 2; }
+    synth "$2"
     ;;
   diff)
     "${cdk[@]}" diff -c env="$env" "GroupChat-$env"
@@ -36,6 +47,11 @@ case "$cmd" in
     "${cdk[@]}" bootstrap -c env="$env"
     ;;
   deploy)
+    approval="${APPROVAL:-broadening}"
+    case "$approval" in
+      broadening | never | any-change) ;;
+      *) echo "cdk.sh: APPROVAL=$approval: want broadening (the default), never or any-change" >&2; exit 2 ;;
+    esac
     # The repository's cdk.json ships example values; refuse to deploy them.
     node -e '
       const [env] = process.argv.slice(1);
@@ -46,10 +62,14 @@ case "$cmd" in
         console.error(`cdk.sh: in cdk.json, ${bad.map((k) => env + "." + k).join(" and ")} still has the example value; set yours before deploying`);
         process.exit(1);
       }' "$env"
-    "${cdk[@]}" deploy -c env="$env" "GroupChat-$env" --require-approval broadening
+    stack="GroupChat-$env"
+    outputs="cdk.out/$stack.outputs.json"
+    rm -f "$outputs"
+    "${cdk[@]}" deploy -c env="$env" "$stack" --require-approval "$approval" --outputs-file "$outputs"
+    scripts/frontend-release.sh "$stack" "$outputs" "cdk.out/$stack.template.json"
     ;;
   *)
-    echo "cdk.sh: unknown command $cmd (want synth, bootstrap, diff or deploy)" >&2
+    echo "cdk.sh: unknown command $cmd (want synth, synth-tree, bootstrap, diff or deploy)" >&2
     exit 2
     ;;
 esac

@@ -10,7 +10,7 @@ stage lint
 scripts/lint.sh
 stage "go test"
 go test -count=1 -timeout 20m ./...
-for s in scripts/fuzz.sh scripts/test-infra.sh scripts/test-frontend.sh scripts/test-e2e.sh; do
+for s in scripts/fuzz.sh scripts/test-infra.sh scripts/test-scripts.sh scripts/test-frontend.sh scripts/test-e2e.sh; do
   if [ -x "$s" ]; then
     stage "$s"
     "$s"
