@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 usage="usage: pr-summary.sh BASE_REF | pr-summary.sh BASE_DIR HEAD_DIR"
 
 export CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=1 AWS_EC2_METADATA_DISABLED=true
-scripts/deps.sh # the pinned CDK CLI
+scripts/deps.sh >&2 # the pinned CDK CLI
 
 if [ $# -eq 2 ]; then
   base_dir="$1" head_dir="$2" base_label="$1" base_note=""
@@ -135,14 +135,15 @@ for (const stack of [...new Set([...base.keys(), ...head.keys()])].sort()) {
   const changes = [['added', count('\\+')], ['changed', count('~')], ['removed', count('-')]]
     .filter(([, n]) => n).map(([what, n]) => `${n} ${what}`).join(', ');
   const same = /There were no differences/.test(full.text);
-  rows.push(`| ${stack}${base.has(stack) ? '' : ' (new)'} | ${same ? 'no differences' : changes ? `resources: ${changes}` : 'template changes'} | ${broadens ? '**broadens IAM or security groups**' : 'no broadening'} |`);
+  rows.push(`| ${stack}${base.has(stack) ? '' : ' (new)'} | ${same ? 'no differences' : changes ? `resources: ${changes}` : 'template changes'} | ${broadens ? '**broadening**' : 'no broadening'} |`);
   if (same) continue;
   const s = [`### ${stack}`, ''];
   if (broadens) {
     broadened.push(stack);
     s.push('> [!WARNING]',
-      `> **${stack} broadens IAM permissions or security-group rules.** Review the statements and rules marked \`+\` below;`,
-      '> `make deploy` asks to confirm them (a pipeline deploy with `APPROVAL=never` does not).', '',
+      `> **${stack} broadens IAM permissions or security-group rules**, as the CDK judges it: a statement or rule is added`,
+      '> (a changed one shows as removed and added). Review the rows marked `+`: `make deploy` asks to confirm them,',
+      '> a pipeline deploy (`APPROVAL=never`) does not.', '',
       ...fence(security.text), '');
   }
   const text = full.text.length > MAX_DIFF
@@ -152,7 +153,7 @@ for (const stack of [...new Set([...base.keys(), ...head.keys()])].sort()) {
   sections.push(...s);
 }
 md.push('| stack | template | security |', '|---|---|---|', ...rows, '');
-if (broadened.length) md.push(`**Broadening:** ${broadened.join(', ')}: IAM statements or security-group rules are added.`, '');
+if (broadened.length) md.push(`**Broadening** (IAM statements or security-group rules added; what \`make deploy\` asks to confirm): ${broadened.join(', ')}.`, '');
 md.push(...sections);
 
 // Findings: accepted ones recorded in the templates, on both sides; the

@@ -197,8 +197,10 @@ EOF
 start=$SECONDS
 if scripts/pr-summary.sh "$tmp/base" "$tmp/head" >"$tmp/summary.md" 2>"$tmp/summary.err"; then
   pass "pr-summary.sh ran in $((SECONDS - start))s"
-  contains "$tmp/summary.md" "| GroupChat-dev | resources: 1 changed | **broadens IAM or security groups** |" "the table flags the stack that adds an IAM statement"
-  contains "$tmp/summary.md" "> **GroupChat-dev broadens IAM permissions or security-group rules.**" "a broadening stack gets a callout"
+  [ "$(head -n 1 "$tmp/summary.md")" = "## Infrastructure changes against $tmp/base" ] && pass "the summary starts with its heading" ||
+    fail "the summary starts with: $(head -n 1 "$tmp/summary.md")"
+  contains "$tmp/summary.md" "| GroupChat-dev | resources: 1 changed | **broadening** |" "the table flags the stack that adds an IAM statement"
+  contains "$tmp/summary.md" "> **GroupChat-dev broadens IAM permissions or security-group rules**" "a broadening stack gets a callout"
   contains "$tmp/summary.md" "IAM Statement Changes" "the callout shows cdk diff's IAM statement changes"
   contains "$tmp/summary.md" "s3:GetObject" "the added statement is in the summary"
   contains "$tmp/summary.md" "[~] AWS::IAM::Policy Policy" "the template diff is in the summary"
