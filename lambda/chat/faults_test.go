@@ -292,8 +292,8 @@ func TestAMassDropIsCleanedUpInsideTheDeadline(t *testing.T) {
 	}
 	// DynamoDB answers in milliseconds, not at loopback speed: 200 removals
 	// of three or four requests each, one at a time, would take seconds.
-	h.DynamoDB.SetFaults(ddbproxy.Faults{Latency: 8 * time.Millisecond})
-	const deadline = 2 * time.Second
+	h.DynamoDB.SetFaults(ddbproxy.Faults{Latency: 10 * time.Millisecond})
+	const deadline = 4 * time.Second // one at a time: 200 × 3 writes × 10 ms = 6 s
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	start := time.Now()
