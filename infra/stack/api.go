@@ -115,6 +115,6 @@ func newAccountRole(scope constructs.Construct, api awsapigatewayv2.WebSocketApi
 	// on one. The CDK's RestApi makes its Account depend on its API; without
 	// it a fresh account's first deploy may fail with "The role ARN does not
 	// have required permissions set to API Gateway".
-	account.AddDependency(cfnOf(api))
+	account.AddResourceDependency(cfnOf(api), jsii.String("the account setting is applied once the account has an API Gateway resource"))
 	return account
 }

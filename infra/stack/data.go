@@ -85,9 +85,10 @@ func newTable(scope constructs.Construct, cfg Config, t contract.Table) awsdynam
 // keeps it on stack deletion, on removal from the template and on
 // replacement (UpdateReplacePolicy Retain), but not when the stack operation
 // that created it rolls back (DeletionPolicy RetainExceptOnCreate): a failed
-// first deploy leaves no new, empty resources behind to clash with the
-// retry. A table with deletion protection still refuses that rollback's
-// delete; docs/deploy.md ("If the first deploy fails") has the way out.
+// first deploy leaves no new, empty resources behind outside any stack, one
+// set per retry. A table with deletion protection still refuses that
+// rollback's delete; docs/deploy.md ("If the first deploy fails") has the
+// way out.
 func removalPolicy(cfg Config) awscdk.RemovalPolicy {
 	if cfg.Retain() {
 		return awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE
