@@ -28,7 +28,9 @@ elif [ $# -eq 1 ]; then
   scripts/cdk.sh synth >&2
   echo "pr-summary: synthesizing $1 ($base_sha) in a worktree" >&2
   git worktree add --detach --quiet "$tmp/base" "$base_sha"
-  base_dir="$tmp/base/cdk.out" head_dir=cdk.out base_label="\`$1\` (${base_sha:0:12})" base_note=""
+  base_label="\`$1\` (${base_sha:0:12})"
+  case "$base_sha" in "$1"*) base_label="\`${base_sha:0:12}\`" ;; esac # a commit id names itself
+  base_dir="$tmp/base/cdk.out" head_dir=cdk.out base_note=""
   if ! scripts/cdk.sh synth-tree "$tmp/base" >"$tmp/base-synth.log" 2>&1; then
     # A broken base must not hide the pull request that fixes it: every
     # stack is then compared with an empty template, and the log is shown.
