@@ -1,0 +1,37 @@
+package contract
+
+// Sign-in: what the stack, the function, the local stack and the page agree
+// on. docs/auth.md tells the whole path of a token.
+const (
+	// AuthCognito and AuthNone are the values of an environment's "auth"
+	// setting: people sign in with the environment's Cognito user pool, or
+	// anyone who has the URL may connect (an open demo).
+	AuthCognito = "cognito"
+	AuthNone    = "none"
+
+	// AuthQueryParam carries the ID token on the WebSocket URL
+	// (wss://…/<stage>?token=…): a browser cannot set headers on a
+	// WebSocket. It is a secret: never logged, never in an access log.
+	AuthQueryParam = "token"
+	// AuthIdentitySource is the $connect authorizer's identity source.
+	AuthIdentitySource = "route.request.querystring." + AuthQueryParam
+
+	// Keys of the authorizer's context, which API Gateway passes to every
+	// event of the connection as requestContext.authorizer.
+	AuthContextAccountID = "accountId" // the token's sub: stable for the account
+	AuthContextUsername  = "username"  // the account's username
+
+	// The function's verifier settings. EnvAuthIssuer is the user pool's
+	// issuer URL (https://cognito-idp.<region>.amazonaws.com/<poolId>);
+	// EnvAuthClientID the app client id the ID token's audience must be.
+	// Unset EnvAuthIssuer: sign-in is off. EnvAuthJWKSURL overrides where
+	// the keys are fetched (the local issuer only; default <issuer>/.well-known/jwks.json).
+	EnvAuthIssuer   = "AUTH_ISSUER"
+	EnvAuthClientID = "AUTH_CLIENT_ID"
+	EnvAuthJWKSURL  = "AUTH_JWKS_URL"
+
+	// MetricAuthFailures counts connections refused at the handshake, with
+	// the dimensions Stage and MetricDimensionReason.
+	MetricAuthFailures    = "AuthFailures"
+	MetricDimensionReason = "Reason"
+)
