@@ -16,8 +16,9 @@ stack="${1:?usage: frontend-release.sh STACK OUTPUTS_JSON TEMPLATE_JSON}"
 outputs="${2:?usage: frontend-release.sh STACK OUTPUTS_JSON TEMPLATE_JSON}"
 template="${3:?usage: frontend-release.sh STACK OUTPUTS_JSON TEMPLATE_JSON}"
 
-# key=value lines: appId, branch, region, wsUrl, pageUrl, servedUrl (the wsUrl
-# of the page's config.json, empty when there is none).
+# One line each: servedUrl (the wsUrl of the page's config.json, empty when
+# there is none; first, as $(...) drops trailing empty lines), appId, branch,
+# region, wsUrl, pageUrl.
 facts="$(node - "$stack" "$outputs" "$template" <<'EOF'
 const fs = require('fs');
 const [stack, outputsFile, templateFile] = process.argv.slice(2);
@@ -37,44 +38,43 @@ if (branches.length !== 1 || typeof branches[0] !== 'string') fail(`${templateFi
     if (res.ok) served = String((await res.json()).wsUrl || '');
   } catch { /* not built yet, or not reachable from here: build */ }
   const facts = {
+    servedUrl: served,
     appId: out.AmplifyAppId,
     branch: branches[0],
     // The stack's region: the outputs do not name it, an ARN does.
     region: out.AlarmTopicArn.split(':')[3],
     wsUrl: out.WebSocketURL,
     pageUrl: out.FrontendURL,
-    servedUrl: served,
   };
   for (const [k, v] of Object.entries(facts)) {
-    if (/[\n=]/.test(k) || /\n/.test(v)) fail(`unexpected ${k}: ${JSON.stringify(v)}`);
-    console.log(`${k}=${v}`);
+    if (/\n/.test(v)) fail(`unexpected ${k}: ${JSON.stringify(v)}`);
+    console.log(v);
   }
 })();
 EOF
 )"
-declare -A f
-while IFS='=' read -r k v; do f[$k]="$v"; done <<<"$facts"
+{ read -r served_url; read -r app_id; read -r branch; read -r region; read -r ws_url; read -r page_url; } <<<"$facts"
 
-if [ "${f[servedUrl]}" = "${f[wsUrl]}" ]; then
-  echo "frontend-release: ${f[pageUrl]} already uses ${f[wsUrl]}; no build needed"
+if [ "$served_url" = "$ws_url" ]; then
+  echo "frontend-release: $page_url already uses $ws_url; no build needed"
   exit 0
 fi
-if [ -z "${f[servedUrl]}" ]; then
+if [ -z "$served_url" ]; then
   why="serves no config.json (never built, or a build is still running)"
 else
-  why="uses ${f[servedUrl]}, not ${f[wsUrl]}"
+  why="uses $served_url, not $ws_url"
 fi
-start=(aws amplify start-job --region "${f[region]}" --app-id "${f[appId]}" --branch-name "${f[branch]}" --job-type RELEASE)
+start=(aws amplify start-job --region "$region" --app-id "$app_id" --branch-name "$branch" --job-type RELEASE)
 printf -v cmdline '%q ' "${start[@]}"
 if ! command -v aws >/dev/null; then
-  echo "frontend-release: ${f[pageUrl]} $why; the AWS CLI is not installed, so build it with:"
+  echo "frontend-release: $page_url $why; the AWS CLI is not installed, so build it with:"
   echo "  ${cmdline% }"
   exit 0
 fi
-echo "frontend-release: ${f[pageUrl]} $why; starting a build of branch ${f[branch]}"
+echo "frontend-release: $page_url $why; starting a build of branch $branch"
 if ! "${start[@]}" --query 'jobSummary.jobId' --output text; then
   echo "frontend-release: the stack is deployed but the build did not start; start it with:" >&2
   echo "  ${cmdline% }" >&2
   exit 1
 fi
-echo "frontend-release: the page serves the new URL when the build ends (Amplify console: app ${f[appId]}, branch ${f[branch]})"
+echo "frontend-release: the page serves the new URL when the build ends (Amplify console: app $app_id, branch $branch)"
