@@ -85,6 +85,7 @@ export class ChatApp {
       },
       {
         frame: (f) => this.onFrame(f),
+        settled: (f) => this.onSettled(f),
         status: (s) => this.onStatus(s),
         outbox: (i) => this.onOutbox(i),
         warning: (w) => this.onWarning(w),
@@ -178,6 +179,16 @@ export class ChatApp {
     this.members.apply(f);
     for (const h of f.history) this.log.show(h);
     this.composer.updateCounter();
+  }
+
+  /**
+   * The state again, a little after connecting: whom the room index missed
+   * joins the list (without undoing a presence frame), and public messages
+   * that missed us fill in the log.
+   */
+  private onSettled(f: StateFrame): void {
+    this.members.apply({ type: 'settled', members: f.members });
+    for (const h of f.history) this.log.show(h);
   }
 
   /** A new warning about the name (the client leaves out repeats after a reconnect). */

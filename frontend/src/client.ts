@@ -1,8 +1,8 @@
 // ChatClient is what the page talks to: one chat connection kept alive, with
 // an outbox so that nothing the user sends is lost silently. It composes three
 // pieces and routes the server's frames between them:
-//   - Connection (connection.ts): the socket's life — hello, ping, timeouts,
-//     reconnect with backoff;
+//   - Connection (connection.ts): the socket's life — hello (and the settle
+//     hello a little later), ping, timeouts, reconnect with backoff;
 //   - Outbox (outbox.ts): refs, queued sends, matching answers to them;
 //   - Session (session.ts): name, room, resume token, taking a name back.
 // It knows nothing about the DOM; the page subscribes to its events.
@@ -19,8 +19,18 @@ export type { OutboxItem, OutboxState } from './outbox';
 export type { SocketFactory, SocketLike } from './wire';
 
 export interface ClientEvents {
-  /** Every well-formed frame from the server, in order of arrival. */
+  /** Every well-formed frame from the server, in order of arrival, but the settle state (see settled). */
   frame?(frame: ServerFrame): void;
+  /**
+   * The answer to the settle hello (connection.ts): the state asked for again
+   * a little after connecting, once the room index caught up. Its members may
+   * name people the first state and the presence frames missed, its history
+   * messages sent to a room index that did not list us yet. It has no ts, and
+   * the index may still lag behind a presence frame that just arrived, so it
+   * should not undo one (presence.ts, `settled`). The name, the token and the
+   * warning stay those of the first state and the frames since.
+   */
+  settled?(state: StateFrame): void;
   status?(status: Status): void;
   /** An outbox item changed state. */
   outbox?(item: OutboxItem): void;
@@ -131,6 +141,10 @@ export class ChatClient {
     if (f.type === 'public' || f.type === 'private') this.outbox.seen(f.id);
     switch (f.type) {
       case 'state':
+        if (this.conn.ready) {
+          this.events.settled?.(f);
+          return;
+        }
         this.onState(f);
         break;
       case 'renamed':
@@ -141,6 +155,9 @@ export class ChatClient {
         break;
       case 'error':
         if (this.session.isReclaimAnswer(f)) return;
+        // The settle hello failed (say internal): the connection and the state
+        // it had are fine.
+        if (f.action === 'hello' && this.conn.ready && f.code !== 'not_connected') return;
         if (f.action === 'hello') {
           // No state is coming on this connection (e.g. internal): start over.
           this.events.frame?.(f);

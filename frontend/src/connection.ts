@@ -2,9 +2,10 @@
 // the socket, says hello, pings against API Gateway's idle timeout, notices a
 // dead connection (a socket that never opens, a hello or any frame sent that
 // gets no answer: half-open), and reconnects with exponential backoff and
-// jitter. What the frames mean is the owner's business: it hands over every
-// text message, tells when the socket is lost, and is told when the state
-// arrived (the connection is then ready).
+// jitter. Once ready it asks for the state once more a little later (the
+// settle hello, below). What the frames mean is the owner's business: it hands
+// over every text message, tells when the socket is lost, and is told when the
+// state arrived (the connection is then ready).
 
 import { RetrySchedule, type Backoff } from './backoff';
 import { Alarm, Heartbeat } from './heartbeat';
@@ -12,6 +13,16 @@ import type { ClientFrame } from './protocol';
 import type { SocketFactory, SocketLike, Wire } from './wire';
 
 const OPEN = 1;
+
+/**
+ * How long after a connection's first state it says hello again (the settle
+ * hello). The server reads the room's members from a DynamoDB global secondary
+ * index, which is eventually consistent: our state may miss someone who joined
+ * just before us, and the `joined` of someone who joined just after may not
+ * reach us. Propagation is typically well under a second, so a state this much
+ * later lists them both; it costs one hello per connect.
+ */
+export const SETTLE_HELLO_MS = 2_000;
 
 export interface CloseReason {
   code: number;
@@ -75,6 +86,8 @@ export class Connection implements Wire {
    * Firing means the attempt failed: drop it and retry with the backoff.
    */
   private readonly handshake = new Alarm();
+  /** Sends the settle hello, once per socket: started by its first state. */
+  private readonly settle = new Alarm();
 
   constructor(options: ConnectionOptions, private readonly hooks: ConnectionHooks) {
     this.socketFactory = options.socket ?? ((url) => new WebSocket(url) as unknown as SocketLike);
@@ -140,12 +153,18 @@ export class Connection implements Wire {
     this.heartbeat.answered();
   }
 
-  /** The state arrived: the connection is ready, and kept alive by pings from now on. */
+  /**
+   * The state arrived. The first on a socket makes the connection ready, kept
+   * alive by pings from now on, and asks for the state once more
+   * SETTLE_HELLO_MS later; a later one (the answer to that) changes nothing.
+   */
   joined(): void {
+    if (this.status.state === 'ready') return;
     this.handshake.stop();
     this.schedule.ready();
     this.setStatus({ state: 'ready', attempt: 0 });
     this.heartbeat.start();
+    this.settle.start(SETTLE_HELLO_MS, () => this.send({ action: 'hello' }));
   }
 
   /** Abandons the current socket without waiting for its close handshake, and retries with the backoff. */
@@ -226,6 +245,7 @@ export class Connection implements Wire {
     this.socket = null;
     this.heartbeat.stop();
     this.handshake.stop();
+    this.settle.stop();
   }
 
   private scheduleRetry(lastClose: CloseReason): void {

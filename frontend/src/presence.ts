@@ -23,9 +23,14 @@ export interface Presence {
   readonly last: ReadonlyMap<string, Mark>;
 }
 
-/** The parts of the presence frames the rule reads. */
+/**
+ * The parts of the presence frames the rule reads. `settled` is the list of
+ * the state the client asks for again a little after connecting (the settle
+ * hello, client.ts).
+ */
 export type PresenceFrame =
   | Pick<StateFrame, 'type' | 'members'>
+  | { type: 'settled'; members: string[] }
   | Pick<JoinedFrame, 'type' | 'name' | 'ts'>
   | Pick<LeftFrame, 'type' | 'name' | 'ts'>
   | Pick<RenamedFrame, 'type' | 'oldName' | 'name' | 'ts'>
@@ -48,6 +53,11 @@ export function presentNames(p: Presence): string[] {
  *   own; a change of case only is one name, claimed in its new spelling;
  * - `members` is the whole list again, except for names with a claim or
  *   release newer than its ts (see fromList). It remembers nothing itself.
+ * - `settled` is the whole list again, read once the room index caught up
+ *   with the joins around our own, except for every name a frame since the
+ *   state claimed or released: it has no ts, and the index may still lag
+ *   behind such a frame. It adds whom the state and the frames missed, and
+ *   remembers nothing itself.
  * At an equal ts being there wins: a name freed and taken again within one
  * millisecond is possible, a claim and the release of that same claim are not.
  */
@@ -65,6 +75,8 @@ export function applyPresence(p: Presence, f: PresenceFrame): Presence {
       return mark(mark(p, f.oldName, f.ts, false), f.name, f.ts, true);
     case 'members':
       return fromList(p, f.members, f.ts);
+    case 'settled':
+      return fromList(p, f.members, -Infinity);
   }
 }
 

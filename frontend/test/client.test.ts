@@ -6,7 +6,7 @@
 // dropped silently).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ChatClient, type ClientOptions, type OutboxItem, type Status } from '../src/client';
-import type { ServerFrame, Warning } from '../src/protocol';
+import type { ServerFrame, StateFrame, Warning } from '../src/protocol';
 import { watchWake } from '../src/wake';
 import { FakeSocket, state } from './fakes';
 
@@ -15,10 +15,12 @@ interface Harness {
   sockets: FakeSocket[];
   last(): FakeSocket;
   frames: ServerFrame[];
+  /** The answers to the settle hello. */
+  settled: StateFrame[];
   statuses: Status[];
   outbox: OutboxItem[];
   invalid: string[];
-  /** Every event in order, as "frame:<type>" or "warning:<message>". */
+  /** Every event in order, as "frame:<type>", "settled" or "warning:<message>". */
   log: string[];
   warnings: Warning[];
 }
@@ -29,6 +31,7 @@ function harness(opts: Partial<ClientOptions> = {}): Harness {
     sockets,
     last: () => sockets[sockets.length - 1],
     frames: [],
+    settled: [],
     statuses: [],
     outbox: [],
     invalid: [],
@@ -53,6 +56,10 @@ function harness(opts: Partial<ClientOptions> = {}): Harness {
       frame: (f) => {
         h.frames.push(f);
         h.log.push(`frame:${f.type}`);
+      },
+      settled: (f) => {
+        h.settled.push(f);
+        h.log.push('settled');
       },
       warning: (w) => {
         h.warnings.push(w);
@@ -143,13 +150,21 @@ describe('the name warning', () => {
 
   it('is reported again when its code or message differs from the last one', () => {
     const h = harness();
-    const s = ready(h, 'guest-4821');
-    s.receive(guest('one'));
-    s.receive(guest('one'));
-    s.receive(guest('two'));
-    s.receive(state('guest-4821', { warning: { code: 'name_invalid', message: 'two' } }));
-    s.receive(state('guest-4821'));
-    s.receive(state('guest-4821', { warning: { code: 'name_invalid', message: 'two' } }));
+    h.client.start();
+    const states = [
+      guest('one'),
+      guest('one'),
+      guest('two'),
+      state('guest-4821', { warning: { code: 'name_invalid', message: 'two' } }),
+      state('guest-4821'),
+      state('guest-4821', { warning: { code: 'name_invalid', message: 'two' } }),
+    ];
+    for (const st of states) {
+      h.last().open();
+      h.last().receive(st);
+      h.last().serverClose();
+      vi.runOnlyPendingTimers();
+    }
     expect(h.warnings).toEqual([
       { code: 'name_taken', message: 'one' },
       { code: 'name_taken', message: 'two' },
@@ -359,19 +374,98 @@ describe('reconnecting', () => {
   });
 });
 
+describe('asking for the state again once the room index settled', () => {
+  // The server reads the members from an eventually consistent index: the
+  // first state may miss someone who joined just before.
+  it('a page asks for the state again 2 s after it connects', () => {
+    const h = harness();
+    const s = ready(h);
+    s.answersHello = false;
+    const statuses = h.statuses.length;
+    vi.advanceTimersByTime(1_999);
+    expect(s.actions()).toEqual(['hello']);
+    vi.advanceTimersByTime(1);
+    expect(s.sent).toEqual([{ action: 'hello' }, { action: 'hello' }]);
+    s.receive(state('Alice', { members: ['Alice', 'Bob'] }));
+    expect(h.log).toEqual(['frame:state', 'settled']);
+    expect(h.settled).toEqual([expect.objectContaining({ members: ['Alice', 'Bob'] })]);
+    // Ready already: no second "ready" (the page would say "Reconnected.").
+    expect(h.statuses).toHaveLength(statuses);
+    expect(h.client.state.state).toBe('ready');
+  });
+
+  it('not again after that', () => {
+    const h = harness();
+    const s = ready(h);
+    vi.advanceTimersByTime(3 * 60_000);
+    expect(s.actions()).toEqual(['hello', 'hello']);
+    expect(h.log).toEqual(['frame:state', 'settled']);
+  });
+
+  it('not after the connection dropped, and once again after the reconnect', () => {
+    const h = harness({ random: () => 0 });
+    const s1 = ready(h);
+    vi.advanceTimersByTime(1_999);
+    s1.serverClose();
+    vi.advanceTimersByTime(500);
+    const s2 = h.last();
+    s2.open();
+    vi.advanceTimersByTime(5_000); // no state yet: nothing to settle
+    expect(s1.actions()).toEqual(['hello']);
+    expect(s2.actions()).toEqual(['hello']);
+    s2.receive(state('Alice'));
+    vi.advanceTimersByTime(2_001);
+    expect(s2.actions()).toEqual(['hello', 'hello']);
+    expect(h.settled).toHaveLength(1);
+  });
+
+  it('keeps the name, token and warning of the first state and the frames since', () => {
+    // The second state may have been read before a rename that already arrived.
+    const h = harness();
+    const s = ready(h);
+    s.answersHello = false;
+    s.receive({ type: 'renamed', room: 'lobby', oldName: 'Alice', name: 'Alicia', ts: 1 });
+    vi.advanceTimersByTime(2_000);
+    s.receive(state('Alice', { resume: 'other', warning: { code: 'name_taken', message: 'taken' } }));
+    expect(h.client.currentName).toBe('Alicia');
+    expect(h.warnings).toEqual([]);
+    s.serverClose();
+    vi.runOnlyPendingTimers();
+    expect(h.last().url).toBe('ws://127.0.0.1:8080/local?name=Alicia&room=lobby');
+  });
+
+  it('keeps the connection when that hello is answered with an error, unless the server forgot it', () => {
+    const h = harness();
+    const s = ready(h);
+    s.answersHello = false;
+    vi.advanceTimersByTime(2_000);
+    s.receive({ type: 'error', code: 'internal', message: 'Try again.', action: 'hello' });
+    expect(h.frames.map((f) => f.type)).toEqual(['state']);
+    expect(h.client.state.state).toBe('ready');
+    expect(s.closedWith).toBeNull();
+
+    const h2 = harness();
+    const s2 = ready(h2);
+    s2.answersHello = false;
+    vi.advanceTimersByTime(2_000);
+    s2.receive({ type: 'error', code: 'not_connected', message: 'Reconnect.', action: 'hello' });
+    expect(h2.client.state.state).toBe('waiting');
+  });
+});
+
 describe('keep-alive', () => {
   it('pings every interval while connected', () => {
     const h = harness({ pingIntervalMs: 60_000 });
     const s = ready(h);
     vi.advanceTimersByTime(59_999);
-    expect(s.actions()).toEqual(['hello']);
+    expect(s.actions()).toEqual(['hello', 'hello']); // the second: the settle hello
     vi.advanceTimersByTime(1);
-    expect(s.actions()).toEqual(['hello', 'ping']);
+    expect(s.actions()).toEqual(['hello', 'hello', 'ping']);
     for (let i = 0; i < 2; i++) {
       s.receive({ type: 'pong', ts: 1 });
       vi.advanceTimersByTime(60_000);
     }
-    expect(s.actions()).toEqual(['hello', 'ping', 'ping', 'ping']);
+    expect(s.actions()).toEqual(['hello', 'hello', 'ping', 'ping', 'ping']);
     expect(h.client.state.state).toBe('ready');
   });
 
@@ -379,7 +473,7 @@ describe('keep-alive', () => {
     const h = harness();
     const s = ready(h);
     vi.advanceTimersByTime(4 * 60_000);
-    expect(s.actions()).toEqual(['hello', 'ping']);
+    expect(s.actions()).toEqual(['hello', 'hello', 'ping']);
   });
 
   it('treats an unanswered ping as a dead connection and reconnects', () => {
@@ -435,12 +529,13 @@ describe('keep-alive', () => {
   it('pings at once on pingNow when ready, and not otherwise', () => {
     const h = harness({ backoff: { initialMs: 60_000, maxMs: 60_000 } });
     const s = ready(h);
+    s.answersHello = false; // half-open: nothing comes back
     h.client.pingNow();
     expect(s.actions()).toEqual(['hello', 'ping']);
     vi.advanceTimersByTime(20_000);
     expect(h.client.state).toMatchObject({ state: 'waiting', lastClose: { code: 4001, reason: 'no answer to ping' } });
     h.client.pingNow();
-    expect(s.actions()).toEqual(['hello', 'ping']);
+    expect(s.actions()).toEqual(['hello', 'ping', 'hello']);
     expect(h.sockets).toHaveLength(1);
   });
 
@@ -467,6 +562,7 @@ describe('waking up (online, page visible again)', () => {
   it('pings a ready connection at once when the network is back or the page is shown', () => {
     const h = harness();
     const s = ready(h);
+    s.answersHello = false; // half-open: nothing comes back
     const p = page();
     const stop = watchWake(p.win, p.doc, () => h.client);
     p.win.dispatchEvent(new Event('online'));
@@ -674,7 +770,7 @@ describe('options', () => {
     const h = harness({ pingIntervalMs: undefined, backoff: { initialMs: undefined } });
     const s = ready(h);
     vi.advanceTimersByTime(4 * 60_000);
-    expect(s.actions()).toEqual(['hello', 'ping']);
+    expect(s.actions()).toEqual(['hello', 'hello', 'ping']);
     s.receive({ type: 'pong', ts: 1 });
     s.serverClose();
     expect((h.client.state.retryAt ?? 0) - Date.now()).toBe(750);

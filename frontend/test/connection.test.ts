@@ -2,7 +2,7 @@
 // with no protocol on top — hello on open, ready when told the state arrived,
 // the timeouts that give up on a socket, and reconnecting with the backoff.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Connection, type ConnectionOptions, type Status } from '../src/connection';
+import { Connection, SETTLE_HELLO_MS, type ConnectionOptions, type Status } from '../src/connection';
 import { FakeSocket } from './fakes';
 
 interface Harness {
@@ -60,6 +60,13 @@ function ready(h: Harness): FakeSocket {
   s.open();
   h.conn.joined();
   return s;
+}
+
+/** The settle hello goes out and its state arrives, as the owner would report it. */
+function settle(h: Harness): void {
+  vi.advanceTimersByTime(SETTLE_HELLO_MS);
+  h.conn.answered();
+  h.conn.joined();
 }
 
 beforeEach(() => {
@@ -133,8 +140,9 @@ describe('a connection', () => {
   it('pings every 4 minutes when ready, and drops when a ping goes unanswered', () => {
     const h = harness({ pongTimeoutMs: 10_000 });
     const s = ready(h);
-    vi.advanceTimersByTime(4 * 60_000);
-    expect(s.actions()).toEqual(['hello', 'ping']);
+    settle(h);
+    vi.advanceTimersByTime(4 * 60_000 - SETTLE_HELLO_MS);
+    expect(s.actions()).toEqual(['hello', 'hello', 'ping']);
     h.conn.answered();
     vi.advanceTimersByTime(4 * 60_000 + 9_999);
     expect(h.conn.state.state).toBe('ready');
@@ -217,8 +225,49 @@ describe('a connection', () => {
     // The scheduled retry is gone with it.
     h.last().open();
     h.conn.joined();
+    settle(h);
     vi.advanceTimersByTime(60_000);
     expect(h.sockets).toHaveLength(2);
+  });
+
+  it('says hello again 2 s after the state, once, without becoming ready again', () => {
+    const h = harness();
+    const s = ready(h);
+    const statuses = h.statuses.length;
+    vi.advanceTimersByTime(SETTLE_HELLO_MS - 1);
+    expect(s.actions()).toEqual(['hello']);
+    vi.advanceTimersByTime(1);
+    expect(s.actions()).toEqual(['hello', 'hello']);
+    h.conn.answered();
+    h.conn.joined();
+    expect(h.statuses).toHaveLength(statuses);
+    vi.advanceTimersByTime(3 * 60_000);
+    expect(s.actions()).toEqual(['hello', 'hello']);
+  });
+
+  it('is held to the answer timeout like any frame sent', () => {
+    const h = harness({ random: () => 0 });
+    ready(h);
+    vi.advanceTimersByTime(SETTLE_HELLO_MS + 19_999);
+    expect(h.conn.state.state).toBe('ready');
+    vi.advanceTimersByTime(1);
+    expect(h.conn.state).toMatchObject({ state: 'waiting', lastClose: { code: 4001, reason: 'no answer to hello' } });
+  });
+
+  it('does not say it again on a socket that closed before, and says it once on the next', () => {
+    const h = harness({ random: () => 0 });
+    const s1 = ready(h);
+    vi.advanceTimersByTime(SETTLE_HELLO_MS - 1);
+    s1.serverClose();
+    vi.advanceTimersByTime(500);
+    const s2 = h.last();
+    s2.open();
+    vi.advanceTimersByTime(SETTLE_HELLO_MS);
+    expect(s1.actions()).toEqual(['hello']);
+    expect(s2.actions()).toEqual(['hello']);
+    h.conn.joined();
+    settle(h);
+    expect(s2.actions()).toEqual(['hello', 'hello']);
   });
 
   it('stays down after stop(), and tells the owner the socket is gone', () => {

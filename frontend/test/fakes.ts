@@ -1,5 +1,6 @@
 // Fakes shared by the unit tests: a WebSocket driven by the test as the
-// server, and a wire that records what the outbox or the session put on it.
+// server (it answers the settle hello by itself unless told not to), and a
+// wire that records what the outbox or the session put on it.
 import type { ClientFrame } from '../src/protocol';
 import type { SocketLike, Wire } from '../src/wire';
 
@@ -11,11 +12,25 @@ export class FakeSocket implements SocketLike {
   onmessage: ((ev: { data: unknown }) => void) | null = null;
   onclose: ((ev: { code: number; reason: string }) => void) | null = null;
   onerror: ((ev: unknown) => void) | null = null;
+  /**
+   * Whether a hello after a state (the settle hello) is answered, 1 ms later,
+   * with the last state the test sent, as the server would. The first hello
+   * is always the test's to answer.
+   */
+  answersHello = true;
+  private lastState: object | null = null;
   constructor(readonly url: string) {}
 
   send(data: string): void {
     if (this.readyState !== 1) throw new Error('not open');
-    this.sent.push(JSON.parse(data));
+    const frame = JSON.parse(data);
+    this.sent.push(frame);
+    const answer = this.lastState;
+    if (frame.action === 'hello' && answer && this.answersHello) {
+      setTimeout(() => {
+        if (this.readyState === 1) this.receive(answer);
+      }, 1);
+    }
   }
   close(code?: number, reason?: string): void {
     this.closedWith = { code, reason };
@@ -27,6 +42,7 @@ export class FakeSocket implements SocketLike {
     this.onopen?.({});
   }
   receive(frame: object | string): void {
+    if (typeof frame === 'object' && (frame as { type?: unknown }).type === 'state') this.lastState = frame;
     this.onmessage?.({ data: typeof frame === 'string' ? frame : JSON.stringify(frame) });
   }
   serverClose(code = 1001, reason = 'going away'): void {

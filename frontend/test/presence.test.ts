@@ -1,7 +1,8 @@
 // Who the member list shows when presence frames arrive out of order: per
 // name, only a claim or release newer (by ts) than the last one applied
 // counts; a state starts over; a members frame is the whole list except for
-// names with newer news of their own.
+// names with newer news of their own; the settle state's list only adds or
+// removes names no frame since the state spoke of.
 import { describe, expect, it } from 'vitest';
 import { applyPresence, NO_PRESENCE, presentNames, type Presence, type PresenceFrame } from '../src/presence';
 import { sortNames } from '../src/protocol';
@@ -11,6 +12,7 @@ const joined = (name: string, ts: number): PresenceFrame => ({ type: 'joined', n
 const left = (name: string, ts: number): PresenceFrame => ({ type: 'left', name, ts });
 const renamed = (oldName: string, name: string, ts: number): PresenceFrame => ({ type: 'renamed', oldName, name, ts });
 const members = (ts: number, ...names: string[]): PresenceFrame => ({ type: 'members', members: names, ts });
+const settled = (...names: string[]): PresenceFrame => ({ type: 'settled', members: names });
 
 /** The list after the frames, in the order they arrived, sorted as the page shows it. */
 function shown(...frames: PresenceFrame[]): string[] {
@@ -101,6 +103,33 @@ describe('a members frame (the list after stale connections were removed)', () =
       'leaves the memory alone: a late `left` older than a `joined` before it is still ignored',
       [state('Alice'), joined('Dan', 5), members(10, 'Alice', 'Dan'), left('Dan', 3)],
       ['Alice', 'Dan'],
+    ],
+  ];
+  it.each(cases)('%s', (_, frames, want) => {
+    expect(shown(...frames)).toEqual(want);
+  });
+});
+
+describe('the settle state (the list asked for again after connecting)', () => {
+  const cases: Array<[string, PresenceFrame[], string[]]> = [
+    ['adds someone the state missed, as the index lagged', [state('Alice'), settled('Alice', 'Bob')], ['Alice', 'Bob']],
+    [
+      'adds someone whose `joined` did not reach us',
+      [state('Alice', 'Bob'), joined('Carol', 10), settled('Alice', 'Bob', 'Carol', 'Dan')],
+      ['Alice', 'Bob', 'Carol', 'Dan'],
+    ],
+    ['removes someone no frame spoke of who is not listed', [state('Alice', 'Bob'), settled('Alice')], ['Alice']],
+    ['keeps someone who joined, though the index still lags behind it', [state('Alice'), joined('Dan', 10), settled('Alice')], ['Alice', 'Dan']],
+    [
+      'keeps a rename, though the index still shows the old name',
+      [state('Alice', 'Carol'), renamed('Carol', 'Cat', 10), settled('Alice', 'Carol')],
+      ['Alice', 'Cat'],
+    ],
+    ['does not bring back someone who left', [state('Alice', 'Bob'), left('Bob', 10), settled('Alice', 'Bob')], ['Alice']],
+    [
+      'remembers nothing itself: a later frame is still held to the last one applied',
+      [state('Alice'), joined('Dan', 10), settled('Alice'), left('Dan', 5), joined('Eve', 1)],
+      ['Alice', 'Dan', 'Eve'],
     ],
   ];
   it.each(cases)('%s', (_, frames, want) => {
