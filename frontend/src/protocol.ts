@@ -282,10 +282,14 @@ export function sortNames(names: Iterable<string>): string[] {
   });
 }
 
-/** The room rule of the handshake: 1–32 of a-z 0-9 _ -, starting with a letter or digit. */
+/**
+ * The room rule of the handshake: 1–32 of a-z 0-9 _ -, starting with a letter or digit; only ASCII
+ * letters are lower-cased (the server refuses a room that only Unicode case mapping makes valid,
+ * such as the Kelvin sign K or a dotted capital I).
+ */
 export function normalizeRoom(room: string): string | null {
-  const r = room.trim().toLowerCase() || 'lobby';
-  return /^[a-z0-9][a-z0-9_-]{0,31}$/.test(r) ? r : null;
+  const r = room.trim() || 'lobby';
+  return /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(r) ? r.toLowerCase() : null;
 }
 
 /** Counts Unicode code points, the unit of the server's message bound. */

@@ -135,6 +135,8 @@ describe('names and rooms', () => {
     ['has space', null],
     ['a'.repeat(32), 'a'.repeat(32)],
     ['a'.repeat(33), null],
+    ['\u212Ax', null], // Kelvin sign: lower-cases to "kx", but the server refuses it
+    ['\u0130', null], // dotted capital I
   ])('room %j becomes %j', (input, want) => {
     expect(normalizeRoom(input)).toBe(want);
   });
