@@ -35,3 +35,14 @@ const (
 	MetricAuthFailures    = "AuthFailures"
 	MetricDimensionReason = "Reason"
 )
+
+// Variables Amplify's build of frontend/ reads with auth "cognito", beside
+// EnvFrontendWSURL, for the page's config.json: the user pool the page signs
+// in to (with SRP) and the issuer its ID tokens carry. With auth "none" the
+// stack sets none of them.
+const (
+	EnvFrontendAuthRegion       = "GROUPCHAT_AUTH_REGION"         // the user pool's region, e.g. eu-west-1
+	EnvFrontendUserPoolID       = "GROUPCHAT_USER_POOL_ID"        // e.g. eu-west-1_AbC123
+	EnvFrontendUserPoolClientID = "GROUPCHAT_USER_POOL_CLIENT_ID" // the app client: no secret, SRP and refresh only
+	EnvFrontendAuthIssuer       = "GROUPCHAT_AUTH_ISSUER"         // as EnvAuthIssuer
+)
