@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/groupchat/groupchat/local/internal/nodepkg"
 )
 
 //go:embed serve.js
@@ -49,11 +51,11 @@ type Server struct {
 }
 
 // ErrNotInstalled means node_modules/dynalite was not found.
-var ErrNotInstalled = errors.New("dynalite is not installed: run `make deps` (npm ci at the repository root)")
+var ErrNotInstalled = nodepkg.ErrNotInstalled
 
 // Start launches dynalite and returns once it accepts connections.
 func Start(ctx context.Context, opts Options) (*Server, error) {
-	root, err := findRoot(opts.Root)
+	root, err := nodepkg.Root(opts.Root, "dynalite")
 	if err != nil {
 		return nil, err
 	}
@@ -144,31 +146,3 @@ func (s *Server) Stop() error {
 
 // Done is closed when the process has exited.
 func (s *Server) Done() <-chan struct{} { return s.exited }
-
-func findRoot(root string) (string, error) {
-	if root != "" {
-		if hasDynalite(root) {
-			return root, nil
-		}
-		return "", ErrNotInstalled
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find dynalite: %w", err)
-	}
-	for {
-		if hasDynalite(dir) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", ErrNotInstalled
-		}
-		dir = parent
-	}
-}
-
-func hasDynalite(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "node_modules", "dynalite", "package.json"))
-	return err == nil
-}
