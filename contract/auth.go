@@ -46,3 +46,26 @@ const (
 	EnvFrontendUserPoolClientID = "GROUPCHAT_USER_POOL_CLIENT_ID" // the app client: no secret, SRP and refresh only
 	EnvFrontendAuthIssuer       = "GROUPCHAT_AUTH_ISSUER"         // as EnvAuthIssuer
 )
+
+// PageConfig is the page's runtime configuration, config.json next to the
+// page: the WebSocket URL and, with auth "cognito", what the page signs in
+// with. Amplify's build writes it from EnvFrontendWSURL and the
+// GROUPCHAT_AUTH_* variables above; the local stack serves it with its own
+// values (and UserPoolEndpoint, its local issuer). The page reads these
+// field names.
+type PageConfig struct {
+	WSURL string `json:"wsUrl"`
+	// Auth is AuthCognito or AuthNone; absent means AuthNone.
+	Auth string `json:"auth,omitempty"`
+	// Region, UserPoolID and UserPoolClientID are EnvFrontendAuthRegion,
+	// EnvFrontendUserPoolID and EnvFrontendUserPoolClientID; Issuer is
+	// EnvFrontendAuthIssuer, the iss of the pool's ID tokens.
+	Region           string `json:"region,omitempty"`
+	UserPoolID       string `json:"userPoolId,omitempty"`
+	UserPoolClientID string `json:"userPoolClientId,omitempty"`
+	Issuer           string `json:"issuer,omitempty"`
+	// UserPoolEndpoint is the Cognito API's URL when it is not AWS's
+	// (Amplify's userPoolEndpoint): the local stack's cognito-local, which
+	// signs in with USER_PASSWORD_AUTH (it has no SRP). Absent on AWS.
+	UserPoolEndpoint string `json:"userPoolEndpoint,omitempty"`
+}
