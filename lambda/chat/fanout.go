@@ -71,41 +71,23 @@ func (inv *invocation) fanout(targets []target) (stale []Member) {
 	defer cancel()
 	var (
 		mu        sync.Mutex
-		wg        sync.WaitGroup
 		delivered int
 		failed    int
-		next      = make(chan target)
 	)
-	for range min(inv.opt.PoolSize, len(targets)) {
-		wg.Go(func() {
-			for t := range next {
-				err := inv.post(ctx, t)
-				mu.Lock()
-				switch {
-				case err == nil:
-					delivered++
-				case errors.Is(err, ErrGone):
-					stale = append(stale, t.m)
-				default:
-					failed++
-					inv.log.Warn("delivery failed", "to", t.m.ConnID, "error", err)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	sent := 0
-feed:
-	for _, t := range targets {
-		select {
-		case next <- t:
-			sent++
-		case <-ctx.Done():
-			break feed
+	sent := inPool(inv, ctx, targets, func(t target) {
+		err := inv.post(ctx, t)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			delivered++
+		case errors.Is(err, ErrGone):
+			stale = append(stale, t.m)
+		default:
+			failed++
+			inv.log.Warn("delivery failed", "to", t.m.ConnID, "error", err)
 		}
-	}
-	close(next)
-	wg.Wait()
+	})
 	if skipped := len(targets) - sent; skipped > 0 {
 		failed += skipped
 		inv.log.Error("fan-out stopped at the invocation deadline", "undelivered", skipped)
@@ -113,6 +95,32 @@ feed:
 	inv.m.add(&inv.m.delivered, delivered)
 	inv.m.add(&inv.m.failed, failed)
 	return stale
+}
+
+// inPool calls work for each item from at most PoolSize goroutines, and
+// starts no item once ctx has ended. It returns how many it started.
+func inPool[T any](inv *invocation, ctx context.Context, items []T, work func(T)) (started int) {
+	var wg sync.WaitGroup
+	next := make(chan T)
+	for range min(inv.opt.PoolSize, len(items)) {
+		wg.Go(func() {
+			for it := range next {
+				work(it)
+			}
+		})
+	}
+feed:
+	for _, it := range items {
+		select {
+		case next <- it:
+			started++
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return started
 }
 
 // fanoutContext ends DeadlineMargin before the invocation's deadline.

@@ -60,36 +60,18 @@ func (inv *invocation) removeAll(stale []Member, removed map[string]bool) map[st
 	connectedBefore := inv.opt.Now().Add(-inv.opt.StaleGrace)
 	var (
 		mu   sync.Mutex
-		wg   sync.WaitGroup
 		gone = map[string][]string{}
-		next = make(chan Member)
 	)
-	for range min(inv.opt.PoolSize, len(stale)) {
-		wg.Go(func() {
-			for m := range next {
-				c, ok := inv.removeOne(m, connectedBefore)
-				if !ok {
-					continue
-				}
-				mu.Lock()
-				removed[c.ID] = true
-				gone[c.Room] = append(gone[c.Room], c.Name)
-				mu.Unlock()
-			}
-		})
-	}
-	sent := 0
-feed:
-	for _, m := range stale {
-		select {
-		case next <- m:
-			sent++
-		case <-ctx.Done():
-			break feed
+	sent := inPool(inv, ctx, stale, func(m Member) {
+		c, ok := inv.removeOne(m, connectedBefore)
+		if !ok {
+			return
 		}
-	}
-	close(next)
-	wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		removed[c.ID] = true
+		gone[c.Room] = append(gone[c.Room], c.Name)
+	})
 	if left := len(stale) - sent; left > 0 {
 		inv.log.Warn("stale connections left for a later broadcast: the invocation is out of time", "count", left)
 		inv.m.add(&inv.m.left, left)
