@@ -51,9 +51,24 @@ type Config struct {
 	// Default false: AWS's behaviour.
 	SerialFrames bool
 
+	// Authorize is the $connect route's REQUEST authorizer, with the
+	// identity source contract.AuthIdentitySource (the query parameter
+	// contract.AuthQueryParam). As on API Gateway, a handshake without it
+	// is refused 401 without any invocation; otherwise the authorizer is
+	// invoked first: its policy's Allow on the methodArn lets $connect run,
+	// with the authorizer's context as requestContext.authorizer there and
+	// in every later event of the connection; Deny refuses the handshake
+	// with 403; an error or a timeout with 500 (the error "Unauthorized"
+	// with 401). Default nil: no authorizer, anyone may connect.
+	Authorize Authorizer
+
 	// StaticDir is served at / (with /config.json answered by the gateway).
 	// Default "": a small built-in page that says how to connect.
 	StaticDir string
+	// Page is the page's runtime configuration, answered at /config.json;
+	// its WSURL is always the gateway's WebSocket URL on the host the
+	// browser used. Default: only that URL.
+	Page contract.PageConfig
 
 	// Log receives one line per event (and per failed management call).
 	// Default nil: no log.

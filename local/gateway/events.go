@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"maps"
 	"net"
 	"net/http"
 	"time"
@@ -30,7 +31,7 @@ func newID() string {
 // event returns the fields every event of connection c has.
 func (g *Gateway) event(c *conn, routeKey, eventType string, at time.Time) events.APIGatewayWebsocketProxyRequest {
 	requestID := newID()
-	return events.APIGatewayWebsocketProxyRequest{
+	ev := events.APIGatewayWebsocketProxyRequest{
 		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
 			RouteKey:          routeKey,
 			EventType:         eventType,
@@ -51,6 +52,13 @@ func (g *Gateway) event(c *conn, routeKey, eventType string, at time.Time) event
 		},
 		IsBase64Encoded: false,
 	}
+	if c.authorizer != nil {
+		// After an authorized $connect, API Gateway passes the
+		// authorizer's context to every event of the connection. Each
+		// event gets its own copy, as each invocation gets its own JSON.
+		ev.RequestContext.Authorizer = maps.Clone(c.authorizer)
+	}
+	return ev
 }
 
 // connectEvent adds what only $connect carries: the handshake's query string

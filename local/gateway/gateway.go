@@ -103,6 +103,7 @@ type conn struct {
 	host        string
 	sourceIP    string
 	userAgent   string
+	authorizer  map[string]any // requestContext.authorizer of its events; nil without an authorizer
 	lastActive  atomic.Int64 // unix milliseconds of the last client message
 
 	closeOnce sync.Once
@@ -199,6 +200,25 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	c.lastActive.Store(now.UnixMilli())
 
 	ev := g.connectEvent(c, r, now)
+	authorized := ""
+	if g.cfg.Authorize != nil {
+		auth, status, outcome := g.authorize(r, ev)
+		if status != 0 {
+			g.logf("%s %s refused %d: %s, from %s%s", c.id, routeConnect, status, outcome, c.sourceIP, query(r))
+			// API Gateway's answers, without invoking $connect.
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			msg := map[int]string{http.StatusUnauthorized: "Unauthorized", http.StatusForbidden: "Forbidden"}[status]
+			if msg == "" {
+				msg = "Internal server error"
+			}
+			_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+			return
+		}
+		c.authorizer = auth
+		ev.RequestContext.Authorizer = auth
+		authorized = " (" + outcome + ")"
+	}
 	resp, took, err := g.invoke(ev)
 	if err != nil {
 		g.logf("%s %s error after %s: %v", c.id, routeConnect, took, err)
@@ -206,7 +226,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		g.logf("%s %s refused %d in %s from %s%s", c.id, routeConnect, resp.StatusCode, took, c.sourceIP, query(r))
+		g.logf("%s %s refused %d in %s%s from %s%s", c.id, routeConnect, resp.StatusCode, took, authorized, c.sourceIP, query(r))
 		for k, v := range resp.Headers {
 			w.Header().Set(k, v)
 		}
@@ -239,7 +259,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(g.cfg.MessageLimit)
 	c.ws, c.frames = ws, fw.conn
 	close(c.ready)
-	g.logf("%s %s %d in %s from %s%s", c.id, routeConnect, resp.StatusCode, took, c.sourceIP, query(r))
+	g.logf("%s %s %d in %s%s from %s%s", c.id, routeConnect, resp.StatusCode, took, authorized, c.sourceIP, query(r))
 
 	g.mu.Lock()
 	stopping := g.stopping
@@ -414,12 +434,22 @@ func (g *Gateway) disconnect(c *conn, st closeStatus) {
 	g.logf("%s %s (%d %q) %d in %s", c.id, routeDisconnect, st.code, st.reason, resp.StatusCode, took)
 }
 
-// invoke calls the handler the way Lambda would: with a deadline, a Lambda
-// context carrying the request id, and a panic turned into an error.
+// invoke calls the handler the way Lambda would (see call).
 func (g *Gateway) invoke(ev events.APIGatewayWebsocketProxyRequest) (resp events.APIGatewayProxyResponse, took time.Duration, err error) {
+	took, err = g.call(ev.RequestContext.RequestID, func(ctx context.Context) (err error) {
+		resp, err = g.handler(ctx, ev)
+		return err
+	})
+	return resp, took, err
+}
+
+// call runs one invocation of the function the way Lambda would: with a
+// deadline, a Lambda context carrying the request id, and a panic turned
+// into an error.
+func (g *Gateway) call(requestID string, fn func(context.Context) error) (took time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.HandlerTimeout)
 	defer cancel()
-	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: ev.RequestContext.RequestID})
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: requestID})
 	start := time.Now()
 	defer func() {
 		took = time.Since(start).Round(10 * time.Microsecond)
@@ -430,8 +460,7 @@ func (g *Gateway) invoke(ev events.APIGatewayWebsocketProxyRequest) (resp events
 			err = fmt.Errorf("handler timed out after %s", g.cfg.HandlerTimeout)
 		}
 	}()
-	resp, err = g.handler(ctx, ev)
-	return resp, 0, err
+	return 0, fn(ctx)
 }
 
 // Shutdown closes every open connection with 1001 "Going Away", waits until

@@ -10,7 +10,9 @@ import (
 // the WebSocket URL on the host the browser used.
 func (g *Gateway) serveConfig(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, map[string]string{"wsUrl": g.WebSocketURL(r.Host)})
+	c := g.cfg.Page
+	c.WSURL = g.WebSocketURL(r.Host)
+	writeJSON(w, c)
 }
 
 // staticHandler serves dir, or the built-in page when dir is empty or
