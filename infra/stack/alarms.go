@@ -46,8 +46,22 @@ func newAlarms(scope constructs.Construct, m monitored, topic awssns.ITopic) []a
 	}
 	alarm("FailedDeliveries", "PostToConnection failed for a reason other than 410 Gone", m.own(contract.MetricFailedDeliveries, "Sum"), 1)
 	alarm("InternalErrors", "actions were answered with the internal error", m.own(contract.MetricInternalErrors, "Sum"), 1)
+	if m.cfg.SignIn() {
+		alarm("AuthFailures", "connections refused at sign-in, every reason together, spiked", authFailures(m.cfg, false), authFailuresThreshold)
+	}
 	return alarms
 }
+
+// authFailuresThreshold is the refused connections per 5 minutes that make
+// a spike. A page renews its ID token before it connects, so a refusal is
+// the exception: a token that expired while a laptop slept, a disabled
+// account, a clock far off. One refusal every 15 s, sustained for five
+// minutes, is no longer that: a page release that sends bad tokens, or
+// someone trying forged or stolen ones (the access log's ip says who).
+// A connection without a token at all is refused by API Gateway without
+// calling the function (the identity source is missing), so it is not
+// counted here; the stage's ClientError shows those.
+const authFailuresThreshold = 20
 
 // newAlarmTopic is the alarms' SNS topic: encrypted with a rotating key that
 // CloudWatch may use, refusing requests without TLS, and open to publishing

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // ContextKey is the cdk.json context key that holds one object per environment.
@@ -42,13 +44,21 @@ type Config struct {
 	AmplifyRepository           string `json:"amplifyRepository"`     // required, no default: https://github.com/OWNER/REPO
 	AmplifyBranch               string `json:"amplifyBranch"`         // the branch this environment builds
 	GitHubTokenSecretName       string `json:"githubTokenSecretName"` // Secrets Manager secret holding the token
+	// Auth is how people are admitted: contract.AuthCognito (sign in with
+	// the environment's user pool; $connect checks the ID token) or
+	// contract.AuthNone (anyone with the URL: an open demo, chosen in writing).
+	Auth string `json:"auth"`
+	// SelfSignUp lets anyone create an account in the user pool; false (the
+	// default): an administrator invites each person. Only with auth cognito.
+	SelfSignUp bool `json:"selfSignUp"`
 }
 
 // Defaults is the configuration of an environment whose cdk.json entry lists
 // nothing but its repository; an entry lists only what differs from it. The
 // defaults are production's: an environment that leaves a key out keeps its
-// data (retained, PITR, deletion protection) and gets production's sizing, so
-// a disposable environment opts out in writing. The one exception is
+// data (retained, PITR, deletion protection), production's sizing and
+// sign-in (auth cognito, invitations only), so a disposable or open
+// environment opts out in writing. The one exception is
 // ManageAPIGatewayAccountRole, an account-wide setting rather than part of
 // the stack: no environment takes it over unless its entry says so.
 // AmplifyRepository and AlarmEmail have no default: they are each
@@ -70,11 +80,16 @@ func Defaults(env string) Config {
 		ManageAPIGatewayAccountRole: false,
 		AmplifyBranch:               "main",
 		GitHubTokenSecretName:       "groupchat/github-token",
+		Auth:                        contract.AuthCognito,
+		SelfSignUp:                  false,
 	}
 }
 
 // StackName is the CloudFormation stack name; it makes the environment obvious.
 func (c Config) StackName() string { return "GroupChat-" + c.Env }
+
+// SignIn reports whether people sign in (auth cognito).
+func (c Config) SignIn() bool { return c.Auth == contract.AuthCognito }
 
 // Retain reports whether stateful resources outlive the stack.
 func (c Config) Retain() bool { return c.RemovalPolicy == "retain" }
@@ -142,6 +157,11 @@ func ParseConfig(raw any, env string) (Config, error) {
 	r.str(&c.AmplifyRepository, "amplifyRepository", repoRe, required)
 	r.str(&c.AmplifyBranch, "amplifyBranch", branchRe, required)
 	r.str(&c.GitHubTokenSecretName, "githubTokenSecretName", secretRe, required)
+	r.enum(&c.Auth, "auth", contract.AuthCognito, contract.AuthNone)
+	r.boolean(&c.SelfSignUp, "selfSignUp")
+	if c.SelfSignUp && !c.SignIn() {
+		r.fail("selfSignUp", "true needs auth %q (auth is %q: there is no user pool to sign up to)", contract.AuthCognito, c.Auth)
+	}
 	for key := range obj {
 		if !r.seen[key] {
 			r.fail(key, "unknown key")

@@ -3,6 +3,8 @@
 package stack
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -27,6 +29,9 @@ func newDashboard(scope constructs.Construct, m monitored) awscloudwatch.Dashboa
 		rows = append(rows, tableRow(spec))
 	}
 	rows = append(rows, row(title("Chat (the handler's own metrics, namespace "+contract.MetricNamespace+")")), chatRow(m))
+	if m.cfg.SignIn() {
+		rows = append(rows, signInRow(m))
+	}
 	return awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		DashboardName: jsii.String(m.cfg.StackName()),
 		Widgets:       &rows,
@@ -78,6 +83,18 @@ func chatRow(m monitored) *[]awscloudwatch.IWidget {
 		graph("Recipients and what became of them", recipients...),
 		graph("Fan-out size", m.own(contract.MetricFanoutSize, "Average"), m.own(contract.MetricFanoutSize, "Maximum")),
 		graph("Fan-out duration (ms)", m.own(contract.MetricFanoutDuration, "p50"), m.own(contract.MetricFanoutDuration, "p99")))
+}
+
+// signInRow is the connections the $connect authorizer refused, in all and
+// per reason, beside the connections made and the stage's client errors
+// (which count the connections refused without a token, the function never
+// asked).
+func signInRow(m monitored) *[]awscloudwatch.IWidget {
+	total := authFailures(m.cfg, false).(awscloudwatch.MathExpression).With(&awscloudwatch.MathExpressionOptions{
+		Label: jsii.String("refused, all reasons (alarm at " + fmt.Sprint(authFailuresThreshold) + ")"),
+	})
+	return row(graph("Sign-in: connections refused ("+contract.MetricAuthFailures+")", total, authFailures(m.cfg, true)),
+		graph("Sign-in: connections made, client errors", m.apiMetric("ConnectCount", "Sum"), m.apiMetric("ClientError", "Sum")))
 }
 
 // labelled is a dashboard line's metric with a label of its own (alarms

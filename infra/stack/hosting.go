@@ -18,7 +18,8 @@ import (
 const appRoot = "frontend"
 
 // buildSpec builds frontend/ with its lockfile; the build writes
-// GROUPCHAT_WS_URL into dist/config.json.
+// GROUPCHAT_WS_URL (and, with sign-in, the user pool's settings: the
+// contract.EnvFrontend* variables) into dist/config.json.
 const buildSpec = `version: 1
 applications:
   - appRoot: ` + appRoot + `
@@ -53,7 +54,7 @@ type Hosting struct {
 	URL *string
 }
 
-func newHosting(scope constructs.Construct, cfg Config, wsURL *string) *Hosting {
+func newHosting(scope constructs.Construct, cfg Config, wsURL *string, auth *Auth) *Hosting {
 	// A dynamic reference: CloudFormation resolves it at deploy time, so the
 	// token never appears in the template or in cdk.out.
 	token := awscdk.SecretValue_SecretsManager(jsii.String(cfg.GitHubTokenSecretName), nil)
@@ -76,14 +77,29 @@ func newHosting(scope constructs.Construct, cfg Config, wsURL *string) *Hosting 
 		stage = "PRODUCTION"
 	}
 	branch := awsamplify.NewCfnBranch(scope, jsii.String("FrontendBranch"), &awsamplify.CfnBranchProps{
-		AppId:           app.AttrAppId(),
-		BranchName:      jsii.String(cfg.AmplifyBranch),
-		EnableAutoBuild: jsii.Bool(true),
-		Stage:           jsii.String(stage),
-		EnvironmentVariables: []any{
-			&awsamplify.CfnBranch_EnvironmentVariableProperty{Name: jsii.String(contract.EnvFrontendWSURL), Value: wsURL},
-		},
+		AppId:                app.AttrAppId(),
+		BranchName:           jsii.String(cfg.AmplifyBranch),
+		EnableAutoBuild:      jsii.Bool(true),
+		Stage:                jsii.String(stage),
+		EnvironmentVariables: branchVariables(wsURL, auth),
 	})
 	url := "https://" + strings.ReplaceAll(cfg.AmplifyBranch, "/", "-") + "." + *app.AttrDefaultDomain()
 	return &Hosting{App: app, Branch: branch, URL: jsii.String(url)}
+}
+
+// branchVariables are what the page's build writes into config.json: the
+// stage's URL and, with sign-in, the user pool's settings.
+func branchVariables(wsURL *string, auth *Auth) []any {
+	v := func(name string, value *string) any {
+		return &awsamplify.CfnBranch_EnvironmentVariableProperty{Name: jsii.String(name), Value: value}
+	}
+	vars := []any{v(contract.EnvFrontendWSURL, wsURL)}
+	if auth != nil {
+		vars = append(vars,
+			v(contract.EnvFrontendAuthRegion, auth.Region),
+			v(contract.EnvFrontendUserPoolID, auth.UserPool.UserPoolId()),
+			v(contract.EnvFrontendUserPoolClientID, auth.Client.UserPoolClientId()),
+			v(contract.EnvFrontendAuthIssuer, auth.Issuer))
+	}
+	return vars
 }

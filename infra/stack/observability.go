@@ -4,6 +4,7 @@
 package stack
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -67,6 +68,25 @@ func emf(cfg Config, name, stat string, route *contract.Route) awscloudwatch.IMe
 		props.Label = jsii.String(route.Key)
 	}
 	return awscloudwatch.NewMetric(props)
+}
+
+// authFailures is contract.MetricAuthFailures of this stage summed over
+// every reason, or one line per reason: a CloudWatch Metrics Insights query
+// over the dimension set the function writes it with (Stage and Reason). An
+// alarm on a plain metric reads one exact set of dimensions, so it would
+// watch a single reason; the query sums whatever reasons the function adds,
+// and a Stage-only set written beside it is not counted twice (SCHEMA
+// selects the metrics with exactly these dimensions). Metrics Insights
+// queries the last three hours, far more than a 5-minute alarm needs.
+func authFailures(cfg Config, byReason bool) awscloudwatch.IMetric {
+	q := fmt.Sprintf(`SELECT SUM(%s) FROM SCHEMA("%s", %s, %s) WHERE %s = '%s'`, contract.MetricAuthFailures,
+		contract.MetricNamespace, contract.MetricDimensionReason, contract.MetricDimensionStage,
+		contract.MetricDimensionStage, cfg.StageName) // stageRe admits no quote
+	props := &awscloudwatch.MathExpressionProps{Expression: jsii.String(q), Period: period}
+	if byReason {
+		props.Expression = jsii.String(q + " GROUP BY " + contract.MetricDimensionReason)
+	}
+	return awscloudwatch.NewMathExpression(props)
 }
 
 // opNames maps CDK's operation enum to DynamoDB's metric dimension value.

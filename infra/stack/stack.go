@@ -9,6 +9,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // Props configure one GroupChat stack.
@@ -29,6 +31,8 @@ type GroupChat struct {
 	API           *API
 	Observability *Observability
 	Hosting       *Hosting
+	// Auth is nil with auth "none".
+	Auth *Auth
 }
 
 // New builds the stack for props.Config.Env and checks it with cdk-nag's
@@ -62,12 +66,14 @@ func New(scope constructs.Construct, props *Props) *GroupChat {
 	g := &GroupChat{Stack: st}
 	g.Data = newData(st, cfg)
 	g.Compute = newCompute(st, cfg, code)
-	g.API = newAPI(st, cfg, g.Compute)
+	g.Auth = newAuth(st, cfg, g.Compute.Function)
+	g.API = newAPI(st, cfg, g.Compute, g.Auth)
 	g.Compute.useTables(g.Data)
 	g.Compute.useManagementAPI(g.API.Api, g.API.Stage)
+	g.Compute.useAuth(g.Auth)
 	g.Compute.acceptFindings(cfg, g.API.Api)
 	g.Observability = newObservability(st, monitored{cfg: cfg, compute: g.Compute, data: g.Data, api: g.API})
-	g.Hosting = newHosting(st, cfg, g.API.Stage.Url())
+	g.Hosting = newHosting(st, cfg, g.API.Stage.Url(), g.Auth)
 	g.outputs()
 	refuseExampleValues(st, cfg)
 
@@ -90,6 +96,12 @@ func (g *GroupChat) outputs() {
 		out(spec.Contract.ID+"TableName", "DynamoDB table "+spec.Contract.ID+" (the function's "+spec.Contract.EnvVar+")", spec.Table.TableName())
 	}
 	out("FunctionName", "the Lambda handler", g.Compute.Function.FunctionName())
+	if a := g.Auth; a != nil {
+		out("UserPoolId", "Cognito user pool people sign in to (the page's "+contract.EnvFrontendUserPoolID+")", a.UserPool.UserPoolId())
+		out("UserPoolClientId", "the page's app client: no secret, SRP (the page's "+contract.EnvFrontendUserPoolClientID+", the function's "+contract.EnvAuthClientID+")", a.Client.UserPoolClientId())
+		out("AuthIssuer", "issuer of the ID tokens $connect accepts (the function's "+contract.EnvAuthIssuer+")", a.Issuer)
+		out("AuthRegion", "region of the user pool (the page's "+contract.EnvFrontendAuthRegion+")", a.Region)
+	}
 }
 
 // consoleHost is the AWS console's host name in the stack's partition. The

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,6 +81,15 @@ func synthAll() error {
 		}
 		code := awslambda.Code_FromAsset(jsii.String(codeDir), nil)
 		stacks[env] = &synthesized{cfg: cfg, stack: New(app, &Props{Config: cfg, Code: code})}
+	}
+	// Variants of dev in the same app: an open demo, self sign-up (auth_test.go).
+	variants, err := variantConfigs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, cfg := range variants {
+		code := awslambda.Code_FromAsset(jsii.String(codeDir), nil)
+		stacks[cfg.Env] = &synthesized{cfg: cfg, stack: New(app, &Props{Config: cfg, Code: code})}
 	}
 	for _, s := range stacks {
 		s.template = assertions.Template_FromStack(s.stack.Stack, nil)
@@ -195,58 +205,60 @@ func TestCdkNagFindsNothing(t *testing.T) {
 // appliesTo entry of a granular one, silences a finding cdk-nag actually
 // reports (a "Suppressed" row of its compliance report), so none is stale.
 func TestEveryNagSuppressionIsUsed(t *testing.T) {
-	each(t, func(t *testing.T, s *synthesized) {
-		var suppressed []string // "rule|exception reason"
-		for _, row := range s.report {
-			if len(row) > 3 && row[2] == "Suppressed" {
-				suppressed = append(suppressed, row[0]+"|"+row[3])
+	each(t, everyNagSuppressionIsUsed)
+}
+
+func everyNagSuppressionIsUsed(t *testing.T, s *synthesized) {
+	var suppressed []string // "rule|exception reason"
+	for _, row := range s.report {
+		if len(row) > 3 && row[2] == "Suppressed" {
+			suppressed = append(suppressed, row[0]+"|"+row[3])
+		}
+	}
+	if len(suppressed) == 0 {
+		t.Fatal("the cdk-nag report has no suppressed findings: is it read from the right place?")
+	}
+	used := func(rule string, finding func(reason string) bool) bool {
+		return slices.ContainsFunc(suppressed, func(sr string) bool {
+			r, reason, _ := strings.Cut(sr, "|")
+			return r == rule && finding(reason)
+		})
+	}
+	for id, r := range s.json["Resources"].(map[string]any) {
+		meta, _ := r.(map[string]any)["Metadata"].(map[string]any)
+		nag, _ := meta["cdk_nag"].(map[string]any)
+		rules, _ := nag["rules_to_suppress"].([]any)
+		for _, x := range rules {
+			rule := x.(map[string]any)
+			ruleID := rule["id"].(string)
+			appliesTo, _ := rule["applies_to"].([]any)
+			if len(appliesTo) == 0 && !used(ruleID, func(string) bool { return true }) {
+				t.Errorf("%s: suppression of %s silences no finding", id, ruleID)
+			}
+			// A granular finding's reason starts with "[the finding] ".
+			for _, a := range appliesTo {
+				var match func(string) bool
+				switch a := a.(type) {
+				case string:
+					match = func(reason string) bool { return strings.HasPrefix(reason, "["+a+"] ") }
+				case map[string]any:
+					re, err := regexp.Compile(strings.TrimSuffix(strings.TrimPrefix(a["regex"].(string), "/"), "/"))
+					if err != nil {
+						t.Fatalf("%s: %v", id, err)
+					}
+					match = func(reason string) bool {
+						finding, _, ok := strings.Cut(strings.TrimPrefix(reason, "["), "] ")
+						return strings.HasPrefix(reason, "[") && ok && re.MatchString(finding)
+					}
+				default:
+					t.Fatalf("%s: appliesTo entry %v", id, a)
+				}
+				if !used(ruleID, match) {
+					t.Errorf("%s: %s suppression lists %v, which cdk-nag never reports", id, ruleID, a)
+				}
 			}
 		}
-		if len(suppressed) == 0 {
-			t.Fatal("the cdk-nag report has no suppressed findings: is it read from the right place?")
-		}
-		used := func(rule string, finding func(reason string) bool) bool {
-			return slices.ContainsFunc(suppressed, func(sr string) bool {
-				r, reason, _ := strings.Cut(sr, "|")
-				return r == rule && finding(reason)
-			})
-		}
-		for id, r := range s.json["Resources"].(map[string]any) {
-			meta, _ := r.(map[string]any)["Metadata"].(map[string]any)
-			nag, _ := meta["cdk_nag"].(map[string]any)
-			rules, _ := nag["rules_to_suppress"].([]any)
-			for _, x := range rules {
-				rule := x.(map[string]any)
-				ruleID := rule["id"].(string)
-				appliesTo, _ := rule["applies_to"].([]any)
-				if len(appliesTo) == 0 && !used(ruleID, func(string) bool { return true }) {
-					t.Errorf("%s: suppression of %s silences no finding", id, ruleID)
-				}
-				// A granular finding's reason starts with "[the finding] ".
-				for _, a := range appliesTo {
-					var match func(string) bool
-					switch a := a.(type) {
-					case string:
-						match = func(reason string) bool { return strings.HasPrefix(reason, "["+a+"] ") }
-					case map[string]any:
-						re, err := regexp.Compile(strings.TrimSuffix(strings.TrimPrefix(a["regex"].(string), "/"), "/"))
-						if err != nil {
-							t.Fatalf("%s: %v", id, err)
-						}
-						match = func(reason string) bool {
-							finding, _, ok := strings.Cut(strings.TrimPrefix(reason, "["), "] ")
-							return strings.HasPrefix(reason, "[") && ok && re.MatchString(finding)
-						}
-					default:
-						t.Fatalf("%s: appliesTo entry %v", id, a)
-					}
-					if !used(ruleID, match) {
-						t.Errorf("%s: %s suppression lists %v, which cdk-nag never reports", id, ruleID, a)
-					}
-				}
-			}
-		}
-	})
+	}
 }
 
 // TestSixRoutesOneFunction: exactly the contract's routes, one integration,
@@ -302,8 +314,9 @@ func TestSixRoutesOneFunction(t *testing.T) {
 				t.Errorf("route response on one-way route %s", routeID)
 			}
 		}
-		if n := count(s, "AWS::Lambda::Permission"); n != len(want) {
-			t.Errorf("%d invoke permissions, want one per route", n)
+		// One per route, and the $connect authorizer's (auth_test.go).
+		if n, w := count(s, "AWS::Lambda::Permission"), len(want)+authorizers(s); n != w {
+			t.Errorf("%d invoke permissions, want %d: one per route, one per authorizer", n, w)
 		}
 	})
 }
@@ -455,6 +468,7 @@ func TestFunctionEnvironmentAndRuntime(t *testing.T) {
 			contract.EnvManagementEndpoint: map[string]any{"Fn::Join": []any{"", []any{"https://", ref(api), ".execute-api.",
 				ref("AWS::Region"), ".", ref("AWS::URLSuffix"), "/" + s.cfg.StageName}}},
 		}
+		maps.Copy(want, s.wantAuthEnvironment()) // auth_test.go
 		if !reflect.DeepEqual(asJSON(vars), asJSON(want)) {
 			t.Errorf("environment:\n got %s\nwant %s", asJSON(vars), asJSON(want))
 		}
@@ -588,6 +602,9 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 		sort.Strings(metrics)
 		want := []string{"Duration", "Errors", "ExecutionError", contract.MetricFailedDeliveries, "IntegrationError",
 			contract.MetricInternalErrors, "Throttles", "expression", "expression", "expression", "expression"}
+		if s.cfg.SignIn() {
+			want = append(want, "expression") // AuthFailures, summed over its reasons (auth_test.go)
+		}
 		sort.Strings(want)
 		if !slices.Equal(metrics, want) {
 			t.Errorf("alarmed metrics %v, want %v", metrics, want)

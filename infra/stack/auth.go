@@ -1,0 +1,131 @@
+// Auth: with auth "cognito", the environment's Cognito user pool, the page's
+// app client, and the $connect authorizer that runs the one function to
+// verify the ID token the page puts on the WebSocket URL (docs/auth.md).
+// With auth "none" there is none of it.
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/groupchat/groupchat/contract"
+)
+
+const (
+	// passwordMinLength: twelve characters of four kinds (cdk-nag's
+	// AwsSolutions-COG1 asks for eight with upper case, digits and symbols).
+	passwordMinLength = 12
+	// idTokenHours is how long an ID token admits a new connection. A
+	// connection outlives its token (API Gateway checks only $connect), so
+	// this bounds only how stale a token a reconnect may present.
+	idTokenHours = 1
+	// refreshTokenDays is how long the page may renew its tokens without
+	// asking for the password again.
+	refreshTokenDays = 30
+)
+
+// Auth is the user pool, its app client and the $connect authorizer.
+type Auth struct {
+	UserPool awscognito.UserPool
+	Client   awscognito.UserPoolClient
+	// Issuer is https://cognito-idp.<region>.<URL suffix>/<pool id>: the
+	// ID tokens' iss, and where their keys are (<issuer>/.well-known/jwks.json).
+	Issuer *string
+	// Region is the user pool's, the stack's region.
+	Region *string
+	// Authorizer is bound to $connect by newAPI; it runs fn.
+	Authorizer awsapigatewayv2authorizers.WebSocketLambdaAuthorizer
+}
+
+// newAuth builds the sign-in resources for cfg, or returns nil with auth "none".
+func newAuth(scope constructs.Construct, cfg Config, fn awslambda.IFunction) *Auth {
+	if !cfg.SignIn() {
+		return nil
+	}
+	st := awscdk.Stack_Of(scope)
+	deletionProtection := cfg.DeletionProtection
+	pool := awscognito.NewUserPool(scope, jsii.String("UserPool"), &awscognito.UserPoolProps{
+		UserPoolName:      jsii.String(cfg.StackName()),
+		SelfSignUpEnabled: jsii.Bool(cfg.SelfSignUp),
+		// People sign in with their username (the chat's authorizer passes it
+		// on) or their e-mail address, which invitations and recovery use.
+		SignInAliases:       &awscognito.SignInAliases{Username: jsii.Bool(true), Email: jsii.Bool(true)},
+		SignInCaseSensitive: jsii.Bool(false),
+		AutoVerify:          &awscognito.AutoVerifiedAttrs{Email: jsii.Bool(true)},
+		StandardAttributes: &awscognito.StandardAttributes{
+			Email: &awscognito.StandardAttribute{Required: jsii.Bool(true), Mutable: jsii.Bool(true)},
+		},
+		PasswordPolicy: &awscognito.PasswordPolicy{
+			MinLength:        jsii.Number(passwordMinLength),
+			RequireLowercase: jsii.Bool(true),
+			RequireUppercase: jsii.Bool(true),
+			RequireDigits:    jsii.Bool(true),
+			RequireSymbols:   jsii.Bool(true),
+		},
+		Mfa:             awscognito.Mfa_OPTIONAL,
+		MfaSecondFactor: &awscognito.MfaSecondFactor{Otp: jsii.Bool(true), Sms: jsii.Bool(false)},
+		AccountRecovery: awscognito.AccountRecovery_EMAIL_ONLY,
+		// Essentials: SRP, TOTP and e-mail recovery are in every plan, and
+		// Essentials is the plan AWS gives new pools; Plus (threat protection)
+		// is priced per monthly active user (see acceptFindings).
+		FeaturePlan:        awscognito.FeaturePlan_ESSENTIALS,
+		DeletionProtection: &deletionProtection,
+		RemovalPolicy:      removalPolicy(cfg),
+	})
+	client := pool.AddClient(jsii.String("WebClient"), &awscognito.UserPoolClientOptions{
+		UserPoolClientName: jsii.String(cfg.StackName() + "-web"),
+		// A browser keeps no secret.
+		GenerateSecret: jsii.Bool(false),
+		// SRP only: the password never leaves the page. The CDK adds
+		// ALLOW_REFRESH_TOKEN_AUTH. The local issuer (local/) also takes
+		// USER_PASSWORD_AUTH; this client refuses it.
+		AuthFlows:                  &awscognito.AuthFlow{UserSrp: jsii.Bool(true)},
+		DisableOAuth:               jsii.Bool(true),
+		IdTokenValidity:            awscdk.Duration_Hours(jsii.Number(idTokenHours)),
+		AccessTokenValidity:        awscdk.Duration_Hours(jsii.Number(idTokenHours)),
+		RefreshTokenValidity:       awscdk.Duration_Days(jsii.Number(refreshTokenDays)),
+		EnableTokenRevocation:      jsii.Bool(true),
+		PreventUserExistenceErrors: jsii.Bool(true),
+	})
+	issuer := jsii.String("https://cognito-idp." + *st.Region() + "." + *st.UrlSuffix() + "/" + *pool.UserPoolId())
+	a := &Auth{UserPool: pool, Client: client, Issuer: issuer, Region: st.Region()}
+	// The same function answers the authorizer's REQUEST event. API Gateway
+	// has no result cache for WebSocket authorizers (AuthorizerResultTtlInSeconds
+	// is an HTTP API setting), and none is wanted: $connect runs once per
+	// connection, so a cache would only replay a verdict after the token
+	// expired or its user was disabled.
+	a.Authorizer = awsapigatewayv2authorizers.NewWebSocketLambdaAuthorizer(jsii.String("ConnectAuthorizer"), fn,
+		&awsapigatewayv2authorizers.WebSocketLambdaAuthorizerProps{
+			AuthorizerName: jsii.String(cfg.StackName() + "-connect"),
+			IdentitySource: jsii.Strings(contract.AuthIdentitySource),
+		})
+	a.acceptFindings()
+	return a
+}
+
+// acceptFindings records the reviewed findings on the user pool (its L1
+// resource only: the app client is the pool's child).
+func (a *Auth) acceptFindings() {
+	pool := cfnOf(a.UserPool)
+	suppressNag(pool, "AwsSolutions-COG2",
+		"MFA is optional (TOTP): a chat account guards no more than the chat, and requiring an authenticator app "+
+			"from everyone invited would keep most of them out; anyone may turn it on for their account.")
+	suppressNag(pool, "AwsSolutions-COG8",
+		"The Plus feature plan (threat protection: compromised credentials, adaptive authentication) is priced "+
+			"per monthly active user with no free tier; Essentials with a 12-character password policy, optional "+
+			"TOTP and invitation-only sign-up by default fits a chat. docs/auth.md says how to move to Plus.")
+}
+
+// useAuth gives the function its verifier's settings: the issuer and the
+// app client the ID token's audience must be.
+func (c *Compute) useAuth(a *Auth) {
+	if a == nil {
+		return
+	}
+	c.Function.AddEnvironment(jsii.String(contract.EnvAuthIssuer), a.Issuer, nil)
+	c.Function.AddEnvironment(jsii.String(contract.EnvAuthClientID), a.Client.UserPoolClientId(), nil)
+}
