@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-		"net/http"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"

@@ -104,7 +104,7 @@ type conn struct {
 	sourceIP    string
 	userAgent   string
 	authorizer  map[string]any // requestContext.authorizer of its events; nil without an authorizer
-	lastActive  atomic.Int64 // unix milliseconds of the last client message
+	lastActive  atomic.Int64   // unix milliseconds of the last client message
 
 	closeOnce sync.Once
 	closing   sync.WaitGroup // the Close started by closeWith
