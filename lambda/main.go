@@ -1,7 +1,7 @@
 // Command lambda is the GroupChat function: one handler for all six
-// WebSocket routes. It only wires: configuration from the environment (an
-// invalid one reported to Lambda as the init error), clients built once at
-// init, then lambda.Start.
+// WebSocket routes and, with sign-in on, the $connect authorizer. It only
+// wires: configuration from the environment (an invalid one reported to
+// Lambda as the init error), clients built once at init, then lambda.Start.
 package main
 
 import (
@@ -30,7 +30,7 @@ func main() {
 		os.Exit(1)
 	}
 	svc := wire.New(cfg, lambdaAWSConfig(), chat.Options{Logger: logger})
-	lambda.Start(svc.Handle)
+	lambda.Start(svc.Invoke) // tells the authorizer's event from a route's
 }
 
 // lambdaAWSConfig reads the region and the execution role's credentials that

@@ -14,7 +14,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 )
 
-func (inv *invocation) connect(query map[string]string) events.APIGatewayProxyResponse {
+// connect records a connection; id is the signed-in account (zero with
+// sign-in off), kept on the connection's record.
+func (inv *invocation) connect(query map[string]string, id Identity) events.APIGatewayProxyResponse {
 	now := inv.opt.Now()
 	room, p := CleanRoom(query["room"])
 	if p != nil {
@@ -29,7 +31,7 @@ func (inv *invocation) connect(query map[string]string) events.APIGatewayProxyRe
 		token = newToken()
 	}
 	c := Connection{ID: inv.connID, Room: room, ConnectedAt: now,
-		ExpiresAt: now.Add(inv.opt.ConnectionTTL), ResumeToken: token}
+		ExpiresAt: now.Add(inv.opt.ConnectionTTL), ResumeToken: token, AccountID: id.AccountID, Username: id.Username}
 	claim := Claim{Room: room, ConnID: c.ID, Token: c.ResumeToken, Resume: query["resume"], ExpiresAt: c.ExpiresAt}
 
 	// The requested name if it is valid and free; otherwise a guest name

@@ -26,6 +26,7 @@ type recorder struct {
 	removed    int // 410, the record already removed elsewhere
 	left       int // 410, removal not done
 	internal   int
+	refused    AuthReason // a connection refused at the handshake: AuthFailures
 	sizes      []float64
 	durations  []float64
 }
@@ -33,6 +34,13 @@ type recorder struct {
 func (r *recorder) add(field *int, n int) {
 	r.mu.Lock()
 	*field += n
+	r.mu.Unlock()
+}
+
+// refuse records that the connection was refused at the handshake.
+func (r *recorder) refuse(reason AuthReason) {
+	r.mu.Lock()
+	r.refused = reason
 	r.mu.Unlock()
 }
 
@@ -94,6 +102,13 @@ func (r *recorder) flush(w io.Writer, now time.Time) error {
 		directives = append(directives, emfDirective{contract.MetricNamespace,
 			[][]string{{contract.MetricDimensionStage, contract.MetricDimensionRoute}},
 			[]emfMetric{{contract.MetricMessagesAccepted, "Count"}}})
+	}
+	if r.refused != "" {
+		line[contract.MetricDimensionReason] = r.refused
+		line[contract.MetricAuthFailures] = 1
+		directives = append(directives, emfDirective{contract.MetricNamespace,
+			[][]string{{contract.MetricDimensionStage, contract.MetricDimensionReason}},
+			[]emfMetric{{contract.MetricAuthFailures, "Count"}}})
 	}
 	if len(directives) == 0 {
 		return nil

@@ -35,6 +35,10 @@ type Options struct {
 	Metrics io.Writer
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Verifier checks sign-in tokens for the $connect authorizer. Default
+	// nil: sign-in is off, anyone with the URL may connect, and an
+	// authorizer event is denied.
+	Verifier Verifier
 }
 
 // WithDefaults returns the options with every zero field set to its default.

@@ -60,6 +60,47 @@ type Poster interface {
 	Post(ctx context.Context, connID string, data []byte) error
 }
 
+// Verifier checks the ID token a client signs in with; lambda/auth
+// implements it. Verify returns the account the token was issued to. A
+// token it refuses fails with a *Refusal; any other error means it could
+// not tell (the issuer's keys could not be fetched).
+type Verifier interface {
+	Verify(ctx context.Context, token string) (Identity, error)
+}
+
+// Identity is a signed-in account: what the $connect authorizer passes to
+// the connection's events (contract.AuthContextAccountID, AuthContextUsername).
+type Identity struct {
+	AccountID string // the token's sub: stable for the account
+	Username  string
+}
+
+// Refusal is a Verifier's error for a token it refuses.
+type Refusal struct{ Reason AuthReason }
+
+func (r *Refusal) Error() string { return "sign-in refused: " + string(r.Reason) }
+
+// AuthReason says why a connection was refused at the handshake: the value
+// of the dimension contract.MetricDimensionReason of AuthFailures.
+type AuthReason string
+
+// Why a token, or a $connect, is refused.
+const (
+	AuthMissing       AuthReason = "missing"         // no token
+	AuthMalformed     AuthReason = "malformed"       // not a JWS, or an ID token without sub, exp or a username
+	AuthBadSignature  AuthReason = "bad_signature"   // not RS256 (alg none), no key of the pool's, or the signature does not match
+	AuthWrongIssuer   AuthReason = "wrong_issuer"    // iss is not the pool
+	AuthWrongAudience AuthReason = "wrong_audience"  // aud is not the app client
+	AuthWrongTokenUse AuthReason = "wrong_token_use" // token_use is not "id" (an access token)
+	AuthExpired       AuthReason = "expired"         // past exp
+	AuthNotYetValid   AuthReason = "not_yet_valid"   // before nbf, or iat in the future
+	// AuthOff: an authorizer event reached a function whose sign-in is off.
+	AuthOff AuthReason = "auth_off"
+	// AuthNoContext: sign-in is on, but a $connect came without the
+	// authorizer's context (the authorizer is not attached to $connect).
+	AuthNoContext AuthReason = "no_authorizer_context"
+)
+
 var (
 	// ErrNotFound: no live record.
 	ErrNotFound = errors.New("not found")
@@ -84,6 +125,10 @@ type Connection struct {
 	ResumeToken string
 	// Warning is set when the requested name could not be given at connect.
 	Warning *Problem
+	// AccountID and Username are the signed-in account (the authorizer's
+	// context); empty when sign-in is off.
+	AccountID string
+	Username  string
 }
 
 // Claim asks for a name.

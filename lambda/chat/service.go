@@ -36,10 +36,9 @@ type invocation struct {
 	m      *recorder
 }
 
-// Handle is the Lambda handler for every route.
-func (s *Service) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
-	rc := req.RequestContext
-	inv := &invocation{
+// begin starts handling one event; end writes its metrics.
+func (s *Service) begin(ctx context.Context, rc events.APIGatewayWebsocketProxyRequestContext) *invocation {
+	return &invocation{
 		Service: s,
 		ctx:     ctx,
 		connID:  rc.ConnectionID,
@@ -47,15 +46,33 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 		log:     slog.New(boundHandler{s.opt.Logger.Handler(), ctx}).With("route", rc.RouteKey, "connectionId", rc.ConnectionID),
 		m:       &recorder{stage: rc.Stage, route: rc.RouteKey},
 	}
-	defer func() {
-		if err := inv.m.flush(s.opt.Metrics, s.opt.Now()); err != nil {
-			inv.log.Warn("write metrics", "error", err)
-		}
-	}()
+}
+
+func (inv *invocation) end() {
+	if err := inv.m.flush(inv.opt.Metrics, inv.opt.Now()); err != nil {
+		inv.log.Warn("write metrics", "error", err)
+	}
+}
+
+// Handle is the handler for every route's event (Invoke also answers the
+// $connect authorizer).
+func (s *Service) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	rc := req.RequestContext
+	inv := s.begin(ctx, rc)
+	defer inv.end()
 
 	switch rc.RouteKey {
 	case contract.RouteConnect:
-		return inv.connect(req.QueryStringParameters), nil
+		id, ok := identityFrom(rc.Authorizer)
+		if s.opt.Verifier == nil {
+			id = Identity{} // sign-in is off: no authorizer, no account
+		} else if !ok {
+			// The authorizer allowed this connection, or was never asked.
+			inv.log.Error("$connect without the authorizer's context while sign-in is on: is the authorizer attached to $connect?")
+			inv.m.refuse(AuthNoContext)
+			return events.APIGatewayProxyResponse{StatusCode: 401}, nil
+		}
+		return inv.connect(req.QueryStringParameters, id), nil
 	case contract.RouteDisconnect:
 		inv.disconnect()
 		return events.APIGatewayProxyResponse{StatusCode: 200}, nil

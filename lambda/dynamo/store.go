@@ -107,6 +107,10 @@ type connItem struct {
 	WarnMessage  string `dynamodbav:"warnMessage,omitempty"`
 	Write        string `dynamodbav:"w,omitempty"`    // token of the last rename
 	Gone         string `dynamodbav:"gone,omitempty"` // token of the removal in progress
+	// The signed-in account (the $connect authorizer's context); absent
+	// with sign-in off.
+	AccountID string `dynamodbav:"accountId,omitempty"`
+	Username  string `dynamodbav:"username,omitempty"`
 }
 
 type claimItem struct {
@@ -296,6 +300,7 @@ func (s *Store) PutConnection(ctx context.Context, c chat.Connection) error {
 	it := connItem{
 		PK: connKey(c.ID), ConnectionID: c.ID, Room: c.Room, Name: c.Name,
 		ConnectedAt: c.ConnectedAt.UnixMilli(), ExpiresAt: c.ExpiresAt.Unix(), Resume: c.ResumeToken,
+		AccountID: c.AccountID, Username: c.Username,
 	}
 	if c.Warning != nil {
 		it.WarnCode, it.WarnMessage = c.Warning.Code, c.Warning.Message
@@ -327,6 +332,7 @@ func (it connItem) connection() chat.Connection {
 	c := chat.Connection{
 		ID: it.ConnectionID, Room: it.Room, Name: it.Name, ResumeToken: it.Resume,
 		ConnectedAt: time.UnixMilli(it.ConnectedAt), ExpiresAt: time.Unix(it.ExpiresAt, 0),
+		AccountID: it.AccountID, Username: it.Username,
 	}
 	if it.WarnCode != "" {
 		c.Warning = &chat.Problem{Code: it.WarnCode, Message: it.WarnMessage}

@@ -6,6 +6,7 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/lambda/auth"
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/dynamo"
 	"github.com/groupchat/groupchat/lambda/mgmt"
@@ -39,6 +41,9 @@ type Config struct {
 	PoolSize int
 	// MessageRetention is the message log's TTL. Default 30 days.
 	MessageRetention time.Duration
+	// Auth is the sign-in verifier's pool, app client and key set URL.
+	// Default: an empty Issuer, sign-in off.
+	Auth auth.Config
 }
 
 // ConfigFromEnv reads Config from the variables named in contract. Its
@@ -77,18 +82,79 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	cfg.PoolSize = positive(contract.EnvFanoutPoolSize)
 	cfg.MessageRetention = time.Duration(positive(contract.EnvMessageRetentionDays)) * 24 * time.Hour
+	cfg.Auth, errs = authFromEnv(getenv, errs)
 	return cfg, errors.Join(errs...)
+}
+
+// authFromEnv reads the verifier's settings. Without an issuer sign-in is
+// off, and the other two must be unset too: a client id alone would look
+// like sign-in is on while anyone may connect.
+func authFromEnv(getenv func(string) string, errs []error) (auth.Config, []error) {
+	a := auth.Config{Issuer: getenv(contract.EnvAuthIssuer), ClientID: getenv(contract.EnvAuthClientID),
+		JWKSURL: getenv(contract.EnvAuthJWKSURL)}
+	if a.Issuer == "" {
+		for _, set := range []struct{ name, v string }{{contract.EnvAuthClientID, a.ClientID}, {contract.EnvAuthJWKSURL, a.JWKSURL}} {
+			if set.v != "" {
+				errs = append(errs, fmt.Errorf("%s is set but %s is not: sign-in needs both, and neither is set without it", set.name, contract.EnvAuthIssuer))
+			}
+		}
+		return a, errs
+	}
+	if a.ClientID == "" {
+		errs = append(errs, fmt.Errorf("%s is not set (%s is: sign-in is on)", contract.EnvAuthClientID, contract.EnvAuthIssuer))
+	}
+	if err := keyURL(a.Issuer); err != nil {
+		errs = append(errs, fmt.Errorf("%s %w", contract.EnvAuthIssuer, err))
+	}
+	if a.JWKSURL != "" {
+		if err := keyURL(a.JWKSURL); err != nil {
+			errs = append(errs, fmt.Errorf("%s %w", contract.EnvAuthJWKSURL, err))
+		}
+	}
+	return a, errs
+}
+
+// keyURL checks a URL sign-in trusts: https, or http on a loopback host
+// (the local issuer). Keys fetched in the clear from the network could be
+// anyone's.
+func keyURL(v string) error {
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || u.Host == "":
+		return errors.New("is not a URL with a host")
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	}
+	return errors.New("must be an https URL (http only on a loopback host)")
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // New builds the service: one DynamoDB client and one management API client,
 // shared by every invocation. opt's PoolSize and MessageRetention are taken
-// from cfg when cfg sets them.
+// from cfg when cfg sets them, and its Verifier is built from cfg.Auth when
+// that has an issuer (sign-in on), on opt's clock.
 func New(cfg Config, awsCfg aws.Config, opt chat.Options) *chat.Service {
 	if cfg.PoolSize > 0 {
 		opt.PoolSize = cfg.PoolSize
 	}
 	if cfg.MessageRetention > 0 {
 		opt.MessageRetention = cfg.MessageRetention
+	}
+	if cfg.Auth.Issuer != "" {
+		a := cfg.Auth
+		if a.Now == nil {
+			a.Now = opt.Now
+		}
+		opt.Verifier = auth.New(a)
 	}
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
 		if cfg.DynamoDBEndpoint != "" {

@@ -1,11 +1,20 @@
 package wire
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/lambda/auth"
+	"github.com/groupchat/groupchat/lambda/auth/authtest"
+	"github.com/groupchat/groupchat/lambda/chat"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -68,5 +77,76 @@ func TestConfigErrorsNameVariablesNotValues(t *testing.T) {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("the error does not name %s: %v", name, err)
 		}
+	}
+}
+
+func TestSignInSettings(t *testing.T) {
+	base := map[string]string{
+		contract.EnvConnectionsTable:   "conns",
+		contract.EnvMessagesTable:      "msgs",
+		contract.EnvManagementEndpoint: "https://abc.execute-api.eu-west-1.amazonaws.com/dev",
+	}
+	with := func(kv ...string) func(string) string {
+		m := maps.Clone(base)
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return env(m)
+	}
+	const issuer = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc"
+
+	cfg, err := ConfigFromEnv(with())
+	if err != nil || cfg.Auth.Issuer != "" {
+		t.Fatalf("no settings: %+v, %v; want sign-in off", cfg.Auth, err)
+	}
+	cfg, err = ConfigFromEnv(with(contract.EnvAuthIssuer, issuer, contract.EnvAuthClientID, "client"))
+	if err != nil || cfg.Auth.Issuer != issuer || cfg.Auth.ClientID != "client" || cfg.Auth.JWKSURLOf() != issuer+"/.well-known/jwks.json" {
+		t.Fatalf("issuer and client: %+v, %v", cfg.Auth, err)
+	}
+	for _, local := range []string{"http://localhost:9229/local_pool", "http://127.0.0.1:9229/local_pool", "http://[::1]:9229/local_pool"} {
+		if _, err := ConfigFromEnv(with(contract.EnvAuthIssuer, local, contract.EnvAuthClientID, "client", contract.EnvAuthJWKSURL, local+"/.well-known/jwks.json")); err != nil {
+			t.Errorf("a local issuer %s: %v", local, err)
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		kv   []string
+		want string
+	}{
+		{"issuer without client", []string{contract.EnvAuthIssuer, issuer}, "AUTH_CLIENT_ID is not set"},
+		{"client without issuer", []string{contract.EnvAuthClientID, "client"}, "AUTH_CLIENT_ID is set but AUTH_ISSUER is not"},
+		{"key set without issuer", []string{contract.EnvAuthJWKSURL, issuer + "/.well-known/jwks.json"}, "AUTH_JWKS_URL is set but AUTH_ISSUER is not"},
+		{"issuer not a URL", []string{contract.EnvAuthIssuer, "eu-west-1_abc", contract.EnvAuthClientID, "client"}, "AUTH_ISSUER is not a URL"},
+		{"issuer in the clear", []string{contract.EnvAuthIssuer, "http://cognito.example/pool", contract.EnvAuthClientID, "client"}, "AUTH_ISSUER must be an https URL"},
+		{"key set in the clear", []string{contract.EnvAuthIssuer, issuer, contract.EnvAuthClientID, "client",
+			contract.EnvAuthJWKSURL, "http://keys.example/jwks.json"}, "AUTH_JWKS_URL must be an https URL"},
+	} {
+		_, err := ConfigFromEnv(with(tc.kv...))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+			continue
+		}
+		for i := 1; i < len(tc.kv); i += 2 {
+			if strings.Contains(err.Error(), tc.kv[i]) {
+				t.Errorf("%s: the error carries a value: %v", tc.name, err)
+			}
+		}
+	}
+}
+
+// The verifier is built from the configuration, as on Lambda: a token of
+// the configured pool is allowed, with no key fetched before it.
+func TestNewBuildsTheVerifierFromTheSettings(t *testing.T) {
+	pool := authtest.NewPool(t)
+	svc := New(Config{ManagementEndpoint: "http://127.0.0.1:1", Auth: auth.Config{Issuer: pool.Issuer, ClientID: authtest.ClientID, JWKSURL: pool.JWKSURL}},
+		aws.Config{Region: "eu-west-1"}, chat.Options{Metrics: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if pool.Fetches() != 0 {
+		t.Fatal("the key set was fetched at init")
+	}
+	resp, err := svc.Authorize(context.Background(), chat.AuthorizerRequest{Type: "REQUEST", MethodArn: "arn:aws:execute-api:eu-west-1:1:a/dev/$connect",
+		QueryStringParameters: map[string]string{contract.AuthQueryParam: pool.Token(time.Now(), "sub-1", "alice")}})
+	if err != nil || len(resp.PolicyDocument.Statement) != 1 || resp.PolicyDocument.Statement[0].Effect != "Allow" {
+		t.Fatalf("%+v, %v; want Allow", resp, err)
 	}
 }

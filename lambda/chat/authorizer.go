@@ -1,0 +1,134 @@
+// Sign-in: the $connect authorizer, and Invoke, the one Lambda handler that
+// tells the authorizer's event from a route's. docs/auth.md tells the
+// token's whole path.
+
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/groupchat/groupchat/contract"
+)
+
+// AuthorizerRequest is API Gateway's event for a WebSocket API's $connect
+// REQUEST authorizer: the identity source (the token) arrives in the query
+// string; the request context is a WebSocket event's (routeKey "$connect",
+// connectionId, stage, apiId). aws-lambda-go's
+// APIGatewayCustomAuthorizerRequestTypeRequest is a REST API's, without
+// them. Its fields are local/gateway's AuthorizerEvent's, so either converts
+// to the other.
+type AuthorizerRequest struct {
+	Type string `json:"type"` // "REQUEST"
+	// MethodArn is arn:aws:execute-api:<region>:<account>:<apiId>/<stage>/$connect.
+	MethodArn                       string                                        `json:"methodArn"`
+	Headers                         map[string]string                             `json:"headers"`
+	MultiValueHeaders               map[string][]string                           `json:"multiValueHeaders"`
+	QueryStringParameters           map[string]string                             `json:"queryStringParameters"`
+	MultiValueQueryStringParameters map[string][]string                           `json:"multiValueQueryStringParameters"`
+	StageVariables                  map[string]string                             `json:"stageVariables"`
+	RequestContext                  events.APIGatewayWebsocketProxyRequestContext `json:"requestContext"`
+}
+
+// authorizerEventType is the "type" of a REQUEST authorizer's event; route
+// events have no "type".
+const authorizerEventType = "REQUEST"
+
+// errNotChecked is what the authorizer returns to API Gateway when the token
+// could not be checked: the handshake then fails with 500, and the client
+// may retry. The cause is logged, never returned.
+var errNotChecked = errors.New("the sign-in token could not be checked")
+
+// Invoke is the function's Lambda handler. API Gateway invokes the one
+// function both as the $connect authorizer and for every route: Invoke
+// decodes the event once and hands it to Authorize or Handle.
+func (s *Service) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	var ev struct {
+		Type      string `json:"type"`
+		MethodArn string `json:"methodArn"`
+		events.APIGatewayWebsocketProxyRequest
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, fmt.Errorf("decode the event: %w", err)
+	}
+	switch {
+	case ev.Type == authorizerEventType:
+		return s.Authorize(ctx, AuthorizerRequest{Type: ev.Type, MethodArn: ev.MethodArn,
+			Headers: ev.Headers, MultiValueHeaders: ev.MultiValueHeaders,
+			QueryStringParameters: ev.QueryStringParameters, MultiValueQueryStringParameters: ev.MultiValueQueryStringParameters,
+			StageVariables: ev.StageVariables, RequestContext: ev.RequestContext})
+	case ev.Type != "" || ev.MethodArn != "":
+		// Another kind of authorizer event: never run a route for it.
+		return nil, fmt.Errorf("an event of type %q: the function answers WebSocket routes and a REQUEST authorizer only", ev.Type)
+	}
+	return s.Handle(ctx, ev.APIGatewayWebsocketProxyRequest)
+}
+
+// Authorize answers the $connect authorizer. A token the Verifier accepts
+// gets a policy allowing the connection, with the account in the context
+// API Gateway passes to every event of the connection; a refused one gets a
+// Deny (the handshake fails with 403), its reason logged and counted in
+// AuthFailures. A token that could not be checked returns an error (500).
+// It writes nothing, and never logs the token.
+func (s *Service) Authorize(ctx context.Context, req AuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	inv := s.begin(ctx, req.RequestContext)
+	defer inv.end()
+	if s.opt.Verifier == nil {
+		// Without sign-in the stack attaches no authorizer: this event
+		// should not exist. Deny rather than let anyone in unchecked.
+		inv.log.Warn("authorizer event while sign-in is off: denied")
+		return inv.deny(req, AuthOff), nil
+	}
+	id, err := s.opt.Verifier.Verify(ctx, req.QueryStringParameters[contract.AuthQueryParam])
+	var refusal *Refusal
+	if errors.As(err, &refusal) {
+		inv.log.Info("sign-in refused", "reason", refusal.Reason)
+		return inv.deny(req, refusal.Reason), nil
+	}
+	if err != nil {
+		inv.log.Error("check the sign-in token", "error", err)
+		inv.m.add(&inv.m.internal, 1)
+		return events.APIGatewayCustomAuthorizerResponse{}, errNotChecked
+	}
+	inv.log.Info("signed in", "accountId", id.AccountID)
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID:    id.AccountID,
+		PolicyDocument: invokePolicy("Allow", req.MethodArn),
+		Context: map[string]any{
+			contract.AuthContextAccountID: id.AccountID,
+			contract.AuthContextUsername:  id.Username,
+		},
+	}, nil
+}
+
+func (inv *invocation) deny(req AuthorizerRequest, reason AuthReason) events.APIGatewayCustomAuthorizerResponse {
+	inv.m.refuse(reason)
+	return events.APIGatewayCustomAuthorizerResponse{PrincipalID: "anonymous", PolicyDocument: invokePolicy("Deny", req.MethodArn)}
+}
+
+// invokePolicy allows or denies connecting: execute-api:Invoke on the
+// authorizer's method ARN (…/<stage>/$connect).
+func invokePolicy(effect, methodArn string) events.APIGatewayCustomAuthorizerPolicy {
+	return events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17", Statement: []events.IAMPolicyStatement{{
+		Action: []string{"execute-api:Invoke"}, Effect: effect, Resource: []string{methodArn},
+	}}}
+}
+
+// identityFrom reads the account from a $connect event's
+// requestContext.authorizer: the authorizer's context, as API Gateway passes
+// it (decoded from JSON), or as a Go caller builds it.
+func identityFrom(authorizer any) (Identity, bool) {
+	var id Identity
+	switch m := authorizer.(type) {
+	case map[string]any:
+		id.AccountID, _ = m[contract.AuthContextAccountID].(string)
+		id.Username, _ = m[contract.AuthContextUsername].(string)
+	case map[string]string:
+		id.AccountID, id.Username = m[contract.AuthContextAccountID], m[contract.AuthContextUsername]
+	}
+	return id, id.AccountID != ""
+}
