@@ -115,7 +115,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	if _, err := exec.LookPath("node"); err != nil {
-		return nil, fmt.Errorf("Node.js is required: %w", err)
+		return nil, fmt.Errorf("node (Node.js 20 or later) is required: %w", err)
 	}
 	if opts.Port < 0 || opts.Port > 65535 {
 		return nil, fmt.Errorf("port %d is out of range", opts.Port)
