@@ -1,7 +1,8 @@
 // Package local runs the whole chat in one process: dynalite (or another
 // DynamoDB API) with the tables created from the shared key schema, the real
 // chat handler (wired by lambda/wire as on AWS) and the API Gateway stand-in
-// (local/gateway) on one loopback port. cmd/local (`make dev`) serves it; the
+// (local/gateway) on one loopback port, and with sign-in on, a local token
+// issuer (local/cognito) and the $connect authorizer. cmd/local (`make dev`) serves it; the
 // load tool's tests, the fault tests and the benchmarks start it in-process
 // through internal/testkit/localtest.
 package local
@@ -26,6 +27,7 @@ import (
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/dynamo"
 	"github.com/groupchat/groupchat/lambda/wire"
+	"github.com/groupchat/groupchat/local/cognito"
 	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/dynalite"
 	"github.com/groupchat/groupchat/local/gateway"
@@ -56,6 +58,16 @@ type Options struct {
 	// Chat tunes the handler. Default Logger: text on Log, warnings and
 	// errors only (info too with Verbose). Default Metrics: discarded.
 	Chat chat.Options
+	// Auth is the sign-in mode, as an environment's "auth" setting:
+	// contract.AuthCognito starts a local issuer (cognito-local, with the
+	// test accounts of cognito.TestUsers), gives the function the verifier
+	// settings a stack deployed with auth cognito gives it, puts the
+	// function in front of $connect as its authorizer, and tells the page
+	// in /config.json. Default "" (contract.AuthNone): anyone may connect.
+	Auth string
+	// Cognito configures the local issuer (Dir keeps its pool and accounts
+	// across restarts). Its Log defaults to Log. Used with AuthCognito.
+	Cognito cognito.Options
 	// Getenv supplies the function's optional settings (FANOUT_POOL_SIZE,
 	// MESSAGE_RETENTION_DAYS) through the same parsing as on AWS. Default:
 	// none.
@@ -65,12 +77,13 @@ type Options struct {
 	Log io.Writer
 	// Verbose also logs every management API call and the chat's info logs.
 	Verbose bool
-	// Function builds the handler the gateway invokes from the function's
+	// Function builds the function's Lambda handler from its
 	// configuration (parsed from the same environment variables as on AWS)
-	// and the chat's options, as lambda/main.go does on AWS. Default:
-	// wire.New with AWSConfig. A test harness wraps it to observe
-	// invocations or to build several handlers.
-	Function func(fn wire.Config, opt chat.Options) gateway.Handler
+	// and the chat's options, as lambda/main.go does on AWS; the gateway
+	// invokes it with every event as JSON, the authorizer's too. Default:
+	// wire.New with AWSConfig, its Invoke. A test harness wraps it to
+	// observe invocations or to build several handlers.
+	Function func(fn wire.Config, opt chat.Options) Invoke
 }
 
 // Stack is a running local stack.
@@ -94,6 +107,13 @@ type Stack struct {
 	// Gateway is the API Gateway stand-in (its faults can be switched while
 	// the stack runs).
 	Gateway *gateway.Gateway
+	// Auth is the sign-in mode in effect (contract.AuthNone or
+	// AuthCognito); Cognito the local issuer, nil with AuthNone.
+	Auth    string
+	Cognito *cognito.Server
+
+	accountsMu sync.Mutex
+	accounts   map[string]bool // made by Token
 
 	srv      *http.Server
 	served   chan struct{} // closed when the server stops serving
@@ -124,10 +144,15 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		if err != nil {
 			_ = ln.Close()
 			_ = s.stopDynamoDB()
+			_ = s.stopCognito()
 		}
 	}()
 	s.Addr = ln.Addr().String()
 	if err := s.startDynamoDB(ctx, o, logTo); err != nil {
+		return nil, err
+	}
+	authEnv, page, err := s.startAuth(ctx, o, logTo)
+	if err != nil {
 		return nil, err
 	}
 
@@ -136,6 +161,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		gwCfg.Stage = gateway.DefaultStage
 	}
 	gwCfg.Log = logTo
+	gwCfg.Page = page
 	gwCfg.LogManagement = gwCfg.LogManagement || o.Verbose
 	s.Tables = o.Tables
 	if s.Tables.Connections == "" || s.Tables.Messages == "" {
@@ -149,6 +175,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		contract.EnvMessagesTable:      s.Tables.Messages,
 		contract.EnvManagementEndpoint: "http://" + s.Addr + "/" + gwCfg.Stage,
 		contract.EnvDynamoDBEndpoint:   s.DynamoDBProxy.Endpoint(),
+	}
+	for k, v := range authEnv {
+		env[k] = v
 	}
 	if o.Getenv != nil {
 		for _, k := range []string{contract.EnvFanoutPoolSize, contract.EnvMessageRetentionDays} {
@@ -177,12 +206,16 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	function := o.Function
 	if function == nil {
-		function = func(fn wire.Config, opt chat.Options) gateway.Handler {
-			return wire.New(fn, AWSConfig(), opt).Handle
+		function = func(fn wire.Config, opt chat.Options) Invoke {
+			return wire.New(fn, AWSConfig(), opt).Invoke
 		}
 	}
-	s.Gateway = gateway.New(function(fnCfg, opt), gwCfg)
-	s.srv = &http.Server{Handler: s.Gateway, ReadHeaderTimeout: 10 * time.Second}
+	fn := function(fnCfg, opt)
+	if s.Cognito != nil {
+		gwCfg.Authorize = authorizer(fn)
+	}
+	s.Gateway = gateway.New(routeHandler(fn), gwCfg)
+	s.srv = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		s.serveErr = s.srv.Serve(ln)
 		close(s.served)
@@ -190,6 +223,23 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.URL = s.Gateway.WebSocketURL(s.Addr)
 	s.PageURL = "http://" + s.Addr + "/"
 	return s, nil
+}
+
+// serveHTTP answers TokenPath and hands everything else to the gateway.
+func (s *Stack) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == TokenPath {
+		s.serveToken(w, r)
+		return
+	}
+	s.Gateway.ServeHTTP(w, r)
+}
+
+// stopCognito stops the local issuer, if any.
+func (s *Stack) stopCognito() error {
+	if s.Cognito == nil {
+		return nil
+	}
+	return s.Cognito.Stop()
 }
 
 // startDynamoDB starts the stack's own dynalite unless o names an
@@ -229,7 +279,7 @@ func (s *Stack) Done() <-chan struct{} { return s.served }
 // Stop closes every connection with 1001 and runs its $disconnect (unless
 // the gateway's DropDisconnect says otherwise; the management API still
 // answers meanwhile), then closes the listener and the DynamoDB proxy and
-// stops the stack's dynalite. Later calls return the first call's result.
+// stops the stack's dynalite and its local issuer. Later calls return the first call's result.
 func (s *Stack) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
 	return s.stopErr
@@ -245,5 +295,5 @@ func (s *Stack) stop(ctx context.Context) error {
 	if !errors.Is(s.serveErr, http.ErrServerClosed) {
 		errHTTP = errors.Join(errHTTP, s.serveErr)
 	}
-	return errors.Join(errGW, errHTTP, s.stopDynamoDB())
+	return errors.Join(errGW, errHTTP, s.stopDynamoDB(), s.stopCognito())
 }

@@ -6,15 +6,21 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/cognito"
 	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/gateway"
 )
+
+// defaultAuth is the sign-in mode without -auth or $AUTH: none until the
+// page can sign in, then cognito.
+const defaultAuth = contract.AuthNone
 
 // shutdownTimeout bounds the graceful stop.
 const shutdownTimeout = 15 * time.Second
@@ -51,6 +57,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&gw.StaticDir, "static", "frontend/dist", "directory served at / (a built-in page when it does not exist)")
 	fs.StringVar(&o.DynamoDBEndpoint, "dynamodb-endpoint", getenv(contract.EnvDynamoDBEndpoint), "use this DynamoDB API instead of starting dynalite (default $"+contract.EnvDynamoDBEndpoint+")")
 	fs.StringVar(&o.Dynalite.Dir, "data", "", "keep dynalite's data in this directory across restarts (default: in memory)")
+	authDefault := getenv("AUTH")
+	if authDefault == "" {
+		authDefault = defaultAuth
+	}
+	fs.StringVar(&o.Auth, "auth", authDefault, "sign-in: "+contract.AuthCognito+" (a local issuer, cognito-local, with test accounts; the $connect authorizer) or "+contract.AuthNone+" (anyone may connect); default $AUTH, else "+defaultAuth)
+	fs.StringVar(&o.Cognito.Dir, "auth-data", "", "keep the local issuer's pool and accounts in this directory across restarts (default: a temporary directory)")
 	fs.Int64Var(&gw.MessageLimit, "message-limit", gateway.DefaultMessageLimit, "largest client message in bytes (larger: close 1009)")
 	fs.Int64Var(&gw.FrameLimit, "frame-limit", gateway.DefaultFrameLimit, "largest client frame in bytes (larger: close 1009)")
 	fs.DurationVar(&gw.IdleTimeout, "idle-timeout", gateway.DefaultIdleTimeout, "close a connection without client messages for this long (1001)")
@@ -72,6 +84,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags only; -h lists them)", fs.Args())
+	}
+	if o.Auth != contract.AuthCognito && o.Auth != contract.AuthNone {
+		return fmt.Errorf("-auth (or $AUTH) is %q: want %s or %s", o.Auth, contract.AuthCognito, contract.AuthNone)
 	}
 	gw.Faults.FailPost = gateway.Fraction(postError)
 	gw.Faults.StallPost = gateway.Fraction(postStall)
@@ -96,16 +111,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		page = gw.StaticDir
 	}
 	fmt.Fprintf(stdout, "GroupChat is running locally.\n"+
-		"  chat page  %s  (%s)\n"+
-		"  WebSocket  %s  (try: websocat '%s?name=Alice&room=lobby')\n"+
-		"  DynamoDB   %s\n"+
-		"Ctrl-C stops.\n", s.PageURL, page, s.URL, s.URL, db)
+		"  chat page  %s  (%s)\n", s.PageURL, page)
+	// scripts/dev-token.sh asks the stack on $PORT, else 8080.
+	devToken := "scripts/dev-token.sh"
+	if _, port, _ := net.SplitHostPort(s.Addr); port != "8080" {
+		devToken = "PORT=" + port + " " + devToken
+	}
+	if s.Cognito == nil {
+		fmt.Fprintf(stdout, "  WebSocket  %s  (try: websocat '%s?name=Alice&room=lobby')\n", s.URL, s.URL)
+	} else {
+		fmt.Fprintf(stdout, "  WebSocket  %s  (try: websocat \"%s?name=Alice&room=lobby&token=$(%s alice)\")\n", s.URL, s.URL, devToken)
+	}
+	fmt.Fprintf(stdout, "  DynamoDB   %s\n", db)
+	if s.Cognito == nil {
+		fmt.Fprintf(stdout, "  sign-in    off (-auth %s): anyone may connect\n", contract.AuthNone)
+	} else {
+		fmt.Fprintf(stdout, "  sign-in    %s (cognito-local, user pool %s, app client %s; local only)\n", s.Cognito.Endpoint(), s.Cognito.UserPoolID, s.Cognito.ClientID)
+		for _, u := range cognito.TestUsers {
+			fmt.Fprintf(stdout, "             %-6s password %s\n", u.Username, u.Password)
+		}
+		fmt.Fprintf(stdout, "             an ID token: %s alice\n", devToken)
+	}
+	fmt.Fprintln(stdout, "Ctrl-C stops.")
 
 	select {
 	case <-ctx.Done():
 	case <-s.Done(): // the server failed; Stop says why
 	}
-	fmt.Fprintln(stderr, "stopping: closing connections (1001), running $disconnect, stopping dynalite")
+	fmt.Fprintln(stderr, "stopping: closing connections (1001), running $disconnect, stopping dynalite and the local issuer")
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	return s.Stop(stopCtx)

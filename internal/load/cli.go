@@ -26,10 +26,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	var (
-		cfg     Config
-		jsonOut string
-		quiet   bool
-		timeout time.Duration
+		cfg      Config
+		jsonOut  string
+		tokenURL string
+		quiet    bool
+		timeout  time.Duration
 	)
 	fs.StringVar(&cfg.URL, "url", "", "the stage's WebSocket URL without a query (ws://127.0.0.1:8080/local, wss://…/<stage>); required")
 	fs.IntVar(&cfg.Clients, "clients", 10, fmt.Sprintf("WebSocket clients to open (at most %d)", MaxClients))
@@ -44,6 +45,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Drain, "drain", 10*time.Second, "how long to wait for deliveries after the last message")
 	fs.Float64Var(&cfg.VanishFraction, "vanish", 0, "fraction (0-1) of clients that drop without a close frame during the run")
 	fs.DurationVar(&cfg.VanishAfter, "vanish-after", 0, "when they drop, after the sending started")
+	fs.StringVar(&tokenURL, "token-url", "", "sign each client in with an ID token from this endpoint (GET URL?user=<client>&create=1): the local stack's http://127.0.0.1:8080/_local/token with -auth cognito")
 	fs.StringVar(&jsonOut, "json", "", "also write the result as JSON to this file")
 	fs.BoolVar(&quiet, "q", false, "no progress lines on stderr")
 	fs.DurationVar(&timeout, "timeout", 0, "end the run after this long whatever its phase (default: duration + 10m)")
@@ -56,6 +58,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "load: unexpected arguments %q (flags only; -h lists them)\n", fs.Args())
 		return 2
+	}
+	if tokenURL != "" {
+		token, err := TokenFromURL(tokenURL)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		cfg.Token = token
 	}
 	if !quiet {
 		cfg.Progress = stderr

@@ -68,6 +68,11 @@ type Config struct {
 	ProgressEvery time.Duration
 	// Run identifies the run in names, rooms and message markers. Default: random.
 	Run string
+	// Token, when set, signs each client in, as a person on a stage with
+	// sign-in on: it returns an ID token for the account named after the
+	// client, which the handshake carries (?token=). TokenFromURL asks the
+	// local stack for them. Default nil: no sign-in.
+	Token func(ctx context.Context, name string) (string, error)
 
 	// AfterJoin, when set, is called once every client has connected and
 	// the stack is quiet, before the first message; an error ends the run.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // connect opens every client, ConnectConcurrency at a time.
@@ -33,8 +35,11 @@ func (r *run) connect(ctx context.Context) ConnectResult {
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			token, err := r.signIn(ctx, c)
 			t0 := time.Now()
-			err := r.dial(ctx, c)
+			if err == nil {
+				err = r.dial(ctx, c, token)
+			}
 			took := time.Since(t0)
 			mu.Lock()
 			defer mu.Unlock()
@@ -58,10 +63,31 @@ func (r *run) connect(ctx context.Context) ConnectResult {
 	return res
 }
 
-func (r *run) dial(ctx context.Context, c *client) error {
+// signIn gets the client's ID token when the run signs in (before the
+// handshake is timed: a handshake's latency is the stage's, not the
+// issuer's).
+func (r *run) signIn(ctx context.Context, c *client) (string, error) {
+	if r.cfg.Token == nil {
+		return "", nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
 	defer cancel()
-	u := r.cfg.URL + "?" + url.Values{"name": {c.name}, "room": {r.roomName(c.room)}}.Encode()
+	tok, err := r.cfg.Token(ctx, c.name)
+	if err != nil {
+		r.t.markGone(c)
+		return "", fmt.Errorf("sign %s in: %w", c.name, err)
+	}
+	return tok, nil
+}
+
+func (r *run) dial(ctx context.Context, c *client, token string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
+	defer cancel()
+	q := url.Values{"name": {c.name}, "room": {r.roomName(c.room)}}
+	if token != "" {
+		q.Set(contract.AuthQueryParam, token)
+	}
+	u := r.cfg.URL + "?" + q.Encode()
 	ws, resp, err := websocket.Dial(ctx, u, nil)
 	if err != nil {
 		r.t.markGone(c)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/internal/testkit/localtest"
 	"github.com/groupchat/groupchat/local"
@@ -168,4 +169,44 @@ func FuzzParseFrame(f *testing.F) {
 			t.Fatalf("parseFrame(%q) = %+v: a sequence number on a frame that has none", data, p)
 		}
 	})
+}
+
+// TestSignedInRunAgainstTheLocalStackIsComplete: with sign-in on, every
+// client gets its own account's token from the stack's token endpoint and
+// joins with it; without tokens nobody connects.
+func TestSignedInRunAgainstTheLocalStackIsComplete(t *testing.T) {
+	t.Parallel()
+	s := localtest.Start(t, local.Options{Auth: contract.AuthCognito})
+	var stdout, stderr bytes.Buffer
+	code := Main(testkit.Context(t, 90*time.Second), []string{"-url", s.URL, "-token-url", s.PageURL + "_local/token",
+		"-clients", "6", "-room-size", "3", "-rate", "10", "-duration", "1s", "-q"}, &stdout, &stderr)
+	if code != 0 || !strings.Contains(stdout.String(), "6 connected, 0 failed") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	accounts := map[string]bool{}
+	for _, inv := range s.Invocations() {
+		if inv.Route == contract.RouteConnect && !inv.Authorizer {
+			name, _ := inv.AuthorizerContext[contract.AuthContextUsername].(string)
+			accounts[name] = true
+		}
+	}
+	if len(accounts) != 6 || accounts[""] {
+		t.Errorf("the $connects were signed in as %v, want 6 accounts", accounts)
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	code = Main(testkit.Context(t, 90*time.Second), []string{"-url", s.URL, "-clients", "2", "-q"}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stdout.String()+stderr.String(), "HTTP 401") {
+		t.Fatalf("without tokens: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+}
+
+func TestTokenURLIsValidated(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"ws://127.0.0.1/_local/token", "http://127.0.0.1/_local/token?user=x", "not a url"} {
+		if _, err := TokenFromURL(u); err == nil {
+			t.Errorf("TokenFromURL(%q) accepted", u)
+		}
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/groupchat/groupchat/lambda/auth"
 )
 
 func start(t *testing.T, o Options) *Server {
@@ -30,14 +32,16 @@ func start(t *testing.T, o Options) *Server {
 	return s
 }
 
-// The test accounts sign in with their documented passwords, and the ID
-// token is one a verifier given Issuer, JWKSURL and ClientID accepts: signed
-// by a key of the JWKS, issued by Issuer for ClientID, an ID token.
-func TestTestUsersGetIDTokensTheVerifierSettingsAccept(t *testing.T) {
+// The test accounts sign in with their documented passwords, and the
+// function's verifier (lambda/auth), given Issuer, ClientID and JWKSURL as
+// the local stack gives them, accepts their ID tokens: signed by a key of
+// the JWKS, issued by Issuer for ClientID, ID tokens.
+func TestTestUsersGetIDTokensTheFunctionsVerifierAccepts(t *testing.T) {
 	t.Parallel()
 	s := start(t, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	v := auth.New(auth.Config{Issuer: s.Issuer(), ClientID: s.ClientID, JWKSURL: s.JWKSURL()})
 	keys := fetchJWKS(ctx, t, s.JWKSURL())
 
 	for _, u := range TestUsers {
@@ -45,9 +49,15 @@ func TestTestUsersGetIDTokensTheVerifierSettingsAccept(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		id, err := v.Verify(ctx, tok)
+		if err != nil {
+			t.Fatalf("%s's token: %v", u.Username, err)
+		}
 		claims := verify(t, tok, keys)
-		if claims["iss"] != s.Issuer() || claims["aud"] != s.ClientID || claims["token_use"] != "id" ||
-			claims["cognito:username"] != u.Username || claims["sub"] == "" {
+		if id.Username != u.Username || id.AccountID == "" || id.AccountID != claims["sub"] {
+			t.Errorf("%s's identity %+v, claims %v", u.Username, id, claims)
+		}
+		if claims["iss"] != s.Issuer() || claims["aud"] != s.ClientID || claims["token_use"] != "id" {
 			t.Errorf("%s's claims: %v (issuer %s, client %s)", u.Username, claims, s.Issuer(), s.ClientID)
 		}
 		if exp, _ := claims["exp"].(float64); time.Unix(int64(exp), 0).Before(time.Now().Add(30 * time.Minute)) {

@@ -7,6 +7,7 @@ package localtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -24,7 +25,6 @@ import (
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/wire"
 	"github.com/groupchat/groupchat/local"
-	"github.com/groupchat/groupchat/local/gateway"
 )
 
 // Stack is a running local stack with its test hooks.
@@ -46,7 +46,14 @@ type Stack struct {
 // Invocation is one call of the handler.
 type Invocation struct {
 	Route string
-	Took  time.Duration
+	// Authorizer marks the $connect authorizer's invocation (its Route is
+	// "$connect" too; Status is 0).
+	Authorizer bool
+	// AuthorizerContext is the event's requestContext.authorizer: with
+	// sign-in on, what the authorizer's context became in the events of
+	// the connection. Nil without.
+	AuthorizerContext map[string]any
+	Took              time.Duration
 	// Budget is the time the invocation had (the gateway's HandlerTimeout).
 	Budget time.Duration
 	Err    error
@@ -63,10 +70,10 @@ func Start(tb testing.TB, o local.Options) *Stack {
 	o.Log = &s.log
 	s.metrics.Tee = o.Chat.Metrics
 	o.Chat.Metrics = &s.metrics
-	o.Function = func(fn wire.Config, opt chat.Options) gateway.Handler {
+	o.Function = func(fn wire.Config, opt chat.Options) local.Invoke {
 		s.fn, s.opt = fn, opt
 		s.SetPoolSize(fn.PoolSize)
-		return s.handle
+		return s.invoke
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -86,12 +93,25 @@ func Start(tb testing.TB, o local.Options) *Stack {
 	return s
 }
 
-// handle runs the service of the current pool size and records the
+// invoke runs the service of the current pool size and records the
 // invocation.
-func (s *Stack) handle(ctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+func (s *Stack) invoke(ctx context.Context, event json.RawMessage) (any, error) {
 	start := time.Now()
-	resp, err := s.svc.Load().Handle(ctx, ev)
-	inv := Invocation{Route: ev.RequestContext.RouteKey, Took: time.Since(start), Err: err, Status: resp.StatusCode}
+	resp, err := s.svc.Load().Invoke(ctx, event)
+	took := time.Since(start)
+	var ev struct {
+		Type           string `json:"type"`
+		RequestContext struct {
+			RouteKey   string         `json:"routeKey"`
+			Authorizer map[string]any `json:"authorizer"`
+		} `json:"requestContext"`
+	}
+	_ = json.Unmarshal(event, &ev)
+	inv := Invocation{Route: ev.RequestContext.RouteKey, Authorizer: ev.Type != "", AuthorizerContext: ev.RequestContext.Authorizer,
+		Took: took, Err: err}
+	if r, ok := resp.(events.APIGatewayProxyResponse); ok {
+		inv.Status = r.StatusCode
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		inv.Budget = dl.Sub(start)
 	}
