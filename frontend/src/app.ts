@@ -2,8 +2,12 @@
 // events to the parts of the page — the join form, the status bar, the name
 // bar, the member list, the message log and the composer, each in its own
 // module. What the page shows lives in those parts; the connection's state
-// lives in the client.
+// lives in the client. With sign-in (config.json's auth "cognito") the join
+// form comes after the sign-in form, every socket carries the account's ID
+// token (tokens.ts), and a session that ended brings the sign-in form back.
 
+import { Account, type AccountView } from './account';
+import type { Auth } from './auth';
 import { ChatClient, type OutboxItem, type SocketFactory, type Status } from './client';
 import { Composer } from './composer';
 import type { ConfigSource } from './config';
@@ -13,7 +17,9 @@ import { MemberList } from './members';
 import { MessageLog } from './messagelog';
 import { NameBar } from './namebar';
 import { DEFAULT_LIMITS, type ErrorFrame, type Limits, type ServerFrame, type StateFrame, type Warning } from './protocol';
+import { SignInForm } from './signinform';
 import { StatusBar } from './statusbar';
+import { TokenKeeper, type EndReason, type TokenKeeperOptions } from './tokens';
 import { watchWake } from './wake';
 
 export interface AppOptions {
@@ -23,6 +29,10 @@ export interface AppOptions {
   socket?: SocketFactory;
   pingIntervalMs?: number;
   backoffInitialMs?: number;
+  /** People sign in through auth before joining; without it the chat is open, as before sign-in existed. */
+  signIn?: { auth: Auth; signUp: boolean; tokens?: TokenKeeperOptions };
+  /** config.json asks for a sign-in the page cannot do: this is shown instead of any form. */
+  configProblem?: string;
 }
 
 export class ChatApp {
@@ -31,6 +41,8 @@ export class ChatApp {
   private room = '';
   private limits: Limits = { ...DEFAULT_LIMITS };
   private everReady = false;
+  private keeper: TokenKeeper | null = null;
+  private readonly account: Account | null = null;
 
   private readonly chatView = byId('chat');
   private readonly roomLabel = byId('room-label');
@@ -61,6 +73,42 @@ export class ChatApp {
     this.joinForm.prefill();
     watchWake(window, document, () => this.client);
     this.leave.addEventListener('click', () => this.leaveRoom());
+    if (opts.configProblem) {
+      this.joinForm.hide();
+      byId('signin').hidden = false;
+      byId('signin-notice').textContent = opts.configProblem;
+      byId<HTMLButtonElement>('signin-submit').disabled = true;
+    } else if (opts.signIn) {
+      this.joinForm.hide();
+      const account = new Account(opts.signIn.auth, (v) => this.onAccount(v, form));
+      const form = new SignInForm(account, opts.signIn.signUp, () => void this.signOut());
+      this.account = account;
+      void account.resume();
+    }
+  }
+
+  // ---- signing in and out ----------------------------------------------------
+
+  private onAccount(v: AccountView, form: SignInForm): void {
+    if (v.kind !== 'signedIn') {
+      this.closeRoom();
+      this.joinForm.hide();
+    } else if (!this.client) {
+      this.joinForm.reveal(v.username);
+    }
+    form.render(v);
+  }
+
+  /** Sign out: the connection closes first, then the session is forgotten. */
+  private async signOut(): Promise<void> {
+    this.closeRoom();
+    await this.account?.signOut();
+  }
+
+  /** The session ended on its own (tokens.ts): no reconnecting, back to the sign-in form. */
+  private sessionEnded(why: EndReason): void {
+    this.closeRoom();
+    void this.account?.ended(why);
   }
 
   // ---- joining and leaving ---------------------------------------------------
@@ -74,6 +122,9 @@ export class ChatApp {
     this.nameBar.show(name || 'a guest');
     this.joinForm.hide();
     this.chatView.hidden = false;
+    const signIn = this.opts.signIn;
+    const keeper = signIn ? new TokenKeeper(signIn.auth, (why) => this.sessionEnded(why), signIn.tokens) : null;
+    this.keeper = keeper;
     this.client = new ChatClient(
       {
         url: this.opts.wsUrl,
@@ -82,6 +133,7 @@ export class ChatApp {
         socket: this.opts.socket,
         pingIntervalMs: this.opts.pingIntervalMs,
         backoff: this.opts.backoffInitialMs ? { initialMs: this.opts.backoffInitialMs } : undefined,
+        token: keeper ? (last) => keeper.tokenFor(this.opts.wsUrl, last) : undefined,
       },
       {
         frame: (f) => this.onFrame(f),
@@ -97,14 +149,22 @@ export class ChatApp {
   }
 
   private leaveRoom(): void {
+    this.closeRoom();
+    this.joinForm.show(this.you);
+  }
+
+  /** Closes the connection, if there is one, and hides the chat. */
+  private closeRoom(): void {
+    this.keeper?.stop();
+    this.keeper = null;
     const client = this.client;
+    if (!client) return;
     this.client = null;
-    client?.stop();
-    this.log.abandon(client?.pending() ?? []);
+    client.stop();
+    this.log.abandon(client.pending());
     this.onStatus({ state: 'stopped', attempt: 0 });
     this.chatView.hidden = true;
     this.roomLabel.hidden = true;
-    this.joinForm.show(this.you);
   }
 
   private reset(): void {

@@ -7,10 +7,12 @@
 //   - Session (session.ts): name, room, resume token, taking a name back.
 // It knows nothing about the DOM; the page subscribes to its events.
 
-import { Connection, type ConnectionOptions, type Status } from './connection';
+import { SessionEnded } from './auth';
+import { Connection, type CloseReason, type ConnectionOptions, type Status } from './connection';
 import { Outbox, type OutboxItem } from './outbox';
 import { parseFrame, type ClientFrame, type ServerFrame, type StateFrame, type Warning } from './protocol';
 import { RECLAIM_AFTER_MS, Session } from './session';
+import { withToken } from './tokens';
 
 // The types the page needs along with ChatClient.
 export type { Backoff } from './backoff';
@@ -50,6 +52,15 @@ export interface ClientOptions extends ConnectionOptions {
   url: string;
   name: string;
   room: string;
+  /**
+   * With sign-in: the ID token for the next socket, asked for before every
+   * (re)connect (last: why the previous socket closed) and put in the URL's
+   * `token` parameter. Rejecting with SessionEnded stops the client for good:
+   * the person must sign in again, there is nothing to retry. Any other
+   * rejection is a failed attempt, retried with the backoff. Without it
+   * (sign-in off) the URL carries no token.
+   */
+  token?: (last?: CloseReason) => Promise<string>;
 }
 
 export class ChatClient {
@@ -64,8 +75,18 @@ export class ChatClient {
     options: ClientOptions,
     private readonly events: ClientEvents = {},
   ) {
+    const token = options.token;
     this.conn = new Connection(options, {
-      url: () => this.session.url(options.url),
+      url: (last) => {
+        if (!token) return this.session.url(options.url);
+        return token(last).then(
+          (t) => withToken(this.session.url(options.url), t),
+          (err: unknown) => {
+            if (err instanceof SessionEnded) this.stop();
+            throw err;
+          },
+        );
+      },
       message: (text) => this.receive(text),
       lost: () => {
         this.session.lost();

@@ -27,6 +27,12 @@ export const SETTLE_HELLO_MS = 2_000;
 export interface CloseReason {
   code: number;
   reason: string;
+  /**
+   * The socket closed before it ever opened: the server (or something on the
+   * way) refused the handshake, or could not be reached. A browser is not
+   * told which, nor the HTTP status.
+   */
+  beforeOpen?: true;
 }
 
 /**
@@ -63,8 +69,14 @@ export interface ConnectionOptions {
 }
 
 export interface ConnectionHooks {
-  /** The URL for the next socket: the name and the resume token may have changed since the last. */
-  url(): string;
+  /**
+   * The URL for the next socket: the name and the resume token may have
+   * changed since the last. last is why the previous socket of this run
+   * closed, if one did. A promise (the page fetches a sign-in token first)
+   * counts against the time the socket has to open; when it rejects, the
+   * attempt failed and is retried with the backoff.
+   */
+  url(last?: CloseReason): string | Promise<string>;
   /** A text message from the server on the current socket. */
   message(text: string): void;
   /** The socket is gone (closed, dropped or stopped): what was sent on it may never be answered. */
@@ -88,6 +100,8 @@ export class Connection implements Wire {
   private readonly handshake = new Alarm();
   /** Sends the settle hello, once per socket: started by its first state. */
   private readonly settle = new Alarm();
+  /** Counts open() calls: a URL that arrives after its attempt was given up is dropped. */
+  private attempts = 0;
 
   constructor(options: ConnectionOptions, private readonly hooks: ConnectionHooks) {
     this.socketFactory = options.socket ?? ((url) => new WebSocket(url) as unknown as SocketLike);
@@ -183,23 +197,56 @@ export class Connection implements Wire {
   }
 
   private open(): void {
-    let socket: SocketLike;
+    const attempt = ++this.attempts;
+    const last = this.status.lastClose;
     this.setStatus({ ...this.status, state: 'connecting', retryAt: undefined });
+    // A handshake that never completes (a dead network path, a proxy that
+    // swallows the upgrade, a token that never comes) would otherwise leave
+    // the page connecting for as long as the browser cares to wait.
+    this.failAfterTimeout({ code: 4004, reason: 'no answer to connect' });
+    let url: string | Promise<string>;
     try {
-      socket = this.socketFactory(this.hooks.url());
+      url = this.hooks.url(last);
     } catch {
-      // A malformed URL does not get better by retrying, but the page may be
-      // given another one; keep the loop so the state stays visible.
-      this.scheduleRetry({ code: 0, reason: 'invalid WebSocket URL' });
+      this.invalidUrl();
+      return;
+    }
+    if (typeof url === 'string') {
+      this.connect(url);
+      return;
+    }
+    const current = () => attempt === this.attempts && this.status.state === 'connecting' && this.socket === null;
+    url.then(
+      (u) => {
+        if (current()) this.connect(u);
+      },
+      (err: unknown) => {
+        if (!current()) return;
+        this.handshake.stop();
+        this.scheduleRetry({ code: 0, reason: `no URL: ${err instanceof Error ? err.message : String(err)}` });
+      },
+    );
+  }
+
+  /** A malformed URL does not get better by retrying, but the page may be given another one: keep the loop so the state stays visible. */
+  private invalidUrl(): void {
+    this.handshake.stop();
+    this.scheduleRetry({ code: 0, reason: 'invalid WebSocket URL' });
+  }
+
+  private connect(url: string): void {
+    let socket: SocketLike;
+    try {
+      socket = this.socketFactory(url);
+    } catch {
+      this.invalidUrl();
       return;
     }
     this.socket = socket;
-    // A handshake that never completes (a dead network path, a proxy that
-    // swallows the upgrade) would otherwise leave the page connecting for as
-    // long as the browser cares to wait.
-    this.failAfterTimeout({ code: 4004, reason: 'no answer to connect' });
+    let opened = false;
     socket.onopen = () => {
       if (this.socket !== socket) return;
+      opened = true;
       this.setStatus({ ...this.status, state: 'joining' });
       this.raw({ action: 'hello' });
       // Without a state the connection is useless (nothing may be sent before
@@ -217,7 +264,7 @@ export class Connection implements Wire {
       if (this.socket !== socket) return;
       this.detach();
       this.hooks.lost();
-      this.scheduleRetry({ code: ev.code, reason: ev.reason });
+      this.scheduleRetry({ code: ev.code, reason: ev.reason, ...(opened ? {} : { beforeOpen: true as const }) });
     };
   }
 

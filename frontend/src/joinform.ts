@@ -39,6 +39,13 @@ export class JoinForm {
     this.view.hidden = true;
   }
 
+  /** Shows the form (after signing in), with nameIfEmpty in the name field unless it has one. */
+  reveal(nameIfEmpty: string): void {
+    this.view.hidden = false;
+    if (!this.name.value.trim()) this.name.value = nameIfEmpty;
+    this.name.focus();
+  }
+
   /** Shows the form again (after leaving), with the name you had. */
   show(name: string): void {
     this.view.hidden = false;

@@ -2,7 +2,7 @@
 // guess; and what the build writes into dist/config.json.
 import { describe, expect, it, vi } from 'vitest';
 import { configJson, runtimeConfig } from '../build/runtime-config';
-import { fallbackUrl, loadConfig } from '../src/config';
+import { authSetting, fallbackUrl, loadConfig } from '../src/config';
 
 const loc = (href: string) => {
   const u = new URL(href);
@@ -17,21 +17,21 @@ describe('loadConfig', () => {
   it('reads wsUrl from config.json next to the page', async () => {
     const f = answering({ wsUrl: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod' });
     const c = await loadConfig(loc('https://main.d1.amplifyapp.com/'), f);
-    expect(c).toEqual({ wsUrl: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod', source: 'config.json' });
+    expect(c).toEqual({ wsUrl: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod', source: 'config.json', auth: { mode: 'none' } });
     expect(f).toHaveBeenCalledWith('https://main.d1.amplifyapp.com/config.json', { cache: 'no-store' });
   });
 
   it('prefers a ?ws= override', async () => {
     const f = answering({ wsUrl: 'wss://x.example/prod' });
     const c = await loadConfig(loc('http://127.0.0.1:5173/?ws=ws%3A%2F%2F127.0.0.1%3A8080%2Flocal'), f);
-    expect(c).toEqual({ wsUrl: 'ws://127.0.0.1:8080/local', source: 'query' });
+    expect(c).toEqual({ wsUrl: 'ws://127.0.0.1:8080/local', source: 'query', auth: { mode: 'none' } });
     expect(f).not.toHaveBeenCalled();
   });
 
   it('ignores ?ws= on a production build served from a real host', async () => {
     const f = answering({ wsUrl: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod' });
     const c = await loadConfig(loc('https://main.d1.amplifyapp.com/?ws=wss%3A%2F%2Fattacker.example%2Fx'), f, false);
-    expect(c).toEqual({ wsUrl: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod', source: 'config.json' });
+    expect(c).toEqual({ wsUrl: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod', source: 'config.json', auth: { mode: 'none' } });
     const sneaky = await loadConfig(loc('https://127.0.0.1.attacker.example/?ws=wss%3A%2F%2Fattacker.example%2Fx'), f, false);
     expect(sneaky.source).toBe('config.json');
   });
@@ -40,13 +40,13 @@ describe('loadConfig', () => {
     'honours ?ws= on a production build served from this machine (%s)',
     async (page) => {
       const c = await loadConfig(loc(`${page}?ws=ws%3A%2F%2F127.0.0.1%3A9000%2Flocal`), answering({}), false);
-      expect(c).toEqual({ wsUrl: 'ws://127.0.0.1:9000/local', source: 'query' });
+      expect(c).toEqual({ wsUrl: 'ws://127.0.0.1:9000/local', source: 'query', auth: { mode: 'none' } });
     },
   );
 
   it('honours ?ws= from any host in a development build', async () => {
     const c = await loadConfig(loc('http://devbox.lan:5173/?ws=ws%3A%2F%2Fdevbox.lan%3A8080%2Flocal'), answering({}), true);
-    expect(c).toEqual({ wsUrl: 'ws://devbox.lan:8080/local', source: 'query' });
+    expect(c).toEqual({ wsUrl: 'ws://devbox.lan:8080/local', source: 'query', auth: { mode: 'none' } });
   });
 
   it('ignores an override that is not a WebSocket URL', async () => {
@@ -61,11 +61,58 @@ describe('loadConfig', () => {
     ['fetch fails', vi.fn(async () => Promise.reject(new Error('offline'))) as unknown as typeof fetch],
   ])('falls back to this host\'s local stage when %s', async (_, f) => {
     const c = await loadConfig(loc('http://127.0.0.1:8080/'), f);
-    expect(c).toEqual({ wsUrl: 'ws://127.0.0.1:8080/local', source: 'fallback' });
+    expect(c).toEqual({ wsUrl: 'ws://127.0.0.1:8080/local', source: 'fallback', auth: { mode: 'none' } });
+  });
+
+  it('reads the sign-in settings from config.json', async () => {
+    const f = answering({
+      wsUrl: 'ws://127.0.0.1:8080/local',
+      auth: 'cognito',
+      userPoolId: 'local_abc',
+      userPoolClientId: 'client1',
+      userPoolEndpoint: 'http://127.0.0.1:9229',
+      issuer: 'http://127.0.0.1:9229/local_abc',
+    });
+    const c = await loadConfig(loc('http://127.0.0.1:8080/'), f);
+    expect(c.auth).toEqual({
+      mode: 'cognito',
+      userPoolId: 'local_abc',
+      userPoolClientId: 'client1',
+      userPoolEndpoint: 'http://127.0.0.1:9229',
+      signUp: false,
+    });
   });
 
   it('guesses wss:// for a page served over https', () => {
     expect(fallbackUrl({ protocol: 'https:', host: 'chat.example' })).toBe('wss://chat.example/local');
+  });
+});
+
+describe('authSetting', () => {
+  const pool = { userPoolId: 'eu-west-1_AbC123', userPoolClientId: 'client1' };
+
+  it.each([
+    ['no auth field', {}],
+    ['auth "none"', { auth: 'none', ...pool }],
+    ['no body', null],
+  ])('is open with %s', (_, body) => {
+    expect(authSetting(body)).toEqual({ mode: 'none' });
+  });
+
+  it('signs in with AWS\'s Cognito (SRP) without an endpoint, and offers sign-up only when told', () => {
+    expect(authSetting({ auth: 'cognito', ...pool })).toEqual({ mode: 'cognito', ...pool, signUp: false });
+    expect(authSetting({ auth: 'cognito', ...pool, signUp: true })).toEqual({ mode: 'cognito', ...pool, signUp: true });
+  });
+
+  it.each([
+    ['an unknown mode', { auth: 'oidc', ...pool }, /"oidc"/],
+    ['no pool id', { auth: 'cognito', userPoolClientId: 'c' }, /userPoolId/],
+    ['no client id', { auth: 'cognito', userPoolId: 'p' }, /userPoolClientId/],
+    ['an endpoint that is no URL', { auth: 'cognito', ...pool, userPoolEndpoint: 'javascript:x' }, /userPoolEndpoint/],
+  ])('is broken, saying why, with %s', (_, body, why) => {
+    const a = authSetting(body);
+    expect(a.mode).toBe('broken');
+    expect(a.mode === 'broken' && a.problem).toMatch(why);
   });
 });
 

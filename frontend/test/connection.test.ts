@@ -2,7 +2,7 @@
 // with no protocol on top — hello on open, ready when told the state arrived,
 // the timeouts that give up on a socket, and reconnecting with the backoff.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Connection, SETTLE_HELLO_MS, type ConnectionOptions, type Status } from '../src/connection';
+import { Connection, SETTLE_HELLO_MS, type CloseReason, type ConnectionOptions, type Status } from '../src/connection';
 import { FakeSocket } from './fakes';
 
 interface Harness {
@@ -199,6 +199,44 @@ describe('a connection', () => {
     expect(s.closedWith).toEqual({ code: 1000, reason: 'server forgot the connection' });
     expect(h.conn.state).toMatchObject({ state: 'waiting', lastClose: { code: 4000 } });
     expect(h.log.slice(-2)).toEqual(['lost', 'status:waiting']);
+  });
+
+  it('tells the next URL why the last socket closed, and marks a close that came before the socket opened', () => {
+    const lasts: Array<CloseReason | undefined> = [];
+    const sockets: FakeSocket[] = [];
+    const conn = new Connection(
+      { socket: (url) => (sockets.push(new FakeSocket(url)), sockets[sockets.length - 1]), random: () => 0 },
+      { url: (last) => (lasts.push(last), 'ws://chat.test/local'), message: () => {}, lost: () => {}, status: () => {} },
+    );
+    conn.start();
+    sockets[0].serverClose(1006, ''); // refused at the handshake, or unreachable
+    vi.advanceTimersByTime(500);
+    sockets[1].open();
+    sockets[1].serverClose(1001, 'Going Away');
+    vi.advanceTimersByTime(1000);
+    expect(lasts).toEqual([undefined, { code: 1006, reason: '', beforeOpen: true }, { code: 1001, reason: 'Going Away' }]);
+  });
+
+  it('waits for a URL that is a promise, within the 20 s a socket has to open', async () => {
+    let give: (u: string) => void = () => {};
+    const sockets: FakeSocket[] = [];
+    const conn = new Connection(
+      { socket: (url) => (sockets.push(new FakeSocket(url)), sockets[sockets.length - 1]), random: () => 0 },
+      { url: () => new Promise<string>((r) => (give = r)), message: () => {}, lost: () => {}, status: () => {} },
+    );
+    conn.start();
+    expect(conn.state.state).toBe('connecting');
+    give('ws://chat.test/local?token=t');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sockets.map((s) => s.url)).toEqual(['ws://chat.test/local?token=t']);
+    // A URL that never comes: the attempt is given up like a socket that never opens.
+    sockets[0].serverClose(1006, '');
+    await vi.advanceTimersByTimeAsync(500);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(conn.state).toMatchObject({ state: 'waiting', lastClose: { code: 4004 } });
+    give('ws://chat.test/local?token=late'); // the late one opens nothing
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sockets).toHaveLength(1);
   });
 
   it('keeps trying when the URL cannot make a socket', () => {

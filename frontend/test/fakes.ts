@@ -1,6 +1,8 @@
 // Fakes shared by the unit tests: a WebSocket driven by the test as the
-// server (it answers the settle hello by itself unless told not to), and a
-// wire that records what the outbox or the session put on it.
+// server (it answers the settle hello by itself unless told not to), a wire
+// that records what the outbox or the session put on it, and the sign-in
+// library behind the page's narrow Auth interface.
+import { AuthProblem, SessionEnded, type Auth, type IdToken, type SignInStep } from '../src/auth';
 import type { ClientFrame } from '../src/protocol';
 import type { SocketLike, Wire } from '../src/wire';
 
@@ -76,4 +78,75 @@ export const limits = { nameMax: 32, nameMaxBytes: 64, messageMax: 2000, recipie
 /** A state frame as the server sends it on joining. */
 export function state(you: string, extra: object = {}) {
   return { type: 'state', room: 'lobby', you, members: [you], history: [], limits, ...extra };
+}
+
+/**
+ * The auth library behind the page's narrow interface (src/auth.ts): one
+ * account whose ID tokens the test controls. Tokens are "jwt-1", "jwt-2", …;
+ * a fresh one is issued on { fresh: true }, or when the stored one expired.
+ */
+export class FakeAuth implements Auth {
+  /** The signed-in account; null: no session. */
+  user: string | null = 'alice';
+  password = 'alice-pw';
+  /** How long an issued token lives. */
+  lifetimeMs = 60 * 60_000;
+  /** A renewal is refused, as for a revoked or expired refresh token: the session ends. */
+  refuseRenewal = false;
+  /** The issuer cannot be reached: every call fails in passing. */
+  offline = false;
+  /** What signIn answers after a right password. */
+  nextStep: SignInStep = 'done';
+  calls: string[] = [];
+  private issued = 0;
+  private current: IdToken | null = null;
+
+  async currentUser(): Promise<string | null> {
+    this.calls.push('currentUser');
+    if (this.offline) throw new AuthProblem('Cannot reach the sign-in service.');
+    return this.user;
+  }
+  async signIn(username: string, password: string): Promise<SignInStep> {
+    this.calls.push(`signIn:${username}`);
+    if (this.offline) throw new AuthProblem('Cannot reach the sign-in service.');
+    if (password !== this.password) throw new AuthProblem('Incorrect username or password.');
+    if (this.nextStep === 'done') {
+      this.user = username;
+      this.refuseRenewal = false;
+      this.current = null;
+    }
+    return this.nextStep;
+  }
+  async signUp(username: string): Promise<void> {
+    this.calls.push(`signUp:${username}`);
+  }
+  async confirmSignUp(username: string, code: string): Promise<void> {
+    this.calls.push(`confirmSignUp:${username}:${code}`);
+    if (code !== '123456') throw new AuthProblem('That code is not right.');
+  }
+  async signOut(): Promise<void> {
+    this.calls.push('signOut');
+    this.user = null;
+    this.current = null;
+  }
+  async idToken({ fresh }: { fresh: boolean }): Promise<IdToken> {
+    this.calls.push(fresh ? 'idToken:fresh' : 'idToken');
+    if (this.offline) throw new AuthProblem('Cannot reach the sign-in service.');
+    if (!this.user) throw new SessionEnded();
+    const expired = !this.current || this.current.expiresAt <= Date.now();
+    if (fresh || expired) {
+      if (this.refuseRenewal) {
+        this.user = null;
+        this.current = null;
+        throw new SessionEnded();
+      }
+      this.issued += 1;
+      this.current = { jwt: `jwt-${this.issued}`, expiresAt: Date.now() + this.lifetimeMs };
+    }
+    return { ...this.current! };
+  }
+  /** Gives the stored token this long to live (as if issued a while ago). */
+  expireIn(ms: number): void {
+    if (this.current) this.current.expiresAt = Date.now() + ms;
+  }
 }

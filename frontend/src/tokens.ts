@@ -1,0 +1,164 @@
+// The signed-in page's ID token: which one goes on each (re)connect's URL,
+// renewing it before it expires, and deciding when the session is over.
+//
+// ID tokens live an hour; a chat tab lives all day, and API Gateway checks the
+// token only at the handshake. So before every socket the keeper asks the
+// auth library for the token (which renews it when expired), renews it itself
+// when it has less than RENEW_BEFORE_MS left, and in the background renews it
+// that long before it expires, so that a reconnect at any moment has a valid
+// one and a session that ended (the refresh token expired or was revoked) is
+// noticed while the chat is idle.
+//
+// The session is over — the person goes back to the sign-in form instead of
+// reconnecting forever — when:
+//   - the library says there is no session, or a renewal was refused
+//     (SessionEnded): 'expired';
+//   - the server refused a token just renewed from the issuer, twice in a
+//     row, while answering HTTP: 'refused'. A browser sees neither the
+//     handshake's 401/403 nor its 500; it sees a socket closed before it
+//     opened. A first such close may be a stale token: the next socket gets
+//     a freshly renewed one. If sockets with fresh tokens are still closed
+//     before they open, REFUSALS_TO_SIGN_IN times in a row, and a plain
+//     HTTP request to the WebSocket URL's host is answered (so the server is
+//     up and the network fine), the server is refusing the session. When
+//     nothing answers, it is an outage: the connection keeps retrying with
+//     its backoff.
+
+import { SessionEnded, type Auth, type IdToken } from './auth';
+import type { CloseReason } from './connection';
+import { Alarm } from './heartbeat';
+
+/** The WebSocket URL's query parameter that carries the ID token (contract.AuthQueryParam). */
+export const TOKEN_PARAM = 'token';
+
+/** A token with less than this left is renewed before connecting, and renewed in the background this long before it expires. */
+export const RENEW_BEFORE_MS = 5 * 60_000;
+
+/** Sockets with a freshly renewed token closed before opening this many times in a row (server reachable): the session is refused. */
+export const REFUSALS_TO_SIGN_IN = 2;
+
+/** Why the session ended: no session or a renewal refused ('expired'), or the server refused fresh tokens ('refused'). */
+export type EndReason = 'expired' | 'refused';
+
+export interface TokenKeeperOptions {
+  /** Whether anything answers HTTP at the WebSocket URL's host. Default: answersHttp. */
+  reachable?: (wsUrl: string) => Promise<boolean>;
+  renewBeforeMs?: number;
+  /** A background renewal that failed for want of the network is tried again after this. Default 60 s. */
+  retryRenewalMs?: number;
+}
+
+/** The URL with the token in its query. */
+export function withToken(url: string, token: string): string {
+  const u = new URL(url);
+  u.searchParams.set(TOKEN_PARAM, token);
+  return u.toString();
+}
+
+/**
+ * Whether the host of a ws(s):// URL answers an HTTP request at all (any
+ * status; the answer itself is opaque to the page): the server is up and the
+ * network fine. False on a network error or no answer within timeoutMs.
+ */
+export async function answersHttp(wsUrl: string, fetchFn: typeof fetch = (...a) => fetch(...a), timeoutMs = 5_000): Promise<boolean> {
+  const u = new URL(wsUrl);
+  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+  u.search = '';
+  try {
+    await fetchFn(u.toString(), { mode: 'no-cors', cache: 'no-store', signal: AbortSignal.timeout(timeoutMs) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class TokenKeeper {
+  private readonly reachable: (wsUrl: string) => Promise<boolean>;
+  private readonly renewBeforeMs: number;
+  private readonly retryRenewalMs: number;
+  private readonly renewal = new Alarm();
+  /** The token on the last socket was renewed from the issuer just before. */
+  private lastFresh = false;
+  /** Sockets with fresh tokens closed before opening, in a row. */
+  private refusals = 0;
+  private over = false;
+
+  /** ended is called once, when the session is over (not after stop()). */
+  constructor(
+    private readonly auth: Pick<Auth, 'idToken'>,
+    private readonly ended: (why: EndReason) => void,
+    options: TokenKeeperOptions = {},
+  ) {
+    this.reachable = options.reachable ?? ((u) => answersHttp(u));
+    this.renewBeforeMs = options.renewBeforeMs ?? RENEW_BEFORE_MS;
+    this.retryRenewalMs = options.retryRenewalMs ?? 60_000;
+  }
+
+  /**
+   * The token for the next socket to wsUrl; last is why the previous socket
+   * closed. Rejects with SessionEnded (after calling ended) when the session
+   * is over; any other rejection is passing (the issuer could not be reached).
+   */
+  async tokenFor(wsUrl: string, last?: CloseReason): Promise<string> {
+    if (this.over) throw new SessionEnded();
+    const closedBeforeOpen = last?.beforeOpen === true;
+    if (!closedBeforeOpen) {
+      this.refusals = 0;
+    } else if (this.lastFresh) {
+      this.refusals++;
+      if (this.refusals >= REFUSALS_TO_SIGN_IN && (await this.reachable(wsUrl))) this.end('refused');
+    }
+    // After a close before open, the token may be what was refused: a new one.
+    let fresh = closedBeforeOpen;
+    let t = await this.get(fresh);
+    if (!fresh && t.expiresAt - Date.now() < this.renewBeforeMs) {
+      fresh = true;
+      t = await this.get(true);
+    }
+    this.lastFresh = fresh;
+    this.scheduleRenewal(t);
+    return t.jwt;
+  }
+
+  /** Stops renewing; ended is not called any more. */
+  stop(): void {
+    this.over = true;
+    this.renewal.stop();
+  }
+
+  private async get(fresh: boolean): Promise<IdToken> {
+    try {
+      const t = await this.auth.idToken({ fresh });
+      if (this.over) throw new SessionEnded();
+      return t;
+    } catch (err) {
+      if (err instanceof SessionEnded) this.end('expired');
+      throw err;
+    }
+  }
+
+  private scheduleRenewal(t: IdToken): void {
+    if (this.over) return;
+    const wait = Math.max(0, t.expiresAt - this.renewBeforeMs - Date.now());
+    this.renewal.start(wait, () => void this.renewNow());
+  }
+
+  private async renewNow(): Promise<void> {
+    try {
+      this.scheduleRenewal(await this.get(true));
+    } catch (err) {
+      if (this.over || err instanceof SessionEnded) return;
+      this.renewal.start(this.retryRenewalMs, () => void this.renewNow());
+    }
+  }
+
+  /** Marks the session over, tells once, and throws SessionEnded. */
+  private end(why: EndReason): never {
+    if (!this.over) {
+      this.over = true;
+      this.renewal.stop();
+      this.ended(why);
+    }
+    throw new SessionEnded(why);
+  }
+}

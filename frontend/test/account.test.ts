@@ -1,0 +1,84 @@
+// Who is signed in and what the page shows for it (src/account.ts), against a
+// fake auth library: a stored session, signing in and out, sign-up with its
+// code, and a session that ended on its own bringing back the sign-in form
+// with the reason.
+import { describe, expect, it } from 'vitest';
+import { Account, ENDED_NOTICE, type AccountView } from '../src/account';
+import { FakeAuth } from './fakes';
+
+function setup(user: string | null = null) {
+  const auth = new FakeAuth();
+  auth.user = user;
+  const views: AccountView[] = [];
+  const account = new Account(auth, (v) => views.push(v));
+  return { auth, views, account };
+}
+
+describe('Account', () => {
+  it('a stored session that can be renewed signs the page in at start', async () => {
+    const { account, views } = setup('alice');
+    await account.resume();
+    expect(views).toEqual([{ kind: 'checking' }, { kind: 'signedIn', username: 'alice' }]);
+  });
+
+  it('without one, the sign-in form', async () => {
+    const { account, views } = setup(null);
+    await account.resume();
+    expect(views.at(-1)).toEqual({ kind: 'signIn' });
+  });
+
+  it('an issuer out of reach at start shows the sign-in form with why', async () => {
+    const { account, auth, views } = setup('alice');
+    auth.offline = true;
+    await account.resume();
+    expect(views.at(-1)).toEqual({ kind: 'signIn', notice: 'Cannot reach the sign-in service.' });
+  });
+
+  it('signs in, or says what was wrong and stays on the form', async () => {
+    const { account, views } = setup(null);
+    await account.resume();
+    expect(await account.signIn('alice', 'wrong')).toBe('Incorrect username or password.');
+    expect(views.at(-1)?.kind).toBe('signIn');
+    expect(await account.signIn('alice', 'alice-pw')).toBeNull();
+    expect(views.at(-1)).toEqual({ kind: 'signedIn', username: 'alice' });
+    expect(account.username).toBe('alice');
+  });
+
+  it('signs out back to the form, the username kept for next time', async () => {
+    const { account, auth, views } = setup('alice');
+    await account.resume();
+    await account.signOut();
+    expect(auth.calls.at(-1)).toBe('signOut');
+    expect(views.at(-1)).toEqual({ kind: 'signIn', username: 'alice' });
+  });
+
+  it.each([
+    ['expired', ENDED_NOTICE.expired],
+    ['refused', ENDED_NOTICE.refused],
+  ] as const)('a session that ended (%s) is forgotten and the form says why', async (why, notice) => {
+    const { account, auth, views } = setup('alice');
+    await account.resume();
+    await account.ended(why);
+    expect(auth.user).toBeNull();
+    expect(views.at(-1)).toEqual({ kind: 'signIn', username: 'alice', notice });
+  });
+
+  it('sign-up asks for the code, then for signing in (the page never kept the password)', async () => {
+    const { account, auth, views } = setup(null);
+    await account.resume();
+    expect(await account.signUp('dave', 'dave-pw', 'dave@example.com')).toBeNull();
+    expect(views.at(-1)).toEqual({ kind: 'confirm', username: 'dave' });
+    expect(await account.confirm('000000')).toBe('That code is not right.');
+    expect(views.at(-1)?.kind).toBe('confirm');
+    expect(await account.confirm('123456')).toBeNull();
+    expect(auth.calls).toContain('confirmSignUp:dave:123456');
+    expect(views.at(-1)).toEqual({ kind: 'signIn', username: 'dave', notice: 'Your account is confirmed. Sign in.' });
+  });
+
+  it('an account not confirmed yet is asked for its code at sign-in', async () => {
+    const { account, auth, views } = setup(null);
+    auth.nextStep = 'confirmSignUp';
+    expect(await account.signIn('dave', 'alice-pw')).toBeNull();
+    expect(views.at(-1)).toEqual({ kind: 'confirm', username: 'dave' });
+  });
+});
