@@ -5,8 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +103,25 @@ func TestSignInEndToEnd(t *testing.T) {
 		s.joinWith(ctx, t, "load-1", "lobby", strings.TrimSpace(body))
 		status, _ = get(ctx, t, s.PageURL+"_local/token?user=a%20b&create=1")
 		must(t, status == http.StatusBadRequest, "a name with a space: %d, want 400", status)
+	})
+
+	t.Run("scripts/dev-token.sh prints a test account's token", func(t *testing.T) {
+		_, port, _ := net.SplitHostPort(s.Addr)
+		script := func(user string) (string, error) {
+			cmd := exec.CommandContext(ctx, "bash", "../../scripts/dev-token.sh", user)
+			cmd.Env = append(os.Environ(), "PORT="+port)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				return stderr.String(), err
+			}
+			return string(out), nil
+		}
+		out, err := script("carol")
+		must(t, err == nil && claims(t, strings.TrimSpace(out))["cognito:username"] == "carol", "carol: %v %q", err, out)
+		out, err = script("mallory")
+		must(t, err != nil && strings.Contains(out, "no such test account"), "mallory: %v %q", err, out)
 	})
 }
 
