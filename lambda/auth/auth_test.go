@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -222,8 +223,10 @@ func TestUnknownKeyIDsFetchTheSetAtMostOnceAMinute(t *testing.T) {
 	if _, err := v.Verify(ctx(t), p.Token(c.Now(), "sub-1", "alice")); err != nil {
 		t.Fatal(err)
 	}
+	forger := authtest.NewKey(t, "made-up")
 	for i := range 50 {
-		forged := authtest.Sign(authtest.NewKey(t, "made-up"), p.Claims(c.Now(), "sub-1", "alice"))
+		forger.ID = fmt.Sprint("made-up-", i)
+		forged := authtest.Sign(forger, p.Claims(c.Now(), "sub-1", "alice"))
 		if _, err := v.Verify(ctx(t), forged); reason(t, err) != chat.AuthBadSignature {
 			t.Fatalf("forged token %d: %v", i, err)
 		}
@@ -233,7 +236,7 @@ func TestUnknownKeyIDsFetchTheSetAtMostOnceAMinute(t *testing.T) {
 		t.Fatalf("%d fetches in 50 s of forged tokens, want 1 (the first token's)", n)
 	}
 	c.Advance(10 * time.Second)
-	forged := authtest.Sign(authtest.NewKey(t, "made-up"), p.Claims(c.Now(), "sub-1", "alice"))
+	forged := authtest.Sign(forger, p.Claims(c.Now(), "sub-1", "alice"))
 	_, _ = v.Verify(ctx(t), forged)
 	if n := p.Fetches(); n != 2 {
 		t.Fatalf("%d fetches a minute after the last, want 2", n)
