@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # After a deploy, makes sure the environment's page is built with the deployed
-# WebSocket URL. Amplify writes GROUPCHAT_WS_URL into config.json at build time
+# WebSocket URL and sign-in client. Amplify writes GROUPCHAT_WS_URL into config.json at build time
 # (frontend/build/runtime-config.ts) and builds only when the branch is pushed,
 # so the first deploy leaves FrontendURL serving nothing, and a deploy that
 # changes the URL (a replaced API, another stage name) leaves the page on the
@@ -8,7 +8,9 @@
 #   frontend-release.sh STACK OUTPUTS_JSON TEMPLATE_JSON
 # OUTPUTS_JSON is what `cdk deploy --outputs-file` wrote, TEMPLATE_JSON the
 # stack's synthesized template (it names the Amplify branch). The page's
-# config.json is fetched: when it is missing or names another URL, a RELEASE
+# config.json is fetched: when it is missing, names another URL, or another
+# user pool client than the stack's UserPoolClientId output (sign-in was
+# turned on, off, or the pool replaced), a RELEASE
 # job of the branch is started with the AWS CLI, or, without the CLI, the
 # command to run is printed.
 set -euo pipefail
@@ -16,8 +18,8 @@ stack="${1:?usage: frontend-release.sh STACK OUTPUTS_JSON TEMPLATE_JSON}"
 outputs="${2:?usage: frontend-release.sh STACK OUTPUTS_JSON TEMPLATE_JSON}"
 template="${3:?usage: frontend-release.sh STACK OUTPUTS_JSON TEMPLATE_JSON}"
 
-# One line each: servedUrl (the wsUrl of the page's config.json, empty when
-# there is none; first, as $(...) drops trailing empty lines), appId, branch,
+# One line each: why (what the page's config.json is missing, empty when it is
+# current; first, as $(...) drops trailing empty lines), appId, branch,
 # region, wsUrl, pageUrl.
 facts="$(node - "$stack" "$outputs" "$template" <<'EOF'
 const fs = require('fs');
@@ -32,13 +34,18 @@ const branches = Object.values(JSON.parse(fs.readFileSync(templateFile, 'utf8'))
   .filter((r) => r.Type === 'AWS::Amplify::Branch').map((r) => r.Properties.BranchName);
 if (branches.length !== 1 || typeof branches[0] !== 'string') fail(`${templateFile}: want one Amplify branch with a literal name, found ${JSON.stringify(branches)}`);
 (async () => {
-  let served = '';
+  let served = null;
   try {
     const res = await fetch(new URL('config.json', out.FrontendURL.replace(/\/?$/, '/')), { signal: AbortSignal.timeout(10000) });
-    if (res.ok) served = String((await res.json()).wsUrl || '');
+    if (res.ok) served = await res.json();
   } catch { /* not built yet, or not reachable from here: build */ }
+  const client = out.UserPoolClientId || '';
+  let why = '';
+  if (!served || !served.wsUrl) why = 'serves no config.json (never built, or a build is still running)';
+  else if (served.wsUrl !== out.WebSocketURL) why = `uses ${served.wsUrl}, not ${out.WebSocketURL}`;
+  else if ((served.userPoolClientId || '') !== client) why = `signs in with client "${served.userPoolClientId || ''}", not "${client}"`;
   const facts = {
-    servedUrl: served,
+    why,
     appId: out.AmplifyAppId,
     branch: branches[0],
     // The stack's region: the outputs do not name it, an ARN does.
@@ -53,16 +60,11 @@ if (branches.length !== 1 || typeof branches[0] !== 'string') fail(`${templateFi
 })();
 EOF
 )"
-{ read -r served_url; read -r app_id; read -r branch; read -r region; read -r ws_url; read -r page_url; } <<<"$facts"
+{ read -r why; read -r app_id; read -r branch; read -r region; read -r ws_url; read -r page_url; } <<<"$facts"
 
-if [ "$served_url" = "$ws_url" ]; then
+if [ -z "$why" ]; then
   echo "frontend-release: $page_url already uses $ws_url; no build needed"
   exit 0
-fi
-if [ -z "$served_url" ]; then
-  why="serves no config.json (never built, or a build is still running)"
-else
-  why="uses $served_url, not $ws_url"
 fi
 start=(aws amplify start-job --region "$region" --app-id "$app_id" --branch-name "$branch" --job-type RELEASE)
 printf -v cmdline '%q ' "${start[@]}"

@@ -113,6 +113,15 @@ run "$withcli" "$tree/scripts/frontend-release.sh" GroupChat-dev "$tmp/outputs.j
 contains "$tmp/aws.args" "$want_start" "a page built with another WebSocket URL is rebuilt"
 contains "$tmp/out" "uses wss://old.execute-api.eu-west-1.amazonaws.com/dev, not $ws" "the rebuild says why"
 
+node -e 'const f=process.argv[1]; const o=JSON.parse(require("fs").readFileSync(f)); o["GroupChat-dev"].UserPoolClientId="client1"; require("fs").writeFileSync(f, JSON.stringify(o))' "$tmp/outputs.json"
+echo "{\"wsUrl\": \"$ws\"}" >"$tmp/page/config.json" # built before sign-in was on
+run "$withcli" "$tree/scripts/frontend-release.sh" GroupChat-dev "$tmp/outputs.json" "$tmp/template.json"
+contains "$tmp/aws.args" "$want_start" "a page built without the stack's sign-in client is rebuilt"
+echo "{\"wsUrl\": \"$ws\", \"userPoolClientId\": \"client1\"}" >"$tmp/page/config.json"
+run "$withcli" "$tree/scripts/frontend-release.sh" GroupChat-dev "$tmp/outputs.json" "$tmp/template.json"
+[ ! -s "$tmp/aws.args" ] && pass "a page with the URL and the sign-in client is not rebuilt" || fail "aws ran: $(cat "$tmp/aws.args")"
+echo '{"wsUrl": "wss://old.execute-api.eu-west-1.amazonaws.com/dev"}' >"$tmp/page/config.json"
+
 AWS_FAILS=1 run "$withcli" "$tree/scripts/frontend-release.sh" GroupChat-dev "$tmp/outputs.json" "$tmp/template.json"
 [ "$rc" = 1 ] && pass "a build that does not start fails the deploy" || fail "start-job failed but exit $rc"
 contains "$tmp/out" "aws $want_start" "a build that does not start prints the command"
