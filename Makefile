@@ -9,7 +9,7 @@ export GOTOOLCHAIN ?= auto
 
 .PHONY: dev test build lint lint-infra deps synth bootstrap deploy diff bench fuzz clean
 
-## dev: run the whole chat locally (local API Gateway stand-in + dynalite), no AWS account
+## dev: run the whole chat locally (local API Gateway stand-in, dynalite, the local sign-in issuer), no AWS account
 dev: deps
 	@scripts/dev.sh
 
@@ -29,7 +29,7 @@ lint:
 lint-infra: deps
 	@scripts/test-infra.sh
 
-## deps: the pinned npm packages the Go code runs (dynalite)
+## deps: the pinned npm packages at the root: dynalite, cognito-local (the local sign-in issuer), the CDK CLI
 deps:
 	@scripts/deps.sh
 
