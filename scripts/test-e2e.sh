@@ -3,7 +3,9 @@
 # (cmd/local, with its own dynalite) on a free port, drives Debian's Chromium
 # headless through playwright-core against it (frontend/e2e/), then stops the
 # stack's whole process group. Every stack's room index lags 100 ms behind its
-# table, as DynamoDB's global secondary indexes do (docs/local.md).
+# table, as DynamoDB's global secondary indexes do (docs/local.md). Both sign-in
+# modes run: the open chat (-auth none) and sign-in through the local issuer
+# (-auth cognito: cognito-local with the test accounts, the $connect authorizer).
 #
 # Chromium: CHROMIUM_PATH, default /usr/bin/chromium. In CI (CI=true) a missing
 # Chromium is installed with apt-get; anywhere else the script says what to
@@ -106,14 +108,21 @@ go build -o "$work/local" ./cmd/local
 # joined in the last 100 ms; the page's second hello heals its member list.
 lag=(-fault-index-lag 100ms)
 
-# The conversation: three people, public and private messages, renames,
-# hostile names, a dropped connection, a leave.
-start_stack "${lag[@]}"
+# The open chat (no sign-in). The conversation: three people, public and
+# private messages, renames, hostile names, a dropped connection, a leave.
+start_stack "${lag[@]}" -auth none
 run_e2e e2e/chat.e2e.ts
 stop_stack
 
 # The same stack losing every $disconnect: reconnects rely on the resume token.
-start_stack "${lag[@]}" -fault-drop-disconnect 1
+start_stack "${lag[@]}" -auth none -fault-drop-disconnect 1
 run_e2e e2e/stale.e2e.ts
+stop_stack
+
+# Sign-in: alice, bob and carol sign in through the page's form against the
+# local issuer, chat, renew tokens across reconnects, sign out; an expired
+# session and a tampered token end at the sign-in form.
+start_stack "${lag[@]}" -auth cognito
+run_e2e e2e/signin.e2e.ts
 stop_stack
 echo "test-e2e: ok"

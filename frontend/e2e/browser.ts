@@ -20,7 +20,19 @@ export interface Person {
   context: BrowserContext;
   dialogs: string[];
   errors: string[];
+  /** Every WebSocket the page opened, in order: its URL, and whether it has closed (or failed its handshake). */
+  sockets: Array<{ url: string; closed: boolean }>;
 }
+
+/**
+ * The local issuer's test accounts (cmd/local -auth cognito makes them; their
+ * fixed, public passwords are in docs/local.md and printed by the stack).
+ */
+export const PASSWORDS: Record<string, string> = {
+  alice: 'alice-local-Passw0rd',
+  bob: 'bob-local-Passw0rd',
+  carol: 'carol-local-Passw0rd',
+};
 
 /** Starts headless Chromium; throws (the tests fail, never skip) when it cannot. */
 export async function launch(): Promise<Browser> {
@@ -49,7 +61,13 @@ export async function open(browser: Browser, query = ''): Promise<Person> {
     timezoneId: 'Europe/London',
   });
   const page = await context.newPage();
-  const p: Person = { page, context, dialogs: [], errors: [] };
+  const p: Person = { page, context, dialogs: [], errors: [], sockets: [] };
+  page.on('websocket', (ws) => {
+    const s = { url: ws.url(), closed: false };
+    p.sockets.push(s);
+    ws.on('close', () => (s.closed = true));
+    ws.on('socketerror', () => (s.closed = true));
+  });
   page.on('dialog', (d) => {
     p.dialogs.push(d.message());
     void d.dismiss();
@@ -64,6 +82,20 @@ export async function join(p: Person, name: string, room = ROOM): Promise<void> 
   await p.page.fill('#join-room', room);
   await p.page.press('#join-room', 'Enter');
   await p.page.waitForSelector('#conn[data-state="ready"]');
+}
+
+/** Signs in through the page's form and waits for the join form. */
+export async function signIn(p: Person, user: string, password = PASSWORDS[user]): Promise<void> {
+  await p.page.waitForSelector('#signin-form:visible');
+  await p.page.fill('#signin-username', user);
+  await p.page.fill('#signin-password', password);
+  await p.page.click('#signin-submit');
+  await p.page.waitForSelector('#join-form:visible');
+}
+
+/** The token parameter of a WebSocket URL. */
+export function tokenOf(url: string): string | null {
+  return new URL(url).searchParams.get('token');
 }
 
 export async function say(p: Person, text: string): Promise<void> {

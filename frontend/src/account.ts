@@ -3,7 +3,7 @@
 // code to confirm, or the signed-in account. No DOM: the page renders each
 // view (app.ts, signinform.ts); the unit tests drive it with a fake Auth.
 
-import { problemText, type Auth } from './auth';
+import { problemText, type Auth, type SignInStep } from './auth';
 import type { EndReason } from './tokens';
 
 export type AccountView =
@@ -12,6 +12,8 @@ export type AccountView =
   | { kind: 'signIn'; notice?: string; username?: string }
   /** A new account waits for the code the pool sent. */
   | { kind: 'confirm'; username: string }
+  /** Signing in asks for a password of one's own (newPassword) or an authenticator code (totpCode). */
+  | { kind: 'newPassword' | 'totpCode'; username: string }
   | { kind: 'signedIn'; username: string };
 
 /** What the sign-in form says when the session ended without the person signing out. */
@@ -50,16 +52,43 @@ export class Account {
   /** Resolves to the error to show under the form, or null once signed in (or asked to confirm). */
   async signIn(username: string, password: string): Promise<string | null> {
     try {
-      const step = await this.auth.signIn(username, password);
-      if (step === 'confirmSignUp') {
-        this.set({ kind: 'confirm', username });
-        return null;
-      }
-      const user = (await this.auth.currentUser()) ?? username;
-      this.set({ kind: 'signedIn', username: user });
+      await this.next(await this.auth.signIn(username, password), username);
       return null;
     } catch (err) {
       return problemText(err);
+    }
+  }
+
+  /** Answers the view's newPassword or totpCode step. */
+  async answer(response: string): Promise<string | null> {
+    const v = this.current;
+    if (v.kind !== 'newPassword' && v.kind !== 'totpCode') return null;
+    try {
+      await this.next(await this.auth.answer(response), v.username);
+      return null;
+    } catch (err) {
+      return problemText(err);
+    }
+  }
+
+  /** Back to the sign-in form from a step (the attempt is abandoned). */
+  async cancel(): Promise<void> {
+    const username = 'username' in this.current ? this.current.username : undefined;
+    await this.auth.signOut();
+    this.set({ kind: 'signIn', username });
+  }
+
+  private async next(step: SignInStep, username: string): Promise<void> {
+    switch (step) {
+      case 'confirmSignUp':
+        this.set({ kind: 'confirm', username });
+        return;
+      case 'newPassword':
+      case 'totpCode':
+        this.set({ kind: step, username });
+        return;
+      case 'done':
+        this.set({ kind: 'signedIn', username: (await this.auth.currentUser()) ?? username });
     }
   }
 

@@ -15,6 +15,7 @@
 
 import { Amplify } from 'aws-amplify';
 import {
+  confirmSignIn,
   confirmSignUp,
   fetchAuthSession,
   signIn,
@@ -43,10 +44,15 @@ const SENTENCES: Record<string, string> = {
   NetworkError: 'Cannot reach the sign-in service.',
 };
 
-/** The pool's error as a sentence: its own message where it explains itself (a password policy), else ours. */
-function problem(err: unknown): AuthProblem {
+/**
+ * The pool's error as a sentence: its own message where it explains itself (a
+ * password policy when choosing one), else ours. signingIn: the password was
+ * one's own (cognito-local answers a wrong one with InvalidPasswordException).
+ */
+function problem(err: unknown, signingIn = false): AuthProblem {
   const e = err as { name?: string; message?: string };
   const name = e?.name ?? '';
+  if (signingIn && name === 'InvalidPasswordException') return new AuthProblem(SENTENCES.NotAuthorizedException);
   if (SENTENCES[name]) return new AuthProblem(SENTENCES[name]);
   if ((name === 'InvalidPasswordException' || name === 'InvalidParameterException') && e.message) {
     return new AuthProblem(e.message);
@@ -138,6 +144,24 @@ export function createAmplifyAuth(cfg: CognitoSetting): Auth {
     return { jwt: id.toString(), expiresAt: (id.payload.exp ?? 0) * 1000 };
   };
 
+  /** Amplify's next step as the page's; a step the page does not offer ends the attempt. */
+  const step = async (next: string): Promise<SignInStep> => {
+    switch (next) {
+      case 'DONE':
+        return 'done';
+      case 'CONFIRM_SIGN_UP':
+        return 'confirmSignUp';
+      case 'CONFIRM_SIGN_IN_WITH_NEW_PASSWORD_REQUIRED':
+        return 'newPassword';
+      case 'CONFIRM_SIGN_IN_WITH_TOTP_CODE':
+        return 'totpCode';
+      default:
+        // Setting MFA up, SMS or e-mail codes, …: steps this page does not offer.
+        await signOut().catch(() => undefined);
+        throw new AuthProblem(`This account needs a sign-in step this page does not offer (${next}).`);
+    }
+  };
+
   const attempt = async (username: string, password: string) => {
     try {
       return await signIn({ username, password, options: { authFlowType } });
@@ -166,18 +190,19 @@ export function createAmplifyAuth(cfg: CognitoSetting): Auth {
       try {
         out = await attempt(username, password);
       } catch (err) {
+        throw problem(err, true);
+      }
+      return step(out.nextStep.signInStep);
+    },
+
+    async answer(response): Promise<SignInStep> {
+      let out;
+      try {
+        out = await confirmSignIn({ challengeResponse: response });
+      } catch (err) {
         throw problem(err);
       }
-      switch (out.nextStep.signInStep) {
-        case 'DONE':
-          return 'done';
-        case 'CONFIRM_SIGN_UP':
-          return 'confirmSignUp';
-        default:
-          // MFA, a new password, …: steps this page does not offer.
-          await signOut().catch(() => undefined);
-          throw new AuthProblem(`This account needs a sign-in step this page does not offer (${out.nextStep.signInStep}).`);
-      }
+      return step(out.nextStep.signInStep);
     },
 
     async signUp(username, password, email) {

@@ -9,14 +9,21 @@ export interface IdToken {
   expiresAt: number;
 }
 
-/** What signing in asks for next. */
-export type SignInStep = 'done' | 'confirmSignUp';
+/**
+ * What signing in asks for next: nothing (signed in); the code that confirms
+ * a new account; a password of one's own (an invited account's first sign-in
+ * with its temporary password); the code of one's authenticator app (an
+ * account with TOTP on).
+ */
+export type SignInStep = 'done' | 'confirmSignUp' | 'newPassword' | 'totpCode';
 
 export interface Auth {
   /** The signed-in account's username, or null: never signed in, signed out, or a session that can no longer be renewed. */
   currentUser(): Promise<string | null>;
   /** Rejects with AuthProblem (wrong password, unknown account, …) carrying a sentence for the person. */
   signIn(username: string, password: string): Promise<SignInStep>;
+  /** Answers the step signIn (or the last answer) asked for, newPassword or totpCode; says what comes next. */
+  answer(response: string): Promise<SignInStep>;
   /** Creates an account; it is confirmed with the code the pool sends (confirmSignUp). */
   signUp(username: string, password: string, email: string): Promise<void>;
   confirmSignUp(username: string, code: string): Promise<void>;

@@ -75,6 +75,29 @@ describe('Account', () => {
     expect(views.at(-1)).toEqual({ kind: 'signIn', username: 'dave', notice: 'Your account is confirmed. Sign in.' });
   });
 
+  it('an invited account sets a password of its own, then gives its authenticator code, then is in', async () => {
+    const { account, auth, views } = setup(null);
+    auth.nextStep = 'newPassword';
+    auth.steps = ['totpCode'];
+    expect(await account.signIn('erin', 'alice-pw')).toBeNull();
+    expect(views.at(-1)).toEqual({ kind: 'newPassword', username: 'erin' });
+    expect(await account.answer('erin-own-Passw0rd!')).toBeNull();
+    expect(views.at(-1)).toEqual({ kind: 'totpCode', username: 'erin' });
+    expect(await account.answer('wrong')).toBe('That code is not right.');
+    expect(views.at(-1)?.kind).toBe('totpCode');
+    expect(await account.answer('654321')).toBeNull();
+    expect(views.at(-1)).toEqual({ kind: 'signedIn', username: 'erin' });
+  });
+
+  it('a step can be abandoned: back to the sign-in form, nothing kept', async () => {
+    const { account, auth, views } = setup(null);
+    auth.nextStep = 'totpCode';
+    await account.signIn('erin', 'alice-pw');
+    await account.cancel();
+    expect(auth.calls.at(-1)).toBe('signOut');
+    expect(views.at(-1)).toEqual({ kind: 'signIn', username: 'erin' });
+  });
+
   it('an account not confirmed yet is asked for its code at sign-in', async () => {
     const { account, auth, views } = setup(null);
     auth.nextStep = 'confirmSignUp';

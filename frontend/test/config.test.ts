@@ -131,6 +131,34 @@ describe('the build\'s config.json', () => {
     ]);
   });
 
+  it('adds the user pool when sign-in is on, with the field names of contract.PageConfig', () => {
+    const [file] = emitted({
+      GROUPCHAT_WS_URL: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod',
+      GROUPCHAT_AUTH_REGION: 'eu-west-1',
+      GROUPCHAT_USER_POOL_ID: 'eu-west-1_AbC123',
+      GROUPCHAT_USER_POOL_CLIENT_ID: 'client1',
+      GROUPCHAT_AUTH_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123',
+    }) as Array<{ source: string }>;
+    const body = JSON.parse(file.source);
+    expect(body).toEqual({
+      wsUrl: 'wss://abc.execute-api.eu-west-1.amazonaws.com/prod',
+      auth: 'cognito',
+      region: 'eu-west-1',
+      userPoolId: 'eu-west-1_AbC123',
+      userPoolClientId: 'client1',
+      issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123',
+    });
+    // What the page makes of it: SRP against AWS's Cognito, no sign-up offered.
+    expect(authSetting(body)).toEqual({ mode: 'cognito', userPoolId: 'eu-west-1_AbC123', userPoolClientId: 'client1', signUp: false });
+  });
+
+  it('fails the build on half a sign-in setting', () => {
+    expect(() => emitted({ GROUPCHAT_WS_URL: 'wss://x/prod', GROUPCHAT_USER_POOL_ID: 'eu-west-1_AbC123' })).toThrow(
+      /GROUPCHAT_USER_POOL_CLIENT_ID is missing/,
+    );
+    expect(() => emitted({ GROUPCHAT_USER_POOL_ID: 'p', GROUPCHAT_USER_POOL_CLIENT_ID: 'c' })).toThrow(/without GROUPCHAT_WS_URL/);
+  });
+
   it('writes nothing without the variable', () => {
     expect(emitted({})).toEqual([]);
     expect(emitted({ GROUPCHAT_WS_URL: '  ' })).toEqual([]);

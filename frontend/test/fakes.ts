@@ -97,6 +97,9 @@ export class FakeAuth implements Auth {
   offline = false;
   /** What signIn answers after a right password. */
   nextStep: SignInStep = 'done';
+  /** What each answer() to a step answers next, in order; then 'done'. The response "wrong" is refused. */
+  steps: SignInStep[] = [];
+  private pending = '';
   calls: string[] = [];
   private issued = 0;
   private current: IdToken | null = null;
@@ -110,12 +113,21 @@ export class FakeAuth implements Auth {
     this.calls.push(`signIn:${username}`);
     if (this.offline) throw new AuthProblem('Cannot reach the sign-in service.');
     if (password !== this.password) throw new AuthProblem('Incorrect username or password.');
-    if (this.nextStep === 'done') {
-      this.user = username;
-      this.refuseRenewal = false;
-      this.current = null;
-    }
+    this.pending = username;
+    if (this.nextStep === 'done') this.signedIn();
     return this.nextStep;
+  }
+  async answer(response: string): Promise<SignInStep> {
+    this.calls.push(`answer:${response}`);
+    if (response === 'wrong') throw new AuthProblem('That code is not right.');
+    const next = this.steps.shift() ?? 'done';
+    if (next === 'done') this.signedIn();
+    return next;
+  }
+  private signedIn(): void {
+    this.user = this.pending;
+    this.refuseRenewal = false;
+    this.current = null;
   }
   async signUp(username: string): Promise<void> {
     this.calls.push(`signUp:${username}`);

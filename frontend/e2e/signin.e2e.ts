@@ -1,0 +1,247 @@
+// End to end with sign-in: scripts/test-e2e.sh runs this file against a local
+// stack started with -auth cognito, whose local issuer (cognito-local) has the
+// test accounts alice, bob and carol, and whose gateway calls the $connect
+// authorizer as API Gateway does. People sign in through the page's real form
+// (Amplify, the password flow the local issuer supports), chat publicly and
+// privately, and sign out; tokens about to expire are renewed before a
+// reconnect; a session that cannot be renewed, or a token the server refuses,
+// brings back the sign-in form instead of a reconnect loop.
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BASE,
+  dropAllConnections,
+  launch,
+  members,
+  notices,
+  open,
+  poll,
+  ROOM,
+  say,
+  signIn,
+  texts,
+  tokenOf,
+  you,
+  type Person,
+} from './browser';
+
+let browser: Browser;
+const people: Record<'alice' | 'bob' | 'carol', Person> = {} as never;
+const all = (): Person[] => [people.alice, people.bob, people.carol];
+
+beforeAll(async () => {
+  browser = await launch();
+  for (const name of ['alice', 'bob', 'carol'] as const) people[name] = await open(browser);
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Joins the room with the name the join form was given after signing in (the username). */
+async function joinAsSignedIn(p: Person, room = ROOM): Promise<void> {
+  await p.page.fill('#join-room', room);
+  await p.page.press('#join-room', 'Enter');
+  await p.page.waitForSelector('#conn[data-state="ready"]');
+}
+
+/** Rewrites claims of the ID token Amplify stored (its signature no longer matches). */
+async function tamperStoredIdToken(page: Page, claims: Record<string, unknown>): Promise<string> {
+  return page.evaluate((claims) => {
+    const key = Object.keys(localStorage).find((k) => k.startsWith('CognitoIdentityServiceProvider.') && k.endsWith('.idToken'));
+    if (!key) throw new Error('no stored ID token');
+    const [h, p, s] = (localStorage.getItem(key) ?? '').split('.');
+    const payload = JSON.parse(atob(p.replace(/-/g, '+').replace(/_/g, '/')));
+    Object.assign(payload, claims);
+    const b64 = btoa(JSON.stringify(payload)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+    const token = `${h}.${b64}.${s}`;
+    localStorage.setItem(key, token);
+    return token;
+  }, claims);
+}
+
+describe('signing in', () => {
+  it('the page asks everyone to sign in before anything else', async () => {
+    for (const p of all()) {
+      await p.page.waitForSelector('#signin-form:visible');
+      expect(await p.page.isVisible('#join-form')).toBe(false);
+      expect(await p.page.isVisible('#account')).toBe(false);
+    }
+  });
+
+  it('a wrong password is refused on the form', async () => {
+    const a = people.alice.page;
+    await a.fill('#signin-username', 'alice');
+    await a.fill('#signin-password', 'not-the-password');
+    await a.click('#signin-submit');
+    await poll(async () => (await a.textContent('#signin-error')) ?? '').toBe('Incorrect username or password.');
+    expect(await a.isVisible('#join-form')).toBe(false);
+  });
+
+  it('alice, bob and carol sign in, join with their usernames and see each other', async () => {
+    for (const [name, p] of Object.entries(people)) {
+      await signIn(p, name);
+      expect(await p.page.textContent('#account-name')).toBe(name);
+      expect(await p.page.inputValue('#join-name')).toBe(name);
+      expect(await p.page.inputValue('#signin-password')).toBe(''); // nothing of the password is kept
+      await joinAsSignedIn(p);
+    }
+    for (const p of all()) await poll(() => members(p)).toEqual(['alice', 'bob', 'carol']);
+    expect(await you(people.bob)).toEqual(['bob']);
+    // Every socket carried an ID token of the local issuer in its token parameter.
+    for (const p of all()) {
+      expect(p.sockets).toHaveLength(1);
+      expect(tokenOf(p.sockets[0].url)).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+    }
+    // Nothing of the password is in the page's storage.
+    const stored = await people.alice.page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }));
+    expect(stored).not.toContain('alice-local-Passw0rd');
+  });
+
+  it('public messages reach all three; a private one only its two', async () => {
+    const want = ['Signed in and here.', 'Me too.', 'And me.'];
+    for (const [i, p] of all().entries()) {
+      await say(p, want[i]);
+      for (const q of all()) await poll(() => texts(q, 'public')).toContain(want[i]);
+    }
+    const a = people.alice.page;
+    await a.check('#members input[data-name="bob"]');
+    await say(people.alice, 'bob, a word in private.');
+    await a.click('#to-clear');
+    for (const p of [people.alice, people.bob]) await poll(() => texts(p, 'private')).toEqual(['bob, a word in private.']);
+    await say(people.bob, 'Public again.');
+    await poll(() => texts(people.carol, 'public')).toContain('Public again.');
+    expect(await texts(people.carol, 'private')).toEqual([]);
+    expect(await people.carol.page.textContent('#log')).not.toContain('a word in private');
+  });
+
+  it('a stored session signs a reloaded page in without the form', async () => {
+    const b = people.bob;
+    await b.page.reload();
+    await b.page.waitForSelector('#join-form:visible');
+    expect(await b.page.isVisible('#signin-form')).toBe(false);
+    expect(await b.page.textContent('#account-name')).toBe('bob');
+    await joinAsSignedIn(b);
+    await poll(() => members(b)).toEqual(['alice', 'bob', 'carol']);
+  });
+});
+
+describe('tokens across reconnects', () => {
+  it('a token about to expire is renewed from the issuer before the reconnect, never sent', async () => {
+    const a = people.alice;
+    // The stored token says it expires in a minute: the page must renew it
+    // before it reconnects (and this one, altered, would be refused anyway).
+    const stale = await tamperStoredIdToken(a.page, { exp: Math.floor(Date.now() / 1000) + 60 });
+    const before = a.sockets.length;
+    await dropAllConnections();
+    for (const p of all()) await p.page.waitForSelector('#conn[data-state="ready"]', { timeout: 20_000 });
+    const since = a.sockets.slice(before);
+    expect(since.length).toBe(1); // no refused attempt in between
+    expect(tokenOf(since[0].url)).not.toBe(stale);
+    expect(tokenOf(since[0].url)).not.toBe(tokenOf(a.sockets[0].url));
+    // Every reconnect carried a token, and chat goes on.
+    for (const p of all()) expect(tokenOf(p.sockets.at(-1)!.url)).toBeTruthy();
+    await say(a, 'Still here after the renewal.');
+    for (const p of all()) await poll(() => texts(p, 'public')).toContain('Still here after the renewal.');
+  });
+
+  it('a stored token the server refuses is replaced by a renewed one on the next attempt', async () => {
+    const b = people.bob;
+    const bad = await tamperStoredIdToken(b.page, { 'cognito:username': 'mallory' });
+    const before = b.sockets.length;
+    await dropAllConnections();
+    await b.page.waitForSelector('#conn[data-state="ready"]', { timeout: 20_000 });
+    const since = b.sockets.slice(before);
+    expect(since.map((s) => tokenOf(s.url) === bad)).toEqual([true, false]);
+    expect(await b.page.textContent('#account-name')).toBe('bob');
+    for (const p of all()) await p.page.waitForSelector('#conn[data-state="ready"]', { timeout: 20_000 });
+  });
+});
+
+describe('leaving', () => {
+  it('signing out closes the connection and shows the sign-in form', async () => {
+    const c = people.carol;
+    await c.page.click('#sign-out');
+    await c.page.waitForSelector('#signin-form:visible');
+    await poll(async () => c.sockets.every((s) => s.closed)).toBe(true);
+    expect(await c.page.isVisible('#chat')).toBe(false);
+    expect(await c.page.isVisible('#account')).toBe(false);
+    expect(await c.page.inputValue('#signin-username')).toBe('carol');
+    for (const p of [people.alice, people.bob]) {
+      await poll(() => members(p)).toEqual(['alice', 'bob']);
+      await poll(() => notices(p)).toContain('carol left');
+    }
+    // Signed out for good: a reload asks to sign in again.
+    await c.page.reload();
+    await c.page.waitForSelector('#signin-form:visible');
+  });
+
+  it('a session that can no longer be renewed brings back the sign-in form, saying so', async () => {
+    const b = people.bob;
+    // The stored token has expired and the refresh token is not one the issuer knows.
+    await b.page.evaluate(() => {
+      const key = Object.keys(localStorage).find((k) => k.endsWith('.refreshToken'));
+      if (!key) throw new Error('no stored refresh token');
+      localStorage.setItem(key, 'revoked-refresh-token');
+    });
+    await tamperStoredIdToken(b.page, { exp: Math.floor(Date.now() / 1000) - 60 });
+    const before = b.sockets.length;
+    await dropAllConnections();
+    await b.page.waitForSelector('#signin-form:visible', { timeout: 20_000 });
+    expect(await b.page.textContent('#signin-notice')).toBe('Your session has ended. Sign in again.');
+    expect(await b.page.getAttribute('#conn', 'data-state')).toBe('stopped');
+    await b.page.waitForTimeout(3_000);
+    expect(b.sockets.length).toBe(before); // not one reconnect without a session
+    await poll(() => members(people.alice)).toEqual(['alice']);
+    // Signing in again works, and chat goes on.
+    await signIn(b, 'bob');
+    await joinAsSignedIn(b);
+    await poll(() => members(people.alice)).toEqual(['alice', 'bob']);
+  });
+});
+
+describe('a tampered token', () => {
+  it('is refused at the handshake, and the page goes back to sign-in rather than retry forever', async () => {
+    const m = await open(browser);
+    try {
+      // Every socket this page opens carries its token with the signature altered.
+      await m.page.addInitScript(() => {
+        const Real = window.WebSocket;
+        window.WebSocket = class extends Real {
+          constructor(url: string | URL, protocols?: string | string[]) {
+            const u = new URL(url);
+            const t = u.searchParams.get('token');
+            if (t) u.searchParams.set('token', t.slice(0, -6) + (t.endsWith('AAAAAA') ? 'BBBBBB' : 'AAAAAA'));
+            super(u, protocols);
+          }
+        } as typeof WebSocket;
+      });
+      await m.page.goto(`${BASE}/`);
+      await signIn(m, 'carol');
+      await m.page.fill('#join-room', ROOM);
+      await m.page.press('#join-room', 'Enter');
+      await m.page.waitForSelector('#signin-form:visible', { timeout: 30_000 });
+      expect(await m.page.textContent('#signin-notice')).toBe('The chat server did not accept your sign-in. Sign in again.');
+      expect(await m.page.getAttribute('#conn', 'data-state')).toBe('stopped');
+      const tries = m.sockets.length;
+      expect(tries).toBe(3); // the stored token, then two renewed ones
+      expect(m.sockets.every((s) => s.closed)).toBe(true);
+      await m.page.waitForTimeout(5_000);
+      expect(m.sockets.length).toBe(tries);
+      // Nobody by that token got in.
+      expect(await members(people.alice)).toEqual(['alice', 'bob']);
+      expect(m.errors).toEqual([]);
+    } finally {
+      await m.context.close();
+    }
+  });
+});
+
+describe('the whole conversation', () => {
+  it('raised no script errors and no dialogs', () => {
+    for (const p of all()) {
+      expect(p.errors).toEqual([]);
+      expect(p.dialogs).toEqual([]);
+    }
+  });
+});
