@@ -2,9 +2,13 @@
 # What `make dev` runs (after scripts/deps.sh): builds the page when frontend/
 # exists, builds cmd/local and runs it in the foreground, so Ctrl-C reaches it
 # directly. Flags are passed on: scripts/dev.sh -port 9000 -data .dynalite
-# Sign-in: AUTH=cognito (or -auth cognito) starts the local issuer with test
-# accounts; AUTH=none lets anyone connect (docs/local.md, Signing in).
+# Sign-in is on by default: the local issuer starts with the test accounts
+# alice, bob and carol (printed at start), and the page asks to sign in.
+# AUTH=none (or -auth none) runs the open chat, where anyone may connect
+# (docs/local.md, Signing in). cmd/local itself defaults to none; this script
+# is what makes `make dev` sign in.
 set -euo pipefail
+export AUTH="${AUTH:-cognito}"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # at least the Go release go.mod's toolchain line pins
 cd "$(dirname "$0")/.."
 if [ -f frontend/package.json ]; then
