@@ -45,6 +45,7 @@ const (
 	EnvFrontendUserPoolID       = "GROUPCHAT_USER_POOL_ID"        // e.g. eu-west-1_AbC123
 	EnvFrontendUserPoolClientID = "GROUPCHAT_USER_POOL_CLIENT_ID" // the app client: no secret, SRP and refresh only
 	EnvFrontendAuthIssuer       = "GROUPCHAT_AUTH_ISSUER"         // as EnvAuthIssuer
+	EnvFrontendSignUp           = "GROUPCHAT_SIGN_UP"             // "true" when the environment's selfSignUp is on
 )
 
 // PageConfig is the page's runtime configuration, config.json next to the
@@ -68,4 +69,7 @@ type PageConfig struct {
 	// (Amplify's userPoolEndpoint): the local stack's cognito-local, which
 	// signs in with USER_PASSWORD_AUTH (it has no SRP). Absent on AWS.
 	UserPoolEndpoint string `json:"userPoolEndpoint,omitempty"`
+	// SignUp is true when people may create their own account
+	// (EnvFrontendSignUp, the environment's selfSignUp): the page offers it.
+	SignUp bool `json:"signUp,omitempty"`
 }

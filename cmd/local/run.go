@@ -18,8 +18,9 @@ import (
 	"github.com/groupchat/groupchat/local/gateway"
 )
 
-// defaultAuth is the sign-in mode without -auth or $AUTH: none until the
-// page can sign in, then cognito.
+// defaultAuth is the sign-in mode without -auth or $AUTH: none, which the
+// tests and the load benchmark run; `make dev` (scripts/dev.sh) sets
+// AUTH=cognito.
 const defaultAuth = contract.AuthNone
 
 // shutdownTimeout bounds the graceful stop.

@@ -2,13 +2,16 @@
 // from the build's environment (Amplify's build gets it from the stack):
 // GROUPCHAT_WS_URL, the deployed stage's wss:// URL, and with sign-in on
 // (auth cognito) the user pool the page signs in to (GROUPCHAT_AUTH_REGION,
-// GROUPCHAT_USER_POOL_ID, GROUPCHAT_USER_POOL_CLIENT_ID, GROUPCHAT_AUTH_ISSUER:
+// GROUPCHAT_USER_POOL_ID, GROUPCHAT_USER_POOL_CLIENT_ID, GROUPCHAT_AUTH_ISSUER,
+// and GROUPCHAT_SIGN_UP "true" where people may create their own account:
 // contract/auth.go). The field names are contract.PageConfig's. Without
 // GROUPCHAT_WS_URL nothing is written: the local stack answers /config.json
 // itself.
 import type { Plugin } from 'vite';
 
 export const WS_URL_ENV = 'GROUPCHAT_WS_URL';
+/** "true" where the user pool lets people sign up (contract.EnvFrontendSignUp): config.json "signUp": true. */
+export const SIGN_UP_ENV = 'GROUPCHAT_SIGN_UP';
 
 /** The sign-in variables (contract.EnvFrontend*) and the config.json field each fills. */
 export const AUTH_ENV = {
@@ -34,13 +37,14 @@ export function configJson(wsUrl: string, env: Env = {}): string {
  * set. Some but not the pool and the client is a broken setting: the build
  * fails, rather than publish a page that cannot sign in.
  */
-function authFields(env: Env): Record<string, string> {
+function authFields(env: Env): Record<string, string | boolean> {
   const set = Object.entries(AUTH_ENV)
     .map(([k, field]) => [k, field, env[k]?.trim() ?? ''] as const)
     .filter(([, , v]) => v !== '');
   if (set.length === 0) return {};
-  const fields: Record<string, string> = { auth: 'cognito' };
+  const fields: Record<string, string | boolean> = { auth: 'cognito' };
   for (const [, field, v] of set) fields[field] = v;
+  if (env[SIGN_UP_ENV]?.trim() === 'true') fields.signUp = true;
   for (const need of ['GROUPCHAT_USER_POOL_ID', 'GROUPCHAT_USER_POOL_CLIENT_ID'] as const) {
     if (!fields[AUTH_ENV[need]]) {
       throw new Error(`${need} is missing while ${set.map(([k]) => k).join(', ')} ${set.length === 1 ? 'is' : 'are'} set: sign-in needs the user pool and its app client`);

@@ -152,6 +152,18 @@ describe('the build\'s config.json', () => {
     expect(authSetting(body)).toEqual({ mode: 'cognito', userPoolId: 'eu-west-1_AbC123', userPoolClientId: 'client1', signUp: false });
   });
 
+  it('offers sign-up only where the pool allows it', () => {
+    const env = {
+      GROUPCHAT_WS_URL: 'wss://x/prod',
+      GROUPCHAT_USER_POOL_ID: 'eu-west-1_AbC123',
+      GROUPCHAT_USER_POOL_CLIENT_ID: 'client1',
+    };
+    const [on] = emitted({ ...env, GROUPCHAT_SIGN_UP: 'true' }) as Array<{ source: string }>;
+    expect(authSetting(JSON.parse(on.source))).toMatchObject({ mode: 'cognito', signUp: true });
+    const [off] = emitted(env) as Array<{ source: string }>;
+    expect(JSON.parse(off.source).signUp).toBeUndefined();
+  });
+
   it('fails the build on half a sign-in setting', () => {
     expect(() => emitted({ GROUPCHAT_WS_URL: 'wss://x/prod', GROUPCHAT_USER_POOL_ID: 'eu-west-1_AbC123' })).toThrow(
       /GROUPCHAT_USER_POOL_CLIENT_ID is missing/,

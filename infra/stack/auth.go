@@ -39,6 +39,8 @@ type Auth struct {
 	Region *string
 	// Authorizer is bound to $connect by newAPI; it runs fn.
 	Authorizer awsapigatewayv2authorizers.WebSocketLambdaAuthorizer
+	// SelfSignUp is the environment's selfSignUp: the page offers sign-up.
+	SelfSignUp bool
 }
 
 // newAuth builds the sign-in resources for cfg, or returns nil with auth "none".
@@ -92,7 +94,7 @@ func newAuth(scope constructs.Construct, cfg Config, fn awslambda.IFunction) *Au
 		PreventUserExistenceErrors: jsii.Bool(true),
 	})
 	issuer := jsii.String("https://cognito-idp." + *st.Region() + "." + *st.UrlSuffix() + "/" + *pool.UserPoolId())
-	a := &Auth{UserPool: pool, Client: client, Issuer: issuer, Region: st.Region()}
+	a := &Auth{UserPool: pool, Client: client, Issuer: issuer, Region: st.Region(), SelfSignUp: cfg.SelfSignUp}
 	// The same function answers the authorizer's REQUEST event. API Gateway
 	// has no result cache for WebSocket authorizers (AuthorizerResultTtlInSeconds
 	// is an HTTP API setting), and none is wanted: $connect runs once per

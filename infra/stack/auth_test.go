@@ -357,6 +357,11 @@ func TestSignInSettingsReachFunctionAndPage(t *testing.T) {
 				contract.EnvFrontendUserPoolClientID: client, contract.EnvFrontendAuthIssuer: s.issuer()}
 			wantNames = append(wantNames, contract.EnvFrontendAuthRegion, contract.EnvFrontendUserPoolID,
 				contract.EnvFrontendUserPoolClientID, contract.EnvFrontendAuthIssuer)
+			if s.cfg.SelfSignUp {
+				// The page offers sign-up only where the pool allows it.
+				page[contract.EnvFrontendSignUp] = "true"
+				wantNames = append(wantNames, contract.EnvFrontendSignUp)
+			}
 			for k, v := range page {
 				if !sameJSON(values[k], v) {
 					t.Errorf("page's %s = %s, want %s", k, asJSON(values[k]), asJSON(v))

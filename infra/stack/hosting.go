@@ -100,6 +100,9 @@ func branchVariables(wsURL *string, auth *Auth) []any {
 			v(contract.EnvFrontendUserPoolID, auth.UserPool.UserPoolId()),
 			v(contract.EnvFrontendUserPoolClientID, auth.Client.UserPoolClientId()),
 			v(contract.EnvFrontendAuthIssuer, auth.Issuer))
+		if auth.SelfSignUp {
+			vars = append(vars, v(contract.EnvFrontendSignUp, jsii.String("true")))
+		}
 	}
 	return vars
 }
