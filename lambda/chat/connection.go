@@ -62,6 +62,11 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 	c.Name = claim.Name
 	if err := inv.store.PutConnection(inv.ctx, c); err != nil {
 		inv.log.Error("record connection", "error", err)
+		// The put may have been applied all the same: a record left behind
+		// would be listed as a member and later announced as gone.
+		if _, _, err := inv.store.DeleteConnection(inv.ctx, c.ID); err != nil {
+			inv.log.Warn("remove the connection's record", "error", err)
+		}
 		if previous == "" {
 			// A name taken over from a previous connection stays claimed:
 			// the client retries with its token, or the claim is orphaned.
@@ -83,6 +88,13 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 		}
 		if ok {
 			inv.replaced(old, c.ID)
+			if Fold(old.Name) != Fold(c.Name) {
+				// A rename of the old connection landed in between: the name
+				// it took is nobody's now.
+				if _, err := inv.store.ReleaseName(inv.ctx, room, old.Name, previous); err != nil {
+					inv.log.Warn("release the replaced connection's name", "error", err)
+				}
+			}
 		}
 	}
 	inv.m.add(&inv.m.accepted, 1)
@@ -119,20 +131,16 @@ func (inv *invocation) disconnect() {
 	// A reconnect with the resume token may have taken the name over before
 	// the release: then the person has not left.
 	left := Record{Kind: KindLeft, Room: c.Room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // before the release
-	heldByOther, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID)
+	resumedBy, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID)
 	if err != nil {
 		inv.log.Warn("release name", "error", err)
 	}
-	if heldByOther {
+	if resumedBy != "" {
 		// This $disconnect removed the record, so the connection that took
 		// the name finds it gone and records nothing: the replacement is
-		// recorded here. One read names that connection.
+		// recorded here.
 		inv.log.Info("disconnected; the name is already held by a new connection", "room", c.Room)
-		by, _, err := inv.store.Owner(inv.ctx, c.Room, c.Name)
-		if err != nil {
-			inv.log.Warn("read the name's new holder", "error", err)
-		}
-		inv.replaced(c, by.ConnID)
+		inv.replaced(c, resumedBy)
 		return
 	}
 	inv.m.add(&inv.m.accepted, 1)

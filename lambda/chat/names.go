@@ -35,8 +35,16 @@ func (inv *invocation) setName(req request) []byte {
 	renamed := Record{Kind: KindRenamed, Room: c.Room, From: name, OldName: c.Name, ConnID: c.ID, TS: inv.opt.Now()}
 	frame.TS = millis(renamed.TS)
 	if !sameName {
-		if _, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
+		resumedBy, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID)
+		if err != nil {
 			inv.log.Warn("release old name", "error", err)
+		}
+		if resumedBy != "" {
+			// The person reconnected while this rename ran: the new
+			// connection has the old name and removed this one's record.
+			// Nobody was told of the new name, and it is nobody's.
+			inv.release(c.Room, name, c.ID)
+			return inv.fail(req, notConnected)
 		}
 	}
 	inv.m.add(&inv.m.accepted, 1)
@@ -45,14 +53,15 @@ func (inv *invocation) setName(req request) []byte {
 	return nil
 }
 
-// renameFailed decides what a failed Rename leaves. The new name's claim is
-// released only when the connection's record is known not to carry it: a
-// concurrent setName to the same name from this connection may have won
-// (its record then carries the name, and the claim is that request's), and
-// a write that failed by timeout may have been applied. It returns the
-// reply and true when setName is over; false when the rename turned out to
-// have been applied by this request and setName goes on as if it had
-// succeeded.
+// renameFailed decides what a failed Rename leaves: every name the
+// connection's record is known not to carry is released, old and new (each
+// only if this connection still holds it). A concurrent setName of this
+// connection may have won (its record then carries that name, and the claim
+// is that request's); a write that failed by timeout may have been applied;
+// the record may be gone ($disconnect removed it, perhaps after this rename
+// landed and its answer was lost). It returns the reply and true when
+// setName is over; false when the rename turned out to have been applied by
+// this request and setName goes on as if it had succeeded.
 func (inv *invocation) renameFailed(req request, c Connection, name string, sameName bool, frame renamedFrame, err error) ([]byte, bool) {
 	cur, getErr := inv.store.GetConnection(inv.ctx, c.ID)
 	switch {
@@ -68,9 +77,18 @@ func (inv *invocation) renameFailed(req request, c Connection, name string, same
 		// record carries would let a second person take the name.
 		return inv.internal(req, "rename", errors.Join(err, getErr)), true
 	}
-	if !sameName && (getErr != nil || Fold(cur.Name) != Fold(name)) {
-		if _, err := inv.store.ReleaseName(inv.ctx, c.Room, name, c.ID); err != nil {
-			inv.log.Warn("release unused name", "error", err)
+	gone := getErr != nil // ErrNotFound
+	if gone || Fold(cur.Name) != Fold(name) {
+		inv.release(c.Room, name, c.ID)
+	}
+	if !sameName && (gone || Fold(cur.Name) != Fold(c.Name)) {
+		// The room may know this connection only by its old name: if the
+		// record is gone, its $disconnect announced the name the record
+		// carried, perhaps the new one. Presence is ordered by ts, so a
+		// "left" taken before the release cannot hide a later holder.
+		left := presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(inv.opt.Now())}
+		if resumedBy := inv.release(c.Room, c.Name, c.ID); gone && resumedBy == "" {
+			inv.broadcast(c.Room, encode(left), "", nil)
 		}
 	}
 	switch {
@@ -80,4 +98,14 @@ func (inv *invocation) renameFailed(req request, c Connection, name string, same
 		return inv.fail(req, problem(CodeBusy, "Your name was being changed by another request; try again.")), true
 	}
 	return inv.internal(req, "rename", err), true
+}
+
+// release gives up a name's claim if this connection still holds it, and
+// returns the connection a resume handed it to, if any.
+func (inv *invocation) release(room, name, connID string) (resumedBy string) {
+	resumedBy, err := inv.store.ReleaseName(inv.ctx, room, name, connID)
+	if err != nil {
+		inv.log.Warn("release name", "error", err)
+	}
+	return resumedBy
 }

@@ -15,10 +15,11 @@ type Store interface {
 	// returns the id of the connection the name was taken over from with
 	// that token, if any: the same person's previous connection.
 	ClaimName(ctx context.Context, c Claim) (previousOwner string, err error)
-	// ReleaseName gives up a claim, only if connID still holds it. It
-	// reports whether another live connection holds the name (a resume or a
-	// take-over got there first); a claim already gone is released.
-	ReleaseName(ctx context.Context, room, name, connID string) (heldByOther bool, err error)
+	// ReleaseName gives up a claim, only if connID still holds it. When a
+	// resume took the name over from connID first, it returns the
+	// connection that did; a claim already gone, or taken by someone else
+	// after a release, returns "".
+	ReleaseName(ctx context.Context, room, name, connID string) (resumedBy string, err error)
 
 	// PutConnection records a new connection.
 	PutConnection(ctx context.Context, c Connection) error

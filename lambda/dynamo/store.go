@@ -271,8 +271,10 @@ func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, now time.Time, w s
 
 // ReleaseName implements chat.Store: one conditional DeleteItem, plus a
 // GetItem when its condition fails. A retry of an applied release finds no
-// claim, which is the outcome it wanted.
-func (s *Store) ReleaseName(ctx context.Context, room, name, connID string) (bool, error) {
+// claim, which is the outcome it wanted. A claim held by another connection
+// counts as a resume only when it names connID as the holder it replaced:
+// a stranger who claimed the name after the release did not resume.
+func (s *Store) ReleaseName(ctx context.Context, room, name, connID string) (string, error) {
 	k := key(contract.ConnPK, claimKey(room, name))
 	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.names.Connections),
@@ -282,17 +284,20 @@ func (s *Store) ReleaseName(ctx context.Context, room, name, connID string) (boo
 		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(connID)},
 	})
 	if err == nil {
-		return false, nil
+		return "", nil
 	}
 	if !conditionFailed(err) {
-		return false, fmt.Errorf("release name: %w", err)
+		return "", fmt.Errorf("release name: %w", err)
 	}
 	var held claimItem
 	found, err := s.get(ctx, s.names.Connections, k, &held)
 	if err != nil {
-		return false, fmt.Errorf("read name claim: %w", err)
+		return "", fmt.Errorf("read name claim: %w", err)
 	}
-	return found && held.ConnectionID != connID && held.ExpiresAt >= s.now().Unix(), nil
+	if found && held.Previous == connID && held.ConnectionID != connID && held.ExpiresAt >= s.now().Unix() {
+		return held.ConnectionID, nil
+	}
+	return "", nil
 }
 
 // PutConnection implements chat.Store.
@@ -394,7 +399,8 @@ func (s *Store) remove(ctx context.Context, id, cond string, values map[string]t
 		condition += " AND " + cond
 		names["#at"] = attrConnectedAt
 	}
-	values[":w"] = str(newWriteToken())
+	w := newWriteToken()
+	values[":w"] = str(w)
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.names.Connections),
 		Key:                       k,
@@ -416,11 +422,15 @@ func (s *Store) remove(ctx context.Context, id, cond string, values map[string]t
 		}
 		return chat.Connection{}, false, nil
 	}
-	if err != nil {
-		return chat.Connection{}, false, fmt.Errorf("mark connection removed: %w", err)
-	}
 	var it connItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+	if err != nil {
+		// Every attempt may have failed after the mark was applied: then the
+		// record carries this call's token and is this call's to remove.
+		found, getErr := s.get(ctx, s.names.Connections, k, &it)
+		if getErr != nil || !found || it.Gone != w {
+			return chat.Connection{}, false, fmt.Errorf("mark connection removed: %w", err)
+		}
+	} else if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
 		return chat.Connection{}, false, fmt.Errorf("decode removed connection: %w", err)
 	}
 	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.names.Connections), Key: k}); err != nil {
