@@ -15,24 +15,9 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
-// AuthorizerRequest is API Gateway's event for a WebSocket API's $connect
-// REQUEST authorizer: the identity source (the token) arrives in the query
-// string; the request context is a WebSocket event's (routeKey "$connect",
-// connectionId, stage, apiId). aws-lambda-go's
-// APIGatewayCustomAuthorizerRequestTypeRequest is a REST API's, without
-// them. Its fields are local/gateway's AuthorizerEvent's, so either converts
-// to the other.
-type AuthorizerRequest struct {
-	Type string `json:"type"` // "REQUEST"
-	// MethodArn is arn:aws:execute-api:<region>:<account>:<apiId>/<stage>/$connect.
-	MethodArn                       string                                        `json:"methodArn"`
-	Headers                         map[string]string                             `json:"headers"`
-	MultiValueHeaders               map[string][]string                           `json:"multiValueHeaders"`
-	QueryStringParameters           map[string]string                             `json:"queryStringParameters"`
-	MultiValueQueryStringParameters map[string][]string                           `json:"multiValueQueryStringParameters"`
-	StageVariables                  map[string]string                             `json:"stageVariables"`
-	RequestContext                  events.APIGatewayWebsocketProxyRequestContext `json:"requestContext"`
-}
+// AuthorizerRequest is API Gateway's event for the $connect REQUEST
+// authorizer (contract.AuthorizerEvent, which local/gateway sends too).
+type AuthorizerRequest = contract.AuthorizerEvent
 
 // authorizerEventType is the "type" of a REQUEST authorizer's event; route
 // events have no "type".

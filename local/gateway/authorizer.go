@@ -20,21 +20,9 @@ import (
 type Authorizer func(context.Context, AuthorizerEvent) (events.APIGatewayCustomAuthorizerResponse, error)
 
 // AuthorizerEvent is the event API Gateway sends a WebSocket API's REQUEST
-// authorizer on $connect. aws-lambda-go has no type for it (its
-// APIGatewayCustomAuthorizerRequestTypeRequest is a REST API's, without
-// routeKey, eventType or connectionId), so the stand-in has its own; its
-// JSON is what the function receives on AWS.
-type AuthorizerEvent struct {
-	Type string `json:"type"` // "REQUEST"
-	// MethodArn is arn:aws:execute-api:<region>:<account>:<apiId>/<stage>/$connect.
-	MethodArn                       string                                        `json:"methodArn"`
-	Headers                         map[string]string                             `json:"headers"`
-	MultiValueHeaders               map[string][]string                           `json:"multiValueHeaders"`
-	QueryStringParameters           map[string]string                             `json:"queryStringParameters"`
-	MultiValueQueryStringParameters map[string][]string                           `json:"multiValueQueryStringParameters"`
-	StageVariables                  map[string]string                             `json:"stageVariables"`
-	RequestContext                  events.APIGatewayWebsocketProxyRequestContext `json:"requestContext"`
-}
+// authorizer on $connect (contract.AuthorizerEvent: the function decodes
+// the same type).
+type AuthorizerEvent = contract.AuthorizerEvent
 
 // The region and account of the stand-in's method ARNs: the local stack's
 // AWS configuration has us-east-1, and 123456789012 is AWS's example
