@@ -70,9 +70,7 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 		if previous == "" {
 			// A name taken over from a previous connection stays claimed:
 			// the client retries with its token, or the claim is orphaned.
-			if _, err := inv.store.ReleaseName(inv.ctx, room, c.Name, c.ID); err != nil {
-				inv.log.Warn("release name", "error", err)
-			}
+			inv.release(room, c.Name, c.ID)
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
@@ -91,9 +89,7 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 			if Fold(old.Name) != Fold(c.Name) {
 				// A rename of the old connection landed in between: the name
 				// it took is nobody's now.
-				if _, err := inv.store.ReleaseName(inv.ctx, room, old.Name, previous); err != nil {
-					inv.log.Warn("release the replaced connection's name", "error", err)
-				}
+				inv.release(room, old.Name, previous)
 			}
 		}
 	}
@@ -131,11 +127,7 @@ func (inv *invocation) disconnect() {
 	// A reconnect with the resume token may have taken the name over before
 	// the release: then the person has not left.
 	left := Record{Kind: KindLeft, Room: c.Room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // before the release
-	resumedBy, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID)
-	if err != nil {
-		inv.log.Warn("release name", "error", err)
-	}
-	if resumedBy != "" {
+	if resumedBy := inv.release(c.Room, c.Name, c.ID); resumedBy != "" {
 		// This $disconnect removed the record, so the connection that took
 		// the name finds it gone and records nothing: the replacement is
 		// recorded here.

@@ -35,11 +35,7 @@ func (inv *invocation) setName(req request) []byte {
 	renamed := Record{Kind: KindRenamed, Room: c.Room, From: name, OldName: c.Name, ConnID: c.ID, TS: inv.opt.Now()}
 	frame.TS = millis(renamed.TS)
 	if !sameName {
-		resumedBy, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID)
-		if err != nil {
-			inv.log.Warn("release old name", "error", err)
-		}
-		if resumedBy != "" {
+		if resumedBy := inv.release(c.Room, c.Name, c.ID); resumedBy != "" {
 			// The person reconnected while this rename ran: the new
 			// connection has the old name and removed this one's record.
 			// Nobody was told of the new name, and it is nobody's.
@@ -98,14 +94,4 @@ func (inv *invocation) renameFailed(req request, c Connection, name string, same
 		return inv.fail(req, problem(CodeBusy, "Your name was being changed by another request; try again.")), true
 	}
 	return inv.internal(req, "rename", err), true
-}
-
-// release gives up a name's claim if this connection still holds it, and
-// returns the connection a resume handed it to, if any.
-func (inv *invocation) release(room, name, connID string) (resumedBy string) {
-	resumedBy, err := inv.store.ReleaseName(inv.ctx, room, name, connID)
-	if err != nil {
-		inv.log.Warn("release name", "error", err)
-	}
-	return resumedBy
 }

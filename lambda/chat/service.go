@@ -150,3 +150,13 @@ func (inv *invocation) caller(req request) (Connection, []byte) {
 	}
 	return c, nil
 }
+
+// release gives up a name's claim if this connection still holds it, and
+// returns the connection a resume handed it to, if any.
+func (inv *invocation) release(room, name, connID string) string {
+	resumedBy, err := inv.store.ReleaseName(inv.ctx, room, name, connID)
+	if err != nil {
+		inv.log.Warn("release name", "holder", connID, "error", err)
+	}
+	return resumedBy
+}

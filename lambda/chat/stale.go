@@ -91,9 +91,7 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 		return c, false
 	}
 	gone := Record{Kind: KindGone, Room: c.Room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // before the release
-	if _, err := inv.store.ReleaseName(inv.ctx, c.Room, c.Name, c.ID); err != nil {
-		inv.log.Warn("release stale name", "stale", c.ID, "error", err)
-	}
+	inv.release(c.Room, c.Name, c.ID)
 	_ = inv.append(&gone)
 	inv.m.add(&inv.m.stale, 1)
 	return c, true
