@@ -10,8 +10,10 @@
 #   4. the longer variants of the fault scenarios (internal/faults
 #      -faults.long): each logs its load run's figures;
 #   5. the long concurrency stress test (lambda/chat -stress.long): every
-#      route at once on a lagging index with writes applied then failed.
-# Usage: scripts/bench.sh [go|stack|load|faults|stress|all]   (default all)
+#      route at once on a lagging index with writes applied then failed;
+#   6. post: the function's CPU and allocations per delivery (lambda/mgmt
+#      BenchmarkPost, -count 5, with the median of each column).
+# Usage: scripts/bench.sh [go|stack|load|faults|stress|post|all]   (default all)
 # BENCH_OUT (default bin/bench/) keeps the logs and the load run's JSON.
 # The load average is printed before each part: on a busy machine the
 # figures are worse, so note it with them.
@@ -22,6 +24,27 @@ what="${1:-all}"
 out="${BENCH_OUT:-bin/bench}"
 mkdir -p "$out"
 load_avg() { echo "bench: load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"; }
+# medians: reads `go test -bench` output and prints, per benchmark, the
+# median of every figure over its runs (-count N), as one table row.
+medians() {
+  awk '
+    /^Benchmark/ {
+      name = $1; if (!(name in runs)) order[++n] = name; r = ++runs[name]
+      for (i = 3; i < NF; i += 2) { unit = $(i + 1); v[name, unit, r] = $i; if (!((name, unit) in seen)) { seen[name, unit] = 1; units[name] = units[name] " " unit } }
+    }
+    END {
+      for (k = 1; k <= n; k++) {
+        name = order[k]; m = split(substr(units[name], 2), us, " "); line = "| " name " (median of " runs[name] ")"
+        for (j = 1; j <= m; j++) {
+          c = 0; for (r = 1; r <= runs[name]; r++) if ((name, us[j], r) in v) a[++c] = v[name, us[j], r] + 0
+          for (x = 2; x <= c; x++) { t = a[x]; for (y = x - 1; y >= 1 && a[y] > t; y--) a[y + 1] = a[y]; a[y + 1] = t }
+          med = (c % 2) ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+          line = line " | " sprintf("%.0f", med) " " us[j]
+        }
+        print line " |"
+      }
+    }'
+}
 
 if [ "$what" = go ] || [ "$what" = all ]; then
   load_avg
@@ -66,6 +89,14 @@ if [ "$what" = faults ] || [ "$what" = all ]; then
     exit 1
   }
   grep -E '^(--- |ok|FAIL)|figures:' "$out/faults.log" | tee "$out/faults.txt"
+  load_avg
+fi
+
+if [ "$what" = post ] || [ "$what" = all ]; then
+  load_avg
+  echo "bench: go test -run '^\$' -bench Post -benchmem -count 5 ./lambda/mgmt"
+  go test -run '^$' -bench Post -benchmem -count 5 ./lambda/mgmt | tee "$out/post.txt"
+  medians <"$out/post.txt"
   load_avg
 fi
 

@@ -6,7 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
@@ -28,6 +31,23 @@ var _ chat.Poster = (*Poster)(nil)
 
 // New returns a Poster using api.
 func New(api API) *Poster { return &Poster{api: api} }
+
+// NewFromConfig builds the management API client for endpoint (the
+// stage's callback URL) from awsCfg, with room for pool concurrent
+// deliveries, and returns a Poster using it.
+func NewFromConfig(awsCfg aws.Config, endpoint string, pool int) *Poster {
+	// Keep a warm connection per concurrent delivery: the SDK's default of
+	// 10 idle connections per host would reconnect on every large fan-out.
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = pool
+		t.MaxIdleConnsPerHost = pool
+	})
+	api := apigatewaymanagementapi.NewFromConfig(awsCfg, func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.HTTPClient = httpClient
+	})
+	return New(api)
+}
 
 // Post sends data to one connection; a 410 Gone becomes chat.ErrGone.
 func (p *Poster) Post(ctx context.Context, connID string, data []byte) error {

@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/groupchat/groupchat/contract"
@@ -164,17 +162,7 @@ func New(cfg Config, awsCfg aws.Config, opt chat.Options) *chat.Service {
 		// eat the invocation (the SDK retries within the invocation's context).
 		o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(dynamoRequestTimeout)
 	})
-	// Keep a warm connection per concurrent delivery: the SDK's default of
-	// 10 idle connections per host would reconnect on every large fan-out.
 	opt = opt.WithDefaults()
-	pool := opt.PoolSize
-	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxIdleConns = pool
-		t.MaxIdleConnsPerHost = pool
-	})
-	api := apigatewaymanagementapi.NewFromConfig(awsCfg, func(o *apigatewaymanagementapi.Options) {
-		o.BaseEndpoint = aws.String(cfg.ManagementEndpoint)
-		o.HTTPClient = httpClient
-	})
-	return chat.New(dynamo.New(db, cfg.Tables, opt.Now), mgmt.New(api), opt)
+	poster := mgmt.NewFromConfig(awsCfg, cfg.ManagementEndpoint, opt.PoolSize)
+	return chat.New(dynamo.New(db, cfg.Tables, opt.Now), poster, opt)
 }

@@ -1,0 +1,237 @@
+package mgmt_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/lambda/mgmt"
+)
+
+const (
+	region    = "eu-west-1"
+	accessKey = "AKIDEXAMPLE"
+	secretKey = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+	token     = "session-token"
+)
+
+func awsConfig() aws.Config {
+	return aws.Config{Region: region,
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(accessKey, secretKey, token))}
+}
+
+// received is one request as the management API saw it.
+type received struct {
+	method, path string // path as sent, escaped
+	body         string
+	sigErr       error // nil when its SigV4 signature is right
+}
+
+// server answers the management API's POST /@connections/{id} like API
+// Gateway: 200, or the error a test set for a connection id (with the
+// x-amzn-ErrorType header the SDK maps to its typed errors). It checks every
+// request's SigV4 signature the way AWS does: the request is signed again
+// with the same key, time and signed headers, and the signatures compared.
+type server struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []received
+	errs     map[string]apiError // by connection id
+}
+
+type apiError struct {
+	status int
+	code   string
+}
+
+func newServer(tb testing.TB) *server {
+	s := &server{errs: map[string]apiError{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	tb.Cleanup(s.Close)
+	return s
+}
+
+func (s *server) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	id, _ := strings.CutPrefix(r.URL.Path, "/dev/@connections/")
+	s.mu.Lock()
+	s.requests = append(s.requests, received{r.Method, r.URL.EscapedPath(), string(body), checkSignature(r, body)})
+	e, failing := s.errs[id]
+	s.mu.Unlock()
+	if failing {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-Errortype", e.code)
+		w.WriteHeader(e.status)
+		_, _ = io.WriteString(w, `{"message":"`+e.code+` (test)"}`)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *server) fail(id string, status int, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errs[id] = apiError{status, code}
+}
+
+func (s *server) received() []received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.requests...)
+}
+
+// checkSignature signs a copy of r holding only the headers r's
+// Authorization lists as signed, at r's X-Amz-Date, for execute-api in
+// region, and compares the two Authorization headers.
+func checkSignature(r *http.Request, body []byte) error {
+	auth := r.Header.Get("Authorization")
+	_, signed, ok := strings.Cut(auth, "SignedHeaders=")
+	if !ok {
+		return errors.New("no SignedHeaders in Authorization: " + auth)
+	}
+	signed, _, _ = strings.Cut(signed, ",")
+	at, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	if err != nil {
+		return err
+	}
+	u := *r.URL
+	u.Scheme, u.Host = "http", r.Host
+	again, _ := http.NewRequest(r.Method, u.String(), nil)
+	again.URL = &u
+	again.ContentLength = r.ContentLength
+	for h := range strings.SplitSeq(signed, ";") {
+		if h != "host" && h != "content-length" {
+			again.Header[http.CanonicalHeaderKey(h)] = r.Header.Values(h)
+		}
+	}
+	sum := sha256.Sum256(body)
+	creds := aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey, SessionToken: token}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, again, hex.EncodeToString(sum[:]), "execute-api", region, at); err != nil {
+		return err
+	}
+	if want := again.Header.Get("Authorization"); want != auth {
+		return errors.New("signature mismatch: got " + auth + ", want " + want)
+	}
+	return nil
+}
+
+func newPoster(s *server) *mgmt.Poster { return newPosterAt(s.URL + "/dev") }
+
+func newPosterAt(url string) *mgmt.Poster { return mgmt.NewFromConfig(awsConfig(), url, 8) }
+
+// Every delivery is a signed POST of the frame, unchanged, to the
+// connection's @connections path, escaped as the SDK escapes it: API
+// Gateway's ids are base64, with +, / and =.
+func TestPostSendsTheFrameSigned(t *testing.T) {
+	s := newServer(t)
+	p := newPoster(s)
+	ids := []string{"L0SM9cOFvHcCIhw=", "a+b/c=", "plain"}
+	frame := `{"type":"public","from":"Alice","text":"héllo"}`
+	for _, id := range ids {
+		if err := p.Post(context.Background(), id, []byte(frame)); err != nil {
+			t.Fatalf("post to %s: %v", id, err)
+		}
+	}
+	got := s.received()
+	if len(got) != len(ids) {
+		t.Fatalf("%d requests, want %d", len(got), len(ids))
+	}
+	wantPaths := []string{"/dev/@connections/L0SM9cOFvHcCIhw%3D", "/dev/@connections/a%2Bb%2Fc%3D", "/dev/@connections/plain"}
+	for i, r := range got {
+		if r.method != http.MethodPost || r.path != wantPaths[i] || r.body != frame || r.sigErr != nil {
+			t.Errorf("request %d: %s %s %q, signature: %v; want POST %s with the frame, signed", i, r.method, r.path, r.body, r.sigErr, wantPaths[i])
+		}
+	}
+}
+
+// How each answer of the management API reaches the chat: 410 is
+// chat.ErrGone (the chat removes the connection), anything else an error
+// naming the connection that keeps the SDK's typed error, code and status;
+// a 500 is retried as the SDK retries it (three attempts in all).
+func TestPostMapsEveryAnswer(t *testing.T) {
+	s := newServer(t)
+	p := newPoster(s)
+	for _, tc := range []struct {
+		status   int
+		code     string
+		typed    any // a pointer to the SDK's error type, or nil
+		attempts int
+	}{
+		{http.StatusGone, "GoneException", nil, 1},
+		{http.StatusForbidden, "ForbiddenException", new(*types.ForbiddenException), 1},
+		{http.StatusRequestEntityTooLarge, "PayloadTooLargeException", new(*types.PayloadTooLargeException), 1},
+		{http.StatusBadRequest, "BadRequestException", nil, 1},
+		{http.StatusInternalServerError, "InternalServerErrorException", nil, 3},
+	} {
+		id := tc.code + "-id="
+		s.fail(id, tc.status, tc.code)
+		before := len(s.received())
+		err := p.Post(context.Background(), id, []byte("{}"))
+		if attempts := len(s.received()) - before; attempts != tc.attempts {
+			t.Errorf("%s: %d attempts, want %d", tc.code, attempts, tc.attempts)
+		}
+		if tc.status == http.StatusGone {
+			if err != chat.ErrGone {
+				t.Errorf("410: %v, want chat.ErrGone itself", err)
+			}
+			continue
+		}
+		if err == nil || errors.Is(err, chat.ErrGone) {
+			t.Fatalf("%s: %v, want an error that is not ErrGone", tc.code, err)
+		}
+		if !strings.HasPrefix(err.Error(), "post to "+id+": ") {
+			t.Errorf("%s: %q does not name the connection", tc.code, err)
+		}
+		var api smithy.APIError
+		var resp *awshttp.ResponseError
+		var op *smithy.OperationError
+		if !errors.As(err, &api) || api.ErrorCode() != tc.code || !errors.As(err, &resp) || resp.HTTPStatusCode() != tc.status ||
+			!errors.As(err, &op) || op.Service() != "ApiGatewayManagementApi" || op.Operation() != "PostToConnection" {
+			t.Errorf("%s: %v; want the SDK's operation error with code %s and status %d", tc.code, err, tc.code, tc.status)
+		}
+		if tc.typed != nil && !errors.As(err, tc.typed) {
+			t.Errorf("%s: %v is not a %T", tc.code, err, tc.typed)
+		}
+	}
+}
+
+// A management API that does not answer costs the delivery its context,
+// no more: the poster returns the context's error.
+func TestPostEndsWithItsContext(t *testing.T) {
+	stall := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stall:
+		}
+	}))
+	defer srv.Close()
+	defer close(stall)
+	p := mgmt.NewFromConfig(awsConfig(), srv.URL+"/dev", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := p.Post(ctx, "stalled=", []byte("{}"))
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, chat.ErrGone) {
+		t.Fatalf("stalled: %v, want context.DeadlineExceeded", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("took %v after a 200ms context", took)
+	}
+}
