@@ -13,45 +13,58 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/groupchat/groupchat/lambda/mgmt"
 )
 
 // BenchmarkPost measures the function's cost per delivery: one broadcast's
-// deliveries, the same frame to one connection after another, through the
-// Poster the function builds (mgmt.NewFromConfig: the SDK, signing, the HTTP
-// client) to a management API stand-in that answers 200. The stand-in runs in
+// deliveries, the same frame to one connection after another, to a
+// management API stand-in that answers 200, through the Poster the function
+// builds (poster=own-first-attempt, mgmt.NewFromConfig) and, for comparison,
+// through one making every call with the generated SDK client (poster=sdk,
+// mgmt.New: the function's poster before issue 16). The stand-in runs in
 // a process of its own (this test binary started again), so that B/op,
 // allocs/op and cpu-ns/op (this process's user and system CPU time per
 // delivery, from getrusage) are the function's alone; ns/op is the wall time
 // of one round trip on loopback. `scripts/bench.sh post` runs it.
 func BenchmarkPost(b *testing.B) {
 	url := startServerProcess(b)
-	for _, size := range []int{200, 32 << 10} {
-		b.Run(fmt.Sprintf("frame=%dB", size), func(b *testing.B) {
-			p := newPosterAt(url)
-			frame := []byte(`{"type":"public","from":"member-17","text":"` + strings.Repeat("x", size-48) + `"}`)
-			ids := make([]string, 1000)
-			for i := range ids {
-				ids[i] = fmt.Sprintf("L0SM9cOF%07d=", i)
-			}
-			ctx := context.Background()
-			// Warm up: the connection is open and the key derived, as in a
-			// warm function.
-			if err := p.Post(ctx, ids[0], frame); err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(frame)))
-			b.ReportAllocs()
-			cpu := cpuTime()
-			i := 0
-			for b.Loop() {
-				if err := p.Post(ctx, ids[i%len(ids)], frame); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
-		})
+	posters := []struct {
+		name string
+		new  func(string) *mgmt.Poster
+	}{{"sdk", newSDKPoster}, {"own-first-attempt", newPosterAt}}
+	for _, poster := range posters {
+		for _, size := range []int{200, 32 << 10} {
+			b.Run(fmt.Sprintf("poster=%s/frame=%dB", poster.name, size), func(b *testing.B) {
+				benchmarkPost(b, poster.new(url), size)
+			})
+		}
 	}
+}
+
+func benchmarkPost(b *testing.B, p *mgmt.Poster, size int) {
+	frame := []byte(`{"type":"public","from":"member-17","text":"` + strings.Repeat("x", size-48) + `"}`)
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("L0SM9cOF%07d=", i)
+	}
+	ctx := context.Background()
+	// Warm up: the connection is open and the key derived, as in a warm
+	// function.
+	if err := p.Post(ctx, ids[0], frame); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	cpu := cpuTime()
+	i := 0
+	for b.Loop() {
+		if err := p.Post(ctx, ids[i%len(ids)], frame); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // cpuTime is the process's user and system CPU time so far.

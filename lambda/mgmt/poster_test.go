@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	"github.com/aws/smithy-go"
 
@@ -135,6 +137,14 @@ func newPoster(s *server) *mgmt.Poster { return newPosterAt(s.URL + "/dev") }
 
 func newPosterAt(url string) *mgmt.Poster { return mgmt.NewFromConfig(awsConfig(), url, 8) }
 
+// newSDKPoster returns a poster making every call through the generated
+// client, as the function did before its own first attempts.
+func newSDKPoster(url string) *mgmt.Poster {
+	return mgmt.New(apigatewaymanagementapi.NewFromConfig(awsConfig(), func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(url)
+	}))
+}
+
 // Every delivery is a signed POST of the frame, unchanged, to the
 // connection's @connections path, escaped as the SDK escapes it: API
 // Gateway's ids are base64, with +, / and =.
@@ -160,53 +170,93 @@ func TestPostSendsTheFrameSigned(t *testing.T) {
 	}
 }
 
-// How each answer of the management API reaches the chat: 410 is
-// chat.ErrGone (the chat removes the connection), anything else an error
-// naming the connection that keeps the SDK's typed error, code and status;
-// a 500 is retried as the SDK retries it (three attempts in all).
-func TestPostMapsEveryAnswer(t *testing.T) {
+// The frame's hash is computed once per frame, not per delivery: frames
+// that follow each other, and a buffer the caller changes in place between
+// two posts, are each signed for what is sent.
+func TestPostSignsEachFrameForItsContent(t *testing.T) {
 	s := newServer(t)
 	p := newPoster(s)
-	for _, tc := range []struct {
-		status   int
-		code     string
-		typed    any // a pointer to the SDK's error type, or nil
-		attempts int
-	}{
-		{http.StatusGone, "GoneException", nil, 1},
-		{http.StatusForbidden, "ForbiddenException", new(*types.ForbiddenException), 1},
-		{http.StatusRequestEntityTooLarge, "PayloadTooLargeException", new(*types.PayloadTooLargeException), 1},
-		{http.StatusBadRequest, "BadRequestException", nil, 1},
-		{http.StatusInternalServerError, "InternalServerErrorException", nil, 3},
-	} {
-		id := tc.code + "-id="
-		s.fail(id, tc.status, tc.code)
-		before := len(s.received())
-		err := p.Post(context.Background(), id, []byte("{}"))
-		if attempts := len(s.received()) - before; attempts != tc.attempts {
-			t.Errorf("%s: %d attempts, want %d", tc.code, attempts, tc.attempts)
+	buf := []byte(`{"text":"one"}`)
+	for i, frame := range [][]byte{buf, buf, []byte(`{"text":"two"}`), buf} {
+		if err := p.Post(context.Background(), fmt.Sprint("c", i), frame); err != nil {
+			t.Fatal(err)
 		}
-		if tc.status == http.StatusGone {
-			if err != chat.ErrGone {
-				t.Errorf("410: %v, want chat.ErrGone itself", err)
+		copy(buf, `{"text":"ONE"}`) // the caller reuses its buffer
+	}
+	for _, r := range s.received() {
+		if r.sigErr != nil {
+			t.Errorf("%s %q: %v", r.path, r.body, r.sigErr)
+		}
+	}
+	if got := len(s.received()); got != 4 {
+		t.Fatalf("%d requests, want 4 (each delivered on its first attempt)", got)
+	}
+}
+
+// How each answer of the management API reaches the chat: 410 is
+// chat.ErrGone (the chat removes the connection), anything else an error
+// naming the connection that keeps the SDK's typed error, code and status,
+// the same whether the poster's own first attempt or the SDK client made the
+// call; a 500 is retried as the SDK retries it (three attempts), after the
+// poster's own first one.
+func TestPostMapsEveryAnswer(t *testing.T) {
+	s := newServer(t)
+	for _, poster := range []struct {
+		name  string
+		p     *mgmt.Poster
+		first int // attempts before the SDK client's
+	}{{"NewFromConfig", newPoster(s), 1}, {"SDK client only", newSDKPoster(s.URL + "/dev"), 0}} {
+		p := poster.p
+		for _, tc := range []struct {
+			status   int
+			code     string
+			typed    any // a pointer to the SDK's error type, or nil
+			attempts int // the SDK client's
+		}{
+			{http.StatusGone, "GoneException", nil, 1},
+			{http.StatusForbidden, "ForbiddenException", new(*types.ForbiddenException), 1},
+			{http.StatusRequestEntityTooLarge, "PayloadTooLargeException", new(*types.PayloadTooLargeException), 1},
+			{http.StatusBadRequest, "BadRequestException", nil, 1},
+			{http.StatusInternalServerError, "InternalServerErrorException", nil, 3},
+		} {
+			id := tc.code + "-id="
+			s.fail(id, tc.status, tc.code)
+			before := len(s.received())
+			err := p.Post(context.Background(), id, []byte("{}"))
+			want := poster.first + tc.attempts
+			if tc.status == http.StatusGone {
+				want = 1 // the first attempt's answer is the poster's answer
 			}
-			continue
+			if attempts := len(s.received()) - before; attempts != want {
+				t.Errorf("%s, %s: %d attempts, want %d", poster.name, tc.code, attempts, want)
+			}
+			if tc.status == http.StatusGone {
+				if err != chat.ErrGone {
+					t.Errorf("%s, 410: %v, want chat.ErrGone itself", poster.name, err)
+				}
+				continue
+			}
+			if err == nil || errors.Is(err, chat.ErrGone) {
+				t.Fatalf("%s, %s: %v, want an error that is not ErrGone", poster.name, tc.code, err)
+			}
+			if !strings.HasPrefix(err.Error(), "post to "+id+": ") {
+				t.Errorf("%s, %s: %q does not name the connection", poster.name, tc.code, err)
+			}
+			var api smithy.APIError
+			var resp *awshttp.ResponseError
+			var op *smithy.OperationError
+			if !errors.As(err, &api) || api.ErrorCode() != tc.code || !errors.As(err, &resp) || resp.HTTPStatusCode() != tc.status ||
+				!errors.As(err, &op) || op.Service() != "ApiGatewayManagementApi" || op.Operation() != "PostToConnection" {
+				t.Errorf("%s, %s: %v; want the SDK's operation error with code %s and status %d", poster.name, tc.code, err, tc.code, tc.status)
+			}
+			if tc.typed != nil && !errors.As(err, tc.typed) {
+				t.Errorf("%s, %s: %v is not a %T", poster.name, tc.code, err, tc.typed)
+			}
 		}
-		if err == nil || errors.Is(err, chat.ErrGone) {
-			t.Fatalf("%s: %v, want an error that is not ErrGone", tc.code, err)
-		}
-		if !strings.HasPrefix(err.Error(), "post to "+id+": ") {
-			t.Errorf("%s: %q does not name the connection", tc.code, err)
-		}
-		var api smithy.APIError
-		var resp *awshttp.ResponseError
-		var op *smithy.OperationError
-		if !errors.As(err, &api) || api.ErrorCode() != tc.code || !errors.As(err, &resp) || resp.HTTPStatusCode() != tc.status ||
-			!errors.As(err, &op) || op.Service() != "ApiGatewayManagementApi" || op.Operation() != "PostToConnection" {
-			t.Errorf("%s: %v; want the SDK's operation error with code %s and status %d", tc.code, err, tc.code, tc.status)
-		}
-		if tc.typed != nil && !errors.As(err, tc.typed) {
-			t.Errorf("%s: %v is not a %T", tc.code, err, tc.typed)
+	}
+	for _, r := range s.received() {
+		if r.sigErr != nil {
+			t.Errorf("%s: %v", r.path, r.sigErr)
 		}
 	}
 }
@@ -233,5 +283,33 @@ func TestPostEndsWithItsContext(t *testing.T) {
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("took %v after a 200ms context", took)
+	}
+}
+
+// The function's poster costs at most half the allocations per delivery of
+// the generated client's every-call path (issue 16: per-delivery CPU and
+// memory decide how big a room one invocation can serve). Measured, not
+// timed: allocations per delivery, the (plain) server's share included for
+// both.
+func TestPostAllocatesAtMostHalfOfTheSDKClient(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer s.Close()
+	frame := []byte(`{"type":"public","from":"member-17","text":"` + strings.Repeat("x", 150) + `"}`)
+	perDelivery := func(p *mgmt.Poster) float64 {
+		ctx := context.Background()
+		n := 0
+		return testing.AllocsPerRun(200, func() {
+			n++
+			if err := p.Post(ctx, fmt.Sprintf("conn-%d=", n%50), frame); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	sdk, own := perDelivery(newSDKPoster(s.URL+"/dev")), perDelivery(newPosterAt(s.URL+"/dev"))
+	t.Logf("allocations per delivery: SDK client %.0f, poster %.0f", sdk, own)
+	if own > sdk/2 {
+		t.Fatalf("the poster allocates %.0f times per delivery, the SDK client %.0f: want at most half", own, sdk)
 	}
 }
