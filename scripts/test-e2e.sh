@@ -10,7 +10,10 @@
 # Chromium: CHROMIUM_PATH, default /usr/bin/chromium. In CI (CI=true) a missing
 # Chromium is installed with apt-get; anywhere else the script says what to
 # install and fails. The tests never skip.
-# GROUPCHAT_UPDATE_SCREENSHOT=1 rewrites docs/screenshot.png from the run.
+# GROUPCHAT_UPDATE_SCREENSHOT=1 rewrites docs/screenshot.png (and the phone and
+# dark-mode pictures in docs/) from the run.
+# Arguments, if any, name the test files to run (e.g. e2e/layout.e2e.ts); only
+# the stacks those files need are started.
 set -euo pipefail
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # at least the Go release go.mod's toolchain line pins
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -95,8 +98,18 @@ start_stack() {
   ' "$base" "$pid"
 }
 
+only=("$@")
+# wanted FILE... says whether any of the files is to run (all when no arguments).
+wanted() {
+  [ ${#only[@]} -eq 0 ] && return 0
+  local f o
+  for f in "$@"; do for o in "${only[@]}"; do [ "${o#frontend/}" = "$f" ] && return 0; done; done
+  return 1
+}
+
 # run_e2e FILE runs one browser test file against the running stack.
 run_e2e() {
+  wanted "$1" || return 0
   (cd frontend && GROUPCHAT_E2E_FRESH=1 GROUPCHAT_E2E_URL="$base" CHROMIUM_PATH="$chromium" \
     npx --no-install vitest run --config vitest.e2e.config.ts "$1")
 }
@@ -110,19 +123,28 @@ lag=(-fault-index-lag 100ms)
 
 # The open chat (no sign-in). The conversation: three people, public and
 # private messages, renames, hostile names, a dropped connection, a leave.
-start_stack "${lag[@]}" -auth none
-run_e2e e2e/chat.e2e.ts
-stop_stack
+# Then the page on a phone and a day's flow, in a room of its own.
+if wanted e2e/chat.e2e.ts e2e/layout.e2e.ts e2e/a11y.e2e.ts; then
+  start_stack "${lag[@]}" -auth none
+  run_e2e e2e/chat.e2e.ts
+  run_e2e e2e/layout.e2e.ts
+  run_e2e e2e/a11y.e2e.ts
+  stop_stack
+fi
 
 # The same stack losing every $disconnect: reconnects rely on the resume token.
-start_stack "${lag[@]}" -auth none -fault-drop-disconnect 1
-run_e2e e2e/stale.e2e.ts
-stop_stack
+if wanted e2e/stale.e2e.ts; then
+  start_stack "${lag[@]}" -auth none -fault-drop-disconnect 1
+  run_e2e e2e/stale.e2e.ts
+  stop_stack
+fi
 
 # Sign-in: alice, bob and carol sign in through the page's form against the
 # local issuer, chat, renew tokens across reconnects, sign out; an expired
 # session and a tampered token end at the sign-in form.
-start_stack "${lag[@]}" -auth cognito
-run_e2e e2e/signin.e2e.ts
-stop_stack
+if wanted e2e/signin.e2e.ts; then
+  start_stack "${lag[@]}" -auth cognito
+  run_e2e e2e/signin.e2e.ts
+  stop_stack
+fi
 echo "test-e2e: ok"

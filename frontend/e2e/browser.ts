@@ -52,10 +52,21 @@ export async function launch(): Promise<Browser> {
   });
 }
 
+/** How a person's browser looks: its window size and colour scheme. */
+export interface Look {
+  viewport?: { width: number; height: number };
+  colorScheme?: 'light' | 'dark';
+}
+
+/** A phone (an iPhone's CSS size) and a desktop window. */
+export const PHONE = { width: 390, height: 844 };
+export const DESKTOP = { width: 1280, height: 800 };
+
 /** A person: a browser context of their own (own storage) with the page open. */
-export async function open(browser: Browser, query = ''): Promise<Person> {
+export async function open(browser: Browser, query = '', look: Look = {}): Promise<Person> {
   const context = await browser.newContext({
-    viewport: { width: 1000, height: 700 },
+    viewport: look.viewport ?? { width: 1000, height: 700 },
+    colorScheme: look.colorScheme ?? 'light',
     deviceScaleFactor: 1,
     locale: 'en-GB',
     timezoneId: 'Europe/London',

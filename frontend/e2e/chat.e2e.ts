@@ -59,7 +59,8 @@ describe('three people in one room', () => {
     expect(await you(people.carol)).toEqual(['Carol']);
     expect(await people.alice.page.textContent('#my-name')).toBe('Alice');
     expect(await people.alice.page.textContent('#room-label')).toBe(`#${ROOM}`);
-    await poll(() => notices(people.alice)).toEqual(['Bob joined', 'Carol joined']);
+    // Joins close together are one line (bursts.ts); these two may or may not be.
+    await poll(async () => (await notices(people.alice)).join(' | ')).toMatch(/^(Bob joined \| Carol joined|Bob and Carol joined)$/);
   });
 
   it('a public message reaches all three, once each', async () => {

@@ -13,6 +13,7 @@ import { Composer } from './composer';
 import type { ConfigSource } from './config';
 import { byId } from './dom';
 import { JoinForm } from './joinform';
+import { MemberPanel } from './memberpanel';
 import { MemberList } from './members';
 import { MessageLog } from './messagelog';
 import { NameBar } from './namebar';
@@ -56,7 +57,7 @@ export class ChatApp {
   private readonly nameBar = new NameBar({
     you: () => this.you,
     limits: () => this.limits,
-    rename: (name) => this.client?.send({ action: 'setName', name }),
+    rename: (name) => this.client?.send({ action: 'setName', name }).ref,
     renamed: () => this.composer.focus(),
   });
   private readonly members = new MemberList(
@@ -67,9 +68,11 @@ export class ChatApp {
     you: () => this.you,
     retry: (ref) => this.client?.retry(ref),
     discard: (ref) => this.client?.discard(ref),
+    focusAfterJump: () => this.composer.focus(),
   });
 
   constructor(private readonly opts: AppOptions) {
+    new MemberPanel();
     this.joinForm.prefill();
     watchWake(window, document, () => this.client);
     this.leave.addEventListener('click', () => this.leaveRoom());
@@ -195,15 +198,15 @@ export class ChatApp {
         break;
       case 'joined':
         this.members.apply(f);
-        this.log.notice(`${f.name} joined`, f.ts);
+        this.log.presence('joined', f.name, f.ts);
         break;
       case 'left':
         this.members.apply(f);
-        this.log.notice(`${f.name} left`, f.ts);
+        this.log.presence('left', f.name, f.ts);
         break;
       case 'members':
         this.members.apply(f);
-        for (const g of f.gone) this.log.notice(`${g} left (connection lost)`, f.ts);
+        for (const g of f.gone) this.log.presence('lost', g, f.ts);
         break;
       case 'renamed':
         if (f.oldName === f.name) break;

@@ -1,9 +1,14 @@
 // The composer: the message box (Enter sends, Shift+Enter adds a line), the
 // counter of code points against the room's limit, and the checks that keep an
-// over-long message or too many recipients from being sent.
+// over-long message or too many recipients from being sent. The box grows
+// with its text up to its CSS max-height, and Send on an empty box says why
+// nothing happened.
 
 import { byId } from './dom';
 import { codePoints, type ClientFrame, type Limits } from './protocol';
+
+/** What Send on an empty box says. */
+export const EMPTY_MESSAGE = 'Nothing to send yet: type a message first.';
 
 export type MessageFrame = Extract<ClientFrame, { action: 'sendPublic' | 'sendPrivate' }>;
 
@@ -18,7 +23,11 @@ export class Composer {
     private readonly limits: () => Limits,
     submit: () => void,
   ) {
-    this.message.addEventListener('input', () => this.updateCounter());
+    this.message.addEventListener('input', () => {
+      this.updateCounter();
+      this.fit();
+      if (this.errorEl.textContent === EMPTY_MESSAGE && this.message.value.trim()) this.error('');
+    });
     this.message.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
@@ -47,7 +56,11 @@ export class Composer {
    */
   draft(to: string[]): MessageFrame | null {
     const message = this.message.value;
-    if (!message.trim()) return null;
+    if (!message.trim()) {
+      this.error(EMPTY_MESSAGE);
+      this.message.focus();
+      return null;
+    }
     const { messageMax, recipientsMax } = this.limits();
     const n = codePoints(message);
     if (n > messageMax) {
@@ -66,7 +79,15 @@ export class Composer {
   sent(): void {
     this.message.value = '';
     this.updateCounter();
+    this.fit();
     this.message.focus();
+  }
+
+  /** Grows (or shrinks) the box to its text; CSS max-height bounds it, then it scrolls. */
+  private fit(): void {
+    const box = this.message;
+    box.style.height = 'auto';
+    box.style.height = `${box.scrollHeight + box.offsetHeight - box.clientHeight}px`;
   }
 
   /** Counts against the limit (it may have changed with the room's state). */

@@ -1,8 +1,11 @@
 // The message log: messages (each shown once, by id), notices, and the
 // pending bubbles of what the user sent, with their outbox state — queued,
 // sending, not sent or not confirmed (with *Send again* / *Dismiss*) — until
-// the server's echo turns them into the message in place.
+// the server's echo turns them into the message in place. Joins and leaves
+// come in bursts of one line each (bursts.ts); while the log is scrolled up,
+// "N new messages ↓" says what arrived below.
 
+import { Bursts, newBelowText, type BurstKind } from './bursts';
 import type { OutboxItem } from './client';
 import { byId, el, nameHue, timeEl } from './dom';
 import type { PrivateFrame, PublicFrame } from './protocol';
@@ -18,6 +21,8 @@ export interface MessageLogHooks {
   retry(ref: string): void;
   /** Give up on it. */
   discard(ref: string): void;
+  /** "N new messages ↓" was pressed (the button goes away): where focus goes. */
+  focusAfterJump?(): void;
 }
 
 export class MessageLog {
@@ -26,13 +31,41 @@ export class MessageLog {
   private readonly seen = new Set<string>();
   /** The pending bubbles, by the ref of their outbox item. */
   private readonly pending = new Map<string, HTMLElement>();
+  private readonly bursts = new Bursts((text, ts) => this.notice(text, ts));
+  private readonly newBelow = byId<HTMLButtonElement>('new-below');
+  /** Messages that arrived below while the log was scrolled up. */
+  private unseen = 0;
+  /** Whether the log was scrolled to its end when last looked at. */
+  private pinned = true;
 
-  constructor(private readonly hooks: MessageLogHooks) {}
+  constructor(private readonly hooks: MessageLogHooks) {
+    this.log.addEventListener('scroll', () => {
+      this.pinned = this.atBottom();
+      if (this.pinned) this.setUnseen(0);
+    });
+    // The log shrinks when a phone's keyboard opens (or the box grows): a log
+    // that was at its end stays at its end, so the last message stays in view.
+    new ResizeObserver(() => {
+      if (this.pinned) this.log.scrollTop = this.log.scrollHeight;
+    }).observe(this.log);
+    this.newBelow.addEventListener('click', () => {
+      this.log.scrollTop = this.log.scrollHeight;
+      this.setUnseen(0);
+      this.hooks.focusAfterJump?.();
+    });
+  }
 
   clear(): void {
     this.seen.clear();
     this.pending.clear();
+    this.bursts.clear();
+    this.setUnseen(0);
     this.log.replaceChildren();
+  }
+
+  /** Someone joined or left: one line per burst of them. */
+  presence(kind: BurstKind, name: string, ts: number): void {
+    this.bursts.add(kind, name, ts);
   }
 
   /** A message from the server: a new one, or the echo of a pending bubble. */
@@ -49,6 +82,7 @@ export class MessageLog {
   }
 
   notice(text: string, ts: number, kind: 'info' | 'warn' = 'info'): void {
+    this.bursts.flush();
     this.append(el('p', { class: `notice ${kind}` }, el('span', { text }), ' ', timeEl(ts)), false);
   }
 
@@ -154,12 +188,30 @@ export class MessageLog {
     return article;
   }
 
-  private append(node: HTMLElement, force: boolean): void {
+  private atBottom(): boolean {
     const log = this.log;
-    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  }
+
+  private setUnseen(n: number): void {
+    this.unseen = n;
+    this.newBelow.hidden = n === 0;
+    if (n > 0) this.newBelow.textContent = newBelowText(n);
+  }
+
+  private append(node: HTMLElement, force: boolean): void {
+    if (!node.classList.contains('notice')) this.bursts.flush();
+    const log = this.log;
+    const atBottom = this.atBottom();
     log.append(node);
     // A long session keeps the page light: the oldest entries go first.
     while (log.childElementCount > MAX_LOG_ENTRIES) log.firstElementChild?.remove();
-    if (atBottom || force) log.scrollTop = log.scrollHeight;
+    if (atBottom || force) {
+      log.scrollTop = log.scrollHeight;
+      this.pinned = true;
+      this.setUnseen(0);
+    } else if (node.classList.contains('msg')) {
+      this.setUnseen(this.unseen + 1);
+    }
   }
 }

@@ -8,10 +8,17 @@ import { codePoints, type Limits } from './protocol';
 export interface NameBarHooks {
   you(): string;
   limits(): Limits;
-  /** A name that passed the checks: ask the server for it. */
-  rename(name: string): void;
+  /** A name that passed the checks: ask the server for it; the ref of the outbox item, if one was made. */
+  rename(name: string): string | undefined;
   /** The form closed after a rename: focus goes back to the composer. */
   renamed(): void;
+}
+
+/** What the rename form does with a setName outbox item: it stays open until the server agreed. */
+export function renameOutcome(state: OutboxItem['state']): 'close' | 'stay-open' | 'wait' {
+  if (state === 'done') return 'close';
+  if (state === 'failed' || state === 'unconfirmed') return 'stay-open';
+  return 'wait';
 }
 
 export class NameBar {
@@ -22,12 +29,18 @@ export class NameBar {
   private readonly save = byId<HTMLButtonElement>('name-save');
   private readonly cancel = byId<HTMLButtonElement>('name-cancel');
   private readonly errorEl = byId('name-error');
+  /** The ref of the rename the open form waits for. */
+  private waitingFor: string | null = null;
 
   constructor(private readonly hooks: NameBarHooks) {
     this.editButton.addEventListener('click', () => this.edit(true));
-    this.cancel.addEventListener('click', () => this.edit(false));
+    // Closing without renaming puts focus back on *Change name*, not on the page's body.
+    this.cancel.addEventListener('click', () => this.close());
     this.input.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape') this.edit(false);
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        this.close();
+      }
     });
     this.form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -52,6 +65,7 @@ export class NameBar {
 
   /** Opens (with your name selected) or closes the rename form. */
   edit(on: boolean): void {
+    this.save.disabled = false;
     this.input.hidden = !on;
     this.save.hidden = !on;
     this.cancel.hidden = !on;
@@ -70,6 +84,30 @@ export class NameBar {
     else if (item.state === 'queued') this.error('Not connected: the new name is sent when the connection is back.');
     else if (item.state === 'unconfirmed') this.error('The connection dropped before the server answered; try the new name again.');
     else if (item.state === 'done' && item.echo) this.error('');
+    if (item.ref !== this.waitingFor) return;
+    // A refused name (say name_taken) leaves the form open with what was typed, to fix it.
+    switch (renameOutcome(item.state)) {
+      case 'close':
+        this.waitingFor = null;
+        if (!this.input.hidden) {
+          this.edit(false);
+          this.hooks.renamed();
+        }
+        break;
+      case 'stay-open':
+        this.waitingFor = null;
+        this.save.disabled = false;
+        if (!this.input.hidden) this.input.focus();
+        break;
+      case 'wait':
+        break;
+    }
+  }
+
+  private close(): void {
+    this.waitingFor = null;
+    this.edit(false);
+    this.editButton.focus();
   }
 
   private submit(): void {
@@ -84,8 +122,14 @@ export class NameBar {
       return;
     }
     this.error('');
-    this.hooks.rename(name);
-    this.edit(false);
-    this.hooks.renamed();
+    const ref = this.hooks.rename(name);
+    if (ref === undefined) {
+      this.edit(false);
+      this.hooks.renamed();
+      return;
+    }
+    // The form stays open until the server answers: closed by the echo, kept by an error.
+    this.waitingFor = ref;
+    this.save.disabled = true;
   }
 }

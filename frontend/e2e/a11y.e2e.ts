@@ -1,0 +1,121 @@
+// Accessibility end to end: axe-core (pinned in package.json, injected into
+// the page) finds no violation — colour contrast in every state included — in
+// light and dark, at a desk (1280×800) and on a phone (390×844): the join
+// form, a busy room, the page offline with queued messages, and errors (a
+// refused name, an over-long message). It also takes the phone and dark-mode
+// pictures of docs/frontend.md (GROUPCHAT_UPDATE_SCREENSHOT=1 writes them into
+// docs/, else into e2e-output/).
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AxeResults } from 'axe-core';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DESKTOP, dropAllConnections, join, launch, open, PHONE, poll, say, texts, type Person } from './browser';
+
+const axeSource: string = createRequire(import.meta.url)('axe-core').source;
+const here = dirname(fileURLToPath(import.meta.url));
+const PICTURES = process.env.GROUPCHAT_UPDATE_SCREENSHOT === '1' ? resolve(here, '../../docs') : resolve(here, '../e2e-output');
+const ROOM = 'a11y';
+
+interface Viewer {
+  label: string;
+  person: Person;
+  name: string;
+  picture?: string;
+}
+
+let browser: Browser;
+let host: Person; // fills the room
+const viewers: Viewer[] = [];
+
+/** The violations axe finds on the page as it is, as readable lines. */
+async function violations(p: Person): Promise<string[]> {
+  if (!(await p.page.evaluate(() => 'axe' in window))) await p.page.addScriptTag({ content: axeSource });
+  const r = await p.page.evaluate(() => (window as unknown as { axe: { run(): Promise<AxeResults> } }).axe.run());
+  return r.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}: ${n.failureSummary ?? ''}`));
+}
+
+beforeAll(async () => {
+  browser = await launch();
+  host = await open(browser);
+  await join(host, 'Hostess', ROOM);
+  for (const [scheme, size, label, name] of [
+    ['light', DESKTOP, 'light desktop', 'Lena'],
+    ['dark', DESKTOP, 'dark desktop', 'Dario'],
+    ['light', PHONE, 'light phone', 'Pia'],
+    ['dark', PHONE, 'dark phone', 'Noor'],
+  ] as const) {
+    // A long first backoff keeps the page offline while it is checked.
+    const person = await open(browser, '?backoff=60000', { viewport: size, colorScheme: scheme });
+    const picture = label === 'dark desktop' ? 'screenshot-dark.png' : label === 'light phone' ? 'screenshot-phone.png' : undefined;
+    viewers.push({ label, person, name, picture });
+  }
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('axe finds nothing, in light and dark, at a desk and on a phone', () => {
+  it('the join form', async () => {
+    for (const v of viewers) expect(await violations(v.person), v.label).toEqual([]);
+  });
+
+  it('a busy room: public and private messages, notices, members, "you"', async () => {
+    for (const v of viewers) await join(v.person, v.name, ROOM);
+    await say(host, 'Good morning! The build is green again.');
+    for (const v of viewers) {
+      await poll(() => texts(v.person, 'public')).toContain('Good morning! The build is green again.');
+      const p = v.person.page;
+      // On a phone the list is folded behind "Members (N)": open it, choose, fold it again.
+      const folded = (await p.getAttribute('#members-toggle', 'aria-expanded')) === 'false';
+      if (folded) await p.click('#members-toggle');
+      await p.check(`#members input[data-name="Hostess"]`);
+      if (folded) await p.click('#members-toggle');
+      await say(v.person, `${v.name} here, privately: can we talk at 11?`);
+      await poll(() => texts(v.person, 'private')).toContain(`${v.name} here, privately: can we talk at 11?`);
+    }
+    await say(host, 'Deploying at noon — shout if anything looks off.');
+    for (const v of viewers) {
+      await poll(() => texts(v.person, 'public')).toContain('Deploying at noon — shout if anything looks off.');
+      expect(await violations(v.person), v.label).toEqual([]);
+      if (v.picture) {
+        mkdirSync(PICTURES, { recursive: true });
+        await v.person.page.screenshot({ path: resolve(PICTURES, v.picture) });
+      }
+    }
+  });
+
+  it('errors: a refused name and an over-long message', async () => {
+    for (const v of viewers) {
+      const p = v.person.page;
+      await p.click('#name-edit');
+      await p.fill('#name-input', 'hostess');
+      await p.press('#name-input', 'Enter');
+      await poll(() => p.textContent('#name-error')).toMatch(/taken/);
+      await p.fill('#message', 'x'.repeat(2001));
+      await p.click('#send');
+      await poll(() => p.textContent('#send-error')).toMatch(/at most 2000/);
+      expect(await p.$eval('#counter', (e) => e.classList.contains('over'))).toBe(true);
+      expect(await violations(v.person), v.label).toEqual([]);
+      await p.press('#name-input', 'Escape');
+      await p.fill('#message', '');
+    }
+  });
+
+  it('offline, with a queued message', async () => {
+    await dropAllConnections();
+    for (const v of viewers) {
+      const p = v.person.page;
+      await p.waitForSelector('#conn[data-state="waiting"]', { timeout: 5_000 });
+      await say(v.person, 'Typed while offline');
+      await poll(() => p.textContent('#log .msg.pending .msg-status')).toMatch(/Queued/);
+      expect(await violations(v.person), v.label).toEqual([]);
+    }
+    for (const v of viewers) await v.person.page.click('#retry-now');
+    for (const v of viewers) await v.person.page.waitForSelector('#conn[data-state="ready"]', { timeout: 20_000 });
+    for (const v of [...viewers.map((x) => x.person), host]) expect(v.errors).toEqual([]);
+  });
+});

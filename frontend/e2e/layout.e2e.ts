@@ -1,0 +1,163 @@
+// End to end: the page on a phone and the flow of a day's use, in Debian's
+// Chromium against the local stack (scripts/test-e2e.sh, -auth none): the
+// member list folded behind "Members (N)", a keyboard-sized window keeping the
+// last message and the composer in view, a 32-character name without a space
+// wrapping instead of scrolling the log sideways, a burst of joins as one
+// line, "N new messages ↓", the box growing with its text, an empty Send, a
+// refused rename keeping what was typed, Escape, and private mode.
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join, launch, notices, open, PHONE, poll, say, texts, type Person } from './browser';
+
+const ROOM = 'layout';
+const LONG = 'Bartholomew_Featherstonehaugh_XY'; // 32 characters, no space
+let browser: Browser;
+let ann: Person; // on a phone
+let ben: Person; // at a desk
+
+beforeAll(async () => {
+  browser = await launch();
+  ann = await open(browser, '', { viewport: PHONE });
+  ben = await open(browser);
+  await join(ann, 'Ann', ROOM);
+  await join(ben, 'Ben', ROOM);
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Whether el is inside the window and, when inside, inside the log's visible part too. */
+async function inView(p: Person, selector: string): Promise<boolean> {
+  return p.page.$eval(selector, (e) => {
+    const r = e.getBoundingClientRect();
+    const log = document.getElementById('log')!.getBoundingClientRect();
+    const inWindow = r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0;
+    const inLog = !e.closest('#log') || (r.top >= log.top - 1 && r.bottom <= log.bottom + 1);
+    return inWindow && inLog;
+  });
+}
+
+describe('on a phone', () => {
+  it('the member list folds behind "Members (N)" and opens with one tap', async () => {
+    const a = ann.page;
+    await poll(() => a.textContent('#members-toggle')).toBe('Members 2');
+    expect(await a.getAttribute('#members-toggle', 'aria-expanded')).toBe('false');
+    expect(await a.isVisible('#members')).toBe(false);
+    const label = await a.$eval('#members-toggle', (e) => getComputedStyle(e.querySelector('.count')!, '::before').content);
+    expect(label).toBe('"("'); // shown as "Members (2)"
+    await a.click('#members-toggle');
+    expect(await a.isVisible('#members')).toBe(true);
+    expect(await a.getAttribute('#members-toggle', 'aria-expanded')).toBe('true');
+    await a.click('#members-toggle');
+    // At a desk it starts open.
+    expect(await ben.page.getAttribute('#members-toggle', 'aria-expanded')).toBe('true');
+    expect(await ben.page.isVisible('#members')).toBe(true);
+  });
+
+  it('the status stays on one line', async () => {
+    const h = await ann.page.$eval('#conn', (e) => e.getBoundingClientRect().height);
+    expect(h).toBeLessThan(30);
+  });
+
+  it('with the keyboard open (390×450) the last message and the composer stay in view', async () => {
+    for (let i = 1; i <= 12; i++) await say(ben, `Line ${i} of a long morning`);
+    await poll(() => texts(ann, 'public')).toContain('Line 12 of a long morning');
+    await ann.page.setViewportSize({ width: 390, height: 450 });
+    await ann.page.focus('#message');
+    await poll(() => inView(ann, '#log .msg:last-of-type')).toBe(true);
+    expect(await inView(ann, '#message')).toBe(true);
+    expect(await inView(ann, '#send')).toBe(true);
+    await ann.page.setViewportSize(PHONE);
+  });
+
+  it('a 32-character name without a space wraps: the log never scrolls sideways', async () => {
+    const long = await open(browser, '', { viewport: PHONE });
+    await join(long, LONG, ROOM);
+    await poll(() => notices(ann)).toContain(`${LONG} joined`);
+    await say(long, 'Hello from a long name');
+    await poll(() => texts(ann, 'public')).toContain('Hello from a long name');
+    for (const p of [ann, long]) {
+      const [sw, cw] = await p.page.$eval('#log', (e) => [e.scrollWidth, e.clientWidth]);
+      expect(sw).toBeLessThanOrEqual(cw);
+      expect(await p.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    }
+    await long.context.close();
+  });
+});
+
+describe('the flow of a day', () => {
+  it('a burst of joins is one line', async () => {
+    const before = (await notices(ben)).length;
+    const crowd = await Promise.all(['Cy', 'Di', 'Ed', 'Flo'].map(() => open(browser)));
+    await Promise.all(crowd.map((p, i) => join(p, ['Cy', 'Di', 'Ed', 'Flo'][i], ROOM)));
+    await poll(async () => (await notices(ben)).slice(before).filter((n) => /joined/.test(n))).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 1500)); // no second line comes later
+    const lines = (await notices(ben)).slice(before).filter((n) => /joined/.test(n));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^(\w+), (\w+) and 2 others joined$/);
+    await Promise.all(crowd.map((p) => p.context.close()));
+  });
+
+  it('scrolled up, new messages are counted in "N new messages ↓", which scrolls down', async () => {
+    const b = ben.page;
+    await b.$eval('#log', (e) => (e.scrollTop = 0));
+    await say(ann, 'Are you there?');
+    await say(ann, 'Lunch?');
+    await poll(() => b.textContent('#new-below')).toBe('2 new messages ↓');
+    expect(await b.isVisible('#new-below')).toBe(true);
+    await b.click('#new-below');
+    expect(await b.isVisible('#new-below')).toBe(false);
+    expect(await inView(ben, '#log .msg:last-of-type')).toBe(true);
+  });
+
+  it('the message box grows with its text, up to a bound', async () => {
+    const b = ben.page;
+    const h0 = await b.$eval('#message', (e) => e.getBoundingClientRect().height);
+    await b.fill('#message', 'one\ntwo\nthree\nfour\nfive');
+    const h5 = await b.$eval('#message', (e) => e.getBoundingClientRect().height);
+    await b.fill('#message', Array.from({ length: 60 }, (_, i) => `line ${i}`).join('\n'));
+    const h60 = await b.$eval('#message', (e) => e.getBoundingClientRect().height);
+    expect(h5).toBeGreaterThan(h0 + 40);
+    expect(h60).toBeGreaterThan(h5);
+    expect(h60).toBeLessThanOrEqual(12 * 16 + 1); // max-height 12rem, then it scrolls
+    await b.fill('#message', '');
+  });
+
+  it('Send on an empty box says why nothing was sent', async () => {
+    const b = ben.page;
+    await b.click('#send');
+    expect(await b.textContent('#send-error')).toMatch(/type a message/);
+    await b.fill('#message', 'x');
+    expect(await b.textContent('#send-error')).toBe('');
+    await b.fill('#message', '');
+  });
+
+  it('a refused rename keeps the box open with the typed name; Escape goes back to Change name', async () => {
+    const b = ben.page;
+    await b.click('#name-edit');
+    await b.fill('#name-input', 'ann');
+    await b.press('#name-input', 'Enter');
+    await poll(() => b.textContent('#name-error')).toMatch(/taken/);
+    expect(await b.isVisible('#name-input')).toBe(true);
+    expect(await b.inputValue('#name-input')).toBe('ann');
+    await b.press('#name-input', 'Escape');
+    expect(await b.isVisible('#name-input')).toBe(false);
+    expect(await b.evaluate(() => document.activeElement?.id)).toBe('name-edit');
+  });
+
+  it('private mode is unmistakable and one click goes back to everyone', async () => {
+    const b = ben.page;
+    await b.check('#members input[data-name="Ann"]');
+    expect(await b.innerText('#send')).toBe('Send privately');
+    expect(await b.isVisible('#to-clear')).toBe(true);
+    await say(ben, 'Just between us');
+    await poll(() => texts(ann, 'private')).toContain('Just between us');
+    // Still private after sending (a conversation), and still saying so.
+    expect(await b.textContent('#to-text')).toBe('Privately to Ann');
+    await b.click('#to-clear');
+    expect(await b.innerText('#send')).toBe('Send');
+    expect(await b.textContent('#to-text')).toBe('To everyone');
+    for (const p of [ann, ben]) expect(p.errors).toEqual([]);
+  });
+});
