@@ -19,6 +19,10 @@ const (
 	// and of a name claim item.
 	ConnItemPrefix = "c#"
 	NameItemPrefix = "n#"
+	// RoomItemPrefix begins the pk of a room's presence item ("r#<room>"):
+	// its member count and presence credit. It carries no room attribute,
+	// so it is never listed as a member.
+	RoomItemPrefix = "r#"
 )
 
 // Table describes one DynamoDB table's key schema.

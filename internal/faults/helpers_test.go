@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/localtest"
 	"github.com/groupchat/groupchat/local"
 )
@@ -53,11 +54,12 @@ type record struct {
 	ConnectionID string `dynamodbav:"connectionId"`
 	Room         string `dynamodbav:"room"`
 	Name         string `dynamodbav:"name"`
+	Count        int    `dynamodbav:"count"` // a room's presence item
 }
 
 // connectionsTable reads the whole Connections table through the real
 // DynamoDB client. (The chat never scans; a test may.)
-func connectionsTable(ctx context.Context, t *testing.T, s *localtest.Stack) (conns, claims []record) {
+func connectionsTable(ctx context.Context, t *testing.T, s *localtest.Stack) (conns, claims, rooms []record) {
 	t.Helper()
 	p := dynamodb.NewScanPaginator(s.DB, &dynamodb.ScanInput{TableName: aws.String(s.Tables.Connections)})
 	for p.HasMorePages() {
@@ -70,14 +72,17 @@ func connectionsTable(ctx context.Context, t *testing.T, s *localtest.Stack) (co
 			t.Fatal(err)
 		}
 		for _, r := range recs {
-			if strings.HasPrefix(r.PK, "c#") {
+			switch {
+			case strings.HasPrefix(r.PK, contract.ConnItemPrefix):
 				conns = append(conns, r)
-			} else {
+			case strings.HasPrefix(r.PK, contract.NameItemPrefix):
 				claims = append(claims, r)
+			case strings.HasPrefix(r.PK, contract.RoomItemPrefix):
+				rooms = append(rooms, r)
 			}
 		}
 	}
-	return conns, claims
+	return conns, claims, rooms
 }
 
 // metricTotals sums each metric over the EMF lines the chat wrote.

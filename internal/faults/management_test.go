@@ -52,7 +52,7 @@ func TestFailingAndStallingDeliveriesSpareTheOthers(t *testing.T) {
 		ConnectConcurrency: 2,
 		AfterJoin: func(ctx context.Context) error {
 			// Member 1 of each room gets 500s, member 2 stalls.
-			conns, _ := connectionsTable(ctx, t, s)
+			conns, _, _ := connectionsTable(ctx, t, s)
 			for _, c := range conns {
 				// Clients are named l<run>-<n> and fill rooms of 10 in order.
 				_, num, _ := strings.Cut(c.Name, "-")

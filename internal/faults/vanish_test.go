@@ -31,7 +31,7 @@ func TestLiveClientsLoseNothingWhenAThirdVanish(t *testing.T) {
 	})
 
 	var liveNames []string
-	var conns, claims []record
+	var conns, claims, rooms []record
 	var metrics map[string]float64
 	cfg := load.Config{
 		URL: s.URL, Clients: scale(30, 300), RoomSize: 10,
@@ -42,7 +42,7 @@ func TestLiveClientsLoseNothingWhenAThirdVanish(t *testing.T) {
 		ConnectConcurrency: 1,
 		Drain:              5 * time.Second,
 		BeforeClose: func() {
-			conns, claims = connectionsTable(ctx, t, s)
+			conns, claims, rooms = connectionsTable(ctx, t, s)
 			metrics = metricTotals(t, s.Metrics())
 		},
 	}
@@ -77,6 +77,14 @@ func TestLiveClientsLoseNothingWhenAThirdVanish(t *testing.T) {
 		if !slices.Contains(liveNames, c.Name) {
 			t.Errorf("the vanished client %s still holds its name", c.Name)
 		}
+	}
+	// Every room's count is its live members: the removals were counted.
+	counted := 0
+	for _, r := range rooms {
+		counted += r.Count
+	}
+	if live := cfg.Clients - vanished; counted != live {
+		t.Errorf("the rooms count %d members in all; want the %d live clients", counted, live)
 	}
 	if got := metrics["StaleConnectionsRemoved"]; got != float64(vanished) {
 		t.Errorf("StaleConnectionsRemoved = %v, want %d", got, vanished)

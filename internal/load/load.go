@@ -90,6 +90,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	}
 	r.setPhase("settle")
 	r.settle(ctx)
+	res.Fill = r.t.fill(res.Connect.Connected, time.Since(r.start)-r.quietFor())
 	if r.cfg.AfterJoin != nil {
 		if err := r.cfg.AfterJoin(ctx); err != nil {
 			return res, fmt.Errorf("load: after join: %w", err)
@@ -118,6 +119,10 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	res.Seconds = time.Since(r.start).Seconds()
 	return res, ctx.Err()
 }
+
+// quietFor is how long no frame has arrived: the end of the settle phase
+// that is not part of the fill.
+func (r *run) quietFor() time.Duration { return time.Since(r.t.lastFrameAt()) }
 
 func (r *run) setPhase(p string) {
 	r.t.mu.Lock()

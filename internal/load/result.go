@@ -22,6 +22,9 @@ type Result struct {
 	Seconds   float64   `json:"seconds"` // the whole run
 
 	Connect ConnectResult `json:"connect"`
+	// Fill is what filling the rooms cost: the frames the clients received
+	// from the first handshake until the room was quiet (presence).
+	Fill FillResult `json:"fill"`
 	// SendSeconds is how long the sending phase took; AchievedRate the
 	// messages per second actually sent (steady mode).
 	SendSeconds  float64 `json:"sendSeconds"`
@@ -54,6 +57,17 @@ type ConnectResult struct {
 	Seconds    float64     `json:"seconds"`
 	PerSecond  float64     `json:"perSecond"`
 	LatencyMS  Percentiles `json:"latencyMs"` // one handshake, $connect included
+}
+
+// FillResult describes filling the rooms: connect and settle.
+type FillResult struct {
+	Seconds float64 `json:"seconds"` // from the first handshake until the stack was quiet
+	// Frames is every frame the clients received meanwhile: the presence
+	// of the fill, the deliveries it cost.
+	Frames int            `json:"frames"`
+	ByType map[string]int `json:"byType"`
+	// PerMember is Frames over the clients connected.
+	PerMember float64 `json:"perMember"`
 }
 
 // MessageResult counts the messages sent.
@@ -131,6 +145,8 @@ func (r *Result) WriteSummary(w io.Writer) {
 	if c.FirstError != "" {
 		fmt.Fprintf(w, "            first error: %s\n", c.FirstError)
 	}
+	fmt.Fprintf(w, "fill        %d frames while filling in %.1fs (%.2f per member) %v\n",
+		r.Fill.Frames, r.Fill.Seconds, r.Fill.PerMember, sortedCounts(r.Fill.ByType))
 	m := r.Messages
 	rate := ""
 	if r.Mode == "steady" {

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -199,6 +200,17 @@ func (t *tracker) lastFrameAt() time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.lastFrame
+}
+
+// fill reports the frames of the connect phase, before resetFrames.
+func (t *tracker) fill(connected int, took time.Duration) FillResult {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := FillResult{Seconds: took.Seconds(), Frames: t.frames, ByType: maps.Clone(t.byType)}
+	if connected > 0 {
+		f.PerMember = float64(t.frames) / float64(connected)
+	}
+	return f
 }
 
 // resetFrames forgets the frames of the connect phase.

@@ -49,6 +49,22 @@ type Store interface {
 	// failed) a connection now called something else.
 	Owner(ctx context.Context, room, name string) (m Member, ok bool, err error)
 
+	// CountMembers adds delta to a room's member count and credit to its
+	// presence credit, and returns both after the change (docs/design.md,
+	// Presence in big rooms). The count is exact, unlike the room index:
+	// every record put adds one, every removal that got the record takes one.
+	CountMembers(ctx context.Context, room string, delta, credit int, expiresAt time.Time) (RoomCount, error)
+	// SpendCredit takes cost from a room's presence credit if it has that
+	// much; false when it has not (another announcement spent it first).
+	SpendCredit(ctx context.Context, room string, cost int) (bool, error)
+	// RoomCount returns a room's member count.
+	RoomCount(ctx context.Context, room string) (int, error)
+	// MembersPage lists at most limit live connections of a room, from the
+	// cursor a previous page returned ("" for the first page); the cursor it
+	// returns is "" after the last page. A cursor it cannot read fails with
+	// ErrBadCursor. One Query of the room index, bounded by limit.
+	MembersPage(ctx context.Context, room, cursor string, limit int) (members []Member, next string, err error)
+
 	// Append adds a record to the message log.
 	Append(ctx context.Context, r Record) error
 	// History returns a room's most recent public messages, oldest first.
@@ -111,6 +127,8 @@ var (
 	ErrGone = errors.New("connection gone")
 	// ErrConflict: a conditional change lost to a concurrent one.
 	ErrConflict = errors.New("conflict")
+	// ErrBadCursor: a member list cursor the store did not make.
+	ErrBadCursor = errors.New("bad cursor")
 )
 
 // Connection is one client's record.
@@ -147,6 +165,14 @@ type Claim struct {
 type Member struct {
 	ConnID string
 	Name   string
+	// AccountID is the signed-in account, where the store's read has it.
+	AccountID string
+}
+
+// RoomCount is a room's member count and presence credit.
+type RoomCount struct {
+	Count  int
+	Credit int
 }
 
 // Record is one entry of the message log.

@@ -97,14 +97,18 @@ type Limits struct {
 // Server → client frames. Field order follows docs/protocol.md.
 
 type stateFrame struct {
-	Type    Kind              `json:"type"`
-	Room    string            `json:"room"`
-	You     string            `json:"you"`
-	Members []string          `json:"members"`
-	History []json.RawMessage `json:"history"`
-	Limits  Limits            `json:"limits"`
-	Resume  string            `json:"resume"`
-	Warning *Problem          `json:"warning,omitempty"`
+	Type    Kind     `json:"type"`
+	Room    string   `json:"room"`
+	You     string   `json:"you"`
+	Members []string `json:"members"`
+	// Count is the room's member count; MembersCursor, when set, reads the
+	// rest of the list with the members action (Members is then a page).
+	Count         int               `json:"count"`
+	MembersCursor string            `json:"membersCursor,omitempty"`
+	History       []json.RawMessage `json:"history"`
+	Limits        Limits            `json:"limits"`
+	Resume        string            `json:"resume"`
+	Warning       *Problem          `json:"warning,omitempty"`
 }
 
 type pongFrame struct {
@@ -113,10 +117,11 @@ type pongFrame struct {
 }
 
 type presenceFrame struct { // joined, left
-	Type Kind   `json:"type"`
-	Room string `json:"room"`
-	Name string `json:"name"`
-	TS   int64  `json:"ts"`
+	Type  Kind   `json:"type"`
+	Room  string `json:"room"`
+	Name  string `json:"name"`
+	TS    int64  `json:"ts"`
+	Count int    `json:"count,omitempty"` // the room's member count after it
 }
 
 type membersFrame struct {
@@ -125,6 +130,7 @@ type membersFrame struct {
 	Members []string `json:"members"`
 	Gone    []string `json:"gone"`
 	TS      int64    `json:"ts"`
+	Count   int      `json:"count"`
 }
 
 type renamedFrame struct {

@@ -15,20 +15,31 @@ func (inv *invocation) hello(req request) []byte {
 	if fail != nil {
 		return fail
 	}
-	members, err := inv.store.Members(inv.ctx, c.Room)
+	// The first page of the member list (the whole list in a room of up
+	// to StateMembersMax) and the exact count: the frame stays small
+	// however big the room, and the rest is read with the members action.
+	members, cursor, err := inv.store.MembersPage(inv.ctx, c.Room, "", StateMembersMax)
 	if err != nil {
 		return inv.internal(req, "list members", err)
 	}
-	if !slices.ContainsFunc(members, func(m Member) bool { return m.ConnID == c.ID }) {
-		// The room index is eventually consistent: a hello right after
-		// $connect may not find the caller in it yet.
-		members = append(members, Member{ConnID: c.ID, Name: c.Name})
+	count, err := inv.store.RoomCount(inv.ctx, c.Room)
+	if err != nil {
+		return inv.internal(req, "count members", err)
+	}
+	if cursor == "" {
+		if !slices.ContainsFunc(members, func(m Member) bool { return m.ConnID == c.ID }) {
+			// The room index is eventually consistent: a hello right after
+			// $connect may not find the caller in it yet.
+			members = append(members, Member{ConnID: c.ID, Name: c.Name})
+		}
+		count = max(count, len(members))
 	}
 	recs, err := inv.store.History(inv.ctx, c.Room, HistoryLimit)
 	if err != nil {
 		return inv.internal(req, "read history", err)
 	}
 	frame := stateFrame{Type: KindState, Room: c.Room, You: c.Name, Members: sortedNames(members),
+		Count: count, MembersCursor: cursor,
 		History: []json.RawMessage{}, Limits: limits, Resume: c.ResumeToken, Warning: c.Warning}
 	// The newest messages that fit: the frame stays inside API Gateway's
 	// 128 KB message limit however long the messages are.

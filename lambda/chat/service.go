@@ -113,13 +113,15 @@ func (inv *invocation) message(body string) []byte {
 		return encode(pongFrame{Type: KindPong, TS: millis(inv.opt.Now())})
 	case ActionHello:
 		return inv.hello(req)
+	case ActionMembers:
+		return inv.members(req)
 	}
 	return inv.fail(req, problem(CodeUnknownAction,
 		"Unknown action; valid actions are %s.", strings.Join(validActions(), ", ")))
 }
 
 func validActions() []string {
-	return []string{ActionHello, ActionPing, contract.RouteSetName, contract.RouteSendPublic, contract.RouteSendPrivate}
+	return []string{ActionHello, ActionPing, ActionMembers, contract.RouteSetName, contract.RouteSendPublic, contract.RouteSendPrivate}
 }
 
 // fail turns a problem into the error frame for the caller.

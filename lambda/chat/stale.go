@@ -27,15 +27,24 @@ func (inv *invocation) removeStale(stale []Member) {
 		gone := inv.removeAll(stale, removed)
 		stale = nil
 		for room, names := range gone {
+			inv.log.Info("removed stale connections", "room", room, "count", len(names))
+			rc, ok := inv.counted(room, -len(names), len(names))
+			if !ok || (rc.Count > PresenceLiveMax && !inv.spend(room, rc, rc.Count)) {
+				continue // a big room hears of it when its credit pays for it
+			}
 			members, err := inv.store.Members(inv.ctx, room)
 			if err != nil {
 				inv.log.Error("list members after stale removal", "room", room, "error", err)
 				continue
 			}
 			members = slices.DeleteFunc(members, func(m Member) bool { return removed[m.ConnID] })
-			inv.log.Info("removed stale connections", "room", room, "count", len(names))
-			frame := encode(membersFrame{Type: KindMembers, Room: room, Members: sortedNames(members),
-				Gone: names, TS: millis(inv.opt.Now())})
+			// A small room gets the list (the index may still list more than
+			// the count: then only the count, which keeps the frame small).
+			frame := encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(inv.opt.Now())})
+			if rc.Count <= PresenceLiveMax && len(members) <= 2*PresenceLiveMax {
+				frame = encode(membersFrame{Type: KindMembers, Room: room, Members: sortedNames(members),
+					Gone: names, TS: millis(inv.opt.Now()), Count: rc.Count})
+			}
 			targets := make([]target, len(members))
 			for i, m := range members {
 				targets[i] = target{m, frame}

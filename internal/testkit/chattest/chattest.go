@@ -342,6 +342,10 @@ func (h *Harness) Populate(room string, n int) []string {
 		}
 		h.GW.Open(c.ID)
 	}
+	// Counted as their joins would have been.
+	if _, err := h.Store.CountMembers(ctx, room, n, 0, now.Add(2*time.Hour)); err != nil {
+		h.t.Fatal(err)
+	}
 	return ids
 }
 

@@ -1,0 +1,165 @@
+// Presence that scales (docs/design.md, Presence in big rooms): every room
+// keeps an exact member count; a room of up to PresenceLiveMax members hears
+// every join and leave, a bigger one hears a presence frame with the count
+// only when the room's presence credit pays for it, and anyone can read the
+// member list a bounded page at a time (the members action).
+
+package chat
+
+import (
+	"errors"
+	"slices"
+)
+
+const (
+	// PresenceLiveMax is the largest room whose members are told of every
+	// join and leave (joined, left). Filling a room that big costs at most
+	// PresenceLiveMax²/2 deliveries.
+	PresenceLiveMax = 20
+	// presenceCredit is what each join or leave adds to a room's presence
+	// credit; a presence frame costs one credit per recipient. Filling a
+	// room of N costs at most PresenceLiveMax²/2 + presenceCredit×N
+	// deliveries, and a count is announced once the joins and leaves
+	// since the last announcement reach half the room.
+	presenceCredit = 2
+	// MembersPageMax bounds a page of the member list: 500 entries of the
+	// longest names and account ids stay far inside 128 KB (a test checks
+	// the worst case).
+	MembersPageMax = 500
+	// StateMembersMax bounds the names a state frame lists (for clients
+	// that predate the count and the pages); the rest is paged.
+	StateMembersMax = 100
+)
+
+// Presence frames.
+const (
+	// KindPresence announces a big room's member count.
+	KindPresence Kind = "presence"
+	// KindMemberPage answers the members action.
+	KindMemberPage Kind = "memberPage"
+	// ActionMembers asks for a page of the member list.
+	ActionMembers = "members"
+)
+
+// countFrame is a big room's presence: how many are in, now.
+type countFrame struct {
+	Type  Kind   `json:"type"`
+	Room  string `json:"room"`
+	Count int    `json:"count"`
+	TS    int64  `json:"ts"`
+}
+
+// MemberEntry is one member in a member-list frame.
+type MemberEntry struct {
+	Name    string `json:"name"`
+	Account string `json:"account,omitempty"`
+}
+
+type memberPageFrame struct {
+	Type    Kind          `json:"type"`
+	Room    string        `json:"room"`
+	Count   int           `json:"count"`
+	Members []MemberEntry `json:"members"`
+	Cursor  string        `json:"cursor,omitempty"`
+	Ref     string        `json:"ref,omitempty"`
+}
+
+// counted changes a room's member count by delta (a record put: +1, a
+// record removed: -1) and returns the room's count and credit after it. A
+// failure is logged and counted: the announcement it would have paid for
+// is skipped (ok false).
+func (inv *invocation) counted(room string, delta, events int) (RoomCount, bool) {
+	rc, err := inv.store.CountMembers(inv.ctx, room, delta, presenceCredit*events, inv.opt.Now().Add(inv.opt.ConnectionTTL))
+	if err != nil {
+		inv.log.Error("count members", "room", room, "error", err)
+		inv.m.add(&inv.m.internal, 1)
+		return rc, false
+	}
+	return rc, true
+}
+
+// announce tells a room of a join or leave that has been counted: a small
+// room gets frame (joined or left, carrying the count) as it is; a big one a
+// presence frame, when its credit pays for one. recipients is how many
+// members the frame would reach. skip lists connections left out (the
+// joiner, the connection it replaced).
+func (inv *invocation) announce(room string, rc RoomCount, live presenceFrame, skip ...string) {
+	live.Count = rc.Count
+	if rc.Count <= PresenceLiveMax {
+		inv.broadcast(room, encode(live), "", nil, skip...)
+		return
+	}
+	if !inv.spend(room, rc, recipients(rc.Count, live.Type)) {
+		return
+	}
+	inv.broadcast(room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: live.TS}), "", nil, skip...)
+}
+
+// recipients is how many members a presence frame reaches: the joiner is
+// counted but cannot receive yet; the leaver is no longer counted.
+func recipients(count int, kind Kind) int {
+	if kind == KindJoined {
+		return max(count-1, 0)
+	}
+	return count
+}
+
+// spend takes cost from the room's credit if it has that much: this
+// invocation then sends the announcement.
+func (inv *invocation) spend(room string, rc RoomCount, cost int) bool {
+	if rc.Credit < cost {
+		return false
+	}
+	ok, err := inv.store.SpendCredit(inv.ctx, room, cost)
+	if err != nil {
+		inv.log.Error("spend presence credit", "room", room, "error", err)
+		inv.m.add(&inv.m.internal, 1)
+	}
+	return ok
+}
+
+// members answers a request for a page of the member list.
+func (inv *invocation) members(req request) []byte {
+	cursor := ""
+	if _, ok := req.fields["cursor"]; ok {
+		var p *Problem
+		if cursor, p = field[string](req, "cursor", "a string"); p != nil {
+			return inv.fail(req, p)
+		}
+	}
+	c, fail := inv.caller(req)
+	if fail != nil {
+		return fail
+	}
+	ms, next, err := inv.store.MembersPage(inv.ctx, c.Room, cursor, MembersPageMax)
+	if errors.Is(err, ErrBadCursor) {
+		return inv.fail(req, problem(CodeBadField, "The field \"cursor\" must be a cursor from a memberPage frame."))
+	}
+	if err != nil {
+		return inv.internal(req, "list a page of members", err)
+	}
+	count, err := inv.store.RoomCount(inv.ctx, c.Room)
+	if err != nil {
+		return inv.internal(req, "count members", err)
+	}
+	if cursor == "" && next == "" {
+		// The whole list in one page: the caller is in it even if the index
+		// has not caught up with its $connect yet, and the count is at
+		// least the list (a room counted before counts were kept).
+		if !slices.ContainsFunc(ms, func(m Member) bool { return m.ConnID == c.ID }) {
+			ms = append(ms, Member{ConnID: c.ID, Name: c.Name, AccountID: c.AccountID})
+		}
+		count = max(count, len(ms))
+	}
+	inv.m.add(&inv.m.accepted, 1)
+	return encode(memberPageFrame{Type: KindMemberPage, Room: c.Room, Count: count, Members: entries(ms),
+		Cursor: next, Ref: req.Ref})
+}
+
+func entries(ms []Member) []MemberEntry {
+	out := make([]MemberEntry, len(ms))
+	for i, m := range ms {
+		out[i] = MemberEntry{Name: m.Name, Account: m.AccountID}
+	}
+	return out
+}

@@ -1,0 +1,135 @@
+// A room's presence item and its member list in pages: the count a room
+// keeps of its members, the credit its presence announcements spend
+// (docs/design.md, Presence in big rooms), and the room index read one
+// bounded page at a time.
+
+package dynamo
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/lambda/chat"
+)
+
+const (
+	attrCount  = "count"
+	attrCredit = "credit"
+)
+
+type roomItem struct {
+	PK        string `dynamodbav:"pk"`
+	Count     int    `dynamodbav:"count"`
+	Credit    int    `dynamodbav:"credit"`
+	ExpiresAt int64  `dynamodbav:"expiresAt"` // s, TTL
+}
+
+func roomKey(room string) map[string]types.AttributeValue {
+	return key(contract.ConnPK, contract.RoomItemPrefix+room)
+}
+
+// CountMembers implements chat.Store: one UpdateItem that adds to the
+// count and the credit and returns both. The item lives as long as a
+// connection could: a room quiet for that long has nobody left in it.
+func (s *Store) CountMembers(ctx context.Context, room string, delta, credit int, expiresAt time.Time) (chat.RoomCount, error) {
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       roomKey(room),
+		UpdateExpression:          aws.String("ADD #count :d, #credit :c SET #exp = :exp"),
+		ExpressionAttributeNames:  map[string]string{"#count": attrCount, "#credit": attrCredit, "#exp": contract.ConnExpiresAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(int64(delta)), ":c": num(int64(credit)), ":exp": num(expiresAt.Unix())},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return chat.RoomCount{}, fmt.Errorf("count members of %s: %w", room, err)
+	}
+	var it roomItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return chat.RoomCount{}, fmt.Errorf("decode the count of %s: %w", room, err)
+	}
+	return chat.RoomCount{Count: max(it.Count, 0), Credit: it.Credit}, nil
+}
+
+// SpendCredit implements chat.Store: one conditional UpdateItem.
+func (s *Store) SpendCredit(ctx context.Context, room string, cost int) (bool, error) {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       roomKey(room),
+		UpdateExpression:          aws.String("SET #credit = #credit - :cost"),
+		ConditionExpression:       aws.String("#credit >= :cost"),
+		ExpressionAttributeNames:  map[string]string{"#credit": attrCredit},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":cost": num(int64(cost))},
+	})
+	if conditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("spend presence credit of %s: %w", room, err)
+	}
+	return true, nil
+}
+
+// RoomCount implements chat.Store: one strongly consistent GetItem.
+func (s *Store) RoomCount(ctx context.Context, room string) (int, error) {
+	var it roomItem
+	found, err := s.get(ctx, s.names.Connections, roomKey(room), &it)
+	if err != nil {
+		return 0, fmt.Errorf("read the count of %s: %w", room, err)
+	}
+	if !found || it.ExpiresAt < s.now().Unix() {
+		return 0, nil
+	}
+	return max(it.Count, 0), nil
+}
+
+// MembersPage implements chat.Store: one Query of the room's partition of
+// the room index, at most limit items, starting after the cursor. The
+// cursor is the last item's connection id, which with the room makes the
+// index's key (and the table's, c#<id>).
+func (s *Store) MembersPage(ctx context.Context, room, cursor string, limit int) ([]chat.Member, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.names.Connections),
+		IndexName:                 aws.String(contract.RoomIndex),
+		KeyConditionExpression:    aws.String("#room = :room"),
+		ExpressionAttributeNames:  map[string]string{"#room": contract.ConnRoom},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":room": str(room)},
+		Limit:                     aws.Int32(int32(limit)),
+	}
+	if cursor != "" {
+		id, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil || len(id) == 0 {
+			return nil, "", chat.ErrBadCursor
+		}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			contract.ConnRoom: str(room), contract.ConnID: str(string(id)), contract.ConnPK: str(connKey(string(id))),
+		}
+	}
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("query a page of room %s: %w", room, err)
+	}
+	var items []connItem
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+		return nil, "", fmt.Errorf("decode a page of room %s: %w", room, err)
+	}
+	now := s.now().Unix()
+	members := make([]chat.Member, 0, len(items))
+	for _, it := range items {
+		if it.ExpiresAt >= now {
+			members = append(members, chat.Member{ConnID: it.ConnectionID, Name: it.Name, AccountID: it.AccountID})
+		}
+	}
+	next := ""
+	if last, ok := out.LastEvaluatedKey[contract.ConnID].(*types.AttributeValueMemberS); ok {
+		next = base64.RawURLEncoding.EncodeToString([]byte(last.Value))
+	}
+	return members, next, nil
+}
