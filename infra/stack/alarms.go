@@ -12,56 +12,46 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/observability"
 )
 
-// newAlarms builds the alarms on m, each notifying topic; a 5-minute period
-// at or above the threshold fires, missing data does not.
-func newAlarms(scope constructs.Construct, m monitored, topic awssns.ITopic) []awscloudwatch.Alarm {
+// comparisons and missingData map the definition's CloudWatch names to
+// CDK's enums (whose Go values are member names, not CloudWatch's).
+var comparisons = map[observability.Comparison]awscloudwatch.ComparisonOperator{
+	observability.GreaterThanOrEqual: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+	observability.GreaterThan:        awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+	observability.LessThan:           awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
+	observability.LessThanOrEqual:    awscloudwatch.ComparisonOperator_LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+}
+
+var missingData = map[observability.MissingData]awscloudwatch.TreatMissingData{
+	observability.NotBreaching: awscloudwatch.TreatMissingData_NOT_BREACHING,
+	observability.Breaching:    awscloudwatch.TreatMissingData_BREACHING,
+	observability.Ignore:       awscloudwatch.TreatMissingData_IGNORE,
+	observability.Missing:      awscloudwatch.TreatMissingData_MISSING,
+}
+
+// newAlarms builds the definition's alarms on m, each notifying topic.
+func newAlarms(scope constructs.Construct, m monitored, defs []observability.Alarm, topic awssns.ITopic) []awscloudwatch.Alarm {
 	var alarms []awscloudwatch.Alarm
-	alarm := func(id, what string, metric awscloudwatch.IMetric, threshold float64) {
-		a := awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
-			AlarmDescription:   jsii.String(m.cfg.StackName() + ": " + what),
-			Metric:             metric,
-			Threshold:          jsii.Number(threshold),
-			EvaluationPeriods:  jsii.Number(1),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		})
+	for _, d := range defs {
+		props := &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String(m.cfg.StackName() + ": " + d.Description),
+			Metric:             m.metric(d.Metric),
+			Threshold:          jsii.Number(d.Threshold),
+			EvaluationPeriods:  jsii.Number(d.EvaluationPeriods),
+			ComparisonOperator: comparisons[d.Comparison],
+			TreatMissingData:   missingData[d.TreatMissingData],
+		}
+		if d.DatapointsToAlarm > 0 && d.DatapointsToAlarm != d.EvaluationPeriods {
+			props.DatapointsToAlarm = jsii.Number(d.DatapointsToAlarm)
+		}
+		a := awscloudwatch.NewAlarm(scope, jsii.String(d.ID), props)
 		a.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
 		alarms = append(alarms, a)
 	}
-	fn := m.compute.Function
-	alarm("LambdaErrors", "the handler failed invocations", fn.MetricErrors(stat("Sum")), 1)
-	alarm("LambdaThrottles", "the handler was throttled", fn.MetricThrottles(stat("Sum")), 1)
-	alarm("LambdaDurationP99", "p99 duration is above 80% of the timeout", fn.MetricDuration(stat("p99")), 0.8*timeoutSeconds*1000)
-	// $connect answers 400 to an invalid room by design, so a few integration
-	// errors are normal; five in five minutes are not.
-	alarm("ApiIntegrationErrors", "integration errors on the WebSocket API", m.apiMetric("IntegrationError", "Sum"), 5)
-	alarm("ApiExecutionErrors", "execution errors on the WebSocket API", m.apiMetric("ExecutionError", "Sum"), 1)
-	for _, spec := range m.data.Specs {
-		id := spec.Contract.ID
-		alarm(id+"Throttles", id+" table throttled requests", throttled(spec), 1)
-		alarm(id+"SystemErrors", id+" table system errors", systemErrors(spec), 1)
-	}
-	alarm("FailedDeliveries", "PostToConnection failed for a reason other than 410 Gone", m.own(contract.MetricFailedDeliveries, "Sum"), 1)
-	alarm("InternalErrors", "actions were answered with the internal error", m.own(contract.MetricInternalErrors, "Sum"), 1)
-	if m.cfg.SignIn() {
-		alarm("AuthFailures", "connections refused at sign-in, every reason together, spiked", authFailures(m.cfg, false), authFailuresThreshold)
-	}
 	return alarms
 }
-
-// authFailuresThreshold is the refused connections per 5 minutes that make
-// a spike. A page renews its ID token before it connects, so a refusal is
-// the exception: a token that expired while a laptop slept, a disabled
-// account, a clock far off. One refusal every 15 s, sustained for five
-// minutes, is no longer that: a page release that sends bad tokens, or
-// someone trying forged or stolen ones (the access log's ip says who).
-// A connection without a token at all is refused by API Gateway without
-// calling the function (the identity source is missing), so it is not
-// counted here; the stage's ClientError shows those.
-const authFailuresThreshold = 20
 
 // newAlarmTopic is the alarms' SNS topic: encrypted with a rotating key that
 // CloudWatch may use, refusing requests without TLS, and open to publishing

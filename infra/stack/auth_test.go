@@ -11,6 +11,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/observability"
 )
 
 // Sign-in (issue 11): the user pool and its app client, the $connect
@@ -455,7 +456,7 @@ func TestAuthFailuresAlarm(t *testing.T) {
 			found = append(found, id)
 			want := map[string]any{
 				"Metrics":            []any{map[string]any{"Expression": query, "Id": "expr_1", "Period": 300, "ReturnData": true}},
-				"Threshold":          authFailuresThreshold,
+				"Threshold":          observability.AuthFailuresThreshold,
 				"ComparisonOperator": "GreaterThanOrEqualToThreshold",
 				"EvaluationPeriods":  1,
 				"TreatMissingData":   "notBreaching",

@@ -1,6 +1,6 @@
 // Observability: the environment's dashboard (dashboard.go), its alarms and
-// the encrypted, TLS-only SNS topic they notify (alarms.go), and the metrics
-// both draw on.
+// the encrypted, TLS-only SNS topic they notify (alarms.go), built from the
+// one definition in package observability, and the metrics both draw on.
 package stack
 
 import (
@@ -15,15 +15,19 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/observability"
 )
 
-var period = awscdk.Duration_Minutes(jsii.Number(5))
+// period is the definition's period, as CDK takes it.
+var period = awscdk.Duration_Seconds(jsii.Number(observability.Period.Seconds()))
 
-// Observability is the dashboard, the alarms and their topic.
+// Observability is the dashboard, the alarms and their topic, built from
+// one definition (package observability), which the local stack reads too.
 type Observability struct {
-	Dashboard awscloudwatch.Dashboard
-	Topic     awssns.Topic
-	Alarms    []awscloudwatch.Alarm
+	Definition observability.Definition
+	Dashboard  awscloudwatch.Dashboard
+	Topic      awssns.Topic
+	Alarms     []awscloudwatch.Alarm
 }
 
 // monitored is what the dashboard and the alarms watch.
@@ -32,12 +36,14 @@ type monitored struct {
 	compute *Compute
 	data    *Data
 	api     *API
+	hosting *Hosting
 }
 
 func newObservability(scope constructs.Construct, m monitored) *Observability {
-	o := &Observability{Topic: newAlarmTopic(scope, m.cfg)}
-	o.Alarms = newAlarms(scope, m, o.Topic)
-	o.Dashboard = newDashboard(scope, m)
+	def := observability.Define(observability.Env{Stage: m.cfg.StageName, SignIn: m.cfg.SignIn(), FunctionTimeout: contract.FunctionTimeout})
+	o := &Observability{Definition: def, Topic: newAlarmTopic(scope, m.cfg)}
+	o.Alarms = newAlarms(scope, m, def.Alarms, o.Topic)
+	o.Dashboard = newDashboard(scope, m, def.Rows)
 	return o
 }
 
@@ -46,28 +52,88 @@ func stat(s string) *awscloudwatch.MetricOptions {
 	return &awscloudwatch.MetricOptions{Statistic: jsii.String(s), Period: period}
 }
 
-// apiMetric is one of the stage's API Gateway metrics.
-func (m monitored) apiMetric(name, s string) awscloudwatch.IMetric {
-	return m.api.Stage.Metric(jsii.String(name), stat(s))
+// metric binds a metric of the definition to this stack's resources: the
+// stage, the function, a table, the Amplify app.
+func (m monitored) metric(om observability.Metric) awscloudwatch.IMetric {
+	opts := stat(om.Stat)
+	if om.Label != "" {
+		opts.Label = jsii.String(om.Label)
+	}
+	name := jsii.String(om.Name)
+	switch om.Namespace {
+	case observability.NamespaceAPI:
+		return m.api.Stage.Metric(name, opts)
+	case observability.NamespaceLambda:
+		return m.compute.Function.Metric(name, opts)
+	case observability.NamespaceDynamoDB:
+		return m.tableMetric(om, opts)
+	case observability.NamespaceChat:
+		if om.Sum != nil && om.Sum.Dimension == contract.MetricDimensionReason && om.Name == contract.MetricAuthFailures {
+			return withLabel(authFailures(m.cfg, om.Sum.GroupBy), om.Label)
+		}
+		return emf(m.cfg, om, opts)
+	case observability.NamespaceAmplify:
+		dims := map[string]*string{observability.DimensionApp: m.hosting.App.AttrAppId()}
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String(om.Namespace), MetricName: name,
+			DimensionsMap: &dims, Statistic: opts.Statistic, Period: period, Label: opts.Label})
+	}
+	panic(fmt.Sprintf("observability: no binding for %s", om.Key()))
 }
 
-// own is one of the handler's own metrics, over every route.
-func (m monitored) own(name, s string) awscloudwatch.IMetric { return emf(m.cfg, name, s, nil) }
+// tableMetric is a table's metric; a sum over its operations is the
+// table's own metric-math sum (CDK's *ForOperations).
+func (m monitored) tableMetric(om observability.Metric, opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+	var spec TableSpec
+	for _, s := range m.data.Specs {
+		if s.Contract.ID == om.Table {
+			spec = s
+		}
+	}
+	if spec.Table == nil {
+		panic(fmt.Sprintf("observability: %s names table %q, which the stack does not have", om.Key(), om.Table))
+	}
+	if om.Sum != nil {
+		var ops []awsdynamodb.Operation
+		for _, v := range om.Sum.Values {
+			for op, name := range opNames {
+				if name == v {
+					ops = append(ops, op)
+				}
+			}
+		}
+		switch om.Name {
+		case "ThrottledRequests":
+			return spec.Table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Operations: &ops, Period: period})
+		case "SystemErrors":
+			return spec.Table.MetricSystemErrorsForOperations(&awsdynamodb.SystemErrorsForOperationsMetricOptions{Operations: &ops, Period: period})
+		}
+		panic(fmt.Sprintf("observability: no per-operation sum of %s", om.Name))
+	}
+	dims := map[string]*string{observability.DimensionTableName: spec.Table.TableName()}
+	for k, v := range om.Dims {
+		dims[k] = jsii.String(v)
+	}
+	opts.DimensionsMap = &dims
+	return spec.Table.Metric(jsii.String(om.Name), opts)
+}
 
 // emf is one of the handler's own metrics for this stage (and route).
-func emf(cfg Config, name, stat string, route *contract.Route) awscloudwatch.IMetric {
+func emf(cfg Config, om observability.Metric, opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
 	dims := map[string]*string{contract.MetricDimensionStage: jsii.String(cfg.StageName)}
-	props := &awscloudwatch.MetricProps{
-		Namespace: jsii.String(contract.MetricNamespace), MetricName: jsii.String(name),
-		DimensionsMap: &dims, Statistic: jsii.String(stat), Period: period,
+	for k, v := range om.Dims {
+		dims[k] = jsii.String(v)
 	}
-	if route != nil {
-		// Labelled by route on the dashboard (a label would turn an alarm's
-		// metric into a metric-math form, so the others have none).
-		dims[contract.MetricDimensionRoute] = jsii.String(route.Key)
-		props.Label = jsii.String(route.Key)
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String(om.Namespace), MetricName: jsii.String(om.Name),
+		DimensionsMap: &dims, Statistic: opts.Statistic, Period: period, Label: opts.Label,
+	})
+}
+
+func withLabel(metric awscloudwatch.IMetric, label string) awscloudwatch.IMetric {
+	if label == "" {
+		return metric
 	}
-	return awscloudwatch.NewMetric(props)
+	return metric.(awscloudwatch.MathExpression).With(&awscloudwatch.MathExpressionOptions{Label: jsii.String(label)})
 }
 
 // authFailures is contract.MetricAuthFailures of this stage summed over
@@ -118,16 +184,4 @@ func operations(tableID string) []awsdynamodb.Operation {
 		}
 	}
 	return ops
-}
-
-// throttled and systemErrors are a table's metric-math sums over the
-// operations the handler calls on it.
-func throttled(t TableSpec) awscloudwatch.IMetric {
-	ops := operations(t.Contract.ID)
-	return t.Table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Operations: &ops, Period: period})
-}
-
-func systemErrors(t TableSpec) awscloudwatch.IMetric {
-	ops := operations(t.Contract.ID)
-	return t.Table.MetricSystemErrorsForOperations(&awsdynamodb.SystemErrorsForOperationsMetricOptions{Operations: &ops, Period: period})
 }

@@ -601,7 +601,8 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 		}
 		sort.Strings(metrics)
 		want := []string{"Duration", "Errors", "ExecutionError", contract.MetricFailedDeliveries, "IntegrationError",
-			contract.MetricInternalErrors, "Throttles", "expression", "expression", "expression", "expression"}
+			contract.MetricInternalErrors, "Throttles", "expression", "expression", "expression", "expression",
+			"5xxErrors"} // the page's hosting (Amplify)
 		if s.cfg.SignIn() {
 			want = append(want, "expression") // AuthFailures, summed over its reasons (auth_test.go)
 		}
