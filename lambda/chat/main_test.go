@@ -26,6 +26,7 @@ type frame struct {
 	TS      int64    `json:"ts"`
 	You     string   `json:"you"`
 	Members []string `json:"members"`
+	Count   int      `json:"count"`
 	Gone    []string `json:"gone"`
 	History []frame  `json:"history"`
 	Resume  string   `json:"resume"`
