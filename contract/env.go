@@ -16,6 +16,17 @@ const (
 	EnvDynamoDBEndpoint = "DYNAMODB_ENDPOINT"
 )
 
+// The fan-out pool's size (EnvFanoutPoolSize), chosen by measurement
+// (docs/benchmarks.md, "Fan-out concurrency"; scripts/bench.sh sweep). At
+// 20 ms per management API call the default reaches a room of 1,000 in 8
+// rounds (160 ms) where 32 took 32 (625 ms), and makes at most 128 / 20 ms =
+// 6,400 calls/s, within API Gateway's account quota of 10,000 requests/s;
+// its keep-alive sockets stay well within Lambda's 1,024 file descriptors.
+const (
+	DefaultFanoutPoolSize = 128
+	MaxFanoutPoolSize     = 256
+)
+
 // EnvFrontendWSURL is the variable Amplify's build of frontend/ reads: the
 // stage's wss:// URL, written into the page's runtime config (config.json).
 const EnvFrontendWSURL = "GROUPCHAT_WS_URL"

@@ -12,8 +12,12 @@
 #   5. the long concurrency stress test (lambda/chat -stress.long): every
 #      route at once on a lagging index with writes applied then failed;
 #   6. post: the function's CPU and allocations per delivery (lambda/mgmt
-#      BenchmarkPost, -count 5, with the median of each column).
-# Usage: scripts/bench.sh [go|stack|load|faults|stress|post|all]   (default all)
+#      BenchmarkPost, -count 5, with the median of each column);
+#   7. sweep: the fan-out pool sizes 32/64/128/256 at 0, 20 and 50 ms per
+#      management API call, rooms of 1,000 and 10,000 through the handler,
+#      1,000 real clients through the local stack (internal/bench
+#      BenchmarkFanoutSweep*), as one table.
+# Usage: scripts/bench.sh [go|stack|load|faults|stress|post|sweep|all]   (default all)
 # BENCH_OUT (default bin/bench/) keeps the logs and the load run's JSON.
 # The load average is printed before each part: on a busy machine the
 # figures are worse, so note it with them.
@@ -98,6 +102,35 @@ if [ "$what" = post ] || [ "$what" = all ]; then
   go test -run '^$' -bench Post -benchmem -count 5 ./lambda/mgmt | tee "$out/post.txt"
   medians <"$out/post.txt"
   load_avg
+fi
+
+if [ "$what" = sweep ] || [ "$what" = all ]; then
+  load_avg
+  echo "bench: go test -run '^\$' -bench 'FanoutSweep' -benchtime 1x -timeout 60m ./internal/bench"
+  go test -run '^$' -bench 'FanoutSweep' -benchtime 1x -timeout 60m ./internal/bench | tee "$out/sweep.txt"
+  load_avg
+  # One row per (what, room, latency), one column per pool size: the median
+  # fan-out time (handler) or time to the last member (stack), in ms.
+  awk '
+    /^BenchmarkFanoutSweep/ {
+      split($1, p, "/"); sub(/-[0-9]+$/, "", p[4])
+      what = (p[1] ~ /Stack$/) ? "local stack, 1,000 WebSocket clients: send to last delivery" : "handler: fan-out (FanoutDuration)"
+      row = what " | " substr(p[2], 6) " | " substr(p[3], 9); pool = substr(p[4], 6)
+      for (i = 3; i < NF; i += 2) if ($(i + 1) == "fanout-ms" || $(i + 1) == "last-ms") v[row, pool] = $i
+      if (!(row in seen)) { seen[row] = 1; rows[++n] = row }
+      if (!(pool in pseen)) { pseen[pool] = 1; pools[++m] = pool }
+    }
+    END {
+      if (n == 0) exit
+      h = "| measured | room | ms per call"; sep = "|---|---|---"
+      for (j = 1; j <= m; j++) { h = h " | pool " pools[j]; sep = sep "|---" }
+      print h " |"; print sep "|"
+      for (k = 1; k <= n; k++) {
+        line = "| " rows[k]
+        for (j = 1; j <= m; j++) line = line " | " ((rows[k], pools[j]) in v ? v[rows[k], pools[j]] " ms" : "")
+        print line " |"
+      }
+    }' "$out/sweep.txt" | tee "$out/sweep-table.md"
 fi
 
 if [ "$what" = stress ] || [ "$what" = all ]; then

@@ -75,7 +75,7 @@ func Defaults(env string) Config {
 		DeletionProtection:          true,
 		ThrottleRateLimit:           500,
 		ThrottleBurstLimit:          1000,
-		FanoutPoolSize:              32,
+		FanoutPoolSize:              contract.DefaultFanoutPoolSize,
 		ReservedConcurrency:         0,
 		ManageAPIGatewayAccountRole: false,
 		AmplifyBranch:               "main",
@@ -151,7 +151,7 @@ func ParseConfig(raw any, env string) (Config, error) {
 	r.str(&c.AlarmEmail, "alarmEmail", emailRe, optional)
 	r.number(&c.ThrottleRateLimit, "throttleRateLimit", 1, 10000)
 	r.intIn(&c.ThrottleBurstLimit, "throttleBurstLimit", 1, 5000)
-	r.intIn(&c.FanoutPoolSize, "fanoutPoolSize", 1, 100)
+	r.intIn(&c.FanoutPoolSize, "fanoutPoolSize", 1, contract.MaxFanoutPoolSize)
 	r.intIn(&c.ReservedConcurrency, "reservedConcurrency", 0, 1000)
 	r.boolean(&c.ManageAPIGatewayAccountRole, "manageApiGatewayAccountRole")
 	r.str(&c.AmplifyRepository, "amplifyRepository", repoRe, required)

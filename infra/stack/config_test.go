@@ -90,7 +90,7 @@ func TestBadConfigIsRejected(t *testing.T) {
 		{"wrong type", "dev", func(m map[string]any) { m["pointInTimeRecovery"] = "yes" }, "groupchat.dev.pointInTimeRecovery: want true or false, got string"},
 		{"retention CloudWatch does not offer", "dev", func(m map[string]any) { m["logRetentionDays"] = 10.0 }, "groupchat.dev.logRetentionDays: 10 is not a CloudWatch Logs retention"},
 		{"fractional count", "prod", func(m map[string]any) { m["fanoutPoolSize"] = 2.5 }, "groupchat.prod.fanoutPoolSize: want a whole number, got 2.5"},
-		{"out of range", "prod", func(m map[string]any) { m["fanoutPoolSize"] = 0.0 }, "groupchat.prod.fanoutPoolSize: 0 is out of range [1, 100]"},
+		{"out of range", "prod", func(m map[string]any) { m["fanoutPoolSize"] = 0.0 }, "groupchat.prod.fanoutPoolSize: 0 is out of range [1, 256]"},
 		{"bad removal policy", "prod", func(m map[string]any) { m["removalPolicy"] = "keep" }, "groupchat.prod.removalPolicy: want one of destroy, retain, got keep"},
 		{"bad e-mail", "prod", func(m map[string]any) { m["alarmEmail"] = "ops" }, `groupchat.prod.alarmEmail: invalid value "ops"`},
 		{"bad account", "dev", func(m map[string]any) { m["account"] = "12345" }, `groupchat.dev.account: invalid value "12345"`},

@@ -7,11 +7,15 @@ import (
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // Options tune a Service. The zero value of every field means its default.
 type Options struct {
-	// PoolSize bounds concurrent deliveries of one broadcast. Default 32.
+	// PoolSize bounds concurrent deliveries of one broadcast (and the
+	// removals after it). Default contract.DefaultFanoutPoolSize (128),
+	// chosen by measurement: docs/benchmarks.md, "Fan-out concurrency".
 	PoolSize int
 	// PostTimeout bounds one delivery. Default 3s.
 	PostTimeout time.Duration
@@ -44,7 +48,7 @@ type Options struct {
 // WithDefaults returns the options with every zero field set to its default.
 func (opt Options) WithDefaults() Options {
 	if opt.PoolSize <= 0 {
-		opt.PoolSize = 32
+		opt.PoolSize = contract.DefaultFanoutPoolSize
 	}
 	if opt.PostTimeout <= 0 {
 		opt.PostTimeout = 3 * time.Second

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -79,6 +80,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return n
 	}
 	cfg.PoolSize = positive(contract.EnvFanoutPoolSize)
+	if cfg.PoolSize > contract.MaxFanoutPoolSize {
+		// Each concurrent delivery holds a socket; Lambda allows 1,024
+		// file descriptors in all.
+		errs = append(errs, fmt.Errorf("%s must be at most %d", contract.EnvFanoutPoolSize, contract.MaxFanoutPoolSize))
+	}
 	cfg.MessageRetention = time.Duration(positive(contract.EnvMessageRetentionDays)) * 24 * time.Hour
 	cfg.Auth, errs = authFromEnv(getenv, errs)
 	return cfg, errors.Join(errs...)
@@ -154,13 +160,20 @@ func New(cfg Config, awsCfg aws.Config, opt chat.Options) *chat.Service {
 		}
 		opt.Verifier = auth.New(a)
 	}
+	pool := opt.WithDefaults().PoolSize
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
 		if cfg.DynamoDBEndpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.DynamoDBEndpoint)
 		}
 		// Every request gets its own time limit: a stalled call must not
-		// eat the invocation (the SDK retries within the invocation's context).
-		o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(dynamoRequestTimeout)
+		// eat the invocation (the SDK retries within the invocation's
+		// context). The stale connections a fan-out finds are removed pool
+		// at a time: keep that many connections warm, not the SDK's 10.
+		o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(dynamoRequestTimeout).
+			WithTransportOptions(func(t *http.Transport) {
+				t.MaxIdleConns = pool
+				t.MaxIdleConnsPerHost = pool
+			})
 	})
 	opt = opt.WithDefaults()
 	poster := mgmt.NewFromConfig(awsCfg, cfg.ManagementEndpoint, opt.PoolSize)

@@ -43,6 +43,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{contract.EnvManagementEndpoint, "", "MANAGEMENT_ENDPOINT is not set"},
 		{contract.EnvManagementEndpoint, "not a url", "MANAGEMENT_ENDPOINT is not a URL"},
 		{contract.EnvFanoutPoolSize, "0", "FANOUT_POOL_SIZE must be a positive whole number"},
+		{contract.EnvFanoutPoolSize, "257", "FANOUT_POOL_SIZE must be at most 256"},
 		{contract.EnvMessageRetentionDays, "seven", "MESSAGE_RETENTION_DAYS must be a positive whole number"},
 	} {
 		bad := map[string]string{}
