@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,8 @@ import (
 	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/dynalite"
 	"github.com/groupchat/groupchat/local/gateway"
+	"github.com/groupchat/groupchat/local/metrics"
+	"github.com/groupchat/groupchat/observability"
 )
 
 // Options describe a stack. The zero value of every field means its default.
@@ -84,6 +87,21 @@ type Options struct {
 	// wire.New with AWSConfig, its Invoke. A test harness wraps it to
 	// observe invocations or to build several handlers.
 	Function func(fn wire.Config, opt chat.Options) Invoke
+	// Metrics tunes the local CloudWatch (local/metrics): the dashboard at
+	// metrics.DashboardPath and the alarms' evaluation.
+	Metrics MetricsOptions
+}
+
+// MetricsOptions tune the local metrics and alarms.
+type MetricsOptions struct {
+	// Period is the period of the local graphs and of the alarms'
+	// evaluation; the thresholds stay the definition's. Default
+	// observability.Period (5 minutes), as on AWS; a test or a demo takes
+	// seconds.
+	Period time.Duration
+	// Now is the clock that stamps the samples and evaluates the alarms.
+	// Default time.Now; a test steps its own.
+	Now func() time.Time
 }
 
 // Stack is a running local stack.
@@ -111,6 +129,14 @@ type Stack struct {
 	// AuthCognito); Cognito the local issuer, nil with AuthNone.
 	Auth    string
 	Cognito *cognito.Server
+	// Observability is the dashboard and alarms' definition for this
+	// stack (its stage, its sign-in, its handler timeout); Metrics holds
+	// what the stack measured, Alarms evaluates the definition's alarms
+	// on it, and Dashboard serves them at metrics.DashboardPath.
+	Observability observability.Definition
+	Metrics       *metrics.Store
+	Alarms        *metrics.Evaluator
+	Dashboard     *metrics.Dashboard
 
 	accountsMu sync.Mutex
 	accounts   map[string]bool // made by Token
@@ -118,6 +144,8 @@ type Stack struct {
 	srv      *http.Server
 	served   chan struct{} // closed when the server stops serving
 	serveErr error         // what Serve returned, once served is closed
+
+	evalStop chan struct{} // ends the alarms' scheduled evaluation
 
 	stopOnce sync.Once
 	stopErr  error
@@ -143,6 +171,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	defer func() {
 		if err != nil {
 			_ = ln.Close()
+			if s.evalStop != nil {
+				close(s.evalStop)
+			}
 			_ = s.stopDynamoDB()
 			_ = s.stopCognito()
 		}
@@ -193,9 +224,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("DynamoDB at %s: %w", s.DynamoDBEndpoint, err)
 	}
 
+	s.startMetrics(o, &gwCfg)
 	opt := o.Chat
 	if opt.Metrics == nil {
-		opt.Metrics = io.Discard
+		opt.Metrics = s.Metrics.EMFWriter()
+	} else {
+		opt.Metrics = io.MultiWriter(opt.Metrics, s.Metrics.EMFWriter())
 	}
 	if opt.Logger == nil {
 		level := slog.LevelWarn
@@ -229,6 +263,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 func (s *Stack) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == TokenPath {
 		s.serveToken(w, r)
+		return
+	}
+	if r.URL.Path == metrics.DashboardPath || strings.HasPrefix(r.URL.Path, metrics.DashboardPath+"/") {
+		s.Dashboard.ServeHTTP(w, r)
 		return
 	}
 	s.Gateway.ServeHTTP(w, r)
@@ -286,6 +324,9 @@ func (s *Stack) Stop(ctx context.Context) error {
 }
 
 func (s *Stack) stop(ctx context.Context) error {
+	if s.evalStop != nil {
+		close(s.evalStop)
+	}
 	errGW := s.Gateway.Shutdown(ctx)
 	errHTTP := s.srv.Shutdown(ctx)
 	if errors.Is(errHTTP, context.DeadlineExceeded) {

@@ -146,9 +146,6 @@ type Widget struct {
 	Metrics []Metric
 	// Width and Height in CloudWatch's grid units (24 columns).
 	Width, Height int
-	// Note says why a graph has no local source (shown by the local
-	// dashboard only).
-	LocalNote string
 }
 
 // Row is a row of widgets, placed left to right.

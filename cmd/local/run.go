@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/groupchat/groupchat/contract"
@@ -16,6 +17,8 @@ import (
 	"github.com/groupchat/groupchat/local/cognito"
 	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/gateway"
+	"github.com/groupchat/groupchat/local/metrics"
+	"github.com/groupchat/groupchat/observability"
 )
 
 // defaultAuth is the sign-in mode without -auth or $AUTH: none, which the
@@ -76,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&o.DynamoDB.IndexLag, "fault-index-lag", defaultIndexLag, "answer DynamoDB index queries as the index was this long ago (AWS's indexes are eventually consistent)")
 	fs.Float64Var(&applyFail, "fault-dynamodb-apply-then-fail", 0, "fraction (0-1) of DynamoDB writes applied, then answered 500 (the SDK retries them)")
 	fs.DurationVar(&o.DynamoDB.Latency, "fault-dynamodb-latency", 0, "delay every DynamoDB request by this much (a few ms is about AWS)")
+	fs.DurationVar(&o.Metrics.Period, "metrics-period", observability.Period, "period of the local dashboard's graphs and of the alarms' evaluation (the thresholds stay the deployed ones; 5s makes a fault show at once)")
+	fs.BoolVar(&o.DynamoDB.Unavailable, "fault-dynamodb-unavailable", false, "answer every DynamoDB request of the function 500 (an outage, counted as SystemErrors)")
 	fs.BoolVar(&o.Verbose, "v", false, "also log every management API call and the chat's info logs")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -124,6 +129,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "  WebSocket  %s  (try: websocat \"%s?name=Alice&room=lobby&token=$(%s alice)\")\n", s.URL, s.URL, devToken)
 	}
 	fmt.Fprintf(stdout, "  DynamoDB   %s\n", db)
+	fmt.Fprintf(stdout, "  dashboard  %s  (the CloudWatch dashboard and alarms, filled by this run; period %s)\n",
+		strings.TrimSuffix(s.PageURL, "/")+metrics.DashboardPath+"/", o.Metrics.Period)
 	if s.Cognito == nil {
 		fmt.Fprintf(stdout, "  sign-in    off (-auth %s): anyone may connect\n", contract.AuthNone)
 	} else {

@@ -37,6 +37,11 @@ type Faults struct {
 	// requests of a handler. It may be called concurrently, and from inside
 	// itself when it makes requests through the proxy. Default nil.
 	Before func(r Write)
+	// Unavailable answers every request with 500 InternalServerError
+	// without forwarding it: DynamoDB failing as a whole, as its
+	// SystemErrors metric counts it (the SDK retries, then the handler
+	// sees the error). Default false.
+	Unavailable bool
 }
 
 // Write is a request as the proxy received it: a write, for ApplyThenFail;

@@ -62,10 +62,11 @@ type Proxy struct {
 	client   *http.Client
 	lag      *tracker
 
-	mu     sync.Mutex
-	faults Faults
-	counts map[string]int64
-	tables map[string]*table // descriptions by table name
+	mu      sync.Mutex
+	faults  Faults
+	observe func(Observation)
+	counts  map[string]int64
+	tables  map[string]*table // descriptions by table name
 }
 
 // Start starts a proxy on a free loopback port in front of target, a
@@ -119,6 +120,58 @@ func (p *Proxy) SetFaults(f Faults) {
 	}
 }
 
+// Observation is one request the proxy answered, for SetObserver.
+type Observation struct {
+	// Op is the operation, e.g. "GetItem"; Table the request's TableName
+	// ("" for the batch operations).
+	Op, Table string
+	// Status is the HTTP status answered; 0 when the target could not be
+	// reached (the client's connection was ended).
+	Status int
+	// Took is the time from the request to its answer.
+	Took time.Duration
+	// Throttled is an answer DynamoDB gives when it throttles.
+	Throttled bool
+}
+
+// SetObserver has fn called with every DynamoDB request once it is
+// answered (the proxy's own reads are not observed); the local stack
+// counts DynamoDB's CloudWatch metrics from them. nil stops it.
+func (p *Proxy) SetObserver(fn func(Observation)) {
+	p.mu.Lock()
+	p.observe = fn
+	p.mu.Unlock()
+}
+
+// observedWriter keeps the status answered and an error answer's type.
+type observedWriter struct {
+	http.ResponseWriter
+	status int
+	prefix []byte // the start of an error answer's body
+}
+
+func (o *observedWriter) WriteHeader(status int) {
+	if o.status == 0 {
+		o.status = status
+	}
+	o.ResponseWriter.WriteHeader(status)
+}
+
+func (o *observedWriter) Write(b []byte) (int, error) {
+	if o.status == 0 {
+		o.status = http.StatusOK
+	}
+	if o.status >= 400 && len(o.prefix) < 256 {
+		o.prefix = append(o.prefix, b[:min(len(b), 256-len(o.prefix))]...)
+	}
+	return o.ResponseWriter.Write(b)
+}
+
+func (o *observedWriter) throttled() bool {
+	return o.status == http.StatusBadRequest &&
+		(bytes.Contains(o.prefix, []byte("ThrottlingException")) || bytes.Contains(o.prefix, []byte("ProvisionedThroughputExceededException")))
+}
+
 // Faults returns the faults in effect.
 func (p *Proxy) Faults() Faults {
 	p.mu.Lock()
@@ -148,10 +201,25 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	p.mu.Lock()
 	f := p.faults
+	observe := p.observe
 	if op != "" {
 		p.counts[op]++
 	}
 	p.mu.Unlock()
+	if observe != nil && op != "" {
+		ow := &observedWriter{ResponseWriter: w}
+		w = ow
+		start := time.Now()
+		defer func() {
+			var in struct{ TableName string }
+			_ = json.Unmarshal(body, &in)
+			observe(Observation{Op: op, Table: in.TableName, Status: ow.status, Took: time.Since(start), Throttled: ow.throttled()})
+		}()
+	}
+	if f.Unavailable && op != "" {
+		internalServerError(w, "DynamoDB is unavailable (ddbproxy Unavailable).")
+		return
+	}
 	if f.Latency > 0 {
 		select {
 		case <-time.After(f.Latency):

@@ -79,6 +79,12 @@ type Config struct {
 
 	// Faults are injected into the management API. Default: none.
 	Faults Faults
+
+	// Metric, when set, receives every value the stand-in counts in place
+	// of API Gateway's, Lambda's and (for the page) Amplify Hosting's
+	// CloudWatch metrics (see metrics.go), with the metric's namespace and
+	// name. It may be called concurrently. Default nil: none counted.
+	Metric func(namespace, name string, value float64)
 }
 
 // Faults make the management API behave worse than loopback does, for load

@@ -26,6 +26,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/observability"
 )
 
 // Handler is a Lambda handler for the API's routes.
@@ -64,6 +65,7 @@ type Gateway struct {
 	running  sync.WaitGroup
 	logMu    sync.Mutex
 	newID    func() string // replaced in tests to get ids with "/" and "+"
+	inFlight atomic.Int64  // invocations running now (ConcurrentExecutions)
 }
 
 // New returns a gateway that calls h for every event.
@@ -158,9 +160,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/_local/connections":
 		g.serveAdmin(w, r)
 	case path == "/config.json":
-		g.serveConfig(w, r)
+		g.countedPage(w, r, http.HandlerFunc(g.serveConfig))
 	default:
-		g.static.ServeHTTP(w, r)
+		g.countedPage(w, r, g.static)
 	}
 }
 
@@ -204,6 +206,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if g.cfg.Authorize != nil {
 		auth, status, outcome := g.authorize(r, ev)
 		if status != 0 {
+			g.metric(observability.NamespaceAPI, "ClientError", boolValue(status < 500))
 			g.logf("%s %s refused %d: %s, from %s%s", c.id, routeConnect, status, outcome, c.sourceIP, query(r))
 			// API Gateway's answers, without invoking $connect.
 			w.Header().Set("Content-Type", "application/json")
@@ -220,6 +223,9 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		authorized = " (" + outcome + ")"
 	}
 	resp, took, err := g.invoke(ev)
+	g.metric(observability.NamespaceAPI, "ConnectCount", 1)
+	g.metric(observability.NamespaceAPI, "ClientError", 0)
+	g.integration(took, resp.StatusCode, err)
 	if err != nil {
 		g.logf("%s %s error after %s: %v", c.id, routeConnect, took, err)
 		http.Error(w, "Internal server error", http.StatusInternalServerError)
@@ -381,6 +387,8 @@ func (g *Gateway) message(c *conn, m message) {
 	route := contract.SelectRoute(m.data)
 	ev := g.messageEvent(c, route, string(m.data), m.at)
 	resp, took, err := g.invoke(ev)
+	g.metric(observability.NamespaceAPI, "MessageCount", 1)
+	g.integration(took, resp.StatusCode, err)
 	if err != nil {
 		g.logf("%s %s error after %s: %v", c.id, route, took, err)
 		// What API Gateway sends the client when the integration fails.
@@ -427,6 +435,7 @@ func (g *Gateway) disconnect(c *conn, st closeStatus) {
 	}
 	ev := g.disconnectEvent(c, st, time.Now())
 	resp, took, err := g.invoke(ev)
+	g.integration(took, resp.StatusCode, err)
 	if err != nil {
 		g.logf("%s %s (%d %q) error after %s: %v", c.id, routeDisconnect, st.code, st.reason, took, err)
 		return
@@ -451,7 +460,9 @@ func (g *Gateway) call(requestID string, fn func(context.Context) error) (took t
 	defer cancel()
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: requestID})
 	start := time.Now()
+	concurrent := g.inFlight.Add(1)
 	defer func() {
+		g.inFlight.Add(-1)
 		took = time.Since(start).Round(10 * time.Microsecond)
 		if p := recover(); p != nil {
 			err = fmt.Errorf("handler panicked: %v", p)
@@ -459,6 +470,7 @@ func (g *Gateway) call(requestID string, fn func(context.Context) error) (took t
 		if err == nil && ctx.Err() != nil {
 			err = fmt.Errorf("handler timed out after %s", g.cfg.HandlerTimeout)
 		}
+		g.invoked(took, err, concurrent)
 	}()
 	return 0, fn(ctx)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/groupchat/groupchat/observability"
 )
 
 // The @connections management API, answered the way API Gateway answers it
@@ -107,6 +109,7 @@ func (g *Gateway) post(w http.ResponseWriter, r *http.Request, c *conn) {
 		writeError(w, http.StatusGone, "GoneException", "")
 		return
 	}
+	g.metric(observability.NamespaceAPI, "MessageCount", 1) // API Gateway counts messages to clients too
 	g.logManagement("@connections POST %s 200, %d bytes", c.id, len(data))
 	w.WriteHeader(http.StatusOK)
 }

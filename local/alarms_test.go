@@ -1,0 +1,307 @@
+package local_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/groupchat/groupchat/internal/load"
+	"github.com/groupchat/groupchat/internal/testkit"
+	"github.com/groupchat/groupchat/internal/testkit/localtest"
+	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/ddbproxy"
+	"github.com/groupchat/groupchat/local/gateway"
+	"github.com/groupchat/groupchat/local/metrics"
+	"github.com/groupchat/groupchat/observability"
+)
+
+// The alarms of the one definition (package observability), evaluated by
+// the local stack over what it measured, go to ALARM under the fault each
+// exists for and back to OK once it is gone. The stack's clock is the
+// test's: every sample is stamped with it and the evaluator reads it, so a
+// period (1 s here, 5 minutes as deployed) passes when the test steps the
+// clock, and a test takes the seconds its traffic takes. The thresholds are
+// the definition's; the duration alarm's is 80% of the stack's handler
+// timeout, which a test shortens to see it fire.
+
+// clock is a test's clock, stepped by hand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) step(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+const period = time.Second
+
+// alarmStack is a local stack whose metrics run on a stepped clock.
+type alarmStack struct {
+	*localtest.Stack
+	clock *clock
+}
+
+func startAlarmStack(t *testing.T, o local.Options) *alarmStack {
+	t.Helper()
+	// Mid-period, so a step lands in the next period's middle.
+	c := &clock{now: time.Unix(1_800_000_000, 0).Add(period / 2)}
+	o.Metrics = local.MetricsOptions{Period: period, Now: c.Now}
+	s := localtest.Start(t, o)
+	t.Cleanup(func() {
+		if t.Failed() {
+			log := s.Log()
+			t.Logf("stack log (last 3000 bytes):\n%s", log[max(0, len(log)-3000):])
+		}
+	})
+	return &alarmStack{Stack: s, clock: c}
+}
+
+// quiesce waits until every invocation so far has been counted in the
+// store (the Lambda metrics are the last thing an invocation writes).
+func (s *alarmStack) quiesce(ctx context.Context, t *testing.T) {
+	t.Helper()
+	invocations := observability.Metric{Namespace: observability.NamespaceLambda, Name: "Invocations", Stat: observability.SampleCount}
+	for {
+		want := len(s.Invocations())
+		var got float64
+		for _, l := range s.Stack.Stack.Metrics.Query(invocations, time.Hour, s.clock.Now().Add(-24*time.Hour), s.clock.Now()) {
+			for _, p := range l.Points {
+				got += p.Value
+			}
+		}
+		if int(got) >= want {
+			time.Sleep(20 * time.Millisecond)
+			if len(s.Invocations()) == want {
+				return
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("invocations not all counted: %v of %d", got, want)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// period ends the current period and evaluates every alarm.
+func (s *alarmStack) endPeriod(ctx context.Context, t *testing.T) map[string]metrics.State {
+	t.Helper()
+	s.quiesce(ctx, t)
+	s.clock.step(period)
+	states := map[string]metrics.State{}
+	for _, a := range s.Alarms.Evaluate() {
+		states[a.ID] = a.State
+	}
+	return states
+}
+
+// expect checks the states of the named alarms, and that every other
+// alarm is not in ALARM.
+func expect(t *testing.T, when string, states map[string]metrics.State, want map[string]metrics.State) {
+	t.Helper()
+	for id, st := range states {
+		w, named := want[id]
+		switch {
+		case named && st != w:
+			t.Errorf("%s: %s is %s, want %s", when, id, st, w)
+		case !named && st == metrics.StateAlarm:
+			t.Errorf("%s: %s is in ALARM", when, id)
+		}
+	}
+	for id := range want {
+		if _, ok := states[id]; !ok {
+			t.Errorf("%s: no alarm %s", when, id)
+		}
+	}
+}
+
+// person is a WebSocket client of the stack.
+type person struct {
+	ws     *websocket.Conn
+	frames chan string
+}
+
+func connect(ctx context.Context, t *testing.T, s *alarmStack, name, room string) *person {
+	t.Helper()
+	ws, _, err := websocket.Dial(ctx, s.URL+"?"+url.Values{"name": {name}, "room": {room}}.Encode(), nil)
+	if err != nil {
+		t.Fatalf("%s connects: %v", name, err)
+	}
+	p := &person{ws: ws, frames: make(chan string, 1024)}
+	go func() {
+		defer close(p.frames)
+		for {
+			_, data, err := ws.Read(context.Background())
+			if err != nil {
+				return
+			}
+			select {
+			case p.frames <- string(data):
+			default: // nobody reads them: drop
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = ws.Close(websocket.StatusNormalClosure, "") })
+	return p
+}
+
+func (p *person) say(ctx context.Context, t *testing.T, n int) {
+	t.Helper()
+	for i := range n {
+		msg := fmt.Sprintf(`{"action":"sendPublic","message":"m%d"}`, i)
+		if err := p.ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+}
+
+// talk has two people of a room exchange n messages each and waits until
+// every invocation is done.
+func talk(ctx context.Context, t *testing.T, s *alarmStack, a, b *person, n int) {
+	t.Helper()
+	before := len(s.Invocations())
+	a.say(ctx, t, n)
+	b.say(ctx, t, n)
+	for len(s.Invocations()) < before+2*n {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d of %d messages handled", len(s.Invocations())-before, 2*n)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// faultCase is a fault, the alarms it must set off, and the stack it
+// needs.
+type faultCase struct {
+	name    string
+	options local.Options
+	inject  func(s *alarmStack)
+	clear   func(s *alarmStack)
+	alarms  []string
+	// messages each person sends during the fault.
+	messages int
+}
+
+func TestEachFaultSetsOffItsAlarmAndItReturnsToOK(t *testing.T) {
+	t.Parallel()
+	always := func(string) bool { return true }
+	cases := []faultCase{{
+		name:   "management API failures",
+		inject: func(s *alarmStack) { s.Gateway.SetFaults(gateway.Faults{FailPost: always}) },
+		clear:  func(s *alarmStack) { s.Gateway.SetFaults(gateway.Faults{}) },
+		alarms: []string{"FailedDeliveries"}, messages: 2,
+	}, {
+		name:   "DynamoDB outage",
+		inject: func(s *alarmStack) { s.DynamoDBProxy.SetFaults(ddbproxy.Faults{Unavailable: true}) },
+		clear:  func(s *alarmStack) { s.DynamoDBProxy.SetFaults(ddbproxy.Faults{}) },
+		// Every action needs the Connections table first; the handler
+		// answers each with the internal error.
+		alarms: []string{"ConnectionsSystemErrors", "InternalErrors"}, messages: 2,
+	}, {
+		// Handler errors: DynamoDB slower than the function's timeout, so
+		// every invocation runs out of time and fails, and API Gateway
+		// counts an integration error for each (five make the alarm).
+		name:    "handler errors",
+		options: local.Options{Gateway: gateway.Config{HandlerTimeout: time.Second}},
+		inject:  func(s *alarmStack) { s.DynamoDBProxy.SetFaults(ddbproxy.Faults{Latency: 1500 * time.Millisecond}) },
+		clear:   func(s *alarmStack) { s.DynamoDBProxy.SetFaults(ddbproxy.Faults{}) },
+		alarms:  []string{"LambdaErrors", "ApiIntegrationErrors", "LambdaDurationP99"}, messages: 3,
+	}, {
+		// Latency: the management API answers in 2.1 s and the fan-out
+		// posts one at a time (a pool of 1, as a room far larger than the
+		// pool would), so a broadcast to two takes longer than 80% of the
+		// function's 5 s timeout (4 s) without reaching the fan-out's own
+		// deadline (0.5 s before it) or a delivery's (3 s).
+		name:    "latency",
+		options: local.Options{Gateway: gateway.Config{HandlerTimeout: 5 * time.Second}},
+		inject: func(s *alarmStack) {
+			s.SetPoolSize(1)
+			s.SetLatency(2100 * time.Millisecond)
+		},
+		clear: func(s *alarmStack) {
+			s.SetPoolSize(0)
+			s.SetLatency(0)
+		},
+		alarms: []string{"LambdaDurationP99"}, messages: 1,
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testkit.Context(t, 90*time.Second)
+			s := startAlarmStack(t, tc.options)
+			room := "alarms"
+			a, b := connect(ctx, t, s, "Ann", room), connect(ctx, t, s, "Bob", room)
+
+			talk(ctx, t, s, a, b, 2)
+			healthy := map[string]metrics.State{}
+			for _, id := range tc.alarms {
+				healthy[id] = metrics.StateOK
+			}
+			expect(t, "before the fault", s.endPeriod(ctx, t), healthy)
+
+			tc.inject(s)
+			talk(ctx, t, s, a, b, tc.messages)
+			firing := map[string]metrics.State{}
+			for _, id := range tc.alarms {
+				firing[id] = metrics.StateAlarm
+			}
+			during := s.endPeriod(ctx, t)
+			for _, id := range tc.alarms {
+				if during[id] != metrics.StateAlarm {
+					t.Errorf("during the fault: %s is %s (%s), want ALARM", id, during[id], s.Alarms.State(id).Reason)
+				}
+			}
+
+			tc.clear(s)
+			talk(ctx, t, s, a, b, 2)
+			expect(t, "after the fault", s.endPeriod(ctx, t), healthy)
+		})
+	}
+}
+
+// TestHealthyLoadLeavesEveryAlarmOK: the load tool's steady run against a
+// stack without faults (its real handler timeout) leaves every alarm OK,
+// the DynamoDB ones included (they had data, so they left
+// INSUFFICIENT_DATA).
+func TestHealthyLoadLeavesEveryAlarmOK(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, 90*time.Second)
+	s := startAlarmStack(t, local.Options{})
+	res, err := load.Run(ctx, load.Config{URL: s.URL, Clients: 20, RoomSize: 5, Rate: 40, Duration: 2 * time.Second,
+		Settle: 200 * time.Millisecond, Drain: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("load run: %v", err)
+	}
+	if !res.Complete {
+		t.Fatalf("the load run was not complete: %+v", res)
+	}
+	states := s.endPeriod(ctx, t)
+	for _, a := range s.Observability.Alarms {
+		if states[a.ID] != metrics.StateOK {
+			t.Errorf("%s is %s after a healthy load run (%s)", a.ID, states[a.ID], s.Alarms.State(a.ID).Reason)
+		}
+	}
+	// And it stays so with no traffic at all (missing data is not
+	// breaching; DynamoDB's alarms keep their state).
+	for id, st := range s.endPeriod(ctx, t) {
+		if st != metrics.StateOK {
+			t.Errorf("%s is %s in a quiet period after the run", id, st)
+		}
+	}
+}
