@@ -114,8 +114,10 @@ run_e2e() {
     npx --no-install vitest run --config vitest.e2e.config.ts "$1")
 }
 
-echo "test-e2e: building the local stack"
+echo "test-e2e: building the local stack and the load tool"
 go build -o "$work/local" ./cmd/local
+go build -o "$work/load" ./cmd/load
+export GROUPCHAT_E2E_LOAD="$work/load" # e2e/bigroom.e2e.ts fills its room with it
 
 # An eventually consistent room index: a state or a broadcast may miss whoever
 # joined in the last 100 ms; the page's second hello heals its member list.
@@ -124,11 +126,13 @@ lag=(-fault-index-lag 100ms)
 # The open chat (no sign-in). The conversation: three people, public and
 # private messages, renames, hostile names, a dropped connection, a leave.
 # Then the page on a phone and a day's flow, in a room of its own.
-if wanted e2e/chat.e2e.ts e2e/layout.e2e.ts e2e/a11y.e2e.ts; then
+if wanted e2e/chat.e2e.ts e2e/layout.e2e.ts e2e/a11y.e2e.ts e2e/bigroom.e2e.ts; then
   start_stack "${lag[@]}" -auth none
   run_e2e e2e/chat.e2e.ts
   run_e2e e2e/layout.e2e.ts
   run_e2e e2e/a11y.e2e.ts
+  # A room of 300 filled by the load tool; the page finds one member by name.
+  run_e2e e2e/bigroom.e2e.ts
   stop_stack
 fi
 

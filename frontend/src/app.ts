@@ -63,6 +63,7 @@ export class ChatApp {
   private readonly members = new MemberList(
     () => this.you,
     () => this.composer.focus(),
+    (f) => this.client?.ask(f) ?? false,
   );
   private readonly log = new MessageLog({
     you: () => this.you,
@@ -228,6 +229,12 @@ export class ChatApp {
         this.onError(f);
         break;
       case 'pong':
+        break;
+      case 'presence':
+        this.members.counted(f);
+        break;
+      case 'memberPage':
+        this.members.page(f);
         break;
     }
   }

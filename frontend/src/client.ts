@@ -135,6 +135,14 @@ export class ChatClient {
     this.conn.pingNow();
   }
 
+  /**
+   * Sends a question whose answer nothing waits for (a page of the member
+   * list): at once when ready, else not at all (false).
+   */
+  ask(frame: ClientFrame): boolean {
+    return this.state.state === 'ready' && this.conn.send(frame);
+  }
+
   /** Sends a frame through the outbox: at once when ready, else queued until the connection is. */
   send(frame: ClientFrame): OutboxItem {
     if (frame.action === 'setName') this.session.choseName(); // the user's choice wins

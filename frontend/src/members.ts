@@ -1,15 +1,40 @@
 // The member list and the private recipients chosen from it: a checkbox per
 // member (but not for you) picks who the next message goes to privately, and
-// the composer's "to" line says so. Who is in follows the presence frames by
-// the rule of presence.ts.
+// the composer's "to" line says so. The heading shows the room's count.
+//
+// A small room (up to PRESENCE_LIVE_MAX) names every join and leave: who is
+// in follows those frames by the rule of presence.ts. A bigger room only
+// tells its count (docs/protocol.md, presence): the list shows the first
+// names the state gave, and the search box reads the whole list from the
+// server, a page at a time, when someone looks for a member. At most
+// SHOWN_MAX rows are ever on the page, however big the room.
 
 import { byId, el, nameHue } from './dom';
 import { applyPresence, NO_PRESENCE, presentNames, type Presence, type PresenceFrame } from './presence';
-import { foldName, sortNames } from './protocol';
+import {
+  foldName,
+  PRESENCE_LIVE_MAX,
+  sortNames,
+  type ClientFrame,
+  type MemberPageFrame,
+  type PresenceCountFrame,
+} from './protocol';
+
+/** The most member rows on the page at once. */
+export const SHOWN_MAX = 50;
+/** The search box shows from this many members on. */
+const SEARCH_FROM = 10;
+/** A list read for a search is read again after this long. */
+const DIRECTORY_MAX_AGE_MS = 30_000;
+
+/** A frame the member list follows: presence, with the counts the server adds. */
+export type MemberFrame = PresenceFrame & { count?: number; membersCursor?: string };
 
 export class MemberList {
   private readonly list = byId<HTMLUListElement>('members');
   private readonly count = byId('member-count');
+  private readonly search = byId<HTMLInputElement>('member-search');
+  private readonly more = byId('member-more');
   private readonly toText = byId('to-text');
   private readonly toClear = byId<HTMLButtonElement>('to-clear');
   private readonly composer = byId<HTMLFormElement>('composer');
@@ -18,11 +43,23 @@ export class MemberList {
   private members: string[] = [];
   /** Chosen private recipients, keyed by folded name. */
   private readonly selected = new Map<string, string>();
+  /** The room's count as the server last said it; null before any. */
+  private total: number | null = null;
+  /** A big room: names are not announced, the list is read on demand. */
+  private big = false;
+  /** The whole list read with the members action (big rooms), by folded name. */
+  private directory: Map<string, string> | null = null;
+  private reading: Map<string, string> | null = null;
+  private readAt = 0;
 
-  /** you gives the name to mark "you"; cleared is called when the user sends to everyone again. */
+  /**
+   * you gives the name to mark "you"; cleared is called when the user sends
+   * to everyone again; ask sends a members request (false: not connected).
+   */
   constructor(
     private readonly you: () => string,
     cleared: () => void,
+    private readonly ask: (f: ClientFrame) => boolean = () => false,
   ) {
     this.list.addEventListener('change', (e) => {
       const box = e.target as HTMLInputElement;
@@ -38,6 +75,11 @@ export class MemberList {
       this.renderRecipients();
       cleared();
     });
+    this.search.addEventListener('focus', () => this.readIfStale());
+    this.search.addEventListener('input', () => {
+      this.readIfStale();
+      this.renderMembers();
+    });
   }
 
   /** Who the next message goes to privately; empty: to everyone. */
@@ -45,11 +87,20 @@ export class MemberList {
     return [...this.selected.values()];
   }
 
+  /** How many are in the room, as the page shows it. */
+  get shownCount(): number {
+    return this.total ?? this.members.length;
+  }
+
   /** Empties the list and the choice (a room is joined). */
   reset(): void {
     this.presence = NO_PRESENCE;
     this.members = [];
     this.selected.clear();
+    this.total = null;
+    this.big = false;
+    this.directory = this.reading = null;
+    this.search.value = '';
     this.renderMembers();
     this.renderRecipients();
   }
@@ -59,14 +110,66 @@ export class MemberList {
    * is newer than the last applied). People no longer in the list are no
    * longer recipients; a rename keeps its holder chosen.
    */
-  apply(f: PresenceFrame): void {
+  apply(f: MemberFrame): void {
+    if (f.type === 'state') {
+      this.total = f.count ?? f.members.length;
+      this.big = f.membersCursor !== undefined || this.total > PRESENCE_LIVE_MAX;
+      this.directory = null;
+    } else if (f.count !== undefined) {
+      this.total = f.count;
+      if (this.big && f.count <= PRESENCE_LIVE_MAX && f.type !== 'settled') {
+        // The room is small again and names every change from now on: the
+        // list is read once, then followed.
+        this.big = false;
+        this.directory = null;
+        this.read();
+      }
+    }
     const next = applyPresence(this.presence, f);
     if (f.type === 'renamed') this.follow(f.oldName, f.name, next);
     this.presence = next;
     this.members = sortNames(presentNames(next));
-    for (const k of [...this.selected.keys()]) if (!next.members.has(k)) this.selected.delete(k);
+    if (!this.big) for (const k of [...this.selected.keys()]) if (!next.members.has(k)) this.selected.delete(k);
+    if (f.type === 'state' || f.type === 'settled') this.total = Math.max(this.total ?? 0, this.members.length);
     this.renderMembers();
     this.renderRecipients();
+  }
+
+  /** A big room's count. */
+  counted(f: PresenceCountFrame): void {
+    this.total = f.count;
+    if (f.count > PRESENCE_LIVE_MAX) this.big = true;
+    this.renderMembers();
+  }
+
+  /** A page of the member list: kept, and the next one asked for. */
+  page(f: MemberPageFrame): void {
+    if (this.reading === null) return; // not asked for (or the room changed)
+    this.total = f.count;
+    for (const m of f.members) this.reading.set(foldName(m.name), m.name);
+    if (f.cursor !== undefined && this.ask({ action: 'members', cursor: f.cursor })) return;
+    const names = [...this.reading.values()];
+    this.reading = null;
+    this.readAt = Date.now();
+    if (this.big) {
+      this.directory = new Map(names.map((n) => [foldName(n), n]));
+    } else {
+      // Small again: the list read now, followed by joined and left.
+      this.presence = applyPresence(NO_PRESENCE, { type: 'state', members: names });
+      this.members = sortNames(presentNames(this.presence));
+    }
+    this.renderMembers();
+  }
+
+  private readIfStale(): void {
+    if (!this.big || this.reading !== null) return;
+    if (this.directory !== null && Date.now() - this.readAt < DIRECTORY_MAX_AGE_MS) return;
+    this.read();
+  }
+
+  private read(): void {
+    this.reading = new Map();
+    if (!this.ask({ action: 'members' })) this.reading = null;
   }
 
   /**
@@ -83,9 +186,20 @@ export class MemberList {
     this.selected.set(to, shown);
   }
 
+  /** The names to choose from: the list followed, or in a big room the one read. */
+  private known(): string[] {
+    if (this.big && this.directory !== null) return sortNames(this.directory.values());
+    return this.members;
+  }
+
   private renderMembers(): void {
     const you = this.you();
-    const items = this.members.map((name) => {
+    const total = this.shownCount;
+    const query = foldName(this.search.value.trim());
+    const known = this.known();
+    const matching = query === '' ? known : known.filter((n) => foldName(n).includes(query));
+    const shown = matching.slice(0, SHOWN_MAX);
+    const items = shown.map((name) => {
       const isYou = name === you;
       const label = el('label', { class: 'member-label' });
       if (!isYou) {
@@ -105,7 +219,20 @@ export class MemberList {
       return li;
     });
     this.list.replaceChildren(...items);
-    this.count.textContent = this.members.length ? String(this.members.length) : '';
+    this.count.textContent = total ? String(total) : '';
+    this.search.hidden = total < SEARCH_FROM && !this.big;
+    this.more.textContent = this.moreText(query, shown.length, matching.length, total);
+    this.more.hidden = this.more.textContent === '';
+  }
+
+  private moreText(query: string, shown: number, matching: number, total: number): string {
+    if (this.reading !== null) return 'Reading the member list…';
+    if (query !== '') {
+      if (matching === 0) return 'Nobody by that name.';
+      return shown < matching ? `${shown} of ${matching} matches shown: type more of the name.` : '';
+    }
+    if (shown < total) return `${shown} of ${total} shown: search to find anyone.`;
+    return '';
   }
 
   private renderRecipients(): void {

@@ -50,6 +50,10 @@ export interface StateFrame {
   warning?: Warning;
   /** A secret for this connection: presented on reconnect (?resume=), it takes the name back at once. */
   resume?: string;
+  /** The room's exact member count (absent from servers before it was kept). */
+  count?: number;
+  /** Set when `members` is only the first page of a bigger room: the members action reads on. */
+  membersCursor?: string;
 }
 
 export interface PongFrame {
@@ -62,6 +66,7 @@ export interface JoinedFrame {
   room: string;
   name: string;
   ts: number;
+  count?: number;
 }
 
 export interface LeftFrame {
@@ -69,6 +74,7 @@ export interface LeftFrame {
   room: string;
   name: string;
   ts: number;
+  count?: number;
 }
 
 export interface MembersFrame {
@@ -77,7 +83,36 @@ export interface MembersFrame {
   members: string[];
   gone: string[];
   ts: number;
+  count?: number;
 }
+
+/** A big room's member count (rooms of more than PRESENCE_LIVE_MAX hear no names). */
+export interface PresenceCountFrame {
+  type: 'presence';
+  room: string;
+  count: number;
+  ts: number;
+}
+
+/** A member in a member-list frame. */
+export interface MemberEntry {
+  name: string;
+  account?: string;
+}
+
+/** One page of the member list: the answer to the members action. */
+export interface MemberPageFrame {
+  type: 'memberPage';
+  room: string;
+  count: number;
+  members: MemberEntry[];
+  /** Absent on the last page. */
+  cursor?: string;
+  ref?: string;
+}
+
+/** The largest room whose members hear every join and leave by name (docs/protocol.md). */
+export const PRESENCE_LIVE_MAX = 20;
 
 export interface RenamedFrame {
   type: 'renamed';
@@ -103,6 +138,8 @@ export type ServerFrame =
   | JoinedFrame
   | LeftFrame
   | MembersFrame
+  | PresenceCountFrame
+  | MemberPageFrame
   | RenamedFrame
   | PublicFrame
   | PrivateFrame
@@ -111,6 +148,7 @@ export type ServerFrame =
 export type ClientFrame =
   | { action: 'hello'; ref?: string }
   | { action: 'ping'; ref?: string }
+  | { action: 'members'; cursor?: string; ref?: string }
   | { action: 'setName'; name: string; ref?: string }
   | { action: 'sendPublic'; message: string; ref?: string }
   | { action: 'sendPrivate'; to: string[]; message: string; ref?: string };
@@ -143,6 +181,10 @@ function strList(o: Obj, key: string): string[] {
     throw new FrameError(`"${key}" is not a list of strings`);
   }
   return v as string[];
+}
+
+function optNum(o: Obj, key: string): number | undefined {
+  return o[key] === undefined ? undefined : num(o, key);
 }
 
 function obj(v: unknown, what: string): Obj {
@@ -195,22 +237,42 @@ function parseObject(o: Obj): ServerFrame {
           history: history.map((h) => parsePublic(obj(h, 'a history entry'))),
           limits: parseLimits(o.limits),
         },
-        { warning, resume: optStr(o, 'resume') },
+        { warning, resume: optStr(o, 'resume'), count: optNum(o, 'count'), membersCursor: optStr(o, 'membersCursor') },
       );
     }
     case 'pong':
       return { type, ts: num(o, 'ts') };
     case 'joined':
     case 'left':
-      return { type, room: str(o, 'room'), name: str(o, 'name'), ts: num(o, 'ts') };
+      return withOpt<JoinedFrame | LeftFrame>(
+        { type, room: str(o, 'room'), name: str(o, 'name'), ts: num(o, 'ts') },
+        { count: optNum(o, 'count') },
+      );
     case 'members':
-      return {
-        type,
-        room: str(o, 'room'),
-        members: strList(o, 'members'),
-        gone: o.gone === undefined ? [] : strList(o, 'gone'),
-        ts: num(o, 'ts'),
-      };
+      return withOpt<MembersFrame>(
+        {
+          type,
+          room: str(o, 'room'),
+          members: strList(o, 'members'),
+          gone: o.gone === undefined ? [] : strList(o, 'gone'),
+          ts: num(o, 'ts'),
+        },
+        { count: optNum(o, 'count') },
+      );
+    case 'presence':
+      return { type, room: str(o, 'room'), count: num(o, 'count'), ts: num(o, 'ts') };
+    case 'memberPage': {
+      const list = o.members;
+      if (!Array.isArray(list)) throw new FrameError('"members" is not a list');
+      const members = list.map((m) => {
+        const e = obj(m, 'a member');
+        return withOpt<MemberEntry>({ name: str(e, 'name') }, { account: optStr(e, 'account') });
+      });
+      return withOpt<MemberPageFrame>(
+        { type, room: str(o, 'room'), count: num(o, 'count'), members },
+        { cursor: optStr(o, 'cursor'), ref: optStr(o, 'ref') },
+      );
+    }
     case 'renamed':
       return withOpt<RenamedFrame>(
         { type, room: str(o, 'room'), oldName: str(o, 'oldName'), name: str(o, 'name'), ts: num(o, 'ts') },

@@ -48,6 +48,28 @@ describe('parseFrame accepts every documented frame', () => {
       { type: 'error', code: 'recipients_unknown', message: 'Nobody called Zed is in this room.', action: 'sendPrivate', unknown: ['Zed'], ref: 'r3' },
     ],
     ['error without action or ref', { type: 'error', code: 'bad_json', message: 'That is not JSON.' }],
+    [
+      'state of a big room: the first page and the count',
+      {
+        type: 'state',
+        room: 'lecture',
+        you: 'Alice',
+        members: ['Alice', 'Bob'],
+        history: [],
+        limits: { nameMax: 32, nameMaxBytes: 64, messageMax: 2000, recipientsMax: 20 },
+        count: 1812,
+        membersCursor: 'MTIzNDU2Nzg5MGFi',
+      },
+    ],
+    ['joined with the count', { type: 'joined', room: 'lobby', name: 'Carol', ts: 1, count: 3 }],
+    ['left with the count', { type: 'left', room: 'lobby', name: 'Carol', ts: 1, count: 2 }],
+    ['members with the count', { type: 'members', room: 'lobby', members: ['Alice'], gone: ['Carol'], ts: 1, count: 1 }],
+    ['presence: a big room\'s count', { type: 'presence', room: 'lecture', count: 1812, ts: 1 }],
+    [
+      'memberPage with a cursor',
+      { type: 'memberPage', room: 'lecture', count: 1812, members: [{ name: 'Alice' }, { name: 'Bob', account: 'a1' }], cursor: 'MTIz', ref: 'm1' },
+    ],
+    ['memberPage, the last', { type: 'memberPage', room: 'lecture', count: 2, members: [{ name: 'Alice' }] }],
   ];
   it.each(cases)('%s', (_, frame) => {
     expect(parseFrame(JSON.stringify(frame))).toEqual({ ok: true, frame });

@@ -46,6 +46,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&cfg.VanishFraction, "vanish", 0, "fraction (0-1) of clients that drop without a close frame during the run")
 	fs.DurationVar(&cfg.VanishAfter, "vanish-after", 0, "when they drop, after the sending started")
 	fs.StringVar(&tokenURL, "token-url", "", "sign each client in with an ID token from this endpoint (GET URL?user=<client>&create=1): the local stack's http://127.0.0.1:8080/_local/token with -auth cognito")
+	fs.DurationVar(&cfg.Hold, "hold", 0, "keep the clients connected this long after the last delivery (to look at the full room)")
+	fs.StringVar(&cfg.Run, "run", "", "run id: clients are named l<run>-<n> (default random)")
 	fs.StringVar(&jsonOut, "json", "", "also write the result as JSON to this file")
 	fs.BoolVar(&quiet, "q", false, "no progress lines on stderr")
 	fs.DurationVar(&timeout, "timeout", 0, "end the run after this long whatever its phase (default: duration + 10m)")
@@ -71,7 +73,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.Progress = stderr
 	}
 	if timeout <= 0 {
-		timeout = cfg.Duration + 10*time.Minute
+		timeout = cfg.Duration + cfg.Hold + 10*time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

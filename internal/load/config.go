@@ -62,6 +62,10 @@ type Config struct {
 	// lost network) VanishAfter into the sending phase. Default 0: none.
 	VanishFraction float64
 	VanishAfter    time.Duration
+	// Hold keeps the clients connected this long after the last delivery
+	// was awaited (or until ctx ends), so that a person or a browser test
+	// can look at the full room. Default 0: they close at once.
+	Hold time.Duration
 	// Progress receives a line every ProgressEvery (default 1s). Default nil:
 	// no progress.
 	Progress      io.Writer

@@ -108,6 +108,10 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	res.SendSeconds = time.Since(sendStart).Seconds()
 	r.setPhase("drain")
 	r.t.waitAll(ctx, r.cfg.Drain)
+	if r.cfg.Hold > 0 {
+		r.setPhase("hold")
+		sleep(ctx, r.cfg.Hold)
+	}
 	if r.cfg.BeforeClose != nil {
 		r.cfg.BeforeClose()
 	}
