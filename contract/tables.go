@@ -23,6 +23,15 @@ const (
 	// its member count and presence credit. It carries no room attribute,
 	// so it is never listed as a member.
 	RoomItemPrefix = "r#"
+
+	// With sign-in, names belong to accounts across the environment: one
+	// item per owned name (pk "o#<name key>", the name's folded confusable
+	// skeleton) and one per account (pk "a#<account id>": its name and its
+	// rate-limit log). AccountIndex finds an account's connections.
+	OwnerItemPrefix   = "o#"
+	AccountItemPrefix = "a#"
+	ConnAccount       = "accountId" // partition key of AccountIndex; connection items only
+	AccountIndex      = "byAccount"
 )
 
 // Table describes one DynamoDB table's key schema.
@@ -58,6 +67,11 @@ var Connections = Table{
 		PartitionKey:     ConnRoom,
 		SortKey:          ConnID,
 		NonKeyAttributes: []string{RoomIndexName, ConnExpiresAt},
+	}, {
+		Name:             AccountIndex,
+		PartitionKey:     ConnAccount,
+		SortKey:          ConnID,
+		NonKeyAttributes: []string{ConnRoom, RoomIndexName, ConnExpiresAt},
 	}},
 }
 

@@ -333,6 +333,8 @@ func TestHandlerPolicyIsExact(t *testing.T) {
 				"Action": []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}},
 			map[string]any{"Sid": "ConnectionsIndexbyRoom", "Effect": "Allow", "Action": "dynamodb:Query",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{arnOf(conn), "/index/" + contract.RoomIndex}}}},
+			map[string]any{"Sid": "ConnectionsIndexbyAccount", "Effect": "Allow", "Action": "dynamodb:Query",
+				"Resource": map[string]any{"Fn::Join": []any{"", []any{arnOf(conn), "/index/" + contract.AccountIndex}}}},
 			map[string]any{"Sid": "MessagesTable", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:Query"}, "Resource": arnOf(msgs)},
 			map[string]any{"Sid": "PostToConnection", "Effect": "Allow", "Action": "execute-api:ManageConnections",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":execute-api:", ref("AWS::Region"), ":",

@@ -15,7 +15,7 @@ import (
 func BenchmarkSendPublic(b *testing.B) {
 	for _, size := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("room=%d", size), func(b *testing.B) {
-			h := chattest.New(b)
+			h := chattest.New(b, chattest.Unlimited)
 			h.GW.Discard = true
 			ids := h.Populate("bench", size)
 			b.ReportAllocs()

@@ -32,6 +32,9 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 	}
 	c := Connection{ID: inv.connID, Room: room, ConnectedAt: now,
 		ExpiresAt: now.Add(inv.opt.ConnectionTTL), ResumeToken: token, AccountID: id.AccountID, Username: id.Username}
+	if c.AccountID != "" {
+		return inv.connectAccount(c, query["name"])
+	}
 	claim := Claim{Room: room, ConnID: c.ID, Token: c.ResumeToken, Resume: query["resume"], ExpiresAt: c.ExpiresAt}
 
 	// The requested name if it is valid and free; otherwise a guest name
@@ -126,6 +129,10 @@ func (inv *invocation) disconnect() {
 	}
 	if !ok {
 		return // already removed: after a 410 during a broadcast, or replaced by a resume
+	}
+	if c.AccountID != "" {
+		inv.disconnectAccount(c)
+		return
 	}
 	// A reconnect with the resume token may have taken the name over before
 	// the release: then the person has not left.

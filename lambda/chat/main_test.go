@@ -37,6 +37,9 @@ type frame struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"warning"`
+	// With sign-in: the sender's or subject's account; rate_limited's wait.
+	Account      string `json:"account"`
+	RetryAfterMs int64  `json:"retryAfterMs"`
 }
 
 func decode(t *testing.T, raw []byte) frame {

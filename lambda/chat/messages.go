@@ -18,16 +18,17 @@ func (inv *invocation) sendPublic(req request) []byte {
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	c, fail := inv.caller(req)
+	c, fail := inv.limitedCaller(req)
 	if fail != nil {
 		return fail
 	}
-	r := Record{Kind: KindPublic, Room: c.Room, From: c.Name, Message: msg, ConnID: c.ID}
+	r := Record{Kind: KindPublic, Room: c.Room, From: c.Name, FromAccount: c.AccountID, Message: msg, ConnID: c.ID}
 	if err := inv.append(&r); err != nil {
 		return inv.internal(req, "record message", err)
 	}
 	inv.m.add(&inv.m.accepted, 1)
-	frame := publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message}
+	frame := publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message,
+		Account: r.FromAccount}
 	inv.broadcast(c.Room, encode(frame), c.ID, encode(withRef(frame, req.Ref)))
 	return nil
 }
@@ -45,9 +46,12 @@ func (inv *invocation) sendPrivate(req request) []byte {
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	c, fail := inv.caller(req)
+	c, fail := inv.limitedCaller(req)
 	if fail != nil {
 		return fail
+	}
+	if c.AccountID != "" {
+		return inv.sendPrivateAccount(req, c, to, unknown, msg)
 	}
 	var recipients []Member
 	for _, name := range to {

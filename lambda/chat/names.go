@@ -3,16 +3,23 @@
 
 package chat
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/mtibben/confusables"
+)
 
 func (inv *invocation) setName(req request) []byte {
 	name, p := text(req, "name", CleanName)
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	c, fail := inv.caller(req)
+	c, fail := inv.limitedCaller(req)
 	if fail != nil {
 		return fail
+	}
+	if c.AccountID != "" {
+		return inv.setAccountName(req, c, name)
 	}
 	frame := renamedFrame{Type: KindRenamed, Room: c.Room, OldName: c.Name, Name: name, TS: millis(inv.opt.Now())}
 	if name == c.Name {
@@ -95,3 +102,13 @@ func (inv *invocation) renameFailed(req request, c Connection, name string, same
 	}
 	return inv.internal(req, "rename", err), true
 }
+
+// NameKey is the form names are compared in with sign-in, where a name
+// belongs to one account across the environment: two names are one when
+// their keys are equal. Beyond Fold ("ALICE" is "alice"), it is the
+// Unicode TR39 confusable skeleton (github.com/mtibben/confusables, tables
+// generated from Unicode's confusables.txt), so a look-alike from another
+// script ("аlice" with a Cyrillic а) or of other characters ("a1ice",
+// "bob" and "b0b") is the same name too. The skeleton may bring capitals
+// back ("0" becomes "O"), hence the second Fold.
+func NameKey(name string) string { return Fold(confusables.Skeleton(Fold(name))) }

@@ -39,6 +39,10 @@ type Options struct {
 	Metrics io.Writer
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// RateLimit bounds sendPublic, sendPrivate and setName per person (per
+	// account with sign-in, per connection without). Default 20 per 10 s
+	// (DefaultRateLimit).
+	RateLimit RateLimit
 	// Verifier checks sign-in tokens for the $connect authorizer. Default
 	// nil: sign-in is off, anyone with the URL may connect, and an
 	// authorizer event is denied.
@@ -70,6 +74,12 @@ func (opt Options) WithDefaults() Options {
 	}
 	if opt.Metrics == nil {
 		opt.Metrics = os.Stdout
+	}
+	if opt.RateLimit.Limit <= 0 {
+		opt.RateLimit.Limit = DefaultRateLimit.Limit
+	}
+	if opt.RateLimit.Window <= 0 {
+		opt.RateLimit.Window = DefaultRateLimit.Window
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now

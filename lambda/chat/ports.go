@@ -65,6 +65,36 @@ type Store interface {
 	// ErrBadCursor. One Query of the room index, bounded by limit.
 	MembersPage(ctx context.Context, room, cursor string, limit int) (members []Member, next string, err error)
 
+	// Accounts (sign-in on): a name belongs to one account across the
+	// environment; names are compared by NameKey.
+
+	// AccountName returns the account's name: "" before it has one.
+	AccountName(ctx context.Context, accountID string) (string, error)
+	// ClaimAccountName makes name accountID's. It fails with ErrNameTaken
+	// when another account holds it (online or not); claiming a name the
+	// account holds again only updates its spelling.
+	ClaimAccountName(ctx context.Context, accountID, name string) error
+	// SetAccountName changes the account's name from old ("" for none) to
+	// name; it fails with ErrConflict when the name is no longer old.
+	SetAccountName(ctx context.Context, accountID, old, name string) error
+	// ReleaseAccountName gives up accountID's hold on name, only if it has it.
+	ReleaseAccountName(ctx context.Context, accountID, name string) error
+	// NameOwner returns the account that holds name, "" when nobody does.
+	NameOwner(ctx context.Context, name string) (accountID string, err error)
+	// AccountConnections lists an account's live connections, in every room:
+	// one Query of an eventually consistent index.
+	AccountConnections(ctx context.Context, accountID string) ([]Connection, error)
+
+	// Rate limits, kept in the table so they hold across instances.
+
+	// ChargeConnection counts one action of connection id against l and
+	// returns the connection's record, as GetConnection does (ErrNotFound).
+	// Over the limit it fails with a *RateLimited and counts nothing.
+	ChargeConnection(ctx context.Context, id string, l RateLimit) (Connection, error)
+	// ChargeAccount counts one action of the account against l; over the
+	// limit it fails with a *RateLimited and counts nothing.
+	ChargeAccount(ctx context.Context, accountID string, l RateLimit) error
+
 	// Append adds a record to the message log.
 	Append(ctx context.Context, r Record) error
 	// History returns a room's most recent public messages, oldest first.
@@ -175,6 +205,20 @@ type RoomCount struct {
 	Credit int
 }
 
+// RateLimit allows at most Limit actions in any Window.
+type RateLimit struct {
+	Limit  int
+	Window time.Duration
+}
+
+// RateLimited is the error of an action over its RateLimit.
+type RateLimited struct {
+	// RetryAfter is when the oldest counted action leaves the window.
+	RetryAfter time.Duration
+}
+
+func (e *RateLimited) Error() string { return "rate limited: retry after " + e.RetryAfter.String() }
+
 // Record is one entry of the message log.
 type Record struct {
 	Kind    Kind
@@ -192,4 +236,8 @@ type Record struct {
 	Reason     string
 	// ExpiresAt is when the log may drop the record (its retention).
 	ExpiresAt time.Time
+	// FromAccount and ToAccounts are the sender's (subject's) and the
+	// recipients' accounts, with sign-in on.
+	FromAccount string
+	ToAccounts  []string
 }

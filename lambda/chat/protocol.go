@@ -70,6 +70,7 @@ const (
 	CodeRecipientsUnknown = "recipients_unknown"
 	CodeNotConnected      = "not_connected"
 	CodeBusy              = "busy"
+	CodeRateLimited       = "rate_limited"
 	CodeInternal          = "internal"
 )
 
@@ -82,6 +83,9 @@ type Problem struct {
 	Code    string   `json:"code"`
 	Message string   `json:"message"`
 	Unknown []string `json:"unknown,omitempty"`
+	// RetryAfterMs (rate_limited) is how long to wait before the next
+	// frame can be accepted.
+	RetryAfterMs int64 `json:"retryAfterMs,omitempty"`
 }
 
 func (p *Problem) Error() string { return p.Code + ": " + p.Message }
@@ -109,6 +113,7 @@ type stateFrame struct {
 	Limits        Limits            `json:"limits"`
 	Resume        string            `json:"resume"`
 	Warning       *Problem          `json:"warning,omitempty"`
+	Account       string            `json:"account,omitempty"` // yours, with sign-in
 }
 
 type pongFrame struct {
@@ -117,11 +122,12 @@ type pongFrame struct {
 }
 
 type presenceFrame struct { // joined, left
-	Type  Kind   `json:"type"`
-	Room  string `json:"room"`
-	Name  string `json:"name"`
-	TS    int64  `json:"ts"`
-	Count int    `json:"count,omitempty"` // the room's member count after it
+	Type    Kind   `json:"type"`
+	Room    string `json:"room"`
+	Name    string `json:"name"`
+	TS      int64  `json:"ts"`
+	Count   int    `json:"count,omitempty"` // the room's member count after it
+	Account string `json:"account,omitempty"`
 }
 
 type membersFrame struct {
@@ -140,6 +146,7 @@ type renamedFrame struct {
 	Name    string `json:"name"`
 	TS      int64  `json:"ts"`
 	Ref     string `json:"ref,omitempty"`
+	Account string `json:"account,omitempty"`
 }
 
 type publicFrame struct {
@@ -150,6 +157,7 @@ type publicFrame struct {
 	From    string `json:"from"`
 	Message string `json:"message"`
 	Ref     string `json:"ref,omitempty"`
+	Account string `json:"account,omitempty"`
 }
 
 type privateFrame struct {
@@ -161,6 +169,7 @@ type privateFrame struct {
 	To      []string `json:"to"`
 	Message string   `json:"message"`
 	Ref     string   `json:"ref,omitempty"`
+	Account string   `json:"account,omitempty"`
 }
 
 type errorFrame struct {

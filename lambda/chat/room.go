@@ -40,12 +40,14 @@ func (inv *invocation) hello(req request) []byte {
 	}
 	frame := stateFrame{Type: KindState, Room: c.Room, You: c.Name, Members: sortedNames(members),
 		Count: count, MembersCursor: cursor,
-		History: []json.RawMessage{}, Limits: limits, Resume: c.ResumeToken, Warning: c.Warning}
+		History: []json.RawMessage{}, Limits: limits, Resume: c.ResumeToken, Warning: c.Warning,
+		Account: c.AccountID}
 	// The newest messages that fit: the frame stays inside API Gateway's
 	// 128 KB message limit however long the messages are.
 	budget := StateMaxBytes - len(encode(frame))
 	for _, r := range slices.Backward(recs) {
-		entry := encode(publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message})
+		entry := encode(publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message,
+			Account: r.FromAccount})
 		if budget -= len(entry) + 1; budget < 0 {
 			break
 		}
@@ -70,5 +72,6 @@ func sortedNames(ms []Member) []string {
 	slices.SortFunc(out, func(a, b string) int {
 		return cmp.Or(strings.Compare(Fold(a), Fold(b)), strings.Compare(a, b))
 	})
-	return out
+	// With sign-in, one person's connections share a name: listed once.
+	return slices.Compact(out)
 }

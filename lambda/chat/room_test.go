@@ -11,7 +11,7 @@ import (
 
 func TestHelloReturnsNameMembersHistoryAndLimits(t *testing.T) {
 	t.Parallel()
-	h := chattest.New(t)
+	h := chattest.New(t, chattest.Unlimited)
 	bob := h.Join("bob", "")
 	alice := h.Join("Alice", "")
 	h.Join("Zed", "elsewhere")
@@ -55,7 +55,7 @@ func TestPingAnswersPong(t *testing.T) {
 
 func TestStateStaysInsideAPIGatewaysMessageLimit(t *testing.T) {
 	t.Parallel()
-	h := chattest.New(t)
+	h := chattest.New(t, chattest.Unlimited)
 	alice := h.Join("Alice", "")
 	long := strings.Repeat("😀", 1990) // 7,960 bytes each
 	for i := range 50 {

@@ -34,6 +34,9 @@ type invocation struct {
 	route  string
 	log    *slog.Logger
 	m      *recorder
+	// id is the signed-in account of the connection, from the authorizer's
+	// context API Gateway passes with every event (zero with sign-in off).
+	id Identity
 }
 
 // begin starts handling one event; end writes its metrics.
@@ -76,6 +79,9 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 	case contract.RouteDisconnect:
 		inv.disconnect()
 		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
+	}
+	if s.opt.Verifier != nil {
+		inv.id, _ = identityFrom(rc.Authorizer)
 	}
 	reply := inv.message(req.Body)
 	route, ok := contract.LookupRoute(rc.RouteKey)

@@ -100,7 +100,10 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 		return c, false
 	}
 	gone := Record{Kind: KindGone, Room: c.Room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // before the release
-	inv.release(c.Room, c.Name, c.ID)
+	// With sign-in the name is the account's: it stays.
+	if c.AccountID == "" {
+		inv.release(c.Room, c.Name, c.ID)
+	}
 	_ = inv.append(&gone)
 	inv.m.add(&inv.m.stale, 1)
 	return c, true

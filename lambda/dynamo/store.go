@@ -138,6 +138,9 @@ type recordItem struct {
 	ReplacedBy   string    `dynamodbav:"replacedBy,omitempty"`
 	Reason       string    `dynamodbav:"reason,omitempty"`
 	ExpiresAt    int64     `dynamodbav:"expiresAt"` // s, TTL
+	// The sender's (subject's) and the recipients' accounts, with sign-in.
+	FromAccount string   `dynamodbav:"fromAccount,omitempty"`
+	ToAccounts  []string `dynamodbav:"toAccounts,omitempty"`
 }
 
 func connKey(id string) string { return contract.ConnItemPrefix + id }
@@ -490,6 +493,7 @@ func (s *Store) Append(ctx context.Context, r chat.Record) error {
 		Stream: streamKey(r.Kind, r.Room), ID: r.ID, Kind: r.Kind, TS: r.TS.UnixMilli(), Room: r.Room,
 		From: r.From, To: r.To, OldName: r.OldName, Message: r.Message, ConnectionID: r.ConnID,
 		ReplacedBy: r.ReplacedBy, Reason: r.Reason, ExpiresAt: r.ExpiresAt.Unix(),
+		FromAccount: r.FromAccount, ToAccounts: r.ToAccounts,
 	})
 	if err != nil {
 		return fmt.Errorf("record %s: %w", r.Kind, err)
@@ -522,7 +526,7 @@ func (s *Store) History(ctx context.Context, room string, limit int) ([]chat.Rec
 	for _, it := range slices.Backward(items) {
 		if it.ExpiresAt >= now {
 			recs = append(recs, chat.Record{Kind: it.Kind, ID: it.ID, TS: time.UnixMilli(it.TS), Room: it.Room,
-				From: it.From, Message: it.Message, ConnID: it.ConnectionID})
+				From: it.From, Message: it.Message, ConnID: it.ConnectionID, FromAccount: it.FromAccount})
 		}
 	}
 	return recs, nil

@@ -206,6 +206,9 @@ type Harness struct {
 	Metrics  *testkit.Buffer
 	Stage    string
 	offset   *atomic.Int64
+	// accounts holds the authorizer's context of each signed-in
+	// connection, which API Gateway passes with its every event.
+	accounts *sync.Map
 }
 
 // With returns the harness reporting to t: for a fuzz target's inner test.
@@ -224,12 +227,27 @@ func (h *Harness) Advance(d time.Duration) { h.offset.Add(int64(d)) }
 // Option adjusts the service's options before it is built.
 type Option func(*chat.Options)
 
+// Unlimited lifts the rate limit, for tests and benchmarks that send more
+// than a person may: 1,000 frames per millisecond.
+func Unlimited(o *chat.Options) { o.RateLimit = chat.RateLimit{Limit: 1000, Window: time.Millisecond} }
+
+// SignedIn turns sign-in on: connections made with ConnectAs carry an
+// account. (Its verifier refuses every token: the tests here connect as
+// API Gateway does after the authorizer allowed the connection.)
+func SignedIn(o *chat.Options) { o.Verifier = refuseAll{} }
+
+type refuseAll struct{}
+
+func (refuseAll) Verify(context.Context, string) (chat.Identity, error) {
+	return chat.Identity{}, &chat.Refusal{Reason: chat.AuthBadSignature}
+}
+
 // New builds a Harness.
 func New(t testing.TB, opts ...Option) *Harness {
 	t.Helper()
 	db, endpoint := DynamoDB(t)
 	h := &Harness{t: t, DB: db, Tables: NewTables(t, db), GW: NewGateway(t), Metrics: &testkit.Buffer{}, Stage: "test",
-		offset: new(atomic.Int64)}
+		offset: new(atomic.Int64), accounts: new(sync.Map)}
 	o := chat.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: h.Metrics, Now: h.Now}
 	if testing.Verbose() {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -268,12 +286,17 @@ func (h *Harness) event(ctx context.Context, id, route, body string, query map[s
 		eventType = "DISCONNECT"
 	}
 	now := time.Now()
+	var authorizer any
+	if ctx, ok := h.accounts.Load(id); ok {
+		authorizer = ctx
+	}
 	req := events.APIGatewayWebsocketProxyRequest{
 		Body:                  body,
 		QueryStringParameters: query,
 		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
 			RouteKey: route, EventType: eventType, ConnectionID: id, Stage: h.Stage,
 			RequestTimeEpoch: now.UnixMilli(), ConnectedAt: now.UnixMilli(), RequestID: fmt.Sprint(now.UnixNano()),
+			Authorizer: authorizer,
 		},
 	}
 	resp, err := h.Service.Handle(ctx, req)
@@ -293,6 +316,36 @@ func (h *Harness) Connect(query map[string]string) (string, events.APIGatewayPro
 		h.GW.Open(id)
 	}
 	return id, resp
+}
+
+// ConnectAs opens a connection signed in as the account (id, username),
+// with the authorizer's context on this and every later event of the
+// connection, and returns its id and the $connect response.
+func (h *Harness) ConnectAs(account, username string, query map[string]string) (string, events.APIGatewayProxyResponse) {
+	h.t.Helper()
+	id := NewConnID()
+	h.accounts.Store(id, map[string]any{contract.AuthContextAccountID: account, contract.AuthContextUsername: username,
+		"principalId": account})
+	resp := h.event(context.Background(), id, contract.RouteConnect, "", query)
+	if resp.StatusCode == 200 {
+		h.GW.Open(id)
+	}
+	return id, resp
+}
+
+// JoinAs connects signed in as the account (its username: account) to a
+// room and fails the test unless it worked.
+func (h *Harness) JoinAs(account, room string) string {
+	h.t.Helper()
+	q := map[string]string{}
+	if room != "" {
+		q["room"] = room
+	}
+	id, resp := h.ConnectAs(account, account, q)
+	if resp.StatusCode != 200 {
+		h.t.Fatalf("connect as %s: status %d %s", account, resp.StatusCode, resp.Body)
+	}
+	return id
 }
 
 // Join connects with a name in a room and fails the test unless it worked.

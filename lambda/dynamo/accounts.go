@@ -1,0 +1,209 @@
+// Names owned by accounts (sign-in on): one item per owned name, keyed by
+// the name's key (chat.NameKey: folded, then its confusable skeleton), and
+// one item per account with its current name. docs/design.md ("Names that
+// belong to accounts") gives the rules of each write.
+
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/lambda/chat"
+)
+
+const (
+	attrOwner     = "owner"
+	attrRateLog   = "rl"
+	attrNameOwned = contract.RoomIndexName // the name as its owner spells it
+)
+
+// ownerItem says which account holds a name. It has no TTL: a name stays
+// its account's until the account renames.
+type ownerItem struct {
+	PK        string `dynamodbav:"pk"`
+	Owner     string `dynamodbav:"owner"`
+	Name      string `dynamodbav:"name"`
+	ClaimedAt int64  `dynamodbav:"claimedAt"` // ms
+	Write     string `dynamodbav:"w,omitempty"`
+}
+
+// accountItem is an account's name and its rate-limit log.
+type accountItem struct {
+	PK      string  `dynamodbav:"pk"`
+	Name    string  `dynamodbav:"name,omitempty"`
+	Write   string  `dynamodbav:"w,omitempty"`
+	RateLog []int64 `dynamodbav:"rl,omitempty"` // ms of the latest counted actions
+}
+
+func ownerKey(name string) string { return contract.OwnerItemPrefix + chat.NameKey(name) }
+
+func accountKey(id string) string { return contract.AccountItemPrefix + id }
+
+// AccountName implements chat.Store: one consistent GetItem.
+func (s *Store) AccountName(ctx context.Context, accountID string) (string, error) {
+	var it accountItem
+	if _, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, accountKey(accountID)), &it); err != nil {
+		return "", fmt.Errorf("read account: %w", err)
+	}
+	return it.Name, nil
+}
+
+// ClaimAccountName implements chat.Store: one conditional UpdateItem, plus
+// two GetItems and a PutItem when another account holds the name. Its
+// condition passes for the same account, so a retry of an applied claim
+// succeeds too.
+func (s *Store) ClaimAccountName(ctx context.Context, accountID, name string) error {
+	now := s.now()
+	w := newWriteToken()
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.names.Connections),
+		Key:                 key(contract.ConnPK, ownerKey(name)),
+		UpdateExpression:    aws.String("SET #owner = :me, #name = :name, #at = :at, #w = :w"),
+		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #owner = :me"),
+		ExpressionAttributeNames: map[string]string{"#pk": contract.ConnPK, "#owner": attrOwner, "#name": attrNameOwned,
+			"#at": attrClaimedAt, "#w": attrWrite},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(accountID), ":name": str(name),
+			":at": num(now.UnixMilli()), ":w": str(w)},
+	})
+	if err == nil {
+		return nil
+	}
+	if !conditionFailed(err) {
+		return fmt.Errorf("claim name: %w", err)
+	}
+	return s.takeOwnedOrphan(ctx, accountID, name, now, w)
+}
+
+// takeOwnedOrphan takes a name whose owner no longer uses it: its account's
+// name is another (a claim left by a rename that failed half-way, or by
+// the losing one of two concurrent renames), once the claim is older than
+// orphanGrace (younger claims may belong to a rename still running).
+func (s *Store) takeOwnedOrphan(ctx context.Context, accountID, name string, now time.Time, w string) error {
+	var held ownerItem
+	k := key(contract.ConnPK, ownerKey(name))
+	if found, err := s.get(ctx, s.names.Connections, k, &held); err != nil {
+		return fmt.Errorf("read name owner: %w", err)
+	} else if !found || now.Sub(time.UnixMilli(held.ClaimedAt)) < orphanGrace {
+		return chat.ErrNameTaken // released just now: the caller may try again
+	}
+	current, err := s.AccountName(ctx, held.Owner)
+	if err != nil {
+		return err
+	}
+	if chat.NameKey(current) == chat.NameKey(name) {
+		return chat.ErrNameTaken
+	}
+	item, err := attributevalue.MarshalMap(ownerItem{PK: ownerKey(name), Owner: accountID, Name: name,
+		ClaimedAt: now.UnixMilli(), Write: w})
+	if err != nil {
+		return fmt.Errorf("take orphaned name: %w", err)
+	}
+	// The claim read above, unchanged since (not claimed again by its owner).
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.names.Connections),
+		Item:                     item,
+		ConditionExpression:      aws.String("(#owner = :held AND #at = :heldAt) OR #w = :w"),
+		ExpressionAttributeNames: map[string]string{"#owner": attrOwner, "#at": attrClaimedAt, "#w": attrWrite},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":held": str(held.Owner),
+			":heldAt": num(held.ClaimedAt), ":w": str(w)},
+	})
+	switch {
+	case err == nil:
+		return nil
+	case conditionFailed(err):
+		return chat.ErrNameTaken
+	}
+	return fmt.Errorf("take orphaned name: %w", err)
+}
+
+// SetAccountName implements chat.Store: one UpdateItem conditional on the
+// old name, so of two concurrent renames of one account only one lands; its
+// own retry passes by its write token.
+func (s *Store) SetAccountName(ctx context.Context, accountID, old, name string) error {
+	cond := "#name = :old OR #w = :w"
+	if old == "" {
+		cond = "attribute_not_exists(#name) OR #w = :w"
+	}
+	values := map[string]types.AttributeValue{":name": str(name), ":w": str(newWriteToken())}
+	if old != "" {
+		values[":old"] = str(old)
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       key(contract.ConnPK, accountKey(accountID)),
+		UpdateExpression:          aws.String("SET #name = :name, #w = :w"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#name": attrNameOwned, "#w": attrWrite},
+		ExpressionAttributeValues: values,
+	})
+	if conditionFailed(err) {
+		return chat.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("set account name: %w", err)
+	}
+	return nil
+}
+
+// ReleaseAccountName implements chat.Store: one DeleteItem, conditional on
+// the owner. A retry of an applied release finds nothing, as it wanted.
+func (s *Store) ReleaseAccountName(ctx context.Context, accountID, name string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       key(contract.ConnPK, ownerKey(name)),
+		ConditionExpression:       aws.String("#owner = :me"),
+		ExpressionAttributeNames:  map[string]string{"#owner": attrOwner},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(accountID)},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fmt.Errorf("release name: %w", err)
+	}
+	return nil
+}
+
+// NameOwner implements chat.Store: one consistent GetItem.
+func (s *Store) NameOwner(ctx context.Context, name string) (string, error) {
+	var it ownerItem
+	if _, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, ownerKey(name)), &it); err != nil {
+		return "", fmt.Errorf("read name owner: %w", err)
+	}
+	return it.Owner, nil
+}
+
+// AccountConnections implements chat.Store: one Query of the account index
+// (paged past 1 MB), expired records left out.
+func (s *Store) AccountConnections(ctx context.Context, accountID string) ([]chat.Connection, error) {
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.names.Connections),
+		IndexName:                 aws.String(contract.AccountIndex),
+		KeyConditionExpression:    aws.String("#acct = :acct"),
+		ExpressionAttributeNames:  map[string]string{"#acct": contract.ConnAccount},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":acct": str(accountID)},
+	})
+	now := s.now().Unix()
+	var conns []chat.Connection
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query account's connections: %w", err)
+		}
+		var items []connItem
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
+			return nil, fmt.Errorf("decode account's connections: %w", err)
+		}
+		for _, it := range items {
+			if it.ExpiresAt >= now {
+				conns = append(conns, it.connection())
+			}
+		}
+	}
+	return conns, nil
+}
