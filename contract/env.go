@@ -12,6 +12,11 @@ const (
 	EnvFanoutPoolSize = "FANOUT_POOL_SIZE"
 	// EnvMessageRetentionDays is how long the message log keeps a record.
 	EnvMessageRetentionDays = "MESSAGE_RETENTION_DAYS"
+	// EnvRateLimitMessages and EnvRateLimitWindowSeconds: a person may send
+	// at most that many frames (sendPublic, sendPrivate, setName) in any
+	// window of that many seconds.
+	EnvRateLimitMessages      = "RATE_LIMIT_MESSAGES"
+	EnvRateLimitWindowSeconds = "RATE_LIMIT_WINDOW_SECONDS"
 	// EnvDynamoDBEndpoint overrides the DynamoDB endpoint (local stack only).
 	EnvDynamoDBEndpoint = "DYNAMODB_ENDPOINT"
 )

@@ -73,8 +73,10 @@ func newCompute(scope constructs.Construct, cfg Config, code awslambda.Code) *Co
 		Tracing:       awslambda.Tracing_ACTIVE,
 		Description:   jsii.String("GroupChat WebSocket handler (" + cfg.Env + "): every route"),
 		Environment: &map[string]*string{
-			contract.EnvFanoutPoolSize:       jsii.String(strconv.Itoa(cfg.FanoutPoolSize)),
-			contract.EnvMessageRetentionDays: jsii.String(strconv.Itoa(cfg.MessageRetentionDays)),
+			contract.EnvFanoutPoolSize:         jsii.String(strconv.Itoa(cfg.FanoutPoolSize)),
+			contract.EnvMessageRetentionDays:   jsii.String(strconv.Itoa(cfg.MessageRetentionDays)),
+			contract.EnvRateLimitMessages:      jsii.String(strconv.Itoa(cfg.RateLimitMessages)),
+			contract.EnvRateLimitWindowSeconds: jsii.String(strconv.Itoa(cfg.RateLimitWindowSeconds)),
 		},
 	}
 	if cfg.ReservedConcurrency > 0 {

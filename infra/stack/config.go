@@ -33,7 +33,11 @@ type Config struct {
 	ThrottleRateLimit    float64 `json:"throttleRateLimit"`    // stage default route steady-state requests/s
 	ThrottleBurstLimit   int     `json:"throttleBurstLimit"`   // stage default route burst
 	FanoutPoolSize       int     `json:"fanoutPoolSize"`       // concurrent PostToConnection calls per invocation
-	ReservedConcurrency  int     `json:"reservedConcurrency"`  // 0: none (opt-in; fails on accounts with a low limit)
+	// RateLimitMessages frames (sendPublic, sendPrivate, setName) per person
+	// in any RateLimitWindowSeconds; over it a frame is refused rate_limited.
+	RateLimitMessages      int `json:"rateLimitMessages"`
+	RateLimitWindowSeconds int `json:"rateLimitWindowSeconds"`
+	ReservedConcurrency    int `json:"reservedConcurrency"` // 0: none (opt-in; fails on accounts with a low limit)
 	// ManageAPIGatewayAccountRole creates the account-level CloudWatch role of
 	// API Gateway (stage logging needs it) and points the account's setting
 	// at it. Default false: the setting is one per account and region, so at
@@ -76,6 +80,8 @@ func Defaults(env string) Config {
 		ThrottleRateLimit:           500,
 		ThrottleBurstLimit:          1000,
 		FanoutPoolSize:              contract.DefaultFanoutPoolSize,
+		RateLimitMessages:           20,
+		RateLimitWindowSeconds:      10,
 		ReservedConcurrency:         0,
 		ManageAPIGatewayAccountRole: false,
 		AmplifyBranch:               "main",
@@ -152,6 +158,8 @@ func ParseConfig(raw any, env string) (Config, error) {
 	r.number(&c.ThrottleRateLimit, "throttleRateLimit", 1, 10000)
 	r.intIn(&c.ThrottleBurstLimit, "throttleBurstLimit", 1, 5000)
 	r.intIn(&c.FanoutPoolSize, "fanoutPoolSize", 1, contract.MaxFanoutPoolSize)
+	r.intIn(&c.RateLimitMessages, "rateLimitMessages", 1, 1000)
+	r.intIn(&c.RateLimitWindowSeconds, "rateLimitWindowSeconds", 1, 3600)
 	r.intIn(&c.ReservedConcurrency, "reservedConcurrency", 0, 1000)
 	r.boolean(&c.ManageAPIGatewayAccountRole, "manageApiGatewayAccountRole")
 	r.str(&c.AmplifyRepository, "amplifyRepository", repoRe, required)

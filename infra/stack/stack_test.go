@@ -463,10 +463,12 @@ func TestFunctionEnvironmentAndRuntime(t *testing.T) {
 		api := s.logicalID(cfnOf(s.stack.API.Api))
 		vars := fn["Environment"].(map[string]any)["Variables"].(map[string]any)
 		want := map[string]any{
-			contract.EnvConnectionsTable:     ref(s.logicalID(cfnOf(s.stack.Data.Connections))),
-			contract.EnvMessagesTable:        ref(s.logicalID(cfnOf(s.stack.Data.Messages))),
-			contract.EnvFanoutPoolSize:       fmt.Sprint(s.cfg.FanoutPoolSize),
-			contract.EnvMessageRetentionDays: fmt.Sprint(s.cfg.MessageRetentionDays),
+			contract.EnvConnectionsTable:       ref(s.logicalID(cfnOf(s.stack.Data.Connections))),
+			contract.EnvMessagesTable:          ref(s.logicalID(cfnOf(s.stack.Data.Messages))),
+			contract.EnvFanoutPoolSize:         fmt.Sprint(s.cfg.FanoutPoolSize),
+			contract.EnvMessageRetentionDays:   fmt.Sprint(s.cfg.MessageRetentionDays),
+			contract.EnvRateLimitMessages:      fmt.Sprint(s.cfg.RateLimitMessages),
+			contract.EnvRateLimitWindowSeconds: fmt.Sprint(s.cfg.RateLimitWindowSeconds),
 			contract.EnvManagementEndpoint: map[string]any{"Fn::Join": []any{"", []any{"https://", ref(api), ".execute-api.",
 				ref("AWS::Region"), ".", ref("AWS::URLSuffix"), "/" + s.cfg.StageName}}},
 		}

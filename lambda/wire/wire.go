@@ -40,6 +40,9 @@ type Config struct {
 	PoolSize int
 	// MessageRetention is the message log's TTL. Default 30 days.
 	MessageRetention time.Duration
+	// RateLimit is the per-person limit. Default: the chat's
+	// (chat.DefaultRateLimit); each field only when set.
+	RateLimit chat.RateLimit
 	// Auth is the sign-in verifier's pool, app client and key set URL.
 	// Default: an empty Issuer, sign-in off.
 	Auth auth.Config
@@ -86,6 +89,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("%s must be at most %d", contract.EnvFanoutPoolSize, contract.MaxFanoutPoolSize))
 	}
 	cfg.MessageRetention = time.Duration(positive(contract.EnvMessageRetentionDays)) * 24 * time.Hour
+	cfg.RateLimit.Limit = positive(contract.EnvRateLimitMessages)
+	cfg.RateLimit.Window = time.Duration(positive(contract.EnvRateLimitWindowSeconds)) * time.Second
 	cfg.Auth, errs = authFromEnv(getenv, errs)
 	return cfg, errors.Join(errs...)
 }
@@ -152,6 +157,12 @@ func New(cfg Config, awsCfg aws.Config, opt chat.Options) *chat.Service {
 	}
 	if cfg.MessageRetention > 0 {
 		opt.MessageRetention = cfg.MessageRetention
+	}
+	if cfg.RateLimit.Limit > 0 {
+		opt.RateLimit.Limit = cfg.RateLimit.Limit
+	}
+	if cfg.RateLimit.Window > 0 {
+		opt.RateLimit.Window = cfg.RateLimit.Window
 	}
 	if cfg.Auth.Issuer != "" {
 		a := cfg.Auth

@@ -21,17 +21,20 @@ func env(m map[string]string) func(string) string { return func(k string) string
 
 func TestConfigFromEnv(t *testing.T) {
 	good := map[string]string{
-		contract.EnvConnectionsTable:     "conns",
-		contract.EnvMessagesTable:        "msgs",
-		contract.EnvManagementEndpoint:   "https://abc.execute-api.eu-west-1.amazonaws.com/dev",
-		contract.EnvFanoutPoolSize:       "64",
-		contract.EnvMessageRetentionDays: "7",
+		contract.EnvConnectionsTable:       "conns",
+		contract.EnvMessagesTable:          "msgs",
+		contract.EnvManagementEndpoint:     "https://abc.execute-api.eu-west-1.amazonaws.com/dev",
+		contract.EnvFanoutPoolSize:         "64",
+		contract.EnvMessageRetentionDays:   "7",
+		contract.EnvRateLimitMessages:      "30",
+		contract.EnvRateLimitWindowSeconds: "5",
 	}
 	cfg, err := ConfigFromEnv(env(good))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Tables.Connections != "conns" || cfg.Tables.Messages != "msgs" || cfg.PoolSize != 64 || cfg.MessageRetention != 7*24*time.Hour {
+	if cfg.Tables.Connections != "conns" || cfg.Tables.Messages != "msgs" || cfg.PoolSize != 64 || cfg.MessageRetention != 7*24*time.Hour ||
+		cfg.RateLimit.Limit != 30 || cfg.RateLimit.Window != 5*time.Second {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 
@@ -45,6 +48,8 @@ func TestConfigFromEnv(t *testing.T) {
 		{contract.EnvFanoutPoolSize, "0", "FANOUT_POOL_SIZE must be a positive whole number"},
 		{contract.EnvFanoutPoolSize, "257", "FANOUT_POOL_SIZE must be at most 256"},
 		{contract.EnvMessageRetentionDays, "seven", "MESSAGE_RETENTION_DAYS must be a positive whole number"},
+		{contract.EnvRateLimitMessages, "-1", "RATE_LIMIT_MESSAGES must be a positive whole number"},
+		{contract.EnvRateLimitWindowSeconds, "0.5", "RATE_LIMIT_WINDOW_SECONDS must be a positive whole number"},
 	} {
 		bad := map[string]string{}
 		for k, v := range good {
