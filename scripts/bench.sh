@@ -16,8 +16,13 @@
 #   7. sweep: the fan-out pool sizes 32/64/128/256 at 0, 20 and 50 ms per
 #      management API call, rooms of 1,000 and 10,000 through the handler,
 #      1,000 real clients through the local stack (internal/bench
-#      BenchmarkFanoutSweep*), as one table.
-# Usage: scripts/bench.sh [go|stack|load|faults|stress|post|sweep|all]   (default all)
+#      BenchmarkFanoutSweep*), as one table;
+#   8. costs: what one public message, private message, join and
+#      connection-hour cost per environment of cdk.json at rooms of 10 to
+#      10,000 (cmd/costs, from the code's own counters); writes docs/costs.md;
+#   9. bigroom: one room of ROOM (default 1,000) filled through cmd/local and
+#      broadcast to (scripts/bigroom.sh; LATENCY=20ms as well).
+# Usage: scripts/bench.sh [go|stack|load|faults|stress|post|sweep|costs|bigroom|all]   (default all)
 # BENCH_OUT (default bin/bench/) keeps the logs and the load run's JSON.
 # The load average is printed before each part: on a busy machine the
 # figures are worse, so note it with them.
@@ -143,4 +148,15 @@ if [ "$what" = stress ] || [ "$what" = all ]; then
   }
   grep -E '^(--- |ok|FAIL)|people ×' "$out/stress.log" | tee "$out/stress.txt"
   load_avg
+fi
+
+if [ "$what" = costs ] || [ "$what" = all ]; then
+  load_avg
+  echo "bench: go run ./cmd/costs -out docs/costs.md"
+  go run ./cmd/costs -out docs/costs.md
+  load_avg
+fi
+
+if [ "$what" = bigroom ] || [ "$what" = all ]; then
+  BENCH_OUT="$out" scripts/bigroom.sh "${ROOM:-1000}"
 fi
