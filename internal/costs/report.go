@@ -17,9 +17,9 @@ import (
 // check them before relying on the dollars.
 const (
 	PricesDate            = "2024-11-14 (DynamoDB on-demand after its November 2024 price cut; the others unchanged since 2020)"
-	PriceMessageMillion   = 1.00   // API Gateway WebSocket: per million messages (32 KB units), first billion a month
-	PriceConnMinuteMillon = 0.25   // API Gateway WebSocket: per million connection minutes
-	PriceLambdaRequestM   = 0.20   // Lambda: per million requests
+	PriceMessageMillion   = 1.00 // API Gateway WebSocket: per million messages (32 KB units), first billion a month
+	PriceConnMinuteMillon = 0.25 // API Gateway WebSocket: per million connection minutes
+	PriceLambdaRequestM   = 0.20 // Lambda: per million requests
 	PriceGBSecondArm64    = 0.0000133334
 	PriceWRUMillion       = 0.625 // DynamoDB on-demand: per million write request units
 	PriceRRUMillion       = 0.125 // DynamoDB on-demand: per million read request units
@@ -80,8 +80,8 @@ func Measure(ctx context.Context, db *dynamodb.Client, cfg Config) ([]Result, er
 // line is one priced row.
 type line struct {
 	messages, connMinutes, invocations, ms, gbs, rru, wru, deliveries float64
-	bytes                                                            int
-	requests                                                         string
+	bytes                                                             int
+	requests                                                          string
 }
 
 func (l line) usd() float64 {
