@@ -47,8 +47,8 @@ func (s *Stack) startMetrics(o Options, gw *gateway.Config) {
 // throttle; the error metrics get a 0 for every other request, so that an
 // alarm on them sees data and returns to OK once DynamoDB is back.
 func (s *Stack) observeDynamoDB(table string, ob ddbproxy.Observation) {
-	if table == "" {
-		return // a batch operation, or a table that is not the chat's
+	if table == "" || ob.Canceled {
+		return // a batch operation, a table that is not the chat's, or a request its client gave up on
 	}
 	dims := map[string]string{observability.DimensionTableName: table, observability.DimensionOperation: ob.Op}
 	ns := observability.NamespaceDynamoDB

@@ -178,7 +178,7 @@ func alarms(e Env) []Alarm {
 		ge("LambdaThrottles", "the handler was throttled", lambda("Throttles", Sum), 1,
 			"A throttled invocation is a frame API Gateway could not deliver to the function: the account's concurrency is exhausted."),
 		ge("LambdaDurationP99", "p99 duration is above 80% of the timeout", lambda("Duration", P99), 0.8*timeoutMs,
-			fmt.Sprintf("80%% of the function's %s timeout (API Gateway's integration timeout is 29 s): the slowest invocations are about to be cut.", e.FunctionTimeout)),
+			fmt.Sprintf("80%% of the function's %g s timeout (API Gateway's integration timeout is 29 s): the slowest invocations are about to be cut.", e.FunctionTimeout.Seconds())),
 		// $connect answers 400 to an invalid room by design, so a few integration
 		// errors are normal; five in five minutes are not.
 		ge("ApiIntegrationErrors", "integration errors on the WebSocket API", api("IntegrationError", Sum), 5,

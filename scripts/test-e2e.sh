@@ -11,7 +11,7 @@
 # Chromium is installed with apt-get; anywhere else the script says what to
 # install and fails. The tests never skip.
 # GROUPCHAT_UPDATE_SCREENSHOT=1 rewrites docs/screenshot.png (and the phone and
-# dark-mode pictures in docs/) from the run.
+# dark-mode pictures in docs/, and the dashboard's, docs/observability.png) from the run.
 # Arguments, if any, name the test files to run (e.g. e2e/layout.e2e.ts); only
 # the stacks those files need are started.
 set -euo pipefail
@@ -117,7 +117,7 @@ run_e2e() {
 echo "test-e2e: building the local stack and the load tool"
 go build -o "$work/local" ./cmd/local
 go build -o "$work/load" ./cmd/load
-export GROUPCHAT_E2E_LOAD="$work/load" # e2e/bigroom.e2e.ts fills its room with it
+export GROUPCHAT_E2E_LOAD="$work/load" # e2e/bigroom.e2e.ts fills its room with it; e2e/dashboard.e2e.ts runs it
 
 # An eventually consistent room index: a state or a broadcast may miss whoever
 # joined in the last 100 ms; the page's second hello heals its member list.
@@ -149,6 +149,15 @@ fi
 if wanted e2e/signin.e2e.ts; then
   start_stack "${lag[@]}" -auth cognito
   run_e2e e2e/signin.e2e.ts
+  stop_stack
+fi
+
+# The local dashboard: a 2-second metrics period (the deployed thresholds) and
+# a management API failing a fifth of its POSTs; the test runs the load tool
+# while it watches the widgets fill and FailedDeliveries fire and clear.
+if wanted e2e/dashboard.e2e.ts; then
+  start_stack -auth none -metrics-period 2s -fault-post-error 0.2
+  run_e2e e2e/dashboard.e2e.ts
   stop_stack
 fi
 echo "test-e2e: ok"

@@ -132,6 +132,8 @@ type Observation struct {
 	Took time.Duration
 	// Throttled is an answer DynamoDB gives when it throttles.
 	Throttled bool
+	// Canceled: the client gave up on the request before its answer.
+	Canceled bool
 }
 
 // SetObserver has fn called with every DynamoDB request once it is
@@ -213,7 +215,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			var in struct{ TableName string }
 			_ = json.Unmarshal(body, &in)
-			observe(Observation{Op: op, Table: in.TableName, Status: ow.status, Took: time.Since(start), Throttled: ow.throttled()})
+			observe(Observation{Op: op, Table: in.TableName, Status: ow.status, Took: time.Since(start), Throttled: ow.throttled(),
+				Canceled: r.Context().Err() != nil})
 		}()
 	}
 	if f.Unavailable && op != "" {

@@ -80,7 +80,7 @@
           points: { show: true, size: 4 },
         });
       });
-      c.plot = new uPlot({ width, height: Math.max(120, c.height), series, axes: [{}, { size: 60 }] }, aligned.data, c.box.querySelector('.chart'));
+      c.plot = new uPlot({ width, height: Math.max(120, c.height), series, axes: [{}, { size: 60, values: (u, vals) => vals.map((v) => (v == null ? '' : +v.toPrecision(3))) }] }, aligned.data, c.box.querySelector('.chart'));
       c.labels = labelKey;
     } else {
       c.plot.setData(aligned.data);
