@@ -160,4 +160,13 @@ if wanted e2e/dashboard.e2e.ts; then
   run_e2e e2e/dashboard.e2e.ts
   stop_stack
 fi
+
+# Names that belong to accounts (a fresh stack: names are held across
+# sessions): alice on a phone and a laptop, then bob refused her name, its
+# look-alikes and carol's new name while they are signed out.
+if wanted e2e/accounts.e2e.ts; then
+  start_stack "${lag[@]}" -auth cognito
+  run_e2e e2e/accounts.e2e.ts
+  stop_stack
+fi
 echo "test-e2e: ok"

@@ -8,6 +8,8 @@ package chat
 
 import (
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,6 +20,9 @@ var DefaultRateLimit = RateLimit{Limit: 20, Window: 10 * time.Second}
 // caller's record, or returns the error frame to send. Without sign-in the
 // count and the read are one request (ChargeConnection returns the record).
 func (inv *invocation) limitedCaller(req request) (Connection, []byte) {
+	if wait, ok := inv.refusals.until(inv.refusalKey(), inv.opt.Now()); ok {
+		return Connection{}, inv.chargeFailed(req, &RateLimited{RetryAfter: wait})
+	}
 	if inv.id.AccountID == "" {
 		c, err := inv.store.ChargeConnection(inv.ctx, inv.connID, inv.opt.RateLimit)
 		switch {
@@ -39,6 +44,7 @@ func (inv *invocation) chargeFailed(req request, err error) []byte {
 	switch {
 	case errors.As(err, &limited):
 		wait := max(limited.RetryAfter, time.Millisecond)
+		inv.refusals.remember(inv.refusalKey(), inv.opt.Now().Add(wait))
 		p := problem(CodeRateLimited, "Too many messages: at most %d in %s. Try again in %.1f s.",
 			inv.opt.RateLimit.Limit, inv.opt.RateLimit.Window, wait.Seconds())
 		p.RetryAfterMs = wait.Milliseconds()
@@ -47,4 +53,49 @@ func (inv *invocation) chargeFailed(req request, err error) []byte {
 		return inv.fail(req, problem(CodeBusy, "Your messages were being counted by other requests; try again."))
 	}
 	return inv.internal(req, "count against the rate limit", err)
+}
+
+func (inv *invocation) refusalKey() string {
+	if inv.id.AccountID != "" {
+		return "a#" + inv.id.AccountID
+	}
+	return "c#" + inv.connID
+}
+
+// refusals remembers, per Lambda instance, until when a person is known to
+// be over the limit: the log in the table cannot free a place before the
+// time a refusal computed from it, so frames before then are refused
+// without a request. A flood then costs DynamoDB one refused charge per
+// instance and window, not one per frame. It only ever refuses what the
+// table would refuse; the limit itself is the table's.
+type refusals struct {
+	m sync.Map // who → time.Time
+	n atomic.Int64
+}
+
+// refusalsMax bounds the instance's memory: past it, refusals are not
+// remembered (each then costs its requests, as without this).
+const refusalsMax = 10_000
+
+func (r *refusals) until(who string, now time.Time) (time.Duration, bool) {
+	v, ok := r.m.Load(who)
+	if !ok {
+		return 0, false
+	}
+	if wait := v.(time.Time).Sub(now); wait > 0 {
+		return wait, true
+	}
+	if r.m.CompareAndDelete(who, v) {
+		r.n.Add(-1)
+	}
+	return 0, false
+}
+
+func (r *refusals) remember(who string, until time.Time) {
+	if r.n.Load() >= refusalsMax {
+		return
+	}
+	if _, loaded := r.m.Swap(who, until); !loaded {
+		r.n.Add(1)
+	}
 }

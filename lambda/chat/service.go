@@ -16,14 +16,15 @@ import (
 
 // Service handles API Gateway WebSocket events.
 type Service struct {
-	store  Store
-	poster Poster
-	opt    Options
+	store    Store
+	poster   Poster
+	opt      Options
+	refusals *refusals // rate-limit refusals this instance knows of
 }
 
 // New returns a Service with opt's defaults filled in.
 func New(store Store, poster Poster, opt Options) *Service {
-	return &Service{store: store, poster: poster, opt: opt.WithDefaults()}
+	return &Service{store: store, poster: poster, opt: opt.WithDefaults(), refusals: &refusals{}}
 }
 
 // invocation is the state of one event being handled.

@@ -1,0 +1,116 @@
+// End to end with sign-in (issue 12): names that belong to accounts, and one
+// person on several devices. scripts/test-e2e.sh runs this file against a
+// fresh local stack started with -auth cognito (cognito-local's test accounts
+// alice, bob and carol). alice signs in on a phone-sized page and on a
+// laptop: both pages are alice, her private messages reach both, and what
+// she says on one shows on the other. Once she has signed out, her name is
+// still hers: bob cannot become "alice", "ALICE" or a look-alike of it, nor
+// take the name carol renamed herself to after carol signs out.
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DESKTOP, members, open, PHONE, poll, ROOM, say, signIn, texts, you, launch, type Person } from './browser';
+
+let browser: Browser;
+let phone: Person; // alice's phone
+let laptop: Person; // alice's laptop
+let bob: Person;
+let carol: Person;
+
+beforeAll(async () => {
+  browser = await launch();
+  phone = await open(browser, '', { viewport: PHONE });
+  laptop = await open(browser, '', { viewport: DESKTOP });
+  bob = await open(browser);
+  carol = await open(browser);
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Joins the room with the name the join form was given after signing in (the username). */
+async function joinAsSignedIn(p: Person): Promise<void> {
+  await p.page.fill('#join-room', ROOM);
+  await p.page.press('#join-room', 'Enter');
+  await p.page.waitForSelector('#conn[data-state="ready"]');
+}
+
+/** Asks for a new name through the name bar (left open by a refused name). */
+async function rename(p: Person, name: string): Promise<void> {
+  if (!(await p.page.isVisible('#name-input'))) await p.page.click('#name-edit');
+  await p.page.fill('#name-input', name);
+  await p.page.press('#name-input', 'Enter');
+}
+
+async function signOut(p: Person): Promise<void> {
+  await p.page.click('#sign-out');
+  await p.page.waitForSelector('#signin-form:visible');
+}
+
+describe('one person on two devices', () => {
+  it('alice on her phone and her laptop is one alice in the room, on both pages', async () => {
+    for (const [p, user] of [
+      [phone, 'alice'],
+      [laptop, 'alice'],
+      [bob, 'bob'],
+      [carol, 'carol'],
+    ] as const) {
+      await signIn(p, user);
+      await joinAsSignedIn(p);
+    }
+    for (const p of [phone, laptop, bob, carol]) await poll(() => members(p)).toEqual(['alice', 'bob', 'carol']);
+    expect(await you(phone)).toEqual(['alice']);
+    expect(await you(laptop)).toEqual(['alice']);
+  });
+
+  it('a private message to alice reaches both of her pages, once each, and nobody else', async () => {
+    await bob.page.check('#members input[data-name="alice"]');
+    await say(bob, 'alice, this is for you.');
+    await bob.page.click('#to-clear');
+    for (const p of [phone, laptop, bob]) await poll(() => texts(p, 'private')).toEqual(['alice, this is for you.']);
+    expect(await texts(carol, 'private')).toEqual([]);
+  });
+
+  it('what alice says on one device shows on the other', async () => {
+    await say(phone, 'Typed on my phone.');
+    for (const p of [laptop, bob, carol]) await poll(() => texts(p, 'public')).toContain('Typed on my phone.');
+    await laptop.page.check('#members input[data-name="bob"]');
+    await say(laptop, 'bob, from my laptop.');
+    await laptop.page.click('#to-clear');
+    for (const p of [phone, laptop, bob]) await poll(() => texts(p, 'private')).toContain('bob, from my laptop.');
+    expect(await texts(phone, 'public')).toEqual(['Typed on my phone.']);
+    expect(await texts(carol, 'private')).toEqual([]);
+  });
+});
+
+describe('a name stays its account’s while its owner is away', () => {
+  it('after alice signs out, bob cannot become alice, ALICE or a look-alike', async () => {
+    await signOut(phone);
+    await signOut(laptop);
+    await poll(() => members(bob)).toEqual(['bob', 'carol']);
+    for (const name of ['alice', 'ALICE', 'аlice' /* Cyrillic а */, 'a1ice']) {
+      await rename(bob, name);
+      await poll(async () => (await bob.page.textContent('#name-error')) ?? '').toContain(
+        `The name "${name}" belongs to someone else.`,
+      );
+      expect(await you(bob)).toEqual(['bob']);
+    }
+    await bob.page.press('#name-input', 'Escape');
+  });
+
+  it('bob cannot take the name carol renamed herself to, once she is offline', async () => {
+    await rename(carol, 'Caz');
+    await poll(() => you(carol)).toEqual(['Caz']);
+    await poll(() => members(bob)).toEqual(['bob', 'Caz']);
+    await signOut(carol);
+    await poll(() => members(bob)).toEqual(['bob']);
+    await rename(bob, 'caz');
+    await poll(async () => (await bob.page.textContent('#name-error')) ?? '').toContain(
+      'The name "caz" belongs to someone else.',
+    );
+    expect(await you(bob)).toEqual(['bob']);
+    // A name nobody holds is his for the asking.
+    await rename(bob, 'Robert');
+    await poll(() => you(bob)).toEqual(['Robert']);
+  });
+});
