@@ -32,6 +32,10 @@ const (
 	AccountItemPrefix = "a#"
 	ConnAccount       = "accountId" // partition key of AccountIndex; connection items only
 	AccountIndex      = "byAccount"
+
+	// ReaderStreamPrefix begins the stream of one reader's copies of a
+	// room's private messages: "reader#<room>#<reader key>" (chat.Reader).
+	ReaderStreamPrefix = "reader#"
 )
 
 // Table describes one DynamoDB table's key schema.

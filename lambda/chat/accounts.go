@@ -291,7 +291,7 @@ func (inv *invocation) sendPrivateAccount(req request, c Connection, to, unknown
 		return inv.internal(req, "list the sender's connections", err)
 	}
 	r := Record{Kind: KindPrivate, Room: c.Room, From: c.Name, FromAccount: c.AccountID, To: toNames,
-		ToAccounts: toAccounts, Message: msg, ConnID: c.ID}
+		ToAccounts: toAccounts, Message: msg, ConnID: c.ID, Readers: accountReaders(c.AccountID, toAccounts)}
 	if err := inv.append(&r); err != nil {
 		return inv.internal(req, "record message", err)
 	}

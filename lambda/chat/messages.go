@@ -5,6 +5,8 @@ package chat
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"strings"
@@ -54,8 +56,9 @@ func (inv *invocation) sendPrivate(req request) []byte {
 		return inv.sendPrivateAccount(req, c, to, unknown, msg)
 	}
 	var recipients []Member
+	readers := []string{Reader(c)}
 	for _, name := range to {
-		m, ok, err := inv.recipient(c.Room, name)
+		m, reader, ok, err := inv.recipient(c.Room, name)
 		if err != nil {
 			return inv.internal(req, "look up recipient", err)
 		}
@@ -63,6 +66,9 @@ func (inv *invocation) sendPrivate(req request) []byte {
 			unknown = append(unknown, name)
 		} else if !slices.ContainsFunc(recipients, func(r Member) bool { return r.ConnID == m.ConnID }) {
 			recipients = append(recipients, m)
+			if !slices.Contains(readers, reader) {
+				readers = append(readers, reader)
+			}
 		}
 	}
 	if len(unknown) > 0 {
@@ -70,7 +76,8 @@ func (inv *invocation) sendPrivate(req request) []byte {
 		p.Unknown = unknown
 		return inv.fail(req, p)
 	}
-	r := Record{Kind: KindPrivate, Room: c.Room, From: c.Name, To: names(recipients), Message: msg, ConnID: c.ID}
+	r := Record{Kind: KindPrivate, Room: c.Room, From: c.Name, To: names(recipients), Message: msg, ConnID: c.ID,
+		Readers: readers}
 	if err := inv.append(&r); err != nil {
 		return inv.internal(req, "record message", err)
 	}
@@ -88,23 +95,49 @@ func (inv *invocation) sendPrivate(req request) []byte {
 }
 
 // recipient finds the member called name in room: the claim's holder, if
-// its record is live and still carries that name. A private message must
-// never reach a connection that holds a stale claim under another name.
-func (inv *invocation) recipient(room, name string) (Member, bool, error) {
+// its record is live and still carries that name, and its Reader key. A
+// private message must never reach a connection that holds a stale claim
+// under another name.
+func (inv *invocation) recipient(room, name string) (Member, string, bool, error) {
 	m, ok, err := inv.store.Owner(inv.ctx, room, name)
 	if err != nil || !ok {
-		return Member{}, false, err
+		return Member{}, "", false, err
 	}
 	c, err := inv.store.GetConnection(inv.ctx, m.ConnID)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return Member{}, false, nil
+		return Member{}, "", false, nil
 	case err != nil:
-		return Member{}, false, err
+		return Member{}, "", false, err
 	case c.Room != room || Fold(c.Name) != Fold(name):
-		return Member{}, false, nil
+		return Member{}, "", false, nil
 	}
-	return Member{ConnID: c.ID, Name: c.Name}, true, nil
+	return Member{ConnID: c.ID, Name: c.Name}, Reader(c), true, nil
+}
+
+// accountReaders are the Reader keys of a signed-in sender and the
+// recipients' accounts, each once.
+func accountReaders(from string, to []string) []string {
+	readers := []string{Reader(Connection{AccountID: from})}
+	for _, a := range to {
+		if r := Reader(Connection{AccountID: a}); a != "" && !slices.Contains(readers, r) {
+			readers = append(readers, r)
+		}
+	}
+	return readers
+}
+
+// Reader is the key under which a connection's person reads back their
+// private messages: with sign-in the account ("a:" and its id, the same on
+// every device), without it the resume token, hashed ("t:" and SHA-256),
+// which only that browser holds and presents again on every reconnect and
+// reload. A name is never a key: anyone may take a name that is free.
+func Reader(c Connection) string {
+	if c.AccountID != "" {
+		return "a:" + c.AccountID
+	}
+	sum := sha256.Sum256([]byte(c.ResumeToken))
+	return "t:" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // append stamps a record (id, time unless it has one, retention) and adds

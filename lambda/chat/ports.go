@@ -99,6 +99,10 @@ type Store interface {
 	Append(ctx context.Context, r Record) error
 	// History returns a room's most recent public messages, oldest first.
 	History(ctx context.Context, room string, limit int) ([]Record, error)
+	// PrivateHistory returns the most recent private messages of a room that
+	// reader (a Reader key: Record.Readers) took part in, oldest first. It
+	// reads only that reader's copies: nobody else's conversation is touched.
+	PrivateHistory(ctx context.Context, room, reader string, limit int) ([]Record, error)
 }
 
 // Poster delivers a frame to one connection: the management API's
@@ -240,4 +244,8 @@ type Record struct {
 	// recipients' accounts, with sign-in on.
 	FromAccount string
 	ToAccounts  []string
+	// Readers (private messages) are the Reader keys of the sender and the
+	// recipients: the store keeps a copy per reader, which PrivateHistory
+	// gives back to that reader only.
+	Readers []string
 }

@@ -114,6 +114,10 @@ type stateFrame struct {
 	Resume        string            `json:"resume"`
 	Warning       *Problem          `json:"warning,omitempty"`
 	Account       string            `json:"account,omitempty"` // yours, with sign-in
+	// Private is the caller's own private conversation of the room (messages
+	// it sent or received as the same person: the same account with sign-in,
+	// else the same resume token), oldest first; see Reader.
+	Private []json.RawMessage `json:"private"`
 }
 
 type pongFrame struct {

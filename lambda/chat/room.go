@@ -38,22 +38,41 @@ func (inv *invocation) hello(req request) []byte {
 	if err != nil {
 		return inv.internal(req, "read history", err)
 	}
+	own, err := inv.store.PrivateHistory(inv.ctx, c.Room, Reader(c), HistoryLimit)
+	if err != nil {
+		return inv.internal(req, "read private history", err)
+	}
 	frame := stateFrame{Type: KindState, Room: c.Room, You: c.Name, Members: sortedNames(members),
 		Count: count, MembersCursor: cursor,
 		History: []json.RawMessage{}, Limits: limits, Resume: c.ResumeToken, Warning: c.Warning,
-		Account: c.AccountID}
-	// The newest messages that fit: the frame stays inside API Gateway's
-	// 128 KB message limit however long the messages are.
+		Account: c.AccountID, Private: []json.RawMessage{}}
+	// The newest messages that fit, public and private together (ids sort by
+	// time): the frame stays inside API Gateway's 128 KB message limit
+	// however long the messages are.
 	budget := StateMaxBytes - len(encode(frame))
-	for _, r := range slices.Backward(recs) {
-		entry := encode(publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message,
-			Account: r.FromAccount})
+	for len(recs)+len(own) > 0 {
+		var r Record
+		var entry []byte
+		if len(own) == 0 || (len(recs) > 0 && recs[len(recs)-1].ID > own[len(own)-1].ID) {
+			r, recs = recs[len(recs)-1], recs[:len(recs)-1]
+			entry = encode(publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message,
+				Account: r.FromAccount})
+		} else {
+			r, own = own[len(own)-1], own[:len(own)-1]
+			entry = encode(privateFrame{Type: KindPrivate, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, To: r.To,
+				Message: r.Message, Account: r.FromAccount})
+		}
 		if budget -= len(entry) + 1; budget < 0 {
 			break
 		}
-		frame.History = append(frame.History, entry)
+		if r.Kind == KindPrivate {
+			frame.Private = append(frame.Private, entry)
+		} else {
+			frame.History = append(frame.History, entry)
+		}
 	}
 	slices.Reverse(frame.History)
+	slices.Reverse(frame.Private)
 	inv.m.add(&inv.m.accepted, 1)
 	return encode(frame)
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -143,10 +144,22 @@ type recordItem struct {
 	ToAccounts  []string `dynamodbav:"toAccounts,omitempty"`
 }
 
+func (it recordItem) record() chat.Record {
+	return chat.Record{Kind: it.Kind, ID: it.ID, TS: time.UnixMilli(it.TS), Room: it.Room,
+		From: it.From, To: it.To, Message: it.Message, ConnID: it.ConnectionID,
+		FromAccount: it.FromAccount, ToAccounts: it.ToAccounts}
+}
+
 func connKey(id string) string { return contract.ConnItemPrefix + id }
 
 func claimKey(room, name string) string {
 	return contract.NameItemPrefix + room + "#" + chat.Fold(name)
+}
+
+// readerKey is the partition of one reader's copies of a room's private
+// messages (chat.Reader): reading it back reads nobody else's.
+func readerKey(room, reader string) string {
+	return contract.ReaderStreamPrefix + room + "#" + reader
 }
 
 // streamKey puts public messages, private messages and activity of a room in
@@ -487,46 +500,73 @@ func (s *Store) Owner(ctx context.Context, room, name string) (chat.Member, bool
 	return chat.Member{ConnID: it.ConnectionID, Name: it.Name}, true, nil
 }
 
-// Append implements chat.Store.
+// Append implements chat.Store: one PutItem, and for a private message one
+// more per reader (its copy in the reader's partition), all at once.
 func (s *Store) Append(ctx context.Context, r chat.Record) error {
-	item, err := attributevalue.MarshalMap(recordItem{
+	it := recordItem{
 		Stream: streamKey(r.Kind, r.Room), ID: r.ID, Kind: r.Kind, TS: r.TS.UnixMilli(), Room: r.Room,
 		From: r.From, To: r.To, OldName: r.OldName, Message: r.Message, ConnectionID: r.ConnID,
 		ReplacedBy: r.ReplacedBy, Reason: r.Reason, ExpiresAt: r.ExpiresAt.Unix(),
 		FromAccount: r.FromAccount, ToAccounts: r.ToAccounts,
-	})
-	if err != nil {
-		return fmt.Errorf("record %s: %w", r.Kind, err)
 	}
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.names.Messages), Item: item}); err != nil {
+	streams := []string{it.Stream}
+	if r.Kind == chat.KindPrivate {
+		for _, reader := range r.Readers {
+			streams = append(streams, readerKey(r.Room, reader))
+		}
+	}
+	errs := make([]error, len(streams))
+	var wg sync.WaitGroup
+	for i, stream := range streams {
+		wg.Go(func() {
+			one := it
+			one.Stream = stream
+			item, err := attributevalue.MarshalMap(one)
+			if err == nil {
+				_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.names.Messages), Item: item})
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("record %s: %w", r.Kind, err)
 	}
 	return nil
 }
 
+// PrivateHistory implements chat.Store: one Query of the reader's partition,
+// newest first, then reversed.
+func (s *Store) PrivateHistory(ctx context.Context, room, reader string, limit int) ([]chat.Record, error) {
+	return s.history(ctx, readerKey(room, reader), limit)
+}
+
 // History implements chat.Store: one Query, newest first, then reversed.
 func (s *Store) History(ctx context.Context, room string, limit int) ([]chat.Record, error) {
+	return s.history(ctx, streamKey(chat.KindPublic, room), limit)
+}
+
+func (s *Store) history(ctx context.Context, stream string, limit int) ([]chat.Record, error) {
 	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.names.Messages),
 		KeyConditionExpression:    aws.String("#stream = :stream"),
 		ExpressionAttributeNames:  map[string]string{"#stream": contract.MessagesStream},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":stream": str(streamKey(chat.KindPublic, room))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":stream": str(stream)},
 		ScanIndexForward:          aws.Bool(false),
 		Limit:                     aws.Int32(int32(limit)),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("query history of %s: %w", room, err)
+		return nil, fmt.Errorf("query history %s: %w", stream, err)
 	}
 	var items []recordItem
 	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-		return nil, fmt.Errorf("decode history of %s: %w", room, err)
+		return nil, fmt.Errorf("decode history %s: %w", stream, err)
 	}
 	now := s.now().Unix()
 	recs := make([]chat.Record, 0, len(items))
 	for _, it := range slices.Backward(items) {
 		if it.ExpiresAt >= now {
-			recs = append(recs, chat.Record{Kind: it.Kind, ID: it.ID, TS: time.UnixMilli(it.TS), Room: it.Room,
-				From: it.From, Message: it.Message, ConnID: it.ConnectionID, FromAccount: it.FromAccount})
+			recs = append(recs, it.record())
 		}
 	}
 	return recs, nil
