@@ -17,7 +17,8 @@ import { MemberPanel } from './memberpanel';
 import { MemberList } from './members';
 import { MessageLog } from './messagelog';
 import { NameBar } from './namebar';
-import { DEFAULT_LIMITS, type ErrorFrame, type Limits, type ServerFrame, type StateFrame, type Warning } from './protocol';
+import { DEFAULT_LIMITS, type ErrorFrame, type Limits, type PrivateFrame, type PublicFrame, type ServerFrame, type StateFrame, type Warning } from './protocol';
+import { forgetResumable, loadResumable, saveResumable, tabStorage } from './resume';
 import { SignInForm } from './signinform';
 import { StatusBar } from './statusbar';
 import { TokenKeeper, type EndReason, type TokenKeeperOptions } from './tokens';
@@ -44,6 +45,10 @@ export class ChatApp {
   private everReady = false;
   private keeper: TokenKeeper | null = null;
   private readonly account: Account | null = null;
+  /** The signed-in username, with sign-in: a reload resumes only that account's room. */
+  private username: string | undefined;
+  /** Where the room, name and resume token are kept across a reload (this tab only). */
+  private readonly tab = tabStorage();
 
   private readonly chatView = byId('chat');
   private readonly roomLabel = byId('room-label');
@@ -77,6 +82,7 @@ export class ChatApp {
     this.joinForm.prefill();
     watchWake(window, document, () => this.client);
     this.leave.addEventListener('click', () => this.leaveRoom());
+    window.addEventListener('pagehide', () => this.remember());
     if (opts.configProblem) {
       this.joinForm.hide();
       byId('signin').hidden = false;
@@ -88,7 +94,16 @@ export class ChatApp {
       const form = new SignInForm(account, opts.signIn.signUp, () => void this.signOut());
       this.account = account;
       void account.resume();
+    } else {
+      // A reload: back into the room at once, as the same person.
+      const r = loadResumable(this.tab);
+      if (r) this.join(r.name, r.room, r.resume ?? undefined);
     }
+  }
+
+  /** Keeps what a reload needs to come back into the room (resume.ts). */
+  private remember(): void {
+    if (this.client) saveResumable(this.tab, { ...this.client.resumable, account: this.username });
   }
 
   // ---- signing in and out ----------------------------------------------------
@@ -97,27 +112,33 @@ export class ChatApp {
     if (v.kind !== 'signedIn') {
       this.closeRoom();
       this.joinForm.hide();
+      this.username = undefined;
     } else if (!this.client) {
-      this.joinForm.reveal(v.username);
+      this.username = v.username;
+      const r = loadResumable(this.tab, v.username);
+      if (r) this.join(r.name, r.room, r.resume ?? undefined);
+      else this.joinForm.reveal(v.username);
     }
     form.render(v);
   }
 
   /** Sign out: the connection closes first, then the session is forgotten. */
   private async signOut(): Promise<void> {
+    forgetResumable(this.tab);
     this.closeRoom();
     await this.account?.signOut();
   }
 
   /** The session ended on its own (tokens.ts): no reconnecting, back to the sign-in form. */
   private sessionEnded(why: EndReason): void {
+    forgetResumable(this.tab);
     this.closeRoom();
     void this.account?.ended(why);
   }
 
   // ---- joining and leaving ---------------------------------------------------
 
-  private join(name: string, room: string): void {
+  private join(name: string, room: string, resume?: string): void {
     this.reset();
     this.room = room;
     this.you = name;
@@ -138,6 +159,7 @@ export class ChatApp {
         pingIntervalMs: this.opts.pingIntervalMs,
         backoff: this.opts.backoffInitialMs ? { initialMs: this.opts.backoffInitialMs } : undefined,
         token: keeper ? (last) => keeper.tokenFor(this.opts.wsUrl, last) : undefined,
+        resume,
       },
       {
         frame: (f) => this.onFrame(f),
@@ -153,6 +175,7 @@ export class ChatApp {
   }
 
   private leaveRoom(): void {
+    forgetResumable(this.tab);
     this.closeRoom();
     this.joinForm.show(this.you);
   }
@@ -216,6 +239,7 @@ export class ChatApp {
           this.nameBar.show(f.name);
           this.nameBar.error('');
           this.log.notice(`You are now ${f.name}`, f.ts);
+          this.remember();
         } else {
           this.log.notice(`${f.oldName} is now ${f.name}`, f.ts);
         }
@@ -247,8 +271,16 @@ export class ChatApp {
     this.roomLabel.textContent = `#${f.room}`;
     this.nameBar.setMaxLength(f.limits.nameMax);
     this.members.apply(f);
-    for (const h of f.history) this.log.show(h);
+    this.showHistory(f);
     this.composer.updateCounter();
+    this.remember();
+  }
+
+  /** The state's public history and your own private conversation, in the order they were sent. */
+  private showHistory(f: StateFrame): void {
+    const all: Array<PublicFrame | PrivateFrame> = [...f.history, ...f.private];
+    all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const h of all) this.log.show(h);
   }
 
   /**
@@ -258,7 +290,7 @@ export class ChatApp {
    */
   private onSettled(f: StateFrame): void {
     this.members.apply({ type: 'settled', members: f.members });
-    for (const h of f.history) this.log.show(h);
+    this.showHistory(f);
   }
 
   /** A new warning about the name (the client leaves out repeats after a reconnect). */

@@ -61,6 +61,8 @@ export interface ClientOptions extends ConnectionOptions {
    * (sign-in off) the URL carries no token.
    */
   token?: (last?: CloseReason) => Promise<string>;
+  /** A resume token kept from before a reload: the first connect presents it (resume.ts). */
+  resume?: string;
 }
 
 export class ChatClient {
@@ -95,7 +97,7 @@ export class ChatClient {
       status: (s) => this.events.status?.(s),
     });
     this.outbox = new Outbox(this.conn, (item) => this.events.outbox?.(item));
-    this.session = new Session(options.name, options.room, this.conn);
+    this.session = new Session(options.name, options.room, this.conn, options.resume);
   }
 
   get state(): Status {
@@ -109,6 +111,11 @@ export class ChatClient {
 
   get currentRoom(): string {
     return this.session.room;
+  }
+
+  /** The name, room and resume token a reload comes back with (resume.ts). */
+  get resumable(): { name: string; room: string; resume: string | null } {
+    return this.session.resumable;
   }
 
   /** Items not yet confirmed: queued, sent, unconfirmed or failed. */

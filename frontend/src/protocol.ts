@@ -46,6 +46,12 @@ export interface StateFrame {
   you: string;
   members: string[];
   history: PublicFrame[];
+  /**
+   * Your own private conversation of the room, oldest first: the messages this
+   * person sent or received (the same account, or the same resume token), so
+   * a reload brings it back. Empty from a server that predates it.
+   */
+  private: PrivateFrame[];
   limits: Limits;
   warning?: Warning;
   /** A secret for this connection: presented on reconnect (?resume=), it takes the name back at once. */
@@ -223,6 +229,8 @@ function parseObject(o: Obj): ServerFrame {
     case 'state': {
       const history = o.history === undefined ? [] : o.history;
       if (!Array.isArray(history)) throw new FrameError('"history" is not a list');
+      const own = o.private === undefined ? [] : o.private;
+      if (!Array.isArray(own)) throw new FrameError('"private" is not a list');
       let warning: Warning | undefined;
       if (o.warning !== undefined) {
         const w = obj(o.warning, '"warning"');
@@ -235,6 +243,11 @@ function parseObject(o: Obj): ServerFrame {
           you: str(o, 'you'),
           members: strList(o, 'members'),
           history: history.map((h) => parsePublic(obj(h, 'a history entry'))),
+          private: own.map((h) => {
+            const f = parseObject(obj(h, 'a private history entry'));
+            if (f.type !== 'private') throw new FrameError('a private history entry is not a private message');
+            return f;
+          }),
           limits: parseLimits(o.limits),
         },
         { warning, resume: optStr(o, 'resume'), count: optNum(o, 'count'), membersCursor: optStr(o, 'membersCursor') },

@@ -48,14 +48,21 @@ export class Session {
   /** The last warning reported. */
   private lastWarning: Warning | null = null;
 
-  /** wire is used to ask for a taken name back, only when ready. */
+  /** wire is used to ask for a taken name back, only when ready; resume is a token kept from before a reload. */
   constructor(
     name: string,
     room: string,
     private readonly wire: Wire,
+    resume?: string,
   ) {
     this.myName = name;
     this.myRoom = room;
+    this.resume = resume ?? null;
+  }
+
+  /** What a reload needs to come back as the same person: the name to ask for and the token that holds it. */
+  get resumable(): { name: string; room: string; resume: string | null } {
+    return { name: this.wanted ?? this.myName, room: this.myRoom, resume: this.resume };
   }
 
   get name(): string {

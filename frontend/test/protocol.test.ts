@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { codePoints, DEFAULT_LIMITS, foldName, normalizeRoom, parseFrame, sortNames } from '../src/protocol';
 
 const pub = { type: 'public', id: '01JDZ4W7Q8T5V9XGQ2J3K4M5N6', ts: 1764128310123, room: 'lobby', from: 'Bob', message: 'hi' };
+const priv = { type: 'private', id: '01JDZ4W7Q8T5V9XGQ2J3K4M5N7', ts: 1764128310124, room: 'lobby', from: 'Bob', to: ['Alice'], message: 'psst' };
 
 describe('parseFrame accepts every documented frame', () => {
   const cases: Array<[string, object]> = [
@@ -16,6 +17,7 @@ describe('parseFrame accepts every documented frame', () => {
         you: 'Alice',
         members: ['Alice', 'Bob'],
         history: [pub],
+        private: [priv],
         limits: { nameMax: 32, nameMaxBytes: 64, messageMax: 2000, recipientsMax: 20 },
         resume: '9nq3d0fS1bXy2Zz0cQ7m1w',
       },
@@ -28,6 +30,7 @@ describe('parseFrame accepts every documented frame', () => {
         you: 'guest-4821',
         members: ['guest-4821'],
         history: [],
+        private: [],
         limits: { nameMax: 32, nameMaxBytes: 64, messageMax: 2000, recipientsMax: 20 },
         warning: { code: 'name_taken', message: 'The name "Alice" is already taken in this room. You are guest-4821.' },
       },
@@ -94,6 +97,11 @@ describe('parseFrame', () => {
     expect(r.ok && r.frame.type === 'state' && r.frame.limits).toEqual({ nameMax: 10, nameMaxBytes: 20, messageMax: 50, recipientsMax: 3 });
   });
 
+  it('treats a state without private (an older server) as no private conversation', () => {
+    const r = parseFrame(JSON.stringify({ type: 'state', room: 'x', you: 'A', members: ['A'], history: [] }));
+    expect(r.ok && r.frame.type === 'state' && r.frame.private).toEqual([]);
+  });
+
   it('treats a members frame without gone as nobody gone', () => {
     const r = parseFrame(JSON.stringify({ type: 'members', room: 'x', members: ['A'], ts: 1 }));
     expect(r.ok && r.frame.type === 'members' && r.frame.gone).toEqual([]);
@@ -110,6 +118,8 @@ describe('parseFrame', () => {
     ['members that are not strings', '{"type":"joined","room":"x","name":7,"ts":1}', '"name" is not a string'],
     ['a private frame whose to is not a list', JSON.stringify({ ...pub, type: 'private', to: 'Bob' }), '"to" is not a list of strings'],
     ['a history entry of the wrong shape', '{"type":"state","room":"x","you":"A","members":[],"history":[{"type":"public"}]}', '"id" is not a string'],
+    ['a private history entry that is public', JSON.stringify({ type: 'state', room: 'x', you: 'A', members: [], history: [], private: [pub] }), 'a private history entry is not a private message'],
+    ['a private history that is not a list', '{"type":"state","room":"x","you":"A","members":[],"history":[],"private":{}}', '"private" is not a list'],
     ['a warning without a message', '{"type":"state","room":"x","you":"A","members":[],"history":[],"warning":{"code":"name_taken"}}', '"message" is not a string'],
     ['a ref that is a number', JSON.stringify({ ...pub, ref: 3 }), '"ref" is not a string'],
   ])('rejects %s', (_, text, reason) => {
