@@ -59,6 +59,7 @@ describe('parseFrame accepts every documented frame', () => {
         you: 'Alice',
         members: ['Alice', 'Bob'],
         history: [],
+        private: [],
         limits: { nameMax: 32, nameMaxBytes: 64, messageMax: 2000, recipientsMax: 20 },
         count: 1812,
         membersCursor: 'MTIzNDU2Nzg5MGFi',
