@@ -115,14 +115,16 @@ describe('signing in', () => {
     expect(await people.carol.page.textContent('#log')).not.toContain('a word in private');
   });
 
-  it('a stored session signs a reloaded page in without the form', async () => {
+  it('a stored session signs a reloaded page in without the form, back in its room (resume.ts)', async () => {
     const b = people.bob;
     await b.page.reload();
-    await b.page.waitForSelector('#join-form:visible');
+    await b.page.waitForSelector('#conn[data-state="ready"]');
     expect(await b.page.isVisible('#signin-form')).toBe(false);
+    expect(await b.page.isVisible('#join-form')).toBe(false);
     expect(await b.page.textContent('#account-name')).toBe('bob');
-    await joinAsSignedIn(b);
     await poll(() => members(b)).toEqual(['alice', 'bob', 'carol']);
+    // Bob's private conversation comes back with his account.
+    await poll(() => texts(b, 'private')).toEqual(['bob, a word in private.']);
   });
 });
 
