@@ -21,8 +21,13 @@
 #      connection-hour cost per environment of cdk.json at rooms of 10 to
 #      10,000 (cmd/costs, from the code's own counters); writes docs/costs.md;
 #   9. bigroom: one room of ROOM (default 1,000) filled through cmd/local and
-#      broadcast to (scripts/bigroom.sh; LATENCY=20ms as well).
-# Usage: scripts/bench.sh [go|stack|load|faults|stress|post|sweep|costs|bigroom|all]   (default all)
+#      broadcast to (scripts/bigroom.sh; LATENCY=20ms as well);
+#  10. flood: one connection sends 1,000 sendPublic frames in one second
+#      through the local stack while 20 clients in other rooms ping, with the
+#      rate limit and without; and the DynamoDB requests per sendPublic,
+#      accepted and refused, with and without sign-in (internal/bench
+#      BenchmarkFlood, BenchmarkRequestsPerSendPublic*).
+# Usage: scripts/bench.sh [go|stack|load|faults|stress|post|sweep|costs|bigroom|flood|all]   (default all)
 # BENCH_OUT (default bin/bench/) keeps the logs and the load run's JSON.
 # The load average is printed before each part: on a busy machine the
 # figures are worse, so note it with them.
@@ -159,4 +164,11 @@ fi
 
 if [ "$what" = bigroom ] || [ "$what" = all ]; then
   BENCH_OUT="$out" scripts/bigroom.sh "${ROOM:-1000}"
+fi
+
+if [ "$what" = flood ] || [ "$what" = all ]; then
+  load_avg
+  echo "bench: go test -run '^\$' -bench 'Flood|RequestsPerSendPublic' -benchtime 1x -v ./internal/bench"
+  go test -run '^$' -bench 'Flood|RequestsPerSendPublic' -benchtime 1x -v ./internal/bench | grep -E '^(Benchmark|    flood_test)' | tee "$out/flood.txt"
+  load_avg
 fi
