@@ -22,6 +22,8 @@ export interface PublicFrame {
   from: string;
   message: string;
   ref?: string;
+  /** With sign-in: the sender's (subject's) account, stable across renames. */
+  account?: string;
 }
 
 export interface PrivateFrame {
@@ -33,6 +35,8 @@ export interface PrivateFrame {
   to: string[];
   message: string;
   ref?: string;
+  /** With sign-in: the sender's (subject's) account, stable across renames. */
+  account?: string;
 }
 
 export interface Warning {
@@ -60,6 +64,8 @@ export interface StateFrame {
   count?: number;
   /** Set when `members` is only the first page of a bigger room: the members action reads on. */
   membersCursor?: string;
+  /** With sign-in: your account. */
+  account?: string;
 }
 
 export interface PongFrame {
@@ -73,6 +79,8 @@ export interface JoinedFrame {
   name: string;
   ts: number;
   count?: number;
+  /** With sign-in: the sender's (subject's) account, stable across renames. */
+  account?: string;
 }
 
 export interface LeftFrame {
@@ -81,6 +89,8 @@ export interface LeftFrame {
   name: string;
   ts: number;
   count?: number;
+  /** With sign-in: the sender's (subject's) account, stable across renames. */
+  account?: string;
 }
 
 export interface MembersFrame {
@@ -127,6 +137,8 @@ export interface RenamedFrame {
   name: string;
   ts: number;
   ref?: string;
+  /** With sign-in: the sender's (subject's) account, stable across renames. */
+  account?: string;
 }
 
 export interface ErrorFrame {
@@ -136,6 +148,8 @@ export interface ErrorFrame {
   action?: string;
   unknown?: string[];
   ref?: string;
+  /** rate_limited: how long until a frame will be accepted again. */
+  retryAfterMs?: number;
 }
 
 export type ServerFrame =
@@ -208,7 +222,7 @@ function withOpt<T extends object>(base: T, extra: Record<string, unknown>): T {
 function parsePublic(o: Obj): PublicFrame {
   return withOpt<PublicFrame>(
     { type: 'public', id: str(o, 'id'), ts: num(o, 'ts'), room: str(o, 'room'), from: str(o, 'from'), message: str(o, 'message') },
-    { ref: optStr(o, 'ref') },
+    { ref: optStr(o, 'ref'), account: optStr(o, 'account') },
   );
 }
 
@@ -250,7 +264,13 @@ function parseObject(o: Obj): ServerFrame {
           }),
           limits: parseLimits(o.limits),
         },
-        { warning, resume: optStr(o, 'resume'), count: optNum(o, 'count'), membersCursor: optStr(o, 'membersCursor') },
+        {
+          warning,
+          resume: optStr(o, 'resume'),
+          count: optNum(o, 'count'),
+          membersCursor: optStr(o, 'membersCursor'),
+          account: optStr(o, 'account'),
+        },
       );
     }
     case 'pong':
@@ -259,7 +279,7 @@ function parseObject(o: Obj): ServerFrame {
     case 'left':
       return withOpt<JoinedFrame | LeftFrame>(
         { type, room: str(o, 'room'), name: str(o, 'name'), ts: num(o, 'ts') },
-        { count: optNum(o, 'count') },
+        { count: optNum(o, 'count'), account: optStr(o, 'account') },
       );
     case 'members':
       return withOpt<MembersFrame>(
@@ -289,7 +309,7 @@ function parseObject(o: Obj): ServerFrame {
     case 'renamed':
       return withOpt<RenamedFrame>(
         { type, room: str(o, 'room'), oldName: str(o, 'oldName'), name: str(o, 'name'), ts: num(o, 'ts') },
-        { ref: optStr(o, 'ref') },
+        { ref: optStr(o, 'ref'), account: optStr(o, 'account') },
       );
     case 'public':
       return parsePublic(o);
@@ -304,7 +324,7 @@ function parseObject(o: Obj): ServerFrame {
           to: strList(o, 'to'),
           message: str(o, 'message'),
         },
-        { ref: optStr(o, 'ref') },
+        { ref: optStr(o, 'ref'), account: optStr(o, 'account') },
       );
     case 'error':
       return withOpt<ErrorFrame>(
@@ -313,6 +333,7 @@ function parseObject(o: Obj): ServerFrame {
           action: optStr(o, 'action'),
           unknown: o.unknown === undefined ? undefined : strList(o, 'unknown'),
           ref: optStr(o, 'ref'),
+          retryAfterMs: optNum(o, 'retryAfterMs'),
         },
       );
     default:

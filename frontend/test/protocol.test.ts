@@ -74,6 +74,38 @@ describe('parseFrame accepts every documented frame', () => {
       { type: 'memberPage', room: 'lecture', count: 1812, members: [{ name: 'Alice' }, { name: 'Bob', account: 'a1' }], cursor: 'MTIz', ref: 'm1' },
     ],
     ['memberPage, the last', { type: 'memberPage', room: 'lecture', count: 2, members: [{ name: 'Alice' }] }],
+    // With sign-in every frame naming a sender or member carries the account (issue 12).
+    ['public with the sender\'s account', { ...pub, account: 'sub-bob' }],
+    [
+      'private with the sender\'s account',
+      { type: 'private', id: '01JDZ4W7Q8T5V9XGQ2J3K4M5N7', ts: 1, room: 'lobby', from: 'Alice', to: ['Bob'], message: 'psst', account: 'sub-alice' },
+    ],
+    ['joined with the account', { type: 'joined', room: 'lobby', name: 'Carol', ts: 1, count: 3, account: 'sub-carol' }],
+    ['left with the account', { type: 'left', room: 'lobby', name: 'Carol', ts: 1, account: 'sub-carol' }],
+    ['renamed with the account', { type: 'renamed', room: 'lobby', oldName: 'alice', name: 'Alicia', ts: 1, account: 'sub-alice' }],
+    [
+      'state with your account and accounts in history',
+      {
+        type: 'state',
+        room: 'lobby',
+        you: 'alice',
+        members: ['alice', 'bob'],
+        history: [{ ...pub, account: 'sub-bob' }],
+        limits: { nameMax: 32, nameMaxBytes: 64, messageMax: 2000, recipientsMax: 20 },
+        account: 'sub-alice',
+      },
+    ],
+    [
+      'rate_limited with retryAfterMs',
+      {
+        type: 'error',
+        code: 'rate_limited',
+        message: 'Too many messages: at most 20 in 10s. Try again in 9.9 s.',
+        action: 'sendPublic',
+        ref: 'r7',
+        retryAfterMs: 9949,
+      },
+    ],
   ];
   it.each(cases)('%s', (_, frame) => {
     expect(parseFrame(JSON.stringify(frame))).toEqual({ ok: true, frame });
