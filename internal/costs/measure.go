@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -41,6 +42,9 @@ type Usage struct {
 	FrameBytes                   int // bytes of the frames sent to clients
 	Requests                     map[string]int
 	RRU, WRU                     float64
+	// AllocBytes is what the handler allocated (Go's TotalAlloc across the
+	// invocation): what the function's memory must hold at most, and more.
+	AllocBytes uint64
 }
 
 func (u *Usage) add(o Usage) {
@@ -53,6 +57,7 @@ func (u *Usage) add(o Usage) {
 	u.FrameBytes += o.FrameBytes
 	u.RRU += o.RRU
 	u.WRU += o.WRU
+	u.AllocBytes = max(u.AllocBytes, o.AllocBytes)
 	if u.Requests == nil {
 		u.Requests = map[string]int{}
 	}
@@ -238,9 +243,12 @@ func (r *rig) event(ctx context.Context, id, route, body string, query map[strin
 	req := events.APIGatewayWebsocketProxyRequest{Body: body, QueryStringParameters: query,
 		RequestContext: events.APIGatewayWebsocketProxyRequestContext{RouteKey: route, EventType: cmpOr(typ, "MESSAGE"),
 			ConnectionID: id, Stage: "costs", RequestTimeEpoch: time.Now().UnixMilli()}}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	start := time.Now()
 	resp, err := r.svc.Handle(ctx, req)
 	took := time.Since(start)
+	runtime.ReadMemStats(&after)
 	if err != nil {
 		return Usage{}, "", fmt.Errorf("%s: %w", route, err)
 	}
@@ -250,6 +258,7 @@ func (r *rig) event(ctx context.Context, id, route, body string, query map[strin
 	u := r.m.usage()
 	u.Invocations = 1
 	u.Millis = float64(took.Microseconds()) / 1000
+	u.AllocBytes = after.TotalAlloc - before.TotalAlloc
 	if body != "" {
 		u.Inbound = 1
 		u.MessageUnits += units(len(body))

@@ -18,7 +18,7 @@ import (
 const (
 	PricesDate            = "2024-11-14 (DynamoDB on-demand after its November 2024 price cut; the others unchanged since 2020)"
 	PriceMessageMillion   = 1.00 // API Gateway WebSocket: per million messages (32 KB units), first billion a month
-	PriceConnMinuteMillon = 0.25 // API Gateway WebSocket: per million connection minutes
+	PriceConnMinuteMillion = 0.25 // API Gateway WebSocket: per million connection minutes
 	PriceLambdaRequestM   = 0.20 // Lambda: per million requests
 	PriceGBSecondArm64    = 0.0000133334
 	PriceWRUMillion       = 0.625 // DynamoDB on-demand: per million write request units
@@ -82,10 +82,11 @@ type line struct {
 	messages, connMinutes, invocations, ms, gbs, rru, wru, deliveries float64
 	bytes                                                             int
 	requests                                                          string
+	allocMB                                                           float64
 }
 
 func (l line) usd() float64 {
-	return l.messages*PriceMessageMillion/1e6 + l.connMinutes*PriceConnMinuteMillon/1e6 +
+	return l.messages*PriceMessageMillion/1e6 + l.connMinutes*PriceConnMinuteMillion/1e6 +
 		l.invocations*PriceLambdaRequestM/1e6 + l.gbs*PriceGBSecondArm64 +
 		l.rru*PriceRRUMillion/1e6 + l.wru*PriceWRUMillion/1e6
 }
@@ -94,7 +95,8 @@ func priced(u Usage, memoryMB int) line {
 	// Lambda bills each invocation's duration rounded up to the millisecond.
 	gbs := u.Millis / 1000 * float64(memoryMB) / 1024
 	return line{messages: float64(u.MessageUnits), invocations: float64(u.Invocations), ms: u.Millis, gbs: gbs,
-		rru: u.RRU, wru: u.WRU, deliveries: float64(u.Deliveries + u.Replies), bytes: u.FrameBytes, requests: requests(u.Requests)}
+		rru: u.RRU, wru: u.WRU, deliveries: float64(u.Deliveries + u.Replies), bytes: u.FrameBytes, requests: requests(u.Requests),
+		allocMB: float64(u.AllocBytes) / (1 << 20)}
 }
 
 func requests(m map[string]int) string {
@@ -123,18 +125,20 @@ func Write(w io.Writer, cfg Config, results []Result, command, machine string) {
 		"  of presence: every other member in a room of up to %d; above, the 2 credits a join earns (the presence frames\n"+
 		"  it pays for, amortised over the room's joins: docs/design.md, *Presence in big rooms*).\n"+
 		"- **Connection-hour** is 60 connection minutes and the page's keep-alive: %d pings and pongs an hour.\n"+
+		"- **MB allocated** is what the handler allocated during the action (Go's TotalAlloc; the live heap is smaller):\n"+
+		"  the function's 512 MB hold it many times over.\n"+
 		"- **Lambda** is arm64 at the environment's memory; GB-seconds = measured ms × memory. On AWS a 512 MB function\n"+
 		"  has a third of a vCPU, so CPU-bound parts take longer there than here; the broadcast time is mostly the\n"+
 		"  management API latency divided by the pool size.\n\n", chat.PresenceLiveMax, cfg.PingsPerHour)
 	fmt.Fprintf(w, "Prices (us-east-1, USD, as of %s; not fetched, check them): API Gateway $%.2f per million messages and\n"+
 		"$%.2f per million connection minutes; Lambda $%.2f per million requests and $%.10f per GB-second (arm64);\n"+
 		"DynamoDB on-demand $%.3f per million WRU and $%.3f per million RRU.\n\n",
-		PricesDate, PriceMessageMillion, PriceConnMinuteMillon, PriceLambdaRequestM, PriceGBSecondArm64, PriceWRUMillion, PriceRRUMillion)
+		PricesDate, PriceMessageMillion, PriceConnMinuteMillion, PriceLambdaRequestM, PriceGBSecondArm64, PriceWRUMillion, PriceRRUMillion)
 
 	for _, res := range results {
 		fmt.Fprintf(w, "## %s (fan-out pool %d, %d MB)\n\n", res.Env.Name, res.Env.PoolSize, res.Env.MemoryMB)
-		fmt.Fprintf(w, "| action | room | API GW messages | conn. min | Lambda ms | GB-s | RRU | WRU | frames out | bytes out | DynamoDB requests | USD per 1,000 actions |\n")
-		fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n")
+		fmt.Fprintf(w, "| action | room | API GW messages | conn. min | Lambda ms | GB-s | RRU | WRU | frames out | bytes out | DynamoDB requests | MB allocated | USD per 1,000 actions |\n")
+		fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n")
 		for _, a := range res.Actions {
 			rows := []struct {
 				name string
@@ -146,10 +150,10 @@ func Write(w io.Writer, cfg Config, results []Result, command, machine string) {
 				{"connection-hour", hour(a, res.Env.MemoryMB, cfg.PingsPerHour)},
 			}
 			for _, r := range rows {
-				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, num(float64(a.Room)),
+				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s |\n", r.name, num(float64(a.Room)),
 					num(r.l.messages), num(r.l.connMinutes), fmt.Sprintf("%.1f", r.l.ms), fmt.Sprintf("%.4f", r.l.gbs),
 					fmt.Sprintf("%.1f", r.l.rru), fmt.Sprintf("%.1f", r.l.wru), num(r.l.deliveries), num(float64(r.l.bytes)),
-					r.l.requests, fmt.Sprintf("%.4f", r.l.usd()*1000))
+					r.l.requests, r.l.allocMB, fmt.Sprintf("%.4f", r.l.usd()*1000))
 			}
 		}
 		fmt.Fprintln(w)
@@ -172,7 +176,7 @@ func hour(a Actions, memoryMB, pings int) line {
 	p := priced(a.Ping, memoryMB)
 	return line{messages: p.messages * float64(pings), connMinutes: 60, invocations: p.invocations * float64(pings),
 		ms: p.ms * float64(pings), gbs: p.gbs * float64(pings), rru: p.rru * float64(pings), wru: p.wru * float64(pings),
-		deliveries: p.deliveries * float64(pings), bytes: p.bytes * pings, requests: p.requests}
+		deliveries: p.deliveries * float64(pings), bytes: p.bytes * pings, requests: p.requests, allocMB: p.allocMB}
 }
 
 // num writes a count with thousands separators.
