@@ -29,6 +29,12 @@ var noLocalSource = map[string]string{
 	observability.NamespaceLambda + "/Throttles":                    "no local data: the stand-in runs every invocation; nothing throttles",
 }
 
+// localSource says where a namespace's local numbers come from when it is
+// not the service itself.
+var localSource = map[string]string{
+	observability.NamespaceAmplify: "local: this stack's page server (the built page, /config.json), each response counted as Amplify counts its app's",
+}
+
 // Dashboard serves the definition's dashboard over a store, with the
 // evaluator's alarm states, at DashboardPath: the page, its script and
 // uPlot (served from the embedded copy, never a CDN), and /data, the
@@ -82,8 +88,9 @@ type WidgetData struct {
 	// Alarms are the alarms on a metric the widget draws: their
 	// thresholds are drawn on it.
 	Alarms []string `json:"alarms,omitempty"`
-	// NoLocalData says why some of its lines have no local source.
-	NoLocalData string `json:"noLocalData,omitempty"`
+	// Note says why some of its lines have no local source, or where
+	// they come from locally.
+	Note string `json:"note,omitempty"`
 }
 
 // LineData is one line: its label and [Unix seconds, value] pairs.
@@ -119,7 +126,11 @@ func (d *Dashboard) Data() Data {
 			wd := WidgetData{Text: w.Text, Title: w.Title, Width: w.Width, Height: w.Height}
 			var missing []string
 			for _, m := range w.Metrics {
-				if why, ok := noLocalSource[m.Namespace+"/"+m.Name]; ok && !slices.Contains(missing, why) {
+				why, ok := noLocalSource[m.Namespace+"/"+m.Name]
+				if !ok {
+					why, ok = localSource[m.Namespace]
+				}
+				if ok && !slices.Contains(missing, why) {
 					missing = append(missing, why)
 				}
 				for _, l := range d.store.Query(m, period, from, now) {
@@ -138,7 +149,7 @@ func (d *Dashboard) Data() Data {
 					}
 				}
 			}
-			wd.NoLocalData = strings.Join(missing, "; ")
+			wd.Note = strings.Join(missing, "; ")
 			wr = append(wr, wd)
 		}
 		out.Rows = append(out.Rows, wr)

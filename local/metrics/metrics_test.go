@@ -3,8 +3,11 @@ package metrics
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +157,45 @@ func TestUPlotIsThePinnedPackage(t *testing.T) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("local/metrics/web/%s is not uplot %s's dist/%s: copy it again", name, pinned, name)
 		}
+	}
+}
+
+// The dashboard serves the definition's rows and alarms, and the page with
+// its own copy of uPlot.
+func TestDashboardServesTheDefinition(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_800_000_000, 0)
+	s := NewStore(func() time.Time { return now }, 0)
+	def := observability.Define(observability.Env{Stage: "local"})
+	d := NewDashboard(def, s, NewEvaluator(s, def.Alarms, time.Second))
+	s.Put(observability.NamespaceAPI, "ConnectCount", nil, 1)
+	get := func(path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		d.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec
+	}
+	var data Data
+	if err := json.Unmarshal(get(DashboardPath+"/data").Body.Bytes(), &data); err != nil {
+		t.Fatal(err)
+	}
+	if len(data.Rows) != len(def.Rows) || len(data.Alarms) != len(def.Alarms) {
+		t.Fatalf("%d rows and %d alarms, the definition has %d and %d", len(data.Rows), len(data.Alarms), len(def.Rows), len(def.Alarms))
+	}
+	for i, row := range def.Rows {
+		for j, w := range row {
+			if got := data.Rows[i][j]; got.Title != w.Title || got.Text != w.Text || got.Width != w.Width {
+				t.Errorf("widget %d.%d is %q %q %d, the definition's %q %q %d", i, j, got.Title, got.Text, got.Width, w.Title, w.Text, w.Width)
+			}
+		}
+	}
+	if first := data.Rows[1][0]; first.Title != "Connections and messages" || len(first.Lines[0].Points) != 1 || first.Lines[0].Points[0][1] != 1 {
+		t.Errorf("the first graph: %+v", first)
+	}
+	page := get(DashboardPath + "/").Body.String()
+	if !strings.Contains(page, `src="uPlot.iife.min.js"`) || strings.Contains(page, "https://") {
+		t.Errorf("the page does not load its own uPlot:\n%s", page)
+	}
+	if rec := get(DashboardPath + "/uPlot.iife.min.js"); rec.Code != http.StatusOK || rec.Body.Len() < 10000 {
+		t.Errorf("uPlot: %d, %d bytes", rec.Code, rec.Body.Len())
 	}
 }

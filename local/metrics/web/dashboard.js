@@ -35,7 +35,7 @@
         }
         const box = el('div', { class: 'widget graph', style: span, 'data-widget': w.title });
         box.append(el('h3', {}, w.title), el('div', { class: 'badges' }));
-        if (w.noLocalData) box.append(el('p', { class: 'note' }, w.noLocalData));
+        if (w.note) box.append(el('p', { class: 'note' }, w.note));
         box.append(el('div', { class: 'empty', hidden: '' }, 'no local data yet'), el('div', { class: 'chart' }));
         rowEl.append(box);
         charts.set(key, { box, height: w.height * UNIT - 90, plot: null, labels: '' });
