@@ -425,7 +425,9 @@ func (g *Gateway) send(c *conn, route string, frame []byte) {
 	defer cancel()
 	if err := c.ws.Write(ctx, websocket.MessageText, frame); err != nil {
 		g.logf("%s %s route response not delivered: %v", c.id, route, err)
+		return
 	}
+	g.metric(observability.NamespaceAPI, "MessageCount", 1) // a message to the client, as API Gateway counts it
 }
 
 func (g *Gateway) disconnect(c *conn, st closeStatus) {
