@@ -329,3 +329,34 @@ func TestConcurrentFramesOfOnePersonAcceptAtMostTheLimit(t *testing.T) {
 		t.Fatalf("%d of 40 concurrent messages accepted; want at most 10", n)
 	}
 }
+
+// Ten accounts ask for one name at the same moment (each on its own
+// invocation, in any spelling of it): exactly one gets it.
+func TestConcurrentAccountsAskingForOneNameGiveItToOne(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	spellings := []string{"Zed", "ZED", "zed", "Ｚｅｄ", "ＺＥＤ", "zeD", "Zed", "zed", "ZEd", "zEd"}
+	ids := make([]string, len(spellings))
+	for i := range ids {
+		ids[i] = h.JoinAs(fmt.Sprintf("account-%d", i), "")
+	}
+	done := make(chan struct{})
+	for i, id := range ids {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			h.Send(id, fmt.Sprintf(`{"action":"setName","name":%q}`, spellings[i]))
+		}()
+	}
+	for range ids {
+		<-done
+	}
+	var holders []string
+	for i, id := range ids {
+		if s := state(t, h, id); chat.NameKey(s.You) == chat.NameKey("zed") {
+			holders = append(holders, fmt.Sprintf("account-%d as %q", i, s.You))
+		}
+	}
+	if len(holders) != 1 {
+		t.Fatalf("the name zed went to %v; want exactly one account", holders)
+	}
+}
