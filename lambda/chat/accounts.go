@@ -151,46 +151,38 @@ func (inv *invocation) disconnectAccount(c Connection) {
 // wins), the old name is released, and every connection of the account
 // takes the new name; each room they are in hears "renamed" once.
 func (inv *invocation) setAccountName(req request, c Connection, name string) []byte {
-	acct := c.AccountID
-	old, err := inv.store.AccountName(inv.ctx, acct)
-	if err != nil {
-		return inv.internal(req, "read account", err)
-	}
-	if old == "" {
-		old = c.Name
-	}
+	// c.Name is the account's name: limitedCaller read it with the charge.
+	acct, old := c.AccountID, c.Name
 	frame := renamedFrame{Type: KindRenamed, Room: c.Room, OldName: old, Name: name, TS: millis(inv.opt.Now()), Account: acct}
-	if name == old && name == c.Name {
+	if name == old {
 		return encode(withRef(frame, req.Ref))
 	}
-	if name != old {
-		err = inv.store.ClaimAccountName(inv.ctx, acct, name)
-		if errors.Is(err, ErrNameTaken) {
-			return inv.fail(req, problem(CodeNameTaken, "The name %q belongs to someone else.", name))
-		}
-		if err != nil {
-			return inv.internal(req, "claim name", err)
-		}
-		if err := inv.store.SetAccountName(inv.ctx, acct, old, name); err != nil {
-			current, getErr := inv.store.AccountName(inv.ctx, acct)
-			switch {
-			case getErr != nil:
-				// Unknown: keep the claim (orphaned if unused, taken over later).
-				return inv.internal(req, "rename account", errors.Join(err, getErr))
-			case current != name:
-				if NameKey(current) != NameKey(name) {
-					inv.releaseAccountName(acct, name)
-				}
-				if errors.Is(err, ErrConflict) {
-					return inv.fail(req, problem(CodeBusy, "Your name was being changed by another request; try again."))
-				}
-				return inv.internal(req, "rename account", err)
+	err := inv.store.ClaimAccountName(inv.ctx, acct, name)
+	if errors.Is(err, ErrNameTaken) {
+		return inv.fail(req, problem(CodeNameTaken, "The name %q belongs to someone else.", name))
+	}
+	if err != nil {
+		return inv.internal(req, "claim name", err)
+	}
+	if err := inv.store.SetAccountName(inv.ctx, acct, old, name); err != nil {
+		current, getErr := inv.store.AccountName(inv.ctx, acct)
+		switch {
+		case getErr != nil:
+			// Unknown: keep the claim (orphaned if unused, taken over later).
+			return inv.internal(req, "rename account", errors.Join(err, getErr))
+		case current != name:
+			if NameKey(current) != NameKey(name) {
+				inv.releaseAccountName(acct, name)
 			}
-			// The rename landed (its answer was lost): go on.
+			if errors.Is(err, ErrConflict) {
+				return inv.fail(req, problem(CodeBusy, "Your name was being changed by another request; try again."))
+			}
+			return inv.internal(req, "rename account", err)
 		}
-		if NameKey(old) != NameKey(name) {
-			inv.releaseAccountName(acct, old)
-		}
+		// The rename landed (its answer was lost): go on.
+	}
+	if NameKey(old) != NameKey(name) {
+		inv.releaseAccountName(acct, old)
 	}
 	conns, err := inv.store.AccountConnections(inv.ctx, acct)
 	if err != nil {

@@ -360,3 +360,25 @@ func TestConcurrentAccountsAskingForOneNameGiveItToOne(t *testing.T) {
 		t.Fatalf("the name zed went to %v; want exactly one account", holders)
 	}
 }
+
+// alice's laptop connects while the account index lags; her phone renames her
+// before the index lists the laptop, so the rename cannot reach the laptop's
+// record. The laptop still speaks under the new name: every limited frame
+// reads the account's name with its charge.
+func TestAConnectionTheRenameMissedSpeaksUnderTheNewName(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	bob, phone := h.JoinAs("bob", ""), h.JoinAs("alice", "")
+	h.DynamoDB.SetFaults(ddbproxy.Faults{IndexLag: time.Minute})
+	laptop := h.JoinAs("alice", "")
+	h.Send(phone, `{"action":"setName","name":"Alicia"}`)
+	inbox(t, h, bob)
+	h.Send(laptop, `{"action":"sendPublic","message":"from the laptop"}`)
+	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	if got := only(t, inbox(t, h, bob), "public"); got.From != "Alicia" {
+		t.Fatalf("the laptop's message is from %q, want Alicia", got.From)
+	}
+	if s := state(t, h, laptop); s.You != "Alicia" {
+		t.Fatalf("the laptop is %q", s.You)
+	}
+}

@@ -91,9 +91,10 @@ type Store interface {
 	// returns the connection's record, as GetConnection does (ErrNotFound).
 	// Over the limit it fails with a *RateLimited and counts nothing.
 	ChargeConnection(ctx context.Context, id string, l RateLimit) (Connection, error)
-	// ChargeAccount counts one action of the account against l; over the
-	// limit it fails with a *RateLimited and counts nothing.
-	ChargeAccount(ctx context.Context, accountID string, l RateLimit) error
+	// ChargeAccount counts one action of the account against l and returns
+	// the account's name ("" before it has one), read by the same request;
+	// over the limit it fails with a *RateLimited and counts nothing.
+	ChargeAccount(ctx context.Context, accountID string, l RateLimit) (name string, err error)
 
 	// Append adds a record to the message log.
 	Append(ctx context.Context, r Record) error

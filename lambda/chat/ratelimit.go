@@ -33,10 +33,21 @@ func (inv *invocation) limitedCaller(req request) (Connection, []byte) {
 		}
 		return c, nil
 	}
-	if err := inv.store.ChargeAccount(inv.ctx, inv.id.AccountID, inv.opt.RateLimit); err != nil {
+	name, err := inv.store.ChargeAccount(inv.ctx, inv.id.AccountID, inv.opt.RateLimit)
+	if err != nil {
 		return Connection{}, inv.chargeFailed(req, err)
 	}
-	return inv.caller(req)
+	c, fail := inv.caller(req)
+	if fail == nil && name != "" && c.Name != name {
+		// The account was renamed while this connection's record was not
+		// yet in the account index: the account's name is the one that
+		// counts, and the record catches up.
+		if err := inv.store.Rename(inv.ctx, c.ID, c.Name, name); err != nil {
+			inv.log.Warn("bring the connection's name up to the account's", "error", err)
+		}
+		c.Name = name
+	}
+	return c, fail
 }
 
 func (inv *invocation) chargeFailed(req request, err error) []byte {

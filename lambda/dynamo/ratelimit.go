@@ -48,8 +48,17 @@ func (s *Store) ChargeConnection(ctx context.Context, id string, l chat.RateLimi
 
 // ChargeAccount implements chat.Store: like ChargeConnection, on the
 // account's item (made by the first charge if the account has none yet).
-func (s *Store) ChargeAccount(ctx context.Context, accountID string, l chat.RateLimit) error {
-	return s.charge(ctx, key(contract.ConnPK, accountKey(accountID)), "", nil, l)
+func (s *Store) ChargeAccount(ctx context.Context, accountID string, l chat.RateLimit) (string, error) {
+	var it accountItem
+	read := func(item map[string]types.AttributeValue) bool {
+		it = accountItem{}
+		_ = attributevalue.UnmarshalMap(item, &it)
+		return true
+	}
+	if err := s.charge(ctx, key(contract.ConnPK, accountKey(accountID)), "", read, l); err != nil {
+		return "", err
+	}
+	return it.Name, nil
 }
 
 // charge counts one action in the item's log. Under the limit it is one
