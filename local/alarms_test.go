@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/load"
 	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/internal/testkit/localtest"
@@ -138,9 +139,14 @@ type person struct {
 
 func connect(ctx context.Context, t *testing.T, s *alarmStack, name, room string) *person {
 	t.Helper()
-	ws, _, err := websocket.Dial(ctx, s.URL+"?"+url.Values{"name": {name}, "room": {room}}.Encode(), nil)
+	return connectQuery(ctx, t, s, url.Values{"name": {name}, "room": {room}})
+}
+
+func connectQuery(ctx context.Context, t *testing.T, s *alarmStack, q url.Values) *person {
+	t.Helper()
+	ws, _, err := websocket.Dial(ctx, s.URL+"?"+q.Encode(), nil)
 	if err != nil {
-		t.Fatalf("%s connects: %v", name, err)
+		t.Fatalf("%s connects: %v", q.Get("name"), err)
 	}
 	p := &person{ws: ws, frames: make(chan string, 1024)}
 	go func() {
@@ -304,4 +310,42 @@ func TestHealthyLoadLeavesEveryAlarmOK(t *testing.T) {
 			t.Errorf("%s is %s in a quiet period after the run", id, st)
 		}
 	}
+}
+
+// TestRefusedSignInsSetOffAuthFailures: with sign-in on, twenty handshakes
+// with a forged token in one period (the definition's threshold) set off
+// AuthFailures; signed-in people talking afterwards bring it back to OK.
+func TestRefusedSignInsSetOffAuthFailures(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, 90*time.Second)
+	s := startAlarmStack(t, local.Options{Auth: contract.AuthCognito})
+	token, err := s.Token(ctx, "alice", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedIn := func(name string) *person {
+		return connectQuery(ctx, t, s, url.Values{"name": {name}, "room": {"alarms"}, contract.AuthQueryParam: {token}})
+	}
+	a, b := signedIn("Alice"), signedIn("Alice2")
+	talk(ctx, t, s, a, b, 1)
+	expect(t, "before", s.endPeriod(ctx, t), map[string]metrics.State{"AuthFailures": metrics.StateOK})
+
+	// A token whose signature is not the pool's: the authorizer refuses it.
+	forged := token[:len(token)-4] + "AAAA"
+	for i := range observability.AuthFailuresThreshold {
+		ws, resp, err := websocket.Dial(ctx, s.URL+"?"+url.Values{"name": {fmt.Sprint("M", i)}, "room": {"alarms"},
+			contract.AuthQueryParam: {forged}}.Encode(), nil)
+		if err == nil {
+			_ = ws.CloseNow()
+			t.Fatalf("a forged token was let in")
+		}
+		if resp == nil || resp.StatusCode != 403 {
+			t.Fatalf("a forged token: %v, %v; want 403", resp, err)
+		}
+	}
+	during := s.endPeriod(ctx, t)
+	expect(t, "after twenty forged tokens", during, map[string]metrics.State{"AuthFailures": metrics.StateAlarm})
+
+	talk(ctx, t, s, a, b, 1)
+	expect(t, "after", s.endPeriod(ctx, t), map[string]metrics.State{"AuthFailures": metrics.StateOK})
 }
