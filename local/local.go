@@ -100,7 +100,10 @@ type MetricsOptions struct {
 	// seconds.
 	Period time.Duration
 	// Now is the clock that stamps the samples and evaluates the alarms.
-	// Default time.Now; a test steps its own.
+	// Default time.Now, and the alarms are evaluated every period (at
+	// most every 10 s); with a clock of its own a test steps it and
+	// evaluates when it wants (Stack.Alarms.Evaluate; the dashboard's
+	// data evaluates too).
 	Now func() time.Time
 }
 
