@@ -4,13 +4,18 @@
 export interface Backoff {
   /** Delay before the first retry, before jitter. Default 1000 ms. */
   initialMs: number;
-  /** Upper bound of any delay. Default 30000 ms. */
+  /**
+   * Upper bound of any delay. Default 10000 ms: after an outage a page is back
+   * at most about 10 s after the server answers again (30 s before: up to 30 s;
+   * docs/frontend.md has the measurement), for one attempt per page every
+   * 5–10 s while the server is down.
+   */
   maxMs: number;
   /** Growth per failed attempt. Default 2. */
   factor: number;
 }
 
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, maxMs: 30_000, factor: 2 };
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 1000, maxMs: 10_000, factor: 2 };
 
 /**
  * The wait before retry number `attempt` (0-based): exponential growth capped at

@@ -1,7 +1,7 @@
 // When the network comes back (the window's `online` event) or the page is
 // shown again (`visibilitychange` to visible: a laptop woke up, a phone brought
 // the tab to the front), the connection may have died meanwhile without a
-// close event. Then a scheduled reconnect is tried at once, and a connection
+// close event. Then a scheduled reconnect is tried at once (on either), and a connection
 // that looks ready is pinged at once, so that a dead one is noticed within the
 // answer timeout rather than at the next keep-alive ping minutes later.
 
@@ -25,7 +25,11 @@ export function watchWake(
     c?.pingNow();
   };
   const visible = () => {
-    if (doc.visibilityState === 'visible') client()?.pingNow();
+    if (doc.visibilityState !== 'visible') return;
+    // Someone is looking: a scheduled reconnect is tried now, not in up to 10 s.
+    const c = client();
+    c?.reconnectNow();
+    c?.pingNow();
   };
   win.addEventListener('online', online);
   doc.addEventListener('visibilitychange', visible);

@@ -15,10 +15,10 @@ describe('backoffDelay', () => {
   it('computes exponential delays with equal jitter, capped', () => {
     const b = DEFAULT_BACKOFF;
     expect([0, 1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, b, () => 0))).toEqual([
-      500, 1000, 2000, 4000, 8000, 15000, 15000,
+      500, 1000, 2000, 4000, 5000, 5000, 5000,
     ]);
     expect([0, 1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, b, () => 1))).toEqual([
-      1000, 2000, 4000, 8000, 16000, 30000, 30000,
+      1000, 2000, 4000, 8000, 10000, 10000, 10000,
     ]);
     expect(backoffDelay(2, b, () => 0.5)).toBe(3000);
   });
@@ -35,9 +35,9 @@ describe('backoffDelay', () => {
 describe('the retry schedule', () => {
   const fixed = (b = {}) => new RetrySchedule(b, 30_000, () => 0);
 
-  it('waits longer after each failed attempt: 1 s, 2 s, 4 s … up to 30 s (before jitter)', () => {
+  it('waits longer after each failed attempt: 1 s, 2 s, 4 s … up to 10 s (before jitter)', () => {
     const s = fixed();
-    expect(Array.from({ length: 7 }, () => s.next(false))).toEqual([500, 1000, 2000, 4000, 8000, 15000, 15000]);
+    expect(Array.from({ length: 7 }, () => s.next(false))).toEqual([500, 1000, 2000, 4000, 5000, 5000, 5000]);
   });
 
   it('starts over after a connection that stayed ready 30 s', () => {
@@ -79,7 +79,7 @@ describe('the retry schedule', () => {
   it('takes the given delays, and the defaults for those left out or undefined', () => {
     const s = new RetrySchedule({ initialMs: 100, maxMs: undefined }, 30_000, () => 1);
     expect([s.next(false), s.next(false)]).toEqual([100, 200]);
-    const capped = new RetrySchedule({ initialMs: 20_000, factor: 3 }, 30_000, () => 1);
-    expect([capped.next(false), capped.next(false)]).toEqual([20_000, 30_000]);
+    const capped = new RetrySchedule({ initialMs: 2_000, factor: 3 }, 30_000, () => 1);
+    expect([capped.next(false), capped.next(false), capped.next(false)]).toEqual([2_000, 6_000, 10_000]);
   });
 });

@@ -194,7 +194,7 @@ describe('reconnecting', () => {
       waits.push((st.retryAt ?? 0) - Date.now());
       vi.advanceTimersByTime(waits[i]);
     }
-    expect(waits).toEqual([1000, 2000, 4000, 8000, 15000]);
+    expect(waits).toEqual([1000, 2000, 4000, 5000, 5000]);
     expect(h.sockets).toHaveLength(7);
   });
 
@@ -242,13 +242,13 @@ describe('reconnecting', () => {
       h.last().receive(state('Alice'));
       expect(h.client.state).toMatchObject({ state: 'ready', attempt: 0 });
     }
-    expect(waits).toEqual([500, 1000, 2000, 4000, 8000]);
+    expect(waits).toEqual([500, 1000, 2000, 4000, 5000]);
 
     // A connection that held for 30 s starts the backoff over.
     vi.advanceTimersByTime(29_999);
     h.last().serverClose();
-    expect((h.client.state.retryAt ?? 0) - Date.now()).toBe(15000);
-    vi.advanceTimersByTime(15000);
+    expect((h.client.state.retryAt ?? 0) - Date.now()).toBe(5000);
+    vi.advanceTimersByTime(5000);
     h.last().open();
     h.last().receive(state('Alice'));
     vi.advanceTimersByTime(30_000);
@@ -584,6 +584,19 @@ describe('waking up (online, page visible again)', () => {
     const p = page();
     const stop = watchWake(p.win, p.doc, () => h.client);
     p.win.dispatchEvent(new Event('online'));
+    expect(h.sockets).toHaveLength(2);
+    expect(h.client.state.state).toBe('connecting');
+    stop();
+  });
+
+  it('retries a scheduled reconnect at once when the page is shown again', () => {
+    const h = harness({ backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    ready(h).serverClose();
+    const p = page();
+    const stop = watchWake(p.win, p.doc, () => h.client);
+    p.show('hidden');
+    expect(h.sockets).toHaveLength(1);
+    p.show('visible');
     expect(h.sockets).toHaveLength(2);
     expect(h.client.state.state).toBe('connecting');
     stop();
