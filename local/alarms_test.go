@@ -224,8 +224,10 @@ func TestEachFaultSetsOffItsAlarmAndItReturnsToOK(t *testing.T) {
 		// every invocation runs out of time and fails, and API Gateway
 		// counts an integration error for each (five make the alarm).
 		name:    "handler errors",
-		options: local.Options{Gateway: gateway.Config{HandlerTimeout: time.Second}},
-		inject:  func(s *alarmStack) { s.DynamoDBProxy.SetFaults(ddbproxy.Faults{Latency: 1500 * time.Millisecond}) },
+		// (A 3 s timeout: a healthy invocation on a loaded machine stays
+		// far below its 2.4 s duration threshold.)
+		options: local.Options{Gateway: gateway.Config{HandlerTimeout: 3 * time.Second}},
+		inject:  func(s *alarmStack) { s.DynamoDBProxy.SetFaults(ddbproxy.Faults{Latency: 4 * time.Second}) },
 		clear:   func(s *alarmStack) { s.DynamoDBProxy.SetFaults(ddbproxy.Faults{}) },
 		alarms:  []string{"LambdaErrors", "ApiIntegrationErrors", "LambdaDurationP99"}, messages: 3,
 	}, {
