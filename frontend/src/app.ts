@@ -253,9 +253,10 @@ export class ChatApp {
         this.onError(f);
         break;
       case 'pong':
+        if (f.count !== undefined) this.members.counted(f.count);
         break;
       case 'presence':
-        this.members.counted(f);
+        this.members.counted(f.count);
         break;
       case 'memberPage':
         this.members.page(f);

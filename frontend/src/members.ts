@@ -17,7 +17,6 @@ import {
   sortNames,
   type ClientFrame,
   type MemberPageFrame,
-  type PresenceCountFrame,
 } from './protocol';
 
 /** The most member rows on the page at once. */
@@ -135,10 +134,10 @@ export class MemberList {
     this.renderRecipients();
   }
 
-  /** A big room's count. */
-  counted(f: PresenceCountFrame): void {
-    this.total = f.count;
-    if (f.count > PRESENCE_LIVE_MAX) this.big = true;
+  /** The room's count, from a presence frame or a pong. */
+  counted(count: number): void {
+    this.total = count;
+    if (count > PRESENCE_LIVE_MAX) this.big = true;
     this.renderMembers();
   }
 

@@ -71,6 +71,8 @@ export interface StateFrame {
 export interface PongFrame {
   type: 'pong';
   ts: number;
+  /** The room's member count (keeps a big room's count fresh). */
+  count?: number;
 }
 
 export interface JoinedFrame {
@@ -274,7 +276,7 @@ function parseObject(o: Obj): ServerFrame {
       );
     }
     case 'pong':
-      return { type, ts: num(o, 'ts') };
+      return withOpt<PongFrame>({ type, ts: num(o, 'ts') }, { count: optNum(o, 'count') });
     case 'joined':
     case 'left':
       return withOpt<JoinedFrame | LeftFrame>(

@@ -68,6 +68,7 @@ describe('parseFrame accepts every documented frame', () => {
     ['joined with the count', { type: 'joined', room: 'lobby', name: 'Carol', ts: 1, count: 3 }],
     ['left with the count', { type: 'left', room: 'lobby', name: 'Carol', ts: 1, count: 2 }],
     ['members with the count', { type: 'members', room: 'lobby', members: ['Alice'], gone: ['Carol'], ts: 1, count: 1 }],
+    ['pong with the count', { type: 'pong', ts: 1, count: 1812 }],
     ['presence: a big room\'s count', { type: 'presence', room: 'lecture', count: 1812, ts: 1 }],
     [
       'memberPage with a cursor',

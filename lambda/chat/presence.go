@@ -118,6 +118,22 @@ func (inv *invocation) spend(room string, rc RoomCount, cost int) bool {
 	return ok
 }
 
+// pong answers a ping with the caller's room's count: the keep-alive every
+// page sends anyway keeps a big room's count fresh while the room is quiet
+// (two GetItems). A ping must always be answered: without the count if the
+// reads fail.
+func (inv *invocation) pong() []byte {
+	f := pongFrame{Type: KindPong, TS: millis(inv.opt.Now())}
+	c, err := inv.store.GetConnection(inv.ctx, inv.connID)
+	if err == nil {
+		f.Count, err = inv.store.RoomCount(inv.ctx, c.Room)
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		inv.log.Warn("count members for a pong", "error", err)
+	}
+	return encode(f)
+}
+
 // members answers a request for a page of the member list.
 func (inv *invocation) members(req request) []byte {
 	cursor := ""

@@ -42,6 +42,11 @@ func TestABigRoomHearsTheCountNotEachName(t *testing.T) {
 	if s := state(t, h, carl); s.Count != 41 {
 		t.Fatalf("Carl's state counts %d, want 41", s.Count)
 	}
+	// The keep-alive's answer carries the count too: a quiet big room's
+	// count stays fresh without anyone being told of each join.
+	if p := decode(t, []byte(h.Send(ids[0], `{"action":"ping"}`))); p.Type != "pong" || p.Count != 41 {
+		t.Fatalf("a ping was answered %+v, want a pong counting 41", p)
+	}
 	// 40 more joins earn the credit to tell everyone at least once.
 	told := 0
 	for i := range 40 {

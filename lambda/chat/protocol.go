@@ -121,8 +121,9 @@ type stateFrame struct {
 }
 
 type pongFrame struct {
-	Type Kind  `json:"type"`
-	TS   int64 `json:"ts"`
+	Type  Kind  `json:"type"`
+	TS    int64 `json:"ts"`
+	Count int   `json:"count,omitempty"` // the caller's room's member count
 }
 
 type presenceFrame struct { // joined, left

@@ -117,7 +117,7 @@ func (inv *invocation) message(body string) []byte {
 	switch req.Action {
 	case ActionPing:
 		inv.m.add(&inv.m.accepted, 1)
-		return encode(pongFrame{Type: KindPong, TS: millis(inv.opt.Now())})
+		return inv.pong()
 	case ActionHello:
 		return inv.hello(req)
 	case ActionMembers:
