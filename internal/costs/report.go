@@ -99,6 +99,14 @@ func priced(u Usage, memoryMB int) line {
 		allocMB: float64(u.AllocBytes) / (1 << 20)}
 }
 
+func times(m map[string]int, n int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = v * n
+	}
+	return out
+}
+
 func requests(m map[string]int) string {
 	var parts []string
 	for _, op := range []string{"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"} {
@@ -176,7 +184,8 @@ func hour(a Actions, memoryMB, pings int) line {
 	p := priced(a.Ping, memoryMB)
 	return line{messages: p.messages * float64(pings), connMinutes: 60, invocations: p.invocations * float64(pings),
 		ms: p.ms * float64(pings), gbs: p.gbs * float64(pings), rru: p.rru * float64(pings), wru: p.wru * float64(pings),
-		deliveries: p.deliveries * float64(pings), bytes: p.bytes * pings, requests: p.requests, allocMB: p.allocMB}
+		deliveries: p.deliveries * float64(pings), bytes: p.bytes * pings, requests: requests(times(a.Ping.Requests, pings)),
+		allocMB: p.allocMB}
 }
 
 // num writes a count with thousands separators.
