@@ -16,13 +16,13 @@ import (
 // pages as they stood on PricesDate; they are not fetched (no network here):
 // check them before relying on the dollars.
 const (
-	PricesDate            = "2024-11-14 (DynamoDB on-demand after its November 2024 price cut; the others unchanged since 2020)"
-	PriceMessageMillion   = 1.00 // API Gateway WebSocket: per million messages (32 KB units), first billion a month
+	PricesDate             = "2024-11-14 (DynamoDB on-demand after its November 2024 price cut; the others unchanged since 2020)"
+	PriceMessageMillion    = 1.00 // API Gateway WebSocket: per million messages (32 KB units), first billion a month
 	PriceConnMinuteMillion = 0.25 // API Gateway WebSocket: per million connection minutes
-	PriceLambdaRequestM   = 0.20 // Lambda: per million requests
-	PriceGBSecondArm64    = 0.0000133334
-	PriceWRUMillion       = 0.625 // DynamoDB on-demand: per million write request units
-	PriceRRUMillion       = 0.125 // DynamoDB on-demand: per million read request units
+	PriceLambdaRequestM    = 0.20 // Lambda: per million requests
+	PriceGBSecondArm64     = 0.0000133334
+	PriceWRUMillion        = 0.625 // DynamoDB on-demand: per million write request units
+	PriceRRUMillion        = 0.125 // DynamoDB on-demand: per million read request units
 )
 
 // Environment is one environment's settings that change what an action
