@@ -79,10 +79,9 @@ func (inv *invocation) counted(room string, delta, events int) (RoomCount, bool)
 }
 
 // announce tells a room of a join or leave that has been counted: a small
-// room gets frame (joined or left, carrying the count) as it is; a big one a
-// presence frame, when its credit pays for one. recipients is how many
-// members the frame would reach. skip lists connections left out (the
-// joiner, the connection it replaced).
+// room gets live (joined or left, carrying the count); a big one a presence
+// frame, when its credit pays one credit per member it reaches. skip lists
+// connections left out (the joiner, the connection it replaced).
 func (inv *invocation) announce(room string, rc RoomCount, live presenceFrame, skip ...string) {
 	live.Count = rc.Count
 	if rc.Count <= PresenceLiveMax {
