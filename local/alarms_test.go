@@ -223,7 +223,7 @@ func TestEachFaultSetsOffItsAlarmAndItReturnsToOK(t *testing.T) {
 		// Handler errors: DynamoDB slower than the function's timeout, so
 		// every invocation runs out of time and fails, and API Gateway
 		// counts an integration error for each (five make the alarm).
-		name:    "handler errors",
+		name: "handler errors",
 		// (A 3 s timeout: a healthy invocation on a loaded machine stays
 		// far below its 2.4 s duration threshold.)
 		options: local.Options{Gateway: gateway.Config{HandlerTimeout: 3 * time.Second}},
