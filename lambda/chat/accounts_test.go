@@ -382,3 +382,27 @@ func TestAConnectionTheRenameMissedSpeaksUnderTheNewName(t *testing.T) {
 		t.Fatalf("the laptop is %q", s.You)
 	}
 }
+
+// alice's phone loses its network (no close, no $disconnect) while her laptop
+// stays: when a broadcast finds the phone gone, the room is not told alice
+// left, and still lists her.
+func TestALostDeviceIsNotThePersonLeaving(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	bob, phone, laptop := h.JoinAs("bob", ""), h.JoinAs("alice", ""), h.JoinAs("alice", "")
+	h.Advance(time.Minute) // past the stale grace
+	inbox(t, h, bob)
+	inbox(t, h, laptop)
+	h.GW.Vanish(phone)
+	h.Send(bob, `{"action":"sendPublic","message":"anyone?"}`)
+	members := ofType(inbox(t, h, bob), "members")
+	if len(members) != 1 {
+		t.Fatalf("bob got %d members frames, want 1 after the stale removal", len(members))
+	}
+	if m := members[0]; len(m.Gone) != 0 || !slices.Equal(m.Members, []string{"alice", "bob"}) {
+		t.Fatalf("members frame %+v: alice is still here on her laptop", m)
+	}
+	if got := ofType(inbox(t, h, laptop), "public"); len(got) != 1 {
+		t.Fatalf("the laptop got %d messages", len(got))
+	}
+}

@@ -43,7 +43,7 @@ func (inv *invocation) removeStale(stale []Member) {
 			frame := encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(inv.opt.Now())})
 			if rc.Count <= PresenceLiveMax && len(members) <= 2*PresenceLiveMax {
 				frame = encode(membersFrame{Type: KindMembers, Room: room, Members: sortedNames(members),
-					Gone: names, TS: millis(inv.opt.Now()), Count: rc.Count})
+					Gone: notAmong(names, members), TS: millis(inv.opt.Now()), Count: rc.Count})
 			}
 			targets := make([]target, len(members))
 			for i, m := range members {
@@ -138,4 +138,13 @@ func (inv *invocation) notRemoved(m Member, connectedBefore time.Time, removeErr
 		inv.log.Warn("stale connection not removed", "to", m.ConnID, "connectedAt", c.ConnectedAt)
 		inv.m.add(&inv.m.left, 1)
 	}
+}
+
+// notAmong leaves out of the names gone those still carried by a live
+// member: with sign-in, the same person's other connection (the person has
+// not left the room).
+func notAmong(gone []string, live []Member) []string {
+	return slices.DeleteFunc(slices.Clone(gone), func(n string) bool {
+		return slices.ContainsFunc(live, func(m Member) bool { return Fold(m.Name) == Fold(n) })
+	})
 }
