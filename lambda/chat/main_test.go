@@ -29,6 +29,7 @@ type frame struct {
 	Count   int      `json:"count"`
 	Gone    []string `json:"gone"`
 	History []frame  `json:"history"`
+	Private []frame  `json:"private"`
 	Resume  string   `json:"resume"`
 	Limits  *struct {
 		NameMax, MessageMax, RecipientsMax int

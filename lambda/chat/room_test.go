@@ -73,3 +73,40 @@ func TestStateStaysInsideAPIGatewaysMessageLimit(t *testing.T) {
 		t.Fatalf("the newest message is missing; last is %.10q…", last)
 	}
 }
+
+func TestStateWithLongPrivateHistoryStaysInsideTheLimitAndKeepsTheNewest(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.Unlimited)
+	alice := h.Join("Alice", "")
+	bob := h.Join("Bob", "")
+	carol := h.Join("Carol", "")
+	long := strings.Repeat("😀", 1990) // 7,960 bytes each
+	for i := range 20 {
+		h.Send(alice, fmt.Sprintf(`{"action":"sendPublic","message":"p%d%s"}`, i, long))
+		h.Send(bob, fmt.Sprintf(`{"action":"sendPrivate","to":["Alice"],"message":"q%d%s"}`, i, long))
+	}
+	h.Send(carol, `{"action":"sendPrivate","to":["Bob"],"message":"not for alice"}`)
+	raw := h.Send(alice, `{"action":"hello"}`)
+	if len(raw) > 128*1024 {
+		t.Fatalf("state frame is %d bytes, over API Gateway's 128 KB", len(raw))
+	}
+	s := decode(t, []byte(raw))
+	if len(s.History)+len(s.Private) == 0 || len(s.History)+len(s.Private) == 40 {
+		t.Fatalf("%d public and %d private of 40 long messages; want the newest that fit", len(s.History), len(s.Private))
+	}
+	if last := s.Private[len(s.Private)-1].Message; !strings.HasPrefix(last, "q19") {
+		t.Fatalf("the newest private message is missing; last is %.10q…", last)
+	}
+	if last := s.History[len(s.History)-1].Message; !strings.HasPrefix(last, "p19") {
+		t.Fatalf("the newest public message is missing; last is %.10q…", last)
+	}
+	// Public and private were cut at the same point in time: none older than the oldest kept of the other.
+	if d := len(s.History) - len(s.Private); d < -1 || d > 1 {
+		t.Fatalf("%d public and %d private kept: cut unevenly", len(s.History), len(s.Private))
+	}
+	for _, m := range s.Private {
+		if m.Type != "private" || m.From != "Bob" || !slices.Equal(m.To, []string{"Alice"}) {
+			t.Fatalf("private entry %+v", m)
+		}
+	}
+}
