@@ -279,7 +279,7 @@ export class ChatApp {
 
   /** The state's public history and your own private conversation, in the order they were sent. */
   private showHistory(f: StateFrame): void {
-    const all: Array<PublicFrame | PrivateFrame> = [...f.history, ...f.private];
+    const all: Array<PublicFrame | PrivateFrame> = [...f.history, ...(f.private ?? [])];
     all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     for (const h of all) this.log.show(h);
   }

