@@ -52,9 +52,10 @@ func BenchmarkFanoutSweep(b *testing.B) {
 				for _, pool := range sweepPools {
 					b.Run(fmt.Sprintf("latency=%dms/pool=%d", latency.Milliseconds(), pool), func(b *testing.B) {
 						var metrics testkit.Buffer
+						opt := chat.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: &metrics}
+						chattest.Unlimited(&opt) // one sender, many broadcasts
 						h.Service = wire.New(wire.Config{Tables: h.Tables, ManagementEndpoint: h.GW.URL,
-							DynamoDBEndpoint: h.DynamoDB.Endpoint(), PoolSize: pool}, local.AWSConfig(),
-							chat.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: &metrics})
+							DynamoDBEndpoint: h.DynamoDB.Endpoint(), PoolSize: pool}, local.AWSConfig(), opt)
 						h.Send(ids[0], `{"action":"sendPublic","message":"warm up"}`) // open the connections
 						h.GW.Latency = latency
 						defer func() { h.GW.Latency = 0 }()
