@@ -165,17 +165,21 @@ func flood(b *testing.B, o local.Options) {
 
 		time.Sleep(2 * time.Second) // the quiet phase
 		const frames = 1000
+		send := func(ws *websocket.Conn) time.Duration {
+			start := time.Now()
+			for i := range frames {
+				time.Sleep(time.Until(start.Add(time.Duration(i) * time.Millisecond)))
+				frame := fmt.Sprintf(`{"action":"sendPublic","message":"flood %d","ref":"f%d"}`, i, i)
+				if err := ws.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+					b.Fatalf("send %d: %v", i, err)
+				}
+			}
+			return time.Since(start)
+		}
 		before := s.DynamoDBProxy.Counts()
 		phase.Store(1)
 		start := time.Now()
-		for i := range frames {
-			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Millisecond)))
-			frame := fmt.Sprintf(`{"action":"sendPublic","message":"flood %d","ref":"f%d"}`, i, i)
-			if err := flooder.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
-				b.Fatalf("send %d: %v", i, err)
-			}
-		}
-		sent := time.Since(start)
+		sent := send(flooder)
 		for accepted.Load()+limited.Load()+other.Load() < frames && ctx.Err() == nil {
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -184,6 +188,30 @@ func flood(b *testing.B, o local.Options) {
 		after := s.DynamoDBProxy.Counts()
 		stopPings()
 		pingers.Wait()
+
+		// The requests of a flood alone (the pings read the room's count): a
+		// second flooder, with its own limit, once the pingers have stopped.
+		flooder2 := dial("flood2", "flooder2")
+		var answered2 atomic.Int64
+		go func() {
+			for {
+				_, data, err := flooder2.Read(ctx)
+				if err != nil {
+					return
+				}
+				var f struct{ Type, Ref string }
+				if json.Unmarshal(data, &f) == nil && (f.Type == "error" || f.Type == "public" && f.Ref != "") {
+					answered2.Add(1)
+				}
+			}
+		}()
+		time.Sleep(500 * time.Millisecond)
+		before2 := s.DynamoDBProxy.Counts()
+		send(flooder2)
+		for answered2.Load() < frames && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		after2 := s.DynamoDBProxy.Counts()
 
 		out, err := s.DB.Query(ctx, &dynamodb.QueryInput{
 			TableName:                 aws.String(s.Tables.Messages),
@@ -197,13 +225,17 @@ func flood(b *testing.B, o local.Options) {
 			b.Fatal(err)
 		}
 		requests := 0.0
-		for op, n := range after {
-			requests += float64(n - before[op])
+		alone := map[string]int64{}
+		for op, n := range after2 {
+			if d := n - before2[op]; d > 0 {
+				alone[op] = d
+				requests += float64(d)
+			}
 		}
 		b.Logf("sent %d frames in %v, all answered after %v; accepted %d, rate_limited %d (%d without retryAfterMs), other errors %d; "+
-			"the room heard %d; stored %d; DynamoDB requests during the flood %v (before %v)",
+			"the room heard %d; stored %d; DynamoDB requests during the flood and the pings %v (before %v); of a flood alone %v",
 			frames, sent.Round(time.Millisecond), answered.Round(time.Millisecond), accepted.Load(), limited.Load(),
-			badRetry.Load(), other.Load(), heard.Load(), out.Count, after, before)
+			badRetry.Load(), other.Load(), heard.Load(), out.Count, after, before, alone)
 		b.ReportMetric(float64(accepted.Load()), "accepted")
 		b.ReportMetric(float64(limited.Load()), "rate_limited")
 		b.ReportMetric(float64(out.Count), "stored")
