@@ -1,6 +1,7 @@
 // End to end for the local dashboard (/_local/dashboard): scripts/test-e2e.sh
 // runs this file against a stack started with a 2-second metrics period and
-// a management API that fails a fifth of its POSTs (-fault-post-error 0.2).
+// a management API that fails 60% of its POSTs (-fault-post-error 0.6; the
+// management client retries a 500, so about a third of the deliveries fail).
 // The dashboard is opened, the chat page is loaded once (the page's hosting
 // row counts it), then the load tool (GROUPCHAT_E2E_LOAD, built by the script)
 // runs against the stack while the browser watches: the widgets fill with
@@ -104,6 +105,12 @@ describe('the local dashboard', () => {
     // A healthy alarm stays OK meanwhile.
     expect(await alarmState('LambdaErrors')).toBe('OK');
 
+    // The picture for docs/observability.md: a few periods into the run, the fault still on.
+    await until('six periods are drawn', async () => {
+      const points = await page.getAttribute('.widget[data-widget="Duration (ms)"]', 'data-points');
+      return Number(points) >= 12; // p50 and p99
+    });
+    expect(await alarmState('FailedDeliveries')).toBe('ALARM');
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   });
