@@ -74,6 +74,7 @@ func (inv *invocation) accountName(id Identity, requested string) (string, *Prob
 	}
 	var warning *Problem
 	var candidates []string
+	var claim string
 	if requested != "" {
 		n, p := CleanName(requested)
 		if warning = p; p == nil {
@@ -88,7 +89,7 @@ func (inv *invocation) accountName(id Identity, requested string) (string, *Prob
 		if i < len(candidates) {
 			cand = candidates[i]
 		}
-		err = inv.store.ClaimAccountName(inv.ctx, id.AccountID, cand)
+		claim, err = inv.store.ClaimAccountName(inv.ctx, id.AccountID, cand)
 		if errors.Is(err, ErrNameTaken) {
 			if requested != "" && i == 0 && warning == nil {
 				warning = problem(CodeNameTaken, "The name %q belongs to someone else.", cand)
@@ -111,7 +112,7 @@ func (inv *invocation) accountName(id Identity, requested string) (string, *Prob
 			return "", nil, err
 		}
 		if NameKey(current) != NameKey(name) {
-			inv.releaseAccountName(id.AccountID, name)
+			inv.releaseAccountName(id.AccountID, name, claim)
 		}
 		return current, nil, nil
 	} else if err != nil {
@@ -125,8 +126,13 @@ func (inv *invocation) accountName(id Identity, requested string) (string, *Prob
 	return name, warning, nil
 }
 
-func (inv *invocation) releaseAccountName(accountID, name string) {
-	if err := inv.store.ReleaseAccountName(inv.ctx, accountID, name); err != nil {
+// releaseAccountName gives up the account's claim of name, unless the
+// account has claimed the name again since.
+func (inv *invocation) releaseAccountName(accountID, name, claim string) {
+	if claim == "" {
+		return // not the account's
+	}
+	if err := inv.store.ReleaseAccountName(inv.ctx, accountID, name, claim); err != nil {
 		inv.log.Warn("release name", "accountId", accountID, "error", err)
 	}
 }
@@ -157,7 +163,14 @@ func (inv *invocation) setAccountName(req request, c Connection, name string) []
 	if name == old {
 		return encode(withRef(frame, req.Ref))
 	}
-	err := inv.store.ClaimAccountName(inv.ctx, acct, name)
+	// The claim of the old name, read before the account leaves it: if
+	// another request of the account takes it back once this rename has
+	// landed, that claim is a new one and this rename's release spares it.
+	oldClaim, err := inv.store.AccountNameClaim(inv.ctx, acct, old)
+	if err != nil {
+		return inv.internal(req, "read the name's claim", err)
+	}
+	claim, err := inv.store.ClaimAccountName(inv.ctx, acct, name)
 	if errors.Is(err, ErrNameTaken) {
 		return inv.fail(req, problem(CodeNameTaken, "The name %q belongs to someone else.", name))
 	}
@@ -172,7 +185,7 @@ func (inv *invocation) setAccountName(req request, c Connection, name string) []
 			return inv.internal(req, "rename account", errors.Join(err, getErr))
 		case current != name:
 			if NameKey(current) != NameKey(name) {
-				inv.releaseAccountName(acct, name)
+				inv.releaseAccountName(acct, name, claim)
 			}
 			if errors.Is(err, ErrConflict) {
 				return inv.fail(req, problem(CodeBusy, "Your name was being changed by another request; try again."))
@@ -182,7 +195,7 @@ func (inv *invocation) setAccountName(req request, c Connection, name string) []
 		// The rename landed (its answer was lost): go on.
 	}
 	if NameKey(old) != NameKey(name) {
-		inv.releaseAccountName(acct, old)
+		inv.releaseAccountName(acct, old, oldClaim)
 	}
 	conns, err := inv.store.AccountConnections(inv.ctx, acct)
 	if err != nil {

@@ -72,13 +72,20 @@ type Store interface {
 	AccountName(ctx context.Context, accountID string) (string, error)
 	// ClaimAccountName makes name accountID's. It fails with ErrNameTaken
 	// when another account holds it (online or not); claiming a name the
-	// account holds again only updates its spelling.
-	ClaimAccountName(ctx context.Context, accountID, name string) error
+	// account holds again only updates its spelling. It returns the claim:
+	// a token that changes with every claim of the name, which
+	// ReleaseAccountName is given back.
+	ClaimAccountName(ctx context.Context, accountID, name string) (claim string, err error)
 	// SetAccountName changes the account's name from old ("" for none) to
 	// name; it fails with ErrConflict when the name is no longer old.
 	SetAccountName(ctx context.Context, accountID, old, name string) error
-	// ReleaseAccountName gives up accountID's hold on name, only if it has it.
-	ReleaseAccountName(ctx context.Context, accountID, name string) error
+	// ReleaseAccountName gives up accountID's hold on name, only if it has
+	// it by that claim: a claim made again since (the account renamed back
+	// to the name meanwhile) stays.
+	ReleaseAccountName(ctx context.Context, accountID, name, claim string) error
+	// AccountNameClaim returns the claim by which accountID holds name, ""
+	// when it does not hold it. One consistent GetItem.
+	AccountNameClaim(ctx context.Context, accountID, name string) (string, error)
 	// NameOwner returns the account that holds name, "" when nobody does.
 	NameOwner(ctx context.Context, name string) (accountID string, err error)
 	// AccountConnections lists an account's live connections, in every room:

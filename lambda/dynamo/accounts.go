@@ -59,8 +59,8 @@ func (s *Store) AccountName(ctx context.Context, accountID string) (string, erro
 // ClaimAccountName implements chat.Store: one conditional UpdateItem, plus
 // two GetItems and a PutItem when another account holds the name. Its
 // condition passes for the same account, so a retry of an applied claim
-// succeeds too.
-func (s *Store) ClaimAccountName(ctx context.Context, accountID, name string) error {
+// succeeds too. The claim returned is the item's write token.
+func (s *Store) ClaimAccountName(ctx context.Context, accountID, name string) (string, error) {
 	now := s.now()
 	w := newWriteToken()
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -74,12 +74,15 @@ func (s *Store) ClaimAccountName(ctx context.Context, accountID, name string) er
 			":at": num(now.UnixMilli()), ":w": str(w)},
 	})
 	if err == nil {
-		return nil
+		return w, nil
 	}
 	if !conditionFailed(err) {
-		return fmt.Errorf("claim name: %w", err)
+		return "", fmt.Errorf("claim name: %w", err)
 	}
-	return s.takeOwnedOrphan(ctx, accountID, name, now, w)
+	if err := s.takeOwnedOrphan(ctx, accountID, name, now, w); err != nil {
+		return "", err
+	}
+	return w, nil
 }
 
 // takeOwnedOrphan takes a name whose owner no longer uses it: its account's
@@ -154,19 +157,34 @@ func (s *Store) SetAccountName(ctx context.Context, accountID, old, name string)
 }
 
 // ReleaseAccountName implements chat.Store: one DeleteItem, conditional on
-// the owner. A retry of an applied release finds nothing, as it wanted.
-func (s *Store) ReleaseAccountName(ctx context.Context, accountID, name string) error {
+// the owner and the claim (the write token of the claim being released):
+// the owner claiming the name again in between writes another token, and
+// keeps it. A retry of an applied release finds nothing, as it wanted.
+func (s *Store) ReleaseAccountName(ctx context.Context, accountID, name, claim string) error {
 	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.names.Connections),
-		Key:                       key(contract.ConnPK, ownerKey(name)),
-		ConditionExpression:       aws.String("#owner = :me"),
-		ExpressionAttributeNames:  map[string]string{"#owner": attrOwner},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(accountID)},
+		TableName:                aws.String(s.names.Connections),
+		Key:                      key(contract.ConnPK, ownerKey(name)),
+		ConditionExpression:      aws.String("#owner = :me AND #w = :claim"),
+		ExpressionAttributeNames: map[string]string{"#owner": attrOwner, "#w": attrWrite},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(accountID),
+			":claim": str(claim)},
 	})
 	if err != nil && !conditionFailed(err) {
 		return fmt.Errorf("release name: %w", err)
 	}
 	return nil
+}
+
+// AccountNameClaim implements chat.Store: one consistent GetItem.
+func (s *Store) AccountNameClaim(ctx context.Context, accountID, name string) (string, error) {
+	var it ownerItem
+	if _, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, ownerKey(name)), &it); err != nil {
+		return "", fmt.Errorf("read name owner: %w", err)
+	}
+	if it.Owner != accountID {
+		return "", nil
+	}
+	return it.Write, nil
 }
 
 // NameOwner implements chat.Store: one consistent GetItem.
