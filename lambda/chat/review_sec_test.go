@@ -6,8 +6,13 @@ package chat_test
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/lambda/chat"
@@ -54,5 +59,59 @@ func TestARenameAwayAndBackKeepsTheNameOwned(t *testing.T) {
 	}
 	if s := state(t, h, mallory); chat.NameKey(s.You) == chat.NameKey(is) {
 		t.Fatalf("mallory is %q, alice's name", s.You)
+	}
+}
+
+// A charge DynamoDB applied but answered with an error is retried by the
+// SDK: the retry must not count the frame a second time, or a flaky
+// moment costs a person places they never used.
+func TestAnAppliedThenFailedChargeCountsOnce(t *testing.T) {
+	t.Parallel()
+	for _, signedIn := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without sign-in", true: "with sign-in"}[signedIn], func(t *testing.T) {
+			t.Parallel()
+			opts := []chattest.Option{func(o *chat.Options) { o.RateLimit = chat.RateLimit{Limit: 3, Window: time.Minute} }}
+			if signedIn {
+				opts = append(opts, chattest.SignedIn)
+			}
+			h := chattest.New(t, opts...)
+			var id string
+			if signedIn {
+				id = h.JoinAs("alice", "")
+			} else {
+				id = h.Join("alice", "")
+			}
+			inbox(t, h, id)
+			var fired atomic.Bool
+			h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
+				return w.Op == "UpdateItem" && bytes.Contains(w.Body, []byte(`list_append`)) && fired.CompareAndSwap(false, true)
+			}})
+			accepted, limited := sendAll(t, h, id, 4, func(i int) string {
+				return fmt.Sprintf(`{"action":"sendPublic","message":"m%d"}`, i)
+			})
+			h.DynamoDB.SetFaults(ddbproxy.Faults{})
+			if !fired.Load() || accepted != 3 || len(limited) != 1 {
+				t.Fatalf("accepted %d, refused %d (fault fired %v); want 3 of the limit of 3 and 1 refused", accepted, len(limited), fired.Load())
+			}
+		})
+	}
+}
+
+// A members cursor that is not one the server made is bad input: a clear
+// bad_field, never an internal error (which a client could otherwise set
+// off at will, into the handler-error alarm).
+func TestAForgedMembersCursorIsBadInput(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	id := h.Join("alice", "")
+	h.Join("bob", "")
+	inbox(t, h, id)
+	for _, raw := range []string{"\xff\xfe", strings.Repeat("x", 3000), "c#" + strings.Repeat("y", 1100)} {
+		cursor := base64.RawURLEncoding.EncodeToString([]byte(raw))
+		body, _ := json.Marshal(map[string]string{"action": "members", "cursor": cursor})
+		f := sendErr(t, h, id, string(body))
+		if f.Code != "bad_field" {
+			t.Errorf("members with a forged cursor (%d bytes): %+v; want bad_field", len(raw), f)
+		}
 	}
 }

@@ -84,14 +84,19 @@ func (s *Store) charge(ctx context.Context, k map[string]types.AttributeValue, e
 		live = func(map[string]types.AttributeValue) bool { return true }
 	}
 	now := s.now()
+	// mine is the token of this call's latest write: an SDK retry of a
+	// write DynamoDB applied fails its condition, and finding mine on the
+	// item says the action is already counted (not twice).
+	mine := newWriteToken()
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.names.Connections),
-		Key:                      k,
-		UpdateExpression:         aws.String("SET #rl = list_append(if_not_exists(#rl, :empty), :now), #rw = :w"),
-		ConditionExpression:      aws.String(guard + "(attribute_not_exists(#rl) OR size(#rl) < :limit)"),
+		TableName:        aws.String(s.names.Connections),
+		Key:              k,
+		UpdateExpression: aws.String("SET #rl = list_append(if_not_exists(#rl, :empty), :now), #rw = :w"),
+		ConditionExpression: aws.String(guard +
+			"(attribute_not_exists(#rl) OR size(#rl) < :limit) AND (attribute_not_exists(#rw) OR #rw <> :w)"),
 		ExpressionAttributeNames: names,
 		ExpressionAttributeValues: map[string]types.AttributeValue{":empty": &types.AttributeValueMemberL{},
-			":now": list(now.UnixMilli()), ":limit": num(int64(l.Limit)), ":w": str(newWriteToken())},
+			":now": list(now.UnixMilli()), ":limit": num(int64(l.Limit)), ":w": str(mine)},
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
@@ -118,15 +123,22 @@ func (s *Store) charge(ctx context.Context, k map[string]types.AttributeValue, e
 		if exists != "" && !live(old) {
 			return chat.ErrNotFound
 		}
-		if attempt > chargeAttempts {
-			return chat.ErrConflict
-		}
 		var it struct {
 			RateLog []int64 `dynamodbav:"rl"`
 			Write   string  `dynamodbav:"rw"`
 		}
 		if err := attributevalue.UnmarshalMap(old, &it); err != nil {
 			return fmt.Errorf("decode rate log: %w", err)
+		}
+		if it.Write == mine {
+			// This call's write was applied; its retry is what failed.
+			if !live(old) {
+				return chat.ErrNotFound
+			}
+			return nil
+		}
+		if attempt > chargeAttempts {
+			return chat.ErrConflict
 		}
 		cutoff := now.Add(-l.Window).UnixMilli()
 		kept := make([]int64, 0, len(it.RateLog)+1)
@@ -144,7 +156,8 @@ func (s *Store) charge(ctx context.Context, k map[string]types.AttributeValue, e
 		// The log as read: its last writer's token. (DynamoDB compares
 		// lists with "=", but dynalite does not.)
 		unchanged := "#rw = :old"
-		values := map[string]types.AttributeValue{":w": str(newWriteToken()), ":old": str(it.Write)}
+		mine = newWriteToken()
+		values := map[string]types.AttributeValue{":w": str(mine), ":old": str(it.Write)}
 		if it.Write == "" {
 			unchanged = "attribute_not_exists(#rw)"
 			delete(values, ":old")

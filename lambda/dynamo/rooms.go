@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -90,6 +91,9 @@ func (s *Store) RoomCount(ctx context.Context, room string) (int, error) {
 	return max(it.Count, 0), nil
 }
 
+// cursorIDMax bounds the connection id a members cursor carries.
+const cursorIDMax = 128
+
 // MembersPage implements chat.Store: one Query of the room's partition of
 // the room index, at most limit items, starting after the cursor. The
 // cursor is the last item's connection id, which with the room makes the
@@ -105,7 +109,10 @@ func (s *Store) MembersPage(ctx context.Context, room, cursor string, limit int)
 	}
 	if cursor != "" {
 		id, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || len(id) == 0 {
+		// A connection id (API Gateway's are 16 characters): a longer or
+		// non-UTF-8 one was never made here, and past DynamoDB's key limits
+		// it would fail the Query as an internal error.
+		if err != nil || len(id) == 0 || len(id) > cursorIDMax || !utf8.Valid(id) {
 			return nil, "", chat.ErrBadCursor
 		}
 		in.ExclusiveStartKey = map[string]types.AttributeValue{
