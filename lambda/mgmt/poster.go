@@ -44,9 +44,11 @@ var _ API = (*apigatewaymanagementapi.Client)(nil)
 // every call (about 230 of its 330 allocations per delivery); a broadcast
 // needs none of it when the answer is 200 or 410. Any other outcome (an error
 // status, a broken connection, the context ending) is handed to the SDK
-// client, which makes the call again as it always did, with its retries and
-// its typed errors: what the chat sees of a failure is exactly what the SDK
-// reports, at the cost of one more attempt.
+// client, which makes the call again with its retries and its typed errors:
+// what the chat sees of a failure is exactly what the SDK reports. After a
+// status the SDK retries (500, 502, 503, 504, 429), the first attempt counts
+// as the SDK's first, so a failing delivery is tried three times, as before;
+// after any other, the SDK's own call is one more attempt.
 type Poster struct {
 	api  API
 	fast *direct // nil: every delivery through api
@@ -92,6 +94,7 @@ func NewFromConfig(awsCfg aws.Config, endpoint string, pool int) *Poster {
 
 // Post sends data to one connection; a 410 Gone becomes chat.ErrGone.
 func (p *Poster) Post(ctx context.Context, connID string, data []byte) error {
+	var optFns []func(*apigatewaymanagementapi.Options)
 	if p.fast != nil {
 		status, err := p.fast.post(ctx, connID, data)
 		switch {
@@ -101,10 +104,14 @@ func (p *Poster) Post(ctx context.Context, connID string, data []byte) error {
 			return chat.ErrGone
 		case isRetryable(status):
 			// The SDK waits before a retry; so does its first one here.
+			// The attempt made here was the first of the SDK's three, so
+			// the SDK client makes the other two: a failing delivery costs
+			// the same attempts as before.
 			_ = sleep(ctx, firstRetryDelay())
+			optFns = append(optFns, withAttempts(retry.DefaultMaxAttempts-1))
 		}
 	}
-	_, err := p.api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &connID, Data: data})
+	_, err := p.api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &connID, Data: data}, optFns...)
 	var gone *types.GoneException
 	if errors.As(err, &gone) {
 		return chat.ErrGone
@@ -208,4 +215,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// withAttempts bounds the SDK client's attempts for one call.
+func withAttempts(n int) func(*apigatewaymanagementapi.Options) {
+	return func(o *apigatewaymanagementapi.Options) { o.RetryMaxAttempts = n }
 }
