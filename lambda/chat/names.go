@@ -5,6 +5,7 @@ package chat
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/mtibben/confusables"
 )
@@ -110,5 +111,11 @@ func (inv *invocation) renameFailed(req request, c Connection, name string, same
 // generated from Unicode's confusables.txt), so a look-alike from another
 // script ("аlice" with a Cyrillic а) or of other characters ("a1ice",
 // "bob" and "b0b") is the same name too. The skeleton may bring capitals
-// back ("0" becomes "O"), hence the second Fold.
-func NameKey(name string) string { return Fold(confusables.Skeleton(Fold(name))) }
+// back ("0" becomes "O"), hence the second Fold. Last, "i" is "l": the
+// skeleton takes a capital "I" to "l" (one stroke in a sans-serif font:
+// "aIice" reads as "alice"), but case is folded first and a capital I is an
+// i ("ALICE" is "alice"), so the two letters are one once case is ignored
+// ("Ali" and "All" are then one name too; the safe side).
+func NameKey(name string) string {
+	return strings.ReplaceAll(Fold(confusables.Skeleton(Fold(name))), "i", "l")
+}

@@ -33,7 +33,7 @@ func TestARenameAwayAndBackKeepsTheNameOwned(t *testing.T) {
 	var back string
 	h.DynamoDB.SetFaults(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
 		// The phone's release of its old name, after its account write.
-		if w.Op == "DeleteItem" && bytes.Contains(w.Body, []byte(`"o#alice"`)) && fired.CompareAndSwap(false, true) {
+		if w.Op == "DeleteItem" && bytes.Contains(w.Body, []byte(`"o#`+chat.NameKey("alice")+`"`)) && fired.CompareAndSwap(false, true) {
 			back = h.Send(laptop, `{"action":"setName","name":"alice"}`)
 		}
 	}})
@@ -112,6 +112,23 @@ func TestAForgedMembersCursorIsBadInput(t *testing.T) {
 		f := sendErr(t, h, id, string(body))
 		if f.Code != "bad_field" {
 			t.Errorf("members with a forged cursor (%d bytes): %+v; want bad_field", len(raw), f)
+		}
+	}
+}
+
+// A capital I is drawn like a small l in the page's sans-serif font, and
+// TR39's skeleton maps "I" to "l"; but case is folded first, so "aIice"
+// was "aiice", not alice's name, and mallory spoke as "aIice", which reads
+// as "alice".
+func TestACapitalIIsNotASmallL(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	h.JoinAs("alice", "")
+	mallory := h.JoinAs("mallory", "")
+	inbox(t, h, mallory)
+	for _, name := range []string{"aIice", "AIice", "ALlCE"} {
+		if f := sendErr(t, h, mallory, `{"action":"setName","name":"`+name+`"}`); f.Code != "name_taken" {
+			t.Errorf("mallory renaming himself %q, which reads as alice: %+v; want name_taken", name, f)
 		}
 	}
 }
