@@ -199,7 +199,7 @@ type Definition struct {
 // table and its indexes (CloudWatch reports an index's Query under the
 // table). infra/stack's tests hold this to the function's IAM grants.
 var TableOperations = map[string][]string{
-	contract.Connections.ID: {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"},
+	contract.Connections.ID: {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems"},
 	contract.Messages.ID:    {"PutItem", "Query"},
 }
 

@@ -159,8 +159,14 @@ func authFailures(cfg Config, byReason bool) awscloudwatch.IMetric {
 var opNames = map[awsdynamodb.Operation]string{
 	awsdynamodb.Operation_GET_ITEM: "GetItem", awsdynamodb.Operation_PUT_ITEM: "PutItem",
 	awsdynamodb.Operation_UPDATE_ITEM: "UpdateItem", awsdynamodb.Operation_DELETE_ITEM: "DeleteItem",
-	awsdynamodb.Operation_QUERY: "Query",
+	awsdynamodb.Operation_QUERY: "Query", awsdynamodb.Operation_TRANSACT_WRITE_ITEMS: "TransactWriteItems",
 }
+
+// transactedTables are the tables the handler writes with
+// TransactWriteItems (a record and its room's count): no IAM action of its
+// own (its items are authorized as PutItem, UpdateItem, DeleteItem), but
+// an operation with metrics of its own.
+var transactedTables = []string{contract.Connections.ID}
 
 // operations are the DynamoDB operations the handler calls on a table and
 // its indexes (CloudWatch reports an index's Query under the table).
@@ -174,6 +180,9 @@ func operations(tableID string) []awsdynamodb.Operation {
 				}
 			}
 		}
+	}
+	if slices.Contains(transactedTables, tableID) {
+		actions = append(slices.Clone(actions), "dynamodb:TransactWriteItems")
 	}
 	var ops []awsdynamodb.Operation
 	for _, action := range actions {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/groupchat/groupchat/infra/stack"
 	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/dynalite"
 )
 
@@ -62,7 +63,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer func() { _ = srv.Stop() }()
-	db := dynamodb.NewFromConfig(local.AWSConfig(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(srv.Endpoint()) })
+	// dynalite has no transactions: the proxy, without faults, runs them.
+	proxy, err := ddbproxy.Start(srv.Endpoint(), ddbproxy.Faults{})
+	if err != nil {
+		fmt.Fprintln(stderr, "costs:", err)
+		return 2
+	}
+	defer func() { _ = proxy.Close() }()
+	db := dynamodb.NewFromConfig(local.AWSConfig(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(proxy.Endpoint()) })
 	load0 := loadAvg()
 	results, err := Measure(ctx, db, cfg)
 	if err != nil {

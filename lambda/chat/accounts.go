@@ -44,7 +44,7 @@ func (inv *invocation) connectAccount(c Connection, requested string) events.API
 	_ = inv.append(&joined)
 	inv.log.Info("connected", "room", c.Room, "accountId", c.AccountID)
 	// The room's count is of records: each connection counts.
-	if rc, ok := inv.counted(c.Room, 1, 1); ok && !inv.alsoIn(c) {
+	if rc, ok := inv.counted(c.Room, 1); ok && !inv.alsoIn(c) {
 		inv.announce(c.Room, rc, presenceFrame{Type: KindJoined, Room: c.Room, Name: c.Name, TS: millis(joined.TS),
 			Account: c.AccountID}, c.ID)
 	}
@@ -145,7 +145,7 @@ func (inv *invocation) disconnectAccount(c Connection) {
 	inv.m.add(&inv.m.accepted, 1)
 	_ = inv.append(&left)
 	inv.log.Info("disconnected", "room", c.Room, "accountId", c.AccountID)
-	if rc, ok := inv.counted(c.Room, -1, 1); ok && !inv.alsoIn(c) {
+	if rc, ok := inv.counted(c.Room, 1); ok && !inv.alsoIn(c) {
 		inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(left.TS),
 			Account: c.AccountID})
 	}

@@ -77,7 +77,6 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
-	delta := 1 // the room's count: this record in, a replaced one out
 	if previous != "" {
 		// The same person reconnected before the old connection's record was
 		// gone (or the old one expired): the old record goes without a
@@ -89,7 +88,6 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 			inv.log.Warn("remove replaced connection", "replaced", previous, "error", err)
 		}
 		if ok {
-			delta--
 			inv.replaced(old, c.ID)
 			if Fold(old.Name) != Fold(c.Name) {
 				// A rename of the old connection landed in between: the name
@@ -104,7 +102,7 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 	inv.log.Info("connected", "room", room)
 	// API Gateway does not deliver to a connection before $connect returns,
 	// so the newcomer is left out; it asks for its state with hello.
-	if rc, ok := inv.counted(room, delta, 1); ok {
+	if rc, ok := inv.counted(room, 1); ok {
 		inv.announce(room, rc, presenceFrame{Type: KindJoined, Room: room, Name: c.Name, TS: millis(joined.TS)}, c.ID, previous)
 	}
 	return events.APIGatewayProxyResponse{StatusCode: 200}
@@ -143,13 +141,12 @@ func (inv *invocation) disconnect() {
 		// recorded here.
 		inv.log.Info("disconnected; the name is already held by a new connection", "room", c.Room)
 		inv.replaced(c, resumedBy)
-		inv.counted(c.Room, -1, 0)
 		return
 	}
 	inv.m.add(&inv.m.accepted, 1)
 	_ = inv.append(&left)
 	inv.log.Info("disconnected", "room", c.Room)
-	if rc, ok := inv.counted(c.Room, -1, 1); ok {
+	if rc, ok := inv.counted(c.Room, 1); ok {
 		inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(left.TS)})
 	}
 }

@@ -170,7 +170,7 @@ func TestAResumeThatFailedOnceGetsItsNameOnRetry(t *testing.T) {
 	h.GW.Vanish(alice) // the network dropped; $disconnect has not come yet
 	h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
 		// Every attempt of the new connection's record, until the SDK gives up.
-		return w.Op == "PutItem" && bytes.Contains(w.Body, []byte(`"connectedAt"`))
+		return w.Op == "TransactWriteItems" && bytes.Contains(w.Body, []byte(`"connectedAt"`))
 	}})
 	if _, resp := h.Connect(map[string]string{"name": "Alice", "resume": token}); resp.StatusCode != 500 {
 		t.Fatalf("the failing reconnect answered %d", resp.StatusCode)

@@ -204,7 +204,7 @@ func TestAConnectionRecordWrittenThenFailedLeavesNoGhost(t *testing.T) {
 	bob := h.Join("Bob", "")
 	h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
 		// Every attempt of Alice's connection record, until the SDK gives up.
-		return w.Op == "PutItem" && bytes.Contains(w.Body, []byte(`"connectedAt"`)) && bytes.Contains(w.Body, []byte(`"Alice"`))
+		return w.Op == "TransactWriteItems" && bytes.Contains(w.Body, []byte(`"connectedAt"`)) && bytes.Contains(w.Body, []byte(`"Alice"`))
 	}})
 	if _, resp := h.Connect(map[string]string{"name": "Alice"}); resp.StatusCode != 500 {
 		t.Fatalf("the failing $connect answered %d", resp.StatusCode)

@@ -49,11 +49,12 @@ type Store interface {
 	// failed) a connection now called something else.
 	Owner(ctx context.Context, room, name string) (m Member, ok bool, err error)
 
-	// CountMembers adds delta to a room's member count and credit to its
-	// presence credit, and returns both after the change (docs/design.md,
-	// Presence in big rooms). The count is exact, unlike the room index:
-	// every record put adds one, every removal that got the record takes one.
-	CountMembers(ctx context.Context, room string, delta, credit int, expiresAt time.Time) (RoomCount, error)
+	// CountMembers adds credit to a room's presence credit and returns it
+	// with the room's member count (docs/design.md, Presence in big rooms).
+	// The count is exact, unlike the room index: it moves in the same
+	// transaction as the record it counts (PutConnection, DeleteConnection,
+	// RemoveStale).
+	CountMembers(ctx context.Context, room string, credit int, expiresAt time.Time) (RoomCount, error)
 	// SpendCredit takes cost from a room's presence credit if it has that
 	// much; false when it has not (another announcement spent it first).
 	SpendCredit(ctx context.Context, room string, cost int) (bool, error)

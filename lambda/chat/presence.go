@@ -64,12 +64,16 @@ type memberPageFrame struct {
 	Ref     string        `json:"ref,omitempty"`
 }
 
-// counted changes a room's member count by delta (a record put: +1, a
-// record removed: -1) and returns the room's count and credit after it. A
-// failure is logged and counted: the announcement it would have paid for
-// is skipped (ok false).
-func (inv *invocation) counted(room string, delta, events int) (RoomCount, bool) {
-	rc, err := inv.store.CountMembers(inv.ctx, room, delta, presenceCredit*events, inv.opt.Now().Add(inv.opt.ConnectionTTL))
+// counted adds a join's or leave's worth of credit (events) to a room's
+// presence credit and returns the room's count and credit after it. The
+// count itself moved with the record put or removed, in the same DynamoDB
+// transaction (Store.PutConnection, DeleteConnection, RemoveStale): it is
+// exact whatever fails after. The credit is best effort: a failure is
+// logged and counted, and the announcement it would have paid for is
+// skipped (ok false); a retry that adds twice only brings the next
+// announcement forward.
+func (inv *invocation) counted(room string, events int) (RoomCount, bool) {
+	rc, err := inv.store.CountMembers(inv.ctx, room, presenceCredit*events, inv.opt.Now().Add(inv.opt.ConnectionTTL))
 	if err != nil {
 		inv.log.Error("count members", "room", room, "error", err)
 		inv.m.add(&inv.m.internal, 1)

@@ -28,7 +28,7 @@ func (inv *invocation) removeStale(stale []Member) {
 		stale = nil
 		for room, names := range gone {
 			inv.log.Info("removed stale connections", "room", room, "count", len(names))
-			rc, ok := inv.counted(room, -len(names), len(names))
+			rc, ok := inv.counted(room, len(names))
 			if !ok || (rc.Count > PresenceLiveMax && !inv.spend(room, rc, rc.Count)) {
 				continue // a big room hears of it when its credit pays for it
 			}

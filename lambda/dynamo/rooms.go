@@ -8,7 +8,10 @@ package dynamo
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -38,16 +41,24 @@ func roomKey(room string) map[string]types.AttributeValue {
 }
 
 // CountMembers implements chat.Store: one UpdateItem that adds to the
-// count and the credit and returns both. The item lives as long as a
-// connection could: a room quiet for that long has nobody left in it.
-func (s *Store) CountMembers(ctx context.Context, room string, delta, credit int, expiresAt time.Time) (chat.RoomCount, error) {
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.names.Connections),
-		Key:                       roomKey(room),
-		UpdateExpression:          aws.String("ADD #count :d, #credit :c SET #exp = :exp"),
-		ExpressionAttributeNames:  map[string]string{"#count": attrCount, "#credit": attrCredit, "#exp": contract.ConnExpiresAt},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(int64(delta)), ":c": num(int64(credit)), ":exp": num(expiresAt.Unix())},
-		ReturnValues:              types.ReturnValueAllNew,
+// credit and returns it with the count. The item lives as long as a
+// connection could: a room quiet for that long has nobody left in it. The
+// count is not changed here but with each record (PutConnection,
+// deleteMarked): an ADD applied and then answered with an error would be
+// added again by the SDK's retry, which the credit can afford (the next
+// announcement comes sooner) and the count cannot.
+func (s *Store) CountMembers(ctx context.Context, room string, credit int, expiresAt time.Time) (chat.RoomCount, error) {
+	var out *dynamodb.UpdateItemOutput
+	err := retryConflicts(ctx, func() (err error) {
+		out, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(s.names.Connections),
+			Key:                       roomKey(room),
+			UpdateExpression:          aws.String("ADD #credit :c SET #exp = :exp"),
+			ExpressionAttributeNames:  map[string]string{"#credit": attrCredit, "#exp": contract.ConnExpiresAt},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":c": num(int64(credit)), ":exp": num(expiresAt.Unix())},
+			ReturnValues:              types.ReturnValueAllNew,
+		})
+		return err
 	})
 	if err != nil {
 		return chat.RoomCount{}, fmt.Errorf("count members of %s: %w", room, err)
@@ -69,13 +80,51 @@ func (s *Store) SpendCredit(ctx context.Context, room string, cost int) (bool, e
 		ExpressionAttributeNames:  map[string]string{"#credit": attrCredit},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":cost": num(int64(cost))},
 	})
-	if conditionFailed(err) {
-		return false, nil
+	if conditionFailed(err) || conflicted(err) {
+		return false, nil // spent by another, or the item is in a transaction: the next join or leave spends it
 	}
 	if err != nil {
 		return false, fmt.Errorf("spend presence credit of %s: %w", room, err)
 	}
 	return true, nil
+}
+
+// conflictAttempts bounds the attempts of a write to the room item that
+// found it in another transaction (each join and leave in the room runs
+// one): DynamoDB refuses such a write without applying it, and the SDK does
+// not retry it.
+const conflictAttempts = 8
+
+// retryConflicts runs write until it does not conflict with a
+// transaction, at most conflictAttempts times, after a short random pause.
+func retryConflicts(ctx context.Context, write func() error) error {
+	var err error
+	for attempt := range conflictAttempts {
+		if err = write(); !conflicted(err) {
+			return err
+		}
+		t := time.NewTimer(time.Duration(1+rand.IntN(10<<attempt)) * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+	return err
+}
+
+// conflicted reports a write refused (and not applied) because an item it
+// touches is in another transaction.
+func conflicted(err error) bool {
+	var tc *types.TransactionConflictException
+	if errors.As(err, &tc) {
+		return true
+	}
+	var cancelled *types.TransactionCanceledException
+	return errors.As(err, &cancelled) && slices.ContainsFunc(cancelled.CancellationReasons, func(r types.CancellationReason) bool {
+		return aws.ToString(r.Code) == "TransactionConflict"
+	})
 }
 
 // RoomCount implements chat.Store: one strongly consistent GetItem.

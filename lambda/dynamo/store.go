@@ -30,6 +30,9 @@ type API interface {
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	// TransactWriteItems is authorized per action, as PutItem, UpdateItem
+	// and DeleteItem of each item: it is no IAM action of its own.
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 var _ API = (*dynamodb.Client)(nil)
@@ -316,7 +319,9 @@ func (s *Store) ReleaseName(ctx context.Context, room, name, connID string) (str
 	return "", nil
 }
 
-// PutConnection implements chat.Store.
+// PutConnection implements chat.Store: one transaction that puts the
+// record, which must be new, and adds it to its room's count
+// (docs/design.md, Presence in big rooms).
 func (s *Store) PutConnection(ctx context.Context, c chat.Connection) error {
 	it := connItem{
 		PK: connKey(c.ID), ConnectionID: c.ID, Room: c.Room, Name: c.Name,
@@ -330,10 +335,85 @@ func (s *Store) PutConnection(ctx context.Context, c chat.Connection) error {
 	if err != nil {
 		return fmt.Errorf("record connection: %w", err)
 	}
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.names.Connections), Item: item}); err != nil {
+	err = s.transact(ctx,
+		types.TransactWriteItem{Put: &types.Put{
+			TableName:                aws.String(s.names.Connections),
+			Item:                     item,
+			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+			ExpressionAttributeNames: map[string]string{"#pk": contract.ConnPK},
+		}},
+		s.countChange(c.Room, 1, c.ExpiresAt))
+	if err != nil {
 		return fmt.Errorf("record connection: %w", err)
 	}
 	return nil
+}
+
+// countChange is the update of a room's count that goes in the same
+// transaction as the put or delete of a record it counts. A put also keeps
+// the room item as long as the record.
+func (s *Store) countChange(room string, delta int, expiresAt time.Time) types.TransactWriteItem {
+	u := &types.Update{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       roomKey(room),
+		UpdateExpression:          aws.String("ADD #count :d"),
+		ExpressionAttributeNames:  map[string]string{"#count": attrCount},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(int64(delta))},
+	}
+	if !expiresAt.IsZero() {
+		*u.UpdateExpression += " SET #exp = :exp"
+		u.ExpressionAttributeNames["#exp"] = contract.ConnExpiresAt
+		u.ExpressionAttributeValues[":exp"] = num(expiresAt.Unix())
+	}
+	return types.TransactWriteItem{Update: u}
+}
+
+// deleteMarked deletes a record marked gone with the mark gone, and takes
+// it from its room's count, in one transaction; false when the record is
+// no longer there with that mark (another call deleted it, and counted it).
+func (s *Store) deleteMarked(ctx context.Context, it connItem) (bool, error) {
+	err := s.transact(ctx,
+		types.TransactWriteItem{Delete: &types.Delete{
+			TableName:                 aws.String(s.names.Connections),
+			Key:                       key(contract.ConnPK, connKey(it.ConnectionID)),
+			ConditionExpression:       aws.String("#gone = :gone"),
+			ExpressionAttributeNames:  map[string]string{"#gone": attrGone},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":gone": str(it.Gone)},
+		}},
+		s.countChange(it.Room, -1, time.Time{}))
+	if transactionConditionFailed(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// transact runs the actions as one transaction. Each attempt has a
+// ClientRequestToken of its own, which the SDK sends again with each of
+// its retries: a retry of a transaction DynamoDB applied but answered with
+// an error is answered with success and not applied again. An attempt
+// cancelled because another transaction held one of its items (every join
+// and leave of a room touches the room's item) applied nothing: it is made
+// again, with a new token.
+func (s *Store) transact(ctx context.Context, actions ...types.TransactWriteItem) error {
+	return retryConflicts(ctx, func() error {
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			ClientRequestToken: aws.String(newWriteToken()),
+			TransactItems:      actions,
+		})
+		return err
+	})
+}
+
+// transactionConditionFailed reports a transaction cancelled because a
+// condition failed.
+func transactionConditionFailed(err error) bool {
+	var tc *types.TransactionCanceledException
+	if !errors.As(err, &tc) {
+		return false
+	}
+	return slices.ContainsFunc(tc.CancellationReasons, func(r types.CancellationReason) bool {
+		return aws.ToString(r.Code) == "ConditionalCheckFailed"
+	})
 }
 
 // GetConnection implements chat.Store.
@@ -403,7 +483,8 @@ func (s *Store) RemoveStale(ctx context.Context, id string, connectedBefore time
 // (a retry passes by the same token and still gets the record back), then a
 // DeleteItem deletes it. A record marked by another call is a removal in
 // progress: it is not this call's, but this call finishes the delete, in
-// case the other call could not.
+// case the other call could not. Whichever call deletes the record takes it
+// from its room's count, in the same transaction (deleteMarked).
 func (s *Store) remove(ctx context.Context, id, cond string, values map[string]types.AttributeValue) (chat.Connection, bool, error) {
 	k := key(contract.ConnPK, connKey(id))
 	condition := "attribute_exists(#pk) AND (attribute_not_exists(#gone) OR #gone = :w)"
@@ -427,13 +508,12 @@ func (s *Store) remove(ctx context.Context, id, cond string, values map[string]t
 		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if conditionFailed(err) {
-		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName:                aws.String(s.names.Connections),
-			Key:                      k,
-			ConditionExpression:      aws.String("attribute_exists(#gone)"),
-			ExpressionAttributeNames: map[string]string{"#gone": attrGone},
-		})
-		if err != nil && !conditionFailed(err) {
+		var marked connItem
+		found, err := s.get(ctx, s.names.Connections, k, &marked)
+		if err == nil && found && marked.Gone != "" {
+			_, err = s.deleteMarked(ctx, marked)
+		}
+		if err != nil {
 			return chat.Connection{}, false, fmt.Errorf("finish removing connection: %w", err)
 		}
 		return chat.Connection{}, false, nil
@@ -449,7 +529,8 @@ func (s *Store) remove(ctx context.Context, id, cond string, values map[string]t
 	} else if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
 		return chat.Connection{}, false, fmt.Errorf("decode removed connection: %w", err)
 	}
-	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.names.Connections), Key: k}); err != nil {
+	it.Gone = w
+	if _, err := s.deleteMarked(ctx, it); err != nil {
 		// Marked: invisible to GetConnection, and the next call that finds
 		// it (a $disconnect, or a 410 in a broadcast) finishes the delete.
 		return it.connection(), true, fmt.Errorf("remove connection: %w", err)

@@ -61,6 +61,8 @@ type Proxy struct {
 	srv      *http.Server
 	client   *http.Client
 	lag      *tracker
+	txMu     sync.RWMutex // held by a transaction alone, by every other request shared
+	tokens   txTokens
 
 	mu      sync.Mutex
 	faults  Faults
@@ -245,11 +247,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var in struct{ TableName string }
 		_ = json.Unmarshal(body, &in)
 		p.forgetTable(in.TableName)
-		resp := p.forward(r, body)
+		resp := p.forwardHeld(r, body)
 		p.forgetTable(in.TableName)
 		resp.send(w, nil)
 	default:
-		p.forward(r, body).send(w, nil)
+		p.forwardHeld(r, body).send(w, nil)
 	}
 }
 
@@ -259,13 +261,22 @@ func (p *Proxy) serveWrite(w http.ResponseWriter, r *http.Request, op string, bo
 	if f.IndexLag > 0 {
 		tw = p.track(r.Context(), r.Header, cs, f.IndexLag)
 	}
-	resp := p.forward(r, body)
+	var resp response
+	if op == "TransactWriteItems" {
+		p.txMu.Lock()
+		resp = p.transact(r, body) // dynalite has none
+		p.txMu.Unlock()
+	} else {
+		resp = p.forwardHeld(r, body)
+	}
 	applied := resp.status == http.StatusOK
 	if tw != nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), readBackTimeout)
 		tw.done(ctx, applied, resp.err != nil)
 		cancel()
 	}
+	// Not held by the proxy's lock from here: the predicate may make
+	// requests through the proxy.
 	if applied && f.ApplyThenFail != nil && f.ApplyThenFail(Write{Op: op, Table: tableName, Body: body}) {
 		internalServerError(w, "The write was applied, then failed (ddbproxy ApplyThenFail).")
 		return
@@ -276,7 +287,7 @@ func (p *Proxy) serveWrite(w http.ResponseWriter, r *http.Request, op string, bo
 func (p *Proxy) serveQuery(w http.ResponseWriter, r *http.Request, body []byte, f Faults) {
 	var q queryIn
 	if f.IndexLag <= 0 || json.Unmarshal(body, &q) != nil || !q.supported() {
-		p.forward(r, body).send(w, nil)
+		p.forwardHeld(r, body).send(w, nil)
 		return
 	}
 	t, err := p.tableOf(r.Context(), r.Header, q.TableName)
@@ -286,10 +297,10 @@ func (p *Proxy) serveQuery(w http.ResponseWriter, r *http.Request, body []byte, 
 	}
 	attr, pkValue, ok := q.partition()
 	if !found || !ok || attr != ix.hash {
-		p.forward(r, body).send(w, nil)
+		p.forwardHeld(r, body).send(w, nil)
 		return
 	}
-	resp := p.forward(r, body)
+	resp := p.forwardHeld(r, body)
 	if resp.status != http.StatusOK {
 		resp.send(w, nil)
 		return
@@ -315,6 +326,13 @@ func forwardHeader(h http.Header) http.Header {
 		out.Del(k)
 	}
 	return out
+}
+
+// forwardHeld forwards the request while no transaction runs (transact.go).
+func (p *Proxy) forwardHeld(r *http.Request, body []byte) response {
+	p.txMu.RLock()
+	defer p.txMu.RUnlock()
+	return p.forward(r, body)
 }
 
 // forward sends the request to the target as it came.
