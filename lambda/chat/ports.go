@@ -228,6 +228,9 @@ type RateLimit struct {
 type RateLimited struct {
 	// RetryAfter is when the oldest counted action leaves the window.
 	RetryAfter time.Duration
+	// At is the time RetryAfter counts from (the store's reading of the
+	// clock); zero when unknown.
+	At time.Time
 }
 
 func (e *RateLimited) Error() string { return "rate limited: retry after " + e.RetryAfter.String() }

@@ -7,6 +7,7 @@
 package chat
 
 import (
+	"cmp"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -20,8 +21,9 @@ var DefaultRateLimit = RateLimit{Limit: 20, Window: 10 * time.Second}
 // caller's record, or returns the error frame to send. Without sign-in the
 // count and the read are one request (ChargeConnection returns the record).
 func (inv *invocation) limitedCaller(req request) (Connection, []byte) {
-	if wait, ok := inv.refusals.until(inv.refusalKey(), inv.opt.Now()); ok {
-		return Connection{}, inv.chargeFailed(req, &RateLimited{RetryAfter: wait})
+	asked := inv.opt.Now()
+	if wait, ok := inv.refusals.until(inv.refusalKey(), asked); ok {
+		return Connection{}, inv.chargeFailed(req, asked, &RateLimited{RetryAfter: wait})
 	}
 	if inv.id.AccountID == "" {
 		c, err := inv.store.ChargeConnection(inv.ctx, inv.connID, inv.opt.RateLimit)
@@ -29,13 +31,13 @@ func (inv *invocation) limitedCaller(req request) (Connection, []byte) {
 		case errors.Is(err, ErrNotFound):
 			return c, inv.fail(req, notConnected)
 		case err != nil:
-			return c, inv.chargeFailed(req, err)
+			return c, inv.chargeFailed(req, asked, err)
 		}
 		return c, nil
 	}
 	name, err := inv.store.ChargeAccount(inv.ctx, inv.id.AccountID, inv.opt.RateLimit)
 	if err != nil {
-		return Connection{}, inv.chargeFailed(req, err)
+		return Connection{}, inv.chargeFailed(req, asked, err)
 	}
 	c, fail := inv.caller(req)
 	if fail == nil && name != "" && c.Name != name {
@@ -50,15 +52,18 @@ func (inv *invocation) limitedCaller(req request) (Connection, []byte) {
 	return c, fail
 }
 
-func (inv *invocation) chargeFailed(req request, err error) []byte {
+func (inv *invocation) chargeFailed(req request, asked time.Time, err error) []byte {
 	var limited *RateLimited
 	switch {
 	case errors.As(err, &limited):
+		// Remembered until the table frees a place, counted from the
+		// table's own reading of the clock (or, lacking it, from one taken
+		// before the charge): never longer than the table refuses.
 		wait := max(limited.RetryAfter, time.Millisecond)
-		inv.refusals.remember(inv.refusalKey(), inv.opt.Now().Add(wait))
+		inv.refusals.remember(inv.refusalKey(), cmp.Or(limited.At, asked).Add(wait))
 		p := problem(CodeRateLimited, "Too many messages: at most %d in %s. Try again in %.1f s.",
 			inv.opt.RateLimit.Limit, inv.opt.RateLimit.Window, wait.Seconds())
-		p.RetryAfterMs = wait.Milliseconds()
+		p.RetryAfterMs = int64((wait + time.Millisecond - 1) / time.Millisecond) // rounded up: not a moment early
 		return inv.fail(req, p)
 	case errors.Is(err, ErrConflict):
 		return inv.fail(req, problem(CodeBusy, "Your messages were being counted by other requests; try again."))

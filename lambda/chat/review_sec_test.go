@@ -132,3 +132,46 @@ func TestACapitalIIsNotASmallL(t *testing.T) {
 		}
 	}
 }
+
+// retryAfterMs is the wait after which the frame is accepted: a client
+// that waits it out is let through, one that comes back half a second early
+// is still refused. (The instance's memory of a refusal counted from after
+// the table's charge, and the wait was rounded down to the millisecond: a
+// client that waited exactly was refused again, "try again in 0.0 s".)
+func TestRetryAfterIsTheWaitThatLetsTheFrameThrough(t *testing.T) {
+	t.Parallel()
+	for _, signedIn := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without sign-in", true: "with sign-in"}[signedIn], func(t *testing.T) {
+			t.Parallel()
+			opts := []chattest.Option{func(o *chat.Options) { o.RateLimit = chat.RateLimit{Limit: 3, Window: 10 * time.Second} }}
+			if signedIn {
+				opts = append(opts, chattest.SignedIn)
+			}
+			h := chattest.New(t, opts...)
+			var id string
+			if signedIn {
+				id = h.JoinAs("alice", "")
+			} else {
+				id = h.Join("alice", "")
+			}
+			inbox(t, h, id)
+			send := func(i int) string { return fmt.Sprintf(`{"action":"sendPublic","message":"m%d"}`, i) }
+			if accepted, limited := sendAll(t, h, id, 4, send); accepted != 3 || len(limited) != 1 {
+				t.Fatalf("accepted %d, refused %d", accepted, len(limited))
+			}
+			_, limited := sendAll(t, h, id, 1, send)
+			if len(limited) != 1 {
+				t.Fatal("a frame right after a refusal was accepted")
+			}
+			wait := time.Duration(limited[0].RetryAfterMs) * time.Millisecond
+			h.Advance(wait - 500*time.Millisecond)
+			if _, early := sendAll(t, h, id, 1, send); len(early) != 1 {
+				t.Fatalf("accepted 0.5 s before retryAfterMs (%v)", wait)
+			}
+			h.Advance(500 * time.Millisecond)
+			if accepted, late := sendAll(t, h, id, 1, send); accepted != 1 {
+				t.Fatalf("refused %+v after waiting retryAfterMs (%v)", late, wait)
+			}
+		})
+	}
+}

@@ -151,7 +151,8 @@ func (s *Store) charge(ctx context.Context, k map[string]types.AttributeValue, e
 			// The entry whose leaving frees a place, +1 ms: at that time
 			// it is out of the window.
 			free := kept[len(kept)-l.Limit] + l.Window.Milliseconds() + 1
-			return &chat.RateLimited{RetryAfter: time.Duration(free-now.UnixMilli()) * time.Millisecond}
+			return &chat.RateLimited{RetryAfter: time.Duration(free-now.UnixMilli()) * time.Millisecond,
+				At: time.UnixMilli(now.UnixMilli())}
 		}
 		// The log as read: its last writer's token. (DynamoDB compares
 		// lists with "=", but dynalite does not.)
