@@ -122,7 +122,8 @@ func chatRow() Row {
 		m.Dims = map[string]string{contract.MetricDimensionRoute: r.Key}
 		accepted = append(accepted, labelled(m, r.Key))
 	}
-	accepted = append(accepted, labelled(own(contract.MetricInternalErrors, Sum), "internal errors"))
+	accepted = append(accepted, labelled(own(contract.MetricInternalErrors, Sum), "internal errors"),
+		labelled(own(contract.MetricRateLimited, Sum), "refused: rate limited"))
 	// Every recipient is counted in exactly one outcome, so the outcomes add
 	// up to the recipients line (contract.MetricFanoutSize).
 	recipients := []Metric{labelled(own(contract.MetricFanoutSize, Sum), "recipients (sum of FanoutSize)")}
@@ -136,7 +137,7 @@ func chatRow() Row {
 	} {
 		recipients = append(recipients, labelled(own(o.metric, Sum), o.label))
 	}
-	return Row{graph("Actions accepted per route, internal errors", accepted...),
+	return Row{graph("Actions accepted per route, internal errors, rate-limited frames", accepted...),
 		graph("Recipients and what became of them", recipients...),
 		graph("Fan-out size", own(contract.MetricFanoutSize, Average), own(contract.MetricFanoutSize, Maximum)),
 		graph("Fan-out duration (ms)", own(contract.MetricFanoutDuration, P50), own(contract.MetricFanoutDuration, P99))}

@@ -26,6 +26,7 @@ type recorder struct {
 	removed    int // 410, the record already removed elsewhere
 	left       int // 410, removal not done
 	internal   int
+	limited    int        // frames refused with rate_limited
 	refused    AuthReason // a connection refused at the handshake: AuthFailures
 	sizes      []float64
 	durations  []float64
@@ -84,6 +85,7 @@ func (r *recorder) flush(w io.Writer, now time.Time) error {
 	count(contract.MetricGoneAlreadyRemoved, r.removed)
 	count(contract.MetricStaleLeft, r.left)
 	count(contract.MetricInternalErrors, r.internal)
+	count(contract.MetricRateLimited, r.limited)
 	if len(r.sizes) > 0 {
 		line[contract.MetricFanoutSize] = r.sizes
 		line[contract.MetricFanoutDuration] = r.durations
