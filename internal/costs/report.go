@@ -109,7 +109,7 @@ func times(m map[string]int, n int) map[string]int {
 
 func requests(m map[string]int) string {
 	var parts []string
-	for _, op := range []string{"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"} {
+	for _, op := range []string{"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"} {
 		if m[op] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", m[op], op))
 		}
