@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,10 +16,12 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/groupchat/groupchat/internal/testkit"
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/internal/testkit/localtest"
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/dynamo"
 	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
 // longName is the i-th of a set of distinct names of exactly 32 characters
@@ -164,5 +167,34 @@ func seed(ctx context.Context, t *testing.T, st *dynamo.Store, room string, n in
 	close(errs)
 	for err := range errs {
 		t.Fatal(err) // counted by their records' puts
+	}
+}
+
+// TestJoinsAndLeavesThatConflictAreCountedOnce: every join and leave of a
+// room writes the room's item in a transaction, so on AWS two at once
+// conflict: DynamoDB cancels one without applying it, and the SDK does not
+// retry it. Every other transaction here is cancelled so; each is made
+// again, and the room's count is still its members.
+func TestJoinsAndLeavesThatConflictAreCountedOnce(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	var n atomic.Int64
+	h.DynamoDB.SetFaults(ddbproxy.Faults{Conflict: func(ddbproxy.Write) bool { return n.Add(1)%2 == 1 }})
+	ids := make([]string, 8)
+	for i := range ids {
+		ids[i] = h.Join(fmt.Sprintf("member-%d", i), "busy")
+	}
+	for _, id := range ids[:3] {
+		h.Disconnect(id)
+	}
+	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	if n.Load() < 2*(8+3) {
+		t.Fatalf("%d transactions tried; want each of the 11 joins and leaves tried twice", n.Load())
+	}
+	if s := state(t, h, ids[3]); s.Count != 5 {
+		t.Errorf("the state says %d members; 5 are connected", s.Count)
+	}
+	if got, err := h.Store.RoomCount(context.Background(), "busy"); err != nil || got != 5 {
+		t.Errorf("the room's count is %d (%v); 5 are connected", got, err)
 	}
 }

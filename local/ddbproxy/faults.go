@@ -37,6 +37,12 @@ type Faults struct {
 	// requests of a handler. It may be called concurrently, and from inside
 	// itself when it makes requests through the proxy. Default nil.
 	Before func(r Write)
+	// Conflict, when it returns true for a TransactWriteItems, cancels it
+	// without applying anything, with the reason TransactionConflict for
+	// its first action, as DynamoDB does when another transaction holds
+	// one of its items (the proxy runs transactions one at a time, so it
+	// never conflicts by itself). The SDK does not retry it. Default nil.
+	Conflict func(w Write) bool
 	// Unavailable answers every request with 500 InternalServerError
 	// without forwarding it: DynamoDB failing as a whole, as its
 	// SystemErrors metric counts it (the SDK retries, then the handler

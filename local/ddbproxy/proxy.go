@@ -263,9 +263,13 @@ func (p *Proxy) serveWrite(w http.ResponseWriter, r *http.Request, op string, bo
 	}
 	var resp response
 	if op == "TransactWriteItems" {
-		p.txMu.Lock()
-		resp = p.transact(r, body) // dynalite has none
-		p.txMu.Unlock()
+		if f.Conflict != nil && f.Conflict(Write{Op: op, Table: tableName, Body: body}) {
+			resp = conflict(body)
+		} else {
+			p.txMu.Lock()
+			resp = p.transact(r, body) // dynalite has none
+			p.txMu.Unlock()
+		}
 	} else {
 		resp = p.forwardHeld(r, body)
 	}

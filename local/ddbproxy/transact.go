@@ -223,6 +223,23 @@ func (p *Proxy) transact(r *http.Request, body []byte) response {
 	return okResponse(answer)
 }
 
+// conflict is DynamoDB's answer to a transaction cancelled because another
+// transaction held one of its items.
+func conflict(body []byte) response {
+	var in struct{ TransactItems []json.RawMessage }
+	_ = json.Unmarshal(body, &in)
+	reasons := make([]map[string]string, max(len(in.TransactItems), 1))
+	codes := make([]string, len(reasons))
+	for i := range reasons {
+		reasons[i], codes[i] = map[string]string{"Code": "None"}, "None"
+	}
+	reasons[0] = map[string]string{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+	codes[0] = "TransactionConflict"
+	return apiError(http.StatusBadRequest, "TransactionCanceledException",
+		"Transaction cancelled, please refer cancellation reasons for specific reasons ["+strings.Join(codes, ", ")+"]",
+		map[string]any{"CancellationReasons": reasons})
+}
+
 // undo puts back, last first, the items the actions found.
 func (p *Proxy) undo(ctx context.Context, hdr http.Header, acts []*txAction) {
 	ctx = context.WithoutCancel(ctx)
