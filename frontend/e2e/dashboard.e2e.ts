@@ -91,7 +91,7 @@ describe('the local dashboard', () => {
       'Connections and messages',
       'Invocations, errors, throttles',
       'Duration (ms)',
-      'Actions accepted per route, internal errors',
+      'Actions accepted per route, internal errors, rate-limited frames',
       'Recipients and what became of them',
       'Connections latency (ms)',
       'Page requests',
