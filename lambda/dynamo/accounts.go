@@ -199,29 +199,13 @@ func (s *Store) NameOwner(ctx context.Context, name string) (string, error) {
 // AccountConnections implements chat.Store: one Query of the account index
 // (paged past 1 MB), expired records left out.
 func (s *Store) AccountConnections(ctx context.Context, accountID string) ([]chat.Connection, error) {
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.names.Connections),
-		IndexName:                 aws.String(contract.AccountIndex),
-		KeyConditionExpression:    aws.String("#acct = :acct"),
-		ExpressionAttributeNames:  map[string]string{"#acct": contract.ConnAccount},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":acct": str(accountID)},
-	})
-	now := s.now().Unix()
-	var conns []chat.Connection
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query account's connections: %w", err)
-		}
-		var items []connItem
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, fmt.Errorf("decode account's connections: %w", err)
-		}
-		for _, it := range items {
-			if it.ExpiresAt >= now {
-				conns = append(conns, it.connection())
-			}
-		}
+	items, err := s.liveInIndex(ctx, contract.AccountIndex, contract.ConnAccount, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("account's connections: %w", err)
+	}
+	conns := make([]chat.Connection, len(items))
+	for i, it := range items {
+		conns[i] = it.connection()
 	}
 	return conns, nil
 }

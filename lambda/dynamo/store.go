@@ -541,31 +541,45 @@ func (s *Store) remove(ctx context.Context, id, cond string, values map[string]t
 // Members implements chat.Store: one Query of the room's partition of the
 // room index (paged past 1 MB), expired records left out.
 func (s *Store) Members(ctx context.Context, room string) ([]chat.Member, error) {
+	items, err := s.liveInIndex(ctx, contract.RoomIndex, contract.ConnRoom, room)
+	if err != nil {
+		return nil, fmt.Errorf("room %s: %w", room, err)
+	}
+	members := make([]chat.Member, len(items))
+	for i, it := range items {
+		members[i] = chat.Member{ConnID: it.ConnectionID, Name: it.Name}
+	}
+	return members, nil
+}
+
+// liveInIndex reads one partition of a Connections index whole (paged past
+// 1 MB), expired records left out.
+func (s *Store) liveInIndex(ctx context.Context, index, attr, value string) ([]connItem, error) {
 	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.names.Connections),
-		IndexName:                 aws.String(contract.RoomIndex),
-		KeyConditionExpression:    aws.String("#room = :room"),
-		ExpressionAttributeNames:  map[string]string{"#room": contract.ConnRoom},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":room": str(room)},
+		IndexName:                 aws.String(index),
+		KeyConditionExpression:    aws.String("#k = :v"),
+		ExpressionAttributeNames:  map[string]string{"#k": attr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": str(value)},
 	})
 	now := s.now().Unix()
-	var members []chat.Member
+	var live []connItem
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("query room %s: %w", room, err)
+			return nil, fmt.Errorf("query %s: %w", index, err)
 		}
 		var items []connItem
 		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, fmt.Errorf("decode room %s: %w", room, err)
+			return nil, fmt.Errorf("decode %s: %w", index, err)
 		}
 		for _, it := range items {
 			if it.ExpiresAt >= now {
-				members = append(members, chat.Member{ConnID: it.ConnectionID, Name: it.Name})
+				live = append(live, it)
 			}
 		}
 	}
-	return members, nil
+	return live, nil
 }
 
 // Owner implements chat.Store: one GetItem of the claim.
