@@ -75,6 +75,10 @@ func TestARoomsCountStaysExactWhenDynamoDBAnswersAppliedWritesWithErrors(t *test
 	if counted != len(conns) {
 		t.Errorf("the room counts %d members; the table holds %d connection records (%d live clients)", counted, len(conns), len(live))
 	}
+	// The newcomer joins once nothing else runs: with a 1 ms grace, a
+	// broadcast still running (a $disconnect slowed by the retries) would
+	// find it in its $connect and remove it.
+	waitQuiet(ctx, t, s, leaves)
 	newcomer := join(ctx, t, s, room, "newcomer")
 	if err := newcomer.Write(ctx, websocket.MessageText, []byte(`{"action":"hello"}`)); err != nil {
 		t.Fatal(err)
@@ -134,4 +138,28 @@ func waitForRecords(ctx context.Context, t *testing.T, s *localtest.Stack, sende
 func connectionsTableLen(ctx context.Context, t *testing.T, s *localtest.Stack) (conns, claims, rooms int) {
 	c, n, r := connectionsTable(ctx, t, s)
 	return len(c), len(n), len(r)
+}
+
+// waitQuiet waits until the stack has run the $disconnect of every client
+// that closed (closed of them) and then no invocation has ended for a
+// second and a half, longer than any of this test's takes.
+func waitQuiet(ctx context.Context, t *testing.T, s *localtest.Stack, closed int) {
+	t.Helper()
+	last, since := -1, time.Now()
+	for ctx.Err() == nil {
+		invs := s.Invocations()
+		disconnects := 0
+		for _, inv := range invs {
+			if inv.Route == "$disconnect" {
+				disconnects++
+			}
+		}
+		if len(invs) != last {
+			last, since = len(invs), time.Now()
+		} else if disconnects >= closed && time.Since(since) > 1500*time.Millisecond {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the stack did not go quiet: %v", ctx.Err())
 }
