@@ -70,17 +70,7 @@ func TestAnAppliedThenFailedChargeCountsOnce(t *testing.T) {
 	for _, signedIn := range []bool{false, true} {
 		t.Run(map[bool]string{false: "without sign-in", true: "with sign-in"}[signedIn], func(t *testing.T) {
 			t.Parallel()
-			opts := []chattest.Option{func(o *chat.Options) { o.RateLimit = chat.RateLimit{Limit: 3, Window: time.Minute} }}
-			if signedIn {
-				opts = append(opts, chattest.SignedIn)
-			}
-			h := chattest.New(t, opts...)
-			var id string
-			if signedIn {
-				id = h.JoinAs("alice", "")
-			} else {
-				id = h.Join("alice", "")
-			}
+			h, id := limitedAlice(t, signedIn, chat.RateLimit{Limit: 3, Window: time.Minute})
 			inbox(t, h, id)
 			var fired atomic.Bool
 			h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
@@ -143,17 +133,7 @@ func TestRetryAfterIsTheWaitThatLetsTheFrameThrough(t *testing.T) {
 	for _, signedIn := range []bool{false, true} {
 		t.Run(map[bool]string{false: "without sign-in", true: "with sign-in"}[signedIn], func(t *testing.T) {
 			t.Parallel()
-			opts := []chattest.Option{func(o *chat.Options) { o.RateLimit = chat.RateLimit{Limit: 3, Window: 10 * time.Second} }}
-			if signedIn {
-				opts = append(opts, chattest.SignedIn)
-			}
-			h := chattest.New(t, opts...)
-			var id string
-			if signedIn {
-				id = h.JoinAs("alice", "")
-			} else {
-				id = h.Join("alice", "")
-			}
+			h, id := limitedAlice(t, signedIn, chat.RateLimit{Limit: 3, Window: 10 * time.Second})
 			inbox(t, h, id)
 			send := func(i int) string { return fmt.Sprintf(`{"action":"sendPublic","message":"m%d"}`, i) }
 			if accepted, limited := sendAll(t, h, id, 4, send); accepted != 3 || len(limited) != 1 {
@@ -174,4 +154,17 @@ func TestRetryAfterIsTheWaitThatLetsTheFrameThrough(t *testing.T) {
 			}
 		})
 	}
+}
+
+// limitedAlice starts a harness with the rate limit given, signed in or
+// not, and joins alice (her account's, with sign-in).
+func limitedAlice(t *testing.T, signedIn bool, limit chat.RateLimit) (*chattest.Harness, string) {
+	t.Helper()
+	opts := []chattest.Option{func(o *chat.Options) { o.RateLimit = limit }}
+	if signedIn {
+		h := chattest.New(t, append(opts, chattest.SignedIn)...)
+		return h, h.JoinAs("alice", "")
+	}
+	h := chattest.New(t, opts...)
+	return h, h.Join("alice", "")
 }
