@@ -630,13 +630,14 @@ func (s *Store) Append(ctx context.Context, r chat.Record) error {
 	return nil
 }
 
-// PrivateHistory implements chat.Store: one Query of the reader's partition,
-// newest first, then reversed.
+// PrivateHistory implements chat.Store: one strongly consistent Query of
+// the reader's partition, newest first, then reversed.
 func (s *Store) PrivateHistory(ctx context.Context, room, reader string, limit int) ([]chat.Record, error) {
 	return s.history(ctx, readerKey(room, reader), limit)
 }
 
-// History implements chat.Store: one Query, newest first, then reversed.
+// History implements chat.Store: one strongly consistent Query, newest
+// first, then reversed.
 func (s *Store) History(ctx context.Context, room string, limit int) ([]chat.Record, error) {
 	return s.history(ctx, streamKey(chat.KindPublic, room), limit)
 }
@@ -649,6 +650,10 @@ func (s *Store) history(ctx context.Context, stream string, limit int) ([]chat.R
 		ExpressionAttributeValues: map[string]types.AttributeValue{":stream": str(stream)},
 		ScanIndexForward:          aws.Bool(false),
 		Limit:                     aws.Int32(int32(limit)),
+		// A page reloaded just after a message was sent reads it back: an
+		// eventually consistent read could miss it, and the page, which was
+		// reconnecting, never got its frame either.
+		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("query history %s: %w", stream, err)
