@@ -332,13 +332,20 @@ func (h *Harness) Connect(query map[string]string) (string, events.APIGatewayPro
 func (h *Harness) ConnectAs(account, username string, query map[string]string) (string, events.APIGatewayProxyResponse) {
 	h.t.Helper()
 	id := NewConnID()
+	return id, h.ConnectAsID(id, account, username, query)
+}
+
+// ConnectAsID is ConnectAs for a connection id the test chose (NewConnID),
+// so that it can recognise the $connect's requests before it runs.
+func (h *Harness) ConnectAsID(id, account, username string, query map[string]string) events.APIGatewayProxyResponse {
+	h.t.Helper()
 	h.accounts.Store(id, map[string]any{contract.AuthContextAccountID: account, contract.AuthContextUsername: username,
 		"principalId": account})
 	resp := h.event(context.Background(), id, contract.RouteConnect, "", query)
 	if resp.StatusCode == 200 {
 		h.GW.Open(id)
 	}
-	return id, resp
+	return resp
 }
 
 // JoinAs connects signed in as the account (its username: account) to a

@@ -1,0 +1,173 @@
+// The web page's member list and count, kept from the frames a connection
+// receives exactly as frontend/src/presence.ts and members.ts keep them,
+// so a test can check what a person would see.
+
+package chattest
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/groupchat/groupchat/lambda/chat"
+)
+
+// Page is one browser tab's member list and room count, built only from
+// the frames its connection received: state (the hello answer), joined,
+// left, renamed, members (after a stale removal), presence, pong, and the
+// settle hello's state (Settle). Per name (folded as the page folds
+// names) it remembers the last claim or release applied, by ts, and
+// applies only newer ones, so frames of concurrent invocations arriving
+// out of order end with the room as it is (docs/protocol.md). The zero
+// value is a page before its first state.
+type Page struct {
+	members map[string]string // folded name → name as shown
+	last    map[string]mark
+	count   int
+	counted bool
+}
+
+type mark struct {
+	ts   int64
+	here bool
+}
+
+// pageFrame is what the page reads of a server frame.
+type pageFrame struct {
+	Type    string   `json:"type"`
+	Name    string   `json:"name"`
+	OldName string   `json:"oldName"`
+	TS      int64    `json:"ts"`
+	Members []string `json:"members"`
+	Count   *int     `json:"count"`
+}
+
+// Apply applies one server frame, as the page does on its arrival; frames
+// that do not touch the list or the count (public, private, error, …) are
+// ignored. A state frame starts the list afresh: pass the hello's answer
+// here, and the settle hello's (sent again a little after connecting) to
+// Settle instead.
+func (p *Page) Apply(raw []byte) error {
+	var f pageFrame
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return fmt.Errorf("page: a frame that is not JSON: %q: %w", raw, err)
+	}
+	switch f.Type {
+	case string(chat.KindState):
+		p.members, p.last = byFold(f.Members), map[string]mark{}
+		p.count, p.counted = len(f.Members), true
+		if f.Count != nil {
+			p.count = *f.Count
+		}
+		p.count = max(p.count, len(p.members))
+		return nil
+	case string(chat.KindJoined):
+		p.mark(f.Name, f.TS, true)
+	case string(chat.KindLeft):
+		p.mark(f.Name, f.TS, false)
+	case string(chat.KindRenamed):
+		switch {
+		case f.OldName == f.Name: // the answer to a no-op setName
+		case chat.Fold(f.OldName) == chat.Fold(f.Name):
+			p.mark(f.Name, f.TS, true)
+		default:
+			p.mark(f.OldName, f.TS, false)
+			p.mark(f.Name, f.TS, true)
+		}
+	case string(chat.KindMembers):
+		p.fromList(f.Members, f.TS, false)
+	case "presence", "pong":
+	default:
+		return nil
+	}
+	if f.Count != nil {
+		p.count, p.counted = *f.Count, true
+	}
+	return nil
+}
+
+// Settle applies the state of the hello the page sends again once the
+// room index has caught up with the joins around its own: whom the first
+// state and the frames since missed joins the list, and nothing a
+// presence frame since said is undone.
+func (p *Page) Settle(state []byte) error {
+	var f pageFrame
+	if err := json.Unmarshal(state, &f); err != nil || f.Type != string(chat.KindState) {
+		return fmt.Errorf("page: the settle hello was answered %q, not a state (%v)", state, err)
+	}
+	p.fromList(f.Members, 0, true)
+	p.count = max(p.count, len(p.members))
+	return nil
+}
+
+// Names lists the members the page shows, sorted.
+func (p *Page) Names() []string {
+	out := make([]string, 0, len(p.members))
+	for _, n := range p.members {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Count is the room's count the page shows; ok is false before any.
+func (p *Page) Count() (n int, ok bool) { return p.count, p.counted }
+
+// mark applies a claim (here) or release of name at ts, if newer than the
+// last one applied for it. At an equal ts being there wins.
+func (p *Page) mark(name string, ts int64, here bool) {
+	if p.members == nil {
+		p.members, p.last = map[string]string{}, map[string]mark{}
+	}
+	k := chat.Fold(name)
+	if l, ok := p.last[k]; ok && (ts < l.ts || (ts == l.ts && (l.here || !here))) {
+		return
+	}
+	if here {
+		p.members[k] = name
+	} else {
+		delete(p.members, k)
+	}
+	p.last[k] = mark{ts, here}
+}
+
+// fromList is a whole list read at ts (settled: before every ts): a name
+// claimed at or after ts stays, a name released after it is not brought
+// back, any other name is in exactly when listed. It remembers nothing.
+func (p *Page) fromList(list []string, ts int64, settled bool) {
+	listed := byFold(list)
+	next := map[string]string{}
+	for _, k := range slices.Concat(keys(p.members), keys(listed)) {
+		l, marked := p.last[k]
+		shown, isShown := p.members[k]
+		switch {
+		case marked && l.here && (settled || l.ts >= ts) && isShown:
+			next[k] = shown
+		case marked && !l.here && (settled || l.ts > ts):
+		default:
+			if n, in := listed[k]; in {
+				next[k] = n
+			}
+		}
+	}
+	p.members = next
+	if p.last == nil {
+		p.last = map[string]mark{}
+	}
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func byFold(names []string) map[string]string {
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[chat.Fold(n)] = n
+	}
+	return m
+}

@@ -1,0 +1,65 @@
+package chattest
+
+import (
+	"slices"
+	"testing"
+)
+
+// The page model follows frontend/src/presence.ts: these cases mirror
+// frontend/test/presence.test.ts where they overlap.
+func TestPageKeepsTheListAsThePageDoes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		frames []string
+		settle string
+		want   []string
+		count  int
+	}{
+		{"a state is the list", []string{`{"type":"state","members":["Ann","Bob"],"count":3}`}, "", []string{"Ann", "Bob"}, 3},
+		{"a left that arrives after the rejoin it preceded is not applied", []string{
+			`{"type":"state","members":["Ann","Bob"],"count":2}`,
+			`{"type":"joined","name":"Ann","ts":20,"count":2}`,
+			`{"type":"left","name":"Ann","ts":10,"count":1}`,
+		}, "", []string{"Ann", "Bob"}, 1},
+		{"a rename releases the old name and claims the new one", []string{
+			`{"type":"state","members":["Ann","Bob"],"count":2}`,
+			`{"type":"renamed","oldName":"Ann","name":"Cid","ts":5}`,
+		}, "", []string{"Bob", "Cid"}, 2},
+		{"a members frame does not bring back a name released after it", []string{
+			`{"type":"state","members":["Ann","Bob"],"count":2}`,
+			`{"type":"left","name":"Ann","ts":30,"count":1}`,
+			`{"type":"members","members":["Ann","Bob"],"gone":["Cid"],"ts":20,"count":2}`,
+		}, "", []string{"Bob"}, 2},
+		{"the settle list adds whom the state missed, and undoes no frame", []string{
+			`{"type":"state","members":["Bob"],"count":1}`,
+			`{"type":"left","name":"Ann","ts":30,"count":1}`,
+		}, `{"type":"state","members":["Ann","Bob","Cid"],"count":3}`, []string{"Bob", "Cid"}, 2},
+		{"a pong's count is the count", []string{
+			`{"type":"state","members":["Bob"],"count":1}`,
+			`{"type":"pong","ts":1,"count":4}`,
+		}, "", []string{"Bob"}, 4},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var p Page
+			for _, f := range c.frames {
+				if err := p.Apply([]byte(f)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.settle != "" {
+				if err := p.Settle([]byte(c.settle)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := p.Names(); !slices.Equal(got, c.want) {
+				t.Errorf("members %v, want %v", got, c.want)
+			}
+			if n, ok := p.Count(); !ok || n != c.count {
+				t.Errorf("count %d (%v), want %d", n, ok, c.count)
+			}
+		})
+	}
+}
