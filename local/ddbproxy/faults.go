@@ -43,6 +43,14 @@ type Faults struct {
 	// one of its items (the proxy runs transactions one at a time, so it
 	// never conflicts by itself). The SDK does not retry it. Default nil.
 	Conflict func(w Write) bool
+	// Drop, when it returns true for a request, neither forwards nor
+	// answers it: the proxy ends the connection, as if the caller had died
+	// while sending it. It is asked about every request (reads too), after
+	// Before. A test uses it to kill an invocation at an exact request:
+	// the predicate cancels the invocation's context, so the SDK does not
+	// retry (if it does not, the SDK retries and Drop is asked again). It
+	// may be called concurrently. Default nil: never.
+	Drop func(r Write) bool
 	// Unavailable answers every request with 500 InternalServerError
 	// without forwarding it: DynamoDB failing as a whole, as its
 	// SystemErrors metric counts it (the SDK retries, then the handler

@@ -232,10 +232,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if f.Before != nil && op != "" {
+	if (f.Before != nil || f.Drop != nil) && op != "" {
 		var in struct{ TableName string }
 		_ = json.Unmarshal(body, &in)
-		f.Before(Write{Op: op, Table: in.TableName, Body: body})
+		req := Write{Op: op, Table: in.TableName, Body: body}
+		if f.Before != nil {
+			f.Before(req)
+		}
+		if f.Drop != nil && f.Drop(req) {
+			panic(http.ErrAbortHandler) // no answer: the connection ends
+		}
 	}
 
 	switch op {

@@ -344,6 +344,32 @@ func TestBeforeRunsAtThatPointOfTheRequest(t *testing.T) {
 	}
 }
 
+// A dropped request is neither applied nor answered: the caller that
+// dropped it (a test killing an invocation) cancels its context, and the
+// SDK gives up without a retry.
+func TestDropNeitherForwardsNorAnswers(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t, Faults{})
+	ctx, kill := context.WithCancel(testkit.Context(t, time.Minute))
+	var asked atomic.Int64
+	fx.proxy.SetFaults(Faults{Drop: func(w Write) bool {
+		asked.Add(1)
+		kill()
+		return w.Op == "PutItem"
+	}})
+	if _, err := fx.via.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(fx.conns), Item: conn("a", "lobby", "Alice")}); err == nil {
+		t.Fatal("a dropped PutItem succeeded")
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("Drop was asked %d times; want once (the SDK does not retry once the context is cancelled)", n)
+	}
+	out, err := fx.direct.GetItem(testkit.Context(t, time.Minute), &dynamodb.GetItemInput{TableName: aws.String(fx.conns),
+		Key: map[string]types.AttributeValue{contract.ConnPK: s("c#a")}, ConsistentRead: aws.Bool(true)})
+	if err != nil || out.Item != nil {
+		t.Errorf("after the drop the item is %v (err %v); want none: a dropped request is not forwarded", out.Item, err)
+	}
+}
+
 func TestLatencyDelaysEveryRequest(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t, time.Minute)
