@@ -44,6 +44,8 @@ export class MemberList {
   private readonly selected = new Map<string, string>();
   /** The room's count as the server last said it; null before any. */
   private total: number | null = null;
+  /** The server counts the room exactly (it sent a count): the list never corrects it. */
+  private exact = false;
   /** A big room: names are not announced, the list is read on demand. */
   private big = false;
   /** The whole list read with the members action (big rooms), by folded name. */
@@ -97,6 +99,7 @@ export class MemberList {
     this.members = [];
     this.selected.clear();
     this.total = null;
+    this.exact = false;
     this.big = false;
     this.directory = this.reading = null;
     this.search.value = '';
@@ -112,6 +115,7 @@ export class MemberList {
   apply(f: MemberFrame): void {
     if (f.type === 'state') {
       this.total = f.count ?? f.members.length;
+      this.exact = f.count !== undefined;
       this.big = f.membersCursor !== undefined || this.total > PRESENCE_LIVE_MAX;
       this.directory = null;
     } else if (f.count !== undefined) {
@@ -129,7 +133,11 @@ export class MemberList {
     this.presence = next;
     this.members = sortNames(presentNames(next));
     if (!this.big) for (const k of [...this.selected.keys()]) if (!next.members.has(k)) this.selected.delete(k);
-    if (f.type === 'state' || f.type === 'settled') this.total = Math.max(this.total ?? 0, this.members.length);
+    // A server before counts: the list is all there is. The list is read
+    // from a lagging index, so a counted room keeps its exact count.
+    if ((f.type === 'state' || f.type === 'settled') && !this.exact) {
+      this.total = Math.max(this.total ?? 0, this.members.length);
+    }
     this.renderMembers();
     this.renderRecipients();
   }

@@ -161,14 +161,11 @@ func (inv *invocation) members(req request) []byte {
 	if err != nil {
 		return inv.internal(req, "count members", err)
 	}
-	if cursor == "" && next == "" {
-		// The whole list in one page: the caller is in it even if the index
-		// has not caught up with its $connect yet, and the count is at
-		// least the list (a room counted before counts were kept).
-		if !slices.ContainsFunc(ms, func(m Member) bool { return m.ConnID == c.ID }) {
-			ms = append(ms, Member{ConnID: c.ID, Name: c.Name, AccountID: c.AccountID})
-		}
-		count = max(count, len(ms))
+	// The whole list in one page: the caller is in it even if the index has
+	// not caught up with its $connect yet. The count is the exact count
+	// item's; the list may lag either way and never corrects it.
+	if cursor == "" && next == "" && !slices.ContainsFunc(ms, func(m Member) bool { return m.ConnID == c.ID }) {
+		ms = append(ms, Member{ConnID: c.ID, Name: c.Name, AccountID: c.AccountID})
 	}
 	inv.m.add(&inv.m.accepted, 1)
 	return encode(memberPageFrame{Type: KindMemberPage, Room: c.Room, Count: count, Members: entries(ms),

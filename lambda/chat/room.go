@@ -26,13 +26,13 @@ func (inv *invocation) hello(req request) []byte {
 	if err != nil {
 		return inv.internal(req, "count members", err)
 	}
-	if cursor == "" {
-		if !slices.ContainsFunc(members, func(m Member) bool { return m.ConnID == c.ID }) {
-			// The room index is eventually consistent: a hello right after
-			// $connect may not find the caller in it yet.
-			members = append(members, Member{ConnID: c.ID, Name: c.Name})
-		}
-		count = max(count, len(members))
+	// The count is the room's count item, exact; the list is read from the
+	// room index, which may lag either way (a newcomer missing, someone who
+	// left still listed), so it never corrects the count.
+	if cursor == "" && !slices.ContainsFunc(members, func(m Member) bool { return m.ConnID == c.ID }) {
+		// A hello right after $connect may not find the caller in the
+		// index yet.
+		members = append(members, Member{ConnID: c.ID, Name: c.Name})
 	}
 	recs, err := inv.store.History(inv.ctx, c.Room, HistoryLimit)
 	if err != nil {
