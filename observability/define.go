@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/groupchat/groupchat/contract"
 )
@@ -48,11 +49,40 @@ func amplify(name, stat string) Metric {
 }
 
 // perOperation is a table's metric summed over the operations the handler
-// calls on it.
-func perOperation(id, name string) Metric {
+// calls on it: metric math over one metric per operation, each part named
+// by its operation in lower case (as CDK's *ForOperations named them, so
+// the deployed parts kept their IDs) and labelled as CDK labelled the sum.
+//
+// Each part is FILL(part, 0): DynamoDB reports an error metric only in a
+// period with errors, and AWS's documentation leaves open both whether
+// `a + b` has a value when b has none and whether such an alarm ignores
+// missing data as every AWS/DynamoDB alarm does. Under the strict reading
+// CDK's plain `a + b + …` fired only when every operation erred in the same
+// period, and kept its state for good once none did; filled, the sum is the
+// errors of whichever operations erred and 0 otherwise, under every reading
+// (TestEveryAlarmFiresOnItsFaultAndClearsUnderEveryReading, local/metrics).
+func perOperation(id, name, label string) Metric {
 	m := table(id, name, Sum)
-	m.Sum = &SumOver{Dimension: DimensionOperation, Values: TableOperations[id]}
+	m.Label = label
+	m.Math = &Math{}
+	var terms []string
+	for _, op := range TableOperations[id] {
+		part := table(id, name, Sum)
+		part.Dims = map[string]string{DimensionOperation: op}
+		p := Part{ID: strings.ToLower(op), Metric: part}
+		m.Math.Parts = append(m.Math.Parts, p)
+		terms = append(terms, "FILL("+p.ID+", 0)")
+	}
+	m.Math.Expression = strings.Join(terms, " + ")
 	return m
+}
+
+func throttles(id string) Metric {
+	return perOperation(id, "ThrottledRequests", "Sum of throttled requests across all operations")
+}
+
+func systemErrors(id string) Metric {
+	return perOperation(id, "SystemErrors", "Sum of errors across all operations")
 }
 
 // authFailures is contract.MetricAuthFailures summed over every reason (or
@@ -106,8 +136,8 @@ func tableRow(id string) Row {
 	return Row{
 		graph(id+" consumed capacity", table(id, "ConsumedReadCapacityUnits", Sum), table(id, "ConsumedWriteCapacityUnits", Sum)),
 		// Two graphs: both sums name their parts by operation.
-		graph(id+" throttled requests", perOperation(id, "ThrottledRequests")),
-		graph(id+" system errors", perOperation(id, "SystemErrors")),
+		graph(id+" throttled requests", throttles(id)),
+		graph(id+" system errors", systemErrors(id)),
 		graph(id+" latency (ms)", latency...),
 	}
 }
@@ -189,9 +219,9 @@ func alarms(e Env) []Alarm {
 	}
 	for _, t := range contract.Tables() {
 		out = append(out,
-			ge(t.ID+"Throttles", t.ID+" table throttled requests", perOperation(t.ID, "ThrottledRequests"), 1,
+			ge(t.ID+"Throttles", t.ID+" table throttled requests", throttles(t.ID), 1,
 				"On-demand tables throttle only past their account or partition limits: any throttle lost a request."),
-			ge(t.ID+"SystemErrors", t.ID+" table system errors", perOperation(t.ID, "SystemErrors"), 1,
+			ge(t.ID+"SystemErrors", t.ID+" table system errors", systemErrors(t.ID), 1,
 				"DynamoDB answered 500: the SDK retries, but each one is a request DynamoDB failed."))
 	}
 	out = append(out,

@@ -13,7 +13,6 @@
 package observability
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/groupchat/groupchat/contract"
@@ -86,17 +85,35 @@ const (
 	Missing      MissingData = "missing"
 )
 
-// SumOver makes a Metric the sum of several metrics that differ in one
-// dimension: with Values, of exactly those (CloudWatch metric math, as
-// DynamoDB's per-operation metrics are summed); without, of every value
-// the dimension has (a Metrics Insights query, so a value the function adds
-// later is counted without a change here).
+// SumOver makes a Metric the sum of every value one dimension has (a
+// Metrics Insights query, so a value the function adds later is counted
+// without a change here).
 type SumOver struct {
 	Dimension string
-	Values    []string
 	// GroupBy draws one line per value instead of their sum (Metrics
-	// Insights' GROUP BY); only without Values.
+	// Insights' GROUP BY).
 	GroupBy bool
+}
+
+// MaxMathMetrics is CloudWatch's limit on the metrics one metric-math alarm
+// may read (a hard limit).
+const MaxMathMetrics = 10
+
+// Math makes a Metric a CloudWatch metric-math expression over named
+// metrics, as the stack deploys it and the local evaluator computes it.
+type Math struct {
+	// Expression is the metric math, naming the parts by their IDs.
+	Expression string
+	// Parts are the metrics the expression reads, in order.
+	Parts []Part
+}
+
+// Part is one metric of a Math expression.
+type Part struct {
+	// ID is the part's name in the expression (CloudWatch: a lowercase
+	// letter first, then letters, digits and underscores).
+	ID     string
+	Metric Metric
 }
 
 // Metric is one line of a graph, or an alarm's metric.
@@ -112,9 +129,12 @@ type Metric struct {
 	Table string
 	// Sum, when set, makes the metric a sum over one dimension.
 	Sum *SumOver
+	// Math, when set, makes the metric an expression over other metrics
+	// (Namespace, Name and Stat then say what its parts are).
+	Math *Math
 	// Label is the line's legend on the dashboard ("" is CloudWatch's
-	// default). Alarm metrics have none: a label would turn an alarm's
-	// metric into metric math.
+	// default). Alarm metrics other than Math have none: a label would
+	// turn an alarm's metric into metric math.
 	Label string
 }
 
@@ -129,12 +149,37 @@ func (m Metric) Key() string {
 		k += " " + d + "=" + m.Dims[d]
 	}
 	if m.Sum != nil {
-		k += fmt.Sprintf(" sum over %s%v", m.Sum.Dimension, m.Sum.Values)
+		k += " sum over " + m.Sum.Dimension
 		if m.Sum.GroupBy {
 			k += " by"
 		}
 	}
+	if m.Math != nil {
+		k += " = " + m.Math.Expression
+	}
 	return k
+}
+
+// Reads returns the metrics m reads: its Math parts, or m itself.
+func (m Metric) Reads() []Metric {
+	if m.Math == nil {
+		return []Metric{m}
+	}
+	var out []Metric
+	for _, p := range m.Math.Parts {
+		out = append(out, p.Metric.Reads()...)
+	}
+	return out
+}
+
+// ReadsNamespace reports whether any metric m reads is in namespace ns.
+func (m Metric) ReadsNamespace(ns string) bool {
+	for _, r := range m.Reads() {
+		if r.Namespace == ns {
+			return true
+		}
+	}
+	return false
 }
 
 // Widget is one dashboard widget: a text line (Text set) or a graph.

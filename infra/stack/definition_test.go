@@ -21,12 +21,12 @@ var resourceDims = map[string][]string{
 }
 
 // drawn is one visible line of a graph as the dashboard body has it: a
-// metric with its dimensions, or an expression with the metrics it sums.
+// metric with its dimensions, or an expression with the metrics it reads.
 type drawn struct {
-	namespace, name, stat, label string
-	dims                         map[string]any
-	expression                   string
-	parts                        []drawn // the hidden metrics of an expression
+	namespace, name, stat, label, id string
+	dims                             map[string]any
+	expression                       string
+	parts                            []drawn // the hidden metrics of an expression
 }
 
 // drawnLines parses a graph widget's "metrics" into its visible lines.
@@ -51,6 +51,7 @@ func drawnLines(t *testing.T, w map[string]any) []drawn {
 				d.stat = s
 			}
 			d.label, _ = opts["label"].(string)
+			d.id, _ = opts["id"].(string)
 		}
 		for i := 2; i+1 < end; i += 2 {
 			d.dims[parts[i].(string)] = parts[i+1]
@@ -67,7 +68,7 @@ func drawnLines(t *testing.T, w map[string]any) []drawn {
 
 // matches says how a drawn line differs from the definition's metric ("" if not).
 func (d drawn) matches(s *synthesized, m observability.Metric) string {
-	if m.Sum != nil && len(m.Sum.Values) == 0 { // a Metrics Insights query
+	if m.Sum != nil { // a Metrics Insights query
 		want := fmt.Sprintf("SELECT SUM(%s) FROM SCHEMA(\"%s\"", m.Name, m.Namespace)
 		if !strings.HasPrefix(d.expression, want) || strings.Contains(d.expression, "GROUP BY "+m.Sum.Dimension) != m.Sum.GroupBy {
 			return fmt.Sprintf("expression %q, want %s… (group by %v)", d.expression, want, m.Sum.GroupBy)
@@ -77,16 +78,17 @@ func (d drawn) matches(s *synthesized, m observability.Metric) string {
 		}
 		return ""
 	}
-	if m.Sum != nil { // metric math over the listed values
-		var values []string
-		for _, p := range d.parts {
-			if p.namespace != m.Namespace || p.name != m.Name || p.stat != m.Stat {
-				return fmt.Sprintf("part %s/%s %s, want %s", p.namespace, p.name, p.stat, m.Key())
-			}
-			values = append(values, fmt.Sprint(p.dims[m.Sum.Dimension]))
+	if m.Math != nil {
+		if d.expression != m.Math.Expression || d.label != m.Label {
+			return fmt.Sprintf("expression %q labelled %q, want %q labelled %q", d.expression, d.label, m.Math.Expression, m.Label)
 		}
-		if d.expression == "" || !slices.Equal(values, m.Sum.Values) {
-			return fmt.Sprintf("expression %q over %v, want the sum over %v", d.expression, values, m.Sum.Values)
+		if len(d.parts) != len(m.Math.Parts) {
+			return fmt.Sprintf("%d parts, the definition's expression reads %d", len(d.parts), len(m.Math.Parts))
+		}
+		for _, p := range d.parts {
+			if diff := partDiff(p.id, p.namespace, p.name, p.stat, p.dims, m.Math); diff != "" {
+				return diff
+			}
 		}
 		return ""
 	}
@@ -208,7 +210,7 @@ func TestAlarmsAreTheDefinition(t *testing.T) {
 // alarmMetric says how an alarm's metric differs from the definition's.
 func alarmMetric(p map[string]any, m observability.Metric) string {
 	period := observability.Period.Seconds()
-	if m.Sum == nil {
+	if m.Sum == nil && m.Math == nil {
 		stat := p["Statistic"]
 		if stat == nil {
 			stat = p["ExtendedStatistic"]
@@ -234,29 +236,64 @@ func alarmMetric(p map[string]any, m observability.Metric) string {
 	}
 	first := metrics[0].(map[string]any)
 	expr, _ := first["Expression"].(string)
-	if len(m.Sum.Values) == 0 {
+	if m.Sum != nil { // a Metrics Insights query
 		if !strings.HasPrefix(expr, fmt.Sprintf("SELECT SUM(%s) FROM SCHEMA(\"%s\"", m.Name, m.Namespace)) || first["Period"] != period {
 			return fmt.Sprintf("expression %q per %v s, want the sum of %s", expr, first["Period"], m.Key())
 		}
 		return ""
 	}
-	var values []string
-	for _, x := range metrics[1:] {
-		stat := x.(map[string]any)["MetricStat"].(map[string]any)
-		metric := stat["Metric"].(map[string]any)
-		if metric["MetricName"] != m.Name || metric["Namespace"] != m.Namespace || stat["Stat"] != m.Stat || stat["Period"] != period {
-			return fmt.Sprintf("part %v, want %s", stat, m.Key())
-		}
-		for _, d := range metric["Dimensions"].([]any) {
-			if d := d.(map[string]any); d["Name"] == m.Sum.Dimension {
-				values = append(values, d["Value"].(string))
-			}
-		}
+	if m.Math == nil || expr != m.Math.Expression {
+		return fmt.Sprintf("expression %q, want %s", expr, m.Key())
 	}
-	if expr == "" || !slices.Equal(values, m.Sum.Values) {
-		return fmt.Sprintf("expression %q over %v, want the sum over %v", expr, values, m.Sum.Values)
+	if len(metrics)-1 != len(m.Math.Parts) {
+		return fmt.Sprintf("%d parts, the definition's expression reads %d", len(metrics)-1, len(m.Math.Parts))
+	}
+	for _, x := range metrics[1:] {
+		x := x.(map[string]any)
+		stat := x["MetricStat"].(map[string]any)
+		metric := stat["Metric"].(map[string]any)
+		if stat["Period"] != period {
+			return fmt.Sprintf("part %v per %v s, want %v s", x["Id"], stat["Period"], period)
+		}
+		dims := map[string]any{}
+		for _, d := range metric["Dimensions"].([]any) {
+			d := d.(map[string]any)
+			dims[d["Name"].(string)] = d["Value"]
+		}
+		id, _ := x["Id"].(string)
+		ns, _ := metric["Namespace"].(string)
+		name, _ := metric["MetricName"].(string)
+		st, _ := stat["Stat"].(string)
+		if diff := partDiff(id, ns, name, st, dims, m.Math); diff != "" {
+			return diff
+		}
 	}
 	return ""
+}
+
+// partDiff says how one deployed part of an expression differs from the
+// definition's part of that ID ("" if not).
+func partDiff(id, namespace, name, stat string, dims map[string]any, m *observability.Math) string {
+	for _, p := range m.Parts {
+		if p.ID != id {
+			continue
+		}
+		if namespace != p.Metric.Namespace || name != p.Metric.Name || stat != p.Metric.Stat {
+			return fmt.Sprintf("part %s is %s/%s %s, want %s %s", id, namespace, name, stat, p.Metric.Key(), p.Metric.Stat)
+		}
+		want := slices.Concat(resourceDims[p.Metric.Namespace], slices.Collect(maps.Keys(p.Metric.Dims)))
+		slices.Sort(want)
+		if got := slices.Sorted(maps.Keys(dims)); !slices.Equal(got, want) {
+			return fmt.Sprintf("part %s has dimensions %v, want %v", id, got, want)
+		}
+		for k, v := range p.Metric.Dims {
+			if dims[k] != v {
+				return fmt.Sprintf("part %s has %s=%v, want %s", id, k, dims[k], v)
+			}
+		}
+		return ""
+	}
+	return fmt.Sprintf("part %q is not in the definition's expression %q", id, m.Expression)
 }
 
 // TestTableOperationsAreTheGrantedOnes: the definition's operations per

@@ -55,6 +55,9 @@ func stat(s string) *awscloudwatch.MetricOptions {
 // metric binds a metric of the definition to this stack's resources: the
 // stage, the function, a table, the Amplify app.
 func (m monitored) metric(om observability.Metric) awscloudwatch.IMetric {
+	if om.Math != nil {
+		return m.math(om)
+	}
 	opts := stat(om.Stat)
 	if om.Label != "" {
 		opts.Label = jsii.String(om.Label)
@@ -80,8 +83,26 @@ func (m monitored) metric(om observability.Metric) awscloudwatch.IMetric {
 	panic(fmt.Sprintf("observability: no binding for %s", om.Key()))
 }
 
-// tableMetric is a table's metric; a sum over its operations is the
-// table's own metric-math sum (CDK's *ForOperations).
+// math is the definition's metric math over its parts, each bound as any
+// other metric: the expression deployed is the one the local evaluator
+// computes and the tests run under every reading of CloudWatch's rules.
+func (m monitored) math(om observability.Metric) awscloudwatch.IMetric {
+	if len(om.Math.Parts) > observability.MaxMathMetrics {
+		panic(fmt.Sprintf("observability: %s reads %d metrics, CloudWatch allows %d", om.Key(), len(om.Math.Parts), observability.MaxMathMetrics))
+	}
+	using := make(map[string]awscloudwatch.IMetric, len(om.Math.Parts))
+	for _, p := range om.Math.Parts {
+		using[p.ID] = m.metric(p.Metric)
+	}
+	props := &awscloudwatch.MathExpressionProps{Expression: jsii.String(om.Math.Expression), UsingMetrics: &using, Period: period}
+	if om.Label != "" {
+		props.Label = jsii.String(om.Label)
+	}
+	return awscloudwatch.NewMathExpression(props)
+}
+
+// tableMetric is a table's metric (with its dimensions beyond the table's
+// name, such as the operation).
 func (m monitored) tableMetric(om observability.Metric, opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
 	var spec TableSpec
 	for _, s := range m.data.Specs {
@@ -91,23 +112,6 @@ func (m monitored) tableMetric(om observability.Metric, opts *awscloudwatch.Metr
 	}
 	if spec.Table == nil {
 		panic(fmt.Sprintf("observability: %s names table %q, which the stack does not have", om.Key(), om.Table))
-	}
-	if om.Sum != nil {
-		var ops []awsdynamodb.Operation
-		for _, v := range om.Sum.Values {
-			for op, name := range opNames {
-				if name == v {
-					ops = append(ops, op)
-				}
-			}
-		}
-		switch om.Name {
-		case "ThrottledRequests":
-			return spec.Table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Operations: &ops, Period: period})
-		case "SystemErrors":
-			return spec.Table.MetricSystemErrorsForOperations(&awsdynamodb.SystemErrorsForOperationsMetricOptions{Operations: &ops, Period: period})
-		}
-		panic(fmt.Sprintf("observability: no per-operation sum of %s", om.Name))
 	}
 	dims := map[string]*string{observability.DimensionTableName: spec.Table.TableName()}
 	for k, v := range om.Dims {

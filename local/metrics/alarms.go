@@ -41,15 +41,18 @@ type AlarmStatus struct {
 // missing the alarm goes to OK (notBreaching), ALARM (breaching),
 // INSUFFICIENT_DATA (missing) or stays as it is (ignore). As on AWS, an
 // alarm on a metric in the AWS/DynamoDB namespace always ignores missing
-// data, whatever its TreatMissingData. Every alarm starts in
-// INSUFFICIENT_DATA.
+// data, whatever its TreatMissingData; so does, under the default
+// (strictest) Reading, an alarm whose metric math reads one. A metric-math
+// alarm's datapoints are its expression's, computed under the evaluator's
+// Reading. Every alarm starts in INSUFFICIENT_DATA.
 type Evaluator struct {
 	store  *Store
 	alarms []observability.Alarm
 	period time.Duration
 
-	mu     sync.Mutex
-	status map[string]*AlarmStatus
+	mu      sync.Mutex
+	status  map[string]*AlarmStatus
+	reading Reading
 }
 
 // NewEvaluator evaluates alarms over store with periods of period (the
@@ -61,6 +64,14 @@ func NewEvaluator(store *Store, alarms []observability.Alarm, period time.Durati
 		e.status[a.ID] = &AlarmStatus{ID: a.ID, State: StateInsufficientData, Reason: "not evaluated yet", Since: now}
 	}
 	return e
+}
+
+// SetReading makes the evaluator follow reading r from its next
+// evaluation on (default: the strictest, Reading{}).
+func (e *Evaluator) SetReading(r Reading) {
+	e.mu.Lock()
+	e.reading = r
+	e.mu.Unlock()
 }
 
 // Period is the evaluator's period.
@@ -100,7 +111,7 @@ func (e *Evaluator) State(id string) AlarmStatus {
 func (e *Evaluator) evaluate(a observability.Alarm, current State, last time.Time) (State, string, []*float64) {
 	n := max(a.EvaluationPeriods, 1)
 	first := last.Add(-time.Duration(n-1) * e.period)
-	lines := e.store.Query(a.Metric, e.period, first, last)
+	lines := e.store.QueryAs(e.reading, a.Metric, e.period, first, last)
 	byStart := map[time.Time]float64{}
 	if len(lines) > 0 {
 		for _, p := range lines[0].Points {
@@ -108,7 +119,7 @@ func (e *Evaluator) evaluate(a observability.Alarm, current State, last time.Tim
 		}
 	}
 	treat := a.TreatMissingData
-	if a.Metric.Namespace == observability.NamespaceDynamoDB {
+	if a.Metric.ReadsNamespace(observability.NamespaceDynamoDB) && (a.Metric.Math == nil || !e.reading.MathFollowsTreatment) {
 		treat = observability.Ignore
 	}
 	evaluated := make([]*float64, 0, n)

@@ -189,12 +189,25 @@ func localDims(m observability.Metric) map[string]string {
 
 // Query returns the metric's lines over the periods from from to to
 // (period starts, both included): a period without samples has no
-// datapoint (CloudWatch's missing data).
+// datapoint (CloudWatch's missing data). Metric math is computed under the
+// strictest reading (Reading{}).
 func (s *Store) Query(m observability.Metric, period time.Duration, from, to time.Time) []Line {
+	return s.QueryAs(Reading{}, m, period, from, to)
+}
+
+// QueryAs is Query with metric math computed under reading r.
+func (s *Store) QueryAs(r Reading, m observability.Metric, period time.Duration, from, to time.Time) []Line {
 	from, to = periodStart(from, period), periodStart(to, period)
-	dims := localDims(m)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.query(r, m, period, from, to)
+}
+
+func (s *Store) query(r Reading, m observability.Metric, period time.Duration, from, to time.Time) []Line {
+	if m.Math != nil {
+		return []Line{s.math(r, m, period, from, to)}
+	}
+	dims := localDims(m)
 	if m.Sum == nil {
 		var values map[time.Time][]float64
 		if ses := s.match(m.Namespace, m.Name, dims, ""); len(ses) == 1 {
@@ -202,18 +215,10 @@ func (s *Store) Query(m observability.Metric, period time.Duration, from, to tim
 		}
 		return []Line{{Label: m.Label, Points: points(values, m.Stat, from, to, period)}}
 	}
-	// A sum over one dimension: the statistic of each series, summed per
-	// period where any has data.
-	var ses []*series
-	if len(m.Sum.Values) > 0 {
-		for _, v := range m.Sum.Values {
-			d := maps.Clone(dims)
-			d[m.Sum.Dimension] = v
-			ses = append(ses, s.match(m.Namespace, m.Name, d, "")...)
-		}
-	} else {
-		ses = s.match(m.Namespace, m.Name, dims, m.Sum.Dimension)
-	}
+	// A Metrics Insights SUM over every value of one dimension: the
+	// statistic of each series, aggregated per period over the series
+	// that have data in it (an aggregation, not metric math's +).
+	ses := s.match(m.Namespace, m.Name, dims, m.Sum.Dimension)
 	if m.Sum.GroupBy {
 		var lines []Line
 		for _, se := range ses {
@@ -227,13 +232,54 @@ func (s *Store) Query(m observability.Metric, period time.Duration, from, to tim
 			total[p.Start] += p.Value
 		}
 	}
+	return []Line{{Label: m.Label, Points: ordered(total, from, to, period)}}
+}
+
+// math computes a metric-math expression from its parts' datapoints.
+func (s *Store) math(r Reading, m observability.Metric, period time.Duration, from, to time.Time) Line {
 	line := Line{Label: m.Label}
+	c := &mathContext{parts: map[string]map[time.Time]float64{}, reading: r}
+	var ids []string
+	for _, p := range m.Math.Parts {
+		ids = append(ids, p.ID)
+		byStart := map[time.Time]float64{}
+		if lines := s.query(r, p.Metric, period, from, to); len(lines) == 1 {
+			for _, d := range lines[0].Points {
+				byStart[d.Start] = d.Value
+			}
+		}
+		c.parts[p.ID] = byStart
+	}
+	e, err := parseMath(m.Math.Expression, ids)
+	if err != nil {
+		// TestEveryExpressionIsOneTheEvaluatorComputes keeps the
+		// definition's expressions parseable; this one draws nothing.
+		line.Label = err.Error()
+		return line
+	}
 	for p := from; !p.After(to); p = p.Add(period) {
-		if v, ok := total[p]; ok {
-			line.Points = append(line.Points, Datapoint{p, v})
+		c.periods = append(c.periods, p)
+	}
+	v := e.eval(c)
+	if v.scalar {
+		for _, p := range c.periods {
+			line.Points = append(line.Points, Datapoint{p, v.s})
+		}
+		return line
+	}
+	line.Points = ordered(v.ts, from, to, period)
+	return line
+}
+
+// ordered is the datapoints of byStart from from to to, oldest first.
+func ordered(byStart map[time.Time]float64, from, to time.Time, period time.Duration) []Datapoint {
+	var out []Datapoint
+	for p := from; !p.After(to); p = p.Add(period) {
+		if v, ok := byStart[p]; ok {
+			out = append(out, Datapoint{p, v})
 		}
 	}
-	return []Line{line}
+	return out
 }
 
 func points(values map[time.Time][]float64, stat string, from, to time.Time, period time.Duration) []Datapoint {
