@@ -14,7 +14,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"slices"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -287,9 +286,7 @@ func (inv *invocation) sendPrivateAccount(req request, c Connection, to, unknown
 		return inv.internal(req, "look up recipient", err)
 	}
 	if unknown = append(unknown, missing...); len(unknown) > 0 {
-		p := problem(CodeRecipientsUnknown, "Nobody called %s is in this room.", strings.Join(unknown, ", "))
-		p.Unknown = unknown
-		return inv.fail(req, p)
+		return inv.fail(req, unknownRecipients(unknown))
 	}
 	mine, err := inv.inRoom(c.AccountID, c.Room, "")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -72,9 +73,7 @@ func (inv *invocation) sendPrivate(req request) []byte {
 		}
 	}
 	if len(unknown) > 0 {
-		p := problem(CodeRecipientsUnknown, "Nobody called %s is in this room.", strings.Join(unknown, ", "))
-		p.Unknown = unknown
-		return inv.fail(req, p)
+		return inv.fail(req, unknownRecipients(unknown))
 	}
 	r := Record{Kind: KindPrivate, Room: c.Room, From: c.Name, To: names(recipients), Message: msg, ConnID: c.ID,
 		Readers: readers}
@@ -92,6 +91,24 @@ func (inv *invocation) sendPrivate(req request) []byte {
 	}
 	inv.deliver(targets)
 	return nil
+}
+
+// unknownShown bounds the names the sentence of recipients_unknown lists.
+const unknownShown = 3
+
+// unknownRecipients is the error for names nobody in the room has. Its list
+// carries each of them, at most RecipientsMax (each a clean name, or an
+// invalid one cut by echo), and its sentence the first unknownShown: the
+// frame stays far inside API Gateway's 128 KB whatever the client sent.
+func unknownRecipients(names []string) *Problem {
+	names = names[:min(len(names), RecipientsMax)]
+	listed := strings.Join(names[:min(len(names), unknownShown)], ", ")
+	if more := len(names) - unknownShown; more > 0 {
+		listed += fmt.Sprintf(" (and %d more)", more)
+	}
+	p := problem(CodeRecipientsUnknown, "Nobody called %s is in this room.", listed)
+	p.Unknown = names
+	return p
 }
 
 // recipient finds the member called name in room: the claim's holder, if

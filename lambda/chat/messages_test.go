@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
@@ -104,8 +105,9 @@ func TestOverlongRecipientNamesAreUnknownNotInternalErrors(t *testing.T) {
 	h.GW.Take(alice)
 	huge := strings.Repeat("z", 3000)
 	e := sendErr(t, h, alice, `{"action":"sendPrivate","to":["Bob","`+huge+`"],"message":"x"}`)
-	if e.Code != "recipients_unknown" || len(e.Unknown) != 1 || e.Unknown[0] != huge {
-		t.Fatalf("error = %s %v", e.Code, len(e.Unknown))
+	// Repeated cut to a name's 32 characters, the last one "…".
+	if cut := strings.Repeat("z", chat.NameMax-1) + "…"; e.Code != "recipients_unknown" || len(e.Unknown) != 1 || e.Unknown[0] != cut {
+		t.Fatalf("error = %s %q", e.Code, e.Unknown)
 	}
 	if n := metricTotals(t, h)["InternalErrors"]; n != 0 {
 		t.Fatalf("InternalErrors = %v: a client can set off the internal-error alarm", n)

@@ -131,10 +131,12 @@ func validActions() []string {
 	return []string{ActionHello, ActionPing, ActionMembers, contract.RouteSetName, contract.RouteSendPublic, contract.RouteSendPrivate}
 }
 
-// fail turns a problem into the error frame for the caller.
+// fail turns a problem into the error frame for the caller. The action is
+// repeated cut like a name (an unknown one can be as long as the frame).
 func (inv *invocation) fail(req request, p *Problem) []byte {
-	inv.log.Info("rejected", "code", p.Code, "action", req.Action)
-	return encode(errorFrame{Type: KindError, Problem: *p, Action: req.Action, Ref: req.Ref})
+	action := echo(req.Action, NameMax, NameMaxBytes)
+	inv.log.Info("rejected", "code", p.Code, "action", action)
+	return encode(errorFrame{Type: KindError, Problem: *p, Action: action, Ref: req.Ref})
 }
 
 // internal logs a server-side failure and returns the error frame for it.
@@ -142,7 +144,7 @@ func (inv *invocation) fail(req request, p *Problem) []byte {
 func (inv *invocation) internal(req request, doing string, err error) []byte {
 	inv.log.Error(doing, "error", err)
 	inv.m.add(&inv.m.internal, 1)
-	return encode(errorFrame{Type: KindError, Action: req.Action, Ref: req.Ref,
+	return encode(errorFrame{Type: KindError, Action: echo(req.Action, NameMax, NameMaxBytes), Ref: req.Ref,
 		Problem: Problem{Code: CodeInternal, Message: "The server could not do that just now; please try again."}})
 }
 

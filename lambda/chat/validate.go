@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -166,8 +167,9 @@ func cleanMessage(msg string) (string, *Problem) {
 
 // cleanRecipients dedupes names by Fold and checks the count of distinct
 // names, so a list that names one person many times is one recipient. Names
-// that are not valid names are returned in invalid, once each as given:
-// nobody can be called that. Each distinct string is cleaned once, and the
+// that are not valid names are returned in invalid, once each as given but
+// cut to a name's bounds (echo): nobody can be called that, and the error
+// that lists them must fit in a frame. Each distinct string is cleaned once, and the
 // count stops at the first name past the limit, so a long list of copies
 // (only the frame's size bounds it) costs a map lookup per copy.
 func cleanRecipients(to []string) (valid, invalid []string, p *Problem) {
@@ -182,7 +184,9 @@ func cleanRecipients(to []string) (valid, invalid []string, p *Problem) {
 		}
 		given[raw] = true
 		if name, p := CleanName(raw); p != nil {
-			invalid = append(invalid, raw)
+			if e := echo(raw, NameMax, NameMaxBytes); !slices.Contains(invalid, e) {
+				invalid = append(invalid, e)
+			}
 		} else if f := Fold(name); !folds[f] {
 			folds[f] = true
 			valid = append(valid, name)
@@ -192,4 +196,24 @@ func cleanRecipients(to []string) (valid, invalid []string, p *Problem) {
 		}
 	}
 	return valid, invalid, nil
+}
+
+// echo cuts a string the client sent to at most maxRunes characters and
+// maxBytes bytes of UTF-8, ending in "…" when it was cut, for an error frame
+// to repeat: what an error echoes is bounded by the server, never by the
+// client (docs/design.md, Frame sizes).
+func echo(s string, maxRunes, maxBytes int) string {
+	if utf8.RuneCountInString(s) <= maxRunes && len(s) <= maxBytes {
+		return s
+	}
+	const more = "…"
+	i := 0
+	for n := 0; i < len(s) && n < maxRunes-1; n++ {
+		_, w := utf8.DecodeRuneInString(s[i:])
+		if i+w > maxBytes-len(more) {
+			break
+		}
+		i += w
+	}
+	return s[:i] + more
 }
