@@ -111,6 +111,9 @@ func inPool[T any](inv *invocation, ctx context.Context, items []T, work func(T)
 	}
 feed:
 	for _, it := range items {
+		if ctx.Err() != nil {
+			break // select would still pick a ready worker half the time
+		}
 		select {
 		case next <- it:
 			started++
@@ -121,14 +124,6 @@ feed:
 	close(next)
 	wg.Wait()
 	return started
-}
-
-// fanoutContext ends DeadlineMargin before the invocation's deadline.
-func (inv *invocation) fanoutContext() (context.Context, context.CancelFunc) {
-	if deadline, ok := inv.ctx.Deadline(); ok {
-		return context.WithDeadline(inv.ctx, deadline.Add(-inv.opt.DeadlineMargin))
-	}
-	return context.WithCancel(inv.ctx)
 }
 
 func (inv *invocation) post(ctx context.Context, t target) error {

@@ -23,7 +23,9 @@ const staleRounds = 3
 // same deadline as a fan-out: after a mass drop there can be hundreds.
 func (inv *invocation) removeStale(stale []Member) {
 	removed := map[string]bool{} // by this invocation: the index may still list them
-	for round := 0; len(stale) > 0 && round < staleRounds; round++ {
+	// No round starts inside the deadline margin: the connections found
+	// stale are left for a later broadcast.
+	for round := 0; len(stale) > 0 && round < staleRounds && RetryAllowed(inv.ctx, 0); round++ {
 		gone := inv.removeAll(stale, removed)
 		stale = nil
 		for room, names := range gone {
@@ -53,7 +55,7 @@ func (inv *invocation) removeStale(stale []Member) {
 		}
 	}
 	if len(stale) > 0 {
-		inv.log.Warn("stale connections left for a later broadcast: the rounds of member lists ran out", "count", len(stale))
+		inv.log.Warn("stale connections left for a later broadcast: the rounds of member lists or the time ran out", "count", len(stale))
 		inv.m.add(&inv.m.left, len(stale))
 	}
 }

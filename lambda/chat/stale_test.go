@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,5 +128,79 @@ func TestEveryRecipientOfAFanOutIsCountedOnce(t *testing.T) {
 			}
 			assertEveryRecipientCounted(t, m)
 		})
+	}
+}
+
+// recordKey finds a connection record's key in a request.
+var recordKey = regexp.MustCompile(`"c#[^"]+"`)
+
+// Up to 128 removals run at once after a mass drop, each a transaction on
+// the room's item, and on DynamoDB they cancel one another
+// (TransactionConflict). Here every removal's transaction is cancelled: no
+// retry starts inside the invocation's deadline margin, the handler answers
+// before its deadline, and the next broadcast removes what was left.
+func TestAMassDropInABusyRoomLeavesWhatItCannotRemoveForTheNextBroadcastInsteadOfTimingOut(t *testing.T) {
+	t.Parallel()
+	const margin = 1500 * time.Millisecond
+	h := chattest.New(t, func(o *chat.Options) { o.DeadlineMargin = margin })
+	ids := h.Populate("busy", 200)
+	h.Advance(time.Minute)
+	alice := h.Join("Alice", "busy")
+	for _, id := range ids {
+		h.GW.Vanish(id)
+	}
+	// A removal retries its transaction with pauses that add up to 1.3 s
+	// on average (2.5 s at most): many of the 200 are still retrying when
+	// the cut-off (the deadline less the margin) comes.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	cutoff := deadline.Add(-margin)
+	// A removal started before the cut-off makes its first attempt whenever
+	// it comes to it; only its retries must stop. A retry decided before the
+	// cut-off reaches the proxy a moment later: on a loaded machine,
+	// hundreds of milliseconds. Retries that do not stop at the cut-off
+	// keep coming until the deadline.
+	const flight = margin / 2
+	var (
+		mu          sync.Mutex
+		seen        = map[string]bool{} // records whose removal was tried
+		tried, late int
+	)
+	h.DynamoDB.SetFaults(ddbproxy.Faults{Conflict: func(w ddbproxy.Write) bool {
+		record := recordKey.FindString(string(w.Body))
+		mu.Lock()
+		defer mu.Unlock()
+		tried++
+		if seen[record] && time.Now().After(cutoff.Add(flight)) {
+			late++
+		}
+		seen[record] = true
+		return true
+	}})
+	h.SendCtx(ctx, alice, `{"action":"sendPublic","message":"anyone?"}`)
+	returned := time.Now()
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d removal transactions of %d records cancelled, %d retried inside the margin; the handler returned %s before its deadline (margin %s)",
+		tried, len(seen), late, deadline.Sub(returned), margin)
+	if late > 0 {
+		t.Errorf("%d removal transactions were retried inside the deadline margin", late)
+	}
+	if !returned.Before(deadline) {
+		t.Errorf("the handler returned %s after its deadline", returned.Sub(deadline))
+	}
+	if tried < 200 {
+		t.Fatalf("only %d removal transactions were tried", tried)
+	}
+
+	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.Send(alice, `{"action":"sendPublic","message":"anyone now?"}`)
+	bg := context.Background()
+	if n, err := h.Store.RoomCount(bg, "busy"); err != nil || n != 1 {
+		t.Fatalf("after the next broadcast the room counts %d (%v), want Alice alone", n, err)
+	}
+	if members, err := h.Store.Members(bg, "busy"); err != nil || len(members) != 1 {
+		t.Fatalf("after the next broadcast %d records are left (%v), want Alice's alone", len(members), err)
 	}
 }

@@ -97,18 +97,29 @@ const conflictAttempts = 8
 
 // retryConflicts runs write until it does not conflict with a
 // transaction, at most conflictAttempts times, after a short random pause.
+// It makes no attempt inside the invocation's deadline margin
+// (chat.RetryAllowed): a write that still conflicts then fails, and its
+// caller leaves the work for later, instead of the invocation running to
+// its deadline (up to 128 removals of one broadcast retry at once).
 func retryConflicts(ctx context.Context, write func() error) error {
 	var err error
 	for attempt := range conflictAttempts {
-		if err = write(); !conflicted(err) {
+		if err = write(); !conflicted(err) || attempt == conflictAttempts-1 {
 			return err
 		}
-		t := time.NewTimer(time.Duration(1+rand.IntN(10<<attempt)) * time.Millisecond)
+		pause := time.Duration(1+rand.IntN(10<<attempt)) * time.Millisecond
+		if !chat.RetryAllowed(ctx, pause) {
+			return err
+		}
+		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return err
 		case <-t.C:
+		}
+		if !chat.RetryAllowed(ctx, 0) {
+			return err // the pause ended late: the machine is busy
 		}
 	}
 	return err
