@@ -25,6 +25,9 @@ type Page struct {
 	last    map[string]mark
 	count   int
 	counted bool
+	// exact: the state had a count, which the server keeps exactly; the
+	// list (read from a lagging index) never corrects it.
+	exact bool
 }
 
 type mark struct {
@@ -55,11 +58,10 @@ func (p *Page) Apply(raw []byte) error {
 	switch f.Type {
 	case string(chat.KindState):
 		p.members, p.last = byFold(f.Members), map[string]mark{}
-		p.count, p.counted = len(f.Members), true
-		if f.Count != nil {
+		p.count, p.counted, p.exact = len(p.members), true, f.Count != nil
+		if p.exact {
 			p.count = *f.Count
 		}
-		p.count = max(p.count, len(p.members))
 		return nil
 	case string(chat.KindJoined):
 		p.mark(f.Name, f.TS, true)
@@ -96,7 +98,9 @@ func (p *Page) Settle(state []byte) error {
 		return fmt.Errorf("page: the settle hello was answered %q, not a state (%v)", state, err)
 	}
 	p.fromList(f.Members, 0, true)
-	p.count = max(p.count, len(p.members))
+	if !p.exact {
+		p.count = max(p.count, len(p.members))
+	}
 	return nil
 }
 

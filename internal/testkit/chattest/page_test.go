@@ -34,7 +34,13 @@ func TestPageKeepsTheListAsThePageDoes(t *testing.T) {
 		{"the settle list adds whom the state missed, and undoes no frame", []string{
 			`{"type":"state","members":["Bob"],"count":1}`,
 			`{"type":"left","name":"Ann","ts":30,"count":1}`,
-		}, `{"type":"state","members":["Ann","Bob","Cid"],"count":3}`, []string{"Bob", "Cid"}, 2},
+		}, `{"type":"state","members":["Ann","Bob","Cid"],"count":3}`, []string{"Bob", "Cid"}, 1},
+		{"a counted room keeps its count, whatever the list", []string{
+			`{"type":"state","members":["Ann","Bob"],"count":1}`,
+		}, "", []string{"Ann", "Bob"}, 1},
+		{"a room of a server before counts is counted by its list", []string{
+			`{"type":"state","members":["Ann","Bob"]}`,
+		}, `{"type":"state","members":["Ann","Bob","Cid"]}`, []string{"Ann", "Bob", "Cid"}, 3},
 		{"a pong's count is the count", []string{
 			`{"type":"state","members":["Bob"],"count":1}`,
 			`{"type":"pong","ts":1,"count":4}`,
