@@ -177,8 +177,7 @@ func (w *world) rename(d *device, name string) {
 
 // public sends a public message to the tab's room.
 func (w *world) public(d *device) {
-	d.a.seq++
-	text := fmt.Sprintf("pub.%s.%d.%d", d.a.user, d.n, d.a.seq)
+	text := fmt.Sprintf("pub.%s.%d.%d", d.a.user, d.n, d.a.seq.Add(1))
 	w.mu.Lock()
 	w.publics[text] = d.room
 	w.mu.Unlock()
@@ -196,8 +195,7 @@ func (w *world) private(d *device) {
 	for range 1 + d.a.rng.IntN(2) {
 		to = append(to, names[d.a.rng.IntN(len(names))])
 	}
-	d.a.seq++
-	text := fmt.Sprintf("priv.%s.%d.%d", d.a.user, d.n, d.a.seq)
+	text := fmt.Sprintf("priv.%s.%d.%d", d.a.user, d.n, d.a.seq.Add(1))
 	quoted := make([]string, len(to))
 	for i, n := range to {
 		quoted[i] = fmt.Sprintf("%q", n)

@@ -145,8 +145,9 @@ func (w *world) step(a *account) {
 		wg.Wait()
 	case op < 89 && len(live) >= 2:
 		w.tally.op("rename from two tabs")
+		other := renameTo[a.rng.IntN(len(renameTo))]
 		var wg sync.WaitGroup
-		wg.Go(func() { w.rename(live[1], renameTo[a.rng.IntN(len(renameTo))]) })
+		wg.Go(func() { w.rename(live[1], other) })
 		w.rename(live[0], name)
 		wg.Wait()
 	case op < 93 && len(idle) > 0:

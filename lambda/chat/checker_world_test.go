@@ -56,8 +56,8 @@ type account struct {
 	id, user string
 	rng      *rand.Rand
 	devices  []*device
-	seq      int
-	named    bool // has had its first name
+	seq      atomic.Int64 // two tabs of the account may send at once
+	named    bool         // has had its first name
 	// unsure: a rename was answered internal, so the checker no longer
 	// knows which names the account holds from then on.
 	unsure time.Time
@@ -209,8 +209,7 @@ func (w *world) event(f func()) {
 // send sends a frame with a fresh ref (and, for messages, that ref as the
 // text, so every copy can be traced) and returns the ref and its answer.
 func (w *world) send(d *device, action, fields string) (ref string, answer frame, t0, t1 time.Time) {
-	d.a.seq++
-	ref = fmt.Sprintf("%s.%d.%s.%d", d.a.user, d.n, action, d.a.seq)
+	ref = fmt.Sprintf("%s.%d.%s.%d", d.a.user, d.n, action, d.a.seq.Add(1))
 	if fields != "" {
 		fields = "," + fields
 	}
