@@ -112,6 +112,7 @@ type Gateway struct {
 	inbox   map[string][]json.RawMessage
 	failing map[string]bool
 	posts   atomic.Int64
+	drop    func(id string) bool // Cut's: posts of a killed invocation
 	// Latency, when set, delays every POST, like a call to AWS would take.
 	Latency time.Duration
 	// Discard, when set, drops delivered frames instead of keeping them in
@@ -135,6 +136,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	body, _ := io.ReadAll(r.Body)
 	g.posts.Add(1)
+	g.mu.Lock()
+	drop := g.drop
+	g.mu.Unlock()
+	if drop != nil && drop(id) {
+		panic(http.ErrAbortHandler) // neither delivered nor answered
+	}
 	if g.Latency > 0 {
 		time.Sleep(g.Latency)
 	}
@@ -157,6 +164,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(http.StatusOK)
 	}
+}
+
+func (g *Gateway) setDrop(fn func(id string) bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.drop = fn
 }
 
 // Open makes a connection live.
@@ -270,7 +283,7 @@ func New(t testing.TB, opts ...Option) *Harness {
 	t.Cleanup(func() { _ = proxy.Close() })
 	h.DynamoDB = proxy
 	cfg := wire.Config{Tables: h.Tables, ManagementEndpoint: h.GW.URL, DynamoDBEndpoint: proxy.Endpoint()}
-	h.Service = wire.New(cfg, local.AWSConfig(), o)
+	h.Service = wire.New(cfg, guarded(local.AWSConfig()), o)
 	h.Store = dynamo.New(db, h.Tables, o.Now)
 	return h
 }
@@ -314,6 +327,22 @@ func (h *Harness) event(ctx context.Context, id, route, body string, query map[s
 	return resp
 }
 
+// Invoke runs one event of a connection's route (a frame's route:
+// contract.SelectRoute) through the handler with ctx, as API Gateway
+// would, and returns the handler's response. It opens nothing on the
+// Gateway: after a $connect API Gateway accepted, call GW.Open.
+func (h *Harness) Invoke(ctx context.Context, id, route, body string, query map[string]string) events.APIGatewayProxyResponse {
+	h.t.Helper()
+	return h.event(ctx, id, route, body, query)
+}
+
+// SignIn gives connection id the authorizer's context of an account (id,
+// username), which API Gateway passes with every event of the connection.
+func (h *Harness) SignIn(id, account, username string) {
+	h.accounts.Store(id, map[string]any{contract.AuthContextAccountID: account, contract.AuthContextUsername: username,
+		"principalId": account})
+}
+
 // Connect opens a connection with the given query (name, room, resume) and
 // returns its id and the $connect response.
 func (h *Harness) Connect(query map[string]string) (string, events.APIGatewayProxyResponse) {
@@ -339,8 +368,7 @@ func (h *Harness) ConnectAs(account, username string, query map[string]string) (
 // so that it can recognise the $connect's requests before it runs.
 func (h *Harness) ConnectAsID(id, account, username string, query map[string]string) events.APIGatewayProxyResponse {
 	h.t.Helper()
-	h.accounts.Store(id, map[string]any{contract.AuthContextAccountID: account, contract.AuthContextUsername: username,
-		"principalId": account})
+	h.SignIn(id, account, username)
 	resp := h.event(context.Background(), id, contract.RouteConnect, "", query)
 	if resp.StatusCode == 200 {
 		h.GW.Open(id)

@@ -51,9 +51,19 @@ type pageFrame struct {
 // here, and the settle hello's (sent again a little after connecting) to
 // Settle instead.
 func (p *Page) Apply(raw []byte) error {
+	var head struct{ Type string }
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return fmt.Errorf("page: a frame that is not JSON: %q: %w", raw, err)
+	}
+	switch head.Type {
+	case string(chat.KindState), string(chat.KindJoined), string(chat.KindLeft), string(chat.KindRenamed),
+		string(chat.KindMembers), "presence", "pong":
+	default:
+		return nil // a memberPage's members are objects: the list is not followed from it
+	}
 	var f pageFrame
 	if err := json.Unmarshal(raw, &f); err != nil {
-		return fmt.Errorf("page: a frame that is not JSON: %q: %w", raw, err)
+		return fmt.Errorf("page: a %s frame the page cannot read: %q: %w", head.Type, raw, err)
 	}
 	switch f.Type {
 	case string(chat.KindState):

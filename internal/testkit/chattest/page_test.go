@@ -45,6 +45,10 @@ func TestPageKeepsTheListAsThePageDoes(t *testing.T) {
 			`{"type":"state","members":["Bob"],"count":1}`,
 			`{"type":"pong","ts":1,"count":4}`,
 		}, "", []string{"Bob"}, 4},
+		{"a memberPage answers the members action: the list is not followed from it", []string{
+			`{"type":"state","members":["Bob"],"count":1}`,
+			`{"type":"memberPage","room":"lobby","count":2,"members":[{"name":"Bob"},{"name":"Ann"}],"ref":"m1"}`,
+		}, "", []string{"Bob"}, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
