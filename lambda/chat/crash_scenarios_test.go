@@ -1,0 +1,191 @@
+package chat_test
+
+// What each crash-point scenario kills (crash_test.go), and what the client
+// does after: every route, each action $default serves, and the $connect
+// authorizer.
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/groupchat/groupchat/contract"
+)
+
+// crashScenario is one invocation to kill at every crash point.
+type crashScenario struct {
+	route string // the route key, or "authorizer"
+	what  string // who does what, for the test's name and its reports
+	// open and signed are the modes it runs in (sign-in off, on).
+	open, signed bool
+	// start readies the room and returns the invocation to kill and what
+	// the client does after it (killed: the client got no answer).
+	start func(r *crashRoom) (invoke func(ctx context.Context), after func(killed bool))
+}
+
+const authorizerRoute = "authorizer"
+
+var crashScenarios = []crashScenario{
+	{route: contract.RouteConnect, what: "dave-joins", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		var dave *crashConn
+		return func(ctx context.Context) { dave, _ = r.connect(ctx, "dave", "") },
+			func(bool) { r.connectAgain(&dave, "dave", "") }
+	}},
+	{route: contract.RouteConnect, what: "bob-reconnects", open: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		return r.reconnect("bob", "")
+	}},
+	{route: contract.RouteConnect, what: "alice-phone-reconnects", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		return r.reconnect("alice", "phone")
+	}},
+	{route: authorizerRoute, what: "dave-signs-in", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		var resp events.APIGatewayCustomAuthorizerResponse
+		var err error
+		authorize := func(ctx context.Context) {
+			resp, err = r.h.Service.Authorize(ctx, contract.AuthorizerEvent{Type: "REQUEST",
+				MethodArn:             "arn:aws:execute-api:us-east-1:123456789012:api/test/$connect",
+				QueryStringParameters: map[string]string{contract.AuthQueryParam: "dave", "room": crashRoomName}})
+		}
+		return authorize, func(killed bool) {
+			if killed {
+				authorize(context.Background()) // the handshake failed: the page connects again
+			}
+			allowed := err == nil && len(resp.PolicyDocument.Statement) == 1 && resp.PolicyDocument.Statement[0].Effect == "Allow"
+			switch {
+			case r.signed && !allowed:
+				r.problem("authorizer", "dave's token was not let in: %+v %v", resp.PolicyDocument, err)
+			case !r.signed && allowed:
+				r.problem("authorizer", "without sign-in the authorizer let a connection in")
+			case r.signed:
+				r.join("dave", "")
+			}
+		}
+	}},
+	{route: contract.RouteDisconnect, what: "carol-leaves", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		return r.leave("carol", "")
+	}},
+	{route: contract.RouteDisconnect, what: "alice-closes-phone-keeps-laptop", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		return r.leave("alice", "phone")
+	}},
+	{route: contract.RouteDefault, what: "hello-from-dave", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		dave, resp := r.connect(context.Background(), "dave", "")
+		if dave == nil {
+			r.t.Fatalf("setup: dave could not connect: %d", resp.StatusCode)
+		}
+		return func(ctx context.Context) { r.hello(ctx, dave) }, func(killed bool) {
+			if killed {
+				r.hello(context.Background(), dave)
+			}
+			r.answered(dave, "state")
+		}
+	}},
+	{route: contract.RouteDefault, what: "ping-from-bob", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		bob := r.conn("bob", "")
+		return func(ctx context.Context) { r.send(ctx, bob, `{"action":"ping"}`) }, func(killed bool) {
+			if killed {
+				r.send(context.Background(), bob, `{"action":"ping"}`)
+			}
+			r.answered(bob, "pong")
+		}
+	}},
+	{route: contract.RouteDefault, what: "members-from-bob", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		return r.retried(r.conn("bob", ""), "members", "m1", "", "memberPage")
+	}},
+	{route: contract.RouteSetName, what: "bob-becomes-robert", open: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		return r.retried(r.conn("bob", ""), contract.RouteSetName, "n1", `,"name":"Robert"`, "renamed")
+	}},
+	{route: contract.RouteSetName, what: "alice-laptop-becomes-alicia", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		return r.retried(r.conn("alice", "laptop"), contract.RouteSetName, "n1", `,"name":"Alicia"`, "renamed")
+	}},
+	{route: contract.RouteSendPublic, what: "alice-says-hi", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		return r.retried(r.conn("alice", "laptop"), contract.RouteSendPublic, "p1", `,"message":"hi all"`, "public")
+	}},
+	{route: contract.RouteSendPrivate, what: "alice-to-bob", open: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		alice := r.conn("alice", "")
+		r.privates = append(r.privates, privateSent{from: alice, message: "psst bob", want: r.inRoom("alice", "bob")})
+		return r.retried(alice, contract.RouteSendPrivate, "q1", `,"to":["bob"],"message":"psst bob"`, "private")
+	}},
+	{route: contract.RouteSendPrivate, what: "bob-to-alice-on-two-devices", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		bob := r.conn("bob", "")
+		r.privates = append(r.privates, privateSent{from: bob, message: "psst alice", want: r.inRoom("alice", "bob")})
+		return r.retried(bob, contract.RouteSendPrivate, "q1", `,"to":["alice"],"message":"psst alice"`, "private")
+	}},
+}
+
+// connectAgain is the page after a failed handshake: it connects again
+// (a new connection, the same resume token or account), and says hello.
+func (r *crashRoom) connectAgain(c **crashConn, person, device string) {
+	for try := 0; *c == nil && try < 3; try++ {
+		*c, _ = r.connect(context.Background(), person, device)
+	}
+	if *c == nil {
+		r.problem("retry", "%s could not connect again after the kill", person)
+		return
+	}
+	r.hello(context.Background(), *c)
+	if f := (*c).frames[len((*c).frames)-1]; f.Type == "state" && f.You != person {
+		r.problem("names", "%s connected again asking for the name %q, which is theirs, and is %q (warning %+v)", *c, person, f.You, f.Warning)
+	}
+}
+
+// reconnect: a person's connection drops (its $disconnect comes late), and
+// the page connects again with its resume token (or account).
+func (r *crashRoom) reconnect(person, device string) (func(context.Context), func(bool)) {
+	old := r.conn(person, device)
+	r.vanish(old)
+	var again *crashConn
+	return func(ctx context.Context) { again, _ = r.connect(ctx, person, device) }, func(bool) {
+		r.connectAgain(&again, person, device)
+		r.h.Invoke(context.Background(), old.id, contract.RouteDisconnect, "", nil) // the old connection's, late
+	}
+}
+
+// leave: a person closes a tab; after a killed $disconnect the client is
+// gone and nothing follows.
+func (r *crashRoom) leave(person, device string) (func(context.Context), func(bool)) {
+	c := r.conn(person, device)
+	r.vanish(c)
+	return func(ctx context.Context) { r.h.Invoke(ctx, c.id, contract.RouteDisconnect, "", nil) }, func(bool) {}
+}
+
+// retried sends a frame with a ref; a client that got no answer sends the
+// same frame again. want is the type of the answer that says it worked.
+func (r *crashRoom) retried(c *crashConn, action, ref, fields, want string) (func(context.Context), func(bool)) {
+	s := r.frameWithRef(c, action, ref)
+	s.want = want
+	body := s.body(fields)
+	return func(ctx context.Context) {
+			s.attempts++
+			r.send(ctx, c, body)
+		}, func(killed bool) {
+			if killed {
+				r.drain()
+				if !r.hasRef(c, ref) {
+					s.attempts++
+					r.send(context.Background(), c, body)
+				}
+			}
+		}
+}
+
+// hasRef reports whether the connection got an answer carrying ref.
+func (r *crashRoom) hasRef(c *crashConn, ref string) bool {
+	for _, f := range c.frames {
+		if f.Ref == ref {
+			return true
+		}
+	}
+	return false
+}
+
+// answered records a problem unless the connection's last frame is of the
+// type that answers its request.
+func (r *crashRoom) answered(c *crashConn, typ string) {
+	if n := len(c.frames); n == 0 || c.frames[n-1].Type != typ {
+		r.problem("answers", "%s was not answered with %s after its retry (frames %v)", c, typ, types(c.frames))
+	}
+}
+
+func (r *crashRoom) problem(invariant, format string, args ...any) {
+	r.problems = append(r.problems, violation{invariant, fmt.Sprintf(format, args...)})
+}
