@@ -29,7 +29,7 @@ var knownFailures = map[string]string{
 		"within the index lag; a $disconnect whose removal another finished, see activity-balance), a tab that " +
 		"connected during a rename keeps the old name and a later message catches its record up without a renamed, " +
 		"and the members frame after a stale removal lists the lagging index (a rename just before is undone on " +
-		"every page); branch accounts",
+		"every page: TestAMemberListAfterAStaleRemovalDoesNotUndoARenameJustBefore); branch accounts",
 	"page-count": "a tab that connects within the index lag misses the presence frames of that time, and the page " +
 		"keeps its state's count over its settle hello's; joined and left carry no version, so counts that arrive " +
 		"out of order stand; branch accounts (versions on presence frames)",
@@ -37,8 +37,8 @@ var knownFailures = map[string]string{
 	"private-refused":  "issue 21 item 4: recipients are found through the lagging account index; branch accounts",
 	"private-delivery": "the tabs of a recipient (or of the sender) that connected within the index lag are missed: an account's devices are read from the lagging index; branch accounts",
 	"activity-balance": "a $disconnect's mark applied then failed, and a broadcast's 410 finishes that removal before " +
-		"the SDK's retry: the retry finds no record and neither records the end (no left, the log unbalanced); " +
-		"found by this checker",
+		"the SDK's retry: the retry finds no record and neither records the end (no left, the log unbalanced): " +
+		"TestADisconnectWhoseRemovalABroadcastFinishedStillTellsTheRoom",
 }
 
 // faultBox decides the faults of one scenario: every kind on at once, each
