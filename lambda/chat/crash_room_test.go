@@ -18,6 +18,7 @@ import (
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
 const crashRoomName = "lobby"
@@ -76,6 +77,10 @@ func newCrashRoom(t *testing.T, signed bool) *crashRoom {
 		opts = append(opts, func(o *chat.Options) { o.Verifier = tokenIsAccount{} })
 	}
 	r := &crashRoom{t: t, h: chattest.New(t, opts...), signed: signed, people: map[string]*crashPerson{}, tried: map[string]string{}}
+	// No lag and no stale reads: the crash points are numbered by the
+	// requests of an unkilled run, which must be the same on every run,
+	// and the pages would have to wait out a lag in real time.
+	r.h.DynamoDB.SetFaults(ddbproxy.Faults{})
 	for _, p := range []string{"alice", "bob", "carol", "dave"} {
 		r.people[p] = &crashPerson{key: p}
 	}
