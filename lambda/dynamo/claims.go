@@ -1,0 +1,148 @@
+// Name claims (sign-in off): a name is a room's, held by one connection at
+// a time, taken back by its resume token, released when its holder leaves
+// (docs/design.md, Data model and Writes that are safe to retry).
+
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/lambda/chat"
+)
+
+// ClaimName implements chat.Store. One conditional UpdateItem, plus two
+// GetItems and a PutItem only when the name is held. The update records the
+// holder it replaced (prev), so a retry of an applied claim still reports
+// the connection a resume took the name over from.
+func (s *Store) ClaimName(ctx context.Context, c chat.Claim) (string, error) {
+	now := s.now()
+	w := newWriteToken()
+	cond := "attribute_not_exists(#pk) OR #conn = :me OR #exp < :now OR #w = :w"
+	names := map[string]string{"#pk": contract.ConnPK, "#conn": contract.ConnID, "#exp": contract.ConnExpiresAt,
+		"#name": contract.RoomIndexName, "#resume": attrResume, "#at": attrClaimedAt, "#w": attrWrite, "#prev": attrPrevious}
+	values := map[string]types.AttributeValue{":me": str(c.ConnID), ":now": num(now.Unix()), ":name": str(c.Name),
+		":token": str(c.Token), ":at": num(now.UnixMilli()), ":exp": num(c.ExpiresAt.Unix()), ":w": str(w), ":none": str("")}
+	if c.Resume != "" {
+		cond += " OR #resume = :resume"
+		values[":resume"] = str(c.Resume)
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.names.Connections),
+		Key:       key(contract.ConnPK, claimKey(c.Room, c.Name)),
+		UpdateExpression: aws.String("SET #prev = if_not_exists(#conn, :none), #conn = :me, #name = :name, " +
+			"#resume = :token, #at = :at, #exp = :exp, #w = :w"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllOld,
+	})
+	if err == nil {
+		return previousOwner(out.Attributes, c.ConnID, w), nil
+	}
+	if !conditionFailed(err) {
+		return "", fmt.Errorf("claim name: %w", err)
+	}
+	return s.takeOrphan(ctx, c, now, w)
+}
+
+// previousOwner reads the connection a claim replaced from the item as it
+// was before the update: its holder then, or, when that item was written by
+// an earlier attempt of this very request, the holder that attempt replaced.
+func previousOwner(old map[string]types.AttributeValue, me, w string) string {
+	var prev claimItem
+	if err := attributevalue.UnmarshalMap(old, &prev); err != nil {
+		return ""
+	}
+	owner := prev.ConnectionID
+	if prev.Write == w {
+		owner = prev.Previous
+	}
+	if owner == me {
+		return ""
+	}
+	return owner
+}
+
+// takeOrphan takes a name whose holder no longer has it: no live record
+// (its $connect failed half-way, or the record was removed but the release
+// failed), or a record under another name (a failed release after a
+// rename), once the claim is older than orphanGrace.
+func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, now time.Time, w string) (string, error) {
+	var held claimItem
+	if found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, claimKey(c.Room, c.Name)), &held); err != nil {
+		return "", fmt.Errorf("read name claim: %w", err)
+	} else if !found || now.Sub(time.UnixMilli(held.ClaimedAt)) < orphanGrace {
+		return "", chat.ErrNameTaken
+	}
+	var owner connItem
+	if found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, connKey(held.ConnectionID)), &owner); err != nil {
+		return "", fmt.Errorf("read name holder: %w", err)
+	} else if found && owner.ExpiresAt >= now.Unix() && chat.Fold(owner.Name) == chat.Fold(c.Name) {
+		return "", chat.ErrNameTaken
+	}
+	// The claim read above, unchanged since: not refreshed by its holder
+	// (same connection id, a newer claimedAt) in between.
+	item, err := attributevalue.MarshalMap(claimItem{
+		PK: claimKey(c.Room, c.Name), ConnectionID: c.ConnID, Name: c.Name, Resume: c.Token,
+		ClaimedAt: now.UnixMilli(), ExpiresAt: c.ExpiresAt.Unix(), Write: w,
+	})
+	if err != nil {
+		return "", fmt.Errorf("take orphaned name: %w", err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.names.Connections),
+		Item:                     item,
+		ConditionExpression:      aws.String("(#conn = :held AND #at = :heldAt) OR #w = :w"),
+		ExpressionAttributeNames: map[string]string{"#conn": contract.ConnID, "#at": attrClaimedAt, "#w": attrWrite},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":held": str(held.ConnectionID),
+			":heldAt": num(held.ClaimedAt), ":w": str(w)},
+	})
+	switch {
+	case err == nil:
+		// Not a resume: the holder, if it still exists, keeps its
+		// connection (under its other name) and must not be replaced.
+		return "", nil
+	case conditionFailed(err):
+		return "", chat.ErrNameTaken
+	}
+	return "", fmt.Errorf("take orphaned name: %w", err)
+}
+
+// ReleaseName implements chat.Store: one conditional DeleteItem, plus a
+// GetItem when its condition fails. A retry of an applied release finds no
+// claim, which is the outcome it wanted. A claim held by another connection
+// counts as a resume only when it names connID as the holder it replaced:
+// a stranger who claimed the name after the release did not resume.
+func (s *Store) ReleaseName(ctx context.Context, room, name, connID string) (string, error) {
+	k := key(contract.ConnPK, claimKey(room, name))
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       k,
+		ConditionExpression:       aws.String("#conn = :me"),
+		ExpressionAttributeNames:  map[string]string{"#conn": contract.ConnID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(connID)},
+	})
+	if err == nil {
+		return "", nil
+	}
+	if !conditionFailed(err) {
+		return "", fmt.Errorf("release name: %w", err)
+	}
+	var held claimItem
+	found, err := s.get(ctx, s.names.Connections, k, &held)
+	if err != nil {
+		return "", fmt.Errorf("read name claim: %w", err)
+	}
+	if found && held.Previous == connID && held.ConnectionID != connID && held.ExpiresAt >= s.now().Unix() {
+		return held.ConnectionID, nil
+	}
+	return "", nil
+}
