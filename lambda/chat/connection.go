@@ -39,7 +39,7 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 
 	// The requested name if it is valid and free; otherwise a guest name
 	// and a warning that says why.
-	var previous string
+	var previous []string
 	var err error
 	requested := query["name"]
 	if requested != "" {
@@ -70,31 +70,17 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 		if _, _, err := inv.store.DeleteConnection(inv.ctx, c.ID); err != nil {
 			inv.log.Warn("remove the connection's record", "error", err)
 		}
-		if previous == "" {
-			// A name taken over from a previous connection stays claimed:
-			// the client retries with its token, or the claim is orphaned.
+		if len(previous) == 0 {
+			// A name taken over from a previous connection stays claimed,
+			// with this connection among its holders: the client retries
+			// with its token and removes the previous ones, or the claim
+			// is orphaned.
 			inv.release(room, c.Name, c.ID)
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
-	if previous != "" {
-		// The same person reconnected before the old connection's record was
-		// gone (or the old one expired): the old record goes without a
-		// "left", the room sees one join, and the log records the
-		// replacement. Only the remover that got the record records it: its
-		// own $disconnect, running now, may have it instead.
-		old, ok, err := inv.store.DeleteConnection(inv.ctx, previous)
-		if err != nil {
-			inv.log.Warn("remove replaced connection", "replaced", previous, "error", err)
-		}
-		if ok {
-			inv.replaced(old, c.ID)
-			if Fold(old.Name) != Fold(c.Name) {
-				// A rename of the old connection landed in between: the name
-				// it took is nobody's now.
-				inv.release(room, old.Name, previous)
-			}
-		}
+	if len(previous) > 0 {
+		inv.replaceAll(c, previous)
 	}
 	inv.m.add(&inv.m.accepted, 1)
 	joined := Record{Kind: KindJoined, Room: room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // after the claim
@@ -103,9 +89,42 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 	// API Gateway does not deliver to a connection before $connect returns,
 	// so the newcomer is left out; it asks for its state with hello.
 	if rc, ok := inv.counted(room, 1); ok {
-		inv.announce(room, rc, presenceFrame{Type: KindJoined, Room: room, Name: c.Name, TS: millis(joined.TS)}, c.ID, previous)
+		inv.announce(room, rc, presenceFrame{Type: KindJoined, Room: room, Name: c.Name, TS: millis(joined.TS)},
+			append([]string{c.ID}, previous...)...)
 	}
 	return events.APIGatewayProxyResponse{StatusCode: 200}
+}
+
+// replaceAll removes the connections c's name was taken over from: the same
+// person reconnected before the old connection's record was gone (or the
+// old one expired), perhaps after reconnects that failed after their claim
+// (a conflict, a crash). The old records go without a "left", the room
+// sees one join, and the log records each replacement. Only the remover
+// that got a record records it: its own $disconnect, running now, may have
+// it instead, and then finds c among the claim's holders. The claim then
+// forgets the connections removed here, so the next resume does not try
+// them again; one not removed here stays, and the next resume tries it.
+func (inv *invocation) replaceAll(c Connection, previous []string) {
+	var removed []string
+	for _, id := range previous {
+		old, ok, err := inv.store.DeleteConnection(inv.ctx, id)
+		if err != nil {
+			inv.log.Warn("remove replaced connection", "replaced", id, "error", err)
+		}
+		if !ok {
+			continue
+		}
+		removed = append(removed, id)
+		inv.replaced(old, c.ID)
+		if Fold(old.Name) != Fold(c.Name) {
+			// A rename of the old connection landed in between: the name
+			// it took is nobody's now.
+			inv.release(c.Room, old.Name, id)
+		}
+	}
+	if err := inv.store.ForgetReplaced(inv.ctx, c.Room, c.Name, c.ID, removed); err != nil {
+		inv.log.Warn("forget replaced connections", "error", err)
+	}
 }
 
 func (inv *invocation) claimGuestName(claim Claim) (string, error) {

@@ -12,9 +12,16 @@ type Store interface {
 	// ClaimName makes c.Name c.ID's name in c.Room. It fails with ErrNameTaken
 	// when another live connection holds the name (compared by Fold) and the
 	// claim does not present that connection's resume token. On success it
-	// returns the id of the connection the name was taken over from with
-	// that token, if any: the same person's previous connection.
-	ClaimName(ctx context.Context, c Claim) (previousOwner string, err error)
+	// returns the connections the name was taken over from with that token
+	// (or from an expired holder), if any: the same person's previous
+	// connection, and every reconnect of it since that failed after its
+	// claim, until ForgetReplaced. Each is to be removed.
+	ClaimName(ctx context.Context, c Claim) (previousOwners []string, err error)
+	// ForgetReplaced tells the claim of name that connID, its holder, has
+	// removed the connections replaced (ClaimName's previous owners): a
+	// later claim no longer returns them. It does nothing once another
+	// connection holds the claim.
+	ForgetReplaced(ctx context.Context, room, name, connID string, replaced []string) error
 	// ReleaseName gives up a claim, only if connID still holds it. When a
 	// resume took the name over from connID first, it returns the
 	// connection that did; a claim already gone, or taken by someone else

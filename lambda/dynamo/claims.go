@@ -7,6 +7,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,15 +22,20 @@ import (
 // ClaimName implements chat.Store. One conditional UpdateItem, plus two
 // GetItems and a PutItem only when the name is held. The update records the
 // holder it replaced (prev), so a retry of an applied claim still reports
-// the connection a resume took the name over from.
-func (s *Store) ClaimName(ctx context.Context, c chat.Claim) (string, error) {
+// the connection a resume took the name over from, and adds the claimer to
+// the claim's holders: a reconnect that fails after its claim (a conflict,
+// a crash) leaves itself there, so the next one still learns of the
+// connection the name was first taken from, however many failed in between.
+func (s *Store) ClaimName(ctx context.Context, c chat.Claim) ([]string, error) {
 	now := s.now()
 	w := newWriteToken()
 	cond := "attribute_not_exists(#pk) OR #conn = :me OR #exp < :now OR #w = :w"
 	names := map[string]string{"#pk": contract.ConnPK, "#conn": contract.ConnID, "#exp": contract.ConnExpiresAt,
-		"#name": contract.RoomIndexName, "#resume": attrResume, "#at": attrClaimedAt, "#w": attrWrite, "#prev": attrPrevious}
+		"#name": contract.RoomIndexName, "#resume": attrResume, "#at": attrClaimedAt, "#w": attrWrite, "#prev": attrPrevious,
+		"#holders": attrHolders}
 	values := map[string]types.AttributeValue{":me": str(c.ConnID), ":now": num(now.Unix()), ":name": str(c.Name),
-		":token": str(c.Token), ":at": num(now.UnixMilli()), ":exp": num(c.ExpiresAt.Unix()), ":w": str(w), ":none": str("")}
+		":token": str(c.Token), ":at": num(now.UnixMilli()), ":exp": num(c.ExpiresAt.Unix()), ":w": str(w), ":none": str(""),
+		":holder": &types.AttributeValueMemberSS{Value: []string{c.ConnID}}}
 	if c.Resume != "" {
 		cond += " OR #resume = :resume"
 		values[":resume"] = str(c.Resume)
@@ -38,64 +44,90 @@ func (s *Store) ClaimName(ctx context.Context, c chat.Claim) (string, error) {
 		TableName: aws.String(s.names.Connections),
 		Key:       key(contract.ConnPK, claimKey(c.Room, c.Name)),
 		UpdateExpression: aws.String("SET #prev = if_not_exists(#conn, :none), #conn = :me, #name = :name, " +
-			"#resume = :token, #at = :at, #exp = :exp, #w = :w"),
+			"#resume = :token, #at = :at, #exp = :exp, #w = :w ADD #holders :holder"),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 		ReturnValues:              types.ReturnValueAllOld,
 	})
 	if err == nil {
-		return previousOwner(out.Attributes, c.ConnID, w), nil
+		return previousOwners(out.Attributes, c.ConnID, w), nil
 	}
 	if !conditionFailed(err) {
-		return "", fmt.Errorf("claim name: %w", err)
+		return nil, fmt.Errorf("claim name: %w", err)
 	}
-	return s.takeOrphan(ctx, c, now, w)
+	return nil, s.takeOrphan(ctx, c, now, w)
 }
 
-// previousOwner reads the connection a claim replaced from the item as it
-// was before the update: its holder then, or, when that item was written by
-// an earlier attempt of this very request, the holder that attempt replaced.
-func previousOwner(old map[string]types.AttributeValue, me, w string) string {
+// previousOwners reads the connections a claim replaced from the item as it
+// was before the update: its holder then (or, when that item was written by
+// an earlier attempt of this very request, the holder that attempt
+// replaced) and the holders before it not yet forgotten.
+func previousOwners(old map[string]types.AttributeValue, me, w string) []string {
 	var prev claimItem
 	if err := attributevalue.UnmarshalMap(old, &prev); err != nil {
-		return ""
+		return nil
 	}
 	owner := prev.ConnectionID
 	if prev.Write == w {
 		owner = prev.Previous
 	}
-	if owner == me {
-		return ""
+	var owners []string
+	for _, id := range append([]string{owner}, prev.Holders...) {
+		if id != "" && id != me && !slices.Contains(owners, id) {
+			owners = append(owners, id)
+		}
 	}
-	return owner
+	return owners
+}
+
+// ForgetReplaced implements chat.Store: one UpdateItem that deletes the
+// connections from the claim's holders while connID holds it (a claimer
+// since then has learnt of them, and removes them itself).
+func (s *Store) ForgetReplaced(ctx context.Context, room, name, connID string, replaced []string) error {
+	if len(replaced) == 0 {
+		return nil
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.names.Connections),
+		Key:                      key(contract.ConnPK, claimKey(room, name)),
+		UpdateExpression:         aws.String("DELETE #holders :replaced"),
+		ConditionExpression:      aws.String("#conn = :me"),
+		ExpressionAttributeNames: map[string]string{"#holders": attrHolders, "#conn": contract.ConnID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":replaced": &types.AttributeValueMemberSS{Value: replaced}, ":me": str(connID)},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fmt.Errorf("forget replaced connections: %w", err)
+	}
+	return nil
 }
 
 // takeOrphan takes a name whose holder no longer has it: no live record
 // (its $connect failed half-way, or the record was removed but the release
 // failed), or a record under another name (a failed release after a
 // rename), once the claim is older than orphanGrace.
-func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, now time.Time, w string) (string, error) {
+func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, now time.Time, w string) error {
 	var held claimItem
 	if found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, claimKey(c.Room, c.Name)), &held); err != nil {
-		return "", fmt.Errorf("read name claim: %w", err)
+		return fmt.Errorf("read name claim: %w", err)
 	} else if !found || now.Sub(time.UnixMilli(held.ClaimedAt)) < orphanGrace {
-		return "", chat.ErrNameTaken
+		return chat.ErrNameTaken
 	}
 	var owner connItem
 	if found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, connKey(held.ConnectionID)), &owner); err != nil {
-		return "", fmt.Errorf("read name holder: %w", err)
+		return fmt.Errorf("read name holder: %w", err)
 	} else if found && owner.ExpiresAt >= now.Unix() && chat.Fold(owner.Name) == chat.Fold(c.Name) {
-		return "", chat.ErrNameTaken
+		return chat.ErrNameTaken
 	}
 	// The claim read above, unchanged since: not refreshed by its holder
 	// (same connection id, a newer claimedAt) in between.
 	item, err := attributevalue.MarshalMap(claimItem{
 		PK: claimKey(c.Room, c.Name), ConnectionID: c.ConnID, Name: c.Name, Resume: c.Token,
-		ClaimedAt: now.UnixMilli(), ExpiresAt: c.ExpiresAt.Unix(), Write: w,
+		ClaimedAt: now.UnixMilli(), ExpiresAt: c.ExpiresAt.Unix(), Write: w, Holders: []string{c.ConnID},
 	})
 	if err != nil {
-		return "", fmt.Errorf("take orphaned name: %w", err)
+		return fmt.Errorf("take orphaned name: %w", err)
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.names.Connections),
@@ -109,18 +141,19 @@ func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, now time.Time, w s
 	case err == nil:
 		// Not a resume: the holder, if it still exists, keeps its
 		// connection (under its other name) and must not be replaced.
-		return "", nil
+		return nil
 	case conditionFailed(err):
-		return "", chat.ErrNameTaken
+		return chat.ErrNameTaken
 	}
-	return "", fmt.Errorf("take orphaned name: %w", err)
+	return fmt.Errorf("take orphaned name: %w", err)
 }
 
 // ReleaseName implements chat.Store: one conditional DeleteItem, plus a
 // GetItem when its condition fails. A retry of an applied release finds no
 // claim, which is the outcome it wanted. A claim held by another connection
-// counts as a resume only when it names connID as the holder it replaced:
-// a stranger who claimed the name after the release did not resume.
+// counts as a resume only when it names connID as the holder it replaced
+// or among its holders: a stranger who claimed the name after the release
+// did not resume.
 func (s *Store) ReleaseName(ctx context.Context, room, name, connID string) (string, error) {
 	k := key(contract.ConnPK, claimKey(room, name))
 	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
@@ -141,7 +174,8 @@ func (s *Store) ReleaseName(ctx context.Context, room, name, connID string) (str
 	if err != nil {
 		return "", fmt.Errorf("read name claim: %w", err)
 	}
-	if found && held.Previous == connID && held.ConnectionID != connID && held.ExpiresAt >= s.now().Unix() {
+	resumed := held.Previous == connID || slices.Contains(held.Holders, connID)
+	if found && resumed && held.ConnectionID != connID && held.ExpiresAt >= s.now().Unix() {
 		return held.ConnectionID, nil
 	}
 	return "", nil

@@ -84,6 +84,7 @@ const (
 	attrWrite       = "w"
 	attrPrevious    = "prev"
 	attrGone        = "gone"
+	attrHolders     = "holders"
 )
 
 // Every conditional write stamps the item with a token of its own (attrWrite,
@@ -126,6 +127,9 @@ type claimItem struct {
 	ExpiresAt    int64  `dynamodbav:"expiresAt"`      // s, TTL
 	Write        string `dynamodbav:"w,omitempty"`    // token of the write that made this claim
 	Previous     string `dynamodbav:"prev,omitempty"` // the holder before that write
+	// Holders are every connection that has held the claim since the last
+	// holder whose $connect finished (ForgetReplaced), that one included.
+	Holders []string `dynamodbav:"holders,stringset,omitempty"`
 }
 
 type recordItem struct {
