@@ -79,12 +79,15 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
-	if len(previous) > 0 {
-		inv.replaceAll(c, previous)
-	}
+	replaced := inv.replaceAll(c, previous)
 	inv.m.add(&inv.m.accepted, 1)
 	joined := Record{Kind: KindJoined, Room: room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // after the claim
 	_ = inv.append(&joined)
+	// Once the join is logged: a crash before this only has the next resume
+	// try the removed connections again.
+	if err := inv.store.ForgetReplaced(inv.ctx, room, c.Name, c.ID, replaced); err != nil {
+		inv.log.Warn("forget replaced connections", "error", err)
+	}
 	inv.log.Info("connected", "room", room)
 	// API Gateway does not deliver to a connection before $connect returns,
 	// so the newcomer is left out; it asks for its state with hello.
@@ -101,11 +104,11 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 // (a conflict, a crash). The old records go without a "left", the room
 // sees one join, and the log records each replacement. Only the remover
 // that got a record records it: its own $disconnect, running now, may have
-// it instead, and then finds c among the claim's holders. The claim then
-// forgets the connections removed here, so the next resume does not try
-// them again; one not removed here stays, and the next resume tries it.
-func (inv *invocation) replaceAll(c Connection, previous []string) {
-	var removed []string
+// it instead, and then finds its id among the claim's holders. It returns
+// the connections it removed, for the claim to forget (ForgetReplaced) so
+// that the next resume does not try them again; one not removed here stays
+// a holder, and the next resume tries it.
+func (inv *invocation) replaceAll(c Connection, previous []string) (removed []string) {
 	for _, id := range previous {
 		old, ok, err := inv.store.DeleteConnection(inv.ctx, id)
 		if err != nil {
@@ -122,9 +125,7 @@ func (inv *invocation) replaceAll(c Connection, previous []string) {
 			inv.release(c.Room, old.Name, id)
 		}
 	}
-	if err := inv.store.ForgetReplaced(inv.ctx, c.Room, c.Name, c.ID, removed); err != nil {
-		inv.log.Warn("forget replaced connections", "error", err)
-	}
+	return removed
 }
 
 func (inv *invocation) claimGuestName(claim Claim) (string, error) {

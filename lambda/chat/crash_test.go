@@ -37,7 +37,6 @@ type knownCrash struct {
 // checks that point again). A point whose every violation is listed is
 // skipped, naming its bugs; any other violation fails.
 var crashKnown = []knownCrash{
-	{"$connect/open/bob-reconnects", ks(1, 2), "member-list", bugResumeGhost},
 	{"$connect/open/bob-reconnects", ks(2, 5), "activity", bugJoinedNotLogged},
 	{"$connect/open/bob-reconnects", ks(3), "count", bugMarkNotFinished},
 	{"$connect/open/dave-joins", ks(1, 2, 3, 4, 5), "names", bugNewcomerIsAGuest},
@@ -74,8 +73,6 @@ var crashKnown = []knownCrash{
 const (
 	bugRenameUnfinished = "issue 21 #3: a rename killed between the account's rename and its connections' renames leaves the " +
 		"other device on the old name, which is released"
-	bugResumeGhost = "issue 21 #7: a resume whose first attempt died after taking the name over: the retry takes it from the " +
-		"dead attempt, the old connection is never replaced, and its late $disconnect announces a false left"
 	bugRenameUntold = "crash #1: a setName killed after the rename landed: the client's retry is answered as a no-op " +
 		"(oldName = name) to the sender alone, and the room is never told the new name"
 	bugJoinedNotLogged = "crash #2: a $connect killed after its record was put and before its joined was logged: the record " +
