@@ -3,7 +3,9 @@ package chat_test
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -56,6 +58,11 @@ func TestSignedInRoutesKeepTheInvariants(t *testing.T) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runScenario(t, seed, size, tl) })
 	}
 	t.Logf("checker figures: %s; took %s", tl, time.Since(start).Round(time.Second))
+	for _, inv := range slices.Sorted(maps.Keys(knownFailures)) {
+		if tl.violations[inv] == 0 {
+			t.Logf("known failure %s was not seen in %d scenarios: if its fix has landed, its entry can go", inv, len(seeds))
+		}
+	}
 }
 
 func runScenario(t *testing.T, seed uint64, size checkerSize, tl *tally) {
