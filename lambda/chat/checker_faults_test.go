@@ -89,7 +89,8 @@ func (fb *faultBox) on() ddbproxy.Faults {
 			return false
 		},
 		Conflict: func(w ddbproxy.Write) bool {
-			if fb.chance(fb.conflict) {
+			// Asked once per action: the first decides for the transaction.
+			if w.Action == 0 && fb.chance(fb.conflict) {
 				fb.w.logf("conflicted: %.300s", w.Body)
 				tl.conflicts.Add(1)
 				return true

@@ -16,8 +16,7 @@ type Faults struct {
 	// attributes, an updated one shows its old projected values (in its old
 	// partition if its index key changed). DynamoDB's GSIs are eventually
 	// consistent: writes typically reach them within a second. Base-table
-	// reads (GetItem, Query without an index, Scan) are never lagged.
-	// Default 0: the index is read as it is now.
+	// reads follow StaleReads. Default 0: the index is read as it is now.
 	IndexLag time.Duration
 	// ApplyThenFail, when it returns true for a write (PutItem, UpdateItem,
 	// DeleteItem, BatchWriteItem, TransactWriteItems) that the target has
@@ -37,11 +36,15 @@ type Faults struct {
 	// requests of a handler. It may be called concurrently, and from inside
 	// itself when it makes requests through the proxy. Default nil.
 	Before func(r Write)
-	// Conflict, when it returns true for a TransactWriteItems, cancels it
-	// without applying anything, with the reason TransactionConflict for
-	// its first action, as DynamoDB does when another transaction holds
-	// one of its items (the proxy runs transactions one at a time, so it
-	// never conflicts by itself). The SDK does not retry it. Default nil.
+	// Conflict, when it returns true, cancels a TransactWriteItems without
+	// applying anything, as DynamoDB does when another transaction holds
+	// one of its items. It is asked once per action, in request order, with
+	// Write.Action set to the action's index and Write.Table to its table;
+	// the cancellation gives TransactionConflict for each action it said
+	// true for and None for the others (ask only about Action 0 to cancel
+	// whole transactions). It forces what the proxy's per-item holds do by
+	// themselves when transactions overlap. The SDK does not retry it.
+	// Default nil: never forced.
 	Conflict func(w Write) bool
 	// Drop, when it returns true for a request, neither forwards nor
 	// answers it: the proxy ends the connection, as if the caller had died
@@ -51,6 +54,33 @@ type Faults struct {
 	// retry (if it does not, the SDK retries and Drop is asked again). It
 	// may be called concurrently. Default nil: never.
 	Drop func(r Write) bool
+	// TransactionConflicts makes transactions hold their items while they
+	// run, as DynamoDB's do: a transaction that touches an item another
+	// transaction (or a plain write in flight) holds is cancelled with
+	// TransactionConflict for that item, and a plain write of an item a
+	// transaction holds is refused with TransactionConflictException
+	// (transact.go, holds.go). AWSLike turns it on. Default false: the
+	// proxy runs transactions one at a time, every other request held while
+	// one runs, so that none ever conflicts and no write is refused, kinder
+	// than DynamoDB, for tests that need the determinism.
+	TransactionConflicts bool
+	// TransactionHold, when set, is called with every TransactWriteItems
+	// once it holds its items and before it applies them, and the
+	// transaction waits for it: a test uses it to have a transaction in
+	// flight while other requests arrive (a PutItem of one of its items is
+	// then refused, another transaction on one of them cancelled). Only
+	// with TransactionConflicts. Default nil.
+	TransactionHold func(w Write)
+	// StaleReads makes a read without ConsistentRead (GetItem, BatchGetItem,
+	// a Query of the table, Scan) answer with the items as they were
+	// StaleReads ago, as DynamoDB's eventually consistent reads may: an item
+	// written through the proxy less than StaleReads ago shows its previous
+	// version (missing when it is new, still there when it was deleted).
+	// Always the version of StaleReads ago, not a random one: a test that
+	// reads right after a write sees the stale answer every time. A read
+	// with ConsistentRead is always current. Index queries follow IndexLag.
+	// The limits of IndexLag apply (stale.go). Default 0: never stale.
+	StaleReads time.Duration
 	// Unavailable answers every request with 500 InternalServerError
 	// without forwarding it: DynamoDB failing as a whole, as its
 	// SystemErrors metric counts it (the SDK retries, then the handler
@@ -68,6 +98,9 @@ type Write struct {
 	Table string
 	// Body is the request's JSON, as the client sent it. Do not modify it.
 	Body []byte
+	// Action is, for Conflict only, the index of the transaction's action
+	// asked about (0 for every other hook).
+	Action int
 }
 
 // Once returns a predicate that is true for the first write pred is true
@@ -95,4 +128,15 @@ func Fraction(p float64) func(Write) bool {
 		return nil
 	}
 	return func(Write) bool { return rand.Float64() < p }
+}
+
+// AWSLike returns the faults in which the proxy answers as DynamoDB on AWS
+// does where a handler can notice, the default of `make dev`, the browser
+// suite and the chat's test harness (docs/local.md, "As unkind as AWS"):
+// the room index and eventually consistent reads 100 ms behind their table
+// (AWS: typically well under a second), and transactions that conflict.
+// Writes applied then failed, latency and outages stay off: they are
+// chosen per test.
+func AWSLike() Faults {
+	return Faults{IndexLag: 100 * time.Millisecond, StaleReads: 100 * time.Millisecond, TransactionConflicts: true}
 }

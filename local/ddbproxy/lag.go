@@ -11,11 +11,13 @@ import (
 	"time"
 )
 
-// The index lag keeps, per table with a global secondary index and per
-// primary key, the images of the item (after each write through the proxy
-// in the last IndexLag, and the one before the first of them). An index
-// Query then answers with each recently written item's image of IndexLag
-// ago instead of dynalite's current one.
+// The index lag keeps, per table with a global secondary index (every
+// table with StaleReads) and per primary key, the images of the item
+// (after each write through the proxy in the last IndexLag or StaleReads,
+// and the one before the first of them). An index Query then answers with
+// each recently written item's image of IndexLag ago instead of dynalite's
+// current one; an eventually consistent read of the table with its image
+// of StaleReads ago (stale.go).
 
 // history is what the proxy knows of one item.
 type history struct {
@@ -151,6 +153,19 @@ func (tr *tracker) asOf(tableName string, cutoff time.Time) map[string]item {
 	return out
 }
 
+// itemAt returns an item as it was at cutoff when it was written (or is
+// being written) since then and its state then is known; ok is false when
+// the target's answer stands for it.
+func (tr *tracker) itemAt(tableName, key string, cutoff time.Time) (it item, ok bool) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	h := tr.items[tableName][key]
+	if h == nil || !h.lagged(cutoff) {
+		return nil, false
+	}
+	return h.at(cutoff)
+}
+
 func (tr *tracker) reset() {
 	tr.mu.Lock()
 	tr.items = map[string]map[string]*history{}
@@ -264,13 +279,15 @@ type trackedItem struct {
 	h   *history
 }
 
-// track registers a write's items (those of tables with an index) before
-// it is forwarded, reading each item's base image the first time.
-func (p *Proxy) track(ctx context.Context, hdr http.Header, cs []change, lag time.Duration) *trackedWrite {
+// track registers a write's items (those of tables with an index, or of
+// every table when all is set, for stale reads) before it is forwarded,
+// reading each item's base image the first time; lag is how long images
+// are kept.
+func (p *Proxy) track(ctx context.Context, hdr http.Header, cs []change, lag time.Duration, all bool) *trackedWrite {
 	tw := &trackedWrite{p: p, hdr: hdr, lag: lag}
 	for _, c := range cs {
 		t, err := p.tableOf(ctx, hdr, c.table)
-		if err != nil || len(t.indexes) == 0 {
+		if err != nil || (len(t.indexes) == 0 && !all) {
 			continue // an unknown table: the write fails; no index: nothing to lag
 		}
 		key := t.key(c.it)
@@ -325,6 +342,7 @@ type queryIn struct {
 	ExpressionAttributeValues item
 	Select                    string
 	ScanIndexForward          *bool
+	ConsistentRead            bool
 	// Set only for shapes the lag does not support.
 	FilterExpression, ProjectionExpression string
 	KeyConditions, QueryFilter             json.RawMessage
@@ -350,73 +368,18 @@ func (q *queryIn) partition() (attr string, v json.RawMessage, ok bool) {
 	return attr, v, ok
 }
 
-// supported reports whether the lag can rewrite the Query's answer: an
-// index, a partition key equality, no filter or projection.
+// supported reports whether the lag can rewrite the Query's answer: a
+// partition key equality, no filter or projection.
 func (q *queryIn) supported() bool {
-	return q.IndexName != "" && q.FilterExpression == "" && q.ProjectionExpression == "" &&
+	return q.FilterExpression == "" && q.ProjectionExpression == "" &&
 		len(q.KeyConditions) == 0 && len(q.QueryFilter) == 0 && len(q.AttributesToGet) == 0 &&
 		(q.Select == "" || q.Select == "ALL_PROJECTED_ATTRIBUTES" || q.Select == "ALL_ATTRIBUTES")
 }
 
 // lagQuery rewrites an index Query's answer (a 200 from the target) to
-// show the index as it was lag ago. It returns nil when the answer stands
-// as it is.
+// show the index as it was lag ago, or a table Query's to show the table
+// as it was (ix is then the table's key, all projected). It returns nil
+// when the answer stands as it is.
 func (p *Proxy) lagQuery(t *table, ix index, q *queryIn, pkValue json.RawMessage, answer []byte, lag time.Duration) []byte {
-	var out map[string]json.RawMessage
-	if json.Unmarshal(answer, &out) != nil {
-		return nil
-	}
-	var items []item
-	if json.Unmarshal(out["Items"], &items) != nil {
-		return nil
-	}
-	var scanned int
-	_ = json.Unmarshal(out["ScannedCount"], &scanned)
-
-	then := p.lag.asOf(q.TableName, time.Now().Add(-lag))
-	if len(then) == 0 {
-		return nil
-	}
-	kept := slices.DeleteFunc(slices.Clone(items), func(it item) bool {
-		_, changed := then[t.key(it)]
-		return changed
-	})
-	dropped := len(items) - len(kept)
-	lastPage := len(out["LastEvaluatedKey"]) == 0 || string(out["LastEvaluatedKey"]) == "null"
-	if lastPage {
-		for _, it := range then {
-			if it == nil || !sameValue(it[ix.hash], pkValue) {
-				continue
-			}
-			if _, ok := parseScalar(it[ix.rng]); ix.rng != "" && !ok {
-				continue // not in the index: it lacks the index's sort key
-			}
-			kept = append(kept, t.project(it, ix))
-		}
-	}
-	if dropped == 0 && len(kept) == len(items) {
-		return nil // nothing recently written is in this partition
-	}
-	if ix.rng != "" {
-		forward := q.ScanIndexForward == nil || *q.ScanIndexForward
-		slices.SortStableFunc(kept, func(a, b item) int {
-			x, _ := parseScalar(a[ix.rng])
-			y, _ := parseScalar(b[ix.rng])
-			if forward {
-				return x.compare(y)
-			}
-			return y.compare(x)
-		})
-	}
-	if kept == nil {
-		kept = []item{}
-	}
-	out["Items"], _ = json.Marshal(kept)
-	out["Count"], _ = json.Marshal(len(kept))
-	out["ScannedCount"], _ = json.Marshal(max(0, scanned-len(items)+len(kept)))
-	body, err := json.Marshal(out)
-	if err != nil {
-		return nil
-	}
-	return body
+	return rewriteAsOf(t, ix, p.lag.asOf(q.TableName, time.Now().Add(-lag)), answer, pkValue, q.ScanIndexForward)
 }

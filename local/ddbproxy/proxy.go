@@ -1,9 +1,15 @@
 // Package ddbproxy is a DynamoDB-API proxy for the local stack and tests: it
 // forwards every request to a DynamoDB API (dynalite) unchanged, counts
-// them per operation, and on request is as unkind as DynamoDB on AWS is in
-// two ways dynalite is not, both of which hide races in a handler:
+// them per operation, runs the TransactWriteItems dynalite lacks, and on
+// request is as unkind as DynamoDB on AWS is in ways dynalite is not, each
+// of which hides races in a handler (faults.go; AWSLike turns on those
+// AWS always has):
 //
+//   - transactions that conflict with each other and refuse plain writes of
+//     their items while they run (transact.go, holds.go),
 //   - a global secondary index that lags behind the table (Faults.IndexLag),
+//   - eventually consistent reads that return an item's previous version
+//     (Faults.StaleReads, stale.go),
 //   - a write that is applied and then answered with 500, so that the SDK
 //     retries it (Faults.ApplyThenFail).
 //
@@ -28,8 +34,8 @@
 //     hold more than a Limit; they are sorted with that page only.
 //   - Numbers are compared by their spelling for the partition key.
 //
-// Base-table reads (GetItem, a Query without IndexName, Scan) are never
-// lagged: DynamoDB's are strongly consistent when asked to be.
+// Base-table reads follow Faults.StaleReads, which keeps images the same
+// way; a read with ConsistentRead is always current, as DynamoDB's is.
 package ddbproxy
 
 import (
@@ -61,8 +67,13 @@ type Proxy struct {
 	srv      *http.Server
 	client   *http.Client
 	lag      *tracker
-	txMu     sync.RWMutex // held by a transaction alone, by every other request shared
+	holds    *holds       // the items transactions and writes in flight hold
+	txMu     sync.RWMutex // without TransactionConflicts: held by a transaction alone, by every other request shared
 	tokens   txTokens
+	// Test hooks, set before the first request: after a transaction's
+	// action i is applied; after a read's attempt is answered.
+	afterAction   func(i int)
+	readForwarded func()
 
 	mu      sync.Mutex
 	faults  Faults
@@ -92,6 +103,7 @@ func Start(target string, f Faults) (*Proxy, error) {
 			IdleConnTimeout: 90 * time.Second,
 		}},
 		lag:    newTracker(),
+		holds:  newHolds(),
 		faults: f,
 		counts: map[string]int64{},
 		tables: map[string]*table{},
@@ -111,13 +123,13 @@ func (p *Proxy) Close() error {
 	return err
 }
 
-// SetFaults switches the faults for later requests. Switching IndexLag to
-// 0 forgets every image kept for it.
+// SetFaults switches the faults for later requests. Switching IndexLag and
+// StaleReads to 0 forgets every image kept for them.
 func (p *Proxy) SetFaults(f Faults) {
 	p.mu.Lock()
 	p.faults = f
 	p.mu.Unlock()
-	if f.IndexLag <= 0 {
+	if f.IndexLag <= 0 && f.StaleReads <= 0 {
 		p.lag.reset()
 	}
 }
@@ -249,6 +261,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.serveWrite(w, r, op, body, f)
 	case "Query":
 		p.serveQuery(w, r, body, f)
+	case "GetItem", "BatchGetItem", "Scan":
+		p.serveRead(w, r, op, body, f)
 	case "CreateTable", "UpdateTable", "DeleteTable":
 		var in struct{ TableName string }
 		_ = json.Unmarshal(body, &in)
@@ -264,20 +278,23 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) serveWrite(w http.ResponseWriter, r *http.Request, op string, body []byte, f Faults) {
 	cs, tableName := changes(op, body)
 	var tw *trackedWrite
-	if f.IndexLag > 0 {
-		tw = p.track(r.Context(), r.Header, cs, f.IndexLag)
+	if f.IndexLag > 0 || f.StaleReads > 0 {
+		tw = p.track(r.Context(), r.Header, cs, max(f.IndexLag, f.StaleReads), f.StaleReads > 0)
 	}
 	var resp response
-	if op == "TransactWriteItems" {
-		if f.Conflict != nil && f.Conflict(Write{Op: op, Table: tableName, Body: body}) {
-			resp = conflict(body)
-		} else {
-			p.txMu.Lock()
-			resp = p.transact(r, body) // dynalite has none
-			p.txMu.Unlock()
-		}
-	} else {
+	switch {
+	case op == "TransactWriteItems":
+		resp = p.transact(r, body, f)
+	case !f.TransactionConflicts:
 		resp = p.forwardHeld(r, body)
+	default:
+		keys := p.itemKeys(r, cs)
+		if !p.holds.write(keys) {
+			resp = transactionConflict()
+			break
+		}
+		resp = p.forwardHeld(r, body)
+		p.holds.written(keys)
 	}
 	applied := resp.status == http.StatusOK
 	if tw != nil {
@@ -294,28 +311,52 @@ func (p *Proxy) serveWrite(w http.ResponseWriter, r *http.Request, op string, bo
 	resp.send(w, nil)
 }
 
+// itemKeys are the holds' keys of the items a plain write touches (those
+// of unknown tables are left out: the target refuses the write).
+func (p *Proxy) itemKeys(r *http.Request, cs []change) []string {
+	keys := make([]string, 0, len(cs))
+	for _, c := range cs {
+		t, err := p.tableOf(r.Context(), r.Header, c.table)
+		if err != nil {
+			continue
+		}
+		if k := t.key(c.it); k != "" {
+			keys = append(keys, itemKey(c.table, k))
+		}
+	}
+	return keys
+}
+
+// serveQuery answers a Query: read committed, then as the index was
+// IndexLag ago (an index Query) or as the table was StaleReads ago (a table
+// Query without ConsistentRead).
 func (p *Proxy) serveQuery(w http.ResponseWriter, r *http.Request, body []byte, f Faults) {
 	var q queryIn
-	if f.IndexLag <= 0 || json.Unmarshal(body, &q) != nil || !q.supported() {
-		p.forwardHeld(r, body).send(w, nil)
-		return
+	parsed := json.Unmarshal(body, &q) == nil
+	resp := p.forwardRead(r, body, f, []string{q.TableName})
+	lag := f.IndexLag
+	if q.IndexName == "" {
+		lag = f.StaleReads
 	}
-	t, err := p.tableOf(r.Context(), r.Header, q.TableName)
-	ix, found := index{}, false
-	if err == nil {
-		ix, found = t.indexes[q.IndexName]
-	}
-	attr, pkValue, ok := q.partition()
-	if !found || !ok || attr != ix.hash {
-		p.forwardHeld(r, body).send(w, nil)
-		return
-	}
-	resp := p.forwardHeld(r, body)
-	if resp.status != http.StatusOK {
+	if resp.status != http.StatusOK || !parsed || lag <= 0 || !q.supported() || (q.IndexName == "" && q.ConsistentRead) {
 		resp.send(w, nil)
 		return
 	}
-	resp.send(w, p.lagQuery(t, ix, &q, pkValue, resp.body, f.IndexLag))
+	t, err := p.tableOf(r.Context(), r.Header, q.TableName)
+	if err != nil {
+		resp.send(w, nil)
+		return
+	}
+	ix, found := t.indexes[q.IndexName]
+	if q.IndexName == "" {
+		ix, found = index{hash: t.hash, rng: t.rng, projection: "ALL"}, true
+	}
+	attr, pkValue, ok := q.partition()
+	if !found || !ok || attr != ix.hash {
+		resp.send(w, nil)
+		return
+	}
+	resp.send(w, p.lagQuery(t, ix, &q, pkValue, resp.body, lag))
 }
 
 // response is the target's answer, read whole.
@@ -338,7 +379,8 @@ func forwardHeader(h http.Header) http.Header {
 	return out
 }
 
-// forwardHeld forwards the request while no transaction runs (transact.go).
+// forwardHeld forwards the request while no transaction runs one at a time
+// (without TransactionConflicts).
 func (p *Proxy) forwardHeld(r *http.Request, body []byte) response {
 	p.txMu.RLock()
 	defer p.txMu.RUnlock()

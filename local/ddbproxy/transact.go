@@ -6,76 +6,49 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"net/http"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 )
 
 // Transactions. dynalite has no TransactWriteItems, so the proxy runs one
-// itself, as DynamoDB does in the ways a handler can notice:
+// itself, as DynamoDB does in the ways a handler can notice (the sources
+// are in docs/local.md):
 //
+//   - Validated first: more than 100 actions, or two actions on one item,
+//     are a ValidationException.
 //   - All or nothing: the actions are applied one by one (a ConditionCheck
-//     as an UpdateItem with its condition and nothing to update); when one
-//     is refused, those applied are undone from the images read before
-//     them, and the answer is TransactionCanceledException with one
-//     cancellation reason per action (ConditionalCheckFailed, or None).
-//   - Isolated: a transaction holds every other request through the proxy
-//     until it is done, so no request sees half of it.
+//     as an UpdateItem with its condition and nothing to update); when
+//     conditions fail, those applied are undone from the images read
+//     before them, and the answer is TransactionCanceledException with one
+//     cancellation reason per action: ConditionalCheckFailed for every
+//     action whose condition failed (all are tried), None for the others.
+//   - Conflicting, with Faults.TransactionConflicts: a transaction holds
+//     its items while it runs (holds.go).
+//     One that finds an item held by another transaction, or by a plain
+//     write in flight, is cancelled without applying anything, with
+//     TransactionConflict for each such item; a plain write of an item a
+//     transaction holds is refused with TransactionConflictException. The
+//     time a transaction takes to apply its actions one by one is how long
+//     it holds them: no sleep is added. Without TransactionConflicts the
+//     proxy runs them one at a time instead, every other request held.
+//   - Read committed: no read through the proxy sees half of a transaction
+//     (holds.go).
 //   - Idempotent by ClientRequestToken: the same token with the same
 //     actions within ten minutes of a transaction that succeeded answers
 //     success again without applying anything; the same token with other
-//     actions answers IdempotentParameterMismatchException. (The SDK sets a
-//     token of its own when the caller does not, and sends it again with
-//     every retry: a retry of a transaction applied and then answered with
-//     an error, see Faults.ApplyThenFail, is not applied twice.)
-//   - Two actions on one item are refused (ValidationException).
+//     actions answers IdempotentParameterMismatchException; the same token
+//     while its first attempt is still running answers
+//     TransactionInProgressException (the SDK retries it), so a retry never
+//     conflicts with its own first attempt. (The SDK sets a token of its own
+//     when the caller does not, and sends it again with every retry: a retry
+//     of a transaction applied and then answered with an error, see
+//     Faults.ApplyThenFail, is not applied twice.)
 //
 // Only requests through the proxy are held; items written straight to the
 // target may interleave with a transaction.
 
-// tokenWindow is how long DynamoDB remembers a ClientRequestToken.
-const tokenWindow = 10 * time.Minute
-
-type txTokens struct {
-	mu   sync.Mutex
-	seen map[string]txSeen
-}
-
-type txSeen struct {
-	actions [sha256.Size]byte
-	at      time.Time
-	answer  []byte
-}
-
-// lookup reports what a request with this token and these actions gets
-// from an earlier success: its answer, or mismatch.
-func (tk *txTokens) lookup(token string, actions [sha256.Size]byte, now time.Time) (answer []byte, found, mismatch bool) {
-	tk.mu.Lock()
-	defer tk.mu.Unlock()
-	for t, s := range tk.seen {
-		if now.Sub(s.at) > tokenWindow {
-			delete(tk.seen, t)
-		}
-	}
-	s, ok := tk.seen[token]
-	if !ok {
-		return nil, false, false
-	}
-	return s.answer, true, s.actions != actions
-}
-
-func (tk *txTokens) remember(token string, actions [sha256.Size]byte, now time.Time, answer []byte) {
-	tk.mu.Lock()
-	defer tk.mu.Unlock()
-	if tk.seen == nil {
-		tk.seen = map[string]txSeen{}
-	}
-	tk.seen[token] = txSeen{actions: actions, at: now, answer: answer}
-}
+// maxActions is DynamoDB's limit of actions in one transaction.
+const maxActions = 100
 
 // txAction is one action of a transaction: its kind and its request, which
 // is the single-item operation's request but for the fields that only the
@@ -90,101 +63,176 @@ type txAction struct {
 	prev item // the item before the action, nil when there was none
 }
 
-// transact runs a TransactWriteItems request; the caller holds p.txMu.
-func (p *Proxy) transact(r *http.Request, body []byte) response {
+// txRequest is a TransactWriteItems request, validated.
+type txRequest struct {
+	acts   []*txAction
+	keys   []string // itemKey per action
+	tables []string
+	token  string
+	digest [sha256.Size]byte
+	total  bool // ReturnConsumedCapacity asks for it
+}
+
+var txKinds = map[string]string{"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheck"}
+
+// parseTransaction validates a TransactWriteItems request as DynamoDB
+// does; bad is the answer when it is refused.
+func (p *Proxy) parseTransaction(ctx context.Context, hdr http.Header, body []byte) (req *txRequest, bad *response) {
+	refuse := func(r response) (*txRequest, *response) { return nil, &r }
 	var in struct {
 		TransactItems          []map[string]map[string]json.RawMessage
 		ClientRequestToken     string
 		ReturnConsumedCapacity string
 	}
 	if err := json.Unmarshal(body, &in); err != nil || len(in.TransactItems) == 0 {
-		return apiError(http.StatusBadRequest, "ValidationException", "TransactItems must hold at least one action", nil)
+		return refuse(validation("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: " +
+			"Member must have length greater than or equal to 1"))
 	}
-	ctx := r.Context()
+	if n := len(in.TransactItems); n > maxActions {
+		return refuse(validation(fmt.Sprintf("1 validation error detected: Value of length %d at 'transactItems' failed to "+
+			"satisfy constraint: Member must have length less than or equal to %d", n, maxActions)))
+	}
 	actionsJSON, _ := json.Marshal(in.TransactItems)
-	digest := sha256.Sum256(actionsJSON)
-	now := time.Now()
-	if in.ClientRequestToken != "" {
-		if answer, found, mismatch := p.tokens.lookup(in.ClientRequestToken, digest, now); mismatch {
+	req = &txRequest{token: in.ClientRequestToken, digest: sha256.Sum256(actionsJSON),
+		total: in.ReturnConsumedCapacity == "TOTAL" || in.ReturnConsumedCapacity == "INDEXES"}
+	tables := map[string]bool{}
+	for _, ti := range in.TransactItems {
+		if len(ti) != 1 {
+			return refuse(validation("each TransactItem must hold exactly one action"))
+		}
+		for kind, action := range ti {
+			op, ok := txKinds[kind]
+			if !ok {
+				return refuse(validation("unknown TransactItem action " + kind))
+			}
+			a := &txAction{op: op, in: action}
+			_ = json.Unmarshal(action["TableName"], &a.tab)
+			t, err := p.tableOf(ctx, hdr, a.tab)
+			if err != nil {
+				return refuse(apiError(http.StatusBadRequest, "ResourceNotFoundException", "Requested resource not found", nil))
+			}
+			a.t = t
+			var it item
+			field := "Key"
+			if op == "PutItem" {
+				field = "Item"
+			}
+			if json.Unmarshal(action[field], &it) != nil || t.key(it) == "" {
+				return refuse(validation("an action lacks its item's key"))
+			}
+			a.key = item{t.hash: it[t.hash]}
+			if t.rng != "" {
+				a.key[t.rng] = it[t.rng]
+			}
+			k := itemKey(a.tab, t.key(it))
+			for _, seen := range req.keys {
+				if seen == k {
+					return refuse(validation("Transaction request cannot include multiple operations on one item"))
+				}
+			}
+			req.keys = append(req.keys, k)
+			req.acts = append(req.acts, a)
+			if !tables[a.tab] {
+				tables[a.tab] = true
+				req.tables = append(req.tables, a.tab)
+			}
+		}
+	}
+	return req, nil
+}
+
+// transact runs a TransactWriteItems request (dynalite has none).
+func (p *Proxy) transact(r *http.Request, body []byte, f Faults) response {
+	ctx := r.Context()
+	req, bad := p.parseTransaction(ctx, r.Header, body)
+	if bad != nil {
+		return *bad
+	}
+	if req.token != "" {
+		done, busy := p.tokens.begin(req.token)
+		if busy {
+			return apiError(http.StatusBadRequest, "TransactionInProgressException",
+				"The transaction with the given request token is already in progress.", nil)
+		}
+		defer done()
+		if answer, found, mismatch := p.tokens.lookup(req.token, req.digest, time.Now()); mismatch {
 			return apiError(http.StatusBadRequest, "IdempotentParameterMismatchException",
 				"The request uses the same client token as a previous, but non-identical request.", nil)
 		} else if found {
 			return okResponse(answer)
 		}
 	}
-
-	acts := make([]*txAction, 0, len(in.TransactItems))
-	keys := map[string]bool{}
-	for _, ti := range in.TransactItems {
-		if len(ti) != 1 {
-			return apiError(http.StatusBadRequest, "ValidationException", "each TransactItem must hold exactly one action", nil)
+	if f.Conflict != nil {
+		// Asked outside any hold: the predicate may make requests through
+		// the proxy.
+		forced, anyForced := make([]bool, len(req.acts)), false
+		for i, a := range req.acts {
+			forced[i] = f.Conflict(Write{Op: "TransactWriteItems", Table: a.tab, Body: body, Action: i})
+			anyForced = anyForced || forced[i]
 		}
-		for kind, req := range ti {
-			a := &txAction{in: req}
-			switch kind {
-			case "Put":
-				a.op = "PutItem"
-			case "Update":
-				a.op = "UpdateItem"
-			case "Delete":
-				a.op = "DeleteItem"
-			case "ConditionCheck":
-				a.op = "ConditionCheck"
-			default:
-				return apiError(http.StatusBadRequest, "ValidationException", "unknown TransactItem action "+kind, nil)
-			}
-			_ = json.Unmarshal(req["TableName"], &a.tab)
-			t, err := p.tableOf(ctx, r.Header, a.tab)
-			if err != nil {
-				return apiError(http.StatusBadRequest, "ResourceNotFoundException", "Requested resource not found", nil)
-			}
-			a.t = t
-			var it item
-			field := "Key"
-			if a.op == "PutItem" {
-				field = "Item"
-			}
-			if json.Unmarshal(req[field], &it) != nil || t.key(it) == "" {
-				return apiError(http.StatusBadRequest, "ValidationException", "an action lacks its item's key", nil)
-			}
-			a.key = item{t.hash: it[t.hash]}
-			if t.rng != "" {
-				a.key[t.rng] = it[t.rng]
-			}
-			k := a.tab + "\x00" + t.key(it)
-			if keys[k] {
-				return apiError(http.StatusBadRequest, "ValidationException",
-					"Transaction request cannot include multiple operations on one item", nil)
-			}
-			keys[k] = true
-			acts = append(acts, a)
+		if anyForced {
+			return cancelled(conflictReasons(forced))
 		}
 	}
+	if !f.TransactionConflicts {
+		p.txMu.Lock()
+		defer p.txMu.Unlock()
+		return p.apply(ctx, r.Header, req)
+	}
+	tx := &txn{keys: req.keys, tables: req.tables, done: make(chan struct{})}
+	if held, ok := p.holds.take(tx); !ok {
+		close(tx.done)
+		return cancelled(conflictReasons(held))
+	}
+	defer p.holds.release(tx)
+	if f.TransactionHold != nil {
+		f.TransactionHold(Write{Op: "TransactWriteItems", Table: onlyTable(req.tables), Body: body})
+	}
+	p.holds.beginApply(tx)
+	return p.apply(ctx, r.Header, req)
+}
 
+func onlyTable(tables []string) string {
+	if len(tables) == 1 {
+		return tables[0]
+	}
+	return ""
+}
+
+// apply applies a transaction's actions one by one, all or nothing; the
+// caller holds its items.
+func (p *Proxy) apply(ctx context.Context, hdr http.Header, req *txRequest) response {
 	var consumed []map[string]any
-	for i, a := range acts {
-		prev, err := p.getItem(ctx, r.Header, a.tab, a.t, a.key)
+	reasons := make([]reason, len(req.acts))
+	failed := false
+	for i, a := range req.acts {
+		reasons[i] = reason{Code: reasonNone}
+		prev, err := p.getItem(ctx, hdr, a.tab, a.t, a.key)
 		if err != nil {
-			p.undo(ctx, r.Header, acts[:i])
-			return response{err: err}
+			p.undo(ctx, hdr, req.acts[:i])
+			return response{err: fmt.Errorf("read %s before the transaction's action %d: %w", a.tab, i, err)}
 		}
 		a.prev = prev
-		req := map[string]json.RawMessage{}
+		in := map[string]json.RawMessage{}
 		for k, v := range a.in {
 			if k != "ReturnValuesOnConditionCheckFailure" {
-				req[k] = v
+				in[k] = v
 			}
 		}
 		op := a.op
 		if op == "ConditionCheck" {
 			op = "UpdateItem" // nothing to update: only its condition counts
 		}
-		req["ReturnConsumedCapacity"] = json.RawMessage(`"TOTAL"`)
-		status, got, err := p.callRaw(ctx, r.Header, op, req)
+		in["ReturnConsumedCapacity"] = json.RawMessage(`"TOTAL"`)
+		status, got, err := p.callRaw(ctx, hdr, op, in)
 		a.done = err == nil // an unknown outcome is undone too
-		if err == nil && status == http.StatusOK {
+		if err != nil {
+			p.undo(ctx, hdr, req.acts[:i+1])
+			return response{err: fmt.Errorf("apply the transaction's action %d: %w", i, err)}
+		}
+		if status == http.StatusOK {
 			if a.op == "ConditionCheck" {
-				p.undo(ctx, r.Header, []*txAction{a})
+				p.undo(ctx, hdr, []*txAction{a})
 				a.done = false
 			}
 			var out struct {
@@ -193,51 +241,39 @@ func (p *Proxy) transact(r *http.Request, body []byte) response {
 			_ = json.Unmarshal(got, &out)
 			// A transaction costs twice the capacity of the same writes.
 			consumed = append(consumed, map[string]any{"TableName": a.tab, "CapacityUnits": 2 * out.ConsumedCapacity.CapacityUnits})
+			if p.afterAction != nil {
+				p.afterAction(i)
+			}
 			continue
 		}
-		p.undo(ctx, r.Header, acts[:i+1])
-		if err != nil {
-			return response{err: err}
-		}
+		a.done = false
 		if !bytes.Contains(got, []byte("ConditionalCheckFailedException")) {
+			p.undo(ctx, hdr, req.acts[:i])
 			return ownAnswer(status, got) // refused as a whole, as DynamoDB refuses a malformed action
 		}
-		reasons := make([]map[string]string, len(acts))
-		codes := make([]string, len(acts))
-		for j := range acts {
-			reasons[j], codes[j] = map[string]string{"Code": "None"}, "None"
+		// DynamoDB reports every failing condition, not the first only:
+		// the later actions are still tried (each on an item of its own,
+		// so none sees another's change) and all undone below.
+		failed = true
+		reasons[i] = reason{Code: reasonCondition, Message: messageCondition}
+		var rv string
+		_ = json.Unmarshal(a.in["ReturnValuesOnConditionCheckFailure"], &rv)
+		if rv == "ALL_OLD" && prev != nil {
+			reasons[i].Item = prev
 		}
-		reasons[i] = map[string]string{"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
-		codes[i] = "ConditionalCheckFailed"
-		return apiError(http.StatusBadRequest, "TransactionCanceledException",
-			"Transaction cancelled, please refer cancellation reasons for specific reasons ["+strings.Join(codes, ", ")+"]",
-			map[string]any{"CancellationReasons": reasons})
+	}
+	if failed {
+		p.undo(ctx, hdr, req.acts)
+		return cancelled(reasons)
 	}
 	answer := []byte("{}")
-	if in.ReturnConsumedCapacity == "TOTAL" || in.ReturnConsumedCapacity == "INDEXES" {
+	if req.total {
 		answer, _ = json.Marshal(map[string]any{"ConsumedCapacity": consumed})
 	}
-	if in.ClientRequestToken != "" {
-		p.tokens.remember(in.ClientRequestToken, digest, now, answer)
+	if req.token != "" {
+		p.tokens.remember(req.token, req.digest, time.Now(), answer)
 	}
 	return okResponse(answer)
-}
-
-// conflict is DynamoDB's answer to a transaction cancelled because another
-// transaction held one of its items.
-func conflict(body []byte) response {
-	var in struct{ TransactItems []json.RawMessage }
-	_ = json.Unmarshal(body, &in)
-	reasons := make([]map[string]string, max(len(in.TransactItems), 1))
-	codes := make([]string, len(reasons))
-	for i := range reasons {
-		reasons[i], codes[i] = map[string]string{"Code": "None"}, "None"
-	}
-	reasons[0] = map[string]string{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
-	codes[0] = "TransactionConflict"
-	return apiError(http.StatusBadRequest, "TransactionCanceledException",
-		"Transaction cancelled, please refer cancellation reasons for specific reasons ["+strings.Join(codes, ", ")+"]",
-		map[string]any{"CancellationReasons": reasons})
 }
 
 // undo puts back, last first, the items the actions found.
@@ -254,53 +290,6 @@ func (p *Proxy) undo(ctx context.Context, hdr http.Header, acts []*txAction) {
 		} else {
 			_ = p.call(ctx, hdr, "PutItem", map[string]any{"TableName": a.tab, "Item": a.prev}, &out)
 		}
+		a.done = false
 	}
-}
-
-// callRaw makes a request of the proxy's own to the target and returns its
-// answer, whatever its status.
-func (p *Proxy) callRaw(ctx context.Context, hdr http.Header, op string, in any) (int, []byte, error) {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return 0, nil, err
-	}
-	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, p.target+"/", bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header = forwardHeader(hdr)
-	req.Header.Set("X-Amz-Target", targetPrefix+op)
-	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer resp.Body.Close()
-	got, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s: %w", op, err)
-	}
-	return resp.StatusCode, got, nil
-}
-
-func okResponse(body []byte) response {
-	return ownAnswer(http.StatusOK, body)
-}
-
-// ownAnswer is an answer of the proxy's own with DynamoDB's headers.
-func ownAnswer(status int, body []byte) response {
-	h := http.Header{}
-	h.Set("Content-Type", "application/x-amz-json-1.0")
-	h.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
-	return response{status: status, header: h, body: body}
-}
-
-// apiError is an error answer as DynamoDB words it.
-func apiError(status int, code, message string, extra map[string]any) response {
-	m := map[string]any{"__type": "com.amazonaws.dynamodb.v20120810#" + code, "message": message}
-	for k, v := range extra {
-		m[k] = v
-	}
-	body, _ := json.Marshal(m)
-	return ownAnswer(status, body)
 }
