@@ -120,7 +120,7 @@ func Fraction(p float64) func(connectionID string) bool {
 const (
 	DefaultStage                 = "local"
 	DefaultAPIID                 = "local"
-	DefaultMessageLimit          = 128 << 10
+	DefaultMessageLimit          = contract.MessageLimit
 	DefaultFrameLimit            = 32 << 10
 	DefaultIdleTimeout           = 10 * time.Minute
 	DefaultMaxConnectionDuration = 2 * time.Hour

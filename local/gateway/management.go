@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/observability"
 )
 
@@ -83,7 +84,7 @@ func (g *Gateway) post(w http.ResponseWriter, r *http.Request, c *conn) {
 	}
 	if int64(len(data)) > g.cfg.MessageLimit {
 		g.logf("@connections POST %s 413, over %d bytes", c.id, g.cfg.MessageLimit)
-		writeError(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", "Message too long.")
+		writeError(w, http.StatusRequestEntityTooLarge, contract.PayloadTooLarge, "Message too long.")
 		return
 	}
 	if f := g.faults.Load().StallPost; f != nil && f(c.id) {

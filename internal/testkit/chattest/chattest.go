@@ -105,7 +105,9 @@ func NewTables(t testing.TB, db *dynamodb.Client) dynamo.Names {
 // Gateway stands in for the management API (POST /@connections/{id}). Each
 // live connection has an inbox of the frames posted to it. Connections that
 // were never opened, or have vanished, answer 410 GoneException the way
-// API Gateway does; connections marked failing answer 500.
+// API Gateway does; connections marked failing answer 500; a frame over
+// API Gateway's message limit (contract.MessageLimit, 128 KB) answers 413
+// PayloadTooLargeException and is not delivered, as on AWS.
 type Gateway struct {
 	*httptest.Server
 	mu      sync.Mutex
@@ -113,6 +115,8 @@ type Gateway struct {
 	failing map[string]bool
 	posts   atomic.Int64
 	drop    func(id string) bool // Cut's: posts of a killed invocation
+	// tooLarge counts the POSTs refused as over the message limit.
+	tooLarge int
 	// Latency, when set, delays every POST, like a call to AWS would take.
 	Latency time.Duration
 	// Discard, when set, drops delivered frames instead of keeping them in
@@ -144,6 +148,15 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if g.Latency > 0 {
 		time.Sleep(g.Latency)
+	}
+	if len(body) > contract.MessageLimit {
+		g.mu.Lock()
+		g.tooLarge++
+		g.mu.Unlock()
+		w.Header().Set("X-Amzn-Errortype", contract.PayloadTooLarge)
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		_, _ = w.Write([]byte(`{"message":"Message too long."}`))
+		return
 	}
 	g.mu.Lock()
 	box, live := g.inbox[id]
@@ -209,6 +222,13 @@ func (g *Gateway) Take(id string) []json.RawMessage {
 
 // Posts counts every POST received.
 func (g *Gateway) Posts() int64 { return g.posts.Load() }
+
+// TooLarge counts the POSTs refused with 413 as over the message limit.
+func (g *Gateway) TooLarge() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.tooLarge
+}
 
 // Harness is a chat service on fresh tables with a Gateway in front.
 type Harness struct {
