@@ -77,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Float64Var(&postStall, "fault-post-stall", 0, "fraction (0-1) of management API POSTs left unanswered until the caller gives up")
 	fs.Float64Var(&dropDisc, "fault-drop-disconnect", 0, "fraction (0-1) of closed connections whose $disconnect is skipped")
 	fs.DurationVar(&o.DynamoDB.IndexLag, "fault-index-lag", defaultIndexLag, "answer DynamoDB index queries as the index was this long ago (AWS's indexes are eventually consistent)")
+	fs.DurationVar(&o.DynamoDB.StaleReads, "fault-stale-reads", 0, "answer DynamoDB reads without ConsistentRead with the items as they were this long ago (AWS's eventually consistent reads)")
+	fs.BoolVar(&o.DynamoDB.TransactionConflicts, "fault-transaction-conflicts", false, "DynamoDB transactions hold their items and conflict as AWS's do (false: run one at a time, never conflicting)")
 	fs.Float64Var(&applyFail, "fault-dynamodb-apply-then-fail", 0, "fraction (0-1) of DynamoDB writes applied, then answered 500 (the SDK retries them)")
 	fs.DurationVar(&o.DynamoDB.Latency, "fault-dynamodb-latency", 0, "delay every DynamoDB request by this much (a few ms is about AWS)")
 	fs.DurationVar(&o.Metrics.Period, "metrics-period", observability.Period, "period of the local dashboard's graphs and of the alarms' evaluation (the thresholds stay the deployed ones; 5s makes a fault show at once)")
