@@ -48,4 +48,4 @@ synth bootstrap deploy diff: deps
 	@APPROVAL=$(APPROVAL) scripts/cdk.sh $@ $(ENV)
 
 clean:
-	rm -rf bin cdk.out node_modules frontend/node_modules frontend/dist .venv
+	rm -rf bin cdk.out node_modules frontend/node_modules frontend/dist .venv .venv-moto

@@ -89,8 +89,9 @@ func (p *Proxy) parseTransaction(ctx context.Context, hdr http.Header, body []by
 			"Member must have length greater than or equal to 1"))
 	}
 	if n := len(in.TransactItems); n > maxActions {
-		return refuse(validation(fmt.Sprintf("1 validation error detected: Value of length %d at 'transactItems' failed to "+
-			"satisfy constraint: Member must have length less than or equal to %d", n, maxActions)))
+		// Worded as moto words it; AWS's own text is not documented.
+		return refuse(validation(fmt.Sprintf("1 validation error detected at 'transactItems' failed to satisfy "+
+			"constraint: Member must have length less than or equal to %d (%d actions)", maxActions, n)))
 	}
 	actionsJSON, _ := json.Marshal(in.TransactItems)
 	req = &txRequest{token: in.ClientRequestToken, digest: sha256.Sum256(actionsJSON),
