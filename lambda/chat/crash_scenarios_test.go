@@ -7,6 +7,7 @@ package chat_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -99,6 +100,13 @@ var crashScenarios = []crashScenario{
 	}},
 	{route: contract.RouteSendPublic, what: "alice-says-hi", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
 		return r.retried(r.conn("alice", "laptop"), contract.RouteSendPublic, "p1", `,"message":"hi all"`, "public")
+	}},
+	{route: contract.RouteSendPublic, what: "bob-speaks-after-carol-vanished", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		// Carol's network dropped a minute ago ($disconnect comes at the
+		// idle timeout): bob's message meets her, and removes her as stale.
+		r.vanish(r.conn("carol", ""))
+		r.h.Advance(time.Minute)
+		return r.retried(r.conn("bob", ""), contract.RouteSendPublic, "p1", `,"message":"anyone?"`, "public")
 	}},
 	{route: contract.RouteSendPrivate, what: "alice-to-bob", open: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
 		alice := r.conn("alice", "")

@@ -60,6 +60,18 @@ var crashKnown = []knownCrash{
 	{"$disconnect/signed/carol-leaves", ks(2), "activity", bugLeaveUntold},
 	{"$disconnect/signed/carol-leaves", ks(2, 3, 4, 5, 6), "count", bugLeaveUntold},
 	{"$disconnect/signed/carol-leaves", ks(2, 3, 4, 5, 6), "member-list", bugLeaveUntold},
+	{"sendPublic/open/bob-speaks-after-carol-vanished", ks(4), "activity", bugMarkNotFinished},
+	{"sendPublic/open/bob-speaks-after-carol-vanished", ks(4), "count", bugMarkNotFinished},
+	{"sendPublic/open/bob-speaks-after-carol-vanished", ks(4), "member-list", bugMarkNotFinished},
+	{"sendPublic/open/bob-speaks-after-carol-vanished", ks(5, 6), "activity", bugLeaveUntold},
+	{"sendPublic/open/bob-speaks-after-carol-vanished", ks(5, 6, 7, 8, 9), "count", bugLeaveUntold},
+	{"sendPublic/open/bob-speaks-after-carol-vanished", ks(5, 6, 7, 8, 9), "member-list", bugLeaveUntold},
+	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(5), "activity", bugMarkNotFinished},
+	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(5), "count", bugMarkNotFinished},
+	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(5), "member-list", bugMarkNotFinished},
+	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(6), "activity", bugLeaveUntold},
+	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(6, 7, 8, 9), "count", bugLeaveUntold},
+	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(6, 7, 8, 9), "member-list", bugLeaveUntold},
 	{"setName/open/bob-becomes-robert", ks(3, 4, 5, 6), "member-list", bugRenameUntold},
 	// Which device's record is renamed first follows the connection ids
 	// (random): k=8 stops before the phone's or the laptop's.
@@ -81,8 +93,8 @@ const (
 		"30 s, and the page's retry, which has no resume token yet, is a guest"
 	bugMarkNotFinished = "crash #4: a removal killed between its mark and its delete: a later remover finishes the delete " +
 		"(the count moves), but having not got the record it logs nothing and tells nobody: the room shows the person for good"
-	bugLeaveUntold = "crash #5: a $disconnect killed after its record's delete: nothing later announces the leave (nor " +
-		"logs it, before the left record): the room shows the person, and the old count, for good"
+	bugLeaveUntold = "crash #5: a removal ($disconnect, or a stale removal in a broadcast) killed after its record's delete: " +
+		"nothing later announces the leave (nor logs it, before its record): the room shows the person, and the old count, for good"
 	bugDeviceCountUntold = "crash #6: with sign-in, a device connecting or leaving while another device of the account is " +
 		"in the room moves the count, and no frame carries it: the pages show the old count until the next join or leave"
 )
