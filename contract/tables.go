@@ -31,7 +31,26 @@ const (
 	OwnerItemPrefix   = "o#"
 	AccountItemPrefix = "a#"
 	ConnAccount       = "accountId" // partition key of AccountIndex; connection items only
-	AccountIndex      = "byAccount"
+	// AccountIndex lists an account's connections. Nothing decides by it
+	// (it is eventually consistent): an account's devices are on its item.
+	AccountIndex = "byAccount"
+
+	// An account's devices and the versions of its devices and its name,
+	// on its item (docs/design.md, "Devices on the account item"); every
+	// decision about them reads that item consistently or updates it
+	// atomically. Connection ids contain + / =: these names are always
+	// passed as expression attribute names.
+	AccountDevicePrefix  = "d_" // "d_<connectionId>": a map of the device's room and expiry
+	AccountLeavingPrefix = "l_" // "l_<connectionId>": set while the device is being removed
+	DeviceRoom           = "r"  // in a device's map: its room
+	DeviceExpiresAt      = "e"  // in a device's map: its record's expiresAt (epoch seconds)
+	AccountDeviceVersion = "dv" // one more with every change of the devices
+	// NameVersion is one more with every rename of the account, on the
+	// account's item; a connection record carries the version of the name
+	// it carries, and is renamed only to a newer one.
+	NameVersion         = "nv"
+	AccountPendingName  = "pn" // the old name of a rename whose connections are not all renamed yet
+	AccountPendingClaim = "pc" // the claim by which the account held that name
 
 	// ReaderStreamPrefix begins the stream of one reader's copies of a
 	// room's private messages: "reader#<room>#<reader key>" (chat.Reader).

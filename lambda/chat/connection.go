@@ -5,11 +5,13 @@
 package chat
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -33,7 +35,7 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 	c := Connection{ID: inv.connID, Room: room, ConnectedAt: now,
 		ExpiresAt: now.Add(inv.opt.ConnectionTTL), ResumeToken: token, AccountID: id.AccountID, Username: id.Username}
 	if c.AccountID != "" {
-		return inv.connectAccount(c, query["name"])
+		return inv.connectAccount(inv.ctx, c, query["name"])
 	}
 	claim := Claim{Room: room, ConnID: c.ID, Token: c.ResumeToken, Resume: query["resume"], ExpiresAt: c.ExpiresAt}
 
@@ -140,17 +142,25 @@ func (inv *invocation) claimGuestName(claim Claim) (string, error) {
 	return "", fmt.Errorf("no free guest name after 8 tries: %w", err)
 }
 
-func (inv *invocation) disconnect() {
-	c, ok, err := inv.store.DeleteConnection(inv.ctx, inv.connID)
-	if err != nil {
-		inv.log.Error("remove connection", "error", err)
-	}
-	if !ok {
+func (inv *invocation) disconnect(ctx context.Context) {
+	c, mine, err := inv.store.MarkRemoved(ctx, inv.connID, time.Time{})
+	if errors.Is(err, ErrNotFound) {
 		return // already removed: after a 410 during a broadcast, or replaced by a resume
 	}
-	if c.AccountID != "" {
-		inv.disconnectAccount(c)
+	if err != nil {
+		inv.log.Error("remove connection", "error", err)
 		return
+	}
+	if c.AccountID != "" {
+		inv.disconnectAccount(ctx, c, mine)
+		return
+	}
+	if _, err := inv.store.DeleteMarked(ctx, c); err != nil {
+		// Marked: the next removal to find it finishes the delete.
+		inv.log.Error("remove connection", "error", err)
+	}
+	if !mine {
+		return // another removal has it (this one finished its delete)
 	}
 	// A reconnect with the resume token may have taken the name over before
 	// the release: then the person has not left.

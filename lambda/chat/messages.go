@@ -21,7 +21,7 @@ func (inv *invocation) sendPublic(req request) []byte {
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	c, fail := inv.limitedCaller(req)
+	c, _, fail := inv.limitedCaller(req)
 	if fail != nil {
 		return fail
 	}
@@ -49,12 +49,12 @@ func (inv *invocation) sendPrivate(req request) []byte {
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	c, fail := inv.limitedCaller(req)
+	c, a, fail := inv.limitedCaller(req)
 	if fail != nil {
 		return fail
 	}
 	if c.AccountID != "" {
-		return inv.sendPrivateAccount(req, c, to, unknown, msg)
+		return inv.sendPrivateAccount(req, c, a, to, unknown, msg)
 	}
 	var recipients []Member
 	readers := []string{Reader(c)}

@@ -15,12 +15,12 @@ func (inv *invocation) setName(req request) []byte {
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	c, fail := inv.limitedCaller(req)
+	c, a, fail := inv.limitedCaller(req)
 	if fail != nil {
 		return fail
 	}
 	if c.AccountID != "" {
-		return inv.setAccountName(req, c, name)
+		return inv.setAccountName(inv.ctx, req, c, a, name)
 	}
 	frame := renamedFrame{Type: KindRenamed, Room: c.Room, OldName: c.Name, Name: name, TS: millis(inv.opt.Now())}
 	if name == c.Name {

@@ -47,6 +47,17 @@ type Store interface {
 	// only when it connected before connectedBefore: a connection whose
 	// $connect is still running answers 410 as well, and must be kept.
 	RemoveStale(ctx context.Context, id string, connectedBefore time.Time) (c Connection, ok bool, err error)
+	// MarkRemoved is the first step of DeleteConnection (RemoveStale when
+	// connectedBefore is not zero): it marks the record removed and returns
+	// it with its Mark; mine is true when this call marked it, false when
+	// another removal had (this call may then finish it). It fails with
+	// ErrNotFound when there is no live record to mark (none, or spared).
+	MarkRemoved(ctx context.Context, id string, connectedBefore time.Time) (c Connection, mine bool, err error)
+	// DeleteMarked is the second step: one transaction deletes the record
+	// marked c.Mark, takes it from its room's count and (signed in) its
+	// device from the account's item; false when the record was no longer
+	// there with that mark (another removal deleted it, and counted it).
+	DeleteMarked(ctx context.Context, c Connection) (bool, error)
 	// Members lists the live connections of a room: one Query of the room
 	// index, cost proportional to the room.
 	Members(ctx context.Context, room string) ([]Member, error)
@@ -76,17 +87,27 @@ type Store interface {
 	// Accounts (sign-in on): a name belongs to one account across the
 	// environment; names are compared by NameKey.
 
-	// AccountName returns the account's name: "" before it has one.
-	AccountName(ctx context.Context, accountID string) (string, error)
+	// Account reads the account's item (one consistent GetItem): its name
+	// ("" before it has one), its devices and their versions.
+	Account(ctx context.Context, accountID string) (Account, error)
 	// ClaimAccountName makes name accountID's. It fails with ErrNameTaken
-	// when another account holds it (online or not); claiming a name the
-	// account holds again only updates its spelling. It returns the claim:
-	// a token that changes with every claim of the name, which
+	// when another account holds it (online or not), and with a
+	// *RenamePending when the account holding it renamed away from it and
+	// has not finished (its connections may still show it). Claiming a name
+	// the account holds again only updates its spelling. It returns the
+	// claim: a token that changes with every claim of the name, which
 	// ReleaseAccountName is given back.
 	ClaimAccountName(ctx context.Context, accountID, name string) (claim string, err error)
 	// SetAccountName changes the account's name from old ("" for none) to
-	// name; it fails with ErrConflict when the name is no longer old.
-	SetAccountName(ctx context.Context, accountID, old, name string) error
+	// name and its name version by one, and returns the item after it. A
+	// rename also keeps the old name and oldClaim as the account's pending
+	// rename, until FinishedRename (oldClaim "": nothing to release). It
+	// fails with ErrConflict when the name is no longer old, or another
+	// rename is pending.
+	SetAccountName(ctx context.Context, accountID, old, name, oldClaim string) (Account, error)
+	// FinishedRename forgets the account's pending rename of claim (not a
+	// later one's).
+	FinishedRename(ctx context.Context, accountID, claim string) error
 	// ReleaseAccountName gives up accountID's hold on name, only if it has
 	// it by that claim: a claim made again since (the account renamed back
 	// to the name meanwhile) stays.
@@ -96,9 +117,23 @@ type Store interface {
 	AccountNameClaim(ctx context.Context, accountID, name string) (string, error)
 	// NameOwner returns the account that holds name, "" when nobody does.
 	NameOwner(ctx context.Context, name string) (accountID string, err error)
-	// AccountConnections lists an account's live connections, in every room:
-	// one Query of an eventually consistent index.
-	AccountConnections(ctx context.Context, accountID string) ([]Connection, error)
+	// RenameConnection gives a signed-in connection's record the account's
+	// name of version nv, only if its record carries an older version; it
+	// returns the name the record had and whether this call renamed it
+	// (false: gone, or already of version nv or newer).
+	RenameConnection(ctx context.Context, id, name string, nv int64) (oldName string, renamed bool, err error)
+	// AddDevice records a connection as one of the account's devices, in
+	// its room, and returns the account's item after it (its device
+	// version one more).
+	AddDevice(ctx context.Context, accountID string, d Device) (Account, error)
+	// LeaveDevice marks the account's device leaving and returns the
+	// account's item after it (its device version one more; the device is
+	// deleted with its record, DeleteMarked).
+	LeaveDevice(ctx context.Context, accountID, connID string) (Account, error)
+	// ForgetGoneDevice removes the account's device when its connection's
+	// record is gone (removed by a $disconnect that overtook its
+	// $connect): true when it did.
+	ForgetGoneDevice(ctx context.Context, accountID, connID string) (bool, error)
 
 	// Rate limits, kept in the table so they hold across instances.
 
@@ -107,9 +142,9 @@ type Store interface {
 	// Over the limit it fails with a *RateLimited and counts nothing.
 	ChargeConnection(ctx context.Context, id string, l RateLimit) (Connection, error)
 	// ChargeAccount counts one action of the account against l and returns
-	// the account's name ("" before it has one), read by the same request;
-	// over the limit it fails with a *RateLimited and counts nothing.
-	ChargeAccount(ctx context.Context, accountID string, l RateLimit) (name string, err error)
+	// the account's item, read by the same request; over the limit it fails
+	// with a *RateLimited and counts nothing.
+	ChargeAccount(ctx context.Context, accountID string, l RateLimit) (Account, error)
 
 	// Append adds a record to the message log.
 	Append(ctx context.Context, r Record) error
@@ -198,6 +233,56 @@ type Connection struct {
 	// context); empty when sign-in is off.
 	AccountID string
 	Username  string
+	// NameVersion is the version of the account's name the record carries
+	// (Account.NameVersion); 0 without sign-in.
+	NameVersion int64
+	// Mark is the token of the removal that marked the record (MarkRemoved).
+	Mark string
+}
+
+// Account is a signed-in person's item: the account's name and its devices.
+type Account struct {
+	ID   string
+	Name string // "" before its first connection named it
+	// NameVersion is one more with every rename.
+	NameVersion int64
+	// PendingName and PendingClaim are the old name of a rename not
+	// finished yet (some connection may still carry it) and the claim by
+	// which the account held it; "" when none.
+	PendingName, PendingClaim string
+	// DeviceVersion is one more with every change of the devices: it
+	// orders the account's joined and left frames (v).
+	DeviceVersion int64
+	Devices       []Device
+}
+
+// Device is one connection of an account, in a room.
+type Device struct {
+	ConnID    string
+	Room      string
+	ExpiresAt time.Time
+	// Leaving is set while its record is being removed.
+	Leaving bool
+}
+
+// In lists the account's devices in room that are not leaving, but the
+// connection except, live at now: the person is still there with them.
+func (a Account) In(room, except string, now time.Time) []Device {
+	var out []Device
+	for _, d := range a.Devices {
+		if d.Room == room && d.ConnID != except && !d.Leaving && !d.ExpiresAt.Before(now) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// RenamePending is ClaimAccountName's error for a name whose owner renamed
+// away from it without finishing: the rename is to be finished first.
+type RenamePending struct{ AccountID string }
+
+func (e *RenamePending) Error() string {
+	return "the name's owner has a rename to finish: " + e.AccountID
 }
 
 // Claim asks for a name.

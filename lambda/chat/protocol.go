@@ -133,6 +133,9 @@ type presenceFrame struct { // joined, left
 	TS      int64  `json:"ts"`
 	Count   int    `json:"count,omitempty"` // the room's member count after it
 	Account string `json:"account,omitempty"`
+	// V (signed in) is the account's device version the frame was decided
+	// at: a page applies a person's joined or left only over an older one.
+	V int64 `json:"v,omitempty"`
 }
 
 type membersFrame struct {

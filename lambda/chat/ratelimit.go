@@ -18,38 +18,35 @@ import (
 var DefaultRateLimit = RateLimit{Limit: 20, Window: 10 * time.Second}
 
 // limitedCaller counts the frame against the person's limit and loads the
-// caller's record, or returns the error frame to send. Without sign-in the
-// count and the read are one request (ChargeConnection returns the record).
-func (inv *invocation) limitedCaller(req request) (Connection, []byte) {
+// caller's record (and, signed in, the account's item, which the charge
+// returns), or returns the error frame to send. Without sign-in the count
+// and the read are one request (ChargeConnection returns the record).
+func (inv *invocation) limitedCaller(req request) (Connection, Account, []byte) {
 	asked := inv.opt.Now()
 	if wait, ok := inv.refusals.until(inv.refusalKey(), asked); ok {
-		return Connection{}, inv.chargeFailed(req, asked, &RateLimited{RetryAfter: wait})
+		return Connection{}, Account{}, inv.chargeFailed(req, asked, &RateLimited{RetryAfter: wait})
 	}
 	if inv.id.AccountID == "" {
 		c, err := inv.store.ChargeConnection(inv.ctx, inv.connID, inv.opt.RateLimit)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			return c, inv.fail(req, notConnected)
+			return c, Account{}, inv.fail(req, notConnected)
 		case err != nil:
-			return c, inv.chargeFailed(req, asked, err)
+			return c, Account{}, inv.chargeFailed(req, asked, err)
 		}
-		return c, nil
+		return c, Account{}, nil
 	}
-	name, err := inv.store.ChargeAccount(inv.ctx, inv.id.AccountID, inv.opt.RateLimit)
+	a, err := inv.store.ChargeAccount(inv.ctx, inv.id.AccountID, inv.opt.RateLimit)
 	if err != nil {
-		return Connection{}, inv.chargeFailed(req, asked, err)
+		return Connection{}, Account{}, inv.chargeFailed(req, asked, err)
 	}
 	c, fail := inv.caller(req)
-	if fail == nil && name != "" && c.Name != name {
-		// The account was renamed while this connection's record was not
-		// yet in the account index: the account's name is the one that
-		// counts, and the record catches up.
-		if err := inv.store.Rename(inv.ctx, c.ID, c.Name, name); err != nil {
-			inv.log.Warn("bring the connection's name up to the account's", "error", err)
-		}
-		c.Name = name
+	if fail != nil {
+		return c, a, fail
 	}
-	return c, fail
+	// The account's name is the one that counts: a rename its record has
+	// not caught up with yet is finished now.
+	return inv.catchUp(inv.ctx, c, a), a, nil
 }
 
 func (inv *invocation) chargeFailed(req request, asked time.Time, err error) []byte {

@@ -42,10 +42,11 @@ func TestARenameAwayAndBackKeepsTheNameOwned(t *testing.T) {
 	if !fired.Load() {
 		t.Fatal("the phone's rename never released alice")
 	}
-	is, err := h.Store.AccountName(t.Context(), "alice")
+	acct, err := h.Store.Account(t.Context(), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
+	is := acct.Name
 	owner, err := h.Store.NameOwner(t.Context(), is)
 	if err != nil {
 		t.Fatal(err)

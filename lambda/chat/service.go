@@ -78,7 +78,7 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 		}
 		return inv.connect(req.QueryStringParameters, id), nil
 	case contract.RouteDisconnect:
-		inv.disconnect()
+		inv.disconnect(ctx)
 		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
 	}
 	if s.opt.Verifier != nil {

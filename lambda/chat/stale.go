@@ -15,6 +15,16 @@ import (
 // more stale connections).
 const staleRounds = 3
 
+// gone is one stale connection this invocation removed.
+type gone struct {
+	name string
+	// person: the connection's person left the room with it (its last
+	// device there, decided on the account's item); without sign-in, always.
+	person bool
+	// account: a signed-in person, whose name no other member can carry.
+	account bool
+}
+
 // removeStale deletes the records of connections that vanished without a
 // close, frees their names and sends each affected room one members frame.
 // That frame can itself find more stale connections; a few rounds are
@@ -26,11 +36,11 @@ func (inv *invocation) removeStale(stale []Member) {
 	// No round starts inside the deadline margin: the connections found
 	// stale are left for a later broadcast.
 	for round := 0; len(stale) > 0 && round < staleRounds && RetryAllowed(inv.ctx, 0); round++ {
-		gone := inv.removeAll(stale, removed)
+		byRoom := inv.removeAll(stale, removed)
 		stale = nil
-		for room, names := range gone {
-			inv.log.Info("removed stale connections", "room", room, "count", len(names))
-			rc, ok := inv.counted(room, len(names))
+		for room, went := range byRoom {
+			inv.log.Info("removed stale connections", "room", room, "count", len(went))
+			rc, ok := inv.counted(room, len(went))
 			if !ok || (rc.Count > PresenceLiveMax && !inv.spend(room, rc, rc.Count)) {
 				continue // a big room hears of it when its credit pays for it
 			}
@@ -40,12 +50,26 @@ func (inv *invocation) removeStale(stale []Member) {
 				continue
 			}
 			members = slices.DeleteFunc(members, func(m Member) bool { return removed[m.ConnID] })
+			names := goneNames(went, members)
+			// The list is read from the lagging index; a signed-in person's
+			// presence was decided on the account's item: one who left is not
+			// listed under a device the index still shows, one still here (on
+			// another device) is listed even if the index does not show it yet.
+			members = slices.DeleteFunc(members, func(m Member) bool {
+				return slices.ContainsFunc(went, func(g gone) bool { return g.account && g.person && Fold(g.name) == Fold(m.Name) })
+			})
+			listed := slices.Clone(members)
+			for _, g := range went {
+				if g.account && !g.person && !slices.ContainsFunc(listed, func(m Member) bool { return Fold(m.Name) == Fold(g.name) }) {
+					listed = append(listed, Member{Name: g.name})
+				}
+			}
 			// A small room gets the list (the index may still list more than
 			// the count: then only the count, which keeps the frame small).
 			frame := encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(inv.opt.Now())})
 			if rc.Count <= PresenceLiveMax && len(members) <= 2*PresenceLiveMax {
-				frame = encode(membersFrame{Type: KindMembers, Room: room, Members: sortedNames(members),
-					Gone: notAmong(names, members), TS: millis(inv.opt.Now()), Count: rc.Count})
+				frame = encode(membersFrame{Type: KindMembers, Room: room, Members: sortedNames(listed),
+					Gone: names, TS: millis(inv.opt.Now()), Count: rc.Count})
 			}
 			targets := make([]target, len(members))
 			for i, m := range members {
@@ -60,55 +84,94 @@ func (inv *invocation) removeStale(stale []Member) {
 	}
 }
 
+// goneNames are the names a members frame says went: a signed-in person
+// whose last device in the room went (decided on the account's item, not
+// by the lagging list), and without sign-in each name no live member
+// carries.
+func goneNames(went []gone, live []Member) []string {
+	var out []string
+	for _, g := range went {
+		switch {
+		case g.account && g.person:
+			out = append(out, g.name)
+		case !g.account && !slices.ContainsFunc(live, func(m Member) bool { return Fold(m.Name) == Fold(g.name) }):
+			out = append(out, g.name)
+		}
+	}
+	return slices.Compact(out)
+}
+
 // removeAll removes stale connections through a pool of PoolSize, each
 // removal a conditional delete, a name release and a "gone" record, and
-// returns the names that went, by room. It starts no removal past the
-// fan-out deadline; those left are found again by a later broadcast.
-func (inv *invocation) removeAll(stale []Member, removed map[string]bool) map[string][]string {
+// returns what went, by room. It starts no removal past the fan-out
+// deadline; those left are found again by a later broadcast.
+func (inv *invocation) removeAll(stale []Member, removed map[string]bool) map[string][]gone {
 	ctx, cancel := inv.fanoutContext()
 	defer cancel()
 	// One cutoff for the round: a connection younger than this is spared.
 	connectedBefore := inv.opt.Now().Add(-inv.opt.StaleGrace)
 	var (
-		mu   sync.Mutex
-		gone = map[string][]string{}
+		mu     sync.Mutex
+		byRoom = map[string][]gone{}
 	)
 	sent := inPool(inv, ctx, stale, func(m Member) {
-		c, ok := inv.removeOne(m, connectedBefore)
+		c, g, ok := inv.removeOne(m, connectedBefore)
 		if !ok {
 			return
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		removed[c.ID] = true
-		gone[c.Room] = append(gone[c.Room], c.Name)
+		byRoom[c.Room] = append(byRoom[c.Room], g)
 	})
 	if left := len(stale) - sent; left > 0 {
 		inv.log.Warn("stale connections left for a later broadcast: the invocation is out of time", "count", left)
 		inv.m.add(&inv.m.left, left)
 	}
-	return gone
+	return byRoom
 }
 
 // removeOne removes one stale connection; ok when this invocation removed
-// it. It counts the 410 under what became of the connection.
-func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connection, bool) {
-	c, ok, err := inv.store.RemoveStale(inv.ctx, m.ConnID, connectedBefore)
-	if err != nil {
+// it (or, signed in, finished a removal that stopped after its mark: the
+// room must hear of it). It counts the 410 under what became of the
+// connection.
+func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connection, gone, bool) {
+	c, mine, err := inv.store.MarkRemoved(inv.ctx, m.ConnID, connectedBefore)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		inv.notRemoved(m, connectedBefore, nil)
+		return c, gone{}, false
+	case err != nil:
+		inv.log.Error("remove stale connection", "stale", m.ConnID, "error", err)
+		inv.notRemoved(m, connectedBefore, err)
+		return c, gone{}, false
+	}
+	g := gone{name: c.Name, person: true, account: c.AccountID != ""}
+	record := Record{Kind: KindGone, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()} // before the release
+	if g.account {
+		// The person leaves the room with its last device: decided (and
+		// told, by the members frame) before the delete, so a removal that
+		// dies in between is finished, and told, by the next one.
+		g.person, _ = inv.leaveDevice(inv.ctx, c)
+	}
+	if _, err := inv.store.DeleteMarked(inv.ctx, c); err != nil {
 		inv.log.Error("remove stale connection", "stale", m.ConnID, "error", err)
 	}
-	if !ok {
-		inv.notRemoved(m, connectedBefore, err)
-		return c, false
+	if !mine {
+		if !g.account {
+			inv.notRemoved(m, connectedBefore, nil)
+			return c, gone{}, false
+		}
+		inv.m.add(&inv.m.removed, 1)
+		return c, g, true
 	}
-	gone := Record{Kind: KindGone, Room: c.Room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // before the release
 	// With sign-in the name is the account's: it stays.
-	if c.AccountID == "" {
+	if !g.account {
 		inv.release(c.Room, c.Name, c.ID)
 	}
-	_ = inv.append(&gone)
+	_ = inv.append(&record)
 	inv.m.add(&inv.m.stale, 1)
-	return c, true
+	return c, g, true
 }
 
 // notRemoved counts a 410 whose connection RemoveStale did not remove: it
@@ -140,13 +203,4 @@ func (inv *invocation) notRemoved(m Member, connectedBefore time.Time, removeErr
 		inv.log.Warn("stale connection not removed", "to", m.ConnID, "connectedAt", c.ConnectedAt)
 		inv.m.add(&inv.m.left, 1)
 	}
-}
-
-// notAmong leaves out of the names gone those still carried by a live
-// member: with sign-in, the same person's other connection (the person has
-// not left the room).
-func notAmong(gone []string, live []Member) []string {
-	return slices.DeleteFunc(slices.Clone(gone), func(n string) bool {
-		return slices.ContainsFunc(live, func(m Member) bool { return Fold(m.Name) == Fold(n) })
-	})
 }

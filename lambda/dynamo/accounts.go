@@ -35,26 +35,23 @@ type ownerItem struct {
 	Write     string `dynamodbav:"w,omitempty"`
 }
 
-// accountItem is an account's name and its rate-limit log.
+// accountItem is an account's name, its name and device versions, its
+// pending rename and its rate-limit log; its devices are attributes of
+// their own (accountFrom).
 type accountItem struct {
-	PK      string  `dynamodbav:"pk"`
-	Name    string  `dynamodbav:"name,omitempty"`
-	Write   string  `dynamodbav:"w,omitempty"`
-	RateLog []int64 `dynamodbav:"rl,omitempty"` // ms of the latest counted actions
+	PK            string  `dynamodbav:"pk"`
+	Name          string  `dynamodbav:"name,omitempty"`
+	Write         string  `dynamodbav:"w,omitempty"`
+	NameVersion   int64   `dynamodbav:"nv,omitempty"`
+	PendingName   string  `dynamodbav:"pn,omitempty"`
+	PendingClaim  string  `dynamodbav:"pc,omitempty"`
+	DeviceVersion int64   `dynamodbav:"dv,omitempty"`
+	RateLog       []int64 `dynamodbav:"rl,omitempty"` // ms of the latest counted actions
 }
 
 func ownerKey(name string) string { return contract.OwnerItemPrefix + chat.NameKey(name) }
 
 func accountKey(id string) string { return contract.AccountItemPrefix + id }
-
-// AccountName implements chat.Store: one consistent GetItem.
-func (s *Store) AccountName(ctx context.Context, accountID string) (string, error) {
-	var it accountItem
-	if _, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, accountKey(accountID)), &it); err != nil {
-		return "", fmt.Errorf("read account: %w", err)
-	}
-	return it.Name, nil
-}
 
 // ClaimAccountName implements chat.Store: one conditional UpdateItem, plus
 // two GetItems and a PutItem when another account holds the name. Its
@@ -97,12 +94,17 @@ func (s *Store) takeOwnedOrphan(ctx context.Context, accountID, name string, now
 	} else if !found || now.Sub(time.UnixMilli(held.ClaimedAt)) < orphanGrace {
 		return chat.ErrNameTaken // released just now: the caller may try again
 	}
-	current, err := s.AccountName(ctx, held.Owner)
+	holder, err := s.Account(ctx, held.Owner)
 	if err != nil {
 		return err
 	}
-	if chat.NameKey(current) == chat.NameKey(name) {
+	if chat.NameKey(holder.Name) == chat.NameKey(name) {
 		return chat.ErrNameTaken
+	}
+	if holder.PendingName != "" && chat.NameKey(holder.PendingName) == chat.NameKey(name) {
+		// The holder renamed away from it, and some connection of it may
+		// still carry it: its rename is finished first.
+		return &chat.RenamePending{AccountID: held.Owner}
 	}
 	item, err := attributevalue.MarshalMap(ownerItem{PK: ownerKey(name), Owner: accountID, Name: name,
 		ClaimedAt: now.UnixMilli(), Write: w})
@@ -128,32 +130,37 @@ func (s *Store) takeOwnedOrphan(ctx context.Context, accountID, name string, now
 }
 
 // SetAccountName implements chat.Store: one UpdateItem conditional on the
-// old name, so of two concurrent renames of one account only one lands; its
-// own retry passes by its write token.
-func (s *Store) SetAccountName(ctx context.Context, accountID, old, name string) error {
-	cond := "#name = :old OR #w = :w"
-	if old == "" {
-		cond = "attribute_not_exists(#name) OR #w = :w"
-	}
-	values := map[string]types.AttributeValue{":name": str(name), ":w": str(newWriteToken())}
+// old name and no pending rename, so of two concurrent renames of one
+// account only one lands; its own retry passes by its write token. It
+// returns the item after it.
+func (s *Store) SetAccountName(ctx context.Context, accountID, old, name, oldClaim string) (chat.Account, error) {
+	update := "SET #name = :name, #w = :w, #nv = if_not_exists(#nv, :zero) + :one"
+	cond := "attribute_not_exists(#name) OR #w = :w"
+	names := map[string]string{"#name": attrNameOwned, "#w": attrWrite, "#nv": contract.NameVersion}
+	values := map[string]types.AttributeValue{":name": str(name), ":w": str(newWriteToken()), ":zero": num(0), ":one": num(1)}
 	if old != "" {
+		cond = "(#name = :old AND attribute_not_exists(#pn)) OR #w = :w"
+		names["#pn"] = contract.AccountPendingName
 		values[":old"] = str(old)
+		if oldClaim != "" && chat.NameKey(old) != chat.NameKey(name) {
+			update += ", #pn = :old, #pc = :pc"
+			names["#pc"] = contract.AccountPendingClaim
+			values[":pc"] = str(oldClaim)
+		}
 	}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.names.Connections),
-		Key:                       key(contract.ConnPK, accountKey(accountID)),
-		UpdateExpression:          aws.String("SET #name = :name, #w = :w"),
+	a, err := s.updateAccount(ctx, accountID, &dynamodb.UpdateItemInput{
+		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  map[string]string{"#name": attrNameOwned, "#w": attrWrite},
+		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	})
 	if conditionFailed(err) {
-		return chat.ErrConflict
+		return chat.Account{}, chat.ErrConflict
 	}
 	if err != nil {
-		return fmt.Errorf("set account name: %w", err)
+		return chat.Account{}, fmt.Errorf("set account name: %w", err)
 	}
-	return nil
+	return a, nil
 }
 
 // ReleaseAccountName implements chat.Store: one DeleteItem, conditional on
@@ -194,18 +201,4 @@ func (s *Store) NameOwner(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("read name owner: %w", err)
 	}
 	return it.Owner, nil
-}
-
-// AccountConnections implements chat.Store: one Query of the account index
-// (paged past 1 MB), expired records left out.
-func (s *Store) AccountConnections(ctx context.Context, accountID string) ([]chat.Connection, error) {
-	items, err := s.liveInIndex(ctx, contract.AccountIndex, contract.ConnAccount, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("account's connections: %w", err)
-	}
-	conns := make([]chat.Connection, len(items))
-	for i, it := range items {
-		conns[i] = it.connection()
-	}
-	return conns, nil
 }

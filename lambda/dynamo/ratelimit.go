@@ -47,18 +47,18 @@ func (s *Store) ChargeConnection(ctx context.Context, id string, l chat.RateLimi
 }
 
 // ChargeAccount implements chat.Store: like ChargeConnection, on the
-// account's item (made by the first charge if the account has none yet).
-func (s *Store) ChargeAccount(ctx context.Context, accountID string, l chat.RateLimit) (string, error) {
-	var it accountItem
-	read := func(item map[string]types.AttributeValue) bool {
-		it = accountItem{}
-		_ = attributevalue.UnmarshalMap(item, &it)
+// account's item (made by the first charge if the account has none yet),
+// which it returns whole: the account's name and devices come free.
+func (s *Store) ChargeAccount(ctx context.Context, accountID string, l chat.RateLimit) (chat.Account, error) {
+	var item map[string]types.AttributeValue
+	read := func(it map[string]types.AttributeValue) bool {
+		item = it
 		return true
 	}
 	if err := s.charge(ctx, key(contract.ConnPK, accountKey(accountID)), "", read, l); err != nil {
-		return "", err
+		return chat.Account{}, err
 	}
-	return it.Name, nil
+	return accountFrom(accountID, item)
 }
 
 // charge counts one action in the item's log. Under the limit it is one
@@ -88,17 +88,23 @@ func (s *Store) charge(ctx context.Context, k map[string]types.AttributeValue, e
 	// write DynamoDB applied fails its condition, and finding mine on the
 	// item says the action is already counted (not twice).
 	mine := newWriteToken()
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        aws.String(s.names.Connections),
-		Key:              k,
-		UpdateExpression: aws.String("SET #rl = list_append(if_not_exists(#rl, :empty), :now), #rw = :w"),
-		ConditionExpression: aws.String(guard +
-			"(attribute_not_exists(#rl) OR size(#rl) < :limit) AND (attribute_not_exists(#rw) OR #rw <> :w)"),
-		ExpressionAttributeNames: names,
-		ExpressionAttributeValues: map[string]types.AttributeValue{":empty": &types.AttributeValueMemberL{},
-			":now": list(now.UnixMilli()), ":limit": num(int64(l.Limit)), ":w": str(mine)},
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	// The item may be in a transaction (a record's put or delete, an
+	// account's device removed): a write that meets one is made again.
+	var out *dynamodb.UpdateItemOutput
+	err := retryConflicts(ctx, func() (err error) {
+		out, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:        aws.String(s.names.Connections),
+			Key:              k,
+			UpdateExpression: aws.String("SET #rl = list_append(if_not_exists(#rl, :empty), :now), #rw = :w"),
+			ConditionExpression: aws.String(guard +
+				"(attribute_not_exists(#rl) OR size(#rl) < :limit) AND (attribute_not_exists(#rw) OR #rw <> :w)"),
+			ExpressionAttributeNames: names,
+			ExpressionAttributeValues: map[string]types.AttributeValue{":empty": &types.AttributeValueMemberL{},
+				":now": list(now.UnixMilli()), ":limit": num(int64(l.Limit)), ":w": str(mine)},
+			ReturnValues:                        types.ReturnValueAllNew,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		return err
 	})
 	for attempt := 1; ; attempt++ {
 		if err == nil {
@@ -165,14 +171,17 @@ func (s *Store) charge(ctx context.Context, k map[string]types.AttributeValue, e
 		}
 		kept = append(kept, now.UnixMilli())
 		values[":log"] = list(kept...)
-		out, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(s.names.Connections),
-			Key:                       k,
-			UpdateExpression:          aws.String("SET #rl = :log, #rw = :w"),
-			ConditionExpression:       aws.String(guard + unchanged),
-			ExpressionAttributeNames:  names,
-			ExpressionAttributeValues: values,
-			ReturnValues:              types.ReturnValueAllNew,
+		err = retryConflicts(ctx, func() (err error) {
+			out, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName:                 aws.String(s.names.Connections),
+				Key:                       k,
+				UpdateExpression:          aws.String("SET #rl = :log, #rw = :w"),
+				ConditionExpression:       aws.String(guard + unchanged),
+				ExpressionAttributeNames:  names,
+				ExpressionAttributeValues: values,
+				ReturnValues:              types.ReturnValueAllNew,
+			})
+			return err
 		})
 	}
 }

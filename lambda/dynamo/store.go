@@ -9,8 +9,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -116,6 +114,8 @@ type connItem struct {
 	// with sign-in off.
 	AccountID string `dynamodbav:"accountId,omitempty"`
 	Username  string `dynamodbav:"username,omitempty"`
+	// NameVersion is the version of the account's name the record carries.
+	NameVersion int64 `dynamodbav:"nv,omitempty"`
 }
 
 type claimItem struct {
@@ -201,7 +201,7 @@ func (s *Store) PutConnection(ctx context.Context, c chat.Connection) error {
 	it := connItem{
 		PK: connKey(c.ID), ConnectionID: c.ID, Room: c.Room, Name: c.Name,
 		ConnectedAt: c.ConnectedAt.UnixMilli(), ExpiresAt: c.ExpiresAt.Unix(), Resume: c.ResumeToken,
-		AccountID: c.AccountID, Username: c.Username,
+		AccountID: c.AccountID, Username: c.Username, NameVersion: c.NameVersion,
 	}
 	if c.Warning != nil {
 		it.WarnCode, it.WarnMessage = c.Warning.Code, c.Warning.Message
@@ -224,73 +224,6 @@ func (s *Store) PutConnection(ctx context.Context, c chat.Connection) error {
 	return nil
 }
 
-// countChange is the update of a room's count that goes in the same
-// transaction as the put or delete of a record it counts. A put also keeps
-// the room item as long as the record.
-func (s *Store) countChange(room string, delta int, expiresAt time.Time) types.TransactWriteItem {
-	u := &types.Update{
-		TableName:                 aws.String(s.names.Connections),
-		Key:                       roomKey(room),
-		UpdateExpression:          aws.String("ADD #count :d"),
-		ExpressionAttributeNames:  map[string]string{"#count": attrCount},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(int64(delta))},
-	}
-	if !expiresAt.IsZero() {
-		*u.UpdateExpression += " SET #exp = :exp"
-		u.ExpressionAttributeNames["#exp"] = contract.ConnExpiresAt
-		u.ExpressionAttributeValues[":exp"] = num(expiresAt.Unix())
-	}
-	return types.TransactWriteItem{Update: u}
-}
-
-// deleteMarked deletes a record marked gone with the mark gone, and takes
-// it from its room's count, in one transaction; false when the record is
-// no longer there with that mark (another call deleted it, and counted it).
-func (s *Store) deleteMarked(ctx context.Context, it connItem) (bool, error) {
-	err := s.transact(ctx,
-		types.TransactWriteItem{Delete: &types.Delete{
-			TableName:                 aws.String(s.names.Connections),
-			Key:                       key(contract.ConnPK, connKey(it.ConnectionID)),
-			ConditionExpression:       aws.String("#gone = :gone"),
-			ExpressionAttributeNames:  map[string]string{"#gone": attrGone},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":gone": str(it.Gone)},
-		}},
-		s.countChange(it.Room, -1, time.Time{}))
-	if transactionConditionFailed(err) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// transact runs the actions as one transaction. Each attempt has a
-// ClientRequestToken of its own, which the SDK sends again with each of
-// its retries: a retry of a transaction DynamoDB applied but answered with
-// an error is answered with success and not applied again. An attempt
-// cancelled because another transaction held one of its items (every join
-// and leave of a room touches the room's item) applied nothing: it is made
-// again, with a new token.
-func (s *Store) transact(ctx context.Context, actions ...types.TransactWriteItem) error {
-	return retryConflicts(ctx, func() error {
-		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-			ClientRequestToken: aws.String(newWriteToken()),
-			TransactItems:      actions,
-		})
-		return err
-	})
-}
-
-// transactionConditionFailed reports a transaction cancelled because a
-// condition failed.
-func transactionConditionFailed(err error) bool {
-	var tc *types.TransactionCanceledException
-	if !errors.As(err, &tc) {
-		return false
-	}
-	return slices.ContainsFunc(tc.CancellationReasons, func(r types.CancellationReason) bool {
-		return aws.ToString(r.Code) == "ConditionalCheckFailed"
-	})
-}
-
 // GetConnection implements chat.Store.
 func (s *Store) GetConnection(ctx context.Context, id string) (chat.Connection, error) {
 	var it connItem
@@ -308,7 +241,7 @@ func (it connItem) connection() chat.Connection {
 	c := chat.Connection{
 		ID: it.ConnectionID, Room: it.Room, Name: it.Name, ResumeToken: it.Resume,
 		ConnectedAt: time.UnixMilli(it.ConnectedAt), ExpiresAt: time.Unix(it.ExpiresAt, 0),
-		AccountID: it.AccountID, Username: it.Username,
+		AccountID: it.AccountID, Username: it.Username, NameVersion: it.NameVersion, Mark: it.Gone,
 	}
 	if it.WarnCode != "" {
 		c.Warning = &chat.Problem{Code: it.WarnCode, Message: it.WarnMessage}
@@ -340,77 +273,6 @@ func (s *Store) Rename(ctx context.Context, id, oldName, name string) error {
 		return fmt.Errorf("rename: %w", err)
 	}
 	return nil
-}
-
-// DeleteConnection implements chat.Store.
-func (s *Store) DeleteConnection(ctx context.Context, id string) (chat.Connection, bool, error) {
-	return s.remove(ctx, id, "", nil)
-}
-
-// RemoveStale implements chat.Store.
-func (s *Store) RemoveStale(ctx context.Context, id string, connectedBefore time.Time) (chat.Connection, bool, error) {
-	return s.remove(ctx, id, "#at < :before", map[string]types.AttributeValue{":before": num(connectedBefore.UnixMilli())})
-}
-
-// remove takes a connection's record in two steps, so that exactly one
-// caller learns it removed it, even when DynamoDB applies a step and the SDK
-// retries it: an UpdateItem marks the record gone with this call's token
-// (a retry passes by the same token and still gets the record back), then a
-// DeleteItem deletes it. A record marked by another call is a removal in
-// progress: it is not this call's, but this call finishes the delete, in
-// case the other call could not. Whichever call deletes the record takes it
-// from its room's count, in the same transaction (deleteMarked).
-func (s *Store) remove(ctx context.Context, id, cond string, values map[string]types.AttributeValue) (chat.Connection, bool, error) {
-	k := key(contract.ConnPK, connKey(id))
-	condition := "attribute_exists(#pk) AND (attribute_not_exists(#gone) OR #gone = :w)"
-	names := map[string]string{"#pk": contract.ConnPK, "#gone": attrGone}
-	if values == nil {
-		values = map[string]types.AttributeValue{}
-	}
-	if cond != "" {
-		condition += " AND " + cond
-		names["#at"] = attrConnectedAt
-	}
-	w := newWriteToken()
-	values[":w"] = str(w)
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.names.Connections),
-		Key:                       k,
-		UpdateExpression:          aws.String("SET #gone = :w"),
-		ConditionExpression:       aws.String(condition),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-		ReturnValues:              types.ReturnValueAllNew,
-	})
-	if conditionFailed(err) {
-		var marked connItem
-		found, err := s.get(ctx, s.names.Connections, k, &marked)
-		if err == nil && found && marked.Gone != "" {
-			_, err = s.deleteMarked(ctx, marked)
-		}
-		if err != nil {
-			return chat.Connection{}, false, fmt.Errorf("finish removing connection: %w", err)
-		}
-		return chat.Connection{}, false, nil
-	}
-	var it connItem
-	if err != nil {
-		// Every attempt may have failed after the mark was applied: then the
-		// record carries this call's token and is this call's to remove.
-		found, getErr := s.get(ctx, s.names.Connections, k, &it)
-		if getErr != nil || !found || it.Gone != w {
-			return chat.Connection{}, false, fmt.Errorf("mark connection removed: %w", err)
-		}
-	} else if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-		return chat.Connection{}, false, fmt.Errorf("decode removed connection: %w", err)
-	}
-	it.Gone = w
-	if _, err := s.deleteMarked(ctx, it); err != nil {
-		// Marked: invisible to GetConnection, and the next call that finds
-		// it (a $disconnect, or a 410 in a broadcast) finishes the delete.
-		return it.connection(), true, fmt.Errorf("remove connection: %w", err)
-	}
-	return it.connection(), true, nil
 }
 
 // Members implements chat.Store: one Query of the room's partition of the
@@ -468,83 +330,6 @@ func (s *Store) Owner(ctx context.Context, room, name string) (chat.Member, bool
 		return chat.Member{}, false, nil
 	}
 	return chat.Member{ConnID: it.ConnectionID, Name: it.Name}, true, nil
-}
-
-// Append implements chat.Store: one PutItem, and for a private message one
-// more per reader (its copy in the reader's partition), all at once.
-func (s *Store) Append(ctx context.Context, r chat.Record) error {
-	it := recordItem{
-		Stream: streamKey(r.Kind, r.Room), ID: r.ID, Kind: r.Kind, TS: r.TS.UnixMilli(), Room: r.Room,
-		From: r.From, To: r.To, OldName: r.OldName, Message: r.Message, ConnectionID: r.ConnID,
-		ReplacedBy: r.ReplacedBy, Reason: r.Reason, ExpiresAt: r.ExpiresAt.Unix(),
-		FromAccount: r.FromAccount, ToAccounts: r.ToAccounts,
-	}
-	streams := []string{it.Stream}
-	if r.Kind == chat.KindPrivate {
-		for _, reader := range r.Readers {
-			streams = append(streams, readerKey(r.Room, reader))
-		}
-	}
-	errs := make([]error, len(streams))
-	var wg sync.WaitGroup
-	for i, stream := range streams {
-		wg.Go(func() {
-			one := it
-			one.Stream = stream
-			item, err := attributevalue.MarshalMap(one)
-			if err == nil {
-				_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.names.Messages), Item: item})
-			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("record %s: %w", r.Kind, err)
-	}
-	return nil
-}
-
-// PrivateHistory implements chat.Store: one strongly consistent Query of
-// the reader's partition, newest first, then reversed.
-func (s *Store) PrivateHistory(ctx context.Context, room, reader string, limit int) ([]chat.Record, error) {
-	return s.history(ctx, readerKey(room, reader), limit)
-}
-
-// History implements chat.Store: one strongly consistent Query, newest
-// first, then reversed.
-func (s *Store) History(ctx context.Context, room string, limit int) ([]chat.Record, error) {
-	return s.history(ctx, streamKey(chat.KindPublic, room), limit)
-}
-
-func (s *Store) history(ctx context.Context, stream string, limit int) ([]chat.Record, error) {
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.names.Messages),
-		KeyConditionExpression:    aws.String("#stream = :stream"),
-		ExpressionAttributeNames:  map[string]string{"#stream": contract.MessagesStream},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":stream": str(stream)},
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(int32(limit)),
-		// A page reloaded just after a message was sent reads it back: an
-		// eventually consistent read could miss it, and the page, which was
-		// reconnecting, never got its frame either.
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("query history %s: %w", stream, err)
-	}
-	var items []recordItem
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-		return nil, fmt.Errorf("decode history %s: %w", stream, err)
-	}
-	now := s.now().Unix()
-	recs := make([]chat.Record, 0, len(items))
-	for _, it := range slices.Backward(items) {
-		if it.ExpiresAt >= now {
-			recs = append(recs, it.record())
-		}
-	}
-	return recs, nil
 }
 
 // get reads one item with a strongly consistent read into v.

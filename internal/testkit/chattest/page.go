@@ -18,11 +18,15 @@ import (
 // settle hello's state (Settle). Per name (folded as the page folds
 // names) it remembers the last claim or release applied, by ts, and
 // applies only newer ones, so frames of concurrent invocations arriving
-// out of order end with the room as it is (docs/protocol.md). The zero
-// value is a page before its first state.
+// out of order end with the room as it is (docs/protocol.md). A signed-in
+// person's joined and left carry v, the account's device version: of those
+// only one with a greater v than the last applied for the account counts,
+// and against that account's earlier joined or left v decides, not ts. The
+// zero value is a page before its first state.
 type Page struct {
 	members map[string]string // folded name → name as shown
 	last    map[string]mark
+	lastV   map[string]int64 // account → the greatest v applied
 	count   int
 	counted bool
 	// exact: the state had a count, which the server keeps exactly; the
@@ -31,8 +35,10 @@ type Page struct {
 }
 
 type mark struct {
-	ts   int64
-	here bool
+	ts      int64
+	here    bool
+	account string
+	v       int64
 }
 
 // pageFrame is what the page reads of a server frame.
@@ -43,6 +49,8 @@ type pageFrame struct {
 	TS      int64    `json:"ts"`
 	Members []string `json:"members"`
 	Count   *int     `json:"count"`
+	Account string   `json:"account"`
+	V       int64    `json:"v"`
 }
 
 // Apply applies one server frame, as the page does on its arrival; frames
@@ -67,16 +75,16 @@ func (p *Page) Apply(raw []byte) error {
 	}
 	switch f.Type {
 	case string(chat.KindState):
-		p.members, p.last = byFold(f.Members), map[string]mark{}
+		p.members, p.last, p.lastV = byFold(f.Members), map[string]mark{}, map[string]int64{}
 		p.count, p.counted, p.exact = len(p.members), true, f.Count != nil
 		if p.exact {
 			p.count = *f.Count
 		}
 		return nil
 	case string(chat.KindJoined):
-		p.mark(f.Name, f.TS, true)
+		p.markV(f.Name, f.TS, true, f.Account, f.V)
 	case string(chat.KindLeft):
-		p.mark(f.Name, f.TS, false)
+		p.markV(f.Name, f.TS, false, f.Account, f.V)
 	case string(chat.KindRenamed):
 		switch {
 		case f.OldName == f.Name: // the answer to a no-op setName
@@ -129,12 +137,31 @@ func (p *Page) Count() (n int, ok bool) { return p.count, p.counted }
 
 // mark applies a claim (here) or release of name at ts, if newer than the
 // last one applied for it. At an equal ts being there wins.
-func (p *Page) mark(name string, ts int64, here bool) {
+func (p *Page) mark(name string, ts int64, here bool) { p.markV(name, ts, here, "", 0) }
+
+// markV is mark for a frame that may carry an account's device version v
+// (0: none): a v not greater than the account's last is ignored, and a
+// greater one wins over that account's earlier joined or left whatever
+// their ts.
+func (p *Page) markV(name string, ts int64, here bool, account string, v int64) {
 	if p.members == nil {
 		p.members, p.last = map[string]string{}, map[string]mark{}
 	}
+	if p.lastV == nil {
+		p.lastV = map[string]int64{}
+	}
 	k := chat.Fold(name)
-	if l, ok := p.last[k]; ok && (ts < l.ts || (ts == l.ts && (l.here || !here))) {
+	l, ok := p.last[k]
+	if account != "" && v > 0 {
+		if v <= p.lastV[account] {
+			return
+		}
+		p.lastV[account] = v
+		if ok && l.account == account && l.v > 0 {
+			ok = false // ordered by v
+		}
+	}
+	if ok && (ts < l.ts || (ts == l.ts && (l.here || !here))) {
 		return
 	}
 	if here {
@@ -142,7 +169,7 @@ func (p *Page) mark(name string, ts int64, here bool) {
 	} else {
 		delete(p.members, k)
 	}
-	p.last[k] = mark{ts, here}
+	p.last[k] = mark{ts, here, account, v}
 }
 
 // fromList is a whole list read at ts (settled: before every ts): a name

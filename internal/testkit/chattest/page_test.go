@@ -41,6 +41,16 @@ func TestPageKeepsTheListAsThePageDoes(t *testing.T) {
 		{"a room of a server before counts is counted by its list", []string{
 			`{"type":"state","members":["Ann","Bob"]}`,
 		}, `{"type":"state","members":["Ann","Bob","Cid"]}`, []string{"Ann", "Bob", "Cid"}, 3},
+		{"a person's left decided before her joined is not applied, whatever the ts", []string{
+			`{"type":"state","members":["Ann","Bob"],"count":2}`,
+			`{"type":"joined","name":"Ann","ts":10,"count":2,"account":"a","v":7}`,
+			`{"type":"left","name":"Ann","ts":20,"count":1,"account":"a","v":6}`,
+		}, "", []string{"Ann", "Bob"}, 1},
+		{"a person's joined decided after her left is applied, whatever the ts", []string{
+			`{"type":"state","members":["Ann","Bob"],"count":2}`,
+			`{"type":"left","name":"Ann","ts":20,"count":1,"account":"a","v":6}`,
+			`{"type":"joined","name":"Ann","ts":10,"count":2,"account":"a","v":7}`,
+		}, "", []string{"Ann", "Bob"}, 2},
 		{"a pong's count is the count", []string{
 			`{"type":"state","members":["Bob"],"count":1}`,
 			`{"type":"pong","ts":1,"count":4}`,

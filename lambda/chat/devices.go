@@ -1,0 +1,109 @@
+// A signed-in person's devices (docs/design.md, "Devices on the account
+// item"): every connection of an account is a device on the account's item,
+// and whether the room hears "joined" or "left" is decided by one atomic
+// update of that item, never by the account index (eventually consistent:
+// two tabs closed together, or a reload within its lag, each saw a
+// connection that was not there any more). The same update returns the
+// device version, which orders the person's joined and left frames (v).
+
+package chat
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// members lists the account's devices in room that are not leaving, as
+// members under the account's name.
+func (a Account) members(room string, now time.Time) []Member {
+	var out []Member
+	for _, d := range a.In(room, "", now) {
+		out = append(out, Member{ConnID: d.ConnID, Name: a.Name, AccountID: a.ID})
+	}
+	return out
+}
+
+// joinDevice adds a recorded connection to its account's devices and tells
+// the room "joined" when no other device of the account is in it: the
+// update decides, so of two first devices connecting together exactly one
+// is announced. The update also returns the account's name: a rename that
+// landed after the name was read renames the record now.
+func (inv *invocation) joinDevice(ctx context.Context, c Connection) events.APIGatewayProxyResponse {
+	a, err := inv.store.AddDevice(ctx, c.AccountID, Device{ConnID: c.ID, Room: c.Room, ExpiresAt: c.ExpiresAt})
+	if err != nil {
+		inv.log.Error("add the device to the account", "error", err)
+		// Its removal takes the device off the account too, if it was added.
+		if _, _, err := inv.store.DeleteConnection(ctx, c.ID); err != nil {
+			inv.log.Warn("remove the connection's record", "error", err)
+		}
+		return events.APIGatewayProxyResponse{StatusCode: 500}
+	}
+	// A $disconnect that overtook this $connect removed the record before
+	// the device was added: the device would outlive it for good.
+	if gone, err := inv.store.ForgetGoneDevice(ctx, c.AccountID, c.ID); err != nil {
+		inv.log.Warn("check the connection's record after adding its device", "error", err)
+	} else if gone {
+		inv.log.Info("the connection was removed while it connected")
+		return events.APIGatewayProxyResponse{StatusCode: 200}
+	}
+	if a.Name != "" && a.NameVersion > c.NameVersion {
+		// Renamed since the name was read, after the rename listed the
+		// account's devices: this record catches up by itself.
+		if _, _, err := inv.store.RenameConnection(ctx, c.ID, a.Name, a.NameVersion); err != nil {
+			inv.log.Warn("bring the connection's name up to the account's", "error", err)
+		}
+		c.Name = a.Name
+	}
+	inv.m.add(&inv.m.accepted, 1)
+	joined := Record{Kind: KindJoined, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
+	_ = inv.append(&joined)
+	inv.log.Info("connected", "room", c.Room, "accountId", c.AccountID)
+	// The room's count is of records: each connection counts.
+	if rc, ok := inv.counted(c.Room, 1); ok && len(a.In(c.Room, c.ID, joined.TS)) == 0 {
+		inv.announce(c.Room, rc, presenceFrame{Type: KindJoined, Room: c.Room, Name: c.Name, TS: millis(joined.TS),
+			Account: c.AccountID, V: a.DeviceVersion}, c.ID)
+	}
+	return events.APIGatewayProxyResponse{StatusCode: 200}
+}
+
+// leaveDevice marks a marked connection's device leaving and reports
+// whether the person leaves the room with it (no other device there that is
+// not leaving, as the same update returns the account's item), with the
+// device version to order the frame by. Of devices leaving together the
+// last to be marked sees none left. On an error it says the person left: a
+// "left" of someone still there is corrected by the next state, a missing
+// one is not.
+func (inv *invocation) leaveDevice(ctx context.Context, c Connection) (last bool, v int64) {
+	a, err := inv.store.LeaveDevice(ctx, c.AccountID, c.ID)
+	if err != nil {
+		inv.log.Warn("mark the device leaving", "error", err)
+		return true, 0
+	}
+	return len(a.In(c.Room, c.ID, inv.opt.Now())) == 0, a.DeviceVersion
+}
+
+// disconnectAccount removes a signed-in connection's marked record (mine:
+// this call marked it; otherwise it finishes a removal that stopped after
+// its mark) and tells the room she left when it was her last device there.
+// The room is told before the record is deleted: a removal that dies after
+// the announcement is finished by the next one to find the mark, which
+// announces again (a "left" twice is harmless, none is not).
+func (inv *invocation) disconnectAccount(ctx context.Context, c Connection, mine bool) {
+	last, v := inv.leaveDevice(ctx, c)
+	left := Record{Kind: KindLeft, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
+	if mine {
+		inv.m.add(&inv.m.accepted, 1)
+		_ = inv.append(&left)
+		inv.log.Info("disconnected", "room", c.Room, "accountId", c.AccountID)
+	}
+	if rc, ok := inv.counted(c.Room, 1); ok && last {
+		rc.Count = max(rc.Count-1, 0) // the record counts until its delete, below
+		inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(left.TS),
+			Account: c.AccountID, V: v}, c.ID) // not to the connection that left, still listed until its delete
+	}
+	if _, err := inv.store.DeleteMarked(ctx, c); err != nil {
+		inv.log.Error("remove connection", "error", err)
+	}
+}

@@ -1,0 +1,154 @@
+// Renaming a signed-in person (docs/design.md, "Names that belong to
+// accounts"): claim the new name, change the account's name (one update
+// that also keeps the old name as pending and returns the account's
+// devices), rename every device's record to the new name's version, tell
+// each room, and only then release the old name. Whoever finds the rename
+// unfinished finishes it (finishRename): the client's retry, a device whose
+// charge shows a newer name than its record, a $connect of the account, or
+// someone who wants the old name.
+
+package chat
+
+import (
+	"context"
+	"errors"
+	"slices"
+)
+
+// ack is the connection whose copy of a renamed frame carries its ref: the
+// setName's caller, in its room ("" when nobody asked).
+type ack struct {
+	connID, room, ref string
+}
+
+// setAccountName renames a signed-in person: the new name is claimed for
+// the account (refused if another account holds it, online or not), the
+// account's name changes from the one it had (of two concurrent renames one
+// wins), and finishRename renames every device and releases the old name.
+// c and a are the caller's record and account, brought up to date by
+// limitedCaller (c.Name is a.Name).
+func (inv *invocation) setAccountName(ctx context.Context, req request, c Connection, a Account, name string) []byte {
+	old := a.Name
+	frame := renamedFrame{Type: KindRenamed, Room: c.Room, OldName: old, Name: name, TS: millis(inv.opt.Now()), Account: a.ID}
+	if name == old {
+		if a.PendingName != "" {
+			// Its rename could not be finished just now: the retry fails too.
+			return inv.internal(req, "finish the account's rename", errors.New("a rename is still pending"))
+		}
+		return encode(withRef(frame, req.Ref))
+	}
+	// The claim of the old name, read before the account leaves it: if
+	// another request of the account takes it back once this rename has
+	// landed, that claim is a new one and this rename's release spares it.
+	oldClaim, err := inv.store.AccountNameClaim(ctx, a.ID, old)
+	if err != nil {
+		return inv.internal(req, "read the name's claim", err)
+	}
+	claim, err := inv.claimAccountName(ctx, a.ID, name)
+	if errors.Is(err, ErrNameTaken) {
+		return inv.fail(req, problem(CodeNameTaken, "The name %q belongs to someone else.", name))
+	}
+	if err != nil {
+		return inv.internal(req, "claim name", err)
+	}
+	next, err := inv.store.SetAccountName(ctx, a.ID, old, name, oldClaim)
+	if err != nil {
+		current, getErr := inv.store.Account(ctx, a.ID)
+		switch {
+		case getErr != nil:
+			// Unknown: keep the claim (orphaned if unused, taken over later).
+			return inv.internal(req, "rename account", errors.Join(err, getErr))
+		case current.Name != name:
+			if NameKey(current.Name) != NameKey(name) {
+				inv.releaseAccountName(ctx, a.ID, name, claim)
+			}
+			if errors.Is(err, ErrConflict) {
+				return inv.fail(req, problem(CodeBusy, "Your name was being changed by another request; try again."))
+			}
+			return inv.internal(req, "rename account", err)
+		}
+		next = current // the rename landed (its answer was lost): go on
+	}
+	inv.m.add(&inv.m.accepted, 1)
+	told, err := inv.finishRename(ctx, next, ack{connID: c.ID, room: c.Room, ref: req.Ref}, old)
+	if err != nil {
+		// The account has the new name; the client's retry finishes the rest.
+		return inv.internal(req, "rename the account's connections", err)
+	}
+	if !slices.Contains(told, c.Room) {
+		// Every record was renamed by someone else, who told the rooms.
+		frame.TS = millis(inv.opt.Now())
+		return encode(withRef(frame, req.Ref))
+	}
+	return nil
+}
+
+// finishRename brings every device of a to a's name: each record carrying
+// an older name version is renamed (conditionally, so concurrent finishers
+// rename each record once and none goes back to an older name), and each
+// room where a record was renamed hears "renamed" once per old name. Once
+// every record carries the new name (or a newer one), the old name is
+// released by the claim the rename kept and the pending rename forgotten.
+// It returns the rooms told. previous is the old name when the caller
+// knows it (the setName that renamed), else the account's pending name is.
+// A device added after a was read renames its own record (joinDevice).
+func (inv *invocation) finishRename(ctx context.Context, a Account, by ack, previous string) ([]string, error) {
+	if previous == "" {
+		previous = a.PendingName
+	}
+	type told struct{ room, oldName string }
+	var rooms []told
+	var errs []error
+	for _, d := range a.Devices {
+		was, renamed, err := inv.store.RenameConnection(ctx, d.ConnID, a.Name, a.NameVersion)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if was == "" || was == a.Name {
+			was = previous // a retry of this very rename answers with the new name
+		}
+		if renamed && was != "" && was != a.Name && !slices.Contains(rooms, told{d.Room, was}) {
+			rooms = append(rooms, told{d.Room, was})
+		}
+	}
+	var announced []string
+	for _, t := range rooms {
+		r := Record{Kind: KindRenamed, Room: t.room, From: a.Name, OldName: t.oldName, FromAccount: a.ID, ConnID: by.connID,
+			TS: inv.opt.Now()}
+		_ = inv.append(&r)
+		f := renamedFrame{Type: KindRenamed, Room: t.room, OldName: t.oldName, Name: a.Name, TS: millis(r.TS), Account: a.ID}
+		if t.room == by.room && by.connID != "" {
+			inv.broadcast(t.room, encode(f), by.connID, encode(withRef(f, by.ref)))
+		} else {
+			inv.broadcast(t.room, encode(f), "", nil)
+		}
+		announced = append(announced, t.room)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return announced, err // the old name stays the account's until every record is renamed
+	}
+	if a.PendingName == "" {
+		return announced, nil
+	}
+	if NameKey(a.PendingName) != NameKey(a.Name) {
+		if err := inv.store.ReleaseAccountName(ctx, a.ID, a.PendingName, a.PendingClaim); err != nil {
+			return announced, err
+		}
+	}
+	return announced, inv.store.FinishedRename(ctx, a.ID, a.PendingClaim)
+}
+
+// catchUp finishes the account's rename when the caller's charge shows one
+// unfinished (a newer name than the caller's record, or an old name not
+// released yet), and returns the caller's record under the account's name.
+func (inv *invocation) catchUp(ctx context.Context, c Connection, a Account) Connection {
+	if a.Name == "" || (a.PendingName == "" && a.NameVersion <= c.NameVersion) {
+		return c
+	}
+	if _, err := inv.finishRename(ctx, a, ack{}, ""); err != nil {
+		inv.log.Warn("finish the account's rename", "error", err)
+	}
+	c.Name, c.NameVersion = a.Name, a.NameVersion
+	return c
+}

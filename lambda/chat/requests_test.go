@@ -1,0 +1,46 @@
+package chat_test
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
+)
+
+// TestRequestsPerSignedInAction logs the DynamoDB requests (as the proxy
+// counts them) of a signed-in person's join, private message, rename and
+// leave in a room with one other person: the figures of docs/design.md
+// ("Devices on the account item"). Run with -v to see them.
+func TestRequestsPerSignedInAction(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	bob := h.JoinAs("bob", "")
+	var alice string
+	steps := []struct {
+		name string
+		do   func()
+	}{
+		{"join", func() { alice = h.JoinAs("alice", "") }},
+		{"private message", func() { h.Send(alice, `{"action":"sendPrivate","to":["bob"],"message":"hi"}`) }},
+		{"rename", func() { h.Send(alice, `{"action":"setName","name":"Alicia"}`) }},
+		{"leave", func() { h.Disconnect(alice) }},
+	}
+	for _, s := range steps {
+		before := h.DynamoDB.Counts()
+		s.do()
+		after := h.DynamoDB.Counts()
+		var parts []string
+		total := int64(0)
+		for _, op := range slices.Sorted(maps.Keys(after)) {
+			if n := after[op] - before[op]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", op, n))
+				total += n
+			}
+		}
+		t.Logf("%s: %d requests (%s)", s.name, total, strings.Join(parts, ", "))
+	}
+	inbox(t, h, bob)
+}

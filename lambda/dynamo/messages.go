@@ -1,0 +1,97 @@
+// The Messages table: the log of every message and activity, a room's
+// public history and each reader's private history.
+
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/lambda/chat"
+)
+
+// Append implements chat.Store: one PutItem, and for a private message one
+// more per reader (its copy in the reader's partition), all at once.
+func (s *Store) Append(ctx context.Context, r chat.Record) error {
+	it := recordItem{
+		Stream: streamKey(r.Kind, r.Room), ID: r.ID, Kind: r.Kind, TS: r.TS.UnixMilli(), Room: r.Room,
+		From: r.From, To: r.To, OldName: r.OldName, Message: r.Message, ConnectionID: r.ConnID,
+		ReplacedBy: r.ReplacedBy, Reason: r.Reason, ExpiresAt: r.ExpiresAt.Unix(),
+		FromAccount: r.FromAccount, ToAccounts: r.ToAccounts,
+	}
+	streams := []string{it.Stream}
+	if r.Kind == chat.KindPrivate {
+		for _, reader := range r.Readers {
+			streams = append(streams, readerKey(r.Room, reader))
+		}
+	}
+	errs := make([]error, len(streams))
+	var wg sync.WaitGroup
+	for i, stream := range streams {
+		wg.Go(func() {
+			one := it
+			one.Stream = stream
+			item, err := attributevalue.MarshalMap(one)
+			if err == nil {
+				_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.names.Messages), Item: item})
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("record %s: %w", r.Kind, err)
+	}
+	return nil
+}
+
+// PrivateHistory implements chat.Store: one strongly consistent Query of
+// the reader's partition, newest first, then reversed.
+func (s *Store) PrivateHistory(ctx context.Context, room, reader string, limit int) ([]chat.Record, error) {
+	return s.history(ctx, readerKey(room, reader), limit)
+}
+
+// History implements chat.Store: one strongly consistent Query, newest
+// first, then reversed.
+func (s *Store) History(ctx context.Context, room string, limit int) ([]chat.Record, error) {
+	return s.history(ctx, streamKey(chat.KindPublic, room), limit)
+}
+
+func (s *Store) history(ctx context.Context, stream string, limit int) ([]chat.Record, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.names.Messages),
+		KeyConditionExpression:    aws.String("#stream = :stream"),
+		ExpressionAttributeNames:  map[string]string{"#stream": contract.MessagesStream},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":stream": str(stream)},
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(int32(limit)),
+		// A page reloaded just after a message was sent reads it back: an
+		// eventually consistent read could miss it, and the page, which was
+		// reconnecting, never got its frame either.
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query history %s: %w", stream, err)
+	}
+	var items []recordItem
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+		return nil, fmt.Errorf("decode history %s: %w", stream, err)
+	}
+	now := s.now().Unix()
+	recs := make([]chat.Record, 0, len(items))
+	for _, it := range slices.Backward(items) {
+		if it.ExpiresAt >= now {
+			recs = append(recs, it.record())
+		}
+	}
+	return recs, nil
+}

@@ -1,0 +1,194 @@
+// Removing a connection's record in two steps, so that exactly one caller
+// learns it removed it even when DynamoDB applies a step and the SDK retries
+// it (docs/design.md, "Writes that are safe to retry"): a mark, then one
+// transaction that deletes the record with its count and, signed in, its
+// device on the account's item. A signed-in removal decides and announces
+// "left" between the two (chat's devices.go).
+
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/lambda/chat"
+)
+
+// DeleteConnection implements chat.Store.
+func (s *Store) DeleteConnection(ctx context.Context, id string) (chat.Connection, bool, error) {
+	return s.remove(ctx, id, time.Time{})
+}
+
+// RemoveStale implements chat.Store.
+func (s *Store) RemoveStale(ctx context.Context, id string, connectedBefore time.Time) (chat.Connection, bool, error) {
+	return s.remove(ctx, id, connectedBefore)
+}
+
+// remove marks the record and deletes it. A record marked by another call
+// is a removal in progress: it is not this call's, but this call finishes
+// the delete, in case the other call could not. Whichever call deletes the
+// record takes it from its room's count, in the same transaction.
+func (s *Store) remove(ctx context.Context, id string, connectedBefore time.Time) (chat.Connection, bool, error) {
+	c, mine, err := s.MarkRemoved(ctx, id, connectedBefore)
+	switch {
+	case errors.Is(err, chat.ErrNotFound):
+		return chat.Connection{}, false, nil
+	case err != nil:
+		return chat.Connection{}, false, err
+	case !mine:
+		if _, err := s.DeleteMarked(ctx, c); err != nil {
+			return chat.Connection{}, false, fmt.Errorf("finish removing connection: %w", err)
+		}
+		return chat.Connection{}, false, nil
+	}
+	if _, err := s.DeleteMarked(ctx, c); err != nil {
+		// Marked: invisible to GetConnection, and the next call that finds
+		// it (a $disconnect, or a 410 in a broadcast) finishes the delete.
+		return c, true, fmt.Errorf("remove connection: %w", err)
+	}
+	return c, true, nil
+}
+
+// MarkRemoved implements chat.Store: one UpdateItem marks the record gone
+// with this call's token (a retry passes by the same token and still gets
+// the record back), plus a GetItem when its condition fails (a record
+// marked by another call is returned unmine) or every attempt failed (the
+// record may carry this call's token all the same).
+func (s *Store) MarkRemoved(ctx context.Context, id string, connectedBefore time.Time) (chat.Connection, bool, error) {
+	k := key(contract.ConnPK, connKey(id))
+	condition := "attribute_exists(#pk) AND (attribute_not_exists(#gone) OR #gone = :w)"
+	names := map[string]string{"#pk": contract.ConnPK, "#gone": attrGone}
+	w := newWriteToken()
+	values := map[string]types.AttributeValue{":w": str(w)}
+	if !connectedBefore.IsZero() {
+		condition += " AND #at < :before"
+		names["#at"] = attrConnectedAt
+		values[":before"] = num(connectedBefore.UnixMilli())
+	}
+	var out *dynamodb.UpdateItemOutput
+	err := retryConflicts(ctx, func() (err error) {
+		out, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(s.names.Connections),
+			Key:                       k,
+			UpdateExpression:          aws.String("SET #gone = :w"),
+			ConditionExpression:       aws.String(condition),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+			ReturnValues:              types.ReturnValueAllNew,
+		})
+		return err
+	})
+	var it connItem
+	switch {
+	case conditionFailed(err):
+		found, err := s.get(ctx, s.names.Connections, k, &it)
+		if err != nil {
+			return chat.Connection{}, false, fmt.Errorf("read a connection being removed: %w", err)
+		}
+		if !found || it.Gone == "" {
+			return chat.Connection{}, false, chat.ErrNotFound // none, or spared
+		}
+		return it.connection(), false, nil
+	case err != nil:
+		// Every attempt may have failed after the mark was applied: then the
+		// record carries this call's token and is this call's to remove.
+		found, getErr := s.get(ctx, s.names.Connections, k, &it)
+		if getErr != nil || !found || it.Gone != w {
+			return chat.Connection{}, false, fmt.Errorf("mark connection removed: %w", err)
+		}
+	default:
+		if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+			return chat.Connection{}, false, fmt.Errorf("decode removed connection: %w", err)
+		}
+	}
+	it.Gone = w
+	return it.connection(), true, nil
+}
+
+// DeleteMarked implements chat.Store: one transaction deletes the record
+// marked c.Mark, takes it from its room's count and, for a signed-in
+// connection, removes its device (and leaving flag) from the account's
+// item; false when the record is no longer there with that mark (another
+// call deleted it, and counted it).
+func (s *Store) DeleteMarked(ctx context.Context, c chat.Connection) (bool, error) {
+	actions := []types.TransactWriteItem{{Delete: &types.Delete{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       key(contract.ConnPK, connKey(c.ID)),
+		ConditionExpression:       aws.String("#gone = :gone"),
+		ExpressionAttributeNames:  map[string]string{"#gone": attrGone},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":gone": str(c.Mark)},
+	}}, s.countChange(c.Room, -1, time.Time{})}
+	if c.AccountID != "" {
+		actions = append(actions, types.TransactWriteItem{Update: &types.Update{
+			TableName:                aws.String(s.names.Connections),
+			Key:                      key(contract.ConnPK, accountKey(c.AccountID)),
+			UpdateExpression:         aws.String("REMOVE #d, #l"),
+			ExpressionAttributeNames: deviceNames(c.ID),
+		}})
+	}
+	err := s.transact(ctx, actions...)
+	if transactionConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("delete connection %s: %w", c.ID, err)
+	}
+	return true, nil
+}
+
+// countChange is the update of a room's count that goes in the same
+// transaction as the put or delete of a record it counts. A put also keeps
+// the room item as long as the record.
+func (s *Store) countChange(room string, delta int, expiresAt time.Time) types.TransactWriteItem {
+	u := &types.Update{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       roomKey(room),
+		UpdateExpression:          aws.String("ADD #count :d"),
+		ExpressionAttributeNames:  map[string]string{"#count": attrCount},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(int64(delta))},
+	}
+	if !expiresAt.IsZero() {
+		*u.UpdateExpression += " SET #exp = :exp"
+		u.ExpressionAttributeNames["#exp"] = contract.ConnExpiresAt
+		u.ExpressionAttributeValues[":exp"] = num(expiresAt.Unix())
+	}
+	return types.TransactWriteItem{Update: u}
+}
+
+// transact runs the actions as one transaction. Each attempt has a
+// ClientRequestToken of its own, which the SDK sends again with each of
+// its retries: a retry of a transaction DynamoDB applied but answered with
+// an error is answered with success and not applied again. An attempt
+// cancelled because another transaction held one of its items (every join
+// and leave of a room touches the room's item) applied nothing: it is made
+// again, with a new token.
+func (s *Store) transact(ctx context.Context, actions ...types.TransactWriteItem) error {
+	return retryConflicts(ctx, func() error {
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+			ClientRequestToken: aws.String(newWriteToken()),
+			TransactItems:      actions,
+		})
+		return err
+	})
+}
+
+// transactionConditionFailed reports a transaction cancelled because a
+// condition failed.
+func transactionConditionFailed(err error) bool {
+	var tc *types.TransactionCanceledException
+	if !errors.As(err, &tc) {
+		return false
+	}
+	return slices.ContainsFunc(tc.CancellationReasons, func(r types.CancellationReason) bool {
+		return aws.ToString(r.Code) == "ConditionalCheckFailed"
+	})
+}
