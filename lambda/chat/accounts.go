@@ -40,6 +40,12 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
+	// Logged as soon as the record is: whatever removes the record later
+	// logs its left or gone, and the log balances.
+	inv.m.add(&inv.m.accepted, 1)
+	joined := Record{Kind: KindJoined, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
+	_ = inv.append(&joined)
+	inv.log.Info("connected", "room", c.Room, "accountId", c.AccountID)
 	return inv.joinDevice(ctx, c)
 }
 
@@ -120,7 +126,7 @@ func (inv *invocation) claimAccountName(ctx context.Context, accountID, name str
 	if err != nil {
 		return "", err
 	}
-	if _, err := inv.finishRename(ctx, holder, ack{}, ""); err != nil {
+	if _, err := inv.finishRename(ctx, holder, ack{}, "", false); err != nil {
 		return "", fmt.Errorf("finish the rename of the name's owner: %w", err)
 	}
 	claim, err = inv.store.ClaimAccountName(ctx, accountID, name)

@@ -52,41 +52,24 @@ var crashKnown = []knownCrash{
 	{"$disconnect/open/carol-leaves", ks(2, 3), "activity", bugLeaveUntold},
 	{"$disconnect/open/carol-leaves", ks(2, 3, 4, 5, 6), "count", bugLeaveUntold},
 	{"$disconnect/open/carol-leaves", ks(2, 3, 4, 5, 6), "member-list", bugLeaveUntold},
-	{"$disconnect/signed/alice-closes-phone-keeps-laptop", ks(0, 2, 3, 4, 5), "count", bugDeviceCountUntold},
-	{"$disconnect/signed/alice-closes-phone-keeps-laptop", ks(1), "count", bugMarkNotFinished},
-	{"$disconnect/signed/alice-closes-phone-keeps-laptop", ks(1), "activity", bugMarkNotFinished},
-	{"$disconnect/signed/alice-closes-phone-keeps-laptop", ks(2), "activity", bugLeaveUntold},
-	{"$disconnect/signed/carol-leaves", ks(1), "activity", bugMarkNotFinished},
-	{"$disconnect/signed/carol-leaves", ks(1), "count", bugMarkNotFinished},
-	{"$disconnect/signed/carol-leaves", ks(1), "member-list", bugMarkNotFinished},
-	{"$disconnect/signed/carol-leaves", ks(2), "activity", bugLeaveUntold},
-	{"$disconnect/signed/carol-leaves", ks(2, 3, 4, 5, 6), "count", bugLeaveUntold},
-	{"$disconnect/signed/carol-leaves", ks(2, 3, 4, 5, 6), "member-list", bugLeaveUntold},
+	// With sign-in a removal killed after its mark is finished, and told,
+	// by the next remover (devices.go); only its left is not logged.
+	{"$disconnect/signed/alice-closes-phone-keeps-laptop", ks(0, 5), "count", bugDeviceCountUntold},
+	{"$disconnect/signed/alice-closes-phone-keeps-laptop", ks(1, 2), "activity", bugMarkNotFinished},
+	{"$disconnect/signed/carol-leaves", ks(1, 2), "activity", bugMarkNotFinished},
+	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(5, 6), "activity", bugMarkNotFinished},
 	{"sendPublic/open/bob-speaks-after-carol-vanished", ks(4), "activity", bugMarkNotFinished},
 	{"sendPublic/open/bob-speaks-after-carol-vanished", ks(4), "count", bugMarkNotFinished},
 	{"sendPublic/open/bob-speaks-after-carol-vanished", ks(4), "member-list", bugMarkNotFinished},
 	{"sendPublic/open/bob-speaks-after-carol-vanished", ks(5, 6), "activity", bugLeaveUntold},
 	{"sendPublic/open/bob-speaks-after-carol-vanished", ks(5, 6, 7, 8, 9), "count", bugLeaveUntold},
 	{"sendPublic/open/bob-speaks-after-carol-vanished", ks(5, 6, 7, 8, 9), "member-list", bugLeaveUntold},
-	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(5), "activity", bugMarkNotFinished},
-	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(5), "count", bugMarkNotFinished},
-	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(5), "member-list", bugMarkNotFinished},
-	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(6), "activity", bugLeaveUntold},
-	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(6, 7, 8, 9), "count", bugLeaveUntold},
-	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(6, 7, 8, 9), "member-list", bugLeaveUntold},
 	{"setName/open/bob-becomes-robert", ks(3, 4, 5, 6), "member-list", bugRenameUntold},
-	// Which device's record is renamed first follows the connection ids
-	// (random): k=8 stops before the phone's or the laptop's.
-	{"setName/signed/alice-laptop-becomes-alicia", ks(5, 6, 7, 8), "names", bugRenameUnfinished},
-	{"setName/signed/alice-laptop-becomes-alicia", ks(5, 6, 7, 8), "member-list", bugRenameUnfinished},
-	{"setName/signed/alice-laptop-becomes-alicia", ks(9, 10, 11), "member-list", bugRenameUntold},
 }
 
 // The bugs the skip list names. "issue 21 #n" are the issue's; "crash #n"
 // were found by this test (issue 21, part 4).
 const (
-	bugRenameUnfinished = "issue 21 #3: a rename killed between the account's rename and its connections' renames leaves the " +
-		"other device on the old name, which is released"
 	bugRenameUntold = "crash #1: a setName killed after the rename landed: the client's retry is answered as a no-op " +
 		"(oldName = name) to the sender alone, and the room is never told the new name"
 	bugJoinedNotLogged = "crash #2: a $connect killed after its record was put and before its joined was logged: the record " +

@@ -56,13 +56,10 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection) events.APIG
 		}
 		c.Name = a.Name
 	}
-	inv.m.add(&inv.m.accepted, 1)
-	joined := Record{Kind: KindJoined, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
-	_ = inv.append(&joined)
-	inv.log.Info("connected", "room", c.Room, "accountId", c.AccountID)
 	// The room's count is of records: each connection counts.
-	if rc, ok := inv.counted(c.Room, 1); ok && len(a.In(c.Room, c.ID, joined.TS)) == 0 {
-		inv.announce(c.Room, rc, presenceFrame{Type: KindJoined, Room: c.Room, Name: c.Name, TS: millis(joined.TS),
+	now := inv.opt.Now() // after the device was added: the frame's ts
+	if rc, ok := inv.counted(c.Room, 1); ok && len(a.In(c.Room, c.ID, now)) == 0 {
+		inv.announce(c.Room, rc, presenceFrame{Type: KindJoined, Room: c.Room, Name: c.Name, TS: millis(now),
 			Account: c.AccountID, V: a.DeviceVersion}, c.ID)
 	}
 	return events.APIGatewayProxyResponse{StatusCode: 200}

@@ -15,7 +15,7 @@ func (inv *invocation) setName(req request) []byte {
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	c, a, fail := inv.limitedCaller(req)
+	c, a, fail := inv.charged(req)
 	if fail != nil {
 		return fail
 	}

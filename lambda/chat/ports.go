@@ -101,7 +101,8 @@ type Store interface {
 	// SetAccountName changes the account's name from old ("" for none) to
 	// name and its name version by one, and returns the item after it. A
 	// rename also keeps the old name and oldClaim as the account's pending
-	// rename, until FinishedRename (oldClaim "": nothing to release). It
+	// rename, until FinishedRename (oldClaim "": NoClaim, nothing to
+	// release). It
 	// fails with ErrConflict when the name is no longer old, or another
 	// rename is pending.
 	SetAccountName(ctx context.Context, accountID, old, name, oldClaim string) (Account, error)
@@ -276,6 +277,10 @@ func (a Account) In(room, except string, now time.Time) []Device {
 	}
 	return out
 }
+
+// NoClaim is the pending claim of a rename away from a name the account did
+// not hold by any claim: nothing to release.
+const NoClaim = "-"
 
 // RenamePending is ClaimAccountName's error for a name whose owner renamed
 // away from it without finishing: the rename is to be finished first.

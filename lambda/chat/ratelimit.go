@@ -21,7 +21,19 @@ var DefaultRateLimit = RateLimit{Limit: 20, Window: 10 * time.Second}
 // caller's record (and, signed in, the account's item, which the charge
 // returns), or returns the error frame to send. Without sign-in the count
 // and the read are one request (ChargeConnection returns the record).
+// Signed in, the account's name is the one that counts: a rename the
+// caller's record has not caught up with yet is finished first.
 func (inv *invocation) limitedCaller(req request) (Connection, Account, []byte) {
+	c, a, fail := inv.charged(req)
+	if fail != nil || c.AccountID == "" {
+		return c, a, fail
+	}
+	c, a = inv.catchUp(inv.ctx, c, a)
+	return c, a, nil
+}
+
+// charged is limitedCaller without catching up with a rename.
+func (inv *invocation) charged(req request) (Connection, Account, []byte) {
 	asked := inv.opt.Now()
 	if wait, ok := inv.refusals.until(inv.refusalKey(), asked); ok {
 		return Connection{}, Account{}, inv.chargeFailed(req, asked, &RateLimited{RetryAfter: wait})
@@ -41,12 +53,7 @@ func (inv *invocation) limitedCaller(req request) (Connection, Account, []byte) 
 		return Connection{}, Account{}, inv.chargeFailed(req, asked, err)
 	}
 	c, fail := inv.caller(req)
-	if fail != nil {
-		return c, a, fail
-	}
-	// The account's name is the one that counts: a rename its record has
-	// not caught up with yet is finished now.
-	return inv.catchUp(inv.ctx, c, a), a, nil
+	return c, a, fail
 }
 
 func (inv *invocation) chargeFailed(req request, asked time.Time, err error) []byte {

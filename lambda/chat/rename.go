@@ -25,16 +25,30 @@ type ack struct {
 // the account (refused if another account holds it, online or not), the
 // account's name changes from the one it had (of two concurrent renames one
 // wins), and finishRename renames every device and releases the old name.
-// c and a are the caller's record and account, brought up to date by
-// limitedCaller (c.Name is a.Name).
+// c and a are the caller's record and account as its charge read them. An
+// unfinished rename is finished first; the same setName again (the client's
+// retry after an error or a timeout) finishes it and tells every room of
+// the account again, in case the first attempt died before it had.
 func (inv *invocation) setAccountName(ctx context.Context, req request, c Connection, a Account, name string) []byte {
+	if a.Name != "" && name == a.Name && a.PendingName != "" {
+		told, err := inv.finishRename(ctx, a, ack{connID: c.ID, room: c.Room, ref: req.Ref}, "", true)
+		if err != nil {
+			return inv.internal(req, "finish the account's rename", err)
+		}
+		inv.m.add(&inv.m.accepted, 1)
+		if !slices.Contains(told, c.Room) {
+			return encode(withRef(renamedFrame{Type: KindRenamed, Room: c.Room, OldName: name, Name: name,
+				TS: millis(inv.opt.Now()), Account: a.ID}, req.Ref))
+		}
+		return nil
+	}
+	c, a = inv.catchUp(ctx, c, a)
+	if a.PendingName != "" {
+		return inv.internal(req, "finish the account's rename", errors.New("a rename is still pending"))
+	}
 	old := a.Name
 	frame := renamedFrame{Type: KindRenamed, Room: c.Room, OldName: old, Name: name, TS: millis(inv.opt.Now()), Account: a.ID}
 	if name == old {
-		if a.PendingName != "" {
-			// Its rename could not be finished just now: the retry fails too.
-			return inv.internal(req, "finish the account's rename", errors.New("a rename is still pending"))
-		}
 		return encode(withRef(frame, req.Ref))
 	}
 	// The claim of the old name, read before the account leaves it: if
@@ -70,7 +84,7 @@ func (inv *invocation) setAccountName(ctx context.Context, req request, c Connec
 		next = current // the rename landed (its answer was lost): go on
 	}
 	inv.m.add(&inv.m.accepted, 1)
-	told, err := inv.finishRename(ctx, next, ack{connID: c.ID, room: c.Room, ref: req.Ref}, old)
+	told, err := inv.finishRename(ctx, next, ack{connID: c.ID, room: c.Room, ref: req.Ref}, old, false)
 	if err != nil {
 		// The account has the new name; the client's retry finishes the rest.
 		return inv.internal(req, "rename the account's connections", err)
@@ -91,14 +105,20 @@ func (inv *invocation) setAccountName(ctx context.Context, req request, c Connec
 // released by the claim the rename kept and the pending rename forgotten.
 // It returns the rooms told. previous is the old name when the caller
 // knows it (the setName that renamed), else the account's pending name is.
-// A device added after a was read renames its own record (joinDevice).
-func (inv *invocation) finishRename(ctx context.Context, a Account, by ack, previous string) ([]string, error) {
+// With all, every room of the account's devices is told, renamed here or
+// not (the same setName again: the first attempt may have died before
+// telling them); otherwise only where this call renamed a record, so a
+// finisher racing another does not tell a room of the old name after
+// another finisher released it (and someone else may have taken it). A
+// device added after a was read renames its own record (joinDevice).
+func (inv *invocation) finishRename(ctx context.Context, a Account, by ack, previous string, all bool) ([]string, error) {
 	if previous == "" {
 		previous = a.PendingName
 	}
 	type told struct{ room, oldName string }
 	var rooms []told
 	var errs []error
+	now := inv.opt.Now()
 	for _, d := range a.Devices {
 		was, renamed, err := inv.store.RenameConnection(ctx, d.ConnID, a.Name, a.NameVersion)
 		if err != nil {
@@ -108,7 +128,8 @@ func (inv *invocation) finishRename(ctx context.Context, a Account, by ack, prev
 		if was == "" || was == a.Name {
 			was = previous // a retry of this very rename answers with the new name
 		}
-		if renamed && was != "" && was != a.Name && !slices.Contains(rooms, told{d.Room, was}) {
+		tell := renamed || (all && !d.Leaving && !d.ExpiresAt.Before(now))
+		if tell && was != "" && was != a.Name && !slices.Contains(rooms, told{d.Room, was}) {
 			rooms = append(rooms, told{d.Room, was})
 		}
 	}
@@ -131,7 +152,7 @@ func (inv *invocation) finishRename(ctx context.Context, a Account, by ack, prev
 	if a.PendingName == "" {
 		return announced, nil
 	}
-	if NameKey(a.PendingName) != NameKey(a.Name) {
+	if a.PendingClaim != NoClaim && NameKey(a.PendingName) != NameKey(a.Name) {
 		if err := inv.store.ReleaseAccountName(ctx, a.ID, a.PendingName, a.PendingClaim); err != nil {
 			return announced, err
 		}
@@ -141,14 +162,17 @@ func (inv *invocation) finishRename(ctx context.Context, a Account, by ack, prev
 
 // catchUp finishes the account's rename when the caller's charge shows one
 // unfinished (a newer name than the caller's record, or an old name not
-// released yet), and returns the caller's record under the account's name.
-func (inv *invocation) catchUp(ctx context.Context, c Connection, a Account) Connection {
+// released yet), and returns the caller's record under the account's name
+// and the account (without its pending rename once finished).
+func (inv *invocation) catchUp(ctx context.Context, c Connection, a Account) (Connection, Account) {
 	if a.Name == "" || (a.PendingName == "" && a.NameVersion <= c.NameVersion) {
-		return c
+		return c, a
 	}
-	if _, err := inv.finishRename(ctx, a, ack{}, ""); err != nil {
+	if _, err := inv.finishRename(ctx, a, ack{}, "", false); err != nil {
 		inv.log.Warn("finish the account's rename", "error", err)
+	} else {
+		a.PendingName, a.PendingClaim = "", ""
 	}
 	c.Name, c.NameVersion = a.Name, a.NameVersion
-	return c
+	return c, a
 }

@@ -23,6 +23,10 @@ type gone struct {
 	person bool
 	// account: a signed-in person, whose name no other member can carry.
 	account bool
+	// marked: a signed-in connection's record, marked, whose delete waits
+	// until the room was told (a removal killed before the delete is
+	// finished, and told, by the next one to find the mark).
+	marked *Connection
 }
 
 // removeStale deletes the records of connections that vanished without a
@@ -39,49 +43,76 @@ func (inv *invocation) removeStale(stale []Member) {
 		byRoom := inv.removeAll(stale, removed)
 		stale = nil
 		for room, went := range byRoom {
-			inv.log.Info("removed stale connections", "room", room, "count", len(went))
-			rc, ok := inv.counted(room, len(went))
-			if !ok || (rc.Count > PresenceLiveMax && !inv.spend(room, rc, rc.Count)) {
-				continue // a big room hears of it when its credit pays for it
-			}
-			members, err := inv.store.Members(inv.ctx, room)
-			if err != nil {
-				inv.log.Error("list members after stale removal", "room", room, "error", err)
-				continue
-			}
-			members = slices.DeleteFunc(members, func(m Member) bool { return removed[m.ConnID] })
-			names := goneNames(went, members)
-			// The list is read from the lagging index; a signed-in person's
-			// presence was decided on the account's item: one who left is not
-			// listed under a device the index still shows, one still here (on
-			// another device) is listed even if the index does not show it yet.
-			members = slices.DeleteFunc(members, func(m Member) bool {
-				return slices.ContainsFunc(went, func(g gone) bool { return g.account && g.person && Fold(g.name) == Fold(m.Name) })
-			})
-			listed := slices.Clone(members)
-			for _, g := range went {
-				if g.account && !g.person && !slices.ContainsFunc(listed, func(m Member) bool { return Fold(m.Name) == Fold(g.name) }) {
-					listed = append(listed, Member{Name: g.name})
-				}
-			}
-			// A small room gets the list (the index may still list more than
-			// the count: then only the count, which keeps the frame small).
-			frame := encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(inv.opt.Now())})
-			if rc.Count <= PresenceLiveMax && len(members) <= 2*PresenceLiveMax {
-				frame = encode(membersFrame{Type: KindMembers, Room: room, Members: sortedNames(listed),
-					Gone: names, TS: millis(inv.opt.Now()), Count: rc.Count})
-			}
-			targets := make([]target, len(members))
-			for i, m := range members {
-				targets[i] = target{m, frame}
-			}
-			stale = append(stale, inv.fanout(targets)...)
+			stale = append(stale, inv.tellGone(room, went, removed)...)
+			inv.deleteMarked(went)
 		}
 	}
 	if len(stale) > 0 {
-		inv.log.Warn("stale connections left for a later broadcast: the rounds of member lists or the time ran out", "count", len(stale))
+		inv.log.Warn("stale connections left for a later broadcast: the rounds of member lists ran out", "count", len(stale))
 		inv.m.add(&inv.m.left, len(stale))
 	}
+}
+
+// deleteMarked deletes the marked records of signed-in connections that
+// went, once their room was told.
+func (inv *invocation) deleteMarked(went []gone) {
+	for _, g := range went {
+		if g.marked == nil {
+			continue
+		}
+		if _, err := inv.store.DeleteMarked(inv.ctx, *g.marked); err != nil {
+			inv.log.Error("remove stale connection", "stale", g.marked.ID, "error", err)
+		}
+	}
+}
+
+// tellGone sends a room one members frame (a big room a presence frame,
+// when its credit pays for it) after stale removals, and returns the
+// connections that frame found stale in turn.
+func (inv *invocation) tellGone(room string, went []gone, removed map[string]bool) []Member {
+	inv.log.Info("removed stale connections", "room", room, "count", len(went))
+	rc, ok := inv.counted(room, len(went))
+	if !ok || (rc.Count > PresenceLiveMax && !inv.spend(room, rc, rc.Count)) {
+		return nil // a big room hears of it when its credit pays for it
+	}
+	members, err := inv.store.Members(inv.ctx, room)
+	if err != nil {
+		inv.log.Error("list members after stale removal", "room", room, "error", err)
+		return nil
+	}
+	// Records marked but not deleted yet are still counted.
+	for _, g := range went {
+		if g.marked != nil {
+			rc.Count = max(rc.Count-1, 0)
+		}
+	}
+	members = slices.DeleteFunc(members, func(m Member) bool { return removed[m.ConnID] })
+	names := goneNames(went, members)
+	// The list is read from the lagging index; a signed-in person's
+	// presence was decided on the account's item: one who left is not
+	// listed under a device the index still shows, one still here (on
+	// another device) is listed even if the index does not show it yet.
+	members = slices.DeleteFunc(members, func(m Member) bool {
+		return slices.ContainsFunc(went, func(g gone) bool { return g.account && g.person && Fold(g.name) == Fold(m.Name) })
+	})
+	listed := slices.Clone(members)
+	for _, g := range went {
+		if g.account && !g.person && !slices.ContainsFunc(listed, func(m Member) bool { return Fold(m.Name) == Fold(g.name) }) {
+			listed = append(listed, Member{Name: g.name})
+		}
+	}
+	// A small room gets the list (the index may still list more than
+	// the count: then only the count, which keeps the frame small).
+	frame := encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(inv.opt.Now())})
+	if rc.Count <= PresenceLiveMax && len(members) <= 2*PresenceLiveMax {
+		frame = encode(membersFrame{Type: KindMembers, Room: room, Members: sortedNames(listed),
+			Gone: names, TS: millis(inv.opt.Now()), Count: rc.Count})
+	}
+	targets := make([]target, len(members))
+	for i, m := range members {
+		targets[i] = target{m, frame}
+	}
+	return inv.fanout(targets)
 }
 
 // goneNames are the names a members frame says went: a signed-in person
@@ -149,26 +180,27 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 	g := gone{name: c.Name, person: true, account: c.AccountID != ""}
 	record := Record{Kind: KindGone, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()} // before the release
 	if g.account {
-		// The person leaves the room with its last device: decided (and
-		// told, by the members frame) before the delete, so a removal that
-		// dies in between is finished, and told, by the next one.
+		// The person leaves the room with its last device: decided, logged
+		// and told (by the members frame) before the delete, so a removal
+		// that dies in between is finished, and told, by the next one.
 		g.person, _ = inv.leaveDevice(inv.ctx, c)
+		g.marked = &c
+		if mine {
+			_ = inv.append(&record)
+			inv.m.add(&inv.m.stale, 1)
+		} else {
+			inv.m.add(&inv.m.removed, 1)
+		}
+		return c, g, true
 	}
 	if _, err := inv.store.DeleteMarked(inv.ctx, c); err != nil {
 		inv.log.Error("remove stale connection", "stale", m.ConnID, "error", err)
 	}
 	if !mine {
-		if !g.account {
-			inv.notRemoved(m, connectedBefore, nil)
-			return c, gone{}, false
-		}
-		inv.m.add(&inv.m.removed, 1)
-		return c, g, true
+		inv.notRemoved(m, connectedBefore, nil)
+		return c, gone{}, false
 	}
-	// With sign-in the name is the account's: it stays.
-	if !g.account {
-		inv.release(c.Room, c.Name, c.ID)
-	}
+	inv.release(c.Room, c.Name, c.ID)
 	_ = inv.append(&record)
 	inv.m.add(&inv.m.stale, 1)
 	return c, g, true

@@ -6,6 +6,7 @@
 package dynamo
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -142,11 +143,11 @@ func (s *Store) SetAccountName(ctx context.Context, accountID, old, name, oldCla
 		cond = "(#name = :old AND attribute_not_exists(#pn)) OR #w = :w"
 		names["#pn"] = contract.AccountPendingName
 		values[":old"] = str(old)
-		if oldClaim != "" && chat.NameKey(old) != chat.NameKey(name) {
-			update += ", #pn = :old, #pc = :pc"
-			names["#pc"] = contract.AccountPendingClaim
-			values[":pc"] = str(oldClaim)
-		}
+		// Kept also for a change of case only, whose release is nothing:
+		// the rename is told to the rooms until it is forgotten.
+		update += ", #pn = :old, #pc = :pc"
+		names["#pc"] = contract.AccountPendingClaim
+		values[":pc"] = str(cmp.Or(oldClaim, chat.NoClaim))
 	}
 	a, err := s.updateAccount(ctx, accountID, &dynamodb.UpdateItemInput{
 		UpdateExpression:          aws.String(update),
