@@ -15,8 +15,11 @@ type Faults struct {
 	// item is missing, a deleted one still listed with its old projected
 	// attributes, an updated one shows its old projected values (in its old
 	// partition if its index key changed). DynamoDB's GSIs are eventually
-	// consistent: writes typically reach them within a second. Base-table
-	// reads follow StaleReads. Default 0: the index is read as it is now.
+	// consistent: writes typically reach them within a second. Each write
+	// reaches the index after the IndexLag in effect when it was made, so a
+	// lag switched on mid-test delays the writes from then on only.
+	// Base-table reads follow StaleReads. Default 0: the index is read as it
+	// is now.
 	IndexLag time.Duration
 	// ApplyThenFail, when it returns true for a write (PutItem, UpdateItem,
 	// DeleteItem, BatchWriteItem, TransactWriteItems) that the target has
@@ -78,8 +81,10 @@ type Faults struct {
 	// version (missing when it is new, still there when it was deleted).
 	// Always the version of StaleReads ago, not a random one: a test that
 	// reads right after a write sees the stale answer every time. A read
-	// with ConsistentRead is always current. Index queries follow IndexLag.
-	// The limits of IndexLag apply (stale.go). Default 0: never stale.
+	// with ConsistentRead is always current. As for IndexLag, each write
+	// carries the StaleReads in effect when it was made. Index queries
+	// follow IndexLag. The limits of IndexLag apply (stale.go). Default 0:
+	// never stale.
 	StaleReads time.Duration
 	// Unavailable answers every request with 500 InternalServerError
 	// without forwarding it: DynamoDB failing as a whole, as its

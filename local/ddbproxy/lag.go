@@ -12,20 +12,34 @@ import (
 )
 
 // The index lag keeps, per table with a global secondary index (every
-// table with StaleReads) and per primary key, the images of the item
-// (after each write through the proxy in the last IndexLag or StaleReads,
-// and the one before the first of them). An index Query then answers with
-// each recently written item's image of IndexLag ago instead of dynalite's
-// current one; an eventually consistent read of the table with its image
-// of StaleReads ago (stale.go).
+// table with StaleReads) and per primary key, the images of the item after
+// each recent write through the proxy, and the one before the first of
+// them. Each image is stamped with when the index, and when an eventually
+// consistent read, may first show it: the write's time plus the IndexLag,
+// and plus the StaleReads, in effect when it was written. An index Query
+// then answers with each recently written item's newest image the index
+// shows by now, instead of dynalite's current one; an eventually
+// consistent read of the table likewise (stale.go). Stamping each write
+// with its own lag means a lag switched on (or lengthened) mid-test delays
+// the writes from then on only, as a slower index would.
+
+// view is who reads an image: an index, or an eventually consistent read
+// of the table.
+type view int
+
+const (
+	indexView view = iota
+	readView
+)
 
 // history is what the proxy knows of one item.
 type history struct {
 	// ready is closed once images holds the item as it was before the
 	// first write (or the read of it failed: then images starts empty and
-	// the item is not lagged until its first write is IndexLag old).
+	// the item is not lagged until its first write is visible).
 	ready chan struct{}
-	// images are time-ordered; the base image has the zero time.
+	// images are in the order written; the base image is visible from the
+	// start.
 	images []image
 	// pending counts writes of the item in flight: while one is, the
 	// target may already have applied it.
@@ -33,39 +47,44 @@ type history struct {
 }
 
 type image struct {
-	at   time.Time
 	item item // nil: no item
+	// visible is when each view may first show the image.
+	visible [2]time.Time
 }
 
-// at returns the item as it was at t; ok is false when that is unknown.
-func (h *history) at(t time.Time) (it item, ok bool) {
+// at returns the item as v shows it at now: the newest image visible by
+// then; ok is false when that is unknown.
+func (h *history) at(v view, now time.Time) (it item, ok bool) {
 	for _, im := range slices.Backward(h.images) {
-		if !im.at.After(t) {
+		if !im.visible[v].After(now) {
 			return im.item, true
 		}
 	}
 	return nil, false
 }
 
-// lagged reports whether the index may show the item differently from the
-// target at cutoff: it was written (or is being written) after cutoff.
-func (h *history) lagged(cutoff time.Time) bool {
+// lagged reports whether v may show the item differently from the target
+// at now: its newest write is not visible yet, or one is in flight.
+func (h *history) lagged(v view, now time.Time) bool {
 	if h.pending > 0 {
 		return true
 	}
-	return len(h.images) > 0 && h.images[len(h.images)-1].at.After(cutoff)
+	return len(h.images) > 0 && h.images[len(h.images)-1].visible[v].After(now)
 }
 
-// prune forgets images nobody can ask about any more (older than cutoff,
-// except the newest of those) and reports whether the whole history can
-// go: nothing in flight and nothing newer than cutoff.
-func (h *history) prune(cutoff time.Time) (drop bool) {
-	i := 0
-	for i+1 < len(h.images) && !h.images[i+1].at.After(cutoff) {
-		i++
+// prune forgets images no view can show any more (those before the newest
+// one both views show) and reports whether the whole history can go:
+// nothing in flight and the newest image shown by both.
+func (h *history) prune(now time.Time) (drop bool) {
+	shown := func(im image) bool { return !im.visible[indexView].After(now) && !im.visible[readView].After(now) }
+	i := len(h.images) - 1
+	for i > 0 && !shown(h.images[i]) {
+		i--
 	}
-	h.images = h.images[i:]
-	return h.pending == 0 && !h.lagged(cutoff)
+	if i > 0 {
+		h.images = h.images[i:]
+	}
+	return h.pending == 0 && (len(h.images) == 0 || shown(h.images[len(h.images)-1]))
 }
 
 // tracker holds the histories of the items written through the proxy.
@@ -108,62 +127,64 @@ func (tr *tracker) setBase(h *history, base item, ok bool) {
 	close(h.ready)
 }
 
+// sweepEvery is how often end prunes every history, not only its own.
+const sweepEvery = time.Second
+
 // end records a write's outcome: the item's image after it when the
-// target applied it (applied false: it did not).
-func (tr *tracker) end(tableName, key string, h *history, applied bool, after item, lag time.Duration) {
+// target applied it (applied false: it did not), visible to the index
+// after indexLag and to eventually consistent reads after staleReads.
+func (tr *tracker) end(tableName, key string, h *history, applied bool, after item, indexLag, staleReads time.Duration) {
 	now := time.Now()
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	h.pending--
 	if applied {
-		h.images = append(h.images, image{at: now, item: after})
+		h.images = append(h.images, image{item: after, visible: [2]time.Time{now.Add(indexLag), now.Add(staleReads)}})
 	}
-	cutoff := now.Add(-lag)
-	if h.prune(cutoff) && tr.items[tableName][key] == h {
+	if h.prune(now) && tr.items[tableName][key] == h {
 		delete(tr.items[tableName], key)
 	}
-	if now.Sub(tr.lastSweep) < lag {
+	if now.Sub(tr.lastSweep) < sweepEvery {
 		return
 	}
 	tr.lastSweep = now
 	for _, keys := range tr.items {
 		for k, h := range keys {
-			if h.prune(cutoff) {
+			if h.prune(now) {
 				delete(keys, k)
 			}
 		}
 	}
 }
 
-// asOf returns, for every item of a table that the index may show
-// differently at cutoff, the item as it was then (nil: none). Items whose
+// asOf returns, for every item of a table that v may show differently
+// from the target now, the item as v shows it (nil: none). Items whose
 // state then is unknown are left out: the target's answer stands for them.
-func (tr *tracker) asOf(tableName string, cutoff time.Time) map[string]item {
+func (tr *tracker) asOf(tableName string, v view, now time.Time) map[string]item {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	out := map[string]item{}
 	for k, h := range tr.items[tableName] {
-		if !h.lagged(cutoff) {
+		if !h.lagged(v, now) {
 			continue
 		}
-		if it, ok := h.at(cutoff); ok {
+		if it, ok := h.at(v, now); ok {
 			out[k] = it
 		}
 	}
 	return out
 }
 
-// itemAt returns an item as it was at cutoff when it was written (or is
-// being written) since then and its state then is known; ok is false when
-// the target's answer stands for it.
-func (tr *tracker) itemAt(tableName, key string, cutoff time.Time) (it item, ok bool) {
+// itemAt returns an item as v shows it now when that may differ from the
+// target and is known; ok is false when the target's answer stands.
+func (tr *tracker) itemAt(tableName, key string, v view, now time.Time) (it item, ok bool) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	h := tr.items[tableName][key]
-	if h == nil || !h.lagged(cutoff) {
+	if h == nil || !h.lagged(v, now) {
 		return nil, false
 	}
-	return h.at(cutoff)
+	return h.at(v, now)
 }
 
 func (tr *tracker) reset() {
@@ -264,12 +285,13 @@ func changes(op string, body []byte) (cs []change, tableName string) {
 	return nil, ""
 }
 
-// trackedWrite is a write whose items are tracked for the index lag.
+// trackedWrite is a write whose items are tracked for the index lag and
+// stale reads.
 type trackedWrite struct {
-	p     *Proxy
-	hdr   http.Header
-	lag   time.Duration
-	items []trackedItem
+	p                    *Proxy
+	hdr                  http.Header
+	indexLag, staleReads time.Duration
+	items                []trackedItem
 }
 
 type trackedItem struct {
@@ -280,14 +302,13 @@ type trackedItem struct {
 }
 
 // track registers a write's items (those of tables with an index, or of
-// every table when all is set, for stale reads) before it is forwarded,
-// reading each item's base image the first time; lag is how long images
-// are kept.
-func (p *Proxy) track(ctx context.Context, hdr http.Header, cs []change, lag time.Duration, all bool) *trackedWrite {
-	tw := &trackedWrite{p: p, hdr: hdr, lag: lag}
+// every table with StaleReads) before it is forwarded, reading each item's
+// base image the first time; f's lags stamp its images.
+func (p *Proxy) track(ctx context.Context, hdr http.Header, cs []change, f Faults) *trackedWrite {
+	tw := &trackedWrite{p: p, hdr: hdr, indexLag: max(f.IndexLag, 0), staleReads: max(f.StaleReads, 0)}
 	for _, c := range cs {
 		t, err := p.tableOf(ctx, hdr, c.table)
-		if err != nil || (len(t.indexes) == 0 && !all) {
+		if err != nil || (len(t.indexes) == 0 && f.StaleReads <= 0) {
 			continue // an unknown table: the write fails; no index: nothing to lag
 		}
 		key := t.key(c.it)
@@ -330,7 +351,7 @@ func (tw *trackedWrite) done(ctx context.Context, applied, unknown bool) {
 				ok = err == nil
 			}
 		}
-		tw.p.lag.end(ti.table, ti.key, ti.h, ok, after, tw.lag)
+		tw.p.lag.end(ti.table, ti.key, ti.h, ok, after, tw.indexLag, tw.staleReads)
 	}
 }
 
@@ -377,9 +398,9 @@ func (q *queryIn) supported() bool {
 }
 
 // lagQuery rewrites an index Query's answer (a 200 from the target) to
-// show the index as it was lag ago, or a table Query's to show the table
-// as it was (ix is then the table's key, all projected). It returns nil
-// when the answer stands as it is.
-func (p *Proxy) lagQuery(t *table, ix index, q *queryIn, pkValue json.RawMessage, answer []byte, lag time.Duration) []byte {
-	return rewriteAsOf(t, ix, p.lag.asOf(q.TableName, time.Now().Add(-lag)), answer, pkValue, q.ScanIndexForward)
+// show the index as it is now, or a table Query's to show the table as an
+// eventually consistent read does (v readView; ix is then the table's key,
+// all projected). It returns nil when the answer stands as it is.
+func (p *Proxy) lagQuery(t *table, ix index, q *queryIn, pkValue json.RawMessage, answer []byte, v view) []byte {
+	return rewriteAsOf(t, ix, p.lag.asOf(q.TableName, v, time.Now()), answer, pkValue, q.ScanIndexForward)
 }

@@ -279,7 +279,7 @@ func (p *Proxy) serveWrite(w http.ResponseWriter, r *http.Request, op string, bo
 	cs, tableName := changes(op, body)
 	var tw *trackedWrite
 	if f.IndexLag > 0 || f.StaleReads > 0 {
-		tw = p.track(r.Context(), r.Header, cs, max(f.IndexLag, f.StaleReads), f.StaleReads > 0)
+		tw = p.track(r.Context(), r.Header, cs, f)
 	}
 	var resp response
 	switch {
@@ -334,11 +334,13 @@ func (p *Proxy) serveQuery(w http.ResponseWriter, r *http.Request, body []byte, 
 	var q queryIn
 	parsed := json.Unmarshal(body, &q) == nil
 	resp := p.forwardRead(r, body, f, []string{q.TableName})
-	lag := f.IndexLag
+	// Lagged while the fault is on; each write carries the lag it was made
+	// with (lag.go).
+	on, v := f.IndexLag > 0, indexView
 	if q.IndexName == "" {
-		lag = f.StaleReads
+		on, v = f.StaleReads > 0, readView
 	}
-	if resp.status != http.StatusOK || !parsed || lag <= 0 || !q.supported() || (q.IndexName == "" && q.ConsistentRead) {
+	if resp.status != http.StatusOK || !parsed || !on || !q.supported() || (q.IndexName == "" && q.ConsistentRead) {
 		resp.send(w, nil)
 		return
 	}
@@ -356,7 +358,7 @@ func (p *Proxy) serveQuery(w http.ResponseWriter, r *http.Request, body []byte, 
 		resp.send(w, nil)
 		return
 	}
-	resp.send(w, p.lagQuery(t, ix, &q, pkValue, resp.body, lag))
+	resp.send(w, p.lagQuery(t, ix, &q, pkValue, resp.body, v))
 }
 
 // response is the target's answer, read whole.

@@ -87,22 +87,22 @@ func (p *Proxy) serveRead(w http.ResponseWriter, r *http.Request, op string, bod
 		resp.send(w, nil)
 		return
 	}
-	cutoff := time.Now().Add(-f.StaleReads)
+	now := time.Now()
 	var rewritten []byte
 	switch op {
 	case "GetItem":
-		rewritten = p.staleGet(r, &in, resp.body, cutoff)
+		rewritten = p.staleGet(r, &in, resp.body, now)
 	case "BatchGetItem":
-		rewritten = p.staleBatchGet(r, &in, resp.body, cutoff)
+		rewritten = p.staleBatchGet(r, &in, resp.body, now)
 	case "Scan":
-		rewritten = p.staleScan(r, &in, resp.body, cutoff)
+		rewritten = p.staleScan(r, &in, resp.body, now)
 	}
 	resp.send(w, rewritten)
 }
 
-// staleGet rewrites a GetItem's answer to the item as it was at cutoff; nil
-// when the answer stands.
-func (p *Proxy) staleGet(r *http.Request, in *readIn, answer []byte, cutoff time.Time) []byte {
+// staleGet rewrites a GetItem's answer to the item as an eventually
+// consistent read shows it now; nil when the answer stands.
+func (p *Proxy) staleGet(r *http.Request, in *readIn, answer []byte, now time.Time) []byte {
 	if in.fresh() {
 		return nil
 	}
@@ -110,7 +110,7 @@ func (p *Proxy) staleGet(r *http.Request, in *readIn, answer []byte, cutoff time
 	if err != nil {
 		return nil
 	}
-	old, ok := p.lag.itemAt(in.TableName, t.key(in.Key), cutoff)
+	old, ok := p.lag.itemAt(in.TableName, t.key(in.Key), readView, now)
 	if !ok {
 		return nil
 	}
@@ -128,7 +128,7 @@ func (p *Proxy) staleGet(r *http.Request, in *readIn, answer []byte, cutoff time
 }
 
 // staleBatchGet rewrites a BatchGetItem's answer, table by table.
-func (p *Proxy) staleBatchGet(r *http.Request, in *readIn, answer []byte, cutoff time.Time) []byte {
+func (p *Proxy) staleBatchGet(r *http.Request, in *readIn, answer []byte, now time.Time) []byte {
 	var out struct {
 		Responses       map[string][]item
 		UnprocessedKeys map[string]readIn
@@ -146,7 +146,7 @@ func (p *Proxy) staleBatchGet(r *http.Request, in *readIn, answer []byte, cutoff
 		if err != nil {
 			continue
 		}
-		then := p.lag.asOf(name, cutoff)
+		then := p.lag.asOf(name, readView, now)
 		if len(then) == 0 {
 			continue
 		}
@@ -180,8 +180,9 @@ func (p *Proxy) staleBatchGet(r *http.Request, in *readIn, answer []byte, cutoff
 	return b
 }
 
-// staleScan rewrites a Scan's answer to the items as they were at cutoff.
-func (p *Proxy) staleScan(r *http.Request, in *readIn, answer []byte, cutoff time.Time) []byte {
+// staleScan rewrites a Scan's answer to the items as an eventually
+// consistent read shows them now.
+func (p *Proxy) staleScan(r *http.Request, in *readIn, answer []byte, now time.Time) []byte {
 	if in.fresh() {
 		return nil
 	}
@@ -190,7 +191,7 @@ func (p *Proxy) staleScan(r *http.Request, in *readIn, answer []byte, cutoff tim
 		return nil
 	}
 	all := index{hash: t.hash, rng: t.rng, projection: "ALL"}
-	return rewriteAsOf(t, all, p.lag.asOf(in.TableName, cutoff), answer, nil, nil)
+	return rewriteAsOf(t, all, p.lag.asOf(in.TableName, readView, now), answer, nil, nil)
 }
 
 // rewriteAsOf rewrites a page of items (a Query's or a Scan's answer) to

@@ -192,3 +192,29 @@ func TestAConsistentQueryOfAnIndexIsAValidationException(t *testing.T) {
 		t.Errorf("a consistent index Query: %v; want ValidationException", err)
 	}
 }
+
+// A lag switched on mid-test delays the writes from then on only: what was
+// written before (under AWSLike's 100 ms, long past) is not hidden again by
+// a longer lag.
+func TestALagSwitchedOnDelaysOnlyTheWritesAfterIt(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, time.Minute)
+	fx := newFixture(t, Faults{StaleReads: time.Millisecond, IndexLag: time.Millisecond})
+	fx.put(ctx, t, fx.via, conn("a", "lobby", "Alice"))
+	fx.put(ctx, t, fx.via, versioned("x", "v1"))
+	fx.eventually(ctx, t, "lobby", time.Time{}, "a=Alice")
+	for fx.get(t, "x", false) != "v1" {
+		time.Sleep(5 * time.Millisecond) // until the 1 ms has passed
+	}
+	fx.proxy.SetFaults(Faults{StaleReads: time.Hour, IndexLag: time.Hour})
+	expect(t, "lobby after the index lag went up to an hour", fx.members(ctx, t, "lobby"), "a=Alice")
+	if got := fx.get(t, "x", false); got != "v1" {
+		t.Errorf("an eventually consistent read of an item written before the switch = %s; want v1", got)
+	}
+	fx.put(ctx, t, fx.via, conn("b", "lobby", "Bob"))
+	fx.put(ctx, t, fx.via, versioned("x", "v2"))
+	expect(t, "lobby right after Bob's put", fx.members(ctx, t, "lobby"), "a=Alice")
+	if got := fx.get(t, "x", false); got != "v1" {
+		t.Errorf("an eventually consistent read right after the switch and a write = %s; want v1", got)
+	}
+}
