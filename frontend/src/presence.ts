@@ -5,8 +5,13 @@
 // ts is taken after the claim it announces and before the release it
 // announces. So the page remembers, per name (folded as the server folds
 // names), the last claim or release it applied, and applies a frame's part
-// for a name only when it is newer. Pure: the member list (members.ts) keeps
-// the value and shows it.
+// for a name only when it is newer. A signed-in person's joined and left
+// also carry v, the version of the account's devices the server decided
+// them at: of those, one is applied only when its v is greater than the
+// last applied for the account, and then v, not ts, orders it against that
+// account's earlier joined or left (a left decided before a reload's joined
+// but delivered after it does not drop her). Pure: the member list
+// (members.ts) keeps the value and shows it.
 
 import { foldName, type JoinedFrame, type LeftFrame, type MembersFrame, type RenamedFrame, type StateFrame } from './protocol';
 
@@ -14,6 +19,9 @@ import { foldName, type JoinedFrame, type LeftFrame, type MembersFrame, type Ren
 interface Mark {
   readonly ts: number;
   readonly here: boolean;
+  /** The account and v of a signed-in person's joined or left. */
+  readonly account?: string;
+  readonly v?: number;
 }
 
 export interface Presence {
@@ -21,6 +29,8 @@ export interface Presence {
   readonly members: ReadonlyMap<string, string>;
   /** The last claim or release applied, by folded name. */
   readonly last: ReadonlyMap<string, Mark>;
+  /** The greatest v applied, by account (absent: none yet). */
+  readonly versions?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -31,8 +41,8 @@ export interface Presence {
 export type PresenceFrame =
   | Pick<StateFrame, 'type' | 'members'>
   | { type: 'settled'; members: string[] }
-  | Pick<JoinedFrame, 'type' | 'name' | 'ts'>
-  | Pick<LeftFrame, 'type' | 'name' | 'ts'>
+  | (Pick<JoinedFrame, 'type' | 'name' | 'ts'> & Partial<Pick<JoinedFrame, 'account' | 'v'>>)
+  | (Pick<LeftFrame, 'type' | 'name' | 'ts'> & Partial<Pick<LeftFrame, 'account' | 'v'>>)
   | Pick<RenamedFrame, 'type' | 'oldName' | 'name' | 'ts'>
   | Pick<MembersFrame, 'type' | 'members' | 'ts'>;
 
@@ -66,9 +76,9 @@ export function applyPresence(p: Presence, f: PresenceFrame): Presence {
     case 'state':
       return { members: byFold(f.members), last: new Map() };
     case 'joined':
-      return mark(p, f.name, f.ts, true);
+      return markVersioned(p, f.name, f.ts, true, f.account, f.v);
     case 'left':
-      return mark(p, f.name, f.ts, false);
+      return markVersioned(p, f.name, f.ts, false, f.account, f.v);
     case 'renamed':
       if (f.oldName === f.name) return p; // the answer to a no-op setName announces nothing
       if (foldName(f.oldName) === foldName(f.name)) return mark(p, f.name, f.ts, true);
@@ -82,13 +92,37 @@ export function applyPresence(p: Presence, f: PresenceFrame): Presence {
 
 /** A claim or release at ts for name, if newer than the last one applied for it. */
 function mark(p: Presence, name: string, ts: number, here: boolean): Presence {
+  return markVersioned(p, name, ts, here, undefined, undefined);
+}
+
+/**
+ * mark for a joined or left that may carry a person's account and v: a v not
+ * greater than the account's last is not applied; a greater one is, whatever
+ * the ts, over that account's earlier joined or left (a frame without v is
+ * ordered by ts as before: old servers send none).
+ */
+function markVersioned(
+  p: Presence,
+  name: string,
+  ts: number,
+  here: boolean,
+  account: string | undefined,
+  v: number | undefined,
+): Presence {
   const key = foldName(name);
-  const last = p.last.get(key);
-  if (last && (ts < last.ts || (ts === last.ts && (last.here || !here)))) return p;
+  let last = p.last.get(key);
+  let versions = p.versions;
+  if (account !== undefined && v !== undefined && v > 0) {
+    if (v <= (versions?.get(account) ?? 0)) return p;
+    versions = new Map(versions).set(account, v);
+    if (last?.account === account && last.v !== undefined) last = undefined; // ordered by v
+  }
+  if (last && (ts < last.ts || (ts === last.ts && (last.here || !here)))) return versions === p.versions ? p : { ...p, versions };
   const members = new Map(p.members);
   if (here) members.set(key, name);
   else members.delete(key);
-  return { members, last: new Map(p.last).set(key, { ts, here }) };
+  const m: Mark = account !== undefined && v !== undefined ? { ts, here, account, v } : { ts, here };
+  return { members, last: new Map(p.last).set(key, m), versions };
 }
 
 /**
@@ -112,7 +146,7 @@ function fromList(p: Presence, list: string[], ts: number): Presence {
       if (name !== undefined) members.set(key, name);
     }
   }
-  return { members, last: p.last };
+  return { members, last: p.last, versions: p.versions };
 }
 
 function byFold(names: string[]): Map<string, string> {

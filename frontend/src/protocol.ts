@@ -83,6 +83,12 @@ export interface JoinedFrame {
   count?: number;
   /** With sign-in: the sender's (subject's) account, stable across renames. */
   account?: string;
+  /**
+   * With sign-in: the version of the account's devices this was decided at.
+   * Of a person's joined and left, only one with a greater v than the last
+   * applied counts (presence.ts).
+   */
+  v?: number;
 }
 
 export interface LeftFrame {
@@ -93,6 +99,12 @@ export interface LeftFrame {
   count?: number;
   /** With sign-in: the sender's (subject's) account, stable across renames. */
   account?: string;
+  /**
+   * With sign-in: the version of the account's devices this was decided at.
+   * Of a person's joined and left, only one with a greater v than the last
+   * applied counts (presence.ts).
+   */
+  v?: number;
 }
 
 export interface MembersFrame {
@@ -281,7 +293,7 @@ function parseObject(o: Obj): ServerFrame {
     case 'left':
       return withOpt<JoinedFrame | LeftFrame>(
         { type, room: str(o, 'room'), name: str(o, 'name'), ts: num(o, 'ts') },
-        { count: optNum(o, 'count'), account: optStr(o, 'account') },
+        { count: optNum(o, 'count'), account: optStr(o, 'account'), v: optNum(o, 'v') },
       );
     case 'members':
       return withOpt<MembersFrame>(

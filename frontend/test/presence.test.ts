@@ -10,6 +10,8 @@ import { sortNames } from '../src/protocol';
 const state = (...members: string[]): PresenceFrame => ({ type: 'state', members });
 const joined = (name: string, ts: number): PresenceFrame => ({ type: 'joined', name, ts });
 const left = (name: string, ts: number): PresenceFrame => ({ type: 'left', name, ts });
+const joinedV = (name: string, ts: number, account: string, v: number): PresenceFrame => ({ type: 'joined', name, ts, account, v });
+const leftV = (name: string, ts: number, account: string, v: number): PresenceFrame => ({ type: 'left', name, ts, account, v });
 const renamed = (oldName: string, name: string, ts: number): PresenceFrame => ({ type: 'renamed', oldName, name, ts });
 const members = (ts: number, ...names: string[]): PresenceFrame => ({ type: 'members', members: names, ts });
 const settled = (...names: string[]): PresenceFrame => ({ type: 'settled', members: names });
@@ -72,6 +74,22 @@ describe('the member list, frame by frame in arrival order', () => {
       ['Alice'],
     ],
     ['a state replaces the list, even a newer-looking one', [state('Alice'), joined('Ann', 50), state('Alice', 'Bob')], ['Alice', 'Bob']],
+    [
+      "a person's left decided before her reload's joined, delivered after it with a later ts, does not drop her",
+      [state('Alice', 'Ann'), joinedV('Ann', 10, 'a', 7), leftV('Ann', 20, 'a', 6)],
+      ['Alice', 'Ann'],
+    ],
+    [
+      "a person's joined decided after her left is applied even with an earlier ts",
+      [state('Alice', 'Ann'), leftV('Ann', 20, 'a', 6), joinedV('Ann', 10, 'a', 7)],
+      ['Alice', 'Ann'],
+    ],
+    ["a person's left with a greater v removes her", [state('Alice'), joinedV('Ann', 20, 'a', 6), leftV('Ann', 10, 'a', 7)], ['Alice']],
+    [
+      'v orders one account only: another account taking the name is still ordered by ts',
+      [state('Alice'), leftV('Ann', 30, 'a', 9), joinedV('Ann', 20, 'b', 1)],
+      ['Alice'],
+    ],
   ];
   it.each(cases)('%s', (_, frames, want) => {
     expect(shown(...frames)).toEqual(want);
