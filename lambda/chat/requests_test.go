@@ -18,15 +18,17 @@ func TestRequestsPerSignedInAction(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t, chattest.SignedIn)
 	bob := h.JoinAs("bob", "")
-	var alice string
+	var alice, laptop string
 	steps := []struct {
 		name string
 		do   func()
 	}{
-		{"join", func() { alice = h.JoinAs("alice", "") }},
+		{"join (the account's first connection: it is named)", func() { alice = h.JoinAs("alice", "") }},
+		{"join (a second device, in another room)", func() { laptop = h.JoinAs("alice", "other") }},
 		{"private message", func() { h.Send(alice, `{"action":"sendPrivate","to":["bob"],"message":"hi"}`) }},
-		{"rename", func() { h.Send(alice, `{"action":"setName","name":"Alicia"}`) }},
-		{"leave", func() { h.Disconnect(alice) }},
+		{"rename (two devices, two rooms)", func() { h.Send(alice, `{"action":"setName","name":"Alicia"}`) }},
+		{"leave (a device; another stays elsewhere)", func() { h.Disconnect(laptop) }},
+		{"leave (the last device)", func() { h.Disconnect(alice) }},
 	}
 	for _, s := range steps {
 		before := h.DynamoDB.Counts()
