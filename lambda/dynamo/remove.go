@@ -74,18 +74,17 @@ func (s *Store) MarkRemoved(ctx context.Context, id string, connectedBefore time
 		names["#at"] = attrConnectedAt
 		values[":before"] = num(connectedBefore.UnixMilli())
 	}
-	var out *dynamodb.UpdateItemOutput
-	err := retryConflicts(ctx, func() (err error) {
-		out, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(s.names.Connections),
-			Key:                       k,
-			UpdateExpression:          aws.String("SET #gone = :w"),
-			ConditionExpression:       aws.String(condition),
-			ExpressionAttributeNames:  names,
-			ExpressionAttributeValues: values,
-			ReturnValues:              types.ReturnValueAllNew,
-		})
-		return err
+	// Not made again when it meets a transaction on the record (its put, or
+	// another removal's delete): the removal is then left to whoever holds
+	// the record, or to a later one.
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       k,
+		UpdateExpression:          aws.String("SET #gone = :w"),
+		ConditionExpression:       aws.String(condition),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	var it connItem
 	switch {
