@@ -367,8 +367,14 @@ func (h *Harness) SignIn(id, account, username string) {
 // returns its id and the $connect response.
 func (h *Harness) Connect(query map[string]string) (string, events.APIGatewayProxyResponse) {
 	h.t.Helper()
+	return h.ConnectCtx(context.Background(), query)
+}
+
+// ConnectCtx is Connect with a context (an invocation deadline).
+func (h *Harness) ConnectCtx(ctx context.Context, query map[string]string) (string, events.APIGatewayProxyResponse) {
+	h.t.Helper()
 	id := NewConnID()
-	resp := h.event(context.Background(), id, contract.RouteConnect, "", query)
+	resp := h.event(ctx, id, contract.RouteConnect, "", query)
 	if resp.StatusCode == 200 {
 		h.GW.Open(id)
 	}
