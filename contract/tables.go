@@ -55,6 +55,10 @@ const (
 	// ReaderStreamPrefix begins the stream of one reader's copies of a
 	// room's private messages: "reader#<room>#<reader key>" (chat.Reader).
 	ReaderStreamPrefix = "reader#"
+	// CountStreamPrefix begins the Messages partition that holds a room's
+	// member count in shards: "count#<room>", one item per shard (id: the
+	// shard's number), each with a count and an expiresAt.
+	CountStreamPrefix = "count#"
 )
 
 // Table describes one DynamoDB table's key schema.

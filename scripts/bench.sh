@@ -28,8 +28,12 @@
 #      through the local stack while 20 clients in other rooms ping, with the
 #      rate limit and without; and the DynamoDB requests per sendPublic,
 #      accepted and refused, with and without sign-in (internal/bench
-#      BenchmarkFlood, BenchmarkRequestsPerSendPublic*).
-# Usage: scripts/bench.sh [go|stack|load|faults|stress|post|sweep|costs|bigroom|flood|all]   (default all)
+#      BenchmarkFlood, BenchmarkRequestsPerSendPublic*);
+#  11. busy: 1,000 joins to one room within 10 s while 200 vanished members
+#      are removed, with transactions that conflict (lambda/chat
+#      TestABusyRoom..., three runs at a 20 ms hold, one at 40 ms): refused,
+#      internal errors, conflicts retried, the removal's time, requests.
+# Usage: scripts/bench.sh [go|stack|load|faults|stress|post|sweep|costs|bigroom|flood|busy|all]   (default all)
 # BENCH_OUT (default bin/bench/) keeps the logs and the load run's JSON.
 # The load average is printed before each part: on a busy machine the
 # figures are worse, so note it with them.
@@ -177,4 +181,18 @@ if [ "$what" = flood ] || [ "$what" = all ]; then
   echo "bench: go test -run '^\$' -bench 'Flood|RequestsPerSendPublic' -benchtime 1x -v ./internal/bench"
   go test -run '^$' -bench 'Flood|RequestsPerSendPublic' -benchtime 1x -v ./internal/bench | grep -E '^(Benchmark|    flood_test)' | tee "$out/flood.txt"
   load_avg
+fi
+
+if [ "$what" = busy ] || [ "$what" = all ]; then
+  : >"$out/busy.log"
+  for hold in 20ms 20ms 20ms 40ms; do
+    load_avg | tee -a "$out/busy.txt"
+    echo "bench: go test -count=1 -v -run TestABusyRoom ./lambda/chat -busy.hold $hold"
+    go test -count=1 -v -run TestABusyRoom -timeout 10m ./lambda/chat -busy.hold "$hold" >>"$out/busy.log" 2>&1 || {
+      grep -v '^time=' "$out/busy.log" | tail -n 40 >&2
+      echo "bench: the busy room test failed; the whole log is $out/busy.log" >&2
+      exit 1
+    }
+  done
+  grep -E '^(--- |ok|FAIL)|joins arrived' "$out/busy.log" | tee -a "$out/busy.txt"
 fi

@@ -33,7 +33,9 @@ const (
 // tableActions are exactly the DynamoDB actions the handler calls, per table.
 var tableActions = map[string][]string{
 	contract.Connections.ID: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
-	contract.Messages.ID:    {"dynamodb:PutItem", "dynamodb:Query"},
+	// UpdateItem: a room's count, in shards in the Messages table, changes in a
+	// transaction with the record it counts (lambda/dynamo/rooms.go).
+	contract.Messages.ID: {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
 }
 
 // indexActions are the actions the handler calls on a table's indexes.

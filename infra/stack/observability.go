@@ -167,10 +167,11 @@ var opNames = map[awsdynamodb.Operation]string{
 }
 
 // transactedTables are the tables the handler writes with
-// TransactWriteItems (a record and its room's count): no IAM action of its
-// own (its items are authorized as PutItem, UpdateItem, DeleteItem), but
-// an operation with metrics of its own.
-var transactedTables = []string{contract.Connections.ID}
+// TransactWriteItems (a record in Connections and its room's count shard
+// in Messages): no IAM action of its own (its items are authorized as
+// PutItem, UpdateItem, DeleteItem), but an operation with metrics of its
+// own.
+var transactedTables = []string{contract.Connections.ID, contract.Messages.ID}
 
 // operations are the DynamoDB operations the handler calls on a table and
 // its indexes (CloudWatch reports an index's Query under the table).

@@ -335,7 +335,7 @@ func TestHandlerPolicyIsExact(t *testing.T) {
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{arnOf(conn), "/index/" + contract.RoomIndex}}}},
 			map[string]any{"Sid": "ConnectionsIndexbyAccount", "Effect": "Allow", "Action": "dynamodb:Query",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{arnOf(conn), "/index/" + contract.AccountIndex}}}},
-			map[string]any{"Sid": "MessagesTable", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:Query"}, "Resource": arnOf(msgs)},
+			map[string]any{"Sid": "MessagesTable", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}, "Resource": arnOf(msgs)},
 			map[string]any{"Sid": "PostToConnection", "Effect": "Allow", "Action": "execute-api:ManageConnections",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":execute-api:", ref("AWS::Region"), ":",
 					ref("AWS::AccountId"), ":", ref(api), "/" + s.cfg.StageName + "/POST/@connections/*"}}}},
@@ -864,7 +864,7 @@ func TestEverySkipHasAReason(t *testing.T) {
 func TestTableAlarmsCoverEveryOperationTheHandlerCalls(t *testing.T) {
 	want := map[string][]string{
 		contract.Connections.ID: {"DeleteItem", "GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"},
-		contract.Messages.ID:    {"PutItem", "Query"},
+		contract.Messages.ID:    {"PutItem", "Query", "TransactWriteItems", "UpdateItem"},
 	}
 	each(t, func(t *testing.T, s *synthesized) {
 		found := 0

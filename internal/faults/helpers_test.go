@@ -13,6 +13,7 @@ import (
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/localtest"
+	"github.com/groupchat/groupchat/lambda/dynamo"
 	"github.com/groupchat/groupchat/local"
 )
 
@@ -47,19 +48,40 @@ func tail(s string, n int) string {
 	return s
 }
 
-// record is one item of the Connections table: a connection (pk c#…) or a
-// name claim (pk n#…).
+// record is one item of the Connections table: a connection (pk c#…), a
+// name claim (pk n#…) or a room item (pk r#…, with the room's count).
 type record struct {
 	PK           string `dynamodbav:"pk"`
 	ConnectionID string `dynamodbav:"connectionId"`
 	Room         string `dynamodbav:"room"`
 	Name         string `dynamodbav:"name"`
-	Count        int    `dynamodbav:"count"` // a room's presence item
+	Count        int    `dynamodbav:"count"` // a room item: the room's count (connectionsTable)
 }
 
 // connectionsTable reads the whole Connections table through the real
-// DynamoDB client. (The chat never scans; a test may.)
+// DynamoDB client (the chat never scans; a test may), and each room's
+// count through the store (the room item's and its shards', in Messages):
+// again until the records did not change while the counts were read, so
+// the two are of one moment.
 func connectionsTable(ctx context.Context, t *testing.T, s *localtest.Stack) (conns, claims, rooms []record) {
+	t.Helper()
+	for range 5 {
+		conns, claims, rooms = scanConnections(ctx, t, s)
+		for i, r := range rooms {
+			n, err := dynamo.New(s.DB, s.Tables, nil).RoomCount(ctx, strings.TrimPrefix(r.PK, contract.RoomItemPrefix))
+			if err != nil {
+				t.Fatalf("read the count of %s: %v", r.PK, err)
+			}
+			rooms[i].Count = n
+		}
+		if again, _, _ := scanConnections(ctx, t, s); len(again) == len(conns) {
+			break
+		}
+	}
+	return conns, claims, rooms
+}
+
+func scanConnections(ctx context.Context, t *testing.T, s *localtest.Stack) (conns, claims, rooms []record) {
 	t.Helper()
 	p := dynamodb.NewScanPaginator(s.DB, &dynamodb.ScanInput{TableName: aws.String(s.Tables.Connections)})
 	for p.HasMorePages() {

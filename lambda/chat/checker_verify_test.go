@@ -37,7 +37,7 @@ type tables struct {
 	conns    []tableItem            // live connection records
 	owners   map[string]string      // name key → owning account
 	names    map[string]string      // account → its name
-	counts   map[string]int         // room → its count item
+	counts   map[string]int         // room → its count
 	rooms    map[string][]tableItem // room → its live connection records
 	accounts map[string]bool
 }
@@ -66,7 +66,13 @@ func (w *world) readTables() tables {
 			case strings.HasPrefix(it.PK, contract.AccountItemPrefix):
 				tb.names[strings.TrimPrefix(it.PK, contract.AccountItemPrefix)] = it.Name
 			case strings.HasPrefix(it.PK, contract.RoomItemPrefix):
-				tb.counts[strings.TrimPrefix(it.PK, contract.RoomItemPrefix)] = it.Count
+				// The room item and the shards of its count (Messages).
+				room := strings.TrimPrefix(it.PK, contract.RoomItemPrefix)
+				n, err := w.h.Store.RoomCount(context.Background(), room)
+				if err != nil {
+					w.t.Fatal(err)
+				}
+				tb.counts[room] = n
 			}
 		}
 	}

@@ -239,6 +239,9 @@ type Connection struct {
 	NameVersion int64
 	// Mark is the token of the removal that marked the record (MarkRemoved).
 	Mark string
+	// Shard is the store's: the part of the room's count that counts the
+	// record, which its delete takes it from (DeleteMarked).
+	Shard int
 }
 
 // Account is a signed-in person's item: the account's name and its devices.

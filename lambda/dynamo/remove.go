@@ -125,7 +125,7 @@ func (s *Store) DeleteMarked(ctx context.Context, c chat.Connection) (bool, erro
 		ConditionExpression:       aws.String("#gone = :gone"),
 		ExpressionAttributeNames:  map[string]string{"#gone": attrGone},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":gone": str(c.Mark)},
-	}}, s.countChange(c.Room, -1, time.Time{})}
+	}}, s.countChange(c.Room, c.Shard, -1, time.Time{})}
 	if c.AccountID != "" {
 		actions = append(actions, types.TransactWriteItem{Update: &types.Update{
 			TableName:                aws.String(s.names.Connections),
@@ -145,12 +145,14 @@ func (s *Store) DeleteMarked(ctx context.Context, c chat.Connection) (bool, erro
 }
 
 // countChange is the update of a room's count that goes in the same
-// transaction as the put or delete of a record it counts. A put also keeps
-// the room item as long as the record.
-func (s *Store) countChange(room string, delta int, expiresAt time.Time) types.TransactWriteItem {
+// transaction as the put or delete of a record it counts: of the record's
+// shard of the count (rooms.go). A put also keeps the shard as long as the
+// record.
+func (s *Store) countChange(room string, shard, delta int, expiresAt time.Time) types.TransactWriteItem {
+	table, k := s.shardItem(room, shard)
 	u := &types.Update{
-		TableName:                 aws.String(s.names.Connections),
-		Key:                       roomKey(room),
+		TableName:                 aws.String(table),
+		Key:                       k,
 		UpdateExpression:          aws.String("ADD #count :d"),
 		ExpressionAttributeNames:  map[string]string{"#count": attrCount},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(int64(delta))},
@@ -168,14 +170,22 @@ func (s *Store) countChange(room string, delta int, expiresAt time.Time) types.T
 // its retries: a retry of a transaction DynamoDB applied but answered with
 // an error is answered with success and not applied again. An attempt
 // cancelled because another transaction held one of its items (every join
-// and leave of a room touches the room's item) applied nothing: it is made
-// again, with a new token.
+// and leave of a room touches one of its count's shards) applied nothing:
+// it is made again, with a new token.
 func (s *Store) transact(ctx context.Context, actions ...types.TransactWriteItem) error {
+	return s.transactEach(ctx, func(int) []types.TransactWriteItem { return actions })
+}
+
+// transactEach is transact with each attempt's actions from actions(n),
+// n counting from 0.
+func (s *Store) transactEach(ctx context.Context, actions func(attempt int) []types.TransactWriteItem) error {
+	attempt := 0
 	return retryConflicts(ctx, func() error {
 		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 			ClientRequestToken: aws.String(newWriteToken()),
-			TransactItems:      actions,
+			TransactItems:      actions(attempt),
 		})
+		attempt++
 		return err
 	})
 }

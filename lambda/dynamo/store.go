@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -116,6 +117,9 @@ type connItem struct {
 	Username  string `dynamodbav:"username,omitempty"`
 	// NameVersion is the version of the account's name the record carries.
 	NameVersion int64 `dynamodbav:"nv,omitempty"`
+	// The shard of its room's count that counts it (rooms.go); 0 (absent):
+	// the room item, for a record from before the shards.
+	Shard int `dynamodbav:"shard,omitempty"`
 }
 
 type claimItem struct {
@@ -195,8 +199,9 @@ func conditionFailed(err error) bool {
 }
 
 // PutConnection implements chat.Store: one transaction that puts the
-// record, which must be new, and adds it to its room's count
-// (docs/design.md, Presence in big rooms).
+// record, which must be new, and adds it to a shard of its room's count,
+// which the record names (docs/design.md, A busy room). An attempt whose
+// shard was in another transaction tries the next shard.
 func (s *Store) PutConnection(ctx context.Context, c chat.Connection) error {
 	it := connItem{
 		PK: connKey(c.ID), ConnectionID: c.ID, Room: c.Room, Name: c.Name,
@@ -210,14 +215,17 @@ func (s *Store) PutConnection(ctx context.Context, c chat.Connection) error {
 	if err != nil {
 		return fmt.Errorf("record connection: %w", err)
 	}
-	err = s.transact(ctx,
-		types.TransactWriteItem{Put: &types.Put{
+	err = s.transactEach(ctx, func(attempt int) []types.TransactWriteItem {
+		shard := shardOf(c.ID, attempt)
+		counted := maps.Clone(item)
+		counted[attrShard] = num(int64(shard))
+		return []types.TransactWriteItem{{Put: &types.Put{
 			TableName:                aws.String(s.names.Connections),
-			Item:                     item,
+			Item:                     counted,
 			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 			ExpressionAttributeNames: map[string]string{"#pk": contract.ConnPK},
-		}},
-		s.countChange(c.Room, 1, c.ExpiresAt))
+		}}, s.countChange(c.Room, shard, 1, c.ExpiresAt)}
+	})
 	if err != nil {
 		return fmt.Errorf("record connection: %w", err)
 	}
@@ -241,7 +249,7 @@ func (it connItem) connection() chat.Connection {
 	c := chat.Connection{
 		ID: it.ConnectionID, Room: it.Room, Name: it.Name, ResumeToken: it.Resume,
 		ConnectedAt: time.UnixMilli(it.ConnectedAt), ExpiresAt: time.Unix(it.ExpiresAt, 0),
-		AccountID: it.AccountID, Username: it.Username, NameVersion: it.NameVersion, Mark: it.Gone,
+		AccountID: it.AccountID, Username: it.Username, NameVersion: it.NameVersion, Mark: it.Gone, Shard: it.Shard,
 	}
 	if it.WarnCode != "" {
 		c.Warning = &chat.Problem{Code: it.WarnCode, Message: it.WarnMessage}

@@ -29,6 +29,9 @@ func TestItemsCarryTheKeyAttributesOfTheSharedSchema(t *testing.T) {
 			}
 		}
 	}
+	if sharded, _ := attributevalue.MarshalMap(connItem{Shard: 1}); sharded[attrShard] == nil {
+		t.Errorf("a connection item's shard is not the attribute %q PutConnection writes", attrShard)
+	}
 	if _, ok := keys(claim)[contract.ConnRoom]; ok {
 		t.Error("name claims must not carry the room index's key, or they would show up as members")
 	}
