@@ -33,9 +33,6 @@ var knownFailures = map[string]string{
 	"page-count": "a tab that connects within the index lag misses the presence frames of that time, and the page " +
 		"keeps its state's count over its settle hello's; joined and left carry no version, so counts that arrive " +
 		"out of order stand; branch accounts (versions on presence frames)",
-	"name-current":     "issue 21 item 3: a rename lists the account's connections through the lagging index; branch accounts",
-	"private-refused":  "issue 21 item 4: recipients are found through the lagging account index; branch accounts",
-	"private-delivery": "the tabs of a recipient (or of the sender) that connected within the index lag are missed: an account's devices are read from the lagging index; branch accounts",
 	"activity-balance": "a $disconnect's mark applied then failed, and a broadcast's 410 finishes that removal before " +
 		"the SDK's retry: the retry finds no record and neither records the end (no left, the log unbalanced): " +
 		"TestADisconnectWhoseRemovalABroadcastFinishedStillTellsTheRoom",

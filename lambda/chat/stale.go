@@ -92,12 +92,13 @@ func (inv *invocation) tellGone(room string, went []gone, removed map[string]boo
 	// presence was decided on the account's item: one who left is not
 	// listed under a device the index still shows, one still here (on
 	// another device) is listed even if the index does not show it yet.
-	members = slices.DeleteFunc(members, func(m Member) bool {
-		return slices.ContainsFunc(went, func(g gone) bool { return g.account && g.person && Fold(g.name) == Fold(m.Name) })
-	})
+	left := func(name string) bool { // the person left with another device removed in this round
+		return slices.ContainsFunc(went, func(g gone) bool { return g.account && g.person && Fold(g.name) == Fold(name) })
+	}
+	members = slices.DeleteFunc(members, func(m Member) bool { return left(m.Name) })
 	listed := slices.Clone(members)
 	for _, g := range went {
-		if g.account && !g.person && !slices.ContainsFunc(listed, func(m Member) bool { return Fold(m.Name) == Fold(g.name) }) {
+		if g.account && !g.person && !left(g.name) && !slices.ContainsFunc(listed, func(m Member) bool { return Fold(m.Name) == Fold(g.name) }) {
 			listed = append(listed, Member{Name: g.name})
 		}
 	}
