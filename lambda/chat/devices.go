@@ -34,9 +34,13 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection) events.APIG
 	a, err := inv.store.AddDevice(ctx, c.AccountID, Device{ConnID: c.ID, Room: c.Room, ExpiresAt: c.ExpiresAt})
 	if err != nil {
 		inv.log.Error("add the device to the account", "error", err)
-		// Its removal takes the device off the account too, if it was added.
-		if _, _, err := inv.store.DeleteConnection(ctx, c.ID); err != nil {
+		// Its removal takes the device off the account too, if it was added;
+		// its joined is logged already, so is its end.
+		if _, ok, err := inv.store.DeleteConnection(ctx, c.ID); err != nil {
 			inv.log.Warn("remove the connection's record", "error", err)
+		} else if ok {
+			left := Record{Kind: KindLeft, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
+			_ = inv.append(&left)
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
