@@ -28,9 +28,7 @@ func (w *world) connect(d *device, room string) bool {
 		c := &connLife{id: id, room: room, a: d.a}
 		t0 := time.Now()
 		var status int
-		w.clock.RLock()
 		w.event(func() { status = w.h.ConnectAsID(id, d.a.id, d.a.user, map[string]string{"room": room}).StatusCode })
-		w.clock.RUnlock()
 		w.logf("%s (%s) connected to %s: %d", id, d, room, status)
 		if status != 200 {
 			w.tally.failed.Add(1)
@@ -142,14 +140,12 @@ func (w *world) vanish(d *device) {
 func (w *world) overtaken(d *device, room string) {
 	id := chattest.NewConnID()
 	hc := &heldConnect{id: id, at: 1 + d.a.rng.IntN(2)}
-	hc.run = func() { w.event(func() { w.h.Disconnect(id) }) }
+	hc.run = func() { w.nested(func() { w.h.Disconnect(id) }) }
 	w.faults.hold(hc)
 	w.mu.Lock()
 	w.conns[id] = &connLife{id: id, room: room, a: d.a} // never up for its client
 	w.mu.Unlock()
-	w.clock.RLock()
 	w.event(func() { w.h.ConnectAsID(id, d.a.id, d.a.user, map[string]string{"room": room}) })
-	w.clock.RUnlock()
 	w.logf("%s (%s) overtaken $connect to %s returned", id, d, room)
 	w.h.GW.Vanish(id) // ConnectAsID opened it on a 200: the client is gone
 	if !hc.fired.Swap(true) {
@@ -218,8 +214,8 @@ func (w *world) ping(d *device) {
 }
 
 // jump moves the harness's clock past the stale grace, so that the next
-// broadcasts remove the connections that vanished before it; no $connect
-// is running meanwhile.
+// broadcasts remove the connections that vanished before it; no event is
+// being handled meanwhile (world.clock).
 func (w *world) jump() {
 	w.tally.clockJumps.Add(1)
 	w.clock.Lock()

@@ -31,10 +31,12 @@ type world struct {
 	tally    *tally
 	viol     *violations
 	faults   *faultBox
-	// clock is held shared by every $connect and alone by a clock jump:
-	// a connection still connecting when the clock jumps past the stale
-	// grace would be removed as stale by any broadcast, which no real
-	// clock does to a $connect (it returns within 29 s, the grace is 30).
+	// clock is held shared by every event and alone by a clock jump, so
+	// that no invocation spans a jump: a broadcast that met a connection
+	// still in its $connect (410) and read the clock for the stale grace
+	// after a jump would remove it, which no real clock does (a $connect
+	// returns within 29 s, the grace is 30, and a broadcast does not wait
+	// 30 s between a post and its removals).
 	clock    sync.RWMutex
 	inFlight atomic.Int64 // events being handled
 
@@ -199,8 +201,17 @@ func (w *world) drain(d *device) {
 	}
 }
 
-// event counts an event in flight while it is handled.
+// event counts an event in flight while it is handled; no clock jump
+// happens meanwhile.
 func (w *world) event(f func()) {
+	w.clock.RLock()
+	defer w.clock.RUnlock()
+	w.nested(f)
+}
+
+// nested is event for an event handled inside another one (a proxy hook's):
+// the outer one already keeps the clock from jumping.
+func (w *world) nested(f func()) {
 	w.inFlight.Add(1)
 	defer w.inFlight.Add(-1)
 	f()
