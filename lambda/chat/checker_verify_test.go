@@ -148,7 +148,13 @@ func (w *world) checkRooms(tb tables) {
 		}
 		for _, id := range open[room] {
 			if !slices.Contains(records, id) {
-				w.viol.add("lost", "a tab of %s holds connection %s open in %s, which has no record", w.who(id), id, room)
+				var logged []string
+				for _, r := range activityLog(w.t, w.h, room) {
+					if r.ConnID == id {
+						logged = append(logged, string(r.Kind))
+					}
+				}
+				w.viol.add("lost", "a tab of %s holds connection %s open in %s, which has no record (its log: %v)", w.who(id), id, room, logged)
 			}
 		}
 		if n := tb.counts[room]; n != len(records) {
