@@ -76,7 +76,9 @@ func (fb *faultBox) chance(p float64) bool {
 func (fb *faultBox) on() ddbproxy.Faults {
 	tl := fb.w.tally
 	return ddbproxy.Faults{
-		IndexLag: fb.w.lag,
+		IndexLag:             fb.w.lag,
+		StaleReads:           fb.w.lag,
+		TransactionConflicts: true,
 		ApplyThenFail: func(w ddbproxy.Write) bool {
 			if fb.chance(fb.applyThenFail) {
 				fb.w.logf("applied then failed: %s %.300s", w.Op, w.Body)
@@ -111,8 +113,12 @@ func (fb *faultBox) hold(hc *heldConnect) {
 // before counts index reads (the lag applies to them) and runs a held
 // $connect's $disconnect at its point.
 func (fb *faultBox) before(r ddbproxy.Write) {
-	if r.Op == "Query" && bytes.Contains(r.Body, []byte(`"IndexName"`)) {
+	switch {
+	case r.Op == "Query" && bytes.Contains(r.Body, []byte(`"IndexName"`)):
 		fb.w.tally.indexReads.Add(1)
+	case (r.Op == "GetItem" || r.Op == "Query" || r.Op == "BatchGetItem" || r.Op == "Scan") &&
+		!bytes.Contains(r.Body, []byte(`"ConsistentRead":true`)):
+		fb.w.tally.staleReads.Add(1)
 	}
 	var fire *heldConnect
 	fb.mu.Lock()
@@ -138,6 +144,7 @@ func (fb *faultBox) before(r ddbproxy.Write) {
 type tally struct {
 	scenarios, ops, frames                                atomic.Int64
 	applyThenFail, conflicts, indexReads, overtaken       atomic.Int64
+	staleReads                                            atomic.Int64
 	vanished, clockJumps, reloads, closedTogether, failed atomic.Int64
 	mu                                                    sync.Mutex
 	byOp                                                  map[string]int
@@ -167,11 +174,12 @@ func (tl *tally) String() string {
 		total += tl.violations[k]
 	}
 	return fmt.Sprintf("%d scenarios, %d operations (%s), %d frames sent; faults injected: %d writes applied then failed, "+
-		"%d transactions conflicted, %d index reads %s, %d $connects overtaken by their $disconnect, "+
+		"%d transactions conflicted (forced; others conflict by themselves), %d index reads %s, "+
+		"%d eventually consistent reads, %d $connects overtaken by their $disconnect, "+
 		"%d connections vanished, %d clock jumps past the stale grace; %d $connects refused (500); "+
 		"invariant violations: %d (%s)",
 		tl.scenarios.Load(), tl.ops.Load(), strings.Join(ops, ", "), tl.frames.Load(), tl.applyThenFail.Load(),
-		tl.conflicts.Load(), tl.indexReads.Load(), "behind by the index lag", tl.overtaken.Load(), tl.vanished.Load(),
+		tl.conflicts.Load(), tl.indexReads.Load(), "behind by the index lag", tl.staleReads.Load(), tl.overtaken.Load(), tl.vanished.Load(),
 		tl.clockJumps.Load(), tl.failed.Load(), total, strings.Join(viol, ", "))
 }
 
