@@ -25,14 +25,14 @@ import (
 // fixes land; -checker.strict fails on them too. Remove an entry when its
 // fix is on main: the checker then holds the handler to it.
 var knownFailures = map[string]string{
-	"page-members": "issue 21 items 1-3 and two more: a left never announced (both tabs closed together; a reload " +
-		"within the index lag; a $disconnect whose removal another finished, see activity-balance), a tab that " +
-		"connected during a rename keeps the old name and a later message catches its record up without a renamed, " +
-		"and the members frame after a stale removal lists the lagging index (a rename just before is undone on " +
-		"every page: TestAMemberListAfterAStaleRemovalDoesNotUndoARenameJustBefore); branch accounts",
-	"page-count": "a tab that connects within the index lag misses the presence frames of that time, and the page " +
-		"keeps its state's count over its settle hello's; joined and left carry no version, so counts that arrive " +
-		"out of order stand; branch accounts (versions on presence frames)",
+	"page-members": "the members frame after a stale removal is the lagging index's list, stamped after a rename or " +
+		"join just before it, so every page undoes that rename or drops that newcomer " +
+		"(TestAMemberListAfterAStaleRemovalDoesNotUndoARenameJustBefore); and a left never told, see activity-balance",
+	"page-count": "with sign-in a second tab of someone in the room is counted but told to nobody " +
+		"(TestASecondTabOfSomeoneInTheRoomIsCountedOnEveryPage); a newcomer misses the presence frames sent " +
+		"while the index does not list it yet, and the page keeps its state's count over its settle hello's " +
+		"(TestANewcomersCountFollowsALeaveItWasNotToldOf); counts of different people's frames that arrive out of " +
+		"order stand (v orders one account's only)",
 	"activity-balance": "a $disconnect's mark applied then failed, and a broadcast's 410 finishes that removal before " +
 		"the SDK's retry: the retry finds no record and neither records the end (no left, the log unbalanced): " +
 		"TestADisconnectWhoseRemovalABroadcastFinishedStillTellsTheRoom",
