@@ -38,6 +38,8 @@ type Stack struct {
 	opt chat.Options
 	svc atomic.Pointer[chat.Service] // the service of the current pool size
 
+	running atomic.Int64 // invocations started and not yet ended
+
 	mu          sync.Mutex
 	services    map[int]*chat.Service // by pool size, each with its warm connections
 	invocations []Invocation
@@ -96,6 +98,8 @@ func Start(tb testing.TB, o local.Options) *Stack {
 // invoke runs the service of the current pool size and records the
 // invocation.
 func (s *Stack) invoke(ctx context.Context, event json.RawMessage) (any, error) {
+	s.running.Add(1)
+	defer s.running.Add(-1) // after the invocation is recorded
 	start := time.Now()
 	resp, err := s.svc.Load().Invoke(ctx, event)
 	took := time.Since(start)
@@ -151,6 +155,13 @@ func (s *Stack) Metrics() string { return s.metrics.String() }
 
 // Log returns the gateway's and the chat's log so far.
 func (s *Stack) Log() string { return s.log.String() }
+
+// Running returns how many invocations have started and not yet ended. A
+// test that knows every invocation it caused has started (it counted them
+// in Invocations, or their answers arrived) waits for 0 to read a table at
+// rest: the work of an invocation goes on after its deliveries arrive (a
+// broadcast's stale removals and the members frame after them).
+func (s *Stack) Running() int { return int(s.running.Load()) }
 
 // Invocations returns every handler invocation so far.
 func (s *Stack) Invocations() []Invocation {
