@@ -54,16 +54,21 @@ func TestARoomsCountStaysExactWhenDynamoDBAnswersAppliedWritesWithErrors(t *test
 		_ = c.Close(websocket.StatusNormalClosure, "bye")
 	}
 	live := clients[leaves:]
-	waitForRecords(ctx, t, s, live[0], joins-leaves)
+	// The invocations the test causes, by route: the table is read only
+	// once each has ended and none runs.
+	caused := map[string]int{"$disconnect": leaves}
+	waitForRecords(ctx, t, s, live[0], joins-leaves, caused)
 	// ...some vanish: no $disconnect; a broadcast's 410 removes them.
 	s.Gateway.SetFaults(gateway.Faults{DropDisconnect: func(string) bool { return true }})
 	for _, c := range live[:vanishes] {
 		_ = c.CloseNow()
 	}
 	live = live[vanishes:]
-	time.Sleep(200 * time.Millisecond) // the gateway notices the ends
-	waitForRecords(ctx, t, s, live[0], len(live))
+	waitForRecords(ctx, t, s, live[0], len(live), caused)
 
+	// At rest: with a 1 ms grace, a broadcast still running (a
+	// $disconnect slowed by the retries) would find the newcomer in its
+	// $connect and remove it.
 	s.DynamoDBProxy.SetFaults(ddbproxy.Faults{})
 	conns, _, rooms := connectionsTable(ctx, t, s)
 	counted := -1
@@ -75,10 +80,6 @@ func TestARoomsCountStaysExactWhenDynamoDBAnswersAppliedWritesWithErrors(t *test
 	if counted != len(conns) {
 		t.Errorf("the room counts %d members; the table holds %d connection records (%d live clients)", counted, len(conns), len(live))
 	}
-	// The newcomer joins once nothing else runs: with a 1 ms grace, a
-	// broadcast still running (a $disconnect slowed by the retries) would
-	// find it in its $connect and remove it.
-	waitQuiet(ctx, t, s, leaves)
 	newcomer := join(ctx, t, s, room, "newcomer")
 	if err := newcomer.Write(ctx, websocket.MessageText, []byte(`{"action":"hello"}`)); err != nil {
 		t.Fatal(err)
@@ -118,48 +119,32 @@ func join(ctx context.Context, t *testing.T, s *localtest.Stack, room, name stri
 	}
 }
 
-// waitForRecords has a live client send a message (whose broadcast finds
-// vanished clients, and finishes removals that failed half-way) until the
-// Connections table holds want connection records.
-func waitForRecords(ctx context.Context, t *testing.T, s *localtest.Stack, sender *websocket.Conn, want int) {
+// waitForRecords waits until the stack is at rest (waitIdle) with want
+// connection records in the Connections table; while it holds more, a live
+// client sends a message, one at a time, whose broadcast finds vanished
+// clients and finishes removals that failed half-way. caused counts the
+// invocations the test caused, by route; the messages are added to it.
+func waitForRecords(ctx context.Context, t *testing.T, s *localtest.Stack, sender *websocket.Conn, want int, caused map[string]int) {
 	t.Helper()
-	got := -1
-	for range 40 {
-		if got, _, _ = connectionsTableLen(ctx, t, s); got == want {
+	for {
+		waitIdle(ctx, t, s, caused)
+		got, claims, rooms := connectionsTableLen(ctx, t, s)
+		switch {
+		case got == want:
 			return
+		case got < want:
+			t.Fatalf("the Connections table holds %d connection records; want %d (%d claims, %d rooms): a live client's record went", got, want, claims, rooms)
+		case ctx.Err() != nil:
+			t.Fatalf("the Connections table holds %d connection records; want %d (%d claims, %d rooms)", got, want, claims, rooms)
 		}
-		_ = sender.Write(ctx, websocket.MessageText, []byte(`{"action":"sendPublic","message":"anyone?"}`))
-		time.Sleep(250 * time.Millisecond)
+		if err := sender.Write(ctx, websocket.MessageText, []byte(`{"action":"sendPublic","message":"anyone?"}`)); err != nil {
+			t.Fatalf("send a message to find the vanished clients: %v", err)
+		}
+		caused["sendPublic"]++
 	}
-	c, n, r := connectionsTableLen(ctx, t, s)
-	t.Fatalf("the Connections table holds %d connection records; want %d (%d %d %d)", got, want, c, n, r)
 }
 
 func connectionsTableLen(ctx context.Context, t *testing.T, s *localtest.Stack) (conns, claims, rooms int) {
 	c, n, r := connectionsTable(ctx, t, s)
 	return len(c), len(n), len(r)
-}
-
-// waitQuiet waits until the stack has run the $disconnect of every client
-// that closed (closed of them) and then no invocation has ended for a
-// second and a half, longer than any of this test's takes.
-func waitQuiet(ctx context.Context, t *testing.T, s *localtest.Stack, closed int) {
-	t.Helper()
-	last, since := -1, time.Now()
-	for ctx.Err() == nil {
-		invs := s.Invocations()
-		disconnects := 0
-		for _, inv := range invs {
-			if inv.Route == "$disconnect" {
-				disconnects++
-			}
-		}
-		if len(invs) != last {
-			last, since = len(invs), time.Now()
-		} else if disconnects >= closed && time.Since(since) > 1500*time.Millisecond {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("the stack did not go quiet: %v", ctx.Err())
 }

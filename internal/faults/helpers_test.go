@@ -6,6 +6,7 @@ import (
 	"flag"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -135,4 +136,40 @@ func metricTotals(t *testing.T, emf string) map[string]float64 {
 		}
 	}
 	return totals
+}
+
+// waitIdle waits until the stack has ended at least caused[route]
+// invocations of each route (those the test caused, each started or about
+// to start) and runs none, so that what the test reads next is the tables
+// at rest. An invocation's work goes on after its answer and its
+// deliveries arrive (a broadcast's stale removals, the members frame after
+// them), and the test reads the table straight from dynalite, where a
+// transaction the proxy is applying shows half done.
+func waitIdle(ctx context.Context, t *testing.T, s *localtest.Stack, caused map[string]int) {
+	t.Helper()
+	for {
+		// Running first: an invocation that ends after this read is
+		// already counted below, one that starts after it is not.
+		if s.Running() == 0 && endedAll(s.Invocations(), caused) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the stack did not come to rest (%d invocations running; caused %v): %v", s.Running(), caused, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func endedAll(invs []localtest.Invocation, caused map[string]int) bool {
+	ended := map[string]int{}
+	for _, inv := range invs {
+		ended[inv.Route]++
+	}
+	for route, n := range caused {
+		if ended[route] < n {
+			return false
+		}
+	}
+	return true
 }

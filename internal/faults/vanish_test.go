@@ -40,8 +40,15 @@ func TestLiveClientsLoseNothingWhenAThirdVanish(t *testing.T) {
 		// One at a time: a join's broadcast must not find a client whose
 		// $connect is still running (with a 1 ms grace it would be removed).
 		ConnectConcurrency: 1,
-		Drain:              5 * time.Second,
+		// A bound for a delivery that never comes, not a wait: the drain
+		// ends as soon as every delivery arrived (on a loaded machine a
+		// delivery took 5 s).
+		Drain: 30 * time.Second,
 		BeforeClose: func() {
+			// Every message was delivered, so every invocation has
+			// started; their stale removals, and the members frames
+			// after them, may still be running.
+			waitIdle(ctx, t, s, nil)
 			conns, claims, rooms = connectionsTable(ctx, t, s)
 			metrics = metricTotals(t, s.Metrics())
 		},
