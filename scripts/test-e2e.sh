@@ -2,8 +2,9 @@
 # Browser end-to-end tests: builds the page, starts the local stack
 # (cmd/local, with its own dynalite) on a free port, drives Debian's Chromium
 # headless through playwright-core against it (frontend/e2e/), then stops the
-# stack's whole process group. Every stack's room index lags 100 ms behind its
-# table, as DynamoDB's global secondary indexes do (docs/local.md). Both sign-in
+# stack's whole process group. Every stack's DynamoDB is as unkind as AWS's
+# (docs/local.md): the room index and eventually consistent reads lag 100 ms
+# behind the table, and transactions conflict. Both sign-in
 # modes run: the open chat (-auth none) and sign-in through the local issuer
 # (-auth cognito: cognito-local with the test accounts, the $connect authorizer).
 #
@@ -119,9 +120,11 @@ go build -o "$work/local" ./cmd/local
 go build -o "$work/load" ./cmd/load
 export GROUPCHAT_E2E_LOAD="$work/load" # e2e/bigroom.e2e.ts fills its room with it; e2e/dashboard.e2e.ts runs it
 
-# An eventually consistent room index: a state or a broadcast may miss whoever
-# joined in the last 100 ms; the page's second hello heals its member list.
-lag=(-fault-index-lag 100ms)
+# DynamoDB as AWS answers (ddbproxy.AWSLike, cmd/local's defaults, spelled out):
+# an eventually consistent room index (a state or a broadcast may miss whoever
+# joined in the last 100 ms; the page's second hello heals its member list),
+# stale eventually consistent reads, and transactions that conflict.
+lag=(-fault-index-lag 100ms -fault-stale-reads 100ms -fault-transaction-conflicts)
 
 # The open chat (no sign-in). The conversation: three people, public and
 # private messages, renames, hostile names, a dropped connection, a leave.

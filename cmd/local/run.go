@@ -29,11 +29,12 @@ const defaultAuth = contract.AuthNone
 // shutdownTimeout bounds the graceful stop.
 const shutdownTimeout = 15 * time.Second
 
-// defaultIndexLag is how far the room index lags behind its table by
-// default: AWS's typically lags by well under a second, so `make dev` is as
-// unkind as that unless told otherwise. The page copes by asking for the
-// state again once the index has settled; the browser tests run with it.
-const defaultIndexLag = 100 * time.Millisecond
+// awsLike are the DynamoDB faults `make dev` and the browser suite run with
+// unless told otherwise: the room index and eventually consistent reads
+// 100 ms behind the table (AWS's typically lag by well under a second) and
+// transactions that conflict, as AWS's do (docs/local.md). The page copes by
+// asking for the state again once the index has settled.
+var awsLike = ddbproxy.AWSLike()
 
 // run parses the flags into local.Options, starts the stack, prints
 // where it listens and stops it when ctx ends.
@@ -76,9 +77,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Float64Var(&postError, "fault-post-error", 0, "fraction (0-1) of management API POSTs answered 500")
 	fs.Float64Var(&postStall, "fault-post-stall", 0, "fraction (0-1) of management API POSTs left unanswered until the caller gives up")
 	fs.Float64Var(&dropDisc, "fault-drop-disconnect", 0, "fraction (0-1) of closed connections whose $disconnect is skipped")
-	fs.DurationVar(&o.DynamoDB.IndexLag, "fault-index-lag", defaultIndexLag, "answer DynamoDB index queries as the index was this long ago (AWS's indexes are eventually consistent)")
-	fs.DurationVar(&o.DynamoDB.StaleReads, "fault-stale-reads", 0, "answer DynamoDB reads without ConsistentRead with the items as they were this long ago (AWS's eventually consistent reads)")
-	fs.BoolVar(&o.DynamoDB.TransactionConflicts, "fault-transaction-conflicts", false, "DynamoDB transactions hold their items and conflict as AWS's do (false: run one at a time, never conflicting)")
+	fs.DurationVar(&o.DynamoDB.IndexLag, "fault-index-lag", awsLike.IndexLag, "answer DynamoDB index queries as the index was this long ago (AWS's indexes are eventually consistent)")
+	fs.DurationVar(&o.DynamoDB.StaleReads, "fault-stale-reads", awsLike.StaleReads, "answer DynamoDB reads without ConsistentRead with the items as they were this long ago (AWS's eventually consistent reads)")
+	fs.BoolVar(&o.DynamoDB.TransactionConflicts, "fault-transaction-conflicts", awsLike.TransactionConflicts, "DynamoDB transactions hold their items and conflict as AWS's do (false: run one at a time, never conflicting)")
 	fs.Float64Var(&applyFail, "fault-dynamodb-apply-then-fail", 0, "fraction (0-1) of DynamoDB writes applied, then answered 500 (the SDK retries them)")
 	fs.DurationVar(&o.DynamoDB.Latency, "fault-dynamodb-latency", 0, "delay every DynamoDB request by this much (a few ms is about AWS)")
 	fs.DurationVar(&o.Metrics.Period, "metrics-period", observability.Period, "period of the local dashboard's graphs and of the alarms' evaluation (the thresholds stay the deployed ones; 5s makes a fault show at once)")

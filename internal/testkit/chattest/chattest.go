@@ -239,8 +239,10 @@ type Harness struct {
 	Store  *dynamo.Store
 	DB     *dynamodb.Client
 	Tables dynamo.Names
-	// DynamoDB is the proxy the Service reaches dynalite through; it has no
-	// faults until the test sets some (SetFaults) and counts the Service's
+	// DynamoDB is the proxy the Service reaches dynalite through; it starts
+	// as unkind as DynamoDB on AWS (ddbproxy.AWSLike: the index and
+	// eventually consistent reads lag 100 ms, transactions conflict) until
+	// the test sets other faults (SetFaults), and counts the Service's
 	// requests per operation.
 	DynamoDB *ddbproxy.Proxy
 	GW       *Gateway
@@ -296,7 +298,7 @@ func New(t testing.TB, opts ...Option) *Harness {
 	for _, f := range opts {
 		f(&o)
 	}
-	proxy, err := ddbproxy.Start(endpoint, ddbproxy.Faults{})
+	proxy, err := ddbproxy.Start(endpoint, ddbproxy.AWSLike())
 	if err != nil {
 		t.Fatal(err)
 	}
