@@ -92,9 +92,36 @@ type tracker struct {
 	mu        sync.Mutex
 	items     map[string]map[string]*history // table name → primary key → history
 	lastSweep time.Time
+	// ended is closed, and replaced, whenever a write ends: settle waits
+	// on it while a write is in flight.
+	ended chan struct{}
 }
 
-func newTracker() *tracker { return &tracker{items: map[string]map[string]*history{}} }
+func newTracker() *tracker {
+	return &tracker{items: map[string]map[string]*history{}, ended: make(chan struct{})}
+}
+
+// settled reports when every view shows every write made so far: at
+// until, unless a write is in flight (inFlight: wait for ended first).
+func (tr *tracker) settled() (until time.Time, inFlight bool, ended <-chan struct{}) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, keys := range tr.items {
+		for _, h := range keys {
+			if h.pending > 0 {
+				inFlight = true
+			}
+			if n := len(h.images); n > 0 {
+				for _, v := range h.images[n-1].visible {
+					if v.After(until) {
+						until = v
+					}
+				}
+			}
+		}
+	}
+	return until, inFlight, tr.ended
+}
 
 // begin registers a write of an item in flight and returns its history;
 // first is true when the caller must read the base image and call ready.
@@ -138,6 +165,8 @@ func (tr *tracker) end(tableName, key string, h *history, applied bool, after it
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	h.pending--
+	close(tr.ended)
+	tr.ended = make(chan struct{})
 	if applied {
 		h.images = append(h.images, image{item: after, visible: [2]time.Time{now.Add(indexLag), now.Add(staleReads)}})
 	}
@@ -190,6 +219,8 @@ func (tr *tracker) itemAt(tableName, key string, v view, now time.Time) (it item
 func (tr *tracker) reset() {
 	tr.mu.Lock()
 	tr.items = map[string]map[string]*history{}
+	close(tr.ended)
+	tr.ended = make(chan struct{})
 	tr.mu.Unlock()
 }
 

@@ -134,6 +134,36 @@ func (p *Proxy) SetFaults(f Faults) {
 	}
 }
 
+// Settle returns once the index and eventually consistent reads show every
+// write the proxy has answered so far, and none is in flight: when the
+// newest is IndexLag (or StaleReads) old, the lag it was written with, so
+// the wait is set by the lag, not by how fast the machine is. A test calls
+// it between its setup and its act step where the design promises nothing
+// until the index has caught up (a broadcast right after a join may miss
+// the newcomer). Writes that reach the proxy later are not waited for. It
+// returns ctx's error if ctx ends first.
+func (p *Proxy) Settle(ctx context.Context) error {
+	for {
+		until, inFlight, ended := p.lag.settled()
+		if !inFlight && !until.After(time.Now()) {
+			return nil
+		}
+		wait := time.Hour // until the write in flight ends
+		if !inFlight {
+			wait = time.Until(until)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ended:
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		}
+		timer.Stop()
+	}
+}
+
 // Observation is one request the proxy answered, for SetObserver.
 type Observation struct {
 	// Op is the operation, e.g. "GetItem"; Table the request's TableName

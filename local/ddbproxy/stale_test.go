@@ -1,6 +1,7 @@
 package ddbproxy
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -216,5 +217,43 @@ func TestALagSwitchedOnDelaysOnlyTheWritesAfterIt(t *testing.T) {
 	expect(t, "lobby right after Bob's put", fx.members(ctx, t, "lobby"), "a=Alice")
 	if got := fx.get(t, "x", false); got != "v1" {
 		t.Errorf("an eventually consistent read right after the switch and a write = %s; want v1", got)
+	}
+}
+
+// Settle waits for the lag, not for a guess: it returns once the newest
+// write is as old as the lag it was written with (the index and an
+// eventually consistent read then show it), and at once when nothing was
+// written.
+func TestSettleReturnsOnceTheIndexAndTheReadsShowEveryWrite(t *testing.T) {
+	t.Parallel()
+	const window = 300 * time.Millisecond
+	ctx := testkit.Context(t, time.Minute)
+	fx := newFixture(t, Faults{IndexLag: window, StaleReads: window / 2})
+	start := time.Now()
+	if err := fx.proxy.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > window/2 {
+		t.Errorf("Settle with nothing written took %s", took)
+	}
+	fx.put(ctx, t, fx.direct, versioned("x", "v1"))
+	written := time.Now()
+	fx.put(ctx, t, fx.via, conn("a", "lobby", "Alice"))
+	fx.put(ctx, t, fx.via, versioned("x", "v2"))
+	if err := fx.proxy.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if since := time.Since(written); since < window {
+		t.Errorf("Settle returned %s after the write, before the %s lag", since, window)
+	}
+	expect(t, "lobby once settled", fx.members(ctx, t, "lobby"), "a=Alice")
+	if got := fx.get(t, "x", false); got != "v2" {
+		t.Errorf("an eventually consistent read once settled = %s; want v2", got)
+	}
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	fx.put(ctx, t, fx.via, conn("b", "lobby", "Bob"))
+	if err := fx.proxy.Settle(short); err == nil {
+		t.Error("Settle returned before the lag of a write just made, inside a 10 ms deadline")
 	}
 }
