@@ -23,6 +23,7 @@ func TestConnectDefaultsToGuestInLobbyAndTellsTheRoom(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t)
 	alice := h.Join("Alice", "")
+	h.Settle() // the index lists Alice: a join's broadcast may miss whoever joined an instant before
 	guest, resp := h.Connect(nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("connect without query: status %d", resp.StatusCode)
@@ -81,12 +82,14 @@ func TestDisconnectTellsTheRoomOnceAndFreesTheName(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t)
 	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+	h.Settle() // the index lists both: a broadcast may miss whoever joined an instant before
 	h.GW.Take(alice)
 	h.Disconnect(bob)
 	h.Disconnect(bob) // API Gateway may deliver $disconnect more than once
 	if f := only(t, inbox(t, h, alice), "left"); f.Name != "Bob" {
 		t.Fatalf("left = %+v", f)
 	}
+	h.Settle() // a state's member list may still show someone who just left; the page applies the left
 	if s := state(t, h, alice); !slices.Equal(s.Members, []string{"Alice"}) {
 		t.Fatalf("members = %v", s.Members)
 	}

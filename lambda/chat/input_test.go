@@ -58,6 +58,7 @@ func TestBadInputGetsAStableErrorAndChangesNothing(t *testing.T) {
 			t.Parallel()
 			h := chattest.New(t)
 			alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+			h.Settle() // the index lists both: "before" and "after" are read from the same room
 			h.Send(bob, `{"action":"sendPublic","message":"before"}`)
 			before := state(t, h, alice)
 			inbox(t, h, alice)

@@ -17,6 +17,7 @@ func TestSetNameRenamesAndTellsTheRoom(t *testing.T) {
 	h := chattest.New(t)
 	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
 	other := h.Join("Zed", "other")
+	h.Settle() // the index lists everyone: a broadcast may miss whoever joined an instant before
 	h.GW.Take(alice)
 	h.GW.Take(other)
 	h.Send(alice, `{"action":"setName","name":"  Ally ","ref":"n1"}`)
@@ -27,6 +28,7 @@ func TestSetNameRenamesAndTellsTheRoom(t *testing.T) {
 	if fs := inbox(t, h, other); len(fs) != 0 {
 		t.Fatalf("another room heard of the rename: %v", types(fs))
 	}
+	h.Settle() // a state's member list is the index's: it shows the new name once the index has it (the page applied the renamed)
 	if s := state(t, h, bob); !slices.Equal(s.Members, []string{"Ally", "Bob"}) {
 		t.Fatalf("members = %v", s.Members)
 	}

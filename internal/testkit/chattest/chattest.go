@@ -310,6 +310,20 @@ func New(t testing.TB, opts ...Option) *Harness {
 	return h
 }
 
+// Settle waits until the room index and eventually consistent reads show
+// every write the handler has made so far (ddbproxy.Proxy.Settle): for a
+// test's setup, where the design promises nothing until the index has
+// caught up (a broadcast in the instant after a join may miss the
+// newcomer), before an act step that runs with the faults still on.
+func (h *Harness) Settle() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.DynamoDB.Settle(ctx); err != nil {
+		h.t.Fatalf("settle the index and the reads: %v", err)
+	}
+}
+
 // NewConnID returns an id shaped like API Gateway's.
 func NewConnID() string {
 	b := make([]byte, 11)
