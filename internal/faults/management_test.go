@@ -27,14 +27,15 @@ func TestFailingAndStallingDeliveriesSpareTheOthers(t *testing.T) {
 	ctx := testkit.Context(t, scale(90*time.Second, 10*time.Minute))
 	var failing, stalling sync.Map // connection ids
 	// A stalled POST outlives the invocation: the fan-out must give up at
-	// the deadline less its margin (500 ms), not wait for the per-call
-	// timeout, which is longer. The deadline leaves the other deliveries
-	// seconds, however busy the machine (at 2 s, on a loaded machine, the
-	// reads before the fan-out took it all and even the sender's own copy
-	// was given up).
-	const handlerTimeout, postTimeout = 8 * time.Second, time.Minute
+	// the deadline less its margin, not wait for the per-call timeout,
+	// which is longer. Deadline and margin are seconds, however busy the
+	// machine: at 2 s and 500 ms (the default margin), on a loaded
+	// machine, the reads before the fan-out took the whole deadline and
+	// even the sender's own copy was given up; at 8 s, ending the
+	// invocation after the fan-out gave up took up to 800 ms.
+	const handlerTimeout, margin, postTimeout = 10 * time.Second, 3 * time.Second, time.Minute
 	s := startStack(t, local.Options{
-		Chat: chat.Options{PostTimeout: postTimeout},
+		Chat: chat.Options{PostTimeout: postTimeout, DeadlineMargin: margin},
 		Gateway: gateway.Config{
 			HandlerTimeout: handlerTimeout,
 			Faults: gateway.Faults{
