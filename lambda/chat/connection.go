@@ -155,12 +155,22 @@ func (inv *invocation) disconnect(ctx context.Context) {
 		inv.disconnectAccount(ctx, c, mine)
 		return
 	}
-	if _, err := inv.store.DeleteMarked(ctx, c); err != nil {
-		// Marked: the next removal to find it finishes the delete.
-		inv.log.Error("remove connection", "error", err)
-	}
+	// The room is told before the record is deleted, as with sign-in: a
+	// removal that dies after its mark is finished, and told, by the next
+	// one to find the mark.
+	defer func() {
+		if _, err := inv.store.DeleteMarked(ctx, c); err != nil {
+			// Marked: the next removal to find it finishes the delete.
+			inv.log.Error("remove connection", "error", err)
+		}
+	}()
 	if !mine {
-		return // another removal has it (this one finished its delete)
+		// Another removal marked it and stopped: its name may have been
+		// released and taken since, so the room gets the member list, not
+		// a "left" that could hide a newcomer of the same name.
+		inv.release(c.Room, c.Name, c.ID)
+		inv.tellGone(c.Room, []gone{{name: c.Name, person: true, marked: &c}}, map[string]bool{c.ID: true})
+		return
 	}
 	// A reconnect with the resume token may have taken the name over before
 	// the release: then the person has not left.
@@ -177,7 +187,8 @@ func (inv *invocation) disconnect(ctx context.Context) {
 	_ = inv.append(&left)
 	inv.log.Info("disconnected", "room", c.Room)
 	if rc, ok := inv.counted(c.Room, 1); ok {
-		inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(left.TS)})
+		rc.Count = max(rc.Count-1, 0) // the record counts until its delete
+		inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(left.TS)}, c.ID)
 	}
 }
 

@@ -194,16 +194,18 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 		}
 		return c, g, true
 	}
-	if _, err := inv.store.DeleteMarked(inv.ctx, c); err != nil {
-		inv.log.Error("remove stale connection", "stale", m.ConnID, "error", err)
-	}
-	if !mine {
-		inv.notRemoved(m, connectedBefore, nil)
-		return c, gone{}, false
-	}
+	// Without sign-in too the name is released and the room told (by the
+	// members frame) before the delete; a removal that stopped after its
+	// mark may not have released the name: the release only frees a claim
+	// this connection still holds.
+	g.marked = &c
 	inv.release(c.Room, c.Name, c.ID)
-	_ = inv.append(&record)
-	inv.m.add(&inv.m.stale, 1)
+	if mine {
+		_ = inv.append(&record)
+		inv.m.add(&inv.m.stale, 1)
+	} else {
+		inv.m.add(&inv.m.removed, 1)
+	}
 	return c, g, true
 }
 
