@@ -45,6 +45,7 @@ func TestADisconnectWhoseRemovalABroadcastFinishedStillTellsTheRoom(t *testing.T
 				h = chattest.New(t)
 				alice, bob = h.Join("Alice", ""), h.Join("Bob", "")
 			}
+			h.Settle()
 			var p chattest.Page
 			if err := p.Apply([]byte(h.Send(bob, `{"action":"hello"}`))); err != nil {
 				t.Fatal(err)
@@ -87,6 +88,7 @@ func TestAMemberListAfterAStaleRemovalDoesNotUndoARenameJustBefore(t *testing.T)
 	h := chattest.New(t)
 	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
 	carol := h.Join("Carol", "")
+	h.Settle()
 	var p chattest.Page
 	if err := p.Apply([]byte(h.Send(bob, `{"action":"hello"}`))); err != nil {
 		t.Fatal(err)
@@ -120,6 +122,7 @@ func TestASecondTabOfSomeoneInTheRoomIsCountedOnEveryPage(t *testing.T) {
 	h := chattest.New(t, chattest.SignedIn)
 	h.JoinAs("alice", "")
 	bob := h.JoinAs("bob", "")
+	h.Settle()
 	var p chattest.Page
 	if err := p.Apply([]byte(h.Send(bob, `{"action":"hello"}`))); err != nil {
 		t.Fatal(err)
