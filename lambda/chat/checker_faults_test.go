@@ -238,6 +238,8 @@ func (w *world) quiet() {
 	if n := w.inFlight.Load(); n != 0 {
 		w.t.Fatalf("%d events still in flight after every account finished", n)
 	}
-	// No fixed wait: with the lag off the index is read as it is.
+	// No fixed wait: the faults go off, and the index and reads are
+	// waited for until they show every write answered so far.
 	w.h.DynamoDB.SetFaults(w.faults.off())
+	w.h.Settle()
 }
