@@ -65,6 +65,8 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection) events.APIG
 	if rc, ok := inv.counted(c.Room, 1); ok && len(a.In(c.Room, c.ID, now)) == 0 {
 		inv.announce(c.Room, rc, presenceFrame{Type: KindJoined, Room: c.Room, Name: c.Name, TS: millis(now),
 			Account: c.AccountID, V: a.DeviceVersion}, c.ID)
+	} else if ok {
+		inv.recount(c.Room, rc, now, c.ID) // another device of someone in the room: counted, not named
 	}
 	return events.APIGatewayProxyResponse{StatusCode: 200}
 }
@@ -99,10 +101,14 @@ func (inv *invocation) disconnectAccount(ctx context.Context, c Connection, mine
 		_ = inv.append(&left)
 		inv.log.Info("disconnected", "room", c.Room, "accountId", c.AccountID)
 	}
-	if rc, ok := inv.counted(c.Room, 1); ok && last {
+	if rc, ok := inv.counted(c.Room, 1); ok {
 		rc.Count = max(rc.Count-1, 0) // the record counts until its delete, below
-		inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(left.TS),
-			Account: c.AccountID, V: v}, c.ID) // not to the connection that left, still listed until its delete
+		if last {
+			inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(left.TS),
+				Account: c.AccountID, V: v}, c.ID) // not to the connection that left, still listed until its delete
+		} else {
+			inv.recount(c.Room, rc, left.TS, c.ID) // she is still here on another device
+		}
 	}
 	if _, err := inv.store.DeleteMarked(ctx, c); err != nil {
 		inv.log.Error("remove connection", "error", err)

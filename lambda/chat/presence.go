@@ -9,6 +9,7 @@ package chat
 import (
 	"errors"
 	"slices"
+	"time"
 )
 
 const (
@@ -96,6 +97,17 @@ func (inv *invocation) announce(room string, rc RoomCount, live presenceFrame, s
 		return
 	}
 	inv.broadcast(room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: live.TS}), "", nil, skip...)
+}
+
+// recount tells a room its new count when a connection comes or goes that
+// no joined or left names (a signed-in person's other device in the room):
+// a presence frame, at once in a small room, in a big one when its credit
+// pays for it. skip lists connections left out.
+func (inv *invocation) recount(room string, rc RoomCount, ts time.Time, skip ...string) {
+	if rc.Count > PresenceLiveMax && !inv.spend(room, rc, rc.Count) {
+		return
+	}
+	inv.broadcast(room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(ts)}), "", nil, skip...)
 }
 
 // recipients is how many members a presence frame reaches: the joiner is
