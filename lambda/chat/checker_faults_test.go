@@ -25,14 +25,14 @@ import (
 // fixes land; -checker.strict fails on them too. Remove an entry when its
 // fix is on main: the checker then holds the handler to it.
 var knownFailures = map[string]string{
-	"page-members": "the members frame after a stale removal is the lagging index's list, stamped after a rename or " +
-		"join just before it, so every page undoes that rename or drops that newcomer " +
-		"(TestAMemberListAfterAStaleRemovalDoesNotUndoARenameJustBefore); and a left never told, see activity-balance",
-	"page-count": "with sign-in a second tab of someone in the room is counted but told to nobody " +
-		"(TestASecondTabOfSomeoneInTheRoomIsCountedOnEveryPage); a newcomer misses the presence frames sent " +
-		"while the index does not list it yet, and the page keeps its state's count over its settle hello's " +
-		"(TestANewcomersCountFollowsALeaveItWasNotToldOf); counts of different people's frames that arrive out of " +
-		"order stand (v orders one account's only)",
+	"page-members": "a left never told (see activity-balance), and cases not yet analysed since the members frame's " +
+		"fix (seeds 72740193063142: a person gone from the room still listed; 72740193063147, 72740193063148: a " +
+		"rename not followed)",
+	"page-count": "a newcomer misses the presence frames sent while the index does not list it yet, and the page " +
+		"keeps its state's count over its settle hello's (TestANewcomersCountFollowsALeaveItWasNotToldOf: " +
+		"frontend/src/members.ts); a members frame after a stale removal can carry a count off by the marked " +
+		"records it subtracts (seed 72740193063136: 0 in a room of 1); counts of different people's frames that " +
+		"arrive out of order stand (v orders one account's only)",
 	"activity-balance": "a $disconnect's mark applied then failed, and a broadcast's 410 finishes that removal before " +
 		"the SDK's retry: the retry finds no record and neither records the end (no left, the log unbalanced): " +
 		"TestADisconnectWhoseRemovalABroadcastFinishedStillTellsTheRoom",
