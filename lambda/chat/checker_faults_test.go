@@ -28,7 +28,7 @@ var knownFailures = map[string]string{
 	"page-members": "a left never told (see activity-balance); since the members frame is stamped 2 s before its read, " +
 		"a signed-in person whose rename's broadcast meets her last device in another room, vanished, stays listed " +
 		"there: the rename's claim is newer than the frame (seed 72740193063142; the gone names need a release of " +
-		"their own); not yet analysed: seeds 72740193063147, 72740193063148 (a rename not followed)",
+		"their own)",
 	"page-count": "a newcomer misses the presence frames sent while the index does not list it yet, and the page " +
 		"keeps its state's count over its settle hello's (TestANewcomersCountFollowsALeaveItWasNotToldOf: " +
 		"frontend/src/members.ts); a members frame after a stale removal can carry a count off by the marked " +
