@@ -1,0 +1,62 @@
+package chat_test
+
+// Issue 21 hunt: failing tests of the change made for issue 21, each named
+// after what a user sees, skipped until fixed.
+
+import (
+	"bytes"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/local/ddbproxy"
+)
+
+// Alice's phone is in another room; her laptop connects to Bob's room. The
+// phone's rename to Alicia runs whole right after the laptop's device was
+// added to the account (so the rename lists the laptop, renames its record
+// and tells Bob's room alice→Alicia) and before the laptop announces itself:
+// the laptop's joined still carries "alice", later than the renamed, and
+// Bob's page shows a name nobody has, which Mallory may then take.
+func TestBobNeverSeesTheOldNameOfADeviceThatJoinedDuringARename(t *testing.T) {
+	t.Skip("issue 21 hunt: a device added just before a rename announces joined under the old name after the renamed frame; Bob's page keeps the old name even after settling")
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	bob, phone := h.JoinAs("bob", ""), h.JoinAs("alice", "other")
+	h.Settle()
+	p := pageOf(t, h, bob)
+	var armed, fired atomic.Bool
+	base := h.DynamoDB.Faults()
+	f := base
+	f.Before = func(w ddbproxy.Write) {
+		if armed.Load() && fired.CompareAndSwap(false, true) {
+			h.Send(phone, `{"action":"setName","name":"Alicia"}`)
+			return
+		}
+		if w.Op == "UpdateItem" && bytes.Contains(w.Body, []byte(`"a#alice"`)) &&
+			bytes.Contains(w.Body, []byte(`SET #d = :d ADD #dv :one`)) {
+			armed.Store(true) // the laptop's device is being added: the next request is after it
+		}
+	}
+	h.DynamoDB.SetFaults(f)
+	laptop := h.JoinAs("alice", "")
+	h.DynamoDB.SetFaults(base)
+	if !fired.Load() {
+		t.Fatal("the laptop never added its device")
+	}
+	h.Settle()
+	for _, f := range follow(t, h, p, bob) {
+		t.Logf("bob got %s %q→%q ts=%d", f.Type, f.OldName, f.Name, f.TS)
+	}
+	if err := p.Settle([]byte(h.Send(bob, `{"action":"hello"}`))); err != nil {
+		t.Fatal(err)
+	}
+	follow(t, h, p, bob)
+	if s := state(t, h, laptop); s.You != "Alicia" {
+		t.Fatalf("the laptop says it is %q", s.You)
+	}
+	if names := p.Names(); slices.Contains(names, "alice") || !slices.Contains(names, "Alicia") {
+		t.Errorf("Bob's page shows %q with alice's only device in his room named Alicia", names)
+	}
+}
