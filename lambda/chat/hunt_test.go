@@ -5,10 +5,14 @@ package chat_test
 
 import (
 	"bytes"
+	"context"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/local/ddbproxy"
 )
@@ -106,4 +110,70 @@ func TestBobStillSeesMalloryAfterSheTookTheNameOfSomeoneLeaving(t *testing.T) {
 	if names := p.Names(); !slices.Contains(names, "alice") {
 		t.Errorf("Bob's page shows %q: mallory, in his room as alice, is missing", names)
 	}
+}
+
+// addDeviceAt is the number of DynamoDB requests a first $connect of account
+// makes up to and including the one adding its device (on a throwaway
+// harness: the same requests in the same order).
+func addDeviceAt(t *testing.T, account string) int {
+	t.Helper()
+	h := chattest.New(t, chattest.SignedIn)
+	h.JoinAs("bob", "")
+	c := h.Cut(-1, func(ctx context.Context) {
+		id := chattest.NewConnID()
+		h.SignIn(id, account, account)
+		h.Invoke(ctx, id, contract.RouteConnect, "", map[string]string{})
+	})
+	for i, r := range c.Requests() {
+		if r.Op == "UpdateItem" && strings.Contains(r.Key, "a#"+account) && strings.Contains(r.Key, "SET #d = :d") {
+			return i + 1
+		}
+	}
+	t.Fatalf("no device added in %v", c.Requests())
+	return 0
+}
+
+// Alice's first $connect to Bob's room is killed (a timeout, the instance
+// lost) right after its device was added to her account and before the
+// room was told: API Gateway refuses that connection and never sends its
+// $disconnect. Her page connects again at once; that $connect sees the dead
+// connection's device in the room and announces nothing. Bob is never told
+// she joined, though she is there and can write to him.
+func TestBobIsToldAliceJoinedWhenHerFirstConnectDiedAndSheRetried(t *testing.T) {
+	t.Skip("issue 21 hunt: a $connect killed after AddDevice leaves a live-looking device; the retry's $connect announces no joined (Bob misses alice until StaleGrace and a broadcast)")
+	t.Parallel()
+	k := addDeviceAt(t, "alice")
+	h := chattest.New(t, chattest.SignedIn)
+	bob := h.JoinAs("bob", "")
+	h.Settle()
+	p := pageOf(t, h, bob)
+	dead := chattest.NewConnID()
+	h.SignIn(dead, "alice", "alice")
+	crash := h.Cut(k, func(ctx context.Context) {
+		h.Invoke(ctx, dead, contract.RouteConnect, "", map[string]string{})
+	})
+	if killed, after := crash.Killed(); !killed || !strings.Contains(crash.Requests()[k-1].Key, "SET #d = :d") {
+		t.Fatalf("the $connect was not killed right after adding its device: killed %v before %s, requests %v", killed, after, crash.Requests())
+	}
+	alice := h.JoinAs("alice", "") // the page's reconnect: a new connection
+	for _, f := range follow(t, h, p, bob) {
+		t.Logf("bob got %s %q ts=%d count=%v", f.Type, f.Name, f.TS, f.Count)
+	}
+	if names := p.Names(); !slices.Contains(names, "alice") {
+		t.Errorf("Bob's page shows %q while alice is connected in his room", names)
+	}
+	h.Send(alice, `{"action":"sendPublic","message":"hi Bob"}`)
+	for _, f := range follow(t, h, p, bob) {
+		t.Logf("then bob got %s %q ts=%d count=%v", f.Type, f.Name, f.TS, f.Count)
+	}
+	if names := p.Names(); !slices.Contains(names, "alice") {
+		t.Errorf("after alice wrote to the room, Bob's page still shows %q", names)
+	}
+	h.Settle()
+	h.Advance(time.Minute) // past StaleGrace: the dead connection's next 410 removes it
+	h.Send(alice, `{"action":"sendPublic","message":"still here"}`)
+	for _, f := range follow(t, h, p, bob) {
+		t.Logf("a minute later bob got %s %q members=%v ts=%d count=%v", f.Type, f.Name, f.Members, f.TS, f.Count)
+	}
+	t.Logf("a minute later Bob's page shows %q", p.Names())
 }
