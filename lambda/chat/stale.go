@@ -59,17 +59,25 @@ func (inv *invocation) removeStale(stale []Member) {
 	}
 }
 
-// deleteMarked deletes the marked records of signed-in connections that
-// went, once their room was told.
+// deleteMarked deletes the marked records of the connections that went,
+// once their room was told, through the delivery pool (after a mass drop
+// there can be hundreds). It starts none past the fan-out deadline: a
+// record left marked is finished, and told again, by the next removal to
+// find it.
 func (inv *invocation) deleteMarked(went []gone) {
+	var marked []*Connection
 	for _, g := range went {
-		if g.marked == nil {
-			continue
-		}
-		if _, err := inv.store.DeleteMarked(inv.ctx, *g.marked); err != nil {
-			inv.log.Error("remove stale connection", "stale", g.marked.ID, "error", err)
+		if g.marked != nil {
+			marked = append(marked, g.marked)
 		}
 	}
+	ctx, cancel := inv.fanoutContext()
+	defer cancel()
+	inPool(inv, ctx, marked, func(c *Connection) {
+		if _, err := inv.store.DeleteMarked(inv.ctx, *c); err != nil {
+			inv.log.Error("remove stale connection", "stale", c.ID, "error", err)
+		}
+	})
 }
 
 // tellGone sends a room one members frame (a big room a presence frame,
