@@ -15,12 +15,6 @@ import (
 // more stale connections).
 const staleRounds = 3
 
-// IndexLagBound is how far behind its table the room index is taken to be
-// at most (DynamoDB: "typically well under a second"; a page sends its
-// settle hello after 2 s for the same reason): a member list read from it
-// is stamped that much before the read.
-const IndexLagBound = 2 * time.Second
-
 // gone is one stale connection this invocation removed.
 type gone struct {
 	name string
@@ -117,14 +111,11 @@ func (inv *invocation) tellGone(room string, went []gone, removed map[string]boo
 		}
 	}
 	// A small room gets the list (the index may still list more than
-	// the count: then only the count, which keeps the frame small). The
-	// list is the index's, so its ts is when the index had every change
-	// in it: a page keeps whatever joined, left or renamed after that
-	// (presence.ts), which the index may not show yet.
+	// the count: then only the count, which keeps the frame small).
 	frame := encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(inv.opt.Now())})
 	if rc.Count <= PresenceLiveMax && len(members) <= 2*PresenceLiveMax {
 		frame = encode(membersFrame{Type: KindMembers, Room: room, Members: sortedNames(listed),
-			Gone: names, TS: millis(inv.opt.Now().Add(-IndexLagBound)), Count: rc.Count})
+			Gone: names, TS: millis(inv.opt.Now()), Count: rc.Count})
 	}
 	targets := make([]target, len(members))
 	for i, m := range members {
