@@ -244,3 +244,62 @@ func decodeAll(t *testing.T, resp string) []frame {
 	}
 	return []frame{decode(t, []byte(resp))}
 }
+
+// Alice's $connect to Bob's room dies right after her record was put,
+// before her device was added (API Gateway refuses the connection, no
+// $disconnect follows); her phone is in another room. She renames herself
+// Alicia (the dead record is no device of hers: it keeps "alice"), and
+// Mallory, in Bob's room, takes "alice". A minute later Bob speaks: the
+// dead connection answers 410, its removal finds no device of alice's left
+// in the room and reports "alice" gone, and the members frame leaves out
+// every member called alice: Mallory disappears from Bob's page (and is not
+// even sent the frame).
+func TestMalloryStaysOnBobsPageWhenADeadConnectionOfHerNamesPredecessorIsRemoved(t *testing.T) {
+	t.Skip("issue 21 hunt: a stale removal of a signed-in record under a released name drops every member now carrying that name (another account) from the members frame")
+	t.Parallel()
+	setup := func(h *chattest.Harness) (bob, phone, mallory string) {
+		bob, phone, mallory = h.JoinAs("bob", ""), h.JoinAs("alice", "other"), h.JoinAs("mallory", "")
+		h.Settle()
+		return
+	}
+	connect := func(h *chattest.Harness, id string) func(ctx context.Context) {
+		h.SignIn(id, "alice", "alice")
+		return func(ctx context.Context) { h.Invoke(ctx, id, contract.RouteConnect, "", map[string]string{}) }
+	}
+	k := func() int {
+		h := chattest.New(t, chattest.SignedIn)
+		setup(h)
+		c := h.Cut(-1, connect(h, chattest.NewConnID()))
+		for i, r := range c.Requests() {
+			if r.Op == "TransactWriteItems" && strings.Contains(r.Key, "Put Connections pk=c#") {
+				return i + 1
+			}
+		}
+		t.Fatalf("no record put in %v", c.Requests())
+		return 0
+	}()
+	h := chattest.New(t, chattest.SignedIn)
+	bob, phone, mallory := setup(h)
+	p := pageOf(t, h, bob)
+	if killed, _ := h.Cut(k, connect(h, chattest.NewConnID())).Killed(); !killed {
+		t.Fatal("the $connect was not killed")
+	}
+	h.Send(phone, `{"action":"setName","name":"Alicia"}`)
+	h.Send(mallory, `{"action":"setName","name":"alice"}`)
+	if s := state(t, h, mallory); s.You != "alice" {
+		t.Fatalf("mallory could not take alice: she is %q", s.You)
+	}
+	follow(t, h, p, bob)
+	if names := p.Names(); !slices.Contains(names, "alice") {
+		t.Fatalf("Bob's page shows %q right after mallory became alice", names)
+	}
+	h.Settle()
+	h.Advance(time.Minute) // past StaleGrace
+	h.Send(bob, `{"action":"sendPublic","message":"anyone?"}`)
+	for _, f := range follow(t, h, p, bob) {
+		t.Logf("bob got %s members=%v gone=%v ts=%d", f.Type, f.Members, f.Gone, f.TS)
+	}
+	if names := p.Names(); !slices.Contains(names, "alice") {
+		t.Errorf("Bob's page shows %q: mallory, in his room as alice, is gone from it", names)
+	}
+}
