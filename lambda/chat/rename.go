@@ -135,8 +135,10 @@ func (inv *invocation) finishRename(ctx context.Context, a Account, by ack, prev
 	}
 	var announced []string
 	for _, t := range rooms {
+		// Stamped before the records were renamed: a device's left decided
+		// after its record took the new name is later, and wins on the page.
 		r := Record{Kind: KindRenamed, Room: t.room, From: a.Name, OldName: t.oldName, FromAccount: a.ID, ConnID: by.connID,
-			TS: inv.opt.Now()}
+			TS: now}
 		_ = inv.append(&r)
 		f := renamedFrame{Type: KindRenamed, Room: t.room, OldName: t.oldName, Name: a.Name, TS: millis(r.TS), Account: a.ID}
 		if t.room == by.room && by.connID != "" {
