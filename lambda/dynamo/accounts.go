@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -107,27 +106,9 @@ func (s *Store) takeOwnedOrphan(ctx context.Context, accountID, name string, now
 		// still carry it: its rename is finished first.
 		return &chat.RenamePending{AccountID: held.Owner}
 	}
-	item, err := attributevalue.MarshalMap(ownerItem{PK: ownerKey(name), Owner: accountID, Name: name,
-		ClaimedAt: now.UnixMilli(), Write: w})
-	if err != nil {
-		return fmt.Errorf("take orphaned name: %w", err)
-	}
 	// The claim read above, unchanged since (not claimed again by its owner).
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(s.names.Connections),
-		Item:                     item,
-		ConditionExpression:      aws.String("(#owner = :held AND #at = :heldAt) OR #w = :w"),
-		ExpressionAttributeNames: map[string]string{"#owner": attrOwner, "#at": attrClaimedAt, "#w": attrWrite},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":held": str(held.Owner),
-			":heldAt": num(held.ClaimedAt), ":w": str(w)},
-	})
-	switch {
-	case err == nil:
-		return nil
-	case conditionFailed(err):
-		return chat.ErrNameTaken
-	}
-	return fmt.Errorf("take orphaned name: %w", err)
+	return s.takeHeld(ctx, ownerItem{PK: ownerKey(name), Owner: accountID, Name: name, ClaimedAt: now.UnixMilli(), Write: w},
+		attrOwner, held.Owner, held.ClaimedAt, w)
 }
 
 // SetAccountName implements chat.Store: one UpdateItem conditional on the

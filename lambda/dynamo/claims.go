@@ -122,25 +122,33 @@ func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, now time.Time, w s
 	}
 	// The claim read above, unchanged since: not refreshed by its holder
 	// (same connection id, a newer claimedAt) in between.
-	item, err := attributevalue.MarshalMap(claimItem{
+	// Not a resume: the holder, if it still exists, keeps its connection
+	// (under its other name) and must not be replaced.
+	return s.takeHeld(ctx, claimItem{
 		PK: claimKey(c.Room, c.Name), ConnectionID: c.ConnID, Name: c.Name, Resume: c.Token,
 		ClaimedAt: now.UnixMilli(), ExpiresAt: c.ExpiresAt.Unix(), Write: w, Holders: []string{c.ConnID},
-	})
+	}, contract.ConnID, held.ConnectionID, held.ClaimedAt, w)
+}
+
+// takeHeld puts item over an orphaned claim, only if the claim is still
+// the one read (holderAttr = held, claimedAt = heldAt: not claimed again,
+// nor refreshed by its holder, in between) or is this call's own write w
+// (a retry of an applied put). A claim changed since is ErrNameTaken.
+func (s *Store) takeHeld(ctx context.Context, item any, holderAttr, held string, heldAt int64, w string) error {
+	av, err := attributevalue.MarshalMap(item)
 	if err != nil {
 		return fmt.Errorf("take orphaned name: %w", err)
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.names.Connections),
-		Item:                     item,
-		ConditionExpression:      aws.String("(#conn = :held AND #at = :heldAt) OR #w = :w"),
-		ExpressionAttributeNames: map[string]string{"#conn": contract.ConnID, "#at": attrClaimedAt, "#w": attrWrite},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":held": str(held.ConnectionID),
-			":heldAt": num(held.ClaimedAt), ":w": str(w)},
+		Item:                     av,
+		ConditionExpression:      aws.String("(#held = :held AND #at = :heldAt) OR #w = :w"),
+		ExpressionAttributeNames: map[string]string{"#held": holderAttr, "#at": attrClaimedAt, "#w": attrWrite},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":held": str(held),
+			":heldAt": num(heldAt), ":w": str(w)},
 	})
 	switch {
 	case err == nil:
-		// Not a resume: the holder, if it still exists, keeps its
-		// connection (under its other name) and must not be replaced.
 		return nil
 	case conditionFailed(err):
 		return chat.ErrNameTaken
