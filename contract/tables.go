@@ -51,6 +51,11 @@ const (
 	NameVersion         = "nv"
 	AccountPendingName  = "pn" // the old name of a rename whose connections are not all renamed yet
 	AccountPendingClaim = "pc" // the claim by which the account held that name
+	// A connection record's rename without sign-in whose room may not have
+	// been told yet (the invocation died after renaming the record): the
+	// old name and the rename's stamp, removed once the room was told.
+	ConnPendingName = "pn"
+	ConnPendingAt   = "pt"
 
 	// ReaderStreamPrefix begins the stream of one reader's copies of a
 	// room's private messages: "reader#<room>#<reader key>" (chat.Reader).

@@ -53,14 +53,11 @@ var crashKnown = []knownCrash{
 	{"$disconnect/signed/carol-leaves", ks(1, 2), "activity", bugMarkNotLogged},
 	{"sendPublic/open/bob-speaks-after-carol-vanished", ks(4, 5), "activity", bugMarkNotLogged},
 	{"sendPublic/signed/bob-speaks-after-carol-vanished", ks(5, 6), "activity", bugMarkNotLogged},
-	{"setName/open/bob-becomes-robert", ks(3, 4, 5, 6), "member-list", bugRenameUntold},
 }
 
 // The bugs the skip list names. "issue 21 #n" are the issue's; "crash #n"
 // were found by this test (issue 21, part 4).
 const (
-	bugRenameUntold = "crash #1: a setName killed after the rename landed: the client's retry is answered as a no-op " +
-		"(oldName = name) to the sender alone, and the room is never told the new name"
 	bugJoinedNotLogged = "crash #2: a $connect killed after its record was put and before its joined was logged: the record " +
 		"is removed later (replaced or gone), and the activity log no longer balances"
 	bugNewcomerIsAGuest = "crash #3: a newcomer's $connect killed after claiming the name: the dead attempt's claim holds it for " +

@@ -142,7 +142,7 @@ func TestTheSenderHearsBackFromEveryErrorHoweverLargeItsFrame(t *testing.T) {
 		h.DynamoDB.SetFaults(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
 			if w.Op == "UpdateItem" && strings.Contains(string(w.Body), "REMOVE #warnCode") {
 				once.Do(func() {
-					if err := h.Store.Rename(context.Background(), alice, "Alice", "Alicia"); err != nil {
+					if err := h.Store.Rename(context.Background(), alice, "Alice", "Alicia", time.Time{}); err != nil {
 						t.Error(err)
 					}
 				})

@@ -22,6 +22,19 @@ func (inv *invocation) setName(req request) []byte {
 	if c.AccountID != "" {
 		return inv.setAccountName(inv.ctx, req, c, a, name)
 	}
+	if c.PendingName != "" {
+		ref := ""
+		if name == c.Name {
+			ref = req.Ref // the client's retry: its answer is the rename, told to the room now
+		}
+		if !inv.tellRename(c, ref) {
+			return inv.fail(req, notConnected)
+		}
+		if name == c.Name {
+			inv.m.add(&inv.m.accepted, 1)
+			return nil
+		}
+	}
 	frame := renamedFrame{Type: KindRenamed, Room: c.Room, OldName: c.Name, Name: name, TS: millis(inv.opt.Now())}
 	if name == c.Name {
 		return encode(withRef(frame, req.Ref))
@@ -33,28 +46,52 @@ func (inv *invocation) setName(req request) []byte {
 	if err != nil {
 		return inv.internal(req, "claim name", err)
 	}
-	sameName := Fold(name) == Fold(c.Name)
-	if err := inv.store.Rename(inv.ctx, c.ID, c.Name, name); err != nil {
-		if reply, done := inv.renameFailed(req, c, name, sameName, frame, err); done {
+	// Stamped after the new name's claim, before the old name's release,
+	// and kept on the record with the old name until the room is told: an
+	// invocation that dies after the Rename leaves it to the client's retry
+	// or the connection's next action (tellRename).
+	at := inv.opt.Now()
+	if err := inv.store.Rename(inv.ctx, c.ID, c.Name, name, at); err != nil {
+		if reply, done := inv.renameFailed(req, c, name, Fold(name) == Fold(c.Name), frame, err); done {
 			return reply
 		}
 	}
-	// After the new name's claim, before the old name's release.
-	renamed := Record{Kind: KindRenamed, Room: c.Room, From: name, OldName: c.Name, ConnID: c.ID, TS: inv.opt.Now()}
-	frame.TS = millis(renamed.TS)
-	if !sameName {
-		if resumedBy := inv.release(c.Room, c.Name, c.ID); resumedBy != "" {
-			// The person reconnected while this rename ran: the new
-			// connection has the old name and removed this one's record.
-			// Nobody was told of the new name, and it is nobody's.
-			inv.release(c.Room, name, c.ID)
-			return inv.fail(req, notConnected)
-		}
+	c.Name, c.PendingName, c.PendingAt = name, c.Name, at
+	if !inv.tellRename(c, req.Ref) {
+		return inv.fail(req, notConnected)
 	}
 	inv.m.add(&inv.m.accepted, 1)
-	_ = inv.append(&renamed)
-	inv.broadcast(c.Room, encode(frame), c.ID, encode(withRef(frame, req.Ref)))
 	return nil
+}
+
+// tellRename finishes a rename without sign-in whose record carries the new
+// name (c.Name) and keeps the old one as pending: the old name is released,
+// the room is told with the rename's own stamp (taken before the release:
+// whoever took the old name since is later, and wins on every page), and
+// the pending rename is forgotten. Told again by a retry, the frame is the
+// same, and a page applies it once. ref is the ref of the sender's copy
+// ("": none). It returns false when the person reconnected while the rename
+// ran (the new connection has the old name and removed this one's record):
+// nobody is told of the new name, and it is nobody's.
+func (inv *invocation) tellRename(c Connection, ref string) bool {
+	if Fold(c.PendingName) != Fold(c.Name) {
+		if resumedBy := inv.release(c.Room, c.PendingName, c.ID); resumedBy != "" {
+			inv.release(c.Room, c.Name, c.ID)
+			return false
+		}
+	}
+	renamed := Record{Kind: KindRenamed, Room: c.Room, From: c.Name, OldName: c.PendingName, ConnID: c.ID, TS: c.PendingAt}
+	frame := renamedFrame{Type: KindRenamed, Room: c.Room, OldName: c.PendingName, Name: c.Name, TS: millis(c.PendingAt)}
+	_ = inv.append(&renamed)
+	var mine []byte
+	if ref != "" {
+		mine = encode(withRef(frame, ref))
+	}
+	inv.broadcast(c.Room, encode(frame), c.ID, mine)
+	if err := inv.store.RenameTold(inv.ctx, c.ID, c.PendingAt); err != nil {
+		inv.log.Warn("forget the told rename", "error", err)
+	}
+	return true
 }
 
 // renameFailed decides what a failed Rename leaves: every name the

@@ -35,8 +35,12 @@ type Store interface {
 	// Rename changes a live connection's name from oldName to name and clears
 	// its warning. It fails with ErrNotFound when there is no record, and
 	// with ErrConflict when the name is no longer oldName (a concurrent
-	// rename won).
-	Rename(ctx context.Context, id, oldName, name string) error
+	// rename won). With a stamp (at not zero) the record also keeps oldName
+	// and at as its pending rename (Connection.PendingName) until RenameTold.
+	Rename(ctx context.Context, id, oldName, name string, at time.Time) error
+	// RenameTold forgets the record's pending rename stamped at (not a
+	// later one).
+	RenameTold(ctx context.Context, id string, at time.Time) error
 	// DeleteConnection removes a connection's record and returns it; ok is
 	// false when there was none (already removed) or another call is removing
 	// it: of concurrent and retried removals exactly one gets ok. With ok,
@@ -242,6 +246,11 @@ type Connection struct {
 	// Shard is the store's: the part of the room's count that counts the
 	// record, which its delete takes it from (DeleteMarked).
 	Shard int
+	// PendingName and PendingAt, without sign-in, are the old name and the
+	// stamp of a rename of the record whose room may not have been told
+	// (its invocation died after the Rename); "" when none.
+	PendingName string
+	PendingAt   time.Time
 }
 
 // Account is a signed-in person's item: the account's name and its devices.

@@ -22,11 +22,19 @@ var DefaultRateLimit = RateLimit{Limit: 20, Window: 10 * time.Second}
 // returns), or returns the error frame to send. Without sign-in the count
 // and the read are one request (ChargeConnection returns the record).
 // Signed in, the account's name is the one that counts: a rename the
-// caller's record has not caught up with yet is finished first.
+// caller's record has not caught up with yet is finished first. Without
+// sign-in, a rename of the record whose room was not told (its invocation
+// died) is told first.
 func (inv *invocation) limitedCaller(req request) (Connection, Account, []byte) {
 	c, a, fail := inv.charged(req)
-	if fail != nil || c.AccountID == "" {
+	if fail != nil {
 		return c, a, fail
+	}
+	if c.AccountID == "" {
+		if c.PendingName != "" && !inv.tellRename(c, "") {
+			return c, a, inv.fail(req, notConnected)
+		}
+		return c, a, nil
 	}
 	c, a = inv.catchUp(inv.ctx, c, a)
 	return c, a, nil

@@ -120,6 +120,10 @@ type connItem struct {
 	// The shard of its room's count that counts it (rooms.go); 0 (absent):
 	// the room item, for a record from before the shards.
 	Shard int `dynamodbav:"shard,omitempty"`
+	// A rename without sign-in whose room may not have been told yet: the
+	// old name and the rename's stamp (ms), until RenameTold.
+	PendingName string `dynamodbav:"pn,omitempty"`
+	PendingAt   int64  `dynamodbav:"pt,omitempty"`
 }
 
 type claimItem struct {
@@ -250,6 +254,10 @@ func (it connItem) connection() chat.Connection {
 		ID: it.ConnectionID, Room: it.Room, Name: it.Name, ResumeToken: it.Resume,
 		ConnectedAt: time.UnixMilli(it.ConnectedAt), ExpiresAt: time.Unix(it.ExpiresAt, 0),
 		AccountID: it.AccountID, Username: it.Username, NameVersion: it.NameVersion, Mark: it.Gone, Shard: it.Shard,
+		PendingName: it.PendingName,
+	}
+	if it.PendingAt != 0 {
+		c.PendingAt = time.UnixMilli(it.PendingAt)
 	}
 	if it.WarnCode != "" {
 		c.Warning = &chat.Problem{Code: it.WarnCode, Message: it.WarnMessage}
@@ -259,17 +267,26 @@ func (it connItem) connection() chat.Connection {
 
 // Rename implements chat.Store: one UpdateItem, conditional on the old
 // name so that of two concurrent renames of one connection only one lands,
-// plus a GetItem when it fails. Its own retry passes by its token.
-func (s *Store) Rename(ctx context.Context, id, oldName, name string) error {
+// plus a GetItem when it fails. Its own retry passes by its token. With a
+// stamp (at), the same write keeps the old name and the stamp on the record
+// (pn, pt) until RenameTold: a rename whose room was not told yet.
+func (s *Store) Rename(ctx context.Context, id, oldName, name string, at time.Time) error {
+	update := "SET #name = :name, #w = :w"
+	names := map[string]string{"#name": contract.RoomIndexName, "#warnCode": attrWarnCode,
+		"#warnMessage": attrWarnMessage, "#w": attrWrite, "#gone": attrGone}
+	values := map[string]types.AttributeValue{":name": str(name), ":old": str(oldName), ":w": str(newWriteToken())}
+	if !at.IsZero() {
+		update += ", #pn = :old, #pt = :pt"
+		names["#pn"], names["#pt"] = contract.ConnPendingName, contract.ConnPendingAt
+		values[":pt"] = num(at.UnixMilli())
+	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.names.Connections),
-		Key:                 key(contract.ConnPK, connKey(id)),
-		UpdateExpression:    aws.String("SET #name = :name, #w = :w REMOVE #warnCode, #warnMessage"),
-		ConditionExpression: aws.String("attribute_not_exists(#gone) AND (#name = :old OR #w = :w)"),
-		ExpressionAttributeNames: map[string]string{"#name": contract.RoomIndexName, "#warnCode": attrWarnCode,
-			"#warnMessage": attrWarnMessage, "#w": attrWrite, "#gone": attrGone},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":name": str(name), ":old": str(oldName),
-			":w": str(newWriteToken())},
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       key(contract.ConnPK, connKey(id)),
+		UpdateExpression:          aws.String(update + " REMOVE #warnCode, #warnMessage"),
+		ConditionExpression:       aws.String("attribute_not_exists(#gone) AND (#name = :old OR #w = :w)"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
 	})
 	if conditionFailed(err) {
 		if _, err := s.GetConnection(ctx, id); err != nil {
@@ -279,6 +296,24 @@ func (s *Store) Rename(ctx context.Context, id, oldName, name string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("rename: %w", err)
+	}
+	return nil
+}
+
+// RenameTold implements chat.Store: one UpdateItem removing the record's
+// pending rename, conditional on its stamp (a later rename's stays, and a
+// record already gone is not made again).
+func (s *Store) RenameTold(ctx context.Context, id string, at time.Time) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       key(contract.ConnPK, connKey(id)),
+		UpdateExpression:          aws.String("REMOVE #pn, #pt"),
+		ConditionExpression:       aws.String("#pt = :pt"),
+		ExpressionAttributeNames:  map[string]string{"#pn": contract.ConnPendingName, "#pt": contract.ConnPendingAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pt": num(at.UnixMilli())},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fmt.Errorf("forget the told rename: %w", err)
 	}
 	return nil
 }
