@@ -149,7 +149,8 @@ func (inv *invocation) releaseAccountName(ctx context.Context, accountID, name, 
 
 // accountRecipients finds, for each name, its owner (the owner item) and the
 // owner's account item, both read consistently: the name counts only while
-// it is the account's name, and reaches the account's devices in room. It
+// it is the account's name (or the old name of its unfinished rename,
+// which is finished first), and reaches the account's devices in room. It
 // returns the recipients' connections, the names as their owners spell them
 // and their accounts, once each; unknown lists names of nobody in the room.
 // sender is the caller's account, as its charge returned it.
@@ -168,6 +169,17 @@ func (inv *invocation) accountRecipients(ctx context.Context, room string, sende
 			if a, err = inv.store.Account(ctx, owner); err != nil {
 				return nil, nil, nil, nil, err
 			}
+		}
+		if owner != "" && NameKey(a.Name) != NameKey(name) && a.PendingName != "" && NameKey(a.PendingName) == NameKey(name) {
+			// Her rename away from the name is unfinished (its invocation
+			// died): the name is still hers, and every page still shows it.
+			// It is finished now, which tells her rooms, and she gets the
+			// message under her new name.
+			if _, err := inv.finishRename(ctx, a, ack{}, "", false); err != nil {
+				inv.log.Warn("finish the recipient's rename", "error", err)
+			}
+			a.PendingName, a.PendingClaim = "", ""
+			name = a.Name
 		}
 		var found []Member
 		if owner != "" && NameKey(a.Name) == NameKey(name) {
