@@ -7,7 +7,7 @@ export GOFLAGS := -buildvcs=false
 # once through the module proxy when the go on PATH is older).
 export GOTOOLCHAIN ?= auto
 
-.PHONY: dev test build lint lint-infra deps synth bootstrap deploy diff bench fuzz clean
+.PHONY: dev test build lint lint-infra deps synth bootstrap deploy diff smoke bench fuzz clean
 
 ## dev: run the whole chat locally (local API Gateway stand-in, dynalite, the local sign-in issuer), no AWS account
 dev: deps
@@ -43,9 +43,14 @@ fuzz:
 
 ## synth | bootstrap | diff | deploy [ENV=dev|prod]: the CDK app (synth does every environment)
 ## deploy [APPROVAL=broadening|never|any-change]: never for pipelines (no terminal to confirm IAM broadening);
-## after the deploy it starts the Amplify build when the page lacks the deployed WebSocket URL
+## after the deploy it starts the Amplify build when the page lacks the deployed WebSocket URL,
+## then runs make smoke (SMOKE=0: not)
 synth bootstrap deploy diff: deps
-	@APPROVAL=$(APPROVAL) scripts/cdk.sh $@ $(ENV)
+	@APPROVAL=$(APPROVAL) $(if $(SMOKE),SMOKE=$(SMOKE) )scripts/cdk.sh $@ $(ENV)
+
+## smoke [ENV=dev|prod|local]: sign two temporary accounts in to the deployed stage, exchange messages, check the page (docs/deploy.md)
+smoke:
+	@scripts/smoke.sh $(ENV)
 
 clean:
 	rm -rf bin cdk.out node_modules frontend/node_modules frontend/dist .venv .venv-moto

@@ -8,7 +8,8 @@
 #   cdk.sh diff ENV          compares one environment's stack with what is deployed
 #   cdk.sh deploy ENV        deploys one environment's stack (needs AWS credentials), then has
 #                            Amplify build its page when the page lacks the deployed WebSocket URL
-#                            (scripts/frontend-release.sh)
+#                            (scripts/frontend-release.sh), then smoke-tests it (scripts/smoke.sh;
+#                            SMOKE=0: not)
 # APPROVAL (deploy): broadening (default: asks before IAM or security-group broadening, which
 # needs a terminal), never (pipelines) or any-change; the CLI's --require-approval.
 # synth works offline and without AWS credentials.
@@ -67,6 +68,10 @@ case "$cmd" in
     rm -f "$outputs"
     "${cdk[@]}" deploy -c env="$env" "$stack" --require-approval "$approval" --outputs-file "$outputs"
     scripts/frontend-release.sh "$stack" "$outputs" "cdk.out/$stack.template.json"
+    if [ "${SMOKE:-1}" != 0 ]; then
+      # The page may be building: its check waits for it.
+      scripts/smoke.sh "$env" -page-wait 10m
+    fi
     ;;
   *)
     echo "cdk.sh: unknown command $cmd (want synth, synth-tree, bootstrap, diff or deploy)" >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests of the deploy scripts and workflows, offline and in seconds: the pinned
 # CDK CLI behind `npx cdk`, make deploy's approval level, the Amplify build a
-# deploy starts (a fake CLI records its arguments), the deploy workflow's
+# deploy starts (a fake CLI records its arguments), the smoke test it ends with, the deploy workflow's
 # triggers, and the pull-request summary on two small hand-made assemblies.
 # The YAML checks use the .venv that scripts/test-infra.sh creates (PyYAML
 # comes with cfn-lint), so scripts/test.sh runs this after it.
@@ -77,7 +77,12 @@ echo "\$*" >>"$tmp/aws.args"
 [ -z "\${AWS_FAILS:-}" ] || { echo "An error occurred (LimitExceededException)" >&2; exit 254; }
 echo 7
 EOF
-chmod +x "$tree/node_modules/.bin/cdk" "$tmp/fakeaws/aws"
+# The smoke test after a deploy: a stand-in that records its arguments.
+cat >"$tree/scripts/smoke.sh" <<EOF
+#!/usr/bin/env bash
+echo "\$*" >>"$tmp/smoke.args"
+EOF
+chmod +x "$tree/node_modules/.bin/cdk" "$tmp/fakeaws/aws" "$tree/scripts/smoke.sh"
 # A PATH with only what the scripts run, so an installed AWS CLI cannot answer.
 for c in bash env node dirname basename ls xargs tr rm cp mkdir cat; do ln -s "$(command -v "$c")" "$tmp/bin/$c"; done
 nocli="$tmp/bin"
@@ -85,13 +90,21 @@ withcli="$tmp/fakeaws:$tmp/bin"
 want_start="amplify start-job --region eu-west-1 --app-id d1abc --branch-name feature/dev --job-type RELEASE"
 
 echo "{\"wsUrl\": \"$ws\"}" >"$tmp/page/config.json" # a page already built with the URL
-run() { : >"$tmp/cdk.args"; : >"$tmp/aws.args"; set +e; PATH="$1" "${@:2}" >"$tmp/out" 2>&1; rc=$?; set -e; }
+run() { : >"$tmp/cdk.args"; : >"$tmp/aws.args"; : >"$tmp/smoke.args"; set +e; PATH="$1" "${@:2}" >"$tmp/out" 2>&1; rc=$?; set -e; }
 
 run "$withcli" "$tree/scripts/cdk.sh" deploy dev
 [ "$rc" = 0 ] && pass "cdk.sh deploy dev succeeds" || { fail "cdk.sh deploy dev exited $rc"; cat "$tmp/out" >&2; }
 contains "$tmp/cdk.args" "deploy -c env=dev GroupChat-dev --require-approval broadening --outputs-file cdk.out/GroupChat-dev.outputs.json" \
   "without APPROVAL the deploy asks before broadening and keeps the outputs"
 [ ! -s "$tmp/aws.args" ] && pass "a page that already has the URL is not rebuilt" || fail "aws ran: $(cat "$tmp/aws.args")"
+[ "$(cat "$tmp/smoke.args")" = "dev -page-wait 10m" ] && pass "the deploy ends with the smoke test, which waits for the page's build" ||
+  fail "after the deploy smoke.sh ran with: $(cat "$tmp/smoke.args")"
+SMOKE=0 run "$withcli" "$tree/scripts/cdk.sh" deploy dev
+[ "$rc" = 0 ] && [ ! -s "$tmp/smoke.args" ] && pass "SMOKE=0 deploys without the smoke test" || fail "SMOKE=0: exit $rc, smoke.sh ran with: $(cat "$tmp/smoke.args")"
+make -n deploy ENV=dev SMOKE=0 >"$tmp/out"
+contains "$tmp/out" "SMOKE=0 scripts/cdk.sh deploy dev" "make deploy passes SMOKE on"
+make -n smoke ENV=prod >"$tmp/out"
+contains "$tmp/out" "scripts/smoke.sh prod" "make smoke runs the smoke test of ENV"
 
 APPROVAL=never run "$withcli" "$tree/scripts/cdk.sh" deploy dev
 contains "$tmp/cdk.args" "--require-approval never" "APPROVAL=never deploys without a terminal"

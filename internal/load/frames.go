@@ -34,8 +34,10 @@ func encodeSendPublic(text string, seq int) ([]byte, error) {
 	return json.Marshal(sendPublicFrame{Action: contract.RouteSendPublic, Message: text, Ref: strconv.Itoa(seq)})
 }
 
-// frame is what the tool reads from a server frame.
-type frame struct {
+// Frame is what the tool reads from a server frame (docs/protocol.md,
+// "Server → client"); the smoke test (internal/smoke) reads the same fields
+// and adds the ones only it needs.
+type Frame struct {
 	Type    string `json:"type"`
 	Code    string `json:"code"`
 	Ref     string `json:"ref"`
@@ -68,7 +70,7 @@ type parsed struct {
 // cannot read is kindBadFrame.
 func parseFrame(data []byte, run string) parsed {
 	p := parsed{seq: -1}
-	var f frame
+	var f Frame
 	if err := json.Unmarshal(data, &f); err != nil {
 		p.kind = kindBadFrame
 		return p

@@ -160,7 +160,7 @@ func FuzzParseFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := parseFrame(data, "r1")
 		if p.kind == kindPublic {
-			var fr frame
+			var fr Frame
 			if err := json.Unmarshal(data, &fr); err != nil || !strings.HasPrefix(fr.Message, marker("r1", p.seq)) {
 				t.Fatalf("parseFrame(%q) took it for message %d", data, p.seq)
 			}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The smoke test of a deployed environment (cmd/smoke, internal/smoke): two
+# temporary accounts in its user pool sign in, connect, exchange a public and
+# a private message, a client without a token must be refused, and the page's
+# config.json must name the stack's WebSocket URL; then the accounts are
+# deleted. Each step is printed with its time.
+#   smoke.sh ENV [FLAGS]   ENV dev|prod: the stack GroupChat-ENV, with the AWS
+#                          credentials and region of the environment (AWS_PROFILE,
+#                          AWS_REGION), as the CDK CLI uses them
+#   smoke.sh local [FLAGS] a running `make dev` (PORT, default 8080)
+# FLAGS go to cmd/smoke (go run ./cmd/smoke -h). SMOKE_ACCOUNTS=user:pw,user:pw
+# signs in as two existing accounts instead (neither made nor deleted).
+set -euo pipefail
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" GOFLAGS=-buildvcs=false
+cd "$(dirname "$0")/.."
+env="${1:?usage: smoke.sh ENV|local [FLAGS]}"
+shift
+case "$env" in
+  local) exec go run ./cmd/smoke -local "http://127.0.0.1:${PORT:-8080}/" "$@" ;;
+  *) exec go run ./cmd/smoke -stack "GroupChat-$env" "$@" ;;
+esac
