@@ -33,9 +33,10 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 	c.Name, c.NameVersion, c.Warning = a.Name, a.NameVersion, warning
 	if err := inv.store.PutConnection(ctx, c); err != nil {
 		inv.log.Error("record connection", "error", err)
-		// The put may have been applied all the same. The name is the
-		// account's whatever happens here: nothing to release.
-		if _, _, err := inv.store.DeleteConnection(ctx, c.ID); err != nil {
+		// The put may have been applied all the same: its removal logs
+		// its end. The name is the account's whatever happens here:
+		// nothing to release.
+		if _, _, err := inv.removeConnection(ctx, c.ID, End{Kind: KindLeft}); err != nil {
 			inv.log.Warn("remove the connection's record", "error", err)
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 500}

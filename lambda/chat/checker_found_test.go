@@ -32,7 +32,6 @@ func skipKnown(t *testing.T, invariant string) {
 // told she left and the log never records her end.
 func TestADisconnectWhoseRemovalABroadcastFinishedStillTellsTheRoom(t *testing.T) {
 	t.Parallel()
-	skipKnown(t, "activity-balance")
 	for _, signedIn := range []bool{false, true} {
 		t.Run(map[bool]string{false: "without sign-in", true: "with sign-in"}[signedIn], func(t *testing.T) {
 			t.Parallel()

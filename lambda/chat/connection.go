@@ -68,8 +68,9 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 	if err := inv.store.PutConnection(inv.ctx, c); err != nil {
 		inv.log.Error("record connection", "error", err)
 		// The put may have been applied all the same: a record left behind
-		// would be listed as a member and later announced as gone.
-		if _, _, err := inv.store.DeleteConnection(inv.ctx, c.ID); err != nil {
+		// would be listed as a member and later announced as gone. Its
+		// removal logs its end.
+		if _, _, err := inv.removeConnection(inv.ctx, c.ID, End{Kind: KindLeft}); err != nil {
 			inv.log.Warn("remove the connection's record", "error", err)
 		}
 		if len(previous) == 0 {
@@ -104,15 +105,15 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 // person reconnected before the old connection's record was gone (or the
 // old one expired), perhaps after reconnects that failed after their claim
 // (a conflict, a crash). The old records go without a "left", the room
-// sees one join, and the log records each replacement. Only the remover
-// that got a record records it: its own $disconnect, running now, may have
-// it instead, and then finds its id among the claim's holders. It returns
+// sees one join, and the log records each replacement, with its delete.
+// Its own $disconnect, running now, may have the record instead, and then
+// finds its id among the claim's holders. It returns
 // the connections it removed, for the claim to forget (ForgetReplaced) so
 // that the next resume does not try them again; one not removed here stays
 // a holder, and the next resume tries it.
 func (inv *invocation) replaceAll(c Connection, previous []string) (removed []string) {
 	for _, id := range previous {
-		old, ok, err := inv.store.DeleteConnection(inv.ctx, id)
+		old, ok, err := inv.removeConnection(inv.ctx, id, End{Kind: KindReplaced, By: c.ID})
 		if err != nil {
 			inv.log.Warn("remove replaced connection", "replaced", id, "error", err)
 		}
@@ -120,7 +121,6 @@ func (inv *invocation) replaceAll(c Connection, previous []string) (removed []st
 			continue
 		}
 		removed = append(removed, id)
-		inv.replaced(old, c.ID)
 		if Fold(old.Name) != Fold(c.Name) {
 			// A rename of the old connection landed in between: the name
 			// it took is nobody's now.
@@ -143,7 +143,7 @@ func (inv *invocation) claimGuestName(claim Claim) (string, error) {
 }
 
 func (inv *invocation) disconnect(ctx context.Context) {
-	c, mine, err := inv.store.MarkRemoved(ctx, inv.connID, time.Time{})
+	c, mine, err := inv.store.MarkRemoved(ctx, inv.connID, time.Time{}, End{Kind: KindLeft})
 	if errors.Is(err, ErrNotFound) {
 		return // already removed: after a 410 during a broadcast, or replaced by a resume
 	}
@@ -157,9 +157,9 @@ func (inv *invocation) disconnect(ctx context.Context) {
 	}
 	// The room is told before the record is deleted, as with sign-in: a
 	// removal that dies after its mark is finished, and told, by the next
-	// one to find the mark.
+	// one to find the mark. The delete logs the end (c.End).
 	defer func() {
-		if _, err := inv.store.DeleteMarked(ctx, c); err != nil {
+		if _, err := inv.finishRemoval(ctx, c, End{Kind: KindLeft}); err != nil {
 			// Marked: the next removal to find it finishes the delete.
 			inv.log.Error("remove connection", "error", err)
 		}
@@ -174,34 +174,22 @@ func (inv *invocation) disconnect(ctx context.Context) {
 	}
 	// A reconnect with the resume token may have taken the name over before
 	// the release: then the person has not left.
-	left := Record{Kind: KindLeft, Room: c.Room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // before the release
+	now := inv.opt.Now() // before the release
 	if resumedBy := inv.release(c.Room, c.Name, c.ID); resumedBy != "" {
-		// This $disconnect removed the record, so the connection that took
-		// the name finds it gone and records nothing: the replacement is
-		// recorded here.
+		// This $disconnect removes the record, so the connection that took
+		// the name finds it gone and records nothing: the delete records
+		// the replacement. (Killed before it, the next removal logs the
+		// mark's left: one end all the same.)
 		inv.log.Info("disconnected; the name is already held by a new connection", "room", c.Room)
-		inv.replaced(c, resumedBy)
+		c.End = End{Kind: KindReplaced, By: resumedBy}
 		return
 	}
 	inv.m.add(&inv.m.accepted, 1)
-	_ = inv.append(&left)
 	inv.log.Info("disconnected", "room", c.Room)
 	if rc, ok := inv.counted(c.Room, 1); ok {
 		rc.Count = max(rc.Count-1, 0) // the record counts until its delete
-		inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(left.TS)}, c.ID)
+		inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(now)}, c.ID)
 	}
-}
-
-// replaced records that connection old was removed because connection by
-// took its name over: by the resume token, or because old had expired (its
-// record, and so its claim, outlived their TTL).
-func (inv *invocation) replaced(old Connection, by string) {
-	r := Record{Kind: KindReplaced, Room: old.Room, From: old.Name, ConnID: old.ID, ReplacedBy: by,
-		Reason: ReasonResumed, TS: inv.opt.Now()}
-	if old.ExpiresAt.Before(r.TS) {
-		r.Reason = ReasonExpired
-	}
-	_ = inv.append(&r)
 }
 
 // wellFormedToken reports whether t looks like a token newToken made.

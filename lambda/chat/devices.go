@@ -35,12 +35,9 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection) events.APIG
 	if err != nil {
 		inv.log.Error("add the device to the account", "error", err)
 		// Its removal takes the device off the account too, if it was added;
-		// its joined is logged already, so is its end.
-		if _, ok, err := inv.store.DeleteConnection(ctx, c.ID); err != nil {
+		// its joined is logged already, and the removal logs its end.
+		if _, _, err := inv.removeConnection(ctx, c.ID, End{Kind: KindLeft}); err != nil {
 			inv.log.Warn("remove the connection's record", "error", err)
-		} else if ok {
-			left := Record{Kind: KindLeft, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
-			_ = inv.append(&left)
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
@@ -92,25 +89,25 @@ func (inv *invocation) leaveDevice(ctx context.Context, c Connection) (last bool
 // its mark) and tells the room she left when it was her last device there.
 // The room is told before the record is deleted: a removal that dies after
 // the announcement is finished by the next one to find the mark, which
-// announces again (a "left" twice is harmless, none is not).
+// announces again (a "left" twice is harmless, none is not). The delete
+// logs her end (the mark's: left), whichever removal makes it.
 func (inv *invocation) disconnectAccount(ctx context.Context, c Connection, mine bool) {
 	last, v := inv.leaveDevice(ctx, c)
-	left := Record{Kind: KindLeft, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
+	now := inv.opt.Now()
 	if mine {
 		inv.m.add(&inv.m.accepted, 1)
-		_ = inv.append(&left)
 		inv.log.Info("disconnected", "room", c.Room, "accountId", c.AccountID)
 	}
 	if rc, ok := inv.counted(c.Room, 1); ok {
 		rc.Count = max(rc.Count-1, 0) // the record counts until its delete, below
 		if last {
-			inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(left.TS),
+			inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(now),
 				Account: c.AccountID, V: v}, c.ID) // not to the connection that left, still listed until its delete
 		} else {
-			inv.recount(c.Room, rc, left.TS, c.ID) // she is still here on another device
+			inv.recount(c.Room, rc, now, c.ID) // she is still here on another device
 		}
 	}
-	if _, err := inv.store.DeleteMarked(ctx, c); err != nil {
+	if _, err := inv.finishRemoval(ctx, c, End{Kind: KindLeft}); err != nil {
 		inv.log.Error("remove connection", "error", err)
 	}
 }

@@ -157,15 +157,21 @@ func Reader(c Connection) string {
 	return "t:" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// stamp gives a record its id, its time unless it has one, and its
+// retention.
+func (inv *invocation) stamp(r *Record) {
+	now := cmp.Or(r.TS, inv.opt.Now()).Truncate(time.Millisecond)
+	r.ID = ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String()
+	r.TS = now
+	r.ExpiresAt = now.Add(inv.opt.MessageRetention)
+}
+
 // append stamps a record (id, time unless it has one, retention) and adds
 // it to the message log. Activity records (joined, left, renamed, gone) have
 // already happened when they are recorded: for them a failure is only logged
 // and counted.
 func (inv *invocation) append(r *Record) error {
-	now := cmp.Or(r.TS, inv.opt.Now()).Truncate(time.Millisecond)
-	r.ID = ulid.MustNew(ulid.Timestamp(now), ulid.DefaultEntropy()).String()
-	r.TS = now
-	r.ExpiresAt = now.Add(inv.opt.MessageRetention)
+	inv.stamp(r)
 	err := inv.store.Append(inv.ctx, *r)
 	if err != nil && !r.Kind.IsMessage() {
 		inv.log.Error("record activity", "kind", r.Kind, "error", err)

@@ -41,27 +41,22 @@ type Store interface {
 	// RenameTold forgets the record's pending rename stamped at (not a
 	// later one).
 	RenameTold(ctx context.Context, id string, at time.Time) error
-	// DeleteConnection removes a connection's record and returns it; ok is
-	// false when there was none (already removed) or another call is removing
-	// it: of concurrent and retried removals exactly one gets ok. With ok,
-	// err may still report that the record's final delete failed (it is
-	// then hidden from GetConnection and finished by a later removal).
-	DeleteConnection(ctx context.Context, id string) (c Connection, ok bool, err error)
-	// RemoveStale removes a connection's record like DeleteConnection, but
-	// only when it connected before connectedBefore: a connection whose
-	// $connect is still running answers 410 as well, and must be kept.
-	RemoveStale(ctx context.Context, id string, connectedBefore time.Time) (c Connection, ok bool, err error)
-	// MarkRemoved is the first step of DeleteConnection (RemoveStale when
-	// connectedBefore is not zero): it marks the record removed and returns
-	// it with its Mark; mine is true when this call marked it, false when
-	// another removal had (this call may then finish it). It fails with
+	// MarkRemoved is the first step of a connection's removal: it marks the
+	// record removed, with end (how the record ends: left, gone or replaced),
+	// only when it connected before connectedBefore (unless zero: a
+	// connection whose $connect is still running answers 410 as well, and
+	// must be kept), and returns it with its Mark and End; mine is true when
+	// this call marked it, false when another removal had (this call may
+	// then finish it, with the end that removal's mark says). It fails with
 	// ErrNotFound when there is no live record to mark (none, or spared).
-	MarkRemoved(ctx context.Context, id string, connectedBefore time.Time) (c Connection, mine bool, err error)
+	MarkRemoved(ctx context.Context, id string, connectedBefore time.Time, end End) (c Connection, mine bool, err error)
 	// DeleteMarked is the second step: one transaction deletes the record
-	// marked c.Mark, takes it from its room's count and (signed in) its
-	// device from the account's item; false when the record was no longer
-	// there with that mark (another removal deleted it, and counted it).
-	DeleteMarked(ctx context.Context, c Connection) (bool, error)
+	// marked c.Mark, takes it from its room's count, (signed in) its device
+	// from the account's item, and adds end, the record's end, to the
+	// message log: whoever deletes the record logs its end, once. It
+	// returns false when the record was no longer there with that mark
+	// (another removal deleted it, counted it and logged its end).
+	DeleteMarked(ctx context.Context, c Connection, end Record) (bool, error)
 	// Members lists the live connections of a room: one Query of the room
 	// index, cost proportional to the room.
 	Members(ctx context.Context, room string) ([]Member, error)
@@ -241,8 +236,10 @@ type Connection struct {
 	// NameVersion is the version of the account's name the record carries
 	// (Account.NameVersion); 0 without sign-in.
 	NameVersion int64
-	// Mark is the token of the removal that marked the record (MarkRemoved).
+	// Mark is the token of the removal that marked the record (MarkRemoved),
+	// and End how that removal said the record ends.
 	Mark string
+	End  End
 	// Shard is the store's: the part of the room's count that counts the
 	// record, which its delete takes it from (DeleteMarked).
 	Shard int
@@ -251,6 +248,16 @@ type Connection struct {
 	// (its invocation died after the Rename); "" when none.
 	PendingName string
 	PendingAt   time.Time
+}
+
+// End is how a connection's record ends, as the activity log records it:
+// KindLeft (its $disconnect, or a $connect that failed after the put),
+// KindGone (removed after a 410) or KindReplaced (its name taken over by
+// By). The removal that marks the record writes it on the mark, so that
+// whoever finishes the removal logs the same end.
+type End struct {
+	Kind Kind
+	By   string // KindReplaced: the connection that took the name over
 }
 
 // Account is a signed-in person's item: the account's name and its devices.

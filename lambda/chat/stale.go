@@ -68,7 +68,7 @@ func (inv *invocation) deleteMarked(went []gone) {
 	ctx, cancel := inv.fanoutContext()
 	defer cancel()
 	inPool(inv, ctx, marked, func(c *Connection) {
-		if _, err := inv.store.DeleteMarked(inv.ctx, *c); err != nil {
+		if _, err := inv.finishRemoval(inv.ctx, *c, End{Kind: KindGone}); err != nil {
 			inv.log.Error("remove stale connection", "stale", c.ID, "error", err)
 		}
 	})
@@ -142,7 +142,7 @@ func goneNames(went []gone, live []Member) []string {
 }
 
 // removeAll removes stale connections through a pool of PoolSize, each
-// removal a conditional delete, a name release and a "gone" record, and
+// removal a mark and a name release (or the device's leave), and
 // returns what went, by room. It starts no removal past the fan-out
 // deadline; those left are found again by a later broadcast.
 func (inv *invocation) removeAll(stale []Member, removed map[string]bool) map[string][]gone {
@@ -176,7 +176,7 @@ func (inv *invocation) removeAll(stale []Member, removed map[string]bool) map[st
 // room must hear of it). It counts the 410 under what became of the
 // connection.
 func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connection, gone, bool) {
-	c, mine, err := inv.store.MarkRemoved(inv.ctx, m.ConnID, connectedBefore)
+	c, mine, err := inv.store.MarkRemoved(inv.ctx, m.ConnID, connectedBefore, End{Kind: KindGone})
 	switch {
 	case errors.Is(err, ErrNotFound):
 		inv.notRemoved(m, connectedBefore, nil)
@@ -186,33 +186,24 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 		inv.notRemoved(m, connectedBefore, err)
 		return c, gone{}, false
 	}
-	g := gone{name: c.Name, person: true, account: c.AccountID != ""}
-	record := Record{Kind: KindGone, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()} // before the release
-	if g.account {
-		// The person leaves the room with its last device: decided, logged
-		// and told (by the members frame) before the delete, so a removal
-		// that dies in between is finished, and told, by the next one.
-		g.person, _ = inv.leaveDevice(inv.ctx, c)
-		g.marked = &c
-		if mine {
-			_ = inv.append(&record)
-			inv.m.add(&inv.m.stale, 1)
-		} else {
-			inv.m.add(&inv.m.removed, 1)
-		}
-		return c, g, true
-	}
-	// Without sign-in too the name is released and the room told (by the
-	// members frame) before the delete; a removal that stopped after its
-	// mark may not have released the name: the release only frees a claim
-	// this connection still holds.
-	g.marked = &c
-	inv.release(c.Room, c.Name, c.ID)
+	g := gone{name: c.Name, person: true, account: c.AccountID != "", marked: &c}
 	if mine {
-		_ = inv.append(&record)
 		inv.m.add(&inv.m.stale, 1)
 	} else {
 		inv.m.add(&inv.m.removed, 1)
+	}
+	// The person leaves the room with its last device (decided on the
+	// account's item) or, without sign-in, the name is released; the room
+	// is told (by the members frame) before the delete, which logs the end
+	// (the mark's: gone, or the left of a $disconnect that stopped after
+	// its mark), so a removal that dies in between is finished, told and
+	// logged by the next one. A removal that stopped after its mark may
+	// not have released the name: the release only frees a claim this
+	// connection still holds.
+	if g.account {
+		g.person, _ = inv.leaveDevice(inv.ctx, c)
+	} else {
+		inv.release(c.Room, c.Name, c.ID)
 	}
 	return c, g, true
 }

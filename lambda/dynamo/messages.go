@@ -22,12 +22,7 @@ import (
 // Append implements chat.Store: one PutItem, and for a private message one
 // more per reader (its copy in the reader's partition), all at once.
 func (s *Store) Append(ctx context.Context, r chat.Record) error {
-	it := recordItem{
-		Stream: streamKey(r.Kind, r.Room), ID: r.ID, Kind: r.Kind, TS: r.TS.UnixMilli(), Room: r.Room,
-		From: r.From, To: r.To, OldName: r.OldName, Message: r.Message, ConnectionID: r.ConnID,
-		ReplacedBy: r.ReplacedBy, Reason: r.Reason, ExpiresAt: r.ExpiresAt.Unix(),
-		FromAccount: r.FromAccount, ToAccounts: r.ToAccounts,
-	}
+	it := newRecordItem(r)
 	streams := []string{it.Stream}
 	if r.Kind == chat.KindPrivate {
 		for _, reader := range r.Readers {
@@ -52,6 +47,17 @@ func (s *Store) Append(ctx context.Context, r chat.Record) error {
 		return fmt.Errorf("record %s: %w", r.Kind, err)
 	}
 	return nil
+}
+
+// newRecordItem is r's item in its stream (a private message's copy for
+// each reader is the same item in the reader's stream).
+func newRecordItem(r chat.Record) recordItem {
+	return recordItem{
+		Stream: streamKey(r.Kind, r.Room), ID: r.ID, Kind: r.Kind, TS: r.TS.UnixMilli(), Room: r.Room,
+		From: r.From, To: r.To, OldName: r.OldName, Message: r.Message, ConnectionID: r.ConnID,
+		ReplacedBy: r.ReplacedBy, Reason: r.Reason, ExpiresAt: r.ExpiresAt.Unix(),
+		FromAccount: r.FromAccount, ToAccounts: r.ToAccounts,
+	}
 }
 
 // PrivateHistory implements chat.Store: one strongly consistent Query of

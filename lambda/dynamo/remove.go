@@ -1,9 +1,10 @@
 // Removing a connection's record in two steps, so that exactly one caller
 // learns it removed it even when DynamoDB applies a step and the SDK retries
-// it (docs/design.md, "Writes that are safe to retry"): a mark, then one
-// transaction that deletes the record with its count and, signed in, its
-// device on the account's item. A signed-in removal decides and announces
-// "left" between the two (chat's devices.go).
+// it (docs/design.md, "Writes that are safe to retry"): a mark, which says
+// how the record ends, then one transaction that deletes the record with
+// its count, signed in its device on the account's item, and logs its end.
+// The room is told between the two (chat's connection.go, devices.go,
+// stale.go).
 
 package dynamo
 
@@ -23,52 +24,23 @@ import (
 	"github.com/groupchat/groupchat/lambda/chat"
 )
 
-// DeleteConnection implements chat.Store.
-func (s *Store) DeleteConnection(ctx context.Context, id string) (chat.Connection, bool, error) {
-	return s.remove(ctx, id, time.Time{})
-}
-
-// RemoveStale implements chat.Store.
-func (s *Store) RemoveStale(ctx context.Context, id string, connectedBefore time.Time) (chat.Connection, bool, error) {
-	return s.remove(ctx, id, connectedBefore)
-}
-
-// remove marks the record and deletes it. A record marked by another call
-// is a removal in progress: it is not this call's, but this call finishes
-// the delete, in case the other call could not. Whichever call deletes the
-// record takes it from its room's count, in the same transaction.
-func (s *Store) remove(ctx context.Context, id string, connectedBefore time.Time) (chat.Connection, bool, error) {
-	c, mine, err := s.MarkRemoved(ctx, id, connectedBefore)
-	switch {
-	case errors.Is(err, chat.ErrNotFound):
-		return chat.Connection{}, false, nil
-	case err != nil:
-		return chat.Connection{}, false, err
-	case !mine:
-		if _, err := s.DeleteMarked(ctx, c); err != nil {
-			return chat.Connection{}, false, fmt.Errorf("finish removing connection: %w", err)
-		}
-		return chat.Connection{}, false, nil
-	}
-	if _, err := s.DeleteMarked(ctx, c); err != nil {
-		// Marked: invisible to GetConnection, and the next call that finds
-		// it (a $disconnect, or a 410 in a broadcast) finishes the delete.
-		return c, true, fmt.Errorf("remove connection: %w", err)
-	}
-	return c, true, nil
-}
-
 // MarkRemoved implements chat.Store: one UpdateItem marks the record gone
-// with this call's token (a retry passes by the same token and still gets
-// the record back), plus a GetItem when its condition fails (a record
+// with this call's token and end (a retry passes by the same token and
+// still gets the record back), plus a GetItem when its condition fails (a record
 // marked by another call is returned unmine) or every attempt failed (the
 // record may carry this call's token all the same).
-func (s *Store) MarkRemoved(ctx context.Context, id string, connectedBefore time.Time) (chat.Connection, bool, error) {
+func (s *Store) MarkRemoved(ctx context.Context, id string, connectedBefore time.Time, end chat.End) (chat.Connection, bool, error) {
 	k := key(contract.ConnPK, connKey(id))
 	condition := "attribute_exists(#pk) AND (attribute_not_exists(#gone) OR #gone = :w)"
-	names := map[string]string{"#pk": contract.ConnPK, "#gone": attrGone}
+	update := "SET #gone = :w, #end = :end"
+	names := map[string]string{"#pk": contract.ConnPK, "#gone": attrGone, "#end": attrEnd}
 	w := newWriteToken()
-	values := map[string]types.AttributeValue{":w": str(w)}
+	values := map[string]types.AttributeValue{":w": str(w), ":end": str(string(end.Kind))}
+	if end.By != "" {
+		update += ", #by = :by"
+		names["#by"] = attrEndBy
+		values[":by"] = str(end.By)
+	}
 	if !connectedBefore.IsZero() {
 		condition += " AND #at < :before"
 		names["#at"] = attrConnectedAt
@@ -80,7 +52,7 @@ func (s *Store) MarkRemoved(ctx context.Context, id string, connectedBefore time
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.names.Connections),
 		Key:                       k,
-		UpdateExpression:          aws.String("SET #gone = :w"),
+		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String(condition),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
@@ -109,23 +81,30 @@ func (s *Store) MarkRemoved(ctx context.Context, id string, connectedBefore time
 			return chat.Connection{}, false, fmt.Errorf("decode removed connection: %w", err)
 		}
 	}
-	it.Gone = w
+	it.Gone, it.End, it.EndBy = w, end.Kind, end.By
 	return it.connection(), true, nil
 }
 
 // DeleteMarked implements chat.Store: one transaction deletes the record
-// marked c.Mark, takes it from its room's count and, for a signed-in
-// connection, removes its device (and leaving flag) from the account's
-// item; false when the record is no longer there with that mark (another
-// call deleted it, and counted it).
-func (s *Store) DeleteMarked(ctx context.Context, c chat.Connection) (bool, error) {
+// marked c.Mark, takes it from its room's count, puts end in the message
+// log and, for a signed-in connection, removes its device (and leaving
+// flag) from the account's item; false when the record is no longer there
+// with that mark (another call deleted it, counted it and logged its end).
+// A retry of a transaction applied but answered with an error passes by
+// its token (transact): the end is logged once.
+func (s *Store) DeleteMarked(ctx context.Context, c chat.Connection, end chat.Record) (bool, error) {
+	logged, err := attributevalue.MarshalMap(newRecordItem(end))
+	if err != nil {
+		return false, fmt.Errorf("encode the end of connection %s: %w", c.ID, err)
+	}
 	actions := []types.TransactWriteItem{{Delete: &types.Delete{
 		TableName:                 aws.String(s.names.Connections),
 		Key:                       key(contract.ConnPK, connKey(c.ID)),
 		ConditionExpression:       aws.String("#gone = :gone"),
 		ExpressionAttributeNames:  map[string]string{"#gone": attrGone},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":gone": str(c.Mark)},
-	}}, s.countChange(c.Room, c.Shard, -1, time.Time{})}
+	}}, s.countChange(c.Room, c.Shard, -1, time.Time{}),
+		{Put: &types.Put{TableName: aws.String(s.names.Messages), Item: logged}}}
 	if c.AccountID != "" {
 		actions = append(actions, types.TransactWriteItem{Update: &types.Update{
 			TableName:                aws.String(s.names.Connections),
@@ -134,7 +113,7 @@ func (s *Store) DeleteMarked(ctx context.Context, c chat.Connection) (bool, erro
 			ExpressionAttributeNames: deviceNames(c.ID),
 		}})
 	}
-	err := s.transact(ctx, actions...)
+	err = s.transact(ctx, actions...)
 	if transactionConditionFailed(err) {
 		return false, nil
 	}

@@ -83,6 +83,8 @@ const (
 	attrWrite       = "w"
 	attrPrevious    = "prev"
 	attrGone        = "gone"
+	attrEnd         = "end"
+	attrEndBy       = "endBy"
 	attrHolders     = "holders"
 )
 
@@ -111,6 +113,9 @@ type connItem struct {
 	WarnMessage  string `dynamodbav:"warnMessage,omitempty"`
 	Write        string `dynamodbav:"w,omitempty"`    // token of the last rename
 	Gone         string `dynamodbav:"gone,omitempty"` // token of the removal in progress
+	// How the removal in progress said the record ends (chat.End).
+	End   chat.Kind `dynamodbav:"end,omitempty"`
+	EndBy string    `dynamodbav:"endBy,omitempty"`
 	// The signed-in account (the $connect authorizer's context); absent
 	// with sign-in off.
 	AccountID string `dynamodbav:"accountId,omitempty"`
@@ -255,6 +260,7 @@ func (it connItem) connection() chat.Connection {
 		ConnectedAt: time.UnixMilli(it.ConnectedAt), ExpiresAt: time.Unix(it.ExpiresAt, 0),
 		AccountID: it.AccountID, Username: it.Username, NameVersion: it.NameVersion, Mark: it.Gone, Shard: it.Shard,
 		PendingName: it.PendingName,
+		End:         chat.End{Kind: it.End, By: it.EndBy},
 	}
 	if it.PendingAt != 0 {
 		c.PendingAt = time.UnixMilli(it.PendingAt)

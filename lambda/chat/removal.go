@@ -1,0 +1,69 @@
+// Removing a connection's record: a mark that says how the record ends
+// (End), the room told, then one transaction that deletes the record and
+// logs its end (Store.MarkRemoved, Store.DeleteMarked). Whoever deletes the
+// record logs its end, exactly once, whoever that is: the removal that
+// marked it, or the next one to find the mark after the first was killed
+// or failed in between.
+
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// endRecord is the activity record of c's end, as its mark says (c.End),
+// stamped now. A mark from before marks carried their end has none: the
+// finisher's own (fallback) is logged.
+func (inv *invocation) endRecord(c Connection, fallback End) Record {
+	end := c.End
+	if end.Kind == "" {
+		end = fallback
+	}
+	r := Record{Kind: end.Kind, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
+	if r.Kind == KindReplaced {
+		// Taken over by the resume token, or because the old record had
+		// expired (its record, and so its claim, outlived their TTL).
+		r.ReplacedBy, r.Reason = end.By, ReasonResumed
+		if c.ExpiresAt.Before(r.TS) {
+			r.Reason = ReasonExpired
+		}
+	}
+	inv.stamp(&r)
+	return r
+}
+
+// finishRemoval deletes c's marked record and logs its end (c.End) in the
+// same transaction; false when another removal had deleted it (and logged
+// its end).
+func (inv *invocation) finishRemoval(ctx context.Context, c Connection, fallback End) (bool, error) {
+	return inv.store.DeleteMarked(ctx, c, inv.endRecord(c, fallback))
+}
+
+// removeConnection removes a connection's record at once (mark, then
+// delete), ending it as end says; ok when this call marked it. A record
+// another removal marked and left is finished here, with the end its mark
+// says, and ok is false. With ok, err may still report that the delete
+// failed: the record is then marked, hidden from GetConnection, and the
+// next removal to find it finishes it.
+func (inv *invocation) removeConnection(ctx context.Context, id string, end End) (Connection, bool, error) {
+	c, mine, err := inv.store.MarkRemoved(ctx, id, time.Time{}, end)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Connection{}, false, nil
+	case err != nil:
+		return Connection{}, false, err
+	}
+	if _, err := inv.finishRemoval(ctx, c, end); err != nil {
+		if !mine {
+			return Connection{}, false, fmt.Errorf("finish removing connection: %w", err)
+		}
+		return c, true, fmt.Errorf("remove connection: %w", err)
+	}
+	if !mine {
+		return Connection{}, false, nil
+	}
+	return c, true, nil
+}
