@@ -83,8 +83,13 @@ func (ih *itemHolds) conflict(w ddbproxy.Write) bool {
 	for _, ti := range in.TransactItems {
 		for _, a := range ti {
 			k := a.Key
-			if k == nil { // a put: of a connection record, keyed by pk alone
-				k = map[string]json.RawMessage{contract.ConnPK: a.Item[contract.ConnPK]}
+			if k == nil { // a put: of a connection record, keyed by pk alone, or of a log record (stream, id)
+				k = map[string]json.RawMessage{}
+				for _, attr := range []string{contract.ConnPK, contract.MessagesStream, contract.MessagesID} {
+					if v, ok := a.Item[attr]; ok {
+						k[attr] = v
+					}
+				}
 			}
 			b, _ := json.Marshal(k) // sorted by attribute
 			keys = append(keys, a.TableName+"\x00"+string(b))

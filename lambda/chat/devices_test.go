@@ -97,9 +97,10 @@ func TestReloadingTheOnlyTabNeverDropsHerFromBobsList(t *testing.T) {
 			var tab string
 			f := lagging
 			f.Before = func(w ddbproxy.Write) {
-				// The old tab's removal has decided to announce left and
-				// records it; the new tab connects and is announced first.
-				if tab == "" && w.Op == "PutItem" && bytes.Contains(w.Body, []byte(`"kind":{"S":"left"}`)) {
+				// The old tab's removal has decided to announce left (its
+				// device marked leaving) and counts the room for the frame;
+				// the new tab connects and is announced first.
+				if tab == "" && w.Op == "UpdateItem" && bytes.Contains(w.Body, []byte(`ADD #credit`)) {
 					tab = "connecting"
 					tab = h.JoinAs("alice", "")
 				}
@@ -107,7 +108,7 @@ func TestReloadingTheOnlyTabNeverDropsHerFromBobsList(t *testing.T) {
 			h.DynamoDB.SetFaults(f)
 			h.Disconnect(old)
 			if tab == "" {
-				t.Fatal("the old tab's removal recorded no left")
+				t.Fatal("the old tab's removal never counted the room for its left")
 			}
 			return tab
 		}},

@@ -16,10 +16,12 @@ import (
 
 // endRecord is the activity record of c's end, as its mark says (c.End),
 // stamped now. A mark from before marks carried their end has none: the
-// finisher's own (fallback) is logged.
+// finisher's own (fallback) is logged. A resume that finishes a removal
+// its $disconnect marked (left) logs the replacement: that $disconnect,
+// finding the resume holding the name, would have logged it too.
 func (inv *invocation) endRecord(c Connection, fallback End) Record {
 	end := c.End
-	if end.Kind == "" {
+	if end.Kind == "" || (end.Kind == KindLeft && fallback.Kind == KindReplaced) {
 		end = fallback
 	}
 	r := Record{Kind: end.Kind, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
