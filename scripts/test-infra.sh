@@ -18,7 +18,16 @@ if [ ! -x "$venv/bin/cfn-lint" ] || ! cmp -s infra/requirements-lint.txt "$stamp
   cp infra/requirements-lint.txt "$stamp"
 fi
 
-scripts/cdk.sh synth
+synth_log="$(mktemp)"
+trap 'rm -f "$synth_log"' EXIT
+scripts/cdk.sh synth 2>&1 | tee "$synth_log"
+# cdk.json sets every feature flag the pinned aws-cdk-lib recommends (what
+# `cdk init` writes), or sets it false with its reason in docs/deploy.md; the
+# CLI names the ones a newer aws-cdk-lib adds.
+if unset="$(grep -o '[0-9]* feature flags are not configured' "$synth_log")"; then
+  echo "test-infra: $unset: add each to cdk.json's context (npx cdk flags --unstable=flags lists them with the recommended value), check the templates with scripts/cdk.sh synth-tree before and after, and list it in docs/deploy.md (\"CDK feature flags\")" >&2
+  exit 1
+fi
 templates=(cdk.out/*.template.json)
 [ "${#templates[@]}" -ge 2 ] || { echo "test-infra: expected a template per environment, found ${templates[*]}" >&2; exit 1; }
 

@@ -43,6 +43,28 @@ func loadContext() (map[string]any, error) {
 	return ctx, nil
 }
 
+// featureFlags is the rest of cdk.json's context: the CDK feature flags, which
+// the CLI passes to the app with it. The test apps get them too, so the
+// templates asserted on are those the CLI synthesizes.
+func featureFlags() (*map[string]any, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(root, "cdk.json"))
+	if err != nil {
+		return nil, err
+	}
+	var file struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(b, &file); err != nil {
+		return nil, fmt.Errorf("cdk.json: %w", err)
+	}
+	delete(file.Context, ContextKey)
+	return &file.Context, nil
+}
+
 func TestShippedConfigIsValid(t *testing.T) {
 	t.Parallel()
 	ctx := shippedContext(t)
@@ -268,5 +290,36 @@ func TestCdkJSONHasNoV1Flags(t *testing.T) {
 		if _, ok := file.Context[flag]; ok {
 			t.Errorf("cdk.json sets %s, a CDK v1 flag with no effect in v2", flag)
 		}
+	}
+}
+
+// TestPreflightKnowsTheDefaults: scripts/preflight.sh checks an environment
+// against the values the stack will use, so the defaults it assumes for the
+// keys cdk.json leaves out are the stack's.
+func TestPreflightKnowsTheDefaults(t *testing.T) {
+	t.Parallel()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "scripts", "preflight-defaults.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	d := Defaults("any")
+	want := map[string]any{
+		"manageApiGatewayAccountRole": d.ManageAPIGatewayAccountRole,
+		"amplifyBranch":               d.AmplifyBranch,
+		"githubTokenSecretName":       d.GitHubTokenSecretName,
+		"reservedConcurrency":         float64(d.ReservedConcurrency),
+		"throttleRateLimit":           d.ThrottleRateLimit,
+		"throttleBurstLimit":          float64(d.ThrottleBurstLimit),
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("scripts/preflight-defaults.json = %v, want the stack's defaults %v", got, want)
 	}
 }

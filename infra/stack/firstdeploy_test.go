@@ -309,7 +309,11 @@ var realValues = sync.OnceValues(func() (*synthesized, error) {
 	if err := os.WriteFile(filepath.Join(code, "bootstrap"), []byte("stand-in"), 0o755); err != nil {
 		return nil, err
 	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(dir, "cdk.out"))})
+	flags, err := featureFlags()
+	if err != nil {
+		return nil, err
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(dir, "cdk.out")), Context: flags})
 	st := New(app, &Props{Config: cfg, Code: awslambda.Code_FromAsset(jsii.String(code), nil)})
 	s := &synthesized{cfg: cfg, stack: st, template: assertions.Template_FromStack(st.Stack, nil)}
 	s.json = *s.template.ToJSON()

@@ -73,7 +73,11 @@ func synthAll() error {
 			return err
 		}
 	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(dir, "cdk.out"))})
+	flags, err := featureFlags()
+	if err != nil {
+		return err
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(dir, "cdk.out")), Context: flags})
 	for _, env := range []string{"dev", "prod"} {
 		cfg, err := ParseConfig(ctx, env)
 		if err != nil {
@@ -322,20 +326,23 @@ func TestSixRoutesOneFunction(t *testing.T) {
 }
 
 // TestHandlerPolicyIsExact: the handler's role allows exactly what it calls.
+// Each statement's actions are sorted: cdk.json sets the feature flag
+// @aws-cdk/aws-iam:minimizePolicies, which sorts them (and would merge
+// statements that differ only in their actions; these differ in resources).
 func TestHandlerPolicyIsExact(t *testing.T) {
 	each(t, func(t *testing.T, s *synthesized) {
 		conn, msgs := s.logicalID(cfnOf(s.stack.Data.Connections)), s.logicalID(cfnOf(s.stack.Data.Messages))
 		logs, api := s.logicalID(cfnOf(s.stack.Compute.LogGroup)), s.logicalID(cfnOf(s.stack.API.Api))
 		want := []any{
 			map[string]any{"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": []any{"logs:CreateLogStream", "logs:PutLogEvents"}, "Resource": arnOf(logs)},
-			map[string]any{"Effect": "Allow", "Action": []any{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "Resource": "*"},
+			map[string]any{"Effect": "Allow", "Action": []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}, "Resource": "*"},
 			map[string]any{"Sid": "ConnectionsTable", "Effect": "Allow", "Resource": arnOf(conn),
-				"Action": []any{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}},
+				"Action": []any{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
 			map[string]any{"Sid": "ConnectionsIndexbyRoom", "Effect": "Allow", "Action": "dynamodb:Query",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{arnOf(conn), "/index/" + contract.RoomIndex}}}},
 			map[string]any{"Sid": "ConnectionsIndexbyAccount", "Effect": "Allow", "Action": "dynamodb:Query",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{arnOf(conn), "/index/" + contract.AccountIndex}}}},
-			map[string]any{"Sid": "MessagesTable", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}, "Resource": arnOf(msgs)},
+			map[string]any{"Sid": "MessagesTable", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}, "Resource": arnOf(msgs)},
 			map[string]any{"Sid": "PostToConnection", "Effect": "Allow", "Action": "execute-api:ManageConnections",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":execute-api:", ref("AWS::Region"), ":",
 					ref("AWS::AccountId"), ":", ref(api), "/" + s.cfg.StageName + "/POST/@connections/*"}}}},
