@@ -7,7 +7,7 @@ export GOFLAGS := -buildvcs=false
 # once through the module proxy when the go on PATH is older).
 export GOTOOLCHAIN ?= auto
 
-.PHONY: dev test build lint lint-infra deps synth bootstrap deploy diff smoke bench fuzz clean
+.PHONY: dev test build lint lint-infra deps synth bootstrap deploy diff preflight smoke bench fuzz clean
 
 ## dev: run the whole chat locally (local API Gateway stand-in, dynalite, the local sign-in issuer), no AWS account
 dev: deps
@@ -40,6 +40,10 @@ bench: deps
 ## fuzz: a short fixed-count run of every fuzz target (about 10 s each)
 fuzz:
 	@scripts/fuzz.sh
+
+## preflight [ENV=dev|prod]: with your AWS credentials, one table of what a deploy of ENV needs (make deploy runs it first)
+preflight:
+	@scripts/preflight.sh $(ENV)
 
 ## synth | bootstrap | diff | deploy [ENV=dev|prod]: the CDK app (synth does every environment)
 ## deploy [APPROVAL=broadening|never|any-change]: never for pipelines (no terminal to confirm IAM broadening);

@@ -6,7 +6,7 @@
 #                            DIR/cdk.out, with this checkout's CLI (scripts/pr-summary.sh)
 #   cdk.sh bootstrap ENV     prepares ENV's account and region for deploys (once)
 #   cdk.sh diff ENV          compares one environment's stack with what is deployed
-#   cdk.sh deploy ENV        deploys one environment's stack (needs AWS credentials), then has
+#   cdk.sh deploy ENV        checks ENV (scripts/preflight.sh), deploys its stack, then has
 #                            Amplify build its page when the page lacks the deployed WebSocket URL
 #                            (scripts/frontend-release.sh), then smoke-tests it (scripts/smoke.sh;
 #                            SMOKE=0: not)
@@ -24,6 +24,15 @@ export CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=1
 export GOFLAGS=-buildvcs=false
 scripts/deps.sh # installs the pinned CLI with the rest of the root lockfile
 cdk=("$PWD/node_modules/.bin/cdk" --no-notices)
+
+# Every command that talks to AWS first says, in one line, when there are no
+# credentials (synth and synth-tree need none).
+case "$cmd" in
+  bootstrap | diff | deploy)
+    . scripts/lib/aws-credentials.sh
+    need_credentials "cdk.sh $cmd"
+    ;;
+esac
 
 synth() {
   # No credentials are needed: do not let the SDK probe the EC2 metadata service.
@@ -53,16 +62,10 @@ case "$cmd" in
       broadening | never | any-change) ;;
       *) echo "cdk.sh: APPROVAL=$approval: want broadening (the default), never or any-change" >&2; exit 2 ;;
     esac
-    # The repository's cdk.json ships example values; refuse to deploy them.
-    node -e '
-      const [env] = process.argv.slice(1);
-      const c = require("./cdk.json").context.groupchat[env] || {};
-      const bad = Object.entries({ amplifyRepository: /\/groupchat\/groupchat$/, alarmEmail: /@example\.com$/ })
-        .filter(([k, re]) => re.test(c[k] || "")).map(([k]) => k);
-      if (bad.length) {
-        console.error(`cdk.sh: in cdk.json, ${bad.map((k) => env + "." + k).join(" and ")} still has the example value; set yours before deploying`);
-        process.exit(1);
-      }' "$env"
+    # What the deploy depends on outside the repository (credentials, the
+    # bootstrap, API Gateway's logging role, the token, the branch, cdk.json's
+    # example values, quotas): checked before CloudFormation creates anything.
+    scripts/preflight.sh "$env"
     stack="GroupChat-$env"
     outputs="cdk.out/$stack.outputs.json"
     rm -f "$outputs"

@@ -2,7 +2,8 @@
 # Tests of the deploy scripts and workflows, offline and in seconds: the pinned
 # CDK CLI behind `npx cdk`, make deploy's approval level, the Amplify build a
 # deploy starts (a fake CLI records its arguments), the smoke test it ends with, the deploy workflow's
-# triggers, and the pull-request summary on two small hand-made assemblies.
+# triggers, the pull-request summary on two small hand-made assemblies, and
+# (scripts/test-deploy.sh) the documented path from an empty AWS account.
 # The YAML checks use the .venv that scripts/test-infra.sh creates (PyYAML
 # comes with cfn-lint), so scripts/test.sh runs this after it.
 set -euo pipefail
@@ -36,8 +37,9 @@ echo "--- make deploy: approval level and the Amplify build"
 # A copy of the scripts beside a fake CDK CLI at the path cdk.sh runs, with
 # the root lockfile's install stamp so deps.sh installs nothing.
 tree="$tmp/tree"
-mkdir -p "$tree/scripts" "$tree/node_modules/.bin" "$tmp/bin" "$tmp/fakeaws"
-cp scripts/cdk.sh scripts/deps.sh scripts/frontend-release.sh "$tree/scripts/"
+mkdir -p "$tree/scripts/lib" "$tree/node_modules/.bin" "$tmp/bin" "$tmp/fakeaws"
+cp scripts/cdk.sh scripts/deps.sh scripts/frontend-release.sh scripts/preflight.sh scripts/preflight-defaults.json "$tree/scripts/"
+cp scripts/lib/aws-credentials.sh "$tree/scripts/lib/"
 cp package-lock.json "$tree/"
 touch "$tree/node_modules/.package-lock.json"
 echo '{"app":"false","context":{"groupchat":{"dev":{"amplifyRepository":"https://github.com/someone/chat"}}}}' >"$tree/cdk.json"
@@ -71,8 +73,13 @@ while [ \$# -gt 0 ]; do
   shift
 done
 EOF
+# The fake AWS CLI records the Amplify calls; the preflight's go to
+# scripts/fakes/aws, an account ready for the deploy.
+scripts/fakes/ready-account "$tmp/account"
+export FAKE_AWS="$tmp/account"
 cat >"$tmp/fakeaws/aws" <<EOF
 #!/usr/bin/env bash
+[ "\$1" = amplify ] || FAKE_AWS="$tmp/account" exec "$root/scripts/fakes/aws" "\$@"
 echo "\$*" >>"$tmp/aws.args"
 [ -z "\${AWS_FAILS:-}" ] || { echo "An error occurred (LimitExceededException)" >&2; exit 254; }
 echo 7
@@ -84,7 +91,8 @@ echo "\$*" >>"$tmp/smoke.args"
 EOF
 chmod +x "$tree/node_modules/.bin/cdk" "$tmp/fakeaws/aws" "$tree/scripts/smoke.sh"
 # A PATH with only what the scripts run, so an installed AWS CLI cannot answer.
-for c in bash env node dirname basename ls xargs tr rm cp mkdir cat; do ln -s "$(command -v "$c")" "$tmp/bin/$c"; done
+for c in bash env node dirname basename ls xargs tr rm cp mkdir cat grep head cut awk mktemp timeout wc sed; do ln -s "$(command -v "$c")" "$tmp/bin/$c"; done
+cp scripts/fakes/git "$tmp/fakeaws/git"
 nocli="$tmp/bin"
 withcli="$tmp/fakeaws:$tmp/bin"
 want_start="amplify start-job --region eu-west-1 --app-id d1abc --branch-name feature/dev --job-type RELEASE"
@@ -248,6 +256,9 @@ else
   fail "pr-summary.sh failed:"
   cat "$tmp/summary.err" >&2
 fi
+
+echo "--- the deploy path from an empty account, and make preflight (scripts/test-deploy.sh)"
+scripts/test-deploy.sh || failures=$((failures + 1))
 
 if [ "$failures" -gt 0 ]; then
   echo "test-scripts: $failures failed" >&2

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Checks, with the AWS CLI and your credentials, what deploying ENV depends on
+# outside this repository, and prints one table: every failing line says how
+# to fix it. `make preflight ENV=…`; `make deploy` runs it first and stops on a
+# failure, before CloudFormation creates anything (a failed first deploy of a
+# stack with deletion protection ends in ROLLBACK_FAILED; docs/deploy.md).
+#   preflight.sh ENV
+# Checks: credentials; the account and region the stack will use; the stack's
+# state; the CDK bootstrap and its version; API Gateway's account-level
+# CloudWatch role (set, or created by this stack; another environment that
+# manages it must deploy first); the GitHub token secret; the Amplify branch
+# in the repository (git ls-remote); cdk.json's example values; Lambda's
+# concurrency and API Gateway's throttle against the environment's settings.
+# A check your credentials may not make (AccessDenied) is a warning.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+env="${1:?usage: preflight.sh ENV}"
+. scripts/lib/aws-credentials.sh
+need_credentials "preflight"
+
+# The CDK's bootstrap version the synthesized templates require (their
+# CheckBootstrapVersion rule; scripts/test-deploy.sh checks it against one).
+min_bootstrap=6
+# Lambda keeps this much of the account's concurrency unreserved.
+min_unreserved=100
+
+# One line per fact: key TAB value, from cdk.json over the stack's defaults
+# (scripts/preflight-defaults.json; infra/stack's tests hold it to Defaults).
+cfg="$(node - "$env" <<'EOF'
+const fs = require('fs');
+const [env] = process.argv.slice(2);
+const all = (JSON.parse(fs.readFileSync('cdk.json', 'utf8')).context || {}).groupchat || {};
+const defaults = JSON.parse(fs.readFileSync('scripts/preflight-defaults.json', 'utf8'));
+if (!all[env]) {
+  console.error(`preflight: unknown environment ${env}: cdk.json defines ${Object.keys(all).sort().join(', ')}`);
+  process.exit(2);
+}
+const c = { ...defaults, ...all[env] };
+const out = {
+  stack: `GroupChat-${env}`, account: c.account || '', region: c.region || '',
+  manages: String(!!c.manageApiGatewayAccountRole), secret: c.githubTokenSecretName,
+  repository: c.amplifyRepository || '', branch: c.amplifyBranch, alarmEmail: c.alarmEmail || '',
+  reserved: String(c.reservedConcurrency), rate: String(c.throttleRateLimit), burst: String(c.throttleBurstLimit),
+  qualifier: (JSON.parse(fs.readFileSync('cdk.json', 'utf8')).context || {})['@aws-cdk/core:bootstrapQualifier'] || 'hnb659fds',
+  // The other environments that manage API Gateway's role: name account region.
+  owners: Object.entries(all).filter(([n, e]) => n !== env && e.manageApiGatewayAccountRole)
+    .map(([n, e]) => `${n}:${e.account || ''}:${e.region || ''}`).join(' '),
+};
+for (const [k, v] of Object.entries(out)) console.log(`${k}\t${String(v).replace(/[\t\n]/g, ' ')}`);
+EOF
+)"
+declare -A c
+while IFS=$'\t' read -r k v; do c[$k]="$v"; done <<<"$cfg"
+
+failed=0 warned=0
+row() { # STATUS CHECK DETAIL
+  printf '%-5s %-26s %s\n' "$1" "$2" "$3"
+  case "$1" in FAIL) failed=$((failed + 1)) ;; warn) warned=$((warned + 1)) ;; esac
+}
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+# q ARGS: the AWS CLI in the stack's region, text output; its error in $tmp/err.
+q() { aws --region "$region" --output text "$@" 2>"$tmp/err"; }
+err1() { grep -v '^[[:space:]]*$' "$tmp/err" | head -n 1 | cut -c1-160; }
+denied() { grep -qE 'AccessDenied|UnauthorizedOperation|not authorized' "$tmp/err"; }
+
+echo "preflight ${c[stack]} (make preflight ENV=$env)"
+printf '%-5s %-26s %s\n' "" "check" "result"
+
+# Credentials, account and region: the account the CLI's credentials belong
+# to; the region of cdk.json, else the one the CDK CLI takes (AWS_REGION,
+# AWS_DEFAULT_REGION, the profile's, else us-east-1).
+read -r caller arn <<<"$(aws sts get-caller-identity --query '[Account,Arn]' --output text)"
+row ok "credentials" "$arn"
+region="${c[region]}" from="cdk.json"
+if [ -z "$region" ]; then
+  if [ -n "${AWS_REGION:-}" ]; then region="$AWS_REGION" from="AWS_REGION"
+  elif [ -n "${AWS_DEFAULT_REGION:-}" ]; then region="$AWS_DEFAULT_REGION" from="AWS_DEFAULT_REGION"
+  elif region="$(aws configure get region 2>/dev/null)" && [ -n "$region" ]; then from="your AWS profile"
+  else region="us-east-1" from="the CDK's default: set AWS_REGION or groupchat.$env.region for another"
+  fi
+fi
+if [ -n "${c[account]}" ] && [ "${c[account]}" != "$caller" ]; then
+  row FAIL "account and region" "cdk.json puts ${c[stack]} in account ${c[account]}, your credentials are for $caller: use a profile of ${c[account]} (export AWS_PROFILE=NAME)"
+else
+  row ok "account and region" "$caller, $region (region from $from)"
+fi
+
+# The stack's state: one a failed create left behind must be deleted first.
+if status="$(q cloudformation describe-stacks --stack-name "${c[stack]}" --query 'Stacks[0].StackStatus')"; then
+  case "$status" in
+    ROLLBACK_FAILED | ROLLBACK_COMPLETE | DELETE_FAILED)
+      row FAIL "stack" "${c[stack]} is $status after a failed first deploy: delete it before deploying again (docs/deploy.md, \"If the first deploy fails\")" ;;
+    *_IN_PROGRESS) row FAIL "stack" "${c[stack]} is $status: wait for it to end (aws cloudformation describe-stacks --stack-name ${c[stack]})" ;;
+    UPDATE_ROLLBACK_FAILED) row FAIL "stack" "${c[stack]} is UPDATE_ROLLBACK_FAILED: aws cloudformation continue-update-rollback --stack-name ${c[stack]}, then deploy again" ;;
+    *) row ok "stack" "${c[stack]} exists ($status): this deploy updates it" ;;
+  esac
+elif grep -q 'does not exist' "$tmp/err"; then
+  row ok "stack" "${c[stack]} does not exist yet: this deploy creates it"
+elif denied; then
+  row warn "stack" "not checked: your credentials may not describe stacks ($(err1))"
+else
+  row FAIL "stack" "cloudformation describe-stacks failed: $(err1)"
+fi
+
+# The CDK bootstrap: the version the bootstrap stack writes to SSM.
+param="/cdk-bootstrap/${c[qualifier]}/version"
+if version="$(q ssm get-parameter --name "$param" --query Parameter.Value)"; then
+  if [ "$version" -ge "$min_bootstrap" ] 2>/dev/null; then
+    row ok "CDK bootstrap" "version $version (at least $min_bootstrap)"
+  else
+    row FAIL "CDK bootstrap" "version $version, older than the $min_bootstrap the templates require: make bootstrap ENV=$env (updates the CDKToolkit stack)"
+  fi
+elif grep -q ParameterNotFound "$tmp/err"; then
+  row FAIL "CDK bootstrap" "account $caller, region $region is not bootstrapped (no SSM parameter $param): make bootstrap ENV=$env"
+elif denied; then
+  row warn "CDK bootstrap" "not checked: your credentials may not read SSM parameter $param ($(err1))"
+else
+  row FAIL "CDK bootstrap" "ssm get-parameter $param failed: $(err1)"
+fi
+
+# API Gateway's account-level CloudWatch role, and its account throttle.
+rate_limit="" burst_limit=""
+if account="$(q apigateway get-account --query '[cloudwatchRoleArn,throttleSettings.rateLimit,throttleSettings.burstLimit]')"; then
+  read -r role rate_limit burst_limit <<<"$account"
+  [ "$role" != None ] || role=""
+  owner=""
+  for o in ${c[owners]}; do
+    IFS=: read -r name oacct oregion <<<"$o"
+    if [ "${oacct:-$caller}" = "$caller" ] && [ "${oregion:-$region}" = "$region" ]; then owner="$name"; fi
+  done
+  if [ "${c[manages]}" = true ]; then
+    if [ -n "$role" ]; then
+      row ok "API Gateway logging role" "set ($role); ${c[stack]} manages it and points it at its own role"
+    else
+      row ok "API Gateway logging role" "not set yet: ${c[stack]} creates it (manageApiGatewayAccountRole)"
+    fi
+  elif [ -n "$role" ]; then
+    row ok "API Gateway logging role" "set: $role"
+  elif [ -n "$owner" ]; then
+    row FAIL "API Gateway logging role" "not set in $caller/$region, and groupchat.$owner manages it: make deploy ENV=$owner first (the stage logs, and API Gateway refuses a logging stage until the role is set)"
+  else
+    row FAIL "API Gateway logging role" "not set in $caller/$region, and no environment manages it: add \"manageApiGatewayAccountRole\": true to groupchat.$env in cdk.json (docs/deploy.md, \"API Gateway's account-level CloudWatch role\")"
+  fi
+elif denied; then
+  row warn "API Gateway logging role" "not checked: your credentials may not read API Gateway's account settings ($(err1))"
+else
+  row FAIL "API Gateway logging role" "apigateway get-account failed: $(err1)"
+fi
+
+# The GitHub token: CloudFormation resolves the secret when it creates the
+# Amplify app. Its length only, never its value.
+if length="$(q secretsmanager get-secret-value --secret-id "${c[secret]}" --query 'length(SecretString)')"; then
+  if [ "$length" -gt 0 ] 2>/dev/null; then
+    row ok "GitHub token secret" "${c[secret]} is readable"
+  else
+    row FAIL "GitHub token secret" "${c[secret]} holds no text: aws secretsmanager put-secret-value --region $region --secret-id ${c[secret]} --secret-string 'github_pat_…'"
+  fi
+elif grep -q ResourceNotFoundException "$tmp/err"; then
+  row FAIL "GitHub token secret" "${c[secret]} does not exist in $region: aws secretsmanager create-secret --region $region --name ${c[secret]} --secret-string 'github_pat_…' (docs/deploy.md, \"GitHub access\")"
+elif denied; then
+  row warn "GitHub token secret" "not checked: your credentials may not read ${c[secret]} ($(err1))"
+else
+  row FAIL "GitHub token secret" "${c[secret]}: $(err1)"
+fi
+
+# The branch Amplify builds, in the repository (public: no token needed).
+if heads="$(GIT_TERMINAL_PROMPT=0 timeout 30 git ls-remote --heads -- "${c[repository]}" "refs/heads/${c[branch]}" 2>"$tmp/err")"; then
+  if [ -n "$heads" ]; then
+    row ok "Amplify branch" "${c[repository]} has branch ${c[branch]}"
+  else
+    row FAIL "Amplify branch" "${c[repository]} has no branch ${c[branch]}: push one (git push origin main:${c[branch]}) or set groupchat.$env.amplifyBranch"
+  fi
+else
+  row warn "Amplify branch" "could not list ${c[repository]}'s branches (private, or no network): make sure branch ${c[branch]} exists"
+fi
+
+# cdk.json's example values (infra/stack/examples.go).
+examples=()
+if [ "$(printf '%s' "${c[repository]%.git}" | tr '[:upper:]' '[:lower:]')" = "https://github.com/groupchat/groupchat" ]; then
+  examples+=("groupchat.$env.amplifyRepository (${c[repository]}): your fork's https URL")
+fi
+if printf '%s' "${c[alarmEmail]}" | grep -qiE '@example\.(com|net|org)$'; then
+  examples+=("groupchat.$env.alarmEmail (${c[alarmEmail]}): an address that reads the alarms")
+fi
+if [ "${#examples[@]}" -gt 0 ]; then
+  row FAIL "cdk.json values" "still the example: $(printf '%s; ' "${examples[@]}")set them in cdk.json"
+else
+  row ok "cdk.json values" "amplifyRepository ${c[repository]}${c[alarmEmail]:+, alarmEmail ${c[alarmEmail]}}"
+fi
+
+# Lambda: a reservation must leave the account 100 unreserved; a new
+# account's limit of 10 throttles a busy room.
+if limits="$(q lambda get-account-settings --query '[AccountLimit.ConcurrentExecutions,AccountLimit.UnreservedConcurrentExecutions]')"; then
+  read -r limit unreserved <<<"$limits"
+  increase="aws service-quotas request-service-quota-increase --region $region --service-code lambda --quota-code L-B99A9384 --desired-value 1000"
+  if [ "${c[reserved]}" -gt 0 ] && [ $((unreserved - c[reserved])) -lt "$min_unreserved" ]; then
+    row FAIL "Lambda concurrency" "reservedConcurrency ${c[reserved]} would leave $((unreserved - c[reserved])) of the account's $unreserved unreserved, below Lambda's minimum $min_unreserved: lower it (0: none) or raise the limit: $increase"
+  elif [ "$limit" -lt "$min_unreserved" ]; then
+    row warn "Lambda concurrency" "the account's limit is $limit (a new account's): a busy room will be throttled; raise it: $increase"
+  else
+    row ok "Lambda concurrency" "account limit $limit, $unreserved unreserved, reservedConcurrency ${c[reserved]}"
+  fi
+elif denied; then
+  row warn "Lambda concurrency" "not checked: your credentials may not read Lambda's account settings ($(err1))"
+else
+  row FAIL "Lambda concurrency" "lambda get-account-settings failed: $(err1)"
+fi
+
+# API Gateway: the stage's throttle above the account's is capped by it.
+if [ -n "$rate_limit" ] && [ "$rate_limit" != None ]; then
+  if awk -v s="${c[rate]}" -v a="$rate_limit" -v sb="${c[burst]}" -v ab="$burst_limit" 'BEGIN { exit !(s + 0 > a + 0 || sb + 0 > ab + 0) }'; then
+    row warn "API Gateway throttle" "the stage allows ${c[rate]}/s, burst ${c[burst]}, above the account's ${rate_limit}/s, burst $burst_limit, which applies first: lower throttleRateLimit/throttleBurstLimit, or ask for more (Service Quotas, Amazon API Gateway, \"Throttle rate\")"
+  else
+    row ok "API Gateway throttle" "stage ${c[rate]}/s, burst ${c[burst]}, within the account's ${rate_limit}/s, burst $burst_limit"
+  fi
+fi
+
+if [ "$failed" -gt 0 ]; then
+  echo "preflight: $failed check(s) failed: fix them, then make preflight ENV=$env again"
+  exit 1
+fi
+if [ "$warned" -gt 0 ]; then
+  echo "preflight: ready to deploy ${c[stack]} ($warned warning(s) above)"
+else
+  echo "preflight: ready to deploy ${c[stack]}"
+fi
