@@ -31,6 +31,11 @@ func (a Account) members(room string, now time.Time) []Member {
 // is announced. The update also returns the account's name: a rename that
 // landed after the name was read renames the record now.
 func (inv *invocation) joinDevice(ctx context.Context, c Connection) events.APIGatewayProxyResponse {
+	// The joined's ts, taken before the device is added: a rename that
+	// lists the device (and so stamps its renamed after the device was
+	// added) is later, and its release of the old name wins on every page
+	// over a joined that still carries it.
+	ts := inv.opt.Now()
 	a, err := inv.store.AddDevice(ctx, c.AccountID, Device{ConnID: c.ID, Room: c.Room, ExpiresAt: c.ExpiresAt})
 	if err != nil {
 		inv.log.Error("add the device to the account", "error", err)
@@ -58,9 +63,9 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection) events.APIG
 		c.Name = a.Name
 	}
 	// The room's count is of records: each connection counts.
-	now := inv.opt.Now() // after the device was added: the frame's ts
+	now := inv.opt.Now()
 	if rc, ok := inv.counted(c.Room, 1); ok && len(a.In(c.Room, c.ID, now)) == 0 {
-		inv.announce(c.Room, rc, presenceFrame{Type: KindJoined, Room: c.Room, Name: c.Name, TS: millis(now),
+		inv.announce(c.Room, rc, presenceFrame{Type: KindJoined, Room: c.Room, Name: c.Name, TS: millis(ts),
 			Account: c.AccountID, V: a.DeviceVersion}, c.ID)
 	} else if ok {
 		inv.recount(c.Room, rc, now, c.ID) // another device of someone in the room: counted, not named
@@ -92,8 +97,12 @@ func (inv *invocation) leaveDevice(ctx context.Context, c Connection) (last bool
 // announces again (a "left" twice is harmless, none is not). The delete
 // logs her end (the mark's: left), whichever removal makes it.
 func (inv *invocation) disconnectAccount(ctx context.Context, c Connection, mine bool) {
-	last, v := inv.leaveDevice(ctx, c)
+	// The left's ts, taken right after the record was marked and before the
+	// device is: a rename that skipped the marked record releases its name
+	// later, and whoever takes that name then is later still, so this left
+	// of the old name does not drop them from any page.
 	now := inv.opt.Now()
+	last, v := inv.leaveDevice(ctx, c)
 	if mine {
 		inv.m.add(&inv.m.accepted, 1)
 		inv.log.Info("disconnected", "room", c.Room, "accountId", c.AccountID)
