@@ -24,12 +24,14 @@ min_bootstrap=6
 # Lambda keeps this much of the account's concurrency unreserved.
 min_unreserved=100
 
-# One line per fact: key TAB value, from cdk.json over the stack's defaults
-# (scripts/preflight-defaults.json; infra/stack's tests hold it to Defaults).
+# The facts the checks need, from cdk.json over the stack's defaults
+# (scripts/preflight-defaults.json; infra/stack's tests hold it to Defaults),
+# as shell assignments c_KEY='VALUE' (plain variables: macOS ships bash 3.2).
 cfg="$(node - "$env" <<'EOF'
 const fs = require('fs');
 const [env] = process.argv.slice(2);
-const all = (JSON.parse(fs.readFileSync('cdk.json', 'utf8')).context || {}).groupchat || {};
+const context = JSON.parse(fs.readFileSync('cdk.json', 'utf8')).context || {};
+const all = context.groupchat || {};
 const defaults = JSON.parse(fs.readFileSync('scripts/preflight-defaults.json', 'utf8'));
 if (!all[env]) {
   console.error(`preflight: unknown environment ${env}: cdk.json defines ${Object.keys(all).sort().join(', ')}`);
@@ -41,16 +43,15 @@ const out = {
   manages: String(!!c.manageApiGatewayAccountRole), secret: c.githubTokenSecretName,
   repository: c.amplifyRepository || '', branch: c.amplifyBranch, alarmEmail: c.alarmEmail || '',
   reserved: String(c.reservedConcurrency), rate: String(c.throttleRateLimit), burst: String(c.throttleBurstLimit),
-  qualifier: (JSON.parse(fs.readFileSync('cdk.json', 'utf8')).context || {})['@aws-cdk/core:bootstrapQualifier'] || 'hnb659fds',
-  // The other environments that manage API Gateway's role: name account region.
+  qualifier: context['@aws-cdk/core:bootstrapQualifier'] || 'hnb659fds',
+  // The other environments that manage API Gateway's role: name:account:region.
   owners: Object.entries(all).filter(([n, e]) => n !== env && e.manageApiGatewayAccountRole)
     .map(([n, e]) => `${n}:${e.account || ''}:${e.region || ''}`).join(' '),
 };
-for (const [k, v] of Object.entries(out)) console.log(`${k}\t${String(v).replace(/[\t\n]/g, ' ')}`);
+for (const [k, v] of Object.entries(out)) console.log(`c_${k}='${String(v).replace(/'/g, "'\\''")}'`);
 EOF
 )"
-declare -A c
-while IFS=$'\t' read -r k v; do c[$k]="$v"; done <<<"$cfg"
+eval "$cfg"
 
 failed=0 warned=0
 row() { # STATUS CHECK DETAIL
@@ -64,7 +65,7 @@ q() { aws --region "$region" --output text "$@" 2>"$tmp/err"; }
 err1() { grep -v '^[[:space:]]*$' "$tmp/err" | head -n 1 | cut -c1-160; }
 denied() { grep -qE 'AccessDenied|UnauthorizedOperation|not authorized' "$tmp/err"; }
 
-echo "preflight ${c[stack]} (make preflight ENV=$env)"
+echo "preflight ${c_stack} (make preflight ENV=$env)"
 printf '%-5s %-26s %s\n' "" "check" "result"
 
 # Credentials, account and region: the account the CLI's credentials belong
@@ -72,7 +73,7 @@ printf '%-5s %-26s %s\n' "" "check" "result"
 # AWS_DEFAULT_REGION, the profile's, else us-east-1).
 read -r caller arn <<<"$(aws sts get-caller-identity --query '[Account,Arn]' --output text)"
 row ok "credentials" "$arn"
-region="${c[region]}" from="cdk.json"
+region="${c_region}" from="cdk.json"
 if [ -z "$region" ]; then
   if [ -n "${AWS_REGION:-}" ]; then region="$AWS_REGION" from="AWS_REGION"
   elif [ -n "${AWS_DEFAULT_REGION:-}" ]; then region="$AWS_DEFAULT_REGION" from="AWS_DEFAULT_REGION"
@@ -80,23 +81,23 @@ if [ -z "$region" ]; then
   else region="us-east-1" from="the CDK's default: set AWS_REGION or groupchat.$env.region for another"
   fi
 fi
-if [ -n "${c[account]}" ] && [ "${c[account]}" != "$caller" ]; then
-  row FAIL "account and region" "cdk.json puts ${c[stack]} in account ${c[account]}, your credentials are for $caller: use a profile of ${c[account]} (export AWS_PROFILE=NAME)"
+if [ -n "${c_account}" ] && [ "${c_account}" != "$caller" ]; then
+  row FAIL "account and region" "cdk.json puts ${c_stack} in account ${c_account}, your credentials are for $caller: use a profile of ${c_account} (export AWS_PROFILE=NAME)"
 else
   row ok "account and region" "$caller, $region (region from $from)"
 fi
 
 # The stack's state: one a failed create left behind must be deleted first.
-if status="$(q cloudformation describe-stacks --stack-name "${c[stack]}" --query 'Stacks[0].StackStatus')"; then
+if status="$(q cloudformation describe-stacks --stack-name "${c_stack}" --query 'Stacks[0].StackStatus')"; then
   case "$status" in
     ROLLBACK_FAILED | ROLLBACK_COMPLETE | DELETE_FAILED)
-      row FAIL "stack" "${c[stack]} is $status after a failed first deploy: delete it before deploying again (docs/deploy.md, \"If the first deploy fails\")" ;;
-    *_IN_PROGRESS) row FAIL "stack" "${c[stack]} is $status: wait for it to end (aws cloudformation describe-stacks --stack-name ${c[stack]})" ;;
-    UPDATE_ROLLBACK_FAILED) row FAIL "stack" "${c[stack]} is UPDATE_ROLLBACK_FAILED: aws cloudformation continue-update-rollback --stack-name ${c[stack]}, then deploy again" ;;
-    *) row ok "stack" "${c[stack]} exists ($status): this deploy updates it" ;;
+      row FAIL "stack" "${c_stack} is $status after a failed first deploy: delete it before deploying again (docs/deploy.md, \"If the first deploy fails\")" ;;
+    *_IN_PROGRESS) row FAIL "stack" "${c_stack} is $status: wait for it to end (aws cloudformation describe-stacks --stack-name ${c_stack})" ;;
+    UPDATE_ROLLBACK_FAILED) row FAIL "stack" "${c_stack} is UPDATE_ROLLBACK_FAILED: aws cloudformation continue-update-rollback --stack-name ${c_stack}, then deploy again" ;;
+    *) row ok "stack" "${c_stack} exists ($status): this deploy updates it" ;;
   esac
 elif grep -q 'does not exist' "$tmp/err"; then
-  row ok "stack" "${c[stack]} does not exist yet: this deploy creates it"
+  row ok "stack" "${c_stack} does not exist yet: this deploy creates it"
 elif denied; then
   row warn "stack" "not checked: your credentials may not describe stacks ($(err1))"
 else
@@ -104,7 +105,7 @@ else
 fi
 
 # The CDK bootstrap: the version the bootstrap stack writes to SSM.
-param="/cdk-bootstrap/${c[qualifier]}/version"
+param="/cdk-bootstrap/${c_qualifier}/version"
 if version="$(q ssm get-parameter --name "$param" --query Parameter.Value)"; then
   if [ "$version" -ge "$min_bootstrap" ] 2>/dev/null; then
     row ok "CDK bootstrap" "version $version (at least $min_bootstrap)"
@@ -125,15 +126,15 @@ if account="$(q apigateway get-account --query '[cloudwatchRoleArn,throttleSetti
   read -r role rate_limit burst_limit <<<"$account"
   [ "$role" != None ] || role=""
   owner=""
-  for o in ${c[owners]}; do
+  for o in ${c_owners}; do
     IFS=: read -r name oacct oregion <<<"$o"
     if [ "${oacct:-$caller}" = "$caller" ] && [ "${oregion:-$region}" = "$region" ]; then owner="$name"; fi
   done
-  if [ "${c[manages]}" = true ]; then
+  if [ "${c_manages}" = true ]; then
     if [ -n "$role" ]; then
-      row ok "API Gateway logging role" "set ($role); ${c[stack]} manages it and points it at its own role"
+      row ok "API Gateway logging role" "set ($role); ${c_stack} manages it and points it at its own role"
     else
-      row ok "API Gateway logging role" "not set yet: ${c[stack]} creates it (manageApiGatewayAccountRole)"
+      row ok "API Gateway logging role" "not set yet: ${c_stack} creates it (manageApiGatewayAccountRole)"
     fi
   elif [ -n "$role" ]; then
     row ok "API Gateway logging role" "set: $role"
@@ -150,43 +151,45 @@ fi
 
 # The GitHub token: CloudFormation resolves the secret when it creates the
 # Amplify app. Its length only, never its value.
-if length="$(q secretsmanager get-secret-value --secret-id "${c[secret]}" --query 'length(SecretString)')"; then
+if length="$(q secretsmanager get-secret-value --secret-id "${c_secret}" --query 'length(SecretString)')"; then
   if [ "$length" -gt 0 ] 2>/dev/null; then
-    row ok "GitHub token secret" "${c[secret]} is readable"
+    row ok "GitHub token secret" "${c_secret} is readable"
   else
-    row FAIL "GitHub token secret" "${c[secret]} holds no text: aws secretsmanager put-secret-value --region $region --secret-id ${c[secret]} --secret-string 'github_pat_…'"
+    row FAIL "GitHub token secret" "${c_secret} holds no text: aws secretsmanager put-secret-value --region $region --secret-id ${c_secret} --secret-string 'github_pat_…'"
   fi
 elif grep -q ResourceNotFoundException "$tmp/err"; then
-  row FAIL "GitHub token secret" "${c[secret]} does not exist in $region: aws secretsmanager create-secret --region $region --name ${c[secret]} --secret-string 'github_pat_…' (docs/deploy.md, \"GitHub access\")"
+  row FAIL "GitHub token secret" "${c_secret} does not exist in $region: aws secretsmanager create-secret --region $region --name ${c_secret} --secret-string 'github_pat_…' (docs/deploy.md, \"GitHub access\")"
 elif denied; then
-  row warn "GitHub token secret" "not checked: your credentials may not read ${c[secret]} ($(err1))"
+  row warn "GitHub token secret" "not checked: your credentials may not read ${c_secret} ($(err1))"
 else
-  row FAIL "GitHub token secret" "${c[secret]}: $(err1)"
+  row FAIL "GitHub token secret" "${c_secret}: $(err1)"
 fi
 
 # The branch Amplify builds, in the repository (public: no token needed).
-if heads="$(GIT_TERMINAL_PROMPT=0 timeout 30 git ls-remote --heads -- "${c[repository]}" "refs/heads/${c[branch]}" 2>"$tmp/err")"; then
+limit_time=()
+if command -v timeout >/dev/null; then limit_time=(timeout 30); fi # not on macOS
+if heads="$(GIT_TERMINAL_PROMPT=0 ${limit_time[@]+"${limit_time[@]}"} git ls-remote --heads -- "${c_repository}" "refs/heads/${c_branch}" 2>"$tmp/err")"; then
   if [ -n "$heads" ]; then
-    row ok "Amplify branch" "${c[repository]} has branch ${c[branch]}"
+    row ok "Amplify branch" "${c_repository} has branch ${c_branch}"
   else
-    row FAIL "Amplify branch" "${c[repository]} has no branch ${c[branch]}: push one (git push origin main:${c[branch]}) or set groupchat.$env.amplifyBranch"
+    row FAIL "Amplify branch" "${c_repository} has no branch ${c_branch}: push one (git push origin main:${c_branch}) or set groupchat.$env.amplifyBranch"
   fi
 else
-  row warn "Amplify branch" "could not list ${c[repository]}'s branches (private, or no network): make sure branch ${c[branch]} exists"
+  row warn "Amplify branch" "could not list ${c_repository}'s branches (private, or no network): make sure branch ${c_branch} exists"
 fi
 
 # cdk.json's example values (infra/stack/examples.go).
 examples=()
-if [ "$(printf '%s' "${c[repository]%.git}" | tr '[:upper:]' '[:lower:]')" = "https://github.com/groupchat/groupchat" ]; then
-  examples+=("groupchat.$env.amplifyRepository (${c[repository]}): your fork's https URL")
+if [ "$(printf '%s' "${c_repository%.git}" | tr '[:upper:]' '[:lower:]')" = "https://github.com/groupchat/groupchat" ]; then
+  examples+=("groupchat.$env.amplifyRepository (${c_repository}): your fork's https URL")
 fi
-if printf '%s' "${c[alarmEmail]}" | grep -qiE '@example\.(com|net|org)$'; then
-  examples+=("groupchat.$env.alarmEmail (${c[alarmEmail]}): an address that reads the alarms")
+if printf '%s' "${c_alarmEmail}" | grep -qiE '@example\.(com|net|org)$'; then
+  examples+=("groupchat.$env.alarmEmail (${c_alarmEmail}): an address that reads the alarms")
 fi
 if [ "${#examples[@]}" -gt 0 ]; then
   row FAIL "cdk.json values" "still the example: $(printf '%s; ' "${examples[@]}")set them in cdk.json"
 else
-  row ok "cdk.json values" "amplifyRepository ${c[repository]}${c[alarmEmail]:+, alarmEmail ${c[alarmEmail]}}"
+  row ok "cdk.json values" "amplifyRepository ${c_repository}${c_alarmEmail:+, alarmEmail ${c_alarmEmail}}"
 fi
 
 # Lambda: a reservation must leave the account 100 unreserved; a new
@@ -194,12 +197,12 @@ fi
 if limits="$(q lambda get-account-settings --query '[AccountLimit.ConcurrentExecutions,AccountLimit.UnreservedConcurrentExecutions]')"; then
   read -r limit unreserved <<<"$limits"
   increase="aws service-quotas request-service-quota-increase --region $region --service-code lambda --quota-code L-B99A9384 --desired-value 1000"
-  if [ "${c[reserved]}" -gt 0 ] && [ $((unreserved - c[reserved])) -lt "$min_unreserved" ]; then
-    row FAIL "Lambda concurrency" "reservedConcurrency ${c[reserved]} would leave $((unreserved - c[reserved])) of the account's $unreserved unreserved, below Lambda's minimum $min_unreserved: lower it (0: none) or raise the limit: $increase"
+  if [ "${c_reserved}" -gt 0 ] && [ $((unreserved - c_reserved)) -lt "$min_unreserved" ]; then
+    row FAIL "Lambda concurrency" "reservedConcurrency ${c_reserved} would leave $((unreserved - c_reserved)) of the account's $unreserved unreserved, below Lambda's minimum $min_unreserved: lower it (0: none) or raise the limit: $increase"
   elif [ "$limit" -lt "$min_unreserved" ]; then
     row warn "Lambda concurrency" "the account's limit is $limit (a new account's): a busy room will be throttled; raise it: $increase"
   else
-    row ok "Lambda concurrency" "account limit $limit, $unreserved unreserved, reservedConcurrency ${c[reserved]}"
+    row ok "Lambda concurrency" "account limit $limit, $unreserved unreserved, reservedConcurrency ${c_reserved}"
   fi
 elif denied; then
   row warn "Lambda concurrency" "not checked: your credentials may not read Lambda's account settings ($(err1))"
@@ -209,10 +212,10 @@ fi
 
 # API Gateway: the stage's throttle above the account's is capped by it.
 if [ -n "$rate_limit" ] && [ "$rate_limit" != None ]; then
-  if awk -v s="${c[rate]}" -v a="$rate_limit" -v sb="${c[burst]}" -v ab="$burst_limit" 'BEGIN { exit !(s + 0 > a + 0 || sb + 0 > ab + 0) }'; then
-    row warn "API Gateway throttle" "the stage allows ${c[rate]}/s, burst ${c[burst]}, above the account's ${rate_limit}/s, burst $burst_limit, which applies first: lower throttleRateLimit/throttleBurstLimit, or ask for more (Service Quotas, Amazon API Gateway, \"Throttle rate\")"
+  if awk -v s="${c_rate}" -v a="$rate_limit" -v sb="${c_burst}" -v ab="$burst_limit" 'BEGIN { exit !(s + 0 > a + 0 || sb + 0 > ab + 0) }'; then
+    row warn "API Gateway throttle" "the stage allows ${c_rate}/s, burst ${c_burst}, above the account's ${rate_limit}/s, burst $burst_limit, which applies first: lower throttleRateLimit/throttleBurstLimit, or ask for more (Service Quotas, Amazon API Gateway, \"Throttle rate\")"
   else
-    row ok "API Gateway throttle" "stage ${c[rate]}/s, burst ${c[burst]}, within the account's ${rate_limit}/s, burst $burst_limit"
+    row ok "API Gateway throttle" "stage ${c_rate}/s, burst ${c_burst}, within the account's ${rate_limit}/s, burst $burst_limit"
   fi
 fi
 
@@ -221,7 +224,7 @@ if [ "$failed" -gt 0 ]; then
   exit 1
 fi
 if [ "$warned" -gt 0 ]; then
-  echo "preflight: ready to deploy ${c[stack]} ($warned warning(s) above)"
+  echo "preflight: ready to deploy ${c_stack} ($warned warning(s) above)"
 else
-  echo "preflight: ready to deploy ${c[stack]}"
+  echo "preflight: ready to deploy ${c_stack}"
 fi

@@ -190,7 +190,11 @@ check() {
   (cd "$FAKE_AWS" && eval "$2")
   run "make preflight ENV=${ENV:-prod}"
   line "$3" "$4" "$5" "preflight: $1"
-  case "$3" in FAIL) exits 2 "preflight fails: $1" ;; *) exits 0 "preflight passes with a warning: $1" ;; esac
+  case "$3" in
+    FAIL) exits 2 "preflight fails: $1" ;;
+    warn) exits 0 "preflight passes with a warning: $1" ;;
+    *) exits 0 "preflight passes: $1" ;;
+  esac
 }
 check "a ready account" ":" ok "GitHub token secret" "groupchat/github-token is readable"
 check "cdk.json's account is not the caller's" "node -e 'const f=\"$tree/cdk.json\",j=require(f);j.context.groupchat.prod.account=\"222222222222\";require(\"fs\").writeFileSync(f,JSON.stringify(j))'" \
@@ -207,7 +211,9 @@ check "a new account's concurrency" "echo '10 10' >lambda" warn "Lambda concurre
 check "an account throttle below the stage's" "echo '100.0 200' >throttle" warn "API Gateway throttle" "the stage allows 500/s, burst 1000, above the account's 100.0/s, burst 200"
 check "an example alarm address" "node -e 'const f=\"$tree/cdk.json\",j=require(f);j.context.groupchat.prod.alarmEmail=\"ops@example.com\";require(\"fs\").writeFileSync(f,JSON.stringify(j))'" \
   FAIL "cdk.json values" "groupchat.prod.alarmEmail (ops@example.com): an address that reads the alarms"
-ENV=nope run "make preflight ENV=nope"
+check "a quote in a value" "node -e 'const f=\"$tree/cdk.json\",j=require(f);j.context.groupchat.prod.alarmEmail=\"o\x27neil@newcomer.dev\";require(\"fs\").writeFileSync(f,JSON.stringify(j))'" \
+  ok "cdk.json values" "alarmEmail o'neil@newcomer.dev"
+run "make preflight ENV=nope"
 contains "preflight: unknown environment nope: cdk.json defines dev, prod" "an unknown environment is named"
 
 echo "--- npx cdk runs the pinned CLI only after npm ci: the docs say npm ci first"
