@@ -131,8 +131,10 @@ if account="$(q apigateway get-account --query '[cloudwatchRoleArn,throttleSetti
     if [ "${oacct:-$caller}" = "$caller" ] && [ "${oregion:-$region}" = "$region" ]; then owner="$name"; fi
   done
   if [ "${c_manages}" = true ]; then
-    if [ -n "$role" ]; then
-      row ok "API Gateway logging role" "set ($role); ${c_stack} manages it and points it at its own role"
+    if [ -n "$role" ] && [[ "$role" != *":role/${c_stack}-ApiGatewayCloudWatchRole"* ]]; then
+      row warn "API Gateway logging role" "set to $role, which ${c_stack} did not create: this deploy points the setting at ${c_stack}'s own role; if another stack manages it, set groupchat.$env.manageApiGatewayAccountRole to false"
+    elif [ -n "$role" ]; then
+      row ok "API Gateway logging role" "set to ${c_stack}'s own role ($role)"
     else
       row ok "API Gateway logging role" "not set yet: ${c_stack} creates it (manageApiGatewayAccountRole)"
     fi

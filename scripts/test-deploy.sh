@@ -197,11 +197,14 @@ check() {
   esac
 }
 check "a ready account" ":" ok "GitHub token secret" "groupchat/github-token is readable"
+check "the logging role prod created" ":" ok "API Gateway logging role" "set to GroupChat-prod's own role (arn:aws:iam::111111111111:role/GroupChat-prod-ApiGatewayCloudWatchRole)"
 check "cdk.json's account is not the caller's" "node -e 'const f=\"$tree/cdk.json\",j=require(f);j.context.groupchat.prod.account=\"222222222222\";require(\"fs\").writeFileSync(f,JSON.stringify(j))'" \
   FAIL "account and region" "cdk.json puts GroupChat-prod in account 222222222222, your credentials are for 111111111111: use a profile of 222222222222"
 check "a bootstrap too old" "echo 5 >bootstrap" FAIL "CDK bootstrap" "version 5, older than the 6 the templates require: make bootstrap ENV=prod"
 check "no logging role and nobody manages it" "rm role; node -e 'const f=\"$tree/cdk.json\",j=require(f);delete j.context.groupchat.prod.manageApiGatewayAccountRole;require(\"fs\").writeFileSync(f,JSON.stringify(j))'" \
   FAIL "API Gateway logging role" "no environment manages it: add \"manageApiGatewayAccountRole\": true to groupchat.prod in cdk.json"
+check "a logging role another stack set" "echo arn:aws:iam::111111111111:role/their-apigw-logs >role" \
+  warn "API Gateway logging role" "set to arn:aws:iam::111111111111:role/their-apigw-logs, which GroupChat-prod did not create: this deploy points the setting at GroupChat-prod's own role; if another stack manages it, set groupchat.prod.manageApiGatewayAccountRole to false"
 check "an empty token" ": >secrets/groupchat_github-token" FAIL "GitHub token secret" "holds no text: aws secretsmanager put-secret-value"
 check "a token the caller may not read" "echo 'secretsmanager get-secret-value' >deny" warn "GitHub token secret" "not checked: your credentials may not read groupchat/github-token"
 check "the repository out of reach" "touch offline" warn "Amplify branch" "could not list https://github.com/newcomer/groupchat's branches (private, or no network): make sure branch main exists"
