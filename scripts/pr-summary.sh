@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # A pull request's infrastructure changes as Markdown, for the job summary
-# ($GITHUB_STEP_SUMMARY) or a terminal: per stack, the CDK CLI's template diff
-# between the base and this checkout (cdk diff --template, offline), with IAM
-# and security-group broadening called out (cdk diff --security-only), and the
-# findings counts of cdk-nag, cfn-lint and checkov.
+# ($GITHUB_STEP_SUMMARY) or a terminal: per stack, the resources added, changed
+# and removed (a change of Metadata only, such as aws:cdk:path or an asset's
+# hash, is not counted) and a callout for each stateful resource replaced or
+# removed, DeletionPolicy or UpdateReplacePolicy change, global secondary index
+# added or removed, key-schema change and route authorization change
+# (cmd/templatediff, on the CDK CLI's resource specification); the CDK CLI's
+# template diff (cdk diff --template, offline), with IAM and security-group
+# broadening called out (cdk diff --security-only); and the findings counts of
+# cdk-nag, cfn-lint and checkov.
 #   pr-summary.sh BASE_REF           synthesizes BASE_REF (in a temporary git
 #                                    worktree) and this checkout, then compares
 #   pr-summary.sh BASE_DIR HEAD_DIR  compares two cloud assemblies (cdk.out
@@ -16,14 +21,18 @@ cd "$(dirname "$0")/.."
 usage="usage: pr-summary.sh BASE_REF | pr-summary.sh BASE_DIR HEAD_DIR"
 
 export CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=1 AWS_EC2_METADATA_DISABLED=true
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" GOFLAGS=-buildvcs=false
 scripts/deps.sh >&2 # the pinned CDK CLI
+tool="$(mktemp -d)"
+trap 'rm -rf "$tool"' EXIT
+go build -o "$tool/templatediff" ./cmd/templatediff
 
 if [ $# -eq 2 ]; then
   base_dir="$1" head_dir="$2" base_label="$1" base_note=""
 elif [ $# -eq 1 ]; then
   base_sha="$(git rev-parse --verify --quiet "$1^{commit}")" || { echo "pr-summary: $1 is not a commit here (in CI, fetch it: actions/checkout with fetch-depth: 0)" >&2; exit 2; }
   tmp="$(mktemp -d)"
-  trap 'git worktree remove --force "$tmp/base" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+  trap 'git worktree remove --force "$tmp/base" 2>/dev/null || true; rm -rf "$tmp" "$tool"' EXIT
   echo "pr-summary: synthesizing this checkout" >&2
   scripts/cdk.sh synth >&2
   echo "pr-summary: synthesizing $1 ($base_sha) in a worktree" >&2
@@ -47,13 +56,15 @@ for d in "$base_dir" "$head_dir"; do
 done
 [ -f "$head_dir/manifest.json" ] || { echo "pr-summary: $head_dir is not a cloud assembly (no manifest.json)" >&2; exit 2; }
 
-BASE_LABEL="$base_label" BASE_NOTE="$base_note" node - "$base_dir" "$head_dir" "$PWD/node_modules/.bin/cdk" <<'EOF'
-// Builds the Markdown from the two assemblies; cdk diff does the comparing.
+BASE_LABEL="$base_label" BASE_NOTE="$base_note" node - "$base_dir" "$head_dir" "$PWD/node_modules/.bin/cdk" \
+  "$tool/templatediff" "$PWD/node_modules/aws-cdk/db.json.gz" <<'EOF'
+// Builds the Markdown from the two assemblies: templatediff counts and calls
+// out, cdk diff gives the text and judges broadening.
 const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
 const { spawnSync } = require('child_process');
-const [baseDir, headDir, cdk] = process.argv.slice(2);
+const [baseDir, headDir, cdk, templatediff, spec] = process.argv.slice(2);
 const baseLabel = process.env.BASE_LABEL;
 const baseNote = process.env.BASE_NOTE;
 const MAX_DIFF = 60000; // characters of one stack's diff; the job summary holds 1 MiB
@@ -81,6 +92,20 @@ function cdkDiff(extra, baseTemplate, stack) {
     .replace(/^(\s*\n)+|\s+$/g, '');
   return { status: r.status, text };
 }
+
+// templatediff's comparison of two templates ('' is the empty one).
+function compare(baseTemplate, headTemplate) {
+  const r = spawnSync(templatediff, ['-spec', spec, baseTemplate, headTemplate], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`pr-summary: templatediff ${baseTemplate} ${headTemplate} failed:\n${r.stderr}`);
+    process.exit(1);
+  }
+  return JSON.parse(r.stdout);
+}
+const caution = (callouts) => callouts.length
+  ? ['> [!CAUTION]', '> **Review these before merging**: what the deploy does to data, retention or who may connect.', '>',
+    ...callouts.map((c) => `> - ${c.text}`), '']
+  : [];
 
 // Accepted findings recorded in a template's metadata, and cdk-nag's report.
 function accepted(dir, template) {
@@ -117,12 +142,19 @@ if (baseNote) {
 const rows = [];
 const sections = [];
 let broadened = [];
+const calledOut = [];
 for (const stack of [...new Set([...base.keys(), ...head.keys()])].sort()) {
   if (!head.has(stack)) {
-    rows.push(`| ${stack} | removed by this pull request | |`);
+    const gone = compare(base.get(stack), '');
+    rows.push(`| ${stack} | removed by this pull request${gone.callouts.length ? `, **${gone.callouts.length} to review**` : ''} | |`);
+    if (gone.callouts.length) {
+      calledOut.push(`${stack} (${gone.callouts.length})`);
+      sections.push(`### ${stack}`, '', ...caution(gone.callouts));
+    }
     continue;
   }
   const baseTemplate = base.get(stack) || empty;
+  const td = compare(base.get(stack) || '', head.get(stack));
   const full = cdkDiff([], baseTemplate, stack);
   if (full.status !== 0) {
     console.error(`pr-summary: cdk diff of ${stack} failed:\n${full.text}`);
@@ -133,13 +165,19 @@ for (const stack of [...new Set([...base.keys(), ...head.keys()])].sort()) {
   const tables = /^(IAM Statement Changes|IAM Policy Changes|Security Group Changes)$/m.test(full.text);
   const security = tables ? cdkDiff(['--security-only', '--fail'], baseTemplate, stack) : { status: 0 };
   const broadens = security.status !== 0;
-  const count = (mark) => (full.text.match(new RegExp(`^\\[${mark}\\] AWS::`, 'gm')) || []).length;
-  const changes = [['added', count('\\+')], ['changed', count('~')], ['removed', count('-')]]
+  // Counted by templatediff: a change of Metadata only is no change.
+  const changes = [['added', td.added.length], ['changed', td.changed.length], ['removed', td.removed.length]]
     .filter(([, n]) => n).map(([what, n]) => `${n} ${what}`).join(', ');
-  const same = /There were no differences/.test(full.text);
-  rows.push(`| ${stack}${base.has(stack) ? '' : ' (new)'} | ${same ? 'no differences' : changes ? `resources: ${changes}` : 'template changes'} | ${broadens ? '**broadening**' : 'no broadening'} |`);
-  if (same) continue;
-  const s = [`### ${stack}`, ''];
+  const metaOnly = td.metadataOnly.length ? `${td.metadataOnly.length} with Metadata changes only, not counted` : '';
+  const same = !changes && !td.sections.length;
+  const what = same
+    ? (metaOnly ? `no changes (${metaOnly})` : 'no differences')
+    : [changes ? `resources: ${changes}` : '', td.sections.length ? `${td.sections.join(', ')} changed` : '', metaOnly].filter(Boolean).join('; ');
+  const review = td.callouts.length ? `, **${td.callouts.length} to review**` : '';
+  rows.push(`| ${stack}${base.has(stack) ? '' : ' (new)'} | ${what}${review} | ${broadens ? '**broadening**' : 'no broadening'} |`);
+  if (td.callouts.length) calledOut.push(`${stack} (${td.callouts.length})`);
+  if (same && !broadens) continue;
+  const s = [`### ${stack}`, '', ...caution(td.callouts)];
   if (broadens) {
     broadened.push(stack);
     s.push('> [!WARNING]',
@@ -155,6 +193,7 @@ for (const stack of [...new Set([...base.keys(), ...head.keys()])].sort()) {
   sections.push(...s);
 }
 md.push('| stack | template | security |', '|---|---|---|', ...rows, '');
+if (calledOut.length) md.push(`**To review** (stateful resources replaced or removed, retention policies, indexes, key schemas, route authorization; each stack's callout below): ${calledOut.join(', ')}.`, '');
 if (broadened.length) md.push(`**Broadening** (IAM statements or security-group rules added; what \`make deploy\` asks to confirm): ${broadened.join(', ')}.`, '');
 md.push(...sections);
 

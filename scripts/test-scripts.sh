@@ -2,7 +2,8 @@
 # Tests of the deploy scripts and workflows, offline and in seconds: the pinned
 # CDK CLI behind `npx cdk`, make deploy's approval level, the Amplify build a
 # deploy starts (a fake CLI records its arguments), the smoke test it ends with, the deploy workflow's
-# triggers, the pull-request summary on two small hand-made assemblies, and
+# triggers, the pull-request summary on small hand-made assemblies (the
+# comparison's own cases: go test ./internal/templatediff), and
 # (scripts/test-deploy.sh) the documented path from an empty AWS account.
 # The YAML checks use the .venv that scripts/test-infra.sh creates (PyYAML
 # comes with cfn-lint), so scripts/test.sh runs this after it.
@@ -188,6 +189,7 @@ c = yaml.safe_load(open(".github/workflows/ci.yml"))
 steps = [s for job in c["jobs"].values() for s in job.get("steps", [])]
 summary = [s for s in steps if "scripts/pr-summary.sh" in str(s.get("run", ""))]
 check(len(summary) == 1 and "pull_request" in str(summary[0].get("if", "")), "ci.yml: one pr-summary step, on pull requests only")
+check(len(summary) == 1 and "always()" in str(summary[0].get("if", "")), "ci.yml: the pr-summary step runs when the tests failed too (if: always())")
 check(any(str(s.get("uses", "")).startswith("actions/checkout@") and s.get("with", {}).get("fetch-depth") == 0 for s in steps),
       "ci.yml: checkout with fetch-depth 0 (the base commit)")
 for p in problems:
@@ -255,6 +257,39 @@ if scripts/pr-summary.sh "$tmp/base" "$tmp/head" >"$tmp/summary.md" 2>"$tmp/summ
 else
   fail "pr-summary.sh failed:"
   cat "$tmp/summary.err" >&2
+fi
+
+echo "--- pr-summary.sh: Metadata-only changes and what a reviewer must see"
+# Synthesized-like templates (internal/templatediff/testdata): dev changes
+# Metadata only, prod a table's key schema, qa the \$connect route's
+# authorization, and old (two tables, a user pool, a log group, a key) is removed.
+node - "$tmp/base2" "$tmp/head2" internal/templatediff/testdata <<'EOF'
+const fs = require('fs');
+const [baseDir, headDir, fx] = process.argv.slice(2);
+const write = (dir, stacks) => {
+  fs.mkdirSync(dir, { recursive: true });
+  const artifacts = {};
+  for (const [name, file] of Object.entries(stacks)) {
+    fs.copyFileSync(`${fx}/${file}.json`, `${dir}/${name}.template.json`);
+    artifacts[name] = { type: 'aws:cloudformation:stack', environment: 'aws://unknown-account/unknown-region', properties: { templateFile: `${name}.template.json` } };
+  }
+  fs.writeFileSync(`${dir}/manifest.json`, JSON.stringify({ version: '36.0.0', artifacts }));
+};
+write(baseDir, { 'GroupChat-dev': 'base', 'GroupChat-prod': 'base', 'GroupChat-qa': 'base', 'GroupChat-old': 'base' });
+write(headDir, { 'GroupChat-dev': 'metadata-only', 'GroupChat-prod': 'key-schema', 'GroupChat-qa': 'route-auth' });
+EOF
+if scripts/pr-summary.sh "$tmp/base2" "$tmp/head2" >"$tmp/summary2.md" 2>"$tmp/summary2.err"; then
+  contains "$tmp/summary2.md" "| GroupChat-dev | no changes (3 with Metadata changes only, not counted) | no broadening |" "Metadata-only changes are not counted"
+  lacks "$tmp/summary2.md" "### GroupChat-dev" "a stack with Metadata-only changes gets no section"
+  contains "$tmp/summary2.md" "| GroupChat-prod | resources: 1 changed, **2 to review** | no broadening |" "the table counts the callouts"
+  contains "$tmp/summary2.md" "**\`MessagesTable1E2F3A4B\`** (AWS::DynamoDB::Table) is **replaced**: a change of KeySchema" "a replaced table is called out"
+  contains "$tmp/summary2.md" "changes its key schema from pk (HASH), sk (RANGE) to pk (HASH), ts (RANGE)" "a key-schema change is called out"
+  contains "$tmp/summary2.md" "authorization CUSTOM (authorizer ConnectAuthorizerB2C3D4E5) → NONE: **anyone may use it without signing in**" "a route's authorization change is called out"
+  contains "$tmp/summary2.md" "**\`UserPool6BA7E5F2\`** (AWS::Cognito::UserPool) is removed" "a removed stack's stateful resources are called out"
+  contains "$tmp/summary2.md" "**To review** (stateful resources replaced or removed, retention policies, indexes, key schemas, route authorization; each stack's callout below): GroupChat-old (5), GroupChat-prod (2), GroupChat-qa (1)." "the callouts are listed under the table"
+else
+  fail "pr-summary.sh failed:"
+  cat "$tmp/summary2.err" >&2
 fi
 
 echo "--- the deploy path from an empty account, and make preflight (scripts/test-deploy.sh)"

@@ -1,0 +1,220 @@
+package templatediff
+
+// The callouts: what a change does to data and to who may connect.
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+const (
+	typeTable       = "AWS::DynamoDB::Table"
+	typeGlobalTable = "AWS::DynamoDB::GlobalTable"
+	typeRoute       = "AWS::ApiGatewayV2::Route"
+	typeCDKMetadata = "AWS::CDK::Metadata"
+)
+
+// removed: a stateful resource leaves the stack.
+func (r *Result) removed(spec Spec, id string, b Resource, base, head Template) {
+	if !spec.Stateful[b.Type] {
+		return
+	}
+	var fate string
+	switch policy(b.DeletionPolicy) {
+	case "Retain", "RetainExceptOnCreate":
+		fate = "CloudFormation leaves it in the account (DeletionPolicy " + b.DeletionPolicy + "), outside any stack"
+	case "Snapshot":
+		fate = "CloudFormation deletes it after a final snapshot (DeletionPolicy Snapshot)"
+	default:
+		fate = "CloudFormation **deletes it and its data** (DeletionPolicy " + policy(b.DeletionPolicy) + ")"
+	}
+	var same []string
+	for hid, h := range head.Resources {
+		if h.Type == b.Type {
+			if _, inBase := base.Resources[hid]; !inBase {
+				same = append(same, "`"+hid+"`")
+			}
+		}
+	}
+	slices.Sort(same)
+	hint := ""
+	if len(same) > 0 {
+		hint = fmt.Sprintf(" If it was renamed (the head has %s of this type), its data does not move to the new one.", strings.Join(same, ", "))
+	}
+	r.add(KindRemoved, id, b.Type, "**`%s`** (%s) is removed: %s.%s", id, b.Type, fate, hint)
+}
+
+// changed: the callouts of a resource in both templates.
+func (r *Result) changed(spec Spec, id string, b, h Resource) {
+	if b.Type != h.Type {
+		if spec.Stateful[b.Type] || spec.Stateful[h.Type] {
+			r.add(KindReplaced, id, h.Type, "**`%s`** changes type from %s to %s: CloudFormation replaces it; %s.", id, b.Type, h.Type, oldOneFate(h))
+		}
+		return
+	}
+	if spec.Stateful[h.Type] {
+		var yes, maybe []string
+		for _, p := range sortedKeys(b.Properties, h.Properties) {
+			if reflect.DeepEqual(b.Properties[p], h.Properties[p]) {
+				continue
+			}
+			switch spec.Replaces[h.Type][p] {
+			case ReplaceYes:
+				yes = append(yes, p)
+			case ReplaceMaybe:
+				maybe = append(maybe, p)
+			}
+		}
+		if len(yes) > 0 {
+			r.add(KindReplaced, id, h.Type, "**`%s`** (%s) is **replaced**: a change of %s needs a new resource; the new one starts empty and %s.",
+				id, h.Type, strings.Join(yes, ", "), oldOneFate(h))
+		} else if len(maybe) > 0 {
+			r.add(KindReplaced, id, h.Type, "**`%s`** (%s) may be **replaced**: some changes of %s need a new resource; then the new one starts empty and %s.",
+				id, h.Type, strings.Join(maybe, ", "), oldOneFate(h))
+		}
+	}
+	for _, p := range []struct{ name, b, h string }{
+		{"DeletionPolicy", b.DeletionPolicy, h.DeletionPolicy},
+		{"UpdateReplacePolicy", b.UpdateReplacePolicy, h.UpdateReplacePolicy},
+	} {
+		if policy(p.b) != policy(p.h) {
+			r.add(KindPolicy, id, h.Type, "**`%s`** (%s): %s %s → **%s**%s.", id, h.Type, p.name, policy(p.b), policy(p.h), policyMeaning(p.name, policy(p.h)))
+		}
+	}
+	if h.Type == typeTable || h.Type == typeGlobalTable {
+		r.tableCallouts(id, b, h)
+	}
+	if h.Type == typeRoute {
+		r.routeCallouts(id, b, h)
+	}
+}
+
+// policy is a DeletionPolicy or UpdateReplacePolicy as it acts: none is Delete.
+func policy(p string) string {
+	if p == "" {
+		return "Delete"
+	}
+	return p
+}
+
+func policyMeaning(name, p string) string {
+	when := "removing it from the stack"
+	if name == "UpdateReplacePolicy" {
+		when = "replacing it"
+	}
+	switch p {
+	case "Delete":
+		return ": " + when + " now **deletes its data**"
+	case "Snapshot":
+		return ": " + when + " now deletes it after a final snapshot"
+	default:
+		return ": " + when + " now leaves it in the account"
+	}
+}
+
+// oldOneFate is what happens to the replaced resource, by UpdateReplacePolicy.
+func oldOneFate(h Resource) string {
+	switch policy(h.UpdateReplacePolicy) {
+	case "Retain", "RetainExceptOnCreate":
+		return "the old one stays in the account, outside the stack (UpdateReplacePolicy " + h.UpdateReplacePolicy + "); a fixed physical name makes the deploy fail"
+	case "Snapshot":
+		return "the old one is deleted after a final snapshot (UpdateReplacePolicy Snapshot)"
+	}
+	return "the old one is **deleted with its data** (UpdateReplacePolicy Delete)"
+}
+
+// tableCallouts: the key schema and the global secondary indexes.
+func (r *Result) tableCallouts(id string, b, h Resource) {
+	if bk, hk := keySchema(b.Properties["KeySchema"]), keySchema(h.Properties["KeySchema"]); bk != hk {
+		r.add(KindKeySchema, id, h.Type, "**`%s`** (%s) changes its key schema from %s to %s: the table is replaced, and every item must be copied by hand.",
+			id, h.Type, bk, hk)
+	}
+	bi, hi := indexes(b.Properties["GlobalSecondaryIndexes"]), indexes(h.Properties["GlobalSecondaryIndexes"])
+	for _, name := range sortedKeys(bi, hi) {
+		bx, inBase := bi[name]
+		hx, inHead := hi[name]
+		switch {
+		case !inHead:
+			r.add(KindIndex, id, h.Type, "**`%s`** loses the global secondary index `%s` (%s): a query of it fails once it is gone.", id, name, keySchema(bx["KeySchema"]))
+		case !inBase:
+			r.add(KindIndex, id, h.Type, "**`%s`** gains the global secondary index `%s` (%s): DynamoDB backfills it from every item before the update completes, and one update may add or remove only one index.",
+				id, name, keySchema(hx["KeySchema"]))
+		case keySchema(bx["KeySchema"]) != keySchema(hx["KeySchema"]) || !reflect.DeepEqual(bx["Projection"], hx["Projection"]):
+			r.add(KindIndex, id, h.Type, "**`%s`** changes the key schema or projection of its global secondary index `%s` (%s → %s): an index cannot change in place, so the deploy fails; remove it and add one under another name in two deploys.",
+				id, name, keySchema(bx["KeySchema"]), keySchema(hx["KeySchema"]))
+		}
+	}
+}
+
+// keySchema writes a KeySchema as "pk (HASH), sk (RANGE)".
+func keySchema(v any) string {
+	list, _ := v.([]any)
+	var parts []string
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		parts = append(parts, fmt.Sprintf("%v (%v)", render(m["AttributeName"]), render(m["KeyType"])))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// indexes maps a GlobalSecondaryIndexes list by IndexName.
+func indexes(v any) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	list, _ := v.([]any)
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok {
+			out[render(m["IndexName"])] = m
+		}
+	}
+	return out
+}
+
+// routeCallouts: who may use a WebSocket route.
+func (r *Result) routeCallouts(id string, b, h Resource) {
+	auth := func(res Resource) string {
+		t := render(res.Properties["AuthorizationType"])
+		if t == "" {
+			t = "NONE"
+		}
+		if a := res.Properties["AuthorizerId"]; a != nil {
+			t += " (authorizer " + render(a) + ")"
+		}
+		return t
+	}
+	ba, ha := auth(b), auth(h)
+	if ba == ha {
+		return
+	}
+	route := render(h.Properties["RouteKey"])
+	what := ""
+	if render(h.Properties["AuthorizationType"]) == "" || render(h.Properties["AuthorizationType"]) == "NONE" {
+		what = ": **anyone may use it without signing in**"
+	}
+	r.add(KindRouteAuth, id, h.Type, "**`%s`** (route `%s`): authorization %s → %s%s.", id, route, ba, ha, what)
+}
+
+// render writes a property value for a sentence: strings as they are, a Ref
+// or Fn::GetAtt by what it names, anything else as JSON.
+func render(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case map[string]any:
+		if ref, ok := x["Ref"].(string); ok && len(x) == 1 {
+			return ref
+		}
+		if ga, ok := x["Fn::GetAtt"].([]any); ok && len(x) == 1 && len(ga) == 2 {
+			return fmt.Sprintf("%v.%v", ga[0], ga[1])
+		}
+	}
+	data, _ := json.Marshal(v)
+	return string(data)
+}
