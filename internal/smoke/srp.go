@@ -6,8 +6,9 @@ package smoke
 // on the group and the hashing Cognito uses (SRP-6a, 3072-bit group of RFC
 // 5054, SHA-256, the "Caldera Derived Key" HKDF). cognito-local has no SRP,
 // so against the local stack the smoke test signs in with USER_PASSWORD_AUTH,
-// which its app client allows; srp_test.go checks this side against a server
-// side written from the protocol.
+// which its app client allows. srp_test.go checks this side against a server
+// side written from the protocol and against a signature the page's library
+// (aws-amplify) computed for the same inputs.
 
 import (
 	"crypto/hmac"

@@ -150,3 +150,43 @@ func mustHex(h string) []byte {
 	}
 	return b
 }
+
+// TestSmokeSignsWithTheSameKeyAsThePage: the signature for a fixed secret a,
+// server value B, salt and secret block is the one the page's library
+// computes (aws-amplify 6.22.1, @aws-amplify/auth's AuthenticationHelper and
+// getSignatureString, run once under Node.js to make this vector).
+func TestSmokeSignsWithTheSameKeyAsThePage(t *testing.T) {
+	const (
+		a = "651a665431db6e0e1677675b905ff62c73dab1b40e90bc106a8a0d7be511c43b006891b936c8a1d20a908cd4ad1c4d29" +
+			"0585fc553d4dd665850021e5216b3e7663d213c1a944259379bfdece6b539f8dbceccc77b3e61ee2725161a7c00f37b8" +
+			"50bf7a322be2b8f3531b579a7306fcb39127b64f6991ca404e0201851037e770"
+		B = "93cf1db1e314cccd336a0b015ad564e776ba6ede76f83626a89e44c6c3bba1afd7e2dec51f0f59c72080219f261bdeb0" +
+			"cc81cbd0e39898e764a95034cfde5892ac80d742e6b9d5374d7242742e860e73bc0e2d9ec7b2bf96c99f7aef6414c9fb" +
+			"1fa4bb2146aa23ec63446024eda564b5b4e052464cdb2abda83bcbcf79ad1d1b839d03de76be67d14b3d123528c597f3" +
+			"a5e39f646bc9511ba710c9a8090d62bc6e0c6f23a1b4c309c3e45c2e013b0eaf06282fb87e234423bc7eb21e77092a5c" +
+			"99fe3e9a6dddc1a91b2cf2918e682f87c3adb9ff2236c46771aae44f65a71b4e350cfb19abceff80f2287ad8bea86a6d" +
+			"13fc24691b8d90ed1bd55cb45376207ba6b5e49157a06b78a20e9469be75a93b9bcc92613883c64362ee1b990d01513f" +
+			"08f0c410fdb839451bdfc63bcf04fe1d3bf0d30b20a9daba765d2f79267142bcf4b88d7a78552b90153760cfe6f8096e" +
+			"96e571da5192f0be2b0e9cfa181b1bda83a0621564f70f60830caf7a201b67f7edce1615846342a1d7cf0ba0cebbd6d1"
+		wantA = "ea6245b53c1802a50f6195252a35892b0ca7bcda7aae3387ea580c720e23f1dba1035015be04b1221319703b329d0411" +
+			"f81335a4de901d397408edb8989839658623b53f11d5540fdee265db12c80ef654e244bb3d4c58621d70e49822a613b5" +
+			"db1129220b0a9acd5f2e9674d3173b34c5df09a0d4e69a3f3a11e7aa2f064f6ffdde4d8581a90684a45f69fd2fd9bde2" +
+			"d219bd494fccb39bd283b74b2dcee9aa8d8dd71ceeef353d764ac8646de9fc0d264c4a2357500321174937b619f46cf3" +
+			"3bdd6daa0616dcc7d93cc7744d928be5c01f838f45cdf4fdbe46b3b926519fde01bc4b87608eab43b9e01b45b8e99dc5" +
+			"faa9c7c262ddb540f9c9f3bd6001842942e45529c5d2ca5a58e243f4f4b9f41f97b167530ee4bdc4509155b9f806dc3e" +
+			"058cb9e17ba1256917c244719d5ea55a0683253ed885a8c25f33b6be92847129d51632cc4399b36b6b22cc17c870fd4d" +
+			"ffb67352af5899c52cde2cb95e914440d87e1a460a01d2a27a1a88dec40b83a1462f1da5af2f71980db9bf737ec08b59"
+		salt    = "e557148653bd70135f209739c5eff22c"
+		block   = "0+5MMtF2QValiIGNk4vLh237h19SnuhEIz5/W8+nJngKnBQ/OxvAy/Ctg2BFVdyS"
+		wantSig = "7auHzm0tWuPttORIQ7HksDWliUWt8F6+nd6R8CM8kys="
+	)
+	ai, _ := new(big.Int).SetString(a, 16)
+	c := &srpClient{poolName: "AbC123xyz", a: ai, A: new(big.Int).Exp(srpG, ai, srpNInt)}
+	if c.SRPA() != wantA {
+		t.Fatalf("SRP_A differs from the page's")
+	}
+	ts, sig, err := c.passwordClaim("smoke-1-a", "Sm0ke!right", B, salt, block, time.Date(2026, 12, 4, 9, 5, 1, 0, time.UTC))
+	if err != nil || ts != "Fri Dec 4 09:05:01 UTC 2026" || sig != wantSig {
+		t.Fatalf("passwordClaim = %q %q %v, want the page's signature %q", ts, sig, err, wantSig)
+	}
+}
