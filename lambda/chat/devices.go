@@ -76,17 +76,17 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection) events.APIG
 // leaveDevice marks a marked connection's device leaving and reports
 // whether the person leaves the room with it (no other device there that is
 // not leaving, as the same update returns the account's item), with the
-// device version to order the frame by. Of devices leaving together the
-// last to be marked sees none left. On an error it says the person left: a
-// "left" of someone still there is corrected by the next state, a missing
-// one is not.
-func (inv *invocation) leaveDevice(ctx context.Context, c Connection) (last bool, v int64) {
+// device version to order the frame by, and the account's name now (""
+// when unknown). Of devices leaving together the last to be marked sees
+// none left. On an error it says the person left: a "left" of someone
+// still there is corrected by the next state, a missing one is not.
+func (inv *invocation) leaveDevice(ctx context.Context, c Connection) (last bool, v int64, name string) {
 	a, err := inv.store.LeaveDevice(ctx, c.AccountID, c.ID)
 	if err != nil {
 		inv.log.Warn("mark the device leaving", "error", err)
-		return true, 0
+		return true, 0, ""
 	}
-	return len(a.In(c.Room, c.ID, inv.opt.Now())) == 0, a.DeviceVersion
+	return len(a.In(c.Room, c.ID, inv.opt.Now())) == 0, a.DeviceVersion, a.Name
 }
 
 // disconnectAccount removes a signed-in connection's marked record (mine:
@@ -102,7 +102,7 @@ func (inv *invocation) disconnectAccount(ctx context.Context, c Connection, mine
 	// later, and whoever takes that name then is later still, so this left
 	// of the old name does not drop them from any page.
 	now := inv.opt.Now()
-	last, v := inv.leaveDevice(ctx, c)
+	last, v, _ := inv.leaveDevice(ctx, c)
 	if mine {
 		inv.m.add(&inv.m.accepted, 1)
 		inv.log.Info("disconnected", "room", c.Room, "accountId", c.AccountID)

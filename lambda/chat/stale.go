@@ -21,7 +21,8 @@ type gone struct {
 	// person: the connection's person left the room with it (its last
 	// device there, decided on the account's item); without sign-in, always.
 	person bool
-	// account: a signed-in person, whose name no other member can carry.
+	// account: a signed-in person under the account's current name, which
+	// no other member can carry.
 	account bool
 	// marked: a signed-in connection's record, marked, whose delete waits
 	// until the room was told (a removal killed before the delete is
@@ -201,7 +202,14 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 	// not have released the name: the release only frees a claim this
 	// connection still holds.
 	if g.account {
-		g.person, _ = inv.leaveDevice(inv.ctx, c)
+		var name string
+		g.person, _, name = inv.leaveDevice(inv.ctx, c)
+		// A record under a name its account no longer carries (a record
+		// that never became a device, which the account's rename missed):
+		// the name was released, and another account may carry it now.
+		// It is told as a name without an account: gone only when no
+		// member listed carries it, and no member is dropped by it.
+		g.account = name == "" || Fold(name) == Fold(c.Name)
 	} else {
 		inv.release(c.Room, c.Name, c.ID)
 	}
