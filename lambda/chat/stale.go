@@ -125,10 +125,17 @@ func (inv *invocation) tellGone(room string, went []gone, removed map[string]boo
 	return inv.fanout(targets)
 }
 
-// goneNames are the names a members frame says went: a signed-in person
-// whose last device in the room went (decided on the account's item, not
-// by the lagging list), and without sign-in each name no live member
-// carries.
+// GoneMax bounds the names a members frame says went: after a mass drop
+// hundreds can go in one round, and 1,500 of the longest names (85 bytes
+// of JSON each) would make the frame more than API Gateway's 128 KB, which
+// it refuses: nobody would be told. With at most 40 members listed and 100
+// gone the frame is under 13 KB; the list and the count stay exact.
+const GoneMax = 100
+
+// goneNames are the names a members frame says went (at most GoneMax): a
+// signed-in person whose last device in the room went (decided on the
+// account's item, not by the lagging list), and without sign-in each name
+// no live member carries.
 func goneNames(went []gone, live []Member) []string {
 	var out []string
 	for _, g := range went {
@@ -139,7 +146,8 @@ func goneNames(went []gone, live []Member) []string {
 			out = append(out, g.name)
 		}
 	}
-	return slices.Compact(out)
+	out = slices.Compact(out)
+	return out[:min(len(out), GoneMax)]
 }
 
 // removeAll removes stale connections through a pool of PoolSize, each
