@@ -75,7 +75,7 @@ func TestOperatorsSmokeTestOfTheLocalStack(t *testing.T) {
 		defer page.Close()
 		tg := target
 		tg.FrontendURL = page.URL
-		if _, err := runSmoke(ctx, t, smoke.Config{Target: tg, Cognito: idp, PageWait: 100 * time.Millisecond}); err != nil {
+		if _, err := runSmoke(ctx, t, smoke.Config{Target: tg, Cognito: idp, PageWait: 2 * time.Second}); err != nil {
 			t.Fatal(err)
 		}
 		if hits.Load() != 2 {

@@ -50,7 +50,7 @@ type Config struct {
 	Quiet time.Duration
 	// PageWait is how long the page check waits for config.json to name
 	// the WebSocket URL (a build the deploy just started), asking every
-	// 10 s. Default 0: it must already.
+	// 10 s (or every quarter of PageWait). Default 0: it must already.
 	PageWait time.Duration
 	// Out receives one line per step. Default: discarded.
 	Out io.Writer

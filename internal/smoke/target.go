@@ -88,7 +88,8 @@ func PageConfig(ctx context.Context, hc *http.Client, pageURL string) (contract.
 	return c, nil
 }
 
-// waitForPage checks the page until it passes or PageWait has passed.
+// waitForPage checks the page until it passes or PageWait has passed,
+// every 10 s (or a quarter of PageWait).
 func (r *run) waitForPage(ctx context.Context) error {
 	deadline := time.Now().Add(r.cfg.PageWait)
 	for {
@@ -97,7 +98,7 @@ func (r *run) waitForPage(ctx context.Context) error {
 			return err
 		}
 		fmt.Fprintf(r.cfg.Out, "             waiting for the page's build: %v\n", err)
-		t := time.NewTimer(min(10*time.Second, time.Until(deadline)))
+		t := time.NewTimer(min(10*time.Second, r.cfg.PageWait/4, time.Until(deadline)))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
