@@ -97,10 +97,16 @@ func (r *crashRoom) check() []violation {
 	}
 	r.checkAnswers(add)
 
-	// The activity log balances.
+	// The activity log balances, and no connection ends twice.
 	n := map[chat.Kind]int{}
+	ends := map[string]int{}
 	for _, a := range activityLog(r.t, r.h, crashRoomName) {
 		n[a.Kind]++
+		if a.Kind == chat.KindLeft || a.Kind == chat.KindGone || a.Kind == chat.KindReplaced {
+			if ends[a.ConnID]++; ends[a.ConnID] == 2 {
+				add("activity", "the log ends %s twice (the second: %s)", r.named([]string{a.ConnID}), a.Kind)
+			}
+		}
 	}
 	if n[chat.KindJoined] != n[chat.KindLeft]+n[chat.KindGone]+n[chat.KindReplaced]+len(live) {
 		add("activity", "the log holds %d joined against %d left + %d gone + %d replaced + %d still connected",
