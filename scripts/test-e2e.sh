@@ -118,6 +118,7 @@ run_e2e() {
 echo "test-e2e: building the local stack and the load tool"
 go build -o "$work/local" ./cmd/local
 go build -o "$work/load" ./cmd/load
+go build -o "$work/smoke" ./cmd/smoke
 export GROUPCHAT_E2E_LOAD="$work/load" # e2e/bigroom.e2e.ts fills its room with it; e2e/dashboard.e2e.ts runs it
 
 # DynamoDB as AWS answers (ddbproxy.AWSLike, cmd/local's defaults, spelled out):
@@ -149,9 +150,12 @@ fi
 
 # Sign-in: alice, bob and carol sign in through the page's form against the
 # local issuer, chat, renew tokens across reconnects, sign out; an expired
-# session and a tampered token end at the sign-in form.
+# session and a tampered token end at the sign-in form. First, on the same
+# stack, the operator's smoke test as `make smoke ENV=local` runs it (its
+# target read from the page's config.json; internal/smoke's tests break it).
 if wanted e2e/signin.e2e.ts; then
   start_stack "${lag[@]}" -auth cognito
+  "$work/smoke" -local "$base/"
   run_e2e e2e/signin.e2e.ts
   stop_stack
 fi
