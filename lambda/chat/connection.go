@@ -172,6 +172,12 @@ func (inv *invocation) disconnect(ctx context.Context) {
 		inv.tellGone(c.Room, []gone{{name: c.Name, person: true, marked: &c}}, map[string]bool{c.ID: true})
 		return
 	}
+	if c.PendingName != "" {
+		// A rename whose room was never told (its invocation died after
+		// renaming the record): told first, with its own stamp, so the
+		// left of the new name below takes her off every page.
+		inv.tellRename(c, "")
+	}
 	// A reconnect with the resume token may have taken the name over before
 	// the release: then the person has not left.
 	now := inv.opt.Now() // before the release

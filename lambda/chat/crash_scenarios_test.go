@@ -95,6 +95,15 @@ var crashScenarios = []crashScenario{
 	{route: contract.RouteSetName, what: "bob-becomes-robert", open: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
 		return r.retried(r.conn("bob", ""), contract.RouteSetName, "n1", `,"name":"Robert"`, "renamed")
 	}},
+	{route: contract.RouteSetName, what: "bob-becomes-robert-then-closes", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		// The page does not send the rename again (app.ts drops one that may
+		// not have arrived), and then the tab closes.
+		bob := r.conn("bob", "")
+		return func(ctx context.Context) { r.send(ctx, bob, `{"action":"setName","name":"Robert"}`) }, func(bool) {
+			r.vanish(bob)
+			r.h.Invoke(context.Background(), bob.id, contract.RouteDisconnect, "", nil)
+		}
+	}},
 	{route: contract.RouteSetName, what: "alice-laptop-becomes-alicia", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
 		return r.retried(r.conn("alice", "laptop"), contract.RouteSetName, "n1", `,"name":"Alicia"`, "renamed")
 	}},

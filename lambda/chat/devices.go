@@ -76,17 +76,18 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection) events.APIG
 // leaveDevice marks a marked connection's device leaving and reports
 // whether the person leaves the room with it (no other device there that is
 // not leaving, as the same update returns the account's item), with the
-// device version to order the frame by, and the account's name now (""
-// when unknown). Of devices leaving together the last to be marked sees
-// none left. On an error it says the person left: a "left" of someone
-// still there is corrected by the next state, a missing one is not.
-func (inv *invocation) leaveDevice(ctx context.Context, c Connection) (last bool, v int64, name string) {
+// device version to order the frame by, the account's name now (""
+// when unknown) and the old name of its unfinished rename ("" when none).
+// Of devices leaving together the last to be marked sees none left. On an
+// error it says the person left: a "left" of someone still there is
+// corrected by the next state, a missing one is not.
+func (inv *invocation) leaveDevice(ctx context.Context, c Connection) (last bool, v int64, name, pending string) {
 	a, err := inv.store.LeaveDevice(ctx, c.AccountID, c.ID)
 	if err != nil {
 		inv.log.Warn("mark the device leaving", "error", err)
-		return true, 0, ""
+		return true, 0, "", ""
 	}
-	return len(a.In(c.Room, c.ID, inv.opt.Now())) == 0, a.DeviceVersion, a.Name
+	return len(a.In(c.Room, c.ID, inv.opt.Now())) == 0, a.DeviceVersion, a.Name, a.PendingName
 }
 
 // disconnectAccount removes a signed-in connection's marked record (mine:
@@ -102,13 +103,22 @@ func (inv *invocation) disconnectAccount(ctx context.Context, c Connection, mine
 	// later, and whoever takes that name then is later still, so this left
 	// of the old name does not drop them from any page.
 	now := inv.opt.Now()
-	last, v, _ := inv.leaveDevice(ctx, c)
+	last, v, _, pending := inv.leaveDevice(ctx, c)
 	if mine {
 		inv.m.add(&inv.m.accepted, 1)
 		inv.log.Info("disconnected", "room", c.Room, "accountId", c.AccountID)
 	}
 	if rc, ok := inv.counted(c.Room, 1); ok {
 		rc.Count = max(rc.Count-1, 0) // the record counts until its delete, below
+		if last && pending != "" && NameKey(pending) != NameKey(c.Name) && rc.Count <= PresenceLiveMax {
+			// Her rename is unfinished (its invocation died after renaming
+			// this record, perhaps before telling the room): the room may
+			// know her by the old name, still hers until the rename is
+			// finished (nobody else holds it, and whoever takes it next
+			// claims it later than now). Without v: ordered by ts.
+			inv.broadcast(c.Room, encode(presenceFrame{Type: KindLeft, Room: c.Room, Name: pending, TS: millis(now),
+				Count: rc.Count, Account: c.AccountID}), "", nil, c.ID)
+		}
 		if last {
 			inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(now),
 				Account: c.AccountID, V: v}, c.ID) // not to the connection that left, still listed until its delete

@@ -83,11 +83,14 @@ func (inv *invocation) tellRename(c Connection, ref string) bool {
 	renamed := Record{Kind: KindRenamed, Room: c.Room, From: c.Name, OldName: c.PendingName, ConnID: c.ID, TS: c.PendingAt}
 	frame := renamedFrame{Type: KindRenamed, Room: c.Room, OldName: c.PendingName, Name: c.Name, TS: millis(c.PendingAt)}
 	_ = inv.append(&renamed)
-	var mine []byte
-	if ref != "" {
-		mine = encode(withRef(frame, ref))
+	switch {
+	case c.Mark != "": // being removed: not to itself
+		inv.broadcast(c.Room, encode(frame), "", nil, c.ID)
+	case ref != "":
+		inv.broadcast(c.Room, encode(frame), c.ID, encode(withRef(frame, ref)))
+	default:
+		inv.broadcast(c.Room, encode(frame), c.ID, nil)
 	}
-	inv.broadcast(c.Room, encode(frame), c.ID, mine)
 	if err := inv.store.RenameTold(inv.ctx, c.ID, c.PendingAt); err != nil {
 		inv.log.Warn("forget the told rename", "error", err)
 	}

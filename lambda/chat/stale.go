@@ -211,7 +211,7 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 	// connection still holds.
 	if g.account {
 		var name string
-		g.person, _, name = inv.leaveDevice(inv.ctx, c)
+		g.person, _, name, _ = inv.leaveDevice(inv.ctx, c)
 		// A record under a name its account no longer carries (a record
 		// that never became a device, which the account's rename missed):
 		// the name was released, and another account may carry it now.
