@@ -31,7 +31,11 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
 	c.Name, c.NameVersion, c.Warning = a.Name, a.NameVersion, warning
-	if err := inv.store.PutConnection(ctx, c); err != nil {
+	// Logged with the record, in its transaction (connect): whatever
+	// removes the record later logs its left or gone, and the log balances.
+	joined := Record{Kind: KindJoined, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
+	inv.stamp(&joined)
+	if err := inv.store.PutConnection(ctx, c, joined); err != nil {
 		inv.log.Error("record connection", "error", err)
 		// The put may have been applied all the same: its removal logs
 		// its end. The name is the account's whatever happens here:
@@ -41,11 +45,7 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
-	// Logged as soon as the record is: whatever removes the record later
-	// logs its left or gone, and the log balances.
 	inv.m.add(&inv.m.accepted, 1)
-	joined := Record{Kind: KindJoined, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
-	_ = inv.append(&joined)
 	inv.log.Info("connected", "room", c.Room, "accountId", c.AccountID)
 	return inv.joinDevice(ctx, c)
 }

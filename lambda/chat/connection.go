@@ -65,7 +65,12 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 		}
 	}
 	c.Name = claim.Name
-	if err := inv.store.PutConnection(inv.ctx, c); err != nil {
+	// Logged with the record, in its transaction: a record exists iff its
+	// joined is logged, and whatever removes it logs its left, gone or
+	// replaced, so the log balances wherever the invocation is killed.
+	joined := Record{Kind: KindJoined, Room: room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // after the claim
+	inv.stamp(&joined)
+	if err := inv.store.PutConnection(inv.ctx, c, joined); err != nil {
 		inv.log.Error("record connection", "error", err)
 		// The put may have been applied all the same: a record left behind
 		// would be listed as a member and later announced as gone. Its
@@ -84,10 +89,8 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 	}
 	replaced := inv.replaceAll(c, previous)
 	inv.m.add(&inv.m.accepted, 1)
-	joined := Record{Kind: KindJoined, Room: room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // after the claim
-	_ = inv.append(&joined)
-	// Once the join is logged: a crash before this only has the next resume
-	// try the removed connections again.
+	// A crash before this only has the next resume try the removed
+	// connections again.
 	if err := inv.store.ForgetReplaced(inv.ctx, room, c.Name, c.ID, replaced); err != nil {
 		inv.log.Warn("forget replaced connections", "error", err)
 	}

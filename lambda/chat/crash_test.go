@@ -40,21 +40,12 @@ type knownCrash struct {
 var crashAll = flag.Bool("crash.all", false, "report the crash points of the skip list (crashKnown) as failures too")
 
 var crashKnown = []knownCrash{
-	// Killed after the put (2), or after the removal of the connection it
-	// replaces (3, its mark; 4, its delete, which logs the old record's
-	// replaced): the retry logs the dead attempt's replaced, never its joined.
-	{"$connect/open/bob-reconnects", ks(2, 3, 4), "activity", bugJoinedNotLogged},
-	{"$connect/open/dave-joins", ks(1, 2, 3, 4, 5, 6), "names", bugNewcomerIsAGuest},
-	{"$connect/open/dave-joins", ks(2), "activity", bugJoinedNotLogged},
-	{"$connect/signed/alice-phone-reconnects", ks(2), "activity", bugJoinedNotLogged},
-	{"$connect/signed/dave-joins", ks(4), "activity", bugJoinedNotLogged},
+	{"$connect/open/dave-joins", ks(1, 2, 3, 4, 5), "names", bugNewcomerIsAGuest},
 }
 
 // The bugs the skip list names. "issue 21 #n" are the issue's; "crash #n"
 // were found by this test (issue 21, part 4).
 const (
-	bugJoinedNotLogged = "crash #2: a $connect killed after its record was put and before its joined was logged: the record " +
-		"is removed later (replaced or gone), and the activity log no longer balances"
 	bugNewcomerIsAGuest = "crash #3: a newcomer's $connect killed after claiming the name: the dead attempt's claim holds it for " +
 		"30 s, and the page's retry, which has no resume token yet, is a guest"
 )

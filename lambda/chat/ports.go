@@ -28,8 +28,10 @@ type Store interface {
 	// after a release, returns "".
 	ReleaseName(ctx context.Context, room, name, connID string) (resumedBy string, err error)
 
-	// PutConnection records a new connection.
-	PutConnection(ctx context.Context, c Connection) error
+	// PutConnection records a new connection, and the activity records
+	// given (its joined, stamped) in the same transaction: a record exists
+	// iff its joined is logged, whatever fails or is killed after.
+	PutConnection(ctx context.Context, c Connection, activity ...Record) error
 	// GetConnection returns a live connection, or ErrNotFound.
 	GetConnection(ctx context.Context, id string) (Connection, error)
 	// Rename changes a live connection's name from oldName to name and clears

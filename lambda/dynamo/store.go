@@ -208,10 +208,13 @@ func conditionFailed(err error) bool {
 }
 
 // PutConnection implements chat.Store: one transaction that puts the
-// record, which must be new, and adds it to a shard of its room's count,
-// which the record names (docs/design.md, A busy room). An attempt whose
+// record, which must be new, adds it to a shard of its room's count, which
+// the record names (docs/design.md, A busy room), and puts the activity
+// records (its joined): each a new item of its own (a ULID), so a retry
+// with the same ClientRequestToken, or an attempt made again after a
+// conflict (which applied nothing), writes the same item. An attempt whose
 // shard was in another transaction tries the next shard.
-func (s *Store) PutConnection(ctx context.Context, c chat.Connection) error {
+func (s *Store) PutConnection(ctx context.Context, c chat.Connection, activity ...chat.Record) error {
 	it := connItem{
 		PK: connKey(c.ID), ConnectionID: c.ID, Room: c.Room, Name: c.Name,
 		ConnectedAt: c.ConnectedAt.UnixMilli(), ExpiresAt: c.ExpiresAt.Unix(), Resume: c.ResumeToken,
@@ -224,16 +227,24 @@ func (s *Store) PutConnection(ctx context.Context, c chat.Connection) error {
 	if err != nil {
 		return fmt.Errorf("record connection: %w", err)
 	}
+	var logged []types.TransactWriteItem
+	for _, r := range activity {
+		rec, err := attributevalue.MarshalMap(newRecordItem(r))
+		if err != nil {
+			return fmt.Errorf("record connection: %w", err)
+		}
+		logged = append(logged, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.names.Messages), Item: rec}})
+	}
 	err = s.transactEach(ctx, func(attempt int) []types.TransactWriteItem {
 		shard := shardOf(c.ID, attempt)
 		counted := maps.Clone(item)
 		counted[attrShard] = num(int64(shard))
-		return []types.TransactWriteItem{{Put: &types.Put{
+		return append([]types.TransactWriteItem{{Put: &types.Put{
 			TableName:                aws.String(s.names.Connections),
 			Item:                     counted,
 			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 			ExpressionAttributeNames: map[string]string{"#pk": contract.ConnPK},
-		}}, s.countChange(c.Room, shard, 1, c.ExpiresAt)}
+		}}, s.countChange(c.Room, shard, 1, c.ExpiresAt)}, logged...)
 	})
 	if err != nil {
 		return fmt.Errorf("record connection: %w", err)
