@@ -44,6 +44,7 @@ const (
 	AccountLeavingPrefix = "l_" // "l_<connectionId>": set while the device is being removed
 	DeviceRoom           = "r"  // in a device's map: its room
 	DeviceExpiresAt      = "e"  // in a device's map: its record's expiresAt (epoch seconds)
+	DeviceTold           = "t"  // in a device's map, once its $connect has told the room (or found it told)
 	AccountDeviceVersion = "dv" // one more with every change of the devices
 	// NameVersion is one more with every rename of the account, on the
 	// account's item; a connection record carries the version of the name

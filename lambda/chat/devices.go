@@ -10,6 +10,7 @@ package chat
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -26,10 +27,12 @@ func (a Account) members(room string, now time.Time) []Member {
 }
 
 // joinDevice adds a recorded connection to its account's devices and tells
-// the room "joined" when no other device of the account is in it: the
-// update decides, so of two first devices connecting together exactly one
-// is announced. The update also returns the account's name: a rename that
-// landed after the name was read renames the record now.
+// the room "joined" unless the room already knows the person is there
+// (told): of two first devices connecting together one tells the room, and
+// a device whose $connect died before telling it does not keep the next
+// one from telling it (docs/design.md, Devices on the account item). The
+// update also returns the account's name: a rename that landed after the
+// name was read renames the record now.
 func (inv *invocation) joinDevice(ctx context.Context, c Connection) events.APIGatewayProxyResponse {
 	// The joined's ts, taken before the device is added: a rename that
 	// lists the device (and so stamps its renamed after the device was
@@ -62,15 +65,70 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection) events.APIG
 		}
 		c.Name = a.Name
 	}
+	told := inv.told(ctx, a, c)
 	// The room's count is of records: each connection counts.
 	now := inv.opt.Now()
-	if rc, ok := inv.counted(c.Room, 1); ok && len(a.In(c.Room, c.ID, now)) == 0 {
+	if rc, ok := inv.counted(c.Room, 1); ok && !told {
 		inv.announce(c.Room, rc, presenceFrame{Type: KindJoined, Room: c.Room, Name: c.Name, TS: millis(ts),
 			Account: c.AccountID, V: a.DeviceVersion}, c.ID)
 	} else if ok {
 		inv.recount(c.Room, rc, now, c.ID) // another device of someone in the room: counted, not named
 	}
+	// After the room was told: a device that finds this one told does not
+	// tell it again.
+	if err := inv.store.ToldDevice(ctx, c.AccountID, c.ID); err != nil {
+		inv.log.Warn("mark the device told", "error", err)
+	}
 	return events.APIGatewayProxyResponse{StatusCode: 200}
+}
+
+// joinWaits are the pauses between the reads of the account while a
+// device waits for another, still connecting, to tell the room (told):
+// 2.55 s in all, six consistent GetItems at most, and only when another
+// device of the account connected to the room within stillConnecting.
+var joinWaits = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond,
+	400 * time.Millisecond, 800 * time.Millisecond, time.Second}
+
+// stillConnecting is how long after its $connect began a device that has
+// not told the room is waited for: past it, its $connect has died (or the
+// device predates the told flag), and the room is told without waiting.
+const stillConnecting = 10 * time.Second
+
+// told reports whether the room already knows the person is there, from
+// the account's item as AddDevice returned it: another device of the
+// account in the room, not leaving, is told. Another device not told yet
+// was added before this one (or after, when AddDevice was retried) and is
+// telling the room now, or its $connect died before it did: that is waited
+// for a little, reading the account again (joinWaits), and past the wait
+// this device tells the room itself. A joined told twice is harmless (the
+// page lists a name once, ordered by v); one never told is not.
+func (inv *invocation) told(ctx context.Context, a Account, c Connection) bool {
+	for _, pause := range joinWaits {
+		now := inv.opt.Now()
+		connecting := false
+		for _, d := range a.In(c.Room, c.ID, now) {
+			if d.Told {
+				return true
+			}
+			connecting = connecting || now.Sub(d.ExpiresAt.Add(-inv.opt.ConnectionTTL)) < stillConnecting
+		}
+		if !connecting || !RetryAllowed(ctx, pause) {
+			return false
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		var err error
+		if a, err = inv.store.Account(ctx, c.AccountID); err != nil {
+			inv.log.Warn("read the account while another device connects", "error", err)
+			return false
+		}
+	}
+	return slices.ContainsFunc(a.In(c.Room, c.ID, inv.opt.Now()), func(d Device) bool { return d.Told })
 }
 
 // leaveDevice marks a marked connection's device leaving and reports

@@ -136,6 +136,10 @@ type Store interface {
 	// record is gone (removed by a $disconnect that overtook its
 	// $connect): true when it did.
 	ForgetGoneDevice(ctx context.Context, accountID, connID string) (bool, error)
+	// ToldDevice marks the account's device told: its $connect has told
+	// the room the person is there (or found another device told). Nothing
+	// when the device is gone.
+	ToldDevice(ctx context.Context, accountID, connID string) error
 
 	// Rate limits, kept in the table so they hold across instances.
 
@@ -285,6 +289,10 @@ type Device struct {
 	ExpiresAt time.Time
 	// Leaving is set while its record is being removed.
 	Leaving bool
+	// Told is set once its $connect has told the room the person is there,
+	// or found another device told (ToldDevice): a device not told is
+	// still connecting, or its $connect died before telling the room.
+	Told bool
 }
 
 // In lists the account's devices in room that are not leaving, but the

@@ -56,6 +56,7 @@ func accountFrom(id string, item map[string]types.AttributeValue) (chat.Account,
 			}
 		}
 		_, d.Leaving = item[contract.AccountLeavingPrefix+connID]
+		_, d.Told = m.Value[contract.DeviceTold]
 		a.Devices = append(a.Devices, d)
 	}
 	slices.SortFunc(a.Devices, func(x, y chat.Device) int { return strings.Compare(x.ConnID, y.ConnID) })
@@ -73,7 +74,8 @@ func (s *Store) Account(ctx context.Context, accountID string) (chat.Account, er
 }
 
 // AddDevice implements chat.Store: one UpdateItem returning the item after
-// it. Its retry sets the same device again and adds one more to the device
+// it. Its retry sets the same device again (not told yet: the device is
+// marked told only after this returns) and adds one more to the device
 // version, which only orders later frames after it.
 func (s *Store) AddDevice(ctx context.Context, accountID string, d chat.Device) (chat.Account, error) {
 	return s.updateAccount(ctx, accountID, &dynamodb.UpdateItemInput{
@@ -119,6 +121,22 @@ func (s *Store) ForgetGoneDevice(ctx context.Context, accountID, connID string) 
 		ExpressionAttributeNames: deviceNames(connID),
 	})
 	return err == nil, err
+}
+
+// ToldDevice implements chat.Store: one UpdateItem setting the device's
+// told flag, conditional on the device being there (a removed device is not
+// made again as a map with only the flag).
+func (s *Store) ToldDevice(ctx context.Context, accountID, connID string) error {
+	_, err := s.updateAccount(ctx, accountID, &dynamodb.UpdateItemInput{
+		UpdateExpression:          aws.String("SET #d.#t = :one"),
+		ConditionExpression:       aws.String("attribute_exists(#d)"),
+		ExpressionAttributeNames:  map[string]string{"#d": contract.AccountDevicePrefix + connID, "#t": contract.DeviceTold},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1)},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fmt.Errorf("mark the device told: %w", err)
+	}
+	return nil
 }
 
 // updateAccount runs an UpdateItem of the account's item, returning the
