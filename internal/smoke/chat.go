@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,7 +52,13 @@ func dial(ctx context.Context, wsURL, room, name, token string) (*client, error)
 	}
 	ws, resp, err := websocket.Dial(ctx, wsURL+"?"+q.Encode(), nil)
 	if err != nil {
-		return nil, &dialError{status: statusOf(resp), err: err}
+		// A network error names the URL, token and all: the output goes to
+		// pipeline logs, and the token admits anyone for an hour.
+		var ue *url.Error
+		if errors.As(err, &ue) && token != "" {
+			ue.URL = strings.ReplaceAll(ue.URL, url.QueryEscape(token), "REDACTED")
+		}
+		return nil, &dialError{status: statusOf(resp), err: err, token: token}
 	}
 	ws.SetReadLimit(1 << 20)
 	c := &client{name: name, ws: ws, changed: make(chan struct{})}
@@ -62,13 +69,18 @@ func dial(ctx context.Context, wsURL, room, name, token string) (*client, error)
 type dialError struct {
 	status int
 	err    error
+	token  string // never printed
 }
 
 func (e *dialError) Error() string {
-	if e.status != 0 {
-		return fmt.Sprintf("handshake refused with HTTP %d: %v", e.status, e.err)
+	msg := e.err.Error()
+	if e.token != "" {
+		msg = strings.ReplaceAll(msg, e.token, "REDACTED")
 	}
-	return e.err.Error()
+	if e.status != 0 {
+		return fmt.Sprintf("handshake refused with HTTP %d: %s", e.status, msg)
+	}
+	return msg
 }
 
 func (e *dialError) Unwrap() error { return e.err }

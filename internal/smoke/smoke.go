@@ -74,12 +74,18 @@ func Run(ctx context.Context, cfg Config) ([]Step, error) {
 		return nil, err
 	}
 	defer r.closeClients()
+	// Also after Ctrl-C or a step's panic: nothing may outlive the run.
+	deleted := false
+	deleteAccounts := func() {
+		if r.created && !deleted {
+			deleted = true
+			r.step(context.WithoutCancel(ctx), "delete the temporary accounts", r.deleteAccounts)
+		}
+	}
+	defer deleteAccounts()
 	r.chat(ctx)
 	r.stepFor(ctx, r.cfg.StepTimeout+r.cfg.PageWait, "the page's config.json names this WebSocket URL", r.waitForPage)
-	if r.created {
-		// Also after Ctrl-C: nothing may outlive the run.
-		r.step(context.WithoutCancel(ctx), "delete the temporary accounts", r.deleteAccounts)
-	}
+	deleteAccounts()
 	var errs []error
 	for _, s := range r.steps {
 		if s.Err != nil {
