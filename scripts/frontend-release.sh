@@ -21,7 +21,10 @@ template="${3:?usage: frontend-release.sh STACK OUTPUTS_JSON TEMPLATE_JSON}"
 # One line each: why (what the page's config.json is missing, empty when it is
 # current; first, as $(...) drops trailing empty lines), appId, branch,
 # region, wsUrl, pageUrl.
-facts="$(node - "$stack" "$outputs" "$template" <<'EOF'
+# (The program is a function's: macOS's bash 3.2 mis-parses a here-document
+# inside $(…).)
+facts_js() {
+  cat <<'EOF'
 const fs = require('fs');
 const [stack, outputsFile, templateFile] = process.argv.slice(2);
 const fail = (msg) => { console.error(`frontend-release: ${msg}`); process.exit(1); };
@@ -59,7 +62,8 @@ if (branches.length !== 1 || typeof branches[0] !== 'string') fail(`${templateFi
   }
 })();
 EOF
-)"
+}
+facts="$(facts_js | node - "$stack" "$outputs" "$template")"
 { read -r why; read -r app_id; read -r branch; read -r region; read -r ws_url; read -r page_url; } <<<"$facts"
 
 if [ -z "$why" ]; then

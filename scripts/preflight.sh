@@ -26,8 +26,10 @@ min_unreserved=100
 
 # The facts the checks need, from cdk.json over the stack's defaults
 # (scripts/preflight-defaults.json; infra/stack's tests hold it to Defaults),
-# as shell assignments c_KEY='VALUE' (plain variables: macOS ships bash 3.2).
-cfg="$(node - "$env" <<'EOF'
+# as shell assignments c_KEY='VALUE' (plain variables: macOS ships bash 3.2,
+# which also mis-parses a here-document inside $(…): the program is a function's).
+config_js() {
+  cat <<'EOF'
 const fs = require('fs');
 const [env] = process.argv.slice(2);
 const context = JSON.parse(fs.readFileSync('cdk.json', 'utf8')).context || {};
@@ -50,7 +52,8 @@ const out = {
 };
 for (const [k, v] of Object.entries(out)) console.log(`c_${k}='${String(v).replace(/'/g, "'\\''")}'`);
 EOF
-)"
+}
+cfg="$(config_js | node - "$env")"
 eval "$cfg"
 
 failed=0 warned=0
@@ -152,13 +155,23 @@ else
 fi
 
 # The GitHub token: CloudFormation resolves the secret when it creates the
-# Amplify app. Its length only, never its value.
-if length="$(q secretsmanager get-secret-value --secret-id "${c_secret}" --query 'length(SecretString)')"; then
-  if [ "$length" -gt 0 ] 2>/dev/null; then
-    row ok "GitHub token secret" "${c_secret} is readable"
-  else
-    row FAIL "GitHub token secret" "${c_secret} holds no text: aws secretsmanager put-secret-value --region $region --secret-id ${c_secret} --secret-string 'github_pat_…'"
-  fi
+# Amplify app, and passes its whole text as the token. Its kind only, never
+# its value: the value goes through a pipe to awk, which prints one word.
+# (The CLI's text output ends with a line break; a blank token, JSON from the
+# console's key/value editor, or a line break pasted after the token are what
+# GitHub refuses.)
+put="aws secretsmanager put-secret-value --region $region --secret-id ${c_secret} --secret-string 'github_pat_…'"
+if kind="$(q secretsmanager get-secret-value --secret-id "${c_secret}" --query SecretString |
+  awk '{ v = v (NR > 1 ? "\n" : "") $0 } END { t = v; gsub(/[ \t\r\n]/, "", t)
+    if (t == "") print "blank"; else if (v == "None") print "binary"; else if (t ~ /^[{]/) print "json"
+    else if (t != v) print "spaces"; else print "ok" }')"; then
+  case "$kind" in
+    ok) row ok "GitHub token secret" "${c_secret} is readable" ;;
+    blank) row FAIL "GitHub token secret" "${c_secret} holds no text: $put" ;;
+    binary) row FAIL "GitHub token secret" "${c_secret} holds binary data, not the token's text: $put" ;;
+    json) row FAIL "GitHub token secret" "${c_secret} holds JSON (key/value pairs), not the token alone: $put (Amplify would send the JSON to GitHub as the token)" ;;
+    *) row warn "GitHub token secret" "${c_secret} has spaces or line breaks around the token, which Amplify may send to GitHub with it: $put" ;;
+  esac
 elif grep -q ResourceNotFoundException "$tmp/err"; then
   row FAIL "GitHub token secret" "${c_secret} does not exist in $region: aws secretsmanager create-secret --region $region --name ${c_secret} --secret-string 'github_pat_…' (docs/deploy.md, \"GitHub access\")"
 elif denied; then
@@ -168,9 +181,14 @@ else
 fi
 
 # The branch Amplify builds, in the repository (public: no token needed).
+# Amplify connects to an https URL with the token (infra/stack/config.go's
+# check at synth); git is not run on another form: ssh may ask about the host
+# key and wait.
 limit_time=()
 if command -v timeout >/dev/null; then limit_time=(timeout 30); fi # not on macOS
-if heads="$(GIT_TERMINAL_PROMPT=0 ${limit_time[@]+"${limit_time[@]}"} git ls-remote --heads -- "${c_repository}" "refs/heads/${c_branch}" 2>"$tmp/err")"; then
+if ! printf '%s' "${c_repository}" | grep -qE '^https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$'; then
+  row FAIL "Amplify branch" "${c_repository} is not an https URL: Amplify connects with the token over https; set groupchat.$env.amplifyRepository to https://github.com/OWNER/REPO"
+elif heads="$(GIT_TERMINAL_PROMPT=0 ${limit_time[@]+"${limit_time[@]}"} git ls-remote --heads -- "${c_repository}" "refs/heads/${c_branch}" 2>"$tmp/err")"; then
   if [ -n "$heads" ]; then
     row ok "Amplify branch" "${c_repository} has branch ${c_branch}"
   else

@@ -6,7 +6,8 @@
 # deleted. Each step is printed with its time.
 #   smoke.sh ENV [FLAGS]   ENV dev|prod: the stack GroupChat-ENV, with the AWS
 #                          credentials and region of the environment (AWS_PROFILE,
-#                          AWS_REGION), as the CDK CLI uses them
+#                          AWS_REGION), as the CDK CLI uses them; the
+#                          environment's region in cdk.json wins
 #   smoke.sh local [FLAGS] a running `make dev` (PORT, default 8080)
 # FLAGS go to cmd/smoke (go run ./cmd/smoke -h). SMOKE_ACCOUNTS=user:pw,user:pw
 # signs in as two existing accounts instead (neither made nor deleted).
@@ -17,5 +18,11 @@ env="${1:?usage: smoke.sh ENV|local [FLAGS]}"
 shift
 case "$env" in
   local) exec go run ./cmd/smoke -local "http://127.0.0.1:${PORT:-8080}/" "$@" ;;
-  *) exec go run ./cmd/smoke -stack "GroupChat-$env" "$@" ;;
+  *)
+    # A region in cdk.json is where make deploy put the stack, whatever
+    # AWS_REGION or the profile says: read its outputs there.
+    region="$(node -e 'const e = ((JSON.parse(require("fs").readFileSync("cdk.json", "utf8")).context || {}).groupchat || {})[process.argv[1]] || {}; process.stdout.write(e.region || "")' "$env")"
+    if [ -n "$region" ]; then export AWS_REGION="$region" AWS_DEFAULT_REGION="$region"; fi
+    exec go run ./cmd/smoke -stack "GroupChat-$env" "$@"
+    ;;
 esac

@@ -216,8 +216,44 @@ check "an example alarm address" "node -e 'const f=\"$tree/cdk.json\",j=require(
   FAIL "cdk.json values" "groupchat.prod.alarmEmail (ops@example.com): an address that reads the alarms"
 check "a quote in a value" "node -e 'const f=\"$tree/cdk.json\",j=require(f);j.context.groupchat.prod.alarmEmail=\"o\x27neil@newcomer.dev\";require(\"fs\").writeFileSync(f,JSON.stringify(j))'" \
   ok "cdk.json values" "alarmEmail o'neil@newcomer.dev"
+# What a newcomer meets with a token pasted in the console (key/value, the
+# console's default), a blank one, or the repository's SSH address.
+check "a token of blanks" "printf '  \\n ' >secrets/groupchat_github-token" FAIL "GitHub token secret" "holds no text: aws secretsmanager put-secret-value"
+check "a token stored as key/value JSON" "printf '{\"token\":\"github_pat_x\"}' >secrets/groupchat_github-token" \
+  FAIL "GitHub token secret" "holds JSON (key/value pairs), not the token alone: aws secretsmanager put-secret-value"
+check "a token with a line break after it" "printf 'github_pat_x\\n' >secrets/groupchat_github-token" \
+  warn "GitHub token secret" "has spaces or line breaks around the token"
+check "the repository's SSH address" "node -e 'const f=\"$tree/cdk.json\",j=require(f);j.context.groupchat.prod.amplifyRepository=\"git@github.com:newcomer/groupchat.git\";require(\"fs\").writeFileSync(f,JSON.stringify(j))'" \
+  FAIL "Amplify branch" "git@github.com:newcomer/groupchat.git is not an https URL: Amplify connects with the token over https; set groupchat.prod.amplifyRepository to https://github.com/OWNER/REPO"
+if grep -q 'git@github.com' "$FAKE_AWS/git" 2>/dev/null; then fail "preflight ran git on the SSH address (ssh may ask about the host key and wait)"; else pass "preflight runs no ssh"; fi
 run "make preflight ENV=nope"
 contains "preflight: unknown environment nope: cdk.json defines dev, prod" "an unknown environment is named"
+
+echo "--- make smoke looks for the stack where the deploy put it: cdk.json's region over AWS_REGION"
+mkdir -p "$tmp/smoke/scripts" "$tmp/gobin"
+cp scripts/smoke.sh "$tmp/smoke/scripts/"
+node -e 'const fs=require("fs"),j=JSON.parse(fs.readFileSync(process.argv[1]));j.context.groupchat.prod.region="eu-central-1";fs.writeFileSync(process.argv[2],JSON.stringify(j))' cdk.json "$tmp/smoke/cdk.json"
+printf '#!/usr/bin/env bash\necho "go $* AWS_REGION=${AWS_REGION:-} AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-}"\n' >"$tmp/gobin/go"
+chmod +x "$tmp/gobin/go"
+set +e
+(cd "$tmp/smoke" && env -i PATH="$tmp/gobin:$tmp/bin" HOME="$tmp" AWS_REGION=us-east-1 bash scripts/smoke.sh prod) >"$tmp/out" 2>&1
+rc=$?
+set -e
+exits 0 "smoke.sh prod with AWS_REGION=us-east-1"
+contains "run ./cmd/smoke -stack GroupChat-prod AWS_REGION=eu-central-1 AWS_DEFAULT_REGION=eu-central-1" "smoke.sh prod reads the stack in cdk.json's region eu-central-1, where make deploy put it"
+(cd "$tmp/smoke" && env -i PATH="$tmp/gobin:$tmp/bin" HOME="$tmp" AWS_REGION=us-east-1 bash scripts/smoke.sh dev) >"$tmp/out" 2>&1
+contains "AWS_REGION=us-east-1 " "smoke.sh dev (no region in cdk.json) keeps AWS_REGION"
+
+echo "--- macOS's bash 3.2 parses the deploy's scripts"
+# Bash 3.2 tracks quotes inside a here-document that sits in a command
+# substitution: an odd number of apostrophes there ("Gateway's") makes the
+# whole script a syntax error (unexpected EOF while looking for matching).
+for f in scripts/*.sh scripts/lib/*.sh; do
+  if grep -nE '\$\([^)]*<<' "$f" >"$tmp/out"; then
+    fail "$f has a here-document inside \$(…), which macOS's bash 3.2 mis-parses:"; show
+  fi
+done
+pass "checked every script for a here-document inside \$(…)"
 
 echo "--- npx cdk runs the pinned CLI only after npm ci: the docs say npm ci first"
 for doc in README.md docs/deploy.md; do
