@@ -10,32 +10,65 @@ import (
 	"time"
 )
 
+// DeadlineClock is what an invocation's deadline (its context's, which
+// Lambda sets in real time) is read against: when the margin before it
+// begins (the cut-off). The real clock on Lambda; a test moves its own
+// past the cut-off at a chosen point instead of waiting for it, so what
+// stops at the cut-off does not depend on the machine's speed.
+type DeadlineClock interface {
+	// Now is the time the deadline is compared with.
+	Now() time.Time
+	// WithDeadline returns a copy of ctx that ends when Now reaches d.
+	WithDeadline(ctx context.Context, d time.Time) (context.Context, context.CancelFunc)
+}
+
+// realClock is the default DeadlineClock.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) WithDeadline(ctx context.Context, d time.Time) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(ctx, d)
+}
+
 type marginKey struct{}
 
-// withDeadlineMargin returns ctx carrying the invocation's deadline margin,
-// which RetryAllowed reads.
-func withDeadlineMargin(ctx context.Context, margin time.Duration) context.Context {
-	return context.WithValue(ctx, marginKey{}, margin)
+// margin is the invocation's deadline margin and the clock it is read on.
+type margin struct {
+	d     time.Duration
+	clock DeadlineClock
+}
+
+// withDeadlineMargin returns ctx carrying the invocation's deadline margin
+// and clock, which RetryAllowed reads.
+func withDeadlineMargin(ctx context.Context, d time.Duration, clock DeadlineClock) context.Context {
+	return context.WithValue(ctx, marginKey{}, margin{d, clock})
 }
 
 // RetryAllowed reports whether a retry after pause would still start before
 // ctx's deadline less the invocation's deadline margin (none outside an
-// invocation). A store's retry loop asks it before every pause and after
-// it: a write that keeps conflicting is given up at the margin, and what it
-// was for is left for later (docs/design.md, Writes that are safe to retry).
+// invocation), on the invocation's DeadlineClock. A store's retry loop asks
+// it before every pause and after it: a write that keeps conflicting is
+// given up at the margin, and what it was for is left for later
+// (docs/design.md, Writes that are safe to retry).
 func RetryAllowed(ctx context.Context, pause time.Duration) bool {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return ctx.Err() == nil
 	}
-	margin, _ := ctx.Value(marginKey{}).(time.Duration)
-	return time.Until(deadline)-pause >= margin
+	m, _ := ctx.Value(marginKey{}).(margin)
+	var clock DeadlineClock = realClock{}
+	if m.clock != nil {
+		clock = m.clock
+	}
+	return deadline.Sub(clock.Now())-pause >= m.d
 }
 
-// fanoutContext ends DeadlineMargin before the invocation's deadline.
+// fanoutContext ends DeadlineMargin before the invocation's deadline, on
+// its DeadlineClock.
 func (inv *invocation) fanoutContext() (context.Context, context.CancelFunc) {
 	if deadline, ok := inv.ctx.Deadline(); ok {
-		return context.WithDeadline(inv.ctx, deadline.Add(-inv.opt.DeadlineMargin))
+		return inv.opt.DeadlineClock.WithDeadline(inv.ctx, deadline.Add(-inv.opt.DeadlineMargin))
 	}
 	return context.WithCancel(inv.ctx)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -98,13 +99,22 @@ func (inv *invocation) fanout(targets []target) (stale []Member) {
 }
 
 // inPool calls work for each item from at most PoolSize goroutines, and
-// starts no item once ctx has ended. It returns how many it started.
-func inPool[T any](inv *invocation, ctx context.Context, items []T, work func(T)) (started int) {
-	var wg sync.WaitGroup
+// starts no item once ctx has ended: the feeder stops handing items out,
+// and a worker that receives one as ctx ends drops it (the feeder's select
+// may pick a ready worker even then). It returns how many it started.
+func inPool[T any](inv *invocation, ctx context.Context, items []T, work func(T)) int {
+	var (
+		wg      sync.WaitGroup
+		started atomic.Int64
+	)
 	next := make(chan T)
 	for range min(inv.opt.PoolSize, len(items)) {
 		wg.Go(func() {
 			for it := range next {
+				if ctx.Err() != nil {
+					continue
+				}
+				started.Add(1)
 				work(it)
 			}
 		})
@@ -116,14 +126,13 @@ feed:
 		}
 		select {
 		case next <- it:
-			started++
 		case <-ctx.Done():
 			break feed
 		}
 	}
 	close(next)
 	wg.Wait()
-	return started
+	return int(started.Load())
 }
 
 func (inv *invocation) post(ctx context.Context, t target) error {

@@ -22,6 +22,13 @@ type Options struct {
 	// DeadlineMargin is kept free before the invocation's deadline to finish
 	// cleanly after a fan-out. Default 500ms.
 	DeadlineMargin time.Duration
+	// DeadlineClock is what the invocation's deadline is read against: past
+	// the cut-off (the deadline less DeadlineMargin) a fan-out starts no
+	// delivery or removal and no write is retried. Default the real clock
+	// (the deadline is Lambda's, from the context). A test moves its own
+	// clock past the cut-off at a chosen point (chattest.DeadlineClock), so
+	// what it checks does not depend on the machine's speed.
+	DeadlineClock DeadlineClock
 	// MessageRetention is how long the message log keeps a record. Default 30 days.
 	MessageRetention time.Duration
 	// StaleGrace is how long a new connection is spared removal on 410: API
@@ -59,6 +66,9 @@ func (opt Options) WithDefaults() Options {
 	}
 	if opt.DeadlineMargin <= 0 {
 		opt.DeadlineMargin = 500 * time.Millisecond
+	}
+	if opt.DeadlineClock == nil {
+		opt.DeadlineClock = realClock{}
 	}
 	if opt.MessageRetention <= 0 {
 		opt.MessageRetention = 30 * 24 * time.Hour

@@ -44,7 +44,7 @@ type invocation struct {
 func (s *Service) begin(ctx context.Context, rc events.APIGatewayWebsocketProxyRequestContext) *invocation {
 	return &invocation{
 		Service: s,
-		ctx:     withDeadlineMargin(ctx, s.opt.DeadlineMargin),
+		ctx:     withDeadlineMargin(ctx, s.opt.DeadlineMargin, s.opt.DeadlineClock),
 		connID:  rc.ConnectionID,
 		route:   rc.RouteKey,
 		log:     slog.New(boundHandler{s.opt.Logger.Handler(), ctx}).With("route", rc.RouteKey, "connectionId", rc.ConnectionID),
