@@ -95,6 +95,8 @@ if status="$(q cloudformation describe-stacks --stack-name "${c_stack}" --query 
   case "$status" in
     ROLLBACK_FAILED | ROLLBACK_COMPLETE | DELETE_FAILED)
       row FAIL "stack" "${c_stack} is $status after a failed first deploy: delete it before deploying again (docs/deploy.md, \"If the first deploy fails\")" ;;
+    REVIEW_IN_PROGRESS) # never ends by itself; the CDK deploys over it
+      row ok "stack" "${c_stack} is REVIEW_IN_PROGRESS (a change set never executed, no resources): this deploy creates it" ;;
     *_IN_PROGRESS) row FAIL "stack" "${c_stack} is $status: wait for it to end (aws cloudformation describe-stacks --stack-name ${c_stack})" ;;
     UPDATE_ROLLBACK_FAILED) row FAIL "stack" "${c_stack} is UPDATE_ROLLBACK_FAILED: aws cloudformation continue-update-rollback --stack-name ${c_stack}, then deploy again" ;;
     *) row ok "stack" "${c_stack} exists ($status): this deploy updates it" ;;

@@ -226,6 +226,16 @@ check "a token with a line break after it" "printf 'github_pat_x\\n' >secrets/gr
 check "the repository's SSH address" "node -e 'const f=\"$tree/cdk.json\",j=require(f);j.context.groupchat.prod.amplifyRepository=\"git@github.com:newcomer/groupchat.git\";require(\"fs\").writeFileSync(f,JSON.stringify(j))'" \
   FAIL "Amplify branch" "git@github.com:newcomer/groupchat.git is not an https URL: Amplify connects with the token over https; set groupchat.prod.amplifyRepository to https://github.com/OWNER/REPO"
 if grep -q 'git@github.com' "$FAKE_AWS/git" 2>/dev/null; then fail "preflight ran git on the SSH address (ssh may ask about the host key and wait)"; else pass "preflight runs no ssh"; fi
+# A stack a change set left in REVIEW_IN_PROGRESS (cdk deploy --method=prepare-change-set, a change set made in
+# the console) holds no resources and never leaves that state by itself; the CDK deploys over it.
+check "a stack a change set left in review" "echo REVIEW_IN_PROGRESS >stacks/GroupChat-prod" \
+  ok "stack" "GroupChat-prod is REVIEW_IN_PROGRESS (a change set never executed, no resources): this deploy creates it"
+check "an update that rolled back" "echo UPDATE_ROLLBACK_COMPLETE >stacks/GroupChat-prod" ok "stack" "GroupChat-prod exists (UPDATE_ROLLBACK_COMPLETE): this deploy updates it"
+check "a failed first deploy that rolled back" "echo ROLLBACK_COMPLETE >stacks/GroupChat-prod" FAIL "stack" "GroupChat-prod is ROLLBACK_COMPLETE after a failed first deploy: delete it"
+# A pipeline's role that may call sts and nothing else: every check it cannot make is a warning.
+check "credentials that may call sts only" "printf '%s\\n' 'cloudformation describe-stacks' 'ssm get-parameter' 'apigateway get-account' 'secretsmanager get-secret-value' 'lambda get-account-settings' >deny" \
+  warn "Lambda concurrency" "not checked: your credentials may not read Lambda's account settings"
+[ "$(grep -c '^warn ' "$tmp/out")" = 5 ] && pass "sts only: five warnings" || { fail "sts only: want five warn rows:"; show; }
 run "make preflight ENV=nope"
 contains "preflight: unknown environment nope: cdk.json defines dev, prod" "an unknown environment is named"
 
