@@ -17,6 +17,23 @@ export function connectUrl(base: string, name: string, room: string, resume?: st
   return u.toString();
 }
 
+/**
+ * A resume token made by the page for its first connect: 16 random bytes,
+ * base64url without padding, as the server makes them. The server keeps a
+ * well-formed token it is given, so a first connect that dies after taking
+ * the name (a Lambda timeout) leaves the name under this token, and the
+ * page's next connect, presenting it, gets the name back at once instead of
+ * being a guest for 30 s (docs/protocol.md, Reconnecting).
+ */
+export function newResumeToken(): string {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return btoa(String.fromCharCode(...b))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+}
+
 /** Delays after a reconnect's state at which a taken name is asked for again. */
 export const RECLAIM_AFTER_MS = [2_000, 5_000, 15_000, 60_000];
 
@@ -48,7 +65,7 @@ export class Session {
   /** The last warning reported. */
   private lastWarning: Warning | null = null;
 
-  /** wire is used to ask for a taken name back, only when ready; resume is a token kept from before a reload. */
+  /** wire is used to ask for a taken name back, only when ready; resume is a token kept from before a reload (else one is made). */
   constructor(
     name: string,
     room: string,
@@ -57,7 +74,7 @@ export class Session {
   ) {
     this.myName = name;
     this.myRoom = room;
-    this.resume = resume ?? null;
+    this.resume = resume ?? newResumeToken();
   }
 
   /** What a reload needs to come back as the same person: the name to ask for and the token that holds it. */

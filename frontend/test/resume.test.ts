@@ -1,9 +1,10 @@
 // Staying in the room across a reload: what this tab keeps (resume.ts), and
 // that the first connection after a reload presents the kept token.
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ChatClient } from '../src/client';
 import { forgetResumable, loadResumable, RESUME_KEY, saveResumable } from '../src/resume';
 import { Session } from '../src/session';
-import { FakeWire, state } from './fakes';
+import { FakeSocket, FakeWire, state } from './fakes';
 import type { StateFrame } from '../src/protocol';
 
 class MemoryStorage {
@@ -60,8 +61,49 @@ describe('a session started from a reload', () => {
     expect(session.resumable).toEqual({ name: 'Alice', room: 'lobby', resume: 'kept-token' });
   });
 
-  it('without one, connects as before, with no resume parameter', () => {
+  it('without one, presents a token it made, kept for the next reload', () => {
     const session = new Session('Alice', 'lobby', new FakeWire());
-    expect(new URL(session.url(BASE)).searchParams.has('resume')).toBe(false);
+    const made = new URL(session.url(BASE)).searchParams.get('resume');
+    expect(made).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(session.resumable.resume).toBe(made);
+  });
+});
+
+describe('a first connect', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  function start(): FakeSocket[] {
+    const sockets: FakeSocket[] = [];
+    new ChatClient({
+      url: BASE,
+      name: 'Alice',
+      room: 'lobby',
+      socket: (url) => {
+        const s = new FakeSocket(url);
+        sockets.push(s);
+        return s;
+      },
+    }).start();
+    return sockets;
+  }
+  const token = (s: FakeSocket) => new URL(s.url).searchParams.get('resume');
+
+  // The first $connect took the name and died (a Lambda timeout) before the
+  // page got a state: the name is held under the page's token, and the next
+  // connect, presenting it, gets the name back instead of being a guest.
+  it('that failed is retried with the token the page made for it', () => {
+    const sockets = start();
+    const made = token(sockets[0]);
+    expect(made).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    sockets[0].serverClose(1006, '');
+    vi.runOnlyPendingTimers();
+    expect(sockets).toHaveLength(2);
+    expect(token(sockets[1])).toBe(made);
+    expect(new URL(sockets[1].url).searchParams.get('name')).toBe('Alice');
+  });
+
+  it('presents a token of its own on every page', () => {
+    expect(token(start()[0])).not.toBe(token(start()[0]));
   });
 });

@@ -7,6 +7,8 @@ package chat_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -117,12 +119,16 @@ func (r *crashRoom) join(person, device string) *crashConn {
 }
 
 // connect runs a person's $connect with ctx, as the web page would (its
-// name, and its resume token when it has one); on 200 the connection is
-// open (the page then says hello: the caller's to send).
+// name, and its resume token: without sign-in, on its first connect one it
+// made itself, which the server keeps, frontend/src/session.ts); on 200 the
+// connection is open (the page then says hello: the caller's to send).
 func (r *crashRoom) connect(ctx context.Context, person, device string) (*crashConn, events.APIGatewayProxyResponse) {
 	p := r.people[person]
 	id := chattest.NewConnID()
 	q := map[string]string{"name": person, "room": crashRoomName}
+	if p.token == "" && !r.signed {
+		p.token = pageToken()
+	}
 	if p.token != "" {
 		q["resume"] = p.token
 	}
@@ -135,6 +141,14 @@ func (r *crashRoom) connect(ctx context.Context, person, device string) (*crashC
 		return nil, resp // API Gateway failed the handshake
 	}
 	return r.opened(id, p, device), resp
+}
+
+// pageToken is a resume token as the web page makes one before its first
+// connect: 16 random bytes, base64url without padding.
+func pageToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // opened makes a connection live.

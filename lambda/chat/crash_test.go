@@ -33,24 +33,16 @@ type knownCrash struct {
 	bug       string
 }
 
+var crashAll = flag.Bool("crash.all", false, "report the crash points of the skip list (crashKnown) as failures too")
+
 // crashKnown is the skip list: crash points that break an invariant
 // because of a known bug, each removable when its fix lands (the test then
 // checks that point again). A point whose every violation is listed is
-// skipped, naming its bugs; any other violation fails.
-var crashAll = flag.Bool("crash.all", false, "report the crash points of the skip list (crashKnown) as failures too")
-
-var crashKnown = []knownCrash{
-	{"$connect/open/dave-joins", ks(1, 2, 3, 4, 5), "names", bugNewcomerIsAGuest},
-}
-
-// The bugs the skip list names. "issue 21 #n" are the issue's; "crash #n"
-// were found by this test (issue 21, part 4).
-const (
-	bugNewcomerIsAGuest = "crash #3: a newcomer's $connect killed after claiming the name: the dead attempt's claim holds it for " +
-		"30 s, and the page's retry, which has no resume token yet, is a guest"
-)
-
-func ks(k ...int) []int { return k }
+// skipped, naming its bugs; any other violation fails. An entry is
+// {scenario, []int{k, ...}, invariant, "crash #n: what people see"}. Empty now:
+// crash #1 to #4, found by this test (issue 21, part 4), are fixed, and
+// every crash point keeps the invariants.
+var crashKnown = []knownCrash{}
 
 func TestEveryCrashPointKeepsTheInvariants(t *testing.T) {
 	t.Parallel()
