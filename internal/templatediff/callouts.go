@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"slices"
 	"strings"
 )
 
@@ -25,21 +24,30 @@ func (r *Result) removed(spec Spec, id string, b Resource, base, head Template) 
 	var fate string
 	switch policy(b.DeletionPolicy) {
 	case "Retain", "RetainExceptOnCreate":
-		fate = "CloudFormation leaves it in the account (DeletionPolicy " + b.DeletionPolicy + "), outside any stack"
+		fate = "CloudFormation leaves it in the account (DeletionPolicy " + policy(b.DeletionPolicy) + "), outside any stack"
 	case "Snapshot":
 		fate = "CloudFormation deletes it after a final snapshot (DeletionPolicy Snapshot)"
 	default:
 		fate = "CloudFormation **deletes it and its data** (DeletionPolicy " + policy(b.DeletionPolicy) + ")"
 	}
 	var same []string
-	for hid, h := range head.Resources {
-		if h.Type == b.Type {
-			if _, inBase := base.Resources[hid]; !inBase {
-				same = append(same, "`"+hid+"`")
+	for _, hid := range sortedKeys(head.Resources) {
+		h := head.Resources[hid]
+		if _, inBase := base.Resources[hid]; h.Type != b.Type || inBase {
+			continue
+		}
+		same = append(same, "`"+hid+"`")
+		// The same physical name under a new logical id: CloudFormation
+		// creates the new resource before it removes the old one.
+		for _, p := range sortedKeys(spec.Replaces[b.Type]) {
+			v := b.Properties[p]
+			if spec.Replaces[b.Type][p] != ReplaceYes || !strings.HasSuffix(p, "Name") || v == nil || !reflect.DeepEqual(v, h.Properties[p]) {
+				continue
 			}
+			r.add(KindReplaced, id, b.Type, "**`%s`** (%s) moves to a new logical id: `%s` has the same %s `%s`, and CloudFormation creates it before it removes `%s`, so **the deploy fails** (a resource of that name exists); keep the logical id (overrideLogicalId) or move the resource with `cdk import`.",
+				id, b.Type, hid, p, render(v), id)
 		}
 	}
-	slices.Sort(same)
 	hint := ""
 	if len(same) > 0 {
 		hint = fmt.Sprintf(" If it was renamed (the head has %s of this type), its data does not move to the new one.", strings.Join(same, ", "))
@@ -76,7 +84,10 @@ func (r *Result) changed(spec Spec, id string, b, h Resource) {
 				id, h.Type, strings.Join(maybe, ", "), oldOneFate(h))
 		}
 	}
-	for _, p := range []struct{ name, b, h string }{
+	for _, p := range []struct {
+		name string
+		b, h any
+	}{
 		{"DeletionPolicy", b.DeletionPolicy, h.DeletionPolicy},
 		{"UpdateReplacePolicy", b.UpdateReplacePolicy, h.UpdateReplacePolicy},
 	} {
@@ -92,12 +103,13 @@ func (r *Result) changed(spec Spec, id string, b, h Resource) {
 	}
 }
 
-// policy is a DeletionPolicy or UpdateReplacePolicy as it acts: none is Delete.
-func policy(p string) string {
-	if p == "" {
+// policy is a DeletionPolicy or UpdateReplacePolicy as it acts: none is
+// Delete; an intrinsic function is written as JSON.
+func policy(p any) string {
+	if p == nil || p == "" {
 		return "Delete"
 	}
-	return p
+	return render(p)
 }
 
 func policyMeaning(name, p string) string {
@@ -110,8 +122,10 @@ func policyMeaning(name, p string) string {
 		return ": " + when + " now **deletes its data**"
 	case "Snapshot":
 		return ": " + when + " now deletes it after a final snapshot"
-	default:
+	case "Retain", "RetainExceptOnCreate":
 		return ": " + when + " now leaves it in the account"
+	default:
+		return ": what " + when + " does now depends on a condition; it may **delete its data**"
 	}
 }
 
@@ -119,7 +133,7 @@ func policyMeaning(name, p string) string {
 func oldOneFate(h Resource) string {
 	switch policy(h.UpdateReplacePolicy) {
 	case "Retain", "RetainExceptOnCreate":
-		return "the old one stays in the account, outside the stack (UpdateReplacePolicy " + h.UpdateReplacePolicy + "); a fixed physical name makes the deploy fail"
+		return "the old one stays in the account, outside the stack (UpdateReplacePolicy " + policy(h.UpdateReplacePolicy) + "); a fixed physical name makes the deploy fail"
 	case "Snapshot":
 		return "the old one is deleted after a final snapshot (UpdateReplacePolicy Snapshot)"
 	}

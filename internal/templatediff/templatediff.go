@@ -30,15 +30,17 @@ type Template struct {
 
 // Resource is one resource of a template.
 type Resource struct {
-	Type                string         `json:"Type"`
-	Properties          map[string]any `json:"Properties,omitempty"`
-	Metadata            any            `json:"Metadata,omitempty"`
-	DeletionPolicy      string         `json:"DeletionPolicy,omitempty"`
-	UpdateReplacePolicy string         `json:"UpdateReplacePolicy,omitempty"`
-	DependsOn           any            `json:"DependsOn,omitempty"`
-	Condition           string         `json:"Condition,omitempty"`
-	UpdatePolicy        any            `json:"UpdatePolicy,omitempty"`
-	CreationPolicy      any            `json:"CreationPolicy,omitempty"`
+	Type       string         `json:"Type"`
+	Properties map[string]any `json:"Properties,omitempty"`
+	Metadata   any            `json:"Metadata,omitempty"`
+	// A string, or an intrinsic function (Fn::If, Ref) under the
+	// AWS::LanguageExtensions transform.
+	DeletionPolicy      any    `json:"DeletionPolicy,omitempty"`
+	UpdateReplacePolicy any    `json:"UpdateReplacePolicy,omitempty"`
+	DependsOn           any    `json:"DependsOn,omitempty"`
+	Condition           string `json:"Condition,omitempty"`
+	UpdatePolicy        any    `json:"UpdatePolicy,omitempty"`
+	CreationPolicy      any    `json:"CreationPolicy,omitempty"`
 }
 
 // ReadTemplate reads a template file; "" is the empty template (a stack the
