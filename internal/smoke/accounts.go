@@ -6,7 +6,10 @@ package smoke
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -92,35 +95,41 @@ func deleteAccount(ctx context.Context, c Cognito, poolID, username string) erro
 // signInFlow is the flow the app client allows that the smoke test speaks:
 // USER_PASSWORD_AUTH when allowed (the local issuer's client), else
 // USER_SRP_AUTH (the deployed one's, as the page).
-func signInFlow(ctx context.Context, c Cognito, poolID, clientID string) (types.AuthFlowType, error) {
+// It also returns the client's secret ("" for a public client, as the
+// page's): a client with one needs SECRET_HASH on every sign-in call.
+func signInFlow(ctx context.Context, c Cognito, poolID, clientID string) (types.AuthFlowType, string, error) {
 	out, err := c.DescribeUserPoolClient(ctx, &cip.DescribeUserPoolClientInput{UserPoolId: aws.String(poolID), ClientId: aws.String(clientID)})
 	if err != nil {
-		return "", fmt.Errorf("describe app client %s: %w", clientID, err)
+		return "", "", fmt.Errorf("describe app client %s: %w", clientID, err)
 	}
-	flows := out.UserPoolClient.ExplicitAuthFlows
+	if out.UserPoolClient == nil {
+		return "", "", fmt.Errorf("describe app client %s: no client in the answer", clientID)
+	}
+	flows, secret := out.UserPoolClient.ExplicitAuthFlows, aws.ToString(out.UserPoolClient.ClientSecret)
 	switch {
 	case slices.Contains(flows, types.ExplicitAuthFlowsTypeAllowUserPasswordAuth):
-		return types.AuthFlowTypeUserPasswordAuth, nil
+		return types.AuthFlowTypeUserPasswordAuth, secret, nil
 	case slices.Contains(flows, types.ExplicitAuthFlowsTypeAllowUserSrpAuth):
-		return types.AuthFlowTypeUserSrpAuth, nil
+		return types.AuthFlowTypeUserSrpAuth, secret, nil
 	}
-	return "", fmt.Errorf("app client %s allows neither USER_PASSWORD_AUTH nor USER_SRP_AUTH (it allows %v)", clientID, flows)
+	return "", "", fmt.Errorf("app client %s allows neither USER_PASSWORD_AUTH nor USER_SRP_AUTH (it allows %v)", clientID, flows)
 }
 
-// signIn signs a in with flow and returns its ID token.
-func signIn(ctx context.Context, c Cognito, poolID, clientID string, flow types.AuthFlowType, a Account) (string, error) {
+// signIn signs a in with flow and returns its ID token; secret is the app
+// client's ("" for none).
+func signIn(ctx context.Context, c Cognito, poolID, clientID, secret string, flow types.AuthFlowType, a Account) (string, error) {
 	var (
 		res *types.AuthenticationResultType
 		err error
 	)
 	if flow == types.AuthFlowTypeUserSrpAuth {
-		res, err = signInSRP(ctx, c, poolID, clientID, a)
+		res, err = signInSRP(ctx, c, poolID, clientID, secret, a)
 	} else {
 		var out *cip.InitiateAuthOutput
 		out, err = c.InitiateAuth(ctx, &cip.InitiateAuthInput{
 			AuthFlow:       flow,
 			ClientId:       aws.String(clientID),
-			AuthParameters: map[string]string{"USERNAME": a.Username, "PASSWORD": a.Password},
+			AuthParameters: withSecretHash(map[string]string{"USERNAME": a.Username, "PASSWORD": a.Password}, secret, a.Username, clientID),
 		})
 		if err == nil {
 			res = out.AuthenticationResult
@@ -138,7 +147,18 @@ func signIn(ctx context.Context, c Cognito, poolID, clientID string, flow types.
 	return aws.ToString(res.IdToken), nil
 }
 
-func signInSRP(ctx context.Context, c Cognito, poolID, clientID string, a Account) (*types.AuthenticationResultType, error) {
+// withSecretHash adds SECRET_HASH, Base64(HMAC-SHA256(secret, username +
+// client id)), to params when the app client has a secret.
+func withSecretHash(params map[string]string, secret, username, clientID string) map[string]string {
+	if secret != "" {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(username + clientID))
+		params["SECRET_HASH"] = base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	}
+	return params
+}
+
+func signInSRP(ctx context.Context, c Cognito, poolID, clientID, secret string, a Account) (*types.AuthenticationResultType, error) {
 	srp, err := newSRPClient(poolID)
 	if err != nil {
 		return nil, err
@@ -146,7 +166,7 @@ func signInSRP(ctx context.Context, c Cognito, poolID, clientID string, a Accoun
 	out, err := c.InitiateAuth(ctx, &cip.InitiateAuthInput{
 		AuthFlow:       types.AuthFlowTypeUserSrpAuth,
 		ClientId:       aws.String(clientID),
-		AuthParameters: map[string]string{"USERNAME": a.Username, "SRP_A": srp.SRPA()},
+		AuthParameters: withSecretHash(map[string]string{"USERNAME": a.Username, "SRP_A": srp.SRPA()}, secret, a.Username, clientID),
 	})
 	if err != nil {
 		return nil, err
@@ -164,12 +184,13 @@ func signInSRP(ctx context.Context, c Cognito, poolID, clientID string, a Accoun
 		ChallengeName: types.ChallengeNameTypePasswordVerifier,
 		ClientId:      aws.String(clientID),
 		Session:       out.Session,
-		ChallengeResponses: map[string]string{
+		// The answer names the user as the pool does: its SECRET_HASH too.
+		ChallengeResponses: withSecretHash(map[string]string{
 			"USERNAME":                    userID,
 			"PASSWORD_CLAIM_SECRET_BLOCK": p["SECRET_BLOCK"],
 			"PASSWORD_CLAIM_SIGNATURE":    sig,
 			"TIMESTAMP":                   ts,
-		},
+		}, secret, userID, clientID),
 	})
 	if err != nil {
 		return nil, err

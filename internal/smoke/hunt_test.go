@@ -27,6 +27,8 @@ type memoryPool struct {
 	users    map[string]string // username -> password
 	deleted  []string
 	onSignIn func() // called on each sign-in, before it answers
+	mfa      bool   // the pool requires MFA: a challenge instead of tokens
+	flows    []types.ExplicitAuthFlowsType
 }
 
 func (p *memoryPool) token(user string) string { return "eyJTOKEN-OF-" + user }
@@ -57,9 +59,11 @@ func (p *memoryPool) AdminDeleteUser(_ context.Context, in *cip.AdminDeleteUserI
 }
 
 func (p *memoryPool) DescribeUserPoolClient(context.Context, *cip.DescribeUserPoolClientInput, ...func(*cip.Options)) (*cip.DescribeUserPoolClientOutput, error) {
-	return &cip.DescribeUserPoolClientOutput{UserPoolClient: &types.UserPoolClientType{
-		ExplicitAuthFlows: []types.ExplicitAuthFlowsType{types.ExplicitAuthFlowsTypeAllowUserPasswordAuth},
-	}}, nil
+	flows := []types.ExplicitAuthFlowsType{types.ExplicitAuthFlowsTypeAllowUserPasswordAuth}
+	if p.flows != nil {
+		flows = p.flows
+	}
+	return &cip.DescribeUserPoolClientOutput{UserPoolClient: &types.UserPoolClientType{ExplicitAuthFlows: flows}}, nil
 }
 
 func (p *memoryPool) InitiateAuth(_ context.Context, in *cip.InitiateAuthInput, _ ...func(*cip.Options)) (*cip.InitiateAuthOutput, error) {
@@ -71,6 +75,9 @@ func (p *memoryPool) InitiateAuth(_ context.Context, in *cip.InitiateAuthInput, 
 	user := in.AuthParameters["USERNAME"]
 	if pw, ok := p.users[user]; !ok || pw != in.AuthParameters["PASSWORD"] {
 		return nil, &types.NotAuthorizedException{Message: aws.String("Incorrect username or password.")}
+	}
+	if p.mfa {
+		return &cip.InitiateAuthOutput{ChallengeName: types.ChallengeNameTypeMfaSetup, Session: aws.String("s")}, nil
 	}
 	return &cip.InitiateAuthOutput{AuthenticationResult: &types.AuthenticationResultType{IdToken: aws.String(p.token(user))}}, nil
 }
@@ -161,5 +168,26 @@ func TestOperatorsSmokeDeletesItsAccountsOnCtrlC(t *testing.T) {
 	}
 	if left := pool.left(); len(left) != 0 || len(pool.deleted) != 2 {
 		t.Errorf("after Ctrl-C, deleted %q, left %q", pool.deleted, left)
+	}
+}
+
+// TestOperatorsSmokeNamesWhatThePoolAsksInsteadOfTokens: a pool that
+// requires MFA, or an app client that allows neither password flow, fails
+// the sign-in step with what Cognito asked for, and the accounts go.
+func TestOperatorsSmokeNamesWhatThePoolAsksInsteadOfTokens(t *testing.T) {
+	for _, tc := range []struct {
+		pool *memoryPool
+		says string
+	}{
+		{&memoryPool{mfa: true}, "challenge MFA_SETUP instead of tokens"},
+		{&memoryPool{flows: []types.ExplicitAuthFlowsType{types.ExplicitAuthFlowsTypeAllowRefreshTokenAuth}}, "allows neither USER_PASSWORD_AUTH nor USER_SRP_AUTH"},
+	} {
+		_, err := Run(t.Context(), Config{Target: huntTarget(t, closedURL(t)), Cognito: tc.pool})
+		if err == nil || !strings.Contains(err.Error(), "sign both accounts in") || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("error %v, want the sign-in step saying %q", err, tc.says)
+		}
+		if len(tc.pool.deleted) != 2 {
+			t.Errorf("deleted %q, want both", tc.pool.deleted)
+		}
 	}
 }

@@ -205,12 +205,12 @@ func (r *run) deleteAccounts(ctx context.Context) error {
 
 func (r *run) signIn(ctx context.Context) error {
 	t := r.cfg.Target
-	flow, err := signInFlow(ctx, r.cfg.Cognito, t.UserPoolID, t.ClientID)
+	flow, secret, err := signInFlow(ctx, r.cfg.Cognito, t.UserPoolID, t.ClientID)
 	if err != nil {
 		return err
 	}
 	for _, a := range r.accounts {
-		tok, err := signIn(ctx, r.cfg.Cognito, t.UserPoolID, t.ClientID, flow, a)
+		tok, err := signIn(ctx, r.cfg.Cognito, t.UserPoolID, t.ClientID, secret, flow, a)
 		if err != nil {
 			return err
 		}

@@ -25,6 +25,13 @@ type srpServer struct {
 	Cognito                    // only the two sign-in calls are answered
 	poolID, username, password string
 	clientID                   string
+	// userID is the pool's own name of the user (USER_ID_FOR_SRP), which
+	// differs from the name typed when one signs in with an alias (an
+	// e-mail address); default username.
+	userID string
+	// secret is the app client's secret: every call then carries
+	// SECRET_HASH of the username it names.
+	secret string
 
 	salt, b, B, A *big.Int
 	block         []byte
@@ -33,7 +40,7 @@ type srpServer struct {
 
 func (s *srpServer) x() *big.Int {
 	_, pool, _ := strings.Cut(s.poolID, "_")
-	inner := sha256.Sum256([]byte(pool + s.username + ":" + s.password))
+	inner := sha256.Sum256([]byte(pool + s.id() + ":" + s.password))
 	saltHex := s.salt.Text(16)
 	if len(saltHex)%2 == 1 {
 		saltHex = "0" + saltHex
@@ -45,9 +52,30 @@ func (s *srpServer) x() *big.Int {
 	return new(big.Int).SetBytes(sum[:])
 }
 
+func (s *srpServer) id() string {
+	if s.userID != "" {
+		return s.userID
+	}
+	return s.username
+}
+
+// secretHashOK: without a client secret no SECRET_HASH is needed; with one,
+// it is Base64(HMAC-SHA256(secret, username + client id)).
+func (s *srpServer) secretHashOK(params map[string]string, username string) bool {
+	if s.secret == "" {
+		return true
+	}
+	mac := hmac.New(sha256.New, []byte(s.secret))
+	mac.Write([]byte(username + s.clientID))
+	return params["SECRET_HASH"] == base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
 func (s *srpServer) InitiateAuth(_ context.Context, in *cip.InitiateAuthInput, _ ...func(*cip.Options)) (*cip.InitiateAuthOutput, error) {
 	if in.AuthFlow != types.AuthFlowTypeUserSrpAuth || aws.ToString(in.ClientId) != s.clientID || in.AuthParameters["USERNAME"] != s.username {
 		return nil, errors.New("InitiateAuth: unexpected input")
+	}
+	if !s.secretHashOK(in.AuthParameters, s.username) {
+		return nil, &types.NotAuthorizedException{Message: aws.String("Client " + s.clientID + " is configured with secret but SECRET_HASH was not received")}
 	}
 	A, ok := new(big.Int).SetString(in.AuthParameters["SRP_A"], 16)
 	if !ok {
@@ -65,7 +93,7 @@ func (s *srpServer) InitiateAuth(_ context.Context, in *cip.InitiateAuthInput, _
 		ChallengeName: types.ChallengeNameTypePasswordVerifier,
 		Session:       aws.String("session-1"),
 		ChallengeParameters: map[string]string{
-			"USER_ID_FOR_SRP": s.username, "SRP_B": s.B.Text(16), "SALT": s.salt.Text(16),
+			"USER_ID_FOR_SRP": s.id(), "SRP_B": s.B.Text(16), "SALT": s.salt.Text(16),
 			"SECRET_BLOCK": base64.StdEncoding.EncodeToString(s.block),
 		},
 	}, nil
@@ -73,9 +101,12 @@ func (s *srpServer) InitiateAuth(_ context.Context, in *cip.InitiateAuthInput, _
 
 func (s *srpServer) RespondToAuthChallenge(_ context.Context, in *cip.RespondToAuthChallengeInput, _ ...func(*cip.Options)) (*cip.RespondToAuthChallengeOutput, error) {
 	r := in.ChallengeResponses
-	if in.ChallengeName != types.ChallengeNameTypePasswordVerifier || aws.ToString(in.Session) != "session-1" || r["USERNAME"] != s.username ||
+	if in.ChallengeName != types.ChallengeNameTypePasswordVerifier || aws.ToString(in.Session) != "session-1" || r["USERNAME"] != s.id() ||
 		r["PASSWORD_CLAIM_SECRET_BLOCK"] != base64.StdEncoding.EncodeToString(s.block) {
 		return nil, errors.New("RespondToAuthChallenge: unexpected input")
+	}
+	if !s.secretHashOK(r, s.id()) {
+		return nil, &types.NotAuthorizedException{Message: aws.String("Unable to verify secret hash for client " + s.clientID)}
 	}
 	ts, err := time.Parse(srpTimeFormat, r["TIMESTAMP"])
 	if err != nil || time.Since(ts).Abs() > time.Minute {
@@ -92,7 +123,7 @@ func (s *srpServer) RespondToAuthChallenge(_ context.Context, in *cip.RespondToA
 	okm.Write(append([]byte("Caldera Derived Key"), 1))
 	mac := hmac.New(sha256.New, okm.Sum(nil)[:16])
 	_, pool, _ := strings.Cut(s.poolID, "_")
-	mac.Write([]byte(pool + s.username))
+	mac.Write([]byte(pool + s.id()))
 	mac.Write(s.block)
 	mac.Write([]byte(r["TIMESTAMP"]))
 	if r["PASSWORD_CLAIM_SIGNATURE"] != base64.StdEncoding.EncodeToString(mac.Sum(nil)) {
@@ -108,11 +139,11 @@ func (s *srpServer) RespondToAuthChallenge(_ context.Context, in *cip.RespondToA
 func TestSmokeSignsInWithSRPAsTheDeployedClientAllows(t *testing.T) {
 	for range 3 { // a, b and the salt are random: padding cases vary
 		srv := &srpServer{poolID: "eu-west-1_AbC123xyz", username: "smoke-1-a", password: "Sm0ke!right", clientID: "client1"}
-		tok, err := signIn(t.Context(), srv, srv.poolID, srv.clientID, types.AuthFlowTypeUserSrpAuth, Account{"smoke-1-a", "Sm0ke!right"})
+		tok, err := signIn(t.Context(), srv, srv.poolID, srv.clientID, "", types.AuthFlowTypeUserSrpAuth, Account{"smoke-1-a", "Sm0ke!right"})
 		if err != nil || tok != "id-token" || !srv.signedIn {
 			t.Fatalf("the right password: %q %v", tok, err)
 		}
-		_, err = signIn(t.Context(), srv, srv.poolID, srv.clientID, types.AuthFlowTypeUserSrpAuth, Account{"smoke-1-a", "Sm0ke!wrong"})
+		_, err = signIn(t.Context(), srv, srv.poolID, srv.clientID, "", types.AuthFlowTypeUserSrpAuth, Account{"smoke-1-a", "Sm0ke!wrong"})
 		var refused *types.NotAuthorizedException
 		if !errors.As(err, &refused) {
 			t.Fatalf("a wrong password: %v, want NotAuthorizedException", err)
@@ -189,4 +220,44 @@ func TestSmokeSignsWithTheSameKeyAsThePage(t *testing.T) {
 	if err != nil || ts != "Fri Dec 4 09:05:01 UTC 2026" || sig != wantSig {
 		t.Fatalf("passwordClaim = %q %q %v, want the page's signature %q", ts, sig, err, wantSig)
 	}
+}
+
+// TestSmokeSignsInWithSRPWhenThePoolNamesTheUserOtherwise: the pool's own
+// name of the user (USER_ID_FOR_SRP, a UUID when one signs in with an
+// e-mail alias) goes into the password's hash, the signature and the
+// answer's USERNAME, as the page's library does.
+func TestSmokeSignsInWithSRPWhenThePoolNamesTheUserOtherwise(t *testing.T) {
+	srv := &srpServer{poolID: "eu-west-1_AbC123xyz", username: "alice@example.org", userID: "3f2c1e0a-uuid", password: "Sm0ke!right", clientID: "client1"}
+	if tok, err := signIn(t.Context(), srv, srv.poolID, srv.clientID, "", types.AuthFlowTypeUserSrpAuth, Account{"alice@example.org", "Sm0ke!right"}); err != nil || tok != "id-token" {
+		t.Fatalf("%q %v", tok, err)
+	}
+}
+
+// TestSmokeSignsInWithAnAppClientThatHasASecret: an app client with a
+// secret (a server-side one an operator may point the smoke test at)
+// needs SECRET_HASH on every call, of the name each call carries; before,
+// Cognito refused: "configured with secret but SECRET_HASH was not
+// received".
+func TestSmokeSignsInWithAnAppClientThatHasASecret(t *testing.T) {
+	srv := &srpServer{poolID: "eu-west-1_AbC123xyz", username: "alice@example.org", userID: "3f2c1e0a-uuid", password: "Sm0ke!right", clientID: "client1", secret: "cl13nt-s3cret"}
+	flow, secret, err := signInFlow(t.Context(), &describedClient{Cognito: srv, secret: srv.secret}, srv.poolID, srv.clientID)
+	if err != nil || flow != types.AuthFlowTypeUserSrpAuth {
+		t.Fatalf("flow %q, %v", flow, err)
+	}
+	if tok, err := signIn(t.Context(), srv, srv.poolID, srv.clientID, secret, flow, Account{"alice@example.org", "Sm0ke!right"}); err != nil || tok != "id-token" {
+		t.Fatalf("%q %v", tok, err)
+	}
+}
+
+// describedClient describes an app client that allows SRP, with a secret.
+type describedClient struct {
+	Cognito
+	secret string
+}
+
+func (d *describedClient) DescribeUserPoolClient(context.Context, *cip.DescribeUserPoolClientInput, ...func(*cip.Options)) (*cip.DescribeUserPoolClientOutput, error) {
+	return &cip.DescribeUserPoolClientOutput{UserPoolClient: &types.UserPoolClientType{
+		ExplicitAuthFlows: []types.ExplicitAuthFlowsType{types.ExplicitAuthFlowsTypeAllowUserSrpAuth},
+		ClientSecret:      aws.String(d.secret),
+	}}, nil
 }
