@@ -253,10 +253,10 @@ export class ChatApp {
         this.onError(f);
         break;
       case 'pong':
-        if (f.count !== undefined) this.members.counted(f.count);
+        if (f.count !== undefined) this.members.counted(f.count, f.cv);
         break;
       case 'presence':
-        this.members.counted(f.count);
+        this.members.counted(f.count, f.cv);
         break;
       case 'memberPage':
         this.members.page(f);
@@ -290,7 +290,7 @@ export class ChatApp {
    * that missed us fill in the log.
    */
   private onSettled(f: StateFrame): void {
-    this.members.apply({ type: 'settled', members: f.members });
+    this.members.apply({ type: 'settled', members: f.members, count: f.count, cv: f.cv });
     this.showHistory(f);
   }
 

@@ -8,9 +8,14 @@
 // names the state gave, and the search box reads the whole list from the
 // server, a page at a time, when someone looks for a member. At most
 // SHOWN_MAX rows are ever on the page, however big the room.
+//
+// The count is the one of the greatest cv (the count's version) the page
+// was sent: frames of different actions race (docs/protocol.md, cv), and a
+// newcomer may miss the frames sent before the room index listed it, which
+// its settle hello's count then makes up for.
 
 import { byId, el, nameHue } from './dom';
-import { applyPresence, NO_PRESENCE, presentNames, type Presence, type PresenceFrame } from './presence';
+import { applyPresence, newerCount, NO_PRESENCE, presentNames, type Presence, type PresenceFrame } from './presence';
 import {
   foldName,
   PRESENCE_LIVE_MAX,
@@ -26,8 +31,8 @@ const SEARCH_FROM = 10;
 /** A list read for a search is read again after this long. */
 const DIRECTORY_MAX_AGE_MS = 30_000;
 
-/** A frame the member list follows: presence, with the counts the server adds. */
-export type MemberFrame = PresenceFrame & { count?: number; membersCursor?: string };
+/** A frame the member list follows: presence, with the counts (and their cv) the server adds. */
+export type MemberFrame = PresenceFrame & { count?: number; cv?: number; membersCursor?: string };
 
 export class MemberList {
   private readonly list = byId<HTMLUListElement>('members');
@@ -44,6 +49,8 @@ export class MemberList {
   private readonly selected = new Map<string, string>();
   /** The room's count as the server last said it; null before any. */
   private total: number | null = null;
+  /** The cv of that count; 0 before any, or from a server before cv. */
+  private cv = 0;
   /** The server counts the room exactly (it sent a count): the list never corrects it. */
   private exact = false;
   /** A big room: names are not announced, the list is read on demand. */
@@ -99,6 +106,7 @@ export class MemberList {
     this.members = [];
     this.selected.clear();
     this.total = null;
+    this.cv = 0;
     this.exact = false;
     this.big = false;
     this.directory = this.reading = null;
@@ -115,11 +123,13 @@ export class MemberList {
   apply(f: MemberFrame): void {
     if (f.type === 'state') {
       this.total = f.count ?? f.members.length;
+      this.cv = f.cv ?? 0;
       this.exact = f.count !== undefined;
       this.big = f.membersCursor !== undefined || this.total > PRESENCE_LIVE_MAX;
       this.directory = null;
-    } else if (f.count !== undefined) {
-      this.total = f.count;
+    } else if (f.count !== undefined && (f.type !== 'settled' || f.cv !== undefined) && this.take(f.count, f.cv)) {
+      // (A settle count without cv, from a server before it, may be older
+      // than the frames since: the state's count stays.)
       if (this.big && f.count <= PRESENCE_LIVE_MAX && f.type !== 'settled') {
         // The room is small again and names every change from now on: the
         // list is read once, then followed.
@@ -135,7 +145,7 @@ export class MemberList {
     if (!this.big) for (const k of [...this.selected.keys()]) if (!next.members.has(k)) this.selected.delete(k);
     // A server before counts: the list is all there is. The list is read
     // from a lagging index, so a counted room keeps its exact count.
-    if ((f.type === 'state' || f.type === 'settled') && !this.exact) {
+    if ((f.type === 'state' || f.type === 'settled') && !this.exact && f.cv === undefined) {
       this.total = Math.max(this.total ?? 0, this.members.length);
     }
     this.renderMembers();
@@ -143,16 +153,28 @@ export class MemberList {
   }
 
   /** The room's count, from a presence frame or a pong. */
-  counted(count: number): void {
-    this.total = count;
+  counted(count: number, cv?: number): void {
+    if (!this.take(count, cv)) return;
     if (count > PRESENCE_LIVE_MAX) this.big = true;
     this.renderMembers();
+  }
+
+  /**
+   * Takes a count sent at cv, unless the page has one of a cv as great: an
+   * older count that arrives late is not shown. A count without cv (a
+   * server before it) is taken as it comes.
+   */
+  private take(count: number, cv: number | undefined): boolean {
+    if (!newerCount(this.cv, cv)) return false;
+    this.total = count;
+    if (cv !== undefined) this.cv = cv;
+    return true;
   }
 
   /** A page of the member list: kept, and the next one asked for. */
   page(f: MemberPageFrame): void {
     if (this.reading === null) return; // not asked for (or the room changed)
-    this.total = f.count;
+    this.take(f.count, f.cv);
     for (const m of f.members) this.reading.set(foldName(m.name), m.name);
     if (f.cursor !== undefined && this.ask({ action: 'members', cursor: f.cursor })) return;
     const names = [...this.reading.values()];

@@ -44,7 +44,7 @@ export type PresenceFrame =
   | (Pick<JoinedFrame, 'type' | 'name' | 'ts'> & Partial<Pick<JoinedFrame, 'account' | 'v'>>)
   | (Pick<LeftFrame, 'type' | 'name' | 'ts'> & Partial<Pick<LeftFrame, 'account' | 'v'>>)
   | Pick<RenamedFrame, 'type' | 'oldName' | 'name' | 'ts'>
-  | Pick<MembersFrame, 'type' | 'members' | 'ts'>;
+  | (Pick<MembersFrame, 'type' | 'members' | 'ts'> & Partial<Pick<MembersFrame, 'left' | 'stayed'>>);
 
 /** Nobody, and nothing remembered: before the first state. */
 export const NO_PRESENCE: Presence = { members: new Map(), last: new Map() };
@@ -61,8 +61,13 @@ export function presentNames(p: Presence): string[] {
  * - `joined` claims its name, `left` releases it;
  * - `renamed` releases the old name and claims the new one, each part on its
  *   own; a change of case only is one name, claimed in its new spelling;
- * - `members` is the whole list again, except for names with a claim or
- *   release newer than its ts (see fromList). It remembers nothing itself.
+ * - `members` (after stale connections were removed) applies each of its
+ *   `left` entries as a `left`, and each of its `stayed` entries (a person
+ *   still in on another device) as a `joined`; its list is read from the
+ *   lagging index and
+ *   is not followed (from a server before `left`: the whole list again,
+ *   except for names with a claim or release newer than its ts, see
+ *   fromList).
  * - `settled` is the whole list again, read once the room index caught up
  *   with the joins around our own, except for every name a frame since the
  *   state claimed or released: it has no ts, and the index may still lag
@@ -84,7 +89,11 @@ export function applyPresence(p: Presence, f: PresenceFrame): Presence {
       if (foldName(f.oldName) === foldName(f.name)) return mark(p, f.name, f.ts, true);
       return mark(mark(p, f.oldName, f.ts, false), f.name, f.ts, true);
     case 'members':
-      return fromList(p, f.members, f.ts);
+      if (f.left === undefined) return fromList(p, f.members, f.ts); // a server before left
+      return (f.stayed ?? []).reduce(
+        (q, j) => markVersioned(q, j.name, j.ts, true, j.account, j.v),
+        f.left.reduce((q, l) => markVersioned(q, l.name, l.ts, false, l.account, l.v), p),
+      );
     case 'settled':
       return fromList(p, f.members, -Infinity);
   }
@@ -151,4 +160,14 @@ function fromList(p: Presence, list: string[], ts: number): Presence {
 
 function byFold(names: string[]): Map<string, string> {
   return new Map(names.map((n) => [foldName(n), n]));
+}
+
+/**
+ * Whether a count sent at cv replaces the count the page shows, sent at
+ * last (0: none yet): only a greater cv does, so a count read before one
+ * the page has, arriving late, is not shown. A count without cv (from a
+ * server before it) always does.
+ */
+export function newerCount(last: number, cv: number | undefined): boolean {
+  return cv === undefined || cv > last;
 }

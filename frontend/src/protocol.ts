@@ -62,6 +62,11 @@ export interface StateFrame {
   resume?: string;
   /** The room's exact member count (absent from servers before it was kept). */
   count?: number;
+  /**
+   * The count's version: of two frames of the room, the one with the greater
+   * cv carries the newer count (absent from servers before it).
+   */
+  cv?: number;
   /** Set when `members` is only the first page of a bigger room: the members action reads on. */
   membersCursor?: string;
   /** With sign-in: your account. */
@@ -73,6 +78,11 @@ export interface PongFrame {
   ts: number;
   /** The room's member count (keeps a big room's count fresh). */
   count?: number;
+  /**
+   * The count's version: of two frames of the room, the one with the greater
+   * cv carries the newer count (absent from servers before it).
+   */
+  cv?: number;
 }
 
 export interface JoinedFrame {
@@ -81,6 +91,11 @@ export interface JoinedFrame {
   name: string;
   ts: number;
   count?: number;
+  /**
+   * The count's version: of two frames of the room, the one with the greater
+   * cv carries the newer count (absent from servers before it).
+   */
+  cv?: number;
   /** With sign-in: the sender's (subject's) account, stable across renames. */
   account?: string;
   /**
@@ -97,6 +112,11 @@ export interface LeftFrame {
   name: string;
   ts: number;
   count?: number;
+  /**
+   * The count's version: of two frames of the room, the one with the greater
+   * cv carries the newer count (absent from servers before it).
+   */
+  cv?: number;
   /** With sign-in: the sender's (subject's) account, stable across renames. */
   account?: string;
   /**
@@ -107,13 +127,36 @@ export interface LeftFrame {
   v?: number;
 }
 
+/** One person a members frame names, stamped as a `left` (or, stayed, `joined`) frame would be. */
+export interface LeftEntry {
+  name: string;
+  ts: number;
+  account?: string;
+  v?: number;
+}
+
 export interface MembersFrame {
   type: 'members';
   room: string;
   members: string[];
   gone: string[];
+  /**
+   * Each person who left, as a `left` frame (absent from servers before it):
+   * the page follows these, not the list, which is read from a lagging index.
+   */
+  left?: LeftEntry[];
+  /**
+   * With sign-in: each person still in the room on another device, as a
+   * `joined` frame (a page that missed her joined learns of her).
+   */
+  stayed?: LeftEntry[];
   ts: number;
   count?: number;
+  /**
+   * The count's version: of two frames of the room, the one with the greater
+   * cv carries the newer count (absent from servers before it).
+   */
+  cv?: number;
 }
 
 /** A big room's member count (rooms of more than PRESENCE_LIVE_MAX hear no names). */
@@ -122,6 +165,11 @@ export interface PresenceCountFrame {
   room: string;
   count: number;
   ts: number;
+  /**
+   * The count's version: of two frames of the room, the one with the greater
+   * cv carries the newer count (absent from servers before it).
+   */
+  cv?: number;
 }
 
 /** A member in a member-list frame. */
@@ -135,6 +183,11 @@ export interface MemberPageFrame {
   type: 'memberPage';
   room: string;
   count: number;
+  /**
+   * The count's version: of two frames of the room, the one with the greater
+   * cv carries the newer count (absent from servers before it).
+   */
+  cv?: number;
   members: MemberEntry[];
   /** Absent on the last page. */
   cursor?: string;
@@ -233,6 +286,15 @@ function withOpt<T extends object>(base: T, extra: Record<string, unknown>): T {
   return base;
 }
 
+function parseLeft(v: unknown): LeftEntry[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) throw new FrameError('"left" or "stayed" is not a list');
+  return v.map((e) => {
+    const o = obj(e, 'a left entry');
+    return withOpt<LeftEntry>({ name: str(o, 'name'), ts: num(o, 'ts') }, { account: optStr(o, 'account'), v: optNum(o, 'v') });
+  });
+}
+
 function parsePublic(o: Obj): PublicFrame {
   return withOpt<PublicFrame>(
     { type: 'public', id: str(o, 'id'), ts: num(o, 'ts'), room: str(o, 'room'), from: str(o, 'from'), message: str(o, 'message') },
@@ -277,6 +339,7 @@ function parseObject(o: Obj): ServerFrame {
           warning,
           resume: optStr(o, 'resume'),
           count: optNum(o, 'count'),
+          cv: optNum(o, 'cv'),
           membersCursor: optStr(o, 'membersCursor'),
           account: optStr(o, 'account'),
           private: own?.map((h) => {
@@ -288,12 +351,12 @@ function parseObject(o: Obj): ServerFrame {
       );
     }
     case 'pong':
-      return withOpt<PongFrame>({ type, ts: num(o, 'ts') }, { count: optNum(o, 'count') });
+      return withOpt<PongFrame>({ type, ts: num(o, 'ts') }, { count: optNum(o, 'count'), cv: optNum(o, 'cv') });
     case 'joined':
     case 'left':
       return withOpt<JoinedFrame | LeftFrame>(
         { type, room: str(o, 'room'), name: str(o, 'name'), ts: num(o, 'ts') },
-        { count: optNum(o, 'count'), account: optStr(o, 'account'), v: optNum(o, 'v') },
+        { count: optNum(o, 'count'), cv: optNum(o, 'cv'), account: optStr(o, 'account'), v: optNum(o, 'v') },
       );
     case 'members':
       return withOpt<MembersFrame>(
@@ -301,13 +364,16 @@ function parseObject(o: Obj): ServerFrame {
           type,
           room: str(o, 'room'),
           members: strList(o, 'members'),
-          gone: o.gone === undefined ? [] : strList(o, 'gone'),
+          gone: o.gone === undefined || o.gone === null ? [] : strList(o, 'gone'),
           ts: num(o, 'ts'),
         },
-        { count: optNum(o, 'count') },
+        { count: optNum(o, 'count'), cv: optNum(o, 'cv'), left: parseLeft(o.left), stayed: parseLeft(o.stayed) },
       );
     case 'presence':
-      return { type, room: str(o, 'room'), count: num(o, 'count'), ts: num(o, 'ts') };
+      return withOpt<PresenceCountFrame>(
+        { type, room: str(o, 'room'), count: num(o, 'count'), ts: num(o, 'ts') },
+        { cv: optNum(o, 'cv') },
+      );
     case 'memberPage': {
       const list = o.members;
       if (!Array.isArray(list)) throw new FrameError('"members" is not a list');
@@ -317,7 +383,7 @@ function parseObject(o: Obj): ServerFrame {
       });
       return withOpt<MemberPageFrame>(
         { type, room: str(o, 'room'), count: num(o, 'count'), members },
-        { cursor: optStr(o, 'cursor'), ref: optStr(o, 'ref') },
+        { cv: optNum(o, 'cv'), cursor: optStr(o, 'cursor'), ref: optStr(o, 'ref') },
       );
     }
     case 'renamed':

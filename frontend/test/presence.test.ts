@@ -4,7 +4,7 @@
 // names with newer news of their own; the settle state's list only adds or
 // removes names no frame since the state spoke of.
 import { describe, expect, it } from 'vitest';
-import { applyPresence, NO_PRESENCE, presentNames, type Presence, type PresenceFrame } from '../src/presence';
+import { applyPresence, newerCount, NO_PRESENCE, presentNames, type Presence, type PresenceFrame } from '../src/presence';
 import { sortNames } from '../src/protocol';
 
 const state = (...members: string[]): PresenceFrame => ({ type: 'state', members });
@@ -15,6 +15,13 @@ const leftV = (name: string, ts: number, account: string, v: number): PresenceFr
 const renamed = (oldName: string, name: string, ts: number): PresenceFrame => ({ type: 'renamed', oldName, name, ts });
 const members = (ts: number, ...names: string[]): PresenceFrame => ({ type: 'members', members: names, ts });
 const settled = (...names: string[]): PresenceFrame => ({ type: 'settled', members: names });
+/** A members frame of a server that stamps each person who left (its list lags, and is not followed). */
+const membersLeft = (ts: number, list: string[], ...left: Array<[string, number, string?, number?]>): PresenceFrame => ({
+  type: 'members',
+  members: list,
+  ts,
+  left: left.map(([name, lts, account, v]) => (account === undefined ? { name, ts: lts } : { name, ts: lts, account, v })),
+});
 
 /** The list after the frames, in the order they arrived, sorted as the page shows it. */
 function shown(...frames: PresenceFrame[]): string[] {
@@ -125,6 +132,78 @@ describe('a members frame (the list after stale connections were removed)', () =
   ];
   it.each(cases)('%s', (_, frames, want) => {
     expect(shown(...frames)).toEqual(want);
+  });
+});
+
+describe('a members frame with the people who left stamped (left)', () => {
+  const cases: Array<[string, PresenceFrame[], string[]]> = [
+    [
+      'does not undo a rename just before it, though its lagging list has the old name',
+      [state('Alice', 'Bob', 'Carol'), renamed('Alice', 'Ann', 20), membersLeft(30, ['Alice', 'Bob'], ['Carol', 25])],
+      ['Ann', 'Bob'],
+    ],
+    [
+      'does not drop someone who joined just before it, though its lagging list misses her',
+      [state('Bob', 'Carol'), joined('Dan', 20), membersLeft(30, ['Bob'], ['Carol', 25])],
+      ['Bob', 'Dan'],
+    ],
+    [
+      'removes who left even after her own rename just before (stamped after it)',
+      [state('Alice', 'Bob'), renamed('Alice', 'Ann', 20), membersLeft(30, ['Alice', 'Bob'], ['Ann', 25, 'a', 4])],
+      ['Bob'],
+    ],
+    [
+      'does not hide someone who took the name after the removal released it',
+      [state('Bob', 'Carol'), joined('Carol', 40), membersLeft(50, ['Bob'], ['Carol', 25])],
+      ['Bob', 'Carol'],
+    ],
+    [
+      'is held to a person’s v: a leaving decided before her reload’s joined does not drop her',
+      [state('Bob', 'Cid'), joinedV('Cid', 10, 'c', 7), membersLeft(30, ['Bob'], ['Cid', 20, 'c', 6])],
+      ['Bob', 'Cid'],
+    ],
+    [
+      'adds someone still in on another device (stayed), whose joined the page never got',
+      [
+        state('Bob'),
+        { type: 'members', members: ['Bob'], ts: 30, left: [], stayed: [{ name: 'Dave', ts: 25, account: 'd', v: 5 }] },
+      ],
+      ['Bob', 'Dave'],
+    ],
+    [
+      'marks its leavings: the settle state’s lagging list does not bring the person back',
+      [state('Bob', 'Carol'), membersLeft(30, ['Bob', 'Carol'], ['Carol', 25]), settled('Bob', 'Carol')],
+      ['Bob'],
+    ],
+  ];
+  it.each(cases)('%s', (_, frames, want) => {
+    expect(shown(...frames)).toEqual(want);
+  });
+});
+
+describe('the count the page shows (newerCount)', () => {
+  /** The count shown after counts [count, cv] arrive in this order, from a state of count 3 at cv 10. */
+  function counted(...frames: Array<[number, number | undefined]>): number {
+    let shown = 3;
+    let last = 10;
+    for (const [count, cv] of frames) {
+      if (!newerCount(last, cv)) continue;
+      shown = count;
+      if (cv !== undefined) last = cv;
+    }
+    return shown;
+  }
+  it('keeps the newer of two people’s counts that arrive out of order', () => {
+    expect(counted([2, 14], [4, 12])).toBe(2);
+  });
+  it('takes the settle state’s count over the first state’s when it is newer', () => {
+    expect(counted([2, 12])).toBe(2);
+  });
+  it('ignores a count older than the state', () => {
+    expect(counted([5, 8])).toBe(3);
+  });
+  it('takes counts as they come from a server before cv', () => {
+    expect(counted([4, undefined], [2, undefined])).toBe(2);
   });
 });
 

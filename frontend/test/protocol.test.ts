@@ -69,6 +69,22 @@ describe('parseFrame accepts every documented frame', () => {
     ['left with the count', { type: 'left', room: 'lobby', name: 'Carol', ts: 1, count: 2 }],
     ['members with the count', { type: 'members', room: 'lobby', members: ['Alice'], gone: ['Carol'], ts: 1, count: 1 }],
     ['pong with the count', { type: 'pong', ts: 1, count: 1812 }],
+    [
+      'members with each person who left stamped, and the count\'s version',
+      {
+        type: 'members',
+        room: 'lobby',
+        members: ['Alice'],
+        gone: ['Carol', 'Dan'],
+        left: [{ name: 'Carol', ts: 1 }, { name: 'Dan', ts: 2, account: 'a2', v: 7 }],
+        ts: 3,
+        count: 1,
+        cv: 86,
+      },
+    ],
+    ['presence with the count\'s version', { type: 'presence', room: 'lobby', count: 2, ts: 1, cv: 84 }],
+    ['pong with the count\'s version', { type: 'pong', ts: 1, count: 2, cv: 84 }],
+    ['left with the count\'s version', { type: 'left', room: 'lobby', name: 'Carol', ts: 1, count: 2, cv: 85, account: 'a3', v: 4 }],
     ['presence: a big room\'s count', { type: 'presence', room: 'lecture', count: 1812, ts: 1 }],
     [
       'memberPage with a cursor',
@@ -134,6 +150,11 @@ describe('parseFrame', () => {
   it('treats a state without private (an older server) as no private conversation', () => {
     const r = parseFrame(JSON.stringify({ type: 'state', room: 'x', you: 'A', members: ['A'], history: [] }));
     expect(r.ok && r.frame.type === 'state' && (r.frame.private ?? [])).toEqual([]);
+  });
+
+  it('treats a members frame whose gone is null as nobody gone', () => {
+    const r = parseFrame(JSON.stringify({ type: 'members', room: 'x', members: ['A'], gone: null, left: [], ts: 1 }));
+    expect(r.ok && r.frame.type === 'members' && r.frame.gone).toEqual([]);
   });
 
   it('treats a members frame without gone as nobody gone', () => {

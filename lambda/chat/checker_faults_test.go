@@ -24,20 +24,7 @@ import (
 // of one of them is logged, not failed, so that main stays green while the
 // fixes land; -checker.strict fails on them too. Remove an entry when its
 // fix is on main: the checker then holds the handler to it.
-var knownFailures = map[string]string{
-	"page-members": "the members frame after a stale removal is the lagging index's list stamped at its read, so " +
-		"every page undoes a rename or drops a join just before it " +
-		"(TestAMemberListAfterAStaleRemovalDoesNotUndoARenameJustBefore); stamping it 2 s earlier (tried in " +
-		"945a42c) keeps instead a gone person whose own rename's broadcast met her vanished last device (seed " +
-		"176248786755321): the gone names need a release of their own in the protocol; a settle hello's lagging " +
-		"list brings back a name a members frame just said was gone (the frame marks nothing; seed " +
-		"176248786755308)",
-	"page-count": "a newcomer misses the presence frames sent while the index does not list it yet, and the page " +
-		"keeps its state's count over its settle hello's (TestANewcomersCountFollowsALeaveItWasNotToldOf: " +
-		"frontend/src/members.ts); a members frame after a stale removal can carry a count off by the marked " +
-		"records it subtracts (seed 72740193063136: 0 in a room of 1); counts of different people's frames that " +
-		"arrive out of order stand (v orders one account's only)",
-}
+var knownFailures = map[string]string{}
 
 // faultBox decides the faults of one scenario: every kind on at once, each
 // decision drawn from the scenario's seed.

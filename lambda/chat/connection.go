@@ -161,18 +161,21 @@ func (inv *invocation) disconnect(ctx context.Context) {
 	// The room is told before the record is deleted, as with sign-in: a
 	// removal that dies after its mark is finished, and told, by the next
 	// one to find the mark. The delete logs the end (c.End).
+	var told RoomCount
 	defer func() {
-		if _, err := inv.finishRemoval(ctx, c, End{Kind: KindLeft}); err != nil {
+		deleted, err := inv.finishRemoval(ctx, c, End{Kind: KindLeft})
+		if err != nil {
 			// Marked: the next removal to find it finishes the delete.
 			inv.log.Error("remove connection", "error", err)
 		}
+		inv.confirm(c.Room, told, 1, deleted, c.ID)
 	}()
 	if !mine {
 		// Another removal marked it and stopped: its name may have been
 		// released and taken since, so the room gets the member list, not
 		// a "left" that could hide a newcomer of the same name.
-		inv.release(c.Room, c.Name, c.ID)
-		inv.tellGone(c.Room, []gone{{name: c.Name, person: true, marked: &c}}, map[string]bool{c.ID: true})
+		g := inv.goneFrom(&c, inv.release(c.Room, c.Name, c.ID) == "", 0)
+		_, told = inv.tellGone(c.Room, []gone{g}, map[string]bool{c.ID: true})
 		return
 	}
 	if c.PendingName != "" {
@@ -196,8 +199,8 @@ func (inv *invocation) disconnect(ctx context.Context) {
 	inv.m.add(&inv.m.accepted, 1)
 	inv.log.Info("disconnected", "room", c.Room)
 	if rc, ok := inv.counted(c.Room, 1); ok {
-		rc.Count = max(rc.Count-1, 0) // the record counts until its delete
-		inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(now)}, c.ID)
+		told = inv.ahead(rc, []*Connection{&c}) // the record counts until its delete
+		inv.announce(c.Room, told, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(now)}, c.ID)
 	}
 }
 

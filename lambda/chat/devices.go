@@ -166,25 +166,28 @@ func (inv *invocation) disconnectAccount(ctx context.Context, c Connection, mine
 		inv.m.add(&inv.m.accepted, 1)
 		inv.log.Info("disconnected", "room", c.Room, "accountId", c.AccountID)
 	}
+	var told RoomCount
 	if rc, ok := inv.counted(c.Room, 1); ok {
-		rc.Count = max(rc.Count-1, 0) // the record counts until its delete, below
-		if last && pending != "" && NameKey(pending) != NameKey(c.Name) && rc.Count <= PresenceLiveMax {
+		told = inv.ahead(rc, []*Connection{&c}) // the record counts until its delete, below
+		if last && pending != "" && NameKey(pending) != NameKey(c.Name) && told.Count <= PresenceLiveMax {
 			// Her rename is unfinished (its invocation died after renaming
 			// this record, perhaps before telling the room): the room may
 			// know her by the old name, still hers until the rename is
 			// finished (nobody else holds it, and whoever takes it next
 			// claims it later than now). Without v: ordered by ts.
 			inv.broadcast(c.Room, encode(presenceFrame{Type: KindLeft, Room: c.Room, Name: pending, TS: millis(now),
-				Count: rc.Count, Account: c.AccountID}), "", nil, c.ID)
+				Count: told.Count, CV: told.cv(), Account: c.AccountID}), "", nil, c.ID)
 		}
 		if last {
-			inv.announce(c.Room, rc, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(now),
+			inv.announce(c.Room, told, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(now),
 				Account: c.AccountID, V: v}, c.ID) // not to the connection that left, still listed until its delete
 		} else {
-			inv.recount(c.Room, rc, now, c.ID) // she is still here on another device
+			inv.recount(c.Room, told, now, c.ID) // she is still here on another device
 		}
 	}
-	if _, err := inv.finishRemoval(ctx, c, End{Kind: KindLeft}); err != nil {
+	deleted, err := inv.finishRemoval(ctx, c, End{Kind: KindLeft})
+	if err != nil {
 		inv.log.Error("remove connection", "error", err)
 	}
+	inv.confirm(c.Room, told, 1, deleted, c.ID)
 }

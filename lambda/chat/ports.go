@@ -59,6 +59,9 @@ type Store interface {
 	// returns false when the record was no longer there with that mark
 	// (another removal deleted it, counted it and logged its end).
 	DeleteMarked(ctx context.Context, c Connection, end Record) (bool, error)
+	// StillMarked reports whether a marked record is still there (not
+	// deleted yet, so still counted): one consistent GetItem.
+	StillMarked(ctx context.Context, id string) (bool, error)
 	// Members lists the live connections of a room: one Query of the room
 	// index, cost proportional to the room.
 	Members(ctx context.Context, room string) ([]Member, error)
@@ -77,8 +80,8 @@ type Store interface {
 	// SpendCredit takes cost from a room's presence credit if it has that
 	// much; false when it has not (another announcement spent it first).
 	SpendCredit(ctx context.Context, room string, cost int) (bool, error)
-	// RoomCount returns a room's member count.
-	RoomCount(ctx context.Context, room string) (int, error)
+	// ReadCount returns a room's member count and its version (no credit).
+	ReadCount(ctx context.Context, room string) (RoomCount, error)
 	// MembersPage lists at most limit live connections of a room, from the
 	// cursor a previous page returned ("" for the first page); the cursor it
 	// returns is "" after the last page. A cursor it cannot read fails with
@@ -246,6 +249,10 @@ type Connection struct {
 	// and End how that removal said the record ends.
 	Mark string
 	End  End
+	// MarkedAt is when it was marked (zero: marked before this was kept):
+	// after the record took its name, before the removal released it or
+	// told the room, so a members frame stamps the person's leaving by it.
+	MarkedAt time.Time
 	// Shard is the store's: the part of the room's count that counts the
 	// record, which its delete takes it from (DeleteMarked).
 	Shard int
@@ -342,6 +349,14 @@ type Member struct {
 type RoomCount struct {
 	Count  int
 	Credit int
+	// Version grows with every change of the count, and only then: of two
+	// reads, the one with the greater version read the newer count, and
+	// two that read the same version read the same count.
+	Version int64
+	// ahead: Count is the count as it will be once the records this
+	// invocation marked are deleted (after), not the count read. told:
+	// this count was told to the room ahead of deletes (confirm).
+	ahead, told bool
 }
 
 // RateLimit allows at most Limit actions in any Window.

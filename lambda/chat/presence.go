@@ -48,6 +48,7 @@ type countFrame struct {
 	Room  string `json:"room"`
 	Count int    `json:"count"`
 	TS    int64  `json:"ts"`
+	CV    int64  `json:"cv,omitempty"`
 }
 
 // MemberEntry is one member in a member-list frame.
@@ -60,6 +61,7 @@ type memberPageFrame struct {
 	Type    Kind          `json:"type"`
 	Room    string        `json:"room"`
 	Count   int           `json:"count"`
+	CV      int64         `json:"cv,omitempty"`
 	Members []MemberEntry `json:"members"`
 	Cursor  string        `json:"cursor,omitempty"`
 	Ref     string        `json:"ref,omitempty"`
@@ -88,7 +90,7 @@ func (inv *invocation) counted(room string, events int) (RoomCount, bool) {
 // frame, when its credit pays one credit per member it reaches. skip lists
 // connections left out (the joiner, the connection it replaced).
 func (inv *invocation) announce(room string, rc RoomCount, live presenceFrame, skip ...string) {
-	live.Count = rc.Count
+	live.Count, live.CV = rc.Count, rc.cv()
 	if rc.Count <= PresenceLiveMax {
 		inv.broadcast(room, encode(live), "", nil, skip...)
 		return
@@ -96,7 +98,7 @@ func (inv *invocation) announce(room string, rc RoomCount, live presenceFrame, s
 	if !inv.spend(room, rc, recipients(rc.Count, live.Type)) {
 		return
 	}
-	inv.broadcast(room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: live.TS}), "", nil, skip...)
+	inv.broadcast(room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: live.TS, CV: rc.cv()}), "", nil, skip...)
 }
 
 // recount tells a room its new count when a connection comes or goes that
@@ -107,7 +109,76 @@ func (inv *invocation) recount(room string, rc RoomCount, ts time.Time, skip ...
 	if rc.Count > PresenceLiveMax && !inv.spend(room, rc, rc.Count) {
 		return
 	}
-	inv.broadcast(room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(ts)}), "", nil, skip...)
+	inv.broadcast(room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(ts), CV: rc.cv()}), "", nil, skip...)
+}
+
+// cv is the count's version as frames carry it (docs/protocol.md, cv):
+// twice the version read, plus one for a count announced ahead of the
+// deletes it counts (ahead). So an announcement ahead is above every count
+// read before its deletes and below every count read after any change
+// since, and a page that keeps the count of the greatest cv ends with the
+// room's count, whatever order the frames arrive in (confirm).
+func (rc RoomCount) cv() int64 {
+	if rc.ahead {
+		return 2*rc.Version + 1
+	}
+	return 2 * rc.Version
+}
+
+// ahead is the count to tell a room before this invocation deletes the
+// marked records: a removal tells the room first, so that a removal that
+// dies in between is finished, and told, by the next one to find the
+// mark. A record that another removal deleted before the count was read
+// is no longer counted in it: only one still there after the read (read
+// consistently, one GetItem) is taken from it, so the count told is the
+// count once it is gone; a record whose read fails is not taken (the
+// count read is then told, which confirm corrects). Several are all
+// taken without reading them (after a mass drop there can be hundreds),
+// and confirm tells the count once they are deleted.
+func (inv *invocation) ahead(rc RoomCount, marked []*Connection) RoomCount {
+	rc.told = true
+	if len(marked) > 1 {
+		// After a mass drop there can be hundreds, not read one by one:
+		// all are taken, and confirm follows the deletes in any case.
+		rc.Count, rc.ahead = max(rc.Count-len(marked), 0), true
+		return rc
+	}
+	for _, c := range marked {
+		there, err := inv.store.StillMarked(inv.ctx, c.ID)
+		if err != nil {
+			inv.log.Warn("read a marked connection", "removed", c.ID, "error", err)
+			continue
+		}
+		if there {
+			rc.Count, rc.ahead = max(rc.Count-1, 0), true
+		}
+	}
+	return rc
+}
+
+// confirm follows a count told ahead of its deletes (told), once this
+// invocation deleted what it could (removed records, all: every one it
+// marked, by this invocation): it reads the count again and, unless the
+// count told was exactly it (one record deleted here, and nothing else
+// changed the count since the read: the version moved by one), tells a
+// small room the count as read. Another removal or join in between, or a
+// delete that failed, would otherwise leave every page with a count off
+// by the others' changes, for good. A big room hears of it when its
+// credit pays (its count may trail by design).
+func (inv *invocation) confirm(room string, told RoomCount, removed int, all bool, skip ...string) {
+	if !told.told || told.Count > PresenceLiveMax {
+		return
+	}
+	rc, err := inv.store.ReadCount(inv.ctx, room)
+	if err != nil {
+		inv.log.Warn("read the count after a removal", "room", room, "error", err)
+		return
+	}
+	if (told.ahead && removed == 1 && all && rc.Version == told.Version+1) || rc.Count > PresenceLiveMax {
+		return
+	}
+	inv.broadcast(room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(inv.opt.Now()),
+		CV: rc.cv()}), "", nil, skip...)
 }
 
 // recipients is how many members a presence frame reaches: the joiner is
@@ -141,7 +212,9 @@ func (inv *invocation) pong() []byte {
 	f := pongFrame{Type: KindPong, TS: millis(inv.opt.Now())}
 	c, err := inv.store.GetConnection(inv.ctx, inv.connID)
 	if err == nil {
-		f.Count, err = inv.store.RoomCount(inv.ctx, c.Room)
+		var rc RoomCount
+		rc, err = inv.store.ReadCount(inv.ctx, c.Room)
+		f.Count, f.CV = rc.Count, rc.cv()
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		inv.log.Warn("count members for a pong", "error", err)
@@ -169,7 +242,7 @@ func (inv *invocation) members(req request) []byte {
 	if err != nil {
 		return inv.internal(req, "list a page of members", err)
 	}
-	count, err := inv.store.RoomCount(inv.ctx, c.Room)
+	rc, err := inv.store.ReadCount(inv.ctx, c.Room)
 	if err != nil {
 		return inv.internal(req, "count members", err)
 	}
@@ -180,7 +253,7 @@ func (inv *invocation) members(req request) []byte {
 		ms = append(ms, Member{ConnID: c.ID, Name: c.Name, AccountID: c.AccountID})
 	}
 	inv.m.add(&inv.m.accepted, 1)
-	return encode(memberPageFrame{Type: KindMemberPage, Room: c.Room, Count: count, Members: entries(ms),
+	return encode(memberPageFrame{Type: KindMemberPage, Room: c.Room, Count: rc.Count, CV: rc.cv(), Members: entries(ms),
 		Cursor: next, Ref: req.Ref})
 }
 

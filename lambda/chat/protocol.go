@@ -107,7 +107,10 @@ type stateFrame struct {
 	Members []string `json:"members"`
 	// Count is the room's member count; MembersCursor, when set, reads the
 	// rest of the list with the members action (Members is then a page).
-	Count         int               `json:"count"`
+	Count int `json:"count"`
+	// CV is the count's version (RoomCount.cv): a page keeps the count
+	// of the greatest cv it was sent.
+	CV            int64             `json:"cv,omitempty"`
 	MembersCursor string            `json:"membersCursor,omitempty"`
 	History       []json.RawMessage `json:"history"`
 	Limits        Limits            `json:"limits"`
@@ -124,6 +127,7 @@ type pongFrame struct {
 	Type  Kind  `json:"type"`
 	TS    int64 `json:"ts"`
 	Count int   `json:"count,omitempty"` // the caller's room's member count
+	CV    int64 `json:"cv,omitempty"`
 }
 
 type presenceFrame struct { // joined, left
@@ -132,6 +136,7 @@ type presenceFrame struct { // joined, left
 	Name    string `json:"name"`
 	TS      int64  `json:"ts"`
 	Count   int    `json:"count,omitempty"` // the room's member count after it
+	CV      int64  `json:"cv,omitempty"`
 	Account string `json:"account,omitempty"`
 	// V (signed in) is the account's device version the frame was decided
 	// at: a page applies a person's joined or left only over an older one.
@@ -143,8 +148,15 @@ type membersFrame struct {
 	Room    string   `json:"room"`
 	Members []string `json:"members"`
 	Gone    []string `json:"gone"`
-	TS      int64    `json:"ts"`
-	Count   int      `json:"count"`
+	// Left stamps each person who left as a left frame would (the list
+	// is read from the lagging index: a page follows these instead).
+	Left []leftEntry `json:"left"`
+	// Stayed (signed in) stamps each person still in the room on another
+	// device, as a joined frame would.
+	Stayed []leftEntry `json:"stayed,omitempty"`
+	TS     int64       `json:"ts"`
+	Count  int         `json:"count"`
+	CV     int64       `json:"cv,omitempty"`
 }
 
 type renamedFrame struct {

@@ -22,7 +22,7 @@ func (inv *invocation) hello(req request) []byte {
 	if err != nil {
 		return inv.internal(req, "list members", err)
 	}
-	count, err := inv.store.RoomCount(inv.ctx, c.Room)
+	rc, err := inv.store.ReadCount(inv.ctx, c.Room)
 	if err != nil {
 		return inv.internal(req, "count members", err)
 	}
@@ -43,7 +43,7 @@ func (inv *invocation) hello(req request) []byte {
 		return inv.internal(req, "read private history", err)
 	}
 	frame := stateFrame{Type: KindState, Room: c.Room, You: c.Name, Members: sortedNames(members),
-		Count: count, MembersCursor: cursor,
+		Count: rc.Count, CV: rc.cv(), MembersCursor: cursor,
 		History: []json.RawMessage{}, Limits: limits, Resume: c.ResumeToken, Warning: c.Warning,
 		Account: c.AccountID, Private: []json.RawMessage{}}
 	// The newest messages that fit, public and private together (ids sort by

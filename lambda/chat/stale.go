@@ -5,9 +5,11 @@
 package chat
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +30,51 @@ type gone struct {
 	// until the room was told (a removal killed before the delete is
 	// finished, and told, by the next one to find the mark).
 	marked *Connection
+	// at and v stamp the person's leaving in the members frame (left):
+	// at is taken after the record took its name and before the removal
+	// released it; v is the account's device version the leaving was
+	// decided at (signed in).
+	at        time.Time
+	v         int64
+	accountID string
+}
+
+// leftEntry is one person a members frame says left, as a left frame
+// would say it: a page applies it by the rule of joined and left.
+type leftEntry struct {
+	Name    string `json:"name"`
+	TS      int64  `json:"ts"`
+	Account string `json:"account,omitempty"`
+	V       int64  `json:"v,omitempty"`
+}
+
+// goneFrom is the gone of a marked connection whose person leaves the room
+// with it, stamped at its mark (or now, for a record marked before marks
+// kept their time).
+func (inv *invocation) goneFrom(c *Connection, person bool, v int64) gone {
+	at := c.MarkedAt
+	if at.IsZero() {
+		at = inv.opt.Now()
+	}
+	return gone{name: c.Name, person: person, account: c.AccountID != "", marked: c, at: at, v: v, accountID: c.AccountID}
+}
+
+// lefts are the people a members frame says left, and (signed in) those
+// who stayed on another device, each stamped.
+func lefts(went []gone) (left, stayed []leftEntry) {
+	left = []leftEntry{} // present, if empty: a page then follows the entries, not the list
+	for _, g := range went {
+		e := leftEntry{Name: g.name, TS: millis(g.at), Account: g.accountID, V: g.v}
+		switch {
+		case g.accountID != "" && !g.account:
+			// A name its account gave up (removeOne): someone else may carry it.
+		case g.person:
+			left = append(left, e)
+		case g.account:
+			stayed = append(stayed, e)
+		}
+	}
+	return left, stayed
 }
 
 // removeStale deletes the records of connections that vanished without a
@@ -44,8 +91,10 @@ func (inv *invocation) removeStale(stale []Member) {
 		byRoom := inv.removeAll(stale, removed)
 		stale = nil
 		for room, went := range byRoom {
-			stale = append(stale, inv.tellGone(room, went, removed)...)
-			inv.deleteMarked(went)
+			found, told := inv.tellGone(room, went, removed)
+			stale = append(stale, found...)
+			deleted, all := inv.deleteMarked(went)
+			inv.confirm(room, told, deleted, all)
 		}
 	}
 	if len(stale) > 0 {
@@ -58,8 +107,8 @@ func (inv *invocation) removeStale(stale []Member) {
 // once their room was told, through the delivery pool (after a mass drop
 // there can be hundreds). It starts none past the fan-out deadline: a
 // record left marked is finished, and told again, by the next removal to
-// find it.
-func (inv *invocation) deleteMarked(went []gone) {
+// find it. It returns how many it deleted, and whether that is all.
+func (inv *invocation) deleteMarked(went []gone) (deleted int, all bool) {
 	var marked []*Connection
 	for _, g := range went {
 		if g.marked != nil {
@@ -68,35 +117,47 @@ func (inv *invocation) deleteMarked(went []gone) {
 	}
 	ctx, cancel := inv.fanoutContext()
 	defer cancel()
+	var n atomic.Int64
 	inPool(inv, ctx, marked, func(c *Connection) {
-		if _, err := inv.finishRemoval(inv.ctx, *c, End{Kind: KindGone}); err != nil {
+		ok, err := inv.finishRemoval(inv.ctx, *c, End{Kind: KindGone})
+		if err != nil {
 			inv.log.Error("remove stale connection", "stale", c.ID, "error", err)
 		}
+		if ok {
+			n.Add(1)
+		}
 	})
+	return int(n.Load()), int(n.Load()) == len(marked)
 }
 
 // tellGone sends a room one members frame (a big room a presence frame,
 // when its credit pays for it) after stale removals, and returns the
-// connections that frame found stale in turn.
-func (inv *invocation) tellGone(room string, went []gone, removed map[string]bool) []Member {
+// connections that frame found stale in turn, and the count it told (to
+// confirm once the marked records are deleted).
+func (inv *invocation) tellGone(room string, went []gone, removed map[string]bool) ([]Member, RoomCount) {
 	inv.log.Info("removed stale connections", "room", room, "count", len(went))
 	rc, ok := inv.counted(room, len(went))
 	if !ok || (rc.Count > PresenceLiveMax && !inv.spend(room, rc, rc.Count)) {
-		return nil // a big room hears of it when its credit pays for it
+		return nil, RoomCount{} // a big room hears of it when its credit pays for it
 	}
 	members, err := inv.store.Members(inv.ctx, room)
 	if err != nil {
 		inv.log.Error("list members after stale removal", "room", room, "error", err)
-		return nil
+		return nil, RoomCount{}
 	}
 	// Records marked but not deleted yet are still counted.
+	var marked []*Connection
 	for _, g := range went {
 		if g.marked != nil {
-			rc.Count = max(rc.Count-1, 0)
+			marked = append(marked, g.marked)
 		}
 	}
+	rc = inv.ahead(rc, marked)
 	members = slices.DeleteFunc(members, func(m Member) bool { return removed[m.ConnID] })
 	names := goneNames(went, members)
+	if names == nil {
+		names = []string{} // a page before left reads gone as a list
+	}
 	// The list is read from the lagging index; a signed-in person's
 	// presence was decided on the account's item: one who left is not
 	// listed under a device the index still shows, one still here (on
@@ -113,16 +174,23 @@ func (inv *invocation) tellGone(room string, went []gone, removed map[string]boo
 	}
 	// A small room gets the list (the index may still list more than
 	// the count: then only the count, which keeps the frame small).
-	frame := encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(inv.opt.Now())})
+	frame := encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(inv.opt.Now()), CV: rc.cv()})
 	if rc.Count <= PresenceLiveMax && len(members) <= 2*PresenceLiveMax {
+		left, stayed := lefts(went)
+		if len(left)+len(stayed) > GoneMax {
+			// A mass drop: the entries would not fit in 128 KB. Without
+			// left a page takes the list, as before (the frame is read
+			// after the removals, so it lags only behind changes since).
+			left, stayed = nil, nil
+		}
 		frame = encode(membersFrame{Type: KindMembers, Room: room, Members: sortedNames(listed),
-			Gone: names, TS: millis(inv.opt.Now()), Count: rc.Count})
+			Gone: names, Left: left, Stayed: stayed, TS: millis(inv.opt.Now()), Count: rc.Count, CV: rc.cv()})
 	}
 	targets := make([]target, len(members))
 	for i, m := range members {
 		targets[i] = target{m, frame}
 	}
-	return inv.fanout(targets)
+	return inv.fanout(targets), rc
 }
 
 // GoneMax bounds the names a members frame says went: after a mass drop
@@ -195,7 +263,6 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 		inv.notRemoved(m, connectedBefore, err)
 		return c, gone{}, false
 	}
-	g := gone{name: c.Name, person: true, account: c.AccountID != "", marked: &c}
 	if mine {
 		inv.m.add(&inv.m.stale, 1)
 	} else {
@@ -208,20 +275,27 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 	// its mark), so a removal that dies in between is finished, told and
 	// logged by the next one. A removal that stopped after its mark may
 	// not have released the name: the release only frees a claim this
-	// connection still holds.
-	if g.account {
-		var name string
-		g.person, _, name, _ = inv.leaveDevice(inv.ctx, c)
+	// connection still holds, and a resume that took the name over keeps
+	// the person in the room.
+	if c.AccountID != "" {
+		last, v, name, _ := inv.leaveDevice(inv.ctx, c)
+		g := inv.goneFrom(&c, last, v)
 		// A record under a name its account no longer carries (a record
 		// that never became a device, which the account's rename missed):
 		// the name was released, and another account may carry it now.
 		// It is told as a name without an account: gone only when no
-		// member listed carries it, and no member is dropped by it.
+		// member listed carries it, and no member is dropped by it (no
+		// left or stayed entry).
 		g.account = name == "" || Fold(name) == Fold(c.Name)
-	} else {
-		inv.release(c.Room, c.Name, c.ID)
+		if g.account && !last {
+			// Still here on another device, under the account's name: a
+			// page that missed her joined (its $connect was killed) learns
+			// of her now. After the update that decided it: its ts.
+			g.name, g.at = cmp.Or(name, c.Name), inv.opt.Now()
+		}
+		return c, g, true
 	}
-	return c, g, true
+	return c, inv.goneFrom(&c, inv.release(c.Room, c.Name, c.ID) == "", 0), true
 }
 
 // notRemoved counts a 410 whose connection RemoveStale did not remove: it

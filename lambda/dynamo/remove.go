@@ -32,10 +32,10 @@ import (
 func (s *Store) MarkRemoved(ctx context.Context, id string, connectedBefore time.Time, end chat.End) (chat.Connection, bool, error) {
 	k := key(contract.ConnPK, connKey(id))
 	condition := "attribute_exists(#pk) AND (attribute_not_exists(#gone) OR #gone = :w)"
-	update := "SET #gone = :w, #end = :end"
-	names := map[string]string{"#pk": contract.ConnPK, "#gone": attrGone, "#end": attrEnd}
+	update := "SET #gone = :w, #end = :end, #goneAt = :at"
+	names := map[string]string{"#pk": contract.ConnPK, "#gone": attrGone, "#end": attrEnd, "#goneAt": attrGoneAt}
 	w := newWriteToken()
-	values := map[string]types.AttributeValue{":w": str(w), ":end": str(string(end.Kind))}
+	values := map[string]types.AttributeValue{":w": str(w), ":end": str(string(end.Kind)), ":at": num(s.now().UnixMilli())}
 	if end.By != "" {
 		update += ", #by = :by"
 		names["#by"] = attrEndBy
@@ -123,21 +123,32 @@ func (s *Store) DeleteMarked(ctx context.Context, c chat.Connection, end chat.Re
 	return true, nil
 }
 
+// StillMarked implements chat.Store: one consistent GetItem of the record.
+func (s *Store) StillMarked(ctx context.Context, id string) (bool, error) {
+	var it connItem
+	found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, connKey(id)), &it)
+	if err != nil {
+		return false, fmt.Errorf("read a connection being removed: %w", err)
+	}
+	return found && it.Gone != "", nil
+}
+
 // countChange is the update of a room's count that goes in the same
 // transaction as the put or delete of a record it counts: of the record's
-// shard of the count (rooms.go). A put also keeps the shard as long as the
-// record.
+// shard of the count (rooms.go), and the shard's version with it. A put
+// also keeps the shard as long as the record.
 func (s *Store) countChange(room string, shard, delta int, expiresAt time.Time) types.TransactWriteItem {
 	table, k := s.shardItem(room, shard)
 	u := &types.Update{
-		TableName:                 aws.String(table),
-		Key:                       k,
-		UpdateExpression:          aws.String("ADD #count :d"),
-		ExpressionAttributeNames:  map[string]string{"#count": attrCount},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(int64(delta))},
+		TableName:                aws.String(table),
+		Key:                      k,
+		UpdateExpression:         aws.String("ADD #count :d SET #v = if_not_exists(#v, :made) + :one"),
+		ExpressionAttributeNames: map[string]string{"#count": attrCount, "#v": attrVersion},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(int64(delta)), ":one": num(1),
+			":made": num(s.now().UnixMilli())},
 	}
 	if !expiresAt.IsZero() {
-		*u.UpdateExpression += " SET #exp = :exp"
+		*u.UpdateExpression += ", #exp = :exp"
 		u.ExpressionAttributeNames["#exp"] = contract.ConnExpiresAt
 		u.ExpressionAttributeValues[":exp"] = num(expiresAt.Unix())
 	}

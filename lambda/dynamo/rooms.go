@@ -30,13 +30,19 @@ const (
 	attrCount  = "count"
 	attrCredit = "credit"
 	attrShard  = "shard" // connItem.Shard
+	// attrVersion counts the changes of a shard's count (roomItem.Version).
+	attrVersion = "v"
 )
 
 type roomItem struct {
-	PK        string `dynamodbav:"pk"`
-	Count     int    `dynamodbav:"count"`
-	Credit    int    `dynamodbav:"credit"`
-	ExpiresAt int64  `dynamodbav:"expiresAt"` // s, TTL
+	PK     string `dynamodbav:"pk"`
+	Count  int    `dynamodbav:"count"`
+	Credit int    `dynamodbav:"credit"`
+	// Version grows by one with every change of Count (countChange); it
+	// starts at the time the item was made (ms), so a shard that expired,
+	// was deleted by TTL and is made again starts above where it was.
+	Version   int64 `dynamodbav:"v"`
+	ExpiresAt int64 `dynamodbav:"expiresAt"` // s, TTL
 }
 
 func roomKey(room string) map[string]types.AttributeValue {
@@ -115,7 +121,7 @@ func (s *Store) CountMembers(ctx context.Context, room string, credit int, expir
 	if err != nil {
 		return chat.RoomCount{}, err
 	}
-	return chat.RoomCount{Count: max(it.Count+sharded, 0), Credit: it.Credit}, nil
+	return chat.RoomCount{Count: max(it.Count+sharded.Count, 0), Credit: it.Credit, Version: it.Version + sharded.Version}, nil
 }
 
 // SpendCredit implements chat.Store: one conditional UpdateItem.
@@ -186,14 +192,14 @@ func conflicted(err error) bool {
 	})
 }
 
-// RoomCount implements chat.Store: a strongly consistent GetItem of the
+// ReadCount implements chat.Store: a strongly consistent GetItem of the
 // room item (its count of the records from before the shards) and a
-// strongly consistent Query of the count's shards.
-func (s *Store) RoomCount(ctx context.Context, room string) (int, error) {
+// strongly consistent Query of the count's shards. Credit is not read.
+func (s *Store) ReadCount(ctx context.Context, room string) (chat.RoomCount, error) {
 	var it roomItem
 	found, err := s.get(ctx, s.names.Connections, roomKey(room), &it)
 	if err != nil {
-		return 0, fmt.Errorf("read the count of %s: %w", room, err)
+		return chat.RoomCount{}, fmt.Errorf("read the count of %s: %w", room, err)
 	}
 	before := 0
 	if found && it.ExpiresAt >= s.now().Unix() {
@@ -201,9 +207,15 @@ func (s *Store) RoomCount(ctx context.Context, room string) (int, error) {
 	}
 	sharded, err := s.countOf(ctx, room)
 	if err != nil {
-		return 0, err
+		return chat.RoomCount{}, err
 	}
-	return max(before+sharded, 0), nil
+	return chat.RoomCount{Count: max(before+sharded.Count, 0), Version: it.Version + sharded.Version}, nil
+}
+
+// RoomCount is ReadCount's count alone, for tests and tools.
+func (s *Store) RoomCount(ctx context.Context, room string) (int, error) {
+	rc, err := s.ReadCount(ctx, room)
+	return rc.Count, err
 }
 
 // countOf sums a room's count over its shards, read with one strongly
@@ -211,7 +223,10 @@ func (s *Store) RoomCount(ctx context.Context, room string) (int, error) {
 // name it (connItem.Shard), so the sum (with the room item's own) is the
 // room's records. An expired shard counts nothing: the records it counted
 // have expired too (its expiresAt moves on with each record it counts).
-func (s *Store) countOf(ctx context.Context, room string) (int, error) {
+// The version is the sum of every shard's, expired or not: it grows with
+// every change of the count, and only then (docs/design.md, The count's
+// version).
+func (s *Store) countOf(ctx context.Context, room string) (chat.RoomCount, error) {
 	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.names.Messages),
 		KeyConditionExpression:    aws.String("#stream = :stream"),
@@ -219,20 +234,21 @@ func (s *Store) countOf(ctx context.Context, room string) (int, error) {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":stream": str(contract.CountStreamPrefix + room)},
 		ConsistentRead:            aws.Bool(true),
 	})
-	now, sum := s.now().Unix(), 0
+	now, sum := s.now().Unix(), chat.RoomCount{}
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return 0, fmt.Errorf("read the count of %s: %w", room, err)
+			return chat.RoomCount{}, fmt.Errorf("read the count of %s: %w", room, err)
 		}
 		var shards []roomItem
 		if err := attributevalue.UnmarshalListOfMaps(page.Items, &shards); err != nil {
-			return 0, fmt.Errorf("decode the count of %s: %w", room, err)
+			return chat.RoomCount{}, fmt.Errorf("decode the count of %s: %w", room, err)
 		}
 		for _, sh := range shards {
 			if sh.ExpiresAt >= now {
-				sum += sh.Count
+				sum.Count += sh.Count
 			}
+			sum.Version += sh.Version
 		}
 	}
 	return sum, nil

@@ -85,6 +85,7 @@ const (
 	attrGone        = "gone"
 	attrEnd         = "end"
 	attrEndBy       = "endBy"
+	attrGoneAt      = "goneAt" // connItem.GoneAt
 	attrHolders     = "holders"
 )
 
@@ -114,8 +115,9 @@ type connItem struct {
 	Write        string `dynamodbav:"w,omitempty"`    // token of the last rename
 	Gone         string `dynamodbav:"gone,omitempty"` // token of the removal in progress
 	// How the removal in progress said the record ends (chat.End).
-	End   chat.Kind `dynamodbav:"end,omitempty"`
-	EndBy string    `dynamodbav:"endBy,omitempty"`
+	End    chat.Kind `dynamodbav:"end,omitempty"`
+	EndBy  string    `dynamodbav:"endBy,omitempty"`
+	GoneAt int64     `dynamodbav:"goneAt,omitempty"` // ms, when Gone was set
 	// The signed-in account (the $connect authorizer's context); absent
 	// with sign-in off.
 	AccountID string `dynamodbav:"accountId,omitempty"`
@@ -278,6 +280,9 @@ func (it connItem) connection() chat.Connection {
 	}
 	if it.WarnCode != "" {
 		c.Warning = &chat.Problem{Code: it.WarnCode, Message: it.WarnMessage}
+	}
+	if it.GoneAt != 0 {
+		c.MarkedAt = time.UnixMilli(it.GoneAt)
 	}
 	return c
 }

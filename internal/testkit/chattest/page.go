@@ -14,21 +14,27 @@ import (
 
 // Page is one browser tab's member list and room count, built only from
 // the frames its connection received: state (the hello answer), joined,
-// left, renamed, members (after a stale removal), presence, pong, and the
+// left, renamed, members (after a stale removal: its left entries, each a
+// left, and stayed, each a joined; its list only from a server before
+// them), presence, pong, and the
 // settle hello's state (Settle). Per name (folded as the page folds
 // names) it remembers the last claim or release applied, by ts, and
 // applies only newer ones, so frames of concurrent invocations arriving
 // out of order end with the room as it is (docs/protocol.md). A signed-in
 // person's joined and left carry v, the account's device version: of those
 // only one with a greater v than the last applied for the account counts,
-// and against that account's earlier joined or left v decides, not ts. The
-// zero value is a page before its first state.
+// and against that account's earlier joined or left v decides, not ts.
+// Counts are ordered by their cv, the count's version: a frame's count is
+// taken only over a smaller cv (frames without cv, from a server before
+// it, are taken as they come). The zero value is a page before its first
+// state.
 type Page struct {
 	members map[string]string // folded name → name as shown
 	last    map[string]mark
 	lastV   map[string]int64 // account → the greatest v applied
 	count   int
 	counted bool
+	cv      int64 // the count's version, from the frame the count came from
 	// exact: the state had a count, which the server keeps exactly; the
 	// list (read from a lagging index) never corrects it.
 	exact bool
@@ -51,6 +57,21 @@ type pageFrame struct {
 	Count   *int     `json:"count"`
 	Account string   `json:"account"`
 	V       int64    `json:"v"`
+	CV      int64    `json:"cv"`
+	// Left (members) is each person who left, stamped as a left frame;
+	// nil from a server before it.
+	Left *[]stamped `json:"left"`
+	// Stayed (members) is each person still in the room on another
+	// device, stamped as a joined frame.
+	Stayed []stamped `json:"stayed"`
+}
+
+// stamped is a person a members frame names, as a joined or left would.
+type stamped struct {
+	Name    string `json:"name"`
+	TS      int64  `json:"ts"`
+	Account string `json:"account"`
+	V       int64  `json:"v"`
 }
 
 // Apply applies one server frame, as the page does on its arrival; frames
@@ -76,7 +97,7 @@ func (p *Page) Apply(raw []byte) error {
 	switch f.Type {
 	case string(chat.KindState):
 		p.members, p.last, p.lastV = byFold(f.Members), map[string]mark{}, map[string]int64{}
-		p.count, p.counted, p.exact = len(p.members), true, f.Count != nil
+		p.count, p.counted, p.exact, p.cv = len(p.members), true, f.Count != nil, f.CV
 		if p.exact {
 			p.count = *f.Count
 		}
@@ -95,15 +116,36 @@ func (p *Page) Apply(raw []byte) error {
 			p.mark(f.Name, f.TS, true)
 		}
 	case string(chat.KindMembers):
-		p.fromList(f.Members, f.TS, false)
+		if f.Left == nil {
+			p.fromList(f.Members, f.TS, false) // a server before left
+			break
+		}
+		// The list is read from the lagging index: only the stamped
+		// leavings are applied.
+		for _, l := range *f.Left {
+			p.markV(l.Name, l.TS, false, l.Account, l.V)
+		}
+		for _, j := range f.Stayed {
+			p.markV(j.Name, j.TS, true, j.Account, j.V)
+		}
 	case "presence", "pong":
 	default:
 		return nil
 	}
 	if f.Count != nil {
-		p.count, p.counted = *f.Count, true
+		p.countAt(*f.Count, f.CV)
 	}
 	return nil
+}
+
+// countAt takes a count sent at version cv (0: a server before cv) unless
+// the page has one of a greater or equal version.
+func (p *Page) countAt(n int, cv int64) {
+	if cv != 0 && cv <= p.cv {
+		return
+	}
+	p.count, p.counted = n, true
+	p.cv = max(p.cv, cv)
 }
 
 // Settle applies the state of the hello the page sends again once the
@@ -116,7 +158,9 @@ func (p *Page) Settle(state []byte) error {
 		return fmt.Errorf("page: the settle hello was answered %q, not a state (%v)", state, err)
 	}
 	p.fromList(f.Members, 0, true)
-	if !p.exact {
+	if f.Count != nil && f.CV != 0 {
+		p.countAt(*f.Count, f.CV)
+	} else if !p.exact {
 		p.count = max(p.count, len(p.members))
 	}
 	return nil

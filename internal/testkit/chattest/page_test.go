@@ -55,6 +55,28 @@ func TestPageKeepsTheListAsThePageDoes(t *testing.T) {
 			`{"type":"state","members":["Bob"],"count":1}`,
 			`{"type":"pong","ts":1,"count":4}`,
 		}, "", []string{"Bob"}, 4},
+		{"a members frame's left entries are applied, its lagging list is not", []string{
+			`{"type":"state","members":["Alice","Bob","Carol"],"count":3,"cv":10}`,
+			`{"type":"renamed","oldName":"Alice","name":"Ann","ts":20}`,
+			`{"type":"members","members":["Alice","Bob"],"gone":["Carol"],"left":[{"name":"Carol","ts":25}],"ts":30,"count":2,"cv":13}`,
+		}, "", []string{"Ann", "Bob"}, 2},
+		{"a members frame's left entry is held to the person's v", []string{
+			`{"type":"state","members":["Bob","Cid"],"count":2,"cv":10}`,
+			`{"type":"joined","name":"Cid","ts":10,"count":2,"cv":14,"account":"c","v":7}`,
+			`{"type":"members","members":["Bob"],"gone":["Cid"],"left":[{"name":"Cid","ts":20,"account":"c","v":6}],"ts":30,"count":1,"cv":13}`,
+		}, "", []string{"Bob", "Cid"}, 2},
+		{"a members frame's stayed entry adds someone still in on another device", []string{
+			`{"type":"state","members":["Bob"],"count":2,"cv":10}`,
+			`{"type":"members","members":["Bob"],"gone":[],"left":[],"stayed":[{"name":"Dave","ts":25,"account":"d","v":5}],"ts":30,"count":2,"cv":12}`,
+		}, "", []string{"Bob", "Dave"}, 2},
+		{"of two people's counts arriving out of order the greater cv stands", []string{
+			`{"type":"state","members":["Ann","Bob"],"count":2,"cv":10}`,
+			`{"type":"left","name":"Ann","ts":30,"count":1,"cv":14}`,
+			`{"type":"joined","name":"Cid","ts":20,"count":3,"cv":12}`,
+		}, "", []string{"Bob", "Cid"}, 1},
+		{"the settle state's count is taken when its cv is greater", []string{
+			`{"type":"state","members":["Ann","Bob","Cid"],"count":4,"cv":10}`,
+		}, `{"type":"state","members":["Ann","Bob","Cid"],"count":3,"cv":12}`, []string{"Ann", "Bob", "Cid"}, 3},
 		{"a memberPage answers the members action: the list is not followed from it", []string{
 			`{"type":"state","members":["Bob"],"count":1}`,
 			`{"type":"memberPage","room":"lobby","count":2,"members":[{"name":"Bob"},{"name":"Ann"}],"ref":"m1"}`,
