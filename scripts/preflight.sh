@@ -11,7 +11,8 @@
 # manages it must deploy first); the GitHub token secret; the Amplify branch
 # in the repository (git ls-remote); cdk.json's example values; Lambda's
 # concurrency and API Gateway's throttle against the environment's settings.
-# A check your credentials may not make (AccessDenied) is a warning.
+# A check your credentials may not make (AccessDenied), or a call AWS
+# throttled past the CLI's retries, is a warning.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 env="${1:?usage: preflight.sh ENV}"
@@ -67,6 +68,19 @@ trap 'rm -rf "$tmp"' EXIT
 q() { aws --region "$region" --output text "$@" 2>"$tmp/err"; }
 err1() { grep -v '^[[:space:]]*$' "$tmp/err" | head -n 1 | cut -c1-160; }
 denied() { grep -qE 'AccessDenied|UnauthorizedOperation|not authorized' "$tmp/err"; }
+# unchecked CHECK WHAT: a warning row when the call was refused for want of
+# a permission (a pipeline's narrow role) or throttled past the CLI's
+# retries (API Gateway's GetAccount is, often): neither is the account's
+# fault, and neither stops a deploy. False otherwise.
+unchecked() {
+  if denied; then
+    row warn "$1" "not checked: your credentials may not $2 ($(err1))"
+  elif grep -qE 'Throttl|TooManyRequests|Rate exceeded' "$tmp/err"; then
+    row warn "$1" "not checked: AWS throttled the call after the CLI's retries ($(err1)): run make preflight again"
+  else
+    return 1
+  fi
+}
 
 echo "preflight ${c_stack} (make preflight ENV=$env)"
 printf '%-5s %-26s %s\n' "" "check" "result"
@@ -103,8 +117,7 @@ if status="$(q cloudformation describe-stacks --stack-name "${c_stack}" --query 
   esac
 elif grep -q 'does not exist' "$tmp/err"; then
   row ok "stack" "${c_stack} does not exist yet: this deploy creates it"
-elif denied; then
-  row warn "stack" "not checked: your credentials may not describe stacks ($(err1))"
+elif unchecked "stack" "describe stacks"; then :
 else
   row FAIL "stack" "cloudformation describe-stacks failed: $(err1)"
 fi
@@ -119,8 +132,7 @@ if version="$(q ssm get-parameter --name "$param" --query Parameter.Value)"; the
   fi
 elif grep -q ParameterNotFound "$tmp/err"; then
   row FAIL "CDK bootstrap" "account $caller, region $region is not bootstrapped (no SSM parameter $param): make bootstrap ENV=$env"
-elif denied; then
-  row warn "CDK bootstrap" "not checked: your credentials may not read SSM parameter $param ($(err1))"
+elif unchecked "CDK bootstrap" "read SSM parameter $param"; then :
 else
   row FAIL "CDK bootstrap" "ssm get-parameter $param failed: $(err1)"
 fi
@@ -150,8 +162,7 @@ if account="$(q apigateway get-account --query '[cloudwatchRoleArn,throttleSetti
   else
     row FAIL "API Gateway logging role" "not set in $caller/$region, and no environment manages it: add \"manageApiGatewayAccountRole\": true to groupchat.$env in cdk.json (docs/deploy.md, \"API Gateway's account-level CloudWatch role\")"
   fi
-elif denied; then
-  row warn "API Gateway logging role" "not checked: your credentials may not read API Gateway's account settings ($(err1))"
+elif unchecked "API Gateway logging role" "read API Gateway's account settings"; then :
 else
   row FAIL "API Gateway logging role" "apigateway get-account failed: $(err1)"
 fi
@@ -176,8 +187,7 @@ if kind="$(q secretsmanager get-secret-value --secret-id "${c_secret}" --query S
   esac
 elif grep -q ResourceNotFoundException "$tmp/err"; then
   row FAIL "GitHub token secret" "${c_secret} does not exist in $region: aws secretsmanager create-secret --region $region --name ${c_secret} --secret-string 'github_pat_…' (docs/deploy.md, \"GitHub access\")"
-elif denied; then
-  row warn "GitHub token secret" "not checked: your credentials may not read ${c_secret} ($(err1))"
+elif unchecked "GitHub token secret" "read ${c_secret}"; then :
 else
   row FAIL "GitHub token secret" "${c_secret}: $(err1)"
 fi
@@ -226,8 +236,7 @@ if limits="$(q lambda get-account-settings --query '[AccountLimit.ConcurrentExec
   else
     row ok "Lambda concurrency" "account limit $limit, $unreserved unreserved, reservedConcurrency ${c_reserved}"
   fi
-elif denied; then
-  row warn "Lambda concurrency" "not checked: your credentials may not read Lambda's account settings ($(err1))"
+elif unchecked "Lambda concurrency" "read Lambda's account settings"; then :
 else
   row FAIL "Lambda concurrency" "lambda get-account-settings failed: $(err1)"
 fi
