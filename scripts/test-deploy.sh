@@ -100,7 +100,7 @@ aws secretsmanager create-secret --name groupchat/github-token --secret-string '
 make preflight ENV=prod
 make deploy ENV=prod
 make deploy ENV=dev
-aws cognito-idp admin-create-user --user-pool-id POOL_ID --username alice --user-attributes Name=email,Value=alice@example.org Name=email_verified,Value=true --desired-delivery-mediums EMAIL"
+aws cognito-idp admin-create-user --region REGION --user-pool-id POOL_ID --username alice --user-attributes Name=email,Value=alice@example.org Name=email_verified,Value=true --desired-delivery-mediums EMAIL"
 if [ "$(cat "$tmp/steps")" = "$want" ]; then pass "the documented steps are the ones this test checks, in its order"; else
   fail "docs/deploy.md's steps changed; check the new order against a fresh account here first. They are:"; sed 's/^/    /' "$tmp/steps" >&2
 fi
@@ -152,7 +152,9 @@ while IFS= read -r cmd; do
       [ "$(cat "$FAKE_AWS/role")" = "arn:aws:iam::111111111111:role/GroupChat-prod-ApiGatewayCloudWatchRole" ] &&
         pass "API Gateway's logging role is prod's" || fail "logging role: $(cat "$FAKE_AWS/role" 2>/dev/null)" ;;
     "aws cognito-idp admin-create-user"*)
-      exits 0 "inviting alice" ;;
+      exits 0 "inviting alice"
+      # The pool is in the stack's region (cdk.json's, when set), not necessarily the CLI's.
+      case "$cmd" in *" --region "*) pass "the invitation names the pool's region" ;; *) fail "the invitation runs in the CLI's region, not the pool's: $cmd" ;; esac ;;
     *) fail "no expectation for the documented step: $cmd" ;;
   esac
 done <"$tmp/steps"
