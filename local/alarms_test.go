@@ -233,8 +233,8 @@ func TestEachFaultSetsOffItsAlarmAndItReturnsToOK(t *testing.T) {
 		alarms: []string{"FailedDeliveries"}, messages: 2,
 	}, {
 		name:   "DynamoDB outage",
-		inject: func(s *alarmStack) { s.DynamoDBProxy.SetFaults(ddbproxy.Faults{Unavailable: true}) },
-		clear:  func(s *alarmStack) { s.DynamoDBProxy.SetFaults(ddbproxy.Faults{}) },
+		inject: func(s *alarmStack) { s.DynamoDBProxy.Inject(ddbproxy.Faults{Unavailable: true}) },
+		clear:  func(s *alarmStack) { s.DynamoDBProxy.Restore() },
 		// Every action needs the Connections table first; the handler
 		// answers each with the internal error.
 		alarms: []string{"ConnectionsSystemErrors", "InternalErrors"}, messages: 2,
@@ -246,8 +246,8 @@ func TestEachFaultSetsOffItsAlarmAndItReturnsToOK(t *testing.T) {
 		// (A 3 s timeout: a healthy invocation on a loaded machine stays
 		// far below its 2.4 s duration threshold.)
 		options: local.Options{Gateway: gateway.Config{HandlerTimeout: 3 * time.Second}},
-		inject:  func(s *alarmStack) { s.DynamoDBProxy.SetFaults(ddbproxy.Faults{Latency: 4 * time.Second}) },
-		clear:   func(s *alarmStack) { s.DynamoDBProxy.SetFaults(ddbproxy.Faults{}) },
+		inject:  func(s *alarmStack) { s.DynamoDBProxy.Inject(ddbproxy.Faults{Latency: 4 * time.Second}) },
+		clear:   func(s *alarmStack) { s.DynamoDBProxy.Restore() },
 		alarms:  []string{"LambdaErrors", "ApiIntegrationErrors", "LambdaDurationP99"}, messages: 3,
 	}, {
 		// Latency: the management API answers in 2.1 s and the fan-out

@@ -52,8 +52,10 @@ type Options struct {
 	// Ignored with DynamoDBEndpoint.
 	Dynalite dynalite.Options
 	// DynamoDB sets the faults of the proxy the function reaches DynamoDB
-	// through (a lagging index, writes applied then failed; switchable
-	// later on Stack.DynamoDBProxy). Default: none, a transparent proxy.
+	// through (a lagging index, writes applied then failed): its defaults,
+	// which a test layers hooks over with Stack.DynamoDBProxy.Inject and
+	// returns to with Restore. Default: none, a transparent proxy
+	// (ddbproxy.AWSLike() answers as AWS does).
 	DynamoDB ddbproxy.Faults
 	// Tables names the tables. Default: the shared names in contract, as
 	// on AWS; set unique ones to share one DynamoDB between stacks.

@@ -64,7 +64,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer func() { _ = srv.Stop() }()
 	// dynalite has no transactions: the proxy, without faults, runs them.
-	proxy, err := ddbproxy.Start(srv.Endpoint(), ddbproxy.Faults{})
+	proxy, err := ddbproxy.Start(srv.Endpoint(),
+		ddbproxy.Deterministic("the cost model counts each action's requests exactly, without conflicts' retries"))
 	if err != nil {
 		fmt.Fprintln(stderr, "costs:", err)
 		return 2

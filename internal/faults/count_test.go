@@ -33,14 +33,16 @@ func TestARoomsCountStaysExactWhenDynamoDBAnswersAppliedWritesWithErrors(t *test
 	connItem := []byte(`"` + contract.ConnItemPrefix)
 	applyFail := ddbproxy.Fraction(0.3)
 	s := startStack(t, local.Options{
-		DynamoDB: ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
-			touches := bytes.Contains(w.Body, roomItem) || bytes.Contains(w.Body, connItem)
-			return touches && applyFail(w)
-		}},
+		DynamoDB: ddbproxy.AWSLike(),
 		// The vanished clients are removed by the first broadcast that
 		// finds them, however young.
 		Chat: chat.Options{StaleGrace: time.Millisecond},
 	})
+
+	s.DynamoDBProxy.Inject(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
+		touches := bytes.Contains(w.Body, roomItem) || bytes.Contains(w.Body, connItem)
+		return touches && applyFail(w)
+	}})
 
 	// One at a time: a join's broadcast must not find a client whose
 	// $connect is still running (with a 1 ms grace it would be removed).
@@ -69,7 +71,7 @@ func TestARoomsCountStaysExactWhenDynamoDBAnswersAppliedWritesWithErrors(t *test
 	// At rest: with a 1 ms grace, a broadcast still running (a
 	// $disconnect slowed by the retries) would find the newcomer in its
 	// $connect and remove it.
-	s.DynamoDBProxy.SetFaults(ddbproxy.Faults{})
+	s.DynamoDBProxy.Restore()
 	conns, _, rooms := connectionsTable(ctx, t, s)
 	counted := -1
 	for _, r := range rooms {

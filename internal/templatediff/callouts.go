@@ -21,7 +21,15 @@ func (r *Result) removed(spec Spec, id string, b Resource, base, head Template) 
 	if !spec.Stateful[b.Type] {
 		return
 	}
-	fate := removalFate(b)
+	var fate string
+	switch policy(b.DeletionPolicy) {
+	case "Retain", "RetainExceptOnCreate":
+		fate = "CloudFormation leaves it in the account (DeletionPolicy " + policy(b.DeletionPolicy) + "), outside any stack"
+	case "Snapshot":
+		fate = "CloudFormation deletes it after a final snapshot (DeletionPolicy Snapshot)"
+	default:
+		fate = "CloudFormation **deletes it and its data** (DeletionPolicy " + policy(b.DeletionPolicy) + ")"
+	}
 	var same []string
 	for _, hid := range sortedKeys(head.Resources) {
 		h := head.Resources[hid]
@@ -47,17 +55,6 @@ func (r *Result) removed(spec Spec, id string, b Resource, base, head Template) 
 	r.add(KindRemoved, id, b.Type, "**`%s`** (%s) is removed: %s.%s", id, b.Type, fate, hint)
 }
 
-// removalFate is what CloudFormation does with res when it leaves the stack.
-func removalFate(res Resource) string {
-	switch policy(res.DeletionPolicy) {
-	case "Retain", "RetainExceptOnCreate":
-		return "CloudFormation leaves it in the account (DeletionPolicy " + policy(res.DeletionPolicy) + "), outside any stack"
-	case "Snapshot":
-		return "CloudFormation deletes it after a final snapshot (DeletionPolicy Snapshot)"
-	}
-	return "CloudFormation **deletes it and its data** (DeletionPolicy " + policy(res.DeletionPolicy) + ")"
-}
-
 // changed: the callouts of a resource in both templates.
 func (r *Result) changed(spec Spec, id string, b, h Resource) {
 	if b.Type != h.Type {
@@ -65,11 +62,6 @@ func (r *Result) changed(spec Spec, id string, b, h Resource) {
 			r.add(KindReplaced, id, h.Type, "**`%s`** changes type from %s to %s: CloudFormation replaces it; %s.", id, b.Type, h.Type, oldOneFate(h))
 		}
 		return
-	}
-	if spec.Stateful[h.Type] && h.Condition != "" && h.Condition != b.Condition {
-		// Where the condition is false, the resource leaves the stack.
-		r.add(KindRemoved, id, h.Type, "**`%s`** (%s) now exists only where the condition `%s` holds: where it does not, %s.",
-			id, h.Type, h.Condition, removalFate(h))
 	}
 	if spec.Stateful[h.Type] {
 		var yes, maybe []string

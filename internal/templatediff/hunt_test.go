@@ -82,15 +82,3 @@ func TestReviewerGetsAClearErrorForWhatIsNotATemplate(t *testing.T) {
 		t.Errorf("added %q, want Q", r.Added)
 	}
 }
-
-// TestReviewerSeesAStatefulResourceMadeConditional: a table that gains a
-// Condition is deleted wherever the condition is false (Fn::If and
-// conditions are how one template serves several environments).
-func TestReviewerSeesAStatefulResourceMadeConditional(t *testing.T) {
-	base := mustParse(t, `{"Conditions":{"IsProd":{"Fn::Equals":[{"Ref":"Env"},"prod"]}},"Resources":{"T":{"Type":"AWS::DynamoDB::Table","Properties":{"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}]}}}}`)
-	head := mustParse(t, `{"Conditions":{"IsProd":{"Fn::Equals":[{"Ref":"Env"},"prod"]}},"Resources":{"T":{"Type":"AWS::DynamoDB::Table","Condition":"IsProd","Properties":{"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}]}}}}`)
-	r := Compare(testSpec(t), base, head)
-	if !calloutOf(r, KindRemoved, "T", "only where the condition `IsProd` holds") {
-		t.Errorf("no callout that T goes where IsProd is false: %+v", r.Callouts)
-	}
-}

@@ -173,18 +173,19 @@ func TestTwoAccountsRacingForOneNameGetItOnce(t *testing.T) {
 			t.Parallel()
 			h := chattest.New(t, chattest.SignedIn)
 			carol, dave, bob := h.JoinAs("carol", ""), h.JoinAs("dave", ""), h.JoinAs("bob", "")
+			h.Settle() // the index lists Bob (joined under AWSLike's lag), so he hears the rename
 			inbox(t, h, bob)
 			var fired atomic.Bool
 			var daveGot string
 			marker := map[string][]byte{"claim": []byte(`"o#dana"`), "account": []byte(`"a#carol"`)}[at]
-			h.DynamoDB.SetFaults(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+			h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
 				if w.Op == "UpdateItem" && bytes.Contains(w.Body, marker) && bytes.Contains(w.Body, []byte(`Dana`)) &&
 					fired.CompareAndSwap(false, true) {
 					daveGot = h.Send(dave, `{"action":"setName","name":"DANA"}`)
 				}
 			}})
 			carolGot := h.Send(carol, `{"action":"setName","name":"Dana"}`)
-			h.DynamoDB.SetFaults(ddbproxy.Faults{})
+			h.DynamoDB.Restore()
 			if !fired.Load() {
 				t.Fatal("carol's rename never reached the write")
 			}
@@ -218,11 +219,11 @@ func TestAnAppliedThenFailedNameClaimStillRenames(t *testing.T) {
 	h := chattest.New(t, chattest.SignedIn)
 	alice := h.JoinAs("alice", "")
 	var fired atomic.Bool
-	h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
+	h.DynamoDB.Inject(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
 		return bytes.Contains(w.Body, []byte(`"o#ann"`)) && fired.CompareAndSwap(false, true)
 	}})
 	h.Send(alice, `{"action":"setName","name":"Ann"}`)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	if s := state(t, h, alice); !fired.Load() || s.You != "Ann" {
 		t.Fatalf("alice is %q after an applied-then-failed claim (fired %v)", s.You, fired.Load())
 	}
@@ -375,12 +376,12 @@ func TestAConnectionTheRenameMissedSpeaksUnderTheNewName(t *testing.T) {
 	h := chattest.New(t, chattest.SignedIn)
 	bob, phone := h.JoinAs("bob", ""), h.JoinAs("alice", "")
 	h.Settle() // the index lists Bob and the phone (joined under AWSLike's lag); only the laptop is missed
-	h.DynamoDB.SetFaults(ddbproxy.Faults{IndexLag: time.Minute})
+	h.DynamoDB.Inject(ddbproxy.Faults{IndexLag: time.Minute})
 	laptop := h.JoinAs("alice", "")
 	h.Send(phone, `{"action":"setName","name":"Alicia"}`)
 	inbox(t, h, bob)
 	h.Send(laptop, `{"action":"sendPublic","message":"from the laptop"}`)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	if got := only(t, inbox(t, h, bob), "public"); got.From != "Alicia" {
 		t.Fatalf("the laptop's message is from %q, want Alicia", got.From)
 	}

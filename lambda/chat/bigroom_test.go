@@ -181,7 +181,7 @@ func TestJoinsAndLeavesThatConflictAreCountedOnce(t *testing.T) {
 	var n atomic.Int64
 	// Asked once per action: the first action's answer decides for the
 	// transaction.
-	h.DynamoDB.SetFaults(ddbproxy.Faults{Conflict: func(w ddbproxy.Write) bool { return w.Action == 0 && n.Add(1)%2 == 1 }})
+	h.DynamoDB.Inject(ddbproxy.Faults{Conflict: func(w ddbproxy.Write) bool { return w.Action == 0 && n.Add(1)%2 == 1 }})
 	ids := make([]string, 8)
 	for i := range ids {
 		ids[i] = h.Join(fmt.Sprintf("member-%d", i), "busy")
@@ -189,7 +189,7 @@ func TestJoinsAndLeavesThatConflictAreCountedOnce(t *testing.T) {
 	for _, id := range ids[:3] {
 		h.Disconnect(id)
 	}
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	if n.Load() < 2*(8+3) {
 		t.Fatalf("%d transactions tried; want each of the 11 joins and leaves tried twice", n.Load())
 	}

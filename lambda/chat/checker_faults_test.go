@@ -88,9 +88,6 @@ func (fb *faultBox) on() ddbproxy.Faults {
 	}
 }
 
-// off is the proxy without faults, for the checks after quiescence.
-func (fb *faultBox) off() ddbproxy.Faults { return ddbproxy.Faults{} }
-
 // hold registers a $connect to be held.
 func (fb *faultBox) hold(hc *heldConnect) {
 	fb.mu.Lock()
@@ -226,8 +223,9 @@ func (w *world) quiet() {
 	if n := w.inFlight.Load(); n != 0 {
 		w.t.Fatalf("%d events still in flight after every account finished", n)
 	}
-	// No fixed wait: the faults go off, and the index and reads are
-	// waited for until they show every write answered so far.
-	w.h.DynamoDB.SetFaults(w.faults.off())
+	// No fixed wait: the scenario's faults go off (back to the AWS-like
+	// defaults), and the index and reads are waited for until they show
+	// every write answered so far.
+	w.h.DynamoDB.Restore()
 	w.h.Settle()
 }

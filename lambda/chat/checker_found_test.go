@@ -42,7 +42,7 @@ func TestADisconnectWhoseRemovalABroadcastFinishedStillTellsTheRoom(t *testing.T
 				t.Fatal(err)
 			}
 			var fired atomic.Bool
-			h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
+			h.DynamoDB.Inject(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
 				if w.Op == "UpdateItem" && touches(w, alice) && bytes.Contains(w.Body, []byte(`SET #gone`)) && fired.CompareAndSwap(false, true) {
 					h.Send(bob, `{"action":"sendPublic","message":"still there?"}`)
 					return true
@@ -50,7 +50,7 @@ func TestADisconnectWhoseRemovalABroadcastFinishedStillTellsTheRoom(t *testing.T
 				return false
 			}})
 			h.Disconnect(alice)
-			h.DynamoDB.SetFaults(ddbproxy.Faults{})
+			h.DynamoDB.Restore()
 			if !fired.Load() {
 				t.Fatal("the $disconnect never marked Alice's record")
 			}
@@ -88,9 +88,9 @@ func TestAMemberListAfterAStaleRemovalDoesNotUndoARenameJustBefore(t *testing.T)
 	h.GW.Vanish(carol) // her network dropped: no $disconnect
 	h.Advance(time.Minute)
 	// Writes from now on reach the index a minute late.
-	h.DynamoDB.SetFaults(ddbproxy.Faults{IndexLag: time.Minute})
+	h.DynamoDB.Inject(ddbproxy.Faults{IndexLag: time.Minute})
 	h.Send(alice, `{"action":"setName","name":"Ann"}`)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	for _, raw := range h.GW.Take(bob) {
 		if err := p.Apply(raw); err != nil {
 			t.Fatal(err)
@@ -145,11 +145,11 @@ func TestASecondTabOfSomeoneInTheRoomIsCountedOnEveryPage(t *testing.T) {
 func TestANewcomersCountFollowsALeaveItWasNotToldOf(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
 	h.Join("Alice", "")
 	h.Join("Bob", "")
 	carol := h.Join("Carol", "")
-	h.DynamoDB.SetFaults(ddbproxy.Faults{IndexLag: time.Minute})
+	h.Settle() // the index lists the three (joined under AWSLike's lag) before it stops
+	h.DynamoDB.Inject(ddbproxy.Faults{IndexLag: time.Minute})
 	dave := h.Join("Dave", "")
 	var p chattest.Page
 	if err := p.Apply([]byte(h.Send(dave, `{"action":"hello"}`))); err != nil {
@@ -161,7 +161,8 @@ func TestANewcomersCountFollowsALeaveItWasNotToldOf(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h.DynamoDB.SetFaults(ddbproxy.Faults{}) // the index has caught up by the settle hello
+	h.DynamoDB.Restore() // back to AWSLike's lag: the index catches up
+	h.Settle()           // by the settle hello
 	if err := p.Settle([]byte(h.Send(dave, `{"action":"hello"}`))); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestBobsCountFollowsALeaveAndAJoinAtOnce(t *testing.T) {
 			}
 			var fired atomic.Bool
 			faults := ddbproxy.Faults{IndexLag: time.Minute}
-			h.DynamoDB.SetFaults(faults)
+			h.DynamoDB.Inject(faults)
 			alice := join("alice")
 			faults.Before = func(w ddbproxy.Write) {
 				if w.Op == "TransactWriteItems" && touches(w, alice) && bytes.Contains(w.Body, []byte(`"Delete"`)) &&
@@ -210,9 +211,9 @@ func TestBobsCountFollowsALeaveAndAJoinAtOnce(t *testing.T) {
 					join("carol")
 				}
 			}
-			h.DynamoDB.SetFaults(faults)
+			h.DynamoDB.Inject(faults)
 			h.Disconnect(alice)
-			h.DynamoDB.SetFaults(ddbproxy.Faults{})
+			h.DynamoDB.Restore()
 			if !fired.Load() {
 				t.Fatal("Alice's $disconnect never deleted her record")
 			}

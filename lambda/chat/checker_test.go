@@ -69,7 +69,7 @@ func runScenario(t *testing.T, seed uint64, size checkerSize, tl *tally) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	w := newWorld(t, seed, size.accounts, 2+rng.IntN(2), tl)
 	tl.scenarios.Add(1)
-	w.h.DynamoDB.SetFaults(w.faults.on())
+	w.h.DynamoDB.Inject(w.faults.on())
 	var wg sync.WaitGroup
 	for _, a := range w.accounts {
 		wg.Go(func() {

@@ -172,14 +172,14 @@ func TestAResumeThatFailedOnceGetsItsNameOnRetry(t *testing.T) {
 	alice := h.Join("Alice", "")
 	token := state(t, h, alice).Resume
 	h.GW.Vanish(alice) // the network dropped; $disconnect has not come yet
-	h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
+	h.DynamoDB.Inject(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
 		// Every attempt of the new connection's record, until the SDK gives up.
 		return w.Op == "TransactWriteItems" && bytes.Contains(w.Body, []byte(`"connectedAt"`))
 	}})
 	if _, resp := h.Connect(map[string]string{"name": "Alice", "resume": token}); resp.StatusCode != 500 {
 		t.Fatalf("the failing reconnect answered %d", resp.StatusCode)
 	}
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	again, _ := h.Connect(map[string]string{"name": "Alice", "resume": token})
 	if s := state(t, h, again); s.You != "Alice" || s.Warning != nil {
 		t.Fatalf("the retry got %q (warning %+v), want Alice", s.You, s.Warning)
@@ -196,7 +196,7 @@ func TestAResumeDuringTheOldDisconnectIsNoLeave(t *testing.T) {
 	token := state(t, h, alice).Resume
 	h.GW.Take(bob)
 	var again string
-	h.DynamoDB.SetFaults(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+	h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
 		// Just before the release of Alice's name claim.
 		if again == "" && w.Op == "DeleteItem" && bytes.Contains(w.Body, []byte(`"n#lobby#alice"`)) {
 			again = "connecting"
@@ -204,7 +204,7 @@ func TestAResumeDuringTheOldDisconnectIsNoLeave(t *testing.T) {
 		}
 	}})
 	h.Disconnect(alice)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	if again == "" {
 		t.Fatal("the $disconnect never released Alice's name claim")
 	}
@@ -217,6 +217,7 @@ func TestAResumeDuringTheOldDisconnectIsNoLeave(t *testing.T) {
 			t.Fatalf("Bob was told %q left, yet she is connected (frames %v)", f.Name, types(fs))
 		}
 	}
+	h.Settle() // the index shows the reconnect, made under AWSLike's lag
 	if m := state(t, h, bob).Members; !slices.Contains(m, "Alice") {
 		t.Fatalf("members = %v; want Alice", m)
 	}
@@ -236,9 +237,10 @@ func TestARemovalAppliedThenRetriedStillFreesTheName(t *testing.T) {
 			t.Parallel()
 			h := chattest.New(t)
 			alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+			h.Settle() // the index lists both (joined under AWSLike's lag): the removal's broadcast reaches Bob and finds Alice
 			h.Advance(time.Minute)
 			h.GW.Take(bob)
-			h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: ddbproxy.Once(func(w ddbproxy.Write) bool {
+			h.DynamoDB.Inject(ddbproxy.Faults{ApplyThenFail: ddbproxy.Once(func(w ddbproxy.Write) bool {
 				return (w.Op == "DeleteItem" || w.Op == "UpdateItem") && touches(w, alice)
 			})})
 			if how == "disconnect" {
@@ -247,7 +249,7 @@ func TestARemovalAppliedThenRetriedStillFreesTheName(t *testing.T) {
 				h.GW.Vanish(alice)
 				h.Send(bob, `{"action":"sendPublic","message":"anyone?"}`)
 			}
-			h.DynamoDB.SetFaults(ddbproxy.Faults{})
+			h.DynamoDB.Restore()
 			var told bool
 			for _, f := range inbox(t, h, bob) {
 				told = told || (f.Type == "left" && f.Name == "Alice") || (f.Type == "members" && slices.Contains(f.Gone, "Alice"))
@@ -270,14 +272,15 @@ func TestAResumeClaimAppliedThenRetriedReplacesTheOldConnection(t *testing.T) {
 	h := chattest.New(t)
 	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
 	token := state(t, h, alice).Resume
-	h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: ddbproxy.Once(func(w ddbproxy.Write) bool {
+	h.DynamoDB.Inject(ddbproxy.Faults{ApplyThenFail: ddbproxy.Once(func(w ddbproxy.Write) bool {
 		return bytes.Contains(w.Body, []byte(`"n#lobby#alice"`))
 	})})
 	again, _ := h.Connect(map[string]string{"name": "Alice", "resume": token})
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	if s := state(t, h, again); s.You != "Alice" {
 		t.Fatalf("the reconnect is %q", s.You)
 	}
+	h.Settle() // the index shows the reconnect, made under AWSLike's lag
 	if m := state(t, h, bob).Members; countOf(m, "Alice") != 1 {
 		t.Fatalf("members = %v; want Alice exactly once", m)
 	}
@@ -412,7 +415,7 @@ func TestAResumeRecordsTheConnectionItReplaced(t *testing.T) {
 		alice := h.Join("Alice", "")
 		token := state(t, h, alice).Resume
 		var again string
-		h.DynamoDB.SetFaults(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+		h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
 			// Just before the release of Alice's name claim.
 			if again == "" && w.Op == "DeleteItem" && bytes.Contains(w.Body, []byte(`"n#lobby#alice"`)) {
 				again = "connecting"
@@ -420,7 +423,7 @@ func TestAResumeRecordsTheConnectionItReplaced(t *testing.T) {
 			}
 		}})
 		h.Disconnect(alice)
-		h.DynamoDB.SetFaults(ddbproxy.Faults{})
+		h.DynamoDB.Restore()
 		n := balanced(t, h, "lobby")
 		if n[chat.KindReplaced] != 1 || n[chat.KindLeft] != 0 {
 			t.Fatalf("the log holds %v; want one replaced and no left", n)

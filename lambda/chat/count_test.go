@@ -21,7 +21,7 @@ func TestANewcomersCountIsExactWhileTheIndexLags(t *testing.T) {
 			t.Parallel()
 			h := chattest.New(t, mode.opts...)
 			ids := h.Populate("lobby", 5)
-			h.DynamoDB.SetFaults(ddbproxy.Faults{IndexLag: time.Minute})
+			h.DynamoDB.Inject(ddbproxy.Faults{IndexLag: time.Minute})
 			for _, id := range ids[:3] {
 				h.Disconnect(id)
 			}

@@ -79,10 +79,10 @@ func newCrashRoom(t *testing.T, signed bool) *crashRoom {
 		opts = append(opts, func(o *chat.Options) { o.Verifier = tokenIsAccount{} })
 	}
 	r := &crashRoom{t: t, h: chattest.New(t, opts...), signed: signed, people: map[string]*crashPerson{}, tried: map[string]string{}}
-	// No lag and no stale reads: the crash points are numbered by the
-	// requests of an unkilled run, which must be the same on every run,
-	// and the pages would have to wait out a lag in real time.
-	r.h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	// No lag, no stale reads, no conflicts: the crash points are numbered
+	// by the requests of an unkilled run, which must be the same on every
+	// run, and the pages would have to wait out a lag in real time.
+	r.h.DynamoDB.Inject(ddbproxy.Deterministic("crash points are numbered by the requests of an unkilled run, the same on every run"))
 	for _, p := range []string{"alice", "bob", "carol", "dave"} {
 		r.people[p] = &crashPerson{key: p}
 	}

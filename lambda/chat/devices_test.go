@@ -59,9 +59,9 @@ func TestBothTabsClosedTogetherTellBobSheLeft(t *testing.T) {
 			h.Disconnect(tab2)
 		}
 	}
-	h.DynamoDB.SetFaults(f)
+	h.DynamoDB.Inject(f)
 	h.Disconnect(tab1)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	if !fired.Load() {
 		t.Fatal("tab1's removal never reached its delete")
 	}
@@ -105,7 +105,7 @@ func TestReloadingTheOnlyTabNeverDropsHerFromBobsList(t *testing.T) {
 					tab = h.JoinAs("alice", "")
 				}
 			}
-			h.DynamoDB.SetFaults(f)
+			h.DynamoDB.Inject(f)
 			h.Disconnect(old)
 			if tab == "" {
 				t.Fatal("the old tab's removal never counted the room for its left")
@@ -120,9 +120,9 @@ func TestReloadingTheOnlyTabNeverDropsHerFromBobsList(t *testing.T) {
 			bob, old := h.JoinAs("bob", ""), h.JoinAs("alice", "")
 			h.Settle() // Bob's page lists alice and the index Bob (joined under AWSLike's lag) before the reload
 			p := pageOf(t, h, bob)
-			h.DynamoDB.SetFaults(lagging)
+			h.DynamoDB.Inject(lagging)
 			tab := c.reload(t, h, old)
-			h.DynamoDB.SetFaults(ddbproxy.Faults{})
+			h.DynamoDB.Restore()
 			fs := follow(t, h, p, bob)
 			if got := p.Names(); !slices.Equal(got, []string{"alice", "bob"}) {
 				t.Fatalf("Bob's page shows %v after alice reloaded (he was sent %v)", got, types(fs))
@@ -141,7 +141,7 @@ func TestAPrivateMessageToSomeoneJustToldJoinedIsDelivered(t *testing.T) {
 	h := chattest.New(t, chattest.SignedIn)
 	bob := h.JoinAs("bob", "")
 	h.Settle() // the index lists Bob (joined under AWSLike's lag), so he is told alice joined
-	h.DynamoDB.SetFaults(lagging)
+	h.DynamoDB.Inject(lagging)
 	alice := h.JoinAs("alice", "")
 	if joined := only(t, inbox(t, h, bob), "joined"); joined.Name != "alice" {
 		t.Fatalf("Bob was told %+v", joined)

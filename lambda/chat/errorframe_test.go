@@ -139,7 +139,7 @@ func TestTheSenderHearsBackFromEveryErrorHoweverLargeItsFrame(t *testing.T) {
 		// Another rename of the same connection lands between the claim of
 		// the new name and the rename of the record.
 		var once sync.Once
-		h.DynamoDB.SetFaults(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+		h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
 			if w.Op == "UpdateItem" && strings.Contains(string(w.Body), "REMOVE #warnCode") {
 				once.Do(func() {
 					if err := h.Store.Rename(context.Background(), alice, "Alice", "Alicia", time.Time{}); err != nil {
@@ -148,7 +148,7 @@ func TestTheSenderHearsBackFromEveryErrorHoweverLargeItsFrame(t *testing.T) {
 				})
 			}
 		}})
-		defer h.DynamoDB.SetFaults(ddbproxy.Faults{})
+		defer h.DynamoDB.Restore()
 		check(t, errorFrame(t, h, alice, body(t, map[string]any{"action": "setName", "name": "Alex", "ref": ref}), chat.CodeBusy))
 	})
 	t.Run("not connected", func(t *testing.T) {
@@ -169,8 +169,8 @@ func TestTheSenderHearsBackFromEveryErrorHoweverLargeItsFrame(t *testing.T) {
 		check(t, errorFrame(t, h, alice, body(t, map[string]any{"action": "sendPrivate", "to": to, "message": "x", "ref": ref}), chat.CodeRecipientsUnknown))
 	})
 	t.Run("internal", func(t *testing.T) {
-		h.DynamoDB.SetFaults(ddbproxy.Faults{Unavailable: true})
-		defer h.DynamoDB.SetFaults(ddbproxy.Faults{})
+		h.DynamoDB.Inject(ddbproxy.Faults{Unavailable: true})
+		defer h.DynamoDB.Restore()
 		check(t, errorFrame(t, h, alice, body(t, map[string]any{"action": "hello", "ref": ref}), chat.CodeInternal))
 	})
 

@@ -30,8 +30,7 @@ func TestBobNeverSeesTheOldNameOfADeviceThatJoinedDuringARename(t *testing.T) {
 	h.Settle()
 	p := pageOf(t, h, bob)
 	var armed, fired atomic.Bool
-	base := h.DynamoDB.Faults()
-	f := base
+	var f ddbproxy.Faults // on top of the AWS-like defaults
 	f.Before = func(w ddbproxy.Write) {
 		if armed.Load() && fired.CompareAndSwap(false, true) {
 			h.Send(phone, `{"action":"setName","name":"Alicia"}`)
@@ -42,9 +41,9 @@ func TestBobNeverSeesTheOldNameOfADeviceThatJoinedDuringARename(t *testing.T) {
 			armed.Store(true) // the laptop's device is being added: the next request is after it
 		}
 	}
-	h.DynamoDB.SetFaults(f)
+	h.DynamoDB.Inject(f)
 	laptop := h.JoinAs("alice", "")
-	h.DynamoDB.SetFaults(base)
+	h.DynamoDB.Restore()
 	if !fired.Load() {
 		t.Fatal("the laptop never added its device")
 	}
@@ -78,8 +77,7 @@ func TestBobStillSeesMalloryAfterSheTookTheNameOfSomeoneLeaving(t *testing.T) {
 	h.Settle()
 	p := pageOf(t, h, bob)
 	var fired atomic.Bool
-	base := h.DynamoDB.Faults()
-	f := base
+	var f ddbproxy.Faults // on top of the AWS-like defaults
 	f.Before = func(w ddbproxy.Write) {
 		if w.Op == "UpdateItem" && bytes.Contains(w.Body, []byte(`"a#alice"`)) &&
 			bytes.Contains(w.Body, []byte(`SET #l = :one`)) && fired.CompareAndSwap(false, true) {
@@ -87,10 +85,10 @@ func TestBobStillSeesMalloryAfterSheTookTheNameOfSomeoneLeaving(t *testing.T) {
 			h.Send(mallory, `{"action":"setName","name":"alice"}`)
 		}
 	}
-	h.DynamoDB.SetFaults(f)
+	h.DynamoDB.Inject(f)
 	h.GW.Vanish(laptop)
 	h.Disconnect(laptop)
-	h.DynamoDB.SetFaults(base)
+	h.DynamoDB.Restore()
 	if !fired.Load() {
 		t.Fatal("the laptop's device was never marked leaving")
 	}
@@ -312,8 +310,7 @@ func TestBobIsToldAliceJoinedWhenHerTwoTabsOpenTogetherAndAWriteIsAnsweredLate(t
 	p := pageOf(t, h, bob)
 	var fired atomic.Bool
 	var tab2 string
-	f := h.DynamoDB.Faults()
-	base := f
+	var f ddbproxy.Faults // on top of the AWS-like defaults
 	f.ApplyThenFail = func(w ddbproxy.Write) bool {
 		if w.Op == "UpdateItem" && bytes.Contains(w.Body, []byte(`"a#alice"`)) &&
 			bytes.Contains(w.Body, []byte(`SET #d = :d ADD #dv :one`)) && fired.CompareAndSwap(false, true) {
@@ -322,9 +319,9 @@ func TestBobIsToldAliceJoinedWhenHerTwoTabsOpenTogetherAndAWriteIsAnsweredLate(t
 		}
 		return false
 	}
-	h.DynamoDB.SetFaults(f)
+	h.DynamoDB.Inject(f)
 	tab1 := h.JoinAs("alice", "")
-	h.DynamoDB.SetFaults(base)
+	h.DynamoDB.Restore()
 	if !fired.Load() || tab2 == "" {
 		t.Fatal("the first tab's device was never added")
 	}
@@ -350,17 +347,16 @@ func TestBobDoesNotSeeAliceBackAfterSheLeftDuringHerRename(t *testing.T) {
 	h.Settle()
 	p := pageOf(t, h, bob)
 	var fired atomic.Bool
-	base := h.DynamoDB.Faults()
-	f := base
+	var f ddbproxy.Faults // on top of the AWS-like defaults
 	f.Before = func(w ddbproxy.Write) {
 		if w.Op == "PutItem" && bytes.Contains(w.Body, []byte(`"kind":{"S":"renamed"}`)) && fired.CompareAndSwap(false, true) {
 			h.GW.Vanish(laptop)
 			h.Disconnect(laptop) // the laptop's record already carries Alicia
 		}
 	}
-	h.DynamoDB.SetFaults(f)
+	h.DynamoDB.Inject(f)
 	h.Send(phone, `{"action":"setName","name":"Alicia"}`)
-	h.DynamoDB.SetFaults(base)
+	h.DynamoDB.Restore()
 	if !fired.Load() {
 		t.Fatal("the rename never recorded its renamed")
 	}
@@ -395,17 +391,16 @@ func TestBobSeesAliceOnceAfterTwoQuickRenames(t *testing.T) {
 	h.Settle()
 	p := pageOf(t, h, bob)
 	var fired atomic.Bool
-	base := h.DynamoDB.Faults()
-	f := base
+	var f ddbproxy.Faults // on top of the AWS-like defaults
 	f.Before = func(w ddbproxy.Write) {
 		if w.Op == "PutItem" && bytes.Contains(w.Body, []byte(`"kind":{"S":"renamed"}`)) &&
 			bytes.Contains(w.Body, []byte(`activity#other`)) && fired.CompareAndSwap(false, true) {
 			h.Send(phone, `{"action":"setName","name":"Zoe"}`)
 		}
 	}
-	h.DynamoDB.SetFaults(f)
+	h.DynamoDB.Inject(f)
 	h.Send(phone, `{"action":"setName","name":"Yara"}`)
-	h.DynamoDB.SetFaults(base)
+	h.DynamoDB.Restore()
 	if !fired.Load() {
 		t.Fatal("the first rename never told the phone's room")
 	}

@@ -111,6 +111,7 @@ func (p *page) names() []string {
 func seesRoomAsItIs(t *testing.T, h *chattest.Harness, p *page, bob string) {
 	t.Helper()
 	p.apply(inbox(t, h, bob))
+	h.Settle() // the room as it is: the index (AWSLike's lag) shows every write made so far
 	want := newPage(state(t, h, bob).Members).names()
 	if got := p.names(); !slices.Equal(got, want) {
 		t.Errorf("Bob's page, following the frames he was sent, shows %v; the room is %v", got, want)
@@ -135,9 +136,10 @@ func TestARenameRetriedAcrossADisconnectFreesBothNamesAndTellsTheRoom(t *testing
 	t.Parallel()
 	h := chattest.New(t)
 	eve, bob := h.Join("Eve", ""), h.Join("Bob", "")
+	h.Settle() // Bob's page lists both and the index Bob (joined under AWSLike's lag) before the rename
 	p := newPage(state(t, h, bob).Members)
 	var fired atomic.Bool
-	h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
+	h.DynamoDB.Inject(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
 		if w.Op == "UpdateItem" && bytes.Contains(w.Body, []byte(`"UpdateExpression":"SET #name = :name`)) &&
 			fired.CompareAndSwap(false, true) {
 			h.Disconnect(eve) // between the applied rename and its retry
@@ -146,7 +148,7 @@ func TestARenameRetriedAcrossADisconnectFreesBothNamesAndTellsTheRoom(t *testing
 		return false
 	}})
 	h.Send(eve, `{"action":"setName","name":"Ann"}`)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	if !fired.Load() {
 		t.Fatal("the rename was never made")
 	}
@@ -166,10 +168,11 @@ func TestAResumeDuringARenameLeavesNoGhostAndFreesTheNewName(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t)
 	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+	h.Settle() // Bob's page lists both and the index Bob (joined under AWSLike's lag) before the rename
 	token := state(t, h, alice).Resume
 	p := newPage(state(t, h, bob).Members)
 	var again string
-	h.DynamoDB.SetFaults(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+	h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
 		// Just before the rename releases "Alice".
 		if again == "" && w.Op == "DeleteItem" && bytes.Contains(w.Body, []byte(`"n#lobby#alice"`)) {
 			again = "connecting"
@@ -178,7 +181,7 @@ func TestAResumeDuringARenameLeavesNoGhostAndFreesTheNewName(t *testing.T) {
 		}
 	}})
 	h.Send(alice, `{"action":"setName","name":"Ann"}`)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	if again == "" || again == "connecting" {
 		t.Fatal("the rename never released Alice, or the reconnect failed")
 	}
@@ -202,14 +205,14 @@ func TestAConnectionRecordWrittenThenFailedLeavesNoGhost(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t)
 	bob := h.Join("Bob", "")
-	h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
+	h.DynamoDB.Inject(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
 		// Every attempt of Alice's connection record, until the SDK gives up.
 		return w.Op == "TransactWriteItems" && bytes.Contains(w.Body, []byte(`"connectedAt"`)) && bytes.Contains(w.Body, []byte(`"Alice"`))
 	}})
 	if _, resp := h.Connect(map[string]string{"name": "Alice"}); resp.StatusCode != 500 {
 		t.Fatalf("the failing $connect answered %d", resp.StatusCode)
 	}
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	carol := h.Join("Alice", "")
 	if s := state(t, h, carol); s.You != "Alice" {
 		t.Fatalf("the newcomer is %q", s.You)
@@ -240,12 +243,13 @@ func TestADisconnectWhoseMarkWasAppliedThenFailedStillTellsTheRoom(t *testing.T)
 	t.Parallel()
 	h := chattest.New(t)
 	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+	h.Settle() // Bob's page lists both and the index Bob (joined under AWSLike's lag) before Alice leaves
 	p := newPage(state(t, h, bob).Members)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
+	h.DynamoDB.Inject(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
 		return w.Op == "UpdateItem" && touches(w, alice) && bytes.Contains(w.Body, []byte(`SET #gone`))
 	}})
 	h.Disconnect(alice)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	// A later broadcast reaches the marked record (410) and finishes it.
 	h.Advance(time.Minute)
 	h.Send(bob, `{"action":"sendPublic","message":"anyone?"}`)
@@ -262,10 +266,11 @@ func TestAReleaseRetriedAfterANewcomerTookTheNameIsNoResume(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t)
 	alice, bob := h.Join("Alice", ""), h.Join("Bob", "")
+	h.Settle() // the index lists Bob (joined under AWSLike's lag), so he is told Alice left
 	h.GW.Take(bob)
 	var fired atomic.Bool
 	var carol string
-	h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
+	h.DynamoDB.Inject(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
 		if w.Op == "DeleteItem" && bytes.Contains(w.Body, []byte(`"n#lobby#alice"`)) && fired.CompareAndSwap(false, true) {
 			carol = h.Join("Alice", "") // someone else, without Alice's token
 			return true
@@ -273,7 +278,7 @@ func TestAReleaseRetriedAfterANewcomerTookTheNameIsNoResume(t *testing.T) {
 		return false
 	}})
 	h.Disconnect(alice)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	if carol == "" {
 		t.Fatal("the $disconnect never released Alice")
 	}
@@ -302,14 +307,14 @@ func TestACaseOnlyRenameLosingToAnotherFreesTheOldName(t *testing.T) {
 	h := chattest.New(t)
 	eve := h.Join("Eve", "")
 	var fired atomic.Bool
-	h.DynamoDB.SetFaults(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+	h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
 		if w.Op == "UpdateItem" && bytes.Contains(w.Body, []byte(`"n#lobby#eve"`)) && bytes.Contains(w.Body, []byte(`SET #prev`)) &&
 			fired.CompareAndSwap(false, true) {
 			h.Send(eve, `{"action":"setName","name":"Ann"}`)
 		}
 	}})
 	h.Send(eve, `{"action":"setName","name":"eve"}`)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	if s := state(t, h, eve); s.You != "Ann" {
 		t.Fatalf("Eve is %q, want Ann", s.You)
 	}

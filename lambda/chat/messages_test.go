@@ -120,7 +120,7 @@ func TestOverlongRecipientNamesAreUnknownNotInternalErrors(t *testing.T) {
 func TestASenderRightAfterConnectGetsItsOwnCopy(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{IndexLag: time.Minute})
+	h.DynamoDB.Inject(ddbproxy.Faults{IndexLag: time.Minute})
 	alice := h.Join("Alice", "")
 	h.Send(alice, `{"action":"sendPublic","message":"first","ref":"r1"}`)
 	if f := only(t, inbox(t, h, alice), "public"); f.Ref != "r1" {

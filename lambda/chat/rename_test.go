@@ -55,7 +55,7 @@ func TestADeviceConnectingWhileAnotherRenamesNeverKeepsTheOldName(t *testing.T) 
 		t.Parallel()
 		h := chattest.New(t, chattest.SignedIn)
 		phone, mallory := h.JoinAs("alice", ""), h.JoinAs("mallory", "")
-		h.DynamoDB.SetFaults(lagging)
+		h.DynamoDB.Inject(lagging)
 		var fired atomic.Bool
 		f := lagging
 		f.Before = func(w ddbproxy.Write) {
@@ -64,9 +64,9 @@ func TestADeviceConnectingWhileAnotherRenamesNeverKeepsTheOldName(t *testing.T) 
 				h.Send(phone, `{"action":"setName","name":"Alicia"}`)
 			}
 		}
-		h.DynamoDB.SetFaults(f)
+		h.DynamoDB.Inject(f)
 		laptop := h.JoinAs("alice", "")
-		h.DynamoDB.SetFaults(lagging)
+		h.DynamoDB.Inject(lagging)
 		if !fired.Load() {
 			t.Fatal("the laptop never recorded its connection")
 		}
@@ -77,7 +77,7 @@ func TestADeviceConnectingWhileAnotherRenamesNeverKeepsTheOldName(t *testing.T) 
 		t.Parallel()
 		h := chattest.New(t, chattest.SignedIn)
 		phone, mallory := h.JoinAs("alice", ""), h.JoinAs("mallory", "")
-		h.DynamoDB.SetFaults(lagging)
+		h.DynamoDB.Inject(lagging)
 		laptop := h.JoinAs("alice", "other")
 		h.Send(phone, `{"action":"setName","name":"Alicia"}`)
 		everyDeviceIs(t, h, "Alicia", phone, laptop)
@@ -91,13 +91,13 @@ func TestADeviceConnectingWhileAnotherRenamesNeverKeepsTheOldName(t *testing.T) 
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		var fired atomic.Bool
-		h.DynamoDB.SetFaults(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+		h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
 			if isRenamedRecord(w) && fired.CompareAndSwap(false, true) {
 				cancel() // a timeout, or the instance killed
 			}
 		}})
 		h.SendCtx(ctx, phone, `{"action":"setName","name":"Alicia"}`)
-		h.DynamoDB.SetFaults(ddbproxy.Faults{})
+		h.DynamoDB.Restore()
 		if !fired.Load() {
 			t.Fatal("the rename never reached the connections' records")
 		}
@@ -120,7 +120,7 @@ func TestADeviceConnectingWhileAnotherRenamesNeverKeepsTheOldName(t *testing.T) 
 func TestTwoDevicesRenamingAtOnceEndUnderOneName(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t, chattest.SignedIn)
-	h.DynamoDB.SetFaults(lagging)
+	h.DynamoDB.Inject(lagging)
 	phone, laptop := h.JoinAs("alice", ""), h.JoinAs("alice", "")
 	var fired atomic.Bool
 	f := lagging
@@ -132,9 +132,9 @@ func TestTwoDevicesRenamingAtOnceEndUnderOneName(t *testing.T) {
 			h.Send(laptop, `{"action":"setName","name":"Bea"}`)
 		}
 	}
-	h.DynamoDB.SetFaults(f)
+	h.DynamoDB.Inject(f)
 	h.Send(phone, `{"action":"setName","name":"Anna"}`)
-	h.DynamoDB.SetFaults(lagging)
+	h.DynamoDB.Inject(lagging)
 	if !fired.Load() {
 		t.Fatal("the phone's rename never reached the account")
 	}
@@ -150,7 +150,7 @@ func TestRenamingTwiceInQuickSuccessionEndsUnderTheLastName(t *testing.T) {
 	h := chattest.New(t, chattest.SignedIn)
 	phone, laptop, mallory := h.JoinAs("alice", ""), h.JoinAs("alice", "other"), h.JoinAs("mallory", "")
 	var armed, fired atomic.Bool
-	h.DynamoDB.SetFaults(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+	h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
 		// The request right after the account became Yara: the second
 		// rename runs whole there.
 		if armed.Load() && fired.CompareAndSwap(false, true) {
@@ -163,7 +163,7 @@ func TestRenamingTwiceInQuickSuccessionEndsUnderTheLastName(t *testing.T) {
 		}
 	}})
 	h.Send(phone, `{"action":"setName","name":"Yara"}`)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	if !fired.Load() {
 		t.Fatal("the first rename never changed the account")
 	}

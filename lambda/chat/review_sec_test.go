@@ -31,14 +31,14 @@ func TestARenameAwayAndBackKeepsTheNameOwned(t *testing.T) {
 	mallory := h.JoinAs("mallory", "")
 	var fired atomic.Bool
 	var back string
-	h.DynamoDB.SetFaults(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+	h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
 		// The phone's release of its old name, after its account write.
 		if w.Op == "DeleteItem" && bytes.Contains(w.Body, []byte(`"o#`+chat.NameKey("alice")+`"`)) && fired.CompareAndSwap(false, true) {
 			back = h.Send(laptop, `{"action":"setName","name":"alice"}`)
 		}
 	}})
 	h.Send(phone, `{"action":"setName","name":"bob"}`)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	if !fired.Load() {
 		t.Fatal("the phone's rename never released alice")
 	}
@@ -74,13 +74,13 @@ func TestAnAppliedThenFailedChargeCountsOnce(t *testing.T) {
 			h, id := limitedAlice(t, signedIn, chat.RateLimit{Limit: 3, Window: time.Minute})
 			inbox(t, h, id)
 			var fired atomic.Bool
-			h.DynamoDB.SetFaults(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
+			h.DynamoDB.Inject(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
 				return w.Op == "UpdateItem" && bytes.Contains(w.Body, []byte(`list_append`)) && fired.CompareAndSwap(false, true)
 			}})
 			accepted, limited := sendAll(t, h, id, 4, func(i int) string {
 				return fmt.Sprintf(`{"action":"sendPublic","message":"m%d"}`, i)
 			})
-			h.DynamoDB.SetFaults(ddbproxy.Faults{})
+			h.DynamoDB.Restore()
 			if !fired.Load() || accepted != 3 || len(limited) != 1 {
 				t.Fatalf("accepted %d, refused %d (fault fired %v); want 3 of the limit of 3 and 1 refused", accepted, len(limited), fired.Load())
 			}

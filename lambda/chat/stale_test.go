@@ -105,7 +105,7 @@ func TestEveryRecipientOfAFanOutIsCountedOnce(t *testing.T) {
 			alice, _, carol := h.Join("Alice", ""), h.Join("Bob", ""), h.Join("Carol", "")
 			h.Settle() // a broadcast may miss whoever joined an instant before
 			h.Advance(time.Minute)
-			h.DynamoDB.SetFaults(ddbproxy.Faults{IndexLag: time.Minute})
+			h.DynamoDB.Inject(ddbproxy.Faults{IndexLag: time.Minute})
 			h.Disconnect(carol)
 			h.Send(alice, `{"action":"sendPublic","message":"hi"}`)
 		}, contract.MetricGoneAlreadyRemoved},
@@ -118,7 +118,7 @@ func TestEveryRecipientOfAFanOutIsCountedOnce(t *testing.T) {
 			}
 			// Four requests per removal at 50 ms each, two at a time:
 			// 40 removals take 4 s, the deadline leaves 1 s.
-			h.DynamoDB.SetFaults(ddbproxy.Faults{Latency: 50 * time.Millisecond})
+			h.DynamoDB.Inject(ddbproxy.Faults{Latency: 50 * time.Millisecond})
 			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 			defer cancel()
 			h.SendCtx(ctx, alice, `{"action":"sendPublic","message":"anyone?"}`)
@@ -178,7 +178,7 @@ func TestAMassDropInABusyRoomLeavesWhatItCannotRemoveForTheNextBroadcastInsteadO
 		after  = map[string]int{} // and after it
 		cut    bool
 	)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{Conflict: func(w ddbproxy.Write) bool {
+	h.DynamoDB.Inject(ddbproxy.Faults{Conflict: func(w ddbproxy.Write) bool {
 		if w.Action != 0 {
 			return false // asked once per action: the first decides for the transaction
 		}
@@ -227,7 +227,7 @@ func TestAMassDropInABusyRoomLeavesWhatItCannotRemoveForTheNextBroadcastInsteadO
 			"decided at most one each before it", arrived, len(after), pool)
 	}
 
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 	h.Send(alice, `{"action":"sendPublic","message":"anyone now?"}`)
 	bg := context.Background()
 	if n, err := h.Store.RoomCount(bg, "busy"); err != nil || n != 1 {

@@ -53,7 +53,7 @@ func TestConcurrentRoutesKeepTheInvariants(t *testing.T) {
 	h := chattest.New(t)
 	var injected atomic.Int64
 	fail := ddbproxy.Fraction(0.05)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{IndexLag: 50 * time.Millisecond, ApplyThenFail: func(w ddbproxy.Write) bool {
+	h.DynamoDB.Inject(ddbproxy.Faults{IndexLag: 50 * time.Millisecond, ApplyThenFail: func(w ddbproxy.Write) bool {
 		if fail(w) {
 			injected.Add(1)
 			return true
@@ -94,7 +94,7 @@ func TestConcurrentRoutesKeepTheInvariants(t *testing.T) {
 	}
 	wg.Wait()
 	took := time.Since(start)
-	h.DynamoDB.SetFaults(ddbproxy.Faults{})
+	h.DynamoDB.Restore()
 
 	refs := 0
 	for _, p := range ps {

@@ -73,7 +73,7 @@ func holding(ctx context.Context, t *testing.T, fx *fixture, f Faults, first *dy
 			<-let
 		})
 	}
-	fx.proxy.SetFaults(f)
+	fx.proxy.Inject(f)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := fx.via.TransactWriteItems(ctx, first)

@@ -2,6 +2,7 @@ package ddbproxy
 
 import (
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 )
@@ -91,6 +92,60 @@ type Faults struct {
 	// SystemErrors metric counts it (the SDK retries, then the handler
 	// sees the error). Default false.
 	Unavailable bool
+	// Deterministic, when not empty, is why a test needs the proxy kinder
+	// than DynamoDB on AWS: Proxy.Inject then takes these faults as they
+	// are (every field left zero is off) instead of on top of the proxy's
+	// defaults. Set it with Deterministic(reason), so that every opt-out
+	// says why (the guard in guard_test.go holds it).
+	Deterministic string
+}
+
+// Deterministic returns faults that opt a test out of the proxy's
+// defaults, for the test that needs determinism the AWS-like faults would
+// take away (an exact request count, a transaction that must not
+// conflict): all off, until the test sets the fields it wants. reason
+// says why, in the test's words; it must not be empty.
+func Deterministic(reason string) Faults {
+	if strings.TrimSpace(reason) == "" {
+		panic("ddbproxy.Deterministic: say why the test needs the proxy kinder than AWS")
+	}
+	return Faults{Deterministic: reason}
+}
+
+// over returns f layered on top of d: each field f sets (a duration above
+// 0, a hook, a switch turned on) replaces d's, the others keep d's. An
+// opt-out (f.Deterministic) is f alone.
+func (f Faults) over(d Faults) Faults {
+	if f.Deterministic != "" {
+		return f
+	}
+	if f.IndexLag > 0 {
+		d.IndexLag = f.IndexLag
+	}
+	if f.StaleReads > 0 {
+		d.StaleReads = f.StaleReads
+	}
+	if f.Latency > 0 {
+		d.Latency = f.Latency
+	}
+	if f.ApplyThenFail != nil {
+		d.ApplyThenFail = f.ApplyThenFail
+	}
+	if f.Before != nil {
+		d.Before = f.Before
+	}
+	if f.Conflict != nil {
+		d.Conflict = f.Conflict
+	}
+	if f.Drop != nil {
+		d.Drop = f.Drop
+	}
+	if f.TransactionHold != nil {
+		d.TransactionHold = f.TransactionHold
+	}
+	d.TransactionConflicts = d.TransactionConflicts || f.TransactionConflicts
+	d.Unavailable = d.Unavailable || f.Unavailable
+	return d
 }
 
 // Write is a request as the proxy received it: a write, for ApplyThenFail;
@@ -141,7 +196,7 @@ func Fraction(p float64) func(Write) bool {
 // the room index and eventually consistent reads 100 ms behind their table
 // (AWS: typically well under a second), and transactions that conflict.
 // Writes applied then failed, latency and outages stay off: they are
-// chosen per test.
+// chosen per test, with Proxy.Inject on top of these.
 func AWSLike() Faults {
 	return Faults{IndexLag: 100 * time.Millisecond, StaleReads: 100 * time.Millisecond, TransactionConflicts: true}
 }

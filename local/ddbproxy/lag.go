@@ -216,6 +216,29 @@ func (tr *tracker) itemAt(tableName, key string, v view, now time.Time) (it item
 	return h.at(v, now)
 }
 
+// catchUp makes every image visible within the lags from now at the
+// latest: an index (or a table's reads) catching up after its lag went
+// down. Images due sooner keep their time.
+func (tr *tracker) catchUp(indexLag, staleReads time.Duration) {
+	now := time.Now()
+	due := [2]time.Time{indexView: now.Add(indexLag), readView: now.Add(staleReads)}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, keys := range tr.items {
+		for _, h := range keys {
+			for i := range h.images {
+				for v := range h.images[i].visible {
+					if h.images[i].visible[v].After(due[v]) {
+						h.images[i].visible[v] = due[v]
+					}
+				}
+			}
+		}
+	}
+	close(tr.ended) // a Settle waiting for the longer lag looks again
+	tr.ended = make(chan struct{})
+}
+
 func (tr *tracker) reset() {
 	tr.mu.Lock()
 	tr.items = map[string]map[string]*history{}

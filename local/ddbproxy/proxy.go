@@ -75,11 +75,13 @@ type Proxy struct {
 	afterAction   func(i int)
 	readForwarded func()
 
-	mu      sync.Mutex
-	faults  Faults
-	observe func(Observation)
-	counts  map[string]int64
-	tables  map[string]*table // descriptions by table name
+	mu       sync.Mutex
+	faults   Faults // in effect: injected over defaults
+	defaults Faults // Start's
+	injected Faults // the last Inject's
+	observe  func(Observation)
+	counts   map[string]int64
+	tables   map[string]*table // descriptions by table name
 }
 
 // Start starts a proxy on a free loopback port in front of target, a
@@ -102,11 +104,12 @@ func Start(target string, f Faults) (*Proxy, error) {
 			Proxy: nil, DisableCompression: true, MaxIdleConns: 256, MaxIdleConnsPerHost: 256,
 			IdleConnTimeout: 90 * time.Second,
 		}},
-		lag:    newTracker(),
-		holds:  newHolds(),
-		faults: f,
-		counts: map[string]int64{},
-		tables: map[string]*table{},
+		lag:      newTracker(),
+		holds:    newHolds(),
+		faults:   f,
+		defaults: f,
+		counts:   map[string]int64{},
+		tables:   map[string]*table{},
 	}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = p.srv.Serve(ln) }()
@@ -123,15 +126,52 @@ func (p *Proxy) Close() error {
 	return err
 }
 
-// SetFaults switches the faults for later requests. Switching IndexLag and
-// StaleReads to 0 forgets every image kept for them.
-func (p *Proxy) SetFaults(f Faults) {
-	p.mu.Lock()
-	p.faults = f
-	p.mu.Unlock()
-	if f.IndexLag <= 0 && f.StaleReads <= 0 {
-		p.lag.reset()
+// Inject sets the faults for later requests: f on top of the proxy's
+// defaults, the faults it was started with (ddbproxy.AWSLike in the chat's
+// test kit, `make dev` and the browser suite). Each field f sets (a
+// duration above 0, a hook, a switch turned on) replaces the default's;
+// the others keep it, so a test that injects one hook (ApplyThenFail,
+// Before, Conflict, Drop…) still runs with the index lag, stale reads and
+// conflicts AWS has. It replaces what an earlier Inject set. An opt-out,
+// f from Deterministic(reason), is taken alone, defaults off.
+//
+// When the index lag or the staleness goes down, the writes made under the
+// longer one become visible within the new one from now, as an index
+// catching up; when both are 0, at once.
+func (p *Proxy) Inject(f Faults) {
+	if f.Deterministic != "" && strings.TrimSpace(f.Deterministic) == "" {
+		panic("ddbproxy: an opt-out (Faults.Deterministic) must say why")
 	}
+	p.mu.Lock()
+	p.injected = f
+	eff := f.over(p.defaults)
+	p.faults = eff
+	p.mu.Unlock()
+	if eff.IndexLag <= 0 && eff.StaleReads <= 0 {
+		p.lag.reset()
+		return
+	}
+	p.lag.catchUp(eff.IndexLag, eff.StaleReads)
+}
+
+// Restore returns to the proxy's defaults, undoing Inject: what a test
+// calls once the fault it injected has done its work.
+func (p *Proxy) Restore() { p.Inject(Faults{}) }
+
+// Injected returns what the last Inject set (zero after Restore), for a
+// test kit that adds a hook to a test's own and then puts them back.
+func (p *Proxy) Injected() Faults {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.injected
+}
+
+// Defaults returns the faults the proxy was started with, which Inject
+// layers on and Restore returns to.
+func (p *Proxy) Defaults() Faults {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.defaults
 }
 
 // Settle returns once the index and eventually consistent reads show every
@@ -218,7 +258,7 @@ func (o *observedWriter) throttled() bool {
 		(bytes.Contains(o.prefix, []byte("ThrottlingException")) || bytes.Contains(o.prefix, []byte("ProvisionedThroughputExceededException")))
 }
 
-// Faults returns the faults in effect.
+// Faults returns the faults in effect (Inject's over the defaults).
 func (p *Proxy) Faults() Faults {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -274,7 +274,7 @@ func TestApplyThenFail(t *testing.T) {
 			var asked []Write
 			var mu sync.Mutex
 			putOnce := Once(func(w Write) bool { return w.Op == "PutItem" && w.Table == fx.conns })
-			fx.proxy.SetFaults(Faults{ApplyThenFail: func(w Write) bool {
+			fx.proxy.Inject(Faults{ApplyThenFail: func(w Write) bool {
 				mu.Lock()
 				asked = append(asked, w)
 				mu.Unlock()
@@ -330,7 +330,7 @@ func TestBeforeRunsAtThatPointOfTheRequest(t *testing.T) {
 	ctx := testkit.Context(t, time.Minute)
 	fx := newFixture(t, Faults{})
 	var ops []string
-	fx.proxy.SetFaults(Faults{Before: func(w Write) {
+	fx.proxy.Inject(Faults{Before: func(w Write) {
 		ops = append(ops, w.Op)
 		if w.Op == "Query" && len(ops) == 1 {
 			// Something happening between the caller's requests: Bob joins
@@ -352,7 +352,7 @@ func TestDropNeitherForwardsNorAnswers(t *testing.T) {
 	fx := newFixture(t, Faults{})
 	ctx, kill := context.WithCancel(testkit.Context(t, time.Minute))
 	var asked atomic.Int64
-	fx.proxy.SetFaults(Faults{Drop: func(w Write) bool {
+	fx.proxy.Inject(Faults{Drop: func(w Write) bool {
 		asked.Add(1)
 		kill()
 		return w.Op == "PutItem"
@@ -393,7 +393,7 @@ func BenchmarkOverhead(b *testing.B) {
 			fx := newFixture(b, Faults{})
 			db := fx.direct
 			if bc.faults != nil {
-				fx.proxy.SetFaults(*bc.faults)
+				fx.proxy.Inject(*bc.faults)
 				db = fx.via
 			}
 			ctx := context.Background()

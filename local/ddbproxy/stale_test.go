@@ -207,7 +207,7 @@ func TestALagSwitchedOnDelaysOnlyTheWritesAfterIt(t *testing.T) {
 	for fx.get(t, "x", false) != "v1" {
 		time.Sleep(5 * time.Millisecond) // until the 1 ms has passed
 	}
-	fx.proxy.SetFaults(Faults{StaleReads: time.Hour, IndexLag: time.Hour})
+	fx.proxy.Inject(Faults{StaleReads: time.Hour, IndexLag: time.Hour})
 	expect(t, "lobby after the index lag went up to an hour", fx.members(ctx, t, "lobby"), "a=Alice")
 	if got := fx.get(t, "x", false); got != "v1" {
 		t.Errorf("an eventually consistent read of an item written before the switch = %s; want v1", got)

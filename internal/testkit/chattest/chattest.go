@@ -68,7 +68,8 @@ func DynamoDB(t testing.TB) (*dynamodb.Client, string) {
 		defer cancel()
 		shared, sharedErr = dynalite.Start(ctx, dynalite.Options{})
 		if sharedErr == nil {
-			sharedDB, sharedErr = ddbproxy.Start(shared.Endpoint(), ddbproxy.Faults{})
+			sharedDB, sharedErr = ddbproxy.Start(shared.Endpoint(),
+				ddbproxy.Deterministic("the tests' own setup and inspection: never lagged, never failed; the handler has its own proxy"))
 		}
 	})
 	if sharedErr != nil {
@@ -239,11 +240,14 @@ type Harness struct {
 	Store  *dynamo.Store
 	DB     *dynamodb.Client
 	Tables dynamo.Names
-	// DynamoDB is the proxy the Service reaches dynalite through; it starts
-	// as unkind as DynamoDB on AWS (ddbproxy.AWSLike: the index and
-	// eventually consistent reads lag 100 ms, transactions conflict) until
-	// the test sets other faults (SetFaults), and counts the Service's
-	// requests per operation.
+	// DynamoDB is the proxy the Service reaches dynalite through, as
+	// unkind as DynamoDB on AWS by default (ddbproxy.AWSLike: the index and
+	// eventually consistent reads lag 100 ms, transactions conflict); it
+	// counts the Service's requests per operation. A test adds its hooks
+	// on top of those defaults with DynamoDB.Inject(ddbproxy.Faults{…})
+	// and returns to them with DynamoDB.Restore(); only a test that needs
+	// determinism opts out, saying why:
+	// DynamoDB.Inject(ddbproxy.Deterministic("…")) (docs/local.md).
 	DynamoDB *ddbproxy.Proxy
 	GW       *Gateway
 	Metrics  *testkit.Buffer

@@ -96,15 +96,15 @@ func (h *Harness) Cut(after int, invoke func(ctx context.Context)) *Crash {
 	c.cond = sync.NewCond(&c.mu)
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), crashKey{}, c))
 	c.cancel = cancel
-	before := h.DynamoDB.Faults()
+	before := h.DynamoDB.Injected() // the test's own faults, kept
 	f := before
 	f.Drop = c.drop
 	h.DynamoDB.SetObserver(c.observe)
-	h.DynamoDB.SetFaults(f)
+	h.DynamoDB.Inject(f)
 	h.GW.setDrop(c.dropPost)
 	defer func() {
 		h.GW.setDrop(nil)
-		h.DynamoDB.SetFaults(before)
+		h.DynamoDB.Inject(before)
 		h.DynamoDB.SetObserver(nil)
 	}()
 	invoke(ctx)
