@@ -8,4 +8,4 @@ out="${1:?usage: build-lambda.sh OUTDIR}"
 mkdir -p "$out"
 cd "$root"
 CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -tags lambda.norpc -ldflags='-s -w' -o "$out/bootstrap" ./lambda
-echo "built $out/bootstrap ($(stat -c %s "$out/bootstrap") bytes)"
+echo "built $out/bootstrap ($(wc -c <"$out/bootstrap" | tr -d " ") bytes)" # wc: macOS's stat lacks -c

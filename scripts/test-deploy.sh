@@ -269,6 +269,14 @@ for f in scripts/*.sh scripts/lib/*.sh; do
   fi
 done
 pass "checked every script for a here-document inside \$(…)"
+# What the deploy runs (the synth builds the Lambda with build-lambda.sh) uses no GNU-only tool option:
+# macOS has BSD's stat, sed, readlink, date, grep and xargs.
+for f in scripts/cdk.sh scripts/deps.sh scripts/build-lambda.sh scripts/preflight.sh scripts/frontend-release.sh scripts/smoke.sh scripts/lib/*.sh; do
+  if grep -nE '(^|[^[:alnum:]_])(stat -c|sed -i|readlink -f|date -d|grep -[a-zA-Z]*P|xargs -r|nproc)([^[:alnum:]_]|$)|/proc/' "$f" >"$tmp/out"; then
+    fail "$f uses a GNU-only option macOS lacks:"; show
+  fi
+done
+pass "checked the deploy's scripts for GNU-only options"
 
 echo "--- npx cdk runs the pinned CLI only after npm ci: the docs say npm ci first"
 for doc in README.md docs/deploy.md; do
