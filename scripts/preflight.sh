@@ -199,7 +199,7 @@ fi
 limit_time=()
 if command -v timeout >/dev/null; then limit_time=(timeout 30); fi # not on macOS
 if ! printf '%s' "${c_repository}" | grep -qE '^https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$'; then
-  row FAIL "Amplify branch" "${c_repository} is not an https URL: Amplify connects with the token over https; set groupchat.$env.amplifyRepository to https://github.com/OWNER/REPO"
+  row FAIL "Amplify branch" "${c_repository} is not of the form https://github.com/OWNER/REPO: Amplify connects with the token over https; set groupchat.$env.amplifyRepository to your fork's https address"
 elif heads="$(GIT_TERMINAL_PROMPT=0 ${limit_time[@]+"${limit_time[@]}"} git ls-remote --heads -- "${c_repository}" "refs/heads/${c_branch}" 2>"$tmp/err")"; then
   if [ -n "$heads" ]; then
     row ok "Amplify branch" "${c_repository} has branch ${c_branch}"

@@ -226,7 +226,9 @@ check "a token stored as key/value JSON" "printf '{\"token\":\"github_pat_x\"}' 
 check "a token with a line break after it" "printf 'github_pat_x\\n' >secrets/groupchat_github-token" \
   warn "GitHub token secret" "has spaces or line breaks around the token"
 check "the repository's SSH address" "node -e 'const f=\"$tree/cdk.json\",j=require(f);j.context.groupchat.prod.amplifyRepository=\"git@github.com:newcomer/groupchat.git\";require(\"fs\").writeFileSync(f,JSON.stringify(j))'" \
-  FAIL "Amplify branch" "git@github.com:newcomer/groupchat.git is not an https URL: Amplify connects with the token over https; set groupchat.prod.amplifyRepository to https://github.com/OWNER/REPO"
+  FAIL "Amplify branch" "git@github.com:newcomer/groupchat.git is not of the form https://github.com/OWNER/REPO: Amplify connects with the token over https; set groupchat.prod.amplifyRepository to your fork's https address"
+check "the repository's page address with a trailing slash" "node -e 'const f=\"$tree/cdk.json\",j=require(f);j.context.groupchat.prod.amplifyRepository=\"https://github.com/newcomer/groupchat/\";require(\"fs\").writeFileSync(f,JSON.stringify(j))'" \
+  FAIL "Amplify branch" "https://github.com/newcomer/groupchat/ is not of the form https://github.com/OWNER/REPO"
 if grep -q 'git@github.com' "$FAKE_AWS/git" 2>/dev/null; then fail "preflight ran git on the SSH address (ssh may ask about the host key and wait)"; else pass "preflight runs no ssh"; fi
 # A stack a change set left in REVIEW_IN_PROGRESS (cdk deploy --method=prepare-change-set, a change set made in
 # the console) holds no resources and never leaves that state by itself; the CDK deploys over it.
