@@ -146,7 +146,30 @@ func (r *Result) tableCallouts(id string, b, h Resource) {
 		r.add(KindKeySchema, id, h.Type, "**`%s`** (%s) changes its key schema from %s to %s: the table is replaced, and every item must be copied by hand.",
 			id, h.Type, bk, hk)
 	}
+	// The same key names, with another type in AttributeDefinitions.
+	bt, ht := attrTypes(b.Properties["AttributeDefinitions"]), attrTypes(h.Properties["AttributeDefinitions"])
+	retyped := func(ks any) []string {
+		var out []string
+		for _, e := range asList(ks) {
+			name := render(asMap(e)["AttributeName"])
+			if bt[name] != "" && ht[name] != "" && bt[name] != ht[name] {
+				out = append(out, fmt.Sprintf("`%s` changes type %s → %s", name, bt[name], ht[name]))
+			}
+		}
+		return out
+	}
+	for _, c := range retyped(h.Properties["KeySchema"]) {
+		r.add(KindKeySchema, id, h.Type, "**`%s`** (%s): its key %s: DynamoDB cannot change a key's type, so the table must be replaced and every item copied by hand.", id, h.Type, c)
+	}
 	bi, hi := indexes(b.Properties["GlobalSecondaryIndexes"]), indexes(h.Properties["GlobalSecondaryIndexes"])
+	for _, name := range sortedKeys(hi) {
+		if _, inBase := bi[name]; !inBase {
+			continue
+		}
+		for _, c := range retyped(hi[name]["KeySchema"]) {
+			r.add(KindIndex, id, h.Type, "**`%s`**: the key of its global secondary index `%s`: %s: an index cannot change in place, so the deploy fails; remove it and add one under another name in two deploys.", id, name, c)
+		}
+	}
 	for _, name := range sortedKeys(bi, hi) {
 		bx, inBase := bi[name]
 		hx, inHead := hi[name]
@@ -176,6 +199,19 @@ func keySchema(v any) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// attrTypes maps AttributeDefinitions by AttributeName to AttributeType.
+func attrTypes(v any) map[string]string {
+	out := map[string]string{}
+	for _, e := range asList(v) {
+		m := asMap(e)
+		out[render(m["AttributeName"])] = render(m["AttributeType"])
+	}
+	return out
+}
+
+func asList(v any) []any         { l, _ := v.([]any); return l }
+func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
 
 // indexes maps a GlobalSecondaryIndexes list by IndexName.
 func indexes(v any) map[string]map[string]any {

@@ -82,3 +82,24 @@ func TestReviewerGetsAClearErrorForWhatIsNotATemplate(t *testing.T) {
 		t.Errorf("added %q, want Q", r.Added)
 	}
 }
+
+// TestReviewerSeesAKeyAttributeChangeType: the key schema names the same
+// attribute, but its type in AttributeDefinitions changes (S to N, as a
+// switch from string ids to numbers does): DynamoDB cannot change a key's
+// type, for the table or an index.
+func TestReviewerSeesAKeyAttributeChangeType(t *testing.T) {
+	table := func(pkType, gsiType string) string {
+		return `{"Resources":{"T":{"Type":"AWS::DynamoDB::Table","Properties":{
+			"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],
+			"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"` + pkType + `"},{"AttributeName":"room","AttributeType":"` + gsiType + `"}],
+			"GlobalSecondaryIndexes":[{"IndexName":"byRoom","KeySchema":[{"AttributeName":"room","KeyType":"HASH"}],"Projection":{"ProjectionType":"ALL"}}]}}}}`
+	}
+	r := Compare(testSpec(t), mustParse(t, table("S", "S")), mustParse(t, table("N", "S")))
+	if !calloutOf(r, KindKeySchema, "T", "`pk` changes type S → N") {
+		t.Errorf("no callout on the table key's type: %+v", r.Callouts)
+	}
+	r = Compare(testSpec(t), mustParse(t, table("S", "S")), mustParse(t, table("S", "N")))
+	if !calloutOf(r, KindIndex, "T", "`room` changes type S → N") {
+		t.Errorf("no callout on the index key's type: %+v", r.Callouts)
+	}
+}
