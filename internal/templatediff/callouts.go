@@ -161,6 +161,14 @@ func (r *Result) tableCallouts(id string, b, h Resource) {
 	for _, c := range retyped(h.Properties["KeySchema"]) {
 		r.add(KindKeySchema, id, h.Type, "**`%s`** (%s): its key %s: DynamoDB cannot change a key's type, so the table must be replaced and every item copied by hand.", id, h.Type, c)
 	}
+	if lb, lh := b.Properties["LocalSecondaryIndexes"], h.Properties["LocalSecondaryIndexes"]; !reflect.DeepEqual(lb, lh) {
+		var names []string
+		for _, name := range sortedKeys(indexes(lb), indexes(lh)) {
+			names = append(names, "`"+name+"`")
+		}
+		r.add(KindIndex, id, h.Type, "**`%s`** changes its local secondary indexes (%s): they are set only when a table is created, so the deploy fails; a new table (and a copy of every item) is the only way.",
+			id, strings.Join(names, ", "))
+	}
 	bi, hi := indexes(b.Properties["GlobalSecondaryIndexes"]), indexes(h.Properties["GlobalSecondaryIndexes"])
 	for _, name := range sortedKeys(hi) {
 		if _, inBase := bi[name]; !inBase {

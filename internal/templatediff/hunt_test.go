@@ -103,3 +103,16 @@ func TestReviewerSeesAKeyAttributeChangeType(t *testing.T) {
 		t.Errorf("no callout on the index key's type: %+v", r.Callouts)
 	}
 }
+
+// TestReviewerSeesALocalSecondaryIndexChange: local secondary indexes are
+// set only when a table is created (CloudFormation: "Updates are not
+// supported"), so adding, removing or changing one fails the deploy.
+func TestReviewerSeesALocalSecondaryIndexChange(t *testing.T) {
+	base := mustParse(t, `{"Resources":{"T":{"Type":"AWS::DynamoDB::Table","Properties":{"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]}}}}`)
+	head := mustParse(t, `{"Resources":{"T":{"Type":"AWS::DynamoDB::Table","Properties":{"KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],
+		"LocalSecondaryIndexes":[{"IndexName":"byTs","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"ts","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}]}}}}`)
+	r := Compare(testSpec(t), base, head)
+	if !calloutOf(r, KindIndex, "T", "local secondary index") || !calloutOf(r, KindIndex, "T", "the deploy fails") {
+		t.Errorf("no callout on the local secondary index: %+v", r.Callouts)
+	}
+}
