@@ -97,7 +97,7 @@ func TestANameHeldByAnOfflineAccountStaysItsOwn(t *testing.T) {
 	h := chattest.New(t, chattest.SignedIn, chattest.Unlimited)
 	h.Disconnect(h.JoinAs("alice", "")) // alice has been here, and has gone
 	bob := h.JoinAs("bob", "")
-	for _, name := range []string{"alice", "ALICE", "Alice", "аlice" /* Cyrillic а */, "a1ice", "ａｌｉｃｅ"} {
+	for _, name := range []string{"alice", "ALICE", "Alice", "alicẹ", "ᴀʟɪᴄᴇ", "a1ice", "ａｌｉｃｅ"} {
 		if f := sendErr(t, h, bob, fmt.Sprintf(`{"action":"setName","name":%q}`, name)); f.Code != "name_taken" {
 			t.Errorf("bob renaming himself %q while alice is offline: %+v; want name_taken", name, f)
 		}

@@ -94,7 +94,7 @@ func errorFrame(t *testing.T, h *chattest.Harness, id, frame, code string) []byt
 func TestTheSenderHearsBackFromEveryErrorHoweverLargeItsFrame(t *testing.T) {
 	t.Parallel()
 	ref := chat.WorstRef(t)
-	name := chat.WorstName(t)
+	name := chat.WorstNewName(t) // name_taken repeats it: a name the rule gives
 	hugeName := worstEcho(t, 1, 20_000)[0]
 	hugeNames := worstEcho(t, chat.RecipientsMax, 1_000)
 

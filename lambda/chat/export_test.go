@@ -3,9 +3,13 @@ package chat
 // The worst-case builders of framesize_test.go, for the handler tests of
 // package chat_test.
 var (
-	WorstName = worstName
-	WorstRef  = worstRef
-	JSONCost  = jsonCost
+	// CleanHeldName is the check of a name held before the name rule
+	// (namerule.go): such a name may still be anywhere a name is.
+	CleanHeldName = cleanShape
+	WorstName     = worstName
+	WorstNewName  = worstNewName
+	WorstRef      = worstRef
+	JSONCost      = jsonCost
 )
 
 // DearestChars are the characters that cost the most JSON bytes of all, by

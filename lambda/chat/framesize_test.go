@@ -54,12 +54,20 @@ func dearest(ok func(r rune) bool) (best [5]rune) {
 
 // worstName is the name that costs the most JSON bytes: the mix of the
 // dearest characters of each UTF-8 length that fits in NameMax characters
-// and NameMaxBytes bytes.
-func worstName(t *testing.T) string {
+// and NameMaxBytes bytes. It is a name held before the name rule
+// (cleanShape): one may still be anywhere a name is.
+func worstName(t *testing.T) string { t.Helper(); return worstNameBy(t, cleanShape) }
+
+// worstNewName is worstName among the names the rule gives now
+// (CleanName): the most a frame that echoes a name someone asks for, such
+// as name_taken, repeats.
+func worstNewName(t *testing.T) string { t.Helper(); return worstNameBy(t, CleanName) }
+
+func worstNameBy(t *testing.T, clean func(string) (string, *Problem)) string {
 	t.Helper()
 	best := dearest(func(r rune) bool {
 		s := "a" + string(r) + "a"
-		name, p := CleanName(s)
+		name, p := clean(s)
 		return p == nil && name == s && norm.NFC.String(string(r)) == string(r)
 	})
 	cost := func(n int) int {
@@ -97,7 +105,7 @@ func worstName(t *testing.T) string {
 		b.WriteString(strings.Repeat(string(best[l]), counts[l]))
 	}
 	name := b.String()
-	if clean, p := CleanName(name); p != nil || clean != name {
+	if clean, p := clean(name); p != nil || clean != name {
 		t.Fatalf("the worst name %+q is not a name as it stands: %q, %v", name, clean, p)
 	}
 	return name

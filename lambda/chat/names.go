@@ -5,9 +5,6 @@ package chat
 
 import (
 	"errors"
-	"strings"
-
-	"github.com/mtibben/confusables"
 )
 
 func (inv *invocation) setName(req request) []byte {
@@ -142,20 +139,4 @@ func (inv *invocation) renameFailed(req request, c Connection, name string, same
 		return inv.fail(req, problem(CodeBusy, "Your name was being changed by another request; try again.")), true
 	}
 	return inv.internal(req, "rename", err), true
-}
-
-// NameKey is the form names are compared in with sign-in, where a name
-// belongs to one account across the environment: two names are one when
-// their keys are equal. Beyond Fold ("ALICE" is "alice"), it is the
-// Unicode TR39 confusable skeleton (github.com/mtibben/confusables, tables
-// generated from Unicode's confusables.txt), so a look-alike from another
-// script ("аlice" with a Cyrillic а) or of other characters ("a1ice",
-// "bob" and "b0b") is the same name too. The skeleton may bring capitals
-// back ("0" becomes "O"), hence the second Fold. Last, "i" is "l": the
-// skeleton takes a capital "I" to "l" (one stroke in a sans-serif font:
-// "aIice" reads as "alice"), but case is folded first and a capital I is an
-// i ("ALICE" is "alice"), so the two letters are one once case is ignored
-// ("Ali" and "All" are then one name too; the safe side).
-func NameKey(name string) string {
-	return strings.ReplaceAll(Fold(confusables.Skeleton(Fold(name))), "i", "l")
 }

@@ -62,6 +62,8 @@ const (
 	CodeNameTooLong       = "name_too_long"
 	CodeNameInvalid       = "name_invalid"
 	CodeNameTaken         = "name_taken"
+	CodeNameNoLetter      = "name_no_letter"
+	CodeNameMixedScripts  = "name_mixed_scripts"
 	CodeMessageEmpty      = "message_empty"
 	CodeMessageTooLong    = "message_too_long"
 	CodeMessageInvalid    = "message_invalid"

@@ -84,28 +84,6 @@ func text(r request, name string, clean func(string) (string, *Problem)) (string
 	return clean(raw)
 }
 
-// CleanName returns the name as it will be stored and shown: trimmed and
-// NFC-normalised, or the problem that makes it unusable.
-func CleanName(name string) (string, *Problem) {
-	name = norm.NFC.String(strings.TrimSpace(name))
-	n := utf8.RuneCountInString(name)
-	switch {
-	case n == 0:
-		return "", problem(CodeNameEmpty, "Choose a name of at least one character.")
-	case n > NameMax || len(name) > NameMaxBytes:
-		return "", problem(CodeNameTooLong, "Names are at most %d characters (%d bytes).", NameMax, NameMaxBytes)
-	}
-	for _, r := range name {
-		if r == utf8.RuneError || !unicode.IsGraphic(r) || invisible(r) {
-			return "", problem(CodeNameInvalid, "Names cannot contain control, formatting or invisible characters.")
-		}
-		if unicode.IsSpace(r) && r != ' ' {
-			return "", problem(CodeNameInvalid, "Names can contain spaces but no other white space.")
-		}
-	}
-	return name, nil
-}
-
 // invisible reports characters that render as nothing, or as nothing more
 // than their neighbour, and would let "Alice" and "Alice" plus an invisible
 // character be two names, or a name look empty: Unicode's
@@ -183,7 +161,7 @@ func cleanRecipients(to []string) (valid, invalid []string, p *Problem) {
 			continue
 		}
 		given[raw] = true
-		if name, p := CleanName(raw); p != nil {
+		if name, p := cleanShape(raw); p != nil {
 			if e := echo(raw, NameMax, NameMaxBytes); !slices.Contains(invalid, e) {
 				invalid = append(invalid, e)
 			}
