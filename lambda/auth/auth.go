@@ -177,6 +177,9 @@ func (v *Verifier) check(c claims) (chat.Identity, error) {
 	if id.AccountID == "" || id.Username == "" {
 		return refuse(chat.AuthMalformed)
 	}
+	if len(id.AccountID) > chat.ClaimMaxBytes || len(id.Username) > chat.ClaimMaxBytes {
+		return refuse(chat.AuthClaimTooLong)
+	}
 	return id, nil
 }
 

@@ -135,6 +135,8 @@ func TestRefusedTokensAreDeniedCountedByReasonAndWriteNothing(t *testing.T) {
 		{"another pool", authtest.Sign(s.pool.SigningKey(), claims(func(c map[string]any) { c["iss"] = "https://elsewhere/pool" })), chat.AuthWrongIssuer},
 		{"another client", authtest.Sign(s.pool.SigningKey(), claims(func(c map[string]any) { c["aud"] = "other" })), chat.AuthWrongAudience},
 		{"an access token", authtest.Sign(s.pool.SigningKey(), claims(func(c map[string]any) { c["token_use"] = "access" })), chat.AuthWrongTokenUse},
+		{"a 5,000-character sub", authtest.Sign(s.pool.SigningKey(), claims(func(c map[string]any) { c["sub"] = strings.Repeat("s", 5000) })), chat.AuthClaimTooLong},
+		{"a 5,000-character username", authtest.Sign(s.pool.SigningKey(), claims(func(c map[string]any) { c["cognito:username"] = strings.Repeat("u", 5000) })), chat.AuthClaimTooLong},
 	}
 	want := map[string]int{}
 	for i, tc := range cases {
@@ -154,6 +156,11 @@ func TestRefusedTokensAreDeniedCountedByReasonAndWriteNothing(t *testing.T) {
 		t.Errorf("refusals made DynamoDB requests: %v", n)
 	}
 	logged := s.log.String()
+	for _, long := range []string{strings.Repeat("s", 200), strings.Repeat("u", 200)} {
+		if strings.Contains(logged, long) {
+			t.Errorf("a 5,000-character claim is in the log (%d bytes)", len(logged))
+		}
+	}
 	for _, tc := range cases {
 		if tc.token != "" && strings.Contains(logged+s.Metrics.String(), tc.token) {
 			t.Errorf("%s: the token is in the log", tc.name)

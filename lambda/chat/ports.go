@@ -191,6 +191,13 @@ type Refusal struct{ Reason AuthReason }
 
 func (r *Refusal) Error() string { return "sign-in refused: " + string(r.Reason) }
 
+// ClaimMaxBytes bounds the token's sub and username, checked before either
+// is logged, stored or used as a key: Cognito's sub is a 36-character UUID
+// and its usernames are at most 128 characters; a longer claim (5,000
+// characters made a DynamoDB key too long, an answer of 500 and a log line
+// of 5 KB) is refused with AuthClaimTooLong.
+const ClaimMaxBytes = 512
+
 // AuthReason says why a connection was refused at the handshake: the value
 // of the dimension contract.MetricDimensionReason of AuthFailures.
 type AuthReason string
@@ -205,6 +212,7 @@ const (
 	AuthWrongTokenUse AuthReason = "wrong_token_use" // token_use is not "id" (an access token)
 	AuthExpired       AuthReason = "expired"         // past exp
 	AuthNotYetValid   AuthReason = "not_yet_valid"   // before nbf, or iat in the future
+	AuthClaimTooLong  AuthReason = "claim_too_long"  // sub or the username is longer than ClaimMaxBytes
 	// AuthOff: an authorizer event reached a function whose sign-in is off.
 	AuthOff AuthReason = "auth_off"
 	// AuthNoContext: sign-in is on, but a $connect came without the

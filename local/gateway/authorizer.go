@@ -78,7 +78,7 @@ func (g *Gateway) authorize(r *http.Request, connect events.APIGatewayWebsocketP
 	case !allowed:
 		return nil, http.StatusForbidden, fmt.Sprintf("authorizer denied in %s", took)
 	}
-	return authorizer, 0, fmt.Sprintf("authorizer allowed %s in %s", resp.PrincipalID, took)
+	return authorizer, 0, fmt.Sprintf("authorizer allowed %s in %s", clientText(resp.PrincipalID), took)
 }
 
 // methodARN is the ARN of the route the authorizer is asked about.

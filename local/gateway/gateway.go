@@ -12,13 +12,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
-	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -389,19 +392,49 @@ func remoteIP(r *http.Request) string {
 
 // query is the handshake's query string for a log line. Only the values of
 // name and room are shown: others (the chat's resume token, a client's auth
-// token) may be secrets, and no secret goes into a log.
+// token) may be secrets, and no secret goes into a log. Each shown value is
+// client input, so it goes through clientText: a name with a newline cannot
+// start a log line of its own.
 func query(r *http.Request) string {
 	q := r.URL.Query()
 	if len(q) == 0 {
 		return ""
 	}
-	for k, vs := range q {
-		if k != "name" && k != "room" {
-			for i := range vs {
-				vs[i] = "***"
+	keys := slices.Sorted(maps.Keys(q))
+	var b strings.Builder
+	for i, k := range keys {
+		for j, v := range q[k] {
+			if i+j > 0 {
+				b.WriteByte('&')
 			}
+			if k != "name" && k != "room" {
+				v = "***"
+			} else {
+				v = clientText(v)
+			}
+			b.WriteString(clientText(k) + "=" + v)
 		}
 	}
-	s, _ := url.QueryUnescape(q.Encode())
-	return " ?" + s
+	return " ?" + b.String()
+}
+
+// clientTextMax bounds how much of one client-supplied value a log line
+// shows.
+const clientTextMax = 64
+
+// clientText is a value a client chose, fit for a log line: as it is when
+// every character is printable and neither a space, a quote, "&" nor "=";
+// else Go-quoted ("a\nb"), so no character can end the line or pass for
+// another field. Past clientTextMax characters it is cut, ending in "…".
+func clientText(s string) string {
+	if n := []rune(s); len(n) > clientTextMax {
+		s = string(n[:clientTextMax]) + "…"
+	}
+	plain := s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsPrint(r) || unicode.IsSpace(r) || strings.ContainsRune(`"'&=\`, r)
+	})
+	if plain {
+		return s
+	}
+	return strconv.Quote(s)
 }
