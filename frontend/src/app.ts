@@ -16,6 +16,7 @@ import { JoinForm } from './joinform';
 import { MemberPanel } from './memberpanel';
 import { MemberList } from './members';
 import { MessageLog } from './messagelog';
+import { isMine, isolate } from './sender';
 import { NameBar } from './namebar';
 import { DEFAULT_LIMITS, type ErrorFrame, type Limits, type PrivateFrame, type PublicFrame, type ServerFrame, type StateFrame, type Warning } from './protocol';
 import { forgetResumable, loadResumable, saveResumable, tabStorage } from './resume';
@@ -40,6 +41,8 @@ export interface AppOptions {
 export class ChatApp {
   private client: ChatClient | null = null;
   private you = '';
+  /** With sign-in: your account (the state's), which tells your messages from those of whoever had your name. */
+  private myAccount: string | undefined;
   private room = '';
   private limits: Limits = { ...DEFAULT_LIMITS };
   private everReady = false;
@@ -71,7 +74,7 @@ export class ChatApp {
     (f) => this.client?.ask(f) ?? false,
   );
   private readonly log = new MessageLog({
-    you: () => this.you,
+    me: () => ({ name: this.you, account: this.myAccount }),
     retry: (ref) => this.client?.retry(ref),
     discard: (ref) => this.client?.discard(ref),
     focusAfterJump: () => this.composer.focus(),
@@ -112,9 +115,11 @@ export class ChatApp {
     if (v.kind !== 'signedIn') {
       this.closeRoom();
       this.joinForm.hide();
+      this.joinForm.account(null);
       this.username = undefined;
     } else if (!this.client) {
       this.username = v.username;
+      this.joinForm.account(v.username);
       const r = loadResumable(this.tab, v.username);
       if (r) this.join(r.name, r.room, r.resume ?? undefined);
       else this.joinForm.reveal(v.username);
@@ -142,6 +147,7 @@ export class ChatApp {
     this.reset();
     this.room = room;
     this.you = name;
+    this.myAccount = undefined;
     this.roomLabel.textContent = `#${room}`;
     this.roomLabel.hidden = false;
     this.nameBar.show(name || 'a guest');
@@ -234,14 +240,14 @@ export class ChatApp {
         break;
       case 'renamed':
         if (f.oldName === f.name) break;
-        if (f.oldName === this.you) {
+        if (isMine({ from: f.oldName, account: f.account }, { name: this.you, account: this.myAccount })) {
           this.you = f.name;
           this.nameBar.show(f.name);
           this.nameBar.error('');
-          this.log.notice(`You are now ${f.name}`, f.ts);
+          this.log.notice(`You are now ${isolate(f.name)}`, f.ts);
           this.remember();
         } else {
-          this.log.notice(`${f.oldName} is now ${f.name}`, f.ts);
+          this.log.notice(`${isolate(f.oldName)} is now ${isolate(f.name)}`, f.ts);
         }
         this.members.apply(f);
         break;
@@ -266,6 +272,7 @@ export class ChatApp {
 
   private onState(f: StateFrame): void {
     this.you = f.you;
+    this.myAccount = f.account;
     this.room = f.room;
     this.limits = f.limits;
     this.nameBar.show(f.you);

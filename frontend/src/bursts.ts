@@ -4,6 +4,8 @@
 // when it has been quiet for quietMs, at the latest maxMs after it began, and
 // at once before anything else goes into the log, so the order stays true.
 
+import { isolate } from './sender';
+
 export type BurstKind = 'joined' | 'left' | 'lost';
 
 export interface BurstOptions {
@@ -15,8 +17,9 @@ export interface BurstOptions {
 
 export const DEFAULT_BURST: BurstOptions = { quietMs: 1000, maxMs: 4000 };
 
-/** The line for a burst: up to three names, then "and N others". */
-export function burstText(kind: BurstKind, names: string[]): string {
+/** The line for a burst: up to three names (each bidi-isolated), then "and N others". */
+export function burstText(kind: BurstKind, people: string[]): string {
+  const names = people.map(isolate);
   const verb = kind === 'joined' ? 'joined' : kind === 'left' ? 'left' : 'left (connection lost)';
   let who: string;
   if (names.length <= 1) who = names[0] ?? 'Someone';

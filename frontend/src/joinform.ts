@@ -6,12 +6,29 @@ import { normalizeRoom } from './protocol';
 
 const STORAGE_KEY = 'groupchat.join';
 
+/**
+ * What the form says it does with the name. Without sign-in the name is this
+ * visit's; with sign-in the name belongs to the account (docs/protocol.md,
+ * "Names with sign-in"): the server reads the field only on the account's
+ * very first connection, and ignores it after that, so the form says so
+ * instead of promising a guest name.
+ */
+export function joinNameHint(signedIn: { username: string } | null): string {
+  if (!signedIn) return 'Leave it empty for a guest name; you can change it later.';
+  return (
+    `Your name is your account's, in every room: at first your username, ${signedIn.username}. ` +
+    'A name typed here is taken only on your account\'s first visit, if nobody has it; ' +
+    'after that this field is not used, and you change your name with "Change name" in the room.'
+  );
+}
+
 export class JoinForm {
   private readonly view = byId('join');
   private readonly form = byId<HTMLFormElement>('join-form');
   private readonly name = byId<HTMLInputElement>('join-name');
   private readonly room = byId<HTMLInputElement>('join-room');
   private readonly errorEl = byId('join-error');
+  private readonly hint = byId('join-name-hint');
 
   /** join is called with the trimmed name ('' for a guest) and the normalized room. */
   constructor(join: (name: string, room: string) => void) {
@@ -37,6 +54,11 @@ export class JoinForm {
 
   hide(): void {
     this.view.hidden = true;
+  }
+
+  /** Whose the name will be: signed in as username, or nobody (null); the hint follows. */
+  account(username: string | null): void {
+    this.hint.textContent = joinNameHint(username === null ? null : { username });
   }
 
   /** Shows the form (after signing in), with nameIfEmpty in the name field unless it has one. */

@@ -9,14 +9,15 @@ import { Bursts, newBelowText, type BurstKind } from './bursts';
 import type { OutboxItem } from './client';
 import { byId, el, nameHue, timeEl } from './dom';
 import type { PrivateFrame, PublicFrame } from './protocol';
+import { isMine, isolate, isolatedParts, senderKey, type Me } from './sender';
 
 const MAX_LOG_ENTRIES = 1000;
 
 type Message = PublicFrame | PrivateFrame;
 
 export interface MessageLogHooks {
-  /** The name messages from you are shown under. */
-  you(): string;
+  /** You: the name messages from you are shown under and, with sign-in, your account, which tells them. */
+  me(): Me;
   /** Send again an item that failed or was not confirmed. */
   retry(ref: string): void;
   /** Give up on it. */
@@ -78,22 +79,24 @@ export class MessageLog {
       return;
     }
     this.seen.add(f.id);
-    this.append(this.messageEl(f), f.from === this.hooks.you());
+    this.append(this.messageEl(f), isMine(f, this.hooks.me()));
   }
 
   notice(text: string, ts: number, kind: 'info' | 'warn' = 'info'): void {
     this.bursts.flush();
-    this.append(el('p', { class: `notice ${kind}` }, el('span', { text }), ' ', timeEl(ts)), false);
+    this.append(el('p', { class: `notice ${kind}` }, el('span', {}, ...isolated(text)), ' ', timeEl(ts)), false);
   }
 
   /** Shows what the user just sent, as pending, until the outbox says more. */
   addPending(ref: string, draft: { room: string; message: string; to: string[] }): void {
     const { room, message, to } = draft;
-    const from = this.hooks.you();
+    const me = this.hooks.me();
+    const from = me.name;
+    const account = me.account !== undefined ? { account: me.account } : {};
     const bubble = this.messageEl(
       to.length
-        ? { type: 'private', id: '', ts: Date.now(), room, from, to, message }
-        : { type: 'public', id: '', ts: Date.now(), room, from, message },
+        ? { type: 'private', id: '', ts: Date.now(), room, from, to, message, ...account }
+        : { type: 'public', id: '', ts: Date.now(), room, from, message, ...account },
     );
     bubble.classList.add('pending');
     bubble.dataset.ref = ref;
@@ -168,21 +171,23 @@ export class MessageLog {
   }
 
   private messageEl(f: Message): HTMLElement {
-    const you = this.hooks.you();
-    const mine = f.from === you;
-    const from = el('span', { class: 'from', text: mine ? `${f.from} (you)` : f.from });
-    from.style.setProperty('--hue', String(nameHue(f.from)));
+    const me = this.hooks.me();
+    const mine = isMine(f, me);
+    // <bdi> and dir="auto": a name or a message written right to left, or
+    // with an override (U+202E) left open, turns nothing around it.
+    const from = el('span', { class: 'from' }, el('bdi', { text: f.from }), mine ? ' (you)' : null);
+    from.style.setProperty('--hue', String(nameHue(senderKey(f))));
     const head = el('div', { class: 'msg-head' }, from);
     if (f.type === 'private') {
       head.append(el('span', { class: 'badge', text: 'private' }));
-      head.append(el('span', { class: 'to', text: `to ${f.to.map((n) => (n === you ? 'you' : n)).join(', ')}` }));
+      head.append(el('span', { class: 'to' }, ...isolated(`to ${f.to.map((n) => (n === me.name ? 'you' : isolate(n))).join(', ')}`)));
     }
     head.append(timeEl(f.ts));
     const article = el(
       'article',
       { class: `msg ${f.type}${mine ? ' mine' : ''}` },
       head,
-      el('p', { class: 'text', text: f.message }),
+      el('p', { class: 'text', text: f.message, attrs: { dir: 'auto' } }),
     );
     if (f.id) article.dataset.id = f.id;
     return article;
@@ -214,4 +219,9 @@ export class MessageLog {
       this.setUnseen(this.unseen + 1);
     }
   }
+}
+
+/** Text whose isolated names (sender.ts, isolate) become <bdi> elements: the same isolation, without the marks in the text. */
+function isolated(text: string): Array<string | HTMLElement> {
+  return isolatedParts(text).map((p) => (p.isolated ? el('bdi', { text: p.text }) : p.text));
 }

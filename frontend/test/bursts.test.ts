@@ -6,19 +6,22 @@ import { burstText, Bursts, newBelowText } from '../src/bursts';
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
 
+/** The line as read: without the bidi isolates around each name. */
+const plain = (s: string) => s.replace(/[\u2068\u2069]/g, '');
+
 function collect() {
   const lines: string[] = [];
-  const b = new Bursts((text) => lines.push(text));
+  const b = new Bursts((text) => lines.push(plain(text)));
   return { lines, b };
 }
 
 describe('burstText', () => {
   it('names up to three people, then counts the others', () => {
-    expect(burstText('joined', ['Ann'])).toBe('Ann joined');
-    expect(burstText('joined', ['Ann', 'Bob'])).toBe('Ann and Bob joined');
-    expect(burstText('left', ['Ann', 'Bob', 'Cy'])).toBe('Ann, Bob and Cy left');
-    expect(burstText('joined', ['Ann', 'Bob', 'Cy', 'Di'])).toBe('Ann, Bob and 2 others joined');
-    expect(burstText('lost', ['Ann'])).toBe('Ann left (connection lost)');
+    expect(plain(burstText('joined', ['Ann']))).toBe('Ann joined');
+    expect(plain(burstText('joined', ['Ann', 'Bob']))).toBe('Ann and Bob joined');
+    expect(plain(burstText('left', ['Ann', 'Bob', 'Cy']))).toBe('Ann, Bob and Cy left');
+    expect(plain(burstText('joined', ['Ann', 'Bob', 'Cy', 'Di']))).toBe('Ann, Bob and 2 others joined');
+    expect(plain(burstText('lost', ['Ann']))).toBe('Ann left (connection lost)');
   });
 });
 

@@ -1,0 +1,56 @@
+// Who a message is from, as the page tells it: with sign-in by the sender's
+// account (a name changes hands: after bob renames to bobby and mallory takes
+// "bob", bob's old messages are not hers), without sign-in by name, the only
+// identity there is. And names inside text are bidi-isolated, so a name or a
+// message written right to left, or carrying U+202E, cannot turn the words
+// around it.
+
+/** You, as the page knows you: your name and, with sign-in, your account (the state's `account`). */
+export interface Me {
+  name: string;
+  account?: string;
+}
+
+/** What a message says about its sender. */
+export interface Sent {
+  from: string;
+  /** With sign-in: the sender's account. */
+  account?: string;
+}
+
+/** Whether you sent it: by account when you are signed in, else by name. */
+export function isMine(f: Sent, me: Me): boolean {
+  if (me.account !== undefined) return f.account === me.account;
+  return f.account === undefined && f.from === me.name;
+}
+
+/** What a sender's colour and grouping follow: the account with sign-in, else the name. */
+export function senderKey(f: Sent): string {
+  return f.account !== undefined ? `account:${f.account}` : f.from.toLowerCase();
+}
+
+const FSI = '\u2068'; // FIRST STRONG ISOLATE
+const PDI = '\u2069'; // POP DIRECTIONAL ISOLATE
+
+/**
+ * A name (or any text someone else chose) put inside a sentence: isolated
+ * (FSI … PDI, Unicode's bidi algorithm, UAX #9), so its direction and any
+ * override or embedding it leaves open end with it.
+ */
+export function isolate(text: string): string {
+  return FSI + text + PDI;
+}
+
+/** Splits text made with isolate into its plain runs and its isolated ones, for the page to show isolated ones as <bdi>. */
+export function isolatedParts(text: string): Array<{ text: string; isolated: boolean }> {
+  const parts: Array<{ text: string; isolated: boolean }> = [];
+  const re = new RegExp(`${FSI}([^${PDI}]*)${PDI}`, 'g');
+  let at = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    if (m.index > at) parts.push({ text: text.slice(at, m.index), isolated: false });
+    parts.push({ text: m[1], isolated: true });
+    at = m.index + m[0].length;
+  }
+  if (at < text.length) parts.push({ text: text.slice(at), isolated: false });
+  return parts;
+}
