@@ -8,7 +8,7 @@
 // take the name carol renamed herself to after carol signs out.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DESKTOP, members, open, PHONE, poll, ROOM, say, signIn, texts, you, launch, type Person } from './browser';
+import { DESKTOP, members, messages, open, PHONE, poll, ROOM, say, signIn, texts, you, launch, type Person } from './browser';
 
 let browser: Browser;
 let phone: Person; // alice's phone
@@ -88,7 +88,7 @@ describe('a name stays its account’s while its owner is away', () => {
     await signOut(phone);
     await signOut(laptop);
     await poll(() => members(bob)).toEqual(['bob', 'carol']);
-    for (const name of ['alice', 'ALICE', 'аlice' /* Cyrillic а */, 'a1ice']) {
+    for (const name of ['alice', 'ALICE', 'alicẹ' /* e with a dot below */, 'ᴀʟɪᴄᴇ' /* small capitals */, 'a1ice']) {
       await rename(bob, name);
       await poll(async () => (await bob.page.textContent('#name-error')) ?? '').toContain(
         `The name "${name}" belongs to someone else.`,
@@ -112,5 +112,31 @@ describe('a name stays its account’s while its owner is away', () => {
     // A name nobody holds is his for the asking.
     await rename(bob, 'Robert');
     await poll(() => you(bob)).toEqual(['Robert']);
+  });
+});
+
+describe('a name that changed hands', () => {
+  it('after bob renames to bobby and carol takes "bob", carol\'s page does not show bob\'s old message as hers', async () => {
+    await rename(bob, 'bob');
+    await poll(() => you(bob)).toEqual(['bob']);
+    await say(bob, 'Said while I was bob.');
+    await poll(() => texts(bob, 'public')).toContain('Said while I was bob.');
+    await rename(bob, 'bobby');
+    await poll(() => you(bob)).toEqual(['bobby']);
+    await signIn(carol, 'carol');
+    await joinAsSignedIn(carol);
+    await rename(carol, 'bob');
+    await poll(() => you(carol)).toEqual(['bob']);
+    // Her page loads the room's history again as "bob": it names bob's message's sender as she is named now.
+    await carol.page.reload();
+    await carol.page.waitForSelector('#conn[data-state="ready"]');
+    await poll(() => you(carol)).toEqual(['bob']);
+    await poll(() => texts(carol, 'public')).toContain('Said while I was bob.');
+    const old = (await messages(carol)).find((m) => m.text === 'Said while I was bob.');
+    expect(old?.from).toBe('bob');
+    expect(await carol.page.$$eval('#log .msg.mine', (els) => els.length)).toBe(0);
+    // And on bob's page it is still his.
+    const his = (await messages(bob)).find((m) => m.text === 'Said while I was bob.');
+    expect(his?.from).toBe('bob (you)');
   });
 });
