@@ -87,7 +87,7 @@ printf '%-5s %-26s %s\n' "" "check" "result"
 
 # Credentials, account and region: the account the CLI's credentials belong
 # to; the region of cdk.json, else the one the CDK CLI takes (AWS_REGION,
-# AWS_DEFAULT_REGION, the profile's, else us-east-1).
+# AWS_DEFAULT_REGION, the profile's, the default profile's, else us-east-1).
 read -r caller arn <<<"$(aws sts get-caller-identity --query '[Account,Arn]' --output text)"
 row ok "credentials" "$arn"
 region="${c_region}" from="cdk.json"
@@ -95,6 +95,8 @@ if [ -z "$region" ]; then
   if [ -n "${AWS_REGION:-}" ]; then region="$AWS_REGION" from="AWS_REGION"
   elif [ -n "${AWS_DEFAULT_REGION:-}" ]; then region="$AWS_DEFAULT_REGION" from="AWS_DEFAULT_REGION"
   elif region="$(aws configure get region 2>/dev/null)" && [ -n "$region" ]; then from="your AWS profile"
+  # The CDK CLI then reads the default profile's (the AWS CLI does not).
+  elif region="$(aws configure get region --profile default 2>/dev/null)" && [ -n "$region" ]; then from="your AWS profile default"
   else region="us-east-1" from="the CDK's default: set AWS_REGION or groupchat.$env.region for another"
   fi
 fi

@@ -22,6 +22,11 @@ case "$env" in
     # A region in cdk.json is where make deploy put the stack, whatever
     # AWS_REGION or the profile says: read its outputs there.
     region="$(node -e 'const e = ((JSON.parse(require("fs").readFileSync("cdk.json", "utf8")).context || {}).groupchat || {})[process.argv[1]] || {}; process.stdout.write(e.region || "")' "$env")"
+    # Else the CDK CLI's order: AWS_REGION, AWS_DEFAULT_REGION, the profile's,
+    # the default profile's (which the SDK here does not read), us-east-1.
+    if [ -z "$region" ] && [ -z "${AWS_REGION:-}${AWS_DEFAULT_REGION:-}" ] && command -v aws >/dev/null; then
+      region="$(aws configure get region 2>/dev/null || aws configure get region --profile default 2>/dev/null || echo us-east-1)"
+    fi
     if [ -n "$region" ]; then export AWS_REGION="$region" AWS_DEFAULT_REGION="$region"; fi
     exec go run ./cmd/smoke -stack "GroupChat-$env" "$@"
     ;;

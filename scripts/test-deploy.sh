@@ -243,6 +243,11 @@ check "credentials that may call sts only" "printf '%s\\n' 'cloudformation descr
 # AWS throttles API Gateway's GetAccount hard; the CLI retries, then gives up. That is not the account's fault.
 check "a throttled call" "echo 'apigateway get-account' >throttled" \
   warn "API Gateway logging role" "not checked: AWS throttled the call after the CLI's retries (An error occurred (TooManyRequestsException) when calling the get-account operation: Too Many Requests): run make preflight again"
+# A named profile without a region of its own (an SSO profile written by hand): the CDK CLI then takes the
+# default profile's region, and so must the preflight, or it checks another region than the deploy uses.
+rm -rf "$FAKE_AWS"; scripts/fakes/ready-account "$FAKE_AWS"; cp "$tmp/cdk.json" "$tree/cdk.json"
+run "AWS_PROFILE=sso make preflight ENV=prod"
+line ok "account and region" "111111111111, eu-west-1 (region from your AWS profile default)" "preflight: a profile without a region takes the default profile's, as the CDK CLI"
 run "make preflight ENV=nope"
 contains "preflight: unknown environment nope: cdk.json defines dev, prod" "an unknown environment is named"
 
@@ -260,6 +265,11 @@ exits 0 "smoke.sh prod with AWS_REGION=us-east-1"
 contains "run ./cmd/smoke -stack GroupChat-prod AWS_REGION=eu-central-1 AWS_DEFAULT_REGION=eu-central-1" "smoke.sh prod reads the stack in cdk.json's region eu-central-1, where make deploy put it"
 (cd "$tmp/smoke" && env -i PATH="$tmp/gobin:$tmp/bin" HOME="$tmp" AWS_REGION=us-east-1 bash scripts/smoke.sh dev) >"$tmp/out" 2>&1
 contains "AWS_REGION=us-east-1 " "smoke.sh dev (no region in cdk.json) keeps AWS_REGION"
+# No region anywhere but the default profile's, with AWS_PROFILE naming a profile without one: the CDK
+# CLI deployed to the default profile's region; the smoke test's SDK would find none.
+rm -rf "$FAKE_AWS"; scripts/fakes/ready-account "$FAKE_AWS"
+(cd "$tmp/smoke" && env -i PATH="$tmp/gobin:$tmp/bin" HOME="$tmp" FAKE_AWS="$FAKE_AWS" AWS_PROFILE=sso bash scripts/smoke.sh dev) >"$tmp/out" 2>&1
+contains "AWS_REGION=eu-west-1 " "smoke.sh dev with a profile without a region reads the stack in the default profile's, as the CDK CLI deployed it"
 
 echo "--- macOS's bash 3.2 parses the deploy's scripts"
 # Bash 3.2 tracks quotes inside a here-document that sits in a command
