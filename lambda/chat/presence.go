@@ -9,6 +9,7 @@ package chat
 import (
 	"errors"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -129,29 +130,28 @@ func (rc RoomCount) cv() int64 {
 // marked records: a removal tells the room first, so that a removal that
 // dies in between is finished, and told, by the next one to find the
 // mark. A record that another removal deleted before the count was read
-// is no longer counted in it: only one still there after the read (read
-// consistently, one GetItem) is taken from it, so the count told is the
-// count once it is gone; a record whose read fails is not taken (the
-// count read is then told, which confirm corrects). Several are all
-// taken without reading them (after a mass drop there can be hundreds),
-// and confirm tells the count once they are deleted.
+// is no longer counted in it: only those still there after the read (read
+// consistently, one GetItem each) are taken from it, so the count told is the
+// count once it is gone; a record whose read fails, or that is not read
+// before the fan-out deadline, is not taken (the count told is then too
+// high, which confirm corrects).
 func (inv *invocation) ahead(rc RoomCount, marked []*Connection) RoomCount {
 	rc.told = true
-	if len(marked) > 1 {
-		// After a mass drop there can be hundreds, not read one by one:
-		// all are taken, and confirm follows the deletes in any case.
-		rc.Count, rc.ahead = max(rc.Count-len(marked), 0), true
-		return rc
-	}
-	for _, c := range marked {
-		there, err := inv.store.StillMarked(inv.ctx, c.ID)
+	// Through the delivery pool: after a mass drop there can be hundreds.
+	ctx, cancel := inv.fanoutContext()
+	defer cancel()
+	var there atomic.Int64
+	inPool(inv, ctx, marked, func(c *Connection) {
+		ok, err := inv.store.StillMarked(inv.ctx, c.ID)
 		if err != nil {
 			inv.log.Warn("read a marked connection", "removed", c.ID, "error", err)
-			continue
 		}
-		if there {
-			rc.Count, rc.ahead = max(rc.Count-1, 0), true
+		if ok {
+			there.Add(1)
 		}
+	})
+	if n := int(there.Load()); n > 0 {
+		rc.Count, rc.ahead = max(rc.Count-n, 0), true
 	}
 	return rc
 }

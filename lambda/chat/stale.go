@@ -61,13 +61,19 @@ func (inv *invocation) goneFrom(c *Connection, person bool, v int64) gone {
 
 // lefts are the people a members frame says left, and (signed in) those
 // who stayed on another device, each stamped.
-func lefts(went []gone) (left, stayed []leftEntry) {
+// live is the room's list (the index's, lagging).
+func lefts(went []gone, live []Member) (left, stayed []leftEntry) {
 	left = []leftEntry{} // present, if empty: a page then follows the entries, not the list
 	for _, g := range went {
 		e := leftEntry{Name: g.name, TS: millis(g.at), Account: g.accountID, V: g.v}
 		switch {
 		case g.accountID != "" && !g.account:
-			// A name its account gave up (removeOne): someone else may carry it.
+			// A name its account gave up (removeOne), whose rename this room
+			// may never have been told: it goes, as without sign-in, unless
+			// a member listed carries it (someone who took it since).
+			if !slices.ContainsFunc(live, func(m Member) bool { return Fold(m.Name) == Fold(g.name) }) {
+				left = append(left, e)
+			}
 		case g.person:
 			left = append(left, e)
 		case g.account:
@@ -176,7 +182,7 @@ func (inv *invocation) tellGone(room string, went []gone, removed map[string]boo
 	// the count: then only the count, which keeps the frame small).
 	frame := encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(inv.opt.Now()), CV: rc.cv()})
 	if rc.Count <= PresenceLiveMax && len(members) <= 2*PresenceLiveMax {
-		left, stayed := lefts(went)
+		left, stayed := lefts(went, members)
 		if len(left)+len(stayed) > GoneMax {
 			// A mass drop: the entries would not fit in 128 KB. Without
 			// left a page takes the list, as before (the frame is read
