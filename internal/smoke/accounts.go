@@ -134,7 +134,7 @@ func signIn(ctx context.Context, c Cognito, poolID, clientID, secret string, flo
 		if err == nil {
 			res = out.AuthenticationResult
 			if res == nil {
-				err = fmt.Errorf("challenge %s instead of tokens", out.ChallengeName)
+				err = challengeError(out.ChallengeName)
 			}
 		}
 	}
@@ -196,7 +196,21 @@ func signInSRP(ctx context.Context, c Cognito, poolID, clientID, secret string, 
 		return nil, err
 	}
 	if resp.AuthenticationResult == nil {
-		return nil, fmt.Errorf("challenge %s after the password (the temporary account has no MFA; a configured one must not either)", resp.ChallengeName)
+		return nil, challengeError(resp.ChallengeName)
 	}
 	return resp.AuthenticationResult, nil
+}
+
+// challengeError says what a challenge instead of tokens means for the
+// account (a temporary one has neither a temporary password nor MFA; one
+// named by SMOKE_ACCOUNTS may have either).
+func challengeError(name types.ChallengeNameType) error {
+	switch name {
+	case types.ChallengeNameTypeNewPasswordRequired:
+		return fmt.Errorf("challenge %s instead of tokens: the account still has its temporary password: sign in once on the page and choose one (or unset %s: the smoke test makes its own accounts)", name, EnvAccounts)
+	case types.ChallengeNameTypeSmsMfa, types.ChallengeNameTypeSoftwareTokenMfa, types.ChallengeNameTypeMfaSetup,
+		types.ChallengeNameTypeSelectMfaType, types.ChallengeNameTypeEmailOtp:
+		return fmt.Errorf("challenge %s instead of tokens: the pool asks for a second factor (MFA), which the smoke test cannot give: use accounts without MFA", name)
+	}
+	return fmt.Errorf("challenge %s instead of tokens", name)
 }

@@ -32,6 +32,8 @@ type srpServer struct {
 	// secret is the app client's secret: every call then carries
 	// SECRET_HASH of the username it names.
 	secret string
+	// next is the challenge the pool asks after the password, if any.
+	next types.ChallengeNameType
 
 	salt, b, B, A *big.Int
 	block         []byte
@@ -128,6 +130,9 @@ func (s *srpServer) RespondToAuthChallenge(_ context.Context, in *cip.RespondToA
 	mac.Write([]byte(r["TIMESTAMP"]))
 	if r["PASSWORD_CLAIM_SIGNATURE"] != base64.StdEncoding.EncodeToString(mac.Sum(nil)) {
 		return nil, &types.NotAuthorizedException{Message: aws.String("Incorrect username or password.")}
+	}
+	if s.next != "" {
+		return &cip.RespondToAuthChallengeOutput{ChallengeName: s.next, Session: aws.String("session-2")}, nil
 	}
 	s.signedIn = true
 	return &cip.RespondToAuthChallengeOutput{AuthenticationResult: &types.AuthenticationResultType{IdToken: aws.String("id-token")}}, nil
@@ -260,4 +265,24 @@ func (d *describedClient) DescribeUserPoolClient(context.Context, *cip.DescribeU
 		ExplicitAuthFlows: []types.ExplicitAuthFlowsType{types.ExplicitAuthFlowsTypeAllowUserSrpAuth},
 		ClientSecret:      aws.String(d.secret),
 	}}, nil
+}
+
+// TestSmokeSaysWhatAConfiguredAccountStillNeeds: SMOKE_ACCOUNTS naming an
+// invited account that never set its own password gets Cognito's
+// NEW_PASSWORD_REQUIRED: the operator is told to sign in once on the page,
+// not that the account must not have MFA.
+func TestSmokeSaysWhatAConfiguredAccountStillNeeds(t *testing.T) {
+	for _, tc := range []struct {
+		next       types.ChallengeNameType
+		says, not_ string
+	}{
+		{types.ChallengeNameTypeNewPasswordRequired, "still has its temporary password: sign in once on the page", "MFA"},
+		{types.ChallengeNameTypeSoftwareTokenMfa, "asks for a second factor (MFA)", "temporary password"},
+	} {
+		srv := &srpServer{poolID: "eu-west-1_AbC123xyz", username: "alice", password: "Sm0ke!right", clientID: "client1", next: tc.next}
+		_, err := signIn(t.Context(), srv, srv.poolID, srv.clientID, "", types.AuthFlowTypeUserSrpAuth, Account{"alice", "Sm0ke!right"})
+		if err == nil || !strings.Contains(err.Error(), string(tc.next)) || !strings.Contains(err.Error(), tc.says) || strings.Contains(err.Error(), tc.not_) {
+			t.Errorf("%s: %v, want it to say %q and not %q", tc.next, err, tc.says, tc.not_)
+		}
+	}
 }
