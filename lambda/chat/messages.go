@@ -126,8 +126,18 @@ func (inv *invocation) recipient(room, name string) (Member, string, bool, error
 		return Member{}, "", false, nil
 	case err != nil:
 		return Member{}, "", false, err
-	case c.Room != room || Fold(c.Name) != Fold(name):
+	case c.Room != room:
 		return Member{}, "", false, nil
+	case Fold(c.Name) != Fold(name) && (c.PendingName == "" || Fold(c.PendingName) != Fold(name)):
+		return Member{}, "", false, nil
+	case Fold(c.Name) != Fold(name):
+		// The old name of its unfinished rename (its invocation died after
+		// renaming the record): the name every page still shows, still
+		// claimed by this connection. The rename is finished (the room
+		// told) first, so the message reaches him under the new name.
+		if !inv.tellRename(c, "") {
+			return Member{}, "", false, nil // he reconnected under the old name: that connection holds it now
+		}
 	}
 	return Member{ConnID: c.ID, Name: c.Name}, Reader(c), true, nil
 }
