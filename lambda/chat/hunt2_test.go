@@ -4,13 +4,16 @@ package chat_test
 // the real handler on the local stack.
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
 // renameRecordAt is the number of DynamoDB requests bob's setName robert
@@ -107,5 +110,115 @@ func TestCarolCanWriteToBobAsHerListShowsHimAfterHisRenameDied(t *testing.T) {
 	}
 	if !got {
 		t.Errorf("bob, shown to Carol as %q, never got her private message", to)
+	}
+}
+
+// Alice opens two tabs on Bob's room at once and each tab's AddDevice is
+// applied but answered with a 500, the other tab's $connect running whole
+// before the retry: both tabs wait for the other to tell the room, and
+// both tell it (joined twice, by design). Bob's page must show her once,
+// count 3 with his own and her two tabs, keep her when one tab closes and
+// drop her when the other does.
+func TestBobSeesAliceOnceWhileEitherOfHerTwoTabsIsOpenAfterBothTabsJoinedTwice(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	bob := h.JoinAs("bob", "")
+	h.Settle()
+	p := pageOf(t, h, bob)
+	var fired atomic.Int32
+	var tab2 string
+	var f ddbproxy.Faults
+	f.ApplyThenFail = func(w ddbproxy.Write) bool {
+		if w.Op != "UpdateItem" || !bytes.Contains(w.Body, []byte(`"a#alice"`)) || !bytes.Contains(w.Body, []byte(`SET #d = :d ADD #dv :one`)) {
+			return false
+		}
+		switch fired.Add(1) {
+		case 1:
+			tab2 = h.JoinAs("alice", "") // its own AddDevice fails the same way, once
+			return true
+		case 2:
+			return true
+		}
+		return false
+	}
+	h.DynamoDB.Inject(f)
+	tab1 := h.JoinAs("alice", "")
+	h.DynamoDB.Restore()
+	if fired.Load() < 2 || tab2 == "" {
+		t.Fatal("the tabs' devices were not both added late")
+	}
+	h.Settle()
+	fs := follow(t, h, p, bob)
+	t.Logf("bob got %v", types(fs))
+	if names := p.Names(); !slices.Equal(names, []string{"alice", "bob"}) {
+		t.Fatalf("Bob's page shows %q with alice's two tabs open", names)
+	}
+	if n, _ := p.Count(); n != 3 {
+		t.Errorf("Bob's page counts %d with alice's two tabs and his own", n)
+	}
+	h.Disconnect(tab2)
+	h.Settle()
+	follow(t, h, p, bob)
+	if names := p.Names(); !slices.Equal(names, []string{"alice", "bob"}) {
+		t.Fatalf("Bob's page shows %q with alice's first tab still open", names)
+	}
+	h.Disconnect(tab1)
+	h.Settle()
+	follow(t, h, p, bob)
+	if names := p.Names(); !slices.Equal(names, []string{"bob"}) {
+		t.Errorf("Bob's page shows %q after alice closed both tabs", names)
+	}
+	if n, _ := p.Count(); n != 1 {
+		t.Errorf("Bob's page counts %d alone in the room", n)
+	}
+}
+
+// Alice (signed in, one tab, in Bob's room) renames herself Alicia; the
+// invocation dies right after her connection's record was renamed, before
+// any room was told. Then her connection vanishes without a close. A minute
+// later Bob speaks: the broadcast finds her connection gone and removes it,
+// her last device. Bob's page, which never heard of Alicia, must not keep
+// alice (her $disconnect would have sent a left of the pending old name).
+func TestBobNoLongerSeesAliceAfterHerConnectionVanishedDuringHerRename(t *testing.T) {
+	t.Skip("issue 21 hunt2: Bob's page keeps alice for good after her only connection vanished during her rename (killed after her record took Alicia): the stale removal's members frame says only Alicia left; removeOne drops leaveDevice's pending name, which her $disconnect would have sent a left of")
+	t.Parallel()
+	setup := func(h *chattest.Harness) (string, string) {
+		bob, alice := h.JoinAs("bob", ""), h.JoinAs("alice", "")
+		h.Settle()
+		return bob, alice
+	}
+	k := func() int {
+		h := chattest.New(t, chattest.SignedIn)
+		_, alice := setup(h)
+		c := h.Cut(-1, func(ctx context.Context) { h.SendCtx(ctx, alice, `{"action":"setName","name":"Alicia"}`) })
+		for i, r := range c.Requests() {
+			if r.Op == "UpdateItem" && strings.Contains(r.Key, "pk=c#") && strings.Contains(r.Key, "SET #name = :name, #nv") {
+				return i + 1
+			}
+		}
+		t.Fatalf("the record was never renamed in %v", c.Requests())
+		return 0
+	}()
+	h := chattest.New(t, chattest.SignedIn)
+	bob, alice := setup(h)
+	p := pageOf(t, h, bob)
+	crash := h.Cut(k, func(ctx context.Context) { h.SendCtx(ctx, alice, `{"action":"setName","name":"Alicia"}`) })
+	if killed, _ := crash.Killed(); !killed {
+		t.Fatalf("the setName was not killed: %v", crash.Requests())
+	}
+	follow(t, h, p, bob)
+	if names := p.Names(); !slices.Equal(names, []string{"alice", "bob"}) {
+		t.Fatalf("before alice vanished Bob's page shows %q", names)
+	}
+	h.GW.Vanish(alice)
+	h.Settle()
+	h.Advance(time.Minute) // past StaleGrace
+	h.Send(bob, `{"action":"sendPublic","message":"anyone?"}`)
+	h.Settle()
+	for _, f := range follow(t, h, p, bob) {
+		t.Logf("bob got %s %q→%q members=%v ts=%d", f.Type, f.OldName, f.Name, f.Members, f.TS)
+	}
+	if names := p.Names(); !slices.Equal(names, []string{"bob"}) {
+		t.Errorf("Bob's page shows %q after alice's only connection vanished and was removed", names)
 	}
 }
