@@ -109,7 +109,9 @@ fi
 # The stack's state: one a failed create left behind must be deleted first.
 if status="$(q cloudformation describe-stacks --stack-name "${c_stack}" --query 'Stacks[0].StackStatus')"; then
   case "$status" in
-    ROLLBACK_FAILED | ROLLBACK_COMPLETE | DELETE_FAILED)
+    ROLLBACK_COMPLETE) # the CDK deletes it before it creates the stack again
+      row ok "stack" "${c_stack} is ROLLBACK_COMPLETE (a failed first deploy, rolled back: nothing left in it): this deploy deletes it and creates it again" ;;
+    ROLLBACK_FAILED | DELETE_FAILED)
       row FAIL "stack" "${c_stack} is $status after a failed first deploy: delete it before deploying again (docs/deploy.md, \"If the first deploy fails\")" ;;
     REVIEW_IN_PROGRESS) # never ends by itself; the CDK deploys over it
       row ok "stack" "${c_stack} is REVIEW_IN_PROGRESS (a change set never executed, no resources): this deploy creates it" ;;
