@@ -111,7 +111,9 @@ if status="$(q cloudformation describe-stacks --stack-name "${c_stack}" --query 
   case "$status" in
     ROLLBACK_COMPLETE) # the CDK deletes it before it creates the stack again
       row ok "stack" "${c_stack} is ROLLBACK_COMPLETE (a failed first deploy, rolled back: nothing left in it): this deploy deletes it and creates it again" ;;
-    ROLLBACK_FAILED | DELETE_FAILED)
+    DELETE_FAILED)
+      row FAIL "stack" "${c_stack} is DELETE_FAILED (a delete left resources it could not remove; its events name them): delete it again, keeping those: aws cloudformation delete-stack --region $region --stack-name ${c_stack} --retain-resources LOGICAL_ID" ;;
+    ROLLBACK_FAILED)
       row FAIL "stack" "${c_stack} is $status after a failed first deploy: delete it before deploying again (docs/deploy.md, \"If the first deploy fails\")" ;;
     REVIEW_IN_PROGRESS) # never ends by itself; the CDK deploys over it
       row ok "stack" "${c_stack} is REVIEW_IN_PROGRESS (a change set never executed, no resources): this deploy creates it" ;;

@@ -239,6 +239,8 @@ check "an update that rolled back" "echo UPDATE_ROLLBACK_COMPLETE >stacks/GroupC
 # itself before creating it again. ROLLBACK_FAILED (protected tables left) needs the hand steps.
 check "a failed first deploy that rolled back" "echo ROLLBACK_COMPLETE >stacks/GroupChat-prod" \
   ok "stack" "GroupChat-prod is ROLLBACK_COMPLETE (a failed first deploy, rolled back: nothing left in it): this deploy deletes it and creates it again"
+check "a stack whose delete failed" "echo DELETE_FAILED >stacks/GroupChat-prod" \
+  FAIL "stack" "GroupChat-prod is DELETE_FAILED (a delete left resources it could not remove; its events name them): delete it again, keeping those: aws cloudformation delete-stack --region eu-west-1 --stack-name GroupChat-prod --retain-resources LOGICAL_ID"
 # A pipeline's role that may call sts and nothing else: every check it cannot make is a warning.
 check "credentials that may call sts only" "printf '%s\\n' 'cloudformation describe-stacks' 'ssm get-parameter' 'apigateway get-account' 'secretsmanager get-secret-value' 'lambda get-account-settings' >deny" \
   warn "Lambda concurrency" "not checked: your credentials may not read Lambda's account settings"
