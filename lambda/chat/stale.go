@@ -37,6 +37,14 @@ type gone struct {
 	at        time.Time
 	v         int64
 	accountID string
+	// pending is the old name of the person's unfinished rename (its
+	// invocation died after renaming the record, perhaps before telling
+	// the room): the room may know them only by it. It goes too, stamped
+	// at pendingAt (the rename's own stamp without sign-in; the mark's
+	// with sign-in, whose account still holds the old name): whoever took
+	// that name since claimed it later, and stays on every page.
+	pending   string
+	pendingAt time.Time
 }
 
 // leftEntry is one person a members frame says left, as a left frame
@@ -78,6 +86,9 @@ func lefts(went []gone, live []Member) (left, stayed []leftEntry) {
 			left = append(left, e)
 		case g.account:
 			stayed = append(stayed, e)
+		}
+		if g.pending != "" {
+			left = append(left, leftEntry{Name: g.pending, TS: millis(g.pendingAt), Account: g.accountID})
 		}
 	}
 	return left, stayed
@@ -219,6 +230,9 @@ func goneNames(went []gone, live []Member) []string {
 		case !g.account && !slices.ContainsFunc(live, func(m Member) bool { return Fold(m.Name) == Fold(g.name) }):
 			out = append(out, g.name)
 		}
+		if g.pending != "" && !slices.ContainsFunc(live, func(m Member) bool { return Fold(m.Name) == Fold(g.pending) }) {
+			out = append(out, g.pending)
+		}
 	}
 	out = slices.Compact(out)
 	return out[:min(len(out), GoneMax)]
@@ -284,8 +298,13 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 	// connection still holds, and a resume that took the name over keeps
 	// the person in the room.
 	if c.AccountID != "" {
-		last, v, name, _ := inv.leaveDevice(inv.ctx, c)
+		last, v, name, pending := inv.leaveDevice(inv.ctx, c)
 		g := inv.goneFrom(&c, last, v)
+		if last && pending != "" && NameKey(pending) != NameKey(c.Name) {
+			// As its $disconnect would have (disconnectAccount): her
+			// unfinished rename's old name, still hers.
+			g.pending, g.pendingAt = pending, g.at
+		}
 		// A record under a name its account no longer carries (a record
 		// that never became a device, which the account's rename missed):
 		// the name was released, and another account may carry it now.
@@ -301,7 +320,15 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 		}
 		return c, g, true
 	}
-	return c, inv.goneFrom(&c, inv.release(c.Room, c.Name, c.ID) == "", 0), true
+	g := inv.goneFrom(&c, inv.release(c.Room, c.Name, c.ID) == "", 0)
+	if c.PendingName != "" && Fold(c.PendingName) != Fold(c.Name) {
+		// A rename whose room was never told: its old name is released
+		// (if this connection still holds it) and goes at the rename's
+		// stamp, as the renamed its $disconnect would have sent.
+		inv.release(c.Room, c.PendingName, c.ID)
+		g.pending, g.pendingAt = c.PendingName, c.PendingAt
+	}
+	return c, g, true
 }
 
 // notRemoved counts a 410 whose connection RemoveStale did not remove: it
