@@ -135,6 +135,11 @@ describe('a name that changed hands', () => {
     const old = (await messages(carol)).find((m) => m.text === 'Said while I was bob.');
     expect(old?.from).toBe('bob');
     expect(await carol.page.$$eval('#log .msg.mine', (els) => els.length)).toBe(0);
+    // Her own messages show her username beside the name she took.
+    await say(carol, 'Now I am bob.');
+    await poll(() => texts(carol, 'public')).toContain('Now I am bob.');
+    expect((await messages(carol)).find((m) => m.text === 'Now I am bob.')?.from).toBe('bob (@carol) (you)');
+    await poll(async () => (await messages(bob)).find((m) => m.text === 'Now I am bob.')?.from).toBe('bob (@carol)');
     // And on bob's page it is still his.
     const his = (await messages(bob)).find((m) => m.text === 'Said while I was bob.');
     expect(his?.from).toBe('bob (you)');

@@ -43,6 +43,8 @@ export class ChatApp {
   private you = '';
   /** With sign-in: your account (the state's), which tells your messages from those of whoever had your name. */
   private myAccount: string | undefined;
+  /** With sign-in: your username (the state's), shown beside your name where it differs. */
+  private myUsername: string | undefined;
   private room = '';
   private limits: Limits = { ...DEFAULT_LIMITS };
   private everReady = false;
@@ -74,7 +76,7 @@ export class ChatApp {
     (f) => this.client?.ask(f) ?? false,
   );
   private readonly log = new MessageLog({
-    me: () => ({ name: this.you, account: this.myAccount }),
+    me: () => ({ name: this.you, account: this.myAccount, username: this.myUsername }),
     retry: (ref) => this.client?.retry(ref),
     discard: (ref) => this.client?.discard(ref),
     focusAfterJump: () => this.composer.focus(),
@@ -148,6 +150,7 @@ export class ChatApp {
     this.room = room;
     this.you = name;
     this.myAccount = undefined;
+    this.myUsername = undefined;
     this.roomLabel.textContent = `#${room}`;
     this.roomLabel.hidden = false;
     this.nameBar.show(name || 'a guest');
@@ -273,6 +276,7 @@ export class ChatApp {
   private onState(f: StateFrame): void {
     this.you = f.you;
     this.myAccount = f.account;
+    this.myUsername = f.username;
     this.room = f.room;
     this.limits = f.limits;
     this.nameBar.show(f.you);

@@ -9,7 +9,7 @@ import { Bursts, newBelowText, type BurstKind } from './bursts';
 import type { OutboxItem } from './client';
 import { byId, el, nameHue, timeEl } from './dom';
 import type { PrivateFrame, PublicFrame } from './protocol';
-import { isMine, isolate, isolatedParts, senderKey, type Me } from './sender';
+import { isMine, isolate, isolatedParts, senderKey, shownUsername, type Me } from './sender';
 
 const MAX_LOG_ENTRIES = 1000;
 
@@ -92,7 +92,7 @@ export class MessageLog {
     const { room, message, to } = draft;
     const me = this.hooks.me();
     const from = me.name;
-    const account = me.account !== undefined ? { account: me.account } : {};
+    const account = me.account !== undefined ? { account: me.account, ...(me.username !== undefined ? { username: me.username } : {}) } : {};
     const bubble = this.messageEl(
       to.length
         ? { type: 'private', id: '', ts: Date.now(), room, from, to, message, ...account }
@@ -175,7 +175,14 @@ export class MessageLog {
     const mine = isMine(f, me);
     // <bdi> and dir="auto": a name or a message written right to left, or
     // with an override (U+202E) left open, turns nothing around it.
-    const from = el('span', { class: 'from' }, el('bdi', { text: f.from }), mine ? ' (you)' : null);
+    const username = shownUsername(f);
+    const from = el(
+      'span',
+      { class: 'from' },
+      el('bdi', { text: f.from }),
+      username !== undefined ? el('span', { class: 'username' }, ' (@', el('bdi', { text: username }), ')') : null,
+      mine ? ' (you)' : null,
+    );
     from.style.setProperty('--hue', String(nameHue(senderKey(f))));
     const head = el('div', { class: 'msg-head' }, from);
     if (f.type === 'private') {

@@ -24,6 +24,8 @@ export interface PublicFrame {
   ref?: string;
   /** With sign-in: the sender's (subject's) account, stable across renames. */
   account?: string;
+  /** With sign-in: the sender's username, shown beside a display name that differs (absent from older servers). */
+  username?: string;
 }
 
 export interface PrivateFrame {
@@ -37,6 +39,8 @@ export interface PrivateFrame {
   ref?: string;
   /** With sign-in: the sender's (subject's) account, stable across renames. */
   account?: string;
+  /** With sign-in: the sender's username, shown beside a display name that differs (absent from older servers). */
+  username?: string;
 }
 
 export interface Warning {
@@ -71,6 +75,8 @@ export interface StateFrame {
   membersCursor?: string;
   /** With sign-in: your account. */
   account?: string;
+  /** With sign-in: your username (absent from older servers). */
+  username?: string;
 }
 
 export interface PongFrame {
@@ -298,7 +304,7 @@ function parseLeft(v: unknown): LeftEntry[] | undefined {
 function parsePublic(o: Obj): PublicFrame {
   return withOpt<PublicFrame>(
     { type: 'public', id: str(o, 'id'), ts: num(o, 'ts'), room: str(o, 'room'), from: str(o, 'from'), message: str(o, 'message') },
-    { ref: optStr(o, 'ref'), account: optStr(o, 'account') },
+    { ref: optStr(o, 'ref'), account: optStr(o, 'account'), username: optStr(o, 'username') },
   );
 }
 
@@ -342,6 +348,7 @@ function parseObject(o: Obj): ServerFrame {
           cv: optNum(o, 'cv'),
           membersCursor: optStr(o, 'membersCursor'),
           account: optStr(o, 'account'),
+          username: optStr(o, 'username'),
           private: own?.map((h) => {
             const f = parseObject(obj(h, 'a private history entry'));
             if (f.type !== 'private') throw new FrameError('a private history entry is not a private message');
@@ -404,7 +411,7 @@ function parseObject(o: Obj): ServerFrame {
           to: strList(o, 'to'),
           message: str(o, 'message'),
         },
-        { ref: optStr(o, 'ref'), account: optStr(o, 'account') },
+        { ref: optStr(o, 'ref'), account: optStr(o, 'account'), username: optStr(o, 'username') },
       );
     case 'error':
       return withOpt<ErrorFrame>(

@@ -9,6 +9,8 @@
 export interface Me {
   name: string;
   account?: string;
+  /** With sign-in: your username (the state's `username`). */
+  username?: string;
 }
 
 /** What a message says about its sender. */
@@ -16,6 +18,8 @@ export interface Sent {
   from: string;
   /** With sign-in: the sender's account. */
   account?: string;
+  /** With sign-in: the sender's username. */
+  username?: string;
 }
 
 /** Whether you sent it: by account when you are signed in, else by name. */
@@ -53,4 +57,15 @@ export function isolatedParts(text: string): Array<{ text: string; isolated: boo
   }
   if (at < text.length) parts.push({ text: text.slice(at), isolated: false });
   return parts;
+}
+
+/**
+ * The username to show beside a sender's name ("Alicia (@alice)"), or
+ * undefined where it adds nothing: without sign-in, from an older server, or
+ * when the name is the username (compared as the server compares names, in
+ * case only).
+ */
+export function shownUsername(f: Sent): string | undefined {
+  if (f.username === undefined || f.username === '') return undefined;
+  return f.from.normalize('NFKC').toLowerCase() === f.username.normalize('NFKC').toLowerCase() ? undefined : f.username;
 }

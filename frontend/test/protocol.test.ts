@@ -130,6 +130,14 @@ describe('parseFrame accepts every documented frame', () => {
 });
 
 describe('parseFrame', () => {
+  it('keeps the sender\'s username of a message and yours of a state (sign-in)', () => {
+    const pub = { type: 'public', id: '1', ts: 1, room: 'r', from: 'Alicia', message: 'hi', account: 'a', username: 'alice' };
+    expect(parseFrame(JSON.stringify(pub))).toEqual({ ok: true, frame: pub });
+    const r = parseFrame(JSON.stringify({ type: 'state', room: 'r', you: 'Alicia', members: [], history: [pub], account: 'a', username: 'alice' }));
+    expect(r.ok && r.frame.type === 'state' && r.frame.username).toBe('alice');
+    expect(r.ok && r.frame.type === 'state' && r.frame.history[0].username).toBe('alice');
+  });
+
   it('ignores unknown fields', () => {
     const r = parseFrame(JSON.stringify({ type: 'pong', ts: 5, extra: { a: 1 } }));
     expect(r).toEqual({ ok: true, frame: { type: 'pong', ts: 5 } });

@@ -2,7 +2,7 @@
 // changes hands (issue 22: after bob renames to bobby and mallory takes "bob",
 // bob's old message must not show as mallory's).
 import { describe, expect, it } from 'vitest';
-import { isMine, isolate, isolatedParts, senderKey } from '../src/sender';
+import { isMine, isolate, isolatedParts, senderKey, shownUsername } from '../src/sender';
 
 describe('isMine', () => {
   const bobsOldMessage = { from: 'bob', account: 'sub-bob' };
@@ -38,5 +38,17 @@ describe('isolate', () => {
       { text: 'bob', isolated: true },
     ]);
     expect(isolatedParts('plain')).toEqual([{ text: 'plain', isolated: false }]);
+  });
+});
+
+describe('shownUsername', () => {
+  it('shows the username beside a display name that differs, so two people never look the same', () => {
+    expect(shownUsername({ from: 'Alicia', account: 'sub-alice', username: 'alice' })).toBe('alice');
+    expect(shownUsername({ from: 'bob', account: 'sub-carol', username: 'carol' })).toBe('carol');
+  });
+  it('adds nothing where the name is the username (in any case), without sign-in, or from an older server', () => {
+    expect(shownUsername({ from: 'Alice', account: 'sub-alice', username: 'alice' })).toBeUndefined();
+    expect(shownUsername({ from: 'Alicia' })).toBeUndefined();
+    expect(shownUsername({ from: 'Alicia', account: 'sub-alice' })).toBeUndefined();
   });
 });

@@ -208,14 +208,14 @@ func (inv *invocation) sendPrivateAccount(req request, c Connection, a Account, 
 	if unknown = append(unknown, missing...); len(unknown) > 0 {
 		return inv.fail(req, unknownRecipients(unknown))
 	}
-	r := Record{Kind: KindPrivate, Room: c.Room, From: c.Name, FromAccount: c.AccountID, To: toNames,
+	r := Record{Kind: KindPrivate, Room: c.Room, From: c.Name, FromAccount: c.AccountID, FromUsername: c.Username, To: toNames,
 		ToAccounts: toAccounts, Message: msg, ConnID: c.ID, Readers: accountReaders(c.AccountID, toAccounts)}
 	if err := inv.append(&r); err != nil {
 		return inv.internal(req, "record message", err)
 	}
 	inv.m.add(&inv.m.accepted, 1)
 	frame := privateFrame{Type: KindPrivate, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, To: r.To,
-		Message: r.Message, Account: c.AccountID}
+		Message: r.Message, Account: c.AccountID, Username: c.Username}
 	targets := []target{{Member{ConnID: c.ID, Name: c.Name, AccountID: c.AccountID}, encode(withRef(frame, req.Ref))}}
 	data := encode(frame)
 	for _, m := range append(a.members(c.Room, inv.opt.Now()), recipients...) {

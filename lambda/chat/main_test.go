@@ -40,6 +40,7 @@ type frame struct {
 	} `json:"warning"`
 	// With sign-in: the sender's or subject's account; rate_limited's wait.
 	Account      string `json:"account"`
+	Username     string `json:"username"`
 	RetryAfterMs int64  `json:"retryAfterMs"`
 }
 

@@ -25,13 +25,13 @@ func (inv *invocation) sendPublic(req request) []byte {
 	if fail != nil {
 		return fail
 	}
-	r := Record{Kind: KindPublic, Room: c.Room, From: c.Name, FromAccount: c.AccountID, Message: msg, ConnID: c.ID}
+	r := Record{Kind: KindPublic, Room: c.Room, From: c.Name, FromAccount: c.AccountID, FromUsername: c.Username, Message: msg, ConnID: c.ID}
 	if err := inv.append(&r); err != nil {
 		return inv.internal(req, "record message", err)
 	}
 	inv.m.add(&inv.m.accepted, 1)
 	frame := publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message,
-		Account: r.FromAccount}
+		Account: r.FromAccount, Username: r.FromUsername}
 	inv.broadcast(c.Room, encode(frame), c.ID, encode(withRef(frame, req.Ref)))
 	return nil
 }

@@ -151,3 +151,34 @@ func TestANameHeldBeforeTheRuleKeepsWorkingUntilRenamed(t *testing.T) {
 		}
 	}
 }
+
+// Two people can never look the same: with sign-in, a message (live and in
+// history) and the state carry the username beside the display name, so
+// the page can show "Alicia (@alice)" (issue 22).
+func TestMessagesCarryTheSendersUsernameBesideTheirName(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn, chattest.Unlimited)
+	alice, _ := h.ConnectAs("sub-alice", "alice", nil)
+	bob := h.JoinAs("bob", "")
+	h.Settle()
+	if s := state(t, h, alice); s.Username != "alice" {
+		t.Fatalf("alice's state: username %q", s.Username)
+	}
+	h.Send(alice, `{"action":"setName","name":"Alicia"}`)
+	state(t, h, alice)
+	inbox(t, h, bob)
+	h.Send(alice, `{"action":"sendPublic","message":"hello"}`)
+	h.Send(alice, `{"action":"sendPrivate","to":["bob"],"message":"psst"}`)
+	fs := inbox(t, h, bob)
+	if pub := ofType(fs, "public"); len(pub) != 1 || pub[0].From != "Alicia" || pub[0].Username != "alice" {
+		t.Fatalf("bob got %+v; want Alicia's message with her username, alice", pub)
+	}
+	if priv := ofType(fs, "private"); len(priv) != 1 || priv[0].Username != "alice" {
+		t.Fatalf("bob got %+v; want her private message with her username", priv)
+	}
+	later := h.JoinAs("carol", "")
+	s := state(t, h, later)
+	if len(s.History) == 0 || s.History[len(s.History)-1].Username != "alice" {
+		t.Fatalf("carol's history %+v; want alice's message with her username", s.History)
+	}
+}

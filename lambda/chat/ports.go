@@ -404,7 +404,10 @@ type Record struct {
 	// FromAccount and ToAccounts are the sender's (subject's) and the
 	// recipients' accounts, with sign-in on.
 	FromAccount string
-	ToAccounts  []string
+	// FromUsername is the sender's username with sign-in (public and
+	// private messages only): pages show it beside a name that differs.
+	FromUsername string
+	ToAccounts   []string
 	// Readers (private messages) are the Reader keys of the sender and the
 	// recipients: the store keeps a copy per reader, which PrivateHistory
 	// gives back to that reader only.

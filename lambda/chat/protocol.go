@@ -118,7 +118,8 @@ type stateFrame struct {
 	Limits        Limits            `json:"limits"`
 	Resume        string            `json:"resume"`
 	Warning       *Problem          `json:"warning,omitempty"`
-	Account       string            `json:"account,omitempty"` // yours, with sign-in
+	Account       string            `json:"account,omitempty"`  // yours, with sign-in
+	Username      string            `json:"username,omitempty"` // yours, with sign-in
 	// Private is the caller's own private conversation of the room (messages
 	// it sent or received as the same person: the same account with sign-in,
 	// else the same resume token), oldest first; see Reader.
@@ -180,6 +181,8 @@ type publicFrame struct {
 	Message string `json:"message"`
 	Ref     string `json:"ref,omitempty"`
 	Account string `json:"account,omitempty"`
+	// Username is the sender's, with sign-in: shown beside a name that differs.
+	Username string `json:"username,omitempty"`
 }
 
 type privateFrame struct {
@@ -192,6 +195,8 @@ type privateFrame struct {
 	Message string   `json:"message"`
 	Ref     string   `json:"ref,omitempty"`
 	Account string   `json:"account,omitempty"`
+	// Username is the sender's, with sign-in: shown beside a name that differs.
+	Username string `json:"username,omitempty"`
 }
 
 type errorFrame struct {

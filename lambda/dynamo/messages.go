@@ -56,7 +56,7 @@ func newRecordItem(r chat.Record) recordItem {
 		Stream: streamKey(r.Kind, r.Room), ID: r.ID, Kind: r.Kind, TS: r.TS.UnixMilli(), Room: r.Room,
 		From: r.From, To: r.To, OldName: r.OldName, Message: r.Message, ConnectionID: r.ConnID,
 		ReplacedBy: r.ReplacedBy, Reason: r.Reason, ExpiresAt: r.ExpiresAt.Unix(),
-		FromAccount: r.FromAccount, ToAccounts: r.ToAccounts,
+		FromAccount: r.FromAccount, ToAccounts: r.ToAccounts, FromUsername: r.FromUsername,
 	}
 }
 

@@ -162,14 +162,15 @@ type recordItem struct {
 	Reason       string    `dynamodbav:"reason,omitempty"`
 	ExpiresAt    int64     `dynamodbav:"expiresAt"` // s, TTL
 	// The sender's (subject's) and the recipients' accounts, with sign-in.
-	FromAccount string   `dynamodbav:"fromAccount,omitempty"`
-	ToAccounts  []string `dynamodbav:"toAccounts,omitempty"`
+	FromAccount  string   `dynamodbav:"fromAccount,omitempty"`
+	ToAccounts   []string `dynamodbav:"toAccounts,omitempty"`
+	FromUsername string   `dynamodbav:"fromUsername,omitempty"`
 }
 
 func (it recordItem) record() chat.Record {
 	return chat.Record{Kind: it.Kind, ID: it.ID, TS: time.UnixMilli(it.TS), Room: it.Room,
 		From: it.From, To: it.To, Message: it.Message, ConnID: it.ConnectionID,
-		FromAccount: it.FromAccount, ToAccounts: it.ToAccounts}
+		FromAccount: it.FromAccount, ToAccounts: it.ToAccounts, FromUsername: it.FromUsername}
 }
 
 func connKey(id string) string { return contract.ConnItemPrefix + id }
