@@ -65,7 +65,14 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection) events.APIG
 		}
 		c.Name = a.Name
 	}
-	told := inv.told(ctx, a, c)
+	told, latest := inv.told(ctx, a, c)
+	if latest.Name != "" && latest.NameVersion > a.NameVersion {
+		// Renamed while this device waited (told): the rename listed the
+		// device, renamed its record and told the room; the joined
+		// (stamped before it) carries the new name too, or a page that
+		// came after the rename would show the old one beside it.
+		c.Name = latest.Name
+	}
 	// The room's count is of records: each connection counts.
 	now := inv.opt.Now()
 	if rc, ok := inv.counted(c.Room, 1); ok && !told {
@@ -101,34 +108,35 @@ const stillConnecting = 10 * time.Second
 // telling the room now, or its $connect died before it did: that is waited
 // for a little, reading the account again (joinWaits), and past the wait
 // this device tells the room itself. A joined told twice is harmless (the
-// page lists a name once, ordered by v); one never told is not.
-func (inv *invocation) told(ctx context.Context, a Account, c Connection) bool {
+// page lists a name once, ordered by v); one never told is not. It also
+// returns the account as last read.
+func (inv *invocation) told(ctx context.Context, a Account, c Connection) (bool, Account) {
 	for _, pause := range joinWaits {
 		now := inv.opt.Now()
 		connecting := false
 		for _, d := range a.In(c.Room, c.ID, now) {
 			if d.Told {
-				return true
+				return true, a
 			}
 			connecting = connecting || now.Sub(d.ExpiresAt.Add(-inv.opt.ConnectionTTL)) < stillConnecting
 		}
 		if !connecting || !RetryAllowed(ctx, pause) {
-			return false
+			return false, a
 		}
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false
+			return false, a
 		case <-t.C:
 		}
 		var err error
 		if a, err = inv.store.Account(ctx, c.AccountID); err != nil {
 			inv.log.Warn("read the account while another device connects", "error", err)
-			return false
+			return false, Account{}
 		}
 	}
-	return slices.ContainsFunc(a.In(c.Room, c.ID, inv.opt.Now()), func(d Device) bool { return d.Told })
+	return slices.ContainsFunc(a.In(c.Room, c.ID, inv.opt.Now()), func(d Device) bool { return d.Told }), a
 }
 
 // leaveDevice marks a marked connection's device leaving and reports

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/local/ddbproxy"
 )
@@ -218,5 +219,84 @@ func TestBobNoLongerSeesAliceAfterHerConnectionVanishedDuringHerRename(t *testin
 	}
 	if names := p.Names(); !slices.Equal(names, []string{"bob"}) {
 		t.Errorf("Bob's page shows %q after alice's only connection vanished and was removed", names)
+	}
+}
+
+// Alice's phone is in another room. Her first $connect to Bob's room is
+// killed right after adding its device (never told); her page connects
+// again, and that tab waits for the dead one to tell the room (told). While
+// it waits, her phone renames her Alicia (the rename renames both records
+// in Bob's room and tells it alice→Alicia), and Carol joins Bob's room:
+// her state lists Alicia. The waiting tab then tells the room alice joined,
+// the name it read before the wait. Carol's page, settled, must show Alicia
+// only, never alice, a name nobody in the room has (which someone else may
+// take).
+func TestCarolNeverSeesTheOldNameOfATabThatWaitedWhileAliceRenamed(t *testing.T) {
+	t.Parallel()
+	setup := func(h *chattest.Harness) (bob, phone string) {
+		bob, phone = h.JoinAs("bob", ""), h.JoinAs("alice", "other")
+		h.Settle()
+		return
+	}
+	connect := func(h *chattest.Harness, id string) func(ctx context.Context) {
+		h.SignIn(id, "alice", "alice")
+		return func(ctx context.Context) { h.Invoke(ctx, id, contract.RouteConnect, "", map[string]string{}) }
+	}
+	k := func() int {
+		h := chattest.New(t, chattest.SignedIn)
+		setup(h)
+		c := h.Cut(-1, connect(h, chattest.NewConnID()))
+		for i, r := range c.Requests() {
+			if r.Op == "UpdateItem" && strings.Contains(r.Key, "a#alice") && strings.Contains(r.Key, "SET #d = :d") {
+				return i + 1
+			}
+		}
+		t.Fatalf("no device added in %v", c.Requests())
+		return 0
+	}()
+	h := chattest.New(t, chattest.SignedIn)
+	bob, phone := setup(h)
+	pb := pageOf(t, h, bob)
+	if killed, _ := h.Cut(k, connect(h, chattest.NewConnID())).Killed(); !killed {
+		t.Fatal("the first $connect was not killed")
+	}
+	var armed, fired atomic.Bool
+	var carol string
+	var pc *chattest.Page
+	var f ddbproxy.Faults
+	f.Before = func(w ddbproxy.Write) {
+		switch {
+		case w.Op == "UpdateItem" && bytes.Contains(w.Body, []byte(`"a#alice"`)) && bytes.Contains(w.Body, []byte(`SET #d = :d`)):
+			armed.Store(true) // the tab's device is added
+		case w.Op == "GetItem" && bytes.Contains(w.Body, []byte(`"a#alice"`)) && armed.Load() && fired.CompareAndSwap(false, true):
+			// The tab reads the account while it waits for the dead one.
+			h.Send(phone, `{"action":"setName","name":"Alicia"}`)
+			carol = h.JoinAs("carol", "")
+			pc = pageOf(t, h, carol)
+		}
+	}
+	h.DynamoDB.Inject(f)
+	tab := h.JoinAs("alice", "")
+	h.DynamoDB.Restore()
+	if !fired.Load() {
+		t.Fatal("the tab never read the account while waiting")
+	}
+	h.Settle()
+	for _, fr := range follow(t, h, pc, carol) {
+		t.Logf("carol got %s %q→%q ts=%d", fr.Type, fr.OldName, fr.Name, fr.TS)
+	}
+	follow(t, h, pb, bob)
+	// Carol's page's settle hello, once the index caught up with the rename.
+	if err := pc.Settle([]byte(h.Send(carol, `{"action":"hello"}`))); err != nil {
+		t.Fatal(err)
+	}
+	if s := state(t, h, tab); s.You != "Alicia" {
+		t.Errorf("the tab is %q", s.You)
+	}
+	if names := pc.Names(); slices.Contains(names, "alice") {
+		t.Errorf("Carol's page shows %q: alice is Alicia now", names)
+	}
+	if names := pb.Names(); slices.Contains(names, "alice") {
+		t.Errorf("Bob's page shows %q: alice is Alicia now", names)
 	}
 }
