@@ -145,3 +145,27 @@ describe('a name that changed hands', () => {
     expect(his?.from).toBe('bob (you)');
   });
 });
+
+describe('text written right to left or with an override', () => {
+  it('a message with U+202E turns nothing outside itself: its text takes its own direction and the names beside it are isolated', async () => {
+    const tricky = 'see \u202Egnp.exe';
+    await say(carol, tricky);
+    await poll(() => texts(bob, 'public')).toContain(tricky);
+    const isolation = await bob.page.$$eval(
+      '#log .msg',
+      (els, want) => {
+        const m = els.find((e) => e.querySelector('.text')?.textContent === want);
+        const text = m?.querySelector('.text');
+        const name = m?.querySelector('.from > :first-child');
+        return {
+          // A <p> is isolated by the browser's own style (HTML's rendering rules); dir="auto" gives it the
+          // direction of its first strong character, as a message written right to left needs.
+          text: text ? `${getComputedStyle(text).unicodeBidi} dir=${text.getAttribute('dir')}` : 'missing',
+          name: name ? `${name.textContent} ${getComputedStyle(name).unicodeBidi}` : 'missing',
+        };
+      },
+      tricky,
+    );
+    expect(isolation).toEqual({ text: 'isolate dir=auto', name: 'bob isolate' });
+  });
+});
