@@ -14,6 +14,7 @@ import (
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
@@ -298,5 +299,108 @@ func TestCarolNeverSeesTheOldNameOfATabThatWaitedWhileAliceRenamed(t *testing.T)
 	}
 	if names := pb.Names(); slices.Contains(names, "alice") {
 		t.Errorf("Bob's page shows %q: alice is Alicia now", names)
+	}
+}
+
+// Dave's $connect transaction (his record, a shard of the room's count and
+// his joined in the log) is cancelled by conflicts twice, each retry on
+// another shard, and then applied but answered with a 500 (the SDK retries
+// it with the same token). Bob must be told once that dave joined, the
+// room must count 2, and the log must hold one joined of dave's.
+func TestBobIsToldOnceThatDaveJoinedWhenHisConnectConflictedOnItsShards(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	bob := h.Join("bob", "")
+	h.Settle()
+	p := pageOf(t, h, bob)
+	var conflicts, failed atomic.Int32
+	var f ddbproxy.Faults
+	ours := func(w ddbproxy.Write) bool {
+		return w.Op == "TransactWriteItems" && bytes.Contains(w.Body, []byte(`"dave"`)) && bytes.Contains(w.Body, []byte(`"joined"`))
+	}
+	f.Conflict = func(w ddbproxy.Write) bool {
+		return ours(w) && w.Action == 0 && conflicts.Add(1) <= 2
+	}
+	f.ApplyThenFail = func(w ddbproxy.Write) bool {
+		return ours(w) && conflicts.Load() >= 2 && failed.Add(1) == 1
+	}
+	h.DynamoDB.Inject(f)
+	dave := h.Join("dave", "")
+	h.DynamoDB.Restore()
+	if conflicts.Load() < 2 || failed.Load() < 1 {
+		t.Fatalf("dave's $connect met %d conflicts and %d late answers", conflicts.Load(), failed.Load())
+	}
+	h.Settle()
+	fs := follow(t, h, p, bob)
+	if joined := ofType(fs, "joined"); len(joined) != 1 || joined[0].Name != "dave" {
+		t.Errorf("Bob was sent %v", types(fs))
+	}
+	if names := p.Names(); !slices.Equal(names, []string{"bob", "dave"}) {
+		t.Errorf("Bob's page shows %q", names)
+	}
+	if n, _ := p.Count(); n != 2 {
+		t.Errorf("Bob's page counts %d", n)
+	}
+	if s := state(t, h, dave); s.Count != 2 {
+		t.Errorf("dave's state counts %v", s.Count)
+	}
+	n := 0
+	for _, r := range activityLog(t, h, "lobby") {
+		if r.Kind == chat.KindJoined && r.From == "dave" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the log holds %d joined of dave's", n)
+	}
+}
+
+// Bob closes his tab; his $disconnect's delete transaction (the record, his
+// count and his left in the log) is cancelled by a conflict, and before its
+// retry a broadcast of Carol's, a minute on, finds his connection gone and
+// finishes the removal his mark began. Carol's page must drop him and count
+// 1, and the log must hold exactly one end of his connection.
+func TestCarolSeesBobLeaveOnceWhenHisRemovalConflictedWhileABroadcastFinishedIt(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	carol, bob := h.Join("carol", ""), h.Join("bob", "")
+	h.Settle()
+	p := pageOf(t, h, carol)
+	var fired atomic.Bool
+	var f ddbproxy.Faults
+	first := func(w ddbproxy.Write) bool {
+		return w.Op == "TransactWriteItems" && touches(w, bob) && bytes.Contains(w.Body, []byte(`"Delete"`))
+	}
+	f.Conflict = func(w ddbproxy.Write) bool {
+		if !first(w) || w.Action != 0 || !fired.CompareAndSwap(false, true) {
+			return false
+		}
+		h.Advance(time.Minute) // past StaleGrace
+		h.Send(carol, `{"action":"sendPublic","message":"still there?"}`)
+		return true
+	}
+	h.DynamoDB.Inject(f)
+	h.Disconnect(bob)
+	h.DynamoDB.Restore()
+	if !fired.Load() {
+		t.Fatal("bob's removal never reached its delete")
+	}
+	h.Settle()
+	fs := follow(t, h, p, carol)
+	t.Logf("carol got %v", types(fs))
+	if names := p.Names(); !slices.Equal(names, []string{"carol"}) {
+		t.Errorf("Carol's page shows %q after bob closed his tab", names)
+	}
+	if n, _ := p.Count(); n != 1 {
+		t.Errorf("Carol's page counts %d alone", n)
+	}
+	ends := 0
+	for _, r := range activityLog(t, h, "lobby") {
+		if r.ConnID == bob && r.Kind != chat.KindJoined {
+			ends++
+		}
+	}
+	if ends != 1 {
+		t.Errorf("the log holds %d ends of bob's connection", ends)
 	}
 }
