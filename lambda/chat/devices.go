@@ -153,7 +153,24 @@ func (inv *invocation) leaveDevice(ctx context.Context, c Connection) (last bool
 		inv.log.Warn("mark the device leaving", "error", err)
 		return true, 0, "", ""
 	}
-	return len(a.In(c.Room, c.ID, inv.opt.Now())) == 0, a.DeviceVersion, a.Name, a.PendingName
+	others := a.In(c.Room, c.ID, inv.opt.Now())
+	// A device never told may have no record: a $disconnect that overtook
+	// its $connect removed the record before the device was added, and the
+	// $connect died before it could see that (ForgetGoneDevice). Nothing
+	// else would ever remove it, and for hours it would keep every left of
+	// hers from the room. Such a device is rare (one told is the rule), so
+	// only then is its record read.
+	others = slices.DeleteFunc(others, func(d Device) bool {
+		if d.Told {
+			return false
+		}
+		gone, err := inv.store.ForgetGoneDevice(ctx, c.AccountID, d.ConnID)
+		if err != nil {
+			inv.log.Warn("check another device's record", "error", err)
+		}
+		return gone
+	})
+	return len(others) == 0, a.DeviceVersion, a.Name, a.PendingName
 }
 
 // disconnectAccount removes a signed-in connection's marked record (mine:
