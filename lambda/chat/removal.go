@@ -15,7 +15,12 @@ import (
 )
 
 // endRecord is the activity record of c's end, as its mark says (c.End),
-// stamped now. A mark from before marks carried their end has none: the
+// stamped at the mark (now for a record marked before marks kept their
+// time), not at the delete: the removal releases the name after the mark
+// and deletes the record later still, and whoever takes the name in
+// between (the same person resuming) logs a joined that must come after
+// this left, as the left frame (stamped before the release) already does.
+// A mark from before marks carried their end has none: the
 // finisher's own (fallback) is logged. A resume that finishes a removal
 // its $disconnect marked (left) logs the replacement: that $disconnect,
 // finding the resume holding the name, would have logged it too.
@@ -24,7 +29,10 @@ func (inv *invocation) endRecord(c Connection, fallback End) Record {
 	if end.Kind == "" || (end.Kind == KindLeft && fallback.Kind == KindReplaced) {
 		end = fallback
 	}
-	r := Record{Kind: end.Kind, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
+	r := Record{Kind: end.Kind, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: c.MarkedAt}
+	if r.TS.IsZero() {
+		r.TS = inv.opt.Now()
+	}
 	if r.Kind == KindReplaced {
 		// Taken over by the resume token, or because the old record had
 		// expired (its record, and so its claim, outlived their TTL).
