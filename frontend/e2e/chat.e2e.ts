@@ -83,6 +83,12 @@ describe('three people in one room', () => {
     await say(people.alice, 'Bob, could you take the notes today?');
     await a.click('#to-clear');
     expect(await a.textContent('#to-text')).toBe('To everyone');
+    // Bob answers what he has read: his reply is sent once Alice's message
+    // shows on his page (and, confirmed, on hers), else the two may show in
+    // either order.
+    for (const p of [people.alice, people.bob]) {
+      await poll(() => texts(p, 'private')).toEqual(['Bob, could you take the notes today?']);
+    }
 
     await people.bob.page.check('#members input[data-name="Alice"]');
     await say(people.bob, 'Sure, happy to.');
