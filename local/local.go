@@ -55,7 +55,9 @@ type Options struct {
 	// through (a lagging index, writes applied then failed): its defaults,
 	// which a test layers hooks over with Stack.DynamoDBProxy.Inject and
 	// returns to with Restore. Default: none, a transparent proxy
-	// (ddbproxy.AWSLike() answers as AWS does).
+	// (ddbproxy.AWSLike() answers as AWS does; a test's stack,
+	// internal/testkit/localtest, lays these over it unless they are an
+	// opt-out, ddbproxy.Deterministic("why")).
 	DynamoDB ddbproxy.Faults
 	// Tables names the tables. Default: the shared names in contract, as
 	// on AWS; set unique ones to share one DynamoDB between stacks.

@@ -176,9 +176,10 @@ func TestRunWithSignInPrintsTheAccounts(t *testing.T) {
 }
 
 // joinWith connects to room as name with an ID token, sends hello and
-// returns the state frame.
+// returns the state frame once the room index has caught up (settle).
 func (s *testStack) joinWith(ctx context.Context, t *testing.T, name, room, token string) (*client, frame) {
 	t.Helper()
+	s.settle(ctx, t)
 	u := s.URL + "?" + url.Values{"name": {name}, "room": {room}, contract.AuthQueryParam: {token}}.Encode()
 	ws, _, err := websocket.Dial(ctx, u, nil)
 	if err != nil {
@@ -187,7 +188,9 @@ func (s *testStack) joinWith(ctx context.Context, t *testing.T, name, room, toke
 	t.Cleanup(func() { _ = ws.CloseNow() })
 	c := &client{t: t, ws: ws, name: name}
 	c.send(ctx, map[string]any{"action": "hello"})
-	return c, c.expect(ctx, "state")
+	st := c.expect(ctx, "state")
+	s.settle(ctx, t)
+	return c, st
 }
 
 // handshake tries to connect with token ("": none) and returns the HTTP

@@ -65,9 +65,29 @@ type client struct {
 	name string
 }
 
-// join connects to room as name, sends hello and returns the state frame.
+// settle waits until the stack's DynamoDB shows every write so far in the
+// room index and to eventually consistent reads (ddbproxy.Proxy.Settle).
+// The stack answers as AWS does, and a broadcast reaches the members the
+// room index lists, which the design lets lag behind a join
+// (docs/design.md, the Members read: a page's settle hello repairs it;
+// these clients have none), and a state lists the names the index shows
+// (a rename just made may still show the old one). So join waits for the
+// index before (the newcomer's state lists the room as it is) and after
+// (it is told what others do, and they what it does), the faults staying
+// on for what follows.
+func (s *testStack) settle(ctx context.Context, t *testing.T) {
+	t.Helper()
+	if err := s.DynamoDBProxy.Settle(ctx); err != nil {
+		t.Fatalf("settle the room index: %v", err)
+	}
+}
+
+// join connects to room as name, sends hello, returns the state frame
+// once the room index has caught up with the join (settle, before and
+// after).
 func (s *testStack) join(ctx context.Context, t *testing.T, name, room string) (*client, frame) {
 	t.Helper()
+	s.settle(ctx, t)
 	u := s.URL + "?" + url.Values{"name": {name}, "room": {room}}.Encode()
 	ws, _, err := websocket.Dial(ctx, u, nil)
 	if err != nil {
@@ -77,6 +97,7 @@ func (s *testStack) join(ctx context.Context, t *testing.T, name, room string) (
 	c := &client{t: t, ws: ws, name: name}
 	c.send(ctx, map[string]any{"action": "hello"})
 	st := c.expect(ctx, "state")
+	s.settle(ctx, t)
 	return c, st
 }
 

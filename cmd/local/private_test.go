@@ -132,9 +132,11 @@ func TestPrivateHistoryWithSignInFollowsTheAccount(t *testing.T) {
 	must(t, len(messages(carol["private"])) == 0, "Carol's account with Alice's name and token reads: %v", carol["private"])
 }
 
-// dial connects with the given query, sends hello and returns the state.
+// dial connects with the given query, sends hello and returns the state
+// once the room index has caught up (settle).
 func (s *testStack) dial(ctx context.Context, t *testing.T, who string, q url.Values) (*client, frame) {
 	t.Helper()
+	s.settle(ctx, t)
 	ws, _, err := websocket.Dial(ctx, s.URL+"?"+q.Encode(), nil)
 	if err != nil {
 		t.Fatalf("%s connects: %v", who, err)
@@ -142,7 +144,9 @@ func (s *testStack) dial(ctx context.Context, t *testing.T, who string, q url.Va
 	t.Cleanup(func() { _ = ws.CloseNow() })
 	c := &client{t: t, ws: ws, name: q.Get("name")}
 	c.send(ctx, map[string]any{"action": "hello"})
-	return c, c.waitFor(ctx, "state")
+	st := c.waitFor(ctx, "state")
+	s.settle(ctx, t)
+	return c, st
 }
 
 // waitFor reads frames until one of the given type (presence frames of

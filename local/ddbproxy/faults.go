@@ -112,6 +112,12 @@ func Deterministic(reason string) Faults {
 	return Faults{Deterministic: reason}
 }
 
+// OverAWSLike returns f on top of AWSLike, as Inject layers a test's faults
+// over a proxy's defaults: what a stack started for a test defaults to
+// (internal/testkit/localtest), so that a test left with the zero Faults
+// runs as unkind as AWS. f from Deterministic(reason) is taken alone.
+func OverAWSLike(f Faults) Faults { return f.over(AWSLike()) }
+
 // over returns f layered on top of d: each field f sets (a duration above
 // 0, a hook, a switch turned on) replaces d's, the others keep d's. An
 // opt-out (f.Deterministic) is f alone.

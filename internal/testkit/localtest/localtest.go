@@ -25,6 +25,7 @@ import (
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/lambda/wire"
 	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
 // Stack is a running local stack with its test hooks.
@@ -64,7 +65,9 @@ type Invocation struct {
 
 // Start starts a stack with o (its own dynalite unless o names an endpoint);
 // it is stopped, every connection's $disconnect run, when tb ends. o.Log and
-// o.Chat.Metrics still receive what the stack writes.
+// o.Chat.Metrics still receive what the stack writes. Its DynamoDB proxy
+// answers as AWS does (issue 21): o.DynamoDB on top of ddbproxy.AWSLike(),
+// unless o.DynamoDB is an opt-out, ddbproxy.Deterministic("why").
 func Start(tb testing.TB, o local.Options) *Stack {
 	tb.Helper()
 	s := &Stack{services: map[int]*chat.Service{}}
@@ -72,6 +75,7 @@ func Start(tb testing.TB, o local.Options) *Stack {
 	o.Log = &s.log
 	s.metrics.Tee = o.Chat.Metrics
 	o.Chat.Metrics = &s.metrics
+	o.DynamoDB = ddbproxy.OverAWSLike(o.DynamoDB)
 	o.Function = func(fn wire.Config, opt chat.Options) local.Invoke {
 		s.fn, s.opt = fn, opt
 		s.SetPoolSize(fn.PoolSize)
