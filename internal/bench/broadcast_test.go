@@ -48,7 +48,7 @@ func BenchmarkBroadcast(b *testing.B) {
 			s := startStack(b, local.Options{})
 			for b.Loop() {
 				res := run(b, load.Config{URL: s.URL, Clients: size, RoomSize: size, Broadcasts: *broadcasts,
-					ConnectConcurrency: 4, Progress: progress()})
+					ConnectConcurrency: 4, Progress: progress(), AfterJoin: settle(s)})
 				if !res.Complete {
 					b.Fatalf("not every message reached every member: %+v %+v", res.Messages, res.Deliveries)
 				}
@@ -80,7 +80,10 @@ func BenchmarkFanoutPool(b *testing.B) {
 	for b.Loop() {
 		res := run(b, load.Config{URL: s.URL, Clients: size, RoomSize: size, Broadcasts: len(pools),
 			ConnectConcurrency: 4, Progress: progress(), Drain: 2 * time.Minute,
-			AfterJoin: func(context.Context) error {
+			AfterJoin: func(ctx context.Context) error {
+				if err := settle(s)(ctx); err != nil {
+					return err
+				}
 				s.SetLatency(latency)
 				return nil
 			},
@@ -95,6 +98,16 @@ func BenchmarkFanoutPool(b *testing.B) {
 		b.ReportMetric(sequential, "pool1-ms")
 		b.ReportMetric(sequential/pooled, "ratio")
 	}
+}
+
+// settle waits, once the room is full, until the stack's DynamoDB (AWS-like,
+// as every localtest stack) shows every join in the room index: a
+// broadcast goes to the members the index lists, which may lag behind the
+// last joins as on AWS, and a page's settle hello would repair what the
+// load tool's clients do not. The lag is then in the room, not in the
+// figures: a broadcast's latency is measured with the faults on.
+func settle(s *localtest.Stack) func(context.Context) error {
+	return func(ctx context.Context) error { return s.DynamoDBProxy.Settle(ctx) }
 }
 
 func run(b *testing.B, cfg load.Config) *load.Result {
