@@ -1,5 +1,7 @@
 package contract
 
+import "time"
+
 // Sign-in: what the stack, the function, the local stack and the page agree
 // on. docs/auth.md tells the whole path of a token.
 const (
@@ -73,3 +75,18 @@ type PageConfig struct {
 	// (EnvFrontendSignUp, the environment's selfSignUp): the page offers it.
 	SignUp bool `json:"signUp,omitempty"`
 }
+
+// The app client's token lifetimes, the deployed user pool's (infra/stack)
+// and the local issuer's (local/cognito) alike, so that what a page does at
+// an expiry (tokens.ts renews 5 minutes before) happens locally as deployed.
+// Whole hours and days: the app client's units.
+const (
+	// IDTokenValidity is how long an ID (and access) token admits a new
+	// connection. A connection outlives its token (API Gateway checks only
+	// $connect), so this bounds only how stale a token a reconnect may
+	// present.
+	IDTokenValidity = time.Hour
+	// RefreshTokenValidity is how long the page may renew its tokens
+	// without asking for the password again.
+	RefreshTokenValidity = 30 * 24 * time.Hour
+)

@@ -5,6 +5,8 @@
 package stack
 
 import (
+	"time"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
@@ -19,13 +21,10 @@ const (
 	// passwordMinLength: twelve characters of four kinds (cdk-nag's
 	// AwsSolutions-COG1 asks for eight with upper case, digits and symbols).
 	passwordMinLength = 12
-	// idTokenHours is how long an ID token admits a new connection. A
-	// connection outlives its token (API Gateway checks only $connect), so
-	// this bounds only how stale a token a reconnect may present.
-	idTokenHours = 1
-	// refreshTokenDays is how long the page may renew its tokens without
-	// asking for the password again.
-	refreshTokenDays = 30
+	// idTokenHours and refreshTokenDays are the app client's token
+	// lifetimes, the local issuer's too (contract.IDTokenValidity).
+	idTokenHours     = int(contract.IDTokenValidity / time.Hour)
+	refreshTokenDays = int(contract.RefreshTokenValidity / (24 * time.Hour))
 )
 
 // Auth is the user pool, its app client and the $connect authorizer.

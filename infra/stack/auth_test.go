@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/jsii-runtime-go"
 
@@ -303,9 +304,9 @@ func TestAppClientIsTheBrowsers(t *testing.T) {
 		want := map[string]any{
 			"UserPoolId":                      ref(s.logicalID(cfnOf(s.stack.Auth.UserPool))),
 			"GenerateSecret":                  false,
-			"IdTokenValidity":                 60,
-			"AccessTokenValidity":             60,
-			"RefreshTokenValidity":            30 * 24 * 60,
+			"IdTokenValidity":                 int(contract.IDTokenValidity / time.Minute),
+			"AccessTokenValidity":             int(contract.IDTokenValidity / time.Minute),
+			"RefreshTokenValidity":            int(contract.RefreshTokenValidity / time.Minute),
 			"TokenValidityUnits":              map[string]any{"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "minutes"},
 			"PreventUserExistenceErrors":      "ENABLED",
 			"EnableTokenRevocation":           true,

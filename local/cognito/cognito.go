@@ -30,6 +30,7 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/local/internal/nodepkg"
 )
 
@@ -301,22 +302,48 @@ func (s *Server) setUp(ctx context.Context, users []User) error {
 			s.ClientID = aws.ToString(c.ClientId)
 		}
 	}
+	// USER_SRP_AUTH, what a deployed page may use, is not implemented by
+	// cognito-local: locally the page signs in with the password flow.
+	flows := []types.ExplicitAuthFlowsType{
+		types.ExplicitAuthFlowsTypeAllowUserPasswordAuth,
+		types.ExplicitAuthFlowsTypeAllowRefreshTokenAuth,
+	}
+	// The deployed app client's token lifetimes (contract): cognito-local's
+	// default is 24 hours for every token.
+	idHours := int32(contract.IDTokenValidity / time.Hour)
+	refreshDays := int32(contract.RefreshTokenValidity / (24 * time.Hour))
+	units := &types.TokenValidityUnitsType{
+		IdToken: types.TimeUnitsTypeHours, AccessToken: types.TimeUnitsTypeHours, RefreshToken: types.TimeUnitsTypeDays,
+	}
 	if s.ClientID == "" {
 		out, err := s.api.CreateUserPoolClient(ctx, &cip.CreateUserPoolClientInput{
-			UserPoolId: aws.String(s.UserPoolID),
-			ClientName: aws.String(ClientName),
-			// USER_SRP_AUTH, what a deployed page may use, is not
-			// implemented by cognito-local: locally the page signs in
-			// with the password flow.
-			ExplicitAuthFlows: []types.ExplicitAuthFlowsType{
-				types.ExplicitAuthFlowsTypeAllowUserPasswordAuth,
-				types.ExplicitAuthFlowsTypeAllowRefreshTokenAuth,
-			},
+			UserPoolId:           aws.String(s.UserPoolID),
+			ClientName:           aws.String(ClientName),
+			ExplicitAuthFlows:    flows,
+			IdTokenValidity:      aws.Int32(idHours),
+			AccessTokenValidity:  aws.Int32(idHours),
+			RefreshTokenValidity: refreshDays,
+			TokenValidityUnits:   units,
 		})
 		if err != nil {
 			return fmt.Errorf("create the app client: %w", err)
 		}
 		s.ClientID = aws.ToString(out.UserPoolClient.ClientId)
+	} else {
+		// A client kept in Dir from before may have other lifetimes.
+		_, err := s.api.UpdateUserPoolClient(ctx, &cip.UpdateUserPoolClientInput{
+			UserPoolId:           aws.String(s.UserPoolID),
+			ClientId:             aws.String(s.ClientID),
+			ClientName:           aws.String(ClientName),
+			ExplicitAuthFlows:    flows,
+			IdTokenValidity:      aws.Int32(idHours),
+			AccessTokenValidity:  aws.Int32(idHours),
+			RefreshTokenValidity: refreshDays,
+			TokenValidityUnits:   units,
+		})
+		if err != nil {
+			return fmt.Errorf("update the app client: %w", err)
+		}
 	}
 
 	for _, u := range users {

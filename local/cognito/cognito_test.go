@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/lambda/auth"
 )
 
@@ -173,5 +174,31 @@ func decode(t *testing.T, part string, v any) {
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A local ID token lives exactly as long as a deployed one: the deployed
+// app client's validity (contract.IDTokenValidity, which infra/stack sets)
+// is the local app client's, also for a pool kept in Dir from before.
+func TestALocalIDTokenLivesAsLongAsADeployedOne(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, run := range []string{"new pool", "kept pool"} {
+		s := start(t, Options{Dir: dir})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		tok, err := s.Token(ctx, TestUsers[0].Username, TestUsers[0].Password)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims := verify(t, tok, fetchJWKS(context.Background(), t, s.JWKSURL()))
+		exp, _ := claims["exp"].(float64)
+		iat, _ := claims["iat"].(float64)
+		if got := time.Duration(exp-iat) * time.Second; got != contract.IDTokenValidity {
+			t.Errorf("%s: a local ID token lives %v, a deployed one %v", run, got, contract.IDTokenValidity)
+		}
+		if err := s.Stop(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
