@@ -13,16 +13,19 @@
 // reconnecting forever — when:
 //   - the library says there is no session, or a renewal was refused
 //     (SessionEnded): 'expired';
-//   - the server refused a token just renewed from the issuer, twice in a
-//     row, while answering HTTP: 'refused'. A browser sees neither the
-//     handshake's 401/403 nor its 500; it sees a socket closed before it
-//     opened. A first such close may be a stale token: the next socket gets
-//     a freshly renewed one. If sockets with fresh tokens are still closed
-//     before they open, REFUSALS_TO_SIGN_IN times in a row, and a plain
-//     HTTP request to the WebSocket URL's host is answered (so the server is
-//     up and the network fine), the server is refusing the session. When
-//     nothing answers, it is an outage: the connection keeps retrying with
-//     its backoff.
+//   - the server refused REFUSALS_TO_SIGN_IN handshakes in a row while
+//     answering HTTP: 'refused'. A browser sees neither the handshake's
+//     401/403 nor its 500; it sees a socket closed before it opened. A first
+//     such close may be a stale token: the next socket gets a freshly renewed
+//     one. If sockets are still closed before they open, three times in a
+//     row, and a plain HTTP request to the WebSocket URL's host is answered
+//     (so the server is up and the network fine), the server is refusing the
+//     session. When nothing answers, it is an outage: the connection keeps
+//     retrying with its backoff. Only a socket that opened starts the count
+//     again: an attempt that got no token (the issuer failed in passing) is
+//     no handshake, and when a renewal fails in passing the stored token is
+//     tried, so that a restarted stack whose issuer no longer knows the page
+//     (it answered 125 refused handshakes in 15 minutes before) is noticed.
 
 import { SessionEnded, type Auth, type IdToken } from './auth';
 import type { CloseReason } from './connection';
@@ -34,8 +37,8 @@ export const TOKEN_PARAM = 'token';
 /** A token with less than this left is renewed before connecting, and renewed in the background this long before it expires. */
 export const RENEW_BEFORE_MS = 5 * 60_000;
 
-/** Sockets with a freshly renewed token closed before opening this many times in a row (server reachable): the session is refused. */
-export const REFUSALS_TO_SIGN_IN = 2;
+/** Sockets closed before opening this many times in a row (server reachable): the session is refused. */
+export const REFUSALS_TO_SIGN_IN = 3;
 
 /** Why the session ended: no session or a renewal refused ('expired'), or the server refused fresh tokens ('refused'). */
 export type EndReason = 'expired' | 'refused';
@@ -77,10 +80,12 @@ export class TokenKeeper {
   private readonly renewBeforeMs: number;
   private readonly retryRenewalMs: number;
   private readonly renewal = new Alarm();
-  /** The token on the last socket was renewed from the issuer just before. */
-  private lastFresh = false;
-  /** Sockets with fresh tokens closed before opening, in a row. */
+  /** Sockets closed before opening, in a row (attempts without a socket between them do not count). */
   private refusals = 0;
+  /** The last tokenFor failed: the close it is told of next is no handshake's. */
+  private noToken = false;
+  /** A socket closed before opening since the last that opened: renew before the next. */
+  private renew = false;
   private over = false;
 
   /** ended is called once, when the session is over (not after stop()). */
@@ -101,21 +106,26 @@ export class TokenKeeper {
    */
   async tokenFor(wsUrl: string, last?: CloseReason): Promise<string> {
     if (this.over) throw new SessionEnded();
-    const closedBeforeOpen = last?.beforeOpen === true;
-    if (!closedBeforeOpen) {
-      this.refusals = 0;
-    } else if (this.lastFresh) {
+    if (last?.beforeOpen === true) {
       this.refusals++;
+      this.renew = true;
       if (this.refusals >= REFUSALS_TO_SIGN_IN && (await this.reachable(wsUrl))) this.end('refused');
+    } else if (!this.noToken) {
+      this.refusals = 0;
+      this.renew = false;
     }
+    this.noToken = true;
     // After a close before open, the token may be what was refused: a new one.
-    let fresh = closedBeforeOpen;
-    let t = await this.get(fresh);
-    if (!fresh && t.expiresAt - Date.now() < this.renewBeforeMs) {
-      fresh = true;
-      t = await this.get(true);
+    let t: IdToken;
+    try {
+      t = await this.get(this.renew);
+    } catch (err) {
+      // The issuer failed in passing: try the stored token rather than no socket at all.
+      if (!this.renew || err instanceof SessionEnded) throw err;
+      t = await this.get(false);
     }
-    this.lastFresh = fresh;
+    if (!this.renew && t.expiresAt - Date.now() < this.renewBeforeMs) t = await this.get(true);
+    this.noToken = false;
     this.scheduleRenewal(t);
     return t.jwt;
   }

@@ -95,6 +95,12 @@ export class FakeAuth implements Auth {
   refuseRenewal = false;
   /** The issuer cannot be reached: every call fails in passing. */
   offline = false;
+  /**
+   * A renewal fails in passing while the stored token is still handed out
+   * (a restarted local issuer that no longer knows the app client: Amplify
+   * keeps the session on anything but NotAuthorizedException).
+   */
+  renewalFailsInPassing = false;
   /** What signIn answers after a right password. */
   nextStep: SignInStep = 'done';
   /** What each answer() to a step answers next, in order; then 'done'. The response "wrong" is refused. */
@@ -147,6 +153,7 @@ export class FakeAuth implements Auth {
     if (!this.user) throw new SessionEnded();
     const expired = !this.current || this.current.expiresAt <= Date.now();
     if (fresh || expired) {
+      if (this.renewalFailsInPassing) throw new Error('ResourceNotFoundException');
       if (this.refuseRenewal) {
         this.user = null;
         this.current = null;

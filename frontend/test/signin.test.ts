@@ -219,7 +219,7 @@ describe('a session that ended', () => {
     expect(h.client.state.state).toBe('stopped');
   });
 
-  it(`fresh tokens refused ${REFUSALS_TO_SIGN_IN} times in a row by a server that answers: "refused", no reconnect loop`, async () => {
+  it(`${REFUSALS_TO_SIGN_IN} handshakes refused in a row (the last two with fresh tokens) by a server that answers: "refused", no reconnect loop`, async () => {
     const h = harness();
     h.client.start();
     await settle();
@@ -240,6 +240,27 @@ describe('a session that ended', () => {
     const n = h.sockets.length;
     await vi.advanceTimersByTimeAsync(10 * 60_000);
     expect(h.sockets).toHaveLength(n);
+  });
+
+  it('three refused handshakes in a row return to sign-in even when the issuer fails renewals in passing (a restarted stack)', async () => {
+    const h = harness();
+    await ready(h);
+    // The stack restarts: its gateway refuses the page's token, and its
+    // issuer no longer knows the page's app client.
+    h.auth.renewalFailsInPassing = true;
+    h.last().serverClose(1001, 'going away');
+    // For 15 minutes the gateway refuses every handshake.
+    const closed = new Set([h.last()]);
+    for (let s = 0; s < 15 * 60 && h.client.state.state !== 'stopped'; s++) {
+      const sock = h.last();
+      if (!closed.has(sock)) {
+        closed.add(sock);
+        sock.serverClose(1006, '');
+      }
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    expect({ refusedHandshakes: closed.size - 1, ended: h.ended }).toEqual({ refusedHandshakes: 3, ended: ['refused'] });
+    expect(h.client.state.state).toBe('stopped');
   });
 
   it('sockets closed before open while the server does not answer at all are an outage: it keeps retrying', async () => {
