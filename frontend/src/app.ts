@@ -24,6 +24,7 @@ import { SignInForm } from './signinform';
 import { StatusBar } from './statusbar';
 import { TokenKeeper, type EndReason, type TokenKeeperOptions } from './tokens';
 import { watchWake } from './wake';
+import { Action } from './protocol.gen';
 
 export interface AppOptions {
   wsUrl: string;
@@ -67,7 +68,7 @@ export class ChatApp {
   private readonly nameBar = new NameBar({
     you: () => this.you,
     limits: () => this.limits,
-    rename: (name) => this.client?.send({ action: 'setName', name }).ref,
+    rename: (name) => this.client?.send({ action: Action.SetName, name }).ref,
     renamed: () => this.composer.focus(),
   });
   private readonly members = new MemberList(
@@ -314,13 +315,13 @@ export class ChatApp {
   private onError(f: ErrorFrame): void {
     // Errors with a ref are shown by onOutbox next to what caused them.
     if (f.ref !== undefined && this.client?.pending().some((i) => i.ref === f.ref)) return;
-    if (f.action === 'setName') this.nameBar.error(f.message);
-    else if (f.action === 'sendPublic' || f.action === 'sendPrivate') this.composer.error(f.message);
+    if (f.action === Action.SetName) this.nameBar.error(f.message);
+    else if (f.action === Action.SendPublic || f.action === Action.SendPrivate) this.composer.error(f.message);
     else this.log.notice(f.message, Date.now(), 'warn');
   }
 
   private onOutbox(item: OutboxItem): void {
-    if (item.frame.action !== 'setName') {
+    if (item.frame.action !== Action.SetName) {
       this.log.outbox(item);
       return;
     }

@@ -13,6 +13,7 @@ import { Outbox, type OutboxItem } from './outbox';
 import { parseFrame, type ClientFrame, type ServerFrame, type StateFrame, type Warning } from './protocol';
 import { RECLAIM_AFTER_MS, Session } from './session';
 import { withToken } from './tokens';
+import { Action, ErrorCode } from './protocol.gen';
 
 // The types the page needs along with ChatClient.
 export type { Backoff } from './backoff';
@@ -152,7 +153,7 @@ export class ChatClient {
 
   /** Sends a frame through the outbox: at once when ready, else queued until the connection is. */
   send(frame: ClientFrame): OutboxItem {
-    if (frame.action === 'setName') this.session.choseName(); // the user's choice wins
+    if (frame.action === Action.SetName) this.session.choseName(); // the user's choice wins
     return this.outbox.add(frame);
   }
 
@@ -193,14 +194,14 @@ export class ChatClient {
         if (this.session.isReclaimAnswer(f)) return;
         // The settle hello failed (say internal): the connection and the state
         // it had are fine.
-        if (f.action === 'hello' && this.conn.ready && f.code !== 'not_connected') return;
-        if (f.action === 'hello') {
+        if (f.action === Action.Hello && this.conn.ready && f.code !== ErrorCode.NotConnected) return;
+        if (f.action === Action.Hello) {
           // No state is coming on this connection (e.g. internal): start over.
           this.events.frame?.(f);
           this.conn.drop({ code: 4003, reason: `hello failed: ${f.code}` });
           return;
         }
-        if (f.code === 'not_connected') {
+        if (f.code === ErrorCode.NotConnected) {
           // The server forgot this connection (it expired): a new one fixes it.
           this.events.frame?.(f);
           this.outbox.settle(f);

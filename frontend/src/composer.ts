@@ -6,11 +6,12 @@
 
 import { byId } from './dom';
 import { codePoints, type ClientFrame, type Limits } from './protocol';
+import { Action } from './protocol.gen';
 
 /** What Send on an empty box says. */
 export const EMPTY_MESSAGE = 'Nothing to send yet: type a message first.';
 
-export type MessageFrame = Extract<ClientFrame, { action: 'sendPublic' | 'sendPrivate' }>;
+export type MessageFrame = Extract<ClientFrame, { action: typeof Action.SendPublic | typeof Action.SendPrivate }>;
 
 export class Composer {
   private readonly form = byId<HTMLFormElement>('composer');
@@ -72,7 +73,7 @@ export class Composer {
       return null;
     }
     this.error('');
-    return to.length ? { action: 'sendPrivate', to, message } : { action: 'sendPublic', message };
+    return to.length ? { action: Action.SendPrivate, to, message } : { action: Action.SendPublic, message };
   }
 
   /** The message went out: an empty box, ready for the next. */

@@ -11,6 +11,7 @@ import { RetrySchedule, type Backoff } from './backoff';
 import { Alarm, Heartbeat } from './heartbeat';
 import type { ClientFrame } from './protocol';
 import type { SocketFactory, SocketLike, Wire } from './wire';
+import { Action } from './protocol.gen';
 
 const OPEN = 1;
 
@@ -109,7 +110,7 @@ export class Connection implements Wire {
     this.schedule = new RetrySchedule(options.backoff, options.stableMs ?? 30_000, options.random ?? Math.random);
     this.heartbeat = new Heartbeat(
       { intervalMs: options.pingIntervalMs ?? 4 * 60_000, timeoutMs: this.pongTimeoutMs },
-      () => this.send({ action: 'ping' }),
+      () => this.send({ action: Action.Ping }),
       (reason) => this.drop({ code: 4001, reason }),
     );
   }
@@ -153,7 +154,7 @@ export class Connection implements Wire {
    */
   pingNow(): void {
     if (this.status.state !== 'ready') return;
-    this.send({ action: 'ping' });
+    this.send({ action: Action.Ping });
   }
 
   send(frame: ClientFrame): boolean {
@@ -178,7 +179,7 @@ export class Connection implements Wire {
     this.schedule.ready();
     this.setStatus({ state: 'ready', attempt: 0 });
     this.heartbeat.start();
-    this.settle.start(SETTLE_HELLO_MS, () => this.send({ action: 'hello' }));
+    this.settle.start(SETTLE_HELLO_MS, () => this.send({ action: Action.Hello }));
   }
 
   /** Abandons the current socket without waiting for its close handshake, and retries with the backoff. */
@@ -248,7 +249,7 @@ export class Connection implements Wire {
       if (this.socket !== socket) return;
       opened = true;
       this.setStatus({ ...this.status, state: 'joining' });
-      this.raw({ action: 'hello' });
+      this.raw({ action: Action.Hello });
       // Without a state the connection is useless (nothing may be sent before
       // it), and API Gateway would keep it open for 10 idle minutes.
       this.failAfterTimeout({ code: 4002, reason: 'no answer to hello' });

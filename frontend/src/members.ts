@@ -23,6 +23,7 @@ import {
   type ClientFrame,
   type MemberPageFrame,
 } from './protocol';
+import { Action } from './protocol.gen';
 
 /** The most member rows on the page at once. */
 export const SHOWN_MAX = 50;
@@ -176,7 +177,7 @@ export class MemberList {
     if (this.reading === null) return; // not asked for (or the room changed)
     this.take(f.count, f.cv);
     for (const m of f.members) this.reading.set(foldName(m.name), m.name);
-    if (f.cursor !== undefined && this.ask({ action: 'members', cursor: f.cursor })) return;
+    if (f.cursor !== undefined && this.ask({ action: Action.Members, cursor: f.cursor })) return;
     const names = [...this.reading.values()];
     this.reading = null;
     this.readAt = Date.now();
@@ -198,7 +199,7 @@ export class MemberList {
 
   private read(): void {
     this.reading = new Map();
-    if (!this.ask({ action: 'members' })) this.reading = null;
+    if (!this.ask({ action: Action.Members })) this.reading = null;
   }
 
   /**

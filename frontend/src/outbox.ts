@@ -7,6 +7,7 @@
 
 import type { ClientFrame, ErrorFrame, PublicFrame, ServerFrame } from './protocol';
 import type { Wire } from './wire';
+import { Action } from './protocol.gen';
 
 /**
  * queued: waits for a ready connection. sent: on the wire, no answer yet.
@@ -144,7 +145,7 @@ export class Outbox {
    */
   confirmFromHistory(history: PublicFrame[], sender: string): void {
     for (const item of this.items) {
-      if (item.state !== 'unconfirmed' || item.frame.action !== 'sendPublic') continue;
+      if (item.state !== 'unconfirmed' || item.frame.action !== Action.SendPublic) continue;
       const text = item.frame.message;
       const since = (item.sentAt ?? 0) - 5 * 60_000;
       const after = item.seenId ?? '';

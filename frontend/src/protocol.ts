@@ -1,7 +1,13 @@
 // The GroupChat wire protocol (docs/protocol.md) as TypeScript types, and a
 // parser that turns one text frame from the server into a checked value. The
 // page trusts nothing it did not check here: a frame of the wrong shape is
-// reported, never half-rendered.
+// reported, never half-rendered. The actions and error codes come from the
+// protocol's one definition (contract/protocol.go) through protocol.gen.ts.
+
+import { Action } from './protocol.gen';
+
+export { Action, ErrorCode, CUSTOM_ROUTE_ACTIONS } from './protocol.gen';
+export type { ActionName, ErrorCodeName } from './protocol.gen';
 
 export interface Limits {
   nameMax: number;
@@ -239,12 +245,12 @@ export type ServerFrame =
   | ErrorFrame;
 
 export type ClientFrame =
-  | { action: 'hello'; ref?: string }
-  | { action: 'ping'; ref?: string }
-  | { action: 'members'; cursor?: string; ref?: string }
-  | { action: 'setName'; name: string; ref?: string }
-  | { action: 'sendPublic'; message: string; ref?: string }
-  | { action: 'sendPrivate'; to: string[]; message: string; ref?: string };
+  | { action: typeof Action.Hello; ref?: string }
+  | { action: typeof Action.Ping; ref?: string }
+  | { action: typeof Action.Members; cursor?: string; ref?: string }
+  | { action: typeof Action.SetName; name: string; ref?: string }
+  | { action: typeof Action.SendPublic; message: string; ref?: string }
+  | { action: typeof Action.SendPrivate; to: string[]; message: string; ref?: string };
 
 export type ParseResult = { ok: true; frame: ServerFrame } | { ok: false; reason: string };
 

@@ -6,6 +6,7 @@
 import { foldName, type ErrorFrame, type MembersFrame, type RenamedFrame, type StateFrame, type Warning } from './protocol';
 import { fixedRef } from './outbox';
 import type { Wire } from './wire';
+import { Action, ErrorCode } from './protocol.gen';
 
 /** The connection URL: the stage URL with name, room and a resume token added to its query. */
 export function connectUrl(base: string, name: string, room: string, resume?: string | null): string {
@@ -101,7 +102,7 @@ export class Session {
     this.myRoom = f.room;
     // A taken name on the first connect is someone else's; after a reconnect
     // it is most likely our own previous connection's.
-    if (this.everJoined && f.warning?.code === 'name_taken' && foldName(asked) !== foldName(f.you)) {
+    if (this.everJoined && f.warning?.code === ErrorCode.NameTaken && foldName(asked) !== foldName(f.you)) {
       this.wanted = asked;
     }
     this.connToken = f.resume ?? null;
@@ -158,7 +159,7 @@ export class Session {
   /** Asks for the wanted name back; the server answers renamed or name_taken. */
   private reclaim(): void {
     if (this.wanted === null || !this.wire.ready) return;
-    this.wire.send({ action: 'setName', name: this.wanted, ref: RECLAIM_REF });
+    this.wire.send({ action: Action.SetName, name: this.wanted, ref: RECLAIM_REF });
   }
 
   private giveUpReclaim(): void {

@@ -31,7 +31,7 @@ type sendPublicFrame struct {
 
 // encodeSendPublic returns the frame that sends text as message seq.
 func encodeSendPublic(text string, seq int) ([]byte, error) {
-	return json.Marshal(sendPublicFrame{Action: contract.RouteSendPublic, Message: text, Ref: strconv.Itoa(seq)})
+	return json.Marshal(sendPublicFrame{Action: contract.ActionSendPublic, Message: text, Ref: strconv.Itoa(seq)})
 }
 
 // Frame is what the tool reads from a server frame (docs/protocol.md,

@@ -202,7 +202,7 @@ func (c *client) hello(ctx context.Context) (frame, error) {
 func (c *client) waitForMembers(ctx context.Context, names []string, interval time.Duration) error {
 	for i := 0; ; i++ {
 		ref := fmt.Sprintf("members-%d", i)
-		if err := c.send(ctx, map[string]string{"action": "members", "ref": ref}); err != nil {
+		if err := c.send(ctx, map[string]string{"action": contract.ActionMembers, "ref": ref}); err != nil {
 			return err
 		}
 		page, err := c.waitFor(ctx, "memberPage", func(f frame) bool { return f.Type == "memberPage" && f.Ref == ref })

@@ -18,6 +18,8 @@ import (
 	"slices"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // connectAccount records a signed-in connection under its account's name:
@@ -78,7 +80,7 @@ func (inv *invocation) accountName(ctx context.Context, id Identity, requested s
 		claim, err = inv.claimAccountName(ctx, id.AccountID, cand)
 		if errors.Is(err, ErrNameTaken) {
 			if requested != "" && i == 0 && warning == nil {
-				warning = problem(CodeNameTaken, "The name %q belongs to someone else.", cand)
+				warning = problem(contract.CodeNameTaken, "The name %q belongs to someone else.", cand)
 			}
 			continue
 		}

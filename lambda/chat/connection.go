@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // connect records a connection; id is the signed-in account (zero with
@@ -48,7 +50,7 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 		if claim.Name, c.Warning = CleanName(requested); c.Warning == nil {
 			previous, err = inv.store.ClaimName(inv.ctx, claim)
 			if errors.Is(err, ErrNameTaken) {
-				c.Warning = problem(CodeNameTaken, "The name %q is already taken in this room.", claim.Name)
+				c.Warning = problem(contract.CodeNameTaken, "The name %q is already taken in this room.", claim.Name)
 			} else if err != nil {
 				inv.log.Error("claim name", "error", err)
 				return events.APIGatewayProxyResponse{StatusCode: 500}

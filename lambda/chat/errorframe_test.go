@@ -13,6 +13,8 @@ import (
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/local/ddbproxy"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // errorFrameMax is the bound docs/design.md ("Frame sizes") and
@@ -116,21 +118,21 @@ func TestTheSenderHearsBackFromEveryErrorHoweverLargeItsFrame(t *testing.T) {
 		frame map[string]any
 		code  string
 	}{
-		{"an unknown action", map[string]any{"action": hugeName, "ref": ref}, chat.CodeUnknownAction},
-		{"a ref too long, with an unknown action", map[string]any{"action": hugeName[:10_000], "ref": hugeName[:10_000]}, chat.CodeBadField},
-		{"a field of the wrong type", map[string]any{"action": "sendPrivate", "to": hugeName, "message": "x", "ref": ref}, chat.CodeBadField},
-		{"a field missing", map[string]any{"action": "sendPrivate", "message": "x", "ref": ref}, chat.CodeMissingField},
-		{"an empty name", map[string]any{"action": "setName", "name": " ", "ref": ref}, chat.CodeNameEmpty},
-		{"a name too long", map[string]any{"action": "setName", "name": strings.Repeat("é", 60_000), "ref": ref}, chat.CodeNameTooLong},
-		{"an invalid name", map[string]any{"action": "setName", "name": hugeName[:30], "ref": ref}, chat.CodeNameInvalid},
-		{"a name taken", map[string]any{"action": "setName", "name": name, "ref": ref}, chat.CodeNameTaken},
-		{"an empty message", map[string]any{"action": "sendPublic", "message": " ", "ref": ref}, chat.CodeMessageEmpty},
-		{"a message too long", map[string]any{"action": "sendPublic", "message": strings.Repeat("é", 60_000), "ref": ref}, chat.CodeMessageTooLong},
-		{"an invalid message", map[string]any{"action": "sendPublic", "message": hugeName[:1000], "ref": ref}, chat.CodeMessageInvalid},
-		{"no recipients", map[string]any{"action": "sendPrivate", "to": []string{}, "message": "x", "ref": ref}, chat.CodeRecipientsEmpty},
-		{"too many recipients", map[string]any{"action": "sendPrivate", "to": worstEcho(t, 21, 700), "message": "x", "ref": ref}, chat.CodeRecipientsTooMany},
-		{"recipients who cannot be anyone", map[string]any{"action": "sendPrivate", "to": hugeNames, "message": "x", "ref": ref}, chat.CodeRecipientsUnknown},
-		{"recipients nobody is", map[string]any{"action": "sendPrivate", "to": slices.Concat(hugeNames[:chat.RecipientsMax-1], []string{"Zed"}), "message": "x", "ref": ref}, chat.CodeRecipientsUnknown},
+		{"an unknown action", map[string]any{"action": hugeName, "ref": ref}, contract.CodeUnknownAction},
+		{"a ref too long, with an unknown action", map[string]any{"action": hugeName[:10_000], "ref": hugeName[:10_000]}, contract.CodeBadField},
+		{"a field of the wrong type", map[string]any{"action": "sendPrivate", "to": hugeName, "message": "x", "ref": ref}, contract.CodeBadField},
+		{"a field missing", map[string]any{"action": "sendPrivate", "message": "x", "ref": ref}, contract.CodeMissingField},
+		{"an empty name", map[string]any{"action": "setName", "name": " ", "ref": ref}, contract.CodeNameEmpty},
+		{"a name too long", map[string]any{"action": "setName", "name": strings.Repeat("é", 60_000), "ref": ref}, contract.CodeNameTooLong},
+		{"an invalid name", map[string]any{"action": "setName", "name": hugeName[:30], "ref": ref}, contract.CodeNameInvalid},
+		{"a name taken", map[string]any{"action": "setName", "name": name, "ref": ref}, contract.CodeNameTaken},
+		{"an empty message", map[string]any{"action": "sendPublic", "message": " ", "ref": ref}, contract.CodeMessageEmpty},
+		{"a message too long", map[string]any{"action": "sendPublic", "message": strings.Repeat("é", 60_000), "ref": ref}, contract.CodeMessageTooLong},
+		{"an invalid message", map[string]any{"action": "sendPublic", "message": hugeName[:1000], "ref": ref}, contract.CodeMessageInvalid},
+		{"no recipients", map[string]any{"action": "sendPrivate", "to": []string{}, "message": "x", "ref": ref}, contract.CodeRecipientsEmpty},
+		{"too many recipients", map[string]any{"action": "sendPrivate", "to": worstEcho(t, 21, 700), "message": "x", "ref": ref}, contract.CodeRecipientsTooMany},
+		{"recipients who cannot be anyone", map[string]any{"action": "sendPrivate", "to": hugeNames, "message": "x", "ref": ref}, contract.CodeRecipientsUnknown},
+		{"recipients nobody is", map[string]any{"action": "sendPrivate", "to": slices.Concat(hugeNames[:chat.RecipientsMax-1], []string{"Zed"}), "message": "x", "ref": ref}, contract.CodeRecipientsUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) { check(t, errorFrame(t, h, alice, body(t, tc.frame), tc.code)) })
 	}
@@ -149,29 +151,29 @@ func TestTheSenderHearsBackFromEveryErrorHoweverLargeItsFrame(t *testing.T) {
 			}
 		}})
 		defer h.DynamoDB.Restore()
-		check(t, errorFrame(t, h, alice, body(t, map[string]any{"action": "setName", "name": "Alex", "ref": ref}), chat.CodeBusy))
+		check(t, errorFrame(t, h, alice, body(t, map[string]any{"action": "setName", "name": "Alex", "ref": ref}), contract.CodeBusy))
 	})
 	t.Run("not connected", func(t *testing.T) {
-		check(t, errorFrame(t, h, chattest.NewConnID(), body(t, map[string]any{"action": "hello", "ref": ref}), chat.CodeNotConnected))
+		check(t, errorFrame(t, h, chattest.NewConnID(), body(t, map[string]any{"action": "hello", "ref": ref}), contract.CodeNotConnected))
 	})
 	t.Run("rate limited", func(t *testing.T) {
 		h := chattest.New(t, func(o *chat.Options) { o.RateLimit = chat.RateLimit{Limit: 1, Window: time.Hour} })
 		alice := h.Join("Alice", "")
 		h.Send(alice, `{"action":"sendPublic","message":"one"}`)
 		h.GW.Take(alice)
-		check(t, errorFrame(t, h, alice, body(t, map[string]any{"action": "sendPublic", "message": "two", "ref": ref}), chat.CodeRateLimited))
+		check(t, errorFrame(t, h, alice, body(t, map[string]any{"action": "sendPublic", "message": "two", "ref": ref}), contract.CodeRateLimited))
 	})
 	t.Run("recipients nobody is, with sign-in", func(t *testing.T) {
 		h := chattest.New(t, chattest.SignedIn)
 		alice := h.JoinAs("alice", "")
 		h.GW.Take(alice)
 		to := slices.Concat(hugeNames[:chat.RecipientsMax-1], []string{"Zed"})
-		check(t, errorFrame(t, h, alice, body(t, map[string]any{"action": "sendPrivate", "to": to, "message": "x", "ref": ref}), chat.CodeRecipientsUnknown))
+		check(t, errorFrame(t, h, alice, body(t, map[string]any{"action": "sendPrivate", "to": to, "message": "x", "ref": ref}), contract.CodeRecipientsUnknown))
 	})
 	t.Run("internal", func(t *testing.T) {
 		h.DynamoDB.Inject(ddbproxy.Faults{Unavailable: true})
 		defer h.DynamoDB.Restore()
-		check(t, errorFrame(t, h, alice, body(t, map[string]any{"action": "hello", "ref": ref}), chat.CodeInternal))
+		check(t, errorFrame(t, h, alice, body(t, map[string]any{"action": "hello", "ref": ref}), contract.CodeInternal))
 	})
 
 	t.Logf("the largest error frame: %d bytes", largest)

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // chatFrameMax is the bound docs/protocol.md ("Limits") and docs/design.md
@@ -144,7 +146,7 @@ func worstRef(t *testing.T) string {
 		}
 	}
 	ref := strings.Repeat(string(dear), RefMax)
-	frame, _ := json.Marshal(map[string]string{"action": ActionPing, "ref": ref})
+	frame, _ := json.Marshal(map[string]string{"action": contract.ActionPing, "ref": ref})
 	if req, p := parseRequest(string(frame)); p != nil || req.Ref != ref {
 		t.Fatalf("the worst ref %+q is refused: %v", ref, p)
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 func (inv *invocation) sendPublic(req request) []byte {
@@ -106,7 +108,7 @@ func unknownRecipients(names []string) *Problem {
 	if more := len(names) - unknownShown; more > 0 {
 		listed += fmt.Sprintf(" (and %d more)", more)
 	}
-	p := problem(CodeRecipientsUnknown, "Nobody called %s is in this room.", listed)
+	p := problem(contract.CodeRecipientsUnknown, "Nobody called %s is in this room.", listed)
 	p.Unknown = names
 	return p
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/mtibben/confusables"
 	"golang.org/x/text/secure/precis"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // markRunMax is how many combining marks may follow one character: TR39
@@ -39,19 +41,19 @@ func CleanName(name string) (string, *Problem) {
 	}
 	prepared, err := precis.Nickname.String(shaped)
 	if err != nil {
-		return "", problem(CodeNameInvalid, "Names cannot contain control, formatting or invisible characters.")
+		return "", problem(contract.CodeNameInvalid, "Names cannot contain control, formatting or invisible characters.")
 	}
 	if _, p := cleanShape(prepared); p != nil {
 		return "", p // NFKC may lengthen a name ("㎒" is "MHz")
 	}
 	if !strings.ContainsFunc(prepared, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
-		return "", problem(CodeNameNoLetter, "A name needs at least one letter or digit.")
+		return "", problem(contract.CodeNameNoLetter, "A name needs at least one letter or digit.")
 	}
 	if markPile(prepared) {
-		return "", problem(CodeNameInvalid, "Names cannot stack combining marks (at most %d on a character, never the same one twice).", markRunMax)
+		return "", problem(contract.CodeNameInvalid, "Names cannot stack combining marks (at most %d on a character, never the same one twice).", markRunMax)
 	}
 	if !moderatelyRestrictive(prepared) {
-		return "", problem(CodeNameMixedScripts, "A name cannot mix these scripts: use one script, or Latin with one other (not Cyrillic or Greek), or Latin with Chinese, Japanese or Korean.")
+		return "", problem(contract.CodeNameMixedScripts, "A name cannot mix these scripts: use one script, or Latin with one other (not Cyrillic or Greek), or Latin with Chinese, Japanese or Korean.")
 	}
 	return prepared, nil
 }
@@ -229,16 +231,16 @@ func cleanShape(name string) (string, *Problem) {
 	n := utf8.RuneCountInString(name)
 	switch {
 	case n == 0:
-		return "", problem(CodeNameEmpty, "Choose a name of at least one character.")
+		return "", problem(contract.CodeNameEmpty, "Choose a name of at least one character.")
 	case n > NameMax || len(name) > NameMaxBytes:
-		return "", problem(CodeNameTooLong, "Names are at most %d characters (%d bytes).", NameMax, NameMaxBytes)
+		return "", problem(contract.CodeNameTooLong, "Names are at most %d characters (%d bytes).", NameMax, NameMaxBytes)
 	}
 	for _, r := range name {
 		if r == utf8.RuneError || !unicode.IsGraphic(r) || invisible(r) {
-			return "", problem(CodeNameInvalid, "Names cannot contain control, formatting or invisible characters.")
+			return "", problem(contract.CodeNameInvalid, "Names cannot contain control, formatting or invisible characters.")
 		}
 		if unicode.IsSpace(r) && r != ' ' {
-			return "", problem(CodeNameInvalid, "Names can contain spaces but no other white space.")
+			return "", problem(contract.CodeNameInvalid, "Names can contain spaces but no other white space.")
 		}
 	}
 	return name, nil

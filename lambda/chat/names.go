@@ -5,6 +5,8 @@ package chat
 
 import (
 	"errors"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 func (inv *invocation) setName(req request) []byte {
@@ -38,7 +40,7 @@ func (inv *invocation) setName(req request) []byte {
 	}
 	_, err := inv.store.ClaimName(inv.ctx, Claim{Room: c.Room, Name: name, ConnID: c.ID, Token: c.ResumeToken, ExpiresAt: c.ExpiresAt})
 	if errors.Is(err, ErrNameTaken) {
-		return inv.fail(req, problem(CodeNameTaken, "The name %q is already taken in this room.", name))
+		return inv.fail(req, problem(contract.CodeNameTaken, "The name %q is already taken in this room.", name))
 	}
 	if err != nil {
 		return inv.internal(req, "claim name", err)
@@ -136,7 +138,7 @@ func (inv *invocation) renameFailed(req request, c Connection, name string, same
 	case errors.Is(err, ErrNotFound) || errors.Is(getErr, ErrNotFound):
 		return inv.fail(req, notConnected), true
 	case errors.Is(err, ErrConflict):
-		return inv.fail(req, problem(CodeBusy, "Your name was being changed by another request; try again.")), true
+		return inv.fail(req, problem(contract.CodeBusy, "Your name was being changed by another request; try again.")), true
 	}
 	return inv.internal(req, "rename", err), true
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 const (
@@ -39,8 +41,6 @@ const (
 	KindPresence Kind = "presence"
 	// KindMemberPage answers the members action.
 	KindMemberPage Kind = "memberPage"
-	// ActionMembers asks for a page of the member list.
-	ActionMembers = "members"
 )
 
 // countFrame is a big room's presence: how many are in, now.
@@ -237,7 +237,7 @@ func (inv *invocation) members(req request) []byte {
 	}
 	ms, next, err := inv.store.MembersPage(inv.ctx, c.Room, cursor, MembersPageMax)
 	if errors.Is(err, ErrBadCursor) {
-		return inv.fail(req, problem(CodeBadField, "The field \"cursor\" must be a cursor from a memberPage frame."))
+		return inv.fail(req, problem(contract.CodeBadField, "The field \"cursor\" must be a cursor from a memberPage frame."))
 	}
 	if err != nil {
 		return inv.internal(req, "list a page of members", err)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // The largest frames that list members, built from the dearest name the
@@ -31,7 +33,7 @@ func TestMemberListFramesStayInsideTheLimitAtAnyRoomSize(t *testing.T) {
 	}
 	state := stateFrame{Type: KindState, Room: room, You: name, Members: names, Count: 1 << 30, MembersCursor: cursor,
 		History: []json.RawMessage{}, Limits: limits, Resume: strings.Repeat("t", 22),
-		Warning: &Problem{Code: CodeNameTaken, Message: strings.Repeat("w", 300)}}
+		Warning: &Problem{Code: contract.CodeNameTaken, Message: strings.Repeat("w", 300)}}
 	for _, f := range []struct {
 		kind string
 		data []byte

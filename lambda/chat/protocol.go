@@ -6,12 +6,6 @@ import (
 	"time"
 )
 
-// Client actions. The route-backed ones are the custom route keys in contract.
-const (
-	ActionHello = "hello"
-	ActionPing  = "ping"
-)
-
 // Kind names what a frame or a message-log record is: a frame's "type" and a
 // record's kind. A record's kind is one of the message and activity kinds; a
 // frame carries any kind but KindGone and KindReplaced.
@@ -51,30 +45,6 @@ const (
 // IsMessage reports whether a record is a message someone sent, rather than
 // activity that has already happened when it is recorded.
 func (k Kind) IsMessage() bool { return k == KindPublic || k == KindPrivate }
-
-// Error codes: stable, for programs. docs/protocol.md lists when each is sent.
-const (
-	CodeBadJSON           = "bad_json"
-	CodeUnknownAction     = "unknown_action"
-	CodeBadField          = "bad_field"
-	CodeMissingField      = "missing_field"
-	CodeNameEmpty         = "name_empty"
-	CodeNameTooLong       = "name_too_long"
-	CodeNameInvalid       = "name_invalid"
-	CodeNameTaken         = "name_taken"
-	CodeNameNoLetter      = "name_no_letter"
-	CodeNameMixedScripts  = "name_mixed_scripts"
-	CodeMessageEmpty      = "message_empty"
-	CodeMessageTooLong    = "message_too_long"
-	CodeMessageInvalid    = "message_invalid"
-	CodeRecipientsEmpty   = "recipients_empty"
-	CodeRecipientsTooMany = "recipients_too_many"
-	CodeRecipientsUnknown = "recipients_unknown"
-	CodeNotConnected      = "not_connected"
-	CodeBusy              = "busy"
-	CodeRateLimited       = "rate_limited"
-	CodeInternal          = "internal"
-)
 
 // StateMaxBytes bounds a state frame: the oldest history entries that do
 // not fit are left out, so the frame stays inside API Gateway's 128 KB.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // DefaultRateLimit is Options.RateLimit's default: 20 frames in any 10 s.
@@ -74,12 +76,12 @@ func (inv *invocation) chargeFailed(req request, asked time.Time, err error) []b
 		wait := max(limited.RetryAfter, time.Millisecond)
 		inv.refusals.remember(inv.refusalKey(), cmp.Or(limited.At, asked).Add(wait))
 		inv.m.add(&inv.m.limited, 1)
-		p := problem(CodeRateLimited, "Too many messages: at most %d in %s. Try again in %.1f s.",
+		p := problem(contract.CodeRateLimited, "Too many messages: at most %d in %s. Try again in %.1f s.",
 			inv.opt.RateLimit.Limit, inv.opt.RateLimit.Window, wait.Seconds())
 		p.RetryAfterMs = int64((wait + time.Millisecond - 1) / time.Millisecond) // rounded up: not a moment early
 		return inv.fail(req, p)
 	case errors.Is(err, ErrConflict):
-		return inv.fail(req, problem(CodeBusy, "Your messages were being counted by other requests; try again."))
+		return inv.fail(req, problem(contract.CodeBusy, "Your messages were being counted by other requests; try again."))
 	}
 	return inv.internal(req, "count against the rate limit", err)
 }

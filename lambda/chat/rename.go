@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // ack is the connection whose copy of a renamed frame carries its ref: the
@@ -60,7 +62,7 @@ func (inv *invocation) setAccountName(ctx context.Context, req request, c Connec
 	}
 	claim, err := inv.claimAccountName(ctx, a.ID, name)
 	if errors.Is(err, ErrNameTaken) {
-		return inv.fail(req, problem(CodeNameTaken, "The name %q belongs to someone else.", name))
+		return inv.fail(req, problem(contract.CodeNameTaken, "The name %q belongs to someone else.", name))
 	}
 	if err != nil {
 		return inv.internal(req, "claim name", err)
@@ -77,7 +79,7 @@ func (inv *invocation) setAccountName(ctx context.Context, req request, c Connec
 				inv.releaseAccountName(ctx, a.ID, name, claim)
 			}
 			if errors.Is(err, ErrConflict) {
-				return inv.fail(req, problem(CodeBusy, "Your name was being changed by another request; try again."))
+				return inv.fail(req, problem(contract.CodeBusy, "Your name was being changed by another request; try again."))
 			}
 			return inv.internal(req, "rename account", err)
 		}

@@ -106,29 +106,44 @@ func (inv *invocation) message(body string) []byte {
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	switch inv.route {
-	case contract.RouteSetName:
-		return inv.setName(req)
-	case contract.RouteSendPublic:
-		return inv.sendPublic(req)
-	case contract.RouteSendPrivate:
-		return inv.sendPrivate(req)
+	// A custom route is its action; on any other route the frame's action
+	// counts only when it is one of $default's (a frame whose "Action" the
+	// decoder read as "sendPrivate" came through $default: unknown).
+	a, ok := contract.LookupAction(inv.route)
+	if !ok || !a.CustomRoute() {
+		a, ok = contract.LookupAction(req.Action)
+		ok = ok && !a.CustomRoute()
 	}
-	switch req.Action {
-	case ActionPing:
-		inv.m.add(&inv.m.accepted, 1)
-		return inv.pong()
-	case ActionHello:
-		return inv.hello(req)
-	case ActionMembers:
-		return inv.members(req)
+	if !ok {
+		return inv.fail(req, problem(contract.CodeUnknownAction,
+			"Unknown action; valid actions are %s.", strings.Join(validActions(), ", ")))
 	}
-	return inv.fail(req, problem(CodeUnknownAction,
-		"Unknown action; valid actions are %s.", strings.Join(validActions(), ", ")))
+	return handlers[a.Name](inv, req)
 }
 
+// handlers is the dispatch table: one handler for each action of
+// contract.Actions, and nothing else (TestTheHandlerAcceptsExactlyTheDefinedActions).
+var handlers = map[string]func(*invocation, request) []byte{
+	contract.ActionHello:       (*invocation).hello,
+	contract.ActionPing:        (*invocation).ping,
+	contract.ActionMembers:     (*invocation).members,
+	contract.ActionSetName:     (*invocation).setName,
+	contract.ActionSendPublic:  (*invocation).sendPublic,
+	contract.ActionSendPrivate: (*invocation).sendPrivate,
+}
+
+func (inv *invocation) ping(request) []byte {
+	inv.m.add(&inv.m.accepted, 1)
+	return inv.pong()
+}
+
+// validActions lists the actions in the definition's order.
 func validActions() []string {
-	return []string{ActionHello, ActionPing, ActionMembers, contract.RouteSetName, contract.RouteSendPublic, contract.RouteSendPrivate}
+	var names []string
+	for _, a := range contract.Actions() {
+		names = append(names, a.Name)
+	}
+	return names
 }
 
 // fail turns a problem into the error frame for the caller. The action is
@@ -145,10 +160,10 @@ func (inv *invocation) internal(req request, doing string, err error) []byte {
 	inv.log.Error(doing, "error", err)
 	inv.m.add(&inv.m.internal, 1)
 	return encode(errorFrame{Type: KindError, Action: echo(req.Action, NameMax, NameMaxBytes), Ref: req.Ref,
-		Problem: Problem{Code: CodeInternal, Message: "The server could not do that just now; please try again."}})
+		Problem: Problem{Code: contract.CodeInternal, Message: "The server could not do that just now; please try again."}})
 }
 
-var notConnected = &Problem{Code: CodeNotConnected, Message: "This connection is no longer known to the server; please reconnect."}
+var notConnected = &Problem{Code: contract.CodeNotConnected, Message: "This connection is no longer known to the server; please reconnect."}
 
 // caller loads the caller's record, or returns the error frame to send.
 func (inv *invocation) caller(req request) (Connection, []byte) {

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // The bounds of docs/protocol.md.
@@ -44,18 +46,18 @@ func problem(code, format string, args ...any) *Problem {
 func parseRequest(body string) (request, *Problem) {
 	var r request
 	if err := json.Unmarshal([]byte(body), &r.fields); err != nil || r.fields == nil {
-		return r, problem(CodeBadJSON, "Frames must be JSON objects, like {\"action\":\"ping\"}.")
+		return r, problem(contract.CodeBadJSON, "Frames must be JSON objects, like {\"action\":\"ping\"}.")
 	}
 	if raw, ok := r.fields["action"]; ok {
 		_ = json.Unmarshal(raw, &r.Action) // a non-string action is an unknown one
 	}
 	if raw, ok := r.fields["ref"]; ok {
 		if err := json.Unmarshal(raw, &r.Ref); err != nil {
-			return r, problem(CodeBadField, "The field \"ref\" must be a string.")
+			return r, problem(contract.CodeBadField, "The field \"ref\" must be a string.")
 		}
 		if utf8.RuneCountInString(r.Ref) > RefMax {
 			r.Ref = ""
-			return r, problem(CodeBadField, "The field \"ref\" must be at most %d characters.", RefMax)
+			return r, problem(contract.CodeBadField, "The field \"ref\" must be at most %d characters.", RefMax)
 		}
 	}
 	return r, nil
@@ -67,10 +69,10 @@ func field[T any](r request, name, what string) (T, *Problem) {
 	var v T
 	raw, ok := r.fields[name]
 	if !ok || string(raw) == "null" {
-		return v, problem(CodeMissingField, "The field %q is required.", name)
+		return v, problem(contract.CodeMissingField, "The field %q is required.", name)
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return v, problem(CodeBadField, "The field %q must be %s.", name, what)
+		return v, problem(contract.CodeBadField, "The field %q must be %s.", name, what)
 	}
 	return v, nil
 }
@@ -122,7 +124,7 @@ func CleanRoom(room string) (string, *Problem) {
 		return DefaultRoom, nil
 	}
 	if !roomPattern.MatchString(room) {
-		return "", problem(CodeBadField, "Room names are 1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit.")
+		return "", problem(contract.CodeBadField, "Room names are 1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit.")
 	}
 	return strings.ToLower(room), nil
 }
@@ -130,14 +132,14 @@ func CleanRoom(room string) (string, *Problem) {
 // cleanMessage checks a message's text.
 func cleanMessage(msg string) (string, *Problem) {
 	if strings.TrimSpace(msg) == "" {
-		return "", problem(CodeMessageEmpty, "Type a message first.")
+		return "", problem(contract.CodeMessageEmpty, "Type a message first.")
 	}
 	if utf8.RuneCountInString(msg) > MessageMax {
-		return "", problem(CodeMessageTooLong, "Messages are at most %d characters.", MessageMax)
+		return "", problem(contract.CodeMessageTooLong, "Messages are at most %d characters.", MessageMax)
 	}
 	for _, r := range msg {
 		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
-			return "", problem(CodeMessageInvalid, "Messages cannot contain control characters.")
+			return "", problem(contract.CodeMessageInvalid, "Messages cannot contain control characters.")
 		}
 	}
 	return msg, nil
@@ -152,7 +154,7 @@ func cleanMessage(msg string) (string, *Problem) {
 // (only the frame's size bounds it) costs a map lookup per copy.
 func cleanRecipients(to []string) (valid, invalid []string, p *Problem) {
 	if len(to) == 0 {
-		return nil, nil, problem(CodeRecipientsEmpty, "Choose at least one recipient.")
+		return nil, nil, problem(contract.CodeRecipientsEmpty, "Choose at least one recipient.")
 	}
 	given := make(map[string]bool, min(len(to), RecipientsMax+1))
 	folds := make(map[string]bool, RecipientsMax+1)
@@ -170,7 +172,7 @@ func cleanRecipients(to []string) (valid, invalid []string, p *Problem) {
 			valid = append(valid, name)
 		}
 		if len(valid)+len(invalid) > RecipientsMax {
-			return nil, nil, problem(CodeRecipientsTooMany, "A private message can go to at most %d people.", RecipientsMax)
+			return nil, nil, problem(contract.CodeRecipientsTooMany, "A private message can go to at most %d people.", RecipientsMax)
 		}
 	}
 	return valid, invalid, nil
