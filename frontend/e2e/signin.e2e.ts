@@ -15,6 +15,7 @@ import {
   members,
   notices,
   open,
+  PASSWORDS,
   poll,
   ROOM,
   say,
@@ -236,6 +237,39 @@ describe('a tampered token', () => {
     } finally {
       await m.context.close();
     }
+  });
+});
+
+describe('a message queued when the server refuses the session', () => {
+  it('is not dropped: once bob signs in again he is back in his room and alice gets it', async () => {
+    const b = people.bob;
+    // From now on the server refuses every handshake of bob's page (its
+    // tokens' signature altered), as a restarted stack did.
+    await b.page.evaluate(() => {
+      const Real = window.WebSocket;
+      (window as unknown as { realWebSocket: typeof WebSocket }).realWebSocket = Real;
+      window.WebSocket = class extends Real {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          const u = new URL(url);
+          const t = u.searchParams.get('token');
+          if (t) u.searchParams.set('token', t.slice(0, -6) + (t.endsWith('AAAAAA') ? 'BBBBBB' : 'AAAAAA'));
+          super(u, protocols);
+        }
+      } as typeof WebSocket;
+    });
+    await dropAllConnections();
+    await b.page.waitForSelector('#conn:not([data-state="ready"])');
+    await say(b, 'sent while refused');
+    await b.page.waitForSelector('#signin-form:visible', { timeout: 60_000 });
+    await b.page.evaluate(() => {
+      window.WebSocket = (window as unknown as { realWebSocket: typeof WebSocket }).realWebSocket;
+    });
+    await b.page.fill('#signin-username', 'bob');
+    await b.page.fill('#signin-password', PASSWORDS.bob);
+    await b.page.click('#signin-submit');
+    await b.page.waitForSelector('#conn[data-state="ready"]', { timeout: 30_000 });
+    await poll(() => texts(people.alice)).toContain('sent while refused');
+    await poll(() => texts(b)).toContain('sent while refused');
   });
 });
 

@@ -53,6 +53,13 @@ export class ChatApp {
   private readonly account: Account | null = null;
   /** The signed-in username, with sign-in: a reload resumes only that account's room. */
   private username: string | undefined;
+  /**
+   * With sign-in: the messages not yet sent (or not confirmed) when the
+   * session ended, the account, name and room they were written in. Signing
+   * in again as that account goes back into that room and sends them, in
+   * order, before anything typed after; another account drops them.
+   */
+  private carried: { username: string | undefined; name: string; room: string; items: OutboxItem[] } | null = null;
   /** Where the room, name and resume token are kept across a reload (this tab only). */
   private readonly tab = tabStorage();
 
@@ -123,8 +130,11 @@ export class ChatApp {
     } else if (!this.client) {
       this.username = v.username;
       this.joinForm.account(v.username);
+      const c = this.carried;
+      if (c && c.username !== v.username) this.carried = null;
       const r = loadResumable(this.tab, v.username);
       if (r) this.join(r.name, r.room, r.resume ?? undefined);
+      else if (this.carried) this.join(this.carried.name, this.carried.room);
       else this.joinForm.reveal(v.username);
     }
     form.render(v);
@@ -139,6 +149,8 @@ export class ChatApp {
 
   /** The session ended on its own (tokens.ts): no reconnecting, back to the sign-in form. */
   private sessionEnded(why: EndReason): void {
+    const items = this.client?.pending().filter((i) => i.frame.action !== 'setName') ?? [];
+    this.carried = items.length ? { username: this.username, name: this.you, room: this.room, items } : null;
     forgetResumable(this.tab);
     this.closeRoom();
     void this.account?.ended(why);
@@ -180,8 +192,23 @@ export class ChatApp {
         invalid: (reason) => console.warn('ignored a frame from the server:', reason),
       },
     );
+    this.adoptCarried(room);
     this.client.start();
     this.composer.focus();
+  }
+
+  /** The messages left when the session ended, shown and sent again in the room they were written in. */
+  private adoptCarried(room: string): void {
+    const c = this.carried;
+    this.carried = null;
+    const client = this.client;
+    if (!c || !client || c.room !== room) return;
+    for (const item of c.items) {
+      const f = item.frame;
+      if (f.action !== 'sendPublic' && f.action !== 'sendPrivate') continue;
+      this.log.addPending(item.ref, { room, message: f.message, to: f.action === 'sendPrivate' ? f.to : [] });
+      client.adopt(item);
+    }
   }
 
   private leaveRoom(): void {

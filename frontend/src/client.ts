@@ -162,6 +162,11 @@ export class ChatClient {
     this.outbox.retry(ref);
   }
 
+  /** Takes over a message of a client that stopped (outbox.ts, adopt): queued ones are sent once ready, in order. */
+  adopt(item: OutboxItem): void {
+    this.outbox.adopt(item);
+  }
+
   /** Forgets an item that is not on the wire (the user gave up on it). */
   discard(ref: string): void {
     this.outbox.discard(ref);

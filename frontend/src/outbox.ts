@@ -78,6 +78,22 @@ export class Outbox {
     return { ...item };
   }
 
+  /**
+   * Takes over an item of another outbox (a client stopped because the
+   * session ended, and the page signed in again): a queued one is sent when
+   * this wire is ready, after what is queued already; one that was on the wire
+   * is unconfirmed (history may still confirm it); a failed one stays failed,
+   * for the person to send again.
+   */
+  adopt(from: OutboxItem): void {
+    const item: OutboxItem = { ...from, frame: { ...from.frame } };
+    if (item.state === 'sent') item.state = 'unconfirmed';
+    if (item.state === 'done') return;
+    this.items.push(item);
+    if (item.state === 'queued' && this.wire.ready) this.transmit(item);
+    else this.changed(item);
+  }
+
   /** Queues an unconfirmed or failed item again. */
   retry(ref: string): void {
     const item = this.items.find((i) => i.ref === ref);

@@ -263,6 +263,32 @@ describe('a session that ended', () => {
     expect(h.client.state.state).toBe('stopped');
   });
 
+  it('a message queued when the session was refused is not dropped: the client after sign-in sends it, before one typed after', async () => {
+    const h = harness();
+    await ready(h);
+    h.last().serverClose(1001, 'going away');
+    h.client.send({ action: 'sendPublic', message: 'still there?' });
+    const closed = new Set([h.last()]);
+    for (let s = 0; s < 60 && h.ended.length === 0; s++) {
+      const sock = h.last();
+      if (!closed.has(sock)) {
+        closed.add(sock);
+        sock.serverClose(1006, '');
+      }
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    expect(h.ended).toEqual(['refused']);
+    const left = h.client.pending();
+    expect(left.map((i) => [i.state, i.frame.action === 'sendPublic' && i.frame.message])).toEqual([['queued', 'still there?']]);
+    // Signed in again: a new client (and keeper), as the page makes one.
+    const again = harness();
+    for (const item of left) again.client.adopt(item);
+    again.client.send({ action: 'sendPublic', message: 'typed after' });
+    const s = await ready(again);
+    const sent = s.sent.filter((f) => f.action === 'sendPublic').map((f) => f.message);
+    expect(sent).toEqual(['still there?', 'typed after']);
+  });
+
   it('sockets closed before open while the server does not answer at all are an outage: it keeps retrying', async () => {
     const h = harness();
     h.reachable = false;
