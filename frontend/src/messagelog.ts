@@ -108,9 +108,11 @@ export class MessageLog {
   outbox(item: OutboxItem): void {
     const e = this.pending.get(item.ref);
     if (!e) return;
+    delete e.dataset.retryAt;
     switch (item.state) {
       case 'queued':
-        this.setStatus(e, 'Queued — sent when the connection is back', 'queued');
+        if (item.retryAt !== undefined) this.countdown(e, item.retryAt);
+        else this.setStatus(e, 'Queued — sent when the connection is back', 'queued');
         break;
       case 'sent':
         this.setStatus(e, 'Sending…', 'sending');
@@ -127,6 +129,24 @@ export class MessageLog {
         else e.remove();
         break;
     }
+  }
+
+  /**
+   * The server answered rate_limited: the message says it sends itself, and
+   * the seconds until then tick in an aria-hidden span (read out once, not
+   * every second), until its state changes.
+   */
+  private countdown(e: HTMLElement, at: number): void {
+    this.setStatus(e, 'Too many messages at once: it sends itself when allowed, in', 'queued');
+    const secs = el('span', { class: 'msg-secs', attrs: { 'aria-hidden': 'true' } });
+    e.querySelector('.msg-status')?.append(' ', secs);
+    e.dataset.retryAt = String(at);
+    const tick = () => (secs.textContent = `${Math.max(0, Math.ceil((at - Date.now()) / 1000))} s`);
+    tick();
+    const timer = setInterval(() => {
+      if (e.dataset.retryAt !== String(at) || !e.isConnected) clearInterval(timer);
+      else tick();
+    }, 1000);
   }
 
   /** The user left the room: what is still pending was not sent. */

@@ -6,6 +6,7 @@
 // itself what may have arrived: that could post it twice.
 
 import type { ClientFrame, ErrorFrame, PublicFrame, ServerFrame } from './protocol';
+import { ErrorCode } from './protocol.gen';
 import type { Wire } from './wire';
 import { Action } from './protocol.gen';
 
@@ -29,6 +30,11 @@ export interface OutboxItem {
    */
   seenId?: string;
   error?: ErrorFrame;
+  /**
+   * Queued after the server answered rate_limited: the time (Date.now()) it
+   * sends itself again, when the server said it will be accepted.
+   */
+  retryAt?: number;
   /** The server frame that confirmed it (public, private or renamed). */
   echo?: ServerFrame;
 }
@@ -56,6 +62,12 @@ export class Outbox {
    * confirms at most one item. Bounded: only recent ids matter.
    */
   private readonly confirmedIds = new Set<string>();
+  /**
+   * After a rate_limited answer nothing is sent before this time (Date.now()),
+   * so that what waits goes first, in order; holdTimer flushes then.
+   */
+  private holdUntil = 0;
+  private holdTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** emit is told of every change of an item's state (with a copy). */
   constructor(
@@ -72,8 +84,10 @@ export class Outbox {
   add(frame: ClientFrame): OutboxItem {
     const item: OutboxItem = { ref: frame.ref ?? newRef(), frame: { ...frame, ref: frame.ref ?? '' }, state: 'queued' };
     item.frame.ref = item.ref;
+    // Behind what waits (a rate-limited message), in order.
+    const behind = this.items.some((i) => i.state === 'queued');
     this.items.push(item);
-    if (this.wire.ready) this.transmit(item);
+    if (this.wire.ready && !behind && !this.held()) this.transmit(item);
     else this.changed(item);
     return { ...item };
   }
@@ -100,7 +114,9 @@ export class Outbox {
     if (!item || (item.state !== 'unconfirmed' && item.state !== 'failed')) return;
     item.state = 'queued';
     delete item.error;
-    if (this.wire.ready) this.transmit(item);
+    // Behind what waits already, in order.
+    const behind = this.items.some((i) => i !== item && i.state === 'queued');
+    if (this.wire.ready && !behind && !this.held()) this.transmit(item);
     else this.changed(item);
   }
 
@@ -113,9 +129,18 @@ export class Outbox {
     this.changed(item);
   }
 
-  /** The wire became ready: sends the queued items, in order. */
+  /** The wire became ready (or a rate limit's wait is over): sends the queued items, in order. */
   flush(): void {
-    for (const item of this.items) if (item.state === 'queued') this.transmit(item);
+    if (this.held()) return;
+    for (const item of this.items) {
+      if (item.state !== 'queued') continue;
+      const waited = item.retryAt !== undefined;
+      delete item.retryAt;
+      if (!this.transmit(item)) {
+        if (waited) this.changed(item);
+        return;
+      }
+    }
   }
 
   /** The socket is gone: what was sent may or may not have arrived. */
@@ -139,7 +164,14 @@ export class Outbox {
     if (ref === undefined) return;
     const item = this.items.find((i) => i.ref === ref);
     if (!item) return;
-    if (f.type === 'error') {
+    if (f.type === 'error' && f.code === ErrorCode.RateLimited && f.retryAfterMs !== undefined) {
+      // Not stored, not sent: it sends itself once the server accepts it again.
+      const at = Date.now() + Math.max(0, f.retryAfterMs);
+      this.hold(at);
+      item.state = 'queued';
+      item.retryAt = at;
+      this.changed(item);
+    } else if (f.type === 'error') {
       item.state = 'failed';
       item.error = f;
       this.changed(item);
@@ -178,12 +210,28 @@ export class Outbox {
     for (const item of this.items.filter((i) => i.state === 'done')) this.remove(item);
   }
 
-  private transmit(item: OutboxItem): void {
-    if (!this.wire.send(item.frame)) return;
+  private transmit(item: OutboxItem): boolean {
+    if (!this.wire.send(item.frame)) return false;
     item.state = 'sent';
     item.sentAt = Date.now();
     item.seenId = this.newestId;
     this.changed(item);
+    return true;
+  }
+
+  private held(): boolean {
+    return Date.now() < this.holdUntil;
+  }
+
+  /** Sends nothing before at; then flushes (when the wire is ready; else the next ready flushes). */
+  private hold(at: number): void {
+    if (at <= this.holdUntil) return;
+    this.holdUntil = at;
+    if (this.holdTimer !== null) clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      if (this.wire.ready) this.flush();
+    }, at - Date.now());
   }
 
   private noteConfirmed(id: string): void {

@@ -195,3 +195,40 @@ describe('confirming from the history after a reconnect', () => {
     expect(h.outbox.pending().map((i) => i.state)).toEqual(['unconfirmed', 'unconfirmed']);
   });
 });
+
+describe('a rate-limited message', () => {
+  it('shows when it will be sent, sends itself then and before a message typed after, not earlier', () => {
+    const { wire, events, outbox } = harness();
+    wire.ready = true;
+    const a = outbox.add({ action: 'sendPublic', message: 'one too many' });
+    outbox.settle({
+      type: 'error',
+      code: 'rate_limited',
+      message: 'Too many messages: at most 20 in 10s. Try again in 3 s.',
+      retryAfterMs: 3000,
+      action: 'sendPublic',
+      ref: a.ref,
+    });
+    // Not failed: waiting, with the time it goes.
+    expect(events.at(-1)).toMatchObject({ ref: a.ref, state: 'queued', retryAt: Date.now() + 3000 });
+    const b = outbox.add({ action: 'sendPublic', message: 'typed after' });
+    vi.advanceTimersByTime(2999);
+    expect(wire.sent.map((f) => f.ref)).toEqual([a.ref]);
+    vi.advanceTimersByTime(1);
+    expect(wire.sent.map((f) => f.ref)).toEqual([a.ref, a.ref, b.ref]);
+    expect(outbox.pending().map((i) => i.state)).toEqual(['sent', 'sent']);
+  });
+
+  it('waits for a ready wire when the connection dropped meanwhile, then goes first', () => {
+    const { wire, outbox } = harness();
+    wire.ready = true;
+    const a = outbox.add({ action: 'sendPublic', message: 'x' });
+    outbox.settle({ type: 'error', code: 'rate_limited', message: 'Too many', retryAfterMs: 1000, action: 'sendPublic', ref: a.ref });
+    wire.ready = false;
+    vi.advanceTimersByTime(5000);
+    const b = outbox.add({ action: 'sendPublic', message: 'y' });
+    wire.ready = true;
+    outbox.flush();
+    expect(wire.sent.map((f) => f.ref)).toEqual([a.ref, a.ref, b.ref]);
+  });
+});
