@@ -235,7 +235,12 @@ func (inv *invocation) members(req request) []byte {
 	if fail != nil {
 		return fail
 	}
-	ms, next, err := inv.store.MembersPage(inv.ctx, c.Room, cursor, MembersPageMax)
+	// The first page keeps a place for the caller (withCaller).
+	limit := MembersPageMax
+	if cursor == "" {
+		limit--
+	}
+	ms, next, err := inv.store.MembersPage(inv.ctx, c.Room, cursor, limit)
 	if errors.Is(err, ErrBadCursor) {
 		return inv.fail(req, problem(contract.CodeBadField, "The field \"cursor\" must be a cursor from a memberPage frame."))
 	}
@@ -246,15 +251,28 @@ func (inv *invocation) members(req request) []byte {
 	if err != nil {
 		return inv.internal(req, "count members", err)
 	}
-	// The whole list in one page: the caller is in it even if the index has
-	// not caught up with its $connect yet. The count is the exact count
-	// item's; the list may lag either way and never corrects it.
-	if cursor == "" && next == "" && !slices.ContainsFunc(ms, func(m Member) bool { return m.ConnID == c.ID }) {
-		ms = append(ms, Member{ConnID: c.ID, Name: c.Name, AccountID: c.AccountID})
-	}
+	// The count is the exact count item's; the list may lag either way and
+	// never corrects it.
+	ms = withCaller(ms, c, cursor == "")
 	inv.m.add(&inv.m.accepted, 1)
 	return encode(memberPageFrame{Type: KindMemberPage, Room: c.Room, Count: rc.Count, CV: rc.cv(), Members: entries(ms),
 		Cursor: next, Ref: req.Ref})
+}
+
+// withCaller lists the caller exactly once across the pages of a member
+// list, however far the room index has caught up with its $connect (or its
+// last rename): on the first page (a state's list, or a memberPage read
+// without a cursor), from its own record, and on no later page, where the
+// index may list it where its connection id sorts. So the first page reads
+// one member fewer than it may hold. Listing the caller on the page where
+// its id sorts would need the cursor's key here and would leave a newcomer
+// out of the state's 100 names in a big room.
+func withCaller(ms []Member, c Connection, first bool) []Member {
+	ms = slices.DeleteFunc(ms, func(m Member) bool { return m.ConnID == c.ID })
+	if first {
+		ms = append(ms, Member{ConnID: c.ID, Name: c.Name, AccountID: c.AccountID})
+	}
+	return ms
 }
 
 func entries(ms []Member) []MemberEntry {

@@ -16,9 +16,10 @@ func (inv *invocation) hello(req request) []byte {
 		return fail
 	}
 	// The first page of the member list (the whole list in a room of up
-	// to StateMembersMax) and the exact count: the frame stays small
-	// however big the room, and the rest is read with the members action.
-	members, cursor, err := inv.store.MembersPage(inv.ctx, c.Room, "", StateMembersMax)
+	// to StateMembersMax), the caller included (withCaller), and the exact
+	// count: the frame stays small however big the room, and the rest is
+	// read with the members action.
+	members, cursor, err := inv.store.MembersPage(inv.ctx, c.Room, "", StateMembersMax-1)
 	if err != nil {
 		return inv.internal(req, "list members", err)
 	}
@@ -29,11 +30,7 @@ func (inv *invocation) hello(req request) []byte {
 	// The count is the room's count item, exact; the list is read from the
 	// room index, which may lag either way (a newcomer missing, someone who
 	// left still listed), so it never corrects the count.
-	if cursor == "" && !slices.ContainsFunc(members, func(m Member) bool { return m.ConnID == c.ID }) {
-		// A hello right after $connect may not find the caller in the
-		// index yet.
-		members = append(members, Member{ConnID: c.ID, Name: c.Name})
-	}
+	members = withCaller(members, c, true)
 	recs, err := inv.store.History(inv.ctx, c.Room, HistoryLimit)
 	if err != nil {
 		return inv.internal(req, "read history", err)
