@@ -50,8 +50,10 @@ type Config struct {
 	ConnectConcurrency int
 	// ConnectTimeout bounds one handshake. Default 30s.
 	ConnectTimeout time.Duration
-	// Settle is how long no frame may arrive before sending starts, so the
-	// joined frames of the connect phase do not mix with the measurement.
+	// Settle is how long no frame may arrive, and no client connect,
+	// before sending starts, so the joined frames of the connect phase do
+	// not mix with the measurement and the room index lists the last
+	// joiners (their handshakes may bring no frame).
 	// Default 500ms; it waits at most SettleMax (default 5m).
 	Settle    time.Duration
 	SettleMax time.Duration

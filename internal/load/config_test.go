@@ -1,6 +1,7 @@
 package load
 
 import (
+	"context"
 	"reflect"
 	"testing"
 	"time"
@@ -45,5 +46,23 @@ func TestConfigKeepsWhatItIsGiven(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, cfg) {
 		t.Fatalf("withDefaults changed\n%+v\ninto\n%+v", cfg, got)
+	}
+}
+
+// TestSendingWaitsASettleAfterTheLastHandshake: the last people to join a
+// big room are sent no frame, so a room quiet for a while is not settled
+// until Settle has passed since the last handshake too (else the first
+// message goes out inside the room index's lag and misses them).
+func TestSendingWaitsASettleAfterTheLastHandshake(t *testing.T) {
+	cfg, err := Config{URL: "ws://127.0.0.1:1", Clients: 1, Settle: 300 * time.Millisecond}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(cfg)
+	r.t.lastFrame = time.Now().Add(-time.Hour) // no frame for an hour
+	r.connectedAt = time.Now()
+	r.settle(context.Background())
+	if quiet := time.Since(r.connectedAt); quiet < cfg.Settle {
+		t.Errorf("sending would start %v after the last handshake, want at least %v", quiet, cfg.Settle)
 	}
 }

@@ -48,6 +48,8 @@ type run struct {
 	start   time.Time
 	phase   string
 	readers sync.WaitGroup
+	// connectedAt is when the connect phase ended (its last handshake).
+	connectedAt time.Time
 }
 
 func newRun(cfg Config) *run {
