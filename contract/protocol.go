@@ -118,3 +118,43 @@ func ErrorCodes() []ErrorCode { return slices.Clone(errorCodes) }
 func IsErrorCode(code string) bool {
 	return slices.ContainsFunc(errorCodes, func(e ErrorCode) bool { return e.Code == code })
 }
+
+// Frame kinds: the "type" of a frame the server sends. A message-log record
+// has a kind too; gone and replaced are kinds of records only (lambda/chat).
+const (
+	FrameState      = "state"
+	FramePong       = "pong"
+	FrameJoined     = "joined"
+	FrameLeft       = "left"
+	FramePresence   = "presence"
+	FrameMemberPage = "memberPage"
+	FrameMembers    = "members"
+	FrameRenamed    = "renamed"
+	FramePublic     = "public"
+	FramePrivate    = "private"
+	FrameError      = "error"
+)
+
+// FrameKind is one entry of the frame-kind table.
+type FrameKind struct {
+	Kind string
+	// When says when the server sends it (docs/protocol.md's table).
+	When string
+}
+
+var frameKinds = []FrameKind{
+	{FrameState, "the answer to `hello`: the room, its members, history and limits"},
+	{FramePong, "the answer to `ping`"},
+	{FrameJoined, "someone arrived (rooms of up to 20)"},
+	{FrameLeft, "someone went (rooms of up to 20)"},
+	{FramePresence, "a big room's member count"},
+	{FrameMemberPage, "the answer to `members`: one page of the member list"},
+	{FrameMembers, "the member list after stale connections were removed"},
+	{FrameRenamed, "someone changed their name"},
+	{FramePublic, "a message to everyone in the room"},
+	{FramePrivate, "a message to selected people (and the sender's copy)"},
+	{FrameError, "the action of a frame of yours was refused; `code` says why"},
+}
+
+// FrameKinds returns the frame-kind table in a stable order.
+func FrameKinds() []FrameKind { return slices.Clone(frameKinds) }

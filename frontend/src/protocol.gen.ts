@@ -67,3 +67,34 @@ export const ErrorCode = {
 } as const;
 
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Every frame kind the server sends ("type" of a server frame). */
+export const FrameKind = {
+  /** the answer to `hello`: the room, its members, history and limits */
+  State: 'state',
+  /** the answer to `ping` */
+  Pong: 'pong',
+  /** someone arrived (rooms of up to 20) */
+  Joined: 'joined',
+  /** someone went (rooms of up to 20) */
+  Left: 'left',
+  /** a big room's member count */
+  Presence: 'presence',
+  /** the answer to `members`: one page of the member list */
+  MemberPage: 'memberPage',
+  /** the member list after stale connections were removed */
+  Members: 'members',
+  /** someone changed their name */
+  Renamed: 'renamed',
+  /** a message to everyone in the room */
+  Public: 'public',
+  /** a message to selected people (and the sender's copy) */
+  Private: 'private',
+  /** the action of a frame of yours was refused; `code` says why */
+  Error: 'error',
+} as const;
+
+export type FrameKindName = (typeof FrameKind)[keyof typeof FrameKind];
+
+/** The frame kinds in the definition's order. */
+export const FRAME_KINDS: readonly FrameKindName[] = Object.values(FrameKind);

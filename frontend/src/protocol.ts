@@ -1,13 +1,13 @@
 // The GroupChat wire protocol (docs/protocol.md) as TypeScript types, and a
 // parser that turns one text frame from the server into a checked value. The
 // page trusts nothing it did not check here: a frame of the wrong shape is
-// reported, never half-rendered. The actions and error codes come from the
+// reported, never half-rendered. The actions, error codes and frame kinds come from the
 // protocol's one definition (contract/protocol.go) through protocol.gen.ts.
 
-import { Action } from './protocol.gen';
+import { Action, FrameKind } from './protocol.gen';
 
-export { Action, ErrorCode, CUSTOM_ROUTE_ACTIONS } from './protocol.gen';
-export type { ActionName, ErrorCodeName } from './protocol.gen';
+export { Action, CUSTOM_ROUTE_ACTIONS, ErrorCode, FRAME_KINDS, FrameKind } from './protocol.gen';
+export type { ActionName, ErrorCodeName, FrameKindName } from './protocol.gen';
 
 export interface Limits {
   nameMax: number;
@@ -21,7 +21,7 @@ export interface Limits {
 export const DEFAULT_LIMITS: Limits = { nameMax: 32, nameMaxBytes: 64, messageMax: 2000, recipientsMax: 20 };
 
 export interface PublicFrame {
-  type: 'public';
+  type: typeof FrameKind.Public;
   id: string;
   ts: number;
   room: string;
@@ -35,7 +35,7 @@ export interface PublicFrame {
 }
 
 export interface PrivateFrame {
-  type: 'private';
+  type: typeof FrameKind.Private;
   id: string;
   ts: number;
   room: string;
@@ -55,7 +55,7 @@ export interface Warning {
 }
 
 export interface StateFrame {
-  type: 'state';
+  type: typeof FrameKind.State;
   room: string;
   you: string;
   members: string[];
@@ -86,7 +86,7 @@ export interface StateFrame {
 }
 
 export interface PongFrame {
-  type: 'pong';
+  type: typeof FrameKind.Pong;
   ts: number;
   /** The room's member count (keeps a big room's count fresh). */
   count?: number;
@@ -98,7 +98,7 @@ export interface PongFrame {
 }
 
 export interface JoinedFrame {
-  type: 'joined';
+  type: typeof FrameKind.Joined;
   room: string;
   name: string;
   ts: number;
@@ -119,7 +119,7 @@ export interface JoinedFrame {
 }
 
 export interface LeftFrame {
-  type: 'left';
+  type: typeof FrameKind.Left;
   room: string;
   name: string;
   ts: number;
@@ -148,7 +148,7 @@ export interface LeftEntry {
 }
 
 export interface MembersFrame {
-  type: 'members';
+  type: typeof FrameKind.Members;
   room: string;
   members: string[];
   gone: string[];
@@ -173,7 +173,7 @@ export interface MembersFrame {
 
 /** A big room's member count (rooms of more than PRESENCE_LIVE_MAX hear no names). */
 export interface PresenceCountFrame {
-  type: 'presence';
+  type: typeof FrameKind.Presence;
   room: string;
   count: number;
   ts: number;
@@ -192,7 +192,7 @@ export interface MemberEntry {
 
 /** One page of the member list: the answer to the members action. */
 export interface MemberPageFrame {
-  type: 'memberPage';
+  type: typeof FrameKind.MemberPage;
   room: string;
   count: number;
   /**
@@ -210,7 +210,7 @@ export interface MemberPageFrame {
 export const PRESENCE_LIVE_MAX = 20;
 
 export interface RenamedFrame {
-  type: 'renamed';
+  type: typeof FrameKind.Renamed;
   room: string;
   oldName: string;
   name: string;
@@ -221,7 +221,7 @@ export interface RenamedFrame {
 }
 
 export interface ErrorFrame {
-  type: 'error';
+  type: typeof FrameKind.Error;
   code: string;
   message: string;
   action?: string;
@@ -309,7 +309,7 @@ function parseLeft(v: unknown): LeftEntry[] | undefined {
 
 function parsePublic(o: Obj): PublicFrame {
   return withOpt<PublicFrame>(
-    { type: 'public', id: str(o, 'id'), ts: num(o, 'ts'), room: str(o, 'room'), from: str(o, 'from'), message: str(o, 'message') },
+    { type: FrameKind.Public, id: str(o, 'id'), ts: num(o, 'ts'), room: str(o, 'room'), from: str(o, 'from'), message: str(o, 'message') },
     { ref: optStr(o, 'ref'), account: optStr(o, 'account'), username: optStr(o, 'username') },
   );
 }
@@ -328,7 +328,7 @@ function parseLimits(v: unknown): Limits {
 function parseObject(o: Obj): ServerFrame {
   const type = str(o, 'type');
   switch (type) {
-    case 'state': {
+    case FrameKind.State: {
       const history = o.history === undefined ? [] : o.history;
       if (!Array.isArray(history)) throw new FrameError('"history" is not a list');
       const own = o.private;
@@ -357,21 +357,21 @@ function parseObject(o: Obj): ServerFrame {
           username: optStr(o, 'username'),
           private: own?.map((h) => {
             const f = parseObject(obj(h, 'a private history entry'));
-            if (f.type !== 'private') throw new FrameError('a private history entry is not a private message');
+            if (f.type !== FrameKind.Private) throw new FrameError('a private history entry is not a private message');
             return f;
           }),
         },
       );
     }
-    case 'pong':
+    case FrameKind.Pong:
       return withOpt<PongFrame>({ type, ts: num(o, 'ts') }, { count: optNum(o, 'count'), cv: optNum(o, 'cv') });
-    case 'joined':
-    case 'left':
+    case FrameKind.Joined:
+    case FrameKind.Left:
       return withOpt<JoinedFrame | LeftFrame>(
         { type, room: str(o, 'room'), name: str(o, 'name'), ts: num(o, 'ts') },
         { count: optNum(o, 'count'), cv: optNum(o, 'cv'), account: optStr(o, 'account'), v: optNum(o, 'v') },
       );
-    case 'members':
+    case FrameKind.Members:
       return withOpt<MembersFrame>(
         {
           type,
@@ -382,12 +382,12 @@ function parseObject(o: Obj): ServerFrame {
         },
         { count: optNum(o, 'count'), cv: optNum(o, 'cv'), left: parseLeft(o.left), stayed: parseLeft(o.stayed) },
       );
-    case 'presence':
+    case FrameKind.Presence:
       return withOpt<PresenceCountFrame>(
         { type, room: str(o, 'room'), count: num(o, 'count'), ts: num(o, 'ts') },
         { cv: optNum(o, 'cv') },
       );
-    case 'memberPage': {
+    case FrameKind.MemberPage: {
       const list = o.members;
       if (!Array.isArray(list)) throw new FrameError('"members" is not a list');
       const members = list.map((m) => {
@@ -399,14 +399,14 @@ function parseObject(o: Obj): ServerFrame {
         { cv: optNum(o, 'cv'), cursor: optStr(o, 'cursor'), ref: optStr(o, 'ref') },
       );
     }
-    case 'renamed':
+    case FrameKind.Renamed:
       return withOpt<RenamedFrame>(
         { type, room: str(o, 'room'), oldName: str(o, 'oldName'), name: str(o, 'name'), ts: num(o, 'ts') },
         { ref: optStr(o, 'ref'), account: optStr(o, 'account') },
       );
-    case 'public':
+    case FrameKind.Public:
       return parsePublic(o);
-    case 'private':
+    case FrameKind.Private:
       return withOpt<PrivateFrame>(
         {
           type,
@@ -419,7 +419,7 @@ function parseObject(o: Obj): ServerFrame {
         },
         { ref: optStr(o, 'ref'), account: optStr(o, 'account'), username: optStr(o, 'username') },
       );
-    case 'error':
+    case FrameKind.Error:
       return withOpt<ErrorFrame>(
         { type, code: str(o, 'code'), message: str(o, 'message') },
         {

@@ -2,7 +2,7 @@
 // small rules the page shares with the server: name folding, member order,
 // the room rule and counting code points.
 import { describe, expect, it } from 'vitest';
-import { codePoints, DEFAULT_LIMITS, foldName, normalizeRoom, parseFrame, sortNames } from '../src/protocol';
+import { codePoints, DEFAULT_LIMITS, FRAME_KINDS, foldName, normalizeRoom, parseFrame, sortNames } from '../src/protocol';
 
 const pub = { type: 'public', id: '01JDZ4W7Q8T5V9XGQ2J3K4M5N6', ts: 1764128310123, room: 'lobby', from: 'Bob', message: 'hi' };
 const priv = { type: 'private', id: '01JDZ4W7Q8T5V9XGQ2J3K4M5N7', ts: 1764128310124, room: 'lobby', from: 'Bob', to: ['Alice'], message: 'psst' };
@@ -240,5 +240,16 @@ describe('names and rooms', () => {
     expect(codePoints('héllo')).toBe(5);
     expect(codePoints('👋🏽')).toBe(2);
     expect('👋🏽'.length).toBe(4);
+  });
+});
+
+describe('the frame kinds of the one definition (contract/protocol.go, protocol.gen.ts)', () => {
+  it.each(FRAME_KINDS)('parseFrame knows the kind %s (a frame of it is read, not refused as unknown)', (kind) => {
+    const r = parseFrame(JSON.stringify({ type: kind }));
+    expect(r.ok ? '' : r.reason).not.toMatch(/unknown frame type/);
+  });
+
+  it('a kind the definition lacks is refused as unknown', () => {
+    expect(parseFrame('{"type":"typing"}')).toEqual({ ok: false, reason: 'unknown frame type "typing"' });
   });
 });

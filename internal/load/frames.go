@@ -78,12 +78,12 @@ func parseFrame(data []byte, run string) parsed {
 	p.typ = f.Type
 	p.own = f.Ref != ""
 	switch f.Type {
-	case "public":
+	case contract.FramePublic:
 		p.kind = kindForeign
 		if seq, ok := parseMarker(f.Message, run); ok {
 			p.kind, p.seq = kindPublic, seq
 		}
-	case "error":
+	case contract.FrameError:
 		p.kind, p.code = kindError, f.Code
 		if n, err := strconv.Atoi(f.Ref); err == nil && n >= 0 {
 			p.seq = n

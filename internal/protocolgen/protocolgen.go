@@ -46,6 +46,12 @@ func TS() []byte {
 		fmt.Fprintf(&b, "  /** %s */\n  %s: '%s',\n", e.When, pascal(e.Code), e.Code)
 	}
 	b.WriteString("} as const;\n\nexport type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];\n")
+	b.WriteString("\n/** Every frame kind the server sends (\"type\" of a server frame). */\nexport const FrameKind = {\n")
+	for _, k := range contract.FrameKinds() {
+		fmt.Fprintf(&b, "  /** %s */\n  %s: '%s',\n", k.When, pascal(k.Kind), k.Kind)
+	}
+	b.WriteString("} as const;\n\nexport type FrameKindName = (typeof FrameKind)[keyof typeof FrameKind];\n\n")
+	b.WriteString("/** The frame kinds in the definition's order. */\nexport const FRAME_KINDS: readonly FrameKindName[] = Object.values(FrameKind);\n")
 	return b.Bytes()
 }
 
@@ -86,7 +92,12 @@ func Tables() map[string]string {
 	for _, e := range contract.ErrorCodes() {
 		fmt.Fprintf(&codes, "| `%s` | %s |\n", e.Code, e.When)
 	}
-	return map[string]string{"actions": actions.String(), "error-codes": codes.String()}
+	var frames strings.Builder
+	frames.WriteString("| type | when |\n|---|---|\n")
+	for _, k := range contract.FrameKinds() {
+		fmt.Fprintf(&frames, "| `%s` | %s |\n", k.Kind, k.When)
+	}
+	return map[string]string{"actions": actions.String(), "error-codes": codes.String(), "frame-kinds": frames.String()}
 }
 
 func begin(name string) string {

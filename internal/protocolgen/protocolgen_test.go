@@ -29,9 +29,9 @@ func TestTheGeneratedFilesAreCurrent(t *testing.T) {
 	}
 }
 
-// Every action and code of the definition is in the page's module and in the
+// Every action, code and frame kind of the definition is in the page's module and in the
 // docs; a table without its markers is an error, not a guess.
-func TestEveryActionAndCodeIsInThePageModuleAndTheDocs(t *testing.T) {
+func TestEveryActionCodeAndFrameKindIsInThePageModuleAndTheDocs(t *testing.T) {
 	ts := string(TS())
 	tables := Tables()
 	for _, a := range contract.Actions() {
@@ -42,6 +42,11 @@ func TestEveryActionAndCodeIsInThePageModuleAndTheDocs(t *testing.T) {
 	for _, e := range contract.ErrorCodes() {
 		if !strings.Contains(ts, "'"+e.Code+"'") || !strings.Contains(tables["error-codes"], "| `"+e.Code+"` |") {
 			t.Errorf("code %q missing", e.Code)
+		}
+	}
+	for _, k := range contract.FrameKinds() {
+		if !strings.Contains(ts, "'"+k.Kind+"'") || !strings.Contains(tables["frame-kinds"], "| `"+k.Kind+"` |") {
+			t.Errorf("frame kind %q missing", k.Kind)
 		}
 	}
 	if _, err := Docs([]byte("# no markers\n")); err == nil {

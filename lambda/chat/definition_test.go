@@ -36,7 +36,7 @@ func TestTheHandlerAcceptsExactlyTheDefinedActions(t *testing.T) {
 // table is sent somewhere: a code documented for the page that the server
 // never sends, or a code the page has never heard of, fails.
 func TestTheHandlerSendsExactlyTheDefinedErrorCodes(t *testing.T) {
-	consts := codeConstants(t)
+	consts := contractConstants(t, "Code")
 	values := map[string]bool{}
 	for _, v := range consts {
 		values[v] = true
@@ -89,8 +89,9 @@ func TestTheHandlerSendsExactlyTheDefinedErrorCodes(t *testing.T) {
 	}
 }
 
-// codeConstants reads contract/protocol.go's Code constants: name → value.
-func codeConstants(t *testing.T) map[string]string {
+// contractConstants reads contract/protocol.go's string constants whose
+// names start with prefix: name → value.
+func contractConstants(t *testing.T, prefix string) map[string]string {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join("..", "..", "contract", "protocol.go"))
 	if err != nil {
@@ -109,7 +110,7 @@ func codeConstants(t *testing.T) map[string]string {
 		for _, spec := range g.Specs {
 			vs := spec.(*ast.ValueSpec)
 			for i, n := range vs.Names {
-				if !strings.HasPrefix(n.Name, "Code") || i >= len(vs.Values) {
+				if !strings.HasPrefix(n.Name, prefix) || i >= len(vs.Values) {
 					continue
 				}
 				if lit, ok := vs.Values[i].(*ast.BasicLit); ok {
@@ -119,4 +120,65 @@ func codeConstants(t *testing.T) map[string]string {
 		}
 	}
 	return consts
+}
+
+// Every frame kind of contract's table is a Kind of the handler, taken from
+// the table's constant; a Kind spelled as a string of its own is a record's
+// kind only (gone, replaced), never one of the table's.
+func TestTheHandlerKindsAreTheDefinedFrameKinds(t *testing.T) {
+	frames := map[string]bool{}
+	for _, k := range contract.FrameKinds() {
+		frames[k.Kind] = true
+	}
+	kinds := map[string]string{} // the handler's Kind constants: name → contract.Frame* or a literal
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok || g.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range g.Specs {
+				vs := spec.(*ast.ValueSpec)
+				if typ, ok := vs.Type.(*ast.Ident); !ok || typ.Name != "Kind" {
+					continue
+				}
+				for i, n := range vs.Names {
+					switch v := vs.Values[i].(type) {
+					case *ast.SelectorExpr:
+						kinds[n.Name] = "contract." + v.Sel.Name
+					case *ast.BasicLit:
+						s, _ := strconv.Unquote(v.Value)
+						if frames[s] {
+							t.Errorf("%s: %s spells the frame kind %q; use contract's constant", name, n.Name, s)
+						}
+						kinds[n.Name] = s
+					}
+				}
+			}
+		}
+	}
+	used := map[string]bool{}
+	for _, v := range kinds {
+		used[v] = true
+	}
+	byValue := map[string]string{}
+	for name, v := range contractConstants(t, "Frame") {
+		byValue[v] = name
+	}
+	for k := range frames {
+		if c, ok := byValue[k]; !ok || !used["contract."+c] {
+			t.Errorf("contract defines the frame kind %q but the handler has no Kind of its constant", k)
+		}
+	}
 }

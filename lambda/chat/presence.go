@@ -38,9 +38,9 @@ const (
 // Presence frames.
 const (
 	// KindPresence announces a big room's member count.
-	KindPresence Kind = "presence"
+	KindPresence Kind = contract.FramePresence
 	// KindMemberPage answers the members action.
-	KindMemberPage Kind = "memberPage"
+	KindMemberPage Kind = contract.FrameMemberPage
 )
 
 // countFrame is a big room's presence: how many are in, now.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"time"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // Kind names what a frame or a message-log record is: a frame's "type" and a
@@ -13,11 +15,11 @@ type Kind string
 
 // Messages people send, and the activity the log records.
 const (
-	KindPublic  Kind = "public"
-	KindPrivate Kind = "private"
-	KindJoined  Kind = "joined"
-	KindLeft    Kind = "left"
-	KindRenamed Kind = "renamed"
+	KindPublic  Kind = contract.FramePublic
+	KindPrivate Kind = contract.FramePrivate
+	KindJoined  Kind = contract.FrameJoined
+	KindLeft    Kind = contract.FrameLeft
+	KindRenamed Kind = contract.FrameRenamed
 	KindGone    Kind = "gone" // removed after API Gateway answered 410; a log record only
 	// KindReplaced: removed because another connection took its name over
 	// (Record.ReplacedBy, for Record.Reason); a log record only: the room
@@ -36,10 +38,10 @@ const (
 
 // Frames that are not records.
 const (
-	KindState   Kind = "state"
-	KindPong    Kind = "pong"
-	KindMembers Kind = "members"
-	KindError   Kind = "error"
+	KindState   Kind = contract.FrameState
+	KindPong    Kind = contract.FramePong
+	KindMembers Kind = contract.FrameMembers
+	KindError   Kind = contract.FrameError
 )
 
 // IsMessage reports whether a record is a message someone sent, rather than
