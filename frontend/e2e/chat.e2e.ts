@@ -211,6 +211,33 @@ describe('three people in one room', () => {
     }
   });
 
+  it('messages over the rate limit show a countdown and send themselves when allowed, in order', async () => {
+    const burst = Array.from({ length: 25 }, (_, i) => `burst ${i + 1}`);
+    for (const m of burst) await say(people.bob, m);
+    // The server refused some (20 in any 10 s): they wait on Robert's page, saying so.
+    await poll(() => people.bob.page.$$eval('#log .msg-status', (els) => els.map((e) => e.textContent ?? '').join(' | '))).toMatch(
+      /Too many messages at once: it sends itself when allowed, in \d+ s/,
+    );
+    // Typed while they wait: it goes after them.
+    await say(people.bob, 'after the wait');
+    // Each arrives once; those sent before the first refusal came back may have
+    // passed the refused ones (the window slid meanwhile), but what waited goes
+    // out in order, and what was typed after, after.
+    const order = (t: string) => (t === 'after the wait' ? 26 : Number(t.slice('burst '.length)));
+    for (const p of [people.alice, people.bob]) {
+      await expect
+        .poll(async () => (await texts(p, 'public')).filter((t) => t.startsWith('burst ') || t === 'after the wait'), {
+          timeout: 45_000,
+          interval: 200,
+        })
+        .toHaveLength(26);
+      const got = (await texts(p, 'public')).filter((t) => t.startsWith('burst ') || t === 'after the wait');
+      expect([...got].sort((x, y) => order(x) - order(y))).toEqual([...burst, 'after the wait']);
+      expect(got.at(-1)).toBe('after the wait');
+    }
+    expect(await people.bob.page.$$eval('#log .msg.pending', (e) => e.length)).toBe(0);
+  });
+
   it('the pages raised no script errors and no dialogs', () => {
     for (const p of all()) {
       expect(p.errors).toEqual([]);
