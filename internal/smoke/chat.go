@@ -190,10 +190,10 @@ func quiet(ctx context.Context, d time.Duration, cs ...*client) {
 
 // hello asks for the state and waits for it.
 func (c *client) hello(ctx context.Context) (frame, error) {
-	if err := c.send(ctx, map[string]string{"action": "hello"}); err != nil {
+	if err := c.send(ctx, map[string]string{"action": contract.ActionHello}); err != nil {
 		return frame{}, err
 	}
-	return c.waitFor(ctx, "state", func(f frame) bool { return f.Type == "state" })
+	return c.waitFor(ctx, "state", func(f frame) bool { return f.Type == contract.FrameState })
 }
 
 // waitForMembers asks for the member list (the room index every broadcast
@@ -205,7 +205,7 @@ func (c *client) waitForMembers(ctx context.Context, names []string, interval ti
 		if err := c.send(ctx, map[string]string{"action": contract.ActionMembers, "ref": ref}); err != nil {
 			return err
 		}
-		page, err := c.waitFor(ctx, "memberPage", func(f frame) bool { return f.Type == "memberPage" && f.Ref == ref })
+		page, err := c.waitFor(ctx, "memberPage", func(f frame) bool { return f.Type == contract.FrameMemberPage && f.Ref == ref })
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/groupchat/groupchat/contract"
 )
 
 // Target is what the smoke test checks: the stack's outputs.
@@ -251,11 +253,11 @@ func (r *run) text(what string) string { return "smoke " + r.id + " " + what }
 func (r *run) public(ctx context.Context) error {
 	a := r.clients[0]
 	msg := r.text("public")
-	if err := a.send(ctx, map[string]string{"action": "sendPublic", "message": msg, "ref": "p1"}); err != nil {
+	if err := a.send(ctx, map[string]string{"action": contract.ActionSendPublic, "message": msg, "ref": "p1"}); err != nil {
 		return err
 	}
 	for _, c := range r.clients {
-		if _, err := c.waitFor(ctx, "public message", r.is("public", msg)); err != nil {
+		if _, err := c.waitFor(ctx, "public message", r.is(contract.FramePublic, msg)); err != nil {
 			return err
 		}
 	}
@@ -267,18 +269,18 @@ func (r *run) public(ctx context.Context) error {
 func (r *run) private(ctx context.Context) error {
 	a, b := r.clients[0], r.clients[1]
 	toB, toSelf := r.text("private to b"), r.text("private to self")
-	if err := a.send(ctx, map[string]any{"action": "sendPrivate", "to": []string{b.name}, "message": toB, "ref": "q1"}); err != nil {
+	if err := a.send(ctx, map[string]any{"action": contract.ActionSendPrivate, "to": []string{b.name}, "message": toB, "ref": "q1"}); err != nil {
 		return err
 	}
 	for _, c := range r.clients {
-		if _, err := c.waitFor(ctx, "private message to "+b.name, r.is("private", toB)); err != nil {
+		if _, err := c.waitFor(ctx, "private message to "+b.name, r.is(contract.FramePrivate, toB)); err != nil {
 			return err
 		}
 	}
-	if err := b.send(ctx, map[string]any{"action": "sendPrivate", "to": []string{b.name}, "message": toSelf, "ref": "q2"}); err != nil {
+	if err := b.send(ctx, map[string]any{"action": contract.ActionSendPrivate, "to": []string{b.name}, "message": toSelf, "ref": "q2"}); err != nil {
 		return err
 	}
-	_, err := b.waitFor(ctx, "private message to self", r.is("private", toSelf))
+	_, err := b.waitFor(ctx, "private message to self", r.is(contract.FramePrivate, toSelf))
 	return err
 }
 
@@ -293,9 +295,9 @@ func (r *run) once(ctx context.Context) error {
 		text  string
 		count int
 	}{
-		{a, "public", r.text("public"), 1}, {b, "public", r.text("public"), 1},
-		{a, "private", r.text("private to b"), 1}, {b, "private", r.text("private to b"), 1},
-		{b, "private", r.text("private to self"), 1}, {a, "private", r.text("private to self"), 0},
+		{a, contract.FramePublic, r.text("public"), 1}, {b, contract.FramePublic, r.text("public"), 1},
+		{a, contract.FramePrivate, r.text("private to b"), 1}, {b, contract.FramePrivate, r.text("private to b"), 1},
+		{b, contract.FramePrivate, r.text("private to self"), 1}, {a, contract.FramePrivate, r.text("private to self"), 0},
 	}
 	var errs []error
 	for _, w := range want {
@@ -304,7 +306,7 @@ func (r *run) once(ctx context.Context) error {
 		}
 	}
 	for _, c := range r.clients {
-		if n := c.count(func(f frame) bool { return f.Type == "error" }); n > 0 {
+		if n := c.count(func(f frame) bool { return f.Type == contract.FrameError }); n > 0 {
 			errs = append(errs, fmt.Errorf("%s received %d error frames", c.name, n))
 		}
 	}

@@ -86,7 +86,7 @@ func (p *Page) Apply(raw []byte) error {
 	}
 	switch head.Type {
 	case string(chat.KindState), string(chat.KindJoined), string(chat.KindLeft), string(chat.KindRenamed),
-		string(chat.KindMembers), "presence", "pong":
+		string(chat.KindMembers), string(chat.KindPresence), string(chat.KindPong):
 	default:
 		return nil // a memberPage's members are objects: the list is not followed from it
 	}
@@ -128,7 +128,7 @@ func (p *Page) Apply(raw []byte) error {
 		for _, j := range f.Stayed {
 			p.markV(j.Name, j.TS, true, j.Account, j.V)
 		}
-	case "presence", "pong":
+	case string(chat.KindPresence), string(chat.KindPong):
 	default:
 		return nil
 	}
