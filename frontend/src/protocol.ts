@@ -4,7 +4,7 @@
 // reported, never half-rendered. The actions, error codes and frame kinds come from the
 // protocol's one definition (contract/protocol.go) through protocol.gen.ts.
 
-import { Action, FrameKind } from './protocol.gen';
+import { Action, FrameKind, type ActionName, type FrameKindName } from './protocol.gen';
 
 export { Action, CUSTOM_ROUTE_ACTIONS, ErrorCode, FRAME_KINDS, FrameKind } from './protocol.gen';
 export type { ActionName, ErrorCodeName, FrameKindName } from './protocol.gen';
@@ -251,6 +251,13 @@ export type ClientFrame =
   | { action: typeof Action.SetName; name: string; ref?: string }
   | { action: typeof Action.SendPublic; message: string; ref?: string }
   | { action: typeof Action.SendPrivate; to: string[]; message: string; ref?: string };
+
+// The page's frame types cover exactly the definition's actions and frame
+// kinds: an action or kind added to contract/protocol.go (and generated into
+// protocol.gen.ts) without its type here fails the typecheck.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+export const CLIENT_FRAMES_MATCH_ACTIONS: Same<ClientFrame['action'], ActionName> = true;
+export const SERVER_FRAMES_MATCH_KINDS: Same<ServerFrame['type'], FrameKindName> = true;
 
 export type ParseResult = { ok: true; frame: ServerFrame } | { ok: false; reason: string };
 
