@@ -17,6 +17,9 @@ const (
 	// window of that many seconds.
 	EnvRateLimitMessages      = "RATE_LIMIT_MESSAGES"
 	EnvRateLimitWindowSeconds = "RATE_LIMIT_WINDOW_SECONDS"
+	// EnvMaxDevices is how many connections an account may hold at once
+	// (sign-in on); the next $connect is refused with too_many_devices.
+	EnvMaxDevices = "MAX_DEVICES_PER_ACCOUNT"
 	// EnvDynamoDBEndpoint overrides the DynamoDB endpoint (local stack only).
 	EnvDynamoDBEndpoint = "DYNAMODB_ENDPOINT"
 )

@@ -78,6 +78,7 @@ const (
 	CodeNotConnected      = "not_connected"
 	CodeBusy              = "busy"
 	CodeRateLimited       = "rate_limited"
+	CodeTooManyDevices    = "too_many_devices"
 	CodeInternal          = "internal"
 )
 
@@ -108,6 +109,7 @@ var errorCodes = []ErrorCode{
 	{CodeBusy, "another `setName` of the same connection (with sign-in: of the same account) changed the name at the same moment; try again"},
 	{CodeRateLimited, "the person sent more than the limit (*Rate limits*); `retryAfterMs` says when a frame will be accepted again; nothing was stored or sent"},
 	{CodeNotConnected, "the server has no record of this connection (it expired); reconnect"},
+	{CodeTooManyDevices, "with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later"},
 	{CodeInternal, "the server could not complete the action (storage unavailable, …); nothing was half-done; try again"},
 }
 

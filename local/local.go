@@ -76,7 +76,7 @@ type Options struct {
 	// across restarts). Its Log defaults to Log. Used with AuthCognito.
 	Cognito cognito.Options
 	// Getenv supplies the function's optional settings (FANOUT_POOL_SIZE,
-	// MESSAGE_RETENTION_DAYS) through the same parsing as on AWS. Default:
+	// MESSAGE_RETENTION_DAYS, MAX_DEVICES_PER_ACCOUNT) through the same parsing as on AWS. Default:
 	// none.
 	Getenv func(string) string
 	// Log receives the gateway's log (one line per event) and the chat's
@@ -218,7 +218,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		env[k] = v
 	}
 	if o.Getenv != nil {
-		for _, k := range []string{contract.EnvFanoutPoolSize, contract.EnvMessageRetentionDays} {
+		for _, k := range []string{contract.EnvFanoutPoolSize, contract.EnvMessageRetentionDays, contract.EnvMaxDevices} {
 			env[k] = o.Getenv(k)
 		}
 	}

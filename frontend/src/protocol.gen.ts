@@ -62,6 +62,8 @@ export const ErrorCode = {
   RateLimited: 'rate_limited',
   /** the server has no record of this connection (it expired); reconnect */
   NotConnected: 'not_connected',
+  /** with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later */
+  TooManyDevices: 'too_many_devices',
   /** the server could not complete the action (storage unavailable, …); nothing was half-done; try again */
   Internal: 'internal',
 } as const;

@@ -79,6 +79,7 @@ func newCompute(scope constructs.Construct, cfg Config, code awslambda.Code) *Co
 			contract.EnvMessageRetentionDays:   jsii.String(strconv.Itoa(cfg.MessageRetentionDays)),
 			contract.EnvRateLimitMessages:      jsii.String(strconv.Itoa(cfg.RateLimitMessages)),
 			contract.EnvRateLimitWindowSeconds: jsii.String(strconv.Itoa(cfg.RateLimitWindowSeconds)),
+			contract.EnvMaxDevices:             jsii.String(strconv.Itoa(cfg.MaxDevicesPerAccount)),
 		},
 	}
 	if cfg.ReservedConcurrency > 0 {

@@ -37,7 +37,10 @@ type Config struct {
 	// in any RateLimitWindowSeconds; over it a frame is refused rate_limited.
 	RateLimitMessages      int `json:"rateLimitMessages"`
 	RateLimitWindowSeconds int `json:"rateLimitWindowSeconds"`
-	ReservedConcurrency    int `json:"reservedConcurrency"` // 0: none (opt-in; fails on accounts with a low limit)
+	// MaxDevicesPerAccount connections an account may hold at once; the
+	// next $connect is refused too_many_devices.
+	MaxDevicesPerAccount int `json:"maxDevicesPerAccount"`
+	ReservedConcurrency  int `json:"reservedConcurrency"` // 0: none (opt-in; fails on accounts with a low limit)
 	// ManageAPIGatewayAccountRole creates the account-level CloudWatch role of
 	// API Gateway (stage logging needs it) and points the account's setting
 	// at it. Default false: the setting is one per account and region, so at
@@ -82,6 +85,7 @@ func Defaults(env string) Config {
 		FanoutPoolSize:              contract.DefaultFanoutPoolSize,
 		RateLimitMessages:           20,
 		RateLimitWindowSeconds:      10,
+		MaxDevicesPerAccount:        5,
 		ReservedConcurrency:         0,
 		ManageAPIGatewayAccountRole: false,
 		AmplifyBranch:               "main",
@@ -160,6 +164,7 @@ func ParseConfig(raw any, env string) (Config, error) {
 	r.intIn(&c.FanoutPoolSize, "fanoutPoolSize", 1, contract.MaxFanoutPoolSize)
 	r.intIn(&c.RateLimitMessages, "rateLimitMessages", 1, 1000)
 	r.intIn(&c.RateLimitWindowSeconds, "rateLimitWindowSeconds", 1, 3600)
+	r.intIn(&c.MaxDevicesPerAccount, "maxDevicesPerAccount", 1, 100)
 	r.intIn(&c.ReservedConcurrency, "reservedConcurrency", 0, 1000)
 	r.boolean(&c.ManageAPIGatewayAccountRole, "manageApiGatewayAccountRole")
 	r.str(&c.AmplifyRepository, "amplifyRepository", repoRe, required)

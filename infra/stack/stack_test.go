@@ -489,6 +489,7 @@ func TestFunctionEnvironmentAndRuntime(t *testing.T) {
 			contract.EnvMessageRetentionDays:   fmt.Sprint(s.cfg.MessageRetentionDays),
 			contract.EnvRateLimitMessages:      fmt.Sprint(s.cfg.RateLimitMessages),
 			contract.EnvRateLimitWindowSeconds: fmt.Sprint(s.cfg.RateLimitWindowSeconds),
+			contract.EnvMaxDevices:             fmt.Sprint(s.cfg.MaxDevicesPerAccount),
 			contract.EnvManagementEndpoint: map[string]any{"Fn::Join": []any{"", []any{"https://", ref(api), ".execute-api.",
 				ref("AWS::Region"), ".", ref("AWS::URLSuffix"), "/" + s.cfg.StageName}}},
 		}

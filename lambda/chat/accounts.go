@@ -33,6 +33,17 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
 	c.Name, c.NameVersion, c.Warning = a.Name, a.NameVersion, warning
+	// Past the cap on the account's devices as read: refused before
+	// anything is written. Connects that race are counted again when the
+	// device is added (joinDevice).
+	a, ok, err := inv.roomForDevice(ctx, a, c)
+	if err != nil {
+		inv.log.Error("count the account's devices", "error", err)
+		return events.APIGatewayProxyResponse{StatusCode: 500}
+	}
+	if !ok {
+		return inv.tooManyDevices()
+	}
 	// Logged with the record, in its transaction (connect): whatever
 	// removes the record later logs its left or gone, and the log balances.
 	joined := Record{Kind: KindJoined, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
@@ -49,7 +60,7 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 	}
 	inv.m.add(&inv.m.accepted, 1)
 	inv.log.Info("connected", "room", c.Room, "accountId", c.AccountID)
-	return inv.joinDevice(ctx, c)
+	return inv.joinDevice(ctx, c, a)
 }
 
 // accountName returns the account, giving it a name on its first

@@ -33,13 +33,23 @@ func (a Account) members(room string, now time.Time) []Member {
 // one from telling it (docs/design.md, Devices on the account item). The
 // update also returns the account's name: a rename that landed after the
 // name was read renames the record now.
-func (inv *invocation) joinDevice(ctx context.Context, c Connection) events.APIGatewayProxyResponse {
+// With the account as read before the record was put (read), the device is
+// added under the cap on the account's devices (devicecap.go).
+func (inv *invocation) joinDevice(ctx context.Context, c Connection, read Account) events.APIGatewayProxyResponse {
 	// The joined's ts, taken before the device is added: a rename that
 	// lists the device (and so stamps its renamed after the device was
 	// added) is later, and its release of the old name wins on every page
 	// over a joined that still carries it.
 	ts := inv.opt.Now()
-	a, err := inv.store.AddDevice(ctx, c.AccountID, Device{ConnID: c.ID, Room: c.Room, ExpiresAt: c.ExpiresAt})
+	a, refused, err := inv.addDevice(ctx, read, c)
+	if refused {
+		// Another $connect took the last place while this one recorded its
+		// connection: nobody was told of it, and its removal logs its end.
+		if _, _, err := inv.removeConnection(ctx, c.ID, End{Kind: KindLeft}); err != nil {
+			inv.log.Warn("remove the connection's record", "error", err)
+		}
+		return inv.tooManyDevices()
+	}
 	if err != nil {
 		inv.log.Error("add the device to the account", "error", err)
 		// Its removal takes the device off the account too, if it was added;

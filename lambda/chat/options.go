@@ -50,6 +50,10 @@ type Options struct {
 	// account with sign-in, per connection without). Default 20 per 10 s
 	// (DefaultRateLimit).
 	RateLimit RateLimit
+	// MaxDevices is how many connections an account may hold at once
+	// (sign-in on); the next $connect is refused with 429 and
+	// too_many_devices. Default DefaultMaxDevices.
+	MaxDevices int
 	// Verifier checks sign-in tokens for the $connect authorizer. Default
 	// nil: sign-in is off, anyone with the URL may connect, and an
 	// authorizer event is denied.
@@ -90,6 +94,9 @@ func (opt Options) WithDefaults() Options {
 	}
 	if opt.RateLimit.Window <= 0 {
 		opt.RateLimit.Window = DefaultRateLimit.Window
+	}
+	if opt.MaxDevices <= 0 {
+		opt.MaxDevices = DefaultMaxDevices
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now

@@ -129,8 +129,11 @@ type Store interface {
 	RenameConnection(ctx context.Context, id, name string, nv int64) (oldName string, renamed bool, err error)
 	// AddDevice records a connection as one of the account's devices, in
 	// its room, and returns the account's item after it (its device
-	// version one more).
-	AddDevice(ctx context.Context, accountID string, d Device) (Account, error)
+	// version one more). It adds it only while the device version is
+	// still atVersion (ErrDevicesChanged otherwise), so that a cap counted
+	// on the item read at that version holds however many connects race;
+	// a negative atVersion adds it whatever the version.
+	AddDevice(ctx context.Context, accountID string, d Device, atVersion int64) (Account, error)
 	// LeaveDevice marks the account's device leaving and returns the
 	// account's item after it (its device version one more; the device is
 	// deleted with its record, DeleteMarked).
@@ -225,6 +228,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrNameTaken: another live connection holds the name.
 	ErrNameTaken = errors.New("name taken")
+	// ErrDevicesChanged: the account's devices changed since they were
+	// read (AddDevice).
+	ErrDevicesChanged = errors.New("the account's devices changed")
 	// ErrGone: the connection is gone (410 from the management API).
 	ErrGone = errors.New("connection gone")
 	// ErrConflict: a conditional change lost to a concurrent one.

@@ -76,14 +76,29 @@ func (s *Store) Account(ctx context.Context, accountID string) (chat.Account, er
 // AddDevice implements chat.Store: one UpdateItem returning the item after
 // it. Its retry sets the same device again (not told yet: the device is
 // marked told only after this returns) and adds one more to the device
-// version, which only orders later frames after it.
-func (s *Store) AddDevice(ctx context.Context, accountID string, d chat.Device) (chat.Account, error) {
-	return s.updateAccount(ctx, accountID, &dynamodb.UpdateItemInput{
+// version, which only orders later frames after it. Conditional on the
+// device version being atVersion (none at 0; no condition when negative):
+// a retry whose first try was applied fails it, and the caller reads the
+// item again and finds its device there.
+func (s *Store) AddDevice(ctx context.Context, accountID string, d chat.Device, atVersion int64) (chat.Account, error) {
+	in := &dynamodb.UpdateItemInput{
 		UpdateExpression:         aws.String("SET #d = :d ADD #dv :one"),
 		ExpressionAttributeNames: map[string]string{"#d": contract.AccountDevicePrefix + d.ConnID, "#dv": contract.AccountDeviceVersion},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":d": &types.AttributeValueMemberM{
 			Value: map[string]types.AttributeValue{contract.DeviceRoom: str(d.Room), contract.DeviceExpiresAt: num(d.ExpiresAt.Unix())}}},
-	})
+	}
+	switch {
+	case atVersion == 0:
+		in.ConditionExpression = aws.String("attribute_not_exists(#dv)")
+	case atVersion > 0:
+		in.ConditionExpression = aws.String("#dv = :v")
+		in.ExpressionAttributeValues[":v"] = num(atVersion)
+	}
+	a, err := s.updateAccount(ctx, accountID, in)
+	if conditionFailed(err) {
+		return chat.Account{}, chat.ErrDevicesChanged
+	}
+	return a, err
 }
 
 // LeaveDevice implements chat.Store: one UpdateItem returning the item

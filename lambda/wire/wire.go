@@ -43,6 +43,9 @@ type Config struct {
 	// RateLimit is the per-person limit. Default: the chat's
 	// (chat.DefaultRateLimit); each field only when set.
 	RateLimit chat.RateLimit
+	// MaxDevices is how many connections an account may hold at once.
+	// Default: the chat's (chat.DefaultMaxDevices).
+	MaxDevices int
 	// Auth is the sign-in verifier's pool, app client and key set URL.
 	// Default: an empty Issuer, sign-in off.
 	Auth auth.Config
@@ -91,6 +94,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.MessageRetention = time.Duration(positive(contract.EnvMessageRetentionDays)) * 24 * time.Hour
 	cfg.RateLimit.Limit = positive(contract.EnvRateLimitMessages)
 	cfg.RateLimit.Window = time.Duration(positive(contract.EnvRateLimitWindowSeconds)) * time.Second
+	cfg.MaxDevices = positive(contract.EnvMaxDevices)
 	cfg.Auth, errs = authFromEnv(getenv, errs)
 	return cfg, errors.Join(errs...)
 }
@@ -163,6 +167,9 @@ func New(cfg Config, awsCfg aws.Config, opt chat.Options) *chat.Service {
 	}
 	if cfg.RateLimit.Window > 0 {
 		opt.RateLimit.Window = cfg.RateLimit.Window
+	}
+	if cfg.MaxDevices > 0 {
+		opt.MaxDevices = cfg.MaxDevices
 	}
 	if cfg.Auth.Issuer != "" {
 		a := cfg.Auth

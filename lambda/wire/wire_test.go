@@ -28,13 +28,14 @@ func TestConfigFromEnv(t *testing.T) {
 		contract.EnvMessageRetentionDays:   "7",
 		contract.EnvRateLimitMessages:      "30",
 		contract.EnvRateLimitWindowSeconds: "5",
+		contract.EnvMaxDevices:             "3",
 	}
 	cfg, err := ConfigFromEnv(env(good))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Tables.Connections != "conns" || cfg.Tables.Messages != "msgs" || cfg.PoolSize != 64 || cfg.MessageRetention != 7*24*time.Hour ||
-		cfg.RateLimit.Limit != 30 || cfg.RateLimit.Window != 5*time.Second {
+		cfg.RateLimit.Limit != 30 || cfg.RateLimit.Window != 5*time.Second || cfg.MaxDevices != 3 {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 
@@ -50,6 +51,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{contract.EnvMessageRetentionDays, "seven", "MESSAGE_RETENTION_DAYS must be a positive whole number"},
 		{contract.EnvRateLimitMessages, "-1", "RATE_LIMIT_MESSAGES must be a positive whole number"},
 		{contract.EnvRateLimitWindowSeconds, "0.5", "RATE_LIMIT_WINDOW_SECONDS must be a positive whole number"},
+		{contract.EnvMaxDevices, "0", "MAX_DEVICES_PER_ACCOUNT must be a positive whole number"},
 	} {
 		bad := map[string]string{}
 		for k, v := range good {
