@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SessionEnded } from '../src/auth';
 import { ChatClient, type ClientOptions, type Status } from '../src/client';
 import { answersHttp, REFUSALS_TO_SIGN_IN, RENEW_BEFORE_MS, TokenKeeper, withToken, type EndReason } from '../src/tokens';
+import type { ServerFrame } from '../src/protocol';
 import { FakeAuth, FakeSocket, state } from './fakes';
 
 const WS = 'ws://127.0.0.1:8080/local';
@@ -19,6 +20,8 @@ interface Harness {
   sockets: FakeSocket[];
   last(): FakeSocket;
   statuses: Status[];
+  /** Every frame the client hands to the page. */
+  frames: ServerFrame[];
   ended: EndReason[];
   /** What the reachability probe answers. */
   reachable: boolean;
@@ -31,6 +34,7 @@ function harness(opts: Partial<ClientOptions> = {}): Harness {
     sockets: [],
     last: () => h.sockets[h.sockets.length - 1],
     statuses: [],
+    frames: [],
     ended: [],
     reachable: true,
     probes: 0,
@@ -57,7 +61,7 @@ function harness(opts: Partial<ClientOptions> = {}): Harness {
       token: (last) => h.keeper.tokenFor(WS, last),
       ...opts,
     },
-    { status: (s) => h.statuses.push(s) },
+    { status: (s) => h.statuses.push(s), frame: (f) => h.frames.push(f) },
   );
   return h;
 }
@@ -381,5 +385,39 @@ describe('answersHttp', () => {
   it('is false when the request fails', async () => {
     const f = vi.fn(async () => Promise.reject(new TypeError('Failed to fetch')));
     expect(await answersHttp('ws://127.0.0.1:1/local', f as unknown as typeof fetch)).toBe(false);
+  });
+});
+
+describe('a tab past the account\'s device cap', () => {
+  // The server lets the handshake through with nothing recorded (a browser
+  // cannot read a refused one's status) and answers the hello with why.
+  const full = {
+    type: 'error',
+    code: 'too_many_devices',
+    message: 'You are connected on 5 devices or tabs already, the most an account may be. Close one to connect here.',
+    action: 'hello',
+  };
+
+  it('hands the page the server\'s reason, keeps trying with its backoff, and never goes back to sign-in', async () => {
+    const h = harness();
+    h.client.start();
+    for (let round = 0; round < 4; round++) {
+      await settle();
+      const s = h.last();
+      s.open();
+      expect(s.actions()).toEqual(['hello']);
+      s.receive(full);
+      expect(h.client.state.state).toBe('waiting');
+      await nextAttempt(h);
+    }
+    const shown = h.frames.filter((f) => f.type === 'error' && f.code === 'too_many_devices');
+    expect(shown).toHaveLength(4);
+    expect(shown[0]).toMatchObject({ message: full.message });
+    expect(h.ended).toEqual([]);
+    expect(h.sockets.length).toBe(5);
+    // Once a tab elsewhere closed, the next try gets in.
+    await ready(h);
+    expect(h.client.state.state).toBe('ready');
+    expect(h.ended).toEqual([]);
   });
 });

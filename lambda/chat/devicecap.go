@@ -1,7 +1,7 @@
 // The cap on an account's devices (issue 22): an account holds at most
-// Options.MaxDevices connections at once, and the next $connect is refused
-// with 429 and too_many_devices (docs/design.md, "The cap on an account's
-// devices"). The count is of the devices on the account's item, and the
+// Options.MaxDevices connections at once, and the next $connect is refused:
+// it records nothing, and its first frame (the page's hello) is answered
+// too_many_devices (docs/design.md, "The cap on an account's devices"). The count is of the devices on the account's item, and the
 // device is added only while the item's device version is the one the
 // count was made on: connects that race are ordered by that version, and
 // none of them adds a device past the cap.
@@ -39,12 +39,31 @@ func (a Account) live(except string, now time.Time) []Device {
 	return out
 }
 
-// tooManyDevices is the refusal of a $connect past the cap.
+// tooManyDevices is the refusal of a $connect past the cap. The handshake
+// is let through with nothing recorded: a browser cannot read a refused
+// handshake's status, and would take it for a refused token (it signs the
+// page out); the connection's first frame is answered with the reason
+// (caller, devicesFull).
 func (inv *invocation) tooManyDevices() events.APIGatewayProxyResponse {
 	inv.log.Info("connect refused", "code", contract.CodeTooManyDevices)
-	p := problem(contract.CodeTooManyDevices, "You are connected on %d devices or tabs already, the most an account may be. Close one to connect here.",
+	return events.APIGatewayProxyResponse{StatusCode: 200}
+}
+
+// devicesFull is the reason a signed-in connection without a record is
+// not connected when its account holds the cap of other devices: its
+// $connect was refused (tooManyDevices). One consistent GetItem, only for
+// a frame from a signed-in connection the server does not know.
+func (inv *invocation) devicesFull() *Problem {
+	a, err := inv.store.Account(inv.ctx, inv.id.AccountID)
+	if err != nil {
+		inv.log.Warn("count the account's devices", "error", err)
+		return nil
+	}
+	if len(a.live(inv.connID, inv.opt.Now())) < inv.opt.MaxDevices {
+		return nil
+	}
+	return problem(contract.CodeTooManyDevices, "You are connected on %d devices or tabs already, the most an account may be. Close one to connect here.",
 		inv.opt.MaxDevices)
-	return events.APIGatewayProxyResponse{StatusCode: 429, Body: string(encode(p))}
 }
 
 // roomForDevice reports whether the account a, as read, has a place for

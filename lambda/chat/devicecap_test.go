@@ -23,21 +23,39 @@ func tabsAtOnce(t *testing.T, h *chattest.Harness, n int) (in []string, refused 
 		go func() {
 			defer wg.Done()
 			id, resp := h.ConnectAs("alice", "alice", map[string]string{"room": "lobby"})
+			if resp.StatusCode != 200 {
+				t.Errorf("a tab's handshake got %d (%s): a browser cannot read why", resp.StatusCode, resp.Body)
+				return
+			}
+			reply := h.Send(id, `{"action":"hello"}`)
 			mu.Lock()
 			defer mu.Unlock()
-			switch resp.StatusCode {
-			case 200:
+			if isError(reply) {
+				refused = append(refused, reply)
+			} else {
 				in = append(in, id)
-			default:
-				refused = append(refused, resp.Body)
-				if resp.StatusCode != 429 {
-					t.Errorf("a refused tab got status %d (%s), want 429", resp.StatusCode, resp.Body)
-				}
 			}
 		}()
 	}
 	wg.Wait()
 	return in, refused
+}
+
+func isError(reply string) bool {
+	var f struct{ Type string }
+	_ = json.Unmarshal([]byte(reply), &f)
+	return f.Type == "error"
+}
+
+// tab opens one more tab of alice's in room and returns the answer to its
+// hello: its state, or the error that says why it is not in.
+func tab(t *testing.T, h *chattest.Harness, room string) string {
+	t.Helper()
+	id, resp := h.ConnectAs("alice", "alice", map[string]string{"room": room})
+	if resp.StatusCode != 200 {
+		t.Fatalf("a tab's handshake got %d (%s): a browser cannot read why", resp.StatusCode, resp.Body)
+	}
+	return h.Send(id, `{"action":"hello"}`)
 }
 
 func refusalCode(t *testing.T, body string) string {
@@ -65,12 +83,12 @@ func TestAliceGetsFiveTabsAtOnceAndTheSixthIsRefusedWithTheReason(t *testing.T) 
 	if code := refusalCode(t, refused[0]); code != contract.CodeTooManyDevices {
 		t.Errorf("the sixth tab was refused with %q, want %q", code, contract.CodeTooManyDevices)
 	}
-	if _, resp := h.ConnectAs("alice", "alice", map[string]string{"room": "other"}); resp.StatusCode != 429 {
-		t.Errorf("a seventh tab, in another room, got %d, want 429", resp.StatusCode)
+	if reply := tab(t, h, "other"); !isError(reply) || refusalCode(t, reply) != contract.CodeTooManyDevices {
+		t.Errorf("a seventh tab, in another room, got %s, want too_many_devices", reply)
 	}
 	h.Disconnect(in[0])
-	if _, resp := h.ConnectAs("alice", "alice", map[string]string{"room": "lobby"}); resp.StatusCode != 200 {
-		t.Errorf("after closing a tab, a new one got %d (%s), want 200", resp.StatusCode, resp.Body)
+	if reply := tab(t, h, "lobby"); isError(reply) {
+		t.Errorf("after closing a tab, a new one got %s, want its state", reply)
 	}
 	h.Settle()
 	inbox(t, h, bob)
@@ -80,9 +98,14 @@ func TestAliceGetsFiveTabsAtOnceAndTheSixthIsRefusedWithTheReason(t *testing.T) 
 func TestSixtyRacingConnectsOfOneAccountGetFiveIn(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t, chattest.SignedIn)
-	in, _ := tabsAtOnce(t, h, 60)
+	in, refused := tabsAtOnce(t, h, 60)
 	if len(in) != chat.DefaultMaxDevices {
 		t.Errorf("60 racing connects of alice got %d in, want %d", len(in), chat.DefaultMaxDevices)
+	}
+	for _, r := range refused {
+		if code := refusalCode(t, r); code != contract.CodeTooManyDevices {
+			t.Errorf("a refused tab was told %q, want %q", code, contract.CodeTooManyDevices)
+		}
 	}
 	a, err := h.Store.Account(context.Background(), "alice")
 	if err != nil {
@@ -111,7 +134,7 @@ func TestADeadConnectsDeviceDoesNotKeepAliceFromHerFifthTab(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Advance(time.Minute)
-	if _, resp := h.ConnectAs("alice", "alice", map[string]string{"room": "lobby"}); resp.StatusCode != 200 {
-		t.Errorf("alice's fifth tab (a dead one on her account) got %d (%s), want 200", resp.StatusCode, resp.Body)
+	if reply := tab(t, h, "lobby"); isError(reply) {
+		t.Errorf("alice's fifth tab (a dead one on her account) got %s, want its state", reply)
 	}
 }

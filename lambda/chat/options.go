@@ -51,8 +51,8 @@ type Options struct {
 	// (DefaultRateLimit).
 	RateLimit RateLimit
 	// MaxDevices is how many connections an account may hold at once
-	// (sign-in on); the next $connect is refused with 429 and
-	// too_many_devices. Default DefaultMaxDevices.
+	// (sign-in on); the next $connect is refused (nothing recorded, its
+	// frames answered too_many_devices). Default DefaultMaxDevices.
 	MaxDevices int
 	// Verifier checks sign-in tokens for the $connect authorizer. Default
 	// nil: sign-in is off, anyone with the URL may connect, and an

@@ -169,6 +169,11 @@ var notConnected = &Problem{Code: contract.CodeNotConnected, Message: "This conn
 func (inv *invocation) caller(req request) (Connection, []byte) {
 	c, err := inv.store.GetConnection(inv.ctx, inv.connID)
 	if errors.Is(err, ErrNotFound) {
+		if inv.id.AccountID != "" {
+			if p := inv.devicesFull(); p != nil {
+				return c, inv.fail(req, p)
+			}
+		}
 		return c, inv.fail(req, notConnected)
 	}
 	if err != nil {

@@ -79,7 +79,8 @@ func (s *Store) Account(ctx context.Context, accountID string) (chat.Account, er
 // version, which only orders later frames after it. Conditional on the
 // device version being atVersion (none at 0; no condition when negative):
 // a retry whose first try was applied fails it, and the caller reads the
-// item again and finds its device there.
+// item again and finds its device there. A write that kept meeting a
+// removal's transaction is ErrDevicesChanged too.
 func (s *Store) AddDevice(ctx context.Context, accountID string, d chat.Device, atVersion int64) (chat.Account, error) {
 	in := &dynamodb.UpdateItemInput{
 		UpdateExpression:         aws.String("SET #d = :d ADD #dv :one"),
@@ -95,7 +96,9 @@ func (s *Store) AddDevice(ctx context.Context, accountID string, d chat.Device, 
 		in.ExpressionAttributeValues[":v"] = num(atVersion)
 	}
 	a, err := s.updateAccount(ctx, accountID, in)
-	if conditionFailed(err) {
+	if conditionFailed(err) || conflicted(err) {
+		// Not applied; a conflict is a removal of one of the account's
+		// connections in its transaction: the devices are changing.
 		return chat.Account{}, chat.ErrDevicesChanged
 	}
 	return a, err
