@@ -199,15 +199,17 @@ export class ChatClient {
         if (this.session.isReclaimAnswer(f)) return;
         // The settle hello failed (say internal): the connection and the state
         // it had are fine.
-        if (f.action === Action.Hello && this.conn.ready && f.code !== ErrorCode.NotConnected) return;
+        if (f.action === Action.Hello && this.conn.ready && !forgotten(f.code)) return;
         if (f.action === Action.Hello) {
           // No state is coming on this connection (e.g. internal): start over.
           this.events.frame?.(f);
           this.conn.drop({ code: 4003, reason: `hello failed: ${f.code}` });
           return;
         }
-        if (f.code === ErrorCode.NotConnected) {
-          // The server forgot this connection (it expired): a new one fixes it.
+        if (forgotten(f.code)) {
+          // The server forgot this connection (it expired; or, at the
+          // account's device cap, it was never let in): a new one fixes it,
+          // or is told why not.
           this.events.frame?.(f);
           this.outbox.settle(f);
           this.conn.drop({ code: 4000, reason: 'server forgot the connection' });
@@ -233,4 +235,9 @@ export class ChatClient {
     this.session.joined();
     this.outbox.flush();
   }
+}
+
+/** The server does not know the connection: not_connected, or too_many_devices (a $connect past the account's device cap records nothing). */
+function forgotten(code: string): boolean {
+  return code === ErrorCode.NotConnected || code === ErrorCode.TooManyDevices;
 }

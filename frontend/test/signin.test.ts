@@ -420,4 +420,17 @@ describe('a tab past the account\'s device cap', () => {
     expect(h.client.state.state).toBe('ready');
     expect(h.ended).toEqual([]);
   });
+
+  it('drops a connection the server forgot while the account holds the cap elsewhere, and says why', async () => {
+    const h = harness();
+    const s = await ready(h);
+    s.receive({ ...full, action: 'sendPublic', ref: 'r1' });
+    expect(h.client.state.state).toBe('waiting');
+    expect(h.frames.filter((f) => f.type === 'error' && f.code === 'too_many_devices')).toHaveLength(1);
+    await nextAttempt(h);
+    expect(h.sockets).toHaveLength(2);
+    await ready(h);
+    expect(h.client.state.state).toBe('ready');
+    expect(h.ended).toEqual([]);
+  });
 });
