@@ -198,6 +198,12 @@ func (w *world) finish() {
 				w.viol.add("connect", "the watcher could not connect to %s with the faults off", room)
 				continue
 			}
+			// The page says its settle hello SETTLE_HELLO_MS (2 s) after its
+			// state, when the index has caught up: sent at once, it read
+			// the same lagging list as the state (a member whose stale
+			// record the watcher's own $connect removed, told to a room
+			// whose index did not list the watcher yet, stayed on its page).
+			w.h.Settle()
 			w.settle(speaker, true)
 		}
 		w.public(speaker)
