@@ -189,6 +189,21 @@ func newID(t *testing.T, before, after []string) string {
 	return added[0]
 }
 
+// quiet waits until no handler invocation is running (a $disconnect the
+// gateway started after a close included), then for the room index: what a
+// client does next meets the stack after everything before it.
+func (s *testStack) quiet(ctx context.Context, t *testing.T) {
+	t.Helper()
+	for s.Running() > 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d invocations still running: %v", s.Running(), ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	s.settle(ctx, t)
+}
+
 // waitGone waits until the gateway no longer lists id.
 func (s *testStack) waitGone(ctx context.Context, t *testing.T, id string) {
 	t.Helper()
