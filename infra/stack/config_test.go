@@ -22,21 +22,11 @@ func shippedContext(t testing.TB) map[string]any {
 }
 
 func loadContext() (map[string]any, error) {
-	root, err := RepoRoot()
+	all, err := cdkContext()
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(root, "cdk.json"))
-	if err != nil {
-		return nil, err
-	}
-	var file struct {
-		Context map[string]any `json:"context"`
-	}
-	if err := json.Unmarshal(b, &file); err != nil {
-		return nil, fmt.Errorf("cdk.json: %w", err)
-	}
-	ctx, ok := file.Context[ContextKey].(map[string]any)
+	ctx, ok := all[ContextKey].(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("cdk.json has no context %q", ContextKey)
 	}
@@ -47,6 +37,16 @@ func loadContext() (map[string]any, error) {
 // the CLI passes to the app with it. The test apps get them too, so the
 // templates asserted on are those the CLI synthesizes.
 func featureFlags() (*map[string]any, error) {
+	all, err := cdkContext()
+	if err != nil {
+		return nil, err
+	}
+	delete(all, ContextKey)
+	return &all, nil
+}
+
+// cdkContext is cdk.json's whole context, as the CLI reads it.
+func cdkContext() (map[string]any, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -61,8 +61,7 @@ func featureFlags() (*map[string]any, error) {
 	if err := json.Unmarshal(b, &file); err != nil {
 		return nil, fmt.Errorf("cdk.json: %w", err)
 	}
-	delete(file.Context, ContextKey)
-	return &file.Context, nil
+	return file.Context, nil
 }
 
 func TestShippedConfigIsValid(t *testing.T) {
