@@ -62,8 +62,17 @@ export interface Look {
 export const PHONE = { width: 390, height: 844 };
 export const DESKTOP = { width: 1280, height: 800 };
 
-/** A person: a browser context of their own (own storage) with the page open. */
-export async function open(browser: Browser, query = '', look: Look = {}): Promise<Person> {
+/**
+ * A person: a browser context of their own (own storage) with the page open.
+ * before runs on the context before the page loads (e.g. to install a clock
+ * the test moves: context.clock.install()).
+ */
+export async function open(
+  browser: Browser,
+  query = '',
+  look: Look = {},
+  before?: (context: BrowserContext) => Promise<void>,
+): Promise<Person> {
   const context = await browser.newContext({
     viewport: look.viewport ?? { width: 1000, height: 700 },
     colorScheme: look.colorScheme ?? 'light',
@@ -71,6 +80,7 @@ export async function open(browser: Browser, query = '', look: Look = {}): Promi
     locale: 'en-GB',
     timezoneId: 'Europe/London',
   });
+  await before?.(context);
   const page = await context.newPage();
   const p: Person = { page, context, dialogs: [], errors: [], sockets: [] };
   page.on('websocket', (ws) => {

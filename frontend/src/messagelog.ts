@@ -38,15 +38,23 @@ export class MessageLog {
   private unseen = 0;
   /** Whether the log was scrolled to its end when last looked at. */
   private pinned = true;
+  /** The log's height when the ResizeObserver last saw it. */
+  private height = -1;
 
   constructor(private readonly hooks: MessageLogHooks) {
     this.log.addEventListener('scroll', () => {
+      // A scroll told in the frame the log changed size (a scroll event comes
+      // before the ResizeObserver's callback) is judged by the old size, by
+      // the observer: judged here, with the shrunken log, the end that was in
+      // view looks scrolled away from and the log would stop following.
+      if (this.log.clientHeight !== this.height) return;
       this.pinned = this.atBottom();
       if (this.pinned) this.setUnseen(0);
     });
     // The log shrinks when a phone's keyboard opens (or the box grows): a log
     // that was at its end stays at its end, so the last message stays in view.
     new ResizeObserver(() => {
+      this.height = this.log.clientHeight;
       if (this.pinned) this.log.scrollTop = this.log.scrollHeight;
     }).observe(this.log);
     this.newBelow.addEventListener('click', () => {
