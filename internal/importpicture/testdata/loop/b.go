@@ -1,0 +1,3 @@
+package loop
+
+func b(n int) int { return n + c }

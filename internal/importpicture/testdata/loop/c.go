@@ -1,0 +1,5 @@
+package loop
+
+const c = 1
+
+func useA(a A) int { return a.Twice() }
