@@ -213,8 +213,8 @@ func (inv *invocation) accountRecipients(ctx context.Context, room string, sende
 // sendPrivateAccount is sendPrivate with sign-in: the message reaches every
 // device in the room of each recipient's account, and the sender's other
 // devices in the room see it too, each connection once.
-func (inv *invocation) sendPrivateAccount(req request, c Connection, a Account, to, unknown []string, msg string) []byte {
-	recipients, toNames, toAccounts, missing, err := inv.accountRecipients(inv.ctx, c.Room, a, to)
+func (inv *invocation) sendPrivateAccount(ctx context.Context, req request, c Connection, a Account, to, unknown []string, msg string) []byte {
+	recipients, toNames, toAccounts, missing, err := inv.accountRecipients(ctx, c.Room, a, to)
 	if err != nil {
 		return inv.internal(req, "look up recipient", err)
 	}
@@ -223,7 +223,7 @@ func (inv *invocation) sendPrivateAccount(req request, c Connection, a Account, 
 	}
 	r := Record{Kind: KindPrivate, Room: c.Room, From: c.Name, FromAccount: c.AccountID, FromUsername: c.Username, To: toNames,
 		ToAccounts: toAccounts, Message: msg, ConnID: c.ID, Readers: accountReaders(c.AccountID, toAccounts)}
-	if err := inv.append(&r); err != nil {
+	if err := inv.append(ctx, &r); err != nil {
 		return inv.internal(req, "record message", err)
 	}
 	inv.m.add(&inv.m.accepted, 1)
@@ -236,6 +236,6 @@ func (inv *invocation) sendPrivateAccount(req request, c Connection, a Account, 
 			targets = append(targets, target{m, data})
 		}
 	}
-	inv.deliver(targets)
+	inv.deliver(ctx, targets)
 	return nil
 }

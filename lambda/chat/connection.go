@@ -20,7 +20,7 @@ import (
 
 // connect records a connection; id is the signed-in account (zero with
 // sign-in off), kept on the connection's record.
-func (inv *invocation) connect(query map[string]string, id Identity) events.APIGatewayProxyResponse {
+func (inv *invocation) connect(ctx context.Context, query map[string]string, id Identity) events.APIGatewayProxyResponse {
 	now := inv.opt.Now()
 	room, p := CleanRoom(query["room"])
 	if p != nil {
@@ -37,7 +37,7 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 	c := Connection{ID: inv.connID, Room: room, ConnectedAt: now,
 		ExpiresAt: now.Add(inv.opt.ConnectionTTL), ResumeToken: token, AccountID: id.AccountID, Username: id.Username}
 	if c.AccountID != "" {
-		return inv.connectAccount(inv.ctx, c, query["name"])
+		return inv.connectAccount(ctx, c, query["name"])
 	}
 	claim := Claim{Room: room, ConnID: c.ID, Token: c.ResumeToken, Resume: query["resume"], ExpiresAt: c.ExpiresAt}
 
@@ -48,7 +48,7 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 	requested := query["name"]
 	if requested != "" {
 		if claim.Name, c.Warning = CleanName(requested); c.Warning == nil {
-			previous, err = inv.store.ClaimName(inv.ctx, claim)
+			previous, err = inv.store.ClaimName(ctx, claim)
 			if errors.Is(err, ErrNameTaken) {
 				c.Warning = problem(contract.CodeNameTaken, "The name %q is already taken in this room.", claim.Name)
 			} else if err != nil {
@@ -58,7 +58,7 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 		}
 	}
 	if requested == "" || c.Warning != nil {
-		if claim.Name, err = inv.claimGuestName(claim); err != nil {
+		if claim.Name, err = inv.claimGuestName(ctx, claim); err != nil {
 			inv.log.Error("claim guest name", "error", err)
 			return events.APIGatewayProxyResponse{StatusCode: 500}
 		}
@@ -72,12 +72,12 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 	// replaced, so the log balances wherever the invocation is killed.
 	joined := Record{Kind: KindJoined, Room: room, From: c.Name, ConnID: c.ID, TS: inv.opt.Now()} // after the claim
 	inv.stamp(&joined)
-	if err := inv.store.PutConnection(inv.ctx, c, joined); err != nil {
+	if err := inv.store.PutConnection(ctx, c, joined); err != nil {
 		inv.log.Error("record connection", "error", err)
 		// The put may have been applied all the same: a record left behind
 		// would be listed as a member and later announced as gone. Its
 		// removal logs its end.
-		if _, _, err := inv.removeConnection(inv.ctx, c.ID, End{Kind: KindLeft}); err != nil {
+		if _, _, err := inv.removeConnection(ctx, c.ID, End{Kind: KindLeft}); err != nil {
 			inv.log.Warn("remove the connection's record", "error", err)
 		}
 		if len(previous) == 0 {
@@ -85,22 +85,22 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 			// with this connection among its holders: the client retries
 			// with its token and removes the previous ones, or the claim
 			// is orphaned.
-			inv.release(room, c.Name, c.ID)
+			inv.release(ctx, room, c.Name, c.ID)
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
-	replaced := inv.replaceAll(c, previous)
+	replaced := inv.replaceAll(ctx, c, previous)
 	inv.m.add(&inv.m.accepted, 1)
 	// A crash before this only has the next resume try the removed
 	// connections again.
-	if err := inv.store.ForgetReplaced(inv.ctx, room, c.Name, c.ID, replaced); err != nil {
+	if err := inv.store.ForgetReplaced(ctx, room, c.Name, c.ID, replaced); err != nil {
 		inv.log.Warn("forget replaced connections", "error", err)
 	}
 	inv.log.Info("connected", "room", room)
 	// API Gateway does not deliver to a connection before $connect returns,
 	// so the newcomer is left out; it asks for its state with hello.
-	if rc, ok := inv.counted(room, 1); ok {
-		inv.announce(room, rc, presenceFrame{Type: KindJoined, Room: room, Name: c.Name, TS: millis(joined.TS)},
+	if rc, ok := inv.counted(ctx, room, 1); ok {
+		inv.announce(ctx, room, rc, presenceFrame{Type: KindJoined, Room: room, Name: c.Name, TS: millis(joined.TS)},
 			append([]string{c.ID}, previous...)...)
 	}
 	return events.APIGatewayProxyResponse{StatusCode: 200}
@@ -116,9 +116,9 @@ func (inv *invocation) connect(query map[string]string, id Identity) events.APIG
 // the connections it removed, for the claim to forget (ForgetReplaced) so
 // that the next resume does not try them again; one not removed here stays
 // a holder, and the next resume tries it.
-func (inv *invocation) replaceAll(c Connection, previous []string) (removed []string) {
+func (inv *invocation) replaceAll(ctx context.Context, c Connection, previous []string) (removed []string) {
 	for _, id := range previous {
-		old, ok, err := inv.removeConnection(inv.ctx, id, End{Kind: KindReplaced, By: c.ID})
+		old, ok, err := inv.removeConnection(ctx, id, End{Kind: KindReplaced, By: c.ID})
 		if err != nil {
 			inv.log.Warn("remove replaced connection", "replaced", id, "error", err)
 		}
@@ -129,18 +129,18 @@ func (inv *invocation) replaceAll(c Connection, previous []string) (removed []st
 		if Fold(old.Name) != Fold(c.Name) {
 			// A rename of the old connection landed in between: the name
 			// it took is nobody's now.
-			inv.release(c.Room, old.Name, id)
+			inv.release(ctx, c.Room, old.Name, id)
 		}
 	}
 	return removed
 }
 
-func (inv *invocation) claimGuestName(claim Claim) (string, error) {
+func (inv *invocation) claimGuestName(ctx context.Context, claim Claim) (string, error) {
 	claim.Resume = ""
 	var err error
 	for range 8 {
 		claim.Name = fmt.Sprintf("guest-%04d", mrand.IntN(10000))
-		if _, err = inv.store.ClaimName(inv.ctx, claim); !errors.Is(err, ErrNameTaken) {
+		if _, err = inv.store.ClaimName(ctx, claim); !errors.Is(err, ErrNameTaken) {
 			return claim.Name, err
 		}
 	}
@@ -148,7 +148,8 @@ func (inv *invocation) claimGuestName(claim Claim) (string, error) {
 }
 
 func (inv *invocation) disconnect(ctx context.Context) {
-	c, mine, err := inv.store.MarkRemoved(ctx, inv.connID, time.Time{}, End{Kind: KindLeft})
+	own := withoutMargin(ctx) // the removal's own writes
+	c, mine, err := inv.store.MarkRemoved(own, inv.connID, time.Time{}, End{Kind: KindLeft})
 	if errors.Is(err, ErrNotFound) {
 		return // already removed: after a 410 during a broadcast, or replaced by a resume
 	}
@@ -165,31 +166,31 @@ func (inv *invocation) disconnect(ctx context.Context) {
 	// one to find the mark. The delete logs the end (c.End).
 	var told RoomCount
 	defer func() {
-		deleted, err := inv.finishRemoval(ctx, c, End{Kind: KindLeft})
+		deleted, err := inv.finishRemoval(own, c, End{Kind: KindLeft})
 		if err != nil {
 			// Marked: the next removal to find it finishes the delete.
 			inv.log.Error("remove connection", "error", err)
 		}
-		inv.confirm(c.Room, told, 1, deleted, c.ID)
+		inv.confirm(ctx, c.Room, told, 1, deleted, c.ID)
 	}()
 	if !mine {
 		// Another removal marked it and stopped: its name may have been
 		// released and taken since, so the room gets the member list, not
 		// a "left" that could hide a newcomer of the same name.
-		g := inv.goneFrom(&c, inv.release(c.Room, c.Name, c.ID) == "", 0)
-		_, told = inv.tellGone(c.Room, []gone{g}, map[string]bool{c.ID: true})
+		g := inv.goneFrom(&c, inv.release(ctx, c.Room, c.Name, c.ID) == "", 0)
+		_, told = inv.tellGone(ctx, c.Room, []gone{g}, map[string]bool{c.ID: true})
 		return
 	}
 	if c.PendingName != "" {
 		// A rename whose room was never told (its invocation died after
 		// renaming the record): told first, with its own stamp, so the
 		// left of the new name below takes her off every page.
-		inv.tellRename(c, "")
+		inv.tellRename(ctx, c, "")
 	}
 	// A reconnect with the resume token may have taken the name over before
 	// the release: then the person has not left.
 	now := inv.opt.Now() // before the release
-	if resumedBy := inv.release(c.Room, c.Name, c.ID); resumedBy != "" {
+	if resumedBy := inv.release(ctx, c.Room, c.Name, c.ID); resumedBy != "" {
 		// This $disconnect removes the record, so the connection that took
 		// the name finds it gone and records nothing: the delete records
 		// the replacement. (Killed before it, the next removal logs the
@@ -200,9 +201,9 @@ func (inv *invocation) disconnect(ctx context.Context) {
 	}
 	inv.m.add(&inv.m.accepted, 1)
 	inv.log.Info("disconnected", "room", c.Room)
-	if rc, ok := inv.counted(c.Room, 1); ok {
-		told = inv.ahead(rc, []*Connection{&c}) // the record counts until its delete
-		inv.announce(c.Room, told, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(now)}, c.ID)
+	if rc, ok := inv.counted(ctx, c.Room, 1); ok {
+		told = inv.ahead(ctx, rc, []*Connection{&c}) // the record counts until its delete
+		inv.announce(ctx, c.Room, told, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(now)}, c.ID)
 	}
 }
 

@@ -45,6 +45,15 @@ func withDeadlineMargin(ctx context.Context, d time.Duration, clock DeadlineCloc
 	return context.WithValue(ctx, marginKey{}, margin{d, clock})
 }
 
+// withoutMargin returns ctx without the invocation's deadline margin: a
+// store's retries under it run to the deadline itself. A $disconnect's own
+// writes (its mark, the device's leave, the delete) run so: they were given
+// the event's context before the margin was kept in a context, and passing
+// ctx as a parameter instead of storing it kept that as it was.
+func withoutMargin(ctx context.Context) context.Context {
+	return context.WithValue(ctx, marginKey{}, margin{})
+}
+
 // RetryAllowed reports whether a retry after pause would still start before
 // ctx's deadline less the invocation's deadline margin (none outside an
 // invocation), on the invocation's DeadlineClock. A store's retry loop asks
@@ -66,9 +75,9 @@ func RetryAllowed(ctx context.Context, pause time.Duration) bool {
 
 // fanoutContext ends DeadlineMargin before the invocation's deadline, on
 // its DeadlineClock.
-func (inv *invocation) fanoutContext() (context.Context, context.CancelFunc) {
-	if deadline, ok := inv.ctx.Deadline(); ok {
-		return inv.opt.DeadlineClock.WithDeadline(inv.ctx, deadline.Add(-inv.opt.DeadlineMargin))
+func (inv *invocation) fanoutContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok {
+		return inv.opt.DeadlineClock.WithDeadline(ctx, deadline.Add(-inv.opt.DeadlineMargin))
 	}
-	return context.WithCancel(inv.ctx)
+	return context.WithCancel(ctx)
 }

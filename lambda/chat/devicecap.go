@@ -53,8 +53,8 @@ func (inv *invocation) tooManyDevices() events.APIGatewayProxyResponse {
 // not connected when its account holds the cap of other devices: its
 // $connect was refused (tooManyDevices). One consistent GetItem, only for
 // a frame from a signed-in connection the server does not know.
-func (inv *invocation) devicesFull() *Problem {
-	a, err := inv.store.Account(inv.ctx, inv.id.AccountID)
+func (inv *invocation) devicesFull(ctx context.Context) *Problem {
+	a, err := inv.store.Account(ctx, inv.id.AccountID)
 	if err != nil {
 		inv.log.Warn("count the account's devices", "error", err)
 		return nil

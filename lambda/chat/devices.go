@@ -85,11 +85,11 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection, read Accoun
 	}
 	// The room's count is of records: each connection counts.
 	now := inv.opt.Now()
-	if rc, ok := inv.counted(c.Room, 1); ok && !told {
-		inv.announce(c.Room, rc, presenceFrame{Type: KindJoined, Room: c.Room, Name: c.Name, TS: millis(ts),
+	if rc, ok := inv.counted(ctx, c.Room, 1); ok && !told {
+		inv.announce(ctx, c.Room, rc, presenceFrame{Type: KindJoined, Room: c.Room, Name: c.Name, TS: millis(ts),
 			Account: c.AccountID, V: a.DeviceVersion}, c.ID)
 	} else if ok {
-		inv.recount(c.Room, rc, now, c.ID) // another device of someone in the room: counted, not named
+		inv.recount(ctx, c.Room, rc, now, c.ID) // another device of someone in the room: counted, not named
 	}
 	// After the room was told: a device that finds this one told does not
 	// tell it again.
@@ -196,33 +196,34 @@ func (inv *invocation) disconnectAccount(ctx context.Context, c Connection, mine
 	// later, and whoever takes that name then is later still, so this left
 	// of the old name does not drop them from any page.
 	now := inv.opt.Now()
-	last, v, _, pending := inv.leaveDevice(ctx, c)
+	own := withoutMargin(ctx) // the removal's own writes, as disconnect's
+	last, v, _, pending := inv.leaveDevice(own, c)
 	if mine {
 		inv.m.add(&inv.m.accepted, 1)
 		inv.log.Info("disconnected", "room", c.Room, "accountId", c.AccountID)
 	}
 	var told RoomCount
-	if rc, ok := inv.counted(c.Room, 1); ok {
-		told = inv.ahead(rc, []*Connection{&c}) // the record counts until its delete, below
+	if rc, ok := inv.counted(ctx, c.Room, 1); ok {
+		told = inv.ahead(ctx, rc, []*Connection{&c}) // the record counts until its delete, below
 		if last && pending != "" && NameKey(pending) != NameKey(c.Name) && told.Count <= PresenceLiveMax {
 			// Her rename is unfinished (its invocation died after renaming
 			// this record, perhaps before telling the room): the room may
 			// know her by the old name, still hers until the rename is
 			// finished (nobody else holds it, and whoever takes it next
 			// claims it later than now). Without v: ordered by ts.
-			inv.broadcast(c.Room, encode(presenceFrame{Type: KindLeft, Room: c.Room, Name: pending, TS: millis(now),
+			inv.broadcast(ctx, c.Room, encode(presenceFrame{Type: KindLeft, Room: c.Room, Name: pending, TS: millis(now),
 				Count: told.Count, CV: told.cv(), Account: c.AccountID}), "", nil, c.ID)
 		}
 		if last {
-			inv.announce(c.Room, told, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(now),
+			inv.announce(ctx, c.Room, told, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(now),
 				Account: c.AccountID, V: v}, c.ID) // not to the connection that left, still listed until its delete
 		} else {
-			inv.recount(c.Room, told, now, c.ID) // she is still here on another device
+			inv.recount(ctx, c.Room, told, now, c.ID) // she is still here on another device
 		}
 	}
-	deleted, err := inv.finishRemoval(ctx, c, End{Kind: KindLeft})
+	deleted, err := inv.finishRemoval(own, c, End{Kind: KindLeft})
 	if err != nil {
 		inv.log.Error("remove connection", "error", err)
 	}
-	inv.confirm(c.Room, told, 1, deleted, c.ID)
+	inv.confirm(ctx, c.Room, told, 1, deleted, c.ID)
 }

@@ -21,13 +21,13 @@ type target struct {
 // The index is eventually consistent: it may not list self yet (right after
 // its $connect), so self is sent its copy whether the index lists it or not;
 // its copy is its only confirmation.
-func (inv *invocation) broadcast(room string, frame []byte, self string, selfFrame []byte, skip ...string) {
-	members, err := inv.store.Members(inv.ctx, room)
+func (inv *invocation) broadcast(ctx context.Context, room string, frame []byte, self string, selfFrame []byte, skip ...string) {
+	members, err := inv.store.Members(ctx, room)
 	if err != nil {
 		inv.log.Error("list members for broadcast", "room", room, "error", err)
 		inv.m.add(&inv.m.internal, 1)
 		if self != "" && selfFrame != nil {
-			inv.deliver([]target{{Member{ConnID: self}, selfFrame}})
+			inv.deliver(ctx, []target{{Member{ConnID: self}, selfFrame}})
 		}
 		return
 	}
@@ -44,17 +44,17 @@ func (inv *invocation) broadcast(room string, frame []byte, self string, selfFra
 		}
 		targets = append(targets, target{m, frame})
 	}
-	inv.deliver(targets)
+	inv.deliver(ctx, targets)
 }
 
 // deliver fans the targets out, then removes the connections found stale.
-func (inv *invocation) deliver(targets []target) {
-	inv.removeStale(inv.fanout(targets))
+func (inv *invocation) deliver(ctx context.Context, targets []target) {
+	inv.removeStale(ctx, inv.fanout(ctx, targets))
 }
 
 // reply sends the caller its answer on a route without a route response.
-func (inv *invocation) reply(data []byte) {
-	inv.deliver([]target{{Member{ConnID: inv.connID}, data}})
+func (inv *invocation) reply(ctx context.Context, data []byte) {
+	inv.deliver(ctx, []target{{Member{ConnID: inv.connID}, data}})
 }
 
 // fanout posts every target's frame through a pool of at most PoolSize
@@ -62,21 +62,21 @@ func (inv *invocation) reply(data []byte) {
 // the invocation's deadline less DeadlineMargin. It returns the members whose
 // connection is gone (410), for removeStale to count. Other failures are
 // logged and counted, and never stop the remaining deliveries.
-func (inv *invocation) fanout(targets []target) (stale []Member) {
+func (inv *invocation) fanout(ctx context.Context, targets []target) (stale []Member) {
 	if len(targets) == 0 {
 		return nil
 	}
 	start := time.Now()
 	defer func() { inv.m.fanout(len(targets), time.Since(start)) }()
-	ctx, cancel := inv.fanoutContext()
+	fctx, cancel := inv.fanoutContext(ctx)
 	defer cancel()
 	var (
 		mu        sync.Mutex
 		delivered int
 		failed    int
 	)
-	sent := inPool(inv, ctx, targets, func(t target) {
-		err := inv.post(ctx, t)
+	sent := inPool(fctx, inv.opt.PoolSize, targets, func(t target) {
+		err := inv.post(fctx, t)
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -102,13 +102,13 @@ func (inv *invocation) fanout(targets []target) (stale []Member) {
 // starts no item once ctx has ended: the feeder stops handing items out,
 // and a worker that receives one as ctx ends drops it (the feeder's select
 // may pick a ready worker even then). It returns how many it started.
-func inPool[T any](inv *invocation, ctx context.Context, items []T, work func(T)) int {
+func inPool[T any](ctx context.Context, size int, items []T, work func(T)) int {
 	var (
 		wg      sync.WaitGroup
 		started atomic.Int64
 	)
 	next := make(chan T)
-	for range min(inv.opt.PoolSize, len(items)) {
+	for range min(size, len(items)) {
 		wg.Go(func() {
 			for it := range next {
 				if ctx.Err() != nil {

@@ -5,6 +5,7 @@ package chat
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -18,27 +19,27 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
-func (inv *invocation) sendPublic(req request) []byte {
+func (inv *invocation) sendPublic(ctx context.Context, req request) []byte {
 	msg, p := text(req, "message", cleanMessage)
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	c, _, fail := inv.limitedCaller(req)
+	c, _, fail := inv.limitedCaller(ctx, req)
 	if fail != nil {
 		return fail
 	}
 	r := Record{Kind: KindPublic, Room: c.Room, From: c.Name, FromAccount: c.AccountID, FromUsername: c.Username, Message: msg, ConnID: c.ID}
-	if err := inv.append(&r); err != nil {
+	if err := inv.append(ctx, &r); err != nil {
 		return inv.internal(req, "record message", err)
 	}
 	inv.m.add(&inv.m.accepted, 1)
 	frame := publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message,
 		Account: r.FromAccount, Username: r.FromUsername}
-	inv.broadcast(c.Room, encode(frame), c.ID, encode(withRef(frame, req.Ref)))
+	inv.broadcast(ctx, c.Room, encode(frame), c.ID, encode(withRef(frame, req.Ref)))
 	return nil
 }
 
-func (inv *invocation) sendPrivate(req request) []byte {
+func (inv *invocation) sendPrivate(ctx context.Context, req request) []byte {
 	rawTo, p := field[[]string](req, "to", "a list of names")
 	if p != nil {
 		return inv.fail(req, p)
@@ -51,17 +52,17 @@ func (inv *invocation) sendPrivate(req request) []byte {
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	c, a, fail := inv.limitedCaller(req)
+	c, a, fail := inv.limitedCaller(ctx, req)
 	if fail != nil {
 		return fail
 	}
 	if c.AccountID != "" {
-		return inv.sendPrivateAccount(req, c, a, to, unknown, msg)
+		return inv.sendPrivateAccount(ctx, req, c, a, to, unknown, msg)
 	}
 	var recipients []Member
 	readers := []string{Reader(c)}
 	for _, name := range to {
-		m, reader, ok, err := inv.recipient(c.Room, name)
+		m, reader, ok, err := inv.recipient(ctx, c.Room, name)
 		if err != nil {
 			return inv.internal(req, "look up recipient", err)
 		}
@@ -79,7 +80,7 @@ func (inv *invocation) sendPrivate(req request) []byte {
 	}
 	r := Record{Kind: KindPrivate, Room: c.Room, From: c.Name, To: names(recipients), Message: msg, ConnID: c.ID,
 		Readers: readers}
-	if err := inv.append(&r); err != nil {
+	if err := inv.append(ctx, &r); err != nil {
 		return inv.internal(req, "record message", err)
 	}
 	inv.m.add(&inv.m.accepted, 1)
@@ -91,7 +92,7 @@ func (inv *invocation) sendPrivate(req request) []byte {
 			targets = append(targets, target{m, data})
 		}
 	}
-	inv.deliver(targets)
+	inv.deliver(ctx, targets)
 	return nil
 }
 
@@ -117,12 +118,12 @@ func unknownRecipients(names []string) *Problem {
 // its record is live and still carries that name, and its Reader key. A
 // private message must never reach a connection that holds a stale claim
 // under another name.
-func (inv *invocation) recipient(room, name string) (Member, string, bool, error) {
-	m, ok, err := inv.store.Owner(inv.ctx, room, name)
+func (inv *invocation) recipient(ctx context.Context, room, name string) (Member, string, bool, error) {
+	m, ok, err := inv.store.Owner(ctx, room, name)
 	if err != nil || !ok {
 		return Member{}, "", false, err
 	}
-	c, err := inv.store.GetConnection(inv.ctx, m.ConnID)
+	c, err := inv.store.GetConnection(ctx, m.ConnID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return Member{}, "", false, nil
@@ -137,7 +138,7 @@ func (inv *invocation) recipient(room, name string) (Member, string, bool, error
 		// renaming the record): the name every page still shows, still
 		// claimed by this connection. The rename is finished (the room
 		// told) first, so the message reaches him under the new name.
-		if !inv.tellRename(c, "") {
+		if !inv.tellRename(ctx, c, "") {
 			return Member{}, "", false, nil // he reconnected under the old name: that connection holds it now
 		}
 	}
@@ -182,9 +183,9 @@ func (inv *invocation) stamp(r *Record) {
 // it to the message log. Activity records (joined, left, renamed, gone) have
 // already happened when they are recorded: for them a failure is only logged
 // and counted.
-func (inv *invocation) append(r *Record) error {
+func (inv *invocation) append(ctx context.Context, r *Record) error {
 	inv.stamp(r)
-	err := inv.store.Append(inv.ctx, *r)
+	err := inv.store.Append(ctx, *r)
 	if err != nil && !r.Kind.IsMessage() {
 		inv.log.Error("record activity", "kind", r.Kind, "error", err)
 		inv.m.add(&inv.m.internal, 1)

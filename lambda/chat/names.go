@@ -4,29 +4,30 @@
 package chat
 
 import (
+	"context"
 	"errors"
 
 	"github.com/groupchat/groupchat/contract"
 )
 
-func (inv *invocation) setName(req request) []byte {
+func (inv *invocation) setName(ctx context.Context, req request) []byte {
 	name, p := text(req, "name", CleanName)
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	c, a, fail := inv.charged(req)
+	c, a, fail := inv.charged(ctx, req)
 	if fail != nil {
 		return fail
 	}
 	if c.AccountID != "" {
-		return inv.setAccountName(inv.ctx, req, c, a, name)
+		return inv.setAccountName(ctx, req, c, a, name)
 	}
 	if c.PendingName != "" {
 		ref := ""
 		if name == c.Name {
 			ref = req.Ref // the client's retry: its answer is the rename, told to the room now
 		}
-		if !inv.tellRename(c, ref) {
+		if !inv.tellRename(ctx, c, ref) {
 			return inv.fail(req, notConnected)
 		}
 		if name == c.Name {
@@ -38,7 +39,7 @@ func (inv *invocation) setName(req request) []byte {
 	if name == c.Name {
 		return encode(withRef(frame, req.Ref))
 	}
-	_, err := inv.store.ClaimName(inv.ctx, Claim{Room: c.Room, Name: name, ConnID: c.ID, Token: c.ResumeToken, ExpiresAt: c.ExpiresAt})
+	_, err := inv.store.ClaimName(ctx, Claim{Room: c.Room, Name: name, ConnID: c.ID, Token: c.ResumeToken, ExpiresAt: c.ExpiresAt})
 	if errors.Is(err, ErrNameTaken) {
 		return inv.fail(req, problem(contract.CodeNameTaken, "The name %q is already taken in this room.", name))
 	}
@@ -50,13 +51,13 @@ func (inv *invocation) setName(req request) []byte {
 	// invocation that dies after the Rename leaves it to the client's retry
 	// or the connection's next action (tellRename).
 	at := inv.opt.Now()
-	if err := inv.store.Rename(inv.ctx, c.ID, c.Name, name, at); err != nil {
-		if reply, done := inv.renameFailed(req, c, name, Fold(name) == Fold(c.Name), frame, err); done {
+	if err := inv.store.Rename(ctx, c.ID, c.Name, name, at); err != nil {
+		if reply, done := inv.renameFailed(ctx, req, c, name, Fold(name) == Fold(c.Name), frame, err); done {
 			return reply
 		}
 	}
 	c.Name, c.PendingName, c.PendingAt = name, c.Name, at
-	if !inv.tellRename(c, req.Ref) {
+	if !inv.tellRename(ctx, c, req.Ref) {
 		return inv.fail(req, notConnected)
 	}
 	inv.m.add(&inv.m.accepted, 1)
@@ -72,25 +73,25 @@ func (inv *invocation) setName(req request) []byte {
 // ("": none). It returns false when the person reconnected while the rename
 // ran (the new connection has the old name and removed this one's record):
 // nobody is told of the new name, and it is nobody's.
-func (inv *invocation) tellRename(c Connection, ref string) bool {
+func (inv *invocation) tellRename(ctx context.Context, c Connection, ref string) bool {
 	if Fold(c.PendingName) != Fold(c.Name) {
-		if resumedBy := inv.release(c.Room, c.PendingName, c.ID); resumedBy != "" {
-			inv.release(c.Room, c.Name, c.ID)
+		if resumedBy := inv.release(ctx, c.Room, c.PendingName, c.ID); resumedBy != "" {
+			inv.release(ctx, c.Room, c.Name, c.ID)
 			return false
 		}
 	}
 	renamed := Record{Kind: KindRenamed, Room: c.Room, From: c.Name, OldName: c.PendingName, ConnID: c.ID, TS: c.PendingAt}
 	frame := renamedFrame{Type: KindRenamed, Room: c.Room, OldName: c.PendingName, Name: c.Name, TS: millis(c.PendingAt)}
-	_ = inv.append(&renamed)
+	_ = inv.append(ctx, &renamed)
 	switch {
 	case c.Mark != "": // being removed: not to itself
-		inv.broadcast(c.Room, encode(frame), "", nil, c.ID)
+		inv.broadcast(ctx, c.Room, encode(frame), "", nil, c.ID)
 	case ref != "":
-		inv.broadcast(c.Room, encode(frame), c.ID, encode(withRef(frame, ref)))
+		inv.broadcast(ctx, c.Room, encode(frame), c.ID, encode(withRef(frame, ref)))
 	default:
-		inv.broadcast(c.Room, encode(frame), c.ID, nil)
+		inv.broadcast(ctx, c.Room, encode(frame), c.ID, nil)
 	}
-	if err := inv.store.RenameTold(inv.ctx, c.ID, c.PendingAt); err != nil {
+	if err := inv.store.RenameTold(ctx, c.ID, c.PendingAt); err != nil {
 		inv.log.Warn("forget the told rename", "error", err)
 	}
 	return true
@@ -105,8 +106,8 @@ func (inv *invocation) tellRename(c Connection, ref string) bool {
 // landed and its answer was lost). It returns the reply and true when
 // setName is over; false when the rename turned out to have been applied by
 // this request and setName goes on as if it had succeeded.
-func (inv *invocation) renameFailed(req request, c Connection, name string, sameName bool, frame renamedFrame, err error) ([]byte, bool) {
-	cur, getErr := inv.store.GetConnection(inv.ctx, c.ID)
+func (inv *invocation) renameFailed(ctx context.Context, req request, c Connection, name string, sameName bool, frame renamedFrame, err error) ([]byte, bool) {
+	cur, getErr := inv.store.GetConnection(ctx, c.ID)
 	switch {
 	case getErr == nil && cur.Name == name && errors.Is(err, ErrConflict):
 		// Another request of this connection made the same rename and
@@ -122,7 +123,7 @@ func (inv *invocation) renameFailed(req request, c Connection, name string, same
 	}
 	gone := getErr != nil // ErrNotFound
 	if gone || Fold(cur.Name) != Fold(name) {
-		inv.release(c.Room, name, c.ID)
+		inv.release(ctx, c.Room, name, c.ID)
 	}
 	if !sameName && (gone || Fold(cur.Name) != Fold(c.Name)) {
 		// The room may know this connection only by its old name: if the
@@ -130,8 +131,8 @@ func (inv *invocation) renameFailed(req request, c Connection, name string, same
 		// carried, perhaps the new one. Presence is ordered by ts, so a
 		// "left" taken before the release cannot hide a later holder.
 		left := presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(inv.opt.Now())}
-		if resumedBy := inv.release(c.Room, c.Name, c.ID); gone && resumedBy == "" {
-			inv.broadcast(c.Room, encode(left), "", nil)
+		if resumedBy := inv.release(ctx, c.Room, c.Name, c.ID); gone && resumedBy == "" {
+			inv.broadcast(ctx, c.Room, encode(left), "", nil)
 		}
 	}
 	switch {

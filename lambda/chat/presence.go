@@ -7,6 +7,7 @@
 package chat
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync/atomic"
@@ -76,8 +77,8 @@ type memberPageFrame struct {
 // logged and counted, and the announcement it would have paid for is
 // skipped (ok false); a retry that adds twice only brings the next
 // announcement forward.
-func (inv *invocation) counted(room string, events int) (RoomCount, bool) {
-	rc, err := inv.store.CountMembers(inv.ctx, room, presenceCredit*events, inv.opt.Now().Add(inv.opt.ConnectionTTL))
+func (inv *invocation) counted(ctx context.Context, room string, events int) (RoomCount, bool) {
+	rc, err := inv.store.CountMembers(ctx, room, presenceCredit*events, inv.opt.Now().Add(inv.opt.ConnectionTTL))
 	if err != nil {
 		inv.log.Error("count members", "room", room, "error", err)
 		inv.m.add(&inv.m.internal, 1)
@@ -90,27 +91,27 @@ func (inv *invocation) counted(room string, events int) (RoomCount, bool) {
 // room gets live (joined or left, carrying the count); a big one a presence
 // frame, when its credit pays one credit per member it reaches. skip lists
 // connections left out (the joiner, the connection it replaced).
-func (inv *invocation) announce(room string, rc RoomCount, live presenceFrame, skip ...string) {
+func (inv *invocation) announce(ctx context.Context, room string, rc RoomCount, live presenceFrame, skip ...string) {
 	live.Count, live.CV = rc.Count, rc.cv()
 	if rc.Count <= PresenceLiveMax {
-		inv.broadcast(room, encode(live), "", nil, skip...)
+		inv.broadcast(ctx, room, encode(live), "", nil, skip...)
 		return
 	}
-	if !inv.spend(room, rc, recipients(rc.Count, live.Type)) {
+	if !inv.spend(ctx, room, rc, recipients(rc.Count, live.Type)) {
 		return
 	}
-	inv.broadcast(room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: live.TS, CV: rc.cv()}), "", nil, skip...)
+	inv.broadcast(ctx, room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: live.TS, CV: rc.cv()}), "", nil, skip...)
 }
 
 // recount tells a room its new count when a connection comes or goes that
 // no joined or left names (a signed-in person's other device in the room):
 // a presence frame, at once in a small room, in a big one when its credit
 // pays for it. skip lists connections left out.
-func (inv *invocation) recount(room string, rc RoomCount, ts time.Time, skip ...string) {
-	if rc.Count > PresenceLiveMax && !inv.spend(room, rc, rc.Count) {
+func (inv *invocation) recount(ctx context.Context, room string, rc RoomCount, ts time.Time, skip ...string) {
+	if rc.Count > PresenceLiveMax && !inv.spend(ctx, room, rc, rc.Count) {
 		return
 	}
-	inv.broadcast(room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(ts), CV: rc.cv()}), "", nil, skip...)
+	inv.broadcast(ctx, room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(ts), CV: rc.cv()}), "", nil, skip...)
 }
 
 // cv is the count's version as frames carry it (docs/protocol.md, cv):
@@ -135,14 +136,14 @@ func (rc RoomCount) cv() int64 {
 // count once it is gone; a record whose read fails, or that is not read
 // before the fan-out deadline, is not taken (the count told is then too
 // high, which confirm corrects).
-func (inv *invocation) ahead(rc RoomCount, marked []*Connection) RoomCount {
+func (inv *invocation) ahead(ctx context.Context, rc RoomCount, marked []*Connection) RoomCount {
 	rc.told = true
 	// Through the delivery pool: after a mass drop there can be hundreds.
-	ctx, cancel := inv.fanoutContext()
+	fctx, cancel := inv.fanoutContext(ctx)
 	defer cancel()
 	var there atomic.Int64
-	inPool(inv, ctx, marked, func(c *Connection) {
-		ok, err := inv.store.StillMarked(inv.ctx, c.ID)
+	inPool(fctx, inv.opt.PoolSize, marked, func(c *Connection) {
+		ok, err := inv.store.StillMarked(ctx, c.ID)
 		if err != nil {
 			inv.log.Warn("read a marked connection", "removed", c.ID, "error", err)
 		}
@@ -165,11 +166,11 @@ func (inv *invocation) ahead(rc RoomCount, marked []*Connection) RoomCount {
 // delete that failed, would otherwise leave every page with a count off
 // by the others' changes, for good. A big room hears of it when its
 // credit pays (its count may trail by design).
-func (inv *invocation) confirm(room string, told RoomCount, removed int, all bool, skip ...string) {
+func (inv *invocation) confirm(ctx context.Context, room string, told RoomCount, removed int, all bool, skip ...string) {
 	if !told.told || told.Count > PresenceLiveMax {
 		return
 	}
-	rc, err := inv.store.ReadCount(inv.ctx, room)
+	rc, err := inv.store.ReadCount(ctx, room)
 	if err != nil {
 		inv.log.Warn("read the count after a removal", "room", room, "error", err)
 		return
@@ -177,7 +178,7 @@ func (inv *invocation) confirm(room string, told RoomCount, removed int, all boo
 	if (told.ahead && removed == 1 && all && rc.Version == told.Version+1) || rc.Count > PresenceLiveMax {
 		return
 	}
-	inv.broadcast(room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(inv.opt.Now()),
+	inv.broadcast(ctx, room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(inv.opt.Now()),
 		CV: rc.cv()}), "", nil, skip...)
 }
 
@@ -192,11 +193,11 @@ func recipients(count int, kind Kind) int {
 
 // spend takes cost from the room's credit if it has that much: this
 // invocation then sends the announcement.
-func (inv *invocation) spend(room string, rc RoomCount, cost int) bool {
+func (inv *invocation) spend(ctx context.Context, room string, rc RoomCount, cost int) bool {
 	if rc.Credit < cost {
 		return false
 	}
-	ok, err := inv.store.SpendCredit(inv.ctx, room, cost)
+	ok, err := inv.store.SpendCredit(ctx, room, cost)
 	if err != nil {
 		inv.log.Error("spend presence credit", "room", room, "error", err)
 		inv.m.add(&inv.m.internal, 1)
@@ -208,12 +209,12 @@ func (inv *invocation) spend(room string, rc RoomCount, cost int) bool {
 // page sends anyway keeps a big room's count fresh while the room is quiet
 // (two GetItems). A ping must always be answered: without the count if the
 // reads fail.
-func (inv *invocation) pong() []byte {
+func (inv *invocation) pong(ctx context.Context) []byte {
 	f := pongFrame{Type: KindPong, TS: millis(inv.opt.Now())}
-	c, err := inv.store.GetConnection(inv.ctx, inv.connID)
+	c, err := inv.store.GetConnection(ctx, inv.connID)
 	if err == nil {
 		var rc RoomCount
-		rc, err = inv.store.ReadCount(inv.ctx, c.Room)
+		rc, err = inv.store.ReadCount(ctx, c.Room)
 		f.Count, f.CV = rc.Count, rc.cv()
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -223,7 +224,7 @@ func (inv *invocation) pong() []byte {
 }
 
 // members answers a request for a page of the member list.
-func (inv *invocation) members(req request) []byte {
+func (inv *invocation) members(ctx context.Context, req request) []byte {
 	cursor := ""
 	if _, ok := req.fields["cursor"]; ok {
 		var p *Problem
@@ -231,7 +232,7 @@ func (inv *invocation) members(req request) []byte {
 			return inv.fail(req, p)
 		}
 	}
-	c, fail := inv.caller(req)
+	c, fail := inv.caller(ctx, req)
 	if fail != nil {
 		return fail
 	}
@@ -240,14 +241,14 @@ func (inv *invocation) members(req request) []byte {
 	if cursor == "" {
 		limit--
 	}
-	ms, next, err := inv.store.MembersPage(inv.ctx, c.Room, cursor, limit)
+	ms, next, err := inv.store.MembersPage(ctx, c.Room, cursor, limit)
 	if errors.Is(err, ErrBadCursor) {
 		return inv.fail(req, problem(contract.CodeBadField, "The field \"cursor\" must be a cursor from a memberPage frame."))
 	}
 	if err != nil {
 		return inv.internal(req, "list a page of members", err)
 	}
-	rc, err := inv.store.ReadCount(inv.ctx, c.Room)
+	rc, err := inv.store.ReadCount(ctx, c.Room)
 	if err != nil {
 		return inv.internal(req, "count members", err)
 	}

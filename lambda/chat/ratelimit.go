@@ -8,6 +8,7 @@ package chat
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -27,29 +28,29 @@ var DefaultRateLimit = RateLimit{Limit: 20, Window: 10 * time.Second}
 // caller's record has not caught up with yet is finished first. Without
 // sign-in, a rename of the record whose room was not told (its invocation
 // died) is told first.
-func (inv *invocation) limitedCaller(req request) (Connection, Account, []byte) {
-	c, a, fail := inv.charged(req)
+func (inv *invocation) limitedCaller(ctx context.Context, req request) (Connection, Account, []byte) {
+	c, a, fail := inv.charged(ctx, req)
 	if fail != nil {
 		return c, a, fail
 	}
 	if c.AccountID == "" {
-		if c.PendingName != "" && !inv.tellRename(c, "") {
+		if c.PendingName != "" && !inv.tellRename(ctx, c, "") {
 			return c, a, inv.fail(req, notConnected)
 		}
 		return c, a, nil
 	}
-	c, a = inv.catchUp(inv.ctx, c, a)
+	c, a = inv.catchUp(ctx, c, a)
 	return c, a, nil
 }
 
 // charged is limitedCaller without catching up with a rename.
-func (inv *invocation) charged(req request) (Connection, Account, []byte) {
+func (inv *invocation) charged(ctx context.Context, req request) (Connection, Account, []byte) {
 	asked := inv.opt.Now()
 	if wait, ok := inv.refusals.until(inv.refusalKey(), asked); ok {
 		return Connection{}, Account{}, inv.chargeFailed(req, asked, &RateLimited{RetryAfter: wait})
 	}
 	if inv.id.AccountID == "" {
-		c, err := inv.store.ChargeConnection(inv.ctx, inv.connID, inv.opt.RateLimit)
+		c, err := inv.store.ChargeConnection(ctx, inv.connID, inv.opt.RateLimit)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			return c, Account{}, inv.fail(req, notConnected)
@@ -58,11 +59,11 @@ func (inv *invocation) charged(req request) (Connection, Account, []byte) {
 		}
 		return c, Account{}, nil
 	}
-	a, err := inv.store.ChargeAccount(inv.ctx, inv.id.AccountID, inv.opt.RateLimit)
+	a, err := inv.store.ChargeAccount(ctx, inv.id.AccountID, inv.opt.RateLimit)
 	if err != nil {
 		return Connection{}, Account{}, inv.chargeFailed(req, asked, err)
 	}
-	c, fail := inv.caller(req)
+	c, fail := inv.caller(ctx, req)
 	return c, a, fail
 }
 

@@ -141,12 +141,12 @@ func (inv *invocation) finishRename(ctx context.Context, a Account, by ack, prev
 		// after its record took the new name is later, and wins on the page.
 		r := Record{Kind: KindRenamed, Room: t.room, From: a.Name, OldName: t.oldName, FromAccount: a.ID, ConnID: by.connID,
 			TS: now}
-		_ = inv.append(&r)
+		_ = inv.append(ctx, &r)
 		f := renamedFrame{Type: KindRenamed, Room: t.room, OldName: t.oldName, Name: a.Name, TS: millis(r.TS), Account: a.ID}
 		if t.room == by.room && by.connID != "" {
-			inv.broadcast(t.room, encode(f), by.connID, encode(withRef(f, by.ref)))
+			inv.broadcast(ctx, t.room, encode(f), by.connID, encode(withRef(f, by.ref)))
 		} else {
-			inv.broadcast(t.room, encode(f), "", nil)
+			inv.broadcast(ctx, t.room, encode(f), "", nil)
 		}
 		announced = append(announced, t.room)
 	}

@@ -5,13 +5,14 @@ package chat
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 )
 
-func (inv *invocation) hello(req request) []byte {
-	c, fail := inv.caller(req)
+func (inv *invocation) hello(ctx context.Context, req request) []byte {
+	c, fail := inv.caller(ctx, req)
 	if fail != nil {
 		return fail
 	}
@@ -19,11 +20,11 @@ func (inv *invocation) hello(req request) []byte {
 	// to StateMembersMax), the caller included (withCaller), and the exact
 	// count: the frame stays small however big the room, and the rest is
 	// read with the members action.
-	members, cursor, err := inv.store.MembersPage(inv.ctx, c.Room, "", StateMembersMax-1)
+	members, cursor, err := inv.store.MembersPage(ctx, c.Room, "", StateMembersMax-1)
 	if err != nil {
 		return inv.internal(req, "list members", err)
 	}
-	rc, err := inv.store.ReadCount(inv.ctx, c.Room)
+	rc, err := inv.store.ReadCount(ctx, c.Room)
 	if err != nil {
 		return inv.internal(req, "count members", err)
 	}
@@ -31,11 +32,11 @@ func (inv *invocation) hello(req request) []byte {
 	// room index, which may lag either way (a newcomer missing, someone who
 	// left still listed), so it never corrects the count.
 	members = withCaller(members, c, true)
-	recs, err := inv.store.History(inv.ctx, c.Room, HistoryLimit)
+	recs, err := inv.store.History(ctx, c.Room, HistoryLimit)
 	if err != nil {
 		return inv.internal(req, "read history", err)
 	}
-	own, err := inv.store.PrivateHistory(inv.ctx, c.Room, Reader(c), HistoryLimit)
+	own, err := inv.store.PrivateHistory(ctx, c.Room, Reader(c), HistoryLimit)
 	if err != nil {
 		return inv.internal(req, "read private history", err)
 	}

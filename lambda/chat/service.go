@@ -30,7 +30,6 @@ func New(store Store, poster Poster, opt Options) *Service {
 // invocation is the state of one event being handled.
 type invocation struct {
 	*Service
-	ctx    context.Context
 	connID string
 	route  string
 	log    *slog.Logger
@@ -44,7 +43,6 @@ type invocation struct {
 func (s *Service) begin(ctx context.Context, rc events.APIGatewayWebsocketProxyRequestContext) *invocation {
 	return &invocation{
 		Service: s,
-		ctx:     withDeadlineMargin(ctx, s.opt.DeadlineMargin, s.opt.DeadlineClock),
 		connID:  rc.ConnectionID,
 		route:   rc.RouteKey,
 		log:     slog.New(boundHandler{s.opt.Logger.Handler(), ctx}).With("route", rc.RouteKey, "connectionId", rc.ConnectionID),
@@ -64,6 +62,7 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 	rc := req.RequestContext
 	inv := s.begin(ctx, rc)
 	defer inv.end()
+	ctx = withDeadlineMargin(ctx, s.opt.DeadlineMargin, s.opt.DeadlineClock)
 
 	switch rc.RouteKey {
 	case contract.RouteConnect:
@@ -76,7 +75,7 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 			inv.m.refuse(AuthNoContext)
 			return events.APIGatewayProxyResponse{StatusCode: 401}, nil
 		}
-		return inv.connect(req.QueryStringParameters, id), nil
+		return inv.connect(ctx, req.QueryStringParameters, id), nil
 	case contract.RouteDisconnect:
 		inv.disconnect(ctx)
 		return events.APIGatewayProxyResponse{StatusCode: 200}, nil
@@ -84,7 +83,7 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 	if s.opt.Verifier != nil {
 		inv.id, _ = identityFrom(rc.Authorizer)
 	}
-	reply := inv.message(req.Body)
+	reply := inv.message(ctx, req.Body)
 	route, ok := contract.LookupRoute(rc.RouteKey)
 	if !ok {
 		inv.log.Error("event for a route the API does not have")
@@ -93,7 +92,7 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 		return events.APIGatewayProxyResponse{StatusCode: 200, Body: string(reply)}, nil
 	}
 	if reply != nil {
-		inv.reply(reply)
+		inv.reply(ctx, reply)
 	}
 	return events.APIGatewayProxyResponse{StatusCode: 200}, nil
 }
@@ -101,7 +100,7 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 // message handles a frame on any message route and returns the reply for the
 // caller, if any. The API has already picked the route by the frame's
 // action; the frame is decoded again here to read its fields.
-func (inv *invocation) message(body string) []byte {
+func (inv *invocation) message(ctx context.Context, body string) []byte {
 	req, p := parseRequest(body)
 	if p != nil {
 		return inv.fail(req, p)
@@ -118,12 +117,12 @@ func (inv *invocation) message(body string) []byte {
 		return inv.fail(req, problem(contract.CodeUnknownAction,
 			"Unknown action; valid actions are %s.", strings.Join(validActions(), ", ")))
 	}
-	return handlers[a.Name](inv, req)
+	return handlers[a.Name](inv, ctx, req)
 }
 
 // handlers is the dispatch table: one handler for each action of
 // contract.Actions, and nothing else (TestTheHandlerAcceptsExactlyTheDefinedActions).
-var handlers = map[string]func(*invocation, request) []byte{
+var handlers = map[string]func(*invocation, context.Context, request) []byte{
 	contract.ActionHello:       (*invocation).hello,
 	contract.ActionPing:        (*invocation).ping,
 	contract.ActionMembers:     (*invocation).members,
@@ -132,9 +131,9 @@ var handlers = map[string]func(*invocation, request) []byte{
 	contract.ActionSendPrivate: (*invocation).sendPrivate,
 }
 
-func (inv *invocation) ping(request) []byte {
+func (inv *invocation) ping(ctx context.Context, _ request) []byte {
 	inv.m.add(&inv.m.accepted, 1)
-	return inv.pong()
+	return inv.pong(ctx)
 }
 
 // validActions lists the actions in the definition's order.
@@ -166,11 +165,11 @@ func (inv *invocation) internal(req request, doing string, err error) []byte {
 var notConnected = &Problem{Code: contract.CodeNotConnected, Message: "This connection is no longer known to the server; please reconnect."}
 
 // caller loads the caller's record, or returns the error frame to send.
-func (inv *invocation) caller(req request) (Connection, []byte) {
-	c, err := inv.store.GetConnection(inv.ctx, inv.connID)
+func (inv *invocation) caller(ctx context.Context, req request) (Connection, []byte) {
+	c, err := inv.store.GetConnection(ctx, inv.connID)
 	if errors.Is(err, ErrNotFound) {
 		if inv.id.AccountID != "" {
-			if p := inv.devicesFull(); p != nil {
+			if p := inv.devicesFull(ctx); p != nil {
 				return c, inv.fail(req, p)
 			}
 		}
@@ -184,8 +183,8 @@ func (inv *invocation) caller(req request) (Connection, []byte) {
 
 // release gives up a name's claim if this connection still holds it, and
 // returns the connection a resume handed it to, if any.
-func (inv *invocation) release(room, name, connID string) string {
-	resumedBy, err := inv.store.ReleaseName(inv.ctx, room, name, connID)
+func (inv *invocation) release(ctx context.Context, room, name, connID string) string {
+	resumedBy, err := inv.store.ReleaseName(ctx, room, name, connID)
 	if err != nil {
 		inv.log.Warn("release name", "holder", connID, "error", err)
 	}

@@ -6,6 +6,7 @@ package chat
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -100,18 +101,18 @@ func lefts(went []gone, live []Member) (left, stayed []leftEntry) {
 // enough, and whatever is left is found by the next broadcast or expires.
 // The removals of a round run through the delivery pool and stop at the
 // same deadline as a fan-out: after a mass drop there can be hundreds.
-func (inv *invocation) removeStale(stale []Member) {
+func (inv *invocation) removeStale(ctx context.Context, stale []Member) {
 	removed := map[string]bool{} // by this invocation: the index may still list them
 	// No round starts inside the deadline margin: the connections found
 	// stale are left for a later broadcast.
-	for round := 0; len(stale) > 0 && round < staleRounds && RetryAllowed(inv.ctx, 0); round++ {
-		byRoom := inv.removeAll(stale, removed)
+	for round := 0; len(stale) > 0 && round < staleRounds && RetryAllowed(ctx, 0); round++ {
+		byRoom := inv.removeAll(ctx, stale, removed)
 		stale = nil
 		for room, went := range byRoom {
-			found, told := inv.tellGone(room, went, removed)
+			found, told := inv.tellGone(ctx, room, went, removed)
 			stale = append(stale, found...)
-			deleted, all := inv.deleteMarked(went)
-			inv.confirm(room, told, deleted, all)
+			deleted, all := inv.deleteMarked(ctx, went)
+			inv.confirm(ctx, room, told, deleted, all)
 		}
 	}
 	if len(stale) > 0 {
@@ -125,18 +126,18 @@ func (inv *invocation) removeStale(stale []Member) {
 // there can be hundreds). It starts none past the fan-out deadline: a
 // record left marked is finished, and told again, by the next removal to
 // find it. It returns how many it deleted, and whether that is all.
-func (inv *invocation) deleteMarked(went []gone) (deleted int, all bool) {
+func (inv *invocation) deleteMarked(ctx context.Context, went []gone) (deleted int, all bool) {
 	var marked []*Connection
 	for _, g := range went {
 		if g.marked != nil {
 			marked = append(marked, g.marked)
 		}
 	}
-	ctx, cancel := inv.fanoutContext()
+	fctx, cancel := inv.fanoutContext(ctx)
 	defer cancel()
 	var n atomic.Int64
-	inPool(inv, ctx, marked, func(c *Connection) {
-		ok, err := inv.finishRemoval(inv.ctx, *c, End{Kind: KindGone})
+	inPool(fctx, inv.opt.PoolSize, marked, func(c *Connection) {
+		ok, err := inv.finishRemoval(ctx, *c, End{Kind: KindGone})
 		if err != nil {
 			inv.log.Error("remove stale connection", "stale", c.ID, "error", err)
 		}
@@ -151,13 +152,13 @@ func (inv *invocation) deleteMarked(went []gone) (deleted int, all bool) {
 // when its credit pays for it) after stale removals, and returns the
 // connections that frame found stale in turn, and the count it told (to
 // confirm once the marked records are deleted).
-func (inv *invocation) tellGone(room string, went []gone, removed map[string]bool) ([]Member, RoomCount) {
+func (inv *invocation) tellGone(ctx context.Context, room string, went []gone, removed map[string]bool) ([]Member, RoomCount) {
 	inv.log.Info("removed stale connections", "room", room, "count", len(went))
-	rc, ok := inv.counted(room, len(went))
-	if !ok || (rc.Count > PresenceLiveMax && !inv.spend(room, rc, rc.Count)) {
+	rc, ok := inv.counted(ctx, room, len(went))
+	if !ok || (rc.Count > PresenceLiveMax && !inv.spend(ctx, room, rc, rc.Count)) {
 		return nil, RoomCount{} // a big room hears of it when its credit pays for it
 	}
-	members, err := inv.store.Members(inv.ctx, room)
+	members, err := inv.store.Members(ctx, room)
 	if err != nil {
 		inv.log.Error("list members after stale removal", "room", room, "error", err)
 		return nil, RoomCount{}
@@ -169,7 +170,7 @@ func (inv *invocation) tellGone(room string, went []gone, removed map[string]boo
 			marked = append(marked, g.marked)
 		}
 	}
-	rc = inv.ahead(rc, marked)
+	rc = inv.ahead(ctx, rc, marked)
 	members = slices.DeleteFunc(members, func(m Member) bool { return removed[m.ConnID] })
 	names := goneNames(went, members)
 	if names == nil {
@@ -207,7 +208,7 @@ func (inv *invocation) tellGone(room string, went []gone, removed map[string]boo
 	for i, m := range members {
 		targets[i] = target{m, frame}
 	}
-	return inv.fanout(targets), rc
+	return inv.fanout(ctx, targets), rc
 }
 
 // GoneMax bounds the names a members frame says went: after a mass drop
@@ -242,8 +243,8 @@ func goneNames(went []gone, live []Member) []string {
 // removal a mark and a name release (or the device's leave), and
 // returns what went, by room. It starts no removal past the fan-out
 // deadline; those left are found again by a later broadcast.
-func (inv *invocation) removeAll(stale []Member, removed map[string]bool) map[string][]gone {
-	ctx, cancel := inv.fanoutContext()
+func (inv *invocation) removeAll(ctx context.Context, stale []Member, removed map[string]bool) map[string][]gone {
+	fctx, cancel := inv.fanoutContext(ctx)
 	defer cancel()
 	// One cutoff for the round: a connection younger than this is spared.
 	connectedBefore := inv.opt.Now().Add(-inv.opt.StaleGrace)
@@ -251,8 +252,8 @@ func (inv *invocation) removeAll(stale []Member, removed map[string]bool) map[st
 		mu     sync.Mutex
 		byRoom = map[string][]gone{}
 	)
-	sent := inPool(inv, ctx, stale, func(m Member) {
-		c, g, ok := inv.removeOne(m, connectedBefore)
+	sent := inPool(fctx, inv.opt.PoolSize, stale, func(m Member) {
+		c, g, ok := inv.removeOne(ctx, m, connectedBefore)
 		if !ok {
 			return
 		}
@@ -272,15 +273,15 @@ func (inv *invocation) removeAll(stale []Member, removed map[string]bool) map[st
 // it (or, signed in, finished a removal that stopped after its mark: the
 // room must hear of it). It counts the 410 under what became of the
 // connection.
-func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connection, gone, bool) {
-	c, mine, err := inv.store.MarkRemoved(inv.ctx, m.ConnID, connectedBefore, End{Kind: KindGone})
+func (inv *invocation) removeOne(ctx context.Context, m Member, connectedBefore time.Time) (Connection, gone, bool) {
+	c, mine, err := inv.store.MarkRemoved(ctx, m.ConnID, connectedBefore, End{Kind: KindGone})
 	switch {
 	case errors.Is(err, ErrNotFound):
-		inv.notRemoved(m, connectedBefore, nil)
+		inv.notRemoved(ctx, m, connectedBefore, nil)
 		return c, gone{}, false
 	case err != nil:
 		inv.log.Error("remove stale connection", "stale", m.ConnID, "error", err)
-		inv.notRemoved(m, connectedBefore, err)
+		inv.notRemoved(ctx, m, connectedBefore, err)
 		return c, gone{}, false
 	}
 	if mine {
@@ -298,7 +299,7 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 	// connection still holds, and a resume that took the name over keeps
 	// the person in the room.
 	if c.AccountID != "" {
-		last, v, name, pending := inv.leaveDevice(inv.ctx, c)
+		last, v, name, pending := inv.leaveDevice(ctx, c)
 		g := inv.goneFrom(&c, last, v)
 		if last && pending != "" && NameKey(pending) != NameKey(c.Name) {
 			// As its $disconnect would have (disconnectAccount): her
@@ -320,12 +321,12 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 		}
 		return c, g, true
 	}
-	g := inv.goneFrom(&c, inv.release(c.Room, c.Name, c.ID) == "", 0)
+	g := inv.goneFrom(&c, inv.release(ctx, c.Room, c.Name, c.ID) == "", 0)
 	if c.PendingName != "" && Fold(c.PendingName) != Fold(c.Name) {
 		// A rename whose room was never told: its old name is released
 		// (if this connection still holds it) and goes at the rename's
 		// stamp, as the renamed its $disconnect would have sent.
-		inv.release(c.Room, c.PendingName, c.ID)
+		inv.release(ctx, c.Room, c.PendingName, c.ID)
 		g.pending, g.pendingAt = c.PendingName, c.PendingAt
 	}
 	return c, g, true
@@ -336,12 +337,12 @@ func (inv *invocation) removeOne(m Member, connectedBefore time.Time) (Connectio
 // $disconnect or another invocation), or the removal failed (left). The
 // store does not say which of the first two, so one read of the record
 // tells; it is made only on this path, never for a removal that worked.
-func (inv *invocation) notRemoved(m Member, connectedBefore time.Time, removeErr error) {
+func (inv *invocation) notRemoved(ctx context.Context, m Member, connectedBefore time.Time, removeErr error) {
 	if removeErr != nil {
 		inv.m.add(&inv.m.left, 1)
 		return
 	}
-	c, err := inv.store.GetConnection(inv.ctx, m.ConnID)
+	c, err := inv.store.GetConnection(ctx, m.ConnID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		inv.log.Debug("410 from a connection already removed", "to", m.ConnID)
