@@ -58,7 +58,7 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 		}
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
-	inv.m.add(&inv.m.accepted, 1)
+	inv.m.count(countAccepted, 1)
 	inv.log.Info("connected", "room", c.Room, "accountId", c.AccountID)
 	return inv.joinDevice(ctx, c, a)
 }
@@ -226,7 +226,7 @@ func (inv *invocation) sendPrivateAccount(ctx context.Context, req request, c Co
 	if err := inv.append(ctx, &r); err != nil {
 		return inv.internal(req, "record message", err)
 	}
-	inv.m.add(&inv.m.accepted, 1)
+	inv.m.count(countAccepted, 1)
 	frame := privateFrame{Type: KindPrivate, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, To: r.To,
 		Message: r.Message, Account: c.AccountID, Username: c.Username}
 	targets := []target{{Member{ConnID: c.ID, Name: c.Name, AccountID: c.AccountID}, encode(withRef(frame, req.Ref))}}

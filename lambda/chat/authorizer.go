@@ -76,7 +76,7 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizerRequest) (events.
 	}
 	if err != nil {
 		inv.log.Error("check the sign-in token", "error", err)
-		inv.m.add(&inv.m.internal, 1)
+		inv.m.count(countInternal, 1)
 		return events.APIGatewayCustomAuthorizerResponse{}, errNotChecked
 	}
 	inv.log.Info("signed in", "accountId", id.AccountID)

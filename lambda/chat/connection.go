@@ -90,7 +90,7 @@ func (inv *invocation) connect(ctx context.Context, query map[string]string, id 
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
 	replaced := inv.replaceAll(ctx, c, previous)
-	inv.m.add(&inv.m.accepted, 1)
+	inv.m.count(countAccepted, 1)
 	// A crash before this only has the next resume try the removed
 	// connections again.
 	if err := inv.store.ForgetReplaced(ctx, room, c.Name, c.ID, replaced); err != nil {
@@ -199,7 +199,7 @@ func (inv *invocation) disconnect(ctx context.Context) {
 		c.End = End{Kind: KindReplaced, By: resumedBy}
 		return
 	}
-	inv.m.add(&inv.m.accepted, 1)
+	inv.m.count(countAccepted, 1)
 	inv.log.Info("disconnected", "room", c.Room)
 	if rc, ok := inv.counted(ctx, c.Room, 1); ok {
 		told = inv.ahead(ctx, rc, []*Connection{&c}) // the record counts until its delete

@@ -199,7 +199,7 @@ func (inv *invocation) disconnectAccount(ctx context.Context, c Connection, mine
 	own := withoutMargin(ctx) // the removal's own writes, as disconnect's
 	last, v, _, pending := inv.leaveDevice(own, c)
 	if mine {
-		inv.m.add(&inv.m.accepted, 1)
+		inv.m.count(countAccepted, 1)
 		inv.log.Info("disconnected", "room", c.Room, "accountId", c.AccountID)
 	}
 	var told RoomCount

@@ -25,7 +25,7 @@ func (inv *invocation) broadcast(ctx context.Context, room string, frame []byte,
 	members, err := inv.store.Members(ctx, room)
 	if err != nil {
 		inv.log.Error("list members for broadcast", "room", room, "error", err)
-		inv.m.add(&inv.m.internal, 1)
+		inv.m.count(countInternal, 1)
 		if self != "" && selfFrame != nil {
 			inv.deliver(ctx, []target{{Member{ConnID: self}, selfFrame}})
 		}
@@ -93,8 +93,8 @@ func (inv *invocation) fanout(ctx context.Context, targets []target) (stale []Me
 		failed += skipped
 		inv.log.Error("fan-out stopped at the invocation deadline", "undelivered", skipped)
 	}
-	inv.m.add(&inv.m.delivered, delivered)
-	inv.m.add(&inv.m.failed, failed)
+	inv.m.count(countDelivered, delivered)
+	inv.m.count(countFailed, failed)
 	return stale
 }
 

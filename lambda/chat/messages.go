@@ -32,7 +32,7 @@ func (inv *invocation) sendPublic(ctx context.Context, req request) []byte {
 	if err := inv.append(ctx, &r); err != nil {
 		return inv.internal(req, "record message", err)
 	}
-	inv.m.add(&inv.m.accepted, 1)
+	inv.m.count(countAccepted, 1)
 	frame := publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message,
 		Account: r.FromAccount, Username: r.FromUsername}
 	inv.broadcast(ctx, c.Room, encode(frame), c.ID, encode(withRef(frame, req.Ref)))
@@ -83,7 +83,7 @@ func (inv *invocation) sendPrivate(ctx context.Context, req request) []byte {
 	if err := inv.append(ctx, &r); err != nil {
 		return inv.internal(req, "record message", err)
 	}
-	inv.m.add(&inv.m.accepted, 1)
+	inv.m.count(countAccepted, 1)
 	frame := privateFrame{Type: KindPrivate, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, To: r.To, Message: r.Message}
 	targets := []target{{Member{ConnID: c.ID, Name: c.Name}, encode(withRef(frame, req.Ref))}}
 	data := encode(frame)
@@ -188,7 +188,7 @@ func (inv *invocation) append(ctx context.Context, r *Record) error {
 	err := inv.store.Append(ctx, *r)
 	if err != nil && !r.Kind.IsMessage() {
 		inv.log.Error("record activity", "kind", r.Kind, "error", err)
-		inv.m.add(&inv.m.internal, 1)
+		inv.m.count(countInternal, 1)
 	}
 	return err
 }

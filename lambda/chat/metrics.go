@@ -9,32 +9,56 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
-// recorder collects one invocation's metrics and writes them as a single
-// CloudWatch embedded-metric-format line, so metrics cost no API call.
-// Every recipient of a fan-out (sizes) is counted once: delivered, failed,
-// or one of the four outcomes of a 410 Gone (stale, connecting, removed,
-// left); see contract.MetricFanoutSize.
-type recorder struct {
-	mu         sync.Mutex
-	stage      string
-	route      string
-	accepted   int
-	delivered  int
-	failed     int
-	stale      int // 410, removed by this invocation
-	connecting int // 410 within the stale grace: kept
-	removed    int // 410, the record already removed elsewhere
-	left       int // 410, removal not done
-	internal   int
-	limited    int        // frames refused with rate_limited
-	refused    AuthReason // a connection refused at the handshake: AuthFailures
-	sizes      []float64
-	durations  []float64
+// counter is one of the invocation's counted metrics; counterNames gives
+// each its CloudWatch name (contract). Every recipient of a fan-out (sizes)
+// is counted once: delivered, failed, or one of the four outcomes of a 410
+// Gone (stale, connecting, removed, left); see contract.MetricFanoutSize.
+type counter int
+
+const (
+	countAccepted       counter = iota // actions done, per route
+	countDelivered                     // frames delivered
+	countFailed                        // deliveries failed or not sent by the deadline
+	countStaleRemoved                  // 410, removed by this invocation
+	countGoneConnecting                // 410 within the stale grace: kept
+	countGoneRemoved                   // 410, the record already removed elsewhere
+	countStaleLeft                     // 410, removal not done
+	countInternal                      // actions answered with the internal error
+	countRateLimited                   // frames refused with rate_limited
+	counters                           // how many there are
+)
+
+// counterNames are the counters' metric names, in the order the line
+// lists them (accepted apart: its dimensions differ).
+var counterNames = [counters]string{
+	countDelivered:      contract.MetricDeliveries,
+	countFailed:         contract.MetricFailedDeliveries,
+	countStaleRemoved:   contract.MetricStaleRemoved,
+	countGoneConnecting: contract.MetricGoneWhileConnecting,
+	countGoneRemoved:    contract.MetricGoneAlreadyRemoved,
+	countStaleLeft:      contract.MetricStaleLeft,
+	countInternal:       contract.MetricInternalErrors,
+	countRateLimited:    contract.MetricRateLimited,
+	countAccepted:       contract.MetricMessagesAccepted,
 }
 
-func (r *recorder) add(field *int, n int) {
+// recorder collects one invocation's metrics and writes them as a single
+// CloudWatch embedded-metric-format line, so metrics cost no API call. Its
+// methods are safe for concurrent use (the fan-out's pool counts).
+type recorder struct {
+	mu        sync.Mutex
+	stage     string
+	route     string
+	counts    [counters]int
+	refused   AuthReason // a connection refused at the handshake: AuthFailures
+	sizes     []float64
+	durations []float64
+}
+
+// count adds n to a counter.
+func (r *recorder) count(c counter, n int) {
 	r.mu.Lock()
-	*field += n
+	r.counts[c] += n
 	r.mu.Unlock()
 }
 
@@ -45,6 +69,7 @@ func (r *recorder) refuse(reason AuthReason) {
 	r.mu.Unlock()
 }
 
+// fanout records one fan-out's size and duration.
 func (r *recorder) fanout(size int, d time.Duration) {
 	r.mu.Lock()
 	r.sizes = append(r.sizes, float64(size))
@@ -78,14 +103,11 @@ func (r *recorder) flush(w io.Writer, now time.Time) error {
 			stageMetrics = append(stageMetrics, emfMetric{name, "Count"})
 		}
 	}
-	count(contract.MetricDeliveries, r.delivered)
-	count(contract.MetricFailedDeliveries, r.failed)
-	count(contract.MetricStaleRemoved, r.stale)
-	count(contract.MetricGoneWhileConnecting, r.connecting)
-	count(contract.MetricGoneAlreadyRemoved, r.removed)
-	count(contract.MetricStaleLeft, r.left)
-	count(contract.MetricInternalErrors, r.internal)
-	count(contract.MetricRateLimited, r.limited)
+	for c := range counters {
+		if c != countAccepted {
+			count(counterNames[c], r.counts[c])
+		}
+	}
 	if len(r.sizes) > 0 {
 		line[contract.MetricFanoutSize] = r.sizes
 		line[contract.MetricFanoutDuration] = r.durations
@@ -98,9 +120,9 @@ func (r *recorder) flush(w io.Writer, now time.Time) error {
 		directives = append(directives, emfDirective{contract.MetricNamespace,
 			[][]string{{contract.MetricDimensionStage}}, stageMetrics})
 	}
-	if r.accepted > 0 {
+	if n := r.counts[countAccepted]; n > 0 {
 		line[contract.MetricDimensionRoute] = r.route
-		line[contract.MetricMessagesAccepted] = r.accepted
+		line[contract.MetricMessagesAccepted] = n
 		directives = append(directives, emfDirective{contract.MetricNamespace,
 			[][]string{{contract.MetricDimensionStage, contract.MetricDimensionRoute}},
 			[]emfMetric{{contract.MetricMessagesAccepted, "Count"}}})

@@ -31,7 +31,7 @@ func (inv *invocation) setName(ctx context.Context, req request) []byte {
 			return inv.fail(req, notConnected)
 		}
 		if name == c.Name {
-			inv.m.add(&inv.m.accepted, 1)
+			inv.m.count(countAccepted, 1)
 			return nil
 		}
 	}
@@ -60,7 +60,7 @@ func (inv *invocation) setName(ctx context.Context, req request) []byte {
 	if !inv.tellRename(ctx, c, req.Ref) {
 		return inv.fail(req, notConnected)
 	}
-	inv.m.add(&inv.m.accepted, 1)
+	inv.m.count(countAccepted, 1)
 	return nil
 }
 

@@ -81,7 +81,7 @@ func (inv *invocation) counted(ctx context.Context, room string, events int) (Ro
 	rc, err := inv.store.CountMembers(ctx, room, presenceCredit*events, inv.opt.Now().Add(inv.opt.ConnectionTTL))
 	if err != nil {
 		inv.log.Error("count members", "room", room, "error", err)
-		inv.m.add(&inv.m.internal, 1)
+		inv.m.count(countInternal, 1)
 		return rc, false
 	}
 	return rc, true
@@ -200,7 +200,7 @@ func (inv *invocation) spend(ctx context.Context, room string, rc RoomCount, cos
 	ok, err := inv.store.SpendCredit(ctx, room, cost)
 	if err != nil {
 		inv.log.Error("spend presence credit", "room", room, "error", err)
-		inv.m.add(&inv.m.internal, 1)
+		inv.m.count(countInternal, 1)
 	}
 	return ok
 }
@@ -255,7 +255,7 @@ func (inv *invocation) members(ctx context.Context, req request) []byte {
 	// The count is the exact count item's; the list may lag either way and
 	// never corrects it.
 	ms = withCaller(ms, c, cursor == "")
-	inv.m.add(&inv.m.accepted, 1)
+	inv.m.count(countAccepted, 1)
 	return encode(memberPageFrame{Type: KindMemberPage, Room: c.Room, Count: rc.Count, CV: rc.cv(), Members: entries(ms),
 		Cursor: next, Ref: req.Ref})
 }

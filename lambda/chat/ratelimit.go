@@ -76,7 +76,7 @@ func (inv *invocation) chargeFailed(req request, asked time.Time, err error) []b
 		// before the charge): never longer than the table refuses.
 		wait := max(limited.RetryAfter, time.Millisecond)
 		inv.refusals.remember(inv.refusalKey(), cmp.Or(limited.At, asked).Add(wait))
-		inv.m.add(&inv.m.limited, 1)
+		inv.m.count(countRateLimited, 1)
 		p := problem(contract.CodeRateLimited, "Too many messages: at most %d in %s. Try again in %.1f s.",
 			inv.opt.RateLimit.Limit, inv.opt.RateLimit.Window, wait.Seconds())
 		p.RetryAfterMs = int64((wait + time.Millisecond - 1) / time.Millisecond) // rounded up: not a moment early

@@ -37,7 +37,7 @@ func (inv *invocation) setAccountName(ctx context.Context, req request, c Connec
 		if err != nil {
 			return inv.internal(req, "finish the account's rename", err)
 		}
-		inv.m.add(&inv.m.accepted, 1)
+		inv.m.count(countAccepted, 1)
 		if !slices.Contains(told, c.Room) {
 			return encode(withRef(renamedFrame{Type: KindRenamed, Room: c.Room, OldName: name, Name: name,
 				TS: millis(inv.opt.Now()), Account: a.ID}, req.Ref))
@@ -85,7 +85,7 @@ func (inv *invocation) setAccountName(ctx context.Context, req request, c Connec
 		}
 		next = current // the rename landed (its answer was lost): go on
 	}
-	inv.m.add(&inv.m.accepted, 1)
+	inv.m.count(countAccepted, 1)
 	told, err := inv.finishRename(ctx, next, ack{connID: c.ID, room: c.Room, ref: req.Ref}, old, false)
 	if err != nil {
 		// The account has the new name; the client's retry finishes the rest.

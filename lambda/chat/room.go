@@ -71,7 +71,7 @@ func (inv *invocation) hello(ctx context.Context, req request) []byte {
 	}
 	slices.Reverse(frame.History)
 	slices.Reverse(frame.Private)
-	inv.m.add(&inv.m.accepted, 1)
+	inv.m.count(countAccepted, 1)
 	return encode(frame)
 }
 

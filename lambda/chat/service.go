@@ -132,7 +132,7 @@ var handlers = map[string]func(*invocation, context.Context, request) []byte{
 }
 
 func (inv *invocation) ping(ctx context.Context, _ request) []byte {
-	inv.m.add(&inv.m.accepted, 1)
+	inv.m.count(countAccepted, 1)
 	return inv.pong(ctx)
 }
 
@@ -157,7 +157,7 @@ func (inv *invocation) fail(req request, p *Problem) []byte {
 // Internal error text never reaches the client.
 func (inv *invocation) internal(req request, doing string, err error) []byte {
 	inv.log.Error(doing, "error", err)
-	inv.m.add(&inv.m.internal, 1)
+	inv.m.count(countInternal, 1)
 	return encode(errorFrame{Type: KindError, Action: echo(req.Action, NameMax, NameMaxBytes), Ref: req.Ref,
 		Problem: Problem{Code: contract.CodeInternal, Message: "The server could not do that just now; please try again."}})
 }

@@ -117,7 +117,7 @@ func (inv *invocation) removeStale(ctx context.Context, stale []Member) {
 	}
 	if len(stale) > 0 {
 		inv.log.Warn("stale connections left for a later broadcast: the rounds of member lists ran out", "count", len(stale))
-		inv.m.add(&inv.m.left, len(stale))
+		inv.m.count(countStaleLeft, len(stale))
 	}
 }
 
@@ -264,7 +264,7 @@ func (inv *invocation) removeAll(ctx context.Context, stale []Member, removed ma
 	})
 	if left := len(stale) - sent; left > 0 {
 		inv.log.Warn("stale connections left for a later broadcast: the invocation is out of time", "count", left)
-		inv.m.add(&inv.m.left, left)
+		inv.m.count(countStaleLeft, left)
 	}
 	return byRoom
 }
@@ -285,9 +285,9 @@ func (inv *invocation) removeOne(ctx context.Context, m Member, connectedBefore 
 		return c, gone{}, false
 	}
 	if mine {
-		inv.m.add(&inv.m.stale, 1)
+		inv.m.count(countStaleRemoved, 1)
 	} else {
-		inv.m.add(&inv.m.removed, 1)
+		inv.m.count(countGoneRemoved, 1)
 	}
 	// The person leaves the room with its last device (decided on the
 	// account's item) or, without sign-in, the name is released; the room
@@ -339,26 +339,26 @@ func (inv *invocation) removeOne(ctx context.Context, m Member, connectedBefore 
 // tells; it is made only on this path, never for a removal that worked.
 func (inv *invocation) notRemoved(ctx context.Context, m Member, connectedBefore time.Time, removeErr error) {
 	if removeErr != nil {
-		inv.m.add(&inv.m.left, 1)
+		inv.m.count(countStaleLeft, 1)
 		return
 	}
 	c, err := inv.store.GetConnection(ctx, m.ConnID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		inv.log.Debug("410 from a connection already removed", "to", m.ConnID)
-		inv.m.add(&inv.m.removed, 1)
+		inv.m.count(countGoneRemoved, 1)
 	case err != nil:
 		inv.log.Error("read a connection that answered 410", "to", m.ConnID, "error", err)
-		inv.m.add(&inv.m.left, 1)
+		inv.m.count(countStaleLeft, 1)
 	case !c.ConnectedAt.Before(connectedBefore):
 		// API Gateway answers 410 until $connect returns: the frame is lost,
 		// and the client asks for its state (hello) once connected.
 		inv.log.Info("410 from a connection still connecting: kept", "to", m.ConnID, "connectedAt", c.ConnectedAt)
-		inv.m.add(&inv.m.connecting, 1)
+		inv.m.count(countGoneConnecting, 1)
 	default:
 		// Live and old enough, yet RemoveStale kept it: the record changed
 		// between the two requests. Not expected; the next 410 decides.
 		inv.log.Warn("stale connection not removed", "to", m.ConnID, "connectedAt", c.ConnectedAt)
-		inv.m.add(&inv.m.left, 1)
+		inv.m.count(countStaleLeft, 1)
 	}
 }
