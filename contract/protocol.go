@@ -2,12 +2,17 @@ package contract
 
 //go:generate go run ../cmd/protocolgen -root ..
 
-import "slices"
+import (
+	"slices"
+	"strconv"
+)
 
-// The wire protocol's one definition: the actions a client sends and the
-// error codes the server answers with. The handler dispatches on Actions,
-// cmd/protocolgen writes the page's frontend/src/protocol.gen.ts and the
-// tables of docs/protocol.md from them, and tests fail when either differs.
+// The wire protocol's one definition (Definition): the actions a client sends
+// with their fields, the error codes the server answers with, and the frames
+// it sends with their fields (frames.go). The handler dispatches on Actions;
+// cmd/protocolgen writes the page's frontend/src/protocol.gen.ts, the Go frame
+// types of protocol_gen.go (the load tool's) and the tables of
+// docs/protocol.md from it; tests fail when any of them differs.
 // docs/design.md ("Adding an action") says when an action gets its own route.
 
 // Actions a client sends ("action" of a client frame). The custom-route ones
@@ -30,18 +35,52 @@ type Action struct {
 	Route string
 	// Doc is what the action does, one line (docs/protocol.md's table).
 	Doc string
+	// Fields are the frame's fields besides "action" (fields.go).
+	Fields []Field
 }
 
 // CustomRoute reports whether the action has a route of its own.
 func (a Action) CustomRoute() bool { return a.Route != RouteDefault }
 
+// The bounds of the actions' fields (docs/protocol.md, "Limits"); the
+// handler checks them and a state frame's limits tell them.
+const (
+	NameMax       = 32
+	NameMaxBytes  = 64 // in UTF-8: bounds member lists (1,000 names ≤ 88 KB of JSON)
+	MessageMax    = 2000
+	RecipientsMax = 20
+	RefMax        = 64
+)
+
+// ref is every client frame's optional correlation field.
+var ref = opt("ref", String, "any string of yours: copied into the error this frame causes and into your own copy of the frame it causes").chars(RefMax)
+
 var actions = []Action{
-	{ActionHello, RouteDefault, "ask for the state: answered with a `state` frame"},
-	{ActionPing, RouteDefault, "keep-alive: answered with a `pong` frame"},
-	{ActionMembers, RouteDefault, "read the member list a page at a time: answered with `memberPage` frames"},
-	{ActionSetName, RouteSetName, "change your name: the room is sent `renamed`"},
-	{ActionSendPublic, RouteSendPublic, "message everyone in your room: the room is sent `public`"},
-	{ActionSendPrivate, RouteSendPrivate, "message selected people: they and you are sent `private`"},
+	{Name: ActionHello, Route: RouteDefault, Doc: "ask for the state: answered with a `state` frame",
+		Fields: []Field{ref}},
+	{Name: ActionPing, Route: RouteDefault, Doc: "keep-alive: answered with a `pong` frame",
+		Fields: []Field{ref}},
+	{Name: ActionMembers, Route: RouteDefault, Doc: "read the member list a page at a time: answered with `memberPage` frames",
+		Fields: []Field{
+			opt("cursor", String, "where to read on: the `cursor` of the previous `memberPage` or a `state`'s `membersCursor`; absent for the first page"),
+			ref,
+		}},
+	{Name: ActionSetName, Route: RouteSetName, Doc: "change your name: the room is sent `renamed`",
+		Fields: []Field{
+			req("name", String, "the new name (*Limits*)").chars(NameMax).bytes(NameMaxBytes),
+			ref,
+		}},
+	{Name: ActionSendPublic, Route: RouteSendPublic, Doc: "message everyone in your room: the room is sent `public`",
+		Fields: []Field{
+			req("message", String, "the text (*Limits*)").chars(MessageMax),
+			ref,
+		}},
+	{Name: ActionSendPrivate, Route: RouteSendPrivate, Doc: "message selected people: they and you are sent `private`",
+		Fields: []Field{
+			req("to", Strings, "the recipients' names, in your room (*Limits*)").items(RecipientsMax),
+			req("message", String, "the text (*Limits*)").chars(MessageMax),
+			ref,
+		}},
 }
 
 // Actions returns the action table in a stable order.
@@ -95,16 +134,16 @@ var errorCodes = []ErrorCode{
 	{CodeMissingField, "a field the action needs is absent or `null` (`name` for `setName`, `message`, `to`)"},
 	{CodeBadField, "a field has the wrong type (`name` not a string, `to` not a list of strings, …) or `ref` is too long"},
 	{CodeNameEmpty, "the name is empty after trimming (*Limits*)"},
-	{CodeNameTooLong, "the name is over 32 characters or 64 bytes (*Limits*)"},
+	{CodeNameTooLong, "the name is over " + strconv.Itoa(NameMax) + " characters or " + strconv.Itoa(NameMaxBytes) + " bytes (*Limits*)"},
 	{CodeNameInvalid, "the name has a character names may not have (*Limits*)"},
 	{CodeNameNoLetter, "the name has no letter or digit (*Limits*); a name held before this rule existed stays its holder's until renamed"},
 	{CodeNameMixedScripts, "the name mixes scripts (*Limits*); a name held before this rule existed stays its holder's until renamed"},
 	{CodeNameTaken, "someone else holds the name (*Limits*)"},
 	{CodeMessageEmpty, "the message is empty or only white space (*Limits*)"},
-	{CodeMessageTooLong, "the message is over 2000 characters (*Limits*)"},
+	{CodeMessageTooLong, "the message is over " + strconv.Itoa(MessageMax) + " characters (*Limits*)"},
 	{CodeMessageInvalid, "the message has a control character other than newline, carriage return or tab (*Limits*)"},
 	{CodeRecipientsEmpty, "a private message names nobody (*Limits*)"},
-	{CodeRecipientsTooMany, "a private message names more than 20 people (*Limits*)"},
+	{CodeRecipientsTooMany, "a private message names more than " + strconv.Itoa(RecipientsMax) + " people (*Limits*)"},
 	{CodeRecipientsUnknown, "a recipient is not in the sender's room; `unknown` lists the names (*Limits*)"},
 	{CodeBusy, "another `setName` of the same connection (with sign-in: of the same account) changed the name at the same moment; try again"},
 	{CodeRateLimited, "the person sent more than the limit (*Rate limits*); `retryAfterMs` says when a frame will be accepted again; nothing was stored or sent"},
@@ -120,43 +159,3 @@ func ErrorCodes() []ErrorCode { return slices.Clone(errorCodes) }
 func IsErrorCode(code string) bool {
 	return slices.ContainsFunc(errorCodes, func(e ErrorCode) bool { return e.Code == code })
 }
-
-// Frame kinds: the "type" of a frame the server sends. A message-log record
-// has a kind too; gone and replaced are kinds of records only (lambda/chat).
-const (
-	FrameState      = "state"
-	FramePong       = "pong"
-	FrameJoined     = "joined"
-	FrameLeft       = "left"
-	FramePresence   = "presence"
-	FrameMemberPage = "memberPage"
-	FrameMembers    = "members"
-	FrameRenamed    = "renamed"
-	FramePublic     = "public"
-	FramePrivate    = "private"
-	FrameError      = "error"
-)
-
-// FrameKind is one entry of the frame-kind table.
-type FrameKind struct {
-	Kind string
-	// When says when the server sends it (docs/protocol.md's table).
-	When string
-}
-
-var frameKinds = []FrameKind{
-	{FrameState, "the answer to `hello`: the room, its members, history and limits"},
-	{FramePong, "the answer to `ping`"},
-	{FrameJoined, "someone arrived (rooms of up to 20)"},
-	{FrameLeft, "someone went (rooms of up to 20)"},
-	{FramePresence, "a big room's member count"},
-	{FrameMemberPage, "the answer to `members`: one page of the member list"},
-	{FrameMembers, "the member list after stale connections were removed"},
-	{FrameRenamed, "someone changed their name"},
-	{FramePublic, "a message to everyone in the room"},
-	{FramePrivate, "a message to selected people (and the sender's copy)"},
-	{FrameError, "the action of a frame of yours was refused; `code` says why"},
-}
-
-// FrameKinds returns the frame-kind table in a stable order.
-func FrameKinds() []FrameKind { return slices.Clone(frameKinds) }

@@ -100,3 +100,475 @@ export type FrameKindName = (typeof FrameKind)[keyof typeof FrameKind];
 
 /** The frame kinds in the definition's order. */
 export const FRAME_KINDS: readonly FrameKindName[] = Object.values(FrameKind);
+
+// The shapes: objects that fields hold.
+
+/** The bounds of the actions' fields, as the server enforces them. */
+export interface Limits {
+  /** a name's most characters */
+  nameMax: number;
+  /** a name's most bytes of UTF-8 */
+  nameMaxBytes: number;
+  /** a message's most characters */
+  messageMax: number;
+  /** a private message's most recipients */
+  recipientsMax: number;
+}
+
+/** A problem with the connect, told in the first state. */
+export interface Warning {
+  /** an error code */
+  code: string;
+  /** a sentence for people */
+  message: string;
+}
+
+/** A person a `members` frame names, stamped as a `left` (or `joined`) frame would be. */
+export interface LeftEntry {
+  /** the name */
+  name: string;
+  /** when, in milliseconds since the Unix epoch, set by the server */
+  ts: number;
+  /** with sign-in: the account's stable id (*Names with sign-in*) */
+  account?: string;
+  /** with sign-in: the version of the account's devices it was decided at (apply only a greater one) */
+  v?: number;
+}
+
+/** A member of a `memberPage`. */
+export interface MemberEntry {
+  /** the name */
+  name: string;
+  /** the member's signed-in account, when the store's read has it */
+  account?: string;
+}
+
+// Server → client frames.
+
+/** `state`: the answer to `hello`: the room, its members, history and limits. */
+export interface StateFrame {
+  type: typeof FrameKind.State;
+  /** the room */
+  room: string;
+  /** your name */
+  you: string;
+  /** the room's members, sorted case-insensitively; at most 100 (then `membersCursor` is set) */
+  members: string[];
+  /** the room's exact member count, the caller included */
+  count?: number;
+  /** the count's version: of two frames of the room, the greater `cv` carries the newer count */
+  cv?: number;
+  /** set when `members` is only the first page: the `members` action reads on from it */
+  membersCursor?: string;
+  /** the room's recent public messages, oldest first */
+  history: PublicFrame[];
+  /** the bounds of names, messages and recipients */
+  limits: Limits;
+  /** a secret for this connection: presented on reconnect (`?resume=`), it takes the name back at once */
+  resume?: string;
+  /** after a connect with an invalid or taken name: why you have another */
+  warning?: Warning;
+  /** with sign-in: your account */
+  account?: string;
+  /** with sign-in: your username */
+  username?: string;
+  /** your own private conversation of the room, oldest first (read a missing one as `[]`) */
+  private?: PrivateFrame[];
+}
+
+/** `pong`: the answer to `ping`. */
+export interface PongFrame {
+  type: typeof FrameKind.Pong;
+  /** when, in milliseconds since the Unix epoch, set by the server */
+  ts: number;
+  /** the room's member count (keeps a big room's count fresh) */
+  count?: number;
+  /** the count's version: of two frames of the room, the greater `cv` carries the newer count */
+  cv?: number;
+}
+
+/** `joined`: someone arrived (rooms of up to 20). */
+export interface JoinedFrame {
+  type: typeof FrameKind.Joined;
+  /** the room */
+  room: string;
+  /** who arrived or went */
+  name: string;
+  /** when, in milliseconds since the Unix epoch, set by the server */
+  ts: number;
+  /** the room's member count right after it */
+  count?: number;
+  /** the count's version: of two frames of the room, the greater `cv` carries the newer count */
+  cv?: number;
+  /** with sign-in: the account's stable id (*Names with sign-in*) */
+  account?: string;
+  /** with sign-in: the version of the account's devices it was decided at (apply only a greater one) */
+  v?: number;
+}
+
+/** `left`: someone went (rooms of up to 20). */
+export interface LeftFrame {
+  type: typeof FrameKind.Left;
+  /** the room */
+  room: string;
+  /** who arrived or went */
+  name: string;
+  /** when, in milliseconds since the Unix epoch, set by the server */
+  ts: number;
+  /** the room's member count right after it */
+  count?: number;
+  /** the count's version: of two frames of the room, the greater `cv` carries the newer count */
+  cv?: number;
+  /** with sign-in: the account's stable id (*Names with sign-in*) */
+  account?: string;
+  /** with sign-in: the version of the account's devices it was decided at (apply only a greater one) */
+  v?: number;
+}
+
+/** `presence`: a big room's member count. */
+export interface PresenceFrame {
+  type: typeof FrameKind.Presence;
+  /** the room */
+  room: string;
+  /** the room's exact member count */
+  count: number;
+  /** when, in milliseconds since the Unix epoch, set by the server */
+  ts: number;
+  /** the count's version: of two frames of the room, the greater `cv` carries the newer count */
+  cv?: number;
+}
+
+/** `memberPage`: the answer to `members`: one page of the member list. */
+export interface MemberPageFrame {
+  type: typeof FrameKind.MemberPage;
+  /** the room */
+  room: string;
+  /** the room's exact member count */
+  count: number;
+  /** the count's version: of two frames of the room, the greater `cv` carries the newer count */
+  cv?: number;
+  /** this page's members, at most 500, in no particular order */
+  members: MemberEntry[];
+  /** where the next page starts; absent on the last page */
+  cursor?: string;
+  /** the `ref` of your frame that caused it; only in your own copy */
+  ref?: string;
+}
+
+/** `members`: the member list after stale connections were removed. */
+export interface MembersFrame {
+  type: typeof FrameKind.Members;
+  /** the room */
+  room: string;
+  /** the members, read from the lagging room index */
+  members: string[];
+  /** the names that went, at most 100 */
+  gone: string[];
+  /** each person who left, as a `left` frame would say it: apply each as a `left` */
+  left?: LeftEntry[];
+  /** with sign-in: each person still in the room on another device: apply each as a `joined` */
+  stayed?: LeftEntry[];
+  /** when, in milliseconds since the Unix epoch, set by the server */
+  ts: number;
+  /** the room's member count (*`cv`, the order of counts*) */
+  count?: number;
+  /** the count's version: of two frames of the room, the greater `cv` carries the newer count */
+  cv?: number;
+}
+
+/** `renamed`: someone changed their name. */
+export interface RenamedFrame {
+  type: typeof FrameKind.Renamed;
+  /** the room */
+  room: string;
+  /** the name before */
+  oldName: string;
+  /** the name now */
+  name: string;
+  /** when, in milliseconds since the Unix epoch, set by the server */
+  ts: number;
+  /** the `ref` of your frame that caused it; only in your own copy */
+  ref?: string;
+  /** with sign-in: the account's stable id (*Names with sign-in*) */
+  account?: string;
+}
+
+/** `public`: a message to everyone in the room. */
+export interface PublicFrame {
+  type: typeof FrameKind.Public;
+  /** the message's ULID: sorting ids sorts messages by time */
+  id: string;
+  /** when, in milliseconds since the Unix epoch, set by the server */
+  ts: number;
+  /** the room */
+  room: string;
+  /** the sender's name */
+  from: string;
+  /** the text */
+  message: string;
+  /** the `ref` of your frame that caused it; only in your own copy */
+  ref?: string;
+  /** with sign-in: the account's stable id (*Names with sign-in*) */
+  account?: string;
+  /** with sign-in: the sender's username (*Names with sign-in*) */
+  username?: string;
+}
+
+/** `private`: a message to selected people (and the sender's copy). */
+export interface PrivateFrame {
+  type: typeof FrameKind.Private;
+  /** the message's ULID: sorting ids sorts messages by time */
+  id: string;
+  /** when, in milliseconds since the Unix epoch, set by the server */
+  ts: number;
+  /** the room */
+  room: string;
+  /** the sender's name */
+  from: string;
+  /** the recipients as the server knows their names */
+  to: string[];
+  /** the text */
+  message: string;
+  /** the `ref` of your frame that caused it; only in your own copy */
+  ref?: string;
+  /** with sign-in: the account's stable id (*Names with sign-in*) */
+  account?: string;
+  /** with sign-in: the sender's username (*Names with sign-in*) */
+  username?: string;
+}
+
+/** `error`: the action of a frame of yours was refused; `code` says why. */
+export interface ErrorFrame {
+  type: typeof FrameKind.Error;
+  /** why, stable, for programs (the error codes below) */
+  code: string;
+  /** why, a sentence for people; may change */
+  message: string;
+  /** the action of the frame that caused it, when it had one */
+  action?: string;
+  /** `recipients_unknown`: each name nobody in the room has (at most 20 items) */
+  unknown?: string[];
+  /** the `ref` of the frame that caused it */
+  ref?: string;
+  /** `rate_limited`: how long until a frame will be accepted again */
+  retryAfterMs?: number;
+}
+
+/** Every frame the server sends. */
+export type ServerFrame =
+  | StateFrame
+  | PongFrame
+  | JoinedFrame
+  | LeftFrame
+  | PresenceFrame
+  | MemberPageFrame
+  | MembersFrame
+  | RenamedFrame
+  | PublicFrame
+  | PrivateFrame
+  | ErrorFrame;
+
+// Client → server frames.
+
+/** `hello`: ask for the state: answered with a `state` frame. */
+export interface HelloRequest {
+  action: typeof Action.Hello;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
+/** `ping`: keep-alive: answered with a `pong` frame. */
+export interface PingRequest {
+  action: typeof Action.Ping;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
+/** `members`: read the member list a page at a time: answered with `memberPage` frames. */
+export interface MembersRequest {
+  action: typeof Action.Members;
+  /** where to read on: the `cursor` of the previous `memberPage` or a `state`'s `membersCursor`; absent for the first page */
+  cursor?: string;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
+/** `setName`: change your name: the room is sent `renamed`. */
+export interface SetNameRequest {
+  action: typeof Action.SetName;
+  /** the new name (*Limits*) (at most 32 characters and 64 bytes of UTF-8) */
+  name: string;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
+/** `sendPublic`: message everyone in your room: the room is sent `public`. */
+export interface SendPublicRequest {
+  action: typeof Action.SendPublic;
+  /** the text (*Limits*) (at most 2000 characters) */
+  message: string;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
+/** `sendPrivate`: message selected people: they and you are sent `private`. */
+export interface SendPrivateRequest {
+  action: typeof Action.SendPrivate;
+  /** the recipients' names, in your room (*Limits*) (at most 20 items) */
+  to: string[];
+  /** the text (*Limits*) (at most 2000 characters) */
+  message: string;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
+/** Every frame a client sends. */
+export type ClientFrame =
+  | HelloRequest
+  | PingRequest
+  | MembersRequest
+  | SetNameRequest
+  | SendPublicRequest
+  | SendPrivateRequest;
+
+/** One field of a frame or shape, as parseFrame (protocol.ts) checks it. */
+export interface FieldSpec {
+  readonly name: string;
+  readonly base: 'string' | 'number' | 'shape' | 'frame';
+  /** The shape or frame kind of base shape or frame. */
+  readonly of?: string;
+  readonly list?: boolean;
+  readonly required?: boolean;
+  /** What an absent or null field reads as. */
+  readonly default?: unknown;
+}
+
+/** The fields of every frame kind, besides "type". */
+export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>> = {
+  state: [
+    { name: 'room', base: 'string', required: true },
+    { name: 'you', base: 'string', required: true },
+    { name: 'members', base: 'string', list: true, required: true },
+    { name: 'count', base: 'number' },
+    { name: 'cv', base: 'number' },
+    { name: 'membersCursor', base: 'string' },
+    { name: 'history', base: 'frame', of: 'public', list: true, default: [] },
+    { name: 'limits', base: 'shape', of: 'Limits', default: {"messageMax":2000,"nameMax":32,"nameMaxBytes":64,"recipientsMax":20} },
+    { name: 'resume', base: 'string' },
+    { name: 'warning', base: 'shape', of: 'Warning' },
+    { name: 'account', base: 'string' },
+    { name: 'username', base: 'string' },
+    { name: 'private', base: 'frame', of: 'private', list: true },
+  ],
+  pong: [
+    { name: 'ts', base: 'number', required: true },
+    { name: 'count', base: 'number' },
+    { name: 'cv', base: 'number' },
+  ],
+  joined: [
+    { name: 'room', base: 'string', required: true },
+    { name: 'name', base: 'string', required: true },
+    { name: 'ts', base: 'number', required: true },
+    { name: 'count', base: 'number' },
+    { name: 'cv', base: 'number' },
+    { name: 'account', base: 'string' },
+    { name: 'v', base: 'number' },
+  ],
+  left: [
+    { name: 'room', base: 'string', required: true },
+    { name: 'name', base: 'string', required: true },
+    { name: 'ts', base: 'number', required: true },
+    { name: 'count', base: 'number' },
+    { name: 'cv', base: 'number' },
+    { name: 'account', base: 'string' },
+    { name: 'v', base: 'number' },
+  ],
+  presence: [
+    { name: 'room', base: 'string', required: true },
+    { name: 'count', base: 'number', required: true },
+    { name: 'ts', base: 'number', required: true },
+    { name: 'cv', base: 'number' },
+  ],
+  memberPage: [
+    { name: 'room', base: 'string', required: true },
+    { name: 'count', base: 'number', required: true },
+    { name: 'cv', base: 'number' },
+    { name: 'members', base: 'shape', of: 'MemberEntry', list: true, required: true },
+    { name: 'cursor', base: 'string' },
+    { name: 'ref', base: 'string' },
+  ],
+  members: [
+    { name: 'room', base: 'string', required: true },
+    { name: 'members', base: 'string', list: true, required: true },
+    { name: 'gone', base: 'string', list: true, default: [] },
+    { name: 'left', base: 'shape', of: 'LeftEntry', list: true },
+    { name: 'stayed', base: 'shape', of: 'LeftEntry', list: true },
+    { name: 'ts', base: 'number', required: true },
+    { name: 'count', base: 'number' },
+    { name: 'cv', base: 'number' },
+  ],
+  renamed: [
+    { name: 'room', base: 'string', required: true },
+    { name: 'oldName', base: 'string', required: true },
+    { name: 'name', base: 'string', required: true },
+    { name: 'ts', base: 'number', required: true },
+    { name: 'ref', base: 'string' },
+    { name: 'account', base: 'string' },
+  ],
+  public: [
+    { name: 'id', base: 'string', required: true },
+    { name: 'ts', base: 'number', required: true },
+    { name: 'room', base: 'string', required: true },
+    { name: 'from', base: 'string', required: true },
+    { name: 'message', base: 'string', required: true },
+    { name: 'ref', base: 'string' },
+    { name: 'account', base: 'string' },
+    { name: 'username', base: 'string' },
+  ],
+  private: [
+    { name: 'id', base: 'string', required: true },
+    { name: 'ts', base: 'number', required: true },
+    { name: 'room', base: 'string', required: true },
+    { name: 'from', base: 'string', required: true },
+    { name: 'to', base: 'string', list: true, required: true },
+    { name: 'message', base: 'string', required: true },
+    { name: 'ref', base: 'string' },
+    { name: 'account', base: 'string' },
+    { name: 'username', base: 'string' },
+  ],
+  error: [
+    { name: 'code', base: 'string', required: true },
+    { name: 'message', base: 'string', required: true },
+    { name: 'action', base: 'string' },
+    { name: 'unknown', base: 'string', list: true },
+    { name: 'ref', base: 'string' },
+    { name: 'retryAfterMs', base: 'number' },
+  ],
+};
+
+/** The fields of every shape. */
+export const SHAPE_FIELDS: Readonly<Record<string, readonly FieldSpec[]>> = {
+  Limits: [
+    { name: 'nameMax', base: 'number', required: true },
+    { name: 'nameMaxBytes', base: 'number', default: 64 },
+    { name: 'messageMax', base: 'number', required: true },
+    { name: 'recipientsMax', base: 'number', required: true },
+  ],
+  Warning: [
+    { name: 'code', base: 'string', required: true },
+    { name: 'message', base: 'string', required: true },
+  ],
+  LeftEntry: [
+    { name: 'name', base: 'string', required: true },
+    { name: 'ts', base: 'number', required: true },
+    { name: 'account', base: 'string' },
+    { name: 'v', base: 'number' },
+  ],
+  MemberEntry: [
+    { name: 'name', base: 'string', required: true },
+    { name: 'account', base: 'string' },
+  ],
+};
+
+/** The bounds the protocol documents; the server's state frame overrides them. */
+export const DEFAULT_LIMITS: Limits = {"messageMax":2000,"nameMax":32,"nameMaxBytes":64,"recipientsMax":20};

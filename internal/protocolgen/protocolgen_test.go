@@ -3,53 +3,171 @@ package protocolgen
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/groupchat/groupchat/contract"
 )
 
-// The committed frontend/src/protocol.gen.ts and docs/protocol.md tables are
-// what contract/protocol.go generates: change the definition without running
-// `go generate ./contract` and this fails.
+var root = filepath.Join("..", "..")
+
+// The committed frontend/src/protocol.gen.ts, contract/protocol_gen.go and
+// docs/protocol.md tables are what contract's definition generates: change
+// the definition without running `go generate ./contract` and this fails.
 func TestTheGeneratedFilesAreCurrent(t *testing.T) {
-	root := filepath.Join("..", "..")
-	files, err := Generated(root)
+	for _, name := range drift(t, contract.Definition()) {
+		t.Errorf("%s is not what contract's definition generates; run `go generate ./contract`", name)
+	}
+}
+
+// drift returns the generated files whose committed content differs from what p generates.
+func drift(t *testing.T, p contract.Protocol) []string {
+	t.Helper()
+	files, err := Generated(root, p)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var differ []string
 	for name, want := range files {
 		got, err := os.ReadFile(filepath.Join(root, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if string(got) != string(want) {
-			t.Errorf("%s is not what contract/protocol.go generates; run `go generate ./contract`", name)
+			differ = append(differ, name)
 		}
 	}
+	slices.Sort(differ)
+	return differ
 }
 
-// Every action, code and frame kind of the definition is in the page's module and in the
-// docs; a table without its markers is an error, not a guess.
+// Every action, code and frame kind of the definition is in the page's module,
+// the Go types and the docs, each action and frame kind with a type and a
+// table of its fields.
 func TestEveryActionCodeAndFrameKindIsInThePageModuleAndTheDocs(t *testing.T) {
-	ts := string(TS())
-	tables := Tables()
-	for _, a := range contract.Actions() {
-		if !strings.Contains(ts, "'"+a.Name+"'") || !strings.Contains(tables["actions"], "| `"+a.Name+"` | `"+a.Route+"` |") {
+	p := contract.Definition()
+	ts, gotypes := string(TS(p)), string(Go(p))
+	tables := Tables(p)
+	for _, a := range p.Actions {
+		if !strings.Contains(ts, "'"+a.Name+"'") || !strings.Contains(ts, "export interface "+requestType(a.Name)+" {") ||
+			!strings.Contains(gotypes, "type "+requestType(a.Name)+" struct") ||
+			!strings.Contains(tables["actions"], "| `"+a.Name+"` | `"+a.Route+"` |") || tables["action "+a.Name] == "" {
 			t.Errorf("action %q missing", a.Name)
 		}
+		for _, f := range a.Fields {
+			if !strings.Contains(tables["action "+a.Name], "| `"+f.Name+"` |") {
+				t.Errorf("field %q of action %q missing from its table", f.Name, a.Name)
+			}
+		}
 	}
-	for _, e := range contract.ErrorCodes() {
+	for _, e := range p.Codes {
 		if !strings.Contains(ts, "'"+e.Code+"'") || !strings.Contains(tables["error-codes"], "| `"+e.Code+"` |") {
 			t.Errorf("code %q missing", e.Code)
 		}
 	}
-	for _, k := range contract.FrameKinds() {
-		if !strings.Contains(ts, "'"+k.Kind+"'") || !strings.Contains(tables["frame-kinds"], "| `"+k.Kind+"` |") {
+	for _, k := range p.Frames {
+		if !strings.Contains(ts, "'"+k.Kind+"'") || !strings.Contains(ts, "export interface "+frameType(k.Kind)+" {") ||
+			!strings.Contains(gotypes, "type "+frameType(k.Kind)+" struct") ||
+			!strings.Contains(tables["frame-kinds"], "| `"+k.Kind+"` |") || tables["frame "+k.Kind] == "" {
 			t.Errorf("frame kind %q missing", k.Kind)
 		}
 	}
-	if _, err := Docs([]byte("# no markers\n")); err == nil {
+	if _, err := Docs([]byte("# no markers\n"), p); err == nil {
 		t.Fatal("Docs accepted a document without markers")
 	}
+}
+
+// How adding an action (or a frame kind) is held to the rest: an entry added
+// to the definition without its docs section fails (no markers for its field
+// table), the committed page module and Go types are then not what it
+// generates (its page type is missing), and a docs section of an action the
+// definition no longer has fails too.
+func TestAnEntryWithoutItsDocsOrPageTypeFails(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(root, DocsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := contract.Definition()
+	p.Actions = append(p.Actions, contract.Action{Name: "typing", Route: contract.RouteDefault, Doc: "say you are typing",
+		Fields: []contract.Field{{Name: "ref", Type: contract.String}}})
+	if _, err := Docs(doc, p); err == nil || !strings.Contains(err.Error(), "action typing") {
+		t.Errorf("Docs with an action that docs/protocol.md has no section for: %v, want an error naming it", err)
+	}
+	if ts := string(TS(p)); !strings.Contains(ts, "export interface TypingRequest {") || !strings.Contains(ts, "| TypingRequest") {
+		t.Error("the page module has no frame type of the new action")
+	}
+	files := map[string]bool{}
+	for name, content := range map[string][]byte{TSFile: TS(p), GoFile: Go(p)} {
+		got, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = string(got) == string(content)
+	}
+	if files[TSFile] || files[GoFile] {
+		t.Errorf("the committed generated files (current: %v) already have an action the definition lacks", files)
+	}
+
+	p = contract.Definition()
+	p.Frames = append(p.Frames, contract.FrameKind{Kind: "typing", When: "someone is typing"})
+	if _, err := Docs(doc, p); err == nil || !strings.Contains(err.Error(), "frame typing") {
+		t.Errorf("Docs with a frame kind that docs/protocol.md has no section for: %v, want an error naming it", err)
+	}
+
+	p = contract.Definition()
+	p.Actions = slices.DeleteFunc(p.Actions, func(a contract.Action) bool { return a.Name == contract.ActionPing })
+	if _, err := Docs(doc, p); err == nil || !strings.Contains(err.Error(), "action ping") {
+		t.Errorf("Docs with a section of an action the definition lacks: %v, want an error naming it", err)
+	}
+}
+
+// docs/protocol.md documents exactly the definition's actions and frame kinds:
+// a `### `name`` section under "Client → server" for every action and under
+// "Server → client" for every frame kind, and no section of anything else.
+func TestTheDocsSectionsAreTheDefinedActionsAndFrameKinds(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(root, DocsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := contract.Definition()
+	var actions, frames []string
+	for _, a := range p.Actions {
+		actions = append(actions, a.Name)
+	}
+	for _, k := range p.Frames {
+		frames = append(frames, k.Kind)
+	}
+	got := sections(string(doc))
+	for part, want := range map[string][]string{"Client → server": actions, "Server → client": frames} {
+		slices.Sort(want)
+		if !slices.Equal(got[part], want) {
+			t.Errorf("%s of %s documents %v; the definition has %v", part, DocsFile, got[part], want)
+		}
+	}
+}
+
+var heading = regexp.MustCompile("^### `([^`]+)`(?: / `([^`]+)`)?")
+
+// sections returns the names of the ### sections of each ## part, sorted.
+func sections(doc string) map[string][]string {
+	out := map[string][]string{}
+	part := ""
+	for _, line := range strings.Split(doc, "\n") {
+		if p, ok := strings.CutPrefix(line, "## "); ok {
+			part = p
+		}
+		if m := heading.FindStringSubmatch(line); m != nil {
+			for _, n := range m[1:] {
+				if n != "" {
+					out[part] = append(out[part], n)
+				}
+			}
+		}
+	}
+	for _, names := range out {
+		slices.Sort(names)
+	}
+	return out
 }

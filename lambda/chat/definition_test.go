@@ -1,11 +1,11 @@
 package chat
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,16 +19,38 @@ import (
 // action the table does not have) fails: the table is what the page, the load
 // tool and docs/protocol.md are generated from.
 func TestTheHandlerAcceptsExactlyTheDefinedActions(t *testing.T) {
+	if err := dispatchMismatch(contract.Definition(), handlers); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Adding an action to the definition without its handler fails the check
+// above, and so does a handler whose action left the definition.
+func TestAnActionDefinedWithoutAHandlerFails(t *testing.T) {
+	p := contract.Definition()
+	p.Actions = append(p.Actions, contract.Action{Name: "typing", Route: contract.RouteDefault, Doc: "say you are typing"})
+	if err := dispatchMismatch(p, handlers); err == nil {
+		t.Error("a defined action without a handler passed")
+	}
+	p = contract.Definition()
+	p.Actions = p.Actions[1:]
+	if err := dispatchMismatch(p, handlers); err == nil {
+		t.Error("a handler of an action the definition lacks passed")
+	}
+}
+
+func dispatchMismatch[H any](p contract.Protocol, handlers map[string]H) error {
 	var defined []string
-	for _, a := range contract.Actions() {
+	for _, a := range p.Actions {
 		defined = append(defined, a.Name)
 	}
 	handled := slices.Collect(maps.Keys(handlers))
 	slices.Sort(defined)
 	slices.Sort(handled)
 	if !slices.Equal(defined, handled) {
-		t.Fatalf("the handler dispatches %v; contract defines %v", handled, defined)
+		return fmt.Errorf("the handler dispatches %v; contract defines %v", handled, defined)
 	}
+	return nil
 }
 
 // Every error code the handler can send is one of contract's table, spelled
@@ -43,7 +65,7 @@ func TestTheHandlerSendsExactlyTheDefinedErrorCodes(t *testing.T) {
 	}
 	for _, e := range contract.ErrorCodes() {
 		if !values[e.Code] {
-			t.Errorf("table code %q has no Code constant in contract/protocol.go", e.Code)
+			t.Errorf("table code %q has no Code constant in contract", e.Code)
 		}
 	}
 	used := map[string]bool{}
@@ -89,19 +111,29 @@ func TestTheHandlerSendsExactlyTheDefinedErrorCodes(t *testing.T) {
 	}
 }
 
-// contractConstants reads contract/protocol.go's string constants whose
+// contractConstants reads the string constants of contract (its .go files) whose
 // names start with prefix: name → value.
 func contractConstants(t *testing.T, prefix string) map[string]string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "..", "contract", "protocol.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := parser.ParseFile(token.NewFileSet(), "protocol.go", src, 0)
+	files, err := filepath.Glob(filepath.Join("..", "..", "contract", "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	consts := map[string]string{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addConstants(f, prefix, consts)
+	}
+	return consts
+}
+
+func addConstants(f *ast.File, prefix string, consts map[string]string) {
 	for _, d := range f.Decls {
 		g, ok := d.(*ast.GenDecl)
 		if !ok || g.Tok != token.CONST {
@@ -119,7 +151,6 @@ func contractConstants(t *testing.T, prefix string) map[string]string {
 			}
 		}
 	}
-	return consts
 }
 
 // Every frame kind of contract's table is a Kind of the handler, taken from

@@ -33,7 +33,7 @@ func TestMemberListFramesStayInsideTheLimitAtAnyRoomSize(t *testing.T) {
 	}
 	state := stateFrame{Type: KindState, Room: room, You: name, Members: names, Count: 1 << 30, MembersCursor: cursor,
 		History: []json.RawMessage{}, Limits: limits, Resume: strings.Repeat("t", 22),
-		Warning: &Problem{Code: contract.CodeNameTaken, Message: strings.Repeat("w", 300)}}
+		Warning: &warning{Code: contract.CodeNameTaken, Message: strings.Repeat("w", 300)}}
 	for _, f := range []struct {
 		kind string
 		data []byte

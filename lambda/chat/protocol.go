@@ -72,7 +72,21 @@ type Limits struct {
 	RecipientsMax int `json:"recipientsMax"`
 }
 
-// Server → client frames. Field order follows docs/protocol.md.
+// warning is a state frame's: why the connection has another name than it asked for.
+type warning struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func warningOf(p *Problem) *warning {
+	if p == nil {
+		return nil
+	}
+	return &warning{Code: p.Code, Message: p.Message}
+}
+
+// Server → client frames: their fields are contract's definition's
+// (TestTheHandlerFramesHaveTheDefinedFields). Field order follows docs/protocol.md.
 
 type stateFrame struct {
 	Type    Kind     `json:"type"`
@@ -89,7 +103,7 @@ type stateFrame struct {
 	History       []json.RawMessage `json:"history"`
 	Limits        Limits            `json:"limits"`
 	Resume        string            `json:"resume"`
-	Warning       *Problem          `json:"warning,omitempty"`
+	Warning       *warning          `json:"warning,omitempty"`
 	Account       string            `json:"account,omitempty"`  // yours, with sign-in
 	Username      string            `json:"username,omitempty"` // yours, with sign-in
 	// Private is the caller's own private conversation of the room (messages

@@ -42,7 +42,7 @@ func (inv *invocation) hello(ctx context.Context, req request) []byte {
 	}
 	frame := stateFrame{Type: KindState, Room: c.Room, You: c.Name, Members: sortedNames(members),
 		Count: rc.Count, CV: rc.cv(), MembersCursor: cursor,
-		History: []json.RawMessage{}, Limits: limits, Resume: c.ResumeToken, Warning: c.Warning,
+		History: []json.RawMessage{}, Limits: limits, Resume: c.ResumeToken, Warning: warningOf(c.Warning),
 		Account: c.AccountID, Username: c.Username, Private: []json.RawMessage{}}
 	// The newest messages that fit, public and private together (ids sort by
 	// time): the frame stays inside API Gateway's 128 KB message limit

@@ -15,13 +15,14 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
-// The bounds of docs/protocol.md.
+// The bounds of docs/protocol.md: the action fields' limits are contract's
+// definition's.
 const (
-	NameMax       = 32
-	NameMaxBytes  = 64 // in UTF-8: bounds member lists (1,000 names ≤ 88 KB of JSON)
-	MessageMax    = 2000
-	RecipientsMax = 20
-	RefMax        = 64
+	NameMax       = contract.NameMax
+	NameMaxBytes  = contract.NameMaxBytes // in UTF-8: bounds member lists (1,000 names ≤ 88 KB of JSON)
+	MessageMax    = contract.MessageMax
+	RecipientsMax = contract.RecipientsMax
+	RefMax        = contract.RefMax
 	HistoryLimit  = 50
 	DefaultRoom   = "lobby"
 )

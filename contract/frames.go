@@ -1,0 +1,172 @@
+package contract
+
+import (
+	"maps"
+	"slices"
+)
+
+// Frame kinds: the "type" of a frame the server sends. A message-log record
+// has a kind too; gone and replaced are kinds of records only (lambda/chat).
+const (
+	FrameState      = "state"
+	FramePong       = "pong"
+	FrameJoined     = "joined"
+	FrameLeft       = "left"
+	FramePresence   = "presence"
+	FrameMemberPage = "memberPage"
+	FrameMembers    = "members"
+	FrameRenamed    = "renamed"
+	FramePublic     = "public"
+	FramePrivate    = "private"
+	FrameError      = "error"
+)
+
+// FrameKind is one entry of the frame-kind table.
+type FrameKind struct {
+	Kind string
+	// When says when the server sends it (docs/protocol.md's table).
+	When string
+	// Fields are the frame's fields besides "type" (fields.go).
+	Fields []Field
+}
+
+// Shapes' names.
+const (
+	ShapeLimits      = "Limits"
+	ShapeWarning     = "Warning"
+	ShapeLeftEntry   = "LeftEntry"
+	ShapeMemberEntry = "MemberEntry"
+)
+
+// Fields several frames share.
+var (
+	room    = req("room", String, "the room")
+	ts      = req("ts", Number, "when, in milliseconds since the Unix epoch, set by the server")
+	count   = opt("count", Number, "the room's member count (*`cv`, the order of counts*)")
+	cv      = opt("cv", Number, "the count's version: of two frames of the room, the greater `cv` carries the newer count")
+	account = opt("account", String, "with sign-in: the account's stable id (*Names with sign-in*)")
+	// username is the sender's, with sign-in: shown beside a display name that differs.
+	username = opt("username", String, "with sign-in: the sender's username (*Names with sign-in*)")
+	// frameRef is the ref of the frame that caused this one, in the sender's copy only.
+	frameRef = opt("ref", String, "the `ref` of your frame that caused it; only in your own copy")
+	// v orders a person's joined and left (presence.ts).
+	v = opt("v", Number, "with sign-in: the version of the account's devices it was decided at (apply only a greater one)")
+
+	presenceFields = []Field{
+		room,
+		req("name", String, "who arrived or went"),
+		ts,
+		count.docf("the room's member count right after it"),
+		cv, account, v,
+	}
+	messageHead = []Field{
+		req("id", String, "the message's ULID: sorting ids sorts messages by time"),
+		ts, room,
+		req("from", String, "the sender's name"),
+	}
+)
+
+var frameKinds = []FrameKind{
+	{FrameState, "the answer to `hello`: the room, its members, history and limits", []Field{
+		room,
+		req("you", String, "your name"),
+		req("members", Strings, "the room's members, sorted case-insensitively; at most 100 (then `membersCursor` is set)"),
+		count.docf("the room's exact member count, the caller included"),
+		cv,
+		opt("membersCursor", String, "set when `members` is only the first page: the `members` action reads on from it"),
+		opt("history", ListOf(FrameOf(FramePublic)), "the room's recent public messages, oldest first").or([]any{}),
+		opt("limits", ShapeOf(ShapeLimits), "the bounds of names, messages and recipients").or(defaultLimits),
+		opt("resume", String, "a secret for this connection: presented on reconnect (`?resume=`), it takes the name back at once"),
+		opt("warning", ShapeOf(ShapeWarning), "after a connect with an invalid or taken name: why you have another"),
+		account.docf("with sign-in: your account"),
+		username.docf("with sign-in: your username"),
+		opt("private", ListOf(FrameOf(FramePrivate)), "your own private conversation of the room, oldest first (read a missing one as `[]`)"),
+	}},
+	{FramePong, "the answer to `ping`", []Field{
+		ts,
+		count.docf("the room's member count (keeps a big room's count fresh)"),
+		cv,
+	}},
+	{FrameJoined, "someone arrived (rooms of up to 20)", presenceFields},
+	{FrameLeft, "someone went (rooms of up to 20)", presenceFields},
+	{FramePresence, "a big room's member count", []Field{
+		room,
+		req("count", Number, "the room's exact member count"),
+		ts, cv,
+	}},
+	{FrameMemberPage, "the answer to `members`: one page of the member list", []Field{
+		room,
+		req("count", Number, "the room's exact member count"),
+		cv,
+		req("members", ListOf(ShapeOf(ShapeMemberEntry)), "this page's members, at most 500, in no particular order"),
+		opt("cursor", String, "where the next page starts; absent on the last page"),
+		frameRef,
+	}},
+	{FrameMembers, "the member list after stale connections were removed", []Field{
+		room,
+		req("members", Strings, "the members, read from the lagging room index"),
+		opt("gone", Strings, "the names that went, at most 100").or([]any{}),
+		opt("left", ListOf(ShapeOf(ShapeLeftEntry)), "each person who left, as a `left` frame would say it: apply each as a `left`"),
+		opt("stayed", ListOf(ShapeOf(ShapeLeftEntry)), "with sign-in: each person still in the room on another device: apply each as a `joined`"),
+		ts, count, cv,
+	}},
+	{FrameRenamed, "someone changed their name", []Field{
+		room,
+		req("oldName", String, "the name before"),
+		req("name", String, "the name now"),
+		ts, frameRef, account,
+	}},
+	{FramePublic, "a message to everyone in the room", append(slices.Clone(messageHead),
+		req("message", String, "the text"),
+		frameRef, account, username,
+	)},
+	{FramePrivate, "a message to selected people (and the sender's copy)", append(slices.Clone(messageHead),
+		req("to", Strings, "the recipients as the server knows their names"),
+		req("message", String, "the text"),
+		frameRef, account, username,
+	)},
+	{FrameError, "the action of a frame of yours was refused; `code` says why", []Field{
+		req("code", String, "why, stable, for programs (the error codes below)"),
+		req("message", String, "why, a sentence for people; may change"),
+		opt("action", String, "the action of the frame that caused it, when it had one"),
+		opt("unknown", Strings, "`recipients_unknown`: each name nobody in the room has").items(RecipientsMax),
+		opt("ref", String, "the `ref` of the frame that caused it"),
+		opt("retryAfterMs", Number, "`rate_limited`: how long until a frame will be accepted again"),
+	}},
+}
+
+// FrameKinds returns the frame-kind table in a stable order.
+func FrameKinds() []FrameKind { return slices.Clone(frameKinds) }
+
+// defaultLimits is what a state frame without limits (an older server's)
+// reads as: the limits of the actions' fields.
+var defaultLimits = map[string]any{
+	"nameMax": NameMax, "nameMaxBytes": NameMaxBytes, "messageMax": MessageMax, "recipientsMax": RecipientsMax,
+}
+
+var shapes = []Shape{
+	{ShapeLimits, "the bounds of the actions' fields, as the server enforces them", []Field{
+		req("nameMax", Number, "a name's most characters"),
+		opt("nameMaxBytes", Number, "a name's most bytes of UTF-8").or(NameMaxBytes),
+		req("messageMax", Number, "a message's most characters"),
+		req("recipientsMax", Number, "a private message's most recipients"),
+	}},
+	{ShapeWarning, "a problem with the connect, told in the first state", []Field{
+		req("code", String, "an error code"),
+		req("message", String, "a sentence for people"),
+	}},
+	{ShapeLeftEntry, "a person a `members` frame names, stamped as a `left` (or `joined`) frame would be", []Field{
+		req("name", String, "the name"),
+		ts, account, v,
+	}},
+	{ShapeMemberEntry, "a member of a `memberPage`", []Field{
+		req("name", String, "the name"),
+		opt("account", String, "the member's signed-in account, when the store's read has it"),
+	}},
+}
+
+// DefaultLimits returns what a state frame without limits reads as.
+func DefaultLimits() map[string]any { return maps.Clone(defaultLimits) }
+
+// Shapes returns the shapes in a stable order.
+func Shapes() []Shape { return slices.Clone(shapes) }
