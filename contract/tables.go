@@ -52,6 +52,14 @@ const (
 	NameVersion         = "nv"
 	AccountPendingName  = "pn" // the old name of a rename whose connections are not all renamed yet
 	AccountPendingClaim = "pc" // the claim by which the account held that name
+	// OwnerReservedFor, on an owned name's item, is the Cognito username the
+	// name is reserved for (docs/design.md, "Usernames are reserved at
+	// sign-up"): only an account signed in with that username may claim it,
+	// and no rename releases it. AccountUsernameReserved, on an account's
+	// item, says its username's reservation is in place (an account from
+	// before the reservations gets it on a $connect).
+	OwnerReservedFor        = "rf"
+	AccountUsernameReserved = "ur"
 	// A connection record's rename without sign-in whose room may not have
 	// been told yet (the invocation died after renaming the record): the
 	// old name and the rename's stamp, removed once the room was told.

@@ -33,6 +33,9 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
 	c.Name, c.NameVersion, c.Warning = a.Name, a.NameVersion, warning
+	if !a.UsernameReserved {
+		inv.reserveOwnUsername(ctx, Identity{AccountID: c.AccountID, Username: c.Username})
+	}
 	// Past the cap on the account's devices as read: refused before
 	// anything is written. Connects that race are counted again when the
 	// device is added (joinDevice).
@@ -88,7 +91,7 @@ func (inv *invocation) accountName(ctx context.Context, id Identity, requested s
 		if i < len(candidates) {
 			cand = candidates[i]
 		}
-		claim, err = inv.claimAccountName(ctx, id.AccountID, cand)
+		claim, err = inv.claimAccountName(ctx, id, cand)
 		if errors.Is(err, ErrNameTaken) {
 			if requested != "" && i == 0 && warning == nil {
 				warning = problem(contract.CodeNameTaken, "The name %q belongs to someone else.", cand)
@@ -130,8 +133,8 @@ func (inv *invocation) accountName(ctx context.Context, id Identity, requested s
 // away from it without finishing is taken only once that rename is
 // finished here (its connections renamed, the room told), so no connection
 // shows the name when it changes hands.
-func (inv *invocation) claimAccountName(ctx context.Context, accountID, name string) (string, error) {
-	claim, err := inv.store.ClaimAccountName(ctx, accountID, name)
+func (inv *invocation) claimAccountName(ctx context.Context, id Identity, name string) (string, error) {
+	claim, err := inv.store.ClaimAccountName(ctx, id.AccountID, id.Username, name)
 	var pending *RenamePending
 	if !errors.As(err, &pending) {
 		return claim, err
@@ -143,7 +146,7 @@ func (inv *invocation) claimAccountName(ctx context.Context, accountID, name str
 	if _, err := inv.finishRename(ctx, holder, ack{}, "", false); err != nil {
 		return "", fmt.Errorf("finish the rename of the name's owner: %w", err)
 	}
-	claim, err = inv.store.ClaimAccountName(ctx, accountID, name)
+	claim, err = inv.store.ClaimAccountName(ctx, id.AccountID, id.Username, name)
 	if errors.As(err, &pending) {
 		return "", ErrNameTaken
 	}

@@ -113,19 +113,25 @@ func TestANameHeldByAnOfflineAccountStaysItsOwn(t *testing.T) {
 	if s := state(t, h, mallory); chat.NameKey(s.You) == chat.NameKey("alice") || s.Warning == nil || s.Warning.Code != "name_taken" {
 		t.Fatalf("mallory is %q (warning %+v); want another name and name_taken", s.You, s.Warning)
 	}
-	// alice keeps her name when she comes back, and frees it by renaming.
+	// alice keeps her name when she comes back. Renaming frees a name,
+	// but not her username, which stays hers (issue 22).
 	back := h.JoinAs("alice", "")
 	if s := state(t, h, back); s.You != "alice" {
 		t.Fatalf("alice came back as %q", s.You)
 	}
-	h.Send(back, `{"action":"setName","name":"Alicia"}`)
-	if s := state(t, h, back); s.You != "Alicia" {
-		t.Fatalf("alice's rename: she is %q", s.You)
+	for _, name := range []string{"Alicia", "Ally"} {
+		h.Send(back, fmt.Sprintf(`{"action":"setName","name":%q}`, name))
+		if s := state(t, h, back); s.You != name {
+			t.Fatalf("alice's rename to %s: she is %q", name, s.You)
+		}
 	}
 	inbox(t, h, bob)
-	h.Send(bob, `{"action":"setName","name":"ALICE"}`)
-	if s := state(t, h, bob); s.You != "ALICE" {
-		t.Fatalf("after alice renamed, bob could not take ALICE: he is %q", s.You)
+	if f := sendErr(t, h, bob, `{"action":"setName","name":"ALICE"}`); f.Code != "name_taken" {
+		t.Fatalf("after alice renamed, bob took her username: %+v", f)
+	}
+	h.Send(bob, `{"action":"setName","name":"ALICIA"}`)
+	if s := state(t, h, bob); s.You != "ALICIA" {
+		t.Fatalf("after alice renamed from Alicia, bob could not take ALICIA: he is %q", s.You)
 	}
 }
 
@@ -152,14 +158,14 @@ func TestARenameReachesEveryConnectionOfTheAccountInEveryRoom(t *testing.T) {
 			t.Fatalf("a connection of alice is still %q", s.You)
 		}
 	}
-	// The old name is free: a newcomer can take it.
+	// The old name is her username: it stays hers (issue 22).
 	if s := state(t, h, h.JoinAs("eve", "")); s.You != "eve" {
 		t.Fatal(s.You)
 	}
 	eve := h.JoinAs("eve", "")
-	h.Send(eve, `{"action":"setName","name":"alice"}`)
-	if s := state(t, h, eve); s.You != "alice" {
-		t.Fatalf("alice's old name is not free after her rename: eve is %q", s.You)
+	inbox(t, h, eve)
+	if f := sendErr(t, h, eve, `{"action":"setName","name":"alice"}`); f.Code != "name_taken" {
+		t.Fatalf("eve took alice's username after alice renamed: %+v", f)
 	}
 }
 

@@ -29,18 +29,22 @@ const authorizerEventType = "REQUEST"
 var errNotChecked = errors.New("the sign-in token could not be checked")
 
 // Invoke is the function's Lambda handler. API Gateway invokes the one
-// function both as the $connect authorizer and for every route: Invoke
-// decodes the event once and hands it to Authorize or Handle.
+// function both as the $connect authorizer and for every route, and the
+// user pool as its Pre sign-up trigger (signup.go): Invoke decodes the
+// event once and hands it to Authorize, PreSignUp or Handle.
 func (s *Service) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
 	var ev struct {
-		Type      string `json:"type"`
-		MethodArn string `json:"methodArn"`
+		Type          string `json:"type"`
+		MethodArn     string `json:"methodArn"`
+		TriggerSource string `json:"triggerSource"` // Cognito's trigger events
 		events.APIGatewayWebsocketProxyRequest
 	}
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, fmt.Errorf("decode the event: %w", err)
 	}
 	switch {
+	case ev.TriggerSource != "":
+		return s.preSignUp(ctx, raw, ev.TriggerSource)
 	case ev.Type == authorizerEventType:
 		return s.Authorize(ctx, AuthorizerRequest{Type: ev.Type, MethodArn: ev.MethodArn,
 			Headers: ev.Headers, MultiValueHeaders: ev.MultiValueHeaders,

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/lambda/chat"
 )
 
 // crashScenario is one invocation to kill at every crash point.
@@ -25,7 +26,10 @@ type crashScenario struct {
 	start func(r *crashRoom) (invoke func(ctx context.Context), after func(killed bool))
 }
 
-const authorizerRoute = "authorizer"
+const (
+	authorizerRoute = "authorizer"
+	preSignUpRoute  = "presignup" // the user pool's Pre sign-up trigger
+)
 
 var crashScenarios = []crashScenario{
 	{route: contract.RouteConnect, what: "dave-joins", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
@@ -59,6 +63,26 @@ var crashScenarios = []crashScenario{
 				r.problem("authorizer", "without sign-in the authorizer let a connection in")
 			case r.signed:
 				r.join("dave", "")
+			}
+		}
+	}},
+	{route: preSignUpRoute, what: "dave-signs-up", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		var err error
+		signUp := func(ctx context.Context) {
+			_, err = r.h.Service.PreSignUp(ctx, chat.PreSignUpEvent{CognitoEventUserPoolsHeader: events.CognitoEventUserPoolsHeader{
+				TriggerSource: "PreSignUp_SignUp", UserName: "dave"}})
+		}
+		return signUp, func(killed bool) {
+			if killed {
+				signUp(context.Background()) // Cognito retries a trigger that timed out
+			}
+			if err != nil {
+				r.problem(preSignUpRoute, "dave's sign-up was refused: %v", err)
+				return
+			}
+			r.join("dave", "")
+			if owner, err := r.h.Store.NameOwner(context.Background(), "dave"); err != nil || owner != "dave" {
+				r.problem(preSignUpRoute, "dave signed up and connected, and the name dave is %q's (%v)", owner, err)
 			}
 		}
 	}},

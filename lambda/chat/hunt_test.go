@@ -72,8 +72,8 @@ func TestBobNeverSeesTheOldNameOfADeviceThatJoinedDuringARename(t *testing.T) {
 func TestBobStillSeesMalloryAfterSheTookTheNameOfSomeoneLeaving(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t, chattest.SignedIn)
-	bob, laptop, mallory := h.JoinAs("bob", ""), h.JoinAs("alice", ""), h.JoinAs("mallory", "")
-	phone := h.JoinAs("alice", "other")
+	bob, laptop, mallory := h.JoinAs("bob", ""), joinNamed(t, h, "alice", ""), h.JoinAs("mallory", "")
+	phone := joinNamed(t, h, "alice", "other")
 	h.Settle()
 	p := pageOf(t, h, bob)
 	var fired atomic.Bool
@@ -251,12 +251,12 @@ func decodeAll(t *testing.T, resp string) []frame {
 func TestMalloryStaysOnBobsPageWhenADeadConnectionOfHerNamesPredecessorIsRemoved(t *testing.T) {
 	t.Parallel()
 	setup := func(h *chattest.Harness) (bob, phone, mallory string) {
-		bob, phone, mallory = h.JoinAs("bob", ""), h.JoinAs("alice", "other"), h.JoinAs("mallory", "")
+		bob, phone, mallory = h.JoinAs("bob", ""), joinNamed(t, h, "alice", "other"), h.JoinAs("mallory", "")
 		h.Settle()
 		return
 	}
 	connect := func(h *chattest.Harness, id string) func(ctx context.Context) {
-		h.SignIn(id, "alice", "alice")
+		h.SignIn(id, "alice", "alice.u")
 		return func(ctx context.Context) { h.Invoke(ctx, id, contract.RouteConnect, "", map[string]string{}) }
 	}
 	k := func() int {

@@ -124,7 +124,7 @@ func TestANameHeldBeforeTheRuleKeepsWorkingUntilRenamed(t *testing.T) {
 		if _, p := chat.CleanName(held); p == nil {
 			t.Fatalf("%q passes the rule: not a name held before it", held)
 		}
-		if _, err := h.Store.ClaimAccountName(ctx, acct, held); err != nil {
+		if _, err := h.Store.ClaimAccountName(ctx, acct, "x"+acct, held); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := h.Store.SetAccountName(ctx, acct, "", held, ""); err != nil {

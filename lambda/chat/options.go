@@ -58,6 +58,10 @@ type Options struct {
 	// nil: sign-in is off, anyone with the URL may connect, and an
 	// authorizer event is denied.
 	Verifier Verifier
+	// UserPoolID is the user pool whose Pre sign-up trigger the function
+	// answers (signup.go): an event of another pool is refused. Default
+	// "": not checked (the invoke permission names the pool).
+	UserPoolID string
 }
 
 // WithDefaults returns the options with every zero field set to its default.

@@ -94,14 +94,28 @@ type Store interface {
 	// Account reads the account's item (one consistent GetItem): its name
 	// ("" before it has one), its devices and their versions.
 	Account(ctx context.Context, accountID string) (Account, error)
-	// ClaimAccountName makes name accountID's. It fails with ErrNameTaken
-	// when another account holds it (online or not), and with a
+	// ClaimAccountName makes name accountID's, signed in as username. It
+	// fails with ErrNameTaken when another account holds it (online or
+	// not) or it is reserved for another username, and with a
 	// *RenamePending when the account holding it renamed away from it and
-	// has not finished (its connections may still show it). Claiming a name
-	// the account holds again only updates its spelling. It returns the
-	// claim: a token that changes with every claim of the name, which
-	// ReleaseAccountName is given back.
-	ClaimAccountName(ctx context.Context, accountID, name string) (claim string, err error)
+	// has not finished (its connections may still show it). A name
+	// reserved for username is the account's whoever held it (a deleted
+	// account of that username). Claiming a name the account holds again
+	// only updates its spelling. It returns the claim: a token that
+	// changes with every claim of the name, which ReleaseAccountName is
+	// given back.
+	ClaimAccountName(ctx context.Context, accountID, username, name string) (claim string, err error)
+	// ReserveUsername reserves name, the username as a name, for the
+	// username (docs/design.md, "Usernames are reserved at sign-up"): only
+	// an account signed in with it may claim the name or a look-alike, and
+	// no rename releases it. It passes again for the same username (a
+	// retry, a recreated account) and, with accountID, when that account
+	// holds the name already; it fails with ErrNameTaken when another
+	// account holds the name or another username has it reserved.
+	ReserveUsername(ctx context.Context, username, name, accountID string) error
+	// MarkUsernameReserved records on the account's item that its
+	// username is reserved (Account.UsernameReserved).
+	MarkUsernameReserved(ctx context.Context, accountID string) error
 	// SetAccountName changes the account's name from old ("" for none) to
 	// name and its name version by one, and returns the item after it. A
 	// rename also keeps the old name and oldClaim as the account's pending
@@ -301,6 +315,9 @@ type Account struct {
 	// orders the account's joined and left frames (v).
 	DeviceVersion int64
 	Devices       []Device
+	// UsernameReserved: the account's username is reserved for it as a
+	// name (ReserveUsername, MarkUsernameReserved).
+	UsernameReserved bool
 }
 
 // Device is one connection of an account, in a room.

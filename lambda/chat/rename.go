@@ -60,7 +60,7 @@ func (inv *invocation) setAccountName(ctx context.Context, req request, c Connec
 	if err != nil {
 		return inv.internal(req, "read the name's claim", err)
 	}
-	claim, err := inv.claimAccountName(ctx, a.ID, name)
+	claim, err := inv.claimAccountName(ctx, Identity{AccountID: a.ID, Username: c.Username}, name)
 	if errors.Is(err, ErrNameTaken) {
 		return inv.fail(req, problem(contract.CodeNameTaken, "The name %q belongs to someone else.", name))
 	}

@@ -54,7 +54,7 @@ func TestADeviceConnectingWhileAnotherRenamesNeverKeepsTheOldName(t *testing.T) 
 	t.Run("the rename lands between the laptop's read of the name and its record", func(t *testing.T) {
 		t.Parallel()
 		h := chattest.New(t, chattest.SignedIn)
-		phone, mallory := h.JoinAs("alice", ""), h.JoinAs("mallory", "")
+		phone, mallory := joinNamed(t, h, "alice", ""), h.JoinAs("mallory", "")
 		h.DynamoDB.Inject(lagging)
 		var fired atomic.Bool
 		f := lagging
@@ -65,7 +65,7 @@ func TestADeviceConnectingWhileAnotherRenamesNeverKeepsTheOldName(t *testing.T) 
 			}
 		}
 		h.DynamoDB.Inject(f)
-		laptop := h.JoinAs("alice", "")
+		laptop := joinNamed(t, h, "alice", "")
 		h.DynamoDB.Inject(lagging)
 		if !fired.Load() {
 			t.Fatal("the laptop never recorded its connection")
@@ -76,9 +76,9 @@ func TestADeviceConnectingWhileAnotherRenamesNeverKeepsTheOldName(t *testing.T) 
 	t.Run("the rename lands just after the laptop connected", func(t *testing.T) {
 		t.Parallel()
 		h := chattest.New(t, chattest.SignedIn)
-		phone, mallory := h.JoinAs("alice", ""), h.JoinAs("mallory", "")
+		phone, mallory := joinNamed(t, h, "alice", ""), h.JoinAs("mallory", "")
 		h.DynamoDB.Inject(lagging)
-		laptop := h.JoinAs("alice", "other")
+		laptop := joinNamed(t, h, "alice", "other")
 		h.Send(phone, `{"action":"setName","name":"Alicia"}`)
 		everyDeviceIs(t, h, "Alicia", phone, laptop)
 		takenOnlyWhenNobodyShowsIt(t, h, mallory, "alice", phone, laptop)
@@ -86,7 +86,7 @@ func TestADeviceConnectingWhileAnotherRenamesNeverKeepsTheOldName(t *testing.T) 
 	t.Run("the function dies between the account's rename and its connections', and the client retries", func(t *testing.T) {
 		t.Parallel()
 		h := chattest.New(t, chattest.SignedIn)
-		phone, laptop, tablet := h.JoinAs("alice", ""), h.JoinAs("alice", "other"), h.JoinAs("alice", "")
+		phone, laptop, tablet := joinNamed(t, h, "alice", ""), joinNamed(t, h, "alice", "other"), joinNamed(t, h, "alice", "")
 		mallory := h.JoinAs("mallory", "")
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()

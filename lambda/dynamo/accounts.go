@@ -29,10 +29,16 @@ const (
 // its account's until the account renames.
 type ownerItem struct {
 	PK        string `dynamodbav:"pk"`
-	Owner     string `dynamodbav:"owner"`
+	Owner     string `dynamodbav:"owner,omitempty"` // none: reserved, not claimed yet
 	Name      string `dynamodbav:"name"`
 	ClaimedAt int64  `dynamodbav:"claimedAt"` // ms
 	Write     string `dynamodbav:"w,omitempty"`
+	// ReservedFor is the username the name is reserved for (ReserveUsername):
+	// set, the item is never released, never taken as an orphan, and only
+	// that username's account claims it (taking it over from a deleted
+	// account of the same username). ReservedAt: when, in ms.
+	ReservedFor string `dynamodbav:"rf,omitempty"`
+	ReservedAt  int64  `dynamodbav:"reservedAt,omitempty"`
 }
 
 // accountItem is an account's name, its name and device versions, its
@@ -47,6 +53,9 @@ type accountItem struct {
 	PendingClaim  string  `dynamodbav:"pc,omitempty"`
 	DeviceVersion int64   `dynamodbav:"dv,omitempty"`
 	RateLog       []int64 `dynamodbav:"rl,omitempty"` // ms of the latest counted actions
+	// UsernameReserved: the account's username is reserved for it
+	// (MarkUsernameReserved).
+	UsernameReserved bool `dynamodbav:"ur,omitempty"`
 }
 
 func ownerKey(name string) string { return contract.OwnerItemPrefix + chat.NameKey(name) }
@@ -56,19 +65,27 @@ func accountKey(id string) string { return contract.AccountItemPrefix + id }
 // ClaimAccountName implements chat.Store: one conditional UpdateItem, plus
 // two GetItems and a PutItem when another account holds the name. Its
 // condition passes for the same account, so a retry of an applied claim
-// succeeds too. The claim returned is the item's write token.
-func (s *Store) ClaimAccountName(ctx context.Context, accountID, name string) (string, error) {
+// succeeds too, and for the username a reservation is for, whichever
+// account held it (a deleted account of that username); the reservation
+// stays on the item. The claim returned is the item's write token.
+func (s *Store) ClaimAccountName(ctx context.Context, accountID, username, name string) (string, error) {
 	now := s.now()
 	w := newWriteToken()
+	cond := "attribute_not_exists(#pk) OR (attribute_not_exists(#rf) AND #owner = :me)"
+	values := map[string]types.AttributeValue{":me": str(accountID), ":name": str(name),
+		":at": num(now.UnixMilli()), ":w": str(w)}
+	if username != "" {
+		cond += " OR #rf = :user"
+		values[":user"] = str(username)
+	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.names.Connections),
 		Key:                 key(contract.ConnPK, ownerKey(name)),
 		UpdateExpression:    aws.String("SET #owner = :me, #name = :name, #at = :at, #w = :w"),
-		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #owner = :me"),
+		ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: map[string]string{"#pk": contract.ConnPK, "#owner": attrOwner, "#name": attrNameOwned,
-			"#at": attrClaimedAt, "#w": attrWrite},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(accountID), ":name": str(name),
-			":at": num(now.UnixMilli()), ":w": str(w)},
+			"#at": attrClaimedAt, "#w": attrWrite, "#rf": contract.OwnerReservedFor},
+		ExpressionAttributeValues: values,
 	})
 	if err == nil {
 		return w, nil
@@ -76,24 +93,28 @@ func (s *Store) ClaimAccountName(ctx context.Context, accountID, name string) (s
 	if !conditionFailed(err) {
 		return "", fmt.Errorf("claim name: %w", err)
 	}
-	if err := s.takeOwnedOrphan(ctx, accountID, name, now, w); err != nil {
+	if err := s.takeOwnedOrphan(ctx, ownerItem{PK: ownerKey(name), Owner: accountID, Name: name, ClaimedAt: now.UnixMilli(), Write: w}); err != nil {
 		return "", err
 	}
 	return w, nil
 }
 
-// takeOwnedOrphan takes a name whose owner no longer uses it: its account's
-// name is another (a claim left by a rename that failed half-way, or by
-// the losing one of two concurrent renames), once the claim is older than
-// orphanGrace (younger claims may belong to a rename still running).
-func (s *Store) takeOwnedOrphan(ctx context.Context, accountID, name string, now time.Time, w string) error {
+// takeOwnedOrphan puts item (the name's new claim or reservation) in place
+// of a name whose owner no longer uses it: its account's name is another (a
+// claim left by a rename that failed half-way, or by the losing one of two
+// concurrent renames), once the claim is older than orphanGrace (younger
+// claims may belong to a rename still running). A reserved name is never
+// an orphan.
+func (s *Store) takeOwnedOrphan(ctx context.Context, item ownerItem) error {
 	var held ownerItem
-	k := key(contract.ConnPK, ownerKey(name))
+	k := key(contract.ConnPK, item.PK)
+	now := time.UnixMilli(item.ClaimedAt)
 	if found, err := s.get(ctx, s.names.Connections, k, &held); err != nil {
 		return fmt.Errorf("read name owner: %w", err)
-	} else if !found || now.Sub(time.UnixMilli(held.ClaimedAt)) < orphanGrace {
-		return chat.ErrNameTaken // released just now: the caller may try again
+	} else if !found || held.ReservedFor != "" || held.Owner == "" || now.Sub(time.UnixMilli(held.ClaimedAt)) < orphanGrace {
+		return chat.ErrNameTaken // released just now (the caller may try again), or reserved
 	}
+	name := item.Name
 	holder, err := s.Account(ctx, held.Owner)
 	if err != nil {
 		return err
@@ -106,9 +127,9 @@ func (s *Store) takeOwnedOrphan(ctx context.Context, accountID, name string, now
 		// still carry it: its rename is finished first.
 		return &chat.RenamePending{AccountID: held.Owner}
 	}
-	// The claim read above, unchanged since (not claimed again by its owner).
-	return s.takeHeld(ctx, ownerItem{PK: ownerKey(name), Owner: accountID, Name: name, ClaimedAt: now.UnixMilli(), Write: w},
-		attrOwner, held.Owner, held.ClaimedAt, w)
+	// The claim read above, unchanged since (not claimed again by its
+	// owner, nor reserved).
+	return s.takeHeld(ctx, item, attrOwner, held.Owner, held.ClaimedAt, item.Write)
 }
 
 // SetAccountName implements chat.Store: one UpdateItem conditional on the
@@ -148,13 +169,14 @@ func (s *Store) SetAccountName(ctx context.Context, accountID, old, name, oldCla
 // ReleaseAccountName implements chat.Store: one DeleteItem, conditional on
 // the owner and the claim (the write token of the claim being released):
 // the owner claiming the name again in between writes another token, and
-// keeps it. A retry of an applied release finds nothing, as it wanted.
+// keeps it. A retry of an applied release finds nothing, as it wanted. A
+// reserved name (the account's username) is never released.
 func (s *Store) ReleaseAccountName(ctx context.Context, accountID, name, claim string) error {
 	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                aws.String(s.names.Connections),
 		Key:                      key(contract.ConnPK, ownerKey(name)),
-		ConditionExpression:      aws.String("#owner = :me AND #w = :claim"),
-		ExpressionAttributeNames: map[string]string{"#owner": attrOwner, "#w": attrWrite},
+		ConditionExpression:      aws.String("#owner = :me AND #w = :claim AND attribute_not_exists(#rf)"),
+		ExpressionAttributeNames: map[string]string{"#owner": attrOwner, "#w": attrWrite, "#rf": contract.OwnerReservedFor},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(accountID),
 			":claim": str(claim)},
 	})

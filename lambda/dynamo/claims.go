@@ -133,7 +133,8 @@ func (s *Store) takeOrphan(ctx context.Context, c chat.Claim, now time.Time, w s
 // takeHeld puts item over an orphaned claim, only if the claim is still
 // the one read (holderAttr = held, claimedAt = heldAt: not claimed again,
 // nor refreshed by its holder, in between) or is this call's own write w
-// (a retry of an applied put). A claim changed since is ErrNameTaken.
+// (a retry of an applied put), and never over a reserved name (an
+// account's since). A claim changed since is ErrNameTaken.
 func (s *Store) takeHeld(ctx context.Context, item any, holderAttr, held string, heldAt int64, w string) error {
 	av, err := attributevalue.MarshalMap(item)
 	if err != nil {
@@ -142,8 +143,8 @@ func (s *Store) takeHeld(ctx context.Context, item any, holderAttr, held string,
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.names.Connections),
 		Item:                     av,
-		ConditionExpression:      aws.String("(#held = :held AND #at = :heldAt) OR #w = :w"),
-		ExpressionAttributeNames: map[string]string{"#held": holderAttr, "#at": attrClaimedAt, "#w": attrWrite},
+		ConditionExpression:      aws.String("(#held = :held AND #at = :heldAt AND attribute_not_exists(#rf)) OR #w = :w"),
+		ExpressionAttributeNames: map[string]string{"#held": holderAttr, "#at": attrClaimedAt, "#w": attrWrite, "#rf": contract.OwnerReservedFor},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":held": str(held),
 			":heldAt": num(heldAt), ":w": str(w)},
 	})

@@ -39,7 +39,7 @@ func accountFrom(id string, item map[string]types.AttributeValue) (chat.Account,
 		return chat.Account{}, fmt.Errorf("decode account %s: %w", id, err)
 	}
 	a := chat.Account{ID: id, Name: it.Name, NameVersion: it.NameVersion, PendingName: it.PendingName,
-		PendingClaim: it.PendingClaim, DeviceVersion: it.DeviceVersion}
+		PendingClaim: it.PendingClaim, DeviceVersion: it.DeviceVersion, UsernameReserved: it.UsernameReserved}
 	for attr, v := range item {
 		connID, ok := strings.CutPrefix(attr, contract.AccountDevicePrefix)
 		m, isMap := v.(*types.AttributeValueMemberM)

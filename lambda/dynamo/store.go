@@ -87,6 +87,7 @@ const (
 	attrEndBy       = "endBy"
 	attrGoneAt      = "goneAt" // connItem.GoneAt
 	attrHolders     = "holders"
+	attrReservedAt  = "reservedAt" // ownerItem.ReservedAt
 )
 
 // Every conditional write stamps the item with a token of its own (attrWrite,

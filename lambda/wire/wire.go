@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"time"
 
@@ -177,6 +178,11 @@ func New(cfg Config, awsCfg aws.Config, opt chat.Options) *chat.Service {
 			a.Now = opt.Now
 		}
 		opt.Verifier = auth.New(a)
+		// The issuer is <endpoint>/<pool id>: the pool whose Pre sign-up
+		// trigger the function answers.
+		if u, err := url.Parse(a.Issuer); err == nil {
+			opt.UserPoolID = path.Base(u.Path)
+		}
 	}
 	pool := opt.WithDefaults().PoolSize
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
