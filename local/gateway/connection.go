@@ -31,8 +31,8 @@ type message struct {
 func (g *Gateway) serveConn(c *conn) {
 	dispatch, drain := g.dispatcher(c)
 
-	idle := time.AfterFunc(g.cfg.IdleTimeout, func() { c.closeWith(websocket.StatusGoingAway, "Going Away") })
-	maxAge := time.AfterFunc(g.cfg.MaxConnectionDuration, func() { c.closeWith(websocket.StatusGoingAway, "Going Away") })
+	idle := g.afterFunc(g.cfg.IdleTimeout, func() { c.closeWith(websocket.StatusGoingAway, "Going Away") })
+	maxAge := g.afterFunc(g.cfg.MaxConnectionDuration, func() { c.closeWith(websocket.StatusGoingAway, "Going Away") })
 	var st closeStatus
 	for {
 		typ, data, err := c.ws.Read(context.Background())
@@ -88,7 +88,14 @@ func (g *Gateway) dispatcher(c *conn) (dispatch func(message), drain func()) {
 	}
 	slots := make(chan struct{}, maxInFlight)
 	dispatch = func(m message) {
-		slots <- struct{}{}
+		select {
+		case slots <- struct{}{}:
+		default:
+			if g.slotWait != nil {
+				g.slotWait(c.id)
+			}
+			slots <- struct{}{}
+		}
 		// The connection's own count keeps running above zero here, so
 		// Shutdown, which waits for running, also waits for this message.
 		g.running.Add(1)

@@ -68,7 +68,21 @@ type Gateway struct {
 	logMu    sync.Mutex
 	newID    func() string // replaced in tests to get ids with "/" and "+"
 	inFlight atomic.Int64  // invocations running now (ConcurrentExecutions)
+	// afterFunc starts a connection's idle and maximum-age timers;
+	// time.AfterFunc, replaced in tests by timers the test moves.
+	afterFunc func(time.Duration, func()) timer
+	// slotWait, when set (by tests), is called when a connection's message
+	// must wait for one of its maxInFlight slots.
+	slotWait func(connID string)
 }
+
+// timer is what serveConn needs of a *time.Timer.
+type timer interface {
+	Reset(time.Duration) bool
+	Stop() bool
+}
+
+func afterFunc(d time.Duration, f func()) timer { return time.AfterFunc(d, f) }
 
 // New returns a gateway that calls h for every event.
 func New(h Handler, cfg Config) *Gateway {
@@ -80,6 +94,8 @@ func New(h Handler, cfg Config) *Gateway {
 		conns:   make(map[string]*conn),
 		stop:    make(chan struct{}),
 		newID:   newID,
+
+		afterFunc: afterFunc,
 	}
 	g.faults.Store(&cfg.Faults)
 	return g

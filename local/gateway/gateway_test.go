@@ -333,38 +333,6 @@ func writeFrames(ctx context.Context, t *testing.T, c *websocket.Conn, msg strin
 	}
 }
 
-func TestIdleTimeoutClosesWith1001(t *testing.T) {
-	t.Parallel()
-	ctx := testkit.Context(t, 20*time.Second)
-	// A whole second: each round trip below must fit in the 3/4 of it left
-	// after the pause, on however busy a machine.
-	const idle = time.Second
-	s := start(t, echo, Config{IdleTimeout: idle})
-	c, id := s.dial(ctx, t, "")
-	start := time.Now()
-	// Messages keep the connection alive past the idle timeout...
-	for range 6 {
-		time.Sleep(idle / 4)
-		write(ctx, t, c, "ping")
-		read(ctx, t, c)
-	}
-	if elapsed := time.Since(start); elapsed < idle {
-		t.Fatalf("test paced too fast: %s", elapsed)
-	}
-	// ...and silence ends it.
-	quiet := time.Now()
-	if ce := closeStatusOf(ctx, t, c); ce.Code != websocket.StatusGoingAway {
-		t.Errorf("closed with %v, want 1001", ce)
-	}
-	if waited := time.Since(quiet); waited < idle*8/10 {
-		t.Errorf("closed %s after the last message, before the idle timeout %s", waited, idle)
-	}
-	d := s.events.disconnectOf(ctx, t, id)
-	if d.RequestContext.DisconnectStatusCode != 1001 || *d.RequestContext.DisconnectReason != "Going Away" {
-		t.Errorf("$disconnect %d %q, want 1001 Going Away", d.RequestContext.DisconnectStatusCode, *d.RequestContext.DisconnectReason)
-	}
-}
-
 func TestMaxConnectionDurationClosesBusyConnections(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t, 20*time.Second)

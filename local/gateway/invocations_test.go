@@ -129,9 +129,15 @@ func TestRouteResponsesComeBackInTheOrderTheHandlerFinishes(t *testing.T) {
 func TestSerialFramesRunOneConnectionsMessagesInOrder(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t, 20*time.Second)
+	written := make(chan struct{})
 	s := start(t, func(_ context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		if ev.Body == "0" {
-			time.Sleep(50 * time.Millisecond) // a slow first message must not be overtaken
+			// A slow first message must not be overtaken: it is still in
+			// the handler when the other 29 have been sent.
+			select {
+			case <-written:
+			case <-time.After(stuck):
+			}
 		}
 		return echo(context.Background(), ev)
 	}, Config{SerialFrames: true})
@@ -139,6 +145,7 @@ func TestSerialFramesRunOneConnectionsMessagesInOrder(t *testing.T) {
 	for i := range 30 {
 		write(ctx, t, c, fmt.Sprint(i))
 	}
+	close(written)
 	for i := range 30 {
 		if got, want := read(ctx, t, c), fmt.Sprintf("$default:%d", i); got != want {
 			t.Fatalf("answer %d is %q, want %q", i, got, want)
@@ -150,6 +157,7 @@ func TestSerialFramesRunDisconnectAfterTheLastMessage(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t, 20*time.Second)
 	var inHandler, overlapped atomic.Bool
+	closed := make(chan struct{})
 	s := start(t, func(hctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		if ev.RequestContext.RouteKey == "$disconnect" {
 			overlapped.Store(inHandler.Load())
@@ -157,14 +165,18 @@ func TestSerialFramesRunDisconnectAfterTheLastMessage(t *testing.T) {
 		if isMessage(ev) {
 			inHandler.Store(true)
 			defer inHandler.Store(false)
-			time.Sleep(100 * time.Millisecond) // the client closes meanwhile
+			select { // the client closes meanwhile
+			case <-closed:
+			case <-time.After(stuck):
+			}
 		}
 		return echo(hctx, ev)
 	}, Config{SerialFrames: true})
 	c, id := s.dial(ctx, t, "")
 	write(ctx, t, c, "slow")
 	s.events.waitFor(ctx, t, "message", isMessage)
-	_ = c.Close(websocket.StatusNormalClosure, "")
+	_ = c.Close(websocket.StatusNormalClosure, "") // the gateway answered the close frame
+	close(closed)
 	s.events.disconnectOf(ctx, t, id)
 	if overlapped.Load() {
 		t.Error("$disconnect started while the message was still in the handler")
@@ -252,6 +264,7 @@ func TestAConnectionHasAtMostMaxInFlightMessagesInTheHandler(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t, 20*time.Second)
 	release := make(chan struct{})
+	waiting := make(chan struct{}, 1)
 	s := start(t, func(hctx context.Context, ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		if isMessage(ev) {
 			select {
@@ -260,7 +273,14 @@ func TestAConnectionHasAtMostMaxInFlightMessagesInTheHandler(t *testing.T) {
 			}
 		}
 		return echo(hctx, ev)
-	}, Config{})
+	}, Config{}, func(g *Gateway) {
+		g.slotWait = func(string) {
+			select {
+			case waiting <- struct{}{}:
+			default:
+			}
+		}
+	})
 	c, id := s.dial(ctx, t, "")
 	const sent = maxInFlight + 4
 	for i := range sent {
@@ -269,7 +289,13 @@ func TestAConnectionHasAtMostMaxInFlightMessagesInTheHandler(t *testing.T) {
 	s.events.waitUntil(ctx, t, fmt.Sprintf("%d messages in the handler", maxInFlight), func() bool {
 		return s.events.messagesOf(id) >= maxInFlight
 	})
-	time.Sleep(100 * time.Millisecond) // time for a gateway without the cap to let more in
+	// The gateway has read the next message and holds it back: a gateway
+	// without the cap would have let it in instead.
+	select {
+	case <-waiting:
+	case <-ctx.Done():
+		t.Fatalf("the gateway never held back message %d: %v", maxInFlight+1, ctx.Err())
+	}
 	if n := s.events.messagesOf(id); n != maxInFlight {
 		t.Errorf("%d messages in the handler at once, want the cap of %d", n, maxInFlight)
 	}
