@@ -7,7 +7,7 @@ export GOFLAGS := -buildvcs=false
 # once through the module proxy when the go on PATH is older).
 export GOTOOLCHAIN ?= auto
 
-.PHONY: dev test build lint lint-infra deps synth bootstrap deploy diff preflight smoke bench fuzz clean
+.PHONY: dev test test-fast test-loaded build lint lint-infra deps synth bootstrap deploy diff preflight smoke bench fuzz clean
 
 ## dev: run the whole chat locally (local API Gateway stand-in, dynalite, the local sign-in issuer), no AWS account
 dev: deps
@@ -16,6 +16,14 @@ dev: deps
 ## test: every test: Go unit and integration, lint, CDK templates, frontend, browser end to end
 test: deps
 	@scripts/test.sh
+
+## test-fast: the inner loop, under a minute once compiled: go test -short ./... (no dynalite, local stack, CDK synth or fault scenarios) and the page's typecheck and unit tests
+test-fast:
+	@scripts/test-fast.sh
+
+## test-loaded [RUNS=5]: make test RUNS times in a row on a clean clone of HEAD while a busy loop keeps every core busy
+test-loaded:
+	@scripts/test-loaded.sh $(or $(RUNS),5)
 
 ## build: the Lambda bootstrap for provided.al2023 arm64 into bin/lambda/bootstrap
 build:

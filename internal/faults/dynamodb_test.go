@@ -100,6 +100,7 @@ func freePort(t *testing.T) int {
 
 func startDynalite(ctx context.Context, t *testing.T, o dynalite.Options) *dynalite.Server {
 	t.Helper()
+	testkit.Slow(t, "a dynalite outage")
 	o.Stderr = testWriter{t}
 	var s *dynalite.Server
 	var err error

@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/lambda/auth"
 )
 
 func start(t *testing.T, o Options) *Server {
 	t.Helper()
+	testkit.Slow(t, "the local issuer, cognito-local")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := Start(ctx, o)
@@ -86,6 +88,7 @@ func TestAWrongPasswordIsRefused(t *testing.T) {
 // A kept data directory brings back the same pool and client on another
 // port, and the accounts still sign in; a token's issuer names the new port.
 func TestAKeptDirKeepsThePoolAndClient(t *testing.T) {
+	testkit.Slow(t, "the local issuer, cognito-local, twice")
 	t.Parallel()
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

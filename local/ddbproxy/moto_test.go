@@ -142,6 +142,7 @@ func TestTransactionsAnswerAsMotoDoes(t *testing.T) {
 // loopback port for the test and returns a client of it.
 func startMoto(ctx context.Context, t *testing.T) *dynamodb.Client {
 	t.Helper()
+	testkit.Slow(t, "moto's server")
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

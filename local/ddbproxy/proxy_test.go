@@ -50,6 +50,7 @@ type fixture struct {
 
 func newFixture(t testing.TB, f Faults) *fixture {
 	t.Helper()
+	testkit.Slow(t, "the proxy in front of dynalite")
 	sharedOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -63,6 +63,7 @@ func Main(m *testing.M) {
 // starting both on first use.
 func DynamoDB(t testing.TB) (*dynamodb.Client, string) {
 	t.Helper()
+	testkit.Slow(t, "the handler on dynalite")
 	sharedOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

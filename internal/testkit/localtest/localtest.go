@@ -70,6 +70,7 @@ type Invocation struct {
 // unless o.DynamoDB is an opt-out, ddbproxy.Deterministic("why").
 func Start(tb testing.TB, o local.Options) *Stack {
 	tb.Helper()
+	testkit.Slow(tb, "the local stack, on dynalite")
 	s := &Stack{services: map[int]*chat.Service{}}
 	s.log.Tee = o.Log
 	o.Log = &s.log
