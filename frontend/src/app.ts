@@ -149,7 +149,7 @@ export class ChatApp {
 
   /** The session ended on its own (tokens.ts): no reconnecting, back to the sign-in form. */
   private sessionEnded(why: EndReason): void {
-    const items = this.client?.pending().filter((i) => i.frame.action !== 'setName') ?? [];
+    const items = this.client?.pending().filter((i) => i.frame.action !== Action.SetName) ?? [];
     this.carried = items.length ? { username: this.username, name: this.you, room: this.room, items } : null;
     forgetResumable(this.tab);
     this.closeRoom();
@@ -205,8 +205,8 @@ export class ChatApp {
     if (!c || !client || c.room !== room) return;
     for (const item of c.items) {
       const f = item.frame;
-      if (f.action !== 'sendPublic' && f.action !== 'sendPrivate') continue;
-      this.log.addPending(item.ref, { room, message: f.message, to: f.action === 'sendPrivate' ? f.to : [] });
+      if (f.action !== Action.SendPublic && f.action !== Action.SendPrivate) continue;
+      this.log.addPending(item.ref, { room, message: f.message, to: f.action === Action.SendPrivate ? f.to : [] });
       client.adopt(item);
     }
   }

@@ -1,8 +1,21 @@
 // Parsing every frame type the server sends (docs/protocol.md), and the
 // small rules the page shares with the server: name folding, member order,
 // the room rule and counting code points.
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { codePoints, DEFAULT_LIMITS, FRAME_KINDS, foldName, normalizeRoom, parseFrame, sortNames } from '../src/protocol';
+import {
+  codePoints,
+  DEFAULT_LIMITS,
+  FRAME_FIELDS,
+  FRAME_KINDS,
+  foldName,
+  normalizeRoom,
+  parseFrame,
+  SHAPE_FIELDS,
+  sortNames,
+  type FieldSpec,
+  type FrameKindName,
+} from '../src/protocol';
 
 const pub = { type: 'public', id: '01JDZ4W7Q8T5V9XGQ2J3K4M5N6', ts: 1764128310123, room: 'lobby', from: 'Bob', message: 'hi' };
 const priv = { type: 'private', id: '01JDZ4W7Q8T5V9XGQ2J3K4M5N7', ts: 1764128310124, room: 'lobby', from: 'Bob', to: ['Alice'], message: 'psst' };
@@ -181,7 +194,7 @@ describe('parseFrame', () => {
     ['members that are not strings', '{"type":"joined","room":"x","name":7,"ts":1}', '"name" is not a string'],
     ['a private frame whose to is not a list', JSON.stringify({ ...pub, type: 'private', to: 'Bob' }), '"to" is not a list of strings'],
     ['a history entry of the wrong shape', '{"type":"state","room":"x","you":"A","members":[],"history":[{"type":"public"}]}', '"id" is not a string'],
-    ['a private history entry that is public', JSON.stringify({ type: 'state', room: 'x', you: 'A', members: [], history: [], private: [pub] }), 'a private history entry is not a private message'],
+    ['a private history entry that is public', JSON.stringify({ type: 'state', room: 'x', you: 'A', members: [], history: [], private: [pub] }), 'an entry of "private" is not a private frame'],
     ['a private history that is not a list', '{"type":"state","room":"x","you":"A","members":[],"history":[],"private":{}}', '"private" is not a list'],
     ['a warning without a message', '{"type":"state","room":"x","you":"A","members":[],"history":[],"warning":{"code":"name_taken"}}', '"message" is not a string'],
     ['a ref that is a number', JSON.stringify({ ...pub, ref: 3 }), '"ref" is not a string'],
@@ -247,6 +260,50 @@ describe('the frame kinds of the one definition (contract/protocol.go, protocol.
   it.each(FRAME_KINDS)('parseFrame knows the kind %s (a frame of it is read, not refused as unknown)', (kind) => {
     const r = parseFrame(JSON.stringify({ type: kind }));
     expect(r.ok ? '' : r.reason).not.toMatch(/unknown frame type/);
+  });
+
+  // An example of every field the definition lists for a kind or a shape.
+  function example(fields: readonly FieldSpec[], into: Record<string, unknown>): Record<string, unknown> {
+    for (const f of fields) {
+      const one = (): unknown => {
+        switch (f.base) {
+          case 'string':
+            return `${f.name}-value`;
+          case 'number':
+            return 7;
+          case 'shape':
+            return example(SHAPE_FIELDS[f.of ?? ''], {});
+          case 'frame':
+            return example(FRAME_FIELDS[f.of as FrameKindName], { type: f.of });
+        }
+      };
+      into[f.name] = f.list ? [one(), one()] : one();
+    }
+    return into;
+  }
+
+  it.each(FRAME_KINDS)('parseFrame reads every field the definition lists for %s', (kind) => {
+    const frame = example(FRAME_FIELDS[kind], { type: kind });
+    expect(parseFrame(JSON.stringify(frame))).toEqual({ ok: true, frame });
+  });
+
+  it.each(FRAME_KINDS)('parseFrame refuses a %s frame without a required field, naming it', (kind) => {
+    for (const f of FRAME_FIELDS[kind].filter((f) => f.required)) {
+      const frame = example(FRAME_FIELDS[kind], { type: kind });
+      delete frame[f.name];
+      const r = parseFrame(JSON.stringify(frame));
+      expect(r.ok ? '' : r.reason).toContain(`"${f.name}"`);
+    }
+  });
+
+  it('the page names actions by the generated Action, never as a string of its own', () => {
+    const dir = new URL('../src/', import.meta.url);
+    const spelled: string[] = [];
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'protocol.gen.ts')) {
+      const text = readFileSync(new URL(file, dir), 'utf8');
+      for (const m of text.matchAll(/action\s*(?:[!=]==|:)\s*['"`]([^'"`]*)/g)) spelled.push(`${file}: ${m[0]}`);
+    }
+    expect(spelled).toEqual([]);
   });
 
   it('a kind the definition lacks is refused as unknown', () => {

@@ -21,22 +21,17 @@ func marker(run string, seq int) string {
 	return markerPrefix + run + ":" + strconv.Itoa(seq) + ":"
 }
 
-// sendPublicFrame is the one frame the tool sends: a sendPublic action whose
-// ref is the message's sequence number.
-type sendPublicFrame struct {
-	Action  string `json:"action"`
-	Message string `json:"message"`
-	Ref     string `json:"ref"`
-}
-
-// encodeSendPublic returns the frame that sends text as message seq.
+// encodeSendPublic returns the one frame the tool sends, a sendPublic action
+// (contract's definition's type) that sends text as message seq, its ref the
+// sequence number.
 func encodeSendPublic(text string, seq int) ([]byte, error) {
-	return json.Marshal(sendPublicFrame{Action: contract.ActionSendPublic, Message: text, Ref: strconv.Itoa(seq)})
+	return json.Marshal(contract.SendPublicRequest{Action: contract.ActionSendPublic, Message: text, Ref: strconv.Itoa(seq)})
 }
 
-// Frame is what the tool reads from a server frame (docs/protocol.md,
-// "Server → client"); the smoke test (internal/smoke) reads the same fields
-// and adds the ones only it needs.
+// Frame is what the smoke test (internal/smoke) reads from a server frame of
+// any kind, adding the fields only it needs: fields of contract's definition
+// (TestFrameReadsFieldsOfTheDefinition). The tool itself decodes the frames it
+// tracks as the definition's types (parseFrame).
 type Frame struct {
 	Type    string `json:"type"`
 	Code    string `json:"code"`
@@ -62,29 +57,39 @@ type parsed struct {
 	kind kind
 	typ  string
 	seq  int  // the message's sequence number, -1 when none
-	own  bool // the frame carries a ref: it is the sender's own copy or its error
+	own  bool // a public or error frame that carries a ref: the sender's own copy or its error
 	code string
 }
 
-// parseFrame classifies one server frame for run. It never fails: what it
-// cannot read is kindBadFrame.
+// parseFrame classifies one server frame for run, reading a public message
+// and an error as contract's definition's types. It never fails: what it
+// cannot read (not a JSON object, or a public or error frame whose fields are
+// not of the definition's types) is kindBadFrame.
 func parseFrame(data []byte, run string) parsed {
-	p := parsed{seq: -1}
-	var f Frame
-	if err := json.Unmarshal(data, &f); err != nil {
-		p.kind = kindBadFrame
+	p := parsed{seq: -1, kind: kindBadFrame}
+	var head struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(data, &head) != nil {
 		return p
 	}
-	p.typ = f.Type
-	p.own = f.Ref != ""
-	switch f.Type {
+	p.typ = head.Type
+	switch head.Type {
 	case contract.FramePublic:
-		p.kind = kindForeign
+		var f contract.PublicFrame
+		if json.Unmarshal(data, &f) != nil {
+			return p
+		}
+		p.kind, p.own = kindForeign, f.Ref != ""
 		if seq, ok := parseMarker(f.Message, run); ok {
 			p.kind, p.seq = kindPublic, seq
 		}
 	case contract.FrameError:
-		p.kind, p.code = kindError, f.Code
+		var f contract.ErrorFrame
+		if json.Unmarshal(data, &f) != nil {
+			return p
+		}
+		p.kind, p.code, p.own = kindError, f.Code, f.Ref != ""
 		if n, err := strconv.Atoi(f.Ref); err == nil && n >= 0 {
 			p.seq = n
 		}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,7 +122,7 @@ func TestSendWritesASendPublicTheToolRecognisesInItsCopy(t *testing.T) {
 	if rcv.typ != websocket.MessageText {
 		t.Fatalf("a %v frame; the protocol takes text frames only", rcv.typ)
 	}
-	var f sendPublicFrame
+	var f contract.SendPublicRequest
 	if err := json.Unmarshal(rcv.data, &f); err != nil {
 		t.Fatal(err)
 	}
@@ -137,5 +138,26 @@ func TestSendWritesASendPublicTheToolRecognisesInItsCopy(t *testing.T) {
 	}
 	if p := parseFrame(copyOf, cfg.Run); p.kind != kindPublic || p.seq != m.seq || !p.own {
 		t.Fatalf("the sender's copy %s parses as %+v, want message %d, own", copyOf, p, m.seq)
+	}
+}
+
+// Every field the smoke test's Frame reads is a string field of a frame kind
+// of contract's definition: a field renamed there fails here.
+func TestFrameReadsFieldsOfTheDefinition(t *testing.T) {
+	t.Parallel()
+	strs := map[string]bool{"type": true}
+	for _, k := range contract.FrameKinds() {
+		for _, f := range k.Fields {
+			if f.Type == contract.String {
+				strs[f.Name] = true
+			}
+		}
+	}
+	ft := reflect.TypeFor[Frame]()
+	for i := range ft.NumField() {
+		name, _, _ := strings.Cut(ft.Field(i).Tag.Get("json"), ",")
+		if !strs[name] {
+			t.Errorf("Frame.%s reads %q, which no frame kind of the definition has as a string", ft.Field(i).Name, name)
+		}
 	}
 }

@@ -141,6 +141,9 @@ func TestParseFrame(t *testing.T) {
 		{`{"type":"members","members":[]}`, kindOther, -1, false},
 		{`{"message":"Internal server error","connectionId":"x"}`, kindGateway, -1, false},
 		{`not json`, kindBadFrame, -1, false},
+		// Read as the definition's types: a field of another type is no chat frame.
+		{`{"type":"public","ts":"1","message":"load:r1:7:xxxx","ref":"7"}`, kindBadFrame, -1, false},
+		{`{"type":"error","code":"internal","unknown":"Zed","ref":"3"}`, kindBadFrame, -1, false},
 	} {
 		p := parseFrame([]byte(tc.frame), "r1")
 		if p.kind != tc.kind || p.seq != tc.seq || p.own != tc.own {

@@ -13,8 +13,8 @@ import (
 
 var root = filepath.Join("..", "..")
 
-// The committed frontend/src/protocol.gen.ts, contract/protocol_gen.go and
-// docs/protocol.md tables are what contract's definition generates: change
+// The committed frontend/src/protocol.gen.ts and protocol.types.gen.ts,
+// contract/protocol_gen.go and docs/protocol.md tables are what contract's definition generates: change
 // the definition without running `go generate ./contract` and this fails.
 func TestTheGeneratedFilesAreCurrent(t *testing.T) {
 	for _, name := range drift(t, contract.Definition()) {
@@ -48,7 +48,7 @@ func drift(t *testing.T, p contract.Protocol) []string {
 // table of its fields.
 func TestEveryActionCodeAndFrameKindIsInThePageModuleAndTheDocs(t *testing.T) {
 	p := contract.Definition()
-	ts, gotypes := string(TS(p)), string(Go(p))
+	ts, gotypes := string(TS(p))+string(TSTypes(p)), string(Go(p))
 	tables := Tables(p)
 	for _, a := range p.Actions {
 		if !strings.Contains(ts, "'"+a.Name+"'") || !strings.Contains(ts, "export interface "+requestType(a.Name)+" {") ||
@@ -95,18 +95,18 @@ func TestAnEntryWithoutItsDocsOrPageTypeFails(t *testing.T) {
 	if _, err := Docs(doc, p); err == nil || !strings.Contains(err.Error(), "action typing") {
 		t.Errorf("Docs with an action that docs/protocol.md has no section for: %v, want an error naming it", err)
 	}
-	if ts := string(TS(p)); !strings.Contains(ts, "export interface TypingRequest {") || !strings.Contains(ts, "| TypingRequest") {
+	if ts := string(TSTypes(p)); !strings.Contains(ts, "export interface TypingRequest {") || !strings.Contains(ts, "| TypingRequest") {
 		t.Error("the page module has no frame type of the new action")
 	}
 	files := map[string]bool{}
-	for name, content := range map[string][]byte{TSFile: TS(p), GoFile: Go(p)} {
+	for name, content := range map[string][]byte{TSFile: TS(p), TSTypesFile: TSTypes(p), GoFile: Go(p)} {
 		got, err := os.ReadFile(filepath.Join(root, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		files[name] = string(got) == string(content)
 	}
-	if files[TSFile] || files[GoFile] {
+	if files[TSFile] || files[TSTypesFile] || files[GoFile] {
 		t.Errorf("the committed generated files (current: %v) already have an action the definition lacks", files)
 	}
 
@@ -124,7 +124,7 @@ func TestAnEntryWithoutItsDocsOrPageTypeFails(t *testing.T) {
 }
 
 // docs/protocol.md documents exactly the definition's actions and frame kinds:
-// a `### `name`` section under "Client → server" for every action and under
+// a `### `name“ section under "Client → server" for every action and under
 // "Server → client" for every frame kind, and no section of anything else.
 func TestTheDocsSectionsAreTheDefinedActionsAndFrameKinds(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join(root, DocsFile))

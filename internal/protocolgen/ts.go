@@ -10,11 +10,12 @@ import (
 )
 
 // TS returns the page's TypeScript module for p: the names of the actions,
-// codes and frame kinds, a type for every client frame, server frame and
-// shape, and the field lists protocol.ts's parseFrame checks frames by.
+// codes and frame kinds, and the field lists protocol.ts's parseFrame checks
+// frames by. TSTypes has the frame types.
 func TS(p contract.Protocol) []byte {
 	var b bytes.Buffer
 	b.WriteString(header)
+	b.WriteString("\nimport type { Limits } from './protocol.types.gen';\n")
 	b.WriteString("\n/** Every action a client sends (\"action\" of a client frame). */\nexport const Action = {\n")
 	for _, a := range p.Actions {
 		fmt.Fprintf(&b, "  /** %s (%s). */\n  %s: '%s',\n", a.Doc, routeText(a), pascal(a.Name), a.Name)
@@ -39,7 +40,16 @@ func TS(p contract.Protocol) []byte {
 	}
 	b.WriteString("} as const;\n\nexport type FrameKindName = (typeof FrameKind)[keyof typeof FrameKind];\n\n")
 	b.WriteString("/** The frame kinds in the definition's order. */\nexport const FRAME_KINDS: readonly FrameKindName[] = Object.values(FrameKind);\n")
+	fieldSpecs(&b, p)
+	return b.Bytes()
+}
 
+// TSTypes returns the page's TypeScript module of frame types for p: one for
+// every shape, server frame and client frame.
+func TSTypes(p contract.Protocol) []byte {
+	var b bytes.Buffer
+	b.WriteString(header)
+	b.WriteString("\nimport type { Action, FrameKind } from './protocol.gen';\n")
 	b.WriteString("\n// The shapes: objects that fields hold.\n")
 	for _, s := range p.Shapes {
 		fmt.Fprintf(&b, "\n/** %s. */\nexport interface %s {\n", upperFirst(s.Doc), s.Name)
@@ -67,29 +77,32 @@ func TS(p contract.Protocol) []byte {
 		fmt.Fprintf(&b, "\n  | %s", requestType(a.Name))
 	}
 	b.WriteString(";\n")
+	return b.Bytes()
+}
 
+// fieldSpecs writes the field lists of the frame kinds and shapes.
+func fieldSpecs(b *bytes.Buffer, p contract.Protocol) {
 	b.WriteString("\n/** One field of a frame or shape, as parseFrame (protocol.ts) checks it. */\n" +
 		"export interface FieldSpec {\n  readonly name: string;\n  readonly base: 'string' | 'number' | 'shape' | 'frame';\n" +
 		"  /** The shape or frame kind of base shape or frame. */\n  readonly of?: string;\n  readonly list?: boolean;\n" +
 		"  readonly required?: boolean;\n  /** What an absent or null field reads as. */\n  readonly default?: unknown;\n}\n")
 	b.WriteString("\n/** The fields of every frame kind, besides \"type\". */\nexport const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>> = {\n")
 	for _, k := range p.Frames {
-		fmt.Fprintf(&b, "  %s: [\n", tsKey(k.Kind))
-		specs(&b, k.Fields)
+		fmt.Fprintf(b, "  %s: [\n", tsKey(k.Kind))
+		specs(b, k.Fields)
 		b.WriteString("  ],\n")
 	}
 	b.WriteString("};\n\n/** The fields of every shape. */\nexport const SHAPE_FIELDS: Readonly<Record<string, readonly FieldSpec[]>> = {\n")
 	for _, s := range p.Shapes {
-		fmt.Fprintf(&b, "  %s: [\n", tsKey(s.Name))
-		specs(&b, s.Fields)
+		fmt.Fprintf(b, "  %s: [\n", tsKey(s.Name))
+		specs(b, s.Fields)
 		b.WriteString("  ],\n")
 	}
 	b.WriteString("};\n")
 	if _, ok := p.Shape(contract.ShapeLimits); ok {
-		fmt.Fprintf(&b, "\n/** The bounds the protocol documents; the server's state frame overrides them. */\nexport const DEFAULT_LIMITS: %s = %s;\n",
+		fmt.Fprintf(b, "\n/** The bounds the protocol documents; the server's state frame overrides them. */\nexport const DEFAULT_LIMITS: %s = %s;\n",
 			contract.ShapeLimits, jsonText(contract.DefaultLimits()))
 	}
-	return b.Bytes()
 }
 
 func frameType(kind string) string     { return pascal(kind) + "Frame" }
