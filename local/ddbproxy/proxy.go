@@ -1,6 +1,7 @@
 // Package ddbproxy is a DynamoDB-API proxy for the local stack and tests: it
 // forwards every request to a DynamoDB API (dynalite) unchanged, counts
-// them per operation, runs the TransactWriteItems dynalite lacks, and on
+// them per operation, runs the transactions dynalite lacks (or passes them
+// to a target that has them, native.go), and on
 // request is as unkind as DynamoDB on AWS is in ways dynalite is not, each
 // of which hides races in a handler (faults.go; AWSLike turns on those
 // AWS always has):
@@ -70,6 +71,8 @@ type Proxy struct {
 	holds    *holds       // the items transactions and writes in flight hold
 	txMu     sync.RWMutex // without TransactionConflicts: held by a transaction alone, by every other request shared
 	tokens   txTokens
+	txTarget txTarget // whether transactions go to the target (native.go)
+	broken   brokenLog
 	// Test hooks, set before the first request: after a transaction's
 	// action i is applied; after a read's attempt is answered.
 	afterAction   func(i int)
@@ -275,6 +278,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch op {
 	case "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems":
 		p.serveWrite(w, r, op, body, f)
+	case "TransactGetItems":
+		p.serveTransactGet(w, r, body, f)
 	case "Query":
 		p.serveQuery(w, r, body, f)
 	case "GetItem", "BatchGetItem", "Scan":

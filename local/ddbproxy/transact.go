@@ -1,7 +1,6 @@
 package ddbproxy
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -12,16 +11,19 @@ import (
 
 // Transactions. dynalite has no TransactWriteItems, so the proxy runs one
 // itself, as DynamoDB does in the ways a handler can notice (the sources
-// are in docs/local.md):
+// are in docs/local.md); a target that has transactions gets them as they
+// came instead (native.go), with the conflicts below still the proxy's:
 //
 //   - Validated first: more than 100 actions, or two actions on one item,
 //     are a ValidationException.
-//   - All or nothing: the actions are applied one by one (a ConditionCheck
-//     as an UpdateItem with its condition and nothing to update); when
-//     conditions fail, those applied are undone from the images read
-//     before them, and the answer is TransactionCanceledException with one
-//     cancellation reason per action: ConditionalCheckFailed for every
-//     action whose condition failed (all are tried), None for the others.
+//   - All or nothing, checked before anything is written (txapply.go):
+//     every action validated and every condition checked by the target
+//     without writing; when conditions fail, the answer is
+//     TransactionCanceledException with one cancellation reason per
+//     action: ConditionalCheckFailed for every action whose condition
+//     failed (all are checked), None for the others. Only an Update that
+//     fails on the item as it is (over 400 KB) is undone after the fact:
+//     ValidationError for it.
 //   - Conflicting, with Faults.TransactionConflicts: a transaction holds
 //     its items while it runs (holds.go).
 //     One that finds an item held by another transaction, or by a plain
@@ -59,7 +61,6 @@ type txAction struct {
 	tab  string
 	key  item
 	t    *table
-	done bool
 	prev item // the item before the action, nil when there was none
 }
 
@@ -142,14 +143,22 @@ func (p *Proxy) parseTransaction(ctx context.Context, hdr http.Header, body []by
 	return req, nil
 }
 
-// transact runs a TransactWriteItems request (dynalite has none).
+// transact runs a TransactWriteItems request, or passes it to a target
+// that has transactions (native.go); the faults are the proxy's either way.
 func (p *Proxy) transact(r *http.Request, body []byte, f Faults) response {
 	ctx := r.Context()
+	passed, err := p.passTransactions(ctx, r.Header)
+	if err != nil {
+		return response{err: err}
+	}
 	req, bad := p.parseTransaction(ctx, r.Header, body)
 	if bad != nil {
+		if passed {
+			return p.forwardHeld(r, body) // refused by the target, in its words
+		}
 		return *bad
 	}
-	if req.token != "" {
+	if req.token != "" && !passed {
 		done, busy := p.tokens.begin(req.token)
 		if busy {
 			return apiError(http.StatusBadRequest, "TransactionInProgressException",
@@ -175,10 +184,16 @@ func (p *Proxy) transact(r *http.Request, body []byte, f Faults) response {
 			return cancelled(conflictReasons(forced))
 		}
 	}
+	run := func() response {
+		if passed {
+			return p.forward(r, body)
+		}
+		return p.apply(ctx, r.Header, req)
+	}
 	if !f.TransactionConflicts {
 		p.txMu.Lock()
 		defer p.txMu.Unlock()
-		return p.apply(ctx, r.Header, req)
+		return run()
 	}
 	tx := &txn{keys: req.keys, tables: req.tables, done: make(chan struct{})}
 	if held, ok := p.holds.take(tx); !ok {
@@ -190,7 +205,7 @@ func (p *Proxy) transact(r *http.Request, body []byte, f Faults) response {
 		f.TransactionHold(Write{Op: "TransactWriteItems", Table: onlyTable(req.tables), Body: body})
 	}
 	p.holds.beginApply(tx)
-	return p.apply(ctx, r.Header, req)
+	return run()
 }
 
 func onlyTable(tables []string) string {
@@ -198,99 +213,4 @@ func onlyTable(tables []string) string {
 		return tables[0]
 	}
 	return ""
-}
-
-// apply applies a transaction's actions one by one, all or nothing; the
-// caller holds its items.
-func (p *Proxy) apply(ctx context.Context, hdr http.Header, req *txRequest) response {
-	var consumed []map[string]any
-	reasons := make([]reason, len(req.acts))
-	failed := false
-	for i, a := range req.acts {
-		reasons[i] = reason{Code: reasonNone}
-		prev, err := p.getItem(ctx, hdr, a.tab, a.t, a.key)
-		if err != nil {
-			p.undo(ctx, hdr, req.acts[:i])
-			return response{err: fmt.Errorf("read %s before the transaction's action %d: %w", a.tab, i, err)}
-		}
-		a.prev = prev
-		in := map[string]json.RawMessage{}
-		for k, v := range a.in {
-			if k != "ReturnValuesOnConditionCheckFailure" {
-				in[k] = v
-			}
-		}
-		op := a.op
-		if op == "ConditionCheck" {
-			op = "UpdateItem" // nothing to update: only its condition counts
-		}
-		in["ReturnConsumedCapacity"] = json.RawMessage(`"TOTAL"`)
-		status, got, err := p.callRaw(ctx, hdr, op, in)
-		a.done = err == nil // an unknown outcome is undone too
-		if err != nil {
-			p.undo(ctx, hdr, req.acts[:i+1])
-			return response{err: fmt.Errorf("apply the transaction's action %d: %w", i, err)}
-		}
-		if status == http.StatusOK {
-			if a.op == "ConditionCheck" {
-				p.undo(ctx, hdr, []*txAction{a})
-				a.done = false
-			}
-			var out struct {
-				ConsumedCapacity struct{ CapacityUnits float64 }
-			}
-			_ = json.Unmarshal(got, &out)
-			// A transaction costs twice the capacity of the same writes.
-			consumed = append(consumed, map[string]any{"TableName": a.tab, "CapacityUnits": 2 * out.ConsumedCapacity.CapacityUnits})
-			if p.afterAction != nil {
-				p.afterAction(i)
-			}
-			continue
-		}
-		a.done = false
-		if !bytes.Contains(got, []byte("ConditionalCheckFailedException")) {
-			p.undo(ctx, hdr, req.acts[:i])
-			return ownAnswer(status, got) // refused as a whole, as DynamoDB refuses a malformed action
-		}
-		// DynamoDB reports every failing condition, not the first only:
-		// the later actions are still tried (each on an item of its own,
-		// so none sees another's change) and all undone below.
-		failed = true
-		reasons[i] = reason{Code: reasonCondition, Message: messageCondition}
-		var rv string
-		_ = json.Unmarshal(a.in["ReturnValuesOnConditionCheckFailure"], &rv)
-		if rv == "ALL_OLD" && prev != nil {
-			reasons[i].Item = prev
-		}
-	}
-	if failed {
-		p.undo(ctx, hdr, req.acts)
-		return cancelled(reasons)
-	}
-	answer := []byte("{}")
-	if req.total {
-		answer, _ = json.Marshal(map[string]any{"ConsumedCapacity": consumed})
-	}
-	if req.token != "" {
-		p.tokens.remember(req.token, req.digest, time.Now(), answer)
-	}
-	return okResponse(answer)
-}
-
-// undo puts back, last first, the items the actions found.
-func (p *Proxy) undo(ctx context.Context, hdr http.Header, acts []*txAction) {
-	ctx = context.WithoutCancel(ctx)
-	for i := len(acts) - 1; i >= 0; i-- {
-		a := acts[i]
-		if !a.done {
-			continue
-		}
-		var out struct{}
-		if a.prev == nil {
-			_ = p.call(ctx, hdr, "DeleteItem", map[string]any{"TableName": a.tab, "Key": a.key}, &out)
-		} else {
-			_ = p.call(ctx, hdr, "PutItem", map[string]any{"TableName": a.tab, "Item": a.prev}, &out)
-		}
-		a.done = false
-	}
 }
