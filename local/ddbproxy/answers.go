@@ -115,3 +115,10 @@ func transactionConflict() response {
 	return apiError(http.StatusBadRequest, "TransactionConflictException",
 		"Transaction is ongoing for the item", nil)
 }
+
+// tooMany refuses a transaction of more than 100 actions, worded as AWS
+// words it in the regions that name the member (others echo the request).
+func tooMany() response {
+	return validation(fmt.Sprintf("1 validation error detected: Value at 'TransactItems' failed to satisfy constraint: "+
+		"Member must have length less than or equal to %d", maxActions))
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 )
@@ -89,12 +88,14 @@ func (p *Proxy) parseTransaction(ctx context.Context, hdr http.Header, body []by
 		return refuse(validation("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: " +
 			"Member must have length greater than or equal to 1"))
 	}
-	if n := len(in.TransactItems); n > maxActions {
-		// Worded as moto words it; AWS's own text is not documented.
-		return refuse(validation(fmt.Sprintf("1 validation error detected at 'transactItems' failed to satisfy "+
-			"constraint: Member must have length less than or equal to %d (%d actions)", maxActions, n)))
+	if len(in.TransactItems) > maxActions {
+		return refuse(tooMany())
 	}
-	actionsJSON, _ := json.Marshal(in.TransactItems)
+	// The actions as canonical JSON (every object's keys sorted): the SDK
+	// writes a map in Go's map order, which differs from call to call.
+	var actions struct{ TransactItems any }
+	_ = json.Unmarshal(body, &actions)
+	actionsJSON, _ := json.Marshal(actions.TransactItems)
 	req = &txRequest{token: in.ClientRequestToken, digest: sha256.Sum256(actionsJSON),
 		total: in.ReturnConsumedCapacity == "TOTAL" || in.ReturnConsumedCapacity == "INDEXES"}
 	tables := map[string]bool{}

@@ -2,6 +2,9 @@ package ddbproxy
 
 import (
 	"errors"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +89,44 @@ func TestTransactionsAreAtomicAndIdempotentByToken(t *testing.T) {
 	}
 	if got := count("c#2"); got != "none" {
 		t.Errorf("the mismatched transaction wrote c#2 (%s)", got)
+	}
+}
+
+// The same actions are the same parameters however the client orders the
+// keys of a JSON object: the SDK writes a map (ExpressionAttributeValues)
+// in Go's map order, which changes from call to call. Found by
+// TestTransactionsAgreeWithMotoOnRandomSequences (seed 1796431825093014813:
+// a repeat of a transaction with its token was refused with
+// IdempotentParameterMismatchException).
+func TestARepeatWithItsTokenIsTheSameWhateverTheOrderOfItsKeys(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, 30*time.Second)
+	fx := newFixture(t, AWSLike())
+	send := func(values string) (int, string) {
+		body := `{"ClientRequestToken":"token-order","TransactItems":[{"Update":{"TableName":"` + fx.conns + `",` +
+			`"Key":{"pk":{"S":"ordered"}},"UpdateExpression":"SET v = :v ADD n :one","ExpressionAttributeValues":` + values + `}}]}`
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, fx.proxy.Endpoint(), strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = unsigned()
+		req.Header.Set("X-Amz-Target", targetPrefix+"TransactWriteItems")
+		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		got, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(got)
+	}
+	if status, got := send(`{":v":{"N":"1"},":one":{"N":"1"}}`); status != http.StatusOK {
+		t.Fatalf("the first attempt: %d %s", status, got)
+	}
+	if status, got := send(`{":one":{"N":"1"},":v":{"N":"1"}}`); status != http.StatusOK {
+		t.Errorf("the same transaction with its token, its values' keys in another order: %d %s; want success", status, got)
+	}
+	if got := fx.n(ctx, t, "ordered"); got != "1" {
+		t.Errorf("n = %s; want 1 (applied once)", got)
 	}
 }

@@ -73,9 +73,8 @@ func (p *Proxy) parseGets(ctx context.Context, hdr http.Header, body []byte) ([]
 		return refuse(validation("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: " +
 			"Member must have length greater than or equal to 1"))
 	}
-	if n := len(in.TransactItems); n > maxActions {
-		return refuse(validation(fmt.Sprintf("1 validation error detected at 'transactItems' failed to satisfy "+
-			"constraint: Member must have length less than or equal to %d (%d actions)", maxActions, n)))
+	if len(in.TransactItems) > maxActions {
+		return refuse(tooMany())
 	}
 	tx := &txn{done: make(chan struct{})}
 	gets := make([]getAction, 0, len(in.TransactItems))

@@ -307,7 +307,12 @@ func New(t testing.TB, opts ...Option) *Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = proxy.Close() })
+	t.Cleanup(func() {
+		_ = proxy.Close()
+		if err := proxy.Broken(); err != nil { // never on AWS
+			t.Errorf("the DynamoDB proxy: %v", err)
+		}
+	})
 	h.DynamoDB = proxy
 	cfg := wire.Config{Tables: h.Tables, ManagementEndpoint: h.GW.URL, DynamoDBEndpoint: proxy.Endpoint()}
 	h.Service = wire.New(cfg, guarded(local.AWSConfig()), o)
