@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/groupchat/groupchat/internal/testkit"
 )
 
 // startMoto installs (scripts/moto.sh) and starts moto's server on a free
