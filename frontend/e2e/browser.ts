@@ -22,6 +22,8 @@ export interface Person {
   errors: string[];
   /** Every WebSocket the page opened, in order: its URL, and whether it has closed (or failed its handshake). */
   sockets: Array<{ url: string; closed: boolean }>;
+  /** The type of every frame the page received, on any of its sockets, in order. */
+  frames: string[];
 }
 
 /**
@@ -82,10 +84,18 @@ export async function open(
   });
   await before?.(context);
   const page = await context.newPage();
-  const p: Person = { page, context, dialogs: [], errors: [], sockets: [] };
+  const p: Person = { page, context, dialogs: [], errors: [], sockets: [], frames: [] };
   page.on('websocket', (ws) => {
     const s = { url: ws.url(), closed: false };
     p.sockets.push(s);
+    ws.on('framereceived', (f) => {
+      try {
+        const type = (JSON.parse(String(f.payload)) as { type?: unknown }).type;
+        if (typeof type === 'string') p.frames.push(type);
+      } catch {
+        // Not JSON: not a frame of the chat's.
+      }
+    });
     ws.on('close', () => (s.closed = true));
     ws.on('socketerror', () => (s.closed = true));
   });

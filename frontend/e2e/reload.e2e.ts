@@ -63,11 +63,13 @@ describe('a reload', () => {
   });
 
   it("shows a third person none of the others' conversation", async () => {
+    const states = () => carol.frames.filter((t) => t === 'state').length;
+    const before = states();
     await reload(carol);
     expect(await carol.page.textContent('#my-name')).toBe('Carol');
     await poll(() => texts(carol, 'public')).toEqual(['Morning, all.']);
-    // The settle hello's state has come and gone: still only Carol's own.
-    await new Promise((r) => setTimeout(r, 2500));
+    // The settle hello's state (the second on the new socket) has come: still only Carol's own.
+    await poll(async () => states() - before).toBeGreaterThanOrEqual(2);
     expect(await texts(carol, 'private')).toEqual(['Carol, your badge is ready.']);
   });
 

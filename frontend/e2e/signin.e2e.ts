@@ -189,12 +189,15 @@ describe('leaving', () => {
     });
     await tamperStoredIdToken(b.page, { exp: Math.floor(Date.now() / 1000) - 60 });
     const before = b.sockets.length;
+    await b.context.clock.install(); // the page's timers from here on run when the test says
     await dropAllConnections();
     await b.page.waitForSelector('#signin-form:visible', { timeout: 20_000 });
     expect(await b.page.textContent('#signin-notice')).toBe('Your session has ended. Sign in again.');
     expect(await b.page.getAttribute('#conn', 'data-state')).toBe('stopped');
-    await b.page.waitForTimeout(3_000);
-    expect(b.sockets.length).toBe(before); // not one reconnect without a session
+    // A minute of the page's time, every timer in it run (a reconnect's backoff is at most 10 s): not one reconnect without a session.
+    await b.page.clock.runFor(60_000);
+    expect(await b.page.getAttribute('#conn', 'data-state')).toBe('stopped');
+    expect(b.sockets.length).toBe(before);
     await poll(() => members(people.alice)).toEqual(['alice']);
     // Signing in again works, and chat goes on.
     await signIn(b, 'bob');
@@ -207,6 +210,7 @@ describe('a tampered token', () => {
   it('is refused at the handshake, and the page goes back to sign-in rather than retry forever', async () => {
     const m = await open(browser);
     try {
+      await m.context.clock.install(); // the page's timers run when the test says, from the load below on
       // Every socket this page opens carries its token with the signature altered.
       await m.page.addInitScript(() => {
         const Real = window.WebSocket;
@@ -229,7 +233,9 @@ describe('a tampered token', () => {
       const tries = m.sockets.length;
       expect(tries).toBe(3); // the stored token, then two renewed ones
       expect(m.sockets.every((s) => s.closed)).toBe(true);
-      await m.page.waitForTimeout(5_000);
+      // A minute of the page's time, every timer in it run (a reconnect's backoff is at most 10 s): no fourth try.
+      await m.page.clock.runFor(60_000);
+      expect(await m.page.getAttribute('#conn', 'data-state')).toBe('stopped');
       expect(m.sockets.length).toBe(tries);
       // Nobody by that token got in.
       expect(await members(people.alice)).toEqual(['alice', 'bob']);
