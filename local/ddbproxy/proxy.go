@@ -1,10 +1,9 @@
 // Package ddbproxy is a DynamoDB-API proxy for the local stack and tests: it
 // forwards every request to a DynamoDB API (dynalite) unchanged, counts
 // them per operation, runs the transactions dynalite lacks (or passes them
-// to a target that has them, native.go), and on
-// request is as unkind as DynamoDB on AWS is in ways dynalite is not, each
-// of which hides races in a handler (faults.go; AWSLike turns on those
-// AWS always has):
+// to a target that has them, native.go), and on request is as unkind as
+// DynamoDB on AWS is in ways dynalite is not, each of which hides races in
+// a handler (faults.go; AWSLike turns on those AWS always has):
 //
 //   - transactions that conflict with each other and refuse plain writes of
 //     their items while they run (transact.go, holds.go),

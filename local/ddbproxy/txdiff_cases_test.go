@@ -103,6 +103,9 @@ func TestTransactionsAgreeWithMoto(t *testing.T) {
 		outcome{Code: "TransactionCanceledException", Reasons: []string{"None", "ValidationError"}, Items: []string{"-", "-"}},
 		outcome{Code: "ValidationException"})
 
+	emu, mot = d.transact(&dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{}}, "none")
+	d.differs("a transaction without actions", emu, mot, outcome{Code: "ValidationException"}, outcome{})
+
 	gets := &dynamodb.TransactGetItemsInput{}
 	for _, pk := range []string{"a", "absent", "c", "t"} {
 		gets.TransactItems = append(gets.TransactItems, types.TransactGetItem{Get: &types.Get{TableName: aws.String(d.table), Key: key(pk)}})

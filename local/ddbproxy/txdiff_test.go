@@ -32,12 +32,14 @@ import (
 //
 //   - moto ignores ClientRequestToken (it applies a repeat again, and
 //     accepts the token with other actions). The moto side therefore gets
-//     AWS's documented rule on top (awsTokens): a repeat of a transaction
+//     AWS's documented rule on top (diff.transact): a repeat of a transaction
 //     that succeeded is success without sending it, the token with other
 //     actions IdempotentParameterMismatchException.
 //   - moto refuses a transaction whose Update grows its item over 400 KB
 //     with a ValidationException for the request; AWS cancels it with
 //     ValidationError for that action.
+//   - moto accepts a transaction without actions; AWS refuses it with a
+//     ValidationException.
 
 // compareDecisions is why both sides run Deterministic.
 const compareDecisions = "moto runs one request at a time: the comparison is of what each side decides, not of timing"
