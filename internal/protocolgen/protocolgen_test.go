@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -144,6 +145,30 @@ func TestTheDocsSectionsAreTheDefinedActionsAndFrameKinds(t *testing.T) {
 		slices.Sort(want)
 		if !slices.Equal(got[part], want) {
 			t.Errorf("%s of %s documents %v; the definition has %v", part, DocsFile, got[part], want)
+		}
+	}
+}
+
+// The hand-written *Limits* section of docs/protocol.md says every bound of
+// the actions' fields with the definition's number: change a limit in the
+// definition and leave the prose behind, and this fails.
+func TestTheLimitsSectionSaysTheDefinedLimits(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(root, DocsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(doc), "\n## Limits\n")
+	section, _, _ := strings.Cut(rest, "\n## ")
+	if section == "" {
+		t.Fatalf("%s has no ## Limits section", DocsFile)
+	}
+	for _, a := range contract.Actions() {
+		for _, f := range a.Fields {
+			for _, n := range []int{f.MaxChars, f.MaxBytes, f.MaxItems} {
+				if n > 0 && !regexp.MustCompile(`\b`+strconv.Itoa(n)+`\b`).MatchString(section) {
+					t.Errorf("%s's Limits section never says %d, a limit of %s's %q", DocsFile, n, a.Name, f.Name)
+				}
+			}
 		}
 	}
 }

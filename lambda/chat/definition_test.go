@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/internal/protocolgen"
 )
 
 // An action in contract's table without a handler here (or a handler for an
@@ -36,6 +38,38 @@ func TestAnActionDefinedWithoutAHandlerFails(t *testing.T) {
 	p.Actions = p.Actions[1:]
 	if err := dispatchMismatch(p, handlers); err == nil {
 		t.Error("a handler of an action the definition lacks passed")
+	}
+}
+
+// Issue 25's done-when: an action added to the definition alone, without its
+// handler, its docs section or the page's type (go generate not run), fails
+// each of the checks that guard them: the dispatch check here, the docs
+// generator (no section for it) and the drift check of the page's generated
+// types (internal/protocolgen's TestTheGeneratedFilesAreCurrent).
+func TestAnActionAddedToTheDefinitionAloneFails(t *testing.T) {
+	p := contract.Definition()
+	p.Actions = append(p.Actions, contract.Action{Name: "typing", Route: contract.RouteDefault, Doc: "say you are typing",
+		Fields: []contract.Field{{Name: "ref", Type: contract.String, MaxChars: contract.RefMax}}})
+	if dispatchMismatch(p, handlers) == nil {
+		t.Error("no handler: the dispatch check passed")
+	}
+	root := filepath.Join("..", "..")
+	doc, err := os.ReadFile(filepath.Join(root, protocolgen.DocsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := protocolgen.Docs(doc, p); err == nil {
+		t.Error("no docs section: the docs generator passed")
+	}
+	page, err := os.ReadFile(filepath.Join(root, protocolgen.TSTypesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(page) == string(protocolgen.TSTypes(p)) || !strings.Contains(string(protocolgen.TSTypes(p)), "TypingRequest") {
+		t.Error("no page type: the committed page types are what the changed definition generates")
+	}
+	if string(page) != string(protocolgen.TSTypes(contract.Definition())) {
+		t.Error("the committed page types are not the definition's either")
 	}
 }
 
