@@ -124,6 +124,10 @@ type Gateway struct {
 	// Discard, when set, drops delivered frames instead of keeping them in
 	// the inboxes (for benchmarks).
 	Discard bool
+	// OnPost, when set (before the handler runs), is called with the
+	// connection id of every POST as it arrives, before it is answered:
+	// a test moves a DeadlineClock there.
+	OnPost func(id string)
 }
 
 // NewGateway starts a Gateway; it stops when the test ends.
@@ -142,6 +146,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	body, _ := io.ReadAll(r.Body)
 	g.posts.Add(1)
+	if g.OnPost != nil {
+		g.OnPost(id)
+	}
 	g.mu.Lock()
 	drop := g.drop
 	g.mu.Unlock()
