@@ -81,7 +81,8 @@ func startAlarmStack(t *testing.T, o local.Options) *alarmStack {
 }
 
 // quiesce waits until every invocation so far has been counted in the
-// store (the Lambda metrics are the last thing an invocation writes).
+// store (the Lambda metrics are the last thing an invocation writes) and
+// none is running.
 func (s *alarmStack) quiesce(ctx context.Context, t *testing.T) {
 	t.Helper()
 	invocations := observability.Metric{Namespace: observability.NamespaceLambda, Name: "Invocations", Stat: observability.SampleCount}
@@ -93,12 +94,8 @@ func (s *alarmStack) quiesce(ctx context.Context, t *testing.T) {
 				got += p.Value
 			}
 		}
-		if int(got) >= want {
-			time.Sleep(20 * time.Millisecond)
-			if len(s.Invocations()) == want {
-				return
-			}
-			continue
+		if int(got) >= want && s.Running() == 0 && len(s.Invocations()) == want {
+			return // every invocation that started has ended, been recorded and been counted
 		}
 		select {
 		case <-ctx.Done():
