@@ -141,10 +141,13 @@ if wanted e2e/chat.e2e.ts e2e/layout.e2e.ts e2e/a11y.e2e.ts e2e/reload.e2e.ts e2
   stop_stack
 fi
 
-# The same stack losing every $disconnect: reconnects rely on the resume token.
-if wanted e2e/stale.e2e.ts; then
+# The same stack losing every $disconnect: reconnects rely on the resume token;
+# clients that go are vanished ones, found by the next send (410), and every
+# page's count and list come to the server's within the stated bound.
+if wanted e2e/stale.e2e.ts e2e/converge.e2e.ts; then
   start_stack "${lag[@]}" -auth none -fault-drop-disconnect 1
   run_e2e e2e/stale.e2e.ts
+  run_e2e e2e/converge.e2e.ts
   stop_stack
 fi
 

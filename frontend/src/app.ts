@@ -14,7 +14,7 @@ import type { ConfigSource } from './config';
 import { byId } from './dom';
 import { JoinForm } from './joinform';
 import { MemberPanel } from './memberpanel';
-import { MemberList } from './members';
+import { LIST_REF, MemberList } from './members';
 import { MessageLog } from './messagelog';
 import { isMine, isolate } from './sender';
 import { NameBar } from './namebar';
@@ -342,6 +342,8 @@ export class ChatApp {
   private onError(f: ErrorFrame): void {
     // Errors with a ref are shown by onOutbox next to what caused them.
     if (f.ref !== undefined && this.client?.pending().some((i) => i.ref === f.ref)) return;
+    // A list read the page asked for itself (converge.ts): no one to tell, it is tried again.
+    if (f.ref === LIST_REF) return this.members.listFailed();
     if (f.action === Action.SetName) this.nameBar.error(f.message);
     else if (f.action === Action.SendPublic || f.action === Action.SendPrivate) this.composer.error(f.message);
     else this.log.notice(f.message, Date.now(), 'warn');

@@ -13,9 +13,15 @@
 // was sent: frames of different actions race (docs/protocol.md, cv), and a
 // newcomer may miss the frames sent before the room index listed it, which
 // its settle hello's count then makes up for.
+//
+// Both converge on the server's (converge.ts): a big room's page asks for
+// the count on a period, and the first page of the list is read again when
+// the count moved on since the list was read (big room), or when the whole
+// list and the count disagree.
 
+import { Converger, type ListView } from './converge';
 import { byId, el, nameHue } from './dom';
-import { applyPresence, newerCount, NO_PRESENCE, presentNames, type Presence, type PresenceFrame } from './presence';
+import { applyPresence, newerCount, NO_PRESENCE, presentNames, relist, type Presence, type PresenceFrame } from './presence';
 import {
   foldName,
   PRESENCE_LIVE_MAX,
@@ -31,6 +37,8 @@ export const SHOWN_MAX = 50;
 const SEARCH_FROM = 10;
 /** A list read for a search is read again after this long. */
 const DIRECTORY_MAX_AGE_MS = 30_000;
+/** The ref of the list reads converge.ts asks for (their answers and errors are told apart by it). */
+export const LIST_REF = 'member-list';
 
 /** A frame the member list follows: presence, with the counts (and their cv) the server adds. */
 export type MemberFrame = PresenceFrame & { count?: number; cv?: number; membersCursor?: string };
@@ -60,6 +68,19 @@ export class MemberList {
   private directory: Map<string, string> | null = null;
   private reading: Map<string, string> | null = null;
   private readAt = 0;
+  /** The cv of the count the list was last read at (state, settle, a read of converge.ts). */
+  private listCv = 0;
+  /** The list read was the whole room (no further page), or is followed from frames. */
+  private whole = true;
+  /** The list is not the room's: the room just became small again, and the list was a big room's. */
+  private stale = false;
+  /** The memory of presence when the pending list read was asked for. */
+  private readSince: Presence['last'] | null = null;
+  private readonly converger = new Converger({
+    view: () => this.view(),
+    read: () => this.readList(),
+    poll: () => this.ask({ action: Action.Ping }),
+  });
 
   /**
    * you gives the name to mark "you"; cleared is called when the user sends
@@ -111,6 +132,11 @@ export class MemberList {
     this.exact = false;
     this.big = false;
     this.directory = this.reading = null;
+    this.listCv = 0;
+    this.whole = true;
+    this.stale = false;
+    this.readSince = null;
+    this.converger.stop();
     this.search.value = '';
     this.renderMembers();
     this.renderRecipients();
@@ -128,17 +154,17 @@ export class MemberList {
       this.exact = f.count !== undefined;
       this.big = f.membersCursor !== undefined || this.total > PRESENCE_LIVE_MAX;
       this.directory = null;
+      this.listCv = this.cv;
+      this.whole = f.membersCursor === undefined;
+      this.stale = false;
+      this.readSince = null;
+      this.converger.stop(); // a new connection: no read of the last one is answered
     } else if (f.count !== undefined && (f.type !== 'settled' || f.cv !== undefined) && this.take(f.count, f.cv)) {
       // (A settle count without cv, from a server before it, may be older
       // than the frames since: the state's count stays.)
-      if (this.big && f.count <= PRESENCE_LIVE_MAX && f.type !== 'settled') {
-        // The room is small again and names every change from now on: the
-        // list is read once, then followed.
-        this.big = false;
-        this.directory = null;
-        this.read();
-      }
+      if (f.type !== 'settled') this.sized(f.count);
     }
+    if (f.type === 'settled' && f.cv !== undefined && !this.stale) this.listCv = Math.max(this.listCv, f.cv);
     const next = applyPresence(this.presence, f);
     if (f.type === 'renamed') this.follow(f.oldName, f.name, next);
     this.presence = next;
@@ -151,13 +177,87 @@ export class MemberList {
     }
     this.renderMembers();
     this.renderRecipients();
+    this.converger.changed();
   }
 
   /** The room's count, from a presence frame or a pong. */
   counted(count: number, cv?: number): void {
-    if (!this.take(count, cv)) return;
-    if (count > PRESENCE_LIVE_MAX) this.big = true;
+    if (this.take(count, cv)) {
+      this.sized(count);
+      this.renderMembers();
+    }
+    this.converger.changed();
+  }
+
+  /**
+   * A count taken: a room that grew past PRESENCE_LIVE_MAX no longer names
+   * its changes (its list is read, not followed); one that became small
+   * again names every change from now on: its list, a big room's, is read
+   * once (converge.ts), then followed.
+   */
+  private sized(count: number): void {
+    if (!this.big && count > PRESENCE_LIVE_MAX) {
+      this.big = true;
+    } else if (this.big && count <= PRESENCE_LIVE_MAX) {
+      this.big = false;
+      this.directory = null;
+      this.stale = true;
+    }
+  }
+
+  /** A list read of converge.ts failed (an error frame with its ref): the rule is applied again. */
+  listFailed(): void {
+    this.readSince = null;
+    this.converger.answered();
+  }
+
+  /** The list and count as converge.ts reads them. */
+  private view(): ListView {
+    return {
+      count: this.total,
+      cv: this.cv,
+      listCv: this.stale ? -1 : this.listCv,
+      listed: this.members.length,
+      big: this.big || this.stale,
+      whole: this.whole,
+    };
+  }
+
+  /** Asks for the first page of the list (converge.ts). */
+  private readList(): boolean {
+    if (!this.ask({ action: Action.Members, ref: LIST_REF })) return false;
+    this.readSince = this.presence.last;
+    return true;
+  }
+
+  /**
+   * The first page of the list, read again: it is the list now, but for the
+   * names a frame spoke of since it was asked for (presence.ts, relist).
+   */
+  private relisted(f: MemberPageFrame): void {
+    const since = this.readSince;
+    if (since === null) return; // asked for on an earlier connection
+    this.readSince = null;
+    this.take(f.count, f.cv);
+    this.sized(f.count);
+    const names = f.members.map((m) => m.name);
+    this.presence = relist(this.presence, names, since);
+    this.members = sortNames(presentNames(this.presence));
+    this.listCv = f.cv ?? this.cv;
+    this.stale = false;
+    this.whole = f.cursor === undefined;
+    if (this.big) {
+      if (this.whole) {
+        this.directory = new Map(names.map((n) => [foldName(n), n]));
+        this.readAt = Date.now();
+      } else {
+        this.readAt = 0; // the next search reads every page again
+      }
+    }
+    if (!this.big) for (const k of [...this.selected.keys()]) if (!this.presence.members.has(k)) this.selected.delete(k);
     this.renderMembers();
+    this.renderRecipients();
+    this.converger.answered();
   }
 
   /**
@@ -174,6 +274,10 @@ export class MemberList {
 
   /** A page of the member list: kept, and the next one asked for. */
   page(f: MemberPageFrame): void {
+    if (f.ref === LIST_REF) {
+      this.relisted(f);
+      return;
+    }
     if (this.reading === null) return; // not asked for (or the room changed)
     this.take(f.count, f.cv);
     for (const m of f.members) this.reading.set(foldName(m.name), m.name);

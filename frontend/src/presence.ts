@@ -171,3 +171,21 @@ function byFold(names: string[]): Map<string, string> {
 export function newerCount(last: number, cv: number | undefined): boolean {
   return cv === undefined || cv > last;
 }
+
+/**
+ * A list read again (converge.ts), asked for when the page's memory was
+ * since: every name is in exactly when listed, except the names a frame
+ * applied after the read was asked for spoke of (their memory is no longer
+ * since's), which stay as those frames left them: the read may have been
+ * made before them. The memory stays, to order the frames still to come.
+ */
+export function relist(p: Presence, list: string[], since: Presence['last']): Presence {
+  const listed = byFold(list);
+  const members = new Map<string, string>();
+  for (const key of new Set([...p.members.keys(), ...listed.keys()])) {
+    const spoken = p.last.get(key) !== since.get(key);
+    const name = spoken ? p.members.get(key) : listed.get(key);
+    if (name !== undefined) members.set(key, name);
+  }
+  return { members, last: p.last, versions: p.versions };
+}

@@ -133,6 +133,11 @@ func Write(w io.Writer, cfg Config, results []Result, command, machine string) {
 		"  of presence: every other member in a room of up to %d; above, the 2 credits a join earns (the presence frames\n"+
 		"  it pays for, amortised over the room's joins: docs/design.md, *Presence in big rooms*).\n"+
 		"- **Connection-hour** is 60 connection minutes and the page's keep-alive: %d pings and pongs an hour.\n"+
+		"- **Convergence** is not in the table (docs/design.md, *The page converges*): in a room of N from 21 to 959 each\n"+
+		"  page also pings every N × 250 ms or sooner (the room at most 4 a second, each as a connection-hour's ping), and\n"+
+		"  every page reads the first page of the list (one `members` action) at most once per poll period in which the\n"+
+		"  count moved, and once after each `presence` frame (2 reads per join or leave, amortised); a room of up to 20\n"+
+		"  reads only when list and count disagree (at most 3 per change).\n"+
 		"- **MB allocated** is what the handler allocated during the action (Go's TotalAlloc; the live heap is smaller):\n"+
 		"  the function's 512 MB hold it many times over.\n"+
 		"- **Lambda** is arm64 at the environment's memory; GB-seconds = measured ms × memory. On AWS a 512 MB function\n"+
