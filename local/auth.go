@@ -12,6 +12,7 @@ import (
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/local/cognito"
+	"github.com/groupchat/groupchat/local/lambdainvoke"
 )
 
 // TokenPath is the local-only endpoint that hands out ID tokens of the
@@ -19,27 +20,43 @@ import (
 // first). scripts/dev-token.sh and the load tool sign in through it.
 const TokenPath = "/_local/token"
 
-// startAuth starts the local issuer when o asks for sign-in and returns the
+// FunctionName is the function's name in the local Lambda API
+// (Stack.Lambda), which the local issuer invokes its Pre sign-up trigger
+// by.
+const FunctionName = "groupchat"
+
+// startAuth starts the local issuer when o asks for sign-in, with the
+// Lambda endpoint its trigger is invoked through, and returns the
 // function's verifier settings (the variables a stack deployed with auth
-// cognito sets) and the page's sign-in settings.
-func (s *Stack) startAuth(ctx context.Context, o Options, logTo io.Writer) (env map[string]string, page contract.PageConfig, err error) {
+// cognito sets), the page's sign-in settings and the accounts to make once
+// the function is registered there.
+func (s *Stack) startAuth(ctx context.Context, o Options, logTo io.Writer) (env map[string]string, page contract.PageConfig, users []cognito.User, err error) {
 	s.Auth = o.Auth
 	if s.Auth == "" {
 		s.Auth = contract.AuthNone
 	}
 	switch s.Auth {
 	case contract.AuthNone:
-		return nil, contract.PageConfig{Auth: contract.AuthNone}, nil
+		return nil, contract.PageConfig{Auth: contract.AuthNone}, nil, nil
 	case contract.AuthCognito:
 	default:
-		return nil, page, fmt.Errorf("auth %q: want %q or %q", o.Auth, contract.AuthCognito, contract.AuthNone)
+		return nil, page, nil, fmt.Errorf("auth %q: want %q or %q", o.Auth, contract.AuthCognito, contract.AuthNone)
+	}
+	if s.Lambda, err = lambdainvoke.Start(contract.FunctionTimeout); err != nil {
+		return nil, page, nil, err
 	}
 	co := o.Cognito
 	if co.Log == nil {
 		co.Log = logTo
 	}
+	users = co.Users
+	if users == nil {
+		users = cognito.TestUsers
+	}
+	co.Users = []cognito.User{} // made once the trigger's function is there
+	co.Triggers = &cognito.Triggers{LambdaEndpoint: s.Lambda.Endpoint(), PreSignUp: FunctionName}
 	if s.Cognito, err = cognito.Start(ctx, co); err != nil {
-		return nil, page, err
+		return nil, page, nil, err
 	}
 	env = map[string]string{
 		contract.EnvAuthIssuer:   s.Cognito.Issuer(),
@@ -54,7 +71,7 @@ func (s *Stack) startAuth(ctx context.Context, o Options, logTo io.Writer) (env 
 		Issuer:           s.Cognito.Issuer(),
 		UserPoolEndpoint: s.Cognito.Endpoint(),
 	}
-	return env, page, nil
+	return env, page, users, nil
 }
 
 // Token signs a test account (cognito.TestUsers) in and returns its ID
@@ -108,6 +125,18 @@ func (s *Stack) createAccount(ctx context.Context, user string) error {
 	return nil
 }
 
+// DeleteAccount deletes an account Token made (or a test account): its
+// username may be made again, as a new account.
+func (s *Stack) DeleteAccount(ctx context.Context, user string) error {
+	if s.Cognito == nil {
+		return errSignInOff
+	}
+	s.accountsMu.Lock()
+	defer s.accountsMu.Unlock()
+	delete(s.accounts, user)
+	return s.Cognito.DeleteUser(ctx, user)
+}
+
 // serveToken answers TokenPath with the token as text. It answers only
 // requests to a loopback host name, so that no other site a browser is
 // on can reach it through DNS rebinding (and, without CORS headers, no
@@ -129,6 +158,8 @@ func (s *Stack) serveToken(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusNotFound)
 	case errors.Is(err, errBadAccountName):
 		http.Error(w, err.Error(), http.StatusBadRequest)
+	case errors.Is(err, cognito.ErrSignUpRefused):
+		http.Error(w, err.Error(), http.StatusConflict)
 	case err != nil:
 		http.Error(w, err.Error(), http.StatusBadGateway)
 	default:

@@ -32,6 +32,7 @@ import (
 	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/dynalite"
 	"github.com/groupchat/groupchat/local/gateway"
+	"github.com/groupchat/groupchat/local/lambdainvoke"
 	"github.com/groupchat/groupchat/local/metrics"
 	"github.com/groupchat/groupchat/observability"
 )
@@ -136,6 +137,9 @@ type Stack struct {
 	// AuthCognito); Cognito the local issuer, nil with AuthNone.
 	Auth    string
 	Cognito *cognito.Server
+	// Lambda is the Lambda API the local issuer invokes the function's
+	// trigger through (FunctionName); nil with AuthNone.
+	Lambda *lambdainvoke.Server
 	// Observability is the dashboard and alarms' definition for this
 	// stack (its stage, its sign-in, its handler timeout); Metrics holds
 	// what the stack measured, Alarms evaluates the definition's alarms
@@ -189,7 +193,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := s.startDynamoDB(ctx, o, logTo); err != nil {
 		return nil, err
 	}
-	authEnv, page, err := s.startAuth(ctx, o, logTo)
+	authEnv, page, users, err := s.startAuth(ctx, o, logTo)
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +236,15 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 
 	s.startMetrics(o, &gwCfg)
+	if s.Lambda != nil {
+		// The trigger's invocations count in the function's metrics, as
+		// the gateway's do: Lambda counts every invocation alike.
+		s.Lambda.Observe(func(_ string, took time.Duration, err error) {
+			s.Metrics.Put(observability.NamespaceLambda, "Invocations", nil, 1)
+			s.Metrics.Put(observability.NamespaceLambda, "Errors", nil, boolValue(err != nil))
+			s.Metrics.Put(observability.NamespaceLambda, "Duration", nil, float64(took.Microseconds())/1000)
+		})
+	}
 	opt := o.Chat
 	if opt.Metrics == nil {
 		opt.Metrics = s.Metrics.EMFWriter()
@@ -254,6 +267,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	fn := function(fnCfg, opt)
 	if s.Cognito != nil {
 		gwCfg.Authorize = authorizer(fn)
+		// The user pool's Pre sign-up trigger is the same function, as on
+		// AWS: registered before the first account is made.
+		s.Lambda.Register(FunctionName, lambdainvoke.Handler(fn))
+		if err := s.Cognito.CreateUsers(ctx, users); err != nil {
+			return nil, fmt.Errorf("start cognito-local: %w", err)
+		}
 	}
 	s.Gateway = gateway.New(routeHandler(fn), gwCfg)
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
@@ -279,12 +298,16 @@ func (s *Stack) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.Gateway.ServeHTTP(w, r)
 }
 
-// stopCognito stops the local issuer, if any.
+// stopCognito stops the local issuer and its Lambda endpoint, if any.
 func (s *Stack) stopCognito() error {
-	if s.Cognito == nil {
-		return nil
+	var errs []error
+	if s.Cognito != nil {
+		errs = append(errs, s.Cognito.Stop())
 	}
-	return s.Cognito.Stop()
+	if s.Lambda != nil {
+		errs = append(errs, s.Lambda.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // startDynamoDB starts the stack's own dynalite unless o names an

@@ -79,8 +79,18 @@ type Options struct {
 	// pool, client and users to be made. Default 30s.
 	StartTimeout time.Duration
 	// Users are the accounts made (or whose password is set again) on
-	// start. Default: TestUsers.
+	// start. Default: TestUsers; empty (not nil): none.
 	Users []User
+	// Triggers, when set, has cognito-local invoke the user pool's
+	// triggers as functions of a Lambda API (local/lambdainvoke).
+	Triggers *Triggers
+}
+
+// Triggers names the Lambda API cognito-local invokes triggers through
+// and the function of each trigger ("": none).
+type Triggers struct {
+	LambdaEndpoint string // http://127.0.0.1:PORT
+	PreSignUp      string // the function's name
 }
 
 // Server is a running cognito-local with its user pool and app client.
@@ -159,7 +169,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 				return nil, err
 			}
 		}
-		err = s.launch(ctx, root, dir, port, opts.Log)
+		err = s.launch(ctx, root, dir, port, opts.Log, opts.Triggers)
 		if err == nil || opts.Port != 0 || attempt == 3 || !errors.Is(err, errAddrInUse) {
 			break
 		}
@@ -184,18 +194,30 @@ var errAddrInUse = errors.New("address in use")
 // their issuer, which must be exactly the issuer the verifier expects: the
 // endpoint the function and the page reach. UsernameAttributes [] makes
 // usernames plain names (cognito-local's default wants email addresses).
+// TriggerFunctions and LambdaClient (an aws-sdk Lambda client's options)
+// name the triggers' functions and where to invoke them.
 type config struct {
 	TokenConfig      struct{ IssuerDomain string }
 	UserPoolDefaults struct{ UsernameAttributes []string }
+	TriggerFunctions map[string]string `json:",omitempty"`
+	LambdaClient     *lambdaClient     `json:",omitempty"`
+}
+
+type lambdaClient struct {
+	Endpoint string `json:"endpoint"`
 }
 
 // launch writes the configuration for port and starts the child, returning
 // once it listens.
-func (s *Server) launch(ctx context.Context, root, dir string, port int, logTo io.Writer) error {
+func (s *Server) launch(ctx context.Context, root, dir string, port int, logTo io.Writer, triggers *Triggers) error {
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
 	var cfg config
 	cfg.TokenConfig.IssuerDomain = endpoint
 	cfg.UserPoolDefaults.UsernameAttributes = []string{}
+	if triggers != nil && triggers.PreSignUp != "" {
+		cfg.TriggerFunctions = map[string]string{"PreSignUp": triggers.PreSignUp}
+		cfg.LambdaClient = &lambdaClient{Endpoint: triggers.LambdaEndpoint}
+	}
 	data, _ := json.Marshal(cfg)
 	if err := os.WriteFile(filepath.Join(dir, ".cognito", "config.json"), data, 0o644); err != nil {
 		return fmt.Errorf("write its configuration: %w", err)
@@ -346,53 +368,7 @@ func (s *Server) setUp(ctx context.Context, users []User) error {
 		}
 	}
 
-	for _, u := range users {
-		if err := s.CreateUser(ctx, u.Username, u.Password); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// CreateUser makes an account that can sign in with password at once (or
-// sets the password of the account that has the name).
-func (s *Server) CreateUser(ctx context.Context, username, password string) error {
-	_, err := s.api.AdminCreateUser(ctx, &cip.AdminCreateUserInput{
-		UserPoolId:    aws.String(s.UserPoolID),
-		Username:      aws.String(username),
-		MessageAction: types.MessageActionTypeSuppress,
-	})
-	var exists *types.UsernameExistsException
-	if err != nil && !errors.As(err, &exists) {
-		return fmt.Errorf("create user %s: %w", username, err)
-	}
-	_, err = s.api.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{
-		UserPoolId: aws.String(s.UserPoolID),
-		Username:   aws.String(username),
-		Password:   aws.String(password),
-		Permanent:  true,
-	})
-	if err != nil {
-		return fmt.Errorf("set the password of %s: %w", username, err)
-	}
-	return nil
-}
-
-// Token signs username in with password (InitiateAuth USER_PASSWORD_AUTH,
-// as the page does locally) and returns the ID token.
-func (s *Server) Token(ctx context.Context, username, password string) (idToken string, err error) {
-	out, err := s.api.InitiateAuth(ctx, &cip.InitiateAuthInput{
-		AuthFlow:       types.AuthFlowTypeUserPasswordAuth,
-		ClientId:       aws.String(s.ClientID),
-		AuthParameters: map[string]string{"USERNAME": username, "PASSWORD": password},
-	})
-	if err != nil {
-		return "", fmt.Errorf("sign %s in: %w", username, err)
-	}
-	if out.AuthenticationResult == nil || aws.ToString(out.AuthenticationResult.IdToken) == "" {
-		return "", fmt.Errorf("sign %s in: no ID token (challenge %q)", username, out.ChallengeName)
-	}
-	return aws.ToString(out.AuthenticationResult.IdToken), nil
+	return s.CreateUsers(ctx, users)
 }
 
 // Endpoint is the Cognito API's base URL, http://127.0.0.1:PORT: an SDK
