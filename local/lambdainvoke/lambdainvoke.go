@@ -159,4 +159,3 @@ func apiError(w http.ResponseWriter, status int, typ, message string) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"Type": "User", "message": message})
 }
-
