@@ -169,14 +169,20 @@ func TestTransactionsAgreeWithMotoOnRandomSequences(t *testing.T) {
 		acts  []act
 	}
 	var tokens []sent
+	seen := map[string]int{} // outcomes, for the log
+	defer func() {
+		var lines []string
+		for o, n := range seen {
+			lines = append(lines, fmt.Sprintf("%4d %s", n, o))
+		}
+		slices.Sort(lines)
+		t.Logf("outcomes:\n%s", strings.Join(lines, "\n"))
+	}()
 	for step := range *txdiffSteps {
 		d.where = fmt.Sprintf(" (step %d, seed %d)", step, seed)
 		switch n := rng.IntN(20); {
 		case n < 12:
-			s := sent{token: fmt.Sprintf("tok-%d", step)}
-			for range 1 + rng.IntN(4) {
-				s.acts = append(s.acts, randomAct(rng, keys))
-			}
+			s := sent{token: fmt.Sprintf("tok-%d", step), acts: randomActs(rng, keys)}
 			if len(tokens) > 0 && rng.IntN(4) == 0 {
 				prior := tokens[rng.IntN(len(tokens))]
 				s.token = prior.token
@@ -188,11 +194,13 @@ func TestTransactionsAgreeWithMotoOnRandomSequences(t *testing.T) {
 			in, id := txOf(d.table, s.token, s.acts)
 			emu, mot := d.transact(in, id)
 			d.same(fmt.Sprintf("the transaction %s %+v", s.token, s.acts), emu, mot)
+			seen["transaction "+emu.Code]++
 		case n < 17:
 			a := randomAct(rng, keys)
 			a.AllOld = false
 			emu, mot := d.plain(func(db *dynamodb.Client) error { return a.send(d, db) })
 			d.same(fmt.Sprintf("the plain write %+v", a), emu, mot)
+			seen["plain "+emu.Code]++
 		default:
 			in := &dynamodb.TransactGetItemsInput{}
 			for _, i := range rng.Perm(len(keys))[:1+rng.IntN(3)] {
@@ -200,6 +208,7 @@ func TestTransactionsAgreeWithMotoOnRandomSequences(t *testing.T) {
 			}
 			emu, mot := d.get(in)
 			d.same("a TransactGetItems", emu, mot)
+			seen["get "+emu.Code]++
 		}
 		if t.Failed() {
 			return

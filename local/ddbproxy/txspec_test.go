@@ -14,10 +14,11 @@ import (
 // transaction's action or as a plain write, and printed when the two sides
 // differ. Items are {pk, v, n}.
 type act struct {
-	Kind   string // Put, Update (SET v, ADD 1 to n), Delete, Check
+	Kind   string // Put, Update (ADD 1 to n, and updates[U] of v), Delete, Check
 	PK     string
-	Cond   int  // condNone, condExists, condAbsent, condVIs, condNBelow
+	Cond   int  // condNone … condVNot
 	C      int  // the condition's value
+	U      int  // the Update's expression: an index of updates
 	V      int  // what a Put or an Update sets v to
 	AllOld bool // ReturnValuesOnConditionCheckFailure ALL_OLD
 }
@@ -28,8 +29,13 @@ const (
 	condAbsent
 	condVIs
 	condNBelow
+	condVSet
+	condVNot
 	conds
 )
+
+// updates are the Update's expressions; all add 1 to n.
+var updates = []string{"SET #v = :v ADD #n :one", "REMOVE #v ADD #n :one", "SET #v = if_not_exists(#v, :v) ADD #n :one"}
 
 func num(n int) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.Itoa(n)} }
 
@@ -46,9 +52,16 @@ func (a act) expr() (cond *string, names map[string]string, values map[string]ty
 		cond, names["#v"], values[":c"] = aws.String("#v = :c"), "v", num(a.C)
 	case condNBelow:
 		cond, names["#n"], values[":c"] = aws.String("#n < :c"), "n", num(a.C)
+	case condVSet:
+		cond, names["#v"] = aws.String("attribute_exists(#v)"), "v"
+	case condVNot:
+		cond, names["#v"], values[":c"] = aws.String("#v <> :c"), "v", num(a.C)
 	}
 	if a.Kind == "Update" {
-		names["#v"], names["#n"], values[":v"], values[":one"] = "v", "n", num(a.V), num(1)
+		names["#v"], names["#n"], values[":one"] = "v", "n", num(1)
+		if a.U != 1 {
+			values[":v"] = num(a.V)
+		}
 	}
 	if len(names) == 0 {
 		names = nil
@@ -77,7 +90,7 @@ func (a act) tx(table string) types.TransactWriteItem {
 			ReturnValuesOnConditionCheckFailure: a.rv()}}
 	case "Update":
 		return types.TransactWriteItem{Update: &types.Update{TableName: aws.String(table), Key: key(a.PK),
-			UpdateExpression:    aws.String("SET #v = :v ADD #n :one"),
+			UpdateExpression:    aws.String(updates[a.U]),
 			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 			ReturnValuesOnConditionCheckFailure: a.rv()}}
 	case "Delete":
@@ -100,7 +113,7 @@ func (a act) send(d *diff, db *dynamodb.Client) error {
 	switch a.Kind {
 	case "Update":
 		_, err = db.UpdateItem(d.ctx, &dynamodb.UpdateItemInput{TableName: aws.String(d.table), Key: key(a.PK),
-			UpdateExpression:    aws.String("SET #v = :v ADD #n :one"),
+			UpdateExpression:    aws.String(updates[a.U]),
 			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values})
 	case "Delete":
 		_, err = db.DeleteItem(d.ctx, &dynamodb.DeleteItemInput{TableName: aws.String(d.table), Key: key(a.PK),
@@ -130,10 +143,26 @@ func txOf(table, token string, acts []act) (*dynamodb.TransactWriteItemsInput, s
 // randomAct is an action on one of keys.
 func randomAct(rng *rand.Rand, keys []string) act {
 	a := act{Kind: []string{"Put", "Update", "Delete", "Check"}[rng.IntN(4)], PK: keys[rng.IntN(len(keys))],
-		Cond: rng.IntN(conds), C: rng.IntN(4), V: rng.IntN(4)}
+		Cond: rng.IntN(conds), C: rng.IntN(4), U: rng.IntN(len(updates)), V: rng.IntN(4)}
 	if a.Kind == "Check" && a.Cond == condNone {
 		a.Cond = condExists
 	}
 	a.AllOld = a.Cond != condNone && rng.IntN(3) == 0
 	return a
+}
+
+// randomActs are 1 to 4 actions, each on an item of its own but one time
+// in ten (two actions on one item are refused).
+func randomActs(rng *rand.Rand, keys []string) []act {
+	n := 1 + rng.IntN(4)
+	order := rng.Perm(len(keys))
+	acts := make([]act, n)
+	for i := range acts {
+		acts[i] = randomAct(rng, keys)
+		acts[i].PK = keys[order[i]]
+	}
+	if n > 1 && rng.IntN(10) == 0 {
+		acts[n-1].PK = acts[0].PK
+	}
+	return acts
 }
