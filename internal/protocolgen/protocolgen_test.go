@@ -150,8 +150,9 @@ func TestTheDocsSectionsAreTheDefinedActionsAndFrameKinds(t *testing.T) {
 }
 
 // The hand-written *Limits* section of docs/protocol.md says every bound of
-// the actions' fields with the definition's number: change a limit in the
-// definition and leave the prose behind, and this fails.
+// the actions' fields with the definition's number, and names only error
+// codes of the definition: change a limit or a code in the definition and
+// leave the prose behind, and this fails.
 func TestTheLimitsSectionSaysTheDefinedLimits(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join(root, DocsFile))
 	if err != nil {
@@ -161,6 +162,18 @@ func TestTheLimitsSectionSaysTheDefinedLimits(t *testing.T) {
 	section, _, _ := strings.Cut(rest, "\n## ")
 	if section == "" {
 		t.Fatalf("%s has no ## Limits section", DocsFile)
+	}
+	// Its table's last column names error codes: each one the definition's.
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(strings.Trim(line, "| "), " | ")
+		if !strings.HasPrefix(line, "|") || len(cells) < 3 {
+			continue
+		}
+		for _, m := range regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(cells[len(cells)-1], -1) {
+			if !contract.IsErrorCode(m[1]) {
+				t.Errorf("%s's Limits table names the code %q, which the definition lacks", DocsFile, m[1])
+			}
+		}
 	}
 	for _, a := range contract.Actions() {
 		for _, f := range a.Fields {
