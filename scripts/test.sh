@@ -8,6 +8,8 @@ start=$SECONDS
 stage() { echo; echo "=== $1 ($((SECONDS - start))s)"; }
 stage lint
 scripts/lint.sh
+stage "moto (local/ddbproxy checks its transactions against it)"
+scripts/moto.sh >/dev/null
 stage "go test"
 go test -count=1 -timeout 20m ./...
 for s in scripts/fuzz.sh scripts/test-infra.sh scripts/test-scripts.sh scripts/test-frontend.sh scripts/test-e2e.sh; do

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,58 +18,89 @@ import (
 	"github.com/groupchat/groupchat/internal/testkit"
 )
 
-// startMoto installs (scripts/moto.sh) and starts moto's server on a free
-// loopback port for the test and returns its endpoint and a client of it.
-// Without moto the test is skipped, saying why; in CI (CI=true) it fails.
+// moto is the test binary's moto server, started by the first test that
+// asks for it and stopped by TestMain.
+var moto struct {
+	once     sync.Once
+	endpoint string
+	skip     string // why moto could not be installed
+	err      error
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	log      bytes.Buffer
+}
+
+// startMoto returns the endpoint of the test binary's moto server (pinned,
+// installed by scripts/moto.sh) and a client of it, starting it on first
+// use; each test makes tables of its own there. Without moto the test is
+// skipped, saying why; in CI (CI=true) it fails.
 func startMoto(ctx context.Context, t *testing.T) (string, *dynamodb.Client) {
 	t.Helper()
 	testkit.Slow(t, "moto's server")
+	moto.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		moto.skip, moto.err = runMoto(ctx)
+	})
+	if moto.skip != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(moto.skip)
+		}
+		t.Skip(moto.skip + "; the comparison with moto did not run")
+	}
+	if moto.err != nil {
+		t.Fatal(moto.err)
+	}
+	return moto.endpoint, client(moto.endpoint)
+}
+
+// runMoto installs and starts moto's server on a free loopback port and
+// waits until it answers.
+func runMoto(ctx context.Context) (skip string, err error) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	var stderr bytes.Buffer
 	install := exec.CommandContext(ctx, filepath.Join(root, "scripts", "moto.sh"))
 	install.Stderr = &stderr
 	out, err := install.Output()
 	if err != nil {
-		msg := fmt.Sprintf("moto could not be installed (scripts/moto.sh: %v): %s", err, strings.TrimSpace(stderr.String()))
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + "; the comparison with moto did not run")
+		return fmt.Sprintf("moto could not be installed (scripts/moto.sh: %v): %s", err, strings.TrimSpace(stderr.String())), nil
 	}
-	server := strings.TrimSpace(string(out))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	_ = ln.Close()
-	var log bytes.Buffer
-	cmd := exec.Command(server, "-H", "127.0.0.1", "-p", port)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
+	moto.cmd = exec.Command(strings.TrimSpace(string(out)), "-H", "127.0.0.1", "-p", port)
+	moto.cmd.Stdout, moto.cmd.Stderr = &moto.log, &moto.log
+	if err := moto.cmd.Start(); err != nil {
+		return "", fmt.Errorf("start moto_server: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	endpoint := "http://127.0.0.1:" + port
-	db := client(endpoint)
+	moto.exited = make(chan struct{})
+	go func() { _ = moto.cmd.Wait(); close(moto.exited) }()
+	moto.endpoint = "http://127.0.0.1:" + port
+	db := client(moto.endpoint)
 	for {
 		if _, err := db.ListTables(ctx, &dynamodb.ListTablesInput{}); err == nil {
-			return endpoint, db
+			return "", nil
 		}
 		select {
-		case <-exited:
-			t.Fatalf("moto_server exited during start-up: %s", log.String())
+		case <-moto.exited:
+			return "", fmt.Errorf("moto_server exited during start-up: %s", moto.log.String())
 		case <-ctx.Done():
-			t.Fatalf("moto_server did not answer at %s", endpoint)
+			return "", fmt.Errorf("moto_server did not answer at %s", moto.endpoint)
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// stopMoto stops the test binary's moto server, if it runs.
+func stopMoto() {
+	if moto.cmd != nil && moto.cmd.Process != nil {
+		_ = moto.cmd.Process.Kill()
+		<-moto.exited
 	}
 }

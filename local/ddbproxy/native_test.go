@@ -3,6 +3,7 @@ package ddbproxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -28,7 +29,8 @@ func motoFixture(ctx context.Context, t *testing.T, f Faults) (*fixture, *front)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Close() })
-	names := dynamo.Names{Connections: "Connections", Messages: "Messages"}
+	n := tableSeq.Add(1)
+	names := dynamo.Names{Connections: fmt.Sprintf("Connections-%d", n), Messages: fmt.Sprintf("Messages-%d", n)}
 	if err := dynamo.CreateTables(ctx, raw, names); err != nil {
 		t.Fatalf("create the tables in moto: %v", err)
 	}

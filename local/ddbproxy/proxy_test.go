@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 	if shared != nil {
 		_ = shared.Stop()
 	}
+	stopMoto()
 	os.Exit(code)
 }
 
