@@ -12,14 +12,18 @@ const (
 	EnvFanoutPoolSize = "FANOUT_POOL_SIZE"
 	// EnvMessageRetentionDays is how long the message log keeps a record.
 	EnvMessageRetentionDays = "MESSAGE_RETENTION_DAYS"
-	// EnvRateLimitMessages and EnvRateLimitWindowSeconds: a person may send
-	// at most that many frames (sendPublic, sendPrivate, setName) in any
-	// window of that many seconds.
+	// EnvRateLimitMessages and EnvRateLimitWindowSeconds: a person's budget,
+	// that many units in any window of that many seconds; each action draws
+	// its Cost (protocol.go: a message costs one unit).
 	EnvRateLimitMessages      = "RATE_LIMIT_MESSAGES"
 	EnvRateLimitWindowSeconds = "RATE_LIMIT_WINDOW_SECONDS"
 	// EnvMaxDevices is how many connections an account may hold at once
 	// (sign-in on); the next $connect is refused with too_many_devices.
 	EnvMaxDevices = "MAX_DEVICES_PER_ACCOUNT"
+	// EnvMaxConnectsPerMinute is how many $connects an account may make in
+	// any minute (sign-in on); the next is let in with nothing recorded and
+	// its hello answered rate_limited.
+	EnvMaxConnectsPerMinute = "MAX_CONNECTS_PER_MINUTE"
 	// EnvDynamoDBEndpoint overrides the DynamoDB endpoint (local stack only).
 	EnvDynamoDBEndpoint = "DYNAMODB_ENDPOINT"
 )

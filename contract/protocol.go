@@ -37,6 +37,11 @@ type Action struct {
 	Doc string
 	// Fields are the frame's fields besides "action" (fields.go).
 	Fields []Field
+	// Cost is what the action draws from the person's budget, in units (a
+	// message is one; *Rate limits* in docs/protocol.md): about the
+	// DynamoDB reads and writes and the bytes it costs (a ping reads the
+	// room's count for its pong).
+	Cost int
 }
 
 // CustomRoute reports whether the action has a route of its own.
@@ -56,26 +61,26 @@ const (
 var ref = opt("ref", String, "any string of yours: copied into the error this frame causes and into your own copy of the frame it causes").chars(RefMax)
 
 var actions = []Action{
-	{Name: ActionHello, Route: RouteDefault, Doc: "ask for the state: answered with a `state` frame",
+	{Name: ActionHello, Cost: 3, Route: RouteDefault, Doc: "ask for the state: answered with a `state` frame",
 		Fields: []Field{ref}},
-	{Name: ActionPing, Route: RouteDefault, Doc: "keep-alive: answered with a `pong` frame",
+	{Name: ActionPing, Cost: 1, Route: RouteDefault, Doc: "keep-alive: answered with a `pong` frame",
 		Fields: []Field{ref}},
-	{Name: ActionMembers, Route: RouteDefault, Doc: "read the member list a page at a time: answered with `memberPage` frames",
+	{Name: ActionMembers, Cost: 1, Route: RouteDefault, Doc: "read the member list a page at a time: answered with `memberPage` frames",
 		Fields: []Field{
 			opt("cursor", String, "where to read on: the `cursor` of the previous `memberPage` or a `state`'s `membersCursor`; absent for the first page"),
 			ref,
 		}},
-	{Name: ActionSetName, Route: RouteSetName, Doc: "change your name: the room is sent `renamed`",
+	{Name: ActionSetName, Cost: 1, Route: RouteSetName, Doc: "change your name: the room is sent `renamed`",
 		Fields: []Field{
 			req("name", String, "the new name (*Limits*)").chars(NameMax).bytes(NameMaxBytes),
 			ref,
 		}},
-	{Name: ActionSendPublic, Route: RouteSendPublic, Doc: "message everyone in your room: the room is sent `public`",
+	{Name: ActionSendPublic, Cost: 1, Route: RouteSendPublic, Doc: "message everyone in your room: the room is sent `public`",
 		Fields: []Field{
 			req("message", String, "the text (*Limits*)").chars(MessageMax),
 			ref,
 		}},
-	{Name: ActionSendPrivate, Route: RouteSendPrivate, Doc: "message selected people: they and you are sent `private`",
+	{Name: ActionSendPrivate, Cost: 1, Route: RouteSendPrivate, Doc: "message selected people: they and you are sent `private`",
 		Fields: []Field{
 			req("to", Strings, "the recipients' names, in your room (*Limits*)").items(RecipientsMax),
 			req("message", String, "the text (*Limits*)").chars(MessageMax),
@@ -146,7 +151,7 @@ var errorCodes = []ErrorCode{
 	{CodeRecipientsTooMany, "a private message names more than " + strconv.Itoa(RecipientsMax) + " people (*Limits*)"},
 	{CodeRecipientsUnknown, "a recipient is not in the sender's room; `unknown` lists the names (*Limits*)"},
 	{CodeBusy, "another `setName` of the same connection (with sign-in: of the same account) changed the name at the same moment; try again"},
-	{CodeRateLimited, "the person sent more than the limit (*Rate limits*); `retryAfterMs` says when a frame will be accepted again; nothing was stored or sent"},
+	{CodeRateLimited, "the frame costs more than is left of the person's budget (*Rate limits*), or, with sign-in, to a connection whose `$connect` was past the account's connects per minute (*Connecting*); `retryAfterMs` says when it will be accepted again; nothing was stored or sent"},
 	{CodeNotConnected, "the server has no record of this connection (it expired); reconnect"},
 	{CodeTooManyDevices, "with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later"},
 	{CodeInternal, "the server could not complete the action (storage unavailable, …); nothing was half-done; try again"},

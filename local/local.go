@@ -222,7 +222,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		env[k] = v
 	}
 	if o.Getenv != nil {
-		for _, k := range []string{contract.EnvFanoutPoolSize, contract.EnvMessageRetentionDays, contract.EnvMaxDevices} {
+		for _, k := range []string{contract.EnvFanoutPoolSize, contract.EnvMessageRetentionDays, contract.EnvMaxDevices,
+			contract.EnvMaxConnectsPerMinute} {
 			env[k] = o.Getenv(k)
 		}
 	}

@@ -201,9 +201,12 @@ export class ChatClient {
         // it had are fine.
         if (f.action === Action.Hello && this.conn.ready && !forgotten(f.code)) return;
         if (f.action === Action.Hello) {
-          // No state is coming on this connection (e.g. internal): start over.
+          // No state is coming on this connection (e.g. internal): start over;
+          // rate_limited (the account connected too often, or said hello too
+          // often) not before the server lets it in again.
           this.events.frame?.(f);
-          this.conn.drop({ code: 4003, reason: `hello failed: ${f.code}` });
+          const wait = f.code === ErrorCode.RateLimited ? (f.retryAfterMs ?? 0) : 0;
+          this.conn.drop({ code: 4003, reason: `hello failed: ${f.code}` }, wait);
           return;
         }
         if (forgotten(f.code)) {

@@ -182,8 +182,13 @@ export class Connection implements Wire {
     this.settle.start(SETTLE_HELLO_MS, () => this.send({ action: Action.Hello }));
   }
 
-  /** Abandons the current socket without waiting for its close handshake, and retries with the backoff. */
-  drop(why: CloseReason): void {
+  /**
+   * Abandons the current socket without waiting for its close handshake, and
+   * retries with the backoff, or after notBeforeMs if that is later (the
+   * server said when it will let the connection in: rate_limited's
+   * retryAfterMs).
+   */
+  drop(why: CloseReason, notBeforeMs = 0): void {
     const s = this.socket;
     this.detach();
     if (s) {
@@ -194,7 +199,7 @@ export class Connection implements Wire {
       }
     }
     this.hooks.lost();
-    this.scheduleRetry(why);
+    this.scheduleRetry(why, notBeforeMs);
   }
 
   private open(): void {
@@ -296,10 +301,10 @@ export class Connection implements Wire {
     this.settle.stop();
   }
 
-  private scheduleRetry(lastClose: CloseReason): void {
+  private scheduleRetry(lastClose: CloseReason, notBeforeMs = 0): void {
     if (this.status.state === 'stopped') return;
     const wasReady = this.status.state === 'ready';
-    const delay = this.schedule.next(wasReady);
+    const delay = Math.max(this.schedule.next(wasReady), notBeforeMs);
     const attempt = wasReady ? 0 : this.status.attempt;
     this.retry.start(delay, () => this.open());
     this.setStatus({ state: 'waiting', attempt: attempt + 1, retryAt: Date.now() + delay, lastClose });

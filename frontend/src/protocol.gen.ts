@@ -60,7 +60,7 @@ export const ErrorCode = {
   RecipientsUnknown: 'recipients_unknown',
   /** another `setName` of the same connection (with sign-in: of the same account) changed the name at the same moment; try again */
   Busy: 'busy',
-  /** the person sent more than the limit (*Rate limits*); `retryAfterMs` says when a frame will be accepted again; nothing was stored or sent */
+  /** the frame costs more than is left of the person's budget (*Rate limits*), or, with sign-in, to a connection whose `$connect` was past the account's connects per minute (*Connecting*); `retryAfterMs` says when it will be accepted again; nothing was stored or sent */
   RateLimited: 'rate_limited',
   /** the server has no record of this connection (it expired); reconnect */
   NotConnected: 'not_connected',

@@ -279,6 +279,33 @@ describe('reconnecting', () => {
     expect(s3.actions()).toEqual(['hello', 'sendPublic']);
   });
 
+  it('a hello answered rate_limited (a connect past the account\'s limit) is shown and tried again after retryAfterMs, not sooner', () => {
+    const h = harness({ random: () => 0 });
+    h.client.start();
+    const s1 = h.last();
+    s1.open();
+    s1.receive({
+      type: 'error',
+      code: 'rate_limited',
+      message: 'Too many connections: at most 20 in 1m0s. Connect again in 41.3 s.',
+      retryAfterMs: 41_297,
+      action: 'hello',
+    });
+    expect(s1.closedWith).not.toBeNull();
+    // Shown as what it is, and the retry waits for the server's time, not the backoff's 500 ms.
+    expect(h.frames.at(-1)).toMatchObject({ type: 'error', code: 'rate_limited', action: 'hello' });
+    expect(h.client.state).toMatchObject({ state: 'waiting', attempt: 1, lastClose: { code: 4003 } });
+    expect(h.client.state.lastClose?.beforeOpen).toBeUndefined(); // the handshake was not refused
+    expect((h.client.state.retryAt ?? 0) - Date.now()).toBe(41_297);
+    vi.advanceTimersByTime(41_296);
+    expect(h.sockets).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(h.sockets).toHaveLength(2);
+    h.last().open();
+    h.last().receive(state('Alice'));
+    expect(h.client.state.state).toBe('ready');
+  });
+
   it('starts over when hello gets no state within the pong timeout', () => {
     const h = harness({ pongTimeoutMs: 10_000, random: () => 0 });
     h.client.start();

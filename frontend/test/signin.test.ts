@@ -434,3 +434,39 @@ describe('a tab past the account\'s device cap', () => {
     expect(h.ended).toEqual([]);
   });
 });
+
+describe('an account past its connects per minute', () => {
+  // Refused like a tab past the device cap: the handshake goes through with
+  // nothing recorded, and the hello is answered rate_limited with the wait.
+  const tooMany = {
+    type: 'error',
+    code: 'rate_limited',
+    message: 'Too many connections: at most 20 in 1m0s. Connect again in 41.3 s.',
+    retryAfterMs: 41_297,
+    action: 'hello',
+  };
+
+  it('is shown, tried again after retryAfterMs and not sooner, and never sends the page back to sign-in', async () => {
+    const h = harness();
+    h.client.start();
+    for (let round = 0; round < 3; round++) {
+      await settle();
+      const s = h.last();
+      s.open();
+      s.receive(tooMany);
+      expect(h.client.state.state).toBe('waiting');
+      expect((h.client.state.retryAt ?? 0) - Date.now()).toBe(41_297);
+      const sockets = h.sockets.length;
+      await vi.advanceTimersByTimeAsync(41_296);
+      expect(h.sockets.length).toBe(sockets);
+      await nextAttempt(h);
+    }
+    const shown = h.frames.filter((f) => f.type === 'error' && f.code === 'rate_limited');
+    expect(shown).toHaveLength(3);
+    expect(shown[0]).toMatchObject({ message: tooMany.message });
+    expect(h.ended).toEqual([]);
+    await ready(h);
+    expect(h.client.state.state).toBe('ready');
+    expect(h.ended).toEqual([]);
+  });
+});

@@ -80,6 +80,7 @@ func newCompute(scope constructs.Construct, cfg Config, code awslambda.Code) *Co
 			contract.EnvRateLimitMessages:      jsii.String(strconv.Itoa(cfg.RateLimitMessages)),
 			contract.EnvRateLimitWindowSeconds: jsii.String(strconv.Itoa(cfg.RateLimitWindowSeconds)),
 			contract.EnvMaxDevices:             jsii.String(strconv.Itoa(cfg.MaxDevicesPerAccount)),
+			contract.EnvMaxConnectsPerMinute:   jsii.String(strconv.Itoa(cfg.MaxConnectsPerMinute)),
 		},
 	}
 	if cfg.ReservedConcurrency > 0 {

@@ -33,13 +33,17 @@ type Config struct {
 	ThrottleRateLimit    float64 `json:"throttleRateLimit"`    // stage default route steady-state requests/s
 	ThrottleBurstLimit   int     `json:"throttleBurstLimit"`   // stage default route burst
 	FanoutPoolSize       int     `json:"fanoutPoolSize"`       // concurrent PostToConnection calls per invocation
-	// RateLimitMessages frames (sendPublic, sendPrivate, setName) per person
-	// in any RateLimitWindowSeconds; over it a frame is refused rate_limited.
+	// RateLimitMessages units per person in any RateLimitWindowSeconds (the
+	// budget: each action draws its contract.Action.Cost, a message one);
+	// over it a frame is refused rate_limited.
 	RateLimitMessages      int `json:"rateLimitMessages"`
 	RateLimitWindowSeconds int `json:"rateLimitWindowSeconds"`
 	// MaxDevicesPerAccount connections an account may hold at once; the
 	// next $connect is refused too_many_devices.
 	MaxDevicesPerAccount int `json:"maxDevicesPerAccount"`
+	// MaxConnectsPerMinute $connects of an account in any minute; the next
+	// is let in with nothing recorded and its hello answered rate_limited.
+	MaxConnectsPerMinute int `json:"maxConnectsPerMinute"`
 	ReservedConcurrency  int `json:"reservedConcurrency"` // 0: none (opt-in; fails on accounts with a low limit)
 	// ManageAPIGatewayAccountRole creates the account-level CloudWatch role of
 	// API Gateway (stage logging needs it) and points the account's setting
@@ -86,6 +90,7 @@ func Defaults(env string) Config {
 		RateLimitMessages:           20,
 		RateLimitWindowSeconds:      10,
 		MaxDevicesPerAccount:        5,
+		MaxConnectsPerMinute:        20,
 		ReservedConcurrency:         0,
 		ManageAPIGatewayAccountRole: false,
 		AmplifyBranch:               "main",
@@ -165,6 +170,7 @@ func ParseConfig(raw any, env string) (Config, error) {
 	r.intIn(&c.RateLimitMessages, "rateLimitMessages", 1, 1000)
 	r.intIn(&c.RateLimitWindowSeconds, "rateLimitWindowSeconds", 1, 3600)
 	r.intIn(&c.MaxDevicesPerAccount, "maxDevicesPerAccount", 1, 100)
+	r.intIn(&c.MaxConnectsPerMinute, "maxConnectsPerMinute", 1, 1000)
 	r.intIn(&c.ReservedConcurrency, "reservedConcurrency", 0, 1000)
 	r.boolean(&c.ManageAPIGatewayAccountRole, "manageApiGatewayAccountRole")
 	r.str(&c.AmplifyRepository, "amplifyRepository", repoRe, required)

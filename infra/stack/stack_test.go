@@ -494,6 +494,7 @@ func TestFunctionEnvironmentAndRuntime(t *testing.T) {
 			contract.EnvRateLimitMessages:      fmt.Sprint(s.cfg.RateLimitMessages),
 			contract.EnvRateLimitWindowSeconds: fmt.Sprint(s.cfg.RateLimitWindowSeconds),
 			contract.EnvMaxDevices:             fmt.Sprint(s.cfg.MaxDevicesPerAccount),
+			contract.EnvMaxConnectsPerMinute:   fmt.Sprint(s.cfg.MaxConnectsPerMinute),
 			contract.EnvManagementEndpoint: map[string]any{"Fn::Join": []any{"", []any{"https://", ref(api), ".execute-api.",
 				ref("AWS::Region"), ".", ref("AWS::URLSuffix"), "/" + s.cfg.StageName}}},
 		}

@@ -61,9 +61,9 @@ func pascal(s string) string {
 func Tables(p contract.Protocol) map[string]string {
 	tables := map[string]string{}
 	var actions strings.Builder
-	actions.WriteString("| action | route | what it does |\n|---|---|---|\n")
+	actions.WriteString("| action | route | what it does | cost (*Rate limits*) |\n|---|---|---|---|\n")
 	for _, a := range p.Actions {
-		fmt.Fprintf(&actions, "| `%s` | `%s` | %s |\n", a.Name, a.Route, a.Doc)
+		fmt.Fprintf(&actions, "| `%s` | `%s` | %s | %d |\n", a.Name, a.Route, a.Doc, a.Cost)
 		tables["action "+a.Name] = fieldTable(p, "action", a.Name, "the action", a.Fields)
 	}
 	var codes strings.Builder

@@ -27,7 +27,17 @@ import (
 // else the username, else a guest name. The room hears "joined" only for
 // the account's first device in it (joinDevice).
 func (inv *invocation) connectAccount(ctx context.Context, c Connection, requested string) events.APIGatewayProxyResponse {
-	a, warning, err := inv.accountName(ctx, Identity{AccountID: c.AccountID, Username: c.Username}, requested)
+	// Counted first, by the read of the account: past the account's
+	// connect limit nothing is written.
+	a, refused, err := inv.chargeConnect(ctx, c.AccountID)
+	if err != nil {
+		inv.log.Error("count the account's connects", "error", err)
+		return events.APIGatewayProxyResponse{StatusCode: 500}
+	}
+	if refused {
+		return inv.tooManyConnects()
+	}
+	a, warning, err := inv.accountName(ctx, a, Identity{AccountID: c.AccountID, Username: c.Username}, requested)
 	if err != nil {
 		inv.log.Error("name the account", "error", err)
 		return events.APIGatewayProxyResponse{StatusCode: 500}
@@ -66,14 +76,14 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 	return inv.joinDevice(ctx, c, a)
 }
 
-// accountName returns the account, giving it a name on its first
-// connection, and the warning to show when the requested name could not be
-// given.
-func (inv *invocation) accountName(ctx context.Context, id Identity, requested string) (Account, *Problem, error) {
-	a, err := inv.store.Account(ctx, id.AccountID)
-	if err != nil || a.Name != "" {
-		return a, nil, err
+// accountName returns the account (a, as read), giving it a name on its
+// first connection, and the warning to show when the requested name could
+// not be given.
+func (inv *invocation) accountName(ctx context.Context, a Account, id Identity, requested string) (Account, *Problem, error) {
+	if a.Name != "" {
+		return a, nil, nil
 	}
+	var err error
 	var warning *Problem
 	var candidates []string
 	var claim, name string

@@ -51,14 +51,9 @@ func (inv *invocation) tooManyDevices() events.APIGatewayProxyResponse {
 
 // devicesFull is the reason a signed-in connection without a record is
 // not connected when its account holds the cap of other devices: its
-// $connect was refused (tooManyDevices). One consistent GetItem, only for
-// a frame from a signed-in connection the server does not know.
-func (inv *invocation) devicesFull(ctx context.Context) *Problem {
-	a, err := inv.store.Account(ctx, inv.id.AccountID)
-	if err != nil {
-		inv.log.Warn("count the account's devices", "error", err)
-		return nil
-	}
+// $connect was refused (tooManyDevices). a is the account as the frame's
+// charge read it: no request.
+func (inv *invocation) devicesFull(a Account) *Problem {
 	if len(a.live(inv.connID, inv.opt.Now())) < inv.opt.MaxDevices {
 		return nil
 	}

@@ -46,10 +46,14 @@ type Options struct {
 	Metrics io.Writer
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// RateLimit bounds sendPublic, sendPrivate and setName per person (per
-	// account with sign-in, per connection without). Default 20 per 10 s
+	// RateLimit is each person's budget (the account's with sign-in, the
+	// connection's without): at most Limit units in any Window, each
+	// action drawing its contract.Action.Cost. Default 20 per 10 s
 	// (DefaultRateLimit).
 	RateLimit RateLimit
+	// ConnectLimit bounds an account's $connects (sign-in on). Default 20
+	// per minute (DefaultConnectLimit).
+	ConnectLimit RateLimit
 	// MaxDevices is how many connections an account may hold at once
 	// (sign-in on); the next $connect is refused (nothing recorded, its
 	// frames answered too_many_devices). Default DefaultMaxDevices.
@@ -98,6 +102,12 @@ func (opt Options) WithDefaults() Options {
 	}
 	if opt.RateLimit.Window <= 0 {
 		opt.RateLimit.Window = DefaultRateLimit.Window
+	}
+	if opt.ConnectLimit.Limit <= 0 {
+		opt.ConnectLimit.Limit = DefaultConnectLimit.Limit
+	}
+	if opt.ConnectLimit.Window <= 0 {
+		opt.ConnectLimit.Window = DefaultConnectLimit.Window
 	}
 	if opt.MaxDevices <= 0 {
 		opt.MaxDevices = DefaultMaxDevices

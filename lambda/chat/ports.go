@@ -163,14 +163,21 @@ type Store interface {
 
 	// Rate limits, kept in the table so they hold across instances.
 
-	// ChargeConnection counts one action of connection id against l and
-	// returns the connection's record, as GetConnection does (ErrNotFound).
-	// Over the limit it fails with a *RateLimited and counts nothing.
-	ChargeConnection(ctx context.Context, id string, l RateLimit) (Connection, error)
-	// ChargeAccount counts one action of the account against l and returns
-	// the account's item, read by the same request; over the limit it fails
-	// with a *RateLimited and counts nothing.
-	ChargeAccount(ctx context.Context, accountID string, l RateLimit) (Account, error)
+	// ChargeConnection draws units (an action's contract.Action.Cost, at
+	// most l.Limit) from connection id's budget l and returns the
+	// connection's record, as GetConnection does (ErrNotFound). Over the
+	// budget it fails with a *RateLimited and draws nothing; ErrHeld when
+	// the item stayed in transactions (nothing drawn).
+	ChargeConnection(ctx context.Context, id string, l RateLimit, units int) (Connection, error)
+	// ChargeAccount draws units from the account's budget l and returns
+	// the account's item, read by the same request; over the budget it
+	// fails with a *RateLimited and draws nothing.
+	ChargeAccount(ctx context.Context, accountID string, l RateLimit, units int) (Account, error)
+	// ChargeConnect counts one $connect of the account against l (its own
+	// log, apart from the budget) and returns the account's item, as
+	// Account does; over the limit it fails with a *RateLimited and
+	// counts nothing.
+	ChargeConnect(ctx context.Context, accountID string, l RateLimit) (Account, error)
 
 	// Append adds a record to the message log.
 	Append(ctx context.Context, r Record) error
@@ -251,6 +258,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrBadCursor: a member list cursor the store did not make.
 	ErrBadCursor = errors.New("bad cursor")
+	// ErrHeld: a write met its item in other transactions at every try
+	// and applied nothing (a charge: nothing was counted).
+	ErrHeld = errors.New("the item was held by transactions")
 )
 
 // Connection is one client's record.
@@ -318,6 +328,9 @@ type Account struct {
 	// UsernameReserved: the account's username is reserved for it as a
 	// name (ReserveUsername, MarkUsernameReserved).
 	UsernameReserved bool
+	// Connects are the times of the account's latest counted $connects
+	// (at most Options.ConnectLimit.Limit, oldest first).
+	Connects []time.Time
 }
 
 // Device is one connection of an account, in a room.

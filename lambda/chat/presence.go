@@ -207,18 +207,27 @@ func (inv *invocation) spend(ctx context.Context, room string, rc RoomCount, cos
 
 // pong answers a ping with the caller's room's count: the keep-alive every
 // page sends anyway keeps a big room's count fresh while the room is quiet
-// (two GetItems). A ping must always be answered: without the count if the
-// reads fail.
+// (two GetItems; without sign-in the charge's UpdateItem reads the record).
+// A ping is always answered: without the count if the reads fail (a
+// charge that fails is answered with its error frame: an answer too).
 func (inv *invocation) pong(ctx context.Context) []byte {
-	f := pongFrame{Type: KindPong, TS: millis(inv.opt.Now())}
 	c, err := inv.store.GetConnection(ctx, inv.connID)
-	if err == nil {
-		var rc RoomCount
-		rc, err = inv.store.ReadCount(ctx, c.Room)
-		f.Count, f.CV = rc.Count, rc.cv()
-	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		inv.log.Warn("count members for a pong", "error", err)
+	}
+	return inv.pongIn(ctx, c, err == nil)
+}
+
+// pongIn is the pong of connection c (known: it has a record), with its
+// room's count.
+func (inv *invocation) pongIn(ctx context.Context, c Connection, known bool) []byte {
+	f := pongFrame{Type: KindPong, TS: millis(inv.opt.Now())}
+	if known {
+		rc, err := inv.store.ReadCount(ctx, c.Room)
+		if err != nil {
+			inv.log.Warn("count members for a pong", "error", err)
+		}
+		f.Count, f.CV = rc.Count, rc.cv()
 	}
 	return encode(f)
 }
@@ -232,7 +241,7 @@ func (inv *invocation) members(ctx context.Context, req request) []byte {
 			return inv.fail(req, p)
 		}
 	}
-	c, fail := inv.caller(ctx, req)
+	c, _, fail := inv.charged(ctx, req)
 	if fail != nil {
 		return fail
 	}

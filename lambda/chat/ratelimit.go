@@ -1,8 +1,9 @@
-// Rate limits: sendPublic, sendPrivate and setName count against the
-// person's limit (the account's with sign-in, the connection's without),
-// kept in the table so it holds across Lambda instances. A frame over the
-// limit is answered rate_limited with retryAfterMs, and is neither stored
-// nor delivered.
+// Rate limits: every action draws its cost (contract.Action.Cost) from the
+// person's budget (the account's with sign-in, the connection's without),
+// kept in the table so it holds across Lambda instances; a ping costs
+// nothing and reads nothing. A frame over the budget is answered
+// rate_limited with retryAfterMs, and is neither stored nor delivered. An
+// account's $connects are limited apart (connectlimit.go).
 
 package chat
 
@@ -10,6 +11,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,10 +19,11 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
-// DefaultRateLimit is Options.RateLimit's default: 20 frames in any 10 s.
+// DefaultRateLimit is Options.RateLimit's default: 20 units (20 messages,
+// or 6 hellos and 2 messages, …) in any 10 s.
 var DefaultRateLimit = RateLimit{Limit: 20, Window: 10 * time.Second}
 
-// limitedCaller counts the frame against the person's limit and loads the
+// limitedCaller draws the frame's cost from the person's budget and loads the
 // caller's record (and, signed in, the account's item, which the charge
 // returns), or returns the error frame to send. Without sign-in the count
 // and the read are one request (ChargeConnection returns the record).
@@ -45,29 +48,60 @@ func (inv *invocation) limitedCaller(ctx context.Context, req request) (Connecti
 
 // charged is limitedCaller without catching up with a rename.
 func (inv *invocation) charged(ctx context.Context, req request) (Connection, Account, []byte) {
-	asked := inv.opt.Now()
-	if wait, ok := inv.refusals.until(inv.refusalKey(), asked); ok {
-		return Connection{}, Account{}, inv.chargeFailed(req, asked, &RateLimited{RetryAfter: wait})
+	c, known, a, fail := inv.charge(ctx, req)
+	switch {
+	case fail != nil:
+		return c, a, fail
+	case inv.id.AccountID != "":
+		c, fail = inv.caller(ctx, req, a)
+		return c, a, fail
+	case !known:
+		return c, a, inv.fail(req, notConnected)
 	}
-	if inv.id.AccountID == "" {
-		c, err := inv.store.ChargeConnection(ctx, inv.connID, inv.opt.RateLimit)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			return c, Account{}, inv.fail(req, notConnected)
-		case err != nil:
-			return c, Account{}, inv.chargeFailed(req, asked, err)
-		}
-		return c, Account{}, nil
-	}
-	a, err := inv.store.ChargeAccount(ctx, inv.id.AccountID, inv.opt.RateLimit)
-	if err != nil {
-		return Connection{}, Account{}, inv.chargeFailed(req, asked, err)
-	}
-	c, fail := inv.caller(ctx, req)
-	return c, a, fail
+	return c, a, nil
 }
 
-func (inv *invocation) chargeFailed(req request, asked time.Time, err error) []byte {
+// charge draws the frame's cost from the person's budget: without sign-in
+// the connection's, which returns its record (known: it has one), with it
+// the account's, which returns the account's item; or it returns the
+// refusal to send. A charge whose item stayed in transactions at every try
+// (ErrHeld: the item's own put or removal, an account's devices coming and
+// going) lets the frame through uncounted, reading the item instead: those
+// transactions come from the person's connects and closes, which are
+// limited themselves, and a frame that cannot be counted is not the
+// sender's fault.
+func (inv *invocation) charge(ctx context.Context, req request) (_ Connection, known bool, _ Account, fail []byte) {
+	asked := inv.opt.Now()
+	units := min(max(inv.action.Cost, 1), inv.opt.RateLimit.Limit)
+	if wait, ok := inv.refusals.until(inv.refusalKey(units), asked); ok {
+		return Connection{}, false, Account{}, inv.chargeFailed(req, asked, units, &RateLimited{RetryAfter: wait})
+	}
+	if inv.id.AccountID == "" {
+		c, err := inv.store.ChargeConnection(ctx, inv.connID, inv.opt.RateLimit, units)
+		if errors.Is(err, ErrHeld) {
+			inv.log.Warn("frame not counted: the record stayed in transactions", "error", err)
+			c, err = inv.store.GetConnection(ctx, inv.connID)
+		}
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return c, false, Account{}, nil
+		case err != nil:
+			return c, false, Account{}, inv.chargeFailed(req, asked, units, err)
+		}
+		return c, true, Account{}, nil
+	}
+	a, err := inv.store.ChargeAccount(ctx, inv.id.AccountID, inv.opt.RateLimit, units)
+	if errors.Is(err, ErrHeld) {
+		inv.log.Warn("frame not counted: the account stayed in transactions", "error", err)
+		a, err = inv.store.Account(ctx, inv.id.AccountID)
+	}
+	if err != nil {
+		return Connection{}, false, Account{}, inv.chargeFailed(req, asked, units, err)
+	}
+	return Connection{}, false, a, nil
+}
+
+func (inv *invocation) chargeFailed(req request, asked time.Time, units int, err error) []byte {
 	var limited *RateLimited
 	switch {
 	case errors.As(err, &limited):
@@ -75,11 +109,11 @@ func (inv *invocation) chargeFailed(req request, asked time.Time, err error) []b
 		// table's own reading of the clock (or, lacking it, from one taken
 		// before the charge): never longer than the table refuses.
 		wait := max(limited.RetryAfter, time.Millisecond)
-		inv.refusals.remember(inv.refusalKey(), cmp.Or(limited.At, asked).Add(wait))
+		inv.refusals.remember(inv.refusalKey(units), cmp.Or(limited.At, asked).Add(wait))
 		inv.m.count(countRateLimited, 1)
-		p := problem(contract.CodeRateLimited, "Too many messages: at most %d in %s. Try again in %.1f s.",
-			inv.opt.RateLimit.Limit, inv.opt.RateLimit.Window, wait.Seconds())
-		p.RetryAfterMs = int64((wait + time.Millisecond - 1) / time.Millisecond) // rounded up: not a moment early
+		p := problem(contract.CodeRateLimited, "Too many requests: at most %d units in %s, and %s costs %d. Try again in %.1f s.",
+			inv.opt.RateLimit.Limit, inv.opt.RateLimit.Window, inv.action.Name, units, wait.Seconds())
+		p.RetryAfterMs = millisUp(wait)
 		return inv.fail(req, p)
 	case errors.Is(err, ErrConflict):
 		return inv.fail(req, problem(contract.CodeBusy, "Your messages were being counted by other requests; try again."))
@@ -87,17 +121,24 @@ func (inv *invocation) chargeFailed(req request, asked time.Time, err error) []b
 	return inv.internal(req, "count against the rate limit", err)
 }
 
-func (inv *invocation) refusalKey() string {
+// millisUp rounds a wait up to whole milliseconds: not a moment early.
+func millisUp(wait time.Duration) int64 {
+	return int64((wait + time.Millisecond - 1) / time.Millisecond)
+}
+
+// refusalKey names the person and the cost: a refusal of units says
+// nothing of a cheaper action, which may fit before then.
+func (inv *invocation) refusalKey(units int) string {
 	if inv.id.AccountID != "" {
-		return "a#" + inv.id.AccountID
+		return fmt.Sprintf("a#%s/%d", inv.id.AccountID, units)
 	}
-	return "c#" + inv.connID
+	return fmt.Sprintf("c#%s/%d", inv.connID, units)
 }
 
 // refusals remembers, per Lambda instance, until when a person is known to
 // be over the limit: the log in the table cannot free a place before the
-// time a refusal computed from it, so frames before then are refused
-// without a request. A flood then costs DynamoDB one refused charge per
+// time a refusal computed from it, so frames of the same cost before then
+// are refused without a request. A flood then costs DynamoDB one refused charge per
 // instance and window, not one per frame. It only ever refuses what the
 // table would refuse; the limit itself is the table's.
 type refusals struct {

@@ -12,7 +12,7 @@ import (
 )
 
 func (inv *invocation) hello(ctx context.Context, req request) []byte {
-	c, fail := inv.caller(ctx, req)
+	c, _, fail := inv.charged(ctx, req)
 	if fail != nil {
 		return fail
 	}

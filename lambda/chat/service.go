@@ -37,6 +37,9 @@ type invocation struct {
 	// id is the signed-in account of the connection, from the authorizer's
 	// context API Gateway passes with every event (zero with sign-in off).
 	id Identity
+	// action is the frame's action, once the frame is dispatched: its Cost
+	// is what the frame draws from the person's budget (charged).
+	action contract.Action
 }
 
 // begin starts handling one event; end writes its metrics.
@@ -117,6 +120,7 @@ func (inv *invocation) message(ctx context.Context, body string) []byte {
 		return inv.fail(req, problem(contract.CodeUnknownAction,
 			"Unknown action; valid actions are %s.", strings.Join(validActions(), ", ")))
 	}
+	inv.action = a
 	return handlers[a.Name](inv, ctx, req)
 }
 
@@ -131,9 +135,19 @@ var handlers = map[string]func(*invocation, context.Context, request) []byte{
 	contract.ActionSendPrivate: (*invocation).sendPrivate,
 }
 
-func (inv *invocation) ping(ctx context.Context, _ request) []byte {
+// ping is answered with the room's count: a ping draws from the budget
+// like any action (its reads are the count's), but a connection the
+// server does not know is answered a pong without a count, not an error.
+func (inv *invocation) ping(ctx context.Context, req request) []byte {
+	c, known, _, fail := inv.charge(ctx, req)
+	if fail != nil {
+		return fail
+	}
 	inv.m.count(countAccepted, 1)
-	return inv.pong(ctx)
+	if inv.id.AccountID != "" {
+		return inv.pong(ctx)
+	}
+	return inv.pongIn(ctx, c, known)
 }
 
 // validActions lists the actions in the definition's order.
@@ -164,12 +178,18 @@ func (inv *invocation) internal(req request, doing string, err error) []byte {
 
 var notConnected = &Problem{Code: contract.CodeNotConnected, Message: "This connection is no longer known to the server; please reconnect."}
 
-// caller loads the caller's record, or returns the error frame to send.
-func (inv *invocation) caller(ctx context.Context, req request) (Connection, []byte) {
+// caller loads the caller's record, or returns the error frame to send;
+// a is the caller's account as the charge read it (signed in). A signed-in
+// connection without a record was let in by a $connect that refused it:
+// the account's connects or devices say why.
+func (inv *invocation) caller(ctx context.Context, req request, a Account) (Connection, []byte) {
 	c, err := inv.store.GetConnection(ctx, inv.connID)
 	if errors.Is(err, ErrNotFound) {
 		if inv.id.AccountID != "" {
-			if p := inv.devicesFull(ctx); p != nil {
+			if p := inv.connectsFull(a); p != nil {
+				return c, inv.fail(req, p)
+			}
+			if p := inv.devicesFull(a); p != nil {
 				return c, inv.fail(req, p)
 			}
 		}

@@ -50,7 +50,7 @@ func TestConcurrentRoutesKeepTheInvariants(t *testing.T) {
 	if *stressLong {
 		people, rounds = 12, 250
 	}
-	h := chattest.New(t)
+	h := chattest.New(t, chattest.Unlimited) // more frames than a person may: the invariants are tested, not the budget
 	var injected atomic.Int64
 	fail := ddbproxy.Fraction(0.05)
 	h.DynamoDB.Inject(ddbproxy.Faults{IndexLag: 50 * time.Millisecond, ApplyThenFail: func(w ddbproxy.Write) bool {

@@ -52,7 +52,8 @@ type accountItem struct {
 	PendingName   string  `dynamodbav:"pn,omitempty"`
 	PendingClaim  string  `dynamodbav:"pc,omitempty"`
 	DeviceVersion int64   `dynamodbav:"dv,omitempty"`
-	RateLog       []int64 `dynamodbav:"rl,omitempty"` // ms of the latest counted actions
+	RateLog       []int64 `dynamodbav:"rl,omitempty"` // ms of the latest counted units
+	ConnectLog    []int64 `dynamodbav:"cl,omitempty"` // ms of the latest counted $connects
 	// UsernameReserved: the account's username is reserved for it
 	// (MarkUsernameReserved).
 	UsernameReserved bool `dynamodbav:"ur,omitempty"`

@@ -40,6 +40,9 @@ func accountFrom(id string, item map[string]types.AttributeValue) (chat.Account,
 	}
 	a := chat.Account{ID: id, Name: it.Name, NameVersion: it.NameVersion, PendingName: it.PendingName,
 		PendingClaim: it.PendingClaim, DeviceVersion: it.DeviceVersion, UsernameReserved: it.UsernameReserved}
+	for _, ms := range it.ConnectLog {
+		a.Connects = append(a.Connects, time.UnixMilli(ms))
+	}
 	for attr, v := range item {
 		connID, ok := strings.CutPrefix(attr, contract.AccountDevicePrefix)
 		m, isMap := v.(*types.AttributeValueMemberM)

@@ -1,7 +1,8 @@
-// Rate limits: a sliding log of the latest counted actions (at most Limit
-// timestamps), kept on the item of whoever is limited: the connection's
-// own record without sign-in, the account's item with it. docs/design.md
-// ("Rate limits") explains the choice and its cost.
+// Rate limits: a sliding log of the latest counted units (at most Limit
+// timestamps; an action of cost k adds k), kept on the item of whoever is
+// limited: the connection's own record without sign-in, the account's item
+// with it. An account's $connects have a log of their own on its item.
+// docs/design.md ("Rate limits") explains the choice and its cost.
 
 package dynamo
 
@@ -27,19 +28,33 @@ const chargeAttempts = 3
 
 // attrRateWrite is the token of the rate log's last write: a full log is
 // replaced only if no other charge wrote it since it was read.
-const attrRateWrite = "rw"
+// attrConnectLog and attrConnectWrite are the same for $connects.
+const (
+	attrRateWrite    = "rw"
+	attrConnectLog   = "cl"
+	attrConnectWrite = "cw"
+)
+
+// rateLog names a log's attributes.
+type rateLog struct{ log, write string }
+
+var (
+	budgetLog  = rateLog{attrRateLog, attrRateWrite}
+	connectLog = rateLog{attrConnectLog, attrConnectWrite}
+)
 
 // ChargeConnection implements chat.Store. Without sign-in it replaces the
 // GetItem of the caller's record: one UpdateItem appends to the record's
 // log and returns the record, so a message under the limit costs no extra
 // request. See charge for the other cases.
-func (s *Store) ChargeConnection(ctx context.Context, id string, l chat.RateLimit) (chat.Connection, error) {
+func (s *Store) ChargeConnection(ctx context.Context, id string, l chat.RateLimit, units int) (chat.Connection, error) {
 	var it connItem
 	live := func(item map[string]types.AttributeValue) bool {
 		it = connItem{}
 		return len(item) > 0 && attributevalue.UnmarshalMap(item, &it) == nil && it.Gone == "" && it.ExpiresAt >= s.now().Unix()
 	}
-	err := s.charge(ctx, key(contract.ConnPK, connKey(id)), "attribute_exists(#pk) AND attribute_not_exists(#gone)", live, l)
+	err := s.charge(ctx, key(contract.ConnPK, connKey(id)), "attribute_exists(#pk) AND attribute_not_exists(#gone)", live, l,
+		budgetLog, units)
 	if err != nil {
 		return chat.Connection{}, err
 	}
@@ -49,32 +64,43 @@ func (s *Store) ChargeConnection(ctx context.Context, id string, l chat.RateLimi
 // ChargeAccount implements chat.Store: like ChargeConnection, on the
 // account's item (made by the first charge if the account has none yet),
 // which it returns whole: the account's name and devices come free.
-func (s *Store) ChargeAccount(ctx context.Context, accountID string, l chat.RateLimit) (chat.Account, error) {
+func (s *Store) ChargeAccount(ctx context.Context, accountID string, l chat.RateLimit, units int) (chat.Account, error) {
+	return s.chargeAccount(ctx, accountID, l, budgetLog, units)
+}
+
+// ChargeConnect implements chat.Store: ChargeAccount on the account's
+// connect log. It replaces the $connect's read of the account.
+func (s *Store) ChargeConnect(ctx context.Context, accountID string, l chat.RateLimit) (chat.Account, error) {
+	return s.chargeAccount(ctx, accountID, l, connectLog, 1)
+}
+
+func (s *Store) chargeAccount(ctx context.Context, accountID string, l chat.RateLimit, log rateLog, units int) (chat.Account, error) {
 	var item map[string]types.AttributeValue
 	read := func(it map[string]types.AttributeValue) bool {
 		item = it
 		return true
 	}
-	if err := s.charge(ctx, key(contract.ConnPK, accountKey(accountID)), "", read, l); err != nil {
+	if err := s.charge(ctx, key(contract.ConnPK, accountKey(accountID)), "", read, l, log, units); err != nil {
 		return chat.Account{}, err
 	}
 	return accountFrom(accountID, item)
 }
 
-// charge counts one action in the item's log. Under the limit it is one
-// UpdateItem that appends the time, conditional on the log holding fewer
-// than l.Limit entries. A full log is read (from the failed condition's
+// charge counts units (at least one, at most l.Limit) in the item's log.
+// Under the limit it is one UpdateItem that appends the time units times,
+// conditional on the log holding at most l.Limit-units entries. A full log is read (from the failed condition's
 // ALL_OLD where DynamoDB returns it, else a consistent GetItem): when its
 // oldest entries have left the window, one more UpdateItem replaces the
 // log by its live entries plus this action, conditional on the log read;
-// otherwise the action is refused with the time until an entry leaves.
+// otherwise the action is refused with the time until enough entries leave.
 // A log of at most l.Limit entries makes "at most Limit in any Window"
 // exact, not a window-boundary approximation. exists, when not empty, is
 // the condition for the item to count as there (else ErrNotFound); live
 // checks the item returned and must be true for it.
 func (s *Store) charge(ctx context.Context, k map[string]types.AttributeValue, exists string,
-	live func(map[string]types.AttributeValue) bool, l chat.RateLimit) error {
-	names := map[string]string{"#rl": attrRateLog, "#rw": attrRateWrite}
+	live func(map[string]types.AttributeValue) bool, l chat.RateLimit, log rateLog, units int) error {
+	units = min(max(units, 1), l.Limit)
+	names := map[string]string{"#rl": log.log, "#rw": log.write}
 	guard := ""
 	if exists != "" {
 		names["#pk"], names["#gone"] = contract.ConnPK, attrGone
@@ -97,10 +123,10 @@ func (s *Store) charge(ctx context.Context, k map[string]types.AttributeValue, e
 			Key:              k,
 			UpdateExpression: aws.String("SET #rl = list_append(if_not_exists(#rl, :empty), :now), #rw = :w"),
 			ConditionExpression: aws.String(guard +
-				"(attribute_not_exists(#rl) OR size(#rl) < :limit) AND (attribute_not_exists(#rw) OR #rw <> :w)"),
+				"(attribute_not_exists(#rl) OR size(#rl) <= :most) AND (attribute_not_exists(#rw) OR #rw <> :w)"),
 			ExpressionAttributeNames: names,
 			ExpressionAttributeValues: map[string]types.AttributeValue{":empty": &types.AttributeValueMemberL{},
-				":now": list(now.UnixMilli()), ":limit": num(int64(l.Limit)), ":w": str(mine)},
+				":now": list(repeat(now.UnixMilli(), units)...), ":most": num(int64(l.Limit - units)), ":w": str(mine)},
 			ReturnValues:                        types.ReturnValueAllNew,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		})
@@ -114,6 +140,9 @@ func (s *Store) charge(ctx context.Context, k map[string]types.AttributeValue, e
 			return nil
 		}
 		var cf *types.ConditionalCheckFailedException
+		if conflicted(err) {
+			return fmt.Errorf("count action: %w: %w", chat.ErrHeld, err)
+		}
 		if !errors.As(err, &cf) {
 			return fmt.Errorf("count action: %w", err)
 		}
@@ -130,11 +159,14 @@ func (s *Store) charge(ctx context.Context, k map[string]types.AttributeValue, e
 			return chat.ErrNotFound
 		}
 		var it struct {
-			RateLog []int64 `dynamodbav:"rl"`
-			Write   string  `dynamodbav:"rw"`
+			RateLog []int64
+			Write   string
 		}
-		if err := attributevalue.UnmarshalMap(old, &it); err != nil {
+		if err := attributevalue.Unmarshal(old[log.log], &it.RateLog); old[log.log] != nil && err != nil {
 			return fmt.Errorf("decode rate log: %w", err)
+		}
+		if w, ok := old[log.write].(*types.AttributeValueMemberS); ok {
+			it.Write = w.Value
 		}
 		if it.Write == mine {
 			// This call's write was applied; its retry is what failed.
@@ -153,10 +185,10 @@ func (s *Store) charge(ctx context.Context, k map[string]types.AttributeValue, e
 				kept = append(kept, t)
 			}
 		}
-		if len(kept) >= l.Limit {
-			// The entry whose leaving frees a place, +1 ms: at that time
-			// it is out of the window.
-			free := kept[len(kept)-l.Limit] + l.Window.Milliseconds() + 1
+		if len(kept)+units > l.Limit {
+			// The entry whose leaving frees enough places, +1 ms: at that
+			// time it is out of the window.
+			free := kept[len(kept)+units-l.Limit-1] + l.Window.Milliseconds() + 1
 			return &chat.RateLimited{RetryAfter: time.Duration(free-now.UnixMilli()) * time.Millisecond,
 				At: time.UnixMilli(now.UnixMilli())}
 		}
@@ -169,7 +201,7 @@ func (s *Store) charge(ctx context.Context, k map[string]types.AttributeValue, e
 			unchanged = "attribute_not_exists(#rw)"
 			delete(values, ":old")
 		}
-		kept = append(kept, now.UnixMilli())
+		kept = append(kept, repeat(now.UnixMilli(), units)...)
 		values[":log"] = list(kept...)
 		err = retryConflicts(ctx, func() (err error) {
 			out, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -184,6 +216,14 @@ func (s *Store) charge(ctx context.Context, k map[string]types.AttributeValue, e
 			return err
 		})
 	}
+}
+
+func repeat(v int64, n int) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
 }
 
 func list(ms ...int64) *types.AttributeValueMemberL {

@@ -47,6 +47,9 @@ type Config struct {
 	// MaxDevices is how many connections an account may hold at once.
 	// Default: the chat's (chat.DefaultMaxDevices).
 	MaxDevices int
+	// MaxConnectsPerMinute is how many $connects an account may make in
+	// any minute. Default: the chat's (chat.DefaultConnectLimit).
+	MaxConnectsPerMinute int
 	// Auth is the sign-in verifier's pool, app client and key set URL.
 	// Default: an empty Issuer, sign-in off.
 	Auth auth.Config
@@ -96,6 +99,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.RateLimit.Limit = positive(contract.EnvRateLimitMessages)
 	cfg.RateLimit.Window = time.Duration(positive(contract.EnvRateLimitWindowSeconds)) * time.Second
 	cfg.MaxDevices = positive(contract.EnvMaxDevices)
+	cfg.MaxConnectsPerMinute = positive(contract.EnvMaxConnectsPerMinute)
 	cfg.Auth, errs = authFromEnv(getenv, errs)
 	return cfg, errors.Join(errs...)
 }
@@ -171,6 +175,9 @@ func New(cfg Config, awsCfg aws.Config, opt chat.Options) *chat.Service {
 	}
 	if cfg.MaxDevices > 0 {
 		opt.MaxDevices = cfg.MaxDevices
+	}
+	if cfg.MaxConnectsPerMinute > 0 {
+		opt.ConnectLimit = chat.RateLimit{Limit: cfg.MaxConnectsPerMinute, Window: time.Minute}
 	}
 	if cfg.Auth.Issuer != "" {
 		a := cfg.Auth

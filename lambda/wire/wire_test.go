@@ -29,13 +29,15 @@ func TestConfigFromEnv(t *testing.T) {
 		contract.EnvRateLimitMessages:      "30",
 		contract.EnvRateLimitWindowSeconds: "5",
 		contract.EnvMaxDevices:             "3",
+		contract.EnvMaxConnectsPerMinute:   "12",
 	}
 	cfg, err := ConfigFromEnv(env(good))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Tables.Connections != "conns" || cfg.Tables.Messages != "msgs" || cfg.PoolSize != 64 || cfg.MessageRetention != 7*24*time.Hour ||
-		cfg.RateLimit.Limit != 30 || cfg.RateLimit.Window != 5*time.Second || cfg.MaxDevices != 3 {
+		cfg.RateLimit.Limit != 30 || cfg.RateLimit.Window != 5*time.Second || cfg.MaxDevices != 3 ||
+		cfg.MaxConnectsPerMinute != 12 {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 
@@ -52,6 +54,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{contract.EnvRateLimitMessages, "-1", "RATE_LIMIT_MESSAGES must be a positive whole number"},
 		{contract.EnvRateLimitWindowSeconds, "0.5", "RATE_LIMIT_WINDOW_SECONDS must be a positive whole number"},
 		{contract.EnvMaxDevices, "0", "MAX_DEVICES_PER_ACCOUNT must be a positive whole number"},
+		{contract.EnvMaxConnectsPerMinute, "0", "MAX_CONNECTS_PER_MINUTE must be a positive whole number"},
 	} {
 		bad := map[string]string{}
 		for k, v := range good {

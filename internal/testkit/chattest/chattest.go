@@ -282,9 +282,13 @@ func (h *Harness) Advance(d time.Duration) { h.offset.Add(int64(d)) }
 // Option adjusts the service's options before it is built.
 type Option func(*chat.Options)
 
-// Unlimited lifts the rate limit, for tests and benchmarks that send more
-// than a person may: 1,000 frames per millisecond.
-func Unlimited(o *chat.Options) { o.RateLimit = chat.RateLimit{Limit: 1000, Window: time.Millisecond} }
+// Unlimited lifts the budget and the limit on connects, for tests and
+// benchmarks that send or connect more than a person may: 1,000 units (and
+// 1,000 connects) per millisecond.
+func Unlimited(o *chat.Options) {
+	o.RateLimit = chat.RateLimit{Limit: 1000, Window: time.Millisecond}
+	o.ConnectLimit = chat.RateLimit{Limit: 1000, Window: time.Millisecond}
+}
 
 // SignedIn turns sign-in on: connections made with ConnectAs carry an
 // account. (Its verifier refuses every token: the tests here connect as
