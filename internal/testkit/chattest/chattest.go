@@ -9,16 +9,12 @@ package chattest
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -102,141 +98,6 @@ func NewTables(t testing.TB, db *dynamodb.Client) dynamo.Names {
 		t.Fatal(err)
 	}
 	return names
-}
-
-// Gateway stands in for the management API (POST /@connections/{id}). Each
-// live connection has an inbox of the frames posted to it. Connections that
-// were never opened, or have vanished, answer 410 GoneException the way
-// API Gateway does; connections marked failing answer 500; a frame over
-// API Gateway's message limit (contract.MessageLimit, 128 KB) answers 413
-// PayloadTooLargeException and is not delivered, as on AWS.
-type Gateway struct {
-	*httptest.Server
-	mu      sync.Mutex
-	inbox   map[string][]json.RawMessage
-	failing map[string]bool
-	posts   atomic.Int64
-	drop    func(id string) bool // Cut's: posts of a killed invocation
-	// tooLarge counts the POSTs refused as over the message limit.
-	tooLarge int
-	// Latency, when set, delays every POST, like a call to AWS would take.
-	Latency time.Duration
-	// Discard, when set, drops delivered frames instead of keeping them in
-	// the inboxes (for benchmarks).
-	Discard bool
-	// OnPost, when set (before the handler runs), is called with the
-	// connection id of every POST as it arrives, before it is answered:
-	// a test moves a DeadlineClock there.
-	OnPost func(id string)
-}
-
-// NewGateway starts a Gateway; it stops when the test ends.
-func NewGateway(t testing.TB) *Gateway {
-	g := &Gateway{inbox: map[string][]json.RawMessage{}, failing: map[string]bool{}}
-	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
-	t.Cleanup(g.Close)
-	return g
-}
-
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
-	id, ok := strings.CutPrefix(r.URL.Path, "/@connections/")
-	if !ok || r.Method != http.MethodPost {
-		http.Error(w, "not supported", http.StatusBadRequest)
-		return
-	}
-	body, _ := io.ReadAll(r.Body)
-	g.posts.Add(1)
-	if g.OnPost != nil {
-		g.OnPost(id)
-	}
-	g.mu.Lock()
-	drop := g.drop
-	g.mu.Unlock()
-	if drop != nil && drop(id) {
-		panic(http.ErrAbortHandler) // neither delivered nor answered
-	}
-	if g.Latency > 0 {
-		time.Sleep(g.Latency)
-	}
-	if len(body) > contract.MessageLimit {
-		g.mu.Lock()
-		g.tooLarge++
-		g.mu.Unlock()
-		w.Header().Set("X-Amzn-Errortype", contract.PayloadTooLarge)
-		w.WriteHeader(http.StatusRequestEntityTooLarge)
-		_, _ = w.Write([]byte(`{"message":"Message too long."}`))
-		return
-	}
-	g.mu.Lock()
-	box, live := g.inbox[id]
-	failing := g.failing[id]
-	if live && !failing && !g.Discard {
-		g.inbox[id] = append(box, json.RawMessage(body))
-	}
-	g.mu.Unlock()
-	switch {
-	case !live:
-		w.Header().Set("X-Amzn-Errortype", "GoneException")
-		w.WriteHeader(http.StatusGone)
-		_, _ = w.Write([]byte(`{"message":"Gone"}`))
-	case failing:
-		w.Header().Set("X-Amzn-Errortype", "InternalServerErrorException")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.Write([]byte(`{"message":"Internal server error"}`))
-	default:
-		w.WriteHeader(http.StatusOK)
-	}
-}
-
-func (g *Gateway) setDrop(fn func(id string) bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.drop = fn
-}
-
-// Open makes a connection live.
-func (g *Gateway) Open(id string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, ok := g.inbox[id]; !ok {
-		g.inbox[id] = []json.RawMessage{}
-	}
-}
-
-// Vanish makes a connection gone without telling the handler, like a client
-// that lost its network: posts to it answer 410 from now on.
-func (g *Gateway) Vanish(id string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	delete(g.inbox, id)
-}
-
-// Fail makes posts to a connection answer 500.
-func (g *Gateway) Fail(id string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.failing[id] = true
-}
-
-// Take returns and clears the frames posted to a connection.
-func (g *Gateway) Take(id string) []json.RawMessage {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	box := g.inbox[id]
-	if _, ok := g.inbox[id]; ok {
-		g.inbox[id] = []json.RawMessage{}
-	}
-	return box
-}
-
-// Posts counts every POST received.
-func (g *Gateway) Posts() int64 { return g.posts.Load() }
-
-// TooLarge counts the POSTs refused with 413 as over the message limit.
-func (g *Gateway) TooLarge() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.tooLarge
 }
 
 // Harness is a chat service on fresh tables with a Gateway in front.
