@@ -179,3 +179,34 @@ func TestAnUpdateThatGrowsItsItemOver400KBCancelsWithValidationError(t *testing.
 		t.Errorf("counter = %s after the cancelled transaction; want none", got)
 	}
 }
+
+// TransactGetItems over dynalite (which has none): the items as they are,
+// none for a missing one, and cancelled with TransactionConflict on an
+// item a transaction in flight holds, as DynamoDB documents.
+func TestATransactGetItemsReadsCommittedItemsAndConflictsWithATransactionInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, time.Minute)
+	fx := newFixture(t, AWSLike())
+	fx.put(ctx, t, fx.direct, map[string]types.AttributeValue{"pk": s("here"), "v": s("1")})
+	get := func(pks ...string) (*dynamodb.TransactGetItemsOutput, error) {
+		in := &dynamodb.TransactGetItemsInput{}
+		for _, pk := range pks {
+			in.TransactItems = append(in.TransactItems, types.TransactGetItem{Get: &types.Get{TableName: aws.String(fx.conns), Key: key(pk)}})
+		}
+		return fx.via.TransactGetItems(ctx, in)
+	}
+	out, err := get("here", "missing")
+	if err != nil || len(out.Responses) != 2 || canon(out.Responses[0].Item) != `{"pk":"here","v":"1"}` || out.Responses[1].Item != nil {
+		t.Fatalf("TransactGetItems of an item and a missing one: %+v, %v", out, err)
+	}
+	release := holding(ctx, t, fx, Faults{}, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{txAdd(fx.conns, "here")}})
+	_, err = get("missing", "here")
+	expect(t, "the reasons of a TransactGetItems on a held item", reasonCodes(err), "None", "TransactionConflict")
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	fx.proxy.Restore()
+	if out, err := get("here"); err != nil || canon(out.Responses[0].Item) != `{"n":1,"pk":"here","v":"1"}` {
+		t.Errorf("after the transaction: %+v, %v; want its change", out, err)
+	}
+}
