@@ -33,8 +33,12 @@
 #      are removed, with transactions that conflict (lambda/chat
 #      TestABusyRoom..., three runs at a 20 ms hold, one at 40 ms): refused,
 #      internal errors, conflicts retried, the removal's time, requests; it
-#      fails when a run missed a target (the test logs "targets missed").
-# Usage: scripts/bench.sh [go|stack|load|faults|stress|post|sweep|costs|bigroom|flood|busy|all]   (default all)
+#      fails when a run missed a target (the test logs "targets missed");
+#  12. budget: a flood of each kind of action (hello, ping, members, setName,
+#      sendPublic) and of connect/close cycles from one signed-in account,
+#      with the budget and without: requests and bytes per accepted and per
+#      refused action (internal/bench BenchmarkBudget).
+# Usage: scripts/bench.sh [go|stack|load|faults|stress|post|sweep|costs|bigroom|flood|busy|budget|all]   (default all)
 # BENCH_OUT (default bin/bench/) keeps the logs and the load run's JSON.
 # The load average is printed before each part: on a busy machine the
 # figures are worse, so note it with them.
@@ -181,6 +185,13 @@ if [ "$what" = flood ] || [ "$what" = all ]; then
   load_avg
   echo "bench: go test -run '^\$' -bench 'Flood|RequestsPerSendPublic' -benchtime 1x -v ./internal/bench"
   go test -run '^$' -bench 'Flood|RequestsPerSendPublic' -benchtime 1x -v ./internal/bench | grep -E '^(Benchmark|    flood_test)' | tee "$out/flood.txt"
+  load_avg
+fi
+
+if [ "$what" = budget ] || [ "$what" = all ]; then
+  load_avg
+  echo "bench: go test -run '^\$' -bench 'Budget' -benchtime 1x -v ./internal/bench"
+  go test -run '^$' -bench 'Budget' -benchtime 1x -v ./internal/bench | grep -E '^(Benchmark|    budget_test)' | tee "$out/budget.txt"
   load_avg
 fi
 
