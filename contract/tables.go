@@ -46,6 +46,12 @@ const (
 	DeviceExpiresAt      = "e"  // in a device's map: its record's expiresAt (epoch seconds)
 	DeviceTold           = "t"  // in a device's map, once its $connect has told the room (or found it told)
 	AccountDeviceVersion = "dv" // one more with every change of the devices
+	// AccountRoomPrefix: "r_<room>", a map of the account's connection
+	// records in that room (connection id: the record's expiresAt), put
+	// and deleted in the record's own transaction. The room's count counts
+	// the account once while it is there (docs/design.md, "The count
+	// counts people").
+	AccountRoomPrefix = "r_"
 	// NameVersion is one more with every rename of the account, on the
 	// account's item; a connection record carries the version of the name
 	// it carries, and is renamed only to a newer one.

@@ -57,11 +57,32 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 	if !ok {
 		return inv.tooManyDevices()
 	}
+	// The room counts her once: with another device there as read, her
+	// record most likely joins her others without counting (the put's
+	// condition on the account's item decides).
+	c.PersonHere = len(a.In(c.Room, "", inv.opt.Now())) > 0
 	// Logged with the record, in its transaction (connect): whatever
 	// removes the record later logs its left or gone, and the log balances.
 	joined := Record{Kind: KindJoined, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID, TS: inv.opt.Now()}
 	inv.stamp(&joined)
-	if err := inv.store.PutConnection(ctx, c, joined); err != nil {
+	err = inv.store.PutConnection(ctx, c, joined)
+	for try := 1; errors.Is(err, ErrDevicesChanged) && try < addTries && RetryAllowed(ctx, 0); try++ {
+		// The put met her other connects (or closes) on her account's item
+		// and applied nothing: her devices are counted again (many
+		// connects at once: those past the cap are refused here).
+		if a, err = inv.store.Account(ctx, c.AccountID); err != nil {
+			break
+		}
+		if a, ok, err = inv.roomForDevice(ctx, a, c); err != nil {
+			break
+		}
+		if !ok {
+			return inv.tooManyDevices()
+		}
+		c.PersonHere = len(a.In(c.Room, "", inv.opt.Now())) > 0
+		err = inv.store.PutConnection(ctx, c, joined)
+	}
+	if err != nil {
 		inv.log.Error("record connection", "error", err)
 		// The put may have been applied all the same: its removal logs
 		// its end. The name is the account's whatever happens here:
@@ -118,6 +139,14 @@ func (inv *invocation) accountName(ctx context.Context, a Account, id Identity, 
 		return Account{}, nil, fmt.Errorf("no free name after %d tries: %w", len(candidates)+8, err)
 	}
 	a, err = inv.store.SetAccountName(ctx, id.AccountID, "", name, "")
+	if err != nil && !errors.Is(err, ErrConflict) {
+		// Perhaps applied, or kept out by the transactions of the account's
+		// other connections (their records' puts hold its item): if it has
+		// a name now, that one wins, as below.
+		if current, rerr := inv.store.Account(ctx, id.AccountID); rerr == nil && current.Name != "" {
+			err = ErrConflict
+		}
+	}
 	if errors.Is(err, ErrConflict) {
 		// Another connection of the account named it first: its name wins.
 		current, err := inv.store.Account(ctx, id.AccountID)

@@ -32,6 +32,8 @@ type tableItem struct {
 	Count     int    `dynamodbav:"count"`
 }
 
+func (it tableItem) person() (string, string) { return it.AccountID, it.ID }
+
 // tables is the Connections table at rest, by kind of item.
 type tables struct {
 	conns    []tableItem            // live connection records
@@ -126,7 +128,7 @@ func (w *world) checkNames(tb tables) {
 }
 
 // checkRooms: the records of a room are the connections its tabs hold
-// open (no ghost, none lost), and its count item counts them.
+// open (no ghost, none lost), and its count counts their people.
 func (w *world) checkRooms(tb tables) {
 	open := map[string][]string{}
 	for _, a := range w.accounts {
@@ -157,8 +159,8 @@ func (w *world) checkRooms(tb tables) {
 				w.viol.add("lost", "a tab of %s holds connection %s open in %s, which has no record (its log: %v)", w.who(id), id, room, logged)
 			}
 		}
-		if n := tb.counts[room]; n != len(records) {
-			w.viol.add("room-count", "%s counts %d, yet has %d connection records", room, n, len(records))
+		if n, want := tb.counts[room], countPeople(tb.rooms[room], tableItem.person); n != want {
+			w.viol.add("room-count", "%s counts %d, yet has %d people (%d connection records)", room, n, want, len(records))
 		}
 	}
 }
@@ -173,7 +175,8 @@ func (w *world) who(id string) string {
 }
 
 // checkPages: every open tab's member list is the room's, and the count it
-// was sent last is the room's connection count.
+// was sent last is the room's count of people (accounts, and connections
+// without sign-in).
 func (w *world) checkPages(tb tables) {
 	for _, a := range w.accounts {
 		for _, d := range a.devices {
@@ -189,8 +192,8 @@ func (w *world) checkPages(tb tables) {
 			if got := d.page.Names(); !slices.Equal(got, wantNames) {
 				w.viol.add("page-members", "%s's page in %s shows %v; the room is %v", d, d.room, got, wantNames)
 			}
-			if n, ok := d.page.Count(); !ok || n != len(recs) {
-				w.viol.add("page-count", "%s's page in %s shows the count %d; the room has %d connections", d, d.room, n, len(recs))
+			if n, ok := d.page.Count(); !ok || n != countPeople(recs, tableItem.person) {
+				w.viol.add("page-count", "%s's page in %s shows the count %d; the room has %d people", d, d.room, n, countPeople(recs, tableItem.person))
 			}
 		}
 	}

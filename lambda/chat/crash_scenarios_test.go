@@ -92,6 +92,19 @@ var crashScenarios = []crashScenario{
 	{route: contract.RouteDisconnect, what: "alice-closes-phone-keeps-laptop", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
 		return r.leave("alice", "phone")
 	}},
+	// The room counts people (issue 22): alice's third device joins her
+	// others without counting, her last one leaving takes her off.
+	{route: contract.RouteConnect, what: "alice-opens-a-tablet-beside-laptop-and-phone", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		var tablet *crashConn
+		return func(ctx context.Context) { tablet, _ = r.connect(ctx, "alice", "tablet") },
+			func(bool) { r.connectAgain(&tablet, "alice", "tablet") }
+	}},
+	{route: contract.RouteDisconnect, what: "alice-closes-laptop-after-phone", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		phone := r.conn("alice", "phone")
+		r.vanish(phone)
+		r.h.Invoke(context.Background(), phone.id, contract.RouteDisconnect, "", nil)
+		return r.leave("alice", "laptop")
+	}},
 	{route: contract.RouteDefault, what: "hello-from-dave", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
 		dave, resp := r.connect(context.Background(), "dave", "")
 		if dave == nil {

@@ -83,13 +83,13 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection, read Accoun
 		// came after the rename would show the old one beside it.
 		c.Name = latest.Name
 	}
-	// The room's count is of records: each connection counts.
-	now := inv.opt.Now()
-	if rc, ok := inv.counted(ctx, c.Room, 1); ok && !told {
-		inv.announce(ctx, c.Room, rc, presenceFrame{Type: KindJoined, Room: c.Room, Name: c.Name, TS: millis(ts),
-			Account: c.AccountID, V: a.DeviceVersion}, c.ID)
-	} else if ok {
-		inv.recount(ctx, c.Room, rc, now, c.ID) // another device of someone in the room: counted, not named
+	// The room counts people: another device of someone the room knows is
+	// there changes neither the count nor the list, and is not told.
+	if !told {
+		if rc, ok := inv.counted(ctx, c.Room, 1); ok {
+			inv.announce(ctx, c.Room, rc, presenceFrame{Type: KindJoined, Room: c.Room, Name: c.Name, TS: millis(ts),
+				Account: c.AccountID, V: a.DeviceVersion}, c.ID)
+		}
 	}
 	// After the room was told: a device that finds this one told does not
 	// tell it again.
@@ -217,9 +217,12 @@ func (inv *invocation) disconnectAccount(ctx context.Context, c Connection, mine
 		if last {
 			inv.announce(ctx, c.Room, told, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(now),
 				Account: c.AccountID, V: v}, c.ID) // not to the connection that left, still listed until its delete
-		} else {
-			inv.recount(ctx, c.Room, told, now, c.ID) // she is still here on another device
+		} else if !c.Person {
+			// A record from before people were counted counts itself.
+			inv.recount(ctx, c.Room, told, now, c.ID)
 		}
+		// Otherwise she is still here on another device: the count does
+		// not change, and confirm tells the room only if it did.
 	}
 	deleted, err := inv.finishRemoval(own, c, End{Kind: KindLeft})
 	if err != nil {

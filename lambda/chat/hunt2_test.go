@@ -118,7 +118,7 @@ func TestCarolCanWriteToBobAsHerListShowsHimAfterHisRenameDied(t *testing.T) {
 // applied but answered with a 500, the other tab's $connect running whole
 // before the retry: both tabs wait for the other to tell the room, and
 // both tell it (joined twice, by design). Bob's page must show her once,
-// count 3 with his own and her two tabs, keep her when one tab closes and
+// count 2 with his own and her two tabs (the room counts people), keep her when one tab closes and
 // drop her when the other does.
 func TestBobSeesAliceOnceWhileEitherOfHerTwoTabsIsOpenAfterBothTabsJoinedTwice(t *testing.T) {
 	t.Parallel()
@@ -154,8 +154,8 @@ func TestBobSeesAliceOnceWhileEitherOfHerTwoTabsIsOpenAfterBothTabsJoinedTwice(t
 	if names := p.Names(); !slices.Equal(names, []string{"alice", "bob"}) {
 		t.Fatalf("Bob's page shows %q with alice's two tabs open", names)
 	}
-	if n, _ := p.Count(); n != 3 {
-		t.Errorf("Bob's page counts %d with alice's two tabs and his own", n)
+	if n, _ := p.Count(); n != 2 {
+		t.Errorf("Bob's page counts %d with alice's two tabs and his own (the room counts people)", n)
 	}
 	h.Disconnect(tab2)
 	h.Settle()

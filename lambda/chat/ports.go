@@ -30,7 +30,9 @@ type Store interface {
 
 	// PutConnection records a new connection, and the activity records
 	// given (its joined, stamped) in the same transaction: a record exists
-	// iff its joined is logged, whatever fails or is killed after.
+	// iff its joined is logged, whatever fails or is killed after. The
+	// same transaction adds one to the room's count, for a signed-in
+	// connection only when its account has no other record in the room.
 	PutConnection(ctx context.Context, c Connection, activity ...Record) error
 	// GetConnection returns a live connection, or ErrNotFound.
 	GetConnection(ctx context.Context, id string) (Connection, error)
@@ -53,15 +55,18 @@ type Store interface {
 	// ErrNotFound when there is no live record to mark (none, or spared).
 	MarkRemoved(ctx context.Context, id string, connectedBefore time.Time, end End) (c Connection, mine bool, err error)
 	// DeleteMarked is the second step: one transaction deletes the record
-	// marked c.Mark, takes it from its room's count, (signed in) its device
+	// marked c.Mark, takes it from its room's count (one counted by its
+	// person only when it is the account's last record there), (signed in) its device
 	// from the account's item, and adds end, the record's end, to the
 	// message log: whoever deletes the record logs its end, once. It
 	// returns false when the record was no longer there with that mark
 	// (another removal deleted it, counted it and logged its end).
 	DeleteMarked(ctx context.Context, c Connection, end Record) (bool, error)
-	// StillMarked reports whether a marked record is still there (not
-	// deleted yet, so still counted): one consistent GetItem.
-	StillMarked(ctx context.Context, id string) (bool, error)
+	// StillCounted reports whether deleting the marked record c will still
+	// take one from its room's count: it is still there (not deleted yet)
+	// and, counted by its person, the account's last record in the room.
+	// One consistent GetItem (of the record, or of the account's item).
+	StillCounted(ctx context.Context, c Connection) (bool, error)
 	// Members lists the live connections of a room: one Query of the room
 	// index, cost proportional to the room.
 	Members(ctx context.Context, room string) ([]Member, error)
@@ -294,6 +299,17 @@ type Connection struct {
 	// Shard is the store's: the part of the room's count that counts the
 	// record, which its delete takes it from (DeleteMarked).
 	Shard int
+	// Person is the store's: the record of a signed-in connection counted
+	// by its person, once however many of the account's records are in
+	// the room (docs/design.md, The count counts people): its put adds one
+	// only when it is the account's first record there, its delete takes
+	// one only when it is the last. False without sign-in, and for a
+	// record from before, which counts itself.
+	Person bool
+	// PersonHere, for PutConnection, says the account was read with
+	// another device in the room: the put first tries not counting the
+	// person again (a guess: the transaction's condition decides).
+	PersonHere bool
 	// PendingName and PendingAt, without sign-in, are the old name and the
 	// stamp of a rename of the record whose room may not have been told
 	// (its invocation died after the Rename); "" when none.
@@ -400,7 +416,8 @@ type RoomCount struct {
 	// ahead: Count is the count as it will be once the records this
 	// invocation marked are deleted (after), not the count read. told:
 	// this count was told to the room ahead of deletes (confirm).
-	ahead, told bool
+	// unsure: the reads of ahead failed for some record.
+	ahead, told, unsure bool
 }
 
 // RateLimit allows at most Limit actions in any Window.

@@ -131,8 +131,10 @@ func (rc RoomCount) cv() int64 {
 // marked records: a removal tells the room first, so that a removal that
 // dies in between is finished, and told, by the next one to find the
 // mark. A record that another removal deleted before the count was read
-// is no longer counted in it: only those still there after the read (read
-// consistently, one GetItem each) are taken from it, so the count told is the
+// is no longer counted in it: only those whose delete still counts after
+// the read (StillCounted, one consistent GetItem each: the record is still
+// there, and a signed-in person's is her last in the room) are taken from
+// it, so the count told is the
 // count once it is gone; a record whose read fails, or that is not read
 // before the fan-out deadline, is not taken (the count told is then too
 // high, which confirm corrects).
@@ -141,11 +143,12 @@ func (inv *invocation) ahead(ctx context.Context, rc RoomCount, marked []*Connec
 	// Through the delivery pool: after a mass drop there can be hundreds.
 	fctx, cancel := inv.fanoutContext(ctx)
 	defer cancel()
-	var there atomic.Int64
+	var there, failed atomic.Int64
 	inPool(fctx, inv.opt.PoolSize, marked, func(c *Connection) {
-		ok, err := inv.store.StillMarked(ctx, c.ID)
+		ok, err := inv.store.StillCounted(ctx, *c)
 		if err != nil {
 			inv.log.Warn("read a marked connection", "removed", c.ID, "error", err)
+			failed.Add(1)
 		}
 		if ok {
 			there.Add(1)
@@ -154,6 +157,7 @@ func (inv *invocation) ahead(ctx context.Context, rc RoomCount, marked []*Connec
 	if n := int(there.Load()); n > 0 {
 		rc.Count, rc.ahead = max(rc.Count-n, 0), true
 	}
+	rc.unsure = failed.Load() > 0
 	return rc
 }
 
@@ -161,7 +165,9 @@ func (inv *invocation) ahead(ctx context.Context, rc RoomCount, marked []*Connec
 // invocation deleted what it could (removed records, all: every one it
 // marked, by this invocation): it reads the count again and, unless the
 // count told was exactly it (one record deleted here, and nothing else
-// changed the count since the read: the version moved by one), tells a
+// changed the count since the read: the version moved by one, which
+// every put and delete of a record moves it by, also one of a person's
+// device that does not change the count), tells a
 // small room the count as read. Another removal or join in between, or a
 // delete that failed, would otherwise leave every page with a count off
 // by the others' changes, for good. A big room hears of it when its
@@ -175,7 +181,7 @@ func (inv *invocation) confirm(ctx context.Context, room string, told RoomCount,
 		inv.log.Warn("read the count after a removal", "room", room, "error", err)
 		return
 	}
-	if (told.ahead && removed == 1 && all && rc.Version == told.Version+1) || rc.Count > PresenceLiveMax {
+	if (!told.unsure && removed == 1 && all && rc.Version == told.Version+1) || rc.Count > PresenceLiveMax {
 		return
 	}
 	inv.broadcast(ctx, room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(inv.opt.Now()),
@@ -285,10 +291,22 @@ func withCaller(ms []Member, c Connection, first bool) []Member {
 	return ms
 }
 
+// entries lists a page's members, one entry per person: with sign-in an
+// account's connections in the room share its name, and are listed once
+// (the room counts people). A person whose devices fall on two pages is on
+// both; a page keys its list by name, so it shows her once.
 func entries(ms []Member) []MemberEntry {
-	out := make([]MemberEntry, len(ms))
-	for i, m := range ms {
-		out[i] = MemberEntry{Name: m.Name, Account: m.AccountID}
+	out := make([]MemberEntry, 0, len(ms))
+	seen := make(map[string]int, len(ms))
+	for _, m := range ms {
+		if i, ok := seen[m.Name]; ok {
+			if out[i].Account == "" {
+				out[i].Account = m.AccountID
+			}
+			continue
+		}
+		seen[m.Name] = len(out)
+		out = append(out, MemberEntry{Name: m.Name, Account: m.AccountID})
 	}
 	return out
 }

@@ -97,14 +97,18 @@ func (s *Store) DeleteMarked(ctx context.Context, c chat.Connection, end chat.Re
 	if err != nil {
 		return false, fmt.Errorf("encode the end of connection %s: %w", c.ID, err)
 	}
-	actions := []types.TransactWriteItem{{Delete: &types.Delete{
+	del := types.TransactWriteItem{Delete: &types.Delete{
 		TableName:                 aws.String(s.names.Connections),
 		Key:                       key(contract.ConnPK, connKey(c.ID)),
 		ConditionExpression:       aws.String("#gone = :gone"),
 		ExpressionAttributeNames:  map[string]string{"#gone": attrGone},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":gone": str(c.Mark)},
-	}}, s.countChange(c.Room, c.Shard, -1, time.Time{}),
-		{Put: &types.Put{TableName: aws.String(s.names.Messages), Item: logged}}}
+	}}
+	put := types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.names.Messages), Item: logged}}
+	if c.Person && c.AccountID != "" {
+		return s.deletePerson(ctx, c, del, put)
+	}
+	actions := []types.TransactWriteItem{del, s.countChange(c.Room, c.Shard, -1, time.Time{}), put}
 	if c.AccountID != "" {
 		actions = append(actions, types.TransactWriteItem{Update: &types.Update{
 			TableName:                aws.String(s.names.Connections),
@@ -123,10 +127,21 @@ func (s *Store) DeleteMarked(ctx context.Context, c chat.Connection, end chat.Re
 	return true, nil
 }
 
-// StillMarked implements chat.Store: one consistent GetItem of the record.
-func (s *Store) StillMarked(ctx context.Context, id string) (bool, error) {
+// StillCounted implements chat.Store: one consistent GetItem of the
+// record or, for a record counted by its person, of the account's map of
+// its records in the room (people.go): the record is in it iff it is there,
+// and its delete counts iff no other live record of hers is.
+func (s *Store) StillCounted(ctx context.Context, c chat.Connection) (bool, error) {
+	if c.Person && c.AccountID != "" {
+		recs, err := s.roomMap(ctx, c.AccountID, c.Room)
+		if err != nil {
+			return false, err
+		}
+		_, there := recs[c.ID]
+		return there && !othersLive(recs, c.ID, s.now()), nil
+	}
 	var it connItem
-	found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, connKey(id)), &it)
+	found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, connKey(c.ID)), &it)
 	if err != nil {
 		return false, fmt.Errorf("read a connection being removed: %w", err)
 	}
@@ -135,7 +150,9 @@ func (s *Store) StillMarked(ctx context.Context, id string) (bool, error) {
 
 // countChange is the update of a room's count that goes in the same
 // transaction as the put or delete of a record it counts: of the record's
-// shard of the count (rooms.go), and the shard's version with it. A put
+// shard of the count (rooms.go), and the shard's version with it (also
+// with delta 0: a person's device put or deleted without changing the
+// count, people.go). A put
 // also keeps the shard as long as the record.
 func (s *Store) countChange(room string, shard, delta int, expiresAt time.Time) types.TransactWriteItem {
 	table, k := s.shardItem(room, shard)

@@ -128,6 +128,9 @@ type connItem struct {
 	// The shard of its room's count that counts it (rooms.go); 0 (absent):
 	// the room item, for a record from before the shards.
 	Shard int `dynamodbav:"shard,omitempty"`
+	// Person: counted by its person (people.go), once per account in the
+	// room; false for a record without sign-in or from before.
+	Person bool `dynamodbav:"person,omitempty"`
 	// A rename without sign-in whose room may not have been told yet: the
 	// old name and the rename's stamp (ms), until RenameTold.
 	PendingName string `dynamodbav:"pn,omitempty"`
@@ -239,6 +242,20 @@ func (s *Store) PutConnection(ctx context.Context, c chat.Connection, activity .
 		}
 		logged = append(logged, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.names.Messages), Item: rec}})
 	}
+	if c.AccountID != "" {
+		// Counted by its person (people.go), on the person's shard.
+		item[attrShard], item[attrPerson] = num(int64(personShard(c.AccountID))), &types.AttributeValueMemberBOOL{Value: true}
+		put := types.TransactWriteItem{Put: &types.Put{
+			TableName:                aws.String(s.names.Connections),
+			Item:                     item,
+			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+			ExpressionAttributeNames: map[string]string{"#pk": contract.ConnPK},
+		}}
+		if err := s.putPerson(ctx, c, put, logged); err != nil {
+			return fmt.Errorf("record connection: %w", err)
+		}
+		return nil
+	}
 	err = s.transactEach(ctx, func(attempt int) []types.TransactWriteItem {
 		shard := shardOf(c.ID, attempt)
 		counted := maps.Clone(item)
@@ -274,6 +291,7 @@ func (it connItem) connection() chat.Connection {
 		ID: it.ConnectionID, Room: it.Room, Name: it.Name, ResumeToken: it.Resume,
 		ConnectedAt: time.UnixMilli(it.ConnectedAt), ExpiresAt: time.Unix(it.ExpiresAt, 0),
 		AccountID: it.AccountID, Username: it.Username, NameVersion: it.NameVersion, Mark: it.Gone, Shard: it.Shard,
+		Person:      it.Person,
 		PendingName: it.PendingName,
 		End:         chat.End{Kind: it.End, By: it.EndBy},
 	}
