@@ -31,6 +31,13 @@ const (
 	EnvAuthIssuer   = "AUTH_ISSUER"
 	EnvAuthClientID = "AUTH_CLIENT_ID"
 	EnvAuthJWKSURL  = "AUTH_JWKS_URL"
+	// EnvAuthParameter names, on AWS, the SSM parameter that holds the
+	// issuer and the client id instead (AuthSettings, as JSON), read once
+	// at init: the user pool's Pre sign-up trigger is the function, so
+	// the function cannot also name the pool in its environment (a
+	// CloudFormation cycle; docs/auth.md). Set, EnvAuthIssuer and
+	// EnvAuthClientID must not be.
+	EnvAuthParameter = "AUTH_PARAMETER"
 
 	// MetricAuthFailures counts connections refused at the handshake, with
 	// the dimensions Stage and MetricDimensionReason.
@@ -90,3 +97,16 @@ const (
 	// without asking for the password again.
 	RefreshTokenValidity = 30 * 24 * time.Hour
 )
+
+// AuthSettings is the value of the parameter EnvAuthParameter names: what
+// EnvAuthIssuer and EnvAuthClientID would say.
+type AuthSettings struct {
+	Issuer   string `json:"issuer"`
+	ClientID string `json:"clientId"`
+}
+
+// AuthParameterName is the name of the SSM parameter that holds a stack's
+// AuthSettings: fixed by the stack's name, so that the function's
+// environment and its permission name it without referring to the
+// parameter (or the pool).
+func AuthParameterName(stackName string) string { return "/" + stackName + "/sign-in" }

@@ -1,11 +1,15 @@
 // Command lambda is the GroupChat function: one handler for all six
-// WebSocket routes and, with sign-in on, the $connect authorizer. It only
-// wires: configuration from the environment (an invalid one reported to
-// Lambda as the init error), clients built once at init, then lambda.Start.
+// WebSocket routes and, with sign-in on, the $connect authorizer and the
+// user pool's Pre sign-up trigger. It only wires: configuration from the
+// environment and the sign-in parameter it names (an invalid one reported
+// to Lambda as the init error), clients built once at init, then
+// lambda.Start.
 package main
 
 import (
+	"context"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -17,9 +21,20 @@ import (
 	"github.com/groupchat/groupchat/lambda/wire"
 )
 
+// initTimeout bounds the one call init makes (SSM's GetParameter for the
+// sign-in settings); Lambda's init phase has 10 s.
+const initTimeout = 5 * time.Second
+
 func main() {
 	logger := lambdacontext.NewLogger()
-	cfg, err := wire.ConfigFromEnv(os.Getenv)
+	awsCfg := lambdaAWSConfig()
+	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
+	getenv, err := wire.WithAuthParameter(ctx, wire.SSMParameters{Config: awsCfg}, os.Getenv)
+	cancel()
+	var cfg wire.Config
+	if err == nil {
+		cfg, err = wire.ConfigFromEnv(getenv)
+	}
 	if err != nil {
 		// Reported as the init error, the reason reaches the console, not
 		// only the logs (Runtime.ExitError says nothing of it).
@@ -29,8 +44,8 @@ func main() {
 		}
 		os.Exit(1)
 	}
-	svc := wire.New(cfg, lambdaAWSConfig(), chat.Options{Logger: logger})
-	lambda.Start(svc.Invoke) // tells the authorizer's event from a route's
+	svc := wire.New(cfg, awsCfg, chat.Options{Logger: logger})
+	lambda.Start(svc.Invoke) // tells the authorizer's and the trigger's events from a route's
 }
 
 // lambdaAWSConfig reads the region and the execution role's credentials that

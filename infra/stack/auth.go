@@ -5,12 +5,14 @@
 package stack
 
 import (
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscognito"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsssm"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -40,6 +42,12 @@ type Auth struct {
 	Authorizer awsapigatewayv2authorizers.WebSocketLambdaAuthorizer
 	// SelfSignUp is the environment's selfSignUp: the page offers sign-up.
 	SelfSignUp bool
+	// Settings is the SSM parameter that tells the function the issuer
+	// and the app client (contract.AuthSettings), named
+	// contract.AuthParameterName: the pool's Pre sign-up trigger is the
+	// function, so the function's environment cannot refer to the pool.
+	Settings     awsssm.StringParameter
+	SettingsName string
 }
 
 // newAuth builds the sign-in resources for cfg, or returns nil with auth "none".
@@ -76,6 +84,12 @@ func newAuth(scope constructs.Construct, cfg Config, fn awslambda.IFunction) *Au
 		FeaturePlan:        awscognito.FeaturePlan_ESSENTIALS,
 		DeletionProtection: &deletionProtection,
 		RemovalPolicy:      removalPolicy(cfg),
+		// The same function is the pool's Pre sign-up trigger: it reserves
+		// the username as the account's name (docs/design.md, "Usernames
+		// are reserved at sign-up"). The CDK also lets Cognito invoke it: a
+		// lambda:InvokeFunction permission for cognito-idp.amazonaws.com
+		// whose SourceArn is this pool.
+		LambdaTriggers: &awscognito.UserPoolTriggers{PreSignUp: fn},
 	})
 	client := pool.AddClient(jsii.String("WebClient"), &awscognito.UserPoolClientOptions{
 		UserPoolClientName: jsii.String(cfg.StackName() + "-web"),
@@ -93,7 +107,17 @@ func newAuth(scope constructs.Construct, cfg Config, fn awslambda.IFunction) *Au
 		PreventUserExistenceErrors: jsii.Bool(true),
 	})
 	issuer := jsii.String("https://cognito-idp." + *st.Region() + "." + *st.UrlSuffix() + "/" + *pool.UserPoolId())
-	a := &Auth{UserPool: pool, Client: client, Issuer: issuer, Region: st.Region(), SelfSignUp: cfg.SelfSignUp}
+	a := &Auth{UserPool: pool, Client: client, Issuer: issuer, Region: st.Region(), SelfSignUp: cfg.SelfSignUp,
+		SettingsName: contract.AuthParameterName(cfg.StackName())}
+	// The pool refers to the function, so the function cannot refer to
+	// the pool: it reads the issuer and the client id from this parameter
+	// at init, by a name fixed by the stack's name (docs/auth.md).
+	a.Settings = awsssm.NewStringParameter(scope, jsii.String("SignInSettings"), &awsssm.StringParameterProps{
+		ParameterName: jsii.String(a.SettingsName),
+		Description:   jsii.String("GroupChat (" + cfg.Env + "): the issuer and app client the function verifies ID tokens against"),
+		StringValue:   st.ToJsonString(map[string]any{"issuer": issuer, "clientId": client.UserPoolClientId()}, nil),
+		Tier:          awsssm.ParameterTier_STANDARD,
+	})
 	// The same function answers the authorizer's REQUEST event. API Gateway
 	// has no result cache for WebSocket authorizers (AuthorizerResultTtlInSeconds
 	// is an HTTP API setting), and none is wanted: $connect runs once per
@@ -121,12 +145,19 @@ func (a *Auth) acceptFindings() {
 			"TOTP and invitation-only sign-up by default fits a chat. docs/auth.md says how to move to Plus.")
 }
 
-// useAuth gives the function its verifier's settings: the issuer and the
-// app client the ID token's audience must be.
+// useAuth gives the function its verifier's settings (the issuer and the
+// app client the ID token's audience must be): the name of the parameter
+// that holds them and the right to read that one parameter, both built
+// from the name, so that neither refers to the parameter or the pool.
 func (c *Compute) useAuth(a *Auth) {
 	if a == nil {
 		return
 	}
-	c.Function.AddEnvironment(jsii.String(contract.EnvAuthIssuer), a.Issuer, nil)
-	c.Function.AddEnvironment(jsii.String(contract.EnvAuthClientID), a.Client.UserPoolClientId(), nil)
+	c.Function.AddEnvironment(jsii.String(contract.EnvAuthParameter), jsii.String(a.SettingsName), nil)
+	arn := awscdk.Stack_Of(c.Function).FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("ssm"),
+		Resource:     jsii.String("parameter"),
+		ResourceName: jsii.String(strings.TrimPrefix(a.SettingsName, "/")),
+	})
+	c.allow("ReadSignInSettings", []string{"ssm:GetParameter"}, *arn)
 }

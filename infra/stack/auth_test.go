@@ -76,10 +76,9 @@ func (s *synthesized) wantAuthEnvironment() map[string]any {
 	if !s.cfg.SignIn() {
 		return nil
 	}
-	return map[string]any{
-		contract.EnvAuthIssuer:   s.issuer(),
-		contract.EnvAuthClientID: ref(s.logicalID(cfnOf(s.stack.Auth.Client))),
-	}
+	// The issuer and the client id are in the parameter it names: the
+	// pool's trigger is the function (auth_trigger_test.go).
+	return map[string]any{contract.EnvAuthParameter: contract.AuthParameterName(s.cfg.StackName())}
 }
 
 func TestAuthConfig(t *testing.T) {
@@ -191,6 +190,9 @@ func TestConnectAuthorizer(t *testing.T) {
 		var asAuthorizer []map[string]any
 		for _, r := range s.resources("AWS::Lambda::Permission") {
 			p := props(r)
+			if p["Principal"] == cognitoPrincipal {
+				continue // the pool's trigger: TestThePreSignUpTriggerIsTheFunction
+			}
 			if !sameJSON(p["FunctionName"], arnOf(fn)) || p["Action"] != "lambda:InvokeFunction" || p["Principal"] != "apigateway.amazonaws.com" {
 				t.Errorf("permission %s", asJSON(p))
 			}
@@ -330,7 +332,7 @@ func TestAppClientIsTheBrowsers(t *testing.T) {
 func TestSignInSettingsReachFunctionAndPage(t *testing.T) {
 	eachAuth(t, func(t *testing.T, s *synthesized) {
 		vars := props(s.resources("AWS::Lambda::Function")[s.logicalID(cfnOf(s.stack.Compute.Function))])["Environment"].(map[string]any)["Variables"].(map[string]any)
-		for _, k := range []string{contract.EnvAuthIssuer, contract.EnvAuthClientID, contract.EnvAuthJWKSURL} {
+		for _, k := range []string{contract.EnvAuthParameter, contract.EnvAuthIssuer, contract.EnvAuthClientID, contract.EnvAuthJWKSURL} {
 			want, has := s.wantAuthEnvironment()[k]
 			if !sameJSON(vars[k], want) || (vars[k] != nil) != has {
 				t.Errorf("function's %s = %s, want %s", k, asJSON(vars[k]), asJSON(want))

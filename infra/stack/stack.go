@@ -98,8 +98,8 @@ func (g *GroupChat) outputs() {
 	out("FunctionName", "the Lambda handler", g.Compute.Function.FunctionName())
 	if a := g.Auth; a != nil {
 		out("UserPoolId", "Cognito user pool people sign in to (the page's "+contract.EnvFrontendUserPoolID+")", a.UserPool.UserPoolId())
-		out("UserPoolClientId", "the page's app client: no secret, SRP (the page's "+contract.EnvFrontendUserPoolClientID+", the function's "+contract.EnvAuthClientID+")", a.Client.UserPoolClientId())
-		out("AuthIssuer", "issuer of the ID tokens $connect accepts (the function's "+contract.EnvAuthIssuer+")", a.Issuer)
+		out("UserPoolClientId", "the page's app client: no secret, SRP (the page's "+contract.EnvFrontendUserPoolClientID+"; the function reads it from the parameter "+a.SettingsName+")", a.Client.UserPoolClientId())
+		out("AuthIssuer", "issuer of the ID tokens $connect accepts (the function reads it from the parameter "+a.SettingsName+")", a.Issuer)
 		out("AuthRegion", "region of the user pool (the page's "+contract.EnvFrontendAuthRegion+")", a.Region)
 	}
 }

@@ -322,9 +322,10 @@ func TestSixRoutesOneFunction(t *testing.T) {
 				t.Errorf("route response on one-way route %s", routeID)
 			}
 		}
-		// One per route, and the $connect authorizer's (auth_test.go).
-		if n, w := count(s, "AWS::Lambda::Permission"), len(want)+authorizers(s); n != w {
-			t.Errorf("%d invoke permissions, want %d: one per route, one per authorizer", n, w)
+		// One per route, and with sign-in the $connect authorizer's
+		// (auth_test.go) and the user pool's trigger's (auth_trigger_test.go).
+		if n, w := count(s, "AWS::Lambda::Permission"), len(want)+2*authorizers(s); n != w {
+			t.Errorf("%d invoke permissions, want %d: one per route, the authorizer's, the trigger's", n, w)
 		}
 	})
 }
@@ -350,6 +351,11 @@ func TestHandlerPolicyIsExact(t *testing.T) {
 			map[string]any{"Sid": "PostToConnection", "Effect": "Allow", "Action": "execute-api:ManageConnections",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":execute-api:", ref("AWS::Region"), ":",
 					ref("AWS::AccountId"), ":", ref(api), "/" + s.cfg.StageName + "/POST/@connections/*"}}}},
+		}
+		if s.cfg.SignIn() {
+			want = append(want, map[string]any{"Sid": "ReadSignInSettings", "Effect": "Allow", "Action": "ssm:GetParameter",
+				"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":ssm:", ref("AWS::Region"), ":",
+					ref("AWS::AccountId"), ":parameter" + contract.AuthParameterName(s.cfg.StackName())}}}})
 		}
 		if got := handlerStatements(t, s); !sameJSON(got, want) {
 			t.Errorf("handler policy:\n got %s\nwant %s", asJSON(got), asJSON(want))
