@@ -197,6 +197,9 @@ export class ChatClient {
         break;
       case 'error':
         if (this.session.isReclaimAnswer(f)) return;
+        // A keep-alive or count poll the budget refused: an answer all the
+        // same (the connection is alive), and nothing the person did.
+        if (f.action === Action.Ping && f.code === ErrorCode.RateLimited) return;
         // The settle hello failed (say internal): the connection and the state
         // it had are fine.
         if (f.action === Action.Hello && this.conn.ready && !forgotten(f.code)) return;
