@@ -26,7 +26,7 @@ const (
 	MetricFanoutSize          = "FanoutSize"              // Count: recipients of one fan-out (a broadcast, a private message, a member list after stale removals, a reply)
 	MetricFanoutDuration      = "FanoutDuration"          // Milliseconds: wall time of one fan-out
 	MetricInternalErrors      = "InternalErrors"          // Count: actions answered with the "internal" error
-	MetricRateLimited         = "RateLimited"             // Count: frames refused with rate_limited (neither stored nor delivered)
+	MetricRateLimited         = "RateLimited"             // Count: frames refused with rate_limited (neither stored nor delivered), and $connects past the account's connects per minute
 )
 
 // MetricLogLevel is the "level" of every metrics line. With the JSON log
