@@ -88,8 +88,9 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	name, ok := strings.CutPrefix(r.URL.Path, invokePrefix)
-	if name, ok = strings.CutSuffix(name, invokeSuffix); !ok || name == "" || strings.Contains(name, "/") {
+	name, isInvoke := strings.CutPrefix(r.URL.Path, invokePrefix)
+	name, hasSuffix := strings.CutSuffix(name, invokeSuffix)
+	if !isInvoke || !hasSuffix || name == "" || strings.Contains(name, "/") {
 		apiError(w, http.StatusNotFound, "UnknownOperationException", "only Invoke is served: POST "+invokePrefix+"{name}"+invokeSuffix)
 		return
 	}

@@ -61,6 +61,10 @@ func TestInvokeAnswersAsLambda(t *testing.T) {
 		h.Get("X-Amzn-ErrorType") != "ResourceNotFoundException" {
 		t.Errorf("an unknown function: %d %v", status, h)
 	}
+	if status, h, _ := invoke("/2015-03-31/other/fn/invocations", `{}`, nil); status != 404 ||
+		h.Get("X-Amzn-ErrorType") != "UnknownOperationException" {
+		t.Errorf("another path: %d %v", status, h)
+	}
 	if status, _, _ := invoke("/2015-03-31/functions/fn/invocations", `{}`, map[string]string{"X-Amz-Invocation-Type": "Event"}); status != 400 {
 		t.Errorf("an asynchronous invocation: %d, want 400", status)
 	}
