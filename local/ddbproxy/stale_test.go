@@ -204,8 +204,11 @@ func TestALagSwitchedOnDelaysOnlyTheWritesAfterIt(t *testing.T) {
 	fx.put(ctx, t, fx.via, conn("a", "lobby", "Alice"))
 	fx.put(ctx, t, fx.via, versioned("x", "v1"))
 	fx.eventually(ctx, t, "lobby", time.Time{}, "a=Alice")
-	for fx.get(t, "x", false) != "v1" {
-		time.Sleep(5 * time.Millisecond) // until the 1 ms has passed
+	for fx.get(t, "x", false) != "v1" { // until the 1 ms has passed
+		if ctx.Err() != nil {
+			t.Fatalf("an eventually consistent read still misses v1: %v", ctx.Err())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	fx.proxy.Inject(Faults{StaleReads: time.Hour, IndexLag: time.Hour})
 	expect(t, "lobby after the index lag went up to an hour", fx.members(ctx, t, "lobby"), "a=Alice")
