@@ -71,10 +71,20 @@ func (inv *invocation) charged(ctx context.Context, req request) (Connection, Ac
 // limited themselves, and a frame that cannot be counted is not the
 // sender's fault.
 func (inv *invocation) charge(ctx context.Context, req request) (_ Connection, known bool, _ Account, fail []byte) {
+	c, known, a, err := inv.draw(ctx)
+	if err != nil {
+		return c, false, a, inv.chargeFailed(req, inv.opt.Now(), min(max(inv.action.Cost, 1), inv.opt.RateLimit.Limit), err)
+	}
+	return c, known, a, nil
+}
+
+// draw is charge's work, its failure an error: a *RateLimited (with At
+// set) when the person is over the budget.
+func (inv *invocation) draw(ctx context.Context) (_ Connection, known bool, _ Account, _ error) {
 	asked := inv.opt.Now()
 	units := min(max(inv.action.Cost, 1), inv.opt.RateLimit.Limit)
 	if wait, ok := inv.refusals.until(inv.refusalKey(units), asked); ok {
-		return Connection{}, false, Account{}, inv.chargeFailed(req, asked, units, &RateLimited{RetryAfter: wait})
+		return Connection{}, false, Account{}, &RateLimited{RetryAfter: wait, At: asked}
 	}
 	if inv.id.AccountID == "" {
 		c, err := inv.store.ChargeConnection(ctx, inv.connID, inv.opt.RateLimit, units)
@@ -86,7 +96,7 @@ func (inv *invocation) charge(ctx context.Context, req request) (_ Connection, k
 		case errors.Is(err, ErrNotFound):
 			return c, false, Account{}, nil
 		case err != nil:
-			return c, false, Account{}, inv.chargeFailed(req, asked, units, err)
+			return c, false, Account{}, err
 		}
 		return c, true, Account{}, nil
 	}
@@ -96,7 +106,7 @@ func (inv *invocation) charge(ctx context.Context, req request) (_ Connection, k
 		a, err = inv.store.Account(ctx, inv.id.AccountID)
 	}
 	if err != nil {
-		return Connection{}, false, Account{}, inv.chargeFailed(req, asked, units, err)
+		return Connection{}, false, Account{}, err
 	}
 	return Connection{}, false, a, nil
 }

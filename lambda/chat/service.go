@@ -137,11 +137,19 @@ var handlers = map[string]func(*invocation, context.Context, request) []byte{
 
 // ping is answered with the room's count: a ping draws from the budget
 // like any action (its reads are the count's), but a connection the
-// server does not know is answered a pong without a count, not an error.
+// server does not know is answered a pong without a count, not an error,
+// and so is a ping whose charge failed (storage down): a ping is always
+// answered, and only a person over the budget is refused.
 func (inv *invocation) ping(ctx context.Context, req request) []byte {
-	c, known, _, fail := inv.charge(ctx, req)
-	if fail != nil {
-		return fail
+	c, known, _, err := inv.draw(ctx)
+	var limited *RateLimited
+	switch {
+	case errors.As(err, &limited):
+		return inv.chargeFailed(req, inv.opt.Now(), min(max(inv.action.Cost, 1), inv.opt.RateLimit.Limit), err)
+	case err != nil:
+		inv.log.Warn("count a ping against the budget", "error", err)
+		inv.m.count(countAccepted, 1)
+		return encode(pongFrame{Type: KindPong, TS: millis(inv.opt.Now())})
 	}
 	inv.m.count(countAccepted, 1)
 	if inv.id.AccountID != "" {
