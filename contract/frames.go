@@ -57,7 +57,7 @@ var (
 		req("name", String, "who arrived or went"),
 		ts,
 		count.docf("the room's member count right after it"),
-		cv, account, v,
+		cv, account, username.docf("with sign-in: the person's username, shown beside a name that differs"), v,
 	}
 	messageHead = []Field{
 		req("id", String, "the message's ULID: sorting ids sorts messages by time"),
@@ -115,6 +115,7 @@ var frameKinds = []FrameKind{
 		req("oldName", String, "the name before"),
 		req("name", String, "the name now"),
 		ts, frameRef, account,
+		username.docf("with sign-in: the person's username, shown beside a name that differs (absent when the server finished another's interrupted rename)"),
 	}},
 	{FramePublic, "a message to everyone in the room", append(slices.Clone(messageHead),
 		req("message", String, "the text"),
@@ -157,7 +158,7 @@ var shapes = []Shape{
 	}},
 	{ShapeLeftEntry, "a person a `members` frame names, stamped as a `left` (or `joined`) frame would be", []Field{
 		req("name", String, "the name"),
-		ts, account, v,
+		ts, account, username.docf("with sign-in: the person's username"), v,
 	}},
 	{ShapeMemberEntry, "a member of a `memberPage`", []Field{
 		req("name", String, "the name"),

@@ -31,6 +31,8 @@ type LeftEntry struct {
 	TS int64 `json:"ts"`
 	// Account: with sign-in: the account's stable id (*Names with sign-in*).
 	Account string `json:"account,omitempty"`
+	// Username: with sign-in: the person's username.
+	Username string `json:"username,omitempty"`
 	// V: with sign-in: the version of the account's devices it was decided at (apply only a greater one).
 	V int64 `json:"v,omitempty"`
 }
@@ -100,6 +102,8 @@ type JoinedFrame struct {
 	CV int64 `json:"cv,omitempty"`
 	// Account: with sign-in: the account's stable id (*Names with sign-in*).
 	Account string `json:"account,omitempty"`
+	// Username: with sign-in: the person's username, shown beside a name that differs.
+	Username string `json:"username,omitempty"`
 	// V: with sign-in: the version of the account's devices it was decided at (apply only a greater one).
 	V int64 `json:"v,omitempty"`
 }
@@ -119,6 +123,8 @@ type LeftFrame struct {
 	CV int64 `json:"cv,omitempty"`
 	// Account: with sign-in: the account's stable id (*Names with sign-in*).
 	Account string `json:"account,omitempty"`
+	// Username: with sign-in: the person's username, shown beside a name that differs.
+	Username string `json:"username,omitempty"`
 	// V: with sign-in: the version of the account's devices it was decided at (apply only a greater one).
 	V int64 `json:"v,omitempty"`
 }
@@ -189,6 +195,8 @@ type RenamedFrame struct {
 	Ref string `json:"ref,omitempty"`
 	// Account: with sign-in: the account's stable id (*Names with sign-in*).
 	Account string `json:"account,omitempty"`
+	// Username: with sign-in: the person's username, shown beside a name that differs (absent when the server finished another's interrupted rename).
+	Username string `json:"username,omitempty"`
 }
 
 // PublicFrame is a "public" frame: a message to everyone in the room.

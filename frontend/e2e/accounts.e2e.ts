@@ -8,7 +8,7 @@
 // take the name carol renamed herself to after carol signs out.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DESKTOP, members, messages, open, PHONE, poll, ROOM, say, signIn, texts, you, launch, type Person } from './browser';
+import { DESKTOP, members, messages, notices, open, PHONE, poll, ROOM, say, signIn, texts, you, launch, type Person } from './browser';
 
 let browser: Browser;
 let phone: Person; // alice's phone
@@ -101,6 +101,9 @@ describe('a name stays its account’s while its owner is away', () => {
   it('bob cannot take the name carol renamed herself to, once she is offline', async () => {
     await rename(carol, 'Caz');
     await poll(() => you(carol)).toEqual(['Caz']);
+    // On bob's page her rename's line and her row in the member list carry her username beside the new name.
+    await poll(() => notices(bob)).toContain('carol is now Caz (@carol)');
+    await poll(() => bob.page.$$eval('#members .member-label', (els) => els.map((e) => e.textContent))).toContain('Caz (@carol)');
     await poll(() => members(bob)).toEqual(['bob', 'Caz']);
     await signOut(carol);
     await poll(() => members(bob)).toEqual(['bob']);

@@ -16,7 +16,7 @@ import { JoinForm } from './joinform';
 import { MemberPanel } from './memberpanel';
 import { LIST_REF, MemberList } from './members';
 import { MessageLog } from './messagelog';
-import { isMine, isolate } from './sender';
+import { isMine, personLabel } from './sender';
 import { NameBar } from './namebar';
 import { DEFAULT_LIMITS, type ErrorFrame, type Limits, type PrivateFrame, type PublicFrame, type ServerFrame, type StateFrame, type Warning } from './protocol';
 import { forgetResumable, loadResumable, saveResumable, tabStorage } from './resume';
@@ -259,32 +259,35 @@ export class ChatApp {
         break;
       case 'joined':
         this.members.apply(f);
-        this.log.presence('joined', f.name, f.ts);
+        this.log.presence('joined', f.name, f.ts, f.username);
         break;
       case 'left':
         this.members.apply(f);
-        this.log.presence('left', f.name, f.ts);
+        this.log.presence('left', f.name, f.ts, f.username);
         break;
-      case 'members':
+      case 'members': {
         this.members.apply(f);
-        for (const g of f.gone) this.log.presence('lost', g, f.ts);
+        const usernames = new Map((f.left ?? []).map((l) => [l.name, l.username]));
+        for (const g of f.gone) this.log.presence('lost', g, f.ts, usernames.get(g));
         break;
+      }
       case 'renamed':
         if (f.oldName === f.name) break;
         if (isMine({ from: f.oldName, account: f.account }, { name: this.you, account: this.myAccount })) {
           this.you = f.name;
           this.nameBar.show(f.name);
           this.nameBar.error('');
-          this.log.notice(`You are now ${isolate(f.name)}`, f.ts);
+          this.log.notice(`You are now ${personLabel(f.name, f.username)}`, f.ts);
           this.remember();
         } else {
-          this.log.notice(`${isolate(f.oldName)} is now ${isolate(f.name)}`, f.ts);
+          this.log.notice(`${personLabel(f.oldName, f.username)} is now ${personLabel(f.name, f.username)}`, f.ts);
         }
         this.members.apply(f);
         break;
       case 'public':
       case 'private':
         this.log.show(f);
+        this.members.learn(f.from, f.username);
         break;
       case 'error':
         this.onError(f);
@@ -311,6 +314,7 @@ export class ChatApp {
     this.roomLabel.textContent = `#${f.room}`;
     this.nameBar.setMaxLength(f.limits.nameMax);
     this.members.apply(f);
+    this.members.learn(f.you, f.username);
     this.showHistory(f);
     this.composer.updateCounter();
     this.remember();

@@ -4,9 +4,15 @@
 // when it has been quiet for quietMs, at the latest maxMs after it began, and
 // at once before anything else goes into the log, so the order stays true.
 
-import { isolate } from './sender';
+import { personLabel } from './sender';
 
 export type BurstKind = 'joined' | 'left' | 'lost';
+
+/** Someone a burst names: with sign-in, the username shows beside a name that differs. */
+export interface BurstPerson {
+  name: string;
+  username?: string;
+}
 
 export interface BurstOptions {
   /** A burst ends after this long without another notice of its kind. Default 1000 ms. */
@@ -17,9 +23,9 @@ export interface BurstOptions {
 
 export const DEFAULT_BURST: BurstOptions = { quietMs: 1000, maxMs: 4000 };
 
-/** The line for a burst: up to three names (each bidi-isolated), then "and N others". */
-export function burstText(kind: BurstKind, people: string[]): string {
-  const names = people.map(isolate);
+/** The line for a burst: up to three names (each bidi-isolated, with a username that differs), then "and N others". */
+export function burstText(kind: BurstKind, people: Array<string | BurstPerson>): string {
+  const names = people.map((p) => (typeof p === 'string' ? personLabel(p) : personLabel(p.name, p.username)));
   const verb = kind === 'joined' ? 'joined' : kind === 'left' ? 'left' : 'left (connection lost)';
   let who: string;
   if (names.length <= 1) who = names[0] ?? 'Someone';
@@ -31,7 +37,7 @@ export function burstText(kind: BurstKind, people: string[]): string {
 /** Collects presence notices of one kind and hands each burst to write once. */
 export class Bursts {
   private kind: BurstKind | null = null;
-  private names: string[] = [];
+  private names: BurstPerson[] = [];
   private ts = 0;
   private quiet: ReturnType<typeof setTimeout> | null = null;
   private deadline: ReturnType<typeof setTimeout> | null = null;
@@ -45,13 +51,13 @@ export class Bursts {
   }
 
   /** Someone joined or left: added to the burst of that kind (another kind's burst is written first). */
-  add(kind: BurstKind, name: string, ts: number): void {
+  add(kind: BurstKind, name: string, ts: number, username?: string): void {
     if (this.kind !== null && this.kind !== kind) this.flush();
     if (this.kind === null) {
       this.kind = kind;
       this.deadline = setTimeout(() => this.flush(), this.opts.maxMs);
     }
-    if (!this.names.includes(name)) this.names.push(name);
+    if (!this.names.some((p) => p.name === name)) this.names.push(username === undefined ? { name } : { name, username });
     this.ts = Math.max(this.ts, ts);
     if (this.quiet !== null) clearTimeout(this.quiet);
     this.quiet = setTimeout(() => this.flush(), this.opts.quietMs);

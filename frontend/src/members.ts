@@ -21,6 +21,7 @@
 
 import { Converger, type ListView } from './converge';
 import { byId, el, nameHue } from './dom';
+import { isolatedParts, personLabel, shownUsername } from './sender';
 import { applyPresence, newerCount, NO_PRESENCE, presentNames, relist, type Presence, type PresenceFrame } from './presence';
 import {
   foldName,
@@ -56,6 +57,14 @@ export class MemberList {
   private members: string[] = [];
   /** Chosen private recipients, keyed by folded name. */
   private readonly selected = new Map<string, string>();
+  /**
+   * With sign-in, the usernames of members as frames told them (joined,
+   * renamed, a members frame's entries, messages), by folded name: shown
+   * beside a name that differs. Names read from the room index (a state, a
+   * page of the list) come without one. A name no longer listed is
+   * forgotten, so a name that changes hands never shows its last holder's.
+   */
+  private readonly usernames = new Map<string, string>();
   /** The room's count as the server last said it; null before any. */
   private total: number | null = null;
   /** The cv of that count; 0 before any, or from a server before cv. */
@@ -127,6 +136,7 @@ export class MemberList {
     this.presence = NO_PRESENCE;
     this.members = [];
     this.selected.clear();
+    this.usernames.clear();
     this.total = null;
     this.cv = 0;
     this.exact = false;
@@ -168,6 +178,10 @@ export class MemberList {
     const next = applyPresence(this.presence, f);
     if (f.type === 'renamed') this.follow(f.oldName, f.name, next);
     this.presence = next;
+    if (f.type === 'state') this.usernames.clear();
+    if (f.type === 'joined' || f.type === 'renamed') this.learn(f.name, f.username);
+    if (f.type === 'members') for (const j of f.stayed ?? []) this.learn(j.name, j.username);
+    this.forgetGone();
     this.members = sortNames(presentNames(next));
     if (!this.big) for (const k of [...this.selected.keys()]) if (!next.members.has(k)) this.selected.delete(k);
     // A server before counts: the list is all there is. The list is read
@@ -203,6 +217,28 @@ export class MemberList {
       this.directory = null;
       this.stale = true;
     }
+  }
+
+  /** With sign-in: name's username, as a frame (or a message) told it; kept while the name is listed. */
+  learn(name: string, username: string | undefined): void {
+    if (username === undefined || username === '') return;
+    const key = foldName(name);
+    if (!this.presence.members.has(key) && !this.directory?.has(key)) return;
+    this.usernames.set(key, username);
+    this.renderMembers();
+    this.renderRecipients();
+  }
+
+  /** Forgets the usernames of names no longer listed. */
+  private forgetGone(): void {
+    for (const k of [...this.usernames.keys()]) {
+      if (!this.presence.members.has(k) && !this.directory?.has(k)) this.usernames.delete(k);
+    }
+  }
+
+  /** A name as the list and the recipients show it: with the username beside it where it differs. */
+  private label(name: string): string {
+    return personLabel(name, this.usernames.get(foldName(name)));
   }
 
   /** A list read of converge.ts failed (an error frame with its ref): the rule is applied again. */
@@ -243,6 +279,7 @@ export class MemberList {
     const names = f.members.map((m) => m.name);
     this.presence = relist(this.presence, names, since);
     this.members = sortNames(presentNames(this.presence));
+    this.forgetGone();
     this.listCv = f.cv ?? this.cv;
     this.stale = false;
     this.whole = f.cursor === undefined;
@@ -347,6 +384,10 @@ export class MemberList {
       const nameEl = el('span', { class: 'member-name', text: name });
       nameEl.style.setProperty('--hue', String(nameHue(name)));
       label.append(nameEl);
+      const username = shownUsername({ from: name, username: this.usernames.get(foldName(name)) });
+      if (username !== undefined) {
+        label.append(el('span', { class: 'username member-username' }, ' (@', el('bdi', { text: username }), ')'));
+      }
       if (isYou) label.append(el('span', { class: 'you-tag', text: 'you' }));
       const li = el('li', { class: isYou ? 'member is-you' : 'member' }, label);
       li.dataset.name = name;
@@ -371,7 +412,11 @@ export class MemberList {
 
   private renderRecipients(): void {
     const to = this.recipients();
-    this.toText.textContent = to.length ? `Privately to ${to.join(', ')}` : 'To everyone';
+    this.toText.replaceChildren(
+      ...(to.length ? isolatedParts(`Privately to ${to.map((n) => this.label(n)).join(', ')}`) : [{ text: 'To everyone', isolated: false }]).map(
+        (p) => (p.isolated ? el('bdi', { text: p.text }) : document.createTextNode(p.text)),
+      ),
+    );
     this.toText.classList.toggle('private', to.length > 0);
     this.toClear.hidden = to.length === 0;
     this.composer.classList.toggle('private', to.length > 0);

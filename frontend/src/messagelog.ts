@@ -73,8 +73,8 @@ export class MessageLog {
   }
 
   /** Someone joined or left: one line per burst of them. */
-  presence(kind: BurstKind, name: string, ts: number): void {
-    this.bursts.add(kind, name, ts);
+  presence(kind: BurstKind, name: string, ts: number, username?: string): void {
+    this.bursts.add(kind, name, ts, username);
   }
 
   /** A message from the server: a new one, or the echo of a pending bubble. */

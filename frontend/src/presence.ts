@@ -41,9 +41,9 @@ export interface Presence {
 export type PresenceFrame =
   | Pick<StateFrame, 'type' | 'members'>
   | { type: 'settled'; members: string[] }
-  | (Pick<JoinedFrame, 'type' | 'name' | 'ts'> & Partial<Pick<JoinedFrame, 'account' | 'v'>>)
-  | (Pick<LeftFrame, 'type' | 'name' | 'ts'> & Partial<Pick<LeftFrame, 'account' | 'v'>>)
-  | Pick<RenamedFrame, 'type' | 'oldName' | 'name' | 'ts'>
+  | (Pick<JoinedFrame, 'type' | 'name' | 'ts'> & Partial<Pick<JoinedFrame, 'account' | 'v' | 'username'>>)
+  | (Pick<LeftFrame, 'type' | 'name' | 'ts'> & Partial<Pick<LeftFrame, 'account' | 'v' | 'username'>>)
+  | (Pick<RenamedFrame, 'type' | 'oldName' | 'name' | 'ts'> & Partial<Pick<RenamedFrame, 'username'>>)
   | (Pick<MembersFrame, 'type' | 'members' | 'ts'> & Partial<Pick<MembersFrame, 'left' | 'stayed'>>);
 
 /** Nobody, and nothing remembered: before the first state. */

@@ -144,6 +144,7 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'count', base: 'number' },
     { name: 'cv', base: 'number' },
     { name: 'account', base: 'string' },
+    { name: 'username', base: 'string' },
     { name: 'v', base: 'number' },
   ],
   left: [
@@ -153,6 +154,7 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'count', base: 'number' },
     { name: 'cv', base: 'number' },
     { name: 'account', base: 'string' },
+    { name: 'username', base: 'string' },
     { name: 'v', base: 'number' },
   ],
   presence: [
@@ -186,6 +188,7 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'ts', base: 'number', required: true },
     { name: 'ref', base: 'string' },
     { name: 'account', base: 'string' },
+    { name: 'username', base: 'string' },
   ],
   public: [
     { name: 'id', base: 'string', required: true },
@@ -234,6 +237,7 @@ export const SHAPE_FIELDS: Readonly<Record<string, readonly FieldSpec[]>> = {
     { name: 'name', base: 'string', required: true },
     { name: 'ts', base: 'number', required: true },
     { name: 'account', base: 'string' },
+    { name: 'username', base: 'string' },
     { name: 'v', base: 'number' },
   ],
   MemberEntry: [

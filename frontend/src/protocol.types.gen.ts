@@ -33,6 +33,8 @@ export interface LeftEntry {
   ts: number;
   /** with sign-in: the account's stable id (*Names with sign-in*) */
   account?: string;
+  /** with sign-in: the person's username */
+  username?: string;
   /** with sign-in: the version of the account's devices it was decided at (apply only a greater one) */
   v?: number;
 }
@@ -104,6 +106,8 @@ export interface JoinedFrame {
   cv?: number;
   /** with sign-in: the account's stable id (*Names with sign-in*) */
   account?: string;
+  /** with sign-in: the person's username, shown beside a name that differs */
+  username?: string;
   /** with sign-in: the version of the account's devices it was decided at (apply only a greater one) */
   v?: number;
 }
@@ -123,6 +127,8 @@ export interface LeftFrame {
   cv?: number;
   /** with sign-in: the account's stable id (*Names with sign-in*) */
   account?: string;
+  /** with sign-in: the person's username, shown beside a name that differs */
+  username?: string;
   /** with sign-in: the version of the account's devices it was decided at (apply only a greater one) */
   v?: number;
 }
@@ -193,6 +199,8 @@ export interface RenamedFrame {
   ref?: string;
   /** with sign-in: the account's stable id (*Names with sign-in*) */
   account?: string;
+  /** with sign-in: the person's username, shown beside a name that differs (absent when the server finished another's interrupted rename) */
+  username?: string;
 }
 
 /** `public`: a message to everyone in the room. */

@@ -69,3 +69,13 @@ export function shownUsername(f: Sent): string | undefined {
   if (f.username === undefined || f.username === '') return undefined;
   return f.from.normalize('NFKC').toLowerCase() === f.username.normalize('NFKC').toLowerCase() ? undefined : f.username;
 }
+
+/**
+ * A person named in a sentence (a joined, left or renamed line, the private
+ * recipients): the name, and where it differs from the username the
+ * username beside it, "Alicia (@alice)", each part bidi-isolated.
+ */
+export function personLabel(name: string, username?: string): string {
+  const u = shownUsername({ from: name, username });
+  return u === undefined ? isolate(name) : `${isolate(name)} (@${isolate(u)})`;
+}

@@ -23,9 +23,25 @@ describe('burstText', () => {
     expect(plain(burstText('joined', ['Ann', 'Bob', 'Cy', 'Di']))).toBe('Ann, Bob and 2 others joined');
     expect(plain(burstText('lost', ['Ann']))).toBe('Ann left (connection lost)');
   });
+  it('with sign-in, puts the username beside a name that differs, so mallory as "alice" does not look like alice', () => {
+    expect(plain(burstText('joined', [{ name: 'alice', username: 'mallory' }, { name: 'bob', username: 'bob' }]))).toBe(
+      'alice (@mallory) and bob joined',
+    );
+  });
+  it('isolates the name and the username each', () => {
+    expect(burstText('left', [{ name: 'Alicia', username: 'alice' }])).toBe('\u2068Alicia\u2069 (@\u2068alice\u2069) left');
+  });
 });
 
 describe('Bursts', () => {
+  it('keeps the username each notice came with', () => {
+    const { lines, b } = collect();
+    b.add('left', 'alice', 1, 'mallory');
+    b.add('left', 'Bo', 2);
+    vi.advanceTimersByTime(1_000);
+    expect(lines).toEqual(['alice (@mallory) and Bo left']);
+  });
+
   it('fifty joins within a few seconds are one line, written once it is quiet', () => {
     const { lines, b } = collect();
     for (let i = 0; i < 50; i++) {

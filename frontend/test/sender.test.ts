@@ -2,7 +2,7 @@
 // changes hands (issue 22: after bob renames to bobby and mallory takes "bob",
 // bob's old message must not show as mallory's).
 import { describe, expect, it } from 'vitest';
-import { isMine, isolate, isolatedParts, senderKey, shownUsername } from '../src/sender';
+import { isMine, isolate, isolatedParts, personLabel, senderKey, shownUsername } from '../src/sender';
 
 describe('isMine', () => {
   const bobsOldMessage = { from: 'bob', account: 'sub-bob' };
@@ -50,5 +50,13 @@ describe('shownUsername', () => {
     expect(shownUsername({ from: 'Alice', account: 'sub-alice', username: 'alice' })).toBeUndefined();
     expect(shownUsername({ from: 'Alicia' })).toBeUndefined();
     expect(shownUsername({ from: 'Alicia', account: 'sub-alice' })).toBeUndefined();
+  });
+});
+
+describe('personLabel', () => {
+  it('names a person in a sentence with the username beside a name that differs, each part isolated', () => {
+    expect(personLabel('Alicia', 'alice')).toBe(`${isolate('Alicia')} (@${isolate('alice')})`);
+    expect(personLabel('Alice', 'alice')).toBe(isolate('Alice'));
+    expect(personLabel('Alicia')).toBe(isolate('Alicia'));
   });
 });

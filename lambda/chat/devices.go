@@ -88,7 +88,7 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection, read Accoun
 	if !told {
 		if rc, ok := inv.counted(ctx, c.Room, 1); ok {
 			inv.announce(ctx, c.Room, rc, presenceFrame{Type: KindJoined, Room: c.Room, Name: c.Name, TS: millis(ts),
-				Account: c.AccountID, V: a.DeviceVersion}, c.ID)
+				Account: c.AccountID, Username: c.Username, V: a.DeviceVersion}, c.ID)
 		}
 	}
 	// After the room was told: a device that finds this one told does not
@@ -212,11 +212,11 @@ func (inv *invocation) disconnectAccount(ctx context.Context, c Connection, mine
 			// finished (nobody else holds it, and whoever takes it next
 			// claims it later than now). Without v: ordered by ts.
 			inv.broadcast(ctx, c.Room, encode(presenceFrame{Type: KindLeft, Room: c.Room, Name: pending, TS: millis(now),
-				Count: told.Count, CV: told.cv(), Account: c.AccountID}), "", nil, c.ID)
+				Count: told.Count, CV: told.cv(), Account: c.AccountID, Username: c.Username}), "", nil, c.ID)
 		}
 		if last {
 			inv.announce(ctx, c.Room, told, presenceFrame{Type: KindLeft, Room: c.Room, Name: c.Name, TS: millis(now),
-				Account: c.AccountID, V: v}, c.ID) // not to the connection that left, still listed until its delete
+				Account: c.AccountID, Username: c.Username, V: v}, c.ID) // not to the connection that left, still listed until its delete
 		} else if !c.Person {
 			// A record from before people were counted counts itself.
 			inv.recount(ctx, c.Room, told, now, c.ID)

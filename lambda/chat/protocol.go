@@ -127,6 +127,8 @@ type presenceFrame struct { // joined, left
 	Count   int    `json:"count,omitempty"` // the room's member count after it
 	CV      int64  `json:"cv,omitempty"`
 	Account string `json:"account,omitempty"`
+	// Username (signed in) is the person's, shown beside a name that differs.
+	Username string `json:"username,omitempty"`
 	// V (signed in) is the account's device version the frame was decided
 	// at: a page applies a person's joined or left only over an older one.
 	V int64 `json:"v,omitempty"`
@@ -156,6 +158,8 @@ type renamedFrame struct {
 	TS      int64  `json:"ts"`
 	Ref     string `json:"ref,omitempty"`
 	Account string `json:"account,omitempty"`
+	// Username (signed in) is the person's, shown beside a name that differs.
+	Username string `json:"username,omitempty"`
 }
 
 type publicFrame struct {

@@ -21,6 +21,10 @@ import (
 // setName's caller, in its room ("" when nobody asked).
 type ack struct {
 	connID, room, ref string
+	// username is the account's, when the caller is one of its devices:
+	// the renamed frames carry it. Finishing another account's rename
+	// (its invocation died) knows none: the account item keeps no username.
+	username string
 }
 
 // setAccountName renames a signed-in person: the new name is claimed for
@@ -33,14 +37,14 @@ type ack struct {
 // the account again, in case the first attempt died before it had.
 func (inv *invocation) setAccountName(ctx context.Context, req request, c Connection, a Account, name string) []byte {
 	if a.Name != "" && name == a.Name && a.PendingName != "" {
-		told, err := inv.finishRename(ctx, a, ack{connID: c.ID, room: c.Room, ref: req.Ref}, "", true)
+		told, err := inv.finishRename(ctx, a, ack{connID: c.ID, room: c.Room, ref: req.Ref, username: c.Username}, "", true)
 		if err != nil {
 			return inv.internal(req, "finish the account's rename", err)
 		}
 		inv.m.count(countAccepted, 1)
 		if !slices.Contains(told, c.Room) {
 			return encode(withRef(renamedFrame{Type: KindRenamed, Room: c.Room, OldName: name, Name: name,
-				TS: millis(inv.opt.Now()), Account: a.ID}, req.Ref))
+				TS: millis(inv.opt.Now()), Account: a.ID, Username: c.Username}, req.Ref))
 		}
 		return nil
 	}
@@ -49,7 +53,8 @@ func (inv *invocation) setAccountName(ctx context.Context, req request, c Connec
 		return inv.internal(req, "finish the account's rename", errors.New("a rename is still pending"))
 	}
 	old := a.Name
-	frame := renamedFrame{Type: KindRenamed, Room: c.Room, OldName: old, Name: name, TS: millis(inv.opt.Now()), Account: a.ID}
+	frame := renamedFrame{Type: KindRenamed, Room: c.Room, OldName: old, Name: name, TS: millis(inv.opt.Now()), Account: a.ID,
+		Username: c.Username}
 	if name == old {
 		return encode(withRef(frame, req.Ref))
 	}
@@ -86,7 +91,7 @@ func (inv *invocation) setAccountName(ctx context.Context, req request, c Connec
 		next = current // the rename landed (its answer was lost): go on
 	}
 	inv.m.count(countAccepted, 1)
-	told, err := inv.finishRename(ctx, next, ack{connID: c.ID, room: c.Room, ref: req.Ref}, old, false)
+	told, err := inv.finishRename(ctx, next, ack{connID: c.ID, room: c.Room, ref: req.Ref, username: c.Username}, old, false)
 	if err != nil {
 		// The account has the new name; the client's retry finishes the rest.
 		return inv.internal(req, "rename the account's connections", err)
@@ -142,7 +147,8 @@ func (inv *invocation) finishRename(ctx context.Context, a Account, by ack, prev
 		r := Record{Kind: KindRenamed, Room: t.room, From: a.Name, OldName: t.oldName, FromAccount: a.ID, ConnID: by.connID,
 			TS: now}
 		_ = inv.append(ctx, &r)
-		f := renamedFrame{Type: KindRenamed, Room: t.room, OldName: t.oldName, Name: a.Name, TS: millis(r.TS), Account: a.ID}
+		f := renamedFrame{Type: KindRenamed, Room: t.room, OldName: t.oldName, Name: a.Name, TS: millis(r.TS), Account: a.ID,
+			Username: by.username}
 		if t.room == by.room && by.connID != "" {
 			inv.broadcast(ctx, t.room, encode(f), by.connID, encode(withRef(f, by.ref)))
 		} else {
@@ -172,7 +178,7 @@ func (inv *invocation) catchUp(ctx context.Context, c Connection, a Account) (Co
 	if a.Name == "" || (a.PendingName == "" && a.NameVersion <= c.NameVersion) {
 		return c, a
 	}
-	if _, err := inv.finishRename(ctx, a, ack{}, "", false); err != nil {
+	if _, err := inv.finishRename(ctx, a, ack{username: c.Username}, "", false); err != nil {
 		inv.log.Warn("finish the account's rename", "error", err)
 	} else {
 		a.PendingName, a.PendingClaim = "", ""

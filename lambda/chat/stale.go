@@ -38,6 +38,8 @@ type gone struct {
 	at        time.Time
 	v         int64
 	accountID string
+	// username is the signed-in person's, told beside the name.
+	username string
 	// pending is the old name of the person's unfinished rename (its
 	// invocation died after renaming the record, perhaps before telling
 	// the room): the room may know them only by it. It goes too, stamped
@@ -51,10 +53,11 @@ type gone struct {
 // leftEntry is one person a members frame says left, as a left frame
 // would say it: a page applies it by the rule of joined and left.
 type leftEntry struct {
-	Name    string `json:"name"`
-	TS      int64  `json:"ts"`
-	Account string `json:"account,omitempty"`
-	V       int64  `json:"v,omitempty"`
+	Name     string `json:"name"`
+	TS       int64  `json:"ts"`
+	Account  string `json:"account,omitempty"`
+	Username string `json:"username,omitempty"`
+	V        int64  `json:"v,omitempty"`
 }
 
 // goneFrom is the gone of a marked connection whose person leaves the room
@@ -65,7 +68,8 @@ func (inv *invocation) goneFrom(c *Connection, person bool, v int64) gone {
 	if at.IsZero() {
 		at = inv.opt.Now()
 	}
-	return gone{name: c.Name, person: person, account: c.AccountID != "", marked: c, at: at, v: v, accountID: c.AccountID}
+	return gone{name: c.Name, person: person, account: c.AccountID != "", marked: c, at: at, v: v, accountID: c.AccountID,
+		username: c.Username}
 }
 
 // lefts are the people a members frame says left, and (signed in) those
@@ -74,7 +78,7 @@ func (inv *invocation) goneFrom(c *Connection, person bool, v int64) gone {
 func lefts(went []gone, live []Member) (left, stayed []leftEntry) {
 	left = []leftEntry{} // present, if empty: a page then follows the entries, not the list
 	for _, g := range went {
-		e := leftEntry{Name: g.name, TS: millis(g.at), Account: g.accountID, V: g.v}
+		e := leftEntry{Name: g.name, TS: millis(g.at), Account: g.accountID, Username: g.username, V: g.v}
 		switch {
 		case g.accountID != "" && !g.account:
 			// A name its account gave up (removeOne), whose rename this room
@@ -89,7 +93,7 @@ func lefts(went []gone, live []Member) (left, stayed []leftEntry) {
 			stayed = append(stayed, e)
 		}
 		if g.pending != "" {
-			left = append(left, leftEntry{Name: g.pending, TS: millis(g.pendingAt), Account: g.accountID})
+			left = append(left, leftEntry{Name: g.pending, TS: millis(g.pendingAt), Account: g.accountID, Username: g.username})
 		}
 	}
 	return left, stayed
