@@ -3,9 +3,13 @@
 // package's inside (issue 25). A file refers to another when it uses a
 // package-level name, a method or a struct field declared there.
 //
-// A back-arrow is one of the two arrows between a pair of files that refer
-// to each other (a→b and b→a): each such pair counts once. Files caught in
-// such loops cannot be read one after the other, bottom up.
+// Two counts say how far the files are from reading bottom up, each file
+// after the files it refers to. Mutual pairs: pairs of files that refer to
+// each other (a→b and b→a), each pair once. Back-arrows: lay the files out
+// in the order that makes the fewest arrows point forward, to a file not
+// read yet; those arrows are the back-arrows (a minimum feedback arc set,
+// found exactly by dynamic programming over the subsets of files, so for at
+// most 26 files).
 package importpicture
 
 import (
@@ -18,6 +22,7 @@ import (
 	"go/token"
 	"go/types"
 	"io"
+	"math/bits"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +34,8 @@ import (
 type Picture struct {
 	Files []string            // base names, sorted
 	Uses  map[string][]string // file -> files it refers to (sorted, itself left out)
+	// Names says which names make each arrow: Names[from][to], sorted.
+	Names map[string]map[string][]string `json:"-"`
 }
 
 // Load type-checks the package in dir (its non-test files) and returns its
@@ -66,8 +73,9 @@ func Load(dir string) (*Picture, error) {
 	if err != nil {
 		return nil, err
 	}
-	pic := &Picture{Uses: map[string][]string{}}
+	pic := &Picture{Uses: map[string][]string{}, Names: map[string]map[string][]string{}}
 	edges := map[string]map[string]bool{}
+	names := map[string]map[string]map[string]bool{}
 	for _, f := range files {
 		name := filepath.Base(fset.File(f.Pos()).Name())
 		pic.Files = append(pic.Files, name)
@@ -82,6 +90,22 @@ func Load(dir string) (*Picture, error) {
 		to := filepath.Base(fset.Position(obj.Pos()).Filename)
 		if from != to {
 			edges[from][to] = true
+			if names[from] == nil {
+				names[from] = map[string]map[string]bool{}
+			}
+			if names[from][to] == nil {
+				names[from][to] = map[string]bool{}
+			}
+			names[from][to][obj.Name()] = true
+		}
+	}
+	for from, tos := range names {
+		pic.Names[from] = map[string][]string{}
+		for to, ns := range tos {
+			for n := range ns {
+				pic.Names[from][to] = append(pic.Names[from][to], n)
+			}
+			sort.Strings(pic.Names[from][to])
 		}
 	}
 	for from, tos := range edges {
@@ -126,7 +150,7 @@ func exportData(dir string) (map[string]string, error) {
 	return m, nil
 }
 
-// Pairs returns the pairs of files that refer to each other: the back-arrows.
+// Pairs returns the pairs of files that refer to each other.
 func (p *Picture) Pairs() [][2]string {
 	var pairs [][2]string
 	for _, a := range p.Files {
@@ -146,6 +170,61 @@ func (p *Picture) refers(a, b string) bool {
 		}
 	}
 	return false
+}
+
+// Order returns the files in an order that makes the fewest arrows point
+// forward (from a file to one after it), and those arrows.
+func (p *Picture) Order() (order []string, back [][2]string, err error) {
+	n := len(p.Files)
+	if n > 26 {
+		return nil, nil, fmt.Errorf("%d files: the exact order is computed for at most 26", n)
+	}
+	idx := map[string]int{}
+	for i, f := range p.Files {
+		idx[f] = i
+	}
+	uses := make([]uint32, n)
+	for i, f := range p.Files {
+		for _, t := range p.Uses[f] {
+			uses[i] |= 1 << idx[t]
+		}
+	}
+	// cost[S]: the fewest forward arrows among the files of S laid out
+	// first, in some order; placing v after S adds its arrows to files
+	// outside S and v.
+	full := uint32(1)<<n - 1
+	cost := make([]int32, 1<<n)
+	last := make([]int8, 1<<n)
+	for S := uint32(1); S <= full; S++ {
+		cost[S] = 1 << 30
+		for v := 0; v < n; v++ {
+			if S&(1<<v) == 0 {
+				continue
+			}
+			prev := S &^ (1 << v)
+			c := cost[prev] + int32(bits.OnesCount32(uses[v]&^S))
+			if c < cost[S] {
+				cost[S], last[S] = c, int8(v)
+			}
+		}
+	}
+	for S := full; S != 0; {
+		v := int(last[S])
+		order = append([]string{p.Files[v]}, order...)
+		S &^= 1 << v
+	}
+	placed := map[string]int{}
+	for i, f := range order {
+		placed[f] = i
+	}
+	for _, f := range order {
+		for _, t := range p.Uses[f] {
+			if placed[t] > placed[f] {
+				back = append(back, [2]string{f, t})
+			}
+		}
+	}
+	return order, back, nil
 }
 
 // Arrows is the number of arrows in the picture.
@@ -205,17 +284,26 @@ func (p *Picture) Loops() [][]string {
 	return loops
 }
 
-// Write prints the picture: each file and the files it refers to, then the
-// back-arrows and the loops.
+// Write prints the picture: each file and the files it refers to, the
+// mutual pairs, the back-arrows and the loops.
 func (p *Picture) Write(w io.Writer) {
 	for _, f := range p.Files {
 		fmt.Fprintf(w, "%-14s -> %s\n", f, strings.Join(p.Uses[f], " "))
 	}
 	pairs := p.Pairs()
-	fmt.Fprintf(w, "\n%d files, %d arrows, %d back-arrows (pairs of files that refer to each other):\n",
+	fmt.Fprintf(w, "\n%d files, %d arrows, %d mutual pairs (files that refer to each other):\n",
 		len(p.Files), p.Arrows(), len(pairs))
 	for _, pr := range pairs {
 		fmt.Fprintf(w, "  %s <-> %s\n", pr[0], pr[1])
+	}
+	if order, back, err := p.Order(); err != nil {
+		fmt.Fprintln(w, err)
+	} else {
+		fmt.Fprintf(w, "bottom-up order with the fewest back-arrows: %s\n%d back-arrows:\n",
+			strings.Join(order, " "), len(back))
+		for _, b := range back {
+			fmt.Fprintf(w, "  %s -> %s (%s)\n", b[0], b[1], strings.Join(p.Names[b[0]][b[1]], ", "))
+		}
 	}
 	for _, l := range p.Loops() {
 		fmt.Fprintf(w, "loop of %d files: %s\n", len(l), strings.Join(l, " "))

@@ -23,6 +23,10 @@ func TestThePictureOfAPackageWithALoop(t *testing.T) {
 	if loops := p.Loops(); !reflect.DeepEqual(loops, [][]string{{"a.go", "b.go", "c.go"}}) {
 		t.Errorf("loops %v, want a, b and c", loops)
 	}
+	order, back, err := p.Order()
+	if err != nil || len(back) != 1 || back[0][0] == "d.go" || back[0][1] == "d.go" {
+		t.Errorf("order %v, back-arrows %v (%v), want one back-arrow, in the loop", order, back, err)
+	}
 	p.Uses["b.go"] = append(p.Uses["b.go"], "a.go")
 	if pairs := p.Pairs(); !reflect.DeepEqual(pairs, [][2]string{{"a.go", "b.go"}}) {
 		t.Errorf("back-arrows %v, want a.go <-> b.go", pairs)

@@ -22,6 +22,50 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
+// accountStore holds the accounts (sign-in on): a name belongs to one
+// account across the environment; names are compared by NameKey.
+type accountStore interface {
+	// Account reads the account's item (one consistent GetItem): its name
+	// ("" before it has one), its devices and their versions.
+	Account(ctx context.Context, accountID string) (Account, error)
+	// ClaimAccountName makes name accountID's, signed in as username. It
+	// fails with ErrNameTaken when another account holds it (online or
+	// not) or it is reserved for another username, and with a
+	// *RenamePending when the account holding it renamed away from it and
+	// has not finished (its connections may still show it). A name
+	// reserved for username is the account's whoever held it (a deleted
+	// account of that username). Claiming a name the account holds again
+	// only updates its spelling. It returns the claim: a token that
+	// changes with every claim of the name, which ReleaseAccountName is
+	// given back.
+	ClaimAccountName(ctx context.Context, accountID, username, name string) (claim string, err error)
+	// SetAccountName changes the account's name from old ("" for none) to
+	// name and its name version by one, and returns the item after it. A
+	// rename also keeps the old name and oldClaim as the account's pending
+	// rename, until FinishedRename (oldClaim "": NoClaim, nothing to
+	// release). It
+	// fails with ErrConflict when the name is no longer old, or another
+	// rename is pending.
+	SetAccountName(ctx context.Context, accountID, old, name, oldClaim string) (Account, error)
+	// FinishedRename forgets the account's pending rename of claim (not a
+	// later one's).
+	FinishedRename(ctx context.Context, accountID, claim string) error
+	// ReleaseAccountName gives up accountID's hold on name, only if it has
+	// it by that claim: a claim made again since (the account renamed back
+	// to the name meanwhile) stays.
+	ReleaseAccountName(ctx context.Context, accountID, name, claim string) error
+	// AccountNameClaim returns the claim by which accountID holds name, ""
+	// when it does not hold it. One consistent GetItem.
+	AccountNameClaim(ctx context.Context, accountID, name string) (string, error)
+	// NameOwner returns the account that holds name, "" when nobody does.
+	NameOwner(ctx context.Context, name string) (accountID string, err error)
+	// RenameConnection gives a signed-in connection's record the account's
+	// name of version nv, only if its record carries an older version; it
+	// returns the name the record had and whether this call renamed it
+	// (false: gone, or already of version nv or newer).
+	RenameConnection(ctx context.Context, id, name string, nv int64) (oldName string, renamed bool, err error)
+}
+
 // connectAccount records a signed-in connection under its account's name:
 // the name the account has, or on its first connection the requested name,
 // else the username, else a guest name. The room hears "joined" only for

@@ -18,6 +18,28 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
+// connectionStore holds the connections' records: one per live connection,
+// put by its $connect; removalStore removes them.
+type connectionStore interface {
+	// PutConnection records a new connection, and the activity records
+	// given (its joined, stamped) in the same transaction: a record exists
+	// iff its joined is logged, whatever fails or is killed after. The
+	// same transaction adds one to the room's count, for a signed-in
+	// connection only when its account has no other record in the room.
+	PutConnection(ctx context.Context, c Connection, activity ...Record) error
+	// GetConnection returns a live connection, or ErrNotFound.
+	GetConnection(ctx context.Context, id string) (Connection, error)
+	// Rename changes a live connection's name from oldName to name and clears
+	// its warning. It fails with ErrNotFound when there is no record, and
+	// with ErrConflict when the name is no longer oldName (a concurrent
+	// rename won). With a stamp (at not zero) the record also keeps oldName
+	// and at as its pending rename (Connection.PendingName) until RenameTold.
+	Rename(ctx context.Context, id, oldName, name string, at time.Time) error
+	// RenameTold forgets the record's pending rename stamped at (not a
+	// later one).
+	RenameTold(ctx context.Context, id string, at time.Time) error
+}
+
 // connect records a connection; id is the signed-in account (zero with
 // sign-in off), kept on the connection's record.
 func (inv *invocation) connect(ctx context.Context, query map[string]string, id Identity) events.APIGatewayProxyResponse {
@@ -218,4 +240,29 @@ func newToken() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+var notConnected = &Problem{Code: contract.CodeNotConnected, Message: "This connection is no longer known to the server; please reconnect."}
+
+// caller loads the caller's record, or returns the error frame to send;
+// a is the caller's account as the charge read it (signed in). A signed-in
+// connection without a record was let in by a $connect that refused it:
+// the account's connects or devices say why.
+func (inv *invocation) caller(ctx context.Context, req request, a Account) (Connection, []byte) {
+	c, err := inv.store.GetConnection(ctx, inv.connID)
+	if errors.Is(err, ErrNotFound) {
+		if inv.id.AccountID != "" {
+			if p := inv.connectsFull(a); p != nil {
+				return c, inv.fail(req, p)
+			}
+			if p := inv.devicesFull(a); p != nil {
+				return c, inv.fail(req, p)
+			}
+		}
+		return c, inv.fail(req, notConnected)
+	}
+	if err != nil {
+		return c, inv.internal(req, "load connection", err)
+	}
+	return c, nil
 }

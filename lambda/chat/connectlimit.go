@@ -22,10 +22,6 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
-// DefaultConnectLimit is Options.ConnectLimit's default: 20 $connects of an
-// account in any minute.
-var DefaultConnectLimit = RateLimit{Limit: 20, Window: time.Minute}
-
 // chargeConnect counts a $connect of the account and returns the account
 // as the same request read it; refused when the account is past its
 // limit (nothing counted). A refusal is remembered like a frame's: the

@@ -10,27 +10,6 @@ import (
 	"time"
 )
 
-// DeadlineClock is what an invocation's deadline (its context's, which
-// Lambda sets in real time) is read against: when the margin before it
-// begins (the cut-off). The real clock on Lambda; a test moves its own
-// past the cut-off at a chosen point instead of waiting for it, so what
-// stops at the cut-off does not depend on the machine's speed.
-type DeadlineClock interface {
-	// Now is the time the deadline is compared with.
-	Now() time.Time
-	// WithDeadline returns a copy of ctx that ends when Now reaches d.
-	WithDeadline(ctx context.Context, d time.Time) (context.Context, context.CancelFunc)
-}
-
-// realClock is the default DeadlineClock.
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) WithDeadline(ctx context.Context, d time.Time) (context.Context, context.CancelFunc) {
-	return context.WithDeadline(ctx, d)
-}
-
 type marginKey struct{}
 
 // margin is the invocation's deadline margin and the clock it is read on.

@@ -19,9 +19,6 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
-// DefaultMaxDevices is Options.MaxDevices' default.
-const DefaultMaxDevices = 5
-
 // addTries bounds a $connect's tries to add its device while other devices
 // of the account come and go: each try that loses costs one consistent
 // GetItem and one UpdateItem.

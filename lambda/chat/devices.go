@@ -16,6 +16,30 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 )
 
+// deviceStore keeps an account's devices (its connections, by room) on the
+// account's item, read with accountStore.Account.
+type deviceStore interface {
+	// AddDevice records a connection as one of the account's devices, in
+	// its room, and returns the account's item after it (its device
+	// version one more). It adds it only while the device version is
+	// still atVersion (ErrDevicesChanged otherwise), so that a cap counted
+	// on the item read at that version holds however many connects race;
+	// a negative atVersion adds it whatever the version.
+	AddDevice(ctx context.Context, accountID string, d Device, atVersion int64) (Account, error)
+	// LeaveDevice marks the account's device leaving and returns the
+	// account's item after it (its device version one more; the device is
+	// deleted with its record, DeleteMarked).
+	LeaveDevice(ctx context.Context, accountID, connID string) (Account, error)
+	// ForgetGoneDevice removes the account's device when its connection's
+	// record is gone (removed by a $disconnect that overtook its
+	// $connect): true when it did.
+	ForgetGoneDevice(ctx context.Context, accountID, connID string) (bool, error)
+	// ToldDevice marks the account's device told: its $connect has told
+	// the room the person is there (or found another device told). Nothing
+	// when the device is gone.
+	ToldDevice(ctx context.Context, accountID, connID string) error
+}
+
 // members lists the account's devices in room that are not leaving, as
 // members under the account's name.
 func (a Account) members(room string, now time.Time) []Member {

@@ -19,6 +19,18 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
+// recordStore is the message record: the log of messages and activity.
+type recordStore interface {
+	// Append adds a record to the message log.
+	Append(ctx context.Context, r Record) error
+	// History returns a room's most recent public messages, oldest first.
+	History(ctx context.Context, room string, limit int) ([]Record, error)
+	// PrivateHistory returns the most recent private messages of a room that
+	// reader (a Reader key: Record.Readers) took part in, oldest first. It
+	// reads only that reader's copies: nobody else's conversation is touched.
+	PrivateHistory(ctx context.Context, room, reader string, limit int) ([]Record, error)
+}
+
 func (inv *invocation) sendPublic(ctx context.Context, req request) []byte {
 	msg, p := text(req, "message", cleanMessage)
 	if p != nil {

@@ -10,6 +10,34 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
+// nameStore holds the claims of names in a room: a name belongs to one live
+// connection of the room at a time (sign-in off; with sign-in, accountStore).
+type nameStore interface {
+	// ClaimName makes c.Name c.ID's name in c.Room. It fails with ErrNameTaken
+	// when another live connection holds the name (compared by Fold) and the
+	// claim does not present that connection's resume token. On success it
+	// returns the connections the name was taken over from with that token
+	// (or from an expired holder), if any: the same person's previous
+	// connection, and every reconnect of it since that failed after its
+	// claim, until ForgetReplaced. Each is to be removed.
+	ClaimName(ctx context.Context, c Claim) (previousOwners []string, err error)
+	// ForgetReplaced tells the claim of name that connID, its holder, has
+	// removed the connections replaced (ClaimName's previous owners): a
+	// later claim no longer returns them. It does nothing once another
+	// connection holds the claim.
+	ForgetReplaced(ctx context.Context, room, name, connID string, replaced []string) error
+	// ReleaseName gives up a claim, only if connID still holds it. When a
+	// resume took the name over from connID first, it returns the
+	// connection that did; a claim already gone, or taken by someone else
+	// after a release, returns "".
+	ReleaseName(ctx context.Context, room, name, connID string) (resumedBy string, err error)
+	// Owner returns the connection holding a name's claim in a room, with the
+	// name as its holder spelled it; ok is false when nobody holds it. The
+	// holder may be a reconnect still in $connect, or (after a release that
+	// failed) a connection now called something else.
+	Owner(ctx context.Context, room, name string) (m Member, ok bool, err error)
+}
+
 func (inv *invocation) setName(ctx context.Context, req request) []byte {
 	name, p := text(req, "name", CleanName)
 	if p != nil {
@@ -142,4 +170,14 @@ func (inv *invocation) renameFailed(ctx context.Context, req request, c Connecti
 		return inv.fail(req, problem(contract.CodeBusy, "Your name was being changed by another request; try again.")), true
 	}
 	return inv.internal(req, "rename", err), true
+}
+
+// release gives up a name's claim if this connection still holds it, and
+// returns the connection a resume handed it to, if any.
+func (inv *invocation) release(ctx context.Context, room, name, connID string) string {
+	resumedBy, err := inv.store.ReleaseName(ctx, room, name, connID)
+	if err != nil {
+		inv.log.Warn("release name", "holder", connID, "error", err)
+	}
+	return resumedBy
 }

@@ -3,6 +3,7 @@
 package chat
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -116,4 +117,36 @@ func (opt Options) WithDefaults() Options {
 		opt.Now = time.Now
 	}
 	return opt
+}
+
+// DefaultMaxDevices is Options.MaxDevices' default.
+const DefaultMaxDevices = 5
+
+// DefaultRateLimit is Options.RateLimit's default: 20 units (20 messages,
+// or 6 hellos and 2 messages, …) in any 10 s.
+var DefaultRateLimit = RateLimit{Limit: 20, Window: 10 * time.Second}
+
+// DefaultConnectLimit is Options.ConnectLimit's default: 20 $connects of an
+// account in any minute.
+var DefaultConnectLimit = RateLimit{Limit: 20, Window: time.Minute}
+
+// DeadlineClock is what an invocation's deadline (its context's, which
+// Lambda sets in real time) is read against: when the margin before it
+// begins (the cut-off). The real clock on Lambda; a test moves its own
+// past the cut-off at a chosen point instead of waiting for it, so what
+// stops at the cut-off does not depend on the machine's speed.
+type DeadlineClock interface {
+	// Now is the time the deadline is compared with.
+	Now() time.Time
+	// WithDeadline returns a copy of ctx that ends when Now reaches d.
+	WithDeadline(ctx context.Context, d time.Time) (context.Context, context.CancelFunc)
+}
+
+// realClock is the default DeadlineClock.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) WithDeadline(ctx context.Context, d time.Time) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(ctx, d)
 }

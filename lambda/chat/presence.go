@@ -16,6 +16,30 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
+// presenceStore lists a room's members and keeps its member count and
+// presence credit (docs/design.md, Presence in big rooms).
+type presenceStore interface {
+	// Members lists the live connections of a room: one Query of the room
+	// index, cost proportional to the room.
+	Members(ctx context.Context, room string) ([]Member, error)
+	// MembersPage lists at most limit live connections of a room, from the
+	// cursor a previous page returned ("" for the first page); the cursor it
+	// returns is "" after the last page. A cursor it cannot read fails with
+	// ErrBadCursor. One Query of the room index, bounded by limit.
+	MembersPage(ctx context.Context, room, cursor string, limit int) (members []Member, next string, err error)
+	// CountMembers adds credit to a room's presence credit and returns it
+	// with the room's member count (docs/design.md, Presence in big rooms).
+	// The count is exact, unlike the room index: it moves in the same
+	// transaction as the record it counts (PutConnection, DeleteConnection,
+	// RemoveStale).
+	CountMembers(ctx context.Context, room string, credit int, expiresAt time.Time) (RoomCount, error)
+	// SpendCredit takes cost from a room's presence credit if it has that
+	// much; false when it has not (another announcement spent it first).
+	SpendCredit(ctx context.Context, room string, cost int) (bool, error)
+	// ReadCount returns a room's member count and its version (no credit).
+	ReadCount(ctx context.Context, room string) (RoomCount, error)
+}
+
 const (
 	// PresenceLiveMax is the largest room whose members are told of every
 	// join and leave (joined, left). Filling a room that big costs at most
@@ -307,6 +331,14 @@ func entries(ms []Member) []MemberEntry {
 		}
 		seen[m.Name] = len(out)
 		out = append(out, MemberEntry{Name: m.Name, Account: m.AccountID})
+	}
+	return out
+}
+
+func names(ms []Member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Name
 	}
 	return out
 }

@@ -223,3 +223,13 @@ func encode(v any) []byte {
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
+
+// leftEntry is one person a members frame says left, as a left frame
+// would say it: a page applies it by the rule of joined and left.
+type leftEntry struct {
+	Name     string `json:"name"`
+	TS       int64  `json:"ts"`
+	Account  string `json:"account,omitempty"`
+	Username string `json:"username,omitempty"`
+	V        int64  `json:"v,omitempty"`
+}

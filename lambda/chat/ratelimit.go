@@ -19,9 +19,25 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
-// DefaultRateLimit is Options.RateLimit's default: 20 units (20 messages,
-// or 6 hellos and 2 messages, …) in any 10 s.
-var DefaultRateLimit = RateLimit{Limit: 20, Window: 10 * time.Second}
+// rateStore draws actions from the budgets and counts connects against
+// their limit, in the table so that both hold across instances.
+type rateStore interface {
+	// ChargeConnection draws units (an action's contract.Action.Cost, at
+	// most l.Limit) from connection id's budget l and returns the
+	// connection's record, as GetConnection does (ErrNotFound). Over the
+	// budget it fails with a *RateLimited and draws nothing; ErrHeld when
+	// the item stayed in transactions (nothing drawn).
+	ChargeConnection(ctx context.Context, id string, l RateLimit, units int) (Connection, error)
+	// ChargeAccount draws units from the account's budget l and returns
+	// the account's item, read by the same request; over the budget it
+	// fails with a *RateLimited and draws nothing.
+	ChargeAccount(ctx context.Context, accountID string, l RateLimit, units int) (Account, error)
+	// ChargeConnect counts one $connect of the account against l (its own
+	// log, apart from the budget) and returns the account's item, as
+	// Account does; over the limit it fails with a *RateLimited and
+	// counts nothing.
+	ChargeConnect(ctx context.Context, accountID string, l RateLimit) (Account, error)
+}
 
 // limitedCaller draws the frame's cost from the person's budget and loads the
 // caller's record (and, signed in, the account's item, which the charge

@@ -14,6 +14,33 @@ import (
 	"time"
 )
 
+// removalStore removes a connection's record in two steps: marked (how
+// it ends), then deleted with its count and its end logged.
+type removalStore interface {
+	// MarkRemoved is the first step of a connection's removal: it marks the
+	// record removed, with end (how the record ends: left, gone or replaced),
+	// only when it connected before connectedBefore (unless zero: a
+	// connection whose $connect is still running answers 410 as well, and
+	// must be kept), and returns it with its Mark and End; mine is true when
+	// this call marked it, false when another removal had (this call may
+	// then finish it, with the end that removal's mark says). It fails with
+	// ErrNotFound when there is no live record to mark (none, or spared).
+	MarkRemoved(ctx context.Context, id string, connectedBefore time.Time, end End) (c Connection, mine bool, err error)
+	// DeleteMarked is the second step: one transaction deletes the record
+	// marked c.Mark, takes it from its room's count (one counted by its
+	// person only when it is the account's last record there), (signed in) its device
+	// from the account's item, and adds end, the record's end, to the
+	// message log: whoever deletes the record logs its end, once. It
+	// returns false when the record was no longer there with that mark
+	// (another removal deleted it, counted it and logged its end).
+	DeleteMarked(ctx context.Context, c Connection, end Record) (bool, error)
+	// StillCounted reports whether deleting the marked record c will still
+	// take one from its room's count: it is still there (not deleted yet)
+	// and, counted by its person, the account's last record in the room.
+	// One consistent GetItem (of the record, or of the account's item).
+	StillCounted(ctx context.Context, c Connection) (bool, error)
+}
+
 // endRecord is the activity record of c's end, as its mark says (c.End),
 // stamped at the mark (now for a record marked before marks kept their
 // time), not at the delete: the removal releases the name after the mark

@@ -75,14 +75,6 @@ func (inv *invocation) hello(ctx context.Context, req request) []byte {
 	return encode(frame)
 }
 
-func names(ms []Member) []string {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.Name
-	}
-	return out
-}
-
 // sortedNames lists members' names the way people read a list: ignoring case.
 func sortedNames(ms []Member) []string {
 	out := names(ms)

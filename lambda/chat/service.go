@@ -6,7 +6,6 @@ package chat
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -14,49 +13,28 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
-// Service handles API Gateway WebSocket events.
-type Service struct {
-	store    Store
-	poster   Poster
-	opt      Options
-	refusals *refusals // rate-limit refusals this instance knows of
+// Store is everything the chat needs from storage: the union of the roles
+// the files of this package declare where they use them (nameStore in
+// names.go, connectionStore in connection.go, removalStore in removal.go,
+// presenceStore in presence.go, accountStore in accounts.go, usernameStore
+// in signup.go, deviceStore in devices.go, rateStore in ratelimit.go,
+// recordStore in messages.go). The DynamoDB adapter in lambda/dynamo
+// implements it, a file for each role.
+type Store interface {
+	nameStore
+	connectionStore
+	removalStore
+	presenceStore
+	accountStore
+	usernameStore
+	deviceStore
+	rateStore
+	recordStore
 }
 
 // New returns a Service with opt's defaults filled in.
 func New(store Store, poster Poster, opt Options) *Service {
 	return &Service{store: store, poster: poster, opt: opt.WithDefaults(), refusals: &refusals{}}
-}
-
-// invocation is the state of one event being handled.
-type invocation struct {
-	*Service
-	connID string
-	route  string
-	log    *slog.Logger
-	m      *recorder
-	// id is the signed-in account of the connection, from the authorizer's
-	// context API Gateway passes with every event (zero with sign-in off).
-	id Identity
-	// action is the frame's action, once the frame is dispatched: its Cost
-	// is what the frame draws from the person's budget (charged).
-	action contract.Action
-}
-
-// begin starts handling one event; end writes its metrics.
-func (s *Service) begin(ctx context.Context, rc events.APIGatewayWebsocketProxyRequestContext) *invocation {
-	return &invocation{
-		Service: s,
-		connID:  rc.ConnectionID,
-		route:   rc.RouteKey,
-		log:     slog.New(boundHandler{s.opt.Logger.Handler(), ctx}).With("route", rc.RouteKey, "connectionId", rc.ConnectionID),
-		m:       &recorder{stage: rc.Stage, route: rc.RouteKey},
-	}
-}
-
-func (inv *invocation) end() {
-	if err := inv.m.flush(inv.opt.Metrics, inv.opt.Now()); err != nil {
-		inv.log.Warn("write metrics", "error", err)
-	}
 }
 
 // Handle is the handler for every route's event (Invoke also answers the
@@ -165,56 +143,4 @@ func validActions() []string {
 		names = append(names, a.Name)
 	}
 	return names
-}
-
-// fail turns a problem into the error frame for the caller. The action is
-// repeated cut like a name (an unknown one can be as long as the frame).
-func (inv *invocation) fail(req request, p *Problem) []byte {
-	action := echo(req.Action, NameMax, NameMaxBytes)
-	inv.log.Info("rejected", "code", p.Code, "action", action)
-	return encode(errorFrame{Type: KindError, Problem: *p, Action: action, Ref: req.Ref})
-}
-
-// internal logs a server-side failure and returns the error frame for it.
-// Internal error text never reaches the client.
-func (inv *invocation) internal(req request, doing string, err error) []byte {
-	inv.log.Error(doing, "error", err)
-	inv.m.count(countInternal, 1)
-	return encode(errorFrame{Type: KindError, Action: echo(req.Action, NameMax, NameMaxBytes), Ref: req.Ref,
-		Problem: Problem{Code: contract.CodeInternal, Message: "The server could not do that just now; please try again."}})
-}
-
-var notConnected = &Problem{Code: contract.CodeNotConnected, Message: "This connection is no longer known to the server; please reconnect."}
-
-// caller loads the caller's record, or returns the error frame to send;
-// a is the caller's account as the charge read it (signed in). A signed-in
-// connection without a record was let in by a $connect that refused it:
-// the account's connects or devices say why.
-func (inv *invocation) caller(ctx context.Context, req request, a Account) (Connection, []byte) {
-	c, err := inv.store.GetConnection(ctx, inv.connID)
-	if errors.Is(err, ErrNotFound) {
-		if inv.id.AccountID != "" {
-			if p := inv.connectsFull(a); p != nil {
-				return c, inv.fail(req, p)
-			}
-			if p := inv.devicesFull(a); p != nil {
-				return c, inv.fail(req, p)
-			}
-		}
-		return c, inv.fail(req, notConnected)
-	}
-	if err != nil {
-		return c, inv.internal(req, "load connection", err)
-	}
-	return c, nil
-}
-
-// release gives up a name's claim if this connection still holds it, and
-// returns the connection a resume handed it to, if any.
-func (inv *invocation) release(ctx context.Context, room, name, connID string) string {
-	resumedBy, err := inv.store.ReleaseName(ctx, room, name, connID)
-	if err != nil {
-		inv.log.Warn("release name", "holder", connID, "error", err)
-	}
-	return resumedBy
 }

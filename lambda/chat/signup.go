@@ -17,6 +17,22 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 )
 
+// usernameStore reserves a username as a name for it (sign-in on): at
+// sign-up, and on the $connect of an account from before that.
+type usernameStore interface {
+	// ReserveUsername reserves name, the username as a name, for the
+	// username (docs/design.md, "Usernames are reserved at sign-up"): only
+	// an account signed in with it may claim the name or a look-alike, and
+	// no rename releases it. It passes again for the same username (a
+	// retry, a recreated account) and, with accountID, when that account
+	// holds the name already; it fails with ErrNameTaken when another
+	// account holds the name or another username has it reserved.
+	ReserveUsername(ctx context.Context, username, name, accountID string) error
+	// MarkUsernameReserved records on the account's item that its
+	// username is reserved (Account.UsernameReserved).
+	MarkUsernameReserved(ctx context.Context, accountID string) error
+}
+
 // PreSignUpEvent is Cognito's Pre sign-up trigger event, for SignUp
 // (PreSignUp_SignUp) and AdminCreateUser (PreSignUp_AdminCreateUser) alike;
 // the answer is the event itself, its response unchanged (no automatic

@@ -50,16 +50,6 @@ type gone struct {
 	pendingAt time.Time
 }
 
-// leftEntry is one person a members frame says left, as a left frame
-// would say it: a page applies it by the rule of joined and left.
-type leftEntry struct {
-	Name     string `json:"name"`
-	TS       int64  `json:"ts"`
-	Account  string `json:"account,omitempty"`
-	Username string `json:"username,omitempty"`
-	V        int64  `json:"v,omitempty"`
-}
-
 // goneFrom is the gone of a marked connection whose person leaves the room
 // with it, stamped at its mark (or now, for a record marked before marks
 // kept their time).

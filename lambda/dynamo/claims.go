@@ -189,3 +189,34 @@ func (s *Store) ReleaseName(ctx context.Context, room, name, connID string) (str
 	}
 	return "", nil
 }
+
+type claimItem struct {
+	PK           string `dynamodbav:"pk"`
+	ConnectionID string `dynamodbav:"connectionId"`
+	Name         string `dynamodbav:"name"`
+	Resume       string `dynamodbav:"resume"`
+	ClaimedAt    int64  `dynamodbav:"claimedAt"`      // ms
+	ExpiresAt    int64  `dynamodbav:"expiresAt"`      // s, TTL
+	Write        string `dynamodbav:"w,omitempty"`    // token of the write that made this claim
+	Previous     string `dynamodbav:"prev,omitempty"` // the holder before that write
+	// Holders are every connection that has held the claim since the last
+	// holder whose $connect finished (ForgetReplaced), that one included.
+	Holders []string `dynamodbav:"holders,stringset,omitempty"`
+}
+
+func claimKey(room, name string) string {
+	return contract.NameItemPrefix + room + "#" + chat.Fold(name)
+}
+
+// Owner implements chat.Store: one GetItem of the claim.
+func (s *Store) Owner(ctx context.Context, room, name string) (chat.Member, bool, error) {
+	var it claimItem
+	found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, claimKey(room, name)), &it)
+	if err != nil {
+		return chat.Member{}, false, fmt.Errorf("read name claim: %w", err)
+	}
+	if !found || it.ExpiresAt < s.now().Unix() {
+		return chat.Member{}, false, nil
+	}
+	return chat.Member{ConnID: it.ConnectionID, Name: it.Name}, true, nil
+}

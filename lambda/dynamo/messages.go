@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -100,4 +101,46 @@ func (s *Store) history(ctx context.Context, stream string, limit int) ([]chat.R
 		}
 	}
 	return recs, nil
+}
+
+type recordItem struct {
+	Stream       string    `dynamodbav:"stream"`
+	ID           string    `dynamodbav:"id"`
+	Kind         chat.Kind `dynamodbav:"kind"`
+	TS           int64     `dynamodbav:"ts"` // ms
+	Room         string    `dynamodbav:"room"`
+	From         string    `dynamodbav:"from"`
+	To           []string  `dynamodbav:"to,omitempty"`
+	OldName      string    `dynamodbav:"oldName,omitempty"`
+	Message      string    `dynamodbav:"message,omitempty"`
+	ConnectionID string    `dynamodbav:"connectionId"`
+	ReplacedBy   string    `dynamodbav:"replacedBy,omitempty"`
+	Reason       string    `dynamodbav:"reason,omitempty"`
+	ExpiresAt    int64     `dynamodbav:"expiresAt"` // s, TTL
+	// The sender's (subject's) and the recipients' accounts, with sign-in.
+	FromAccount  string   `dynamodbav:"fromAccount,omitempty"`
+	ToAccounts   []string `dynamodbav:"toAccounts,omitempty"`
+	FromUsername string   `dynamodbav:"fromUsername,omitempty"`
+}
+
+func (it recordItem) record() chat.Record {
+	return chat.Record{Kind: it.Kind, ID: it.ID, TS: time.UnixMilli(it.TS), Room: it.Room,
+		From: it.From, To: it.To, Message: it.Message, ConnID: it.ConnectionID,
+		FromAccount: it.FromAccount, ToAccounts: it.ToAccounts, FromUsername: it.FromUsername}
+}
+
+// readerKey is the partition of one reader's copies of a room's private
+// messages (chat.Reader): reading it back reads nobody else's.
+func readerKey(room, reader string) string {
+	return contract.ReaderStreamPrefix + room + "#" + reader
+}
+
+// streamKey puts public messages, private messages and activity of a room in
+// partitions of their own, so a room's history is one Query that reads
+// nothing else.
+func streamKey(kind chat.Kind, room string) string {
+	if kind.IsMessage() {
+		return string(kind) + "#" + room
+	}
+	return "activity#" + room
 }

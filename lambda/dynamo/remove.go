@@ -10,9 +10,7 @@ package dynamo
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -146,65 +144,4 @@ func (s *Store) StillCounted(ctx context.Context, c chat.Connection) (bool, erro
 		return false, fmt.Errorf("read a connection being removed: %w", err)
 	}
 	return found && it.Gone != "", nil
-}
-
-// countChange is the update of a room's count that goes in the same
-// transaction as the put or delete of a record it counts: of the record's
-// shard of the count (rooms.go), and the shard's version with it (also
-// with delta 0: a person's device put or deleted without changing the
-// count, people.go). A put
-// also keeps the shard as long as the record.
-func (s *Store) countChange(room string, shard, delta int, expiresAt time.Time) types.TransactWriteItem {
-	table, k := s.shardItem(room, shard)
-	u := &types.Update{
-		TableName:                aws.String(table),
-		Key:                      k,
-		UpdateExpression:         aws.String("ADD #count :d SET #v = if_not_exists(#v, :made) + :one"),
-		ExpressionAttributeNames: map[string]string{"#count": attrCount, "#v": attrVersion},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(int64(delta)), ":one": num(1),
-			":made": num(s.now().UnixMilli())},
-	}
-	if !expiresAt.IsZero() {
-		*u.UpdateExpression += ", #exp = :exp"
-		u.ExpressionAttributeNames["#exp"] = contract.ConnExpiresAt
-		u.ExpressionAttributeValues[":exp"] = num(expiresAt.Unix())
-	}
-	return types.TransactWriteItem{Update: u}
-}
-
-// transact runs the actions as one transaction. Each attempt has a
-// ClientRequestToken of its own, which the SDK sends again with each of
-// its retries: a retry of a transaction DynamoDB applied but answered with
-// an error is answered with success and not applied again. An attempt
-// cancelled because another transaction held one of its items (every join
-// and leave of a room touches one of its count's shards) applied nothing:
-// it is made again, with a new token.
-func (s *Store) transact(ctx context.Context, actions ...types.TransactWriteItem) error {
-	return s.transactEach(ctx, func(int) []types.TransactWriteItem { return actions })
-}
-
-// transactEach is transact with each attempt's actions from actions(n),
-// n counting from 0.
-func (s *Store) transactEach(ctx context.Context, actions func(attempt int) []types.TransactWriteItem) error {
-	attempt := 0
-	return retryConflicts(ctx, func() error {
-		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-			ClientRequestToken: aws.String(newWriteToken()),
-			TransactItems:      actions(attempt),
-		})
-		attempt++
-		return err
-	})
-}
-
-// transactionConditionFailed reports a transaction cancelled because a
-// condition failed.
-func transactionConditionFailed(err error) bool {
-	var tc *types.TransactionCanceledException
-	if !errors.As(err, &tc) {
-		return false
-	}
-	return slices.ContainsFunc(tc.CancellationReasons, func(r types.CancellationReason) bool {
-		return aws.ToString(r.Code) == "ConditionalCheckFailed"
-	})
 }

@@ -9,11 +9,8 @@ package dynamo
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"hash/fnv"
-	"math/rand/v2"
-	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -143,55 +140,6 @@ func (s *Store) SpendCredit(ctx context.Context, room string, cost int) (bool, e
 	return true, nil
 }
 
-// conflictAttempts bounds the attempts of a write to the room item that
-// found it in another transaction (each join and leave in the room runs
-// one): DynamoDB refuses such a write without applying it, and the SDK does
-// not retry it.
-const conflictAttempts = 8
-
-// retryConflicts runs write until it does not conflict with a
-// transaction, at most conflictAttempts times, after a short random pause.
-// It makes no attempt inside the invocation's deadline margin
-// (chat.RetryAllowed): a write that still conflicts then fails, and its
-// caller leaves the work for later, instead of the invocation running to
-// its deadline (up to 128 removals of one broadcast retry at once).
-func retryConflicts(ctx context.Context, write func() error) error {
-	var err error
-	for attempt := range conflictAttempts {
-		if err = write(); !conflicted(err) || attempt == conflictAttempts-1 {
-			return err
-		}
-		pause := time.Duration(1+rand.IntN(10<<attempt)) * time.Millisecond
-		if !chat.RetryAllowed(ctx, pause) {
-			return err
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		if !chat.RetryAllowed(ctx, 0) {
-			return err // the pause ended late: the machine is busy
-		}
-	}
-	return err
-}
-
-// conflicted reports a write refused (and not applied) because an item it
-// touches is in another transaction.
-func conflicted(err error) bool {
-	var tc *types.TransactionConflictException
-	if errors.As(err, &tc) {
-		return true
-	}
-	var cancelled *types.TransactionCanceledException
-	return errors.As(err, &cancelled) && slices.ContainsFunc(cancelled.CancellationReasons, func(r types.CancellationReason) bool {
-		return aws.ToString(r.Code) == "TransactionConflict"
-	})
-}
-
 // ReadCount implements chat.Store: a strongly consistent GetItem of the
 // room item (its count of the records from before the shards) and a
 // strongly consistent Query of the count's shards. Credit is not read.
@@ -302,4 +250,72 @@ func (s *Store) MembersPage(ctx context.Context, room, cursor string, limit int)
 		next = base64.RawURLEncoding.EncodeToString([]byte(last.Value))
 	}
 	return members, next, nil
+}
+
+// Members implements chat.Store: one Query of the room's partition of the
+// room index (paged past 1 MB), expired records left out.
+func (s *Store) Members(ctx context.Context, room string) ([]chat.Member, error) {
+	items, err := s.liveInIndex(ctx, contract.RoomIndex, contract.ConnRoom, room)
+	if err != nil {
+		return nil, fmt.Errorf("room %s: %w", room, err)
+	}
+	members := make([]chat.Member, len(items))
+	for i, it := range items {
+		members[i] = chat.Member{ConnID: it.ConnectionID, Name: it.Name}
+	}
+	return members, nil
+}
+
+// liveInIndex reads one partition of a Connections index whole (paged past
+// 1 MB), expired records left out.
+func (s *Store) liveInIndex(ctx context.Context, index, attr, value string) ([]connItem, error) {
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.names.Connections),
+		IndexName:                 aws.String(index),
+		KeyConditionExpression:    aws.String("#k = :v"),
+		ExpressionAttributeNames:  map[string]string{"#k": attr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": str(value)},
+	})
+	now := s.now().Unix()
+	var live []connItem
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query %s: %w", index, err)
+		}
+		var items []connItem
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", index, err)
+		}
+		for _, it := range items {
+			if it.ExpiresAt >= now {
+				live = append(live, it)
+			}
+		}
+	}
+	return live, nil
+}
+
+// countChange is the update of a room's count that goes in the same
+// transaction as the put or delete of a record it counts: of the record's
+// shard of the count (rooms.go), and the shard's version with it (also
+// with delta 0: a person's device put or deleted without changing the
+// count, people.go). A put
+// also keeps the shard as long as the record.
+func (s *Store) countChange(room string, shard, delta int, expiresAt time.Time) types.TransactWriteItem {
+	table, k := s.shardItem(room, shard)
+	u := &types.Update{
+		TableName:                aws.String(table),
+		Key:                      k,
+		UpdateExpression:         aws.String("ADD #count :d SET #v = if_not_exists(#v, :made) + :one"),
+		ExpressionAttributeNames: map[string]string{"#count": attrCount, "#v": attrVersion},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(int64(delta)), ":one": num(1),
+			":made": num(s.now().UnixMilli())},
+	}
+	if !expiresAt.IsZero() {
+		*u.UpdateExpression += ", #exp = :exp"
+		u.ExpressionAttributeNames["#exp"] = contract.ConnExpiresAt
+		u.ExpressionAttributeValues[":exp"] = num(expiresAt.Unix())
+	}
+	return types.TransactWriteItem{Update: u}
 }
