@@ -119,33 +119,35 @@ describe('a name stays its account’s while its owner is away', () => {
 });
 
 describe('a name that changed hands', () => {
-  it('after bob renames to bobby and carol takes "bob", carol\'s page does not show bob\'s old message as hers', async () => {
-    await rename(bob, 'bob');
-    await poll(() => you(bob)).toEqual(['bob']);
-    await say(bob, 'Said while I was bob.');
-    await poll(() => texts(bob, 'public')).toContain('Said while I was bob.');
+  // Usernames are reserved for their accounts (nobody else can become "bob"), so the name that changes hands is
+  // a display name: bob goes by "robert", then renames to "bobby", and carol takes "robert".
+  it('after bob renames from robert to bobby and carol takes "robert", carol\'s page does not show bob\'s old message as hers', async () => {
+    await rename(bob, 'robert');
+    await poll(() => you(bob)).toEqual(['robert']);
+    await say(bob, 'Said while I was robert.');
+    await poll(() => texts(bob, 'public')).toContain('Said while I was robert.');
     await rename(bob, 'bobby');
     await poll(() => you(bob)).toEqual(['bobby']);
     await signIn(carol, 'carol');
     await joinAsSignedIn(carol);
-    await rename(carol, 'bob');
-    await poll(() => you(carol)).toEqual(['bob']);
-    // Her page loads the room's history again as "bob": it names bob's message's sender as she is named now.
+    await rename(carol, 'robert');
+    await poll(() => you(carol)).toEqual(['robert']);
+    // Her page loads the room's history again as "robert": the old message keeps its sender's username beside it.
     await carol.page.reload();
     await carol.page.waitForSelector('#conn[data-state="ready"]');
-    await poll(() => you(carol)).toEqual(['bob']);
-    await poll(() => texts(carol, 'public')).toContain('Said while I was bob.');
-    const old = (await messages(carol)).find((m) => m.text === 'Said while I was bob.');
-    expect(old?.from).toBe('bob');
+    await poll(() => you(carol)).toEqual(['robert']);
+    await poll(() => texts(carol, 'public')).toContain('Said while I was robert.');
+    const old = (await messages(carol)).find((m) => m.text === 'Said while I was robert.');
+    expect(old?.from).toBe('robert (@bob)');
     expect(await carol.page.$$eval('#log .msg.mine', (els) => els.length)).toBe(0);
     // Her own messages show her username beside the name she took.
-    await say(carol, 'Now I am bob.');
-    await poll(() => texts(carol, 'public')).toContain('Now I am bob.');
-    expect((await messages(carol)).find((m) => m.text === 'Now I am bob.')?.from).toBe('bob (@carol) (you)');
-    await poll(async () => (await messages(bob)).find((m) => m.text === 'Now I am bob.')?.from).toBe('bob (@carol)');
+    await say(carol, 'Now I am robert.');
+    await poll(() => texts(carol, 'public')).toContain('Now I am robert.');
+    expect((await messages(carol)).find((m) => m.text === 'Now I am robert.')?.from).toBe('robert (@carol) (you)');
+    await poll(async () => (await messages(bob)).find((m) => m.text === 'Now I am robert.')?.from).toBe('robert (@carol)');
     // And on bob's page it is still his.
-    const his = (await messages(bob)).find((m) => m.text === 'Said while I was bob.');
-    expect(his?.from).toBe('bob (you)');
+    const his = (await messages(bob)).find((m) => m.text === 'Said while I was robert.');
+    expect(his?.from).toBe('robert (@bob) (you)');
   });
 });
 
@@ -169,6 +171,7 @@ describe('text written right to left or with an override', () => {
       },
       tricky,
     );
-    expect(isolation).toEqual({ text: 'isolate dir=auto', name: 'bob isolate' });
+    // carol goes by "robert" since the test above.
+    expect(isolation).toEqual({ text: 'isolate dir=auto', name: 'robert isolate' });
   });
 });
