@@ -27,6 +27,7 @@ const (
 	MetricFanoutDuration      = "FanoutDuration"          // Milliseconds: wall time of one fan-out
 	MetricInternalErrors      = "InternalErrors"          // Count: actions answered with the "internal" error
 	MetricRateLimited         = "RateLimited"             // Count: frames refused with rate_limited (neither stored nor delivered), and $connects past the account's connects per minute
+	MetricSignUpsRefused      = "SignUpsRefused"          // Count: sign-ups the Pre sign-up trigger refused (a taken name, a username that is not a name): each is also a Lambda error, which the LambdaErrors alarm subtracts
 )
 
 // MetricLogLevel is the "level" of every metrics line. With the JSON log

@@ -2,6 +2,7 @@ package local_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/internal/testkit/localtest"
 	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/cognito"
 	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/gateway"
 	"github.com/groupchat/groupchat/local/metrics"
@@ -360,4 +362,20 @@ func TestRefusedSignInsSetOffAuthFailures(t *testing.T) {
 
 	talk(ctx, t, s, a, b, 1)
 	expect(t, "after", s.endPeriod(ctx, t), map[string]metrics.State{"AuthFailures": metrics.StateOK})
+}
+
+// TestRefusedSignUpsDoNotSetOffLambdaErrors: a sign-up the Pre sign-up
+// trigger refuses (a look-alike of a reserved username) is a function error
+// to Lambda, and counted in SignUpsRefused, which LambdaErrors subtracts.
+func TestRefusedSignUpsDoNotSetOffLambdaErrors(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, 90*time.Second)
+	s := startAlarmStack(t, local.Options{Auth: contract.AuthCognito})
+	expect(t, "before", s.endPeriod(ctx, t), map[string]metrics.State{"LambdaErrors": metrics.StateOK})
+	for _, lookAlike := range []string{"a1ice", "BOB", "caro1"} {
+		if _, err := s.Token(ctx, lookAlike, true); !errors.Is(err, cognito.ErrSignUpRefused) {
+			t.Fatalf("%s's sign-up: %v, want it refused", lookAlike, err)
+		}
+	}
+	expect(t, "after three refused sign-ups", s.endPeriod(ctx, t), map[string]metrics.State{"LambdaErrors": metrics.StateOK})
 }

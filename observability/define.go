@@ -85,6 +85,24 @@ func systemErrors(id string) Metric {
 	return perOperation(id, "SystemErrors", "Sum of errors across all operations")
 }
 
+// lambdaErrors is the function's Errors; with sign-in, less the sign-ups
+// its Pre sign-up trigger refused (contract.MetricSignUpsRefused), each of
+// which is an error to Lambda: the only way a trigger refuses. Both parts
+// are FILL(part, 0), as perOperation's: a period with errors and no
+// refusal, or neither, has a value under every reading.
+func lambdaErrors(e Env) Metric {
+	m := lambda("Errors", Sum)
+	if !e.SignIn {
+		return m
+	}
+	m.Label = "Errors but refused sign-ups"
+	m.Math = &Math{Expression: "FILL(errors, 0) - FILL(refused, 0)", Parts: []Part{
+		{ID: "errors", Metric: lambda("Errors", Sum)},
+		{ID: "refused", Metric: own(contract.MetricSignUpsRefused, Sum)},
+	}}
+	return m
+}
+
 // authFailures is contract.MetricAuthFailures summed over every reason (or
 // one line per reason): the function writes it with Stage and Reason, and
 // a sum over whatever reasons exist counts a new one without a change here.
@@ -204,8 +222,8 @@ func ge(id, what string, m Metric, threshold float64, why string) Alarm {
 func alarms(e Env) []Alarm {
 	timeoutMs := float64(e.FunctionTimeout.Milliseconds())
 	out := []Alarm{
-		ge("LambdaErrors", "the handler failed invocations", lambda("Errors", Sum), 1,
-			"The handler answers every failure it expects with a frame or a status; an invocation that fails (a timeout, a crash) is a bug or an outage the user saw as API Gateway's \"Internal server error\"."),
+		ge("LambdaErrors", "the handler failed invocations", lambdaErrors(e), 1,
+			"The handler answers every failure it expects with a frame or a status; an invocation that fails (a timeout, a crash) is a bug or an outage the user saw as API Gateway's \"Internal server error\". With sign-in, the sign-ups the Pre sign-up trigger refused are subtracted: Cognito refuses a sign-up only through the trigger's error, which Lambda counts as one."),
 		ge("LambdaThrottles", "the handler was throttled", lambda("Throttles", Sum), 1,
 			"A throttled invocation is a frame API Gateway could not deliver to the function: the account's concurrency is exhausted."),
 		ge("LambdaDurationP99", "p99 duration is above 80% of the timeout", lambda("Duration", P99), 0.8*timeoutMs,

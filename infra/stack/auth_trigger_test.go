@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/groupchat/groupchat/contract"
@@ -42,6 +43,22 @@ func TestThePreSignUpTriggerIsTheFunction(t *testing.T) {
 			"SourceArn": arnOf(pool)}
 		if len(byCognito) != 1 || !sameJSON(byCognito[0], want) {
 			t.Errorf("permissions for Cognito %s, want exactly %s", asJSON(byCognito), asJSON(want))
+		}
+		// Each refused sign-up is a Lambda error: LambdaErrors subtracts them.
+		var lambdaErrors map[string]any
+		for id, a := range s.resources("AWS::CloudWatch::Alarm") {
+			if strings.Contains(id, "LambdaErrors") {
+				lambdaErrors = props(a)
+			}
+		}
+		fnName, stage := asJSON(ref(fn)), asJSON(s.cfg.StageName)
+		alarm := asJSON(lambdaErrors["Metrics"])
+		for _, want := range []string{`"Expression":"FILL(errors, 0) - FILL(refused, 0)"`, `"Id":"errors"`, `"MetricName":"Errors"`,
+			`"Namespace":"AWS/Lambda"`, `"Name":"FunctionName","Value":` + fnName, `"Id":"refused"`,
+			`"MetricName":"` + contract.MetricSignUpsRefused + `"`, `"Name":"Stage","Value":` + stage} {
+			if !strings.Contains(alarm, want) {
+				t.Errorf("LambdaErrors' metrics %s lack %s", alarm, want)
+			}
 		}
 		if len(params) != 1 {
 			t.Fatalf("%d SSM parameters, want 1", len(params))

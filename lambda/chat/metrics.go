@@ -25,6 +25,7 @@ const (
 	countStaleLeft                     // 410, removal not done
 	countInternal                      // actions answered with the internal error
 	countRateLimited                   // frames refused with rate_limited
+	countSignUpsRefused                // sign-ups the Pre sign-up trigger refused
 	counters                           // how many there are
 )
 
@@ -39,6 +40,7 @@ var counterNames = [counters]string{
 	countStaleLeft:      contract.MetricStaleLeft,
 	countInternal:       contract.MetricInternalErrors,
 	countRateLimited:    contract.MetricRateLimited,
+	countSignUpsRefused: contract.MetricSignUpsRefused,
 	countAccepted:       contract.MetricMessagesAccepted,
 }
 

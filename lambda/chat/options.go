@@ -67,6 +67,9 @@ type Options struct {
 	// answers (signup.go): an event of another pool is refused. Default
 	// "": not checked (the invoke permission names the pool).
 	UserPoolID string
+	// Stage is the stage the function serves, the Stage dimension of the
+	// metrics of an event that names none (the Pre sign-up trigger's).
+	Stage string
 }
 
 // WithDefaults returns the options with every zero field set to its default.

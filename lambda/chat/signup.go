@@ -66,11 +66,13 @@ func (s *Service) preSignUp(ctx context.Context, raw json.RawMessage, source str
 // username that cannot be a name, or whose name (or a look-alike) another
 // account holds or another username has reserved, refuses the sign-up:
 // the error's text is what Cognito tells the person ("PreSignUp failed with
-// error …"). The reservation stays if the sign-up fails after it (a
-// password Cognito refuses): it is the username's, and the same username
-// signing up again passes.
+// error …"). Lambda counts each refusal as a function error: it is counted
+// in SignUpsRefused too, which the LambdaErrors alarm subtracts. The
+// reservation stays if the sign-up fails after it (a password Cognito
+// refuses): it is the username's, and the same username signing up again
+// passes.
 func (s *Service) PreSignUp(ctx context.Context, ev PreSignUpEvent) (PreSignUpEvent, error) {
-	inv := s.begin(ctx, events.APIGatewayWebsocketProxyRequestContext{RouteKey: ev.TriggerSource})
+	inv := s.begin(ctx, events.APIGatewayWebsocketProxyRequestContext{RouteKey: ev.TriggerSource, Stage: s.opt.Stage})
 	defer inv.end()
 	ctx = withDeadlineMargin(ctx, s.opt.DeadlineMargin, s.opt.DeadlineClock)
 	switch {
@@ -87,11 +89,13 @@ func (s *Service) PreSignUp(ctx context.Context, ev PreSignUpEvent) (PreSignUpEv
 	name, p := CleanName(ev.UserName)
 	if p != nil {
 		inv.log.Info("sign-up refused: the username is not a name", "code", p.Code)
+		inv.m.count(countSignUpsRefused, 1)
 		return ev, fmt.Errorf("a username must be a valid chat name: %s", p.Message)
 	}
 	err := inv.store.ReserveUsername(ctx, ev.UserName, name, "")
 	if errors.Is(err, ErrNameTaken) {
 		inv.log.Info("sign-up refused: the name is taken", "username", ev.UserName)
+		inv.m.count(countSignUpsRefused, 1)
 		return ev, fmt.Errorf("the name %q, or one that looks like it, belongs to someone else: choose another username", name)
 	}
 	if err != nil {

@@ -93,6 +93,11 @@ func TestASignUpIsRefusedANameTakenOrALookAlike(t *testing.T) {
 			t.Errorf("sign-up of %+q: %q, want it refused as not a name", u, e)
 		}
 	}
+	// Each refusal is a Lambda error, and counted so that LambdaErrors
+	// subtracts it.
+	if n := strings.Count(h.Metrics.String(), `"SignUpsRefused":1`); n != 7 {
+		t.Errorf("%d refusals counted in SignUpsRefused, want 7:\n%s", n, h.Metrics.String())
+	}
 }
 
 // Cognito retries a trigger that timed out: the same username's sign-up

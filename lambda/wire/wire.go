@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -190,6 +191,10 @@ func New(cfg Config, awsCfg aws.Config, opt chat.Options) *chat.Service {
 		if u, err := url.Parse(a.Issuer); err == nil {
 			opt.UserPoolID = path.Base(u.Path)
 		}
+	}
+	// The management endpoint is the stage's callback URL, …/<stage>.
+	if u, err := url.Parse(cfg.ManagementEndpoint); err == nil && opt.Stage == "" && strings.Trim(u.Path, "/") != "" {
+		opt.Stage = path.Base(u.Path)
 	}
 	pool := opt.WithDefaults().PoolSize
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {

@@ -20,7 +20,8 @@ import (
 // ALARM. Then the fault stops, the metric either reporting healthy values
 // (as the local stand-ins do) or nothing at all (as AWS's do), and the
 // alarm must return to OK. A new alarm, or a new part of one, is covered
-// here without a test of its own.
+// here without a test of its own. A part the expression subtracts (the
+// sign-ups LambdaErrors does not count) breaching alone must not fire it.
 func TestEveryAlarmFiresOnItsFaultAndClearsUnderEveryReading(t *testing.T) {
 	t.Parallel()
 	def := observability.Define(observability.Env{Stage: "local", SignIn: true})
@@ -39,6 +40,57 @@ func TestEveryAlarmFiresOnItsFaultAndClearsUnderEveryReading(t *testing.T) {
 						runFault(t, a, leaf, r, bad, good, silent)
 					})
 				}
+			}
+		}
+	}
+}
+
+// subtracted reports whether m's expression subtracts the part that is
+// leaf ("… - FILL(id, 0)" or "… - id").
+func subtracted(m observability.Metric, leaf observability.Metric) bool {
+	if m.Math == nil {
+		return false
+	}
+	for _, p := range m.Math.Parts {
+		if p.Metric.Key() == leaf.Key() && (strings.Contains(m.Math.Expression, "- FILL("+p.ID+",") ||
+			strings.HasSuffix(m.Math.Expression, "- "+p.ID)) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRefusedSignUpsDoNotSetOffLambdaErrors: with sign-in, the function's
+// errors that are sign-ups its trigger refused are subtracted; any other
+// error fires the alarm, under every reading.
+func TestRefusedSignUpsDoNotSetOffLambdaErrors(t *testing.T) {
+	t.Parallel()
+	def := observability.Define(observability.Env{Stage: "local", SignIn: true})
+	i := slices.IndexFunc(def.Alarms, func(a observability.Alarm) bool { return a.ID == "LambdaErrors" })
+	if i < 0 {
+		t.Fatal("no LambdaErrors alarm")
+	}
+	for _, r := range Readings() {
+		for _, tc := range []struct {
+			errors, refused float64
+			want            State
+		}{{3, 3, StateOK}, {4, 3, StateAlarm}, {1, 0, StateAlarm}} {
+			now := time.Unix(1_800_000_000, 0).Add(500 * time.Millisecond)
+			s := NewStore(func() time.Time { return now }, 0)
+			e := NewEvaluator(s, def.Alarms[i:i+1], time.Second)
+			e.SetReading(r)
+			for _, leaf := range def.Alarms[i].Metric.Reads() {
+				v := tc.errors
+				if leaf.Namespace != observability.NamespaceLambda {
+					v = tc.refused
+				}
+				if v > 0 {
+					s.Put(leaf.Namespace, leaf.Name, localDims(leaf), v)
+				}
+			}
+			now = now.Add(time.Second)
+			if st := e.Evaluate()[0]; st.State != tc.want {
+				t.Errorf("%s: %v errors of which %v refused sign-ups: %s (%s), want %s", r, tc.errors, tc.refused, st.State, st.Reason, tc.want)
 			}
 		}
 	}
@@ -66,6 +118,12 @@ func runFault(t *testing.T, a observability.Alarm, leaf observability.Metric, r 
 	var st AlarmStatus
 	for range max(a.EvaluationPeriods, 1) {
 		st = step(&bad)
+	}
+	if subtracted(a.Metric, leaf) {
+		if st.State == StateAlarm {
+			t.Errorf("a part the alarm subtracts fired it alone (%s)", st.Reason)
+		}
+		return
 	}
 	if st.State != StateAlarm {
 		t.Errorf("during the fault the alarm is %s (%s), want ALARM", st.State, st.Reason)
