@@ -17,7 +17,7 @@ dev: deps
 test: deps
 	@scripts/test.sh
 
-## test-fast: the inner loop, under a minute once compiled: go test -short ./... (no dynalite, local stack, CDK synth or fault scenarios) and the page's typecheck and unit tests
+## test-fast: the inner loop (figures in README, Tests): go test -short ./... (no dynalite, local stack, CDK synth or fault scenarios) and the page's typecheck and unit tests
 test-fast:
 	@scripts/test-fast.sh
 
