@@ -22,6 +22,15 @@ const (
 	// event of the connection as requestContext.authorizer.
 	AuthContextAccountID = "accountId" // the token's sub: stable for the account
 	AuthContextUsername  = "username"  // the account's username
+	// AuthContextModerator is "true" when the verified token's
+	// cognito:groups has ModeratorsGroup (API Gateway passes a context's
+	// values as strings); absent otherwise.
+	AuthContextModerator = "moderator"
+	// ModeratorsGroup is the user pool's group of moderators (the stack
+	// creates it): its members may remove anyone's message.
+	ModeratorsGroup = "moderators"
+	// RoleModerator is a state frame's role of a moderator.
+	RoleModerator = "moderator"
 
 	// The function's verifier settings. EnvAuthIssuer is the user pool's
 	// issuer URL (https://cognito-idp.<region>.amazonaws.com/<poolId>);

@@ -18,6 +18,7 @@ const (
 	FrameRenamed    = "renamed"
 	FramePublic     = "public"
 	FramePrivate    = "private"
+	FrameRemoved    = "removed"
 	FrameError      = "error"
 )
 
@@ -36,6 +37,7 @@ const (
 	ShapeWarning     = "Warning"
 	ShapeLeftEntry   = "LeftEntry"
 	ShapeMemberEntry = "MemberEntry"
+	ShapeRemoval     = "Removal"
 )
 
 // Fields several frames share.
@@ -51,6 +53,11 @@ var (
 	frameRef = opt("ref", String, "the `ref` of your frame that caused it; only in your own copy")
 	// v orders a person's joined and left (presence.ts).
 	v = opt("v", Number, "with sign-in: the version of the account's devices it was decided at (apply only a greater one)")
+
+	// The fields of a removal (the removed frame and a history entry's removed).
+	removedBy     = req("by", String, "who removed it: `sender` (its sender) or `moderator`")
+	removedReason = opt("reason", String, "why, as the remover said it").chars(ReasonMax)
+	removedAt     = req("at", Number, "when, in milliseconds since the Unix epoch, set by the server")
 
 	presenceFields = []Field{
 		room,
@@ -81,6 +88,7 @@ var frameKinds = []FrameKind{
 		account.docf("with sign-in: your account"),
 		username.docf("with sign-in: your username"),
 		opt("private", ListOf(FrameOf(FramePrivate)), "your own private conversation of the room, oldest first (read a missing one as `[]`)"),
+		opt("roles", Strings, "with sign-in: your roles, from your verified token (`moderator`: you may remove anyone's message)").or([]any{}),
 	}},
 	{FramePong, "the answer to `ping`", []Field{
 		ts,
@@ -118,14 +126,21 @@ var frameKinds = []FrameKind{
 		username.docf("with sign-in: the person's username, shown beside a name that differs (absent when the server finished another's interrupted rename)"),
 	}},
 	{FramePublic, "a message to everyone in the room", append(slices.Clone(messageHead),
-		req("message", String, "the text"),
+		req("message", String, "the text; empty when `removed` is set"),
 		frameRef, account, username,
+		opt("removed", ShapeOf(ShapeRemoval), "in a state's `history`: the message was removed (its text is not sent)"),
 	)},
 	{FramePrivate, "a message to selected people (and the sender's copy)", append(slices.Clone(messageHead),
 		req("to", Strings, "the recipients as the server knows their names"),
 		req("message", String, "the text"),
 		frameRef, account, username,
 	)},
+	{FrameRemoved, "a public message was removed (`remove`): show the removal in its place", []Field{
+		room,
+		req("id", String, "the removed message's `id`"),
+		removedBy, removedReason, removedAt,
+		frameRef,
+	}},
 	{FrameError, "the action of a frame of yours was refused; `code` says why", []Field{
 		req("code", String, "why, stable, for programs (the error codes below)"),
 		req("message", String, "why, a sentence for people; may change"),
@@ -164,6 +179,7 @@ var shapes = []Shape{
 		req("name", String, "the name"),
 		opt("account", String, "the member's signed-in account, when the store's read has it"),
 	}},
+	{ShapeRemoval, "how a message was removed", []Field{removedBy, removedReason, removedAt}},
 }
 
 // DefaultLimits returns what a state frame without limits reads as.

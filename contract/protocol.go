@@ -24,6 +24,7 @@ const (
 	ActionSetName     = RouteSetName
 	ActionSendPublic  = RouteSendPublic
 	ActionSendPrivate = RouteSendPrivate
+	ActionRemove      = "remove"
 )
 
 // Action is one entry of the action table.
@@ -55,6 +56,7 @@ const (
 	MessageMax    = 2000
 	RecipientsMax = 20
 	RefMax        = 64
+	ReasonMax     = 200
 )
 
 // ref is every client frame's optional correlation field.
@@ -84,6 +86,12 @@ var actions = []Action{
 		Fields: []Field{
 			req("to", Strings, "the recipients' names, in your room (*Limits*)").items(RecipientsMax),
 			req("message", String, "the text (*Limits*)").chars(MessageMax),
+			ref,
+		}},
+	{Name: ActionRemove, Cost: 3, Route: RouteDefault, Doc: "remove a public message, your own or (a moderator) anyone's: the room is sent `removed`",
+		Fields: []Field{
+			req("id", String, "the message's `id`, as its `public` frame or the state's `history` gives it"),
+			opt("reason", String, "why, shown to the room (*Limits*)").chars(ReasonMax),
 			ref,
 		}},
 }
@@ -123,6 +131,8 @@ const (
 	CodeBusy              = "busy"
 	CodeRateLimited       = "rate_limited"
 	CodeTooManyDevices    = "too_many_devices"
+	CodeForbidden         = "forbidden"
+	CodeNotFound          = "not_found"
 	CodeInternal          = "internal"
 )
 
@@ -154,6 +164,8 @@ var errorCodes = []ErrorCode{
 	{CodeRateLimited, "the frame costs more than is left of the person's budget (*Rate limits*), or, with sign-in, to a connection whose `$connect` was past the account's connects per minute (*Connecting*); `retryAfterMs` says when it will be accepted again; nothing was stored or sent"},
 	{CodeNotConnected, "the server has no record of this connection (it expired); reconnect"},
 	{CodeTooManyDevices, "with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later"},
+	{CodeForbidden, "`remove` of someone else's message by a person who is not a moderator (*Moderation*); nothing was changed"},
+	{CodeNotFound, "`remove` names no public message of your room (none with that `id`, one that expired, or a private one)"},
 	{CodeInternal, "the server could not complete the action (storage unavailable, …); nothing was half-done; try again"},
 }
 

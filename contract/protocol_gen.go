@@ -45,6 +45,16 @@ type MemberEntry struct {
 	Account string `json:"account,omitempty"`
 }
 
+// Removal is how a message was removed.
+type Removal struct {
+	// By: who removed it: `sender` (its sender) or `moderator`.
+	By string `json:"by"`
+	// Reason: why, as the remover said it (at most 200 characters).
+	Reason string `json:"reason,omitempty"`
+	// At: when, in milliseconds since the Unix epoch, set by the server.
+	At int64 `json:"at"`
+}
+
 // StateFrame is a "state" frame: the answer to `hello`: the room, its members, history and limits.
 type StateFrame struct {
 	Type string `json:"type"`
@@ -74,6 +84,8 @@ type StateFrame struct {
 	Username string `json:"username,omitempty"`
 	// Private: your own private conversation of the room, oldest first (read a missing one as `[]`).
 	Private []PrivateFrame `json:"private,omitempty"`
+	// Roles: with sign-in: your roles, from your verified token (`moderator`: you may remove anyone's message).
+	Roles []string `json:"roles,omitempty"`
 }
 
 // PongFrame is a "pong" frame: the answer to `ping`.
@@ -210,7 +222,7 @@ type PublicFrame struct {
 	Room string `json:"room"`
 	// From: the sender's name.
 	From string `json:"from"`
-	// Message: the text.
+	// Message: the text; empty when `removed` is set.
 	Message string `json:"message"`
 	// Ref: the `ref` of your frame that caused it; only in your own copy.
 	Ref string `json:"ref,omitempty"`
@@ -218,6 +230,8 @@ type PublicFrame struct {
 	Account string `json:"account,omitempty"`
 	// Username: with sign-in: the sender's username (*Names with sign-in*).
 	Username string `json:"username,omitempty"`
+	// Removed: in a state's `history`: the message was removed (its text is not sent).
+	Removed *Removal `json:"removed,omitempty"`
 }
 
 // PrivateFrame is a "private" frame: a message to selected people (and the sender's copy).
@@ -241,6 +255,23 @@ type PrivateFrame struct {
 	Account string `json:"account,omitempty"`
 	// Username: with sign-in: the sender's username (*Names with sign-in*).
 	Username string `json:"username,omitempty"`
+}
+
+// RemovedFrame is a "removed" frame: a public message was removed (`remove`): show the removal in its place.
+type RemovedFrame struct {
+	Type string `json:"type"`
+	// Room: the room.
+	Room string `json:"room"`
+	// ID: the removed message's `id`.
+	ID string `json:"id"`
+	// By: who removed it: `sender` (its sender) or `moderator`.
+	By string `json:"by"`
+	// Reason: why, as the remover said it (at most 200 characters).
+	Reason string `json:"reason,omitempty"`
+	// At: when, in milliseconds since the Unix epoch, set by the server.
+	At int64 `json:"at"`
+	// Ref: the `ref` of your frame that caused it; only in your own copy.
+	Ref string `json:"ref,omitempty"`
 }
 
 // ErrorFrame is a "error" frame: the action of a frame of yours was refused; `code` says why.
@@ -308,6 +339,17 @@ type SendPrivateRequest struct {
 	To []string `json:"to"`
 	// Message: the text (*Limits*) (at most 2000 characters).
 	Message string `json:"message"`
+	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
+	Ref string `json:"ref,omitempty"`
+}
+
+// RemoveRequest is a "remove" frame: remove a public message, your own or (a moderator) anyone's: the room is sent `removed`.
+type RemoveRequest struct {
+	Action string `json:"action"`
+	// ID: the message's `id`, as its `public` frame or the state's `history` gives it.
+	ID string `json:"id"`
+	// Reason: why, shown to the room (*Limits*) (at most 200 characters).
+	Reason string `json:"reason,omitempty"`
 	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
 	Ref string `json:"ref,omitempty"`
 }

@@ -17,6 +17,8 @@ export const Action = {
   SendPublic: 'sendPublic',
   /** message selected people: they and you are sent `private` (its own route). */
   SendPrivate: 'sendPrivate',
+  /** remove a public message, your own or (a moderator) anyone's: the room is sent `removed` (through $default). */
+  Remove: 'remove',
 } as const;
 
 export type ActionName = (typeof Action)[keyof typeof Action];
@@ -66,6 +68,10 @@ export const ErrorCode = {
   NotConnected: 'not_connected',
   /** with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later */
   TooManyDevices: 'too_many_devices',
+  /** `remove` of someone else's message by a person who is not a moderator (*Moderation*); nothing was changed */
+  Forbidden: 'forbidden',
+  /** `remove` names no public message of your room (none with that `id`, one that expired, or a private one) */
+  NotFound: 'not_found',
   /** the server could not complete the action (storage unavailable, …); nothing was half-done; try again */
   Internal: 'internal',
 } as const;
@@ -94,6 +100,8 @@ export const FrameKind = {
   Public: 'public',
   /** a message to selected people (and the sender's copy) */
   Private: 'private',
+  /** a public message was removed (`remove`): show the removal in its place */
+  Removed: 'removed',
   /** the action of a frame of yours was refused; `code` says why */
   Error: 'error',
 } as const;
@@ -131,6 +139,7 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'account', base: 'string' },
     { name: 'username', base: 'string' },
     { name: 'private', base: 'frame', of: 'private', list: true },
+    { name: 'roles', base: 'string', list: true, default: [] },
   ],
   pong: [
     { name: 'ts', base: 'number', required: true },
@@ -199,6 +208,7 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'ref', base: 'string' },
     { name: 'account', base: 'string' },
     { name: 'username', base: 'string' },
+    { name: 'removed', base: 'shape', of: 'Removal' },
   ],
   private: [
     { name: 'id', base: 'string', required: true },
@@ -210,6 +220,14 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'ref', base: 'string' },
     { name: 'account', base: 'string' },
     { name: 'username', base: 'string' },
+  ],
+  removed: [
+    { name: 'room', base: 'string', required: true },
+    { name: 'id', base: 'string', required: true },
+    { name: 'by', base: 'string', required: true },
+    { name: 'reason', base: 'string' },
+    { name: 'at', base: 'number', required: true },
+    { name: 'ref', base: 'string' },
   ],
   error: [
     { name: 'code', base: 'string', required: true },
@@ -243,6 +261,11 @@ export const SHAPE_FIELDS: Readonly<Record<string, readonly FieldSpec[]>> = {
   MemberEntry: [
     { name: 'name', base: 'string', required: true },
     { name: 'account', base: 'string' },
+  ],
+  Removal: [
+    { name: 'by', base: 'string', required: true },
+    { name: 'reason', base: 'string' },
+    { name: 'at', base: 'number', required: true },
   ],
 };
 

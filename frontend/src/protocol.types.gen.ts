@@ -47,6 +47,16 @@ export interface MemberEntry {
   account?: string;
 }
 
+/** How a message was removed. */
+export interface Removal {
+  /** who removed it: `sender` (its sender) or `moderator` */
+  by: string;
+  /** why, as the remover said it (at most 200 characters) */
+  reason?: string;
+  /** when, in milliseconds since the Unix epoch, set by the server */
+  at: number;
+}
+
 // Server → client frames.
 
 /** `state`: the answer to `hello`: the room, its members, history and limits. */
@@ -78,6 +88,8 @@ export interface StateFrame {
   username?: string;
   /** your own private conversation of the room, oldest first (read a missing one as `[]`) */
   private?: PrivateFrame[];
+  /** with sign-in: your roles, from your verified token (`moderator`: you may remove anyone's message) */
+  roles: string[];
 }
 
 /** `pong`: the answer to `ping`. */
@@ -214,7 +226,7 @@ export interface PublicFrame {
   room: string;
   /** the sender's name */
   from: string;
-  /** the text */
+  /** the text; empty when `removed` is set */
   message: string;
   /** the `ref` of your frame that caused it; only in your own copy */
   ref?: string;
@@ -222,6 +234,8 @@ export interface PublicFrame {
   account?: string;
   /** with sign-in: the sender's username (*Names with sign-in*) */
   username?: string;
+  /** in a state's `history`: the message was removed (its text is not sent) */
+  removed?: Removal;
 }
 
 /** `private`: a message to selected people (and the sender's copy). */
@@ -245,6 +259,23 @@ export interface PrivateFrame {
   account?: string;
   /** with sign-in: the sender's username (*Names with sign-in*) */
   username?: string;
+}
+
+/** `removed`: a public message was removed (`remove`): show the removal in its place. */
+export interface RemovedFrame {
+  type: typeof FrameKind.Removed;
+  /** the room */
+  room: string;
+  /** the removed message's `id` */
+  id: string;
+  /** who removed it: `sender` (its sender) or `moderator` */
+  by: string;
+  /** why, as the remover said it (at most 200 characters) */
+  reason?: string;
+  /** when, in milliseconds since the Unix epoch, set by the server */
+  at: number;
+  /** the `ref` of your frame that caused it; only in your own copy */
+  ref?: string;
 }
 
 /** `error`: the action of a frame of yours was refused; `code` says why. */
@@ -276,6 +307,7 @@ export type ServerFrame =
   | RenamedFrame
   | PublicFrame
   | PrivateFrame
+  | RemovedFrame
   | ErrorFrame;
 
 // Client → server frames.
@@ -332,6 +364,17 @@ export interface SendPrivateRequest {
   ref?: string;
 }
 
+/** `remove`: remove a public message, your own or (a moderator) anyone's: the room is sent `removed`. */
+export interface RemoveRequest {
+  action: typeof Action.Remove;
+  /** the message's `id`, as its `public` frame or the state's `history` gives it */
+  id: string;
+  /** why, shown to the room (*Limits*) (at most 200 characters) */
+  reason?: string;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
 /** Every frame a client sends. */
 export type ClientFrame =
   | HelloRequest
@@ -339,4 +382,5 @@ export type ClientFrame =
   | MembersRequest
   | SetNameRequest
   | SendPublicRequest
-  | SendPrivateRequest;
+  | SendPrivateRequest
+  | RemoveRequest;

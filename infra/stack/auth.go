@@ -106,6 +106,15 @@ func newAuth(scope constructs.Construct, cfg Config, fn awslambda.IFunction) *Au
 		EnableTokenRevocation:      jsii.Bool(true),
 		PreventUserExistenceErrors: jsii.Bool(true),
 	})
+	// Moderators: an operator adds an account (aws cognito-idp
+	// admin-add-user-to-group, docs/auth.md); its ID tokens then carry the
+	// group in cognito:groups, which the function's verifier believes as
+	// it believes the token. No IAM role: the group grants nothing in AWS.
+	awscognito.NewCfnUserPoolGroup(scope, jsii.String("ModeratorsGroup"), &awscognito.CfnUserPoolGroupProps{
+		UserPoolId:  pool.UserPoolId(),
+		GroupName:   jsii.String(contract.ModeratorsGroup),
+		Description: jsii.String("GroupChat moderators: may remove anyone's message"),
+	})
 	issuer := jsii.String("https://cognito-idp." + *st.Region() + "." + *st.UrlSuffix() + "/" + *pool.UserPoolId())
 	a := &Auth{UserPool: pool, Client: client, Issuer: issuer, Region: st.Region(), SelfSignUp: cfg.SelfSignUp,
 		SettingsName: contract.AuthParameterName(cfg.StackName())}

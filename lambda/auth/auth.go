@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/lambda/chat"
 )
 
@@ -149,6 +151,9 @@ type claims struct {
 	TokenUse        string           `json:"token_use"`
 	CognitoUsername string           `json:"cognito:username"`
 	Username        string           `json:"username"`
+	// Groups are the user pool groups the account is in; the token's
+	// signature vouches for them like for every other claim.
+	Groups []string `json:"cognito:groups"`
 }
 
 // check applies the claim rules to a token whose signature is good: first
@@ -170,7 +175,8 @@ func (v *Verifier) check(c claims) (chat.Identity, error) {
 		c.IssuedAt != nil && now.Add(skew).Before(c.IssuedAt.Time()):
 		return refuse(chat.AuthNotYetValid)
 	}
-	id := chat.Identity{AccountID: c.Subject, Username: c.CognitoUsername}
+	id := chat.Identity{AccountID: c.Subject, Username: c.CognitoUsername,
+		Moderator: slices.Contains(c.Groups, contract.ModeratorsGroup)}
 	if id.Username == "" {
 		id.Username = c.Username
 	}

@@ -83,14 +83,18 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizerRequest) (events.
 		inv.m.count(countInternal, 1)
 		return events.APIGatewayCustomAuthorizerResponse{}, errNotChecked
 	}
-	inv.log.Info("signed in", "accountId", id.AccountID)
+	inv.log.Info("signed in", "accountId", id.AccountID, "moderator", id.Moderator)
+	authCtx := map[string]any{
+		contract.AuthContextAccountID: id.AccountID,
+		contract.AuthContextUsername:  id.Username,
+	}
+	if id.Moderator {
+		authCtx[contract.AuthContextModerator] = "true"
+	}
 	return events.APIGatewayCustomAuthorizerResponse{
 		PrincipalID:    id.AccountID,
 		PolicyDocument: invokePolicy("Allow", req.MethodArn),
-		Context: map[string]any{
-			contract.AuthContextAccountID: id.AccountID,
-			contract.AuthContextUsername:  id.Username,
-		},
+		Context:        authCtx,
 	}, nil
 }
 
@@ -116,8 +120,12 @@ func identityFrom(authorizer any) (Identity, bool) {
 	case map[string]any:
 		id.AccountID, _ = m[contract.AuthContextAccountID].(string)
 		id.Username, _ = m[contract.AuthContextUsername].(string)
+		// A string as the authorizer set it; a bool if a caller decoded it so.
+		mod := m[contract.AuthContextModerator]
+		id.Moderator = mod == "true" || mod == true
 	case map[string]string:
 		id.AccountID, id.Username = m[contract.AuthContextAccountID], m[contract.AuthContextUsername]
+		id.Moderator = m[contract.AuthContextModerator] == "true"
 	}
 	return id, id.AccountID != ""
 }

@@ -40,6 +40,8 @@ type crashRoom struct {
 	problems []violation
 	// tried names every connection id a $connect was run for.
 	tried map[string]string
+	// removed are the public messages a scenario removes (crash_remove_test.go).
+	removed []string
 }
 
 type crashPerson struct {

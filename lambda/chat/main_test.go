@@ -42,6 +42,12 @@ type frame struct {
 	Account      string `json:"account"`
 	Username     string `json:"username"`
 	RetryAfterMs int64  `json:"retryAfterMs"`
+	// remove: the removed frame's, and a history entry's removal.
+	By      string   `json:"by"`
+	Reason  string   `json:"reason"`
+	At      int64    `json:"at"`
+	Removed *frame   `json:"removed"`
+	Roles   []string `json:"roles"`
 }
 
 func decode(t *testing.T, raw []byte) frame {

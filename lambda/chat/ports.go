@@ -25,6 +25,9 @@ type Verifier interface {
 type Identity struct {
 	AccountID string // the token's sub: stable for the account
 	Username  string
+	// Moderator: the verified token's cognito:groups has
+	// contract.ModeratorsGroup (never a client's word).
+	Moderator bool
 }
 
 // Refusal is a Verifier's error for a token it refuses.
@@ -273,8 +276,28 @@ type Record struct {
 	// private messages only): pages show it beside a name that differs.
 	FromUsername string
 	ToAccounts   []string
+	// Removed (a message) is how it was removed, nil while it stands; its
+	// Message is then empty in what History returns.
+	Removed *Removal
+	// MessageID (a removed record: the activity) is the message removed.
+	MessageID string
 	// Readers (private messages) are the Reader keys of the sender and the
 	// recipients: the store keeps a copy per reader, which PrivateHistory
 	// gives back to that reader only.
 	Readers []string
 }
+
+// Removal is how a message was removed (contract.ShapeRemoval).
+type Removal struct {
+	By        string // RemovedBySender or RemovedByModerator
+	ByName    string // the remover's name then
+	ByAccount string // the remover's account, with sign-in
+	Reason    string
+	At        time.Time
+}
+
+// Who removed a message (Removal.By, the removed frame's by).
+const (
+	RemovedBySender    = "sender"
+	RemovedByModerator = "moderator"
+)

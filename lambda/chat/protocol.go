@@ -20,6 +20,9 @@ const (
 	KindJoined  Kind = contract.FrameJoined
 	KindLeft    Kind = contract.FrameLeft
 	KindRenamed Kind = contract.FrameRenamed
+	// KindRemoved: a message was removed (Record.MessageID; the remover in
+	// From and FromAccount, the sender in To and ToAccounts, Reason).
+	KindRemoved Kind = contract.FrameRemoved
 	KindGone    Kind = "gone" // removed after API Gateway answered 410; a log record only
 	// KindReplaced: removed because another connection took its name over
 	// (Record.ReplacedBy, for Record.Reason); a log record only: the room
@@ -110,6 +113,8 @@ type stateFrame struct {
 	// it sent or received as the same person: the same account with sign-in,
 	// else the same resume token), oldest first; see Reader.
 	Private []json.RawMessage `json:"private"`
+	// Roles are the caller's, from its verified token (RoleModerator).
+	Roles []string `json:"roles,omitempty"`
 }
 
 type pongFrame struct {
@@ -173,6 +178,26 @@ type publicFrame struct {
 	Account string `json:"account,omitempty"`
 	// Username is the sender's, with sign-in: shown beside a name that differs.
 	Username string `json:"username,omitempty"`
+	// Removed (history only): the message was removed; Message is empty.
+	Removed *removal `json:"removed,omitempty"`
+}
+
+// removal is how a message was removed, in a history entry.
+type removal struct {
+	By     string `json:"by"`
+	Reason string `json:"reason,omitempty"`
+	At     int64  `json:"at"`
+}
+
+// removedFrame tells the room a public message was removed.
+type removedFrame struct {
+	Type   Kind   `json:"type"`
+	Room   string `json:"room"`
+	ID     string `json:"id"`
+	By     string `json:"by"`
+	Reason string `json:"reason,omitempty"`
+	At     int64  `json:"at"`
+	Ref    string `json:"ref,omitempty"`
 }
 
 type privateFrame struct {
@@ -199,13 +224,15 @@ type errorFrame struct {
 func millis(t time.Time) int64 { return t.UnixMilli() }
 
 // withRef returns a frame's copy for the client whose action caused it.
-func withRef[F renamedFrame | publicFrame | privateFrame](f F, ref string) F {
+func withRef[F renamedFrame | publicFrame | privateFrame | removedFrame](f F, ref string) F {
 	switch f := any(&f).(type) {
 	case *renamedFrame:
 		f.Ref = ref
 	case *publicFrame:
 		f.Ref = ref
 	case *privateFrame:
+		f.Ref = ref
+	case *removedFrame:
 		f.Ref = ref
 	}
 	return f

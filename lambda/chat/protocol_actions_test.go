@@ -2,6 +2,7 @@ package chat_test
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,8 +73,9 @@ func limitCases(f contract.Field) []limitCase {
 }
 
 // frameOf is a frame of action a whose required fields hold valid values
-// (Bob is in the room), with field set to value, or left out when value is nil.
-func frameOf(t *testing.T, a contract.Action, field string, value any) string {
+// (Bob is in the room; an "id" is messageID, of a message of Alice's), with
+// field set to value, or left out when value is nil.
+func frameOf(t *testing.T, a contract.Action, field string, value any, messageID string) string {
 	t.Helper()
 	fields := map[string]any{"action": a.Name}
 	for _, f := range a.Fields {
@@ -85,6 +87,8 @@ func frameOf(t *testing.T, a contract.Action, field string, value any) string {
 		case !f.Required:
 		case f.Type == contract.Strings:
 			fields[f.Name] = []string{"Bob"}
+		case f.Name == "id":
+			fields[f.Name] = messageID
 		case f.Type == contract.String:
 			fields[f.Name] = "Carol"
 		default:
@@ -108,8 +112,19 @@ func send(t *testing.T, a contract.Action, field string, value any) []reply {
 	alice := h.Join("Alice", "")
 	h.Join("Bob", "")
 	h.GW.Take(alice)
+	var messageID string
+	if slices.ContainsFunc(a.Fields, func(f contract.Field) bool { return f.Name == "id" }) {
+		// An action on a message (remove): Alice's own.
+		h.Send(alice, `{"action":"sendPublic","message":"hi"}`)
+		for _, raw := range h.GW.Take(alice) {
+			var f struct{ Type, ID string }
+			if json.Unmarshal(raw, &f) == nil && f.Type == contract.FramePublic {
+				messageID = f.ID
+			}
+		}
+	}
 	var raws []json.RawMessage
-	if resp := h.Send(alice, frameOf(t, a, field, value)); resp != "" {
+	if resp := h.Send(alice, frameOf(t, a, field, value, messageID)); resp != "" {
 		raws = append(raws, json.RawMessage(resp))
 	}
 	raws = append(raws, h.GW.Take(alice)...)

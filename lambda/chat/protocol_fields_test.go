@@ -23,6 +23,7 @@ var frameStructs = map[string]any{
 	contract.FrameRenamed:    renamedFrame{},
 	contract.FramePublic:     publicFrame{},
 	contract.FramePrivate:    privateFrame{},
+	contract.FrameRemoved:    removedFrame{},
 	contract.FrameError:      errorFrame{},
 }
 

@@ -43,7 +43,7 @@ func (inv *invocation) hello(ctx context.Context, req request) []byte {
 	frame := stateFrame{Type: KindState, Room: c.Room, You: c.Name, Members: sortedNames(members),
 		Count: rc.Count, CV: rc.cv(), MembersCursor: cursor,
 		History: []json.RawMessage{}, Limits: limits, Resume: c.ResumeToken, Warning: warningOf(c.Warning),
-		Account: c.AccountID, Username: c.Username, Private: []json.RawMessage{}}
+		Account: c.AccountID, Username: c.Username, Private: []json.RawMessage{}, Roles: inv.roles()}
 	// The newest messages that fit, public and private together (ids sort by
 	// time): the frame stays inside API Gateway's 128 KB message limit
 	// however long the messages are.
@@ -53,8 +53,7 @@ func (inv *invocation) hello(ctx context.Context, req request) []byte {
 		var entry []byte
 		if len(own) == 0 || (len(recs) > 0 && recs[len(recs)-1].ID > own[len(own)-1].ID) {
 			r, recs = recs[len(recs)-1], recs[:len(recs)-1]
-			entry = encode(publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message,
-				Account: r.FromAccount, Username: r.FromUsername})
+			entry = encode(historyEntry(r))
 		} else {
 			r, own = own[len(own)-1], own[:len(own)-1]
 			entry = encode(privateFrame{Type: KindPrivate, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, To: r.To,

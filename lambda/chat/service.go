@@ -18,8 +18,8 @@ import (
 // names.go, connectionStore in connection.go, removalStore in removal.go,
 // presenceStore in presence.go, accountStore in accounts.go, usernameStore
 // in signup.go, deviceStore in devices.go, rateStore in ratelimit.go,
-// recordStore in messages.go). The DynamoDB adapter in lambda/dynamo
-// implements it, a file for each role.
+// recordStore in messages.go, moderationStore in moderate.go). The
+// DynamoDB adapter in lambda/dynamo implements it, a file for each role.
 type Store interface {
 	nameStore
 	connectionStore
@@ -30,6 +30,7 @@ type Store interface {
 	deviceStore
 	rateStore
 	recordStore
+	moderationStore
 }
 
 // New returns a Service with opt's defaults filled in.
@@ -111,6 +112,7 @@ var handlers = map[string]func(*invocation, context.Context, request) []byte{
 	contract.ActionSetName:     (*invocation).setName,
 	contract.ActionSendPublic:  (*invocation).sendPublic,
 	contract.ActionSendPrivate: (*invocation).sendPrivate,
+	contract.ActionRemove:      (*invocation).remove,
 }
 
 // ping is answered with the room's count: a ping draws from the budget

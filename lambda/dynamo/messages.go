@@ -57,7 +57,7 @@ func newRecordItem(r chat.Record) recordItem {
 		Stream: streamKey(r.Kind, r.Room), ID: r.ID, Kind: r.Kind, TS: r.TS.UnixMilli(), Room: r.Room,
 		From: r.From, To: r.To, OldName: r.OldName, Message: r.Message, ConnectionID: r.ConnID,
 		ReplacedBy: r.ReplacedBy, Reason: r.Reason, ExpiresAt: r.ExpiresAt.Unix(),
-		FromAccount: r.FromAccount, ToAccounts: r.ToAccounts, FromUsername: r.FromUsername,
+		FromAccount: r.FromAccount, ToAccounts: r.ToAccounts, FromUsername: r.FromUsername, MessageID: r.MessageID,
 	}
 }
 
@@ -121,12 +121,28 @@ type recordItem struct {
 	FromAccount  string   `dynamodbav:"fromAccount,omitempty"`
 	ToAccounts   []string `dynamodbav:"toAccounts,omitempty"`
 	FromUsername string   `dynamodbav:"fromUsername,omitempty"`
+	// MessageID (a removed activity record): the message removed.
+	MessageID string `dynamodbav:"messageId,omitempty"`
+	// A removed message's removal (moderate.go, RemoveMessage); its
+	// message attribute is kept (the record keeps the message).
+	RemovedAt        int64  `dynamodbav:"removedAt,omitempty"` // ms
+	RemovedBy        string `dynamodbav:"removedBy,omitempty"`
+	RemovedByName    string `dynamodbav:"removedByName,omitempty"`
+	RemovedByAccount string `dynamodbav:"removedByAccount,omitempty"`
+	RemovedReason    string `dynamodbav:"removedReason,omitempty"`
+	RemovedToken     string `dynamodbav:"removedToken,omitempty"`
 }
 
 func (it recordItem) record() chat.Record {
-	return chat.Record{Kind: it.Kind, ID: it.ID, TS: time.UnixMilli(it.TS), Room: it.Room,
+	r := chat.Record{Kind: it.Kind, ID: it.ID, TS: time.UnixMilli(it.TS), Room: it.Room,
 		From: it.From, To: it.To, Message: it.Message, ConnID: it.ConnectionID,
-		FromAccount: it.FromAccount, ToAccounts: it.ToAccounts, FromUsername: it.FromUsername}
+		FromAccount: it.FromAccount, ToAccounts: it.ToAccounts, FromUsername: it.FromUsername,
+		MessageID: it.MessageID, Reason: it.Reason}
+	if it.RemovedAt != 0 {
+		r.Removed = &chat.Removal{By: it.RemovedBy, ByName: it.RemovedByName, ByAccount: it.RemovedByAccount,
+			Reason: it.RemovedReason, At: time.UnixMilli(it.RemovedAt)}
+	}
+	return r
 }
 
 // readerKey is the partition of one reader's copies of a room's private

@@ -49,15 +49,21 @@ const (
 // User is an account of the local user pool.
 type User struct {
 	Username, Password string
+	// Groups are the pool's groups the account is put in (the ID token's
+	// cognito:groups).
+	Groups []string
 }
 
 // TestUsers are the accounts every local issuer has, with permanent
 // passwords. They are fixed and written in docs/local.md: they open a local
 // stack only, whose issuer nothing deployed trusts.
 var TestUsers = []User{
-	{"alice", "alice-local-Passw0rd"},
-	{"bob", "bob-local-Passw0rd"},
-	{"carol", "carol-local-Passw0rd"},
+	{"alice", "alice-local-Passw0rd", nil},
+	{"bob", "bob-local-Passw0rd", nil},
+	{"carol", "carol-local-Passw0rd", nil},
+	// mod is a moderator: a member of the pool's moderators group, as an
+	// operator makes someone one on AWS (docs/auth.md).
+	{"mod", "mod-local-Passw0rd", []string{contract.ModeratorsGroup}},
 }
 
 // Options configure Start.
@@ -368,6 +374,12 @@ func (s *Server) setUp(ctx context.Context, users []User) error {
 		}
 	}
 
+	// The stack's groups (infra/stack/auth.go).
+	_, err = s.api.CreateGroup(ctx, &cip.CreateGroupInput{UserPoolId: aws.String(s.UserPoolID), GroupName: aws.String(contract.ModeratorsGroup)})
+	var exists *types.GroupExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("create the %s group: %w", contract.ModeratorsGroup, err)
+	}
 	return s.CreateUsers(ctx, users)
 }
 

@@ -23,6 +23,11 @@ func (s *Server) CreateUsers(ctx context.Context, users []User) error {
 		if err := s.CreateUser(ctx, u.Username, u.Password); err != nil {
 			return err
 		}
+		for _, g := range u.Groups {
+			if err := s.AddToGroup(ctx, u.Username, g); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -62,6 +67,18 @@ func (s *Server) CreateUser(ctx context.Context, username, password string) erro
 	})
 	if err != nil {
 		return fmt.Errorf("set the password of %s: %w", username, err)
+	}
+	return nil
+}
+
+// AddToGroup puts the account in a group of the pool (AdminAddUserToGroup):
+// its next ID token's cognito:groups names it.
+func (s *Server) AddToGroup(ctx context.Context, username, group string) error {
+	_, err := s.api.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{
+		UserPoolId: aws.String(s.UserPoolID), Username: aws.String(username), GroupName: aws.String(group),
+	})
+	if err != nil {
+		return fmt.Errorf("add %s to %s: %w", username, group, err)
 	}
 	return nil
 }

@@ -261,6 +261,25 @@ func (h *Harness) SignIn(id, account, username string) {
 		"principalId": account})
 }
 
+// JoinModerator is JoinAs for an account whose verified token has the
+// moderators group: the authorizer's context says it.
+func (h *Harness) JoinModerator(account, room string) string {
+	h.t.Helper()
+	id := NewConnID()
+	h.SignIn(id, account, account)
+	v, _ := h.accounts.Load(id)
+	v.(map[string]any)[contract.AuthContextModerator] = "true"
+	q := map[string]string{}
+	if room != "" {
+		q["room"] = room
+	}
+	if resp := h.event(context.Background(), id, contract.RouteConnect, "", q); resp.StatusCode != 200 {
+		h.t.Fatalf("connect as %s: status %d %s", account, resp.StatusCode, resp.Body)
+	}
+	h.GW.Open(id)
+	return id
+}
+
 // Connect opens a connection with the given query (name, room, resume) and
 // returns its id and the $connect response.
 func (h *Harness) Connect(query map[string]string) (string, events.APIGatewayProxyResponse) {
