@@ -103,7 +103,7 @@ func LoadUserPassword(user string) string { return user + "-local-Passw0rd" }
 
 var (
 	errSignInOff      = errors.New("sign-in is off (auth none): start the stack with -auth cognito")
-	errNoSuchAccount  = errors.New("no such test account (alice, bob, carol)")
+	errNoSuchAccount  = errors.New("no such test account (alice, bob, carol, mod)")
 	errBadAccountName = errors.New("an account name is 1 to 64 letters, digits, '.', '_' or '-'")
 	accountName       = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 )

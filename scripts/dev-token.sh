@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints an ID token of a test account (alice, bob, carol) of the running
+# Prints an ID token of a test account (alice, bob, carol; mod, a moderator) of the running
 # `make dev` started with -auth cognito (AUTH=cognito), for a WebSocket
 # client or a test by hand:
 #   websocat "ws://127.0.0.1:8080/local?name=Alice&room=lobby&token=$(scripts/dev-token.sh alice)"
@@ -8,7 +8,7 @@
 # only: the local issuer's tokens open nothing deployed.
 set -euo pipefail
 if [ $# -ne 1 ] || [ -z "$1" ] || [ "$1" = -h ] || [ "$1" = --help ]; then
-  echo "usage: [PORT=8080] scripts/dev-token.sh alice|bob|carol" >&2
+  echo "usage: [PORT=8080] scripts/dev-token.sh alice|bob|carol|mod" >&2
   exit 2
 fi
 url="http://127.0.0.1:${PORT:-8080}/_local/token?user=$(printf %s "$1" | od -An -tx1 -v | tr -d ' \n' | sed 's/../%&/g')"
