@@ -45,21 +45,18 @@ func Load(dir string) (*Picture, error) {
 	if err != nil {
 		return nil, err
 	}
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, 0)
+	srcs, err := goFiles(dir)
 	if err != nil {
 		return nil, err
 	}
-	if len(pkgs) != 1 {
-		return nil, fmt.Errorf("%s: want one package, found %d", dir, len(pkgs))
-	}
+	fset := token.NewFileSet()
 	var files []*ast.File
-	for _, p := range pkgs {
-		for _, f := range p.Files {
-			files = append(files, f)
+	for _, n := range srcs {
+		f, err := parser.ParseFile(fset, filepath.Join(dir, n), nil, 0)
+		if err != nil {
+			return nil, err
 		}
+		files = append(files, f)
 	}
 	conf := types.Config{Importer: importer.ForCompiler(fset, "gc", func(path string) (io.ReadCloser, error) {
 		f, ok := exports[path]
@@ -148,6 +145,20 @@ func exportData(dir string) (map[string]string, error) {
 		}
 	}
 	return m, nil
+}
+
+// goFiles lists the package's non-test Go files in dir as the build sees
+// them (build tags applied), by go list.
+func goFiles(dir string) ([]string, error) {
+	cmd := exec.Command("go", "list", "-f", "{{range .GoFiles}}{{.}}\n{{end}}", ".")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list: %v: %s", err, stderr.String())
+	}
+	return strings.Fields(string(out)), nil
 }
 
 // Pairs returns the pairs of files that refer to each other.
