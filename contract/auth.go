@@ -31,6 +31,13 @@ const (
 	ModeratorsGroup = "moderators"
 	// RoleModerator is a state frame's role of a moderator.
 	RoleModerator = "moderator"
+	// AuthContextExpiresAt is the token's exp, in seconds since the Unix
+	// epoch (a number): the connection's sign-in ends then, until a
+	// reauth frame renews it.
+	AuthContextExpiresAt = "expiresAt"
+	// AuthContextIssuedAt is the token's iat (s), checked against the
+	// account's last sign-out everywhere at $connect.
+	AuthContextIssuedAt = "issuedAt"
 
 	// The function's verifier settings. EnvAuthIssuer is the user pool's
 	// issuer URL (https://cognito-idp.<region>.amazonaws.com/<poolId>);
@@ -95,13 +102,15 @@ type PageConfig struct {
 // The app client's token lifetimes, the deployed user pool's (infra/stack)
 // and the local issuer's (local/cognito) alike, so that what a page does at
 // an expiry (tokens.ts renews 5 minutes before) happens locally as deployed.
-// Whole hours and days: the app client's units.
+// Whole minutes and days: the app client's units.
 const (
 	// IDTokenValidity is how long an ID (and access) token admits a new
-	// connection. A connection outlives its token (API Gateway checks only
-	// $connect), so this bounds only how stale a token a reconnect may
-	// present.
-	IDTokenValidity = time.Hour
+	// connection, and how long a connection's sign-in lasts until the page
+	// sends reauth with a renewed token (lambda/chat/reauth.go). It bounds
+	// how long a disabled or signed-out account keeps its connections:
+	// docs/auth.md, "How soon a sign-in ends", weighs it against the
+	// renewals it costs. Cognito allows 5 minutes to 1 day.
+	IDTokenValidity = 15 * time.Minute
 	// RefreshTokenValidity is how long the page may renew its tokens
 	// without asking for the password again.
 	RefreshTokenValidity = 30 * 24 * time.Hour

@@ -20,6 +20,7 @@ const (
 	FramePrivate    = "private"
 	FrameRemoved    = "removed"
 	FrameError      = "error"
+	FrameReauthed   = "reauthed"
 )
 
 // FrameKind is one entry of the frame-kind table.
@@ -139,6 +140,10 @@ var frameKinds = []FrameKind{
 		room,
 		req("id", String, "the removed message's `id`"),
 		removedBy, removedReason, removedAt,
+		frameRef,
+	}},
+	{FrameReauthed, "the answer to `reauth`: the connection's sign-in now lasts until `expiresAt`", []Field{
+		req("expiresAt", Number, "when the connection's sign-in ends, in milliseconds since the Unix epoch: reauth before"),
 		frameRef,
 	}},
 	{FrameError, "the action of a frame of yours was refused; `code` says why", []Field{

@@ -25,6 +25,9 @@ const (
 	ActionSendPublic  = RouteSendPublic
 	ActionSendPrivate = RouteSendPrivate
 	ActionRemove      = "remove"
+	// ActionReauth and ActionSignOutEverywhere exist with sign-in only.
+	ActionReauth            = "reauth"
+	ActionSignOutEverywhere = "signOutEverywhere"
 )
 
 // Action is one entry of the action table.
@@ -57,6 +60,9 @@ const (
 	RecipientsMax = 20
 	RefMax        = 64
 	ReasonMax     = 200
+	// TokenMax bounds reauth's token: Cognito's ID tokens are about
+	// 1,000 characters; API Gateway's frames are at most 32 KB.
+	TokenMax = 8192
 )
 
 // ref is every client frame's optional correlation field.
@@ -94,6 +100,13 @@ var actions = []Action{
 			opt("reason", String, "why, shown to the room (*Limits*)").chars(ReasonMax),
 			ref,
 		}},
+	{Name: ActionReauth, Cost: 2, Route: RouteDefault, Doc: "with sign-in: renew the connection's sign-in with a fresh ID token of the same account: answered with `reauthed`",
+		Fields: []Field{
+			req("token", String, "a fresh ID token of the account the connection signed in as (*Signing in again*)").chars(TokenMax),
+			ref,
+		}},
+	{Name: ActionSignOutEverywhere, Cost: 3, Route: RouteDefault, Doc: "with sign-in: close every connection of your account, on every device, this one included",
+		Fields: []Field{ref}},
 }
 
 // Actions returns the action table in a stable order.
@@ -133,6 +146,8 @@ const (
 	CodeTooManyDevices    = "too_many_devices"
 	CodeForbidden         = "forbidden"
 	CodeNotFound          = "not_found"
+	CodeReauthRequired    = "reauth_required"
+	CodeReauthRefused     = "reauth_refused"
 	CodeInternal          = "internal"
 )
 
@@ -166,6 +181,8 @@ var errorCodes = []ErrorCode{
 	{CodeTooManyDevices, "with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later"},
 	{CodeForbidden, "`remove` of someone else's message by a person who is not a moderator (*Moderation*); nothing was changed"},
 	{CodeNotFound, "`remove` names no public message of your room (none with that `id`, one that expired, or a private one)"},
+	{CodeReauthRequired, "with sign-in: the connection's sign-in ended (its ID token expired); send `reauth` with a fresh token within the grace (*Signing in again*) or the server closes the connection; the frame was neither stored nor sent"},
+	{CodeReauthRefused, "`reauth`'s token is not valid (expired, of another pool, tampered), is another account's, or sign-in is off; the connection's sign-in is unchanged"},
 	{CodeInternal, "the server could not complete the action (storage unavailable, …); nothing was half-done; try again"},
 }
 

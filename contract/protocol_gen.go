@@ -274,6 +274,15 @@ type RemovedFrame struct {
 	Ref string `json:"ref,omitempty"`
 }
 
+// ReauthedFrame is a "reauthed" frame: the answer to `reauth`: the connection's sign-in now lasts until `expiresAt`.
+type ReauthedFrame struct {
+	Type string `json:"type"`
+	// ExpiresAt: when the connection's sign-in ends, in milliseconds since the Unix epoch: reauth before.
+	ExpiresAt int64 `json:"expiresAt"`
+	// Ref: the `ref` of your frame that caused it; only in your own copy.
+	Ref string `json:"ref,omitempty"`
+}
+
 // ErrorFrame is a "error" frame: the action of a frame of yours was refused; `code` says why.
 type ErrorFrame struct {
 	Type string `json:"type"`
@@ -350,6 +359,22 @@ type RemoveRequest struct {
 	ID string `json:"id"`
 	// Reason: why, shown to the room (*Limits*) (at most 200 characters).
 	Reason string `json:"reason,omitempty"`
+	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
+	Ref string `json:"ref,omitempty"`
+}
+
+// ReauthRequest is a "reauth" frame: with sign-in: renew the connection's sign-in with a fresh ID token of the same account: answered with `reauthed`.
+type ReauthRequest struct {
+	Action string `json:"action"`
+	// Token: a fresh ID token of the account the connection signed in as (*Signing in again*) (at most 8192 characters).
+	Token string `json:"token"`
+	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
+	Ref string `json:"ref,omitempty"`
+}
+
+// SignOutEverywhereRequest is a "signOutEverywhere" frame: with sign-in: close every connection of your account, on every device, this one included.
+type SignOutEverywhereRequest struct {
+	Action string `json:"action"`
 	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
 	Ref string `json:"ref,omitempty"`
 }

@@ -71,6 +71,9 @@ const (
 	// old name and the rename's stamp, removed once the room was told.
 	ConnPendingName = "pn"
 	ConnPendingAt   = "pt"
+	// ConnAuthExpiresAt is when a signed-in connection's sign-in ends (s):
+	// its token's exp, renewed by reauth.
+	ConnAuthExpiresAt = "authExp"
 
 	// ReaderStreamPrefix begins the stream of one reader's copies of a
 	// room's private messages: "reader#<room>#<reader key>" (chat.Reader).

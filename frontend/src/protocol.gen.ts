@@ -19,6 +19,10 @@ export const Action = {
   SendPrivate: 'sendPrivate',
   /** remove a public message, your own or (a moderator) anyone's: the room is sent `removed` (through $default). */
   Remove: 'remove',
+  /** with sign-in: renew the connection's sign-in with a fresh ID token of the same account: answered with `reauthed` (through $default). */
+  Reauth: 'reauth',
+  /** with sign-in: close every connection of your account, on every device, this one included (through $default). */
+  SignOutEverywhere: 'signOutEverywhere',
 } as const;
 
 export type ActionName = (typeof Action)[keyof typeof Action];
@@ -72,6 +76,10 @@ export const ErrorCode = {
   Forbidden: 'forbidden',
   /** `remove` names no public message of your room (none with that `id`, one that expired, or a private one) */
   NotFound: 'not_found',
+  /** with sign-in: the connection's sign-in ended (its ID token expired); send `reauth` with a fresh token within the grace (*Signing in again*) or the server closes the connection; the frame was neither stored nor sent */
+  ReauthRequired: 'reauth_required',
+  /** `reauth`'s token is not valid (expired, of another pool, tampered), is another account's, or sign-in is off; the connection's sign-in is unchanged */
+  ReauthRefused: 'reauth_refused',
   /** the server could not complete the action (storage unavailable, …); nothing was half-done; try again */
   Internal: 'internal',
 } as const;
@@ -102,6 +110,8 @@ export const FrameKind = {
   Private: 'private',
   /** a public message was removed (`remove`): show the removal in its place */
   Removed: 'removed',
+  /** the answer to `reauth`: the connection's sign-in now lasts until `expiresAt` */
+  Reauthed: 'reauthed',
   /** the action of a frame of yours was refused; `code` says why */
   Error: 'error',
 } as const;
@@ -227,6 +237,10 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'by', base: 'string', required: true },
     { name: 'reason', base: 'string' },
     { name: 'at', base: 'number', required: true },
+    { name: 'ref', base: 'string' },
+  ],
+  reauthed: [
+    { name: 'expiresAt', base: 'number', required: true },
     { name: 'ref', base: 'string' },
   ],
   error: [

@@ -278,6 +278,15 @@ export interface RemovedFrame {
   ref?: string;
 }
 
+/** `reauthed`: the answer to `reauth`: the connection's sign-in now lasts until `expiresAt`. */
+export interface ReauthedFrame {
+  type: typeof FrameKind.Reauthed;
+  /** when the connection's sign-in ends, in milliseconds since the Unix epoch: reauth before */
+  expiresAt: number;
+  /** the `ref` of your frame that caused it; only in your own copy */
+  ref?: string;
+}
+
 /** `error`: the action of a frame of yours was refused; `code` says why. */
 export interface ErrorFrame {
   type: typeof FrameKind.Error;
@@ -308,6 +317,7 @@ export type ServerFrame =
   | PublicFrame
   | PrivateFrame
   | RemovedFrame
+  | ReauthedFrame
   | ErrorFrame;
 
 // Client → server frames.
@@ -375,6 +385,22 @@ export interface RemoveRequest {
   ref?: string;
 }
 
+/** `reauth`: with sign-in: renew the connection's sign-in with a fresh ID token of the same account: answered with `reauthed`. */
+export interface ReauthRequest {
+  action: typeof Action.Reauth;
+  /** a fresh ID token of the account the connection signed in as (*Signing in again*) (at most 8192 characters) */
+  token: string;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
+/** `signOutEverywhere`: with sign-in: close every connection of your account, on every device, this one included. */
+export interface SignOutEverywhereRequest {
+  action: typeof Action.SignOutEverywhere;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
 /** Every frame a client sends. */
 export type ClientFrame =
   | HelloRequest
@@ -383,4 +409,6 @@ export type ClientFrame =
   | SetNameRequest
   | SendPublicRequest
   | SendPrivateRequest
-  | RemoveRequest;
+  | RemoveRequest
+  | ReauthRequest
+  | SignOutEverywhereRequest;

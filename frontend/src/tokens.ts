@@ -1,7 +1,7 @@
 // The signed-in page's ID token: which one goes on each (re)connect's URL,
 // renewing it before it expires, and deciding when the session is over.
 //
-// ID tokens live an hour; a chat tab lives all day, and API Gateway checks the
+// ID tokens live 15 minutes (contract.IDTokenValidity); a chat tab lives all day, and API Gateway checks the
 // token only at the handshake. So before every socket the keeper asks the
 // auth library for the token (which renews it when expired), renews it itself
 // when it has less than RENEW_BEFORE_MS left, and in the background renews it

@@ -23,9 +23,9 @@ const (
 	// passwordMinLength: twelve characters of four kinds (cdk-nag's
 	// AwsSolutions-COG1 asks for eight with upper case, digits and symbols).
 	passwordMinLength = 12
-	// idTokenHours and refreshTokenDays are the app client's token
+	// idTokenMinutes and refreshTokenDays are the app client's token
 	// lifetimes, the local issuer's too (contract.IDTokenValidity).
-	idTokenHours     = int(contract.IDTokenValidity / time.Hour)
+	idTokenMinutes   = int(contract.IDTokenValidity / time.Minute)
 	refreshTokenDays = int(contract.RefreshTokenValidity / (24 * time.Hour))
 )
 
@@ -100,8 +100,8 @@ func newAuth(scope constructs.Construct, cfg Config, fn awslambda.IFunction) *Au
 		// USER_PASSWORD_AUTH; this client refuses it.
 		AuthFlows:                  &awscognito.AuthFlow{UserSrp: jsii.Bool(true)},
 		DisableOAuth:               jsii.Bool(true),
-		IdTokenValidity:            awscdk.Duration_Hours(jsii.Number(idTokenHours)),
-		AccessTokenValidity:        awscdk.Duration_Hours(jsii.Number(idTokenHours)),
+		IdTokenValidity:            awscdk.Duration_Minutes(jsii.Number(idTokenMinutes)),
+		AccessTokenValidity:        awscdk.Duration_Minutes(jsii.Number(idTokenMinutes)),
 		RefreshTokenValidity:       awscdk.Duration_Days(jsii.Number(refreshTokenDays)),
 		EnableTokenRevocation:      jsii.Bool(true),
 		PreventUserExistenceErrors: jsii.Bool(true),

@@ -105,16 +105,20 @@ func (c *Compute) useTables(data *Data) {
 }
 
 // useManagementAPI gives the function its stage's callback URL and the right
-// to POST to connections there, the one management call the handler makes.
-// (WebSocketStage.GrantManagementApiAccess would also allow GET and DELETE.)
+// to POST to connections there and to DELETE them (close a connection whose
+// sign-in ended, or every one of an account that signs out everywhere): the
+// two management calls the handler makes, not GET.
 func (c *Compute) useManagementAPI(api awsapigatewayv2.WebSocketApi, stage awsapigatewayv2.WebSocketStage) {
 	c.Function.AddEnvironment(jsii.String(contract.EnvManagementEndpoint), stage.CallbackUrl(), nil)
-	arn := awscdk.Stack_Of(stage).FormatArn(&awscdk.ArnComponents{
-		Service:      jsii.String("execute-api"),
-		Resource:     api.ApiId(),
-		ResourceName: jsii.String(*stage.StageName() + "/POST/@connections/*"),
-	})
-	c.allow("PostToConnection", []string{"execute-api:ManageConnections"}, *arn)
+	arn := func(verb string) string {
+		return *awscdk.Stack_Of(stage).FormatArn(&awscdk.ArnComponents{
+			Service:      jsii.String("execute-api"),
+			Resource:     api.ApiId(),
+			ResourceName: jsii.String(*stage.StageName() + "/" + verb + "/@connections/*"),
+		})
+	}
+	c.allow("PostToConnection", []string{"execute-api:ManageConnections"}, arn("POST"))
+	c.allow("DeleteConnection", []string{"execute-api:ManageConnections"}, arn("DELETE"))
 }
 
 func (c *Compute) allow(sid string, actions []string, resource string) {
@@ -136,7 +140,7 @@ func (c *Compute) acceptFindings(cfg Config, api awsapigatewayv2.WebSocketApi) {
 		"Resource::*",
 		// Region and account are tokens or literals, depending on the stack's env.
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:execute-api:[^/]+:<` + apiID + `>\/` +
-			cfg.StageName + `\/POST\/@connections\/\*$/`)},
+			cfg.StageName + `\/(POST|DELETE)\/@connections\/\*$/`)},
 	)
 	fn := c.Function
 	skipCheckov(fn, "CKV_AWS_116", "API Gateway invokes the function synchronously; a dead-letter queue only receives failed asynchronous invocations.")

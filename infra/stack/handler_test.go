@@ -102,6 +102,9 @@ func TestHandlerPolicyIsExact(t *testing.T) {
 			map[string]any{"Sid": "PostToConnection", "Effect": "Allow", "Action": "execute-api:ManageConnections",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":execute-api:", ref("AWS::Region"), ":",
 					ref("AWS::AccountId"), ":", ref(api), "/" + s.cfg.StageName + "/POST/@connections/*"}}}},
+			map[string]any{"Sid": "DeleteConnection", "Effect": "Allow", "Action": "execute-api:ManageConnections",
+				"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":execute-api:", ref("AWS::Region"), ":",
+					ref("AWS::AccountId"), ":", ref(api), "/" + s.cfg.StageName + "/DELETE/@connections/*"}}}},
 		}
 		if s.cfg.SignIn() {
 			want = append(want, map[string]any{"Sid": "ReadSignInSettings", "Effect": "Allow", "Action": "ssm:GetParameter",

@@ -205,6 +205,9 @@ func (m *meter) indexWrite() {
 	m.wru++
 }
 
+// Close implements chat.Poster: the cost model prices no close.
+func (m *meter) Close(context.Context, string) error { return nil }
+
 // Post implements chat.Poster: counts the frame, after the management API's
 // latency.
 func (m *meter) Post(ctx context.Context, _ string, data []byte) error {

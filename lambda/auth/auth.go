@@ -175,8 +175,11 @@ func (v *Verifier) check(c claims) (chat.Identity, error) {
 		c.IssuedAt != nil && now.Add(skew).Before(c.IssuedAt.Time()):
 		return refuse(chat.AuthNotYetValid)
 	}
-	id := chat.Identity{AccountID: c.Subject, Username: c.CognitoUsername,
+	id := chat.Identity{AccountID: c.Subject, Username: c.CognitoUsername, ExpiresAt: c.Expiry.Time(),
 		Moderator: slices.Contains(c.Groups, contract.ModeratorsGroup)}
+	if c.IssuedAt != nil {
+		id.IssuedAt = c.IssuedAt.Time()
+	}
 	if id.Username == "" {
 		id.Username = c.Username
 	}

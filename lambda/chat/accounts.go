@@ -81,6 +81,9 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 	if refused {
 		return inv.tooManyConnects()
 	}
+	if inv.signedOutSince(a) {
+		return inv.refuseSignedOut()
+	}
 	a, warning, err := inv.accountName(ctx, a, Identity{AccountID: c.AccountID, Username: c.Username}, requested)
 	if err != nil {
 		inv.log.Error("name the account", "error", err)
@@ -116,6 +119,9 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 		// connects at once: those past the cap are refused here).
 		if a, err = inv.store.Account(ctx, c.AccountID); err != nil {
 			break
+		}
+		if inv.signedOutSince(a) { // the put met a sign-out everywhere
+			return inv.refuseSignedOut()
 		}
 		if a, ok, err = inv.roomForDevice(ctx, a, c); err != nil {
 			break

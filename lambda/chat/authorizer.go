@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -87,6 +89,8 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizerRequest) (events.
 	authCtx := map[string]any{
 		contract.AuthContextAccountID: id.AccountID,
 		contract.AuthContextUsername:  id.Username,
+		contract.AuthContextExpiresAt: id.ExpiresAt.Unix(),
+		contract.AuthContextIssuedAt:  id.IssuedAt.Unix(),
 	}
 	if id.Moderator {
 		authCtx[contract.AuthContextModerator] = "true"
@@ -123,9 +127,37 @@ func identityFrom(authorizer any) (Identity, bool) {
 		// A string as the authorizer set it; a bool if a caller decoded it so.
 		mod := m[contract.AuthContextModerator]
 		id.Moderator = mod == "true" || mod == true
+		id.ExpiresAt = unixSeconds(m[contract.AuthContextExpiresAt])
+		id.IssuedAt = unixSeconds(m[contract.AuthContextIssuedAt])
 	case map[string]string:
 		id.AccountID, id.Username = m[contract.AuthContextAccountID], m[contract.AuthContextUsername]
 		id.Moderator = m[contract.AuthContextModerator] == "true"
+		id.ExpiresAt = unixSeconds(m[contract.AuthContextExpiresAt])
+		id.IssuedAt = unixSeconds(m[contract.AuthContextIssuedAt])
 	}
 	return id, id.AccountID != ""
+}
+
+// unixSeconds reads the authorizer context's expiry: a number as the
+// authorizer returned it, or its decimal string (API Gateway may pass a
+// context value on as a string). Zero when absent or unreadable: a
+// connection authorized before the expiry was passed.
+func unixSeconds(v any) time.Time {
+	var n int64
+	switch v := v.(type) {
+	case float64:
+		n = int64(v)
+	case int64:
+		n = v
+	case int:
+		n = int64(v)
+	case json.Number:
+		n, _ = v.Int64()
+	case string:
+		n, _ = strconv.ParseInt(v, 10, 64)
+	}
+	if n <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(n, 0)
 }

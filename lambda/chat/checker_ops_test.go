@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/lambda/chat"
 )
@@ -212,6 +213,20 @@ func (w *world) ping(d *device) {
 		w.receive(d, d.conn, []byte(resp))
 	}
 	w.drain(d)
+}
+
+// reauth renews the tab's sign-in with a fresh token of its account, as
+// the page does when it renews its tokens: answered reauthed whatever the
+// record meets meanwhile (a rename, another tab's reauth), or
+// not_connected once its removal has begun.
+func (w *world) reauth(d *device) {
+	_, ans, _, _ := w.send(d, "reauth", fmt.Sprintf(`"token":%q`, chattest.Token(d.a.id, d.a.user)))
+	switch {
+	case ans.Type == string(chat.KindReauthed):
+	case ans.Type == string(chat.KindError) && ans.Code == contract.CodeNotConnected:
+	default:
+		w.viol.add("reauth", "%s's reauth was answered %+v", d, ans)
+	}
 }
 
 // jump moves the harness's clock past the stale grace, so that the next

@@ -163,9 +163,12 @@ func (w *world) step(a *account) {
 	case op < 95:
 		w.tally.op("clock jump")
 		w.jump()
-	default:
+	case op < 97:
 		w.tally.op("ping")
 		w.ping(pick(live))
+	default:
+		w.tally.op("reauth")
+		w.reauth(pick(live))
 	}
 }
 

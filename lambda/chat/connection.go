@@ -57,7 +57,8 @@ func (inv *invocation) connect(ctx context.Context, query map[string]string, id 
 		token = newToken()
 	}
 	c := Connection{ID: inv.connID, Room: room, ConnectedAt: now,
-		ExpiresAt: now.Add(inv.opt.ConnectionTTL), ResumeToken: token, AccountID: id.AccountID, Username: id.Username}
+		ExpiresAt: now.Add(inv.opt.ConnectionTTL), ResumeToken: token, AccountID: id.AccountID, Username: id.Username,
+		AuthExpiresAt: id.ExpiresAt}
 	if c.AccountID != "" {
 		return inv.connectAccount(ctx, c, query["name"])
 	}

@@ -7,6 +7,7 @@ package chat_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -158,6 +159,32 @@ var crashScenarios = []crashScenario{
 		alice := r.conn("alice", "")
 		r.privates = append(r.privates, privateSent{from: alice, message: "psst bob", want: r.inRoom("alice", "bob")})
 		return r.retried(alice, contract.RouteSendPrivate, "q1", `,"to":["bob"],"message":"psst bob"`, "private")
+	}},
+	{route: contract.RouteDefault, what: "alice-laptop-reauths", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		return r.retried(r.conn("alice", "laptop"), contract.ActionReauth, "r1", `,"token":"alice"`, contract.FrameReauthed)
+	}},
+	{route: contract.RouteDefault, what: "alice-signs-out-everywhere", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		laptop := r.conn("alice", "laptop")
+		var alices []*crashConn
+		for _, c := range r.conns {
+			if c.open && c.person.key == "alice" {
+				alices = append(alices, c)
+			}
+		}
+		signOut := func(ctx context.Context) { r.send(ctx, laptop, `{"action":"signOutEverywhere"}`) }
+		return signOut, func(killed bool) {
+			if killed && len(r.h.GW.Closed()) < len(alices) {
+				signOut(context.Background()) // the page saw no close: it asks again
+			}
+			closed := r.h.GW.Closed()
+			for _, c := range alices {
+				if !slices.Contains(closed, c.id) {
+					r.problem("signout", "%s was not closed by signOutEverywhere (closed %v)", c, closed)
+				}
+				r.vanish(c)
+				r.h.Invoke(context.Background(), c.id, contract.RouteDisconnect, "", nil) // API Gateway's, after the close
+			}
+		}
 	}},
 	{route: contract.RouteSendPrivate, what: "bob-to-alice-on-two-devices", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
 		bob := r.conn("bob", "")

@@ -37,6 +37,10 @@ type Options struct {
 	// yet, and a $connect can take up to the 29 s integration timeout.
 	// Default 30s.
 	StaleGrace time.Duration
+	// ReauthGrace is how long after its sign-in ends a signed-in
+	// connection may still send reauth; past it the server closes the
+	// connection at its next frame (reauth.go). Default DefaultReauthGrace.
+	ReauthGrace time.Duration
 	// ConnectionTTL is how long a connection record lives at most: a little
 	// past API Gateway's 2-hour connection limit. Default 2h10m.
 	ConnectionTTL time.Duration
@@ -91,6 +95,9 @@ func (opt Options) WithDefaults() Options {
 	}
 	if opt.StaleGrace <= 0 {
 		opt.StaleGrace = 30 * time.Second
+	}
+	if opt.ReauthGrace <= 0 {
+		opt.ReauthGrace = DefaultReauthGrace
 	}
 	if opt.ConnectionTTL <= 0 {
 		opt.ConnectionTTL = 2*time.Hour + 10*time.Minute

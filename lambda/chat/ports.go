@@ -8,8 +8,11 @@ import (
 
 // Poster delivers a frame to one connection: the management API's
 // PostToConnection. It returns ErrGone when the connection no longer exists.
+// Close closes one (DeleteConnection: API Gateway then runs its
+// $disconnect), ErrGone when it no longer exists.
 type Poster interface {
 	Post(ctx context.Context, connID string, data []byte) error
+	Close(ctx context.Context, connID string) error
 }
 
 // Verifier checks the ID token a client signs in with; lambda/auth
@@ -28,6 +31,12 @@ type Identity struct {
 	// Moderator: the verified token's cognito:groups has
 	// contract.ModeratorsGroup (never a client's word).
 	Moderator bool
+	// ExpiresAt is the token's exp: the connection's sign-in ends then
+	// (zero: not known, a connection older than the rule).
+	ExpiresAt time.Time
+	// IssuedAt is the token's iat: a token issued before the account
+	// signed out everywhere (Account.SignedOutAt) is refused.
+	IssuedAt time.Time
 }
 
 // Refusal is a Verifier's error for a token it refuses.
@@ -103,6 +112,9 @@ type Connection struct {
 	// NameVersion is the version of the account's name the record carries
 	// (Account.NameVersion); 0 without sign-in.
 	NameVersion int64
+	// AuthExpiresAt is when the connection's sign-in ends: its token's exp
+	// at $connect, later that of its latest reauth (zero without sign-in).
+	AuthExpiresAt time.Time
 	// Mark is the token of the removal that marked the record (MarkRemoved),
 	// and End how that removal said the record ends.
 	Mark string
@@ -159,6 +171,9 @@ type Account struct {
 	// UsernameReserved: the account's username is reserved for it as a
 	// name (ReserveUsername, MarkUsernameReserved).
 	UsernameReserved bool
+	// SignedOutAt is when the account last signed out everywhere: tokens
+	// issued until then admit no connection and renew none.
+	SignedOutAt time.Time
 	// Connects are the times of the account's latest counted $connects
 	// (at most Options.ConnectLimit.Limit, oldest first).
 	Connects []time.Time

@@ -25,6 +25,7 @@ var frameStructs = map[string]any{
 	contract.FramePrivate:    privateFrame{},
 	contract.FrameRemoved:    removedFrame{},
 	contract.FrameError:      errorFrame{},
+	contract.FrameReauthed:   reauthedFrame{},
 }
 
 // The frames the handler sends have exactly the fields of contract's

@@ -18,7 +18,8 @@ import (
 // names.go, connectionStore in connection.go, removalStore in removal.go,
 // presenceStore in presence.go, accountStore in accounts.go, usernameStore
 // in signup.go, deviceStore in devices.go, rateStore in ratelimit.go,
-// recordStore in messages.go, moderationStore in moderate.go). The
+// recordStore in messages.go, moderationStore in moderate.go, signInStore
+// in reauth.go). The
 // DynamoDB adapter in lambda/dynamo implements it, a file for each role.
 type Store interface {
 	nameStore
@@ -31,6 +32,7 @@ type Store interface {
 	rateStore
 	recordStore
 	moderationStore
+	signInStore
 }
 
 // New returns a Service with opt's defaults filled in.
@@ -57,6 +59,7 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 			inv.m.refuse(AuthNoContext)
 			return events.APIGatewayProxyResponse{StatusCode: 401}, nil
 		}
+		inv.id = id
 		return inv.connect(ctx, req.QueryStringParameters, id), nil
 	case contract.RouteDisconnect:
 		inv.disconnect(ctx)
@@ -100,19 +103,24 @@ func (inv *invocation) message(ctx context.Context, body string) []byte {
 			"Unknown action; valid actions are %s.", strings.Join(validActions(), ", ")))
 	}
 	inv.action = a
+	if fail := inv.signedIn(ctx, req); fail != nil {
+		return fail
+	}
 	return handlers[a.Name](inv, ctx, req)
 }
 
 // handlers is the dispatch table: one handler for each action of
 // contract.Actions, and nothing else (TestTheHandlerAcceptsExactlyTheDefinedActions).
 var handlers = map[string]func(*invocation, context.Context, request) []byte{
-	contract.ActionHello:       (*invocation).hello,
-	contract.ActionPing:        (*invocation).ping,
-	contract.ActionMembers:     (*invocation).members,
-	contract.ActionSetName:     (*invocation).setName,
-	contract.ActionSendPublic:  (*invocation).sendPublic,
-	contract.ActionSendPrivate: (*invocation).sendPrivate,
-	contract.ActionRemove:      (*invocation).remove,
+	contract.ActionHello:             (*invocation).hello,
+	contract.ActionPing:              (*invocation).ping,
+	contract.ActionMembers:           (*invocation).members,
+	contract.ActionSetName:           (*invocation).setName,
+	contract.ActionSendPublic:        (*invocation).sendPublic,
+	contract.ActionSendPrivate:       (*invocation).sendPrivate,
+	contract.ActionRemove:            (*invocation).remove,
+	contract.ActionReauth:            (*invocation).reauth,
+	contract.ActionSignOutEverywhere: (*invocation).signOutEverywhere,
 }
 
 // ping is answered with the room's count: a ping draws from the budget

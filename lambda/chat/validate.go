@@ -23,6 +23,7 @@ const (
 	MessageMax    = contract.MessageMax
 	RecipientsMax = contract.RecipientsMax
 	RefMax        = contract.RefMax
+	TokenMax      = contract.TokenMax
 	HistoryLimit  = 50
 	DefaultRoom   = "lobby"
 )

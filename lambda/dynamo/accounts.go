@@ -62,6 +62,8 @@ type accountItem struct {
 	// UsernameReserved: the account's username is reserved for it
 	// (MarkUsernameReserved).
 	UsernameReserved bool `dynamodbav:"ur,omitempty"`
+	// SignedOut is when the account last signed out everywhere (ms).
+	SignedOut int64 `dynamodbav:"so,omitempty"`
 }
 
 func ownerKey(name string) string { return contract.OwnerItemPrefix + chat.NameKey(name) }
@@ -221,6 +223,9 @@ func accountFrom(id string, item map[string]types.AttributeValue) (chat.Account,
 	}
 	a := chat.Account{ID: id, Name: it.Name, NameVersion: it.NameVersion, PendingName: it.PendingName,
 		PendingClaim: it.PendingClaim, DeviceVersion: it.DeviceVersion, UsernameReserved: it.UsernameReserved}
+	if it.SignedOut != 0 {
+		a.SignedOutAt = time.UnixMilli(it.SignedOut)
+	}
 	for _, ms := range it.ConnectLog {
 		a.Connects = append(a.Connects, time.UnixMilli(ms))
 	}

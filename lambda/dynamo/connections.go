@@ -42,6 +42,8 @@ type connItem struct {
 	Username  string `dynamodbav:"username,omitempty"`
 	// NameVersion is the version of the account's name the record carries.
 	NameVersion int64 `dynamodbav:"nv,omitempty"`
+	// AuthExp is when the connection's sign-in ends (s; chat.Connection.AuthExpiresAt).
+	AuthExp int64 `dynamodbav:"authExp,omitempty"`
 	// The shard of its room's count that counts it (rooms.go); 0 (absent):
 	// the room item, for a record from before the shards.
 	Shard int `dynamodbav:"shard,omitempty"`
@@ -68,6 +70,9 @@ func (s *Store) PutConnection(ctx context.Context, c chat.Connection, activity .
 		PK: connKey(c.ID), ConnectionID: c.ID, Room: c.Room, Name: c.Name,
 		ConnectedAt: c.ConnectedAt.UnixMilli(), ExpiresAt: c.ExpiresAt.Unix(), Resume: c.ResumeToken,
 		AccountID: c.AccountID, Username: c.Username, NameVersion: c.NameVersion,
+	}
+	if !c.AuthExpiresAt.IsZero() {
+		it.AuthExp = c.AuthExpiresAt.Unix()
 	}
 	if c.Warning != nil {
 		it.WarnCode, it.WarnMessage = c.Warning.Code, c.Warning.Message
@@ -136,6 +141,9 @@ func (it connItem) connection() chat.Connection {
 		Person:      it.Person,
 		PendingName: it.PendingName,
 		End:         chat.End{Kind: it.End, By: it.EndBy},
+	}
+	if it.AuthExp != 0 {
+		c.AuthExpiresAt = time.Unix(it.AuthExp, 0)
 	}
 	if it.PendingAt != 0 {
 		c.PendingAt = time.UnixMilli(it.PendingAt)

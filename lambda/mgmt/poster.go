@@ -26,10 +26,12 @@ import (
 	"github.com/groupchat/groupchat/lambda/chat"
 )
 
-// API is the part of the management API client the poster calls: only
-// PostToConnection, which is all the function's IAM policy allows.
+// API is the part of the management API client the poster calls:
+// PostToConnection and DeleteConnection, which is all the function's IAM
+// policy allows (infra/stack ties the two together).
 type API interface {
 	PostToConnection(context.Context, *apigatewaymanagementapi.PostToConnectionInput, ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error)
+	DeleteConnection(context.Context, *apigatewaymanagementapi.DeleteConnectionInput, ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.DeleteConnectionOutput, error)
 }
 
 var _ API = (*apigatewaymanagementapi.Client)(nil)
@@ -118,6 +120,21 @@ func (p *Poster) Post(ctx context.Context, connID string, data []byte) error {
 	}
 	if err != nil {
 		return fmt.Errorf("post to %s: %w", connID, err)
+	}
+	return nil
+}
+
+// Close closes one connection (DELETE @connections/{id}): API Gateway
+// closes the socket and runs the connection's $disconnect. A connection
+// already gone (410) is chat.ErrGone.
+func (p *Poster) Close(ctx context.Context, connID string) error {
+	_, err := p.api.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: &connID})
+	var gone *types.GoneException
+	if errors.As(err, &gone) {
+		return chat.ErrGone
+	}
+	if err != nil {
+		return fmt.Errorf("close %s: %w", connID, err)
 	}
 	return nil
 }

@@ -90,6 +90,11 @@ type Options struct {
 	// Triggers, when set, has cognito-local invoke the user pool's
 	// triggers as functions of a Lambda API (local/lambdainvoke).
 	Triggers *Triggers
+	// IDTokenValidity is how long the ID and access tokens it issues last.
+	// Default contract.IDTokenValidity, the deployed app client's; tests
+	// of what happens at an expiry set seconds (cognito-local takes any
+	// number of seconds, Cognito 5 minutes at least).
+	IDTokenValidity time.Duration
 }
 
 // Triggers names the Lambda API cognito-local invokes triggers through
@@ -105,6 +110,8 @@ type Server struct {
 	// client's, which allows USER_PASSWORD_AUTH and REFRESH_TOKEN_AUTH and
 	// has no secret.
 	UserPoolID, ClientID string
+
+	idValidity time.Duration // Options.IDTokenValidity
 
 	api      *cip.Client
 	cmd      *exec.Cmd
@@ -149,7 +156,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
 
-	s := &Server{exited: make(chan struct{})}
+	s := &Server{exited: make(chan struct{}), idValidity: opts.IDTokenValidity}
 	dir := opts.Dir
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "cognito-local-"); err != nil {
@@ -338,18 +345,22 @@ func (s *Server) setUp(ctx context.Context, users []User) error {
 	}
 	// The deployed app client's token lifetimes (contract): cognito-local's
 	// default is 24 hours for every token.
-	idHours := int32(contract.IDTokenValidity / time.Hour)
+	idValidity := int32(contract.IDTokenValidity / time.Minute)
+	idUnit := types.TimeUnitsTypeMinutes
+	if v := s.idValidity; v > 0 {
+		idValidity, idUnit = int32(v/time.Second), types.TimeUnitsTypeSeconds
+	}
 	refreshDays := int32(contract.RefreshTokenValidity / (24 * time.Hour))
 	units := &types.TokenValidityUnitsType{
-		IdToken: types.TimeUnitsTypeHours, AccessToken: types.TimeUnitsTypeHours, RefreshToken: types.TimeUnitsTypeDays,
+		IdToken: idUnit, AccessToken: idUnit, RefreshToken: types.TimeUnitsTypeDays,
 	}
 	if s.ClientID == "" {
 		out, err := s.api.CreateUserPoolClient(ctx, &cip.CreateUserPoolClientInput{
 			UserPoolId:           aws.String(s.UserPoolID),
 			ClientName:           aws.String(ClientName),
 			ExplicitAuthFlows:    flows,
-			IdTokenValidity:      aws.Int32(idHours),
-			AccessTokenValidity:  aws.Int32(idHours),
+			IdTokenValidity:      aws.Int32(idValidity),
+			AccessTokenValidity:  aws.Int32(idValidity),
 			RefreshTokenValidity: refreshDays,
 			TokenValidityUnits:   units,
 		})
@@ -364,8 +375,8 @@ func (s *Server) setUp(ctx context.Context, users []User) error {
 			ClientId:             aws.String(s.ClientID),
 			ClientName:           aws.String(ClientName),
 			ExplicitAuthFlows:    flows,
-			IdTokenValidity:      aws.Int32(idHours),
-			AccessTokenValidity:  aws.Int32(idHours),
+			IdTokenValidity:      aws.Int32(idValidity),
+			AccessTokenValidity:  aws.Int32(idValidity),
 			RefreshTokenValidity: refreshDays,
 			TokenValidityUnits:   units,
 		})

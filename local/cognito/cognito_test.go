@@ -63,7 +63,7 @@ func TestTestUsersGetIDTokensTheFunctionsVerifierAccepts(t *testing.T) {
 		if claims["iss"] != s.Issuer() || claims["aud"] != s.ClientID || claims["token_use"] != "id" {
 			t.Errorf("%s's claims: %v (issuer %s, client %s)", u.Username, claims, s.Issuer(), s.ClientID)
 		}
-		if exp, _ := claims["exp"].(float64); time.Unix(int64(exp), 0).Before(time.Now().Add(30 * time.Minute)) {
+		if exp, _ := claims["exp"].(float64); time.Unix(int64(exp), 0).Before(time.Now().Add(contract.IDTokenValidity / 2)) {
 			t.Errorf("%s's token expires at %v", u.Username, exp)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -154,12 +155,25 @@ func Unlimited(o *chat.Options) {
 // SignedIn turns sign-in on: connections made with ConnectAs carry an
 // account. (Its verifier refuses every token: the tests here connect as
 // API Gateway does after the authorizer allowed the connection.)
-func SignedIn(o *chat.Options) { o.Verifier = refuseAll{} }
+func SignedIn(o *chat.Options) { o.Verifier = tokenVerifier{} }
 
-type refuseAll struct{}
+// tokenVerifier accepts Token's tokens and refuses every other one (a
+// signed-in harness has no authorizer events: ConnectAs stands for them).
+type tokenVerifier struct{}
 
-func (refuseAll) Verify(context.Context, string) (chat.Identity, error) {
-	return chat.Identity{}, &chat.Refusal{Reason: chat.AuthBadSignature}
+// tokenPrefix starts a token of Token's.
+const tokenPrefix = "harness-token:"
+
+// Token is a token the harness's verifier (SignedIn) accepts as the
+// account's, valid for an hour of real time: a reauth frame's.
+func Token(account, username string) string { return tokenPrefix + account + ":" + username }
+
+func (tokenVerifier) Verify(_ context.Context, token string) (chat.Identity, error) {
+	account, username, ok := strings.Cut(strings.TrimPrefix(token, tokenPrefix), ":")
+	if !strings.HasPrefix(token, tokenPrefix) || !ok || account == "" || username == "" {
+		return chat.Identity{}, &chat.Refusal{Reason: chat.AuthBadSignature}
+	}
+	return chat.Identity{AccountID: account, Username: username, ExpiresAt: time.Now().Add(time.Hour)}, nil
 }
 
 // New builds a Harness.

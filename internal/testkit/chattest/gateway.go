@@ -27,6 +27,7 @@ type Gateway struct {
 	failing map[string]bool
 	posts   atomic.Int64
 	drop    func(id string) bool // Cut's: posts of a killed invocation
+	closed  []string             // by DELETE
 	// tooLarge counts the POSTs refused as over the message limit.
 	tooLarge int
 	// Latency, when set, delays every POST, like a call to AWS would take.
@@ -40,6 +41,32 @@ type Gateway struct {
 	OnPost func(id string)
 }
 
+// close answers DELETE @connections/{id} as API Gateway does: a live
+// connection is closed (204; the test runs its $disconnect if it wants
+// one) and posts to it answer 410; another answers 410.
+func (g *Gateway) close(w http.ResponseWriter, id string) {
+	g.mu.Lock()
+	_, live := g.inbox[id]
+	if live {
+		delete(g.inbox, id)
+		g.closed = append(g.closed, id)
+	}
+	g.mu.Unlock()
+	if !live {
+		w.Header().Set("X-Amzn-Errortype", "GoneException")
+		w.WriteHeader(http.StatusGone)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Closed lists the connections closed through DELETE @connections, in order.
+func (g *Gateway) Closed() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.closed...)
+}
+
 // NewGateway starts a Gateway; it stops when the test ends.
 func NewGateway(t testing.TB) *Gateway {
 	g := &Gateway{inbox: map[string][]json.RawMessage{}, failing: map[string]bool{}}
@@ -50,6 +77,10 @@ func NewGateway(t testing.TB) *Gateway {
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	id, ok := strings.CutPrefix(r.URL.Path, "/@connections/")
+	if ok && r.Method == http.MethodDelete {
+		g.close(w, id)
+		return
+	}
 	if !ok || r.Method != http.MethodPost {
 		http.Error(w, "not supported", http.StatusBadRequest)
 		return

@@ -1,0 +1,217 @@
+// A connection lives no longer than its sign-in: $connect keeps the token's
+// expiry on the record (Connection.AuthExpiresAt, and the authorizer's
+// context carries it to every event); past it every frame but reauth is
+// answered reauth_required, and a connection that has not signed in again
+// within Options.ReauthGrace is closed (DeleteConnection) at its next
+// frame. signOutEverywhere closes every connection of the account.
+// docs/auth.md tells the bound.
+
+package chat
+
+import (
+	"context"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/groupchat/groupchat/contract"
+)
+
+// DefaultReauthGrace is Options.ReauthGrace's default: a page renews its
+// tokens 5 minutes before they expire and reauths at once, so only a page
+// that was asleep or offline meets reauth_required; 2 minutes lets it
+// refresh its tokens (one call to the issuer) and send reauth.
+const DefaultReauthGrace = 2 * time.Minute
+
+// signInStore is what a connection's sign-in needs of storage.
+type signInStore interface {
+	// Reauthed makes until the end of the live connection id's sign-in,
+	// unless the record already has a later one, and returns the record
+	// after it; ErrNotFound when there is no live record.
+	Reauthed(ctx context.Context, id string, until time.Time) (Connection, error)
+	// SignOut records that the account signed out everywhere at at
+	// (unless a later sign-out is recorded), moves its device version on
+	// (a $connect racing it puts its record again, and reads this), and
+	// returns the account's item after it: the devices to close.
+	SignOut(ctx context.Context, accountID string, at time.Time) (Account, error)
+}
+
+// KindReauthed is reauth's answer.
+const KindReauthed Kind = contract.FrameReauthed
+
+type reauthedFrame struct {
+	Type      Kind   `json:"type"`
+	ExpiresAt int64  `json:"expiresAt"`
+	Ref       string `json:"ref,omitempty"`
+}
+
+// signedIn refuses a frame of a signed-in connection whose sign-in has
+// ended (reauth_required), and closes the connection past the grace. The
+// authorizer's context tells the expiry of the token the connection was
+// made with: until then it costs nothing; after it, one consistent read of
+// the record, which a reauth renewed.
+func (inv *invocation) signedIn(ctx context.Context, req request) []byte {
+	if inv.id.AccountID == "" || inv.id.ExpiresAt.IsZero() || inv.action.Name == contract.ActionReauth {
+		return nil
+	}
+	now := inv.opt.Now()
+	if now.Before(inv.id.ExpiresAt) {
+		return nil
+	}
+	c, err := inv.store.GetConnection(ctx, inv.connID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil // the handler answers not_connected
+	case err != nil:
+		return inv.internal(req, "read the connection's sign-in", err)
+	}
+	until := c.AuthExpiresAt
+	if until.IsZero() {
+		until = inv.id.ExpiresAt
+	}
+	if now.Before(until) {
+		return nil
+	}
+	if inv.pastGrace(ctx, until, now) {
+		return nil
+	}
+	return inv.fail(req, problem(contract.CodeReauthRequired,
+		"Your sign-in ended: send reauth with a fresh token within %s, or the connection closes.", inv.opt.ReauthGrace))
+}
+
+// pastGrace closes the connection when its sign-in ended more than the
+// grace ago: API Gateway then runs its $disconnect, which removes it.
+func (inv *invocation) pastGrace(ctx context.Context, until, now time.Time) bool {
+	if now.Before(until.Add(inv.opt.ReauthGrace)) {
+		return false
+	}
+	inv.log.Info("closing: its sign-in ended and no reauth came within the grace", "signInEnded", until)
+	inv.closeConnections(ctx, []string{inv.connID})
+	return true
+}
+
+// reauth renews the connection's sign-in with a fresh ID token, checked by
+// the Verifier exactly as the $connect authorizer checks one, of the same
+// account.
+func (inv *invocation) reauth(ctx context.Context, req request) []byte {
+	token, p := field[string](req, "token", "a string")
+	if p == nil && utf8.RuneCountInString(token) > TokenMax {
+		p = problem(contract.CodeBadField, "The field \"token\" must be at most %d characters.", TokenMax)
+	}
+	if p != nil {
+		return inv.fail(req, p)
+	}
+	if inv.opt.Verifier == nil || inv.id.AccountID == "" {
+		return inv.fail(req, problem(contract.CodeReauthRefused, "Sign-in is off: there is no sign-in to renew."))
+	}
+	_, _, a, fail := inv.charge(ctx, req)
+	if fail != nil {
+		return fail
+	}
+	c, err := inv.store.GetConnection(ctx, inv.connID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return inv.fail(req, notConnected)
+	case err != nil:
+		return inv.internal(req, "read the connection's sign-in", err)
+	}
+	until := c.AuthExpiresAt
+	if until.IsZero() {
+		until = inv.id.ExpiresAt
+	}
+	if !until.IsZero() && inv.pastGrace(ctx, until, inv.opt.Now()) {
+		return nil
+	}
+	id, err := inv.opt.Verifier.Verify(ctx, token)
+	var refusal *Refusal
+	switch {
+	case errors.As(err, &refusal):
+		inv.log.Info("reauth refused", "reason", refusal.Reason)
+		return inv.fail(req, problem(contract.CodeReauthRefused, "The token was refused (%s): sign in again.", refusal.Reason))
+	case err != nil:
+		return inv.internal(req, "check the reauth token", err)
+	case !id.ExpiresAt.After(inv.opt.Now()):
+		// Within the verifier's clock skew: it would renew nothing.
+		return inv.fail(req, problem(contract.CodeReauthRefused, "The token has expired: refresh it, then send reauth."))
+	case id.AccountID != inv.id.AccountID:
+		inv.log.Warn("reauth refused: another account's token", "tokenAccountId", id.AccountID)
+		return inv.fail(req, problem(contract.CodeReauthRefused,
+			"The token is another account's: a connection stays with the account it signed in as."))
+	case issuedBy(id, a.SignedOutAt):
+		return inv.fail(req, problem(contract.CodeReauthRefused,
+			"The account signed out everywhere after this token was issued: sign in again."))
+	}
+	c, err = inv.store.Reauthed(ctx, inv.connID, id.ExpiresAt)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return inv.fail(req, notConnected)
+	case err != nil:
+		return inv.internal(req, "renew the connection's sign-in", err)
+	}
+	inv.log.Info("signed in again", "until", c.AuthExpiresAt)
+	return encode(reauthedFrame{Type: KindReauthed, ExpiresAt: millis(c.AuthExpiresAt), Ref: req.Ref})
+}
+
+// signOutEverywhere closes every connection of the caller's account that
+// its item lists (the devices: consistent with every $connect that added
+// one), this one last; without sign-in, only this one. Each close runs the
+// connection's $disconnect, which removes it.
+func (inv *invocation) signOutEverywhere(ctx context.Context, req request) []byte {
+	_, _, a, fail := inv.charge(ctx, req)
+	if fail != nil {
+		return fail
+	}
+	if inv.id.AccountID != "" {
+		// Recorded first: a token issued until now admits no $connect
+		// (and a $connect racing this puts its record again, reading it),
+		// and the devices to close are read by the same write.
+		var err error
+		if a, err = inv.store.SignOut(ctx, inv.id.AccountID, inv.opt.Now()); err != nil {
+			return inv.internal(req, "record the sign-out", err)
+		}
+	}
+	var others []string
+	for _, d := range a.Devices {
+		if d.ConnID != inv.connID {
+			others = append(others, d.ConnID)
+		}
+	}
+	inv.log.Info("signing out everywhere", "accountId", inv.id.AccountID, "connections", len(others)+1)
+	inv.closeConnections(ctx, others)
+	inv.closeConnections(ctx, []string{inv.connID})
+	return nil
+}
+
+// issuedBy reports whether a token was issued at or before the account's
+// last sign-out everywhere (iat has whole seconds: a token of the same
+// second is refused too). A token without iat counts as issued before.
+func issuedBy(id Identity, signedOutAt time.Time) bool {
+	return !signedOutAt.IsZero() && !id.IssuedAt.After(signedOutAt)
+}
+
+// signedOutSince reports whether the $connect's token was issued before
+// the account signed out everywhere.
+func (inv *invocation) signedOutSince(a Account) bool {
+	return issuedBy(inv.id, a.SignedOutAt)
+}
+
+// refuseSignedOut refuses a $connect whose token the account's sign-out
+// everywhere revoked: the handshake fails with 403, nothing is written.
+func (inv *invocation) refuseSignedOut() events.APIGatewayProxyResponse {
+	inv.log.Info("refused: the account signed out everywhere after its token was issued")
+	return events.APIGatewayProxyResponse{StatusCode: 403}
+}
+
+// closeConnections closes each connection through the management API, at
+// most PoolSize at once; one already gone is no failure.
+func (inv *invocation) closeConnections(ctx context.Context, ids []string) {
+	fctx, cancel := inv.fanoutContext(ctx)
+	defer cancel()
+	inPool(fctx, inv.opt.PoolSize, ids, func(id string) {
+		if err := inv.poster.Close(fctx, id); err != nil && !errors.Is(err, ErrGone) {
+			inv.log.Warn("close a connection", "connectionId", id, "error", err)
+			inv.m.count(countFailed, 1)
+		}
+	})
+}

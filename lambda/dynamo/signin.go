@@ -1,0 +1,73 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/lambda/chat"
+)
+
+// Reauthed implements chat.Store: one UpdateItem, conditional on a live
+// record (not marked for removal) whose sign-in ends before until (a later
+// reauth's stays), plus a GetItem when the condition fails. Made again it
+// changes nothing.
+func (s *Store) Reauthed(ctx context.Context, id string, until time.Time) (chat.Connection, error) {
+	in := &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.names.Connections),
+		Key:                 key(contract.ConnPK, connKey(id)),
+		UpdateExpression:    aws.String("SET #ae = :ae"),
+		ConditionExpression: aws.String("attribute_exists(#pk) AND attribute_not_exists(#gone) AND (attribute_not_exists(#ae) OR #ae < :ae)"),
+		ExpressionAttributeNames: map[string]string{"#pk": contract.ConnPK, "#gone": attrGone,
+			"#ae": contract.ConnAuthExpiresAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":ae": num(until.Unix())},
+		ReturnValues:              types.ReturnValueAllNew,
+	}
+	var out *dynamodb.UpdateItemOutput
+	err := retryConflicts(ctx, func() (err error) {
+		out, err = s.db.UpdateItem(ctx, in)
+		return err
+	})
+	if conditionFailed(err) {
+		return s.GetConnection(ctx, id)
+	}
+	if err != nil {
+		return chat.Connection{}, fmt.Errorf("reauth: %w", err)
+	}
+	var it connItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return chat.Connection{}, fmt.Errorf("reauth: %w", err)
+	}
+	if it.ExpiresAt < s.now().Unix() {
+		return chat.Connection{}, chat.ErrNotFound
+	}
+	return it.connection(), nil
+}
+
+// SignOut implements chat.Store: one UpdateItem of the account's item,
+// returning it. Made again it changes the device version once more, which
+// only makes a racing put read the item again.
+func (s *Store) SignOut(ctx context.Context, accountID string, at time.Time) (chat.Account, error) {
+	a, err := s.updateAccount(ctx, accountID, &dynamodb.UpdateItemInput{
+		UpdateExpression:          aws.String("SET #so = :at ADD #dv :one"),
+		ConditionExpression:       aws.String("attribute_not_exists(#so) OR #so < :at"),
+		ExpressionAttributeNames:  map[string]string{"#so": attrSignedOut, "#dv": contract.AccountDeviceVersion},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": num(at.UnixMilli()), ":one": num(1)},
+	})
+	if conditionFailed(err) { // a later sign-out is recorded
+		return s.Account(ctx, accountID)
+	}
+	if err != nil {
+		return chat.Account{}, fmt.Errorf("sign out everywhere: %w", err)
+	}
+	return a, nil
+}
+
+// attrSignedOut is the account item's last sign-out everywhere (ms).
+const attrSignedOut = "so"
