@@ -163,6 +163,15 @@ if wanted e2e/signin.e2e.ts; then
   stop_stack
 fi
 
+# Moderation: alice, bob and mod (a member of the local issuer's moderators
+# group) in a room; mod removes bob's message, alice her own, and every page
+# shows the removals in place, a page that joins after them too.
+if wanted e2e/moderate.e2e.ts; then
+  start_stack "${lag[@]}" -auth cognito
+  run_e2e e2e/moderate.e2e.ts
+  stop_stack
+fi
+
 # The local dashboard: a 2-second metrics period (the deployed thresholds) and
 # a management API failing 60% of its POSTs (the management client's retries get
 # most through; about a third of the deliveries still fail); the test runs the load tool

@@ -34,6 +34,7 @@ export const PASSWORDS: Record<string, string> = {
   alice: 'alice-local-Passw0rd',
   bob: 'bob-local-Passw0rd',
   carol: 'carol-local-Passw0rd',
+  mod: 'mod-local-Passw0rd', // a member of the local issuer's moderators group
 };
 
 /** Starts headless Chromium; throws (the tests fail, never skip) when it cannot. */

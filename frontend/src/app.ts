@@ -46,6 +46,8 @@ export class ChatApp {
   private myAccount: string | undefined;
   /** With sign-in: your username (the state's), shown beside your name where it differs. */
   private myUsername: string | undefined;
+  /** The state's roles say you are a moderator: a Remove on every public message. */
+  private moderator = false;
   private room = '';
   private limits: Limits = { ...DEFAULT_LIMITS };
   private everReady = false;
@@ -88,6 +90,10 @@ export class ChatApp {
     retry: (ref) => this.client?.retry(ref),
     discard: (ref) => this.client?.discard(ref),
     focusAfterJump: () => this.composer.focus(),
+    moderator: () => this.moderator,
+    remove: (id) => {
+      if (!this.client?.ask({ action: Action.Remove, id })) this.log.notice('Not connected: the message was not removed. Try again when the connection is back.', Date.now(), 'warn');
+    },
   });
 
   constructor(private readonly opts: AppOptions) {
@@ -301,11 +307,15 @@ export class ChatApp {
       case 'memberPage':
         this.members.page(f);
         break;
+      case 'removed':
+        this.log.removed(f);
+        break;
     }
   }
 
   private onState(f: StateFrame): void {
     this.you = f.you;
+    this.moderator = f.roles.includes('moderator');
     this.myAccount = f.account;
     this.myUsername = f.username;
     this.room = f.room;

@@ -8,7 +8,7 @@
 import { Bursts, newBelowText, type BurstKind } from './bursts';
 import type { OutboxItem } from './client';
 import { byId, el, nameHue, timeEl } from './dom';
-import type { PrivateFrame, PublicFrame } from './protocol';
+import type { PrivateFrame, PublicFrame, Removal, RemovedFrame } from './protocol';
 import { isMine, isolate, isolatedParts, senderKey, shownUsername, type Me } from './sender';
 
 const MAX_LOG_ENTRIES = 1000;
@@ -24,12 +24,18 @@ export interface MessageLogHooks {
   discard(ref: string): void;
   /** "N new messages ↓" was pressed (the button goes away): where focus goes. */
   focusAfterJump?(): void;
+  /** Whether you are a moderator (the state's roles: the server's word): you may remove anyone's message. */
+  moderator?(): boolean;
+  /** Remove a public message (yours, or as a moderator anyone's). */
+  remove?(id: string): void;
 }
 
 export class MessageLog {
   private readonly log = byId('log');
   /** Ids of the messages shown. */
   private readonly seen = new Set<string>();
+  /** The public messages shown, by id: a removal replaces one in place. */
+  private readonly shown = new Map<string, { frame: PublicFrame; el: HTMLElement }>();
   /** The pending bubbles, by the ref of their outbox item. */
   private readonly pending = new Map<string, HTMLElement>();
   private readonly bursts = new Bursts((text, ts) => this.notice(text, ts));
@@ -66,6 +72,7 @@ export class MessageLog {
 
   clear(): void {
     this.seen.clear();
+    this.shown.clear();
     this.pending.clear();
     this.bursts.clear();
     this.setUnseen(0);
@@ -79,7 +86,12 @@ export class MessageLog {
 
   /** A message from the server: a new one, or the echo of a pending bubble. */
   show(f: Message): void {
-    if (this.seen.has(f.id)) return;
+    if (this.seen.has(f.id)) {
+      // A history read again (the settle hello, a reconnect) may carry a
+      // removal whose frame this page missed.
+      if (f.type === 'public' && f.removed) this.removed({ id: f.id, ...f.removed });
+      return;
+    }
     const bubble = f.ref !== undefined ? this.pending.get(f.ref) : undefined;
     if (bubble && f.ref !== undefined) {
       this.pending.delete(f.ref);
@@ -88,6 +100,15 @@ export class MessageLog {
     }
     this.seen.add(f.id);
     this.append(this.messageEl(f), isMine(f, this.hooks.me()));
+  }
+
+  /** A public message was removed (a removed frame, or a history entry's removal): shown in its place. */
+  removed(r: Pick<RemovedFrame, 'id' | 'by' | 'reason' | 'at'>): void {
+    const m = this.shown.get(r.id);
+    if (!m || m.frame.removed) return;
+    const frame: PublicFrame = { ...m.frame, message: '', removed: { by: r.by, at: r.at, ...(r.reason !== undefined ? { reason: r.reason } : {}) } };
+    const e = this.messageEl(frame);
+    m.el.replaceWith(e);
   }
 
   notice(text: string, ts: number, kind: 'info' | 'warn' = 'info'): void {
@@ -218,13 +239,19 @@ export class MessageLog {
       head.append(el('span', { class: 'to' }, ...isolated(`to ${f.to.map((n) => (n === me.name ? 'you' : isolate(n))).join(', ')}`)));
     }
     head.append(timeEl(f.ts));
-    const article = el(
-      'article',
-      { class: `msg ${f.type}${mine ? ' mine' : ''}` },
-      head,
-      el('p', { class: 'text', text: f.message, attrs: { dir: 'auto' } }),
-    );
+    const removed = f.type === 'public' ? f.removed : undefined;
+    const body = removed
+      ? el('p', { class: 'removal', text: removalText(removed, mine) })
+      : el('p', { class: 'text', text: f.message, attrs: { dir: 'auto' } });
+    if (f.type === 'public' && f.id && !removed && (mine || this.hooks.moderator?.())) {
+      const remove = this.hooks.remove;
+      const button = el('button', { class: 'link remove', text: 'Remove', attrs: { type: 'button', 'aria-label': `Remove this message${mine ? '' : ` from ${f.from}`}` } });
+      button.addEventListener('click', () => remove?.(f.id));
+      head.append(' ', button);
+    }
+    const article = el('article', { class: `msg ${f.type}${mine ? ' mine' : ''}${removed ? ' removed' : ''}` }, head, body);
     if (f.id) article.dataset.id = f.id;
+    if (f.type === 'public' && f.id) this.shown.set(f.id, { frame: f, el: article });
     return article;
   }
 
@@ -254,6 +281,12 @@ export class MessageLog {
       this.setUnseen(this.unseen + 1);
     }
   }
+}
+
+/** What a removed message shows in its place. */
+export function removalText(r: Removal, mine: boolean): string {
+  const who = r.by === 'moderator' ? 'Message removed by a moderator' : mine ? 'You removed this message' : 'Message removed by its sender';
+  return r.reason ? `${who}: ${r.reason}` : `${who}.`;
 }
 
 /** Text whose isolated names (sender.ts, isolate) become <bdi> elements: the same isolation, without the marks in the text. */
