@@ -187,6 +187,7 @@ export class ChatApp {
         pingIntervalMs: this.opts.pingIntervalMs,
         backoff: this.opts.backoffInitialMs ? { initialMs: this.opts.backoffInitialMs } : undefined,
         token: keeper ? (last) => keeper.tokenFor(this.opts.wsUrl, last) : undefined,
+        reauthToken: keeper ? () => keeper.fresh() : undefined,
         resume,
       },
       {
@@ -198,6 +199,7 @@ export class ChatApp {
         invalid: (reason) => console.warn('ignored a frame from the server:', reason),
       },
     );
+    if (keeper) keeper.onRenewed = (jwt) => void this.client?.reauthWith(jwt); // in band: no reconnect
     this.adoptCarried(room);
     this.client.start();
     this.composer.focus();

@@ -62,6 +62,12 @@ export interface ClientOptions extends ConnectionOptions {
    * (sign-in off) the URL carries no token.
    */
   token?: (last?: CloseReason) => Promise<string>;
+  /**
+   * With sign-in: a fresh ID token, for when the server says the
+   * connection's sign-in ended (reauth_required): the client sends reauth
+   * with it, in band, and what was refused goes out again.
+   */
+  reauthToken?: () => Promise<string>;
   /** A resume token kept from before a reload: the first connect presents it (resume.ts). */
   resume?: string;
 }
@@ -73,12 +79,15 @@ export class ChatClient {
   private readonly conn: Connection;
   private readonly outbox: Outbox;
   private readonly session: Session;
+  private readonly reauthToken?: () => Promise<string>;
+  private reauthing = false;
 
   constructor(
     options: ClientOptions,
     private readonly events: ClientEvents = {},
   ) {
     const token = options.token;
+    this.reauthToken = options.reauthToken;
     this.conn = new Connection(options, {
       url: (last) => {
         if (!token) return this.session.url(options.url);
@@ -157,6 +166,24 @@ export class ChatClient {
     return this.outbox.add(frame);
   }
 
+  /** Signs the connection in again with a renewed token (reauth), if it is ready; nothing otherwise (the next socket carries it). */
+  reauthWith(token: string): boolean {
+    return this.ask({ action: Action.Reauth, token });
+  }
+
+  /** The server said the sign-in ended: one reauth at a time, with a fresh token. */
+  private reauthNow(): void {
+    const fresh = this.reauthToken;
+    if (!fresh || this.reauthing) return;
+    this.reauthing = true;
+    fresh()
+      .then((token) => this.reauthWith(token))
+      .catch(() => this.conn.drop({ code: 4001, reason: 'could not renew the sign-in' }))
+      .finally(() => {
+        this.reauthing = false;
+      });
+  }
+
   /** Queues an unconfirmed or failed item again. */
   retry(ref: string): void {
     this.outbox.retry(ref);
@@ -195,7 +222,22 @@ export class ChatClient {
       case 'members':
         this.session.onMembers(f);
         break;
+      case 'reauthed':
+        this.outbox.signedIn(); // what waited for the sign-in goes out
+        return;
       case 'error':
+        if (f.code === ErrorCode.ReauthRequired) {
+          // Not stored, not sent: it goes out again once signed in (outbox.ts).
+          this.reauthNow();
+          this.outbox.settle(f);
+          return;
+        }
+        if (f.code === ErrorCode.ReauthRefused) {
+          // The token was refused (the account signed out everywhere, or
+          // was disabled): a new connection asks the issuer, or ends the session.
+          this.conn.drop({ code: 4001, reason: 'reauth refused' });
+          return;
+        }
         if (this.session.isReclaimAnswer(f)) return;
         // A keep-alive or count poll the budget refused: an answer all the
         // same (the connection is alive), and nothing the person did.
@@ -239,7 +281,7 @@ export class ChatClient {
     this.outbox.confirmFromHistory(f.history, sender);
     this.conn.joined();
     this.session.joined();
-    this.outbox.flush();
+    this.outbox.signedIn(); // a new connection is signed in: flushes
   }
 }
 

@@ -75,6 +75,8 @@ export class Outbox {
    * out of order in the browser test (20, 23, 22, 21).
    */
   private pacing = false;
+  /** A frame was refused reauth_required: nothing goes out until signedIn. */
+  private awaitingSignIn = false;
 
   /** emit is told of every change of an item's state (with a copy). */
   constructor(
@@ -180,6 +182,13 @@ export class Outbox {
       item.state = 'queued';
       item.retryAt = at;
       this.changed(item);
+    } else if (f.type === 'error' && f.code === ErrorCode.ReauthRequired) {
+      // Not stored, not sent: queued until the connection signs in again
+      // (the client's reauth, whose answer calls signedIn; a new
+      // connection's state flushes too).
+      this.awaitingSignIn = true;
+      item.state = 'queued';
+      this.changed(item);
     } else if (f.type === 'error') {
       item.state = 'failed';
       item.error = f;
@@ -229,8 +238,14 @@ export class Outbox {
     return true;
   }
 
+  /** The connection signed in again (reauthed, or a new connection's state): what reauth_required held goes out. */
+  signedIn(): void {
+    this.awaitingSignIn = false;
+    this.flush();
+  }
+
   private held(): boolean {
-    return Date.now() < this.holdUntil || (this.pacing && this.items.some((i) => i.state === 'sent'));
+    return this.awaitingSignIn || Date.now() < this.holdUntil || (this.pacing && this.items.some((i) => i.state === 'sent'));
   }
 
   /** Sends nothing before at; then flushes (when the wire is ready; else the next ready flushes). */

@@ -87,6 +87,8 @@ export class TokenKeeper {
   /** A socket closed before opening since the last that opened: renew before the next. */
   private renew = false;
   private over = false;
+  /** Told each token a background renewal got: the connection signs in again with it (reauth). */
+  onRenewed: ((jwt: string) => void) | null = null;
 
   /** ended is called once, when the session is over (not after stop()). */
   constructor(
@@ -130,6 +132,17 @@ export class TokenKeeper {
     return t.jwt;
   }
 
+  /**
+   * A token renewed from the issuer now, for a connection whose sign-in
+   * ended (reauth_required). Rejects like tokenFor.
+   */
+  async fresh(): Promise<string> {
+    if (this.over) throw new SessionEnded();
+    const t = await this.get(true);
+    this.scheduleRenewal(t);
+    return t.jwt;
+  }
+
   /** Stops renewing; ended is not called any more. */
   stop(): void {
     this.over = true;
@@ -155,7 +168,9 @@ export class TokenKeeper {
 
   private async renewNow(): Promise<void> {
     try {
-      this.scheduleRenewal(await this.get(true));
+      const t = await this.get(true);
+      this.scheduleRenewal(t);
+      this.onRenewed?.(t.jwt);
     } catch (err) {
       if (this.over || err instanceof SessionEnded) return;
       this.renewal.start(this.retryRenewalMs, () => void this.renewNow());

@@ -156,6 +156,16 @@ describe('renewal', () => {
     expect(tokenOf(h.last())).toBe('jwt-3');
   });
 
+  it('signs the open connection in again with each renewed token, in band (reauth)', async () => {
+    const h = harness({ pingIntervalMs: 24 * 60 * 60_000 });
+    const s = await ready(h);
+    h.keeper.onRenewed = (jwt) => void h.client.reauthWith(jwt);
+    await vi.advanceTimersByTimeAsync(55 * 60_000 + 1_000);
+    expect(s.sent.at(-1)).toEqual({ action: 'reauth', token: 'jwt-2' });
+    expect(h.sockets).toEqual([s]);
+    expect(await h.keeper.fresh()).toBe('jwt-3'); // for a reauth_required: renewed now
+  });
+
   it('tries a background renewal again a minute later when the issuer cannot be reached', async () => {
     const h = harness();
     await ready(h);
