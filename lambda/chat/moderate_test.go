@@ -1,10 +1,12 @@
 package chat_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/oklog/ulid/v2"
@@ -13,6 +15,7 @@ import (
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/lambda/auth/authtest"
 	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
 // say sends a public message from id and returns its id, every inbox drained.
@@ -210,5 +213,38 @@ func TestTheAuthorizerPassesTheModeratorsGroupOnInItsContext(t *testing.T) {
 		if got := resp.Context[contract.AuthContextModerator]; got != tc.want {
 			t.Errorf("groups %v: context %v, want moderator %v", tc.groups, resp.Context, tc.want)
 		}
+	}
+}
+
+// DynamoDB applies the removal's transaction and answers every attempt
+// with 500 (the SDK's retries carry its ClientRequestToken): the item
+// carries this call's token, so the removal is this call's: answered,
+// told and logged once.
+func TestARemovalAppliedAndAnsweredWithErrorsIsTheCallersOnce(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room = "rm-500"
+	alice, bob := h.JoinAs("alice", room), h.JoinAs("bob", room)
+	h.Settle()
+	msg := say(t, h, alice, "flaky", bob)
+	var failed atomic.Int32
+	h.DynamoDB.Inject(ddbproxy.Faults{ApplyThenFail: func(w ddbproxy.Write) bool {
+		if w.Op == "TransactWriteItems" && bytes.Contains(w.Body, []byte("removedToken")) {
+			failed.Add(1)
+			return true
+		}
+		return false
+	}})
+	got := only(t, removeFrom(t, h, alice, msg, "oops"), "removed")
+	h.DynamoDB.Restore()
+	if failed.Load() == 0 {
+		t.Fatal("no removal transaction was answered with an error")
+	}
+	if got.By != chat.RemovedBySender || got.Reason != "oops" {
+		t.Errorf("alice's removed frame %+v", got)
+	}
+	only(t, inbox(t, h, bob), "removed")
+	if n := removals(t, h, room); n != 1 {
+		t.Errorf("the activity log has %d removals, want 1", n)
 	}
 }
