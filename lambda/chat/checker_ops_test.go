@@ -179,7 +179,12 @@ func (w *world) public(d *device) {
 	w.mu.Lock()
 	w.publics[text] = d.room
 	w.mu.Unlock()
-	w.send(d, "sendPublic", fmt.Sprintf(`"message":%q`, text))
+	_, ans, _, _ := w.send(d, "sendPublic", fmt.Sprintf(`"message":%q`, text))
+	if ans.Type == "public" && ans.ID != "" {
+		w.mu.Lock()
+		d.a.published = append(d.a.published, published{room: d.room, id: ans.ID})
+		w.mu.Unlock()
+	}
 }
 
 // private sends a private message to one or two people the page lists

@@ -90,6 +90,7 @@ func (w *world) verify() {
 	w.checkActivity(tb)
 	w.checkAnswers()
 	w.checkMessages()
+	w.checkRemovals()
 }
 
 // checkNames: a name is held by at most one account, and every

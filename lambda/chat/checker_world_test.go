@@ -47,6 +47,7 @@ type world struct {
 	got      map[string]map[string]int // message text → connection → copies received
 	privates []*privateSend
 	publics  map[string]string     // message text → room
+	removals []*removeSend         // remove (checker_remove_test.go)
 	holds    map[string][]*holding // name key → who held it when
 	start    time.Time
 	trace    []string // what happened, for the log file of a failing run
@@ -64,6 +65,9 @@ type account struct {
 	// knows which names the account holds from then on.
 	unsure time.Time
 	tried  []string // names asked for once unsure
+	// published are its public messages answered with their echo, which
+	// it may remove (checker_remove_test.go); under world.mu.
+	published []published
 }
 
 // device is one browser tab of an account.
