@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/groupchat/groupchat/contract"
 )
 
