@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -161,6 +162,10 @@ func TestSignOutEverywhereEndToEnd(t *testing.T) {
 	}
 	must(t, len(alices) == 3, "alice's connections %v, want 3", alices)
 
+	// She spent her budget a moment ago: signing out everywhere is done all the same.
+	for range chat.DefaultRateLimit.Limit + 1 {
+		laptop.send(ctx, map[string]any{"action": contract.ActionPing})
+	}
 	laptop.send(ctx, map[string]any{"action": contract.ActionSignOutEverywhere})
 	for _, c := range []*client{phone, laptop, tablet} {
 		must(t, c.closeStatus(ctx) == websocket.StatusNormalClosure, "one of alice's devices was not closed by the server")
@@ -177,7 +182,12 @@ func TestSignOutEverywhereEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.joinWith(ctx, t, "Alice", "lobby", again)
+	// (let in: her budget, spent above, refuses her hello for a few seconds, not her connection)
+	ws, _, err := websocket.Dial(ctx, s.URL+"?"+url.Values{"name": {"Alice"}, contract.AuthQueryParam: {again}}.Encode(), nil)
+	if err != nil {
+		t.Fatalf("a token issued after the sign-out: %v", err)
+	}
+	_ = ws.CloseNow()
 	for { // bob is told alice left, and is still connected
 		bob.send(ctx, map[string]any{"action": contract.ActionPing})
 		if f := bob.next(ctx); f.str("type") == contract.FramePong {

@@ -179,6 +179,36 @@ describe('leaving', () => {
     await c.page.waitForSelector('#signin-form:visible');
   });
 
+  it('signing out everywhere closes every device of the account, and none comes back with the token it held', async () => {
+    const phone = await open(browser);
+    const laptop = await open(browser);
+    try {
+      for (const d of [phone, laptop]) {
+        await signIn(d, 'carol');
+        await joinAsSignedIn(d);
+      }
+      await poll(() => members(people.alice)).toEqual(['alice', 'bob', 'carol']);
+      const phoneFirst = phone.sockets.length - 1;
+      await laptop.page.click('#sign-out-everywhere');
+      await laptop.page.waitForSelector('#signin-form:visible');
+      // The server closes the phone's connection too, and refuses its
+      // reconnect with the ID token it held (issued before the sign-out).
+      await poll(async () => phone.sockets.length > phoneFirst + 1 && phone.sockets[phoneFirst + 1].closed).toBe(true);
+      const [held, again] = phone.sockets.slice(phoneFirst, phoneFirst + 2);
+      expect(held.closed).toBe(true);
+      expect(tokenOf(again.url)).toBe(tokenOf(held.url));
+      // The local issuer has no GlobalSignOut (cognito-local answers it
+      // "unsupported"): the phone's refresh token still renews, so it signs in
+      // again with a new token, which is let in. On AWS the refresh token is
+      // revoked and the phone goes back to the sign-in form (docs/auth.md).
+      await phone.page.waitForSelector('#conn[data-state="ready"]', { timeout: 30_000 });
+      expect(tokenOf(phone.sockets.at(-1)!.url)).not.toBe(tokenOf(held.url));
+    } finally {
+      await phone.context.close();
+      await laptop.context.close();
+    }
+  });
+
   it('a session that can no longer be renewed brings back the sign-in form, saying so', async () => {
     const b = people.bob;
     // The stored token has expired and the refresh token is not one the issuer knows.

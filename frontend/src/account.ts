@@ -115,10 +115,10 @@ export class Account {
     }
   }
 
-  /** The person signed out. */
-  async signOut(): Promise<void> {
+  /** The person signed out (everywhere: every refresh token of the account revoked, on every device). */
+  async signOut(everywhere = false): Promise<void> {
     const username = this.username ?? undefined;
-    await this.auth.signOut();
+    await this.auth.signOut({ global: everywhere });
     this.set({ kind: 'signIn', username });
   }
 

@@ -221,9 +221,9 @@ export function createAmplifyAuth(cfg: CognitoSetting): Auth {
       }
     },
 
-    async signOut() {
+    async signOut(opts) {
       try {
-        await signOut();
+        await signOut({ global: opts?.global === true });
       } catch {
         // The tokens are cleared even when revoking the refresh token failed.
       }

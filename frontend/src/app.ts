@@ -110,7 +110,12 @@ export class ChatApp {
     } else if (opts.signIn) {
       this.joinForm.hide();
       const account = new Account(opts.signIn.auth, (v) => this.onAccount(v, form));
-      const form = new SignInForm(account, opts.signIn.signUp, () => void this.signOut());
+      const form = new SignInForm(
+        account,
+        opts.signIn.signUp,
+        () => void this.signOut(),
+        () => void this.signOutEverywhere(),
+      );
       this.account = account;
       void account.resume();
     } else {
@@ -148,9 +153,23 @@ export class ChatApp {
 
   /** Sign out: the connection closes first, then the session is forgotten. */
   private async signOut(): Promise<void> {
+    await this.signOutHere(false);
+  }
+
+  private async signOutHere(everywhere: boolean): Promise<void> {
     forgetResumable(this.tab);
     this.closeRoom();
-    await this.account?.signOut();
+    await this.account?.signOut(everywhere);
+  }
+
+  /**
+   * Sign out everywhere: the server closes every connection of the account
+   * (this one too) and refuses its tokens issued before; then this page
+   * forgets the session and every refresh token of the account is revoked.
+   */
+  private async signOutEverywhere(): Promise<void> {
+    this.client?.ask({ action: Action.SignOutEverywhere });
+    await this.signOutHere(true);
   }
 
   /** The session ended on its own (tokens.ts): no reconnecting, back to the sign-in form. */

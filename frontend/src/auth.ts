@@ -27,8 +27,11 @@ export interface Auth {
   /** Creates an account; it is confirmed with the code the pool sends (confirmSignUp). */
   signUp(username: string, password: string, email: string): Promise<void>;
   confirmSignUp(username: string, code: string): Promise<void>;
-  /** Forgets the session on this browser (and revokes its refresh token where the pool can). Never rejects. */
-  signOut(): Promise<void>;
+  /**
+   * Forgets the session on this browser (and revokes its refresh token where the pool can); global: revokes
+   * every refresh token of the account, on every device (Cognito's global sign-out). Never rejects.
+   */
+  signOut(opts?: { global?: boolean }): Promise<void>;
   /**
    * The ID token to connect with. fresh: renewed from the issuer now, even
    * if the stored one is still valid. Rejects with SessionEnded when there

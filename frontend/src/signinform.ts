@@ -38,9 +38,11 @@ export class SignInForm {
     private readonly account: Account,
     private readonly signUp: boolean,
     signOut: () => void,
+    signOutEverywhere: () => void,
   ) {
     this.signUpOffer.hidden = !signUp;
     byId('sign-out').addEventListener('click', signOut);
+    byId('sign-out-everywhere').addEventListener('click', signOutEverywhere);
     byId('signup-show').addEventListener('click', () => this.showCard(this.signUpForm));
     byId('signin-show').addEventListener('click', () => this.showCard(this.signInForm));
     this.onSubmit(this.signInForm, this.signInError, async () => {

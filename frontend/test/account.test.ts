@@ -52,6 +52,14 @@ describe('Account', () => {
     expect(views.at(-1)).toEqual({ kind: 'signIn', username: 'alice' });
   });
 
+  it('signs out everywhere: every refresh token of the account revoked', async () => {
+    const { account, auth, views } = setup('alice');
+    await account.resume();
+    await account.signOut(true);
+    expect(auth.calls.at(-1)).toBe('signOut:global');
+    expect(views.at(-1)).toEqual({ kind: 'signIn', username: 'alice' });
+  });
+
   it.each([
     ['expired', ENDED_NOTICE.expired],
     ['refused', ENDED_NOTICE.refused],

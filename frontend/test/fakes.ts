@@ -142,8 +142,8 @@ export class FakeAuth implements Auth {
     this.calls.push(`confirmSignUp:${username}:${code}`);
     if (code !== '123456') throw new AuthProblem('That code is not right.');
   }
-  async signOut(): Promise<void> {
-    this.calls.push('signOut');
+  async signOut(opts?: { global?: boolean }): Promise<void> {
+    this.calls.push(opts?.global ? 'signOut:global' : 'signOut');
     this.user = null;
     this.current = null;
   }
