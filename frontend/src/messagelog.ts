@@ -99,7 +99,29 @@ export class MessageLog {
       return;
     }
     this.seen.add(f.id);
-    this.append(this.messageEl(f), isMine(f, this.hooks.me()));
+    const node = this.messageEl(f);
+    // A message this page first reads in a history (the settle hello's, or
+    // a reconnect's: its live frame went to an index that did not list this
+    // connection yet) goes where its time puts it, not after later ones.
+    const later = this.firstLaterThan(f.ts);
+    if (later) {
+      this.bursts.flush();
+      later.before(node);
+      return;
+    }
+    this.append(node, isMine(f, this.hooks.me()));
+  }
+
+  /** The earliest of the messages shown at the log's end that are later than ts (pending bubbles aside), if any. */
+  private firstLaterThan(ts: number): Element | undefined {
+    let first: Element | undefined;
+    for (let e = this.log.lastElementChild; e; e = e.previousElementSibling) {
+      const at = e instanceof HTMLElement ? e.dataset.ts : undefined;
+      if (at === undefined || e.classList.contains('pending')) continue;
+      if (Number(at) <= ts) break;
+      first = e;
+    }
+    return first;
   }
 
   /** A public message was removed (a removed frame, or a history entry's removal): shown in its place. */
@@ -250,7 +272,10 @@ export class MessageLog {
       head.append(' ', button);
     }
     const article = el('article', { class: `msg ${f.type}${mine ? ' mine' : ''}${removed ? ' removed' : ''}` }, head, body);
-    if (f.id) article.dataset.id = f.id;
+    if (f.id) {
+      article.dataset.id = f.id;
+      article.dataset.ts = String(f.ts);
+    }
     if (f.type === 'public' && f.id) this.shown.set(f.id, { frame: f, el: article });
     return article;
   }
