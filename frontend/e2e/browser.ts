@@ -110,6 +110,7 @@ export async function open(
 }
 
 export async function join(p: Person, name: string, room = ROOM): Promise<void> {
+  await p.page.waitForSelector('#join-form[data-ready]', { state: 'attached' }); // the page's script has prefilled it
   await p.page.fill('#join-name', name);
   await p.page.fill('#join-room', room);
   await p.page.press('#join-room', 'Enter');

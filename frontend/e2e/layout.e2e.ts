@@ -100,6 +100,38 @@ describe('on a phone', () => {
   });
 });
 
+describe('the join form', () => {
+  it('keeps what was typed before the page was ready, and where the cursor was', async () => {
+    // On a slow network the form is on screen before the page's script has
+    // its config: the script's prefill used to overwrite the typed name with
+    // '' and the room with "lobby", and move the cursor to the name field, so
+    // the rest of the typing went into the name (a loaded CI machine joined
+    // a test's page to "lobby" named "layout").
+    let release = (): void => {};
+    const held = new Promise<void>((r) => (release = r));
+    const early = await open(browser, '', {}, async (c) => {
+      await c.route('**/config.json', async (route) => {
+        await held;
+        await route.continue();
+      });
+    });
+    await early.page.fill('#join-name', 'Early');
+    await early.page.fill('#join-room', 'early-room');
+    const configured = early.page.waitForResponse('**/config.json');
+    release();
+    await configured;
+    await early.page.waitForSelector('#join-form[data-ready]', { state: 'attached' });
+    expect(await early.page.inputValue('#join-name')).toBe('Early');
+    expect(await early.page.inputValue('#join-room')).toBe('early-room');
+    expect(await early.page.evaluate(() => document.activeElement?.id)).toBe('join-room');
+    await early.page.press('#join-room', 'Enter');
+    await early.page.waitForSelector('#conn[data-state="ready"]');
+    const url = new URL(early.sockets[0].url);
+    expect([url.searchParams.get('name'), url.searchParams.get('room')]).toEqual(['Early', 'early-room']);
+    await early.context.close();
+  });
+});
+
 describe('the flow of a day', () => {
   it('a burst of joins is one line', async () => {
     // However far apart the joins arrive (a loaded machine spread four over

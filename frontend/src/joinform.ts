@@ -38,7 +38,12 @@ export class JoinForm {
     });
   }
 
-  /** Fills the form from the page's query, else from the last join. */
+  /**
+   * Fills the form from the page's query, else from the last join, but never
+   * over what the person typed while the page was still loading (the form is
+   * on screen before the script has its config), and never moving the cursor
+   * away from a field they are in.
+   */
   prefill(): void {
     const q = new URL(window.location.href).searchParams;
     let saved: { name?: string; room?: string } = {};
@@ -47,9 +52,11 @@ export class JoinForm {
     } catch {
       // Private mode or a corrupt entry: start empty.
     }
-    this.name.value = q.get('name') ?? saved.name ?? '';
-    this.room.value = q.get('room') ?? saved.room ?? 'lobby';
-    this.name.focus();
+    const typed = (el: HTMLInputElement): boolean => el.value !== el.defaultValue;
+    if (!typed(this.name)) this.name.value = q.get('name') ?? saved.name ?? '';
+    if (!typed(this.room)) this.room.value = q.get('room') ?? saved.room ?? 'lobby';
+    if (!this.form.contains(document.activeElement)) this.name.focus();
+    this.form.dataset.ready = ''; // the form is wired: the browser tests wait for it
   }
 
   hide(): void {
