@@ -132,6 +132,37 @@ describe('the join form', () => {
   });
 });
 
+describe('links', () => {
+  it('a URL in a message opens in a new tab that knows nothing of the chat, and nothing else is interpreted', async () => {
+    await ann.context.route('https://example.test/**', (route) =>
+      route.fulfill({ contentType: 'text/html', body: '<title>guide</title><p>guide</p>' }),
+    );
+    const text = 'Docs at https://example.test/guide?x=1. Not <b>bold</b>, not [md](https://evil.test) javascript:alert(1)';
+    await say(ben, text);
+    await poll(() => texts(ann, 'public')).toContain(text);
+    const links = await ann.page.$$eval('#log .msg .text a', (as) =>
+      as.map((a) => [a.textContent, a.getAttribute('href'), a.getAttribute('target'), a.getAttribute('rel')]),
+    );
+    expect(links.slice(-2)).toEqual([
+      ['https://example.test/guide?x=1', 'https://example.test/guide?x=1', '_blank', 'noopener noreferrer'],
+      ['https://evil.test', 'https://evil.test/', '_blank', 'noopener noreferrer'],
+    ]);
+    expect(await ann.page.$$eval('#log .msg .text b', (b) => b.length)).toBe(0);
+    const [tab] = await Promise.all([
+      ann.context.waitForEvent('page'),
+      ann.page.locator('#log .msg .text a[href="https://example.test/guide?x=1"]').last().click(),
+    ]);
+    await tab.waitForLoadState();
+    expect(await tab.evaluate(() => [window.opener === null, document.referrer, location.href])).toEqual([
+      true,
+      '',
+      'https://example.test/guide?x=1',
+    ]);
+    await tab.close();
+    expect(ann.page.url()).not.toContain('example.test'); // the chat stays where it was
+  });
+});
+
 describe('the flow of a day', () => {
   it('a burst of joins is one line', async () => {
     // However far apart the joins arrive (a loaded machine spread four over

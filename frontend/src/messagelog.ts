@@ -8,6 +8,7 @@
 import { Bursts, newBelowText, type BurstKind } from './bursts';
 import type { OutboxItem } from './client';
 import { byId, el, nameHue, timeEl } from './dom';
+import { linkPieces, type Piece } from './links';
 import type { PrivateFrame, PublicFrame, Removal, RemovedFrame } from './protocol';
 import { isMine, isolate, isolatedParts, senderKey, shownUsername, type Me } from './sender';
 
@@ -264,7 +265,7 @@ export class MessageLog {
     const removed = f.type === 'public' ? f.removed : undefined;
     const body = removed
       ? el('p', { class: 'removal', text: removalText(removed, mine) })
-      : el('p', { class: 'text', text: f.message, attrs: { dir: 'auto' } });
+      : el('p', { class: 'text', attrs: { dir: 'auto' } }, ...linkPieces(f.message).map(pieceEl));
     if (f.type === 'public' && f.id && !removed && (mine || this.hooks.moderator?.())) {
       const remove = this.hooks.remove;
       const button = el('button', { class: 'link remove', text: 'Remove', attrs: { type: 'button', 'aria-label': `Remove this message${mine ? '' : ` from ${f.from}`}` } });
@@ -306,6 +307,12 @@ export class MessageLog {
       this.setUnseen(this.unseen + 1);
     }
   }
+}
+
+/** A piece of a message's text: a text node, or a link that opens in a new tab and tells the other site nothing. */
+function pieceEl(p: Piece): Node | string {
+  if (!('href' in p)) return p.text;
+  return el('a', { text: p.text, attrs: { href: p.href, target: '_blank', rel: 'noopener noreferrer' } });
 }
 
 /** What a removed message shows in its place. */
