@@ -8,7 +8,7 @@
 // take the name carol renamed herself to after carol signs out.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DESKTOP, members, messages, notices, open, PHONE, poll, ROOM, say, signIn, texts, you, launch, type Person } from './browser';
+import { DESKTOP, dropAllConnections, members, messages, notices, open, PHONE, poll, ROOM, say, signIn, texts, you, launch, type Person } from './browser';
 
 let browser: Browser;
 let phone: Person; // alice's phone
@@ -173,5 +173,52 @@ describe('text written right to left or with an override', () => {
     );
     // carol goes by "robert" since the test above.
     expect(isolation).toEqual({ text: 'isolate dir=auto', name: 'robert isolate' });
+  });
+});
+
+describe("a phone's top bar, signed in", () => {
+  it('keeps the status readable, connected and offline, never under "Signed in as", and a time on one line', async () => {
+    // Issue 26 #6: at 390 px the status was cut to "Con…", "Retry now" overlapped "Signed in as", and a time
+    // wrapped as "18:/32". mod (the local issuer's moderator) on a phone whose reconnect waits long enough to look.
+    const p = await open(browser, '?backoff=60000', { viewport: PHONE });
+    await signIn(p, 'mod');
+    await joinAsSignedIn(p);
+    await say(p, 'On the bus');
+    await poll(() => texts(p, 'public')).toContain('On the bus');
+    const bar = () =>
+      p.page.evaluate(() => {
+        const box = (s: string) => document.querySelector(s)?.getBoundingClientRect();
+        const shown = (r?: DOMRect) => !!r && r.width > 0 && r.height > 0;
+        const apart = (a?: DOMRect, b?: DOMRect) =>
+          !shown(a) || !shown(b) || a!.right <= b!.left || b!.right <= a!.left || a!.bottom <= b!.top || b!.bottom <= a!.top;
+        const text = document.getElementById('conn-text')!;
+        const oneLine = (e: Element) => {
+          const r = document.createRange();
+          r.selectNodeContents(e);
+          return r.getClientRects().length === 1;
+        };
+        const times = [...document.querySelectorAll('#log time')];
+        return {
+          status: text.textContent,
+          cut: text.scrollWidth > text.clientWidth + 1,
+          retryApart: ['.account-label', '#sign-out', '#sign-out-everywhere', '#room-label'].every((s) => apart(box('#retry-now'), box(s))),
+          statusApart: ['.account-label', '#sign-out', '#sign-out-everywhere'].every((s) => apart(box('#conn'), box(s))),
+          timesOnOneLine: times.length > 0 && times.every(oneLine),
+          buttonsOnOneLine: [...document.querySelectorAll('.account button, #retry-now')].filter((b) => b.getClientRects().length > 0).every(oneLine),
+          scrollsSideways: document.documentElement.scrollWidth > window.innerWidth,
+        };
+      });
+    const ready = await bar();
+    expect(ready).toMatchObject({ cut: false, statusApart: true, timesOnOneLine: true, buttonsOnOneLine: true, scrollsSideways: false });
+    await dropAllConnections();
+    await p.page.waitForSelector('#conn[data-state="waiting"]');
+    await p.page.waitForSelector('#retry-now:visible');
+    const offline = await bar();
+    // The notice "Connection lost…" has a time of its own, beside two lines of text.
+    expect(offline).toMatchObject({ cut: false, retryApart: true, statusApart: true, timesOnOneLine: true, buttonsOnOneLine: true, scrollsSideways: false });
+    await p.page.click('#retry-now');
+    await p.page.waitForSelector('#conn[data-state="ready"]');
+    expect(p.errors).toEqual([]);
+    await p.context.close();
   });
 });
