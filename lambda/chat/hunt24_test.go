@@ -171,3 +171,51 @@ func TestHunt24SignOutEverywhereFromAPageWhoseTokenExpiredSignsNothingOut(t *tes
 			types(got), got, a.SignedOutAt, closed)
 	}
 }
+
+func requestCount(h *chattest.Harness) int64 {
+	var n int64
+	for _, c := range h.DynamoDB.Counts() {
+		n += c
+	}
+	return n
+}
+
+// A connection whose sign-in ended is within its 2-minute grace: each of
+// its frames is answered reauth_required uncharged, after a consistent
+// GetItem of its record (signedIn). A client that floods frames then costs
+// DynamoDB one read per frame, for the whole grace, where the same flood
+// from a connection over its budget costs one refused charge per window
+// (refusals). Here: 200 pings from each.
+func TestHunt24AFloodFromAnExpiredConnectionCostsAReadPerFrame(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room = "h24-flood"
+	now := h.Now()
+	alice := newSignedConn("alice", now.Add(-time.Minute), now.Add(14*time.Minute))
+	carol := newSignedConn("carol", now.Add(-14*time.Minute), now.Add(30*time.Second))
+	alice.connect(t, h, room, true)
+	carol.connect(t, h, room, true)
+	h.Settle()
+	h.Advance(time.Minute) // carol's token expired 30 s ago: within the grace
+	const frames = 200
+	flood := func(c signedConn) (int64, map[string]int) {
+		before := requestCount(h)
+		codes := map[string]int{}
+		for range frames {
+			for _, f := range c.send(t, h, `{"action":"ping"}`) {
+				codes[f.Type+"/"+f.Code]++
+			}
+		}
+		return requestCount(h) - before, codes
+	}
+	overBudget, aliceGot := flood(alice)
+	expired, carolGot := flood(carol)
+	t.Logf("%d pings: over the budget %d DynamoDB requests (%v); expired %d (%v)", frames, overBudget, aliceGot, expired, carolGot)
+	if carolGot["error/"+contract.CodeReauthRequired] != frames {
+		t.Fatalf("carol's pings were answered %v, want reauth_required", carolGot)
+	}
+	if expired > overBudget {
+		t.Errorf("%d pings from a connection whose sign-in ended cost %d DynamoDB requests, more than the %d of a connection over its budget",
+			frames, expired, overBudget)
+	}
+}
