@@ -219,3 +219,37 @@ func TestHunt24AFloodFromAnExpiredConnectionCostsAReadPerFrame(t *testing.T) {
 			frames, expired, overBudget)
 	}
 }
+
+// The crash-point check's "alice-signs-out-everywhere" scenario means to
+// kill signOutEverywhere between its write and its closes, but the
+// harness's Gateway answers DELETE @connections before it consults the
+// kill (chattest/gateway.go serve: the DELETE branch returns before drop):
+// an invocation killed right after its sign-out's UpdateItem still closes
+// every device, so the scenario's kill never lands where it says, and the
+// check passes whatever the handler does after the write.
+func TestHunt24AKilledInvocationStillClosesConnectionsInTheHarness(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room = "h24-cut-delete"
+	now := h.Now()
+	laptop := newSignedConn("alice", now.Add(-time.Minute), now.Add(14*time.Minute))
+	phone := newSignedConn("alice", now.Add(-time.Minute), now.Add(14*time.Minute))
+	laptop.connect(t, h, room, true)
+	phone.connect(t, h, room, true)
+	h.Settle()
+	// Its requests: the charge (UpdateItem of her account's item), then the
+	// sign-out (UpdateItem SET so). Killed right after the second.
+	crash := h.Cut(2, func(ctx context.Context) {
+		_, _ = h.Service.Handle(ctx, events.APIGatewayWebsocketProxyRequest{Body: `{"action":"signOutEverywhere"}`,
+			RequestContext: events.APIGatewayWebsocketProxyRequestContext{RouteKey: contract.RouteDefault,
+				ConnectionID: laptop.id, Stage: h.Stage, Authorizer: laptop.auth}})
+	})
+	reqs := crash.Requests()
+	if len(reqs) != 2 || !strings.Contains(reqs[1].Key, "SET #so") {
+		t.Fatalf("signOutEverywhere's first requests %v, want the charge then the sign-out", reqs)
+	}
+	if killed, after := crash.Killed(); !killed || len(h.GW.Closed()) > 0 {
+		t.Errorf("signOutEverywhere killed (%v) right after its sign-out (then %s): the harness still closed %v",
+			killed, after, h.GW.Closed())
+	}
+}
