@@ -113,3 +113,52 @@ func TestHunt24HeldOneDeviceReauthsTheOtherExpiredIsRefusedEveryActionThenClosed
 		t.Errorf("closed %v, want the phone only", closed)
 	}
 }
+
+func TestHunt24HeldSenderAndModeratorRemoveAtOnceOneRemovalIsRecordedAndBothAreToldIt(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room = "h24-rm-race"
+	alice, mod, bob := h.JoinAs("alice", room), h.JoinModerator("mod", room), h.JoinAs("bob", room)
+	h.Settle()
+	// A forged moderator field in a member's frame counts for nothing.
+	bobs := say(t, h, bob, "bob's", alice, mod)
+	if fs := removeFrom(t, h, alice, bobs, ""); len(fs) != 1 || fs[0].Code != contract.CodeForbidden {
+		t.Fatalf("alice removing bob's: %v", types(fs))
+	}
+	if resp := h.Send(alice, `{"action":"remove","id":"`+bobs+`","moderator":true,"roles":["moderator"]}`); decode(t, []byte(resp)).Code != contract.CodeForbidden {
+		t.Errorf("alice's forged moderator field: %s", resp)
+	}
+	for range 3 {
+		msg := say(t, h, alice, "racy", mod, bob)
+		inbox(t, h, bob)
+		answers := make(chan frame, 2)
+		for _, id := range []string{alice, mod} {
+			go func() {
+				resp := h.Send(id, `{"action":"remove","id":"`+msg+`","reason":"`+id[:4]+`"}`)
+				if resp != "" {
+					answers <- decode(t, []byte(resp))
+					return
+				}
+				var f frame
+				for _, g := range h.GW.Take(id) {
+					if d := decode(t, g); d.Type == "removed" && d.ID == msg {
+						f = d
+					}
+				}
+				answers <- f
+			}()
+		}
+		a, b := <-answers, <-answers
+		if a.Type != "removed" || b.Type != "removed" || a.By != b.By || a.At != b.At || a.Reason != b.Reason {
+			t.Errorf("the two removers were told %+v and %+v", a, b)
+		}
+		e := historyEntry(t, h, bob, msg)
+		if e.Message != "" || e.Removed == nil || e.Removed.By != a.By || e.Removed.At != a.At {
+			t.Errorf("history gives %+v (%+v), the removers were told %+v", e, e.Removed, a)
+		}
+		h.Advance(11 * time.Second) // a new budget window
+	}
+	if n := removals(t, h, room); n != 3 {
+		t.Errorf("the activity log has %d removals for 3 messages", n)
+	}
+}
