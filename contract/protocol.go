@@ -148,6 +148,7 @@ const (
 	CodeNotFound          = "not_found"
 	CodeReauthRequired    = "reauth_required"
 	CodeReauthRefused     = "reauth_refused"
+	CodeSignedOut         = "signed_out"
 	CodeInternal          = "internal"
 )
 
@@ -183,6 +184,7 @@ var errorCodes = []ErrorCode{
 	{CodeNotFound, "`remove` names no public message of your room (none with that `id`, one that expired, or a private one)"},
 	{CodeReauthRequired, "with sign-in: the connection's sign-in ended (its ID token expired); send `reauth` with a fresh token within the grace (*Signing in again*) or the server closes the connection; the frame was neither stored nor sent"},
 	{CodeReauthRefused, "`reauth`'s token is not valid (expired, of another pool, tampered), is another account's, or sign-in is off; the connection's sign-in is unchanged"},
+	{CodeSignedOut, "with sign-in: the account signed out everywhere after this connection signed in (*Signing in again*); the frame was neither stored nor sent, and the server closes the connection: sign in again"},
 	{CodeInternal, "the server could not complete the action (storage unavailable, …); nothing was half-done; try again"},
 }
 

@@ -74,6 +74,9 @@ const (
 	// ConnAuthExpiresAt is when a signed-in connection's sign-in ends (s):
 	// its token's exp, renewed by reauth.
 	ConnAuthExpiresAt = "authExp"
+	// ConnAuthIssuedAt is the iat of a signed-in connection's latest
+	// reauth's token (s).
+	ConnAuthIssuedAt = "authIat"
 
 	// ReaderStreamPrefix begins the stream of one reader's copies of a
 	// room's private messages: "reader#<room>#<reader key>" (chat.Reader).

@@ -80,6 +80,8 @@ export const ErrorCode = {
   ReauthRequired: 'reauth_required',
   /** `reauth`'s token is not valid (expired, of another pool, tampered), is another account's, or sign-in is off; the connection's sign-in is unchanged */
   ReauthRefused: 'reauth_refused',
+  /** with sign-in: the account signed out everywhere after this connection signed in (*Signing in again*); the frame was neither stored nor sent, and the server closes the connection: sign in again */
+  SignedOut: 'signed_out',
   /** the server could not complete the action (storage unavailable, …); nothing was half-done; try again */
   Internal: 'internal',
 } as const;

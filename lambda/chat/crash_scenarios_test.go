@@ -173,8 +173,18 @@ var crashScenarios = []crashScenario{
 		}
 		signOut := func(ctx context.Context) { r.send(ctx, laptop, `{"action":"signOutEverywhere"}`) }
 		return signOut, func(killed bool) {
-			if killed && len(r.h.GW.Closed()) < len(alices) {
-				signOut(context.Background()) // the page saw no close: it asks again
+			// Killed after the sign-out's write, before its closes: each
+			// other device whose close was lost is refused at its next
+			// frame and closed then, its frame neither stored nor sent.
+			if a, err := r.h.Store.Account(context.Background(), "alice"); err != nil {
+				r.problem("signout", "read alice's account: %v", err)
+			} else if !a.SignedOutAt.IsZero() {
+				r.signedOutFrames(alices, laptop)
+			}
+			if killed && !slices.Contains(r.h.GW.Closed(), laptop.id) {
+				// The page had no answer: it says so (app.ts), and the
+				// person asks again.
+				signOut(context.Background())
 			}
 			closed := r.h.GW.Closed()
 			for _, c := range alices {
@@ -269,4 +279,27 @@ func (r *crashRoom) answered(c *crashConn, typ string) {
 
 func (r *crashRoom) problem(invariant, format string, args ...any) {
 	r.problems = append(r.problems, violation{invariant, fmt.Sprintf(format, args...)})
+}
+
+// signedOutFrames sends a frame from each of alices but the laptop that is
+// still open after a sign-out everywhere: each must be refused signed_out
+// and closed, and nothing stored.
+func (r *crashRoom) signedOutFrames(alices []*crashConn, laptop *crashConn) {
+	const text = "after signing out everywhere"
+	for _, c := range alices {
+		if c == laptop || slices.Contains(r.h.GW.Closed(), c.id) {
+			continue
+		}
+		r.h.Invoke(context.Background(), c.id, contract.RouteSendPublic, `{"action":"sendPublic","message":"`+text+`"}`, nil)
+		if got := r.h.GW.Take(c.id); len(got) == 0 || decode(r.t, got[0]).Code != contract.CodeSignedOut {
+			r.problem("signout", "%s's frame after the sign-out was answered %s, want %s", c, got, contract.CodeSignedOut)
+		}
+	}
+	recs, err := r.h.Store.History(context.Background(), crashRoomName, 50)
+	if err != nil {
+		r.problem("signout", "read the history: %v", err)
+	}
+	if slices.ContainsFunc(recs, func(m chat.Record) bool { return m.Message == text }) {
+		r.problem("signout", "a signed-out device's message was stored")
+	}
 }

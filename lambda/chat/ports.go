@@ -115,6 +115,10 @@ type Connection struct {
 	// AuthExpiresAt is when the connection's sign-in ends: its token's exp
 	// at $connect, later that of its latest reauth (zero without sign-in).
 	AuthExpiresAt time.Time
+	// AuthIssuedAt is the iat of the token of its latest reauth (zero
+	// before one): a reauth after a sign-out everywhere signs the
+	// connection in again (stillSignedIn).
+	AuthIssuedAt time.Time
 	// Mark is the token of the removal that marked the record (MarkRemoved),
 	// and End how that removal said the record ends.
 	Mark string

@@ -89,7 +89,7 @@ func (inv *invocation) charged(ctx context.Context, req request) (Connection, Ac
 func (inv *invocation) charge(ctx context.Context, req request) (_ Connection, known bool, _ Account, fail []byte) {
 	c, known, a, err := inv.draw(ctx)
 	if err != nil {
-		return c, false, a, inv.chargeFailed(req, inv.opt.Now(), min(max(inv.action.Cost, 1), inv.opt.RateLimit.Limit), err)
+		return c, false, a, inv.chargeFailed(ctx, req, inv.opt.Now(), min(max(inv.action.Cost, 1), inv.opt.RateLimit.Limit), err)
 	}
 	return c, known, a, nil
 }
@@ -124,12 +124,19 @@ func (inv *invocation) draw(ctx context.Context) (_ Connection, known bool, _ Ac
 	if err != nil {
 		return Connection{}, false, Account{}, err
 	}
-	return Connection{}, false, a, nil
+	// The sign-in is checked on the item the charge returned (its
+	// SignedOutAt): a frame of a connection whose sign-in ended is charged
+	// like any, so a flood of them is bounded by the budget and then
+	// refused from memory (refusals) without a request.
+	return Connection{}, false, a, inv.stillSignedIn(ctx, a)
 }
 
-func (inv *invocation) chargeFailed(req request, asked time.Time, units int, err error) []byte {
+func (inv *invocation) chargeFailed(ctx context.Context, req request, asked time.Time, units int, err error) []byte {
 	var limited *RateLimited
+	var ended *signInEnded
 	switch {
+	case errors.As(err, &ended):
+		return inv.endedFrame(ctx, req, ended)
 	case errors.As(err, &limited):
 		// Remembered until the table frees a place, counted from the
 		// table's own reading of the clock (or, lacking it, from one taken

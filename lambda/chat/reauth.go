@@ -11,6 +11,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 	"unicode/utf8"
 
@@ -30,7 +31,8 @@ type signInStore interface {
 	// Reauthed makes until the end of the live connection id's sign-in,
 	// unless the record already has a later one, and returns the record
 	// after it; ErrNotFound when there is no live record.
-	Reauthed(ctx context.Context, id string, until time.Time) (Connection, error)
+	// A reauth's token's iat (issued) is kept with it (AuthIssuedAt).
+	Reauthed(ctx context.Context, id string, until, issued time.Time) (Connection, error)
 	// SignOut records that the account signed out everywhere at at
 	// (unless a later sign-out is recorded), moves its device version on
 	// (a $connect racing it puts its record again, and reads this), and
@@ -47,25 +49,57 @@ type reauthedFrame struct {
 	Ref       string `json:"ref,omitempty"`
 }
 
-// signedIn refuses a frame of a signed-in connection whose sign-in has
-// ended (reauth_required), and closes the connection past the grace. The
-// authorizer's context tells the expiry of the token the connection was
-// made with: until then it costs nothing; after it, one consistent read of
-// the record, which a reauth renewed.
-func (inv *invocation) signedIn(ctx context.Context, req request) []byte {
-	if inv.id.AccountID == "" || inv.id.ExpiresAt.IsZero() || inv.action.Name == contract.ActionReauth {
+// signInEnded is draw's refusal of a frame of a connection whose sign-in
+// ended: the account signed out everywhere after it signed in (closed at
+// once), its token expired (reauth_required), or that more than the grace
+// ago (closed).
+type signInEnded struct {
+	signedOut bool
+	until     time.Time // when the sign-in ended (expiry)
+	pastGrace bool
+}
+
+func (e *signInEnded) Error() string {
+	if e.signedOut {
+		return "the account signed out everywhere after the connection signed in"
+	}
+	return fmt.Sprintf("the sign-in ended at %s", e.until)
+}
+
+// stillSignedIn checks, after the charge, that the connection's sign-in
+// has not ended. a is the account's item the charge read (its UpdateItem
+// returns it: as consistent as the charge itself). The authorizer's
+// context tells the token's iat and exp: a token issued after the
+// account's last sign-out everywhere and not expired costs nothing more;
+// otherwise one consistent GetItem of the record tells whether a reauth
+// renewed it. reauth checks its own token (and is exempt); signOutEverywhere
+// is exempt from the expiry (signing out must always work), not from a
+// sign-out everywhere that already ended this connection.
+func (inv *invocation) stillSignedIn(ctx context.Context, a Account) error {
+	if inv.id.AccountID == "" || inv.action.Name == contract.ActionReauth {
 		return nil
 	}
 	now := inv.opt.Now()
-	if now.Before(inv.id.ExpiresAt) {
+	signedOut := inv.signedOutSince(a)
+	expired := !inv.id.ExpiresAt.IsZero() && !now.Before(inv.id.ExpiresAt) &&
+		inv.action.Name != contract.ActionSignOutEverywhere
+	if !signedOut && !expired {
 		return nil
 	}
 	c, err := inv.store.GetConnection(ctx, inv.connID)
 	switch {
+	case errors.Is(err, ErrNotFound) && signedOut:
+		return &signInEnded{signedOut: true}
 	case errors.Is(err, ErrNotFound):
 		return nil // the handler answers not_connected
 	case err != nil:
-		return inv.internal(req, "read the connection's sign-in", err)
+		return fmt.Errorf("read the connection's sign-in: %w", err)
+	}
+	if signedOut && !c.AuthIssuedAt.After(a.SignedOutAt) {
+		return &signInEnded{signedOut: true}
+	}
+	if !expired {
+		return nil
 	}
 	until := c.AuthExpiresAt
 	if until.IsZero() {
@@ -74,8 +108,26 @@ func (inv *invocation) signedIn(ctx context.Context, req request) []byte {
 	if now.Before(until) {
 		return nil
 	}
-	if inv.pastGrace(ctx, until, now) {
-		return nil
+	return &signInEnded{until: until, pastGrace: !now.Before(until.Add(inv.opt.ReauthGrace))}
+}
+
+// endedFrame answers a frame refused by stillSignedIn. A connection signed
+// out everywhere is told signed_out (posted, then closed: the close is
+// what this frame would otherwise have been lost to); one past the grace
+// is closed; one within it is answered reauth_required. The empty reply
+// of a close means "answered already".
+func (inv *invocation) endedFrame(ctx context.Context, req request, e *signInEnded) []byte {
+	switch {
+	case e.signedOut:
+		inv.log.Info("closing: the account signed out everywhere after this connection signed in")
+		inv.reply(ctx, inv.fail(req, problem(contract.CodeSignedOut,
+			"Your account signed out everywhere: this connection is closed. Sign in again.")))
+		inv.closeConnections(ctx, []string{inv.connID})
+		return []byte{}
+	case e.pastGrace:
+		inv.log.Info("closing: its sign-in ended and no reauth came within the grace", "signInEnded", e.until)
+		inv.closeConnections(ctx, []string{inv.connID})
+		return []byte{}
 	}
 	return inv.fail(req, problem(contract.CodeReauthRequired,
 		"Your sign-in ended: send reauth with a fresh token within %s, or the connection closes.", inv.opt.ReauthGrace))
@@ -143,7 +195,7 @@ func (inv *invocation) reauth(ctx context.Context, req request) []byte {
 		return inv.fail(req, problem(contract.CodeReauthRefused,
 			"The account signed out everywhere after this token was issued: sign in again."))
 	}
-	c, err = inv.store.Reauthed(ctx, inv.connID, id.ExpiresAt)
+	c, err = inv.store.Reauthed(ctx, inv.connID, id.ExpiresAt, id.IssuedAt)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return inv.fail(req, notConnected)
@@ -159,18 +211,34 @@ func (inv *invocation) reauth(ctx context.Context, req request) []byte {
 // one), this one last; without sign-in, only this one. Each close runs the
 // connection's $disconnect, which removes it.
 func (inv *invocation) signOutEverywhere(ctx context.Context, req request) []byte {
-	// Drawn from the budget, but never refused by it: a person who chatted
-	// a lot in the last seconds must still be able to end every session. A
-	// flood of them is bounded all the same: the first closes the sender.
-	_, _, a, fail := inv.charge(ctx, req)
-	if fail != nil {
-		inv.log.Info("signing out everywhere although the charge refused it")
+	// Drawn from the budget, but never refused by it, nor for an expired
+	// sign-in: a person who chatted a lot in the last seconds, or whose
+	// page slept past its token, must still be able to end every session.
+	// A flood of them is bounded all the same: the first closes the
+	// sender. Only a connection a sign-out everywhere already ended is
+	// refused (it must not sign out the devices signed in since).
+	_, _, a, err := inv.draw(ctx)
+	var ended *signInEnded
+	switch {
+	case errors.As(err, &ended):
+		return inv.endedFrame(ctx, req, ended)
+	case err != nil && inv.id.AccountID != "":
+		// The charge read no item (refused from memory, or failed): read
+		// it to know whether this connection was signed out already.
+		inv.log.Info("signing out everywhere although the charge refused it", "error", err)
+		if a, err = inv.store.Account(ctx, inv.id.AccountID); err != nil {
+			return inv.internal(req, "read the account", err)
+		}
+		if err := inv.stillSignedIn(ctx, a); errors.As(err, &ended) {
+			return inv.endedFrame(ctx, req, ended)
+		}
+	case err != nil:
+		inv.log.Info("signing out everywhere although the charge refused it", "error", err)
 	}
 	if inv.id.AccountID != "" {
 		// Recorded first: a token issued until now admits no $connect
 		// (and a $connect racing this puts its record again, reading it),
 		// and the devices to close are read by the same write.
-		var err error
 		if a, err = inv.store.SignOut(ctx, inv.id.AccountID, inv.opt.Now()); err != nil {
 			return inv.internal(req, "record the sign-out", err)
 		}

@@ -76,7 +76,7 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 	if route.TwoWay {
 		return events.APIGatewayProxyResponse{StatusCode: 200, Body: string(reply)}, nil
 	}
-	if reply != nil {
+	if len(reply) > 0 { // empty: answered already (endedFrame)
 		inv.reply(ctx, reply)
 	}
 	return events.APIGatewayProxyResponse{StatusCode: 200}, nil
@@ -103,9 +103,6 @@ func (inv *invocation) message(ctx context.Context, body string) []byte {
 			"Unknown action; valid actions are %s.", strings.Join(validActions(), ", ")))
 	}
 	inv.action = a
-	if fail := inv.signedIn(ctx, req); fail != nil {
-		return fail
-	}
 	return handlers[a.Name](inv, ctx, req)
 }
 
@@ -131,9 +128,10 @@ var handlers = map[string]func(*invocation, context.Context, request) []byte{
 func (inv *invocation) ping(ctx context.Context, req request) []byte {
 	c, known, _, err := inv.draw(ctx)
 	var limited *RateLimited
+	var ended *signInEnded
 	switch {
-	case errors.As(err, &limited):
-		return inv.chargeFailed(req, inv.opt.Now(), min(max(inv.action.Cost, 1), inv.opt.RateLimit.Limit), err)
+	case errors.As(err, &limited) || errors.As(err, &ended):
+		return inv.chargeFailed(ctx, req, inv.opt.Now(), min(max(inv.action.Cost, 1), inv.opt.RateLimit.Limit), err)
 	case err != nil:
 		inv.log.Warn("count a ping against the budget", "error", err)
 		inv.m.count(countAccepted, 1)

@@ -44,6 +44,8 @@ type connItem struct {
 	NameVersion int64 `dynamodbav:"nv,omitempty"`
 	// AuthExp is when the connection's sign-in ends (s; chat.Connection.AuthExpiresAt).
 	AuthExp int64 `dynamodbav:"authExp,omitempty"`
+	// AuthIat is the iat of its latest reauth's token (s; chat.Connection.AuthIssuedAt).
+	AuthIat int64 `dynamodbav:"authIat,omitempty"`
 	// The shard of its room's count that counts it (rooms.go); 0 (absent):
 	// the room item, for a record from before the shards.
 	Shard int `dynamodbav:"shard,omitempty"`
@@ -144,6 +146,9 @@ func (it connItem) connection() chat.Connection {
 	}
 	if it.AuthExp != 0 {
 		c.AuthExpiresAt = time.Unix(it.AuthExp, 0)
+	}
+	if it.AuthIat != 0 {
+		c.AuthIssuedAt = time.Unix(it.AuthIat, 0)
 	}
 	if it.PendingAt != 0 {
 		c.PendingAt = time.UnixMilli(it.PendingAt)

@@ -68,7 +68,8 @@ func (c *Crash) Killed() (killed bool, after string) {
 	return c.killed, c.next
 }
 
-// Posts are the connections the invocation posted to before it was killed.
+// Posts are the connections the invocation posted to (or closed: DELETE
+// @connections) before it was killed.
 func (c *Crash) Posts() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -145,7 +146,8 @@ func (c *Crash) observe(ddbproxy.Observation) {
 	c.mu.Unlock()
 }
 
-// dropPost kills the invocation at its first post after its k-th request.
+// dropPost kills the invocation at its first post or close (DELETE
+// @connections) after its k-th request.
 func (c *Crash) dropPost(id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

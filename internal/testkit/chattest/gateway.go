@@ -26,8 +26,11 @@ type Gateway struct {
 	inbox   map[string][]json.RawMessage
 	failing map[string]bool
 	posts   atomic.Int64
-	drop    func(id string) bool // Cut's: posts of a killed invocation
+	drop    func(id string) bool // Cut's: posts and closes of a killed invocation
 	closed  []string             // by DELETE
+	// delivered keeps what a connection closed by DELETE was sent before
+	// its close: its client got those frames (Take gives them).
+	delivered map[string][]json.RawMessage
 	// tooLarge counts the POSTs refused as over the message limit.
 	tooLarge int
 	// Latency, when set, delays every POST, like a call to AWS would take.
@@ -46,8 +49,11 @@ type Gateway struct {
 // one) and posts to it answer 410; another answers 410.
 func (g *Gateway) close(w http.ResponseWriter, id string) {
 	g.mu.Lock()
-	_, live := g.inbox[id]
+	box, live := g.inbox[id]
 	if live {
+		if len(box) > 0 {
+			g.delivered[id] = append(g.delivered[id], box...)
+		}
 		delete(g.inbox, id)
 		g.closed = append(g.closed, id)
 	}
@@ -69,7 +75,7 @@ func (g *Gateway) Closed() []string {
 
 // NewGateway starts a Gateway; it stops when the test ends.
 func NewGateway(t testing.TB) *Gateway {
-	g := &Gateway{inbox: map[string][]json.RawMessage{}, failing: map[string]bool{}}
+	g := &Gateway{inbox: map[string][]json.RawMessage{}, failing: map[string]bool{}, delivered: map[string][]json.RawMessage{}}
 	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(g.Close)
 	return g
@@ -77,24 +83,28 @@ func NewGateway(t testing.TB) *Gateway {
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	id, ok := strings.CutPrefix(r.URL.Path, "/@connections/")
-	if ok && r.Method == http.MethodDelete {
-		g.close(w, id)
-		return
-	}
-	if !ok || r.Method != http.MethodPost {
+	if !ok || (r.Method != http.MethodPost && r.Method != http.MethodDelete) {
 		http.Error(w, "not supported", http.StatusBadRequest)
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
-	g.posts.Add(1)
-	if g.OnPost != nil {
-		g.OnPost(id)
+	if r.Method == http.MethodPost {
+		g.posts.Add(1)
+		if g.OnPost != nil {
+			g.OnPost(id)
+		}
 	}
+	// A killed invocation's DELETE, like its POST, never reaches API
+	// Gateway: consulted before either is answered.
 	g.mu.Lock()
 	drop := g.drop
 	g.mu.Unlock()
 	if drop != nil && drop(id) {
 		panic(http.ErrAbortHandler) // neither delivered nor answered
+	}
+	if r.Method == http.MethodDelete {
+		g.close(w, id)
+		return
 	}
 	if g.Latency > 0 {
 		time.Sleep(g.Latency)
@@ -159,11 +169,13 @@ func (g *Gateway) Fail(id string) {
 	g.failing[id] = true
 }
 
-// Take returns and clears the frames posted to a connection.
+// Take returns and clears the frames posted to a connection (one closed
+// by DELETE: those posted before its close).
 func (g *Gateway) Take(id string) []json.RawMessage {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	box := g.inbox[id]
+	box := append(g.delivered[id], g.inbox[id]...)
+	delete(g.delivered, id)
 	if _, ok := g.inbox[id]; ok {
 		g.inbox[id] = []json.RawMessage{}
 	}
