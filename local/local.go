@@ -32,6 +32,7 @@ import (
 	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/dynalite"
 	"github.com/groupchat/groupchat/local/gateway"
+	"github.com/groupchat/groupchat/local/lambdaenv"
 	"github.com/groupchat/groupchat/local/lambdainvoke"
 	"github.com/groupchat/groupchat/local/metrics"
 	"github.com/groupchat/groupchat/observability"
@@ -95,6 +96,12 @@ type Options struct {
 	// Metrics tunes the local CloudWatch (local/metrics): the dashboard at
 	// metrics.DashboardPath and the alarms' evaluation.
 	Metrics MetricsOptions
+	// Environments, when set, runs the function as Lambda does: the
+	// deployed binary (its Bootstrap) in execution environments, separate
+	// processes each handling one event at a time, held to the CPU share of
+	// their memory (docs/local.md, Two ways to run the function). Function
+	// is then not used. Default nil: the handler runs in this process.
+	Environments *Environments
 }
 
 // MetricsOptions tune the local metrics and alarms.
@@ -140,6 +147,9 @@ type Stack struct {
 	// Lambda is the Lambda API the local issuer invokes the function's
 	// trigger through (FunctionName); nil with AuthNone.
 	Lambda *lambdainvoke.Server
+	// Environments is the local Lambda service the function runs in with
+	// Options.Environments; nil when it runs in this process.
+	Environments *lambdaenv.Service
 	// Observability is the dashboard and alarms' definition for this
 	// stack (its stage, its sign-in, its handler timeout); Metrics holds
 	// what the stack measured, Alarms evaluates the definition's alarms
@@ -185,6 +195,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			if s.evalStop != nil {
 				close(s.evalStop)
 			}
+			_ = s.stopEnvironments()
 			_ = s.stopDynamoDB()
 			_ = s.stopCognito()
 		}
@@ -265,7 +276,14 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return wire.New(fn, AWSConfig(), opt).Invoke
 		}
 	}
-	fn := function(fnCfg, opt)
+	var fn Invoke
+	if o.Environments != nil {
+		if fn, err = s.startEnvironments(*o.Environments, env, gwCfg.HandlerTimeout, opt.Metrics, logTo, o.Verbose); err != nil {
+			return nil, fmt.Errorf("the function's environments: %w", err)
+		}
+	} else {
+		fn = function(fnCfg, opt)
+	}
 	if s.Cognito != nil {
 		gwCfg.Authorize = authorizer(fn)
 		// The user pool's Pre sign-up trigger is the same function, as on
@@ -367,5 +385,13 @@ func (s *Stack) stop(ctx context.Context) error {
 	if !errors.Is(s.serveErr, http.ErrServerClosed) {
 		errHTTP = errors.Join(errHTTP, s.serveErr)
 	}
-	return errors.Join(errGW, errHTTP, s.stopDynamoDB(), s.stopCognito())
+	return errors.Join(errGW, errHTTP, s.stopEnvironments(), s.stopDynamoDB(), s.stopCognito())
+}
+
+// stopEnvironments ends the function's environments, if any.
+func (s *Stack) stopEnvironments() error {
+	if s.Environments == nil {
+		return nil
+	}
+	return s.Environments.Close()
 }

@@ -7,6 +7,10 @@
 # AUTH=none (or -auth none) runs the open chat, where anyone may connect
 # (docs/local.md, Signing in). cmd/local itself defaults to none; this script
 # is what makes `make dev` sign in.
+# LAMBDA=env (or -lambda env) runs the deployed binary, built here for this
+# machine into bin/lambda-host, in execution environments as Lambda does;
+# the default, LAMBDA=inprocess, runs the handler inside bin/local
+# (docs/local.md, Two ways to run the function).
 set -euo pipefail
 export AUTH="${AUTH:-cognito}"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # at least the Go release go.mod's toolchain line pins
@@ -23,4 +27,7 @@ if [ -f frontend/package.json ]; then
 fi
 mkdir -p bin
 go build -o bin/local ./cmd/local
+if [ "${LAMBDA:-inprocess}" = env ]; then
+  LAMBDA_GOARCH="$(go env GOARCH)" scripts/build-lambda.sh bin/lambda-host
+fi
 exec bin/local "$@"

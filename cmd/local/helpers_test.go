@@ -24,17 +24,25 @@ type testStack struct {
 	dropped sync.Map // connection ids whose $disconnect is skipped
 }
 
-func startTestStack(t *testing.T, gw gateway.Config) *testStack {
+// startTestStack starts it with gw; with envs, the function runs in
+// execution environments.
+func startTestStack(t *testing.T, gw gateway.Config, envs ...*local.Environments) *testStack {
 	t.Helper()
 	ts := &testStack{}
 	gw.Faults.DropDisconnect = func(id string) bool { _, ok := ts.dropped.Load(id); return ok }
-	ts.Stack = localtest.Start(t, local.Options{
+	o := local.Options{
 		Gateway: gw,
 		// StaleGrace spares brand-new connections from 410 clean-up; the
-		// tests vanish clients seconds after they joined.
+		// tests vanish clients seconds after they joined. (Not with
+		// environments: the bootstrap takes its options from its
+		// variables only.)
 		Chat: chat.Options{StaleGrace: time.Millisecond},
 		Log:  testWriter{t},
-	})
+	}
+	if len(envs) > 0 {
+		o.Environments = envs[0]
+	}
+	ts.Stack = localtest.Start(t, o)
 	return ts
 }
 

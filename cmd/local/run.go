@@ -17,6 +17,7 @@ import (
 	"github.com/groupchat/groupchat/local/cognito"
 	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/gateway"
+	"github.com/groupchat/groupchat/local/lambdaenv"
 	"github.com/groupchat/groupchat/local/metrics"
 	"github.com/groupchat/groupchat/observability"
 )
@@ -25,6 +26,16 @@ import (
 // tests and the load benchmark run; `make dev` (scripts/dev.sh) sets
 // AUTH=cognito.
 const defaultAuth = contract.AuthNone
+
+// The function's two modes (-lambda, $LAMBDA): in this process, the
+// default, or the deployed binary in execution environments. Switching
+// the default (make dev, the browser suite) waits until the environments
+// have proven stable under load (docs/local.md).
+const (
+	lambdaInProcess  = "inprocess"
+	lambdaEnv        = "env"
+	defaultBootstrap = "bin/lambda-host/bootstrap"
+)
 
 // shutdownTimeout bounds the graceful stop.
 const shutdownTimeout = 15 * time.Second
@@ -84,6 +95,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&o.DynamoDB.Latency, "fault-dynamodb-latency", 0, "delay every DynamoDB request by this much (a few ms is about AWS)")
 	fs.DurationVar(&o.Metrics.Period, "metrics-period", observability.Period, "period of the local dashboard's graphs and of the alarms' evaluation (the thresholds stay the deployed ones; 5s makes a fault show at once)")
 	fs.BoolVar(&o.DynamoDB.Unavailable, "fault-dynamodb-unavailable", false, "answer every DynamoDB request of the function 500 (an outage, counted as SystemErrors)")
+	lambdaMode := getenv("LAMBDA")
+	if lambdaMode == "" {
+		lambdaMode = lambdaInProcess
+	}
+	bootstrap := getenv("LAMBDA_BOOTSTRAP")
+	if bootstrap == "" {
+		bootstrap = defaultBootstrap
+	}
+	var envs local.Environments
+	fs.StringVar(&lambdaMode, "lambda", lambdaMode, "how the function runs: "+lambdaInProcess+" (the handler in this process, sharing its memory and every CPU) or "+lambdaEnv+
+		" (the deployed binary in execution environments, as Lambda runs it: docs/local.md); default $LAMBDA, else "+lambdaInProcess)
+	fs.StringVar(&envs.Bootstrap, "lambda-bootstrap", bootstrap, "with -lambda env: the bootstrap built for this machine (LAMBDA_GOARCH=$(go env GOARCH) scripts/build-lambda.sh DIR); default $LAMBDA_BOOTSTRAP, else "+defaultBootstrap)
+	fs.IntVar(&envs.MemoryMB, "lambda-memory", lambdaenv.DefaultMemoryMB, "with -lambda env: the function's memory in MB; each environment gets memory/1769 of a vCPU (cgroups, as root)")
+	fs.IntVar(&envs.MaxEnvironments, "lambda-concurrency", lambdaenv.DefaultMaxEnvironments, "with -lambda env: at most this many environments (the reserved concurrency); more concurrent invocations are throttled")
+	fs.DurationVar(&envs.IdleTimeout, "lambda-idle", lambdaenv.DefaultIdleTimeout, "with -lambda env: stop an environment idle this long")
 	fs.BoolVar(&o.Verbose, "v", false, "also log every management API call and the chat's info logs")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -96,6 +122,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if o.Auth != contract.AuthCognito && o.Auth != contract.AuthNone {
 		return fmt.Errorf("-auth (or $AUTH) is %q: want %s or %s", o.Auth, contract.AuthCognito, contract.AuthNone)
+	}
+	switch lambdaMode {
+	case lambdaInProcess:
+	case lambdaEnv:
+		o.Environments = &envs
+	default:
+		return fmt.Errorf("-lambda (or $LAMBDA) is %q: want %s or %s", lambdaMode, lambdaInProcess, lambdaEnv)
 	}
 	gw.Faults.FailPost = gateway.Fraction(postError)
 	gw.Faults.StallPost = gateway.Fraction(postStall)
@@ -132,6 +165,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "  WebSocket  %s  (try: websocat \"%s?name=Alice&room=lobby&token=$(%s alice)\")\n", s.URL, s.URL, devToken)
 	}
 	fmt.Fprintf(stdout, "  DynamoDB   %s\n", db)
+	if s.Environments == nil {
+		fmt.Fprintf(stdout, "  function   in this process (-lambda %s)\n", lambdaInProcess)
+	} else {
+		fmt.Fprintf(stdout, "  function   %s in execution environments of %d MB (-lambda %s): %s\n", envs.Bootstrap, envs.MemoryMB, lambdaEnv, s.Environments.Limits())
+	}
 	fmt.Fprintf(stdout, "  dashboard  %s  (the CloudWatch dashboard and alarms, filled by this run; period %s)\n",
 		strings.TrimSuffix(s.PageURL, "/")+metrics.DashboardPath+"/", o.Metrics.Period)
 	if s.Cognito == nil {

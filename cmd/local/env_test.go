@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/groupchat/groupchat/internal/testkit"
+	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/gateway"
+)
+
+// bootstrap is the deployed binary built for this machine, as `make dev`
+// with LAMBDA=env builds it: once for the test binary, removed by TestMain.
+var bootstrap struct {
+	once sync.Once
+	dir  string
+	path string
+	out  []byte
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bootstrap.dir != "" {
+		_ = os.RemoveAll(bootstrap.dir)
+	}
+	os.Exit(code)
+}
+
+func hostBootstrap(t *testing.T) string {
+	t.Helper()
+	bootstrap.once.Do(func() {
+		if bootstrap.dir, bootstrap.err = os.MkdirTemp("", "local-bootstrap"); bootstrap.err != nil {
+			return
+		}
+		build := exec.Command("../../scripts/build-lambda.sh", bootstrap.dir)
+		build.Env = append(os.Environ(), "LAMBDA_GOARCH="+runtime.GOARCH)
+		bootstrap.out, bootstrap.err = build.CombinedOutput()
+		bootstrap.path = filepath.Join(bootstrap.dir, "bootstrap")
+	})
+	if bootstrap.err != nil {
+		t.Fatalf("scripts/build-lambda.sh: %v\n%s", bootstrap.err, bootstrap.out)
+	}
+	return bootstrap.path
+}
+
+// TestChatRunsInExecutionEnvironments runs the local stack with the
+// deployed binary in execution environments (processes of their own,
+// speaking the Runtime API, each held to 512 MB's CPU share where cgroups
+// are permitted): two clients join, one's public message reaches both.
+func TestChatRunsInExecutionEnvironments(t *testing.T) {
+	t.Parallel()
+	testkit.Slow(t, "builds the bootstrap and runs the local stack with it")
+	ctx := testkit.Context(t, 3*time.Minute)
+	s := startTestStack(t, gateway.Config{}, &local.Environments{Bootstrap: hostBootstrap(t), MemoryMB: 512})
+	must(t, s.Environments != nil, "the stack runs the function in this process")
+
+	alice, _ := s.join(ctx, t, "Alice", "lobby")
+	bob, st := s.join(ctx, t, "Bob", "lobby")
+	must(t, slices.Equal(st.strs("members"), []string{"Alice", "Bob"}), "Bob's state lists the room: %v", st)
+	must(t, alice.expect(ctx, "joined").str("name") == "Bob", "Alice is told Bob joined")
+	alice.send(ctx, map[string]any{"action": "sendPublic", "message": "hi from an environment", "ref": "e1"})
+	for _, c := range []*client{alice, bob} {
+		p := c.expect(ctx, "public")
+		must(t, p.str("from") == "Alice" && p.str("message") == "hi from an environment", "%s got %v", c.name, p)
+	}
+	st2 := s.Environments.Stats()
+	must(t, st2.Started >= 1 && st2.Timeouts == 0 && st2.Exits == 0 && st2.InitErrors == 0, "environments: %+v", st2)
+	t.Logf("environments: %+v; %s", st2, s.Environments.Limits())
+}
+
+// TestRunWithLambdaEnv runs cmd/local with LAMBDA=env: it says where the
+// function runs, and a client's hello is answered by the bootstrap.
+func TestRunWithLambdaEnv(t *testing.T) {
+	t.Parallel()
+	testkit.Slow(t, "builds the bootstrap and runs the local stack with it")
+	ctx := testkit.Context(t, 3*time.Minute)
+	path := hostBootstrap(t)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := &lineWriter{lines: make(chan string, 32)}
+	log := &testkit.Buffer{Tee: testWriter{t}}
+	done := make(chan error, 1)
+	env := map[string]string{"PORT": "0", "LAMBDA": "env"}
+	go func() {
+		done <- run(runCtx, []string{"-static", t.TempDir() + "/missing", "-lambda-bootstrap", path},
+			func(k string) string { return env[k] }, out, log)
+	}()
+	var wsURL, function string
+	for wsURL == "" || function == "" {
+		select {
+		case line := <-out.lines:
+			switch f := strings.Fields(line); {
+			case len(f) > 1 && f[0] == "WebSocket":
+				wsURL = f[1]
+			case len(f) > 1 && f[0] == "function":
+				function = line
+			}
+		case err := <-done:
+			t.Fatalf("run ended early: %v", err)
+		case <-ctx.Done():
+			t.Fatal("no WebSocket URL printed")
+		}
+	}
+	must(t, strings.Contains(function, path) && strings.Contains(function, "execution environments"), "printed %q", function)
+	ws, _, err := websocket.Dial(ctx, wsURL+"?name=Zoe", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	zoe := &client{t: t, ws: ws, name: "Zoe"}
+	zoe.send(ctx, map[string]any{"action": "hello"})
+	must(t, zoe.expect(ctx, "state").str("you") == "Zoe", "Zoe's state")
+	must(t, strings.Contains(log.String(), "lambda environment 1: started, pid"), "no environment started:\n%s", log.String())
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+}
+
+func TestRunRefusesAnUnknownLambdaMode(t *testing.T) {
+	t.Parallel()
+	err := run(context.Background(), []string{"-lambda", "container"}, func(string) string { return "" }, io.Discard, io.Discard)
+	must(t, err != nil && strings.Contains(err.Error(), "inprocess or env"), "err = %v", err)
+}
