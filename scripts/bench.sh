@@ -37,8 +37,13 @@
 #  12. budget: a flood of each kind of action (hello, ping, members, setName,
 #      sendPublic) and of connect/close cycles from one signed-in account,
 #      with the budget and without: requests and bytes per accepted and per
-#      refused action (internal/bench BenchmarkBudget).
-# Usage: scripts/bench.sh [go|stack|load|faults|stress|post|sweep|costs|bigroom|flood|busy|budget|all]   (default all)
+#      refused action (internal/bench BenchmarkBudget);
+#  13. lambda: the function in this process against the deployed binary in
+#      execution environments at 512 MB's CPU share (cgroups, as root): the
+#      first connects of a fresh stack, the environments' init and first
+#      event, a warm sendPublic's round trip (internal/bench
+#      BenchmarkLambdaModes, -count 3, with the median of each column).
+# Usage: scripts/bench.sh [go|stack|load|faults|stress|post|sweep|costs|bigroom|flood|busy|budget|lambda|all]   (default all)
 # BENCH_OUT (default bin/bench/) keeps the logs and the load run's JSON.
 # The load average is printed before each part: on a busy machine the
 # figures are worse, so note it with them.
@@ -192,6 +197,14 @@ if [ "$what" = budget ] || [ "$what" = all ]; then
   load_avg
   echo "bench: go test -run '^\$' -bench 'Budget' -benchtime 1x -v ./internal/bench"
   go test -run '^$' -bench 'Budget' -benchtime 1x -v ./internal/bench | grep -E '^(Benchmark|    budget_test)' | tee "$out/budget.txt"
+  load_avg
+fi
+
+if [ "$what" = lambda ] || [ "$what" = all ]; then
+  load_avg
+  echo "bench: go test -run '^\$' -bench LambdaModes -benchtime 1x -count 3 -timeout 30m ./internal/bench"
+  go test -run '^$' -bench LambdaModes -benchtime 1x -count 3 -timeout 30m ./internal/bench | tee "$out/lambda-modes.txt"
+  medians <"$out/lambda-modes.txt" | tee "$out/lambda-modes-table.md"
   load_avg
 fi
 

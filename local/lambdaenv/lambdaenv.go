@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -116,7 +117,7 @@ type Service struct {
 	cfg     Config
 	limits  *cgroups // nil: none
 	note    string
-	observe func(Report)
+	observe atomic.Pointer[func(Report)]
 
 	mu      sync.Mutex
 	idle    []*environment // most recently used last
@@ -178,9 +179,9 @@ func (s *Service) Limits() string { return s.note }
 // Limited reports whether the environments run under cgroups.
 func (s *Service) Limited() bool { return s.limits != nil }
 
-// Observe has fn told of every invocation once it has ended (set before
-// the first).
-func (s *Service) Observe(fn func(Report)) { s.observe = fn }
+// Observe has fn told of every invocation once it has ended (from the
+// invocation's goroutine: fn must be safe for concurrent use).
+func (s *Service) Observe(fn func(Report)) { s.observe.Store(&fn) }
 
 // Stats returns the counts so far.
 func (s *Service) Stats() Stats {
@@ -206,8 +207,8 @@ func (s *Service) Invoke(ctx context.Context, event []byte) (json.RawMessage, er
 		return nil, err
 	}
 	res := e.invoke(ctx, s.requestID(), event, deadline)
-	if s.observe != nil {
-		s.observe(res.report)
+	if fn := s.observe.Load(); fn != nil {
+		(*fn)(res.report)
 	}
 	s.mu.Lock()
 	switch {
