@@ -115,11 +115,23 @@ export class Account {
     }
   }
 
-  /** The person signed out (everywhere: every refresh token of the account revoked, on every device). */
+  /**
+   * The person signed out (everywhere: every refresh token of the account
+   * revoked, on every device). The tokens here are forgotten either way; a
+   * revocation that failed rejects, for the page to say so (notice).
+   */
   async signOut(everywhere = false): Promise<void> {
     const username = this.username ?? undefined;
-    await this.auth.signOut({ global: everywhere });
-    this.set({ kind: 'signIn', username });
+    try {
+      await this.auth.signOut({ global: everywhere });
+    } finally {
+      this.set({ kind: 'signIn', username });
+    }
+  }
+
+  /** Shows a notice on the sign-in form. */
+  notice(text: string): void {
+    if (this.current.kind === 'signIn') this.set({ ...this.current, notice: text });
   }
 
   /** The session ended on its own (tokens.ts): forget it and ask to sign in again, saying why. */

@@ -224,8 +224,11 @@ export function createAmplifyAuth(cfg: CognitoSetting): Auth {
     async signOut(opts) {
       try {
         await signOut({ global: opts?.global === true });
-      } catch {
-        // The tokens are cleared even when revoking the refresh token failed.
+      } catch (err) {
+        // The tokens are cleared even when revoking failed. Signing out here
+        // only is done then; a global sign-out that failed is said (Amplify
+        // reports only some failures: it swallows GlobalSignOut's own).
+        if (opts?.global === true) throw problem(err);
       }
     },
 

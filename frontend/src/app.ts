@@ -24,7 +24,8 @@ import { SignInForm } from './signinform';
 import { StatusBar } from './statusbar';
 import { TokenKeeper, type EndReason, type TokenKeeperOptions } from './tokens';
 import { watchWake } from './wake';
-import { Action } from './protocol.gen';
+import { Action, ErrorCode } from './protocol.gen';
+import { signOutEverywhere, type EverywhereAnswer } from './signout';
 
 export interface AppOptions {
   wsUrl: string;
@@ -52,6 +53,8 @@ export class ChatApp {
   private limits: Limits = { ...DEFAULT_LIMITS };
   private everReady = false;
   private keeper: TokenKeeper | null = null;
+  /** Takes the server's answer while a sign-out everywhere waits for it. */
+  private everywhere: ((a: EverywhereAnswer) => void) | null = null;
   private readonly account: Account | null = null;
   /** The signed-in username, with sign-in: a reload resumes only that account's room. */
   private username: string | undefined;
@@ -163,13 +166,28 @@ export class ChatApp {
   }
 
   /**
-   * Sign out everywhere: the server closes every connection of the account
-   * (this one too) and refuses its tokens issued before; then this page
-   * forgets the session and every refresh token of the account is revoked.
+   * Sign out everywhere (signout.ts): the server closes every connection of
+   * the account (this one last) and refuses its tokens issued before; once it
+   * closed this one, the page forgets the session and every refresh token of
+   * the account is revoked. Any failure is said: in the room while the page is
+   * still there, on the sign-in form after it left.
    */
   private async signOutEverywhere(): Promise<void> {
-    this.client?.ask({ action: Action.SignOutEverywhere });
-    await this.signOutHere(true);
+    const account = this.account;
+    const outcome = await signOutEverywhere({
+      send: () => this.client?.ask({ action: Action.SignOutEverywhere }) ?? false,
+      answer: () => new Promise<EverywhereAnswer>((resolve) => (this.everywhere = resolve)),
+      leave: () => {
+        this.everywhere = null;
+        forgetResumable(this.tab);
+        this.closeRoom();
+      },
+      revoke: () => account?.signOut(true) ?? Promise.resolve(),
+    });
+    this.everywhere = null;
+    if (outcome.ok) return;
+    if (this.client) this.log.notice(outcome.problem, Date.now(), 'warn');
+    else account?.notice(outcome.problem);
   }
 
   /** The session ended on its own (tokens.ts): no reconnecting, back to the sign-in form. */
@@ -270,6 +288,8 @@ export class ChatApp {
   // ---- the client's events ---------------------------------------------------
 
   private onStatus(s: Status): void {
+    // The server closed the connection after signOutEverywhere: its answer.
+    if (this.everywhere && s.state !== 'ready') this.everywhere({ closed: true });
     this.status.show(s, { room: this.room, everReady: this.everReady, source: this.opts.wsSource });
     if (s.state === 'ready') {
       if (this.everReady) this.log.notice('Reconnected.', Date.now(), 'info');
@@ -375,6 +395,10 @@ export class ChatApp {
   }
 
   private onError(f: ErrorFrame): void {
+    if (this.everywhere && f.action === Action.SignOutEverywhere) {
+      // signed_out: this connection was signed out everywhere already (the server closes it).
+      return this.everywhere(f.code === ErrorCode.SignedOut ? { closed: true } : { closed: false, message: f.message });
+    }
     // Errors with a ref are shown by onOutbox next to what caused them.
     if (f.ref !== undefined && this.client?.pending().some((i) => i.ref === f.ref)) return;
     // A list read the page asked for itself (converge.ts): no one to tell, it is tried again.

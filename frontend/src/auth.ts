@@ -29,7 +29,8 @@ export interface Auth {
   confirmSignUp(username: string, code: string): Promise<void>;
   /**
    * Forgets the session on this browser (and revokes its refresh token where the pool can); global: revokes
-   * every refresh token of the account, on every device (Cognito's global sign-out). Never rejects.
+   * every refresh token of the account, on every device (Cognito's global sign-out). Rejects only when a global
+   * sign-out failed as far as the library says (the session here is forgotten all the same).
    */
   signOut(opts?: { global?: boolean }): Promise<void>;
   /**

@@ -60,6 +60,16 @@ describe('Account', () => {
     expect(views.at(-1)).toEqual({ kind: 'signIn', username: 'alice' });
   });
 
+  it('a global sign-out that failed rejects, the form shown all the same, and the page can say why on it', async () => {
+    const { account, auth, views } = setup('alice');
+    await account.resume();
+    auth.failGlobalSignOut = true;
+    await expect(account.signOut(true)).rejects.toThrow('Cannot reach the sign-in service.');
+    expect(views.at(-1)).toEqual({ kind: 'signIn', username: 'alice' });
+    account.notice('the other devices were not signed out');
+    expect(views.at(-1)).toEqual({ kind: 'signIn', username: 'alice', notice: 'the other devices were not signed out' });
+  });
+
   it.each([
     ['expired', ENDED_NOTICE.expired],
     ['refused', ENDED_NOTICE.refused],

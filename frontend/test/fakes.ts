@@ -142,10 +142,13 @@ export class FakeAuth implements Auth {
     this.calls.push(`confirmSignUp:${username}:${code}`);
     if (code !== '123456') throw new AuthProblem('That code is not right.');
   }
+  /** A global sign-out fails (after forgetting the session here, as Amplify does). */
+  failGlobalSignOut = false;
   async signOut(opts?: { global?: boolean }): Promise<void> {
     this.calls.push(opts?.global ? 'signOut:global' : 'signOut');
     this.user = null;
     this.current = null;
+    if (opts?.global && this.failGlobalSignOut) throw new AuthProblem('Cannot reach the sign-in service.');
   }
   async idToken({ fresh }: { fresh: boolean }): Promise<IdToken> {
     this.calls.push(fresh ? 'idToken:fresh' : 'idToken');
