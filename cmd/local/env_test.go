@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit"
+	"github.com/groupchat/groupchat/internal/testkit/localtest"
 	"github.com/groupchat/groupchat/local"
 	"github.com/groupchat/groupchat/local/gateway"
 )
@@ -78,6 +81,33 @@ func TestChatRunsInExecutionEnvironments(t *testing.T) {
 	st2 := s.Environments.Stats()
 	must(t, st2.Started >= 1 && st2.Timeouts == 0 && st2.Exits == 0 && st2.InitErrors == 0, "environments: %+v", st2)
 	t.Logf("environments: %+v; %s", st2, s.Environments.Limits())
+}
+
+// TestSignInRunsInExecutionEnvironments runs the stack with sign-in on and
+// the function in environments: the local issuer's Pre sign-up trigger
+// (through the local Lambda API) and the $connect authorizer both run in
+// the bootstrap, and the authorizer's "Unauthorized" and deny reach the
+// client as API Gateway answers them.
+func TestSignInRunsInExecutionEnvironments(t *testing.T) {
+	t.Parallel()
+	testkit.Slow(t, "builds the bootstrap and runs the local stack with it, with cognito-local")
+	ctx := testkit.Context(t, 3*time.Minute)
+	s := &testStack{Stack: localtest.Start(t, local.Options{
+		Auth:         contract.AuthCognito,
+		Log:          testWriter{t},
+		Environments: &local.Environments{Bootstrap: hostBootstrap(t), MemoryMB: 512},
+	})}
+	token, err := s.Token(ctx, "zed", true) // a new account: its sign-up runs the trigger
+	if err != nil {
+		t.Fatal(err)
+	}
+	zed, st := s.joinWith(ctx, t, "Zed", "lobby", token)
+	must(t, st.str("you") == "Zed", "state %v", st)
+	zed.quiet(ctx)
+	parts := strings.Split(token, ".")
+	must(t, s.handshake(ctx, t, parts[0]+"."+parts[1]+".AAAA") == http.StatusForbidden, "a token with a wrong signature: want 403")
+	st2 := s.Environments.Stats()
+	must(t, st2.Started >= 1 && st2.Timeouts+st2.Exits+st2.InitErrors == 0, "environments: %+v", st2)
 }
 
 // TestRunWithLambdaEnv runs cmd/local with LAMBDA=env: it says where the
