@@ -240,6 +240,19 @@ func (e *environment) invoke(ctx context.Context, id string, event []byte, deadl
 	}
 }
 
+// running reports whether the process has not ended (nor failed to start).
+func (e *environment) running() bool {
+	if e.exited == nil {
+		return true // starting
+	}
+	select {
+	case <-e.exited:
+		return false
+	default:
+		return true
+	}
+}
+
 // kill ends the process (its whole process group), its Runtime API and its
 // cgroups.
 func (e *environment) kill() {

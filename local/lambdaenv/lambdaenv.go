@@ -105,7 +105,8 @@ type Report struct {
 // Stats count what the service did.
 type Stats struct {
 	// Started counts environments started (cold starts); Alive those
-	// running now; Busy those handling an event or starting for one.
+	// whose process runs now; Busy those of them handling an event or
+	// starting for one.
 	Started, Alive, Busy int
 	// Timeouts, InitErrors, Exits and Throttles count invocations so
 	// ended; Recycled environments stopped after idling.
@@ -188,8 +189,17 @@ func (s *Service) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.Alive = len(s.alive)
-	st.Busy = len(s.alive) - len(s.idle)
+	for e := range s.alive {
+		if e.running() {
+			st.Alive++
+		}
+	}
+	for _, e := range s.idle {
+		if e.running() {
+			st.Busy--
+		}
+	}
+	st.Busy += st.Alive
 	return st
 }
 
@@ -246,9 +256,19 @@ func (s *Service) acquire() (*environment, error) {
 		s.mu.Unlock()
 		return nil, &FunctionError{Type: "ServiceException", Message: "the local Lambda service is stopped"}
 	}
-	if n := len(s.idle); n > 0 {
+	for n := len(s.idle); n > 0; n = len(s.idle) {
 		e := s.idle[n-1]
 		s.idle = s.idle[:n-1]
+		select {
+		case <-e.exited: // ended while idle (killed, out of memory): never handed an event
+			delete(s.alive, e)
+			s.stats.Exits++
+			s.mu.Unlock()
+			e.kill()
+			s.mu.Lock()
+			continue
+		default:
+		}
 		s.mu.Unlock()
 		return e, nil
 	}

@@ -263,3 +263,22 @@ func TestAnIdleEnvironmentIsRecycled(t *testing.T) {
 		t.Errorf("after recycling: %+v, want a new process's first event", next)
 	}
 }
+
+func TestAnEnvironmentThatEndsWhileIdleIsNotHandedAnEvent(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, time.Minute)
+	svc := start(t, lambdaenv.Config{})
+	first := invoke(ctx, t, svc, `{}`)
+	if err := syscall.Kill(first.PID, syscall.SIGKILL); err != nil { // as the kernel's OOM killer would
+		t.Fatal(err)
+	}
+	for svc.Stats().Alive != 0 {
+		if ctx.Err() != nil {
+			t.Fatal("the killed environment is still counted alive")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if next := invoke(ctx, t, svc, `{}`); next.PID == first.PID || next.Count != 1 {
+		t.Errorf("after the idle environment ended: %+v, want a new process's first event", next)
+	}
+}
