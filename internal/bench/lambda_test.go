@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/groupchat/groupchat/internal/load"
 	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/internal/testkit/localtest"
 	"github.com/groupchat/groupchat/local"
@@ -137,3 +140,53 @@ func hostBootstrap(b *testing.B) string {
 	}
 	return filepath.Join(dir, "bootstrap")
 }
+
+// BenchmarkBroadcastModes: a room of -bench.lambda-room (1,000) real
+// WebSocket clients is filled once, then broadcastsPerLatency public
+// messages are sent one at a time with the management API answering at once
+// and as many with every call delayed 20 ms, in this process and in
+// execution environments at 512 MB's CPU share. It reports the median time
+// from a send to its last delivery at each latency and how many
+// environments the fill and the broadcasts started. Run it with
+// -benchtime 1x.
+func BenchmarkBroadcastModes(b *testing.B) {
+	const broadcastsPerLatency = 3
+	latencies := []time.Duration{0, 20 * time.Millisecond}
+	for _, mode := range []string{"inprocess", "env"} {
+		b.Run(fmt.Sprintf("mode=%s/room=%d", mode, *lambdaRoom), func(b *testing.B) {
+			o := local.Options{}
+			if mode == "env" {
+				o.Environments = &local.Environments{Bootstrap: hostBootstrap(b), MemoryMB: lambdaMemory}
+			}
+			s := startStack(b, o)
+			var filled int
+			for b.Loop() {
+				res := run(b, load.Config{URL: s.URL, Clients: *lambdaRoom, RoomSize: *lambdaRoom,
+					Broadcasts: broadcastsPerLatency * len(latencies), ConnectConcurrency: 4, Progress: progress(),
+					Drain: 2 * time.Minute,
+					AfterJoin: func(ctx context.Context) error {
+						if s.Environments != nil {
+							filled = s.Environments.Stats().Started
+						}
+						return settle(s)(ctx)
+					},
+					BeforeBroadcast: func(i int) { s.SetLatency(latencies[i/broadcastsPerLatency]) },
+				})
+				if !res.Complete {
+					b.Fatalf("not every message reached every member: %+v %+v", res.Messages, res.Deliveries)
+				}
+				for k, lat := range latencies {
+					b.ReportMetric(median(res.BroadcastMS[k*broadcastsPerLatency:(k+1)*broadcastsPerLatency]), fmt.Sprintf("last-ms@%dms", lat.Milliseconds()))
+				}
+				if s.Environments != nil {
+					st := s.Environments.Stats()
+					b.ReportMetric(float64(filled), "envs-fill")
+					b.ReportMetric(float64(st.Started), "envs-total")
+					b.ReportMetric(float64(st.Timeouts+st.Exits+st.Throttles), "env-failures")
+				}
+			}
+		})
+	}
+}
+
+var lambdaRoom = flag.Int("bench.lambda-room", 1000, "room size in BenchmarkBroadcastModes")
