@@ -21,6 +21,8 @@ const (
 	FrameRemoved    = "removed"
 	FrameError      = "error"
 	FrameReauthed   = "reauthed"
+	// FrameAccountDeleted answers deleteAccount.
+	FrameAccountDeleted = "accountDeleted"
 )
 
 // FrameKind is one entry of the frame-kind table.
@@ -144,6 +146,9 @@ var frameKinds = []FrameKind{
 	}},
 	{FrameReauthed, "the answer to `reauth`: the connection's sign-in now lasts until `expiresAt`", []Field{
 		req("expiresAt", Number, "when the connection's sign-in ends, in milliseconds since the Unix epoch: reauth before"),
+		frameRef,
+	}},
+	{FrameAccountDeleted, "the answer to `deleteAccount`: the account is deleted and its names released; every connection of it closes next (delete the sign-in account now)", []Field{
 		frameRef,
 	}},
 	{FrameError, "the action of a frame of yours was refused; `code` says why", []Field{

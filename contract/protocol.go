@@ -25,9 +25,11 @@ const (
 	ActionSendPublic  = RouteSendPublic
 	ActionSendPrivate = RouteSendPrivate
 	ActionRemove      = "remove"
-	// ActionReauth and ActionSignOutEverywhere exist with sign-in only.
+	// ActionReauth, ActionSignOutEverywhere and ActionDeleteAccount exist
+	// with sign-in only.
 	ActionReauth            = "reauth"
 	ActionSignOutEverywhere = "signOutEverywhere"
+	ActionDeleteAccount     = "deleteAccount"
 )
 
 // Action is one entry of the action table.
@@ -107,6 +109,8 @@ var actions = []Action{
 		}},
 	{Name: ActionSignOutEverywhere, Cost: 3, Route: RouteDefault, Doc: "with sign-in: close every connection of your account, on every device, this one included",
 		Fields: []Field{ref}},
+	{Name: ActionDeleteAccount, Cost: 3, Route: RouteDefault, Doc: "with sign-in: delete your account (*Deleting an account*): its names are released, its connections closed after you are sent `accountDeleted`",
+		Fields: []Field{ref}},
 }
 
 // Actions returns the action table in a stable order.
@@ -180,7 +184,7 @@ var errorCodes = []ErrorCode{
 	{CodeRateLimited, "the frame costs more than is left of the person's budget (*Rate limits*), or, with sign-in, to a connection whose `$connect` was past the account's connects per minute (*Connecting*); `retryAfterMs` says when it will be accepted again; nothing was stored or sent"},
 	{CodeNotConnected, "the server has no record of this connection (it expired); reconnect"},
 	{CodeTooManyDevices, "with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later"},
-	{CodeForbidden, "`remove` of someone else's message by a person who is not a moderator (*Moderation*); nothing was changed"},
+	{CodeForbidden, "`remove` of someone else's message by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed"},
 	{CodeNotFound, "`remove` names no public message of your room (none with that `id`, one that expired, or a private one)"},
 	{CodeReauthRequired, "with sign-in: the connection's sign-in ended (its ID token expired); send `reauth` with a fresh token within the grace (*Signing in again*) or the server closes the connection; the frame was neither stored nor sent"},
 	{CodeReauthRefused, "`reauth`'s token is not valid (expired, of another pool, tampered), is another account's, or sign-in is off; the connection's sign-in is unchanged"},

@@ -283,6 +283,13 @@ type ReauthedFrame struct {
 	Ref string `json:"ref,omitempty"`
 }
 
+// AccountDeletedFrame is a "accountDeleted" frame: the answer to `deleteAccount`: the account is deleted and its names released; every connection of it closes next (delete the sign-in account now).
+type AccountDeletedFrame struct {
+	Type string `json:"type"`
+	// Ref: the `ref` of your frame that caused it; only in your own copy.
+	Ref string `json:"ref,omitempty"`
+}
+
 // ErrorFrame is a "error" frame: the action of a frame of yours was refused; `code` says why.
 type ErrorFrame struct {
 	Type string `json:"type"`
@@ -374,6 +381,13 @@ type ReauthRequest struct {
 
 // SignOutEverywhereRequest is a "signOutEverywhere" frame: with sign-in: close every connection of your account, on every device, this one included.
 type SignOutEverywhereRequest struct {
+	Action string `json:"action"`
+	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
+	Ref string `json:"ref,omitempty"`
+}
+
+// DeleteAccountRequest is a "deleteAccount" frame: with sign-in: delete your account (*Deleting an account*): its names are released, its connections closed after you are sent `accountDeleted`.
+type DeleteAccountRequest struct {
 	Action string `json:"action"`
 	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
 	Ref string `json:"ref,omitempty"`

@@ -23,6 +23,8 @@ export const Action = {
   Reauth: 'reauth',
   /** with sign-in: close every connection of your account, on every device, this one included (through $default). */
   SignOutEverywhere: 'signOutEverywhere',
+  /** with sign-in: delete your account (*Deleting an account*): its names are released, its connections closed after you are sent `accountDeleted` (through $default). */
+  DeleteAccount: 'deleteAccount',
 } as const;
 
 export type ActionName = (typeof Action)[keyof typeof Action];
@@ -72,7 +74,7 @@ export const ErrorCode = {
   NotConnected: 'not_connected',
   /** with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later */
   TooManyDevices: 'too_many_devices',
-  /** `remove` of someone else's message by a person who is not a moderator (*Moderation*); nothing was changed */
+  /** `remove` of someone else's message by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed */
   Forbidden: 'forbidden',
   /** `remove` names no public message of your room (none with that `id`, one that expired, or a private one) */
   NotFound: 'not_found',
@@ -114,6 +116,8 @@ export const FrameKind = {
   Removed: 'removed',
   /** the answer to `reauth`: the connection's sign-in now lasts until `expiresAt` */
   Reauthed: 'reauthed',
+  /** the answer to `deleteAccount`: the account is deleted and its names released; every connection of it closes next (delete the sign-in account now) */
+  AccountDeleted: 'accountDeleted',
   /** the action of a frame of yours was refused; `code` says why */
   Error: 'error',
 } as const;
@@ -243,6 +247,9 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
   ],
   reauthed: [
     { name: 'expiresAt', base: 'number', required: true },
+    { name: 'ref', base: 'string' },
+  ],
+  accountDeleted: [
     { name: 'ref', base: 'string' },
   ],
   error: [

@@ -287,6 +287,13 @@ export interface ReauthedFrame {
   ref?: string;
 }
 
+/** `accountDeleted`: the answer to `deleteAccount`: the account is deleted and its names released; every connection of it closes next (delete the sign-in account now). */
+export interface AccountDeletedFrame {
+  type: typeof FrameKind.AccountDeleted;
+  /** the `ref` of your frame that caused it; only in your own copy */
+  ref?: string;
+}
+
 /** `error`: the action of a frame of yours was refused; `code` says why. */
 export interface ErrorFrame {
   type: typeof FrameKind.Error;
@@ -318,6 +325,7 @@ export type ServerFrame =
   | PrivateFrame
   | RemovedFrame
   | ReauthedFrame
+  | AccountDeletedFrame
   | ErrorFrame;
 
 // Client → server frames.
@@ -401,6 +409,13 @@ export interface SignOutEverywhereRequest {
   ref?: string;
 }
 
+/** `deleteAccount`: with sign-in: delete your account (*Deleting an account*): its names are released, its connections closed after you are sent `accountDeleted`. */
+export interface DeleteAccountRequest {
+  action: typeof Action.DeleteAccount;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
 /** Every frame a client sends. */
 export type ClientFrame =
   | HelloRequest
@@ -411,4 +426,5 @@ export type ClientFrame =
   | SendPrivateRequest
   | RemoveRequest
   | ReauthRequest
-  | SignOutEverywhereRequest;
+  | SignOutEverywhereRequest
+  | DeleteAccountRequest;

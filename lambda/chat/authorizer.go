@@ -32,19 +32,25 @@ var errNotChecked = errors.New("the sign-in token could not be checked")
 
 // Invoke is the function's Lambda handler. API Gateway invokes the one
 // function both as the $connect authorizer and for every route, and the
-// user pool as its Pre sign-up trigger (signup.go): Invoke decodes the
-// event once and hands it to Authorize, PreSignUp or Handle.
+// user pool as its Pre sign-up trigger (signup.go), and an operator with
+// `aws lambda invoke` (operator.go): Invoke decodes the event once and
+// hands it to Operate, Authorize, PreSignUp or Handle.
 func (s *Service) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
 	var ev struct {
-		Type          string `json:"type"`
-		MethodArn     string `json:"methodArn"`
-		TriggerSource string `json:"triggerSource"` // Cognito's trigger events
+		// The operator event's one key: API Gateway and Cognito never
+		// send it (contract.OperatorEventKey).
+		Operator      json.RawMessage `json:"groupchatOperator"`
+		Type          string          `json:"type"`
+		MethodArn     string          `json:"methodArn"`
+		TriggerSource string          `json:"triggerSource"` // Cognito's trigger events
 		events.APIGatewayWebsocketProxyRequest
 	}
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, fmt.Errorf("decode the event: %w", err)
 	}
 	switch {
+	case ev.Operator != nil:
+		return s.Operate(ctx, ev.Operator)
 	case ev.TriggerSource != "":
 		return s.preSignUp(ctx, raw, ev.TriggerSource)
 	case ev.Type == authorizerEventType:

@@ -327,6 +327,9 @@ type activityRecord struct {
 	ConnID     string    `dynamodbav:"connectionId"`
 	ReplacedBy string    `dynamodbav:"replacedBy"`
 	Reason     string    `dynamodbav:"reason"`
+	// An act's (chat.KindOperator) whom and what.
+	To      []string `dynamodbav:"to"`
+	Message string   `dynamodbav:"message"`
 }
 
 // activityLog reads a room's activity log from the table itself.

@@ -181,6 +181,14 @@ type Account struct {
 	// Connects are the times of the account's latest counted $connects
 	// (at most Options.ConnectLimit.Limit, oldest first).
 	Connects []time.Time
+	// Rooms are the rooms the account has connected to (AddDevice adds
+	// each), where its private-history copies and its messages are: an
+	// account's deletion forgets its records there.
+	Rooms []string
+	// Deleted is when the account was deleted (deleteaccount.go): its
+	// item is then a tombstone that admits no token, kept until every
+	// token issued before has expired; zero for a live account.
+	Deleted time.Time
 }
 
 // Device is one connection of an account, in a room.
@@ -319,4 +327,6 @@ type Removal struct {
 const (
 	RemovedBySender    = "sender"
 	RemovedByModerator = "moderator"
+	// RemovedByOperator: an operator's removeMessage (operator.go).
+	RemovedByOperator = "operator"
 )

@@ -28,6 +28,13 @@ const (
 	// (Record.ReplacedBy, for Record.Reason); a log record only: the room
 	// sees the newcomer's joined and no left.
 	KindReplaced Kind = "replaced"
+	// KindOperator: an operator's act (operator.go) or an account's
+	// deletion by its person; a log record only, in the room-less activity
+	// stream: who (From: "operator", or the account's name), whom (To,
+	// ToAccounts), what (Message: the operation), why (Reason), when (TS).
+	KindOperator Kind = "operator"
+	// KindAccountDeleted is the accountDeleted frame.
+	KindAccountDeleted Kind = contract.FrameAccountDeleted
 )
 
 // Why a connection was replaced (Record.Reason).

@@ -158,6 +158,11 @@ func accepted(t *testing.T, a contract.Action, field string, value any) {
 			// (reauth_test.go signs in).
 			continue
 		}
+		if a.Name == contract.ActionDeleteAccount && f.Code == contract.CodeForbidden {
+			// Past the field checks: without sign-in there is no account
+			// (operator_test.go signs in).
+			continue
+		}
 		if f.Type == contract.FrameError {
 			t.Errorf("%s with %s of %d characters: %s %q", a.Name, field, len([]rune(value.(string))), f.Code, f.Message)
 		}

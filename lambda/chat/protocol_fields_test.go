@@ -13,19 +13,20 @@ import (
 
 // frameStructs is the handler's struct for each frame kind of the definition.
 var frameStructs = map[string]any{
-	contract.FrameState:      stateFrame{},
-	contract.FramePong:       pongFrame{},
-	contract.FrameJoined:     presenceFrame{},
-	contract.FrameLeft:       presenceFrame{},
-	contract.FramePresence:   countFrame{},
-	contract.FrameMemberPage: memberPageFrame{},
-	contract.FrameMembers:    membersFrame{},
-	contract.FrameRenamed:    renamedFrame{},
-	contract.FramePublic:     publicFrame{},
-	contract.FramePrivate:    privateFrame{},
-	contract.FrameRemoved:    removedFrame{},
-	contract.FrameError:      errorFrame{},
-	contract.FrameReauthed:   reauthedFrame{},
+	contract.FrameState:          stateFrame{},
+	contract.FramePong:           pongFrame{},
+	contract.FrameJoined:         presenceFrame{},
+	contract.FrameLeft:           presenceFrame{},
+	contract.FramePresence:       countFrame{},
+	contract.FrameMemberPage:     memberPageFrame{},
+	contract.FrameMembers:        membersFrame{},
+	contract.FrameRenamed:        renamedFrame{},
+	contract.FramePublic:         publicFrame{},
+	contract.FramePrivate:        privateFrame{},
+	contract.FrameRemoved:        removedFrame{},
+	contract.FrameError:          errorFrame{},
+	contract.FrameReauthed:       reauthedFrame{},
+	contract.FrameAccountDeleted: accountDeletedFrame{},
 }
 
 // The frames the handler sends have exactly the fields of contract's

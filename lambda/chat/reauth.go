@@ -191,6 +191,8 @@ func (inv *invocation) reauth(ctx context.Context, req request) []byte {
 		inv.log.Warn("reauth refused: another account's token", "tokenAccountId", id.AccountID)
 		return inv.fail(req, problem(contract.CodeReauthRefused,
 			"The token is another account's: a connection stays with the account it signed in as."))
+	case !a.Deleted.IsZero():
+		return inv.fail(req, problem(contract.CodeReauthRefused, "The account was deleted."))
 	case issuedBy(id, a.SignedOutAt):
 		return inv.fail(req, problem(contract.CodeReauthRefused,
 			"The account signed out everywhere after this token was issued: sign in again."))
@@ -265,7 +267,7 @@ func issuedBy(id Identity, signedOutAt time.Time) bool {
 // signedOutSince reports whether the $connect's token was issued before
 // the account signed out everywhere.
 func (inv *invocation) signedOutSince(a Account) bool {
-	return issuedBy(inv.id, a.SignedOutAt)
+	return !a.Deleted.IsZero() || issuedBy(inv.id, a.SignedOutAt)
 }
 
 // refuseSignedOut refuses a $connect whose token the account's sign-out

@@ -19,7 +19,7 @@ import (
 // presenceStore in presence.go, accountStore in accounts.go, usernameStore
 // in signup.go, deviceStore in devices.go, rateStore in ratelimit.go,
 // recordStore in messages.go, moderationStore in moderate.go, signInStore
-// in reauth.go). The
+// in reauth.go, deletionStore in deleteaccount.go). The
 // DynamoDB adapter in lambda/dynamo implements it, a file for each role.
 type Store interface {
 	nameStore
@@ -33,6 +33,7 @@ type Store interface {
 	recordStore
 	moderationStore
 	signInStore
+	deletionStore
 }
 
 // New returns a Service with opt's defaults filled in.
@@ -118,6 +119,7 @@ var handlers = map[string]func(*invocation, context.Context, request) []byte{
 	contract.ActionRemove:            (*invocation).remove,
 	contract.ActionReauth:            (*invocation).reauth,
 	contract.ActionSignOutEverywhere: (*invocation).signOutEverywhere,
+	contract.ActionDeleteAccount:     (*invocation).deleteAccount,
 }
 
 // ping is answered with the room's count: a ping draws from the budget

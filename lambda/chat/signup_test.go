@@ -119,28 +119,6 @@ func TestARetriedPreSignUpIsIdempotent(t *testing.T) {
 	}
 }
 
-// An account deleted and made again with the same username (a new sub)
-// gets its name back: the reservation is the username's.
-func TestARecreatedAccountGetsItsUsernameBack(t *testing.T) {
-	t.Parallel()
-	h := signUps(t)
-	if e := signUp(t, h, "PreSignUp_AdminCreateUser", testPool, "dave"); e != "" {
-		t.Fatal(e)
-	}
-	old, _ := h.ConnectAs("sub-dave-1", "dave", nil)
-	if s := state(t, h, old); s.You != "dave" {
-		t.Fatalf("dave is %q", s.You)
-	}
-	h.Disconnect(old)
-	if e := signUp(t, h, "PreSignUp_AdminCreateUser", testPool, "dave"); e != "" {
-		t.Fatalf("dave made again: %s", e)
-	}
-	again, _ := h.ConnectAs("sub-dave-2", "dave", nil)
-	if s := state(t, h, again); s.You != "dave" || s.Warning != nil {
-		t.Fatalf("the recreated dave is %q (warning %+v), want dave", s.You, s.Warning)
-	}
-}
-
 // Two sign-ups of look-alike usernames at once: at most one passes.
 func TestSignUpsRacingForLookAlikesLetOneThrough(t *testing.T) {
 	t.Parallel()

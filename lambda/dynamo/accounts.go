@@ -64,6 +64,12 @@ type accountItem struct {
 	UsernameReserved bool `dynamodbav:"ur,omitempty"`
 	// SignedOut is when the account last signed out everywhere (ms).
 	SignedOut int64 `dynamodbav:"so,omitempty"`
+	// Rooms are the rooms the account has connected to (AddDevice).
+	Rooms []string `dynamodbav:"jr,stringset,omitempty"`
+	// Deleted (ms): the item is the deleted account's tombstone
+	// (DeleteAccount), with ExpiresAt its TTL.
+	Deleted   int64 `dynamodbav:"deleted,omitempty"`
+	ExpiresAt int64 `dynamodbav:"expiresAt,omitempty"`
 }
 
 func ownerKey(name string) string { return contract.OwnerItemPrefix + chat.NameKey(name) }
@@ -73,9 +79,10 @@ func accountKey(id string) string { return contract.AccountItemPrefix + id }
 // ClaimAccountName implements chat.Store: one conditional UpdateItem, plus
 // two GetItems and a PutItem when another account holds the name. Its
 // condition passes for the same account, so a retry of an applied claim
-// succeeds too, and for the username a reservation is for, whichever
-// account held it (a deleted account of that username); the reservation
-// stays on the item. The claim returned is the item's write token.
+// succeeds too, and for the username a reservation is for while no
+// account has claimed it (the first account of the username; a deleted
+// account's reservation is deleted with it); the reservation stays on the
+// item. The claim returned is the item's write token.
 func (s *Store) ClaimAccountName(ctx context.Context, accountID, username, name string) (string, error) {
 	now := s.now()
 	w := newWriteToken()
@@ -83,7 +90,11 @@ func (s *Store) ClaimAccountName(ctx context.Context, accountID, username, name 
 	values := map[string]types.AttributeValue{":me": str(accountID), ":name": str(name),
 		":at": num(now.UnixMilli()), ":w": str(w)}
 	if username != "" {
-		cond += " OR #rf = :user"
+		// A reservation is claimed by the username's first account, and
+		// stays that account's until it is deleted (deleteaccount.go
+		// releases it): a recreated account of the username (a new sub)
+		// whose old account was never deleted here does not take it.
+		cond += " OR (#rf = :user AND (attribute_not_exists(#owner) OR #owner = :me))"
 		values[":user"] = str(username)
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -226,6 +237,11 @@ func accountFrom(id string, item map[string]types.AttributeValue) (chat.Account,
 	if it.SignedOut != 0 {
 		a.SignedOutAt = time.UnixMilli(it.SignedOut)
 	}
+	if it.Deleted != 0 {
+		a.Deleted = time.UnixMilli(it.Deleted)
+	}
+	a.Rooms = it.Rooms
+	slices.Sort(a.Rooms)
 	for _, ms := range it.ConnectLog {
 		a.Connects = append(a.Connects, time.UnixMilli(ms))
 	}

@@ -37,9 +37,12 @@ func deviceNames(connID string) map[string]string {
 // removal's transaction is ErrDevicesChanged too.
 func (s *Store) AddDevice(ctx context.Context, accountID string, d chat.Device, atVersion int64) (chat.Account, error) {
 	in := &dynamodb.UpdateItemInput{
-		UpdateExpression:         aws.String("SET #d = :d ADD #dv :one"),
-		ExpressionAttributeNames: map[string]string{"#d": contract.AccountDevicePrefix + d.ConnID, "#dv": contract.AccountDeviceVersion},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":d": &types.AttributeValueMemberM{
+		// The room is added to the rooms the account has been in
+		// (attrRooms): its deletion forgets its records there.
+		UpdateExpression: aws.String("SET #d = :d ADD #dv :one, #jr :room"),
+		ExpressionAttributeNames: map[string]string{"#d": contract.AccountDevicePrefix + d.ConnID, "#dv": contract.AccountDeviceVersion,
+			"#jr": attrRooms},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":room": &types.AttributeValueMemberSS{Value: []string{d.Room}}, ":d": &types.AttributeValueMemberM{
 			Value: map[string]types.AttributeValue{contract.DeviceRoom: str(d.Room), contract.DeviceExpiresAt: num(d.ExpiresAt.Unix())}}},
 	}
 	switch {

@@ -1,0 +1,90 @@
+package chat_test
+
+// The crash points of an account's deletion: an operator deletes dave,
+// and the function is killed right after each of its DynamoDB requests.
+// Whatever the point, dave's account is either still there with its names
+// or gone with no trace of them (never a name held by an account that no
+// longer is), and the deletion run again finishes it: the name is then
+// free for another account, and bob's room never lists dave twice.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/groupchat/groupchat/contract"
+)
+
+func TestADeletionKilledAfterEachRequestLeavesTheAccountOrNoTraceOfItsNames(t *testing.T) {
+	t.Parallel()
+	h := signUps(t)
+	bob, _ := h.ConnectAs("sub-bob", "bob", map[string]string{"room": "lobby"})
+	ctx := context.Background()
+	for k := 0; ; k++ {
+		user := fmt.Sprintf("dave%d", k)
+		sub := "sub-" + user
+		if e := signUp(t, h, "PreSignUp_SignUp", testPool, user); e != "" {
+			t.Fatal(e)
+		}
+		for _, room := range []string{"lobby", "kitchen"} {
+			h.ConnectAs(sub, user, map[string]string{"room": room})
+		}
+		d, _ := h.ConnectAs(sub, user, map[string]string{"room": "lobby"})
+		h.Send(d, `{"action":"sendPublic","message":"hi"}`)
+		h.Send(d, `{"action":"setName","name":"`+user+`x"}`) // a second name: the username stays reserved
+		h.Settle()
+		req := contract.OperatorRequest{Op: contract.OpDeleteAccount, Username: user}
+		crash := h.Cut(k, func(ctx context.Context) { operateCtx(t, ctx, h, req) })
+		killed, after := crash.Killed()
+
+		a, err := h.Store.Account(ctx, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		holders := map[string]string{}
+		for _, n := range []string{user, user + "x"} {
+			if holders[n], err = h.Store.NameOwner(ctx, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reserved, err := h.Store.ReservationOwner(ctx, user, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case a.Deleted.IsZero() && (holders[user+"x"] != sub || reserved != sub):
+			t.Errorf("killed after %d (%s): the account is there but its names are not all its: %q, reservation %q", k, after, holders, reserved)
+		case !a.Deleted.IsZero() && (holders[user] != "" || holders[user+"x"] != "" || reserved != ""):
+			t.Errorf("killed after %d (%s): the account is deleted but its names are held: %q, reservation %q", k, after, holders, reserved)
+		}
+
+		// Run again as an operator would, knowing the account (the first
+		// answer names it; after a kill, CloudTrail or Cognito does).
+		req.Account = sub
+		if ans := operate(t, h, req); ans.Result != contract.ResultDone && ans.Result != contract.ResultAlready {
+			t.Fatalf("killed after %d (%s), run again: %+v", k, after, ans)
+		}
+		other, _ := h.ConnectAs("sub-other-"+user, "other"+user, map[string]string{"room": "lobby", "name": user + "x"})
+		if s := state(t, h, other); s.You != user+"x" {
+			t.Errorf("killed after %d (%s): after the deletion ran again another account asking for %sx is %q", k, after, user, s.You)
+		}
+		if a, _ := h.Store.Account(ctx, sub); a.Deleted.IsZero() || len(a.Rooms) != 0 || len(a.Devices) != 0 {
+			t.Errorf("killed after %d (%s): after the deletion ran again the account item is %+v", k, after, a)
+		}
+		h.Settle()
+		s := state(t, h, bob)
+		if n := len(slices.DeleteFunc(slices.Clone(s.Members), func(m string) bool { return m != user+"x" })); n > 1 {
+			t.Errorf("killed after %d (%s): bob's lobby lists %sx %d times: %q", k, after, user, n, s.Members)
+		}
+		if s.Count != len(s.Members) {
+			t.Errorf("killed after %d (%s): bob's lobby counts %d and lists %q", k, after, s.Count, s.Members)
+		}
+		if !killed {
+			if k < 10 {
+				t.Errorf("the deletion made only %d requests", k)
+			}
+			return
+		}
+	}
+}

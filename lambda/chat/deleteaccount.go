@@ -1,0 +1,167 @@
+// Deleting an account (docs/design.md, "Deleting an account"): by its
+// person (deleteAccount) or by an operator (operator.go). Its connections
+// leave their rooms, then one transaction replaces its item with a
+// tombstone and deletes the items of the names it holds (its name, a
+// rename's old name, its username's reservation): a kill at any point
+// leaves either the account with its names or neither. Its records are
+// forgotten after (private-history copies deleted, its account id and
+// username taken from its messages), and the connections closed.
+
+package chat
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/groupchat/groupchat/contract"
+)
+
+// deletionStore is what an account's deletion needs of storage.
+type deletionStore interface {
+	// DeleteAccount is one transaction: the account's item replaced by
+	// its tombstone (deleted at, expiring at until: an item with nothing
+	// of the person's but the id) and, of names (prepared names), each
+	// owned name's item the account holds deleted, and the item of the
+	// username's reservation too while no account has claimed it. It
+	// reads the account's item and the names' items consistently first,
+	// and the transaction is conditional on them being unchanged (read
+	// again and made again when they changed). It returns the account as
+	// it was, the names released (their spelling), and false when the
+	// item was a tombstone already (nothing done).
+	DeleteAccount(ctx context.Context, accountID, username string, names []string, at, until time.Time) (Account, []string, bool, error)
+	// ForgetAccountRecords forgets the account's records in rooms: its
+	// private-history copies are deleted, and its messages (and the
+	// recipients' copies of its private ones) lose its account id and
+	// username. Then the rooms are taken off its tombstone. Made again,
+	// it does the same (nothing left to do).
+	ForgetAccountRecords(ctx context.Context, accountID string, rooms []string) error
+	// ReservationOwner returns the account whose username's reservation
+	// is the item of name (a prepared name): "" when the name is not
+	// reserved for username or no account has claimed it yet. One
+	// consistent GetItem.
+	ReservationOwner(ctx context.Context, username, name string) (string, error)
+}
+
+// tombstoneKeep is how long a deleted account's tombstone refuses its
+// tokens: an ID token issued just before the deletion lives
+// contract.IDTokenValidity, and one issued while the page or the operator
+// deletes the sign-in account as well (seconds after) as long again; the
+// clock skew the verifier allows on top.
+const tombstoneKeep = 2*contract.IDTokenValidity + 5*time.Minute
+
+// deletion is what an account's deletion did.
+type deletion struct {
+	account  Account
+	released []string
+	closed   int
+	already  bool
+}
+
+// deleteAccountOf deletes the account accountID, signed in as username;
+// keep (the caller's own connection) is closed by the caller, after its
+// answer. by names who asked: the operator, or the account's own name.
+func (inv *invocation) deleteAccountOf(ctx context.Context, accountID, username, keep string) (deletion, error) {
+	now := inv.opt.Now().Truncate(time.Millisecond)
+	// First: a token issued until now admits no $connect and no reauth
+	// (a $connect racing this reads it), and the devices to close are
+	// read by the same write.
+	a, err := inv.store.SignOut(ctx, accountID, now)
+	if err != nil {
+		return deletion{}, fmt.Errorf("sign the account out: %w", err)
+	}
+	var del deletion
+	devices := a.Devices
+	if !a.Deleted.IsZero() {
+		// Deleted before: a run killed after its transaction left its
+		// records to forget, and perhaps connections open.
+		del.already = true
+	} else {
+		// Each connection leaves its room as its $disconnect would: its
+		// record is gone before its name is released, so no room ever
+		// lists the name twice.
+		for _, d := range a.Devices {
+			sub := *inv
+			sub.connID = d.ConnID
+			sub.disconnect(ctx)
+		}
+		var names []string
+		for _, n := range []string{a.Name, a.PendingName} {
+			if n != "" {
+				names = append(names, n)
+			}
+		}
+		if n, p := CleanName(username); username != "" && p == nil {
+			names = append(names, n)
+		}
+		var done bool
+		a, del.released, done, err = inv.store.DeleteAccount(ctx, accountID, username, names, now, now.Add(tombstoneKeep))
+		if err != nil {
+			return deletion{}, fmt.Errorf("delete the account: %w", err)
+		}
+		del.already = !done
+	}
+	if err := inv.store.ForgetAccountRecords(ctx, accountID, a.Rooms); err != nil {
+		return deletion{}, fmt.Errorf("forget the account's records: %w", err)
+	}
+	var ids []string
+	for _, d := range devices {
+		if d.ConnID != keep && !slices.Contains(ids, d.ConnID) {
+			ids = append(ids, d.ConnID)
+		}
+	}
+	inv.closeConnections(ctx, ids)
+	del.account, del.closed = a, len(ids)
+	return del, nil
+}
+
+// deleteAccount is the person's own deletion: every connection of the
+// account leaves, its names are released, and this connection is answered
+// accountDeleted, then closed with the others.
+func (inv *invocation) deleteAccount(ctx context.Context, req request) []byte {
+	if inv.id.AccountID == "" {
+		return inv.fail(req, &Problem{Code: contract.CodeForbidden, Message: "Only a signed-in account can be deleted."})
+	}
+	// Drawn from the budget, never refused by it, as signOutEverywhere.
+	c, _, _, fail := inv.charge(ctx, req)
+	if fail != nil {
+		inv.log.Info("deleting the account although the charge refused it")
+	}
+	del, err := inv.deleteAccountOf(ctx, inv.id.AccountID, inv.id.Username, inv.connID)
+	if err != nil {
+		return inv.internal(req, "delete the account", err)
+	}
+	inv.logAct(ctx, cmpName(c.Name, inv.id.Username), contract.OpDeleteAccount, inv.id.Username, inv.id.AccountID, "")
+	inv.log.Info("account deleted", "accountId", inv.id.AccountID, "released", len(del.released), "closed", del.closed+1)
+	inv.reply(ctx, encode(accountDeletedFrame{Type: KindAccountDeleted, Ref: req.Ref}))
+	inv.closeConnections(ctx, []string{inv.connID})
+	return nil
+}
+
+type accountDeletedFrame struct {
+	Type Kind   `json:"type"`
+	Ref  string `json:"ref,omitempty"`
+}
+
+// logAct records an act on an account as activity: who, whom (name and
+// account), what, why, now. A failure is logged: the act is done.
+func (inv *invocation) logAct(ctx context.Context, who, what, whom, whomAccount, why string) {
+	r := Record{Kind: KindOperator, From: who, Message: what, Reason: why, TS: inv.opt.Now()}
+	if whom != "" {
+		r.To = []string{whom}
+	}
+	if whomAccount != "" {
+		r.ToAccounts = []string{whomAccount}
+	}
+	if err := inv.append(ctx, &r); err != nil {
+		inv.log.Error("record the act", "what", what, "error", err)
+	}
+}
+
+func cmpName(name, username string) string {
+	if name != "" {
+		return name
+	}
+	return username
+}

@@ -1,0 +1,263 @@
+// Deleting an account (chat's deleteaccount.go; docs/design.md, "Deleting an
+// account"): one transaction turns its item into a tombstone and deletes
+// the items of the names it holds; its records are forgotten after.
+
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/lambda/chat"
+)
+
+const (
+	attrRooms   = "jr"      // accountItem.Rooms: a string set
+	attrDeleted = "deleted" // accountItem.Deleted (ms)
+)
+
+// deleteTries bounds the reads and transactions of DeleteAccount when the
+// items it read change before its transaction (a rename, a device).
+const deleteTries = 8
+
+// DeleteAccount implements chat.Store: a consistent GetItem of the account's
+// item and of each name's item, then one TransactWriteItems: the tombstone
+// put in place of the account's item, conditional on its name and device
+// versions being those read (and it not being a tombstone), and each item
+// of a name the account holds deleted, conditional on the claim read. When
+// a condition fails it reads again and tries again; a transaction DynamoDB
+// applied but answered with an error is found applied (a tombstone) by the
+// next try or the next run.
+func (s *Store) DeleteAccount(ctx context.Context, accountID, username string, names []string, at, until time.Time) (chat.Account, []string, bool, error) {
+	for range deleteTries {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.names.Connections),
+			Key: key(contract.ConnPK, accountKey(accountID)), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return chat.Account{}, nil, false, fmt.Errorf("read account: %w", err)
+		}
+		a, err := accountFrom(accountID, out.Item)
+		if err != nil {
+			return chat.Account{}, nil, false, err
+		}
+		if !a.Deleted.IsZero() {
+			return a, nil, false, nil
+		}
+		actions, released, err := s.releaseNames(ctx, accountID, username, names)
+		if err != nil {
+			return chat.Account{}, nil, false, err
+		}
+		tomb := map[string]types.AttributeValue{
+			contract.ConnPK:        str(accountKey(accountID)),
+			attrDeleted:            num(at.UnixMilli()),
+			attrSignedOut:          num(at.UnixMilli()),
+			contract.ConnExpiresAt: num(until.Unix()),
+		}
+		if len(a.Rooms) > 0 {
+			tomb[attrRooms] = &types.AttributeValueMemberSS{Value: a.Rooms}
+		}
+		cond, values := "attribute_not_exists(#pk) OR (attribute_not_exists(#del)", map[string]types.AttributeValue{}
+		for attr, v := range map[string]int64{contract.NameVersion: a.NameVersion, contract.AccountDeviceVersion: a.DeviceVersion} {
+			if v == 0 {
+				cond += " AND attribute_not_exists(" + attr + ")"
+			} else {
+				cond += " AND " + attr + " = :" + attr
+				values[":"+attr] = num(v)
+			}
+		}
+		put := &types.Put{TableName: aws.String(s.names.Connections), Item: tomb, ConditionExpression: aws.String(cond + ")"),
+			ExpressionAttributeNames: map[string]string{"#pk": contract.ConnPK, "#del": attrDeleted}}
+		if len(values) > 0 {
+			put.ExpressionAttributeValues = values
+		}
+		err = s.transact(ctx, append(actions, types.TransactWriteItem{Put: put})...)
+		if transactionConditionFailed(err) {
+			continue // a rename, a device, a claim changed: read again
+		}
+		if err != nil {
+			return chat.Account{}, nil, false, fmt.Errorf("delete account: %w", err)
+		}
+		return a, released, true, nil
+	}
+	return chat.Account{}, nil, false, fmt.Errorf("delete account: its items changed at each of %d tries", deleteTries)
+}
+
+// releaseNames reads each name's item and returns a conditional delete of
+// each the account holds (owner: it, by the claim read), or, for
+// username's reservation, that no account has claimed yet.
+func (s *Store) releaseNames(ctx context.Context, accountID, username string, names []string) ([]types.TransactWriteItem, []string, error) {
+	var actions []types.TransactWriteItem
+	var released, seen []string
+	for _, name := range names {
+		k := ownerKey(name)
+		if slices.Contains(seen, k) {
+			continue
+		}
+		seen = append(seen, k)
+		var it ownerItem
+		found, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, k), &it)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read name owner: %w", err)
+		}
+		del := &types.Delete{TableName: aws.String(s.names.Connections), Key: key(contract.ConnPK, k)}
+		switch {
+		case !found:
+			continue
+		case it.Owner == accountID && it.Write != "":
+			del.ConditionExpression = aws.String("#owner = :me AND #w = :w")
+			del.ExpressionAttributeNames = map[string]string{"#owner": attrOwner, "#w": attrWrite}
+			del.ExpressionAttributeValues = map[string]types.AttributeValue{":me": str(accountID), ":w": str(it.Write)}
+		case it.Owner == accountID:
+			del.ConditionExpression = aws.String("#owner = :me AND attribute_not_exists(#w)")
+			del.ExpressionAttributeNames = map[string]string{"#owner": attrOwner, "#w": attrWrite}
+			del.ExpressionAttributeValues = map[string]types.AttributeValue{":me": str(accountID)}
+		case it.Owner == "" && username != "" && it.ReservedFor == username:
+			del.ConditionExpression = aws.String("attribute_not_exists(#owner) AND #rf = :user")
+			del.ExpressionAttributeNames = map[string]string{"#owner": attrOwner, "#rf": contract.OwnerReservedFor}
+			del.ExpressionAttributeValues = map[string]types.AttributeValue{":user": str(username)}
+		default:
+			continue // another's
+		}
+		actions = append(actions, types.TransactWriteItem{Delete: del})
+		released = append(released, it.Name)
+	}
+	return actions, released, nil
+}
+
+// ReservationOwner implements chat.Store: one consistent GetItem.
+func (s *Store) ReservationOwner(ctx context.Context, username, name string) (string, error) {
+	var it ownerItem
+	if _, err := s.get(ctx, s.names.Connections, key(contract.ConnPK, ownerKey(name)), &it); err != nil {
+		return "", fmt.Errorf("read name owner: %w", err)
+	}
+	if it.ReservedFor != username {
+		return "", nil
+	}
+	return it.Owner, nil
+}
+
+// ForgetAccountRecords implements chat.Store. In each room: a Query of the
+// account's private-history copies, each deleted (DeleteItem); a Query of
+// the room's public and private streams for its messages (a filter on the
+// account id: the partition is read whole, within the log's retention),
+// each updated to remove its account id and username (conditional on the
+// account id: a retry finds nothing), and so is each recipient's copy of
+// its private messages. Then one UpdateItem takes the rooms off the
+// tombstone.
+func (s *Store) ForgetAccountRecords(ctx context.Context, accountID string, rooms []string) error {
+	var errs []error
+	for _, room := range rooms {
+		errs = append(errs, s.forgetIn(ctx, accountID, room))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if len(rooms) == 0 {
+		return nil
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.names.Connections),
+		Key:                      key(contract.ConnPK, accountKey(accountID)),
+		UpdateExpression:         aws.String("REMOVE #jr"),
+		ConditionExpression:      aws.String("attribute_exists(#del)"),
+		ExpressionAttributeNames: map[string]string{"#jr": attrRooms, "#del": attrDeleted},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fmt.Errorf("forget the account's rooms: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) forgetIn(ctx context.Context, accountID, room string) error {
+	own := readerKey(room, chat.Reader(chat.Connection{AccountID: accountID}))
+	if err := s.eachRecord(ctx, own, "", func(it recordItem) error {
+		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.names.Messages),
+			Key: recordKey(own, it.ID)})
+		return err
+	}); err != nil {
+		return fmt.Errorf("delete private-history copies: %w", err)
+	}
+	for _, kind := range []chat.Kind{chat.KindPublic, chat.KindPrivate} {
+		err := s.eachRecord(ctx, streamKey(kind, room), accountID, func(it recordItem) error {
+			streams := []string{it.Stream}
+			for _, to := range it.ToAccounts {
+				if to != accountID {
+					streams = append(streams, readerKey(room, chat.Reader(chat.Connection{AccountID: to})))
+				}
+			}
+			for _, stream := range streams {
+				if err := s.anonymize(ctx, stream, it.ID, accountID); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("take the account off its messages: %w", err)
+		}
+	}
+	return nil
+}
+
+// eachRecord calls fn with each record of stream (from: only the
+// account's), every page of a strongly consistent Query.
+func (s *Store) eachRecord(ctx context.Context, stream, from string, fn func(recordItem) error) error {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.names.Messages),
+		KeyConditionExpression:    aws.String("#stream = :stream"),
+		ExpressionAttributeNames:  map[string]string{"#stream": contract.MessagesStream},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":stream": str(stream)},
+		ConsistentRead:            aws.Bool(true),
+	}
+	if from != "" {
+		in.FilterExpression = aws.String("#from = :from")
+		in.ExpressionAttributeNames["#from"] = "fromAccount"
+		in.ExpressionAttributeValues[":from"] = str(from)
+	}
+	p := dynamodb.NewQueryPaginator(s.db, in)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, item := range out.Items {
+			var it recordItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return err
+			}
+			if err := fn(it); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// anonymize removes the account id and username from one record.
+func (s *Store) anonymize(ctx context.Context, stream, id, accountID string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.names.Messages),
+		Key:                       recordKey(stream, id),
+		UpdateExpression:          aws.String("REMOVE #from, #user"),
+		ConditionExpression:       aws.String("#from = :me"),
+		ExpressionAttributeNames:  map[string]string{"#from": "fromAccount", "#user": "fromUsername"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(accountID)},
+	})
+	if err != nil && !conditionFailed(err) {
+		return err
+	}
+	return nil
+}
+
+// recordKey is the key of one record of the Messages table.
+func recordKey(stream, id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{contract.MessagesStream: str(stream), contract.MessagesID: str(id)}
+}
