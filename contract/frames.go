@@ -84,6 +84,7 @@ var frameKinds = []FrameKind{
 		count.docf("the room's exact member count, the caller included"),
 		cv,
 		opt("membersCursor", String, "set when `members` is only the first page: the `members` action reads on from it"),
+		opt("usernames", Strings, "with sign-in: the username of each of `members`, at the same index: `\"\"` where a page shows none (the name is the username, or it is not known) (*Names with sign-in*); absent when every one is `\"\"`").or([]any{}),
 		opt("history", ListOf(FrameOf(FramePublic)), "the room's recent public messages, oldest first").or([]any{}),
 		opt("limits", ShapeOf(ShapeLimits), "the bounds of names, messages and recipients").or(defaultLimits),
 		opt("resume", String, "a secret for this connection: presented on reconnect (`?resume=`), it takes the name back at once"),
@@ -187,7 +188,8 @@ var shapes = []Shape{
 	}},
 	{ShapeMemberEntry, "a member of a `memberPage`", []Field{
 		req("name", String, "the name"),
-		opt("account", String, "the member's signed-in account, when the store's read has it"),
+		opt("account", String, "the member's signed-in account, when the store's read has it (your own entry)"),
+		opt("username", String, "with sign-in: the member's username where a page shows it beside the name (absent where the name is the username)"),
 	}},
 	{ShapeRemoval, "how a message was removed", []Field{removedBy, removedReason, removedAt}},
 }

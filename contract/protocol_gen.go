@@ -41,8 +41,10 @@ type LeftEntry struct {
 type MemberEntry struct {
 	// Name: the name.
 	Name string `json:"name"`
-	// Account: the member's signed-in account, when the store's read has it.
+	// Account: the member's signed-in account, when the store's read has it (your own entry).
 	Account string `json:"account,omitempty"`
+	// Username: with sign-in: the member's username where a page shows it beside the name (absent where the name is the username).
+	Username string `json:"username,omitempty"`
 }
 
 // Removal is how a message was removed.
@@ -70,6 +72,8 @@ type StateFrame struct {
 	CV int64 `json:"cv,omitempty"`
 	// MembersCursor: set when `members` is only the first page: the `members` action reads on from it.
 	MembersCursor string `json:"membersCursor,omitempty"`
+	// Usernames: with sign-in: the username of each of `members`, at the same index: `""` where a page shows none (the name is the username, or it is not known) (*Names with sign-in*); absent when every one is `""`.
+	Usernames []string `json:"usernames,omitempty"`
 	// History: the room's recent public messages, oldest first.
 	History []PublicFrame `json:"history,omitempty"`
 	// Limits: the bounds of names, messages and recipients.

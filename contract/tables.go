@@ -5,12 +5,24 @@ package contract
 const (
 	// Connections table: one item per live connection (pk "c#<connectionId>")
 	// and one per claimed name (pk "n#<room>#<folded name>").
-	ConnPK          = "pk"
-	ConnRoom        = "room"         // partition key of RoomIndex; connection items only
-	ConnID          = "connectionId" // sort key of RoomIndex; on both item kinds
-	ConnExpiresAt   = "expiresAt"    // TTL
-	RoomIndex       = "byRoom"
-	RoomIndexName   = "name" // projected into RoomIndex so fan-out needs no second read
+	ConnPK        = "pk"
+	ConnRoom      = "room"         // partition key of RoomIndex; connection items only
+	ConnID        = "connectionId" // sort key of RoomIndex; on both item kinds
+	ConnExpiresAt = "expiresAt"    // TTL
+	// RoomIndex lists a room's members: their names, and with sign-in
+	// their usernames, projected so that fan-out and a list of
+	// "Alicia (@alice)" need no second read (docs/design.md, "The username
+	// beside the name"). It replaced RetiredRoomIndex, whose projection had
+	// no username: a GSI's projection cannot change in place.
+	RoomIndex     = "byRoomMembers"
+	RoomIndexName = "name" // projected into RoomIndex so fan-out needs no second read
+	// RetiredRoomIndex is the room index before it projected usernames: still in the template for one release, because
+	// CloudFormation adds or deletes only one index of a table per update
+	// (docs/deploy.md, "Upgrading"). Nothing reads it and the function may
+	// not: the next release deletes it.
+	RetiredRoomIndex = "byRoom"
+	// ConnUsername is a signed-in connection record's Cognito username.
+	ConnUsername    = "username"
 	MessagesStream  = "stream"
 	MessagesID      = "id"
 	MessagesExpires = "expiresAt" // TTL
@@ -107,6 +119,9 @@ type Index struct {
 	SortKey      string
 	// NonKeyAttributes are projected besides the keys.
 	NonKeyAttributes []string
+	// Retired: kept in the template until the next release deletes it;
+	// nothing reads it, and the function has no permission on it.
+	Retired bool
 }
 
 // Connections maps connections to their room and name, and claims names.
@@ -119,7 +134,13 @@ var Connections = Table{
 		Name:             RoomIndex,
 		PartitionKey:     ConnRoom,
 		SortKey:          ConnID,
+		NonKeyAttributes: []string{RoomIndexName, ConnExpiresAt, ConnUsername},
+	}, {
+		Name:             RetiredRoomIndex,
+		PartitionKey:     ConnRoom,
+		SortKey:          ConnID,
 		NonKeyAttributes: []string{RoomIndexName, ConnExpiresAt},
+		Retired:          true,
 	}, {
 		Name:             AccountIndex,
 		PartitionKey:     ConnAccount,
@@ -140,3 +161,15 @@ var Messages = Table{
 
 // Tables lists every table the chat uses.
 func Tables() []Table { return []Table{Connections, Messages} }
+
+// Live lists the table's indexes the function reads and may Query: not the
+// retired ones.
+func (t Table) Live() []Index {
+	var out []Index
+	for _, ix := range t.Indexes {
+		if !ix.Retired {
+			out = append(out, ix)
+		}
+	}
+	return out
+}

@@ -81,6 +81,17 @@ describe('one person on two devices', () => {
     expect(await texts(phone, 'public')).toEqual(['Typed on my phone.']);
     expect(await texts(carol, 'private')).toEqual([]);
   });
+
+  it('a page that joins after alice became Alicia lists her as Alicia (@alice)', async () => {
+    await rename(laptop, 'Alicia');
+    await poll(() => you(phone)).toEqual(['Alicia']);
+    // bob on another device: his page heard no joined or renamed of hers, only the room's list.
+    const late = await open(browser);
+    await signIn(late, 'bob');
+    await joinAsSignedIn(late);
+    await poll(() => late.page.$$eval('#members .member-label', (els) => els.map((e) => e.textContent))).toContain('Alicia (@alice)');
+    await late.context.close();
+  });
 });
 
 describe('a name stays its account’s while its owner is away', () => {

@@ -16,7 +16,7 @@ import { JoinForm } from './joinform';
 import { MemberPanel } from './memberpanel';
 import { LIST_REF, MemberList } from './members';
 import { MessageLog } from './messagelog';
-import { isMine, personLabel } from './sender';
+import { isMine, listedUsernames, personLabel } from './sender';
 import { NameBar } from './namebar';
 import { DEFAULT_LIMITS, type ErrorFrame, type Limits, type PrivateFrame, type PublicFrame, type ServerFrame, type StateFrame, type Warning } from './protocol';
 import { forgetResumable, loadResumable, saveResumable, tabStorage } from './resume';
@@ -363,7 +363,7 @@ export class ChatApp {
     this.limits = f.limits;
     this.nameBar.show(f.you);
     this.roomLabel.textContent = `#${f.room}`;
-    this.nameBar.setMaxLength(f.limits.nameMax);
+    this.nameBar.setMaxLength(f.limits);
     this.members.apply(f);
     this.members.learn(f.you, f.username);
     this.showHistory(f);
@@ -385,6 +385,7 @@ export class ChatApp {
    */
   private onSettled(f: StateFrame): void {
     this.members.apply({ type: 'settled', members: f.members, count: f.count, cv: f.cv });
+    this.members.learnListed(listedUsernames(f.members, f.usernames));
     this.showHistory(f);
   }
 

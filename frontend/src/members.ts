@@ -21,7 +21,7 @@
 
 import { Converger, type ListView } from './converge';
 import { byId, el, nameHue } from './dom';
-import { isolatedParts, personLabel, shownUsername } from './sender';
+import { isolatedParts, listedUsernames, personLabel, shownUsername } from './sender';
 import { applyPresence, newerCount, NO_PRESENCE, presentNames, relist, type Presence, type PresenceFrame } from './presence';
 import {
   foldName,
@@ -42,7 +42,7 @@ const DIRECTORY_MAX_AGE_MS = 30_000;
 export const LIST_REF = 'member-list';
 
 /** A frame the member list follows: presence, with the counts (and their cv) the server adds. */
-export type MemberFrame = PresenceFrame & { count?: number; cv?: number; membersCursor?: string };
+export type MemberFrame = PresenceFrame & { count?: number; cv?: number; membersCursor?: string; usernames?: string[] };
 
 export class MemberList {
   private readonly list = byId<HTMLUListElement>('members');
@@ -59,9 +59,9 @@ export class MemberList {
   private readonly selected = new Map<string, string>();
   /**
    * With sign-in, the usernames of members as frames told them (joined,
-   * renamed, a members frame's entries, messages), by folded name: shown
-   * beside a name that differs. Names read from the room index (a state, a
-   * page of the list) come without one. A name no longer listed is
+   * renamed, a members frame's entries, messages, and the lists read from
+   * the room index: a state's usernames, a memberPage's entries), by folded
+   * name: shown beside a name that differs. A name no longer listed is
    * forgotten, so a name that changes hands never shows its last holder's.
    */
   private readonly usernames = new Map<string, string>();
@@ -76,6 +76,8 @@ export class MemberList {
   /** The whole list read with the members action (big rooms), by folded name. */
   private directory: Map<string, string> | null = null;
   private reading: Map<string, string> | null = null;
+  /** The usernames the pages being read gave (listedUsernames). */
+  private readUsernames: Array<[string, string]> = [];
   private readAt = 0;
   /** The cv of the count the list was last read at (state, settle, a read of converge.ts). */
   private listCv = 0;
@@ -178,7 +180,10 @@ export class MemberList {
     const next = applyPresence(this.presence, f);
     if (f.type === 'renamed') this.follow(f.oldName, f.name, next);
     this.presence = next;
-    if (f.type === 'state') this.usernames.clear();
+    if (f.type === 'state') {
+      this.usernames.clear();
+      this.remember(listedUsernames(f.members, f.usernames));
+    }
     if (f.type === 'joined' || f.type === 'renamed') this.learn(f.name, f.username);
     if (f.type === 'members') for (const j of f.stayed ?? []) this.learn(j.name, j.username);
     this.forgetGone();
@@ -227,6 +232,23 @@ export class MemberList {
     this.usernames.set(key, username);
     this.renderMembers();
     this.renderRecipients();
+  }
+
+  /**
+   * The usernames a list read from the room index gives (listedUsernames):
+   * a settle state's, a memberPage's. Kept for the names listed.
+   */
+  learnListed(pairs: Array<[string, string]>): void {
+    this.remember(pairs);
+    this.renderMembers();
+    this.renderRecipients();
+  }
+
+  private remember(pairs: Array<[string, string]>): void {
+    for (const [name, username] of pairs) {
+      const key = foldName(name);
+      if (this.presence.members.has(key) || this.directory?.has(key)) this.usernames.set(key, username);
+    }
   }
 
   /** Forgets the usernames of names no longer listed. */
@@ -280,6 +302,7 @@ export class MemberList {
     this.presence = relist(this.presence, names, since);
     this.members = sortNames(presentNames(this.presence));
     this.forgetGone();
+    this.remember(listedUsernames(f.members));
     this.listCv = f.cv ?? this.cv;
     this.stale = false;
     this.whole = f.cursor === undefined;
@@ -318,6 +341,7 @@ export class MemberList {
     if (this.reading === null) return; // not asked for (or the room changed)
     this.take(f.count, f.cv);
     for (const m of f.members) this.reading.set(foldName(m.name), m.name);
+    this.readUsernames.push(...listedUsernames(f.members));
     if (f.cursor !== undefined && this.ask({ action: Action.Members, cursor: f.cursor })) return;
     const names = [...this.reading.values()];
     this.reading = null;
@@ -329,6 +353,8 @@ export class MemberList {
       this.presence = applyPresence(NO_PRESENCE, { type: 'state', members: names });
       this.members = sortNames(presentNames(this.presence));
     }
+    this.remember(this.readUsernames);
+    this.readUsernames = [];
     this.renderMembers();
   }
 
@@ -340,6 +366,7 @@ export class MemberList {
 
   private read(): void {
     this.reading = new Map();
+    this.readUsernames = [];
     if (!this.ask({ action: Action.Members })) this.reading = null;
   }
 

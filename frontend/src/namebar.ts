@@ -3,7 +3,7 @@
 
 import type { OutboxItem } from './client';
 import { byId } from './dom';
-import { codePoints, type Limits } from './protocol';
+import { nameInputMaxLength, nameTooLong, type Limits } from './protocol';
 
 export interface NameBarHooks {
   you(): string;
@@ -54,8 +54,8 @@ export class NameBar {
   }
 
   /** The longest name the form takes (the room's limits arrived). */
-  setMaxLength(n: number): void {
-    this.input.maxLength = n;
+  setMaxLength(limits: Limits): void {
+    this.input.maxLength = nameInputMaxLength(limits);
   }
 
   /** An error or warning about the name; '' clears it. */
@@ -117,8 +117,9 @@ export class NameBar {
       return;
     }
     const limits = this.hooks.limits();
-    if (codePoints(name) > limits.nameMax || new TextEncoder().encode(name).length > limits.nameMaxBytes) {
-      this.error(`A name has at most ${limits.nameMax} characters (${limits.nameMaxBytes} bytes).`);
+    const tooLong = nameTooLong(name, limits);
+    if (tooLong !== null) {
+      this.error(tooLong);
       return;
     }
     this.error('');

@@ -148,6 +148,7 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'count', base: 'number' },
     { name: 'cv', base: 'number' },
     { name: 'membersCursor', base: 'string' },
+    { name: 'usernames', base: 'string', list: true, default: [] },
     { name: 'history', base: 'frame', of: 'public', list: true, default: [] },
     { name: 'limits', base: 'shape', of: 'Limits', default: {"messageMax":2000,"nameMax":32,"nameMaxBytes":64,"recipientsMax":20} },
     { name: 'resume', base: 'string' },
@@ -284,6 +285,7 @@ export const SHAPE_FIELDS: Readonly<Record<string, readonly FieldSpec[]>> = {
   MemberEntry: [
     { name: 'name', base: 'string', required: true },
     { name: 'account', base: 'string' },
+    { name: 'username', base: 'string' },
   ],
   Removal: [
     { name: 'by', base: 'string', required: true },

@@ -7,7 +7,7 @@
 // protocol.types.gen.ts.
 
 import { FRAME_FIELDS, SHAPE_FIELDS, type FieldSpec } from './protocol.gen';
-import type { ServerFrame } from './protocol.types.gen';
+import type { Limits, ServerFrame } from './protocol.types.gen';
 
 export * from './protocol.gen';
 export type * from './protocol.types.gen';
@@ -143,4 +143,35 @@ export function codePoints(s: string): number {
   let n = 0;
   for (const _ of s) n++;
   return n;
+}
+
+/**
+ * Why a name is too long, or null when it fits, as the server counts it
+ * (docs/protocol.md, Limits): as typed (trimmed and composed, NFC) and as
+ * prepared (NFKC, which the server's PRECIS preparation applies: "ǅ" is
+ * "Dž", "㎒" is "MHz"), each at most nameMax characters and nameMaxBytes
+ * bytes; the prepared form is what everyone sees. Whatever else the server
+ * refuses (a look-alike, mixed scripts) it says itself.
+ */
+export function nameTooLong(name: string, limits: Pick<Limits, 'nameMax' | 'nameMaxBytes'>): string | null {
+  const bytes = (s: string) => new TextEncoder().encode(s).length;
+  const fits = (s: string) => codePoints(s) <= limits.nameMax && bytes(s) <= limits.nameMaxBytes;
+  const typed = name.trim().normalize('NFC');
+  const bound = `Names are at most ${limits.nameMax} characters (${limits.nameMaxBytes} bytes)`;
+  if (!fits(typed)) return `${bound}.`;
+  const prepared = typed.normalize('NFKC').trim();
+  if (!fits(prepared)) {
+    return `${bound} written out in their standard form, where "ǅ" is "Dž" and "㎒" is "MHz": this one is ${codePoints(prepared)} characters (${bytes(prepared)} bytes) written out.`;
+  }
+  return null;
+}
+
+/**
+ * The name box's maxlength: counted in UTF-16 code units, which are never
+ * more than a composed name's bytes of UTF-8, so nameMaxBytes never cuts a
+ * name the server takes (nameMax would: 31 letters and an emoji are 32
+ * characters but 33 units).
+ */
+export function nameInputMaxLength(limits: Pick<Limits, 'nameMaxBytes'>): number {
+  return limits.nameMaxBytes;
 }

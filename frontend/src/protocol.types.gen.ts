@@ -43,8 +43,10 @@ export interface LeftEntry {
 export interface MemberEntry {
   /** the name */
   name: string;
-  /** the member's signed-in account, when the store's read has it */
+  /** the member's signed-in account, when the store's read has it (your own entry) */
   account?: string;
+  /** with sign-in: the member's username where a page shows it beside the name (absent where the name is the username) */
+  username?: string;
 }
 
 /** How a message was removed. */
@@ -74,6 +76,8 @@ export interface StateFrame {
   cv?: number;
   /** set when `members` is only the first page: the `members` action reads on from it */
   membersCursor?: string;
+  /** with sign-in: the username of each of `members`, at the same index: `""` where a page shows none (the name is the username, or it is not known) (*Names with sign-in*); absent when every one is `""` */
+  usernames: string[];
   /** the room's recent public messages, oldest first */
   history: PublicFrame[];
   /** the bounds of names, messages and recipients */

@@ -79,3 +79,21 @@ export function personLabel(name: string, username?: string): string {
   const u = shownUsername({ from: name, username });
   return u === undefined ? isolate(name) : `${isolate(name)} (@${isolate(u)})`;
 }
+
+/** A member as a list tells it: a state's name (its username at the same index of `usernames`) or a memberPage's entry. */
+export type Listed = string | { name: string; username?: string };
+
+/**
+ * The usernames a member list gives beside its names, as [name, username]:
+ * a state's `members` with its `usernames` at the same index, or a
+ * memberPage's entries. None where a list gives none ("": the name is the
+ * username; a server before lists carried them).
+ */
+export function listedUsernames(members: readonly Listed[], usernames: readonly string[] = []): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  members.forEach((m, i) => {
+    const [name, username] = typeof m === 'string' ? [m, usernames[i]] : [m.name, m.username];
+    if (username !== undefined && username !== '') out.push([name, username]);
+  });
+  return out;
+}

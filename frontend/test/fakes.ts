@@ -77,7 +77,7 @@ export const limits = { nameMax: 32, nameMaxBytes: 64, messageMax: 2000, recipie
 
 /** A state frame as the server sends it on joining. */
 export function state(you: string, extra: object = {}) {
-  return { type: 'state', room: 'lobby', you, members: [you], history: [], private: [], roles: [], limits, ...extra };
+  return { type: 'state', room: 'lobby', you, members: [you], history: [], private: [], roles: [], usernames: [], limits, ...extra };
 }
 
 /**

@@ -98,7 +98,7 @@ func (c *Compute) useTables(data *Data) {
 		t := spec.Table
 		c.Function.AddEnvironment(jsii.String(spec.Contract.EnvVar), t.TableName(), nil)
 		c.allow(spec.Contract.ID+"Table", tableActions[spec.Contract.ID], *t.TableArn())
-		for _, ix := range spec.Contract.Indexes {
+		for _, ix := range spec.Contract.Live() {
 			c.allow(spec.Contract.ID+"Index"+ix.Name, indexActions, *t.TableArn()+"/index/"+ix.Name)
 		}
 	}

@@ -94,7 +94,7 @@ func TestHandlerPolicyIsExact(t *testing.T) {
 			map[string]any{"Effect": "Allow", "Action": []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}, "Resource": "*"},
 			map[string]any{"Sid": "ConnectionsTable", "Effect": "Allow", "Resource": arnOf(conn),
 				"Action": []any{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
-			map[string]any{"Sid": "ConnectionsIndexbyRoom", "Effect": "Allow", "Action": "dynamodb:Query",
+			map[string]any{"Sid": "ConnectionsIndex" + contract.RoomIndex, "Effect": "Allow", "Action": "dynamodb:Query",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{arnOf(conn), "/index/" + contract.RoomIndex}}}},
 			map[string]any{"Sid": "ConnectionsIndexbyAccount", "Effect": "Allow", "Action": "dynamodb:Query",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{arnOf(conn), "/index/" + contract.AccountIndex}}}},

@@ -43,8 +43,15 @@ func CleanName(name string) (string, *Problem) {
 	if err != nil {
 		return "", problem(contract.CodeNameInvalid, "Names cannot contain control, formatting or invisible characters.")
 	}
+	// The name is counted as typed (above) and as prepared: NFKC may
+	// lengthen it ("ǅ" is "Dž", "㎒" is "MHz"), and the prepared form is
+	// what is stored and shown (docs/protocol.md, Limits).
 	if _, p := cleanShape(prepared); p != nil {
-		return "", p // NFKC may lengthen a name ("㎒" is "MHz")
+		if p.Code == contract.CodeNameTooLong {
+			return "", problem(contract.CodeNameTooLong, "Names are at most %d characters (%d bytes) written out in their standard form, where \"ǅ\" is \"Dž\" and \"㎒\" is \"MHz\": this one is %d characters (%d bytes) written out.",
+				NameMax, NameMaxBytes, utf8.RuneCountInString(prepared), len(prepared))
+		}
+		return "", p
 	}
 	if !strings.ContainsFunc(prepared, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
 		return "", problem(contract.CodeNameNoLetter, "A name needs at least one letter or digit.")

@@ -243,8 +243,12 @@ type Claim struct {
 type Member struct {
 	ConnID string
 	Name   string
-	// AccountID is the signed-in account, where the store's read has it.
+	// AccountID is the signed-in account, where the store's read has it
+	// (the room index does not project it).
 	AccountID string
+	// Username is the signed-in account's username (the room index
+	// projects it); empty without sign-in.
+	Username string
 }
 
 // RoomCount is a room's member count and presence credit.

@@ -79,8 +79,9 @@ type countFrame struct {
 
 // MemberEntry is one member in a member-list frame.
 type MemberEntry struct {
-	Name    string `json:"name"`
-	Account string `json:"account,omitempty"`
+	Name     string `json:"name"`
+	Account  string `json:"account,omitempty"`
+	Username string `json:"username,omitempty"`
 }
 
 type memberPageFrame struct {
@@ -310,7 +311,7 @@ func (inv *invocation) members(ctx context.Context, req request) []byte {
 func withCaller(ms []Member, c Connection, first bool) []Member {
 	ms = slices.DeleteFunc(ms, func(m Member) bool { return m.ConnID == c.ID })
 	if first {
-		ms = append(ms, Member{ConnID: c.ID, Name: c.Name, AccountID: c.AccountID})
+		ms = append(ms, Member{ConnID: c.ID, Name: c.Name, AccountID: c.AccountID, Username: c.Username})
 	}
 	return ms
 }
@@ -327,12 +328,33 @@ func entries(ms []Member) []MemberEntry {
 			if out[i].Account == "" {
 				out[i].Account = m.AccountID
 			}
+			if out[i].Username == "" {
+				out[i].Username = listedUsername(m)
+			}
 			continue
 		}
 		seen[m.Name] = len(out)
-		out = append(out, MemberEntry{Name: m.Name, Account: m.AccountID})
+		out = append(out, MemberEntry{Name: m.Name, Account: m.AccountID, Username: listedUsername(m)})
 	}
 	return out
+}
+
+// listedUsername is the username a member list carries beside a member's
+// name: the one a page shows ("Alicia (@alice)"), "" where the name is the
+// username (a page shows none then) or where the username is not of a
+// name's shape (cleanShape: at most NameMax characters, NameMaxBytes bytes;
+// the Pre sign-up trigger admits no other, only an account from before it
+// can have one): so a list's frame stays within its bound (MembersPageMax
+// of the dearest names and usernames), and such a person shows by name
+// alone, as before usernames were listed.
+func listedUsername(m Member) string {
+	if m.Username == "" || m.Username == m.Name {
+		return ""
+	}
+	if shaped, p := cleanShape(m.Username); p != nil || shaped != m.Username {
+		return ""
+	}
+	return m.Username
 }
 
 func names(ms []Member) []string {

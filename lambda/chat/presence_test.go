@@ -16,22 +16,29 @@ func TestMemberListFramesStayInsideTheLimitAtAnyRoomSize(t *testing.T) {
 	name := worstName(t)
 	room := strings.Repeat("r", 32)
 	account := strings.Repeat("a", 128) // a Cognito sub is 36; room to spare
-	cursor := strings.Repeat("c", 86)   // a 64-byte connection id in base64
+	// A list carries a username only of a name's shape (listedUsername):
+	// at worst the dearest name again.
+	username := name
+	cursor := strings.Repeat("c", 86) // a 64-byte connection id in base64
 	const ts = 9_999_999_999_999
 
 	page := make([]MemberEntry, MembersPageMax)
 	for i := range page {
-		page[i] = MemberEntry{Name: name, Account: account}
+		page[i] = MemberEntry{Name: name, Username: username}
 	}
+	// Only the caller's entry has an account (withCaller): the room index
+	// does not project it.
+	page[0].Account = account
 	names := make([]string, StateMembersMax)
+	usernames := make([]string, StateMembersMax)
 	for i := range names {
-		names[i] = name
+		names[i], usernames[i] = name, username
 	}
 	live := make([]string, 2*PresenceLiveMax)
 	for i := range live {
 		live[i] = name
 	}
-	state := stateFrame{Type: KindState, Room: room, You: name, Members: names, Count: 1 << 30, MembersCursor: cursor,
+	state := stateFrame{Type: KindState, Room: room, You: name, Members: names, Usernames: usernames, Count: 1 << 30, MembersCursor: cursor,
 		History: []json.RawMessage{}, Limits: limits, Resume: strings.Repeat("t", 22),
 		Warning: &warning{Code: contract.CodeNameTaken, Message: strings.Repeat("w", 300)}}
 	for _, f := range []struct {

@@ -108,14 +108,18 @@ type stateFrame struct {
 	Count int `json:"count"`
 	// CV is the count's version (RoomCount.cv): a page keeps the count
 	// of the greatest cv it was sent.
-	CV            int64             `json:"cv,omitempty"`
-	MembersCursor string            `json:"membersCursor,omitempty"`
-	History       []json.RawMessage `json:"history"`
-	Limits        Limits            `json:"limits"`
-	Resume        string            `json:"resume"`
-	Warning       *warning          `json:"warning,omitempty"`
-	Account       string            `json:"account,omitempty"`  // yours, with sign-in
-	Username      string            `json:"username,omitempty"` // yours, with sign-in
+	CV            int64  `json:"cv,omitempty"`
+	MembersCursor string `json:"membersCursor,omitempty"`
+	// Usernames are the usernames of Members, at the same index, with
+	// sign-in ("" where a page shows none: listedUsername); nil when every
+	// one is "".
+	Usernames []string          `json:"usernames,omitempty"`
+	History   []json.RawMessage `json:"history"`
+	Limits    Limits            `json:"limits"`
+	Resume    string            `json:"resume"`
+	Warning   *warning          `json:"warning,omitempty"`
+	Account   string            `json:"account,omitempty"`  // yours, with sign-in
+	Username  string            `json:"username,omitempty"` // yours, with sign-in
 	// Private is the caller's own private conversation of the room (messages
 	// it sent or received as the same person: the same account with sign-in,
 	// else the same resume token), oldest first; see Reader.

@@ -40,7 +40,8 @@ func (inv *invocation) hello(ctx context.Context, req request) []byte {
 	if err != nil {
 		return inv.internal(req, "read private history", err)
 	}
-	frame := stateFrame{Type: KindState, Room: c.Room, You: c.Name, Members: sortedNames(members),
+	names, usernames := sortedPeople(members)
+	frame := stateFrame{Type: KindState, Room: c.Room, You: c.Name, Members: names, Usernames: usernames,
 		Count: rc.Count, CV: rc.cv(), MembersCursor: cursor,
 		History: []json.RawMessage{}, Limits: limits, Resume: c.ResumeToken, Warning: warningOf(c.Warning),
 		Account: c.AccountID, Username: c.Username, Private: []json.RawMessage{}, Roles: inv.roles()}
@@ -74,12 +75,30 @@ func (inv *invocation) hello(ctx context.Context, req request) []byte {
 	return encode(frame)
 }
 
-// sortedNames lists members' names the way people read a list: ignoring case.
-func sortedNames(ms []Member) []string {
-	out := names(ms)
-	slices.SortFunc(out, func(a, b string) int {
-		return cmp.Or(strings.Compare(Fold(a), Fold(b)), strings.Compare(a, b))
+// sortedPeople lists members the way people read a list, ignoring case,
+// each person once (with sign-in, one person's connections share a name):
+// their names, and at the same index the username a page shows beside each
+// (listedUsername), as the room index projects it; nil when there is none
+// (always without sign-in), where it would say nothing more.
+func sortedPeople(ms []Member) (names, usernames []string) {
+	people := entries(ms)
+	slices.SortFunc(people, func(a, b MemberEntry) int {
+		return cmp.Or(strings.Compare(Fold(a.Name), Fold(b.Name)), strings.Compare(a.Name, b.Name))
 	})
-	// With sign-in, one person's connections share a name: listed once.
-	return slices.Compact(out)
+	names, usernames = make([]string, len(people)), make([]string, len(people))
+	listed := false
+	for i, p := range people {
+		names[i], usernames[i] = p.Name, p.Username
+		listed = listed || p.Username != ""
+	}
+	if !listed {
+		usernames = nil
+	}
+	return names, usernames
+}
+
+// sortedNames lists members' names as sortedPeople does.
+func sortedNames(ms []Member) []string {
+	names, _ := sortedPeople(ms)
+	return names
 }

@@ -242,7 +242,7 @@ func (s *Store) MembersPage(ctx context.Context, room, cursor string, limit int)
 	members := make([]chat.Member, 0, len(items))
 	for _, it := range items {
 		if it.ExpiresAt >= now {
-			members = append(members, chat.Member{ConnID: it.ConnectionID, Name: it.Name, AccountID: it.AccountID})
+			members = append(members, chat.Member{ConnID: it.ConnectionID, Name: it.Name, AccountID: it.AccountID, Username: it.Username})
 		}
 	}
 	next := ""
@@ -261,7 +261,7 @@ func (s *Store) Members(ctx context.Context, room string) ([]chat.Member, error)
 	}
 	members := make([]chat.Member, len(items))
 	for i, it := range items {
-		members[i] = chat.Member{ConnID: it.ConnectionID, Name: it.Name}
+		members[i] = chat.Member{ConnID: it.ConnectionID, Name: it.Name, AccountID: it.AccountID, Username: it.Username}
 	}
 	return members, nil
 }

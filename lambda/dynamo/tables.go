@@ -52,7 +52,9 @@ func createTableInput(t contract.Table, name string) *dynamodb.CreateTableInput 
 		BillingMode: types.BillingModePayPerRequest,
 		KeySchema:   keySchema(t.PartitionKey, t.SortKey),
 	}
-	for _, ix := range t.Indexes {
+	// A retired index is the deployed template's until the next release
+	// deletes it (contract.Index.Retired): a new table needs none.
+	for _, ix := range t.Live() {
 		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{
 			IndexName: aws.String(ix.Name),
 			KeySchema: keySchema(ix.PartitionKey, ix.SortKey),
