@@ -2,7 +2,7 @@
 # Tests of the deploy scripts and workflows, offline and in seconds: the pinned
 # CDK CLI behind `npx cdk`, make deploy's approval level, the Amplify build a
 # deploy starts (a fake CLI records its arguments), the smoke test it ends with, the deploy workflow's
-# triggers, the pull-request summary on small hand-made assemblies (the
+# triggers, scripts/admin.sh's invocations (scripts/test-admin.sh), the pull-request summary on small hand-made assemblies (the
 # comparison's own cases: go test ./internal/templatediff), and
 # (scripts/test-deploy.sh) the documented path from an empty AWS account.
 # The YAML checks use the .venv that scripts/test-infra.sh creates (PyYAML
@@ -291,6 +291,9 @@ else
   fail "pr-summary.sh failed:"
   cat "$tmp/summary2.err" >&2
 fi
+
+echo "--- operators: scripts/admin.sh with the fake AWS CLI (scripts/test-admin.sh)"
+scripts/test-admin.sh || failures=$((failures + 1))
 
 echo "--- the deploy path from an empty account, and make preflight (scripts/test-deploy.sh)"
 scripts/test-deploy.sh || failures=$((failures + 1))

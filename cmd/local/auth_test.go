@@ -166,6 +166,7 @@ func TestRunWithSignInPrintsTheAccounts(t *testing.T) {
 		must(t, strings.Contains(text, u.Username) && strings.Contains(text, u.Password), "%s's password is not printed:\n%s", u.Username, text)
 	}
 	must(t, strings.Contains(text, "dev-token.sh alice"), "no dev-token.sh hint:\n%s", text)
+	must(t, strings.Contains(text, "scripts/admin.sh --local http://127.0.0.1:"), "no operator endpoint:\n%s", text)
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("run: %v", err)

@@ -67,6 +67,10 @@ func TestUsernamesAreTheirOwnersFromSignUp(t *testing.T) {
 		dave, st := s.joinWith(ctx, t, "", "lobby", first)
 		must(t, st.str("you") == "dave", "dave is %q", st.str("you"))
 		_ = dave.ws.CloseNow()
+		// Deleted as an operator deletes it: the chat account (its names
+		// released), then the Cognito user.
+		a := s.operate(ctx, t, contract.OperatorRequest{Op: contract.OpDeleteAccount, Username: "dave"})
+		must(t, a.Result == contract.ResultDone, "deleteAccount answered %+v", a)
 		if err := s.DeleteAccount(ctx, "dave"); err != nil {
 			t.Fatal(err)
 		}

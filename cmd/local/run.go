@@ -180,6 +180,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintf(stdout, "             %-6s password %s\n", u.Username, u.Password)
 		}
 		fmt.Fprintf(stdout, "             an ID token: %s alice\n", devToken)
+		if s.Lambda != nil {
+			// Lambda's Invoke API: aws lambda invoke --endpoint-url works.
+			fmt.Fprintf(stdout, "  operator   %s (the function %s; try: scripts/admin.sh --local %s close-connections --username alice)\n",
+				s.Lambda.Endpoint(), local.FunctionName, s.Lambda.Endpoint())
+		}
 	}
 	fmt.Fprintln(stdout, "Ctrl-C stops.")
 
