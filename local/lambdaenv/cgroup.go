@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 )
 
 // cgroupRoot is where the cgroup v1 controllers are mounted.
@@ -33,13 +35,19 @@ type cgroups struct {
 
 var serviceSeq atomic.Int64
 
+// groupPrefix starts the name of every service's parent group; the pid of
+// the process that made it follows.
+const groupPrefix = "groupchat-lambda-"
+
 // newCgroups makes the service's parent groups, or says why it cannot.
 func newCgroups(memoryMB int) (*cgroups, error) {
-	name := fmt.Sprintf("groupchat-lambda-%d-%d", os.Getpid(), serviceSeq.Add(1))
+	name := fmt.Sprintf("%s%d-%d", groupPrefix, os.Getpid(), serviceSeq.Add(1))
 	cpuRoot := filepath.Join(cgroupRoot, "cpu")
 	if _, err := os.Stat(filepath.Join(cpuRoot, "cpu.cfs_quota_us")); err != nil {
 		return nil, errors.New("no cgroup v1 cpu controller at " + cpuRoot)
 	}
+	removeOrphans(cpuRoot)
+	removeOrphans(filepath.Join(cgroupRoot, "memory"))
 	cg := &cgroups{memoryMB: memoryMB, cpu: filepath.Join(cpuRoot, name)}
 	if err := os.Mkdir(cg.cpu, 0o755); err != nil {
 		return nil, err
@@ -126,4 +134,23 @@ func ignoreMissing(err error) error {
 		return nil
 	}
 	return err
+}
+
+// removeOrphans removes the groups under root left by a service whose
+// process ended without closing it (killed): their environments ended with
+// it (Pdeathsig), so the groups are empty.
+func removeOrphans(root string) {
+	dirs, _ := filepath.Glob(filepath.Join(root, groupPrefix+"*"))
+	for _, dir := range dirs {
+		pid, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(dir), groupPrefix), "-")
+		n, err := strconv.Atoi(pid)
+		if !ok || err != nil || n <= 0 || syscall.Kill(n, 0) == nil || errors.Is(syscall.Kill(n, 0), syscall.EPERM) {
+			continue // not one of ours, or its process is alive
+		}
+		envs, _ := filepath.Glob(filepath.Join(dir, "env-*"))
+		for _, e := range envs {
+			_ = os.Remove(e)
+		}
+		_ = os.Remove(dir)
+	}
 }

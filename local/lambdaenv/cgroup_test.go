@@ -2,6 +2,7 @@ package lambdaenv_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -63,5 +64,31 @@ func TestEachEnvironmentIsHeldToItsMemorysCPUShare(t *testing.T) {
 	}
 	if !strings.Contains(svc.Limits(), "0.29 vCPU") {
 		t.Errorf("Limits() = %q, want it to name 0.29 vCPU", svc.Limits())
+	}
+}
+
+func TestTheGroupsOfAServiceWhoseProcessEndedAreRemoved(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root: cgroups cannot be made")
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"); err != nil {
+		t.Skip("no cgroup v1 cpu controller here")
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	// A service of process gone.Process.Pid, killed before it closed.
+	orphan := filepath.Join("/sys/fs/cgroup/cpu", "groupchat-lambda-"+strconv.Itoa(gone.Process.Pid)+"-1")
+	if err := os.MkdirAll(filepath.Join(orphan, "env-1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(filepath.Join(orphan, "env-1")); _ = os.Remove(orphan) })
+	svc := start(t, lambdaenv.Config{})
+	if !svc.Limited() {
+		t.Skipf("cgroups are absent here: %s", svc.Limits())
+	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("%s after a new service started: %v, want it removed", orphan, err)
 	}
 }
