@@ -19,6 +19,7 @@ const (
 	FramePublic     = "public"
 	FramePrivate    = "private"
 	FrameRemoved    = "removed"
+	FrameHistory    = "historyPage"
 	FrameError      = "error"
 	FrameReauthed   = "reauthed"
 	// FrameAccountDeleted answers deleteAccount.
@@ -93,6 +94,7 @@ var frameKinds = []FrameKind{
 		username.docf("with sign-in: your username"),
 		opt("private", ListOf(FrameOf(FramePrivate)), "your own private conversation of the room, oldest first (read a missing one as `[]`)"),
 		opt("roles", Strings, "with sign-in: your roles, from your verified token (`moderator`: you may remove anyone's message)").or([]any{}),
+		opt("historyCursor", String, "set when older messages than `history` and `private` hold may exist: the `history` action reads them; absent when they reach the room's beginning"),
 	}},
 	{FramePong, "the answer to `ping`", []Field{
 		ts,
@@ -143,6 +145,13 @@ var frameKinds = []FrameKind{
 		room,
 		req("id", String, "the removed message's `id`"),
 		removedBy, removedReason, removedAt,
+		frameRef,
+	}},
+	{FrameHistory, "the answer to `history`: the page of the room's record before the cursor", []Field{
+		room,
+		opt("history", ListOf(FrameOf(FramePublic)), "the page's public messages, oldest first; a removed one as its removal").or([]any{}),
+		opt("private", ListOf(FrameOf(FramePrivate)), "your own private messages of the page, oldest first").or([]any{}),
+		opt("cursor", String, "where the next older page starts; absent when this page reaches the room's beginning"),
 		frameRef,
 	}},
 	{FrameReauthed, "the answer to `reauth`: the connection's sign-in now lasts until `expiresAt`", []Field{

@@ -25,6 +25,7 @@ const (
 	ActionSendPublic  = RouteSendPublic
 	ActionSendPrivate = RouteSendPrivate
 	ActionRemove      = "remove"
+	ActionHistory     = "history"
 	// ActionReauth, ActionSignOutEverywhere and ActionDeleteAccount exist
 	// with sign-in only.
 	ActionReauth            = "reauth"
@@ -102,6 +103,11 @@ var actions = []Action{
 			opt("reason", String, "why, shown to the room (*Limits*)").chars(ReasonMax),
 			ref,
 		}},
+	{Name: ActionHistory, Cost: 3, Route: RouteDefault, Doc: "read the room's record further back, a page at a time: answered with a `historyPage` frame",
+		Fields: []Field{
+			opt("cursor", String, "where to read on: a state's `historyCursor` or the `cursor` of the previous `historyPage`; absent for the newest page"),
+			ref,
+		}},
 	{Name: ActionReauth, Cost: 2, Route: RouteDefault, Doc: "with sign-in: renew the connection's sign-in with a fresh ID token of the same account: answered with `reauthed`",
 		Fields: []Field{
 			req("token", String, "a fresh ID token of the account the connection signed in as (*Signing in again*)").chars(TokenMax),
@@ -150,6 +156,7 @@ const (
 	CodeTooManyDevices    = "too_many_devices"
 	CodeForbidden         = "forbidden"
 	CodeNotFound          = "not_found"
+	CodeBadCursor         = "bad_cursor"
 	CodeReauthRequired    = "reauth_required"
 	CodeReauthRefused     = "reauth_refused"
 	CodeSignedOut         = "signed_out"
@@ -186,6 +193,7 @@ var errorCodes = []ErrorCode{
 	{CodeTooManyDevices, "with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later"},
 	{CodeForbidden, "`remove` of someone else's message by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed"},
 	{CodeNotFound, "`remove` names no public message of your room (none with that `id`, one that expired, or a private one)"},
+	{CodeBadCursor, "`history`'s `cursor` is not one the server made for your room (another room's, or not a cursor); nothing was read"},
 	{CodeReauthRequired, "with sign-in: the connection's sign-in ended (its ID token expired); send `reauth` with a fresh token within the grace (*Signing in again*) or the server closes the connection; the frame was neither stored nor sent"},
 	{CodeReauthRefused, "`reauth`'s token is not valid (expired, of another pool, tampered), is another account's, or sign-in is off; the connection's sign-in is unchanged"},
 	{CodeSignedOut, "with sign-in: the account signed out everywhere after this connection signed in (*Signing in again*); the frame was neither stored nor sent, and the server closes the connection: sign in again"},

@@ -90,6 +90,8 @@ type StateFrame struct {
 	Private []PrivateFrame `json:"private,omitempty"`
 	// Roles: with sign-in: your roles, from your verified token (`moderator`: you may remove anyone's message).
 	Roles []string `json:"roles,omitempty"`
+	// HistoryCursor: set when older messages than `history` and `private` hold may exist: the `history` action reads them; absent when they reach the room's beginning.
+	HistoryCursor string `json:"historyCursor,omitempty"`
 }
 
 // PongFrame is a "pong" frame: the answer to `ping`.
@@ -278,6 +280,21 @@ type RemovedFrame struct {
 	Ref string `json:"ref,omitempty"`
 }
 
+// HistoryPageFrame is a "historyPage" frame: the answer to `history`: the page of the room's record before the cursor.
+type HistoryPageFrame struct {
+	Type string `json:"type"`
+	// Room: the room.
+	Room string `json:"room"`
+	// History: the page's public messages, oldest first; a removed one as its removal.
+	History []PublicFrame `json:"history,omitempty"`
+	// Private: your own private messages of the page, oldest first.
+	Private []PrivateFrame `json:"private,omitempty"`
+	// Cursor: where the next older page starts; absent when this page reaches the room's beginning.
+	Cursor string `json:"cursor,omitempty"`
+	// Ref: the `ref` of your frame that caused it; only in your own copy.
+	Ref string `json:"ref,omitempty"`
+}
+
 // ReauthedFrame is a "reauthed" frame: the answer to `reauth`: the connection's sign-in now lasts until `expiresAt`.
 type ReauthedFrame struct {
 	Type string `json:"type"`
@@ -370,6 +387,15 @@ type RemoveRequest struct {
 	ID string `json:"id"`
 	// Reason: why, shown to the room (*Limits*) (at most 200 characters).
 	Reason string `json:"reason,omitempty"`
+	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
+	Ref string `json:"ref,omitempty"`
+}
+
+// HistoryRequest is a "history" frame: read the room's record further back, a page at a time: answered with a `historyPage` frame.
+type HistoryRequest struct {
+	Action string `json:"action"`
+	// Cursor: where to read on: a state's `historyCursor` or the `cursor` of the previous `historyPage`; absent for the newest page.
+	Cursor string `json:"cursor,omitempty"`
 	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
 	Ref string `json:"ref,omitempty"`
 }

@@ -19,6 +19,8 @@ export const Action = {
   SendPrivate: 'sendPrivate',
   /** remove a public message, your own or (a moderator) anyone's: the room is sent `removed` (through $default). */
   Remove: 'remove',
+  /** read the room's record further back, a page at a time: answered with a `historyPage` frame (through $default). */
+  History: 'history',
   /** with sign-in: renew the connection's sign-in with a fresh ID token of the same account: answered with `reauthed` (through $default). */
   Reauth: 'reauth',
   /** with sign-in: close every connection of your account, on every device, this one included (through $default). */
@@ -78,6 +80,8 @@ export const ErrorCode = {
   Forbidden: 'forbidden',
   /** `remove` names no public message of your room (none with that `id`, one that expired, or a private one) */
   NotFound: 'not_found',
+  /** `history`'s `cursor` is not one the server made for your room (another room's, or not a cursor); nothing was read */
+  BadCursor: 'bad_cursor',
   /** with sign-in: the connection's sign-in ended (its ID token expired); send `reauth` with a fresh token within the grace (*Signing in again*) or the server closes the connection; the frame was neither stored nor sent */
   ReauthRequired: 'reauth_required',
   /** `reauth`'s token is not valid (expired, of another pool, tampered), is another account's, or sign-in is off; the connection's sign-in is unchanged */
@@ -114,6 +118,8 @@ export const FrameKind = {
   Private: 'private',
   /** a public message was removed (`remove`): show the removal in its place */
   Removed: 'removed',
+  /** the answer to `history`: the page of the room's record before the cursor */
+  HistoryPage: 'historyPage',
   /** the answer to `reauth`: the connection's sign-in now lasts until `expiresAt` */
   Reauthed: 'reauthed',
   /** the answer to `deleteAccount`: the account is deleted and its names released; every connection of it closes next (delete the sign-in account now) */
@@ -157,6 +163,7 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'username', base: 'string' },
     { name: 'private', base: 'frame', of: 'private', list: true },
     { name: 'roles', base: 'string', list: true, default: [] },
+    { name: 'historyCursor', base: 'string' },
   ],
   pong: [
     { name: 'ts', base: 'number', required: true },
@@ -244,6 +251,13 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'by', base: 'string', required: true },
     { name: 'reason', base: 'string' },
     { name: 'at', base: 'number', required: true },
+    { name: 'ref', base: 'string' },
+  ],
+  historyPage: [
+    { name: 'room', base: 'string', required: true },
+    { name: 'history', base: 'frame', of: 'public', list: true, default: [] },
+    { name: 'private', base: 'frame', of: 'private', list: true, default: [] },
+    { name: 'cursor', base: 'string' },
     { name: 'ref', base: 'string' },
   ],
   reauthed: [

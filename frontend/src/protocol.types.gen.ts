@@ -94,6 +94,8 @@ export interface StateFrame {
   private?: PrivateFrame[];
   /** with sign-in: your roles, from your verified token (`moderator`: you may remove anyone's message) */
   roles: string[];
+  /** set when older messages than `history` and `private` hold may exist: the `history` action reads them; absent when they reach the room's beginning */
+  historyCursor?: string;
 }
 
 /** `pong`: the answer to `ping`. */
@@ -282,6 +284,21 @@ export interface RemovedFrame {
   ref?: string;
 }
 
+/** `historyPage`: the answer to `history`: the page of the room's record before the cursor. */
+export interface HistoryPageFrame {
+  type: typeof FrameKind.HistoryPage;
+  /** the room */
+  room: string;
+  /** the page's public messages, oldest first; a removed one as its removal */
+  history: PublicFrame[];
+  /** your own private messages of the page, oldest first */
+  private: PrivateFrame[];
+  /** where the next older page starts; absent when this page reaches the room's beginning */
+  cursor?: string;
+  /** the `ref` of your frame that caused it; only in your own copy */
+  ref?: string;
+}
+
 /** `reauthed`: the answer to `reauth`: the connection's sign-in now lasts until `expiresAt`. */
 export interface ReauthedFrame {
   type: typeof FrameKind.Reauthed;
@@ -328,6 +345,7 @@ export type ServerFrame =
   | PublicFrame
   | PrivateFrame
   | RemovedFrame
+  | HistoryPageFrame
   | ReauthedFrame
   | AccountDeletedFrame
   | ErrorFrame;
@@ -397,6 +415,15 @@ export interface RemoveRequest {
   ref?: string;
 }
 
+/** `history`: read the room's record further back, a page at a time: answered with a `historyPage` frame. */
+export interface HistoryRequest {
+  action: typeof Action.History;
+  /** where to read on: a state's `historyCursor` or the `cursor` of the previous `historyPage`; absent for the newest page */
+  cursor?: string;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
 /** `reauth`: with sign-in: renew the connection's sign-in with a fresh ID token of the same account: answered with `reauthed`. */
 export interface ReauthRequest {
   action: typeof Action.Reauth;
@@ -429,6 +456,7 @@ export type ClientFrame =
   | SendPublicRequest
   | SendPrivateRequest
   | RemoveRequest
+  | HistoryRequest
   | ReauthRequest
   | SignOutEverywhereRequest
   | DeleteAccountRequest;

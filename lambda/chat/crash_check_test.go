@@ -208,9 +208,9 @@ func (r *crashRoom) checkAnswers(add func(string, string, ...any)) {
 			if r.signed {
 				reader = chat.Reader(chat.Connection{AccountID: s.conn.person.key})
 			}
-			recs, err = r.h.Store.PrivateHistory(ctx, crashRoomName, reader, 50)
+			recs, _, err = r.h.Store.PrivateHistory(ctx, crashRoomName, reader, "", 50)
 		} else {
-			recs, err = r.h.Store.History(ctx, crashRoomName, 50)
+			recs, _, err = r.h.Store.History(ctx, crashRoomName, "", 50)
 		}
 		if err != nil {
 			r.t.Fatal(err)

@@ -130,6 +130,10 @@ var crashScenarios = []crashScenario{
 	{route: contract.RouteDefault, what: "members-from-bob", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
 		return r.retried(r.conn("bob", ""), "members", "m1", "", "memberPage")
 	}},
+	// A page of scrollback: its only write is the budget's charge.
+	{route: contract.RouteDefault, what: "history-from-bob", open: true, signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+		return r.retried(r.conn("bob", ""), "history", "h1", "", "historyPage")
+	}},
 	{route: contract.RouteSetName, what: "bob-becomes-robert", open: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
 		return r.retried(r.conn("bob", ""), contract.RouteSetName, "n1", `,"name":"Robert"`, "renamed")
 	}},
@@ -295,7 +299,7 @@ func (r *crashRoom) signedOutFrames(alices []*crashConn, laptop *crashConn) {
 			r.problem("signout", "%s's frame after the sign-out was answered %s, want %s", c, got, contract.CodeSignedOut)
 		}
 	}
-	recs, err := r.h.Store.History(context.Background(), crashRoomName, 50)
+	recs, _, err := r.h.Store.History(context.Background(), crashRoomName, "", 50)
 	if err != nil {
 		r.problem("signout", "read the history: %v", err)
 	}

@@ -48,6 +48,9 @@ type frame struct {
 	At      int64    `json:"at"`
 	Removed *frame   `json:"removed"`
 	Roles   []string `json:"roles"`
+	// history: the state's cursor and a historyPage's.
+	HistoryCursor string `json:"historyCursor"`
+	Cursor        string `json:"cursor"`
 }
 
 func decode(t *testing.T, raw []byte) frame {

@@ -23,12 +23,15 @@ import (
 type recordStore interface {
 	// Append adds a record to the message log.
 	Append(ctx context.Context, r Record) error
-	// History returns a room's most recent public messages, oldest first.
-	History(ctx context.Context, room string, limit int) ([]Record, error)
-	// PrivateHistory returns the most recent private messages of a room that
-	// reader (a Reader key: Record.Readers) took part in, oldest first. It
+	// History returns a room's most recent public messages with ids below
+	// before (any, when before is empty), at most limit, oldest first. next
+	// is set when older ones may exist: the id of the oldest message read
+	// (records past their retention are read, and left out).
+	History(ctx context.Context, room, before string, limit int) (recs []Record, next string, err error)
+	// PrivateHistory returns, as History does, the private messages of a
+	// room that reader (a Reader key: Record.Readers) took part in. It
 	// reads only that reader's copies: nobody else's conversation is touched.
-	PrivateHistory(ctx context.Context, room, reader string, limit int) ([]Record, error)
+	PrivateHistory(ctx context.Context, room, reader, before string, limit int) (recs []Record, next string, err error)
 }
 
 func (inv *invocation) sendPublic(ctx context.Context, req request) []byte {

@@ -88,10 +88,10 @@ func TestAnOperatorDeletesDaveAndAnotherAccountTakesHisNameAtOnce(t *testing.T) 
 	if !slices.ContainsFunc(s.History, func(m frame) bool { return m.Message == "hello from dave" && m.From == "dave" }) {
 		t.Errorf("dave's message is not in the history under dave: %+v", s.History)
 	}
-	if recs, err := h.Store.PrivateHistory(context.Background(), "lobby", chat.Reader(chat.Connection{AccountID: "sub-dave"}), 50); err != nil || len(recs) != 0 {
+	if recs, _, err := h.Store.PrivateHistory(context.Background(), "lobby", chat.Reader(chat.Connection{AccountID: "sub-dave"}), "", 50); err != nil || len(recs) != 0 {
 		t.Errorf("dave's private-history copies: %d left (%v), want none", len(recs), err)
 	}
-	if recs, _ := h.Store.PrivateHistory(context.Background(), "lobby", chat.Reader(chat.Connection{AccountID: "sub-bob"}), 50); len(recs) != 1 || recs[0].FromAccount != "" {
+	if recs, _, _ := h.Store.PrivateHistory(context.Background(), "lobby", chat.Reader(chat.Connection{AccountID: "sub-bob"}), "", 50); len(recs) != 1 || recs[0].FromAccount != "" {
 		t.Errorf("bob's copy of dave's private message: %+v, want one without dave's account", recs)
 	}
 	if acct, err := h.Store.Account(context.Background(), "sub-dave"); err != nil || acct.Deleted.IsZero() || acct.Name != "" || len(acct.Rooms) != 0 {

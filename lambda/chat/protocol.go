@@ -126,6 +126,9 @@ type stateFrame struct {
 	Private []json.RawMessage `json:"private"`
 	// Roles are the caller's, from its verified token (RoleModerator).
 	Roles []string `json:"roles,omitempty"`
+	// HistoryCursor reads on with the history action; empty when History
+	// and Private reach the room's beginning.
+	HistoryCursor string `json:"historyCursor,omitempty"`
 }
 
 type pongFrame struct {

@@ -27,6 +27,7 @@ var frameStructs = map[string]any{
 	contract.FrameError:          errorFrame{},
 	contract.FrameReauthed:       reauthedFrame{},
 	contract.FrameAccountDeleted: accountDeletedFrame{},
+	contract.FrameHistory:        historyPageFrame{},
 }
 
 // The frames the handler sends have exactly the fields of contract's

@@ -6,9 +6,10 @@ package chat
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
+
+	"github.com/oklog/ulid/v2"
 )
 
 func (inv *invocation) hello(ctx context.Context, req request) []byte {
@@ -32,45 +33,24 @@ func (inv *invocation) hello(ctx context.Context, req request) []byte {
 	// room index, which may lag either way (a newcomer missing, someone who
 	// left still listed), so it never corrects the count.
 	members = withCaller(members, c, true)
-	recs, err := inv.store.History(ctx, c.Room, HistoryLimit)
+	pub, own, next, err := inv.readHistory(ctx, c, "")
 	if err != nil {
 		return inv.internal(req, "read history", err)
-	}
-	own, err := inv.store.PrivateHistory(ctx, c.Room, Reader(c), HistoryLimit)
-	if err != nil {
-		return inv.internal(req, "read private history", err)
 	}
 	names, usernames := sortedPeople(members)
 	frame := stateFrame{Type: KindState, Room: c.Room, You: c.Name, Members: names, Usernames: usernames,
 		Count: rc.Count, CV: rc.cv(), MembersCursor: cursor,
-		History: []json.RawMessage{}, Limits: limits, Resume: c.ResumeToken, Warning: warningOf(c.Warning),
-		Account: c.AccountID, Username: c.Username, Private: []json.RawMessage{}, Roles: inv.roles()}
+		Limits: limits, Resume: c.ResumeToken, Warning: warningOf(c.Warning),
+		Account: c.AccountID, Username: c.Username, Roles: inv.roles(),
+		// The cursor at its longest is in the budget.
+		HistoryCursor: historyCursor(c.Room, ulid.Make().String())}
 	// The newest messages that fit, public and private together (ids sort by
 	// time): the frame stays inside API Gateway's 128 KB message limit
-	// however long the messages are.
-	budget := StateMaxBytes - len(encode(frame))
-	for len(recs)+len(own) > 0 {
-		var r Record
-		var entry []byte
-		if len(own) == 0 || (len(recs) > 0 && recs[len(recs)-1].ID > own[len(own)-1].ID) {
-			r, recs = recs[len(recs)-1], recs[:len(recs)-1]
-			entry = encode(historyEntry(r))
-		} else {
-			r, own = own[len(own)-1], own[:len(own)-1]
-			entry = encode(privateFrame{Type: KindPrivate, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, To: r.To,
-				Message: r.Message, Account: r.FromAccount, Username: r.FromUsername})
-		}
-		if budget -= len(entry) + 1; budget < 0 {
-			break
-		}
-		if r.Kind == KindPrivate {
-			frame.Private = append(frame.Private, entry)
-		} else {
-			frame.History = append(frame.History, entry)
-		}
-	}
-	slices.Reverse(frame.History)
-	slices.Reverse(frame.Private)
+	// however long the messages are; the history action reads on from
+	// HistoryCursor.
+	var older string
+	frame.History, frame.Private, older = fillHistory(pub, own, next, StateMaxBytes-len(encode(frame)))
+	frame.HistoryCursor = historyCursor(c.Room, older)
 	inv.m.count(countAccepted, 1)
 	return encode(frame)
 }

@@ -117,6 +117,7 @@ var handlers = map[string]func(*invocation, context.Context, request) []byte{
 	contract.ActionSendPublic:        (*invocation).sendPublic,
 	contract.ActionSendPrivate:       (*invocation).sendPrivate,
 	contract.ActionRemove:            (*invocation).remove,
+	contract.ActionHistory:           (*invocation).history,
 	contract.ActionReauth:            (*invocation).reauth,
 	contract.ActionSignOutEverywhere: (*invocation).signOutEverywhere,
 	contract.ActionDeleteAccount:     (*invocation).deleteAccount,

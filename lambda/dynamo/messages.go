@@ -63,18 +63,21 @@ func newRecordItem(r chat.Record) recordItem {
 
 // PrivateHistory implements chat.Store: one strongly consistent Query of
 // the reader's partition, newest first, then reversed.
-func (s *Store) PrivateHistory(ctx context.Context, room, reader string, limit int) ([]chat.Record, error) {
-	return s.history(ctx, readerKey(room, reader), limit)
+func (s *Store) PrivateHistory(ctx context.Context, room, reader, before string, limit int) ([]chat.Record, string, error) {
+	return s.history(ctx, readerKey(room, reader), before, limit)
 }
 
 // History implements chat.Store: one strongly consistent Query, newest
 // first, then reversed.
-func (s *Store) History(ctx context.Context, room string, limit int) ([]chat.Record, error) {
-	return s.history(ctx, streamKey(chat.KindPublic, room), limit)
+func (s *Store) History(ctx context.Context, room, before string, limit int) ([]chat.Record, string, error) {
+	return s.history(ctx, streamKey(chat.KindPublic, room), before, limit)
 }
 
-func (s *Store) history(ctx context.Context, stream string, limit int) ([]chat.Record, error) {
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+// history reads the newest limit items of stream with ids below before (all
+// when before is empty). next is the id of the oldest item read when the
+// Query stopped at its limit (older ones may exist), else empty.
+func (s *Store) history(ctx context.Context, stream, before string, limit int) ([]chat.Record, string, error) {
+	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.names.Messages),
 		KeyConditionExpression:    aws.String("#stream = :stream"),
 		ExpressionAttributeNames:  map[string]string{"#stream": contract.MessagesStream},
@@ -83,15 +86,23 @@ func (s *Store) history(ctx context.Context, stream string, limit int) ([]chat.R
 		Limit:                     aws.Int32(int32(limit)),
 		// A page reloaded just after a message was sent reads it back: an
 		// eventually consistent read could miss it, and the page, which was
-		// reconnecting, never got its frame either.
+		// reconnecting, never got its frame either. A page further back
+		// (before set) reads consistently too: a message it missed would be
+		// passed by the cursor for good (docs/design.md's consistency table).
 		ConsistentRead: aws.Bool(true),
-	})
+	}
+	if before != "" {
+		in.KeyConditionExpression = aws.String("#stream = :stream AND #id < :before")
+		in.ExpressionAttributeNames["#id"] = contract.MessagesID
+		in.ExpressionAttributeValues[":before"] = str(before)
+	}
+	out, err := s.db.Query(ctx, in)
 	if err != nil {
-		return nil, fmt.Errorf("query history %s: %w", stream, err)
+		return nil, "", fmt.Errorf("query history %s: %w", stream, err)
 	}
 	var items []recordItem
 	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-		return nil, fmt.Errorf("decode history %s: %w", stream, err)
+		return nil, "", fmt.Errorf("decode history %s: %w", stream, err)
 	}
 	now := s.now().Unix()
 	recs := make([]chat.Record, 0, len(items))
@@ -100,7 +111,11 @@ func (s *Store) history(ctx context.Context, stream string, limit int) ([]chat.R
 			recs = append(recs, it.record())
 		}
 	}
-	return recs, nil
+	next := ""
+	if last, ok := out.LastEvaluatedKey[contract.MessagesID].(*types.AttributeValueMemberS); ok {
+		next = last.Value
+	}
+	return recs, next, nil
 }
 
 type recordItem struct {
