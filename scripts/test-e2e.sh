@@ -163,6 +163,14 @@ if wanted e2e/signin.e2e.ts; then
   stop_stack
 fi
 
+# Signing in again in band: the local issuer's tokens last 30 s; the page
+# renews halfway and sends reauth on its open socket, and keeps its room.
+if wanted e2e/reauth.e2e.ts; then
+  start_stack "${lag[@]}" -auth cognito -auth-token-validity 30s
+  run_e2e e2e/reauth.e2e.ts
+  stop_stack
+fi
+
 # Moderation: alice, bob and mod (a member of the local issuer's moderators
 # group) in a room; mod removes bob's message, alice her own, and every page
 # shows the removals in place, a page that joins after them too.

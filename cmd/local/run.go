@@ -78,6 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		authDefault = defaultAuth
 	}
 	fs.StringVar(&o.Auth, "auth", authDefault, "sign-in: "+contract.AuthCognito+" (a local issuer, cognito-local, with test accounts; the $connect authorizer) or "+contract.AuthNone+" (anyone may connect); default $AUTH, else "+defaultAuth)
+	fs.DurationVar(&o.Cognito.IDTokenValidity, "auth-token-validity", 0, "lifetime of the local issuer's ID and access tokens (default: the deployed app client's, contract.IDTokenValidity); seconds make a connection's sign-in end soon (e2e/reauth.e2e.ts)")
 	fs.StringVar(&o.Cognito.Dir, "auth-data", "", "keep the local issuer's pool and accounts in this directory across restarts (default: a temporary directory)")
 	fs.Int64Var(&gw.MessageLimit, "message-limit", gateway.DefaultMessageLimit, "largest client message in bytes (larger: close 1009)")
 	fs.Int64Var(&gw.FrameLimit, "frame-limit", gateway.DefaultFrameLimit, "largest client frame in bytes (larger: close 1009)")

@@ -162,7 +162,10 @@ export class TokenKeeper {
 
   private scheduleRenewal(t: IdToken): void {
     if (this.over) return;
-    const wait = Math.max(0, t.expiresAt - this.renewBeforeMs - Date.now());
+    // renewBeforeMs ahead, or halfway through a token that has less than
+    // twice that left (a pool of short tokens): never a renewal loop.
+    const left = t.expiresAt - Date.now();
+    const wait = Math.max(0, left - this.renewBeforeMs, left / 2);
     this.renewal.start(wait, () => void this.renewNow());
   }
 

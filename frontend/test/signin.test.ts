@@ -166,6 +166,23 @@ describe('renewal', () => {
     expect(await h.keeper.fresh()).toBe('jwt-3'); // for a reauth_required: renewed now
   });
 
+  it('renews a token shorter than twice the five minutes halfway through its life, not over and over', async () => {
+    const h = harness({ pingIntervalMs: 24 * 60 * 60_000 });
+    h.auth.lifetimeMs = 30_000; // a pool of short tokens (the local issuer in e2e/reauth.e2e.ts)
+    const s = await ready(h);
+    h.keeper.onRenewed = (jwt) => void h.client.reauthWith(jwt);
+    const fresh = () => h.auth.calls.filter((c) => c === 'idToken:fresh').length;
+    const before = fresh(); // the connect renewed the short stored token once
+    await vi.advanceTimersByTimeAsync(14_000);
+    expect(fresh()).toBe(before);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(fresh()).toBe(before + 1);
+    await vi.advanceTimersByTimeAsync(15_000);
+    expect(fresh()).toBe(before + 2);
+    expect(s.sent.filter((f) => f.action === 'reauth')).toHaveLength(2);
+    expect(h.sockets).toEqual([s]);
+  });
+
   it('tries a background renewal again a minute later when the issuer cannot be reached', async () => {
     const h = harness();
     await ready(h);
