@@ -24,6 +24,7 @@ const (
 	FrameReauthed   = "reauthed"
 	// FrameAccountDeleted answers deleteAccount.
 	FrameAccountDeleted = "accountDeleted"
+	FrameModerated      = "moderated"
 )
 
 // FrameKind is one entry of the frame-kind table.
@@ -93,7 +94,7 @@ var frameKinds = []FrameKind{
 		account.docf("with sign-in: your account"),
 		username.docf("with sign-in: your username"),
 		opt("private", ListOf(FrameOf(FramePrivate)), "your own private conversation of the room, oldest first (read a missing one as `[]`)"),
-		opt("roles", Strings, "with sign-in: your roles, from your verified token (`moderator`: you may remove anyone's message)").or([]any{}),
+		opt("roles", Strings, "with sign-in: your roles, from your verified token (`moderator`: you may remove anyone's message, mute, kick and ban)").or([]any{}),
 		opt("historyCursor", String, "set when older messages than `history` and `private` hold may exist: the `history` action reads them; absent when they reach the room's beginning"),
 	}},
 	{FramePong, "the answer to `ping`", []Field{
@@ -154,6 +155,14 @@ var frameKinds = []FrameKind{
 		opt("cursor", String, "where the next older page starts; absent when this page reaches the room's beginning"),
 		frameRef,
 	}},
+	{FrameModerated, "a moderation act: the moderator's answer, and to the account's connections it concerns (muted, kicked, banned, lifted)", []Field{
+		req("act", String, "`mute`, `unmute`, `kick`, `ban` or `unban`"),
+		req("account", String, "the account acted on"),
+		opt("room", String, "the room; absent for a ban of the whole environment"),
+		opt("until", Number, "`mute`, `ban`: when it ends, in milliseconds since the Unix epoch; absent: until lifted"),
+		opt("reason", String, "why, as the moderator said it").chars(ReasonMax),
+		ts, frameRef,
+	}},
 	{FrameReauthed, "the answer to `reauth`: the connection's sign-in now lasts until `expiresAt`", []Field{
 		req("expiresAt", Number, "when the connection's sign-in ends, in milliseconds since the Unix epoch: reauth before"),
 		frameRef,
@@ -167,7 +176,7 @@ var frameKinds = []FrameKind{
 		opt("action", String, "the action of the frame that caused it, when it had one"),
 		opt("unknown", Strings, "`recipients_unknown`: each name nobody in the room has").items(RecipientsMax),
 		opt("ref", String, "the `ref` of the frame that caused it"),
-		opt("retryAfterMs", Number, "`rate_limited`: how long until a frame will be accepted again"),
+		opt("retryAfterMs", Number, "`rate_limited`: how long until a frame will be accepted again; `muted`: how long the mute lasts still"),
 	}},
 }
 

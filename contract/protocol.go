@@ -26,6 +26,13 @@ const (
 	ActionSendPrivate = RouteSendPrivate
 	ActionRemove      = "remove"
 	ActionHistory     = "history"
+	// The moderation acts on an account (moderators only; docs/design.md,
+	// "Moderation on the account item").
+	ActionMute   = "mute"
+	ActionUnmute = "unmute"
+	ActionKick   = "kick"
+	ActionBan    = "ban"
+	ActionUnban  = "unban"
 	// ActionReauth, ActionSignOutEverywhere and ActionDeleteAccount exist
 	// with sign-in only.
 	ActionReauth            = "reauth"
@@ -63,6 +70,10 @@ const (
 	RecipientsMax = 20
 	RefMax        = 64
 	ReasonMax     = 200
+	// MuteMinutesMax bounds a mute (7 days), BanMinutesMax a ban with an
+	// expiry (a year); a ban without one lasts until lifted.
+	MuteMinutesMax = 7 * 24 * 60
+	BanMinutesMax  = 365 * 24 * 60
 	// TokenMax bounds reauth's token: Cognito's ID tokens are about
 	// 1,000 characters; API Gateway's frames are at most 32 KB.
 	TokenMax = 8192
@@ -70,6 +81,27 @@ const (
 
 // ref is every client frame's optional correlation field.
 var ref = opt("ref", String, "any string of yours: copied into the error this frame causes and into your own copy of the frame it causes").chars(RefMax)
+
+// The moderation acts' fields.
+var (
+	target    = req("account", String, "the account acted on: its `account`, as a member entry or a frame of its gives it")
+	scope     = opt("scope", String, "`room` (your room; the default) or `env` (the whole environment)").or(ScopeRoom)
+	actReason = opt("reason", String, "why, kept in the record and told to the account (*Limits*)").chars(ReasonMax)
+)
+
+// minutes is a moderation act's duration field.
+func minutes(doc string, required bool) Field {
+	if required {
+		return req("minutes", Number, doc)
+	}
+	return opt("minutes", Number, doc)
+}
+
+// A ban's scope: the moderator's room, or the whole environment.
+const (
+	ScopeRoom = "room"
+	ScopeEnv  = "env"
+)
 
 var actions = []Action{
 	{Name: ActionHello, Cost: 3, Route: RouteDefault, Doc: "ask for the state: answered with a `state` frame",
@@ -108,6 +140,16 @@ var actions = []Action{
 			opt("cursor", String, "where to read on: a state's `historyCursor` or the `cursor` of the previous `historyPage`; absent for the newest page"),
 			ref,
 		}},
+	{Name: ActionMute, Cost: 3, Route: RouteDefault, Doc: "a moderator: mute an account in your room for `minutes`: its sends there are refused with `muted`; answered with `moderated`",
+		Fields: []Field{target, minutes("how long, 1 to "+strconv.Itoa(MuteMinutesMax), true), actReason, ref}},
+	{Name: ActionUnmute, Cost: 3, Route: RouteDefault, Doc: "a moderator: lift an account's mute in your room; answered with `moderated`",
+		Fields: []Field{target, actReason, ref}},
+	{Name: ActionKick, Cost: 3, Route: RouteDefault, Doc: "a moderator: close an account's connections in your room (it may come back unless banned); answered with `moderated`",
+		Fields: []Field{target, actReason, ref}},
+	{Name: ActionBan, Cost: 3, Route: RouteDefault, Doc: "a moderator: ban an account from your room or the environment (its connections there close; its connects are refused); answered with `moderated`",
+		Fields: []Field{target, scope, minutes("how long, 1 to "+strconv.Itoa(BanMinutesMax)+"; absent: until lifted", false), actReason, ref}},
+	{Name: ActionUnban, Cost: 3, Route: RouteDefault, Doc: "a moderator: lift an account's ban from your room or the environment; answered with `moderated`",
+		Fields: []Field{target, scope, actReason, ref}},
 	{Name: ActionReauth, Cost: 2, Route: RouteDefault, Doc: "with sign-in: renew the connection's sign-in with a fresh ID token of the same account: answered with `reauthed`",
 		Fields: []Field{
 			req("token", String, "a fresh ID token of the account the connection signed in as (*Signing in again*)").chars(TokenMax),
@@ -160,6 +202,12 @@ const (
 	CodeReauthRequired    = "reauth_required"
 	CodeReauthRefused     = "reauth_refused"
 	CodeSignedOut         = "signed_out"
+	CodeUnknownAccount    = "unknown_account"
+	CodeDurationInvalid   = "duration_invalid"
+	CodeReasonTooLong     = "reason_too_long"
+	CodeScopeInvalid      = "scope_invalid"
+	CodeMuted             = "muted"
+	CodeBanned            = "banned"
 	CodeInternal          = "internal"
 )
 
@@ -191,7 +239,13 @@ var errorCodes = []ErrorCode{
 	{CodeRateLimited, "the frame costs more than is left of the person's budget (*Rate limits*), or, with sign-in, to a connection whose `$connect` was past the account's connects per minute (*Connecting*); `retryAfterMs` says when it will be accepted again; nothing was stored or sent"},
 	{CodeNotConnected, "the server has no record of this connection (it expired); reconnect"},
 	{CodeTooManyDevices, "with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later"},
-	{CodeForbidden, "`remove` of someone else's message by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed"},
+	{CodeForbidden, "`remove` of someone else's message, or a moderation act (`mute`, `unmute`, `kick`, `ban`, `unban`), by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed"},
+	{CodeUnknownAccount, "a moderation act names an account that never signed in here; nothing was changed"},
+	{CodeDurationInvalid, "`minutes` is not a whole number from 1 to " + strconv.Itoa(MuteMinutesMax) + " (`mute`) or " + strconv.Itoa(BanMinutesMax) + " (`ban`); nothing was changed"},
+	{CodeReasonTooLong, "`reason` is over " + strconv.Itoa(ReasonMax) + " characters (*Limits*); nothing was changed"},
+	{CodeScopeInvalid, "`scope` is neither `room` nor `env`; nothing was changed"},
+	{CodeMuted, "a send (`sendPublic`, `sendPrivate`, `setName`) by an account a moderator muted in the room; `retryAfterMs` says how long the mute lasts still; nothing was stored or sent"},
+	{CodeBanned, "a frame of an account banned from the room or the environment: the connection is closed after this frame"},
 	{CodeNotFound, "`remove` names no public message of your room (none with that `id`, one that expired, or a private one)"},
 	{CodeBadCursor, "`history`'s `cursor` is not one the server made for your room (another room's, or not a cursor); nothing was read"},
 	{CodeReauthRequired, "with sign-in: the connection's sign-in ended (its ID token expired); send `reauth` with a fresh token within the grace (*Signing in again*) or the server closes the connection; the frame was neither stored nor sent"},

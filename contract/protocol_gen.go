@@ -88,7 +88,7 @@ type StateFrame struct {
 	Username string `json:"username,omitempty"`
 	// Private: your own private conversation of the room, oldest first (read a missing one as `[]`).
 	Private []PrivateFrame `json:"private,omitempty"`
-	// Roles: with sign-in: your roles, from your verified token (`moderator`: you may remove anyone's message).
+	// Roles: with sign-in: your roles, from your verified token (`moderator`: you may remove anyone's message, mute, kick and ban).
 	Roles []string `json:"roles,omitempty"`
 	// HistoryCursor: set when older messages than `history` and `private` hold may exist: the `history` action reads them; absent when they reach the room's beginning.
 	HistoryCursor string `json:"historyCursor,omitempty"`
@@ -295,6 +295,25 @@ type HistoryPageFrame struct {
 	Ref string `json:"ref,omitempty"`
 }
 
+// ModeratedFrame is a "moderated" frame: a moderation act: the moderator's answer, and to the account's connections it concerns (muted, kicked, banned, lifted).
+type ModeratedFrame struct {
+	Type string `json:"type"`
+	// Act: `mute`, `unmute`, `kick`, `ban` or `unban`.
+	Act string `json:"act"`
+	// Account: the account acted on.
+	Account string `json:"account"`
+	// Room: the room; absent for a ban of the whole environment.
+	Room string `json:"room,omitempty"`
+	// Until: `mute`, `ban`: when it ends, in milliseconds since the Unix epoch; absent: until lifted.
+	Until int64 `json:"until,omitempty"`
+	// Reason: why, as the moderator said it (at most 200 characters).
+	Reason string `json:"reason,omitempty"`
+	// TS: when, in milliseconds since the Unix epoch, set by the server.
+	TS int64 `json:"ts"`
+	// Ref: the `ref` of your frame that caused it; only in your own copy.
+	Ref string `json:"ref,omitempty"`
+}
+
 // ReauthedFrame is a "reauthed" frame: the answer to `reauth`: the connection's sign-in now lasts until `expiresAt`.
 type ReauthedFrame struct {
 	Type string `json:"type"`
@@ -324,7 +343,7 @@ type ErrorFrame struct {
 	Unknown []string `json:"unknown,omitempty"`
 	// Ref: the `ref` of the frame that caused it.
 	Ref string `json:"ref,omitempty"`
-	// RetryAfterMs: `rate_limited`: how long until a frame will be accepted again.
+	// RetryAfterMs: `rate_limited`: how long until a frame will be accepted again; `muted`: how long the mute lasts still.
 	RetryAfterMs int64 `json:"retryAfterMs,omitempty"`
 }
 
@@ -396,6 +415,69 @@ type HistoryRequest struct {
 	Action string `json:"action"`
 	// Cursor: where to read on: a state's `historyCursor` or the `cursor` of the previous `historyPage`; absent for the newest page.
 	Cursor string `json:"cursor,omitempty"`
+	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
+	Ref string `json:"ref,omitempty"`
+}
+
+// MuteRequest is a "mute" frame: a moderator: mute an account in your room for `minutes`: its sends there are refused with `muted`; answered with `moderated`.
+type MuteRequest struct {
+	Action string `json:"action"`
+	// Account: the account acted on: its `account`, as a member entry or a frame of its gives it.
+	Account string `json:"account"`
+	// Minutes: how long, 1 to 10080.
+	Minutes int64 `json:"minutes"`
+	// Reason: why, kept in the record and told to the account (*Limits*) (at most 200 characters).
+	Reason string `json:"reason,omitempty"`
+	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
+	Ref string `json:"ref,omitempty"`
+}
+
+// UnmuteRequest is a "unmute" frame: a moderator: lift an account's mute in your room; answered with `moderated`.
+type UnmuteRequest struct {
+	Action string `json:"action"`
+	// Account: the account acted on: its `account`, as a member entry or a frame of its gives it.
+	Account string `json:"account"`
+	// Reason: why, kept in the record and told to the account (*Limits*) (at most 200 characters).
+	Reason string `json:"reason,omitempty"`
+	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
+	Ref string `json:"ref,omitempty"`
+}
+
+// KickRequest is a "kick" frame: a moderator: close an account's connections in your room (it may come back unless banned); answered with `moderated`.
+type KickRequest struct {
+	Action string `json:"action"`
+	// Account: the account acted on: its `account`, as a member entry or a frame of its gives it.
+	Account string `json:"account"`
+	// Reason: why, kept in the record and told to the account (*Limits*) (at most 200 characters).
+	Reason string `json:"reason,omitempty"`
+	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
+	Ref string `json:"ref,omitempty"`
+}
+
+// BanRequest is a "ban" frame: a moderator: ban an account from your room or the environment (its connections there close; its connects are refused); answered with `moderated`.
+type BanRequest struct {
+	Action string `json:"action"`
+	// Account: the account acted on: its `account`, as a member entry or a frame of its gives it.
+	Account string `json:"account"`
+	// Scope: `room` (your room; the default) or `env` (the whole environment).
+	Scope string `json:"scope,omitempty"`
+	// Minutes: how long, 1 to 525600; absent: until lifted.
+	Minutes int64 `json:"minutes,omitempty"`
+	// Reason: why, kept in the record and told to the account (*Limits*) (at most 200 characters).
+	Reason string `json:"reason,omitempty"`
+	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
+	Ref string `json:"ref,omitempty"`
+}
+
+// UnbanRequest is a "unban" frame: a moderator: lift an account's ban from your room or the environment; answered with `moderated`.
+type UnbanRequest struct {
+	Action string `json:"action"`
+	// Account: the account acted on: its `account`, as a member entry or a frame of its gives it.
+	Account string `json:"account"`
+	// Scope: `room` (your room; the default) or `env` (the whole environment).
+	Scope string `json:"scope,omitempty"`
+	// Reason: why, kept in the record and told to the account (*Limits*) (at most 200 characters).
+	Reason string `json:"reason,omitempty"`
 	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
 	Ref string `json:"ref,omitempty"`
 }

@@ -90,6 +90,16 @@ const (
 	// reauth's token (s).
 	ConnAuthIssuedAt = "authIat"
 
+	// An account's sanctions (docs/design.md, "Moderation on the account
+	// item"), each a number: when it ends (ms), 0 until lifted.
+	// AccountBanPrefix+room is a ban from the room, AccountEnvBan one
+	// from the whole environment, AccountMutePrefix+room a mute. The
+	// account's last moderation write carries AccountModerationToken.
+	AccountBanPrefix       = "ban_"
+	AccountEnvBan          = "banEnv"
+	AccountMutePrefix      = "mute_"
+	AccountModerationToken = "mw"
+
 	// ReaderStreamPrefix begins the stream of one reader's copies of a
 	// room's private messages: "reader#<room>#<reader key>" (chat.Reader).
 	ReaderStreamPrefix = "reader#"

@@ -21,6 +21,16 @@ export const Action = {
   Remove: 'remove',
   /** read the room's record further back, a page at a time: answered with a `historyPage` frame (through $default). */
   History: 'history',
+  /** a moderator: mute an account in your room for `minutes`: its sends there are refused with `muted`; answered with `moderated` (through $default). */
+  Mute: 'mute',
+  /** a moderator: lift an account's mute in your room; answered with `moderated` (through $default). */
+  Unmute: 'unmute',
+  /** a moderator: close an account's connections in your room (it may come back unless banned); answered with `moderated` (through $default). */
+  Kick: 'kick',
+  /** a moderator: ban an account from your room or the environment (its connections there close; its connects are refused); answered with `moderated` (through $default). */
+  Ban: 'ban',
+  /** a moderator: lift an account's ban from your room or the environment; answered with `moderated` (through $default). */
+  Unban: 'unban',
   /** with sign-in: renew the connection's sign-in with a fresh ID token of the same account: answered with `reauthed` (through $default). */
   Reauth: 'reauth',
   /** with sign-in: close every connection of your account, on every device, this one included (through $default). */
@@ -76,8 +86,20 @@ export const ErrorCode = {
   NotConnected: 'not_connected',
   /** with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later */
   TooManyDevices: 'too_many_devices',
-  /** `remove` of someone else's message by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed */
+  /** `remove` of someone else's message, or a moderation act (`mute`, `unmute`, `kick`, `ban`, `unban`), by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed */
   Forbidden: 'forbidden',
+  /** a moderation act names an account that never signed in here; nothing was changed */
+  UnknownAccount: 'unknown_account',
+  /** `minutes` is not a whole number from 1 to 10080 (`mute`) or 525600 (`ban`); nothing was changed */
+  DurationInvalid: 'duration_invalid',
+  /** `reason` is over 200 characters (*Limits*); nothing was changed */
+  ReasonTooLong: 'reason_too_long',
+  /** `scope` is neither `room` nor `env`; nothing was changed */
+  ScopeInvalid: 'scope_invalid',
+  /** a send (`sendPublic`, `sendPrivate`, `setName`) by an account a moderator muted in the room; `retryAfterMs` says how long the mute lasts still; nothing was stored or sent */
+  Muted: 'muted',
+  /** a frame of an account banned from the room or the environment: the connection is closed after this frame */
+  Banned: 'banned',
   /** `remove` names no public message of your room (none with that `id`, one that expired, or a private one) */
   NotFound: 'not_found',
   /** `history`'s `cursor` is not one the server made for your room (another room's, or not a cursor); nothing was read */
@@ -120,6 +142,8 @@ export const FrameKind = {
   Removed: 'removed',
   /** the answer to `history`: the page of the room's record before the cursor */
   HistoryPage: 'historyPage',
+  /** a moderation act: the moderator's answer, and to the account's connections it concerns (muted, kicked, banned, lifted) */
+  Moderated: 'moderated',
   /** the answer to `reauth`: the connection's sign-in now lasts until `expiresAt` */
   Reauthed: 'reauthed',
   /** the answer to `deleteAccount`: the account is deleted and its names released; every connection of it closes next (delete the sign-in account now) */
@@ -258,6 +282,15 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'history', base: 'frame', of: 'public', list: true, default: [] },
     { name: 'private', base: 'frame', of: 'private', list: true, default: [] },
     { name: 'cursor', base: 'string' },
+    { name: 'ref', base: 'string' },
+  ],
+  moderated: [
+    { name: 'act', base: 'string', required: true },
+    { name: 'account', base: 'string', required: true },
+    { name: 'room', base: 'string' },
+    { name: 'until', base: 'number' },
+    { name: 'reason', base: 'string' },
+    { name: 'ts', base: 'number', required: true },
     { name: 'ref', base: 'string' },
   ],
   reauthed: [

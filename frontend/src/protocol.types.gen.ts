@@ -92,7 +92,7 @@ export interface StateFrame {
   username?: string;
   /** your own private conversation of the room, oldest first (read a missing one as `[]`) */
   private?: PrivateFrame[];
-  /** with sign-in: your roles, from your verified token (`moderator`: you may remove anyone's message) */
+  /** with sign-in: your roles, from your verified token (`moderator`: you may remove anyone's message, mute, kick and ban) */
   roles: string[];
   /** set when older messages than `history` and `private` hold may exist: the `history` action reads them; absent when they reach the room's beginning */
   historyCursor?: string;
@@ -299,6 +299,25 @@ export interface HistoryPageFrame {
   ref?: string;
 }
 
+/** `moderated`: a moderation act: the moderator's answer, and to the account's connections it concerns (muted, kicked, banned, lifted). */
+export interface ModeratedFrame {
+  type: typeof FrameKind.Moderated;
+  /** `mute`, `unmute`, `kick`, `ban` or `unban` */
+  act: string;
+  /** the account acted on */
+  account: string;
+  /** the room; absent for a ban of the whole environment */
+  room?: string;
+  /** `mute`, `ban`: when it ends, in milliseconds since the Unix epoch; absent: until lifted */
+  until?: number;
+  /** why, as the moderator said it (at most 200 characters) */
+  reason?: string;
+  /** when, in milliseconds since the Unix epoch, set by the server */
+  ts: number;
+  /** the `ref` of your frame that caused it; only in your own copy */
+  ref?: string;
+}
+
 /** `reauthed`: the answer to `reauth`: the connection's sign-in now lasts until `expiresAt`. */
 export interface ReauthedFrame {
   type: typeof FrameKind.Reauthed;
@@ -328,7 +347,7 @@ export interface ErrorFrame {
   unknown?: string[];
   /** the `ref` of the frame that caused it */
   ref?: string;
-  /** `rate_limited`: how long until a frame will be accepted again */
+  /** `rate_limited`: how long until a frame will be accepted again; `muted`: how long the mute lasts still */
   retryAfterMs?: number;
 }
 
@@ -346,6 +365,7 @@ export type ServerFrame =
   | PrivateFrame
   | RemovedFrame
   | HistoryPageFrame
+  | ModeratedFrame
   | ReauthedFrame
   | AccountDeletedFrame
   | ErrorFrame;
@@ -424,6 +444,69 @@ export interface HistoryRequest {
   ref?: string;
 }
 
+/** `mute`: a moderator: mute an account in your room for `minutes`: its sends there are refused with `muted`; answered with `moderated`. */
+export interface MuteRequest {
+  action: typeof Action.Mute;
+  /** the account acted on: its `account`, as a member entry or a frame of its gives it */
+  account: string;
+  /** how long, 1 to 10080 */
+  minutes: number;
+  /** why, kept in the record and told to the account (*Limits*) (at most 200 characters) */
+  reason?: string;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
+/** `unmute`: a moderator: lift an account's mute in your room; answered with `moderated`. */
+export interface UnmuteRequest {
+  action: typeof Action.Unmute;
+  /** the account acted on: its `account`, as a member entry or a frame of its gives it */
+  account: string;
+  /** why, kept in the record and told to the account (*Limits*) (at most 200 characters) */
+  reason?: string;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
+/** `kick`: a moderator: close an account's connections in your room (it may come back unless banned); answered with `moderated`. */
+export interface KickRequest {
+  action: typeof Action.Kick;
+  /** the account acted on: its `account`, as a member entry or a frame of its gives it */
+  account: string;
+  /** why, kept in the record and told to the account (*Limits*) (at most 200 characters) */
+  reason?: string;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
+/** `ban`: a moderator: ban an account from your room or the environment (its connections there close; its connects are refused); answered with `moderated`. */
+export interface BanRequest {
+  action: typeof Action.Ban;
+  /** the account acted on: its `account`, as a member entry or a frame of its gives it */
+  account: string;
+  /** `room` (your room; the default) or `env` (the whole environment) */
+  scope: string;
+  /** how long, 1 to 525600; absent: until lifted */
+  minutes?: number;
+  /** why, kept in the record and told to the account (*Limits*) (at most 200 characters) */
+  reason?: string;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
+/** `unban`: a moderator: lift an account's ban from your room or the environment; answered with `moderated`. */
+export interface UnbanRequest {
+  action: typeof Action.Unban;
+  /** the account acted on: its `account`, as a member entry or a frame of its gives it */
+  account: string;
+  /** `room` (your room; the default) or `env` (the whole environment) */
+  scope: string;
+  /** why, kept in the record and told to the account (*Limits*) (at most 200 characters) */
+  reason?: string;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
 /** `reauth`: with sign-in: renew the connection's sign-in with a fresh ID token of the same account: answered with `reauthed`. */
 export interface ReauthRequest {
   action: typeof Action.Reauth;
@@ -457,6 +540,11 @@ export type ClientFrame =
   | SendPrivateRequest
   | RemoveRequest
   | HistoryRequest
+  | MuteRequest
+  | UnmuteRequest
+  | KickRequest
+  | BanRequest
+  | UnbanRequest
   | ReauthRequest
   | SignOutEverywhereRequest
   | DeleteAccountRequest;

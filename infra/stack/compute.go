@@ -106,7 +106,8 @@ func (c *Compute) useTables(data *Data) {
 
 // useManagementAPI gives the function its stage's callback URL and the right
 // to POST to connections there and to DELETE them (close a connection whose
-// sign-in ended, or every one of an account that signs out everywhere): the
+// sign-in ended, every one of an account that signs out everywhere, or
+// those of an account a moderator kicks or bans): the
 // two management calls the handler makes, not GET.
 func (c *Compute) useManagementAPI(api awsapigatewayv2.WebSocketApi, stage awsapigatewayv2.WebSocketStage) {
 	c.Function.AddEnvironment(jsii.String(contract.EnvManagementEndpoint), stage.CallbackUrl(), nil)

@@ -84,6 +84,9 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 	if inv.signedOutSince(a) {
 		return inv.refuseSignedOut()
 	}
+	if _, banned := a.Banned(c.Room, inv.opt.Now()); banned {
+		return inv.refuseBanned(c.Room)
+	}
 	a, warning, err := inv.accountName(ctx, a, Identity{AccountID: c.AccountID, Username: c.Username}, requested)
 	if err != nil {
 		inv.log.Error("name the account", "error", err)
@@ -122,6 +125,9 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 		}
 		if inv.signedOutSince(a) { // the put met a sign-out everywhere
 			return inv.refuseSignedOut()
+		}
+		if _, banned := a.Banned(c.Room, inv.opt.Now()); banned { // or a ban
+			return inv.refuseBanned(c.Room)
 		}
 		if a, ok, err = inv.roomForDevice(ctx, a, c); err != nil {
 			break

@@ -70,7 +70,8 @@ func (s *Service) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 // API Gateway passes to every event of the connection; a refused one gets a
 // Deny (the handshake fails with 403), its reason logged and counted in
 // AuthFailures. A token that could not be checked returns an error (500).
-// It writes nothing, and never logs the token.
+// It reads the account's item (an environment ban), writes nothing, and
+// never logs the token.
 func (s *Service) Authorize(ctx context.Context, req AuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	inv := s.begin(ctx, req.RequestContext)
 	defer inv.end()
@@ -90,6 +91,19 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizerRequest) (events.
 		inv.log.Error("check the sign-in token", "error", err)
 		inv.m.count(countInternal, 1)
 		return events.APIGatewayCustomAuthorizerResponse{}, errNotChecked
+	}
+	// An environment ban: one consistent read of the account's item (a
+	// ban made before it refuses this connect; one made while the
+	// $connect runs is met there, or at the connection's first frame).
+	a, err := s.store.Account(ctx, id.AccountID)
+	if err != nil {
+		inv.log.Error("read the account's bans", "error", err)
+		inv.m.count(countInternal, 1)
+		return events.APIGatewayCustomAuthorizerResponse{}, errNotChecked
+	}
+	if ban, ok := a.Bans[""]; ok && ban.Active(inv.opt.Now()) {
+		inv.log.Info("sign-in refused: the account is banned from the environment", "accountId", id.AccountID)
+		return inv.deny(req, AuthBanned), nil
 	}
 	inv.log.Info("signed in", "accountId", id.AccountID, "moderator", id.Moderator)
 	authCtx := map[string]any{

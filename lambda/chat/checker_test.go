@@ -126,6 +126,9 @@ func (w *world) step(a *account) {
 	case op < 50:
 		w.tally.op("remove")
 		w.remove(pick(live))
+	case op < 56 || (a == w.accounts[0] && op < 66):
+		w.tally.op("moderate")
+		w.moderate(pick(live))
 	case op < 66:
 		w.tally.op("private")
 		w.private(pick(live))

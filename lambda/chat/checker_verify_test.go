@@ -91,6 +91,7 @@ func (w *world) verify() {
 	w.checkAnswers()
 	w.checkMessages()
 	w.checkRemovals()
+	w.checkActs()
 }
 
 // checkNames: a name is held by at most one account, and every

@@ -330,6 +330,12 @@ type activityRecord struct {
 	// An act's (chat.KindOperator) whom and what.
 	To      []string `dynamodbav:"to"`
 	Message string   `dynamodbav:"message"`
+	// A moderated record's: the act, on whom, until when (ms).
+	Act         string   `dynamodbav:"act"`
+	FromAccount string   `dynamodbav:"fromAccount"`
+	ToAccounts  []string `dynamodbav:"toAccounts"`
+	Until       int64    `dynamodbav:"until"`
+	TS          int64    `dynamodbav:"ts"`
 }
 
 // activityLog reads a room's activity log from the table itself.

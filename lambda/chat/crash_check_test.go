@@ -100,6 +100,7 @@ func (r *crashRoom) check() []violation {
 	}
 	r.checkAnswers(add)
 	r.checkRemovals(add)
+	r.checkSanctions(add)
 
 	// The activity log balances, and no connection ends twice.
 	n := map[chat.Kind]int{}

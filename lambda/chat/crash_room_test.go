@@ -42,6 +42,9 @@ type crashRoom struct {
 	tried map[string]string
 	// removed are the public messages a scenario removes (crash_remove_test.go).
 	removed []string
+	// sanctioned are the acts a scenario makes on accounts
+	// (crash_moderation_test.go).
+	sanctioned []sanctioned
 }
 
 type crashPerson struct {

@@ -118,6 +118,10 @@ func (inv *invocation) addDevice(ctx context.Context, a Account, c Connection) (
 		if a, err = inv.store.Account(ctx, c.AccountID); err != nil {
 			return a, false, err
 		}
+		if _, banned := a.Banned(c.Room, inv.opt.Now()); banned {
+			// A ban moved the device version (sanction.go).
+			return a, false, errBanned
+		}
 	}
 	return a, false, fmt.Errorf("the account's devices changed %d times while this one was added", addTries)
 }

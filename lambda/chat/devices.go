@@ -10,6 +10,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -73,6 +74,14 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection, read Accoun
 			inv.log.Warn("remove the connection's record", "error", err)
 		}
 		return inv.tooManyDevices()
+	}
+	if errors.Is(err, errBanned) {
+		// Banned while it connected: nobody was told of it, and its
+		// removal logs its end.
+		if _, _, err := inv.removeConnection(ctx, c.ID, End{Kind: KindLeft}); err != nil {
+			inv.log.Warn("remove the connection's record", "error", err)
+		}
+		return inv.refuseBanned(c.Room)
 	}
 	if err != nil {
 		inv.log.Error("add the device to the account", "error", err)

@@ -51,6 +51,9 @@ type frame struct {
 	// history: the state's cursor and a historyPage's.
 	HistoryCursor string `json:"historyCursor"`
 	Cursor        string `json:"cursor"`
+	// moderated: the act and when it ends.
+	Act   string `json:"act"`
+	Until int64  `json:"until"`
 }
 
 func decode(t *testing.T, raw []byte) frame {

@@ -39,8 +39,11 @@ func (inv *invocation) sendPublic(ctx context.Context, req request) []byte {
 	if p != nil {
 		return inv.fail(req, p)
 	}
-	c, _, fail := inv.limitedCaller(ctx, req)
+	c, a, fail := inv.limitedCaller(ctx, req)
 	if fail != nil {
+		return fail
+	}
+	if fail := inv.silenced(req, c, a); fail != nil {
 		return fail
 	}
 	r := Record{Kind: KindPublic, Room: c.Room, From: c.Name, FromAccount: c.AccountID, FromUsername: c.Username, Message: msg, ConnID: c.ID}
@@ -72,6 +75,9 @@ func (inv *invocation) sendPrivate(ctx context.Context, req request) []byte {
 		return fail
 	}
 	if c.AccountID != "" {
+		if fail := inv.silenced(req, c, a); fail != nil {
+			return fail
+		}
 		return inv.sendPrivateAccount(ctx, req, c, a, to, unknown, msg)
 	}
 	var recipients []Member

@@ -118,7 +118,7 @@ func removalReason(req request) (string, *Problem) {
 		return "", p
 	}
 	if utf8.RuneCountInString(reason) > contract.ReasonMax {
-		return "", problem(contract.CodeBadField, "The field %q is at most %d characters.", "reason", contract.ReasonMax)
+		return "", problem(contract.CodeReasonTooLong, "The field %q is at most %d characters.", "reason", contract.ReasonMax)
 	}
 	for _, r := range reason {
 		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {

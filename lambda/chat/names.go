@@ -48,6 +48,9 @@ func (inv *invocation) setName(ctx context.Context, req request) []byte {
 		return fail
 	}
 	if c.AccountID != "" {
+		if fail := inv.silenced(req, c, a); fail != nil {
+			return fail
+		}
 		return inv.setAccountName(ctx, req, c, a, name)
 	}
 	if c.PendingName != "" {

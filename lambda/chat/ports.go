@@ -66,6 +66,9 @@ const (
 	AuthExpired       AuthReason = "expired"         // past exp
 	AuthNotYetValid   AuthReason = "not_yet_valid"   // before nbf, or iat in the future
 	AuthClaimTooLong  AuthReason = "claim_too_long"  // sub or the username is longer than ClaimMaxBytes
+	// AuthBanned: the account is banned from the environment (the
+	// authorizer) or from the room ($connect).
+	AuthBanned AuthReason = "account_banned"
 	// AuthOff: an authorizer event reached a function whose sign-in is off.
 	AuthOff AuthReason = "auth_off"
 	// AuthNoContext: sign-in is on, but a $connect came without the
@@ -189,6 +192,11 @@ type Account struct {
 	// item is then a tombstone that admits no token, kept until every
 	// token issued before has expired; zero for a live account.
 	Deleted time.Time
+	// Known: the account has an item (it connected here at least once).
+	Known bool
+	// Bans (by room; "" the whole environment) and Mutes (by room) are
+	// the account's sanctions (sanction.go), ended or not.
+	Bans, Mutes map[string]Sanction
 }
 
 // Device is one connection of an account, in a room.
@@ -310,6 +318,10 @@ type Record struct {
 	// Removed (a message) is how it was removed, nil while it stands; its
 	// Message is then empty in what History returns.
 	Removed *Removal
+	// Act and Until (a moderated record): the act (mute, unmute, kick,
+	// ban, unban) and when a mute or ban ends (zero: until lifted).
+	Act   string
+	Until time.Time
 	// MessageID (a removed record: the activity) is the message removed.
 	MessageID string
 	// Readers (private messages) are the Reader keys of the sender and the

@@ -89,6 +89,10 @@ func frameOf(t *testing.T, a contract.Action, field string, value any, messageID
 			fields[f.Name] = []string{"Bob"}
 		case f.Name == "id":
 			fields[f.Name] = messageID
+		case f.Name == "account": // a moderation act's: Bob's account
+			fields[f.Name] = "bob"
+		case f.Name == "minutes":
+			fields[f.Name] = 5
 		case f.Type == contract.String:
 			fields[f.Name] = "Carol"
 		default:
@@ -108,9 +112,18 @@ type reply struct{ Type, Code, Message string }
 // send sends a's frame from Alice, with Bob in the room, and returns what she got.
 func send(t *testing.T, a contract.Action, field string, value any) []reply {
 	t.Helper()
-	h := chattest.New(t)
-	alice := h.Join("Alice", "")
-	h.Join("Bob", "")
+	var h *chattest.Harness
+	var alice string
+	if slices.ContainsFunc(a.Fields, func(f contract.Field) bool { return f.Name == "account" }) {
+		// A moderation act: Alice a moderator, on Bob's account.
+		h = chattest.New(t, chattest.SignedIn)
+		alice = h.JoinModerator("alice", "")
+		h.JoinAs("bob", "")
+	} else {
+		h = chattest.New(t)
+		alice = h.Join("Alice", "")
+		h.Join("Bob", "")
+	}
 	h.GW.Take(alice)
 	var messageID string
 	if slices.ContainsFunc(a.Fields, func(f contract.Field) bool { return f.Name == "id" }) {

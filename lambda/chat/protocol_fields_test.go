@@ -28,6 +28,7 @@ var frameStructs = map[string]any{
 	contract.FrameReauthed:       reauthedFrame{},
 	contract.FrameAccountDeleted: accountDeletedFrame{},
 	contract.FrameHistory:        historyPageFrame{},
+	contract.FrameModerated:      moderatedFrame{},
 }
 
 // The frames the handler sends have exactly the fields of contract's

@@ -69,7 +69,9 @@ func (inv *invocation) charged(ctx context.Context, req request) (Connection, Ac
 	case fail != nil:
 		return c, a, fail
 	case inv.id.AccountID != "":
-		c, fail = inv.caller(ctx, req, a)
+		if c, fail = inv.caller(ctx, req, a); fail == nil {
+			fail = inv.shutOut(ctx, req, c, a)
+		}
 		return c, a, fail
 	case !known:
 		return c, a, inv.fail(req, notConnected)

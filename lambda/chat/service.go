@@ -19,7 +19,8 @@ import (
 // presenceStore in presence.go, accountStore in accounts.go, usernameStore
 // in signup.go, deviceStore in devices.go, rateStore in ratelimit.go,
 // recordStore in messages.go, moderationStore in moderate.go, signInStore
-// in reauth.go, deletionStore in deleteaccount.go). The
+// in reauth.go, deletionStore in deleteaccount.go, sanctionStore in
+// sanction.go). The
 // DynamoDB adapter in lambda/dynamo implements it, a file for each role.
 type Store interface {
 	nameStore
@@ -34,6 +35,7 @@ type Store interface {
 	moderationStore
 	signInStore
 	deletionStore
+	sanctionStore
 }
 
 // New returns a Service with opt's defaults filled in.
@@ -121,6 +123,11 @@ var handlers = map[string]func(*invocation, context.Context, request) []byte{
 	contract.ActionReauth:            (*invocation).reauth,
 	contract.ActionSignOutEverywhere: (*invocation).signOutEverywhere,
 	contract.ActionDeleteAccount:     (*invocation).deleteAccount,
+	contract.ActionMute:              (*invocation).mute,
+	contract.ActionUnmute:            (*invocation).unmute,
+	contract.ActionKick:              (*invocation).kick,
+	contract.ActionBan:               (*invocation).ban,
+	contract.ActionUnban:             (*invocation).unban,
 }
 
 // ping is answered with the room's count: a ping draws from the budget

@@ -245,6 +245,8 @@ func accountFrom(id string, item map[string]types.AttributeValue) (chat.Account,
 	for _, ms := range it.ConnectLog {
 		a.Connects = append(a.Connects, time.UnixMilli(ms))
 	}
+	a.Known = len(item) > 0
+	a.Bans, a.Mutes = sanctionsFrom(item)
 	for attr, v := range item {
 		connID, ok := strings.CutPrefix(attr, contract.AccountDevicePrefix)
 		m, isMap := v.(*types.AttributeValueMemberM)

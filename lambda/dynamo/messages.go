@@ -53,7 +53,11 @@ func (s *Store) Append(ctx context.Context, r chat.Record) error {
 // newRecordItem is r's item in its stream (a private message's copy for
 // each reader is the same item in the reader's stream).
 func newRecordItem(r chat.Record) recordItem {
-	return recordItem{
+	var until int64
+	if !r.Until.IsZero() {
+		until = r.Until.UnixMilli()
+	}
+	return recordItem{Act: r.Act, Until: until,
 		Stream: streamKey(r.Kind, r.Room), ID: r.ID, Kind: r.Kind, TS: r.TS.UnixMilli(), Room: r.Room,
 		From: r.From, To: r.To, OldName: r.OldName, Message: r.Message, ConnectionID: r.ConnID,
 		ReplacedBy: r.ReplacedBy, Reason: r.Reason, ExpiresAt: r.ExpiresAt.Unix(),
@@ -136,6 +140,10 @@ type recordItem struct {
 	FromAccount  string   `dynamodbav:"fromAccount,omitempty"`
 	ToAccounts   []string `dynamodbav:"toAccounts,omitempty"`
 	FromUsername string   `dynamodbav:"fromUsername,omitempty"`
+	// Act and Until (a moderated activity record): the act, and when the
+	// mute or ban ends (ms; absent: until lifted).
+	Act   string `dynamodbav:"act,omitempty"`
+	Until int64  `dynamodbav:"until,omitempty"`
 	// MessageID (a removed activity record): the message removed.
 	MessageID string `dynamodbav:"messageId,omitempty"`
 	// A removed message's removal (moderate.go, RemoveMessage); its
@@ -152,7 +160,10 @@ func (it recordItem) record() chat.Record {
 	r := chat.Record{Kind: it.Kind, ID: it.ID, TS: time.UnixMilli(it.TS), Room: it.Room,
 		From: it.From, To: it.To, Message: it.Message, ConnID: it.ConnectionID,
 		FromAccount: it.FromAccount, ToAccounts: it.ToAccounts, FromUsername: it.FromUsername,
-		MessageID: it.MessageID, Reason: it.Reason}
+		MessageID: it.MessageID, Reason: it.Reason, Act: it.Act}
+	if it.Until != 0 {
+		r.Until = time.UnixMilli(it.Until)
+	}
 	if it.RemovedAt != 0 {
 		r.Removed = &chat.Removal{By: it.RemovedBy, ByName: it.RemovedByName, ByAccount: it.RemovedByAccount,
 			Reason: it.RemovedReason, At: time.UnixMilli(it.RemovedAt)}

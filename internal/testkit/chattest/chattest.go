@@ -275,6 +275,21 @@ func (h *Harness) SignIn(id, account, username string) {
 		"principalId": account})
 }
 
+// SignInWith gives connection id the context an authorizer's answer
+// carries (Service.Authorize's Context), as API Gateway passes it to
+// every event of the connection.
+func (h *Harness) SignInWith(id string, authorizer map[string]any) {
+	h.accounts.Store(id, authorizer)
+}
+
+// MakeModerator gives a signed-in connection's context the moderators
+// group, as the authorizer does for a token that has it.
+func (h *Harness) MakeModerator(id string) {
+	if v, ok := h.accounts.Load(id); ok {
+		v.(map[string]any)[contract.AuthContextModerator] = "true"
+	}
+}
+
 // JoinModerator is JoinAs for an account whose verified token has the
 // moderators group: the authorizer's context says it.
 func (h *Harness) JoinModerator(account, room string) string {
