@@ -129,6 +129,16 @@ export class Account {
     }
   }
 
+  /**
+   * The chat account was deleted (deleteAccount answered): the sign-in
+   * account is deleted too, and the sign-in form says so. Rejects when the
+   * pool could not delete it (the page says so: notice).
+   */
+  async deleteUser(): Promise<void> {
+    await this.auth.deleteUser();
+    this.set({ kind: 'signIn', notice: 'Your account is deleted.' });
+  }
+
   /** Shows a notice on the sign-in form. */
   notice(text: string): void {
     if (this.current.kind === 'signIn') this.set({ ...this.current, notice: text });

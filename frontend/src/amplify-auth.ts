@@ -17,6 +17,7 @@ import { Amplify } from 'aws-amplify';
 import {
   confirmSignIn,
   confirmSignUp,
+  deleteUser,
   fetchAuthSession,
   signIn,
   signOut,
@@ -229,6 +230,14 @@ export function createAmplifyAuth(cfg: CognitoSetting): Auth {
         // only is done then; a global sign-out that failed is said (Amplify
         // reports only some failures: it swallows GlobalSignOut's own).
         if (opts?.global === true) throw problem(err);
+      }
+    },
+
+    async deleteUser() {
+      try {
+        await deleteUser(); // Amplify signs out locally once the pool deleted the user
+      } catch (err) {
+        throw problem(err);
       }
     },
 

@@ -26,6 +26,7 @@ import { TokenKeeper, type EndReason, type TokenKeeperOptions } from './tokens';
 import { watchWake } from './wake';
 import { Action, ErrorCode } from './protocol.gen';
 import { signOutEverywhere, type EverywhereAnswer } from './signout';
+import { deleteAccount, type DeleteAnswer } from './deleteaccount';
 
 export interface AppOptions {
   wsUrl: string;
@@ -55,6 +56,8 @@ export class ChatApp {
   private keeper: TokenKeeper | null = null;
   /** Takes the server's answer while a sign-out everywhere waits for it. */
   private everywhere: ((a: EverywhereAnswer) => void) | null = null;
+  /** Takes the server's answer while a deleteAccount waits for it. */
+  private deleting: ((a: DeleteAnswer) => void) | null = null;
   private readonly account: Account | null = null;
   /** The signed-in username, with sign-in: a reload resumes only that account's room. */
   private username: string | undefined;
@@ -118,6 +121,7 @@ export class ChatApp {
         opts.signIn.signUp,
         () => void this.signOut(),
         () => void this.signOutEverywhere(),
+        () => void this.deleteAccount(),
       );
       this.account = account;
       void account.resume();
@@ -186,6 +190,30 @@ export class ChatApp {
     });
     this.everywhere = null;
     if (outcome.ok) return;
+    if (this.client) this.log.notice(outcome.problem, Date.now(), 'warn');
+    else account?.notice(outcome.problem);
+  }
+
+  /**
+   * Delete the account (deleteaccount.ts): asked first; the server deletes
+   * the chat account and answers accountDeleted before it closes every
+   * connection; then the page leaves and deletes the sign-in account.
+   */
+  private async deleteAccount(): Promise<void> {
+    const account = this.account;
+    const outcome = await deleteAccount({
+      confirm: (q) => window.confirm(q),
+      send: () => this.client?.ask({ action: Action.DeleteAccount }) ?? false,
+      answer: () => new Promise<DeleteAnswer>((resolve) => (this.deleting = resolve)),
+      leave: () => {
+        this.deleting = null;
+        forgetResumable(this.tab);
+        this.closeRoom();
+      },
+      deleteUser: () => account?.deleteUser() ?? Promise.resolve(),
+    });
+    this.deleting = null;
+    if (outcome.ok || outcome.cancelled) return;
     if (this.client) this.log.notice(outcome.problem, Date.now(), 'warn');
     else account?.notice(outcome.problem);
   }
@@ -301,6 +329,9 @@ export class ChatApp {
 
   private onFrame(f: ServerFrame): void {
     switch (f.type) {
+      case 'accountDeleted':
+        this.deleting?.({ deleted: true });
+        break;
       case 'state':
         this.onState(f);
         break;
@@ -396,6 +427,9 @@ export class ChatApp {
   }
 
   private onError(f: ErrorFrame): void {
+    if (this.deleting && f.action === Action.DeleteAccount) {
+      return this.deleting({ deleted: false, message: f.message });
+    }
     if (this.everywhere && f.action === Action.SignOutEverywhere) {
       // signed_out: this connection was signed out everywhere already (the server closes it).
       return this.everywhere(f.code === ErrorCode.SignedOut ? { closed: true } : { closed: false, message: f.message });

@@ -33,6 +33,8 @@ export interface Auth {
    * sign-out failed as far as the library says (the session here is forgotten all the same).
    */
   signOut(opts?: { global?: boolean }): Promise<void>;
+  /** Deletes the signed-in account from the pool (Cognito's DeleteUser) and forgets its tokens; rejects with AuthProblem when it failed. */
+  deleteUser(): Promise<void>;
   /**
    * The ID token to connect with. fresh: renewed from the issuer now, even
    * if the stored one is still valid. Rejects with SessionEnded when there

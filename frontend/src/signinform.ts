@@ -39,10 +39,12 @@ export class SignInForm {
     private readonly signUp: boolean,
     signOut: () => void,
     signOutEverywhere: () => void,
+    deleteAccount: () => void,
   ) {
     this.signUpOffer.hidden = !signUp;
     byId('sign-out').addEventListener('click', signOut);
     byId('sign-out-everywhere').addEventListener('click', signOutEverywhere);
+    byId('delete-account').addEventListener('click', deleteAccount);
     byId('signup-show').addEventListener('click', () => this.showCard(this.signUpForm));
     byId('signin-show').addEventListener('click', () => this.showCard(this.signInForm));
     this.onSubmit(this.signInForm, this.signInError, async () => {

@@ -70,6 +70,23 @@ describe('Account', () => {
     expect(views.at(-1)).toEqual({ kind: 'signIn', username: 'alice', notice: 'the other devices were not signed out' });
   });
 
+  it('deletes the sign-in account once the chat account is deleted, and the form says so', async () => {
+    const { account, auth, views } = setup('alice');
+    await account.resume();
+    await account.deleteUser();
+    expect(auth.calls.at(-1)).toBe('deleteUser');
+    expect(views.at(-1)).toEqual({ kind: 'signIn', notice: 'Your account is deleted.' });
+    expect(await auth.currentUser()).toBeNull();
+  });
+
+  it('a sign-in account the pool could not delete rejects, and the session stays', async () => {
+    const { account, auth, views } = setup('alice');
+    await account.resume();
+    auth.failDeleteUser = true;
+    await expect(account.deleteUser()).rejects.toThrow('Cannot reach the sign-in service.');
+    expect(views.at(-1)).toEqual({ kind: 'signedIn', username: 'alice' });
+  });
+
   it.each([
     ['expired', ENDED_NOTICE.expired],
     ['refused', ENDED_NOTICE.refused],

@@ -150,6 +150,14 @@ export class FakeAuth implements Auth {
     this.current = null;
     if (opts?.global && this.failGlobalSignOut) throw new AuthProblem('Cannot reach the sign-in service.');
   }
+  /** deleteUser fails (the pool could not be reached). */
+  failDeleteUser = false;
+  async deleteUser(): Promise<void> {
+    this.calls.push('deleteUser');
+    if (this.failDeleteUser) throw new AuthProblem('Cannot reach the sign-in service.');
+    this.user = null;
+    this.current = null;
+  }
   async idToken({ fresh }: { fresh: boolean }): Promise<IdToken> {
     this.calls.push(fresh ? 'idToken:fresh' : 'idToken');
     if (this.offline) throw new AuthProblem('Cannot reach the sign-in service.');
