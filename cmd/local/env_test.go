@@ -80,6 +80,15 @@ func TestChatRunsInExecutionEnvironments(t *testing.T) {
 	}
 	st2 := s.Environments.Stats()
 	must(t, st2.Started >= 1 && st2.Timeouts == 0 && st2.Exits == 0 && st2.InitErrors == 0, "environments: %+v", st2)
+	// The environments' metric lines reach the stack's metrics, as
+	// CloudWatch takes them from the function's output (the sendPublic's
+	// once its invocation has ended, after its deliveries).
+	for !strings.Contains(s.Metrics(), `"`+contract.RouteSendPublic+`"`) {
+		if ctx.Err() != nil {
+			t.Fatalf("no sendPublic metric line from the environments:\n%s", s.Metrics())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	t.Logf("environments: %+v; %s", st2, s.Environments.Limits())
 }
 
