@@ -2,6 +2,7 @@ package chat_test
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/groupchat/groupchat/contract"
@@ -15,17 +16,26 @@ import (
 // rest (remove, sendPrivate) and any action added later. The actions that
 // exist only with sign-in are left out: reauth (reauth_test.go),
 // signOutEverywhere and deleteAccount end the connection they would be
-// measured on.
+// measured on. The moderation acts (an "account" field) are measured with
+// sign-in, Alice a moderator acting on Bob.
 func TestEveryDefinedActionDrawsItsCost(t *testing.T) {
 	t.Parallel()
 	signedInOnly := map[string]bool{contract.ActionReauth: true, contract.ActionSignOutEverywhere: true, contract.ActionDeleteAccount: true}
 	// pingsLeft runs the same steps with and without action a (nil: without),
 	// then counts the pings accepted before the first rate_limited.
-	pingsLeft := func(t *testing.T, a *contract.Action) int {
+	pingsLeft := func(t *testing.T, a *contract.Action, signed bool) int {
 		t.Helper()
-		h := chattest.New(t)
-		alice := h.Join("Alice", "")
-		h.Join("Bob", "")
+		var h *chattest.Harness
+		var alice string
+		if signed {
+			h = chattest.New(t, chattest.SignedIn)
+			alice = h.JoinModerator("alice", "")
+			h.JoinAs("bob", "")
+		} else {
+			h = chattest.New(t)
+			alice = h.Join("Alice", "")
+			h.Join("Bob", "")
+		}
 		h.Send(alice, `{"action":"sendPublic","message":"hi"}`)
 		var messageID string
 		for _, raw := range h.GW.Take(alice) {
@@ -59,14 +69,15 @@ func TestEveryDefinedActionDrawsItsCost(t *testing.T) {
 		t.Fatal("1,000 pings and none refused: no budget")
 		return 0
 	}
-	without := pingsLeft(t, nil)
+	without := map[bool]int{false: pingsLeft(t, nil, false), true: pingsLeft(t, nil, true)}
 	for _, a := range contract.Actions() {
 		if signedInOnly[a.Name] {
 			continue
 		}
+		signed := slices.ContainsFunc(a.Fields, func(f contract.Field) bool { return f.Name == "account" })
 		t.Run(a.Name, func(t *testing.T) {
 			t.Parallel()
-			if got := without - pingsLeft(t, &a); got != a.Cost {
+			if got := without[signed] - pingsLeft(t, &a, signed); got != a.Cost {
 				t.Errorf("%s drew %d units of the budget; its cost is %d", a.Name, got, a.Cost)
 			}
 		})
