@@ -20,8 +20,9 @@ commands (an account is --username NAME or --account SUB, its Cognito sub):
                      delete the account in the chat (its names released, its connections closed), then its
                      Cognito user (not with --keep-sign-in, nor --local). Run it again with --account to
                      finish a deletion whose first run failed
-  ban                ACCOUNT [--until ISO-8601] [--reason TEXT] refuse the account everywhere
-  unban              ACCOUNT [--reason TEXT]                   lift a ban
+  ban                ACCOUNT [--room ROOM] [--until ISO-8601] [--reason TEXT]
+                     refuse the account in the room (without --room: everywhere), until the time or lifted
+  unban              ACCOUNT [--room ROOM] [--reason TEXT]     lift a ban
 
 It prints the function's answer (JSON) and exits 0 when it has a "result", 1 when it has an "error"
 (its code: docs/auth.md), 2 for a usage error, 3 when the invocation itself failed.

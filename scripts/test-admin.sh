@@ -54,8 +54,8 @@ invoked "$fn{\"groupchatOperator\":{\"op\":\"removeMessage\",\"room\":\"lobby\",
 admin --env dev ban --username mallory --until 2027-01-31T12:00:00Z --reason abuse
 invoked "$fn{\"groupchatOperator\":{\"op\":\"ban\",\"username\":\"mallory\",\"reason\":\"abuse\",\"until\":1801396800000}}" \
   "ban: --until as milliseconds since the epoch"
-admin --env dev unban --account s-1
-invoked "$fn{\"groupchatOperator\":{\"op\":\"unban\",\"account\":\"s-1\"}}" "unban"
+admin --env dev unban --account s-1 --room lobby
+invoked "$fn{\"groupchatOperator\":{\"op\":\"unban\",\"account\":\"s-1\",\"room\":\"lobby\"}}" "unban from a room"
 
 : >"$FAKE_AWS/calls"
 admin --env dev delete-account --username dave --reason 'asked by e-mail'

@@ -30,12 +30,14 @@ const OperatorWho = "operator"
 // operation answers one operator request.
 type operation func(inv *invocation, ctx context.Context, req contract.OperatorRequest) contract.OperatorAnswer
 
-// operations are the operator's operations by name. ban and unban are
-// another's to add (moderation): until then they are unknown_operation.
+// operations are the operator's operations by name; ban and unban are
+// moderation's (sanction.go), acted by the operator.
 var operations = map[string]operation{
 	contract.OpCloseConnections: (*invocation).opCloseConnections,
 	contract.OpRemoveMessage:    (*invocation).opRemoveMessage,
 	contract.OpDeleteAccount:    (*invocation).opDeleteAccount,
+	contract.OpBan:              (*invocation).opBan,
+	contract.OpUnban:            (*invocation).opUnban,
 }
 
 // Operate answers an operator event: raw is the value of its
@@ -197,6 +199,54 @@ func (inv *invocation) opDeleteAccount(ctx context.Context, req contract.Operato
 	return contract.OperatorAnswer{Result: result, Account: id, Closed: del.closed, Released: del.released,
 		Message: fmt.Sprintf("Deleted; %d names released, %d connections closed: delete the sign-in account too.",
 			len(del.released), del.closed)}
+}
+
+// opBan bans an account from a room, or (no room) from the environment,
+// until the request's until (none: until lifted), as a moderator's ban
+// does (sanction.go), recorded as the operator's.
+func (inv *invocation) opBan(ctx context.Context, req contract.OperatorRequest) contract.OperatorAnswer {
+	return inv.opSanction(ctx, req, (*invocation).Ban)
+}
+
+// opUnban lifts an account's ban from a room, or from the environment.
+func (inv *invocation) opUnban(ctx context.Context, req contract.OperatorRequest) contract.OperatorAnswer {
+	if req.Until != 0 {
+		return opFailed(req, contract.OpErrBadRequest, "unban takes no until.")
+	}
+	return inv.opSanction(ctx, req, (*invocation).Unban)
+}
+
+func (inv *invocation) opSanction(ctx context.Context, req contract.OperatorRequest,
+	do func(*invocation, context.Context, Act) (Record, error)) contract.OperatorAnswer {
+	act := Act{By: Actor{Operator: true}, Reason: req.Reason}
+	if req.Room != "" {
+		room, p := CleanRoom(req.Room)
+		if p != nil {
+			return opFailed(req, contract.OpErrBadRequest, "room: %s", p.Message)
+		}
+		act.Room = room
+	}
+	if req.Until != 0 {
+		act.Until = time.UnixMilli(req.Until)
+		if !act.Until.After(inv.opt.Now()) {
+			return opFailed(req, contract.OpErrBadRequest, "until is in the past.")
+		}
+	}
+	id, fail := inv.whom(ctx, req)
+	if fail != nil {
+		return *fail
+	}
+	act.Target = id
+	if _, err := do(inv, ctx, act); errors.Is(err, ErrUnknownAccount) {
+		return opFailed(req, contract.OpErrNotFound, "The account %q has never connected here.", id)
+	} else if err != nil {
+		return inv.opInternal(req, req.Op, err)
+	}
+	where := "the environment"
+	if act.Room != "" {
+		where = "room " + act.Room
+	}
+	return contract.OperatorAnswer{Result: contract.ResultDone, Account: id, Message: fmt.Sprintf("%s: %s.", req.Op, where)}
 }
 
 // checkReason bounds an act's reason as remove's: at most ReasonMax

@@ -223,8 +223,8 @@ func TestAnOperatorRemovesAMessage(t *testing.T) {
 	}
 }
 
-// Every answer has a stable code: unknown operations (ban and unban are
-// not this function's yet), bad requests, unknown usernames.
+// Every answer has a stable code: unknown operations, bad requests,
+// unknown usernames and accounts.
 func TestOperatorEventsAnswerStableCodes(t *testing.T) {
 	t.Parallel()
 	h := signUps(t)
@@ -233,8 +233,10 @@ func TestOperatorEventsAnswerStableCodes(t *testing.T) {
 		code string
 	}{
 		{contract.OperatorRequest{Op: "dropTables"}, contract.OpErrUnknownOperation},
-		{contract.OperatorRequest{Op: contract.OpBan, Username: "x"}, contract.OpErrUnknownOperation},
-		{contract.OperatorRequest{Op: contract.OpUnban, Username: "x"}, contract.OpErrUnknownOperation},
+		{contract.OperatorRequest{Op: contract.OpBan, Username: "nobody"}, contract.OpErrNotFound},
+		{contract.OperatorRequest{Op: contract.OpBan, Account: "never-connected"}, contract.OpErrNotFound},
+		{contract.OperatorRequest{Op: contract.OpBan, Account: "a", Until: 1}, contract.OpErrBadRequest},
+		{contract.OperatorRequest{Op: contract.OpUnban, Account: "a", Until: 4102444800000}, contract.OpErrBadRequest},
 		{contract.OperatorRequest{Op: contract.OpCloseConnections}, contract.OpErrBadRequest},
 		{contract.OperatorRequest{Op: contract.OpDeleteAccount, Account: "sub-x"}, contract.OpErrBadRequest},
 		{contract.OperatorRequest{Op: contract.OpCloseConnections, Username: "nobody"}, contract.OpErrNotFound},
