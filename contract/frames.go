@@ -25,6 +25,7 @@ const (
 	// FrameAccountDeleted answers deleteAccount.
 	FrameAccountDeleted = "accountDeleted"
 	FrameModerated      = "moderated"
+	FrameTyping         = "typing"
 )
 
 // FrameKind is one entry of the frame-kind table.
@@ -162,6 +163,11 @@ var frameKinds = []FrameKind{
 		opt("until", Number, "`mute`, `ban`: when it ends, in milliseconds since the Unix epoch; absent: until lifted"),
 		opt("reason", String, "why, as the moderator said it").chars(ReasonMax),
 		ts, frameRef,
+	}},
+	{FrameTyping, "someone in a room of up to 20 is typing (`typing`): show it until their message, or for 5 s", []Field{
+		room,
+		req("name", String, "who is typing, by the name they have now"),
+		ts, account, username,
 	}},
 	{FrameReauthed, "the answer to `reauth`: the connection's sign-in now lasts until `expiresAt`", []Field{
 		req("expiresAt", Number, "when the connection's sign-in ends, in milliseconds since the Unix epoch: reauth before"),

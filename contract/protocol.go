@@ -33,6 +33,7 @@ const (
 	ActionKick   = "kick"
 	ActionBan    = "ban"
 	ActionUnban  = "unban"
+	ActionTyping = "typing"
 	// ActionReauth, ActionSignOutEverywhere and ActionDeleteAccount exist
 	// with sign-in only.
 	ActionReauth            = "reauth"
@@ -74,6 +75,14 @@ const (
 	// expiry (a year); a ban without one lasts until lifted.
 	MuteMinutesMax = 7 * 24 * 60
 	BanMinutesMax  = 365 * 24 * 60
+	// TypingMax is the largest room told who is typing (typing): a keystroke
+	// burst costs at most TypingMax-1 deliveries.
+	TypingMax = 20
+	// TypingEveryMs is how often a client may say it is typing while it
+	// types; a page shows a typing frame for TypingShownMs unless the
+	// person's message or another typing comes first.
+	TypingEveryMs = 3000
+	TypingShownMs = 5000
 	// TokenMax bounds reauth's token: Cognito's ID tokens are about
 	// 1,000 characters; API Gateway's frames are at most 32 KB.
 	TokenMax = 8192
@@ -150,6 +159,8 @@ var actions = []Action{
 		Fields: []Field{target, scope, minutes("how long, 1 to "+strconv.Itoa(BanMinutesMax)+"; absent: until lifted", false), actReason, ref}},
 	{Name: ActionUnban, Cost: 3, Route: RouteDefault, Doc: "a moderator: lift an account's ban from your room or the environment; answered with `moderated`",
 		Fields: []Field{target, scope, actReason, ref}},
+	{Name: ActionTyping, Cost: 1, Route: RouteDefault, Doc: "say you are typing (at most one every 3 s): the others in a room of up to 20 are sent `typing`; not stored, no answer",
+		Fields: []Field{ref}},
 	{Name: ActionReauth, Cost: 2, Route: RouteDefault, Doc: "with sign-in: renew the connection's sign-in with a fresh ID token of the same account: answered with `reauthed`",
 		Fields: []Field{
 			req("token", String, "a fresh ID token of the account the connection signed in as (*Signing in again*)").chars(TokenMax),

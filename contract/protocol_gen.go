@@ -314,6 +314,21 @@ type ModeratedFrame struct {
 	Ref string `json:"ref,omitempty"`
 }
 
+// TypingFrame is a "typing" frame: someone in a room of up to 20 is typing (`typing`): show it until their message, or for 5 s.
+type TypingFrame struct {
+	Type string `json:"type"`
+	// Room: the room.
+	Room string `json:"room"`
+	// Name: who is typing, by the name they have now.
+	Name string `json:"name"`
+	// TS: when, in milliseconds since the Unix epoch, set by the server.
+	TS int64 `json:"ts"`
+	// Account: with sign-in: the account's stable id (*Names with sign-in*).
+	Account string `json:"account,omitempty"`
+	// Username: with sign-in: the sender's username (*Names with sign-in*).
+	Username string `json:"username,omitempty"`
+}
+
 // ReauthedFrame is a "reauthed" frame: the answer to `reauth`: the connection's sign-in now lasts until `expiresAt`.
 type ReauthedFrame struct {
 	Type string `json:"type"`
@@ -478,6 +493,13 @@ type UnbanRequest struct {
 	Scope string `json:"scope,omitempty"`
 	// Reason: why, kept in the record and told to the account (*Limits*) (at most 200 characters).
 	Reason string `json:"reason,omitempty"`
+	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
+	Ref string `json:"ref,omitempty"`
+}
+
+// TypingRequest is a "typing" frame: say you are typing (at most one every 3 s): the others in a room of up to 20 are sent `typing`; not stored, no answer.
+type TypingRequest struct {
+	Action string `json:"action"`
 	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
 	Ref string `json:"ref,omitempty"`
 }

@@ -30,7 +30,7 @@ func TestEveryCustomRouteIsAnActionAndDefaultActionsHaveNoRoute(t *testing.T) {
 			t.Errorf("route %q is no action", r.Key)
 		}
 	}
-	if _, ok := LookupAction("typing"); ok {
+	if _, ok := LookupAction("react"); ok {
 		t.Fatal("LookupAction found an action the table lacks")
 	}
 	if a, ok := LookupAction(ActionPing); !ok || a.CustomRoute() {

@@ -212,6 +212,15 @@ describe('the flow of a day', () => {
     expect(await inView(ben, '#log .msg:last-of-type')).toBe(true);
   });
 
+  it('"Ann is typing…" shows while she types and goes when her message arrives', async () => {
+    await ann.page.fill('#message', 'Typing a long thought');
+    await poll(() => ben.page.textContent('#typing')).toBe('Ann is typing…');
+    expect(await ann.page.textContent('#typing')).toBe(''); // never her own
+    await ann.page.press('#message', 'Enter');
+    await poll(() => texts(ben, 'public')).toContain('Typing a long thought');
+    expect(await ben.page.textContent('#typing')).toBe('');
+  });
+
   it('the message box grows with its text, up to a bound', async () => {
     const b = ben.page;
     const h0 = await b.$eval('#message', (e) => e.getBoundingClientRect().height);

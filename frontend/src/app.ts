@@ -23,6 +23,7 @@ import { forgetResumable, loadResumable, saveResumable, tabStorage } from './res
 import { SignInForm } from './signinform';
 import { StatusBar } from './statusbar';
 import { TokenKeeper, type EndReason, type TokenKeeperOptions } from './tokens';
+import { TypingSender, TypingShown } from './typing';
 import { watchWake } from './wake';
 import { Action, ErrorCode } from './protocol.gen';
 import { signOutEverywhere, type EverywhereAnswer } from './signout';
@@ -79,7 +80,11 @@ export class ChatApp {
   private readonly composer = new Composer(
     () => this.limits,
     () => this.sendMessage(),
+    (text) => this.typingSender.typed(text, this.members.recipients().length > 0),
   );
+  private readonly typingSender = new TypingSender(() => this.client?.ask({ action: Action.Typing }) ?? false);
+  private readonly typingEl = byId('typing');
+  private readonly typists = new TypingShown((line) => (this.typingEl.textContent = line));
   private readonly nameBar = new NameBar({
     you: () => this.you,
     limits: () => this.limits,
@@ -340,6 +345,7 @@ export class ChatApp {
         this.log.presence('joined', f.name, f.ts, f.username);
         break;
       case 'left':
+        this.typists.stopped(f);
         this.members.apply(f);
         this.log.presence('left', f.name, f.ts, f.username);
         break;
@@ -364,6 +370,7 @@ export class ChatApp {
         break;
       case 'public':
       case 'private':
+        this.typists.stopped({ name: f.from, account: f.account });
         this.log.show(f);
         this.members.learn(f.from, f.username);
         break;
@@ -382,10 +389,14 @@ export class ChatApp {
       case 'removed':
         this.log.removed(f);
         break;
+      case 'typing':
+        this.typists.typing(f, { name: this.you, account: this.myAccount });
+        break;
     }
   }
 
   private onState(f: StateFrame): void {
+    this.typists.clear();
     this.you = f.you;
     this.moderator = f.roles.includes('moderator');
     this.myAccount = f.account;
@@ -436,6 +447,7 @@ export class ChatApp {
     }
     // Errors with a ref are shown by onOutbox next to what caused them.
     if (f.ref !== undefined && this.client?.pending().some((i) => i.ref === f.ref)) return;
+    if (f.action === Action.Typing) return; // best effort: a refused typing is nobody's concern
     // A list read the page asked for itself (converge.ts): no one to tell, it is tried again.
     if (f.ref === LIST_REF) return this.members.listFailed();
     if (f.action === Action.SetName) this.nameBar.error(f.message);
@@ -469,5 +481,6 @@ export class ChatApp {
       this.onOutbox(client.pending().find((i) => i.ref === item.ref) ?? item);
     }
     this.composer.sent();
+    this.typingSender.sent();
   }
 }

@@ -19,12 +19,14 @@ export class Composer {
   private readonly counter = byId('counter');
   private readonly errorEl = byId('send-error');
 
-  /** limits gives the room's bounds; submit is called on Enter or Send. */
+  /** limits gives the room's bounds; submit is called on Enter or Send; typed with the text after each change. */
   constructor(
     private readonly limits: () => Limits,
     submit: () => void,
+    typed?: (text: string) => void,
   ) {
     this.message.addEventListener('input', () => {
+      typed?.(this.message.value);
       this.updateCounter();
       this.fit();
       if (this.errorEl.textContent === EMPTY_MESSAGE && this.message.value.trim()) this.error('');

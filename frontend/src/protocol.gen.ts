@@ -31,6 +31,8 @@ export const Action = {
   Ban: 'ban',
   /** a moderator: lift an account's ban from your room or the environment; answered with `moderated` (through $default). */
   Unban: 'unban',
+  /** say you are typing (at most one every 3 s): the others in a room of up to 20 are sent `typing`; not stored, no answer (through $default). */
+  Typing: 'typing',
   /** with sign-in: renew the connection's sign-in with a fresh ID token of the same account: answered with `reauthed` (through $default). */
   Reauth: 'reauth',
   /** with sign-in: close every connection of your account, on every device, this one included (through $default). */
@@ -144,6 +146,8 @@ export const FrameKind = {
   HistoryPage: 'historyPage',
   /** a moderation act: the moderator's answer, and to the account's connections it concerns (muted, kicked, banned, lifted) */
   Moderated: 'moderated',
+  /** someone in a room of up to 20 is typing (`typing`): show it until their message, or for 5 s */
+  Typing: 'typing',
   /** the answer to `reauth`: the connection's sign-in now lasts until `expiresAt` */
   Reauthed: 'reauthed',
   /** the answer to `deleteAccount`: the account is deleted and its names released; every connection of it closes next (delete the sign-in account now) */
@@ -293,6 +297,13 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'ts', base: 'number', required: true },
     { name: 'ref', base: 'string' },
   ],
+  typing: [
+    { name: 'room', base: 'string', required: true },
+    { name: 'name', base: 'string', required: true },
+    { name: 'ts', base: 'number', required: true },
+    { name: 'account', base: 'string' },
+    { name: 'username', base: 'string' },
+  ],
   reauthed: [
     { name: 'expiresAt', base: 'number', required: true },
     { name: 'ref', base: 'string' },
@@ -343,3 +354,8 @@ export const SHAPE_FIELDS: Readonly<Record<string, readonly FieldSpec[]>> = {
 
 /** The bounds the protocol documents; the server's state frame overrides them. */
 export const DEFAULT_LIMITS: Limits = {"messageMax":2000,"nameMax":32,"nameMaxBytes":64,"recipientsMax":20};
+
+/** typing: the largest room told, how often a client may send it, how long a page shows it (ms). */
+export const TYPING_MAX = 20;
+export const TYPING_EVERY_MS = 3000;
+export const TYPING_SHOWN_MS = 5000;

@@ -318,6 +318,21 @@ export interface ModeratedFrame {
   ref?: string;
 }
 
+/** `typing`: someone in a room of up to 20 is typing (`typing`): show it until their message, or for 5 s. */
+export interface TypingFrame {
+  type: typeof FrameKind.Typing;
+  /** the room */
+  room: string;
+  /** who is typing, by the name they have now */
+  name: string;
+  /** when, in milliseconds since the Unix epoch, set by the server */
+  ts: number;
+  /** with sign-in: the account's stable id (*Names with sign-in*) */
+  account?: string;
+  /** with sign-in: the sender's username (*Names with sign-in*) */
+  username?: string;
+}
+
 /** `reauthed`: the answer to `reauth`: the connection's sign-in now lasts until `expiresAt`. */
 export interface ReauthedFrame {
   type: typeof FrameKind.Reauthed;
@@ -366,6 +381,7 @@ export type ServerFrame =
   | RemovedFrame
   | HistoryPageFrame
   | ModeratedFrame
+  | TypingFrame
   | ReauthedFrame
   | AccountDeletedFrame
   | ErrorFrame;
@@ -507,6 +523,13 @@ export interface UnbanRequest {
   ref?: string;
 }
 
+/** `typing`: say you are typing (at most one every 3 s): the others in a room of up to 20 are sent `typing`; not stored, no answer. */
+export interface TypingRequest {
+  action: typeof Action.Typing;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
 /** `reauth`: with sign-in: renew the connection's sign-in with a fresh ID token of the same account: answered with `reauthed`. */
 export interface ReauthRequest {
   action: typeof Action.Reauth;
@@ -545,6 +568,7 @@ export type ClientFrame =
   | KickRequest
   | BanRequest
   | UnbanRequest
+  | TypingRequest
   | ReauthRequest
   | SignOutEverywhereRequest
   | DeleteAccountRequest;

@@ -332,6 +332,6 @@ describe('the frame kinds of the one definition (contract/protocol.go, protocol.
   });
 
   it('a kind the definition lacks is refused as unknown', () => {
-    expect(parseFrame('{"type":"typing"}')).toEqual({ ok: false, reason: 'unknown frame type "typing"' });
+    expect(parseFrame('{"type":"reaction"}')).toEqual({ ok: false, reason: 'unknown frame type "reaction"' });
   });
 });

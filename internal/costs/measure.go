@@ -364,6 +364,9 @@ type Actions struct {
 	// Join is $connect plus the page's two hellos (the state and the
 	// settle hello) plus the join's share of the room's presence.
 	Join, Public, Private, Ping Usage
+	// Typing is one typing frame: sent on while a person types, at most
+	// one every contract.TypingEveryMs.
+	Typing Usage
 	// PresencePerJoin is the deliveries of presence a join causes: every
 	// other member in a room of up to chat.PresenceLiveMax; above, at most
 	// the credit it earns (the presence frames it pays for, amortised).
@@ -422,6 +425,9 @@ func (r *rig) measure(ctx context.Context, n int) (Actions, error) {
 		return a, err
 	}
 	if a.Ping, err = runs(contract.RouteDefault, `{"action":"ping"}`); err != nil {
+		return a, err
+	}
+	if a.Typing, err = runs(contract.RouteDefault, `{"action":"typing"}`); err != nil {
 		return a, err
 	}
 	_ = ids

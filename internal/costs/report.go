@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/lambda/chat"
 )
 
@@ -133,6 +134,9 @@ func Write(w io.Writer, cfg Config, results []Result, command, machine string) {
 		"  of presence: every other member in a room of up to %d; above, the 2 credits a join earns (the presence frames\n"+
 		"  it pays for, amortised over the room's joins: docs/design.md, *Presence in big rooms*).\n"+
 		"- **Connection-hour** is 60 connection minutes and the page's keep-alive: %d pings and pongs an hour.\n"+
+		"- **Typing** is one `typing` frame; a person typing sends one every %d s at most, so a keystroke burst of T\n"+
+		"  seconds costs ⌈T / %d⌉ of them: every other member's connections in a room of up to %d, none above (its row\n"+
+		"  there is the charge and the count's read alone).\n"+
 		"- **Convergence** is not in the table (docs/design.md, *The page converges*): in a room of N from 21 to 959 each\n"+
 		"  page also pings every N × 250 ms or sooner (the room at most 4 a second, each as a connection-hour's ping), and\n"+
 		"  every page reads the first page of the list (one `members` action) at most once per poll period in which the\n"+
@@ -142,7 +146,8 @@ func Write(w io.Writer, cfg Config, results []Result, command, machine string) {
 		"  the function's 512 MB hold it many times over.\n"+
 		"- **Lambda** is arm64 at the environment's memory; GB-seconds = measured ms × memory. On AWS a 512 MB function\n"+
 		"  has a third of a vCPU, so CPU-bound parts take longer there than here; the broadcast time is mostly the\n"+
-		"  management API latency divided by the pool size.\n\n", chat.PresenceLiveMax, cfg.PingsPerHour)
+		"  management API latency divided by the pool size.\n\n", chat.PresenceLiveMax, cfg.PingsPerHour,
+		contract.TypingEveryMs/1000, contract.TypingEveryMs/1000, contract.TypingMax)
 	fmt.Fprintf(w, "Prices (us-east-1, USD, as of %s; not fetched, check them): API Gateway $%.2f per million messages and\n"+
 		"$%.2f per million connection minutes; Lambda $%.2f per million requests and $%.10f per GB-second (arm64);\n"+
 		"DynamoDB on-demand $%.3f per million WRU and $%.3f per million RRU.\n\n",
@@ -161,6 +166,7 @@ func Write(w io.Writer, cfg Config, results []Result, command, machine string) {
 				{"private message (1 recipient)", priced(a.Private, res.Env.MemoryMB)},
 				{"join", join(a, res.Env.MemoryMB)},
 				{"connection-hour", hour(a, res.Env.MemoryMB, cfg.PingsPerHour)},
+				{"typing (one per 3 s of typing)", priced(a.Typing, res.Env.MemoryMB)},
 			}
 			for _, r := range rows {
 				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s |\n", r.name, num(float64(a.Room)),

@@ -91,12 +91,12 @@ func TestAnEntryWithoutItsDocsOrPageTypeFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := contract.Definition()
-	p.Actions = append(p.Actions, contract.Action{Name: "typing", Route: contract.RouteDefault, Doc: "say you are typing",
+	p.Actions = append(p.Actions, contract.Action{Name: "react", Route: contract.RouteDefault, Doc: "react to a message",
 		Fields: []contract.Field{{Name: "ref", Type: contract.String}}})
-	if _, err := Docs(doc, p); err == nil || !strings.Contains(err.Error(), "action typing") {
+	if _, err := Docs(doc, p); err == nil || !strings.Contains(err.Error(), "action react") {
 		t.Errorf("Docs with an action that docs/protocol.md has no section for: %v, want an error naming it", err)
 	}
-	if ts := string(TSTypes(p)); !strings.Contains(ts, "export interface TypingRequest {") || !strings.Contains(ts, "| TypingRequest") {
+	if ts := string(TSTypes(p)); !strings.Contains(ts, "export interface ReactRequest {") || !strings.Contains(ts, "| ReactRequest") {
 		t.Error("the page module has no frame type of the new action")
 	}
 	files := map[string]bool{}
@@ -112,8 +112,8 @@ func TestAnEntryWithoutItsDocsOrPageTypeFails(t *testing.T) {
 	}
 
 	p = contract.Definition()
-	p.Frames = append(p.Frames, contract.FrameKind{Kind: "typing", When: "someone is typing"})
-	if _, err := Docs(doc, p); err == nil || !strings.Contains(err.Error(), "frame typing") {
+	p.Frames = append(p.Frames, contract.FrameKind{Kind: "reaction", When: "someone reacted to a message"})
+	if _, err := Docs(doc, p); err == nil || !strings.Contains(err.Error(), "frame reaction") {
 		t.Errorf("Docs with a frame kind that docs/protocol.md has no section for: %v, want an error naming it", err)
 	}
 

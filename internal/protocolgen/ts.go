@@ -103,6 +103,9 @@ func fieldSpecs(b *bytes.Buffer, p contract.Protocol) {
 		fmt.Fprintf(b, "\n/** The bounds the protocol documents; the server's state frame overrides them. */\nexport const DEFAULT_LIMITS: %s = %s;\n",
 			contract.ShapeLimits, jsonText(contract.DefaultLimits()))
 	}
+	fmt.Fprintf(b, "\n/** typing: the largest room told, how often a client may send it, how long a page shows it (ms). */\n"+
+		"export const TYPING_MAX = %d;\nexport const TYPING_EVERY_MS = %d;\nexport const TYPING_SHOWN_MS = %d;\n",
+		contract.TypingMax, contract.TypingEveryMs, contract.TypingShownMs)
 }
 
 func frameType(kind string) string     { return pascal(kind) + "Frame" }

@@ -30,7 +30,7 @@ func TestTheHandlerAcceptsExactlyTheDefinedActions(t *testing.T) {
 // above, and so does a handler whose action left the definition.
 func TestAnActionDefinedWithoutAHandlerFails(t *testing.T) {
 	p := contract.Definition()
-	p.Actions = append(p.Actions, contract.Action{Name: "typing", Route: contract.RouteDefault, Doc: "say you are typing"})
+	p.Actions = append(p.Actions, contract.Action{Name: "react", Route: contract.RouteDefault, Doc: "react to a message"})
 	if err := dispatchMismatch(p, handlers); err == nil {
 		t.Error("a defined action without a handler passed")
 	}
@@ -48,7 +48,7 @@ func TestAnActionDefinedWithoutAHandlerFails(t *testing.T) {
 // types (internal/protocolgen's TestTheGeneratedFilesAreCurrent).
 func TestAnActionAddedToTheDefinitionAloneFails(t *testing.T) {
 	p := contract.Definition()
-	p.Actions = append(p.Actions, contract.Action{Name: "typing", Route: contract.RouteDefault, Doc: "say you are typing",
+	p.Actions = append(p.Actions, contract.Action{Name: "react", Route: contract.RouteDefault, Doc: "react to a message",
 		Fields: []contract.Field{{Name: "ref", Type: contract.String, MaxChars: contract.RefMax}}})
 	if dispatchMismatch(p, handlers) == nil {
 		t.Error("no handler: the dispatch check passed")
@@ -65,7 +65,7 @@ func TestAnActionAddedToTheDefinitionAloneFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(page) == string(protocolgen.TSTypes(p)) || !strings.Contains(string(protocolgen.TSTypes(p)), "TypingRequest") {
+	if string(page) == string(protocolgen.TSTypes(p)) || !strings.Contains(string(protocolgen.TSTypes(p)), "ReactRequest") {
 		t.Error("no page type: the committed page types are what the changed definition generates")
 	}
 	if string(page) != string(protocolgen.TSTypes(contract.Definition())) {

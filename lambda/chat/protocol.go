@@ -52,6 +52,7 @@ const (
 	KindPong    Kind = contract.FramePong
 	KindMembers Kind = contract.FrameMembers
 	KindError   Kind = contract.FrameError
+	KindTyping  Kind = contract.FrameTyping
 )
 
 // IsMessage reports whether a record is a message someone sent, rather than

@@ -29,6 +29,7 @@ var frameStructs = map[string]any{
 	contract.FrameAccountDeleted: accountDeletedFrame{},
 	contract.FrameHistory:        historyPageFrame{},
 	contract.FrameModerated:      moderatedFrame{},
+	contract.FrameTyping:         typingFrame{},
 }
 
 // The frames the handler sends have exactly the fields of contract's
@@ -52,7 +53,7 @@ func TestTheFieldCheckFailsOnADefinitionTheHandlerDoesNotFollow(t *testing.T) {
 			k.Fields = append(slices.Clone(k.Fields), contract.Field{Name: "typing", Type: contract.Strings})
 		},
 		"a new frame kind": func(p *contract.Protocol) {
-			p.Frames = append(p.Frames, contract.FrameKind{Kind: "typing", When: "someone is typing"})
+			p.Frames = append(p.Frames, contract.FrameKind{Kind: "reaction", When: "someone reacted"})
 		},
 		"an omitted field made required": func(p *contract.Protocol) {
 			k := &p.Frames[slices.IndexFunc(p.Frames, func(k contract.FrameKind) bool { return k.Kind == contract.FramePong })]

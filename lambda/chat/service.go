@@ -120,6 +120,7 @@ var handlers = map[string]func(*invocation, context.Context, request) []byte{
 	contract.ActionSendPrivate:       (*invocation).sendPrivate,
 	contract.ActionRemove:            (*invocation).remove,
 	contract.ActionHistory:           (*invocation).history,
+	contract.ActionTyping:            (*invocation).typing,
 	contract.ActionReauth:            (*invocation).reauth,
 	contract.ActionSignOutEverywhere: (*invocation).signOutEverywhere,
 	contract.ActionDeleteAccount:     (*invocation).deleteAccount,
