@@ -26,6 +26,12 @@ const (
 	EnvMaxConnectsPerMinute = "MAX_CONNECTS_PER_MINUTE"
 	// EnvDynamoDBEndpoint overrides the DynamoDB endpoint (local stack only).
 	EnvDynamoDBEndpoint = "DYNAMODB_ENDPOINT"
+	// EnvSettleQueueURL is the settle queue's URL (docs/design.md, The page
+	// converges): the function sends its delayed settle messages there.
+	// Unset: no settle timer.
+	EnvSettleQueueURL = "SETTLE_QUEUE_URL"
+	// EnvSQSEndpoint overrides the SQS endpoint (local stack only).
+	EnvSQSEndpoint = "SQS_ENDPOINT"
 )
 
 // The fan-out pool's size (EnvFanoutPoolSize), chosen by measurement

@@ -35,6 +35,7 @@ import (
 	"github.com/groupchat/groupchat/local/lambdaenv"
 	"github.com/groupchat/groupchat/local/lambdainvoke"
 	"github.com/groupchat/groupchat/local/metrics"
+	"github.com/groupchat/groupchat/local/sqslocal"
 	"github.com/groupchat/groupchat/observability"
 )
 
@@ -61,6 +62,10 @@ type Options struct {
 	// internal/testkit/localtest, lays these over it unless they are an
 	// opt-out, ddbproxy.Deterministic("why")).
 	DynamoDB ddbproxy.Faults
+	// SQS configures the settle queue's stand-in (local/sqslocal) and the
+	// event source mapping that invokes the function with its messages.
+	// Default: AWS-like (a message delivered twice now and then).
+	SQS sqslocal.Options
 	// Tables names the tables. Default: the shared names in contract, as
 	// on AWS; set unique ones to share one DynamoDB between stacks.
 	Tables dynamo.Names
@@ -137,6 +142,9 @@ type Stack struct {
 	// DynamoDBProxy stands between the function and DynamoDBEndpoint, with
 	// Options.DynamoDB's faults (switchable while the stack runs).
 	DynamoDBProxy *ddbproxy.Proxy
+	// SQS is the settle queue's stand-in, polled by the function's event
+	// source mapping.
+	SQS *sqslocal.Server
 	// Gateway is the API Gateway stand-in (its faults can be switched while
 	// the stack runs).
 	Gateway *gateway.Gateway
@@ -198,10 +206,16 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			_ = s.stopEnvironments()
 			_ = s.stopDynamoDB()
 			_ = s.stopCognito()
+			if s.SQS != nil {
+				_ = s.SQS.Close()
+			}
 		}
 	}()
 	s.Addr = ln.Addr().String()
 	if err := s.startDynamoDB(ctx, o, logTo); err != nil {
+		return nil, err
+	}
+	if s.SQS, err = sqslocal.Start(o.SQS); err != nil {
 		return nil, err
 	}
 	authEnv, page, users, err := s.startAuth(ctx, o, logTo)
@@ -228,6 +242,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		contract.EnvMessagesTable:      s.Tables.Messages,
 		contract.EnvManagementEndpoint: "http://" + s.Addr + "/" + gwCfg.Stage,
 		contract.EnvDynamoDBEndpoint:   s.DynamoDBProxy.Endpoint(),
+		contract.EnvSettleQueueURL:     s.SQS.QueueURL(sqslocal.QueueName),
+		contract.EnvSQSEndpoint:        s.SQS.Endpoint(),
 	}
 	for k, v := range authEnv {
 		env[k] = v
@@ -294,6 +310,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}
 	s.Gateway = gateway.New(routeHandler(fn), gwCfg)
+	// The settle queue's event source mapping: a few batches at once, each
+	// invocation bounded as the gateway bounds a route's.
+	timeout := gwCfg.HandlerTimeout
+	if timeout <= 0 {
+		timeout = gateway.DefaultHandlerTimeout
+	}
+	s.SQS.Poll(sqslocal.Handler(fn), settlePollers, timeout)
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		s.serveErr = s.srv.Serve(ln)
@@ -303,6 +326,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.PageURL = "http://" + s.Addr + "/"
 	return s, nil
 }
+
+// settlePollers is how many settle batches the local event source mapping
+// runs at once (Lambda's starts with 5 for a queue).
+const settlePollers = 5
 
 // serveHTTP answers TokenPath and hands everything else to the gateway.
 func (s *Stack) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -376,6 +403,7 @@ func (s *Stack) stop(ctx context.Context) error {
 	if s.evalStop != nil {
 		close(s.evalStop)
 	}
+	errSQS := s.SQS.Close() // its invocations post through the gateway
 	errGW := s.Gateway.Shutdown(ctx)
 	errHTTP := s.srv.Shutdown(ctx)
 	if errors.Is(errHTTP, context.DeadlineExceeded) {
@@ -385,7 +413,7 @@ func (s *Stack) stop(ctx context.Context) error {
 	if !errors.Is(s.serveErr, http.ErrServerClosed) {
 		errHTTP = errors.Join(errHTTP, s.serveErr)
 	}
-	return errors.Join(errGW, errHTTP, s.stopEnvironments(), s.stopDynamoDB(), s.stopCognito())
+	return errors.Join(errSQS, errGW, errHTTP, s.stopEnvironments(), s.stopDynamoDB(), s.stopCognito())
 }
 
 // stopEnvironments ends the function's environments, if any.

@@ -43,6 +43,9 @@ func (s *Service) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 		Type          string          `json:"type"`
 		MethodArn     string          `json:"methodArn"`
 		TriggerSource string          `json:"triggerSource"` // Cognito's trigger events
+		Records       []struct {
+			EventSource string `json:"eventSource"`
+		} `json:"Records"` // the settle queue's event source mapping
 		events.APIGatewayWebsocketProxyRequest
 	}
 	if err := json.Unmarshal(raw, &ev); err != nil {
@@ -51,6 +54,8 @@ func (s *Service) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 	switch {
 	case ev.Operator != nil:
 		return s.Operate(ctx, ev.Operator)
+	case len(ev.Records) > 0:
+		return s.settleEvent(ctx, raw, ev.Records[0].EventSource)
 	case ev.TriggerSource != "":
 		return s.preSignUp(ctx, raw, ev.TriggerSource)
 	case ev.Type == authorizerEventType:

@@ -71,6 +71,14 @@ type Options struct {
 	// answers (signup.go): an event of another pool is refused. Default
 	// "": not checked (the invoke permission names the pool).
 	UserPoolID string
+	// Settle sends the settle timer's delayed messages (settle.go). Default
+	// nil: no settle; a big room's count then moves only with its credit.
+	Settle SettleQueue
+	// SettleDelay is a settle message's delay. Default DefaultSettleDelay.
+	SettleDelay time.Duration
+	// SettleHold is how long past its delay a pending settle holds its
+	// room. Default DefaultSettleHold.
+	SettleHold time.Duration
 	// Stage is the stage the function serves, the Stage dimension of the
 	// metrics of an event that names none (the Pre sign-up trigger's).
 	Stage string
@@ -125,6 +133,12 @@ func (opt Options) WithDefaults() Options {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.SettleDelay <= 0 {
+		opt.SettleDelay = DefaultSettleDelay
+	}
+	if opt.SettleHold <= 0 {
+		opt.SettleHold = DefaultSettleHold
 	}
 	return opt
 }

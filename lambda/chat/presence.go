@@ -107,6 +107,7 @@ func (inv *invocation) counted(ctx context.Context, room string, events int) (Ro
 	if err != nil {
 		inv.log.Error("count members", "room", room, "error", err)
 		inv.m.count(countInternal, 1)
+		inv.unannounced(ctx, room, rc) // no frame tells the room: the settle will
 		return rc, false
 	}
 	return rc, true
@@ -123,6 +124,7 @@ func (inv *invocation) announce(ctx context.Context, room string, rc RoomCount, 
 		return
 	}
 	if !inv.spend(ctx, room, rc, recipients(rc.Count, live.Type)) {
+		inv.unannounced(ctx, room, rc)
 		return
 	}
 	inv.broadcast(ctx, room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: live.TS, CV: rc.cv()}), "", nil, skip...)
@@ -134,6 +136,7 @@ func (inv *invocation) announce(ctx context.Context, room string, rc RoomCount, 
 // pays for it. skip lists connections left out.
 func (inv *invocation) recount(ctx context.Context, room string, rc RoomCount, ts time.Time, skip ...string) {
 	if rc.Count > PresenceLiveMax && !inv.spend(ctx, room, rc, rc.Count) {
+		inv.unannounced(ctx, room, rc)
 		return
 	}
 	inv.broadcast(ctx, room, encode(countFrame{Type: KindPresence, Room: room, Count: rc.Count, TS: millis(ts), CV: rc.cv()}), "", nil, skip...)

@@ -20,7 +20,7 @@ import (
 // in signup.go, deviceStore in devices.go, rateStore in ratelimit.go,
 // recordStore in messages.go, moderationStore in moderate.go, signInStore
 // in reauth.go, deletionStore in deleteaccount.go, sanctionStore in
-// sanction.go). The
+// sanction.go, settleStore in settle.go). The
 // DynamoDB adapter in lambda/dynamo implements it, a file for each role.
 type Store interface {
 	nameStore
@@ -36,6 +36,7 @@ type Store interface {
 	signInStore
 	deletionStore
 	sanctionStore
+	settleStore
 }
 
 // New returns a Service with opt's defaults filled in.

@@ -149,8 +149,13 @@ func (inv *invocation) deleteMarked(ctx context.Context, went []gone) (deleted i
 func (inv *invocation) tellGone(ctx context.Context, room string, went []gone, removed map[string]bool) ([]Member, RoomCount) {
 	inv.log.Info("removed stale connections", "room", room, "count", len(went))
 	rc, ok := inv.counted(ctx, room, len(went))
-	if !ok || (rc.Count > PresenceLiveMax && !inv.spend(ctx, room, rc, rc.Count)) {
-		return nil, RoomCount{} // a big room hears of it when its credit pays for it
+	if !ok {
+		return nil, RoomCount{}
+	}
+	if rc.Count > PresenceLiveMax && !inv.spend(ctx, room, rc, rc.Count) {
+		// A big room hears of it when its credit pays for it, or its settle.
+		inv.unannounced(ctx, room, rc)
+		return nil, RoomCount{}
 	}
 	members, err := inv.store.Members(ctx, room)
 	if err != nil {

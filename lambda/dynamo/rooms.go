@@ -40,6 +40,10 @@ type roomItem struct {
 	// was deleted by TTL and is made again starts above where it was.
 	Version   int64 `dynamodbav:"v"`
 	ExpiresAt int64 `dynamodbav:"expiresAt"` // s, TTL
+	// Settle is the token of the room's pending settle, SettleUntil (ms)
+	// when its hold ends (settle.go); only on the room item.
+	Settle      string `dynamodbav:"settle,omitempty"`
+	SettleUntil int64  `dynamodbav:"settleUntil,omitempty"`
 }
 
 func roomKey(room string) map[string]types.AttributeValue {
@@ -144,10 +148,17 @@ func (s *Store) SpendCredit(ctx context.Context, room string, cost int) (bool, e
 // room item (its count of the records from before the shards) and a
 // strongly consistent Query of the count's shards. Credit is not read.
 func (s *Store) ReadCount(ctx context.Context, room string) (chat.RoomCount, error) {
+	rc, _, err := s.ReadSettle(ctx, room)
+	return rc, err
+}
+
+// ReadSettle implements chat.Store: ReadCount's reads, and the token of
+// the room's pending settle from its item.
+func (s *Store) ReadSettle(ctx context.Context, room string) (chat.RoomCount, string, error) {
 	var it roomItem
 	found, err := s.get(ctx, s.names.Connections, roomKey(room), &it)
 	if err != nil {
-		return chat.RoomCount{}, fmt.Errorf("read the count of %s: %w", room, err)
+		return chat.RoomCount{}, "", fmt.Errorf("read the count of %s: %w", room, err)
 	}
 	before := 0
 	if found && it.ExpiresAt >= s.now().Unix() {
@@ -155,9 +166,9 @@ func (s *Store) ReadCount(ctx context.Context, room string) (chat.RoomCount, err
 	}
 	sharded, err := s.countOf(ctx, room)
 	if err != nil {
-		return chat.RoomCount{}, err
+		return chat.RoomCount{}, "", err
 	}
-	return chat.RoomCount{Count: max(before+sharded.Count, 0), Version: it.Version + sharded.Version}, nil
+	return chat.RoomCount{Count: max(before+sharded.Count, 0), Version: it.Version + sharded.Version}, it.Settle, nil
 }
 
 // RoomCount is ReadCount's count alone, for tests and tools.

@@ -51,6 +51,9 @@ type Config struct {
 	// MaxConnectsPerMinute is how many $connects an account may make in
 	// any minute. Default: the chat's (chat.DefaultConnectLimit).
 	MaxConnectsPerMinute int
+	// SettleQueueURL is the settle queue (EnvSettleQueueURL); "" : no
+	// settle timer. SQSEndpoint overrides SQS's endpoint (local only).
+	SettleQueueURL, SQSEndpoint string
 	// Auth is the sign-in verifier's pool, app client and key set URL.
 	// Default: an empty Issuer, sign-in off.
 	Auth auth.Config
@@ -64,6 +67,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Tables:             dynamo.Names{Connections: getenv(contract.EnvConnectionsTable), Messages: getenv(contract.EnvMessagesTable)},
 		ManagementEndpoint: getenv(contract.EnvManagementEndpoint),
 		DynamoDBEndpoint:   getenv(contract.EnvDynamoDBEndpoint),
+		SettleQueueURL:     getenv(contract.EnvSettleQueueURL),
+		SQSEndpoint:        getenv(contract.EnvSQSEndpoint),
 	}
 	var errs []error
 	required := func(name, v string) {
@@ -74,6 +79,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	required(contract.EnvConnectionsTable, cfg.Tables.Connections)
 	required(contract.EnvMessagesTable, cfg.Tables.Messages)
 	required(contract.EnvManagementEndpoint, cfg.ManagementEndpoint)
+	if cfg.SettleQueueURL != "" {
+		if u, err := url.Parse(cfg.SettleQueueURL); err != nil || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s is not a URL with a host", contract.EnvSettleQueueURL))
+		}
+	}
 	if cfg.ManagementEndpoint != "" {
 		if u, err := url.Parse(cfg.ManagementEndpoint); err != nil || u.Host == "" {
 			errs = append(errs, fmt.Errorf("%s is not a URL with a host", contract.EnvManagementEndpoint))
@@ -211,6 +221,9 @@ func New(cfg Config, awsCfg aws.Config, opt chat.Options) *chat.Service {
 				t.MaxIdleConnsPerHost = pool
 			})
 	})
+	if cfg.SettleQueueURL != "" && opt.Settle == nil {
+		opt.Settle = newSettleQueue(awsCfg, cfg.SettleQueueURL, cfg.SQSEndpoint)
+	}
 	opt = opt.WithDefaults()
 	poster := mgmt.NewFromConfig(awsCfg, cfg.ManagementEndpoint, opt.PoolSize)
 	return chat.New(dynamo.New(db, cfg.Tables, opt.Now), poster, opt)
