@@ -215,7 +215,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := s.startDynamoDB(ctx, o, logTo); err != nil {
 		return nil, err
 	}
-	if s.SQS, err = sqslocal.Start(o.SQS); err != nil {
+	sqsOpt := o.SQS
+	sqsOpt.DeadLetter = func(depth int) {
+		if s.Metrics != nil {
+			s.Metrics.Put(observability.NamespaceSQS, "ApproximateNumberOfMessagesVisible", nil, float64(depth))
+		}
+	}
+	if s.SQS, err = sqslocal.Start(sqsOpt); err != nil {
 		return nil, err
 	}
 	authEnv, page, users, err := s.startAuth(ctx, o, logTo)

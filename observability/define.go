@@ -44,6 +44,10 @@ func table(id, name, stat string) Metric {
 	return Metric{Namespace: NamespaceDynamoDB, Name: name, Stat: stat, Table: id}
 }
 
+// deadLetters is the settle queue's dead-letter queue's metric (bound to
+// that queue).
+func deadLetters(name, stat string) Metric { return Metric{Namespace: NamespaceSQS, Name: name, Stat: stat} }
+
 func amplify(name, stat string) Metric {
 	return Metric{Namespace: NamespaceAmplify, Name: name, Stat: stat}
 }
@@ -129,7 +133,8 @@ func dashboard(e Env) []Row {
 		{title("Lambda handler")},
 		{graph("Invocations, errors, throttles", lambda("Invocations", Sum), lambda("Errors", Sum), lambda("Throttles", Sum)),
 			graph("Duration (ms)", lambda("Duration", P50), lambda("Duration", P99)),
-			graph("Concurrent executions", lambda("ConcurrentExecutions", Maximum))},
+			graph("Concurrent executions", lambda("ConcurrentExecutions", Maximum)),
+			graph("Settle dead letters", deadLetters("ApproximateNumberOfMessagesVisible", Maximum))},
 		{title("DynamoDB")},
 	}
 	for _, t := range contract.Tables() {
@@ -247,6 +252,9 @@ func alarms(e Env) []Alarm {
 			"A frame that did not reach a connected recipient (a 410 is a departed one and is counted apart): any is a message lost."),
 		ge("InternalErrors", "actions were answered with the internal error", own(contract.MetricInternalErrors, Sum), 1,
 			"An action answered \"internal\" failed for the user (the storage or the management API failed under it)."))
+	out = append(out, ge("SettleDeadLetters", "settle messages reached the dead-letter queue",
+		deadLetters("ApproximateNumberOfMessagesVisible", Maximum), 1,
+		"A settle message the function failed five times: a big room's pages were not told its count (docs/design.md, The page converges); the message says which room."))
 	if e.SignIn {
 		out = append(out, ge("AuthFailures", "connections refused at sign-in, every reason together, spiked", authFailures(false), AuthFailuresThreshold,
 			"One refusal every 15 s for five minutes: a page release sending bad tokens, or forged or stolen ones (docs/auth.md)."))

@@ -18,6 +18,7 @@ var resourceDims = map[string][]string{
 	observability.NamespaceDynamoDB: {observability.DimensionTableName},
 	observability.NamespaceChat:     {contract.MetricDimensionStage},
 	observability.NamespaceAmplify:  {observability.DimensionApp},
+	observability.NamespaceSQS:      {"QueueName"},
 }
 
 // drawn is one visible line of a graph as the dashboard body has it: a

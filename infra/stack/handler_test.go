@@ -111,6 +111,14 @@ func TestHandlerPolicyIsExact(t *testing.T) {
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":ssm:", ref("AWS::Region"), ":",
 					ref("AWS::AccountId"), ":parameter" + contract.AuthParameterName(s.cfg.StackName())}}}})
 		}
+		// The settle queue: send to it, and what its event source mapping
+		// needs of the function's role (receive, delete, the queue's
+		// attributes), on that queue alone.
+		queue := map[string]any{"Fn::GetAtt": []any{s.logicalID(cfnOf(s.stack.Settle.Queue)), "Arn"}}
+		want = append(want,
+			map[string]any{"Sid": "SendSettle", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue},
+			map[string]any{"Sid": "ReceiveSettle", "Effect": "Allow", "Resource": queue,
+				"Action": []any{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}})
 		if got := handlerStatements(t, s); !sameJSON(got, want) {
 			t.Errorf("handler policy:\n got %s\nwant %s", asJSON(got), asJSON(want))
 		}
@@ -257,6 +265,7 @@ func TestFunctionEnvironmentAndRuntime(t *testing.T) {
 			contract.EnvMaxConnectsPerMinute:   fmt.Sprint(s.cfg.MaxConnectsPerMinute),
 			contract.EnvManagementEndpoint: map[string]any{"Fn::Join": []any{"", []any{"https://", ref(api), ".execute-api.",
 				ref("AWS::Region"), ".", ref("AWS::URLSuffix"), "/" + s.cfg.StageName}}},
+			contract.EnvSettleQueueURL: ref(s.logicalID(cfnOf(s.stack.Settle.Queue))),
 		}
 		maps.Copy(want, s.wantAuthEnvironment()) // auth_test.go
 		if !reflect.DeepEqual(asJSON(vars), asJSON(want)) {

@@ -37,6 +37,7 @@ type monitored struct {
 	data    *Data
 	api     *API
 	hosting *Hosting
+	settle  *Settle
 }
 
 func newObservability(scope constructs.Construct, m monitored) *Observability {
@@ -75,6 +76,8 @@ func (m monitored) metric(om observability.Metric) awscloudwatch.IMetric {
 			return withLabel(authFailures(m.cfg, om.Sum.GroupBy), om.Label)
 		}
 		return emf(m.cfg, om, opts)
+	case observability.NamespaceSQS:
+		return m.settle.DeadLetters.Metric(name, opts)
 	case observability.NamespaceAmplify:
 		dims := map[string]*string{observability.DimensionApp: m.hosting.App.AttrAppId()}
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String(om.Namespace), MetricName: name,

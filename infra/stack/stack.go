@@ -31,6 +31,8 @@ type GroupChat struct {
 	API           *API
 	Observability *Observability
 	Hosting       *Hosting
+	// Settle is the settle queue and its dead-letter queue.
+	Settle *Settle
 	// Auth is nil with auth "none".
 	Auth *Auth
 }
@@ -71,9 +73,11 @@ func New(scope constructs.Construct, props *Props) *GroupChat {
 	g.Compute.useTables(g.Data)
 	g.Compute.useManagementAPI(g.API.Api, g.API.Stage)
 	g.Compute.useAuth(g.Auth)
+	g.Settle = g.Compute.useSettleQueue(st, cfg)
 	g.Compute.acceptFindings(cfg, g.API.Api)
 	g.Hosting = newHosting(st, cfg, g.API.Stage.Url(), g.Auth)
-	g.Observability = newObservability(st, monitored{cfg: cfg, compute: g.Compute, data: g.Data, api: g.API, hosting: g.Hosting})
+	g.Observability = newObservability(st, monitored{cfg: cfg, compute: g.Compute, data: g.Data, api: g.API, hosting: g.Hosting,
+		settle: g.Settle})
 	g.outputs()
 	refuseExampleValues(st, cfg)
 

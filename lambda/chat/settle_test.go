@@ -3,6 +3,7 @@ package chat_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +24,10 @@ type settleQueue struct {
 	lose   int
 }
 
-func (q *settleQueue) Send(_ context.Context, body []byte, _ time.Duration) error {
+func (q *settleQueue) Send(ctx context.Context, body []byte, _ time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err // the invocation was killed (chattest.Cut): never sent
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.lose > 0 {
@@ -46,14 +50,18 @@ func (q *settleQueue) take() []string {
 // queue's event source mapping does, and fails on a record it reports.
 func deliverSettle(t *testing.T, h *chattest.Harness, body string) {
 	t.Helper()
-	raw, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: body, EventSource: "aws:sqs"}}})
-	out, err := h.Service.Invoke(context.Background(), raw)
+	out, err := h.Service.Invoke(context.Background(), settleEvent(body))
 	if err != nil {
 		t.Fatalf("settle: %v", err)
 	}
 	if resp, ok := out.(events.SQSEventResponse); !ok || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("settle answered %#v, want no failures", out)
 	}
+}
+
+func settleEvent(body string) json.RawMessage {
+	raw, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: body, EventSource: "aws:sqs"}}})
+	return raw
 }
 
 // settleAll delivers every settle message sent, and those their delivery
@@ -163,6 +171,44 @@ func TestASettleLostBetweenItsWriteAndItsSendDoesNotStopLaterSettles(t *testing.
 		got := counts(t, h, id)
 		if len(got) == 0 || got[len(got)-1][0] != 33 {
 			t.Fatalf("member %s was told %v, want the count 33 last", id, got)
+		}
+	}
+}
+
+// TestASettleKilledAfterAnyRequestEndsWithEveryMemberCounted: the settle's
+// invocation is killed right after each of its DynamoDB requests; SQS
+// delivers the message again (the batch failed), and every member of the
+// room ends told its count.
+func TestASettleKilledAfterAnyRequestEndsWithEveryMemberCounted(t *testing.T) {
+	t.Parallel()
+	q := &settleQueue{}
+	h := chattest.New(t, func(o *chat.Options) { o.Settle = q })
+	arm := func(room string) ([]string, string) {
+		ids := h.Populate(room, 30)
+		h.Join("late", room)
+		bodies := q.take()
+		if len(bodies) != 1 {
+			t.Fatalf("the join sent %d settle messages, want 1", len(bodies))
+		}
+		return ids, bodies[0]
+	}
+	_, body := arm("whole")
+	n := len(h.Cut(-1, func(ctx context.Context) { _, _ = h.Service.Invoke(ctx, settleEvent(body)) }).Requests())
+	q.take()
+	if n < 4 {
+		t.Fatalf("a settle made %d DynamoDB requests, want its reads, the room's list and the clear", n)
+	}
+	for k := 1; k <= n; k++ {
+		room := fmt.Sprintf("cut%d", k)
+		ids, body := arm(room)
+		c := h.Cut(k, func(ctx context.Context) { _, _ = h.Service.Invoke(ctx, settleEvent(body)) })
+		deliverSettle(t, h, body) // SQS's delivery again after the visibility timeout
+		settleAll(t, h, q)
+		for _, id := range ids {
+			got := counts(t, h, id)
+			if len(got) == 0 || got[len(got)-1][0] != 31 {
+				t.Fatalf("killed after request %d (%v): member %s was told %v, want the count 31 last", k, c.Requests(), id, got)
+			}
 		}
 	}
 }

@@ -32,6 +32,7 @@ var noLocalSource = map[string]string{
 // localSource says where a namespace's local numbers come from when it is
 // not the service itself.
 var localSource = map[string]string{
+	observability.NamespaceSQS:     "local: the settle queue's stand-in (local/sqslocal), the dead-letter queue's depth when a message moves there",
 	observability.NamespaceAmplify: "local: this stack's page server (the built page, /config.json), each response counted as Amplify counts its app's",
 }
 

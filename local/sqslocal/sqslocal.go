@@ -39,6 +39,9 @@ type Options struct {
 	BatchSize int
 	// Repeat is how often a message sent is delivered twice. Default 2%.
 	Repeat float64
+	// DeadLetter, when set, is told the dead-letter queue's depth each time
+	// a message moves there (the local metrics' ApproximateNumberOfMessagesVisible).
+	DeadLetter func(depth int)
 	// Deterministic, when not empty, says why a test needs a queue kinder
 	// than SQS: no message is delivered twice.
 	Deterministic string
@@ -208,6 +211,9 @@ func (s *Server) receive(name string, maxN int, visibility time.Duration) ([]Del
 			dlq := s.queues[DLQName]
 			m.visibleAt = now
 			dlq.msgs = append(dlq.msgs, m)
+			if s.opt.DeadLetter != nil {
+				s.opt.DeadLetter(len(dlq.msgs))
+			}
 			continue
 		}
 		m.receives++
