@@ -32,6 +32,7 @@ func TestTheSettleQueueInvokesTheFunctionInBoundedBatches(t *testing.T) {
 		}
 		for _, m := range mappings {
 			p := props(m)
+			delete(p, "Tags") // the stack's, on every resource
 			want := map[string]any{"EventSourceArn": map[string]any{"Fn::GetAtt": []any{queue, "Arn"}},
 				"FunctionName": ref(s.logicalID(cfnOf(s.stack.Compute.Function))), "BatchSize": float64(settleBatchSize),
 				"FunctionResponseTypes": []any{"ReportBatchItemFailures"}}
