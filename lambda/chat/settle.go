@@ -55,6 +55,18 @@ const (
 	DefaultSettleHold = 20 * time.Second
 )
 
+// SettleDeliveriesPerSecond bounds what a room's settles cost: a settle
+// reaches every member, and a room has at most one per delay, so a room of
+// more than SettleDeliveriesPerSecond × SettleDelay members waits longer
+// (one second per SettleDeliveriesPerSecond members): 10 s for 10,000.
+const SettleDeliveriesPerSecond = 1000
+
+// settleDelay is the delay of a room of count members' settle.
+func (inv *invocation) settleDelay(count int) time.Duration {
+	d := max(inv.opt.SettleDelay, time.Duration(count)*time.Second/SettleDeliveriesPerSecond)
+	return min(d, 15*time.Minute) // SQS's longest delay
+}
+
 // settleMessage is the body of a settle message: the room, the token that
 // holds its pending settle, and the count's version when it was armed.
 type settleMessage struct {
@@ -72,22 +84,23 @@ func (inv *invocation) unannounced(ctx context.Context, room string, rc RoomCoun
 	}
 	now := inv.opt.Now()
 	token := newToken()
-	ok, err := inv.store.ArmSettle(ctx, room, token, now.Add(inv.opt.SettleDelay+inv.opt.SettleHold), now)
+	delay := inv.settleDelay(rc.Count)
+	ok, err := inv.store.ArmSettle(ctx, room, token, now.Add(delay+inv.opt.SettleHold), now)
 	if err != nil {
 		inv.log.Error("arm the room's settle", "room", room, "error", err)
 		inv.m.count(countInternal, 1)
 		return
 	}
 	if ok {
-		inv.sendSettle(ctx, settleMessage{Room: room, Token: token, Version: rc.Version})
+		inv.sendSettle(ctx, settleMessage{Room: room, Token: token, Version: rc.Version}, delay)
 	}
 }
 
 // sendSettle sends the settle message; a send that fails clears the
 // pending settle it held (best effort: else the hold ends by time).
-func (inv *invocation) sendSettle(ctx context.Context, msg settleMessage) bool {
+func (inv *invocation) sendSettle(ctx context.Context, msg settleMessage, delay time.Duration) bool {
 	body, _ := json.Marshal(msg)
-	if err := inv.opt.Settle.Send(ctx, body, inv.opt.SettleDelay); err != nil {
+	if err := inv.opt.Settle.Send(ctx, body, delay); err != nil {
 		inv.log.Error("send the room's settle", "room", msg.Room, "error", err)
 		inv.m.count(countInternal, 1)
 		if err := inv.store.EndSettle(ctx, msg.Room, msg.Token); err != nil {
@@ -168,13 +181,13 @@ func (inv *invocation) settle(ctx context.Context, body string) error {
 		}
 		return nil
 	case rc.Version != msg.Version:
-		now := inv.opt.Now()
-		held, err := inv.store.HoldSettle(ctx, msg.Room, msg.Token, now.Add(inv.opt.SettleDelay+inv.opt.SettleHold))
+		now, delay := inv.opt.Now(), inv.settleDelay(rc.Count)
+		held, err := inv.store.HoldSettle(ctx, msg.Room, msg.Token, now.Add(delay+inv.opt.SettleHold))
 		if err != nil || !held {
 			return err
 		}
 		msg.Version = rc.Version
-		if !inv.sendSettle(ctx, msg) {
+		if !inv.sendSettle(ctx, msg, delay) {
 			return fmt.Errorf("re-arm the settle of %s", msg.Room)
 		}
 		return nil

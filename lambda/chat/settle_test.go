@@ -212,3 +212,20 @@ func TestASettleKilledAfterAnyRequestEndsWithEveryMemberCounted(t *testing.T) {
 		}
 	}
 }
+
+// TestABiggerRoomsSettleWaitsLongerSoItsSettlesCostBoundedDeliveries: a
+// settle reaches every member; a room of more than 2,000 waits one second
+// per 1,000 members, so its settles make at most 1,000 deliveries a second.
+func TestABiggerRoomsSettleWaitsLongerSoItsSettlesCostBoundedDeliveries(t *testing.T) {
+	for _, c := range []struct {
+		count int
+		want  time.Duration
+	}{{21, 2 * time.Second}, {2000, 2 * time.Second}, {10_000, 10 * time.Second}, {2_000_000, 15 * time.Minute}} {
+		if got := chat.SettleDelay(chat.Options{}, c.count); got != c.want {
+			t.Errorf("a room of %d: settle delay %s, want %s", c.count, got, c.want)
+		}
+		if d := chat.SettleDelay(chat.Options{}, c.count); c.count <= 900_000 && float64(c.count)/d.Seconds() > chat.SettleDeliveriesPerSecond {
+			t.Errorf("a room of %d settles every %s: more than %d deliveries a second", c.count, d, chat.SettleDeliveriesPerSecond)
+		}
+	}
+}
