@@ -33,16 +33,16 @@ type Settle struct {
 
 // useSettleQueue makes the queues, gives the function the queue's URL and
 // the right to send to it (sqs:SendMessage on it alone), and has SQS invoke
-// the function with its messages: batches of at most settleBatchSize,
+// the function with its messages (the queues hold nothing worth keeping:
+// they go with the stack whatever it retains): batches of at most settleBatchSize,
 // failed records reported one by one (ReportBatchItemFailures). The event
 // source mapping polls the queue with the function's role: receive,
 // delete and the queue's attributes, on that queue alone.
-func (c *Compute) useSettleQueue(scope constructs.Construct, cfg Config) *Settle {
+func (c *Compute) useSettleQueue(scope constructs.Construct) *Settle {
 	dlq := awssqs.NewQueue(scope, jsii.String("SettleDeadLetterQueue"), &awssqs.QueueProps{
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
-		RemovalPolicy:   removalPolicy(cfg),
 	})
 	q := awssqs.NewQueue(scope, jsii.String("SettleQueue"), &awssqs.QueueProps{
 		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
@@ -52,7 +52,6 @@ func (c *Compute) useSettleQueue(scope constructs.Construct, cfg Config) *Settle
 		// or its keep-alives told every page.
 		RetentionPeriod: awscdk.Duration_Hours(jsii.Number(1)),
 		DeadLetterQueue: &awssqs.DeadLetterQueue{Queue: dlq, MaxReceiveCount: jsii.Number(settleMaxReceives)},
-		RemovalPolicy:   removalPolicy(cfg),
 	})
 	c.Function.AddEnvironment(jsii.String(contract.EnvSettleQueueURL), q.QueueUrl(), nil)
 	c.allow("SendSettle", []string{"sqs:SendMessage"}, *q.QueueArn())
