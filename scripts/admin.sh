@@ -100,8 +100,11 @@ fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-if ! aws "${aws_args[@]}" lambda invoke --function-name "$fn" --cli-binary-format raw-in-base64-out \
-  --payload "$payload" "$tmp/answer" >"$tmp/status"; then
+# fileb:// sends the file's bytes as they are, with the AWS CLI v1 and v2
+# alike (v2 would read an inline --payload as base64).
+printf '%s' "$payload" >"$tmp/event.json"
+if ! aws "${aws_args[@]}" lambda invoke --function-name "$fn" --payload "fileb://$tmp/event.json" \
+  "$tmp/answer" >"$tmp/status"; then
   echo "admin.sh: the invocation of $fn failed" >&2
   exit 3
 fi

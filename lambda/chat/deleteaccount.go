@@ -42,6 +42,11 @@ type deletionStore interface {
 	// reserved for username or no account has claimed it yet. One
 	// consistent GetItem.
 	ReservationOwner(ctx context.Context, username, name string) (string, error)
+	// ReleaseReservation deletes the item of name when it is reserved for
+	// username and no account has claimed it (a username whose account
+	// never connected), and returns the name as the item spelled it ("":
+	// nothing released). One conditional DeleteItem returning the item.
+	ReleaseReservation(ctx context.Context, username, name string) (string, error)
 }
 
 // tombstoneKeep is how long a deleted account's tombstone refuses its

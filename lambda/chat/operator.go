@@ -184,6 +184,21 @@ func (inv *invocation) opDeleteAccount(ctx context.Context, req contract.Operato
 		return opFailed(req, contract.OpErrBadRequest, "deleteAccount needs the username (its reservation is released).")
 	}
 	id, fail := inv.whom(ctx, req)
+	if fail != nil && fail.Error == contract.OpErrNotFound {
+		// No account holds the username: one that never connected has
+		// only its reservation, released here.
+		name, _ := CleanName(req.Username)
+		released, err := inv.store.ReleaseReservation(ctx, req.Username, name)
+		if err != nil {
+			return inv.opInternal(req, "release the username's reservation", err)
+		}
+		if released == "" {
+			return *fail
+		}
+		inv.logAct(ctx, OperatorWho, req.Op, req.Username, "", req.Reason)
+		return contract.OperatorAnswer{Result: contract.ResultDone, Released: []string{released},
+			Message: "The username had no account here: its reservation is released: delete the sign-in account too."}
+	}
 	if fail != nil {
 		return *fail
 	}

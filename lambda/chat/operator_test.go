@@ -100,6 +100,16 @@ func TestAnOperatorDeletesDaveAndAnotherAccountTakesHisNameAtOnce(t *testing.T) 
 	if again := operate(t, h, contract.OperatorRequest{Op: contract.OpDeleteAccount, Username: "dave", Account: "sub-dave"}); again.Result != contract.ResultAlready {
 		t.Errorf("deleting dave again answered %+v, want already", again)
 	}
+	// erin signed up and never connected: her reservation alone is released.
+	if e := signUp(t, h, "PreSignUp_SignUp", testPool, "erin"); e != "" {
+		t.Fatal(e)
+	}
+	if a := operate(t, h, contract.OperatorRequest{Op: contract.OpDeleteAccount, Username: "erin"}); a.Result != contract.ResultDone || !slices.Equal(a.Released, []string{"erin"}) {
+		t.Errorf("deleting erin, who never connected, answered %+v, want her reservation released", a)
+	}
+	if e := signUp(t, h, "PreSignUp_SignUp", testPool, "Erin"); e != "" {
+		t.Errorf("Erin (a look-alike of erin) after erin's deletion: %s", e)
+	}
 	ops := 0
 	for _, r := range activityLog(t, h, "") {
 		if r.Kind == chat.KindOperator && r.From == chat.OperatorWho && r.Message == contract.OpDeleteAccount &&

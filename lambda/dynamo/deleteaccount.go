@@ -144,6 +144,31 @@ func (s *Store) ReservationOwner(ctx context.Context, username, name string) (st
 	return it.Owner, nil
 }
 
+// ReleaseReservation implements chat.Store: one DeleteItem conditional on
+// the reservation (rf = username) and no owner, returning the old item; a
+// retry of an applied one finds nothing (released: "").
+func (s *Store) ReleaseReservation(ctx context.Context, username, name string) (string, error) {
+	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.names.Connections),
+		Key:                       key(contract.ConnPK, ownerKey(name)),
+		ConditionExpression:       aws.String("#rf = :user AND attribute_not_exists(#owner)"),
+		ExpressionAttributeNames:  map[string]string{"#rf": contract.OwnerReservedFor, "#owner": attrOwner},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":user": str(username)},
+		ReturnValues:              types.ReturnValueAllOld,
+	})
+	if conditionFailed(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("release the reservation: %w", err)
+	}
+	var it ownerItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return "", fmt.Errorf("release the reservation: %w", err)
+	}
+	return it.Name, nil
+}
+
 // ForgetAccountRecords implements chat.Store. In each room: a Query of the
 // account's private-history copies, each deleted (DeleteItem); a Query of
 // the room's public and private streams for its messages (a filter on the
