@@ -12,7 +12,9 @@ const (
 	// RoomIndex lists a room's members: their names, and with sign-in
 	// their usernames, projected so that fan-out and a list of
 	// "Alicia (@alice)" need no second read (docs/design.md, "The username
-	// beside the name"). It replaced RetiredRoomIndex, whose projection had
+	// beside the name"), and the end of their sign-in (authExp), so that
+	// fan-out skips a connection whose sign-in ended past the grace
+	// (docs/design.md, "Silent connections past their sign-in"). It replaced RetiredRoomIndex, whose projection had
 	// no username: a GSI's projection cannot change in place.
 	RoomIndex     = "byRoomMembers"
 	RoomIndexName = "name" // projected into RoomIndex so fan-out needs no second read
@@ -144,7 +146,7 @@ var Connections = Table{
 		Name:             RoomIndex,
 		PartitionKey:     ConnRoom,
 		SortKey:          ConnID,
-		NonKeyAttributes: []string{RoomIndexName, ConnExpiresAt, ConnUsername},
+		NonKeyAttributes: []string{RoomIndexName, ConnExpiresAt, ConnUsername, ConnAuthExpiresAt},
 	}, {
 		Name:             RetiredRoomIndex,
 		PartitionKey:     ConnRoom,

@@ -38,13 +38,66 @@ func (inv *invocation) broadcast(ctx context.Context, room string, frame []byte,
 		}
 		targets = append(targets, target{Member{ConnID: self}, selfFrame})
 	}
+	var ended []Member
+	now := inv.opt.Now()
 	for _, m := range members {
-		if m.ConnID == self || slices.Contains(skip, m.ConnID) {
-			continue
+		switch {
+		case m.ConnID == self || slices.Contains(skip, m.ConnID):
+		case inv.signInOver(m.AuthExpiresAt, now):
+			ended = append(ended, m)
+		default:
+			targets = append(targets, target{m, frame})
 		}
+	}
+	for _, m := range inv.stillSignedInMembers(ctx, ended, now) {
 		targets = append(targets, target{m, frame})
 	}
 	inv.deliver(ctx, targets)
+}
+
+// signInOver reports whether a sign-in that ends at until ended more than
+// the grace ago (never, without sign-in).
+func (inv *invocation) signInOver(until, now time.Time) bool {
+	return !until.IsZero() && !now.Before(until.Add(inv.opt.ReauthGrace))
+}
+
+// stillSignedInMembers takes the members whose sign-in the room index says
+// ended more than the grace ago: each record is read (one consistent
+// GetItem: the index may not have caught up with a reauth), and a
+// connection whose sign-in did end is closed instead of sent to (its
+// $disconnect removes it; a silent connection is not left receiving its
+// room until API Gateway closes it). It returns those a reauth renewed.
+func (inv *invocation) stillSignedInMembers(ctx context.Context, ended []Member, now time.Time) []Member {
+	if len(ended) == 0 {
+		return nil
+	}
+	var (
+		mu      sync.Mutex
+		renewed []Member
+		closing []string
+	)
+	fctx, cancel := inv.fanoutContext(ctx)
+	defer cancel()
+	inPool(fctx, inv.opt.PoolSize, ended, func(m Member) {
+		c, err := inv.store.GetConnection(fctx, m.ConnID)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case errors.Is(err, ErrNotFound): // gone already
+		case err != nil:
+			inv.log.Warn("read a connection whose sign-in ended", "connectionId", m.ConnID, "error", err)
+			renewed = append(renewed, m) // not known to have ended: delivered as before
+		case inv.signInOver(c.AuthExpiresAt, now):
+			closing = append(closing, m.ConnID)
+		default:
+			renewed = append(renewed, m)
+		}
+	})
+	if len(closing) > 0 {
+		inv.log.Info("closing connections whose sign-in ended past the grace", "connections", len(closing))
+		inv.closeConnections(ctx, closing)
+	}
+	return renewed
 }
 
 // deliver fans the targets out, then removes the connections found stale.

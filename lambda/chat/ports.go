@@ -257,6 +257,10 @@ type Member struct {
 	// Username is the signed-in account's username (the room index
 	// projects it); empty without sign-in.
 	Username string
+	// AuthExpiresAt is when its sign-in ends, as the room index has it
+	// (Members; eventually consistent: a reauth may not be there yet);
+	// zero without sign-in or where the read does not have it.
+	AuthExpiresAt time.Time
 }
 
 // RoomCount is a room's member count and presence credit.

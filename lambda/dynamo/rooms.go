@@ -273,6 +273,9 @@ func (s *Store) Members(ctx context.Context, room string) ([]chat.Member, error)
 	members := make([]chat.Member, len(items))
 	for i, it := range items {
 		members[i] = chat.Member{ConnID: it.ConnectionID, Name: it.Name, AccountID: it.AccountID, Username: it.Username}
+		if it.AuthExp != 0 {
+			members[i].AuthExpiresAt = time.Unix(it.AuthExp, 0)
+		}
 	}
 	return members, nil
 }

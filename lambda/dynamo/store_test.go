@@ -11,7 +11,7 @@ import (
 // The items' struct tags spell attribute names; these checks pin the key and
 // index attributes to the shared key schema.
 func TestItemsCarryTheKeyAttributesOfTheSharedSchema(t *testing.T) {
-	conn, _ := attributevalue.MarshalMap(connItem{PK: "c#1", ConnectionID: "1", Room: "r", Name: "n", ExpiresAt: 1, AccountID: "a", Username: "u"})
+	conn, _ := attributevalue.MarshalMap(connItem{PK: "c#1", ConnectionID: "1", Room: "r", Name: "n", ExpiresAt: 1, AccountID: "a", Username: "u", AuthExp: 1})
 	claim, _ := attributevalue.MarshalMap(claimItem{PK: "n#r#n", ConnectionID: "1", Name: "n", ExpiresAt: 1})
 	rec, _ := attributevalue.MarshalMap(recordItem{Stream: "public#r", ID: "x", ExpiresAt: 1})
 	for _, tc := range []struct {
