@@ -46,7 +46,9 @@ func table(id, name, stat string) Metric {
 
 // deadLetters is the settle queue's dead-letter queue's metric (bound to
 // that queue).
-func deadLetters(name, stat string) Metric { return Metric{Namespace: NamespaceSQS, Name: name, Stat: stat} }
+func deadLetters(name, stat string) Metric {
+	return Metric{Namespace: NamespaceSQS, Name: name, Stat: stat}
+}
 
 func amplify(name, stat string) Metric {
 	return Metric{Namespace: NamespaceAmplify, Name: name, Stat: stat}

@@ -24,7 +24,7 @@ const (
 	NamespaceLambda   = "AWS/Lambda"
 	NamespaceDynamoDB = "AWS/DynamoDB"
 	NamespaceAmplify  = "AWS/AmplifyHosting"
-	NamespaceSQS      = "AWS/SQS" // the settle queue's dead-letter queue
+	NamespaceSQS      = "AWS/SQS"                // the settle queue's dead-letter queue
 	NamespaceChat     = contract.MetricNamespace // the handler's own EMF metrics
 )
 
