@@ -25,10 +25,15 @@ type typingFrame struct {
 // the others (not the caller's own devices). The count may be read stale (a
 // room that just grew past TypingMax may be told once more; one that just
 // shrank to it, a moment later); the index bounds the deliveries either way.
+// A muted account's typing goes to nobody (its sends are refused: the room
+// is not told it is about to send), read from the charge's answer.
 func (inv *invocation) typing(ctx context.Context, req request) []byte {
-	c, _, fail := inv.limitedCaller(ctx, req)
+	c, a, fail := inv.limitedCaller(ctx, req)
 	if fail != nil {
 		return fail
+	}
+	if _, muted := a.Muted(c.Room, inv.opt.Now()); c.AccountID != "" && muted {
+		return nil
 	}
 	rc, err := inv.store.ReadCount(ctx, c.Room)
 	if err != nil {
