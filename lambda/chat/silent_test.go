@@ -47,3 +47,26 @@ func TestASilentConnectionPastItsSignInAndTheGraceReceivesNothingAndIsClosed(t *
 		t.Errorf("the reauthed connection was closed")
 	}
 }
+
+// typing, sent to a small room's members without a broadcast, skips a
+// connection whose sign-in ended past the grace too.
+func TestASilentConnectionPastItsSignInAndTheGraceIsNotToldWhoIsTyping(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room = "silent-typing"
+	now := h.Now()
+	silent := newSignedConn("alice", now.Add(-14*time.Minute), now.Add(time.Minute))
+	silent.connect(t, h, room, true)
+	bob, carol := h.JoinAs("bob", room), h.JoinAs("carol", room)
+	h.Settle()
+	h.Advance(time.Minute + chat.DefaultReauthGrace + time.Second)
+	inbox(t, h, silent.id)
+	inbox(t, h, carol)
+	h.Send(bob, `{"action":"typing"}`)
+	if !slices.ContainsFunc(inbox(t, h, carol), func(f frame) bool { return f.Type == "typing" }) {
+		t.Fatal("carol was not told bob is typing")
+	}
+	if fs := inbox(t, h, silent.id); slices.ContainsFunc(fs, func(f frame) bool { return f.Type == "typing" }) {
+		t.Error("the silent connection past its grace was told who is typing")
+	}
+}

@@ -51,10 +51,16 @@ func (inv *invocation) typing(ctx context.Context, req request) []byte {
 	frame := encode(typingFrame{Type: KindTyping, Room: c.Room, Name: c.Name, TS: millis(inv.opt.Now()),
 		Account: c.AccountID, Username: c.Username})
 	targets := make([]target, 0, len(members))
+	now := inv.opt.Now()
 	for _, m := range members {
 		// With sign-in a name is its account's: the index (which need not
 		// carry the account) lists the caller's other devices by it.
 		if m.ConnID == c.ID || (c.AccountID != "" && (m.AccountID == c.AccountID || NameKey(m.Name) == NameKey(c.Name))) {
+			continue
+		}
+		// Nor a connection whose sign-in the index says ended past the
+		// grace (best effort: no read; the next broadcast closes it).
+		if inv.signInOver(m.AuthExpiresAt, now) {
 			continue
 		}
 		targets = append(targets, target{m, frame})
