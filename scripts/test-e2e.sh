@@ -130,7 +130,7 @@ lag=(-fault-index-lag 100ms -fault-stale-reads 100ms -fault-transaction-conflict
 # The open chat (no sign-in). The conversation: three people, public and
 # private messages, renames, hostile names, a dropped connection, a leave.
 # Then the page on a phone and a day's flow, in a room of its own.
-if wanted e2e/chat.e2e.ts e2e/layout.e2e.ts e2e/a11y.e2e.ts e2e/reload.e2e.ts e2e/bigroom.e2e.ts; then
+if wanted e2e/chat.e2e.ts e2e/layout.e2e.ts e2e/a11y.e2e.ts e2e/reload.e2e.ts e2e/bigroom.e2e.ts e2e/scrollback.e2e.ts; then
   start_stack "${lag[@]}" -auth none
   run_e2e e2e/chat.e2e.ts
   run_e2e e2e/layout.e2e.ts
@@ -138,6 +138,8 @@ if wanted e2e/chat.e2e.ts e2e/layout.e2e.ts e2e/a11y.e2e.ts e2e/reload.e2e.ts e2
   run_e2e e2e/reload.e2e.ts
   # A room of 300 filled by the load tool; the page finds one member by name.
   run_e2e e2e/bigroom.e2e.ts
+  # A room of 500 messages from the load tool; the page scrolls back to its first.
+  run_e2e e2e/scrollback.e2e.ts
   stop_stack
 fi
 

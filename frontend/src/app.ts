@@ -16,6 +16,7 @@ import { JoinForm } from './joinform';
 import { MemberPanel } from './memberpanel';
 import { LIST_REF, MemberList } from './members';
 import { MessageLog } from './messagelog';
+import { HISTORY_REF, Scrollback } from './scrollback';
 import { isMine, listedUsernames, personLabel } from './sender';
 import { NameBar } from './namebar';
 import { DEFAULT_LIMITS, type ErrorFrame, type Limits, type PrivateFrame, type PublicFrame, type ServerFrame, type StateFrame, type Warning } from './protocol';
@@ -105,7 +106,11 @@ export class ChatApp {
     remove: (id) => {
       if (!this.client?.ask({ action: Action.Remove, id })) this.log.notice('Not connected: the message was not removed. Try again when the connection is back.', Date.now(), 'warn');
     },
+    older: () => this.scrollback.load(true),
+    trimmed: () => this.scrollback.trimmed(),
   });
+  /** Older messages as the person scrolls up (scrollback.ts). */
+  private readonly scrollback = new Scrollback(this.log, (f) => this.client?.ask(f) ?? false, (text) => this.log.notice(text, Date.now(), 'warn'));
 
   constructor(private readonly opts: AppOptions) {
     new MemberPanel();
@@ -316,6 +321,7 @@ export class ChatApp {
     this.composer.error('');
     this.nameBar.edit(false);
     this.members.reset();
+    this.scrollback.reset();
   }
 
   // ---- the client's events ---------------------------------------------------
@@ -392,6 +398,9 @@ export class ChatApp {
       case 'typing':
         this.typists.typing(f, { name: this.you, account: this.myAccount });
         break;
+      case 'historyPage':
+        this.scrollback.page(f);
+        break;
     }
   }
 
@@ -409,6 +418,7 @@ export class ChatApp {
     this.members.apply(f);
     this.members.learn(f.you, f.username);
     this.showHistory(f);
+    this.scrollback.state(f.historyCursor);
     this.composer.updateCounter();
     this.remember();
   }
@@ -450,6 +460,7 @@ export class ChatApp {
     if (f.action === Action.Typing) return; // best effort: a refused typing is nobody's concern
     // A list read the page asked for itself (converge.ts): no one to tell, it is tried again.
     if (f.ref === LIST_REF) return this.members.listFailed();
+    if (f.ref === HISTORY_REF) return this.scrollback.error(f);
     if (f.action === Action.SetName) this.nameBar.error(f.message);
     else if (f.action === Action.SendPublic || f.action === Action.SendPrivate) this.composer.error(f.message);
     else this.log.notice(f.message, Date.now(), 'warn');

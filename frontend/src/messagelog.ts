@@ -9,6 +9,7 @@ import { Bursts, newBelowText, type BurstKind } from './bursts';
 import type { OutboxItem } from './client';
 import { byId, el, nameHue, timeEl } from './dom';
 import { linkPieces, type Piece } from './links';
+import { keptScrollTop } from './scrollback';
 import type { PrivateFrame, PublicFrame, Removal, RemovedFrame } from './protocol';
 import { isMine, isolate, isolatedParts, senderKey, shownUsername, type Me } from './sender';
 
@@ -29,6 +30,10 @@ export interface MessageLogHooks {
   moderator?(): boolean;
   /** Remove a public message (yours, or as a moderator anyone's). */
   remove?(id: string): void;
+  /** "Load older messages" was pressed. */
+  older?(): void;
+  /** The log let its oldest entries go (MAX_LOG_ENTRIES). */
+  trimmed?(): void;
 }
 
 export class MessageLog {
@@ -47,8 +52,16 @@ export class MessageLog {
   private pinned = true;
   /** The log's height when the ResizeObserver last saw it. */
   private height = -1;
+  /** The marker at the top of the log (scrollback.ts): what is above, with a button that loads it. */
+  private readonly top = el('div', { class: 'log-top', attrs: { id: 'log-top' } });
+  private readonly topText = el('span', { class: 'log-top-text', attrs: { id: 'log-top-text', role: 'status', 'aria-live': 'polite' } });
+  private readonly topButton = el('button', { class: 'link', text: 'Load older messages', attrs: { id: 'log-older', type: 'button' } });
 
   constructor(private readonly hooks: MessageLogHooks) {
+    this.topButton.hidden = true;
+    this.topButton.addEventListener('click', () => this.hooks.older?.());
+    this.top.append(this.topText, ' ', this.topButton);
+    this.log.append(this.top);
     this.log.addEventListener('scroll', () => {
       // A scroll told in the frame the log changed size (a scroll event comes
       // before the ResizeObserver's callback) is judged by the old size, by
@@ -77,7 +90,39 @@ export class MessageLog {
     this.pending.clear();
     this.bursts.clear();
     this.setUnseen(0);
-    this.log.replaceChildren();
+    this.log.replaceChildren(this.top);
+  }
+
+  /** The log's scrolled element. */
+  get element(): HTMLElement {
+    return this.log;
+  }
+
+  /** The marker at the top: what is above (empty: nothing said), and whether its button loads it. */
+  setTop(text: string, button: boolean): void {
+    if (this.topText.textContent !== text) this.topText.textContent = text;
+    this.topButton.hidden = !button;
+    this.top.hidden = text === '';
+  }
+
+  /**
+   * Older messages (a page of scrollback), each put where its time puts it
+   * (show); the first message in view stays at the same pixel offset from
+   * the log's top, however much went in above it.
+   */
+  insertOlder(messages: Message[]): void {
+    const log = this.log;
+    const edge = log.getBoundingClientRect().top;
+    let anchor: Element | null = null;
+    for (let e = this.top.nextElementSibling; e; e = e.nextElementSibling) {
+      if (e.getBoundingClientRect().bottom > edge) {
+        anchor = e;
+        break;
+      }
+    }
+    const before = anchor ? anchor.getBoundingClientRect().top - edge : 0;
+    for (const m of messages) this.show(m, true);
+    if (anchor) log.scrollTop = keptScrollTop(log.scrollTop, before, anchor.getBoundingClientRect().top - edge);
   }
 
   /** Someone joined or left: one line per burst of them. */
@@ -85,8 +130,8 @@ export class MessageLog {
     this.bursts.add(kind, name, ts, username);
   }
 
-  /** A message from the server: a new one, or the echo of a pending bubble. */
-  show(f: Message): void {
+  /** A message from the server: a new one, or the echo of a pending bubble (older: one of a page of scrollback). */
+  show(f: Message, older = false): void {
     if (this.seen.has(f.id)) {
       // A history read again (the settle hello, a reconnect) may carry a
       // removal whose frame this page missed.
@@ -104,17 +149,32 @@ export class MessageLog {
     // A message this page first reads in a history (the settle hello's, or
     // a reconnect's: its live frame went to an index that did not list this
     // connection yet) goes where its time puts it, not after later ones.
-    const later = this.firstLaterThan(f.ts);
+    const later = this.firstLaterThan(f.ts, older);
     if (later) {
-      this.bursts.flush();
+      if (!older) this.bursts.flush();
       later.before(node);
+      return;
+    }
+    if (older) {
+      this.log.append(node);
       return;
     }
     this.append(node, isMine(f, this.hooks.me()));
   }
 
-  /** The earliest of the messages shown at the log's end that are later than ts (pending bubbles aside), if any. */
-  private firstLaterThan(ts: number): Element | undefined {
+  /**
+   * The earliest of the messages shown at the log's end that are later than
+   * ts (pending bubbles aside), if any. An older message (scrollback) is
+   * looked for from the top: it belongs there.
+   */
+  private firstLaterThan(ts: number, older = false): Element | undefined {
+    if (older) {
+      for (let e = this.top.nextElementSibling; e; e = e.nextElementSibling) {
+        const at = e instanceof HTMLElement ? e.dataset.ts : undefined;
+        if (at !== undefined && !e.classList.contains('pending') && Number(at) > ts) return e;
+      }
+      return undefined;
+    }
     let first: Element | undefined;
     for (let e = this.log.lastElementChild; e; e = e.previousElementSibling) {
       const at = e instanceof HTMLElement ? e.dataset.ts : undefined;
@@ -297,8 +357,12 @@ export class MessageLog {
     const log = this.log;
     const atBottom = this.atBottom();
     log.append(node);
-    // A long session keeps the page light: the oldest entries go first.
-    while (log.childElementCount > MAX_LOG_ENTRIES) log.firstElementChild?.remove();
+    // A long session keeps the page light: the oldest entries go first (the
+    // marker at the top stays, and says so).
+    if (log.childElementCount > MAX_LOG_ENTRIES + 1) {
+      while (log.childElementCount > MAX_LOG_ENTRIES + 1) this.top.nextElementSibling?.remove();
+      this.hooks.trimmed?.();
+    }
     if (atBottom || force) {
       log.scrollTop = log.scrollHeight;
       this.pinned = true;
