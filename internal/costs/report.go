@@ -142,6 +142,16 @@ func Write(w io.Writer, cfg Config, results []Result, command, machine string) {
 		"  every page reads the first page of the list (one `members` action) at most once per poll period in which the\n"+
 		"  count moved, and once after each `presence` frame (2 reads per join or leave, amortised); a room of up to 20\n"+
 		"  reads only when list and count disagree (at most 3 per change).\n"+
+		"- **The settle** (a room over 20, after a change no frame announced; counted from its requests, at SQS's $0.40\n"+
+		"  per million requests): the change's conditional UpdateItem (1 WRU) and SendMessage; D later (2 s; N/1,000 s\n"+
+		"  above 2,000 members) one invocation, with the mapping's ReceiveMessage and DeleteMessage, 2 GetItems and 2\n"+
+		"  Queries of the count's shards (4 RRU), the room's list (about N/80 RRU), the clear (1 WRU) and N frames: about\n"+
+		"  N × $1 per million settles (a room of 500: $0.0005 a settle), at most one per quiet spell, so at most N/D\n"+
+		"  deliveries a second in a room whose changes come one every D or so (500: $0.90 an hour; 10,000: $3.60), where\n"+
+		"  its credit pays 2 per change. A room still changing when its settle fires waits one more D instead: an\n"+
+		"  invocation, 2 reads, 1 WRU and 3 SQS requests, about $0.0000024, or $0.0042 per hour of a busy room. Lambda's\n"+
+		"  pollers of the queue long-poll it when idle: about 650,000 requests a month, $0.26.\n"+
+
 		"- **MB allocated** is what the handler allocated during the action (Go's TotalAlloc; the live heap is smaller):\n"+
 		"  the function's 512 MB hold it many times over.\n"+
 		"- **Lambda** is arm64 at the environment's memory; GB-seconds = measured ms × memory. On AWS a 512 MB function\n"+
