@@ -246,7 +246,7 @@ type Definition struct {
 // table). infra/stack's tests hold this to the function's IAM grants.
 var TableOperations = map[string][]string{
 	contract.Connections.ID: {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems"},
-	contract.Messages.ID:    {"PutItem", "UpdateItem", "Query", "TransactWriteItems"},
+	contract.Messages.ID:    {"PutItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems"},
 }
 
 // AlarmIDs returns the alarms' ids in order.

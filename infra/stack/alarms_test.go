@@ -185,7 +185,7 @@ func toStrings(v any) []string {
 func TestTableAlarmsCoverEveryOperationTheHandlerCalls(t *testing.T) {
 	want := map[string][]string{
 		contract.Connections.ID: {"DeleteItem", "GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"},
-		contract.Messages.ID:    {"PutItem", "Query", "TransactWriteItems", "UpdateItem"},
+		contract.Messages.ID:    {"DeleteItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"},
 	}
 	each(t, func(t *testing.T, s *synthesized) {
 		found := 0

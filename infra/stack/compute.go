@@ -35,7 +35,9 @@ var tableActions = map[string][]string{
 	contract.Connections.ID: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 	// UpdateItem: a room's count, in shards in the Messages table, changes in a
 	// transaction with the record it counts (lambda/dynamo/rooms.go).
-	contract.Messages.ID: {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
+	// DeleteItem: a deleted account's private-history copies
+	// (lambda/dynamo/deleteaccount.go).
+	contract.Messages.ID: {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"},
 }
 
 // indexActions are the actions the handler calls on a table's indexes.

@@ -98,7 +98,7 @@ func TestHandlerPolicyIsExact(t *testing.T) {
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{arnOf(conn), "/index/" + contract.RoomIndex}}}},
 			map[string]any{"Sid": "ConnectionsIndexbyAccount", "Effect": "Allow", "Action": "dynamodb:Query",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{arnOf(conn), "/index/" + contract.AccountIndex}}}},
-			map[string]any{"Sid": "MessagesTable", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}, "Resource": arnOf(msgs)},
+			map[string]any{"Sid": "MessagesTable", "Effect": "Allow", "Action": []any{"dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}, "Resource": arnOf(msgs)},
 			map[string]any{"Sid": "PostToConnection", "Effect": "Allow", "Action": "execute-api:ManageConnections",
 				"Resource": map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":execute-api:", ref("AWS::Region"), ":",
 					ref("AWS::AccountId"), ":", ref(api), "/" + s.cfg.StageName + "/POST/@connections/*"}}}},
