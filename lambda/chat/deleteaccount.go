@@ -11,6 +11,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -128,19 +129,47 @@ func (inv *invocation) deleteAccount(ctx context.Context, req request) []byte {
 	if inv.id.AccountID == "" {
 		return inv.fail(req, &Problem{Code: contract.CodeForbidden, Message: "Only a signed-in account can be deleted."})
 	}
-	// Drawn from the budget, never refused by it, as signOutEverywhere.
-	c, _, _, fail := inv.charge(ctx, req)
-	if fail != nil {
-		inv.log.Info("deleting the account although the charge refused it")
+	if fail := inv.mayDelete(ctx, req); fail != nil {
+		return fail
 	}
 	del, err := inv.deleteAccountOf(ctx, inv.id.AccountID, inv.id.Username, inv.connID)
 	if err != nil {
 		return inv.internal(req, "delete the account", err)
 	}
-	inv.logAct(ctx, cmpName(c.Name, inv.id.Username), contract.OpDeleteAccount, inv.id.Username, inv.id.AccountID, "")
+	inv.logAct(ctx, inv.id.Username, contract.OpDeleteAccount, inv.id.Username, inv.id.AccountID, "")
 	inv.log.Info("account deleted", "accountId", inv.id.AccountID, "released", len(del.released), "closed", del.closed+1)
 	inv.reply(ctx, encode(accountDeletedFrame{Type: KindAccountDeleted, Ref: req.Ref}))
 	inv.closeConnections(ctx, []string{inv.connID})
+	return nil
+}
+
+// mayDelete draws deleteAccount from the budget, never refused by it (as
+// signOutEverywhere), but refuses a connection whose sign-in ended: its
+// token expired (reauth_required, or closed past the grace) or the account
+// signed out everywhere since (signed_out, closed). Only one whose account
+// is deleted already (a tombstone: a deletion killed after its
+// transaction, sent again) is let through to finish it and be answered
+// accountDeleted. A charge refused without reading the account (the
+// budget, remembered or not) reads it.
+func (inv *invocation) mayDelete(ctx context.Context, req request) []byte {
+	_, _, a, err := inv.draw(ctx)
+	var ended *signInEnded
+	if err != nil && !errors.As(err, &ended) {
+		inv.log.Info("deleting the account although the charge refused it", "error", err)
+		if a, err = inv.store.Account(ctx, inv.id.AccountID); err != nil {
+			return inv.internal(req, "read the account", err)
+		}
+		err = inv.stillSignedIn(ctx, a)
+	}
+	switch {
+	case errors.As(err, &ended) && ended.signedOut && !a.Deleted.IsZero():
+		inv.log.Info("finishing the account's deletion", "deleted", a.Deleted)
+		return nil
+	case errors.As(err, &ended):
+		return inv.endedFrame(ctx, req, ended)
+	case err != nil:
+		return inv.internal(req, "check the connection's sign-in", err)
+	}
 	return nil
 }
 
