@@ -314,7 +314,10 @@ func (inv *invocation) members(ctx context.Context, req request) []byte {
 func withCaller(ms []Member, c Connection, first bool) []Member {
 	ms = slices.DeleteFunc(ms, func(m Member) bool { return m.ConnID == c.ID })
 	if first {
-		ms = append(ms, Member{ConnID: c.ID, Name: c.Name, AccountID: c.AccountID, Username: c.Username})
+		// First: where the lagging index still lists someone else under the
+		// caller's name (she renamed away, the caller took it), the
+		// caller's own record, which is current, is the one entries keeps.
+		ms = slices.Insert(ms, 0, Member{ConnID: c.ID, Name: c.Name, AccountID: c.AccountID, Username: c.Username})
 	}
 	return ms
 }
@@ -322,21 +325,27 @@ func withCaller(ms []Member, c Connection, first bool) []Member {
 // entries lists a page's members, one entry per person: with sign-in an
 // account's connections in the room share its name, and are listed once
 // (the room counts people). A person whose devices fall on two pages is on
-// both; a page keys its list by name, so it shows her once.
+// both; a page keys its list by name, so it shows her once. Two members of
+// one name with different usernames are two people, one of them listed by
+// the lagging index under a name she has renamed away from: the first is
+// kept whole (withCaller puts the caller first), never one's name, account
+// or username beside the other's.
 func entries(ms []Member) []MemberEntry {
 	out := make([]MemberEntry, 0, len(ms))
 	seen := make(map[string]int, len(ms))
+	usernames := make([]string, 0, len(ms))
 	for _, m := range ms {
 		if i, ok := seen[m.Name]; ok {
+			if m.Username != usernames[i] {
+				continue
+			}
 			if out[i].Account == "" {
 				out[i].Account = m.AccountID
-			}
-			if out[i].Username == "" {
-				out[i].Username = listedUsername(m)
 			}
 			continue
 		}
 		seen[m.Name] = len(out)
+		usernames = append(usernames, m.Username)
 		out = append(out, MemberEntry{Name: m.Name, Account: m.AccountID, Username: listedUsername(m)})
 	}
 	return out
