@@ -2,10 +2,12 @@
 // file against a fresh local stack started with -auth cognito, whose test
 // account mod is in the issuer's moderators group. A person has a Remove on
 // their own messages only, a moderator on every message; a removal shows in
-// place on every page, and in the history of a page that joins after it.
+// place on every page, and in the history of a page that joins after it. A
+// moderator's controls on a member: a muted person's send is refused with the
+// minutes left, shown in the message's place; a kick closes their room.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { open, poll, ROOM, say, signIn, launch, type Person } from './browser';
+import { members, open, poll, ROOM, say, signIn, launch, type Person } from './browser';
 
 let browser: Browser;
 let alice: Person;
@@ -73,5 +75,29 @@ describe('a moderator removes a message and everyone\'s page shows the removal',
     const carol = await open(browser);
     await join(carol, 'carol');
     await poll(() => shown(carol)).toEqual(['Message removed by its sender.', 'Message removed by a moderator.']);
+  });
+});
+
+describe('a moderator mutes, then kicks, a member', () => {
+  it('the moderator has the controls on bob, a member has none', async () => {
+    await poll(() => mod.page.locator('#members button[aria-label="Mute 5 min: bob"]').count()).toBe(1);
+    expect(await alice.page.locator('#members .mod-controls').count()).toBe(0);
+  });
+
+  it('bob, muted, reads why his message was not sent and for how long', async () => {
+    await mod.page.locator('#members button[aria-label="Mute 5 min: bob"]').click();
+    await poll(() => bob.page.locator('#log', { hasText: 'A moderator muted you in this room for 5 minutes' }).count()).toBe(1);
+    await say(bob, 'Can anyone hear me?');
+    const status = bob.page.locator('#log .msg', { hasText: 'Can anyone hear me?' }).locator('.msg-status[data-kind="failed"]');
+    await poll(() => status.textContent()).toContain('Not sent: You are muted in this room for 5 minutes more.');
+    await poll(() => mod.page.locator('#log', { hasText: 'You muted bob for 5 minutes.' }).count()).toBe(1);
+    expect(await alice.page.locator('#log .msg', { hasText: 'Can anyone hear me?' }).count()).toBe(0);
+  });
+
+  it('the kick closes bob\'s room: his page is back at the join form, saying why', async () => {
+    await mod.page.locator('#members button[aria-label="Kick: bob"]').click();
+    await poll(() => bob.page.locator('#chat').isHidden()).toBe(true);
+    await poll(() => bob.page.locator('#join-error').textContent()).toBe('A moderator removed you from this room. You may join again.');
+    await poll(() => members(mod)).not.toContain('bob');
   });
 });

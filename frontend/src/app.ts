@@ -17,6 +17,7 @@ import { MemberPanel } from './memberpanel';
 import { LIST_REF, MemberList } from './members';
 import { MessageLog } from './messagelog';
 import { HISTORY_REF, Scrollback } from './scrollback';
+import { Moderation } from './moderation';
 import { isMine, listedUsernames, personLabel } from './sender';
 import { NameBar } from './namebar';
 import { DEFAULT_LIMITS, type ErrorFrame, type Limits, type PrivateFrame, type PublicFrame, type ServerFrame, type StateFrame, type Warning } from './protocol';
@@ -97,6 +98,7 @@ export class ChatApp {
     () => this.composer.focus(),
     (f) => this.client?.ask(f) ?? false,
   );
+  private readonly moderation = new Moderation(this.members, (f) => this.client?.ask(f) ?? false, (text, kind) => this.log.notice(text, Date.now(), kind), (why) => this.leaveRoom(why), () => this.myAccount);
   private readonly log = new MessageLog({
     me: () => ({ name: this.you, account: this.myAccount, username: this.myUsername }),
     retry: (ref) => this.client?.retry(ref),
@@ -294,10 +296,10 @@ export class ChatApp {
     }
   }
 
-  private leaveRoom(): void {
+  private leaveRoom(why = ''): void {
     forgetResumable(this.tab);
     this.closeRoom();
-    this.joinForm.show(this.you);
+    this.joinForm.show(this.you, why);
   }
 
   /** Closes the connection, if there is one, and hides the chat. */
@@ -339,6 +341,7 @@ export class ChatApp {
   }
 
   private onFrame(f: ServerFrame): void {
+    this.moderation.frame(f);
     switch (f.type) {
       case 'accountDeleted':
         this.deleting?.({ deleted: true });

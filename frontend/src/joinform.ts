@@ -75,9 +75,10 @@ export class JoinForm {
     this.name.focus();
   }
 
-  /** Shows the form again (after leaving), with the name you had. */
-  show(name: string): void {
+  /** Shows the form again (after leaving), with the name you had, and why (a moderator closed the room). */
+  show(name: string, why = ''): void {
     this.view.hidden = false;
+    this.errorEl.textContent = why;
     this.name.value = name;
     this.name.focus();
   }

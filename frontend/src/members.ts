@@ -123,6 +123,14 @@ export class MemberList {
     });
   }
 
+  /** A moderator's controls for a member's row (moderation.ts); none when it returns null. */
+  decorate?: (name: string) => HTMLElement | null;
+
+  /** Draws the list again (the controls changed: roles, or an account learnt). */
+  refresh(): void {
+    this.renderMembers();
+  }
+
   /** Who the next message goes to privately; empty: to everyone. */
   recipients(): string[] {
     return [...this.selected.values()];
@@ -416,7 +424,8 @@ export class MemberList {
         label.append(el('span', { class: 'username member-username' }, ' (@', el('bdi', { text: username }), ')'));
       }
       if (isYou) label.append(el('span', { class: 'you-tag', text: 'you' }));
-      const li = el('li', { class: isYou ? 'member is-you' : 'member' }, label);
+      const controls = isYou ? null : (this.decorate?.(name) ?? null);
+      const li = el('li', { class: isYou ? 'member is-you' : 'member' }, label, ...(controls ? [controls] : []));
       li.dataset.name = name;
       return li;
     });

@@ -10,6 +10,7 @@ import type { OutboxItem } from './client';
 import { byId, el, nameHue, timeEl } from './dom';
 import { linkPieces, type Piece } from './links';
 import { keptScrollTop } from './scrollback';
+import { failureText } from './moderation';
 import type { PrivateFrame, PublicFrame, Removal, RemovedFrame } from './protocol';
 import { isMine, isolate, isolatedParts, senderKey, shownUsername, type Me } from './sender';
 
@@ -233,7 +234,7 @@ export class MessageLog {
         this.setStatus(e, 'Not confirmed: the connection dropped before the server answered. It may not have been sent.', 'failed', item.ref);
         break;
       case 'failed':
-        this.setStatus(e, `Not sent: ${item.error?.message ?? 'the server refused it.'}`, 'failed', item.ref);
+        this.setStatus(e, failureText(item.error), 'failed', item.ref);
         break;
       case 'done':
         this.pending.delete(item.ref);
