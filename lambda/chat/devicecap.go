@@ -118,6 +118,11 @@ func (inv *invocation) addDevice(ctx context.Context, a Account, c Connection) (
 		if a, err = inv.store.Account(ctx, c.AccountID); err != nil {
 			return a, false, err
 		}
+		if inv.signedOutSince(a) {
+			// A sign-out everywhere or a deletion (its tombstone) moved
+			// or dropped the device version: no device on its item.
+			return a, false, errSignedOutWhileConnecting
+		}
 		if _, banned := a.Banned(c.Room, inv.opt.Now()); banned {
 			// A ban moved the device version (sanction.go).
 			return a, false, errBanned

@@ -75,6 +75,14 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection, read Accoun
 		}
 		return inv.tooManyDevices()
 	}
+	if errors.Is(err, errSignedOutWhileConnecting) {
+		// Signed out everywhere, or deleted, while it connected: nobody
+		// was told of it, and its removal logs its end.
+		if _, _, err := inv.removeConnection(ctx, c.ID, End{Kind: KindLeft}); err != nil {
+			inv.log.Warn("remove the connection's record", "error", err)
+		}
+		return inv.refuseSignedOut()
+	}
 	if errors.Is(err, errBanned) {
 		// Banned while it connected: nobody was told of it, and its
 		// removal logs its end.

@@ -270,6 +270,10 @@ func (inv *invocation) signedOutSince(a Account) bool {
 	return !a.Deleted.IsZero() || issuedBy(inv.id, a.SignedOutAt)
 }
 
+// errSignedOutWhileConnecting: a $connect's device add met a sign-out
+// everywhere or the account's deletion made while it ran.
+var errSignedOutWhileConnecting = errors.New("the account signed out everywhere or was deleted while it connected")
+
 // refuseSignedOut refuses a $connect whose token the account's sign-out
 // everywhere revoked: the handshake fails with 403, nothing is written.
 func (inv *invocation) refuseSignedOut() events.APIGatewayProxyResponse {

@@ -51,7 +51,16 @@ func (s *Store) DeleteAccount(ctx context.Context, accountID, username string, n
 		if !a.Deleted.IsZero() {
 			return a, nil, false, nil
 		}
-		actions, released, err := s.releaseNames(ctx, accountID, username, names)
+		// The names the item holds as read now: a rename that landed since
+		// the caller read the account (its new name, its old one pending)
+		// is released too, not left owned by a deleted account.
+		held := slices.Clone(names)
+		for _, n := range []string{a.Name, a.PendingName} {
+			if n != "" {
+				held = append(held, n)
+			}
+		}
+		actions, released, err := s.releaseNames(ctx, accountID, username, held)
 		if err != nil {
 			return chat.Account{}, nil, false, err
 		}
