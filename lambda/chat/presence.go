@@ -275,7 +275,7 @@ func (inv *invocation) members(ctx context.Context, req request) []byte {
 			return inv.fail(req, p)
 		}
 	}
-	c, _, fail := inv.charged(ctx, req)
+	c, a, fail := inv.charged(ctx, req)
 	if fail != nil {
 		return fail
 	}
@@ -297,7 +297,7 @@ func (inv *invocation) members(ctx context.Context, req request) []byte {
 	}
 	// The count is the exact count item's; the list may lag either way and
 	// never corrects it.
-	ms = withCaller(ms, c, cursor == "")
+	ms = withCaller(ms, c, a, cursor == "")
 	inv.m.count(countAccepted, 1)
 	return encode(memberPageFrame{Type: KindMemberPage, Room: c.Room, Count: rc.Count, CV: rc.cv(), Members: entries(ms),
 		Cursor: next, Ref: req.Ref})
@@ -311,8 +311,16 @@ func (inv *invocation) members(ctx context.Context, req request) []byte {
 // one member fewer than it may hold. Listing the caller on the page where
 // its id sorts would need the cursor's key here and would leave a newcomer
 // out of the state's 100 names in a big room.
-func withCaller(ms []Member, c Connection, first bool) []Member {
-	ms = slices.DeleteFunc(ms, func(m Member) bool { return m.ConnID == c.ID })
+//
+// With sign-in the same goes for the caller's other devices (a, the
+// account its charge returned, lists them): they are the caller's person,
+// and the index may still list one under a name the account renamed away
+// from, which showed her twice on her own page, "alice" beside "Alicia
+// (@alice)".
+func withCaller(ms []Member, c Connection, a Account, first bool) []Member {
+	ms = slices.DeleteFunc(ms, func(m Member) bool {
+		return m.ConnID == c.ID || slices.ContainsFunc(a.Devices, func(d Device) bool { return d.ConnID == m.ConnID })
+	})
 	if first {
 		// First: where the lagging index still lists someone else under the
 		// caller's name (she renamed away, the caller took it), the
