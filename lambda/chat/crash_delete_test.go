@@ -18,6 +18,14 @@ import (
 
 func TestADeletionKilledAfterEachRequestLeavesTheAccountOrNoTraceOfItsNames(t *testing.T) {
 	t.Parallel()
+	t.Run("by an operator", func(t *testing.T) { t.Parallel(); killedDeletions(t, false) })
+	t.Run("from the page", func(t *testing.T) { t.Parallel(); killedDeletions(t, true) })
+}
+
+// killedDeletions deletes a new dave<k> for each k, killed after its k-th
+// request: by the operator's event, or (page) by dave's own deleteAccount
+// on one of his connections.
+func killedDeletions(t *testing.T, page bool) {
 	h := signUps(t)
 	bob, _ := h.ConnectAs("sub-bob", "bob", map[string]string{"room": "lobby"})
 	ctx := context.Background()
@@ -35,7 +43,13 @@ func TestADeletionKilledAfterEachRequestLeavesTheAccountOrNoTraceOfItsNames(t *t
 		h.Send(d, `{"action":"setName","name":"`+user+`x"}`) // a second name: the username stays reserved
 		h.Settle()
 		req := contract.OperatorRequest{Op: contract.OpDeleteAccount, Username: user}
-		crash := h.Cut(k, func(ctx context.Context) { operateCtx(t, ctx, h, req) })
+		crash := h.Cut(k, func(ctx context.Context) {
+			if page {
+				h.SendCtx(ctx, d, `{"action":"deleteAccount"}`)
+			} else {
+				operateCtx(t, ctx, h, req)
+			}
+		})
 		killed, after := crash.Killed()
 
 		a, err := h.Store.Account(ctx, sub)
