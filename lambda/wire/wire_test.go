@@ -5,16 +5,21 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/lambda/auth"
 	"github.com/groupchat/groupchat/lambda/auth/authtest"
 	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/lambda/dynamo"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -147,11 +152,24 @@ func TestSignInSettings(t *testing.T) {
 }
 
 // The verifier is built from the configuration, as on Lambda: a token of
-// the configured pool is allowed, with no key fetched before it.
+// the configured pool is allowed, with no key fetched before it. The
+// authorizer reads the account's item (an environment ban): a DynamoDB
+// stand-in answers its GetItem with no item.
 func TestNewBuildsTheVerifierFromTheSettings(t *testing.T) {
 	pool := authtest.NewPool(t)
-	svc := New(Config{ManagementEndpoint: "http://127.0.0.1:1", Auth: auth.Config{Issuer: pool.Issuer, ClientID: authtest.ClientID, JWKSURL: pool.JWKSURL}},
-		aws.Config{Region: "eu-west-1"}, chat.Options{Metrics: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var reads atomic.Int32
+	ddb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") == "DynamoDB_20120810.GetItem" {
+			reads.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		_, _ = w.Write([]byte("{}"))
+	}))
+	t.Cleanup(ddb.Close)
+	svc := New(Config{ManagementEndpoint: "http://127.0.0.1:1", DynamoDBEndpoint: ddb.URL, Tables: dynamo.Names{Connections: "conns", Messages: "msgs"},
+		Auth: auth.Config{Issuer: pool.Issuer, ClientID: authtest.ClientID, JWKSURL: pool.JWKSURL}},
+		aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")},
+		chat.Options{Metrics: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if pool.Fetches() != 0 {
 		t.Fatal("the key set was fetched at init")
 	}
@@ -159,5 +177,8 @@ func TestNewBuildsTheVerifierFromTheSettings(t *testing.T) {
 		QueryStringParameters: map[string]string{contract.AuthQueryParam: pool.Token(time.Now(), "sub-1", "alice")}})
 	if err != nil || len(resp.PolicyDocument.Statement) != 1 || resp.PolicyDocument.Statement[0].Effect != "Allow" {
 		t.Fatalf("%+v, %v; want Allow", resp, err)
+	}
+	if reads.Load() != 1 {
+		t.Errorf("the authorizer read %d items, want the account's", reads.Load())
 	}
 }
