@@ -186,3 +186,24 @@ func TestAPrivateMessageToTwentyPeopleDrawsAsManyUnitsAsItMakesRequests(t *testi
 			per, one, per/float64(one))
 	}
 }
+
+// Eve's username is "éve" as Cognito keeps it, decomposed (e + U+0301: a
+// username may hold marks, and the Pre sign-up trigger prepares it as a
+// name). Once she goes by "Evie", Bob's list must show her username beside
+// it as her messages do; a list that leaves it out shows "Evie" as if it
+// were her username.
+func TestEveWhoseUsernameIsDecomposedIsListedWithItAfterRenaming(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn, chattest.Unlimited)
+	bob := h.JoinAs("bob", "")
+	eve, resp := h.ConnectAs("sub-eve", "e\u0301ve", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("eve's connect: %d %s", resp.StatusCode, resp.Body)
+	}
+	rename(t, h, eve, "Evie")
+	h.Settle()
+	s := decodeListed(t, h.Send(bob, `{"action":"hello"}`))
+	if u, n := s.shownAs("Evie"); n != 1 || u == "" {
+		t.Errorf("bob's state lists Evie %d times with username %q beside it; her messages carry %q", n, u, "e\u0301ve")
+	}
+}

@@ -367,14 +367,19 @@ func entries(ms []Member) []MemberEntry {
 // can have one): so a list's frame stays within its bound (MembersPageMax
 // of the dearest names and usernames), and such a person shows by name
 // alone, as before usernames were listed.
+//
+// A username of a name's shape is listed as cleanShape gives it (NFC): one
+// Cognito keeps decomposed ("e" + U+0301 + "ve") looks the same, and was
+// left out, so a renamed "Evie" showed as if that were her username.
 func listedUsername(m Member) string {
-	if m.Username == "" || m.Username == m.Name {
+	if m.Username == "" {
 		return ""
 	}
-	if shaped, p := cleanShape(m.Username); p != nil || shaped != m.Username {
+	shaped, p := cleanShape(m.Username)
+	if p != nil || shaped == m.Name || m.Username == m.Name {
 		return ""
 	}
-	return m.Username
+	return shaped
 }
 
 func names(ms []Member) []string {
