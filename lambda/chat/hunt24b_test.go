@@ -5,9 +5,12 @@ package chat_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/lambda/chat"
 )
@@ -76,5 +79,30 @@ func TestHunt24BABannedPersonWhoseCloseWasLostGoesOnReadingTheRoom(t *testing.T)
 	}
 	if s := state(t, h, alice); slices.Contains(s.Members, "bob") {
 		t.Errorf("the room still lists bob after his ban: %q", s.Members)
+	}
+}
+
+// Bob's phone, banned from the room with its close lost, only reads: the
+// one frame it sends is the page's reauth, with a fresh token, before its
+// sign-in ends. Answered reauthed, the banned connection would read the
+// room for API Gateway's 2 hours; it must be answered banned and closed,
+// its sign-in not renewed.
+func TestHunt24BABannedConnectionCannotRenewItsSignIn(t *testing.T) {
+	t.Parallel()
+	s := newSignIn(t)
+	const room = "h24b-ban-reauth"
+	now := s.Now()
+	phone := authorized(t, s, s.pool.Token(now.Add(-time.Minute), "sub-bob", "bob"), room)
+	s.Settle()
+	ban := chat.Record{Kind: chat.KindModerated, ID: "01JCCCCCCCCCCCCCCCCCCCCCCC", TS: s.Now(), Room: room, Act: "ban", ToAccounts: []string{"sub-bob"}}
+	if _, err := s.Store.Sanction(context.Background(), "sub-bob", chat.Sanction{Kind: chat.SanctionBan, Room: room}, false, ban); err != nil {
+		t.Fatal(err)
+	}
+	inbox(t, s.Harness, phone.id)
+	body, _ := json.Marshal(map[string]string{"action": contract.ActionReauth,
+		"token": s.pool.Token(s.Now().Add(2*time.Second), "sub-bob", "bob")})
+	fs := phone.send(t, s.Harness, string(body))
+	if len(fs) != 1 || fs[0].Code != contract.CodeBanned || !closed(s.Harness, phone.id) {
+		t.Errorf("a banned connection's reauth got %v %+v, closed %v: want banned, closed", types(fs), fs, closed(s.Harness, phone.id))
 	}
 }
