@@ -169,6 +169,11 @@ func (inv *invocation) reauth(ctx context.Context, req request) []byte {
 	case err != nil:
 		return inv.internal(req, "read the connection's sign-in", err)
 	}
+	// A banned connection (its close lost) renews nothing: a page that
+	// only reads sends reauth and nothing else.
+	if fail := inv.shutOut(ctx, req, c, a); fail != nil {
+		return fail
+	}
 	until := c.AuthExpiresAt
 	if until.IsZero() {
 		until = inv.id.ExpiresAt
