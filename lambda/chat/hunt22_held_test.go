@@ -22,6 +22,7 @@ func TestANameAtSixtyFourBytesOfFourByteCharactersIsTakenAndOneMoreIsRefused(t *
 	bob := h.JoinAs("bob", "")
 	han := "\U00020000" // CJK Unified Ideographs Extension B: 4 bytes, NFKC-stable
 	rename(t, h, alice, strings.Repeat(han, 16))
+	h.Settle() // the room index, read by hello, lists both people
 	if s := decodeListed(t, h.Send(bob, `{"action":"hello"}`)); len(s.Names) != 2 {
 		t.Fatalf("bob's state after alice took 16 four-byte characters: %v", s.Names)
 	}
