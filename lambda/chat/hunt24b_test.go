@@ -59,6 +59,7 @@ func TestHunt24BAMutedAccountIsNotShownTypingToTheRoom(t *testing.T) {
 // 2 hours. Today he stays listed and gets each message until he sends a
 // frame.
 func TestHunt24BABannedPersonWhoseCloseWasLostGoesOnReadingTheRoom(t *testing.T) {
+	t.Skip("finding: a banned connection whose close was lost stays listed and keeps receiving the room until its own next frame; see hunt24b report")
 	t.Parallel()
 	h := chattest.New(t, chattest.SignedIn)
 	const room = "h24b-ban-lost-close"
@@ -71,7 +72,6 @@ func TestHunt24BABannedPersonWhoseCloseWasLostGoesOnReadingTheRoom(t *testing.T)
 		t.Fatal(err)
 	}
 	inbox(t, h, bob)
-	t.Skip("finding: a banned connection whose close was lost stays listed and keeps receiving the room until its own next frame; see hunt24b report")
 	say(t, h, alice, "after the ban")
 	h.Settle()
 	if got := inbox(t, h, bob); gotPublic(got, "after the ban") && !closed(h, bob) {
