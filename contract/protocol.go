@@ -57,7 +57,36 @@ type Action struct {
 	// DynamoDB reads and writes and the bytes it costs (a ping reads the
 	// room's count for its pong).
 	Cost int
+	// Per, when set, makes the price grow with a list the frame carries
+	// (Price): a private message costs more the more people it names.
+	Per PerItems
 }
+
+// PerItems prices a frame by one of its list fields: one unit more for
+// every Every items of Field.
+type PerItems struct {
+	// Field names the action's list field counted (its distinct, valid
+	// items: what the handler resolves one by one).
+	Field string
+	// Every is how many items add a unit; 0 leaves the price at Cost.
+	Every int
+}
+
+// Price is what a frame of the action whose Per list holds items items
+// draws from the budget: Cost, and one unit more for every Per.Every items.
+// A sendPrivate is 1 + recipients/2 (docs/design.md, *Rate limits*, has the
+// measured requests it follows: 4 for the message, 3 per recipient).
+func (a Action) Price(items int) int {
+	if a.Per.Every <= 0 {
+		return a.Cost
+	}
+	return a.Cost + max(items, 0)/a.Per.Every
+}
+
+// PrivatePer is sendPrivate's Per.Every: one unit more for every two
+// recipients, so that no private message buys more DynamoDB requests per
+// unit than one to a single person (4 + 3n requests for 1 + n/2 units).
+const PrivatePer = 2
 
 // CustomRoute reports whether the action has a route of its own.
 func (a Action) CustomRoute() bool { return a.Route != RouteDefault }
@@ -132,7 +161,8 @@ var actions = []Action{
 			req("message", String, "the text (*Limits*)").chars(MessageMax),
 			ref,
 		}},
-	{Name: ActionSendPrivate, Cost: 1, Route: RouteSendPrivate, Doc: "message selected people: they and you are sent `private`",
+	{Name: ActionSendPrivate, Cost: 1, Per: PerItems{Field: "to", Every: PrivatePer}, Route: RouteSendPrivate,
+		Doc: "message selected people: they and you are sent `private`",
 		Fields: []Field{
 			req("to", Strings, "the recipients' names, in your room (*Limits*)").items(RecipientsMax),
 			req("message", String, "the text (*Limits*)").chars(MessageMax),

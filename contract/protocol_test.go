@@ -56,3 +56,29 @@ func TestErrorCodesAreUniqueAndExplained(t *testing.T) {
 		t.Fatal("IsErrorCode(typing) = true")
 	}
 }
+
+// A price that grows with a list counts one of the action's list fields,
+// and never falls below the action's Cost.
+func TestAPriceByItemsCountsAListFieldOfItsAction(t *testing.T) {
+	for _, a := range Actions() {
+		if a.Per.Every == 0 {
+			if a.Per.Field != "" || a.Price(RecipientsMax) != a.Cost {
+				t.Errorf("%s: Per %+v without Every, price %d", a.Name, a.Per, a.Price(RecipientsMax))
+			}
+			continue
+		}
+		i := slices.IndexFunc(a.Fields, func(f Field) bool { return f.Name == a.Per.Field })
+		if i < 0 || !a.Fields[i].Type.List {
+			t.Errorf("%s is priced per item of %q, which is not a list field of it", a.Name, a.Per.Field)
+		}
+		if a.Price(0) != a.Cost || a.Price(1) < a.Cost {
+			t.Errorf("%s: Price(0) %d, Price(1) %d, Cost %d", a.Name, a.Price(0), a.Price(1), a.Cost)
+		}
+	}
+	p, _ := LookupAction(ActionSendPrivate)
+	for n, want := range map[int]int{1: 1, 2: 2, 3: 2, 19: 10, 20: 11} {
+		if got := p.Price(n); got != want {
+			t.Errorf("a private message to %d costs %d units, want %d", n, got, want)
+		}
+	}
+}

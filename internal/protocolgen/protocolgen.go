@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -63,7 +64,7 @@ func Tables(p contract.Protocol) map[string]string {
 	var actions strings.Builder
 	actions.WriteString("| action | route | what it does | cost (*Rate limits*) |\n|---|---|---|---|\n")
 	for _, a := range p.Actions {
-		fmt.Fprintf(&actions, "| `%s` | `%s` | %s | %d |\n", a.Name, a.Route, a.Doc, a.Cost)
+		fmt.Fprintf(&actions, "| `%s` | `%s` | %s | %s |\n", a.Name, a.Route, a.Doc, priceText(a))
 		tables["action "+a.Name] = fieldTable(p, "action", a.Name, "the action", a.Fields)
 	}
 	var codes strings.Builder
@@ -199,4 +200,19 @@ func Write(root string) error {
 		}
 	}
 	return nil
+}
+
+// priceText is the action table's cost: the Cost, and what a list adds
+// (with the price at the list's longest).
+func priceText(a contract.Action) string {
+	if a.Per.Every <= 0 {
+		return strconv.Itoa(a.Cost)
+	}
+	text := fmt.Sprintf("%d, and 1 more per %d items of `%s`", a.Cost, a.Per.Every, a.Per.Field)
+	for _, f := range a.Fields {
+		if f.Name == a.Per.Field && f.MaxItems > 0 {
+			text += fmt.Sprintf(" (%d for %d)", a.Price(f.MaxItems), f.MaxItems)
+		}
+	}
+	return text
 }

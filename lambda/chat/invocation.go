@@ -31,9 +31,20 @@ type invocation struct {
 	// id is the signed-in account of the connection, from the authorizer's
 	// context API Gateway passes with every event (zero with sign-in off).
 	id Identity
-	// action is the frame's action, once the frame is dispatched: its Cost
-	// is what the frame draws from the person's budget (charged).
+	// action is the frame's action, once the frame is dispatched: its
+	// Price is what the frame draws from the person's budget (charged).
 	action contract.Action
+	// items is how many items of the action's priced list (Per.Field) the
+	// frame carries, set by the handler before it charges: a sendPrivate's
+	// distinct valid recipients.
+	items int
+}
+
+// units is what the frame draws from the budget: its action's Price, at
+// least 1 and at most the whole budget (a badly configured environment
+// still answers).
+func (inv *invocation) units() int {
+	return min(max(inv.action.Price(inv.items), 1), inv.opt.RateLimit.Limit)
 }
 
 // begin starts handling one event; end writes its metrics.

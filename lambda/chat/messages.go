@@ -70,6 +70,9 @@ func (inv *invocation) sendPrivate(ctx context.Context, req request) []byte {
 	if p != nil {
 		return inv.fail(req, p)
 	}
+	// Priced by the names it resolves (each two reads and a copy); an
+	// invalid name costs no request.
+	inv.items = len(to)
 	c, a, fail := inv.limitedCaller(ctx, req)
 	if fail != nil {
 		return fail

@@ -1,4 +1,4 @@
-// Rate limits: every action draws its cost (contract.Action.Cost) from the
+// Rate limits: every action draws its price (contract.Action.Price) from the
 // person's budget (the account's with sign-in, the connection's without),
 // kept in the table so it holds across Lambda instances; a ping costs
 // nothing and reads nothing. A frame over the budget is answered
@@ -22,7 +22,7 @@ import (
 // rateStore draws actions from the budgets and counts connects against
 // their limit, in the table so that both hold across instances.
 type rateStore interface {
-	// ChargeConnection draws units (an action's contract.Action.Cost, at
+	// ChargeConnection draws units (a frame's contract.Action.Price, at
 	// most l.Limit) from connection id's budget l and returns the
 	// connection's record, as GetConnection does (ErrNotFound). Over the
 	// budget it fails with a *RateLimited and draws nothing; ErrHeld when
@@ -91,7 +91,7 @@ func (inv *invocation) charged(ctx context.Context, req request) (Connection, Ac
 func (inv *invocation) charge(ctx context.Context, req request) (_ Connection, known bool, _ Account, fail []byte) {
 	c, known, a, err := inv.draw(ctx)
 	if err != nil {
-		return c, false, a, inv.chargeFailed(ctx, req, inv.opt.Now(), min(max(inv.action.Cost, 1), inv.opt.RateLimit.Limit), err)
+		return c, false, a, inv.chargeFailed(ctx, req, inv.opt.Now(), inv.units(), err)
 	}
 	return c, known, a, nil
 }
@@ -100,7 +100,7 @@ func (inv *invocation) charge(ctx context.Context, req request) (_ Connection, k
 // set) when the person is over the budget.
 func (inv *invocation) draw(ctx context.Context) (_ Connection, known bool, _ Account, _ error) {
 	asked := inv.opt.Now()
-	units := min(max(inv.action.Cost, 1), inv.opt.RateLimit.Limit)
+	units := inv.units()
 	if wait, ok := inv.refusals.until(inv.refusalKey(units), asked); ok {
 		return Connection{}, false, Account{}, &RateLimited{RetryAfter: wait, At: asked}
 	}

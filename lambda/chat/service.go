@@ -143,7 +143,7 @@ func (inv *invocation) ping(ctx context.Context, req request) []byte {
 	var ended *signInEnded
 	switch {
 	case errors.As(err, &limited) || errors.As(err, &ended):
-		return inv.chargeFailed(ctx, req, inv.opt.Now(), min(max(inv.action.Cost, 1), inv.opt.RateLimit.Limit), err)
+		return inv.chargeFailed(ctx, req, inv.opt.Now(), inv.units(), err)
 	case err != nil:
 		inv.log.Warn("count a ping against the budget", "error", err)
 		inv.m.count(countAccepted, 1)
