@@ -35,7 +35,7 @@
 #      internal errors, conflicts retried, the removal's time, requests; it
 #      fails when a run missed a target (the test logs "targets missed");
 #  12. budget: a flood of each kind of action (hello, ping, members, setName,
-#      sendPublic) and of connect/close cycles from one signed-in account,
+#      sendPublic, sendPrivate to 1 and to 20) and of connect/close cycles from one signed-in account,
 #      with the budget and without: requests and bytes per accepted and per
 #      refused action (internal/bench BenchmarkBudget);
 #  13. lambda: the function in this process against the deployed binary in

@@ -238,6 +238,38 @@ describe('three people in one room', () => {
     expect(await people.bob.page.$$eval('#log .msg.pending', (e) => e.length)).toBe(0);
   });
 
+  it('private messages to two, priced 2 units each, over the rate limit count down and send themselves, in order', async () => {
+    // A private message costs 1 and 1 more per 2 recipients (docs/protocol.md, *Rate limits*): 12 to Alice and
+    // Dave are 24 units, more than the 20 of any 10 s, so the server refuses some at their own price.
+    const dave = await open(browser);
+    try {
+      await join(dave, 'Dave');
+      await poll(() => members(people.bob)).toEqual(['Alice', 'Dave', 'Robert']);
+      const b = people.bob.page;
+      await b.check('#members input[data-name="Alice"]');
+      await b.check('#members input[data-name="Dave"]');
+      expect(await b.textContent('#to-text')).toBe('Privately to Alice, Dave');
+      const burst = Array.from({ length: 12 }, (_, i) => `to two ${i + 1}`);
+      for (const m of burst) await say(people.bob, m);
+      await b.click('#to-clear');
+      await poll(() => b.$$eval('#log .msg-status', (els) => els.map((e) => e.textContent ?? '').join(' | '))).toMatch(
+        /Too many messages at once: it sends itself when allowed, in \d+ s/,
+      );
+      const order = (t: string) => Number(t.slice('to two '.length));
+      for (const p of [people.alice, dave, people.bob]) {
+        await expect
+          .poll(async () => (await texts(p, 'private')).filter((t) => t.startsWith('to two ')), { timeout: 45_000, interval: 200 })
+          .toHaveLength(12);
+        const got = (await texts(p, 'private')).filter((t) => t.startsWith('to two '));
+        expect([...got].sort((x, y) => order(x) - order(y))).toEqual(burst);
+      }
+      expect(await b.$$eval('#log .msg.pending', (e) => e.length)).toBe(0);
+      expect(dave.errors).toEqual([]);
+    } finally {
+      await dave.context.close();
+    }
+  });
+
   it('the pages raised no script errors and no dialogs', () => {
     for (const p of all()) {
       expect(p.errors).toEqual([]);

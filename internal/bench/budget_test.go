@@ -15,7 +15,8 @@ import (
 
 // BenchmarkBudget (issue 22 #5): one signed-in account floods its
 // connection with 100 frames of one kind (hello, ping, members, setName,
-// sendPublic), or makes 60 connect/close cycles, in a room of 10 with 50
+// sendPublic, sendPrivate to 1 and to 20 signed-in members who join the
+// room for it), or makes 60 connect/close cycles, in a room of 10 with 50
 // messages of 1,900 characters in its history (a hello's answer near its
 // 100 KB bound). It reports, per accepted and per refused action, the
 // handler's DynamoDB requests (the AWS-like proxy's counts) and the bytes
@@ -24,7 +25,7 @@ import (
 // (budget=off: chattest.Unlimited, as before the budget). Run it with
 // -benchtime 1x; scripts/bench.sh budget.
 func BenchmarkBudget(b *testing.B) {
-	for _, kind := range []string{"hello", "ping", "members", "setName", "sendPublic", "connect"} {
+	for _, kind := range []string{"hello", "ping", "members", "setName", "sendPublic", "sendPrivate1", "sendPrivate20", "connect"} {
 		for _, on := range []bool{true, false} {
 			b.Run(fmt.Sprintf("kind=%s/budget=%s", kind, map[bool]string{true: "on", false: "off"}[on]), func(b *testing.B) {
 				for b.Loop() {
@@ -89,6 +90,14 @@ func budgetFlood(b *testing.B, kind string, on bool) {
 			}
 		}
 	} else {
+		var to []string
+		if strings.HasPrefix(kind, "sendPrivate") {
+			for i := range 20 {
+				to = append(to, fmt.Sprintf(`"user%d"`, i+1)) // distinct skeletons
+				h.JoinAs(fmt.Sprintf("user%d", i+1), "flood")
+			}
+			h.Settle()
+		}
 		id := h.JoinAs("mallory", "flood")
 		h.GW.Discard = false
 		h.GW.Take(id)
@@ -100,6 +109,12 @@ func budgetFlood(b *testing.B, kind string, on bool) {
 				"setName":    fmt.Sprintf(`{"action":"setName","name":"mallory%d"}`, i),
 				"sendPublic": fmt.Sprintf(`{"action":"sendPublic","message":"flood %d"}`, i),
 			}[kind]
+			switch kind {
+			case "sendPrivate1":
+				frame = fmt.Sprintf(`{"action":"sendPrivate","to":[%s],"message":"flood %d"}`, to[0], i)
+			case "sendPrivate20":
+				frame = fmt.Sprintf(`{"action":"sendPrivate","to":[%s],"message":"flood %d"}`, strings.Join(to, ","), i)
+			}
 			before := requests()
 			resp := h.Send(id, frame)
 			n := int64(len(resp))
