@@ -77,8 +77,9 @@ func TestEveryDefinedActionDrawsItsCost(t *testing.T) {
 		signed := slices.ContainsFunc(a.Fields, func(f contract.Field) bool { return f.Name == "account" })
 		t.Run(a.Name, func(t *testing.T) {
 			t.Parallel()
-			if got := without[signed] - pingsLeft(t, &a, signed); got != a.Cost {
-				t.Errorf("%s drew %d units of the budget; its cost is %d", a.Name, got, a.Cost)
+			// frameOf's lists hold one item (one recipient): the price of one.
+			if got, want := without[signed]-pingsLeft(t, &a, signed), a.Price(1); got != want {
+				t.Errorf("%s drew %d units of the budget; its price is %d", a.Name, got, want)
 			}
 		})
 	}
