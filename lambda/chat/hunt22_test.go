@@ -128,12 +128,14 @@ func TestAliceRenamingOnHerLaptopIsListedOnceOnHerPhoneWhileTheIndexLags(t *test
 	}
 }
 
-// A private message is priced 1 unit however many people it names (up to
-// contract.RecipientsMax): each name is resolved with two consistent reads
-// and gets its own copy, so one to 20 people made 62 DynamoDB requests for
-// the unit one to a single person makes 7 for. A person's budget of 20
-// units then buys about 1,240 requests every 10 s, where 6 hellos buy 30:
-// the price does not follow what it costs.
+// The finding: a private message was priced 1 unit however many people it
+// named (up to contract.RecipientsMax): each name is resolved with two
+// consistent reads and gets its own copy, so one to 20 people made 62
+// DynamoDB requests for the unit one to a single person makes 7 for, and a
+// person's budget of 20 units bought about 1,240 requests every 10 s, where
+// 6 hellos buy 30. Now its price is 1 + recipients/2 (the definition's
+// sendPrivate entry): per unit it draws, no private message makes more
+// requests than one to a single person.
 func TestAPrivateMessageToTwentyPeopleDrawsAsManyUnitsAsItMakesRequests(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t, chattest.SignedIn) // the default budget: 20 units per 10 s
