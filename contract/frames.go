@@ -19,6 +19,7 @@ const (
 	FramePublic     = "public"
 	FramePrivate    = "private"
 	FrameRemoved    = "removed"
+	FrameEdited     = "edited"
 	FrameHistory    = "historyPage"
 	FrameError      = "error"
 	FrameReauthed   = "reauthed"
@@ -64,6 +65,8 @@ var (
 	removedBy     = req("by", String, "who removed it: `sender` (its sender) or `moderator`")
 	removedReason = opt("reason", String, "why, as the remover said it").chars(ReasonMax)
 	removedAt     = req("at", Number, "when, in milliseconds since the Unix epoch, set by the server")
+	// editedAt marks a message whose text was edited (a history entry, a state's).
+	editedAt = opt("edited", Number, "the message's text was edited (`edit`): when it last was, in milliseconds since the Unix epoch; `message` is the text now")
 
 	presenceFields = []Field{
 		room,
@@ -137,16 +140,24 @@ var frameKinds = []FrameKind{
 		req("message", String, "the text; empty when `removed` is set"),
 		frameRef, account, username,
 		opt("removed", ShapeOf(ShapeRemoval), "in a state's `history`: the message was removed (its text is not sent)"),
+		editedAt,
 	)},
 	{FramePrivate, "a message to selected people (and the sender's copy)", append(slices.Clone(messageHead),
 		req("to", Strings, "the recipients as the server knows their names"),
 		req("message", String, "the text"),
-		frameRef, account, username,
+		frameRef, account, username, editedAt,
 	)},
 	{FrameRemoved, "a public message was removed (`remove`): show the removal in its place", []Field{
 		room,
 		req("id", String, "the removed message's `id`"),
 		removedBy, removedReason, removedAt,
+		frameRef,
+	}},
+	{FrameEdited, "a message's sender edited its text (`edit`): show the new text in its place, marked edited; a private message's edit goes to its participants only", []Field{
+		room,
+		req("id", String, "the edited message's `id`"),
+		req("message", String, "the text now").chars(MessageMax),
+		req("edited", Number, "when it was edited, in milliseconds since the Unix epoch, set by the server"),
 		frameRef,
 	}},
 	{FrameHistory, "the answer to `history`: the page of the room's record before the cursor", []Field{

@@ -25,6 +25,7 @@ const (
 	ActionSendPublic  = RouteSendPublic
 	ActionSendPrivate = RouteSendPrivate
 	ActionRemove      = "remove"
+	ActionEdit        = "edit"
 	ActionHistory     = "history"
 	// The moderation acts on an account (moderators only; docs/design.md,
 	// "Moderation on the account item").
@@ -100,6 +101,9 @@ const (
 	RecipientsMax = 20
 	RefMax        = 64
 	ReasonMax     = 200
+	// EditWindowMs is how long after sending its sender may edit a message
+	// (edit): 15 minutes.
+	EditWindowMs = 15 * 60 * 1000
 	// MuteMinutesMax bounds a mute (7 days), BanMinutesMax a ban with an
 	// expiry (a year); a ban without one lasts until lifted.
 	MuteMinutesMax = 7 * 24 * 60
@@ -174,6 +178,12 @@ var actions = []Action{
 			opt("reason", String, "why, shown to the room (*Limits*)").chars(ReasonMax),
 			ref,
 		}},
+	{Name: ActionEdit, Cost: 3, Route: RouteDefault, Doc: "change the text of a message of yours, public or private, within 15 minutes of sending it: its readers are sent `edited`",
+		Fields: []Field{
+			req("id", String, "the message's `id`, as its `public` or `private` frame or the state's `history` or `private` gives it"),
+			req("message", String, "the new text (*Limits*, as a message's)").chars(MessageMax),
+			ref,
+		}},
 	{Name: ActionHistory, Cost: 3, Route: RouteDefault, Doc: "read the room's record further back, a page at a time: answered with a `historyPage` frame",
 		Fields: []Field{
 			opt("cursor", String, "where to read on: a state's `historyCursor` or the `cursor` of the previous `historyPage`; absent for the newest page"),
@@ -239,6 +249,8 @@ const (
 	CodeTooManyDevices    = "too_many_devices"
 	CodeForbidden         = "forbidden"
 	CodeNotFound          = "not_found"
+	CodeEditExpired       = "edit_expired"
+	CodeMessageRemoved    = "message_removed"
 	CodeBadCursor         = "bad_cursor"
 	CodeReauthRequired    = "reauth_required"
 	CodeReauthRefused     = "reauth_refused"
@@ -280,14 +292,16 @@ var errorCodes = []ErrorCode{
 	{CodeRateLimited, "the frame costs more than is left of the person's budget (*Rate limits*), or, with sign-in, to a connection whose `$connect` was past the account's connects per minute (*Connecting*); `retryAfterMs` says when it will be accepted again; nothing was stored or sent"},
 	{CodeNotConnected, "the server has no record of this connection (it expired); reconnect"},
 	{CodeTooManyDevices, "with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later"},
-	{CodeForbidden, "`remove` of someone else's message, or a moderation act (`mute`, `unmute`, `kick`, `ban`, `unban`), by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed"},
+	{CodeForbidden, "`remove` or `edit` of someone else's message (nobody edits another's message, moderators neither), or a moderation act (`mute`, `unmute`, `kick`, `ban`, `unban`), by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed"},
 	{CodeUnknownAccount, "a moderation act names an account that never signed in here; nothing was changed"},
 	{CodeDurationInvalid, "`minutes` is not a whole number from 1 to " + strconv.Itoa(MuteMinutesMax) + " (`mute`) or " + strconv.Itoa(BanMinutesMax) + " (`ban`); nothing was changed"},
 	{CodeReasonTooLong, "`reason` is over " + strconv.Itoa(ReasonMax) + " characters (*Limits*); nothing was changed"},
 	{CodeScopeInvalid, "`scope` is neither `room` nor `env`; nothing was changed"},
 	{CodeMuted, "a send (`sendPublic`, `sendPrivate`, `setName`) by an account a moderator muted in the room; `retryAfterMs` says how long the mute lasts still; nothing was stored or sent"},
 	{CodeBanned, "a frame of an account banned from the room or the environment: the connection is closed after this frame"},
-	{CodeNotFound, "`remove` names no public message of your room (none with that `id`, one that expired, or a private one)"},
+	{CodeNotFound, "`remove` names no public message of your room (none with that `id`, one that expired, or a private one); `edit` names no message of your room you took part in"},
+	{CodeEditExpired, "`edit` of a message sent more than 15 minutes ago; nothing was changed"},
+	{CodeMessageRemoved, "`edit` of a message that was removed; nothing was changed"},
 	{CodeBadCursor, "`history`'s `cursor` is not one the server made for your room (another room's, or not a cursor); nothing was read"},
 	{CodeReauthRequired, "with sign-in: the connection's sign-in ended (its ID token expired); send `reauth` with a fresh token within the grace (*Signing in again*) or the server closes the connection; the frame was neither stored nor sent"},
 	{CodeReauthRefused, "`reauth`'s token is not valid (expired, of another pool, tampered), is another account's, or sign-in is off; the connection's sign-in is unchanged"},

@@ -238,6 +238,8 @@ type PublicFrame struct {
 	Username string `json:"username,omitempty"`
 	// Removed: in a state's `history`: the message was removed (its text is not sent).
 	Removed *Removal `json:"removed,omitempty"`
+	// Edited: the message's text was edited (`edit`): when it last was, in milliseconds since the Unix epoch; `message` is the text now.
+	Edited int64 `json:"edited,omitempty"`
 }
 
 // PrivateFrame is a "private" frame: a message to selected people (and the sender's copy).
@@ -261,6 +263,8 @@ type PrivateFrame struct {
 	Account string `json:"account,omitempty"`
 	// Username: with sign-in: the sender's username (*Names with sign-in*).
 	Username string `json:"username,omitempty"`
+	// Edited: the message's text was edited (`edit`): when it last was, in milliseconds since the Unix epoch; `message` is the text now.
+	Edited int64 `json:"edited,omitempty"`
 }
 
 // RemovedFrame is a "removed" frame: a public message was removed (`remove`): show the removal in its place.
@@ -276,6 +280,21 @@ type RemovedFrame struct {
 	Reason string `json:"reason,omitempty"`
 	// At: when, in milliseconds since the Unix epoch, set by the server.
 	At int64 `json:"at"`
+	// Ref: the `ref` of your frame that caused it; only in your own copy.
+	Ref string `json:"ref,omitempty"`
+}
+
+// EditedFrame is a "edited" frame: a message's sender edited its text (`edit`): show the new text in its place, marked edited; a private message's edit goes to its participants only.
+type EditedFrame struct {
+	Type string `json:"type"`
+	// Room: the room.
+	Room string `json:"room"`
+	// ID: the edited message's `id`.
+	ID string `json:"id"`
+	// Message: the text now (at most 2000 characters).
+	Message string `json:"message"`
+	// Edited: when it was edited, in milliseconds since the Unix epoch, set by the server.
+	Edited int64 `json:"edited"`
 	// Ref: the `ref` of your frame that caused it; only in your own copy.
 	Ref string `json:"ref,omitempty"`
 }
@@ -421,6 +440,17 @@ type RemoveRequest struct {
 	ID string `json:"id"`
 	// Reason: why, shown to the room (*Limits*) (at most 200 characters).
 	Reason string `json:"reason,omitempty"`
+	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
+	Ref string `json:"ref,omitempty"`
+}
+
+// EditRequest is a "edit" frame: change the text of a message of yours, public or private, within 15 minutes of sending it: its readers are sent `edited`.
+type EditRequest struct {
+	Action string `json:"action"`
+	// ID: the message's `id`, as its `public` or `private` frame or the state's `history` or `private` gives it.
+	ID string `json:"id"`
+	// Message: the new text (*Limits*, as a message's) (at most 2000 characters).
+	Message string `json:"message"`
 	// Ref: any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters).
 	Ref string `json:"ref,omitempty"`
 }

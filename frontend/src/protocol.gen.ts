@@ -19,6 +19,8 @@ export const Action = {
   SendPrivate: 'sendPrivate',
   /** remove a public message, your own or (a moderator) anyone's: the room is sent `removed` (through $default). */
   Remove: 'remove',
+  /** change the text of a message of yours, public or private, within 15 minutes of sending it: its readers are sent `edited` (through $default). */
+  Edit: 'edit',
   /** read the room's record further back, a page at a time: answered with a `historyPage` frame (through $default). */
   History: 'history',
   /** a moderator: mute an account in your room for `minutes`: its sends there are refused with `muted`; answered with `moderated` (through $default). */
@@ -88,7 +90,7 @@ export const ErrorCode = {
   NotConnected: 'not_connected',
   /** with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later */
   TooManyDevices: 'too_many_devices',
-  /** `remove` of someone else's message, or a moderation act (`mute`, `unmute`, `kick`, `ban`, `unban`), by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed */
+  /** `remove` or `edit` of someone else's message (nobody edits another's message, moderators neither), or a moderation act (`mute`, `unmute`, `kick`, `ban`, `unban`), by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed */
   Forbidden: 'forbidden',
   /** a moderation act names an account that never signed in here; nothing was changed */
   UnknownAccount: 'unknown_account',
@@ -102,8 +104,12 @@ export const ErrorCode = {
   Muted: 'muted',
   /** a frame of an account banned from the room or the environment: the connection is closed after this frame */
   Banned: 'banned',
-  /** `remove` names no public message of your room (none with that `id`, one that expired, or a private one) */
+  /** `remove` names no public message of your room (none with that `id`, one that expired, or a private one); `edit` names no message of your room you took part in */
   NotFound: 'not_found',
+  /** `edit` of a message sent more than 15 minutes ago; nothing was changed */
+  EditExpired: 'edit_expired',
+  /** `edit` of a message that was removed; nothing was changed */
+  MessageRemoved: 'message_removed',
   /** `history`'s `cursor` is not one the server made for your room (another room's, or not a cursor); nothing was read */
   BadCursor: 'bad_cursor',
   /** with sign-in: the connection's sign-in ended (its ID token expired); send `reauth` with a fresh token within the grace (*Signing in again*) or the server closes the connection; the frame was neither stored nor sent */
@@ -142,6 +148,8 @@ export const FrameKind = {
   Private: 'private',
   /** a public message was removed (`remove`): show the removal in its place */
   Removed: 'removed',
+  /** a message's sender edited its text (`edit`): show the new text in its place, marked edited; a private message's edit goes to its participants only */
+  Edited: 'edited',
   /** the answer to `history`: the page of the room's record before the cursor */
   HistoryPage: 'historyPage',
   /** a moderation act: the moderator's answer, and to the account's connections it concerns (muted, kicked, banned, lifted) */
@@ -261,6 +269,7 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'account', base: 'string' },
     { name: 'username', base: 'string' },
     { name: 'removed', base: 'shape', of: 'Removal' },
+    { name: 'edited', base: 'number' },
   ],
   private: [
     { name: 'id', base: 'string', required: true },
@@ -272,6 +281,7 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'ref', base: 'string' },
     { name: 'account', base: 'string' },
     { name: 'username', base: 'string' },
+    { name: 'edited', base: 'number' },
   ],
   removed: [
     { name: 'room', base: 'string', required: true },
@@ -279,6 +289,13 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'by', base: 'string', required: true },
     { name: 'reason', base: 'string' },
     { name: 'at', base: 'number', required: true },
+    { name: 'ref', base: 'string' },
+  ],
+  edited: [
+    { name: 'room', base: 'string', required: true },
+    { name: 'id', base: 'string', required: true },
+    { name: 'message', base: 'string', required: true },
+    { name: 'edited', base: 'number', required: true },
     { name: 'ref', base: 'string' },
   ],
   historyPage: [
@@ -359,3 +376,6 @@ export const DEFAULT_LIMITS: Limits = {"messageMax":2000,"nameMax":32,"nameMaxBy
 export const TYPING_MAX = 20;
 export const TYPING_EVERY_MS = 3000;
 export const TYPING_SHOWN_MS = 5000;
+
+/** edit: how long after sending its sender may edit a message (ms). */
+export const EDIT_WINDOW_MS = 900000;

@@ -242,6 +242,8 @@ export interface PublicFrame {
   username?: string;
   /** in a state's `history`: the message was removed (its text is not sent) */
   removed?: Removal;
+  /** the message's text was edited (`edit`): when it last was, in milliseconds since the Unix epoch; `message` is the text now */
+  edited?: number;
 }
 
 /** `private`: a message to selected people (and the sender's copy). */
@@ -265,6 +267,8 @@ export interface PrivateFrame {
   account?: string;
   /** with sign-in: the sender's username (*Names with sign-in*) */
   username?: string;
+  /** the message's text was edited (`edit`): when it last was, in milliseconds since the Unix epoch; `message` is the text now */
+  edited?: number;
 }
 
 /** `removed`: a public message was removed (`remove`): show the removal in its place. */
@@ -280,6 +284,21 @@ export interface RemovedFrame {
   reason?: string;
   /** when, in milliseconds since the Unix epoch, set by the server */
   at: number;
+  /** the `ref` of your frame that caused it; only in your own copy */
+  ref?: string;
+}
+
+/** `edited`: a message's sender edited its text (`edit`): show the new text in its place, marked edited; a private message's edit goes to its participants only. */
+export interface EditedFrame {
+  type: typeof FrameKind.Edited;
+  /** the room */
+  room: string;
+  /** the edited message's `id` */
+  id: string;
+  /** the text now (at most 2000 characters) */
+  message: string;
+  /** when it was edited, in milliseconds since the Unix epoch, set by the server */
+  edited: number;
   /** the `ref` of your frame that caused it; only in your own copy */
   ref?: string;
 }
@@ -379,6 +398,7 @@ export type ServerFrame =
   | PublicFrame
   | PrivateFrame
   | RemovedFrame
+  | EditedFrame
   | HistoryPageFrame
   | ModeratedFrame
   | TypingFrame
@@ -447,6 +467,17 @@ export interface RemoveRequest {
   id: string;
   /** why, shown to the room (*Limits*) (at most 200 characters) */
   reason?: string;
+  /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
+  ref?: string;
+}
+
+/** `edit`: change the text of a message of yours, public or private, within 15 minutes of sending it: its readers are sent `edited`. */
+export interface EditRequest {
+  action: typeof Action.Edit;
+  /** the message's `id`, as its `public` or `private` frame or the state's `history` or `private` gives it */
+  id: string;
+  /** the new text (*Limits*, as a message's) (at most 2000 characters) */
+  message: string;
   /** any string of yours: copied into the error this frame causes and into your own copy of the frame it causes (at most 64 characters) */
   ref?: string;
 }
@@ -562,6 +593,7 @@ export type ClientFrame =
   | SendPublicRequest
   | SendPrivateRequest
   | RemoveRequest
+  | EditRequest
   | HistoryRequest
   | MuteRequest
   | UnmuteRequest

@@ -106,6 +106,8 @@ func fieldSpecs(b *bytes.Buffer, p contract.Protocol) {
 	fmt.Fprintf(b, "\n/** typing: the largest room told, how often a client may send it, how long a page shows it (ms). */\n"+
 		"export const TYPING_MAX = %d;\nexport const TYPING_EVERY_MS = %d;\nexport const TYPING_SHOWN_MS = %d;\n",
 		contract.TypingMax, contract.TypingEveryMs, contract.TypingShownMs)
+	fmt.Fprintf(b, "\n/** edit: how long after sending its sender may edit a message (ms). */\nexport const EDIT_WINDOW_MS = %d;\n",
+		contract.EditWindowMs)
 }
 
 func frameType(kind string) string     { return pascal(kind) + "Frame" }

@@ -336,6 +336,9 @@ type activityRecord struct {
 	ToAccounts  []string `dynamodbav:"toAccounts"`
 	Until       int64    `dynamodbav:"until"`
 	TS          int64    `dynamodbav:"ts"`
+	// An edited record's: the message, and its text before (Message: after).
+	MessageID string `dynamodbav:"messageId"`
+	Previous  string `dynamodbav:"previous"`
 }
 
 // activityLog reads a room's activity log from the table itself.

@@ -97,7 +97,7 @@ func fillHistory(pub, own []Record, next string, budget int) (history, private [
 		var entry []byte
 		if r.Kind == KindPrivate {
 			entry = encode(privateFrame{Type: KindPrivate, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, To: r.To,
-				Message: r.Message, Account: r.FromAccount, Username: r.FromUsername})
+				Message: r.Message, Account: r.FromAccount, Username: r.FromUsername, Edited: editedMillis(r)})
 		} else {
 			entry = encode(historyEntry(r))
 		}

@@ -43,11 +43,13 @@ type frame struct {
 	Username     string `json:"username"`
 	RetryAfterMs int64  `json:"retryAfterMs"`
 	// remove: the removed frame's, and a history entry's removal.
-	By      string   `json:"by"`
-	Reason  string   `json:"reason"`
-	At      int64    `json:"at"`
-	Removed *frame   `json:"removed"`
-	Roles   []string `json:"roles"`
+	By      string `json:"by"`
+	Reason  string `json:"reason"`
+	At      int64  `json:"at"`
+	Removed *frame `json:"removed"`
+	// edit: an edited frame's (and a history entry's) time of the edit.
+	Edited int64    `json:"edited"`
+	Roles  []string `json:"roles"`
 	// history: the state's cursor and a historyPage's.
 	HistoryCursor string `json:"historyCursor"`
 	Cursor        string `json:"cursor"`

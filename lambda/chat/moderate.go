@@ -141,8 +141,11 @@ func (inv *invocation) roles() []string {
 func historyEntry(r Record) publicFrame {
 	f := publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message,
 		Account: r.FromAccount, Username: r.FromUsername}
+	if !r.Edited.IsZero() {
+		f.Edited = millis(r.Edited)
+	}
 	if r.Removed != nil {
-		f.Message = ""
+		f.Message, f.Edited = "", 0
 		f.Removed = &removal{By: r.Removed.By, Reason: r.Removed.Reason, At: millis(r.Removed.At)}
 	}
 	return f

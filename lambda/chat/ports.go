@@ -328,6 +328,13 @@ type Record struct {
 	Until time.Time
 	// MessageID (a removed record: the activity) is the message removed.
 	MessageID string
+	// Edited (a message) is when its text was last edited (edit.go), zero
+	// if never; Message is the text now. EditToken is the store's mark of
+	// the last edit, which the next is conditioned on. Previous (an edited
+	// activity record) is the text before the edit.
+	Edited    time.Time
+	EditToken string
+	Previous  string
 	// Readers (private messages) are the Reader keys of the sender and the
 	// recipients: the store keeps a copy per reader, which PrivateHistory
 	// gives back to that reader only.

@@ -195,6 +195,8 @@ type publicFrame struct {
 	Username string `json:"username,omitempty"`
 	// Removed (history only): the message was removed; Message is empty.
 	Removed *removal `json:"removed,omitempty"`
+	// Edited (history only): when the text was last edited (ms).
+	Edited int64 `json:"edited,omitempty"`
 }
 
 // removal is how a message was removed, in a history entry.
@@ -227,6 +229,8 @@ type privateFrame struct {
 	Account string   `json:"account,omitempty"`
 	// Username is the sender's, with sign-in: shown beside a name that differs.
 	Username string `json:"username,omitempty"`
+	// Edited (history only): when the text was last edited (ms).
+	Edited int64 `json:"edited,omitempty"`
 }
 
 type errorFrame struct {

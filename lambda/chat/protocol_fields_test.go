@@ -24,6 +24,7 @@ var frameStructs = map[string]any{
 	contract.FramePublic:         publicFrame{},
 	contract.FramePrivate:        privateFrame{},
 	contract.FrameRemoved:        removedFrame{},
+	contract.FrameEdited:         editedFrame{},
 	contract.FrameError:          errorFrame{},
 	contract.FrameReauthed:       reauthedFrame{},
 	contract.FrameAccountDeleted: accountDeletedFrame{},

@@ -18,7 +18,8 @@ import (
 // names.go, connectionStore in connection.go, removalStore in removal.go,
 // presenceStore in presence.go, accountStore in accounts.go, usernameStore
 // in signup.go, deviceStore in devices.go, rateStore in ratelimit.go,
-// recordStore in messages.go, moderationStore in moderate.go, signInStore
+// recordStore in messages.go, moderationStore in moderate.go, editStore
+// in edit.go, signInStore
 // in reauth.go, deletionStore in deleteaccount.go, sanctionStore in
 // sanction.go, settleStore in settle.go). The
 // DynamoDB adapter in lambda/dynamo implements it, a file for each role.
@@ -33,6 +34,7 @@ type Store interface {
 	rateStore
 	recordStore
 	moderationStore
+	editStore
 	signInStore
 	deletionStore
 	sanctionStore
@@ -120,6 +122,7 @@ var handlers = map[string]func(*invocation, context.Context, request) []byte{
 	contract.ActionSendPublic:        (*invocation).sendPublic,
 	contract.ActionSendPrivate:       (*invocation).sendPrivate,
 	contract.ActionRemove:            (*invocation).remove,
+	contract.ActionEdit:              (*invocation).edit,
 	contract.ActionHistory:           (*invocation).history,
 	contract.ActionTyping:            (*invocation).typing,
 	contract.ActionReauth:            (*invocation).reauth,

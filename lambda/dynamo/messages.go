@@ -36,6 +36,9 @@ func (s *Store) Append(ctx context.Context, r chat.Record) error {
 		wg.Go(func() {
 			one := it
 			one.Stream = stream
+			if stream != it.Stream {
+				one.Readers = nil // the canonical item lists them, for an edit
+			}
 			item, err := attributevalue.MarshalMap(one)
 			if err == nil {
 				_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.names.Messages), Item: item})
@@ -62,6 +65,7 @@ func newRecordItem(r chat.Record) recordItem {
 		From: r.From, To: r.To, OldName: r.OldName, Message: r.Message, ConnectionID: r.ConnID,
 		ReplacedBy: r.ReplacedBy, Reason: r.Reason, ExpiresAt: r.ExpiresAt.Unix(),
 		FromAccount: r.FromAccount, ToAccounts: r.ToAccounts, FromUsername: r.FromUsername, MessageID: r.MessageID,
+		Readers: r.Readers, Previous: r.Previous,
 	}
 }
 
@@ -154,6 +158,16 @@ type recordItem struct {
 	RemovedByAccount string `dynamodbav:"removedByAccount,omitempty"`
 	RemovedReason    string `dynamodbav:"removedReason,omitempty"`
 	RemovedToken     string `dynamodbav:"removedToken,omitempty"`
+	// An edited message's last edit (edit.go, EditMessage): when (its
+	// message attribute is the text now) and the edit's write token. Its
+	// versions are in its edited activity records.
+	EditedAt    int64  `dynamodbav:"editedAt,omitempty"` // ms
+	EditedToken string `dynamodbav:"editedToken,omitempty"`
+	// Readers (a private message's item in private#<room>, not the readers'
+	// copies): the Reader keys of its copies, which an edit changes too.
+	Readers []string `dynamodbav:"readers,omitempty"`
+	// Previous (an edited activity record): the text before the edit.
+	Previous string `dynamodbav:"previous,omitempty"`
 }
 
 func (it recordItem) record() chat.Record {
@@ -164,6 +178,10 @@ func (it recordItem) record() chat.Record {
 	if it.Until != 0 {
 		r.Until = time.UnixMilli(it.Until)
 	}
+	if it.EditedAt != 0 {
+		r.Edited, r.EditToken = time.UnixMilli(it.EditedAt), it.EditedToken
+	}
+	r.Readers, r.Previous = it.Readers, it.Previous
 	if it.RemovedAt != 0 {
 		r.Removed = &chat.Removal{By: it.RemovedBy, ByName: it.RemovedByName, ByAccount: it.RemovedByAccount,
 			Reason: it.RemovedReason, At: time.UnixMilli(it.RemovedAt)}
