@@ -45,6 +45,8 @@ type crashRoom struct {
 	// sanctioned are the acts a scenario makes on accounts
 	// (crash_moderation_test.go).
 	sanctioned []sanctioned
+	// edits are the edits a scenario makes (crash_edit_test.go).
+	edits []editSent
 }
 
 type crashPerson struct {
