@@ -120,9 +120,12 @@ func (w *world) step(a *account) {
 	case op < 34:
 		w.tally.op("rename")
 		w.rename(pick(live), name)
-	case op < 46:
+	case op < 43:
 		w.tally.op("public")
 		w.public(pick(live))
+	case op < 46:
+		w.tally.op("edit")
+		w.edit(pick(live))
 	case op < 50:
 		w.tally.op("remove")
 		w.remove(pick(live))

@@ -91,6 +91,7 @@ func (w *world) verify() {
 	w.checkAnswers()
 	w.checkMessages()
 	w.checkRemovals()
+	w.checkEdits()
 	w.checkActs()
 }
 

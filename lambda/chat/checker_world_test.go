@@ -48,6 +48,7 @@ type world struct {
 	privates []*privateSend
 	publics  map[string]string     // message text → room
 	removals []*removeSend         // remove (checker_remove_test.go)
+	edits    []*editSend           // edit (checker_edit_test.go)
 	acts     []*moderationSend     // moderation acts (checker_moderate_test.go)
 	holds    map[string][]*holding // name key → who held it when
 	start    time.Time
