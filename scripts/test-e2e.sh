@@ -175,10 +175,12 @@ fi
 
 # Moderation: alice, bob and mod (a member of the local issuer's moderators
 # group) in a room; mod removes bob's message, alice her own, and every page
-# shows the removals in place, a page that joins after them too.
-if wanted e2e/moderate.e2e.ts; then
+# shows the removals in place, a page that joins after them too. On the same
+# stack, in a room of its own: bob edits his message, alice sees it edited.
+if wanted e2e/moderate.e2e.ts e2e/edit.e2e.ts; then
   start_stack "${lag[@]}" -auth cognito
   run_e2e e2e/moderate.e2e.ts
+  run_e2e e2e/edit.e2e.ts
   stop_stack
 fi
 

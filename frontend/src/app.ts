@@ -20,14 +20,13 @@ import { HISTORY_REF, Scrollback } from './scrollback';
 import { Moderation } from './moderation';
 import { isMine, listedUsernames, personLabel } from './sender';
 import { NameBar } from './namebar';
-import { DEFAULT_LIMITS, type ErrorFrame, type Limits, type PrivateFrame, type PublicFrame, type ServerFrame, type StateFrame, type Warning } from './protocol';
+import { Action, DEFAULT_LIMITS, ErrorCode, type ErrorFrame, type Limits, type PrivateFrame, type PublicFrame, type ServerFrame, type StateFrame, type Warning } from './protocol';
 import { forgetResumable, loadResumable, saveResumable, tabStorage } from './resume';
 import { SignInForm } from './signinform';
 import { StatusBar } from './statusbar';
 import { TokenKeeper, type EndReason, type TokenKeeperOptions } from './tokens';
 import { TypingSender, TypingShown } from './typing';
 import { watchWake } from './wake';
-import { Action, ErrorCode } from './protocol.gen';
 import { signOutEverywhere, type EverywhereAnswer } from './signout';
 import { deleteAccount, type DeleteAnswer } from './deleteaccount';
 
@@ -105,9 +104,8 @@ export class ChatApp {
     discard: (ref) => this.client?.discard(ref),
     focusAfterJump: () => this.composer.focus(),
     moderator: () => this.moderator,
-    remove: (id) => {
-      if (!this.client?.ask({ action: Action.Remove, id })) this.log.notice('Not connected: the message was not removed. Try again when the connection is back.', Date.now(), 'warn');
-    },
+    remove: (id) => this.client?.ask({ action: Action.Remove, id }) || this.log.notice('Not connected: the message was not removed. Try again when the connection is back.', Date.now(), 'warn'),
+    edit: (id, message) => this.client?.ask({ action: Action.Edit, id, message }) ?? false,
     older: () => this.scrollback.load(true),
     trimmed: () => this.scrollback.trimmed(),
   });
@@ -398,6 +396,9 @@ export class ChatApp {
       case 'removed':
         this.log.removed(f);
         break;
+      case 'edited':
+        this.log.edited(f);
+        break;
       case 'typing':
         this.typists.typing(f, { name: this.you, account: this.myAccount });
         break;
@@ -475,8 +476,7 @@ export class ChatApp {
       return;
     }
     this.nameBar.outbox(item);
-    // A rename that failed or may not have arrived is not kept for "Send
-    // again": the user sees why next to the name and picks one again.
+    // A rename that failed or may not have arrived is not kept for "Send again": the user picks one again.
     if (item.state === 'failed' || item.state === 'unconfirmed') this.client?.discard(item.ref);
   }
 

@@ -3,15 +3,17 @@
 // sending, not sent or not confirmed (with *Send again* / *Dismiss*) — until
 // the server's echo turns them into the message in place. Joins and leaves
 // come in bursts of one line each (bursts.ts); while the log is scrolled up,
-// "N new messages ↓" says what arrived below.
+// "N new messages ↓" says what arrived below. Your own messages can be edited
+// for a while (editing.ts); an edit or a removal replaces a message in place.
 
 import { Bursts, newBelowText, type BurstKind } from './bursts';
 import type { OutboxItem } from './client';
 import { byId, el, nameHue, timeEl } from './dom';
+import { editable, editButton, editedMark } from './editing';
 import { linkPieces, type Piece } from './links';
 import { keptScrollTop } from './scrollback';
 import { failureText } from './moderation';
-import type { PrivateFrame, PublicFrame, Removal, RemovedFrame } from './protocol';
+import { DEFAULT_LIMITS, type EditedFrame, type PrivateFrame, type PublicFrame, type Removal, type RemovedFrame } from './protocol';
 import { isMine, isolate, isolatedParts, senderKey, shownUsername, type Me } from './sender';
 
 const MAX_LOG_ENTRIES = 1000;
@@ -31,6 +33,8 @@ export interface MessageLogHooks {
   moderator?(): boolean;
   /** Remove a public message (yours, or as a moderator anyone's). */
   remove?(id: string): void;
+  /** Edit a message of yours; false: not connected. */
+  edit?(id: string, message: string): boolean;
   /** "Load older messages" was pressed. */
   older?(): void;
   /** The log let its oldest entries go (MAX_LOG_ENTRIES). */
@@ -41,8 +45,8 @@ export class MessageLog {
   private readonly log = byId('log');
   /** Ids of the messages shown. */
   private readonly seen = new Set<string>();
-  /** The public messages shown, by id: a removal replaces one in place. */
-  private readonly shown = new Map<string, { frame: PublicFrame; el: HTMLElement }>();
+  /** The messages shown, by id: a removal or an edit replaces one in place. */
+  private readonly shown = new Map<string, { frame: Message; el: HTMLElement }>();
   /** The pending bubbles, by the ref of their outbox item. */
   private readonly pending = new Map<string, HTMLElement>();
   private readonly bursts = new Bursts((text, ts) => this.notice(text, ts));
@@ -137,6 +141,7 @@ export class MessageLog {
       // A history read again (the settle hello, a reconnect) may carry a
       // removal whose frame this page missed.
       if (f.type === 'public' && f.removed) this.removed({ id: f.id, ...f.removed });
+      else if (f.edited !== undefined) this.edited({ id: f.id, message: f.message, edited: f.edited });
       return;
     }
     const bubble = f.ref !== undefined ? this.pending.get(f.ref) : undefined;
@@ -189,10 +194,24 @@ export class MessageLog {
   /** A public message was removed (a removed frame, or a history entry's removal): shown in its place. */
   removed(r: Pick<RemovedFrame, 'id' | 'by' | 'reason' | 'at'>): void {
     const m = this.shown.get(r.id);
-    if (!m || m.frame.removed) return;
+    if (!m || m.frame.type !== 'public' || m.frame.removed) return;
     const frame: PublicFrame = { ...m.frame, message: '', removed: { by: r.by, at: r.at, ...(r.reason !== undefined ? { reason: r.reason } : {}) } };
-    const e = this.messageEl(frame);
-    m.el.replaceWith(e);
+    delete frame.edited;
+    this.replace(m.el, this.messageEl(frame));
+  }
+
+  /** A message was edited (an edited frame, or a history entry's newer text): the text now, marked edited. An older edit than the one shown changes nothing. */
+  edited(e: Pick<EditedFrame, 'id' | 'message' | 'edited'>): void {
+    const m = this.shown.get(e.id);
+    if (!m || (m.frame.type === 'public' && m.frame.removed) || (m.frame.edited ?? 0) >= e.edited) return;
+    this.replace(m.el, this.messageEl({ ...m.frame, message: e.message, edited: e.edited }));
+  }
+
+  /** Puts a message's new element in the old one's place; focus in the old one goes to the new one's Edit button, or the message. */
+  private replace(old: HTMLElement, e: HTMLElement): void {
+    const focused = old.contains(document.activeElement);
+    old.replaceWith(e);
+    if (focused) (e.querySelector<HTMLElement>('button.edit') ?? e).focus();
   }
 
   notice(text: string, ts: number, kind: 'info' | 'warn' = 'info'): void {
@@ -323,6 +342,7 @@ export class MessageLog {
       head.append(el('span', { class: 'to' }, ...isolated(`to ${f.to.map((n) => (n === me.name ? 'you' : isolate(n))).join(', ')}`)));
     }
     head.append(timeEl(f.ts));
+    if (f.edited !== undefined) head.append(' ', editedMark(f.edited));
     const removed = f.type === 'public' ? f.removed : undefined;
     const body = removed
       ? el('p', { class: 'removal', text: removalText(removed, mine) })
@@ -333,12 +353,17 @@ export class MessageLog {
       button.addEventListener('click', () => remove?.(f.id));
       head.append(' ', button);
     }
-    const article = el('article', { class: `msg ${f.type}${mine ? ' mine' : ''}${removed ? ' removed' : ''}` }, head, body);
+    const article = el('article', { class: `msg ${f.type}${mine ? ' mine' : ''}${removed ? ' removed' : ''}`, attrs: { tabindex: '-1' } }, head, body);
+    const edit = this.hooks.edit;
+    if (mine && f.id && !removed && edit && editable(f.ts)) {
+      const say = (text: string) => this.notice(text, Date.now(), 'warn');
+      head.append(' ', editButton({ id: f.id, ts: f.ts, message: f.message, body, max: DEFAULT_LIMITS.messageMax, send: edit, say }));
+    }
     if (f.id) {
       article.dataset.id = f.id;
       article.dataset.ts = String(f.ts);
     }
-    if (f.type === 'public' && f.id) this.shown.set(f.id, { frame: f, el: article });
+    if (f.id) this.shown.set(f.id, { frame: f, el: article });
     return article;
   }
 
