@@ -187,7 +187,7 @@ func Write(w io.Writer, cfg Config, results []Result, command, machine string) {
 		}
 		fmt.Fprintln(w)
 	}
-	WriteScrollback(w)
+	WriteComputed(w)
 }
 
 // join adds the join's share of presence to what $connect and the hellos

@@ -7,9 +7,10 @@ import (
 	"testing"
 )
 
-// docs/costs.md ends with the section WriteScrollback writes (scripts/bench.sh
-// costs writes the whole file; GROUPCHAT_UPDATE_SCROLLBACK=1 go test
-// ./internal/costs -run TestTheScrollbackSection rewrites only this section).
+// docs/costs.md ends with the sections WriteComputed writes, scrollback's and
+// an edit's (scripts/bench.sh costs writes the whole file;
+// GROUPCHAT_UPDATE_SCROLLBACK=1 go test ./internal/costs -run
+// TestTheScrollbackSection rewrites only these sections).
 func TestTheScrollbackSectionOfCostsMdIsCurrent(t *testing.T) {
 	const path, heading = "../../docs/costs.md", "## A page of scrollback\n"
 	doc, err := os.ReadFile(path)
@@ -17,7 +18,7 @@ func TestTheScrollbackSectionOfCostsMdIsCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	WriteScrollback(&b)
+	WriteComputed(&b)
 	before, _, found := strings.Cut(string(doc), heading)
 	if os.Getenv("GROUPCHAT_UPDATE_SCROLLBACK") == "1" {
 		if !found {
@@ -29,7 +30,7 @@ func TestTheScrollbackSectionOfCostsMdIsCurrent(t *testing.T) {
 		return
 	}
 	if !found || before+b.String() != string(doc) {
-		t.Fatalf("docs/costs.md does not end with the scrollback section WriteScrollback writes; run GROUPCHAT_UPDATE_SCROLLBACK=1 go test ./internal/costs -run TestTheScrollbackSection")
+		t.Fatalf("docs/costs.md does not end with the sections WriteComputed writes; run GROUPCHAT_UPDATE_SCROLLBACK=1 go test ./internal/costs -run TestTheScrollbackSection")
 	}
 }
 
