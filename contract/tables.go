@@ -66,6 +66,11 @@ const (
 	// the account once while it is there (docs/design.md, "The count
 	// counts people").
 	AccountRoomPrefix = "r_"
+	// AccountRoomsVersion is one more with every change of the account's
+	// r_<room> maps: a deletion's tombstone keeps the maps it read, on
+	// condition that none changed since (docs/design.md, "A deletion keeps
+	// the records it has not removed counted").
+	AccountRoomsVersion = "rv"
 	// NameVersion is one more with every rename of the account, on the
 	// account's item; a connection record carries the version of the name
 	// it carries, and is renamed only to a newer one.

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -73,8 +75,11 @@ func (s *Store) DeleteAccount(ctx context.Context, accountID, username string, n
 		if len(a.Rooms) > 0 {
 			tomb[attrRooms] = &types.AttributeValueMemberSS{Value: a.Rooms}
 		}
+		roomsVersion := keepRoomMaps(tomb, out.Item)
 		cond, values := "attribute_not_exists(#pk) OR (attribute_not_exists(#del)", map[string]types.AttributeValue{}
-		for attr, v := range map[string]int64{contract.NameVersion: a.NameVersion, contract.AccountDeviceVersion: a.DeviceVersion} {
+		versions := map[string]int64{contract.NameVersion: a.NameVersion, contract.AccountDeviceVersion: a.DeviceVersion,
+			contract.AccountRoomsVersion: roomsVersion}
+		for attr, v := range versions {
 			if v == 0 {
 				cond += " AND attribute_not_exists(" + attr + ")"
 			} else {
@@ -97,6 +102,37 @@ func (s *Store) DeleteAccount(ctx context.Context, accountID, username string, n
 		return a, released, true, nil
 	}
 	return chat.Account{}, nil, false, fmt.Errorf("delete account: its items changed at each of %d tries", deleteTries)
+}
+
+// keepRoomMaps copies into the tombstone the account's maps of its records
+// in rooms (r_<room>) from its item as read, and their version, which it
+// returns: records put by $connects that have not added their device yet
+// stay counted, and their removal takes them off the count as it would
+// have (people.go). The tombstone lives at least as long as the latest of
+// them (their expiresAt), so no removal finds it gone.
+func keepRoomMaps(tomb, item map[string]types.AttributeValue) int64 {
+	var version int64
+	if n, ok := item[contract.AccountRoomsVersion].(*types.AttributeValueMemberN); ok {
+		version, _ = strconv.ParseInt(n.Value, 10, 64)
+		tomb[contract.AccountRoomsVersion] = n
+	}
+	until, _ := strconv.ParseInt(tomb[contract.ConnExpiresAt].(*types.AttributeValueMemberN).Value, 10, 64)
+	for attr, v := range item {
+		m, ok := v.(*types.AttributeValueMemberM)
+		if !strings.HasPrefix(attr, contract.AccountRoomPrefix) || !ok {
+			continue
+		}
+		tomb[attr] = m
+		for _, e := range m.Value {
+			if n, ok := e.(*types.AttributeValueMemberN); ok {
+				if at, err := strconv.ParseInt(n.Value, 10, 64); err == nil && at > until {
+					until = at
+				}
+			}
+		}
+	}
+	tomb[contract.ConnExpiresAt] = num(until)
+	return version
 }
 
 // releaseNames reads each name's item and returns a conditional delete of

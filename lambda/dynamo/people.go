@@ -47,8 +47,13 @@ func personShard(accountID string) int {
 // roomMapNames are the expression attribute names of the account's map of
 // its records in room (#r) and of this record's entry in it (#me).
 func roomMapNames(room, connID string) map[string]string {
-	return map[string]string{"#r": contract.AccountRoomPrefix + room, "#me": connID}
+	return map[string]string{"#r": contract.AccountRoomPrefix + room, "#me": connID, "#rv": contract.AccountRoomsVersion}
 }
+
+// bumpRooms is the clause of an UpdateExpression that changes the
+// account's room maps: their version (contract.AccountRoomsVersion) one
+// more, so a deletion that read them before cannot put its tombstone.
+const bumpRooms = " ADD #rv :one"
 
 // personPut is what a signed-in record's put changes besides the record:
 // the account's map of its records in the room, and the person's shard of
@@ -66,17 +71,17 @@ func (s *Store) personPut(c chat.Connection, first bool) []types.TransactWriteIt
 		TableName:                 aws.String(s.names.Connections),
 		Key:                       key(contract.ConnPK, accountKey(c.AccountID)),
 		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: map[string]types.AttributeValue{},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1)},
 	}
 	var count types.TransactWriteItem
 	if first {
 		delete(names, "#me")
-		u.UpdateExpression = aws.String("SET #r = :map")
+		u.UpdateExpression = aws.String("SET #r = :map" + bumpRooms)
 		u.ConditionExpression = aws.String("attribute_not_exists(#r)")
 		u.ExpressionAttributeValues[":map"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{c.ID: exp}}
 		count = s.countChange(c.Room, shard, 1, c.ExpiresAt)
 	} else {
-		u.UpdateExpression = aws.String("SET #r.#me = :e")
+		u.UpdateExpression = aws.String("SET #r.#me = :e" + bumpRooms)
 		u.ConditionExpression = aws.String("attribute_exists(#r)")
 		u.ExpressionAttributeValues[":e"] = exp
 		count = s.countChange(c.Room, shard, 0, c.ExpiresAt)
@@ -147,6 +152,7 @@ func (s *Store) personDelete(c chat.Connection, recs map[string]time.Time) []typ
 	for k, v := range roomMapNames(c.Room, c.ID) {
 		names[k] = v
 	}
+	one := map[string]types.AttributeValue{":one": num(1)}
 	u := &types.Update{
 		TableName:                aws.String(s.names.Connections),
 		Key:                      key(contract.ConnPK, accountKey(c.AccountID)),
@@ -155,6 +161,7 @@ func (s *Store) personDelete(c chat.Connection, recs map[string]time.Time) []typ
 	if _, in := recs[c.ID]; !in {
 		// Not in the map: a record whose entry went with the map as past
 		// its expiry. Deleted without counting.
+		delete(names, "#rv")
 		u.UpdateExpression = aws.String("REMOVE #d, #l")
 		u.ConditionExpression = aws.String("attribute_not_exists(#r.#me)")
 		return []types.TransactWriteItem{s.countChange(c.Room, c.Shard, 0, time.Time{}), {Update: u}}
@@ -167,8 +174,9 @@ func (s *Store) personDelete(c chat.Connection, recs map[string]time.Time) []typ
 		}
 		if !exp.Before(now) {
 			// Another live record: she stays, and the count with her.
-			u.UpdateExpression = aws.String("REMOVE #r.#me, #d, #l")
+			u.UpdateExpression = aws.String("REMOVE #r.#me, #d, #l" + bumpRooms)
 			u.ConditionExpression = aws.String("attribute_exists(#r.#me) AND attribute_exists(#r.#other)")
+			u.ExpressionAttributeValues = one
 			names["#other"] = id
 			return []types.TransactWriteItem{s.countChange(c.Room, c.Shard, 0, time.Time{}), {Update: u}}
 		}
@@ -180,9 +188,10 @@ func (s *Store) personDelete(c chat.Connection, recs map[string]time.Time) []typ
 		names[n] = id
 		cond += " AND attribute_exists(#r." + n + ")"
 	}
-	u.UpdateExpression = aws.String("REMOVE #r, #d, #l")
+	u.UpdateExpression = aws.String("REMOVE #r, #d, #l" + bumpRooms)
 	u.ConditionExpression = aws.String(cond)
-	u.ExpressionAttributeValues = map[string]types.AttributeValue{":n": num(int64(len(recs)))}
+	one[":n"] = num(int64(len(recs)))
+	u.ExpressionAttributeValues = one
 	return []types.TransactWriteItem{s.countChange(c.Room, c.Shard, -1, time.Time{}), {Update: u}}
 }
 
