@@ -60,7 +60,11 @@ func (w *world) checkRemovals() {
 			continue
 		}
 		msg, err := w.h.Store.Message(context.Background(), r.room, r.id)
-		if err != nil || msg.Removed == nil || msg.Removed.By != chat.RemovedBySender || msg.FromAccount != r.from.id {
+		from := r.from.id
+		if r.from.deleted {
+			from = "" // its deletion took its account off its messages
+		}
+		if err != nil || msg.Removed == nil || msg.Removed.By != chat.RemovedBySender || msg.FromAccount != from {
 			w.viol.add("remove", "%s's message %s in %s was answered removed, and the record has %+v (%v)", r.from.user, r.id, r.room, msg.Removed, err)
 		}
 	}

@@ -25,16 +25,17 @@ type checkerSize struct {
 // TestSignedInRoutesKeepTheInvariants is the randomized checker, the
 // signed-in sibling of TestConcurrentRoutesKeepTheInvariants: several
 // accounts, each with one to three tabs, in two or three rooms, connect,
-// reload, rename, send public and private messages, leave and vanish, all
-// at once, with every fault of the proxy on (index lag, writes applied
-// then failed, conflicting transactions) and $connects overtaken by their
-// $disconnect. Once everything is quiet, the clock passes the stale grace
-// and every room hears one more message (so broadcasts meet the
-// vanished), and then it checks what people would notice
-// (checker_verify_test.go). Each scenario's seed is in its name; a failing
-// one prints how to replay it (-checker.seed). Concurrency makes a replay
-// run the same script and fault draws, not always the same interleaving:
-// run it a few times (-count).
+// reload, rename, send public and private messages, leave and vanish, and
+// one deletes its account (checker_delete_test.go), all at once, with
+// every fault of the proxy on (index lag, writes applied then failed,
+// conflicting transactions) and $connects overtaken by their $disconnect.
+// Once everything is quiet, the clock passes the stale grace and every
+// room hears one more message (so broadcasts meet the vanished), and then
+// it checks what people would notice (checker_verify_test.go). Each
+// scenario's seed is in its name; a failing one prints how to replay it
+// (-checker.seed). Concurrency makes a replay run the same script and
+// fault draws, not always the same interleaving: run it a few times
+// (-count).
 func TestSignedInRoutesKeepTheInvariants(t *testing.T) {
 	t.Parallel()
 	size := checkerSize{scenarios: 2, accounts: 5, steps: 14}
@@ -69,6 +70,10 @@ func runScenario(t *testing.T, seed uint64, size checkerSize, tl *tally) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	w := newWorld(t, seed, size.accounts, 2+rng.IntN(2), tl)
 	tl.scenarios.Add(1)
+	if len(w.accounts) > 1 {
+		// The first is the moderator (checker_moderate_test.go).
+		w.accounts[len(w.accounts)-1].deleteAt = 2 + rng.IntN(size.steps-1)
+	}
 	w.h.DynamoDB.Inject(w.faults.on())
 	var wg sync.WaitGroup
 	for _, a := range w.accounts {
@@ -92,6 +97,13 @@ func runScenario(t *testing.T, seed uint64, size checkerSize, tl *tally) {
 // once for the cases the issue names (both tabs closed together, renames
 // from two tabs, a tab connecting while another renames).
 func (w *world) step(a *account) {
+	if a.deleted {
+		return
+	}
+	if a.steps++; a.steps == a.deleteAt {
+		w.deleteAccount(a)
+		return
+	}
 	var live, idle []*device
 	for _, d := range a.devices {
 		w.settle(d, false)

@@ -93,6 +93,7 @@ func (w *world) verify() {
 	w.checkRemovals()
 	w.checkEdits()
 	w.checkActs()
+	w.checkDeleted(tb)
 }
 
 // checkNames: a name is held by at most one account, and every

@@ -70,6 +70,10 @@ type account struct {
 	// published are its public messages answered with their echo, which
 	// it may remove (checker_remove_test.go); under world.mu.
 	published []published
+	// deleteAt is the step at which it deletes itself (0: never), steps
+	// the steps it took, deleted whether it did (checker_delete_test.go).
+	deleteAt, steps int
+	deleted         bool
 }
 
 // device is one browser tab of an account.
@@ -226,6 +230,12 @@ func (w *world) nested(f func()) {
 // send sends a frame with a fresh ref (and, for messages, that ref as the
 // text, so every copy can be traced) and returns the ref and its answer.
 func (w *world) send(d *device, action, fields string) (ref string, answer frame, t0, t1 time.Time) {
+	return w.sendVia(w.event, d, action, fields)
+}
+
+// sendVia is send handled by ev: event, or nested for a frame sent from a
+// proxy hook (checker_delete_test.go).
+func (w *world) sendVia(ev func(func()), d *device, action, fields string) (ref string, answer frame, t0, t1 time.Time) {
 	ref = fmt.Sprintf("%s.%d.%s.%d", d.a.user, d.n, action, d.a.seq.Add(1))
 	if fields != "" {
 		fields = "," + fields
@@ -238,7 +248,7 @@ func (w *world) send(d *device, action, fields string) (ref string, answer frame
 	w.tally.frames.Add(1)
 	t0 = time.Now()
 	var resp string
-	w.event(func() { resp = w.h.Send(c.id, body) })
+	ev(func() { resp = w.h.Send(c.id, body) })
 	t1 = time.Now()
 	w.logf("%s (%s) sent %s", c.id, d, body)
 	if resp != "" {
