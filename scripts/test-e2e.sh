@@ -176,11 +176,15 @@ fi
 # Moderation: alice, bob and mod (a member of the local issuer's moderators
 # group) in a room; mod removes bob's message, alice her own, and every page
 # shows the removals in place, a page that joins after them too. On the same
-# stack, in a room of its own: bob edits his message, alice sees it edited.
-if wanted e2e/moderate.e2e.ts e2e/edit.e2e.ts; then
+# stack, in a room of its own: bob edits his message, alice sees it edited;
+# and dana (an account made for the test) deletes her account from her
+# laptop: asked first, then her phone is closed, her name free, and her
+# sign-in refused.
+if wanted e2e/moderate.e2e.ts e2e/edit.e2e.ts e2e/deleteaccount.e2e.ts; then
   start_stack "${lag[@]}" -auth cognito
   run_e2e e2e/moderate.e2e.ts
   run_e2e e2e/edit.e2e.ts
+  run_e2e e2e/deleteaccount.e2e.ts
   stop_stack
 fi
 
