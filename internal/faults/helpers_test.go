@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +39,9 @@ func startStack(t *testing.T, o local.Options) *localtest.Stack {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("stack log (last 4000 bytes):\n%s", tail(s.Log(), 4000))
+			if dir := os.Getenv("FAULTS_LOG_DIR"); dir != "" {
+				_ = os.WriteFile(filepath.Join(dir, t.Name()+".log"), []byte(s.Log()), 0o644)
+			}
 		}
 	})
 	return s
