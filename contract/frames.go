@@ -45,6 +45,7 @@ const (
 	ShapeLeftEntry   = "LeftEntry"
 	ShapeMemberEntry = "MemberEntry"
 	ShapeRemoval     = "Removal"
+	ShapeMention     = "Mention"
 )
 
 // Fields several frames share.
@@ -141,6 +142,7 @@ var frameKinds = []FrameKind{
 		frameRef, account, username,
 		opt("removed", ShapeOf(ShapeRemoval), "in a state's `history`: the message was removed (its text is not sent)"),
 		editedAt,
+		opt("mentions", ListOf(ShapeOf(ShapeMention)), "the people its `@name`s mention, as the server resolved them when it was sent: names held in the room then (*Mentions*); absent when none").or([]any{}).items(MentionsMax),
 	)},
 	{FramePrivate, "a message to selected people (and the sender's copy)", append(slices.Clone(messageHead),
 		req("to", Strings, "the recipients as the server knows their names"),
@@ -227,6 +229,10 @@ var shapes = []Shape{
 		opt("username", String, "with sign-in: the member's username where a page shows it beside the name (absent where the name is the username)"),
 	}},
 	{ShapeRemoval, "how a message was removed", []Field{removedBy, removedReason, removedAt}},
+	{ShapeMention, "a person a public message mentions, as the server resolved the `@name`", []Field{
+		req("name", String, "the name they held in the room when it was sent"),
+		opt("account", String, "with sign-in: their account (highlight by it: a name can change hands)"),
+	}},
 }
 
 // DefaultLimits returns what a state frame without limits reads as.

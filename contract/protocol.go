@@ -116,6 +116,17 @@ const (
 	// person's message or another typing comes first.
 	TypingEveryMs = 3000
 	TypingShownMs = 5000
+	// MentionsMax bounds the people a public message marks as mentioned
+	// (`@name` in its text, resolved by the server); MentionLookupsMax the
+	// names the server looks up for them, each at most two GetItems:
+	// resolving a message's mentions reads at most 2*MentionLookupsMax
+	// items, however many `@` it holds (docs/design.md, Mentions).
+	MentionsMax       = 5
+	MentionLookupsMax = 8
+	// MentionWordsMax is how many words after an `@` are tried as a name
+	// (names may hold spaces): `@Mary Ann` is looked up as "Mary", then
+	// "Mary Ann", stopping at the first name held in the room.
+	MentionWordsMax = 3
 	// TokenMax bounds reauth's token: Cognito's ID tokens are about
 	// 1,000 characters; API Gateway's frames are at most 32 KB.
 	TokenMax = 8192

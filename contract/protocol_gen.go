@@ -57,6 +57,14 @@ type Removal struct {
 	At int64 `json:"at"`
 }
 
+// Mention is a person a public message mentions, as the server resolved the `@name`.
+type Mention struct {
+	// Name: the name they held in the room when it was sent.
+	Name string `json:"name"`
+	// Account: with sign-in: their account (highlight by it: a name can change hands).
+	Account string `json:"account,omitempty"`
+}
+
 // StateFrame is a "state" frame: the answer to `hello`: the room, its members, history and limits.
 type StateFrame struct {
 	Type string `json:"type"`
@@ -240,6 +248,8 @@ type PublicFrame struct {
 	Removed *Removal `json:"removed,omitempty"`
 	// Edited: the message's text was edited (`edit`): when it last was, in milliseconds since the Unix epoch; `message` is the text now.
 	Edited int64 `json:"edited,omitempty"`
+	// Mentions: the people its `@name`s mention, as the server resolved them when it was sent: names held in the room then (*Mentions*); absent when none (at most 5 items).
+	Mentions []Mention `json:"mentions,omitempty"`
 }
 
 // PrivateFrame is a "private" frame: a message to selected people (and the sender's copy).

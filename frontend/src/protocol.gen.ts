@@ -270,6 +270,7 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'username', base: 'string' },
     { name: 'removed', base: 'shape', of: 'Removal' },
     { name: 'edited', base: 'number' },
+    { name: 'mentions', base: 'shape', of: 'Mention', list: true, default: [] },
   ],
   private: [
     { name: 'id', base: 'string', required: true },
@@ -366,6 +367,10 @@ export const SHAPE_FIELDS: Readonly<Record<string, readonly FieldSpec[]>> = {
     { name: 'by', base: 'string', required: true },
     { name: 'reason', base: 'string' },
     { name: 'at', base: 'number', required: true },
+  ],
+  Mention: [
+    { name: 'name', base: 'string', required: true },
+    { name: 'account', base: 'string' },
   ],
 };
 

@@ -59,6 +59,14 @@ export interface Removal {
   at: number;
 }
 
+/** A person a public message mentions, as the server resolved the `@name`. */
+export interface Mention {
+  /** the name they held in the room when it was sent */
+  name: string;
+  /** with sign-in: their account (highlight by it: a name can change hands) */
+  account?: string;
+}
+
 // Server → client frames.
 
 /** `state`: the answer to `hello`: the room, its members, history and limits. */
@@ -244,6 +252,8 @@ export interface PublicFrame {
   removed?: Removal;
   /** the message's text was edited (`edit`): when it last was, in milliseconds since the Unix epoch; `message` is the text now */
   edited?: number;
+  /** the people its `@name`s mention, as the server resolved them when it was sent: names held in the room then (*Mentions*); absent when none (at most 5 items) */
+  mentions: Mention[];
 }
 
 /** `private`: a message to selected people (and the sender's copy). */
