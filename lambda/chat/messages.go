@@ -46,13 +46,18 @@ func (inv *invocation) sendPublic(ctx context.Context, req request) []byte {
 	if fail := inv.silenced(req, c, a); fail != nil {
 		return fail
 	}
-	r := Record{Kind: KindPublic, Room: c.Room, From: c.Name, FromAccount: c.AccountID, FromUsername: c.Username, Message: msg, ConnID: c.ID}
+	mentioned, err := inv.mentions(ctx, c, a, msg)
+	if err != nil {
+		return inv.internal(req, "look up mention", err)
+	}
+	r := Record{Kind: KindPublic, Room: c.Room, From: c.Name, FromAccount: c.AccountID, FromUsername: c.Username, Message: msg, ConnID: c.ID,
+		Mentions: mentioned}
 	if err := inv.append(ctx, &r); err != nil {
 		return inv.internal(req, "record message", err)
 	}
 	inv.m.count(countAccepted, 1)
 	frame := publicFrame{Type: KindPublic, ID: r.ID, TS: millis(r.TS), Room: r.Room, From: r.From, Message: r.Message,
-		Account: r.FromAccount, Username: r.FromUsername}
+		Account: r.FromAccount, Username: r.FromUsername, Mentions: mentionFrames(r.Mentions)}
 	inv.broadcast(ctx, c.Room, encode(frame), c.ID, encode(withRef(frame, req.Ref)))
 	return nil
 }

@@ -144,8 +144,9 @@ func historyEntry(r Record) publicFrame {
 	if !r.Edited.IsZero() {
 		f.Edited = millis(r.Edited)
 	}
+	f.Mentions = mentionFrames(r.Mentions)
 	if r.Removed != nil {
-		f.Message, f.Edited = "", 0
+		f.Message, f.Edited, f.Mentions = "", 0, nil
 		f.Removed = &removal{By: r.Removed.By, Reason: r.Removed.Reason, At: millis(r.Removed.At)}
 	}
 	return f

@@ -335,6 +335,9 @@ type Record struct {
 	Edited    time.Time
 	EditToken string
 	Previous  string
+	// Mentions (public messages) are the people its `@name`s mention, as
+	// resolved when it was sent (mention.go).
+	Mentions []Mention
 	// Readers (private messages) are the Reader keys of the sender and the
 	// recipients: the store keeps a copy per reader, which PrivateHistory
 	// gives back to that reader only.

@@ -197,6 +197,15 @@ type publicFrame struct {
 	Removed *removal `json:"removed,omitempty"`
 	// Edited (history only): when the text was last edited (ms).
 	Edited int64 `json:"edited,omitempty"`
+	// Mentions are the people its text mentions, as the server resolved
+	// them when it was sent (mention.go).
+	Mentions []mention `json:"mentions,omitempty"`
+}
+
+// mention is a person a public message mentions (contract.ShapeMention).
+type mention struct {
+	Name    string `json:"name"`
+	Account string `json:"account,omitempty"`
 }
 
 // removal is how a message was removed, in a history entry.

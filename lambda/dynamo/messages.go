@@ -66,7 +66,22 @@ func newRecordItem(r chat.Record) recordItem {
 		ReplacedBy: r.ReplacedBy, Reason: r.Reason, ExpiresAt: r.ExpiresAt.Unix(),
 		FromAccount: r.FromAccount, ToAccounts: r.ToAccounts, FromUsername: r.FromUsername, MessageID: r.MessageID,
 		Readers: r.Readers, Previous: r.Previous,
+		Mentions: mentionItems(r.Mentions),
 	}
+}
+
+// mentionItem is a person a public message mentions (chat.Mention).
+type mentionItem struct {
+	Name    string `dynamodbav:"name"`
+	Account string `dynamodbav:"account,omitempty"`
+}
+
+func mentionItems(ms []chat.Mention) []mentionItem {
+	var out []mentionItem
+	for _, m := range ms {
+		out = append(out, mentionItem(m))
+	}
+	return out
 }
 
 // PrivateHistory implements chat.Store: one strongly consistent Query of
@@ -150,6 +165,9 @@ type recordItem struct {
 	Until int64  `dynamodbav:"until,omitempty"`
 	// MessageID (a removed activity record): the message removed.
 	MessageID string `dynamodbav:"messageId,omitempty"`
+	// Mentions (a public message): the people it mentions, as resolved
+	// when it was sent.
+	Mentions []mentionItem `dynamodbav:"mentions,omitempty"`
 	// A removed message's removal (moderate.go, RemoveMessage); its
 	// message attribute is kept (the record keeps the message).
 	RemovedAt        int64  `dynamodbav:"removedAt,omitempty"` // ms
@@ -175,6 +193,9 @@ func (it recordItem) record() chat.Record {
 		From: it.From, To: it.To, Message: it.Message, ConnID: it.ConnectionID,
 		FromAccount: it.FromAccount, ToAccounts: it.ToAccounts, FromUsername: it.FromUsername,
 		MessageID: it.MessageID, Reason: it.Reason, Act: it.Act}
+	for _, m := range it.Mentions {
+		r.Mentions = append(r.Mentions, chat.Mention(m))
+	}
 	if it.Until != 0 {
 		r.Until = time.UnixMilli(it.Until)
 	}
