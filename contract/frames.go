@@ -142,7 +142,7 @@ var frameKinds = []FrameKind{
 		frameRef, account, username,
 		opt("removed", ShapeOf(ShapeRemoval), "in a state's `history`: the message was removed (its text is not sent)"),
 		editedAt,
-		opt("mentions", ListOf(ShapeOf(ShapeMention)), "the people its `@name`s mention, as the server resolved them when it was sent: names held in the room then (*Mentions*); absent when none").or([]any{}).items(MentionsMax),
+		opt("mentions", ListOf(ShapeOf(ShapeMention)), "the people its `@name`s mention, as the server resolved them when it was sent: names held in the room then (*Mentions*); absent when none").items(MentionsMax),
 	)},
 	{FramePrivate, "a message to selected people (and the sender's copy)", append(slices.Clone(messageHead),
 		req("to", Strings, "the recipients as the server knows their names"),

@@ -1,12 +1,9 @@
-// The chat page: it joins a room with a ChatClient and routes the client's
-// events to the parts of the page — the join form, the status bar, the name
-// bar, the member list, the message log and the composer, each in its own
-// module. What the page shows lives in those parts; the connection's state
-// lives in the client. With sign-in (config.json's auth "cognito") the join
-// form comes after the sign-in form, every socket carries the account's ID
-// token (tokens.ts), and a session that ended brings the sign-in form back.
+// The chat page: a ChatClient's events routed to the page's parts (join form, status bar, name bar, members, log,
+// composer, attention), each its own module; the connection's state lives in the client. With sign-in (config.json's
+// auth "cognito") the join form follows the sign-in form and every socket carries the ID token (tokens.ts).
 
 import { Account, type AccountView } from './account';
+import { Attention } from './attention';
 import type { Auth } from './auth';
 import { ChatClient, type OutboxItem, type SocketFactory, type Status } from './client';
 import { Composer } from './composer';
@@ -82,6 +79,7 @@ export class ChatApp {
     () => this.limits,
     () => this.sendMessage(),
     (text) => this.typingSender.typed(text, this.members.recipients().length > 0),
+    () => ({ names: this.members.names(), you: this.you }),
   );
   private readonly typingSender = new TypingSender(() => this.client?.ask({ action: Action.Typing }) ?? false);
   private readonly typingEl = byId('typing');
@@ -109,6 +107,7 @@ export class ChatApp {
     older: () => this.scrollback.load(true),
     trimmed: () => this.scrollback.trimmed(),
   });
+  private readonly attention = new Attention(() => ({ name: this.you, account: this.myAccount }), (id) => this.log.newSince(id));
   /** Older messages as the person scrolls up (scrollback.ts). */
   private readonly scrollback = new Scrollback(this.log, (f) => this.client?.ask(f) ?? false, (text) => this.log.notice(text, Date.now(), 'warn'));
 
@@ -379,6 +378,7 @@ export class ChatApp {
       case 'private':
         this.typists.stopped({ name: f.from, account: f.account });
         this.log.show(f);
+        this.attention.arrived(f);
         this.members.learn(f.from, f.username);
         break;
       case 'error':

@@ -5,6 +5,7 @@
 // nothing happened.
 
 import { byId } from './dom';
+import { MentionPicker } from './mentionpicker';
 import { codePoints, type ClientFrame, type Limits } from './protocol';
 import { Action } from './protocol.gen';
 
@@ -19,19 +20,25 @@ export class Composer {
   private readonly counter = byId('counter');
   private readonly errorEl = byId('send-error');
 
-  /** limits gives the room's bounds; submit is called on Enter or Send; typed with the text after each change. */
+  private readonly picker: MentionPicker | null;
+
+  /** limits gives the room's bounds; submit is called on Enter or Send; typed with the text after each change; names are whom `@` completes. */
   constructor(
     private readonly limits: () => Limits,
     submit: () => void,
     typed?: (text: string) => void,
+    names?: () => { names: readonly string[]; you: string },
   ) {
-    this.message.addEventListener('input', () => {
+    const changed = () => {
       typed?.(this.message.value);
       this.updateCounter();
       this.fit();
       if (this.errorEl.textContent === EMPTY_MESSAGE && this.message.value.trim()) this.error('');
-    });
+    };
+    this.message.addEventListener('input', changed);
+    this.picker = names ? new MentionPicker(this.message, () => ({ ...names(), nameMax: this.limits().nameMax }), changed) : null;
     this.message.addEventListener('keydown', (e) => {
+      if (this.picker?.key(e)) return;
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         submit();
@@ -80,6 +87,7 @@ export class Composer {
 
   /** The message went out: an empty box, ready for the next. */
   sent(): void {
+    this.picker?.close();
     this.message.value = '';
     this.updateCounter();
     this.fit();

@@ -392,6 +392,11 @@ export class MemberList {
     this.selected.set(to, shown);
   }
 
+  /** The names the page knows in the room (an `@` completes from them). */
+  names(): string[] {
+    return this.known();
+  }
+
   /** The names to choose from: the list followed, or in a big room the one read. */
   private known(): string[] {
     if (this.big && this.directory !== null) return sortNames(this.directory.values());

@@ -14,6 +14,8 @@ import { linkPieces, type Piece } from './links';
 import { keptScrollTop } from './scrollback';
 import { failureText } from './moderation';
 import { DEFAULT_LIMITS, type EditedFrame, type PrivateFrame, type PublicFrame, type Removal, type RemovedFrame } from './protocol';
+import { AWAY_TEXT } from './attention';
+import { mentionsMe } from './mentions';
 import { isMine, isolate, isolatedParts, senderKey, shownUsername, type Me } from './sender';
 
 const MAX_LOG_ENTRIES = 1000;
@@ -128,6 +130,13 @@ export class MessageLog {
     const before = anchor ? anchor.getBoundingClientRect().top - edge : 0;
     for (const m of messages) this.show(m, true);
     if (anchor) log.scrollTop = keptScrollTop(log.scrollTop, before, anchor.getBoundingClientRect().top - edge);
+  }
+
+  /** The "new since you were away" divider, above the message of that id (attention.ts); one at a time. */
+  newSince(id: string): void {
+    this.log.querySelector('.away-divider')?.remove();
+    const first = this.log.querySelector(`.msg[data-id="${CSS.escape(id)}"]`);
+    first?.before(el('p', { class: 'away-divider', attrs: { id: 'away-divider' } }, el('span', { text: AWAY_TEXT })));
   }
 
   /** Someone joined or left: one line per burst of them. */
@@ -353,7 +362,10 @@ export class MessageLog {
       button.addEventListener('click', () => remove?.(f.id));
       head.append(' ', button);
     }
-    const article = el('article', { class: `msg ${f.type}${mine ? ' mine' : ''}${removed ? ' removed' : ''}`, attrs: { tabindex: '-1' } }, head, body);
+    // The server's mark, never the text's: a mention of you is highlighted and says so.
+    const mention = f.id !== '' && !mine && mentionsMe(f, me);
+    if (mention) head.firstElementChild?.after(el('span', { class: 'badge mention-badge', text: 'mentions you' }));
+    const article = el('article', { class: `msg ${f.type}${mine ? ' mine' : ''}${removed ? ' removed' : ''}${mention ? ' mention' : ''}`, attrs: { tabindex: '-1' } }, head, body);
     const edit = this.hooks.edit;
     if (mine && f.id && !removed && edit && editable(f.ts)) {
       const say = (text: string) => this.notice(text, Date.now(), 'warn');

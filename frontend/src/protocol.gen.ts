@@ -270,7 +270,7 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'username', base: 'string' },
     { name: 'removed', base: 'shape', of: 'Removal' },
     { name: 'edited', base: 'number' },
-    { name: 'mentions', base: 'shape', of: 'Mention', list: true, default: [] },
+    { name: 'mentions', base: 'shape', of: 'Mention', list: true },
   ],
   private: [
     { name: 'id', base: 'string', required: true },

@@ -253,7 +253,7 @@ export interface PublicFrame {
   /** the message's text was edited (`edit`): when it last was, in milliseconds since the Unix epoch; `message` is the text now */
   edited?: number;
   /** the people its `@name`s mention, as the server resolved them when it was sent: names held in the room then (*Mentions*); absent when none (at most 5 items) */
-  mentions: Mention[];
+  mentions?: Mention[];
 }
 
 /** `private`: a message to selected people (and the sender's copy). */

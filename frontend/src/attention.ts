@@ -1,0 +1,114 @@
+// While the page is hidden (another tab, a minimised window): the tab's title
+// counts the messages that arrived, a mention of you or a private message to
+// you raises a browser notification — only once you turned notifications on
+// with the page's control, which is when the browser asks; never on load —
+// and coming back shows a "new since you were away" divider above the first
+// of them (issue 26 #3).
+
+import { byId } from './dom';
+import { mentionsMe } from './mentions';
+import type { PrivateFrame, PublicFrame } from './protocol';
+import { isMine, type Me } from './sender';
+
+type Message = PublicFrame | PrivateFrame;
+
+/** What the divider says. */
+export const AWAY_TEXT = 'New since you were away';
+const STORED = 'groupchat.notify';
+
+/** What arrived while the page was hidden (no DOM: the unit tests drive it). */
+export class Away {
+  private unread = 0;
+  private first = '';
+
+  constructor(private readonly base: string) {}
+
+  /** A live message arrived while hidden: what to do about it. */
+  arrived(f: Message, me: Me): { title: string; notify: string | null } | null {
+    if (isMine(f, me)) return null;
+    if (this.unread++ === 0) this.first = f.id;
+    const why = f.type === 'private' ? `Private message from ${f.from}` : mentionsMe(f, me) ? `${f.from} mentioned you` : null;
+    return { title: this.title(), notify: why };
+  }
+
+  /** The page is shown again: the message the divider goes above (none when nothing arrived), and the title back. */
+  back(): { dividerAbove: string | null; title: string } {
+    const above = this.unread > 0 ? this.first : null;
+    this.unread = 0;
+    this.first = '';
+    return { dividerAbove: above, title: this.base };
+  }
+
+  title(): string {
+    return this.unread > 0 ? `(${this.unread}) ${this.base}` : this.base;
+  }
+}
+
+/** The page's side: visibility, the title, the notification control and the notifications. */
+export class Attention {
+  private readonly away: Away;
+  private readonly button = byId<HTMLButtonElement>('notify');
+  private readonly note = byId('notify-note');
+  private on = false;
+
+  constructor(
+    private readonly me: () => Me,
+    private readonly divider: (aboveId: string) => void,
+    private readonly doc: Document = document,
+    private readonly win: Window & typeof globalThis = window,
+  ) {
+    this.away = new Away(doc.title);
+    doc.addEventListener('visibilitychange', () => {
+      if (doc.visibilityState !== 'visible') return;
+      const { dividerAbove, title } = this.away.back();
+      doc.title = title;
+      if (dividerAbove !== null) this.divider(dividerAbove);
+    });
+    const N = win.Notification;
+    if (N === undefined) return; // the control stays hidden: nothing to turn on
+    this.button.hidden = false;
+    // Remembered only as a wish: it takes effect without asking when the browser granted it already.
+    this.set(stored(win) && N.permission === 'granted');
+    this.button.addEventListener('click', () => void this.toggle());
+  }
+
+  /** A live message (not one read back from a history). */
+  arrived(f: Message): void {
+    if (this.doc.visibilityState === 'visible') return;
+    const r = this.away.arrived(f, this.me());
+    if (!r) return;
+    this.doc.title = r.title;
+    if (r.notify === null || !this.on || this.win.Notification?.permission !== 'granted') return;
+    const n = new this.win.Notification(r.notify, { body: f.message, tag: f.id });
+    n.onclick = () => this.win.focus();
+  }
+
+  private async toggle(): Promise<void> {
+    const N = this.win.Notification;
+    if (this.on) return this.set(false, '');
+    const permission = N.permission === 'default' ? await N.requestPermission() : N.permission;
+    if (permission === 'granted') this.set(true, 'You are notified of mentions and private messages while this tab is hidden.');
+    else this.set(false, 'Notifications are blocked for this page in the browser’s settings.');
+  }
+
+  /** On or off; note (a choice of the person's, said and remembered) or none (the page loading). */
+  private set(on: boolean, note?: string): void {
+    this.on = on;
+    this.button.textContent = on ? 'Turn off notifications' : 'Turn on notifications';
+    if (note === undefined) return;
+    this.note.textContent = note;
+    try {
+      this.win.localStorage.setItem(STORED, on ? '1' : '0');
+    } catch {
+      // Storage refused (private mode): the choice lasts this page only.
+    }
+  }
+}
+
+function stored(win: Window): boolean {
+  try {
+    return win.localStorage.getItem(STORED) === '1';
+  } catch {
+    return false;
+  }
+}
