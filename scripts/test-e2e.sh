@@ -188,6 +188,15 @@ if wanted e2e/moderate.e2e.ts e2e/edit.e2e.ts e2e/deleteaccount.e2e.ts; then
   stop_stack
 fi
 
+# Mentions that notify: alice mentions bob (completed from the member list);
+# bob's page, hidden, with notifications granted and turned on, is notified,
+# counts in its title, and shows the divider on return.
+if wanted e2e/mention.e2e.ts; then
+  start_stack "${lag[@]}" -auth cognito
+  run_e2e e2e/mention.e2e.ts
+  stop_stack
+fi
+
 # The local dashboard: a 2-second metrics period (the deployed thresholds) and
 # a management API failing 60% of its POSTs (the management client's retries get
 # most through; about a third of the deliveries still fail); the test runs the load tool
