@@ -118,4 +118,29 @@ describe('axe finds nothing, in light and dark, at a desk and on a phone', () =>
     for (const v of viewers) await v.person.page.waitForSelector('#conn[data-state="ready"]', { timeout: 20_000 });
     for (const v of [...viewers.map((x) => x.person), host]) expect(v.errors).toEqual([]);
   });
+
+  it('mentions: a message that mentions you, the divider after time away, the @ list open', async () => {
+    const visibility = (p: Person, hidden: boolean) =>
+      p.page.evaluate((h) => {
+        if (h) Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+        else delete (document as unknown as { visibilityState?: string }).visibilityState;
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, hidden);
+    for (const v of viewers) await visibility(v.person, true);
+    await say(host, `@${viewers.map((v) => v.name).join(' @')} standup in five minutes`);
+    for (const v of viewers) {
+      const p = v.person.page;
+      await poll(() => p.$$('#log .msg.mention')).toHaveLength(1);
+      await visibility(v.person, false);
+      await p.waitForSelector('#away-divider');
+      await p.fill('#message', '');
+      await p.click('#message');
+      await p.keyboard.type('@Hos');
+      await p.waitForSelector('#mention-list:visible');
+      expect(await violations(v.person), v.label).toEqual([]);
+      await p.keyboard.press('Escape');
+      expect(await p.isHidden('#mention-list')).toBe(true);
+      await p.fill('#message', '');
+    }
+  });
 });
