@@ -6,6 +6,8 @@ package chat_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -238,5 +240,41 @@ func TestAPrivateMessagesEditReachesOnlyItsParticipants(t *testing.T) {
 				t.Errorf("an outsider editing it: %+v", e)
 			}
 		})
+	}
+}
+
+// An edit of a private message is priced as the message was sent (the
+// definition's Cost and, as sendPrivate's Per, one unit more for every two
+// recipients): its transaction writes every participant's copy and it tells
+// each of them, so an edit of a message to 20 must not be 3 units.
+func TestAnEditOfAPrivateMessageToTwentyDrawsAsItsRecipientsCost(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn) // the default budget: 20 units per 10 s
+	const room = "ed-price"
+	alice := h.JoinAs("alice", room)
+	var to []string
+	for i := range 20 {
+		name := "p" + string(rune('a'+i)) + "x"
+		h.JoinAs(name, room)
+		to = append(to, name)
+	}
+	h.Settle()
+	inbox(t, h, alice)
+	msg := whisper(t, h, alice, "to all twenty", to...)
+	h.Advance(11 * time.Second) // a full budget again
+	accepted := 0
+	for i := range 10 {
+		fs := editFrom(t, h, alice, msg, fmt.Sprintf("to all twenty, take %d", i))
+		if slices.ContainsFunc(fs, func(f frame) bool { return f.Type == "error" && f.Code == contract.CodeRateLimited }) {
+			break
+		}
+		only(t, fs, "edited")
+		accepted++
+	}
+	send, _ := contract.LookupAction(contract.ActionSendPrivate)
+	edit, _ := contract.LookupAction(contract.ActionEdit)
+	price := edit.Cost + send.Price(len(to)) - send.Cost
+	if want := 20 / price; accepted != want {
+		t.Errorf("%d edits of a private message to 20 were accepted on a full budget of 20 units; at %d units each, want %d", accepted, price, want)
 	}
 }
