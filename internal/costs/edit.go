@@ -46,7 +46,8 @@ func WriteEdit(w io.Writer) {
 	short, long := 100, len(strings.Repeat("😀", contract.MessageMax))
 	fmt.Fprintf(w, "\n## An edit\n\n")
 	fmt.Fprintf(w, "Computed from the items' sizes by internal/costs/edit.go (written with the rest of this file), not measured.\n"+
-		"A signed-in sender's `edit` draws %d units of the budget and makes these requests (lambda/chat edit.go; the\n"+
+		"A signed-in sender's `edit` draws %d units of the budget (of a private message to k people, k/2 more, drawn by an\n"+
+		"UpdateItem more once the message is read) and makes these requests (lambda/chat edit.go; the\n"+
 		"crash-point test `$default/signed/bob-edits-his-message` lists them): the budget's charge (UpdateItem, 1 WRU),\n"+
 		"the connection's record (GetItem, 1 RRU), the message (a consistent GetItem of the public one, 1 RRU per started\n"+
 		"4 KB; a private one is a second GetItem, after the public one is not found), then one TransactWriteItems: the message's item,\n"+

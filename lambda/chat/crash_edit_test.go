@@ -20,6 +20,7 @@ type editSent struct {
 	id, old, new string
 	kind         chat.Kind
 	want         []string
+	people       []string // a private message's participants, whose copies it has
 }
 
 func init() {
@@ -36,7 +37,17 @@ func init() {
 				id := r.sentMessage(bob, "private", `{"action":"sendPrivate","to":["alice"],"message":"psst 5"}`, "psst 5")
 				r.privates = append(r.privates, privateSent{from: bob, message: "psst 5", want: r.inRoom("alice", "bob")})
 				return r.editedAfter(bob, editSent{id: id, old: "psst 5", new: "psst 6", kind: chat.KindPrivate,
-					want: r.inRoom("alice", "bob")})
+					want: r.inRoom("alice", "bob"), people: []string{"alice", "bob"}})
+			}},
+		// To two: the edit draws one unit more once the message is read
+		// (a second charge, a crash point of its own).
+		crashScenario{route: "$default", what: "bob-edits-his-private-to-alice-and-carol", open: true, signed: true,
+			start: func(r *crashRoom) (func(context.Context), func(bool)) {
+				bob := r.conn("bob", "")
+				id := r.sentMessage(bob, "private", `{"action":"sendPrivate","to":["alice","carol"],"message":"psst 7"}`, "psst 7")
+				r.privates = append(r.privates, privateSent{from: bob, message: "psst 7", want: r.inRoom("alice", "bob", "carol")})
+				return r.editedAfter(bob, editSent{id: id, old: "psst 7", new: "psst 8", kind: chat.KindPrivate,
+					want: r.inRoom("alice", "bob", "carol"), people: []string{"alice", "bob", "carol"}})
 			}})
 }
 
@@ -91,7 +102,7 @@ func (r *crashRoom) checkEdits(add func(string, string, ...any)) {
 			add("edit", "message %s in the record: %q edited %v (%v), want %q", e.id, msg.Message, msg.Edited, err, e.new)
 		}
 		if e.kind == chat.KindPrivate {
-			for _, person := range []string{"alice", "bob"} {
+			for _, person := range e.people {
 				reader := chat.Reader(chat.Connection{ResumeToken: r.people[person].token})
 				if r.signed {
 					reader = chat.Reader(chat.Connection{AccountID: person})

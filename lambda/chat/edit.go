@@ -92,6 +92,13 @@ func (inv *invocation) edit(ctx context.Context, req request) []byte {
 	if errors.Is(err, ErrNotFound) {
 		msg, err = inv.store.MessageOf(ctx, KindPrivate, c.Room, id)
 	}
+	if extra := privateEditExtra(msg); err == nil && extra > 0 && ownMessage(c, msg) {
+		// Priced as it was sent: its copies and its readers are its
+		// recipients', known only now that it is read.
+		if fail := inv.chargeMore(ctx, req, extra); fail != nil {
+			return fail
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		switch {
 		case errors.Is(err, ErrNotFound):
@@ -185,4 +192,15 @@ func editedMillis(r Record) int64 {
 		return 0
 	}
 	return millis(r.Edited)
+}
+
+// privateEditExtra is what an edit of msg draws beyond the action's Cost: a
+// private message's recipients priced as sendPrivate prices them (one unit
+// more for every PrivatePer), nothing for a public one.
+func privateEditExtra(msg Record) int {
+	if msg.Kind != KindPrivate {
+		return 0
+	}
+	send, _ := contract.LookupAction(contract.ActionSendPrivate)
+	return send.Price(len(msg.To)) - send.Cost
 }

@@ -96,6 +96,18 @@ func (inv *invocation) charge(ctx context.Context, req request) (_ Connection, k
 	return c, known, a, nil
 }
 
+// chargeMore draws units more for the frame, already charged its price: an
+// edit of a private message, whose price grows with the recipients the
+// message read after the charge names (edit.go). A refusal is the frame's
+// answer (rate_limited), with what it drew first spent.
+func (inv *invocation) chargeMore(ctx context.Context, req request, units int) []byte {
+	priced, items := inv.action, inv.items
+	inv.action, inv.items = contract.Action{Name: priced.Name, Cost: units}, 0
+	defer func() { inv.action, inv.items = priced, items }()
+	_, _, _, fail := inv.charge(ctx, req)
+	return fail
+}
+
 // draw is charge's work, its failure an error: a *RateLimited (with At
 // set) when the person is over the budget.
 func (inv *invocation) draw(ctx context.Context) (_ Connection, known bool, _ Account, _ error) {
