@@ -71,6 +71,7 @@ func TestHunt24BABannedPersonWhoseCloseWasLostGoesOnReadingTheRoom(t *testing.T)
 	if _, err := h.Store.Sanction(context.Background(), "bob", chat.Sanction{Kind: chat.SanctionBan, Room: room}, false, ban); err != nil {
 		t.Fatal(err)
 	}
+	h.Settle() // the room index has caught up with the ban
 	inbox(t, h, bob)
 	say(t, h, alice, "after the ban")
 	h.Settle()
