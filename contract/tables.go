@@ -96,6 +96,14 @@ const (
 	// ConnAuthIssuedAt is the iat of a signed-in connection's latest
 	// reauth's token (s).
 	ConnAuthIssuedAt = "authIat"
+	// ConnAuthEnded is the authExp a ban writes on the account's
+	// connection records in the room (in every room, for the environment),
+	// in the ban's own transaction: a sign-in that ended long ago. The room
+	// index projects authExp, so fan-out, private deliveries and member
+	// lists skip the connection and close it again, however the ban's own
+	// close was lost; no reauth renews it (docs/design.md, "A ban ends the
+	// sign-in of its connections").
+	ConnAuthEnded = 1
 
 	// An account's sanctions (docs/design.md, "Moderation on the account
 	// item"), each a number: when it ends (ms), 0 until lifted.

@@ -329,10 +329,18 @@ func (inv *invocation) sendPrivateAccount(ctx context.Context, req request, c Co
 		Message: r.Message, Account: c.AccountID, Username: c.Username}
 	targets := []target{{Member{ConnID: c.ID, Name: c.Name, AccountID: c.AccountID}, encode(withRef(frame, req.Ref))}}
 	data := encode(frame)
+	var devices []Member
 	for _, m := range append(a.members(c.Room, inv.opt.Now()), recipients...) {
-		if !slices.ContainsFunc(targets, func(t target) bool { return t.m.ConnID == m.ConnID }) {
-			targets = append(targets, target{m, data})
+		if m.ConnID != c.ID && !slices.ContainsFunc(devices, func(d Member) bool { return d.ConnID == m.ConnID }) {
+			devices = append(devices, m)
 		}
+	}
+	// The devices come from the accounts' items, which carry no sign-in:
+	// each record is read, and a device past its sign-in and the grace,
+	// or banned from the room, is closed, not sent to, as a broadcast
+	// does with the room's.
+	for _, m := range inv.stillSignedInMembers(ctx, devices, inv.opt.Now()) {
+		targets = append(targets, target{m, data})
 	}
 	inv.deliver(ctx, targets)
 	return nil

@@ -27,6 +27,9 @@ func init() {
 		crashScenario{route: "$default", what: "carol-bans-bob", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
 			return r.moderates("ban", "b1", `,"account":"bob","reason":"crash"`, true)
 		}},
+		crashScenario{route: "$default", what: "carol-bans-bob-once", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+			return r.bansOnce()
+		}},
 		crashScenario{route: "$default", what: "carol-kicks-bob", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
 			return r.moderates("kick", "k1", `,"account":"bob"`, true)
 		}},
@@ -95,6 +98,57 @@ func (r *crashRoom) checkSanctions(add func(string, string, ...any)) {
 		}
 		if _, muted := a.Muted(crashRoomName, now); muted != (s.act == "mute") {
 			add("moderation", "%s's account muted %v after a %s", s.account, muted, s.act)
+		}
+	}
+}
+
+// bansOnce: carol bans bob and never sends it again (her page does not by
+// itself). Killed after the ban's transaction, nobody was told or closed:
+// bob's connections, marked by the ban, must receive nothing of the room
+// from then on, be closed by its next message and listed on no page that
+// asks since (hunt24b's lost close).
+func (r *crashRoom) bansOnce() (func(context.Context), func(bool)) {
+	carol := r.conn("carol", "")
+	r.h.MakeModerator(carol.id)
+	var bobs []*crashConn
+	for _, c := range r.conns {
+		if c.open && c.person.key == "bob" {
+			bobs = append(bobs, c)
+		}
+	}
+	ban := func(ctx context.Context) { r.send(ctx, carol, `{"action":"ban","account":"bob","reason":"crash"}`) }
+	return ban, func(bool) {
+		ctx := context.Background()
+		r.drain()
+		a, err := r.h.Store.Account(ctx, "bob")
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if _, banned := a.Banned(crashRoomName, r.h.Now()); banned {
+			r.h.Settle() // a moment later: the room index has the ban's mark
+			const text = "after the ban"
+			r.send(ctx, carol, `{"action":"sendPublic","message":"`+text+`"}`)
+			r.send(ctx, carol, `{"action":"hello"}`)
+			r.drain()
+			closed := r.h.GW.Closed()
+			for _, c := range bobs {
+				if slices.ContainsFunc(c.frames, func(f frame) bool { return f.Type == "public" && f.Message == text }) {
+					r.problem("moderation", "%s, banned, got the room's message after the ban", c)
+				}
+				if !slices.Contains(closed, c.id) {
+					r.problem("moderation", "%s, banned, is still open after the room's next message", c)
+				}
+			}
+			if slices.Contains(carol.page.Names(), "bob") {
+				r.problem("moderation", "carol's page lists bob after his ban: %v", carol.page.Names())
+			}
+		}
+		closed := r.h.GW.Closed()
+		for _, c := range bobs {
+			if slices.Contains(closed, c.id) {
+				r.vanish(c)
+				r.h.Invoke(ctx, c.id, contract.RouteDisconnect, "", nil) // API Gateway's, after the close
+			}
 		}
 	}
 }

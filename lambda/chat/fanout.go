@@ -61,12 +61,36 @@ func (inv *invocation) signInOver(until, now time.Time) bool {
 	return !until.IsZero() && !now.Before(until.Add(inv.opt.ReauthGrace))
 }
 
+// signedIn leaves out of a member list (ms, its order kept) those whose
+// sign-in the room index says ended more than the grace ago, or a ban
+// ended (contract.ConnAuthEnded), unless the record's consistent read
+// finds it renewed; and closes them (stillSignedInMembers): a list never
+// shows someone the room's messages no longer reach.
+func (inv *invocation) signedIn(ctx context.Context, ms []Member) []Member {
+	now := inv.opt.Now()
+	var ended []Member
+	for _, m := range ms {
+		if inv.signInOver(m.AuthExpiresAt, now) {
+			ended = append(ended, m)
+		}
+	}
+	if len(ended) == 0 {
+		return ms
+	}
+	renewed := inv.stillSignedInMembers(ctx, ended, now)
+	return slices.DeleteFunc(ms, func(m Member) bool {
+		return inv.signInOver(m.AuthExpiresAt, now) && !slices.ContainsFunc(renewed, func(r Member) bool { return r.ConnID == m.ConnID })
+	})
+}
+
 // stillSignedInMembers takes the members whose sign-in the room index says
-// ended more than the grace ago: each record is read (one consistent
+// ended more than the grace ago (or, for a private message's devices,
+// whose sign-in nothing read yet): each record is read (one consistent
 // GetItem: the index may not have caught up with a reauth), and a
-// connection whose sign-in did end is closed instead of sent to (its
-// $disconnect removes it; a silent connection is not left receiving its
-// room until API Gateway closes it). It returns those a reauth renewed.
+// connection whose sign-in did end (or a ban ended) is closed instead of
+// sent to (its $disconnect removes it; a silent connection is not left
+// receiving its room until API Gateway closes it). It returns those still
+// signed in.
 func (inv *invocation) stillSignedInMembers(ctx context.Context, ended []Member, now time.Time) []Member {
 	if len(ended) == 0 {
 		return nil

@@ -56,8 +56,10 @@ func TestHunt24BAMutedAccountIsNotShownTypingToTheRoom(t *testing.T) {
 // opening (410). Bob's page never sends a frame: he reads the room. The
 // docs say "a banned account sends nothing more", and the room must not go
 // on listing him and delivering him every message for up to API Gateway's
-// 2 hours. Today he stays listed and gets each message until he sends a
-// frame.
+// 2 hours. He stayed listed and got each message until he sent a frame;
+// now the ban's transaction ends his records' sign-in (docs/design.md, "A
+// ban ends the sign-in of its connections"): the room's next message skips
+// and closes him, and no list shows him.
 func TestHunt24BABannedPersonWhoseCloseWasLostGoesOnReadingTheRoom(t *testing.T) {
 	t.Skip("finding: a banned connection whose close was lost stays listed and keeps receiving the room until its own next frame; see hunt24b report")
 	t.Parallel()

@@ -258,8 +258,9 @@ type Member struct {
 	// projects it); empty without sign-in.
 	Username string
 	// AuthExpiresAt is when its sign-in ends, as the room index has it
-	// (Members; eventually consistent: a reauth may not be there yet);
-	// zero without sign-in or where the read does not have it.
+	// (Members, MembersPage; eventually consistent: a reauth or a ban may
+	// not be there yet); a ban's mark (contract.ConnAuthEnded) is long
+	// past; zero without sign-in or where the read does not have it.
 	AuthExpiresAt time.Time
 }
 

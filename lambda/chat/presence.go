@@ -297,7 +297,7 @@ func (inv *invocation) members(ctx context.Context, req request) []byte {
 	}
 	// The count is the exact count item's; the list may lag either way and
 	// never corrects it.
-	ms = withCaller(ms, c, a, cursor == "")
+	ms = inv.signedIn(ctx, withCaller(ms, c, a, cursor == ""))
 	inv.m.count(countAccepted, 1)
 	return encode(memberPageFrame{Type: KindMemberPage, Room: c.Room, Count: rc.Count, CV: rc.cv(), Members: entries(ms),
 		Cursor: next, Ref: req.Ref})

@@ -208,6 +208,12 @@ func (inv *invocation) reauth(ctx context.Context, req request) []byte {
 		return inv.fail(req, notConnected)
 	case err != nil:
 		return inv.internal(req, "renew the connection's sign-in", err)
+	case inv.signInOver(c.AuthExpiresAt, inv.opt.Now()):
+		// A ban ended its sign-in after shutOut read the account: the
+		// record keeps the ban's mark, and the connection is closed.
+		inv.log.Info("closing: a ban ended its sign-in while it reauthed")
+		inv.closeConnections(ctx, []string{inv.connID})
+		return nil
 	}
 	inv.log.Info("signed in again", "until", c.AuthExpiresAt)
 	return encode(reauthedFrame{Type: KindReauthed, ExpiresAt: millis(c.AuthExpiresAt), Ref: req.Ref})

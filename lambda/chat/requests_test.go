@@ -12,12 +12,14 @@ import (
 
 // TestRequestsPerSignedInAction logs the DynamoDB requests (as the proxy
 // counts them) of a signed-in person's join, private message, rename and
-// leave in a room with one other person: the figures of docs/design.md
-// ("Devices on the account item"). Run with -v to see them.
+// leave in a room with one other person, and of a moderator's ban: the
+// figures of docs/design.md ("Devices on the account item", "A ban ends
+// the sign-in of its connections"). Run with -v to see them.
 func TestRequestsPerSignedInAction(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t, chattest.SignedIn)
 	bob := h.JoinAs("bob", "")
+	mod, carol := h.JoinModerator("mod", "moderated"), h.JoinAs("carol", "moderated")
 	var alice, laptop string
 	steps := []struct {
 		name string
@@ -29,6 +31,7 @@ func TestRequestsPerSignedInAction(t *testing.T) {
 		{"rename (two devices, two rooms)", func() { h.Send(alice, `{"action":"setName","name":"Alicia"}`) }},
 		{"leave (a device; another stays elsewhere)", func() { h.Disconnect(laptop) }},
 		{"leave (the last device)", func() { h.Disconnect(alice) }},
+		{"ban (one device in the room)", func() { h.Send(mod, `{"action":"ban","account":"carol"}`) }},
 	}
 	for _, s := range steps {
 		before := h.DynamoDB.Counts()
@@ -45,4 +48,5 @@ func TestRequestsPerSignedInAction(t *testing.T) {
 		t.Logf("%s: %d requests (%s)", s.name, total, strings.Join(parts, ", "))
 	}
 	inbox(t, h, bob)
+	inbox(t, h, carol)
 }

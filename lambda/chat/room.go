@@ -32,7 +32,7 @@ func (inv *invocation) hello(ctx context.Context, req request) []byte {
 	// The count is the room's count item, exact; the list is read from the
 	// room index, which may lag either way (a newcomer missing, someone who
 	// left still listed), so it never corrects the count.
-	members = withCaller(members, c, a, true)
+	members = inv.signedIn(ctx, withCaller(members, c, a, true))
 	pub, own, next, err := inv.readHistory(ctx, c, "")
 	if err != nil {
 		return inv.internal(req, "read history", err)

@@ -50,10 +50,16 @@ type sanctionStore interface {
 	// kind and room) or, lift, takes it off, and adds activity to the
 	// log, in one transaction; a ban also moves the account's device
 	// version on, so that a $connect racing it reads the item again (and
-	// the ban). It returns the item after it (its devices: what to
-	// close), and fails with ErrUnknownAccount when the account has no
-	// item. A transaction applied but answered with an error is found
-	// applied (its token on the item) and is this call's.
+	// the ban), and ends the sign-in of the account's connection records
+	// it concerns (in the room; everywhere for the environment; never the
+	// actor's own, activity.ConnID) in the same transaction, conditioned
+	// on the devices it read: the room index then shows them ended, so a
+	// broadcast, a private message and a member list skip them and close
+	// them again, should the ban's own close be lost. It returns the item
+	// after it (its devices: what to close), and fails with
+	// ErrUnknownAccount when the account has no item. A transaction
+	// applied but answered with an error is found applied (its token on
+	// the item) and is this call's.
 	Sanction(ctx context.Context, accountID string, s Sanction, lift bool, activity Record) (Account, error)
 }
 
@@ -128,7 +134,9 @@ func (r Record) moderated() moderatedFrame {
 // act.Until (zero: until lifted), then tells and closes the account's
 // connections there. It returns the act's record. A $connect racing it is
 // refused (it reads the item again: the device version moved), or its
-// connection is closed at its first frame.
+// connection is closed at its first frame. Should the closes be lost (the
+// invocation killed after the ban, a DELETE throttled or answered 410),
+// the ban's mark on the records closes them at the room's next message.
 func (inv *invocation) Ban(ctx context.Context, act Act) (Record, error) {
 	return inv.sanction(ctx, contract.ActionBan, Sanction{Kind: SanctionBan, Room: act.Room, Until: act.Until}, false, act)
 }

@@ -253,7 +253,7 @@ func (s *Store) MembersPage(ctx context.Context, room, cursor string, limit int)
 	members := make([]chat.Member, 0, len(items))
 	for _, it := range items {
 		if it.ExpiresAt >= now {
-			members = append(members, chat.Member{ConnID: it.ConnectionID, Name: it.Name, AccountID: it.AccountID, Username: it.Username})
+			members = append(members, it.member())
 		}
 	}
 	next := ""
@@ -272,12 +272,19 @@ func (s *Store) Members(ctx context.Context, room string) ([]chat.Member, error)
 	}
 	members := make([]chat.Member, len(items))
 	for i, it := range items {
-		members[i] = chat.Member{ConnID: it.ConnectionID, Name: it.Name, AccountID: it.AccountID, Username: it.Username}
-		if it.AuthExp != 0 {
-			members[i].AuthExpiresAt = time.Unix(it.AuthExp, 0)
-		}
+		members[i] = it.member()
 	}
 	return members, nil
+}
+
+// member is a room index item as a member, with the end of its sign-in
+// (a ban's mark, contract.ConnAuthEnded, long past).
+func (it connItem) member() chat.Member {
+	m := chat.Member{ConnID: it.ConnectionID, Name: it.Name, AccountID: it.AccountID, Username: it.Username}
+	if it.AuthExp != 0 {
+		m.AuthExpiresAt = time.Unix(it.AuthExp, 0)
+	}
+	return m
 }
 
 // liveInIndex reads one partition of a Connections index whole (paged past

@@ -16,18 +16,21 @@ import (
 
 // Reauthed implements chat.Store: one UpdateItem, conditional on a live
 // record (not marked for removal) whose sign-in ends before until (a later
-// reauth's stays, with its iat), plus a GetItem when the condition fails.
+// reauth's stays, with its iat) and was not ended by a ban
+// (contract.ConnAuthEnded: a ban that landed after the caller's check),
+// plus a GetItem when the condition fails.
 // Made again it changes nothing.
 func (s *Store) Reauthed(ctx context.Context, id string, until, issued time.Time) (chat.Connection, error) {
 	in := &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.names.Connections),
 		Key:                 key(contract.ConnPK, connKey(id)),
 		UpdateExpression:    aws.String("SET #ae = :ae, #ai = :ai"),
-		ConditionExpression: aws.String("attribute_exists(#pk) AND attribute_not_exists(#gone) AND (attribute_not_exists(#ae) OR #ae < :ae)"),
+		ConditionExpression: aws.String("attribute_exists(#pk) AND attribute_not_exists(#gone) AND (attribute_not_exists(#ae) OR (#ae < :ae AND #ae <> :ended))"),
 		ExpressionAttributeNames: map[string]string{"#pk": contract.ConnPK, "#gone": attrGone,
 			"#ae": contract.ConnAuthExpiresAt, "#ai": contract.ConnAuthIssuedAt},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":ae": num(until.Unix()), ":ai": num(issued.Unix())},
-		ReturnValues:              types.ReturnValueAllNew,
+		ExpressionAttributeValues: map[string]types.AttributeValue{":ae": num(until.Unix()), ":ai": num(issued.Unix()),
+			":ended": num(contract.ConnAuthEnded)},
+		ReturnValues: types.ReturnValueAllNew,
 	}
 	var out *dynamodb.UpdateItemOutput
 	err := retryConflicts(ctx, func() (err error) {
