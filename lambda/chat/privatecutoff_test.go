@@ -7,6 +7,7 @@ package chat_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -73,5 +74,44 @@ func TestAPrivateMessageDoesNotReachABannedConnectionWhoseCloseWasLost(t *testin
 	}
 	if !closed(s.Harness, bob.id) {
 		t.Errorf("bob's banned connection was not closed (closed: %v)", s.GW.Closed())
+	}
+}
+
+// Alice edits a private message to bob after his phone slept past its
+// sign-in and the grace: the new text reaches his laptop, not the phone,
+// which is closed, as the message itself would have been.
+func TestAnEditOfAPrivateMessageSkipsTheRecipientsDevicePastItsSignIn(t *testing.T) {
+	t.Parallel()
+	s := newSignIn(t)
+	const room = "private-edit-past-grace"
+	now := s.Now()
+	alice := authorized(t, s, s.pool.Token(now, "sub-alice", "alice"), room)
+	phone := authorized(t, s, s.pool.Token(now.Add(time.Minute-time.Hour), "sub-bob", "bob"), room) // expires in a minute
+	laptop := authorized(t, s, s.pool.Token(now, "sub-bob", "bob"), room)
+	s.Settle()
+	var id string
+	for _, f := range alice.send(t, s.Harness, `{"action":"sendPrivate","to":["bob"],"message":"just us"}`) {
+		if f.Type == "private" {
+			id = f.ID
+		}
+	}
+	if id == "" {
+		t.Fatal("alice's private message was not sent")
+	}
+	s.Advance(time.Minute + chat.DefaultReauthGrace + time.Second)
+	inbox(t, s.Harness, phone.id)
+	inbox(t, s.Harness, laptop.id)
+	alice.send(t, s.Harness, fmt.Sprintf(`{"action":"edit","id":%q,"message":"just us, edited"}`, id))
+	edited := func(fs []frame) bool {
+		return slices.ContainsFunc(fs, func(f frame) bool { return f.Type == "edited" && f.Message == "just us, edited" })
+	}
+	if fs := inbox(t, s.Harness, laptop.id); !edited(fs) {
+		t.Errorf("bob's live laptop got %v, want the edit", types(fs))
+	}
+	if edited(inbox(t, s.Harness, phone.id)) {
+		t.Errorf("bob's phone, past its sign-in and the grace, got the edited private text")
+	}
+	if !closed(s.Harness, phone.id) {
+		t.Errorf("bob's phone past the grace was not closed (closed: %v)", s.GW.Closed())
 	}
 }
