@@ -55,8 +55,10 @@ func WriteEdit(w io.Writer) {
 		"each item 2 WRU per started KB. Its deliveries are a public message's: a public edit reads the room's member\n"+
 		"list (the same Query as a public message's broadcast, its RRU in the tables above, not counted here) and sends\n"+
 		"every member one `edited` frame (the editor's own copy among them); a private edit reads each recipient's\n"+
-		"account (GetItem, 1 RRU) and sends each participant's connections in the room one frame. A repeat (the same\n"+
-		"text sent again after no answer) writes nothing and tells the readers again. Lambda time is not in the figures.\n\n",
+		"account (GetItem, 1 RRU) and the record of each participant's connection in the room but the editor's (GetItem,\n"+
+		"1 RRU: one past its sign-in and the grace, or ended by a ban, is closed instead) and sends each of those\n"+
+		"connections one frame. A repeat (the same text sent again after no answer) writes nothing and tells the\n"+
+		"readers again. Lambda time is not in the figures.\n\n",
 		editCost())
 	fmt.Fprintf(w, "| edit | room | DynamoDB requests | RRU | WRU | frames out | API GW messages | USD per 1,000 edits |\n"+
 		"|---|---:|---|---:|---:|---:|---:|---:|\n")
@@ -72,9 +74,9 @@ func WriteEdit(w io.Writer) {
 	for _, size := range []int{short, long} {
 		wru := 1 + transactWRU(editedItemBytes(true, size)+len("readers")+2*(3+36)) + transactWRU(editActivityBytes(size, size)) +
 			2*transactWRU(editedItemBytes(true, size))
-		rru, msgs := 3+consistentRRU(editedItemBytes(true, size)), 3
+		rru, msgs := 4+consistentRRU(editedItemBytes(true, size)), 3
 		usd := float64(rru)*PriceRRUMillion/1e6 + float64(wru)*PriceWRUMillion/1e6 + float64(msgs)*PriceMessageMillion/1e6
-		fmt.Fprintf(w, "| private to 1 recipient, %s-byte text | any | 1 UpdateItem, 4 GetItem, 1 TransactWriteItems (4 items) | %d | %d | 2 | %d | %.4f |\n",
+		fmt.Fprintf(w, "| private to 1 recipient, %s-byte text | any | 1 UpdateItem, 5 GetItem, 1 TransactWriteItems (4 items) | %d | %d | 2 | %d | %.4f |\n",
 			num(float64(size)), rru, wru, msgs, usd*1000)
 	}
 	fmt.Fprintf(w, "\nThe record keeps every version: each edit adds an activity record of about %d bytes plus both texts,\n"+

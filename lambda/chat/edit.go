@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -160,7 +161,7 @@ func (inv *invocation) tellEdit(ctx context.Context, req request, c Connection, 
 	}
 	now := inv.opt.Now()
 	if c.AccountID != "" {
-		add(a.members(c.Room, now)...)
+		devices := a.members(c.Room, now)
 		for _, acct := range msg.ToAccounts {
 			if acct == a.ID {
 				continue
@@ -170,8 +171,14 @@ func (inv *invocation) tellEdit(ctx context.Context, req request, c Connection, 
 				inv.log.Warn("look up an edit's recipient", "error", err)
 				continue
 			}
-			add(ra.members(c.Room, now)...)
+			devices = append(devices, ra.members(c.Room, now)...)
 		}
+		// As sendPrivate: a device past its sign-in and the grace, or
+		// one a ban ended, is closed, not sent the new text.
+		slices.SortFunc(devices, func(x, y Member) int { return strings.Compare(x.ConnID, y.ConnID) })
+		devices = slices.CompactFunc(devices, func(x, y Member) bool { return x.ConnID == y.ConnID })
+		devices = slices.DeleteFunc(devices, func(m Member) bool { return m.ConnID == c.ID })
+		add(inv.stillSignedInMembers(ctx, devices, now)...)
 	} else {
 		for _, name := range msg.To {
 			m, reader, ok, err := inv.recipient(ctx, c.Room, name)
