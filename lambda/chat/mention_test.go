@@ -162,3 +162,43 @@ func TestMentionsReadABoundedNumberOfItems(t *testing.T) {
 		t.Errorf("%d present names marked %q, want the first %d", len(got.Mentions), got, contract.MentionsMax)
 	}
 }
+
+// With both "Mary" and "Mary Ann" in the room, "@Mary Ann" marks Mary Ann, the
+// longest name held, and "@Mary, hi" still marks Mary: with and without
+// sign-in.
+func TestTheLongestNameHeldIsTheOneMentioned(t *testing.T) {
+	t.Parallel()
+	for _, signed := range []bool{false, true} {
+		t.Run(fmt.Sprint("signed=", signed), func(t *testing.T) {
+			t.Parallel()
+			var opts []chattest.Option
+			join := func(h *chattest.Harness, name, room string) string { return h.Join(name, room) }
+			if signed {
+				opts = append(opts, chattest.SignedIn)
+				join = func(h *chattest.Harness, name, room string) string { return h.JoinAs(name, room) }
+			}
+			h := chattest.New(t, opts...)
+			const room = "mention-longest"
+			alice := join(h, "alice", room)
+			join(h, "Mary", room)
+			reader := join(h, "Mary Ann", room)
+			h.Settle()
+			for _, c := range []struct{ text, want string }{
+				{"@Mary Ann can you look", "Mary Ann"},
+				{"@mary ann, lunch?", "Mary Ann"},
+				{"@Mary, hi", "Mary"},
+				{"@Mary and @Mary Ann both", "Mary,Mary Ann"},
+				{"@Mary Ann hi @Mary Ann again", "Mary Ann"},
+			} {
+				got := sayTo(t, h, alice, reader, fmt.Sprintf(`{"action":"sendPublic","message":%q}`, c.text))
+				var names []string
+				for _, m := range got.Mentions {
+					names = append(names, m.Name)
+				}
+				if strings.Join(names, ",") != c.want {
+					t.Errorf("%q marks %q, want %q", c.text, strings.Join(names, ","), c.want)
+				}
+			}
+		})
+	}
+}
