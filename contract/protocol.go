@@ -124,8 +124,9 @@ const (
 	MentionsMax       = 5
 	MentionLookupsMax = 8
 	// MentionWordsMax is how many words after an `@` are tried as a name
-	// (names may hold spaces): `@Mary Ann` is looked up as "Mary", then
-	// "Mary Ann", stopping at the first name held in the room.
+	// (names may hold spaces): `@Mary Ann hi` is looked up as "Mary Ann
+	// hi", then "Mary Ann", then "Mary", stopping at the first name held in
+	// the room, so the longest name held wins.
 	MentionWordsMax = 3
 	// TokenMax bounds reauth's token: Cognito's ID tokens are about
 	// 1,000 characters; API Gateway's frames are at most 32 KB.

@@ -43,7 +43,8 @@ func WriteMentions(w io.Writer) {
 		{"no `@`", 0, 0, 0},
 		{"`@bob`, bob in the room", 2, 1, 3},
 		{"`@bob`, bob elsewhere", 2, 0, 0},
-		{"`@Mary Ann`, held in the room (\"Mary\" held by nobody)", 3, 1, 8},
+		{"`@Mary Ann`, held in the room (\"Mary\" held too)", 2, 1, 8},
+		{"`@bob can you look`, bob in the room (\"bob can you\", \"bob can\" held by nobody)", 4, 1, 3},
 		{"`@word`, a name nobody holds", 1, 0, 0},
 		{fmt.Sprintf("the costliest: %d lookups, %d marked with %d-byte names", contract.MentionLookupsMax,
 			contract.MentionsMax, contract.NameMaxBytes), 2 * contract.MentionLookupsMax, contract.MentionsMax, contract.NameMaxBytes},
@@ -51,7 +52,7 @@ func WriteMentions(w io.Writer) {
 	fmt.Fprintf(w, "## A message's mentions\n\n")
 	fmt.Fprintf(w, "Computed from the requests by internal/costs/mentions.go (written with the rest of this file), not measured:\n"+
 		"besides the public message's own requests above, each `@` costs a lookup of up to %d candidate names (its first\n"+
-		"word, its first two, …), each one strongly consistent GetItem of the name's owner item (without sign-in the\n"+
+		"three words, then two, then one: the longest name held wins), each one strongly consistent GetItem of the name's owner item (without sign-in the\n"+
 		"room's claim) and, when the name is held, one of the holder's account (the connection): 1 RRU each, the items\n"+
 		"being far under 4 KB; a message makes at most %d lookups, so at most %d GetItems, and marks at most %d people.\n"+
 		"The marks are stored in the message's item (a signed-in mention adds %d bytes plus the name), which may\n"+

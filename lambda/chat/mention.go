@@ -8,6 +8,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -32,8 +33,9 @@ type Mention struct {
 }
 
 // mentionCandidates returns, for each `@` of msg that starts a word (so
-// "a@b.c" is no mention), in order, the names it may stand for, shortest
-// first: its first word, its first two, up to MentionWordsMax, each without
+// "a@b.c" is no mention), in order, the names it may stand for, longest
+// first (so "@Mary Ann" is Mary Ann when Mary is in the room too): its first
+// MentionWordsMax words, then fewer, down to its first word, each without
 // the punctuation that ends it ("@bob," is "bob") and only while it could be
 // a name (at most NameMax characters).
 func mentionCandidates(msg string) [][]string {
@@ -60,6 +62,7 @@ func mentionCandidates(msg string) [][]string {
 			}
 		}
 		if len(cands) > 0 {
+			slices.Reverse(cands)
 			out = append(out, cands)
 		}
 	}
@@ -67,23 +70,26 @@ func mentionCandidates(msg string) [][]string {
 }
 
 // mentions resolves msg's `@name`s for a message c sends to its room (a,
-// its account with sign-in): each `@` is the first of its candidates held in
-// the room, at most MentionsMax people, each once, after at most
-// MentionLookupsMax lookups. A lookup that fails fails the message: a mark
-// the text asks for is never silently left out.
+// its account with sign-in): each `@` is the first of its candidates (the
+// longest) held in the room, at most MentionsMax people, each once, after at
+// most MentionLookupsMax lookups. A lookup that fails fails the message: a
+// mark the text asks for is never silently left out.
 func (inv *invocation) mentions(ctx context.Context, c Connection, a Account, msg string) ([]Mention, error) {
 	var out []Mention
-	tried := map[string]bool{}
+	held := map[string]bool{} // each name looked up once: held in the room or not
 	lookups := 0
 	for _, cands := range mentionCandidates(msg) {
 		for _, name := range cands {
 			if len(out) == MentionsMax || lookups == MentionLookupsMax {
 				return out, nil
 			}
-			if tried[NameKey(name)] {
+			if was, ok := held[NameKey(name)]; ok {
+				if was {
+					break // marked already: not a shorter name within it
+				}
 				continue
 			}
-			tried[NameKey(name)] = true
+			held[NameKey(name)] = false
 			lookups++
 			m, ok, err := inv.mentioned(ctx, c, a, name)
 			if err != nil {
@@ -92,6 +98,7 @@ func (inv *invocation) mentions(ctx context.Context, c Connection, a Account, ms
 			if !ok {
 				continue
 			}
+			held[NameKey(name)] = true
 			if !containsMention(out, m) {
 				out = append(out, m)
 			}
