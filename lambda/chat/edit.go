@@ -124,7 +124,13 @@ func (inv *invocation) edit(ctx context.Context, req request) []byte {
 			return inv.fail(req, busyEditing)
 		}
 		act := Record{Kind: KindEdited, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID,
-			MessageID: msg.ID, Message: text, Previous: msg.Message}
+			MessageID: msg.ID, Message: text, Previous: msg.Message, TS: inv.opt.Now().Truncate(time.Millisecond)}
+		if !act.TS.After(msg.Edited) {
+			// Another invocation's clock ran ahead when it made the edit
+			// this one replaces (or it was in the same millisecond): a page
+			// keeps the latest edited time it was told, so this one is later.
+			act.TS = msg.Edited.Add(time.Millisecond)
+		}
 		inv.stamp(&act)
 		var mine bool
 		if msg, mine, err = inv.store.EditMessage(ctx, msg, act); err == nil && mine {
