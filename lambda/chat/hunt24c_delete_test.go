@@ -1,0 +1,49 @@
+package chat_test
+
+// hunt24c: an account's deletion and what it leaves of the person.
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/lambda/chat"
+)
+
+// Dave edits a public message and a private one to alice, then deletes his
+// account. design.md's rule for messages: his messages stay under the name
+// they were sent with, and nothing ties their text to his account any more.
+// Every version of an edited message is in the room's activity log (the
+// edited record: the text before and after); those versions are his
+// messages' text as much as the message item's, and must not keep his
+// account id either.
+func TestHunt24CADeletedAccountsEditedVersionsNoLongerCarryItsAccount(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room = "h24c-del-edited"
+	alice, dave := h.JoinAs("alice", room), h.JoinAs("dave", room)
+	h.Settle()
+	pub := say(t, h, dave, "my address is 1 Elm St", alice)
+	only(t, editFrom(t, h, dave, pub, "my address is 2 Elm St"), "edited")
+	priv := whisper(t, h, dave, "my phone is 555-0100", "alice")
+	only(t, editFrom(t, h, dave, priv, "my phone is 555-0199"), "edited")
+	inbox(t, h, alice)
+	h.Send(dave, `{"action":"deleteAccount","ref":"del"}`)
+	if !deleted(t, h, "dave") {
+		t.Fatal("dave's account is not deleted")
+	}
+	var n int
+	for _, a := range activityLog(t, h, room) {
+		if a.Kind != chat.KindEdited {
+			continue
+		}
+		n++
+		if a.FromAccount == "dave" || strings.Contains(a.Previous+a.Message, "dave") {
+			t.Errorf("after dave's deletion the edited version %q (was %q) of message %s still names his account %q",
+				a.Message, a.Previous, a.MessageID, a.FromAccount)
+		}
+	}
+	if n != 2 {
+		t.Errorf("the log has %d edited versions, want both of dave's kept (without his account)", n)
+	}
+}
