@@ -220,8 +220,9 @@ func (s *Store) ReleaseReservation(ctx context.Context, username, name string) (
 // account id: the partition is read whole, within the log's retention),
 // each updated to remove its account id and username (conditional on the
 // account id: a retry finds nothing), and so is each recipient's copy of
-// its private messages. Then one UpdateItem takes the rooms off the
-// tombstone.
+// its private messages, and each of its edited activity records (a Query
+// of the room's activity log, filtered on the account id). Then one
+// UpdateItem takes the rooms off the tombstone.
 func (s *Store) ForgetAccountRecords(ctx context.Context, accountID string, rooms []string) error {
 	var errs []error
 	for _, room := range rooms {
@@ -273,6 +274,18 @@ func (s *Store) forgetIn(ctx context.Context, accountID, room string) error {
 		if err != nil {
 			return fmt.Errorf("take the account off its messages: %w", err)
 		}
+	}
+	// Each edited version of its messages (the activity log's edited
+	// records, the text before and after) is its messages' text too; the
+	// other activity records keep the account id (the audit trail).
+	log := streamKey(chat.KindEdited, room)
+	if err := s.eachRecord(ctx, log, accountID, func(it recordItem) error {
+		if it.Kind != chat.KindEdited {
+			return nil
+		}
+		return s.anonymize(ctx, log, it.ID, accountID)
+	}); err != nil {
+		return fmt.Errorf("take the account off its edits: %w", err)
 	}
 	return nil
 }
