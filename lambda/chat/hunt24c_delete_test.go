@@ -3,6 +3,10 @@ package chat_test
 // hunt24c: an account's deletion and what it leaves of the person.
 
 import (
+	"bytes"
+	"sync/atomic"
+
+	"github.com/groupchat/groupchat/local/ddbproxy"
 	"strings"
 	"testing"
 
@@ -45,5 +49,40 @@ func TestHunt24CADeletedAccountsEditedVersionsNoLongerCarryItsAccount(t *testing
 	}
 	if n != 2 {
 		t.Errorf("the log has %d edited versions, want both of dave's kept (without his account)", n)
+	}
+}
+
+// Dave's phone sends a message as he deletes his account from his laptop:
+// the phone's frame was drawn from his budget before the deletion signed
+// him out, and its message is stored just after the deletion forgot his
+// records. The message stays (he wrote it) but, as every other message of
+// his, without his account id or username: a later account registering
+// "dave" would otherwise be shown as its author.
+func TestHunt24CAMessageStoredJustAfterItsSendersDeletionDoesNotKeepTheAccount(t *testing.T) {
+	t.Skip("finding: a message whose Append lands after its sender's deletion forgot his records keeps fromAccount and " +
+		"fromUsername for the log's retention (sendPublic, sendPrivate and edit alike: drawn before the sign-out, stored " +
+		"after the forget); a fix needs a second forget after the longest invocation, or the Append conditioned on the account")
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room = "h24c-del-inflight"
+	alice, laptop := h.JoinAs("alice", room), h.JoinAs("dave", room)
+	phone, _ := h.ConnectAs("dave", "dave", map[string]string{"room": room})
+	h.Settle()
+	inbox(t, h, alice)
+	var fired atomic.Bool
+	h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+		if w.Op == "PutItem" && bytes.Contains(w.Body, []byte("last words")) && fired.CompareAndSwap(false, true) {
+			h.Send(laptop, `{"action":"deleteAccount","ref":"del"}`)
+		}
+	}})
+	h.Send(phone, `{"action":"sendPublic","message":"last words"}`)
+	h.DynamoDB.Restore()
+	if !fired.Load() || !deleted(t, h, "dave") {
+		t.Fatal("the deletion did not run inside the phone's send")
+	}
+	for _, e := range state(t, h, alice).History {
+		if e.Message == "last words" && (e.Account != "" || e.Username != "") {
+			t.Errorf("after dave's deletion alice's history shows his message with account %q, username %q", e.Account, e.Username)
+		}
 	}
 }
