@@ -4,6 +4,8 @@ package chat_test
 
 import (
 	"context"
+	"slices"
+	"time"
 
 	"bytes"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -132,5 +134,45 @@ func TestHunt24CAPrivateCopyPutJustAfterTheRecipientsDeletionIsNotLeft(t *testin
 	}
 	if len(out.Items) != 0 {
 		t.Errorf("after dave's deletion %d private-history copies of his are left in %s", len(out.Items), stream)
+	}
+}
+
+// Dave deletes his account from his laptop while his phone's page, which
+// refreshed its ID token a moment after the deletion signed him out (its
+// token issued after the sign-out: not refused by it), connects to the
+// lobby before the tombstone is written. The deletion's tombstone
+// transaction finds the phone's device (its version moved), reads again and
+// puts the tombstone: the phone must not stay in the lobby under the name
+// the deletion released, nor stay open.
+func TestHunt24CAPhoneConnectingWithAFreshTokenDuringTheDeletionDoesNotStayListed(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room = "h24c-del-fresh"
+	bob, laptop := h.JoinAs("bob", room), h.JoinAs("dave", room)
+	h.Settle()
+	var phone signedConn
+	var fired atomic.Bool
+	h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+		if w.Op == "TransactWriteItems" && bytes.Contains(w.Body, []byte(`"deleted"`)) && fired.CompareAndSwap(false, true) {
+			h.Advance(2 * time.Second)
+			now := h.Now()
+			phone = newSignedConn("dave", now, now.Add(time.Hour))
+			if resp := phone.event(t, h, contract.RouteConnect, "", map[string]string{"room": room}); resp.StatusCode == 200 {
+				h.GW.Open(phone.id)
+			}
+		}
+	}})
+	h.Send(laptop, `{"action":"deleteAccount","ref":"del"}`)
+	h.DynamoDB.Restore()
+	if !fired.Load() || !deleted(t, h, "dave") {
+		t.Fatal("the phone did not connect inside the deletion, or dave is not deleted")
+	}
+	h.Settle()
+	s := state(t, h, bob)
+	if !slices.Equal(s.Members, []string{"bob"}) || s.Count != 1 {
+		t.Errorf("after dave's deletion bob's lobby lists %q counting %d, want [bob] and 1", s.Members, s.Count)
+	}
+	if !slices.Contains(h.GW.Closed(), phone.id) {
+		t.Errorf("dave's phone is still open after his deletion")
 	}
 }
