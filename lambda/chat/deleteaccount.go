@@ -107,6 +107,17 @@ func (inv *invocation) deleteAccountOf(ctx context.Context, accountID, username,
 			return deletion{}, fmt.Errorf("delete the account: %w", err)
 		}
 		del.already = !done
+		// A device added since the sign-out (a $connect with a token
+		// issued after it: a page that refreshed its token) was on the
+		// item the tombstone replaced: it leaves now and is closed too.
+		for _, d := range a.Devices {
+			if done && !slices.ContainsFunc(devices, func(o Device) bool { return o.ConnID == d.ConnID }) {
+				sub := *inv
+				sub.connID = d.ConnID
+				sub.disconnect(ctx)
+				devices = append(devices, d)
+			}
+		}
 	}
 	if err := inv.store.ForgetAccountRecords(ctx, accountID, a.Rooms); err != nil {
 		return deletion{}, fmt.Errorf("forget the account's records: %w", err)
