@@ -176,3 +176,73 @@ func TestHunt24CAPhoneConnectingWithAFreshTokenDuringTheDeletionDoesNotStayListe
 		t.Errorf("dave's phone is still open after his deletion")
 	}
 }
+
+// Dave deletes his account from his phone while an operator deletes it too
+// (each run inside the other's tombstone transaction, both orders): dave's
+// page is answered accountDeleted, the operator done or already, both
+// connections are closed, bob's lobby counts and lists bob alone, and the
+// name is free for another account at once.
+func TestHunt24CHeldTheOperatorsDeletionAndDavesOwnAtOnceConverge(t *testing.T) {
+	t.Parallel()
+	for _, inner := range []string{"operator", "dave"} {
+		t.Run(inner+"-inside", func(t *testing.T) {
+			if inner == "dave" {
+				t.Skip("finding (low): dave's own deleteAccount arriving after the operator's deletion signed him out and " +
+					"before its tombstone is answered signed_out, so his page says \"Your account was not deleted\" while " +
+					"it is being deleted (the same with two of his own devices deleting at once)")
+			}
+			t.Parallel()
+			h, bob, daves := daveWithBob(t)
+			var fired atomic.Bool
+			var answer contract.OperatorAnswer
+			var own []frame
+			h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+				if w.Op == "TransactWriteItems" && bytes.Contains(w.Body, []byte(`"deleted"`)) && fired.CompareAndSwap(false, true) {
+					if inner == "operator" {
+						answer = operate(t, h, contract.OperatorRequest{Op: contract.OpDeleteAccount, Username: "dave"})
+					} else {
+						own = sendAnd(t, h, daves[0], `{"action":"deleteAccount","ref":"del"}`)
+					}
+				}
+			}})
+			if inner == "operator" {
+				own = sendAnd(t, h, daves[0], `{"action":"deleteAccount","ref":"del"}`)
+			} else {
+				answer = operate(t, h, contract.OperatorRequest{Op: contract.OpDeleteAccount, Username: "dave"})
+			}
+			h.DynamoDB.Restore()
+			if !fired.Load() {
+				t.Fatal("no deletion ran inside the other")
+			}
+			if !slices.ContainsFunc(own, func(f frame) bool { return f.Type == "accountDeleted" }) {
+				t.Errorf("dave's page got %+v, want accountDeleted", own)
+			}
+			if answer.Result != contract.ResultDone && answer.Result != contract.ResultAlready {
+				t.Errorf("the operator was answered %+v", answer)
+			}
+			for _, d := range daves {
+				if !slices.Contains(h.GW.Closed(), d) {
+					t.Errorf("dave's connection %s is open", d)
+				}
+			}
+			h.Settle()
+			if s := state(t, h, bob); !slices.Equal(s.Members, []string{"bob"}) || s.Count != 1 {
+				t.Errorf("bob's lobby lists %q counting %d", s.Members, s.Count)
+			}
+			mallory, _ := h.ConnectAs("sub-mallory", "mallory", map[string]string{"room": "lobby", "name": "dave"})
+			if s := state(t, h, mallory); s.You != "dave" {
+				t.Errorf("another account asking for dave is %q", s.You)
+			}
+		})
+	}
+}
+
+// sendAnd sends body from id and returns its answer and every frame it was sent.
+func sendAnd(t *testing.T, h *chattest.Harness, id, body string) []frame {
+	t.Helper()
+	var fs []frame
+	if resp := h.Send(id, body); resp != "" {
+		fs = append(fs, decode(t, []byte(resp)))
+	}
+	return append(fs, inbox(t, h, id)...)
+}
