@@ -3,23 +3,22 @@ package chat_test
 // hunt24c: an account's deletion and what it leaves of the person.
 
 import (
+	"bytes"
 	"context"
 	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
 	"time"
 
-	"bytes"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/groupchat/groupchat/contract"
-	"sync/atomic"
-
-	"github.com/groupchat/groupchat/local/ddbproxy"
-	"strings"
-	"testing"
-
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
 	"github.com/groupchat/groupchat/lambda/chat"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
 // Dave edits a public message and a private one to alice, then deletes his
