@@ -2,7 +2,8 @@
 // the page) finds no violation — colour contrast in every state included — in
 // light and dark, at a desk (1280×800) and on a phone (390×844): the join
 // form, a busy room, the page offline with queued messages, and errors (a
-// refused name, an over-long message). It also takes the phone and dark-mode
+// refused name, an over-long message), @ mentions and editing your own
+// message (the Edit button, the open edit box). It also takes the phone and dark-mode
 // pictures of docs/frontend.md (GROUPCHAT_UPDATE_SCREENSHOT=1 writes them into
 // docs/, else into e2e-output/).
 import { mkdirSync } from 'node:fs';
@@ -141,6 +142,23 @@ describe('axe finds nothing, in light and dark, at a desk and on a phone', () =>
       await p.keyboard.press('Escape');
       expect(await p.isHidden('#mention-list')).toBe(true);
       await p.fill('#message', '');
+    }
+  });
+
+  it('editing: the Edit button on your own message, the open edit box, the edited mark', async () => {
+    for (const v of viewers) {
+      const p = v.person.page;
+      const mine = p.locator('#log .msg:not(.pending)', { hasText: 'Typed while offline' }); // private to Hostess
+      await mine.locator('button.edit').waitFor();
+      expect(await violations(v.person), `${v.label}, Edit shown`).toEqual([]);
+      await mine.locator('button.edit').click();
+      const box = p.locator('#log .edit-form textarea');
+      await poll(() => box.evaluate((e) => e === document.activeElement)).toBe(true);
+      expect(await violations(v.person), `${v.label}, the edit box open`).toEqual([]);
+      await box.fill('Typed while offline, sent once back');
+      await p.keyboard.press('Enter');
+      await p.locator('#log .msg', { hasText: 'sent once back' }).locator('.msg-head .edited').waitFor();
+      expect(await violations(v.person), `${v.label}, marked edited`).toEqual([]);
     }
   });
 });
