@@ -1,0 +1,62 @@
+package chat_test
+
+// hunt24c: a ban racing a $connect of the banned account (ban24's marks:
+// a banned connection gets nothing more of the room and is listed nowhere).
+
+import (
+	"bytes"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/local/ddbproxy"
+)
+
+// Bob's phone connects to the room while a moderator bans him: the phone's
+// record is put, then the ban runs whole (it marks and closes the devices
+// on bob's item: not the phone's yet), then the phone adds its device. The
+// phone must not be left in the room reading it: refused or closed, listed
+// by nobody, and alice's next message must not reach it.
+func TestHunt24CHeldABanBetweenAConnectsRecordAndItsDeviceLeavesThePhoneOut(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room = "h24c-ban-connect"
+	alice, mod := h.JoinAs("alice", room), h.JoinModerator("mod", room)
+	h.JoinAs("bob", room)
+	h.Settle()
+	inbox(t, h, alice)
+	h.Settle()
+	phone := chattest.NewConnID()
+	var fired atomic.Bool
+	h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+		if w.Op == "UpdateItem" && bytes.Contains(w.Body, []byte(`"d_`+phone+`"`)) &&
+			bytes.Contains(w.Body, []byte("ADD #dv")) && fired.CompareAndSwap(false, true) {
+			if got := ofType(act(t, h, mod, map[string]any{"action": "ban", "account": "bob"}), "moderated"); len(got) != 1 {
+				t.Errorf("the ban was not made")
+			}
+		}
+	}})
+	resp := h.ConnectAsID(phone, "bob", "bob", map[string]string{"room": room})
+	h.DynamoDB.Restore()
+	if !fired.Load() {
+		t.Fatal("the phone's $connect never added its device")
+	}
+	open := resp.StatusCode == 200 && !slices.Contains(h.GW.Closed(), phone)
+	for _, id := range h.GW.Closed() {
+		h.Disconnect(id) // API Gateway's $disconnect of each closed connection
+	}
+	h.Settle()
+	inbox(t, h, alice)
+	h.GW.Take(phone)
+	h.Send(alice, `{"action":"sendPublic","message":"bob is gone"}`)
+	if got := ofType(inbox(t, h, phone), "public"); open && len(got) > 0 {
+		t.Errorf("bob's phone, banned, got alice's message %q", got[0].Message)
+	}
+	if s := state(t, h, alice); slices.Contains(s.Members, "bob") || s.Count != len(s.Members) {
+		t.Errorf("after the ban alice's room lists %q counting %d", s.Members, s.Count)
+	}
+	if open && !slices.Contains(h.GW.Closed(), phone) {
+		t.Errorf("bob's phone is open after the ban")
+	}
+}
