@@ -5,11 +5,13 @@ package chat_test
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"sync/atomic"
 	"testing"
 
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
@@ -58,5 +60,25 @@ func TestHunt24CHeldABanBetweenAConnectsRecordAndItsDeviceLeavesThePhoneOut(t *t
 	}
 	if open && !slices.Contains(h.GW.Closed(), phone) {
 		t.Errorf("bob's phone is open after the ban")
+	}
+}
+
+// As TestHunt24BABannedPersonWhoseCloseWasLostGoesOnReadingTheRoom, but
+// alice speaks before the room index has caught up with the ban's marks
+// (its entry of bob still shows his sign-in live).
+func TestHunt24CHeldABannedConnectionWhoseCloseWasLostGetsNothingFromAStaleIndex(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room = "h24c-ban-stale"
+	alice, bob := h.JoinAs("alice", room), h.JoinAs("bob", room)
+	h.Settle()
+	ban := chat.Record{Kind: chat.KindModerated, ID: "01JBBBBBBBBBBBBBBBBBBBBBBC", TS: h.Now(), Room: room, Act: "ban", ToAccounts: []string{"bob"}}
+	if _, err := h.Store.Sanction(context.Background(), "bob", chat.Sanction{Kind: chat.SanctionBan, Room: room}, false, ban); err != nil {
+		t.Fatal(err)
+	}
+	inbox(t, h, bob)
+	say(t, h, alice, "right after the ban")
+	if got := inbox(t, h, bob); gotPublic(got, "right after the ban") {
+		t.Errorf("bob, banned, got alice's message sent while the index lagged (got %v)", types(got))
 	}
 }
