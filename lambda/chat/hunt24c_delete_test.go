@@ -245,3 +245,31 @@ func sendAnd(t *testing.T, h *chattest.Harness, id, body string) []frame {
 	}
 	return append(fs, inbox(t, h, id)...)
 }
+
+// Alice whispered to dave before he deleted his account. Her message stays
+// (it is hers), but nothing of it should name dave's account any more:
+// design.md's rule removes the account id from his own messages because it
+// is the key every other record of his is found by; a private message to
+// him keeps it in its recipients' accounts (toAccounts) and readers.
+func TestHunt24CAPrivateMessageToADeletedAccountNoLongerNamesItsAccount(t *testing.T) {
+	t.Skip("finding (low): a private message to a deleted account keeps its account id in toAccounts and readers " +
+		"(the message item and the sender's copy) for the log's retention; the forget covers only its own messages")
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room = "h24c-del-to"
+	alice, dave := h.JoinAs("alice", room), h.JoinAs("dave", room)
+	h.Settle()
+	whisper(t, h, alice, "to dave", "dave")
+	inbox(t, h, dave)
+	h.Send(dave, `{"action":"deleteAccount","ref":"del"}`)
+	if !deleted(t, h, "dave") {
+		t.Fatal("dave is not deleted")
+	}
+	recs, _, err := h.Store.PrivateHistory(context.Background(), room, chat.Reader(chat.Connection{AccountID: "alice"}), "", 50)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("alice's private history: %d (%v)", len(recs), err)
+	}
+	if slices.Contains(recs[0].ToAccounts, "dave") {
+		t.Errorf("alice's copy of her message to dave still names his account: toAccounts %q", recs[0].ToAccounts)
+	}
+}
