@@ -273,3 +273,31 @@ func TestHunt24CAPrivateMessageToADeletedAccountNoLongerNamesItsAccount(t *testi
 		t.Errorf("alice's copy of her message to dave still names his account: toAccounts %q", recs[0].ToAccounts)
 	}
 }
+
+// Dave's rename to Davey was killed right after it claimed Davey (the
+// claim's item names his account; his item still says dave), then he
+// deletes his account. Davey must be free for another account: the
+// deletion releases the names his item holds, and a claim no item holds
+// must not outlive the account (once past the grace a running rename has).
+func TestHunt24CHeldANameClaimedByAKilledRenameIsFreeAfterTheDeletion(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room = "h24c-del-orphan"
+	dave := h.JoinAs("dave", room)
+	h.Settle()
+	if _, err := h.Store.ClaimAccountName(context.Background(), "dave", "dave", "Davey"); err != nil {
+		t.Fatal(err)
+	}
+	h.Send(dave, `{"action":"deleteAccount","ref":"del"}`)
+	if !deleted(t, h, "dave") {
+		t.Fatal("dave is not deleted")
+	}
+	h.Advance(2 * time.Minute) // past the grace a claim has for its rename to finish
+	mallory, resp := h.ConnectAs("mallory", "mallory", map[string]string{"room": room, "name": "Davey"})
+	if resp.StatusCode != 200 {
+		t.Fatalf("mallory's $connect: %d", resp.StatusCode)
+	}
+	if s := state(t, h, mallory); s.You != "Davey" {
+		t.Errorf("mallory asking for Davey after dave's deletion is %q", s.You)
+	}
+}
