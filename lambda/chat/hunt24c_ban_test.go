@@ -22,8 +22,17 @@ import (
 // by nobody, and alice's next message must not reach it.
 func TestHunt24CHeldABanBetweenAConnectsRecordAndItsDeviceLeavesThePhoneOut(t *testing.T) {
 	t.Parallel()
+	for _, scope := range []string{"room", "env"} {
+		t.Run(scope, func(t *testing.T) {
+			t.Parallel()
+			banBetweenRecordAndDevice(t, scope)
+		})
+	}
+}
+
+func banBetweenRecordAndDevice(t *testing.T, scope string) {
 	h := chattest.New(t, chattest.SignedIn)
-	const room = "h24c-ban-connect"
+	room := "h24c-ban-connect-" + scope
 	alice, mod := h.JoinAs("alice", room), h.JoinModerator("mod", room)
 	h.JoinAs("bob", room)
 	h.Settle()
@@ -34,7 +43,7 @@ func TestHunt24CHeldABanBetweenAConnectsRecordAndItsDeviceLeavesThePhoneOut(t *t
 	h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
 		if w.Op == "UpdateItem" && bytes.Contains(w.Body, []byte(`"d_`+phone+`"`)) &&
 			bytes.Contains(w.Body, []byte("ADD #dv")) && fired.CompareAndSwap(false, true) {
-			if got := ofType(act(t, h, mod, map[string]any{"action": "ban", "account": "bob"}), "moderated"); len(got) != 1 {
+			if got := ofType(act(t, h, mod, map[string]any{"action": "ban", "account": "bob", "scope": scope}), "moderated"); len(got) != 1 {
 				t.Errorf("the ban was not made")
 			}
 		}
@@ -80,5 +89,41 @@ func TestHunt24CHeldABannedConnectionWhoseCloseWasLostGetsNothingFromAStaleIndex
 	say(t, h, alice, "right after the ban")
 	if got := inbox(t, h, bob); gotPublic(got, "right after the ban") {
 		t.Errorf("bob, banned, got alice's message sent while the index lagged (got %v)", types(got))
+	}
+}
+
+// A ban from one room ends bob's sign-in there only: his connection to
+// another room goes on getting its messages and stays listed, and after
+// an unban he connects to the first room again and reads it.
+func TestHunt24CHeldARoomBanLeavesBobsOtherRoomAndAnUnbanLetsHimBack(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room, other = "h24c-ban-a", "h24c-ban-b"
+	mod, carol := h.JoinModerator("mod", room), h.JoinAs("carol", other)
+	h.JoinAs("bob", room)
+	bobB := h.JoinAs("bob", other)
+	h.Settle()
+	inbox(t, h, mod)
+	only(t, act(t, h, mod, map[string]any{"action": "ban", "account": "bob"}), "moderated")
+	h.Settle()
+	inbox(t, h, bobB)
+	say(t, h, carol, "still here, bob?")
+	if got := inbox(t, h, bobB); !gotPublic(got, "still here, bob?") || slices.Contains(h.GW.Closed(), bobB) {
+		t.Errorf("bob's connection to the other room got %v (closed: %v)", types(got), slices.Contains(h.GW.Closed(), bobB))
+	}
+	if s := state(t, h, carol); !slices.Contains(s.Members, "bob") {
+		t.Errorf("the other room lists %q without bob", s.Members)
+	}
+	inbox(t, h, mod)
+	only(t, act(t, h, mod, map[string]any{"action": "unban", "account": "bob"}), "moderated")
+	back, resp := h.ConnectAs("bob", "bob", map[string]string{"room": room})
+	if resp.StatusCode != 200 {
+		t.Fatalf("bob's $connect after the unban: %d", resp.StatusCode)
+	}
+	h.Settle()
+	inbox(t, h, back)
+	say(t, h, mod, "welcome back")
+	if got := inbox(t, h, back); !gotPublic(got, "welcome back") {
+		t.Errorf("bob, back after the unban, got %v", types(got))
 	}
 }
