@@ -11,7 +11,7 @@ import type { OutboxItem } from './client';
 import { byId, el, nameHue, timeEl } from './dom';
 import { editable, editButton, editedMark } from './editing';
 import { linkPieces, type Piece } from './links';
-import { keptScrollTop } from './scrollback';
+import { keptScrollTop, shownAfter } from './scrollback';
 import { failureText } from './moderation';
 import { DEFAULT_LIMITS, type EditedFrame, type PrivateFrame, type PublicFrame, type Removal, type RemovedFrame } from './protocol';
 import { AWAY_TEXT } from './attention';
@@ -70,12 +70,13 @@ export class MessageLog {
     this.top.append(this.topText, ' ', this.topButton);
     this.log.append(this.top);
     this.log.addEventListener('scroll', () => {
-      // A scroll told in the frame the log changed size (a scroll event comes
-      // before the ResizeObserver's callback) is judged by the old size, by
-      // the observer: judged here, with the shrunken log, the end that was in
-      // view looks scrolled away from and the log would stop following.
-      if (this.log.clientHeight !== this.height) return;
-      this.pinned = this.atBottom();
+      // At the end by the log's height now or as the ResizeObserver last saw
+      // it: in the frame the log changes size (a scroll event comes before
+      // the observer's callback) the end that was in view looks scrolled away
+      // from by one of them, and the log would stop following. Ignoring such
+      // a scroll instead kept a log pinned that the person had just scrolled
+      // to its top, and the observer's next call threw them to the end.
+      this.pinned = this.atBottom() || this.atBottom(this.height);
       if (this.pinned) this.setUnseen(0);
     });
     // The log shrinks when a phone's keyboard opens (or the box grows): a log
@@ -164,7 +165,7 @@ export class MessageLog {
     // A message this page first reads in a history (the settle hello's, or
     // a reconnect's: its live frame went to an index that did not list this
     // connection yet) goes where its time puts it, not after later ones.
-    const later = this.firstLaterThan(f.ts, older);
+    const later = this.firstLaterThan(f.ts, f.id, older);
     if (later) {
       if (!older) this.bursts.flush();
       later.before(node);
@@ -182,19 +183,23 @@ export class MessageLog {
    * ts (pending bubbles aside), if any. An older message (scrollback) is
    * looked for from the top: it belongs there.
    */
-  private firstLaterThan(ts: number, older = false): Element | undefined {
+  private firstLaterThan(ts: number, id: string, older = false): Element | undefined {
+    const when = (e: Element): { at: number; id: string | undefined } | undefined =>
+      e instanceof HTMLElement && e.dataset.ts !== undefined && !e.classList.contains('pending')
+        ? { at: Number(e.dataset.ts), id: e.dataset.id }
+        : undefined;
     if (older) {
       for (let e = this.top.nextElementSibling; e; e = e.nextElementSibling) {
-        const at = e instanceof HTMLElement ? e.dataset.ts : undefined;
-        if (at !== undefined && !e.classList.contains('pending') && Number(at) > ts) return e;
+        const w = when(e);
+        if (w && shownAfter(w.at, w.id, ts, id)) return e;
       }
       return undefined;
     }
     let first: Element | undefined;
     for (let e = this.log.lastElementChild; e; e = e.previousElementSibling) {
-      const at = e instanceof HTMLElement ? e.dataset.ts : undefined;
-      if (at === undefined || e.classList.contains('pending')) continue;
-      if (Number(at) <= ts) break;
+      const w = when(e);
+      if (!w) continue;
+      if (!shownAfter(w.at, w.id, ts, id)) break;
       first = e;
     }
     return first;
@@ -379,9 +384,13 @@ export class MessageLog {
     return article;
   }
 
-  private atBottom(): boolean {
+  /**
+   * Whether the log's end is in view; height: the log's height as last
+   * observed (a scroll event comes before the ResizeObserver's callback).
+   */
+  private atBottom(height = -1): boolean {
     const log = this.log;
-    return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    return log.scrollHeight - log.scrollTop - (height < 0 ? log.clientHeight : height) < 40;
   }
 
   private setUnseen(n: number): void {

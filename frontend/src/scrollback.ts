@@ -134,6 +134,18 @@ export function keptScrollTop(scrollTop: number, beforeTop: number, afterTop: nu
   return scrollTop + (afterTop - beforeTop);
 }
 
+/**
+ * Whether a message shown at (shownTs, shownId) comes after one at (ts, id):
+ * by time, then, within one millisecond, by id, as the record orders them
+ * (a ULID's time is the message's ts, its random part breaks the tie). By
+ * time alone, a page's messages of the same millisecond as the one in view
+ * went below it, out of the record's order.
+ */
+export function shownAfter(shownTs: number, shownId: string | undefined, ts: number, id: string): boolean {
+  if (shownTs !== ts) return shownTs > ts;
+  return shownId !== undefined && shownId !== '' && id !== '' && shownId > id;
+}
+
 /** What the view needs of the message log (messagelog.ts). */
 export interface OlderLog {
   /** The marker at the top of the log. */

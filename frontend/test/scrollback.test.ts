@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ErrorFrame, HistoryPageFrame, PublicFrame } from '../src/protocol';
-import { HISTORY_REF, ScrollbackCursor, keptScrollTop } from '../src/scrollback';
+import { HISTORY_REF, ScrollbackCursor, keptScrollTop, shownAfter } from '../src/scrollback';
 
 const msg = (id: string): PublicFrame => ({ type: 'public', id, ts: 1, room: 'r', from: 'a', message: id });
 const page = (cursor: string | undefined, ...ids: string[]): HistoryPageFrame => ({
@@ -98,5 +98,20 @@ describe('scrollback', () => {
   it('keeps the message in view at its offset: scrolls by what went in above it', () => {
     expect(keptScrollTop(0, 12, 1812)).toBe(1800);
     expect(keptScrollTop(40, 12, 12)).toBe(40);
+  });
+});
+
+describe('the order of messages shown', () => {
+  it('puts messages of one millisecond in the order of their ids, as the record does', () => {
+    // 01J…A and 01J…B were stamped in the same millisecond: a page's A goes above B in view.
+    expect(shownAfter(1000, '01JAAAAAAAAAAAAAAAAAAAAAAB', 1000, '01JAAAAAAAAAAAAAAAAAAAAAAA')).toBe(true);
+    expect(shownAfter(1000, '01JAAAAAAAAAAAAAAAAAAAAAAA', 1000, '01JAAAAAAAAAAAAAAAAAAAAAAB')).toBe(false);
+    expect(shownAfter(1001, '01JAAAAAAAAAAAAAAAAAAAAAAA', 1000, '01JAAAAAAAAAAAAAAAAAAAAAAB')).toBe(true);
+    expect(shownAfter(999, '01JAAAAAAAAAAAAAAAAAAAAAAZ', 1000, '01JAAAAAAAAAAAAAAAAAAAAAAB')).toBe(false);
+  });
+
+  it('keeps an entry without an id (a join or a notice) before a message of its millisecond', () => {
+    expect(shownAfter(1000, undefined, 1000, '01JAAAAAAAAAAAAAAAAAAAAAAA')).toBe(false);
+    expect(shownAfter(1000, '01JAAAAAAAAAAAAAAAAAAAAAAA', 1000, '')).toBe(false);
   });
 });
