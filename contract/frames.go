@@ -160,6 +160,7 @@ var frameKinds = []FrameKind{
 		req("id", String, "the edited message's `id`"),
 		req("message", String, "the text now").chars(MessageMax),
 		req("edited", Number, "when it was edited, in milliseconds since the Unix epoch, set by the server"),
+		opt("mentions", ListOf(ShapeOf(ShapeMention)), "a public message's: the people the new text's `@name`s mention, resolved as `sendPublic`'s are when the edit was made, replacing the marks before (*Mentions*); absent when none").items(MentionsMax),
 		frameRef,
 	}},
 	{FrameHistory, "the answer to `history`: the page of the room's record before the cursor", []Field{

@@ -305,6 +305,8 @@ type EditedFrame struct {
 	Message string `json:"message"`
 	// Edited: when it was edited, in milliseconds since the Unix epoch, set by the server.
 	Edited int64 `json:"edited"`
+	// Mentions: a public message's: the people the new text's `@name`s mention, resolved as `sendPublic`'s are when the edit was made, replacing the marks before (*Mentions*); absent when none (at most 5 items).
+	Mentions []Mention `json:"mentions,omitempty"`
 	// Ref: the `ref` of your frame that caused it; only in your own copy.
 	Ref string `json:"ref,omitempty"`
 }

@@ -101,4 +101,19 @@ describe('bob edits his message and alice sees the new text, marked edited', () 
     await join(carol, 'carol');
     await poll(() => shown(carol)).toEqual(['Lunch at noon?', 'See you at 6 (edited)']);
   });
+
+  it('an edit that adds @alice highlights it on her page, and one that takes it out does not', async () => {
+    const mentioned = () => alice.page.$$eval('#log .msg.public.mention .text', (els) => els.map((e) => e.textContent ?? ''));
+    for (const [text, want] of [
+      ['@alice See you at 6', ['@alice See you at 6']],
+      ['See you at 7', []],
+    ] as const) {
+      const edit = bob.page.locator('#log .msg.public', { hasText: 'See you at' }).locator('button.edit');
+      await edit.click();
+      await bob.page.locator('#log .edit-form textarea').fill(text);
+      await bob.page.keyboard.press('Enter');
+      await poll(() => alice.page.$$eval('#log .msg.public .text', (els) => els.map((e) => e.textContent ?? ''))).toContain(text);
+      await poll(mentioned).toEqual(want);
+    }
+  });
 });

@@ -151,7 +151,7 @@ export class MessageLog {
       // A history read again (the settle hello, a reconnect) may carry a
       // removal whose frame this page missed.
       if (f.type === 'public' && f.removed) this.removed({ id: f.id, ...f.removed });
-      else if (f.edited !== undefined) this.edited({ id: f.id, message: f.message, edited: f.edited });
+      else if (f.edited !== undefined) this.edited({ id: f.id, message: f.message, edited: f.edited, ...(f.type === 'public' && f.mentions ? { mentions: f.mentions } : {}) });
       return;
     }
     const bubble = f.ref !== undefined ? this.pending.get(f.ref) : undefined;
@@ -214,11 +214,16 @@ export class MessageLog {
     this.replace(m.el, this.messageEl(frame));
   }
 
-  /** A message was edited (an edited frame, or a history entry's newer text): the text now, marked edited. An older edit than the one shown changes nothing. */
-  edited(e: Pick<EditedFrame, 'id' | 'message' | 'edited'>): void {
+  /** A message was edited (an edited frame, or a history entry's newer text): the text now, marked edited, and a public message's marks as the new text resolved (a mention added highlights it, one taken out no longer). An older edit than the one shown changes nothing. */
+  edited(e: Pick<EditedFrame, 'id' | 'message' | 'edited' | 'mentions'>): void {
     const m = this.shown.get(e.id);
     if (!m || (m.frame.type === 'public' && m.frame.removed) || (m.frame.edited ?? 0) >= e.edited) return;
-    this.replace(m.el, this.messageEl({ ...m.frame, message: e.message, edited: e.edited }));
+    const frame = { ...m.frame, message: e.message, edited: e.edited };
+    if (frame.type === 'public') {
+      if (e.mentions) frame.mentions = e.mentions;
+      else delete frame.mentions;
+    }
+    this.replace(m.el, this.messageEl(frame));
   }
 
   /** Puts a message's new element in the old one's place; focus in the old one goes to the new one's Edit button, or the message. */

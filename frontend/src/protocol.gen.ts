@@ -297,6 +297,7 @@ export const FRAME_FIELDS: Readonly<Record<FrameKindName, readonly FieldSpec[]>>
     { name: 'id', base: 'string', required: true },
     { name: 'message', base: 'string', required: true },
     { name: 'edited', base: 'number', required: true },
+    { name: 'mentions', base: 'shape', of: 'Mention', list: true },
     { name: 'ref', base: 'string' },
   ],
   historyPage: [

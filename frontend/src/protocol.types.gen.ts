@@ -309,6 +309,8 @@ export interface EditedFrame {
   message: string;
   /** when it was edited, in milliseconds since the Unix epoch, set by the server */
   edited: number;
+  /** a public message's: the people the new text's `@name`s mention, resolved as `sendPublic`'s are when the edit was made, replacing the marks before (*Mentions*); absent when none (at most 5 items) */
+  mentions?: Mention[];
   /** the `ref` of your frame that caused it; only in your own copy */
   ref?: string;
 }

@@ -50,7 +50,9 @@ func WriteEdit(w io.Writer) {
 		"UpdateItem more once the message is read) and makes these requests (lambda/chat edit.go; the\n"+
 		"crash-point test `$default/signed/bob-edits-his-message` lists them): the budget's charge (UpdateItem, 1 WRU),\n"+
 		"the connection's record (GetItem, 1 RRU), the message (a consistent GetItem of the public one, 1 RRU per started\n"+
-		"4 KB; a private one is a second GetItem, after the public one is not found), then one TransactWriteItems: the message's item,\n"+
+		"4 KB; a private one is a second GetItem, after the public one is not found), for a public one the new text's\n"+
+		"mentions (none in the rows below: each `@` as a sent message's, at most 16 GetItems, *A message's mentions*),\n"+
+		"then one TransactWriteItems: the message's item,\n"+
 		"the edit's activity record (the text before and after), and for a private message each participant's copy,\n"+
 		"each item 2 WRU per started KB. Its deliveries are a public message's: a public edit reads the room's member\n"+
 		"list (the same Query as a public message's broadcast, its RRU in the tables above, not counted here) and sends\n"+

@@ -34,7 +34,8 @@ type editStore interface {
 	// KindPrivate), read consistently, or ErrNotFound (none, or expired).
 	MessageOf(ctx context.Context, kind Kind, room, id string) (Record, error)
 	// EditMessage sets the text of msg (as MessageOf read it) to
-	// activity.Message, edited at activity.TS, and in the same transaction
+	// activity.Message, edited at activity.TS, a public message's mentions
+	// to activity.Mentions (none: removed), and in the same transaction
 	// adds activity to the log, unless msg changed since it was read (an
 	// edit or a removal in between). A private message's copy of each of
 	// its readers is changed with it. It returns the message as it is now
@@ -50,7 +51,9 @@ type editedFrame struct {
 	ID      string `json:"id"`
 	Message string `json:"message"`
 	Edited  int64  `json:"edited"`
-	Ref     string `json:"ref,omitempty"`
+	// Mentions are a public message's marks as its new text resolved.
+	Mentions []mention `json:"mentions,omitempty"`
+	Ref      string    `json:"ref,omitempty"`
 }
 
 // editAttempts bounds the rounds of read and edit that lose to another edit
@@ -100,6 +103,8 @@ func (inv *invocation) edit(ctx context.Context, req request) []byte {
 			return fail
 		}
 	}
+	var mentioned []Mention
+	resolved := false
 	for attempt := 0; ; attempt++ {
 		switch {
 		case errors.Is(err, ErrNotFound):
@@ -123,8 +128,16 @@ func (inv *invocation) edit(ctx context.Context, req request) []byte {
 		case attempt == editAttempts:
 			return inv.fail(req, busyEditing)
 		}
+		if msg.Kind == KindPublic && !resolved {
+			// The new text's marks replace the old (docs/design.md,
+			// Mentions), read once the edit is known to be allowed.
+			if mentioned, err = inv.mentions(ctx, c, a, text); err != nil {
+				return inv.internal(req, "look up an edit's mention", err)
+			}
+			resolved = true
+		}
 		act := Record{Kind: KindEdited, Room: c.Room, From: c.Name, FromAccount: c.AccountID, ConnID: c.ID,
-			MessageID: msg.ID, Message: text, Previous: msg.Message, TS: inv.opt.Now().Truncate(time.Millisecond)}
+			MessageID: msg.ID, Message: text, Previous: msg.Message, Mentions: mentioned, TS: inv.opt.Now().Truncate(time.Millisecond)}
 		if !act.TS.After(msg.Edited) {
 			// Another invocation's clock ran ahead when it made the edit
 			// this one replaces (or it was in the same millisecond): a page
@@ -150,7 +163,8 @@ var busyEditing = &Problem{Code: contract.CodeBusy,
 // the room (found as sendPrivate finds them: by account with sign-in, by
 // name and Reader key without), the caller's copy with its ref.
 func (inv *invocation) tellEdit(ctx context.Context, req request, c Connection, a Account, msg Record) {
-	frame := editedFrame{Type: KindEdited, Room: msg.Room, ID: msg.ID, Message: msg.Message, Edited: millis(msg.Edited)}
+	frame := editedFrame{Type: KindEdited, Room: msg.Room, ID: msg.ID, Message: msg.Message, Edited: millis(msg.Edited),
+		Mentions: mentionFrames(msg.Mentions)}
 	own := frame
 	own.Ref = req.Ref
 	if msg.Kind != KindPrivate {

@@ -69,7 +69,7 @@ func TestAnEditMarksTheMentionsOfItsNewText(t *testing.T) {
 			h.Settle()
 			msg := say(t, h, alice, "see you at 5", bob, carol)
 			for _, c := range []struct{ text, want string }{
-				{"@bob see you at 6", "bob"},      // an edit adds a mention
+				{"@bob see you at 6", "bob"},     // an edit adds a mention
 				{"@carol see you at 7", "carol"}, // moves it: bob unmarked
 				{"see you at 8", ""},             // takes it out
 			} {

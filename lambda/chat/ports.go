@@ -337,7 +337,8 @@ type Record struct {
 	EditToken string
 	Previous  string
 	// Mentions (public messages) are the people its `@name`s mention, as
-	// resolved when it was sent (mention.go).
+	// resolved when it was sent or last edited (mention.go); an edited
+	// activity record's, its new text's.
 	Mentions []Mention
 	// Readers (private messages) are the Reader keys of the sender and the
 	// recipients: the store keeps a copy per reader, which PrivateHistory

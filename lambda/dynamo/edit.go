@@ -1,5 +1,5 @@
-// Editing a message: one transaction sets the message's text and the time of
-// its last edit (on a private message's item and on each reader's copy of
+// Editing a message: one transaction sets the message's text, the time of
+// its last edit and a public message's mentions (on a private message's item and on each reader's copy of
 // it) and puts the edit's activity record, which keeps the text before and
 // after: the act is logged iff the message is changed, and the record keeps
 // every version (docs/design.md, "A message's later changes").
@@ -80,6 +80,20 @@ func (s *Store) EditMessage(ctx context.Context, msg chat.Record, activity chat.
 	}
 	main := update(messageKeyOf(msg.Kind, msg.Room, msg.ID), cond)
 	main.Update.ExpressionAttributeNames, main.Update.ExpressionAttributeValues = names, values
+	if msg.Kind == chat.KindPublic {
+		// The new text's mentions replace the old: none removes them.
+		names["#mentions"] = "mentions"
+		if len(activity.Mentions) == 0 {
+			main.Update.UpdateExpression = aws.String(aws.ToString(main.Update.UpdateExpression) + " REMOVE #mentions")
+		} else {
+			ms, err := attributevalue.Marshal(mentionItems(activity.Mentions))
+			if err != nil {
+				return chat.Record{}, false, fmt.Errorf("edit message: %w", err)
+			}
+			values[":mentions"] = ms
+			main.Update.UpdateExpression = aws.String(aws.ToString(main.Update.UpdateExpression) + ", #mentions = :mentions")
+		}
+	}
 	copies := []string{}
 	if msg.Kind == chat.KindPrivate {
 		copies = msg.Readers
@@ -93,6 +107,9 @@ func (s *Store) EditMessage(ctx context.Context, msg chat.Record, activity chat.
 		if err = s.transact(ctx, items...); err == nil {
 			edited := msg
 			edited.Message, edited.Edited, edited.EditToken = activity.Message, activity.TS, w
+			if msg.Kind == chat.KindPublic {
+				edited.Mentions = activity.Mentions
+			}
 			return edited, true, nil
 		}
 		gone := goneCopies(err, copies)
