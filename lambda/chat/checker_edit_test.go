@@ -82,7 +82,10 @@ func (w *world) checkEdits() {
 				continue
 			}
 			if !slices.ContainsFunc(logged[e.room], func(a activityRecord) bool {
-				return a.MessageID == id && a.Message == e.text && a.FromAccount == e.from.id
+				// A deleted account's edits are taken off it with its
+				// messages (design.md, Deleting an account).
+				return a.MessageID == id && a.Message == e.text &&
+					(a.FromAccount == e.from.id || e.from.deleted && a.FromAccount == "")
 			}) {
 				w.viol.add("edit", "%s's edit of %s to %q was answered edited, and the log has no such version", e.from.user, id, e.text)
 			}
