@@ -64,7 +64,7 @@ describe('three people in one room', () => {
   });
 
   it('a public message reaches all three, once each', async () => {
-    const want = ['Morning all! Stand-up in five minutes.', 'On my way.', 'Could someone share the agenda?'];
+    const want = ['Morning all! Stand-up in five minutes.', 'On my way.', '@Bob could you share the agenda?'];
     // Each answers once the last message is everywhere: messages sent at the
     // same moment by different people may arrive in either order.
     for (const [i, p] of [people.alice, people.bob, people.carol].entries()) {
@@ -101,14 +101,27 @@ describe('three people in one room', () => {
 
     // A public message after the private ones reaches Carol last: once she has
     // it, the private ones would have arrived before it if they were coming.
-    await say(people.alice, 'Agenda: demo, then the release plan.');
-    await poll(() => texts(people.carol, 'public')).toContain('Agenda: demo, then the release plan.');
+    await say(people.alice, AGENDA);
+    await poll(() => texts(people.carol, 'public')).toContain(AGENDA);
     const carolSees = await people.carol.page.textContent('body');
     expect(carolSees).not.toContain('notes today');
     expect(carolSees).not.toContain('happy to');
     expect(await texts(people.carol, 'private')).toEqual([]);
 
-    await people.bob.page.screenshot({ path: screenshotPath() });
+    // The picture of docs/frontend.md shows what a person meets in a room:
+    // Bob edits his message ("(edited)"), Carol's @Bob is highlighted on his
+    // page, Alice's link is a link, and Carol is typing.
+    const b = people.bob.page;
+    await b.locator('#log .msg.public', { hasText: 'On my way.' }).locator('button.edit').click();
+    await b.locator('#log .edit-form textarea').fill(EDITED);
+    await b.keyboard.press('Enter');
+    for (const p of all()) await poll(() => texts(p, 'public')).toContain(EDITED);
+    expect(await b.$$eval('#log .msg.public.mention .text', (els) => els.map((e) => e.textContent))).toEqual(['@Bob could you share the agenda?']);
+    expect(await b.getAttribute('#log .msg.public .text a', 'href')).toBe('https://wiki.example.com/standup');
+    await people.carol.page.fill('#message', 'Sure, one moment');
+    await poll(() => b.textContent('#typing')).toMatch(/Carol is typing/);
+    await b.screenshot({ path: screenshotPath() });
+    await people.carol.page.fill('#message', '');
   });
 
   it('the length counter shows the server\'s bound', async () => {
@@ -150,9 +163,9 @@ describe('three people in one room', () => {
       // The room's recent public history arrives with the state; private messages are not in it.
       expect(await texts(dave, 'public')).toEqual([
         'Morning all! Stand-up in five minutes.',
-        'On my way.',
-        'Could someone share the agenda?',
-        'Agenda: demo, then the release plan.',
+        EDITED,
+        '@Bob could you share the agenda?',
+        AGENDA,
       ]);
       expect(await texts(dave, 'private')).toEqual([]);
     } finally {
@@ -294,6 +307,9 @@ describe('a server that cannot be reached', () => {
     }
   });
 });
+
+const AGENDA = 'Agenda: https://wiki.example.com/standup — demo, then the release plan.';
+const EDITED = 'On my way, two minutes out.';
 
 function screenshotPath(): string {
   mkdirSync(dirname(SCREENSHOT), { recursive: true });
