@@ -3,8 +3,9 @@
 // light and dark, at a desk (1280×800) and on a phone (390×844): the join
 // form, a busy room, the page offline with queued messages, and errors (a
 // refused name, an over-long message), @ mentions and editing your own
-// message (the Edit button, the open edit box). It also takes the phone and dark-mode
-// pictures of docs/frontend.md (GROUPCHAT_UPDATE_SCREENSHOT=1 writes them into
+// message (the Edit button, the open edit box), someone typing. It also takes
+// the phone and dark-mode pictures of docs/frontend.md, at the end (a link, an
+// edited message, a mention of you, "… is typing") (GROUPCHAT_UPDATE_SCREENSHOT=1 writes them into
 // docs/, else into e2e-output/).
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,6 +20,8 @@ const axeSource: string = createRequire(import.meta.url)('axe-core').source;
 const here = dirname(fileURLToPath(import.meta.url));
 const PICTURES = process.env.GROUPCHAT_UPDATE_SCREENSHOT === '1' ? resolve(here, '../../docs') : resolve(here, '../e2e-output');
 const ROOM = 'a11y';
+const GREEN = 'Good morning! The build is green again: https://ci.example.com/builds/812';
+const BACK = 'Back online: can we make it 11:30?';
 
 interface Viewer {
   label: string;
@@ -66,9 +69,9 @@ describe('axe finds nothing, in light and dark, at a desk and on a phone', () =>
 
   it('a busy room: public and private messages, notices, members, "you"', async () => {
     for (const v of viewers) await join(v.person, v.name, ROOM);
-    await say(host, 'Good morning! The build is green again.');
+    await say(host, GREEN);
     for (const v of viewers) {
-      await poll(() => texts(v.person, 'public')).toContain('Good morning! The build is green again.');
+      await poll(() => texts(v.person, 'public')).toContain(GREEN);
       const p = v.person.page;
       // On a phone the list is folded behind "Members (N)": open it, choose, fold it again.
       const folded = (await p.getAttribute('#members-toggle', 'aria-expanded')) === 'false';
@@ -82,10 +85,6 @@ describe('axe finds nothing, in light and dark, at a desk and on a phone', () =>
     for (const v of viewers) {
       await poll(() => texts(v.person, 'public')).toContain('Deploying at noon — shout if anything looks off.');
       expect(await violations(v.person), v.label).toEqual([]);
-      if (v.picture) {
-        mkdirSync(PICTURES, { recursive: true });
-        await v.person.page.screenshot({ path: resolve(PICTURES, v.picture) });
-      }
     }
   });
 
@@ -102,6 +101,7 @@ describe('axe finds nothing, in light and dark, at a desk and on a phone', () =>
       expect(await p.$eval('#counter', (e) => e.classList.contains('over'))).toBe(true);
       expect(await violations(v.person), v.label).toEqual([]);
       await p.press('#name-input', 'Escape');
+      expect(await p.textContent('#name-error'), `${v.label}: the refused name's error after giving up the rename`).toBe('');
       await p.fill('#message', '');
     }
   });
@@ -155,10 +155,25 @@ describe('axe finds nothing, in light and dark, at a desk and on a phone', () =>
       const box = p.locator('#log .edit-form textarea');
       await poll(() => box.evaluate((e) => e === document.activeElement)).toBe(true);
       expect(await violations(v.person), `${v.label}, the edit box open`).toEqual([]);
-      await box.fill('Typed while offline, sent once back');
+      await box.fill(BACK);
       await p.keyboard.press('Enter');
-      await p.locator('#log .msg', { hasText: 'sent once back' }).locator('.msg-head .edited').waitFor();
+      await p.locator('#log .msg', { hasText: BACK }).locator('.msg-head .edited').waitFor();
       expect(await violations(v.person), `${v.label}, marked edited`).toEqual([]);
     }
+  });
+
+  it('with someone typing (the pictures of docs/frontend.md: a link, an edit, a mention, typing)', async () => {
+    await host.page.fill('#message', 'Checking the logs');
+    for (const v of viewers) {
+      await poll(() => v.person.page.textContent('#typing')).toMatch(/Hostess is typing/);
+      expect(await violations(v.person), v.label).toEqual([]);
+      if (v.picture) {
+        mkdirSync(PICTURES, { recursive: true });
+        await v.person.page.click('#to-clear'); // back to everyone
+        await v.person.page.focus('#message');
+        await v.person.page.screenshot({ path: resolve(PICTURES, v.picture) });
+      }
+    }
+    await host.page.fill('#message', '');
   });
 });

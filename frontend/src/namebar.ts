@@ -106,6 +106,7 @@ export class NameBar {
 
   private close(): void {
     this.waitingFor = null;
+    this.error(''); // a refused name given up is no longer a problem
     this.edit(false);
     this.editButton.focus();
   }
