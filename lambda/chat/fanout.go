@@ -99,6 +99,7 @@ func (inv *invocation) stillSignedInMembers(ctx context.Context, ended []Member,
 		mu      sync.Mutex
 		renewed []Member
 		closing []string
+		byID    = map[string]Member{}
 	)
 	fctx, cancel := inv.fanoutContext(ctx)
 	defer cancel()
@@ -113,13 +114,21 @@ func (inv *invocation) stillSignedInMembers(ctx context.Context, ended []Member,
 			renewed = append(renewed, m) // not known to have ended: delivered as before
 		case inv.signInOver(c.AuthExpiresAt, now):
 			closing = append(closing, m.ConnID)
+			byID[m.ConnID] = m
 		default:
 			renewed = append(renewed, m)
 		}
 	})
 	if len(closing) > 0 {
 		inv.log.Info("closing connections whose sign-in ended past the grace", "connections", len(closing))
-		inv.closeConnections(ctx, closing)
+		// One already gone (410: it vanished, or its close was lost and it
+		// left since) gets no $disconnect: its record is removed here, as a
+		// send's 410 removes it, or the room would count it for good.
+		var stale []Member
+		for _, id := range inv.closeConnections(ctx, closing) {
+			stale = append(stale, byID[id])
+		}
+		inv.removeStale(ctx, stale)
 	}
 	return renewed
 }

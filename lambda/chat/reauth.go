@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -293,14 +294,24 @@ func (inv *invocation) refuseSignedOut() events.APIGatewayProxyResponse {
 }
 
 // closeConnections closes each connection through the management API, at
-// most PoolSize at once; one already gone is no failure.
-func (inv *invocation) closeConnections(ctx context.Context, ids []string) {
+// most PoolSize at once; one already gone is no failure. It returns the
+// ones API Gateway answered gone (410): no $disconnect will come for them,
+// so a caller that holds their records removes them as a send's 410 does.
+func (inv *invocation) closeConnections(ctx context.Context, ids []string) (gone []string) {
 	fctx, cancel := inv.fanoutContext(ctx)
 	defer cancel()
+	var mu sync.Mutex
 	inPool(fctx, inv.opt.PoolSize, ids, func(id string) {
-		if err := inv.poster.Close(fctx, id); err != nil && !errors.Is(err, ErrGone) {
+		err := inv.poster.Close(fctx, id)
+		switch {
+		case errors.Is(err, ErrGone):
+			mu.Lock()
+			gone = append(gone, id)
+			mu.Unlock()
+		case err != nil:
 			inv.log.Warn("close a connection", "connectionId", id, "error", err)
 			inv.m.count(countFailed, 1)
 		}
 	})
+	return gone
 }
