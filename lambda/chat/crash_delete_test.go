@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/lambda/chat"
 )
 
 func TestADeletionKilledAfterEachRequestLeavesTheAccountOrNoTraceOfItsNames(t *testing.T) {
@@ -26,8 +28,10 @@ func TestADeletionKilledAfterEachRequestLeavesTheAccountOrNoTraceOfItsNames(t *t
 // request: by the operator's event, or (page) by dave's own deleteAccount
 // on one of his connections.
 func killedDeletions(t *testing.T, page bool) {
-	h := signUps(t)
+	q := &settleQueue{}
+	h := chattest.New(t, chattest.SignedIn, chattest.Unlimited, func(o *chat.Options) { o.UserPoolID = testPool; o.Settle = q })
 	bob, _ := h.ConnectAs("sub-bob", "bob", map[string]string{"room": "lobby"})
+	bobs := chat.Reader(chat.Connection{AccountID: "sub-bob"})
 	ctx := context.Background()
 	for k := 0; ; k++ {
 		user := fmt.Sprintf("dave%d", k)
@@ -40,6 +44,8 @@ func killedDeletions(t *testing.T, page bool) {
 		}
 		d, _ := h.ConnectAs(sub, user, map[string]string{"room": "lobby"})
 		h.Send(d, `{"action":"sendPublic","message":"hi"}`)
+		h.Send(bob, `{"action":"sendPrivate","to":["`+user+`"],"message":"for `+user+`"}`)
+		h.Send(d, `{"action":"sendPrivate","to":["bob"],"message":"from `+user+`"}`)
 		h.Send(d, `{"action":"setName","name":"`+user+`x"}`) // a second name: the username stays reserved
 		h.Settle()
 		req := contract.OperatorRequest{Op: contract.OpDeleteAccount, Username: user}
@@ -85,6 +91,33 @@ func killedDeletions(t *testing.T, page bool) {
 		}
 		if a, _ := h.Store.Account(ctx, sub); a.Deleted.IsZero() || len(a.Rooms) != 0 || len(a.Devices) != 0 {
 			t.Errorf("killed after %d (%s): after the deletion ran again the account item is %+v", k, after, a)
+		}
+		// The second forget comes (the killed run's, if it was sent, and
+		// the run's again): it finds nothing more to do.
+		for _, b := range q.take() {
+			deliverSettle(t, h, b)
+		}
+		if a, _ := h.Store.Account(ctx, sub); a.Deleted.IsZero() || len(a.Rooms) != 0 {
+			t.Errorf("killed after %d (%s): after the second forget the account item is %+v", k, after, a)
+		}
+		recs, _, err := h.Store.PrivateHistory(ctx, "lobby", bobs, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Message == "for "+user && (slices.Contains(r.ToAccounts, sub) || !slices.Equal(r.To, []string{user})) {
+				t.Errorf("killed after %d (%s): bob's message to %s is to %q, accounts %q", k, after, user, r.To, r.ToAccounts)
+			}
+		}
+		for _, text := range []string{"for " + user, "from " + user} {
+			if !slices.ContainsFunc(recs, func(r chat.Record) bool { return r.Message == text }) {
+				t.Errorf("killed after %d (%s): %q is not in bob's private history", k, after, text)
+			}
+		}
+		for _, r := range recs {
+			if r.Message == "from "+user && (r.FromAccount != "" || r.FromUsername != "" || r.From != user) {
+				t.Errorf("killed after %d (%s): %s's message to bob is from %q, account %q, username %q", k, after, user, r.From, r.FromAccount, r.FromUsername)
+			}
 		}
 		h.Settle()
 		s := state(t, h, bob)

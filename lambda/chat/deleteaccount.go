@@ -119,6 +119,9 @@ func (inv *invocation) deleteAccountOf(ctx context.Context, accountID, username,
 			}
 		}
 	}
+	// A write drawn before the sign-out may land after the forget below:
+	// the forget runs again once no such write can (forgetagain.go).
+	inv.forgetLater(ctx, accountID, a.Rooms)
 	if err := inv.store.ForgetAccountRecords(ctx, accountID, a.Rooms); err != nil {
 		return deletion{}, fmt.Errorf("forget the account's records: %w", err)
 	}

@@ -5,6 +5,7 @@ package chat_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -59,52 +60,78 @@ func TestHunt24CADeletedAccountsEditedVersionsNoLongerCarryItsAccount(t *testing
 	}
 }
 
-// Dave's phone sends a message as he deletes his account from his laptop:
-// the phone's frame was drawn from his budget before the deletion signed
-// him out, and its message is stored just after the deletion forgot his
-// records. The message stays (he wrote it) but, as every other message of
-// his, without his account id or username: a later account registering
-// "dave" would otherwise be shown as its author.
+// Dave's phone sends a message (or edits one) as he deletes his account
+// from his laptop: the phone's frame was drawn from his budget before the
+// deletion signed him out, and its message is stored just after the
+// deletion forgot his records. The message stays (he wrote it) but, as
+// every other message of his, without his account id or username: a later
+// account registering "dave" would otherwise be shown as its author. The
+// deletion forgets his records again once no invocation drawn before it
+// can still write (a delayed message on the settle queue, delivered here).
 func TestHunt24CAMessageStoredJustAfterItsSendersDeletionDoesNotKeepTheAccount(t *testing.T) {
-	t.Skip("finding: a message whose Append lands after its sender's deletion forgot his records keeps fromAccount and " +
-		"fromUsername for the log's retention (sendPublic, sendPrivate and edit alike: drawn before the sign-out, stored " +
-		"after the forget); a fix needs a second forget after the longest invocation, or the Append conditioned on the account")
 	t.Parallel()
-	h := chattest.New(t, chattest.SignedIn)
-	const room = "h24c-del-inflight"
-	alice, laptop := h.JoinAs("alice", room), h.JoinAs("dave", room)
-	phone, _ := h.ConnectAs("dave", "dave", map[string]string{"room": room})
-	h.Settle()
-	inbox(t, h, alice)
-	var fired atomic.Bool
-	h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
-		if w.Op == "PutItem" && bytes.Contains(w.Body, []byte("last words")) && fired.CompareAndSwap(false, true) {
-			h.Send(laptop, `{"action":"deleteAccount","ref":"del"}`)
-		}
-	}})
-	h.Send(phone, `{"action":"sendPublic","message":"last words"}`)
-	h.DynamoDB.Restore()
-	if !fired.Load() || !deleted(t, h, "dave") {
-		t.Fatal("the deletion did not run inside the phone's send")
-	}
-	for _, e := range state(t, h, alice).History {
-		if e.Message == "last words" && (e.Account != "" || e.Username != "") {
-			t.Errorf("after dave's deletion alice's history shows his message with account %q, username %q", e.Account, e.Username)
-		}
+	for _, action := range []string{"sendPublic", "sendPrivate", "edit"} {
+		t.Run(action, func(t *testing.T) {
+			t.Parallel()
+			q := &settleQueue{}
+			h := chattest.New(t, chattest.SignedIn, func(o *chat.Options) { o.Settle = q })
+			room := "h24c-del-inflight-" + strings.ToLower(action)
+			alice, laptop := h.JoinAs("alice", room), h.JoinAs("dave", room)
+			phone, _ := h.ConnectAs("dave", "dave", map[string]string{"room": room})
+			h.Settle()
+			body := `{"action":"sendPublic","message":"last words"}`
+			switch action {
+			case "sendPrivate":
+				body = `{"action":"sendPrivate","message":"last words","to":["alice"]}`
+			case "edit":
+				body = `{"action":"edit","message":"last words","id":"` + say(t, h, phone, "first words", alice) + `"}`
+			}
+			inbox(t, h, alice)
+			var fired atomic.Bool
+			h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+				if (w.Op == "PutItem" || w.Op == "TransactWriteItems") && bytes.Contains(w.Body, []byte("last words")) &&
+					fired.CompareAndSwap(false, true) {
+					h.Send(laptop, `{"action":"deleteAccount","ref":"del"}`)
+				}
+			}})
+			h.Send(phone, body)
+			h.DynamoDB.Restore()
+			if !fired.Load() || !deleted(t, h, "dave") {
+				t.Fatal("the deletion did not run inside the phone's " + action)
+			}
+			forgetAgain(t, h, q)
+			var seen bool
+			for _, stream := range []string{"public#", "private#", "activity#", "reader#" + room + "#a:alice", "reader#" + room + "#a:dave"} {
+				if !strings.HasPrefix(stream, "reader#") {
+					stream += room
+				}
+				for _, it := range streamItems(t, h, stream) {
+					if !strings.Contains(it, "last words") {
+						continue // the activity log keeps his account on joined and left
+					}
+					seen = seen || !strings.HasSuffix(stream, "a:dave")
+					if strings.Contains(it, `"dave"`) || strings.Contains(it, "a:dave") {
+						t.Errorf("after dave's deletion his %s in %s still names his account: %s", action, stream, it)
+					}
+				}
+			}
+			if !seen {
+				t.Errorf("dave's %s is not in the record", action)
+			}
+		})
 	}
 }
 
 // Alice sends dave a private message as he deletes his account: she found
 // him in the room before his deletion, and his private-history copy is
 // put just after the deletion deleted his copies. The issue says a deleted
-// account's private-history reader items are deleted; this one stays for
-// the log's retention, under his account id.
+// account's private-history reader items are deleted; this one would stay
+// for the log's retention, under his account id, but for the second
+// forget.
 func TestHunt24CAPrivateCopyPutJustAfterTheRecipientsDeletionIsNotLeft(t *testing.T) {
-	t.Skip("finding: a private message whose sender found the recipient before the recipient's deletion puts his " +
-		"private-history copy (reader#<room>#a:<id>) after the deletion deleted his copies: it stays for the log's " +
-		"retention; the same fix as TestHunt24CAMessageStoredJustAfterItsSendersDeletionDoesNotKeepTheAccount's")
 	t.Parallel()
-	h := chattest.New(t, chattest.SignedIn)
+	q := &settleQueue{}
+	h := chattest.New(t, chattest.SignedIn, func(o *chat.Options) { o.Settle = q })
 	const room = "h24c-del-copy"
 	alice, dave := h.JoinAs("alice", room), h.JoinAs("dave", room)
 	h.Settle()
@@ -121,6 +148,7 @@ func TestHunt24CAPrivateCopyPutJustAfterTheRecipientsDeletionIsNotLeft(t *testin
 	if !fired.Load() || !deleted(t, h, "dave") {
 		t.Fatal("the deletion did not run inside alice's send")
 	}
+	forgetAgain(t, h, q)
 	out, err := h.DB.Query(context.Background(), &dynamodb.QueryInput{
 		TableName:                 aws.String(h.Tables.Messages),
 		KeyConditionExpression:    aws.String("#s = :s"),
@@ -250,10 +278,9 @@ func sendAnd(t *testing.T, h *chattest.Harness, id, body string) []frame {
 // (it is hers), but nothing of it should name dave's account any more:
 // design.md's rule removes the account id from his own messages because it
 // is the key every other record of his is found by; a private message to
-// him keeps it in its recipients' accounts (toAccounts) and readers.
+// him must not keep it in its recipients' accounts (toAccounts) and
+// readers either (the name it was sent to stays). Alice can still edit it.
 func TestHunt24CAPrivateMessageToADeletedAccountNoLongerNamesItsAccount(t *testing.T) {
-	t.Skip("finding (low): a private message to a deleted account keeps its account id in toAccounts and readers " +
-		"(the message item and the sender's copy) for the log's retention; the forget covers only its own messages")
 	t.Parallel()
 	h := chattest.New(t, chattest.SignedIn)
 	const room = "h24c-del-to"
@@ -269,8 +296,87 @@ func TestHunt24CAPrivateMessageToADeletedAccountNoLongerNamesItsAccount(t *testi
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("alice's private history: %d (%v)", len(recs), err)
 	}
-	if slices.Contains(recs[0].ToAccounts, "dave") {
-		t.Errorf("alice's copy of her message to dave still names his account: toAccounts %q", recs[0].ToAccounts)
+	if slices.Contains(recs[0].ToAccounts, "dave") || recs[0].Message != "to dave" || !slices.Equal(recs[0].To, []string{"dave"}) {
+		t.Errorf("alice's copy of her message to dave is %q to %q, accounts %q: want it kept, to the name dave, without his account",
+			recs[0].Message, recs[0].To, recs[0].ToAccounts)
+	}
+	for _, it := range streamItems(t, h, "private#"+room) {
+		if strings.Contains(it, `"dave"`) || strings.Contains(it, "a:dave") {
+			t.Errorf("the message item still names dave's account: %s", it)
+		}
+	}
+	// alice edits it: her copy and the item change, dave's copy is not made again
+	inbox(t, h, alice)
+	only(t, editFrom(t, h, alice, recs[0].ID, "to dave, edited"), "edited")
+	if n := len(streamItems(t, h, "reader#"+room+"#a:dave")); n != 0 {
+		t.Errorf("alice's edit left %d copies of dave's", n)
+	}
+}
+
+// streamItems are the items of one partition of the Messages table, each
+// as its attributes printed, with dave's name as a name ("dave" in "to")
+// left out: what remains names his account, if anything does.
+func streamItems(t *testing.T, h *chattest.Harness, stream string) []string {
+	t.Helper()
+	out, err := h.DB.Query(context.Background(), &dynamodb.QueryInput{
+		TableName:                 aws.String(h.Tables.Messages),
+		KeyConditionExpression:    aws.String("#s = :s"),
+		ExpressionAttributeNames:  map[string]string{"#s": contract.MessagesStream},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: stream}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []string
+	for _, it := range out.Items {
+		delete(it, "to")
+		delete(it, "from")
+		items = append(items, fmt.Sprintf("%v", attrs(it)))
+	}
+	return items
+}
+
+// attrs prints an item's attributes: strings quoted, lists of them.
+func attrs(it map[string]ddbtypes.AttributeValue) map[string]string {
+	out := map[string]string{}
+	for k, v := range it {
+		switch v := v.(type) {
+		case *ddbtypes.AttributeValueMemberS:
+			out[k] = fmt.Sprintf("%q", v.Value)
+		case *ddbtypes.AttributeValueMemberL:
+			var l []string
+			for _, e := range v.Value {
+				if s, ok := e.(*ddbtypes.AttributeValueMemberS); ok {
+					l = append(l, fmt.Sprintf("%q", s.Value))
+				}
+			}
+			out[k] = strings.Join(l, ",")
+		}
+	}
+	return out
+}
+
+// forgetAgain delivers the deletion's second forget as SQS would: once its
+// delay is over, which must outlast any invocation drawn before the
+// deletion (the harness's clock moved past it). Settle messages sent
+// meanwhile are delivered too.
+func forgetAgain(t *testing.T, h *chattest.Harness, q *settleQueue) {
+	t.Helper()
+	bodies, delays := q.takeDelayed()
+	var n int
+	for i, b := range bodies {
+		if strings.Contains(b, `"kind":"forget"`) {
+			n++
+			if delays[i] <= contract.FunctionTimeout {
+				t.Errorf("the second forget is delayed %v, not past the function's timeout %v", delays[i], contract.FunctionTimeout)
+			}
+			h.Advance(delays[i])
+		}
+		deliverSettle(t, h, b)
+	}
+	if n == 0 {
+		t.Errorf("the deletion sent no second forget (sent %q)", bodies)
 	}
 }
 

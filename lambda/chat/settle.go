@@ -111,8 +111,8 @@ func (inv *invocation) sendSettle(ctx context.Context, msg settleMessage, delay 
 	return true
 }
 
-// Settle handles a batch of settle messages from the settle queue's event
-// source mapping: each one whose handling failed is reported in
+// Settle handles a batch of settle messages (and forget messages:
+// forgetagain.go) from the settle queue's event source mapping: each one whose handling failed is reported in
 // BatchItemFailures, and SQS delivers it again after its visibility
 // timeout (or moves it to the dead-letter queue). A message may come more
 // than once: its token and version make a repeat harmless.
@@ -160,7 +160,13 @@ var errBadSettle = errors.New("not a settle message")
 //   - its token does and the room was quiet: tell the room its count, then
 //     clear the settle; a change that came in between found it pending
 //     and armed nothing, so if the count moved by then, arm anew.
+//
+// A forget message (forgetagain.go, its kind "forget") is the second forget
+// of a deleted account.
 func (inv *invocation) settle(ctx context.Context, body string) error {
+	if messageKind(body) == kindForget {
+		return inv.forgetAgain(ctx, body)
+	}
 	var msg settleMessage
 	if err := json.Unmarshal([]byte(body), &msg); err != nil || msg.Room == "" || msg.Token == "" {
 		return errBadSettle

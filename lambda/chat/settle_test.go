@@ -21,10 +21,11 @@ import (
 type settleQueue struct {
 	mu     sync.Mutex
 	bodies []string
+	delays []time.Duration // of every message sent, in order
 	lose   int
 }
 
-func (q *settleQueue) Send(ctx context.Context, body []byte, _ time.Duration) error {
+func (q *settleQueue) Send(ctx context.Context, body []byte, delay time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err // the invocation was killed (chattest.Cut): never sent
 	}
@@ -35,6 +36,7 @@ func (q *settleQueue) Send(ctx context.Context, body []byte, _ time.Duration) er
 		return nil
 	}
 	q.bodies = append(q.bodies, string(body))
+	q.delays = append(q.delays, delay)
 	return nil
 }
 
@@ -42,8 +44,17 @@ func (q *settleQueue) take() []string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	out := q.bodies
-	q.bodies = nil
+	q.bodies, q.delays = nil, nil
 	return out
+}
+
+// takeDelayed returns the messages sent and their delays, and forgets them.
+func (q *settleQueue) takeDelayed() ([]string, []time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	bodies, delays := q.bodies, q.delays
+	q.bodies, q.delays = nil, nil
+	return bodies, delays
 }
 
 // deliverSettle invokes the function with one settle message, as the

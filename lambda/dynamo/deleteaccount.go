@@ -221,8 +221,10 @@ func (s *Store) ReleaseReservation(ctx context.Context, username, name string) (
 // each updated to remove its account id and username (conditional on the
 // account id: a retry finds nothing), and so is each recipient's copy of
 // its private messages, and each of its edited activity records (a Query
-// of the room's activity log, filtered on the account id). Then one
-// UpdateItem takes the rooms off the tombstone.
+// of the room's activity log, filtered on the account id). The private
+// messages sent to it (the same Query, filtered on its id in toAccounts
+// too) lose its id from their recipients' accounts and readers
+// (forget.go). Then one UpdateItem takes the rooms off the tombstone.
 func (s *Store) ForgetAccountRecords(ctx context.Context, accountID string, rooms []string) error {
 	var errs []error
 	for _, room := range rooms {
@@ -249,7 +251,7 @@ func (s *Store) ForgetAccountRecords(ctx context.Context, accountID string, room
 
 func (s *Store) forgetIn(ctx context.Context, accountID, room string) error {
 	own := readerKey(room, chat.Reader(chat.Connection{AccountID: accountID}))
-	if err := s.eachRecord(ctx, own, "", func(it recordItem) error {
+	if err := s.eachRecord(ctx, own, "", false, func(it recordItem) error {
 		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.names.Messages),
 			Key: recordKey(own, it.ID)})
 		return err
@@ -257,19 +259,32 @@ func (s *Store) forgetIn(ctx context.Context, accountID, room string) error {
 		return fmt.Errorf("delete private-history copies: %w", err)
 	}
 	for _, kind := range []chat.Kind{chat.KindPublic, chat.KindPrivate} {
-		err := s.eachRecord(ctx, streamKey(kind, room), accountID, func(it recordItem) error {
-			streams := []string{it.Stream}
-			for _, to := range it.ToAccounts {
-				if to != accountID {
-					streams = append(streams, readerKey(room, chat.Reader(chat.Connection{AccountID: to})))
-				}
-			}
-			for _, stream := range streams {
-				if err := s.anonymize(ctx, stream, it.ID, accountID); err != nil {
+		err := s.eachRecord(ctx, streamKey(kind, room), accountID, kind == chat.KindPrivate, func(it recordItem) error {
+			if slices.Contains(it.ToAccounts, accountID) {
+				if err := s.dropRecipient(ctx, room, it, accountID); err != nil {
 					return err
 				}
 			}
-			return nil
+			if it.FromAccount != accountID {
+				return nil
+			}
+			// The recipients' copies first, the message's item last (and
+			// its readers without the account's before): a run killed in
+			// between finds the message again by its account id.
+			for _, to := range it.ToAccounts {
+				if to == accountID {
+					continue
+				}
+				if err := s.anonymize(ctx, readerKey(room, chat.Reader(chat.Connection{AccountID: to})), it.ID, accountID); err != nil {
+					return err
+				}
+			}
+			if mine := chat.Reader(chat.Connection{AccountID: accountID}); slices.Contains(it.Readers, mine) {
+				if err := s.dropFrom(ctx, it.Stream, it.ID, "", mine); err != nil {
+					return err
+				}
+			}
+			return s.anonymize(ctx, it.Stream, it.ID, accountID)
 		})
 		if err != nil {
 			return fmt.Errorf("take the account off its messages: %w", err)
@@ -279,7 +294,7 @@ func (s *Store) forgetIn(ctx context.Context, accountID, room string) error {
 	// records, the text before and after) is its messages' text too; the
 	// other activity records keep the account id (the audit trail).
 	log := streamKey(chat.KindEdited, room)
-	if err := s.eachRecord(ctx, log, accountID, func(it recordItem) error {
+	if err := s.eachRecord(ctx, log, accountID, false, func(it recordItem) error {
 		if it.Kind != chat.KindEdited {
 			return nil
 		}
@@ -291,8 +306,9 @@ func (s *Store) forgetIn(ctx context.Context, accountID, room string) error {
 }
 
 // eachRecord calls fn with each record of stream (from: only the
-// account's), every page of a strongly consistent Query.
-func (s *Store) eachRecord(ctx context.Context, stream, from string, fn func(recordItem) error) error {
+// account's, and with to those sent to it too), every page of a strongly
+// consistent Query.
+func (s *Store) eachRecord(ctx context.Context, stream, from string, to bool, fn func(recordItem) error) error {
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.names.Messages),
 		KeyConditionExpression:    aws.String("#stream = :stream"),
@@ -304,6 +320,10 @@ func (s *Store) eachRecord(ctx context.Context, stream, from string, fn func(rec
 		in.FilterExpression = aws.String("#from = :from")
 		in.ExpressionAttributeNames["#from"] = "fromAccount"
 		in.ExpressionAttributeValues[":from"] = str(from)
+		if to {
+			in.FilterExpression = aws.String("#from = :from OR contains(#to, :from)")
+			in.ExpressionAttributeNames["#to"] = attrToAccounts
+		}
 	}
 	p := dynamodb.NewQueryPaginator(s.db, in)
 	for p.HasMorePages() {

@@ -21,15 +21,30 @@ import (
 )
 
 // Append implements chat.Store: one PutItem, and for a private message one
-// more per reader (its copy in the reader's partition), all at once.
+// more per reader (its copy in the reader's partition), all at once, before
+// the message's own item: whoever finds the message's item (an edit, a
+// deleted account's forget) finds every copy there too (docs/design.md,
+// Deleting an account).
 func (s *Store) Append(ctx context.Context, r chat.Record) error {
 	it := newRecordItem(r)
-	streams := []string{it.Stream}
+	var copies []string
 	if r.Kind == chat.KindPrivate {
 		for _, reader := range r.Readers {
-			streams = append(streams, readerKey(r.Room, reader))
+			copies = append(copies, readerKey(r.Room, reader))
 		}
 	}
+	if err := s.putAll(ctx, it, copies); err != nil {
+		return fmt.Errorf("record %s: %w", r.Kind, err)
+	}
+	if err := s.putAll(ctx, it, []string{it.Stream}); err != nil {
+		return fmt.Errorf("record %s: %w", r.Kind, err)
+	}
+	return nil
+}
+
+// putAll puts it in each of streams, all at once (a copy without the
+// readers: the message's item lists them, for an edit).
+func (s *Store) putAll(ctx context.Context, it recordItem, streams []string) error {
 	errs := make([]error, len(streams))
 	var wg sync.WaitGroup
 	for i, stream := range streams {
@@ -37,7 +52,7 @@ func (s *Store) Append(ctx context.Context, r chat.Record) error {
 			one := it
 			one.Stream = stream
 			if stream != it.Stream {
-				one.Readers = nil // the canonical item lists them, for an edit
+				one.Readers = nil
 			}
 			item, err := attributevalue.MarshalMap(one)
 			if err == nil {
@@ -47,10 +62,7 @@ func (s *Store) Append(ctx context.Context, r chat.Record) error {
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("record %s: %w", r.Kind, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // newRecordItem is r's item in its stream (a private message's copy for
