@@ -59,6 +59,8 @@ export class MessageLog {
   private pinned = true;
   /** The log's height when the ResizeObserver last saw it. */
   private height = -1;
+  /** The log's scrollTop at its last scroll event: a scroll up is the person's. */
+  private lastTop = 0;
   /** The marker at the top of the log (scrollback.ts): what is above, with a button that loads it. */
   private readonly top = el('div', { class: 'log-top', attrs: { id: 'log-top' } });
   private readonly topText = el('span', { class: 'log-top-text', attrs: { id: 'log-top-text', role: 'status', 'aria-live': 'polite' } });
@@ -70,13 +72,21 @@ export class MessageLog {
     this.top.append(this.topText, ' ', this.topButton);
     this.log.append(this.top);
     this.log.addEventListener('scroll', () => {
-      // At the end by the log's height now or as the ResizeObserver last saw
-      // it: in the frame the log changes size (a scroll event comes before
-      // the observer's callback) the end that was in view looks scrolled away
-      // from by one of them, and the log would stop following. Ignoring such
-      // a scroll instead kept a log pinned that the person had just scrolled
-      // to its top, and the observer's next call threw them to the end.
-      this.pinned = this.atBottom() || this.atBottom(this.height);
+      const top = this.log.scrollTop;
+      const up = top < this.lastTop;
+      this.lastTop = top;
+      if (this.log.clientHeight !== this.height) {
+        // Told in the frame the log changed size (a scroll event comes before
+        // the ResizeObserver's callback): judged by the new size, the end
+        // that was in view would look scrolled away from and the log would
+        // stop following, so such a scroll changes nothing, unless the
+        // person scrolled up away from the end by both sizes: ignored, a
+        // scroll to the top left the log pinned and the observer's next call
+        // threw them back to the end (scrollback lost its place).
+        if (up && !this.atBottom() && !this.atBottom(this.height)) this.pinned = false;
+        return;
+      }
+      this.pinned = this.atBottom();
       if (this.pinned) this.setUnseen(0);
     });
     // The log shrinks when a phone's keyboard opens (or the box grows): a log
@@ -389,13 +399,10 @@ export class MessageLog {
     return article;
   }
 
-  /**
-   * Whether the log's end is in view; height: the log's height as last
-   * observed (a scroll event comes before the ResizeObserver's callback).
-   */
-  private atBottom(height = -1): boolean {
+  /** Whether the log's end is in view, by its height now or the one given. */
+  private atBottom(height = this.log.clientHeight): boolean {
     const log = this.log;
-    return log.scrollHeight - log.scrollTop - (height < 0 ? log.clientHeight : height) < 40;
+    return log.scrollHeight - log.scrollTop - height < 40;
   }
 
   private setUnseen(n: number): void {
