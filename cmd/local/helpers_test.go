@@ -90,6 +90,19 @@ func (s *testStack) settle(ctx context.Context, t *testing.T) {
 	}
 }
 
+// tokens returns a function that signs user in with the stack's local
+// issuer and returns its ID token, failing the test if it cannot.
+func (s *testStack) tokens(ctx context.Context, t *testing.T) func(user string) string {
+	return func(user string) string {
+		t.Helper()
+		tok, err := s.Token(ctx, user, true)
+		if err != nil {
+			t.Fatalf("%s's token: %v", user, err)
+		}
+		return tok
+	}
+}
+
 // join connects to room as name, sends hello, returns the state frame
 // once the room index has caught up with the join (settle, before and
 // after).

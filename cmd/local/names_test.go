@@ -20,14 +20,7 @@ func TestNamesCountsAndAPingFloodHoldThroughTheLocalStackWithRealTokens(t *testi
 	t.Parallel()
 	ctx := testkit.Context(t, 120*time.Second)
 	s := &testStack{Stack: localtest.Start(t, local.Options{Auth: contract.AuthCognito, Log: testWriter{t}})}
-	token := func(user string) string {
-		t.Helper()
-		tok, err := s.Token(ctx, user, true)
-		if err != nil {
-			t.Fatalf("%s's token: %v", user, err)
-		}
-		return tok
-	}
+	token := s.tokens(ctx, t)
 
 	t.Run("a name of only marks or blank symbols is refused", func(t *testing.T) {
 		bob, _ := s.joinWith(ctx, t, "", "marks", token("bob"))

@@ -26,14 +26,7 @@ func TestAHostileClientWithRealTokensIsHeldToTheDeviceCapAndTheBudget(t *testing
 	t.Parallel()
 	ctx := testkit.Context(t, 120*time.Second)
 	s := &testStack{Stack: localtest.Start(t, local.Options{Auth: contract.AuthCognito, Log: testWriter{t}})}
-	token := func(user string) string {
-		t.Helper()
-		tok, err := s.Token(ctx, user, true)
-		if err != nil {
-			t.Fatalf("%s's token: %v", user, err)
-		}
-		return tok
-	}
+	token := s.tokens(ctx, t)
 
 	t.Run("a sixth tab of one account is refused with the reason", func(t *testing.T) {
 		tok := token("mallory")

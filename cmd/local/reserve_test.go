@@ -31,14 +31,7 @@ func TestUsernamesAreTheirOwnersFromSignUp(t *testing.T) {
 		Chat: chat.Options{StaleGrace: time.Millisecond},
 		Log:  testWriter{t},
 	})}
-	token := func(user string) string {
-		t.Helper()
-		tok, err := s.Token(ctx, user, true)
-		if err != nil {
-			t.Fatalf("%s's token: %v", user, err)
-		}
-		return tok
-	}
+	token := s.tokens(ctx, t)
 
 	t.Run("mallory asking for carol's name before carol ever came is refused it, and carol is carol", func(t *testing.T) {
 		mallory, st := s.joinWith(ctx, t, "carol", "lobby", token("mallory"))

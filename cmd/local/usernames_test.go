@@ -26,14 +26,7 @@ func TestAListedMemberCarriesHerUsername(t *testing.T) {
 		Chat: chat.Options{StaleGrace: time.Millisecond},
 		Log:  testWriter{t},
 	})}
-	token := func(user string) string {
-		t.Helper()
-		tok, err := s.Token(ctx, user, true)
-		if err != nil {
-			t.Fatalf("%s's token: %v", user, err)
-		}
-		return tok
-	}
+	token := s.tokens(ctx, t)
 	alice, _ := s.joinWith(ctx, t, "", "lobby", token("alice"))
 	alice.send(ctx, map[string]any{"action": "setName", "name": "Alicia"})
 	alice.waitFor(ctx, "renamed")
