@@ -24,7 +24,16 @@ import (
 // of one of them is logged, not failed, so that main stays green while the
 // fixes land; -checker.strict fails on them too. Remove an entry when its
 // fix is on main: the checker then holds the handler to it.
-var knownFailures = map[string]string{}
+var knownFailures = map[string]string{
+	// Seen in about 1 scenario in 40 and not replayed by its seed (the
+	// interleaving, not the seed, decides it): a tab's page that, at rest,
+	// still lists someone who left (make test under load on 2d1f8ed, seed
+	// 91077278320479: "user2/tab2's page in room2 shows [ANN Bob Dot Eve];
+	// the room is [ANN Dot Eve]") or holds a stale count (hunt24c). Open:
+	// issue 22 #6 (the page converges) is not proven until it is found.
+	"page-members": "a page keeps a member who left, in a rare interleaving (issue 22 #6)",
+	"page-count":   "a page keeps a stale count, in a rare interleaving (issue 22 #6)",
+}
 
 // faultBox decides the faults of one scenario: every kind on at once, each
 // decision drawn from the scenario's seed.
