@@ -11,7 +11,7 @@ import type { OutboxItem } from './client';
 import { byId, el, nameHue, timeEl } from './dom';
 import { editable, editButton, editedMark } from './editing';
 import { linkPieces, type Piece } from './links';
-import { keptScrollTop, shownAfter } from './scrollback';
+import { LOAD_WITHIN_PX, keptScrollTop, shownAfter } from './scrollback';
 import { failureText } from './moderation';
 import { DEFAULT_LIMITS, type EditedFrame, type PrivateFrame, type PublicFrame, type Removal, type RemovedFrame } from './protocol';
 import { AWAY_TEXT } from './attention';
@@ -59,8 +59,6 @@ export class MessageLog {
   private pinned = true;
   /** The log's height when the ResizeObserver last saw it. */
   private height = -1;
-  /** The log's scrollTop at its last scroll event: a scroll up is the person's. */
-  private lastTop = 0;
   /** The marker at the top of the log (scrollback.ts): what is above, with a button that loads it. */
   private readonly top = el('div', { class: 'log-top', attrs: { id: 'log-top' } });
   private readonly topText = el('span', { class: 'log-top-text', attrs: { id: 'log-top-text', role: 'status', 'aria-live': 'polite' } });
@@ -72,20 +70,20 @@ export class MessageLog {
     this.top.append(this.topText, ' ', this.topButton);
     this.log.append(this.top);
     this.log.addEventListener('scroll', () => {
-      const top = this.log.scrollTop;
-      const up = top < this.lastTop;
-      this.lastTop = top;
-      if (this.log.clientHeight !== this.height) {
-        // Told in the frame the log changed size (a scroll event comes before
-        // the ResizeObserver's callback): judged by the new size, the end
-        // that was in view would look scrolled away from and the log would
-        // stop following, so such a scroll changes nothing, unless the
-        // person scrolled up away from the end by both sizes: ignored, a
-        // scroll to the top left the log pinned and the observer's next call
-        // threw them back to the end (scrollback lost its place).
-        if (up && !this.atBottom() && !this.atBottom(this.height)) this.pinned = false;
+      const log = this.log;
+      // Scrolled to the top of a log longer than its view, the person reads
+      // back (scrollback loads older messages there): never pinned to the
+      // end, whatever else this frame tells, or the ResizeObserver's next
+      // call would throw them to the end.
+      if (log.scrollTop <= LOAD_WITHIN_PX && log.scrollHeight - log.clientHeight > LOAD_WITHIN_PX) {
+        this.pinned = false;
         return;
       }
+      // A scroll told in the frame the log changed size (a scroll event comes
+      // before the ResizeObserver's callback) is judged by the old size, by
+      // the observer: judged here, with the shrunken log, the end that was in
+      // view looks scrolled away from and the log would stop following.
+      if (log.clientHeight !== this.height) return;
       this.pinned = this.atBottom();
       if (this.pinned) this.setUnseen(0);
     });
@@ -399,10 +397,9 @@ export class MessageLog {
     return article;
   }
 
-  /** Whether the log's end is in view, by its height now or the one given. */
-  private atBottom(height = this.log.clientHeight): boolean {
+  private atBottom(): boolean {
     const log = this.log;
-    return log.scrollHeight - log.scrollTop - height < 40;
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   }
 
   private setUnseen(n: number): void {
