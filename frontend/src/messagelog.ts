@@ -189,7 +189,8 @@ export class MessageLog {
   /**
    * The earliest of the messages shown at the log's end that are later than
    * ts (pending bubbles aside), if any. An older message (scrollback) is
-   * looked for from the top: it belongs there.
+   * looked for from the top, by time then id (the record's order): it
+   * belongs there.
    */
   private firstLaterThan(ts: number, id: string, older = false): Element | undefined {
     const when = (e: Element): { at: number; id: string | undefined } | undefined =>
@@ -207,7 +208,10 @@ export class MessageLog {
     for (let e = this.log.lastElementChild; e; e = e.previousElementSibling) {
       const w = when(e);
       if (!w) continue;
-      if (!shownAfter(w.at, w.id, ts, id)) break;
+      // By time alone: a live message of the same millisecond as one shown
+      // goes after it, where it is counted as new (a tie broken by id put
+      // the second of two quick messages above the first, uncounted).
+      if (w.at <= ts) break;
       first = e;
     }
     return first;
