@@ -3,14 +3,15 @@
 // trusts nothing it did not check here: a frame of the wrong shape is
 // reported, never half-rendered. Every frame type, the actions, error codes and
 // frame kinds, and the field lists the parser checks come from the protocol's
-// one definition (contract/protocol.go) through protocol.gen.ts and
-// protocol.types.gen.ts.
+// one definition (contract/protocol.go) through protocol.gen.ts,
+// protocol.types.gen.ts and protocol.requests.gen.ts.
 
 import { FRAME_FIELDS, SHAPE_FIELDS, type FieldSpec } from './protocol.gen';
 import type { Limits, ServerFrame } from './protocol.types.gen';
 
 export * from './protocol.gen';
 export type * from './protocol.types.gen';
+export type * from './protocol.requests.gen';
 
 /** The largest room whose members hear every join and leave by name (docs/protocol.md). */
 export const PRESENCE_LIVE_MAX = 20;

@@ -9,9 +9,9 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
-// Go returns contract/protocol_gen.go for p: a Go struct for every shape,
-// server frame and client frame, which the load tool encodes and decodes
-// frames with. A required field is always encoded; an optional one is
+// Go returns contract/protocol_gen.go for p: a Go struct for every shape and
+// server frame, which the load tool decodes frames with (GoRequests has the
+// client frames). A required field is always encoded; an optional one is
 // omitted when empty.
 func Go(p contract.Protocol) []byte {
 	var b bytes.Buffer
@@ -27,12 +27,26 @@ func Go(p contract.Protocol) []byte {
 		goFields(&b, k.Fields)
 		b.WriteString("}\n")
 	}
+	return goSource(b.Bytes())
+}
+
+// GoRequests returns contract/requests_gen.go for p: a Go struct for every
+// client frame, which the load tool encodes its requests with.
+func GoRequests(p contract.Protocol) []byte {
+	var b bytes.Buffer
+	b.WriteString(header)
+	b.WriteString("\npackage contract\n")
 	for _, a := range p.Actions {
 		fmt.Fprintf(&b, "\n// %s is a %q frame: %s.\ntype %s struct {\n\tAction string `json:\"action\"`\n", requestType(a.Name), a.Name, a.Doc, requestType(a.Name))
 		goFields(&b, a.Fields)
 		b.WriteString("}\n")
 	}
-	out, err := format.Source(b.Bytes())
+	return goSource(b.Bytes())
+}
+
+// goSource formats generated Go; the generator's own output must parse.
+func goSource(src []byte) []byte {
+	out, err := format.Source(src)
 	if err != nil {
 		panic("protocolgen: the Go it writes does not parse: " + err.Error())
 	}

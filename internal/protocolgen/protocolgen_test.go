@@ -14,8 +14,8 @@ import (
 
 var root = filepath.Join("..", "..")
 
-// The committed frontend/src/protocol.gen.ts and protocol.types.gen.ts,
-// contract/protocol_gen.go and docs/protocol.md tables are what contract's definition generates: change
+// The committed frontend/src/protocol.gen.ts, protocol.types.gen.ts and
+// protocol.requests.gen.ts, contract/protocol_gen.go, requests_gen.go and docs/protocol.md tables are what contract's definition generates: change
 // the definition without running `go generate ./contract` and this fails.
 func TestTheGeneratedFilesAreCurrent(t *testing.T) {
 	for _, name := range drift(t, contract.Definition()) {
@@ -49,7 +49,7 @@ func drift(t *testing.T, p contract.Protocol) []string {
 // table of its fields.
 func TestEveryActionCodeAndFrameKindIsInThePageModuleAndTheDocs(t *testing.T) {
 	p := contract.Definition()
-	ts, gotypes := string(TS(p))+string(TSTypes(p)), string(Go(p))
+	ts, gotypes := string(TS(p))+string(TSTypes(p))+string(TSRequests(p)), string(Go(p))+string(GoRequests(p))
 	tables := Tables(p)
 	for _, a := range p.Actions {
 		if !strings.Contains(ts, "'"+a.Name+"'") || !strings.Contains(ts, "export interface "+requestType(a.Name)+" {") ||
@@ -96,18 +96,18 @@ func TestAnEntryWithoutItsDocsOrPageTypeFails(t *testing.T) {
 	if _, err := Docs(doc, p); err == nil || !strings.Contains(err.Error(), "action react") {
 		t.Errorf("Docs with an action that docs/protocol.md has no section for: %v, want an error naming it", err)
 	}
-	if ts := string(TSTypes(p)); !strings.Contains(ts, "export interface ReactRequest {") || !strings.Contains(ts, "| ReactRequest") {
+	if ts := string(TSRequests(p)); !strings.Contains(ts, "export interface ReactRequest {") || !strings.Contains(ts, "| ReactRequest") {
 		t.Error("the page module has no frame type of the new action")
 	}
 	files := map[string]bool{}
-	for name, content := range map[string][]byte{TSFile: TS(p), TSTypesFile: TSTypes(p), GoFile: Go(p)} {
+	for name, content := range map[string][]byte{TSFile: TS(p), TSRequestsFile: TSRequests(p), GoRequestsFile: GoRequests(p)} {
 		got, err := os.ReadFile(filepath.Join(root, name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		files[name] = string(got) == string(content)
 	}
-	if files[TSFile] || files[TSTypesFile] || files[GoFile] {
+	if files[TSFile] || files[TSRequestsFile] || files[GoRequestsFile] {
 		t.Errorf("the committed generated files (current: %v) already have an action the definition lacks", files)
 	}
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/groupchat/groupchat/contract"
@@ -45,11 +47,11 @@ func TS(p contract.Protocol) []byte {
 }
 
 // TSTypes returns the page's TypeScript module of frame types for p: one for
-// every shape, server frame and client frame.
+// every shape and server frame (TSRequests has the client frames).
 func TSTypes(p contract.Protocol) []byte {
 	var b bytes.Buffer
 	b.WriteString(header)
-	b.WriteString("\nimport type { Action, FrameKind } from './protocol.gen';\n")
+	b.WriteString("\nimport type { FrameKind } from './protocol.gen';\n")
 	b.WriteString("\n// The shapes: objects that fields hold.\n")
 	for _, s := range p.Shapes {
 		fmt.Fprintf(&b, "\n/** %s. */\nexport interface %s {\n", upperFirst(s.Doc), s.Name)
@@ -66,7 +68,20 @@ func TSTypes(p contract.Protocol) []byte {
 	for _, k := range p.Frames {
 		fmt.Fprintf(&b, "\n  | %s", frameType(k.Kind))
 	}
-	b.WriteString(";\n\n// Client → server frames.\n")
+	b.WriteString(";\n")
+	return b.Bytes()
+}
+
+// TSRequests returns the page's TypeScript module of client frame types for
+// p: one for every action, and their union.
+func TSRequests(p contract.Protocol) []byte {
+	var b bytes.Buffer
+	b.WriteString(header)
+	b.WriteString("\nimport type { Action } from './protocol.gen';\n")
+	if shapes := requestShapes(p); len(shapes) > 0 {
+		fmt.Fprintf(&b, "import type { %s } from './protocol.types.gen';\n", strings.Join(shapes, ", "))
+	}
+	b.WriteString("\n// Client → server frames.\n")
 	for _, a := range p.Actions {
 		fmt.Fprintf(&b, "\n/** `%s`: %s. */\nexport interface %s {\n  action: typeof Action.%s;\n", a.Name, a.Doc, requestType(a.Name), pascal(a.Name))
 		tsFields(&b, a.Fields)
@@ -188,4 +203,21 @@ func upperFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// requestShapes are the shapes (and server frames) the client frames' fields
+// hold, sorted: what the requests module imports from the types module.
+func requestShapes(p contract.Protocol) []string {
+	seen := map[string]bool{}
+	for _, a := range p.Actions {
+		for _, f := range a.Fields {
+			switch f.Type.Base {
+			case contract.BaseShape:
+				seen[f.Type.Of] = true
+			case contract.BaseFrame:
+				seen[frameType(f.Type.Of)] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

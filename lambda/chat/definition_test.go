@@ -61,14 +61,14 @@ func TestAnActionAddedToTheDefinitionAloneFails(t *testing.T) {
 	if _, err := protocolgen.Docs(doc, p); err == nil {
 		t.Error("no docs section: the docs generator passed")
 	}
-	page, err := os.ReadFile(filepath.Join(root, protocolgen.TSTypesFile))
+	page, err := os.ReadFile(filepath.Join(root, protocolgen.TSRequestsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(page) == string(protocolgen.TSTypes(p)) || !strings.Contains(string(protocolgen.TSTypes(p)), "ReactRequest") {
+	if string(page) == string(protocolgen.TSRequests(p)) || !strings.Contains(string(protocolgen.TSRequests(p)), "ReactRequest") {
 		t.Error("no page type: the committed page types are what the changed definition generates")
 	}
-	if string(page) != string(protocolgen.TSTypes(contract.Definition())) {
+	if string(page) != string(protocolgen.TSRequests(contract.Definition())) {
 		t.Error("the committed page types are not the definition's either")
 	}
 }
