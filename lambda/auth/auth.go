@@ -14,20 +14,21 @@ package auth
 
 import (
 	"context"
+	"crypto"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/big"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	jose "github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/lambda/chat"
@@ -100,7 +101,7 @@ const maxTokenBytes = 16 << 10
 // rs256 is the one algorithm accepted: Cognito signs with it, and a
 // verifier that accepts others invites alg confusion (HS256 keyed with the
 // public key, or none).
-var rs256 = []jose.SignatureAlgorithm{jose.RS256}
+const rs256 = "RS256"
 
 // Verify implements chat.Verifier. The signature is checked before any
 // claim is believed.
@@ -111,46 +112,129 @@ func (v *Verifier) Verify(ctx context.Context, token string) (chat.Identity, err
 	if len(token) > maxTokenBytes {
 		return refuse(chat.AuthMalformed)
 	}
-	jws, err := jose.ParseSignedCompact(token, rs256)
-	if err != nil {
-		if alg := headerAlg(token); alg != "" && alg != string(jose.RS256) {
-			return refuse(chat.AuthBadSignature)
-		}
-		return refuse(chat.AuthMalformed)
+	jws, reason := parseCompact(token)
+	if reason != "" {
+		return refuse(reason)
 	}
-	kid := jws.Signatures[0].Header.KeyID
-	if kid == "" {
+	if jws.kid == "" {
 		return refuse(chat.AuthBadSignature)
 	}
-	key, err := v.keys.key(ctx, kid)
+	key, err := v.keys.key(ctx, jws.kid)
 	if errors.Is(err, errUnknownKey) {
 		return refuse(chat.AuthBadSignature)
 	}
 	if err != nil {
 		return chat.Identity{}, err
 	}
-	payload, err := jws.Verify(key)
-	if err != nil {
+	digest := sha256.Sum256([]byte(jws.signingInput))
+	if rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], jws.signature) != nil {
 		return refuse(chat.AuthBadSignature)
 	}
 	var c claims
-	if err := json.Unmarshal(payload, &c); err != nil {
+	if err := json.Unmarshal(jws.payload, &c); err != nil {
 		return refuse(chat.AuthMalformed)
 	}
 	return v.check(c)
 }
 
+// compactJWS is a token in the JWS compact serialization (RFC 7515 section
+// 7.1): header.payload.signature, each base64url without padding.
+type compactJWS struct {
+	kid                string
+	signingInput       string // header.payload, as they were signed
+	payload, signature []byte
+}
+
+// parseCompact reads a compact JWS whose header names RS256, or says why
+// it refuses it: a header naming another algorithm (none, HS256…) is a bad
+// signature, anything that is not such a JWS is malformed. It checks no
+// signature: the JWS standard is a handful of rules, done here with the
+// standard library's RSA rather than a JOSE library that linked a quarter
+// of a megabyte of algorithms this verifier refuses (docs/benchmarks.md,
+// Binary size).
+func parseCompact(token string) (compactJWS, chat.AuthReason) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return compactJWS{}, chat.AuthMalformed
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return compactJWS{}, chat.AuthMalformed
+	}
+	var h struct {
+		Alg  string          `json:"alg"`
+		Kid  string          `json:"kid"`
+		Crit json.RawMessage `json:"crit"`
+	}
+	if json.Unmarshal(raw, &h) != nil {
+		return compactJWS{}, chat.AuthMalformed
+	}
+	if h.Alg != rs256 {
+		return compactJWS{}, chat.AuthBadSignature
+	}
+	// An extension marked critical must be understood or the JWS refused
+	// (RFC 7515 section 4.1.11); this verifier understands none.
+	if h.Crit != nil {
+		return compactJWS{}, chat.AuthMalformed
+	}
+	jws := compactJWS{kid: h.Kid, signingInput: parts[0] + "." + parts[1]}
+	if jws.payload, err = base64.RawURLEncoding.DecodeString(parts[1]); err != nil {
+		return compactJWS{}, chat.AuthMalformed
+	}
+	if jws.signature, err = base64.RawURLEncoding.DecodeString(parts[2]); err != nil {
+		return compactJWS{}, chat.AuthMalformed
+	}
+	return jws, ""
+}
+
+// audience is the aud claim: one string or an array of them (RFC 7519
+// section 4.1.3).
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	var one string
+	if json.Unmarshal(b, &one) == nil {
+		*a = audience{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("aud is neither a string nor an array of strings")
+	}
+	*a = many
+	return nil
+}
+
+// numericDate is a NumericDate claim: seconds since the epoch, a JSON
+// number that may have a fraction (RFC 7519 section 2).
+type numericDate struct{ t time.Time }
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return errors.New("a date claim is not a number")
+	}
+	f, err := n.Float64()
+	if err != nil || math.Abs(f) > 1<<53 {
+		return errors.New("a date claim is out of range")
+	}
+	d.t = time.Unix(int64(f), 0)
+	return nil
+}
+
+func (d *numericDate) Time() time.Time { return d.t }
+
 // claims are the ID token's claims the verifier reads.
 type claims struct {
-	Issuer          string           `json:"iss"`
-	Subject         string           `json:"sub"`
-	Audience        jwt.Audience     `json:"aud"` // a string or an array
-	Expiry          *jwt.NumericDate `json:"exp"`
-	NotBefore       *jwt.NumericDate `json:"nbf"`
-	IssuedAt        *jwt.NumericDate `json:"iat"`
-	TokenUse        string           `json:"token_use"`
-	CognitoUsername string           `json:"cognito:username"`
-	Username        string           `json:"username"`
+	Issuer          string       `json:"iss"`
+	Subject         string       `json:"sub"`
+	Audience        audience     `json:"aud"` // a string or an array
+	Expiry          *numericDate `json:"exp"`
+	NotBefore       *numericDate `json:"nbf"`
+	IssuedAt        *numericDate `json:"iat"`
+	TokenUse        string       `json:"token_use"`
+	CognitoUsername string       `json:"cognito:username"`
+	Username        string       `json:"username"`
 	// Groups are the user pool groups the account is in; the token's
 	// signature vouches for them like for every other claim.
 	Groups []string `json:"cognito:groups"`
@@ -194,24 +278,6 @@ func (v *Verifier) check(c claims) (chat.Identity, error) {
 
 func refuse(r chat.AuthReason) (chat.Identity, error) {
 	return chat.Identity{}, &chat.Refusal{Reason: r}
-}
-
-// headerAlg returns the alg a compact JWS's header names, "" if the header
-// cannot be read: it tells a token signed otherwise than RS256 (or not at
-// all) from one that is not a JWS.
-func headerAlg(token string) string {
-	head, _, _ := strings.Cut(token, ".")
-	b, err := base64.RawURLEncoding.DecodeString(head)
-	if err != nil {
-		return ""
-	}
-	var h struct {
-		Alg string `json:"alg"`
-	}
-	if json.Unmarshal(b, &h) != nil {
-		return ""
-	}
-	return h.Alg
 }
 
 // errUnknownKey: the key set, fetched recently, has no key of that id.
@@ -300,19 +366,41 @@ func (ks *keySet) fetch(ctx context.Context) (map[string]*rsa.PublicKey, error) 
 	}
 	keys := map[string]*rsa.PublicKey{}
 	for _, raw := range doc.Keys {
-		var jwk jose.JSONWebKey
-		if json.Unmarshal(raw, &jwk) != nil {
-			continue
+		if kid, pub := rsaSigningKey(raw); pub != nil {
+			keys[kid] = pub
 		}
-		pub, ok := jwk.Key.(*rsa.PublicKey)
-		if !ok || jwk.KeyID == "" || pub.N.BitLen() < 2048 ||
-			(jwk.Use != "" && jwk.Use != "sig") || (jwk.Algorithm != "" && jwk.Algorithm != string(jose.RS256)) {
-			continue
-		}
-		keys[jwk.KeyID] = pub
 	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("the key set from %s has no RS256 signing key", ks.url)
 	}
 	return keys, nil
+}
+
+// rsaSigningKey reads one JWK of a key set (RFC 7518 section 6.3): an RSA
+// public key with an id, of at least 2048 bits, for signatures with RS256
+// when its use and alg say anything. Any other key is nil, to be skipped.
+func rsaSigningKey(raw json.RawMessage) (string, *rsa.PublicKey) {
+	var jwk struct {
+		Kty string `json:"kty"`
+		Kid string `json:"kid"`
+		Use string `json:"use"`
+		Alg string `json:"alg"`
+		N   string `json:"n"`
+		E   string `json:"e"`
+		D   string `json:"d"`
+	}
+	if json.Unmarshal(raw, &jwk) != nil || jwk.Kty != "RSA" || jwk.Kid == "" || jwk.D != "" || // a private key is no key set's
+		(jwk.Use != "" && jwk.Use != "sig") || (jwk.Alg != "" && jwk.Alg != rs256) {
+		return "", nil
+	}
+	n, errN := base64.RawURLEncoding.DecodeString(jwk.N)
+	e, errE := base64.RawURLEncoding.DecodeString(jwk.E)
+	if errN != nil || errE != nil || len(e) == 0 || len(e) > 4 {
+		return "", nil
+	}
+	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+	if pub.N.BitLen() < 2048 || pub.E < 3 || pub.E%2 == 0 {
+		return "", nil
+	}
+	return jwk.Kid, pub
 }

@@ -74,6 +74,19 @@ func TestTheUsernameFallsBackToTheUsernameClaim(t *testing.T) {
 	}
 }
 
+// NumericDate claims are JSON numbers and may have a fraction (RFC 7519).
+func TestDatesWithAFractionAreRead(t *testing.T) {
+	t.Parallel()
+	p, c := authtest.NewPool(t), newClock()
+	claims := p.Claims(c.Now(), "sub-1", "alice")
+	claims["exp"] = float64(c.Now().Add(time.Hour).Unix()) + 0.5
+	claims["iat"] = float64(c.Now().Unix()) + 0.25
+	id, err := verifier(p, c).Verify(ctx(t), authtest.Sign(p.SigningKey(), claims))
+	if err != nil || !id.ExpiresAt.Equal(time.Unix(c.Now().Add(time.Hour).Unix(), 0)) {
+		t.Fatalf("identity %+v, error %v", id, err)
+	}
+}
+
 func TestRefusedTokens(t *testing.T) {
 	t.Parallel()
 	p, c := authtest.NewPool(t), newClock()
@@ -103,6 +116,11 @@ func TestRefusedTokens(t *testing.T) {
 		{"alg HS256", authtest.Segment(map[string]any{"alg": "HS256", "kid": p.SigningKey().ID}) + "." +
 			authtest.Segment(p.Claims(now, "sub-1", "alice")) + "." + sig, chat.AuthBadSignature},
 		{"payload altered after signing", head + "." + authtest.Segment(p.Claims(now, "sub-2", "mallory")) + "." + sig, chat.AuthBadSignature},
+		{"a JWS with a fourth segment", valid + "." + sig, chat.AuthMalformed},
+		{"a padded signature", valid + "==", chat.AuthMalformed},
+		{"a critical extension (RFC 7515 4.1.11: refused when not understood)", authtest.SignHeader(p.SigningKey(),
+			map[string]any{"alg": "RS256", "kid": p.SigningKey().ID, "crit": []string{"b64"}, "b64": false}, p.Claims(now, "sub-1", "alice")), chat.AuthMalformed},
+		{"aud is a number", signed(func(m map[string]any) { m["aud"] = 7 }), chat.AuthMalformed},
 		{"no key id", authtest.SignHeader(p.SigningKey(), map[string]any{"alg": "RS256"}, p.Claims(now, "sub-1", "alice")), chat.AuthBadSignature},
 		{"expired", signed(func(m map[string]any) { m["exp"] = now.Add(-2 * time.Minute).Unix() }), chat.AuthExpired},
 		{"no expiry", signed(func(m map[string]any) { delete(m, "exp") }), chat.AuthMalformed},
