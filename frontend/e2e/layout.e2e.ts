@@ -85,6 +85,25 @@ describe('on a phone', () => {
     await ann.page.evaluate(() => document.getElementById('log')!.style.removeProperty('max-height'));
   });
 
+  it('in private mode, "Ben is typing…" is shown whole, not cut', async () => {
+    const a = ann.page;
+    await a.click('#members-toggle');
+    await a.check('#members input[data-name="Ben"]');
+    await a.click('#members-toggle');
+    await poll(() => a.textContent('#to-text')).toBe('Privately to Ben');
+    await ben.page.fill('#message', 'Thinking about lunch');
+    await poll(() => a.textContent('#typing')).toBe('Ben is typing…');
+    const seen = await a.$eval('#typing', (e) => {
+      const r = e.getBoundingClientRect();
+      return { whole: e.scrollWidth <= e.clientWidth, inWindow: r.left >= 0 && r.right <= window.innerWidth };
+    });
+    expect(seen).toEqual({ whole: true, inWindow: true });
+    expect(await inView(ann, '#to-clear')).toBe(true);
+    await ben.page.fill('#message', '');
+    await a.click('#to-clear');
+    await poll(() => a.textContent('#to-text')).toBe('To everyone');
+  });
+
   it('a 32-character name without a space wraps: the log never scrolls sideways', async () => {
     const long = await open(browser, '', { viewport: PHONE });
     await join(long, LONG, ROOM);
