@@ -127,4 +127,25 @@ describe('a mention notifies a hidden page', () => {
     await bob.page.waitForSelector('#conn[data-state="ready"]');
     await poll(() => bob.page.$$eval('#log .msg.mention .text', (e) => e.map((x) => x.textContent))).toEqual(['@bob are you there?']);
   });
+
+  it('an edit that adds @bob notifies his hidden page once; one that keeps it does not, nor counts in the title', async () => {
+    await alice.page.fill('#message', 'lunch at noon');
+    await alice.page.press('#message', 'Enter');
+    await poll(() => texts(bob, 'public')).toContain('lunch at noon');
+    await setHidden(bob, true);
+    const before = (await notes(bob)).length;
+    const edit = async (from: string, to: string) => {
+      await alice.page.locator('#log .msg.public', { hasText: from }).locator('button.edit').click();
+      await alice.page.locator('#log .edit-form textarea').fill(to);
+      await alice.page.keyboard.press('Enter');
+      await poll(() => texts(bob, 'public')).toContain(to);
+    };
+    await edit('lunch at noon', '@bob lunch at noon?');
+    await poll(async () => (await notes(bob)).slice(before)).toEqual([{ title: 'alice mentioned you', body: '@bob lunch at noon?' }]);
+    await edit('@bob lunch at noon?', '@bob lunch at one?');
+    expect((await notes(bob)).slice(before)).toHaveLength(1);
+    expect(await bob.page.title()).toBe('GroupChat');
+    await setHidden(bob, false);
+    for (const p of [alice, bob]) expect(p.errors).toEqual([]);
+  });
 });

@@ -397,7 +397,7 @@ export class ChatApp {
         this.log.removed(f);
         break;
       case 'edited':
-        this.log.edited(f);
+        this.attention.edited(this.log.edited(f), f);
         break;
       case 'typing':
         this.typists.typing(f, { name: this.you, account: this.myAccount });

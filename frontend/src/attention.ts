@@ -7,7 +7,7 @@
 
 import { byId } from './dom';
 import { mentionsMe } from './mentions';
-import type { PrivateFrame, PublicFrame } from './protocol';
+import type { EditedFrame, PrivateFrame, PublicFrame } from './protocol';
 import { isMine, type Me } from './sender';
 
 type Message = PublicFrame | PrivateFrame;
@@ -29,6 +29,17 @@ export class Away {
     if (this.unread++ === 0) this.first = f.id;
     const why = f.type === 'private' ? `Private message from ${f.from}` : mentionsMe(f, me) ? `${f.from} mentioned you` : null;
     return { title: this.title(), notify: why };
+  }
+
+  /**
+   * A message shown (before: as it was; none when this page never showed it) was edited while hidden: the
+   * notification to ask for when the edit added a mention of you (by the server's marks), none when it kept one
+   * (notified or seen already), named someone else, or is yours. Not counted in the title: no new message arrived.
+   */
+  edited(before: Message | undefined, e: Pick<EditedFrame, 'id' | 'message' | 'mentions'>, me: Me): string | null {
+    if (!before || before.type !== 'public' || isMine(before, me) || mentionsMe(before, me)) return null;
+    const after: PublicFrame = { ...before, message: e.message, ...(e.mentions ? { mentions: e.mentions } : { mentions: [] }) };
+    return mentionsMe(after, me) ? `${before.from} mentioned you` : null;
   }
 
   /** The page is shown again: the message the divider goes above (none when nothing arrived), and the title back. */
@@ -78,8 +89,19 @@ export class Attention {
     const r = this.away.arrived(f, this.me());
     if (!r) return;
     this.doc.title = r.title;
-    if (r.notify === null || !this.on || this.win.Notification?.permission !== 'granted') return;
-    const n = new this.win.Notification(r.notify, { body: f.message, tag: f.id });
+    if (r.notify !== null) this.notify(r.notify, f.message, f.id);
+  }
+
+  /** A live edited frame, with the message as this page showed it before (none: never shown). */
+  edited(before: Message | undefined, e: EditedFrame): void {
+    if (this.doc.visibilityState === 'visible') return;
+    const why = this.away.edited(before, e, this.me());
+    if (why !== null) this.notify(why, e.message, e.id);
+  }
+
+  private notify(title: string, body: string, tag: string): void {
+    if (!this.on || this.win.Notification?.permission !== 'granted') return;
+    const n = new this.win.Notification(title, { body, tag });
     n.onclick = () => this.win.focus();
   }
 

@@ -226,16 +226,17 @@ export class MessageLog {
     this.replace(m.el, this.messageEl(frame));
   }
 
-  /** A message was edited (an edited frame, or a history entry's newer text): the text now, marked edited, and a public message's marks as the new text resolved (a mention added highlights it, one taken out no longer). An older edit than the one shown changes nothing. */
-  edited(e: Pick<EditedFrame, 'id' | 'message' | 'edited' | 'mentions'>): void {
+  /** A message was edited (an edited frame, or a history entry's newer text): the text now, marked edited, and a public message's marks as the new text resolved (a mention added highlights it, one taken out no longer). An older edit than the one shown changes nothing. Returns the message as it was, if this edit changed it. */
+  edited(e: Pick<EditedFrame, 'id' | 'message' | 'edited' | 'mentions'>): Message | undefined {
     const m = this.shown.get(e.id);
-    if (!m || (m.frame.type === 'public' && m.frame.removed) || (m.frame.edited ?? 0) >= e.edited) return;
+    if (!m || (m.frame.type === 'public' && m.frame.removed) || (m.frame.edited ?? 0) >= e.edited) return undefined;
     const frame = { ...m.frame, message: e.message, edited: e.edited };
     if (frame.type === 'public') {
       if (e.mentions) frame.mentions = e.mentions;
       else delete frame.mentions;
     }
     this.replace(m.el, this.messageEl(frame));
+    return m.frame; // as it was
   }
 
   /** Puts a message's new element in the old one's place; focus in the old one goes to the new one's Edit button, or the message. */

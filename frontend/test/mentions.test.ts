@@ -79,4 +79,17 @@ describe('Away', () => {
     expect(a.arrived(pub('2', 'Alice', 'hi @Bob'), me)?.notify).toBeNull();
     expect(a.arrived(priv('3', 'Carol'), me)?.notify).toBe('Private message from Carol');
   });
+
+  it('an edit that adds a mention of you notifies once; one that keeps it, or mentions someone else, does not, nor counts in the title', () => {
+    const a = new Away('GroupChat');
+    const plain = pub('5', 'Alice', 'lunch at noon');
+    const marked = [{ name: 'Bob' }];
+    expect(a.edited(plain, { id: '5', message: '@Bob lunch at noon?', mentions: marked }, me)).toBe('Alice mentioned you');
+    expect(a.edited(pub('5', 'Alice', '@Bob lunch at noon?', marked), { id: '5', message: '@Bob lunch at 1?', mentions: marked }, me)).toBeNull();
+    expect(a.edited(plain, { id: '5', message: '@Carol lunch?', mentions: [{ name: 'Carol' }] }, me)).toBeNull();
+    expect(a.edited(plain, { id: '5', message: '@Bob (faked)' }, me)).toBeNull(); // the server's marks, never the text
+    expect(a.edited(pub('6', 'Bob', 'note to self'), { id: '6', message: '@Bob note', mentions: marked }, me)).toBeNull();
+    expect(a.edited(undefined, { id: '7', message: '@Bob', mentions: marked }, me)).toBeNull(); // a message never shown
+    expect(a.title()).toBe('GroupChat');
+  });
 });
