@@ -153,3 +153,30 @@ func TestADeletedAccountsMarkNeverNamesWhoeverTakesItsNameLater(t *testing.T) {
 		t.Errorf("a new @dave marks %q, want carol's account (dave/carol)", got)
 	}
 }
+
+// The room folds look-alikes into one name (nobody may hold "bоb", with a
+// Cyrillic о, while bob is in the room), so "@bоb" can only mean bob: it
+// marks him with sign-in and without alike, under the name he holds.
+func TestALookAlikeOfAHeldNameMarksItsHolderInBothModes(t *testing.T) {
+	t.Parallel()
+	for _, signed := range []bool{false, true} {
+		t.Run(fmt.Sprint("signed=", signed), func(t *testing.T) {
+			t.Parallel()
+			var opts []chattest.Option
+			join := func(h *chattest.Harness, name, room string) string { return h.Join(name, room) }
+			want := "bob/"
+			if signed {
+				opts = append(opts, chattest.SignedIn)
+				join = func(h *chattest.Harness, name, room string) string { return h.JoinAs(name, room) }
+				want = "bob/bob"
+			}
+			h := chattest.New(t, opts...)
+			const room = "hunt26-lookalike"
+			alice, bob := join(h, "alice", room), join(h, "bob", room)
+			h.Settle()
+			if got := sayTo(t, h, alice, bob, `{"action":"sendPublic","message":"@b\u043eb, @BOB: lunch?"}`); got.String() != want {
+				t.Errorf("mentions %q, want %q", got, want)
+			}
+		})
+	}
+}
