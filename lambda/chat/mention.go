@@ -77,19 +77,27 @@ func mentionCandidates(msg string) [][]string {
 func (inv *invocation) mentions(ctx context.Context, c Connection, a Account, msg string) ([]Mention, error) {
 	var out []Mention
 	held := map[string]bool{} // each name looked up once: held in the room or not
+	// Two spellings are one name as the lookup reads them: with sign-in by
+	// the owner item's key (look-alikes folded), without by the room's claim
+	// (case and width folded only: "bоb", a Cyrillic о, is not bob's claim,
+	// so "@bоb" must not stand for a later "@bob" as tried already).
+	keyOf := Fold
+	if c.AccountID != "" {
+		keyOf = NameKey
+	}
 	lookups := 0
 	for _, cands := range mentionCandidates(msg) {
 		for _, name := range cands {
 			if len(out) == MentionsMax || lookups == MentionLookupsMax {
 				return out, nil
 			}
-			if was, ok := held[NameKey(name)]; ok {
+			if was, ok := held[keyOf(name)]; ok {
 				if was {
 					break // marked already: not a shorter name within it
 				}
 				continue
 			}
-			held[NameKey(name)] = false
+			held[keyOf(name)] = false
 			lookups++
 			m, ok, err := inv.mentioned(ctx, c, a, name)
 			if err != nil {
@@ -98,7 +106,7 @@ func (inv *invocation) mentions(ctx context.Context, c Connection, a Account, ms
 			if !ok {
 				continue
 			}
-			held[NameKey(name)] = true
+			held[keyOf(name)] = true
 			if !containsMention(out, m) {
 				out = append(out, m)
 			}
