@@ -180,6 +180,17 @@ describe('links', () => {
     await tab.close();
     expect(ann.page.url()).not.toContain('example.test'); // the chat stays where it was
   });
+
+  it('a URL with a bidirectional override is no link, and a link is isolated from an override around it', async () => {
+    // "https://evil.test/\u202Egnp.exe" shows as "https://evil.test/exe.png".
+    const text = 'Photo https://evil.test/\u202Egnp.exe and \u202E https://example.test/moc.knab \u202C done';
+    await say(ben, text);
+    await poll(() => texts(ann, 'public')).toContain(text);
+    const last = ann.page.locator('#log .msg.public .text').last();
+    expect(await last.locator('a').evaluateAll((as) => as.map((a) => [a.getAttribute('href'), getComputedStyle(a).unicodeBidi]))).toEqual([
+      ['https://example.test/moc.knab', 'isolate'],
+    ]);
+  });
 });
 
 describe('the flow of a day', () => {

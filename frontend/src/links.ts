@@ -17,7 +17,7 @@ export function linkPieces(message: string): Piece[] {
   const out: Piece[] = [];
   let at = 0;
   for (const m of finder.match(message) ?? []) {
-    const href = safeHref(m.url);
+    const href = BIDI_CONTROL.test(m.text) ? null : safeHref(m.url);
     if (href === null) continue; // the text stays text, with what follows
     if (m.index > at) out.push({ text: message.slice(at, m.index) });
     out.push({ text: message.slice(m.index, m.lastIndex), href });
@@ -26,6 +26,13 @@ export function linkPieces(message: string): Piece[] {
   if (at < message.length) out.push({ text: message.slice(at) });
   return mergeText(out);
 }
+
+/**
+ * The characters that reorder text around them (an override such as U+202E shows "…/gnp.exe" as "…/exe.png"):
+ * a URL holding one is no link, since its text could show another address than it opens. A link is set apart
+ * from an override around it by its own direction (the log's `dir="ltr"` on it isolates it).
+ */
+const BIDI_CONTROL = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
 
 /** The URL as the browser's parser reads it, if it is http(s); else null. */
 function safeHref(url: string): string | null {

@@ -437,7 +437,7 @@ export class MessageLog {
 /** A piece of a message's text: a text node, or a link that opens in a new tab and tells the other site nothing. */
 function pieceEl(p: Piece): Node | string {
   if (!('href' in p)) return p.text;
-  return el('a', { text: p.text, attrs: { href: p.href, target: '_blank', rel: 'noopener noreferrer' } });
+  return el('a', { text: p.text, attrs: { href: p.href, target: '_blank', rel: 'noopener noreferrer', dir: 'ltr' } });
 }
 
 /** What a removed message shows in its place. */

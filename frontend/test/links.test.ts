@@ -58,6 +58,13 @@ describe('linkPieces', () => {
     }
   });
 
+  it('a URL holding a bidirectional control is no link: its text could show another address than it opens', () => {
+    // Shown as "https://evil.test/exe.png" (the override reverses what follows it), opening …gnp.exe.
+    for (const m of ['see https://evil.test/\u202Egnp.exe ok', 'https://a.test/\u200Fx', 'https://a.test/\u2067b\u2069', 'https://a.test/\u061Cx']) {
+      expect(linkPieces(m), m).toEqual([{ text: m }]);
+    }
+  });
+
   it('a text without a URL is one piece, and an empty message none', () => {
     expect(linkPieces('just words')).toEqual([{ text: 'just words' }]);
     expect(linkPieces('')).toEqual([]);
