@@ -216,7 +216,9 @@ func (w *world) report() bool {
 		t.Error(text)
 	}
 	if len(w.viol.found) > 0 {
-		path := filepath.Join(os.TempDir(), fmt.Sprintf("checker-%d.log", w.seed))
+		// One file per failing run, never overwritten by a replay of the
+		// same seed: the interleaving, not the seed, may decide a failure.
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("checker-%d-%d-%d.log", w.seed, os.Getpid(), traces.Add(1)))
 		if err := os.WriteFile(path, []byte(strings.Join(w.trace, "\n")+"\n"), 0o644); err == nil {
 			t.Logf("the run's trace: %s", path)
 		}
@@ -224,6 +226,9 @@ func (w *world) report() bool {
 	}
 	return failed
 }
+
+// traces numbers the trace files this process writes.
+var traces atomic.Int64
 
 // quiet fails the scenario unless nothing is in flight: every event the
 // checker sent has been handled (the handler's work, fan-out included,

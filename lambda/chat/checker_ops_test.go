@@ -40,7 +40,7 @@ func (w *world) connect(d *device, room string) bool {
 		w.mu.Lock()
 		w.conns[id] = c
 		w.mu.Unlock()
-		d.conn, d.room, d.page = c, room, &chattest.Page{}
+		d.conn, d.room, d.page, d.seen = c, room, &chattest.Page{}, nil
 		// What arrived before the state is replaced by it.
 		for _, raw := range w.h.GW.Take(id) {
 			w.receive(d, c, raw)
@@ -58,6 +58,7 @@ func (w *world) connect(d *device, room string) bool {
 		if err := d.page.Apply([]byte(resp)); err != nil {
 			w.viol.add("frame-invalid", "%v", err)
 		}
+		d.saw([]byte(resp))
 		d.settleAt = time.Now().Add(2 * w.lag)
 		if !d.a.named {
 			d.a.named = true
@@ -99,6 +100,7 @@ func (w *world) settle(d *device, force bool) {
 	w.logf("%s (%s) settle hello: %.300s", d.conn.id, d, resp)
 	if f, ok := w.decodeFrame([]byte(resp)); ok && f.Type == "state" {
 		_ = d.page.Settle([]byte(resp))
+		d.saw([]byte(resp))
 		d.settleAt = time.Time{}
 	}
 }

@@ -193,11 +193,18 @@ func (w *world) checkPages(tb tables) {
 				want[chat.Fold(c.Name)] = c.Name
 			}
 			wantNames := slices.Sorted(maps.Values(want))
+			wrong := false
 			if got := d.page.Names(); !slices.Equal(got, wantNames) {
-				w.viol.add("page-members", "%s's page in %s shows %v; the room is %v", d, d.room, got, wantNames)
+				wrong = true
+				w.viol.add("page-members", "%s's page in %s shows %v; the room is %v (its frames are in the trace)", d, d.room, got, wantNames)
 			}
 			if n, ok := d.page.Count(); !ok || n != countPeople(recs, tableItem.person) {
-				w.viol.add("page-count", "%s's page in %s shows the count %d; the room has %d people", d, d.room, n, countPeople(recs, tableItem.person))
+				wrong = true
+				w.viol.add("page-count", "%s's page in %s shows the count %d; the room has %d people (its frames are in the trace)", d, d.room, n, countPeople(recs, tableItem.person))
+			}
+			if wrong {
+				w.logf("%s's page (connection %s in %s) is wrong at rest; the frames it applied, in order, each with what it showed after:\n\t%s",
+					d, d.conn.id, d.room, strings.Join(d.seen, "\n\t"))
 			}
 		}
 	}

@@ -86,6 +86,11 @@ type device struct {
 	// settleAt is when the page sends its settle hello (the index lag has
 	// passed); zero once sent.
 	settleAt time.Time
+	// seen is every frame the page applied since it connected (its
+	// state, member-list and count frames, the settle state), each with
+	// what the page showed after it: printed to the trace when the page is
+	// wrong at rest, to see the interleaving.
+	seen []string
 }
 
 // connLife is one connection as its client saw it: up once its $connect
@@ -157,6 +162,22 @@ func (w *world) logf(format string, args ...any) {
 	w.mu.Unlock()
 }
 
+// saw records a frame the page applied, with what the page shows after it
+// (list and count frames only).
+func (d *device) saw(raw []byte) {
+	switch f, _ := decodeType(raw); f {
+	case "state", "joined", "left", "renamed", "members", "presence", "pong":
+		n, _ := d.page.Count()
+		d.seen = append(d.seen, fmt.Sprintf("%.600s → %v %d", raw, d.page.Names(), n))
+	}
+}
+
+func decodeType(raw []byte) (string, error) {
+	var head struct{ Type string }
+	err := json.Unmarshal(raw, &head)
+	return head.Type, err
+}
+
 func (d *device) String() string { return fmt.Sprintf("%s/tab%d", d.a.user, d.n) }
 
 // decodeFrame reads a server frame; a frame that is not one is a violation.
@@ -184,6 +205,7 @@ func (w *world) receive(d *device, c *connLife, raw []byte) {
 		if err := d.page.Apply(raw); err != nil {
 			w.viol.add("frame-invalid", "%v", err)
 		}
+		d.saw(raw)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
