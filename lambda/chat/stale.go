@@ -298,6 +298,9 @@ func (inv *invocation) removeOne(ctx context.Context, m Member, connectedBefore 
 	// connection still holds, and a resume that took the name over keeps
 	// the person in the room.
 	if c.AccountID != "" {
+		// A stayed entry's stamp (below), taken before the device update
+		// whose name it carries: see there.
+		before := inv.opt.Now()
 		last, v, name, pending := inv.leaveDevice(ctx, c)
 		g := inv.goneFrom(&c, last, v)
 		if last && pending != "" && NameKey(pending) != NameKey(c.Name) {
@@ -315,8 +318,17 @@ func (inv *invocation) removeOne(ctx context.Context, m Member, connectedBefore 
 		if g.account && !last {
 			// Still here on another device, under the account's name: a
 			// page that missed her joined (its $connect was killed) learns
-			// of her now. After the update that decided it: its ts.
-			g.name, g.at = cmp.Or(name, c.Name), inv.opt.Now()
+			// of her now. Stamped as joinDevice stamps a joined: before the
+			// update that returned the name, and a millisecond earlier
+			// still, so a rename that follows the update (its stamp is
+			// taken after its own write) is strictly later, even within
+			// the same millisecond, and its release of the name wins on
+			// every page (at an equal ts being there wins: stamped after
+			// the update, Bob stayed on every page beside the Dot he had
+			// become, TestAStayedEntryDoesNotOutliveARenameJustAfter).
+			// Whoever held the name before her released it before her
+			// claim, which precedes the update by several requests.
+			g.name, g.at = cmp.Or(name, c.Name), before.Add(-time.Millisecond)
 		}
 		return c, g, true
 	}
