@@ -143,9 +143,7 @@ func (inv *invocation) connectAccount(ctx context.Context, c Connection, request
 		// The put may have been applied all the same: its removal logs
 		// its end. The name is the account's whatever happens here:
 		// nothing to release.
-		if _, _, err := inv.removeConnection(ctx, c.ID, End{Kind: KindLeft}); err != nil {
-			inv.log.Warn("remove the connection's record", "error", err)
-		}
+		inv.withdraw(ctx, c)
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
 	inv.m.count(countAccepted, 1)

@@ -70,34 +70,26 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection, read Accoun
 	if refused {
 		// Another $connect took the last place while this one recorded its
 		// connection: nobody was told of it, and its removal logs its end.
-		if _, _, err := inv.removeConnection(ctx, c.ID, End{Kind: KindLeft}); err != nil {
-			inv.log.Warn("remove the connection's record", "error", err)
-		}
+		inv.withdraw(ctx, c)
 		return inv.tooManyDevices()
 	}
 	if errors.Is(err, errSignedOutWhileConnecting) {
 		// Signed out everywhere, or deleted, while it connected: nobody
 		// was told of it, and its removal logs its end.
-		if _, _, err := inv.removeConnection(ctx, c.ID, End{Kind: KindLeft}); err != nil {
-			inv.log.Warn("remove the connection's record", "error", err)
-		}
+		inv.withdraw(ctx, c)
 		return inv.refuseSignedOut()
 	}
 	if errors.Is(err, errBanned) {
 		// Banned while it connected: nobody was told of it, and its
 		// removal logs its end.
-		if _, _, err := inv.removeConnection(ctx, c.ID, End{Kind: KindLeft}); err != nil {
-			inv.log.Warn("remove the connection's record", "error", err)
-		}
+		inv.withdraw(ctx, c)
 		return inv.refuseBanned(c.Room)
 	}
 	if err != nil {
 		inv.log.Error("add the device to the account", "error", err)
 		// Its removal takes the device off the account too, if it was added;
 		// its joined is logged already, and the removal logs its end.
-		if _, _, err := inv.removeConnection(ctx, c.ID, End{Kind: KindLeft}); err != nil {
-			inv.log.Warn("remove the connection's record", "error", err)
-		}
+		inv.withdraw(ctx, c)
 		return events.APIGatewayProxyResponse{StatusCode: 500}
 	}
 	// A $disconnect that overtook this $connect removed the record before
