@@ -138,7 +138,7 @@ func (fb *faultBox) before(r ddbproxy.Write) {
 type tally struct {
 	scenarios, ops, frames                                atomic.Int64
 	applyThenFail, conflicts, indexReads, overtaken       atomic.Int64
-	staleReads                                            atomic.Int64
+	staleReads, relists                                   atomic.Int64
 	vanished, clockJumps, reloads, closedTogether, failed atomic.Int64
 	mu                                                    sync.Mutex
 	byOp                                                  map[string]int
@@ -171,10 +171,11 @@ func (tl *tally) String() string {
 		"%d transactions conflicted (forced; others conflict by themselves), %d index reads %s, "+
 		"%d eventually consistent reads, %d $connects overtaken by their $disconnect, "+
 		"%d connections vanished, %d clock jumps past the stale grace; %d $connects refused (500); "+
+		"%d reads of a page's list at rest (its list and count disagreed: converge.ts); "+
 		"invariant violations: %d (%s)",
 		tl.scenarios.Load(), tl.ops.Load(), strings.Join(ops, ", "), tl.frames.Load(), tl.applyThenFail.Load(),
 		tl.conflicts.Load(), tl.indexReads.Load(), "behind by the index lag", tl.staleReads.Load(), tl.overtaken.Load(), tl.vanished.Load(),
-		tl.clockJumps.Load(), tl.failed.Load(), total, strings.Join(viol, ", "))
+		tl.clockJumps.Load(), tl.failed.Load(), tl.relists.Load(), total, strings.Join(viol, ", "))
 }
 
 // violations collects what the checks found, by invariant.

@@ -166,7 +166,7 @@ func (w *world) logf(format string, args ...any) {
 // (list and count frames only).
 func (d *device) saw(raw []byte) {
 	switch f, _ := decodeType(raw); f {
-	case "state", "joined", "left", "renamed", "members", "presence", "pong":
+	case "state", "joined", "left", "renamed", "members", "presence", "pong", "memberPage":
 		n, _ := d.page.Count()
 		d.seen = append(d.seen, fmt.Sprintf("%.600s → %v %d", raw, d.page.Names(), n))
 	}

@@ -7,6 +7,7 @@ package chattest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/groupchat/groupchat/lambda/chat"
@@ -38,6 +39,9 @@ type Page struct {
 	// exact: the state had a count, which the server keeps exactly; the
 	// list (read from a lagging index) never corrects it.
 	exact bool
+	// since is the memory of the marks when the page asked for its list
+	// again (Asked); nil when no read is asked for.
+	since map[string]mark
 }
 
 type mark struct {
@@ -255,4 +259,73 @@ func byFold(names []string) map[string]string {
 		m[chat.Fold(n)] = n
 	}
 	return m
+}
+
+// The page reads its list again (frontend/src/converge.ts): once the
+// changes stop for longer than the index lags, a page whose whole list and
+// count disagree (a left that never came, a list read while the index
+// lagged) sends members, at most RelistTries times per count version, and
+// applies the answer as relist (presence.ts) does.
+
+// RelistTries is converge.ts's RETRIES_MAX.
+const RelistTries = 3
+
+// Disagrees reports whether the page, a small room's (its list followed
+// from frames, so whole), would read its list again: it holds a count and
+// shows another number of names.
+func (p *Page) Disagrees() bool {
+	n, ok := p.Count()
+	return ok && len(p.members) != n
+}
+
+// Asked notes that the page asked for its list (members without a
+// cursor) now: the names a frame speaks of after this keep what that
+// frame said when the answer comes (Relist).
+func (p *Page) Asked() {
+	p.since = maps.Clone(p.last)
+	if p.since == nil {
+		p.since = map[string]mark{}
+	}
+}
+
+// Relist applies the answer to the members action asked for at Asked: the
+// list is every name listed, but for the names a frame spoke of since the
+// ask, which stay as shown; its count is taken as any frame's, by cv.
+func (p *Page) Relist(raw []byte) error {
+	var f struct {
+		Type    string `json:"type"`
+		Count   *int   `json:"count"`
+		CV      int64  `json:"cv"`
+		Members []struct {
+			Name string `json:"name"`
+		} `json:"members"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil || f.Type != "memberPage" {
+		return fmt.Errorf("page: the members read was answered %q, not a memberPage (%v)", raw, err)
+	}
+	if p.since == nil {
+		return fmt.Errorf("page: a members answer the page did not ask for")
+	}
+	if f.Count != nil {
+		p.countAt(*f.Count, f.CV)
+	}
+	names := make([]string, len(f.Members))
+	for i, m := range f.Members {
+		names[i] = m.Name
+	}
+	listed := byFold(names)
+	next := map[string]string{}
+	for _, k := range slices.Concat(keys(p.members), keys(listed)) {
+		if p.last[k] != p.since[k] {
+			if n, shown := p.members[k]; shown {
+				next[k] = n
+			}
+			continue
+		}
+		if n, in := listed[k]; in {
+			next[k] = n
+		}
+	}
+	p.members, p.since = next, nil
+	return nil
 }

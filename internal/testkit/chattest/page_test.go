@@ -105,3 +105,37 @@ func TestPageKeepsTheListAsThePageDoes(t *testing.T) {
 		})
 	}
 }
+
+// The list read again (converge.ts, presence.ts relist): mirrors
+// frontend/test/presence.test.ts's relist cases where they overlap.
+func TestPageReadsItsListAgainAsThePageDoes(t *testing.T) {
+	t.Parallel()
+	var p Page
+	for _, f := range []string{
+		`{"type":"state","members":["Ann","Bob","Cid"],"count":2,"cv":10}`,
+	} {
+		if err := p.Apply([]byte(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !p.Disagrees() {
+		t.Fatal("three names beside a count of 2 agree")
+	}
+	p.Asked()
+	// Dot joins after the ask: the read, made before, does not list her.
+	if err := p.Apply([]byte(`{"type":"joined","name":"Dot","ts":50,"count":3,"cv":14}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Relist([]byte(`{"type":"memberPage","room":"r","count":2,"cv":12,"members":[{"name":"Ann"},{"name":"Cid"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Names(), []string{"Ann", "Cid", "Dot"}; !slices.Equal(got, want) {
+		t.Errorf("members %v, want %v", got, want)
+	}
+	if n, _ := p.Count(); n != 3 || p.Disagrees() {
+		t.Errorf("count %d (disagrees %v), want 3, the newer frame's", n, p.Disagrees())
+	}
+	if err := p.Relist([]byte(`{"type":"memberPage","count":1,"members":[]}`)); err == nil {
+		t.Error("an answer the page did not ask for was applied")
+	}
+}
