@@ -180,7 +180,9 @@ func (w *world) who(id string) string {
 
 // checkPages: every open tab's member list is the room's, and the count it
 // was sent last is the room's count of people (accounts, and connections
-// without sign-in).
+// without sign-in), at rest: after the frames, the settle hello, and the
+// list read of a page whose list and count disagreed (world.relist, as
+// converge.ts does). A wrong page prints its frames into the trace.
 func (w *world) checkPages(tb tables) {
 	for _, a := range w.accounts {
 		for _, d := range a.devices {
