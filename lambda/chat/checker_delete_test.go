@@ -48,7 +48,12 @@ func (w *world) deleteAccount(a *account) {
 		id := chattest.NewConnID()
 		c := &connLife{id: id, room: room, a: a}
 		hc := &heldConnect{id: id, at: 1 + a.rng.IntN(4)}
-		hc.run = func() { done = w.deleteNow(w.nested, a, tab) }
+		// The point may be reached by another invocation's request naming
+		// the connection (a broadcast meeting it while it connects reads
+		// its record), whose deletion then runs beside this $connect:
+		// waited for below, not read while it runs.
+		ran := make(chan struct{})
+		hc.run = func() { defer close(ran); done = w.deleteNow(w.nested, a, tab) }
 		w.faults.hold(hc)
 		w.mu.Lock()
 		w.conns[id] = c
@@ -58,6 +63,8 @@ func (w *world) deleteAccount(a *account) {
 		w.logf("%s (%s) connected to %s while its account was deleted: %d", id, d, room, status)
 		if !hc.fired.Swap(true) {
 			done = w.deleteNow(w.event, a, tab) // the point was never reached
+		} else {
+			<-ran
 		}
 		if status == 200 {
 			c.up = time.Now()
