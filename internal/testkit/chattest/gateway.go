@@ -25,9 +25,12 @@ type Gateway struct {
 	mu      sync.Mutex
 	inbox   map[string][]json.RawMessage
 	failing map[string]bool
-	posts   atomic.Int64
-	drop    func(id string) bool // Cut's: posts and closes of a killed invocation
-	closed  []string             // by DELETE
+	// lose: connections whose next DELETEs are answered 500 and close
+	// nothing (a close throttled or failed: LoseClose), by how many.
+	lose   map[string]int
+	posts  atomic.Int64
+	drop   func(id string) bool // Cut's: posts and closes of a killed invocation
+	closed []string             // by DELETE
 	// delivered keeps what a connection closed by DELETE was sent before
 	// its close: its client got those frames (Take gives them).
 	delivered map[string][]json.RawMessage
@@ -49,6 +52,13 @@ type Gateway struct {
 // one) and posts to it answer 410; another answers 410.
 func (g *Gateway) close(w http.ResponseWriter, id string) {
 	g.mu.Lock()
+	if g.lose[id] > 0 {
+		g.lose[id]--
+		g.mu.Unlock()
+		w.Header().Set("X-Amzn-Errortype", "InternalServerErrorException")
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
 	box, live := g.inbox[id]
 	if live {
 		if len(box) > 0 {
@@ -75,7 +85,7 @@ func (g *Gateway) Closed() []string {
 
 // NewGateway starts a Gateway; it stops when the test ends.
 func NewGateway(t testing.TB) *Gateway {
-	g := &Gateway{inbox: map[string][]json.RawMessage{}, failing: map[string]bool{}, delivered: map[string][]json.RawMessage{}}
+	g := &Gateway{inbox: map[string][]json.RawMessage{}, failing: map[string]bool{}, lose: map[string]int{}, delivered: map[string][]json.RawMessage{}}
 	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(g.Close)
 	return g
@@ -168,6 +178,19 @@ func (g *Gateway) Fail(id string) {
 	defer g.mu.Unlock()
 	g.failing[id] = true
 }
+
+// LoseClose makes the next close of a connection fail, as a throttled or
+// failed close does: its DELETE @connections and the SDK's retries of it
+// (three attempts in all) answer 500 and close nothing, and the connection
+// stays open. Later closes close it.
+func (g *Gateway) LoseClose(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.lose[id] = closeAttempts
+}
+
+// closeAttempts are a close's attempts: the SDK's default.
+const closeAttempts = 3
 
 // Take returns and clears the frames posted to a connection (one closed
 // by DELETE: those posted before its close).
