@@ -28,7 +28,10 @@ func init() {
 			return r.moderates("ban", "b1", `,"account":"bob","reason":"crash"`, true)
 		}},
 		crashScenario{route: "$default", what: "carol-bans-bob-once", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
-			return r.bansOnce()
+			return r.actsOnce("ban")
+		}},
+		crashScenario{route: "$default", what: "carol-kicks-bob-once", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
+			return r.actsOnce("kick")
 		}},
 		crashScenario{route: "$default", what: "carol-kicks-bob", signed: true, start: func(r *crashRoom) (func(context.Context), func(bool)) {
 			return r.moderates("kick", "k1", `,"account":"bob"`, true)
@@ -102,12 +105,12 @@ func (r *crashRoom) checkSanctions(add func(string, string, ...any)) {
 	}
 }
 
-// bansOnce: carol bans bob and never sends it again (her page does not by
-// itself). Killed after the ban's transaction, nobody was told or closed:
-// bob's connections, marked by the ban, must receive nothing of the room
-// from then on, be closed by its next message and listed on no page that
-// asks since (hunt24b's lost close).
-func (r *crashRoom) bansOnce() (func(context.Context), func(bool)) {
+// actsOnce: carol bans (or kicks) bob and never sends it again (her page
+// does not by itself). Killed after the act's transaction, nobody was told
+// or closed: bob's connections, marked by the act, must receive nothing of
+// the room from then on, be closed by its next message and listed on no
+// page that asks since (hunt24b's lost close; hunt24d's for a kick).
+func (r *crashRoom) actsOnce(act string) (func(context.Context), func(bool)) {
 	carol := r.conn("carol", "")
 	r.h.MakeModerator(carol.id)
 	var bobs []*crashConn
@@ -116,31 +119,37 @@ func (r *crashRoom) bansOnce() (func(context.Context), func(bool)) {
 			bobs = append(bobs, c)
 		}
 	}
-	ban := func(ctx context.Context) { r.send(ctx, carol, `{"action":"ban","account":"bob","reason":"crash"}`) }
-	return ban, func(bool) {
+	do := func(ctx context.Context) { r.send(ctx, carol, `{"action":"`+act+`","account":"bob","reason":"crash"}`) }
+	return do, func(bool) {
 		ctx := context.Background()
 		r.drain()
 		a, err := r.h.Store.Account(ctx, "bob")
 		if err != nil {
 			r.t.Fatal(err)
 		}
-		if _, banned := a.Banned(crashRoomName, r.h.Now()); banned {
-			r.h.Settle() // a moment later: the room index has the ban's mark
-			const text = "after the ban"
+		_, done := a.Banned(crashRoomName, r.h.Now())
+		if act == "kick" {
+			done = slices.ContainsFunc(activityLog(r.t, r.h, crashRoomName), func(a activityRecord) bool {
+				return a.Kind == chat.KindModerated && a.Act == act && slices.Equal(a.ToAccounts, []string{"bob"})
+			})
+		}
+		if done {
+			r.h.Settle() // a moment later: the room index has the act's mark
+			const text = "after the act"
 			r.send(ctx, carol, `{"action":"sendPublic","message":"`+text+`"}`)
 			r.send(ctx, carol, `{"action":"hello"}`)
 			r.drain()
 			closed := r.h.GW.Closed()
 			for _, c := range bobs {
 				if slices.ContainsFunc(c.frames, func(f frame) bool { return f.Type == "public" && f.Message == text }) {
-					r.problem("moderation", "%s, banned, got the room's message after the ban", c)
+					r.problem("moderation", "%s got the room's message after the %s", c, act)
 				}
 				if !slices.Contains(closed, c.id) {
-					r.problem("moderation", "%s, banned, is still open after the room's next message", c)
+					r.problem("moderation", "%s is still open after the %s and the room's next message", c, act)
 				}
 			}
 			if slices.Contains(carol.page.Names(), "bob") {
-				r.problem("moderation", "carol's page lists bob after his ban: %v", carol.page.Names())
+				r.problem("moderation", "carol's page lists bob after the %s: %v", act, carol.page.Names())
 			}
 		}
 		closed := r.h.GW.Closed()

@@ -163,18 +163,30 @@ func minutesLeft(d time.Duration) string {
 // shutOut answers a frame of a connection whose account is banned from
 // its room or the environment: banned, then the connection is closed (a
 // connection that got in while the ban was being made, or whose closing
-// failed).
+// failed). A connection a kick (or a ban lifted since) ended, whose close
+// was lost, is answered forbidden and closed the same way.
 func (inv *invocation) shutOut(ctx context.Context, req request, c Connection, a Account) []byte {
 	if c.AccountID == "" || (inv.id.Moderator && inv.action.Name == contract.ActionUnban) {
 		return nil // a moderator banned by mistake lifts it from where it is
 	}
-	if _, ok := a.Banned(c.Room, inv.opt.Now()); !ok {
+	p := &Problem{Code: contract.CodeBanned, Message: "A moderator banned you from this room."}
+	if _, ok := a.Banned(c.Room, inv.opt.Now()); ok {
+		inv.log.Info("closing: the account is banned", "room", c.Room)
+	} else if endedByModerator(c) {
+		inv.log.Info("closing: a moderator ended the connection", "room", c.Room)
+		p = &Problem{Code: contract.CodeForbidden, Message: "A moderator removed you from this room."}
+	} else {
 		return nil
 	}
-	inv.log.Info("closing: the account is banned", "room", c.Room)
-	inv.reply(ctx, inv.fail(req, &Problem{Code: contract.CodeBanned, Message: "A moderator banned you from this room."}))
+	inv.reply(ctx, inv.fail(req, p))
 	inv.closeConnections(ctx, []string{inv.connID})
 	return handled
+}
+
+// endedByModerator reports whether a kick or a ban ended the connection's
+// sign-in (its record's mark, contract.ConnAuthEnded): no reauth renews it.
+func endedByModerator(c Connection) bool {
+	return !c.AuthExpiresAt.IsZero() && c.AuthExpiresAt.Unix() == contract.ConnAuthEnded
 }
 
 // errBanned: a $connect met a ban made while it ran.

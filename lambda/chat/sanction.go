@@ -27,6 +27,10 @@ const (
 	// SanctionBan: the account's connects to the room (every room, for
 	// the environment) are refused and its connections there closed.
 	SanctionBan SanctionKind = contract.ActionBan
+	// SanctionKick is no sanction kept on the account: a kick ends the
+	// sign-in of the account's connections in the room (as a ban does)
+	// and closes them, and the account may connect again.
+	SanctionKick SanctionKind = contract.ActionKick
 )
 
 // Sanction is one sanction on an account's item.
@@ -55,7 +59,9 @@ type sanctionStore interface {
 	// actor's own, activity.ConnID) in the same transaction, conditioned
 	// on the devices it read: the room index then shows them ended, so a
 	// broadcast, a private message and a member list skip them and close
-	// them again, should the ban's own close be lost. It returns the item
+	// them again, should the ban's own close be lost. A kick
+	// (SanctionKick) puts nothing on the item but marks the same way, in
+	// the room, without the device version's condition. It returns the item
 	// after it (its devices: what to close), and fails with
 	// ErrUnknownAccount when the account has no item. A transaction
 	// applied but answered with an error is found applied (its token on
@@ -163,28 +169,17 @@ func (inv *invocation) sanction(ctx context.Context, what string, s Sanction, li
 		return Record{}, fmt.Errorf("%s: %w", what, err)
 	}
 	inv.log.Info("moderated", "act", what, "by", act.By.name(), "accountId", act.Target, "room", act.Room, "until", act.Until)
-	inv.tellAndClose(ctx, a, act.Room, r, !lift && s.Kind == SanctionBan)
+	inv.tellAndClose(ctx, a, act.Room, r, !lift && s.Kind != SanctionMute)
 	return r, nil
 }
 
 // Kick closes act.Target's connections in act.Room (it may connect again
-// unless banned), logging the act first: a kick whose function died before
-// the closes is logged and made again by the moderator.
+// unless banned). Its transaction logs the act and ends the sign-in of
+// those connections' records, as a ban's does: should the closes be lost
+// (the function killed after it, a DELETE failed), the connections are
+// refused at their next frame and closed at the room's next message.
 func (inv *invocation) Kick(ctx context.Context, act Act) (Record, error) {
-	a, err := inv.store.Account(ctx, act.Target)
-	if err != nil {
-		return Record{}, fmt.Errorf("kick: %w", err)
-	}
-	if !a.Known {
-		return Record{}, fmt.Errorf("kick: %w", ErrUnknownAccount)
-	}
-	r := inv.activity(contract.ActionKick, act)
-	if err := inv.store.Append(ctx, r); err != nil {
-		return Record{}, fmt.Errorf("kick: %w", err)
-	}
-	inv.log.Info("moderated", "act", contract.ActionKick, "by", act.By.name(), "accountId", act.Target, "room", act.Room)
-	inv.tellAndClose(ctx, a, act.Room, r, true)
-	return r, nil
+	return inv.sanction(ctx, contract.ActionKick, Sanction{Kind: SanctionKick, Room: act.Room}, false, act)
 }
 
 // tellAndClose sends the act's frame to the account's connections in room

@@ -83,7 +83,7 @@ func (s *Store) Sanction(ctx context.Context, accountID string, sn chat.Sanction
 		return chat.Account{}, fmt.Errorf("sanction: %w", err)
 	}
 	w := newWriteToken()
-	ban := !lift && sn.Kind == chat.SanctionBan
+	ban := marks(sn, lift)
 	gone := map[string]bool{}
 	for try := 1; ; try++ {
 		var read chat.Account
@@ -130,35 +130,46 @@ func (s *Store) Sanction(ctx context.Context, accountID string, sn chat.Sanction
 }
 
 // sanctionUpdate is the account item's update of a sanction, and for a
-// ban the devices of read whose records it marks (not those found gone).
+// ban or a kick the devices of read whose records it marks (not those
+// found gone).
 func (s *Store) sanctionUpdate(accountID string, sn chat.Sanction, lift bool, w string, read chat.Account, gone map[string]bool) (types.TransactWriteItem, []string) {
-	names := map[string]string{"#pk": contract.ConnPK, "#s": sanctionAttr(sn), "#w": contract.AccountModerationToken}
+	names := map[string]string{"#pk": contract.ConnPK, "#w": contract.AccountModerationToken}
 	values := map[string]types.AttributeValue{":w": str(w)}
-	update, cond := "SET #w = :w REMOVE #s", "attribute_exists(#pk)"
+	update, cond := "SET #w = :w", "attribute_exists(#pk)"
 	var marked []string
-	if !lift {
+	switch {
+	case sn.Kind == chat.SanctionKick:
+		// A kick changes nothing on the item but its token (whether it was
+		// applied, after an error): a $connect after it may come back.
+	case lift:
+		update += " REMOVE #s"
+		names["#s"] = sanctionAttr(sn)
+	default:
 		var until int64
 		if !sn.Until.IsZero() {
 			until = sn.Until.UnixMilli()
 		}
-		update, values[":s"] = "SET #w = :w, #s = :s", num(until)
-		if sn.Kind == chat.SanctionBan {
-			// A $connect racing the ban meets the device version moved
-			// and reads the item (and the ban) again; the ban meets a
-			// device added or removed since it read the item.
-			update += " ADD #dv :one"
-			names["#dv"], values[":one"] = contract.AccountDeviceVersion, num(1)
-			if read.DeviceVersion == 0 {
-				cond += " AND attribute_not_exists(#dv)"
-			} else {
-				cond += " AND #dv = :dv"
-				values[":dv"] = num(read.DeviceVersion)
-			}
-			now := s.now()
-			for _, d := range read.Devices {
-				if (sn.Room == "" || d.Room == sn.Room) && !d.ExpiresAt.Before(now) && !gone[d.ConnID] && len(marked) < banMarksMax {
-					marked = append(marked, d.ConnID)
-				}
+		update += ", #s = :s"
+		names["#s"], values[":s"] = sanctionAttr(sn), num(until)
+	}
+	if !lift && sn.Kind == chat.SanctionBan {
+		// A $connect racing the ban meets the device version moved
+		// and reads the item (and the ban) again; the ban meets a
+		// device added or removed since it read the item.
+		update += " ADD #dv :one"
+		names["#dv"], values[":one"] = contract.AccountDeviceVersion, num(1)
+		if read.DeviceVersion == 0 {
+			cond += " AND attribute_not_exists(#dv)"
+		} else {
+			cond += " AND #dv = :dv"
+			values[":dv"] = num(read.DeviceVersion)
+		}
+	}
+	if marks(sn, lift) {
+		now := s.now()
+		for _, d := range read.Devices {
+			if (sn.Room == "" || d.Room == sn.Room) && !d.ExpiresAt.Before(now) && !gone[d.ConnID] && len(marked) < banMarksMax {
+				marked = append(marked, d.ConnID)
 			}
 		}
 	}
@@ -170,6 +181,13 @@ func (s *Store) sanctionUpdate(accountID string, sn chat.Sanction, lift bool, w 
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	}}, marked
+}
+
+// marks reports whether a sanction ends the sign-in of the account's
+// connection records it concerns: a ban, and a kick (its close may be
+// lost as a ban's may).
+func marks(sn chat.Sanction, lift bool) bool {
+	return !lift && (sn.Kind == chat.SanctionBan || sn.Kind == chat.SanctionKick)
 }
 
 // banMarksMax bounds the records one ban marks: a transaction holds at
