@@ -59,9 +59,10 @@ func (inv *invocation) forgetLater(ctx context.Context, accountID string, rooms 
 }
 
 // forgetAgain handles a forget message: the account's records in its rooms
-// are forgotten again if the account is a tombstone (it always is within
-// the tombstone's life, which is far longer than the delay and the queue's
-// retries); else nothing.
+// are forgotten again unless the account is live (an item that is not a
+// tombstone: nothing is done). A tombstone, or no item at all (the
+// tombstone expired: a dead-lettered message redriven days later), is
+// forgotten: no account lives without an item, and the forget writes none.
 func (inv *invocation) forgetAgain(ctx context.Context, body string) error {
 	var msg forgetMessage
 	if err := json.Unmarshal([]byte(body), &msg); err != nil || msg.Account == "" || len(msg.Rooms) == 0 {
@@ -71,7 +72,7 @@ func (inv *invocation) forgetAgain(ctx context.Context, body string) error {
 	if err != nil {
 		return err
 	}
-	if a.Deleted.IsZero() {
+	if a.Known && a.Deleted.IsZero() {
 		inv.log.Warn("a second forget of an account that is not deleted: nothing done", "accountId", msg.Account)
 		return nil
 	}
