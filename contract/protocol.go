@@ -304,7 +304,7 @@ var errorCodes = []ErrorCode{
 	{CodeRateLimited, "the frame costs more than is left of the person's budget (*Rate limits*), or, with sign-in, to a connection whose `$connect` was past the account's connects per minute (*Connecting*); `retryAfterMs` says when it will be accepted again; nothing was stored or sent"},
 	{CodeNotConnected, "the server has no record of this connection (it expired); reconnect"},
 	{CodeTooManyDevices, "with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later"},
-	{CodeForbidden, "`remove` or `edit` of someone else's message (nobody edits another's message, moderators neither), or a moderation act (`mute`, `unmute`, `kick`, `ban`, `unban`), by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed"},
+	{CodeForbidden, "`remove` or `edit` of someone else's message (nobody edits another's message, moderators neither), or a moderation act (`mute`, `unmute`, `kick`, `ban`, `unban`), by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed. Also any frame of a connection a moderator's `kick` (or a ban lifted since) ended whose close was lost: the connection is closed next, and the page may connect again"},
 	{CodeUnknownAccount, "a moderation act names an account that never signed in here; nothing was changed"},
 	{CodeDurationInvalid, "`minutes` is not a whole number from 1 to " + strconv.Itoa(MuteMinutesMax) + " (`mute`) or " + strconv.Itoa(BanMinutesMax) + " (`ban`); nothing was changed"},
 	{CodeReasonTooLong, "`reason` is over " + strconv.Itoa(ReasonMax) + " characters (*Limits*); nothing was changed"},

@@ -90,7 +90,7 @@ export const ErrorCode = {
   NotConnected: 'not_connected',
   /** with sign-in, to a connection whose `$connect` was refused because its account holds its device cap (*Connecting*); the connection is in no room: close it and try again later */
   TooManyDevices: 'too_many_devices',
-  /** `remove` or `edit` of someone else's message (nobody edits another's message, moderators neither), or a moderation act (`mute`, `unmute`, `kick`, `ban`, `unban`), by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed */
+  /** `remove` or `edit` of someone else's message (nobody edits another's message, moderators neither), or a moderation act (`mute`, `unmute`, `kick`, `ban`, `unban`), by a person who is not a moderator (*Moderation*), or `deleteAccount` without sign-in; nothing was changed. Also any frame of a connection a moderator's `kick` (or a ban lifted since) ended whose close was lost: the connection is closed next, and the page may connect again */
   Forbidden: 'forbidden',
   /** a moderation act names an account that never signed in here; nothing was changed */
   UnknownAccount: 'unknown_account',
