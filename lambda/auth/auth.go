@@ -14,21 +14,20 @@ package auth
 
 import (
 	"context"
-	"crypto"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/big"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/lambda/chat"
@@ -71,8 +70,9 @@ func (c Config) JWKSURLOf() string {
 // Verifier checks ID tokens against one user pool and app client. It is
 // safe for concurrent use; build one per container and keep it.
 type Verifier struct {
-	cfg  Config
-	keys *keySet
+	cfg    Config
+	keys   *keySet
+	parser *jwt.Parser
 }
 
 var _ chat.Verifier = (*Verifier)(nil)
@@ -92,7 +92,10 @@ func New(cfg Config) *Verifier {
 		cfg.Now = time.Now
 	}
 	return &Verifier{cfg: cfg, keys: &keySet{url: cfg.JWKSURLOf(), client: cfg.HTTPClient,
-		minRefresh: cfg.MinRefresh, now: cfg.Now, fetching: make(chan struct{}, 1)}}
+		minRefresh: cfg.MinRefresh, now: cfg.Now, fetching: make(chan struct{}, 1)},
+		// The claims are check's to judge, with the refusal reasons the
+		// authorizer logs; golang-jwt reads the token and its signature.
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{rs256}), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding())}
 }
 
 // maxTokenBytes bounds what is parsed at all; a Cognito ID token is 1–2 KB.
@@ -104,7 +107,10 @@ const maxTokenBytes = 16 << 10
 const rs256 = "RS256"
 
 // Verify implements chat.Verifier. The signature is checked before any
-// claim is believed.
+// claim is believed: golang-jwt reads the compact JWS, refuses every
+// algorithm but RS256 before a key is looked up, and checks the signature
+// with the key the token's kid names; the claim rules, and the reason a
+// refusal gives, are check's.
 func (v *Verifier) Verify(ctx context.Context, token string) (chat.Identity, error) {
 	if token == "" {
 		return refuse(chat.AuthMissing)
@@ -112,129 +118,43 @@ func (v *Verifier) Verify(ctx context.Context, token string) (chat.Identity, err
 	if len(token) > maxTokenBytes {
 		return refuse(chat.AuthMalformed)
 	}
-	jws, reason := parseCompact(token)
-	if reason != "" {
-		return refuse(reason)
-	}
-	if jws.kid == "" {
-		return refuse(chat.AuthBadSignature)
-	}
-	key, err := v.keys.key(ctx, jws.kid)
-	if errors.Is(err, errUnknownKey) {
-		return refuse(chat.AuthBadSignature)
-	}
-	if err != nil {
-		return chat.Identity{}, err
-	}
-	digest := sha256.Sum256([]byte(jws.signingInput))
-	if rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], jws.signature) != nil {
-		return refuse(chat.AuthBadSignature)
-	}
 	var c claims
-	if err := json.Unmarshal(jws.payload, &c); err != nil {
+	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		// An extension marked critical must be understood or the JWS
+		// refused (RFC 7515 section 4.1.11); this verifier understands none.
+		if _, crit := t.Header["crit"]; crit {
+			return nil, errCritical
+		}
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, errUnknownKey
+		}
+		return v.keys.key(ctx, kid)
+	})
+	switch {
+	case err == nil:
+		return v.check(c)
+	case errors.Is(err, errCritical), errors.Is(err, jwt.ErrTokenMalformed):
 		return refuse(chat.AuthMalformed)
+	case errors.Is(err, errUnknownKey), errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return refuse(chat.AuthBadSignature)
+	case errors.Is(err, jwt.ErrTokenUnverifiable) && !errors.Is(err, errKeySet):
+		return refuse(chat.AuthBadSignature) // an algorithm golang-jwt does not know
 	}
-	return v.check(c)
+	return chat.Identity{}, err // the key set could not be read: whether the token is good cannot be told
 }
 
-// compactJWS is a token in the JWS compact serialization (RFC 7515 section
-// 7.1): header.payload.signature, each base64url without padding.
-type compactJWS struct {
-	kid                string
-	signingInput       string // header.payload, as they were signed
-	payload, signature []byte
-}
+// errCritical: the token's header has crit.
+var errCritical = errors.New("a critical header extension")
 
-// parseCompact reads a compact JWS whose header names RS256, or says why
-// it refuses it: a header naming another algorithm (none, HS256…) is a bad
-// signature, anything that is not such a JWS is malformed. It checks no
-// signature: the JWS standard is a handful of rules, done here with the
-// standard library's RSA rather than a JOSE library that linked a quarter
-// of a megabyte of algorithms this verifier refuses (docs/benchmarks.md,
-// Binary size).
-func parseCompact(token string) (compactJWS, chat.AuthReason) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return compactJWS{}, chat.AuthMalformed
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil {
-		return compactJWS{}, chat.AuthMalformed
-	}
-	var h struct {
-		Alg  string          `json:"alg"`
-		Kid  string          `json:"kid"`
-		Crit json.RawMessage `json:"crit"`
-	}
-	if json.Unmarshal(raw, &h) != nil {
-		return compactJWS{}, chat.AuthMalformed
-	}
-	if h.Alg != rs256 {
-		return compactJWS{}, chat.AuthBadSignature
-	}
-	// An extension marked critical must be understood or the JWS refused
-	// (RFC 7515 section 4.1.11); this verifier understands none.
-	if h.Crit != nil {
-		return compactJWS{}, chat.AuthMalformed
-	}
-	jws := compactJWS{kid: h.Kid, signingInput: parts[0] + "." + parts[1]}
-	if jws.payload, err = base64.RawURLEncoding.DecodeString(parts[1]); err != nil {
-		return compactJWS{}, chat.AuthMalformed
-	}
-	if jws.signature, err = base64.RawURLEncoding.DecodeString(parts[2]); err != nil {
-		return compactJWS{}, chat.AuthMalformed
-	}
-	return jws, ""
-}
-
-// audience is the aud claim: one string or an array of them (RFC 7519
-// section 4.1.3).
-type audience []string
-
-func (a *audience) UnmarshalJSON(b []byte) error {
-	var one string
-	if json.Unmarshal(b, &one) == nil {
-		*a = audience{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return errors.New("aud is neither a string nor an array of strings")
-	}
-	*a = many
-	return nil
-}
-
-// numericDate is a NumericDate claim: seconds since the epoch, a JSON
-// number that may have a fraction (RFC 7519 section 2).
-type numericDate struct{ t time.Time }
-
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return errors.New("a date claim is not a number")
-	}
-	f, err := n.Float64()
-	if err != nil || math.Abs(f) > 1<<53 {
-		return errors.New("a date claim is out of range")
-	}
-	d.t = time.Unix(int64(f), 0)
-	return nil
-}
-
-func (d *numericDate) Time() time.Time { return d.t }
-
-// claims are the ID token's claims the verifier reads.
+// claims are the ID token's claims the verifier reads: the registered ones
+// (aud a string or an array, dates with a fraction: golang-jwt reads them as
+// RFC 7519 says) and Cognito's.
 type claims struct {
-	Issuer          string       `json:"iss"`
-	Subject         string       `json:"sub"`
-	Audience        audience     `json:"aud"` // a string or an array
-	Expiry          *numericDate `json:"exp"`
-	NotBefore       *numericDate `json:"nbf"`
-	IssuedAt        *numericDate `json:"iat"`
-	TokenUse        string       `json:"token_use"`
-	CognitoUsername string       `json:"cognito:username"`
-	Username        string       `json:"username"`
+	jwt.RegisteredClaims
+	TokenUse        string `json:"token_use"`
+	CognitoUsername string `json:"cognito:username"`
+	Username        string `json:"username"`
 	// Groups are the user pool groups the account is in; the token's
 	// signature vouches for them like for every other claim.
 	Groups []string `json:"cognito:groups"`
@@ -251,18 +171,18 @@ func (v *Verifier) check(c claims) (chat.Identity, error) {
 		return refuse(chat.AuthWrongAudience)
 	case c.TokenUse != "id":
 		return refuse(chat.AuthWrongTokenUse)
-	case c.Expiry == nil:
+	case c.ExpiresAt == nil:
 		return refuse(chat.AuthMalformed)
-	case !now.Before(c.Expiry.Time().Add(skew)):
+	case !now.Before(c.ExpiresAt.Add(skew)):
 		return refuse(chat.AuthExpired)
-	case c.NotBefore != nil && now.Add(skew).Before(c.NotBefore.Time()),
-		c.IssuedAt != nil && now.Add(skew).Before(c.IssuedAt.Time()):
+	case c.NotBefore != nil && now.Add(skew).Before(c.NotBefore.Time),
+		c.IssuedAt != nil && now.Add(skew).Before(c.IssuedAt.Time):
 		return refuse(chat.AuthNotYetValid)
 	}
-	id := chat.Identity{AccountID: c.Subject, Username: c.CognitoUsername, ExpiresAt: c.Expiry.Time(),
+	id := chat.Identity{AccountID: c.Subject, Username: c.CognitoUsername, ExpiresAt: c.ExpiresAt.Time,
 		Moderator: slices.Contains(c.Groups, contract.ModeratorsGroup)}
 	if c.IssuedAt != nil {
-		id.IssuedAt = c.IssuedAt.Time()
+		id.IssuedAt = c.IssuedAt.Time
 	}
 	if id.Username == "" {
 		id.Username = c.Username
@@ -282,6 +202,10 @@ func refuse(r chat.AuthReason) (chat.Identity, error) {
 
 // errUnknownKey: the key set, fetched recently, has no key of that id.
 var errUnknownKey = errors.New("no key of that id in the key set")
+
+// errKeySet: the key set could not be read (or waited for), so whether a
+// token is good cannot be told; never a refusal.
+var errKeySet = errors.New("the key set could not be read")
 
 // maxJWKSBytes bounds the key set read; Cognito's is under 2 KB.
 const maxJWKSBytes = 1 << 20
@@ -310,7 +234,7 @@ func (ks *keySet) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	case ks.fetching <- struct{}{}:
 		defer func() { <-ks.fetching }()
 	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for the key set: %w", ctx.Err())
+		return nil, fmt.Errorf("%w: wait for it: %w", errKeySet, ctx.Err())
 	}
 	k, fetchedAt := ks.cached(kid) // a fetch may have ended while this one waited
 	if k != nil {
@@ -321,7 +245,7 @@ func (ks *keySet) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	}
 	keys, err := ks.fetch(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errKeySet, err)
 	}
 	ks.mu.Lock()
 	ks.keys, ks.fetchedAt = keys, ks.now() // a key gone from the set is revoked

@@ -115,6 +115,8 @@ func TestRefusedTokens(t *testing.T) {
 			authtest.Segment(p.Claims(now, "sub-1", "alice")) + ".", chat.AuthBadSignature},
 		{"alg HS256", authtest.Segment(map[string]any{"alg": "HS256", "kid": p.SigningKey().ID}) + "." +
 			authtest.Segment(p.Claims(now, "sub-1", "alice")) + "." + sig, chat.AuthBadSignature},
+		{"alg RS512, signed by the pool's key", authtest.SignAlg(p.SigningKey(), "RS512", p.Claims(now, "sub-1", "alice")), chat.AuthBadSignature},
+		{"alg PS256, signed by the pool's key", authtest.SignAlg(p.SigningKey(), "PS256", p.Claims(now, "sub-1", "alice")), chat.AuthBadSignature},
 		{"payload altered after signing", head + "." + authtest.Segment(p.Claims(now, "sub-2", "mallory")) + "." + sig, chat.AuthBadSignature},
 		{"a JWS with a fourth segment", valid + "." + sig, chat.AuthMalformed},
 		{"a padded signature", valid + "==", chat.AuthMalformed},

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -140,6 +141,32 @@ func SignHeader(k Key, header, claims map[string]any) string {
 	input := Segment(header) + "." + Segment(claims)
 	sum := sha256.Sum256([]byte(input))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, k.Private, crypto.SHA256, sum[:])
+	if err != nil {
+		panic(fmt.Sprintf("sign: %v", err))
+	}
+	return input + "." + b64(sig)
+}
+
+// SignAlg signs claims with k by the algorithm alg names (RS256, RS512 or
+// PS256), under a header naming it: a token whose signature is good but
+// whose algorithm is not the one a verifier accepts.
+func SignAlg(k Key, alg string, claims map[string]any) string {
+	input := Segment(map[string]any{"alg": alg, "kid": k.ID, "typ": "JWT"}) + "." + Segment(claims)
+	var sig []byte
+	var err error
+	switch alg {
+	case "RS256":
+		sum := sha256.Sum256([]byte(input))
+		sig, err = rsa.SignPKCS1v15(rand.Reader, k.Private, crypto.SHA256, sum[:])
+	case "RS512":
+		sum := sha512.Sum512([]byte(input))
+		sig, err = rsa.SignPKCS1v15(rand.Reader, k.Private, crypto.SHA512, sum[:])
+	case "PS256":
+		sum := sha256.Sum256([]byte(input))
+		sig, err = rsa.SignPSS(rand.Reader, k.Private, crypto.SHA256, sum[:], nil)
+	default:
+		panic("SignAlg: no signer for " + alg)
+	}
 	if err != nil {
 		panic(fmt.Sprintf("sign: %v", err))
 	}
