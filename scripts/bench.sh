@@ -6,7 +6,9 @@
 #      of management API latency, and the DynamoDB items read per broadcast
 #      (internal/bench, against an in-process local stack);
 #   3. the steady load: cmd/load with 1,000 clients sending 50 messages/s in
-#      total for 60 s against cmd/local, the stack `make dev` runs;
+#      total for 60 s against cmd/local, the stack `make dev` runs, with the
+#      function in execution environments (LAMBDA=env, the default;
+#      LAMBDA=inprocess runs it in the stack's process);
 #   4. the longer variants of the fault scenarios (internal/faults
 #      -faults.long): each logs its load run's figures;
 #   5. the long concurrency stress tests (lambda/chat -stress.long): every
@@ -93,10 +95,16 @@ fi
 if [ "$what" = load ] || [ "$what" = all ]; then
   go build -o "$out/local" ./cmd/local
   go build -o "$out/load" ./cmd/load
+  lambda_mode="${LAMBDA:-env}"
+  lambda_flags=(-lambda "$lambda_mode")
+  if [ "$lambda_mode" = env ]; then
+    LAMBDA_GOARCH="$(go env GOARCH)" scripts/build-lambda.sh "$out/lambda-host"
+    lambda_flags+=(-lambda-bootstrap "$out/lambda-host/bootstrap")
+  fi
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   # setsid: the stack and its dynalite get a process group of their own, so
   # the cleanup ends exactly them.
-  setsid "$out/local" -port "$port" -static /nonexistent >"$out/local.log" 2>&1 </dev/null &
+  setsid "$out/local" -port "$port" -static /nonexistent "${lambda_flags[@]}" >"$out/local.log" 2>&1 </dev/null &
   pid=$!
   trap 'kill -TERM -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
   for _ in $(seq 300); do
@@ -107,7 +115,7 @@ if [ "$what" = load ] || [ "$what" = all ]; then
   load_avg
   cmd=("$out/load" -url "ws://127.0.0.1:$port/local" -clients 1000 -room-size 10 -rate 50 -duration 60s
     -connect-concurrency 16 -json "$out/steady.json")
-  echo "bench: ${cmd[*]}   (against: $out/local -port $port)"
+  echo "bench: ${cmd[*]}   (against: $out/local -port $port ${lambda_flags[*]}; $(grep -m1 '^  function' "$out/local.log" | sed 's/^ *//'))"
   "${cmd[@]}" 2>"$out/steady.progress" | tee "$out/steady.txt"
   load_avg
 fi

@@ -7,12 +7,15 @@
 # AUTH=none (or -auth none) runs the open chat, where anyone may connect
 # (docs/local.md, Signing in). cmd/local itself defaults to none; this script
 # is what makes `make dev` sign in.
-# LAMBDA=env (or -lambda env) runs the deployed binary, built here for this
-# machine into bin/lambda-host, in execution environments as Lambda does;
-# the default, LAMBDA=inprocess, runs the handler inside bin/local
-# (docs/local.md, Two ways to run the function).
+# The function runs as Lambda runs it by default (LAMBDA=env): the deployed
+# binary, built here for this machine into bin/lambda-host, in execution
+# environments, each held to 512 MB's CPU share where cgroups are permitted
+# (else without a quota, as the console says). LAMBDA=inprocess (or -lambda
+# inprocess) runs the handler inside bin/local instead, sharing its memory
+# and every CPU (docs/local.md, Two ways to run the function).
 set -euo pipefail
 export AUTH="${AUTH:-cognito}"
+export LAMBDA="${LAMBDA:-env}"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" # at least the Go release go.mod's toolchain line pins
 cd "$(dirname "$0")/.."
 if [ -f frontend/package.json ]; then
@@ -27,7 +30,7 @@ if [ -f frontend/package.json ]; then
 fi
 mkdir -p bin
 go build -o bin/local ./cmd/local
-if [ "${LAMBDA:-inprocess}" = env ]; then
+if [ "$LAMBDA" = env ]; then
   LAMBDA_GOARCH="$(go env GOARCH)" scripts/build-lambda.sh bin/lambda-host
 fi
 exec bin/local "$@"

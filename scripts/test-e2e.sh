@@ -13,6 +13,10 @@
 # install and fails. The tests never skip.
 # GROUPCHAT_UPDATE_SCREENSHOT=1 rewrites docs/screenshot.png (and the phone and
 # dark-mode pictures in docs/, and the dashboard's, docs/observability.png) from the run.
+# The function runs as Lambda runs it (LAMBDA=env, the default): the deployed
+# binary, built once for the whole suite, in execution environments held to
+# 512 MB's CPU share where cgroups are permitted. LAMBDA=inprocess runs every
+# stack with the handler in its own process instead (docs/local.md).
 # Arguments, if any, name the test files to run (e.g. e2e/layout.e2e.ts); only
 # the stacks those files need are started.
 set -euo pipefail
@@ -119,6 +123,14 @@ echo "test-e2e: building the local stack and the load tool"
 go build -o "$work/local" ./cmd/local
 go build -o "$work/load" ./cmd/load
 go build -o "$work/smoke" ./cmd/smoke
+# Every stack reads LAMBDA and LAMBDA_BOOTSTRAP (cmd/local): one bootstrap
+# for the suite, not one build per stack.
+export LAMBDA="${LAMBDA:-env}"
+if [ "$LAMBDA" = env ]; then
+  LAMBDA_GOARCH="$(go env GOARCH)" scripts/build-lambda.sh "$work/lambda-host"
+  export LAMBDA_BOOTSTRAP="$work/lambda-host/bootstrap"
+fi
+echo "test-e2e: the function runs with LAMBDA=$LAMBDA"
 export GROUPCHAT_E2E_LOAD="$work/load" # e2e/bigroom.e2e.ts fills its room with it; e2e/dashboard.e2e.ts runs it
 
 # DynamoDB as AWS answers (ddbproxy.AWSLike, cmd/local's defaults, spelled out):
