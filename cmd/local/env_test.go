@@ -168,6 +168,41 @@ func TestRunWithLambdaEnv(t *testing.T) {
 	}
 }
 
+// Where cgroups are not permitted (here: -lambda-cgroups names a directory
+// with no cpu controller), the stack still runs the environments, and its
+// console says they have no CPU quota.
+func TestRunSaysWhenTheEnvironmentsHaveNoCPUQuota(t *testing.T) {
+	t.Parallel()
+	testkit.Slow(t, "builds the bootstrap and runs the local stack with it")
+	ctx := testkit.Context(t, 3*time.Minute)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := &lineWriter{lines: make(chan string, 32)}
+	done := make(chan error, 1)
+	env := map[string]string{"PORT": "0", "LAMBDA": "env"}
+	go func() {
+		done <- run(runCtx, []string{"-static", t.TempDir() + "/missing", "-lambda-bootstrap", hostBootstrap(t), "-lambda-cgroups", t.TempDir()},
+			func(k string) string { return env[k] }, out, testWriter{t})
+	}()
+	for function := ""; function == ""; {
+		select {
+		case line := <-out.lines:
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "function" {
+				function = line
+			}
+		case err := <-done:
+			t.Fatalf("run ended early: %v", err)
+		case <-ctx.Done():
+			t.Fatal("no function line printed")
+		}
+		must(t, function == "" || strings.Contains(function, "execution environments") && strings.Contains(function, "NO CPU QUOTA"), "printed %q", function)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+}
+
 func TestRunRefusesAnUnknownLambdaMode(t *testing.T) {
 	t.Parallel()
 	err := run(context.Background(), []string{"-lambda", "container"}, func(string) string { return "" }, io.Discard, io.Discard)

@@ -27,10 +27,11 @@ import (
 // AUTH=cognito.
 const defaultAuth = contract.AuthNone
 
-// The function's two modes (-lambda, $LAMBDA): in this process, the
-// default, or the deployed binary in execution environments. Switching
-// the default (make dev, the browser suite) waits until the environments
-// have proven stable under load (docs/local.md).
+// The function's two modes (-lambda, $LAMBDA): in this process, cmd/local's
+// own default (the Go tests' and `go run ./cmd/local`'s, which need no
+// bootstrap built), or the deployed binary in execution environments, which
+// make dev, the browser suite and the load benchmark choose with LAMBDA=env
+// (docs/local.md, Two ways to run the function).
 const (
 	lambdaInProcess  = "inprocess"
 	lambdaEnv        = "env"
@@ -111,6 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&envs.MemoryMB, "lambda-memory", lambdaenv.DefaultMemoryMB, "with -lambda env: the function's memory in MB; each environment gets memory/1769 of a vCPU (cgroups, as root)")
 	fs.IntVar(&envs.MaxEnvironments, "lambda-concurrency", lambdaenv.DefaultMaxEnvironments, "with -lambda env: at most this many environments (the reserved concurrency); more concurrent invocations are throttled")
 	fs.DurationVar(&envs.IdleTimeout, "lambda-idle", lambdaenv.DefaultIdleTimeout, "with -lambda env: stop an environment idle this long")
+	fs.StringVar(&envs.CgroupRoot, "lambda-cgroups", lambdaenv.DefaultCgroupRoot, "with -lambda env: where the cgroup v1 controllers are mounted; where no cpu controller can be written (not root, cgroup v2) the environments run without a CPU quota, as the console says")
 	fs.BoolVar(&o.Verbose, "v", false, "also log every management API call and the chat's info logs")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

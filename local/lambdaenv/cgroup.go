@@ -11,9 +11,6 @@ import (
 	"syscall"
 )
 
-// cgroupRoot is where the cgroup v1 controllers are mounted.
-const cgroupRoot = "/sys/fs/cgroup"
-
 // cfsPeriod is the CPU controller's period in microseconds; an
 // environment's quota is its share of it.
 const cfsPeriod = 100000
@@ -39,8 +36,9 @@ var serviceSeq atomic.Int64
 // the process that made it follows.
 const groupPrefix = "groupchat-lambda-"
 
-// newCgroups makes the service's parent groups, or says why it cannot.
-func newCgroups(memoryMB int) (*cgroups, error) {
+// newCgroups makes the service's parent groups under cgroupRoot (where the
+// v1 controllers are mounted), or says why it cannot.
+func newCgroups(cgroupRoot string, memoryMB int) (*cgroups, error) {
 	name := fmt.Sprintf("%s%d-%d", groupPrefix, os.Getpid(), serviceSeq.Add(1))
 	cpuRoot := filepath.Join(cgroupRoot, "cpu")
 	if _, err := os.Stat(filepath.Join(cpuRoot, "cpu.cfs_quota_us")); err != nil {

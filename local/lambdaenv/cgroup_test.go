@@ -92,3 +92,24 @@ func TestTheGroupsOfAServiceWhoseProcessEndedAreRemoved(t *testing.T) {
 		t.Errorf("%s after a new service started: %v, want it removed", orphan, err)
 	}
 }
+
+// Where cgroups cannot be made (here: a cgroup root with no cpu
+// controller, as for a user who is not root or a cgroup v2 host), the
+// environments still run, without a quota, and the service says so in the
+// words the stack prints on its console.
+func TestWithoutCgroupsTheEnvironmentsRunWithoutAQuotaAndSaySo(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, time.Minute)
+	svc := start(t, lambdaenv.Config{MemoryMB: 512, CgroupRoot: t.TempDir()})
+	if svc.Limited() {
+		t.Fatalf("limited without a cpu controller: %s", svc.Limits())
+	}
+	for _, want := range []string{"NO CPU QUOTA", "not permitted here", "no cgroup v1 cpu controller", "not 0.29 vCPU"} {
+		if !strings.Contains(svc.Limits(), want) {
+			t.Errorf("Limits() = %q, want it to say %q", svc.Limits(), want)
+		}
+	}
+	if a := invoke(ctx, t, svc, `{}`); a.PID == 0 || a.Count != 1 {
+		t.Errorf("an invocation without cgroups answered %+v", a)
+	}
+}

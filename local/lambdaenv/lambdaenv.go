@@ -31,6 +31,7 @@ const (
 	DefaultTimeout         = 25 * time.Second
 	DefaultMaxEnvironments = 1000 // an account's default concurrency
 	DefaultIdleTimeout     = 10 * time.Minute
+	DefaultCgroupRoot      = "/sys/fs/cgroup"
 	// MBPerVCPU is the memory size at which Lambda gives a function one
 	// full vCPU; its CPU share is proportional to its memory below that.
 	MBPerVCPU = 1769
@@ -75,6 +76,11 @@ type Config struct {
 	Log io.Writer
 	// NoLimits runs the environments without cgroups even where permitted.
 	NoLimits bool
+	// CgroupRoot is where the cgroup v1 controllers are mounted. Default
+	// DefaultCgroupRoot. Where no cpu controller can be written there (not
+	// root, cgroup v2 only), the environments run without a CPU quota or a
+	// memory limit and Limits says so.
+	CgroupRoot string
 }
 
 // FunctionError is an invocation's error as Lambda returns it: the
@@ -152,6 +158,9 @@ func Start(cfg Config) (*Service, error) {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
+	if cfg.CgroupRoot == "" {
+		cfg.CgroupRoot = DefaultCgroupRoot
+	}
 	if cfg.Output == nil {
 		cfg.Output = io.Discard
 	}
@@ -161,8 +170,8 @@ func Start(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, alive: map[*environment]bool{}, stop: make(chan struct{}), stopped: make(chan struct{})}
 	if cfg.NoLimits {
 		s.note = "no CPU or memory limit (asked for)"
-	} else if cg, err := newCgroups(cfg.MemoryMB); err != nil {
-		s.note = fmt.Sprintf("no CPU or memory limit: cgroups not permitted here (%v)", err)
+	} else if cg, err := newCgroups(cfg.CgroupRoot, cfg.MemoryMB); err != nil {
+		s.note = fmt.Sprintf("NO CPU QUOTA OR MEMORY LIMIT: cgroups are not permitted here (%v), so each environment may use every CPU, not %.2f vCPU: figures measured so are kinder than Lambda's", err, float64(cfg.MemoryMB)/MBPerVCPU)
 	} else {
 		s.limits = cg
 		s.note = cg.describe()
