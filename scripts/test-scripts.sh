@@ -2,7 +2,8 @@
 # Tests of the deploy scripts and workflows, offline and in seconds: the pinned
 # CDK CLI behind `npx cdk`, make deploy's approval level, the Amplify build a
 # deploy starts (a fake CLI records its arguments), the smoke test it ends with, the deploy workflow's
-# triggers, scripts/admin.sh's invocations (scripts/test-admin.sh), the pull-request summary on small hand-made assemblies (the
+# triggers, scripts/admin.sh's invocations (scripts/test-admin.sh), make dev's
+# default mode (scripts/test-dev.sh), the pull-request summary on small hand-made assemblies (the
 # comparison's own cases: go test ./internal/templatediff), and
 # (scripts/test-deploy.sh) the documented path from an empty AWS account.
 # The YAML checks use the .venv that scripts/test-infra.sh creates (PyYAML
@@ -294,6 +295,9 @@ fi
 
 echo "--- operators: scripts/admin.sh with the fake AWS CLI (scripts/test-admin.sh)"
 scripts/test-admin.sh || failures=$((failures + 1))
+
+echo "--- make dev: the function's mode by default (scripts/test-dev.sh)"
+scripts/test-dev.sh || failures=$((failures + 1))
 
 echo "--- the deploy path from an empty account, and make preflight (scripts/test-deploy.sh)"
 scripts/test-deploy.sh || failures=$((failures + 1))
