@@ -92,6 +92,54 @@ func TestChatRunsInExecutionEnvironments(t *testing.T) {
 	t.Logf("environments: %+v; %s", st2, s.Environments.Limits())
 }
 
+// Issue 27's Done when, through the deployed binary: a second concurrent
+// invocation gets a second environment (its own cold start), and memory is
+// not shared between them. Carol's hello flood is refused, and the
+// environment that refused it remembers so (the rate-limit refusals, an
+// in-memory cache) and refuses her next frames without a request. Then
+// DynamoDB goes down and every delivery is held 2 s, and she sends two
+// hellos at once: the one the remembering environment takes is refused
+// from its memory (rate_limited, no request made); the other needs an
+// environment of its own, started cold, whose memory holds no refusal, so
+// it asks the table and gets the outage (internal). In one process, with
+// one memory, both would be rate_limited.
+func TestASecondConcurrentInvocationGetsAColdEnvironmentThatSharesNoMemory(t *testing.T) {
+	t.Parallel()
+	testkit.Slow(t, "builds the bootstrap and runs the local stack with it")
+	ctx := testkit.Context(t, 3*time.Minute)
+	s := startTestStack(t, gateway.Config{}, &local.Environments{Bootstrap: hostBootstrap(t), MemoryMB: 512})
+	carol, _ := s.join(ctx, t, "Carol", "memory")
+	answer := func() frame { // the next state or error, past member updates
+		for {
+			if f := carol.next(ctx); f.str("type") == "state" || f.str("type") == "error" {
+				return f
+			}
+		}
+	}
+	for i := 0; ; i++ {
+		must(t, i < 20, "20 hellos and none refused")
+		carol.send(ctx, map[string]any{"action": "hello"})
+		if f := answer(); f.str("type") == "error" {
+			must(t, f.str("code") == contract.CodeRateLimited, "hello %d: %v, want a state or rate_limited", i+1, f)
+			break
+		}
+	}
+	before := s.Environments.Stats()
+	faults := s.DynamoDBProxy.Injected()
+	faults.Unavailable = true
+	s.DynamoDBProxy.Inject(faults)
+	s.SetLatency(2 * time.Second) // each invocation holds its environment while it answers
+	carol.send(ctx, map[string]any{"action": "hello", "ref": "a"})
+	carol.send(ctx, map[string]any{"action": "hello", "ref": "b"})
+	codes := []string{answer().str("code"), answer().str("code")}
+	slices.Sort(codes)
+	after := s.Environments.Stats()
+	must(t, slices.Equal(codes, []string{contract.CodeInternal, contract.CodeRateLimited}),
+		"two hellos at once answered %v; want one refused from the first environment's memory (rate_limited) and one from a fresh environment that had to ask the table (internal)", codes)
+	must(t, after.Started > before.Started, "no environment was started for the second invocation: before %+v, after %+v", before, after)
+	t.Logf("environments before %+v, after %+v", before, after)
+}
+
 // TestSignInRunsInExecutionEnvironments runs the stack with sign-in on and
 // the function in environments: the local issuer's Pre sign-up trigger
 // (through the local Lambda API) and the $connect authorizer both run in
