@@ -9,8 +9,8 @@ export GOTOOLCHAIN ?= auto
 
 .PHONY: dev test test-fast test-loaded build lint lint-infra deps synth bootstrap deploy diff preflight smoke bench fuzz clean
 
-## dev [LAMBDA=inprocess|env]: run the whole chat locally (local API Gateway stand-in, dynalite, the local sign-in issuer), no AWS account;
-## LAMBDA=env runs the deployed binary in execution environments held to Lambda's CPU share (docs/local.md)
+## dev [LAMBDA=env|inprocess]: run the whole chat locally (local API Gateway stand-in, dynalite, the local sign-in issuer), no AWS account;
+## by default (LAMBDA=env) the deployed binary in execution environments held to Lambda's CPU share; LAMBDA=inprocess in one process (docs/local.md)
 dev: deps
 	@scripts/dev.sh
 
