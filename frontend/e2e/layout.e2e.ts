@@ -18,7 +18,7 @@ let ben: Person; // at a desk
 beforeAll(async () => {
   browser = await launch();
   ann = await open(browser, '', { viewport: PHONE });
-  ben = await open(browser);
+  ben = await open(browser, '', {}, async (c) => void (await c.addInitScript(keepSockets)));
   await join(ann, 'Ann', ROOM);
   await join(ben, 'Ben', ROOM);
 });
@@ -26,6 +26,23 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
+
+/**
+ * Runs in the page before its script: keeps its WebSockets in
+ * window.sockets, so that a test can hand the page a frame as if the server
+ * had sent it (an order of arrival a loaded machine makes, made certain).
+ */
+function keepSockets(): void {
+  const Native = window.WebSocket;
+  const kept: WebSocket[] = [];
+  (window as unknown as { sockets: WebSocket[] }).sockets = kept;
+  window.WebSocket = class extends Native {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      kept.push(this);
+    }
+  };
+}
 
 /** Whether el is inside the window and, when inside, inside the log's visible part too. */
 async function inView(p: Person, selector: string): Promise<boolean> {
@@ -220,6 +237,45 @@ describe('the flow of a day', () => {
     await poll(() => texts(gil, 'public')).toContain('Welcome, all');
     expect((await notices(gil)).slice(before).filter((n) => /joined/.test(n))).toEqual(lines);
     await Promise.all([...crowd, gil].map((p) => p.context.close()));
+  });
+
+  it('scrolled up, a message stored before one shown, arriving after it, is counted too', async () => {
+    // Two messages sent at once are stored concurrently: the second may be
+    // stored first, and reach ben first. The first then goes above it, by its
+    // time, still below what ben reads: new, and counted (it was not: a loaded
+    // run showed "1 new message" for Ann's two).
+    const b = ben.page;
+    await poll(() =>
+      b.$eval('#log', async (e) => {
+        e.scrollTop = 0;
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        return e.scrollTop;
+      }),
+    ).toBe(0);
+    await b.evaluate((room) => {
+      const last = [...document.querySelectorAll<HTMLElement>('#log .msg[data-ts]')].at(-1)!;
+      const ts = Number(last.dataset.ts) + 1;
+      // A ULID of that time: 10 characters of time, 16 of randomness (Crockford's base 32).
+      const b32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+      const ulid = (t: number, tail: string) => {
+        let s = '';
+        for (let i = 0; i < 10; i++, t = Math.floor(t / 32)) s = b32[t % 32] + s;
+        return s + tail;
+      };
+      const socket = (window as unknown as { sockets: WebSocket[] }).sockets.at(-1)!;
+      const arrive = (t: number, message: string) =>
+        socket.dispatchEvent(new MessageEvent('message', {
+          data: JSON.stringify({ type: 'public', id: ulid(t, '0000000000000000'), ts: t, room, from: 'Ann', message }),
+        }));
+      arrive(ts + 1, 'Stored first, sent second');
+      arrive(ts, 'Sent first, stored second');
+    }, ROOM);
+    await poll(() => texts(ben, 'public')).toContain('Sent first, stored second');
+    const shown = await texts(ben, 'public');
+    expect(shown.slice(-2)).toEqual(['Sent first, stored second', 'Stored first, sent second']);
+    await poll(() => b.textContent('#new-below')).toBe('2 new messages ↓');
+    await b.click('#new-below');
+    expect(await inView(ben, '#log .msg:last-of-type')).toBe(true);
   });
 
   it('scrolled up, new messages are counted in "N new messages ↓", which scrolls down', async () => {
