@@ -175,8 +175,18 @@ export class MessageLog {
     // connection yet) goes where its time puts it, not after later ones.
     const later = this.firstLaterThan(f.ts, f.id, older);
     if (later) {
-      if (!older) this.bursts.flush();
+      if (older) {
+        later.before(node);
+        return;
+      }
+      this.bursts.flush();
+      const atBottom = this.atBottom();
       later.before(node);
+      // Two messages sent at once may be stored, and arrive, newest first:
+      // the other goes above it, and is as new. At the end, the log stays
+      // there; scrolled up, one that went below the view is counted.
+      if (atBottom) this.log.scrollTop = this.log.scrollHeight;
+      else if (node.getBoundingClientRect().top >= this.log.getBoundingClientRect().bottom) this.setUnseen(this.unseen + 1);
       return;
     }
     if (older) {
