@@ -82,4 +82,11 @@ describe('the retry schedule', () => {
     const capped = new RetrySchedule({ initialMs: 2_000, factor: 3 }, 30_000, () => 1);
     expect([capped.next(false), capped.next(false), capped.next(false)]).toEqual([2_000, 6_000, 10_000]);
   });
+
+  it('a first delay longer than the default bound (?backoff=60000) is waited in full, not cut to 10 s', () => {
+    // The browser tests hold a page offline with it while they look at it:
+    // cut to 5–10 s, a loaded run's page was back before it was looked at.
+    const s = new RetrySchedule({ initialMs: 60_000 }, 30_000, () => 0);
+    expect([s.next(false), s.next(false)]).toEqual([30_000, 30_000]);
+  });
 });
