@@ -47,9 +47,11 @@ export class RetrySchedule {
     private readonly stableMs: number,
     private readonly random: () => number,
   ) {
+    const initialMs = backoff.initialMs ?? DEFAULT_BACKOFF.initialMs;
     this.backoff = {
-      initialMs: backoff.initialMs ?? DEFAULT_BACKOFF.initialMs,
-      maxMs: backoff.maxMs ?? DEFAULT_BACKOFF.maxMs,
+      initialMs,
+      // A first delay longer than the bound (?backoff=MS) is meant in full.
+      maxMs: Math.max(backoff.maxMs ?? DEFAULT_BACKOFF.maxMs, initialMs),
       factor: backoff.factor ?? DEFAULT_BACKOFF.factor,
     };
   }
