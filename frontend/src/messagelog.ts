@@ -11,7 +11,7 @@ import type { OutboxItem } from './client';
 import { byId, el, nameHue, timeEl } from './dom';
 import { editable, editButton, editedMark } from './editing';
 import { linkPieces, type Piece } from './links';
-import { LOAD_WITHIN_PX, keptScrollTop, shownAfter } from './scrollback';
+import { LOAD_WITHIN_PX, keptScrollTop, olderGoesAbove, type Line } from './scrollback';
 import { failureText } from './moderation';
 import { DEFAULT_LIMITS, type EditedFrame, type PrivateFrame, type PublicFrame, type Removal, type RemovedFrame } from './protocol';
 import { AWAY_TEXT } from './attention';
@@ -209,8 +209,7 @@ export class MessageLog {
         : undefined;
     if (older) {
       for (let e = this.top.nextElementSibling; e; e = e.nextElementSibling) {
-        const w = when(e);
-        if (w && shownAfter(w.at, w.id, ts, id)) return e;
+        if (olderGoesAbove(lineOf(e), ts, id)) return e;
       }
       return undefined;
     }
@@ -442,6 +441,14 @@ export class MessageLog {
       this.setUnseen(this.unseen + 1);
     }
   }
+}
+
+/** A line of the log as scrollback places older messages among them (scrollback.ts, olderGoesAbove). */
+function lineOf(e: Element): Line {
+  if (!(e instanceof HTMLElement) || e.classList.contains('pending')) return { kind: 'other' };
+  if (e.dataset.ts !== undefined) return { kind: 'message', ts: Number(e.dataset.ts), id: e.dataset.id };
+  if (e.dataset.at !== undefined) return { kind: 'notice', ts: Number(e.dataset.at) };
+  return { kind: 'other' };
 }
 
 /** A piece of a message's text: a text node, or a link that opens in a new tab and tells the other site nothing. */

@@ -146,6 +146,17 @@ export function shownAfter(shownTs: number, shownId: string | undefined, ts: num
   return shownId !== undefined && shownId !== '' && id !== '' && shownId > id;
 }
 
+/** A line of the log, as placing a page's message needs it: a message (its time and id), a notice (its time), or another. */
+export type Line = { kind: 'message'; ts: number; id: string | undefined } | { kind: 'notice'; ts: number } | { kind: 'other' };
+
+/**
+ * Whether a message of a page of scrollback, at (ts, id), goes above this
+ * line of the log: the first line it goes above is its place.
+ */
+export function olderGoesAbove(line: Line, ts: number, id: string): boolean {
+  return line.kind === 'message' && shownAfter(line.ts, line.id, ts, id);
+}
+
 /** What the view needs of the message log (messagelog.ts). */
 export interface OlderLog {
   /** The marker at the top of the log. */

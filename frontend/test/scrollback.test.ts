@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ErrorFrame, HistoryPageFrame, PublicFrame } from '../src/protocol';
-import { HISTORY_REF, ScrollbackCursor, keptScrollTop, shownAfter } from '../src/scrollback';
+import { HISTORY_REF, ScrollbackCursor, keptScrollTop, olderGoesAbove, shownAfter } from '../src/scrollback';
 
 const msg = (id: string): PublicFrame => ({ type: 'public', id, ts: 1, room: 'r', from: 'a', message: id });
 const page = (cursor: string | undefined, ...ids: string[]): HistoryPageFrame => ({
@@ -113,5 +113,16 @@ describe('the order of messages shown', () => {
   it('keeps an entry without an id (a join or a notice) before a message of its millisecond', () => {
     expect(shownAfter(1000, undefined, 1000, '01JAAAAAAAAAAAAAAAAAAAAAAA')).toBe(false);
     expect(shownAfter(1000, '01JAAAAAAAAAAAAAAAAAAAAAAA', 1000, '')).toBe(false);
+  });
+
+  it("puts a page's older messages above a notice of a later time: a line of who left, arrived before the history was shown, at the top of the log", () => {
+    // Under load a room's leavers' presence reached a page that had just
+    // joined before its state did: the line went first, above the history,
+    // and every page read back went below it, the message in view not kept.
+    const older = { ts: 1000, id: '01JAAAAAAAAAAAAAAAAAAAAAAA' };
+    expect(olderGoesAbove({ kind: 'notice', ts: 5000 }, older.ts, older.id)).toBe(true);
+    expect(olderGoesAbove({ kind: 'notice', ts: 900 }, older.ts, older.id)).toBe(false);
+    expect(olderGoesAbove({ kind: 'message', ts: 5000, id: '01JBAAAAAAAAAAAAAAAAAAAAAA' }, older.ts, older.id)).toBe(true);
+    expect(olderGoesAbove({ kind: 'other' }, older.ts, older.id)).toBe(false);
   });
 });
