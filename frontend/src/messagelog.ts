@@ -209,7 +209,10 @@ export class MessageLog {
         : undefined;
     if (older) {
       for (let e = this.top.nextElementSibling; e; e = e.nextElementSibling) {
-        if (olderGoesAbove(lineOf(e), ts, id)) return e;
+        if (!olderGoesAbove(lineOf(e), ts, id)) continue;
+        // Never between "new since you were away" and the message it is above.
+        const prev = e.previousElementSibling;
+        return prev?.classList.contains('away-divider') ? prev : e;
       }
       return undefined;
     }
@@ -257,7 +260,8 @@ export class MessageLog {
 
   notice(text: string, ts: number, kind: 'info' | 'warn' = 'info'): void {
     this.bursts.flush();
-    this.append(el('p', { class: `notice ${kind}` }, el('span', {}, ...isolated(text)), ' ', timeEl(ts)), false);
+    // Its time (data-at, not data-ts: live messages are placed among messages only) places scrollback above it.
+    this.append(el('p', { class: `notice ${kind}`, attrs: { 'data-at': String(ts) } }, el('span', {}, ...isolated(text)), ' ', timeEl(ts)), false);
   }
 
   /** Shows what the user just sent, as pending, until the outbox says more. */

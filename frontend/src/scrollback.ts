@@ -154,7 +154,9 @@ export type Line = { kind: 'message'; ts: number; id: string | undefined } | { k
  * line of the log: the first line it goes above is its place.
  */
 export function olderGoesAbove(line: Line, ts: number, id: string): boolean {
-  return line.kind === 'message' && shownAfter(line.ts, line.id, ts, id);
+  if (line.kind === 'message') return shownAfter(line.ts, line.id, ts, id);
+  // A notice is of this session: a page of the record before it goes above.
+  return line.kind === 'notice' && line.ts > ts;
 }
 
 /** What the view needs of the message log (messagelog.ts). */
