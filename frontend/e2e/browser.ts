@@ -170,6 +170,21 @@ export async function notices(p: Person): Promise<string[]> {
 /** Waits for what the page shows to match: frames arrive asynchronously. */
 export const poll = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: 15_000, interval: 100 });
 
+/**
+ * Waits until the page is ready on a socket it opened after its first
+ * `before` ones. Right after the stack drops a connection the page may still
+ * say "ready" of the old one, until it handles the close (on a loaded machine
+ * that took long enough for a test to read the old "ready" as the new one).
+ */
+export async function readyAgain(p: Person, before: number, timeout = 30_000): Promise<void> {
+  await expect
+    .poll(
+      async () => p.sockets.length > before && !p.sockets.at(-1)!.closed && (await p.page.getAttribute('#conn', 'data-state')) === 'ready',
+      { timeout, interval: 100 },
+    )
+    .toBe(true);
+}
+
 /** Asks the local stack to close every connection with 1001, as API Gateway's 2-hour limit does. */
 export async function dropAllConnections(): Promise<void> {
   const res = await fetch(`${BASE}/_local/connections`, { method: 'DELETE' });

@@ -17,6 +17,7 @@ import {
   open,
   PASSWORDS,
   poll,
+  readyAgain,
   ROOM,
   say,
   signIn,
@@ -135,10 +136,10 @@ describe('tokens across reconnects', () => {
     // The stored token says it expires in a minute: the page must renew it
     // before it reconnects (and this one, altered, would be refused anyway).
     const stale = await tamperStoredIdToken(a.page, { exp: Math.floor(Date.now() / 1000) + 60 });
-    const before = a.sockets.length;
+    const before = new Map(all().map((p) => [p, p.sockets.length]));
     await dropAllConnections();
-    for (const p of all()) await p.page.waitForSelector('#conn[data-state="ready"]', { timeout: 20_000 });
-    const since = a.sockets.slice(before);
+    for (const p of all()) await readyAgain(p, before.get(p)!);
+    const since = a.sockets.slice(before.get(a));
     expect(since.length).toBe(1); // no refused attempt in between
     expect(tokenOf(since[0].url)).not.toBe(stale);
     expect(tokenOf(since[0].url)).not.toBe(tokenOf(a.sockets[0].url));
@@ -151,13 +152,13 @@ describe('tokens across reconnects', () => {
   it('a stored token the server refuses is replaced by a renewed one on the next attempt', async () => {
     const b = people.bob;
     const bad = await tamperStoredIdToken(b.page, { 'cognito:username': 'mallory' });
-    const before = b.sockets.length;
+    const before = new Map(all().map((p) => [p, p.sockets.length]));
     await dropAllConnections();
-    await b.page.waitForSelector('#conn[data-state="ready"]', { timeout: 20_000 });
-    const since = b.sockets.slice(before);
+    await readyAgain(b, before.get(b)!);
+    const since = b.sockets.slice(before.get(b));
     expect(since.map((s) => tokenOf(s.url) === bad)).toEqual([true, false]);
     expect(await b.page.textContent('#account-name')).toBe('bob');
-    for (const p of all()) await p.page.waitForSelector('#conn[data-state="ready"]', { timeout: 20_000 });
+    for (const p of all()) await readyAgain(p, before.get(p)!);
   });
 });
 
