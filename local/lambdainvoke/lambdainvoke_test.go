@@ -65,8 +65,8 @@ func TestInvokeAnswersAsLambda(t *testing.T) {
 		h.Get("X-Amzn-ErrorType") != "UnknownOperationException" {
 		t.Errorf("another path: %d %v", status, h)
 	}
-	if status, _, _ := invoke("/2015-03-31/functions/fn/invocations", `{}`, map[string]string{"X-Amz-Invocation-Type": "Event"}); status != 400 {
-		t.Errorf("an asynchronous invocation: %d, want 400", status)
+	if status, _, _ := invoke("/2015-03-31/functions/fn/invocations", `{}`, map[string]string{"X-Amz-Invocation-Type": "DryRun"}); status != 400 {
+		t.Errorf("a dry run: %d, want 400", status)
 	}
 	if status, _, _ := invoke("/2015-03-31/functions/fn/invocations", `not json`, nil); status != 400 {
 		t.Errorf("a payload that is not JSON: %d, want 400", status)
