@@ -1,11 +1,14 @@
 // Package lambdainvoke serves the one call of the Lambda API the local stack
-// needs: Invoke, synchronous (POST /2015-03-31/functions/{name}/invocations,
-// InvocationType RequestResponse), which hands the payload to a Go handler
-// in the same process and answers as Lambda does: the handler's answer as
-// JSON, or its error as {"errorMessage", "errorType"} with the header
-// X-Amz-Function-Error: Unhandled. cognito-local invokes the user pool's
-// triggers through it (local/cognito), so the local stack runs the same
-// handler AWS runs for them.
+// needs: Invoke (POST /2015-03-31/functions/{name}/invocations), which hands
+// the payload to a Go handler (in this process, or the local/lambdaenv
+// environments' Invoke) as Lambda does. Synchronous (InvocationType
+// RequestResponse, the default): the handler's answer as JSON, or its error
+// as {"errorMessage", "errorType"} with the header X-Amz-Function-Error:
+// Unhandled. cognito-local invokes the user pool's triggers so (local/cognito).
+// Asynchronous (InvocationType Event): 202 at once and the handler run
+// later; an event whose handler fails is retried twice (AWS waits a minute,
+// then two; here AsyncRetryDelay), then dropped (AsyncEventsDropped). The
+// function's fan-out shards invoke the function itself so (lambda/chat).
 package lambdainvoke
 
 import (
@@ -28,8 +31,15 @@ type Handler func(ctx context.Context, event json.RawMessage) (any, error)
 const (
 	invokePrefix = "/2015-03-31/functions/"
 	invokeSuffix = "/invocations"
-	// maxPayload is Lambda's bound on a synchronous invocation's request.
-	maxPayload = 6 << 20
+	// maxPayload is Lambda's bound on a synchronous invocation's request,
+	// maxEventPayload on an asynchronous one's.
+	maxPayload      = 6 << 20
+	maxEventPayload = 256 << 10
+	// asyncAttempts: an event's first run and Lambda's two retries.
+	asyncAttempts = 3
+	// DefaultAsyncRetryDelay is the wait before an event's retry (the
+	// second waits twice as long).
+	DefaultAsyncRetryDelay = 200 * time.Millisecond
 )
 
 // Server is the local Lambda Invoke endpoint.
@@ -39,9 +49,18 @@ type Server struct {
 	served   chan struct{}
 	timeout  time.Duration
 
+	// AsyncRetryDelay is the wait before an asynchronous event's first
+	// retry, twice it before the second. Default DefaultAsyncRetryDelay;
+	// set before the first event.
+	AsyncRetryDelay time.Duration
+
 	mu      sync.RWMutex
 	fns     map[string]Handler
 	observe func(name string, took time.Duration, err error)
+	dropped func(name string)
+
+	events sync.WaitGroup // asynchronous events running or waiting to retry
+	stop   chan struct{}  // closed by Close: no more retries
 }
 
 // Start listens on a free loopback port. timeout bounds each invocation
@@ -51,7 +70,8 @@ func Start(timeout time.Duration) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local Lambda endpoint: %w", err)
 	}
-	s := &Server{endpoint: "http://" + ln.Addr().String(), served: make(chan struct{}), timeout: timeout, fns: map[string]Handler{}}
+	s := &Server{endpoint: "http://" + ln.Addr().String(), served: make(chan struct{}), timeout: timeout, fns: map[string]Handler{},
+		AsyncRetryDelay: DefaultAsyncRetryDelay, stop: make(chan struct{})}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(s.served)
@@ -80,10 +100,21 @@ func (s *Server) Observe(fn func(name string, took time.Duration, err error)) {
 	s.observe = fn
 }
 
-// Close stops the server, waiting for invocations in progress.
+// ObserveDropped has fn told of every asynchronous event dropped after its
+// retries failed (Lambda's AsyncEventsDropped).
+func (s *Server) ObserveDropped(fn func(name string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropped = fn
+}
+
+// Close stops the server, waiting for invocations in progress, the
+// asynchronous ones' included (an event waiting for a retry is dropped).
 func (s *Server) Close() error {
 	err := s.srv.Shutdown(context.Background())
 	<-s.served
+	close(s.stop)
+	s.events.Wait()
 	return err
 }
 
@@ -99,8 +130,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusMethodNotAllowed, "UnknownOperationException", "Invoke is a POST")
 		return
 	}
-	if t := r.Header.Get("X-Amz-Invocation-Type"); t != "" && t != "RequestResponse" {
-		apiError(w, http.StatusBadRequest, "InvalidParameterValueException", "only RequestResponse invocations are served locally")
+	async := false
+	switch t := r.Header.Get("X-Amz-Invocation-Type"); t {
+	case "", "RequestResponse":
+	case "Event":
+		async = true
+	default:
+		apiError(w, http.StatusBadRequest, "InvalidParameterValueException", "only RequestResponse and Event invocations are served locally")
 		return
 	}
 	s.mu.RLock()
@@ -110,13 +146,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+name)
 		return
 	}
-	payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPayload))
+	limit, over := int64(maxPayload), "the payload is over 6 MB"
+	if async {
+		limit, over = maxEventPayload, "the payload is over 256 KB"
+	}
+	payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		apiError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException", "the payload is over 6 MB")
+		apiError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException", over)
 		return
 	}
 	if !json.Valid(payload) {
 		apiError(w, http.StatusBadRequest, "InvalidRequestContentException", "the payload is not JSON")
+		return
+	}
+	if async {
+		s.events.Add(1)
+		go s.runEvent(name, h, payload)
+		w.Header().Set("X-Amz-Executed-Version", "$LATEST")
+		w.WriteHeader(http.StatusAccepted)
 		return
 	}
 	ctx := r.Context()
@@ -142,6 +189,44 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		body, _ = json.Marshal(map[string]string{"errorMessage": err.Error(), "errorType": errorType(err)})
 	}
 	_, _ = w.Write(body)
+}
+
+// runEvent runs an asynchronous event, with Lambda's two retries if its
+// handler fails, then drops it.
+func (s *Server) runEvent(name string, h Handler, payload []byte) {
+	defer s.events.Done()
+attempts:
+	for attempt := range asyncAttempts {
+		if attempt > 0 {
+			select {
+			case <-time.After(time.Duration(attempt) * s.AsyncRetryDelay):
+			case <-s.stop:
+				break attempts
+			}
+		}
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if s.timeout > 0 {
+			ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		}
+		start := time.Now()
+		_, err := h(ctx, payload)
+		cancel()
+		s.mu.RLock()
+		observe := s.observe
+		s.mu.RUnlock()
+		if observe != nil {
+			observe(name, time.Since(start), err)
+		}
+		if err == nil {
+			return
+		}
+	}
+	s.mu.RLock()
+	dropped := s.dropped
+	s.mu.RUnlock()
+	if dropped != nil {
+		dropped(name)
+	}
 }
 
 // errorType names err's type as the Go runtime does (without the pointer).
