@@ -27,6 +27,8 @@ const (
 	MetricFanoutDuration      = "FanoutDuration"          // Milliseconds: wall time of one fan-out
 	MetricInternalErrors      = "InternalErrors"          // Count: actions answered with the "internal" error
 	MetricRateLimited         = "RateLimited"             // Count: frames refused with rate_limited (neither stored nor delivered), and $connects past the account's connects per minute
+	MetricFanoutShards        = "FanoutShards"            // Count: slices of a broadcast handed to other environments of the function (contract.FanoutShardSize)
+	MetricShardInvokeErrors   = "ShardInvokeErrors"       // Count: shards whose asynchronous Invoke failed: the invoking function delivered them itself, later
 	MetricSignUpsRefused      = "SignUpsRefused"          // Count: sign-ups the Pre sign-up trigger refused (a taken name, a username that is not a name): each is also a Lambda error, which the LambdaErrors alarm subtracts
 )
 

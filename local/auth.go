@@ -12,7 +12,6 @@ import (
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/local/cognito"
-	"github.com/groupchat/groupchat/local/lambdainvoke"
 )
 
 // TokenPath is the local-only endpoint that hands out ID tokens of the
@@ -41,9 +40,6 @@ func (s *Stack) startAuth(ctx context.Context, o Options, logTo io.Writer) (env 
 	case contract.AuthCognito:
 	default:
 		return nil, page, nil, fmt.Errorf("auth %q: want %q or %q", o.Auth, contract.AuthCognito, contract.AuthNone)
-	}
-	if s.Lambda, err = lambdainvoke.Start(contract.FunctionTimeout); err != nil {
-		return nil, page, nil, err
 	}
 	co := o.Cognito
 	if co.Log == nil {

@@ -153,7 +153,8 @@ type Stack struct {
 	Auth    string
 	Cognito *cognito.Server
 	// Lambda is the Lambda API the local issuer invokes the function's
-	// trigger through (FunctionName); nil with AuthNone.
+	// trigger through (FunctionName), and the function its own fan-out
+	// shards (asynchronous Invoke).
 	Lambda *lambdainvoke.Server
 	// Environments is the local Lambda service the function runs in with
 	// Options.Environments; nil when it runs in this process.
@@ -206,6 +207,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			_ = s.stopEnvironments()
 			_ = s.stopDynamoDB()
 			_ = s.stopCognito()
+			if s.Lambda != nil {
+				_ = s.Lambda.Close()
+			}
 			if s.SQS != nil {
 				_ = s.SQS.Close()
 			}
@@ -222,6 +226,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}
 	if s.SQS, err = sqslocal.Start(sqsOpt); err != nil {
+		return nil, err
+	}
+	if s.Lambda, err = lambdainvoke.Start(contract.FunctionTimeout); err != nil {
 		return nil, err
 	}
 	authEnv, page, users, err := s.startAuth(ctx, o, logTo)
@@ -250,13 +257,17 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		contract.EnvDynamoDBEndpoint:   s.DynamoDBProxy.Endpoint(),
 		contract.EnvSettleQueueURL:     s.SQS.QueueURL(sqslocal.QueueName),
 		contract.EnvSQSEndpoint:        s.SQS.Endpoint(),
+		// Lambda sets the function's name; the shards' Invoke reaches the
+		// local Lambda API.
+		contract.EnvFunctionName:   FunctionName,
+		contract.EnvLambdaEndpoint: s.Lambda.Endpoint(),
 	}
 	for k, v := range authEnv {
 		env[k] = v
 	}
 	if o.Getenv != nil {
 		for _, k := range []string{contract.EnvFanoutPoolSize, contract.EnvMessageRetentionDays, contract.EnvMaxDevices,
-			contract.EnvMaxConnectsPerMinute} {
+			contract.EnvMaxConnectsPerMinute, contract.EnvFanoutShardSize} {
 			env[k] = o.Getenv(k)
 		}
 	}
@@ -270,15 +281,16 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 
 	s.startMetrics(o, &gwCfg)
-	if s.Lambda != nil {
-		// The trigger's invocations count in the function's metrics, as
-		// the gateway's do: Lambda counts every invocation alike.
-		s.Lambda.Observe(func(_ string, took time.Duration, err error) {
-			s.Metrics.Put(observability.NamespaceLambda, "Invocations", nil, 1)
-			s.Metrics.Put(observability.NamespaceLambda, "Errors", nil, boolValue(err != nil))
-			s.Metrics.Put(observability.NamespaceLambda, "Duration", nil, float64(took.Microseconds())/1000)
-		})
-	}
+	// The trigger's and the shards' invocations count in the function's
+	// metrics, as the gateway's do: Lambda counts every invocation alike.
+	s.Lambda.Observe(func(_ string, took time.Duration, err error) {
+		s.Metrics.Put(observability.NamespaceLambda, "Invocations", nil, 1)
+		s.Metrics.Put(observability.NamespaceLambda, "Errors", nil, boolValue(err != nil))
+		s.Metrics.Put(observability.NamespaceLambda, "Duration", nil, float64(took.Microseconds())/1000)
+	})
+	s.Lambda.ObserveDropped(func(string) {
+		s.Metrics.Put(observability.NamespaceLambda, "AsyncEventsDropped", nil, 1)
+	})
 	opt := o.Chat
 	if opt.Metrics == nil {
 		opt.Metrics = s.Metrics.EMFWriter()
@@ -306,11 +318,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	} else {
 		fn = function(fnCfg, opt)
 	}
+	// The user pool's Pre sign-up trigger and the fan-out shards are the
+	// same function, as on AWS: registered before the first account is
+	// made and the first broadcast.
+	s.Lambda.Register(FunctionName, lambdainvoke.Handler(fn))
 	if s.Cognito != nil {
 		gwCfg.Authorize = authorizer(fn)
-		// The user pool's Pre sign-up trigger is the same function, as on
-		// AWS: registered before the first account is made.
-		s.Lambda.Register(FunctionName, lambdainvoke.Handler(fn))
 		if err := s.Cognito.CreateUsers(ctx, users); err != nil {
 			return nil, fmt.Errorf("start cognito-local: %w", err)
 		}
@@ -350,16 +363,12 @@ func (s *Stack) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.Gateway.ServeHTTP(w, r)
 }
 
-// stopCognito stops the local issuer and its Lambda endpoint, if any.
+// stopCognito stops the local issuer, if any.
 func (s *Stack) stopCognito() error {
-	var errs []error
 	if s.Cognito != nil {
-		errs = append(errs, s.Cognito.Stop())
+		return s.Cognito.Stop()
 	}
-	if s.Lambda != nil {
-		errs = append(errs, s.Lambda.Close())
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // startDynamoDB starts the stack's own dynalite unless o names an
@@ -411,6 +420,8 @@ func (s *Stack) stop(ctx context.Context) error {
 	}
 	errSQS := s.SQS.Close() // its invocations post through the gateway
 	errGW := s.Gateway.Shutdown(ctx)
+	// The shards the last broadcasts queued post through the gateway too.
+	errLambda := s.Lambda.Close()
 	errHTTP := s.srv.Shutdown(ctx)
 	if errors.Is(errHTTP, context.DeadlineExceeded) {
 		errHTTP = errors.Join(errHTTP, s.srv.Close())
@@ -419,7 +430,7 @@ func (s *Stack) stop(ctx context.Context) error {
 	if !errors.Is(s.serveErr, http.ErrServerClosed) {
 		errHTTP = errors.Join(errHTTP, s.serveErr)
 	}
-	return errors.Join(errSQS, errGW, errHTTP, s.stopEnvironments(), s.stopDynamoDB(), s.stopCognito())
+	return errors.Join(errSQS, errGW, errLambda, errHTTP, s.stopEnvironments(), s.stopDynamoDB(), s.stopCognito())
 }
 
 // stopEnvironments ends the function's environments, if any.

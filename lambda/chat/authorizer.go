@@ -40,6 +40,7 @@ func (s *Service) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 		// The operator event's one key: API Gateway and Cognito never
 		// send it (contract.OperatorEventKey).
 		Operator      json.RawMessage `json:"groupchatOperator"`
+		Shard         json.RawMessage `json:"groupchatShard"` // contract.ShardEventKey
 		Type          string          `json:"type"`
 		MethodArn     string          `json:"methodArn"`
 		TriggerSource string          `json:"triggerSource"` // Cognito's trigger events
@@ -54,6 +55,8 @@ func (s *Service) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 	switch {
 	case ev.Operator != nil:
 		return s.Operate(ctx, ev.Operator)
+	case ev.Shard != nil:
+		return nil, s.DeliverShard(ctx, ev.Shard)
 	case len(ev.Records) > 0:
 		return s.settleEvent(ctx, raw, ev.Records[0].EventSource)
 	case ev.TriggerSource != "":

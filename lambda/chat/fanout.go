@@ -52,7 +52,7 @@ func (inv *invocation) broadcast(ctx context.Context, room string, frame []byte,
 	for _, m := range inv.stillSignedInMembers(ctx, ended, now) {
 		targets = append(targets, target{m, frame})
 	}
-	inv.deliver(ctx, targets)
+	inv.deliver(ctx, inv.shard(ctx, room, frame, targets))
 }
 
 // signInOver reports whether a sign-in that ends at until ended more than

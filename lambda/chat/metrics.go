@@ -26,6 +26,8 @@ const (
 	countInternal                      // actions answered with the internal error
 	countRateLimited                   // frames refused with rate_limited
 	countSignUpsRefused                // sign-ups the Pre sign-up trigger refused
+	countShards                        // fan-out shards handed to other environments
+	countShardErrors                   // shards whose invoke failed: delivered by the invoking function
 	counters                           // how many there are
 )
 
@@ -41,6 +43,8 @@ var counterNames = [counters]string{
 	countInternal:       contract.MetricInternalErrors,
 	countRateLimited:    contract.MetricRateLimited,
 	countSignUpsRefused: contract.MetricSignUpsRefused,
+	countShards:         contract.MetricFanoutShards,
+	countShardErrors:    contract.MetricShardInvokeErrors,
 	countAccepted:       contract.MetricMessagesAccepted,
 }
 

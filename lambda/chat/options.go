@@ -74,6 +74,13 @@ type Options struct {
 	// Settle sends the settle timer's delayed messages (settle.go). Default
 	// nil: no settle; a big room's count then moves only with its credit.
 	Settle SettleQueue
+	// Shards hands a big broadcast's slices to other environments of the
+	// function (shard.go). Default nil: every broadcast is delivered by
+	// the invocation that makes it.
+	Shards ShardInvoker
+	// ShardSize is the most connections one invocation delivers a
+	// broadcast to when Shards is set. Default contract.FanoutShardSize.
+	ShardSize int
 	// SettleDelay is a settle message's delay. Default DefaultSettleDelay.
 	SettleDelay time.Duration
 	// SettleHold is how long past its delay a pending settle holds its
@@ -88,6 +95,9 @@ type Options struct {
 func (opt Options) WithDefaults() Options {
 	if opt.PoolSize <= 0 {
 		opt.PoolSize = contract.DefaultFanoutPoolSize
+	}
+	if opt.ShardSize <= 0 {
+		opt.ShardSize = contract.FanoutShardSize
 	}
 	if opt.PostTimeout <= 0 {
 		opt.PostTimeout = 3 * time.Second

@@ -54,6 +54,14 @@ type Config struct {
 	// SettleQueueURL is the settle queue (EnvSettleQueueURL); "" : no
 	// settle timer. SQSEndpoint overrides SQS's endpoint (local only).
 	SettleQueueURL, SQSEndpoint string
+	// FunctionName is this function's (contract.EnvFunctionName, which
+	// Lambda sets): a broadcast bigger than a shard is handed in slices to
+	// other environments of it (chat.Options.Shards); "" : never.
+	// LambdaEndpoint overrides the Lambda API's endpoint (local only).
+	FunctionName, LambdaEndpoint string
+	// ShardSize is the most connections one invocation delivers a
+	// broadcast to. Default: the chat's (contract.FanoutShardSize).
+	ShardSize int
 	// Auth is the sign-in verifier's pool, app client and key set URL.
 	// Default: an empty Issuer, sign-in off.
 	Auth auth.Config
@@ -69,6 +77,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		DynamoDBEndpoint:   getenv(contract.EnvDynamoDBEndpoint),
 		SettleQueueURL:     getenv(contract.EnvSettleQueueURL),
 		SQSEndpoint:        getenv(contract.EnvSQSEndpoint),
+		FunctionName:       getenv(contract.EnvFunctionName),
+		LambdaEndpoint:     getenv(contract.EnvLambdaEndpoint),
 	}
 	var errs []error
 	required := func(name, v string) {
@@ -79,6 +89,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	required(contract.EnvConnectionsTable, cfg.Tables.Connections)
 	required(contract.EnvMessagesTable, cfg.Tables.Messages)
 	required(contract.EnvManagementEndpoint, cfg.ManagementEndpoint)
+	if cfg.LambdaEndpoint != "" {
+		if u, err := url.Parse(cfg.LambdaEndpoint); err != nil || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s is not a URL with a host", contract.EnvLambdaEndpoint))
+		}
+	}
 	if cfg.SettleQueueURL != "" {
 		if u, err := url.Parse(cfg.SettleQueueURL); err != nil || u.Host == "" {
 			errs = append(errs, fmt.Errorf("%s is not a URL with a host", contract.EnvSettleQueueURL))
@@ -106,6 +121,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		// file descriptors in all.
 		errs = append(errs, fmt.Errorf("%s must be at most %d", contract.EnvFanoutPoolSize, contract.MaxFanoutPoolSize))
 	}
+	cfg.ShardSize = positive(contract.EnvFanoutShardSize)
 	cfg.MessageRetention = time.Duration(positive(contract.EnvMessageRetentionDays)) * 24 * time.Hour
 	cfg.RateLimit.Limit = positive(contract.EnvRateLimitMessages)
 	cfg.RateLimit.Window = time.Duration(positive(contract.EnvRateLimitWindowSeconds)) * time.Second
@@ -223,6 +239,12 @@ func New(cfg Config, awsCfg aws.Config, opt chat.Options) *chat.Service {
 	})
 	if cfg.SettleQueueURL != "" && opt.Settle == nil {
 		opt.Settle = newSettleQueue(awsCfg, cfg.SettleQueueURL, cfg.SQSEndpoint)
+	}
+	if cfg.ShardSize > 0 {
+		opt.ShardSize = cfg.ShardSize
+	}
+	if cfg.FunctionName != "" && opt.Shards == nil {
+		opt.Shards = newSelfInvoker(awsCfg, cfg.FunctionName, cfg.LambdaEndpoint)
 	}
 	opt = opt.WithDefaults()
 	poster := mgmt.NewFromConfig(awsCfg, cfg.ManagementEndpoint, opt.PoolSize)
