@@ -20,6 +20,11 @@ import (
 // counted here; the stage's ClientError shows those.
 const AuthFailuresThreshold = 20
 
+// AsyncEventAgeThresholdMs: a fan-out shard runs within milliseconds of its
+// Invoke when the function has concurrency to spare; five seconds of
+// waiting is a big room's slice delivered that late.
+const AsyncEventAgeThresholdMs = 5000
+
 // Define returns the dashboard and the alarms of an environment.
 func Define(e Env) Definition {
 	if e.FunctionTimeout <= 0 {
@@ -137,6 +142,10 @@ func dashboard(e Env) []Row {
 			graph("Duration (ms)", lambda("Duration", P50), lambda("Duration", P99)),
 			graph("Concurrent executions", lambda("ConcurrentExecutions", Maximum)),
 			graph("Settle dead letters", deadLetters("ApproximateNumberOfMessagesVisible", Maximum))},
+		{graph("Fan-out shards (a big room's slices, each an asynchronous Invoke)", own(contract.MetricFanoutShards, Sum),
+			own(contract.MetricShardInvokeErrors, Sum)),
+			graph("Asynchronous events: age (ms)", lambda("AsyncEventAge", Maximum)),
+			graph("Asynchronous events dropped", lambda("AsyncEventsDropped", Sum))},
 		{title("DynamoDB")},
 	}
 	for _, t := range contract.Tables() {
@@ -254,6 +263,13 @@ func alarms(e Env) []Alarm {
 			"A frame that did not reach a connected recipient (a 410 is a departed one and is counted apart): any is a message lost."),
 		ge("InternalErrors", "actions were answered with the internal error", own(contract.MetricInternalErrors, Sum), 1,
 			"An action answered \"internal\" failed for the user (the storage or the management API failed under it)."))
+	out = append(out,
+		ge("ShardInvokeErrors", "the function could not hand a fan-out shard to another environment", own(contract.MetricShardInvokeErrors, Sum), 1,
+			"A big room's slice whose asynchronous Invoke of the function failed (throttled, refused): the invoking function delivered it itself, seconds later than the rest of the room (docs/design.md, Fan-out shards)."),
+		ge("AsyncEventsDropped", "fan-out shards were dropped", lambda("AsyncEventsDropped", Sum), 1,
+			"A shard that failed three times or waited past its minute (MaximumEventAge): its slice of a big room did not get a frame until the page's next hello."),
+		ge("AsyncEventAge", "fan-out shards waited to run", lambda("AsyncEventAge", Maximum), AsyncEventAgeThresholdMs,
+			"A shard queued this long reached its slice of the room that much later than the rest: the function's concurrency is short (throttled shards wait)."))
 	out = append(out, ge("SettleDeadLetters", "settle messages reached the dead-letter queue",
 		deadLetters("ApproximateNumberOfMessagesVisible", Maximum), 1,
 		"A settle message the function failed five times: a big room's pages were not told its count (docs/design.md, The page converges); the message says which room."))

@@ -36,8 +36,9 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 		sort.Strings(metrics)
 		want := []string{"Duration", "Errors", "ExecutionError", contract.MetricFailedDeliveries, "IntegrationError",
 			contract.MetricInternalErrors, "Throttles", "expression", "expression", "expression", "expression",
-			"5xxErrors",                          // the page's hosting (Amplify)
-			"ApproximateNumberOfMessagesVisible"} // the settle queue's dead letters
+			"5xxErrors",                                                             // the page's hosting (Amplify)
+			"ApproximateNumberOfMessagesVisible",                                    // the settle queue's dead letters
+			contract.MetricShardInvokeErrors, "AsyncEventsDropped", "AsyncEventAge"} // the fan-out shards
 		if s.cfg.SignIn() {
 			want = append(want, "expression") // AuthFailures, summed over its reasons (auth_test.go)
 			// LambdaErrors less the sign-ups the trigger refused (auth_trigger_test.go)

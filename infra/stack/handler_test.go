@@ -119,6 +119,9 @@ func TestHandlerPolicyIsExact(t *testing.T) {
 			map[string]any{"Sid": "SendSettle", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue},
 			map[string]any{"Sid": "ReceiveSettle", "Effect": "Allow", "Resource": queue,
 				"Action": []any{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}})
+		// Fan-out shards: the function may invoke itself, and nothing else.
+		want = append(want, map[string]any{"Sid": "InvokeSelf", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+			"Resource": arnOf(s.logicalID(cfnOf(s.stack.Compute.Function)))})
 		if got := handlerStatements(t, s); !sameJSON(got, want) {
 			t.Errorf("handler policy:\n got %s\nwant %s", asJSON(got), asJSON(want))
 		}
@@ -134,23 +137,29 @@ func TestHandlerPolicyIsExact(t *testing.T) {
 	})
 }
 
-// handlerStatements are the statements of the one policy attached to the
+// handlerStatements are the statements of the policies attached to the
 // handler's role.
 func handlerStatements(t *testing.T, s *synthesized) []any {
 	t.Helper()
 	role := s.logicalID(cfnOf(s.stack.Compute.Role))
-	var statements []any
+	self := s.logicalID(cfnOf(s.stack.Compute.InvokeSelf))
+	var statements, invokeSelf []any
 	found := 0
-	for _, p := range s.resources("AWS::IAM::Policy") {
+	for id, p := range s.resources("AWS::IAM::Policy") {
 		if sameJSON(props(p)["Roles"], []any{ref(role)}) {
 			found++
-			statements = props(p)["PolicyDocument"].(map[string]any)["Statement"].([]any)
+			st := props(p)["PolicyDocument"].(map[string]any)["Statement"].([]any)
+			if id == self {
+				invokeSelf = st
+			} else {
+				statements = st
+			}
 		}
 	}
-	if found != 1 {
-		t.Fatalf("%d policies attached to the handler role, want 1", found)
+	if found != 2 || invokeSelf == nil {
+		t.Fatalf("%d policies attached to the handler role, want 2 (the role's and InvokeSelf, apart: the function's own ARN in the role's policy would make a cycle)", found)
 	}
-	return statements
+	return append(statements, invokeSelf...)
 }
 
 // managementVerbs maps each management API call to the HTTP verb its

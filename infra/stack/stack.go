@@ -74,6 +74,7 @@ func New(scope constructs.Construct, props *Props) *GroupChat {
 	g.Compute.useManagementAPI(g.API.Api, g.API.Stage)
 	g.Compute.useAuth(g.Auth)
 	g.Settle = g.Compute.useSettleQueue(st)
+	g.Compute.useShards(st)
 	g.Compute.acceptFindings(cfg, g.API.Api)
 	g.Hosting = newHosting(st, cfg, g.API.Stage.Url(), g.Auth)
 	g.Observability = newObservability(st, monitored{cfg: cfg, compute: g.Compute, data: g.Data, api: g.API, hosting: g.Hosting,

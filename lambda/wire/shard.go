@@ -85,5 +85,5 @@ func (s selfInvoker) invoke(ctx context.Context, event []byte) (retry bool, err 
 		return false, nil
 	}
 	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests,
-		fmt.Errorf("Invoke (Event): %d %s %s", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), bytes.TrimSpace(data))
+		fmt.Errorf("asynchronous Invoke: %d %s %s", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), bytes.TrimSpace(data))
 }
