@@ -57,4 +57,3 @@ func TestABroadcastGoesOutInShardsThroughTheLocalLambdaAPI(t *testing.T) {
 		})
 	}
 }
-
