@@ -21,6 +21,9 @@ import (
 
 // deletionStore is what an account's deletion needs of storage.
 type deletionStore interface {
+	// SignOutToDelete is SignOut (reauth.go) made by a deletion: the
+	// same update records its time as the account's DeletingAt.
+	SignOutToDelete(ctx context.Context, accountID string, at time.Time) (Account, error)
 	// DeleteAccount is one transaction: the account's item replaced by
 	// its tombstone (deleted at, expiring at until: an item with nothing
 	// of the person's but the id) and, of names (prepared names), each
@@ -73,7 +76,7 @@ func (inv *invocation) deleteAccountOf(ctx context.Context, accountID, username,
 	// First: a token issued until now admits no $connect and no reauth
 	// (a $connect racing this reads it), and the devices to close are
 	// read by the same write.
-	a, err := inv.store.SignOut(ctx, accountID, now)
+	a, err := inv.store.SignOutToDelete(ctx, accountID, now)
 	if err != nil {
 		return deletion{}, fmt.Errorf("sign the account out: %w", err)
 	}
@@ -162,7 +165,8 @@ func (inv *invocation) deleteAccount(ctx context.Context, req request) []byte {
 // token expired (reauth_required, or closed past the grace) or the account
 // signed out everywhere since (signed_out, closed). Only one whose account
 // is deleted already (a tombstone: a deletion killed after its
-// transaction, sent again) is let through to finish it and be answered
+// transaction, sent again), or signed out by a deletion that may still be
+// running (Account.deleting), is let through to finish it and be answered
 // accountDeleted. A charge refused without reading the account (the
 // budget, remembered or not) reads it.
 func (inv *invocation) mayDelete(ctx context.Context, req request) []byte {
@@ -179,12 +183,25 @@ func (inv *invocation) mayDelete(ctx context.Context, req request) []byte {
 	case errors.As(err, &ended) && ended.signedOut && !a.Deleted.IsZero():
 		inv.log.Info("finishing the account's deletion", "deleted", a.Deleted)
 		return nil
+	case errors.As(err, &ended) && ended.signedOut && a.deleting(inv.opt.Now()):
+		// Signed out by a deletion still running (the operator's, or
+		// another device's): this one runs it too, and both converge.
+		inv.log.Info("deleting the account with the deletion that signed it out", "deleting", a.DeletingAt)
+		return nil
 	case errors.As(err, &ended):
 		return inv.endedFrame(ctx, req, ended)
 	case err != nil:
 		return inv.internal(req, "check the connection's sign-in", err)
 	}
 	return nil
+}
+
+// deleting reports whether the account's last sign-out was a deletion's
+// that may still be running: within contract.FunctionTimeout of it (a
+// deletion killed before its tombstone leaves the account signed out and
+// intact; past that, a connection it ended cannot delete the account).
+func (a Account) deleting(now time.Time) bool {
+	return !a.DeletingAt.IsZero() && a.DeletingAt.Equal(a.SignedOutAt) && now.Sub(a.DeletingAt) < contract.FunctionTimeout
 }
 
 type accountDeletedFrame struct {

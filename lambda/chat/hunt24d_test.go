@@ -4,9 +4,12 @@ package chat_test
 // "Moderation on the account item", "Deleting an account").
 
 import (
+	"context"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
 )
 
@@ -60,5 +63,25 @@ func TestHunt24DAKickedConnectionWhoseCloseWasLostGetsNothingAndIsNotListed(t *t
 	}
 	if s := state(t, h, alice); slices.Contains(s.Members, "bob") {
 		t.Errorf("the room still lists bob after his kick: %q", s.Members)
+	}
+}
+
+// A deletion killed right after its sign-out leaves dave's account intact
+// and signed out. Within the deletion's life his own deleteAccount runs it
+// too (TestHunt24CHeldTheOperatorsDeletionAndDavesOwnAtOnceConverge); past
+// it, a connection the sign-out ended (a laptop left somewhere) cannot
+// delete the account, as after a sign-out everywhere.
+func TestHunt24DAConnectionEndedByADeletionKilledLongAgoCannotDeleteTheAccount(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	laptop := h.JoinAs("dave", "h24d-del-killed")
+	if _, err := h.Store.SignOutToDelete(context.Background(), "dave", h.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.Advance(contract.FunctionTimeout + time.Second)
+	got := act(t, h, laptop, map[string]any{"action": "deleteAccount", "ref": "d1"})
+	if deleted(t, h, "dave") || !slices.ContainsFunc(got, func(f frame) bool { return f.Code == contract.CodeSignedOut }) {
+		t.Errorf("the laptop's deleteAccount after a deletion killed %v ago got %v, deleted %v; want signed_out, not deleted",
+			contract.FunctionTimeout, types(got), deleted(t, h, "dave"))
 	}
 }

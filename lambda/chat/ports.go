@@ -181,6 +181,9 @@ type Account struct {
 	// SignedOutAt is when the account last signed out everywhere: tokens
 	// issued until then admit no connection and renew none.
 	SignedOutAt time.Time
+	// DeletingAt is the sign-out an account's deletion made (its first
+	// step; the tombstone replaces the item): zero when none did.
+	DeletingAt time.Time
 	// Connects are the times of the account's latest counted $connects
 	// (at most Options.ConnectLimit.Limit, oldest first).
 	Connects []time.Time

@@ -64,6 +64,8 @@ type accountItem struct {
 	UsernameReserved bool `dynamodbav:"ur,omitempty"`
 	// SignedOut is when the account last signed out everywhere (ms).
 	SignedOut int64 `dynamodbav:"so,omitempty"`
+	// Deleting is the sign-out a deletion made (ms; attrDeleting).
+	Deleting int64 `dynamodbav:"dg,omitempty"`
 	// Rooms are the rooms the account has connected to (AddDevice).
 	Rooms []string `dynamodbav:"jr,stringset,omitempty"`
 	// Deleted (ms): the item is the deleted account's tombstone
@@ -239,6 +241,9 @@ func accountFrom(id string, item map[string]types.AttributeValue) (chat.Account,
 	}
 	if it.Deleted != 0 {
 		a.Deleted = time.UnixMilli(it.Deleted)
+	}
+	if it.Deleting != 0 {
+		a.DeletingAt = time.UnixMilli(it.Deleting)
 	}
 	a.Rooms = it.Rooms
 	slices.Sort(a.Rooms)

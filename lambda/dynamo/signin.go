@@ -57,10 +57,26 @@ func (s *Store) Reauthed(ctx context.Context, id string, until, issued time.Time
 // returning it. Made again it changes the device version once more, which
 // only makes a racing put read the item again.
 func (s *Store) SignOut(ctx context.Context, accountID string, at time.Time) (chat.Account, error) {
+	return s.signOut(ctx, accountID, at, false)
+}
+
+// SignOutToDelete implements chat.Store: SignOut, and the same update
+// records that a deletion made this sign-out (attrDeleting = at).
+func (s *Store) SignOutToDelete(ctx context.Context, accountID string, at time.Time) (chat.Account, error) {
+	return s.signOut(ctx, accountID, at, true)
+}
+
+func (s *Store) signOut(ctx context.Context, accountID string, at time.Time, deleting bool) (chat.Account, error) {
+	update := "SET #so = :at ADD #dv :one"
+	names := map[string]string{"#so": attrSignedOut, "#dv": contract.AccountDeviceVersion}
+	if deleting {
+		update = "SET #so = :at, #dg = :at ADD #dv :one"
+		names["#dg"] = attrDeleting
+	}
 	a, err := s.updateAccount(ctx, accountID, &dynamodb.UpdateItemInput{
-		UpdateExpression:          aws.String("SET #so = :at ADD #dv :one"),
+		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String("attribute_not_exists(#so) OR #so < :at"),
-		ExpressionAttributeNames:  map[string]string{"#so": attrSignedOut, "#dv": contract.AccountDeviceVersion},
+		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: map[string]types.AttributeValue{":at": num(at.UnixMilli()), ":one": num(1)},
 	})
 	if conditionFailed(err) { // a later sign-out is recorded
@@ -71,6 +87,10 @@ func (s *Store) SignOut(ctx context.Context, accountID string, at time.Time) (ch
 	}
 	return a, nil
 }
+
+// attrDeleting is the account item's sign-out (ms) made by a deletion
+// (chat.Account.DeletingAt); the tombstone replaces the item.
+const attrDeleting = "dg"
 
 // attrSignedOut is the account item's last sign-out everywhere (ms).
 const attrSignedOut = "so"
