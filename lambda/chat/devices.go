@@ -64,8 +64,12 @@ func (inv *invocation) joinDevice(ctx context.Context, c Connection, read Accoun
 	// The joined's ts, taken before the device is added: a rename that
 	// lists the device (and so stamps its renamed after the device was
 	// added) is later, and its release of the old name wins on every page
-	// over a joined that still carries it.
-	ts := inv.opt.Now()
+	// over a joined that still carries it. A millisecond earlier still, as
+	// a stayed entry (stale.go): a rename in the same millisecond is then
+	// strictly later (at an equal ts being there wins, and Bob stayed on
+	// every page beside the Dot he had become,
+	// TestAJoinedDoesNotOutliveARenameJustAfterItsDeviceWasAdded).
+	ts := inv.opt.Now().Add(-time.Millisecond)
 	a, refused, err := inv.addDevice(ctx, read, c)
 	if refused {
 		// Another $connect took the last place while this one recorded its
