@@ -69,3 +69,62 @@ func TestAJoinedDoesNotOutliveARenameJustAfterItsDeviceWasAdded(t *testing.T) {
 		t.Errorf("Carol's page shows %v, want %v; it was sent:\n%s", got, want, frames)
 	}
 }
+
+// A public message's @names are looked up one by one (each a GetItem of
+// the name's owner and, when held, one of the holder's account): eight
+// mentions of people in the room made 20 DynamoDB requests for the one
+// unit a plain message makes 4 for, and a person's budget bought five
+// times the requests through them (the design's bound, from the private
+// message's pricing: no frame buys more than about twice a plain one's
+// requests per unit). Now the lookups past the first draw a unit every two.
+func TestAMessageOfEightMentionsDrawsAsManyUnitsAsItMakesRequests(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn) // the default budget: 20 units per 10 s
+	room := "mentions"
+	alice := h.JoinAs("alice", room)
+	var text []string
+	for i := range 8 {
+		name := "p" + string(rune('a'+i)) + "x"
+		h.JoinAs(name, room)
+		text = append(text, "@"+name)
+	}
+	h.Settle()
+	h.GW.Take(alice)
+	requests := func(body string) (int64, bool) {
+		before := h.DynamoDB.Counts()
+		h.Send(alice, body)
+		after := h.DynamoDB.Counts()
+		n := int64(0)
+		for op, c := range after {
+			n += c - before[op]
+		}
+		for _, f := range inbox(t, h, alice) {
+			if f.Type == "error" {
+				return n, false
+			}
+		}
+		return n, true
+	}
+	plain, ok := requests(`{"action":"sendPublic","message":"hi"}`)
+	if !ok {
+		t.Fatal("the plain message was refused")
+	}
+	body := `{"action":"sendPublic","message":"` + strings.Join(text, " ") + `"}`
+	eight, accepted := int64(0), 0
+	for range 20 {
+		n, ok := requests(body)
+		if !ok {
+			break
+		}
+		eight, accepted = n, accepted+1
+	}
+	if accepted == 0 {
+		t.Fatal("no message of eight mentions was accepted")
+	}
+	units := float64(20-1) / float64(accepted)
+	t.Logf("plain: %d requests for 1 unit; eight mentions: %d requests, %d accepted on 19 units (%.1f units each)", plain, eight, accepted, units)
+	if per := float64(eight) / units; per > 2*float64(plain) {
+		t.Errorf("a message of eight mentions makes %.0f requests per unit it draws, a plain one %d: a person's budget buys %.1f× the requests through it",
+			per, plain, per/float64(plain))
+	}
+}
