@@ -131,7 +131,7 @@ func (inv *invocation) edit(ctx context.Context, req request) []byte {
 		if msg.Kind == KindPublic && !resolved {
 			// The new text's marks replace the old (docs/design.md,
 			// Mentions), read once the edit is known to be allowed.
-			if mentioned, err = inv.mentions(ctx, c, a, text); err != nil {
+			if mentioned, _, err = inv.mentions(ctx, c, a, text); err != nil {
 				return inv.internal(req, "look up an edit's mention", err)
 			}
 			resolved = true

@@ -74,8 +74,9 @@ func mentionCandidates(msg string) [][]string {
 // longest) held in the room, at most MentionsMax people, each once, after at
 // most MentionLookupsMax lookups. A lookup that fails fails the message: a
 // mark the text asks for is never silently left out.
-func (inv *invocation) mentions(ctx context.Context, c Connection, a Account, msg string) ([]Mention, error) {
-	var out []Mention
+// lookups is how many were made (each one or two GetItems): the message's
+// price grows with them (sendPublic).
+func (inv *invocation) mentions(ctx context.Context, c Connection, a Account, msg string) (out []Mention, lookups int, _ error) {
 	held := map[string]bool{} // each name looked up once: held in the room or not
 	// Two spellings are one name as the lookup reads them: with sign-in by
 	// the owner item's key (look-alikes folded), without by the room's claim
@@ -85,11 +86,10 @@ func (inv *invocation) mentions(ctx context.Context, c Connection, a Account, ms
 	if c.AccountID != "" {
 		keyOf = NameKey
 	}
-	lookups := 0
 	for _, cands := range mentionCandidates(msg) {
 		for _, name := range cands {
 			if len(out) == MentionsMax || lookups == MentionLookupsMax {
-				return out, nil
+				return out, lookups, nil
 			}
 			if was, ok := held[keyOf(name)]; ok {
 				if was {
@@ -101,7 +101,7 @@ func (inv *invocation) mentions(ctx context.Context, c Connection, a Account, ms
 			lookups++
 			m, ok, err := inv.mentioned(ctx, c, a, name)
 			if err != nil {
-				return nil, err
+				return nil, lookups, err
 			}
 			if !ok {
 				continue
@@ -113,7 +113,7 @@ func (inv *invocation) mentions(ctx context.Context, c Connection, a Account, ms
 			break
 		}
 	}
-	return out, nil
+	return out, lookups, nil
 }
 
 func containsMention(ms []Mention, m Mention) bool {

@@ -46,9 +46,18 @@ func (inv *invocation) sendPublic(ctx context.Context, req request) []byte {
 	if fail := inv.silenced(req, c, a); fail != nil {
 		return fail
 	}
-	mentioned, err := inv.mentions(ctx, c, a, msg)
+	mentioned, lookups, err := inv.mentions(ctx, c, a, msg)
 	if err != nil {
 		return inv.internal(req, "look up mention", err)
+	}
+	// Priced by its lookups as a private message is by its recipients: a
+	// unit more for every two (each one or two GetItems; docs/design.md,
+	// *Mentions*). Charged before the message is recorded: refused, it is
+	// neither stored nor delivered.
+	if more := lookups / contract.PrivatePer; more > 0 {
+		if fail := inv.chargeMore(ctx, req, more); fail != nil {
+			return fail
+		}
 	}
 	r := Record{Kind: KindPublic, Room: c.Room, From: c.Name, FromAccount: c.AccountID, FromUsername: c.Username, Message: msg, ConnID: c.ID,
 		Mentions: mentioned}
