@@ -6,14 +6,17 @@ package chat_test
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/lambda/chat"
 	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
@@ -126,5 +129,73 @@ func TestAMessageOfEightMentionsDrawsAsManyUnitsAsItMakesRequests(t *testing.T) 
 	if per := float64(eight) / units; per > 2*float64(plain) {
 		t.Errorf("a message of eight mentions makes %.0f requests per unit it draws, a plain one %d: a person's budget buys %.1f× the requests through it",
 			per, plain, per/float64(plain))
+	}
+}
+
+// Six tabs of Alice's connect at once while DynamoDB answers each device
+// add with an error after applying it (the SDK's retry then fails its
+// condition against its own first attempt) and cancels every other
+// transaction once: five tabs are in, her account lists exactly those five,
+// the room counts her once, and Carol's page shows her once with that count.
+func TestSixConnectsAtOnceUnderAppliedThenFailedDeviceAddsGetFiveInAndCountHerOnce(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn, chattest.Unlimited)
+	watcher := h.JoinAs("carol", "lobby")
+	h.Settle()
+	h.GW.Take(watcher)
+	var p chattest.Page
+	if err := p.Apply([]byte(h.Send(watcher, `{"action":"hello"}`))); err != nil {
+		t.Fatal(err)
+	}
+	var failed sync.Map
+	var txs atomic.Int64
+	h.DynamoDB.Inject(ddbproxy.Faults{
+		ApplyThenFail: func(w ddbproxy.Write) bool {
+			if w.Op != "UpdateItem" || !bytes.Contains(w.Body, []byte(`"a#alice"`)) ||
+				!bytes.Contains(w.Body, []byte(contract.AccountDevicePrefix)) {
+				return false
+			}
+			_, again := failed.LoadOrStore(string(w.Body), true)
+			return !again
+		},
+		Conflict: func(w ddbproxy.Write) bool { return w.Action == 0 && txs.Add(1)%2 == 0 },
+	})
+	in, refused := tabsAtOnce(t, h, 6)
+	h.DynamoDB.Restore()
+	h.Settle()
+	applied := 0
+	failed.Range(func(any, any) bool { applied++; return true })
+	if applied == 0 || txs.Load() < 2 {
+		t.Fatalf("no device add was failed after applying (%d) or no transaction cancelled (%d asked)", applied, txs.Load())
+	}
+	if len(in) != chat.DefaultMaxDevices {
+		t.Errorf("6 racing connects of alice got %d in (%d refused: %v), want %d", len(in), len(refused), refused, chat.DefaultMaxDevices)
+	}
+	a, err := h.Store.Account(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Devices) != len(in) {
+		t.Errorf("alice's account lists %d devices, %d tabs are in", len(a.Devices), len(in))
+	}
+	n, err := h.Store.RoomCount(context.Background(), "lobby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames []string
+	for _, raw := range h.GW.Take(watcher) {
+		frames = append(frames, string(raw))
+		if err := p.Apply(raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != 2 {
+		t.Errorf("the room counts %d, want 2 (alice once, carol)", n)
+	}
+	if got, ok := p.Count(); !ok || got != n {
+		t.Errorf("Carol's page shows the count %d; the room counts %d; she was sent:\n%s", got, n, frames)
+	}
+	if got, want := p.Names(), []string{"alice", "carol"}; !slices.Equal(got, want) {
+		t.Errorf("Carol's page shows %v, want %v; she was sent:\n%s", got, want, frames)
 	}
 }
