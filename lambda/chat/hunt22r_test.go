@@ -199,3 +199,55 @@ func TestSixConnectsAtOnceUnderAppliedThenFailedDeviceAddsGetFiveInAndCountHerOn
 		t.Errorf("Carol's page shows %v, want %v; she was sent:\n%s", got, want, frames)
 	}
 }
+
+// Bob renames himself on both his tabs at once (Dot on one, Eve on the
+// other), in one millisecond. He ends with one name: Carol's page shows
+// that name alone beside hers, and the other name is free for Dave.
+func TestBobRenamingOnBothTabsAtOnceEndsWithOneNameOnEveryPage(t *testing.T) {
+	t.Parallel()
+	for round := range 4 {
+		var clock frozenClock
+		h := chattest.New(t, chattest.SignedIn, clock.option)
+		room := "both-renames"
+		one, two := h.JoinAs("bob", room), h.JoinAs("bob", room)
+		watcher := h.JoinAs("carol", room)
+		dave := h.JoinAs("dave", "elsewhere")
+		h.Settle()
+		h.GW.Take(watcher)
+		var p chattest.Page
+		if err := p.Apply([]byte(h.Send(watcher, `{"action":"hello"}`))); err != nil {
+			t.Fatal(err)
+		}
+		clock.at.Store(time.Now().UnixNano())
+		var wg sync.WaitGroup
+		for _, c := range []struct{ id, name string }{{one, "Dot"}, {two, "Eve"}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h.Send(c.id, `{"action":"setName","name":"`+c.name+`"}`)
+			}()
+		}
+		wg.Wait()
+		a, err := h.Store.Account(context.Background(), "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := map[string]string{"Dot": "Eve", "Eve": "Dot"}[a.Name]
+		if other == "" {
+			t.Fatalf("round %d: Bob's account is named %q, want Dot or Eve", round, a.Name)
+		}
+		var frames []string
+		for _, raw := range h.GW.Take(watcher) {
+			frames = append(frames, string(raw))
+			if err := p.Apply(raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, want := p.Names(), []string{a.Name, "carol"}; !slices.Equal(got, want) {
+			t.Errorf("round %d: Carol's page shows %v, want %v; she was sent:\n%s", round, got, want, frames)
+		}
+		if got := h.Send(dave, `{"action":"setName","name":"`+other+`"}`); strings.Contains(got, `"error"`) {
+			t.Errorf("round %d: Bob is %s, yet Dave cannot take %s: %s", round, a.Name, other, got)
+		}
+	}
+}
