@@ -7,6 +7,7 @@ package chat_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -248,6 +249,44 @@ func TestBobRenamingOnBothTabsAtOnceEndsWithOneNameOnEveryPage(t *testing.T) {
 		}
 		if got := h.Send(dave, `{"action":"setName","name":"`+other+`"}`); strings.Contains(got, `"error"`) {
 			t.Errorf("round %d: Bob is %s, yet Dave cannot take %s: %s", round, a.Name, other, got)
+		}
+	}
+}
+
+// Without sign-in a room's names are told apart by Fold, with the page's
+// foldName one name in every case. Fold took a Cherokee name's capitals to
+// small letters and its small letters to capitals (golang.org/x/text's
+// cases.Fold), so "ᎠᎡᎢ" and "ꭰꭱꭲ", one name in two cases, were two names to
+// the room: both were held there at once, and every page, which folds them
+// to one, showed one person where the room had two.
+func TestACherokeeNameInOtherCaseIsTheSameNameInTheRoom(t *testing.T) {
+	t.Parallel()
+	if a, b := chat.Fold("ᎠᎡᎢ"), chat.Fold("ꭰꭱꭲ"); a != b {
+		t.Errorf("Fold(ᎠᎡᎢ) = %q, Fold(ꭰꭱꭲ) = %q: one name in two cases folds apart", a, b)
+	}
+	h := chattest.New(t)
+	first := h.Join("ᎠᎡᎢ", "cherokee")
+	second := h.Join("ꭰꭱꭲ", "cherokee")
+	h.Settle()
+	you := func(id string) string {
+		var f struct{ You string }
+		if err := json.Unmarshal([]byte(h.Send(id, `{"action":"hello"}`)), &f); err != nil {
+			t.Fatal(err)
+		}
+		return f.You
+	}
+	if a, b := you(first), you(second); chat.Fold(a) == chat.Fold(b) || a == "ꭰꭱꭲ" && b == "ᎠᎡᎢ" || b == "ꭰꭱꭲ" && a == "ᎠᎡᎢ" {
+		t.Errorf("two people in the room hold %q and %q, one name in two cases", a, b)
+	}
+}
+
+// Fold is a form names are compared in: folding a fold changes nothing.
+func TestFoldingAFoldChangesNothing(t *testing.T) {
+	t.Parallel()
+	for r := rune(0x20); r < 0x30000; r++ {
+		s := string(r)
+		if f := chat.Fold(s); chat.Fold(f) != f {
+			t.Errorf("Fold(%q) = %q, folded again %q", s, f, chat.Fold(f))
 		}
 	}
 }
