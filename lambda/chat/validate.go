@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/groupchat/groupchat/contract"
@@ -111,7 +112,15 @@ const brailleBlank = '\u2800'
 // their folds are equal. Compatibility normalisation (NFKC) and case folding
 // make "Alice", "ALICE", "alice" and fullwidth "Ａｌｉｃｅ" one name.
 // (Look-alikes from other scripts, such as Cyrillic "е", stay distinct.)
-func Fold(name string) string { return cases.Fold().String(norm.NFKC.String(name)) }
+// The fold is lower-cased once more: golang.org/x/text's cases.Fold takes
+// Cherokee capitals to small letters and small letters to capitals, so
+// "ᎠᎡᎢ" and "ꭰꭱꭲ" (one name in two cases, one name to the page's foldName)
+// folded apart, and both were held in one room
+// (TestACherokeeNameInOtherCaseIsTheSameNameInTheRoom). Every other fold is
+// lower case already (TestFoldingAFoldChangesNothing).
+func Fold(name string) string {
+	return cases.Lower(language.Und).String(cases.Fold().String(norm.NFKC.String(name)))
+}
 
 // CleanRoom returns the room's canonical (lower-case) form, or a problem.
 // It checks before it folds, and the pattern is ASCII, so only A-Z fold: a
