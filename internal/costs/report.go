@@ -187,6 +187,7 @@ func Write(w io.Writer, cfg Config, results []Result, command, machine string) {
 		}
 		fmt.Fprintln(w)
 	}
+	WriteShards(w)
 	WriteMentions(w)
 	WriteComputed(w)
 }
