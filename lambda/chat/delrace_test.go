@@ -1,0 +1,76 @@
+package chat_test
+
+// delrace: the deleting page's own connection loses its accountDeleted to
+// another frame of its own (a browser run under load: the connection was
+// closed 45 ms after a frame of it ended, during the deletion, and before
+// the deletion's answer).
+
+import (
+	"bytes"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/groupchat/groupchat/contract"
+	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/local/ddbproxy"
+)
+
+// Dave's page asks to delete his account, and while the deletion runs
+// (held after its sign-out, or after its tombstone, during the forget) the
+// same page sends another frame: a hello (a reconnecting page's), a ping
+// or a typing. That frame's connection was signed out by the deletion,
+// but the page must still be answered accountDeleted (it is what tells
+// dave his account is gone, and what lets the page delete the sign-in
+// account), and only then closed; nor is it told "signed out everywhere"
+// on the way.
+func TestTheDeletingPagesOtherFrameDuringItsDeletionDoesNotCostItsAnswer(t *testing.T) {
+	t.Parallel()
+	for _, at := range []string{"signed-out", "tombstoned"} {
+		for _, other := range []string{"hello", "ping", "typing"} {
+			t.Run(at+"/"+other, func(t *testing.T) {
+				t.Parallel()
+				h := chattest.New(t, chattest.SignedIn)
+				room := "delrace-" + other
+				bob, dave := h.JoinAs("bob", room), h.JoinAs("dave", room)
+				h.Settle()
+				inbox(t, h, dave)
+				var fired, tombstoned atomic.Bool
+				var during []frame
+				h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+					tomb := w.Op == "TransactWriteItems" && bytes.Contains(w.Body, []byte(`"deleted"`))
+					if tomb && at == "tombstoned" {
+						tombstoned.Store(true)
+						return
+					}
+					hold := (tomb && at == "signed-out") || (!tomb && tombstoned.Load())
+					if hold && fired.CompareAndSwap(false, true) {
+						during = sendAnd(t, h, dave, `{"action":"`+other+`","ref":"o1"}`)
+					}
+				}})
+				got := sendAnd(t, h, dave, `{"action":"deleteAccount","ref":"del"}`)
+				h.DynamoDB.Restore()
+				if !fired.Load() {
+					t.Fatal("no frame was sent during the deletion")
+				}
+				all := append(during, got...)
+				if !deleted(t, h, "dave") {
+					t.Fatal("dave is not deleted")
+				}
+				if !slices.ContainsFunc(all, func(f frame) bool { return f.Type == "accountDeleted" && f.Ref == "del" }) {
+					t.Errorf("dave's page got %v (the %s during the deletion: %v), want accountDeleted", types(all), other, types(during))
+				}
+				if slices.ContainsFunc(all, func(f frame) bool { return f.Code == contract.CodeSignedOut }) {
+					t.Errorf("dave's page was told signed_out during its own deletion: %+v", all)
+				}
+				if !closed(h, dave) {
+					t.Errorf("dave's connection is still open after his deletion")
+				}
+				h.Settle()
+				if s := state(t, h, bob); slices.Contains(s.Members, "dave") {
+					t.Errorf("bob's room still lists dave: %q", s.Members)
+				}
+			})
+		}
+	}
+}
