@@ -204,6 +204,14 @@ func (a Account) deleting(now time.Time) bool {
 	return !a.DeletingAt.IsZero() && a.DeletingAt.Equal(a.SignedOutAt) && now.Sub(a.DeletingAt) < contract.FunctionTimeout
 }
 
+// deletionRunning reports whether a deletion of the account may still be
+// running: signed out by one (deleting), or a tombstone made within
+// contract.FunctionTimeout (its deletion, or a run after it, forgetting
+// and closing).
+func (a Account) deletionRunning(now time.Time) bool {
+	return a.deleting(now) || (!a.Deleted.IsZero() && now.Sub(a.Deleted) < contract.FunctionTimeout)
+}
+
 type accountDeletedFrame struct {
 	Type Kind   `json:"type"`
 	Ref  string `json:"ref,omitempty"`

@@ -7,9 +7,11 @@ package chat_test
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
@@ -72,5 +74,28 @@ func TestTheDeletingPagesOtherFrameDuringItsDeletionDoesNotCostItsAnswer(t *test
 				}
 			})
 		}
+	}
+}
+
+// A deletion killed right after its sign-out leaves dave's phone open (its
+// close never came). Within the deletion's life a frame of the phone is
+// left to the deletion (no answer, not closed: it may still be running and
+// closes it); past it, the phone is told signed_out and closed, as after a
+// sign-out everywhere.
+func TestAFrameOfAConnectionEndedByADeletionKilledLongAgoIsClosed(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	phone := h.JoinAs("dave", "delrace-killed")
+	inbox(t, h, phone)
+	if _, err := h.Store.SignOutToDelete(context.Background(), "dave", h.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := act(t, h, phone, map[string]any{"action": "ping", "ref": "p1"}); len(got) != 0 || closed(h, phone) {
+		t.Errorf("the phone's ping within the deletion's life got %v, closed %v; want nothing, open", types(got), closed(h, phone))
+	}
+	h.Advance(contract.FunctionTimeout + time.Second)
+	got := act(t, h, phone, map[string]any{"action": "ping", "ref": "p2"})
+	if !slices.ContainsFunc(got, func(f frame) bool { return f.Code == contract.CodeSignedOut }) || !closed(h, phone) {
+		t.Errorf("the phone's ping past the deletion's life got %v, closed %v; want signed_out, closed", types(got), closed(h, phone))
 	}
 }

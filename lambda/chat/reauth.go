@@ -56,8 +56,11 @@ type reauthedFrame struct {
 // ago (closed).
 type signInEnded struct {
 	signedOut bool
-	until     time.Time // when the sign-in ended (expiry)
-	pastGrace bool
+	// byDeletion: the sign-out was an account's deletion that may still
+	// be running (Account.deletionRunning): it closes the connection.
+	byDeletion bool
+	until      time.Time // when the sign-in ended (expiry)
+	pastGrace  bool
 }
 
 func (e *signInEnded) Error() string {
@@ -87,17 +90,18 @@ func (inv *invocation) stillSignedIn(ctx context.Context, a Account) error {
 	if !signedOut && !expired {
 		return nil
 	}
+	ended := &signInEnded{signedOut: true, byDeletion: a.deletionRunning(now)}
 	c, err := inv.store.GetConnection(ctx, inv.connID)
 	switch {
 	case errors.Is(err, ErrNotFound) && signedOut:
-		return &signInEnded{signedOut: true}
+		return ended
 	case errors.Is(err, ErrNotFound):
 		return nil // the handler answers not_connected
 	case err != nil:
 		return fmt.Errorf("read the connection's sign-in: %w", err)
 	}
 	if signedOut && !c.AuthIssuedAt.After(a.SignedOutAt) {
-		return &signInEnded{signedOut: true}
+		return ended
 	}
 	if !expired {
 		return nil
@@ -116,9 +120,17 @@ func (inv *invocation) stillSignedIn(ctx context.Context, a Account) error {
 // out everywhere is told signed_out (posted, then closed: the close is
 // what this frame would otherwise have been lost to); one past the grace
 // is closed; one within it is answered reauth_required. The empty reply
-// of a close means "answered already".
+// of a close means "answered already". One signed out by a deletion that
+// may still be running is neither answered nor closed: the deletion closes
+// it, and if it is the connection that asked for the deletion, after
+// answering it accountDeleted (a frame of that page handled meanwhile, a
+// ping or a reconnect's hello, must not close it first: the page would
+// never learn its account is deleted, nor delete its sign-in account).
 func (inv *invocation) endedFrame(ctx context.Context, req request, e *signInEnded) []byte {
 	switch {
+	case e.signedOut && e.byDeletion:
+		inv.log.Info("not answered: the account's deletion is running, and closes this connection")
+		return []byte{}
 	case e.signedOut:
 		inv.log.Info("closing: the account signed out everywhere after this connection signed in")
 		inv.reply(ctx, inv.fail(req, problem(contract.CodeSignedOut,
