@@ -20,7 +20,9 @@ import (
 	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/internal/testkit/localtest"
 	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/ddbproxy"
 	"github.com/groupchat/groupchat/local/gateway"
+	"github.com/groupchat/groupchat/local/lambdaenv"
 )
 
 // bootstrap is the deployed binary built for this machine, as `make dev`
@@ -94,20 +96,23 @@ func TestChatRunsInExecutionEnvironments(t *testing.T) {
 
 // Issue 27's Done when, through the deployed binary: a second concurrent
 // invocation gets a second environment (its own cold start), and memory is
-// not shared between them. Carol's hello flood is refused, and the
+// not shared between them. Carol's hello flood is refused, and an
 // environment that refused it remembers so (the rate-limit refusals, an
-// in-memory cache) and refuses her next frames without a request. Then
-// DynamoDB goes down and every delivery is held 2 s, and she sends two
-// hellos at once: the one the remembering environment takes is refused
-// from its memory (rate_limited, no request made); the other needs an
-// environment of its own, started cold, whose memory holds no refusal, so
-// it asks the table and gets the outage (internal). In one process, with
-// one memory, both would be rate_limited.
+// in-memory cache) and refuses her next frames without a request: with
+// DynamoDB down, her hello is still answered rate_limited. Then every
+// environment alive is held busy (Dave's hellos, each stopped at its first
+// DynamoDB request by the proxy's Before gate, until as many are busy as
+// are alive), and Carol sends one more hello: it needs an environment of
+// its own, started cold, whose memory holds no refusal, so it asks the
+// table and gets the outage (internal). In one process, with one memory,
+// it would be rate_limited. No timing is assumed: the busy environments
+// wait on the gate, not on a clock.
 func TestASecondConcurrentInvocationGetsAColdEnvironmentThatSharesNoMemory(t *testing.T) {
 	t.Parallel()
 	testkit.Slow(t, "builds the bootstrap and runs the local stack with it")
 	ctx := testkit.Context(t, 3*time.Minute)
 	s := startTestStack(t, gateway.Config{}, &local.Environments{Bootstrap: hostBootstrap(t), MemoryMB: 512})
+	dave, _ := s.join(ctx, t, "Dave", "memory-dave")
 	carol, _ := s.join(ctx, t, "Carol", "memory")
 	answer := func() frame { // the next state or error, past member updates
 		for {
@@ -124,19 +129,49 @@ func TestASecondConcurrentInvocationGetsAColdEnvironmentThatSharesNoMemory(t *te
 			break
 		}
 	}
-	before := s.Environments.Stats()
 	faults := s.DynamoDBProxy.Injected()
-	faults.Unavailable = true
-	s.DynamoDBProxy.Inject(faults)
-	s.SetLatency(2 * time.Second) // each invocation holds its environment while it answers
-	carol.send(ctx, map[string]any{"action": "hello", "ref": "a"})
-	carol.send(ctx, map[string]any{"action": "hello", "ref": "b"})
-	codes := []string{answer().str("code"), answer().str("code")}
-	slices.Sort(codes)
+	down := faults
+	down.Unavailable = true
+	s.DynamoDBProxy.Inject(down)
+	// An environment that refused her answers from its memory, the table
+	// down (where several are alive, a hello may meet one that did not).
+	remembered := false
+	for i := 0; i < 5 && !remembered; i++ {
+		carol.send(ctx, map[string]any{"action": "hello"})
+		remembered = answer().str("code") == contract.CodeRateLimited
+	}
+	must(t, remembered, "with DynamoDB down, 5 hellos and none refused from an environment's memory")
+
+	var once sync.Once
+	release := make(chan struct{})
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	gated := faults
+	gated.Before = func(ddbproxy.Write) { <-release } // every request waits: each invocation making one holds its environment
+	s.DynamoDBProxy.Inject(gated)
+	var before lambdaenv.Stats
+	for sent, deadline := 0, time.Now().Add(time.Minute); ; {
+		st := s.Environments.Stats()
+		if st.Alive > 0 && st.Busy >= st.Alive {
+			before = st
+			break
+		}
+		must(t, time.Now().Before(deadline), "Dave's %d hellos did not make every environment busy: %+v", sent, st)
+		if sent <= st.Busy { // every hello sent holds an environment: one more for the next idle one
+			dave.send(ctx, map[string]any{"action": "hello"})
+			sent++
+		}
+		time.Sleep(10 * time.Millisecond) // polling the pool's counts; nothing else signals them
+	}
+	down.Before = gated.Before
+	s.DynamoDBProxy.Inject(down) // requests now fail at once; those waiting stay held
+	carol.send(ctx, map[string]any{"action": "hello", "ref": "cold"})
+	code := answer().str("code")
 	after := s.Environments.Stats()
-	must(t, slices.Equal(codes, []string{contract.CodeInternal, contract.CodeRateLimited}),
-		"two hellos at once answered %v; want one refused from the first environment's memory (rate_limited) and one from a fresh environment that had to ask the table (internal)", codes)
-	must(t, after.Started > before.Started, "no environment was started for the second invocation: before %+v, after %+v", before, after)
+	once.Do(func() { close(release) })
+	s.DynamoDBProxy.Inject(faults)
+	must(t, after.Started > before.Started, "no environment was started for the invocation beside the busy ones: before %+v, after %+v", before, after)
+	must(t, code == contract.CodeInternal,
+		"her hello in a new environment answered %q; want internal: its memory holds no refusal, so it asked the table, which was down", code)
 	t.Logf("environments before %+v, after %+v", before, after)
 }
 
