@@ -1,20 +1,15 @@
 package wire
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/groupchat/groupchat/contract"
 )
@@ -86,41 +81,19 @@ func (p SSMParameters) Parameter(ctx context.Context, name string) (string, erro
 		endpoint = "https://ssm." + p.Config.Region + "." + domain
 	}
 	body, _ := json.Marshal(map[string]string{"Name": name})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "AmazonSSM.GetParameter")
-	creds, err := p.Config.Credentials.Retrieve(ctx)
-	if err != nil {
-		return "", fmt.Errorf("credentials: %w", err)
-	}
-	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "ssm", p.Config.Region, time.Now()); err != nil {
-		return "", fmt.Errorf("sign: %w", err)
-	}
 	client := p.HTTP
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
 	}
-	resp, err := client.Do(req)
+	answer, _, err := signedPost(ctx, p.Config, client, "ssm", endpoint+"/",
+		map[string]string{"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AmazonSSM.GetParameter"}, body, 64<<10)
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return "", err
+	if answer.Status != http.StatusOK {
+		return "", fmt.Errorf("GetParameter: %s", answer.awsError())
 	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Type    string `json:"__type"`
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(data, &e)
-		return "", fmt.Errorf("GetParameter: %d %s %s", resp.StatusCode, e.Type, e.Message)
-	}
+	data := answer.Body
 	var out struct{ Parameter struct{ Value string } }
 	if err := json.Unmarshal(data, &out); err != nil {
 		return "", fmt.Errorf("GetParameter's answer: %w", err)

@@ -1,19 +1,14 @@
 package wire
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // sqsRequestTimeout bounds one SendMessage; a healthy one takes
@@ -51,46 +46,18 @@ func newSettleQueue(awsCfg aws.Config, queueURL, endpoint string) settleQueue {
 func (q settleQueue) Send(ctx context.Context, body []byte, delay time.Duration) error {
 	in, _ := json.Marshal(map[string]any{"QueueUrl": q.queueURL, "MessageBody": string(body),
 		"DelaySeconds": int(min(max(delay.Round(time.Second), 0), 15*time.Minute) / time.Second)})
-	var err error
-	for attempt := range sqsAttempts {
-		var retry bool
-		if retry, err = q.send(ctx, in); err == nil || !retry || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
-	}
-	return err
+	return withAttempts(ctx, sqsAttempts, func() (bool, error) { return q.send(ctx, in) })
 }
 
 // send makes one SendMessage request; retry says whether another may pass.
 func (q settleQueue) send(ctx context.Context, in []byte) (retry bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, q.endpoint+"/", bytes.NewReader(in))
+	answer, sent, err := signedPost(ctx, q.cfg, q.client, "sqs", q.endpoint+"/",
+		map[string]string{"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.SendMessage"}, in, 64<<10)
 	if err != nil {
-		return false, err
+		return sent, err
 	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
-	req.Header.Set("X-Amz-Target", "AmazonSQS.SendMessage")
-	creds, err := q.cfg.Credentials.Retrieve(ctx)
-	if err != nil {
-		return false, fmt.Errorf("credentials: %w", err)
-	}
-	sum := sha256.Sum256(in)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "sqs", q.cfg.Region, time.Now()); err != nil {
-		return false, fmt.Errorf("sign: %w", err)
-	}
-	resp, err := q.client.Do(req)
-	if err != nil {
-		return true, err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode == http.StatusOK {
+	if answer.Status == http.StatusOK {
 		return false, nil
 	}
-	var e struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-	}
-	_ = json.Unmarshal(data, &e)
-	return resp.StatusCode >= 500, fmt.Errorf("SendMessage: %d %s %s", resp.StatusCode, e.Type, e.Message)
+	return answer.Status >= 500, fmt.Errorf("SendMessage: %s", answer.awsError())
 }

@@ -1,18 +1,13 @@
 package wire
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // invokeRequestTimeout bounds one asynchronous Invoke; Lambda queues the
@@ -48,42 +43,18 @@ func newSelfInvoker(awsCfg aws.Config, function, endpoint string) selfInvoker {
 
 // InvokeShard queues event for another environment of the function.
 func (s selfInvoker) InvokeShard(ctx context.Context, event []byte) error {
-	var err error
-	for attempt := range s.attempts {
-		var retry bool
-		if retry, err = s.invoke(ctx, event); err == nil || !retry || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
-	}
-	return err
+	return withAttempts(ctx, s.attempts, func() (bool, error) { return s.invoke(ctx, event) })
 }
 
 // invoke makes one Invoke request; retry says whether another may pass.
 func (s selfInvoker) invoke(ctx context.Context, event []byte) (retry bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(event))
+	answer, sent, err := signedPost(ctx, s.cfg, s.client, "lambda", s.url,
+		map[string]string{"Content-Type": "application/json", "X-Amz-Invocation-Type": "Event"}, event, 4<<10)
 	if err != nil {
-		return false, err
+		return sent, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Amz-Invocation-Type", "Event")
-	creds, err := s.cfg.Credentials.Retrieve(ctx)
-	if err != nil {
-		return false, fmt.Errorf("credentials: %w", err)
-	}
-	sum := sha256.Sum256(event)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "lambda", s.cfg.Region, time.Now()); err != nil {
-		return false, fmt.Errorf("sign: %w", err)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return true, err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	if resp.StatusCode == http.StatusAccepted {
+	if answer.Status == http.StatusAccepted {
 		return false, nil
 	}
-	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests,
-		fmt.Errorf("asynchronous Invoke: %d %s %s", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), bytes.TrimSpace(data))
+	return answer.Status >= 500 || answer.Status == http.StatusTooManyRequests, fmt.Errorf("asynchronous Invoke: %s", answer.awsError())
 }
