@@ -135,3 +135,38 @@ func killedDeletions(t *testing.T, page bool) {
 		}
 	}
 }
+
+// A device that connected during the deletion (its tombstone transaction
+// found it: late24) and the deletion killed after each of its requests from
+// the tombstone on: run again by the operator (even k) or only by the
+// second forget (odd k), the room lists and counts bob alone, the late
+// device is closed, and its name is free for another account.
+func TestADeletionWithALateDeviceKilledAfterEachRequestPastItsTombstoneLeavesNoDeviceListed(t *testing.T) {
+	t.Parallel()
+	q := &settleQueue{}
+	h := chattest.New(t, chattest.SignedIn, chattest.Unlimited, func(o *chat.Options) { o.Settle = q })
+	for k := 0; ; k++ {
+		user, room := fmt.Sprintf("dave%d", k), fmt.Sprintf("late-crash-%d", k)
+		bob := h.JoinAs(fmt.Sprintf("bob%d", k), room) // an account has at most 5 devices
+		phone, killed := lateDeviceDeletion(t, h, user, room, k)
+		runAgain(t, h, q, user, k%2 == 0)
+		h.Settle()
+		if s := state(t, h, bob); !slices.Equal(s.Members, []string{fmt.Sprintf("bob%d", k)}) || s.Count != 1 {
+			t.Errorf("killed after the tombstone and %d requests, run again: bob's room lists %q counting %d", k, s.Members, s.Count)
+		}
+		if !slices.Contains(h.GW.Closed(), phone) {
+			t.Errorf("killed after the tombstone and %d requests, run again: %s's phone is open", k, user)
+		}
+		other, _ := h.ConnectAs("sub-other-"+user, "other"+user, map[string]string{"room": room, "name": user})
+		if s := state(t, h, other); s.You != user {
+			t.Errorf("killed after the tombstone and %d requests, run again: another account asking for %s is %q", k, user, s.You)
+		}
+		if !killed {
+			if k < 3 {
+				t.Errorf("the deletion made only %d requests after its tombstone", k)
+			}
+			t.Logf("killed after the tombstone and each of %d requests", k)
+			return
+		}
+	}
+}
