@@ -90,11 +90,11 @@ func (inv *invocation) deleteAccountOf(ctx context.Context, accountID, username,
 		// Each connection leaves its room as its $disconnect would: its
 		// record is gone before its name is released, so no room ever
 		// lists the name twice.
+		var ids []string
 		for _, d := range a.Devices {
-			sub := *inv
-			sub.connID = d.ConnID
-			sub.disconnect(ctx)
+			ids = append(ids, d.ConnID)
 		}
+		inv.leave(ctx, ids)
 		var names []string
 		for _, n := range []string{a.Name, a.PendingName} {
 			if n != "" {
@@ -110,21 +110,22 @@ func (inv *invocation) deleteAccountOf(ctx context.Context, accountID, username,
 			return deletion{}, fmt.Errorf("delete the account: %w", err)
 		}
 		del.already = !done
-		// A device added since the sign-out (a $connect with a token
-		// issued after it: a page that refreshed its token) was on the
-		// item the tombstone replaced: it leaves now and is closed too.
-		for _, d := range a.Devices {
-			if done && !slices.ContainsFunc(devices, func(o Device) bool { return o.ConnID == d.ConnID }) {
-				sub := *inv
-				sub.connID = d.ConnID
-				sub.disconnect(ctx)
-				devices = append(devices, d)
-			}
-		}
 	}
 	// A write drawn before the sign-out may land after the forget below:
-	// the forget runs again once no such write can (forgetagain.go).
+	// the forget runs again once no such write can (forgetagain.go). It
+	// is sent before the devices below leave, so a kill among them leaves
+	// them to it as well as to a run again.
 	inv.forgetLater(ctx, accountID, a.Rooms)
+	// The devices the tombstone's transaction found (a $connect with a
+	// token issued after the sign-out: a page that refreshed its token; or
+	// a device whose leave above failed) were on the item it replaced, and
+	// are kept on the tombstone: they leave now and are closed too, and a
+	// run again after a kill finds them there.
+	late := deletedDevices(a)
+	inv.leave(ctx, late)
+	for _, id := range late {
+		devices = append(devices, Device{ConnID: id})
+	}
 	if err := inv.store.ForgetAccountRecords(ctx, accountID, a.Rooms); err != nil {
 		return deletion{}, fmt.Errorf("forget the account's records: %w", err)
 	}
@@ -137,6 +138,31 @@ func (inv *invocation) deleteAccountOf(ctx context.Context, accountID, username,
 	inv.closeConnections(ctx, ids)
 	del.account, del.closed = a, len(ids)
 	return del, nil
+}
+
+// deletedDevices are the connections whose devices the tombstone's
+// transaction found: those of the item it replaced (a as DeleteAccount
+// read it), or those the tombstone keeps (a is the tombstone).
+func deletedDevices(a Account) []string {
+	if !a.Deleted.IsZero() {
+		return a.DeletedDevices
+	}
+	var ids []string
+	for _, d := range a.Devices {
+		ids = append(ids, d.ConnID)
+	}
+	return ids
+}
+
+// leave removes each connection as its $disconnect would (its record
+// marked, its room told, the record deleted); one already removed is
+// nothing to do.
+func (inv *invocation) leave(ctx context.Context, ids []string) {
+	for _, id := range ids {
+		sub := *inv
+		sub.connID = id
+		sub.disconnect(ctx)
+	}
 }
 
 // deleteAccount is the person's own deletion: every connection of the

@@ -59,8 +59,9 @@ func (inv *invocation) forgetLater(ctx context.Context, accountID string, rooms 
 }
 
 // forgetAgain handles a forget message: the account's records in its rooms
-// are forgotten again unless the account is live (an item that is not a
-// tombstone: nothing is done). A tombstone, or no item at all (the
+// are forgotten again, and the devices its tombstone keeps removed and
+// closed, unless the account is live (an item that is not a tombstone:
+// nothing is done). A tombstone, or no item at all (the
 // tombstone expired: a dead-lettered message redriven days later), is
 // forgotten: no account lives without an item, and the forget writes none.
 func (inv *invocation) forgetAgain(ctx context.Context, body string) error {
@@ -76,6 +77,10 @@ func (inv *invocation) forgetAgain(ctx context.Context, body string) error {
 		inv.log.Warn("a second forget of an account that is not deleted: nothing done", "accountId", msg.Account)
 		return nil
 	}
+	// The devices the tombstone's transaction found and a killed deletion
+	// left listed: removed and closed (nothing to do once they are).
+	inv.leave(ctx, a.DeletedDevices)
+	inv.closeConnections(ctx, a.DeletedDevices)
 	return inv.store.ForgetAccountRecords(ctx, msg.Account, msg.Rooms)
 }
 

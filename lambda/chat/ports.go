@@ -195,6 +195,11 @@ type Account struct {
 	// item is then a tombstone that admits no token, kept until every
 	// token issued before has expired; zero for a live account.
 	Deleted time.Time
+	// DeletedDevices are, on a tombstone, the connections whose devices
+	// were on the item its transaction replaced (a $connect that added
+	// its device during the deletion, or a device its leave missed): a
+	// run again and the second forget remove and close them.
+	DeletedDevices []string
 	// Known: the account has an item (it connected here at least once).
 	Known bool
 	// Bans (by room; "" the whole environment) and Mutes (by room) are

@@ -72,6 +72,9 @@ type accountItem struct {
 	// (DeleteAccount), with ExpiresAt its TTL.
 	Deleted   int64 `dynamodbav:"deleted,omitempty"`
 	ExpiresAt int64 `dynamodbav:"expiresAt,omitempty"`
+	// DeletedDevices (a tombstone's): the connection ids of the devices
+	// on the item the tombstone replaced (attrDeletedDevices).
+	DeletedDevices []string `dynamodbav:"jd,stringset,omitempty"`
 }
 
 func ownerKey(name string) string { return contract.OwnerItemPrefix + chat.NameKey(name) }
@@ -247,6 +250,8 @@ func accountFrom(id string, item map[string]types.AttributeValue) (chat.Account,
 	}
 	a.Rooms = it.Rooms
 	slices.Sort(a.Rooms)
+	a.DeletedDevices = it.DeletedDevices
+	slices.Sort(a.DeletedDevices)
 	for _, ms := range it.ConnectLog {
 		a.Connects = append(a.Connects, time.UnixMilli(ms))
 	}

@@ -25,6 +25,8 @@ import (
 const (
 	attrRooms   = "jr"      // accountItem.Rooms: a string set
 	attrDeleted = "deleted" // accountItem.Deleted (ms)
+	// attrDeletedDevices is accountItem.DeletedDevices: a string set.
+	attrDeletedDevices = "jd"
 )
 
 // deleteTries bounds the reads and transactions of DeleteAccount when the
@@ -74,6 +76,16 @@ func (s *Store) DeleteAccount(ctx context.Context, accountID, username string, n
 		}
 		if len(a.Rooms) > 0 {
 			tomb[attrRooms] = &types.AttributeValueMemberSS{Value: a.Rooms}
+		}
+		// The devices the item has as read (the put is conditional on its
+		// device version): a kill before they are removed leaves them to
+		// a run again and the second forget.
+		var ids []string
+		for _, d := range a.Devices {
+			ids = append(ids, d.ConnID)
+		}
+		if len(ids) > 0 {
+			tomb[attrDeletedDevices] = &types.AttributeValueMemberSS{Value: ids}
 		}
 		roomsVersion := keepRoomMaps(tomb, out.Item)
 		cond, values := "attribute_not_exists(#pk) OR (attribute_not_exists(#del)", map[string]types.AttributeValue{}
