@@ -132,11 +132,15 @@ describe('on a phone', () => {
     await poll(() => notices(ann)).toContain(`${LONG} joined`);
     await say(long, 'Hello from a long name');
     await poll(() => texts(ann, 'public')).toContain('Hello from a long name');
+    // While the long name types, Ann's typing line holds it too.
+    await long.page.fill('#message', 'and more');
+    await poll(() => ann.page.textContent('#typing')).toBe(`${LONG} is typing…`);
     for (const p of [ann, long]) {
       const [sw, cw] = await p.page.$eval('#log', (e) => [e.scrollWidth, e.clientWidth]);
       expect(sw).toBeLessThanOrEqual(cw);
       expect(await p.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
     }
+    await long.page.fill('#message', '');
     await long.context.close();
   });
 });

@@ -376,7 +376,7 @@ export class ChatApp {
         break;
       case 'public':
       case 'private':
-        this.typists.stopped({ name: f.from, account: f.account });
+        this.typists.stopped({ name: f.from, account: f.account }, f.ts);
         this.log.show(f);
         this.attention.arrived(f);
         this.members.learn(f.from, f.username);

@@ -48,6 +48,8 @@ const realTimers: TypingTimers = {
 
 export class TypingShown {
   private readonly typists = new Map<string, { name: string; timer: unknown }>();
+  /** The time of each person's last message: a typing frame of theirs from before it is old news. */
+  private readonly sentAt = new Map<string, number>();
 
   /** changed is told the line to show ('' for none) whenever it changes. */
   constructor(
@@ -56,9 +58,12 @@ export class TypingShown {
   ) {}
 
   /** A typing frame; me is who this page is, whose own frames (another device of theirs) are not shown. */
-  typing(f: Pick<TypingFrame, 'name' | 'account'>, me: { name: string; account?: string }): void {
+  typing(f: Pick<TypingFrame, 'name' | 'account'> & { ts?: number }, me: { name: string; account?: string }): void {
     const key = keyOf(f);
     if (key === keyOf(me) || (!f.account && f.name.toLowerCase() === me.name.toLowerCase())) return;
+    // The server handles a socket's frames concurrently, so the typing frame of a keystroke just before Enter
+    // can arrive after the message it typed: it is stamped when the server received it, before the message.
+    if (f.ts !== undefined && f.ts <= (this.sentAt.get(key) ?? -Infinity)) return;
     const had = this.typists.get(key);
     if (had) this.timers.clear(had.timer);
     const timer = this.timers.set(() => this.stopped(f), TYPING_SHOWN_MS);
@@ -66,9 +71,10 @@ export class TypingShown {
     if (had?.name !== f.name) this.render();
   }
 
-  /** Their message arrived, or they left: they are no longer typing. */
-  stopped(f: { name: string; account?: string }): void {
+  /** Their message arrived (sent at ts), or they left: they are no longer typing. */
+  stopped(f: { name: string; account?: string }, ts?: number): void {
     const key = keyOf(f);
+    if (ts !== undefined) this.sentAt.set(key, Math.max(ts, this.sentAt.get(key) ?? ts));
     const had = this.typists.get(key);
     if (!had) return;
     this.timers.clear(had.timer);
@@ -78,6 +84,7 @@ export class TypingShown {
 
   /** A new room or connection: nobody is typing. */
   clear(): void {
+    this.sentAt.clear();
     for (const t of this.typists.values()) this.timers.clear(t.timer);
     const any = this.typists.size > 0;
     this.typists.clear();

@@ -97,6 +97,16 @@ describe('TypingShown', () => {
     expect(h.last()).toBe('');
   });
 
+  it('a typing frame stamped before her message, arriving after it, does not bring the line back', () => {
+    const h = shown();
+    h.t.typing({ name: 'Alice', account: 'acc-a', ts: 1000 }, me);
+    h.t.stopped({ name: 'Alice', account: 'acc-a' }, 1200); // her message, sent at 1200
+    h.t.typing({ name: 'Alice', account: 'acc-a', ts: 1150 }, me); // the keystroke before Enter, delivered late
+    expect(h.last()).toBe('');
+    h.t.typing({ name: 'Alice', account: 'acc-a', ts: 1300 }, me); // she types again
+    expect(h.last()).toBe('Alice is typing…');
+  });
+
   it('never shows this page’s own person (another device of the same account, or the same name)', () => {
     const h = shown();
     h.t.typing({ name: 'Me', account: 'acc-me' }, me);

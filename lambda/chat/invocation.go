@@ -7,6 +7,7 @@ package chat
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -38,6 +39,20 @@ type invocation struct {
 	// frame carries, set by the handler before it charges: a sendPrivate's
 	// distinct valid recipients.
 	items int
+	// received is when API Gateway received the frame (its
+	// requestTimeEpoch; zero when the event has none).
+	received time.Time
+}
+
+// receivedAt is when the frame was received: API Gateway's time, or now
+// when the event has none or it is later than now (two clocks). Frames of
+// one socket are received in order, though handled concurrently.
+func (inv *invocation) receivedAt() time.Time {
+	now := inv.opt.Now()
+	if inv.received.IsZero() || inv.received.After(now) {
+		return now
+	}
+	return inv.received
 }
 
 // units is what the frame draws from the budget: its action's Price, at
@@ -55,6 +70,12 @@ func (s *Service) begin(ctx context.Context, rc events.APIGatewayWebsocketProxyR
 		route:   rc.RouteKey,
 		log:     slog.New(boundHandler{s.opt.Logger.Handler(), ctx}).With("route", rc.RouteKey, "connectionId", rc.ConnectionID),
 		m:       &recorder{stage: rc.Stage, route: rc.RouteKey},
+		received: func() time.Time {
+			if rc.RequestTimeEpoch > 0 {
+				return time.UnixMilli(rc.RequestTimeEpoch)
+			}
+			return time.Time{}
+		}(),
 	}
 }
 

@@ -48,7 +48,10 @@ func (inv *invocation) typing(ctx context.Context, req request) []byte {
 		inv.log.Warn("list members for typing", "room", c.Room, "error", err)
 		return nil
 	}
-	frame := encode(typingFrame{Type: KindTyping, Room: c.Room, Name: c.Name, TS: millis(inv.opt.Now()),
+	// Stamped when the frame was received, not after the reads above: the
+	// page ignores a typing frame from before the typist's last message,
+	// which the server may deliver after it (docs/protocol.md, typing).
+	frame := encode(typingFrame{Type: KindTyping, Room: c.Room, Name: c.Name, TS: millis(inv.receivedAt()),
 		Account: c.AccountID, Username: c.Username})
 	targets := make([]target, 0, len(members))
 	now := inv.opt.Now()

@@ -1,7 +1,11 @@
 package chat_test
 
 import (
+	"context"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
@@ -102,5 +106,30 @@ func TestTypingIsChargedLikeAnAction(t *testing.T) {
 	}
 	if n := len(typings(inbox(t, h, bob))); n == 0 || n >= 40 {
 		t.Errorf("bob was told %d typings, want those the budget paid for", n)
+	}
+}
+
+// A typing frame is stamped when API Gateway received it (the event's
+// requestTimeEpoch), not when the handler got round to it: frames of one
+// socket are received in order but handled concurrently, and the page
+// drops a typing frame stamped before the typist's last message, which it
+// may receive after that message (frontend/src/typing.ts).
+func TestATypingFrameIsStampedWhenItWasReceived(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t)
+	const room = "typing-stamp"
+	alice, bob := h.Join("alice", room), h.Join("bob", room)
+	h.Settle()
+	inbox(t, h, bob)
+	received := h.Now().Add(-3 * time.Second) // held 3 s before the handler ran
+	_, err := h.Service.Handle(context.Background(), events.APIGatewayWebsocketProxyRequest{Body: `{"action":"typing"}`,
+		RequestContext: events.APIGatewayWebsocketProxyRequestContext{RouteKey: contract.RouteDefault, EventType: "MESSAGE",
+			ConnectionID: alice, Stage: h.Stage, RequestTimeEpoch: received.UnixMilli(), RequestID: "typing-stamp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := typings(inbox(t, h, bob))
+	if len(got) != 1 || got[0].TS != received.UnixMilli() {
+		t.Errorf("bob got typing frames %+v, want one stamped %d, when it was received", got, received.UnixMilli())
 	}
 }

@@ -248,7 +248,7 @@ func (h *Harness) event(ctx context.Context, id, route, body string, query map[s
 		QueryStringParameters: query,
 		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
 			RouteKey: route, EventType: eventType, ConnectionID: id, Stage: h.Stage,
-			RequestTimeEpoch: now.UnixMilli(), ConnectedAt: now.UnixMilli(), RequestID: fmt.Sprint(now.UnixNano()),
+			RequestTimeEpoch: h.Now().UnixMilli(), ConnectedAt: now.UnixMilli(), RequestID: fmt.Sprint(now.UnixNano()),
 			Authorizer: authorizer,
 		},
 	}
