@@ -20,12 +20,15 @@ const STORED = 'groupchat.notify';
 export class Away {
   private unread = 0;
   private first = '';
+  /** The ids counted since the page was hidden: a message delivered twice (a retried fan-out shard) counts once. */
+  private readonly counted = new Set<string>();
 
   constructor(private readonly base: string) {}
 
   /** A live message arrived while hidden: what to do about it. */
   arrived(f: Message, me: Me): { title: string; notify: string | null } | null {
-    if (isMine(f, me)) return null;
+    if (isMine(f, me) || this.counted.has(f.id)) return null;
+    this.counted.add(f.id);
     if (this.unread++ === 0) this.first = f.id;
     const why = f.type === 'private' ? `Private message from ${f.from}` : mentionsMe(f, me) ? `${f.from} mentioned you` : null;
     return { title: this.title(), notify: why };
@@ -47,6 +50,7 @@ export class Away {
     const above = this.unread > 0 ? this.first : null;
     this.unread = 0;
     this.first = '';
+    this.counted.clear();
     return { dividerAbove: above, title: this.base };
   }
 

@@ -73,6 +73,13 @@ describe('Away', () => {
     expect(a.back().dividerAbove).toBe('4');
   });
 
+  it('a message delivered twice (a fan-out shard retried) is counted and notified once', () => {
+    const a = new Away('GroupChat');
+    expect(a.arrived(pub('1', 'Alice', 'hi @Bob', [{ name: 'Bob' }]), me)?.notify).toBe('Alice mentioned you');
+    expect(a.arrived(pub('1', 'Alice', 'hi @Bob', [{ name: 'Bob' }]), me)).toBeNull();
+    expect(a.title()).toBe('(1) GroupChat');
+  });
+
   it('asks for a notification for a mention of you or a private message, not for the rest', () => {
     const a = new Away('GroupChat');
     expect(a.arrived(pub('1', 'Alice', 'hi @Bob', [{ name: 'Bob' }]), me)?.notify).toBe('Alice mentioned you');
