@@ -61,13 +61,7 @@ func TestAStayedEntryDoesNotOutliveARenameJustAfter(t *testing.T) {
 	h.GW.Vanish(gone)
 	h.Send(watcher, `{"action":"sendPublic","message":"anyone?"}`)
 	h.Send(tab, `{"action":"setName","name":"Dot"}`)
-	var frames []string
-	for _, raw := range h.GW.Take(watcher) {
-		frames = append(frames, string(raw))
-		if err := p.Apply(raw); err != nil {
-			t.Fatal(err)
-		}
-	}
+	frames := applyTaken(t, h, &p, watcher)
 	if got, want := p.Names(), []string{"Dot", "carol"}; !slices.Equal(got, want) {
 		t.Errorf("Carol's page shows %v, want %v; it was sent:\n%s", got, want, frames)
 	}
@@ -112,13 +106,7 @@ func TestARefusedConnectThatTakesItsPersonFromTheCountTellsTheRoom(t *testing.T)
 	if status == 200 {
 		t.Fatalf("the second tab's $connect was answered 200 while its account was deleted")
 	}
-	var frames []string
-	for _, raw := range h.GW.Take(watcher) {
-		frames = append(frames, string(raw))
-		if err := p.Apply(raw); err != nil {
-			t.Fatal(err)
-		}
-	}
+	frames := applyTaken(t, h, &p, watcher)
 	n, err := h.Store.RoomCount(context.Background(), room)
 	if err != nil {
 		t.Fatal(err)

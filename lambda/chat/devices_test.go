@@ -38,6 +38,20 @@ func follow(t *testing.T, h *chattest.Harness, p *chattest.Page, id string) []fr
 	return fs
 }
 
+// applyTaken applies the frames delivered to id to its page, and returns
+// them as sent, for a failure to show.
+func applyTaken(t *testing.T, h *chattest.Harness, p *chattest.Page, id string) []string {
+	t.Helper()
+	var sent []string
+	for _, raw := range h.GW.Take(id) {
+		if err := p.Apply(raw); err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, string(raw))
+	}
+	return sent
+}
+
 // lagging is an index lag longer than any test: the index shows only what
 // was written before the faults were set.
 var lagging = ddbproxy.Faults{IndexLag: time.Minute}

@@ -62,13 +62,7 @@ func TestAJoinedDoesNotOutliveARenameJustAfterItsDeviceWasAdded(t *testing.T) {
 	if !renamed.Load() || status != 200 {
 		t.Fatalf("the rename did not land after the device was added (renamed %v), or $connect answered %d", renamed.Load(), status)
 	}
-	var frames []string
-	for _, raw := range h.GW.Take(watcher) {
-		frames = append(frames, string(raw))
-		if err := p.Apply(raw); err != nil {
-			t.Fatal(err)
-		}
-	}
+	frames := applyTaken(t, h, &p, watcher)
 	if got, want := p.Names(), []string{"Dot", "carol"}; !slices.Equal(got, want) {
 		t.Errorf("Carol's page shows %v, want %v; it was sent:\n%s", got, want, frames)
 	}
@@ -183,13 +177,7 @@ func TestSixConnectsAtOnceUnderAppliedThenFailedDeviceAddsGetFiveInAndCountHerOn
 	if err != nil {
 		t.Fatal(err)
 	}
-	var frames []string
-	for _, raw := range h.GW.Take(watcher) {
-		frames = append(frames, string(raw))
-		if err := p.Apply(raw); err != nil {
-			t.Fatal(err)
-		}
-	}
+	frames := applyTaken(t, h, &p, watcher)
 	if n != 2 {
 		t.Errorf("the room counts %d, want 2 (alice once, carol)", n)
 	}
@@ -237,13 +225,7 @@ func TestBobRenamingOnBothTabsAtOnceEndsWithOneNameOnEveryPage(t *testing.T) {
 		if other == "" {
 			t.Fatalf("round %d: Bob's account is named %q, want Dot or Eve", round, a.Name)
 		}
-		var frames []string
-		for _, raw := range h.GW.Take(watcher) {
-			frames = append(frames, string(raw))
-			if err := p.Apply(raw); err != nil {
-				t.Fatal(err)
-			}
-		}
+		frames := applyTaken(t, h, &p, watcher)
 		if got, want := p.Names(), []string{a.Name, "carol"}; !slices.Equal(got, want) {
 			t.Errorf("round %d: Carol's page shows %v, want %v; she was sent:\n%s", round, got, want, frames)
 		}
