@@ -24,6 +24,8 @@ export interface Person {
   sockets: Array<{ url: string; closed: boolean }>;
   /** The type of every frame the page received, on any of its sockets, in order. */
   frames: string[];
+  /** Every error frame the page received, as "action code: message", in order: what a failing check shows. */
+  refusals: string[];
 }
 
 /**
@@ -85,14 +87,15 @@ export async function open(
   });
   await before?.(context);
   const page = await context.newPage();
-  const p: Person = { page, context, dialogs: [], errors: [], sockets: [], frames: [] };
+  const p: Person = { page, context, dialogs: [], errors: [], sockets: [], frames: [], refusals: [] };
   page.on('websocket', (ws) => {
     const s = { url: ws.url(), closed: false };
     p.sockets.push(s);
     ws.on('framereceived', (f) => {
       try {
-        const type = (JSON.parse(String(f.payload)) as { type?: unknown }).type;
-        if (typeof type === 'string') p.frames.push(type);
+        const frame = JSON.parse(String(f.payload)) as { type?: unknown; action?: unknown; code?: unknown; message?: unknown };
+        if (typeof frame.type === 'string') p.frames.push(frame.type);
+        if (frame.type === 'error') p.refusals.push(`${String(frame.action)} ${String(frame.code)}: ${String(frame.message)}`);
       } catch {
         // Not JSON: not a frame of the chat's.
       }
@@ -189,4 +192,21 @@ export async function readyAgain(p: Person, before: number, timeout = 30_000): P
 export async function dropAllConnections(): Promise<void> {
   const res = await fetch(`${BASE}/_local/connections`, { method: 'DELETE' });
   expect(res.status).toBe(200);
+}
+
+/**
+ * Awaits check; failing, adds what each person's page was refused and the
+ * last frames it received to the failure, so that a check failed under load
+ * says what happened on the wire.
+ */
+export async function telling<T>(check: Promise<T>, people: Record<string, Person>): Promise<T> {
+  try {
+    return await check;
+  } catch (e) {
+    const told = Object.entries(people).map(
+      ([name, p]) => `${name} was refused ${JSON.stringify(p.refusals)}; last frames ${JSON.stringify(p.frames.slice(-12))}`,
+    );
+    (e as Error).message += `\n${told.join('\n')}`;
+    throw e;
+  }
 }

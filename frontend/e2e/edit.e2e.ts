@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import type { AxeResults } from 'axe-core';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch, open, poll, say, signIn, type Person } from './browser';
+import { launch, open, poll, say, signIn, telling, type Person } from './browser';
 
 const axeSource: string = createRequire(import.meta.url)('axe-core').source;
 const ROOM = 'edits';
@@ -75,7 +75,7 @@ describe('bob edits his message and alice sees the new text, marked edited', () 
     await bob.page.emulateMedia({ colorScheme: 'light' });
     await box.fill('See you at 6');
     await bob.page.keyboard.press('Enter');
-    await poll(() => shown(bob)).toEqual(['Lunch at noon?', 'See you at 6 (edited) [Edit]']);
+    await telling(poll(() => shown(bob)).toEqual(['Lunch at noon?', 'See you at 6 (edited) [Edit]']), { bob });
   });
 
   it('alice\'s page shows the new text in its place, marked edited', async () => {
@@ -112,8 +112,11 @@ describe('bob edits his message and alice sees the new text, marked edited', () 
       await edit.click();
       await bob.page.locator('#log .edit-form textarea').fill(text);
       await bob.page.keyboard.press('Enter');
-      await poll(() => alice.page.$$eval('#log .msg.public .text', (els) => els.map((e) => e.textContent ?? ''))).toContain(text);
-      await poll(mentioned).toEqual(want);
+      await telling(
+        poll(() => alice.page.$$eval('#log .msg.public .text', (els) => els.map((e) => e.textContent ?? ''))).toContain(text),
+        { alice, bob },
+      );
+      await telling(poll(mentioned).toEqual(want), { alice, bob });
     }
   });
 });
