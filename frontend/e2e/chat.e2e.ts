@@ -291,6 +291,46 @@ describe('three people in one room', () => {
   });
 });
 
+describe('a message of yours that waits for its answer', () => {
+  it('goes below a message sent before it that arrived meanwhile, once the server confirms it', async () => {
+    // Under load bob's answer stayed above alice's question: her message
+    // came while his waited, went below his bubble, and his confirmation
+    // kept the bubble's place. Here Dave's send is held on its way to the
+    // server until Erin's message, stored first, shows on his page.
+    let hold = true;
+    const held: Array<() => void> = [];
+    const dave = await open(browser, '', {}, (context) =>
+      context.routeWebSocket(/./, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((m) => {
+          if (hold && String(m).includes('"sendPublic"')) held.push(() => server.send(m));
+          else server.send(m);
+        });
+      }),
+    );
+    const erin = await open(browser);
+    try {
+      await join(dave, 'Dave', 'waiting');
+      await join(erin, 'Erin', 'waiting');
+      await say(dave, 'second');
+      await poll(async () => held.length).toBe(1);
+      await say(erin, 'first');
+      await poll(() => texts(dave, 'public')).toEqual(['first']);
+      hold = false;
+      held.shift()!();
+      await poll(() => messages(dave)).toEqual([
+        { kind: 'public', from: 'Erin', text: 'first', pending: false },
+        { kind: 'public', from: 'Dave (you)', text: 'second', pending: false },
+      ]);
+      await poll(() => texts(erin, 'public')).toEqual(['first', 'second']);
+      expect(dave.errors).toEqual([]);
+    } finally {
+      await dave.context.close();
+      await erin.context.close();
+    }
+  });
+});
+
 describe('a server that cannot be reached', () => {
   it('says where the WebSocket URL came from', async () => {
     // Nothing listens on port 1: the first attempt fails at once.

@@ -11,7 +11,7 @@ import type { OutboxItem } from './client';
 import { byId, el, nameHue, timeEl } from './dom';
 import { editable, editButton, editedMark } from './editing';
 import { linkPieces, type Piece } from './links';
-import { LOAD_WITHIN_PX, keptScrollTop, olderGoesAbove, type Line } from './scrollback';
+import { LOAD_WITHIN_PX, keptScrollTop, olderGoesAbove, shownBeforeConfirmed, type Line } from './scrollback';
 import { failureText } from './moderation';
 import { DEFAULT_LIMITS, type EditedFrame, type PrivateFrame, type PublicFrame, type Removal, type RemovedFrame } from './protocol';
 import { AWAY_TEXT } from './attention';
@@ -364,7 +364,13 @@ export class MessageLog {
       return;
     }
     this.seen.add(f.id);
-    bubble.replaceWith(this.messageEl(f));
+    const node = this.messageEl(f);
+    bubble.replaceWith(node);
+    for (let e = node.nextElementSibling; e; ) {
+      const next = e.nextElementSibling;
+      if (shownBeforeConfirmed(lineOf(e), f.ts, f.id)) node.before(e);
+      e = next;
+    }
   }
 
   private messageEl(f: Message): HTMLElement {

@@ -159,6 +159,17 @@ export function olderGoesAbove(line: Line, ts: number, id: string): boolean {
   return line.kind === 'notice' && line.ts > ts;
 }
 
+/**
+ * Whether a line below a message of yours just confirmed (its bubble's
+ * place while it waited) goes above it: a message the record has before it,
+ * shown while it waited (a live frame that came late, or a history's entry
+ * whose frame missed this page), or a notice of before it. A bubble still
+ * waiting stays below. The log keeps the record's order.
+ */
+export function shownBeforeConfirmed(line: Line, ts: number, id: string): boolean {
+  return line.kind !== 'other' && !olderGoesAbove(line, ts, id);
+}
+
 /** What the view needs of the message log (messagelog.ts). */
 export interface OlderLog {
   /** The marker at the top of the log. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ErrorFrame, HistoryPageFrame, PublicFrame } from '../src/protocol';
-import { HISTORY_REF, ScrollbackCursor, keptScrollTop, olderGoesAbove, shownAfter } from '../src/scrollback';
+import { HISTORY_REF, ScrollbackCursor, keptScrollTop, olderGoesAbove, shownAfter, shownBeforeConfirmed } from '../src/scrollback';
 
 const msg = (id: string): PublicFrame => ({ type: 'public', id, ts: 1, room: 'r', from: 'a', message: id });
 const page = (cursor: string | undefined, ...ids: string[]): HistoryPageFrame => ({
@@ -124,5 +124,18 @@ describe('the order of messages shown', () => {
     expect(olderGoesAbove({ kind: 'notice', ts: 900 }, older.ts, older.id)).toBe(false);
     expect(olderGoesAbove({ kind: 'message', ts: 5000, id: '01JBAAAAAAAAAAAAAAAAAAAAAA' }, older.ts, older.id)).toBe(true);
     expect(olderGoesAbove({ kind: 'other' }, older.ts, older.id)).toBe(false);
+  });
+
+  it('puts a message shown while yours waited, and sent before it, above yours once confirmed: a pending bubble below stays below', () => {
+    // Under load bob's page showed alice's earlier message (its live frame
+    // late, or from the settle hello's history) below his bubble, which
+    // kept that place when its echo confirmed it: his answer above her question.
+    const mine = { ts: 2000, id: '01JBAAAAAAAAAAAAAAAAAAAAAA' };
+    expect(shownBeforeConfirmed({ kind: 'message', ts: 1500, id: '01JAAAAAAAAAAAAAAAAAAAAAAA' }, mine.ts, mine.id)).toBe(true);
+    expect(shownBeforeConfirmed({ kind: 'message', ts: 2000, id: '01JAAAAAAAAAAAAAAAAAAAAAAZ' }, mine.ts, mine.id)).toBe(true);
+    expect(shownBeforeConfirmed({ kind: 'notice', ts: 1900 }, mine.ts, mine.id)).toBe(true);
+    expect(shownBeforeConfirmed({ kind: 'message', ts: 2500, id: '01JCAAAAAAAAAAAAAAAAAAAAAA' }, mine.ts, mine.id)).toBe(false);
+    expect(shownBeforeConfirmed({ kind: 'notice', ts: 2100 }, mine.ts, mine.id)).toBe(false);
+    expect(shownBeforeConfirmed({ kind: 'other' }, mine.ts, mine.id)).toBe(false);
   });
 });
