@@ -5,6 +5,7 @@
 // a notification for the mention, none for a plain message, and his tab's
 // title counts both; when his page is shown again the "new since you were
 // away" divider sits above the first of them, and the mention is highlighted.
+// A name typed before its holder is listed opens the @ list when she arrives.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE, launch, members, open, poll, signIn, texts, type Person } from './browser';
@@ -147,5 +148,24 @@ describe('a mention notifies a hidden page', () => {
     expect(await bob.page.title()).toBe('GroupChat');
     await setHidden(bob, false);
     for (const p of [alice, bob]) expect(p.errors).toEqual([]);
+  });
+
+  it('a name typed before its holder is listed opens the @ list when she arrives', async () => {
+    // Under load a page's list can lag (a join missed, read again 2 s
+    // later); the @ list followed only the keys, so "@ca" stayed closed.
+    await alice.page.fill('#message', '');
+    await alice.page.click('#message');
+    await alice.page.keyboard.type('@ca');
+    expect(await alice.page.isHidden('#mention-list')).toBe(true);
+    const carol = await open(browser);
+    try {
+      await enter(carol, 'carol');
+      await poll(() => alice.page.$$eval('#mention-list:not([hidden]) [role=option]', (e) => e.map((x) => x.textContent))).toEqual(['carol']);
+      await alice.page.keyboard.press('Enter');
+      expect(await alice.page.inputValue('#message')).toBe('@carol ');
+    } finally {
+      await carol.context.close();
+    }
+    await alice.page.fill('#message', '');
   });
 });

@@ -90,11 +90,7 @@ export class ChatApp {
     rename: (name) => this.client?.send({ action: Action.SetName, name }).ref,
     renamed: () => this.composer.focus(),
   });
-  private readonly members = new MemberList(
-    () => this.you,
-    () => this.composer.focus(),
-    (f) => this.client?.ask(f) ?? false,
-  );
+  private readonly members = new MemberList(() => this.you, () => this.composer.focus(), (f) => this.client?.ask(f) ?? false, () => this.composer.namesChanged());
   private readonly moderation = new Moderation(this.members, (f) => this.client?.ask(f) ?? false, (text, kind) => this.log.notice(text, Date.now(), kind), (why) => this.leaveRoom(why), () => this.myAccount);
   private readonly log = new MessageLog({
     me: () => ({ name: this.you, account: this.myAccount, username: this.myUsername }),

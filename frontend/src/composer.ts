@@ -85,6 +85,11 @@ export class Composer {
     return to.length ? { action: Action.SendPrivate, to, message } : { action: Action.SendPublic, message };
   }
 
+  /** The member list changed: an open `@` list, or a name typed in the focused box, follows it. */
+  namesChanged(): void {
+    this.picker?.refresh();
+  }
+
   /** The message went out: an empty box, ready for the next. */
   sent(): void {
     this.picker?.close();

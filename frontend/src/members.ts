@@ -95,12 +95,14 @@ export class MemberList {
 
   /**
    * you gives the name to mark "you"; cleared is called when the user sends
-   * to everyone again; ask sends a members request (false: not connected).
+   * to everyone again; ask sends a members request (false: not connected);
+   * namesChanged is called after the list is drawn again (the `@` list follows it).
    */
   constructor(
     private readonly you: () => string,
     cleared: () => void,
     private readonly ask: (f: ClientFrame) => boolean = () => false,
+    private readonly namesChanged: () => void = () => {},
   ) {
     this.list.addEventListener('change', (e) => {
       const box = e.target as HTMLInputElement;
@@ -439,6 +441,7 @@ export class MemberList {
     this.search.hidden = total < SEARCH_FROM && !this.big;
     this.more.textContent = this.moreText(query, shown.length, matching.length, total);
     this.more.hidden = this.more.textContent === '';
+    this.namesChanged();
   }
 
   private moreText(query: string, shown: number, matching: number, total: number): string {

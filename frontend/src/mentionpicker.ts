@@ -56,6 +56,20 @@ export class MentionPicker {
     return true;
   }
 
+  /**
+   * The member list changed: with the box focused, the choices follow it
+   * (a name typed before its holder's join arrived opens the list when it
+   * does; one who left goes), the highlighted name kept where it is still
+   * listed.
+   */
+  refresh(): void {
+    if (document.activeElement !== this.box) return;
+    const was = this.list.hidden ? undefined : this.choices[this.active];
+    this.update();
+    const i = was === undefined ? -1 : this.choices.indexOf(was);
+    if (i > 0) this.highlight(i);
+  }
+
   close(): void {
     if (this.list.hidden) return;
     this.list.hidden = true;
