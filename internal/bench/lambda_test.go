@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -152,6 +153,7 @@ func hostBootstrap(b *testing.B) string {
 func BenchmarkBroadcastModes(b *testing.B) {
 	const broadcastsPerLatency = 3
 	latencies := []time.Duration{0, 20 * time.Millisecond}
+	enoughFiles(b, 2*(*lambdaRoom)+1000)
 	for _, mode := range []string{"inprocess", "env"} {
 		b.Run(fmt.Sprintf("mode=%s/room=%d", mode, *lambdaRoom), func(b *testing.B) {
 			o := local.Options{}
@@ -190,3 +192,18 @@ func BenchmarkBroadcastModes(b *testing.B) {
 }
 
 var lambdaRoom = flag.Int("bench.lambda-room", 1000, "room size in BenchmarkBroadcastModes")
+
+// enoughFiles stops a benchmark at once, saying what to do, when this
+// process may not open n files: every client's socket and the stack's end
+// of it are both in this process (a room of 10,000 needs over 20,000; at
+// the limit the stack's listener only logs "too many open files" and the
+// fill never ends). Go raises the soft limit to the hard one itself.
+func enoughFiles(b *testing.B, n int) {
+	var r syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+		b.Fatalf("read the open-files limit: %v", err)
+	}
+	if r.Cur < uint64(n) {
+		b.Fatalf("this room needs about %d open files and the limit is %d: raise it first (as root: ulimit -n %d)", n, r.Cur, n)
+	}
+}
