@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -11,13 +9,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
-	"github.com/groupchat/groupchat/internal/load"
 	"github.com/groupchat/groupchat/internal/testkit"
 	"github.com/groupchat/groupchat/internal/testkit/localtest"
 	"github.com/groupchat/groupchat/local"
@@ -140,70 +136,4 @@ func hostBootstrap(b *testing.B) string {
 		b.Fatalf("scripts/build-lambda.sh: %v\n%s", err, out)
 	}
 	return filepath.Join(dir, "bootstrap")
-}
-
-// BenchmarkBroadcastModes: a room of -bench.lambda-room (1,000) real
-// WebSocket clients is filled once, then broadcastsPerLatency public
-// messages are sent one at a time with the management API answering at once
-// and as many with every call delayed 20 ms, in this process and in
-// execution environments at 512 MB's CPU share. It reports the median time
-// from a send to its last delivery at each latency and how many
-// environments the fill and the broadcasts started. Run it with
-// -benchtime 1x.
-func BenchmarkBroadcastModes(b *testing.B) {
-	const broadcastsPerLatency = 3
-	latencies := []time.Duration{0, 20 * time.Millisecond}
-	enoughFiles(b, 2*(*lambdaRoom)+1000)
-	for _, mode := range []string{"inprocess", "env"} {
-		b.Run(fmt.Sprintf("mode=%s/room=%d", mode, *lambdaRoom), func(b *testing.B) {
-			o := local.Options{}
-			if mode == "env" {
-				o.Environments = &local.Environments{Bootstrap: hostBootstrap(b), MemoryMB: lambdaMemory}
-			}
-			s := startStack(b, o)
-			var filled int
-			for b.Loop() {
-				res := run(b, load.Config{URL: s.URL, Clients: *lambdaRoom, RoomSize: *lambdaRoom,
-					Broadcasts: broadcastsPerLatency * len(latencies), ConnectConcurrency: 4, Progress: progress(),
-					Drain: 2 * time.Minute,
-					AfterJoin: func(ctx context.Context) error {
-						if s.Environments != nil {
-							filled = s.Environments.Stats().Started
-						}
-						return settle(s)(ctx)
-					},
-					BeforeBroadcast: func(i int) { s.SetLatency(latencies[i/broadcastsPerLatency]) },
-				})
-				if !res.Complete {
-					b.Fatalf("not every message reached every member: %+v %+v", res.Messages, res.Deliveries)
-				}
-				for k, lat := range latencies {
-					b.ReportMetric(median(res.BroadcastMS[k*broadcastsPerLatency:(k+1)*broadcastsPerLatency]), fmt.Sprintf("last-ms@%dms", lat.Milliseconds()))
-				}
-				if s.Environments != nil {
-					st := s.Environments.Stats()
-					b.ReportMetric(float64(filled), "envs-fill")
-					b.ReportMetric(float64(st.Started), "envs-total")
-					b.ReportMetric(float64(st.Timeouts+st.Exits+st.Throttles), "env-failures")
-				}
-			}
-		})
-	}
-}
-
-var lambdaRoom = flag.Int("bench.lambda-room", 1000, "room size in BenchmarkBroadcastModes")
-
-// enoughFiles stops a benchmark at once, saying what to do, when this
-// process may not open n files: every client's socket and the stack's end
-// of it are both in this process (a room of 10,000 needs over 20,000; at
-// the limit the stack's listener only logs "too many open files" and the
-// fill never ends). Go raises the soft limit to the hard one itself.
-func enoughFiles(b *testing.B, n int) {
-	var r syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
-		b.Fatalf("read the open-files limit: %v", err)
-	}
-	if r.Cur < uint64(n) {
-		b.Fatalf("this room needs about %d open files and the limit is %d: raise it first (as root: ulimit -n %d)", n, r.Cur, n)
-	}
 }
