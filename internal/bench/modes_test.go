@@ -19,6 +19,7 @@ import (
 
 var (
 	lambdaRoom   = flag.Int("bench.lambda-room", 1000, "room size in BenchmarkBroadcastModes")
+	stackLog     = flag.String("bench.stack-log", "", "BenchmarkBroadcastModes: append the local stack's log to this file")
 	clientsApart = flag.Bool("bench.clients-apart", false, "BenchmarkBroadcastModes: run the clients in a child process (cmd/load) even when this one may open enough files")
 )
 
@@ -46,6 +47,14 @@ func BenchmarkBroadcastModes(b *testing.B) {
 	for _, mode := range []string{"inprocess", "env"} {
 		b.Run(fmt.Sprintf("mode=%s/room=%d", mode, room), func(b *testing.B) {
 			o := local.Options{}
+			if *stackLog != "" {
+				f, err := os.OpenFile(*stackLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { _ = f.Close() })
+				o.Log = f
+			}
 			if mode == "env" {
 				o.Environments = &local.Environments{Bootstrap: hostBootstrap(b), MemoryMB: lambdaMemory}
 			}
@@ -88,7 +97,11 @@ func BenchmarkBroadcastModes(b *testing.B) {
 					st := s.Environments.Stats()
 					b.ReportMetric(float64(filled), "envs-fill")
 					b.ReportMetric(float64(st.Started), "envs-total")
-					b.ReportMetric(float64(st.Timeouts+st.Exits+st.Throttles), "env-failures")
+					b.ReportMetric(float64(st.Timeouts), "env-timeouts")
+					b.ReportMetric(float64(st.Exits), "env-exits")
+					b.ReportMetric(float64(st.InitErrors), "env-init-errors")
+					b.ReportMetric(float64(st.Throttles), "env-throttles")
+					b.ReportMetric(float64(st.Recycled), "envs-recycled")
 				}
 			}
 		})
