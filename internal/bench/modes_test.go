@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/groupchat/groupchat/internal/load"
+	"github.com/groupchat/groupchat/internal/testkit/localtest"
 	"github.com/groupchat/groupchat/local"
 )
 
@@ -34,8 +35,8 @@ var (
 // Every client's socket and the stack's end of it are both in this process
 // when it may open enough files (about 2 a member); otherwise (a room of
 // 10,000 against a limit of 20,000 that only root outside a container may
-// raise) the clients run in a child process, cmd/load, once per latency:
-// the room is filled once for each, with that latency on.
+// raise) the clients run in a child process, cmd/load, once per latency,
+// each against a fresh stack with that latency on from the fill.
 func BenchmarkBroadcastModes(b *testing.B) {
 	const broadcastsPerLatency = 3
 	latencies := []time.Duration{0, 20 * time.Millisecond}
@@ -46,66 +47,84 @@ func BenchmarkBroadcastModes(b *testing.B) {
 	}
 	for _, mode := range []string{"inprocess", "env"} {
 		b.Run(fmt.Sprintf("mode=%s/room=%d", mode, room), func(b *testing.B) {
-			o := local.Options{}
-			if *stackLog != "" {
-				f, err := os.OpenFile(*stackLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(func() { _ = f.Close() })
-				o.Log = f
-			}
-			if mode == "env" {
-				o.Environments = &local.Environments{Bootstrap: hostBootstrap(b), MemoryMB: lambdaMemory}
-			}
-			s := startStack(b, o)
-			for b.Loop() {
-				cfg := load.Config{URL: s.URL, Clients: room, RoomSize: room, ConnectConcurrency: 4, Drain: 2 * time.Minute}
-				var last [][]float64
-				filled := -1
-				if apart {
-					for _, lat := range latencies {
+			if apart {
+				// A fresh stack for each latency: the first room's
+				// clients leave without $disconnect (startStack), and
+				// the next broadcast to that room (its settle) would
+				// remove 10,000 gone connections during the second fill.
+				for _, lat := range latencies {
+					b.Run(fmt.Sprintf("latency=%dms", lat.Milliseconds()), func(b *testing.B) {
+						s := modeStack(b, mode)
 						s.SetLatency(lat)
-						cfg.Broadcasts = broadcastsPerLatency
-						res := runApart(b, cfg)
-						last = append(last, res.BroadcastMS)
-						if filled < 0 && s.Environments != nil {
-							filled = s.Environments.Stats().Started
+						for b.Loop() {
+							res := runApart(b, load.Config{URL: s.URL, Clients: room, RoomSize: room, ConnectConcurrency: 4,
+								Drain: 2 * time.Minute, Broadcasts: broadcastsPerLatency})
+							b.ReportMetric(median(res.BroadcastMS), fmt.Sprintf("last-ms@%dms", lat.Milliseconds()))
+							reportEnvironments(b, s, -1)
 						}
-					}
-				} else {
-					cfg.Broadcasts, cfg.Progress = broadcastsPerLatency*len(latencies), progress()
-					cfg.AfterJoin = func(ctx context.Context) error {
+					})
+				}
+				return
+			}
+			s := modeStack(b, mode)
+			for b.Loop() {
+				filled := -1
+				res := run(b, load.Config{URL: s.URL, Clients: room, RoomSize: room, ConnectConcurrency: 4, Drain: 2 * time.Minute,
+					Broadcasts: broadcastsPerLatency * len(latencies), Progress: progress(),
+					AfterJoin: func(ctx context.Context) error {
 						if s.Environments != nil {
 							filled = s.Environments.Stats().Started
 						}
 						return settle(s)(ctx)
-					}
-					cfg.BeforeBroadcast = func(i int) { s.SetLatency(latencies[i/broadcastsPerLatency]) }
-					res := run(b, cfg)
-					if !res.Complete {
-						b.Fatalf("not every message reached every member: %+v %+v", res.Messages, res.Deliveries)
-					}
-					for k := range latencies {
-						last = append(last, res.BroadcastMS[k*broadcastsPerLatency:(k+1)*broadcastsPerLatency])
-					}
+					},
+					BeforeBroadcast: func(i int) { s.SetLatency(latencies[i/broadcastsPerLatency]) },
+				})
+				if !res.Complete {
+					b.Fatalf("not every message reached every member: %+v %+v", res.Messages, res.Deliveries)
 				}
 				for k, lat := range latencies {
-					b.ReportMetric(median(last[k]), fmt.Sprintf("last-ms@%dms", lat.Milliseconds()))
+					b.ReportMetric(median(res.BroadcastMS[k*broadcastsPerLatency:(k+1)*broadcastsPerLatency]), fmt.Sprintf("last-ms@%dms", lat.Milliseconds()))
 				}
-				if s.Environments != nil {
-					st := s.Environments.Stats()
-					b.ReportMetric(float64(filled), "envs-fill")
-					b.ReportMetric(float64(st.Started), "envs-total")
-					b.ReportMetric(float64(st.Timeouts), "env-timeouts")
-					b.ReportMetric(float64(st.Exits), "env-exits")
-					b.ReportMetric(float64(st.InitErrors), "env-init-errors")
-					b.ReportMetric(float64(st.Throttles), "env-throttles")
-					b.ReportMetric(float64(st.Recycled), "envs-recycled")
-				}
+				reportEnvironments(b, s, filled)
 			}
 		})
 	}
+}
+
+// modeStack starts a stack running the function in this process or (env)
+// in execution environments at 512 MB, its log appended to -bench.stack-log.
+func modeStack(b *testing.B, mode string) *localtest.Stack {
+	o := local.Options{}
+	if *stackLog != "" {
+		f, err := os.OpenFile(*stackLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = f.Close() })
+		o.Log = f
+	}
+	if mode == "env" {
+		o.Environments = &local.Environments{Bootstrap: hostBootstrap(b), MemoryMB: lambdaMemory}
+	}
+	return startStack(b, o)
+}
+
+// reportEnvironments reports how many environments started (after the fill,
+// when known: filled ≥ 0, and in all) and how many invocations ended in
+// each kind of failure.
+func reportEnvironments(b *testing.B, s *localtest.Stack, filled int) {
+	if s.Environments == nil {
+		return
+	}
+	st := s.Environments.Stats()
+	if filled >= 0 {
+		b.ReportMetric(float64(filled), "envs-fill")
+	}
+	b.ReportMetric(float64(st.Started), "envs-total")
+	b.ReportMetric(float64(st.Timeouts), "env-timeouts")
+	b.ReportMetric(float64(st.Exits), "env-exits")
+	b.ReportMetric(float64(st.InitErrors), "env-init-errors")
+	b.ReportMetric(float64(st.Throttles), "env-throttles")
 }
 
 // runApart runs cfg's clients in a child process (cmd/load, built once)
