@@ -102,6 +102,8 @@ func (r *crashRoom) check() []violation {
 	r.checkRemovals(add)
 	r.checkEdits(add)
 	r.checkSanctions(add)
+	r.checkPublics(add)
+	r.checkShards(add)
 
 	// The activity log balances, and no connection ends twice.
 	n := map[chat.Kind]int{}

@@ -47,6 +47,9 @@ type crashRoom struct {
 	sanctioned []sanctioned
 	// edits are the edits a scenario makes (crash_edit_test.go).
 	edits []editSent
+	// publics are the public messages clients sent (crash_shards_test.go):
+	// text → the connections open when it was first sent.
+	publics map[string][]string
 }
 
 type crashPerson struct {
@@ -61,6 +64,9 @@ type crashConn struct {
 	open   bool // open on the Gateway: the client is connected
 	page   chattest.Page
 	frames []frame // every frame received, posted or answered
+	// shown counts the public messages received, by id, as the page
+	// keeps them (it drops one whose id it shows: crash_shards_test.go).
+	shown map[string]int
 }
 
 // sentFrame is a frame a client sent with a ref: the answers it gets are
@@ -80,12 +86,13 @@ type privateSent struct {
 	want    []string // the connections it must reach, and only those
 }
 
-func newCrashRoom(t *testing.T, signed bool) *crashRoom {
-	opts := []chattest.Option{chattest.Unlimited}
+func newCrashRoom(t *testing.T, signed bool, extra ...chattest.Option) *crashRoom {
+	opts := append([]chattest.Option{chattest.Unlimited}, extra...)
 	if signed {
 		opts = append(opts, func(o *chat.Options) { o.Verifier = tokenIsAccount{} })
 	}
-	r := &crashRoom{t: t, h: chattest.New(t, opts...), signed: signed, people: map[string]*crashPerson{}, tried: map[string]string{}}
+	r := &crashRoom{t: t, h: chattest.New(t, opts...), signed: signed, people: map[string]*crashPerson{}, tried: map[string]string{},
+		publics: map[string][]string{}}
 	// No lag, no stale reads, no conflicts: the crash points are numbered
 	// by the requests of an unkilled run, which must be the same on every
 	// run, and the pages would have to wait out a lag in real time.
@@ -184,6 +191,7 @@ func (r *crashRoom) hello(ctx context.Context, c *crashConn) bool {
 // send sends a frame from a connection, as API Gateway routes it; the
 // answer of a two-way route is the client's. false when it was killed.
 func (r *crashRoom) send(ctx context.Context, c *crashConn, body string) bool {
+	r.sentPublic(body)
 	resp := r.h.Invoke(ctx, c.id, contract.SelectRoute([]byte(body)), body, nil)
 	if chattest.AnswerLost(ctx) {
 		return false
@@ -214,11 +222,16 @@ func (r *crashRoom) received(c *crashConn, raw []byte) frame {
 		}
 	}
 	c.frames = append(c.frames, f)
+	r.shown(c, f, raw)
 	return f
 }
 
-// drain hands every open connection the frames posted to it.
+// drain runs the fan-out shards handed over so far, as Lambda runs them a
+// moment later, and hands every open connection the frames posted to it.
 func (r *crashRoom) drain() {
+	if r.h.Shards != nil {
+		r.h.Shards.Run()
+	}
 	for _, c := range r.conns {
 		if c.open {
 			for _, raw := range r.h.GW.Take(c.id) {

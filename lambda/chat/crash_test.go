@@ -57,13 +57,13 @@ func TestEveryCrashPointKeepsTheInvariants(t *testing.T) {
 				t.Parallel()
 				signed := mode == "signed"
 				crashRan.Store(name, true)
-				whole := runCrash(t, sc, signed, -1)
+				whole := runCrash(t, sc, crashMode{signed: signed}, -1)
 				n := len(whole.requests)
 				t.Run("k=0", func(t *testing.T) { whole.report(t, name, 0, n) })
 				for k := 1; k <= n; k++ {
 					t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
 						t.Parallel()
-						runCrash(t, sc, signed, k).report(t, name, k, n)
+						runCrash(t, sc, crashMode{signed: signed}, k).report(t, name, k, n)
 					})
 				}
 			})
@@ -77,19 +77,34 @@ type crashRun struct {
 	killed     bool
 	next       string // what the killed invocation tried after its k-th request
 	violations []violation
+	// handed are the fan-out shards the invocation handed over (sharded).
+	handed []handedShard
 }
 
-func runCrash(t *testing.T, sc crashScenario, signed bool, k int) crashRun {
-	r := newCrashRoom(t, signed)
+// crashMode is how a scenario runs: sign-in, and fan-out shards
+// (crash_shards_test.go) with what becomes of one of them.
+type crashMode struct {
+	signed, sharded bool
+	fault           *shardFault
+}
+
+func runCrash(t *testing.T, sc crashScenario, mode crashMode, k int) crashRun {
+	var opts []chattest.Option
+	if mode.sharded {
+		opts = append(opts, chattest.Sharded(crashShardSize))
+	}
+	r := newCrashRoom(t, mode.signed, opts...)
 	invoke, after := sc.start(r)
+	from := r.readyShards(mode.fault)
 	crash := r.h.Cut(k, invoke)
+	handed := r.handedOver(from)
 	killed, next := crash.Killed()
 	after(killed)
 	for _, late := range crash.Late() {
 		r.problem("after-the-kill", "the handler acted after it was killed: %s", late)
 	}
 	r.goOn()
-	return crashRun{requests: crash.Requests(), killed: killed, next: next, violations: r.check()}
+	return crashRun{requests: crash.Requests(), killed: killed, next: next, violations: r.check(), handed: r.firstAttempts(handed)}
 }
 
 // report fails the test with every violation not on the skip list, each

@@ -126,6 +126,10 @@ type Harness struct {
 	// accounts holds the authorizer's context of each signed-in
 	// connection, which API Gateway passes with its every event.
 	accounts *sync.Map
+	// Shards runs the fan-out shards (Sharded); nil without them.
+	Shards *Shards
+	cfg    wire.Config
+	opt    chat.Options
 }
 
 // With returns the harness reporting to t: for a fuzz target's inner test.
@@ -200,10 +204,21 @@ func New(t testing.TB, opts ...Option) *Harness {
 		}
 	})
 	h.DynamoDB = proxy
-	cfg := wire.Config{Tables: h.Tables, ManagementEndpoint: h.GW.URL, DynamoDBEndpoint: proxy.Endpoint()}
-	h.Service = wire.New(cfg, guarded(local.AWSConfig()), o)
+	h.cfg, h.opt = wire.Config{Tables: h.Tables, ManagementEndpoint: h.GW.URL, DynamoDBEndpoint: proxy.Endpoint()}, o
+	h.Service = h.Environment()
 	h.Store = dynamo.New(db, h.Tables, o.Now)
+	if s, ok := o.Shards.(*Shards); ok {
+		s.h, h.Shards = h, s
+		t.Cleanup(s.Wait) // before the proxy closes
+	}
 	return h
+}
+
+// Environment is another environment of the function: a Service wired as
+// Service is, on the same tables, proxy and Gateway, sharing no memory
+// with it (a fan-out shard runs on one).
+func (h *Harness) Environment() *chat.Service {
+	return wire.New(h.cfg, guarded(local.AWSConfig()), h.opt)
 }
 
 // Settle waits until the room index and eventually consistent reads show

@@ -193,11 +193,57 @@ func (c *Crash) kill(next string) {
 
 type crashKey struct{}
 
+// attemptKey marks the context of an SDK attempt the guard has counted.
+type attemptKey struct{}
+
+// handOver is a request that is not DynamoDB's (an asynchronous Invoke of
+// a fan-out shard), as a crash point: counted like a DynamoDB request by
+// Cut and by KillAfter, and refused once the invocation was killed.
+func handOver(ctx context.Context, r Request) error {
+	if err := guard(ctx, r.String(), true); err != nil {
+		return err
+	}
+	if c, ok := ctx.Value(crashKey{}).(*Crash); ok && !c.op(r) {
+		return errKilled
+	}
+	return nil
+}
+
+// op lets a request that is not DynamoDB's through as one of the first
+// after, answered at once (it is applied in this process), or kills the
+// invocation at it.
+func (c *Crash) op(r Request) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.killing || c.ended {
+		return false
+	}
+	if c.after < 0 || len(c.reqs) < c.after {
+		c.reqs = append(c.reqs, r)
+		c.answered++
+		return true
+	}
+	c.killing = true
+	for c.answered < len(c.reqs) {
+		c.cond.Wait()
+	}
+	c.kill(r.String())
+	return false
+}
+
 var errKilled = errors.New("chattest: the invocation was killed")
 
 // guard refuses a request made on a live context of an invocation that was
-// killed or has returned, and records it.
-func guard(ctx context.Context, what string) error {
+// killed or has returned, and records it. An invocation killed by its own
+// context (KillAfter) counts the request too: counted says whether this
+// call is the request's one count (a signed request's credentials are
+// asked for after its attempt was counted).
+func guard(ctx context.Context, what string, counted bool) error {
+	if k, ok := ctx.Value(killKey{}).(*Kill); ok && counted {
+		if err := k.op(ctx, what); err != nil {
+			return err
+		}
+	}
 	c, ok := ctx.Value(crashKey{}).(*Crash)
 	if !ok {
 		return nil
@@ -226,10 +272,10 @@ func guarded(cfg aws.Config) aws.Config {
 		// Each attempt (after the retry middleware), before its credentials are asked for.
 		mw := middleware.FinalizeMiddlewareFunc("chattestCrashGuard",
 			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-				if err := guard(ctx, middleware.GetOperationName(ctx)); err != nil {
+				if err := guard(ctx, middleware.GetOperationName(ctx), true); err != nil {
 					return middleware.FinalizeOutput{}, middleware.Metadata{}, err
 				}
-				return next.HandleFinalize(ctx, in)
+				return next.HandleFinalize(context.WithValue(ctx, attemptKey{}, true), in)
 			})
 		if err := s.Finalize.Insert(mw, "GetIdentity", middleware.Before); err != nil {
 			return s.Finalize.Add(mw, middleware.After)
@@ -238,7 +284,8 @@ func guarded(cfg aws.Config) aws.Config {
 	})
 	creds := cfg.Credentials
 	cfg.Credentials = aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
-		if err := guard(ctx, "a signed request (PostToConnection)"); err != nil {
+		_, attempt := ctx.Value(attemptKey{}).(bool) // an SDK attempt, counted above
+		if err := guard(ctx, "a signed request (PostToConnection)", !attempt); err != nil {
 			return aws.Credentials{}, err
 		}
 		return creds.Retrieve(ctx)
