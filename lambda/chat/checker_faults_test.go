@@ -46,6 +46,8 @@ type faultBox struct {
 	// Rates, per write (applied then failed) and per transaction
 	// (conflict), drawn per scenario.
 	applyThenFail, conflict float64
+	// off: the shards' faults are over (quiet).
+	off atomic.Bool
 }
 
 // heldConnect is a $connect held before its at-th request naming the
@@ -140,6 +142,8 @@ type tally struct {
 	scenarios, ops, frames                                atomic.Int64
 	applyThenFail, conflicts, indexReads, overtaken       atomic.Int64
 	staleReads, relists                                   atomic.Int64
+	shards, shardRefused, shardLost, shardKills           atomic.Int64
+	shardRetries, repeats                                 atomic.Int64
 	vanished, clockJumps, reloads, closedTogether, failed atomic.Int64
 	mu                                                    sync.Mutex
 	byOp                                                  map[string]int
@@ -173,10 +177,13 @@ func (tl *tally) String() string {
 		"%d eventually consistent reads, %d $connects overtaken by their $disconnect, "+
 		"%d connections vanished, %d clock jumps past the stale grace; %d $connects refused (500); "+
 		"%d reads of a page's list at rest (its list and count disagreed: converge.ts); "+
+		"%d fan-out shards handed over (%d refused, %d queued with the answer lost, %d attempts killed, %d run again; "+
+		"%d copies of a message a page already showed, dropped); "+
 		"invariant violations: %d (%s)",
 		tl.scenarios.Load(), tl.ops.Load(), strings.Join(ops, ", "), tl.frames.Load(), tl.applyThenFail.Load(),
 		tl.conflicts.Load(), tl.indexReads.Load(), "behind by the index lag", tl.staleReads.Load(), tl.overtaken.Load(), tl.vanished.Load(),
-		tl.clockJumps.Load(), tl.failed.Load(), tl.relists.Load(), total, strings.Join(viol, ", "))
+		tl.clockJumps.Load(), tl.failed.Load(), tl.relists.Load(), tl.shards.Load(), tl.shardRefused.Load(), tl.shardLost.Load(),
+		tl.shardKills.Load(), tl.shardRetries.Load(), tl.repeats.Load(), total, strings.Join(viol, ", "))
 }
 
 // violations collects what the checks found, by invariant.
@@ -236,6 +243,10 @@ var traces atomic.Int64
 // checker sent has been handled (the handler's work, fan-out included,
 // ends before its event returns, and with it every DynamoDB request).
 func (w *world) quiet() {
+	if w.h.Shards != nil { // the shards handed over run to their end, and their faults stop
+		w.h.Shards.Wait()
+		w.faults.off.Store(true)
+	}
 	if n := w.inFlight.Load(); n != 0 {
 		w.t.Fatalf("%d events still in flight after every account finished", n)
 	}

@@ -90,8 +90,8 @@ func runScenario(t *testing.T, seed uint64, size checkerSize, tl *tally) {
 	w.finish()
 	w.verify()
 	if w.report() {
-		t.Logf("scenario %d: %d accounts in %v, index lag %s, %.1f%% of writes applied then failed, %.1f%% of transactions conflicted",
-			seed, len(w.accounts), w.rooms, w.lag, 100*w.faults.applyThenFail, 100*w.faults.conflict)
+		t.Logf("scenario %d: %d accounts in %v, index lag %s, %.1f%% of writes applied then failed, %.1f%% of transactions conflicted, shards %v",
+			seed, len(w.accounts), w.rooms, w.lag, 100*w.faults.applyThenFail, 100*w.faults.conflict, w.h.Shards != nil)
 	}
 }
 
@@ -235,6 +235,9 @@ func (w *world) finish() {
 		w.public(speaker)
 	}
 	w.accounts = append(w.accounts, watcher)
+	if w.h.Shards != nil {
+		w.h.Shards.Wait()
+	}
 	for _, a := range w.accounts {
 		for _, d := range a.devices {
 			w.drain(d)

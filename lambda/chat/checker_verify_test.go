@@ -94,6 +94,7 @@ func (w *world) verify() {
 	w.checkEdits()
 	w.checkActs()
 	w.checkDeleted(tb)
+	w.checkShards()
 }
 
 // checkNames: a name is held by at most one account, and every

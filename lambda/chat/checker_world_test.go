@@ -45,6 +45,7 @@ type world struct {
 	answers  map[string]int            // frames answering each ref
 	answer   map[string]frame          // the first answer to each ref
 	got      map[string]map[string]int // message text → connection → copies received
+	shown    map[string]bool           // connection id + "\x00" + public message id: the page shows it
 	privates []*privateSend
 	publics  map[string]string     // message text → room
 	removals []*removeSend         // remove (checker_remove_test.go)
@@ -123,10 +124,14 @@ type privateSend struct {
 }
 
 func newWorld(t *testing.T, seed uint64, nAccounts, nRooms int, tl *tally) *world {
-	h := chattest.New(t, chattest.SignedIn, chattest.Unlimited)
+	opts := []chattest.Option{chattest.SignedIn, chattest.Unlimited}
+	if shardedSeed(seed) {
+		opts = append(opts, chattest.Sharded(checkerShardSize)) // checker_shards_test.go
+	}
+	h := chattest.New(t, opts...)
 	w := &world{t: t, h: h, seed: seed, tally: tl, viol: newViolations(),
 		conns: map[string]*connLife{}, answers: map[string]int{}, answer: map[string]frame{},
-		got: map[string]map[string]int{}, publics: map[string]string{}, holds: map[string][]*holding{}}
+		got: map[string]map[string]int{}, shown: map[string]bool{}, publics: map[string]string{}, holds: map[string][]*holding{}}
 	w.start = time.Now()
 	rng := rand.New(rand.NewPCG(mix(seed), 0x5eed))
 	for i := range nRooms {
@@ -142,6 +147,9 @@ func newWorld(t *testing.T, seed uint64, nAccounts, nRooms int, tl *tally) *worl
 		w.accounts = append(w.accounts, a)
 	}
 	w.faults = newFaultBox(w, rng.Uint64())
+	if h.Shards != nil {
+		w.faults.shards(h.Shards)
+	}
 	return w
 }
 
@@ -216,6 +224,17 @@ func (w *world) receive(d *device, c *connLife, raw []byte) {
 		}
 	}
 	if (f.Type == "public" || f.Type == "private") && f.Message != "" {
+		if f.Type == "public" && f.ID != "" {
+			// A second copy of an id from a shard run again (or whose
+			// Invoke's answer was lost) is dropped by the page; any other
+			// is counted, and checkMessages finds it.
+			key := c.id + "\x00" + f.ID
+			if w.shown[key] && w.h.Shards != nil && w.h.Shards.MayRepeat(c.id, raw) {
+				w.tally.repeats.Add(1)
+				return
+			}
+			w.shown[key] = true
+		}
 		if w.got[f.Message] == nil {
 			w.got[f.Message] = map[string]int{}
 		}
