@@ -92,9 +92,12 @@ func BenchmarkBroadcastModes(b *testing.B) {
 }
 
 // modeStack starts a stack running the function in this process or (env)
-// in execution environments at 512 MB, its log appended to -bench.stack-log.
+// in execution environments at 512 MB, its log appended to -bench.stack-log,
+// with the function's settings this process's environment gives.
 func modeStack(b *testing.B, mode string) *localtest.Stack {
-	o := local.Options{}
+	// The function's settings from this process's environment, as
+	// cmd/local passes them (FANOUT_SHARD_SIZE=100000: no shards).
+	o := local.Options{Getenv: os.Getenv}
 	if *stackLog != "" {
 		f, err := os.OpenFile(*stackLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
