@@ -188,7 +188,10 @@ func (r *crashRoom) handedOver(from int) []handedShard {
 			h.conn = slices.IndexFunc(r.conns, func(x *crashConn) bool { return x.id == c.Event.Members[0].ConnID })
 		}
 		if h.conn >= 0 {
-			h.who = r.conns[h.conn].person.key + r.conns[h.conn].device
+			h.who = r.conns[h.conn].person.key
+			if d := r.conns[h.conn].device; d != "" {
+				h.who += "'s " + d
+			}
 		}
 		out = append(out, h)
 	}
