@@ -9,10 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/load"
 	"github.com/groupchat/groupchat/internal/testkit/localtest"
 	"github.com/groupchat/groupchat/local"
@@ -114,11 +116,13 @@ func modeStack(b *testing.B, mode string) *localtest.Stack {
 
 // reportEnvironments reports how many environments started (after the fill,
 // when known: filled ≥ 0, and in all) and how many invocations ended in
-// each kind of failure.
+// each kind of failure, and how many fan-out shards the broadcasts handed
+// to other environments.
 func reportEnvironments(b *testing.B, s *localtest.Stack, filled int) {
 	if s.Environments == nil {
 		return
 	}
+	b.ReportMetric(metricSum(s.Metrics(), contract.MetricFanoutShards), "shards")
 	st := s.Environments.Stats()
 	if filled >= 0 {
 		b.ReportMetric(float64(filled), "envs-fill")
@@ -180,4 +184,18 @@ func enoughFiles(b *testing.B, n int) {
 	if have := openFiles(b); have < uint64(n) {
 		b.Fatalf("this room needs about %d open files and the limit is %d: raise it first (as root: ulimit -n %d)", n, have, n)
 	}
+}
+
+// metricSum adds up a metric's values in the function's EMF lines.
+func metricSum(emf, name string) float64 {
+	var sum float64
+	for line := range strings.Lines(emf) {
+		var doc map[string]any
+		if json.Unmarshal([]byte(line), &doc) == nil {
+			if v, ok := doc[name].(float64); ok {
+				sum += v
+			}
+		}
+	}
+	return sum
 }
