@@ -418,6 +418,8 @@ type queryIn struct {
 	Select                    string
 	ScanIndexForward          *bool
 	ConsistentRead            bool
+	ExclusiveStartKey         item
+	Limit                     int
 	// Set only for shapes the lag does not support.
 	FilterExpression, ProjectionExpression string
 	KeyConditions, QueryFilter             json.RawMessage
@@ -456,5 +458,5 @@ func (q *queryIn) supported() bool {
 // eventually consistent read does (v readView; ix is then the table's key,
 // all projected). It returns nil when the answer stands as it is.
 func (p *Proxy) lagQuery(t *table, ix index, q *queryIn, pkValue json.RawMessage, answer []byte, v view) []byte {
-	return rewriteAsOf(t, ix, p.lag.asOf(q.TableName, v, time.Now()), answer, pkValue, q.ScanIndexForward)
+	return rewriteAsOf(t, ix, p.lag.asOf(q.TableName, v, time.Now()), answer, pkValue, q)
 }

@@ -29,9 +29,15 @@
 //     or "room = :room") lags. A sort key condition, a filter, a projection
 //     expression, Select COUNT or the legacy KeyConditions parameters pass
 //     through unlagged.
-//   - Items lagged into a partition are added to its last page (the one
-//     without a LastEvaluatedKey), after the target's own, so that page may
-//     hold more than a Limit; they are sorted with that page only.
+//   - Items lagged into a partition go on the page their sort key puts
+//     them in (after the ExclusiveStartKey, up to the LastEvaluatedKey), as
+//     on AWS: an item is on one page however its lag moves while the pages
+//     are read, and a page that would hold more than its Limit ends at it
+//     (its LastEvaluatedKey then the last item's). An index's items of one
+//     sort key value are ordered by the table's key, which dynalite may
+//     order otherwise. Of an index without a sort key, they are added to
+//     the last page (the one without a LastEvaluatedKey), which may then
+//     hold more than a Limit.
 //   - Numbers are compared by their spelling for the partition key.
 //
 // Base-table reads follow Faults.StaleReads, which keeps images the same

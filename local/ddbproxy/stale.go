@@ -1,6 +1,7 @@
 package ddbproxy
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -16,9 +17,9 @@ import (
 //   - A read with a ProjectionExpression, AttributesToGet, a filter, a
 //     sort key condition or Select COUNT is answered fresh: the proxy does
 //     not evaluate expressions.
-//   - Items of a table Query or a Scan that were deleted or are new are
-//     added to or dropped from the last page only, as for the index lag; a
-//     parallel Scan (Segment) is answered fresh.
+//   - Items of a table Query go on their page as for the index lag; those
+//     of a Scan that were deleted or are new are added to or dropped from
+//     its last page only; a parallel Scan (Segment) is answered fresh.
 
 // maxReadAttempts bounds how often a read that overlapped a transaction is
 // made again; the last answer stands even if it overlapped one too.
@@ -197,10 +198,15 @@ func (p *Proxy) staleScan(r *http.Request, in *readIn, answer []byte, now time.T
 // rewriteAsOf rewrites a page of items (a Query's or a Scan's answer) to
 // show the items in then (key → the item as it was, nil: none) as they
 // were: recent ones dropped, their old images (projected to ix, those in
-// the partition pkValue unless it is nil) added to the last page, sorted by
-// ix's sort key (forward unless told) when it has one. It returns nil when
-// the answer stands.
-func rewriteAsOf(t *table, ix index, then map[string]item, answer []byte, pkValue json.RawMessage, forward *bool) []byte {
+// the partition pkValue unless it is nil) added, sorted by ix's sort key
+// (forward unless q says otherwise) when it has one. Of a Query (q) by a
+// key with a sort key, an old image goes on the page its sort key puts it
+// in, as on AWS (placed): so an item is listed once across the pages
+// however its lag moves while they are read; a page that would hold more
+// than q's Limit ends at it, with the LastEvaluatedKey of its last item.
+// Otherwise (a Scan, a key without a sort key) old images are added to the
+// last page. It returns nil when the answer stands.
+func rewriteAsOf(t *table, ix index, then map[string]item, answer []byte, pkValue json.RawMessage, q *queryIn) []byte {
 	if len(then) == 0 {
 		return nil
 	}
@@ -214,20 +220,31 @@ func rewriteAsOf(t *table, ix index, then map[string]item, answer []byte, pkValu
 	}
 	var scanned int
 	_ = json.Unmarshal(out["ScannedCount"], &scanned)
+	var last item // the page's LastEvaluatedKey; nil on the last page
+	if len(out["LastEvaluatedKey"]) > 0 && json.Unmarshal(out["LastEvaluatedKey"], &last) != nil {
+		return nil
+	}
 	kept := slices.DeleteFunc(slices.Clone(items), func(it item) bool {
 		_, changed := then[t.key(it)]
 		return changed
 	})
 	dropped := len(items) - len(kept)
-	lastPage := len(out["LastEvaluatedKey"]) == 0 || string(out["LastEvaluatedKey"]) == "null"
-	if lastPage {
-		for _, it := range then {
-			if it == nil || (pkValue != nil && !sameValue(it[ix.hash], pkValue)) {
-				continue
-			}
-			if _, ok := parseScalar(it[ix.rng]); ix.rng != "" && !ok {
-				continue // not in the index: it lacks the index's sort key
-			}
+	order := keyOrder(t, ix, q)
+	placed := q != nil && ix.rng != ""
+	onPage := func(it item) bool {
+		if !placed {
+			return last == nil
+		}
+		return (q.ExclusiveStartKey == nil || order(q.ExclusiveStartKey, it) < 0) && (last == nil || order(it, last) <= 0)
+	}
+	for _, it := range then {
+		if it == nil || (pkValue != nil && !sameValue(it[ix.hash], pkValue)) {
+			continue
+		}
+		if _, ok := parseScalar(it[ix.rng]); ix.rng != "" && !ok {
+			continue // not in the index: it lacks the index's sort key
+		}
+		if onPage(it) {
 			kept = append(kept, t.project(it, ix))
 		}
 	}
@@ -235,15 +252,11 @@ func rewriteAsOf(t *table, ix index, then map[string]item, answer []byte, pkValu
 		return nil // nothing recently written is in this page
 	}
 	if ix.rng != "" {
-		fwd := forward == nil || *forward
-		slices.SortStableFunc(kept, func(a, b item) int {
-			x, _ := parseScalar(a[ix.rng])
-			y, _ := parseScalar(b[ix.rng])
-			if fwd {
-				return x.compare(y)
-			}
-			return y.compare(x)
-		})
+		slices.SortStableFunc(kept, order)
+	}
+	if placed && q.Limit > 0 && len(kept) > q.Limit {
+		kept = kept[:q.Limit]
+		out["LastEvaluatedKey"], _ = json.Marshal(keyOf(t, ix, kept[len(kept)-1]))
 	}
 	if kept == nil {
 		kept = []item{}
@@ -256,4 +269,38 @@ func rewriteAsOf(t *table, ix index, then map[string]item, answer []byte, pkValu
 		return nil
 	}
 	return body
+}
+
+// keyOrder orders the items of a partition of ix as a Query reads them
+// (forward unless q says otherwise): by ix's sort key, then (an index's
+// items of one sort key value) by the table's key.
+func keyOrder(t *table, ix index, q *queryIn) func(a, b item) int {
+	fwd := q == nil || q.ScanIndexForward == nil || *q.ScanIndexForward
+	by := func(a, b item, attr string) int {
+		if attr == "" {
+			return 0
+		}
+		x, _ := parseScalar(a[attr])
+		y, _ := parseScalar(b[attr])
+		return x.compare(y)
+	}
+	return func(a, b item) int {
+		c := cmp.Or(by(a, b, ix.rng), by(a, b, t.hash), by(a, b, t.rng))
+		if !fwd {
+			return -c
+		}
+		return c
+	}
+}
+
+// keyOf is an item's key in ix as a LastEvaluatedKey gives it: the index's
+// key and the table's.
+func keyOf(t *table, ix index, it item) item {
+	k := item{}
+	for _, a := range []string{ix.hash, ix.rng, t.hash, t.rng} {
+		if v, ok := it[a]; ok && a != "" {
+			k[a] = v
+		}
+	}
+	return k
 }
