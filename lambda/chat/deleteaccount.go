@@ -22,8 +22,11 @@ import (
 // deletionStore is what an account's deletion needs of storage.
 type deletionStore interface {
 	// SignOutToDelete is SignOut (reauth.go) made by a deletion: the
-	// same update records its time as the account's DeletingAt.
-	SignOutToDelete(ctx context.Context, accountID string, at time.Time) (Account, error)
+	// same update records its time as the account's DeletingAt and adds
+	// conn (the deleting page's connection; "" for an operator's) to its
+	// DeletingConns. When a later sign-out is recorded already, conn is
+	// added all the same (with the device version moved on).
+	SignOutToDelete(ctx context.Context, accountID, conn string, at time.Time) (Account, error)
 	// DeleteAccount is one transaction: the account's item replaced by
 	// its tombstone (deleted at, expiring at until: an item with nothing
 	// of the person's but the id) and, of names (prepared names), each
@@ -76,7 +79,7 @@ func (inv *invocation) deleteAccountOf(ctx context.Context, accountID, username,
 	// First: a token issued until now admits no $connect and no reauth
 	// (a $connect racing this reads it), and the devices to close are
 	// read by the same write.
-	a, err := inv.store.SignOutToDelete(ctx, accountID, now)
+	a, err := inv.store.SignOutToDelete(ctx, accountID, keep, now)
 	if err != nil {
 		return deletion{}, fmt.Errorf("sign the account out: %w", err)
 	}
@@ -236,6 +239,16 @@ func (a Account) deleting(now time.Time) bool {
 // and closing).
 func (a Account) deletionRunning(now time.Time) bool {
 	return a.deleting(now) || (!a.Deleted.IsZero() && now.Sub(a.Deleted) < contract.FunctionTimeout)
+}
+
+// leftToDeletion reports whether a frame of the connection conn, signed
+// out, is left to the account's deletion: conn asked for it (one of
+// DeletingConns), and it may still be running; that deletion answers conn
+// accountDeleted and closes it. Any other connection of the account (one
+// that connected during the deletion, after it read the devices, may never
+// be closed by it) is told signed_out and closed.
+func (a Account) leftToDeletion(conn string, now time.Time) bool {
+	return a.deletionRunning(now) && slices.Contains(a.DeletingConns, conn)
 }
 
 type accountDeletedFrame struct {

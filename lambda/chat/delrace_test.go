@@ -77,17 +77,19 @@ func TestTheDeletingPagesOtherFrameDuringItsDeletionDoesNotCostItsAnswer(t *test
 	}
 }
 
-// A deletion killed right after its sign-out leaves dave's phone open (its
-// close never came). Within the deletion's life a frame of the phone is
-// left to the deletion (no answer, not closed: it may still be running and
-// closes it); past it, the phone is told signed_out and closed, as after a
-// sign-out everywhere.
+// The deletion dave's phone asked for, killed right after its sign-out,
+// leaves the phone open (its answer and close never came). Within the
+// deletion's life a frame of the phone is left to the deletion (no answer,
+// not closed: it may still be running, and answers and closes it); past
+// it, the phone is told signed_out and closed, as after a sign-out
+// everywhere. (Another connection of dave's is told signed_out at once:
+// delconn_test.go.)
 func TestAFrameOfAConnectionEndedByADeletionKilledLongAgoIsClosed(t *testing.T) {
 	t.Parallel()
 	h := chattest.New(t, chattest.SignedIn)
 	phone := h.JoinAs("dave", "delrace-killed")
 	inbox(t, h, phone)
-	if _, err := h.Store.SignOutToDelete(context.Background(), "dave", h.Now()); err != nil {
+	if _, err := h.Store.SignOutToDelete(context.Background(), "dave", phone, h.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if got := act(t, h, phone, map[string]any{"action": "ping", "ref": "p1"}); len(got) != 0 || closed(h, phone) {

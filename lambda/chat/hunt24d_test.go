@@ -75,7 +75,7 @@ func TestHunt24DAConnectionEndedByADeletionKilledLongAgoCannotDeleteTheAccount(t
 	t.Parallel()
 	h := chattest.New(t, chattest.SignedIn)
 	laptop := h.JoinAs("dave", "h24d-del-killed")
-	if _, err := h.Store.SignOutToDelete(context.Background(), "dave", h.Now()); err != nil {
+	if _, err := h.Store.SignOutToDelete(context.Background(), "dave", "", h.Now()); err != nil {
 		t.Fatal(err)
 	}
 	h.Advance(contract.FunctionTimeout + time.Second)

@@ -184,6 +184,13 @@ type Account struct {
 	// DeletingAt is the sign-out an account's deletion made (its first
 	// step; the tombstone replaces the item): zero when none did.
 	DeletingAt time.Time
+	// DeletingConns are the connections whose own deleteAccount signed
+	// the account out (recorded by that sign-out's write, kept on the
+	// tombstone; an operator's deletion adds none): while the deletion
+	// may run, a frame of one of them is left to it (it answers that
+	// connection accountDeleted, then closes it); any other connection of
+	// the account is told signed_out and closed.
+	DeletingConns []string
 	// Connects are the times of the account's latest counted $connects
 	// (at most Options.ConnectLimit.Limit, oldest first).
 	Connects []time.Time

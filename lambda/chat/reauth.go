@@ -56,8 +56,9 @@ type reauthedFrame struct {
 // ago (closed).
 type signInEnded struct {
 	signedOut bool
-	// byDeletion: the sign-out was an account's deletion that may still
-	// be running (Account.deletionRunning): it closes the connection.
+	// byDeletion: the sign-out was an account's deletion asked for by
+	// this connection, which may still be running
+	// (Account.leftToDeletion): it answers and closes the connection.
 	byDeletion bool
 	until      time.Time // when the sign-in ended (expiry)
 	pastGrace  bool
@@ -90,7 +91,7 @@ func (inv *invocation) stillSignedIn(ctx context.Context, a Account) error {
 	if !signedOut && !expired {
 		return nil
 	}
-	ended := &signInEnded{signedOut: true, byDeletion: a.deletionRunning(now)}
+	ended := &signInEnded{signedOut: true, byDeletion: a.leftToDeletion(inv.connID, now)}
 	c, err := inv.store.GetConnection(ctx, inv.connID)
 	switch {
 	case errors.Is(err, ErrNotFound) && signedOut:
@@ -120,16 +121,19 @@ func (inv *invocation) stillSignedIn(ctx context.Context, a Account) error {
 // out everywhere is told signed_out (posted, then closed: the close is
 // what this frame would otherwise have been lost to); one past the grace
 // is closed; one within it is answered reauth_required. The empty reply
-// of a close means "answered already". One signed out by a deletion that
-// may still be running is neither answered nor closed: the deletion closes
-// it, and if it is the connection that asked for the deletion, after
-// answering it accountDeleted (a frame of that page handled meanwhile, a
-// ping or a reconnect's hello, must not close it first: the page would
-// never learn its account is deleted, nor delete its sign-in account).
+// of a close means "answered already". The connection that asked for its
+// account's deletion, signed out by it while it may still be running, is
+// neither answered nor closed: the deletion answers it accountDeleted,
+// then closes it (a frame of that page handled meanwhile, a ping or a
+// hello, must not close it first: the page would never learn its account
+// is deleted, nor delete its sign-in account). Every other connection of
+// the account is told signed_out and closed as after a sign-out
+// everywhere: one that connected during the deletion, after it read the
+// devices, is never closed by it.
 func (inv *invocation) endedFrame(ctx context.Context, req request, e *signInEnded) []byte {
 	switch {
 	case e.signedOut && e.byDeletion:
-		inv.log.Info("not answered: the account's deletion is running, and closes this connection")
+		inv.log.Info("not answered: this connection's deletion of its account is running, and answers and closes it")
 		return []byte{}
 	case e.signedOut:
 		inv.log.Info("closing: the account signed out everywhere after this connection signed in")

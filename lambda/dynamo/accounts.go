@@ -66,6 +66,9 @@ type accountItem struct {
 	SignedOut int64 `dynamodbav:"so,omitempty"`
 	// Deleting is the sign-out a deletion made (ms; attrDeleting).
 	Deleting int64 `dynamodbav:"dg,omitempty"`
+	// DeletingConns: the connections whose deleteAccount signed the
+	// account out (attrDeletingConns).
+	DeletingConns []string `dynamodbav:"dc,stringset,omitempty"`
 	// Rooms are the rooms the account has connected to (AddDevice).
 	Rooms []string `dynamodbav:"jr,stringset,omitempty"`
 	// Deleted (ms): the item is the deleted account's tombstone
@@ -252,6 +255,8 @@ func accountFrom(id string, item map[string]types.AttributeValue) (chat.Account,
 	slices.Sort(a.Rooms)
 	a.DeletedDevices = it.DeletedDevices
 	slices.Sort(a.DeletedDevices)
+	a.DeletingConns = it.DeletingConns
+	slices.Sort(a.DeletingConns)
 	for _, ms := range it.ConnectLog {
 		a.Connects = append(a.Connects, time.UnixMilli(ms))
 	}

@@ -77,6 +77,12 @@ func (s *Store) DeleteAccount(ctx context.Context, accountID, username string, n
 		if len(a.Rooms) > 0 {
 			tomb[attrRooms] = &types.AttributeValueMemberSS{Value: a.Rooms}
 		}
+		// The connections that asked for the deletion: each is left to
+		// its deletion (answered accountDeleted, then closed), every other
+		// one told signed_out (chat.Account.DeletingConns).
+		if len(a.DeletingConns) > 0 {
+			tomb[attrDeletingConns] = &types.AttributeValueMemberSS{Value: a.DeletingConns}
+		}
 		// The devices the item has as read (the put is conditional on its
 		// device version): a kill before they are removed leaves them to
 		// a run again and the second forget.

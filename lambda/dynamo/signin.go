@@ -57,29 +57,50 @@ func (s *Store) Reauthed(ctx context.Context, id string, until, issued time.Time
 // returning it. Made again it changes the device version once more, which
 // only makes a racing put read the item again.
 func (s *Store) SignOut(ctx context.Context, accountID string, at time.Time) (chat.Account, error) {
-	return s.signOut(ctx, accountID, at, false)
+	return s.signOut(ctx, accountID, "", at, false)
 }
 
 // SignOutToDelete implements chat.Store: SignOut, and the same update
-// records that a deletion made this sign-out (attrDeleting = at).
-func (s *Store) SignOutToDelete(ctx context.Context, accountID string, at time.Time) (chat.Account, error) {
-	return s.signOut(ctx, accountID, at, true)
+// records that a deletion made this sign-out (attrDeleting = at) and adds
+// the deleting connection to attrDeletingConns.
+func (s *Store) SignOutToDelete(ctx context.Context, accountID, conn string, at time.Time) (chat.Account, error) {
+	return s.signOut(ctx, accountID, conn, at, true)
 }
 
-func (s *Store) signOut(ctx context.Context, accountID string, at time.Time, deleting bool) (chat.Account, error) {
-	update := "SET #so = :at ADD #dv :one"
+func (s *Store) signOut(ctx context.Context, accountID, conn string, at time.Time, deleting bool) (chat.Account, error) {
+	update, add := "SET #so = :at", " ADD #dv :one"
 	names := map[string]string{"#so": attrSignedOut, "#dv": contract.AccountDeviceVersion}
+	values := map[string]types.AttributeValue{":at": num(at.UnixMilli()), ":one": num(1)}
 	if deleting {
-		update = "SET #so = :at, #dg = :at ADD #dv :one"
+		update += ", #dg = :at"
 		names["#dg"] = attrDeleting
 	}
+	if deleting && conn != "" {
+		add += ", #dc :conn"
+		names["#dc"] = attrDeletingConns
+		values[":conn"] = &types.AttributeValueMemberSS{Value: []string{conn}}
+	}
 	a, err := s.updateAccount(ctx, accountID, &dynamodb.UpdateItemInput{
-		UpdateExpression:          aws.String(update),
+		UpdateExpression:          aws.String(update + add),
 		ConditionExpression:       aws.String("attribute_not_exists(#so) OR #so < :at"),
 		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: map[string]types.AttributeValue{":at": num(at.UnixMilli()), ":one": num(1)},
+		ExpressionAttributeValues: values,
 	})
-	if conditionFailed(err) { // a later sign-out is recorded
+	if conditionFailed(err) && deleting && conn != "" {
+		// A later sign-out is recorded (another deletion's, made at the
+		// same moment, or this one's applied and retried): the connection
+		// still asked for the deletion. The device version moves on, so a
+		// tombstone put racing this reads the item again and keeps it.
+		delete(names, "#so")
+		delete(names, "#dg")
+		a, err = s.updateAccount(ctx, accountID, &dynamodb.UpdateItemInput{
+			UpdateExpression:          aws.String(add[1:]),
+			ConditionExpression:       aws.String("attribute_exists(" + contract.ConnPK + ")"),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1), ":conn": values[":conn"]},
+		})
+	}
+	if conditionFailed(err) { // a later sign-out is recorded (or no item)
 		return s.Account(ctx, accountID)
 	}
 	if err != nil {
@@ -91,6 +112,11 @@ func (s *Store) signOut(ctx context.Context, accountID string, at time.Time, del
 // attrDeleting is the account item's sign-out (ms) made by a deletion
 // (chat.Account.DeletingAt); the tombstone replaces the item.
 const attrDeleting = "dg"
+
+// attrDeletingConns is the account item's (and its tombstone's) string set
+// of the connections whose own deleteAccount signed it out
+// (chat.Account.DeletingConns).
+const attrDeletingConns = "dc"
 
 // attrSignedOut is the account item's last sign-out everywhere (ms).
 const attrSignedOut = "so"
