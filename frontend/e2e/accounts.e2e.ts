@@ -217,16 +217,18 @@ describe("a phone's top bar, signed in", () => {
           timesOnOneLine: times.length > 0 && times.every(oneLine),
           buttonsOnOneLine: [...document.querySelectorAll('.account button, #retry-now')].filter((b) => b.getClientRects().length > 0).every(oneLine),
           scrollsSideways: document.documentElement.scrollWidth > window.innerWidth,
+          // Shown when a check fails: what the status said and how wide it was against its room.
+          widths: `"${text.textContent}" ${text.scrollWidth}/${text.clientWidth} px in #conn ${box('#conn')?.width} px`,
         };
       });
     const ready = await bar();
-    expect(ready).toMatchObject({ cut: false, statusApart: true, timesOnOneLine: true, buttonsOnOneLine: true, scrollsSideways: false });
+    expect(ready, ready.widths).toMatchObject({ cut: false, statusApart: true, timesOnOneLine: true, buttonsOnOneLine: true, scrollsSideways: false });
     await dropAllConnections();
     await p.page.waitForSelector('#conn[data-state="waiting"]');
     await p.page.waitForSelector('#retry-now:visible');
     const offline = await bar();
     // The notice "Connection lost…" has a time of its own, beside two lines of text.
-    expect(offline).toMatchObject({ cut: false, retryApart: true, statusApart: true, timesOnOneLine: true, buttonsOnOneLine: true, scrollsSideways: false });
+    expect(offline, offline.widths).toMatchObject({ cut: false, retryApart: true, statusApart: true, timesOnOneLine: true, buttonsOnOneLine: true, scrollsSideways: false });
     await p.page.click('#retry-now');
     await p.page.waitForSelector('#conn[data-state="ready"]');
     expect(p.errors).toEqual([]);
