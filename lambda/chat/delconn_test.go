@@ -7,7 +7,6 @@ package chat_test
 // until the deletion's FunctionTimeout had passed.
 
 import (
-	"bytes"
 	"context"
 	"slices"
 	"strings"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/groupchat/groupchat/contract"
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
-	"github.com/groupchat/groupchat/local/ddbproxy"
 )
 
 // Dave's phone deletes his account (or an operator does) while his laptop
@@ -40,21 +38,15 @@ func TestAnotherConnectionsFrameDuringItsAccountsDeletionIsAnsweredSignedOutAndC
 				inbox(t, h, id)
 			}
 			post := `{"action":"sendPublic","message":"after my deletion","ref":"late"}`
-			var fired, tombstoned, closedThen atomic.Bool
+			var closedThen bool
 			var during []frame
-			if when == "signed-out" || when == "tombstoned" {
-				h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
-					tomb := w.Op == "TransactWriteItems" && bytes.Contains(w.Body, []byte(`"deleted"`))
-					if tomb && when == "tombstoned" {
-						tombstoned.Store(true)
-						return
-					}
-					hold := (tomb && when == "signed-out") || (!tomb && tombstoned.Load())
-					if hold && fired.CompareAndSwap(false, true) {
-						during = sendAnd(t, h, laptop, post)
-						closedThen.Store(closed(h, laptop))
-					}
-				}})
+			held := when == "signed-out" || when == "tombstoned"
+			fired := &atomic.Bool{}
+			if held {
+				fired = duringDeletion(h, when, func() {
+					during = sendAnd(t, h, laptop, post)
+					closedThen = closed(h, laptop)
+				})
 			} else {
 				h.GW.LoseClose(laptop)
 			}
@@ -73,7 +65,7 @@ func TestAnotherConnectionsFrameDuringItsAccountsDeletionIsAnsweredSignedOutAndC
 			if when != "operator/close-lost" && !slices.ContainsFunc(own, func(f frame) bool { return f.Type == "accountDeleted" && f.Ref == "del" }) {
 				t.Errorf("dave's phone got %v, want accountDeleted", types(own))
 			}
-			if fired.Load() || tombstoned.Load() {
+			if held {
 				if !fired.Load() {
 					t.Fatal("the laptop sent nothing during the deletion")
 				}
@@ -82,11 +74,11 @@ func TestAnotherConnectionsFrameDuringItsAccountsDeletionIsAnsweredSignedOutAndC
 					t.Fatal("the laptop was closed by the deletion: its close was to be lost")
 				}
 				during = sendAnd(t, h, laptop, post)
-				closedThen.Store(closed(h, laptop))
+				closedThen = closed(h, laptop)
 			}
-			if !slices.ContainsFunc(during, func(f frame) bool { return f.Code == contract.CodeSignedOut && f.Ref == "late" }) || !closedThen.Load() {
+			if !slices.ContainsFunc(during, func(f frame) bool { return f.Code == contract.CodeSignedOut && f.Ref == "late" }) || !closedThen {
 				t.Errorf("the laptop's message during dave's deletion (%s) got %v, closed %v; want signed_out, closed",
-					when, types(during), closedThen.Load())
+					when, types(during), closedThen)
 			}
 			h.Settle()
 			if slices.ContainsFunc(inbox(t, h, bob), func(f frame) bool { return f.Type == "public" }) {

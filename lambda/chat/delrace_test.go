@@ -37,19 +37,8 @@ func TestTheDeletingPagesOtherFrameDuringItsDeletionDoesNotCostItsAnswer(t *test
 				bob, dave := h.JoinAs("bob", room), h.JoinAs("dave", room)
 				h.Settle()
 				inbox(t, h, dave)
-				var fired, tombstoned atomic.Bool
 				var during []frame
-				h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
-					tomb := w.Op == "TransactWriteItems" && bytes.Contains(w.Body, []byte(`"deleted"`))
-					if tomb && at == "tombstoned" {
-						tombstoned.Store(true)
-						return
-					}
-					hold := (tomb && at == "signed-out") || (!tomb && tombstoned.Load())
-					if hold && fired.CompareAndSwap(false, true) {
-						during = sendAnd(t, h, dave, `{"action":"`+other+`","ref":"o1"}`)
-					}
-				}})
+				fired := duringDeletion(h, at, func() { during = sendAnd(t, h, dave, `{"action":"`+other+`","ref":"o1"}`) })
 				got := sendAnd(t, h, dave, `{"action":"deleteAccount","ref":"del"}`)
 				h.DynamoDB.Restore()
 				if !fired.Load() {
@@ -100,4 +89,24 @@ func TestAFrameOfAConnectionEndedByADeletionKilledLongAgoIsClosed(t *testing.T) 
 	if !slices.ContainsFunc(got, func(f frame) bool { return f.Code == contract.CodeSignedOut }) || !closed(h, phone) {
 		t.Errorf("the phone's ping past the deletion's life got %v, closed %v; want signed_out, closed", types(got), closed(h, phone))
 	}
+}
+
+// duringDeletion has do run once while an account's deletion is held at
+// step at: "signed-out" (its sign-out made, before its tombstone's
+// transaction) or "tombstoned" (before its first write after the
+// tombstone). It reports whether do ran.
+func duringDeletion(h *chattest.Harness, at string, do func()) *atomic.Bool {
+	var fired, tombstoned atomic.Bool
+	h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+		tomb := w.Op == "TransactWriteItems" && bytes.Contains(w.Body, []byte(`"deleted"`))
+		if tomb && at == "tombstoned" {
+			tombstoned.Store(true)
+			return
+		}
+		hold := (tomb && at == "signed-out") || (!tomb && tombstoned.Load())
+		if hold && fired.CompareAndSwap(false, true) {
+			do()
+		}
+	}})
+	return &fired
 }
