@@ -2,7 +2,6 @@ package ddbproxy
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -108,16 +107,7 @@ func TestAPagedIndexQueryKeepsItsLimitAndItsOrderWithLaggedItems(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t, time.Minute)
 	fx := newFixture(t, Faults{IndexLag: time.Hour})
-	for _, id := range []string{"b", "d"} {
-		fx.put(ctx, t, fx.direct, conn(id, "lobby", strings.ToUpper(id)))
-	}
-	for _, id := range []string{"a", "c", "e"} {
-		fx.put(ctx, t, fx.direct, conn(id, "lobby", strings.ToUpper(id)))
-		if _, err := fx.via.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(fx.conns),
-			Key: map[string]types.AttributeValue{contract.ConnPK: s(contract.ConnItemPrefix + id)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fx.lobbyOfFiveThreeLeft(ctx, t)
 	var all []string
 	var start map[string]types.AttributeValue
 	for pages := 1; ; pages++ {
