@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,6 +37,7 @@ type stressPerson struct {
 	mu      sync.Mutex // two setNames of one person run at once
 	answers map[string]int
 	seq     int
+	log     *stressLog
 }
 
 // TestConcurrentRoutesKeepTheInvariants runs every route at once for a few
@@ -63,9 +65,10 @@ func TestConcurrentRoutesKeepTheInvariants(t *testing.T) {
 	const room = "stress"
 	names := []string{"Ann", "Bob", "Cid", "Dot"}
 
+	log := &stressLog{}
 	ps := make([]*stressPerson, people)
 	for i := range ps {
-		ps[i] = &stressPerson{h: h, room: room, answers: map[string]int{}}
+		ps[i] = &stressPerson{h: h, room: room, answers: map[string]int{}, log: log}
 		ps[i].connect(t, names[i%len(names)])
 	}
 	start := time.Now()
@@ -87,7 +90,9 @@ func TestConcurrentRoutesKeepTheInvariants(t *testing.T) {
 					}
 					twins.Wait()
 				default:
-					p.reconnect(t)
+					if !p.reconnect(t) {
+						return // reported: the person's connection is lost
+					}
 				}
 			}
 		})
@@ -109,6 +114,11 @@ func TestConcurrentRoutesKeepTheInvariants(t *testing.T) {
 	live := liveConnections(t, h, room)
 	if len(live) != people {
 		t.Errorf("%d live connections, want %d (one per person)", len(live), people)
+		for _, p := range ps {
+			if !slices.ContainsFunc(live, func(c liveConn) bool { return c.ID == p.conn }) {
+				t.Errorf("%s is not live; the log says of it:%s", p.conn, log.of(t, h, room, p.conn))
+			}
+		}
 	}
 	held := map[string]string{}
 	for _, c := range live {
@@ -123,8 +133,9 @@ func TestConcurrentRoutesKeepTheInvariants(t *testing.T) {
 			t.Errorf("%q is connected, yet the newest presence record for the name says %s", c.Name, last)
 		}
 	}
-	t.Logf("%d people × %d rounds in %s: %d sends and renames answered, %d live connections checked, %d writes applied then failed; DynamoDB requests: %v",
-		people, rounds, took.Round(time.Millisecond), refs, len(live), injected.Load(), h.DynamoDB.Counts())
+	t.Logf("%d people × %d rounds in %s (the longest $connect %s): %d sends and renames answered, %d live connections checked, %d writes applied then failed; DynamoDB requests: %v",
+		people, rounds, took.Round(time.Millisecond), time.Duration(log.longest.Load()).Round(time.Millisecond), refs, len(live),
+		injected.Load(), h.DynamoDB.Counts())
 }
 
 func (p *stressPerson) connect(t *testing.T, name string) {
@@ -134,7 +145,9 @@ func (p *stressPerson) connect(t *testing.T, name string) {
 		if p.token != "" {
 			q["resume"] = p.token
 		}
+		began := p.h.Now()
 		id, resp := p.h.Connect(q)
+		p.log.connected(p, id, name, resp.StatusCode, p.h.Now().Sub(began))
 		if resp.StatusCode == 200 {
 			p.conn = id
 			p.token = decode(t, []byte(p.h.Send(id, `{"action":"hello"}`))).Resume
@@ -156,15 +169,24 @@ func (p *stressPerson) send(t *testing.T, format string) {
 }
 
 // reconnect drops the connection the way a phone does and reconnects with
-// the resume token, while the old connection's $disconnect runs.
-func (p *stressPerson) reconnect(t *testing.T) {
+// the resume token, while the old connection's $disconnect runs. It
+// returns false, reported, when the connection was already unknown.
+func (p *stressPerson) reconnect(t *testing.T) bool {
 	old := p.conn
 	p.collect(t, old)
-	name := state(t, p.h, old).You
+	f := decode(t, []byte(p.h.Send(old, `{"action":"hello"}`)))
+	if f.Type != "state" {
+		// Its own $disconnect has not run: whoever removed the record
+		// logged its end.
+		t.Errorf("hello answered %+v, want a state frame; the log says of %s:%s", f, old, p.log.of(t, p.h, p.room, old))
+		return false
+	}
+	name := f.You
 	var wg sync.WaitGroup
 	wg.Go(func() { p.h.Disconnect(old) })
 	p.connect(t, name)
 	wg.Wait()
+	return true
 }
 
 // collect counts the answers to this person's refs delivered to conn.
@@ -177,6 +199,53 @@ func (p *stressPerson) collect(t *testing.T, conn string) {
 			p.answers[f.Ref]++
 		}
 	}
+}
+
+// stressLog keeps who made each connection and how long its $connect
+// took, to say whose connection ended how when one is missing.
+type stressLog struct {
+	conns   sync.Map     // connection id → description
+	longest atomic.Int64 // the longest $connect, ns
+}
+
+func (l *stressLog) connected(p *stressPerson, id, name string, status int, took time.Duration) {
+	l.conns.Store(id, fmt.Sprintf("person %p asking for %q, $connect %d in %s", p, name, status, took.Round(time.Millisecond)))
+	for {
+		if old := l.longest.Load(); int64(took) <= old || l.longest.CompareAndSwap(old, int64(took)) {
+			return
+		}
+	}
+}
+
+// of lists the activity records about connection id (its joined, its end,
+// the ends of those it replaced), each with who made the connections.
+func (l *stressLog) of(t *testing.T, h *chattest.Harness, room, id string) string {
+	t.Helper()
+	out, err := h.DB.Query(context.Background(), &dynamodb.QueryInput{
+		TableName:                 aws.String(h.Tables.Messages),
+		KeyConditionExpression:    aws.String("#s = :s"),
+		ExpressionAttributeNames:  map[string]string{"#s": contract.MessagesStream},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: "activity#" + room}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []map[string]any
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &recs); err != nil {
+		t.Fatal(err)
+	}
+	var s strings.Builder
+	for _, r := range recs {
+		if r["connectionId"] == id || r["replacedBy"] == id {
+			who, _ := l.conns.Load(r["connectionId"])
+			fmt.Fprintf(&s, "\n\t%s %v of %v (%v)", r["kind"], r["from"], r["connectionId"], who)
+			if by, ok := r["replacedBy"].(string); ok {
+				byWho, _ := l.conns.Load(by)
+				fmt.Fprintf(&s, " by %s (%v)", by, byWho)
+			}
+		}
+	}
+	return s.String()
 }
 
 type liveConn struct {
