@@ -125,17 +125,19 @@ func (inv *invocation) stillSignedInMembers(ctx context.Context, ended []Member,
 		// left since) gets no $disconnect: its record is removed here, as a
 		// send's 410 removes it, or the room would count it for good.
 		var stale []Member
+		closed := inv.opt.Now()
 		for _, id := range inv.closeConnections(ctx, closing) {
 			stale = append(stale, byID[id])
 		}
-		inv.removeStale(ctx, stale)
+		inv.removeStale(ctx, stale, closed)
 	}
 	return renewed
 }
 
 // deliver fans the targets out, then removes the connections found stale.
 func (inv *invocation) deliver(ctx context.Context, targets []target) {
-	inv.removeStale(ctx, inv.fanout(ctx, targets))
+	posted := inv.opt.Now()
+	inv.removeStale(ctx, inv.fanout(ctx, targets), posted)
 }
 
 // reply sends the caller its answer on a route without a route response.

@@ -95,13 +95,16 @@ func lefts(went []gone, live []Member) (left, stayed []leftEntry) {
 // enough, and whatever is left is found by the next broadcast or expires.
 // The removals of a round run through the delivery pool and stop at the
 // same deadline as a fan-out: after a mass drop there can be hundreds.
-func (inv *invocation) removeStale(ctx context.Context, stale []Member) {
+// posted is when the posts (or closes) that were answered 410 began: a
+// 410 is judged as of then (removeAll), however long the removals take.
+func (inv *invocation) removeStale(ctx context.Context, stale []Member, posted time.Time) {
 	removed := map[string]bool{} // by this invocation: the index may still list them
 	// No round starts inside the deadline margin: the connections found
 	// stale are left for a later broadcast.
 	for round := 0; len(stale) > 0 && round < staleRounds && RetryAllowed(ctx, 0); round++ {
-		byRoom := inv.removeAll(ctx, stale, removed)
+		byRoom := inv.removeAll(ctx, stale, posted, removed)
 		stale = nil
+		posted = inv.opt.Now() // before the members frames, whose 410s the next round judges
 		for room, went := range byRoom {
 			found, told := inv.tellGone(ctx, room, went, removed)
 			stale = append(stale, found...)
@@ -242,11 +245,15 @@ func goneNames(went []gone, live []Member) []string {
 // removal a mark and a name release (or the device's leave), and
 // returns what went, by room. It starts no removal past the fan-out
 // deadline; those left are found again by a later broadcast.
-func (inv *invocation) removeAll(ctx context.Context, stale []Member, removed map[string]bool) map[string][]gone {
+func (inv *invocation) removeAll(ctx context.Context, stale []Member, posted time.Time, removed map[string]bool) map[string][]gone {
 	fctx, cancel := inv.fanoutContext(ctx)
 	defer cancel()
-	// One cutoff for the round: a connection younger than this is spared.
-	connectedBefore := inv.opt.Now().Add(-inv.opt.StaleGrace)
+	// One cutoff for the round, taken from when the frames were posted,
+	// not from now: API Gateway answers 410 while a $connect runs (29 s at
+	// most), so only a connection older than the grace when its frame was
+	// posted had surely vanished. Its $connect may have returned since,
+	// and the removals run for seconds after the posts.
+	connectedBefore := posted.Add(-inv.opt.StaleGrace)
 	var (
 		mu     sync.Mutex
 		byRoom = map[string][]gone{}
