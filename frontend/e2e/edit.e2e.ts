@@ -120,3 +120,34 @@ describe('bob edits his message and alice sees the new text, marked edited', () 
     }
   });
 });
+
+describe('an edit the budget refuses', () => {
+  it('sends itself again when the server lets it, and alice sees it', async () => {
+    // Under load bob's third edit in a few seconds was refused rate_limited ("Try again in 0.0 s") and dropped:
+    // alice never saw it. Here the first edit carol's page sends is answered so, as the budget answers it.
+    let refused = 0;
+    const carol = await open(browser, '', {}, (context) =>
+      context.routeWebSocket(/./, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((m) => {
+          const f = JSON.parse(String(m)) as { action?: string; ref?: string };
+          if (f.action !== 'edit' || refused++ > 0) return server.send(m);
+          ws.send(JSON.stringify({ type: 'error', code: 'rate_limited', message: 'Too many requests. Try again in 0.3 s.', action: 'edit', ref: f.ref, retryAfterMs: 300 }));
+        });
+      }),
+    );
+    try {
+      await join(carol, 'carol');
+      await say(carol, 'Bring cake');
+      await poll(() => shown(alice)).toContain('Bring cake');
+      await carol.page.locator('#log .msg.public', { hasText: 'Bring cake' }).locator('button.edit').click();
+      await carol.page.locator('#log .edit-form textarea').fill('Bring two cakes');
+      await carol.page.keyboard.press('Enter');
+      await telling(poll(() => shown(alice)).toContain('Bring two cakes (edited)'), { alice, carol });
+      expect(refused).toBeGreaterThanOrEqual(2);
+      expect(await carol.page.locator('#log .notice', { hasText: 'Too many requests' }).count()).toBe(0);
+    } finally {
+      await carol.context.close();
+    }
+  });
+});

@@ -9,6 +9,7 @@ import { ChatClient, type OutboxItem, type SocketFactory, type Status } from './
 import { Composer } from './composer';
 import type { ConfigSource } from './config';
 import { byId } from './dom';
+import { EditSender } from './editsend';
 import { JoinForm } from './joinform';
 import { MemberPanel } from './memberpanel';
 import { LIST_REF, MemberList } from './members';
@@ -92,6 +93,7 @@ export class ChatApp {
   });
   private readonly members = new MemberList(() => this.you, () => this.composer.focus(), (f) => this.client?.ask(f) ?? false, () => this.composer.namesChanged());
   private readonly moderation = new Moderation(this.members, (f) => this.client?.ask(f) ?? false, (text, kind) => this.log.notice(text, Date.now(), kind), (why) => this.leaveRoom(why), () => this.myAccount);
+  private readonly edits = new EditSender((f) => this.client?.ask(f) ?? false); // a budget's refusal sends itself again
   private readonly log = new MessageLog({
     me: () => ({ name: this.you, account: this.myAccount, username: this.myUsername }),
     retry: (ref) => this.client?.retry(ref),
@@ -99,7 +101,7 @@ export class ChatApp {
     focusAfterJump: () => this.composer.focus(),
     moderator: () => this.moderator,
     remove: (id) => this.client?.ask({ action: Action.Remove, id }) || this.log.notice('Not connected: the message was not removed. Try again when the connection is back.', Date.now(), 'warn'),
-    edit: (id, message) => this.client?.ask({ action: Action.Edit, id, message }) ?? false,
+    edit: (id, message) => this.edits.send(id, message),
     older: () => this.scrollback.load(true),
     trimmed: () => this.scrollback.trimmed(),
   });
@@ -393,6 +395,7 @@ export class ChatApp {
         this.log.removed(f);
         break;
       case 'edited':
+        this.edits.answered(f);
         this.attention.edited(this.log.edited(f), f);
         break;
       case 'typing':
@@ -448,6 +451,7 @@ export class ChatApp {
   }
 
   private onError(f: ErrorFrame): void {
+    if (this.edits.answered(f)) return;
     if (this.deleting && f.action === Action.DeleteAccount) {
       return this.deleting({ deleted: false, message: f.message });
     }

@@ -1,0 +1,57 @@
+// An edit on its way to the server. Each is sent with a ref of its own, so
+// that an answer names it. When the budget refuses it (rate_limited) it is
+// sent again once the server lets it (retryAfterMs), as the outbox does a
+// message: an edit pressed right after a few messages used to be dropped
+// with "Too many requests … Try again in 0.0 s" and the text left as it was.
+// Any other refusal is the caller's to show.
+
+import { Action, ErrorCode, type ClientFrame, type ServerFrame } from './protocol';
+
+interface Pending {
+  id: string;
+  message: string;
+}
+
+export interface EditTimers {
+  set(fn: () => void, ms: number): unknown;
+}
+
+/** The most tries of one edit the budget refuses before it is given up (and shown as refused). */
+export const EDIT_TRIES = 5;
+
+export class EditSender {
+  private readonly pending = new Map<string, Pending & { tries: number }>();
+  private seq = 0;
+
+  constructor(
+    private readonly ask: (f: ClientFrame) => boolean,
+    private readonly timers: EditTimers = { set: (fn, ms) => setTimeout(fn, ms) },
+  ) {}
+
+  /** Sends an edit now; false when it could not go out (the connection is not ready). */
+  send(id: string, message: string): boolean {
+    return this.transmit({ id, message }, 1);
+  }
+
+  /**
+   * An answer to one of the edits: its own copy of `edited`, or its
+   * refusal. True when the refusal is handled here (it sends itself again);
+   * false for any frame the caller shows as it would without this.
+   */
+  answered(f: ServerFrame): boolean {
+    const ref = 'ref' in f ? f.ref : undefined;
+    const p = ref === undefined ? undefined : this.pending.get(ref);
+    if (ref === undefined || !p) return false;
+    this.pending.delete(ref);
+    if (f.type !== 'error' || f.code !== ErrorCode.RateLimited || p.tries >= EDIT_TRIES) return false;
+    this.timers.set(() => this.transmit(p, p.tries + 1), Math.max(0, f.retryAfterMs ?? 1000));
+    return true;
+  }
+
+  private transmit(p: Pending, tries: number): boolean {
+    const ref = `edit-${++this.seq}`;
+    if (!this.ask({ action: Action.Edit, id: p.id, message: p.message, ref })) return false;
+    this.pending.set(ref, { ...p, tries });
+    return true;
+  }
+}

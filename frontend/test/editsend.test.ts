@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { EDIT_TRIES, EditSender } from '../src/editsend';
+import type { ClientFrame, ErrorFrame, ServerFrame } from '../src/protocol';
+
+function harness(ready = true) {
+  const sent: ClientFrame[] = [];
+  const timers: { fn: () => void; ms: number }[] = [];
+  const s = new EditSender(
+    (f) => {
+      if (!ready) return false;
+      sent.push(f);
+      return true;
+    },
+    { set: (fn, ms) => timers.push({ fn, ms }) },
+  );
+  const refOf = (i: number) => (sent[i] as { ref?: string }).ref;
+  return { s, sent, timers, refOf };
+}
+
+const refused = (ref: string | undefined, code: string, retryAfterMs?: number): ErrorFrame => ({
+  type: 'error',
+  code,
+  message: 'no',
+  action: 'edit',
+  ...(ref !== undefined ? { ref } : {}),
+  ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+});
+
+describe('an edit on its way', () => {
+  it('goes out with a ref of its own', () => {
+    const { s, sent, refOf } = harness();
+    expect(s.send('m1', 'See you at 7')).toBe(true);
+    expect(sent).toEqual([{ action: 'edit', id: 'm1', message: 'See you at 7', ref: refOf(0) }]);
+    expect(refOf(0)).toBeTruthy();
+  });
+
+  it('refused by the budget, is sent again when the server says, and shown by nobody', () => {
+    const { s, sent, timers, refOf } = harness();
+    s.send('m1', '@alice See you at 6');
+    expect(s.answered(refused(refOf(0), 'rate_limited', 1200))).toBe(true);
+    expect(sent).toHaveLength(1);
+    expect(timers.map((t) => t.ms)).toEqual([1200]);
+    timers[0]!.fn();
+    expect(sent[1]).toMatchObject({ action: 'edit', id: 'm1', message: '@alice See you at 6' });
+    expect(refOf(1)).not.toBe(refOf(0));
+    const own: ServerFrame = { type: 'edited', room: 'r', id: 'm1', message: '@alice See you at 6', edited: 5, ref: refOf(1)! };
+    expect(s.answered(own)).toBe(false); // the page shows its own copy as any
+    expect(s.answered(refused(refOf(1), 'rate_limited', 10))).toBe(false); // answered already
+  });
+
+  it('leaves any other refusal, and frames that are not its own, to the caller', () => {
+    const { s, timers, refOf } = harness();
+    s.send('m1', 'x');
+    expect(s.answered(refused(undefined, 'rate_limited', 10))).toBe(false);
+    expect(s.answered(refused('someone-else', 'rate_limited', 10))).toBe(false);
+    expect(s.answered(refused(refOf(0), 'edit_window_closed'))).toBe(false);
+    expect(timers).toEqual([]);
+  });
+
+  it(`gives up after ${EDIT_TRIES} refusals by the budget, and the last is shown`, () => {
+    const { s, sent, timers, refOf } = harness();
+    s.send('m1', 'x');
+    for (let i = 0; i < EDIT_TRIES - 1; i++) {
+      expect(s.answered(refused(refOf(i), 'rate_limited', 100))).toBe(true);
+      timers[i]!.fn();
+    }
+    expect(sent).toHaveLength(EDIT_TRIES);
+    expect(s.answered(refused(refOf(EDIT_TRIES - 1), 'rate_limited', 100))).toBe(false);
+  });
+
+  it('says so when it cannot go out', () => {
+    const { s, sent } = harness(false);
+    expect(s.send('m1', 'x')).toBe(false);
+    expect(sent).toEqual([]);
+  });
+});
