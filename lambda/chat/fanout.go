@@ -22,7 +22,7 @@ type target struct {
 // its $connect), so self is sent its copy whether the index lists it or not;
 // its copy is its only confirmation.
 func (inv *invocation) broadcast(ctx context.Context, room string, frame []byte, self string, selfFrame []byte, skip ...string) {
-	members, err := inv.store.Members(ctx, room)
+	members, err := inv.roomMembers(ctx, room)
 	if err != nil {
 		inv.log.Error("list members for broadcast", "room", room, "error", err)
 		inv.m.count(countInternal, 1)
@@ -53,6 +53,44 @@ func (inv *invocation) broadcast(ctx context.Context, room string, frame []byte,
 		targets = append(targets, target{m, frame})
 	}
 	inv.deliver(ctx, inv.shard(ctx, room, frame, targets))
+}
+
+// memberListReads bounds the reads of a broadcast's member list: the first
+// and those after a failure, each with the SDK's own attempts.
+const memberListReads = 3
+
+// memberListPause is the pause before the second read of a member list;
+// each later one doubles it.
+const memberListPause = 100 * time.Millisecond
+
+// roomMembers reads room's member list for a broadcast, and reads it again
+// after a failure (at most memberListReads in all, with pauses, and none
+// that RetryAllowed forbids): every delivery of the broadcast depends on
+// this one read, and without it only the sender is sent his copy, which
+// tells his page the message went out (docs/design.md, Fan-out). Under load
+// one read failed at the 3 s limit of its request with no SDK retry left
+// (the client's retry quota spent), and a recorded message reached nobody
+// else in its room.
+func (inv *invocation) roomMembers(ctx context.Context, room string) ([]Member, error) {
+	pause := memberListPause
+	for read := 1; ; read++ {
+		members, err := inv.store.Members(ctx, room)
+		if err == nil || read == memberListReads || !RetryAllowed(ctx, pause) {
+			return members, err
+		}
+		inv.log.Warn("list members for broadcast: reading again", "room", room, "read", read, "error", err)
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		if !RetryAllowed(ctx, 0) {
+			return nil, err // the pause ended late: the machine is busy
+		}
+		pause *= 2
+	}
 }
 
 // signInOver reports whether a sign-in that ends at until ended more than
