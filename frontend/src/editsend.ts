@@ -3,13 +3,17 @@
 // sent again once the server lets it (retryAfterMs), as the outbox does a
 // message: an edit pressed right after a few messages used to be dropped
 // with "Too many requests … Try again in 0.0 s" and the text left as it was.
-// Any other refusal is the caller's to show.
+// An edit made after it of the same message wins: the older one is not sent
+// again over it. Any other refusal is the caller's to show.
 
 import { Action, ErrorCode, type ClientFrame, type ServerFrame } from './protocol';
 
 interface Pending {
   id: string;
   message: string;
+  /** Its number (its ref's): a message's newest edit has the highest. */
+  n: number;
+  tries: number;
 }
 
 export interface EditTimers {
@@ -20,7 +24,9 @@ export interface EditTimers {
 export const EDIT_TRIES = 5;
 
 export class EditSender {
-  private readonly pending = new Map<string, Pending & { tries: number }>();
+  private readonly pending = new Map<string, Pending>();
+  /** Each message's newest edit, by its number. */
+  private readonly newest = new Map<string, number>();
   private seq = 0;
 
   constructor(
@@ -30,28 +36,39 @@ export class EditSender {
 
   /** Sends an edit now; false when it could not go out (the connection is not ready). */
   send(id: string, message: string): boolean {
-    return this.transmit({ id, message }, 1);
+    return this.transmit(id, message, 1);
   }
 
   /**
    * An answer to one of the edits: its own copy of `edited`, or its
-   * refusal. True when the refusal is handled here (it sends itself again);
-   * false for any frame the caller shows as it would without this.
+   * refusal. True when the refusal is handled here (it sends itself again,
+   * or a newer edit of the message replaced it); false for any frame the
+   * caller shows as it would without this.
    */
   answered(f: ServerFrame): boolean {
     const ref = 'ref' in f ? f.ref : undefined;
     const p = ref === undefined ? undefined : this.pending.get(ref);
     if (ref === undefined || !p) return false;
     this.pending.delete(ref);
-    if (f.type !== 'error' || f.code !== ErrorCode.RateLimited || p.tries >= EDIT_TRIES) return false;
-    this.timers.set(() => this.transmit(p, p.tries + 1), Math.max(0, f.retryAfterMs ?? 1000));
+    if (f.type !== 'error' || f.code !== ErrorCode.RateLimited) return false;
+    if (!this.isNewest(p)) return true;
+    if (p.tries >= EDIT_TRIES) return false;
+    this.timers.set(() => {
+      if (this.isNewest(p)) this.transmit(p.id, p.message, p.tries + 1);
+    }, Math.max(0, f.retryAfterMs ?? 1000));
     return true;
   }
 
-  private transmit(p: Pending, tries: number): boolean {
-    const ref = `edit-${++this.seq}`;
-    if (!this.ask({ action: Action.Edit, id: p.id, message: p.message, ref })) return false;
-    this.pending.set(ref, { ...p, tries });
+  private isNewest(p: Pending): boolean {
+    return this.newest.get(p.id) === p.n;
+  }
+
+  private transmit(id: string, message: string, tries: number): boolean {
+    const n = ++this.seq;
+    this.newest.set(id, n); // tried, even if it cannot go out: an older one must not go over it
+    const ref = `edit-${n}`;
+    if (!this.ask({ action: Action.Edit, id, message, ref })) return false;
+    this.pending.set(ref, { id, message, n, tries });
     return true;
   }
 }

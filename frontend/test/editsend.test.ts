@@ -74,3 +74,32 @@ describe('an edit on its way', () => {
     expect(sent).toEqual([]);
   });
 });
+
+describe('two edits of one message', () => {
+  it('an older one the budget refused is not sent again over a newer one', () => {
+    const { s, sent, timers, refOf } = harness();
+    s.send('m1', 'See you at 6');
+    s.send('m1', 'See you at 7');
+    expect(s.answered(refused(refOf(0), 'rate_limited', 100))).toBe(true); // replaced: nothing to show
+    expect(timers).toEqual([]);
+    expect(sent.map((f) => (f as { message: string }).message)).toEqual(['See you at 6', 'See you at 7']);
+  });
+
+  it('a newer one made while an older one waits to go again wins', () => {
+    const { s, sent, timers, refOf } = harness();
+    s.send('m1', 'See you at 6');
+    expect(s.answered(refused(refOf(0), 'rate_limited', 100))).toBe(true);
+    s.send('m1', 'See you at 7');
+    timers[0]!.fn();
+    expect(sent.map((f) => (f as { message: string }).message)).toEqual(['See you at 6', 'See you at 7']);
+  });
+
+  it('edits of two messages wait apart', () => {
+    const { s, sent, timers, refOf } = harness();
+    s.send('m1', 'a');
+    s.send('m2', 'b');
+    expect(s.answered(refused(refOf(0), 'rate_limited', 100))).toBe(true);
+    timers[0]!.fn();
+    expect(sent.map((f) => (f as { id: string }).id)).toEqual(['m1', 'm2', 'm1']);
+  });
+});
