@@ -63,6 +63,14 @@ const memberListReads = 3
 // each later one doubles it.
 const memberListPause = 100 * time.Millisecond
 
+// memberListReadLimit is how long one read of a member list may take: a
+// request's time limit (lambda/wire's dynamoRequestTimeout). A read is made
+// again only if it would end before the cut-off even at that limit: the read
+// runs on the invocation's context, to its deadline itself, and a read that
+// ended past the cut-off left no time for any delivery, the sender's own
+// copy included.
+const memberListReadLimit = 3 * time.Second
+
 // roomMembers reads room's member list for a broadcast, and reads it again
 // after a failure (at most memberListReads in all, with pauses, and none
 // that RetryAllowed forbids): every delivery of the broadcast depends on
@@ -75,7 +83,7 @@ func (inv *invocation) roomMembers(ctx context.Context, room string) ([]Member, 
 	pause := memberListPause
 	for read := 1; ; read++ {
 		members, err := inv.store.Members(ctx, room)
-		if err == nil || read == memberListReads || !RetryAllowed(ctx, pause) {
+		if err == nil || read == memberListReads || !RetryAllowed(ctx, pause+memberListReadLimit) {
 			return members, err
 		}
 		inv.log.Warn("list members for broadcast: reading again", "room", room, "read", read, "error", err)
@@ -86,7 +94,7 @@ func (inv *invocation) roomMembers(ctx context.Context, room string) ([]Member, 
 			return nil, err
 		case <-t.C:
 		}
-		if !RetryAllowed(ctx, 0) {
+		if !RetryAllowed(ctx, memberListReadLimit) {
 			return nil, err // the pause ended late: the machine is busy
 		}
 		pause *= 2
