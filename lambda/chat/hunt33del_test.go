@@ -90,3 +90,51 @@ func TestHunt33AnOperatorsDeletionInsideAPagesLeavesThePageItsAnswer(t *testing.
 		t.Errorf("dave's phone got %v (its ping after the operator's deletion %v), want accountDeleted and no signed_out", types(all), types(during))
 	}
 }
+
+// Dave's phone and laptop both ask to delete his account: the laptop's
+// deletion runs whole while the phone's is held after its sign-out (both
+// are recorded in dc). Each page must be answered accountDeleted by its
+// own deletion (it is what tells dave his account is gone, and what lets
+// the page delete the sign-in account): the laptop's deletion closing
+// every device but the laptop closed the phone before the phone's
+// deletion answered it, and the phone's answer was lost (its page, its
+// connection gone, reconnects to a 403 and says "No answer from the
+// server: your account may not be deleted"). Fails now: the phone got [left].
+func TestHunt33TwoPagesDeletingTheAccountAtOnceAreBothAnsweredAccountDeleted(t *testing.T) {
+	t.Parallel()
+	h := chattest.New(t, chattest.SignedIn)
+	const room = "hunt33-both"
+	bob, phone, laptop := h.JoinAs("bob", room), h.JoinAs("dave", room), h.JoinAs("dave", room)
+	h.Settle()
+	for _, id := range []string{bob, phone, laptop} {
+		inbox(t, h, id)
+	}
+	var laptopGot []frame
+	// The phone's deletion is held right after its sign-out, before the
+	// devices leave: the laptop's deletion then reads both devices.
+	var signedOut, fired atomic.Bool
+	h.DynamoDB.Inject(ddbproxy.Faults{Before: func(w ddbproxy.Write) {
+		if w.Op == "UpdateItem" && bytes.Contains(w.Body, []byte(`#dg`)) && signedOut.CompareAndSwap(false, true) {
+			return
+		}
+		if signedOut.Load() && fired.CompareAndSwap(false, true) {
+			laptopGot = sendAnd(t, h, laptop, `{"action":"deleteAccount","ref":"del-laptop"}`)
+		}
+	}})
+	phoneGot := sendAnd(t, h, phone, `{"action":"deleteAccount","ref":"del-phone"}`)
+	h.DynamoDB.Restore()
+	if !fired.Load() {
+		t.Fatal("the laptop's deletion did not run during the phone's")
+	}
+	if !deleted(t, h, "dave") {
+		t.Fatal("dave is not deleted")
+	}
+	for _, c := range []struct {
+		name, ref string
+		got       []frame
+	}{{"phone", "del-phone", phoneGot}, {"laptop", "del-laptop", laptopGot}} {
+		if !slices.ContainsFunc(c.got, func(f frame) bool { return f.Type == "accountDeleted" && f.Ref == c.ref }) {
+			t.Errorf("dave's %s, which asked to delete his account, got %v; want accountDeleted", c.name, types(c.got))
+		}
+	}
+}
