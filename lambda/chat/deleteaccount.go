@@ -85,6 +85,7 @@ func (inv *invocation) deleteAccountOf(ctx context.Context, accountID, username,
 	}
 	var del deletion
 	devices := a.Devices
+	asking := slices.Clone(a.DeletingConns)
 	if !a.Deleted.IsZero() {
 		// Deleted before: a run killed after its transaction left its
 		// records to forget, and perhaps connections open.
@@ -132,9 +133,18 @@ func (inv *invocation) deleteAccountOf(ctx context.Context, accountID, username,
 	if err := inv.store.ForgetAccountRecords(ctx, accountID, a.Rooms); err != nil {
 		return deletion{}, fmt.Errorf("forget the account's records: %w", err)
 	}
+	// A connection that asked for the deletion itself (another page of the
+	// account deleting it at the same moment) is not closed here: its own
+	// deletion answers it accountDeleted, then closes it; closed first, it
+	// would never learn its account is deleted. The item is read again
+	// (consistently) for one that asked since this deletion's reads.
+	asking = append(asking, a.DeletingConns...)
+	if now, err := inv.store.Account(ctx, accountID); err == nil {
+		asking = append(asking, now.DeletingConns...)
+	}
 	var ids []string
 	for _, d := range devices {
-		if d.ConnID != keep && !slices.Contains(ids, d.ConnID) {
+		if d.ConnID != keep && !slices.Contains(ids, d.ConnID) && !slices.Contains(asking, d.ConnID) {
 			ids = append(ids, d.ConnID)
 		}
 	}
