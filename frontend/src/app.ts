@@ -9,7 +9,7 @@ import { ChatClient, type OutboxItem, type SocketFactory, type Status } from './
 import { Composer } from './composer';
 import type { ConfigSource } from './config';
 import { byId } from './dom';
-import { EditSender } from './editsend';
+import { EditSender, NOT_EDITED } from './editsend';
 import { JoinForm } from './joinform';
 import { MemberPanel } from './memberpanel';
 import { LIST_REF, MemberList } from './members';
@@ -62,10 +62,9 @@ export class ChatApp {
   /** The signed-in username, with sign-in: a reload resumes only that account's room. */
   private username: string | undefined;
   /**
-   * With sign-in: the messages not yet sent (or not confirmed) when the
-   * session ended, the account, name and room they were written in. Signing
-   * in again as that account goes back into that room and sends them, in
-   * order, before anything typed after; another account drops them.
+   * With sign-in: the messages not yet sent (or not confirmed) when the session ended, the account, name and room
+   * they were written in. Signing in again as that account goes back into that room and sends them, in order,
+   * before anything typed after; another account drops them.
    */
   private carried: { username: string | undefined; name: string; room: string; items: OutboxItem[] } | null = null;
   /** Where the room, name and resume token are kept across a reload (this tab only). */
@@ -93,7 +92,7 @@ export class ChatApp {
   });
   private readonly members = new MemberList(() => this.you, () => this.composer.focus(), (f) => this.client?.ask(f) ?? false, () => this.composer.namesChanged());
   private readonly moderation = new Moderation(this.members, (f) => this.client?.ask(f) ?? false, (text, kind) => this.log.notice(text, Date.now(), kind), (why) => this.leaveRoom(why), () => this.myAccount);
-  private readonly edits = new EditSender((f) => this.client?.ask(f) ?? false); // a budget's refusal sends itself again
+  private readonly edits = new EditSender((f) => this.client?.ask(f) ?? false, undefined, () => this.log.notice(NOT_EDITED, Date.now(), 'warn'));
   private readonly log = new MessageLog({
     me: () => ({ name: this.you, account: this.myAccount, username: this.myUsername }),
     retry: (ref) => this.client?.retry(ref),
@@ -301,6 +300,7 @@ export class ChatApp {
   private closeRoom(): void {
     this.keeper?.stop();
     this.keeper = null;
+    this.edits.clear(); // an edit waiting for the budget was this room's
     const client = this.client;
     if (!client) return;
     this.client = null;

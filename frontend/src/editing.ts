@@ -7,6 +7,7 @@
 // (edit_expired, …) is said in the log.
 
 import { el } from './dom';
+import { NOT_EDITED } from './editsend';
 import { EDIT_WINDOW_MS } from './protocol';
 
 /** Whether a message sent at ts may still be edited (by this page's clock). */
@@ -60,7 +61,7 @@ function openForm(t: EditTarget, button: HTMLButtonElement): void {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const text = input.value;
-    if (text !== t.message && !t.send(t.id, text)) t.say('Not connected: the message was not edited. Try again when the connection is back.');
+    if (text !== t.message && !t.send(t.id, text)) t.say(NOT_EDITED);
     close();
   });
   cancel.addEventListener('click', close);

@@ -4,7 +4,8 @@
 // message: an edit pressed right after a few messages used to be dropped
 // with "Too many requests … Try again in 0.0 s" and the text left as it was.
 // An edit made after it of the same message wins: the older one is not sent
-// again over it. Any other refusal is the caller's to show.
+// again over it; nor is one the page's room was left since (the next room
+// has no such message). Any other refusal is the caller's to show.
 
 import { Action, ErrorCode, type ClientFrame, type ServerFrame } from './protocol';
 
@@ -20,6 +21,9 @@ export interface EditTimers {
   set(fn: () => void, ms: number): unknown;
 }
 
+/** What the page says of an edit that could not go out. */
+export const NOT_EDITED = 'Not connected: the message was not edited. Try again when the connection is back.';
+
 /** The most tries of one edit the budget refuses before it is given up (and shown as refused). */
 export const EDIT_TRIES = 5;
 
@@ -27,12 +31,24 @@ export class EditSender {
   private readonly pending = new Map<string, Pending>();
   /** Each message's newest edit, by its number. */
   private readonly newest = new Map<string, number>();
+  /** The edits refused by the budget whose retry has not gone out yet. */
+  private readonly waiting = new Set<Pending>();
   private seq = 0;
 
   constructor(
     private readonly ask: (f: ClientFrame) => boolean,
     private readonly timers: EditTimers = { set: (fn, ms) => setTimeout(fn, ms) },
+    /** A refused edit that will not go out after all (no connection, or the room was left): the caller says so. */
+    private readonly lost: (id: string) => void = () => {},
   ) {}
+
+  /** The page left its room: every edit on its way is forgotten, and a retry still waiting is said lost. */
+  clear(): void {
+    for (const p of this.waiting) if (this.isNewest(p)) this.lost(p.id);
+    this.waiting.clear();
+    this.pending.clear();
+    this.newest.clear();
+  }
 
   /** Sends an edit now; false when it could not go out (the connection is not ready). */
   send(id: string, message: string): boolean {
@@ -53,8 +69,10 @@ export class EditSender {
     if (f.type !== 'error' || f.code !== ErrorCode.RateLimited) return false;
     if (!this.isNewest(p)) return true;
     if (p.tries >= EDIT_TRIES) return false;
+    this.waiting.add(p);
     this.timers.set(() => {
-      if (this.isNewest(p)) this.transmit(p.id, p.message, p.tries + 1);
+      if (!this.waiting.delete(p) || !this.isNewest(p)) return;
+      if (!this.transmit(p.id, p.message, p.tries + 1)) this.lost(p.id);
     }, Math.max(0, f.retryAfterMs ?? 1000));
     return true;
   }

@@ -103,3 +103,55 @@ describe('two edits of one message', () => {
     expect(sent.map((f) => (f as { id: string }).id)).toEqual(['m1', 'm2', 'm1']);
   });
 });
+describe('an edit sent again (hostile review)', () => {
+  it('an older edit refused by the budget is not sent again over a newer one of the same message', () => {
+    const { s, sent, timers, refOf } = harness();
+    s.send('m1', 'See you at 6'); // refused: waits for the budget
+    expect(s.answered(refused(refOf(0), 'rate_limited', 1000))).toBe(true);
+    s.send('m1', 'See you at 7'); // the user edits again, and it is taken
+    const own: ServerFrame = { type: 'edited', room: 'r', id: 'm1', message: 'See you at 7', edited: 5, ref: refOf(1)! };
+    expect(s.answered(own)).toBe(false);
+    timers[0]!.fn(); // the older text must not go out after the newer: the server would store it as the latest edit
+    expect(sent.map((f) => (f as { message: string }).message)).toEqual(['See you at 6', 'See you at 7']);
+  });
+
+  it('an edit refused by the budget whose time comes while the connection is down is not lost silently', () => {
+    let ready = true;
+    const sent: ClientFrame[] = [];
+    const timers: (() => void)[] = [];
+    const lost: string[] = [];
+    const s = new EditSender(
+      (f) => ready && (sent.push(f), true),
+      { set: (fn) => timers.push(fn) },
+      (id) => lost.push(id),
+    );
+    s.send('m1', 'See you at 6');
+    expect(s.answered(refused((sent[0] as { ref: string }).ref, 'rate_limited', 1000))).toBe(true);
+    ready = false; // the connection drops before the retry
+    timers[0]!();
+    expect(sent).toHaveLength(1);
+    expect(lost).toEqual(['m1']); // the page is told, as a first send that cannot go out is
+  });
+});
+
+describe('an edit waiting for the budget when the room is left', () => {
+  it('is not sent to the room joined next: it is said not edited as the room is left', () => {
+    let ready = true;
+    const sent: ClientFrame[] = [];
+    const timers: (() => void)[] = [];
+    const lost: string[] = [];
+    const s = new EditSender(
+      (f) => ready && (sent.push(f), true),
+      { set: (fn) => timers.push(fn) },
+      (id) => lost.push(id),
+    );
+    s.send('m1', 'See you at 6');
+    expect(s.answered(refused((sent[0] as { ref: string }).ref, 'rate_limited', 1000))).toBe(true);
+    s.clear(); // the page leaves the room (closeRoom), and joins another
+    expect(lost).toEqual(['m1']); // said not edited as the room is left, not silently dropped
+    ready = true;
+    timers[0]!();
+    expect(sent).toHaveLength(1); // the server would answer "There is no such message of yours in this room."
+    expect(lost).toEqual(['m1']);
+  });
+});
