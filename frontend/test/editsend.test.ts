@@ -5,16 +5,24 @@ import type { ClientFrame, ErrorFrame, ServerFrame } from '../src/protocol';
 function harness(ready = true) {
   const sent: ClientFrame[] = [];
   const timers: { fn: () => void; ms: number }[] = [];
-  const s = new EditSender(
-    (f) => {
-      if (!ready) return false;
-      sent.push(f);
-      return true;
-    },
-    { set: (fn, ms) => timers.push({ fn, ms }) },
-  );
-  const refOf = (i: number) => (sent[i] as { ref?: string }).ref;
-  return { s, sent, timers, refOf };
+  const lost: string[] = [];
+  const h = {
+    ready,
+    sent,
+    timers,
+    lost,
+    refOf: (i: number) => (sent[i] as { ref?: string }).ref,
+    s: new EditSender(
+      (f) => {
+        if (!h.ready) return false;
+        sent.push(f);
+        return true;
+      },
+      { set: (fn, ms) => timers.push({ fn, ms }) },
+      (id) => lost.push(id),
+    ),
+  };
+  return h;
 }
 
 const refused = (ref: string | undefined, code: string, retryAfterMs?: number): ErrorFrame => ({
@@ -116,42 +124,25 @@ describe('an edit sent again (hostile review)', () => {
   });
 
   it('an edit refused by the budget whose time comes while the connection is down is not lost silently', () => {
-    let ready = true;
-    const sent: ClientFrame[] = [];
-    const timers: (() => void)[] = [];
-    const lost: string[] = [];
-    const s = new EditSender(
-      (f) => ready && (sent.push(f), true),
-      { set: (fn) => timers.push(fn) },
-      (id) => lost.push(id),
-    );
-    s.send('m1', 'See you at 6');
-    expect(s.answered(refused((sent[0] as { ref: string }).ref, 'rate_limited', 1000))).toBe(true);
-    ready = false; // the connection drops before the retry
-    timers[0]!();
-    expect(sent).toHaveLength(1);
-    expect(lost).toEqual(['m1']); // the page is told, as a first send that cannot go out is
+    const h = harness();
+    h.s.send('m1', 'See you at 6');
+    expect(h.s.answered(refused(h.refOf(0), 'rate_limited', 1000))).toBe(true);
+    h.ready = false; // the connection drops before the retry
+    h.timers[0]!.fn();
+    expect(h.sent).toHaveLength(1);
+    expect(h.lost).toEqual(['m1']); // the page is told, as a first send that cannot go out is
   });
 });
 
 describe('an edit waiting for the budget when the room is left', () => {
   it('is not sent to the room joined next: it is said not edited as the room is left', () => {
-    let ready = true;
-    const sent: ClientFrame[] = [];
-    const timers: (() => void)[] = [];
-    const lost: string[] = [];
-    const s = new EditSender(
-      (f) => ready && (sent.push(f), true),
-      { set: (fn) => timers.push(fn) },
-      (id) => lost.push(id),
-    );
-    s.send('m1', 'See you at 6');
-    expect(s.answered(refused((sent[0] as { ref: string }).ref, 'rate_limited', 1000))).toBe(true);
-    s.clear(); // the page leaves the room (closeRoom), and joins another
-    expect(lost).toEqual(['m1']); // said not edited as the room is left, not silently dropped
-    ready = true;
-    timers[0]!();
-    expect(sent).toHaveLength(1); // the server would answer "There is no such message of yours in this room."
-    expect(lost).toEqual(['m1']);
+    const h = harness();
+    h.s.send('m1', 'See you at 6');
+    expect(h.s.answered(refused(h.refOf(0), 'rate_limited', 1000))).toBe(true);
+    h.s.clear(); // the page leaves the room (closeRoom), and joins another
+    expect(h.lost).toEqual(['m1']); // said not edited as the room is left, not silently dropped
+    h.timers[0]!.fn();
+    expect(h.sent).toHaveLength(1); // the server would answer "There is no such message of yours in this room."
+    expect(h.lost).toEqual(['m1']);
   });
 });

@@ -227,15 +227,7 @@ func (l *stressLog) connected(p *stressPerson, id, name string, status int, took
 // the ends of those it replaced), each with who made the connections.
 func (l *stressLog) of(t *testing.T, h *chattest.Harness, room, id string) string {
 	t.Helper()
-	out, err := h.DB.Query(context.Background(), &dynamodb.QueryInput{
-		TableName:                 aws.String(h.Tables.Messages),
-		KeyConditionExpression:    aws.String("#s = :s"),
-		ExpressionAttributeNames:  map[string]string{"#s": contract.MessagesStream},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: "activity#" + room}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := activityOf(t, h, room)
 	var recs []map[string]any
 	if err := attributevalue.UnmarshalListOfMaps(out.Items, &recs); err != nil {
 		t.Fatal(err)
@@ -282,15 +274,7 @@ func liveConnections(t *testing.T, h *chattest.Harness, room string) []liveConn 
 // a tie with any "has it" record counts as having it.
 func lastPresence(t *testing.T, h *chattest.Harness, room, name string) string {
 	t.Helper()
-	out, err := h.DB.Query(context.Background(), &dynamodb.QueryInput{
-		TableName:                 aws.String(h.Tables.Messages),
-		KeyConditionExpression:    aws.String("#s = :s"),
-		ExpressionAttributeNames:  map[string]string{"#s": contract.MessagesStream},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: "activity#" + room}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := activityOf(t, h, room)
 	var recs []struct {
 		Kind    chat.Kind `dynamodbav:"kind"`
 		TS      int64     `dynamodbav:"ts"`
@@ -329,4 +313,20 @@ func lastPresence(t *testing.T, h *chattest.Harness, room, name string) string {
 		return ""
 	}
 	return hasNot
+}
+
+// activityOf reads room's activity records (one page: the stress test's
+// rooms hold far less than 1 MB of them).
+func activityOf(t *testing.T, h *chattest.Harness, room string) *dynamodb.QueryOutput {
+	t.Helper()
+	out, err := h.DB.Query(context.Background(), &dynamodb.QueryInput{
+		TableName:                 aws.String(h.Tables.Messages),
+		KeyConditionExpression:    aws.String("#s = :s"),
+		ExpressionAttributeNames:  map[string]string{"#s": contract.MessagesStream},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: "activity#" + room}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
