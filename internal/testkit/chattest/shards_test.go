@@ -25,13 +25,7 @@ func copies(h *Harness, ids []string, text string) map[string]int {
 // sender.
 func TestShardsRunLaterRetryAKilledAttemptAndLeaveARefusedSliceToTheSender(t *testing.T) {
 	t.Parallel()
-	h := New(t, Unlimited, Sharded(1))
-	room := h.Populate("big", 2)
-	h.Settle()
-	sender := h.Join("sender", "big")
-	h.Settle()
-	h.Shards.Run()
-	copies(h, append(room, sender), "")
+	h, room, sender := bigRoomWithSender(t, 2)
 	before, calls := len(h.Shards.Runs()), len(h.Shards.Calls())
 	refused := room[1]
 	h.Shards.Invoke = func(c ShardCall) InvokeAnswer {
@@ -73,13 +67,7 @@ func TestShardsRunLaterRetryAKilledAttemptAndLeaveARefusedSliceToTheSender(t *te
 // shard was handed over (it runs) and nothing after it happens.
 func TestAShardInvokeIsACrashPoint(t *testing.T) {
 	t.Parallel()
-	h := New(t, Unlimited, Sharded(1))
-	room := h.Populate("big", 1)
-	h.Settle()
-	sender := h.Join("sender", "big")
-	h.Settle()
-	h.Shards.Run()
-	copies(h, append(room, sender), "")
+	h, room, sender := bigRoomWithSender(t, 1)
 	send := func(ctx context.Context) {
 		h.Invoke(ctx, sender, "sendPublic", `{"action":"sendPublic","message":"cut","ref":"s1"}`, nil)
 	}
@@ -99,4 +87,19 @@ func TestAShardInvokeIsACrashPoint(t *testing.T) {
 	if got := copies(h, append(room, sender), "cut"); got[room[0]] != 1 || got[sender] != 0 {
 		t.Errorf("copies %v; want the handed-over shard delivered and the sender's own copy lost with it", got)
 	}
+}
+
+// bigRoomWithSender is a sharded stack (a shard a member) with n members in
+// room "big" and a sender joined after them, every frame so far delivered
+// (the joins' shards run) and taken.
+func bigRoomWithSender(t *testing.T, n int) (*Harness, []string, string) {
+	t.Helper()
+	h := New(t, Unlimited, Sharded(1))
+	room := h.Populate("big", n)
+	h.Settle()
+	sender := h.Join("sender", "big")
+	h.Settle()
+	h.Shards.Run()
+	copies(h, append(room, sender), "")
+	return h, room, sender
 }
