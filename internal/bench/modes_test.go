@@ -1,15 +1,18 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/groupchat/groupchat/internal/load"
 	"github.com/groupchat/groupchat/internal/testkit/localtest"
 	"github.com/groupchat/groupchat/local"
+	"github.com/groupchat/groupchat/local/lambdaenv"
 )
 
 var (
@@ -58,10 +62,12 @@ func BenchmarkBroadcastModes(b *testing.B) {
 					b.Run(fmt.Sprintf("latency=%dms", lat.Milliseconds()), func(b *testing.B) {
 						s := modeStack(b, mode)
 						s.SetLatency(lat)
+						busiest := watchInvocations(s)
 						for b.Loop() {
 							res := runApart(b, load.Config{URL: s.URL, Clients: room, RoomSize: room, ConnectConcurrency: 4,
-								Drain: 2 * time.Minute, Broadcasts: broadcastsPerLatency})
+								Drain: 2 * time.Minute, Broadcasts: broadcastsPerLatency}, busiest.reset)
 							b.ReportMetric(median(res.BroadcastMS), fmt.Sprintf("last-ms@%dms", lat.Milliseconds()))
+							busiest.report(b, fmt.Sprintf("@%dms", lat.Milliseconds()))
 							reportEnvironments(b, s, -1)
 						}
 					})
@@ -69,6 +75,7 @@ func BenchmarkBroadcastModes(b *testing.B) {
 				return
 			}
 			s := modeStack(b, mode)
+			busiest := watchInvocations(s)
 			for b.Loop() {
 				filled := -1
 				res := run(b, load.Config{URL: s.URL, Clients: room, RoomSize: room, ConnectConcurrency: 4, Drain: 2 * time.Minute,
@@ -77,9 +84,15 @@ func BenchmarkBroadcastModes(b *testing.B) {
 						if s.Environments != nil {
 							filled = s.Environments.Stats().Started
 						}
+						busiest.reset()
 						return settle(s)(ctx)
 					},
-					BeforeBroadcast: func(i int) { s.SetLatency(latencies[i/broadcastsPerLatency]) },
+					BeforeBroadcast: func(i int) {
+						if i%broadcastsPerLatency == 0 && i > 0 {
+							busiest.report(b, fmt.Sprintf("@%dms", latencies[i/broadcastsPerLatency-1].Milliseconds()))
+						}
+						s.SetLatency(latencies[i/broadcastsPerLatency])
+					},
 				})
 				if !res.Complete {
 					b.Fatalf("not every message reached every member: %+v %+v", res.Messages, res.Deliveries)
@@ -87,6 +100,7 @@ func BenchmarkBroadcastModes(b *testing.B) {
 				for k, lat := range latencies {
 					b.ReportMetric(median(res.BroadcastMS[k*broadcastsPerLatency:(k+1)*broadcastsPerLatency]), fmt.Sprintf("last-ms@%dms", lat.Milliseconds()))
 				}
+				busiest.report(b, fmt.Sprintf("@%dms", latencies[len(latencies)-1].Milliseconds()))
 				reportEnvironments(b, s, filled)
 			}
 		})
@@ -114,6 +128,59 @@ func modeStack(b *testing.B, mode string) *localtest.Stack {
 	return startStack(b, o)
 }
 
+// busiest keeps the largest CPU time one invocation spent in an
+// environment (lambdaenv.Report.CPU) since it was last reported: in a
+// broadcast, the environment that delivered the most (the sender's, or
+// without shards the only one). Divided by the memory's CPU share it is the
+// least that environment needs on Lambda, whatever this machine's load.
+type busiest struct {
+	mu  sync.Mutex
+	cpu time.Duration
+	dur time.Duration
+}
+
+// watchInvocations observes s's environments (nil in this process).
+func watchInvocations(s *localtest.Stack) *busiest {
+	if s.Environments == nil {
+		return nil
+	}
+	w := &busiest{}
+	s.Environments.Observe(func(r lambdaenv.Report) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if r.CPU > w.cpu {
+			w.cpu, w.dur = r.CPU, r.Duration
+		}
+	})
+	return w
+}
+
+// report reports the busiest invocation's CPU, its length, and the time
+// that CPU takes at lambdaMemory's share (suffix names the latency), then
+// starts again.
+func (w *busiest) report(b *testing.B, suffix string) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	share := float64(lambdaMemory) / lambdaenv.MBPerVCPU
+	b.ReportMetric(ms(w.cpu), "busiest-cpu-ms"+suffix)
+	b.ReportMetric(ms(w.dur), "busiest-took-ms"+suffix)
+	b.ReportMetric(ms(w.cpu)/share, "busiest-cpu-at-share-ms"+suffix)
+	w.cpu, w.dur = 0, 0
+}
+
+// reset forgets the invocations so far (the fill's).
+func (w *busiest) reset() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.cpu, w.dur = 0, 0
+	w.mu.Unlock()
+}
+
 // reportEnvironments reports how many environments started (after the fill,
 // when known: filled ≥ 0, and in all) and how many invocations ended in
 // each kind of failure, and how many fan-out shards the broadcasts handed
@@ -137,8 +204,9 @@ func reportEnvironments(b *testing.B, s *localtest.Stack, filled int) {
 // runApart runs cfg's clients in a child process (cmd/load, built once)
 // and returns its result, failing unless every message reached every
 // member. The child waits 3 s after its fill for the room index to catch
-// up (in this process the DynamoDB proxy says when it has).
-func runApart(b *testing.B, cfg load.Config) *load.Result {
+// up (in this process the DynamoDB proxy says when it has). sending is
+// called when the child says its sends begin.
+func runApart(b *testing.B, cfg load.Config, sending func()) *load.Result {
 	b.Helper()
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "load")
@@ -151,7 +219,7 @@ func runApart(b *testing.B, cfg load.Config) *load.Result {
 	cmd := exec.CommandContext(ctx, bin, "-url", cfg.URL, "-clients", strconv.Itoa(cfg.Clients), "-room-size", strconv.Itoa(cfg.RoomSize),
 		"-broadcasts", strconv.Itoa(cfg.Broadcasts), "-connect-concurrency", strconv.Itoa(cfg.ConnectConcurrency),
 		"-drain", cfg.Drain.String(), "-settle", "3s", "-timeout", "30m", "-json", out)
-	cmd.Stdout, cmd.Stderr = progress(), progress()
+	cmd.Stdout, cmd.Stderr = progress(), &phaseWatch{out: progress(), phase: "send", then: sending}
 	err := cmd.Run()
 	data, rerr := os.ReadFile(out)
 	if rerr != nil {
@@ -165,6 +233,35 @@ func runApart(b *testing.B, cfg load.Config) *load.Result {
 		b.Fatalf("not every message reached every member: %+v %+v", res.Messages, res.Deliveries)
 	}
 	return &res
+}
+
+// phaseWatch passes cmd/load's progress lines on to out (nil: nowhere) and
+// calls then once, at the first line that says phase.
+type phaseWatch struct {
+	out     io.Writer
+	phase   string
+	then    func()
+	partial []byte
+	seen    bool
+}
+
+func (w *phaseWatch) Write(p []byte) (int, error) {
+	w.partial = append(w.partial, p...)
+	for {
+		line, rest, ok := bytes.Cut(w.partial, []byte("\n"))
+		if !ok {
+			break
+		}
+		if f := strings.Fields(string(line)); !w.seen && len(f) > 2 && f[0] == "load:" && f[2] == w.phase {
+			w.seen = true
+			w.then()
+		}
+		w.partial = rest
+	}
+	if w.out != nil {
+		return w.out.Write(p)
+	}
+	return len(p), nil
 }
 
 // openFiles is how many files this process may open (Go raises its soft

@@ -130,10 +130,15 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 // that is not part of the fill.
 func (r *run) quietFor() time.Duration { return time.Since(r.t.lastFrameAt()) }
 
+// setPhase starts phase p and, with progress on, says so at once (a
+// watcher can tell when the sends begin).
 func (r *run) setPhase(p string) {
 	r.t.mu.Lock()
 	r.phase = p
 	r.t.mu.Unlock()
+	if r.cfg.Progress != nil {
+		fmt.Fprintln(r.cfg.Progress, r.status())
+	}
 }
 
 // progress writes a line every ProgressEvery until stopped.

@@ -36,6 +36,27 @@ func TestSteadyRunAgainstTheLocalStackIsComplete(t *testing.T) {
 	}
 }
 
+// Progress says each phase when it starts, not at the next tick: a watcher
+// (the benchmarks) learns when the sends begin.
+func TestProgressSaysEachPhaseAsItStarts(t *testing.T) {
+	t.Parallel()
+	s := localtest.Start(t, local.Options{})
+	var progress testkit.Buffer
+	if _, err := Run(testkit.Context(t, 90*time.Second), Config{URL: s.URL, Clients: 4, RoomSize: 4, Broadcasts: 1,
+		Progress: &progress, ProgressEvery: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	var phases []string
+	for line := range strings.Lines(progress.String()) {
+		if f := strings.Fields(line); len(f) > 2 {
+			phases = append(phases, f[2])
+		}
+	}
+	if got := strings.Join(phases, " "); got != "settle send drain done" {
+		t.Errorf("progress said the phases %q, want %q:\n%s", got, "settle send drain done", progress.String())
+	}
+}
+
 func TestBroadcastModeMeasuresEachBroadcast(t *testing.T) {
 	t.Parallel()
 	s := localtest.Start(t, local.Options{})

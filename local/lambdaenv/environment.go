@@ -217,27 +217,29 @@ func (e *environment) invoke(ctx context.Context, id string, event []byte, deadl
 	case <-ctx.Done():
 		return timedOut()
 	}
-	handed := time.Now()
+	handed, cpu := time.Now(), processCPU(e.pid)
 	if e.cold {
 		e.cold = false
 		o.report.Init = e.readyAt.Sub(e.startedAt)
 	}
-	defer func() { o.report.Duration = time.Since(handed) }()
 	select {
 	case a := <-inv.done:
 		o.body = a.body
 		if a.err != nil {
 			o.report.Err = a.err
 		}
-		o.report.Duration = time.Since(handed)
-		return o
 	case <-e.exited:
-		return exited()
+		o = exited()
 	case <-timer.C:
-		return timedOut()
+		o = timedOut()
 	case <-ctx.Done():
-		return timedOut()
+		o = timedOut()
 	}
+	o.report.Duration = time.Since(handed)
+	if cpu > 0 {
+		o.report.CPU = max(0, processCPU(e.pid)-cpu)
+	}
+	return o
 }
 
 // running reports whether the process has not ended (nor failed to start).

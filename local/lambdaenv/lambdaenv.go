@@ -105,7 +105,11 @@ type Report struct {
 	Init time.Duration
 	// Duration is the event's, from handing it to the runtime to its answer.
 	Duration time.Duration
-	Err      *FunctionError
+	// CPU is the CPU time the environment's process spent in that while (its
+	// threads' time on a CPU): the event's cost apart from waiting, on a
+	// network or for its CPU share. 0 where the system cannot tell.
+	CPU time.Duration
+	Err *FunctionError
 }
 
 // Stats count what the service did.

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"syscall"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -19,6 +21,8 @@ type event struct {
 	Gate  string `json:"gate"`  // GET this URL before answering
 	Block bool   `json:"block"` // never answer
 	Fail  string `json:"fail"`  // answer with this error
+	Spin  int    `json:"spin"`  // run on a CPU until this process has spent this many ms there
+	Sleep int    `json:"sleep"` // wait this many ms without running
 }
 
 type answer struct {
@@ -27,6 +31,7 @@ type answer struct {
 	RequestID string `json:"requestId"`
 	Deadline  int64  `json:"deadline"`
 	Env       string `json:"env"`
+	CPU       int64  `json:"cpu"` // ns of CPU this process spent in the handler (getrusage)
 }
 
 var count int // this process's events: what a warm environment keeps
@@ -44,6 +49,13 @@ func main() {
 		if ev.Block {
 			<-make(chan struct{})
 		}
+		start := cpuTime()
+		for cpuTime()-start < time.Duration(ev.Spin)*time.Millisecond {
+			for range 100_000 {
+				sink++
+			}
+		}
+		time.Sleep(time.Duration(ev.Sleep) * time.Millisecond)
 		if ev.Gate != "" {
 			resp, err := http.Get(ev.Gate)
 			if err != nil {
@@ -53,6 +65,16 @@ func main() {
 		}
 		lc, _ := lambdacontext.FromContext(ctx)
 		dl, _ := ctx.Deadline()
-		return answer{PID: os.Getpid(), Count: count, RequestID: lc.AwsRequestID, Deadline: dl.UnixMilli(), Env: os.Getenv("FN_SETTING")}, nil
+		return answer{PID: os.Getpid(), Count: count, RequestID: lc.AwsRequestID, Deadline: dl.UnixMilli(), Env: os.Getenv("FN_SETTING"), CPU: int64(cpuTime() - start)}, nil
 	})
+}
+
+var sink int
+
+// cpuTime is the CPU time this process has spent, user and system, as the
+// kernel counts it for getrusage: a second measure beside the service's.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
