@@ -331,6 +331,48 @@ describe('a message of yours that waits for its answer', () => {
   });
 });
 
+describe('a leave that missed a page which had just connected', () => {
+  it('is said when the page learns it by reading the list', async () => {
+    // Under load bob reconnected 94 ms before carol signed out: her `left` went out while the room index did not
+    // list his new connection yet, and his settle hello took her off his list without a word. Here Gus's page never
+    // gets Hal's `left`, and its settle hello (its second hello) waits until Hal has gone.
+    const room = 'settling';
+    let release: (() => void) | undefined;
+    const gus = await open(browser, '', {}, (context) =>
+      context.routeWebSocket(/./, (ws) => {
+        const server = ws.connectToServer();
+        let hellos = 0;
+        ws.onMessage((m) => {
+          if ((JSON.parse(String(m)) as { action?: string }).action === 'hello' && ++hellos === 2) release = () => server.send(m);
+          else server.send(m);
+        });
+        server.onMessage((m) => {
+          const f = JSON.parse(String(m)) as { type?: string; name?: string };
+          if (f.type !== 'left' || f.name !== 'Hal') ws.send(m);
+        });
+      }),
+    );
+    const fay = await open(browser);
+    const hal = await open(browser);
+    try {
+      await join(hal, 'Hal', room);
+      await join(fay, 'Fay', room);
+      await poll(() => members(fay)).toEqual(['Fay', 'Hal']);
+      await join(gus, 'Gus', room);
+      await poll(async () => release !== undefined).toBe(true);
+      await poll(() => members(gus)).toEqual(['Fay', 'Gus', 'Hal']);
+      await hal.page.click('#leave');
+      await poll(() => notices(fay)).toContain('Hal left');
+      release!();
+      await poll(() => members(gus)).toEqual(['Fay', 'Gus']);
+      await poll(() => notices(gus)).toContain('Hal left');
+      expect(gus.errors).toEqual([]);
+    } finally {
+      for (const p of [gus, fay, hal]) await p.context.close();
+    }
+  });
+});
+
 describe('a server that cannot be reached', () => {
   it('says where the WebSocket URL came from', async () => {
     // Nothing listens on port 1: the first attempt fails at once.

@@ -90,7 +90,7 @@ export class ChatApp {
     rename: (name) => this.client?.send({ action: Action.SetName, name }).ref,
     renamed: () => this.composer.focus(),
   });
-  private readonly members = new MemberList(() => this.you, () => this.composer.focus(), (f) => this.client?.ask(f) ?? false, () => this.composer.namesChanged());
+  private readonly members = new MemberList(() => this.you, () => this.composer.focus(), (f) => this.client?.ask(f) ?? false, () => this.composer.namesChanged(), (gone) => gone.forEach((p) => this.log.presence('left', p.name, Date.now(), p.username)));
   private readonly moderation = new Moderation(this.members, (f) => this.client?.ask(f) ?? false, (text, kind) => this.log.notice(text, Date.now(), kind), (why) => this.leaveRoom(why), () => this.myAccount);
   private readonly edits = new EditSender((f) => this.client?.ask(f) ?? false, undefined, () => this.log.notice(NOT_EDITED, Date.now(), 'warn'));
   private readonly log = new MessageLog({

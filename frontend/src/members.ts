@@ -96,13 +96,18 @@ export class MemberList {
   /**
    * you gives the name to mark "you"; cleared is called when the user sends
    * to everyone again; ask sends a members request (false: not connected);
-   * namesChanged is called after the list is drawn again (the `@` list follows it).
+   * namesChanged is called after the list is drawn again (the `@` list follows it);
+   * departed is told whom a read of a small room's list (the settle state,
+   * or converge.ts's) took off it with no frame saying they left: their
+   * `left` went out while the room index did not list this connection yet,
+   * so the page says they left when it learns it.
    */
   constructor(
     private readonly you: () => string,
     cleared: () => void,
     private readonly ask: (f: ClientFrame) => boolean = () => false,
     private readonly namesChanged: () => void = () => {},
+    private readonly departed: (people: Array<{ name: string; username?: string }>) => void = () => {},
   ) {
     this.list.addEventListener('change', (e) => {
       const box = e.target as HTMLInputElement;
@@ -189,6 +194,7 @@ export class MemberList {
     if (f.type === 'settled' && f.cv !== undefined && !this.stale) this.listCv = Math.max(this.listCv, f.cv);
     const next = applyPresence(this.presence, f);
     if (f.type === 'renamed') this.follow(f.oldName, f.name, next);
+    const gone = f.type === 'settled' ? this.takenOff(this.presence, next) : [];
     this.presence = next;
     if (f.type === 'state') {
       this.usernames.clear();
@@ -207,6 +213,20 @@ export class MemberList {
     this.renderMembers();
     this.renderRecipients();
     this.converger.changed();
+    if (gone.length) this.departed(gone);
+  }
+
+  /**
+   * Whom next no longer lists of before's names, but you, with their
+   * usernames (before they are forgotten); none in a big room, whose
+   * changes are not named, or when the list was a big room's (stale).
+   */
+  private takenOff(before: Presence, next: Presence): Array<{ name: string; username?: string }> {
+    if (this.big || this.stale) return [];
+    const me = foldName(this.you());
+    return [...before.members]
+      .filter(([k]) => k !== me && !next.members.has(k))
+      .map(([k, name]) => ({ name, ...(this.usernames.has(k) ? { username: this.usernames.get(k) } : {}) }));
   }
 
   /** The room's count, from a presence frame or a pong. */
@@ -309,7 +329,9 @@ export class MemberList {
     this.take(f.count, f.cv);
     this.sized(f.count);
     const names = f.members.map((m) => m.name);
-    this.presence = relist(this.presence, names, since);
+    const next = relist(this.presence, names, since);
+    const gone = this.takenOff(this.presence, next);
+    this.presence = next;
     this.members = sortNames(presentNames(this.presence));
     this.forgetGone();
     this.remember(listedUsernames(f.members));
@@ -328,6 +350,7 @@ export class MemberList {
     this.renderMembers();
     this.renderRecipients();
     this.converger.answered();
+    if (gone.length) this.departed(gone);
   }
 
   /**
