@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -59,7 +60,7 @@ type environment struct {
 	gone    chan struct{}      // closed when killed
 	killed  sync.Once
 
-	mu      sync.Mutex
+	mu      sync.Mutex // held by start throughout, so that kill follows it
 	current *invocation
 }
 
@@ -84,13 +85,31 @@ type outcome struct {
 	initErr bool
 }
 
-// start starts the process with its Runtime API listening.
+// newEnvironment is environment id of svc, not started: what Stats, Close
+// and kill may see of it while it starts.
+func newEnvironment(svc *Service, id int) *environment {
+	return &environment{svc: svc, id: id, cold: true,
+		next:    make(chan *invocation),
+		initErr: make(chan FunctionError, 1),
+		exited:  make(chan struct{}),
+		gone:    make(chan struct{}),
+	}
+}
+
+// errKilled is start's error when the environment was killed (the service
+// closed) before its process started.
+var errKilled = errors.New("the environment was stopped as it started")
+
+// start starts the process with its Runtime API listening, unless it was
+// killed first; kill waits for it.
 func (e *environment) start() error {
-	e.next = make(chan *invocation)
-	e.initErr = make(chan FunctionError, 1)
-	e.exited = make(chan struct{})
-	e.gone = make(chan struct{})
-	e.cold = true
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	select {
+	case <-e.gone:
+		return errKilled
+	default:
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -242,11 +261,8 @@ func (e *environment) invoke(ctx context.Context, id string, event []byte, deadl
 	return o
 }
 
-// running reports whether the process has not ended (nor failed to start).
+// running reports whether the process has not ended (starting counts).
 func (e *environment) running() bool {
-	if e.exited == nil {
-		return true // starting
-	}
 	select {
 	case <-e.exited:
 		return false
@@ -259,7 +275,9 @@ func (e *environment) running() bool {
 // cgroups.
 func (e *environment) kill() {
 	e.killed.Do(func() {
+		e.mu.Lock() // a start in progress ends first
 		close(e.gone)
+		e.mu.Unlock()
 		if e.cmd != nil && e.cmd.Process != nil {
 			_ = syscall.Kill(-e.pid, syscall.SIGKILL)
 			<-e.exited

@@ -293,7 +293,7 @@ func (s *Service) acquire() (*environment, error) {
 	s.seq++
 	id := s.seq
 	s.stats.Started++
-	e := &environment{svc: s, id: id}
+	e := newEnvironment(s, id)
 	s.alive[e] = true
 	s.mu.Unlock()
 	if err := e.start(); err != nil {

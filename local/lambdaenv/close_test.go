@@ -1,0 +1,72 @@
+package lambdaenv_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/groupchat/groupchat/internal/testkit"
+	"github.com/groupchat/groupchat/local/lambdaenv"
+)
+
+// processesOf lists the live processes running the executable at path.
+func processesOf(path string) []string {
+	var pids []string
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range dirs {
+		if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil && exe == path {
+			pids = append(pids, filepath.Base(dir))
+		}
+	}
+	return pids
+}
+
+// A service closed while an invocation is starting its environment leaves
+// no process behind, nor a cgroup (Close's error), and the invocation
+// ends. The environment's start is short, so Close is called as soon as
+// the invocation has counted its start, many times over, for it to land
+// within that start.
+func TestClosingWhileAnEnvironmentStartsLeavesNoProcess(t *testing.T) {
+	ctx := testkit.Context(t, 2*time.Minute)
+	// A copy of the function of its own, so that its processes are this
+	// test's.
+	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
+	data, err := os.ReadFile(fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bootstrap, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		var log testkit.Buffer
+		svc, err := lambdaenv.Start(lambdaenv.Config{Bootstrap: bootstrap, Timeout: 5 * time.Second, Log: &log, Output: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := svc.Invoke(context.Background(), []byte(`{}`))
+			done <- err
+		}()
+		for svc.Stats().Started == 0 {
+			if ctx.Err() != nil {
+				t.Fatal("the invocation never started an environment")
+			}
+		}
+		if err := svc.Close(); err != nil {
+			t.Errorf("round %d: close: %v", i, err)
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			t.Fatalf("round %d: the invocation never ended after Close", i)
+		}
+		if pids := processesOf(bootstrap); len(pids) > 0 {
+			t.Fatalf("round %d: after Close and the invocation's end, processes %v of the function still run; log:\n%s", i, pids, log.String())
+		}
+	}
+}
