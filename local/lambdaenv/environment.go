@@ -256,9 +256,21 @@ func (e *environment) invoke(ctx context.Context, id string, event []byte, deadl
 	}
 	o.report.Duration = time.Since(handed)
 	if cpu > 0 {
-		o.report.CPU = max(0, processCPU(e.pid)-cpu)
+		o.report.CPU = max(0, e.cpu()-cpu)
 	}
 	return o
+}
+
+// cpu is the CPU time the process has spent so far: its threads' from
+// /proc while it runs, the kernel's count of the whole process (wait4's,
+// user and system) once it has ended and /proc has nothing left of it.
+func (e *environment) cpu() time.Duration {
+	select {
+	case <-e.exited:
+		return e.cmd.ProcessState.UserTime() + e.cmd.ProcessState.SystemTime()
+	default:
+	}
+	return processCPU(e.pid)
 }
 
 // running reports whether the process has not ended (starting counts).

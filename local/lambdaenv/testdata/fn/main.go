@@ -1,6 +1,7 @@
 // Command fn is the test function of package lambdaenv: it answers with its
 // process id and how many events this process has handled, waits at a gate
-// the test opens, blocks past its deadline, or fails its init, as asked.
+// the test opens, blocks past its deadline, ends its process, or fails its
+// init, as asked.
 package main
 
 import (
@@ -23,6 +24,7 @@ type event struct {
 	Fail  string `json:"fail"`  // answer with this error
 	Spin  int    `json:"spin"`  // run on a CPU until this process has spent this many ms there
 	Sleep int    `json:"sleep"` // wait this many ms without running
+	Exit  bool   `json:"exit"`  // then end the process instead of answering
 }
 
 type answer struct {
@@ -56,6 +58,9 @@ func main() {
 			}
 		}
 		time.Sleep(time.Duration(ev.Sleep) * time.Millisecond)
+		if ev.Exit {
+			os.Exit(3)
+		}
 		if ev.Gate != "" {
 			resp, err := http.Get(ev.Gate)
 			if err != nil {
