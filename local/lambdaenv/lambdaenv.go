@@ -93,6 +93,10 @@ type FunctionError struct {
 
 func (e *FunctionError) Error() string { return e.Message }
 
+// ErrorType is the error's type (Lambda's errorType): what the Invoke API
+// (local/lambdainvoke) knows a throttle by.
+func (e *FunctionError) ErrorType() string { return e.Type }
+
 // Report describes one invocation once it has ended, as Lambda's REPORT
 // log line does.
 type Report struct {

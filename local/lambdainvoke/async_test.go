@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/groupchat/groupchat/local/lambdaenv"
 )
 
 // invokeEvent makes an asynchronous Invoke (InvocationType Event) of fn.
@@ -143,5 +145,60 @@ func TestCloseWaitsForEventsInProgress(t *testing.T) {
 	}
 	if !done {
 		t.Error("Close returned before the event's handler did")
+	}
+}
+
+// An event the function's concurrency refuses (the environments' throttle,
+// TooManyRequestsException) goes back to the queue and is tried again until
+// it runs, as Lambda does for up to six hours: a throttle is neither one of
+// its two retries nor an invocation the metrics count.
+func TestAThrottledEventIsTriedAgainUntilItRuns(t *testing.T) {
+	t.Parallel()
+	s, err := Start(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.AsyncRetryDelay = time.Millisecond
+	var (
+		mu                       sync.Mutex
+		attempts, observed, errs int
+		dropped                  int
+	)
+	s.Observe(func(_ string, _ time.Duration, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		observed++
+		if err != nil {
+			errs++
+		}
+	})
+	s.ObserveDropped(func(string) {
+		mu.Lock()
+		defer mu.Unlock()
+		dropped++
+	})
+	s.Register("fn", func(context.Context, json.RawMessage) (any, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts++
+		if attempts <= 4 { // the environments are all busy, four times over
+			return nil, &lambdaenv.FunctionError{Type: lambdaenv.ErrorTypeThrottled, Message: "Rate Exceeded."}
+		}
+		return nil, nil
+	})
+	if status, _ := invokeEvent(t, s, `{}`); status != http.StatusAccepted {
+		t.Fatal(status)
+	}
+	waitFor(t, "the event to run or be dropped", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return attempts == 5 || dropped > 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts != 5 || dropped != 0 || observed != 1 || errs != 0 {
+		t.Errorf("%d attempts, %d dropped, %d invocations observed (%d errors): want the event run on its fifth attempt, not dropped, one invocation without error",
+			attempts, dropped, observed, errs)
 	}
 }

@@ -7,13 +7,15 @@
 // Unhandled. cognito-local invokes the user pool's triggers so (local/cognito).
 // Asynchronous (InvocationType Event): 202 at once and the handler run
 // later; an event whose handler fails is retried twice (AWS waits a minute,
-// then two; here AsyncRetryDelay), then dropped (AsyncEventsDropped). The
+// then two; here AsyncRetryDelay), then dropped (AsyncEventsDropped); one
+// the function's concurrency refuses is tried again until it runs. The
 // function's fan-out shards invoke the function itself so (lambda/chat).
 package lambdainvoke
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -192,18 +194,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // runEvent runs an asynchronous event, with Lambda's two retries if its
-// handler fails, then drops it.
+// handler fails, then drops it. An attempt the function's concurrency
+// refuses (a throttle) is not one of them: as Lambda does, the event goes
+// back to the queue and is tried again, after a wait that starts at a
+// sixtieth of AsyncRetryDelay and doubles up to five times it (Lambda's 1 s
+// to 5 min beside its 1 min), until it runs or Close drops it; it is no
+// invocation either (Lambda counts it in Throttles, not Invocations).
 func (s *Server) runEvent(name string, h Handler, payload []byte) {
 	defer s.events.Done()
-attempts:
-	for attempt := range asyncAttempts {
-		if attempt > 0 {
-			select {
-			case <-time.After(time.Duration(attempt) * s.AsyncRetryDelay):
-			case <-s.stop:
-				break attempts
-			}
-		}
+	backoff := max(s.AsyncRetryDelay/60, time.Millisecond)
+	for failures := 0; ; {
 		ctx, cancel := context.Background(), context.CancelFunc(func() {})
 		if s.timeout > 0 {
 			ctx, cancel = context.WithTimeout(ctx, s.timeout)
@@ -211,15 +211,30 @@ attempts:
 		start := time.Now()
 		_, err := h(ctx, payload)
 		cancel()
-		s.mu.RLock()
-		observe := s.observe
-		s.mu.RUnlock()
-		if observe != nil {
-			observe(name, time.Since(start), err)
+		var wait time.Duration
+		if throttled(err) {
+			wait, backoff = backoff, min(2*backoff, 5*s.AsyncRetryDelay)
+		} else {
+			s.mu.RLock()
+			observe := s.observe
+			s.mu.RUnlock()
+			if observe != nil {
+				observe(name, time.Since(start), err)
+			}
+			if err == nil {
+				return
+			}
+			if failures++; failures == asyncAttempts {
+				break
+			}
+			wait = time.Duration(failures) * s.AsyncRetryDelay
 		}
-		if err == nil {
-			return
+		select {
+		case <-time.After(wait):
+			continue
+		case <-s.stop:
 		}
+		break
 	}
 	s.mu.RLock()
 	dropped := s.dropped
@@ -227,6 +242,16 @@ attempts:
 	if dropped != nil {
 		dropped(name)
 	}
+}
+
+// errorTypeThrottled is the error type (by an ErrorType method, as
+// local/lambdaenv's FunctionError has) of a handler's error that says the
+// function's concurrency is used up.
+const errorTypeThrottled = "TooManyRequestsException"
+
+func throttled(err error) bool {
+	var typed interface{ ErrorType() string }
+	return errors.As(err, &typed) && typed.ErrorType() == errorTypeThrottled
 }
 
 // errorType names err's type as the Go runtime does (without the pointer).
