@@ -4,7 +4,8 @@
 // environments' Invoke) as Lambda does. Synchronous (InvocationType
 // RequestResponse, the default): the handler's answer as JSON, or its error
 // as {"errorMessage", "errorType"} with the header X-Amz-Function-Error:
-// Unhandled. cognito-local invokes the user pool's triggers so (local/cognito).
+// Unhandled, or a throttle as the API's 429 TooManyRequestsException.
+// cognito-local invokes the user pool's triggers so (local/cognito).
 // Asynchronous (InvocationType Event): 202 at once and the handler run
 // later; an event whose handler fails is retried twice (AWS waits a minute,
 // then two; here AsyncRetryDelay), then dropped (AsyncEventsDropped); one
@@ -176,6 +177,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	answer, err := h(ctx, payload)
+	if throttled(err) { // the API's refusal, no invocation
+		apiError(w, http.StatusTooManyRequests, errorTypeThrottled, err.Error())
+		return
+	}
 	if observe != nil {
 		observe(name, time.Since(start), err)
 	}
@@ -254,8 +259,15 @@ func throttled(err error) bool {
 	return errors.As(err, &typed) && typed.ErrorType() == errorTypeThrottled
 }
 
-// errorType names err's type as the Go runtime does (without the pointer).
+// errorType is err's type as Lambda names it: the one it says it has
+// (ErrorType: the environments' errors carry their runtime's or the
+// service's), else its Go type as the Go runtime names it (without the
+// pointer).
 func errorType(err error) string {
+	var typed interface{ ErrorType() string }
+	if errors.As(err, &typed) && typed.ErrorType() != "" {
+		return typed.ErrorType()
+	}
 	t := fmt.Sprintf("%T", err)
 	if i := strings.LastIndex(t, "."); i >= 0 {
 		t = t[i+1:]

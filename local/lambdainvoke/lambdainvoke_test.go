@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/groupchat/groupchat/local/lambdaenv"
 )
 
 func TestInvokeAnswersAsLambda(t *testing.T) {
@@ -75,5 +77,40 @@ func TestInvokeAnswersAsLambda(t *testing.T) {
 	defer mu.Unlock()
 	if want := []string{"fn <nil>", "fn no such name"}; !slices.Equal(observed, want) {
 		t.Errorf("observed %q, want %q", observed, want)
+	}
+}
+
+// Run in the environments (local/lambdaenv), the function's error is
+// answered with the type its runtime or the service gave it, as Lambda
+// answers it (not the Go type that carries it), and a throttle as the
+// Invoke API's own 429 TooManyRequestsException, which SDKs retry.
+func TestAnEnvironmentsErrorIsAnsweredWithItsTypeAndAThrottleWith429(t *testing.T) {
+	t.Parallel()
+	s, err := Start(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Register("fn", func(_ context.Context, ev json.RawMessage) (any, error) {
+		var in struct{ Type string }
+		_ = json.Unmarshal(ev, &in)
+		return nil, &lambdaenv.FunctionError{Type: in.Type, Message: "as " + in.Type}
+	})
+	invoke := func(body string) (int, http.Header, string) {
+		resp, err := http.Post(s.Endpoint()+"/2015-03-31/functions/fn/invocations", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(data)
+	}
+	if status, h, body := invoke(`{"Type":"` + lambdaenv.ErrorTypeTimeout + `"}`); status != 200 || h.Get("X-Amz-Function-Error") != "Unhandled" ||
+		body != `{"errorMessage":"as Sandbox.Timedout","errorType":"Sandbox.Timedout"}` {
+		t.Errorf("a timeout: %d %v %s", status, h, body)
+	}
+	if status, h, body := invoke(`{"Type":"` + lambdaenv.ErrorTypeThrottled + `"}`); status != http.StatusTooManyRequests ||
+		h.Get("X-Amzn-ErrorType") != "TooManyRequestsException" || h.Get("X-Amz-Function-Error") != "" {
+		t.Errorf("a throttle: %d %v %s, want 429 TooManyRequestsException", status, h, body)
 	}
 }
