@@ -1,6 +1,7 @@
 package lambdaenv_test
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -25,5 +26,41 @@ func TestAReportSaysTheCPUOfAnEventWhoseProcessEnded(t *testing.T) {
 	// differ from the scheduler's by a tick or two.
 	if r := <-reports; r.CPU < 125*time.Millisecond {
 		t.Errorf("an event that ran 150 ms on a CPU, then ended its process, was reported at %s of CPU (%s long)", r.CPU, r.Duration)
+	}
+}
+
+// A report counts the CPU an event spent from the moment the runtime got
+// it, however late the service's own goroutine runs after handing it over
+// (here: one P, kept busy by another goroutine, as in a busy bin/local):
+// never less than the function's own count of its work inside the event.
+// Not parallel: it holds this process to one P.
+func TestAReportCountsTheCPUAnEventSpentBeforeTheServiceLooked(t *testing.T) {
+	ctx := testkit.Context(t, time.Minute)
+	svc := start(t, lambdaenv.Config{NoLimits: true})
+	reports := make(chan lambdaenv.Report, 1)
+	svc.Observe(func(r lambdaenv.Report) { reports <- r })
+	invoke(ctx, t, svc, `{}`) // its cold start
+	<-reports
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for i := 0; i < 1e6; i++ {
+			}
+		}
+	}()
+	for i := range 10 {
+		// The sleep after the spin lets the process's threads be counted
+		// up to date when the answer comes.
+		a := invoke(ctx, t, svc, `{"spin":30,"sleep":5}`)
+		if r, own := <-reports, time.Duration(a.CPU); r.CPU < own {
+			t.Errorf("event %d: reported %s of CPU, less than the %s the function counted itself inside it", i, r.CPU, own)
+		}
 	}
 }

@@ -70,6 +70,11 @@ type invocation struct {
 	event    []byte
 	deadline time.Time
 	done     chan answer // one answer
+	// handed and cpu are when serveNext gave it to the runtime and the
+	// process's CPU then (under the environment's mu): before the runtime
+	// could start on it, however late invoke's goroutine runs after.
+	handed time.Time
+	cpu    time.Duration
 }
 
 type answer struct {
@@ -254,6 +259,11 @@ func (e *environment) invoke(ctx context.Context, id string, event []byte, deadl
 	case <-ctx.Done():
 		o = timedOut()
 	}
+	e.mu.Lock()
+	if !inv.handed.IsZero() { // the runtime's side of the handing, as it should be
+		handed, cpu = inv.handed, inv.cpu
+	}
+	e.mu.Unlock()
 	o.report.Duration = time.Since(handed)
 	if cpu > 0 {
 		o.report.CPU = max(0, e.cpu()-cpu)
@@ -315,8 +325,10 @@ func (e *environment) serveNext(w http.ResponseWriter, r *http.Request) {
 	case <-e.gone:
 		return
 	}
+	handed, cpu := time.Now(), processCPU(e.pid)
 	e.mu.Lock()
 	e.current = inv
+	inv.handed, inv.cpu = handed, cpu
 	e.mu.Unlock()
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
