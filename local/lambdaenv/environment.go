@@ -88,6 +88,10 @@ type outcome struct {
 	report  Report
 	fatal   bool // the environment cannot take another event
 	initErr bool
+	// unhanded: a warm environment's process ended before it took the
+	// event (after its last answer, as aws-lambda-go does after a panic):
+	// the event is another environment's, as Lambda resets this one.
+	unhanded bool
 }
 
 // newEnvironment is environment id of svc, not started: what Stats, Close
@@ -235,6 +239,10 @@ func (e *environment) invoke(ctx context.Context, id string, event []byte, deadl
 		o.fatal, o.initErr, o.report.Err = true, true, &ie
 		return o
 	case <-e.exited:
+		if !e.cold {
+			o.fatal, o.unhanded = true, true
+			return o
+		}
 		return exited()
 	case <-timer.C:
 		return timedOut()

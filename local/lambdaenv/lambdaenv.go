@@ -8,7 +8,9 @@
 // event) up to MaxEnvironments, else is throttled. An environment idle for
 // IdleTimeout is stopped. An invocation past its deadline is reported as
 // Lambda reports a timeout and its environment's process is killed; the next
-// invocation that needs one starts a new one. Each environment is held to
+// invocation that needs one starts a new one; so does an event whose warm
+// environment's process ended before taking it (aws-lambda-go's ends after
+// a panic), as Lambda resets such an environment. Each environment is held to
 // its memory size's CPU share (MemoryMB/1769 vCPU) and to its memory with
 // cgroups v1, where permitted (Service.Limits says what holds).
 package lambdaenv
@@ -123,7 +125,8 @@ type Stats struct {
 	// starting for one.
 	Started, Alive, Busy int
 	// Timeouts, InitErrors, Exits and Throttles count invocations so
-	// ended; Recycled environments stopped after idling.
+	// ended (Exits also environments whose process ended between events);
+	// Recycled environments stopped after idling.
 	Timeouts, InitErrors, Exits, Throttles, Recycled int
 }
 
@@ -229,11 +232,22 @@ func (s *Service) Invoke(ctx context.Context, event []byte) (json.RawMessage, er
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
+	id := s.requestID()
 	e, err := s.acquire()
 	if err != nil {
 		return nil, err
 	}
-	res := e.invoke(ctx, s.requestID(), event, deadline)
+	res := e.invoke(ctx, id, event, deadline)
+	for res.unhanded { // its process ended after its last answer: another takes the event
+		s.mu.Lock()
+		s.stats.Exits++
+		s.mu.Unlock()
+		s.discard(e)
+		if e, err = s.acquire(); err != nil {
+			return nil, err
+		}
+		res = e.invoke(ctx, id, event, deadline)
+	}
 	if fn := s.observe.Load(); fn != nil {
 		(*fn)(res.report)
 	}

@@ -311,3 +311,22 @@ func TestAnEnvironmentThatEndsWhileIdleIsNotHandedAnEvent(t *testing.T) {
 		t.Errorf("after the idle environment ended: %+v, want a new process's first event", next)
 	}
 }
+
+// A panicking handler's error is the invocation's; aws-lambda-go then ends
+// the process rather than ask for the next event. The next invocation was
+// never handed to that runtime, so, as on Lambda (which resets the
+// environment), it runs in a fresh one instead of failing with its exit.
+func TestTheEventAfterAPanicRunsInAFreshEnvironment(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, time.Minute)
+	svc := start(t, lambdaenv.Config{})
+	first := invoke(ctx, t, svc, `{}`)
+	for i := range 5 {
+		if _, err := svc.Invoke(ctx, []byte(`{"panic":true}`)); err == nil || !strings.Contains(err.Error(), "asked to") {
+			t.Fatalf("round %d: a panic answered %v, want its error", i, err)
+		}
+		if next := invoke(ctx, t, svc, `{}`); next.PID == first.PID || next.Count != 1 {
+			t.Errorf("round %d: after the panic: %+v, want a new process's first event", i, next)
+		}
+	}
+}

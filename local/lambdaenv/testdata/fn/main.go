@@ -1,7 +1,7 @@
 // Command fn is the test function of package lambdaenv: it answers with its
 // process id and how many events this process has handled, waits at a gate
-// the test opens, blocks past its deadline, ends its process, or fails its
-// init, as asked.
+// the test opens, blocks past its deadline, ends its process, panics, or
+// fails its init, as asked.
 package main
 
 import (
@@ -25,6 +25,7 @@ type event struct {
 	Spin  int    `json:"spin"`  // run on a CPU until this process has spent this many ms there
 	Sleep int    `json:"sleep"` // wait this many ms without running
 	Exit  bool   `json:"exit"`  // then end the process instead of answering
+	Panic bool   `json:"panic"` // panic: aws-lambda-go reports it, then ends the process
 }
 
 type answer struct {
@@ -47,6 +48,9 @@ func main() {
 		count++
 		if ev.Fail != "" {
 			return answer{}, errors.New(ev.Fail)
+		}
+		if ev.Panic {
+			panic("asked to")
 		}
 		if ev.Block {
 			<-make(chan struct{})
