@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,15 +25,10 @@ func processesOf(path string) []string {
 	return pids
 }
 
-// A service closed while an invocation is starting its environment leaves
-// no process behind, nor a cgroup (Close's error), and the invocation
-// ends. The environment's start is short, so Close is called as soon as
-// the invocation has counted its start, many times over, for it to land
-// within that start.
-func TestClosingWhileAnEnvironmentStartsLeavesNoProcess(t *testing.T) {
-	ctx := testkit.Context(t, 2*time.Minute)
-	// A copy of the function of its own, so that its processes are this
-	// test's.
+// ownBootstrap is a copy of the function of the test's own, so that its
+// processes are the test's.
+func ownBootstrap(t *testing.T) string {
+	t.Helper()
 	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
 	data, err := os.ReadFile(fn)
 	if err != nil {
@@ -41,6 +37,17 @@ func TestClosingWhileAnEnvironmentStartsLeavesNoProcess(t *testing.T) {
 	if err := os.WriteFile(bootstrap, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return bootstrap
+}
+
+// A service closed while an invocation is starting its environment leaves
+// no process behind, nor a cgroup (Close's error), and the invocation
+// ends. The environment's start is short, so Close is called as soon as
+// the invocation has counted its start, many times over, for it to land
+// within that start.
+func TestClosingWhileAnEnvironmentStartsLeavesNoProcess(t *testing.T) {
+	ctx := testkit.Context(t, 2*time.Minute)
+	bootstrap := ownBootstrap(t)
 	for i := range 40 {
 		var log testkit.Buffer
 		svc, err := lambdaenv.Start(lambdaenv.Config{Bootstrap: bootstrap, Timeout: 5 * time.Second, Log: &log, Output: io.Discard})
@@ -55,6 +62,52 @@ func TestClosingWhileAnEnvironmentStartsLeavesNoProcess(t *testing.T) {
 		for svc.Stats().Started == 0 {
 			if ctx.Err() != nil {
 				t.Fatal("the invocation never started an environment")
+			}
+		}
+		if err := svc.Close(); err != nil {
+			t.Errorf("round %d: close: %v", i, err)
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			t.Fatalf("round %d: the invocation never ended after Close", i)
+		}
+		if pids := processesOf(bootstrap); len(pids) > 0 {
+			t.Fatalf("round %d: after Close and the invocation's end, processes %v of the function still run; log:\n%s", i, pids, log.String())
+		}
+	}
+}
+
+// A service closed while an invocation finds its idle environment's process
+// ended (and stops it) waits for that stop, and the invocation starts no
+// environment after it: Close removes every cgroup, and no process runs on.
+func TestClosingWhileAnInvocationStopsAnEndedEnvironmentLeavesNothing(t *testing.T) {
+	ctx := testkit.Context(t, 2*time.Minute)
+	bootstrap := ownBootstrap(t)
+	for i := range 30 {
+		var log testkit.Buffer
+		svc, err := lambdaenv.Start(lambdaenv.Config{Bootstrap: bootstrap, Timeout: 5 * time.Second, Log: &log, Output: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := invoke(ctx, t, svc, `{}`)
+		if err := syscall.Kill(first.PID, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for svc.Stats().Alive != 0 {
+			if ctx.Err() != nil {
+				t.Fatal("the killed environment is still counted alive")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		done := make(chan struct{})
+		go func() {
+			_, _ = svc.Invoke(context.Background(), []byte(`{}`))
+			close(done)
+		}()
+		for svc.Stats().Exits == 0 { // the invocation has found the ended environment
+			if ctx.Err() != nil {
+				t.Fatal("the invocation never found the ended environment")
 			}
 		}
 		if err := svc.Close(); err != nil {

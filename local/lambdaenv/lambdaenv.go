@@ -280,23 +280,32 @@ func (s *Service) requestID() string {
 	return fmt.Sprintf("%08x-0000-4000-8000-%012x", time.Now().Unix()&0xffffffff, s.reqSeq)
 }
 
+// errStopped answers an invocation of a closed service.
+func errStopped() *FunctionError {
+	return &FunctionError{Type: "ServiceException", Message: "the local Lambda service is stopped"}
+}
+
 // acquire takes the most recently used idle environment, else starts one.
 func (s *Service) acquire() (*environment, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return nil, &FunctionError{Type: "ServiceException", Message: "the local Lambda service is stopped"}
+		return nil, errStopped()
 	}
 	for n := len(s.idle); n > 0; n = len(s.idle) {
 		e := s.idle[n-1]
 		s.idle = s.idle[:n-1]
 		select {
 		case <-e.exited: // ended while idle (killed, out of memory): never handed an event
+			s.mu.Unlock()
+			e.kill() // still alive to Close meanwhile, which waits for this
+			s.mu.Lock()
 			delete(s.alive, e)
 			s.stats.Exits++
-			s.mu.Unlock()
-			e.kill()
-			s.mu.Lock()
+			if s.closed { // no environment starts after Close
+				s.mu.Unlock()
+				return nil, errStopped()
+			}
 			continue
 		default:
 		}
