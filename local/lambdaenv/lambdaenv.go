@@ -146,6 +146,9 @@ type Service struct {
 	reqSeq  uint64
 	stop    chan struct{}
 	stopped chan struct{}
+	// stopping counts environments acquire is stopping, no longer alive
+	// (their process ended while idle); Add only while not closed.
+	stopping sync.WaitGroup
 }
 
 // Start checks cfg and prepares the environments' limits; environments
@@ -297,11 +300,13 @@ func (s *Service) acquire() (*environment, error) {
 		s.idle = s.idle[:n-1]
 		select {
 		case <-e.exited: // ended while idle (killed, out of memory): never handed an event
-			s.mu.Unlock()
-			e.kill() // still alive to Close meanwhile, which waits for this
-			s.mu.Lock()
 			delete(s.alive, e)
 			s.stats.Exits++
+			s.stopping.Add(1) // Close waits for its cgroups' removal
+			s.mu.Unlock()
+			e.kill()
+			s.stopping.Done()
+			s.mu.Lock()
 			if s.closed { // no environment starts after Close
 				s.mu.Unlock()
 				return nil, errStopped()
@@ -403,6 +408,7 @@ func (s *Service) Close() error {
 	for _, e := range all {
 		s.discard(e)
 	}
+	s.stopping.Wait()
 	if s.limits != nil {
 		return s.limits.remove()
 	}
