@@ -219,10 +219,12 @@ export class MemberList {
   /**
    * Whom next no longer lists of before's names, but you, with their
    * usernames (before they are forgotten); none in a big room, whose
-   * changes are not named, or when the list was a big room's (stale).
+   * changes are not named, when the list was a big room's (stale), or when
+   * the read disagrees with the room's exact count: a read of a lagging
+   * index can miss someone who is there, and "left" would be a lie.
    */
   private takenOff(before: Presence, next: Presence): Array<{ name: string; username?: string }> {
-    if (this.big || this.stale) return [];
+    if (this.big || this.stale || (this.exact && this.total !== next.members.size)) return [];
     const me = foldName(this.you());
     return [...before.members]
       .filter(([k]) => k !== me && !next.members.has(k))
