@@ -40,6 +40,35 @@ func ownBootstrap(t *testing.T) string {
 	return bootstrap
 }
 
+// invokeInBackground invokes svc with {} and returns a channel closed
+// when the invocation has ended, whatever its answer.
+func invokeInBackground(svc *lambdaenv.Service) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		_, _ = svc.Invoke(context.Background(), []byte(`{}`))
+		close(done)
+	}()
+	return done
+}
+
+// closeDuring closes svc while the invocation of done runs, and fails the
+// round unless Close removed everything (its error), the invocation then
+// ended and no process of bootstrap runs on.
+func closeDuring(ctx context.Context, t *testing.T, round int, svc *lambdaenv.Service, done <-chan struct{}, bootstrap string, log *testkit.Buffer) {
+	t.Helper()
+	if err := svc.Close(); err != nil {
+		t.Errorf("round %d: close: %v", round, err)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatalf("round %d: the invocation never ended after Close", round)
+	}
+	if pids := processesOf(bootstrap); len(pids) > 0 {
+		t.Fatalf("round %d: after Close and the invocation's end, processes %v of the function still run; log:\n%s", round, pids, log.String())
+	}
+}
+
 // A service closed while an invocation is starting its environment leaves
 // no process behind, nor a cgroup (Close's error), and the invocation
 // ends. The environment's start is short, so Close is called as soon as
@@ -54,27 +83,13 @@ func TestClosingWhileAnEnvironmentStartsLeavesNoProcess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() {
-			_, err := svc.Invoke(context.Background(), []byte(`{}`))
-			done <- err
-		}()
+		done := invokeInBackground(svc)
 		for svc.Stats().Started == 0 {
 			if ctx.Err() != nil {
 				t.Fatal("the invocation never started an environment")
 			}
 		}
-		if err := svc.Close(); err != nil {
-			t.Errorf("round %d: close: %v", i, err)
-		}
-		select {
-		case <-done:
-		case <-ctx.Done():
-			t.Fatalf("round %d: the invocation never ended after Close", i)
-		}
-		if pids := processesOf(bootstrap); len(pids) > 0 {
-			t.Fatalf("round %d: after Close and the invocation's end, processes %v of the function still run; log:\n%s", i, pids, log.String())
-		}
+		closeDuring(ctx, t, i, svc, done, bootstrap, &log)
 	}
 }
 
@@ -100,26 +115,12 @@ func TestClosingWhileAnInvocationStopsAnEndedEnvironmentLeavesNothing(t *testing
 			}
 			time.Sleep(time.Millisecond)
 		}
-		done := make(chan struct{})
-		go func() {
-			_, _ = svc.Invoke(context.Background(), []byte(`{}`))
-			close(done)
-		}()
+		done := invokeInBackground(svc)
 		for svc.Stats().Exits == 0 { // the invocation has found the ended environment
 			if ctx.Err() != nil {
 				t.Fatal("the invocation never found the ended environment")
 			}
 		}
-		if err := svc.Close(); err != nil {
-			t.Errorf("round %d: close: %v", i, err)
-		}
-		select {
-		case <-done:
-		case <-ctx.Done():
-			t.Fatalf("round %d: the invocation never ended after Close", i)
-		}
-		if pids := processesOf(bootstrap); len(pids) > 0 {
-			t.Fatalf("round %d: after Close and the invocation's end, processes %v of the function still run; log:\n%s", i, pids, log.String())
-		}
+		closeDuring(ctx, t, i, svc, done, bootstrap, &log)
 	}
 }

@@ -9,15 +9,49 @@ import (
 	"github.com/groupchat/groupchat/local/lambdaenv"
 )
 
+// observed starts a service without limits and returns it with the
+// channel its reports go to (read one after each invocation).
+func observed(t *testing.T) (*lambdaenv.Service, <-chan lambdaenv.Report) {
+	t.Helper()
+	svc := start(t, lambdaenv.Config{NoLimits: true})
+	reports := make(chan lambdaenv.Report, 2)
+	svc.Observe(func(r lambdaenv.Report) { reports <- r })
+	return svc, reports
+}
+
+// An invocation's report says the CPU its event used, apart from the time
+// it waited: what the function measures of itself, give or take a clock
+// tick, plus the runtime's own work around it, and next to nothing for an
+// event that only waits. CPU time, not wall time, so the machine's speed
+// and load do not matter.
+func TestAReportSaysTheCPUAnEventUsedApartFromItsWaiting(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, time.Minute)
+	svc, reports := observed(t)
+	spun := invoke(ctx, t, svc, `{"spin":150}`)
+	busy := <-reports
+	own := time.Duration(spun.CPU)
+	// getrusage's user and system times are sampled at the clock tick and
+	// scaled to the scheduler's total, so the two counts may differ by a
+	// tick or two either way.
+	if own < 150*time.Millisecond || busy.CPU < own-25*time.Millisecond || busy.CPU > own+100*time.Millisecond {
+		t.Errorf("an event that ran %s on a CPU by its own count was reported at %s of CPU (%s long): want its own (less up to 25 ms) to 100 ms more",
+			own, busy.CPU, busy.Duration)
+	}
+	invoke(ctx, t, svc, `{"sleep":300}`)
+	idle := <-reports
+	if idle.Duration < 290*time.Millisecond || idle.CPU > 50*time.Millisecond {
+		t.Errorf("an event that slept 300 ms was reported %s long with %s of CPU: want about 300 ms or more, and under 50 ms of CPU", idle.Duration, idle.CPU)
+	}
+}
+
 // An event whose process ends in it (a crash, the memory limit's kill) is
 // reported with the CPU it spent before it ended, as the kernel counts it
 // for the ended process: not 0 because /proc has nothing left of it.
 func TestAReportSaysTheCPUOfAnEventWhoseProcessEnded(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t, time.Minute)
-	svc := start(t, lambdaenv.Config{NoLimits: true})
-	reports := make(chan lambdaenv.Report, 1)
-	svc.Observe(func(r lambdaenv.Report) { reports <- r })
+	svc, reports := observed(t)
 	_, err := svc.Invoke(ctx, []byte(`{"spin":150,"exit":true}`))
 	if fe := functionError(t, err); fe.Type != lambdaenv.ErrorTypeExit {
 		t.Errorf("error %+v, want the runtime's exit", fe)
@@ -36,9 +70,7 @@ func TestAReportSaysTheCPUOfAnEventWhoseProcessEnded(t *testing.T) {
 // Not parallel: it holds this process to one P.
 func TestAReportCountsTheCPUAnEventSpentBeforeTheServiceLooked(t *testing.T) {
 	ctx := testkit.Context(t, time.Minute)
-	svc := start(t, lambdaenv.Config{NoLimits: true})
-	reports := make(chan lambdaenv.Report, 1)
-	svc.Observe(func(r lambdaenv.Report) { reports <- r })
+	svc, reports := observed(t)
 	invoke(ctx, t, svc, `{}`) // its cold start
 	<-reports
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
