@@ -58,6 +58,8 @@ type frame map[string]any
 
 func (f frame) str(k string) string { s, _ := f[k].(string); return s }
 
+func (f frame) num(k string) float64 { n, _ := f[k].(float64); return n }
+
 func (f frame) strs(k string) []string {
 	var out []string
 	for _, v := range f[k].([]any) {
