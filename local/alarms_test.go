@@ -2,6 +2,7 @@ package local_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -151,6 +152,7 @@ func expect(t *testing.T, when string, got states, want map[string]metrics.State
 
 // person is a WebSocket client of the stack.
 type person struct {
+	name   string
 	ws     *websocket.Conn
 	frames chan string
 }
@@ -166,7 +168,7 @@ func connectQuery(ctx context.Context, t *testing.T, s *alarmStack, q url.Values
 	if err != nil {
 		t.Fatalf("%s connects: %v", q.Get("name"), err)
 	}
-	p := &person{ws: ws, frames: make(chan string, 1024)}
+	p := &person{name: q.Get("name"), ws: ws, frames: make(chan string, 1024)}
 	go func() {
 		defer close(p.frames)
 		for {
@@ -190,6 +192,45 @@ func (p *person) say(ctx context.Context, t *testing.T, n int) {
 		msg := fmt.Sprintf(`{"action":"sendPublic","message":"m%d"}`, i)
 		if err := p.ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
 			t.Fatalf("send: %v", err)
+		}
+	}
+}
+
+// acquainted waits until a message of each of a and b reaches the other:
+// the room index, which a broadcast reads and which lags the $connects,
+// lists both. A case's broadcast during its fault then posts to both, as
+// the cases count on (a loaded run's first broadcasts, within the index's
+// lag, posted to the sender alone: one slow call, not two, and no alarm).
+func acquainted(ctx context.Context, t *testing.T, a, b *person) {
+	t.Helper()
+	for _, p := range [][2]*person{{a, b}, {b, a}} {
+		from, to := p[0], p[1]
+		for !to.heardFrom(ctx, t, from, 250*time.Millisecond) {
+			from.say(ctx, t, 1)
+		}
+	}
+}
+
+// heardFrom reads p's frames for up to wait and reports whether one is a
+// public message from other.
+func (p *person) heardFrom(ctx context.Context, t *testing.T, other *person, wait time.Duration) bool {
+	t.Helper()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case f, ok := <-p.frames:
+			if !ok {
+				t.Fatalf("%s's connection ended", p.name)
+			}
+			var m struct{ Type, From string }
+			if json.Unmarshal([]byte(f), &m) == nil && m.Type == "public" && m.From == other.name {
+				return true
+			}
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			t.Fatalf("%s never heard from %s: %v", p.name, other.name, ctx.Err())
 		}
 	}
 }
@@ -273,6 +314,7 @@ func TestEachFaultSetsOffItsAlarmAndItReturnsToOK(t *testing.T) {
 			s := startAlarmStack(t, tc.options)
 			room := "alarms"
 			a, b := connect(ctx, t, s, "Ann", room), connect(ctx, t, s, "Bob", room)
+			acquainted(ctx, t, a, b)
 
 			talk(ctx, t, s, a, b, 2)
 			healthy := map[string]metrics.State{}
