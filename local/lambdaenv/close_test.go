@@ -51,6 +51,17 @@ func invokeInBackground(svc *lambdaenv.Service) <-chan struct{} {
 	return done
 }
 
+// roundService starts a service of bootstrap for one round, its notes in
+// log (closeDuring closes it).
+func roundService(t *testing.T, bootstrap string, log *testkit.Buffer) *lambdaenv.Service {
+	t.Helper()
+	svc, err := lambdaenv.Start(lambdaenv.Config{Bootstrap: bootstrap, Timeout: 5 * time.Second, Log: log, Output: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
 // closeDuring closes svc while the invocation of done runs, and fails the
 // round unless Close removed everything (its error), the invocation then
 // ended and no process of bootstrap runs on.
@@ -79,10 +90,7 @@ func TestClosingWhileAnEnvironmentStartsLeavesNoProcess(t *testing.T) {
 	bootstrap := ownBootstrap(t)
 	for i := range 40 {
 		var log testkit.Buffer
-		svc, err := lambdaenv.Start(lambdaenv.Config{Bootstrap: bootstrap, Timeout: 5 * time.Second, Log: &log, Output: io.Discard})
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc := roundService(t, bootstrap, &log)
 		done := invokeInBackground(svc)
 		for svc.Stats().Started == 0 {
 			if ctx.Err() != nil {
@@ -101,10 +109,7 @@ func TestClosingWhileAnInvocationStopsAnEndedEnvironmentLeavesNothing(t *testing
 	bootstrap := ownBootstrap(t)
 	for i := range 30 {
 		var log testkit.Buffer
-		svc, err := lambdaenv.Start(lambdaenv.Config{Bootstrap: bootstrap, Timeout: 5 * time.Second, Log: &log, Output: io.Discard})
-		if err != nil {
-			t.Fatal(err)
-		}
+		svc := roundService(t, bootstrap, &log)
 		first := invoke(ctx, t, svc, `{}`)
 		if err := syscall.Kill(first.PID, syscall.SIGKILL); err != nil {
 			t.Fatal(err)

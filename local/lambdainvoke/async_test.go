@@ -67,14 +67,22 @@ func TestAnEventIsAcceptedAt202AndRunLater(t *testing.T) {
 	}
 }
 
-func TestAFailedEventIsRetriedTwiceThenDropped(t *testing.T) {
-	t.Parallel()
+// retryingFast starts a server whose asynchronous retries wait 1 ms, closed
+// when the test ends.
+func retryingFast(t *testing.T) *Server {
+	t.Helper()
 	s, err := Start(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { _ = s.Close() })
 	s.AsyncRetryDelay = time.Millisecond
+	return s
+}
+
+func TestAFailedEventIsRetriedTwiceThenDropped(t *testing.T) {
+	t.Parallel()
+	s := retryingFast(t)
 	var (
 		mu       sync.Mutex
 		attempts = map[string]int{}
@@ -154,12 +162,7 @@ func TestCloseWaitsForEventsInProgress(t *testing.T) {
 // its two retries nor an invocation the metrics count.
 func TestAThrottledEventIsTriedAgainUntilItRuns(t *testing.T) {
 	t.Parallel()
-	s, err := Start(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	s.AsyncRetryDelay = time.Millisecond
+	s := retryingFast(t)
 	var (
 		mu                       sync.Mutex
 		attempts, observed, errs int
