@@ -99,6 +99,11 @@ func (e *FunctionError) Error() string { return e.Message }
 // (local/lambdainvoke) knows a throttle by.
 func (e *FunctionError) ErrorType() string { return e.Type }
 
+// Throttled says the error is the service's refusal of an invocation over
+// the concurrency limit (ErrorTypeThrottled): what the gateway
+// (local/gateway) counts in Throttles instead of Invocations.
+func (e *FunctionError) Throttled() bool { return e.Type == ErrorTypeThrottled }
+
 // Report describes one invocation once it has ended, as Lambda's REPORT
 // log line does.
 type Report struct {
