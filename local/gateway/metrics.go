@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -39,12 +40,28 @@ func (g *Gateway) integration(took time.Duration, status int, err error) {
 	g.metric(observability.NamespaceAPI, "ExecutionError", 0)
 }
 
-// invoked counts one invocation of the function as Lambda does.
+// invoked counts one invocation of the function as Lambda does: one the
+// function's concurrency refused (a throttle) only in Throttles, as no
+// invocation.
 func (g *Gateway) invoked(took time.Duration, err error, concurrent int64) {
+	if throttled(err) {
+		g.metric(observability.NamespaceLambda, "Throttles", 1)
+		return
+	}
 	g.metric(observability.NamespaceLambda, "Invocations", 1)
 	g.metric(observability.NamespaceLambda, "Errors", boolValue(err != nil))
 	g.metric(observability.NamespaceLambda, "Duration", ms(took))
 	g.metric(observability.NamespaceLambda, "ConcurrentExecutions", float64(concurrent))
+}
+
+// throttle is an error that says whether the function's concurrency
+// refused the invocation (local/lambdaenv's FunctionError has the method;
+// the in-process handler never throttles).
+type throttle interface{ Throttled() bool }
+
+func throttled(err error) bool {
+	var t throttle
+	return errors.As(err, &t) && t.Throttled()
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
