@@ -291,6 +291,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.Lambda.ObserveDropped(func(string) {
 		s.Metrics.Put(observability.NamespaceLambda, "AsyncEventsDropped", nil, 1)
 	})
+	// An Invoke the environments refuse over their limit is a throttle,
+	// each attempt of an event sent back to the queue one (the gateway
+	// counts its own).
+	s.Lambda.ObserveThrottled(func(string) {
+		s.Metrics.Put(observability.NamespaceLambda, "Throttles", nil, 1)
+	})
 	opt := o.Chat
 	if opt.Metrics == nil {
 		opt.Metrics = s.Metrics.EMFWriter()

@@ -61,6 +61,8 @@ type Server struct {
 	fns     map[string]Handler
 	observe func(name string, took time.Duration, err error)
 	dropped func(name string)
+	// throttledFn is told of every throttle (ObserveThrottled).
+	throttledFn func(name string)
 
 	events sync.WaitGroup // asynchronous events running or waiting to retry
 	stop   chan struct{}  // closed by Close: no more retries
@@ -109,6 +111,16 @@ func (s *Server) ObserveDropped(fn func(name string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dropped = fn
+}
+
+// ObserveThrottled has fn told of every invocation the function's
+// concurrency refused: a synchronous one answered 429, each attempt of an
+// asynchronous event sent back to the queue (Lambda's Throttles; neither
+// is an invocation Observe hears of).
+func (s *Server) ObserveThrottled(fn func(name string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttledFn = fn
 }
 
 // Close stops the server, waiting for invocations in progress, the
@@ -178,6 +190,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	answer, err := h(ctx, payload)
 	if throttled(err) { // the API's refusal, no invocation
+		s.throttle(name)
 		apiError(w, http.StatusTooManyRequests, errorTypeThrottled, err.Error())
 		return
 	}
@@ -204,7 +217,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // back to the queue and is tried again, after a wait that starts at a
 // sixtieth of AsyncRetryDelay and doubles up to five times it (Lambda's 1 s
 // to 5 min beside its 1 min), until it runs or Close drops it; it is no
-// invocation either (Lambda counts it in Throttles, not Invocations).
+// invocation either: Lambda counts it in Throttles (ObserveThrottled), not
+// Invocations.
 func (s *Server) runEvent(name string, h Handler, payload []byte) {
 	defer s.events.Done()
 	backoff := max(s.AsyncRetryDelay/60, time.Millisecond)
@@ -218,6 +232,7 @@ func (s *Server) runEvent(name string, h Handler, payload []byte) {
 		cancel()
 		var wait time.Duration
 		if throttled(err) {
+			s.throttle(name)
 			wait, backoff = backoff, min(2*backoff, 5*s.AsyncRetryDelay)
 		} else {
 			s.mu.RLock()
@@ -246,6 +261,16 @@ func (s *Server) runEvent(name string, h Handler, payload []byte) {
 	s.mu.RUnlock()
 	if dropped != nil {
 		dropped(name)
+	}
+}
+
+// throttle tells ObserveThrottled's function of a throttle of name.
+func (s *Server) throttle(name string) {
+	s.mu.RLock()
+	fn := s.throttledFn
+	s.mu.RUnlock()
+	if fn != nil {
+		fn(name)
 	}
 }
 

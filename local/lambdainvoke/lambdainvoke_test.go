@@ -83,7 +83,8 @@ func TestInvokeAnswersAsLambda(t *testing.T) {
 // Run in the environments (local/lambdaenv), the function's error is
 // answered with the type its runtime or the service gave it, as Lambda
 // answers it (not the Go type that carries it), and a throttle as the
-// Invoke API's own 429 TooManyRequestsException, which SDKs retry.
+// Invoke API's own 429 TooManyRequestsException, which SDKs retry, counted
+// in Throttles and not as an invocation.
 func TestAnEnvironmentsErrorIsAnsweredWithItsTypeAndAThrottleWith429(t *testing.T) {
 	t.Parallel()
 	s, err := Start(0)
@@ -91,6 +92,18 @@ func TestAnEnvironmentsErrorIsAnsweredWithItsTypeAndAThrottleWith429(t *testing.
 		t.Fatal(err)
 	}
 	defer s.Close()
+	var mu sync.Mutex
+	var invocations, throttles int
+	s.Observe(func(string, time.Duration, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		invocations++
+	})
+	s.ObserveThrottled(func(string) {
+		mu.Lock()
+		defer mu.Unlock()
+		throttles++
+	})
 	s.Register("fn", func(_ context.Context, ev json.RawMessage) (any, error) {
 		var in struct{ Type string }
 		_ = json.Unmarshal(ev, &in)
@@ -112,5 +125,10 @@ func TestAnEnvironmentsErrorIsAnsweredWithItsTypeAndAThrottleWith429(t *testing.
 	if status, h, body := invoke(`{"Type":"` + lambdaenv.ErrorTypeThrottled + `"}`); status != http.StatusTooManyRequests ||
 		h.Get("X-Amzn-ErrorType") != "TooManyRequestsException" || h.Get("X-Amz-Function-Error") != "" {
 		t.Errorf("a throttle: %d %v %s, want 429 TooManyRequestsException", status, h, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if invocations != 1 || throttles != 1 {
+		t.Errorf("%d invocations, %d throttles counted, want 1 (the timeout) and 1", invocations, throttles)
 	}
 }
