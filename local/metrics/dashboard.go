@@ -22,11 +22,12 @@ const window = 36
 var web embed.FS
 
 // noLocalSource names the metrics nothing in the local stack produces,
-// with the reason the dashboard shows.
+// with the reason the dashboard shows, and the metrics only one way of
+// running it produces, with where they come from.
 var noLocalSource = map[string]string{
 	observability.NamespaceDynamoDB + "/ConsumedReadCapacityUnits":  "no local data: dynalite reports consumed capacity only when a request asks, and the handler does not",
 	observability.NamespaceDynamoDB + "/ConsumedWriteCapacityUnits": "no local data: dynalite reports consumed capacity only when a request asks, and the handler does not",
-	observability.NamespaceLambda + "/Throttles":                    "no local data: the stand-in runs every invocation; nothing throttles",
+	observability.NamespaceLambda + "/Throttles":                    "local: Throttles counts the invocations the execution environments (-lambda env) refuse over -lambda-concurrency; the in-process function (-lambda inprocess) never throttles",
 }
 
 // localSource says where a namespace's local numbers come from when it is

@@ -191,6 +191,13 @@ func TestDashboardServesTheDefinition(t *testing.T) {
 	if first := data.Rows[1][0]; first.Title != "Connections and messages" || len(first.Lines[0].Points) != 1 || first.Lines[0].Points[0][1] != 1 {
 		t.Errorf("the first graph: %+v", first)
 	}
+	for _, row := range data.Rows {
+		for _, w := range row {
+			if w.Title == "Invocations, errors, throttles" && strings.Contains(w.Note, "no local data") {
+				t.Errorf("the Lambda graph's note says throttles have no local data (the environments count them): %q", w.Note)
+			}
+		}
+	}
 	page := get(DashboardPath + "/").Body.String()
 	if !strings.Contains(page, `src="uPlot.iife.min.js"`) || strings.Contains(page, "https://") {
 		t.Errorf("the page does not load its own uPlot:\n%s", page)
