@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +30,8 @@ var (
 	lambdaRoom   = flag.Int("bench.lambda-room", 1000, "room size in BenchmarkBroadcastModes")
 	stackLog     = flag.String("bench.stack-log", "", "BenchmarkBroadcastModes: append the local stack's log to this file")
 	clientsApart = flag.Bool("bench.clients-apart", false, "BenchmarkBroadcastModes: run the clients in a child process (cmd/load) even when this one may open enough files")
+	clientsIdle  = flag.Bool("bench.clients-idle", false, "BenchmarkBroadcastModes, clients in a child process: run it at the lowest priority (nice 19), so that the stack and the function have the cores first, as on AWS, where the members' devices are not the function's")
+	sendProfile  = flag.String("bench.send-profile", "", "BenchmarkBroadcastModes, clients in this process: write a CPU profile of the broadcasts alone (from the end of the fill) to this file")
 )
 
 // BenchmarkBroadcastModes: a room of -bench.lambda-room (1,000) real
@@ -85,7 +89,11 @@ func BenchmarkBroadcastModes(b *testing.B) {
 							filled = s.Environments.Stats().Started
 						}
 						busiest.reset()
-						return settle(s)(ctx)
+						if err := settle(s)(ctx); err != nil {
+							return err
+						}
+						startProfile(b)
+						return nil
 					},
 					BeforeBroadcast: func(i int) {
 						if i%broadcastsPerLatency == 0 && i > 0 {
@@ -94,6 +102,7 @@ func BenchmarkBroadcastModes(b *testing.B) {
 						s.SetLatency(latencies[i/broadcastsPerLatency])
 					},
 				})
+				pprof.StopCPUProfile()
 				if !res.Complete {
 					b.Fatalf("not every message reached every member: %+v %+v", res.Messages, res.Deliveries)
 				}
@@ -104,6 +113,23 @@ func BenchmarkBroadcastModes(b *testing.B) {
 				reportEnvironments(b, s, filled)
 			}
 		})
+	}
+}
+
+// startProfile starts the CPU profile -bench.send-profile asks for: of
+// this process (the stack, the function in process mode, the clients), not
+// of dynalite or the environments.
+func startProfile(b *testing.B) {
+	if *sendProfile == "" {
+		return
+	}
+	f, err := os.Create(*sendProfile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = f.Close() })
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -134,10 +160,15 @@ func modeStack(b *testing.B, mode string) *localtest.Stack {
 // without shards the only one). Divided by the memory's CPU share it is the
 // least that environment needs on Lambda, whatever this machine's load.
 type busiest struct {
-	mu  sync.Mutex
-	cpu time.Duration
-	dur time.Duration
+	mu    sync.Mutex
+	cpu   time.Duration
+	dur   time.Duration
+	spans []span // every invocation since the last report, for spanMS
 }
+
+// span is when one invocation ran: from the event's hand-over (before a
+// cold start's init) to its answer.
+type span struct{ start, end time.Time }
 
 // watchInvocations observes s's environments (nil in this process).
 func watchInvocations(s *localtest.Stack) *busiest {
@@ -146,8 +177,10 @@ func watchInvocations(s *localtest.Stack) *busiest {
 	}
 	w := &busiest{}
 	s.Environments.Observe(func(r lambdaenv.Report) {
+		end := time.Now()
 		w.mu.Lock()
 		defer w.mu.Unlock()
+		w.spans = append(w.spans, span{end.Add(-r.Duration - r.Init), end})
 		if r.CPU > w.cpu {
 			w.cpu, w.dur = r.CPU, r.Duration
 		}
@@ -168,7 +201,29 @@ func (w *busiest) report(b *testing.B, suffix string) {
 	b.ReportMetric(ms(w.cpu), "busiest-cpu-ms"+suffix)
 	b.ReportMetric(ms(w.dur), "busiest-took-ms"+suffix)
 	b.ReportMetric(ms(w.cpu)/share, "busiest-cpu-at-share-ms"+suffix)
-	w.cpu, w.dur = 0, 0
+	b.ReportMetric(median(spanMS(w.spans)), "function-ms"+suffix)
+	w.cpu, w.dur, w.spans = 0, 0, nil
+}
+
+// spanMS groups invocations into broadcasts and returns each one's length in
+// ms: from its first event's hand-over (the sender's sendPublic) to its last
+// answer (the last shard's), the time the function took to deliver it. The
+// broadcasts are sent one at a time, each when every member had the one
+// before, so each one's invocations overlap one another and none of the
+// next one's: a broadcast ends where no invocation runs.
+func spanMS(spans []span) []float64 {
+	slices.SortFunc(spans, func(a, b span) int { return a.start.Compare(b.start) })
+	var out []float64
+	for i := 0; i < len(spans); {
+		first, end := spans[i].start, spans[i].end
+		for i++; i < len(spans) && !spans[i].start.After(end); i++ {
+			if spans[i].end.After(end) {
+				end = spans[i].end
+			}
+		}
+		out = append(out, ms(end.Sub(first)))
+	}
+	return out
 }
 
 // reset forgets the invocations so far (the fill's).
@@ -177,7 +232,7 @@ func (w *busiest) reset() {
 		return
 	}
 	w.mu.Lock()
-	w.cpu, w.dur = 0, 0
+	w.cpu, w.dur, w.spans = 0, 0, nil
 	w.mu.Unlock()
 }
 
@@ -216,9 +271,13 @@ func runApart(b *testing.B, cfg load.Config, sending func()) *load.Result {
 	out := filepath.Join(dir, "result.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-url", cfg.URL, "-clients", strconv.Itoa(cfg.Clients), "-room-size", strconv.Itoa(cfg.RoomSize),
+	args := []string{bin}
+	if *clientsIdle {
+		args = append([]string{"nice", "-n", "19"}, args...)
+	}
+	cmd := exec.CommandContext(ctx, args[0], append(args[1:], "-url", cfg.URL, "-clients", strconv.Itoa(cfg.Clients), "-room-size", strconv.Itoa(cfg.RoomSize),
 		"-broadcasts", strconv.Itoa(cfg.Broadcasts), "-connect-concurrency", strconv.Itoa(cfg.ConnectConcurrency),
-		"-drain", cfg.Drain.String(), "-settle", "3s", "-timeout", "30m", "-json", out)
+		"-drain", cfg.Drain.String(), "-settle", "3s", "-timeout", "30m", "-json", out)...)
 	cmd.Stdout, cmd.Stderr = progress(), &phaseWatch{out: progress(), phase: "send", then: sending}
 	err := cmd.Run()
 	data, rerr := os.ReadFile(out)
