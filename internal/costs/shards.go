@@ -10,13 +10,16 @@ import (
 	"github.com/groupchat/groupchat/contract"
 )
 
-// The inputs of the shard section: a broadcast's CPU per delivery (lambda/mgmt
-// BenchmarkPost, docs/benchmarks.md), the management API's time per call
+// The inputs of the shard section: a broadcast's CPU per delivery (the
+// deployed binary in an execution environment: 94–98 ms of CPU for a room
+// of 1,000, internal/bench BenchmarkBroadcastModes' busiest-cpu-ms,
+// docs/benchmarks.md; the post alone is 74 µs, lambda/mgmt BenchmarkPost),
+// the management API's time per call
 // as the load benchmarks delay it, and Lambda's CPU share: one vCPU at
 // 1,769 MB, in proportion below.
 const (
 	shardRoom        = 10_000
-	cpuPerDelivery   = 74 * time.Microsecond
+	cpuPerDelivery   = 95 * time.Microsecond
 	callLatency      = 20 * time.Millisecond
 	fullVCPUMemoryMB = 1769
 )
@@ -67,11 +70,11 @@ func WriteShards(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "## A message to 10,000 in shards (issue 27)\n\n")
-	fmt.Fprintf(w, "Computed (`internal/costs` WriteShards), not measured on AWS: %s of CPU per delivery (docs/benchmarks.md,\n"+
-		"per delivery), %s per management call, prod's pool of %d calls in flight, Lambda's CPU share in proportion to\n"+
-		"memory (1 vCPU at %s MB), each invocation as long as its CPU at its share or its pool's waiting, whichever is\n"+
-		"longer. A shard is a slice of %s connections (`contract.FanoutShardSize`); the local figures are in\n"+
-		"docs/benchmarks.md (The function as Lambda runs it).\n\n",
+	fmt.Fprintf(w, "Computed (`internal/costs` WriteShards), not measured on AWS: %s of CPU per delivery (the deployed binary\n"+
+		"in an execution environment at 512 MB: docs/benchmarks.md, The function as Lambda runs it), %s per management\n"+
+		"call, prod's pool of %d calls in flight, Lambda's CPU share in proportion to memory (1 vCPU at %s MB), each\n"+
+		"invocation as long as its CPU at its share or its pool's waiting, whichever is longer. A shard is a slice of\n"+
+		"%s connections (`contract.FanoutShardSize`); the local figures are in docs/benchmarks.md (the same section).\n\n",
 		cpuPerDelivery, callLatency, contract.DefaultFanoutPoolSize, num(fullVCPUMemoryMB), num(float64(contract.FanoutShardSize)))
 	fmt.Fprintf(w, "| |")
 	for _, p := range plans {
