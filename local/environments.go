@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"maps"
 	"time"
 
 	"github.com/groupchat/groupchat/local/gateway"
 	"github.com/groupchat/groupchat/local/lambdaenv"
+	"github.com/groupchat/groupchat/observability"
 )
 
 // Environments configure the function's execution environments
@@ -52,6 +54,20 @@ func (s *Stack) startEnvironments(cfg Environments, env map[string]string, timeo
 		}
 		return answer, nil
 	}, nil
+}
+
+// throttleCounted is fn for a caller that counts none of its
+// invocations itself (the settle queue's event source mapping): each one
+// the environments refuse over their limit is one in AWS/Lambda Throttles,
+// as the gateway's and the Lambda API's refusals are.
+func (s *Stack) throttleCounted(fn Invoke) Invoke {
+	return func(ctx context.Context, event json.RawMessage) (any, error) {
+		answer, err := fn(ctx, event)
+		if fe := (*lambdaenv.FunctionError)(nil); errors.As(err, &fe) && fe.Throttled() {
+			s.Metrics.Put(observability.NamespaceLambda, "Throttles", nil, 1)
+		}
+		return answer, err
+	}
 }
 
 // functionOutput is where the environments' output goes (whole lines):

@@ -336,12 +336,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	s.Gateway = gateway.New(routeHandler(fn), gwCfg)
 	// The settle queue's event source mapping: a few batches at once, each
-	// invocation bounded as the gateway bounds a route's.
+	// invocation bounded as the gateway bounds a route's, a batch the
+	// environments refuse counted in Throttles.
 	timeout := gwCfg.HandlerTimeout
 	if timeout <= 0 {
 		timeout = gateway.DefaultHandlerTimeout
 	}
-	s.SQS.Poll(sqslocal.Handler(fn), settlePollers, timeout)
+	s.SQS.Poll(sqslocal.Handler(s.throttleCounted(fn)), settlePollers, timeout)
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		s.serveErr = s.srv.Serve(ln)
