@@ -241,7 +241,7 @@ func alarms(e Env) []Alarm {
 		ge("LambdaErrors", "the handler failed invocations", lambdaErrors(e), 1,
 			"The handler answers every failure it expects with a frame or a status; an invocation that fails (a timeout, a crash) is a bug or an outage the user saw as API Gateway's \"Internal server error\". With sign-in, the sign-ups the Pre sign-up trigger refused are subtracted: Cognito refuses a sign-up only through the trigger's error, which Lambda counts as one."),
 		ge("LambdaThrottles", "the handler was throttled", lambda("Throttles", Sum), 1,
-			"A throttled invocation is a frame API Gateway could not deliver to the function: the account's concurrency is exhausted."),
+			"A throttle is an invocation the account's concurrency refused: a frame API Gateway could not deliver to the function (its sender saw an error), a sign-up's trigger, or an attempt of a fan-out shard or a settle batch, which Lambda tries again (later, not lost). Any means the concurrency is exhausted."),
 		ge("LambdaDurationP99", "p99 duration is above 80% of the timeout", lambda("Duration", P99), 0.8*timeoutMs,
 			fmt.Sprintf("80%% of the function's %g s timeout (API Gateway's integration timeout is 29 s): the slowest invocations are about to be cut.", e.FunctionTimeout.Seconds())),
 		// $connect answers 400 to an invalid room by design, so a few integration
