@@ -100,6 +100,7 @@ func BenchmarkBroadcastModes(b *testing.B) {
 							busiest.report(b, fmt.Sprintf("@%dms", latencies[i/broadcastsPerLatency-1].Milliseconds()))
 						}
 						s.SetLatency(latencies[i/broadcastsPerLatency])
+						busiest.sending()
 					},
 				})
 				pprof.StopCPUProfile()
@@ -160,10 +161,13 @@ func modeStack(b *testing.B, mode string) *localtest.Stack {
 // without shards the only one). Divided by the memory's CPU share it is the
 // least that environment needs on Lambda, whatever this machine's load.
 type busiest struct {
+	idle func() bool // no environment is busy
+
 	mu    sync.Mutex
 	cpu   time.Duration
 	dur   time.Duration
-	spans []span // every invocation since the last report, for spanMS
+	spans []span      // every invocation since the last report, for spanMS
+	sends []time.Time // when each broadcast since then was sent, if known
 }
 
 // span is when one invocation ran: from the event's hand-over (before a
@@ -175,7 +179,7 @@ func watchInvocations(s *localtest.Stack) *busiest {
 	if s.Environments == nil {
 		return nil
 	}
-	w := &busiest{}
+	w := &busiest{idle: func() bool { return s.Environments.Stats().Busy == 0 }}
 	s.Environments.Observe(func(r lambdaenv.Report) {
 		end := time.Now()
 		w.mu.Lock()
@@ -195,24 +199,76 @@ func (w *busiest) report(b *testing.B, suffix string) {
 	if w == nil {
 		return
 	}
+	// The last broadcast's last invocation may still be answering when its
+	// last member has it: wait for its report.
+	for quiet := time.Now().Add(10 * time.Second); !w.idle() && time.Now().Before(quiet); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	share := float64(lambdaMemory) / lambdaenv.MBPerVCPU
 	b.ReportMetric(ms(w.cpu), "busiest-cpu-ms"+suffix)
 	b.ReportMetric(ms(w.dur), "busiest-took-ms"+suffix)
 	b.ReportMetric(ms(w.cpu)/share, "busiest-cpu-at-share-ms"+suffix)
-	b.ReportMetric(median(spanMS(w.spans)), "function-ms"+suffix)
-	w.cpu, w.dur, w.spans = 0, 0, nil
+	b.ReportMetric(median(spanMS(w.spans, w.sends)), "function-ms"+suffix)
+	w.cpu, w.dur, w.spans, w.sends = 0, 0, nil, nil
 }
 
-// spanMS groups invocations into broadcasts and returns each one's length in
-// ms: from its first event's hand-over (the sender's sendPublic) to its last
-// answer (the last shard's), the time the function took to deliver it. The
-// broadcasts are sent one at a time, each when every member had the one
-// before, so each one's invocations overlap one another and none of the
-// next one's: a broadcast ends where no invocation runs.
-func spanMS(spans []span) []float64 {
+// sending notes that a broadcast is sent now.
+func (w *busiest) sending() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sends = append(w.sends, time.Now())
+}
+
+// spanMS returns each broadcast's length in ms: from its first
+// invocation's start (its event's hand-over: the sender's sendPublic) to its
+// last one's answer (the last shard's), the time the function took to
+// deliver it. sends are when each broadcast was sent, in order: broadcast
+// k's invocations are those that started from sends[k] to sends[k+1]. Each
+// broadcast is sent once every member had the one before, so every
+// invocation of that one had started by then, but not answered: the next
+// one's sender may start while the last one's answer is on its way (held
+// back by its CPU quota). An invocation that started before sends[0] (the
+// last report's last broadcast, a settle batch of the fill) is none of
+// them. Without sends (the clients in a child process, which does not say
+// when it sends each), a broadcast is a run of overlapping invocations,
+// and two run together when the next started before the last answered.
+func spanMS(spans []span, sends []time.Time) []float64 {
 	slices.SortFunc(spans, func(a, b span) int { return a.start.Compare(b.start) })
+	if len(sends) == 0 {
+		return overlapMS(spans)
+	}
+	var out []float64
+	i := 0
+	for i < len(spans) && spans[i].start.Before(sends[0]) {
+		i++
+	}
+	for k := range sends {
+		var first, end time.Time
+		n := 0
+		for ; i < len(spans) && (k+1 == len(sends) || spans[i].start.Before(sends[k+1])); i++ {
+			if n == 0 {
+				first = spans[i].start
+			}
+			if n == 0 || spans[i].end.After(end) {
+				end = spans[i].end
+			}
+			n++
+		}
+		if n > 0 {
+			out = append(out, ms(end.Sub(first)))
+		}
+	}
+	return out
+}
+
+// overlapMS is spanMS without the sends: spans sorted by start, each run of
+// overlapping ones a broadcast.
+func overlapMS(spans []span) []float64 {
 	var out []float64
 	for i := 0; i < len(spans); {
 		first, end := spans[i].start, spans[i].end
@@ -232,7 +288,7 @@ func (w *busiest) reset() {
 		return
 	}
 	w.mu.Lock()
-	w.cpu, w.dur, w.spans = 0, 0, nil
+	w.cpu, w.dur, w.spans, w.sends = 0, 0, nil, nil
 	w.mu.Unlock()
 }
 

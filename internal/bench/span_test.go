@@ -18,7 +18,40 @@ func TestSpanMSGroupsOverlappingInvocationsIntoBroadcasts(t *testing.T) {
 		{at(35), at(250)},
 		{at(1020), at(1100)},
 	}
-	if got, want := spanMS(spans), []float64{300, 100}; !slices.Equal(got, want) {
+	for _, sends := range [][]time.Time{{at(0), at(1000)}, nil} { // nil: the clients in a child process
+		if got, want := spanMS(slices.Clone(spans), sends), []float64{300, 100}; !slices.Equal(got, want) {
+			t.Fatalf("spanMS(sends %v) = %v, want %v", sends, got, want)
+		}
+	}
+}
+
+// The next broadcast is sent once every member has the last one, not once
+// the function has answered: its sender's invocation may start while the
+// last one's is still finishing (its last bookkeeping, or its answer held
+// back by its CPU quota). Each broadcast is still its own.
+func TestSpanMSTellsApartABroadcastSentBeforeTheLastOneAnswered(t *testing.T) {
+	at := func(ms int) time.Time { return time.Unix(0, 0).Add(time.Duration(ms) * time.Millisecond) }
+	spans := []span{
+		{at(0), at(300)},     // the first broadcast's sender: its last member had it at 290
+		{at(295), at(400)},   // the second's, sent at 292
+		{at(1000), at(1100)}, // the third's
+	}
+	sends := []time.Time{at(-2), at(292), at(998)}
+	if got, want := spanMS(spans, sends), []float64{300, 105, 100}; !slices.Equal(got, want) {
+		t.Fatalf("spanMS = %v, want %v", got, want)
+	}
+}
+
+// An invocation that started before the first broadcast was sent (the
+// last broadcast before the report, answered after it; a settle batch of
+// the fill) is none of the broadcasts'.
+func TestSpanMSLeavesOutAnInvocationFromBeforeTheFirstBroadcast(t *testing.T) {
+	at := func(ms int) time.Time { return time.Unix(0, 0).Add(time.Duration(ms) * time.Millisecond) }
+	spans := []span{
+		{at(-700), at(5)}, // the last latency's last broadcast, sent at -701
+		{at(2), at(200)},  // this one's first, sent at 1
+	}
+	if got, want := spanMS(spans, []time.Time{at(1)}), []float64{198}; !slices.Equal(got, want) {
 		t.Fatalf("spanMS = %v, want %v", got, want)
 	}
 }
