@@ -170,8 +170,9 @@ type busiest struct {
 	sends []time.Time // when each broadcast since then was sent, if known
 }
 
-// span is when one invocation ran: from the event's hand-over (before a
-// cold start's init) to its answer.
+// span is when one invocation ran: from the event's hand-over to the
+// environments (before a cold start's init, and any wait for a warm one's
+// runtime to ask for it) to its answer.
 type span struct{ start, end time.Time }
 
 // watchInvocations observes s's environments (nil in this process).
@@ -184,7 +185,7 @@ func watchInvocations(s *localtest.Stack) *busiest {
 		end := time.Now()
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		w.spans = append(w.spans, span{end.Add(-r.Duration - r.Init), end})
+		w.spans = append(w.spans, span{end.Add(-r.Duration - r.Init - r.Waited), end})
 		if r.CPU > w.cpu {
 			w.cpu, w.dur = r.CPU, r.Duration
 		}

@@ -208,9 +208,9 @@ func (e *environment) environ(api, bootstrap string) []string {
 	return env
 }
 
-// invoke hands the event to the environment and waits for its answer, its
-// end or the deadline.
-func (e *environment) invoke(ctx context.Context, id string, event []byte, deadline time.Time) outcome {
+// invoke hands the event (which Invoke had at called) to the environment
+// and waits for its answer, its end or the deadline.
+func (e *environment) invoke(ctx context.Context, id string, event []byte, called, deadline time.Time) outcome {
 	inv := &invocation{id: id, event: event, deadline: deadline, done: make(chan answer, 1)}
 	o := outcome{report: Report{RequestID: id, Environment: e.id, PID: e.pid}}
 	budget := time.Until(deadline)
@@ -273,6 +273,7 @@ func (e *environment) invoke(ctx context.Context, id string, event []byte, deadl
 	}
 	e.mu.Unlock()
 	o.report.Duration = time.Since(handed)
+	o.report.Waited = max(0, handed.Sub(called)-o.report.Init)
 	if cpu > 0 {
 		o.report.CPU = max(0, e.cpu()-cpu)
 	}

@@ -116,6 +116,11 @@ type Report struct {
 	Init time.Duration
 	// Duration is the event's, from handing it to the runtime to its answer.
 	Duration time.Duration
+	// Waited is how long the event waited before that apart from Init: for
+	// a warm environment's runtime to ask for it (one held back by its CPU
+	// quota after its last answer), for a cold one's process to start.
+	// Waited, Init and Duration make the time from Invoke to the answer.
+	Waited time.Duration
 	// CPU is the CPU time the environment's process spent in that while (its
 	// threads' time on a CPU): the event's cost apart from waiting, on a
 	// network or for its CPU share. 0 where the system cannot tell.
@@ -236,7 +241,8 @@ func (s *Service) Stats() Stats {
 // function's timeout or ctx's deadline, whichever is sooner; ctx ending
 // earlier ends the invocation as a timeout does.
 func (s *Service) Invoke(ctx context.Context, event []byte) (json.RawMessage, error) {
-	deadline := time.Now().Add(s.cfg.Timeout)
+	called := time.Now()
+	deadline := called.Add(s.cfg.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -245,7 +251,7 @@ func (s *Service) Invoke(ctx context.Context, event []byte) (json.RawMessage, er
 	if err != nil {
 		return nil, err
 	}
-	res := e.invoke(ctx, id, event, deadline)
+	res := e.invoke(ctx, id, event, called, deadline)
 	for res.unhanded { // its process ended after its last answer: another takes the event
 		s.mu.Lock()
 		s.stats.Exits++
@@ -254,7 +260,7 @@ func (s *Service) Invoke(ctx context.Context, event []byte) (json.RawMessage, er
 		if e, err = s.acquire(); err != nil {
 			return nil, err
 		}
-		res = e.invoke(ctx, id, event, deadline)
+		res = e.invoke(ctx, id, event, called, deadline)
 	}
 	if fn := s.observe.Load(); fn != nil {
 		(*fn)(res.report)

@@ -1,14 +1,22 @@
 // Command fn is the test function of package lambdaenv: it answers with its
 // process id and how many events this process has handled, waits at a gate
 // the test opens, blocks past its deadline, ends its process, panics, or
-// fails its init, as asked.
+// fails its init, as asked. With FN_NEXT_DELAY_MS set its runtime asks for
+// each event after the first that much later, as one held back by its CPU
+// quota once it has answered.
 package main
 
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +51,9 @@ func main() {
 	if msg := os.Getenv("FN_INIT_ERROR"); msg != "" {
 		_ = runtimeapi.ReportInitError(os.Getenv(runtimeapi.EnvRuntimeAPI), "Fn.InitError", errors.New(msg))
 		os.Exit(1)
+	}
+	if ms, _ := strconv.Atoi(os.Getenv("FN_NEXT_DELAY_MS")); ms > 0 {
+		slowNext(time.Duration(ms) * time.Millisecond)
 	}
 	lambda.Start(func(ctx context.Context, ev event) (answer, error) {
 		count++
@@ -79,6 +90,27 @@ func main() {
 }
 
 var sink int
+
+// slowNext has the runtime reach the Runtime API through a proxy that holds
+// each request for the next event after the first for delay.
+func slowNext(delay time.Duration) {
+	api := os.Getenv(runtimeapi.EnvRuntimeAPI)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: api})
+	var asked atomic.Bool
+	go func() {
+		_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/invocation/next") && asked.Swap(true) {
+				time.Sleep(delay)
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+	}()
+	_ = os.Setenv(runtimeapi.EnvRuntimeAPI, ln.Addr().String())
+}
 
 // cpuTime is the CPU time this process has spent, user and system, as the
 // kernel counts it for getrusage: a second measure beside the service's.
