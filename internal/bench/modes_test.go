@@ -211,7 +211,9 @@ func (w *busiest) report(b *testing.B, suffix string) {
 	b.ReportMetric(ms(w.cpu), "busiest-cpu-ms"+suffix)
 	b.ReportMetric(ms(w.dur), "busiest-took-ms"+suffix)
 	b.ReportMetric(ms(w.cpu)/share, "busiest-cpu-at-share-ms"+suffix)
-	b.ReportMetric(median(spanMS(w.spans, w.sends)), "function-ms"+suffix)
+	if spans := spanMS(w.spans, w.sends); len(spans) > 0 { // none observed: no figure, not 0 ms
+		b.ReportMetric(median(spans), "function-ms"+suffix)
+	}
 	w.cpu, w.dur, w.spans, w.sends = 0, 0, nil, nil
 }
 

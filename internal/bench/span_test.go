@@ -55,3 +55,14 @@ func TestSpanMSLeavesOutAnInvocationFromBeforeTheFirstBroadcast(t *testing.T) {
 		t.Fatalf("spanMS = %v, want %v", got, want)
 	}
 }
+
+// Without an invocation there is no broadcast to time (the report then
+// gives no function-ms, not 0 ms).
+func TestSpanMSOfNoInvocationIsNoBroadcast(t *testing.T) {
+	if got := spanMS(nil, []time.Time{time.Unix(1, 0)}); len(got) != 0 {
+		t.Fatalf("spanMS = %v, want none", got)
+	}
+	if got := spanMS(nil, nil); len(got) != 0 {
+		t.Fatalf("spanMS without sends = %v, want none", got)
+	}
+}
