@@ -166,8 +166,10 @@ type busiest struct {
 	mu    sync.Mutex
 	cpu   time.Duration
 	dur   time.Duration
-	spans []span      // every invocation since the last report, for spanMS
-	sends []time.Time // when each broadcast since then was sent, if known
+	spans []span        // every invocation since the last report, for spanMS
+	sends []time.Time   // when each broadcast since then was sent, if known
+	spent time.Duration // every invocation's CPU since then
+	from  cpuMark       // the CPU counters then
 }
 
 // span is when one invocation ran: from the event's hand-over to the
@@ -186,10 +188,12 @@ func watchInvocations(s *localtest.Stack) *busiest {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		w.spans = append(w.spans, span{end.Add(-r.Duration - r.Init - r.Waited), end})
+		w.spent += r.CPU
 		if r.CPU > w.cpu {
 			w.cpu, w.dur = r.CPU, r.Duration
 		}
 	})
+	w.from = markCPU()
 	return w
 }
 
@@ -211,10 +215,12 @@ func (w *busiest) report(b *testing.B, suffix string) {
 	b.ReportMetric(ms(w.cpu), "busiest-cpu-ms"+suffix)
 	b.ReportMetric(ms(w.dur), "busiest-took-ms"+suffix)
 	b.ReportMetric(ms(w.cpu)/share, "busiest-cpu-at-share-ms"+suffix)
-	if spans := spanMS(w.spans, w.sends); len(spans) > 0 { // none observed: no figure, not 0 ms
+	spans := spanMS(w.spans, w.sends)
+	if len(spans) > 0 { // none observed: no figure, not 0 ms
 		b.ReportMetric(median(spans), "function-ms"+suffix)
 	}
-	w.cpu, w.dur, w.spans, w.sends = 0, 0, nil, nil
+	reportCPU(b, w.from, w.spent, len(spans), suffix)
+	w.cpu, w.dur, w.spans, w.sends, w.spent, w.from = 0, 0, nil, nil, 0, markCPU()
 }
 
 // sending notes that a broadcast is sent now.
@@ -291,7 +297,7 @@ func (w *busiest) reset() {
 		return
 	}
 	w.mu.Lock()
-	w.cpu, w.dur, w.spans, w.sends = 0, 0, nil, nil
+	w.cpu, w.dur, w.spans, w.sends, w.spent, w.from = 0, 0, nil, nil, 0, markCPU()
 	w.mu.Unlock()
 }
 
