@@ -208,6 +208,10 @@ func (e *environment) environ(api, bootstrap string) []string {
 	return env
 }
 
+// handedOff, when a test sets it, runs after each event's hand-over to a
+// runtime, before the answer is awaited.
+var handedOff func(event []byte, exited <-chan struct{})
+
 // invoke hands the event (which Invoke had at called) to the environment
 // and waits for its answer, its end or the deadline.
 func (e *environment) invoke(ctx context.Context, id string, event []byte, called, deadline time.Time) outcome {
@@ -250,6 +254,9 @@ func (e *environment) invoke(ctx context.Context, id string, event []byte, calle
 		return timedOut()
 	}
 	handed, cpu := time.Now(), processCPU(e.pid)
+	if handedOff != nil {
+		handedOff(event, e.exited)
+	}
 	if e.cold {
 		e.cold = false
 		o.report.Init = e.readyAt.Sub(e.startedAt)
@@ -261,7 +268,15 @@ func (e *environment) invoke(ctx context.Context, id string, event []byte, calle
 			o.report.Err = a.err
 		}
 	case <-e.exited:
-		o = exited()
+		// The runtime answers and then may end at once (aws-lambda-go
+		// after a panic): its answer, in done before the runtime had its
+		// 202, is the invocation's, whichever this select saw first.
+		select {
+		case a := <-inv.done:
+			o.body, o.report.Err = a.body, a.err
+		default:
+			o = exited()
+		}
 	case <-timer.C:
 		o = timedOut()
 	case <-ctx.Done():
