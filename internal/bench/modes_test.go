@@ -183,6 +183,7 @@ func watchInvocations(s *localtest.Stack) *busiest {
 		return nil
 	}
 	w := &busiest{idle: func() bool { return s.Environments.Stats().Busy == 0 }}
+	w.clear() // before any report can come
 	s.Environments.Observe(func(r lambdaenv.Report) {
 		end := time.Now()
 		w.mu.Lock()
@@ -193,7 +194,6 @@ func watchInvocations(s *localtest.Stack) *busiest {
 			w.cpu, w.dur = r.CPU, r.Duration
 		}
 	})
-	w.from = markCPU()
 	return w
 }
 
@@ -220,6 +220,12 @@ func (w *busiest) report(b *testing.B, suffix string) {
 		b.ReportMetric(median(spans), "function-ms"+suffix)
 	}
 	reportCPU(b, w.from, w.spent, len(spans), suffix)
+	w.clear()
+}
+
+// clear starts a new window: nothing observed, the CPU counters read now.
+// Its caller holds mu.
+func (w *busiest) clear() {
 	w.cpu, w.dur, w.spans, w.sends, w.spent, w.from = 0, 0, nil, nil, 0, markCPU()
 }
 
@@ -297,7 +303,7 @@ func (w *busiest) reset() {
 		return
 	}
 	w.mu.Lock()
-	w.cpu, w.dur, w.spans, w.sends, w.spent, w.from = 0, 0, nil, nil, 0, markCPU()
+	w.clear()
 	w.mu.Unlock()
 }
 
