@@ -23,6 +23,7 @@ import (
 	"testing"
 
 	"github.com/groupchat/groupchat/internal/testkit/chattest"
+	"github.com/groupchat/groupchat/lambda/chat"
 )
 
 // knownCrash is a crash point known to break an invariant: the bug it is.
@@ -74,6 +75,8 @@ func TestEveryCrashPointKeepsTheInvariants(t *testing.T) {
 // crashRun is one run of a scenario, killed at k or not.
 type crashRun struct {
 	requests   []chattest.Request
+	posts      []string // the connections posted to (or closed) before the kill
+	atPost     bool     // killed at a post (CutAtPost), not after a request
 	killed     bool
 	next       string // what the killed invocation tried after its k-th request
 	violations []violation
@@ -86,6 +89,9 @@ type crashRun struct {
 type crashMode struct {
 	signed, sharded bool
 	fault           *shardFault
+	// atPost kills at the (k+1)-th post instead of after the k-th request,
+	// with one delivery at a time (crash_posts_test.go).
+	atPost bool
 }
 
 func runCrash(t *testing.T, sc crashScenario, mode crashMode, k int) crashRun {
@@ -93,10 +99,18 @@ func runCrash(t *testing.T, sc crashScenario, mode crashMode, k int) crashRun {
 	if mode.sharded {
 		opts = append(opts, chattest.Sharded(crashShardSize))
 	}
+	if mode.atPost {
+		opts = append(opts, func(o *chat.Options) { o.PoolSize = 1 })
+	}
 	r := newCrashRoom(t, mode.signed, opts...)
 	invoke, after := sc.start(r)
 	from := r.readyShards(mode.fault)
-	crash := r.h.Cut(k, invoke)
+	var crash *chattest.Crash
+	if mode.atPost {
+		crash = r.h.CutAtPost(k, invoke)
+	} else {
+		crash = r.h.Cut(k, invoke)
+	}
 	handed := r.handedOver(from)
 	killed, next := crash.Killed()
 	after(killed)
@@ -104,7 +118,8 @@ func runCrash(t *testing.T, sc crashScenario, mode crashMode, k int) crashRun {
 		r.problem("after-the-kill", "the handler acted after it was killed: %s", late)
 	}
 	r.goOn()
-	return crashRun{requests: crash.Requests(), killed: killed, next: next, violations: r.check(), handed: r.firstAttempts(handed)}
+	return crashRun{requests: crash.Requests(), posts: crash.Posts(), atPost: mode.atPost, killed: killed, next: next,
+		violations: r.check(), handed: r.firstAttempts(handed)}
 }
 
 // report fails the test with every violation not on the skip list, each
@@ -115,18 +130,28 @@ func (run crashRun) report(t *testing.T, scenario string, k, n int) {
 	mode := map[string]string{"open": "sign-in off", "signed": "sign-in on"}[parts[1]]
 	where := fmt.Sprintf("route %s, %s, %s: not killed (%d DynamoDB requests: %s)", parts[0], mode, parts[2], n,
 		describeAll(run.requests))
-	if k > 0 {
+	switch {
+	case run.atPost:
+		where = fmt.Sprintf("route %s, %s, %s: p=%d of %d, one delivery at a time, killed at post %d, after posts to %v",
+			parts[0], mode, parts[2], k, n, k+1, run.posts)
+	case k > 0:
 		where = fmt.Sprintf("route %s, %s, %s: k=%d of %d, killed right after request %d, %s", parts[0], mode, parts[2],
 			k, n, k, run.requests[len(run.requests)-1])
+	}
+	if run.atPost || k > 0 {
 		if run.killed {
 			where += "; the kill stopped " + run.next
 		} else {
-			where += "; it made fewer requests this time, so it was not killed"
+			where += "; it did less this time, so it was not killed"
 		}
 	}
 	var known, unknown []string
+	key := scenario
+	if run.atPost {
+		key = atPostKey + scenario
+	}
 	for _, v := range run.violations {
-		if bug := knownBug(scenario, k, v.invariant); bug != "" && !*crashAll {
+		if bug := knownBug(key, k, v.invariant); bug != "" && !*crashAll {
 			known = append(known, fmt.Sprintf("%s [%s]", v, bug))
 		} else {
 			unknown = append(unknown, v.String())

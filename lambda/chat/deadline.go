@@ -60,3 +60,14 @@ func (inv *invocation) fanoutContext(ctx context.Context) (context.Context, cont
 	}
 	return context.WithCancel(ctx)
 }
+
+// answerContext ends half the DeadlineMargin before the invocation's
+// deadline: the caller's own copy of a fan-out (its answer), posted after
+// every other was delivered or given up at the fan-out's cut-off, still has
+// time to go out (ownLast).
+func (inv *invocation) answerContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok {
+		return inv.opt.DeadlineClock.WithDeadline(ctx, deadline.Add(-inv.opt.DeadlineMargin/2))
+	}
+	return context.WithCancel(ctx)
+}

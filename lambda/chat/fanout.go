@@ -209,8 +209,9 @@ func (inv *invocation) fanout(ctx context.Context, targets []target) (stale []Me
 		delivered int
 		failed    int
 	)
-	sent := inPool(fctx, inv.opt.PoolSize, targets, func(t target) {
-		err := inv.post(fctx, t)
+	others, own := inv.ownLast(targets)
+	work := func(ctx context.Context, t target) {
+		err := inv.post(ctx, t)
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -222,7 +223,13 @@ func (inv *invocation) fanout(ctx context.Context, targets []target) (stale []Me
 			failed++
 			inv.log.Warn("delivery failed", "to", t.m.ConnID, "error", err)
 		}
-	})
+	}
+	sent := inPool(fctx, inv.opt.PoolSize, others, func(t target) { work(fctx, t) })
+	if len(own) > 0 {
+		actx, cancel := inv.answerContext(ctx)
+		sent += inPool(actx, 1, own, func(t target) { work(actx, t) })
+		cancel()
+	}
 	if skipped := len(targets) - sent; skipped > 0 {
 		failed += skipped
 		inv.log.Error("fan-out stopped at the invocation deadline", "undelivered", skipped)
@@ -230,6 +237,23 @@ func (inv *invocation) fanout(ctx context.Context, targets []target) (stale []Me
 	inv.m.count(countDelivered, delivered)
 	inv.m.count(countFailed, failed)
 	return stale
+}
+
+// ownLast splits targets into the others and the caller's own copy. The
+// caller's copy is posted after every other was delivered, failed or given
+// up at the cut-off (and then with half the margin left for it: it is the
+// answer): its page takes it as the answer to its request, and sends the
+// request again without it, so it must not arrive while another copy could
+// still be lost with this invocation (killed between two posts, by its
+// timeout or its memory). A page that has its answer knows everyone else
+// was sent the frame (docs/design.md, Fan-out).
+func (inv *invocation) ownLast(targets []target) (others, own []target) {
+	i := slices.IndexFunc(targets, func(t target) bool { return inv.connID != "" && t.m.ConnID == inv.connID })
+	if i < 0 {
+		return targets, nil
+	}
+	others = slices.Concat(targets[:i], targets[i+1:])
+	return others, targets[i : i+1]
 }
 
 // inPool calls work for each item from at most PoolSize goroutines, and

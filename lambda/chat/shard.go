@@ -32,10 +32,10 @@ var errBadShard = errors.New("not a shard event")
 
 // shard returns the targets this invocation delivers itself: all of them,
 // unless Shards is set and there are more than ShardSize; then the first
-// ShardSize (the sender's own copy among them: it goes first) and every
-// other slice is handed to another environment. A slice whose Invoke
-// failed is delivered here after all (slower, never lost), counted in
-// ShardInvokeErrors.
+// ShardSize (the sender's own copy among them, which deliver posts last)
+// and every other slice is handed to another environment. A slice whose
+// Invoke failed is delivered here after all (slower, never lost), counted
+// in ShardInvokeErrors.
 func (inv *invocation) shard(ctx context.Context, room string, frame []byte, targets []target) []target {
 	if inv.opt.Shards == nil || len(targets) <= inv.opt.ShardSize {
 		return targets
@@ -72,7 +72,7 @@ type shardSlice struct {
 // in slices of at most ShardSize connections and of at most
 // contract.MaxShardEventBytes of JSON (a big frame leaves room for fewer).
 // Every target past own shares frame (only the sender's copy differs, and
-// it is first).
+// it is the first target).
 func (inv *invocation) slices(room string, frame []byte, targets []target) (own []target, out []shardSlice) {
 	own, rest := targets[:inv.opt.ShardSize], targets[inv.opt.ShardSize:]
 	base := len(encodeShard(contract.ShardEvent{Room: room, Frame: frame, Shard: 1 << 20, Of: 1 << 20}))

@@ -27,7 +27,11 @@ import (
 // Crash is one invocation run by Cut: the DynamoDB requests it made before
 // it was killed, and what it did after.
 type Crash struct {
-	after int // requests let through; < 0: never killed
+	after int // requests let through; < 0: never killed at a request
+	// atPost are the posts let through before the kill (CutAtPost); < 0:
+	// never killed at a post (Cut: the first post after the after-th request
+	// kills it).
+	atPost int
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -93,7 +97,21 @@ func (c *Crash) Late() []string {
 // invocation's.
 func (h *Harness) Cut(after int, invoke func(ctx context.Context)) *Crash {
 	h.t.Helper()
-	c := &Crash{after: after}
+	return h.cut(&Crash{after: after, atPost: -1}, invoke)
+}
+
+// CutAtPost runs invoke as Cut does, but kills the invocation at its
+// (posts+1)-th post or close (DELETE @connections), as a timeout between two
+// deliveries of a fan-out would: every DynamoDB request before it is let
+// through, the posts before it are delivered, nothing after it happens. Run
+// the Service with one delivery at a time (chat.Options.PoolSize 1) to
+// number its posts in their order.
+func (h *Harness) CutAtPost(posts int, invoke func(ctx context.Context)) *Crash {
+	h.t.Helper()
+	return h.cut(&Crash{after: -1, atPost: posts}, invoke)
+}
+
+func (h *Harness) cut(c *Crash, invoke func(ctx context.Context)) *Crash {
 	c.cond = sync.NewCond(&c.mu)
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), crashKey{}, c))
 	c.cancel = cancel
@@ -147,14 +165,16 @@ func (c *Crash) observe(ddbproxy.Observation) {
 }
 
 // dropPost kills the invocation at its first post or close (DELETE
-// @connections) after its k-th request.
+// @connections) after its k-th request, or (CutAtPost) at the one after its
+// first atPost.
 func (c *Crash) dropPost(id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case c.killing || c.ended:
 		return true
-	case c.after < 0 || len(c.reqs) < c.after:
+	case c.atPost >= 0 && len(c.posts) < c.atPost,
+		c.atPost < 0 && (c.after < 0 || len(c.reqs) < c.after):
 		c.posts = append(c.posts, id)
 		return false
 	}
@@ -180,7 +200,7 @@ func AnswerLost(ctx context.Context) bool {
 }
 
 func (c *Crash) killedAtReturn() {
-	if !c.killing && c.after >= 0 && len(c.reqs) >= c.after {
+	if !c.killing && (c.after >= 0 && len(c.reqs) >= c.after || c.atPost >= 0 && len(c.posts) >= c.atPost) {
 		c.killing = true
 		c.kill("its answer (the handler returned)")
 	}
