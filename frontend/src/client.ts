@@ -106,7 +106,14 @@ export class ChatClient {
       },
       status: (s) => this.events.status?.(s),
     });
-    this.outbox = new Outbox(this.conn, (item) => this.events.outbox?.(item));
+    // A frame unanswered past the function's timeout will not be answered:
+    // the connection is taken for lost, and what it sent is unconfirmed until
+    // the next state's history says (outbox.ts).
+    this.outbox = new Outbox(
+      this.conn,
+      (item) => this.events.outbox?.(item),
+      () => this.conn.drop({ code: 4005, reason: 'a frame went unanswered' }),
+    );
     this.session = new Session(options.name, options.room, this.conn, options.resume);
   }
 

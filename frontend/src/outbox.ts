@@ -3,7 +3,10 @@
 // either confirmed by the server's echo (matched by ref, or found in the
 // history after a reconnect), failed with the server's error, or marked
 // unconfirmed when the socket dropped before the echo. It never resends by
-// itself what may have arrived: that could post it twice.
+// itself what may have arrived: that could post it twice. An answer that has
+// not come within ANSWER_TIMEOUT_MS will not come (the invocation that had
+// the frame is over): the outbox says so (unanswered), and the client takes
+// the connection for lost, as if the socket had dropped.
 
 import type { ClientFrame, ErrorFrame, PublicFrame, ServerFrame } from './protocol';
 import { ErrorCode } from './protocol.gen';
@@ -38,6 +41,15 @@ export interface OutboxItem {
   /** The server frame that confirmed it (public, private or renamed). */
   echo?: ServerFrame;
 }
+
+/**
+ * How long a frame on the wire waits for its answer before its connection is
+ * taken for lost: the function's timeout (25 s, contract.FunctionTimeout) and
+ * a margin. The server posts the sender's own copy last, after every other
+ * reader's (docs/design.md, Fan-out), so an invocation that ended before it
+ * leaves the frame unanswered, whatever else the socket still receives.
+ */
+export const ANSWER_TIMEOUT_MS = 30_000;
 
 let refSeq = 0;
 const refPrefix = Math.random().toString(36).slice(2, 8);
@@ -77,11 +89,18 @@ export class Outbox {
   private pacing = false;
   /** A frame was refused reauth_required: nothing goes out until signedIn. */
   private awaitingSignIn = false;
+  /** The answer timer of each item on the wire. */
+  private readonly answerTimers = new Map<OutboxItem, ReturnType<typeof setTimeout>>();
 
-  /** emit is told of every change of an item's state (with a copy). */
+  /**
+   * emit is told of every change of an item's state (with a copy); unanswered,
+   * when a frame on the wire got no answer within answerTimeoutMs.
+   */
   constructor(
     private readonly wire: Wire,
     private readonly emit: (item: OutboxItem) => void,
+    private readonly unanswered: () => void = () => {},
+    private readonly answerTimeoutMs = ANSWER_TIMEOUT_MS,
   ) {}
 
   /** Items not yet confirmed: queued, sent, unconfirmed or failed. */
@@ -234,6 +253,14 @@ export class Outbox {
     item.state = 'sent';
     item.sentAt = Date.now();
     item.seenId = this.newestId;
+    clearTimeout(this.answerTimers.get(item));
+    this.answerTimers.set(
+      item,
+      setTimeout(() => {
+        this.answerTimers.delete(item);
+        if (item.state === 'sent') this.unanswered();
+      }, this.answerTimeoutMs),
+    );
     this.changed(item);
     return true;
   }
@@ -276,6 +303,10 @@ export class Outbox {
   }
 
   private changed(item: OutboxItem): void {
+    if (item.state !== 'sent') {
+      clearTimeout(this.answerTimers.get(item));
+      this.answerTimers.delete(item);
+    }
     this.emit({ ...item });
   }
 }

@@ -71,11 +71,15 @@ describe('keep-alive', () => {
   it('stops the answer timer on any frame, and counts it from the oldest unanswered frame', () => {
     const h = harness();
     const s = ready(h);
-    h.client.send({ action: 'sendPublic', message: 'one' });
+    const one = h.client.send({ action: 'sendPublic', message: 'one' });
     vi.advanceTimersByTime(15_000);
-    // Someone else's message: the connection is alive, even before the echo.
+    // Someone else's message: the connection is alive, even before the echo
+    // (which comes 25 s after the send, past the heartbeat's 20 s and inside
+    // the outbox's 30 s for an answer).
     s.receive({ type: 'joined', room: 'lobby', name: 'Bob', ts: 1 });
-    vi.advanceTimersByTime(60_000);
+    vi.advanceTimersByTime(10_000);
+    s.receive({ type: 'public', id: '01A', ts: 2, room: 'lobby', from: 'Alice', message: 'one', ref: one.ref });
+    vi.advanceTimersByTime(50_000);
     expect(h.client.state.state).toBe('ready');
 
     // A second send does not push the first one's deadline back.

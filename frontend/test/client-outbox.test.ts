@@ -176,4 +176,46 @@ describe('the outbox', () => {
     expect(h.client.currentName).toBe('Al');
     expect(h.client.pending()).toEqual([]);
   });
+
+  it('takes the connection for lost when a frame gets no answer in 30 s, though the room keeps talking, and the history confirms it', () => {
+    // The server posts the sender's copy last (docs/design.md, Fan-out): an
+    // invocation that ended before it leaves the frame unanswered while the
+    // socket and the room go on.
+    const h = harness();
+    const s = ready(h);
+    const item = h.client.send({ action: 'sendPublic', message: 'anyone?' });
+    const edit = h.client.send({ action: 'edit', id: '01A', message: 'fixed' });
+    for (let i = 0; i < 29; i += 1) {
+      vi.advanceTimersByTime(1_000);
+      s.receive({ type: 'public', id: `01B${i}`, ts: Date.now(), room: 'lobby', from: 'Bob', message: `${i}` });
+    }
+    s.receive({ type: 'edited', room: 'lobby', id: '01A', message: 'fixed', edited: Date.now(), ref: edit.ref });
+    expect(s.closedWith).toBeNull();
+    expect(h.client.pending().map((i) => i.state)).toEqual(['sent']);
+    vi.advanceTimersByTime(1_000);
+    expect(s.closedWith).toMatchObject({ reason: 'a frame went unanswered' });
+    expect(h.client.pending()).toEqual([expect.objectContaining({ ref: item.ref, state: 'unconfirmed' })]);
+
+    vi.runOnlyPendingTimers();
+    const s2 = h.last();
+    expect(s2).not.toBe(s);
+    s2.open();
+    const stored = { type: 'public', id: '01C', ts: Date.now(), room: 'lobby', from: 'Alice', message: 'anyone?' };
+    s2.receive(state('Alice', { history: [stored] }));
+    expect(h.client.pending()).toEqual([]);
+    expect(h.outbox.at(-1)).toMatchObject({ ref: item.ref, state: 'done', echo: stored });
+  });
+
+  it('keeps the connection when every frame is answered, however long the socket lives', () => {
+    const h = harness();
+    const s = ready(h);
+    for (let i = 0; i < 5; i += 1) {
+      const item = h.client.send({ action: 'sendPublic', message: `m${i}` });
+      vi.advanceTimersByTime(15_000);
+      s.receive({ type: 'public', id: `01D${i}`, ts: Date.now(), room: 'lobby', from: 'Alice', message: `m${i}`, ref: item.ref });
+    }
+    vi.advanceTimersByTime(60_000);
+    expect(s.closedWith).toBeNull();
+    expect(h.sockets).toHaveLength(1);
+  });
 });

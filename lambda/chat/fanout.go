@@ -225,7 +225,10 @@ func (inv *invocation) fanout(ctx context.Context, targets []target) (stale []Me
 		}
 	}
 	sent := inPool(fctx, inv.opt.PoolSize, others, func(t target) { work(fctx, t) })
-	if len(own) > 0 {
+	if len(own) > 0 && sent == len(others) {
+		// Every other copy went out (delivered, failed or given up): the
+		// answer may go, with half the margin left for it. One given up
+		// unsent at the cut-off leaves the caller unanswered too.
 		actx, cancel := inv.answerContext(ctx)
 		sent += inPool(actx, 1, own, func(t target) { work(actx, t) })
 		cancel()
@@ -240,13 +243,14 @@ func (inv *invocation) fanout(ctx context.Context, targets []target) (stale []Me
 }
 
 // ownLast splits targets into the others and the caller's own copy. The
-// caller's copy is posted after every other was delivered, failed or given
-// up at the cut-off (and then with half the margin left for it: it is the
-// answer): its page takes it as the answer to its request, and sends the
-// request again without it, so it must not arrive while another copy could
-// still be lost with this invocation (killed between two posts, by its
-// timeout or its memory). A page that has its answer knows everyone else
-// was sent the frame (docs/design.md, Fan-out).
+// caller's copy is posted after every other was posted (delivered, failed,
+// or given up at the cut-off while on the wire), then with half the margin
+// left for it, and not at all when the cut-off came before one of them was
+// posted: its page takes it as the answer to its request, so it must not
+// arrive while another copy could still be lost with this invocation
+// (killed between two posts, by its timeout or its memory). A page that has
+// its answer knows every other reader was sent the frame (docs/design.md,
+// Fan-out).
 func (inv *invocation) ownLast(targets []target) (others, own []target) {
 	i := slices.IndexFunc(targets, func(t target) bool { return inv.connID != "" && t.m.ConnID == inv.connID })
 	if i < 0 {

@@ -10,6 +10,7 @@
 package chat
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -140,6 +141,12 @@ func (inv *invocation) finishRename(ctx context.Context, a Account, by ack, prev
 			rooms = append(rooms, told{d.Room, was})
 		}
 	}
+	// The caller's room last: its broadcast ends with the caller's answer,
+	// which must not go out before every other room was told (docs/design.md,
+	// Fan-out: the sender's own copy goes last).
+	slices.SortStableFunc(rooms, func(x, y told) int {
+		return cmp.Compare(boolRank(x.room == by.room), boolRank(y.room == by.room))
+	})
 	var announced []string
 	for _, t := range rooms {
 		// Stamped before the records were renamed: a device's left decided
@@ -185,4 +192,12 @@ func (inv *invocation) catchUp(ctx context.Context, c Connection, a Account) (Co
 	}
 	c.Name, c.NameVersion = a.Name, a.NameVersion
 	return c, a
+}
+
+// boolRank orders false before true.
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
