@@ -48,6 +48,24 @@ var crashKnown = []knownCrash{}
 func TestEveryCrashPointKeepsTheInvariants(t *testing.T) {
 	t.Parallel()
 	t.Cleanup(func() { stillKnown(t) })
+	eachCrashScenario(t, func(t *testing.T, sc crashScenario, name string, signed bool) {
+		crashRan.Store(name, true)
+		whole := runCrash(t, sc, crashMode{signed: signed}, -1)
+		n := len(whole.requests)
+		t.Run("k=0", func(t *testing.T) { whole.report(t, name, 0, n) })
+		for k := 1; k <= n; k++ {
+			t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
+				t.Parallel()
+				runCrash(t, sc, crashMode{signed: signed}, k).report(t, name, k, n)
+			})
+		}
+	})
+}
+
+// eachCrashScenario runs check in a parallel subtest for each crash
+// scenario in each of its modes (sign-in off, on), named
+// route/mode/what.
+func eachCrashScenario(t *testing.T, check func(t *testing.T, sc crashScenario, name string, signed bool)) {
 	for _, sc := range crashScenarios {
 		for _, mode := range []string{"open", "signed"} {
 			if (mode == "open" && !sc.open) || (mode == "signed" && !sc.signed) {
@@ -56,17 +74,7 @@ func TestEveryCrashPointKeepsTheInvariants(t *testing.T) {
 			name := sc.route + "/" + mode + "/" + sc.what
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				signed := mode == "signed"
-				crashRan.Store(name, true)
-				whole := runCrash(t, sc, crashMode{signed: signed}, -1)
-				n := len(whole.requests)
-				t.Run("k=0", func(t *testing.T) { whole.report(t, name, 0, n) })
-				for k := 1; k <= n; k++ {
-					t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
-						t.Parallel()
-						runCrash(t, sc, crashMode{signed: signed}, k).report(t, name, k, n)
-					})
-				}
+				check(t, sc, name, mode == "signed")
 			})
 		}
 	}
