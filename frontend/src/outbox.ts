@@ -94,13 +94,12 @@ export class Outbox {
 
   /**
    * emit is told of every change of an item's state (with a copy); unanswered,
-   * when a frame on the wire got no answer within answerTimeoutMs.
+   * when a frame on the wire got no answer within ANSWER_TIMEOUT_MS.
    */
   constructor(
     private readonly wire: Wire,
     private readonly emit: (item: OutboxItem) => void,
     private readonly unanswered: () => void = () => {},
-    private readonly answerTimeoutMs = ANSWER_TIMEOUT_MS,
   ) {}
 
   /** Items not yet confirmed: queued, sent, unconfirmed or failed. */
@@ -259,7 +258,7 @@ export class Outbox {
       setTimeout(() => {
         this.answerTimers.delete(item);
         if (item.state === 'sent') this.unanswered();
-      }, this.answerTimeoutMs),
+      }, ANSWER_TIMEOUT_MS),
     );
     this.changed(item);
     return true;

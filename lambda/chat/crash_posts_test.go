@@ -11,8 +11,9 @@ package chat_test
 // invariants are checked. The one rule this rests on: the caller's own copy
 // of a frame, which its page takes as the answer to its request, is posted
 // after every other copy (docs/design.md, Fan-out), so a page that has its
-// answer knows that everyone else was sent the frame, and one that has not
-// sends its frame again.
+// answer knows that everyone else was sent the frame. One that has not sends
+// its frame again here at once (the crash tests' client); the page waits 30 s
+// and first looks for a stored message in the history (frontend/src/outbox.ts).
 
 import (
 	"fmt"

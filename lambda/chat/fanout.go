@@ -253,11 +253,13 @@ func (inv *invocation) fanout(ctx context.Context, targets []target) (stale []Me
 // Fan-out).
 func (inv *invocation) ownLast(targets []target) (others, own []target) {
 	i := slices.IndexFunc(targets, func(t target) bool { return inv.connID != "" && t.m.ConnID == inv.connID })
-	if i < 0 {
+	switch {
+	case i < 0:
 		return targets, nil
+	case i == 0: // where broadcast and the others put it: no copy of a room's targets
+		return targets[1:], targets[:1]
 	}
-	others = slices.Concat(targets[:i], targets[i+1:])
-	return others, targets[i : i+1]
+	return slices.Concat(targets[:i], targets[i+1:]), targets[i : i+1]
 }
 
 // inPool calls work for each item from at most PoolSize goroutines, and
