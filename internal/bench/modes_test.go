@@ -31,7 +31,7 @@ var (
 	stackLog     = flag.String("bench.stack-log", "", "BenchmarkBroadcastModes: append the local stack's log to this file")
 	clientsApart = flag.Bool("bench.clients-apart", false, "BenchmarkBroadcastModes: run the clients in a child process (cmd/load) even when this one may open enough files")
 	clientsIdle  = flag.Bool("bench.clients-idle", false, "BenchmarkBroadcastModes, clients in a child process: run it at the lowest priority (nice 19), so that the stack and the function have the cores first, as on AWS, where the members' devices are not the function's")
-	sendProfile  = flag.String("bench.send-profile", "", "BenchmarkBroadcastModes, clients in this process: write a CPU profile of the broadcasts alone (from the end of the fill) to this file")
+	sendProfile  = flag.String("bench.send-profile", "", "BenchmarkBroadcastModes: write a CPU profile of this process during the broadcasts alone (from the end of the fill) to this file (clients apart: one a latency, the file's name followed by @0ms, @20ms)")
 )
 
 // BenchmarkBroadcastModes: a room of -bench.lambda-room (1,000) real
@@ -69,7 +69,11 @@ func BenchmarkBroadcastModes(b *testing.B) {
 						busiest := watchInvocations(s)
 						for b.Loop() {
 							res := runApart(b, load.Config{URL: s.URL, Clients: room, RoomSize: room, ConnectConcurrency: 4,
-								Drain: 2 * time.Minute, Broadcasts: broadcastsPerLatency}, busiest.reset)
+								Drain: 2 * time.Minute, Broadcasts: broadcastsPerLatency}, func() {
+								busiest.reset()
+								startProfile(b, fmt.Sprintf("@%dms", lat.Milliseconds()))
+							})
+							pprof.StopCPUProfile()
 							b.ReportMetric(median(res.BroadcastMS), fmt.Sprintf("last-ms@%dms", lat.Milliseconds()))
 							busiest.report(b, fmt.Sprintf("@%dms", lat.Milliseconds()))
 							reportEnvironments(b, s, -1)
@@ -92,7 +96,7 @@ func BenchmarkBroadcastModes(b *testing.B) {
 						if err := settle(s)(ctx); err != nil {
 							return err
 						}
-						startProfile(b)
+						startProfile(b, "")
 						return nil
 					},
 					BeforeBroadcast: func(i int) {
@@ -117,14 +121,15 @@ func BenchmarkBroadcastModes(b *testing.B) {
 	}
 }
 
-// startProfile starts the CPU profile -bench.send-profile asks for: of
-// this process (the stack, the function in process mode, the clients), not
-// of dynalite or the environments.
-func startProfile(b *testing.B) {
+// startProfile starts the CPU profile -bench.send-profile asks for, in
+// that file with suffix added: of this process (the stack, the function in
+// process mode, the clients unless they run apart), not of dynalite or the
+// environments.
+func startProfile(b *testing.B, suffix string) {
 	if *sendProfile == "" {
 		return
 	}
-	f, err := os.Create(*sendProfile)
+	f, err := os.Create(*sendProfile + suffix)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -161,7 +166,8 @@ func modeStack(b *testing.B, mode string) *localtest.Stack {
 // without shards the only one). Divided by the memory's CPU share it is the
 // least that environment needs on Lambda, whatever this machine's load.
 type busiest struct {
-	idle func() bool // no environment is busy
+	idle  func() bool // no environment is busy
+	turns *turns      // -bench.in-turn: the shards' runs, each alone
 
 	mu    sync.Mutex
 	cpu   time.Duration
@@ -182,7 +188,7 @@ func watchInvocations(s *localtest.Stack) *busiest {
 	if s.Environments == nil {
 		return nil
 	}
-	w := &busiest{idle: func() bool { return s.Environments.Stats().Busy == 0 }}
+	w := &busiest{idle: func() bool { return s.Environments.Stats().Busy == 0 }, turns: takeTurns(s)}
 	w.clear() // before any report can come
 	s.Environments.Observe(func(r lambdaenv.Report) {
 		end := time.Now()
@@ -216,8 +222,15 @@ func (w *busiest) report(b *testing.B, suffix string) {
 	b.ReportMetric(ms(w.dur), "busiest-took-ms"+suffix)
 	b.ReportMetric(ms(w.cpu)/share, "busiest-cpu-at-share-ms"+suffix)
 	spans := spanMS(w.spans, w.sends)
+	if w.turns != nil { // one environment at a time: no run of overlapping ones is a broadcast
+		spans = eachAlone(w.spans, w.turns.take())
+	}
+	name := "function-ms"
+	if w.turns != nil {
+		name = "each-alone-ms"
+	}
 	if len(spans) > 0 { // none observed: no figure, not 0 ms
-		b.ReportMetric(median(spans), "function-ms"+suffix)
+		b.ReportMetric(median(spans), name+suffix)
 	}
 	reportCPU(b, w.from, w.spent, len(spans), suffix)
 	w.clear()
@@ -305,6 +318,9 @@ func (w *busiest) reset() {
 	w.mu.Lock()
 	w.clear()
 	w.mu.Unlock()
+	if w.turns != nil {
+		w.turns.take() // the fill's, which ran at once; from now on in turn
+	}
 }
 
 // reportEnvironments reports how many environments started (after the fill,

@@ -66,3 +66,31 @@ func TestSpanMSOfNoInvocationIsNoBroadcast(t *testing.T) {
 		t.Fatalf("spanMS without sends = %v, want none", got)
 	}
 }
+
+// In turn, a broadcast's shards run one after another once its sender
+// answered; Lambda would have run each when its Invoke was accepted, at
+// once on its own share. The broadcast ends at the later of its sender's
+// answer and its last shard's, each shard put back at its acceptance.
+func TestEachAloneStartsEveryShardWhenItsInvokeWasAccepted(t *testing.T) {
+	at := func(ms int) time.Time { return time.Unix(0, 0).Add(time.Duration(ms) * time.Millisecond) }
+	spans := []span{
+		{at(0), at(500)},     // the first broadcast's sender
+		{at(500), at(800)},   // its shards, in turn
+		{at(800), at(1150)},  //
+		{at(2000), at(2100)}, // the second's sender, whose own deliveries end last
+		{at(2100), at(2150)}, // its shard
+		{at(3000), at(3010)}, // a settle batch: no shard
+	}
+	runs := []shardRun{
+		{accepted: at(100), opened: at(500), done: at(800)},    // 300 ms alone: ends at 400
+		{accepted: at(120), opened: at(800), done: at(1150)},   // 350 ms alone: ends at 470, before its sender
+		{accepted: at(2010), opened: at(2100), done: at(2150)}, // ends at 2060, before its sender
+	}
+	if got, want := eachAlone(spans, runs), []float64{500, 100}; !slices.Equal(got, want) {
+		t.Fatalf("eachAlone = %v, want %v", got, want)
+	}
+	runs[1].done = at(1500) // 700 ms alone: ends at 820, after its sender
+	if got, want := eachAlone(spans, runs), []float64{820, 100}; !slices.Equal(got, want) {
+		t.Fatalf("eachAlone with a long shard = %v, want %v", got, want)
+	}
+}

@@ -302,3 +302,21 @@ func TestTheEventAfterAPanicRunsInAFreshEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// StopIdle stops the idle environments at once: the next event is a cold
+// start, as after idling for IdleTimeout.
+func TestStopIdleMakesTheNextEventAColdStart(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, time.Minute)
+	svc := start(t, lambdaenv.Config{})
+	first := invoke(ctx, t, svc, `{}`)
+	if n := svc.StopIdle(); n != 1 {
+		t.Errorf("StopIdle stopped %d environments, want the 1 idle", n)
+	}
+	if st := svc.Stats(); st.Alive != 0 || st.Recycled != 1 {
+		t.Errorf("stats %+v, want none alive, 1 recycled", st)
+	}
+	if next := invoke(ctx, t, svc, `{}`); next.PID == first.PID || next.Count != 1 {
+		t.Errorf("after StopIdle: %+v, want a new process's first event", next)
+	}
+}

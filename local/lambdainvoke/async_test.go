@@ -215,3 +215,53 @@ func TestAThrottledEventIsTriedAgainUntilItRuns(t *testing.T) {
 			attempts, dropped, observed, errs, throttles)
 	}
 }
+
+func TestAnEventGateRunsEventsOneAtATime(t *testing.T) {
+	t.Parallel()
+	s := retryingFast(t)
+	var (
+		mu              sync.Mutex
+		running, most   int
+		gated, released int
+	)
+	turn := make(chan struct{}, 1)
+	s.EventGate = func() func() {
+		turn <- struct{}{}
+		mu.Lock()
+		gated++
+		mu.Unlock()
+		return func() {
+			mu.Lock()
+			released++
+			mu.Unlock()
+			<-turn
+		}
+	}
+	done := make(chan struct{}, 5)
+	s.Register("fn", func(context.Context, json.RawMessage) (any, error) {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		time.Sleep(time.Millisecond) // room for another to overlap, if it could
+		mu.Lock()
+		running--
+		mu.Unlock()
+		done <- struct{}{}
+		return nil, nil
+	})
+	for range 5 {
+		if status, _ := invokeEvent(t, s, `{}`); status != http.StatusAccepted {
+			t.Fatalf("an event: %d", status)
+		}
+	}
+	for range 5 {
+		<-done
+	}
+	waitFor(t, "every event's release", func() bool { mu.Lock(); defer mu.Unlock(); return released == 5 })
+	mu.Lock()
+	defer mu.Unlock()
+	if most != 1 || gated != 5 {
+		t.Errorf("with a gate of one turn: at most %d events ran at once, %d passed the gate; want 1 and 5", most, gated)
+	}
+}

@@ -57,6 +57,13 @@ type Server struct {
 	// set before the first event.
 	AsyncRetryDelay time.Duration
 
+	// EventGate, if set, is called before each attempt of an asynchronous
+	// event, which waits for it to return and calls the release it returns
+	// once its handler has: the benchmarks run fan-out shards one at a time
+	// with it, each alone on the machine (internal/bench, -bench.in-turn).
+	// Set before the first event.
+	EventGate func() (release func())
+
 	mu      sync.RWMutex
 	fns     map[string]Handler
 	observe func(name string, took time.Duration, err error)
@@ -227,8 +234,13 @@ func (s *Server) runEvent(name string, h Handler, payload []byte) {
 		if s.timeout > 0 {
 			ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		}
+		release := func() {}
+		if s.EventGate != nil {
+			release = s.EventGate()
+		}
 		start := time.Now()
 		_, err := h(ctx, payload)
+		release()
 		cancel()
 		var wait time.Duration
 		if throttled(err) {
