@@ -72,7 +72,7 @@ func BenchmarkBroadcastModes(b *testing.B) {
 								Drain: 2 * time.Minute, Broadcasts: broadcastsPerLatency}, func() {
 								busiest.reset()
 								startProfile(b, fmt.Sprintf("@%dms", lat.Milliseconds()))
-							})
+							}, busiest.sent)
 							pprof.StopCPUProfile()
 							b.ReportMetric(median(res.BroadcastMS), fmt.Sprintf("last-ms@%dms", lat.Milliseconds()))
 							busiest.report(b, fmt.Sprintf("@%dms", lat.Milliseconds()))
@@ -99,6 +99,7 @@ func BenchmarkBroadcastModes(b *testing.B) {
 						startProfile(b, "")
 						return nil
 					},
+					BeforeClose: busiest.sent,
 					BeforeBroadcast: func(i int) {
 						if i%broadcastsPerLatency == 0 && i > 0 {
 							busiest.report(b, fmt.Sprintf("@%dms", latencies[i/broadcastsPerLatency-1].Milliseconds()))
@@ -169,13 +170,14 @@ type busiest struct {
 	idle  func() bool // no environment is busy
 	turns *turns      // -bench.in-turn: the shards' runs, each alone
 
-	mu    sync.Mutex
-	cpu   time.Duration
-	dur   time.Duration
-	spans []span        // every invocation since the last report, for spanMS
-	sends []time.Time   // when each broadcast since then was sent, if known
-	spent time.Duration // every invocation's CPU since then
-	from  cpuMark       // the CPU counters then
+	mu     sync.Mutex
+	cpu    time.Duration
+	dur    time.Duration
+	spans  []span        // every invocation since the last report, for spanMS
+	sends  []time.Time   // when each broadcast since then was sent, if known
+	spent  time.Duration // every invocation's CPU since then
+	billed time.Duration // every invocation's init and event since then: what Lambda bills
+	from   cpuMark       // the CPU counters then
 }
 
 // span is when one invocation ran: from the event's hand-over to the
@@ -196,6 +198,7 @@ func watchInvocations(s *localtest.Stack) *busiest {
 		defer w.mu.Unlock()
 		w.spans = append(w.spans, span{end.Add(-r.Duration - r.Init - r.Waited), end})
 		w.spent += r.CPU
+		w.billed += r.Init + r.Duration
 		if r.CPU > w.cpu {
 			w.cpu, w.dur = r.CPU, r.Duration
 		}
@@ -231,6 +234,7 @@ func (w *busiest) report(b *testing.B, suffix string) {
 	}
 	if len(spans) > 0 { // none observed: no figure, not 0 ms
 		b.ReportMetric(median(spans), name+suffix)
+		b.ReportMetric(ms(w.billed)/float64(len(spans)), "billed-ms"+suffix)
 	}
 	reportCPU(b, w.from, w.spent, len(spans), suffix)
 	w.clear()
@@ -239,7 +243,7 @@ func (w *busiest) report(b *testing.B, suffix string) {
 // clear starts a new window: nothing observed, the CPU counters read now.
 // Its caller holds mu.
 func (w *busiest) clear() {
-	w.cpu, w.dur, w.spans, w.sends, w.spent, w.from = 0, 0, nil, nil, 0, markCPU()
+	w.cpu, w.dur, w.spans, w.sends, w.spent, w.billed, w.from = 0, 0, nil, nil, 0, 0, markCPU()
 }
 
 // sending notes that a broadcast is sent now.
@@ -247,6 +251,7 @@ func (w *busiest) sending() {
 	if w == nil {
 		return
 	}
+	w.turns.start()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.sends = append(w.sends, time.Now())
@@ -310,6 +315,14 @@ func overlapMS(spans []span) []float64 {
 	return out
 }
 
+// sent notes that the last broadcast has reached every member: the
+// clients' leaving, which broadcasts too, is not measured.
+func (w *busiest) sent() {
+	if w != nil {
+		w.turns.stop()
+	}
+}
+
 // reset forgets the invocations so far (the fill's).
 func (w *busiest) reset() {
 	if w == nil {
@@ -318,9 +331,7 @@ func (w *busiest) reset() {
 	w.mu.Lock()
 	w.clear()
 	w.mu.Unlock()
-	if w.turns != nil {
-		w.turns.take() // the fill's, which ran at once; from now on in turn
-	}
+	w.turns.start()
 }
 
 // reportEnvironments reports how many environments started (after the fill,
@@ -347,8 +358,9 @@ func reportEnvironments(b *testing.B, s *localtest.Stack, filled int) {
 // and returns its result, failing unless every message reached every
 // member. The child waits 3 s after its fill for the room index to catch
 // up (in this process the DynamoDB proxy says when it has). sending is
-// called when the child says its sends begin.
-func runApart(b *testing.B, cfg load.Config, sending func()) *load.Result {
+// called when the child says its sends begin, sent when it says every
+// member had every broadcast (before its clients leave).
+func runApart(b *testing.B, cfg load.Config, sending, sent func()) *load.Result {
 	b.Helper()
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "load")
@@ -365,7 +377,7 @@ func runApart(b *testing.B, cfg load.Config, sending func()) *load.Result {
 	cmd := exec.CommandContext(ctx, args[0], append(args[1:], "-url", cfg.URL, "-clients", strconv.Itoa(cfg.Clients), "-room-size", strconv.Itoa(cfg.RoomSize),
 		"-broadcasts", strconv.Itoa(cfg.Broadcasts), "-connect-concurrency", strconv.Itoa(cfg.ConnectConcurrency),
 		"-drain", cfg.Drain.String(), "-settle", "3s", "-timeout", "30m", "-json", out)...)
-	cmd.Stdout, cmd.Stderr = progress(), &phaseWatch{out: progress(), phase: "send", then: sending}
+	cmd.Stdout, cmd.Stderr = progress(), &phaseWatch{out: progress(), then: map[string]func(){"send": sending, "done": sent}}
 	err := cmd.Run()
 	data, rerr := os.ReadFile(out)
 	if rerr != nil {
@@ -382,13 +394,11 @@ func runApart(b *testing.B, cfg load.Config, sending func()) *load.Result {
 }
 
 // phaseWatch passes cmd/load's progress lines on to out (nil: nowhere) and
-// calls then once, at the first line that says phase.
+// calls then[phase] once, at the first line that says phase.
 type phaseWatch struct {
 	out     io.Writer
-	phase   string
-	then    func()
+	then    map[string]func()
 	partial []byte
-	seen    bool
 }
 
 func (w *phaseWatch) Write(p []byte) (int, error) {
@@ -398,9 +408,10 @@ func (w *phaseWatch) Write(p []byte) (int, error) {
 		if !ok {
 			break
 		}
-		if f := strings.Fields(string(line)); !w.seen && len(f) > 2 && f[0] == "load:" && f[2] == w.phase {
-			w.seen = true
-			w.then()
+		if f := strings.Fields(string(line)); len(f) > 2 && f[0] == "load:" && w.then[f[2]] != nil {
+			then := w.then[f[2]]
+			delete(w.then, f[2])
+			then()
 		}
 		w.partial = rest
 	}

@@ -27,7 +27,7 @@ var (
 type turns struct {
 	idle func() bool // no environment is busy
 	cold func()      // stops every idle environment (-bench.shards-cold), or nil
-	on   atomic.Bool // from the first broadcast: the fill's events run at once
+	on   atomic.Bool // while the broadcasts are measured: the fill's events run at once
 
 	turn sync.Mutex // held by the event running
 
@@ -53,40 +53,61 @@ func takeTurns(s *localtest.Stack) *turns {
 	return t
 }
 
-// gate is lambdainvoke's EventGate: the event waits for the turn and for
-// every invocation running (its sender) to end.
+// gate is lambdainvoke's EventGate: while the broadcasts are measured
+// (start to stop), the event waits for the turn and for every invocation
+// running (its sender) to end, and its run is kept.
 func (t *turns) gate() func() {
 	if !t.on.Load() {
 		return func() {}
 	}
 	accepted := time.Now()
 	t.turn.Lock()
-	for !t.idle() {
+	for t.on.Load() && !t.idle() {
 		time.Sleep(time.Millisecond)
 	}
-	if t.cold != nil {
+	kept := t.on.Load() // not one of the measured broadcasts' once stop came
+	if kept && t.cold != nil {
 		t.cold()
 	}
 	opened := time.Now()
 	return func() {
-		t.mu.Lock()
-		t.runs = append(t.runs, shardRun{accepted, opened, time.Now()})
-		t.mu.Unlock()
+		if kept {
+			t.mu.Lock()
+			t.runs = append(t.runs, shardRun{accepted, opened, time.Now()})
+			t.mu.Unlock()
+		}
 		t.turn.Unlock()
 	}
 }
 
-// take returns the runs so far and forgets them, and has the events from
-// now on take turns.
-func (t *turns) take() []shardRun {
+// start has the events from now on take turns, and forgets the runs so
+// far; nothing, if they take turns already.
+func (t *turns) start() {
+	if t == nil || t.on.Load() {
+		return
+	}
+	t.mu.Lock()
+	t.runs = nil
+	t.mu.Unlock()
 	t.on.Store(true)
-	t.turn.Lock() // the last shard's run is recorded
-	t.turn.Unlock()
+}
+
+// stop lets the events run at once again (the clients' leaving makes
+// broadcasts too, which are not measured), once the run in turn now has
+// ended.
+func (t *turns) stop() {
+	if t != nil && t.on.Swap(false) {
+		t.turn.Lock()
+		t.turn.Unlock() //nolint:staticcheck // waits for the event running to be kept
+	}
+}
+
+// take stops the turns and returns the runs kept since start.
+func (t *turns) take() []shardRun {
+	t.stop()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	runs := t.runs
-	t.runs = nil
-	return runs
+	return slices.Clone(t.runs)
 }
 
 // eachAlone returns, for each invocation during which shards were handed
