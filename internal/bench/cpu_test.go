@@ -53,16 +53,15 @@ func machineBusy() (time.Duration, bool) {
 	return time.Duration(ticks) * 10 * time.Millisecond, true
 }
 
-// reportCPU reports, per broadcast of the n since from, the CPU the whole
+// reportCPU reports, per broadcast of the n from from to now, the CPU the whole
 // machine spent (machine-cpu-ms), this process (stack-cpu-ms) and the
 // environments (envs-cpu, the sum of their reports' CPU): what the
 // broadcasts cost the machine's cores, whoever spent it. The rest of the
 // machine's is dynalite's, the clients' and anything else running.
-func reportCPU(b *testing.B, from cpuMark, envs time.Duration, n int, suffix string) {
+func reportCPU(b *testing.B, from, now cpuMark, envs time.Duration, n int, suffix string) {
 	if n == 0 {
 		return
 	}
-	now := markCPU()
 	per := func(d time.Duration) float64 { return ms(d) / float64(n) }
 	if from.ok && now.ok {
 		b.ReportMetric(per(now.machine-from.machine), "machine-cpu-ms"+suffix)

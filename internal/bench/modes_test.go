@@ -76,7 +76,7 @@ func BenchmarkBroadcastModes(b *testing.B) {
 							pprof.StopCPUProfile()
 							b.ReportMetric(median(res.BroadcastMS), fmt.Sprintf("last-ms@%dms", lat.Milliseconds()))
 							busiest.report(b, fmt.Sprintf("@%dms", lat.Milliseconds()))
-							reportEnvironments(b, s, -1)
+							reportEnvironments(b, s, busiest, -1)
 						}
 					})
 				}
@@ -116,7 +116,7 @@ func BenchmarkBroadcastModes(b *testing.B) {
 					b.ReportMetric(median(res.BroadcastMS[k*broadcastsPerLatency:(k+1)*broadcastsPerLatency]), fmt.Sprintf("last-ms@%dms", lat.Milliseconds()))
 				}
 				busiest.report(b, fmt.Sprintf("@%dms", latencies[len(latencies)-1].Milliseconds()))
-				reportEnvironments(b, s, filled)
+				reportEnvironments(b, s, busiest, filled)
 			}
 		})
 	}
@@ -167,8 +167,8 @@ func modeStack(b *testing.B, mode string) *localtest.Stack {
 // without shards the only one). Divided by the memory's CPU share it is the
 // least that environment needs on Lambda, whatever this machine's load.
 type busiest struct {
-	idle  func() bool // no environment is busy
-	turns *turns      // -bench.in-turn: the shards' runs, each alone
+	stack *localtest.Stack
+	turns *turns // -bench.in-turn: the shards' runs, each alone
 
 	mu     sync.Mutex
 	cpu    time.Duration
@@ -178,6 +178,19 @@ type busiest struct {
 	spent  time.Duration // every invocation's CPU since then
 	billed time.Duration // every invocation's init and event since then: what Lambda bills
 	from   cpuMark       // the CPU counters then
+	// The end of the measured broadcasts (sent): invocations that start
+	// later (the clients' leaving, each $disconnect a broadcast to the
+	// room) are none of them, and the counters stop there.
+	until time.Time
+	to    *cpuMark
+	final *ended // what the environments had done by then (nil: not yet)
+}
+
+// ended is what the environments had done when the last broadcast had
+// reached every member.
+type ended struct {
+	stats  lambdaenv.Stats
+	shards float64
 }
 
 // span is when one invocation ran: from the event's hand-over to the
@@ -190,13 +203,17 @@ func watchInvocations(s *localtest.Stack) *busiest {
 	if s.Environments == nil {
 		return nil
 	}
-	w := &busiest{idle: func() bool { return s.Environments.Stats().Busy == 0 }, turns: takeTurns(s)}
+	w := &busiest{stack: s, turns: takeTurns(s)}
 	w.clear() // before any report can come
 	s.Environments.Observe(func(r lambdaenv.Report) {
 		end := time.Now()
+		start := end.Add(-r.Duration - r.Init - r.Waited)
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		w.spans = append(w.spans, span{end.Add(-r.Duration - r.Init - r.Waited), end})
+		if !w.until.IsZero() && !start.Before(w.until) {
+			return
+		}
+		w.spans = append(w.spans, span{start, end})
 		w.spent += r.CPU
 		w.billed += r.Init + r.Duration
 		if r.CPU > w.cpu {
@@ -215,7 +232,7 @@ func (w *busiest) report(b *testing.B, suffix string) {
 	}
 	// The last broadcast's last invocation may still be answering when its
 	// last member has it: wait for its report.
-	for quiet := time.Now().Add(10 * time.Second); !w.idle() && time.Now().Before(quiet); {
+	for quiet := time.Now().Add(10 * time.Second); w.stack.Environments.Stats().Busy > 0 && time.Now().Before(quiet); {
 		time.Sleep(5 * time.Millisecond)
 	}
 	w.mu.Lock()
@@ -236,7 +253,11 @@ func (w *busiest) report(b *testing.B, suffix string) {
 		b.ReportMetric(median(spans), name+suffix)
 		b.ReportMetric(ms(w.billed)/float64(len(spans)), "billed-ms"+suffix)
 	}
-	reportCPU(b, w.from, w.spent, len(spans), suffix)
+	to := markCPU()
+	if w.to != nil {
+		to = *w.to
+	}
+	reportCPU(b, w.from, to, w.spent, len(spans), suffix)
 	w.clear()
 }
 
@@ -244,6 +265,7 @@ func (w *busiest) report(b *testing.B, suffix string) {
 // Its caller holds mu.
 func (w *busiest) clear() {
 	w.cpu, w.dur, w.spans, w.sends, w.spent, w.billed, w.from = 0, 0, nil, nil, 0, 0, markCPU()
+	w.until, w.to = time.Time{}, nil
 }
 
 // sending notes that a broadcast is sent now.
@@ -318,9 +340,15 @@ func overlapMS(spans []span) []float64 {
 // sent notes that the last broadcast has reached every member: the
 // clients' leaving, which broadcasts too, is not measured.
 func (w *busiest) sent() {
-	if w != nil {
-		w.turns.stop()
+	if w == nil {
+		return
 	}
+	w.turns.stop()
+	to := markCPU()
+	fin := &ended{w.stack.Environments.Stats(), metricSum(w.stack.Metrics(), contract.MetricFanoutShards)}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.until, w.to, w.final = time.Now(), &to, fin
 }
 
 // reset forgets the invocations so far (the fill's).
@@ -330,6 +358,7 @@ func (w *busiest) reset() {
 	}
 	w.mu.Lock()
 	w.clear()
+	w.final = nil
 	w.mu.Unlock()
 	w.turns.start()
 }
@@ -337,13 +366,20 @@ func (w *busiest) reset() {
 // reportEnvironments reports how many environments started (after the fill,
 // when known: filled ≥ 0, and in all) and how many invocations ended in
 // each kind of failure, and how many fan-out shards the broadcasts handed
-// to other environments.
-func reportEnvironments(b *testing.B, s *localtest.Stack, filled int) {
+// to other environments: until the last broadcast had reached every
+// member, when w knows that moment.
+func reportEnvironments(b *testing.B, s *localtest.Stack, w *busiest, filled int) {
 	if s.Environments == nil {
 		return
 	}
-	b.ReportMetric(metricSum(s.Metrics(), contract.MetricFanoutShards), "shards")
-	st := s.Environments.Stats()
+	fin := ended{s.Environments.Stats(), metricSum(s.Metrics(), contract.MetricFanoutShards)}
+	w.mu.Lock()
+	if w.final != nil {
+		fin = *w.final
+	}
+	w.mu.Unlock()
+	b.ReportMetric(fin.shards, "shards")
+	st := fin.stats
 	if filled >= 0 {
 		b.ReportMetric(float64(filled), "envs-fill")
 	}

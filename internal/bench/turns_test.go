@@ -29,7 +29,7 @@ type turns struct {
 	cold func()      // stops every idle environment (-bench.shards-cold), or nil
 	on   atomic.Bool // while the broadcasts are measured: the fill's events run at once
 
-	turn sync.Mutex // held by the event running
+	turn chan struct{} // holds the event running (capacity 1)
 
 	mu   sync.Mutex
 	runs []shardRun
@@ -45,7 +45,7 @@ func takeTurns(s *localtest.Stack) *turns {
 	if !*inTurn || s.Environments == nil {
 		return nil
 	}
-	t := &turns{idle: func() bool { return s.Environments.Stats().Busy == 0 }}
+	t := &turns{idle: func() bool { return s.Environments.Stats().Busy == 0 }, turn: make(chan struct{}, 1)}
 	if *shardsCold {
 		t.cold = func() { s.Environments.StopIdle() }
 	}
@@ -61,7 +61,7 @@ func (t *turns) gate() func() {
 		return func() {}
 	}
 	accepted := time.Now()
-	t.turn.Lock()
+	t.turn <- struct{}{}
 	for t.on.Load() && !t.idle() {
 		time.Sleep(time.Millisecond)
 	}
@@ -76,7 +76,7 @@ func (t *turns) gate() func() {
 			t.runs = append(t.runs, shardRun{accepted, opened, time.Now()})
 			t.mu.Unlock()
 		}
-		t.turn.Unlock()
+		<-t.turn
 	}
 }
 
@@ -97,8 +97,8 @@ func (t *turns) start() {
 // ended.
 func (t *turns) stop() {
 	if t != nil && t.on.Swap(false) {
-		t.turn.Lock()
-		t.turn.Unlock() //nolint:staticcheck // waits for the event running to be kept
+		t.turn <- struct{}{} // the event running has ended and been kept
+		<-t.turn
 	}
 }
 
