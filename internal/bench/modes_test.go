@@ -343,12 +343,15 @@ func (w *busiest) sent() {
 	if w == nil {
 		return
 	}
+	until, to, stats := time.Now(), markCPU(), w.stack.Environments.Stats()
+	w.mu.Lock()
+	w.until, w.to = until, &to
+	w.mu.Unlock()
 	w.turns.stop()
-	to := markCPU()
-	fin := &ended{w.stack.Environments.Stats(), metricSum(w.stack.Metrics(), contract.MetricFanoutShards)}
+	fin := &ended{stats, metricSum(w.stack.Metrics(), contract.MetricFanoutShards)}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.until, w.to, w.final = time.Now(), &to, fin
+	w.final = fin
 }
 
 // reset forgets the invocations so far (the fill's).

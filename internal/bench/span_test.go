@@ -77,6 +77,7 @@ func TestEachAloneStartsEveryShardWhenItsInvokeWasAccepted(t *testing.T) {
 		{at(0), at(500)},     // the first broadcast's sender
 		{at(500), at(800)},   // its shards, in turn
 		{at(800), at(1150)},  //
+		{at(1900), at(2010)}, // a shard of a broadcast before, still answering
 		{at(2000), at(2100)}, // the second's sender, whose own deliveries end last
 		{at(2100), at(2150)}, // its shard
 		{at(3000), at(3010)}, // a settle batch: no shard
@@ -84,7 +85,7 @@ func TestEachAloneStartsEveryShardWhenItsInvokeWasAccepted(t *testing.T) {
 	runs := []shardRun{
 		{accepted: at(100), opened: at(500), done: at(800)},    // 300 ms alone: ends at 400
 		{accepted: at(120), opened: at(800), done: at(1150)},   // 350 ms alone: ends at 470, before its sender
-		{accepted: at(2010), opened: at(2100), done: at(2150)}, // ends at 2060, before its sender
+		{accepted: at(2010), opened: at(2100), done: at(2150)}, // ends at 2060, before its sender (not the shard then answering)
 	}
 	if got, want := eachAlone(spans, runs), []float64{500, 100}; !slices.Equal(got, want) {
 		t.Fatalf("eachAlone = %v, want %v", got, want)

@@ -119,7 +119,15 @@ func (t *turns) take() []shardRun {
 func eachAlone(spans []span, runs []shardRun) []float64 {
 	ends := map[int]time.Time{}
 	for _, r := range runs {
-		i := slices.IndexFunc(spans, func(s span) bool { return !r.accepted.Before(s.start) && !r.accepted.After(s.end) })
+		// Its sender ran when the Invoke was accepted: of the invocations
+		// then running, the last to start (the last broadcast's last shard
+		// may still be answering when the next broadcast's sender starts).
+		i := -1
+		for j, s := range spans {
+			if !r.accepted.Before(s.start) && !r.accepted.After(s.end) && (i < 0 || s.start.After(spans[i].start)) {
+				i = j
+			}
+		}
 		if i < 0 {
 			continue
 		}

@@ -230,13 +230,13 @@ func (s *Server) runEvent(name string, h Handler, payload []byte) {
 	defer s.events.Done()
 	backoff := max(s.AsyncRetryDelay/60, time.Millisecond)
 	for failures := 0; ; {
+		release := func() {}
+		if s.EventGate != nil {
+			release = s.EventGate() // before its deadline starts: the invocation has not begun
+		}
 		ctx, cancel := context.Background(), context.CancelFunc(func() {})
 		if s.timeout > 0 {
 			ctx, cancel = context.WithTimeout(ctx, s.timeout)
-		}
-		release := func() {}
-		if s.EventGate != nil {
-			release = s.EventGate()
 		}
 		start := time.Now()
 		_, err := h(ctx, payload)
