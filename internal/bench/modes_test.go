@@ -1,21 +1,15 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,10 +63,14 @@ func BenchmarkBroadcastModes(b *testing.B) {
 						busiest := watchInvocations(s)
 						for b.Loop() {
 							res := runApart(b, load.Config{URL: s.URL, Clients: room, RoomSize: room, ConnectConcurrency: 4,
-								Drain: 2 * time.Minute, Broadcasts: broadcastsPerLatency}, func() {
-								busiest.reset()
-								startProfile(b, fmt.Sprintf("@%dms", lat.Milliseconds()))
-							}, busiest.sent)
+								Drain: 2 * time.Minute, Broadcasts: broadcastsPerLatency}, apartWatch{
+								sending: func() {
+									busiest.reset()
+									startProfile(b, fmt.Sprintf("@%dms", lat.Milliseconds()))
+								},
+								broadcast: busiest.sendingAt,
+								sent:      busiest.sent,
+							})
 							pprof.StopCPUProfile()
 							b.ReportMetric(median(res.BroadcastMS), fmt.Sprintf("last-ms@%dms", lat.Milliseconds()))
 							busiest.report(b, fmt.Sprintf("@%dms", lat.Milliseconds()))
@@ -269,14 +267,17 @@ func (w *busiest) clear() {
 }
 
 // sending notes that a broadcast is sent now.
-func (w *busiest) sending() {
+func (w *busiest) sending() { w.sendingAt(time.Now()) }
+
+// sendingAt notes that a broadcast was sent at t.
+func (w *busiest) sendingAt(t time.Time) {
 	if w == nil {
 		return
 	}
 	w.turns.start()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.sends = append(w.sends, time.Now())
+	w.sends = append(w.sends, t)
 }
 
 // spanMS returns each broadcast's length in ms: from its first
@@ -347,8 +348,8 @@ func (w *busiest) sent() {
 	w.mu.Lock()
 	w.until, w.to = until, &to
 	w.mu.Unlock()
-	w.turns.stop()
 	fin := &ended{stats, metricSum(w.stack.Metrics(), contract.MetricFanoutShards)}
+	w.turns.stop() // may wait for a shard of the leaving: after every count
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.final = fin
@@ -391,92 +392,6 @@ func reportEnvironments(b *testing.B, s *localtest.Stack, w *busiest, filled int
 	b.ReportMetric(float64(st.Exits), "env-exits")
 	b.ReportMetric(float64(st.InitErrors), "env-init-errors")
 	b.ReportMetric(float64(st.Throttles), "env-throttles")
-}
-
-// runApart runs cfg's clients in a child process (cmd/load, built once)
-// and returns its result, failing unless every message reached every
-// member. The child waits 3 s after its fill for the room index to catch
-// up (in this process the DynamoDB proxy says when it has). sending is
-// called when the child says its sends begin, sent when it says every
-// member had every broadcast (before its clients leave).
-func runApart(b *testing.B, cfg load.Config, sending, sent func()) *load.Result {
-	b.Helper()
-	dir := b.TempDir()
-	bin := filepath.Join(dir, "load")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/load").CombinedOutput(); err != nil {
-		b.Fatalf("build cmd/load: %v\n%s", err, out)
-	}
-	out := filepath.Join(dir, "result.json")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	args := []string{bin}
-	if *clientsIdle {
-		args = append([]string{"nice", "-n", "19"}, args...)
-	}
-	cmd := exec.CommandContext(ctx, args[0], append(args[1:], "-url", cfg.URL, "-clients", strconv.Itoa(cfg.Clients), "-room-size", strconv.Itoa(cfg.RoomSize),
-		"-broadcasts", strconv.Itoa(cfg.Broadcasts), "-connect-concurrency", strconv.Itoa(cfg.ConnectConcurrency),
-		"-drain", cfg.Drain.String(), "-settle", "3s", "-timeout", "30m", "-json", out)...)
-	cmd.Stdout, cmd.Stderr = progress(), &phaseWatch{out: progress(), then: map[string]func(){"send": sending, "done": sent}}
-	err := cmd.Run()
-	data, rerr := os.ReadFile(out)
-	if rerr != nil {
-		b.Fatalf("cmd/load: %v (no result: %v)", err, rerr)
-	}
-	var res load.Result
-	if err := json.Unmarshal(data, &res); err != nil {
-		b.Fatalf("cmd/load's result: %v", err)
-	}
-	if !res.Complete {
-		b.Fatalf("not every message reached every member: %+v %+v", res.Messages, res.Deliveries)
-	}
-	return &res
-}
-
-// phaseWatch passes cmd/load's progress lines on to out (nil: nowhere) and
-// calls then[phase] once, at the first line that says phase.
-type phaseWatch struct {
-	out     io.Writer
-	then    map[string]func()
-	partial []byte
-}
-
-func (w *phaseWatch) Write(p []byte) (int, error) {
-	w.partial = append(w.partial, p...)
-	for {
-		line, rest, ok := bytes.Cut(w.partial, []byte("\n"))
-		if !ok {
-			break
-		}
-		if f := strings.Fields(string(line)); len(f) > 2 && f[0] == "load:" && w.then[f[2]] != nil {
-			then := w.then[f[2]]
-			delete(w.then, f[2])
-			then()
-		}
-		w.partial = rest
-	}
-	if w.out != nil {
-		return w.out.Write(p)
-	}
-	return len(p), nil
-}
-
-// openFiles is how many files this process may open (Go raises its soft
-// limit to the hard one at start).
-func openFiles(b *testing.B) uint64 {
-	var r syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
-		b.Fatalf("read the open-files limit: %v", err)
-	}
-	return r.Cur
-}
-
-// enoughFiles stops a benchmark at once, saying what to do, when this
-// process may not open n files (at the limit the stack's listener only logs
-// "too many open files" and the fill never ends).
-func enoughFiles(b *testing.B, n int) {
-	if have := openFiles(b); have < uint64(n) {
-		b.Fatalf("this room needs about %d open files and the limit is %d: raise it first (as root: ulimit -n %d)", n, have, n)
-	}
 }
 
 // metricSum adds up a metric's values in the function's EMF lines.

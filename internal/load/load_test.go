@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -36,24 +37,35 @@ func TestSteadyRunAgainstTheLocalStackIsComplete(t *testing.T) {
 	}
 }
 
-// Progress says each phase when it starts, not at the next tick: a watcher
-// (the benchmarks) learns when the sends begin.
+// Progress says each phase when it starts, not at the next tick, and each
+// broadcast with the time it was sent: a watcher (the benchmarks) learns
+// when the sends begin and when each was sent.
 func TestProgressSaysEachPhaseAsItStarts(t *testing.T) {
 	t.Parallel()
 	s := localtest.Start(t, local.Options{})
 	var progress testkit.Buffer
+	start := time.Now()
 	if _, err := Run(testkit.Context(t, 90*time.Second), Config{URL: s.URL, Clients: 4, RoomSize: 4, Broadcasts: 1,
 		Progress: &progress, ProgressEvery: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	var phases []string
+	var phases, sends []string
 	for line := range strings.Lines(progress.String()) {
-		if f := strings.Fields(line); len(f) > 2 {
+		switch f := strings.Fields(line); {
+		case len(f) == 5 && f[1] == "broadcast":
+			sends = append(sends, f[2]+" "+f[3])
+			if at, err := strconv.ParseInt(f[4], 10, 64); err != nil || time.Unix(0, at).Before(start) || time.Unix(0, at).After(time.Now()) {
+				t.Errorf("broadcast %s was sent at %q, not a time in the run", f[2], f[4])
+			}
+		case len(f) > 2:
 			phases = append(phases, f[2])
 		}
 	}
 	if got := strings.Join(phases, " "); got != "settle send drain done" {
 		t.Errorf("progress said the phases %q, want %q:\n%s", got, "settle send drain done", progress.String())
+	}
+	if got := strings.Join(sends, ", "); got != "0 at" {
+		t.Errorf("progress said of the broadcasts %q, want one line for broadcast 0 with its time:\n%s", got, progress.String())
 	}
 }
 

@@ -5,6 +5,7 @@ package load
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -69,6 +70,11 @@ func (r *run) broadcasts(ctx context.Context) {
 		}
 		if r.cfg.BeforeBroadcast != nil {
 			r.cfg.BeforeBroadcast(i)
+		}
+		if r.cfg.Progress != nil {
+			// A watcher in another process (the benchmarks) learns when
+			// each broadcast was sent, by this machine's clock.
+			fmt.Fprintf(r.cfg.Progress, "load: broadcast %d at %d\n", i, time.Now().UnixNano())
 		}
 		if m := r.send(ctx, sender); m != nil {
 			r.t.wait(ctx, m, r.cfg.Drain)
