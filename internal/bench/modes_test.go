@@ -123,18 +123,21 @@ func BenchmarkBroadcastModes(b *testing.B) {
 // startProfile starts the CPU profile -bench.send-profile asks for, in
 // that file with suffix added: of this process (the stack, the function in
 // process mode, the clients unless they run apart), not of dynalite or the
-// environments.
+// environments. A profile that cannot start fails the benchmark without
+// ending it here (b.Error: its caller may be os/exec's goroutine copying a
+// child's output, which must go on).
 func startProfile(b *testing.B, suffix string) {
 	if *sendProfile == "" {
 		return
 	}
 	f, err := os.Create(*sendProfile + suffix)
 	if err != nil {
-		b.Fatal(err)
+		b.Error(err)
+		return
 	}
 	b.Cleanup(func() { _ = f.Close() })
 	if err := pprof.StartCPUProfile(f); err != nil {
-		b.Fatal(err)
+		b.Error(err)
 	}
 }
 
@@ -228,6 +231,7 @@ func (w *busiest) report(b *testing.B, suffix string) {
 	if w == nil {
 		return
 	}
+	runs := w.turns.take() // before mu: the run in turn ends with its report, which takes mu
 	// The last broadcast's last invocation may still be answering when its
 	// last member has it: wait for its report.
 	for quiet := time.Now().Add(10 * time.Second); w.stack.Environments.Stats().Busy > 0 && time.Now().Before(quiet); {
@@ -241,7 +245,7 @@ func (w *busiest) report(b *testing.B, suffix string) {
 	b.ReportMetric(ms(w.cpu)/share, "busiest-cpu-at-share-ms"+suffix)
 	spans := spanMS(w.spans, w.sends)
 	if w.turns != nil { // one environment at a time: no run of overlapping ones is a broadcast
-		spans = eachAlone(w.spans, w.turns.take())
+		spans = eachAlone(w.spans, runs)
 	}
 	name := "function-ms"
 	if w.turns != nil {

@@ -55,13 +55,18 @@ func takeTurns(s *localtest.Stack) *turns {
 
 // gate is lambdainvoke's EventGate: while the broadcasts are measured
 // (start to stop), the event waits for the turn and for every invocation
-// running (its sender) to end, and its run is kept.
-func (t *turns) gate() func() {
+// running (its sender) to end, and its run is kept, from its acceptance
+// (each attempt's: a retried one is kept twice, the later end counting).
+// Once stop came it runs at once.
+func (t *turns) gate(accepted time.Time) func() {
 	if !t.on.Load() {
 		return func() {}
 	}
-	accepted := time.Now()
 	t.turn <- struct{}{}
+	if !t.on.Load() { // stop came while it waited: not in turn
+		<-t.turn
+		return func() {}
+	}
 	for t.on.Load() && !t.idle() {
 		time.Sleep(time.Millisecond)
 	}
@@ -94,7 +99,7 @@ func (t *turns) start() {
 
 // stop lets the events run at once again (the clients' leaving makes
 // broadcasts too, which are not measured), once the run in turn now has
-// ended.
+// ended; those waiting for their turn then run at once.
 func (t *turns) stop() {
 	if t != nil && t.on.Swap(false) {
 		t.turn <- struct{}{} // the event running has ended and been kept
@@ -104,6 +109,9 @@ func (t *turns) stop() {
 
 // take stops the turns and returns the runs kept since start.
 func (t *turns) take() []shardRun {
+	if t == nil {
+		return nil
+	}
 	t.stop()
 	t.mu.Lock()
 	defer t.mu.Unlock()

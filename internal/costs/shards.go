@@ -24,6 +24,24 @@ const (
 	fullVCPUMemoryMB = 1769
 )
 
+// measuredBroadcasts are what internal/bench BenchmarkBroadcastModes
+// measured of a message to shardRoom members at 20 ms per management call,
+// each environment on its own share (docs/benchmarks.md, Each environment on
+// its own share): the time from the send to the last delivery
+// (each-alone-ms; without shards the one environment's function-ms) and what
+// Lambda bills for it, every invocation's init and event added up
+// (billed-ms). Medians of the runs there, not a model.
+var measuredBroadcasts = []struct {
+	name        string
+	took        time.Duration
+	billed      time.Duration
+	invocations int
+}{
+	{"one invocation, 512 MB", MEAS_ONE_TOOK, MEAS_ONE_BILLED, 1},
+	{"10 shards, 512 MB, warm environments", MEAS_WARM_TOOK, MEAS_WARM_BILLED, 10},
+	{"10 shards, 512 MB, every shard a cold start", MEAS_COLD_TOOK, MEAS_COLD_BILLED, 10},
+}
+
 // broadcastPlan is one way to deliver a message to shardRoom members.
 type broadcastPlan struct {
 	name        string
@@ -88,6 +106,14 @@ func WriteShards(w io.Writer) {
 	row("Lambda GB-s", func(p broadcastPlan, c shardCost) string { return fmt.Sprintf("%.2f", c.gbs) })
 	row("Lambda requests", func(p broadcastPlan, c shardCost) string { return num(float64(p.invocations)) })
 	row("USD per message, Lambda only", func(p broadcastPlan, c shardCost) string { return fmt.Sprintf("$%.7f", c.usd) })
+	fmt.Fprintf(w, "\nMeasured here (`internal/bench` BenchmarkBroadcastModes with `-bench.in-turn`, %s per management call, the\n"+
+		"deployed binary at 512 MB's CPU share: docs/benchmarks.md, Each environment on its own share):\n\n", callLatency)
+	fmt.Fprintf(w, "| measured | send to last delivery | Lambda billed (every invocation's init and event) | Lambda GB-s | USD per message, Lambda only |\n|---|---:|---:|---:|---:|\n")
+	for _, m := range measuredBroadcasts {
+		gbs := m.billed.Seconds() * 512 / 1024
+		fmt.Fprintf(w, "| %s | %s ms | %s ms | %.2f | $%.7f |\n", m.name, num(float64(m.took.Milliseconds())), num(float64(m.billed.Milliseconds())),
+			gbs, gbs*PriceGBSecondArm64+float64(m.invocations)*PriceLambdaRequestM/1e6)
+	}
 	apigw := float64(shardRoom+1) * PriceMessageMillion / 1e6
 	small := broadcastPlan{"", 512, 1}
 	fmt.Fprintf(w, "\nAPI Gateway's %s messages ($%.3f) are the same in all three and dominate. While a broadcast is CPU-bound\n"+

@@ -225,7 +225,7 @@ func TestAnEventGateRunsEventsOneAtATime(t *testing.T) {
 		gated, released int
 	)
 	turn := make(chan struct{}, 1)
-	s.EventGate = func() func() {
+	s.EventGate = func(time.Time) func() {
 		turn <- struct{}{}
 		mu.Lock()
 		gated++

@@ -58,11 +58,14 @@ type Server struct {
 	AsyncRetryDelay time.Duration
 
 	// EventGate, if set, is called before each attempt of an asynchronous
-	// event, which waits for it to return and calls the release it returns
-	// once its handler has: the benchmarks run fan-out shards one at a time
-	// with it, each alone on the machine (internal/bench, -bench.in-turn).
-	// Set before the first event.
-	EventGate func() (release func())
+	// event with the time the event was accepted (its 202); the attempt
+	// waits for it to return (its deadline starts after) and calls the
+	// release it returns once its handler has. An event still waiting when
+	// Close comes is dropped, and its release called whenever the gate
+	// opens. The benchmarks run fan-out shards one at a time with it, each
+	// alone on the machine (internal/bench, -bench.in-turn). Set before the
+	// first event.
+	EventGate func(accepted time.Time) (release func())
 
 	mu      sync.RWMutex
 	fns     map[string]Handler
@@ -228,11 +231,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // Invocations.
 func (s *Server) runEvent(name string, h Handler, payload []byte) {
 	defer s.events.Done()
+	accepted := time.Now()
 	backoff := max(s.AsyncRetryDelay/60, time.Millisecond)
 	for failures := 0; ; {
-		release := func() {}
-		if s.EventGate != nil {
-			release = s.EventGate() // before its deadline starts: the invocation has not begun
+		release, open := s.gate(accepted)
+		if !open {
+			break // closing: dropped
 		}
 		ctx, cancel := context.Background(), context.CancelFunc(func() {})
 		if s.timeout > 0 {
@@ -273,6 +277,24 @@ func (s *Server) runEvent(name string, h Handler, payload []byte) {
 	s.mu.RUnlock()
 	if dropped != nil {
 		dropped(name)
+	}
+}
+
+// gate passes EventGate, if set, for an attempt of an event accepted then:
+// false when Close came first (the release is then called once the gate
+// opens).
+func (s *Server) gate(accepted time.Time) (release func(), open bool) {
+	if s.EventGate == nil {
+		return func() {}, true
+	}
+	opened := make(chan func(), 1)
+	go func() { opened <- s.EventGate(accepted) }()
+	select {
+	case release := <-opened:
+		return release, true
+	case <-s.stop:
+		go func() { (<-opened)() }()
+		return nil, false
 	}
 }
 
