@@ -194,6 +194,11 @@ type ended struct {
 	shards float64
 }
 
+// endedNow is what s's environments have done so far.
+func endedNow(s *localtest.Stack) ended {
+	return ended{s.Environments.Stats(), metricSum(s.Metrics(), contract.MetricFanoutShards)}
+}
+
 // span is when one invocation ran: from the event's hand-over to the
 // environments (before a cold start's init, and any wait for a warm one's
 // runtime to ask for it) to its answer.
@@ -348,15 +353,15 @@ func (w *busiest) sent() {
 	if w == nil {
 		return
 	}
-	until, to, stats := time.Now(), markCPU(), w.stack.Environments.Stats()
+	until, to := time.Now(), markCPU()
 	w.mu.Lock()
-	w.until, w.to = until, &to
+	w.until, w.to = until, &to // first: reading the metrics takes a while
 	w.mu.Unlock()
-	fin := &ended{stats, metricSum(w.stack.Metrics(), contract.MetricFanoutShards)}
+	fin := endedNow(w.stack)
 	w.turns.stop() // may wait for a shard of the leaving: after every count
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.final = fin
+	w.final = &fin
 }
 
 // reset forgets the invocations so far (the fill's).
@@ -380,7 +385,7 @@ func reportEnvironments(b *testing.B, s *localtest.Stack, w *busiest, filled int
 	if s.Environments == nil {
 		return
 	}
-	fin := ended{s.Environments.Stats(), metricSum(s.Metrics(), contract.MetricFanoutShards)}
+	fin := endedNow(s)
 	w.mu.Lock()
 	if w.final != nil {
 		fin = *w.final
